@@ -23,6 +23,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     private readonly PackedCentroids _packed;
     private readonly double[] _sums;
     private readonly double[] _clusterWeights;
+    private readonly YinyangPruning? _pruning;
 
     public CpuDataBinding(IBatchSource source, DataSummary summary, int k, int threads, bool usePruning)
     {
@@ -48,7 +49,8 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
             while (reader.TryRead(out var batch))
                 batch.Weights.Span.CopyTo(_weights.AsSpan((int)batch.FirstRow));
         }
-        _ = usePruning; // exact triangle-inequality pruning: not yet implemented
+        if (usePruning && YinyangPruning.Applies(n, k, _packed.Width))
+            _pruning = new YinyangPruning(n, _d, k, _packed.Width);
     }
 
     public long RowCount { get; }
@@ -59,10 +61,29 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
 
     private float Weight(long row) => _weights is null ? 1f : _weights[row];
 
+    /// <summary>The last step's labels (tests).</summary>
+    internal ReadOnlySpan<int> LabelsForTesting => _labels;
+
+    /// <summary>The last step's squared distances (tests).</summary>
+    internal ReadOnlySpan<float> DistancesForTesting => _distances;
+
+    /// <summary>Yinyang pruning state, when it is on (diagnostics and tests).</summary>
+    internal YinyangPruning? Pruning => _pruning;
+
     public void SetCentroids(ReadOnlySpan<float> centroids)
     {
+        if (_pruning is not null && ChangedCentroids(centroids) * 4 > NumberOfClusters)
+            _pruning.Reset(); // a new start: regroup rather than age bounds across a jump
         centroids.CopyTo(_centroids);
         _packed.Fill(_centroids);
+    }
+
+    private int ChangedCentroids(ReadOnlySpan<float> centroids)
+    {
+        int changed = 0;
+        for (int c = 0; c < NumberOfClusters; c++)
+            changed += centroids.Slice(c * _d, _d).SequenceEqual(_centroids.AsSpan(c * _d, _d)) ? 0 : 1;
+        return changed;
     }
 
     public void GetCentroids(Span<float> destination) => _centroids.CopyTo(destination);
@@ -75,6 +96,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         long changed = 0;
         Array.Clear(_sums);
         Array.Clear(_clusterWeights);
+        _pruning?.BeginStep(_centroids);
         using (var reader = _source.OpenReader())
         {
             while (reader.TryRead(out var batch))
@@ -90,8 +112,11 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
                     try
                     {
                         var freshLabels = fresh.AsSpan(0, count);
-                        FusedAssignKernel.Assign(chunkRows, _packed, freshLabels, _distances.AsSpan(global, count));
                         var old = _labels.AsSpan(global, count);
+                        if (_pruning is null)
+                            FusedAssignKernel.Assign(chunkRows, _packed, freshLabels, _distances.AsSpan(global, count));
+                        else
+                            _pruning.AssignChunk(chunkRows, global, old, freshLabels, _distances.AsSpan(global, count), _packed);
                         int moved = 0;
                         for (int i = 0; i < count; i++)
                             moved += old[i] != freshLabels[i] ? 1 : 0;
@@ -106,6 +131,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
                 Accumulate(batch, cancellationToken);
             }
         }
+        _pruning?.EndStep();
 
         double inertia = WeightedSum(_distances, cancellationToken);
         int empty = 0;
