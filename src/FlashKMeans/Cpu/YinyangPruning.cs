@@ -110,6 +110,17 @@ internal sealed class YinyangPruning
             _packed!.Fill(centroids);
         }
 
+        _plainStep = !MeasureCentroidNorms(centroids);
+
+        if (_boundsValid && !_plainStep)
+            MeasureDrift(centroids);
+        centroids.CopyTo(_reference);
+        Interlocked.Exchange(ref _panelsComputed, 0);
+    }
+
+    /// <summary>Sets the bound on ‖c‖ that margins use; false where some key could overflow.</summary>
+    private bool MeasureCentroidNorms(ReadOnlySpan<float> centroids)
+    {
         double largest = 0;
         bool finite = true;
         for (int c = 0; c < _k; c++)
@@ -120,16 +131,35 @@ internal sealed class YinyangPruning
         }
         // Float64 sums of float32 squares: relative error below d·2⁻⁵³, far inside this factor.
         _centroidNorm = Math.Sqrt(largest) * (1 + 1e-9);
-        _plainStep = !finite || !double.IsFinite(_centroidNorm);
-
-        if (_boundsValid && !_plainStep)
-            MeasureDrift(centroids);
-        centroids.CopyTo(_reference);
-        Interlocked.Exchange(ref _panelsComputed, 0);
+        return finite && double.IsFinite(_centroidNorm);
     }
 
     /// <summary>Call after a step's assignment.</summary>
     public void EndStep() => _boundsValid = !_plainStep;
+
+    /// <summary>
+    /// Prepares <see cref="EvaluateChunk"/> for <paramref name="centroids"/> (any K × d centroids) and
+    /// returns whether the bounds can serve it. Evaluation reads the bounds and never writes them, so the
+    /// next step continues from the last one as if it had not happened.
+    /// </summary>
+    public bool TryBeginEvaluation(ReadOnlySpan<float> centroids)
+    {
+        if (!_boundsValid || centroids.Length != _k * _d)
+            return false;
+        _packed!.Fill(centroids);
+        if (!MeasureCentroidNorms(centroids))
+            return false;
+        MeasureDrift(centroids);
+        return true;
+    }
+
+    /// <summary>
+    /// Labels and squared distances of one chunk under the centroids given to <see cref="TryBeginEvaluation"/>,
+    /// identical to <see cref="FusedAssignKernel.Assign"/> with <paramref name="plain"/>; no state changes.
+    /// </summary>
+    public void EvaluateChunk(ReadOnlySpan<float> rows, int firstRow, ReadOnlySpan<int> previous,
+        Span<int> labels, Span<float> distances, PackedCentroids plain) =>
+        AssignPruned(rows, firstRow, previous, labels, distances, plain, store: false);
 
     /// <summary>
     /// Labels and squared distances of one chunk of rows, identical to <see cref="FusedAssignKernel.Assign"/>
@@ -149,7 +179,7 @@ internal sealed class YinyangPruning
         else if (!_boundsValid)
             AssignAll(rows, firstRow, labels, distances);
         else
-            AssignPruned(rows, firstRow, previous, labels, distances, plain);
+            AssignPruned(rows, firstRow, previous, labels, distances, plain, store: true);
     }
 
     /// <summary>Every distance, as on the first step: fills the row norms and every bound.</summary>
@@ -172,16 +202,9 @@ internal sealed class YinyangPruning
                     var x = rows.Slice((start + i) * d, d);
                     float rowNorm = TensorPrimitives.Dot(x, x);
                     _rowNorms[row] = rowNorm;
-                    double margin = Margin(rowNorm);
-                    var bounds = _bounds.AsSpan((int)((long)row * _stride), _stride);
-                    bounds.Clear();
-                    int own = _groupOf[labels[start + i]];
-                    var rowMinima = minima.AsSpan(i * panels, panels);
-                    for (int g = 0; g < _groups; g++)
-                    {
-                        if (g != own)
-                            bounds[g] = LowerBound(rowMinima[g], rowNorm, margin);
-                    }
+                    // The own group's slot gets a value too; it is never read while that group is the row's.
+                    StoreLowerBounds(minima.AsSpan(i * panels, _groups), rowNorm, Margin(rowNorm),
+                        _bounds.AsSpan((int)((long)row * _stride), _stride));
                 }
             }
         }
@@ -192,8 +215,12 @@ internal sealed class YinyangPruning
         Interlocked.Add(ref _panelsComputed, (long)count * _groups);
     }
 
+    /// <summary>
+    /// The bounded assignment. With <paramref name="store"/> false (evaluation) the aged and fresh bounds
+    /// are used but not written back.
+    /// </summary>
     private void AssignPruned(ReadOnlySpan<float> rows, int firstRow, ReadOnlySpan<int> previous,
-        Span<int> labels, Span<float> distances, PackedCentroids plain)
+        Span<int> labels, Span<float> distances, PackedCentroids plain, bool store)
     {
         int count = labels.Length;
         var jobs = new JobList(count, count * Math.Min(_groups, 4));
@@ -213,7 +240,7 @@ internal sealed class YinyangPruning
                     int row = firstRow + i;
                     float rowNorm = _rowNorms[row];
                     float threshold = Threshold(jobs.Minima[i], rowNorm, Margin(rowNorm));
-                    QueueUnprunedGroups(row, i, _groupOf[previous[i]], threshold, ref jobs);
+                    QueueUnprunedGroups(row, i, _groupOf[previous[i]], threshold, store, ref jobs);
                     ends[i] = jobs.Count;
                 }
                 RunJobs(rows, ref jobs, count);
@@ -228,7 +255,8 @@ internal sealed class YinyangPruning
                     if (!float.IsFinite(rowNorm))
                     {
                         FusedAssignKernel.Assign(rows.Slice(i * _d, _d), plain, labels.Slice(i, 1), distances.Slice(i, 1));
-                        _bounds.AsSpan((int)((long)row * _stride), _stride).Clear();
+                        if (store)
+                            _bounds.AsSpan((int)((long)row * _stride), _stride).Clear();
                         next = end;
                         continue;
                     }
@@ -239,6 +267,11 @@ internal sealed class YinyangPruning
                     int label = (int)bestIndex;
                     labels[i] = label;
                     distances[i] = Math.Max(0f, rowNorm + best);
+                    if (!store)
+                    {
+                        next = end;
+                        continue;
+                    }
 
                     int own = _groupOf[label];
                     double margin = Margin(rowNorm);
@@ -279,7 +312,7 @@ internal sealed class YinyangPruning
     /// Lowers each of the row's bounds by its group's drift (rounded down, stored) and queues every live
     /// group other than <paramref name="own"/> whose bound² does not exceed <paramref name="threshold"/>.
     /// </summary>
-    private void QueueUnprunedGroups(int row, int localRow, int own, float threshold, ref JobList jobs)
+    private void QueueUnprunedGroups(int row, int localRow, int own, float threshold, bool store, ref JobList jobs)
     {
         ref ushort bounds = ref _bounds[(long)row * _stride];
         var limit = Vector256.Create(threshold);
@@ -290,7 +323,8 @@ internal sealed class YinyangPruning
             var (low, high) = Vector256.Widen(raw);
             var lower0 = Age(low, Vector256.LoadUnsafe(ref _drift[g0]));
             var lower1 = Age(high, Vector256.LoadUnsafe(ref _drift[g0 + 8]));
-            Vector256.Narrow(lower0.AsUInt32() >> 16, lower1.AsUInt32() >> 16).StoreUnsafe(ref bounds, (nuint)g0);
+            if (store)
+                Vector256.Narrow(lower0.AsUInt32() >> 16, lower1.AsUInt32() >> 16).StoreUnsafe(ref bounds, (nuint)g0);
             uint pruned = Vector256.GreaterThan(lower0 * lower0, limit).ExtractMostSignificantBits()
                 | Vector256.GreaterThan(lower1 * lower1, limit).ExtractMostSignificantBits() << 8;
             uint open = ~pruned & _liveMask[block];
@@ -408,6 +442,38 @@ internal sealed class YinyangPruning
         return (ushort)(BitConverter.SingleToUInt32Bits(value) >> 16);
     }
 
+    /// <summary><see cref="LowerBound"/> of every key, four at a time in float64.</summary>
+    private static void StoreLowerBounds(ReadOnlySpan<float> keys, float rowNorm, double margin, Span<ushort> bounds)
+    {
+        double shift = rowNorm - margin;
+        int g = 0;
+        if (Vector256.IsHardwareAccelerated && double.IsFinite(shift))
+        {
+            var offset = Vector256.Create(shift);
+            var infinity = Vector256.Create(double.PositiveInfinity);
+            for (; g + 8 <= keys.Length; g += 8)
+            {
+                var (low, high) = Vector256.Widen(Vector256.Create(keys.Slice(g, 8)));
+                var squares0 = low + offset;
+                var squares1 = high + offset;
+                var valid = Vector256.Narrow(
+                    (Vector256.GreaterThan(squares0, Vector256<double>.Zero) & Vector256.LessThan(squares0, infinity)).AsInt64(),
+                    (Vector256.GreaterThan(squares1, Vector256<double>.Zero) & Vector256.LessThan(squares1, infinity)).AsInt64());
+                var roots = Vector256.Narrow(
+                    Vector256.Sqrt(Vector256.Max(squares0, Vector256<double>.Zero)),
+                    Vector256.Sqrt(Vector256.Max(squares1, Vector256<double>.Zero)));
+                // Narrowing rounds to nearest; the float just below is under the root whichever way it went.
+                var down = roots.AsInt32() - Vector256<int>.One;
+                var stored = Vector256.ConditionalSelect(valid & Vector256.GreaterThan(roots, Vector256<float>.Zero).AsInt32(), down, Vector256<int>.Zero);
+                var halves = Vector256.ShiftRightLogical(stored.AsUInt32(), 16);
+                for (int j = 0; j < 8; j++)
+                    bounds[g + j] = (ushort)halves.GetElement(j);
+            }
+        }
+        for (; g < keys.Length; g++)
+            bounds[g] = LowerBound(keys[g], rowNorm, margin);
+    }
+
     /// <summary>Per group, an upper bound on how far any member moved since the bounds were last set.</summary>
     private void MeasureDrift(ReadOnlySpan<float> centroids)
     {
@@ -438,6 +504,7 @@ internal sealed class YinyangPruning
     /// takes its nearest centroids until full. Any grouping is exact; a good one only prunes more.
     /// Deterministic: it depends on the centroids alone.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void BuildGroups(ReadOnlySpan<float> centroids)
     {
         int k = _k, d = _d, groups = _groups, w = _w;
@@ -448,36 +515,52 @@ internal sealed class YinyangPruning
         var keys = new float[k * candidates];
         var pairs = new int[k * candidates];
         var candidateGroup = new int[k * candidates];
-        var distances = new float[groups];
-        var nearest = new int[groups];
         var size = new int[groups];
         var sums = new double[groups * d];
         const int Rounds = 5;
+        const int Block = 256;
+        var block = new float[Block * groups];
         for (int round = 0; round < Rounds; round++)
         {
+            var packedCentres = PackedCentroids.Pack(centres, d, _w);
             for (int c = 0; c < k; c++)
             {
-                var x = centroids.Slice(c * d, d);
+                if (c % Block == 0)
+                {
+                    int rowsHere = Math.Min(Block, k - c);
+                    FusedAssignKernel.AllDistances(centroids.Slice(c * d, rowsHere * d), packedCentres, block.AsSpan(0, rowsHere * groups));
+                }
+                var squares = block.AsSpan(c % Block * groups, groups);
+                // The nearest few groups by insertion into a short sorted list (ties keep the lower group).
+                var nearKeys = keys.AsSpan(c * candidates, candidates);
+                var nearGroups = candidateGroup.AsSpan(c * candidates, candidates);
+                nearKeys.Fill(float.PositiveInfinity);
+                nearGroups.Fill(int.MaxValue);
                 for (int g = 0; g < groups; g++)
                 {
-                    distances[g] = TensorPrimitives.Distance(x, centres.AsSpan(g * d, d));
-                    nearest[g] = g;
+                    float distance = squares[g];
+                    if (!(distance < nearKeys[candidates - 1]))
+                        continue;
+                    int at = candidates - 1;
+                    while (at > 0 && distance < nearKeys[at - 1])
+                    {
+                        nearKeys[at] = nearKeys[at - 1];
+                        nearGroups[at] = nearGroups[at - 1];
+                        at--;
+                    }
+                    nearKeys[at] = distance;
+                    nearGroups[at] = g;
                 }
-                Array.Sort(distances, nearest);
                 for (int j = 0; j < candidates; j++)
-                {
-                    keys[c * candidates + j] = distances[j];
                     pairs[c * candidates + j] = c * candidates + j;
-                    candidateGroup[c * candidates + j] = nearest[j];
-                }
             }
-            Array.Sort(keys, pairs);
+            Array.Sort(keys.ToArray(), pairs);
             Array.Fill(_groupOf, -1);
             Array.Clear(size);
             foreach (int pair in pairs)
             {
                 int c = pair / candidates, g = candidateGroup[pair];
-                if (_groupOf[c] < 0 && size[g] < w)
+                if (g < groups && _groupOf[c] < 0 && size[g] < w)
                 {
                     _groupOf[c] = g;
                     size[g]++;
