@@ -433,5 +433,5 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         return chosen;
     }
 
-    public void Dispose() { }
+    public void Dispose() => _pruning?.Dispose();
 }

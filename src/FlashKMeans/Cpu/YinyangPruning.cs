@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace FlashKMeans.Cpu;
@@ -29,7 +30,7 @@ namespace FlashKMeans.Cpu;
 /// step) fall back to the unpruned kernel and their bounds are reset to 0.
 /// </para>
 /// </remarks>
-internal sealed class YinyangPruning
+internal sealed unsafe class YinyangPruning : IDisposable
 {
     /// <summary>Bounds are updated 16 groups (two 256-bit vectors) at a time.</summary>
     private const int BoundBlock = 16;
@@ -39,7 +40,10 @@ internal sealed class YinyangPruning
     private readonly int _d, _k, _w, _groups, _stride;
     private readonly int[] _groupOf;
     private readonly int[] _order;
-    private readonly ushort[] _bounds;
+    // Native, not a managed array: the bounds are the largest thing pruning keeps, and a managed array
+    // of that size made the GC commit about as much again on top of it.
+    private ushort* _bounds;
+    private readonly long _boundCount;
     private readonly float[] _rowNorms;
     private readonly float[] _reference;
     private readonly float[] _drift;
@@ -66,7 +70,8 @@ internal sealed class YinyangPruning
         _stride = StrideFor(k, width);
         _groupOf = new int[k];
         _order = new int[_groups * width];
-        _bounds = new ushort[(long)rowCount * _stride];
+        _boundCount = (long)rowCount * _stride;
+        _bounds = (ushort*)NativeMemory.AllocZeroed((nuint)_boundCount, sizeof(ushort));
         _rowNorms = new float[rowCount];
         _reference = new float[k * dimension];
         _drift = new float[_stride];
@@ -74,6 +79,27 @@ internal sealed class YinyangPruning
         // 2·γ(d+2) is what the keys and the row norm can be off by, relative to (‖x‖ + ‖c‖)²; the extra
         // (d + 4)·2⁻²⁴ absorbs γ's denominator and the float64 arithmetic of the bounds themselves.
         _errorScale = (3.0 * dimension + 8) * Unit;
+    }
+
+    private Span<ushort> RowBounds(int row)
+    {
+        ObjectDisposedException.ThrowIf(_bounds is null, this);
+        return new Span<ushort>(_bounds + (long)row * _stride, _stride);
+    }
+
+    /// <summary>Frees the bounds.</summary>
+    public void Dispose()
+    {
+        Free();
+        GC.SuppressFinalize(this);
+    }
+
+    ~YinyangPruning() => Free();
+
+    private void Free()
+    {
+        NativeMemory.Free(_bounds);
+        _bounds = null;
     }
 
     /// <summary>Whether grouping can skip anything (at least two groups) and the bounds fit in one array.</summary>
@@ -204,7 +230,7 @@ internal sealed class YinyangPruning
                     _rowNorms[row] = rowNorm;
                     // The own group's slot gets a value too; it is never read while that group is the row's.
                     StoreLowerBounds(minima.AsSpan(i * panels, _groups), rowNorm, Margin(rowNorm),
-                        _bounds.AsSpan((int)((long)row * _stride), _stride));
+                        RowBounds(row));
                 }
             }
         }
@@ -256,7 +282,7 @@ internal sealed class YinyangPruning
                     {
                         FusedAssignKernel.Assign(rows.Slice(i * _d, _d), plain, labels.Slice(i, 1), distances.Slice(i, 1));
                         if (store)
-                            _bounds.AsSpan((int)((long)row * _stride), _stride).Clear();
+                            RowBounds(row).Clear();
                         next = end;
                         continue;
                     }
@@ -275,7 +301,7 @@ internal sealed class YinyangPruning
 
                     int own = _groupOf[label];
                     double margin = Margin(rowNorm);
-                    var bounds = _bounds.AsSpan((int)((long)row * _stride), _stride);
+                    var bounds = RowBounds(row);
                     if (jobs.Panels[i] != own)
                         bounds[jobs.Panels[i]] = LowerBound(jobs.Minima[i], rowNorm, margin);
                     for (int j = next; j < end; j++)
@@ -314,7 +340,7 @@ internal sealed class YinyangPruning
     /// </summary>
     private void QueueUnprunedGroups(int row, int localRow, int own, float threshold, bool store, ref JobList jobs)
     {
-        ref ushort bounds = ref _bounds[(long)row * _stride];
+        ref ushort bounds = ref MemoryMarshal.GetReference(RowBounds(row));
         var limit = Vector256.Create(threshold);
         for (int block = 0; block < _liveMask.Length; block++)
         {
