@@ -23,7 +23,8 @@ namespace FlashKMeans.Cpu;
 /// computed key is strictly above the best computed key: the bounds are on true distances, and the
 /// test carries a margin E that covers float32 rounding of the dot products and norms,
 /// |key − (‖c‖² − 2·x·c)| + |fl(‖x‖²) − ‖x‖²| ≤ 2·γ(d+2)·(‖x‖ + ‖c‖)², γ(n) = n·2⁻²⁴ / (1 − n·2⁻²⁴).
-/// Bounds are rounded down (stored as the upper half of a float32, so 2 bytes each); drifts up.
+/// Bounds are rounded down and stored in one byte each, as multiples of a per-row quantum (the row's
+/// largest bound / 255); drifts are rounded up, in whole quanta.
 /// </para>
 /// <para>
 /// Where a row's norm or a centroid's norm is not finite the keys may overflow; those rows (or the whole
@@ -32,6 +33,9 @@ namespace FlashKMeans.Cpu;
 /// </remarks>
 internal sealed unsafe class YinyangPruning : IDisposable
 {
+    /// <summary>Extra (row, group) jobs queued before they are run: enough to fill every panel's batches.</summary>
+    private const int ExtraJobs = 8192;
+
     /// <summary>Bounds are updated 16 groups (two 256-bit vectors) at a time.</summary>
     private const int BoundBlock = 16;
 
@@ -42,7 +46,8 @@ internal sealed unsafe class YinyangPruning : IDisposable
     private readonly int[] _order;
     // Native, not a managed array: the bounds are the largest thing pruning keeps, and a managed array
     // of that size made the GC commit about as much again on top of it.
-    private ushort* _bounds;
+    private byte* _bounds;
+    private readonly float[] _scales;
     private readonly long _boundCount;
     private readonly float[] _rowNorms;
     private readonly float[] _reference;
@@ -71,7 +76,8 @@ internal sealed unsafe class YinyangPruning : IDisposable
         _groupOf = new int[k];
         _order = new int[_groups * width];
         _boundCount = (long)rowCount * _stride;
-        _bounds = (ushort*)NativeMemory.AllocZeroed((nuint)_boundCount, sizeof(ushort));
+        _bounds = (byte*)NativeMemory.AllocZeroed((nuint)_boundCount);
+        _scales = new float[rowCount];
         _rowNorms = new float[rowCount];
         _reference = new float[k * dimension];
         _drift = new float[_stride];
@@ -81,10 +87,10 @@ internal sealed unsafe class YinyangPruning : IDisposable
         _errorScale = (3.0 * dimension + 8) * Unit;
     }
 
-    private Span<ushort> RowBounds(int row)
+    private Span<byte> RowBounds(int row)
     {
         ObjectDisposedException.ThrowIf(_bounds is null, this);
-        return new Span<ushort>(_bounds + (long)row * _stride, _stride);
+        return new Span<byte>(_bounds + (long)row * _stride, _stride);
     }
 
     /// <summary>Frees the bounds.</summary>
@@ -109,7 +115,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     private static int StrideFor(int k, int width) => ((k + width - 1) / width + BoundBlock - 1) / BoundBlock * BoundBlock;
 
     /// <summary>Bytes of per-row state, for memory estimates.</summary>
-    public static long BytesPerRow(int k, int width) => 2L * StrideFor(k, width) + sizeof(float);
+    public static long BytesPerRow(int k, int width) => StrideFor(k, width) + 2 * sizeof(float);
 
     /// <summary>
     /// Forgets the grouping and the bounds; the next step regroups the centroids and recomputes every
@@ -228,9 +234,8 @@ internal sealed unsafe class YinyangPruning : IDisposable
                     var x = rows.Slice((start + i) * d, d);
                     float rowNorm = TensorPrimitives.Dot(x, x);
                     _rowNorms[row] = rowNorm;
-                    // The own group's slot gets a value too; it is never read while that group is the row's.
-                    StoreLowerBounds(minima.AsSpan(i * panels, _groups), rowNorm, Margin(rowNorm),
-                        RowBounds(row));
+                    _scales[row] = StoreLowerBounds(minima.AsSpan(i * panels, _groups), rowNorm, Margin(rowNorm),
+                        _groupOf[labels[start + i]], RowBounds(row));
                 }
             }
         }
@@ -249,7 +254,8 @@ internal sealed unsafe class YinyangPruning : IDisposable
         Span<int> labels, Span<float> distances, PackedCentroids plain, bool store)
     {
         int count = labels.Length;
-        var jobs = new JobList(count, count * Math.Min(_groups, 4));
+        var jobs = new JobList(count + ExtraJobs + _groups);
+        long computed = count;
         try
         {
             // Phase 1: every row's own group; that gives its new distance to its old centroid and a best key.
@@ -257,10 +263,12 @@ internal sealed unsafe class YinyangPruning : IDisposable
                 jobs.Add(i, _groupOf[previous[i]]);
             RunJobs(rows, ref jobs, 0);
 
-            // Phase 2: age every bound by its group's drift and queue the groups it no longer rules out.
+            // Phase 2: age every bound by its group's drift and queue the groups it no longer rules out;
+            // run them and settle those rows whenever enough are queued, so that memory stays bounded.
             var ends = ArrayPool<int>.Shared.Rent(count);
             try
             {
+                int settled = 0;
                 for (int i = 0; i < count; i++)
                 {
                     int row = firstRow + i;
@@ -268,59 +276,72 @@ internal sealed unsafe class YinyangPruning : IDisposable
                     float threshold = Threshold(jobs.Minima[i], rowNorm, Margin(rowNorm));
                     QueueUnprunedGroups(row, i, _groupOf[previous[i]], threshold, store, ref jobs);
                     ends[i] = jobs.Count;
-                }
-                RunJobs(rows, ref jobs, count);
-
-                // Phase 3: the lowest (key, index) over everything computed is the label; fresh bounds.
-                int next = count;
-                for (int i = 0; i < count; i++)
-                {
-                    int row = firstRow + i;
-                    float rowNorm = _rowNorms[row];
-                    int end = ends[i];
-                    if (!float.IsFinite(rowNorm))
+                    if (jobs.Count - count >= ExtraJobs || i == count - 1)
                     {
-                        FusedAssignKernel.Assign(rows.Slice(i * _d, _d), plain, labels.Slice(i, 1), distances.Slice(i, 1));
-                        if (store)
-                            RowBounds(row).Clear();
-                        next = end;
-                        continue;
+                        RunJobs(rows, ref jobs, count);
+                        Settle(rows, firstRow, settled, i + 1, count, ends, ref jobs, labels, distances, plain, store);
+                        computed += jobs.Count - count;
+                        jobs.Count = count;
+                        settled = i + 1;
                     }
-                    float best = float.PositiveInfinity, bestIndex = 0;
-                    Consider(jobs.Minima[i], jobs.Argmins[i], ref best, ref bestIndex);
-                    for (int j = next; j < end; j++)
-                        Consider(jobs.Minima[j], jobs.Argmins[j], ref best, ref bestIndex);
-                    int label = (int)bestIndex;
-                    labels[i] = label;
-                    distances[i] = Math.Max(0f, rowNorm + best);
-                    if (!store)
-                    {
-                        next = end;
-                        continue;
-                    }
-
-                    int own = _groupOf[label];
-                    double margin = Margin(rowNorm);
-                    var bounds = RowBounds(row);
-                    if (jobs.Panels[i] != own)
-                        bounds[jobs.Panels[i]] = LowerBound(jobs.Minima[i], rowNorm, margin);
-                    for (int j = next; j < end; j++)
-                    {
-                        if (jobs.Panels[j] != own)
-                            bounds[jobs.Panels[j]] = LowerBound(jobs.Minima[j], rowNorm, margin);
-                    }
-                    next = end;
                 }
             }
             finally
             {
                 ArrayPool<int>.Shared.Return(ends);
             }
-            Interlocked.Add(ref _panelsComputed, jobs.Count);
+            Interlocked.Add(ref _panelsComputed, computed);
         }
         finally
         {
             jobs.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Phase 3 for rows [<paramref name="from"/>, <paramref name="to"/>): the lowest (key, index) over
+    /// everything computed is the label; computed groups other than the label's get fresh bounds.
+    /// Their extra jobs start at <paramref name="firstExtra"/>.
+    /// </summary>
+    private void Settle(ReadOnlySpan<float> rows, int firstRow, int from, int to, int firstExtra, int[] ends, ref JobList jobs,
+        Span<int> labels, Span<float> distances, PackedCentroids plain, bool store)
+    {
+        int next = firstExtra;
+        for (int i = from; i < to; i++)
+        {
+            int row = firstRow + i;
+            float rowNorm = _rowNorms[row];
+            int end = ends[i];
+            if (!float.IsFinite(rowNorm))
+            {
+                FusedAssignKernel.Assign(rows.Slice(i * _d, _d), plain, labels.Slice(i, 1), distances.Slice(i, 1));
+                if (store)
+                    RowBounds(row).Clear();
+                next = end;
+                continue;
+            }
+            float best = float.PositiveInfinity, bestIndex = 0;
+            Consider(jobs.Minima[i], jobs.Argmins[i], ref best, ref bestIndex);
+            for (int j = next; j < end; j++)
+                Consider(jobs.Minima[j], jobs.Argmins[j], ref best, ref bestIndex);
+            int label = (int)bestIndex;
+            labels[i] = label;
+            distances[i] = Math.Max(0f, rowNorm + best);
+            if (store)
+            {
+                int own = _groupOf[label];
+                double margin = Margin(rowNorm);
+                float inverse = InverseScale(_scales[row]);
+                var bounds = RowBounds(row);
+                if (jobs.Panels[i] != own)
+                    bounds[jobs.Panels[i]] = Quantize(LowerBound(jobs.Minima[i], rowNorm, margin), inverse);
+                for (int j = next; j < end; j++)
+                {
+                    if (jobs.Panels[j] != own)
+                        bounds[jobs.Panels[j]] = Quantize(LowerBound(jobs.Minima[j], rowNorm, margin), inverse);
+                }
+            }
+            next = end;
         }
     }
 
@@ -340,17 +361,26 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// </summary>
     private void QueueUnprunedGroups(int row, int localRow, int own, float threshold, bool store, ref JobList jobs)
     {
-        ref ushort bounds = ref MemoryMarshal.GetReference(RowBounds(row));
+        ref byte bounds = ref MemoryMarshal.GetReference(RowBounds(row));
+        float scale = _scales[row];
+        var quantum = Vector256.Create(scale);
+        // Drift in quanta, rounded up: 1/s rounded up, and a relative 2⁻²⁰ for the product's rounding.
+        var perQuantum = Vector256.Create(scale > 0 ? MathF.BitIncrement(1f / scale) * (1 + 1f / (1 << 20)) : 0f);
         var limit = Vector256.Create(threshold);
         for (int block = 0; block < _liveMask.Length; block++)
         {
             int g0 = block * BoundBlock;
-            var raw = Vector256.LoadUnsafe(ref bounds, (nuint)g0);
-            var (low, high) = Vector256.Widen(raw);
-            var lower0 = Age(low, Vector256.LoadUnsafe(ref _drift[g0]));
-            var lower1 = Age(high, Vector256.LoadUnsafe(ref _drift[g0 + 8]));
+            var raw = Vector128.LoadUnsafe(ref bounds, (nuint)g0);
+            var (q0, q1) = Vector256.Widen(Vector256.Create(Vector128.WidenLower(raw), Vector128.WidenUpper(raw)));
+            var aged0 = Age(q0, Vector256.LoadUnsafe(ref _drift[g0]), perQuantum);
+            var aged1 = Age(q1, Vector256.LoadUnsafe(ref _drift[g0 + 8]), perQuantum);
             if (store)
-                Vector256.Narrow(lower0.AsUInt32() >> 16, lower1.AsUInt32() >> 16).StoreUnsafe(ref bounds, (nuint)g0);
+            {
+                var quanta = Vector256.Narrow(Vector256.ConvertToInt32(aged0).AsUInt32(), Vector256.ConvertToInt32(aged1).AsUInt32());
+                Vector128.Narrow(quanta.GetLower(), quanta.GetUpper()).StoreUnsafe(ref bounds, (nuint)g0);
+            }
+            var lower0 = aged0 * quantum;
+            var lower1 = aged1 * quantum;
             uint pruned = Vector256.GreaterThan(lower0 * lower0, limit).ExtractMostSignificantBits()
                 | Vector256.GreaterThan(lower1 * lower1, limit).ExtractMostSignificantBits() << 8;
             uint open = ~pruned & _liveMask[block];
@@ -364,15 +394,10 @@ internal sealed unsafe class YinyangPruning : IDisposable
         }
     }
 
-    /// <summary>A stored bound less the drift, made safe against the rounding of the subtraction.</summary>
+    /// <summary>Stored quanta less the drift in whole quanta, rounded up, never below 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Age(Vector256<uint> stored, Vector256<float> drift)
-    {
-        var lower = (stored << 16).AsSingle() - drift;
-        // One ulp down covers the half-ulp rounding of the subtraction; non-positive (or NaN) means no bound.
-        var stepped = (lower.AsInt32() - Vector256<int>.One).AsSingle();
-        return Vector256.ConditionalSelect(Vector256.GreaterThan(lower, Vector256<float>.Zero), stepped, Vector256<float>.Zero);
-    }
+    private static Vector256<float> Age(Vector256<uint> quanta, Vector256<float> drift, Vector256<float> perQuantum) =>
+        Vector256.Max(Vector256.ConvertToSingle(quanta.AsInt32()) - Vector256.Ceiling(drift * perQuantum), Vector256<float>.Zero);
 
     /// <summary>Runs the queued jobs from <paramref name="from"/> on, panel by panel.</summary>
     private void RunJobs(ReadOnlySpan<float> rows, ref JobList jobs, int from)
@@ -453,24 +478,39 @@ internal sealed unsafe class YinyangPruning : IDisposable
 
     /// <summary>
     /// A lower bound on the true distance to every centroid whose key is at least <paramref name="key"/>:
-    /// √(key + fl(‖x‖²) − E), rounded down to the 16 bits stored.
+    /// √(key + fl(‖x‖²) − E), rounded down; 0 where that is not finite and positive.
     /// </summary>
-    private static ushort LowerBound(float key, float rowNorm, double margin)
+    private static float LowerBound(float key, float rowNorm, double margin)
     {
         double square = key + (double)rowNorm - margin;
         if (!(square > 0) || double.IsInfinity(square))
             return 0;
         double root = Math.Sqrt(square);
         float value = (float)root;
-        if (value > root)
-            value = MathF.BitDecrement(value);
-        // Dropping the low half of a positive float rounds toward zero.
-        return (ushort)(BitConverter.SingleToUInt32Bits(value) >> 16);
+        return value > root ? MathF.BitDecrement(value) : value;
     }
 
-    /// <summary><see cref="LowerBound"/> of every key, four at a time in float64.</summary>
-    private static void StoreLowerBounds(ReadOnlySpan<float> keys, float rowNorm, double margin, Span<ushort> bounds)
+    /// <summary>1/s, or 0 for a row without bounds (s = 0).</summary>
+    private static float InverseScale(float scale) => scale > 0 ? 1f / scale : 0f;
+
+    /// <summary>
+    /// A bound as a byte q with q·s ≤ <paramref name="bound"/>: floor(bound/s) computed a relative 2⁻²⁰ low
+    /// (that covers rounding 1/s and the product), capped at 255.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static byte Quantize(float bound, float inverseScale)
     {
+        float quanta = MathF.Floor(bound * inverseScale * (1 - 1f / (1 << 20)));
+        return quanta > 0 ? (byte)Math.Min(quanta, 255f) : (byte)0;
+    }
+
+    /// <summary>
+    /// Sets every bound of a row from its keys per group and returns the row's scale s: the largest bound
+    /// among the groups other than <paramref name="own"/> over 255, so that each byte holds a multiple of s.
+    /// </summary>
+    private float StoreLowerBounds(ReadOnlySpan<float> keys, float rowNorm, double margin, int own, Span<byte> bounds)
+    {
+        Span<float> lower = keys.Length <= 1024 ? stackalloc float[keys.Length] : new float[keys.Length];
         double shift = rowNorm - margin;
         int g = 0;
         if (Vector256.IsHardwareAccelerated && double.IsFinite(shift))
@@ -490,14 +530,24 @@ internal sealed unsafe class YinyangPruning : IDisposable
                     Vector256.Sqrt(Vector256.Max(squares1, Vector256<double>.Zero)));
                 // Narrowing rounds to nearest; the float just below is under the root whichever way it went.
                 var down = roots.AsInt32() - Vector256<int>.One;
-                var stored = Vector256.ConditionalSelect(valid & Vector256.GreaterThan(roots, Vector256<float>.Zero).AsInt32(), down, Vector256<int>.Zero);
-                var halves = Vector256.ShiftRightLogical(stored.AsUInt32(), 16);
-                for (int j = 0; j < 8; j++)
-                    bounds[g + j] = (ushort)halves.GetElement(j);
+                Vector256.ConditionalSelect(valid & Vector256.GreaterThan(roots, Vector256<float>.Zero).AsInt32(), down, Vector256<int>.Zero)
+                    .AsSingle().CopyTo(lower.Slice(g, 8));
             }
         }
         for (; g < keys.Length; g++)
-            bounds[g] = LowerBound(keys[g], rowNorm, margin);
+            lower[g] = LowerBound(keys[g], rowNorm, margin);
+
+        float largest = 0;
+        for (g = 0; g < keys.Length; g++)
+        {
+            if (g != own)
+                largest = Math.Max(largest, lower[g]);
+        }
+        float scale = largest > 0 && float.IsFinite(largest) ? largest / 255 : 0f;
+        float inverse = InverseScale(scale);
+        for (g = 0; g < keys.Length; g++)
+            bounds[g] = Quantize(lower[g], inverse);
+        return scale;
     }
 
     /// <summary>Per group, an upper bound on how far any member moved since the bounds were last set.</summary>
@@ -648,13 +698,13 @@ internal sealed unsafe class YinyangPruning : IDisposable
         }
     }
 
-    /// <summary>(row, panel) pairs of one chunk and their results, in pooled arrays that grow as needed.</summary>
-    private struct JobList(int rows, int capacity) : IDisposable
+    /// <summary>(row, panel) pairs of one chunk and their results, in pooled arrays that grow if needed.</summary>
+    private struct JobList(int capacity) : IDisposable
     {
-        public int[] Rows = ArrayPool<int>.Shared.Rent(Math.Max(capacity, rows));
-        public int[] Panels = ArrayPool<int>.Shared.Rent(Math.Max(capacity, rows));
-        public float[] Minima = ArrayPool<float>.Shared.Rent(Math.Max(capacity, rows));
-        public float[] Argmins = ArrayPool<float>.Shared.Rent(Math.Max(capacity, rows));
+        public int[] Rows = ArrayPool<int>.Shared.Rent(capacity);
+        public int[] Panels = ArrayPool<int>.Shared.Rent(capacity);
+        public float[] Minima = ArrayPool<float>.Shared.Rent(capacity);
+        public float[] Argmins = ArrayPool<float>.Shared.Rent(capacity);
         public int Count = 0;
 
         public void Add(int row, int panel)
