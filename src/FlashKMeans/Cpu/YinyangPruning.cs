@@ -16,10 +16,10 @@ namespace FlashKMeans.Cpu;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Labels and distances are bit-identical to <see cref="FusedAssignKernel.Assign"/>. Every key a row
-/// compares, ‖c‖² − 2·x·c, comes from <see cref="FusedAssignKernel.PanelMinimum"/> or
-/// <see cref="FusedAssignKernel.AssignWithPanelMinima"/>, which round exactly as the unpruned kernel
-/// does, and ties go to the lowest index. A group is skipped only when its bound proves every member's
+/// Labels and distances are bit-identical to <see cref="FusedAssignKernel.Assign"/>. The first step
+/// (and any step after a reset) runs that kernel itself; later steps take every key a row compares,
+/// ‖c‖² − 2·x·c, from <see cref="FusedAssignKernel.PanelMinimum"/>, which rounds exactly as the
+/// unpruned kernel does, and ties go to the lowest index. A group is skipped only when its bound proves every member's
 /// computed key is strictly above the best computed key: the bounds are on true distances, and the
 /// test carries a margin E that covers float32 rounding of the dot products and norms,
 /// |key − (‖c‖² − 2·x·c)| + |fl(‖x‖²) − ‖x‖²| ≤ 2·γ(d+2)·(‖x‖ + ‖c‖)², γ(n) = n·2⁻²⁴ / (1 − n·2⁻²⁴).
@@ -54,6 +54,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     private readonly float[] _drift;
     private readonly ushort[] _liveMask;
     private PackedCentroids? _packed;
+    private float[]? _groupGaps;
     private readonly double _errorScale;
     private double _centroidNorm;
     private bool _grouped, _boundsValid, _plainStep;
@@ -143,6 +144,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
         }
 
         _plainStep = !MeasureCentroidNorms(centroids);
+        _groupGaps = _boundsValid || _plainStep ? null : MeasureGroupGaps(centroids);
 
         if (_boundsValid && !_plainStep)
             MeasureDrift(centroids);
@@ -151,6 +153,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     }
 
     /// <summary>Sets the bound on ‖c‖ that margins use; false where some key could overflow.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool MeasureCentroidNorms(ReadOnlySpan<float> centroids)
     {
         double largest = 0;
@@ -167,7 +170,11 @@ internal sealed unsafe class YinyangPruning : IDisposable
     }
 
     /// <summary>Call after a step's assignment.</summary>
-    public void EndStep() => _boundsValid = !_plainStep;
+    public void EndStep()
+    {
+        _boundsValid = !_plainStep;
+        _groupGaps = null;
+    }
 
     /// <summary>
     /// Prepares <see cref="EvaluateChunk"/> for <paramref name="centroids"/> (any K × d centroids) and
@@ -209,47 +216,154 @@ internal sealed unsafe class YinyangPruning : IDisposable
         if (_plainStep)
             FusedAssignKernel.Assign(rows, plain, labels, distances);
         else if (!_boundsValid)
-            AssignAll(rows, firstRow, labels, distances);
+            AssignAll(rows, firstRow, labels, distances, plain);
         else
             AssignPruned(rows, firstRow, previous, labels, distances, plain, store: true);
     }
 
-    /// <summary>Every distance, as on the first step: fills the row norms and every bound.</summary>
-    private void AssignAll(ReadOnlySpan<float> rows, int firstRow, Span<int> labels, Span<float> distances)
+    /// <summary>
+    /// The first step: the unpruned kernel gives labels and distances; each row's bounds come from the
+    /// triangle inequality through its centroid a, ‖x − c‖ ≥ ‖a − c‖ − ‖x − a‖, using the gaps from a
+    /// to each group measured once in <see cref="BeginStep"/>. That costs a table lookup per group
+    /// instead of every distance.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void AssignAll(ReadOnlySpan<float> rows, int firstRow, Span<int> labels, Span<float> distances, PackedCentroids plain)
     {
-        var packed = _packed!;
-        int d = _d, count = labels.Length, panels = packed.PanelCount;
-        const int Block = FusedAssignKernel.TileRows * 4;
-        float[] minima = ArrayPool<float>.Shared.Rent(Block * panels);
+        FusedAssignKernel.Assign(rows, plain, labels, distances);
+        var gaps = _groupGaps!;
+        int d = _d, count = labels.Length;
+        Span<float> lower = _stride <= 1024 ? stackalloc float[_stride] : new float[_stride];
+        for (int i = 0; i < count; i++)
+        {
+            int row = firstRow + i, label = labels[i];
+            var x = rows.Slice(i * d, d);
+            float rowNorm = TensorPrimitives.Dot(x, x);
+            _rowNorms[row] = rowNorm;
+            // ‖x − a‖² ≤ distance + E: the distance is the clamped computed key plus the row norm.
+            double reach = Math.Sqrt(distances[i] + Margin(rowNorm)) * (1 + 1e-12);
+            float upper = (float)reach;
+            if (upper < reach)
+                upper = MathF.BitIncrement(upper);
+            SeedRowBounds(gaps.AsSpan(label * _groups, _groups), upper, row, lower);
+        }
+        Interlocked.Add(ref _panelsComputed, (long)count * _groups);
+    }
+
+    /// <summary>
+    /// A row's bounds from its centroid's gaps: gap − ‖x − a‖ (rounded down, at least 0), quantised with
+    /// the row's scale. The own group's gap is 0 (a is a member), so it never sets the scale.
+    /// </summary>
+    private void SeedRowBounds(ReadOnlySpan<float> gaps, float upper, int row, Span<float> lower)
+    {
+        int g = 0;
+        float largest = 0;
+        if (float.IsFinite(upper))
+        {
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var reach = Vector256.Create(upper);
+                var most = Vector256<float>.Zero;
+                for (; g + 8 <= gaps.Length; g += 8)
+                {
+                    var bound = Vector256.Create(gaps.Slice(g, 8)) - reach;
+                    // One float below the rounded difference is under the exact one.
+                    bound = Vector256.ConditionalSelect(Vector256.GreaterThan(bound, Vector256<float>.Zero),
+                        (bound.AsInt32() - Vector256<int>.One).AsSingle(), Vector256<float>.Zero);
+                    bound.CopyTo(lower.Slice(g, 8));
+                    most = Vector256.Max(most, bound);
+                }
+                largest = Vector128Ops.MinAcross(-Vector128.Max(most.GetLower(), most.GetUpper())) * -1;
+            }
+            for (; g < gaps.Length; g++)
+            {
+                float bound = gaps[g] - upper;
+                lower[g] = bound > 0 ? MathF.BitDecrement(bound) : 0f;
+                largest = Math.Max(largest, lower[g]);
+            }
+        }
+        else
+        {
+            lower.Slice(0, gaps.Length).Clear();
+        }
+        float scale = largest > 0 && float.IsFinite(largest) ? largest / 255 : 0f;
+        _scales[row] = scale;
+        float inverse = InverseScale(scale);
+        var bounds = RowBounds(row);
+        g = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            // As in Quantize: a relative 2⁻²⁰ low covers the rounding of 1/s and of the product.
+            var factor = Vector256.Create(inverse * (1 - 1f / (1 << 20)));
+            var cap = Vector256.Create(255f);
+            for (; g + 16 <= gaps.Length; g += 16)
+            {
+                var q0 = Vector256.ConvertToInt32(Vector256.Min(Vector256.Floor(Vector256.Create(lower.Slice(g, 8)) * factor), cap));
+                var q1 = Vector256.ConvertToInt32(Vector256.Min(Vector256.Floor(Vector256.Create(lower.Slice(g + 8, 8)) * factor), cap));
+                var quanta = Vector256.Narrow(q0.AsUInt32(), q1.AsUInt32());
+                Vector128.Narrow(quanta.GetLower(), quanta.GetUpper()).CopyTo(bounds.Slice(g, 16));
+            }
+        }
+        for (; g < gaps.Length; g++)
+            bounds[g] = Quantize(lower[g], inverse);
+    }
+
+    /// <summary>
+    /// K × G: for each centroid a and group g, a lower bound on the true distance from a to the nearest
+    /// member of g (float32 distances less the margin E, rounded down).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private float[] MeasureGroupGaps(ReadOnlySpan<float> centroids)
+    {
+        // Index order: AllDistances writes K columns, so a permuted packing with holes would not fit it.
+        var packed = PackedCentroids.Pack(centroids, _d, _w);
+        int k = _k, d = _d;
+        var gaps = new float[(long)k * _groups];
+        Span<float> nearest = _groups <= 1024 ? stackalloc float[_groups] : new float[_groups];
+        const int Block = 256;
+        float[] block = ArrayPool<float>.Shared.Rent(Block * k);
         try
         {
-            for (int start = 0; start < count; start += Block)
+            for (int first = 0; first < k; first += Block)
             {
-                int rowsHere = Math.Min(Block, count - start);
-                FusedAssignKernel.AssignWithPanelMinima(rows.Slice(start * d, rowsHere * d), packed,
-                    labels.Slice(start, rowsHere), distances.Slice(start, rowsHere), minima.AsSpan(0, rowsHere * panels));
-                for (int i = 0; i < rowsHere; i++)
+                int count = Math.Min(Block, k - first);
+                FusedAssignKernel.AllDistances(centroids.Slice(first * d, count * d), packed, block.AsSpan(0, count * k));
+                for (int i = 0; i < count; i++)
                 {
-                    int row = firstRow + start + i;
-                    var x = rows.Slice((start + i) * d, d);
-                    float rowNorm = TensorPrimitives.Dot(x, x);
-                    _rowNorms[row] = rowNorm;
-                    _scales[row] = StoreLowerBounds(minima.AsSpan(i * panels, _groups), rowNorm, Margin(rowNorm),
-                        _groupOf[labels[start + i]], RowBounds(row));
+                    int a = first + i;
+                    double margin = Margin(VectorMath.SquaredNorm(centroids.Slice(a * d, d)));
+                    var squares = block.AsSpan(i * k, k);
+                    var row = gaps.AsSpan(a * _groups, _groups);
+                    nearest.Fill(float.PositiveInfinity);
+                    for (int c = 0; c < k; c++)
+                        nearest[_groupOf[c]] = Math.Min(nearest[_groupOf[c]], squares[c]);
+                    for (int g = 0; g < _groups; g++)
+                    {
+                        double square = nearest[g] - margin;
+                        if (!(square > 0) || double.IsInfinity(square))
+                        {
+                            row[g] = 0;
+                            continue;
+                        }
+                        double root = Math.Sqrt(square);
+                        float value = (float)root;
+                        row[g] = value > root ? MathF.BitDecrement(value) : value;
+                    }
                 }
             }
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(minima);
+            ArrayPool<float>.Shared.Return(block);
         }
-        Interlocked.Add(ref _panelsComputed, (long)count * _groups);
+        return gaps;
     }
 
     /// <summary>
     /// The bounded assignment. With <paramref name="store"/> false (evaluation) the aged and fresh bounds
     /// are used but not written back.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AssignPruned(ReadOnlySpan<float> rows, int firstRow, ReadOnlySpan<int> previous,
         Span<int> labels, Span<float> distances, PackedCentroids plain, bool store)
     {
@@ -303,6 +417,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// everything computed is the label; computed groups other than the label's get fresh bounds.
     /// Their extra jobs start at <paramref name="firstExtra"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Settle(ReadOnlySpan<float> rows, int firstRow, int from, int to, int firstExtra, int[] ends, ref JobList jobs,
         Span<int> labels, Span<float> distances, PackedCentroids plain, bool store)
     {
@@ -359,6 +474,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// Lowers each of the row's bounds by its group's drift (rounded down, stored) and queues every live
     /// group other than <paramref name="own"/> whose bound² does not exceed <paramref name="threshold"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void QueueUnprunedGroups(int row, int localRow, int own, float threshold, bool store, ref JobList jobs)
     {
         ref byte bounds = ref MemoryMarshal.GetReference(RowBounds(row));
@@ -400,6 +516,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
         Vector256.Max(Vector256.ConvertToSingle(quanta.AsInt32()) - Vector256.Ceiling(drift * perQuantum), Vector256<float>.Zero);
 
     /// <summary>Runs the queued jobs from <paramref name="from"/> on, panel by panel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunJobs(ReadOnlySpan<float> rows, ref JobList jobs, int from)
     {
         int total = jobs.Count - from;
@@ -504,53 +621,8 @@ internal sealed unsafe class YinyangPruning : IDisposable
         return quanta > 0 ? (byte)Math.Min(quanta, 255f) : (byte)0;
     }
 
-    /// <summary>
-    /// Sets every bound of a row from its keys per group and returns the row's scale s: the largest bound
-    /// among the groups other than <paramref name="own"/> over 255, so that each byte holds a multiple of s.
-    /// </summary>
-    private float StoreLowerBounds(ReadOnlySpan<float> keys, float rowNorm, double margin, int own, Span<byte> bounds)
-    {
-        Span<float> lower = keys.Length <= 1024 ? stackalloc float[keys.Length] : new float[keys.Length];
-        double shift = rowNorm - margin;
-        int g = 0;
-        if (Vector256.IsHardwareAccelerated && double.IsFinite(shift))
-        {
-            var offset = Vector256.Create(shift);
-            var infinity = Vector256.Create(double.PositiveInfinity);
-            for (; g + 8 <= keys.Length; g += 8)
-            {
-                var (low, high) = Vector256.Widen(Vector256.Create(keys.Slice(g, 8)));
-                var squares0 = low + offset;
-                var squares1 = high + offset;
-                var valid = Vector256.Narrow(
-                    (Vector256.GreaterThan(squares0, Vector256<double>.Zero) & Vector256.LessThan(squares0, infinity)).AsInt64(),
-                    (Vector256.GreaterThan(squares1, Vector256<double>.Zero) & Vector256.LessThan(squares1, infinity)).AsInt64());
-                var roots = Vector256.Narrow(
-                    Vector256.Sqrt(Vector256.Max(squares0, Vector256<double>.Zero)),
-                    Vector256.Sqrt(Vector256.Max(squares1, Vector256<double>.Zero)));
-                // Narrowing rounds to nearest; the float just below is under the root whichever way it went.
-                var down = roots.AsInt32() - Vector256<int>.One;
-                Vector256.ConditionalSelect(valid & Vector256.GreaterThan(roots, Vector256<float>.Zero).AsInt32(), down, Vector256<int>.Zero)
-                    .AsSingle().CopyTo(lower.Slice(g, 8));
-            }
-        }
-        for (; g < keys.Length; g++)
-            lower[g] = LowerBound(keys[g], rowNorm, margin);
-
-        float largest = 0;
-        for (g = 0; g < keys.Length; g++)
-        {
-            if (g != own)
-                largest = Math.Max(largest, lower[g]);
-        }
-        float scale = largest > 0 && float.IsFinite(largest) ? largest / 255 : 0f;
-        float inverse = InverseScale(scale);
-        for (g = 0; g < keys.Length; g++)
-            bounds[g] = Quantize(lower[g], inverse);
-        return scale;
-    }
-
     /// <summary>Per group, an upper bound on how far any member moved since the bounds were last set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void MeasureDrift(ReadOnlySpan<float> centroids)
     {
         Array.Clear(_drift);
