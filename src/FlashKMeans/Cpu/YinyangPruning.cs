@@ -88,6 +88,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
         _errorScale = (3.0 * dimension + 8) * Unit;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Span<byte> RowBounds(int row)
     {
         ObjectDisposedException.ThrowIf(_bounds is null, this);
@@ -254,6 +255,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// A row's bounds from its centroid's gaps: gap − ‖x − a‖ (rounded down, at least 0), quantised with
     /// the row's scale. The own group's gap is 0 (a is a member), so it never sets the scale.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void SeedRowBounds(ReadOnlySpan<float> gaps, float upper, int row, Span<float> lower)
     {
         int g = 0;
@@ -570,6 +572,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     }
 
     /// <summary>E: the largest amount by which key + fl(‖x‖²) can differ from ‖x − c‖² for any centroid.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private double Margin(float rowNorm)
     {
         // ‖x‖ from its float32 square: inflate for that square's own rounding.
@@ -582,6 +585,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// The smallest bound² that proves a group useless: best + fl(‖x‖²) + 2E, rounded up (and widened so
     /// that the float32 square of the bound on the other side cannot round across it); +∞ when not finite.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Threshold(float bestKey, float rowNorm, double margin)
     {
         if (!float.IsFinite(bestKey) || !float.IsFinite(rowNorm))
@@ -597,6 +601,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// A lower bound on the true distance to every centroid whose key is at least <paramref name="key"/>:
     /// √(key + fl(‖x‖²) − E), rounded down; 0 where that is not finite and positive.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float LowerBound(float key, float rowNorm, double margin)
     {
         double square = key + (double)rowNorm - margin;
@@ -608,6 +613,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     }
 
     /// <summary>1/s, or 0 for a row without bounds (s = 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float InverseScale(float scale) => scale > 0 ? 1f / scale : 0f;
 
     /// <summary>
