@@ -74,13 +74,9 @@ struct TF32 {
                      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
     }
-    // Round to nearest instead of letting the tensor core truncate the low mantissa bits.
-    __device__ __forceinline__ static uint32_t prep(uint32_t r)
-    {
-        uint32_t o;
-        asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(o) : "f"(__uint_as_float(r)));
-        return o;
-    }
+    // Operands arrive already rounded to tf32 by pack_rows_tf32, so the tensor core's dropping
+    // of the low mantissa bits loses nothing and the inner loop needs no conversion.
+    __device__ __forceinline__ static uint32_t prep(uint32_t r) { return r; }
 };
 
 template <typename Op>
@@ -269,7 +265,8 @@ __device__ __forceinline__ void run(
 }  // namespace flash_assign_mma
 
 // Arguments, identical for the three entry points (T = fp16, bf16 or fp32 per the name):
-//   x        T     (B, n, ldx)  points; row elements d..ldx-1 are zero
+//   x        T     (B, n, ldx)  points; row elements d..ldx-1 are zero; for tf32, values already
+//                               rounded to tf32 (pack_rows_tf32), else they are truncated
 //   c        T     (B, k, ldc)  centroids in the same type; padding zero
 //   cnorm    fp32  (B, k)       |c_j|^2 of exactly these (rounded) centroid values
 //   xnorm    fp32  (B, n)       |x_i|^2; read only when min_dist is not null

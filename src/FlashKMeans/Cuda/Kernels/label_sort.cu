@@ -23,7 +23,7 @@ extern "C" __global__ void label_histogram(const int* __restrict__ labels, int* 
 {
     const int lane = threadIdx.x & 31;
     const long long stride = (long long)gridDim.x * blockDim.x;
-    for (long long base = (long long)blockIdx.x * blockDim.x - lane; base < total; base += stride) {
+    for (long long base = (long long)blockIdx.x * blockDim.x + threadIdx.x - lane; base < total; base += stride) {
         const long long row = base + lane;
         const int cl = cluster_of(labels, row, total, n, k, lane);
         const unsigned peers = __match_any_sync(0xffffffffu, cl);
@@ -93,7 +93,7 @@ extern "C" __global__ void scatter_indices(const int* __restrict__ labels, int* 
 {
     const int lane = threadIdx.x & 31;
     const long long stride = (long long)gridDim.x * blockDim.x;
-    for (long long base = (long long)blockIdx.x * blockDim.x - lane; base < total; base += stride) {
+    for (long long base = (long long)blockIdx.x * blockDim.x + threadIdx.x - lane; base < total; base += stride) {
         const long long row = base + lane;
         const int cl = cluster_of(labels, row, total, n, k, lane);
         const unsigned peers = __match_any_sync(0xffffffffu, cl);

@@ -33,6 +33,29 @@ PACK_ENTRY(pack_rows_f32, float)
 PACK_ENTRY(pack_rows_f16, __half)
 PACK_ENTRY(pack_rows_bf16, __nv_bfloat16)
 
+// fp32 storage holding tf32 values (rounded to nearest, 10-bit mantissa): the tensor-core kernel
+// then reads operands the mma uses exactly, needs no conversion in its inner loop, and the norms
+// belong to the very values multiplied.
+extern "C" __global__ void pack_rows_tf32(const float* __restrict__ src, float* __restrict__ dst,
+                                          float* __restrict__ norms, long long rows, int d, int lds, int ldd)
+{
+    const long long row = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    const int lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    const float* s = src + row * lds;
+    float* o = dst + row * ldd;
+    float sum = 0.f;
+    for (int j = lane; j < ldd; j += 32) {
+        uint32_t r;
+        asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(j < d ? s[j] : 0.f));
+        const float f = __uint_as_float(r);
+        o[j] = f;
+        sum = fmaf(f, f, sum);
+    }
+    sum = warp_sum(sum);
+    if (lane == 0 && norms != nullptr) norms[row] = sum;
+}
+
 // Arguments (T per the name):
 //   x     T    (rows, ld)  rows
 //   norms fp32 (rows)      out: sum of squares of the first d elements
