@@ -7,9 +7,11 @@
 // single atomic. So a block issues one atomic per (cluster segment, dimension), however skewed
 // the cluster sizes are, and every block does the same amount of work.
 //
+// Rows may carry weights: each value is multiplied by its row's weight before it is summed.
+//
 // Two accumulation modes:
-//   float : fp32 partial sums, fp32 atomics. Fast; the summation order, and so the last bits of
-//           the centroids, varies from run to run.
+//   float : fp32 partial sums over at most one run (32 rows), fp64 atomics into fp64 sums. Fast;
+//           the order of the atomics, and so the last bits of the centroids, varies between runs.
 //   fixed : every value is rounded once to a 64-bit fixed-point integer (x * scale) and summed with
 //           integer arithmetic, which is exact and associative. The result, and the centroids
 //           computed from it, are bit-identical whatever the order: no float atomics anywhere.
@@ -24,10 +26,11 @@ constexpr int MAX_LANES = THREADS / 32;
 
 template <typename T, bool kFixed>
 __device__ __forceinline__ void segment_reduce(
-    const T* __restrict__ x, const int* __restrict__ labels, const int* __restrict__ sorted,
-    long long total, int n, int k, int d, int ldx,
-    float* __restrict__ fsums, unsigned long long* __restrict__ isums, float scale)
+    const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ labels,
+    const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx,
+    double* __restrict__ fsums, unsigned long long* __restrict__ isums, float scale)
 {
+    __shared__ float w_s[MAX_LANES * RUN];
     __shared__ int idx_s[MAX_LANES * RUN];
     __shared__ int cl_s[MAX_LANES * RUN];
     const int width = min(THREADS, ((d + 31) / 32) * 32);
@@ -44,6 +47,7 @@ __device__ __forceinline__ void segment_reduce(
         }
         idx_s[tid] = idx;
         cl_s[tid] = cl;
+        w_s[tid] = (idx >= 0 && weights != nullptr) ? weights[idx] : 1.f;
     }
     __syncthreads();
 
@@ -52,6 +56,7 @@ __device__ __forceinline__ void segment_reduce(
     if (group >= lanes) return;
     const int* gi = idx_s + group * RUN;
     const int* gc = cl_s + group * RUN;
+    const float* gw = w_s + group * RUN;
     const long long run_first = first + (long long)group * RUN;
     if (run_first >= total) return;
     const int len = (int)min((long long)RUN, total - run_first);
@@ -65,14 +70,14 @@ __device__ __forceinline__ void segment_reduce(
             float v[8];
 #pragma unroll
             for (int u = 0; u < 8; ++u)
-                v[u] = q0 + u < len ? to_f32(x[(size_t)gi[q0 + u] * ldx + j]) : 0.f;
+                v[u] = q0 + u < len ? to_f32(x[(size_t)gi[q0 + u] * ldx + j]) * gw[q0 + u] : 0.f;
 #pragma unroll
             for (int u = 0; u < 8; ++u) {
                 if (q0 + u >= len) break;
                 const int cl = gc[q0 + u];
                 if (cl != cur) {
                     if (kFixed) atomicAdd(isums + (size_t)cur * d + j, (unsigned long long)iacc);
-                    else atomicAdd(fsums + (size_t)cur * d + j, facc);
+                    else atomicAdd(fsums + (size_t)cur * d + j, (double)facc);
                     facc = 0.f;
                     iacc = 0;
                     cur = cl;
@@ -82,82 +87,129 @@ __device__ __forceinline__ void segment_reduce(
             }
         }
         if (kFixed) atomicAdd(isums + (size_t)cur * d + j, (unsigned long long)iacc);
-        else atomicAdd(fsums + (size_t)cur * d + j, facc);
+        else atomicAdd(fsums + (size_t)cur * d + j, (double)facc);
     }
 }
 
 }  // namespace centroid_update
 
 // Arguments (T per the name):
-//   x      T      (B*n, ldx)  points
-//   labels int32  (B*n)       labels in [0, k)
-//   sorted int32  (B*n)       row indices grouped by cluster (scatter_indices)
-//   sums   fp32 (B*k, d) for segment_sum_*, int64 fixed point (B*k, d) for segment_sum_fixed_*;
-//          in/out, zero it first
-//   scale  fp32               fixed-point scale (power of two), fixed variants only
+//   x       T      (B*n, ldx)  points
+//   weights fp32   (B*n)       row weights, or null for unit weights
+//   labels  int32  (B*n)       labels in [0, k)
+//   sorted  int32  (B*n)       row indices grouped by cluster (scatter_indices)
+//   sums    fp64 (B*k, d) for segment_sum_*, int64 fixed point (B*k, d) for segment_sum_fixed_*;
+//           in/out, zero it first
+//   scale   fp32               fixed-point scale (power of two), fixed variants only
 // Launch: grid ceil(total / (32 * lanes)) with lanes = 256 / min(256, roundup(d, 32)), block 256.
 #define SEGMENT_ENTRIES(SUFFIX, T)                                                                          \
     extern "C" __global__ void __launch_bounds__(centroid_update::THREADS) segment_sum_##SUFFIX(          \
-        const T* __restrict__ x, const int* __restrict__ labels, const int* __restrict__ sorted,           \
-        long long total, int n, int k, int d, int ldx, float* __restrict__ sums)                           \
+        const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ labels,         \
+        const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx,                     \
+        double* __restrict__ sums)                                                                          \
     {                                                                                                       \
-        centroid_update::segment_reduce<T, false>(x, labels, sorted, total, n, k, d, ldx, sums, nullptr,   \
-                                                   0.f);                                                    \
+        centroid_update::segment_reduce<T, false>(x, weights, labels, sorted, total, n, k, d, ldx, sums,   \
+                                                   nullptr, 0.f);                                           \
     }                                                                                                       \
     extern "C" __global__ void __launch_bounds__(centroid_update::THREADS) segment_sum_fixed_##SUFFIX(    \
-        const T* __restrict__ x, const int* __restrict__ labels, const int* __restrict__ sorted,           \
-        long long total, int n, int k, int d, int ldx, unsigned long long* __restrict__ sums, float scale) \
+        const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ labels,         \
+        const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx,                     \
+        unsigned long long* __restrict__ sums, float scale)                                                 \
     {                                                                                                       \
-        centroid_update::segment_reduce<T, true>(x, labels, sorted, total, n, k, d, ldx, nullptr, sums,    \
-                                                  scale);                                                   \
+        centroid_update::segment_reduce<T, true>(x, weights, labels, sorted, total, n, k, d, ldx, nullptr, \
+                                                  sums, scale);                                             \
     }
 
 SEGMENT_ENTRIES(f32, float)
 SEGMENT_ENTRIES(f16, __half)
 SEGMENT_ENTRIES(bf16, __nv_bfloat16)
 
-// New centroids = sums / counts; empty clusters keep their previous centroid (the engine applies
-// its empty-cluster policy afterwards from the counts). Also the squared shift of each centroid,
-// which the convergence test reduces on the device.
-//   sums      fp32 (clusters, d) or int64 fixed point (clusters, d)
-//   counts    int32 (clusters)
-//   centroids fp32 (clusters, d)  in: previous centroids; out: new centroids
+// Per-cluster total weight of weighted rows: fp64 atomics (cluster_weights), or exact int64 fixed
+// point whose sum does not depend on order (cluster_weights_fixed).
+//   weights fp32 (B*n); labels int32 (B*n)
+//   out     fp64 or int64 (B*k)  in/out, zero it first
+//   scale   fp32  fixed-point scale, fixed variant only
+// Launch: grid-stride, any grid, any block.
+extern "C" __global__ void cluster_weights(const float* __restrict__ weights, const int* __restrict__ labels,
+                                           double* __restrict__ out, long long total, int n, int k)
+{
+    for (long long row = (long long)blockIdx.x * blockDim.x + threadIdx.x; row < total;
+         row += (long long)gridDim.x * blockDim.x)
+        atomicAdd(out + (row / n) * k + labels[row], (double)weights[row]);
+}
+
+extern "C" __global__ void cluster_weights_fixed(const float* __restrict__ weights, const int* __restrict__ labels,
+                                                 unsigned long long* __restrict__ out, long long total, int n, int k,
+                                                 float scale)
+{
+    for (long long row = (long long)blockIdx.x * blockDim.x + threadIdx.x; row < total;
+         row += (long long)gridDim.x * blockDim.x)
+        atomicAdd(out + (row / n) * k + labels[row], (unsigned long long)__float2ll_rn(weights[row] * scale));
+}
+
+// New centroids = sums / total weight, or sums / |sums| when normalize is set (spherical k-means);
+// clusters of zero weight keep their previous centroid (the engine applies its empty-cluster
+// policy afterwards). Also the squared shift of each centroid.
+//   sums      fp64 (clusters, d), or int64 fixed point with 1/scale = inv_scale
+//   counts    int32 (clusters)            point counts, used when wsums is null
+//   wsums     fp64 or int64 (clusters)    total weights (fixed point: 1/scale = inv_wscale), or null
+//   centroids fp32 (clusters, d)  in: previous; out: new
 //   shift     fp32 (clusters)     out: |new - previous|^2
-//   inv_scale fp32                1 / scale (fixed variant)
+//   weight_out fp64 (clusters)    out: total weight of each cluster (as the host reads it back)
 // Launch: one warp per cluster, e.g. grid ceil(clusters / 8), block 256.
-__device__ __forceinline__ void finalize_run(const float* fsums, const long long* isums, const int* counts,
-                                             float* centroids, float* shift, int clusters, int d, double inv_scale)
+template <bool kFixed>
+__device__ __forceinline__ void finalize_run(const void* sums_, const int* counts, const void* wsums_,
+                                             float* centroids, float* shift, double* weight_out,
+                                             int clusters, int d, double inv_scale, double inv_wscale, int normalize)
 {
     const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
     const int lane = threadIdx.x & 31;
     if (cl >= clusters) return;
-    const int count = counts[cl];
+    auto sum_at = [&](size_t e) -> double {
+        return kFixed ? (double)reinterpret_cast<const long long*>(sums_)[e] * inv_scale
+                      : reinterpret_cast<const double*>(sums_)[e];
+    };
+    double weight;
+    if (wsums_ == nullptr) weight = (double)counts[cl];
+    else weight = kFixed ? (double)reinterpret_cast<const long long*>(wsums_)[cl] * inv_wscale
+                         : reinterpret_cast<const double*>(wsums_)[cl];
     float s = 0.f;
-    if (count > 0) {
+    if (weight > 0.0) {
+        double factor = 1.0 / weight;
+        if (normalize) {
+            double sq = 0.0;
+            for (int j = lane; j < d; j += 32) { const double v = sum_at((size_t)cl * d + j); sq += v * v; }
+            for (int o = 16; o > 0; o >>= 1) sq += __shfl_xor_sync(0xffffffffu, sq, o);
+            if (sq > 0.0) factor = 1.0 / sqrt(sq);
+        }
         float* row = centroids + (size_t)cl * d;
         for (int j = lane; j < d; j += 32) {
-            const size_t e = (size_t)cl * d + j;
-            const float nv = fsums != nullptr ? fsums[e] / (float)count
-                                              : (float)((double)isums[e] * inv_scale / (double)count);
+            const float nv = (float)(sum_at((size_t)cl * d + j) * factor);
             const float diff = nv - row[j];
             s = fmaf(diff, diff, s);
             row[j] = nv;
         }
     }
     s = warp_sum(s);
-    if (lane == 0) shift[cl] = s;
+    if (lane == 0) {
+        shift[cl] = s;
+        weight_out[cl] = weight;
+    }
 }
 
-extern "C" __global__ void finalize_centroids(const float* __restrict__ sums, const int* __restrict__ counts,
-                                              float* __restrict__ centroids, float* __restrict__ shift,
-                                              int clusters, int d)
+extern "C" __global__ void finalize_centroids(const double* __restrict__ sums, const int* __restrict__ counts,
+                                              const double* __restrict__ wsums, float* __restrict__ centroids,
+                                              float* __restrict__ shift, double* __restrict__ weight_out,
+                                              int clusters, int d, int normalize)
 {
-    finalize_run(sums, nullptr, counts, centroids, shift, clusters, d, 0.0);
+    finalize_run<false>(sums, counts, wsums, centroids, shift, weight_out, clusters, d, 1.0, 1.0, normalize);
 }
 
 extern "C" __global__ void finalize_centroids_fixed(const long long* __restrict__ sums, const int* __restrict__ counts,
-                                                    float* __restrict__ centroids, float* __restrict__ shift,
-                                                    int clusters, int d, double inv_scale)
+                                                    const long long* __restrict__ wsums, float* __restrict__ centroids,
+                                                    float* __restrict__ shift, double* __restrict__ weight_out,
+                                                    int clusters, int d, double inv_scale, double inv_wscale,
+                                                    int normalize)
 {
-    finalize_run(nullptr, sums, counts, centroids, shift, clusters, d, inv_scale);
+    finalize_run<true>(sums, counts, wsums, centroids, shift, weight_out, clusters, d, inv_scale, inv_wscale, normalize);
 }
