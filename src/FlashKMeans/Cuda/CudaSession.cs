@@ -59,11 +59,12 @@ internal sealed class CudaSession : IDisposable
     }
 
     /// <summary>
-    /// Nearest of <paramref name="k"/> stored centroids for each of <paramref name="n"/> stored rows.
+    /// Nearest of <paramref name="k"/> stored centroids for each of <paramref name="n"/> stored rows, for
+    /// <paramref name="batches"/> independent problems laid out one after another (B, n, ·) and (B, k, ·).
     /// <paramref name="labels"/> and <paramref name="distances"/> may be 0 (not written).
     /// </summary>
     public void Assign(ulong x, ulong xNorms, long n, int d, int ldx, ulong centroids, ulong centroidNorms, int k, int ldc,
-                       ulong labels, ulong distances, bool updateMin)
+                       ulong labels, ulong distances, bool updateMin, int batches = 1)
     {
         if (n > int.MaxValue)
             throw new NotSupportedException($"{n} rows exceed one assignment launch; bind fewer rows.");
@@ -72,14 +73,14 @@ internal sealed class CudaSession : IDisposable
         {
             var args = new KernelArgs().Add(x).Add(centroids).Add(centroidNorms).Add(xNorms).Add(labels).Add(distances)
                 .Add((int)n).Add(k).Add(d).Add(ldx).Add(ldc).Add(updateMin ? 1 : 0);
-            Kernels.Get("flash_assign_mma", p.TensorCoreKernel!).Launch(Stream, ((n + 127) / 128, 1, 1), 256, AssignSharedBytes, args);
+            Kernels.Get("flash_assign_mma", p.TensorCoreKernel!).Launch(Stream, ((n + 127) / 128, batches, 1), 256, AssignSharedBytes, args);
         }
         else
         {
             string name = (d <= 8 ? "flash_assign_exact_small_" : "flash_assign_exact_") + p.Suffix;
             var args = new KernelArgs().Add(x).Add(centroids).Add(labels).Add(distances)
                 .Add((int)n).Add(k).Add(d).Add(ldx).Add(ldc).Add(updateMin ? 1 : 0);
-            Kernels.Get("flash_assign_exact", name).Launch(Stream, ((n + 63) / 64, 1, 1), 256, 0, args);
+            Kernels.Get("flash_assign_exact", name).Launch(Stream, ((n + 63) / 64, batches, 1), 256, 0, args);
         }
     }
 
@@ -125,9 +126,13 @@ internal sealed class CudaSession : IDisposable
         }
     }
 
-    public void Histogram(ulong labels, ulong counts, long n, int k)
+    // In the sort-inverse kernels n is the total row count over all batches; rows of batch b are
+    // [b·n/batches, (b+1)·n/batches) and its clusters [b·k, (b+1)·k).
+    private static int RowsPerBatch(long n, int batches) => (int)Math.Min(Math.Max(1, n / batches), int.MaxValue);
+
+    public void Histogram(ulong labels, ulong counts, long n, int k, int batches = 1)
     {
-        var args = new KernelArgs().Add(labels).Add(counts).Add(n).Add((int)Math.Min(n, int.MaxValue)).Add(k);
+        var args = new KernelArgs().Add(labels).Add(counts).Add(n).Add(RowsPerBatch(n, batches)).Add(k);
         Kernels.Get("label_sort", "label_histogram").Launch(Stream, (GridStride(n), 1, 1), 256, 0, args);
     }
 
@@ -137,28 +142,28 @@ internal sealed class CudaSession : IDisposable
         Kernels.Get("label_sort", "exclusive_scan").Launch(Stream, (1, 1, 1), 1024, 0, args);
     }
 
-    public void Scatter(ulong labels, ulong cursor, ulong sorted, long n, int k)
+    public void Scatter(ulong labels, ulong cursor, ulong sorted, long n, int k, int batches = 1)
     {
-        var args = new KernelArgs().Add(labels).Add(cursor).Add(sorted).Add(n).Add((int)Math.Min(n, int.MaxValue)).Add(k);
+        var args = new KernelArgs().Add(labels).Add(cursor).Add(sorted).Add(n).Add(RowsPerBatch(n, batches)).Add(k);
         Kernels.Get("label_sort", "scatter_indices").Launch(Stream, (GridStride(n), 1, 1), 256, 0, args);
     }
 
     /// <summary>Per-cluster sums of (weighted) rows through the sorted index list; fp64 or exact fixed point.</summary>
-    public void SegmentSums(ulong x, ulong weights, ulong labels, ulong sorted, long n, int k, int d, int ldx, ulong sums, float? fixedScale)
+    public void SegmentSums(ulong x, ulong weights, ulong labels, ulong sorted, long n, int k, int d, int ldx, ulong sums, float? fixedScale, int batches = 1)
     {
         int width = Math.Min(256, (d + 31) / 32 * 32);
         int lanes = 256 / width;
         long grid = (n + 32L * lanes - 1) / (32L * lanes);
-        var args = new KernelArgs().Add(x).Add(weights).Add(labels).Add(sorted).Add(n).Add((int)Math.Min(n, int.MaxValue)).Add(k).Add(d).Add(ldx).Add(sums);
+        var args = new KernelArgs().Add(x).Add(weights).Add(labels).Add(sorted).Add(n).Add(RowsPerBatch(n, batches)).Add(k).Add(d).Add(ldx).Add(sums);
         if (fixedScale is float scale)
             Kernels.Get("centroid_update", "segment_sum_fixed_" + Precision.Suffix).Launch(Stream, (grid, 1, 1), 256, 0, args.Add(scale));
         else
             Kernels.Get("centroid_update", "segment_sum_" + Precision.Suffix).Launch(Stream, (grid, 1, 1), 256, 0, args);
     }
 
-    public void ClusterWeights(ulong weights, ulong labels, ulong output, long n, int k, float? fixedScale)
+    public void ClusterWeights(ulong weights, ulong labels, ulong output, long n, int k, float? fixedScale, int batches = 1)
     {
-        var args = new KernelArgs().Add(weights).Add(labels).Add(output).Add(n).Add((int)Math.Min(n, int.MaxValue)).Add(k);
+        var args = new KernelArgs().Add(weights).Add(labels).Add(output).Add(n).Add(RowsPerBatch(n, batches)).Add(k);
         if (fixedScale is float scale)
             Kernels.Get("centroid_update", "cluster_weights_fixed").Launch(Stream, (GridStride(n), 1, 1), 256, 0, args.Add(scale));
         else
