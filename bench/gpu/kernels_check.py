@@ -108,13 +108,16 @@ def update(xp, labels, B, n, k, d, ld, dt, fixed, centroids, scale=None):
     shift = cp.empty(B * k, dtype=cp.float32)
     suf = SUFFIX[dt]
     if fixed:
+    wout = cp.empty(B * k, dtype=cp.float64)
+    NULL = np.uint64(0)
+    if fixed:
         sums = cp.zeros((B * k, d), dtype=cp.int64)
-        fn("centroid_update", f"segment_sum_fixed_{suf}")((sgrid,), (256,), (xp, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), sums, F32(scale)))
-        fn("centroid_update", "finalize_centroids_fixed")(((B * k + 7) // 8,), (256,), (sums, counts, centroids, shift, I32(B * k), I32(d), np.float64(1.0 / scale)))
+        fn("centroid_update", f"segment_sum_fixed_{suf}")((sgrid,), (256,), (xp, NULL, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), sums, F32(scale)))
+        fn("centroid_update", "finalize_centroids_fixed")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, centroids, shift, wout, I32(B * k), I32(d), np.float64(1.0 / scale), np.float64(1.0), I32(0)))
     else:
-        sums = cp.zeros((B * k, d), dtype=cp.float32)
-        fn("centroid_update", f"segment_sum_{suf}")((sgrid,), (256,), (xp, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), sums))
-        fn("centroid_update", "finalize_centroids")(((B * k + 7) // 8,), (256,), (sums, counts, centroids, shift, I32(B * k), I32(d)))
+        sums = cp.zeros((B * k, d), dtype=cp.float64)
+        fn("centroid_update", f"segment_sum_{suf}")((sgrid,), (256,), (xp, NULL, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), sums))
+        fn("centroid_update", "finalize_centroids")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, centroids, shift, wout, I32(B * k), I32(d), I32(0)))
     return counts, shift, sorted_
 
 def fixed_scale(maxabs, n):
@@ -229,8 +232,10 @@ def bench_shape(B, n, k, d, dt, fixed=False):
     offsets = cp.empty(B * k + 1, dtype=cp.int32)
     cursor = cp.empty(B * k, dtype=cp.int32)
     sorted_ = cp.empty(total, dtype=cp.int32)
-    sums = cp.zeros((B * k, d), dtype=cp.float32)
+    sums = cp.zeros((B * k, d), dtype=cp.float64)
     shift = cp.empty(B * k, dtype=cp.float32)
+    wout = cp.empty(B * k, dtype=cp.float64)
+    NULL = np.uint64(0)
     partials = cp.empty((B, 64), dtype=cp.float64)
     obj = cp.empty(B, dtype=cp.float64)
     suf = SUFFIX[dt]
@@ -250,10 +255,10 @@ def bench_shape(B, n, k, d, dt, fixed=False):
         f_hist((grid,), (256,), (labels, counts, I64(total), I32(n), I32(k)))
         f_scan((1,), (1024,), (counts, offsets, cursor, I32(B * k)))
         f_scat((grid,), (256,), (labels, cursor, sorted_, I64(total), I32(n), I32(k)))
-        f_seg((sgrid,), (256,), (xp, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), sums))
-        f_fin(((B * k + 7) // 8,), (256,), (sums, counts, cen, shift, I32(B * k), I32(d)))
+        f_seg((sgrid,), (256,), (xp, NULL, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), sums))
+        f_fin(((B * k + 7) // 8,), (256,), (sums, counts, NULL, cen, shift, wout, I32(B * k), I32(d), I32(0)))
         f_pack(((B * k + 7) // 8,), (256,), (cen, cq, cn, I64(B * k), I32(d), I32(d), I32(ld)))
-        f_sp((64, B), (256,), (mind, partials, I64(n)))
+        f_sp((64, B), (256,), (mind, NULL, partials, I64(n)))
         f_sf((B,), (256,), (partials, obj, I32(64)))
     t_assign = timeit(do_assign)
     t_iter = timeit(do_iter, reps=10)

@@ -46,17 +46,48 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
     private readonly DeviceBuffer<long> _scalars;       // [0] inertia (fp64 bits), [1] changed labels
     private readonly PinnedBuffer<double> _hostClusterWeights;
     private readonly PinnedBuffer<long> _hostScalars;
-    private readonly float _scale = 1f;
-    private readonly float _weightScale = 1f;
+    private float _scale = 1f;
+    private float _weightScale = 1f;
     private DeviceBuffer<float>? _seedDistances;
 
     public CudaDataBinding(CudaSession session, IBatchSource source, DataSummary summary, int k, bool deterministic, CancellationToken cancellationToken)
+        : this(session, summary.RowCount, source.Dimension, k, source.HasWeights, deterministic)
+    {
+        try
+        {
+            Upload(source, cancellationToken);
+            Prepare();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Binds <paramref name="n"/> fp32 rows that already sit on the device (benchmarks; no weights).</summary>
+    internal CudaDataBinding(CudaSession session, DeviceBuffer<float> rows, long n, int d, int k, bool deterministic)
+        : this(session, n, d, k, hasWeights: false, deterministic)
+    {
+        try
+        {
+            _s.PackRows(rows.Pointer, n, d, d, _x.Pointer, _ld, _xNorms.Pointer);
+            Prepare();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    private CudaDataBinding(CudaSession session, long n, int d, int k, bool hasWeights, bool deterministic)
     {
         _s = session;
         _context = session.Context;
-        _d = source.Dimension;
+        _d = d;
         _k = k;
-        _n = summary.RowCount;
+        _n = n;
         _deterministic = deterministic;
         _ld = session.Precision.Pitch(_d);
         if (_n > int.MaxValue)
@@ -64,7 +95,6 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         _context.MakeCurrent();
         try
         {
-            int n = (int)_n;
             _x = Own(new DeviceBuffer<byte>(_context, _n * _ld * session.Precision.ElementBytes));
             _xNorms = Own(new DeviceBuffer<float>(_context, _n));
             _labels = Own(new DeviceBuffer<int>(_context, _n));
@@ -83,30 +113,34 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
             _scalars = Own(new DeviceBuffer<long>(_context, 2));
             _hostClusterWeights = Own(new PinnedBuffer<double>(_context, k));
             _hostScalars = Own(new PinnedBuffer<long>(_context, 2));
-            if (source.HasWeights)
+            if (hasWeights)
             {
-                _hostWeights = new float[n];
+                _hostWeights = new float[_n];
                 _weights = Own(new DeviceBuffer<float>(_context, _n));
                 _weightSums = Own(new DeviceBuffer<long>(_context, k));
             }
             _previousLabels.Fill32(uint.MaxValue, _s.Stream);  // -1: every label counts as changed on the first step
-            Upload(source, cancellationToken);
-            if (deterministic)
-            {
-                // Fixed point: |sum| ≤ max|w·x| · n must stay below 2^62, with a power-of-two scale so
-                // that scaling itself is exact.
-                float maxAbs = _s.MaxAbs(_x.Pointer, _n, _d, _ld);
-                float maxWeight = _hostWeights is null ? 1f : _hostWeights.Max();
-                _scale = FixedPointScale((double)maxAbs * maxWeight, _n);
-                _weightScale = FixedPointScale(maxWeight, _n);
-            }
-            _s.Stream.Synchronize();
         }
         catch
         {
             Dispose();
             throw;
         }
+    }
+
+    /// <summary>Once the rows are on the device: the fixed-point scales of the deterministic update.</summary>
+    private void Prepare()
+    {
+        if (_deterministic)
+        {
+            // Fixed point: |sum| ≤ max|w·x| · n must stay below 2^62, with a power-of-two scale so
+            // that scaling itself is exact.
+            float maxAbs = _s.MaxAbs(_x.Pointer, _n, _d, _ld);
+            float maxWeight = _hostWeights is null || _hostWeights.Length == 0 ? 1f : _hostWeights.Max();
+            _scale = FixedPointScale((double)maxAbs * maxWeight, _n);
+            _weightScale = FixedPointScale(maxWeight, _n);
+        }
+        _s.Stream.Synchronize();
     }
 
     /// <summary>The power of two 2^e with <paramref name="maxMagnitude"/> · n · 2^e &lt; 2^62, kept inside fp32's range.</summary>
@@ -234,6 +268,11 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
             empty += w > 0 ? 0 : 1;
         return new LloydStepResult(inertia, changed, empty);
     }
+
+    /// <summary>Enqueues the assignment of <see cref="Step"/> alone, for the benchmark's assign-only timing.</summary>
+    internal void EnqueueAssign() =>
+        _s.Assign(_x.Pointer, _xNorms.Pointer, _n, _d, _ld, _packedCentroids.Pointer, _centroidNorms.Pointer, _k, _ld,
+            _labels.Pointer, _distances.Pointer, updateMin: false);
 
     public IReadOnlyList<FarRow> FindFarthestRows(int count, CancellationToken cancellationToken)
     {
