@@ -107,7 +107,6 @@ def update(xp, labels, B, n, k, d, ld, dt, fixed, centroids, scale=None):
     sgrid = (total + 32 * lanes - 1) // (32 * lanes)
     shift = cp.empty(B * k, dtype=cp.float32)
     suf = SUFFIX[dt]
-    if fixed:
     wout = cp.empty(B * k, dtype=cp.float64)
     NULL = np.uint64(0)
     if fixed:
