@@ -104,7 +104,7 @@ def update(xp, labels, B, n, k, d, ld, dt, fixed, centroids, scale=None):
     fn("label_sort", "scatter_indices")((grid,), (256,), (labels, cursor, sorted_, I64(total), I32(n), I32(k)))
     width = min(256, (d + 31) // 32 * 32)
     lanes = 256 // width
-    sgrid = (total + 32 * lanes - 1) // (32 * lanes)
+    sgrid = (total + 128 * lanes - 1) // (128 * lanes)
     shift = cp.empty(B * k, dtype=cp.float32)
     suf = SUFFIX[dt]
     wout = cp.empty(B * k, dtype=cp.float64)
@@ -245,7 +245,7 @@ def bench_shape(B, n, k, d, dt, fixed=False):
     f_pack = fn("row_pack", "pack_rows_tf32" if dt == "tf32" else f"pack_rows_{suf}"); f_sp = fn("segmented_sum", "segmented_sum_partial"); f_sf = fn("segmented_sum", "segmented_sum_final")
     grid = min((total + 255) // 256, 132 * 16)
     width = min(256, (d + 31) // 32 * 32); lanes = 256 // width
-    sgrid = (total + 32 * lanes - 1) // (32 * lanes)
+    sgrid = (total + 128 * lanes - 1) // (128 * lanes)
     def do_assign():
         f_assign(((n + 127) // 128, B), (256,), (xp, cq, cn, xn, labels, mind, I32(n), I32(k), I32(d), I32(ld), I32(ld), I32(0)), shared_mem=SMEM)
     def do_iter():

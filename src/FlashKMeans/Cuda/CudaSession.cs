@@ -153,7 +153,8 @@ internal sealed class CudaSession : IDisposable
     {
         int width = Math.Min(256, (d + 31) / 32 * 32);
         int lanes = 256 / width;
-        long grid = (n + 32L * lanes - 1) / (32L * lanes);
+        const long run = 128;  // centroid_update.cu: RUN
+        long grid = (n + run * lanes - 1) / (run * lanes);
         var args = new KernelArgs().Add(x).Add(weights).Add(labels).Add(sorted).Add(n).Add(RowsPerBatch(n, batches)).Add(k).Add(d).Add(ldx).Add(sums);
         if (fixedScale is float scale)
             Kernels.Get("centroid_update", "segment_sum_fixed_" + Precision.Suffix).Launch(Stream, (grid, 1, 1), 256, 0, args.Add(scale));

@@ -235,6 +235,28 @@ public sealed class CudaKernelTests
     }
 
     [TestMethod]
+    [DataRow(ComputePrecision.Float32, 1e-5)]
+    [DataRow(ComputePrecision.TensorFloat32, 2e-3)]
+    [DataRow(ComputePrecision.Float16, 2e-3)]
+    public void Fast_update_fit_matches_reference_lloyd(ComputePrecision precision, double tolerance)
+    {
+        int d = 48, k = 16;
+        // Well-separated blobs: the rounding of the reduced precisions cannot flip labels there.
+        var data = TestData.Blobs(6000, d, centers: k, spread: 6, seed: 12);
+        var initial = TestData.PickRows(data, d, k, seed: 4);
+        var model = new KMeans(new KMeansOptions
+        {
+            NumberOfClusters = k, Device = ComputeDevice.Cuda, Precision = precision, Initialization = KMeansInitialization.Explicit,
+            InitialCentroids = initial, MaximumNumberOfIterations = 6, OptimizationTolerance = 0,
+        }).Fit(data, d);
+        var (expected, _, _) = Reference.Lloyd(data, d, initial, 6);
+        var actual = model.Centroids.Span;
+        double maxNorm = expected.Max(Math.Abs);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.AreEqual(expected[i], actual[i], tolerance * Math.Max(1, maxNorm), $"centroid value {i}");
+    }
+
+    [TestMethod]
     public void Repeated_fits_leak_no_gpu_objects()
     {
         var data = TestData.Gaussian(3000, 16, seed: 2);

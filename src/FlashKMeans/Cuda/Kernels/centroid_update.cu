@@ -1,7 +1,7 @@
 // The second half of the sort-inverse centroid update: sum the rows of every cluster through the
 // sorted index list, then divide by the counts.
 //
-// The sorted positions are cut into runs of RUN = 32 rows. A lane group of the block (L threads,
+// The sorted positions are cut into runs of RUN = 128 rows. A lane group of the block (L threads,
 // L = d rounded up to a warp, at most 256) walks one run, each thread owning dimensions
 // j, j+L, ...; whenever the cluster changes inside the run the partial sum is flushed with a
 // single atomic. So a block issues one atomic per (cluster segment, dimension), however skewed
@@ -10,7 +10,7 @@
 // Rows may carry weights: each value is multiplied by its row's weight before it is summed.
 //
 // Two accumulation modes:
-//   float : fp32 partial sums over at most one run (32 rows), fp64 atomics into fp64 sums. Fast;
+//   float : fp32 partial sums over at most one run (128 rows), fp64 atomics into fp64 sums. Fast;
 //           the order of the atomics, and so the last bits of the centroids, varies between runs.
 //   fixed : every value is rounded once to a 64-bit fixed-point integer (x * scale) and summed with
 //           integer arithmetic, which is exact and associative. The result, and the centroids
@@ -20,7 +20,7 @@
 
 namespace centroid_update {
 
-constexpr int RUN = 32;
+constexpr int RUN = 128;
 constexpr int THREADS = 256;
 constexpr int MAX_LANES = THREADS / 32;
 
@@ -101,7 +101,7 @@ __device__ __forceinline__ void segment_reduce(
 //   sums    fp64 (B*k, d) for segment_sum_*, int64 fixed point (B*k, d) for segment_sum_fixed_*;
 //           in/out, zero it first
 //   scale   fp32               fixed-point scale (power of two), fixed variants only
-// Launch: grid ceil(total / (32 * lanes)) with lanes = 256 / min(256, roundup(d, 32)), block 256.
+// Launch: grid ceil(total / (128 * lanes)) with lanes = 256 / min(256, roundup(d, 32)), block 256.
 #define SEGMENT_ENTRIES(SUFFIX, T)                                                                          \
     extern "C" __global__ void __launch_bounds__(centroid_update::THREADS) segment_sum_##SUFFIX(          \
         const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ labels,         \
