@@ -12,6 +12,20 @@ import cupyx
 PTX = sys.argv[1]
 ARGS = set(sys.argv[2:])
 SMEM = 98304
+import os
+# ASSIGN=wgmma selects flash_assign_wgmma_* (sm_90a PTX) instead of the mma.sync kernels.
+VARIANT = os.environ.get("ASSIGN", "mma")
+WG_SMEM = 99328
+
+def assign_fn(dt):
+    t = 'tf32' if dt in ('tf32', 'f32') else dt
+    if VARIANT == "wgmma":
+        f = fn("flash_assign_wgmma", f"flash_assign_wgmma_{t}", arch="sm90a")
+        f.max_dynamic_shared_size_bytes = WG_SMEM
+        return f, WG_SMEM
+    f = fn("flash_assign_mma", f"flash_assign_{t}")
+    f.max_dynamic_shared_size_bytes = SMEM
+    return f, SMEM
 
 mods = {}
 def fn(file, name, arch="sm80"):
@@ -59,9 +73,8 @@ def assign(xp, cp_, cn, xn, labels, mind, B, n, k, d, ldx, ldc, dt, exact=False,
         f = fn("flash_assign_exact", name)
         f(((n + 63) // 64, B), (256,), (xp, cp_, labels, mind, I32(n), I32(k), I32(d), I32(ldx), I32(ldc), I32(update)))
     else:
-        f = fn("flash_assign_mma", f"flash_assign_{'tf32' if dt in ('tf32','f32') else dt}")
-        f.max_dynamic_shared_size_bytes = SMEM
-        f(((n + 127) // 128, B), (256,), (xp, cp_, cn, xn, labels, mind, I32(n), I32(k), I32(d), I32(ldx), I32(ldc), I32(update)), shared_mem=SMEM)
+        f, sm = assign_fn(dt)
+        f(((n + 127) // 128, B), (256,), (xp, cp_, cn, xn, labels, mind, I32(n), I32(k), I32(d), I32(ldx), I32(ldc), I32(update)), shared_mem=sm)
 
 def check_assign(B, n, k, d, dt, exact=False):
     x32 = cp.random.standard_normal((B * n, d), dtype=cp.float32)
@@ -181,6 +194,9 @@ def run_checks(quick):
                     fails += not ok
                     if not ok: print("FAIL", r, flush=True)
                     results.append(r)
+    if "--assign-only" in ARGS:
+        print(f"checks: {len(results)} run, {fails} failed", flush=True)
+        return results, fails
     for dt in ["f32", "f16", "bf16"]:
         for d in [1, 3, 17, 128, 513]:
             for k in [1, 5, 100, 1000]:
@@ -238,8 +254,7 @@ def bench_shape(B, n, k, d, dt, fixed=False):
     partials = cp.empty((B, 64), dtype=cp.float64)
     obj = cp.empty(B, dtype=cp.float64)
     suf = SUFFIX[dt]
-    f_assign = fn("flash_assign_mma", f"flash_assign_{'tf32' if dt in ('tf32','f32') else dt}")
-    f_assign.max_dynamic_shared_size_bytes = SMEM
+    f_assign, ASM = assign_fn(dt)
     f_hist = fn("label_sort", "label_histogram"); f_scan = fn("label_sort", "exclusive_scan"); f_scat = fn("label_sort", "scatter_indices")
     f_seg = fn("centroid_update", f"segment_sum_{suf}"); f_fin = fn("centroid_update", "finalize_centroids")
     f_pack = fn("row_pack", "pack_rows_tf32" if dt == "tf32" else f"pack_rows_{suf}"); f_sp = fn("segmented_sum", "segmented_sum_partial"); f_sf = fn("segmented_sum", "segmented_sum_final")
@@ -247,7 +262,7 @@ def bench_shape(B, n, k, d, dt, fixed=False):
     width = min(256, (d + 31) // 32 * 32); lanes = 256 // width
     sgrid = (total + 128 * lanes - 1) // (128 * lanes)
     def do_assign():
-        f_assign(((n + 127) // 128, B), (256,), (xp, cq, cn, xn, labels, mind, I32(n), I32(k), I32(d), I32(ld), I32(ld), I32(0)), shared_mem=SMEM)
+        f_assign(((n + 127) // 128, B), (256,), (xp, cq, cn, xn, labels, mind, I32(n), I32(k), I32(d), I32(ld), I32(ld), I32(0)), shared_mem=ASM)
     def do_iter():
         do_assign()
         counts.fill(0); sums.fill(0)
