@@ -15,6 +15,8 @@ SMEM = 98304
 import os
 # ASSIGN=wgmma selects flash_assign_wgmma_* (sm_90a PTX) instead of the mma.sync kernels.
 VARIANT = os.environ.get("ASSIGN", "mma")
+PROFILE = "--profile" in sys.argv
+RUN = int(os.environ.get("RUN", "128"))  # centroid_update.cu FKM_SEGMENT_RUN of the PTX in use
 WG_SMEM = 99328
 
 def assign_fn(dt):
@@ -117,7 +119,7 @@ def update(xp, labels, B, n, k, d, ld, dt, fixed, centroids, scale=None):
     fn("label_sort", "scatter_indices")((grid,), (256,), (labels, cursor, sorted_, I64(total), I32(n), I32(k)))
     width = min(256, (d + 31) // 32 * 32)
     lanes = 256 // width
-    sgrid = (total + 128 * lanes - 1) // (128 * lanes)
+    sgrid = (total + RUN * lanes - 1) // (RUN * lanes)
     shift = cp.empty(B * k, dtype=cp.float32)
     suf = SUFFIX[dt]
     wout = cp.empty(B * k, dtype=cp.float64)
@@ -260,7 +262,7 @@ def bench_shape(B, n, k, d, dt, fixed=False):
     f_pack = fn("row_pack", "pack_rows_tf32" if dt == "tf32" else f"pack_rows_{suf}"); f_sp = fn("segmented_sum", "segmented_sum_partial"); f_sf = fn("segmented_sum", "segmented_sum_final")
     grid = min((total + 255) // 256, 132 * 16)
     width = min(256, (d + 31) // 32 * 32); lanes = 256 // width
-    sgrid = (total + 128 * lanes - 1) // (128 * lanes)
+    sgrid = (total + RUN * lanes - 1) // (RUN * lanes)
     def do_assign():
         f_assign(((n + 127) // 128, B), (256,), (xp, cq, cn, xn, labels, mind, I32(n), I32(k), I32(d), I32(ld), I32(ld), I32(0)), shared_mem=ASM)
     def do_iter():
@@ -274,6 +276,22 @@ def bench_shape(B, n, k, d, dt, fixed=False):
         f_pack(((B * k + 7) // 8,), (256,), (cen, cq, cn, I64(B * k), I32(d), I32(d), I32(ld)))
         f_sp((64, B), (256,), (mind, NULL, partials, I64(n)))
         f_sf((B,), (256,), (partials, obj, I32(64)))
+    if PROFILE:
+        # Each launch of one iteration timed on its own (events, median of 10).
+        parts = {
+            "assign": do_assign,
+            "memset": lambda: (counts.fill(0), sums.fill(0)),
+            "histogram": lambda: f_hist((grid,), (256,), (labels, counts, I64(total), I32(n), I32(k))),
+            "scan": lambda: f_scan((1,), (1024,), (counts, offsets, cursor, I32(B * k))),
+            "scatter": lambda: (cursor.__setitem__(slice(None), offsets[:-1]), f_scat((grid,), (256,), (labels, cursor, sorted_, I64(total), I32(n), I32(k)))),
+            "segment_sum": lambda: f_seg((sgrid,), (256,), (xp, NULL, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), sums)),
+            "finalize": lambda: f_fin(((B * k + 7) // 8,), (256,), (sums, counts, NULL, cen, shift, wout, I32(B * k), I32(d), I32(0))),
+            "pack": lambda: f_pack(((B * k + 7) // 8,), (256,), (cen, cq, cn, I64(B * k), I32(d), I32(d), I32(ld))),
+            "inertia": lambda: (f_sp((64, B), (256,), (mind, NULL, partials, I64(n))), f_sf((B,), (256,), (partials, obj, I32(64)))),
+        }
+        do_iter()
+        prof = {name: round(timeit(f, reps=10), 4) for name, f in parts.items()}
+        print("profile", B, n, k, d, dt, json.dumps(prof), flush=True)
     t_assign = timeit(do_assign)
     t_iter = timeit(do_iter, reps=10)
     # graph replay of one iteration, to see the launch overhead share

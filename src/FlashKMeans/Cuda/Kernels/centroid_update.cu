@@ -20,7 +20,10 @@
 
 namespace centroid_update {
 
-constexpr int RUN = 128;
+#ifndef FKM_SEGMENT_RUN
+#define FKM_SEGMENT_RUN 128  // overridable to measure other run lengths; the host must agree
+#endif
+constexpr int RUN = FKM_SEGMENT_RUN;
 constexpr int THREADS = 256;
 constexpr int MAX_LANES = THREADS / 32;
 
