@@ -16,7 +16,11 @@ import os
 # ASSIGN=wgmma selects flash_assign_wgmma_* (sm_90a PTX) instead of the mma.sync kernels.
 VARIANT = os.environ.get("ASSIGN", "mma")
 PROFILE = "--profile" in sys.argv
-RUN = int(os.environ.get("RUN", "128"))  # centroid_update.cu FKM_SEGMENT_RUN of the PTX in use
+def seg_run(total, width):
+    # CudaSession.SegmentRun
+    groups = 132 * (2048 // width)
+    run = (total + groups - 1) // groups
+    return int(min(max((run + 31) // 32 * 32, 32), 4096))
 WG_SMEM = 99328
 
 def assign_fn(dt):
@@ -113,12 +117,15 @@ def update(xp, labels, B, n, k, d, ld, dt, fixed, centroids, scale=None):
     offsets = cp.empty(B * k + 1, dtype=cp.int32)
     cursor = cp.empty(B * k, dtype=cp.int32)
     sorted_ = cp.empty(total, dtype=cp.int32)
-    grid = min((total + 255) // 256, 132 * 16)
-    fn("label_sort", "label_histogram")((grid,), (256,), (labels, counts, I64(total), I32(n), I32(k)))
+    chunks = max(1, 4 * 132 // B)
+    fh = fn("label_sort", "label_histogram"); fh.max_dynamic_shared_size_bytes = 227 * 1024
+    fs = fn("label_sort", "scatter_indices"); fs.max_dynamic_shared_size_bytes = 227 * 1024
+    fh((chunks, B), (256,), (labels, counts, I32(n), I32(k)), shared_mem=4 * k)
     fn("label_sort", "exclusive_scan")((1,), (1024,), (counts, offsets, cursor, I32(B * k)))
-    fn("label_sort", "scatter_indices")((grid,), (256,), (labels, cursor, sorted_, I64(total), I32(n), I32(k)))
+    fs((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=8 * k)
     width = min(256, (d + 31) // 32 * 32)
     lanes = 256 // width
+    RUN = seg_run(total, width)
     sgrid = (total + RUN * lanes - 1) // (RUN * lanes)
     shift = cp.empty(B * k, dtype=cp.float32)
     suf = SUFFIX[dt]
@@ -126,11 +133,11 @@ def update(xp, labels, B, n, k, d, ld, dt, fixed, centroids, scale=None):
     NULL = np.uint64(0)
     if fixed:
         sums = cp.zeros((B * k, d), dtype=cp.int64)
-        fn("centroid_update", f"segment_sum_fixed_{suf}")((sgrid,), (256,), (xp, NULL, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), sums, F32(scale)))
+        fn("centroid_update", f"segment_sum_fixed_{suf}")((sgrid,), (256,), (xp, NULL, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), I32(RUN), sums, F32(scale)))
         fn("centroid_update", "finalize_centroids_fixed")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, centroids, shift, wout, I32(B * k), I32(d), np.float64(1.0 / scale), np.float64(1.0), I32(0)))
     else:
         sums = cp.zeros((B * k, d), dtype=cp.float64)
-        fn("centroid_update", f"segment_sum_{suf}")((sgrid,), (256,), (xp, NULL, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), sums))
+        fn("centroid_update", f"segment_sum_{suf}")((sgrid,), (256,), (xp, NULL, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), I32(RUN), sums))
         fn("centroid_update", "finalize_centroids")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, centroids, shift, wout, I32(B * k), I32(d), I32(0)))
     return counts, shift, sorted_
 
@@ -260,18 +267,21 @@ def bench_shape(B, n, k, d, dt, fixed=False):
     f_hist = fn("label_sort", "label_histogram"); f_scan = fn("label_sort", "exclusive_scan"); f_scat = fn("label_sort", "scatter_indices")
     f_seg = fn("centroid_update", f"segment_sum_{suf}"); f_fin = fn("centroid_update", "finalize_centroids")
     f_pack = fn("row_pack", "pack_rows_tf32" if dt == "tf32" else f"pack_rows_{suf}"); f_sp = fn("segmented_sum", "segmented_sum_partial"); f_sf = fn("segmented_sum", "segmented_sum_final")
-    grid = min((total + 255) // 256, 132 * 16)
+    chunks = max(1, 4 * 132 // B)
+    f_hist.max_dynamic_shared_size_bytes = 227 * 1024
+    f_scat.max_dynamic_shared_size_bytes = 227 * 1024
     width = min(256, (d + 31) // 32 * 32); lanes = 256 // width
+    RUN = seg_run(total, width)
     sgrid = (total + RUN * lanes - 1) // (RUN * lanes)
     def do_assign():
         f_assign(((n + 127) // 128, B), (256,), (xp, cq, cn, xn, labels, mind, I32(n), I32(k), I32(d), I32(ld), I32(ld), I32(0)), shared_mem=ASM)
     def do_iter():
         do_assign()
         counts.fill(0); sums.fill(0)
-        f_hist((grid,), (256,), (labels, counts, I64(total), I32(n), I32(k)))
+        f_hist((chunks, B), (256,), (labels, counts, I32(n), I32(k)), shared_mem=4 * k)
         f_scan((1,), (1024,), (counts, offsets, cursor, I32(B * k)))
-        f_scat((grid,), (256,), (labels, cursor, sorted_, I64(total), I32(n), I32(k)))
-        f_seg((sgrid,), (256,), (xp, NULL, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), sums))
+        f_scat((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=8 * k)
+        f_seg((sgrid,), (256,), (xp, NULL, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), I32(RUN), sums))
         f_fin(((B * k + 7) // 8,), (256,), (sums, counts, NULL, cen, shift, wout, I32(B * k), I32(d), I32(0)))
         f_pack(((B * k + 7) // 8,), (256,), (cen, cq, cn, I64(B * k), I32(d), I32(d), I32(ld)))
         f_sp((64, B), (256,), (mind, NULL, partials, I64(n)))
@@ -281,10 +291,10 @@ def bench_shape(B, n, k, d, dt, fixed=False):
         parts = {
             "assign": do_assign,
             "memset": lambda: (counts.fill(0), sums.fill(0)),
-            "histogram": lambda: f_hist((grid,), (256,), (labels, counts, I64(total), I32(n), I32(k))),
+            "histogram": lambda: f_hist((chunks, B), (256,), (labels, counts, I32(n), I32(k)), shared_mem=4 * k),
             "scan": lambda: f_scan((1,), (1024,), (counts, offsets, cursor, I32(B * k))),
-            "scatter": lambda: (cursor.__setitem__(slice(None), offsets[:-1]), f_scat((grid,), (256,), (labels, cursor, sorted_, I64(total), I32(n), I32(k)))),
-            "segment_sum": lambda: f_seg((sgrid,), (256,), (xp, NULL, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), sums)),
+            "scatter": lambda: (cursor.__setitem__(slice(None), offsets[:-1]), f_scat((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=8 * k)),
+            "segment_sum": lambda: f_seg((sgrid,), (256,), (xp, NULL, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), I32(RUN), sums)),
             "finalize": lambda: f_fin(((B * k + 7) // 8,), (256,), (sums, counts, NULL, cen, shift, wout, I32(B * k), I32(d), I32(0))),
             "pack": lambda: f_pack(((B * k + 7) // 8,), (256,), (cen, cq, cn, I64(B * k), I32(d), I32(d), I32(ld))),
             "inertia": lambda: (f_sp((64, B), (256,), (mind, NULL, partials, I64(n))), f_sf((B,), (256,), (partials, obj, I32(64)))),

@@ -13,7 +13,7 @@ internal sealed class CudaKernels : IDisposable
     /// <summary>The kernel source files, one concept each, as named under Cuda/Kernels.</summary>
     internal static readonly string[] Files =
     [
-        "flash_assign_mma", "flash_assign_exact", "all_distances", "row_pack",
+        "flash_assign_wgmma", "flash_assign_mma", "flash_assign_exact", "all_distances", "row_pack",
         "label_sort", "centroid_update", "segmented_sum", "label_changes", "random_fill",
     ];
 
@@ -47,6 +47,9 @@ internal sealed class CudaKernels : IDisposable
     /// <summary>Whether the tensor-core assignment kernels are loaded (compute capability 8.0 or later).</summary>
     public bool HasTensorCores => _modules.ContainsKey("flash_assign_mma");
 
+    /// <summary>Whether the Hopper wgmma assignment kernels are loaded (exactly compute capability 9.0).</summary>
+    public bool HasWgmma => _modules.ContainsKey("flash_assign_wgmma");
+
     /// <summary>A kernel by file and name; cached.</summary>
     public CudaFunction Get(string file, string kernel)
     {
@@ -68,7 +71,8 @@ internal sealed class CudaKernels : IDisposable
 
     /// <summary>
     /// The resource of <paramref name="file"/> built for the highest sm not above
-    /// <paramref name="computeCapability"/> (major·10 + minor), or null when none fits.
+    /// <paramref name="computeCapability"/> (major·10 + minor), or null when none fits. An
+    /// architecture-specific build (such as sm90a) fits only its own architecture, and is preferred there.
     /// </summary>
     internal static string? SelectPtx(string file, int computeCapability, IEnumerable<string> resources)
     {
@@ -80,8 +84,16 @@ internal sealed class CudaKernels : IDisposable
             if (!name.StartsWith(prefix, StringComparison.Ordinal))
                 continue;
             string arch = name[prefix.Length..^".ptx".Length];
-            if (!int.TryParse(arch, out int sm) || sm > computeCapability || sm <= bestArch)
+            bool specific = arch.EndsWith('a');
+            if (!int.TryParse(specific ? arch[..^1] : arch, out int sm) || sm > computeCapability)
                 continue;
+            if (specific && sm != computeCapability)
+                continue;
+            // Rank an architecture-specific build just above the portable one of the same sm.
+            int rank = sm * 2 + (specific ? 1 : 0);
+            if (rank <= bestArch)
+                continue;
+            sm = rank;
             best = name;
             bestArch = sm;
         }

@@ -9,12 +9,17 @@ namespace FlashKMeans.Cuda;
 internal sealed class CudaSession : IDisposable
 {
     private const int AssignSharedBytes = 98304;   // flash_assign_mma.cu: SMEM_BYTES
+    private const int WgmmaSharedBytes = 99328;    // flash_assign_wgmma.cu: SMEM_BYTES
     internal const int SumChunks = 64;             // partial sums per reduction; fixed so results are reproducible
 
     private readonly bool _ownsContext;
     private DeviceBuffer<double>? _partials;
 
-    public CudaSession(CudaContext context, CudaPrecision precision, bool ownsContext)
+    /// <param name="context">The device.</param>
+    /// <param name="precision">Storage and arithmetic of the distance products.</param>
+    /// <param name="ownsContext">Whether disposing the session releases <paramref name="context"/>.</param>
+    /// <param name="allowWgmma">Use the Hopper wgmma kernels where they load (false: always mma.sync, for comparison).</param>
+    public CudaSession(CudaContext context, CudaPrecision precision, bool ownsContext, bool allowWgmma = true)
     {
         Context = context;
         Precision = precision;
@@ -29,7 +34,13 @@ internal sealed class CudaSession : IDisposable
                 if (context.MaxSharedMemoryPerBlock < AssignSharedBytes)
                     throw new NotSupportedException($"{context.Name} allows {context.MaxSharedMemoryPerBlock} bytes of shared memory per block; the tensor-core kernel needs {AssignSharedBytes}.");
                 Kernels.Get("flash_assign_mma", precision.TensorCoreKernel).SetMaxDynamicSharedMemory(AssignSharedBytes);
+                UsesWgmma = allowWgmma && Kernels.HasWgmma && context.MaxSharedMemoryPerBlock >= WgmmaSharedBytes;
+                if (UsesWgmma)
+                    Kernels.Get("flash_assign_wgmma", WgmmaKernel).SetMaxDynamicSharedMemory(WgmmaSharedBytes);
             }
+            // The sort kernels keep k (histogram) or 2k (scatter) counters in shared memory when they fit.
+            Kernels.Get("label_sort", "label_histogram").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
+            Kernels.Get("label_sort", "scatter_indices").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
             Stream = new CudaStream(context);
         }
         catch
@@ -48,6 +59,11 @@ internal sealed class CudaSession : IDisposable
     public CudaKernels Kernels { get; } = null!;
 
     public CudaStream Stream { get; } = null!;
+
+    /// <summary>Whether tensor-core assignment runs on the Hopper wgmma kernels rather than mma.sync.</summary>
+    public bool UsesWgmma { get; }
+
+    private string WgmmaKernel => Precision.TensorCoreKernel!.Replace("flash_assign_", "flash_assign_wgmma_", StringComparison.Ordinal);
 
     private long GridStride(long work) => Math.Min((work + 255) / 256, (long)Context.MultiprocessorCount * 16);
 
@@ -73,7 +89,10 @@ internal sealed class CudaSession : IDisposable
         {
             var args = new KernelArgs().Add(x).Add(centroids).Add(centroidNorms).Add(xNorms).Add(labels).Add(distances)
                 .Add((int)n).Add(k).Add(d).Add(ldx).Add(ldc).Add(updateMin ? 1 : 0);
-            Kernels.Get("flash_assign_mma", p.TensorCoreKernel!).Launch(Stream, ((n + 127) / 128, batches, 1), 256, AssignSharedBytes, args);
+            if (UsesWgmma)
+                Kernels.Get("flash_assign_wgmma", WgmmaKernel).Launch(Stream, ((n + 127) / 128, batches, 1), 256, WgmmaSharedBytes, args);
+            else
+                Kernels.Get("flash_assign_mma", p.TensorCoreKernel!).Launch(Stream, ((n + 127) / 128, batches, 1), 256, AssignSharedBytes, args);
         }
         else
         {
@@ -130,10 +149,19 @@ internal sealed class CudaSession : IDisposable
     // [b·n/batches, (b+1)·n/batches) and its clusters [b·k, (b+1)·k).
     private static int RowsPerBatch(long n, int batches) => (int)Math.Min(Math.Max(1, n / batches), int.MaxValue);
 
+    /// <summary>Blocks per batch for the sort kernels: about four per SM in all, each on one batch only.</summary>
+    private long SortChunks(int batches) => Math.Max(1, 4L * Context.MultiprocessorCount / batches);
+
+    private int SortSharedBytes(int k, int countersPerCluster)
+    {
+        long bytes = 4L * countersPerCluster * k;
+        return bytes <= Context.MaxSharedMemoryPerBlock ? (int)bytes : 0;  // 0: the kernel uses global atomics
+    }
+
     public void Histogram(ulong labels, ulong counts, long n, int k, int batches = 1)
     {
-        var args = new KernelArgs().Add(labels).Add(counts).Add(n).Add(RowsPerBatch(n, batches)).Add(k);
-        Kernels.Get("label_sort", "label_histogram").Launch(Stream, (GridStride(n), 1, 1), 256, 0, args);
+        var args = new KernelArgs().Add(labels).Add(counts).Add(RowsPerBatch(n, batches)).Add(k);
+        Kernels.Get("label_sort", "label_histogram").Launch(Stream, (SortChunks(batches), batches, 1), 256, SortSharedBytes(k, 1), args);
     }
 
     public void ExclusiveScan(ulong counts, ulong offsets, ulong cursor, int length)
@@ -144,8 +172,8 @@ internal sealed class CudaSession : IDisposable
 
     public void Scatter(ulong labels, ulong cursor, ulong sorted, long n, int k, int batches = 1)
     {
-        var args = new KernelArgs().Add(labels).Add(cursor).Add(sorted).Add(n).Add(RowsPerBatch(n, batches)).Add(k);
-        Kernels.Get("label_sort", "scatter_indices").Launch(Stream, (GridStride(n), 1, 1), 256, 0, args);
+        var args = new KernelArgs().Add(labels).Add(cursor).Add(sorted).Add(RowsPerBatch(n, batches)).Add(k);
+        Kernels.Get("label_sort", "scatter_indices").Launch(Stream, (SortChunks(batches), batches, 1), 256, SortSharedBytes(k, 2), args);
     }
 
     /// <summary>Per-cluster sums of (weighted) rows through the sorted index list; fp64 or exact fixed point.</summary>
@@ -153,13 +181,24 @@ internal sealed class CudaSession : IDisposable
     {
         int width = Math.Min(256, (d + 31) / 32 * 32);
         int lanes = 256 / width;
-        const long run = 128;  // centroid_update.cu: RUN
-        long grid = (n + run * lanes - 1) / (run * lanes);
-        var args = new KernelArgs().Add(x).Add(weights).Add(labels).Add(sorted).Add(n).Add(RowsPerBatch(n, batches)).Add(k).Add(d).Add(ldx).Add(sums);
+        int run = SegmentRun(n, width, Context.MultiprocessorCount);
+        long grid = (n + (long)run * lanes - 1) / ((long)run * lanes);
+        var args = new KernelArgs().Add(x).Add(weights).Add(labels).Add(sorted).Add(n).Add(RowsPerBatch(n, batches)).Add(k).Add(d).Add(ldx).Add(run).Add(sums);
         if (fixedScale is float scale)
             Kernels.Get("centroid_update", "segment_sum_fixed_" + Precision.Suffix).Launch(Stream, (grid, 1, 1), 256, 0, args.Add(scale));
         else
             Kernels.Get("centroid_update", "segment_sum_" + Precision.Suffix).Launch(Stream, (grid, 1, 1), 256, 0, args);
+    }
+
+    /// <summary>
+    /// Sorted rows per lane group of the segment sums: about one wave of lane groups (2048 threads per
+    /// SM) covers all rows, so that few atomics are issued, within [32, 4096] and a multiple of 32.
+    /// </summary>
+    internal static int SegmentRun(long n, int width, int multiprocessors)
+    {
+        long groups = Math.Max(1L, (long)multiprocessors * (2048 / width));
+        long run = (n + groups - 1) / groups;
+        return (int)Math.Clamp((run + 31) / 32 * 32, 32, 4096);
     }
 
     public void ClusterWeights(ulong weights, ulong labels, ulong output, long n, int k, float? fixedScale, int batches = 1)

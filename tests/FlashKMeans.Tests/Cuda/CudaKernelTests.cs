@@ -21,17 +21,20 @@ public sealed class CudaKernelTests
     [TestInitialize]
     public void RequireGpu() => Gpu.Require();
 
-    private static CudaSession Open(ComputePrecision precision) =>
-        new(CudaContext.Open(0), new CudaPrecision(precision), ownsContext: true);
+    private static CudaSession Open(ComputePrecision precision, bool allowWgmma = true) =>
+        new(CudaContext.Open(0), new CudaPrecision(precision), ownsContext: true, allowWgmma);
 
     [TestMethod]
-    [DataRow(ComputePrecision.Float32)]
-    [DataRow(ComputePrecision.TensorFloat32)]
-    [DataRow(ComputePrecision.Float16)]
-    [DataRow(ComputePrecision.BFloat16)]
-    public void Labels_match_cpu_backend_except_ties(ComputePrecision precision)
+    [DataRow(ComputePrecision.Float32, true)]
+    [DataRow(ComputePrecision.TensorFloat32, true)]
+    [DataRow(ComputePrecision.Float16, true)]
+    [DataRow(ComputePrecision.BFloat16, true)]
+    [DataRow(ComputePrecision.TensorFloat32, false)]
+    [DataRow(ComputePrecision.Float16, false)]
+    [DataRow(ComputePrecision.BFloat16, false)]
+    public void Labels_match_cpu_backend_except_ties(ComputePrecision precision, bool allowWgmma)
     {
-        using var session = Open(precision);
+        using var session = Open(precision, allowWgmma);
         using var cpu = new CpuBackend();
         int seed = 100;
         var failures = new List<string>();
@@ -41,7 +44,7 @@ public sealed class CudaKernelTests
                 {
                     // Enough rows to cover several blocks, few enough that the CPU check stays quick.
                     int n = (int)Math.Clamp(1.5e9 / ((double)b * k * d), 150, 1500);
-                    string shape = $"{precision} d={d} K={k} B={b} n={n}";
+                    string shape = $"{precision}{(session.UsesWgmma ? " wgmma" : "")} d={d} K={k} B={b} n={n}";
                     var data = Gpu.Round(TestData.Gaussian(b * n, d, seed++), precision);
                     var centroids = Gpu.Round(TestData.Gaussian(b * k, d, seed++).Select(v => 0.9f * v).ToArray(), precision);
                     var (labels, distances) = AssignOnGpu(session, data, centroids, n, k, d, b);

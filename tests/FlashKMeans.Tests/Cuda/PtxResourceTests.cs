@@ -13,6 +13,7 @@ public sealed class PtxResourceTests
     private static readonly Dictionary<string, string[]> Kernels = new()
     {
         ["flash_assign_mma"] = ["flash_assign_f16", "flash_assign_bf16", "flash_assign_tf32"],
+        ["flash_assign_wgmma"] = ["flash_assign_wgmma_f16", "flash_assign_wgmma_bf16", "flash_assign_wgmma_tf32"],
         ["flash_assign_exact"] = ["flash_assign_exact_f32", "flash_assign_exact_f16", "flash_assign_exact_bf16",
             "flash_assign_exact_small_f32", "flash_assign_exact_small_f16", "flash_assign_exact_small_bf16"],
         ["all_distances"] = ["all_distances_f32", "all_distances_f16", "all_distances_bf16"],
@@ -34,10 +35,12 @@ public sealed class PtxResourceTests
         CollectionAssert.AreEquivalent(Kernels.Keys.ToArray(), CudaKernels.Files);
         foreach (var (file, entries) in Kernels)
         {
-            string name = CudaKernels.ResourcePrefix + file + ".sm80.ptx";
+            // wgmma exists only as Hopper-specific PTX.
+            string arch = file == "flash_assign_wgmma" ? "sm90a" : "sm80";
+            string name = CudaKernels.ResourcePrefix + file + "." + arch + ".ptx";
             CollectionAssert.Contains(resources.ToArray(), name);
             string ptx = Encoding.ASCII.GetString(CudaKernels.ReadResource(name));
-            StringAssert.Contains(ptx, ".target sm_80");
+            StringAssert.Contains(ptx, ".target " + arch.Replace("sm", "sm_", StringComparison.Ordinal));
             Assert.IsTrue(Regex.IsMatch(ptx, @"^\.version \d+\.\d+", RegexOptions.Multiline), $"{name} has no .version line");
             foreach (string entry in entries)
                 Assert.IsTrue(Regex.IsMatch(ptx, @"\.entry " + entry + @"\("), $"{name} lacks .entry {entry}");
@@ -49,7 +52,7 @@ public sealed class PtxResourceTests
     {
         foreach (string name in CudaKernels.AvailableResources())
         {
-            var match = Regex.Match(name, @"\.sm(\d+)\.ptx$");
+            var match = Regex.Match(name, @"\.sm(\d+a?)\.ptx$");
             Assert.IsTrue(match.Success, name);
             string ptx = Encoding.ASCII.GetString(CudaKernels.ReadResource(name));
             StringAssert.Contains(ptx, ".target sm_" + match.Groups[1].Value, name);
@@ -65,6 +68,10 @@ public sealed class PtxResourceTests
         Assert.AreEqual("FlashKMeans.Cuda.Kernels.k.sm70.ptx", CudaKernels.SelectPtx("k", 75, available));
         Assert.IsNull(CudaKernels.SelectPtx("k", 61, available));
         Assert.IsNull(CudaKernels.SelectPtx("missing", 90, available));
+        string[] hopper = ["FlashKMeans.Cuda.Kernels.w.sm80.ptx", "FlashKMeans.Cuda.Kernels.w.sm90a.ptx"];
+        Assert.AreEqual("FlashKMeans.Cuda.Kernels.w.sm90a.ptx", CudaKernels.SelectPtx("w", 90, hopper));
+        Assert.AreEqual("FlashKMeans.Cuda.Kernels.w.sm80.ptx", CudaKernels.SelectPtx("w", 100, hopper), "sm_90a code does not run on later chips");
+        Assert.AreEqual("FlashKMeans.Cuda.Kernels.w.sm80.ptx", CudaKernels.SelectPtx("w", 89, hopper));
     }
 
     [TestMethod]
@@ -72,7 +79,9 @@ public sealed class PtxResourceTests
     {
         var resources = CudaKernels.AvailableResources();
         Assert.IsNull(CudaKernels.SelectPtx("flash_assign_mma", 75, resources));
-        foreach (string file in CudaKernels.Files.Where(f => f != "flash_assign_mma"))
+        Assert.IsNull(CudaKernels.SelectPtx("flash_assign_wgmma", 80, resources));
+        Assert.IsNotNull(CudaKernels.SelectPtx("flash_assign_wgmma", 90, resources));
+        foreach (string file in CudaKernels.Files.Where(f => !f.StartsWith("flash_assign_mma") && f != "flash_assign_wgmma"))
             Assert.IsNotNull(CudaKernels.SelectPtx(file, 70, resources), file);
     }
 

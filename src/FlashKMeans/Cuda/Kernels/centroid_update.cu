@@ -1,16 +1,18 @@
 // The second half of the sort-inverse centroid update: sum the rows of every cluster through the
 // sorted index list, then divide by the counts.
 //
-// The sorted positions are cut into runs of RUN = 128 rows. A lane group of the block (L threads,
-// L = d rounded up to a warp, at most 256) walks one run, each thread owning dimensions
-// j, j+L, ...; whenever the cluster changes inside the run the partial sum is flushed with a
-// single atomic. So a block issues one atomic per (cluster segment, dimension), however skewed
-// the cluster sizes are, and every block does the same amount of work.
+// The sorted positions are cut into runs of `run` rows (chosen by the host so that about one wave
+// of lane groups covers all rows). A lane group of the block (L threads, L = d rounded up to a
+// warp, at most 256) walks one run, each thread owning dimensions j, j+L, ...; whenever the
+// cluster changes inside the run the partial sum is flushed with a single atomic. So a block
+// issues one atomic per (cluster segment, dimension), however skewed the cluster sizes are, and
+// every block does the same amount of work. Long runs keep the atomics few and spread: adjacent
+// runs of one large cluster would otherwise all hit the same addresses at once.
 //
 // Rows may carry weights: each value is multiplied by its row's weight before it is summed.
 //
 // Two accumulation modes:
-//   float : fp32 partial sums over at most one run (128 rows), fp64 atomics into fp64 sums. Fast;
+//   float : fp32 partial sums over at most one run, fp64 atomics into fp64 sums. Fast;
 //           the order of the atomics, and so the last bits of the centroids, varies between runs.
 //   fixed : every value is rounded once to a 64-bit fixed-point integer (x * scale) and summed with
 //           integer arithmetic, which is exact and associative. The result, and the centroids
@@ -20,77 +22,84 @@
 
 namespace centroid_update {
 
-#ifndef FKM_SEGMENT_RUN
-#define FKM_SEGMENT_RUN 128  // overridable to measure other run lengths; the host must agree
-#endif
-constexpr int RUN = FKM_SEGMENT_RUN;
+constexpr int CHUNK = 32;   // sorted positions staged in shared memory at a time, per lane group
 constexpr int THREADS = 256;
 constexpr int MAX_LANES = THREADS / 32;
 
 template <typename T, bool kFixed>
 __device__ __forceinline__ void segment_reduce(
     const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ labels,
-    const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx,
+    const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx, int run,
     double* __restrict__ fsums, unsigned long long* __restrict__ isums, float scale)
 {
-    __shared__ float w_s[MAX_LANES * RUN];
-    __shared__ int idx_s[MAX_LANES * RUN];
-    __shared__ int cl_s[MAX_LANES * RUN];
+    __shared__ int idx_s[MAX_LANES * CHUNK];
+    __shared__ int cl_s[MAX_LANES * CHUNK];
+    __shared__ float w_s[MAX_LANES * CHUNK];
     const int width = min(THREADS, ((d + 31) / 32) * 32);
     const int lanes = THREADS / width;
     const int tid = threadIdx.x;
-    const long long first = (long long)blockIdx.x * lanes * RUN;
-
-    if (tid < lanes * RUN) {
-        const long long p = first + tid;
-        int idx = -1, cl = -1;
-        if (p < total) {
-            idx = sorted[p];
-            cl = (idx / n) * k + labels[idx];
-        }
-        idx_s[tid] = idx;
-        cl_s[tid] = cl;
-        w_s[tid] = (idx >= 0 && weights != nullptr) ? weights[idx] : 1.f;
-    }
-    __syncthreads();
-
     const int group = tid / width;
     const int j0 = tid - group * width;
-    if (group >= lanes) return;
-    const int* gi = idx_s + group * RUN;
-    const int* gc = cl_s + group * RUN;
-    const float* gw = w_s + group * RUN;
-    const long long run_first = first + (long long)group * RUN;
-    if (run_first >= total) return;
-    const int len = (int)min((long long)RUN, total - run_first);
-
-    for (int j = j0; j < d; j += width) {
-        int cur = gc[0];
+    const bool active = group < lanes;
+    const long long run_first = ((long long)blockIdx.x * lanes + group) * run;
+    // Dimensions owned by this thread: j0, j0 + width, ... (at most 4 passes for d <= 1024 per
+    // pass; larger d loops the run again per extra pass below).
+    for (int jbase = 0; jbase < d; jbase += width) {
+        const int j = jbase + j0;
+        int cur = -1;
         float facc = 0.f;
         long long iacc = 0;
-        for (int q0 = 0; q0 < len; q0 += 8) {
-            // Issue eight independent gathers before folding any of them in.
-            float v[8];
-#pragma unroll
-            for (int u = 0; u < 8; ++u)
-                v[u] = q0 + u < len ? to_f32(x[(size_t)gi[q0 + u] * ldx + j]) * gw[q0 + u] : 0.f;
-#pragma unroll
-            for (int u = 0; u < 8; ++u) {
-                if (q0 + u >= len) break;
-                const int cl = gc[q0 + u];
-                if (cl != cur) {
-                    if (kFixed) atomicAdd(isums + (size_t)cur * d + j, (unsigned long long)iacc);
-                    else atomicAdd(fsums + (size_t)cur * d + j, (double)facc);
-                    facc = 0.f;
-                    iacc = 0;
-                    cur = cl;
+        for (int q0 = 0; q0 < run; q0 += CHUNK) {
+            __syncthreads();
+            if (active && j0 < CHUNK) {
+                const long long p = run_first + q0 + j0;
+                int idx = -1, cl = -1;
+                float w = 0.f;
+                if (q0 + j0 < run && p < total) {
+                    idx = sorted[p];
+                    cl = (idx / n) * k + labels[idx];
+                    w = weights != nullptr ? weights[idx] : 1.f;
                 }
-                if (kFixed) iacc += __float2ll_rn(v[u] * scale);
-                else facc += v[u];
+                idx_s[group * CHUNK + j0] = idx;
+                cl_s[group * CHUNK + j0] = cl;
+                w_s[group * CHUNK + j0] = w;
+            }
+            __syncthreads();
+            if (!active || j >= d) continue;
+            const int* gi = idx_s + group * CHUNK;
+            const int* gc = cl_s + group * CHUNK;
+            const float* gw = w_s + group * CHUNK;
+#pragma unroll
+            for (int u0 = 0; u0 < CHUNK; u0 += 8) {
+                // Eight independent gathers in flight before any is folded in.
+                float v[8];
+#pragma unroll
+                for (int u = 0; u < 8; ++u) {
+                    const int idx = gi[u0 + u];
+                    v[u] = idx >= 0 ? to_f32(x[(size_t)idx * ldx + j]) * gw[u0 + u] : 0.f;
+                }
+#pragma unroll
+                for (int u = 0; u < 8; ++u) {
+                    const int cl = gc[u0 + u];
+                    if (cl < 0) continue;
+                    if (cl != cur) {
+                        if (cur >= 0) {
+                            if (kFixed) atomicAdd(isums + (size_t)cur * d + j, (unsigned long long)iacc);
+                            else atomicAdd(fsums + (size_t)cur * d + j, (double)facc);
+                        }
+                        facc = 0.f;
+                        iacc = 0;
+                        cur = cl;
+                    }
+                    if (kFixed) iacc += __float2ll_rn(v[u] * scale);
+                    else facc += v[u];
+                }
             }
         }
-        if (kFixed) atomicAdd(isums + (size_t)cur * d + j, (unsigned long long)iacc);
-        else atomicAdd(fsums + (size_t)cur * d + j, (double)facc);
+        if (active && j < d && cur >= 0) {
+            if (kFixed) atomicAdd(isums + (size_t)cur * d + j, (unsigned long long)iacc);
+            else atomicAdd(fsums + (size_t)cur * d + j, (double)facc);
+        }
     }
 }
 
@@ -103,24 +112,25 @@ __device__ __forceinline__ void segment_reduce(
 //   sorted  int32  (B*n)       row indices grouped by cluster (scatter_indices)
 //   sums    fp64 (B*k, d) for segment_sum_*, int64 fixed point (B*k, d) for segment_sum_fixed_*;
 //           in/out, zero it first
+//   run     int                sorted positions per lane group
 //   scale   fp32               fixed-point scale (power of two), fixed variants only
-// Launch: grid ceil(total / (128 * lanes)) with lanes = 256 / min(256, roundup(d, 32)), block 256.
+// Launch: grid ceil(total / (run * lanes)) with lanes = 256 / min(256, roundup(d, 32)), block 256.
 #define SEGMENT_ENTRIES(SUFFIX, T)                                                                          \
     extern "C" __global__ void __launch_bounds__(centroid_update::THREADS) segment_sum_##SUFFIX(          \
         const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ labels,         \
-        const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx,                     \
+        const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx, int run,            \
         double* __restrict__ sums)                                                                          \
     {                                                                                                       \
-        centroid_update::segment_reduce<T, false>(x, weights, labels, sorted, total, n, k, d, ldx, sums,   \
-                                                   nullptr, 0.f);                                           \
+        centroid_update::segment_reduce<T, false>(x, weights, labels, sorted, total, n, k, d, ldx, run,    \
+                                                   sums, nullptr, 0.f);                                     \
     }                                                                                                       \
     extern "C" __global__ void __launch_bounds__(centroid_update::THREADS) segment_sum_fixed_##SUFFIX(    \
         const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ labels,         \
-        const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx,                     \
+        const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx, int run,            \
         unsigned long long* __restrict__ sums, float scale)                                                 \
     {                                                                                                       \
-        centroid_update::segment_reduce<T, true>(x, weights, labels, sorted, total, n, k, d, ldx, nullptr, \
-                                                  sums, scale);                                             \
+        centroid_update::segment_reduce<T, true>(x, weights, labels, sorted, total, n, k, d, ldx, run,     \
+                                                  nullptr, sums, scale);                                    \
     }
 
 SEGMENT_ENTRIES(f32, float)

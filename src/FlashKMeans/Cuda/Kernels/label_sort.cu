@@ -6,28 +6,48 @@
 // so B independent problems sort as one.
 #include "common.cuh"
 
-// Lanes with equal clusters are combined so that a warp issues one atomic per distinct cluster.
-// Lanes past the end get a distinct negative key so they never join a group.
-__device__ __forceinline__ int cluster_of(const int* labels, long long row, long long total, int n, int k, int lane)
+__device__ __forceinline__ unsigned dynamic_smem_bytes()
 {
-    return row < total ? (int)(row / n) * k + labels[row] : -1 - lane;
+    unsigned v;
+    asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(v));
+    return v;
 }
+
+// Block (c, b) owns rows [c*per, (c+1)*per) of batch b, per = ceil(n / gridDim.x), so a block only
+// ever touches its own batch's k clusters. With dynamic shared memory for k counters it counts in
+// shared memory and adds each non-zero counter to global memory once; with none (k too large for
+// shared memory) it falls back to warp-aggregated global atomics.
 
 // Arguments:
 //   labels int32 (B*n)   cluster label of every point, in [0, k)
 //   counts int32 (B*k)   in/out: incremented by the number of points per cluster (zero it first)
-//   total  long long     B*n
-// Launch: grid-stride, any grid, block a multiple of 32.
-extern "C" __global__ void label_histogram(const int* __restrict__ labels, int* __restrict__ counts,
-                                           long long total, int n, int k)
+//   n, k   int           points and clusters per batch
+// Launch: grid (chunks, B), block 256, dynamic shared memory k*4 bytes or 0.
+extern "C" __global__ void label_histogram(const int* __restrict__ labels, int* __restrict__ counts, int n, int k)
 {
-    const int lane = threadIdx.x & 31;
-    const long long stride = (long long)gridDim.x * blockDim.x;
-    for (long long base = (long long)blockIdx.x * blockDim.x + threadIdx.x - lane; base < total; base += stride) {
-        const long long row = base + lane;
-        const int cl = cluster_of(labels, row, total, n, k, lane);
-        const unsigned peers = __match_any_sync(0xffffffffu, cl);
-        if (cl >= 0 && lane == __ffs(peers) - 1) atomicAdd(counts + cl, __popc(peers));
+    extern __shared__ int s_count[];
+    const int b = blockIdx.y;
+    const int per = (n + gridDim.x - 1) / gridDim.x;
+    const int lo = blockIdx.x * per;
+    const int hi = min(n, lo + per);
+    const bool shared = dynamic_smem_bytes() >= (unsigned)k * 4u;
+    labels += (size_t)b * n;
+    counts += (size_t)b * k;
+    if (shared) {
+        for (int j = threadIdx.x; j < k; j += blockDim.x) s_count[j] = 0;
+        __syncthreads();
+        for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) atomicAdd(s_count + labels[i], 1);
+        __syncthreads();
+        for (int j = threadIdx.x; j < k; j += blockDim.x)
+            if (s_count[j] != 0) atomicAdd(counts + j, s_count[j]);
+    } else {
+        const int lane = threadIdx.x & 31;
+        for (int base = lo + threadIdx.x - lane; base < hi; base += blockDim.x) {
+            const int i = base + lane;
+            const int cl = i < hi ? labels[i] : -1 - lane;
+            const unsigned peers = __match_any_sync(0xffffffffu, cl);
+            if (cl >= 0 && lane == __ffs(peers) - 1) atomicAdd(counts + cl, __popc(peers));
+        }
     }
 }
 
@@ -84,23 +104,53 @@ extern "C" __global__ void __launch_bounds__(1024) exclusive_scan(const int* __r
 // Arguments:
 //   labels int32 (B*n)
 //   cursor int32 (B*k)  in/out: starts as the segment offsets, ends as the segment ends
-//   sorted int32 (B*n)  out: global row indices grouped by cluster (order within a cluster is
-//                       not specified; the reductions downstream do not depend on it, or are
-//                       documented as order-dependent)
-// Launch: grid-stride, any grid, block a multiple of 32.
+//   sorted int32 (B*n)  out: global row indices (b*n + i) grouped by cluster. The order within a
+//                       cluster is not specified; the reductions downstream do not depend on it
+//                       (fixed point) or are documented as order-dependent (fp64 atomics).
+//   n, k   int
+// Launch: grid (chunks, B) as label_histogram, block 256, dynamic shared memory 2*k*4 bytes or 0.
+// With shared memory a block reserves one range per cluster with a single global atomic, then
+// places its rows inside the ranges with shared-memory atomics.
 extern "C" __global__ void scatter_indices(const int* __restrict__ labels, int* __restrict__ cursor,
-                                           int* __restrict__ sorted, long long total, int n, int k)
+                                           int* __restrict__ sorted, int n, int k)
 {
-    const int lane = threadIdx.x & 31;
-    const long long stride = (long long)gridDim.x * blockDim.x;
-    for (long long base = (long long)blockIdx.x * blockDim.x + threadIdx.x - lane; base < total; base += stride) {
-        const long long row = base + lane;
-        const int cl = cluster_of(labels, row, total, n, k, lane);
-        const unsigned peers = __match_any_sync(0xffffffffu, cl);
-        const int leader = __ffs(peers) - 1;
-        int pos = 0;
-        if (cl >= 0 && lane == leader) pos = atomicAdd(cursor + cl, __popc(peers));
-        pos = __shfl_sync(0xffffffffu, pos, leader);
-        if (cl >= 0) sorted[pos + __popc(peers & ((1u << lane) - 1u))] = (int)row;
+    extern __shared__ int s_mem[];
+    const int b = blockIdx.y;
+    const int per = (n + gridDim.x - 1) / gridDim.x;
+    const int lo = blockIdx.x * per;
+    const int hi = min(n, lo + per);
+    const bool shared = dynamic_smem_bytes() >= (unsigned)k * 8u;
+    const int* lab = labels + (size_t)b * n;
+    int* cur = cursor + (size_t)b * k;
+    const int row_base = b * n;
+    if (shared) {
+        int* s_count = s_mem;
+        int* s_base = s_mem + k;
+        for (int j = threadIdx.x; j < k; j += blockDim.x) s_count[j] = 0;
+        __syncthreads();
+        for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) atomicAdd(s_count + lab[i], 1);
+        __syncthreads();
+        for (int j = threadIdx.x; j < k; j += blockDim.x) {
+            const int cnt = s_count[j];
+            s_base[j] = cnt != 0 ? atomicAdd(cur + j, cnt) : 0;
+            s_count[j] = 0;
+        }
+        __syncthreads();
+        for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) {
+            const int l = lab[i];
+            sorted[s_base[l] + atomicAdd(s_count + l, 1)] = row_base + i;
+        }
+    } else {
+        const int lane = threadIdx.x & 31;
+        for (int base = lo + threadIdx.x - lane; base < hi; base += blockDim.x) {
+            const int i = base + lane;
+            const int cl = i < hi ? lab[i] : -1 - lane;
+            const unsigned peers = __match_any_sync(0xffffffffu, cl);
+            const int leader = __ffs(peers) - 1;
+            int pos = 0;
+            if (cl >= 0 && lane == leader) pos = atomicAdd(cur + cl, __popc(peers));
+            pos = __shfl_sync(0xffffffffu, pos, leader);
+            if (cl >= 0) sorted[pos + __popc(peers & ((1u << lane) - 1u))] = row_base + i;
+        }
     }
 }
