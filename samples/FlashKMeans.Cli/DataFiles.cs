@@ -1,0 +1,80 @@
+using System.Globalization;
+using System.Text;
+
+namespace FlashKMeans.Cli;
+
+/// <summary>Reads the sample's input formats: CSV, raw float32 rows, and NumPy .npy (float32, C order).</summary>
+internal static class DataFiles
+{
+    public static (float[] Data, int Dimension) Read(string path, int? dimension)
+    {
+        string extension = Path.GetExtension(path).ToLowerInvariant();
+        return extension switch
+        {
+            ".csv" or ".txt" => ReadCsv(path),
+            ".npy" => ReadNpy(path),
+            _ => ReadRaw(path, dimension ?? throw new ArgumentException($"{path}: raw float32 files need --dimension."))
+        };
+    }
+
+    private static (float[], int) ReadCsv(string path)
+    {
+        var values = new List<float>();
+        int dimension = -1, line = 0;
+        foreach (string text in File.ReadLines(path))
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(text))
+                continue;
+            var fields = text.Split(',');
+            if (!float.TryParse(fields[0], NumberStyles.Float, CultureInfo.InvariantCulture, out _) && values.Count == 0 && dimension < 0)
+                continue; // a header line
+            if (dimension < 0)
+                dimension = fields.Length;
+            if (fields.Length != dimension)
+                throw new InvalidDataException($"{path}:{line}: {fields.Length} fields where earlier lines have {dimension}.");
+            foreach (string field in fields)
+            {
+                if (!float.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out float value))
+                    throw new InvalidDataException($"{path}:{line}: '{field}' is not a number.");
+                values.Add(value);
+            }
+        }
+        return (values.ToArray(), Math.Max(dimension, 1));
+    }
+
+    private static (float[], int) ReadRaw(string path, int dimension)
+    {
+        var bytes = File.ReadAllBytes(path);
+        if (bytes.Length % (4 * dimension) != 0)
+            throw new InvalidDataException($"{path}: {bytes.Length} bytes is not a whole number of {dimension}-float rows.");
+        var data = new float[bytes.Length / 4];
+        Buffer.BlockCopy(bytes, 0, data, 0, bytes.Length);
+        return (data, dimension);
+    }
+
+    private static (float[], int) ReadNpy(string path)
+    {
+        using var stream = File.OpenRead(path);
+        using var reader = new BinaryReader(stream);
+        if (!reader.ReadBytes(6).AsSpan().SequenceEqual("\x93NUMPY"u8))
+            throw new InvalidDataException($"{path}: not a .npy file.");
+        byte major = reader.ReadByte();
+        reader.ReadByte();
+        int headerLength = major == 1 ? reader.ReadUInt16() : (int)reader.ReadUInt32();
+        string header = Encoding.Latin1.GetString(reader.ReadBytes(headerLength));
+        if (!header.Contains("'<f4'") || header.Contains("'fortran_order': True"))
+            throw new InvalidDataException($"{path}: only little-endian float32 arrays in C order are supported ({header.Trim()}).");
+        int open = header.IndexOf('(', header.IndexOf("'shape'", StringComparison.Ordinal));
+        var dims = header[(open + 1)..header.IndexOf(')', open)]
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(long.Parse).ToArray();
+        if (dims.Length != 2)
+            throw new InvalidDataException($"{path}: expected a 2-D array, found shape ({string.Join(", ", dims)}).");
+        var data = new float[dims[0] * dims[1]];
+        var bytes = reader.ReadBytes(data.Length * 4);
+        if (bytes.Length != data.Length * 4)
+            throw new InvalidDataException($"{path}: truncated data.");
+        Buffer.BlockCopy(bytes, 0, data, 0, bytes.Length);
+        return (data, (int)dims[1]);
+    }
+}

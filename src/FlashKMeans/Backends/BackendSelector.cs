@@ -1,0 +1,50 @@
+using FlashKMeans.Cpu;
+using Microsoft.Extensions.Logging;
+
+namespace FlashKMeans.Backends;
+
+/// <summary>Turns <see cref="KMeansOptions.Device"/> into a backend, and says why.</summary>
+public static class BackendSelector
+{
+    /// <summary>Creates the backend the options ask for.</summary>
+    /// <exception cref="NotSupportedException"><see cref="ComputeDevice.Cuda"/> was asked for and no GPU is usable; the message says why.</exception>
+    public static IKMeansBackend Create(KMeansOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var logger = options.Logger;
+        switch (options.Device)
+        {
+            case ComputeDevice.Cpu:
+                return Cpu(options, logger, "the CPU was asked for");
+            case ComputeDevice.Cuda:
+                if (TryCreateCuda(options, out var gpu, out string reason))
+                    return gpu!;
+                throw new NotSupportedException($"{nameof(ComputeDevice)}.{nameof(ComputeDevice.Cuda)} was asked for but no CUDA GPU is usable: {reason}");
+            default:
+                if (TryCreateCuda(options, out var auto, out string why))
+                {
+                    logger?.LogInformation("FlashKMeans: using {Backend} (a CUDA device is present).", auto!.Name);
+                    return auto!;
+                }
+                return Cpu(options, logger, $"no CUDA GPU: {why}");
+        }
+    }
+
+    private static CpuBackend Cpu(KMeansOptions options, ILogger? logger, string why)
+    {
+        if (options.Precision != ComputePrecision.Float32)
+            logger?.LogInformation("FlashKMeans: precision {Precision} applies to the GPU only; the CPU computes in float32.", options.Precision);
+        var backend = new CpuBackend(options.NumberOfThreads, options.UsePruning);
+        logger?.LogInformation("FlashKMeans: using {Backend} because {Reason}.", backend.Name, why);
+        return backend;
+    }
+
+    /// <summary>Whether a CUDA backend can be created, and why not.</summary>
+    public static bool TryCreateCuda(KMeansOptions options, out IKMeansBackend? backend, out string reason)
+    {
+        backend = null;
+        reason = "this build has no CUDA backend";
+        _ = options;
+        return false;
+    }
+}

@@ -1,0 +1,14 @@
+namespace FlashKMeans.Backends;
+
+/// <summary>Assignment and distances of rows under fixed centroids.</summary>
+public interface IKMeansScorer : IDisposable
+{
+    /// <summary>Nearest centroid (0-based) of each row and, optionally, its squared distance.</summary>
+    /// <param name="rows">n × d row-major.</param>
+    /// <param name="labels">n labels.</param>
+    /// <param name="distances">n distances, or empty.</param>
+    void Assign(ReadOnlySpan<float> rows, Span<int> labels, Span<float> distances);
+
+    /// <summary>Squared distance of each row to every centroid, n × K row-major.</summary>
+    void AllDistances(ReadOnlySpan<float> rows, Span<float> distances);
+}

@@ -1,0 +1,44 @@
+using System.Runtime.Intrinsics;
+using FlashKMeans.Backends;
+using FlashKMeans.Data;
+
+namespace FlashKMeans.Cpu;
+
+/// <summary>The multi-threaded SIMD CPU backend. Deterministic for any thread count.</summary>
+public sealed class CpuBackend : IKMeansBackend
+{
+    /// <summary>Creates a CPU backend.</summary>
+    /// <param name="threads">Worker threads; <c>null</c> for every logical processor.</param>
+    /// <param name="usePruning">Whether to skip distance work proven useless by triangle-inequality bounds.</param>
+    public CpuBackend(int? threads = null, bool usePruning = false)
+    {
+        if (threads is < 1)
+            throw new ArgumentOutOfRangeException(nameof(threads), threads, "Must be at least 1.");
+        Threads = threads ?? Environment.ProcessorCount;
+        UsePruning = usePruning;
+    }
+
+    /// <summary>Worker threads.</summary>
+    public int Threads { get; }
+
+    /// <summary>Whether pruning is on.</summary>
+    public bool UsePruning { get; }
+
+    /// <summary>The widest SIMD the kernels use here.</summary>
+    public static string InstructionSet =>
+        PackedCentroids.PreferredWidth switch { 16 => "AVX-512", 8 => "AVX2/256-bit", _ => Vector128.IsHardwareAccelerated ? "128-bit SIMD" : "scalar" };
+
+    /// <inheritdoc />
+    public string Name => $"cpu ({Threads} thread{(Threads == 1 ? "" : "s")}, {InstructionSet})";
+
+    /// <inheritdoc />
+    public IKMeansDataBinding Bind(IBatchSource source, DataSummary summary, int numberOfClusters, CancellationToken cancellationToken)
+        => new CpuDataBinding(source, summary, numberOfClusters, Threads, UsePruning);
+
+    /// <inheritdoc />
+    public IKMeansScorer CreateScorer(ReadOnlyMemory<float> centroids, int dimension)
+        => new CpuScorer(centroids.Span, dimension, Threads);
+
+    /// <inheritdoc />
+    public void Dispose() { }
+}

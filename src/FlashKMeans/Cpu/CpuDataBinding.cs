@@ -1,0 +1,399 @@
+using System.Buffers;
+using FlashKMeans.Backends;
+using FlashKMeans.Data;
+using FlashKMeans.Engine;
+
+namespace FlashKMeans.Cpu;
+
+/// <summary>
+/// CPU state for one fit: labels, assignment distances, seeding distances and (for weighted data) a copy
+/// of the weights, all N long; centroid sums K × d in float64. The data itself is read from the source on
+/// every pass and never copied.
+/// </summary>
+internal sealed class CpuDataBinding : IKMeansDataBinding
+{
+    private readonly IBatchSource _source;
+    private readonly ChunkedParallel _parallel;
+    private readonly int _d;
+    private readonly float[]? _weights;
+    private readonly int[] _labels;
+    private readonly float[] _distances;
+    private float[]? _seedDistances;
+    private readonly float[] _centroids;
+    private readonly PackedCentroids _packed;
+    private readonly double[] _sums;
+    private readonly double[] _clusterWeights;
+
+    public CpuDataBinding(IBatchSource source, DataSummary summary, int k, int threads, bool usePruning)
+    {
+        _source = source;
+        _parallel = new ChunkedParallel(threads);
+        _d = source.Dimension;
+        RowCount = summary.RowCount;
+        NumberOfClusters = k;
+        if (RowCount > Array.MaxLength)
+            throw new NotSupportedException($"The CPU backend holds per-row state in arrays; {RowCount} rows is more than it can index.");
+        int n = (int)RowCount;
+        _labels = new int[n];
+        Array.Fill(_labels, -1);
+        _distances = new float[n];
+        _centroids = new float[k * _d];
+        _packed = PackedCentroids.Pack(_centroids, _d);
+        _sums = new double[k * _d];
+        _clusterWeights = new double[k];
+        if (source.HasWeights)
+        {
+            _weights = new float[n];
+            using var reader = source.OpenReader();
+            while (reader.TryRead(out var batch))
+                batch.Weights.Span.CopyTo(_weights.AsSpan((int)batch.FirstRow));
+        }
+        _ = usePruning; // exact triangle-inequality pruning: not yet implemented
+    }
+
+    public long RowCount { get; }
+
+    public int Dimension => _d;
+
+    public int NumberOfClusters { get; }
+
+    private float Weight(long row) => _weights is null ? 1f : _weights[row];
+
+    public void SetCentroids(ReadOnlySpan<float> centroids)
+    {
+        centroids.CopyTo(_centroids);
+        _packed.Fill(_centroids);
+    }
+
+    public void GetCentroids(Span<float> destination) => _centroids.CopyTo(destination);
+
+    public void GetClusterWeights(Span<double> destination) => _clusterWeights.CopyTo(destination);
+
+    public LloydStepResult Step(bool normalizeCentroids, CancellationToken cancellationToken)
+    {
+        int k = NumberOfClusters, d = _d;
+        long changed = 0;
+        Array.Clear(_sums);
+        Array.Clear(_clusterWeights);
+        using (var reader = _source.OpenReader())
+        {
+            while (reader.TryRead(out var batch))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                long first = batch.FirstRow;
+                var rows = batch.Rows;
+                _parallel.For(batch.RowCount, (chunk, start, count) =>
+                {
+                    int global = (int)(first + start);
+                    var chunkRows = rows.Span.Slice((int)start * d, count * d);
+                    int[] fresh = ArrayPool<int>.Shared.Rent(count);
+                    try
+                    {
+                        var freshLabels = fresh.AsSpan(0, count);
+                        FusedAssignKernel.Assign(chunkRows, _packed, freshLabels, _distances.AsSpan(global, count));
+                        var old = _labels.AsSpan(global, count);
+                        int moved = 0;
+                        for (int i = 0; i < count; i++)
+                            moved += old[i] != freshLabels[i] ? 1 : 0;
+                        freshLabels.CopyTo(old);
+                        Interlocked.Add(ref changed, moved);
+                    }
+                    finally
+                    {
+                        ArrayPool<int>.Shared.Return(fresh);
+                    }
+                }, cancellationToken);
+                Accumulate(batch, cancellationToken);
+            }
+        }
+
+        double inertia = WeightedSum(_distances, cancellationToken);
+        int empty = 0;
+        for (int c = 0; c < k; c++)
+        {
+            double weight = _clusterWeights[c];
+            if (!(weight > 0))
+            {
+                empty++;
+                continue;
+            }
+            var centroid = _centroids.AsSpan(c * d, d);
+            var sum = _sums.AsSpan(c * d, d);
+            double scale = 1.0 / weight;
+            if (normalizeCentroids)
+            {
+                double norm = Math.Sqrt(DotSelf(sum));
+                if (norm > 0)
+                    scale = 1.0 / norm;
+            }
+            for (int f = 0; f < d; f++)
+                centroid[f] = (float)(sum[f] * scale);
+        }
+        _packed.Fill(_centroids);
+        return new LloydStepResult(inertia, changed, empty);
+    }
+
+    private static double DotSelf(ReadOnlySpan<double> v)
+    {
+        double s = 0;
+        foreach (double x in v)
+            s += x * x;
+        return s;
+    }
+
+    /// <summary>
+    /// Adds the batch's rows to their clusters' float64 sums. Each thread owns a range of clusters and
+    /// walks the rows in order, so every cluster's sum is taken in row order whatever the thread count.
+    /// </summary>
+    private void Accumulate(DataBatch batch, CancellationToken cancellationToken)
+    {
+        int d = _d;
+        int first = (int)batch.FirstRow;
+        int count = batch.RowCount;
+        var rows = batch.Rows;
+        _parallel.ForRanges(NumberOfClusters, _parallel.Threads, (lo, hi) =>
+        {
+            var values = rows.Span;
+            var labels = _labels.AsSpan(first, count);
+            for (int r = 0; r < count; r++)
+            {
+                int label = labels[r];
+                if (label < lo || label >= hi)
+                    continue;
+                double w = Weight(first + r);
+                if (w == 0)
+                    continue;
+                _clusterWeights[label] += w;
+                var sum = _sums.AsSpan(label * d, d);
+                var x = values.Slice(r * d, d);
+                for (int f = 0; f < d; f++)
+                    sum[f] += w * x[f];
+            }
+        }, cancellationToken);
+    }
+
+    /// <summary>Σ w·v over all rows, in chunk order.</summary>
+    private double WeightedSum(float[] values, CancellationToken cancellationToken) =>
+        _parallel.Sum(RowCount, (first, count) =>
+        {
+            double s = 0;
+            var v = values.AsSpan((int)first, count);
+            if (_weights is null)
+            {
+                for (int i = 0; i < count; i++)
+                    s += v[i];
+            }
+            else
+            {
+                var w = _weights.AsSpan((int)first, count);
+                for (int i = 0; i < count; i++)
+                    s += (double)w[i] * v[i];
+            }
+            return s;
+        }, cancellationToken);
+
+    public IReadOnlyList<FarRow> FindFarthestRows(int count, CancellationToken cancellationToken)
+    {
+        // A min-heap of the best 'count' rows, ordered so that the root is the least far (and, on ties, the higher row).
+        var heap = new PriorityQueue<FarRow, (float Distance, long NegativeRow)>();
+        for (int row = 0; row < _labels.Length; row++)
+        {
+            if (_labels[row] < 0 || !(Weight(row) > 0))
+                continue;
+            var key = (_distances[row], -(long)row);
+            if (heap.Count < count)
+                heap.Enqueue(new FarRow(row, _labels[row], _distances[row]), key);
+            else if (heap.TryPeek(out _, out var least) && Compare(key, least) > 0)
+                heap.EnqueueDequeue(new FarRow(row, _labels[row], _distances[row]), key);
+        }
+        var result = new List<FarRow>(heap.Count);
+        while (heap.Count > 0)
+            result.Add(heap.Dequeue());
+        result.Reverse();
+        return result;
+
+        static int Compare((float Distance, long NegativeRow) a, (float Distance, long NegativeRow) b)
+        {
+            int byDistance = a.Distance.CompareTo(b.Distance);
+            return byDistance != 0 ? byDistance : a.NegativeRow.CompareTo(b.NegativeRow);
+        }
+    }
+
+    public double Evaluate(ReadOnlySpan<float> centroids, Span<double> clusterWeights, CancellationToken cancellationToken)
+    {
+        var packed = PackedCentroids.Pack(centroids, _d);
+        int n = (int)RowCount;
+        var labels = clusterWeights.IsEmpty ? null : new int[n];
+        var distances = new float[n];
+        ForEachChunk((rows, global, count) =>
+        {
+            int[] scratch = ArrayPool<int>.Shared.Rent(count);
+            try
+            {
+                FusedAssignKernel.Assign(rows, packed, scratch.AsSpan(0, count), distances.AsSpan(global, count));
+                if (labels is not null)
+                    scratch.AsSpan(0, count).CopyTo(labels.AsSpan(global, count));
+            }
+            finally
+            {
+                ArrayPool<int>.Shared.Return(scratch);
+            }
+        }, cancellationToken);
+        if (labels is not null)
+        {
+            clusterWeights.Clear();
+            for (int row = 0; row < n; row++)
+                clusterWeights[labels[row]] += Weight(row);
+        }
+        return WeightedSum(distances, cancellationToken);
+    }
+
+    /// <summary>One pass: <paramref name="body"/>(rows, globalFirstRow, count) for every chunk of every batch, in parallel.</summary>
+    private void ForEachChunk(ChunkBody body, CancellationToken cancellationToken)
+    {
+        int d = _d;
+        using var reader = _source.OpenReader();
+        while (reader.TryRead(out var batch))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var rows = batch.Rows;
+            long first = batch.FirstRow;
+            _parallel.For(batch.RowCount, (chunk, start, count) =>
+                body(rows.Span.Slice((int)start * d, count * d), (int)(first + start), count), cancellationToken);
+        }
+    }
+
+    private delegate void ChunkBody(ReadOnlySpan<float> rows, int globalFirstRow, int count);
+
+    public void GatherRows(ReadOnlySpan<long> rows, Span<float> vectors, Span<float> weights, CancellationToken cancellationToken)
+    {
+        int d = _d;
+        var order = new int[rows.Length];
+        var keys = rows.ToArray();
+        for (int i = 0; i < order.Length; i++)
+        {
+            if (keys[i] < 0 || keys[i] >= RowCount)
+                throw new ArgumentOutOfRangeException(nameof(rows), keys[i], $"Row index outside [0, {RowCount}).");
+            order[i] = i;
+        }
+        Array.Sort(keys, order);
+        int next = 0;
+        using var reader = _source.OpenReader();
+        while (next < keys.Length && reader.TryRead(out var batch))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            long end = batch.FirstRow + batch.RowCount;
+            var values = batch.Rows.Span;
+            while (next < keys.Length && keys[next] < end)
+            {
+                int local = (int)(keys[next] - batch.FirstRow);
+                int slot = order[next];
+                values.Slice(local * d, d).CopyTo(vectors.Slice(slot * d, d));
+                if (!weights.IsEmpty)
+                    weights[slot] = batch.Weights.IsEmpty ? 1f : batch.Weights.Span[local];
+                next++;
+            }
+        }
+        if (next < keys.Length)
+            throw new InvalidOperationException($"The source ended before row {keys[next]}.");
+    }
+
+    public double UpdateSeedDistances(ReadOnlySpan<float> newSeeds, bool reset, CancellationToken cancellationToken)
+    {
+        var seedDistances = _seedDistances ??= new float[RowCount];
+        if (reset)
+            Array.Fill(seedDistances, float.PositiveInfinity);
+        var packed = PackedCentroids.Pack(newSeeds, _d);
+        ForEachChunk((rows, global, count) =>
+        {
+            int[] labels = ArrayPool<int>.Shared.Rent(count);
+            float[] nearest = ArrayPool<float>.Shared.Rent(count);
+            try
+            {
+                FusedAssignKernel.Assign(rows, packed, labels.AsSpan(0, count), nearest.AsSpan(0, count));
+                var current = seedDistances.AsSpan(global, count);
+                for (int i = 0; i < count; i++)
+                    current[i] = Math.Min(current[i], nearest[i]);
+            }
+            finally
+            {
+                ArrayPool<int>.Shared.Return(labels);
+                ArrayPool<float>.Shared.Return(nearest);
+            }
+        }, cancellationToken);
+        return WeightedSum(seedDistances, cancellationToken);
+    }
+
+    public void EvaluateSeedCandidates(ReadOnlySpan<float> candidates, Span<double> potentials, CancellationToken cancellationToken)
+    {
+        var seedDistances = _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
+        int m = candidates.Length / _d;
+        var packed = PackedCentroids.Pack(candidates, _d);
+        var gate = new object();
+        // Per-chunk partial sums keyed by the chunk's first row, added in row order afterwards.
+        var byFirstRow = new SortedDictionary<int, double[]>();
+        ForEachChunk((rows, global, count) =>
+        {
+            float[] all = ArrayPool<float>.Shared.Rent(count * m);
+            var local = new double[m];
+            try
+            {
+                FusedAssignKernel.AllDistances(rows, packed, all.AsSpan(0, count * m));
+                for (int i = 0; i < count; i++)
+                {
+                    float current = seedDistances[global + i];
+                    double w = Weight(global + i);
+                    var row = all.AsSpan(i * m, m);
+                    for (int j = 0; j < m; j++)
+                        local[j] += w * Math.Min(current, row[j]);
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(all);
+            }
+            lock (gate)
+                byFirstRow[global] = local;
+        }, cancellationToken);
+        potentials.Clear();
+        foreach (var local in byFirstRow.Values)
+            for (int j = 0; j < m; j++)
+                potentials[j] += local[j];
+    }
+
+    public void FindRowsAtCumulativePotential(ReadOnlySpan<double> sortedTargets, Span<long> rows, CancellationToken cancellationToken)
+    {
+        var seedDistances = _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
+        double running = 0;
+        int t = 0;
+        long lastPositive = -1;
+        for (int row = 0; row < seedDistances.Length && t < sortedTargets.Length; row++)
+        {
+            double mass = (double)Weight(row) * seedDistances[row];
+            if (!(mass > 0))
+                continue;
+            running += mass;
+            lastPositive = row;
+            while (t < sortedTargets.Length && running > sortedTargets[t])
+                rows[t++] = row;
+        }
+        // Rounding can leave the last targets just above the running total: they take the last row with mass.
+        for (; t < sortedTargets.Length; t++)
+            rows[t] = lastPositive;
+    }
+
+    public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken)
+    {
+        var seedDistances = _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
+        var chosen = new List<long>();
+        for (int row = 0; row < seedDistances.Length; row++)
+        {
+            double p = scale * Weight(row) * seedDistances[row];
+            if (p > 0 && CounterRandom.Uniform(seed, (ulong)row) < p)
+                chosen.Add(row);
+        }
+        return chosen;
+    }
+
+    public void Dispose() { }
+}

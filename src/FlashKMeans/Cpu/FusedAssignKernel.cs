@@ -1,0 +1,247 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace FlashKMeans.Cpu;
+
+/// <summary>
+/// Distance and argmin fused: ‖x‖² + ‖c‖² − 2·x·c with float32 accumulation, register-blocked over
+/// 8 rows × 2 panels of centroids, so no N × K matrix is ever stored. Ties go to the lower centroid index.
+/// </summary>
+internal static class FusedAssignKernel
+{
+    /// <summary>Rows of one micro-tile.</summary>
+    public const int MicroRows = 8;
+
+    /// <summary>Rows whose running minima stay in L1 while every centroid panel streams past.</summary>
+    public const int TileRows = 64;
+
+    /// <summary>Nearest centroid and its squared distance (clamped at 0) for each row.</summary>
+    /// <param name="rows">n × d row-major.</param>
+    /// <param name="centroids">Packed centroids of dimension d.</param>
+    /// <param name="labels">n labels.</param>
+    /// <param name="distances">n squared distances.</param>
+    public static void Assign(ReadOnlySpan<float> rows, PackedCentroids centroids, Span<int> labels, Span<float> distances)
+    {
+        switch (centroids.Width)
+        {
+            case 16: Run<Vector512Ops, Vector512<float>, AssignEpilogue>(rows, centroids, labels, distances); break;
+            case 8: Run<Vector256Ops, Vector256<float>, AssignEpilogue>(rows, centroids, labels, distances); break;
+            default: Run<Vector128Ops, Vector128<float>, AssignEpilogue>(rows, centroids, labels, distances); break;
+        }
+    }
+
+    /// <summary>Squared distance (clamped at 0) of each row to every centroid, n × K row-major.</summary>
+    public static void AllDistances(ReadOnlySpan<float> rows, PackedCentroids centroids, Span<float> distances)
+    {
+        switch (centroids.Width)
+        {
+            case 16: Run<Vector512Ops, Vector512<float>, AllDistancesEpilogue>(rows, centroids, default, distances); break;
+            case 8: Run<Vector256Ops, Vector256<float>, AllDistancesEpilogue>(rows, centroids, default, distances); break;
+            default: Run<Vector128Ops, Vector128<float>, AllDistancesEpilogue>(rows, centroids, default, distances); break;
+        }
+    }
+
+    private interface IEpilogue
+    {
+        static abstract bool KeepsMinimum { get; }
+    }
+
+    private struct AssignEpilogue : IEpilogue
+    {
+        public static bool KeepsMinimum => true;
+    }
+
+    private struct AllDistancesEpilogue : IEpilogue
+    {
+        public static bool KeepsMinimum => false;
+    }
+
+    [SkipLocalsInit]
+    private static void Run<TOps, TVec, TEpilogue>(ReadOnlySpan<float> rows, PackedCentroids c, Span<int> labels, Span<float> output)
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : struct
+        where TEpilogue : struct, IEpilogue
+    {
+        int d = c.Dimension;
+        int w = TOps.Count;
+        int n = rows.Length / d;
+        if (n == 0)
+            return;
+        int k = c.Count;
+        Span<float> best = stackalloc float[TileRows * w];
+        Span<float> bestIndex = stackalloc float[TileRows * w];
+        Span<float> rowNorms = stackalloc float[TileRows];
+        Span<float> lanes = stackalloc float[w];
+        float[] tail = ArrayPool<float>.Shared.Rent(MicroRows * d);
+        try
+        {
+            ref float panels = ref c.Data[0];
+            long panelStride = (long)d * w;
+            for (int tileStart = 0; tileStart < n; tileStart += TileRows)
+            {
+                int tileRows = Math.Min(TileRows, n - tileStart);
+                int micros = (tileRows + MicroRows - 1) / MicroRows;
+                int lastMicroRows = tileRows - (micros - 1) * MicroRows;
+                if (lastMicroRows < MicroRows)
+                {
+                    // The ragged last micro-tile reads from a zero-padded copy so the kernel never branches on row count.
+                    var source = rows.Slice((tileStart + (micros - 1) * MicroRows) * d, lastMicroRows * d);
+                    source.CopyTo(tail);
+                    Array.Clear(tail, source.Length, MicroRows * d - source.Length);
+                }
+                for (int r = 0; r < tileRows; r++)
+                    rowNorms[r] = TensorPrimitives.Dot(rows.Slice((tileStart + r) * d, d), rows.Slice((tileStart + r) * d, d));
+                if (TEpilogue.KeepsMinimum)
+                {
+                    best.Slice(0, tileRows * w).Fill(float.PositiveInfinity);
+                    bestIndex.Slice(0, tileRows * w).Clear();
+                }
+
+                for (int p = 0; p < c.PanelCount; p += 2)
+                {
+                    ref float panel0 = ref Unsafe.Add(ref panels, (nint)(p * panelStride));
+                    ref float panel1 = ref Unsafe.Add(ref panel0, (nint)panelStride);
+                    for (int m = 0; m < micros; m++)
+                    {
+                        int microStart = tileStart + m * MicroRows;
+                        ref float x = ref (m == micros - 1 && lastMicroRows < MicroRows)
+                            ? ref tail[0]
+                            : ref Unsafe.AsRef(in rows[microStart * d]);
+                        int liveRows = Math.Min(MicroRows, n - microStart);
+                        Micro<TOps, TVec, TEpilogue>(ref x, d, ref panel0, ref panel1, c, p, liveRows,
+                            ref best[m * MicroRows * w], ref bestIndex[m * MicroRows * w],
+                            rowNorms.Slice(m * MicroRows), output, microStart, lanes);
+                    }
+                }
+
+                if (TEpilogue.KeepsMinimum)
+                {
+                    for (int r = 0; r < tileRows; r++)
+                    {
+                        float minimum = float.PositiveInfinity, index = 0;
+                        var rowBest = best.Slice(r * w, w);
+                        var rowIndex = bestIndex.Slice(r * w, w);
+                        for (int j = 0; j < w; j++)
+                        {
+                            if (rowBest[j] < minimum || (rowBest[j] == minimum && rowIndex[j] < index))
+                            {
+                                minimum = rowBest[j];
+                                index = rowIndex[j];
+                            }
+                        }
+                        labels[tileStart + r] = (int)index;
+                        output[tileStart + r] = Math.Max(0f, rowNorms[r] + minimum);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(tail);
+        }
+        _ = k;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Micro<TOps, TVec, TEpilogue>(ref float x, int d, ref float panel0, ref float panel1,
+        PackedCentroids c, int panelIndex, int liveRows, ref float best, ref float bestIndex,
+        ReadOnlySpan<float> rowNorms, Span<float> output, int firstRow, Span<float> lanes)
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : struct
+        where TEpilogue : struct, IEpilogue
+    {
+        int w = TOps.Count;
+        TVec a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
+        TVec a40 = default, a41 = default, a50 = default, a51 = default, a60 = default, a61 = default, a70 = default, a71 = default;
+        ref float x1 = ref Unsafe.Add(ref x, d);
+        ref float x2 = ref Unsafe.Add(ref x, 2 * d);
+        ref float x3 = ref Unsafe.Add(ref x, 3 * d);
+        ref float x4 = ref Unsafe.Add(ref x, 4 * d);
+        ref float x5 = ref Unsafe.Add(ref x, 5 * d);
+        ref float x6 = ref Unsafe.Add(ref x, 6 * d);
+        ref float x7 = ref Unsafe.Add(ref x, 7 * d);
+        for (int f = 0; f < d; f++)
+        {
+            TVec c0 = TOps.Load(ref Unsafe.Add(ref panel0, f * w));
+            TVec c1 = TOps.Load(ref Unsafe.Add(ref panel1, f * w));
+            TVec b = TOps.Broadcast(Unsafe.Add(ref x, f));
+            a00 = TOps.MultiplyAdd(b, c0, a00); a01 = TOps.MultiplyAdd(b, c1, a01);
+            b = TOps.Broadcast(Unsafe.Add(ref x1, f));
+            a10 = TOps.MultiplyAdd(b, c0, a10); a11 = TOps.MultiplyAdd(b, c1, a11);
+            b = TOps.Broadcast(Unsafe.Add(ref x2, f));
+            a20 = TOps.MultiplyAdd(b, c0, a20); a21 = TOps.MultiplyAdd(b, c1, a21);
+            b = TOps.Broadcast(Unsafe.Add(ref x3, f));
+            a30 = TOps.MultiplyAdd(b, c0, a30); a31 = TOps.MultiplyAdd(b, c1, a31);
+            b = TOps.Broadcast(Unsafe.Add(ref x4, f));
+            a40 = TOps.MultiplyAdd(b, c0, a40); a41 = TOps.MultiplyAdd(b, c1, a41);
+            b = TOps.Broadcast(Unsafe.Add(ref x5, f));
+            a50 = TOps.MultiplyAdd(b, c0, a50); a51 = TOps.MultiplyAdd(b, c1, a51);
+            b = TOps.Broadcast(Unsafe.Add(ref x6, f));
+            a60 = TOps.MultiplyAdd(b, c0, a60); a61 = TOps.MultiplyAdd(b, c1, a61);
+            b = TOps.Broadcast(Unsafe.Add(ref x7, f));
+            a70 = TOps.MultiplyAdd(b, c0, a70); a71 = TOps.MultiplyAdd(b, c1, a71);
+        }
+
+        int base0 = panelIndex * w, base1 = base0 + w;
+        TVec n0 = TOps.Load(ref c.Norms[base0]), n1 = TOps.Load(ref c.Norms[base1]);
+        if (TEpilogue.KeepsMinimum)
+        {
+            TVec i0 = TOps.Load(ref c.Indices[base0]), i1 = TOps.Load(ref c.Indices[base1]);
+            // Panel 0 before panel 1 and strict '<': among equal distances the lower index survives.
+            KeepMinimum<TOps, TVec>(a00, n0, i0, ref best, ref bestIndex, 0);
+            KeepMinimum<TOps, TVec>(a01, n1, i1, ref best, ref bestIndex, 0);
+            KeepMinimum<TOps, TVec>(a10, n0, i0, ref best, ref bestIndex, w);
+            KeepMinimum<TOps, TVec>(a11, n1, i1, ref best, ref bestIndex, w);
+            KeepMinimum<TOps, TVec>(a20, n0, i0, ref best, ref bestIndex, 2 * w);
+            KeepMinimum<TOps, TVec>(a21, n1, i1, ref best, ref bestIndex, 2 * w);
+            KeepMinimum<TOps, TVec>(a30, n0, i0, ref best, ref bestIndex, 3 * w);
+            KeepMinimum<TOps, TVec>(a31, n1, i1, ref best, ref bestIndex, 3 * w);
+            KeepMinimum<TOps, TVec>(a40, n0, i0, ref best, ref bestIndex, 4 * w);
+            KeepMinimum<TOps, TVec>(a41, n1, i1, ref best, ref bestIndex, 4 * w);
+            KeepMinimum<TOps, TVec>(a50, n0, i0, ref best, ref bestIndex, 5 * w);
+            KeepMinimum<TOps, TVec>(a51, n1, i1, ref best, ref bestIndex, 5 * w);
+            KeepMinimum<TOps, TVec>(a60, n0, i0, ref best, ref bestIndex, 6 * w);
+            KeepMinimum<TOps, TVec>(a61, n1, i1, ref best, ref bestIndex, 6 * w);
+            KeepMinimum<TOps, TVec>(a70, n0, i0, ref best, ref bestIndex, 7 * w);
+            KeepMinimum<TOps, TVec>(a71, n1, i1, ref best, ref bestIndex, 7 * w);
+        }
+        else
+        {
+            Span<TVec> sums = [a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51, a60, a61, a70, a71];
+            int k = c.Count;
+            for (int r = 0; r < liveRows; r++)
+            {
+                TVec xNorm = TOps.Broadcast(rowNorms[r]);
+                for (int half = 0; half < 2; half++)
+                {
+                    int first = half == 0 ? base0 : base1;
+                    if (first >= k)
+                        break;
+                    TVec distance = TOps.MultiplyAdd(sums[2 * r + half], TOps.Broadcast(-2f), half == 0 ? n0 : n1);
+                    TOps.Store(distance, ref lanes[0]);
+                    int live = Math.Min(w, k - first);
+                    var destination = output.Slice((firstRow + r) * k + first, live);
+                    for (int j = 0; j < live; j++)
+                        destination[j] = Math.Max(0f, rowNorms[r] + lanes[j]);
+                }
+                _ = xNorm;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void KeepMinimum<TOps, TVec>(TVec dot, TVec norms, TVec indices, ref float best, ref float bestIndex, int offset)
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : struct
+    {
+        TVec distance = TOps.MultiplyAdd(dot, TOps.Broadcast(-2f), norms);
+        ref float b = ref Unsafe.Add(ref best, offset);
+        ref float bi = ref Unsafe.Add(ref bestIndex, offset);
+        TVec current = TOps.Load(ref b);
+        TVec closer = TOps.LessThan(distance, current);
+        TOps.Store(TOps.Select(closer, distance, current), ref b);
+        TOps.Store(TOps.Select(closer, indices, TOps.Load(ref bi)), ref bi);
+    }
+}

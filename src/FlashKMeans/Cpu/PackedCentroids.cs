@@ -1,0 +1,84 @@
+using System.Runtime.Intrinsics;
+
+namespace FlashKMeans.Cpu;
+
+/// <summary>
+/// Centroids re-laid for the fused kernel: panels of W centroids (W = SIMD lanes), feature-major inside a
+/// panel, so that one vector load brings feature k of W centroids. Panels come in pairs; padding
+/// centroids have norm +∞ and never win.
+/// </summary>
+internal sealed class PackedCentroids
+{
+    private PackedCentroids(int count, int dimension, int width)
+    {
+        Count = count;
+        Dimension = dimension;
+        Width = width;
+        int panels = (count + width - 1) / width;
+        PanelCount = (panels + 1) & ~1;
+        Data = new float[(long)PanelCount * dimension * width];
+        Norms = new float[PanelCount * width];
+        Indices = new float[PanelCount * width];
+    }
+
+    /// <summary>Real centroids, K.</summary>
+    public int Count { get; }
+
+    /// <summary>Features, d.</summary>
+    public int Dimension { get; }
+
+    /// <summary>Lanes per panel.</summary>
+    public int Width { get; }
+
+    /// <summary>Panels, always even.</summary>
+    public int PanelCount { get; }
+
+    /// <summary>Panel p, feature k, lane j at ((p·d) + k)·W + j.</summary>
+    public float[] Data { get; }
+
+    /// <summary>‖c‖² in float32 per padded centroid; +∞ for padding.</summary>
+    public float[] Norms { get; }
+
+    /// <summary>Each padded centroid's index as a float (exact below 2²⁴).</summary>
+    public float[] Indices { get; }
+
+    /// <summary>The SIMD width the kernels use on this machine.</summary>
+    public static int PreferredWidth =>
+        Vector512Ops.IsSupported ? Vector512<float>.Count :
+        Vector256Ops.IsSupported ? Vector256<float>.Count : Vector128<float>.Count;
+
+    /// <summary>Packs K × d row-major centroids.</summary>
+    public static PackedCentroids Pack(ReadOnlySpan<float> centroids, int dimension, int? width = null)
+    {
+        int k = centroids.Length / dimension;
+        if (k > 1 << 24)
+            throw new ArgumentOutOfRangeException(nameof(centroids), k, "At most 2^24 centroids are supported.");
+        var packed = new PackedCentroids(k, dimension, width ?? PreferredWidth);
+        packed.Fill(centroids);
+        return packed;
+    }
+
+    /// <summary>Re-packs new centroids of the same shape without allocating.</summary>
+    public void Fill(ReadOnlySpan<float> centroids)
+    {
+        int w = Width, d = Dimension;
+        if (centroids.Length != Count * d)
+            throw new ArgumentException($"Expected {Count} × {d} centroid values, got {centroids.Length}.", nameof(centroids));
+        Array.Clear(Data);
+        for (int c = 0; c < PanelCount * w; c++)
+        {
+            Indices[c] = c;
+            if (c >= Count)
+            {
+                Norms[c] = float.PositiveInfinity;
+                continue;
+            }
+            int panel = c / w, lane = c % w;
+            var row = centroids.Slice(c * d, d);
+            long baseIndex = (long)panel * d * w + lane;
+            for (int f = 0; f < d; f++)
+                Data[baseIndex + (long)f * w] = row[f];
+            Norms[c] = VectorMath.SquaredNorm(row);
+        }
+    }
+}

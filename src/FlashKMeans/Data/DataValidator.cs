@@ -1,0 +1,104 @@
+using System.Numerics;
+
+namespace FlashKMeans.Data;
+
+/// <summary>What one validating pass learned about a source.</summary>
+/// <param name="RowCount">Rows in a pass.</param>
+/// <param name="TotalWeight">Sum of the row weights (the row count without weights).</param>
+public readonly record struct DataSummary(long RowCount, double TotalWeight);
+
+/// <summary>
+/// Reads a source once before any work starts and rejects what would poison a fit: non-finite features,
+/// negative, non-finite or all-zero weights, inconsistent batches, and empty data.
+/// </summary>
+public static class DataValidator
+{
+    /// <summary>Scans every row of <paramref name="source"/>.</summary>
+    /// <exception cref="ArgumentException">The data is empty or holds a bad value; the message names the row.</exception>
+    public static DataSummary Scan(IBatchSource source, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        int d = source.Dimension;
+        if (d < 1)
+            throw new ArgumentException($"The source reports dimension {d}; it must be at least 1.", nameof(source));
+        long rows = 0;
+        double totalWeight = 0;
+        using (var reader = source.OpenReader())
+        {
+            while (reader.TryRead(out var batch))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (batch.Dimension != d)
+                    throw new ArgumentException($"A batch has dimension {batch.Dimension} but the source declares {d}.", nameof(source));
+                if (batch.FirstRow != rows)
+                    throw new ArgumentException($"A batch starts at row {batch.FirstRow} where row {rows} was expected.", nameof(source));
+                var values = batch.Rows.Span;
+                if (!AllFinite(values))
+                {
+                    int at = FirstNonFinite(values);
+                    throw new ArgumentException(
+                        $"Row {rows + at / d} has a non-finite value ({values[at]}) at feature {at % d}; NaN and infinite features are not allowed.",
+                        nameof(source));
+                }
+                if (source.HasWeights)
+                {
+                    if (batch.Weights.Length != batch.RowCount)
+                        throw new ArgumentException($"The source declares weights but the batch at row {rows} has none.", nameof(source));
+                    var weights = batch.Weights.Span;
+                    for (int i = 0; i < weights.Length; i++)
+                    {
+                        float w = weights[i];
+                        if (!(w >= 0) || float.IsInfinity(w))
+                            throw new ArgumentException($"Row {rows + i} has weight {w}; weights must be finite and non-negative.", nameof(source));
+                        totalWeight += w;
+                    }
+                }
+                else
+                {
+                    totalWeight += batch.RowCount;
+                }
+                rows += batch.RowCount;
+            }
+        }
+        if (rows == 0)
+            throw new ArgumentException("The data is empty: it has no rows.", nameof(source));
+        if (source.RowCount is long declared && declared != rows)
+            throw new ArgumentException($"The source declares {declared} rows but a pass read {rows}.", nameof(source));
+        if (!(totalWeight > 0))
+            throw new ArgumentException("All row weights are zero; at least one row must have a positive weight.", nameof(source));
+        return new DataSummary(rows, totalWeight);
+    }
+
+    /// <summary>True when no value is NaN or infinite (x − x is 0 exactly for finite x only).</summary>
+    public static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && values.Length >= Vector<float>.Count)
+        {
+            var bad = Vector<int>.Zero;
+            for (; i <= values.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var v = new Vector<float>(values.Slice(i));
+                bad |= Vector.AsVectorInt32(Vector.OnesComplement(Vector.Equals(v - v, Vector<float>.Zero)));
+            }
+            if (bad != Vector<int>.Zero)
+                return false;
+        }
+        for (; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i]))
+                return false;
+        }
+        return true;
+    }
+
+    private static int FirstNonFinite(ReadOnlySpan<float> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i]))
+                return i;
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,72 @@
+namespace FlashKMeans.Data;
+
+/// <summary>
+/// Row-major data already in memory, served in batches of <see cref="BatchRows"/> rows without copying.
+/// </summary>
+public sealed class InMemoryBatchSource : IBatchSource
+{
+    private readonly ReadOnlyMemory<float> _rows;
+    private readonly ReadOnlyMemory<float> _weights;
+
+    /// <summary>Wraps row-major data.</summary>
+    /// <param name="rows">N × d values, row after row.</param>
+    /// <param name="dimension">d.</param>
+    /// <param name="weights">N weights, or empty for unit weights.</param>
+    /// <param name="batchRows">Rows per batch; <c>null</c> serves everything as one batch.</param>
+    public InMemoryBatchSource(ReadOnlyMemory<float> rows, int dimension, ReadOnlyMemory<float> weights = default, int? batchRows = null)
+    {
+        if (dimension < 1)
+            throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "The dimension must be at least 1.");
+        if (rows.Length % dimension != 0)
+            throw new ArgumentException($"The data holds {rows.Length} values, which is not a multiple of the dimension {dimension}.", nameof(rows));
+        long count = rows.Length / dimension;
+        if (!weights.IsEmpty && weights.Length != count)
+            throw new ArgumentException($"There are {count} rows but {weights.Length} weights.", nameof(weights));
+        if (batchRows is < 1)
+            throw new ArgumentOutOfRangeException(nameof(batchRows), batchRows, "Must be at least 1.");
+        _rows = rows;
+        _weights = weights;
+        Dimension = dimension;
+        RowCount = count;
+        BatchRows = (int)Math.Max(1, Math.Min(batchRows ?? count, count));
+    }
+
+    /// <inheritdoc />
+    public int Dimension { get; }
+
+    /// <inheritdoc />
+    public long? RowCount { get; }
+
+    /// <inheritdoc />
+    public bool HasWeights => !_weights.IsEmpty;
+
+    /// <summary>Rows per batch.</summary>
+    public int BatchRows { get; }
+
+    /// <inheritdoc />
+    public IBatchReader OpenReader() => new Reader(this);
+
+    private sealed class Reader(InMemoryBatchSource source) : IBatchReader
+    {
+        private long _next;
+
+        public bool TryRead(out DataBatch batch)
+        {
+            long total = source.RowCount!.Value;
+            if (_next >= total)
+            {
+                batch = default;
+                return false;
+            }
+            int count = (int)Math.Min(source.BatchRows, total - _next);
+            int d = source.Dimension;
+            var rows = source._rows.Slice(checked((int)(_next * d)), count * d);
+            var weights = source.HasWeights ? source._weights.Slice((int)_next, count) : default;
+            batch = new DataBatch(_next, rows, d, weights);
+            _next += count;
+            return true;
+        }
+
+        public void Dispose() { }
+    }
+}

@@ -1,0 +1,68 @@
+using FlashKMeans.Backends;
+
+namespace FlashKMeans.Engine;
+
+/// <summary>
+/// Re-seeds empty clusters deterministically: each empty cluster, in index order, takes the row farthest
+/// from its centroid (ties to the lower row), and that row's weight is taken out of the cluster it leaves,
+/// whose centroid is corrected accordingly. A row is only taken from a cluster that keeps some weight.
+/// </summary>
+internal static class EmptyClusterPolicy
+{
+    /// <returns>How many clusters were re-seeded.</returns>
+    public static int Reseed(IKMeansDataBinding binding, bool normalize, CancellationToken cancellationToken)
+    {
+        int k = binding.NumberOfClusters, d = binding.Dimension;
+        var weights = new double[k];
+        binding.GetClusterWeights(weights);
+        var empty = new List<int>();
+        for (int c = 0; c < k; c++)
+        {
+            if (!(weights[c] > 0))
+                empty.Add(c);
+        }
+        if (empty.Count == 0)
+            return 0;
+
+        // Ask for spare candidates: some may sit in clusters too light to give a row away.
+        int wanted = (int)Math.Min(binding.RowCount, 2L * empty.Count + 16);
+        var far = binding.FindFarthestRows(wanted, cancellationToken);
+        var rows = new long[far.Count];
+        for (int i = 0; i < rows.Length; i++)
+            rows[i] = far[i].Row;
+        var vectors = new float[rows.Length * d];
+        var rowWeights = new float[rows.Length];
+        binding.GatherRows(rows, vectors, rowWeights, cancellationToken);
+
+        var centroids = new float[k * d];
+        binding.GetCentroids(centroids);
+        int reseeded = 0, next = 0;
+        foreach (int target in empty)
+        {
+            while (next < far.Count)
+            {
+                var candidate = far[next];
+                float w = rowWeights[next];
+                int donor = candidate.Label;
+                var x = vectors.AsSpan(next * d, d);
+                next++;
+                if (!(weights[donor] - w > 0))
+                    continue;
+                var donorCentroid = centroids.AsSpan(donor * d, d);
+                double remaining = weights[donor] - w;
+                for (int f = 0; f < d; f++)
+                    donorCentroid[f] = (float)((weights[donor] * donorCentroid[f] - (double)w * x[f]) / remaining);
+                if (normalize)
+                    Cpu.VectorMath.NormalizeRows(donorCentroid, d);
+                weights[donor] = remaining;
+                x.CopyTo(centroids.AsSpan(target * d, d));
+                weights[target] = w;
+                reseeded++;
+                break;
+            }
+        }
+        if (reseeded > 0)
+            binding.SetCentroids(centroids);
+        return reseeded;
+    }
+}

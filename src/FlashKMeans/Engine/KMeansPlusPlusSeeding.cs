@@ -1,0 +1,55 @@
+using FlashKMeans.Backends;
+
+namespace FlashKMeans.Engine;
+
+/// <summary>
+/// Greedy k-means++ (Arthur and Vassilvitskii; the greedy variant scikit-learn uses): each step samples
+/// several candidates in proportion to w·D(x) and keeps the one that lowers the potential most.
+/// Works on any binding, so k-means|| reuses it on its weighted candidate set.
+/// </summary>
+internal static class KMeansPlusPlusSeeding
+{
+    public static float[] Run(IKMeansDataBinding binding, int k, int? trials, ulong seed, CancellationToken cancellationToken)
+    {
+        int d = binding.Dimension;
+        int tries = trials ?? 2 + (int)Math.Log(k);
+        var centroids = new float[k * d];
+        ulong counter = 0;
+
+        long first = (long)(CounterRandom.Uniform(seed, counter++) * binding.RowCount);
+        binding.GatherRows([first], centroids.AsSpan(0, d), default, cancellationToken);
+        double potential = binding.UpdateSeedDistances(centroids.AsSpan(0, d), reset: true, cancellationToken);
+
+        var targets = new double[tries];
+        var rows = new long[tries];
+        var candidates = new float[tries * d];
+        var potentials = new double[tries];
+        for (int c = 1; c < k; c++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var centroid = centroids.AsSpan(c * d, d);
+            if (!(potential > 0))
+            {
+                // Every row coincides with a seed: any row will do; Lloyd's empty-cluster policy sorts out the duplicates.
+                long row = (long)(CounterRandom.Uniform(seed, counter++) * binding.RowCount);
+                binding.GatherRows([row], centroid, default, cancellationToken);
+                continue;
+            }
+            for (int t = 0; t < tries; t++)
+                targets[t] = CounterRandom.Uniform(seed, counter++) * potential;
+            Array.Sort(targets);
+            binding.FindRowsAtCumulativePotential(targets, rows, cancellationToken);
+            binding.GatherRows(rows, candidates, default, cancellationToken);
+            binding.EvaluateSeedCandidates(candidates, potentials, cancellationToken);
+            int best = 0;
+            for (int t = 1; t < tries; t++)
+            {
+                if (potentials[t] < potentials[best])
+                    best = t;
+            }
+            candidates.AsSpan(best * d, d).CopyTo(centroid);
+            potential = binding.UpdateSeedDistances(centroid, reset: false, cancellationToken);
+        }
+        return centroids;
+    }
+}

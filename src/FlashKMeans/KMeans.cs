@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using FlashKMeans.Backends;
+using FlashKMeans.Data;
+using FlashKMeans.Engine;
+using Microsoft.Extensions.Logging;
+
+namespace FlashKMeans;
+
+/// <summary>
+/// Exact Lloyd k-means. Configure with <see cref="KMeansOptions"/>, call a <c>Fit</c> overload, get a
+/// <see cref="KMeansModel"/>. Usable without ML.NET.
+/// </summary>
+/// <example>
+/// <code>
+/// var model = new KMeans(new KMeansOptions { NumberOfClusters = 8 }).Fit(data, dimension: 16);
+/// int[] labels = model.Predict(data, 16);
+/// </code>
+/// </example>
+public sealed class KMeans
+{
+    private readonly KMeansOptions _options;
+
+    /// <summary>Creates a k-means estimator; the options are copied and validated.</summary>
+    public KMeans(KMeansOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options.Clone();
+    }
+
+    /// <summary>A copy of the settings in use.</summary>
+    public KMeansOptions Options => _options.Clone();
+
+    /// <summary>Fits row-major N × d data held in a span; nothing is copied.</summary>
+    /// <param name="data">N × <paramref name="dimension"/> values.</param>
+    /// <param name="dimension">d.</param>
+    /// <param name="weights">N non-negative weights, or empty for unit weights.</param>
+    /// <param name="progress">Receives a report after every iteration.</param>
+    /// <param name="cancellationToken">Stops the fit between chunks of work.</param>
+    public unsafe KMeansModel Fit(ReadOnlySpan<float> data, int dimension, ReadOnlySpan<float> weights = default,
+        IProgress<KMeansProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        fixed (float* rows = data)
+        fixed (float* w = weights)
+        {
+            // The span stays pinned for this synchronous call, so it can be served as Memory without a copy.
+            using var rowMemory = new UnmanagedMemory<float>(rows, data.Length);
+            using var weightMemory = new UnmanagedMemory<float>(w, weights.Length);
+            return Fit(rowMemory.Memory, dimension, weightMemory.Memory, progress, cancellationToken);
+        }
+    }
+
+    /// <summary>Fits row-major N × d data; nothing is copied.</summary>
+    public KMeansModel Fit(ReadOnlyMemory<float> data, int dimension, ReadOnlyMemory<float> weights = default,
+        IProgress<KMeansProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (data.IsEmpty)
+            throw new ArgumentException("The data is empty: it has no rows.", nameof(data));
+        return Fit(new InMemoryBatchSource(data, dimension, weights), progress, cancellationToken);
+    }
+
+    /// <summary>Fits the rows of a two-dimensional array (N × d).</summary>
+    public unsafe KMeansModel Fit(float[,] data, float[]? weights = null,
+        IProgress<KMeansProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (data.Length == 0)
+            throw new ArgumentException("The data is empty: it has no rows.", nameof(data));
+        fixed (float* rows = data)
+            return Fit(new ReadOnlySpan<float>(rows, data.Length), data.GetLength(1), weights, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// Fits a multi-pass batch source: data streamed from files, ML.NET cursors or anything else that can be
+    /// read from the start more than once.
+    /// </summary>
+    public KMeansModel Fit(IBatchSource source, IProgress<KMeansProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var clock = Stopwatch.StartNew();
+        var options = _options;
+        var summary = DataValidator.Scan(source, cancellationToken);
+        int k = options.NumberOfClusters;
+        if (k > summary.RowCount)
+            throw new ArgumentOutOfRangeException(nameof(source), $"{nameof(KMeansOptions.NumberOfClusters)} is {k} but the data has only {summary.RowCount} rows; K must not exceed the number of rows.");
+
+        bool cosine = options.Distance == KMeansDistance.Cosine;
+        IBatchSource training = cosine ? new UnitLengthBatchSource(source) : source;
+        if (options.MaximumPointsPerCentroid is int perCentroid && summary.RowCount > (long)perCentroid * k)
+        {
+            var rows = RandomRowSeeding.SampleDistinctRows(summary.RowCount, perCentroid * k, CounterRandom.Derive((ulong)options.Seed, 0x5A3B1E));
+            options.Logger?.LogInformation("FlashKMeans: training on {Sample} of {Rows} rows ({PerCentroid} per centroid).", rows.Length, summary.RowCount, perCentroid);
+            training = new SubsampledBatchSource(training, rows);
+            summary = DataValidator.Scan(training, cancellationToken);
+        }
+
+        using var backend = BackendSelector.Create(options);
+        using var binding = backend.Bind(training, summary, k, cancellationToken);
+        LloydRun? best = null;
+        for (int init = 0; init < options.NumberOfInitializations; init++)
+        {
+            ulong seed = CounterRandom.Derive((ulong)options.Seed, (ulong)init);
+            var initial = CentroidInitializer.Run(binding, options, seed, cancellationToken);
+            var run = LloydDriver.Run(binding, initial, options, init, clock, progress, cancellationToken);
+            options.Logger?.LogInformation("FlashKMeans: initialisation {Init}: inertia {Inertia:G9} after {Iterations} iterations ({State}).",
+                init, run.FinalInertia, run.Iterations, run.Converged ? "converged" : "iteration limit");
+            if (best is null || run.FinalInertia < best.FinalInertia)
+                best = run;
+        }
+        return new KMeansModel(best!.Centroids, source.Dimension, options.Distance, best.FinalInertia, best.Iterations,
+            best.Converged, best.EmptyClustersReseeded, best.InertiaHistory, best.Statistics, backend.Name);
+    }
+}

@@ -1,0 +1,244 @@
+using FlashKMeans.Backends;
+using FlashKMeans.Cpu;
+using FlashKMeans.Data;
+using FlashKMeans.Serialization;
+
+namespace FlashKMeans;
+
+/// <summary>
+/// A fitted k-means model: the centroids plus how the fit went. Immutable and safe to share between
+/// threads. Scoring runs on the CPU backend; create a GPU scorer through a backend for bulk work.
+/// </summary>
+public sealed class KMeansModel
+{
+    private readonly float[] _centroids;
+    private readonly Lazy<IKMeansScorer> _scorer;
+
+    internal KMeansModel(float[] centroids, int dimension, KMeansDistance distance, double inertia, int iterations,
+        bool converged, long emptyClustersReseeded, IReadOnlyList<double> inertiaHistory,
+        IReadOnlyList<KMeansIterationStatistics> statistics, string trainedOn)
+    {
+        _centroids = centroids;
+        Dimension = dimension;
+        NumberOfClusters = centroids.Length / dimension;
+        Distance = distance;
+        Inertia = inertia;
+        Iterations = iterations;
+        Converged = converged;
+        EmptyClustersReseeded = emptyClustersReseeded;
+        InertiaHistory = inertiaHistory;
+        Statistics = statistics;
+        TrainedOn = trainedOn;
+        _scorer = new Lazy<IKMeansScorer>(() => new CpuScorer(_centroids, Dimension, Environment.ProcessorCount));
+    }
+
+    /// <summary>Creates a model from given centroids, for scoring with centroids trained elsewhere.</summary>
+    /// <param name="centroids">K × d row-major centroids.</param>
+    /// <param name="dimension">d.</param>
+    /// <param name="distance">The distance the centroids were trained for.</param>
+    public static KMeansModel FromCentroids(ReadOnlySpan<float> centroids, int dimension, KMeansDistance distance = KMeansDistance.SquaredEuclidean)
+    {
+        if (dimension < 1)
+            throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "The dimension must be at least 1.");
+        if (centroids.IsEmpty || centroids.Length % dimension != 0)
+            throw new ArgumentException($"Expected K × {dimension} centroid values with K ≥ 1, got {centroids.Length}.", nameof(centroids));
+        if (!DataValidator.AllFinite(centroids))
+            throw new ArgumentException("The centroids contain NaN or infinite values.", nameof(centroids));
+        return new KMeansModel(centroids.ToArray(), dimension, distance, double.NaN, 0, false, 0, [], [], "given centroids");
+    }
+
+    /// <summary>d, features per row.</summary>
+    public int Dimension { get; }
+
+    /// <summary>K.</summary>
+    public int NumberOfClusters { get; }
+
+    /// <summary>The distance the model was trained with.</summary>
+    public KMeansDistance Distance { get; }
+
+    /// <summary>Row-major K × d centroids (unit length for cosine models).</summary>
+    public ReadOnlyMemory<float> Centroids => _centroids;
+
+    /// <summary>Centroid <paramref name="cluster"/> (0-based).</summary>
+    public ReadOnlySpan<float> GetCentroid(int cluster)
+    {
+        if ((uint)cluster >= (uint)NumberOfClusters)
+            throw new ArgumentOutOfRangeException(nameof(cluster), cluster, $"Clusters are numbered 0 to {NumberOfClusters - 1}.");
+        return _centroids.AsSpan(cluster * Dimension, Dimension);
+    }
+
+    /// <summary>Weighted sum of distances of the training data to their nearest final centroid.</summary>
+    public double Inertia { get; }
+
+    /// <summary>Lloyd iterations run by the kept initialisation.</summary>
+    public int Iterations { get; }
+
+    /// <summary>Whether the tolerance test stopped the fit before the iteration limit.</summary>
+    public bool Converged { get; }
+
+    /// <summary>Empty clusters re-seeded during the kept initialisation's run.</summary>
+    public long EmptyClustersReseeded { get; }
+
+    /// <summary>The inertia of each iteration's assignment.</summary>
+    public IReadOnlyList<double> InertiaHistory { get; }
+
+    /// <summary>Per-iteration statistics of the kept initialisation (not saved by <see cref="Save(Stream)"/>).</summary>
+    public IReadOnlyList<KMeansIterationStatistics> Statistics { get; }
+
+    /// <summary>The backend that trained the model, for logs.</summary>
+    public string TrainedOn { get; }
+
+    /// <summary>The 0-based cluster of one row.</summary>
+    public int Predict(ReadOnlySpan<float> row)
+    {
+        Span<int> label = stackalloc int[1];
+        Predict(row, label);
+        return label[0];
+    }
+
+    /// <summary>The 0-based cluster of each row of row-major data.</summary>
+    public void Predict(ReadOnlySpan<float> rows, Span<int> labels)
+    {
+        int n = CheckRows(rows, nameof(rows));
+        if (labels.Length != n)
+            throw new ArgumentException($"There are {n} rows but room for {labels.Length} labels.", nameof(labels));
+        Score(rows, labels, default);
+    }
+
+    /// <summary>The 0-based cluster of each row of row-major data.</summary>
+    public int[] Predict(ReadOnlySpan<float> rows, int dimension)
+    {
+        CheckDimension(dimension);
+        var labels = new int[CheckRows(rows, nameof(rows))];
+        Predict(rows, labels);
+        return labels;
+    }
+
+    /// <summary>The 0-based cluster of each row of a two-dimensional array.</summary>
+    public unsafe int[] Predict(float[,] rows)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        CheckDimension(rows.GetLength(1));
+        fixed (float* p = rows)
+            return Predict(new ReadOnlySpan<float>(p, rows.Length), Dimension);
+    }
+
+    /// <summary>
+    /// The distance of each row to every centroid, n × K row-major: squared Euclidean distance, or cosine
+    /// distance 1 − cos for cosine models.
+    /// </summary>
+    public void Transform(ReadOnlySpan<float> rows, Span<float> distances)
+    {
+        int n = CheckRows(rows, nameof(rows));
+        if (distances.Length != (long)n * NumberOfClusters)
+            throw new ArgumentException($"{n} rows × {NumberOfClusters} clusters needs {(long)n * NumberOfClusters} values, not {distances.Length}.", nameof(distances));
+        if (Distance == KMeansDistance.Cosine)
+        {
+            var unit = UnitRows(rows);
+            _scorer.Value.AllDistances(unit, distances);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(distances, 0.5f, distances);
+        }
+        else
+        {
+            _scorer.Value.AllDistances(rows, distances);
+        }
+    }
+
+    /// <summary>The distances of each row to every centroid as a new n × K array.</summary>
+    public float[] Transform(ReadOnlySpan<float> rows)
+    {
+        var distances = new float[(long)CheckRows(rows, nameof(rows)) * NumberOfClusters];
+        Transform(rows, distances);
+        return distances;
+    }
+
+    /// <summary>The cost of data under the model: Σ w·(distance to the nearest centroid).</summary>
+    /// <param name="rows">Row-major data.</param>
+    /// <param name="weights">One weight per row, or empty for unit weights.</param>
+    public double Score(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights = default)
+    {
+        int n = CheckRows(rows, nameof(rows));
+        if (!weights.IsEmpty && weights.Length != n)
+            throw new ArgumentException($"There are {n} rows but {weights.Length} weights.", nameof(weights));
+        var labels = new int[n];
+        var distances = new float[n];
+        Score(rows, labels, distances);
+        double total = 0;
+        for (int i = 0; i < n; i++)
+            total += (weights.IsEmpty ? 1.0 : weights[i]) * distances[i];
+        return total;
+    }
+
+    private void Score(ReadOnlySpan<float> rows, Span<int> labels, Span<float> distances)
+    {
+        if (Distance == KMeansDistance.Cosine)
+        {
+            _scorer.Value.Assign(UnitRows(rows), labels, distances);
+            if (!distances.IsEmpty)
+                System.Numerics.Tensors.TensorPrimitives.Multiply(distances, 0.5f, distances);
+        }
+        else
+        {
+            _scorer.Value.Assign(rows, labels, distances);
+        }
+    }
+
+    private float[] UnitRows(ReadOnlySpan<float> rows)
+    {
+        var unit = rows.ToArray();
+        for (int r = 0; r < unit.Length / Dimension; r++)
+            UnitLengthBatchSource.Normalize(unit.AsSpan(r * Dimension, Dimension), r);
+        return unit;
+    }
+
+    private int CheckRows(ReadOnlySpan<float> rows, string name)
+    {
+        if (rows.Length % Dimension != 0)
+            throw new ArgumentException($"Dimension mismatch: the model has {Dimension} features per row but {rows.Length} values is not a whole number of rows.", name);
+        if (!DataValidator.AllFinite(rows))
+            throw new ArgumentException("The rows contain NaN or infinite values.", name);
+        return rows.Length / Dimension;
+    }
+
+    private void CheckDimension(int dimension)
+    {
+        if (dimension != Dimension)
+            throw new ArgumentException($"Dimension mismatch: the model has {Dimension} features per row, the data {dimension}.", nameof(dimension));
+    }
+
+    /// <summary>Writes the model in the versioned, checksummed binary format of <see cref="KMeansModelFormat"/>.</summary>
+    public void Save(Stream stream) => KMeansModelFormat.Write(this, stream);
+
+    /// <summary>Writes the model to a file atomically: a failed save leaves any existing file untouched.</summary>
+    public void Save(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string temporary = path + ".tmp-" + Guid.NewGuid().ToString("N");
+        try
+        {
+            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
+                Save(file);
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary))
+                File.Delete(temporary);
+        }
+    }
+
+    /// <summary>Reads a model written by <see cref="Save(Stream)"/>.</summary>
+    /// <exception cref="InvalidDataException">The data is not a model, is truncated or corrupted, or has an unknown version.</exception>
+    public static KMeansModel Load(Stream stream) => KMeansModelFormat.Read(stream);
+
+    /// <summary>Reads a model file written by <see cref="Save(string)"/>.</summary>
+    public static KMeansModel Load(string path)
+    {
+        using var file = File.OpenRead(path);
+        return Load(file);
+    }
+
+    internal static KMeansModel Restore(float[] centroids, int dimension, KMeansDistance distance, double inertia, int iterations,
+        bool converged, long reseeded, double[] history)
+        => new(centroids, dimension, distance, inertia, iterations, converged, reseeded, history, [], "loaded model");
+}

@@ -1,0 +1,142 @@
+using Microsoft.Extensions.Logging;
+
+namespace FlashKMeans;
+
+/// <summary>
+/// Settings of a k-means fit. Results never flow back into this object: a fit returns a
+/// <see cref="KMeansModel"/>. Names follow ML.NET's <c>KMeansTrainer.Options</c> where they mean the same.
+/// </summary>
+public sealed class KMeansOptions
+{
+    /// <summary>Default values of <see cref="KMeansOptions"/>.</summary>
+    public static class Defaults
+    {
+        /// <summary>Default <see cref="NumberOfClusters"/>, as in ML.NET.</summary>
+        public const int NumberOfClusters = 5;
+        /// <summary>Default <see cref="MaximumNumberOfIterations"/>, as in scikit-learn.</summary>
+        public const int MaximumNumberOfIterations = 300;
+        /// <summary>Default <see cref="OptimizationTolerance"/>.</summary>
+        public const double OptimizationTolerance = 1e-4;
+        /// <summary>Default <see cref="Initialization"/>.</summary>
+        public const KMeansInitialization Initialization = KMeansInitialization.KMeansPlusPlus;
+        /// <summary>Default <see cref="NumberOfInitializations"/>.</summary>
+        public const int NumberOfInitializations = 1;
+        /// <summary>Default <see cref="Seed"/>.</summary>
+        public const int Seed = 0;
+        /// <summary>Default <see cref="KMeansParallelRounds"/>, as in Bahmani et al.</summary>
+        public const int KMeansParallelRounds = 5;
+    }
+
+    /// <summary>K, the number of clusters. At least 1 and at most the number of rows.</summary>
+    public int NumberOfClusters { get; set; } = Defaults.NumberOfClusters;
+
+    /// <summary>The most Lloyd iterations (assign + update) one initialisation runs.</summary>
+    public int MaximumNumberOfIterations { get; set; } = Defaults.MaximumNumberOfIterations;
+
+    /// <summary>
+    /// Convergence threshold on the <em>relative</em> change of inertia between two consecutive
+    /// iterations, |I(t−1) − I(t)| / I(t−1), as cuVS does. The fit stops, converged, when the change is at
+    /// most this value, or when no label changes. A value ≤ 0 runs exactly
+    /// <see cref="MaximumNumberOfIterations"/> iterations (unless labels stop changing).
+    /// </summary>
+    public double OptimizationTolerance { get; set; } = Defaults.OptimizationTolerance;
+
+    /// <summary>How the first centroids are chosen.</summary>
+    public KMeansInitialization Initialization { get; set; } = Defaults.Initialization;
+
+    /// <summary>
+    /// Row-major K × d initial centroids for <see cref="KMeansInitialization.Explicit"/>. Setting it
+    /// with any other <see cref="Initialization"/> is an error.
+    /// </summary>
+    public ReadOnlyMemory<float> InitialCentroids { get; set; }
+
+    /// <summary>
+    /// Candidates tried per step of greedy k-means++; <c>null</c> means 2 + ⌊ln K⌋ (scikit-learn's choice).
+    /// </summary>
+    public int? KMeansPlusPlusTrials { get; set; }
+
+    /// <summary>Expected candidates sampled per k-means|| round, as a multiple of K (ℓ / K). Default 2.</summary>
+    public double OversamplingFactor { get; set; } = 2.0;
+
+    /// <summary>Sampling rounds of k-means||.</summary>
+    public int KMeansParallelRounds { get; set; } = Defaults.KMeansParallelRounds;
+
+    /// <summary>Independent initialisations; the fit with the lowest inertia is kept.</summary>
+    public int NumberOfInitializations { get; set; } = Defaults.NumberOfInitializations;
+
+    /// <summary>Seed of every random choice. The same seed gives bit-identical results on the CPU at any thread count.</summary>
+    public int Seed { get; set; } = Defaults.Seed;
+
+    /// <summary>The dissimilarity minimised.</summary>
+    public KMeansDistance Distance { get; set; } = KMeansDistance.SquaredEuclidean;
+
+    /// <summary>
+    /// When set, training uses a deterministic sample of at most this many rows per centroid
+    /// (faiss' <c>max_points_per_centroid</c>). The returned inertia is that of the sample. Off by default.
+    /// </summary>
+    public int? MaximumPointsPerCentroid { get; set; }
+
+    /// <summary>Worker threads of the CPU backend; <c>null</c> uses every logical processor.</summary>
+    public int? NumberOfThreads { get; set; }
+
+    /// <summary>Where the work runs.</summary>
+    public ComputeDevice Device { get; set; } = ComputeDevice.Auto;
+
+    /// <summary>Arithmetic of the distance products on the GPU. The CPU always computes in float32.</summary>
+    public ComputePrecision Precision { get; set; } = ComputePrecision.Float32;
+
+    /// <summary>
+    /// Skip distance computations that triangle-inequality bounds prove useless (CPU backend).
+    /// Results are identical with and without it; it pays when clusters are well separated.
+    /// </summary>
+    public bool UsePruning { get; set; }
+
+    /// <summary>
+    /// Make the GPU centroid update free of floating-point atomics so that the same input gives
+    /// bit-identical centroids. The CPU backend is always deterministic.
+    /// </summary>
+    public bool DeterministicUpdate { get; set; }
+
+    /// <summary>Receives the backend choice and per-iteration diagnostics; <c>null</c> logs nothing.</summary>
+    public ILogger? Logger { get; set; }
+
+    /// <summary>A shallow copy, so that callers can vary one setting without touching the original.</summary>
+    public KMeansOptions Clone() => (KMeansOptions)MemberwiseClone();
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> or <see cref="ArgumentException"/> naming the bad setting.</summary>
+    public void Validate()
+    {
+        if (NumberOfClusters < 1)
+            throw new ArgumentOutOfRangeException(nameof(NumberOfClusters), NumberOfClusters, "K must be at least 1.");
+        if (MaximumNumberOfIterations < 0)
+            throw new ArgumentOutOfRangeException(nameof(MaximumNumberOfIterations), MaximumNumberOfIterations, "Must be non-negative.");
+        if (double.IsNaN(OptimizationTolerance))
+            throw new ArgumentOutOfRangeException(nameof(OptimizationTolerance), "Must not be NaN.");
+        if (NumberOfInitializations < 1)
+            throw new ArgumentOutOfRangeException(nameof(NumberOfInitializations), NumberOfInitializations, "Must be at least 1.");
+        if (KMeansPlusPlusTrials is < 1)
+            throw new ArgumentOutOfRangeException(nameof(KMeansPlusPlusTrials), KMeansPlusPlusTrials, "Must be at least 1.");
+        if (!(OversamplingFactor > 0) || double.IsInfinity(OversamplingFactor))
+            throw new ArgumentOutOfRangeException(nameof(OversamplingFactor), OversamplingFactor, "Must be positive and finite.");
+        if (KMeansParallelRounds < 1)
+            throw new ArgumentOutOfRangeException(nameof(KMeansParallelRounds), KMeansParallelRounds, "Must be at least 1.");
+        if (MaximumPointsPerCentroid is < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaximumPointsPerCentroid), MaximumPointsPerCentroid, "Must be at least 1.");
+        if (NumberOfThreads is < 1)
+            throw new ArgumentOutOfRangeException(nameof(NumberOfThreads), NumberOfThreads, "Must be at least 1.");
+        if (!Enum.IsDefined(Initialization))
+            throw new ArgumentOutOfRangeException(nameof(Initialization), Initialization, "Unknown initialisation.");
+        if (!Enum.IsDefined(Distance))
+            throw new ArgumentOutOfRangeException(nameof(Distance), Distance, "Unknown distance.");
+        if (!Enum.IsDefined(Device))
+            throw new ArgumentOutOfRangeException(nameof(Device), Device, "Unknown device.");
+        if (!Enum.IsDefined(Precision))
+            throw new ArgumentOutOfRangeException(nameof(Precision), Precision, "Unknown precision.");
+        if (Initialization == KMeansInitialization.Explicit && InitialCentroids.IsEmpty)
+            throw new ArgumentException($"{nameof(InitialCentroids)} must be set when {nameof(Initialization)} is {nameof(KMeansInitialization.Explicit)}.", nameof(InitialCentroids));
+        if (Initialization != KMeansInitialization.Explicit && !InitialCentroids.IsEmpty)
+            throw new ArgumentException($"{nameof(InitialCentroids)} is set but {nameof(Initialization)} is {Initialization}; use {nameof(KMeansInitialization.Explicit)}.", nameof(InitialCentroids));
+    }
+
+    internal int EffectiveThreads => NumberOfThreads ?? Environment.ProcessorCount;
+}

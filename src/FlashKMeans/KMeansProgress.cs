@@ -1,0 +1,9 @@
+namespace FlashKMeans;
+
+/// <summary>Reported after every Lloyd iteration.</summary>
+/// <param name="Initialization">0-based index of the initialisation being run.</param>
+/// <param name="Iteration">1-based iteration within that initialisation.</param>
+/// <param name="Inertia">Weighted sum of distances of the iteration's assignment.</param>
+/// <param name="RelativeChange">|I(t−1) − I(t)| / I(t−1); NaN on the first iteration.</param>
+/// <param name="Elapsed">Time since the fit started.</param>
+public readonly record struct KMeansProgress(int Initialization, int Iteration, double Inertia, double RelativeChange, TimeSpan Elapsed);

@@ -1,0 +1,7 @@
+namespace FlashKMeans.Tests;
+
+[TestClass]
+public sealed class CpuBackendTests : KMeansBackendTests
+{
+    protected override KMeansOptions Options(int k) => new() { NumberOfClusters = k, Device = ComputeDevice.Cpu };
+}
