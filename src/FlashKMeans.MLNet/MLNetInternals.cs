@@ -1,0 +1,120 @@
+using System.Reflection;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using Microsoft.ML.Trainers;
+
+namespace FlashKMeans.MLNet;
+
+/// <summary>
+/// Every place where the plugin reaches past ML.NET's public API, gathered in one file so that a new ML.NET
+/// version that moves these members breaks in one place, with a message that says which member moved.
+/// </summary>
+/// <remarks>
+/// <para>ML.NET 5.0 keeps three things a third-party trainer needs behind <c>[BestFriend] internal</c>:</para>
+/// <list type="number">
+/// <item><c>SchemaShape.Column</c>'s constructor, without which <see cref="IEstimator{TTransformer}.GetOutputSchema"/>
+/// cannot describe a new column;</item>
+/// <item>the catalogs' <c>IHostEnvironment</c>, which carries log lines to <c>MLContext.Log</c>;</item>
+/// <item>the constructors of <see cref="KMeansModelParameters"/> and
+/// <see cref="ClusteringPredictionTransformer{TModel}"/>, the only route to a model zip that loads without this
+/// package (<c>ModelSaveContext</c> has no public members and <c>LoadableClass</c> is internal).</item>
+/// </list>
+/// <para>Each is looked up by exact signature, as documented in ML.NET's source for 5.0.0.</para>
+/// </remarks>
+internal static class MLNetInternals
+{
+    private const BindingFlags Hidden = BindingFlags.Instance | BindingFlags.NonPublic;
+
+    private static readonly Lazy<ConstructorInfo> s_shapeColumn = new(() => Find(typeof(SchemaShape.Column),
+        [typeof(string), typeof(SchemaShape.Column.VectorKind), typeof(DataViewType), typeof(bool), typeof(SchemaShape)],
+        "SchemaShape.Column(string, VectorKind, DataViewType, bool, SchemaShape)"));
+
+    private static readonly Lazy<ConstructorInfo> s_kmeansParameters = new(() => Find(typeof(KMeansModelParameters),
+        [typeof(IHostEnvironment), typeof(int), typeof(VBuffer<float>[]), typeof(bool)],
+        "KMeansModelParameters(IHostEnvironment, int, VBuffer<float>[], bool)"));
+
+    private static readonly Lazy<ConstructorInfo> s_clusteringTransformer = new(() => Find(
+        typeof(ClusteringPredictionTransformer<KMeansModelParameters>),
+        [typeof(IHostEnvironment), typeof(KMeansModelParameters), typeof(DataViewSchema), typeof(string), typeof(float), typeof(string)],
+        "ClusteringPredictionTransformer<KMeansModelParameters>(IHostEnvironment, KMeansModelParameters, DataViewSchema, string, float, string)"));
+
+    /// <summary>A schema-shape column, as ML.NET's own estimators describe their outputs.</summary>
+    public static SchemaShape.Column ShapeColumn(string name, SchemaShape.Column.VectorKind kind, DataViewType itemType, bool isKey,
+        SchemaShape? annotations = null)
+        => (SchemaShape.Column)Invoke(s_shapeColumn.Value, name, kind, itemType, isKey, annotations!);
+
+    /// <summary>ML.NET's own KMeans model parameters holding exactly these centroids, in this order.</summary>
+    /// <param name="env">Any ML.NET environment; <see cref="MLContext"/> is one.</param>
+    /// <param name="centroids">K × d, row-major.</param>
+    /// <param name="k">K.</param>
+    /// <param name="dimension">d.</param>
+    public static KMeansModelParameters CreateKMeansParameters(IHostEnvironment env, ReadOnlySpan<float> centroids, int k, int dimension)
+    {
+        var vectors = new VBuffer<float>[k];
+        for (int c = 0; c < k; c++)
+            vectors[c] = new VBuffer<float>(dimension, centroids.Slice(c * dimension, dimension).ToArray());
+        return (KMeansModelParameters)Invoke(s_kmeansParameters.Value, env, k, vectors, false);
+    }
+
+    /// <summary>ML.NET's clustering transformer over <paramref name="model"/>, exactly what <c>KMeansTrainer.Fit</c> returns.</summary>
+    /// <param name="env">Any ML.NET environment.</param>
+    /// <param name="model">The model parameters.</param>
+    /// <param name="trainSchema">A schema that contains the feature column; it is saved in the zip.</param>
+    /// <param name="featureColumnName">The feature column.</param>
+    public static ClusteringPredictionTransformer<KMeansModelParameters> CreateClusteringTransformer(IHostEnvironment env,
+        KMeansModelParameters model, DataViewSchema trainSchema, string featureColumnName)
+        // threshold and thresholdColumn are ML.NET's defaults (0, "Score"); clustering ignores them.
+        => (ClusteringPredictionTransformer<KMeansModelParameters>)Invoke(s_clusteringTransformer.Value,
+            env, model, trainSchema, featureColumnName, 0f, "Score");
+
+    /// <summary>
+    /// The environment behind a catalog (<c>TrainCatalogBase.Environment</c> reached through
+    /// <c>CatalogInstantiatorBase.Owner</c>), or <c>null</c> where ML.NET moved them; only logging depends on it.
+    /// </summary>
+    public static IHostEnvironment? EnvironmentOf(TrainCatalogBase.CatalogInstantiatorBase? catalog)
+    {
+        if (catalog is null)
+            return null;
+        try
+        {
+            var owner = FindProperty(catalog.GetType(), "Owner")?.GetValue(catalog);
+            return owner is null ? null : FindProperty(owner.GetType(), "Environment")?.GetValue(owner) as IHostEnvironment;
+        }
+        catch (TargetInvocationException)
+        {
+            return null;
+        }
+    }
+
+    private static PropertyInfo? FindProperty(Type? type, string name)
+    {
+        for (; type is not null; type = type.BaseType)
+        {
+            var property = type.GetProperty(name, Hidden | BindingFlags.Public | BindingFlags.DeclaredOnly);
+            if (property is not null)
+                return property;
+        }
+        return null;
+    }
+
+    private static ConstructorInfo Find(Type type, Type[] parameters, string signature)
+        => type.GetConstructor(Hidden | BindingFlags.Public, binder: null, parameters, modifiers: null)
+            ?? throw new MissingMethodException(
+                $"FlashKMeans.MLNet needs ML.NET's internal constructor {signature}, which this version of " +
+                $"{type.Assembly.GetName().Name} ({type.Assembly.GetName().Version}) does not have. FlashKMeans.MLNet is built for Microsoft.ML 5.0.");
+
+    private static object Invoke(ConstructorInfo constructor, params object[] arguments)
+    {
+        try
+        {
+            return constructor.Invoke(arguments);
+        }
+        catch (TargetInvocationException e) when (e.InnerException is not null)
+        {
+            // Surface ML.NET's own argument errors rather than the reflection wrapper.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
+            throw;
+        }
+    }
+}
