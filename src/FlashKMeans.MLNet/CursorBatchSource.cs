@@ -78,6 +78,7 @@ internal sealed class CursorBatchSource : IBatchSource
         private long _served;
         private long _read;
         private long _skipped;
+        private bool _exhausted;
         private bool _finished;
 
         public Reader(CursorBatchSource source)
@@ -102,7 +103,7 @@ internal sealed class CursorBatchSource : IBatchSource
         public bool TryRead(out DataBatch batch)
         {
             batch = default;
-            if (_finished)
+            if (_exhausted)
                 return false;
             var rows = _rows ?? throw new ObjectDisposedException(nameof(CursorBatchSource));
             int d = _source.Dimension;
@@ -143,14 +144,12 @@ internal sealed class CursorBatchSource : IBatchSource
                 }
                 _read++;
             }
-            if (count == 0)
-            {
-                Finish();
-                return false;
-            }
-            batch = new DataBatch(_served, rows.AsMemory(0, count * d), d, _weights is null ? default : _weights.AsMemory(0, count));
+            if (count > 0)
+                batch = new DataBatch(_served, rows.AsMemory(0, count * d), d, _weights is null ? default : _weights.AsMemory(0, count));
             _served += count;
-            return true;
+            if (_exhausted)
+                Finish();
+            return count > 0;
         }
 
         private bool Advance()
@@ -164,7 +163,7 @@ internal sealed class CursorBatchSource : IBatchSource
             {
                 throw Wrap(e);
             }
-            Finish();
+            _exhausted = true;
             return false;
         }
 

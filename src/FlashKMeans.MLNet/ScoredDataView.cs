@@ -137,7 +137,11 @@ internal sealed class ScoredDataView : IDataView
             }
             if (column.Name == ClusteringColumns.PredictedLabel && typeof(TValue) == typeof(uint))
             {
-                ValueGetter<uint> label = (ref uint value) => value = _labels![Locate()];
+                ValueGetter<uint> label = (ref uint value) =>
+                {
+                    int at = Locate(); // fills the block (and _labels) before it is read
+                    value = _labels![at];
+                };
                 return (ValueGetter<TValue>)(Delegate)label;
             }
             throw new InvalidOperationException(
