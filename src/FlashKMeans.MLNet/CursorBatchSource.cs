@@ -6,13 +6,16 @@ namespace FlashKMeans.MLNet;
 
 /// <summary>
 /// Serves an <see cref="IDataView"/> to the engine as a multi-pass <see cref="IBatchSource"/>: every pass is
-/// one fresh cursor over the feature (and weight) column, copied row by row into a pinned batch buffer of
-/// <c>batchRows × d</c> floats. The whole data set never sits in managed arrays; only one batch does.
+/// one fresh cursor over the feature (and weight) column, copied row by row into pinned batch buffers of
+/// <c>batchRows × d</c> floats. The whole data set never sits in managed arrays; two batches do.
 /// </summary>
 /// <remarks>
-/// Rows whose features are not all finite, or whose weight is NaN, infinite or negative, are "missing", as
-/// ML.NET's KMeans calls them: they are skipped and counted, or rejected with an error naming the row when
-/// <see cref="RejectMissing"/> is set. Skipping is the same on every pass, so passes stay identical.
+/// <para>Two buffers per pass let the cursor fill the next batch on a worker thread while the engine works on
+/// the current one (the engine may use a batch only until its next read), so cursor time hides behind GPU or
+/// CPU time instead of adding to it. The cursor is still used by one thread at a time.</para>
+/// <para>Rows whose features are not all finite, or whose weight is NaN, infinite or negative, are "missing",
+/// as ML.NET's KMeans calls them: they are skipped and counted, or rejected with an error naming the row when
+/// <see cref="RejectMissing"/> is set. Skipping is the same on every pass, so passes stay identical.</para>
 /// </remarks>
 internal sealed class CursorBatchSource : IBatchSource
 {
@@ -20,8 +23,8 @@ internal sealed class CursorBatchSource : IBatchSource
     private readonly DataViewSchema.Column _features;
     private readonly DataViewSchema.Column? _weights;
     private readonly int _batchRows;
-    private float[]? _spareRows;
-    private float[]? _spareWeights;
+    private Buffer? _spareA;
+    private Buffer? _spareB;
     private int _passes;
 
     public CursorBatchSource(IDataView data, DataViewSchema.Column features, DataViewSchema.Column? weights, int batchRows, bool rejectMissing)
@@ -59,12 +62,17 @@ internal sealed class CursorBatchSource : IBatchSource
         return new Reader(this);
     }
 
-    // One spare buffer pair is kept between passes so that a 300-iteration fit allocates (and pins) once.
-    private float[] RentRows() => Interlocked.Exchange(ref _spareRows, null)
-        ?? GC.AllocateUninitializedArray<float>(checked(_batchRows * Dimension), pinned: true);
+    /// <summary>One pinned batch: row-major features and, with a weight column, weights.</summary>
+    private sealed class Buffer(int rows, int dimension, bool weights)
+    {
+        public readonly float[] Rows = GC.AllocateUninitializedArray<float>(checked(rows * dimension), pinned: true);
+        public readonly float[]? Weights = weights ? GC.AllocateUninitializedArray<float>(rows, pinned: true) : null;
+        public int Count;
+        public long FirstRow;
+    }
 
-    private float[] RentWeights() => Interlocked.Exchange(ref _spareWeights, null)
-        ?? GC.AllocateUninitializedArray<float>(_batchRows, pinned: true);
+    // The buffers of a finished pass are kept for the next one, so that a long fit allocates (and pins) once.
+    private Buffer Rent(ref Buffer? spare) => Interlocked.Exchange(ref spare, null) ?? new Buffer(_batchRows, Dimension, HasWeights);
 
     private sealed class Reader : IBatchReader
     {
@@ -72,14 +80,16 @@ internal sealed class CursorBatchSource : IBatchSource
         private readonly DataViewRowCursor _cursor;
         private readonly ValueGetter<VBuffer<float>> _getFeatures;
         private readonly ValueGetter<float>? _getWeight;
-        private float[]? _rows;
-        private float[]? _weights;
+        private Buffer? _current;
+        private Buffer? _next;
+        private Task? _filling;
         private VBuffer<float> _row;
         private long _served;
         private long _read;
         private long _skipped;
         private bool _exhausted;
-        private bool _finished;
+        private bool _published;
+        private bool _started;
 
         public Reader(CursorBatchSource source)
         {
@@ -90,27 +100,58 @@ internal sealed class CursorBatchSource : IBatchSource
             {
                 _getFeatures = _cursor.GetGetter<VBuffer<float>>(source._features);
                 _getWeight = source._weights is { } weights ? _cursor.GetGetter<float>(weights) : null;
-                _rows = source.RentRows();
-                _weights = source.HasWeights ? source.RentWeights() : null;
             }
             catch
             {
                 _cursor.Dispose();
                 throw;
             }
+            _current = source.Rent(ref source._spareA);
+            _next = source.Rent(ref source._spareB);
         }
 
         public bool TryRead(out DataBatch batch)
         {
             batch = default;
-            if (_exhausted)
+            ObjectDisposedException.ThrowIf(_current is null || _next is null, this);
+            if (!_started)
+            {
+                _started = true;
+                Fill(_next);
+            }
+            else if (_filling is { } filling)
+            {
+                _filling = null;
+                filling.GetAwaiter().GetResult(); // rethrows the cursor's exception as is
+            }
+            else
+            {
                 return false;
-            var rows = _rows ?? throw new ObjectDisposedException(nameof(CursorBatchSource));
+            }
+            (_current, _next) = (_next, _current);
+            var ready = _current;
+            if (ready.Count == 0)
+                return false;
+            batch = new DataBatch(ready.FirstRow, ready.Rows.AsMemory(0, ready.Count * _source.Dimension), _source.Dimension,
+                ready.Weights is null ? default : ready.Weights.AsMemory(0, ready.Count));
+            // Fill the other buffer while the engine works on this one.
+            if (!_exhausted)
+            {
+                var target = _next;
+                _filling = Task.Run(() => Fill(target));
+            }
+            return true;
+        }
+
+        /// <summary>Copies up to a batch of usable rows from the cursor into <paramref name="target"/>.</summary>
+        private void Fill(Buffer target)
+        {
             int d = _source.Dimension;
             int count = 0;
+            target.FirstRow = _served;
             while (count < _source._batchRows && Advance())
             {
-                var target = rows.AsSpan(count * d, d);
+                var destination = target.Rows.AsSpan(count * d, d);
                 float weight = 1;
                 try
                 {
@@ -124,8 +165,8 @@ internal sealed class CursorBatchSource : IBatchSource
                 if (_row.Length != d)
                     throw new InvalidOperationException(
                         $"Row {_read} of the feature column '{_source._features.Name}' has {_row.Length} values but the column type {_source._features.Type} promises {d}.");
-                _row.CopyTo(target);
-                bool badFeatures = !DataValidator.AllFinite(target);
+                _row.CopyTo(destination);
+                bool badFeatures = !DataValidator.AllFinite(destination);
                 bool badWeight = !(weight >= 0) || float.IsInfinity(weight);
                 if (badFeatures || badWeight)
                 {
@@ -138,22 +179,27 @@ internal sealed class CursorBatchSource : IBatchSource
                 }
                 else
                 {
-                    if (_weights is not null)
-                        _weights[count] = weight;
+                    if (target.Weights is not null)
+                        target.Weights[count] = weight;
                     count++;
                 }
                 _read++;
             }
-            if (count > 0)
-                batch = new DataBatch(_served, rows.AsMemory(0, count * d), d, _weights is null ? default : _weights.AsMemory(0, count));
+            target.Count = count;
             _served += count;
-            if (_exhausted)
-                Finish();
-            return count > 0;
+            if (_exhausted && !_published)
+            {
+                // A complete pass knows how many rows survive; the engine's checks and later passes rely on it.
+                _published = true;
+                _source.RowCount = _served;
+                _source.SkippedRows = _skipped;
+            }
         }
 
         private bool Advance()
         {
+            if (_exhausted)
+                return false;
             try
             {
                 if (_cursor.MoveNext())
@@ -167,28 +213,28 @@ internal sealed class CursorBatchSource : IBatchSource
             return false;
         }
 
-        private void Finish()
-        {
-            if (_finished)
-                return;
-            _finished = true;
-            // A complete pass knows how many rows survive; later passes (and the engine's checks) can rely on it.
-            _source.RowCount = _served;
-            _source.SkippedRows = _skipped;
-        }
-
         private InvalidOperationException Wrap(Exception e)
             => new($"Reading row {_read} of the training data (column '{_source._features.Name}') failed: {e.Message}", e);
 
         public void Dispose()
         {
+            if (_current is null || _next is null)
+                return;
+            // The worker may still be filling a buffer from the cursor: let it finish before the cursor goes.
+            try
+            {
+                _filling?.GetAwaiter().GetResult();
+            }
+            catch (Exception)
+            {
+                // The pass is being abandoned; its read error (if any) no longer matters to anyone.
+            }
+            _filling = null;
             _cursor.Dispose();
-            if (_rows is not null)
-                _source._spareRows = _rows;
-            if (_weights is not null)
-                _source._spareWeights = _weights;
-            _rows = null;
-            _weights = null;
+            _source._spareA = _current;
+            _source._spareB = _next;
+            _current = null;
+            _next = null;
         }
     }
 }

@@ -71,8 +71,9 @@ internal static class MLNetInternals
     /// <summary>
     /// The environment behind a catalog (<c>TrainCatalogBase.Environment</c> reached through
     /// <c>CatalogInstantiatorBase.Owner</c>), or <c>null</c> where ML.NET moved them; only logging depends on it.
+    /// Typed as <see cref="object"/> so that no ML.NET type layout is assumed at compile time either.
     /// </summary>
-    public static IHostEnvironment? EnvironmentOf(TrainCatalogBase.CatalogInstantiatorBase? catalog)
+    public static IHostEnvironment? EnvironmentOf(object? catalog)
     {
         if (catalog is null)
             return null;

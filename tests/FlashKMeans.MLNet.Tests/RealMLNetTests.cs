@@ -20,7 +20,8 @@ public sealed class RealMLNetTests
         [VectorType(D)]
         public float[] Features { get; set; } = [];
 
-        public uint Truth { get; set; }
+        // Clustering.Evaluate accepts a Single or key label.
+        public float Truth { get; set; }
     }
 
     public sealed class Prediction
@@ -33,7 +34,7 @@ public sealed class RealMLNetTests
     private static (MLContext Ml, IDataView Data, Row[] Rows) Data(int n = 2000, int k = 6)
     {
         var (rows, truth) = Blobs.Make(n, D, k, 6, seed: 99);
-        var list = Enumerable.Range(0, n).Select(i => new Row { Features = rows.AsSpan(i * D, D).ToArray(), Truth = (uint)truth[i] + 1 }).ToArray();
+        var list = Enumerable.Range(0, n).Select(i => new Row { Features = rows.AsSpan(i * D, D).ToArray(), Truth = truth[i] }).ToArray();
         var ml = new MLContext(seed: 1);
         return (ml, ml.Data.LoadFromEnumerable(list), list);
     }
