@@ -47,6 +47,23 @@ public static class FlashKMeansModelExtensions
         return result;
     }
 
+    /// <summary>
+    /// The same pipeline with every <see cref="GpuKMeansTransformer"/> in it (nested chains included) replaced by
+    /// ML.NET's own KMeans transformer with the same centroids (<see cref="GpuKMeansTransformer.ToMLNetTransformer"/>),
+    /// for tools that need ML.NET's types, such as ONNX export (<c>mlContext.Model.ConvertToOnnx</c>).
+    /// </summary>
+    /// <param name="model">A transformer or chain containing FlashKMeans transformers.</param>
+    public static ITransformer WithMLNetScoring(this ITransformer model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return model switch
+        {
+            GpuKMeansTransformer ours => ours.ToMLNetTransformer(),
+            IEnumerable<ITransformer> chain => new TransformerChain<ITransformer>(chain.Select(WithMLNetScoring).ToArray()),
+            _ => model,
+        };
+    }
+
     private static ITransformer Replace(ITransformer transformer, int blockRows, ref int replaced)
     {
         if (TryConvert(transformer, blockRows, out var converted))

@@ -72,6 +72,18 @@ public sealed class ModelBridgeTests
     }
 
     [TestMethod]
+    public void PipelinesCanBeTurnedIntoMLNetsOwnTypesAndBack()
+    {
+        var (model, _) = Train();
+        var chain = new TransformerChain<ITransformer>(new TransformerChain<ITransformer>(model));
+        var mlnet = chain.WithMLNetScoring();
+        var inner = ((IEnumerable<ITransformer>)((IEnumerable<ITransformer>)mlnet).Single()).Single();
+        Assert.IsInstanceOfType<ClusteringPredictionTransformer<KMeansModelParameters>>(inner);
+        var back = ((IEnumerable<ITransformer>)((IEnumerable<ITransformer>)mlnet.WithFlashKMeansScoring()).Single()).Single();
+        CollectionAssert.AreEqual(model.EngineModel.Centroids.ToArray(), ((GpuKMeansTransformer)back).EngineModel.Centroids.ToArray());
+    }
+
+    [TestMethod]
     public void CosineModelsCannotBecomeMLNetModels()
     {
         var (model, _) = Train(k: 3, distance: KMeansDistance.Cosine);
