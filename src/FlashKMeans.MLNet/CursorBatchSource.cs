@@ -17,7 +17,7 @@ namespace FlashKMeans.MLNet;
 /// as ML.NET's KMeans calls them: they are skipped and counted, or rejected with an error naming the row when
 /// <see cref="RejectMissing"/> is set. Skipping is the same on every pass, so passes stay identical.</para>
 /// </remarks>
-internal sealed class CursorBatchSource : IBatchSource
+internal sealed class CursorBatchSource : IBatchSource, IDisposable
 {
     private readonly IDataView _data;
     private readonly DataViewSchema.Column _features;
@@ -26,8 +26,17 @@ internal sealed class CursorBatchSource : IBatchSource
     private Buffer? _spareA;
     private Buffer? _spareB;
     private int _passes;
+    private NativeRowCache? _cache;
 
-    public CursorBatchSource(IDataView data, DataViewSchema.Column features, DataViewSchema.Column? weights, int batchRows, bool rejectMissing)
+    /// <param name="data">The training data.</param>
+    /// <param name="features">Its feature column (a known-size vector of Single).</param>
+    /// <param name="weights">Its weight column, if any.</param>
+    /// <param name="batchRows">Rows per batch.</param>
+    /// <param name="rejectMissing">Throw on a missing row instead of skipping it.</param>
+    /// <param name="cacheBudgetBytes">When the input's row count is known and its rows fit in this many bytes, the
+    /// first complete pass also copies them into one native block that later passes read instead of the cursor.</param>
+    public CursorBatchSource(IDataView data, DataViewSchema.Column features, DataViewSchema.Column? weights, int batchRows, bool rejectMissing,
+        long cacheBudgetBytes = 0)
     {
         _data = data;
         _features = features;
@@ -35,6 +44,12 @@ internal sealed class CursorBatchSource : IBatchSource
         _batchRows = batchRows;
         RejectMissing = rejectMissing;
         Dimension = ((VectorDataViewType)features.Type).Size;
+        if (cacheBudgetBytes > 0 && data.GetRowCount() is long rows && rows > 0)
+        {
+            long bytes = rows * (Dimension + (weights.HasValue ? 1 : 0)) * sizeof(float);
+            if (bytes <= cacheBudgetBytes && rows * Dimension <= Array.MaxLength)
+                _cache = new NativeRowCache(rows, Dimension, weights.HasValue);
+        }
     }
 
     /// <inheritdoc />
@@ -52,14 +67,26 @@ internal sealed class CursorBatchSource : IBatchSource
     /// <summary>Rows skipped in a complete pass because of missing features or bad weights; <c>null</c> before one.</summary>
     public long? SkippedRows { get; private set; }
 
-    /// <summary>Cursor passes opened so far (one per engine pass).</summary>
+    /// <summary>Cursor passes opened so far: one per engine pass, or just the first when the rows were cached.</summary>
     public int Passes => _passes;
+
+    /// <summary>Whether later passes read the native cache rather than the cursor.</summary>
+    public bool Cached => _cache is { IsComplete: true };
 
     /// <inheritdoc />
     public IBatchReader OpenReader()
     {
+        if (_cache is { IsComplete: true } cache)
+            return cache.OpenReader(_batchRows);
         Interlocked.Increment(ref _passes);
         return new Reader(this);
+    }
+
+    /// <summary>Frees the native cache.</summary>
+    public void Dispose()
+    {
+        _cache?.Dispose();
+        _cache = null;
     }
 
     /// <summary>One pinned batch: row-major features and, with a weight column, weights.</summary>
@@ -186,6 +213,7 @@ internal sealed class CursorBatchSource : IBatchSource
                 _read++;
             }
             target.Count = count;
+            _source._cache?.Append(_served, target.Rows.AsSpan(0, count * d), target.Weights is null ? default : target.Weights.AsSpan(0, count));
             _served += count;
             if (_exhausted && !_published)
             {
@@ -193,6 +221,7 @@ internal sealed class CursorBatchSource : IBatchSource
                 _published = true;
                 _source.RowCount = _served;
                 _source.SkippedRows = _skipped;
+                _source._cache?.Complete(_served);
             }
         }
 

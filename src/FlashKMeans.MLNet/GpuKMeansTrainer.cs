@@ -83,9 +83,12 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         public int BatchSize = Defaults.BatchSize;
 
         /// <summary>
-        /// Upper bound, in megabytes, on the pinned host staging memory the trainer allocates for cursor batches
-        /// (the batch size is reduced to fit); <c>null</c> leaves <see cref="BatchSize"/> as is. The engine chooses its
-        /// own device cache.
+        /// Memory, in megabytes, that may hold training rows next to the compute. When the whole input fits
+        /// (rows × (d + weight) × 4 bytes, row count known up front), the first cursor pass also copies the usable rows
+        /// into one native block and every later pass reads that block instead of the cursor: the CPU backend reads it
+        /// in place and the CUDA backend uploads from it without staging. Otherwise every pass streams through the
+        /// cursor in pinned batches of <see cref="BatchSize"/> rows, shrunk to fit the budget. <c>null</c> (the
+        /// default) always streams.
         /// </summary>
         public int? DeviceMemoryBudgetMb;
 
@@ -170,7 +173,8 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             batchRows = (int)Math.Clamp(((long)budget << 20) / (4L * (d + 1)), 1, batchRows);
 
         using var channel = _env?.Start("FlashKMeans");
-        var source = new CursorBatchSource(input, features, weights, batchRows, o.TreatMissingFeaturesAsError);
+        using var source = new CursorBatchSource(input, features, weights, batchRows, o.TreatMissingFeaturesAsError,
+            cacheBudgetBytes: o.DeviceMemoryBudgetMb is int mb ? (long)mb << 20 : 0);
         var engineOptions = new KMeansOptions
         {
             NumberOfClusters = o.NumberOfClusters,
@@ -201,6 +205,8 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
                 $"FlashKMeans: {skipped} of {used + skipped} rows had NaN or infinite features (or a bad weight) and were skipped.");
         var summary = new GpuKMeansTrainingSummary(used, skipped, model.Inertia, model.Iterations, model.Converged,
             model.TrainedOn, source.Passes, clock.Elapsed);
+        if (source.Cached)
+            channel?.Info(MessageSensitivity.None, "FlashKMeans: the rows fit the memory budget; passes after the first read the native cache.");
         channel?.Info(MessageSensitivity.None,
             $"FlashKMeans: trained on {used} rows in {clock.Elapsed.TotalSeconds:F2} s with {summary.Backend}: " +
             $"{summary.Iterations} iterations, inertia {summary.Inertia:G9}, {summary.CursorPasses} cursor passes.");

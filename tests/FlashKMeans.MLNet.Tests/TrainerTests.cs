@@ -172,6 +172,44 @@ public sealed class TrainerTests
     }
 
     [TestMethod]
+    public void RowsThatFitTheMemoryBudgetAreReadOnceAndGiveTheSameModel()
+    {
+        var (rows, _) = Blobs.Make(2000, D, 4, 6, seed: 12);
+        rows[10 * D] = float.NaN; // a skipped row must stay skipped in the cache
+        var initial = Blobs.PickRows(rows.Skip(11 * D).ToArray(), D, 4, seed: 13);
+        var weights = Enumerable.Range(0, 2000).Select(i => 1f + i % 3).ToArray();
+        var ml = new MLContext();
+
+        var streamed = Explicit(initial, 4);
+        streamed.ExampleWeightColumnName = "Weight";
+        streamed.BatchSize = 128;
+        var cached = Explicit(initial, 4);
+        cached.ExampleWeightColumnName = "Weight";
+        cached.BatchSize = 128;
+        cached.DeviceMemoryBudgetMb = 1; // 2000 × 9 × 4 bytes fits
+        var viewA = new TestDataView(rows, D, weights);
+        var viewB = new TestDataView(rows, D, weights);
+        var a = ml.Clustering.Trainers.FlashKMeans(streamed).Fit(viewA);
+        var b = ml.Clustering.Trainers.FlashKMeans(cached).Fit(viewB);
+
+        CollectionAssert.AreEqual(a.EngineModel.Centroids.ToArray(), b.EngineModel.Centroids.ToArray());
+        Assert.AreEqual(1L, b.TrainingSummary!.RowsSkipped);
+        Assert.AreEqual(1, viewB.CursorsOpened, "only the first pass used the cursor");
+        Assert.IsGreaterThan(2, viewA.CursorsOpened);
+        Assert.AreEqual(0, viewB.OpenCursors);
+        // 40,000 × 9 × 4 bytes does not fit in 1 MB: every pass streams.
+        var big = Blobs.Make(40_000, D, 4, 6, seed: 14).Rows;
+        var bigView = new TestDataView(big, D, Enumerable.Repeat(1f, 40_000).ToArray());
+        var c = Explicit(Blobs.PickRows(big, D, 4, seed: 15), 4);
+        c.DeviceMemoryBudgetMb = 1;
+        c.ExampleWeightColumnName = "Weight";
+        c.MaximumNumberOfIterations = 3;
+        var streamedBig = ml.Clustering.Trainers.FlashKMeans(c).Fit(bigView);
+        Assert.AreEqual(bigView.CursorsOpened, streamedBig.TrainingSummary!.CursorPasses);
+        Assert.IsGreaterThan(1, bigView.CursorsOpened);
+    }
+
+    [TestMethod]
     public void WeightsActLikeRepeatedRows()
     {
         var (rows, _) = Blobs.Make(400, D, 3, 6, seed: 21);
