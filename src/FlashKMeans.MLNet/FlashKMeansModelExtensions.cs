@@ -95,7 +95,7 @@ public static class FlashKMeansModelExtensions
         for (int c = 0; c < k; c++)
             centroids[c].CopyTo(flat, c * d);
         var model = KMeansModel.FromCentroids(flat, d);
-        converted = new GpuKMeansTransformer(model, single.FeatureColumnName, blockRows, summary: null);
+        converted = new GpuKMeansTransformer(model, single.FeatureColumnName, single.FeatureColumnType, blockRows, summary: null);
         return true;
     }
 }

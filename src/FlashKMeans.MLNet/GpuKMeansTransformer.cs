@@ -30,13 +30,16 @@ public sealed class GpuKMeansTransformer : ITransformer, IDisposable
     private readonly object _mlnetLock = new();
     private ClusteringPredictionTransformer<KMeansModelParameters>? _mlnet;
 
-    internal GpuKMeansTransformer(KMeansModel model, string featureColumnName, int blockRows, GpuKMeansTrainingSummary? summary)
+    internal GpuKMeansTransformer(KMeansModel model, string featureColumnName, DataViewType? featureColumnType, int blockRows,
+        GpuKMeansTrainingSummary? summary)
     {
         _model = model;
         _scorer = new BatchScorer(model);
         _blockRows = blockRows;
         FeatureColumnName = featureColumnName;
-        FeatureColumnType = new VectorDataViewType(NumberDataViewType.Single, model.Dimension);
+        // The training column's own type (its dimensions may be shaped, e.g. 8 × 16), which ML.NET's transformer
+        // compares exactly when it is saved and loaded.
+        FeatureColumnType = featureColumnType ?? new VectorDataViewType(NumberDataViewType.Single, model.Dimension);
         TrainingSummary = summary;
     }
 

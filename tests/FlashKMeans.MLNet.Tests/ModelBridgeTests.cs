@@ -41,6 +41,18 @@ public sealed class ModelBridgeTests
     }
 
     [TestMethod]
+    public void ShapedFeatureVectorsKeepTheirTypeInTheMLNetModel()
+    {
+        var (rows, _) = Blobs.Make(300, D, 3, 5, seed: 18);
+        var shaped = new VectorDataViewType(NumberDataViewType.Single, 2, 3);
+        var view = new TestDataView(rows, D, featureType: shaped);
+        var model = new MLContext().Clustering.Trainers.FlashKMeans(numberOfClusters: 3).Fit(view);
+        Assert.AreEqual(shaped, model.FeatureColumnType);
+        Assert.AreEqual(shaped, model.ToMLNetTransformer().FeatureColumnType);
+        Assert.HasCount(300, Read.Keys(model.Transform(view)));
+    }
+
+    [TestMethod]
     public void ConvertingBackGivesIdenticalScoring()
     {
         var (model, rows) = Train();
