@@ -79,22 +79,45 @@ internal static class MLNetInternals
             return null;
         try
         {
-            var owner = FindProperty(catalog.GetType(), "Owner")?.GetValue(catalog);
-            return owner is null ? null : FindProperty(owner.GetType(), "Environment")?.GetValue(owner) as IHostEnvironment;
+            // ML.NET 5.0: CatalogInstantiatorBase.Owner (TrainCatalogBase) → TrainCatalogBase.Environment. Any member
+            // holding an IHostEnvironment is accepted, so a renamed member or a field still works.
+            return HostOf(catalog) ?? (Member(catalog, "Owner") is { } owner ? HostOf(owner) : null);
         }
-        catch (TargetInvocationException)
+        catch (Exception e) when (e is TargetInvocationException or MemberAccessException)
         {
             return null;
         }
     }
 
-    private static PropertyInfo? FindProperty(Type? type, string name)
+    private static IHostEnvironment? HostOf(object target)
     {
-        for (; type is not null; type = type.BaseType)
+        for (var type = target.GetType(); type is not null; type = type.BaseType)
         {
-            var property = type.GetProperty(name, Hidden | BindingFlags.Public | BindingFlags.DeclaredOnly);
-            if (property is not null)
-                return property;
+            const BindingFlags flags = Hidden | BindingFlags.Public | BindingFlags.DeclaredOnly;
+            foreach (var property in type.GetProperties(flags))
+            {
+                if (typeof(IHostEnvironment).IsAssignableFrom(property.PropertyType) && property.GetIndexParameters().Length == 0
+                    && property.GetValue(target) is IHostEnvironment env)
+                    return env;
+            }
+            foreach (var field in type.GetFields(flags))
+            {
+                if (typeof(IHostEnvironment).IsAssignableFrom(field.FieldType) && field.GetValue(target) is IHostEnvironment env)
+                    return env;
+            }
+        }
+        return null;
+    }
+
+    private static object? Member(object target, string name)
+    {
+        for (var type = target.GetType(); type is not null; type = type.BaseType)
+        {
+            const BindingFlags flags = Hidden | BindingFlags.Public | BindingFlags.DeclaredOnly;
+            if (type.GetProperty(name, flags) is { } property)
+                return property.GetValue(target);
+            if (type.GetField(name, flags) is { } field)
+                return field.GetValue(target);
         }
         return null;
     }

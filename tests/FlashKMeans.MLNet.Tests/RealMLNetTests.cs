@@ -122,6 +122,21 @@ public sealed class RealMLNetTests
     }
 
     [TestMethod]
+    public void CrossValidationTrainsAndEvaluatesEveryFold()
+    {
+        RealMLNet.Require();
+        var (ml, data, _) = Data();
+        IEstimator<ITransformer> estimator = ml.Clustering.Trainers.FlashKMeans(numberOfClusters: 6);
+        var folds = ml.Clustering.CrossValidate(data, estimator, numberOfFolds: 3, labelColumnName: "Truth");
+        Assert.HasCount(3, folds);
+        foreach (var fold in folds)
+        {
+            Assert.IsNotNull(fold.Model);
+            Assert.IsGreaterThan(0.9, fold.Metrics.NormalizedMutualInformation);
+        }
+    }
+
+    [TestMethod]
     public void PredictionEngineScoresSingleRowsLikeTransform()
     {
         RealMLNet.Require();

@@ -68,6 +68,16 @@ namespace Microsoft.ML
         // Internal in ML.NET ([BestFriend]), which is why third-party trainers need reflection to log through it.
         internal IHostEnvironment Environment { get; }
 
+        public sealed class CrossValidationResult<TMetrics>
+            where TMetrics : class
+        {
+            private CrossValidationResult() { }
+            public readonly ITransformer Model;
+            public readonly TMetrics Metrics;
+            public readonly IDataView ScoredHoldOutSet;
+            public readonly int Fold;
+        }
+
         public abstract class CatalogInstantiatorBase
         {
             internal TrainCatalogBase Owner { get; }
@@ -95,6 +105,11 @@ namespace Microsoft.ML
 
         public ClusteringMetrics Evaluate(IDataView data, string labelColumnName = null, string scoreColumnName = "Score", string featureColumnName = null)
             => throw Offline.NotSupported("ClusteringCatalog.Evaluate");
+
+        public System.Collections.Generic.IReadOnlyList<CrossValidationResult<ClusteringMetrics>> CrossValidate(IDataView data,
+            IEstimator<ITransformer> estimator, int numberOfFolds = 5, string labelColumnName = null, string featuresColumnName = null,
+            string samplingKeyColumnName = null, int? seed = null)
+            => throw Offline.NotSupported("ClusteringCatalog.CrossValidate");
     }
 
     public sealed class ModelOperationsCatalog
