@@ -80,6 +80,7 @@ internal sealed class ScoredDataView : IDataView
         private long _blockStart;
         private int _blockCount;
         private long _row = -1;
+        private int _nextBlockRows;
         private ValueGetter<VBuffer<float>>? _lookAheadFeatures;
         private ValueGetter<DataViewRowId>? _lookAheadId;
         private ValueGetter<DataViewRowId>? _mainId;
@@ -95,6 +96,7 @@ internal sealed class ScoredDataView : IDataView
             _inputCount = view._input.Schema.Count;
             _k = view._scorer.NumberOfClusters;
             _d = view._scorer.Dimension;
+            _nextBlockRows = Math.Min(64, view._blockRows);
         }
 
         public override long Position => _main.Position;
@@ -174,11 +176,17 @@ internal sealed class ScoredDataView : IDataView
         private bool FillBlock()
         {
             var lookAhead = _lookAhead!;
-            int rows = _view._blockRows;
-            _features ??= new float[rows * _d];
-            _scores ??= new float[rows * _k];
-            _labels ??= new uint[rows];
-            _ids ??= new DataViewRowId[rows];
+            // Blocks start small and double up to the configured size, so that reading a few rows (a preview,
+            // a quick look) does not score thousands, while long scans still run at full block size.
+            int rows = _nextBlockRows;
+            _nextBlockRows = Math.Min(_view._blockRows, rows * 2);
+            if (_labels is null || _labels.Length < rows)
+            {
+                _features = new float[rows * _d];
+                _scores = new float[rows * _k];
+                _labels = new uint[rows];
+                _ids = new DataViewRowId[rows];
+            }
             _lookAheadFeatures ??= lookAhead.GetGetter<VBuffer<float>>(_view._features);
             _lookAheadId ??= lookAhead.GetIdGetter();
             int count = 0;
@@ -188,14 +196,14 @@ internal sealed class ScoredDataView : IDataView
                 if (_buffer.Length != _d)
                     throw new InvalidOperationException(
                         $"A row of the feature column '{_view._features.Name}' has {_buffer.Length} values but the column type {_view._features.Type} promises {_d}.");
-                _buffer.CopyTo(_features.AsSpan(count * _d, _d));
-                _lookAheadId(ref _ids[count]);
+                _buffer.CopyTo(_features!.AsSpan(count * _d, _d));
+                _lookAheadId(ref _ids![count]);
                 count++;
             }
             _blockCount = count;
             if (count == 0)
                 return false;
-            _view._scorer.Score(_features, count, _scores, _labels);
+            _view._scorer.Score(_features, count, _scores!, _labels);
             return true;
         }
 
