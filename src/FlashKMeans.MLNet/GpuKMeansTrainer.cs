@@ -195,7 +195,18 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             (weights is null ? "" : $", weight column '{o.ExampleWeightColumnName}'") + $", device {o.Device}, batches of {batchRows} rows.");
 
         var clock = Stopwatch.StartNew();
-        var model = new KMeans(engineOptions).Fit(source, new IterationReporter(channel, o.Progress));
+        KMeansModel model;
+        try
+        {
+            model = new KMeans(engineOptions).Fit(source, new IterationReporter(channel, o.Progress));
+        }
+        catch (ArgumentException) when (source.RowCount == 0 && source.SkippedRows > 0)
+        {
+            // The engine only saw an empty source; say why it was empty.
+            throw new InvalidOperationException(
+                $"All {source.SkippedRows} rows of the input were skipped: their feature column '{o.FeatureColumnName}' holds NaN or infinite values" +
+                (weights is null ? "" : $" or their weight column '{o.ExampleWeightColumnName}' a negative or non-finite weight") + ".");
+        }
         clock.Stop();
 
         long skipped = source.SkippedRows ?? 0;

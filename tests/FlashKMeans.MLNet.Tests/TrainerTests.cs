@@ -270,6 +270,20 @@ public sealed class TrainerTests
     }
 
     [TestMethod]
+    public void DataWithNoUsableRowOrTooFewRowsIsRejectedClearly()
+    {
+        var rows = Enumerable.Repeat(float.NaN, 20 * D).ToArray();
+        var ml = new MLContext();
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() => ml.Clustering.Trainers.FlashKMeans(numberOfClusters: 2).Fit(new TestDataView(rows, D)));
+        StringAssert.Contains(e.Message, "All 20 rows");
+        StringAssert.Contains(e.Message, "'Features'");
+
+        var (few, _) = Blobs.Make(4, D, 2, 5, seed: 3);
+        var tooMany = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.Clustering.Trainers.FlashKMeans(numberOfClusters: 5).Fit(new TestDataView(few, D)));
+        StringAssert.Contains(tooMany.Message, "NumberOfClusters");
+    }
+
+    [TestMethod]
     public void MissingFeaturesCanBeAnError()
     {
         var (rows, _) = Blobs.Make(200, D, 2, 6, seed: 41);
