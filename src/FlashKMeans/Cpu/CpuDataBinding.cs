@@ -20,6 +20,9 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     private readonly int[] _labels;
     private readonly float[] _distances;
     private float[]? _seedDistances;
+    private int[]? _seedOwners;
+    private int _seedCount;
+    private CandidateDistances? _candidates;
     private readonly float[] _centroids;
     private readonly PackedCentroids _packed;
     private readonly double[] _sums;
@@ -341,8 +344,35 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     public double UpdateSeedDistances(ReadOnlySpan<float> newSeeds, bool reset, CancellationToken cancellationToken)
     {
         var seedDistances = _seedDistances ??= new float[RowCount];
+        var owners = _seedOwners ??= new int[RowCount];
         if (reset)
+        {
             Array.Fill(seedDistances, float.PositiveInfinity);
+            Array.Fill(owners, -1);
+            _seedCount = 0;
+        }
+        int firstSeed = _seedCount;
+        int added = newSeeds.Length / _d;
+        _seedCount += added;
+        if (added == 1 && _candidates is { } cached && cached.Matches(newSeeds, _d, out int candidate))
+        {
+            // Greedy k-means++ commits one of the candidates it has just evaluated: reuse those distances.
+            _parallel.For(RowCount, (chunk, first, count) =>
+            {
+                for (int i = (int)first, end = (int)first + count; i < end; i++)
+                {
+                    float distance = cached.Distances[(long)i * cached.Count + candidate];
+                    if (distance < seedDistances[i])
+                    {
+                        seedDistances[i] = distance;
+                        owners[i] = firstSeed;
+                    }
+                }
+            }, cancellationToken);
+            _candidates = null;
+            return WeightedSum(seedDistances, cancellationToken);
+        }
+        _candidates = null;
         var packed = PackedCentroids.Pack(newSeeds, _d);
         ForEachChunk((rows, global, count) =>
         {
@@ -352,8 +382,15 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
             {
                 FusedAssignKernel.Assign(rows, packed, labels.AsSpan(0, count), nearest.AsSpan(0, count));
                 var current = seedDistances.AsSpan(global, count);
+                var owner = owners.AsSpan(global, count);
                 for (int i = 0; i < count; i++)
-                    current[i] = Math.Min(current[i], nearest[i]);
+                {
+                    if (nearest[i] < current[i])
+                    {
+                        current[i] = nearest[i];
+                        owner[i] = firstSeed + labels[i];
+                    }
+                }
             }
             finally
             {
@@ -364,33 +401,41 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         return WeightedSum(seedDistances, cancellationToken);
     }
 
+    public void GetSeedWeights(Span<double> weights)
+    {
+        var owners = _seedOwners ?? throw new InvalidOperationException("Seed distances are not initialised.");
+        if (weights.Length != _seedCount)
+            throw new ArgumentException($"{_seedCount} seeds have been added, not {weights.Length}.", nameof(weights));
+        weights.Clear();
+        for (int row = 0; row < owners.Length; row++)
+        {
+            if (owners[row] >= 0)
+                weights[owners[row]] += Weight(row);
+        }
+    }
+
     public void EvaluateSeedCandidates(ReadOnlySpan<float> candidates, Span<double> potentials, CancellationToken cancellationToken)
     {
         var seedDistances = _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
         int m = candidates.Length / _d;
         var packed = PackedCentroids.Pack(candidates, _d);
+        // Keep every row's distance to every candidate (N × m, m is small) so that committing the winner needs no pass.
+        var cache = _candidates = new CandidateDistances(candidates.ToArray(), m, RowCount);
         var gate = new object();
         // Per-chunk partial sums keyed by the chunk's first row, added in row order afterwards.
         var byFirstRow = new SortedDictionary<int, double[]>();
         ForEachChunk((rows, global, count) =>
         {
-            float[] all = ArrayPool<float>.Shared.Rent(count * m);
+            var all = cache.Distances.AsSpan((int)((long)global * m), count * m);
             var local = new double[m];
-            try
+            FusedAssignKernel.AllDistances(rows, packed, all);
+            for (int i = 0; i < count; i++)
             {
-                FusedAssignKernel.AllDistances(rows, packed, all.AsSpan(0, count * m));
-                for (int i = 0; i < count; i++)
-                {
-                    float current = seedDistances[global + i];
-                    double w = Weight(global + i);
-                    var row = all.AsSpan(i * m, m);
-                    for (int j = 0; j < m; j++)
-                        local[j] += w * Math.Min(current, row[j]);
-                }
-            }
-            finally
-            {
-                ArrayPool<float>.Shared.Return(all);
+                float current = seedDistances[global + i];
+                double w = Weight(global + i);
+                var row = all.Slice(i * m, m);
+                for (int j = 0; j < m; j++)
+                    local[j] += w * Math.Min(current, row[j]);
             }
             lock (gate)
                 byFirstRow[global] = local;
@@ -399,6 +444,24 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         foreach (var local in byFirstRow.Values)
             for (int j = 0; j < m; j++)
                 potentials[j] += local[j];
+    }
+
+    /// <summary>The last evaluated seed candidates and every row's distance to each.</summary>
+    private sealed class CandidateDistances(float[] vectors, int count, long rows)
+    {
+        public int Count { get; } = count;
+
+        public float[] Distances { get; } = new float[rows * count];
+
+        public bool Matches(ReadOnlySpan<float> seed, int d, out int index)
+        {
+            for (index = 0; index < Count; index++)
+            {
+                if (vectors.AsSpan(index * d, d).SequenceEqual(seed))
+                    return true;
+            }
+            return false;
+        }
     }
 
     public void FindRowsAtCumulativePotential(ReadOnlySpan<double> sortedTargets, Span<long> rows, CancellationToken cancellationToken)

@@ -137,7 +137,9 @@ internal static class FusedAssignKernel
         public static bool KeepsMinimum => false;
     }
 
+    // Fully optimised from the first call: the loops are hot at once, and tier-0 code would slow the first Lloyd step.
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Run<TOps, TVec, TEpilogue>(ReadOnlySpan<float> rows, PackedCentroids c, Span<int> labels, Span<float> output)
         where TOps : struct, IVectorOps<TVec>
         where TVec : struct
@@ -288,26 +290,40 @@ internal static class FusedAssignKernel
         }
         else
         {
-            Span<TVec> sums = [a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51, a60, a61, a70, a71];
             int k = c.Count;
-            for (int r = 0; r < liveRows; r++)
-            {
-                TVec xNorm = TOps.Broadcast(rowNorms[r]);
-                for (int half = 0; half < 2; half++)
-                {
-                    int first = half == 0 ? base0 : base1;
-                    if (first >= k)
-                        break;
-                    TVec distance = TOps.MultiplyAdd(sums[2 * r + half], TOps.Broadcast(-2f), half == 0 ? n0 : n1);
-                    TOps.Store(distance, ref lanes[0]);
-                    int live = Math.Min(w, k - first);
-                    var destination = output.Slice((firstRow + r) * k + first, live);
-                    for (int j = 0; j < live; j++)
-                        destination[j] = Math.Max(0f, rowNorms[r] + lanes[j]);
-                }
-                _ = xNorm;
-            }
+            if (liveRows > 0) { WriteDistances<TOps, TVec>(a00, n0, base0, k, rowNorms[0], output, firstRow, lanes); WriteDistances<TOps, TVec>(a01, n1, base1, k, rowNorms[0], output, firstRow, lanes); }
+            if (liveRows > 1) { WriteDistances<TOps, TVec>(a10, n0, base0, k, rowNorms[1], output, firstRow + 1, lanes); WriteDistances<TOps, TVec>(a11, n1, base1, k, rowNorms[1], output, firstRow + 1, lanes); }
+            if (liveRows > 2) { WriteDistances<TOps, TVec>(a20, n0, base0, k, rowNorms[2], output, firstRow + 2, lanes); WriteDistances<TOps, TVec>(a21, n1, base1, k, rowNorms[2], output, firstRow + 2, lanes); }
+            if (liveRows > 3) { WriteDistances<TOps, TVec>(a30, n0, base0, k, rowNorms[3], output, firstRow + 3, lanes); WriteDistances<TOps, TVec>(a31, n1, base1, k, rowNorms[3], output, firstRow + 3, lanes); }
+            if (liveRows > 4) { WriteDistances<TOps, TVec>(a40, n0, base0, k, rowNorms[4], output, firstRow + 4, lanes); WriteDistances<TOps, TVec>(a41, n1, base1, k, rowNorms[4], output, firstRow + 4, lanes); }
+            if (liveRows > 5) { WriteDistances<TOps, TVec>(a50, n0, base0, k, rowNorms[5], output, firstRow + 5, lanes); WriteDistances<TOps, TVec>(a51, n1, base1, k, rowNorms[5], output, firstRow + 5, lanes); }
+            if (liveRows > 6) { WriteDistances<TOps, TVec>(a60, n0, base0, k, rowNorms[6], output, firstRow + 6, lanes); WriteDistances<TOps, TVec>(a61, n1, base1, k, rowNorms[6], output, firstRow + 6, lanes); }
+            if (liveRows > 7) { WriteDistances<TOps, TVec>(a70, n0, base0, k, rowNorms[7], output, firstRow + 7, lanes); WriteDistances<TOps, TVec>(a71, n1, base1, k, rowNorms[7], output, firstRow + 7, lanes); }
         }
+    }
+
+    /// <summary>Writes one row's distances to the live centroids of one panel: ‖x‖² + ‖c‖² − 2x·c, clamped at 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WriteDistances<TOps, TVec>(TVec dot, TVec norms, int first, int k, float rowNorm, Span<float> output, int row, Span<float> lanes)
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : struct
+    {
+        if (first >= k)
+            return;
+        TVec distance = TOps.MultiplyAdd(dot, TOps.Broadcast(-2f), norms);
+        int w = TOps.Count;
+        int live = Math.Min(w, k - first);
+        var destination = output.Slice(row * k + first, live);
+        if (live == w)
+        {
+            TOps.Store(distance, ref destination[0]);
+            for (int j = 0; j < w; j++)
+                destination[j] = Math.Max(0f, rowNorm + destination[j]);
+            return;
+        }
+        TOps.Store(distance, ref lanes[0]);
+        for (int j = 0; j < live; j++)
+            destination[j] = Math.Max(0f, rowNorm + lanes[j]);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -72,9 +72,10 @@ public static class KMeansModelFormat
     {
         ArgumentNullException.ThrowIfNull(stream);
         Span<byte> header = stackalloc byte[HeaderSize];
-        ReadExactly(stream, header, "header");
+        ReadExactly(stream, header[..4], "magic");
         if (!header[..4].SequenceEqual(Magic))
             throw new InvalidDataException("Not a FlashKMeans model: the file does not start with \"FKMM\".");
+        ReadExactly(stream, header[4..], "header");
         ushort version = BinaryPrimitives.ReadUInt16LittleEndian(header[4..]);
         if (version != Version)
             throw new InvalidDataException($"Unsupported FlashKMeans model version {version}; this library reads version {Version}.");

@@ -1,0 +1,153 @@
+using System.IO.MemoryMappedFiles;
+using System.Numerics.Tensors;
+
+namespace FlashKMeans.Data;
+
+/// <summary>
+/// Rows of a file too large for memory, read through a memory map: raw little-endian float32 or float16
+/// rows, or a <c>.npy</c> array. float32 batches point straight into the map; float16 batches are widened
+/// into a reusable buffer. Dispose to release the map.
+/// </summary>
+public sealed unsafe class MemoryMappedBatchSource : IBatchSource, IDisposable
+{
+    /// <summary>Default rows per batch.</summary>
+    public const int DefaultBatchRows = 65536;
+
+    private readonly MemoryMappedFile _file;
+    private readonly MemoryMappedViewAccessor _view;
+    private readonly byte* _data;
+    private readonly long _dataOffset;
+    private bool _disposed;
+
+    private MemoryMappedBatchSource(string path, long dataOffset, long rows, int dimension, RowElementType type, int batchRows)
+    {
+        if (batchRows < 1)
+            throw new ArgumentOutOfRangeException(nameof(batchRows), batchRows, "Must be at least 1.");
+        Path = path;
+        Dimension = dimension;
+        RowCount = rows;
+        ElementType = type;
+        BatchRows = (int)Math.Min(batchRows, Math.Max(1, int.MaxValue / dimension));
+        _dataOffset = dataOffset;
+        _file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        try
+        {
+            _view = _file.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            byte* pointer = null;
+            _view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+            _data = pointer + _view.PointerOffset;
+        }
+        catch
+        {
+            _view?.Dispose();
+            _file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Maps a headerless file of rows with <paramref name="dimension"/> features each.</summary>
+    /// <exception cref="InvalidDataException">The file size is not a whole number of rows.</exception>
+    public static MemoryMappedBatchSource OpenRaw(string path, int dimension, RowElementType type = RowElementType.Float32, int batchRows = DefaultBatchRows)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        long length = new FileInfo(path).Length;
+        long rowBytes = (long)dimension * ElementSize(type);
+        if (length % rowBytes != 0)
+            throw new InvalidDataException($"{path}: {length} bytes is not a whole number of {dimension}-feature {type} rows.");
+        return new MemoryMappedBatchSource(path, 0, length / rowBytes, dimension, type, batchRows);
+    }
+
+    /// <summary>Maps a 2-D float32 or float16 <c>.npy</c> file.</summary>
+    public static MemoryMappedBatchSource OpenNpy(string path, int batchRows = DefaultBatchRows)
+    {
+        NpyHeader header;
+        long length;
+        using (var stream = File.OpenRead(path))
+        {
+            header = NpyHeader.Read(stream, path);
+            length = stream.Length;
+        }
+        long needed = header.DataOffset + header.Rows * header.Columns * ElementSize(header.ElementType);
+        if (length < needed)
+            throw new InvalidDataException($"{path}: truncated: the header promises {needed} bytes, the file has {length}.");
+        return new MemoryMappedBatchSource(path, header.DataOffset, header.Rows, header.Columns, header.ElementType, batchRows);
+    }
+
+    private static int ElementSize(RowElementType type) => type == RowElementType.Float32 ? 4 : 2;
+
+    /// <summary>The mapped file.</summary>
+    public string Path { get; }
+
+    /// <summary>How features are stored.</summary>
+    public RowElementType ElementType { get; }
+
+    /// <summary>Rows per batch.</summary>
+    public int BatchRows { get; }
+
+    /// <inheritdoc />
+    public int Dimension { get; }
+
+    /// <inheritdoc />
+    public long? RowCount { get; }
+
+    /// <inheritdoc />
+    public bool HasWeights => false;
+
+    /// <inheritdoc />
+    public IBatchReader OpenReader()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return new Reader(this);
+    }
+
+    /// <summary>Releases the map.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _file.Dispose();
+    }
+
+    private sealed class Reader(MemoryMappedBatchSource owner) : IBatchReader
+    {
+        private long _next;
+        private float[] _widened = [];
+        private UnmanagedMemory<float>? _window;
+
+        public bool TryRead(out DataBatch batch)
+        {
+            ObjectDisposedException.ThrowIf(owner._disposed, owner);
+            long total = owner.RowCount!.Value;
+            if (_next >= total)
+            {
+                batch = default;
+                return false;
+            }
+            int d = owner.Dimension;
+            int count = (int)Math.Min(owner.BatchRows, total - _next);
+            int values = count * d;
+            byte* start = owner._data + owner._dataOffset + _next * d * ElementSize(owner.ElementType);
+            ReadOnlyMemory<float> rows;
+            if (owner.ElementType == RowElementType.Float32)
+            {
+                _window = new UnmanagedMemory<float>((float*)start, values);
+                rows = _window.Memory;
+            }
+            else
+            {
+                if (_widened.Length < values)
+                    _widened = new float[values];
+                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(start, values), _widened.AsSpan(0, values));
+                rows = _widened.AsMemory(0, values);
+            }
+            batch = new DataBatch(_next, rows, d);
+            _next += count;
+            return true;
+        }
+
+        public void Dispose() { }
+    }
+}

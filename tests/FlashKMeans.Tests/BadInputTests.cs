@@ -1,0 +1,117 @@
+using FlashKMeans.Data;
+
+namespace FlashKMeans.Tests;
+
+[TestClass]
+public sealed class BadInputTests
+{
+    private static KMeans Cpu(int k = 3) => new(new KMeansOptions { NumberOfClusters = k, Device = ComputeDevice.Cpu });
+
+    [TestMethod]
+    [DataRow(float.NaN), DataRow(float.PositiveInfinity), DataRow(float.NegativeInfinity)]
+    public void Non_finite_feature_names_the_row(float bad)
+    {
+        var data = TestData.Gaussian(100, 4, seed: 1);
+        data[57 * 4 + 2] = bad;
+        var error = Assert.ThrowsExactly<ArgumentException>(() => Cpu().Fit(data, 4));
+        StringAssert.Contains(error.Message, "Row 57");
+        StringAssert.Contains(error.Message, "feature 2");
+    }
+
+    [TestMethod]
+    public void K_below_one_or_above_rows_is_rejected()
+    {
+        var data = TestData.Gaussian(10, 2, seed: 1);
+        var zero = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new KMeans(new KMeansOptions { NumberOfClusters = 0 }));
+        Assert.AreEqual(nameof(KMeansOptions.NumberOfClusters), zero.ParamName);
+        var tooMany = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Cpu(11).Fit(data, 2));
+        StringAssert.Contains(tooMany.Message, "only 10 rows");
+        Assert.AreEqual(10, Cpu(10).Fit(data, 2).NumberOfClusters);
+    }
+
+    [TestMethod]
+    public void Empty_data_is_rejected()
+    {
+        Assert.ThrowsExactly<ArgumentException>(() => Cpu().Fit(Array.Empty<float>(), 3));
+        Assert.ThrowsExactly<ArgumentException>(() => Cpu().Fit(new float[0, 3]));
+        var error = Assert.ThrowsExactly<ArgumentException>(() => Cpu().Fit(new InMemoryBatchSource(ReadOnlyMemory<float>.Empty, 3)));
+        StringAssert.Contains(error.Message, "empty");
+    }
+
+    [TestMethod]
+    public void Ragged_data_is_rejected()
+    {
+        var error = Assert.ThrowsExactly<ArgumentException>(() => Cpu().Fit(new float[10], 3));
+        StringAssert.Contains(error.Message, "multiple of the dimension 3");
+    }
+
+    [TestMethod]
+    public void Negative_non_finite_or_all_zero_weights_are_rejected()
+    {
+        var data = TestData.Gaussian(20, 2, seed: 1);
+        var weights = Enumerable.Repeat(1f, 20).ToArray();
+        weights[7] = -1;
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => Cpu().Fit(data, 2, weights)).Message, "Row 7");
+        weights[7] = float.NaN;
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => Cpu().Fit(data, 2, weights)).Message, "Row 7");
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => Cpu().Fit(data, 2, new float[20])).Message, "zero");
+        Assert.ThrowsExactly<ArgumentException>(() => Cpu().Fit(data, 2, new float[19]));
+    }
+
+    [TestMethod]
+    public void Dimension_mismatch_on_predict_and_transform()
+    {
+        var data = TestData.Gaussian(50, 4, seed: 1);
+        var model = Cpu().Fit(data, 4);
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => model.Predict(new float[15], 5)).Message, "Dimension mismatch");
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => model.Predict(new float[6])).Message, "Dimension mismatch");
+        Assert.ThrowsExactly<ArgumentException>(() => model.Transform(new float[10]));
+        Assert.ThrowsExactly<ArgumentException>(() => model.Predict(new float[3, 5]));
+        var nan = new float[4];
+        nan[1] = float.NaN;
+        Assert.ThrowsExactly<ArgumentException>(() => model.Predict(nan));
+    }
+
+    [TestMethod]
+    public void Bad_options_name_the_setting()
+    {
+        void Check(Action<KMeansOptions> change, string name)
+        {
+            var options = new KMeansOptions();
+            change(options);
+            var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new KMeans(options));
+            Assert.AreEqual(name, error.ParamName);
+        }
+        Check(o => o.MaximumNumberOfIterations = -1, nameof(KMeansOptions.MaximumNumberOfIterations));
+        Check(o => o.NumberOfInitializations = 0, nameof(KMeansOptions.NumberOfInitializations));
+        Check(o => o.NumberOfThreads = 0, nameof(KMeansOptions.NumberOfThreads));
+        Check(o => o.OversamplingFactor = 0, nameof(KMeansOptions.OversamplingFactor));
+        Check(o => o.MaximumPointsPerCentroid = 0, nameof(KMeansOptions.MaximumPointsPerCentroid));
+        Check(o => o.OptimizationTolerance = double.NaN, nameof(KMeansOptions.OptimizationTolerance));
+        Assert.ThrowsExactly<ArgumentException>(() => new KMeans(new KMeansOptions { Initialization = KMeansInitialization.Explicit }));
+        var wrongShape = new KMeans(new KMeansOptions { NumberOfClusters = 2, Initialization = KMeansInitialization.Explicit, InitialCentroids = new float[5] });
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => wrongShape.Fit(new float[20], 2)).Message, "InitialCentroids");
+    }
+
+    [TestMethod]
+    public void Cuda_without_a_gpu_is_a_clear_error()
+    {
+        if (Backends.BackendSelector.TryCreateCuda(new KMeansOptions(), out var gpu, out _))
+        {
+            gpu!.Dispose();
+            Assert.Inconclusive("A CUDA device is present; this test covers machines without one.");
+        }
+        var model = new KMeans(new KMeansOptions { NumberOfClusters = 2, Device = ComputeDevice.Cuda });
+        var error = Assert.ThrowsExactly<NotSupportedException>(() => model.Fit(TestData.Gaussian(10, 2, 1), 2));
+        StringAssert.Contains(error.Message, "CUDA");
+    }
+
+    [TestMethod]
+    public void Cosine_rejects_zero_rows()
+    {
+        var data = TestData.Gaussian(30, 3, seed: 1);
+        Array.Clear(data, 12 * 3, 3);
+        var model = new KMeans(new KMeansOptions { NumberOfClusters = 2, Distance = KMeansDistance.Cosine, Device = ComputeDevice.Cpu });
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => model.Fit(data, 3)).Message, "Row 12");
+    }
+}

@@ -1,0 +1,184 @@
+using FlashKMeans.Data;
+
+namespace FlashKMeans.Tests;
+
+[TestClass]
+public sealed class BatchSourceTests
+{
+    private string _directory = "";
+
+    [TestInitialize]
+    public void CreateDirectory() => Directory.CreateDirectory(_directory = Path.Combine(Path.GetTempPath(), "fkm-src-" + Guid.NewGuid().ToString("N")));
+
+    [TestCleanup]
+    public void DeleteDirectory() => Directory.Delete(_directory, recursive: true);
+
+    private static KMeansOptions Explicit(float[] initial, int k) => new()
+    {
+        NumberOfClusters = k, Device = ComputeDevice.Cpu, Initialization = KMeansInitialization.Explicit,
+        InitialCentroids = initial, MaximumNumberOfIterations = 12, OptimizationTolerance = 0,
+    };
+
+    private static void AssertSameFit(KMeansModel expected, KMeansModel actual)
+    {
+        CollectionAssert.AreEqual(expected.Centroids.ToArray(), actual.Centroids.ToArray());
+        CollectionAssert.AreEqual(expected.InertiaHistory.ToArray(), actual.InertiaHistory.ToArray());
+        Assert.AreEqual(expected.Inertia, actual.Inertia);
+    }
+
+    [TestMethod]
+    [DataRow(1), DataRow(999), DataRow(4096), DataRow(100_000)]
+    public void Raw_float32_file_streams_to_the_same_fit_as_the_array(int batchRows)
+    {
+        int d = 11, k = 9, n = 4099;
+        var data = TestData.Blobs(n, d, centers: 9, spread: 3, seed: batchRows);
+        string path = Path.Combine(_directory, "rows.f32");
+        File.WriteAllBytes(path, System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan()).ToArray());
+        var initial = TestData.PickRows(data, d, k, seed: 1);
+        var inMemory = new KMeans(Explicit(initial, k)).Fit(data, d);
+        using var source = MemoryMappedBatchSource.OpenRaw(path, d, batchRows: batchRows);
+        Assert.AreEqual((long)n, source.RowCount);
+        AssertSameFit(inMemory, new KMeans(Explicit(initial, k)).Fit(source));
+    }
+
+    [TestMethod]
+    public void Npy_float32_and_float16_files_are_read_correctly()
+    {
+        int d = 6, k = 4, n = 1000;
+        var data = TestData.Blobs(n, d, centers: 4, spread: 4, seed: 3);
+        var initial = TestData.PickRows(data, d, k, seed: 2);
+
+        string f32 = Path.Combine(_directory, "rows32.npy");
+        using (var stream = File.Create(f32))
+        {
+            NpyHeader.Write(stream, n, d, RowElementType.Float32);
+            stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan()));
+        }
+        using (var source = MemoryMappedBatchSource.OpenNpy(f32, batchRows: 300))
+        {
+            Assert.AreEqual(d, source.Dimension);
+            AssertSameFit(new KMeans(Explicit(initial, k)).Fit(data, d), new KMeans(Explicit(initial, k)).Fit(source));
+        }
+
+        // float16 rows widen exactly to the float32 values of the rounded halves.
+        var halves = data.Select(v => (Half)v).ToArray();
+        var widened = halves.Select(h => (float)h).ToArray();
+        string f16 = Path.Combine(_directory, "rows16.npy");
+        using (var stream = File.Create(f16))
+        {
+            NpyHeader.Write(stream, n, d, RowElementType.Float16);
+            stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(halves.AsSpan()));
+        }
+        var initialHalf = TestData.PickRows(widened, d, k, seed: 2);
+        using (var source = MemoryMappedBatchSource.OpenNpy(f16, batchRows: 77))
+            AssertSameFit(new KMeans(Explicit(initialHalf, k)).Fit(widened, d), new KMeans(Explicit(initialHalf, k)).Fit(source));
+    }
+
+    [TestMethod]
+    public void Bad_files_get_clear_errors()
+    {
+        string ragged = Path.Combine(_directory, "ragged.f32");
+        File.WriteAllBytes(ragged, new byte[4 * 10 + 2]);
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => MemoryMappedBatchSource.OpenRaw(ragged, 5)).Message, "whole number");
+
+        string notNpy = Path.Combine(_directory, "not.npy");
+        File.WriteAllText(notNpy, "this is not numpy");
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => MemoryMappedBatchSource.OpenNpy(notNpy)).Message, "not a .npy");
+
+        string truncated = Path.Combine(_directory, "short.npy");
+        using (var stream = File.Create(truncated))
+        {
+            NpyHeader.Write(stream, 100, 4, RowElementType.Float32);
+            stream.Write(new byte[40]);
+        }
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => MemoryMappedBatchSource.OpenNpy(truncated)).Message, "truncated");
+
+        string doubles = Path.Combine(_directory, "f8.npy");
+        using (var stream = File.Create(doubles))
+        {
+            NpyHeader.Write(stream, 1, 1, RowElementType.Float32);
+        }
+        var bytes = File.ReadAllBytes(doubles);
+        var text = System.Text.Encoding.Latin1.GetString(bytes).Replace("<f4", "<f8");
+        File.WriteAllBytes(doubles, System.Text.Encoding.Latin1.GetBytes(text));
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => MemoryMappedBatchSource.OpenNpy(doubles)).Message, "<f8");
+    }
+
+    [TestMethod]
+    public void A_source_that_throws_midway_surfaces_the_error()
+    {
+        var data = TestData.Gaussian(5000, 3, seed: 1);
+        var source = new FailingSource(new InMemoryBatchSource(data, 3, batchRows: 500), failOnPass: 4, failAtBatch: 3);
+        var error = Assert.ThrowsExactly<IOException>(() => new KMeans(new KMeansOptions { NumberOfClusters = 3, Device = ComputeDevice.Cpu }).Fit(source));
+        StringAssert.Contains(error.Message, "disk went away");
+        Assert.AreEqual(0, source.OpenReaders, "every reader must be disposed");
+    }
+
+    [TestMethod]
+    public void Validation_rejects_a_source_whose_batches_do_not_line_up()
+    {
+        var gap = new GappySource();
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => DataValidator.Scan(gap)).Message, "starts at row");
+    }
+
+    /// <summary>Fails with an IOException on a given pass and batch, and counts open readers.</summary>
+    private sealed class FailingSource(IBatchSource inner, int failOnPass, int failAtBatch) : IBatchSource
+    {
+        private int _passes;
+        public int OpenReaders;
+        public int Dimension => inner.Dimension;
+        public long? RowCount => inner.RowCount;
+        public bool HasWeights => inner.HasWeights;
+
+        public IBatchReader OpenReader()
+        {
+            Interlocked.Increment(ref OpenReaders);
+            return new Reader(this, inner.OpenReader(), ++_passes == failOnPass);
+        }
+
+        private sealed class Reader(FailingSource owner, IBatchReader inner, bool fail) : IBatchReader
+        {
+            private int _batches;
+
+            public bool TryRead(out DataBatch batch)
+            {
+                if (fail && ++_batches == owner._failAtBatch)
+                    throw new IOException("The disk went away.");
+                return inner.TryRead(out batch);
+            }
+
+            public void Dispose()
+            {
+                inner.Dispose();
+                Interlocked.Decrement(ref owner.OpenReaders);
+            }
+        }
+
+        private readonly int _failAtBatch = failAtBatch;
+    }
+
+    private sealed class GappySource : IBatchSource
+    {
+        public int Dimension => 2;
+        public long? RowCount => null;
+        public bool HasWeights => false;
+        public IBatchReader OpenReader() => new Reader();
+
+        private sealed class Reader : IBatchReader
+        {
+            private int _calls;
+            public bool TryRead(out DataBatch batch)
+            {
+                _calls++;
+                batch = _calls switch
+                {
+                    1 => new DataBatch(0, new float[] { 1, 2, 3, 4 }, 2),
+                    2 => new DataBatch(5, new float[] { 1, 2 }, 2),
+                    _ => default,
+                };
+                return _calls <= 2;
+            }
+            public void Dispose() { }
+        }
+    }
+}

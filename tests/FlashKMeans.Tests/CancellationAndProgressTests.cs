@@ -1,0 +1,66 @@
+using System.Diagnostics;
+
+namespace FlashKMeans.Tests;
+
+[TestClass]
+public sealed class CancellationAndProgressTests
+{
+    [TestMethod]
+    public void Cancellation_stops_a_running_fit_promptly()
+    {
+        int d = 64;
+        var data = TestData.Gaussian(100_000, d, seed: 2);
+        using var cancel = new CancellationTokenSource();
+        var clock = new Stopwatch();
+        var progress = new Inline(p =>
+        {
+            if (p.Iteration == 2)
+            {
+                clock.Start();
+                cancel.Cancel();
+            }
+        });
+        var kmeans = new KMeans(new KMeansOptions
+        {
+            NumberOfClusters = 256, MaximumNumberOfIterations = 1000, OptimizationTolerance = 0,
+            Initialization = KMeansInitialization.RandomRows, Device = ComputeDevice.Cpu,
+        });
+        Assert.Throws<OperationCanceledException>(() => kmeans.Fit(data, d, default, progress, cancel.Token));
+        clock.Stop();
+        Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed} to stop");
+    }
+
+    [TestMethod]
+    public void Progress_reports_every_iteration_with_its_inertia()
+    {
+        int d = 3;
+        var data = TestData.Blobs(2000, d, centers: 4, spread: 5, seed: 2);
+        var reports = new List<KMeansProgress>();
+        var model = new KMeans(new KMeansOptions { NumberOfClusters = 4, MaximumNumberOfIterations = 7, OptimizationTolerance = 0, Device = ComputeDevice.Cpu })
+            .Fit(data, d, default, new Inline(reports.Add));
+        Assert.AreEqual(7, reports.Count);
+        CollectionAssert.AreEqual(Enumerable.Range(1, 7).ToArray(), reports.Select(r => r.Iteration).ToArray());
+        CollectionAssert.AreEqual(model.InertiaHistory.ToArray(), reports.Select(r => r.Inertia).ToArray());
+        Assert.IsTrue(reports.Zip(reports.Skip(1)).All(p => p.First.Elapsed <= p.Second.Elapsed));
+        Assert.AreEqual(7, model.Statistics.Count);
+        Assert.IsTrue(model.Statistics.All(s => s.ImbalanceFactor >= 1 - 1e-12));
+    }
+
+    [TestMethod]
+    public void Tolerance_stops_early_and_reports_convergence()
+    {
+        int d = 2;
+        var data = TestData.Blobs(3000, d, centers: 3, spread: 30, seed: 9);
+        var model = new KMeans(new KMeansOptions { NumberOfClusters = 3, MaximumNumberOfIterations = 100, OptimizationTolerance = 1e-4, Device = ComputeDevice.Cpu }).Fit(data, d);
+        Assert.IsTrue(model.Converged);
+        Assert.IsTrue(model.Iterations < 100);
+        var fixedRun = new KMeans(new KMeansOptions { NumberOfClusters = 3, MaximumNumberOfIterations = 12, OptimizationTolerance = 0, Device = ComputeDevice.Cpu }).Fit(data, d);
+        Assert.AreEqual(12, fixedRun.Iterations);
+        Assert.IsFalse(fixedRun.Converged);
+    }
+
+    private sealed class Inline(Action<KMeansProgress> report) : IProgress<KMeansProgress>
+    {
+        public void Report(KMeansProgress value) => report(value);
+    }
+}

@@ -1,0 +1,103 @@
+namespace FlashKMeans.Tests;
+
+[TestClass]
+public sealed class ModelPersistenceTests
+{
+    private static KMeansModel Train(KMeansDistance distance = KMeansDistance.SquaredEuclidean) =>
+        new KMeans(new KMeansOptions { NumberOfClusters = 6, Distance = distance, Device = ComputeDevice.Cpu, Seed = 3 })
+            .Fit(TestData.Blobs(2000, 7, centers: 6, spread: 5, seed: 13), 7);
+
+    private static byte[] Bytes(KMeansModel model)
+    {
+        using var stream = new MemoryStream();
+        model.Save(stream);
+        return stream.ToArray();
+    }
+
+    [TestMethod]
+    [DataRow(KMeansDistance.SquaredEuclidean), DataRow(KMeansDistance.Cosine)]
+    public void Save_and_load_round_trip(KMeansDistance distance)
+    {
+        var model = Train(distance);
+        var loaded = KMeansModel.Load(new MemoryStream(Bytes(model)));
+        CollectionAssert.AreEqual(model.Centroids.ToArray(), loaded.Centroids.ToArray());
+        CollectionAssert.AreEqual(model.InertiaHistory.ToArray(), loaded.InertiaHistory.ToArray());
+        Assert.AreEqual(model.Inertia, loaded.Inertia);
+        Assert.AreEqual(model.Iterations, loaded.Iterations);
+        Assert.AreEqual(model.Converged, loaded.Converged);
+        Assert.AreEqual(model.Distance, loaded.Distance);
+        var fresh = TestData.Gaussian(300, 7, seed: 99);
+        CollectionAssert.AreEqual(model.Predict(fresh, 7), loaded.Predict(fresh, 7));
+        CollectionAssert.AreEqual(model.Transform(fresh), loaded.Transform(fresh));
+    }
+
+    [TestMethod]
+    public void File_save_is_atomic_and_loads_back()
+    {
+        var model = Train();
+        string directory = Path.Combine(Path.GetTempPath(), "fkm-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        try
+        {
+            string path = Path.Combine(directory, "model.fkm");
+            File.WriteAllText(path, "old content");
+            model.Save(path);
+            Assert.AreEqual(1, Directory.GetFiles(directory).Length, "no temporary file may be left behind");
+            CollectionAssert.AreEqual(model.Centroids.ToArray(), KMeansModel.Load(path).Centroids.ToArray());
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Every_single_byte_corruption_is_detected()
+    {
+        var bytes = Bytes(Train());
+        var random = new Random(8);
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            var damaged = (byte[])bytes.Clone();
+            damaged[i] ^= (byte)(1 << random.Next(8));
+            Assert.ThrowsExactly<InvalidDataException>(() => KMeansModel.Load(new MemoryStream(damaged)), $"flipped a bit of byte {i}");
+        }
+    }
+
+    [TestMethod]
+    public void Truncation_at_any_length_is_detected()
+    {
+        var bytes = Bytes(Train());
+        for (int length = 0; length < bytes.Length; length += 7)
+        {
+            var error = Assert.ThrowsExactly<InvalidDataException>(() => KMeansModel.Load(new MemoryStream(bytes, 0, length)));
+            StringAssert.Contains(error.Message, "FlashKMeans model");
+        }
+    }
+
+    [TestMethod]
+    public void Not_a_model_and_future_versions_are_named()
+    {
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => KMeansModel.Load(new MemoryStream("hello world, not a model at all, really not"u8.ToArray()))).Message, "Not a FlashKMeans model");
+        var bytes = Bytes(Train());
+        bytes[4] = 9;
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => KMeansModel.Load(new MemoryStream(bytes))).Message, "version 9");
+    }
+
+    [TestMethod]
+    public void Model_from_centroids_predicts_nearest()
+    {
+        int d = 3;
+        var centroids = TestData.Gaussian(5, d, seed: 6);
+        var model = KMeansModel.FromCentroids(centroids, d);
+        var rows = TestData.Gaussian(200, d, seed: 7);
+        var labels = model.Predict(rows, d);
+        for (int r = 0; r < 200; r++)
+            Reference.AssertNearest(rows.AsSpan(r * d, d), centroids, d, labels[r], $"row {r}");
+        var all = model.Transform(rows);
+        for (int r = 0; r < 200; r++)
+            for (int c = 0; c < 5; c++)
+                Assert.AreEqual(Reference.Distance(rows.AsSpan(r * d, d), centroids.AsSpan(c * d, d)), all[r * 5 + c], 1e-4);
+        Assert.AreEqual(Enumerable.Range(0, 200).Sum(r => all.Skip(r * 5).Take(5).Min()), model.Score(rows), 1e-3);
+    }
+}

@@ -1,0 +1,88 @@
+namespace FlashKMeans.Tests;
+
+[TestClass]
+public sealed class SeedingTests
+{
+    private static KMeansModel SeedOnly(float[] data, int d, int k, KMeansInitialization initialization, int seed = 0) =>
+        new KMeans(new KMeansOptions
+        {
+            NumberOfClusters = k,
+            Initialization = initialization,
+            MaximumNumberOfIterations = 0,
+            Seed = seed,
+            Device = ComputeDevice.Cpu,
+        }).Fit(data, d);
+
+    [TestMethod]
+    [DataRow(KMeansInitialization.KMeansPlusPlus)]
+    [DataRow(KMeansInitialization.KMeansParallel)]
+    [DataRow(KMeansInitialization.RandomRows)]
+    public void Seeds_are_distinct_rows_of_the_data(KMeansInitialization initialization)
+    {
+        int d = 3, k = 40;
+        var data = TestData.Gaussian(3000, d, seed: 19);
+        var model = SeedOnly(data, d, k, initialization);
+        var rows = new HashSet<string>();
+        for (int r = 0; r < data.Length / d; r++)
+            rows.Add(string.Join(",", data.AsSpan(r * d, d).ToArray()));
+        var seeds = new HashSet<string>();
+        for (int c = 0; c < k; c++)
+        {
+            string key = string.Join(",", model.GetCentroid(c).ToArray());
+            if (initialization != KMeansInitialization.KMeansParallel)
+                Assert.IsTrue(rows.Contains(key), $"seed {c} is not a data row");
+            seeds.Add(key);
+        }
+        Assert.AreEqual(k, seeds.Count, "seeds must be distinct");
+    }
+
+    [TestMethod]
+    [DataRow(KMeansInitialization.KMeansPlusPlus)]
+    [DataRow(KMeansInitialization.KMeansParallel)]
+    public void Distance_based_seeding_finds_every_separated_blob(KMeansInitialization initialization)
+    {
+        // Eight tight blobs far apart: k-means++ and k-means|| should put one seed in each with high probability;
+        // random rows would miss some blob most of the time.
+        int d = 5, k = 8;
+        var data = TestData.Blobs(4000, d, centers: k, spread: 100, seed: 23);
+        int hits = 0;
+        for (int seed = 0; seed < 5; seed++)
+        {
+            var model = SeedOnly(data, d, k, initialization, seed);
+            var labels = model.Predict(data, d);
+            if (labels.Distinct().Count() == k && model.Inertia < 2.0 * d * data.Length / d)
+                hits++;
+        }
+        Assert.IsTrue(hits >= 4, $"only {hits} of 5 seedings covered every blob");
+    }
+
+    [TestMethod]
+    public void Several_initialisations_keep_the_lowest_inertia()
+    {
+        int d = 2, k = 6;
+        var data = TestData.Blobs(3000, d, centers: 9, spread: 6, seed: 29);
+        var single = Enumerable.Range(0, 4).Select(i => new KMeans(new KMeansOptions
+        {
+            NumberOfClusters = k, Initialization = KMeansInitialization.RandomRows, Device = ComputeDevice.Cpu,
+            Seed = 77, NumberOfInitializations = i + 1,
+        }).Fit(data, d).Inertia).ToArray();
+        for (int i = 1; i < single.Length; i++)
+            Assert.IsTrue(single[i] <= single[i - 1], $"{i + 1} initialisations gave {single[i]}, worse than {single[i - 1]}");
+    }
+
+    [TestMethod]
+    public void Subsampling_trains_on_at_most_M_points_per_centroid()
+    {
+        int d = 4, k = 5;
+        var data = TestData.Blobs(20_000, d, centers: 5, spread: 20, seed: 2);
+        var model = new KMeans(new KMeansOptions
+        {
+            NumberOfClusters = k, MaximumPointsPerCentroid = 100, Device = ComputeDevice.Cpu, Seed = 4,
+        }).Fit(data, d);
+        var full = new KMeans(new KMeansOptions { NumberOfClusters = k, Device = ComputeDevice.Cpu, Seed = 4 }).Fit(data, d);
+        // The sample's inertia covers 500 rows, so it is far below the full data's; the centroids still find the blobs.
+        Assert.IsTrue(model.Inertia < full.Inertia / 10, $"sample inertia {model.Inertia} vs full {full.Inertia}");
+        double fullCost = full.Score(data), sampledCost = model.Score(data);
+        Assert.IsTrue(sampledCost < fullCost * 1.05, $"subsampled centroids cost {sampledCost}, full {fullCost}");
+    }
+}
