@@ -53,7 +53,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
             while (reader.TryRead(out var batch))
                 batch.Weights.Span.CopyTo(_weights.AsSpan((int)batch.FirstRow));
         }
-        if (usePruning && YinyangPruning.Applies(n, k, _packed.Width))
+        if (usePruning && YinyangPruning.Applies(k, _packed.Width))
             _pruning = new YinyangPruning(n, _d, k, _packed.Width);
     }
 

@@ -44,11 +44,10 @@ internal sealed unsafe class YinyangPruning : IDisposable
     private readonly int _d, _k, _w, _groups, _stride;
     private readonly int[] _groupOf;
     private readonly int[] _order;
-    // Native, not a managed array: the bounds are the largest thing pruning keeps, and a managed array
-    // of that size made the GC commit about as much again on top of it.
+    // N × stride bytes, the largest thing pruning keeps: native, so that it is freed with the binding
+    // instead of waiting for a full collection.
     private byte* _bounds;
     private readonly float[] _scales;
-    private readonly long _boundCount;
     private readonly float[] _rowNorms;
     private readonly float[] _reference;
     private readonly float[] _drift;
@@ -76,8 +75,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
         _stride = StrideFor(k, width);
         _groupOf = new int[k];
         _order = new int[_groups * width];
-        _boundCount = (long)rowCount * _stride;
-        _bounds = (byte*)NativeMemory.AllocZeroed((nuint)_boundCount);
+        _bounds = (byte*)NativeMemory.AllocZeroed((nuint)((long)rowCount * _stride));
         _scales = new float[rowCount];
         _rowNorms = new float[rowCount];
         _reference = new float[k * dimension];
@@ -110,14 +108,11 @@ internal sealed unsafe class YinyangPruning : IDisposable
         _bounds = null;
     }
 
-    /// <summary>Whether grouping can skip anything (at least two groups) and the bounds fit in one array.</summary>
-    public static bool Applies(int rowCount, int k, int width) =>
-        k > width && (long)rowCount * StrideFor(k, width) <= Array.MaxLength;
+    /// <summary>Whether grouping can skip anything: at least two groups.</summary>
+    public static bool Applies(int k, int width) => k > width;
 
+    /// <summary>Bytes per row of bounds: one per group, padded to whole blocks.</summary>
     private static int StrideFor(int k, int width) => ((k + width - 1) / width + BoundBlock - 1) / BoundBlock * BoundBlock;
-
-    /// <summary>Bytes of per-row state, for memory estimates.</summary>
-    public static long BytesPerRow(int k, int width) => StrideFor(k, width) + 2 * sizeof(float);
 
     /// <summary>
     /// Forgets the grouping and the bounds; the next step regroups the centroids and recomputes every
