@@ -3,8 +3,9 @@ using FlashKMeans.Data;
 namespace FlashKMeans.MLNet;
 
 /// <summary>
-/// Turns a block of feature rows into the two output columns: K squared distances per row (the engine's
-/// all-distances kernel on the CPU or GPU) and the 1-based index of the smallest of them. Rows with a missing
+/// Turns a block of feature rows into the two output columns: K squared distances per row (one call to the
+/// engine's all-distances kernel, <see cref="KMeansModel.Transform(ReadOnlySpan{float}, Span{float})"/>) and the
+/// 1-based index of the smallest of them. Rows with a missing
 /// (NaN or infinite) feature get NaN distances and key 0, ML.NET's missing key.
 /// </summary>
 internal sealed class BatchScorer

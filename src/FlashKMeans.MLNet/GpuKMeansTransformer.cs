@@ -12,7 +12,8 @@ namespace FlashKMeans.MLNet;
 /// or 0 when the row's features are missing (NaN or infinite).
 /// </summary>
 /// <remarks>
-/// <para><see cref="Transform"/> scores blocks of rows with the engine (CUDA or the SIMD CPU backend);
+/// <para><see cref="Transform"/> scores blocks of rows with one engine call each (the engine's <see cref="KMeansModel"/>
+/// scorer, today its SIMD CPU backend);
 /// <see cref="GetRowToRowMapper"/> scores one row at a time for <c>PredictionEngine</c>. Both give identical values.</para>
 /// <para><b>Saving.</b> <c>mlContext.Model.Save</c> writes ML.NET's own KMeans model — a
 /// <see cref="ClusteringPredictionTransformer{TModel}"/> over <see cref="KMeansModelParameters"/> holding these
