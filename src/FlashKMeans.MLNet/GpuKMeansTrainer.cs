@@ -223,7 +223,7 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             channel?.Info(MessageSensitivity.None, "FlashKMeans: the rows fit DeviceMemoryBudgetMb; only the first pass read the cursor.");
         channel?.Info(MessageSensitivity.None,
             $"FlashKMeans: trained on {used} rows in {clock.Elapsed.TotalSeconds:F2} s with {summary.Backend}: " +
-            $"{summary.Iterations} iterations, inertia {summary.Inertia:G9}, {summary.CursorPasses} cursor passes.");
+            $"{summary.Iterations} iterations, inertia {summary.Inertia:G9}, {summary.CursorPasses} cursor pass{(summary.CursorPasses == 1 ? "" : "es")}.");
         return new GpuKMeansTransformer(model, o.FeatureColumnName, features.Type, batchRows, summary);
     }
 
