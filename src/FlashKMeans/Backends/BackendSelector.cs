@@ -42,9 +42,9 @@ public static class BackendSelector
     /// <summary>Whether a CUDA backend can be created, and why not.</summary>
     public static bool TryCreateCuda(KMeansOptions options, out IKMeansBackend? backend, out string reason)
     {
-        backend = null;
-        reason = "this build has no CUDA backend";
-        _ = options;
-        return false;
+        ArgumentNullException.ThrowIfNull(options);
+        bool ok = FlashKMeans.Cuda.CudaBackend.TryCreate(options, out var cuda, out reason);
+        backend = cuda;
+        return ok;
     }
 }

@@ -26,6 +26,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     private readonly PackedCentroids _packed;
     private readonly double[] _sums;
     private readonly double[] _clusterWeights;
+    private readonly YinyangPruning? _pruning;
 
     public CpuDataBinding(IBatchSource source, DataSummary summary, int k, int threads, bool usePruning)
     {
@@ -51,7 +52,8 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
             while (reader.TryRead(out var batch))
                 batch.Weights.Span.CopyTo(_weights.AsSpan((int)batch.FirstRow));
         }
-        _ = usePruning; // exact triangle-inequality pruning: not yet implemented
+        if (usePruning && YinyangPruning.Applies(n, k, _packed.Width))
+            _pruning = new YinyangPruning(n, _d, k, _packed.Width);
     }
 
     public long RowCount { get; }
@@ -62,10 +64,29 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
 
     private float Weight(long row) => _weights is null ? 1f : _weights[row];
 
+    /// <summary>The last step's labels (tests).</summary>
+    internal ReadOnlySpan<int> LabelsForTesting => _labels;
+
+    /// <summary>The last step's squared distances (tests).</summary>
+    internal ReadOnlySpan<float> DistancesForTesting => _distances;
+
+    /// <summary>Yinyang pruning state, when it is on (diagnostics and tests).</summary>
+    internal YinyangPruning? Pruning => _pruning;
+
     public void SetCentroids(ReadOnlySpan<float> centroids)
     {
+        if (_pruning is not null && ChangedCentroids(centroids) * 4 > NumberOfClusters)
+            _pruning.Reset(); // a new start: regroup rather than age bounds across a jump
         centroids.CopyTo(_centroids);
         _packed.Fill(_centroids);
+    }
+
+    private int ChangedCentroids(ReadOnlySpan<float> centroids)
+    {
+        int changed = 0;
+        for (int c = 0; c < NumberOfClusters; c++)
+            changed += centroids.Slice(c * _d, _d).SequenceEqual(_centroids.AsSpan(c * _d, _d)) ? 0 : 1;
+        return changed;
     }
 
     public void GetCentroids(Span<float> destination) => _centroids.CopyTo(destination);
@@ -78,37 +99,48 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         long changed = 0;
         Array.Clear(_sums);
         Array.Clear(_clusterWeights);
+        _pruning?.BeginStep(_centroids);
+        int superRows = SuperChunkRows(d);
         using (var reader = _source.OpenReader())
         {
             while (reader.TryRead(out var batch))
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                long first = batch.FirstRow;
-                var rows = batch.Rows;
-                _parallel.For(batch.RowCount, (chunk, start, count) =>
+                // Assign a few MB of rows, then add them to the sums while they are still in cache.
+                for (int offset = 0; offset < batch.RowCount; offset += superRows)
                 {
-                    int global = (int)(first + start);
-                    var chunkRows = rows.Span.Slice((int)start * d, count * d);
-                    int[] fresh = ArrayPool<int>.Shared.Rent(count);
-                    try
+                    cancellationToken.ThrowIfCancellationRequested();
+                    int rowCount = Math.Min(superRows, batch.RowCount - offset);
+                    long first = batch.FirstRow + offset;
+                    var rows = batch.Rows.Slice(offset * d, rowCount * d);
+                    _parallel.For(rowCount, (chunk, start, count) =>
                     {
-                        var freshLabels = fresh.AsSpan(0, count);
-                        FusedAssignKernel.Assign(chunkRows, _packed, freshLabels, _distances.AsSpan(global, count));
-                        var old = _labels.AsSpan(global, count);
-                        int moved = 0;
-                        for (int i = 0; i < count; i++)
-                            moved += old[i] != freshLabels[i] ? 1 : 0;
-                        freshLabels.CopyTo(old);
-                        Interlocked.Add(ref changed, moved);
-                    }
-                    finally
-                    {
-                        ArrayPool<int>.Shared.Return(fresh);
-                    }
-                }, cancellationToken);
-                Accumulate(batch, cancellationToken);
+                        int global = (int)(first + start);
+                        var chunkRows = rows.Span.Slice((int)start * d, count * d);
+                        int[] fresh = ArrayPool<int>.Shared.Rent(count);
+                        try
+                        {
+                            var freshLabels = fresh.AsSpan(0, count);
+                            var old = _labels.AsSpan(global, count);
+                            if (_pruning is null)
+                                FusedAssignKernel.Assign(chunkRows, _packed, freshLabels, _distances.AsSpan(global, count));
+                            else
+                                _pruning.AssignChunk(chunkRows, global, old, freshLabels, _distances.AsSpan(global, count), _packed);
+                            int moved = 0;
+                            for (int i = 0; i < count; i++)
+                                moved += old[i] != freshLabels[i] ? 1 : 0;
+                            freshLabels.CopyTo(old);
+                            Interlocked.Add(ref changed, moved);
+                        }
+                        finally
+                        {
+                            ArrayPool<int>.Shared.Return(fresh);
+                        }
+                    }, cancellationToken);
+                    Accumulate(first, rows, rowCount, cancellationToken);
+                }
             }
         }
+        _pruning?.EndStep();
 
         double inertia = WeightedSum(_distances, cancellationToken);
         int empty = 0;
@@ -148,12 +180,10 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     /// Adds the batch's rows to their clusters' float64 sums. Each thread owns a range of clusters and
     /// walks the rows in order, so every cluster's sum is taken in row order whatever the thread count.
     /// </summary>
-    private void Accumulate(DataBatch batch, CancellationToken cancellationToken)
+    private void Accumulate(long firstRow, ReadOnlyMemory<float> rows, int count, CancellationToken cancellationToken)
     {
         int d = _d;
-        int first = (int)batch.FirstRow;
-        int count = batch.RowCount;
-        var rows = batch.Rows;
+        int first = (int)firstRow;
         _parallel.ForRanges(NumberOfClusters, _parallel.Threads, (lo, hi) =>
         {
             var values = rows.Span;
@@ -167,13 +197,17 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
                 if (w == 0)
                     continue;
                 _clusterWeights[label] += w;
-                var sum = _sums.AsSpan(label * d, d);
-                var x = values.Slice(r * d, d);
-                for (int f = 0; f < d; f++)
-                    sum[f] += w * x[f];
+                VectorMath.AddScaled(_sums.AsSpan(label * d, d), values.Slice(r * d, d), w);
             }
         }, cancellationToken);
     }
+
+    /// <summary>
+    /// Rows assigned before their sums are taken: about 8 MB of them, a whole number of chunks, so that the
+    /// second read of each row hits the cache. Depends only on d, never on the thread count.
+    /// </summary>
+    private static int SuperChunkRows(int d) =>
+        Math.Max(1, (8 << 20) / (d * sizeof(float) * ChunkedParallel.ChunkRows)) * ChunkedParallel.ChunkRows;
 
     /// <summary>Σ w·v over all rows, in chunk order.</summary>
     private double WeightedSum(float[] values, CancellationToken cancellationToken) =>
@@ -228,12 +262,16 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         int n = (int)RowCount;
         var labels = clusterWeights.IsEmpty ? null : new int[n];
         var distances = new float[n];
+        bool pruned = _pruning?.TryBeginEvaluation(centroids) == true;
         ForEachChunk((rows, global, count) =>
         {
             int[] scratch = ArrayPool<int>.Shared.Rent(count);
             try
             {
-                FusedAssignKernel.Assign(rows, packed, scratch.AsSpan(0, count), distances.AsSpan(global, count));
+                if (pruned)
+                    _pruning!.EvaluateChunk(rows, global, _labels.AsSpan(global, count), scratch.AsSpan(0, count), distances.AsSpan(global, count), packed);
+                else
+                    FusedAssignKernel.Assign(rows, packed, scratch.AsSpan(0, count), distances.AsSpan(global, count));
                 if (labels is not null)
                     scratch.AsSpan(0, count).CopyTo(labels.AsSpan(global, count));
             }
@@ -458,5 +496,5 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         return chosen;
     }
 
-    public void Dispose() { }
+    public void Dispose() => _pruning?.Dispose();
 }

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# GPU tests and GPU benchmark on a machine with an NVIDIA GPU but no .NET.
+#
+#   scripts/gpu-tests.sh publish [DEST]   (here, with the .NET SDK) publishes the test runner and the
+#                                         benchmark self-contained and trimmed into DEST (default
+#                                         .device/gpu), with the PTX check script and this script.
+#   DEST/gpu-tests.sh run [ARGS]          (there) runs every test of category Gpu, plus the
+#                                         selection and PTX tests, with the real driver; ARGS go to
+#                                         the runner (substrings of Class.Method to select).
+#   DEST/gpu-tests.sh bench [ARGS]        (there) runs the benchmark; ARGS go to it (--iters, --only).
+#
+# The runner exits non-zero when a test failed; Inconclusive (no device) does not fail it.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+  publish)
+    root="$(cd "$here/.." && pwd)"
+    dest="${1:-$root/.device/gpu}"
+    mkdir -p "$dest"
+    export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+    common=(-c Release -r linux-x64 --self-contained -p:PublishTrimmed=true -p:DebugType=none)
+    dotnet publish "$root/tests/FlashKMeans.GpuTestRunner" "${common[@]}" -o "$dest/tests"
+    dotnet publish "$root/bench/gpu/FlashKMeans.GpuBench" "${common[@]}" -o "$dest/bench"
+    mkdir -p "$dest/kernels"
+    cp "$root"/src/FlashKMeans/Cuda/Kernels/*.{cu,cuh,ptx} "$dest/kernels/"
+    cp "$root/bench/gpu/kernels_check.py" "$dest/"
+    cp "$0" "$dest/gpu-tests.sh"
+    du -sh "$dest"
+    ;;
+  run)
+    nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
+    "$here/tests/FlashKMeans.GpuTestRunner" --category Gpu "$@"
+    "$here/tests/FlashKMeans.GpuTestRunner" CudaSelectionTests PtxResourceTests
+    ;;
+  bench)
+    nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader || true
+    "$here/bench/FlashKMeans.GpuBench" "$@"
+    ;;
+  *)
+    echo "usage: $0 publish [DEST] | run [FILTERS] | bench [ARGS]" >&2
+    exit 2
+    ;;
+esac

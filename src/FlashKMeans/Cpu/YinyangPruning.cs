@@ -1,0 +1,693 @@
+using System.Buffers;
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace FlashKMeans.Cpu;
+
+/// <summary>
+/// Exact Yinyang pruning (Ding et al., ICML 2015) for the CPU assignment. Centroids are grouped once,
+/// W to a group so that a group is one SIMD panel, and each row keeps a lower bound on its distance
+/// to every group other than its own. Each step the bounds drop by the farthest any member of the group
+/// moved; a row then recomputes its own group (which yields its distance) and only the groups whose
+/// bound does not clear its best distance.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Labels and distances are bit-identical to <see cref="FusedAssignKernel.Assign"/>. Every key a row
+/// compares, ‖c‖² − 2·x·c, comes from <see cref="FusedAssignKernel.PanelMinimum"/> or
+/// <see cref="FusedAssignKernel.AssignWithPanelMinima"/>, which round exactly as the unpruned kernel
+/// does, and ties go to the lowest index. A group is skipped only when its bound proves every member's
+/// computed key is strictly above the best computed key: the bounds are on true distances, and the
+/// test carries a margin E that covers float32 rounding of the dot products and norms,
+/// |key − (‖c‖² − 2·x·c)| + |fl(‖x‖²) − ‖x‖²| ≤ 2·γ(d+2)·(‖x‖ + ‖c‖)², γ(n) = n·2⁻²⁴ / (1 − n·2⁻²⁴).
+/// Bounds are rounded down (stored as the upper half of a float32, so 2 bytes each); drifts up.
+/// </para>
+/// <para>
+/// Where a row's norm or a centroid's norm is not finite the keys may overflow; those rows (or the whole
+/// step) fall back to the unpruned kernel and their bounds are reset to 0.
+/// </para>
+/// </remarks>
+internal sealed unsafe class YinyangPruning : IDisposable
+{
+    /// <summary>Bounds are updated 16 groups (two 256-bit vectors) at a time.</summary>
+    private const int BoundBlock = 16;
+
+    private const double Unit = 1.0 / (1 << 24);
+
+    private readonly int _d, _k, _w, _groups, _stride;
+    private readonly int[] _groupOf;
+    private readonly int[] _order;
+    // Native, not a managed array: the bounds are the largest thing pruning keeps, and a managed array
+    // of that size made the GC commit about as much again on top of it.
+    private ushort* _bounds;
+    private readonly long _boundCount;
+    private readonly float[] _rowNorms;
+    private readonly float[] _reference;
+    private readonly float[] _drift;
+    private readonly ushort[] _liveMask;
+    private PackedCentroids? _packed;
+    private readonly double _errorScale;
+    private double _centroidNorm;
+    private bool _grouped, _boundsValid, _plainStep;
+
+    /// <summary>Groups of the last grouping, for diagnostics.</summary>
+    public int GroupCount => _groups;
+
+    /// <summary>Distance panels computed in the last step (one per row for its own group, plus the rest).</summary>
+    public long PanelsComputed => Interlocked.Read(ref _panelsComputed);
+
+    private long _panelsComputed;
+
+    public YinyangPruning(int rowCount, int dimension, int k, int width)
+    {
+        _d = dimension;
+        _k = k;
+        _w = width;
+        _groups = (k + width - 1) / width;
+        _stride = StrideFor(k, width);
+        _groupOf = new int[k];
+        _order = new int[_groups * width];
+        _boundCount = (long)rowCount * _stride;
+        _bounds = (ushort*)NativeMemory.AllocZeroed((nuint)_boundCount, sizeof(ushort));
+        _rowNorms = new float[rowCount];
+        _reference = new float[k * dimension];
+        _drift = new float[_stride];
+        _liveMask = new ushort[_stride / BoundBlock];
+        // 2·γ(d+2) is what the keys and the row norm can be off by, relative to (‖x‖ + ‖c‖)²; the extra
+        // (d + 4)·2⁻²⁴ absorbs γ's denominator and the float64 arithmetic of the bounds themselves.
+        _errorScale = (3.0 * dimension + 8) * Unit;
+    }
+
+    private Span<ushort> RowBounds(int row)
+    {
+        ObjectDisposedException.ThrowIf(_bounds is null, this);
+        return new Span<ushort>(_bounds + (long)row * _stride, _stride);
+    }
+
+    /// <summary>Frees the bounds.</summary>
+    public void Dispose()
+    {
+        Free();
+        GC.SuppressFinalize(this);
+    }
+
+    ~YinyangPruning() => Free();
+
+    private void Free()
+    {
+        NativeMemory.Free(_bounds);
+        _bounds = null;
+    }
+
+    /// <summary>Whether grouping can skip anything (at least two groups) and the bounds fit in one array.</summary>
+    public static bool Applies(int rowCount, int k, int width) =>
+        k > width && (long)rowCount * StrideFor(k, width) <= Array.MaxLength;
+
+    private static int StrideFor(int k, int width) => ((k + width - 1) / width + BoundBlock - 1) / BoundBlock * BoundBlock;
+
+    /// <summary>Bytes of per-row state, for memory estimates.</summary>
+    public static long BytesPerRow(int k, int width) => 2L * StrideFor(k, width) + sizeof(float);
+
+    /// <summary>
+    /// Forgets the grouping and the bounds; the next step regroups the centroids and recomputes every
+    /// distance. Worth it when the centroids were replaced wholesale (a new initialisation).
+    /// </summary>
+    public void Reset()
+    {
+        _grouped = false;
+        _boundsValid = false;
+    }
+
+    /// <summary>Call before a step's assignment with the centroids it assigns to.</summary>
+    public void BeginStep(ReadOnlySpan<float> centroids)
+    {
+        if (!_grouped)
+        {
+            BuildGroups(centroids);
+            _packed = PackedCentroids.PackPermuted(centroids, _d, _w, _order);
+            _grouped = true;
+            _boundsValid = false;
+        }
+        else
+        {
+            _packed!.Fill(centroids);
+        }
+
+        _plainStep = !MeasureCentroidNorms(centroids);
+
+        if (_boundsValid && !_plainStep)
+            MeasureDrift(centroids);
+        centroids.CopyTo(_reference);
+        Interlocked.Exchange(ref _panelsComputed, 0);
+    }
+
+    /// <summary>Sets the bound on ‖c‖ that margins use; false where some key could overflow.</summary>
+    private bool MeasureCentroidNorms(ReadOnlySpan<float> centroids)
+    {
+        double largest = 0;
+        bool finite = true;
+        for (int c = 0; c < _k; c++)
+        {
+            var row = centroids.Slice(c * _d, _d);
+            finite &= float.IsFinite(VectorMath.SquaredNorm(row));
+            largest = Math.Max(largest, VectorMath.DotDouble(row, row));
+        }
+        // Float64 sums of float32 squares: relative error below d·2⁻⁵³, far inside this factor.
+        _centroidNorm = Math.Sqrt(largest) * (1 + 1e-9);
+        return finite && double.IsFinite(_centroidNorm);
+    }
+
+    /// <summary>Call after a step's assignment.</summary>
+    public void EndStep() => _boundsValid = !_plainStep;
+
+    /// <summary>
+    /// Prepares <see cref="EvaluateChunk"/> for <paramref name="centroids"/> (any K × d centroids) and
+    /// returns whether the bounds can serve it. Evaluation reads the bounds and never writes them, so the
+    /// next step continues from the last one as if it had not happened.
+    /// </summary>
+    public bool TryBeginEvaluation(ReadOnlySpan<float> centroids)
+    {
+        if (!_boundsValid || centroids.Length != _k * _d)
+            return false;
+        _packed!.Fill(centroids);
+        if (!MeasureCentroidNorms(centroids))
+            return false;
+        MeasureDrift(centroids);
+        return true;
+    }
+
+    /// <summary>
+    /// Labels and squared distances of one chunk under the centroids given to <see cref="TryBeginEvaluation"/>,
+    /// identical to <see cref="FusedAssignKernel.Assign"/> with <paramref name="plain"/>; no state changes.
+    /// </summary>
+    public void EvaluateChunk(ReadOnlySpan<float> rows, int firstRow, ReadOnlySpan<int> previous,
+        Span<int> labels, Span<float> distances, PackedCentroids plain) =>
+        AssignPruned(rows, firstRow, previous, labels, distances, plain, store: false);
+
+    /// <summary>
+    /// Labels and squared distances of one chunk of rows, identical to <see cref="FusedAssignKernel.Assign"/>
+    /// with <paramref name="plain"/>.
+    /// </summary>
+    /// <param name="rows">The chunk, count × d.</param>
+    /// <param name="firstRow">Index of its first row in the pass.</param>
+    /// <param name="previous">The labels of the last step.</param>
+    /// <param name="labels">New labels.</param>
+    /// <param name="distances">New squared distances.</param>
+    /// <param name="plain">The same centroids in index order, for rows the bounds cannot serve.</param>
+    public void AssignChunk(ReadOnlySpan<float> rows, int firstRow, ReadOnlySpan<int> previous,
+        Span<int> labels, Span<float> distances, PackedCentroids plain)
+    {
+        if (_plainStep)
+            FusedAssignKernel.Assign(rows, plain, labels, distances);
+        else if (!_boundsValid)
+            AssignAll(rows, firstRow, labels, distances);
+        else
+            AssignPruned(rows, firstRow, previous, labels, distances, plain, store: true);
+    }
+
+    /// <summary>Every distance, as on the first step: fills the row norms and every bound.</summary>
+    private void AssignAll(ReadOnlySpan<float> rows, int firstRow, Span<int> labels, Span<float> distances)
+    {
+        var packed = _packed!;
+        int d = _d, count = labels.Length, panels = packed.PanelCount;
+        const int Block = FusedAssignKernel.TileRows * 4;
+        float[] minima = ArrayPool<float>.Shared.Rent(Block * panels);
+        try
+        {
+            for (int start = 0; start < count; start += Block)
+            {
+                int rowsHere = Math.Min(Block, count - start);
+                FusedAssignKernel.AssignWithPanelMinima(rows.Slice(start * d, rowsHere * d), packed,
+                    labels.Slice(start, rowsHere), distances.Slice(start, rowsHere), minima.AsSpan(0, rowsHere * panels));
+                for (int i = 0; i < rowsHere; i++)
+                {
+                    int row = firstRow + start + i;
+                    var x = rows.Slice((start + i) * d, d);
+                    float rowNorm = TensorPrimitives.Dot(x, x);
+                    _rowNorms[row] = rowNorm;
+                    // The own group's slot gets a value too; it is never read while that group is the row's.
+                    StoreLowerBounds(minima.AsSpan(i * panels, _groups), rowNorm, Margin(rowNorm),
+                        RowBounds(row));
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(minima);
+        }
+        Interlocked.Add(ref _panelsComputed, (long)count * _groups);
+    }
+
+    /// <summary>
+    /// The bounded assignment. With <paramref name="store"/> false (evaluation) the aged and fresh bounds
+    /// are used but not written back.
+    /// </summary>
+    private void AssignPruned(ReadOnlySpan<float> rows, int firstRow, ReadOnlySpan<int> previous,
+        Span<int> labels, Span<float> distances, PackedCentroids plain, bool store)
+    {
+        int count = labels.Length;
+        var jobs = new JobList(count, count * Math.Min(_groups, 4));
+        try
+        {
+            // Phase 1: every row's own group; that gives its new distance to its old centroid and a best key.
+            for (int i = 0; i < count; i++)
+                jobs.Add(i, _groupOf[previous[i]]);
+            RunJobs(rows, ref jobs, 0);
+
+            // Phase 2: age every bound by its group's drift and queue the groups it no longer rules out.
+            var ends = ArrayPool<int>.Shared.Rent(count);
+            try
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    int row = firstRow + i;
+                    float rowNorm = _rowNorms[row];
+                    float threshold = Threshold(jobs.Minima[i], rowNorm, Margin(rowNorm));
+                    QueueUnprunedGroups(row, i, _groupOf[previous[i]], threshold, store, ref jobs);
+                    ends[i] = jobs.Count;
+                }
+                RunJobs(rows, ref jobs, count);
+
+                // Phase 3: the lowest (key, index) over everything computed is the label; fresh bounds.
+                int next = count;
+                for (int i = 0; i < count; i++)
+                {
+                    int row = firstRow + i;
+                    float rowNorm = _rowNorms[row];
+                    int end = ends[i];
+                    if (!float.IsFinite(rowNorm))
+                    {
+                        FusedAssignKernel.Assign(rows.Slice(i * _d, _d), plain, labels.Slice(i, 1), distances.Slice(i, 1));
+                        if (store)
+                            RowBounds(row).Clear();
+                        next = end;
+                        continue;
+                    }
+                    float best = float.PositiveInfinity, bestIndex = 0;
+                    Consider(jobs.Minima[i], jobs.Argmins[i], ref best, ref bestIndex);
+                    for (int j = next; j < end; j++)
+                        Consider(jobs.Minima[j], jobs.Argmins[j], ref best, ref bestIndex);
+                    int label = (int)bestIndex;
+                    labels[i] = label;
+                    distances[i] = Math.Max(0f, rowNorm + best);
+                    if (!store)
+                    {
+                        next = end;
+                        continue;
+                    }
+
+                    int own = _groupOf[label];
+                    double margin = Margin(rowNorm);
+                    var bounds = RowBounds(row);
+                    if (jobs.Panels[i] != own)
+                        bounds[jobs.Panels[i]] = LowerBound(jobs.Minima[i], rowNorm, margin);
+                    for (int j = next; j < end; j++)
+                    {
+                        if (jobs.Panels[j] != own)
+                            bounds[jobs.Panels[j]] = LowerBound(jobs.Minima[j], rowNorm, margin);
+                    }
+                    next = end;
+                }
+            }
+            finally
+            {
+                ArrayPool<int>.Shared.Return(ends);
+            }
+            Interlocked.Add(ref _panelsComputed, jobs.Count);
+        }
+        finally
+        {
+            jobs.Dispose();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Consider(float key, float index, ref float best, ref float bestIndex)
+    {
+        if (key < best || (key == best && index < bestIndex))
+        {
+            best = key;
+            bestIndex = index;
+        }
+    }
+
+    /// <summary>
+    /// Lowers each of the row's bounds by its group's drift (rounded down, stored) and queues every live
+    /// group other than <paramref name="own"/> whose bound² does not exceed <paramref name="threshold"/>.
+    /// </summary>
+    private void QueueUnprunedGroups(int row, int localRow, int own, float threshold, bool store, ref JobList jobs)
+    {
+        ref ushort bounds = ref MemoryMarshal.GetReference(RowBounds(row));
+        var limit = Vector256.Create(threshold);
+        for (int block = 0; block < _liveMask.Length; block++)
+        {
+            int g0 = block * BoundBlock;
+            var raw = Vector256.LoadUnsafe(ref bounds, (nuint)g0);
+            var (low, high) = Vector256.Widen(raw);
+            var lower0 = Age(low, Vector256.LoadUnsafe(ref _drift[g0]));
+            var lower1 = Age(high, Vector256.LoadUnsafe(ref _drift[g0 + 8]));
+            if (store)
+                Vector256.Narrow(lower0.AsUInt32() >> 16, lower1.AsUInt32() >> 16).StoreUnsafe(ref bounds, (nuint)g0);
+            uint pruned = Vector256.GreaterThan(lower0 * lower0, limit).ExtractMostSignificantBits()
+                | Vector256.GreaterThan(lower1 * lower1, limit).ExtractMostSignificantBits() << 8;
+            uint open = ~pruned & _liveMask[block];
+            if (own >= g0 && own < g0 + BoundBlock)
+                open &= ~(1u << (own - g0));
+            while (open != 0)
+            {
+                jobs.Add(localRow, g0 + BitOperations.TrailingZeroCount(open));
+                open &= open - 1;
+            }
+        }
+    }
+
+    /// <summary>A stored bound less the drift, made safe against the rounding of the subtraction.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Age(Vector256<uint> stored, Vector256<float> drift)
+    {
+        var lower = (stored << 16).AsSingle() - drift;
+        // One ulp down covers the half-ulp rounding of the subtraction; non-positive (or NaN) means no bound.
+        var stepped = (lower.AsInt32() - Vector256<int>.One).AsSingle();
+        return Vector256.ConditionalSelect(Vector256.GreaterThan(lower, Vector256<float>.Zero), stepped, Vector256<float>.Zero);
+    }
+
+    /// <summary>Runs the queued jobs from <paramref name="from"/> on, panel by panel.</summary>
+    private void RunJobs(ReadOnlySpan<float> rows, ref JobList jobs, int from)
+    {
+        int total = jobs.Count - from;
+        if (total <= 0)
+            return;
+        var packed = _packed!;
+        int[] starts = ArrayPool<int>.Shared.Rent(_groups + 1);
+        int[] order = ArrayPool<int>.Shared.Rent(total);
+        int[] rowIndices = ArrayPool<int>.Shared.Rent(total);
+        float[] minima = ArrayPool<float>.Shared.Rent(total);
+        float[] argmins = ArrayPool<float>.Shared.Rent(total);
+        try
+        {
+            // Counting sort by panel, so that each panel streams from cache once for all its rows.
+            var start = starts.AsSpan(0, _groups + 1);
+            start.Clear();
+            for (int j = from; j < jobs.Count; j++)
+                start[jobs.Panels[j] + 1]++;
+            for (int g = 0; g < _groups; g++)
+                start[g + 1] += start[g];
+            for (int j = from; j < jobs.Count; j++)
+                order[start[jobs.Panels[j]]++] = j;
+            for (int g = _groups; g > 0; g--)
+                start[g] = start[g - 1];
+            start[0] = 0;
+            for (int s = 0; s < total; s++)
+                rowIndices[s] = jobs.Rows[order[s]];
+            for (int g = 0; g < _groups; g++)
+            {
+                int lo = start[g], hi = start[g + 1];
+                if (hi > lo)
+                {
+                    FusedAssignKernel.PanelMinimum(rows, packed, g, rowIndices.AsSpan(lo, hi - lo),
+                        minima.AsSpan(lo, hi - lo), argmins.AsSpan(lo, hi - lo));
+                }
+            }
+            for (int s = 0; s < total; s++)
+            {
+                jobs.Minima[order[s]] = minima[s];
+                jobs.Argmins[order[s]] = argmins[s];
+            }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(starts);
+            ArrayPool<int>.Shared.Return(order);
+            ArrayPool<int>.Shared.Return(rowIndices);
+            ArrayPool<float>.Shared.Return(minima);
+            ArrayPool<float>.Shared.Return(argmins);
+        }
+    }
+
+    /// <summary>E: the largest amount by which key + fl(‖x‖²) can differ from ‖x − c‖² for any centroid.</summary>
+    private double Margin(float rowNorm)
+    {
+        // ‖x‖ from its float32 square: inflate for that square's own rounding.
+        double xNorm = Math.Sqrt(rowNorm * (1 + 2 * (_d + 1) * Unit));
+        double reach = xNorm + _centroidNorm;
+        return _errorScale * reach * reach;
+    }
+
+    /// <summary>
+    /// The smallest bound² that proves a group useless: best + fl(‖x‖²) + 2E, rounded up (and widened so
+    /// that the float32 square of the bound on the other side cannot round across it); +∞ when not finite.
+    /// </summary>
+    private static float Threshold(float bestKey, float rowNorm, double margin)
+    {
+        if (!float.IsFinite(bestKey) || !float.IsFinite(rowNorm))
+            return float.PositiveInfinity;
+        double limit = (bestKey + (double)rowNorm + 2 * margin) * (1 + 4 * Unit);
+        float rounded = (float)limit;
+        if (rounded < limit)
+            rounded = MathF.BitIncrement(rounded);
+        return float.IsFinite(rounded) ? rounded : float.PositiveInfinity;
+    }
+
+    /// <summary>
+    /// A lower bound on the true distance to every centroid whose key is at least <paramref name="key"/>:
+    /// √(key + fl(‖x‖²) − E), rounded down to the 16 bits stored.
+    /// </summary>
+    private static ushort LowerBound(float key, float rowNorm, double margin)
+    {
+        double square = key + (double)rowNorm - margin;
+        if (!(square > 0) || double.IsInfinity(square))
+            return 0;
+        double root = Math.Sqrt(square);
+        float value = (float)root;
+        if (value > root)
+            value = MathF.BitDecrement(value);
+        // Dropping the low half of a positive float rounds toward zero.
+        return (ushort)(BitConverter.SingleToUInt32Bits(value) >> 16);
+    }
+
+    /// <summary><see cref="LowerBound"/> of every key, four at a time in float64.</summary>
+    private static void StoreLowerBounds(ReadOnlySpan<float> keys, float rowNorm, double margin, Span<ushort> bounds)
+    {
+        double shift = rowNorm - margin;
+        int g = 0;
+        if (Vector256.IsHardwareAccelerated && double.IsFinite(shift))
+        {
+            var offset = Vector256.Create(shift);
+            var infinity = Vector256.Create(double.PositiveInfinity);
+            for (; g + 8 <= keys.Length; g += 8)
+            {
+                var (low, high) = Vector256.Widen(Vector256.Create(keys.Slice(g, 8)));
+                var squares0 = low + offset;
+                var squares1 = high + offset;
+                var valid = Vector256.Narrow(
+                    (Vector256.GreaterThan(squares0, Vector256<double>.Zero) & Vector256.LessThan(squares0, infinity)).AsInt64(),
+                    (Vector256.GreaterThan(squares1, Vector256<double>.Zero) & Vector256.LessThan(squares1, infinity)).AsInt64());
+                var roots = Vector256.Narrow(
+                    Vector256.Sqrt(Vector256.Max(squares0, Vector256<double>.Zero)),
+                    Vector256.Sqrt(Vector256.Max(squares1, Vector256<double>.Zero)));
+                // Narrowing rounds to nearest; the float just below is under the root whichever way it went.
+                var down = roots.AsInt32() - Vector256<int>.One;
+                var stored = Vector256.ConditionalSelect(valid & Vector256.GreaterThan(roots, Vector256<float>.Zero).AsInt32(), down, Vector256<int>.Zero);
+                var halves = Vector256.ShiftRightLogical(stored.AsUInt32(), 16);
+                for (int j = 0; j < 8; j++)
+                    bounds[g + j] = (ushort)halves.GetElement(j);
+            }
+        }
+        for (; g < keys.Length; g++)
+            bounds[g] = LowerBound(keys[g], rowNorm, margin);
+    }
+
+    /// <summary>Per group, an upper bound on how far any member moved since the bounds were last set.</summary>
+    private void MeasureDrift(ReadOnlySpan<float> centroids)
+    {
+        Array.Clear(_drift);
+        for (int c = 0; c < _k; c++)
+        {
+            var now = centroids.Slice(c * _d, _d);
+            var before = _reference.AsSpan(c * _d, _d);
+            double sum = 0;
+            for (int f = 0; f < _d; f++)
+            {
+                double delta = (double)now[f] - before[f];
+                sum += delta * delta;
+            }
+            if (sum == 0)
+                continue;
+            double moved = Math.Sqrt(sum) * (1 + 1e-9);
+            float up = (float)moved;
+            if (up < moved)
+                up = MathF.BitIncrement(up);
+            ref float drift = ref _drift[_groupOf[c]];
+            drift = Math.Max(drift, up);
+        }
+    }
+
+    /// <summary>
+    /// Groups of at most W nearby centroids: a few rounds of k-means over the centroids where each group
+    /// takes its nearest centroids until full. Any grouping is exact; a good one only prunes more.
+    /// Deterministic: it depends on the centroids alone.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void BuildGroups(ReadOnlySpan<float> centroids)
+    {
+        int k = _k, d = _d, groups = _groups, w = _w;
+        int candidates = Math.Min(groups, 8);
+        var centres = new float[groups * d];
+        for (int g = 0; g < groups; g++)
+            centroids.Slice((int)((long)g * k / groups) * d, d).CopyTo(centres.AsSpan(g * d, d));
+        var keys = new float[k * candidates];
+        var pairs = new int[k * candidates];
+        var candidateGroup = new int[k * candidates];
+        var size = new int[groups];
+        var sums = new double[groups * d];
+        const int Rounds = 5;
+        const int Block = 256;
+        var block = new float[Block * groups];
+        for (int round = 0; round < Rounds; round++)
+        {
+            var packedCentres = PackedCentroids.Pack(centres, d, _w);
+            for (int c = 0; c < k; c++)
+            {
+                if (c % Block == 0)
+                {
+                    int rowsHere = Math.Min(Block, k - c);
+                    FusedAssignKernel.AllDistances(centroids.Slice(c * d, rowsHere * d), packedCentres, block.AsSpan(0, rowsHere * groups));
+                }
+                var squares = block.AsSpan(c % Block * groups, groups);
+                // The nearest few groups by insertion into a short sorted list (ties keep the lower group).
+                var nearKeys = keys.AsSpan(c * candidates, candidates);
+                var nearGroups = candidateGroup.AsSpan(c * candidates, candidates);
+                nearKeys.Fill(float.PositiveInfinity);
+                nearGroups.Fill(int.MaxValue);
+                for (int g = 0; g < groups; g++)
+                {
+                    float distance = squares[g];
+                    if (!(distance < nearKeys[candidates - 1]))
+                        continue;
+                    int at = candidates - 1;
+                    while (at > 0 && distance < nearKeys[at - 1])
+                    {
+                        nearKeys[at] = nearKeys[at - 1];
+                        nearGroups[at] = nearGroups[at - 1];
+                        at--;
+                    }
+                    nearKeys[at] = distance;
+                    nearGroups[at] = g;
+                }
+                for (int j = 0; j < candidates; j++)
+                    pairs[c * candidates + j] = c * candidates + j;
+            }
+            Array.Sort(keys.ToArray(), pairs);
+            Array.Fill(_groupOf, -1);
+            Array.Clear(size);
+            foreach (int pair in pairs)
+            {
+                int c = pair / candidates, g = candidateGroup[pair];
+                if (g < groups && _groupOf[c] < 0 && size[g] < w)
+                {
+                    _groupOf[c] = g;
+                    size[g]++;
+                }
+            }
+            for (int c = 0; c < k; c++)
+            {
+                if (_groupOf[c] >= 0)
+                    continue;
+                // Every nearby group is full: take the nearest with room.
+                var x = centroids.Slice(c * d, d);
+                int best = -1;
+                float bestDistance = float.PositiveInfinity;
+                for (int g = 0; g < groups; g++)
+                {
+                    if (size[g] >= w)
+                        continue;
+                    float distance = TensorPrimitives.Distance(x, centres.AsSpan(g * d, d));
+                    if (best < 0 || distance < bestDistance)
+                    {
+                        best = g;
+                        bestDistance = distance;
+                    }
+                }
+                _groupOf[c] = best;
+                size[best]++;
+            }
+            if (round == Rounds - 1)
+                break;
+            Array.Clear(sums);
+            for (int c = 0; c < k; c++)
+            {
+                var x = centroids.Slice(c * d, d);
+                var sum = sums.AsSpan(_groupOf[c] * d, d);
+                for (int f = 0; f < d; f++)
+                    sum[f] += x[f];
+            }
+            for (int g = 0; g < groups; g++)
+            {
+                if (size[g] == 0)
+                    continue;
+                for (int f = 0; f < d; f++)
+                    centres[g * d + f] = (float)(sums[g * d + f] / size[g]);
+            }
+        }
+
+        Array.Fill(_order, -1);
+        Array.Clear(size);
+        for (int c = 0; c < k; c++)
+        {
+            int g = _groupOf[c];
+            _order[g * w + size[g]++] = c;
+        }
+        Array.Clear(_liveMask);
+        for (int g = 0; g < groups; g++)
+        {
+            if (size[g] > 0)
+                _liveMask[g / BoundBlock] |= (ushort)(1 << (g % BoundBlock));
+        }
+    }
+
+    /// <summary>(row, panel) pairs of one chunk and their results, in pooled arrays that grow as needed.</summary>
+    private struct JobList(int rows, int capacity) : IDisposable
+    {
+        public int[] Rows = ArrayPool<int>.Shared.Rent(Math.Max(capacity, rows));
+        public int[] Panels = ArrayPool<int>.Shared.Rent(Math.Max(capacity, rows));
+        public float[] Minima = ArrayPool<float>.Shared.Rent(Math.Max(capacity, rows));
+        public float[] Argmins = ArrayPool<float>.Shared.Rent(Math.Max(capacity, rows));
+        public int Count = 0;
+
+        public void Add(int row, int panel)
+        {
+            if (Count == Rows.Length)
+                Grow();
+            Rows[Count] = row;
+            Panels[Count] = panel;
+            Count++;
+        }
+
+        private void Grow()
+        {
+            Rows = Resize(Rows, Count);
+            Panels = Resize(Panels, Count);
+            Minima = Resize(Minima, Count);
+            Argmins = Resize(Argmins, Count);
+        }
+
+        private static T[] Resize<T>(T[] old, int used)
+        {
+            var bigger = ArrayPool<T>.Shared.Rent(old.Length * 2);
+            old.AsSpan(0, used).CopyTo(bigger);
+            ArrayPool<T>.Shared.Return(old);
+            return bigger;
+        }
+
+        public readonly void Dispose()
+        {
+            ArrayPool<int>.Shared.Return(Rows);
+            ArrayPool<int>.Shared.Return(Panels);
+            ArrayPool<float>.Shared.Return(Minima);
+            ArrayPool<float>.Shared.Return(Argmins);
+        }
+    }
+}

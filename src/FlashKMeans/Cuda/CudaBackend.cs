@@ -1,0 +1,84 @@
+using FlashKMeans.Backends;
+using FlashKMeans.Cuda.Native;
+using FlashKMeans.Data;
+using Microsoft.Extensions.Logging;
+
+namespace FlashKMeans.Cuda;
+
+/// <summary>
+/// The CUDA backend: FlashAssign on tensor cores (or exact fp32), the sort-inverse centroid update and
+/// all per-row state on one GPU, driven by the engine's Lloyd loop. Reaches the driver through
+/// <c>libcuda.so.1</c> alone; the kernels ship as PTX inside this assembly.
+/// </summary>
+public sealed class CudaBackend : IKMeansBackend
+{
+    private readonly CudaSession _session;
+    private readonly bool _deterministic;
+
+    private CudaBackend(CudaSession session, bool deterministic)
+    {
+        _session = session;
+        _deterministic = deterministic;
+    }
+
+    /// <summary>Opens device 0 with the options' precision and update mode.</summary>
+    /// <exception cref="NotSupportedException">No CUDA GPU is usable; the message says why.</exception>
+    public static CudaBackend Create(KMeansOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!CudaDevice.TryProbe(out string reason))
+            throw new NotSupportedException($"No CUDA GPU is usable: {reason}");
+        var context = CudaContext.Open(0);
+        var session = new CudaSession(context, new CudaPrecision(options.Precision), ownsContext: true);
+        return new CudaBackend(session, options.DeterministicUpdate);
+    }
+
+    /// <summary>
+    /// Creates the backend when a usable GPU exists. Never throws for a missing driver or device;
+    /// <paramref name="reason"/> says what was found.
+    /// </summary>
+    public static bool TryCreate(KMeansOptions options, out CudaBackend? backend, out string reason)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        backend = null;
+        if (!CudaDevice.TryProbe(out reason))
+            return false;
+        try
+        {
+            backend = Create(options);
+            reason = $"{backend.Name}: {reason}";
+            return true;
+        }
+        catch (Exception e) when (e is CudaException or NotSupportedException)
+        {
+            reason = e.Message;
+            options.Logger?.LogWarning("FlashKMeans: a CUDA device exists but could not be used: {Reason}", e.Message);
+            return false;
+        }
+    }
+
+    /// <summary>The device's name.</summary>
+    public string DeviceName => _session.Context.Name;
+
+    /// <inheritdoc />
+    public string Name =>
+        $"cuda ({_session.Context.Name}, sm_{_session.Context.ComputeCapability}, {_session.Precision.Mode}{(_session.UsesWgmma ? " on wgmma" : "")}{(_deterministic ? ", deterministic" : "")})";
+
+    /// <inheritdoc />
+    public IKMeansDataBinding Bind(IBatchSource source, DataSummary summary, int numberOfClusters, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentOutOfRangeException.ThrowIfLessThan(numberOfClusters, 1);
+        return new CudaDataBinding(_session, source, summary, numberOfClusters, _deterministic, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public IKMeansScorer CreateScorer(ReadOnlyMemory<float> centroids, int dimension) =>
+        new CudaScorer(_session, centroids.Span, dimension);
+
+    /// <summary>The session, for the benchmark and tests in this repository.</summary>
+    internal CudaSession Session => _session;
+
+    /// <inheritdoc />
+    public void Dispose() => _session.Dispose();
+}

@@ -1,0 +1,131 @@
+using System.Reflection;
+using FlashKMeans.Cuda.Native;
+
+namespace FlashKMeans.Cuda;
+
+/// <summary>
+/// The kernel modules, loaded from the PTX embedded in this assembly. For each kernel file the PTX
+/// built for the highest architecture not above the device's compute capability is JIT-compiled by the
+/// driver; a file with no such PTX is simply absent (the tensor-core file needs sm_80).
+/// </summary>
+internal sealed class CudaKernels : IDisposable
+{
+    /// <summary>The kernel source files, one concept each, as named under Cuda/Kernels.</summary>
+    internal static readonly string[] Files =
+    [
+        "flash_assign_wgmma", "flash_assign_mma", "flash_assign_exact", "all_distances", "row_pack",
+        "label_sort", "centroid_update", "segmented_sum", "label_changes", "random_fill",
+    ];
+
+    internal const string ResourcePrefix = "FlashKMeans.Cuda.Kernels.";
+
+    private readonly Dictionary<string, CudaModule> _modules = new();
+    private readonly Dictionary<string, CudaFunction> _functions = new();
+    private readonly CudaContext _context;
+
+    public CudaKernels(CudaContext context)
+    {
+        _context = context;
+        var names = AvailableResources();
+        try
+        {
+            foreach (string file in Files)
+            {
+                string? resource = SelectPtx(file, context.ComputeCapability, names);
+                if (resource is null)
+                    continue;
+                _modules[file] = CudaModule.Load(context, ReadResource(resource), resource);
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Whether the tensor-core assignment kernels are loaded (compute capability 8.0 or later).</summary>
+    public bool HasTensorCores => _modules.ContainsKey("flash_assign_mma");
+
+    /// <summary>Whether the Hopper wgmma assignment kernels are loaded (exactly compute capability 9.0).</summary>
+    public bool HasWgmma => _modules.ContainsKey("flash_assign_wgmma");
+
+    /// <summary>A kernel by file and name; cached.</summary>
+    public CudaFunction Get(string file, string kernel)
+    {
+        string key = file + "/" + kernel;
+        if (_functions.TryGetValue(key, out var function))
+            return function;
+        if (!_modules.TryGetValue(file, out var module))
+            throw new NotSupportedException($"No PTX of {file} runs on {_context.Name} (compute capability {_context.ComputeCapability / 10}.{_context.ComputeCapability % 10}).");
+        function = module.GetFunction(kernel);
+        _functions[key] = function;
+        return function;
+    }
+
+    /// <summary>Names of the embedded PTX resources.</summary>
+    internal static IReadOnlyList<string> AvailableResources() =>
+        typeof(CudaKernels).Assembly.GetManifestResourceNames()
+            .Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal) && n.EndsWith(".ptx", StringComparison.Ordinal))
+            .ToArray();
+
+    /// <summary>
+    /// The resource of <paramref name="file"/> built for the highest sm not above
+    /// <paramref name="computeCapability"/> (major·10 + minor), or null when none fits. An
+    /// architecture-specific build (such as sm90a) fits only its own architecture, and is preferred there.
+    /// </summary>
+    internal static string? SelectPtx(string file, int computeCapability, IEnumerable<string> resources)
+    {
+        string prefix = ResourcePrefix + file + ".sm";
+        string? best = null;
+        int bestArch = -1;
+        foreach (string name in resources)
+        {
+            if (!name.StartsWith(prefix, StringComparison.Ordinal))
+                continue;
+            string arch = name[prefix.Length..^".ptx".Length];
+            bool specific = arch.EndsWith('a');
+            if (!int.TryParse(specific ? arch[..^1] : arch, out int sm) || sm > computeCapability)
+                continue;
+            if (specific && sm != computeCapability)
+                continue;
+            // Rank an architecture-specific build just above the portable one of the same sm.
+            int rank = sm * 2 + (specific ? 1 : 0);
+            if (rank <= bestArch)
+                continue;
+            sm = rank;
+            best = name;
+            bestArch = sm;
+        }
+        return best;
+    }
+
+    internal static byte[] ReadResource(string name)
+    {
+        using var stream = typeof(CudaKernels).Assembly.GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException($"Embedded PTX {name} is missing.");
+        using var memory = new MemoryStream();
+        stream.CopyTo(memory);
+        return memory.ToArray();
+    }
+
+    public void Dispose()
+    {
+        List<Exception>? errors = null;
+        foreach (var module in _modules.Values)
+        {
+            try
+            {
+                module.Dispose();
+            }
+            catch (CudaException e)
+            {
+                (errors ??= []).Add(e);
+            }
+        }
+        _modules.Clear();
+        _functions.Clear();
+        if (errors is not null)
+            throw new AggregateException("Unloading CUDA modules failed.", errors);
+    }
+}

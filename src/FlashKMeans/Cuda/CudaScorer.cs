@@ -1,0 +1,113 @@
+using FlashKMeans.Backends;
+using FlashKMeans.Cuda.Native;
+
+namespace FlashKMeans.Cuda;
+
+/// <summary>
+/// Assignment and distances of new rows on the GPU under fixed centroids (the model's Transform). Rows
+/// go up in chunks, are packed into the compute precision, and labels or distances come back.
+/// </summary>
+internal sealed class CudaScorer : IKMeansScorer
+{
+    private const long ChunkBytes = 256L << 20;
+
+    private readonly CudaSession _s;
+    private readonly int _d;
+    private readonly int _k;
+    private readonly int _ld;
+    private readonly DeviceBuffer<float> _centroids;
+    private readonly DeviceBuffer<byte> _packed;
+    private readonly DeviceBuffer<float> _norms;
+    private readonly object _gate = new();
+
+    public CudaScorer(CudaSession session, ReadOnlySpan<float> centroids, int dimension)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        if (centroids.Length == 0 || centroids.Length % dimension != 0)
+            throw new ArgumentException($"Centroids must be a non-empty multiple of the dimension {dimension} long.", nameof(centroids));
+        _s = session;
+        _d = dimension;
+        _k = centroids.Length / dimension;
+        _ld = session.Precision.Pitch(dimension);
+        var context = session.Context;
+        context.MakeCurrent();
+        _centroids = new DeviceBuffer<float>(context, centroids.Length);
+        _packed = new DeviceBuffer<byte>(context, (long)_k * _ld * session.Precision.ElementBytes);
+        _norms = new DeviceBuffer<float>(context, _k);
+        _centroids.CopyFrom(centroids, 0, session.Stream);
+        session.PackRows(_centroids.Pointer, _k, _d, _d, _packed.Pointer, _ld, _norms.Pointer);
+        session.Stream.Synchronize();
+    }
+
+    public void Assign(ReadOnlySpan<float> rows, Span<int> labels, Span<float> distances)
+    {
+        int n = CheckRows(rows);
+        if (labels.Length != n)
+            throw new ArgumentException($"Expected {n} labels.", nameof(labels));
+        if (!distances.IsEmpty && distances.Length != n)
+            throw new ArgumentException($"Expected {n} distances or none.", nameof(distances));
+        int chunk = (int)Math.Clamp(ChunkBytes / (4L * _d), 1, 1 << 20);
+        lock (_gate)
+        {
+            var context = _s.Context;
+            context.MakeCurrent();
+            int capacity = Math.Min(chunk, n);
+            using var raw = new DeviceBuffer<float>(context, (long)capacity * _d);
+            using var packed = new DeviceBuffer<byte>(context, (long)capacity * _ld * _s.Precision.ElementBytes);
+            using var norms = new DeviceBuffer<float>(context, capacity);
+            using var labelsOut = new DeviceBuffer<int>(context, capacity);
+            using var distancesOut = new DeviceBuffer<float>(context, capacity);
+            for (int first = 0; first < n; first += chunk)
+            {
+                int count = Math.Min(chunk, n - first);
+                raw.CopyFrom(rows.Slice(first * _d, count * _d), 0, _s.Stream);
+                _s.PackRows(raw.Pointer, count, _d, _d, packed.Pointer, _ld, norms.Pointer);
+                _s.Assign(packed.Pointer, norms.Pointer, count, _d, _ld, _packed.Pointer, _norms.Pointer, _k, _ld,
+                    labelsOut.Pointer, distancesOut.Pointer, updateMin: false);
+                labelsOut.CopyTo(labels.Slice(first, count), 0, _s.Stream);
+                if (!distances.IsEmpty)
+                    distancesOut.CopyTo(distances.Slice(first, count), 0, _s.Stream);
+            }
+        }
+    }
+
+    public void AllDistances(ReadOnlySpan<float> rows, Span<float> distances)
+    {
+        int n = CheckRows(rows);
+        if (distances.Length != (long)n * _k)
+            throw new ArgumentException($"Expected {n} × {_k} distances.", nameof(distances));
+        int chunk = (int)Math.Clamp(ChunkBytes / (4L * Math.Max(_d, _k)), 1, 1 << 20);
+        lock (_gate)
+        {
+            var context = _s.Context;
+            context.MakeCurrent();
+            int capacity = Math.Min(chunk, n);
+            using var raw = new DeviceBuffer<float>(context, (long)capacity * _d);
+            using var packed = new DeviceBuffer<byte>(context, (long)capacity * _ld * _s.Precision.ElementBytes);
+            using var output = new DeviceBuffer<float>(context, (long)capacity * _k);
+            for (int first = 0; first < n; first += chunk)
+            {
+                int count = Math.Min(chunk, n - first);
+                raw.CopyFrom(rows.Slice(first * _d, count * _d), 0, _s.Stream);
+                _s.PackRows(raw.Pointer, count, _d, _d, packed.Pointer, _ld, 0);
+                _s.AllDistances(packed.Pointer, count, _d, _ld, _packed.Pointer, _k, _ld, output.Pointer);
+                output.CopyTo(distances.Slice(first * _k, count * _k), 0, _s.Stream);
+            }
+        }
+    }
+
+    private int CheckRows(ReadOnlySpan<float> rows)
+    {
+        if (rows.Length % _d != 0)
+            throw new ArgumentException($"The rows hold {rows.Length} values, not a multiple of the dimension {_d}.", nameof(rows));
+        return rows.Length / _d;
+    }
+
+    public void Dispose()
+    {
+        _s.Context.MakeCurrent();
+        _norms.Dispose();
+        _packed.Dispose();
+        _centroids.Dispose();
+    }
+}

@@ -1,0 +1,264 @@
+using FlashKMeans.Cuda.Native;
+
+namespace FlashKMeans.Cuda;
+
+/// <summary>
+/// A device, its stream and loaded kernels, plus the launch of each kernel with its grid worked out.
+/// The binding and the scorer build on these operations; nothing here synchronises unless it says so.
+/// </summary>
+internal sealed class CudaSession : IDisposable
+{
+    private const int AssignSharedBytes = 98304;   // flash_assign_mma.cu: SMEM_BYTES
+    private const int WgmmaSharedBytes = 99328;    // flash_assign_wgmma.cu: SMEM_BYTES
+    internal const int SumChunks = 64;             // partial sums per reduction; fixed so results are reproducible
+
+    private readonly bool _ownsContext;
+    private DeviceBuffer<double>? _partials;
+
+    /// <param name="context">The device.</param>
+    /// <param name="precision">Storage and arithmetic of the distance products.</param>
+    /// <param name="ownsContext">Whether disposing the session releases <paramref name="context"/>.</param>
+    /// <param name="allowWgmma">Use the Hopper wgmma kernels where they load (false: always mma.sync, for comparison).</param>
+    public CudaSession(CudaContext context, CudaPrecision precision, bool ownsContext, bool allowWgmma = true)
+    {
+        Context = context;
+        Precision = precision;
+        _ownsContext = ownsContext;
+        try
+        {
+            Kernels = new CudaKernels(context);
+            if (precision.TensorCoreKernel is not null && !Kernels.HasTensorCores)
+                throw new NotSupportedException($"{precision.Mode} needs tensor cores of compute capability 8.0 or later; {context.Name} has {context.ComputeCapability / 10}.{context.ComputeCapability % 10}.");
+            if (precision.TensorCoreKernel is not null)
+            {
+                if (context.MaxSharedMemoryPerBlock < AssignSharedBytes)
+                    throw new NotSupportedException($"{context.Name} allows {context.MaxSharedMemoryPerBlock} bytes of shared memory per block; the tensor-core kernel needs {AssignSharedBytes}.");
+                Kernels.Get("flash_assign_mma", precision.TensorCoreKernel).SetMaxDynamicSharedMemory(AssignSharedBytes);
+                UsesWgmma = allowWgmma && Kernels.HasWgmma && context.MaxSharedMemoryPerBlock >= WgmmaSharedBytes;
+                if (UsesWgmma)
+                    Kernels.Get("flash_assign_wgmma", WgmmaKernel).SetMaxDynamicSharedMemory(WgmmaSharedBytes);
+            }
+            // The sort kernels keep k (histogram) or 2k (scatter) counters in shared memory when they fit.
+            Kernels.Get("label_sort", "label_histogram").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
+            Kernels.Get("label_sort", "scatter_indices").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
+            Stream = new CudaStream(context);
+        }
+        catch
+        {
+            Kernels?.Dispose();
+            if (ownsContext)
+                context.Dispose();
+            throw;
+        }
+    }
+
+    public CudaContext Context { get; }
+
+    public CudaPrecision Precision { get; }
+
+    public CudaKernels Kernels { get; } = null!;
+
+    public CudaStream Stream { get; } = null!;
+
+    /// <summary>Whether tensor-core assignment runs on the Hopper wgmma kernels rather than mma.sync.</summary>
+    public bool UsesWgmma { get; }
+
+    private string WgmmaKernel => Precision.TensorCoreKernel!.Replace("flash_assign_", "flash_assign_wgmma_", StringComparison.Ordinal);
+
+    private long GridStride(long work) => Math.Min((work + 255) / 256, (long)Context.MultiprocessorCount * 16);
+
+    /// <summary>fp32 rows (rows × <paramref name="lds"/>) into stored rows (rows × ldd) in the session's precision, with norms.</summary>
+    public void PackRows(ulong source, long rows, int d, int lds, ulong destination, int ldd, ulong norms)
+    {
+        var args = new KernelArgs().Add(source).Add(destination).Add(norms).Add(rows).Add(d).Add(lds).Add(ldd);
+        Kernels.Get("row_pack", Precision.PackKernel).Launch(Stream, ((rows + 7) / 8, 1, 1), 256, 0, args);
+    }
+
+    /// <summary>
+    /// Nearest of <paramref name="k"/> stored centroids for each of <paramref name="n"/> stored rows, for
+    /// <paramref name="batches"/> independent problems laid out one after another (B, n, ·) and (B, k, ·).
+    /// <paramref name="labels"/> and <paramref name="distances"/> may be 0 (not written).
+    /// </summary>
+    public void Assign(ulong x, ulong xNorms, long n, int d, int ldx, ulong centroids, ulong centroidNorms, int k, int ldc,
+                       ulong labels, ulong distances, bool updateMin, int batches = 1)
+    {
+        if (n > int.MaxValue)
+            throw new NotSupportedException($"{n} rows exceed one assignment launch; bind fewer rows.");
+        var p = Precision;
+        if (p.UsesTensorCores(d))
+        {
+            var args = new KernelArgs().Add(x).Add(centroids).Add(centroidNorms).Add(xNorms).Add(labels).Add(distances)
+                .Add((int)n).Add(k).Add(d).Add(ldx).Add(ldc).Add(updateMin ? 1 : 0);
+            if (UsesWgmma)
+                Kernels.Get("flash_assign_wgmma", WgmmaKernel).Launch(Stream, ((n + 127) / 128, batches, 1), 256, WgmmaSharedBytes, args);
+            else
+                Kernels.Get("flash_assign_mma", p.TensorCoreKernel!).Launch(Stream, ((n + 127) / 128, batches, 1), 256, AssignSharedBytes, args);
+        }
+        else
+        {
+            string name = (d <= 8 ? "flash_assign_exact_small_" : "flash_assign_exact_") + p.Suffix;
+            var args = new KernelArgs().Add(x).Add(centroids).Add(labels).Add(distances)
+                .Add((int)n).Add(k).Add(d).Add(ldx).Add(ldc).Add(updateMin ? 1 : 0);
+            Kernels.Get("flash_assign_exact", name).Launch(Stream, ((n + 63) / 64, batches, 1), 256, 0, args);
+        }
+    }
+
+    /// <summary>All n × k squared distances (fp32, difference form) between stored rows and stored centroids.</summary>
+    public void AllDistances(ulong x, long n, int d, int ldx, ulong centroids, int k, int ldc, ulong output)
+    {
+        var args = new KernelArgs().Add(x).Add(centroids).Add(output).Add((int)n).Add(k).Add(d).Add(ldx).Add(ldc);
+        Kernels.Get("all_distances", "all_distances_" + Precision.Suffix).Launch(Stream, ((n + 63) / 64, (k + 63) / 64, 1), 256, 0, args);
+    }
+
+    /// <summary>Enqueues Σ w·v (fp64, fixed reduction tree) into <paramref name="output"/> (one double).</summary>
+    public void WeightedSum(ulong values, ulong weights, long n, ulong output)
+    {
+        _partials ??= new DeviceBuffer<double>(Context, SumChunks * 64L);
+        var partial = new KernelArgs().Add(values).Add(weights).Add(_partials.Pointer).Add(n);
+        Kernels.Get("segmented_sum", "segmented_sum_partial").Launch(Stream, (SumChunks, 1, 1), 256, 0, partial);
+        var final = new KernelArgs().Add(_partials.Pointer).Add(output).Add(SumChunks);
+        Kernels.Get("segmented_sum", "segmented_sum_final").Launch(Stream, (1, 1, 1), 256, 0, final);
+    }
+
+    /// <summary>Partial sums of w·v over <paramref name="chunks"/> equal row ranges (see segmented_sum.cu).</summary>
+    public void ChunkSums(ulong values, ulong weights, long n, int chunks, ulong partials)
+    {
+        var args = new KernelArgs().Add(values).Add(weights).Add(partials).Add(n);
+        Kernels.Get("segmented_sum", "segmented_sum_partial").Launch(Stream, (chunks, 1, 1), 256, 0, args);
+    }
+
+    /// <summary>For each of m candidates, Σ w·min(seed, dist[:, j]) into <paramref name="output"/> (m doubles).</summary>
+    public void CandidatePotentials(ulong distances, ulong seed, ulong weights, long n, int m, ulong output)
+    {
+        var partials = new DeviceBuffer<double>(Context, (long)SumChunks * m);
+        try
+        {
+            var args = new KernelArgs().Add(distances).Add(seed).Add(weights).Add(partials.Pointer).Add(n).Add(m);
+            Kernels.Get("segmented_sum", "candidate_potential_partial").Launch(Stream, (SumChunks, m, 1), 256, 0, args);
+            var final = new KernelArgs().Add(partials.Pointer).Add(output).Add(SumChunks);
+            Kernels.Get("segmented_sum", "segmented_sum_final").Launch(Stream, (m, 1, 1), 256, 0, final);
+            Stream.Synchronize();
+        }
+        finally
+        {
+            partials.Dispose();
+        }
+    }
+
+    // In the sort-inverse kernels n is the total row count over all batches; rows of batch b are
+    // [b·n/batches, (b+1)·n/batches) and its clusters [b·k, (b+1)·k).
+    private static int RowsPerBatch(long n, int batches) => (int)Math.Min(Math.Max(1, n / batches), int.MaxValue);
+
+    /// <summary>Blocks per batch for the sort kernels: about four per SM in all, each on one batch only.</summary>
+    private long SortChunks(int batches) => Math.Max(1, 4L * Context.MultiprocessorCount / batches);
+
+    private int SortSharedBytes(int k, int countersPerCluster)
+    {
+        long bytes = 4L * countersPerCluster * k;
+        return bytes <= Context.MaxSharedMemoryPerBlock ? (int)bytes : 0;  // 0: the kernel uses global atomics
+    }
+
+    public void Histogram(ulong labels, ulong counts, long n, int k, int batches = 1)
+    {
+        var args = new KernelArgs().Add(labels).Add(counts).Add(RowsPerBatch(n, batches)).Add(k);
+        Kernels.Get("label_sort", "label_histogram").Launch(Stream, (SortChunks(batches), batches, 1), 256, SortSharedBytes(k, 1), args);
+    }
+
+    public void ExclusiveScan(ulong counts, ulong offsets, ulong cursor, int length)
+    {
+        var args = new KernelArgs().Add(counts).Add(offsets).Add(cursor).Add(length);
+        Kernels.Get("label_sort", "exclusive_scan").Launch(Stream, (1, 1, 1), 1024, 0, args);
+    }
+
+    public void Scatter(ulong labels, ulong cursor, ulong sorted, long n, int k, int batches = 1)
+    {
+        var args = new KernelArgs().Add(labels).Add(cursor).Add(sorted).Add(RowsPerBatch(n, batches)).Add(k);
+        Kernels.Get("label_sort", "scatter_indices").Launch(Stream, (SortChunks(batches), batches, 1), 256, SortSharedBytes(k, 2), args);
+    }
+
+    /// <summary>Per-cluster sums of (weighted) rows through the sorted index list; fp64 or exact fixed point.</summary>
+    public void SegmentSums(ulong x, ulong weights, ulong labels, ulong sorted, long n, int k, int d, int ldx, ulong sums, float? fixedScale, int batches = 1)
+    {
+        int width = Math.Min(256, (d + 31) / 32 * 32);
+        int lanes = 256 / width;
+        int run = SegmentRun(n, width, Context.MultiprocessorCount);
+        long grid = (n + (long)run * lanes - 1) / ((long)run * lanes);
+        var args = new KernelArgs().Add(x).Add(weights).Add(labels).Add(sorted).Add(n).Add(RowsPerBatch(n, batches)).Add(k).Add(d).Add(ldx).Add(run).Add(sums);
+        if (fixedScale is float scale)
+            Kernels.Get("centroid_update", "segment_sum_fixed_" + Precision.Suffix).Launch(Stream, (grid, 1, 1), 256, 0, args.Add(scale));
+        else
+            Kernels.Get("centroid_update", "segment_sum_" + Precision.Suffix).Launch(Stream, (grid, 1, 1), 256, 0, args);
+    }
+
+    /// <summary>
+    /// Sorted rows per lane group of the segment sums: about one wave of lane groups (2048 threads per
+    /// SM) covers all rows, so that few atomics are issued, within [32, 4096] and a multiple of 32.
+    /// </summary>
+    internal static int SegmentRun(long n, int width, int multiprocessors)
+    {
+        long groups = Math.Max(1L, (long)multiprocessors * (2048 / width));
+        long run = (n + groups - 1) / groups;
+        return (int)Math.Clamp((run + 31) / 32 * 32, 32, 4096);
+    }
+
+    public void ClusterWeights(ulong weights, ulong labels, ulong output, long n, int k, float? fixedScale, int batches = 1)
+    {
+        var args = new KernelArgs().Add(weights).Add(labels).Add(output).Add(n).Add(RowsPerBatch(n, batches)).Add(k);
+        if (fixedScale is float scale)
+            Kernels.Get("centroid_update", "cluster_weights_fixed").Launch(Stream, (GridStride(n), 1, 1), 256, 0, args.Add(scale));
+        else
+            Kernels.Get("centroid_update", "cluster_weights").Launch(Stream, (GridStride(n), 1, 1), 256, 0, args);
+    }
+
+    public void FinalizeCentroids(ulong sums, ulong counts, ulong weightSums, ulong centroids, ulong shift, ulong weightOut,
+                                  int k, int d, double? inverseScale, double inverseWeightScale, bool normalize)
+    {
+        var args = new KernelArgs().Add(sums).Add(counts).Add(weightSums).Add(centroids).Add(shift).Add(weightOut).Add(k).Add(d);
+        if (inverseScale is double inv)
+            Kernels.Get("centroid_update", "finalize_centroids_fixed").Launch(Stream, ((k + 7) / 8, 1, 1), 256, 0,
+                args.Add(inv).Add(inverseWeightScale).Add(normalize ? 1 : 0));
+        else
+            Kernels.Get("centroid_update", "finalize_centroids").Launch(Stream, ((k + 7) / 8, 1, 1), 256, 0, args.Add(normalize ? 1 : 0));
+    }
+
+    public void CountLabelChanges(ulong labels, ulong previous, ulong changed, long n)
+    {
+        var args = new KernelArgs().Add(labels).Add(previous).Add(changed).Add(n);
+        Kernels.Get("label_changes", "count_label_changes").Launch(Stream, (GridStride(n), 1, 1), 256, 0, args);
+    }
+
+    public void GatherRows(ulong x, ulong indices, ulong output, int count, int d, int ld)
+    {
+        var args = new KernelArgs().Add(x).Add(indices).Add(output).Add(count).Add(d).Add(ld);
+        Kernels.Get("label_changes", "gather_rows_" + Precision.Suffix).Launch(Stream, ((count + 7) / 8, 1, 1), 256, 0, args);
+    }
+
+    /// <summary>Fills <paramref name="count"/> floats with N(0, 1) values determined by <paramref name="seed"/>.</summary>
+    public void FillNormal(ulong output, long count, ulong seed)
+    {
+        var args = new KernelArgs().Add(output).Add(count).Add(seed);
+        Kernels.Get("random_fill", "fill_normal_f32").Launch(Stream, (GridStride(count), 1, 1), 256, 0, args);
+    }
+
+    /// <summary>Largest |x| over stored rows (synchronises).</summary>
+    public float MaxAbs(ulong x, long rows, int d, int ld)
+    {
+        using var output = new DeviceBuffer<uint>(Context, 1);
+        output.Clear(Stream);
+        var args = new KernelArgs().Add(x).Add(output.Pointer).Add(rows).Add(d).Add(ld);
+        Kernels.Get("row_pack", "max_abs_" + Precision.Suffix).Launch(Stream, (GridStride(rows * d), 1, 1), 256, 0, args);
+        Span<uint> bits = stackalloc uint[1];
+        output.CopyTo(bits, 0, Stream);
+        return BitConverter.UInt32BitsToSingle(bits[0]);
+    }
+
+    public void Dispose()
+    {
+        Context.MakeCurrent();
+        _partials?.Dispose();
+        Stream.Dispose();
+        Kernels.Dispose();
+        if (_ownsContext)
+            Context.Dispose();
+    }
+}

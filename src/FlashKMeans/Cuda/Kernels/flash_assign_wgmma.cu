@@ -1,0 +1,240 @@
+// FlashAssign on Hopper's warpgroup tensor-core instructions (wgmma, sm_90a only): the same
+// function as flash_assign_mma.cu, with the dot products issued asynchronously by warpgroups
+// straight from shared memory instead of ldmatrix + mma.sync.
+//
+// A block of two warpgroups owns BM = 128 rows (64 per warpgroup) and sweeps the centroids in tiles
+// of BN = 128. Stages are filled with cp.async in the 128-byte-swizzled K-major layout that the
+// wgmma descriptors describe (chunk c of row r at c ^ (r & 7), tiles 1024-byte aligned), so the
+// byte layout is identical to the mma.sync kernel's. Each warp's accumulators cover 16 whole rows
+// of the tile, so the argmin needs only a reduction across the four lanes of a quad.
+// Built only by nvcc 12+ (PTX ISA 8.0) for compute_90a; see build-ptx.sh.
+#include "common.cuh"
+
+namespace flash_assign_wgmma {
+
+constexpr int BM = 128;
+constexpr int BN = 128;
+constexpr int ROW_BYTES = 128;
+constexpr int STAGES = 3;
+constexpr int THREADS = 256;
+constexpr int TILE_BYTES = BM * ROW_BYTES;
+constexpr int STAGE_BYTES = 2 * TILE_BYTES;
+constexpr int SMEM_BYTES = STAGES * STAGE_BYTES + 1024;  // + room to align the tiles to 1024 bytes
+static_assert(SMEM_BYTES == 99328, "the host launches with exactly this dynamic shared memory size");
+
+__device__ __forceinline__ uint32_t swizzle(int row, int chunk)
+{
+    return (uint32_t)(row * ROW_BYTES + ((chunk ^ (row & 7)) << 4));
+}
+
+__device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, bool valid)
+{
+    int src_size = valid ? 16 : 0;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_size));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+// sm_90 matrix descriptor: start address, leading offset (unused for swizzled K-major), stride
+// offset 1024 bytes between 8-row groups, 128-byte swizzle.
+__device__ __forceinline__ uint64_t descriptor(uint32_t smem_address)
+{
+    uint64_t desc = (uint64_t)((smem_address & 0x3FFFF) >> 4);
+    desc |= (uint64_t)1 << 16;
+    desc |= (uint64_t)(1024 >> 4) << 32;
+    desc |= (uint64_t)1 << 62;
+    return desc;
+}
+
+struct F16 {
+    // One k-step (32 bytes of every row) of a 64 x 128 tile: D (+)= A * B^T, both operands K-major
+    // in shared memory, described by 128-byte-swizzle descriptors.
+    __device__ __forceinline__ static void mma(float (&d)[64], uint64_t desc_a, uint64_t desc_b, int accumulate)
+    {
+        asm volatile(
+            "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+            "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+            : "l"(desc_a), "l"(desc_b), "r"(accumulate));
+    }
+};
+
+struct BF16 {
+    // One k-step (32 bytes of every row) of a 64 x 128 tile: D (+)= A * B^T, both operands K-major
+    // in shared memory, described by 128-byte-swizzle descriptors.
+    __device__ __forceinline__ static void mma(float (&d)[64], uint64_t desc_a, uint64_t desc_b, int accumulate)
+    {
+        asm volatile(
+            "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+            "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+            : "l"(desc_a), "l"(desc_b), "r"(accumulate));
+    }
+};
+
+struct TF32 {
+    // One k-step (32 bytes of every row) of a 64 x 128 tile: D (+)= A * B^T, both operands K-major
+    // in shared memory, described by 128-byte-swizzle descriptors.
+    __device__ __forceinline__ static void mma(float (&d)[64], uint64_t desc_a, uint64_t desc_b, int accumulate)
+    {
+        asm volatile(
+            "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+            "wgmma.mma_async.sync.aligned.m64n128k8.f32.tf32.tf32 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, %64, %65, p, 1, 1;\n}\n"
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+            : "l"(desc_a), "l"(desc_b), "r"(accumulate));
+    }
+};
+
+template <typename Op>
+__device__ __forceinline__ void run(
+    const char* __restrict__ x, const char* __restrict__ c,
+    const float* __restrict__ cnorm, const float* __restrict__ xnorm,
+    int* __restrict__ labels, float* __restrict__ min_dist,
+    int n, int k, int d_bytes, int ldx_bytes, int ldc_bytes, int update_min)
+{
+    extern __shared__ unsigned char smem_raw[];
+    const int tid = threadIdx.x;
+    const int lane = tid & 31;
+    const int warp = tid >> 5;
+    const int wg = warp >> 2;          // warpgroup: rows 64 wg .. 64 wg + 63 of the tile
+    const int wq = warp & 3;           // warp in warpgroup: rows 16 wq .. of those
+    const int row0 = blockIdx.x * BM;
+    const int b = blockIdx.y;
+
+    x += (size_t)b * n * ldx_bytes;
+    c += (size_t)b * k * ldc_bytes;
+    cnorm += (size_t)b * k;
+
+    const int kchunks = (d_bytes + ROW_BYTES - 1) / ROW_BYTES;
+    const int ntiles = (k + BN - 1) / BN;
+    const int steps = ntiles * kchunks;
+    const uint32_t raw_base = (uint32_t)__cvta_generic_to_shared(smem_raw);
+    const uint32_t smem_base = (raw_base + 1023u) & ~1023u;
+
+    auto load_stage = [&](int step) {
+        const int slot = step % STAGES;
+        const int tile = step / kchunks;
+        const int kbyte = (step - tile * kchunks) * ROW_BYTES;
+        const int chunk = tid & 7;
+        const int cbyte = kbyte + chunk * 16;
+        const uint32_t a_dst = smem_base + slot * STAGE_BYTES;
+        const uint32_t b_dst = a_dst + TILE_BYTES;
+#pragma unroll
+        for (int p = 0; p < 4; ++p) {
+            const int r = (tid >> 3) + 32 * p;
+            const int gr = row0 + r;
+            const bool va = gr < n && cbyte < ldx_bytes;
+            cp_async_16(a_dst + swizzle(r, chunk), va ? x + (size_t)gr * ldx_bytes + cbyte : x, va);
+            const int gc = tile * BN + r;
+            const bool vb = gc < k && cbyte < ldc_bytes;
+            cp_async_16(b_dst + swizzle(r, chunk), vb ? c + (size_t)gc * ldc_bytes + cbyte : c, vb);
+        }
+    };
+
+    float acc[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) acc[i] = 0.f;
+    float best[2] = {FKM_INF, FKM_INF};
+    int best_idx[2] = {0x7fffffff, 0x7fffffff};
+
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; ++s) {
+        if (s < steps) load_stage(s);
+        cp_async_commit();
+    }
+
+    for (int step = 0; step < steps; ++step) {
+        cp_async_wait<STAGES - 2>();
+        // The tensor cores read shared memory through the async proxy: order the cp.async writes
+        // of this thread before the barrier that publishes them.
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        __syncthreads();
+        if (step + STAGES - 1 < steps) load_stage(step + STAGES - 1);
+        cp_async_commit();
+
+        const int tile = step / kchunks;
+        const int kc = step - tile * kchunks;
+        const uint32_t a_s = smem_base + (step % STAGES) * STAGE_BYTES + wg * 64 * ROW_BYTES;
+        const uint32_t b_s = smem_base + (step % STAGES) * STAGE_BYTES + TILE_BYTES;
+        const uint64_t da = descriptor(a_s);
+        const uint64_t db = descriptor(b_s);
+        asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+        for (int ks = 0; ks < ROW_BYTES / 32; ++ks)
+            // +32 bytes per k-step: the start-address field counts 16-byte units.
+            Op::mma(acc, da + 2 * ks, db + 2 * ks, (kc > 0 || ks > 0) ? 1 : 0);
+        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+
+        if (kc == kchunks - 1) {
+            const int col0 = tile * BN + 2 * (lane & 3);
+            const bool full = tile * BN + BN <= k;
+#pragma unroll
+            for (int j = 0; j < 16; ++j) {
+                const int col = col0 + 8 * j;
+                float2 cn;
+                if (full) {
+                    cn = __ldg(reinterpret_cast<const float2*>(cnorm + col));
+                } else {
+                    cn.x = col < k ? __ldg(cnorm + col) : FKM_INF;
+                    cn.y = col + 1 < k ? __ldg(cnorm + col + 1) : FKM_INF;
+                }
+                const float s00 = fmaf(-2.f, acc[4 * j + 0], cn.x);
+                const float s01 = fmaf(-2.f, acc[4 * j + 1], cn.y);
+                const float s10 = fmaf(-2.f, acc[4 * j + 2], cn.x);
+                const float s11 = fmaf(-2.f, acc[4 * j + 3], cn.y);
+                if (s00 < best[0]) { best[0] = s00; best_idx[0] = col; }
+                if (s01 < best[0]) { best[0] = s01; best_idx[0] = col + 1; }
+                if (s10 < best[1]) { best[1] = s10; best_idx[1] = col; }
+                if (s11 < best[1]) { best[1] = s11; best_idx[1] = col + 1; }
+            }
+        }
+    }
+    cp_async_wait<0>();
+
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        float v = best[h];
+        int i = best_idx[h];
+        argmin_shfl_xor(v, i, 1);
+        argmin_shfl_xor(v, i, 2);
+        const int gr = row0 + wg * 64 + wq * 16 + h * 8 + (lane >> 2);
+        if ((lane & 3) == 0 && gr < n) {
+            if (i >= k) i = 0;  // only when every score was NaN; the engine rejects such input
+            const size_t o = (size_t)b * n + gr;
+            if (min_dist != nullptr) {
+                const float dist = fmaxf(xnorm[o] + v, 0.f);
+                if (update_min) {
+                    if (dist < min_dist[o]) {
+                        min_dist[o] = dist;
+                        if (labels != nullptr) labels[o] = i;
+                    }
+                } else {
+                    min_dist[o] = dist;
+                    if (labels != nullptr) labels[o] = i;
+                }
+            } else if (labels != nullptr) {
+                labels[o] = i;
+            }
+        }
+    }
+}
+
+}  // namespace flash_assign_wgmma
+
+// Arguments and requirements exactly as flash_assign_* in flash_assign_mma.cu.
+// Launch: grid (ceil(n / 128), B), block 256, dynamic shared memory 99328 bytes.
+#define FLASH_ASSIGN_WGMMA_ENTRY(NAME, T, OP)                                                                  \
+    extern "C" __global__ void __launch_bounds__(flash_assign_wgmma::THREADS, 2) NAME(                          \
+        const T* __restrict__ x, const T* __restrict__ c, const float* __restrict__ cnorm,                      \
+        const float* __restrict__ xnorm, int* __restrict__ labels, float* __restrict__ min_dist,               \
+        int n, int k, int d, int ldx, int ldc, int update_min)                                                  \
+    {                                                                                                          \
+        flash_assign_wgmma::run<OP>(reinterpret_cast<const char*>(x), reinterpret_cast<const char*>(c), cnorm,  \
+                                    xnorm, labels, min_dist, n, k, d * (int)sizeof(T), ldx * (int)sizeof(T),    \
+                                    ldc * (int)sizeof(T), update_min);                                           \
+    }
+
+FLASH_ASSIGN_WGMMA_ENTRY(flash_assign_wgmma_f16, __half, flash_assign_wgmma::F16)
+FLASH_ASSIGN_WGMMA_ENTRY(flash_assign_wgmma_bf16, __nv_bfloat16, flash_assign_wgmma::BF16)
+FLASH_ASSIGN_WGMMA_ENTRY(flash_assign_wgmma_tf32, float, flash_assign_wgmma::TF32)

@@ -1,0 +1,156 @@
+// Counting sort of point indices by cluster, the first half of the sort-inverse centroid update:
+// a histogram of labels, an exclusive scan into segment offsets, then a scatter of indices. Rows
+// are never moved; the reduction gathers them through the sorted index list.
+//
+// Batches are flattened: point i of batch b is global row b*n + i and its cluster is b*k + label,
+// so B independent problems sort as one.
+#include "common.cuh"
+
+__device__ __forceinline__ unsigned dynamic_smem_bytes()
+{
+    unsigned v;
+    asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(v));
+    return v;
+}
+
+// Block (c, b) owns rows [c*per, (c+1)*per) of batch b, per = ceil(n / gridDim.x), so a block only
+// ever touches its own batch's k clusters. With dynamic shared memory for k counters it counts in
+// shared memory and adds each non-zero counter to global memory once; with none (k too large for
+// shared memory) it falls back to warp-aggregated global atomics.
+
+// Arguments:
+//   labels int32 (B*n)   cluster label of every point, in [0, k)
+//   counts int32 (B*k)   in/out: incremented by the number of points per cluster (zero it first)
+//   n, k   int           points and clusters per batch
+// Launch: grid (chunks, B), block 256, dynamic shared memory k*4 bytes or 0.
+extern "C" __global__ void label_histogram(const int* __restrict__ labels, int* __restrict__ counts, int n, int k)
+{
+    extern __shared__ int s_count[];
+    const int b = blockIdx.y;
+    const int per = (n + gridDim.x - 1) / gridDim.x;
+    const int lo = blockIdx.x * per;
+    const int hi = min(n, lo + per);
+    const bool shared = dynamic_smem_bytes() >= (unsigned)k * 4u;
+    labels += (size_t)b * n;
+    counts += (size_t)b * k;
+    if (shared) {
+        for (int j = threadIdx.x; j < k; j += blockDim.x) s_count[j] = 0;
+        __syncthreads();
+        for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) atomicAdd(s_count + labels[i], 1);
+        __syncthreads();
+        for (int j = threadIdx.x; j < k; j += blockDim.x)
+            if (s_count[j] != 0) atomicAdd(counts + j, s_count[j]);
+    } else {
+        const int lane = threadIdx.x & 31;
+        for (int base = lo + threadIdx.x - lane; base < hi; base += blockDim.x) {
+            const int i = base + lane;
+            const int cl = i < hi ? labels[i] : -1 - lane;
+            const unsigned peers = __match_any_sync(0xffffffffu, cl);
+            if (cl >= 0 && lane == __ffs(peers) - 1) atomicAdd(counts + cl, __popc(peers));
+        }
+    }
+}
+
+// Exclusive scan of counts into offsets, in one block (the length is B*k, not B*n).
+//   counts  int32 (len)
+//   offsets int32 (len + 1)  out: offsets[j] = sum of counts[0..j), offsets[len] = total
+//   cursor  int32 (len)      out: a second copy of offsets[0..len) for the scatter; may be null
+// Launch: grid 1, block 1024.
+extern "C" __global__ void __launch_bounds__(1024) exclusive_scan(const int* __restrict__ counts,
+                                                                int* __restrict__ offsets,
+                                                                int* __restrict__ cursor, int len)
+{
+    __shared__ int warp_totals[32];
+    __shared__ int carry_s;
+    const int tid = threadIdx.x;
+    const int lane = tid & 31;
+    const int warp = tid >> 5;
+    if (tid == 0) carry_s = 0;
+    __syncthreads();
+    for (int base = 0; base < len; base += 1024) {
+        const int j = base + tid;
+        const int v = j < len ? counts[j] : 0;
+        int incl = v;
+#pragma unroll
+        for (int o = 1; o < 32; o <<= 1) {
+            const int t = __shfl_up_sync(0xffffffffu, incl, o);
+            if (lane >= o) incl += t;
+        }
+        if (lane == 31) warp_totals[warp] = incl;
+        __syncthreads();
+        if (warp == 0) {
+            int w = warp_totals[lane];
+#pragma unroll
+            for (int o = 1; o < 32; o <<= 1) {
+                const int t = __shfl_up_sync(0xffffffffu, w, o);
+                if (lane >= o) w += t;
+            }
+            warp_totals[lane] = w;  // inclusive over warps
+        }
+        __syncthreads();
+        const int carry = carry_s;
+        const int excl = carry + (warp > 0 ? warp_totals[warp - 1] : 0) + incl - v;
+        if (j < len) {
+            offsets[j] = excl;
+            if (cursor != nullptr) cursor[j] = excl;
+        }
+        __syncthreads();
+        if (tid == 0) carry_s = carry + warp_totals[31];
+        __syncthreads();
+    }
+    if (tid == 0) offsets[len] = carry_s;
+}
+
+// Arguments:
+//   labels int32 (B*n)
+//   cursor int32 (B*k)  in/out: starts as the segment offsets, ends as the segment ends
+//   sorted int32 (B*n)  out: global row indices (b*n + i) grouped by cluster. The order within a
+//                       cluster is not specified; the reductions downstream do not depend on it
+//                       (fixed point) or are documented as order-dependent (fp64 atomics).
+//   n, k   int
+// Launch: grid (chunks, B) as label_histogram, block 256, dynamic shared memory 2*k*4 bytes or 0.
+// With shared memory a block reserves one range per cluster with a single global atomic, then
+// places its rows inside the ranges with shared-memory atomics.
+extern "C" __global__ void scatter_indices(const int* __restrict__ labels, int* __restrict__ cursor,
+                                           int* __restrict__ sorted, int n, int k)
+{
+    extern __shared__ int s_mem[];
+    const int b = blockIdx.y;
+    const int per = (n + gridDim.x - 1) / gridDim.x;
+    const int lo = blockIdx.x * per;
+    const int hi = min(n, lo + per);
+    const bool shared = dynamic_smem_bytes() >= (unsigned)k * 8u;
+    const int* lab = labels + (size_t)b * n;
+    int* cur = cursor + (size_t)b * k;
+    const int row_base = b * n;
+    if (shared) {
+        int* s_count = s_mem;
+        int* s_base = s_mem + k;
+        for (int j = threadIdx.x; j < k; j += blockDim.x) s_count[j] = 0;
+        __syncthreads();
+        for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) atomicAdd(s_count + lab[i], 1);
+        __syncthreads();
+        for (int j = threadIdx.x; j < k; j += blockDim.x) {
+            const int cnt = s_count[j];
+            s_base[j] = cnt != 0 ? atomicAdd(cur + j, cnt) : 0;
+            s_count[j] = 0;
+        }
+        __syncthreads();
+        for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) {
+            const int l = lab[i];
+            sorted[s_base[l] + atomicAdd(s_count + l, 1)] = row_base + i;
+        }
+    } else {
+        const int lane = threadIdx.x & 31;
+        for (int base = lo + threadIdx.x - lane; base < hi; base += blockDim.x) {
+            const int i = base + lane;
+            const int cl = i < hi ? lab[i] : -1 - lane;
+            const unsigned peers = __match_any_sync(0xffffffffu, cl);
+            const int leader = __ffs(peers) - 1;
+            int pos = 0;
+            if (cl >= 0 && lane == leader) pos = atomicAdd(cur + cl, __popc(peers));
+            pos = __shfl_sync(0xffffffffu, pos, leader);
+            if (cl >= 0) sorted[pos + __popc(peers & ((1u << lane) - 1u))] = row_base + i;
+        }
+    }
+}

@@ -1,0 +1,140 @@
+using System.Text;
+
+namespace FlashKMeans.Cuda.Native;
+
+/// <summary>A loaded PTX module. Loading JIT-compiles the PTX for the current device; on failure the
+/// exception carries the driver's JIT error log.</summary>
+internal sealed unsafe class CudaModule : CudaResource
+{
+    private const int LogBytes = 16384;
+
+    private CudaModule(CudaContext context, nint handle, string name)
+        : base(context)
+    {
+        Handle = handle;
+        Name = name;
+    }
+
+    public nint Handle { get; private set; }
+
+    /// <summary>Which PTX this is, for messages.</summary>
+    public string Name { get; }
+
+    /// <summary>JIT-compiles and loads <paramref name="ptx"/> (ASCII PTX text, without a terminator).</summary>
+    public static CudaModule Load(CudaContext context, ReadOnlySpan<byte> ptx, string name)
+    {
+        context.MakeCurrent();
+        var image = new byte[ptx.Length + 1];
+        ptx.CopyTo(image);
+        var errorLog = new byte[LogBytes];
+        var options = stackalloc CuJitOption[] { CuJitOption.ErrorLogBuffer, CuJitOption.ErrorLogBufferSizeBytes };
+        CuResult result;
+        nint handle;
+        fixed (byte* imagePointer = image)
+        fixed (byte* logPointer = errorLog)
+        {
+            void** values = stackalloc void*[2];
+            values[0] = logPointer;
+            values[1] = (void*)(nint)LogBytes;
+            result = CudaApi.cuModuleLoadDataEx(out handle, imagePointer, 2, options, values);
+        }
+        if (result != CuResult.Success)
+        {
+            int length = Array.IndexOf(errorLog, (byte)0);
+            string log = Encoding.UTF8.GetString(errorLog, 0, length < 0 ? errorLog.Length : length).Trim();
+            var inner = CudaCheck.Create(result, $"cuModuleLoadDataEx({name})");
+            throw new CudaException(inner.ErrorCode, inner.ErrorName,
+                $"{inner.Message}{(log.Length > 0 ? $"\nJIT log:\n{log}" : "")}");
+        }
+        return new CudaModule(context, handle, name);
+    }
+
+    /// <summary>Looks up an <c>extern "C"</c> kernel.</summary>
+    public CudaFunction GetFunction(string kernel)
+    {
+        ThrowIfReleased();
+        Context.MakeCurrent();
+        var result = CudaApi.cuModuleGetFunction(out nint function, Handle, kernel);
+        if (result != CuResult.Success)
+            throw CudaCheck.Create(result, $"cuModuleGetFunction({Name}, {kernel})");
+        return new CudaFunction(function, kernel);
+    }
+
+    protected override CuResult Release()
+    {
+        if (Handle == 0)
+            return CuResult.Success;
+        var result = CudaApi.cuModuleUnload(Handle);
+        Handle = 0;
+        return result;
+    }
+
+    protected override string Describe() => $"module {Name}";
+}
+
+/// <summary>A kernel of a loaded module; valid while the module is.</summary>
+internal sealed unsafe class CudaFunction
+{
+    internal CudaFunction(nint handle, string name)
+    {
+        Handle = handle;
+        Name = name;
+    }
+
+    public nint Handle { get; }
+
+    public string Name { get; }
+
+    /// <summary>Raises the dynamic shared-memory limit beyond the default 48 KiB.</summary>
+    public void SetMaxDynamicSharedMemory(int bytes) =>
+        CudaCheck.ThrowIfFailed(CudaApi.cuFuncSetAttribute(Handle, CuFunctionAttribute.MaxDynamicSharedSizeBytes, bytes));
+
+    /// <summary>Enqueues the kernel on <paramref name="stream"/>.</summary>
+    public void Launch(CudaStream stream, (long X, long Y, long Z) grid, int block, int sharedBytes, KernelArgs args)
+    {
+        if (grid.X <= 0 || grid.Y <= 0 || grid.Z <= 0)
+            return;  // nothing to do; the driver would reject an empty grid
+        if (grid.X > int.MaxValue || grid.Y > 65535 || grid.Z > 65535)
+            throw new ArgumentOutOfRangeException(nameof(grid), grid, $"Grid too large for {Name}.");
+        {
+            // args is a by-value copy on this frame, so its slots stay put during the call.
+            ulong* values = args.Slots;
+            void** pointers = stackalloc void*[KernelArgs.Capacity];
+            for (int i = 0; i < args.Count; i++)
+                pointers[i] = values + i;
+            var result = CudaApi.cuLaunchKernel(Handle, (uint)grid.X, (uint)grid.Y, (uint)grid.Z, (uint)block, 1, 1,
+                (uint)sharedBytes, stream.Handle, pointers, null);
+            if (result != CuResult.Success)
+                throw CudaCheck.Create(result, $"cuLaunchKernel({Name})");
+        }
+    }
+}
+
+/// <summary>
+/// Kernel arguments, each in its own 8-byte slot (the driver reads as many bytes as the parameter's
+/// size from the start of the slot, which on little-endian hardware is the value).
+/// </summary>
+internal unsafe struct KernelArgs
+{
+    public const int Capacity = 16;
+    internal fixed ulong Slots[Capacity];
+
+    public int Count { get; private set; }
+
+    public KernelArgs Add<T>(T value) where T : unmanaged
+    {
+        if (sizeof(T) > 8)
+            throw new ArgumentException("Kernel arguments wider than 8 bytes are not supported.");
+        if (Count == Capacity)
+            throw new InvalidOperationException("Too many kernel arguments.");
+        fixed (ulong* p = Slots)
+        {
+            p[Count] = 0;
+            *(T*)(p + Count) = value;
+        }
+        Count++;
+        return this;
+    }
+
+    public KernelArgs Ptr<T>(DeviceBuffer<T>? buffer) where T : unmanaged => Add(buffer?.Pointer ?? 0UL);
+}

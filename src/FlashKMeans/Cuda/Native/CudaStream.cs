@@ -1,0 +1,78 @@
+namespace FlashKMeans.Cuda.Native;
+
+/// <summary>A non-blocking stream: the backend enqueues a whole Lloyd step on it and waits once.</summary>
+internal sealed class CudaStream : CudaResource
+{
+    private const uint NonBlocking = 1;
+
+    public CudaStream(CudaContext context)
+        : base(context)
+    {
+        context.MakeCurrent();
+        var result = CudaApi.cuStreamCreate(out nint handle, NonBlocking);
+        if (result != CuResult.Success)
+        {
+            GC.SuppressFinalize(this);
+            Dispose();
+            throw CudaCheck.Create(result, "cuStreamCreate");
+        }
+        Handle = handle;
+    }
+
+    public nint Handle { get; private set; }
+
+    public void Synchronize() => CudaCheck.ThrowIfFailed(CudaApi.cuStreamSynchronize(Handle));
+
+    protected override CuResult Release()
+    {
+        if (Handle == 0)
+            return CuResult.Success;
+        var result = CudaApi.cuStreamDestroy(Handle);
+        Handle = 0;
+        return result;
+    }
+
+    protected override string Describe() => "stream";
+}
+
+/// <summary>An event for timing work on a stream.</summary>
+internal sealed class CudaEvent : CudaResource
+{
+    public CudaEvent(CudaContext context)
+        : base(context)
+    {
+        context.MakeCurrent();
+        var result = CudaApi.cuEventCreate(out nint handle, 0);
+        if (result != CuResult.Success)
+        {
+            GC.SuppressFinalize(this);
+            Dispose();
+            throw CudaCheck.Create(result, "cuEventCreate");
+        }
+        Handle = handle;
+    }
+
+    public nint Handle { get; private set; }
+
+    public void Record(CudaStream stream) => CudaCheck.ThrowIfFailed(CudaApi.cuEventRecord(Handle, stream.Handle));
+
+    public void Synchronize() => CudaCheck.ThrowIfFailed(CudaApi.cuEventSynchronize(Handle));
+
+    /// <summary>Milliseconds from <paramref name="start"/> to this event; both must have completed.</summary>
+    public float ElapsedSince(CudaEvent start)
+    {
+        CudaCheck.ThrowIfFailed(CudaApi.cuEventElapsedTime(out float ms, start.Handle, Handle));
+        return ms;
+    }
+
+    protected override CuResult Release()
+    {
+        if (Handle == 0)
+            return CuResult.Success;
+        var result = CudaApi.cuEventDestroy(Handle);
+        Handle = 0;
+        return result;
+    }
+
+    protected override string Describe() => "event";
+}

@@ -1,0 +1,134 @@
+namespace FlashKMeans.Cuda.Native;
+
+/// <summary>
+/// Device memory holding <see cref="Length"/> elements of <typeparamref name="T"/> (bytes are counted for
+/// the element type the kernels see; 16-bit GPU types are allocated as <see cref="ushort"/>).
+/// </summary>
+internal sealed unsafe class DeviceBuffer<T> : CudaResource where T : unmanaged
+{
+    private static long s_liveBytes;
+
+    public DeviceBuffer(CudaContext context, long length)
+        : base(context)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        Length = length;
+        context.MakeCurrent();
+        // cuMemAlloc rejects zero bytes; one element keeps every pointer valid for empty problems.
+        nuint bytes = (nuint)(Math.Max(length, 1) * sizeof(T));
+        var result = CudaApi.cuMemAlloc(out ulong pointer, bytes);
+        if (result != CuResult.Success)
+        {
+            GC.SuppressFinalize(this);
+            Dispose();
+            throw CudaCheck.Create(result, $"cuMemAlloc({bytes} bytes)");
+        }
+        Pointer = pointer;
+        Interlocked.Add(ref s_liveBytes, (long)bytes);
+    }
+
+    /// <summary>Device bytes currently allocated by buffers of this element type.</summary>
+    internal static long LiveBytes => Interlocked.Read(ref s_liveBytes);
+
+    /// <summary>The CUdeviceptr.</summary>
+    public ulong Pointer { get; private set; }
+
+    /// <summary>Elements.</summary>
+    public long Length { get; }
+
+    /// <summary>Size in bytes.</summary>
+    public long Bytes => Length * sizeof(T);
+
+    /// <summary>The device address of element <paramref name="index"/>.</summary>
+    public ulong At(long index) => Pointer + (ulong)(index * sizeof(T));
+
+    public void CopyFrom(ReadOnlySpan<T> source, long offset, CudaStream stream)
+    {
+        ThrowIfReleased();
+        if (offset < 0 || offset + source.Length > Length)
+            throw new ArgumentOutOfRangeException(nameof(offset));
+        fixed (T* p = source)
+            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(At(offset), p, (nuint)(source.Length * sizeof(T)), stream.Handle));
+    }
+
+    /// <summary>Copies into pageable host memory; synchronises the stream, since the span cannot outlive the call.</summary>
+    public void CopyTo(Span<T> destination, long offset, CudaStream stream)
+    {
+        ThrowIfReleased();
+        if (offset < 0 || offset + destination.Length > Length)
+            throw new ArgumentOutOfRangeException(nameof(offset));
+        fixed (T* p = destination)
+        {
+            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(p, At(offset), (nuint)(destination.Length * sizeof(T)), stream.Handle));
+            stream.Synchronize();
+        }
+    }
+
+    public void Fill32(uint value, CudaStream stream)
+    {
+        if (sizeof(T) % 4 != 0)
+            throw new InvalidOperationException("Fill32 needs an element size that is a multiple of 4 bytes.");
+        CudaCheck.ThrowIfFailed(CudaApi.cuMemsetD32Async(Pointer, value, (nuint)(Length * sizeof(T) / 4), stream.Handle));
+    }
+
+    public void Clear(CudaStream stream) =>
+        CudaCheck.ThrowIfFailed(CudaApi.cuMemsetD8Async(Pointer, 0, (nuint)Bytes, stream.Handle));
+
+    protected override CuResult Release()
+    {
+        if (Pointer == 0)
+            return CuResult.Success;
+        var result = CudaApi.cuMemFree(Pointer);
+        Interlocked.Add(ref s_liveBytes, -Math.Max(Length, 1) * sizeof(T));
+        Pointer = 0;
+        return result;
+    }
+
+    protected override string Describe() => $"device buffer of {Length} × {typeof(T).Name}";
+}
+
+/// <summary>Page-locked host memory, so that copies run asynchronously at full link speed.</summary>
+internal sealed unsafe class PinnedBuffer<T> : CudaResource where T : unmanaged
+{
+    private T* _pointer;
+
+    public PinnedBuffer(CudaContext context, int length)
+        : base(context)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        Length = length;
+        context.MakeCurrent();
+        var result = CudaApi.cuMemHostAlloc(out void* p, (nuint)(Math.Max(length, 1) * sizeof(T)), 0);
+        if (result != CuResult.Success)
+        {
+            GC.SuppressFinalize(this);
+            Dispose();
+            throw CudaCheck.Create(result, "cuMemHostAlloc");
+        }
+        _pointer = (T*)p;
+    }
+
+    public int Length { get; }
+
+    public T* Pointer
+    {
+        get
+        {
+            ThrowIfReleased();
+            return _pointer;
+        }
+    }
+
+    public Span<T> Span => new(Pointer, Length);
+
+    protected override CuResult Release()
+    {
+        if (_pointer == null)
+            return CuResult.Success;
+        var result = CudaApi.cuMemFreeHost(_pointer);
+        _pointer = null;
+        return result;
+    }
+
+    protected override string Describe() => $"pinned host buffer of {Length} × {typeof(T).Name}";
+}

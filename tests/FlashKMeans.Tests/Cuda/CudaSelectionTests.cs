@@ -1,0 +1,49 @@
+using FlashKMeans.Backends;
+using FlashKMeans.Cpu;
+using FlashKMeans.Cuda;
+
+namespace FlashKMeans.Tests.Cuda;
+
+/// <summary>Device selection; runs everywhere (CI has no GPU).</summary>
+[TestClass]
+public sealed class CudaSelectionTests
+{
+    [TestMethod]
+    public void Probe_reports_a_missing_driver_library_by_name()
+    {
+        bool found = CudaDevice.TryProbe("libflashkmeans-no-such-driver.so.1", out string reason);
+        Assert.IsFalse(found);
+        StringAssert.Contains(reason, "libflashkmeans-no-such-driver.so.1");
+    }
+
+    [TestMethod]
+    public void Auto_falls_back_to_the_cpu_without_a_gpu_and_uses_the_gpu_with_one()
+    {
+        using var backend = BackendSelector.Create(new KMeansOptions { Device = ComputeDevice.Auto });
+        if (Gpu.Present)
+            Assert.IsInstanceOfType<CudaBackend>(backend);
+        else
+            Assert.IsInstanceOfType<CpuBackend>(backend);
+    }
+
+    [TestMethod]
+    public void Asking_for_cuda_without_a_gpu_is_a_clear_error()
+    {
+        if (Gpu.Present)
+            Assert.Inconclusive("a CUDA device is present here");
+        var e = Assert.ThrowsExactly<NotSupportedException>(() => BackendSelector.Create(new KMeansOptions { Device = ComputeDevice.Cuda }));
+        StringAssert.Contains(e.Message, "Cuda");
+        StringAssert.Contains(e.Message, Gpu.Reason);
+    }
+
+    [TestMethod]
+    public void TryCreate_never_throws_for_a_missing_device()
+    {
+        bool ok = CudaBackend.TryCreate(new KMeansOptions(), out var backend, out string reason);
+        using (backend)
+        {
+            Assert.AreEqual(Gpu.Present, ok, reason);
+            Assert.IsFalse(string.IsNullOrWhiteSpace(reason));
+        }
+    }
+}

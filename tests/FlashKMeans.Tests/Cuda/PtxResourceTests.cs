@@ -1,0 +1,153 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using FlashKMeans.Cuda;
+using FlashKMeans.Cuda.Native;
+
+namespace FlashKMeans.Tests.Cuda;
+
+/// <summary>The embedded PTX, module selection and argument handling; no GPU needed.</summary>
+[TestClass]
+public sealed class PtxResourceTests
+{
+    /// <summary>Every kernel the backend launches, by file. Kept by hand so that a renamed kernel fails here, not on a GPU.</summary>
+    private static readonly Dictionary<string, string[]> Kernels = new()
+    {
+        ["flash_assign_mma"] = ["flash_assign_f16", "flash_assign_bf16", "flash_assign_tf32"],
+        ["flash_assign_wgmma"] = ["flash_assign_wgmma_f16", "flash_assign_wgmma_bf16", "flash_assign_wgmma_tf32"],
+        ["flash_assign_exact"] = ["flash_assign_exact_f32", "flash_assign_exact_f16", "flash_assign_exact_bf16",
+            "flash_assign_exact_small_f32", "flash_assign_exact_small_f16", "flash_assign_exact_small_bf16"],
+        ["all_distances"] = ["all_distances_f32", "all_distances_f16", "all_distances_bf16"],
+        ["row_pack"] = ["pack_rows_f32", "pack_rows_f16", "pack_rows_bf16", "pack_rows_tf32", "row_norms_f32",
+            "max_abs_f32", "max_abs_f16", "max_abs_bf16"],
+        ["label_sort"] = ["label_histogram", "exclusive_scan", "scatter_indices"],
+        ["centroid_update"] = ["segment_sum_f32", "segment_sum_f16", "segment_sum_bf16", "segment_sum_fixed_f32",
+            "segment_sum_fixed_f16", "segment_sum_fixed_bf16", "cluster_weights", "cluster_weights_fixed",
+            "finalize_centroids", "finalize_centroids_fixed"],
+        ["segmented_sum"] = ["segmented_sum_partial", "segmented_sum_final", "candidate_potential_partial"],
+        ["label_changes"] = ["count_label_changes", "gather_rows_f32", "gather_rows_f16", "gather_rows_bf16"],
+        ["random_fill"] = ["fill_normal_f32"],
+    };
+
+    [TestMethod]
+    public void Every_kernel_file_has_sm80_ptx_embedded_with_every_entry()
+    {
+        var resources = CudaKernels.AvailableResources();
+        CollectionAssert.AreEquivalent(Kernels.Keys.ToArray(), CudaKernels.Files);
+        foreach (var (file, entries) in Kernels)
+        {
+            // wgmma exists only as Hopper-specific PTX.
+            string arch = file == "flash_assign_wgmma" ? "sm90a" : "sm80";
+            string name = CudaKernels.ResourcePrefix + file + "." + arch + ".ptx";
+            CollectionAssert.Contains(resources.ToArray(), name);
+            string ptx = Encoding.ASCII.GetString(CudaKernels.ReadResource(name));
+            StringAssert.Contains(ptx, ".target " + arch.Replace("sm", "sm_", StringComparison.Ordinal));
+            Assert.IsTrue(Regex.IsMatch(ptx, @"^\.version \d+\.\d+", RegexOptions.Multiline), $"{name} has no .version line");
+            foreach (string entry in entries)
+                Assert.IsTrue(Regex.IsMatch(ptx, @"\.entry " + entry + @"\("), $"{name} lacks .entry {entry}");
+        }
+    }
+
+    [TestMethod]
+    public void Each_ptx_targets_the_architecture_in_its_name()
+    {
+        foreach (string name in CudaKernels.AvailableResources())
+        {
+            var match = Regex.Match(name, @"\.sm(\d+a?)\.ptx$");
+            Assert.IsTrue(match.Success, name);
+            string ptx = Encoding.ASCII.GetString(CudaKernels.ReadResource(name));
+            StringAssert.Contains(ptx, ".target sm_" + match.Groups[1].Value, name);
+        }
+    }
+
+    [TestMethod]
+    public void Selection_takes_the_highest_architecture_not_above_the_device()
+    {
+        string[] available = ["FlashKMeans.Cuda.Kernels.k.sm70.ptx", "FlashKMeans.Cuda.Kernels.k.sm80.ptx", "FlashKMeans.Cuda.Kernels.other.sm90.ptx"];
+        Assert.AreEqual("FlashKMeans.Cuda.Kernels.k.sm80.ptx", CudaKernels.SelectPtx("k", 90, available));
+        Assert.AreEqual("FlashKMeans.Cuda.Kernels.k.sm80.ptx", CudaKernels.SelectPtx("k", 86, available));
+        Assert.AreEqual("FlashKMeans.Cuda.Kernels.k.sm70.ptx", CudaKernels.SelectPtx("k", 75, available));
+        Assert.IsNull(CudaKernels.SelectPtx("k", 61, available));
+        Assert.IsNull(CudaKernels.SelectPtx("missing", 90, available));
+        string[] hopper = ["FlashKMeans.Cuda.Kernels.w.sm80.ptx", "FlashKMeans.Cuda.Kernels.w.sm90a.ptx"];
+        Assert.AreEqual("FlashKMeans.Cuda.Kernels.w.sm90a.ptx", CudaKernels.SelectPtx("w", 90, hopper));
+        Assert.AreEqual("FlashKMeans.Cuda.Kernels.w.sm80.ptx", CudaKernels.SelectPtx("w", 100, hopper), "sm_90a code does not run on later chips");
+        Assert.AreEqual("FlashKMeans.Cuda.Kernels.w.sm80.ptx", CudaKernels.SelectPtx("w", 89, hopper));
+    }
+
+    [TestMethod]
+    public void Tensor_core_kernels_need_sm80_and_the_rest_run_from_sm70()
+    {
+        var resources = CudaKernels.AvailableResources();
+        Assert.IsNull(CudaKernels.SelectPtx("flash_assign_mma", 75, resources));
+        Assert.IsNull(CudaKernels.SelectPtx("flash_assign_wgmma", 80, resources));
+        Assert.IsNotNull(CudaKernels.SelectPtx("flash_assign_wgmma", 90, resources));
+        foreach (string file in CudaKernels.Files.Where(f => !f.StartsWith("flash_assign_mma") && f != "flash_assign_wgmma"))
+            Assert.IsNotNull(CudaKernels.SelectPtx(file, 70, resources), file);
+    }
+
+    [TestMethod]
+    [DataRow(ComputePrecision.Float32, 1, 4)]
+    [DataRow(ComputePrecision.Float32, 5, 8)]
+    [DataRow(ComputePrecision.TensorFloat32, 128, 128)]
+    [DataRow(ComputePrecision.Float16, 1, 8)]
+    [DataRow(ComputePrecision.Float16, 200, 200)]
+    [DataRow(ComputePrecision.BFloat16, 201, 208)]
+    public void Row_pitch_keeps_rows_16_byte_aligned(ComputePrecision precision, int d, int pitch)
+    {
+        var p = new CudaPrecision(precision);
+        Assert.AreEqual(pitch, p.Pitch(d));
+        Assert.AreEqual(0, p.Pitch(d) * p.ElementBytes % 16);
+    }
+
+    [TestMethod]
+    public void Small_dimensions_and_exact_precision_take_the_exact_kernel()
+    {
+        Assert.IsFalse(new CudaPrecision(ComputePrecision.Float32).UsesTensorCores(128));
+        Assert.IsFalse(new CudaPrecision(ComputePrecision.Float16).UsesTensorCores(15));
+        Assert.IsTrue(new CudaPrecision(ComputePrecision.Float16).UsesTensorCores(16));
+        Assert.AreEqual("pack_rows_tf32", new CudaPrecision(ComputePrecision.TensorFloat32).PackKernel);
+    }
+
+    [TestMethod]
+    [DataRow(5.0, 1_000_000L)]
+    [DataRow(1e-3, 10L)]
+    [DataRow(1e30, 1L << 30)]
+    [DataRow(0.0, 100L)]
+    public void Fixed_point_scale_cannot_overflow(double maxMagnitude, long n)
+    {
+        float scale = CudaDataBinding.FixedPointScale(maxMagnitude, n);
+        Assert.IsTrue(scale > 0 && float.IsFinite(scale));
+        Assert.AreEqual(0, BitConverter.SingleToInt32Bits(scale) & 0x7FFFFF, "scale must be a power of two");
+        Assert.IsTrue(maxMagnitude * n * scale < Math.Pow(2, 62));
+    }
+
+    [TestMethod]
+    public unsafe void Kernel_arguments_occupy_one_slot_each_in_order()
+    {
+        var args = new KernelArgs().Add(0x1122334455667788UL).Add(-3).Add(2.5f).Add(7L).Add(0.25);
+        Assert.AreEqual(5, args.Count);
+        Assert.AreEqual(0x1122334455667788UL, args.Slots[0]);
+        Assert.AreEqual(unchecked((uint)-3), (uint)args.Slots[1]);
+        Assert.AreEqual(0UL, args.Slots[1] >> 32, "the rest of a 4-byte slot is zero");
+        Assert.AreEqual(2.5f, BitConverter.UInt32BitsToSingle((uint)args.Slots[2]));
+        Assert.AreEqual(7UL, args.Slots[3]);
+        Assert.AreEqual(0.25, BitConverter.UInt64BitsToDouble(args.Slots[4]));
+    }
+
+    [TestMethod]
+    public void Too_many_kernel_arguments_are_rejected()
+    {
+        var args = new KernelArgs();
+        for (int i = 0; i < KernelArgs.Capacity; i++)
+            args = args.Add(i);
+        Assert.ThrowsExactly<InvalidOperationException>(() => args.Add(1));
+    }
+
+    [TestMethod]
+    public void Error_names_come_from_the_driver_or_fall_back_to_the_number()
+    {
+        // The driver library may be installed without a GPU (then it names errors) or be absent (CI).
+        string name = CudaCheck.ErrorName(CuResult.OutOfMemory);
+        Assert.IsTrue(name == "CUDA_ERROR_OUT_OF_MEMORY" || name == "CUresult 2", name);
+    }
+}
