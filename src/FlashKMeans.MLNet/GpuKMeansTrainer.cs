@@ -224,7 +224,8 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         channel?.Info(MessageSensitivity.None,
             $"FlashKMeans: trained on {used} rows in {clock.Elapsed.TotalSeconds:F2} s with {summary.Backend}: " +
             $"{summary.Iterations} iterations, inertia {summary.Inertia:G9}, {summary.CursorPasses} cursor pass{(summary.CursorPasses == 1 ? "" : "es")}.");
-        return new GpuKMeansTransformer(model, o.FeatureColumnName, features.Type, batchRows, summary);
+        return new GpuKMeansTransformer(model, o.FeatureColumnName, features.Type, batchRows,
+            new ScoringDevice(o.Device, o.Precision, o.NumberOfThreads), summary);
     }
 
     /// <summary>Sends each iteration's inertia to the ML.NET channel and to the user's progress, synchronously.</summary>
