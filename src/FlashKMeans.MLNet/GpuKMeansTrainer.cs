@@ -35,6 +35,8 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         public const float OptimizationTolerance = 1e-7f;
         /// <summary>Default <see cref="Options.BatchSize"/>: rows copied from the cursor per engine batch.</summary>
         public const int BatchSize = 16384;
+        /// <summary>Default <see cref="Options.DeviceMemoryBudgetMb"/>.</summary>
+        public const int DeviceMemoryBudgetMb = 2048;
         /// <summary>Default feature column name.</summary>
         public const string FeatureColumnName = "Features";
     }
@@ -83,14 +85,15 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         public int BatchSize = Defaults.BatchSize;
 
         /// <summary>
-        /// Memory, in megabytes, that may hold training rows next to the compute. When the whole input fits
-        /// (rows × (d + weight) × 4 bytes, row count known up front), the first cursor pass also copies the usable rows
-        /// into one native block and every later pass reads that block instead of the cursor: the CPU backend reads it
-        /// in place and the CUDA backend uploads from it without staging. Otherwise every pass streams through the
-        /// cursor in pinned batches of <see cref="BatchSize"/> rows, shrunk to fit the budget. <c>null</c> (the
-        /// default) always streams.
+        /// Memory, in megabytes, that may hold a copy of the training rows next to the compute. The first cursor pass
+        /// also copies the usable rows into native (unmanaged) memory; if they fit, every later pass reads that copy
+        /// instead of the cursor (the CPU backend reads it in place, the CUDA backend uploads from it without staging),
+        /// so upstream transforms and file parsing run once. If they do not fit, the copy is dropped as soon as it
+        /// would exceed the budget and every pass streams through the cursor in pinned batches of
+        /// <see cref="BatchSize"/> rows (shrunk to fit the budget). <c>null</c> always streams. Default 2048, in the
+        /// spirit of ML.NET KMeans' 4096 MB acceleration budget.
         /// </summary>
-        public int? DeviceMemoryBudgetMb;
+        public int? DeviceMemoryBudgetMb = Defaults.DeviceMemoryBudgetMb;
 
         /// <summary>Seed of every random choice; the same seed gives the same model on the CPU.</summary>
         public int Seed;
@@ -217,11 +220,12 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         var summary = new GpuKMeansTrainingSummary(used, skipped, model.Inertia, model.Iterations, model.Converged,
             model.TrainedOn, source.Passes, clock.Elapsed);
         if (source.Cached)
-            channel?.Info(MessageSensitivity.None, "FlashKMeans: the rows fit the memory budget; passes after the first read the native cache.");
+            channel?.Info(MessageSensitivity.None, "FlashKMeans: the rows fit DeviceMemoryBudgetMb; only the first pass read the cursor.");
         channel?.Info(MessageSensitivity.None,
             $"FlashKMeans: trained on {used} rows in {clock.Elapsed.TotalSeconds:F2} s with {summary.Backend}: " +
-            $"{summary.Iterations} iterations, inertia {summary.Inertia:G9}, {summary.CursorPasses} cursor passes.");
-        return new GpuKMeansTransformer(model, o.FeatureColumnName, features.Type, batchRows, summary);
+            $"{summary.Iterations} iterations, inertia {summary.Inertia:G9}, {summary.CursorPasses} cursor pass{(summary.CursorPasses == 1 ? "" : "es")}.");
+        return new GpuKMeansTransformer(model, o.FeatureColumnName, features.Type, batchRows,
+            new ScoringDevice(o.Device, o.Precision, o.NumberOfThreads), summary);
     }
 
     /// <summary>Sends each iteration's inertia to the ML.NET channel and to the user's progress, synchronously.</summary>
