@@ -94,7 +94,7 @@ internal sealed class BatchFeeder : IDisposable
         int done = 0;
         while (done < count)
         {
-            if (_offset >= _current.RowCount || _current.Rows.IsEmpty)
+            if (_current.Dimension == 0 || _offset >= _current.RowCount)
             {
                 if (!_reader.TryRead(out _current))
                     throw new InvalidOperationException($"The source ended after {_served} rows; {_rows} were expected.");
