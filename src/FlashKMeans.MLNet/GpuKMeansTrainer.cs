@@ -64,8 +64,8 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
 
         /// <summary>
         /// How the first centroids are chosen. The default, k-means‖, is what ML.NET's default
-        /// (its enum value <c>KMeansYinyang</c>) actually runs; ML.NET's <c>KMeansPlusPlus</c> and <c>Random</c>
-        /// map to the values of the same names.
+        /// (its enum value <c>KMeansYinyang</c>) actually runs; ML.NET's <c>KMeansPlusPlus</c> maps to
+        /// <see cref="KMeansInitialization.KMeansPlusPlus"/> and its <c>Random</c> to <see cref="KMeansInitialization.RandomRows"/>.
         /// </summary>
         public KMeansInitialization InitializationAlgorithm = KMeansInitialization.KMeansParallel;
 
