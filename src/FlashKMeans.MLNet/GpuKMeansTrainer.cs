@@ -145,6 +145,11 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             throw new ArgumentOutOfRangeException(nameof(Options.DeviceMemoryBudgetMb), o.DeviceMemoryBudgetMb, "Must be null or at least 1.");
         if (o.NumberOfInitializations < 1)
             throw new ArgumentOutOfRangeException(nameof(Options.NumberOfInitializations), o.NumberOfInitializations, "Must be at least 1.");
+        if ((o.InitializationAlgorithm == KMeansInitialization.Explicit) != (o.InitialCentroids is { Length: > 0 }))
+            throw new ArgumentException(o.InitialCentroids is { Length: > 0 }
+                ? $"{nameof(Options.InitialCentroids)} is set but {nameof(Options.InitializationAlgorithm)} is {o.InitializationAlgorithm}; use {nameof(KMeansInitialization.Explicit)}."
+                : $"{nameof(Options.InitializationAlgorithm)} is {nameof(KMeansInitialization.Explicit)} but {nameof(Options.InitialCentroids)} is empty.",
+                nameof(Options.InitialCentroids));
     }
 
     /// <summary>The settings in use (a copy).</summary>
@@ -171,6 +176,10 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         var weights = o.ExampleWeightColumnName is null ? (DataViewSchema.Column?)null
             : ClusteringColumns.FindWeights(input.Schema, o.ExampleWeightColumnName, nameof(input));
         int d = ((VectorDataViewType)features.Type).Size;
+        if (o.InitialCentroids is { Length: > 0 } initial && initial.Length != (long)o.NumberOfClusters * d)
+            throw new ArgumentException(
+                $"{nameof(Options.InitialCentroids)} holds {initial.Length} values; K × d = {o.NumberOfClusters} × {d} = {(long)o.NumberOfClusters * d} " +
+                $"for the feature column '{o.FeatureColumnName}'.", nameof(input));
         int batchRows = o.BatchSize;
         if (o.DeviceMemoryBudgetMb is int budget)
             batchRows = (int)Math.Clamp(((long)budget << 20) / (4L * (d + 1)), 1, batchRows);
