@@ -58,7 +58,7 @@ Console.WriteLine(FormattableString.Invariant(
     $"RESULT method=flashkmeans-{(pruning ? "pruned" : "lloyd")} threads={threads} iterations={model.Iterations} ms_per_iter={perIteration:F1} step_ms={stepOnly:F1} first_step_ms={model.Statistics[0].StepTime.TotalMilliseconds:F1} inertia={model.Inertia:R} equivalent_gflops={gflops:F1}"));
 var gcInfo = GC.GetGCMemoryInfo();
 Console.WriteLine(FormattableString.Invariant(
-    $"memory peak_working_set_mb={Process.GetCurrentProcess().PeakWorkingSet64 / 1e6:F1} data_mb={data.Length * 4L / 1e6:F1} gc_heap_mb={gcInfo.HeapSizeBytes / 1e6:F1} gc_committed_mb={gcInfo.TotalCommittedBytes / 1e6:F1} gc_fragmented_mb={gcInfo.FragmentedBytes / 1e6:F1}"));
+    $"memory peak_working_set_mb={Process.GetCurrentProcess().PeakWorkingSet64 / 1e6:F1} data_mb={data.Length * 4L / 1e6:F1} gc_heap_mb={gcInfo.HeapSizeBytes / 1e6:F1} gc_committed_mb={gcInfo.TotalCommittedBytes / 1e6:F1} gc_fragmented_mb={gcInfo.FragmentedBytes / 1e6:F1} allocated_mb={GC.GetTotalAllocatedBytes(true) / 1e6:F1}"));
 Console.WriteLine("steps_ms=" + string.Join(",", model.Statistics.Select(s => s.StepTime.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture))));
 return 0;
 

@@ -100,6 +100,34 @@ public sealed class PruningTests
     }
 
     [TestMethod]
+    public void Evaluate_is_bit_identical_with_pruning_and_leaves_the_steps_unchanged()
+    {
+        int n = 4001, d = 20, k = 64;
+        var data = TestData.Blobs(n, d, centers: 16, spread: 4, seed: 12);
+        var initial = TestData.PickRows(data, d, k, seed: 13);
+        var random = new Random(14);
+        using var plain = Bind(data, d, null, k, 2, pruning: false);
+        using var pruned = Bind(data, d, null, k, 2, pruning: true);
+        plain.SetCentroids(initial);
+        pruned.SetCentroids(initial);
+        for (int step = 0; step < 6; step++)
+        {
+            Assert.AreEqual(plain.Step(false, CancellationToken.None), pruned.Step(false, CancellationToken.None), $"step {step}");
+            // The current centroids, then the same moved a little and a lot.
+            foreach (double shift in new[] { 0.0, 0.05, 3.0 })
+            {
+                var probe = Centroids(plain).Select(v => (float)(v + shift * TestData.Normal(random))).ToArray();
+                var weightsPlain = new double[k];
+                var weightsPruned = new double[k];
+                double a = plain.Evaluate(probe, weightsPlain, CancellationToken.None);
+                double b = pruned.Evaluate(probe, weightsPruned, CancellationToken.None);
+                Assert.AreEqual(a, b, $"step {step}, shift {shift}");
+                CollectionAssert.AreEqual(weightsPlain, weightsPruned, $"step {step}, shift {shift}");
+            }
+        }
+    }
+
+    [TestMethod]
     public void Exact_ties_go_to_the_lowest_index_as_without_pruning()
     {
         // Integer data and centroids repeated at several indices make exactly equal distances common.

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using FlashKMeans.Backends;
 using FlashKMeans.Data;
@@ -52,7 +53,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
             while (reader.TryRead(out var batch))
                 batch.Weights.Span.CopyTo(_weights.AsSpan((int)batch.FirstRow));
         }
-        if (usePruning && YinyangPruning.Applies(n, k, _packed.Width))
+        if (usePruning && YinyangPruning.Applies(k, _packed.Width))
             _pruning = new YinyangPruning(n, _d, k, _packed.Width);
     }
 
@@ -180,6 +181,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     /// Adds the batch's rows to their clusters' float64 sums. Each thread owns a range of clusters and
     /// walks the rows in order, so every cluster's sum is taken in row order whatever the thread count.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Accumulate(long firstRow, ReadOnlyMemory<float> rows, int count, CancellationToken cancellationToken)
     {
         int d = _d;

@@ -30,28 +30,9 @@ internal static class FusedAssignKernel
     {
         switch (centroids.Width)
         {
-            case 16: Run<Vector512Ops, Vector512<float>, AssignEpilogue>(rows, centroids, labels, distances, default); break;
-            case 8: Run<Vector256Ops, Vector256<float>, AssignEpilogue>(rows, centroids, labels, distances, default); break;
-            default: Run<Vector128Ops, Vector128<float>, AssignEpilogue>(rows, centroids, labels, distances, default); break;
-        }
-    }
-
-    /// <summary>
-    /// <see cref="Assign"/> for centroids packed in any order (ties still go to the lower centroid index),
-    /// which also writes, for each row and panel, the smallest ‖c‖² − 2·x·c over the panel's W centroids.
-    /// </summary>
-    /// <param name="rows">n × d row-major.</param>
-    /// <param name="centroids">Packed centroids of dimension d, in any slot order.</param>
-    /// <param name="labels">n labels.</param>
-    /// <param name="distances">n squared distances.</param>
-    /// <param name="panelMinima">n × <see cref="PackedCentroids.PanelCount"/>, row-major.</param>
-    public static void AssignWithPanelMinima(ReadOnlySpan<float> rows, PackedCentroids centroids, Span<int> labels, Span<float> distances, Span<float> panelMinima)
-    {
-        switch (centroids.Width)
-        {
-            case 16: Run<Vector512Ops, Vector512<float>, PanelMinimaEpilogue>(rows, centroids, labels, distances, panelMinima); break;
-            case 8: Run<Vector256Ops, Vector256<float>, PanelMinimaEpilogue>(rows, centroids, labels, distances, panelMinima); break;
-            default: Run<Vector128Ops, Vector128<float>, PanelMinimaEpilogue>(rows, centroids, labels, distances, panelMinima); break;
+            case 16: Run<Vector512Ops, Vector512<float>, AssignEpilogue>(rows, centroids, labels, distances); break;
+            case 8: Run<Vector256Ops, Vector256<float>, AssignEpilogue>(rows, centroids, labels, distances); break;
+            default: Run<Vector128Ops, Vector128<float>, AssignEpilogue>(rows, centroids, labels, distances); break;
         }
     }
 
@@ -60,9 +41,9 @@ internal static class FusedAssignKernel
     {
         switch (centroids.Width)
         {
-            case 16: Run<Vector512Ops, Vector512<float>, AllDistancesEpilogue>(rows, centroids, default, distances, default); break;
-            case 8: Run<Vector256Ops, Vector256<float>, AllDistancesEpilogue>(rows, centroids, default, distances, default); break;
-            default: Run<Vector128Ops, Vector128<float>, AllDistancesEpilogue>(rows, centroids, default, distances, default); break;
+            case 16: Run<Vector512Ops, Vector512<float>, AllDistancesEpilogue>(rows, centroids, default, distances); break;
+            case 8: Run<Vector256Ops, Vector256<float>, AllDistancesEpilogue>(rows, centroids, default, distances); break;
+            default: Run<Vector128Ops, Vector128<float>, AllDistancesEpilogue>(rows, centroids, default, distances); break;
         }
     }
 
@@ -144,41 +125,22 @@ internal static class FusedAssignKernel
     private interface IEpilogue
     {
         static abstract bool KeepsMinimum { get; }
-
-        /// <summary>
-        /// Break equal distances by index inside each lane too: needed when a lane's panels are not in
-        /// increasing index order (permuted packing).
-        /// </summary>
-        static abstract bool ComparesIndices { get; }
-
-        static abstract bool WritesPanelMinima { get; }
     }
 
     private struct AssignEpilogue : IEpilogue
     {
         public static bool KeepsMinimum => true;
-        public static bool ComparesIndices => false;
-        public static bool WritesPanelMinima => false;
-    }
-
-    private struct PanelMinimaEpilogue : IEpilogue
-    {
-        public static bool KeepsMinimum => true;
-        public static bool ComparesIndices => true;
-        public static bool WritesPanelMinima => true;
     }
 
     private struct AllDistancesEpilogue : IEpilogue
     {
         public static bool KeepsMinimum => false;
-        public static bool ComparesIndices => false;
-        public static bool WritesPanelMinima => false;
     }
 
     // Fully optimised from the first call: the loops are hot at once, and tier-0 code would slow the first Lloyd step.
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Run<TOps, TVec, TEpilogue>(ReadOnlySpan<float> rows, PackedCentroids c, Span<int> labels, Span<float> output, Span<float> panelMinima)
+    private static void Run<TOps, TVec, TEpilogue>(ReadOnlySpan<float> rows, PackedCentroids c, Span<int> labels, Span<float> output)
         where TOps : struct, IVectorOps<TVec>
         where TVec : struct
         where TEpilogue : struct, IEpilogue
@@ -231,7 +193,7 @@ internal static class FusedAssignKernel
                         int liveRows = Math.Min(MicroRows, n - microStart);
                         Micro<TOps, TVec, TEpilogue>(ref x, d, ref panel0, ref panel1, c, p, liveRows,
                             ref best[m * MicroRows * w], ref bestIndex[m * MicroRows * w],
-                            rowNorms.Slice(m * MicroRows), output, panelMinima, microStart, lanes);
+                            rowNorms.Slice(m * MicroRows), output, microStart, lanes);
                     }
                 }
 
@@ -266,7 +228,7 @@ internal static class FusedAssignKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Micro<TOps, TVec, TEpilogue>(ref float x, int d, ref float panel0, ref float panel1,
         PackedCentroids c, int panelIndex, int liveRows, ref float best, ref float bestIndex,
-        ReadOnlySpan<float> rowNorms, Span<float> output, Span<float> panelMinima, int firstRow, Span<float> lanes)
+        ReadOnlySpan<float> rowNorms, Span<float> output, int firstRow, Span<float> lanes)
         where TOps : struct, IVectorOps<TVec>
         where TVec : struct
         where TEpilogue : struct, IEpilogue
@@ -308,44 +270,23 @@ internal static class FusedAssignKernel
         if (TEpilogue.KeepsMinimum)
         {
             TVec i0 = TOps.Load(ref c.Indices[base0]), i1 = TOps.Load(ref c.Indices[base1]);
-            TVec minusTwo = TOps.Broadcast(-2f);
-            // ‖c‖² − 2·x·c, rounded once: the exact arithmetic every other path (pruning included) repeats.
-            TVec k00 = TOps.MultiplyAdd(a00, minusTwo, n0), k01 = TOps.MultiplyAdd(a01, minusTwo, n1);
-            TVec k10 = TOps.MultiplyAdd(a10, minusTwo, n0), k11 = TOps.MultiplyAdd(a11, minusTwo, n1);
-            TVec k20 = TOps.MultiplyAdd(a20, minusTwo, n0), k21 = TOps.MultiplyAdd(a21, minusTwo, n1);
-            TVec k30 = TOps.MultiplyAdd(a30, minusTwo, n0), k31 = TOps.MultiplyAdd(a31, minusTwo, n1);
-            TVec k40 = TOps.MultiplyAdd(a40, minusTwo, n0), k41 = TOps.MultiplyAdd(a41, minusTwo, n1);
-            TVec k50 = TOps.MultiplyAdd(a50, minusTwo, n0), k51 = TOps.MultiplyAdd(a51, minusTwo, n1);
-            TVec k60 = TOps.MultiplyAdd(a60, minusTwo, n0), k61 = TOps.MultiplyAdd(a61, minusTwo, n1);
-            TVec k70 = TOps.MultiplyAdd(a70, minusTwo, n0), k71 = TOps.MultiplyAdd(a71, minusTwo, n1);
             // Panel 0 before panel 1 and strict '<': among equal distances the lower index survives.
-            KeepMinimum<TOps, TVec, TEpilogue>(k00, i0, ref best, ref bestIndex, 0);
-            KeepMinimum<TOps, TVec, TEpilogue>(k01, i1, ref best, ref bestIndex, 0);
-            KeepMinimum<TOps, TVec, TEpilogue>(k10, i0, ref best, ref bestIndex, w);
-            KeepMinimum<TOps, TVec, TEpilogue>(k11, i1, ref best, ref bestIndex, w);
-            KeepMinimum<TOps, TVec, TEpilogue>(k20, i0, ref best, ref bestIndex, 2 * w);
-            KeepMinimum<TOps, TVec, TEpilogue>(k21, i1, ref best, ref bestIndex, 2 * w);
-            KeepMinimum<TOps, TVec, TEpilogue>(k30, i0, ref best, ref bestIndex, 3 * w);
-            KeepMinimum<TOps, TVec, TEpilogue>(k31, i1, ref best, ref bestIndex, 3 * w);
-            KeepMinimum<TOps, TVec, TEpilogue>(k40, i0, ref best, ref bestIndex, 4 * w);
-            KeepMinimum<TOps, TVec, TEpilogue>(k41, i1, ref best, ref bestIndex, 4 * w);
-            KeepMinimum<TOps, TVec, TEpilogue>(k50, i0, ref best, ref bestIndex, 5 * w);
-            KeepMinimum<TOps, TVec, TEpilogue>(k51, i1, ref best, ref bestIndex, 5 * w);
-            KeepMinimum<TOps, TVec, TEpilogue>(k60, i0, ref best, ref bestIndex, 6 * w);
-            KeepMinimum<TOps, TVec, TEpilogue>(k61, i1, ref best, ref bestIndex, 6 * w);
-            KeepMinimum<TOps, TVec, TEpilogue>(k70, i0, ref best, ref bestIndex, 7 * w);
-            KeepMinimum<TOps, TVec, TEpilogue>(k71, i1, ref best, ref bestIndex, 7 * w);
-            if (TEpilogue.WritesPanelMinima)
-            {
-                int panels = c.PanelCount;
-                Span<TVec> keys = [k00, k01, k10, k11, k20, k21, k30, k31, k40, k41, k50, k51, k60, k61, k70, k71];
-                for (int r = 0; r < liveRows; r++)
-                {
-                    ref float minima = ref panelMinima[(firstRow + r) * panels + panelIndex];
-                    minima = TOps.MinAcross(keys[2 * r]);
-                    Unsafe.Add(ref minima, 1) = TOps.MinAcross(keys[2 * r + 1]);
-                }
-            }
+            KeepMinimum<TOps, TVec>(a00, n0, i0, ref best, ref bestIndex, 0);
+            KeepMinimum<TOps, TVec>(a01, n1, i1, ref best, ref bestIndex, 0);
+            KeepMinimum<TOps, TVec>(a10, n0, i0, ref best, ref bestIndex, w);
+            KeepMinimum<TOps, TVec>(a11, n1, i1, ref best, ref bestIndex, w);
+            KeepMinimum<TOps, TVec>(a20, n0, i0, ref best, ref bestIndex, 2 * w);
+            KeepMinimum<TOps, TVec>(a21, n1, i1, ref best, ref bestIndex, 2 * w);
+            KeepMinimum<TOps, TVec>(a30, n0, i0, ref best, ref bestIndex, 3 * w);
+            KeepMinimum<TOps, TVec>(a31, n1, i1, ref best, ref bestIndex, 3 * w);
+            KeepMinimum<TOps, TVec>(a40, n0, i0, ref best, ref bestIndex, 4 * w);
+            KeepMinimum<TOps, TVec>(a41, n1, i1, ref best, ref bestIndex, 4 * w);
+            KeepMinimum<TOps, TVec>(a50, n0, i0, ref best, ref bestIndex, 5 * w);
+            KeepMinimum<TOps, TVec>(a51, n1, i1, ref best, ref bestIndex, 5 * w);
+            KeepMinimum<TOps, TVec>(a60, n0, i0, ref best, ref bestIndex, 6 * w);
+            KeepMinimum<TOps, TVec>(a61, n1, i1, ref best, ref bestIndex, 6 * w);
+            KeepMinimum<TOps, TVec>(a70, n0, i0, ref best, ref bestIndex, 7 * w);
+            KeepMinimum<TOps, TVec>(a71, n1, i1, ref best, ref bestIndex, 7 * w);
         }
         else
         {
@@ -386,19 +327,16 @@ internal static class FusedAssignKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void KeepMinimum<TOps, TVec, TEpilogue>(TVec distance, TVec indices, ref float best, ref float bestIndex, int offset)
+    private static void KeepMinimum<TOps, TVec>(TVec dot, TVec norms, TVec indices, ref float best, ref float bestIndex, int offset)
         where TOps : struct, IVectorOps<TVec>
         where TVec : struct
-        where TEpilogue : struct, IEpilogue
     {
+        TVec distance = TOps.MultiplyAdd(dot, TOps.Broadcast(-2f), norms);
         ref float b = ref Unsafe.Add(ref best, offset);
         ref float bi = ref Unsafe.Add(ref bestIndex, offset);
         TVec current = TOps.Load(ref b);
-        TVec currentIndex = TOps.Load(ref bi);
         TVec closer = TOps.LessThan(distance, current);
-        if (TEpilogue.ComparesIndices)
-            closer = TOps.Or(closer, TOps.And(TOps.Equal(distance, current), TOps.LessThan(indices, currentIndex)));
         TOps.Store(TOps.Select(closer, distance, current), ref b);
-        TOps.Store(TOps.Select(closer, indices, currentIndex), ref bi);
+        TOps.Store(TOps.Select(closer, indices, TOps.Load(ref bi)), ref bi);
     }
 }

@@ -16,14 +16,15 @@ namespace FlashKMeans.Cpu;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Labels and distances are bit-identical to <see cref="FusedAssignKernel.Assign"/>. Every key a row
-/// compares, ‖c‖² − 2·x·c, comes from <see cref="FusedAssignKernel.PanelMinimum"/> or
-/// <see cref="FusedAssignKernel.AssignWithPanelMinima"/>, which round exactly as the unpruned kernel
-/// does, and ties go to the lowest index. A group is skipped only when its bound proves every member's
+/// Labels and distances are bit-identical to <see cref="FusedAssignKernel.Assign"/>. The first step
+/// (and any step after a reset) runs that kernel itself; later steps take every key a row compares,
+/// ‖c‖² − 2·x·c, from <see cref="FusedAssignKernel.PanelMinimum"/>, which rounds exactly as the
+/// unpruned kernel does, and ties go to the lowest index. A group is skipped only when its bound proves every member's
 /// computed key is strictly above the best computed key: the bounds are on true distances, and the
 /// test carries a margin E that covers float32 rounding of the dot products and norms,
 /// |key − (‖c‖² − 2·x·c)| + |fl(‖x‖²) − ‖x‖²| ≤ 2·γ(d+2)·(‖x‖ + ‖c‖)², γ(n) = n·2⁻²⁴ / (1 − n·2⁻²⁴).
-/// Bounds are rounded down (stored as the upper half of a float32, so 2 bytes each); drifts up.
+/// Bounds are rounded down and stored in one byte each, as multiples of a per-row quantum (the row's
+/// largest bound / 255); drifts are rounded up, in whole quanta.
 /// </para>
 /// <para>
 /// Where a row's norm or a centroid's norm is not finite the keys may overflow; those rows (or the whole
@@ -32,6 +33,9 @@ namespace FlashKMeans.Cpu;
 /// </remarks>
 internal sealed unsafe class YinyangPruning : IDisposable
 {
+    /// <summary>Extra (row, group) jobs queued before they are run: enough to fill every panel's batches.</summary>
+    private const int ExtraJobs = 8192;
+
     /// <summary>Bounds are updated 16 groups (two 256-bit vectors) at a time.</summary>
     private const int BoundBlock = 16;
 
@@ -40,15 +44,16 @@ internal sealed unsafe class YinyangPruning : IDisposable
     private readonly int _d, _k, _w, _groups, _stride;
     private readonly int[] _groupOf;
     private readonly int[] _order;
-    // Native, not a managed array: the bounds are the largest thing pruning keeps, and a managed array
-    // of that size made the GC commit about as much again on top of it.
-    private ushort* _bounds;
-    private readonly long _boundCount;
+    // N × stride bytes, the largest thing pruning keeps: native, so that it is freed with the binding
+    // instead of waiting for a full collection.
+    private byte* _bounds;
+    private readonly float[] _scales;
     private readonly float[] _rowNorms;
     private readonly float[] _reference;
     private readonly float[] _drift;
     private readonly ushort[] _liveMask;
     private PackedCentroids? _packed;
+    private float[]? _groupGaps;
     private readonly double _errorScale;
     private double _centroidNorm;
     private bool _grouped, _boundsValid, _plainStep;
@@ -70,8 +75,8 @@ internal sealed unsafe class YinyangPruning : IDisposable
         _stride = StrideFor(k, width);
         _groupOf = new int[k];
         _order = new int[_groups * width];
-        _boundCount = (long)rowCount * _stride;
-        _bounds = (ushort*)NativeMemory.AllocZeroed((nuint)_boundCount, sizeof(ushort));
+        _bounds = (byte*)NativeMemory.AllocZeroed((nuint)((long)rowCount * _stride));
+        _scales = new float[rowCount];
         _rowNorms = new float[rowCount];
         _reference = new float[k * dimension];
         _drift = new float[_stride];
@@ -81,10 +86,11 @@ internal sealed unsafe class YinyangPruning : IDisposable
         _errorScale = (3.0 * dimension + 8) * Unit;
     }
 
-    private Span<ushort> RowBounds(int row)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Span<byte> RowBounds(int row)
     {
         ObjectDisposedException.ThrowIf(_bounds is null, this);
-        return new Span<ushort>(_bounds + (long)row * _stride, _stride);
+        return new Span<byte>(_bounds + (long)row * _stride, _stride);
     }
 
     /// <summary>Frees the bounds.</summary>
@@ -102,14 +108,11 @@ internal sealed unsafe class YinyangPruning : IDisposable
         _bounds = null;
     }
 
-    /// <summary>Whether grouping can skip anything (at least two groups) and the bounds fit in one array.</summary>
-    public static bool Applies(int rowCount, int k, int width) =>
-        k > width && (long)rowCount * StrideFor(k, width) <= Array.MaxLength;
+    /// <summary>Whether grouping can skip anything: at least two groups.</summary>
+    public static bool Applies(int k, int width) => k > width;
 
+    /// <summary>Bytes per row of bounds: one per group, padded to whole blocks.</summary>
     private static int StrideFor(int k, int width) => ((k + width - 1) / width + BoundBlock - 1) / BoundBlock * BoundBlock;
-
-    /// <summary>Bytes of per-row state, for memory estimates.</summary>
-    public static long BytesPerRow(int k, int width) => 2L * StrideFor(k, width) + sizeof(float);
 
     /// <summary>
     /// Forgets the grouping and the bounds; the next step regroups the centroids and recomputes every
@@ -137,6 +140,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
         }
 
         _plainStep = !MeasureCentroidNorms(centroids);
+        _groupGaps = _boundsValid || _plainStep ? null : MeasureGroupGaps(centroids);
 
         if (_boundsValid && !_plainStep)
             MeasureDrift(centroids);
@@ -145,6 +149,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     }
 
     /// <summary>Sets the bound on ‖c‖ that margins use; false where some key could overflow.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool MeasureCentroidNorms(ReadOnlySpan<float> centroids)
     {
         double largest = 0;
@@ -161,7 +166,11 @@ internal sealed unsafe class YinyangPruning : IDisposable
     }
 
     /// <summary>Call after a step's assignment.</summary>
-    public void EndStep() => _boundsValid = !_plainStep;
+    public void EndStep()
+    {
+        _boundsValid = !_plainStep;
+        _groupGaps = null;
+    }
 
     /// <summary>
     /// Prepares <see cref="EvaluateChunk"/> for <paramref name="centroids"/> (any K × d centroids) and
@@ -203,53 +212,161 @@ internal sealed unsafe class YinyangPruning : IDisposable
         if (_plainStep)
             FusedAssignKernel.Assign(rows, plain, labels, distances);
         else if (!_boundsValid)
-            AssignAll(rows, firstRow, labels, distances);
+            AssignAll(rows, firstRow, labels, distances, plain);
         else
             AssignPruned(rows, firstRow, previous, labels, distances, plain, store: true);
     }
 
-    /// <summary>Every distance, as on the first step: fills the row norms and every bound.</summary>
-    private void AssignAll(ReadOnlySpan<float> rows, int firstRow, Span<int> labels, Span<float> distances)
+    /// <summary>
+    /// The first step: the unpruned kernel gives labels and distances; each row's bounds come from the
+    /// triangle inequality through its centroid a, ‖x − c‖ ≥ ‖a − c‖ − ‖x − a‖, using the gaps from a
+    /// to each group measured once in <see cref="BeginStep"/>. That costs a table lookup per group
+    /// instead of every distance.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void AssignAll(ReadOnlySpan<float> rows, int firstRow, Span<int> labels, Span<float> distances, PackedCentroids plain)
     {
-        var packed = _packed!;
-        int d = _d, count = labels.Length, panels = packed.PanelCount;
-        const int Block = FusedAssignKernel.TileRows * 4;
-        float[] minima = ArrayPool<float>.Shared.Rent(Block * panels);
+        FusedAssignKernel.Assign(rows, plain, labels, distances);
+        var gaps = _groupGaps!;
+        int d = _d, count = labels.Length;
+        Span<float> lower = _stride <= 1024 ? stackalloc float[_stride] : new float[_stride];
+        for (int i = 0; i < count; i++)
+        {
+            int row = firstRow + i, label = labels[i];
+            var x = rows.Slice(i * d, d);
+            float rowNorm = TensorPrimitives.Dot(x, x);
+            _rowNorms[row] = rowNorm;
+            // ‖x − a‖² ≤ distance + E: the distance is the clamped computed key plus the row norm.
+            double reach = Math.Sqrt(distances[i] + Margin(rowNorm)) * (1 + 1e-12);
+            float upper = (float)reach;
+            if (upper < reach)
+                upper = MathF.BitIncrement(upper);
+            SeedRowBounds(gaps.AsSpan(label * _groups, _groups), upper, row, lower);
+        }
+        Interlocked.Add(ref _panelsComputed, (long)count * _groups);
+    }
+
+    /// <summary>
+    /// A row's bounds from its centroid's gaps: gap − ‖x − a‖ (rounded down, at least 0), quantised with
+    /// the row's scale. The own group's gap is 0 (a is a member), so it never sets the scale.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void SeedRowBounds(ReadOnlySpan<float> gaps, float upper, int row, Span<float> lower)
+    {
+        int g = 0;
+        float largest = 0;
+        if (float.IsFinite(upper))
+        {
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var reach = Vector256.Create(upper);
+                var most = Vector256<float>.Zero;
+                for (; g + 8 <= gaps.Length; g += 8)
+                {
+                    var bound = Vector256.Create(gaps.Slice(g, 8)) - reach;
+                    // One float below the rounded difference is under the exact one.
+                    bound = Vector256.ConditionalSelect(Vector256.GreaterThan(bound, Vector256<float>.Zero),
+                        (bound.AsInt32() - Vector256<int>.One).AsSingle(), Vector256<float>.Zero);
+                    bound.CopyTo(lower.Slice(g, 8));
+                    most = Vector256.Max(most, bound);
+                }
+                largest = Vector128Ops.MinAcross(-Vector128.Max(most.GetLower(), most.GetUpper())) * -1;
+            }
+            for (; g < gaps.Length; g++)
+            {
+                float bound = gaps[g] - upper;
+                lower[g] = bound > 0 ? MathF.BitDecrement(bound) : 0f;
+                largest = Math.Max(largest, lower[g]);
+            }
+        }
+        else
+        {
+            lower.Slice(0, gaps.Length).Clear();
+        }
+        float scale = largest > 0 && float.IsFinite(largest) ? largest / 255 : 0f;
+        _scales[row] = scale;
+        float inverse = InverseScale(scale);
+        var bounds = RowBounds(row);
+        g = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            // As in Quantize: a relative 2⁻²⁰ low covers the rounding of 1/s and of the product.
+            var factor = Vector256.Create(inverse * (1 - 1f / (1 << 20)));
+            var cap = Vector256.Create(255f);
+            for (; g + 16 <= gaps.Length; g += 16)
+            {
+                var q0 = Vector256.ConvertToInt32(Vector256.Min(Vector256.Floor(Vector256.Create(lower.Slice(g, 8)) * factor), cap));
+                var q1 = Vector256.ConvertToInt32(Vector256.Min(Vector256.Floor(Vector256.Create(lower.Slice(g + 8, 8)) * factor), cap));
+                var quanta = Vector256.Narrow(q0.AsUInt32(), q1.AsUInt32());
+                Vector128.Narrow(quanta.GetLower(), quanta.GetUpper()).CopyTo(bounds.Slice(g, 16));
+            }
+        }
+        for (; g < gaps.Length; g++)
+            bounds[g] = Quantize(lower[g], inverse);
+    }
+
+    /// <summary>
+    /// K × G: for each centroid a and group g, a lower bound on the true distance from a to the nearest
+    /// member of g (float32 distances less the margin E, rounded down).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private float[] MeasureGroupGaps(ReadOnlySpan<float> centroids)
+    {
+        // Index order: AllDistances writes K columns, so a permuted packing with holes would not fit it.
+        var packed = PackedCentroids.Pack(centroids, _d, _w);
+        int k = _k, d = _d;
+        var gaps = new float[(long)k * _groups];
+        Span<float> nearest = _groups <= 1024 ? stackalloc float[_groups] : new float[_groups];
+        const int Block = 256;
+        float[] block = ArrayPool<float>.Shared.Rent(Block * k);
         try
         {
-            for (int start = 0; start < count; start += Block)
+            for (int first = 0; first < k; first += Block)
             {
-                int rowsHere = Math.Min(Block, count - start);
-                FusedAssignKernel.AssignWithPanelMinima(rows.Slice(start * d, rowsHere * d), packed,
-                    labels.Slice(start, rowsHere), distances.Slice(start, rowsHere), minima.AsSpan(0, rowsHere * panels));
-                for (int i = 0; i < rowsHere; i++)
+                int count = Math.Min(Block, k - first);
+                FusedAssignKernel.AllDistances(centroids.Slice(first * d, count * d), packed, block.AsSpan(0, count * k));
+                for (int i = 0; i < count; i++)
                 {
-                    int row = firstRow + start + i;
-                    var x = rows.Slice((start + i) * d, d);
-                    float rowNorm = TensorPrimitives.Dot(x, x);
-                    _rowNorms[row] = rowNorm;
-                    // The own group's slot gets a value too; it is never read while that group is the row's.
-                    StoreLowerBounds(minima.AsSpan(i * panels, _groups), rowNorm, Margin(rowNorm),
-                        RowBounds(row));
+                    int a = first + i;
+                    double margin = Margin(VectorMath.SquaredNorm(centroids.Slice(a * d, d)));
+                    var squares = block.AsSpan(i * k, k);
+                    var row = gaps.AsSpan(a * _groups, _groups);
+                    nearest.Fill(float.PositiveInfinity);
+                    for (int c = 0; c < k; c++)
+                        nearest[_groupOf[c]] = Math.Min(nearest[_groupOf[c]], squares[c]);
+                    for (int g = 0; g < _groups; g++)
+                    {
+                        double square = nearest[g] - margin;
+                        if (!(square > 0) || double.IsInfinity(square))
+                        {
+                            row[g] = 0;
+                            continue;
+                        }
+                        double root = Math.Sqrt(square);
+                        float value = (float)root;
+                        row[g] = value > root ? MathF.BitDecrement(value) : value;
+                    }
                 }
             }
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(minima);
+            ArrayPool<float>.Shared.Return(block);
         }
-        Interlocked.Add(ref _panelsComputed, (long)count * _groups);
+        return gaps;
     }
 
     /// <summary>
     /// The bounded assignment. With <paramref name="store"/> false (evaluation) the aged and fresh bounds
     /// are used but not written back.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AssignPruned(ReadOnlySpan<float> rows, int firstRow, ReadOnlySpan<int> previous,
         Span<int> labels, Span<float> distances, PackedCentroids plain, bool store)
     {
         int count = labels.Length;
-        var jobs = new JobList(count, count * Math.Min(_groups, 4));
+        var jobs = new JobList(count + ExtraJobs + _groups);
+        long computed = count;
         try
         {
             // Phase 1: every row's own group; that gives its new distance to its old centroid and a best key.
@@ -257,10 +374,12 @@ internal sealed unsafe class YinyangPruning : IDisposable
                 jobs.Add(i, _groupOf[previous[i]]);
             RunJobs(rows, ref jobs, 0);
 
-            // Phase 2: age every bound by its group's drift and queue the groups it no longer rules out.
+            // Phase 2: age every bound by its group's drift and queue the groups it no longer rules out;
+            // run them and settle those rows whenever enough are queued, so that memory stays bounded.
             var ends = ArrayPool<int>.Shared.Rent(count);
             try
             {
+                int settled = 0;
                 for (int i = 0; i < count; i++)
                 {
                     int row = firstRow + i;
@@ -268,59 +387,73 @@ internal sealed unsafe class YinyangPruning : IDisposable
                     float threshold = Threshold(jobs.Minima[i], rowNorm, Margin(rowNorm));
                     QueueUnprunedGroups(row, i, _groupOf[previous[i]], threshold, store, ref jobs);
                     ends[i] = jobs.Count;
-                }
-                RunJobs(rows, ref jobs, count);
-
-                // Phase 3: the lowest (key, index) over everything computed is the label; fresh bounds.
-                int next = count;
-                for (int i = 0; i < count; i++)
-                {
-                    int row = firstRow + i;
-                    float rowNorm = _rowNorms[row];
-                    int end = ends[i];
-                    if (!float.IsFinite(rowNorm))
+                    if (jobs.Count - count >= ExtraJobs || i == count - 1)
                     {
-                        FusedAssignKernel.Assign(rows.Slice(i * _d, _d), plain, labels.Slice(i, 1), distances.Slice(i, 1));
-                        if (store)
-                            RowBounds(row).Clear();
-                        next = end;
-                        continue;
+                        RunJobs(rows, ref jobs, count);
+                        Settle(rows, firstRow, settled, i + 1, count, ends, ref jobs, labels, distances, plain, store);
+                        computed += jobs.Count - count;
+                        jobs.Count = count;
+                        settled = i + 1;
                     }
-                    float best = float.PositiveInfinity, bestIndex = 0;
-                    Consider(jobs.Minima[i], jobs.Argmins[i], ref best, ref bestIndex);
-                    for (int j = next; j < end; j++)
-                        Consider(jobs.Minima[j], jobs.Argmins[j], ref best, ref bestIndex);
-                    int label = (int)bestIndex;
-                    labels[i] = label;
-                    distances[i] = Math.Max(0f, rowNorm + best);
-                    if (!store)
-                    {
-                        next = end;
-                        continue;
-                    }
-
-                    int own = _groupOf[label];
-                    double margin = Margin(rowNorm);
-                    var bounds = RowBounds(row);
-                    if (jobs.Panels[i] != own)
-                        bounds[jobs.Panels[i]] = LowerBound(jobs.Minima[i], rowNorm, margin);
-                    for (int j = next; j < end; j++)
-                    {
-                        if (jobs.Panels[j] != own)
-                            bounds[jobs.Panels[j]] = LowerBound(jobs.Minima[j], rowNorm, margin);
-                    }
-                    next = end;
                 }
             }
             finally
             {
                 ArrayPool<int>.Shared.Return(ends);
             }
-            Interlocked.Add(ref _panelsComputed, jobs.Count);
+            Interlocked.Add(ref _panelsComputed, computed);
         }
         finally
         {
             jobs.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Phase 3 for rows [<paramref name="from"/>, <paramref name="to"/>): the lowest (key, index) over
+    /// everything computed is the label; computed groups other than the label's get fresh bounds.
+    /// Their extra jobs start at <paramref name="firstExtra"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Settle(ReadOnlySpan<float> rows, int firstRow, int from, int to, int firstExtra, int[] ends, ref JobList jobs,
+        Span<int> labels, Span<float> distances, PackedCentroids plain, bool store)
+    {
+        int next = firstExtra;
+        for (int i = from; i < to; i++)
+        {
+            int row = firstRow + i;
+            float rowNorm = _rowNorms[row];
+            int end = ends[i];
+            if (!float.IsFinite(rowNorm))
+            {
+                FusedAssignKernel.Assign(rows.Slice(i * _d, _d), plain, labels.Slice(i, 1), distances.Slice(i, 1));
+                if (store)
+                    RowBounds(row).Clear();
+                next = end;
+                continue;
+            }
+            float best = float.PositiveInfinity, bestIndex = 0;
+            Consider(jobs.Minima[i], jobs.Argmins[i], ref best, ref bestIndex);
+            for (int j = next; j < end; j++)
+                Consider(jobs.Minima[j], jobs.Argmins[j], ref best, ref bestIndex);
+            int label = (int)bestIndex;
+            labels[i] = label;
+            distances[i] = Math.Max(0f, rowNorm + best);
+            if (store)
+            {
+                int own = _groupOf[label];
+                double margin = Margin(rowNorm);
+                float inverse = InverseScale(_scales[row]);
+                var bounds = RowBounds(row);
+                if (jobs.Panels[i] != own)
+                    bounds[jobs.Panels[i]] = Quantize(LowerBound(jobs.Minima[i], rowNorm, margin), inverse);
+                for (int j = next; j < end; j++)
+                {
+                    if (jobs.Panels[j] != own)
+                        bounds[jobs.Panels[j]] = Quantize(LowerBound(jobs.Minima[j], rowNorm, margin), inverse);
+                }
+            }
+            next = end;
         }
     }
 
@@ -338,19 +471,29 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// Lowers each of the row's bounds by its group's drift (rounded down, stored) and queues every live
     /// group other than <paramref name="own"/> whose bound² does not exceed <paramref name="threshold"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void QueueUnprunedGroups(int row, int localRow, int own, float threshold, bool store, ref JobList jobs)
     {
-        ref ushort bounds = ref MemoryMarshal.GetReference(RowBounds(row));
+        ref byte bounds = ref MemoryMarshal.GetReference(RowBounds(row));
+        float scale = _scales[row];
+        var quantum = Vector256.Create(scale);
+        // Drift in quanta, rounded up: 1/s rounded up, and a relative 2⁻²⁰ for the product's rounding.
+        var perQuantum = Vector256.Create(scale > 0 ? MathF.BitIncrement(1f / scale) * (1 + 1f / (1 << 20)) : 0f);
         var limit = Vector256.Create(threshold);
         for (int block = 0; block < _liveMask.Length; block++)
         {
             int g0 = block * BoundBlock;
-            var raw = Vector256.LoadUnsafe(ref bounds, (nuint)g0);
-            var (low, high) = Vector256.Widen(raw);
-            var lower0 = Age(low, Vector256.LoadUnsafe(ref _drift[g0]));
-            var lower1 = Age(high, Vector256.LoadUnsafe(ref _drift[g0 + 8]));
+            var raw = Vector128.LoadUnsafe(ref bounds, (nuint)g0);
+            var (q0, q1) = Vector256.Widen(Vector256.Create(Vector128.WidenLower(raw), Vector128.WidenUpper(raw)));
+            var aged0 = Age(q0, Vector256.LoadUnsafe(ref _drift[g0]), perQuantum);
+            var aged1 = Age(q1, Vector256.LoadUnsafe(ref _drift[g0 + 8]), perQuantum);
             if (store)
-                Vector256.Narrow(lower0.AsUInt32() >> 16, lower1.AsUInt32() >> 16).StoreUnsafe(ref bounds, (nuint)g0);
+            {
+                var quanta = Vector256.Narrow(Vector256.ConvertToInt32(aged0).AsUInt32(), Vector256.ConvertToInt32(aged1).AsUInt32());
+                Vector128.Narrow(quanta.GetLower(), quanta.GetUpper()).StoreUnsafe(ref bounds, (nuint)g0);
+            }
+            var lower0 = aged0 * quantum;
+            var lower1 = aged1 * quantum;
             uint pruned = Vector256.GreaterThan(lower0 * lower0, limit).ExtractMostSignificantBits()
                 | Vector256.GreaterThan(lower1 * lower1, limit).ExtractMostSignificantBits() << 8;
             uint open = ~pruned & _liveMask[block];
@@ -364,17 +507,13 @@ internal sealed unsafe class YinyangPruning : IDisposable
         }
     }
 
-    /// <summary>A stored bound less the drift, made safe against the rounding of the subtraction.</summary>
+    /// <summary>Stored quanta less the drift in whole quanta, rounded up, never below 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Age(Vector256<uint> stored, Vector256<float> drift)
-    {
-        var lower = (stored << 16).AsSingle() - drift;
-        // One ulp down covers the half-ulp rounding of the subtraction; non-positive (or NaN) means no bound.
-        var stepped = (lower.AsInt32() - Vector256<int>.One).AsSingle();
-        return Vector256.ConditionalSelect(Vector256.GreaterThan(lower, Vector256<float>.Zero), stepped, Vector256<float>.Zero);
-    }
+    private static Vector256<float> Age(Vector256<uint> quanta, Vector256<float> drift, Vector256<float> perQuantum) =>
+        Vector256.Max(Vector256.ConvertToSingle(quanta.AsInt32()) - Vector256.Ceiling(drift * perQuantum), Vector256<float>.Zero);
 
     /// <summary>Runs the queued jobs from <paramref name="from"/> on, panel by panel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunJobs(ReadOnlySpan<float> rows, ref JobList jobs, int from)
     {
         int total = jobs.Count - from;
@@ -428,6 +567,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     }
 
     /// <summary>E: the largest amount by which key + fl(‖x‖²) can differ from ‖x − c‖² for any centroid.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private double Margin(float rowNorm)
     {
         // ‖x‖ from its float32 square: inflate for that square's own rounding.
@@ -440,6 +580,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// The smallest bound² that proves a group useless: best + fl(‖x‖²) + 2E, rounded up (and widened so
     /// that the float32 square of the bound on the other side cannot round across it); +∞ when not finite.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Threshold(float bestKey, float rowNorm, double margin)
     {
         if (!float.IsFinite(bestKey) || !float.IsFinite(rowNorm))
@@ -453,54 +594,36 @@ internal sealed unsafe class YinyangPruning : IDisposable
 
     /// <summary>
     /// A lower bound on the true distance to every centroid whose key is at least <paramref name="key"/>:
-    /// √(key + fl(‖x‖²) − E), rounded down to the 16 bits stored.
+    /// √(key + fl(‖x‖²) − E), rounded down; 0 where that is not finite and positive.
     /// </summary>
-    private static ushort LowerBound(float key, float rowNorm, double margin)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float LowerBound(float key, float rowNorm, double margin)
     {
         double square = key + (double)rowNorm - margin;
         if (!(square > 0) || double.IsInfinity(square))
             return 0;
         double root = Math.Sqrt(square);
         float value = (float)root;
-        if (value > root)
-            value = MathF.BitDecrement(value);
-        // Dropping the low half of a positive float rounds toward zero.
-        return (ushort)(BitConverter.SingleToUInt32Bits(value) >> 16);
+        return value > root ? MathF.BitDecrement(value) : value;
     }
 
-    /// <summary><see cref="LowerBound"/> of every key, four at a time in float64.</summary>
-    private static void StoreLowerBounds(ReadOnlySpan<float> keys, float rowNorm, double margin, Span<ushort> bounds)
+    /// <summary>1/s, or 0 for a row without bounds (s = 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float InverseScale(float scale) => scale > 0 ? 1f / scale : 0f;
+
+    /// <summary>
+    /// A bound as a byte q with q·s ≤ <paramref name="bound"/>: floor(bound/s) computed a relative 2⁻²⁰ low
+    /// (that covers rounding 1/s and the product), capped at 255.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static byte Quantize(float bound, float inverseScale)
     {
-        double shift = rowNorm - margin;
-        int g = 0;
-        if (Vector256.IsHardwareAccelerated && double.IsFinite(shift))
-        {
-            var offset = Vector256.Create(shift);
-            var infinity = Vector256.Create(double.PositiveInfinity);
-            for (; g + 8 <= keys.Length; g += 8)
-            {
-                var (low, high) = Vector256.Widen(Vector256.Create(keys.Slice(g, 8)));
-                var squares0 = low + offset;
-                var squares1 = high + offset;
-                var valid = Vector256.Narrow(
-                    (Vector256.GreaterThan(squares0, Vector256<double>.Zero) & Vector256.LessThan(squares0, infinity)).AsInt64(),
-                    (Vector256.GreaterThan(squares1, Vector256<double>.Zero) & Vector256.LessThan(squares1, infinity)).AsInt64());
-                var roots = Vector256.Narrow(
-                    Vector256.Sqrt(Vector256.Max(squares0, Vector256<double>.Zero)),
-                    Vector256.Sqrt(Vector256.Max(squares1, Vector256<double>.Zero)));
-                // Narrowing rounds to nearest; the float just below is under the root whichever way it went.
-                var down = roots.AsInt32() - Vector256<int>.One;
-                var stored = Vector256.ConditionalSelect(valid & Vector256.GreaterThan(roots, Vector256<float>.Zero).AsInt32(), down, Vector256<int>.Zero);
-                var halves = Vector256.ShiftRightLogical(stored.AsUInt32(), 16);
-                for (int j = 0; j < 8; j++)
-                    bounds[g + j] = (ushort)halves.GetElement(j);
-            }
-        }
-        for (; g < keys.Length; g++)
-            bounds[g] = LowerBound(keys[g], rowNorm, margin);
+        float quanta = MathF.Floor(bound * inverseScale * (1 - 1f / (1 << 20)));
+        return quanta > 0 ? (byte)Math.Min(quanta, 255f) : (byte)0;
     }
 
     /// <summary>Per group, an upper bound on how far any member moved since the bounds were last set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void MeasureDrift(ReadOnlySpan<float> centroids)
     {
         Array.Clear(_drift);
@@ -648,13 +771,13 @@ internal sealed unsafe class YinyangPruning : IDisposable
         }
     }
 
-    /// <summary>(row, panel) pairs of one chunk and their results, in pooled arrays that grow as needed.</summary>
-    private struct JobList(int rows, int capacity) : IDisposable
+    /// <summary>(row, panel) pairs of one chunk and their results, in pooled arrays that grow if needed.</summary>
+    private struct JobList(int capacity) : IDisposable
     {
-        public int[] Rows = ArrayPool<int>.Shared.Rent(Math.Max(capacity, rows));
-        public int[] Panels = ArrayPool<int>.Shared.Rent(Math.Max(capacity, rows));
-        public float[] Minima = ArrayPool<float>.Shared.Rent(Math.Max(capacity, rows));
-        public float[] Argmins = ArrayPool<float>.Shared.Rent(Math.Max(capacity, rows));
+        public int[] Rows = ArrayPool<int>.Shared.Rent(capacity);
+        public int[] Panels = ArrayPool<int>.Shared.Rent(capacity);
+        public float[] Minima = ArrayPool<float>.Shared.Rent(capacity);
+        public float[] Argmins = ArrayPool<float>.Shared.Rent(capacity);
         public int Count = 0;
 
         public void Add(int row, int panel)
