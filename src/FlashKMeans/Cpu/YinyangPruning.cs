@@ -24,8 +24,9 @@ namespace FlashKMeans.Cpu;
 /// test carries a margin E that covers float32 rounding of the dot products and norms,
 /// |key − (‖c‖² − 2·x·c)| + |fl(‖x‖²) − ‖x‖²| ≤ 2·γ(d+2)·(‖x‖ + ‖c‖)², γ(n) = n·2⁻²⁴ / (1 − n·2⁻²⁴).
 /// Bounds are rounded down and stored in one byte each, as multiples of a per-row power-of-two quantum
-/// (just above the row's largest bound / 255), so that scaling is exact; drifts are rounded up, in
-/// whole quanta.
+/// (about the row's largest bound / 127), so that scaling is exact. They age lazily: a bound is stored
+/// plus the drift its group has travelled so far and read minus the travel by then (drifts rounded up),
+/// so a step writes only the bounds it recomputes.
 /// </para>
 /// <para>
 /// Where a row's norm or a centroid's norm is not finite the keys may overflow; those rows (or the whole
@@ -52,6 +53,13 @@ internal sealed unsafe class YinyangPruning : IDisposable
     private readonly sbyte[] _exponents;
     private readonly float[] _reference;
     private readonly float[] _drift;
+    // Per group, the drift summed since the bounds were seeded (rounded up at every addition). A bound
+    // is stored as (bound + travel then) and read as (stored − travel now), so that ageing writes nothing
+    // and the byte rounding happens once per bound, not once per step. Float copies: rounded up for
+    // reading, down for storing.
+    private readonly double[] _travel;
+    private readonly float[] _travelRead;
+    private readonly float[] _travelStore;
     private readonly ushort[] _liveMask;
     private PackedCentroids? _packed;
     private float[]? _groupGaps;
@@ -80,6 +88,9 @@ internal sealed unsafe class YinyangPruning : IDisposable
         _exponents = new sbyte[rowCount];
         _reference = new float[k * dimension];
         _drift = new float[_stride];
+        _travel = new double[_stride];
+        _travelRead = new float[_stride];
+        _travelStore = new float[_stride];
         _liveMask = new ushort[_stride / BoundBlock];
         // 2·γ(d+2) is what the keys and the row norm can be off by, relative to (‖x‖ + ‖c‖)²; the extra
         // (d + 4)·2⁻²⁴ absorbs γ's denominator and the float64 arithmetic of the bounds themselves.
@@ -145,7 +156,17 @@ internal sealed unsafe class YinyangPruning : IDisposable
         _groupGaps = _boundsValid || _plainStep ? null : MeasureGroupGaps(centroids, plain);
 
         if (_boundsValid && !_plainStep)
+        {
             MeasureDrift(centroids);
+            Travel(commit: true);
+        }
+        else
+        {
+            // Every bound is seeded afresh this step.
+            Array.Clear(_travel);
+            Array.Clear(_travelRead);
+            Array.Clear(_travelStore);
+        }
         centroids.CopyTo(_reference);
         Interlocked.Exchange(ref _panelsComputed, 0);
     }
@@ -187,7 +208,33 @@ internal sealed unsafe class YinyangPruning : IDisposable
         if (!MeasureCentroidNorms(centroids))
             return false;
         MeasureDrift(centroids);
+        Travel(commit: false);
         return true;
+    }
+
+    /// <summary>
+    /// Adds this step's drift to the travel. <paramref name="commit"/> false (evaluation) only updates the
+    /// copy that reading uses; the next step recomputes it from the committed sums.
+    /// </summary>
+    private void Travel(bool commit)
+    {
+        for (int g = 0; g < _stride; g++)
+        {
+            double travel = _travel[g];
+            if (_drift[g] > 0)
+                travel = Math.BitIncrement(travel + _drift[g]);
+            float read = (float)travel, store = read;
+            if (read < travel)
+                read = MathF.BitIncrement(read);
+            if (store > travel)
+                store = MathF.BitDecrement(store);
+            _travelRead[g] = read;
+            if (commit)
+            {
+                _travel[g] = travel;
+                _travelStore[g] = store;
+            }
+        }
     }
 
     /// <summary>
@@ -284,7 +331,8 @@ internal sealed unsafe class YinyangPruning : IDisposable
         {
             lower.Slice(0, gaps.Length).Clear();
         }
-        sbyte exponent = ExponentFor(largest);
+        // Twice the room: stored bounds also carry the travel to come.
+        sbyte exponent = ExponentFor(2 * largest);
         _exponents[row] = exponent;
         float inverse = InverseQuantum(exponent);
         var bounds = RowBounds(row);
@@ -355,8 +403,8 @@ internal sealed unsafe class YinyangPruning : IDisposable
     }
 
     /// <summary>
-    /// The bounded assignment. With <paramref name="store"/> false (evaluation) the aged and fresh bounds
-    /// are used but not written back.
+    /// The bounded assignment. With <paramref name="store"/> false (evaluation) fresh bounds are not
+    /// written back.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AssignPruned(ReadOnlySpan<float> rows, int firstRow, ReadOnlySpan<int> previous,
@@ -386,7 +434,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
                     var x = rows.Slice(i * _d, _d);
                     float rowNorm = rowNorms[i] = TensorPrimitives.Dot(x, x);
                     float threshold = Threshold(jobs.Minima[i], rowNorm, Margin(rowNorm));
-                    QueueUnprunedGroups(row, i, _groupOf[previous[i]], threshold, store, ref jobs);
+                    QueueUnprunedGroups(row, i, _groupOf[previous[i]], threshold, ref jobs);
                     ends[i] = jobs.Count;
                     if (jobs.Count - count >= ExtraJobs || i == count - 1)
                     {
@@ -448,11 +496,12 @@ internal sealed unsafe class YinyangPruning : IDisposable
                 float inverse = InverseQuantum(_exponents[row]);
                 var bounds = RowBounds(row);
                 if (jobs.Panels[i] != own)
-                    bounds[jobs.Panels[i]] = Quantize(LowerBound(jobs.Minima[i], rowNorm, margin), inverse);
+                    bounds[jobs.Panels[i]] = Encode(LowerBound(jobs.Minima[i], rowNorm, margin), _travelStore[jobs.Panels[i]], inverse);
                 for (int j = next; j < end; j++)
                 {
-                    if (jobs.Panels[j] != own)
-                        bounds[jobs.Panels[j]] = Quantize(LowerBound(jobs.Minima[j], rowNorm, margin), inverse);
+                    int g = jobs.Panels[j];
+                    if (g != own)
+                        bounds[g] = Encode(LowerBound(jobs.Minima[j], rowNorm, margin), _travelStore[g], inverse);
                 }
             }
             next = end;
@@ -470,31 +519,22 @@ internal sealed unsafe class YinyangPruning : IDisposable
     }
 
     /// <summary>
-    /// Lowers each of the row's bounds by its group's drift (rounded down, stored) and queues every live
-    /// group other than <paramref name="own"/> whose bound² does not exceed <paramref name="threshold"/>.
+    /// Reads each of the row's bounds (stored less the travel since) and queues every live group other
+    /// than <paramref name="own"/> whose bound² does not exceed <paramref name="threshold"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void QueueUnprunedGroups(int row, int localRow, int own, float threshold, bool store, ref JobList jobs)
+    private void QueueUnprunedGroups(int row, int localRow, int own, float threshold, ref JobList jobs)
     {
         ref byte bounds = ref MemoryMarshal.GetReference(RowBounds(row));
-        sbyte exponent = _exponents[row];
-        var quantum = Vector256.Create(Quantum(exponent));
-        var perQuantum = Vector256.Create(InverseQuantum(exponent));
+        var quantum = Vector256.Create(Quantum(_exponents[row]));
         var limit = Vector256.Create(threshold);
         for (int block = 0; block < _liveMask.Length; block++)
         {
             int g0 = block * BoundBlock;
             var raw = Vector128.LoadUnsafe(ref bounds, (nuint)g0);
             var (q0, q1) = Vector256.Widen(Vector256.Create(Vector128.WidenLower(raw), Vector128.WidenUpper(raw)));
-            var aged0 = Age(q0, Vector256.LoadUnsafe(ref _drift[g0]), perQuantum);
-            var aged1 = Age(q1, Vector256.LoadUnsafe(ref _drift[g0 + 8]), perQuantum);
-            if (store)
-            {
-                var quanta = Vector256.Narrow(Vector256.ConvertToInt32(aged0).AsUInt32(), Vector256.ConvertToInt32(aged1).AsUInt32());
-                Vector128.Narrow(quanta.GetLower(), quanta.GetUpper()).StoreUnsafe(ref bounds, (nuint)g0);
-            }
-            var lower0 = aged0 * quantum;
-            var lower1 = aged1 * quantum;
+            var lower0 = Read(q0, quantum, Vector256.LoadUnsafe(ref _travelRead[g0]));
+            var lower1 = Read(q1, quantum, Vector256.LoadUnsafe(ref _travelRead[g0 + 8]));
             uint pruned = Vector256.GreaterThan(lower0 * lower0, limit).ExtractMostSignificantBits()
                 | Vector256.GreaterThan(lower1 * lower1, limit).ExtractMostSignificantBits() << 8;
             uint open = ~pruned & _liveMask[block];
@@ -508,12 +548,19 @@ internal sealed unsafe class YinyangPruning : IDisposable
         }
     }
 
-    /// <summary>
-    /// Stored quanta less the drift in whole quanta, rounded up (drift·2^−e is exact), never below 0.
-    /// </summary>
+    /// <summary>q·2^e (exact) less the travel, one float low to cover the subtraction's rounding; at least 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Age(Vector256<uint> quanta, Vector256<float> drift, Vector256<float> perQuantum) =>
-        Vector256.Max(Vector256.ConvertToSingle(quanta.AsInt32()) - Vector256.Ceiling(drift * perQuantum), Vector256<float>.Zero);
+    private static Vector256<float> Read(Vector256<uint> quanta, Vector256<float> quantum, Vector256<float> travel)
+    {
+        var lower = Vector256.ConvertToSingle(quanta.AsInt32()) * quantum - travel;
+        return Vector256.ConditionalSelect(Vector256.GreaterThan(lower, Vector256<float>.Zero),
+            (lower.AsInt32() - Vector256<int>.One).AsSingle(), Vector256<float>.Zero);
+    }
+
+    /// <summary>A fresh bound as stored: bound + travel so far, one float low, quantised.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static byte Encode(float bound, float travel, float inverseQuantum) =>
+        bound > 0 ? Quantize(MathF.BitDecrement(bound + travel), inverseQuantum) : (byte)0;
 
     /// <summary>Runs the queued jobs from <paramref name="from"/> on, panel by panel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
