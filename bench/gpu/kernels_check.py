@@ -28,6 +28,10 @@ def assign_fn(dt):
         f = fn("flash_assign_wgmma", f"flash_assign_wgmma_{t}", arch="sm90a")
         f.max_dynamic_shared_size_bytes = WG_SMEM
         return f, WG_SMEM
+    if VARIANT == "wgmma2":
+        f = fn("flash_assign_wgmma", f"flash_assign_wgmma2_{t}", arch="sm90a")
+        f.max_dynamic_shared_size_bytes = 164864
+        return f, 164864
     f = fn("flash_assign_mma", f"flash_assign_{t}")
     f.max_dynamic_shared_size_bytes = SMEM
     return f, SMEM
