@@ -18,7 +18,7 @@ VARIANT = os.environ.get("ASSIGN", "mma")
 PROFILE = "--profile" in sys.argv
 def seg_run(total):
     # CudaSession.SegmentRun
-    warps = 132 * 64
+    warps = 132 * 16
     return int(min(max((total + warps - 1) // warps, 16), 4096))
 WG_SMEM = 99328
 

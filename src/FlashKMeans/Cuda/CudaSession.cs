@@ -190,12 +190,13 @@ internal sealed class CudaSession : IDisposable
     }
 
     /// <summary>
-    /// Sorted rows per warp of the segment sums: about one wave of warps (64 per SM) covers all rows,
-    /// so that few atomics are issued; within [16, 4096].
+    /// Sorted rows per warp of the segment sums: about one wave of resident warps (two blocks of 8
+    /// warps per SM at the kernel's register use) covers all rows, so that few atomics are issued;
+    /// within [16, 4096].
     /// </summary>
     internal static int SegmentRun(long n, int multiprocessors)
     {
-        long warps = Math.Max(1L, multiprocessors * 64L);
+        long warps = Math.Max(1L, multiprocessors * 16L);
         return (int)Math.Clamp((n + warps - 1) / warps, 16, 4096);
     }
 
