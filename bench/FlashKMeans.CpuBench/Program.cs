@@ -44,9 +44,13 @@ KMeansModel Fit(ReadOnlyMemory<float> rows, int maximumIterations) =>
         UsePruning = pruning,
     }).Fit(rows, d);
 
-// Warm-up on a slice, so that the timed fit runs optimised code; it allocates little.
-Fit(data.AsMemory(0, Math.Min(n, 20 * k) * d), 3);
-GC.Collect();
+// Warm-up on a slice, so that the timed fit runs optimised code. --no-warmup leaves it out, for a
+// peak-memory figure of the fit alone.
+if (!Flag("--no-warmup"))
+{
+    Fit(data.AsMemory(0, Math.Min(n, 20 * k) * d), 3);
+    GC.Collect();
+}
 
 var clock = Stopwatch.StartNew();
 var model = Fit(data, iterations);

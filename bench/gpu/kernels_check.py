@@ -18,7 +18,7 @@ VARIANT = os.environ.get("ASSIGN", "mma")
 PROFILE = "--profile" in sys.argv
 def seg_run(total):
     # CudaSession.SegmentRun
-    warps = 132 * 64
+    warps = 132 * 16
     return int(min(max((total + warps - 1) // warps, 16), 4096))
 WG_SMEM = 99328
 
@@ -28,6 +28,10 @@ def assign_fn(dt):
         f = fn("flash_assign_wgmma", f"flash_assign_wgmma_{t}", arch="sm90a")
         f.max_dynamic_shared_size_bytes = WG_SMEM
         return f, WG_SMEM
+    if VARIANT == "wgmma2":
+        f = fn("flash_assign_wgmma", f"flash_assign_wgmma2_{t}", arch="sm90a")
+        f.max_dynamic_shared_size_bytes = 164864
+        return f, 164864
     f = fn("flash_assign_mma", f"flash_assign_{t}")
     f.max_dynamic_shared_size_bytes = SMEM
     return f, SMEM

@@ -12,9 +12,12 @@ namespace FlashKMeans.MLNet;
 /// Create it with <c>mlContext.Clustering.Trainers.FlashKMeans(...)</c>.
 /// </summary>
 /// <remarks>
-/// <para>Training streams the data: each Lloyd pass opens one cursor on the input and copies a block of
-/// <see cref="Options.BatchSize"/> rows at a time into a pinned buffer that the engine reads (or the engine
-/// keeps the data in device memory where it fits). The data is never copied whole into managed arrays.</para>
+/// <para>Training reads the input through cursors on the feature (and weight) column, a block of
+/// <see cref="Options.BatchSize"/> rows at a time into pinned buffers, the next block filled while the engine
+/// works on the current one. The data is never copied whole into managed arrays. When the usable rows fit
+/// <see cref="Options.DeviceMemoryBudgetMb"/> (2048 MB by default), the first pass also keeps them in native
+/// memory and the engine's later passes read that instead of the cursor; otherwise every pass is a cursor pass.
+/// The CUDA backend uploads the rows once and keeps them on the GPU.</para>
 /// <para>Rows with a NaN or infinite feature, or a negative or non-finite weight, are skipped and counted, as
 /// ML.NET's KMeans does; set <see cref="Options.TreatMissingFeaturesAsError"/> to reject them instead.</para>
 /// <para>Log lines (backend, per-iteration inertia, skipped rows) go to <c>MLContext.Log</c>.</para>
@@ -64,8 +67,8 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
 
         /// <summary>
         /// How the first centroids are chosen. The default, k-means‖, is what ML.NET's default
-        /// (its enum value <c>KMeansYinyang</c>) actually runs; ML.NET's <c>KMeansPlusPlus</c> and <c>Random</c>
-        /// map to the values of the same names.
+        /// (its enum value <c>KMeansYinyang</c>) actually runs; ML.NET's <c>KMeansPlusPlus</c> maps to
+        /// <see cref="KMeansInitialization.KMeansPlusPlus"/> and its <c>Random</c> to <see cref="KMeansInitialization.RandomRows"/>.
         /// </summary>
         public KMeansInitialization InitializationAlgorithm = KMeansInitialization.KMeansParallel;
 
@@ -145,6 +148,11 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             throw new ArgumentOutOfRangeException(nameof(Options.DeviceMemoryBudgetMb), o.DeviceMemoryBudgetMb, "Must be null or at least 1.");
         if (o.NumberOfInitializations < 1)
             throw new ArgumentOutOfRangeException(nameof(Options.NumberOfInitializations), o.NumberOfInitializations, "Must be at least 1.");
+        if ((o.InitializationAlgorithm == KMeansInitialization.Explicit) != (o.InitialCentroids is { Length: > 0 }))
+            throw new ArgumentException(o.InitialCentroids is { Length: > 0 }
+                ? $"{nameof(Options.InitialCentroids)} is set but {nameof(Options.InitializationAlgorithm)} is {o.InitializationAlgorithm}; use {nameof(KMeansInitialization.Explicit)}."
+                : $"{nameof(Options.InitializationAlgorithm)} is {nameof(KMeansInitialization.Explicit)} but {nameof(Options.InitialCentroids)} is empty.",
+                nameof(Options.InitialCentroids));
     }
 
     /// <summary>The settings in use (a copy).</summary>
@@ -159,7 +167,7 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         return ClusteringColumns.AppendTo(inputSchema);
     }
 
-    /// <summary>Trains on <paramref name="input"/>, one cursor pass per engine pass.</summary>
+    /// <summary>Trains on <paramref name="input"/>: one cursor pass, or one per engine pass when the rows exceed the memory budget.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type, or K exceeds the usable rows.</exception>
     /// <exception cref="InvalidOperationException">The input failed while being read (the message says where), or a
     /// missing row was found with <see cref="Options.TreatMissingFeaturesAsError"/>.</exception>
@@ -171,6 +179,10 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         var weights = o.ExampleWeightColumnName is null ? (DataViewSchema.Column?)null
             : ClusteringColumns.FindWeights(input.Schema, o.ExampleWeightColumnName, nameof(input));
         int d = ((VectorDataViewType)features.Type).Size;
+        if (o.InitialCentroids is { Length: > 0 } initial && initial.Length != (long)o.NumberOfClusters * d)
+            throw new ArgumentException(
+                $"{nameof(Options.InitialCentroids)} holds {initial.Length} values; K × d = {o.NumberOfClusters} × {d} = {(long)o.NumberOfClusters * d} " +
+                $"for the feature column '{o.FeatureColumnName}'.", nameof(input));
         int batchRows = o.BatchSize;
         if (o.DeviceMemoryBudgetMb is int budget)
             batchRows = (int)Math.Clamp(((long)budget << 20) / (4L * (d + 1)), 1, batchRows);

@@ -60,6 +60,17 @@ public sealed class TrainerTests
         StringAssert.Contains(e.Message, "NumberOfClusters");
         e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.Clustering.Trainers.FlashKMeans(new GpuKMeansTrainer.Options { BatchSize = 0 }));
         StringAssert.Contains(e.Message, "BatchSize");
+        var explicitWithout = Assert.ThrowsExactly<ArgumentException>(() =>
+            ml.Clustering.Trainers.FlashKMeans(new GpuKMeansTrainer.Options { InitializationAlgorithm = KMeansInitialization.Explicit }));
+        StringAssert.Contains(explicitWithout.Message, "InitialCentroids");
+        var (rows, _) = Blobs.Make(50, D, 2, 5, seed: 1);
+        var wrongSize = Assert.ThrowsExactly<ArgumentException>(() => ml.Clustering.Trainers.FlashKMeans(new GpuKMeansTrainer.Options
+        {
+            NumberOfClusters = 2,
+            InitializationAlgorithm = KMeansInitialization.Explicit,
+            InitialCentroids = new float[2 * (D - 1)],
+        }).Fit(new TestDataView(rows, D)));
+        StringAssert.Contains(wrongSize.Message, $"2 × {D}");
     }
 
     [TestMethod]

@@ -100,7 +100,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         long changed = 0;
         Array.Clear(_sums);
         Array.Clear(_clusterWeights);
-        _pruning?.BeginStep(_centroids);
+        _pruning?.BeginStep(_centroids, _packed);
         int superRows = SuperChunkRows(d);
         using (var reader = _source.OpenReader())
         {

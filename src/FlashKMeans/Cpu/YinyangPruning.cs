@@ -23,8 +23,10 @@ namespace FlashKMeans.Cpu;
 /// computed key is strictly above the best computed key: the bounds are on true distances, and the
 /// test carries a margin E that covers float32 rounding of the dot products and norms,
 /// |key − (‖c‖² − 2·x·c)| + |fl(‖x‖²) − ‖x‖²| ≤ 2·γ(d+2)·(‖x‖ + ‖c‖)², γ(n) = n·2⁻²⁴ / (1 − n·2⁻²⁴).
-/// Bounds are rounded down and stored in one byte each, as multiples of a per-row quantum (the row's
-/// largest bound / 255); drifts are rounded up, in whole quanta.
+/// Bounds are rounded down and stored in one byte each, as multiples of a per-row power-of-two quantum
+/// (about the row's largest bound / 127), so that scaling is exact. They age lazily: a bound is stored
+/// plus the drift its group has travelled so far and read minus the travel by then (drifts rounded up),
+/// so a step writes only the bounds it recomputes.
 /// </para>
 /// <para>
 /// Where a row's norm or a centroid's norm is not finite the keys may overflow; those rows (or the whole
@@ -34,7 +36,7 @@ namespace FlashKMeans.Cpu;
 internal sealed unsafe class YinyangPruning : IDisposable
 {
     /// <summary>Extra (row, group) jobs queued before they are run: enough to fill every panel's batches.</summary>
-    private const int ExtraJobs = 8192;
+    private const int ExtraJobs = 4096;
 
     /// <summary>Bounds are updated 16 groups (two 256-bit vectors) at a time.</summary>
     private const int BoundBlock = 16;
@@ -47,10 +49,17 @@ internal sealed unsafe class YinyangPruning : IDisposable
     // N × stride bytes, the largest thing pruning keeps: native, so that it is freed with the binding
     // instead of waiting for a full collection.
     private byte* _bounds;
-    private readonly float[] _scales;
-    private readonly float[] _rowNorms;
+    // Per row, the quantum of its bounds as a power of two, 2^e: scaling by it is exact.
+    private readonly sbyte[] _exponents;
     private readonly float[] _reference;
     private readonly float[] _drift;
+    // Per group, the drift summed since the bounds were seeded (rounded up at every addition). A bound
+    // is stored as (bound + travel then) and read as (stored − travel now), so that ageing writes nothing
+    // and the byte rounding happens once per bound, not once per step. Float copies: rounded up for
+    // reading, down for storing.
+    private readonly double[] _travel;
+    private readonly float[] _travelRead;
+    private readonly float[] _travelStore;
     private readonly ushort[] _liveMask;
     private PackedCentroids? _packed;
     private float[]? _groupGaps;
@@ -76,10 +85,12 @@ internal sealed unsafe class YinyangPruning : IDisposable
         _groupOf = new int[k];
         _order = new int[_groups * width];
         _bounds = (byte*)NativeMemory.AllocZeroed((nuint)((long)rowCount * _stride));
-        _scales = new float[rowCount];
-        _rowNorms = new float[rowCount];
+        _exponents = new sbyte[rowCount];
         _reference = new float[k * dimension];
         _drift = new float[_stride];
+        _travel = new double[_stride];
+        _travelRead = new float[_stride];
+        _travelStore = new float[_stride];
         _liveMask = new ushort[_stride / BoundBlock];
         // 2·γ(d+2) is what the keys and the row norm can be off by, relative to (‖x‖ + ‖c‖)²; the extra
         // (d + 4)·2⁻²⁴ absorbs γ's denominator and the float64 arithmetic of the bounds themselves.
@@ -125,7 +136,9 @@ internal sealed unsafe class YinyangPruning : IDisposable
     }
 
     /// <summary>Call before a step's assignment with the centroids it assigns to.</summary>
-    public void BeginStep(ReadOnlySpan<float> centroids)
+    /// <param name="centroids">K × d, row-major.</param>
+    /// <param name="plain">The same centroids packed in index order.</param>
+    public void BeginStep(ReadOnlySpan<float> centroids, PackedCentroids plain)
     {
         if (!_grouped)
         {
@@ -140,10 +153,20 @@ internal sealed unsafe class YinyangPruning : IDisposable
         }
 
         _plainStep = !MeasureCentroidNorms(centroids);
-        _groupGaps = _boundsValid || _plainStep ? null : MeasureGroupGaps(centroids);
+        _groupGaps = _boundsValid || _plainStep ? null : MeasureGroupGaps(centroids, plain);
 
         if (_boundsValid && !_plainStep)
+        {
             MeasureDrift(centroids);
+            Travel(commit: true);
+        }
+        else
+        {
+            // Every bound is seeded afresh this step.
+            Array.Clear(_travel);
+            Array.Clear(_travelRead);
+            Array.Clear(_travelStore);
+        }
         centroids.CopyTo(_reference);
         Interlocked.Exchange(ref _panelsComputed, 0);
     }
@@ -185,7 +208,33 @@ internal sealed unsafe class YinyangPruning : IDisposable
         if (!MeasureCentroidNorms(centroids))
             return false;
         MeasureDrift(centroids);
+        Travel(commit: false);
         return true;
+    }
+
+    /// <summary>
+    /// Adds this step's drift to the travel. <paramref name="commit"/> false (evaluation) only updates the
+    /// copy that reading uses; the next step recomputes it from the committed sums.
+    /// </summary>
+    private void Travel(bool commit)
+    {
+        for (int g = 0; g < _stride; g++)
+        {
+            double travel = _travel[g];
+            if (_drift[g] > 0)
+                travel = Math.BitIncrement(travel + _drift[g]);
+            float read = (float)travel, store = read;
+            if (read < travel)
+                read = MathF.BitIncrement(read);
+            if (store > travel)
+                store = MathF.BitDecrement(store);
+            _travelRead[g] = read;
+            if (commit)
+            {
+                _travel[g] = travel;
+                _travelStore[g] = store;
+            }
+        }
     }
 
     /// <summary>
@@ -235,7 +284,6 @@ internal sealed unsafe class YinyangPruning : IDisposable
             int row = firstRow + i, label = labels[i];
             var x = rows.Slice(i * d, d);
             float rowNorm = TensorPrimitives.Dot(x, x);
-            _rowNorms[row] = rowNorm;
             // ‖x − a‖² ≤ distance + E: the distance is the clamped computed key plus the row norm.
             double reach = Math.Sqrt(distances[i] + Margin(rowNorm)) * (1 + 1e-12);
             float upper = (float)reach;
@@ -248,7 +296,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
 
     /// <summary>
     /// A row's bounds from its centroid's gaps: gap − ‖x − a‖ (rounded down, at least 0), quantised with
-    /// the row's scale. The own group's gap is 0 (a is a member), so it never sets the scale.
+    /// the row's quantum. The own group's gap is 0 (a is a member), so it never sets the quantum.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void SeedRowBounds(ReadOnlySpan<float> gaps, float upper, int row, Span<float> lower)
@@ -283,15 +331,15 @@ internal sealed unsafe class YinyangPruning : IDisposable
         {
             lower.Slice(0, gaps.Length).Clear();
         }
-        float scale = largest > 0 && float.IsFinite(largest) ? largest / 255 : 0f;
-        _scales[row] = scale;
-        float inverse = InverseScale(scale);
+        // Twice the room: stored bounds also carry the travel to come.
+        sbyte exponent = ExponentFor(2 * largest);
+        _exponents[row] = exponent;
+        float inverse = InverseQuantum(exponent);
         var bounds = RowBounds(row);
         g = 0;
         if (Vector256.IsHardwareAccelerated)
         {
-            // As in Quantize: a relative 2⁻²⁰ low covers the rounding of 1/s and of the product.
-            var factor = Vector256.Create(inverse * (1 - 1f / (1 << 20)));
+            var factor = Vector256.Create(inverse);
             var cap = Vector256.Create(255f);
             for (; g + 16 <= gaps.Length; g += 16)
             {
@@ -310,14 +358,12 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// member of g (float32 distances less the margin E, rounded down).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private float[] MeasureGroupGaps(ReadOnlySpan<float> centroids)
+    private float[] MeasureGroupGaps(ReadOnlySpan<float> centroids, PackedCentroids packed)
     {
-        // Index order: AllDistances writes K columns, so a permuted packing with holes would not fit it.
-        var packed = PackedCentroids.Pack(centroids, _d, _w);
         int k = _k, d = _d;
         var gaps = new float[(long)k * _groups];
         Span<float> nearest = _groups <= 1024 ? stackalloc float[_groups] : new float[_groups];
-        const int Block = 256;
+        const int Block = 64;
         float[] block = ArrayPool<float>.Shared.Rent(Block * k);
         try
         {
@@ -357,8 +403,8 @@ internal sealed unsafe class YinyangPruning : IDisposable
     }
 
     /// <summary>
-    /// The bounded assignment. With <paramref name="store"/> false (evaluation) the aged and fresh bounds
-    /// are used but not written back.
+    /// The bounded assignment. With <paramref name="store"/> false (evaluation) fresh bounds are not
+    /// written back.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AssignPruned(ReadOnlySpan<float> rows, int firstRow, ReadOnlySpan<int> previous,
@@ -377,20 +423,23 @@ internal sealed unsafe class YinyangPruning : IDisposable
             // Phase 2: age every bound by its group's drift and queue the groups it no longer rules out;
             // run them and settle those rows whenever enough are queued, so that memory stays bounded.
             var ends = ArrayPool<int>.Shared.Rent(count);
+            // ‖x‖² again, exactly as the kernel takes it: cheaper than keeping 4 bytes per row.
+            var rowNorms = ArrayPool<float>.Shared.Rent(count);
             try
             {
                 int settled = 0;
                 for (int i = 0; i < count; i++)
                 {
                     int row = firstRow + i;
-                    float rowNorm = _rowNorms[row];
+                    var x = rows.Slice(i * _d, _d);
+                    float rowNorm = rowNorms[i] = TensorPrimitives.Dot(x, x);
                     float threshold = Threshold(jobs.Minima[i], rowNorm, Margin(rowNorm));
-                    QueueUnprunedGroups(row, i, _groupOf[previous[i]], threshold, store, ref jobs);
+                    QueueUnprunedGroups(row, i, _groupOf[previous[i]], threshold, ref jobs);
                     ends[i] = jobs.Count;
                     if (jobs.Count - count >= ExtraJobs || i == count - 1)
                     {
                         RunJobs(rows, ref jobs, count);
-                        Settle(rows, firstRow, settled, i + 1, count, ends, ref jobs, labels, distances, plain, store);
+                        Settle(rows, firstRow, settled, i + 1, count, ends, rowNorms, ref jobs, labels, distances, plain, store);
                         computed += jobs.Count - count;
                         jobs.Count = count;
                         settled = i + 1;
@@ -400,6 +449,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
             finally
             {
                 ArrayPool<int>.Shared.Return(ends);
+                ArrayPool<float>.Shared.Return(rowNorms);
             }
             Interlocked.Add(ref _panelsComputed, computed);
         }
@@ -415,14 +465,14 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// Their extra jobs start at <paramref name="firstExtra"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Settle(ReadOnlySpan<float> rows, int firstRow, int from, int to, int firstExtra, int[] ends, ref JobList jobs,
+    private void Settle(ReadOnlySpan<float> rows, int firstRow, int from, int to, int firstExtra, int[] ends, float[] rowNorms, ref JobList jobs,
         Span<int> labels, Span<float> distances, PackedCentroids plain, bool store)
     {
         int next = firstExtra;
         for (int i = from; i < to; i++)
         {
             int row = firstRow + i;
-            float rowNorm = _rowNorms[row];
+            float rowNorm = rowNorms[i];
             int end = ends[i];
             if (!float.IsFinite(rowNorm))
             {
@@ -443,14 +493,15 @@ internal sealed unsafe class YinyangPruning : IDisposable
             {
                 int own = _groupOf[label];
                 double margin = Margin(rowNorm);
-                float inverse = InverseScale(_scales[row]);
+                float inverse = InverseQuantum(_exponents[row]);
                 var bounds = RowBounds(row);
                 if (jobs.Panels[i] != own)
-                    bounds[jobs.Panels[i]] = Quantize(LowerBound(jobs.Minima[i], rowNorm, margin), inverse);
+                    bounds[jobs.Panels[i]] = Encode(LowerBound(jobs.Minima[i], rowNorm, margin), _travelStore[jobs.Panels[i]], inverse);
                 for (int j = next; j < end; j++)
                 {
-                    if (jobs.Panels[j] != own)
-                        bounds[jobs.Panels[j]] = Quantize(LowerBound(jobs.Minima[j], rowNorm, margin), inverse);
+                    int g = jobs.Panels[j];
+                    if (g != own)
+                        bounds[g] = Encode(LowerBound(jobs.Minima[j], rowNorm, margin), _travelStore[g], inverse);
                 }
             }
             next = end;
@@ -468,32 +519,22 @@ internal sealed unsafe class YinyangPruning : IDisposable
     }
 
     /// <summary>
-    /// Lowers each of the row's bounds by its group's drift (rounded down, stored) and queues every live
-    /// group other than <paramref name="own"/> whose bound² does not exceed <paramref name="threshold"/>.
+    /// Reads each of the row's bounds (stored less the travel since) and queues every live group other
+    /// than <paramref name="own"/> whose bound² does not exceed <paramref name="threshold"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void QueueUnprunedGroups(int row, int localRow, int own, float threshold, bool store, ref JobList jobs)
+    private void QueueUnprunedGroups(int row, int localRow, int own, float threshold, ref JobList jobs)
     {
         ref byte bounds = ref MemoryMarshal.GetReference(RowBounds(row));
-        float scale = _scales[row];
-        var quantum = Vector256.Create(scale);
-        // Drift in quanta, rounded up: 1/s rounded up, and a relative 2⁻²⁰ for the product's rounding.
-        var perQuantum = Vector256.Create(scale > 0 ? MathF.BitIncrement(1f / scale) * (1 + 1f / (1 << 20)) : 0f);
+        var quantum = Vector256.Create(Quantum(_exponents[row]));
         var limit = Vector256.Create(threshold);
         for (int block = 0; block < _liveMask.Length; block++)
         {
             int g0 = block * BoundBlock;
             var raw = Vector128.LoadUnsafe(ref bounds, (nuint)g0);
             var (q0, q1) = Vector256.Widen(Vector256.Create(Vector128.WidenLower(raw), Vector128.WidenUpper(raw)));
-            var aged0 = Age(q0, Vector256.LoadUnsafe(ref _drift[g0]), perQuantum);
-            var aged1 = Age(q1, Vector256.LoadUnsafe(ref _drift[g0 + 8]), perQuantum);
-            if (store)
-            {
-                var quanta = Vector256.Narrow(Vector256.ConvertToInt32(aged0).AsUInt32(), Vector256.ConvertToInt32(aged1).AsUInt32());
-                Vector128.Narrow(quanta.GetLower(), quanta.GetUpper()).StoreUnsafe(ref bounds, (nuint)g0);
-            }
-            var lower0 = aged0 * quantum;
-            var lower1 = aged1 * quantum;
+            var lower0 = Read(q0, quantum, Vector256.LoadUnsafe(ref _travelRead[g0]));
+            var lower1 = Read(q1, quantum, Vector256.LoadUnsafe(ref _travelRead[g0 + 8]));
             uint pruned = Vector256.GreaterThan(lower0 * lower0, limit).ExtractMostSignificantBits()
                 | Vector256.GreaterThan(lower1 * lower1, limit).ExtractMostSignificantBits() << 8;
             uint open = ~pruned & _liveMask[block];
@@ -507,10 +548,19 @@ internal sealed unsafe class YinyangPruning : IDisposable
         }
     }
 
-    /// <summary>Stored quanta less the drift in whole quanta, rounded up, never below 0.</summary>
+    /// <summary>q·2^e (exact) less the travel, one float low to cover the subtraction's rounding; at least 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Age(Vector256<uint> quanta, Vector256<float> drift, Vector256<float> perQuantum) =>
-        Vector256.Max(Vector256.ConvertToSingle(quanta.AsInt32()) - Vector256.Ceiling(drift * perQuantum), Vector256<float>.Zero);
+    private static Vector256<float> Read(Vector256<uint> quanta, Vector256<float> quantum, Vector256<float> travel)
+    {
+        var lower = Vector256.ConvertToSingle(quanta.AsInt32()) * quantum - travel;
+        return Vector256.ConditionalSelect(Vector256.GreaterThan(lower, Vector256<float>.Zero),
+            (lower.AsInt32() - Vector256<int>.One).AsSingle(), Vector256<float>.Zero);
+    }
+
+    /// <summary>A fresh bound as stored: bound + travel so far, one float low, quantised.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static byte Encode(float bound, float travel, float inverseQuantum) =>
+        bound > 0 ? Quantize(MathF.BitDecrement(bound + travel), inverseQuantum) : (byte)0;
 
     /// <summary>Runs the queued jobs from <paramref name="from"/> on, panel by panel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -607,18 +657,30 @@ internal sealed unsafe class YinyangPruning : IDisposable
         return value > root ? MathF.BitDecrement(value) : value;
     }
 
-    /// <summary>1/s, or 0 for a row without bounds (s = 0).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float InverseScale(float scale) => scale > 0 ? 1f / scale : 0f;
+    /// <summary>Marks a row without bounds: its quantum is 0, so every bound reads 0.</summary>
+    private const sbyte NoBounds = sbyte.MinValue;
 
     /// <summary>
-    /// A bound as a byte q with q·s ≤ <paramref name="bound"/>: floor(bound/s) computed a relative 2⁻²⁰ low
-    /// (that covers rounding 1/s and the product), capped at 255.
+    /// The exponent e of the smallest power-of-two quantum 2^e with 255·2^e above <paramref name="largest"/>,
+    /// kept where float32 scales by it exactly; <see cref="NoBounds"/> when there is nothing to keep.
+    /// </summary>
+    private static sbyte ExponentFor(float largest) =>
+        largest > 0 && float.IsFinite(largest) ? (sbyte)Math.Clamp(Math.ILogB(largest / 255.0) + 1, -100, 110) : NoBounds;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Quantum(sbyte exponent) => exponent == NoBounds ? 0f : MathF.ScaleB(1f, exponent);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float InverseQuantum(sbyte exponent) => exponent == NoBounds ? 0f : MathF.ScaleB(1f, -exponent);
+
+    /// <summary>
+    /// A bound as a byte q with q·2^e ≤ <paramref name="bound"/>: floor(bound·2^−e), exact because the
+    /// scale is a power of two, capped at 255.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static byte Quantize(float bound, float inverseScale)
+    private static byte Quantize(float bound, float inverseQuantum)
     {
-        float quanta = MathF.Floor(bound * inverseScale * (1 - 1f / (1 << 20)));
+        float quanta = MathF.Floor(bound * inverseQuantum);
         return quanta > 0 ? (byte)Math.Min(quanta, 255f) : (byte)0;
     }
 

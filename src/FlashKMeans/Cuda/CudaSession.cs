@@ -13,7 +13,7 @@ internal sealed class CudaSession : IDisposable
     internal const int SumChunks = 64;             // partial sums per reduction; fixed so results are reproducible
 
     private readonly bool _ownsContext;
-    private DeviceBuffer<double>? _partials;
+    private readonly DeviceBuffer<double> _partials = null!;
 
     /// <param name="context">The device.</param>
     /// <param name="precision">Storage and arithmetic of the distance products.</param>
@@ -42,6 +42,8 @@ internal sealed class CudaSession : IDisposable
             Kernels.Get("label_sort", "label_histogram").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
             Kernels.Get("label_sort", "scatter_indices").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
             Stream = new CudaStream(context);
+            // Allocated up front: allocation is not allowed while a step is being captured into a graph.
+            _partials = new DeviceBuffer<double>(context, SumChunks);
         }
         catch
         {
@@ -113,7 +115,6 @@ internal sealed class CudaSession : IDisposable
     /// <summary>Enqueues Σ w·v (fp64, fixed reduction tree) into <paramref name="output"/> (one double).</summary>
     public void WeightedSum(ulong values, ulong weights, long n, ulong output)
     {
-        _partials ??= new DeviceBuffer<double>(Context, SumChunks * 64L);
         var partial = new KernelArgs().Add(values).Add(weights).Add(_partials.Pointer).Add(n);
         Kernels.Get("segmented_sum", "segmented_sum_partial").Launch(Stream, (SumChunks, 1, 1), 256, 0, partial);
         var final = new KernelArgs().Add(_partials.Pointer).Add(output).Add(SumChunks);
@@ -189,12 +190,13 @@ internal sealed class CudaSession : IDisposable
     }
 
     /// <summary>
-    /// Sorted rows per warp of the segment sums: about one wave of warps (64 per SM) covers all rows,
-    /// so that few atomics are issued; within [16, 4096].
+    /// Sorted rows per warp of the segment sums: about one wave of resident warps (two blocks of 8
+    /// warps per SM at the kernel's register use) covers all rows, so that few atomics are issued;
+    /// within [16, 4096].
     /// </summary>
     internal static int SegmentRun(long n, int multiprocessors)
     {
-        long warps = Math.Max(1L, multiprocessors * 64L);
+        long warps = Math.Max(1L, multiprocessors * 16L);
         return (int)Math.Clamp((n + warps - 1) / warps, 16, 4096);
     }
 
@@ -252,7 +254,7 @@ internal sealed class CudaSession : IDisposable
     public void Dispose()
     {
         Context.MakeCurrent();
-        _partials?.Dispose();
+        _partials.Dispose();
         Stream.Dispose();
         Kernels.Dispose();
         if (_ownsContext)

@@ -21,7 +21,7 @@
 namespace centroid_update {
 
 constexpr int THREADS = 256;
-constexpr int UNROLL = 4;   // sorted positions each lane has in flight
+constexpr int UNROLL = 8;   // sorted positions each lane has in flight
 
 // The 16 bytes at p as floats.
 template <typename T> struct Vec;
@@ -97,12 +97,21 @@ __device__ __forceinline__ void segment_reduce(
                 iacc[i] = 0;
             }
         };
-        for (long long p0 = first + slot; p0 < last; p0 += (long long)slots * UNROLL) {
+        // Software-pipelined: the sorted indices of the next batch load while this batch's rows do.
+        const long long step = (long long)slots * UNROLL;
+        int next[UNROLL];
+#pragma unroll
+        for (int u = 0; u < UNROLL; ++u) {
+            const long long p = first + slot + (long long)u * slots;
+            next[u] = p < last ? __ldg(sorted + p) : -1;
+        }
+        for (long long p0 = first + slot; p0 < last; p0 += step) {
             int idx[UNROLL];
 #pragma unroll
             for (int u = 0; u < UNROLL; ++u) {
-                const long long p = p0 + (long long)u * slots;
-                idx[u] = p < last ? __ldg(sorted + p) : -1;
+                idx[u] = next[u];
+                const long long p = p0 + step + (long long)u * slots;
+                next[u] = p < last ? __ldg(sorted + p) : -1;
             }
             int cl[UNROLL];
             float w[UNROLL];
@@ -115,6 +124,9 @@ __device__ __forceinline__ void segment_reduce(
                     cl[u] = (idx[u] / n) * k + __ldg(labels + idx[u]);
                     w[u] = weights != nullptr ? __ldg(weights + idx[u]) : 1.f;
                     Vec<T>::load(xb + ((size_t)idx[u] * ldx + e0) * sizeof(T), val[u]);
+                } else {
+#pragma unroll
+                    for (int i = 0; i < EPV; ++i) val[u][i] = 0.f;
                 }
             }
 #pragma unroll
@@ -149,7 +161,7 @@ __device__ __forceinline__ void segment_reduce(
 //   scale   fp32               fixed-point scale (power of two), fixed variants only
 // Launch: grid ceil(total / (run * 8)), block 256.
 #define SEGMENT_ENTRIES(SUFFIX, T)                                                                          \
-    extern "C" __global__ void __launch_bounds__(centroid_update::THREADS) segment_sum_##SUFFIX(          \
+    extern "C" __global__ void __launch_bounds__(centroid_update::THREADS, 2) segment_sum_##SUFFIX(          \
         const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ labels,         \
         const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx, int run,            \
         double* __restrict__ sums)                                                                          \
@@ -157,7 +169,7 @@ __device__ __forceinline__ void segment_reduce(
         centroid_update::segment_reduce<T, false>(x, weights, labels, sorted, total, n, k, d, ldx, run,    \
                                                    sums, nullptr, 0.f);                                     \
     }                                                                                                       \
-    extern "C" __global__ void __launch_bounds__(centroid_update::THREADS) segment_sum_fixed_##SUFFIX(    \
+    extern "C" __global__ void __launch_bounds__(centroid_update::THREADS, 2) segment_sum_fixed_##SUFFIX(    \
         const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ labels,         \
         const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx, int run,            \
         unsigned long long* __restrict__ sums, float scale)                                                 \
