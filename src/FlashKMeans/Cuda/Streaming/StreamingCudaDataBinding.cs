@@ -239,7 +239,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         long sequence = 0;
         try
         {
-            for (long b = 0; b < _batchCount; b++)
+            foreach (long b in PassOrder(firstPass))
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 if (wanted is not null && !wanted(b))
@@ -296,6 +296,33 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         {
             Drain();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The order batches are visited in. The first pass goes in row order. Later passes interleave the
+    /// streamed batches (in row order, as forward-only sources need) with the cached ones in proportion,
+    /// so that while a streamed batch crosses the link the GPU computes on cached batches, and the link
+    /// stays busy for the whole pass instead of only its streamed part. Results do not depend on the
+    /// order: labels land at their rows, the fixed-point sums are exact, and the reductions over rows run
+    /// after the pass.
+    /// </summary>
+    private IEnumerable<long> PassOrder(bool firstPass)
+    {
+        long streamed = _batchCount - _cachedBatches;
+        if (firstPass || streamed == 0 || _cachedBatches == 0)
+        {
+            for (long b = 0; b < _batchCount; b++)
+                yield return b;
+            yield break;
+        }
+        long nextCached = 0;
+        for (long i = 0; i < streamed; i++)
+        {
+            yield return _cachedBatches + i;
+            long until = (i + 1) * _cachedBatches / streamed;
+            for (; nextCached < until; nextCached++)
+                yield return nextCached;
         }
     }
 
