@@ -83,9 +83,10 @@ unsafe
         }
     }
     // Initial centroids: rows spread over the data, as the fp16 data holds them (the same for every case).
-    for (int c = 0; c < k; c++)
-        for (int j = 0; j < d; j++)
-            initial[c * d + j] = (float)(Half)f32[(c * (n / k)) * d + j];
+    if (f32 != null)
+        for (int c = 0; c < k; c++)
+            for (int j = 0; j < d; j++)
+                initial[c * d + j] = (float)(Half)f32[(c * (n / k)) * d + j];
     double f16Gb = values * 2 / 1e9;
 
     if (cases.Contains("bw"))
