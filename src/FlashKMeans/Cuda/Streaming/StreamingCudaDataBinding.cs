@@ -101,10 +101,11 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     /// <param name="cancellationToken">Stops the first pass.</param>
     /// <param name="chunkedHostCopies">
     /// For random-access sources that need a host copy or conversion: each host thread converts its share
-    /// of a batch in 1 MiB chunks into its own two small pinned buffers and copies each chunk at once, so the
-    /// chunks are still in the CPU's cache when the DMA engine reads them and the host's memory carries
-    /// only the source reads; otherwise a batch is converted into one large ring buffer, then copied.
-    /// Null: chunked for random-access sources.
+    /// of a batch in 1 MiB chunks into its own two small pinned buffers and copies each chunk at once, in
+    /// the hope that the chunks are still in the CPU's cache when the DMA engine reads them; otherwise a
+    /// batch is converted into one large ring buffer (non-temporal stores), then copied. Null: the ring.
+    /// Measured on the H200 machine (bench/results/streaming-notes.md) the chunked copies were slower
+    /// (fp16 128 vs 103 ms, fp32→fp16 213 vs 204 ms per pass), so they are off unless asked for.
     /// </param>
     public StreamingCudaDataBinding(CudaSession session, IBatchSource source, long rowCount, int k, bool deterministic,
         StreamingPlan plan, int hostThreads, IHostSlotAllocator? slotAllocator, CancellationToken cancellationToken,
@@ -136,7 +137,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         _feeder = Own(new BatchFeeder(source, _n, _transfer, _transferPitch, hostThreads));
         _blocks = source as IRowBlockSource;
         _hostThreads = Math.Max(1, hostThreads);
-        _chunked = !_direct && _blocks is not null && (chunkedHostCopies ?? true);
+        _chunked = !_direct && _blocks is not null && (chunkedHostCopies ?? false);
         _chunkRows = (int)Math.Max(1, ChunkBytes / _feeder.TransferBytes(1));
         long transferBatchBytes = _feeder.TransferBytes(_batchRows);
         long storedRowBytes = (long)_ld * _eb;
