@@ -54,7 +54,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
                 batch.Weights.Span.CopyTo(_weights.AsSpan((int)batch.FirstRow));
         }
         if (usePruning && YinyangPruning.Applies(k, _packed.Width))
-            _pruning = new YinyangPruning(n, _d, k, _packed.Width);
+            _pruning = new YinyangPruning(n, _d, k, _packed.Width, threads);
     }
 
     public long RowCount { get; }
@@ -264,7 +264,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         int n = (int)RowCount;
         var labels = clusterWeights.IsEmpty ? null : new int[n];
         var distances = new float[n];
-        bool pruned = _pruning?.TryBeginEvaluation(centroids) == true;
+        bool pruned = _pruning?.TryBeginEvaluation(centroids, packed) == true;
         ForEachChunk((rows, global, count) =>
         {
             int[] scratch = ArrayPool<int>.Shared.Rent(count);

@@ -62,7 +62,12 @@ internal sealed unsafe class YinyangPruning : IDisposable
     private readonly float[] _travelStore;
     private readonly ushort[] _liveMask;
     private PackedCentroids? _packed;
-    private float[]? _groupGaps;
+    // K × G, remeasured every step: see MeasureGroupGaps. Null where K·G is too large to keep.
+    private readonly float[]? _groupGaps;
+    private readonly int _threads;
+
+    /// <summary>Largest gap table kept (entries): 16 MB, K = 8192 with 16-wide panels.</summary>
+    private const long MaximumGapEntries = 1 << 22;
     private readonly double _errorScale;
     private double _centroidNorm;
     private bool _grouped, _boundsValid, _plainStep;
@@ -75,8 +80,9 @@ internal sealed unsafe class YinyangPruning : IDisposable
 
     private long _panelsComputed;
 
-    public YinyangPruning(int rowCount, int dimension, int k, int width)
+    public YinyangPruning(int rowCount, int dimension, int k, int width, int threads)
     {
+        _threads = threads;
         _d = dimension;
         _k = k;
         _w = width;
@@ -88,6 +94,8 @@ internal sealed unsafe class YinyangPruning : IDisposable
         _exponents = new sbyte[rowCount];
         _reference = new float[k * dimension];
         _drift = new float[_stride];
+        long gapEntries = (long)k * ((k + width - 1) / width);
+        _groupGaps = gapEntries <= MaximumGapEntries ? new float[gapEntries] : null;
         _travel = new double[_stride];
         _travelRead = new float[_stride];
         _travelStore = new float[_stride];
@@ -153,7 +161,8 @@ internal sealed unsafe class YinyangPruning : IDisposable
         }
 
         _plainStep = !MeasureCentroidNorms(centroids);
-        _groupGaps = _boundsValid || _plainStep ? null : MeasureGroupGaps(centroids, plain);
+        if (!_plainStep)
+            MeasureGroupGaps(centroids, plain);
 
         if (_boundsValid && !_plainStep)
         {
@@ -192,7 +201,6 @@ internal sealed unsafe class YinyangPruning : IDisposable
     public void EndStep()
     {
         _boundsValid = !_plainStep;
-        _groupGaps = null;
     }
 
     /// <summary>
@@ -200,13 +208,16 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// returns whether the bounds can serve it. Evaluation reads the bounds and never writes them, so the
     /// next step continues from the last one as if it had not happened.
     /// </summary>
-    public bool TryBeginEvaluation(ReadOnlySpan<float> centroids)
+    /// <param name="centroids">K × d, row-major.</param>
+    /// <param name="plain">The same centroids packed in index order.</param>
+    public bool TryBeginEvaluation(ReadOnlySpan<float> centroids, PackedCentroids plain)
     {
         if (!_boundsValid || centroids.Length != _k * _d)
             return false;
         _packed!.Fill(centroids);
         if (!MeasureCentroidNorms(centroids))
             return false;
+        MeasureGroupGaps(centroids, plain);
         MeasureDrift(centroids);
         Travel(commit: false);
         return true;
@@ -276,8 +287,19 @@ internal sealed unsafe class YinyangPruning : IDisposable
     private void AssignAll(ReadOnlySpan<float> rows, int firstRow, Span<int> labels, Span<float> distances, PackedCentroids plain)
     {
         FusedAssignKernel.Assign(rows, plain, labels, distances);
-        var gaps = _groupGaps!;
+        var gaps = _groupGaps;
         int d = _d, count = labels.Length;
+        if (gaps is null)
+        {
+            // No gap table at this K: start from no bounds; the next step measures them.
+            for (int i = 0; i < count; i++)
+            {
+                RowBounds(firstRow + i).Clear();
+                _exponents[firstRow + i] = NoBounds;
+            }
+            Interlocked.Add(ref _panelsComputed, (long)count * _groups);
+            return;
+        }
         Span<float> lower = _stride <= 1024 ? stackalloc float[_stride] : new float[_stride];
         for (int i = 0; i < count; i++)
         {
@@ -355,43 +377,62 @@ internal sealed unsafe class YinyangPruning : IDisposable
 
     /// <summary>
     /// K × G: for each centroid a and group g, a lower bound on the true distance from a to the nearest
-    /// member of g (float32 distances less the margin E, rounded down).
+    /// member of g (float32 distances less the margin E, rounded down). Through the triangle inequality,
+    /// ‖x − c‖ ≥ ‖a − c‖ − ‖x − a‖, it bounds every row near a afresh each step, whatever the centroids did
+    /// before: it seeds the bounds on the first step and covers centroids that jumped (re-seeding).
+    /// Blocks of centroids in parallel; each entry depends only on the centroids.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private float[] MeasureGroupGaps(ReadOnlySpan<float> centroids, PackedCentroids packed)
+    private void MeasureGroupGaps(ReadOnlySpan<float> centroids, PackedCentroids packed)
     {
-        int k = _k, d = _d;
-        var gaps = new float[(long)k * _groups];
-        Span<float> nearest = _groups <= 1024 ? stackalloc float[_groups] : new float[_groups];
+        var gaps = _groupGaps;
+        if (gaps is null)
+            return;
         const int Block = 64;
-        float[] block = ArrayPool<float>.Shared.Rent(Block * k);
+        int blocks = (_k + Block - 1) / Block;
+        // Parallel.For cannot capture a span: the centroids travel as an array.
+        float[] source = ArrayPool<float>.Shared.Rent(centroids.Length);
+        centroids.CopyTo(source);
         try
         {
-            for (int first = 0; first < k; first += Block)
+            var options = new ParallelOptions { MaxDegreeOfParallelism = _threads };
+            Parallel.For(0, blocks, options, block => MeasureGroupGapBlock(source, packed, block * Block, Math.Min(Block, _k - block * Block), gaps));
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(source);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void MeasureGroupGapBlock(float[] centroids, PackedCentroids packed, int first, int count, float[] gaps)
+    {
+        int k = _k, d = _d;
+        Span<float> nearest = _groups <= 1024 ? stackalloc float[_groups] : new float[_groups];
+        float[] block = ArrayPool<float>.Shared.Rent(count * k);
+        try
+        {
+            FusedAssignKernel.AllDistances(centroids.AsSpan(first * d, count * d), packed, block.AsSpan(0, count * k));
+            for (int i = 0; i < count; i++)
             {
-                int count = Math.Min(Block, k - first);
-                FusedAssignKernel.AllDistances(centroids.Slice(first * d, count * d), packed, block.AsSpan(0, count * k));
-                for (int i = 0; i < count; i++)
+                int a = first + i;
+                double margin = Margin(VectorMath.SquaredNorm(centroids.AsSpan(a * d, d)));
+                var squares = block.AsSpan(i * k, k);
+                var row = gaps.AsSpan(a * _groups, _groups);
+                nearest.Fill(float.PositiveInfinity);
+                for (int c = 0; c < k; c++)
+                    nearest[_groupOf[c]] = Math.Min(nearest[_groupOf[c]], squares[c]);
+                for (int g = 0; g < _groups; g++)
                 {
-                    int a = first + i;
-                    double margin = Margin(VectorMath.SquaredNorm(centroids.Slice(a * d, d)));
-                    var squares = block.AsSpan(i * k, k);
-                    var row = gaps.AsSpan(a * _groups, _groups);
-                    nearest.Fill(float.PositiveInfinity);
-                    for (int c = 0; c < k; c++)
-                        nearest[_groupOf[c]] = Math.Min(nearest[_groupOf[c]], squares[c]);
-                    for (int g = 0; g < _groups; g++)
+                    double square = nearest[g] - margin;
+                    if (!(square > 0) || double.IsInfinity(square))
                     {
-                        double square = nearest[g] - margin;
-                        if (!(square > 0) || double.IsInfinity(square))
-                        {
-                            row[g] = 0;
-                            continue;
-                        }
-                        double root = Math.Sqrt(square);
-                        float value = (float)root;
-                        row[g] = value > root ? MathF.BitDecrement(value) : value;
+                        row[g] = 0;
+                        continue;
                     }
+                    double root = Math.Sqrt(square);
+                    float value = (float)root;
+                    row[g] = value > root ? MathF.BitDecrement(value) : value;
                 }
             }
         }
@@ -399,7 +440,6 @@ internal sealed unsafe class YinyangPruning : IDisposable
         {
             ArrayPool<float>.Shared.Return(block);
         }
-        return gaps;
     }
 
     /// <summary>
@@ -433,8 +473,15 @@ internal sealed unsafe class YinyangPruning : IDisposable
                     int row = firstRow + i;
                     var x = rows.Slice(i * _d, _d);
                     float rowNorm = rowNorms[i] = TensorPrimitives.Dot(x, x);
-                    float threshold = Threshold(jobs.Minima[i], rowNorm, Margin(rowNorm));
-                    QueueUnprunedGroups(row, i, _groupOf[previous[i]], threshold, ref jobs);
+                    double margin = Margin(rowNorm);
+                    float best = jobs.Minima[i];
+                    float threshold = Threshold(best, rowNorm, margin);
+                    // The own group's best centroid b is near: its gaps bound every other group afresh.
+                    int nearest = (int)jobs.Argmins[i];
+                    var gapRow = _groupGaps is not null && nearest < _k
+                        ? _groupGaps.AsSpan(nearest * _groups, _groups) : default;
+                    float reach = Reach(best, rowNorm, margin);
+                    QueueUnprunedGroups(row, i, _groupOf[previous[i]], threshold, gapRow, reach, ref jobs);
                     ends[i] = jobs.Count;
                     if (jobs.Count - count >= ExtraJobs || i == count - 1)
                     {
@@ -519,12 +566,23 @@ internal sealed unsafe class YinyangPruning : IDisposable
     }
 
     /// <summary>
-    /// Reads each of the row's bounds (stored less the travel since) and queues every live group other
-    /// than <paramref name="own"/> whose bound² does not exceed <paramref name="threshold"/>.
+    /// Reads each of the row's bounds (stored less the travel since, or a centroid's gap less the row's
+    /// reach to it, whichever is larger) and queues every live group other than <paramref name="own"/>
+    /// whose bound² does not exceed <paramref name="threshold"/>.
     /// </summary>
+    /// <param name="row">The row, in the pass.</param>
+    /// <param name="localRow">The row in its chunk.</param>
+    /// <param name="own">The row's own group, always computed.</param>
+    /// <param name="threshold">Squared bound above which a group is skipped.</param>
+    /// <param name="gaps">The gaps of a centroid b (empty for none).</param>
+    /// <param name="reach">An upper bound on ‖x − b‖.</param>
+    /// <param name="jobs">Where the groups to compute are queued.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void QueueUnprunedGroups(int row, int localRow, int own, float threshold, ref JobList jobs)
+    private void QueueUnprunedGroups(int row, int localRow, int own, float threshold, ReadOnlySpan<float> gaps, float reach, ref JobList jobs)
     {
+        bool useGaps = !gaps.IsEmpty && float.IsFinite(reach);
+        var reachVector = Vector256.Create(reach);
+        ref float gap = ref MemoryMarshal.GetReference(gaps);
         ref byte bounds = ref MemoryMarshal.GetReference(RowBounds(row));
         var quantum = Vector256.Create(Quantum(_exponents[row]));
         var limit = Vector256.Create(threshold);
@@ -535,6 +593,12 @@ internal sealed unsafe class YinyangPruning : IDisposable
             var (q0, q1) = Vector256.Widen(Vector256.Create(Vector128.WidenLower(raw), Vector128.WidenUpper(raw)));
             var lower0 = Read(q0, quantum, Vector256.LoadUnsafe(ref _travelRead[g0]));
             var lower1 = Read(q1, quantum, Vector256.LoadUnsafe(ref _travelRead[g0 + 8]));
+            if (useGaps)
+            {
+                // The gap table has G columns; the stride's padding past them never opens (not live).
+                lower0 = Vector256.Max(lower0, StepDown(LoadGaps(ref gap, g0, gaps.Length) - reachVector));
+                lower1 = Vector256.Max(lower1, StepDown(LoadGaps(ref gap, g0 + 8, gaps.Length) - reachVector));
+            }
             uint pruned = Vector256.GreaterThan(lower0 * lower0, limit).ExtractMostSignificantBits()
                 | Vector256.GreaterThan(lower1 * lower1, limit).ExtractMostSignificantBits() << 8;
             uint open = ~pruned & _liveMask[block];
@@ -548,13 +612,40 @@ internal sealed unsafe class YinyangPruning : IDisposable
         }
     }
 
-    /// <summary>q·2^e (exact) less the travel, one float low to cover the subtraction's rounding; at least 0.</summary>
+    /// <summary>q·2^e (exact) less the travel, rounded down; at least 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Read(Vector256<uint> quanta, Vector256<float> quantum, Vector256<float> travel)
+    private static Vector256<float> Read(Vector256<uint> quanta, Vector256<float> quantum, Vector256<float> travel) =>
+        StepDown(Vector256.ConvertToSingle(quanta.AsInt32()) * quantum - travel);
+
+    /// <summary>One float below a rounded difference is under the exact one; non-positive or NaN gives 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> StepDown(Vector256<float> difference) =>
+        Vector256.ConditionalSelect(Vector256.GreaterThan(difference, Vector256<float>.Zero),
+            (difference.AsInt32() - Vector256<int>.One).AsSingle(), Vector256<float>.Zero);
+
+    /// <summary>Eight gaps from <paramref name="first"/>, zeros past the end.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> LoadGaps(ref float gaps, int first, int length)
     {
-        var lower = Vector256.ConvertToSingle(quanta.AsInt32()) * quantum - travel;
-        return Vector256.ConditionalSelect(Vector256.GreaterThan(lower, Vector256<float>.Zero),
-            (lower.AsInt32() - Vector256<int>.One).AsSingle(), Vector256<float>.Zero);
+        if (first + 8 <= length)
+            return Vector256.LoadUnsafe(ref gaps, (nuint)first);
+        Span<float> tail = stackalloc float[8];
+        tail.Clear();
+        for (int j = first; j < length; j++)
+            tail[j - first] = Unsafe.Add(ref gaps, j);
+        return Vector256.Create((ReadOnlySpan<float>)tail);
+    }
+
+    /// <summary>√(best + fl(‖x‖²) + E), rounded up: a bound on the distance to the centroid giving best.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Reach(float bestKey, float rowNorm, double margin)
+    {
+        double square = bestKey + (double)rowNorm + margin;
+        if (!double.IsFinite(square))
+            return float.PositiveInfinity;
+        double root = Math.Sqrt(Math.Max(square, 0)) * (1 + 1e-12);
+        float value = (float)root;
+        return value < root ? MathF.BitIncrement(value) : value;
     }
 
     /// <summary>A fresh bound as stored: bound + travel so far, one float low, quantised.</summary>
