@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.Collections.Concurrent;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
@@ -62,6 +62,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     private readonly float[] _travelStore;
     private readonly ushort[] _liveMask;
     private PackedCentroids? _packed;
+    private readonly ConcurrentBag<Scratch> _scratch = [];
     // K × G, remeasured every step: see MeasureGroupGaps. Null where K·G is too large to keep.
     private readonly float[]? _groupGaps;
     private readonly int _threads;
@@ -127,6 +128,8 @@ internal sealed unsafe class YinyangPruning : IDisposable
         _bounds = null;
     }
 
+    private Scratch RentScratch() => _scratch.TryTake(out var scratch) ? scratch : new Scratch();
+
     /// <summary>Whether grouping can skip anything: at least two groups.</summary>
     public static bool Applies(int k, int width) => k > width;
 
@@ -161,9 +164,6 @@ internal sealed unsafe class YinyangPruning : IDisposable
         }
 
         _plainStep = !MeasureCentroidNorms(centroids);
-        if (!_plainStep)
-            MeasureGroupGaps(centroids, plain);
-
         if (_boundsValid && !_plainStep)
         {
             MeasureDrift(centroids);
@@ -177,6 +177,8 @@ internal sealed unsafe class YinyangPruning : IDisposable
             Array.Clear(_travelStore);
         }
         centroids.CopyTo(_reference);
+        if (!_plainStep)
+            MeasureGroupGaps(_reference, plain);
         Interlocked.Exchange(ref _panelsComputed, 0);
     }
 
@@ -217,7 +219,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
         _packed!.Fill(centroids);
         if (!MeasureCentroidNorms(centroids))
             return false;
-        MeasureGroupGaps(centroids, plain);
+        MeasureGroupGaps(centroids.ToArray(), plain);
         MeasureDrift(centroids);
         Travel(commit: false);
         return true;
@@ -383,25 +385,15 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// Blocks of centroids in parallel; each entry depends only on the centroids.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void MeasureGroupGaps(ReadOnlySpan<float> centroids, PackedCentroids packed)
+    private void MeasureGroupGaps(float[] centroids, PackedCentroids packed)
     {
         var gaps = _groupGaps;
         if (gaps is null)
             return;
         const int Block = 64;
         int blocks = (_k + Block - 1) / Block;
-        // Parallel.For cannot capture a span: the centroids travel as an array.
-        float[] source = ArrayPool<float>.Shared.Rent(centroids.Length);
-        centroids.CopyTo(source);
-        try
-        {
-            var options = new ParallelOptions { MaxDegreeOfParallelism = _threads };
-            Parallel.For(0, blocks, options, block => MeasureGroupGapBlock(source, packed, block * Block, Math.Min(Block, _k - block * Block), gaps));
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(source);
-        }
+        var options = new ParallelOptions { MaxDegreeOfParallelism = _threads };
+        Parallel.For(0, blocks, options, block => MeasureGroupGapBlock(centroids, packed, block * Block, Math.Min(Block, _k - block * Block), gaps));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -409,7 +401,10 @@ internal sealed unsafe class YinyangPruning : IDisposable
     {
         int k = _k, d = _d;
         Span<float> nearest = _groups <= 1024 ? stackalloc float[_groups] : new float[_groups];
-        float[] block = ArrayPool<float>.Shared.Rent(count * k);
+        var scratch = RentScratch();
+        if (scratch.Block.Length < count * k)
+            scratch.Block = new float[count * k];
+        float[] block = scratch.Block;
         try
         {
             FusedAssignKernel.AllDistances(centroids.AsSpan(first * d, count * d), packed, block.AsSpan(0, count * k));
@@ -438,7 +433,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(block);
+            _scratch.Add(scratch);
         }
     }
 
@@ -451,21 +446,21 @@ internal sealed unsafe class YinyangPruning : IDisposable
         Span<int> labels, Span<float> distances, PackedCentroids plain, bool store)
     {
         int count = labels.Length;
-        var jobs = new JobList(count + ExtraJobs + _groups);
+        var jobs = RentScratch();
+        jobs.Prepare(count, count + ExtraJobs + _groups, _groups);
         long computed = count;
         try
         {
             // Phase 1: every row's own group; that gives its new distance to its old centroid and a best key.
             for (int i = 0; i < count; i++)
                 jobs.Add(i, _groupOf[previous[i]]);
-            RunJobs(rows, ref jobs, 0);
+            RunJobs(rows, jobs, 0);
 
             // Phase 2: age every bound by its group's drift and queue the groups it no longer rules out;
             // run them and settle those rows whenever enough are queued, so that memory stays bounded.
-            var ends = ArrayPool<int>.Shared.Rent(count);
+            var ends = jobs.Ends;
             // ‖x‖² again, exactly as the kernel takes it: cheaper than keeping 4 bytes per row.
-            var rowNorms = ArrayPool<float>.Shared.Rent(count);
-            try
+            var rowNorms = jobs.RowNorms;
             {
                 int settled = 0;
                 for (int i = 0; i < count; i++)
@@ -481,28 +476,24 @@ internal sealed unsafe class YinyangPruning : IDisposable
                     var gapRow = _groupGaps is not null && nearest < _k
                         ? _groupGaps.AsSpan(nearest * _groups, _groups) : default;
                     float reach = Reach(best, rowNorm, margin);
-                    QueueUnprunedGroups(row, i, _groupOf[previous[i]], threshold, gapRow, reach, ref jobs);
+                    QueueUnprunedGroups(row, i, _groupOf[previous[i]], threshold, gapRow, reach, jobs);
                     ends[i] = jobs.Count;
                     if (jobs.Count - count >= ExtraJobs || i == count - 1)
                     {
-                        RunJobs(rows, ref jobs, count);
-                        Settle(rows, firstRow, settled, i + 1, count, ends, rowNorms, ref jobs, labels, distances, plain, store);
+                        RunJobs(rows, jobs, count);
+                        Settle(rows, firstRow, settled, i + 1, count, ends, rowNorms, jobs, labels, distances, plain, store);
                         computed += jobs.Count - count;
                         jobs.Count = count;
                         settled = i + 1;
                     }
                 }
             }
-            finally
-            {
-                ArrayPool<int>.Shared.Return(ends);
-                ArrayPool<float>.Shared.Return(rowNorms);
-            }
+
             Interlocked.Add(ref _panelsComputed, computed);
         }
         finally
         {
-            jobs.Dispose();
+            _scratch.Add(jobs);
         }
     }
 
@@ -512,7 +503,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// Their extra jobs start at <paramref name="firstExtra"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Settle(ReadOnlySpan<float> rows, int firstRow, int from, int to, int firstExtra, int[] ends, float[] rowNorms, ref JobList jobs,
+    private void Settle(ReadOnlySpan<float> rows, int firstRow, int from, int to, int firstExtra, int[] ends, float[] rowNorms, Scratch jobs,
         Span<int> labels, Span<float> distances, PackedCentroids plain, bool store)
     {
         int next = firstExtra;
@@ -578,7 +569,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// <param name="reach">An upper bound on ‖x − b‖.</param>
     /// <param name="jobs">Where the groups to compute are queued.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void QueueUnprunedGroups(int row, int localRow, int own, float threshold, ReadOnlySpan<float> gaps, float reach, ref JobList jobs)
+    private void QueueUnprunedGroups(int row, int localRow, int own, float threshold, ReadOnlySpan<float> gaps, float reach, Scratch jobs)
     {
         bool useGaps = !gaps.IsEmpty && float.IsFinite(reach);
         var reachVector = Vector256.Create(reach);
@@ -655,18 +646,14 @@ internal sealed unsafe class YinyangPruning : IDisposable
 
     /// <summary>Runs the queued jobs from <paramref name="from"/> on, panel by panel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void RunJobs(ReadOnlySpan<float> rows, ref JobList jobs, int from)
+    private void RunJobs(ReadOnlySpan<float> rows, Scratch jobs, int from)
     {
         int total = jobs.Count - from;
         if (total <= 0)
             return;
         var packed = _packed!;
-        int[] starts = ArrayPool<int>.Shared.Rent(_groups + 1);
-        int[] order = ArrayPool<int>.Shared.Rent(total);
-        int[] rowIndices = ArrayPool<int>.Shared.Rent(total);
-        float[] minima = ArrayPool<float>.Shared.Rent(total);
-        float[] argmins = ArrayPool<float>.Shared.Rent(total);
-        try
+        int[] starts = jobs.Starts, order = jobs.Order, rowIndices = jobs.RowIndices;
+        float[] minima = jobs.SortedMinima, argmins = jobs.SortedArgmins;
         {
             // Counting sort by panel, so that each panel streams from cache once for all its rows.
             var start = starts.AsSpan(0, _groups + 1);
@@ -697,14 +684,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
                 jobs.Argmins[order[s]] = argmins[s];
             }
         }
-        finally
-        {
-            ArrayPool<int>.Shared.Return(starts);
-            ArrayPool<int>.Shared.Return(order);
-            ArrayPool<int>.Shared.Return(rowIndices);
-            ArrayPool<float>.Shared.Return(minima);
-            ArrayPool<float>.Shared.Return(argmins);
-        }
+
     }
 
     /// <summary>E: the largest amount by which key + fl(‖x‖²) can differ from ‖x − c‖² for any centroid.</summary>
@@ -924,14 +904,40 @@ internal sealed unsafe class YinyangPruning : IDisposable
         }
     }
 
-    /// <summary>(row, panel) pairs of one chunk and their results, in pooled arrays that grow if needed.</summary>
-    private struct JobList(int capacity) : IDisposable
+    /// <summary>
+    /// One chunk's working arrays: the (row, panel) jobs and their results, the panel sort, per-row
+    /// extras. Kept in a pool no larger than the number of chunks in flight, so that memory does not grow
+    /// with the thread pool (the shared ArrayPool keeps arrays per thread).
+    /// </summary>
+    private sealed class Scratch
     {
-        public int[] Rows = ArrayPool<int>.Shared.Rent(capacity);
-        public int[] Panels = ArrayPool<int>.Shared.Rent(capacity);
-        public float[] Minima = ArrayPool<float>.Shared.Rent(capacity);
-        public float[] Argmins = ArrayPool<float>.Shared.Rent(capacity);
-        public int Count = 0;
+        public int[] Rows = [], Panels = [], Order = [], RowIndices = [], Starts = [], Ends = [];
+        public float[] Minima = [], Argmins = [], SortedMinima = [], SortedArgmins = [], RowNorms = [], Block = [];
+        public int Count;
+
+        /// <summary>Room for <paramref name="rows"/> rows and <paramref name="jobs"/> jobs; no jobs queued.</summary>
+        public void Prepare(int rows, int jobs, int groups)
+        {
+            Count = 0;
+            if (Rows.Length < jobs)
+            {
+                Rows = new int[jobs];
+                Panels = new int[jobs];
+                Minima = new float[jobs];
+                Argmins = new float[jobs];
+                Order = new int[jobs];
+                RowIndices = new int[jobs];
+                SortedMinima = new float[jobs];
+                SortedArgmins = new float[jobs];
+            }
+            if (Ends.Length < rows)
+            {
+                Ends = new int[rows];
+                RowNorms = new float[rows];
+            }
+            if (Starts.Length < groups + 1)
+                Starts = new int[groups + 1];
+        }
 
         public void Add(int row, int panel)
         {
@@ -944,26 +950,15 @@ internal sealed unsafe class YinyangPruning : IDisposable
 
         private void Grow()
         {
-            Rows = Resize(Rows, Count);
-            Panels = Resize(Panels, Count);
-            Minima = Resize(Minima, Count);
-            Argmins = Resize(Argmins, Count);
-        }
-
-        private static T[] Resize<T>(T[] old, int used)
-        {
-            var bigger = ArrayPool<T>.Shared.Rent(old.Length * 2);
-            old.AsSpan(0, used).CopyTo(bigger);
-            ArrayPool<T>.Shared.Return(old);
-            return bigger;
-        }
-
-        public readonly void Dispose()
-        {
-            ArrayPool<int>.Shared.Return(Rows);
-            ArrayPool<int>.Shared.Return(Panels);
-            ArrayPool<float>.Shared.Return(Minima);
-            ArrayPool<float>.Shared.Return(Argmins);
+            int size = Rows.Length * 2;
+            Array.Resize(ref Rows, size);
+            Array.Resize(ref Panels, size);
+            Array.Resize(ref Minima, size);
+            Array.Resize(ref Argmins, size);
+            Order = new int[size];
+            RowIndices = new int[size];
+            SortedMinima = new float[size];
+            SortedArgmins = new float[size];
         }
     }
 }
