@@ -9,10 +9,11 @@ namespace FlashKMeans.Cpu;
 
 /// <summary>
 /// Exact Yinyang pruning (Ding et al., ICML 2015) for the CPU assignment. Centroids are grouped once,
-/// W to a group so that a group is one SIMD panel, and each row keeps a lower bound on its distance
-/// to every group other than its own. Each step the bounds drop by the farthest any member of the group
-/// moved; a row then recomputes its own group (which yields its distance) and only the groups whose
-/// bound does not clear its best distance.
+/// W to a group so that a group is one SIMD panel. A row recomputes its own group (which yields its
+/// distance and its nearest centroid b there) and then only the groups that no lower bound rules out.
+/// Two bounds on the distance to a group: b's gap to the group less the row's distance to b (triangle
+/// inequality through b, from a K × G table remeasured every step), and, where memory allows, a stored
+/// per-row bound from the last time the group was computed, aged by the farthest any member moved.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -71,7 +72,11 @@ internal sealed unsafe class YinyangPruning : IDisposable
     private const long MaximumGapEntries = 1 << 22;
     private readonly double _errorScale;
     private double _centroidNorm;
-    private bool _grouped, _boundsValid, _plainStep;
+    private readonly bool _storesBounds;
+    private bool _grouped, _boundsValid, _plainStep, _fullStep;
+    // Steps to run unpruned after a step that had to compute most panels anyway (2, 8, 32, 64, ...).
+    private int _fullStepsLeft, _backoff;
+    private long _rowsAssigned;
 
     /// <summary>Groups of the last grouping, for diagnostics.</summary>
     public int GroupCount => _groups;
@@ -81,9 +86,16 @@ internal sealed unsafe class YinyangPruning : IDisposable
 
     private long _panelsComputed;
 
-    public YinyangPruning(int rowCount, int dimension, int k, int width, int threads)
+    /// <param name="rowCount">N.</param>
+    /// <param name="dimension">d.</param>
+    /// <param name="k">K.</param>
+    /// <param name="width">Lanes per panel, W.</param>
+    /// <param name="threads">Threads for the per-step gap table.</param>
+    /// <param name="storeBounds">Keep a byte per row and group; otherwise only the gap table bounds.</param>
+    public YinyangPruning(int rowCount, int dimension, int k, int width, int threads, bool storeBounds)
     {
         _threads = threads;
+        _storesBounds = storeBounds;
         _d = dimension;
         _k = k;
         _w = width;
@@ -91,8 +103,15 @@ internal sealed unsafe class YinyangPruning : IDisposable
         _stride = StrideFor(k, width);
         _groupOf = new int[k];
         _order = new int[_groups * width];
-        _bounds = (byte*)NativeMemory.AllocZeroed((nuint)((long)rowCount * _stride));
-        _exponents = new sbyte[rowCount];
+        if (storeBounds)
+        {
+            _bounds = (byte*)NativeMemory.AllocZeroed((nuint)((long)rowCount * _stride));
+            _exponents = new sbyte[rowCount];
+        }
+        else
+        {
+            _exponents = [];
+        }
         _reference = new float[k * dimension];
         _drift = new float[_stride];
         long gapEntries = (long)k * ((k + width - 1) / width);
@@ -133,6 +152,17 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// <summary>Whether grouping can skip anything: at least two groups.</summary>
     public static bool Applies(int k, int width) => k > width;
 
+    /// <summary>
+    /// Whether to keep per-row bounds: only while they take at most 1/16 of the bytes of a row, so that
+    /// pruning never adds much to the memory the data needs. Without them the gap table alone bounds the
+    /// groups, which on well-separated clusters prunes about as much (the bounds help where clusters overlap).
+    /// </summary>
+    public static bool StoresBoundsFor(int dimension, int k, int width) =>
+        (long)StrideFor(k, width) * 16 <= (long)dimension * sizeof(float);
+
+    /// <summary>Whether gaps are kept at this K (without gaps or bounds nothing could be pruned).</summary>
+    public static bool KeepsGapsFor(int k, int width) => (long)k * ((k + width - 1) / width) <= MaximumGapEntries;
+
     /// <summary>Bytes per row of bounds: one per group, padded to whole blocks.</summary>
     private static int StrideFor(int k, int width) => ((k + width - 1) / width + BoundBlock - 1) / BoundBlock * BoundBlock;
 
@@ -164,7 +194,10 @@ internal sealed unsafe class YinyangPruning : IDisposable
         }
 
         _plainStep = !MeasureCentroidNorms(centroids);
-        if (_boundsValid && !_plainStep)
+        _fullStep = _fullStepsLeft > 0;
+        if (_fullStep)
+            _fullStepsLeft--;
+        if (_boundsValid && !_plainStep && !_fullStep)
         {
             MeasureDrift(centroids);
             Travel(commit: true);
@@ -177,9 +210,11 @@ internal sealed unsafe class YinyangPruning : IDisposable
             Array.Clear(_travelStore);
         }
         centroids.CopyTo(_reference);
-        if (!_plainStep)
+        // A full step without stored bounds needs no gaps: nothing is seeded.
+        if (!_plainStep && (_storesBounds || !_fullStep && _boundsValid))
             MeasureGroupGaps(_reference, plain);
         Interlocked.Exchange(ref _panelsComputed, 0);
+        Interlocked.Exchange(ref _rowsAssigned, 0);
     }
 
     /// <summary>Sets the bound on ‖c‖ that margins use; false where some key could overflow.</summary>
@@ -202,7 +237,22 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// <summary>Call after a step's assignment.</summary>
     public void EndStep()
     {
+        bool pruned = _boundsValid && !_plainStep && !_fullStep;
         _boundsValid = !_plainStep;
+        if (pruned)
+        {
+            // The panel-at-a-time jobs cost more per panel than the unpruned kernel: where most panels
+            // had to be computed anyway, run the next steps unpruned, backing off further each time.
+            if (PanelsComputed * 2 > _rowsAssigned * _groups)
+            {
+                _backoff = Math.Clamp(_backoff * 4, 2, 64);
+                _fullStepsLeft = _backoff;
+            }
+            else
+            {
+                _backoff = 0;
+            }
+        }
     }
 
     /// <summary>
@@ -214,7 +264,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// <param name="plain">The same centroids packed in index order.</param>
     public bool TryBeginEvaluation(ReadOnlySpan<float> centroids, PackedCentroids plain)
     {
-        if (!_boundsValid || centroids.Length != _k * _d)
+        if (!_boundsValid || _backoff > 0 || centroids.Length != _k * _d)
             return false;
         _packed!.Fill(centroids);
         if (!MeasureCentroidNorms(centroids))
@@ -271,9 +321,10 @@ internal sealed unsafe class YinyangPruning : IDisposable
     public void AssignChunk(ReadOnlySpan<float> rows, int firstRow, ReadOnlySpan<int> previous,
         Span<int> labels, Span<float> distances, PackedCentroids plain)
     {
+        Interlocked.Add(ref _rowsAssigned, labels.Length);
         if (_plainStep)
             FusedAssignKernel.Assign(rows, plain, labels, distances);
-        else if (!_boundsValid)
+        else if (!_boundsValid || _fullStep)
             AssignAll(rows, firstRow, labels, distances, plain);
         else
             AssignPruned(rows, firstRow, previous, labels, distances, plain, store: true);
@@ -291,6 +342,11 @@ internal sealed unsafe class YinyangPruning : IDisposable
         FusedAssignKernel.Assign(rows, plain, labels, distances);
         var gaps = _groupGaps;
         int d = _d, count = labels.Length;
+        if (!_storesBounds)
+        {
+            Interlocked.Add(ref _panelsComputed, (long)count * _groups);
+            return;
+        }
         if (gaps is null)
         {
             // No gap table at this K: start from no bounds; the next step measures them.
@@ -515,7 +571,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
             if (!float.IsFinite(rowNorm))
             {
                 FusedAssignKernel.Assign(rows.Slice(i * _d, _d), plain, labels.Slice(i, 1), distances.Slice(i, 1));
-                if (store)
+                if (store && _storesBounds)
                     RowBounds(row).Clear();
                 next = end;
                 continue;
@@ -527,7 +583,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
             int label = (int)bestIndex;
             labels[i] = label;
             distances[i] = Math.Max(0f, rowNorm + best);
-            if (store)
+            if (store && _storesBounds)
             {
                 int own = _groupOf[label];
                 double margin = Margin(rowNorm);
@@ -574,16 +630,20 @@ internal sealed unsafe class YinyangPruning : IDisposable
         bool useGaps = !gaps.IsEmpty && float.IsFinite(reach);
         var reachVector = Vector256.Create(reach);
         ref float gap = ref MemoryMarshal.GetReference(gaps);
-        ref byte bounds = ref MemoryMarshal.GetReference(RowBounds(row));
-        var quantum = Vector256.Create(Quantum(_exponents[row]));
+        ref byte bounds = ref _storesBounds ? ref MemoryMarshal.GetReference(RowBounds(row)) : ref Unsafe.NullRef<byte>();
+        var quantum = Vector256.Create(_storesBounds ? Quantum(_exponents[row]) : 0f);
         var limit = Vector256.Create(threshold);
         for (int block = 0; block < _liveMask.Length; block++)
         {
             int g0 = block * BoundBlock;
-            var raw = Vector128.LoadUnsafe(ref bounds, (nuint)g0);
-            var (q0, q1) = Vector256.Widen(Vector256.Create(Vector128.WidenLower(raw), Vector128.WidenUpper(raw)));
-            var lower0 = Read(q0, quantum, Vector256.LoadUnsafe(ref _travelRead[g0]));
-            var lower1 = Read(q1, quantum, Vector256.LoadUnsafe(ref _travelRead[g0 + 8]));
+            Vector256<float> lower0 = default, lower1 = default;
+            if (_storesBounds)
+            {
+                var raw = Vector128.LoadUnsafe(ref bounds, (nuint)g0);
+                var (q0, q1) = Vector256.Widen(Vector256.Create(Vector128.WidenLower(raw), Vector128.WidenUpper(raw)));
+                lower0 = Read(q0, quantum, Vector256.LoadUnsafe(ref _travelRead[g0]));
+                lower1 = Read(q1, quantum, Vector256.LoadUnsafe(ref _travelRead[g0 + 8]));
+            }
             if (useGaps)
             {
                 // The gap table has G columns; the stride's padding past them never opens (not live).
