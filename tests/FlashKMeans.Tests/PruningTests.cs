@@ -180,6 +180,24 @@ public sealed class PruningTests
         Assert.IsTrue(pruning.PanelsComputed < full / 4, $"computed {pruning.PanelsComputed} of {full} panels");
     }
 
+    [TestMethod]
+    public void Falls_back_to_the_unpruned_kernel_where_bounds_skip_little()
+    {
+        // Plain Gaussian noise: every group stays close to every row, so a pruned step computes most
+        // panels; the next steps must run the unpruned kernel (every panel, counted once per row).
+        int n = 6000, d = 8, k = 96;
+        var data = TestData.Gaussian(n, d, seed: 41);
+        using var pruned = Bind(data, d, null, k, 2, pruning: true);
+        pruned.SetCentroids(TestData.PickRows(data, d, k, seed: 42));
+        var pruning = pruned.Pruning!;
+        long full = (long)n * pruning.GroupCount;
+        pruned.Step(false, CancellationToken.None);
+        pruned.Step(false, CancellationToken.None);
+        Assert.IsTrue(pruning.PanelsComputed * 2 > full, $"the pruned step computed {pruning.PanelsComputed} of {full}");
+        pruned.Step(false, CancellationToken.None);
+        Assert.AreEqual(full, pruning.PanelsComputed, "the step after a poor pruned step is a full one");
+    }
+
     private static CpuDataBinding.PruningBounds Mode(bool storeBounds) =>
         storeBounds ? CpuDataBinding.PruningBounds.Stored : CpuDataBinding.PruningBounds.GapsOnly;
 
