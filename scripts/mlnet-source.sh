@@ -27,7 +27,9 @@ XML
     MLNET_SOURCE_REASON="Microsoft.ML 5.0.0 restored from NuGet"
   else
     MLNET_SOURCE=Contract
-    MLNET_SOURCE_REASON="Microsoft.ML 5.0.0 did not restore: $(grep -o 'error NU[0-9]*[^[]*' "$_probe/restore.log" | head -1 | sed 's/ *$//')"
+    _why="$(grep -o 'error NU[0-9]*[^[]*' "$_probe/restore.log" 2>/dev/null | head -1 | sed 's/ *$//' || true)"
+    MLNET_SOURCE_REASON="Microsoft.ML 5.0.0 did not restore: ${_why:-restore failed or timed out}"
+    unset _why
   fi
   rm -rf "$_probe"
   unset _probe

@@ -16,11 +16,10 @@ import os
 # ASSIGN=wgmma selects flash_assign_wgmma_* (sm_90a PTX) instead of the mma.sync kernels.
 VARIANT = os.environ.get("ASSIGN", "mma")
 PROFILE = "--profile" in sys.argv
-def seg_run(total, width):
+def seg_run(total):
     # CudaSession.SegmentRun
-    groups = 132 * (2048 // width)
-    run = (total + groups - 1) // groups
-    return int(min(max((run + 31) // 32 * 32, 32), 4096))
+    warps = 132 * 16
+    return int(min(max((total + warps - 1) // warps, 16), 4096))
 WG_SMEM = 99328
 
 def assign_fn(dt):
@@ -29,6 +28,10 @@ def assign_fn(dt):
         f = fn("flash_assign_wgmma", f"flash_assign_wgmma_{t}", arch="sm90a")
         f.max_dynamic_shared_size_bytes = WG_SMEM
         return f, WG_SMEM
+    if VARIANT == "wgmma2":
+        f = fn("flash_assign_wgmma", f"flash_assign_wgmma2_{t}", arch="sm90a")
+        f.max_dynamic_shared_size_bytes = 164864
+        return f, 164864
     f = fn("flash_assign_mma", f"flash_assign_{t}")
     f.max_dynamic_shared_size_bytes = SMEM
     return f, SMEM
@@ -125,8 +128,8 @@ def update(xp, labels, B, n, k, d, ld, dt, fixed, centroids, scale=None):
     fs((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=8 * k)
     width = min(256, (d + 31) // 32 * 32)
     lanes = 256 // width
-    RUN = seg_run(total, width)
-    sgrid = (total + RUN * lanes - 1) // (RUN * lanes)
+    RUN = seg_run(total)
+    sgrid = (total + RUN * 8 - 1) // (RUN * 8)
     shift = cp.empty(B * k, dtype=cp.float32)
     suf = SUFFIX[dt]
     wout = cp.empty(B * k, dtype=cp.float64)
@@ -271,8 +274,8 @@ def bench_shape(B, n, k, d, dt, fixed=False):
     f_hist.max_dynamic_shared_size_bytes = 227 * 1024
     f_scat.max_dynamic_shared_size_bytes = 227 * 1024
     width = min(256, (d + 31) // 32 * 32); lanes = 256 // width
-    RUN = seg_run(total, width)
-    sgrid = (total + RUN * lanes - 1) // (RUN * lanes)
+    RUN = seg_run(total)
+    sgrid = (total + RUN * 8 - 1) // (RUN * 8)
     def do_assign():
         f_assign(((n + 127) // 128, B), (256,), (xp, cq, cn, xn, labels, mind, I32(n), I32(k), I32(d), I32(ld), I32(ld), I32(0)), shared_mem=ASM)
     def do_iter():

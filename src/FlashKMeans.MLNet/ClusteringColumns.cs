@@ -49,8 +49,11 @@ internal static class ClusteringColumns
     private static DataViewSchema.Annotations Annotations(string valueKind)
     {
         var builder = new DataViewSchema.Annotations.Builder();
-        builder.Add(ScoreColumnKind, TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = ClusteringKind.AsMemory());
-        builder.Add(ScoreValueKind, TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = valueKind.AsMemory());
+        // Typed getters: the builder also has an Add(string, DataViewType, Delegate) overload.
+        ValueGetter<ReadOnlyMemory<char>> kind = (ref ReadOnlyMemory<char> v) => v = ClusteringKind.AsMemory();
+        ValueGetter<ReadOnlyMemory<char>> value = (ref ReadOnlyMemory<char> v) => v = valueKind.AsMemory();
+        builder.Add(ScoreColumnKind, TextDataViewType.Instance, kind);
+        builder.Add(ScoreValueKind, TextDataViewType.Instance, value);
         return builder.ToAnnotations();
     }
 

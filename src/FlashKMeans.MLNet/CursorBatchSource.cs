@@ -33,8 +33,9 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
     /// <param name="weights">Its weight column, if any.</param>
     /// <param name="batchRows">Rows per batch.</param>
     /// <param name="rejectMissing">Throw on a missing row instead of skipping it.</param>
-    /// <param name="cacheBudgetBytes">When the input's row count is known and its rows fit in this many bytes, the
-    /// first complete pass also copies them into one native block that later passes read instead of the cursor.</param>
+    /// <param name="cacheBudgetBytes">When positive, the first complete pass also copies the usable rows into native
+    /// memory, up to this many bytes, and later passes read that copy instead of the cursor; an input that does not
+    /// fit streams on every pass.</param>
     public CursorBatchSource(IDataView data, DataViewSchema.Column features, DataViewSchema.Column? weights, int batchRows, bool rejectMissing,
         long cacheBudgetBytes = 0)
     {
@@ -44,12 +45,8 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
         _batchRows = batchRows;
         RejectMissing = rejectMissing;
         Dimension = ((VectorDataViewType)features.Type).Size;
-        if (cacheBudgetBytes > 0 && data.GetRowCount() is long rows && rows > 0)
-        {
-            long bytes = rows * (Dimension + (weights.HasValue ? 1 : 0)) * sizeof(float);
-            if (bytes <= cacheBudgetBytes && rows * Dimension <= Array.MaxLength)
-                _cache = new NativeRowCache(rows, Dimension, weights.HasValue);
-        }
+        if (cacheBudgetBytes > 0)
+            _cache = new NativeRowCache(cacheBudgetBytes, Dimension, weights.HasValue);
     }
 
     /// <inheritdoc />
@@ -77,7 +74,7 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
     public IBatchReader OpenReader()
     {
         if (_cache is { IsComplete: true } cache)
-            return cache.OpenReader(_batchRows);
+            return cache.OpenReader();
         Interlocked.Increment(ref _passes);
         return new Reader(this);
     }
@@ -117,6 +114,7 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
         private bool _exhausted;
         private bool _published;
         private bool _started;
+        private readonly bool _fillsCache;
 
         public Reader(CursorBatchSource source)
         {
@@ -135,6 +133,7 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
             }
             _current = source.Rent(ref source._spareA);
             _next = source.Rent(ref source._spareB);
+            _fillsCache = source._cache?.TryBeginFill() == true;
         }
 
         public bool TryRead(out DataBatch batch)
@@ -213,7 +212,8 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
                 _read++;
             }
             target.Count = count;
-            _source._cache?.Append(_served, target.Rows.AsSpan(0, count * d), target.Weights is null ? default : target.Weights.AsSpan(0, count));
+            if (_fillsCache)
+                _source._cache!.Append(target.Rows.AsSpan(0, count * d), target.Weights is null ? default : target.Weights.AsSpan(0, count));
             _served += count;
             if (_exhausted && !_published)
             {
@@ -221,7 +221,8 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
                 _published = true;
                 _source.RowCount = _served;
                 _source.SkippedRows = _skipped;
-                _source._cache?.Complete(_served);
+                if (_fillsCache)
+                    _source._cache!.EndFill(reachedEnd: true);
             }
         }
 
@@ -259,6 +260,8 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
                 // The pass is being abandoned; its read error (if any) no longer matters to anyone.
             }
             _filling = null;
+            if (_fillsCache && !_published)
+                _source._cache!.EndFill(reachedEnd: false);
             _cursor.Dispose();
             _source._spareA = _current;
             _source._spareB = _next;

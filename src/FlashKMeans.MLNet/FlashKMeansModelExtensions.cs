@@ -16,14 +16,16 @@ public static class FlashKMeansModelExtensions
     /// <c>mlContext.Model.Load</c> returns for a saved FlashKMeans or KMeans model.
     /// </summary>
     /// <param name="transformer">An ML.NET clustering transformer over <see cref="KMeansModelParameters"/>.</param>
+    /// <param name="device">Where to score; <see cref="ComputeDevice.Auto"/> uses a CUDA GPU when one is usable.</param>
     /// <param name="blockRows">Rows scored per engine call by <see cref="GpuKMeansTransformer.Transform"/>.</param>
     /// <exception cref="ArgumentException"><paramref name="transformer"/> is not an ML.NET KMeans transformer.</exception>
-    public static GpuKMeansTransformer ToFlashKMeans(this ITransformer transformer, int blockRows = GpuKMeansTrainer.Defaults.BatchSize)
+    public static GpuKMeansTransformer ToFlashKMeans(this ITransformer transformer, ComputeDevice device = ComputeDevice.Auto,
+        int blockRows = GpuKMeansTrainer.Defaults.BatchSize)
     {
         ArgumentNullException.ThrowIfNull(transformer);
         if (transformer is GpuKMeansTransformer already)
             return already;
-        if (!TryConvert(transformer, blockRows, out var converted))
+        if (!TryConvert(transformer, device, blockRows, out var converted))
             throw new ArgumentException(
                 $"{transformer.GetType().Name} is not an ML.NET KMeans transformer (a ClusteringPredictionTransformer over KMeansModelParameters). " +
                 $"For a whole loaded pipeline use {nameof(WithFlashKMeansScoring)}.", nameof(transformer));
@@ -35,13 +37,15 @@ public static class FlashKMeansModelExtensions
     /// <see cref="GpuKMeansTransformer"/> with the same centroids. Other transformers are kept as they are.
     /// </summary>
     /// <param name="model">A transformer or chain, typically what <c>mlContext.Model.Load</c> returned.</param>
+    /// <param name="device">Where to score; <see cref="ComputeDevice.Auto"/> uses a CUDA GPU when one is usable.</param>
     /// <param name="blockRows">Rows scored per engine call.</param>
     /// <exception cref="ArgumentException">The pipeline contains no ML.NET KMeans transformer.</exception>
-    public static ITransformer WithFlashKMeansScoring(this ITransformer model, int blockRows = GpuKMeansTrainer.Defaults.BatchSize)
+    public static ITransformer WithFlashKMeansScoring(this ITransformer model, ComputeDevice device = ComputeDevice.Auto,
+        int blockRows = GpuKMeansTrainer.Defaults.BatchSize)
     {
         ArgumentNullException.ThrowIfNull(model);
         int replaced = 0;
-        var result = Replace(model, blockRows, ref replaced);
+        var result = Replace(model, device, blockRows, ref replaced);
         if (replaced == 0)
             throw new ArgumentException("The model contains no ML.NET KMeans transformer to replace.", nameof(model));
         return result;
@@ -64,9 +68,9 @@ public static class FlashKMeansModelExtensions
         };
     }
 
-    private static ITransformer Replace(ITransformer transformer, int blockRows, ref int replaced)
+    private static ITransformer Replace(ITransformer transformer, ComputeDevice device, int blockRows, ref int replaced)
     {
-        if (TryConvert(transformer, blockRows, out var converted))
+        if (TryConvert(transformer, device, blockRows, out var converted))
         {
             replaced++;
             return converted;
@@ -75,13 +79,13 @@ public static class FlashKMeansModelExtensions
         {
             var parts = new List<ITransformer>();
             foreach (var part in chain)
-                parts.Add(Replace(part, blockRows, ref replaced));
+                parts.Add(Replace(part, device, blockRows, ref replaced));
             return new TransformerChain<ITransformer>(parts.ToArray());
         }
         return transformer;
     }
 
-    private static bool TryConvert(ITransformer transformer, int blockRows, out GpuKMeansTransformer converted)
+    private static bool TryConvert(ITransformer transformer, ComputeDevice device, int blockRows, out GpuKMeansTransformer converted)
     {
         converted = null!;
         // A loaded model's static type argument is internal (IPredictorProducing<VBuffer<float>>), so match through the
@@ -95,7 +99,8 @@ public static class FlashKMeansModelExtensions
         for (int c = 0; c < k; c++)
             centroids[c].CopyTo(flat, c * d);
         var model = KMeansModel.FromCentroids(flat, d);
-        converted = new GpuKMeansTransformer(model, single.FeatureColumnName, single.FeatureColumnType, blockRows, summary: null);
+        converted = new GpuKMeansTransformer(model, single.FeatureColumnName, single.FeatureColumnType, blockRows,
+            new ScoringDevice(device, ComputePrecision.Float32, NumberOfThreads: null), summary: null);
         return true;
     }
 }

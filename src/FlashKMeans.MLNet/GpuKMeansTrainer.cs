@@ -12,9 +12,12 @@ namespace FlashKMeans.MLNet;
 /// Create it with <c>mlContext.Clustering.Trainers.FlashKMeans(...)</c>.
 /// </summary>
 /// <remarks>
-/// <para>Training streams the data: each Lloyd pass opens one cursor on the input and copies a block of
-/// <see cref="Options.BatchSize"/> rows at a time into a pinned buffer that the engine reads (or the engine
-/// keeps the data in device memory where it fits). The data is never copied whole into managed arrays.</para>
+/// <para>Training reads the input through cursors on the feature (and weight) column, a block of
+/// <see cref="Options.BatchSize"/> rows at a time into pinned buffers, the next block filled while the engine
+/// works on the current one. The data is never copied whole into managed arrays. When the usable rows fit
+/// <see cref="Options.DeviceMemoryBudgetMb"/> (2048 MB by default), the first pass also keeps them in native
+/// memory and the engine's later passes read that instead of the cursor; otherwise every pass is a cursor pass.
+/// The CUDA backend uploads the rows once and keeps them on the GPU.</para>
 /// <para>Rows with a NaN or infinite feature, or a negative or non-finite weight, are skipped and counted, as
 /// ML.NET's KMeans does; set <see cref="Options.TreatMissingFeaturesAsError"/> to reject them instead.</para>
 /// <para>Log lines (backend, per-iteration inertia, skipped rows) go to <c>MLContext.Log</c>.</para>
@@ -35,6 +38,8 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         public const float OptimizationTolerance = 1e-7f;
         /// <summary>Default <see cref="Options.BatchSize"/>: rows copied from the cursor per engine batch.</summary>
         public const int BatchSize = 16384;
+        /// <summary>Default <see cref="Options.DeviceMemoryBudgetMb"/>.</summary>
+        public const int DeviceMemoryBudgetMb = 2048;
         /// <summary>Default feature column name.</summary>
         public const string FeatureColumnName = "Features";
     }
@@ -62,8 +67,8 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
 
         /// <summary>
         /// How the first centroids are chosen. The default, k-means‖, is what ML.NET's default
-        /// (its enum value <c>KMeansYinyang</c>) actually runs; ML.NET's <c>KMeansPlusPlus</c> and <c>Random</c>
-        /// map to the values of the same names.
+        /// (its enum value <c>KMeansYinyang</c>) actually runs; ML.NET's <c>KMeansPlusPlus</c> maps to
+        /// <see cref="KMeansInitialization.KMeansPlusPlus"/> and its <c>Random</c> to <see cref="KMeansInitialization.RandomRows"/>.
         /// </summary>
         public KMeansInitialization InitializationAlgorithm = KMeansInitialization.KMeansParallel;
 
@@ -83,14 +88,15 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         public int BatchSize = Defaults.BatchSize;
 
         /// <summary>
-        /// Memory, in megabytes, that may hold training rows next to the compute. When the whole input fits
-        /// (rows × (d + weight) × 4 bytes, row count known up front), the first cursor pass also copies the usable rows
-        /// into one native block and every later pass reads that block instead of the cursor: the CPU backend reads it
-        /// in place and the CUDA backend uploads from it without staging. Otherwise every pass streams through the
-        /// cursor in pinned batches of <see cref="BatchSize"/> rows, shrunk to fit the budget. <c>null</c> (the
-        /// default) always streams.
+        /// Memory, in megabytes, that may hold a copy of the training rows next to the compute. The first cursor pass
+        /// also copies the usable rows into native (unmanaged) memory; if they fit, every later pass reads that copy
+        /// instead of the cursor (the CPU backend reads it in place, the CUDA backend uploads from it without staging),
+        /// so upstream transforms and file parsing run once. If they do not fit, the copy is dropped as soon as it
+        /// would exceed the budget and every pass streams through the cursor in pinned batches of
+        /// <see cref="BatchSize"/> rows (shrunk to fit the budget). <c>null</c> always streams. Default 2048, in the
+        /// spirit of ML.NET KMeans' 4096 MB acceleration budget.
         /// </summary>
-        public int? DeviceMemoryBudgetMb;
+        public int? DeviceMemoryBudgetMb = Defaults.DeviceMemoryBudgetMb;
 
         /// <summary>Seed of every random choice; the same seed gives the same model on the CPU.</summary>
         public int Seed;
@@ -142,6 +148,11 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             throw new ArgumentOutOfRangeException(nameof(Options.DeviceMemoryBudgetMb), o.DeviceMemoryBudgetMb, "Must be null or at least 1.");
         if (o.NumberOfInitializations < 1)
             throw new ArgumentOutOfRangeException(nameof(Options.NumberOfInitializations), o.NumberOfInitializations, "Must be at least 1.");
+        if ((o.InitializationAlgorithm == KMeansInitialization.Explicit) != (o.InitialCentroids is { Length: > 0 }))
+            throw new ArgumentException(o.InitialCentroids is { Length: > 0 }
+                ? $"{nameof(Options.InitialCentroids)} is set but {nameof(Options.InitializationAlgorithm)} is {o.InitializationAlgorithm}; use {nameof(KMeansInitialization.Explicit)}."
+                : $"{nameof(Options.InitializationAlgorithm)} is {nameof(KMeansInitialization.Explicit)} but {nameof(Options.InitialCentroids)} is empty.",
+                nameof(Options.InitialCentroids));
     }
 
     /// <summary>The settings in use (a copy).</summary>
@@ -156,7 +167,7 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         return ClusteringColumns.AppendTo(inputSchema);
     }
 
-    /// <summary>Trains on <paramref name="input"/>, one cursor pass per engine pass.</summary>
+    /// <summary>Trains on <paramref name="input"/>: one cursor pass, or one per engine pass when the rows exceed the memory budget.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type, or K exceeds the usable rows.</exception>
     /// <exception cref="InvalidOperationException">The input failed while being read (the message says where), or a
     /// missing row was found with <see cref="Options.TreatMissingFeaturesAsError"/>.</exception>
@@ -168,6 +179,10 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         var weights = o.ExampleWeightColumnName is null ? (DataViewSchema.Column?)null
             : ClusteringColumns.FindWeights(input.Schema, o.ExampleWeightColumnName, nameof(input));
         int d = ((VectorDataViewType)features.Type).Size;
+        if (o.InitialCentroids is { Length: > 0 } initial && initial.Length != (long)o.NumberOfClusters * d)
+            throw new ArgumentException(
+                $"{nameof(Options.InitialCentroids)} holds {initial.Length} values; K × d = {o.NumberOfClusters} × {d} = {(long)o.NumberOfClusters * d} " +
+                $"for the feature column '{o.FeatureColumnName}'.", nameof(input));
         int batchRows = o.BatchSize;
         if (o.DeviceMemoryBudgetMb is int budget)
             batchRows = (int)Math.Clamp(((long)budget << 20) / (4L * (d + 1)), 1, batchRows);
@@ -217,11 +232,12 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         var summary = new GpuKMeansTrainingSummary(used, skipped, model.Inertia, model.Iterations, model.Converged,
             model.TrainedOn, source.Passes, clock.Elapsed);
         if (source.Cached)
-            channel?.Info(MessageSensitivity.None, "FlashKMeans: the rows fit the memory budget; passes after the first read the native cache.");
+            channel?.Info(MessageSensitivity.None, "FlashKMeans: the rows fit DeviceMemoryBudgetMb; only the first pass read the cursor.");
         channel?.Info(MessageSensitivity.None,
             $"FlashKMeans: trained on {used} rows in {clock.Elapsed.TotalSeconds:F2} s with {summary.Backend}: " +
-            $"{summary.Iterations} iterations, inertia {summary.Inertia:G9}, {summary.CursorPasses} cursor passes.");
-        return new GpuKMeansTransformer(model, o.FeatureColumnName, features.Type, batchRows, summary);
+            $"{summary.Iterations} iterations, inertia {summary.Inertia:G9}, {summary.CursorPasses} cursor pass{(summary.CursorPasses == 1 ? "" : "es")}.");
+        return new GpuKMeansTransformer(model, o.FeatureColumnName, features.Type, batchRows,
+            new ScoringDevice(o.Device, o.Precision, o.NumberOfThreads), summary);
     }
 
     /// <summary>Sends each iteration's inertia to the ML.NET channel and to the user's progress, synchronously.</summary>

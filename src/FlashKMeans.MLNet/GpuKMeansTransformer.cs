@@ -12,13 +12,14 @@ namespace FlashKMeans.MLNet;
 /// or 0 when the row's features are missing (NaN or infinite).
 /// </summary>
 /// <remarks>
-/// <para><see cref="Transform"/> scores blocks of rows with the engine (CUDA or the SIMD CPU backend);
+/// <para><see cref="Transform"/> scores blocks of rows with one engine call each, on the device the trainer was
+/// given (a CUDA GPU under <see cref="ComputeDevice.Auto"/> when one is usable, else the SIMD CPU);
 /// <see cref="GetRowToRowMapper"/> scores one row at a time for <c>PredictionEngine</c>. Both give identical values.</para>
 /// <para><b>Saving.</b> <c>mlContext.Model.Save</c> writes ML.NET's own KMeans model — a
 /// <see cref="ClusteringPredictionTransformer{TModel}"/> over <see cref="KMeansModelParameters"/> holding these
 /// centroids in this order — so the zip loads, scores identically, evaluates and exports to ONNX in applications
 /// that do not reference FlashKMeans. Loading gives ML.NET's transformer back; call
-/// <see cref="FlashKMeansModelExtensions.ToFlashKMeans(ITransformer, int)"/> to score it with FlashKMeans again.
+/// <see cref="FlashKMeansModelExtensions.ToFlashKMeans(ITransformer, ComputeDevice, int)"/> to score it with FlashKMeans again.
 /// ML.NET offers no public way to construct those two types, so <see cref="ToMLNetTransformer"/> calls their internal
 /// constructors by reflection (see docs/mlnet.md for the trade-off).</para>
 /// </remarks>
@@ -31,10 +32,10 @@ public sealed class GpuKMeansTransformer : ITransformer, IDisposable
     private ClusteringPredictionTransformer<KMeansModelParameters>? _mlnet;
 
     internal GpuKMeansTransformer(KMeansModel model, string featureColumnName, DataViewType? featureColumnType, int blockRows,
-        GpuKMeansTrainingSummary? summary)
+        ScoringDevice device, GpuKMeansTrainingSummary? summary)
     {
         _model = model;
-        _scorer = new BatchScorer(model);
+        _scorer = new BatchScorer(model, device);
         _blockRows = blockRows;
         FeatureColumnName = featureColumnName;
         // The training column's own type (its dimensions may be shaped, e.g. 8 × 16), which ML.NET's transformer
@@ -136,6 +137,13 @@ public sealed class GpuKMeansTransformer : ITransformer, IDisposable
     /// <summary>Writes ML.NET's own KMeans transformer for these centroids (see <see cref="ToMLNetTransformer"/>).</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)ToMLNetTransformer()).Save(ctx);
 
-    /// <summary>Releases the ML.NET transformer made by <see cref="ToMLNetTransformer"/>, if any.</summary>
-    public void Dispose() => (_mlnet as IDisposable)?.Dispose();
+    /// <summary>The engine backend scoring runs on (for example a named GPU), once a row has been scored.</summary>
+    public string ScoringBackend => _scorer.Backend;
+
+    /// <summary>Releases the scoring backend's resources (GPU memory) and the ML.NET transformer made by <see cref="ToMLNetTransformer"/>.</summary>
+    public void Dispose()
+    {
+        _scorer.Dispose();
+        (_mlnet as IDisposable)?.Dispose();
+    }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -89,6 +90,8 @@ internal static class MLNetInternals
         }
     }
 
+    [UnconditionalSuppressMessage("Trimming", "IL2075",
+        Justification = "Only log lines depend on it: if trimming removed the member, the trainer logs nothing and works the same.")]
     private static IHostEnvironment? HostOf(object target)
     {
         for (var type = target.GetType(); type is not null; type = type.BaseType)
@@ -109,6 +112,8 @@ internal static class MLNetInternals
         return null;
     }
 
+    [UnconditionalSuppressMessage("Trimming", "IL2075",
+        Justification = "Only log lines depend on it: if trimming removed the member, the trainer logs nothing and works the same.")]
     private static object? Member(object target, string name)
     {
         for (var type = target.GetType(); type is not null; type = type.BaseType)
@@ -122,7 +127,9 @@ internal static class MLNetInternals
         return null;
     }
 
-    private static ConstructorInfo Find(Type type, Type[] parameters, string signature)
+    private static ConstructorInfo Find(
+        [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors | DynamicallyAccessedMemberTypes.NonPublicConstructors)] Type type,
+        Type[] parameters, string signature)
         => type.GetConstructor(Hidden | BindingFlags.Public, binder: null, parameters, modifiers: null)
             ?? throw new MissingMethodException(
                 $"FlashKMeans.MLNet needs ML.NET's internal constructor {signature}, which this version of " +

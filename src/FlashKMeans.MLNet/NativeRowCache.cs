@@ -5,86 +5,156 @@ using FlashKMeans.Data;
 namespace FlashKMeans.MLNet;
 
 /// <summary>
-/// The usable rows of a training input in one native (unmanaged, hence never moved and never scanned by the GC)
-/// block, filled by the first cursor pass and then served to the engine without copying: the host-side
-/// equivalent of a device cache, for inputs that fit the trainer's cache budget.
+/// The usable rows of a training input in native (unmanaged, hence never moved and never scanned by the GC)
+/// blocks, one per batch, filled by the first complete cursor pass and then served to the engine without
+/// copying: the host-side equivalent of a device cache, for inputs that fit the trainer's memory budget.
 /// </summary>
+/// <remarks>
+/// The row count need not be known up front (text loaders do not know it): blocks are added as the first
+/// pass reads, and the cache gives up — frees everything and lets every pass stream — as soon as the budget
+/// would be exceeded. Only one reader fills it; if that reader stops before the end, the cache is emptied so a
+/// later pass can try again.
+/// </remarks>
 internal sealed unsafe class NativeRowCache : IDisposable
 {
+    private readonly long _budgetBytes;
     private readonly int _dimension;
-    private float* _rows;
-    private float* _weights;
-    private readonly long _capacity;
-    private long _count = -1;
+    private readonly bool _weighted;
+    private readonly List<Block> _blocks = [];
+    private long _bytes;
+    private long _rows;
+    private int _state; // 0 empty, 1 filling, 2 complete, 3 abandoned (over budget)
 
-    public NativeRowCache(long capacity, int dimension, bool weights)
+    public NativeRowCache(long budgetBytes, int dimension, bool weighted)
     {
-        _capacity = capacity;
+        _budgetBytes = budgetBytes;
         _dimension = dimension;
-        _rows = (float*)NativeMemory.Alloc((nuint)(capacity * dimension), sizeof(float));
-        _weights = weights ? (float*)NativeMemory.Alloc((nuint)capacity, sizeof(float)) : null;
+        _weighted = weighted;
     }
 
-    /// <summary>Whether a complete pass has been stored.</summary>
-    public bool IsComplete => Volatile.Read(ref _count) >= 0;
+    /// <summary>Whether a complete pass is stored.</summary>
+    public bool IsComplete => Volatile.Read(ref _state) == 2;
 
-    /// <summary>Stores a batch of usable rows starting at usable row <paramref name="firstRow"/>.</summary>
-    public void Append(long firstRow, ReadOnlySpan<float> rows, ReadOnlySpan<float> weights)
+    /// <summary>Claims the right to fill the cache; false when it is full, being filled, or over budget.</summary>
+    public bool TryBeginFill() => Interlocked.CompareExchange(ref _state, 1, 0) == 0;
+
+    /// <summary>Stores the next batch of usable rows of the filling pass.</summary>
+    public void Append(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights)
     {
+        if (Volatile.Read(ref _state) != 1 || rows.IsEmpty)
+            return;
         int count = rows.Length / _dimension;
-        if (_rows is null || firstRow + count > _capacity)
-            return; // the input grew since its row count was read: the cache stays incomplete and unused
-        rows.CopyTo(new Span<float>(_rows + firstRow * _dimension, rows.Length));
-        if (_weights is not null)
-            weights.CopyTo(new Span<float>(_weights + firstRow, count));
+        long bytes = ((long)rows.Length + (_weighted ? count : 0)) * sizeof(float);
+        if (_bytes + bytes > _budgetBytes)
+        {
+            // Over budget: this input streams on every pass.
+            Free();
+            Volatile.Write(ref _state, 3);
+            return;
+        }
+        var block = new Block(rows.Length, _weighted ? count : 0);
+        rows.CopyTo(block.RowSpan);
+        if (_weighted)
+            weights.CopyTo(block.WeightSpan);
+        _blocks.Add(block);
+        _bytes += bytes;
+        _rows += count;
     }
 
-    /// <summary>Marks the cache complete with <paramref name="count"/> usable rows.</summary>
-    public void Complete(long count)
+    /// <summary>Ends the filling pass: complete when it read to the end, emptied (for a later retry) when it stopped early.</summary>
+    public void EndFill(bool reachedEnd)
     {
-        if (_rows is not null && count <= _capacity)
-            Volatile.Write(ref _count, count);
+        if (Volatile.Read(ref _state) != 1)
+            return;
+        if (reachedEnd)
+        {
+            Volatile.Write(ref _state, 2);
+            return;
+        }
+        Free();
+        Volatile.Write(ref _state, 0);
     }
 
-    public IBatchReader OpenReader(int batchRows)
+    public IBatchReader OpenReader()
     {
-        ObjectDisposedException.ThrowIf(_rows is null, this);
-        return new Reader(this, batchRows);
+        if (!IsComplete)
+            throw new InvalidOperationException("The row cache is not complete.");
+        return new Reader(this);
     }
 
     public void Dispose()
     {
-        NativeMemory.Free(_rows);
-        NativeMemory.Free(_weights);
-        _rows = null;
-        _weights = null;
-        _count = -1;
+        Free();
+        Volatile.Write(ref _state, 3);
     }
 
-    private sealed class Reader(NativeRowCache cache, int batchRows) : IBatchReader
+    private void Free()
     {
-        private long _next;
+        foreach (var block in _blocks)
+            block.Free();
+        _blocks.Clear();
+        _bytes = 0;
+        _rows = 0;
+    }
+
+    private sealed class Reader(NativeRowCache cache) : IBatchReader
+    {
+        private int _next;
+        private long _firstRow;
 
         public bool TryRead(out DataBatch batch)
         {
             batch = default;
-            long total = cache._count;
-            if (_next >= total)
+            if (_next >= cache._blocks.Count)
                 return false;
-            int count = (int)Math.Min(batchRows, total - _next);
-            int d = cache._dimension;
-            var rows = new Block(cache._rows + _next * d, count * d).Memory;
-            var weights = cache._weights is null ? default : new Block(cache._weights + _next, count).Memory;
-            batch = new DataBatch(_next, rows, d, weights);
-            _next += count;
+            var block = cache._blocks[_next++];
+            batch = new DataBatch(_firstRow, block.Rows, cache._dimension, block.Weights);
+            _firstRow += block.RowCount(cache._dimension);
             return true;
         }
 
         public void Dispose() { }
     }
 
+    /// <summary>One batch in native memory, exposed as <see cref="Memory{T}"/> without copying.</summary>
+    private sealed class Block
+    {
+        private float* _rows;
+        private float* _weights;
+        private readonly int _rowValues;
+        private readonly int _weightValues;
+
+        public Block(int rowValues, int weightValues)
+        {
+            _rowValues = rowValues;
+            _weightValues = weightValues;
+            _rows = (float*)NativeMemory.Alloc((nuint)rowValues, sizeof(float));
+            _weights = weightValues > 0 ? (float*)NativeMemory.Alloc((nuint)weightValues, sizeof(float)) : null;
+            Rows = new NativeMemoryView(_rows, rowValues).Memory;
+            Weights = weightValues > 0 ? new NativeMemoryView(_weights, weightValues).Memory : default;
+        }
+
+        public ReadOnlyMemory<float> Rows { get; }
+
+        public ReadOnlyMemory<float> Weights { get; }
+
+        public Span<float> RowSpan => new(_rows, _rowValues);
+
+        public Span<float> WeightSpan => new(_weights, _weightValues);
+
+        public int RowCount(int dimension) => _rowValues / dimension;
+
+        public void Free()
+        {
+            NativeMemory.Free(_rows);
+            NativeMemory.Free(_weights);
+            _rows = null;
+            _weights = null;
+        }
+    }
+
     /// <summary>A view of native memory as <see cref="Memory{T}"/>; the cache owns the memory, so pinning is free.</summary>
-    private sealed class Block(float* pointer, int length) : MemoryManager<float>
+    private sealed class NativeMemoryView(float* pointer, int length) : MemoryManager<float>
     {
         public override Span<float> GetSpan() => new(pointer, length);
 

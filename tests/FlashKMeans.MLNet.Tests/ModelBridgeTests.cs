@@ -56,7 +56,7 @@ public sealed class ModelBridgeTests
     public void ConvertingBackGivesIdenticalScoring()
     {
         var (model, rows) = Train();
-        var back = model.ToMLNetTransformer().ToFlashKMeans();
+        var back = model.ToMLNetTransformer().ToFlashKMeans(ComputeDevice.Cpu);
         Assert.AreNotSame(model, back);
         CollectionAssert.AreEqual(model.EngineModel.Centroids.ToArray(), back.EngineModel.Centroids.ToArray());
         var view = new TestDataView(rows, D);

@@ -60,6 +60,17 @@ public sealed class TrainerTests
         StringAssert.Contains(e.Message, "NumberOfClusters");
         e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.Clustering.Trainers.FlashKMeans(new GpuKMeansTrainer.Options { BatchSize = 0 }));
         StringAssert.Contains(e.Message, "BatchSize");
+        var explicitWithout = Assert.ThrowsExactly<ArgumentException>(() =>
+            ml.Clustering.Trainers.FlashKMeans(new GpuKMeansTrainer.Options { InitializationAlgorithm = KMeansInitialization.Explicit }));
+        StringAssert.Contains(explicitWithout.Message, "InitialCentroids");
+        var (rows, _) = Blobs.Make(50, D, 2, 5, seed: 1);
+        var wrongSize = Assert.ThrowsExactly<ArgumentException>(() => ml.Clustering.Trainers.FlashKMeans(new GpuKMeansTrainer.Options
+        {
+            NumberOfClusters = 2,
+            InitializationAlgorithm = KMeansInitialization.Explicit,
+            InitialCentroids = new float[2 * (D - 1)],
+        }).Fit(new TestDataView(rows, D)));
+        StringAssert.Contains(wrongSize.Message, $"2 × {D}");
     }
 
     [TestMethod]
@@ -139,6 +150,7 @@ public sealed class TrainerTests
         var ml = new MLContext();
         var small = Explicit(initial, 4);
         small.BatchSize = 7;
+        small.DeviceMemoryBudgetMb = null; // stream every pass through 7-row batches
         var large = Explicit(initial, 4);
         large.BatchSize = 100_000;
         var a = ml.Clustering.Trainers.FlashKMeans(small).Fit(new TestDataView(rows, D));
@@ -154,6 +166,7 @@ public sealed class TrainerTests
         var view = new TestDataView(rows, D);
         var options = Explicit(initial, 5);
         options.MaximumNumberOfIterations = 6;
+        options.DeviceMemoryBudgetMb = null;
         var model = new MLContext().Clustering.Trainers.FlashKMeans(options).Fit(view);
 
         var engine = new KMeans(new KMeansOptions
@@ -183,6 +196,7 @@ public sealed class TrainerTests
         var streamed = Explicit(initial, 4);
         streamed.ExampleWeightColumnName = "Weight";
         streamed.BatchSize = 128;
+        streamed.DeviceMemoryBudgetMb = null;
         var cached = Explicit(initial, 4);
         cached.ExampleWeightColumnName = "Weight";
         cached.BatchSize = 128;
@@ -302,12 +316,27 @@ public sealed class TrainerTests
         var (rows, _) = Blobs.Make(500, D, 3, 6, seed: 51);
         // Fail on the third cursor (a Lloyd pass, after validation and seeding started), at row 321.
         var view = new TestDataView(rows, D) { ThrowAt = (3, 321) };
-        var options = new GpuKMeansTrainer.Options { NumberOfClusters = 3, Device = ComputeDevice.Cpu, BatchSize = 64 };
+        var options = new GpuKMeansTrainer.Options { NumberOfClusters = 3, Device = ComputeDevice.Cpu, BatchSize = 64, DeviceMemoryBudgetMb = null };
         var e = Assert.ThrowsExactly<InvalidOperationException>(() => new MLContext().Clustering.Trainers.FlashKMeans(options).Fit(view));
         StringAssert.Contains(e.Message, "row 321");
         StringAssert.Contains(e.Message, "disk read failed");
         Assert.IsInstanceOfType<IOException>(e.InnerException);
         Assert.AreEqual(0, view.OpenCursors, "every cursor the trainer opened was disposed");
+    }
+
+    [TestMethod]
+    public void ByDefaultOnlyTheFirstPassReadsTheCursorAndAFailureThereLeaksNothing()
+    {
+        var (rows, _) = Blobs.Make(500, D, 3, 6, seed: 52);
+        var view = new TestDataView(rows, D);
+        var model = new MLContext().Clustering.Trainers.FlashKMeans(numberOfClusters: 3).Fit(view);
+        Assert.AreEqual(1, view.CursorsOpened);
+        Assert.AreEqual(1, model.TrainingSummary!.CursorPasses);
+
+        var failing = new TestDataView(rows, D) { ThrowAt = (1, 400) };
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() => new MLContext().Clustering.Trainers.FlashKMeans(numberOfClusters: 3).Fit(failing));
+        StringAssert.Contains(e.Message, "row 400");
+        Assert.AreEqual(0, failing.OpenCursors);
     }
 
     [TestMethod]

@@ -130,6 +130,31 @@ public sealed class TransformerTests
     }
 
     [TestMethod]
+    public void WithoutAGpuAutoScoresOnTheCpuAndCudaSaysWhy()
+    {
+        if (FlashKMeans.Backends.BackendSelector.TryCreateCuda(new KMeansOptions(), out var gpu, out _))
+        {
+            gpu!.Dispose();
+            Assert.Inconclusive("A CUDA GPU is usable here; this test covers machines without one.");
+        }
+        var (rows, _) = Blobs.Make(300, D, K, 5, seed: 5);
+        var ml = new MLContext();
+        var auto = ml.Clustering.Trainers.FlashKMeans(new GpuKMeansTrainer.Options { NumberOfClusters = K, Device = ComputeDevice.Auto })
+            .Fit(new TestDataView(rows, D));
+        Assert.AreEqual("not started", auto.ScoringBackend);
+        Assert.HasCount(300, Read.Keys(auto.Transform(new TestDataView(rows, D))));
+        StringAssert.StartsWith(auto.ScoringBackend, "cpu");
+        StringAssert.StartsWith(auto.TrainingSummary!.Backend, "cpu");
+
+        var e = Assert.ThrowsExactly<NotSupportedException>(() =>
+            ml.Clustering.Trainers.FlashKMeans(new GpuKMeansTrainer.Options { NumberOfClusters = K, Device = ComputeDevice.Cuda }).Fit(new TestDataView(rows, D)));
+        StringAssert.Contains(e.Message, "CUDA");
+        var onCuda = auto.ToMLNetTransformer().ToFlashKMeans(ComputeDevice.Cuda);
+        Assert.ThrowsExactly<NotSupportedException>(() => Read.Keys(onCuda.Transform(new TestDataView(rows, D))));
+        auto.Dispose();
+    }
+
+    [TestMethod]
     public void CentroidsAreExposedInKeyOrder()
     {
         var (model, rows) = Train(n: 500);

@@ -8,7 +8,10 @@ using FlashKMeans.Cuda.Native;
 // already on the GPU, fixed iterations after warm-up, the device synchronised at both ends of each
 // timed iteration. "ms/iter" is one full Lloyd step as the engine drives it (assign, label changes,
 // sort-inverse update, inertia, read-back of the K cluster weights); "assign" is the fused kernel
-// alone, timed with CUDA events. Medians are reported. TFLOP/s counts 2·N·K·d per assignment.
+// alone and "update" everything else of the step (sort-inverse update, label changes, inertia,
+// centroid packing, copies to pinned memory), both timed with CUDA events; "host" is what remains
+// of ms/iter (graph launch, synchronisation, reading the results). Medians are reported. TFLOP/s
+// counts 2·N·K·d per assignment.
 //
 // Usage: FlashKMeans.GpuBench [--iters N] [--only SUBSTRING]
 int iterations = 20;
@@ -37,21 +40,21 @@ var shapes = new (int B, int N, int K, int D, ComputePrecision P, bool Det)[]
 
 using var context = CudaContext.Open(0);
 Console.WriteLine($"# device: {context.Name}, sm_{context.ComputeCapability}, {context.MultiprocessorCount} SMs; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; iterations {iterations}");
-Console.WriteLine("| B | N | K | d | precision | update | ms/iter | assign ms | assign TFLOP/s | update+rest ms |");
-Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+Console.WriteLine("| B | N | K | d | precision | update | ms/iter | assign ms | assign TFLOP/s | update ms | host ms |");
+Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 foreach (var shape in shapes)
 {
     string name = $"B={shape.B} N={shape.N} K={shape.K} d={shape.D} {shape.P}{(shape.Det ? " det" : "")}";
     if (only is not null && !name.Contains(only, StringComparison.Ordinal))
         continue;
     using var session = new CudaSession(context, new CudaPrecision(shape.P), ownsContext: false);
-    var (iter, assign) = shape.B == 1 ? Single(session, shape.N, shape.K, shape.D, shape.Det, iterations) : Batched(session, shape.B, shape.N, shape.K, shape.D, iterations);
+    var (iter, assign, update) = shape.B == 1 ? Single(session, shape.N, shape.K, shape.D, shape.Det, iterations) : Batched(session, shape.B, shape.N, shape.K, shape.D, iterations);
     double tflops = 2.0 * shape.B * shape.N * shape.K * shape.D / (assign * 1e-3) / 1e12;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {shape.B} | {shape.N:N0} | {shape.K} | {shape.D} | {shape.P} | {(shape.Det ? "fixed-point" : "fp64 atomics")} | {iter:F3} | {assign:F3} | {tflops:F0} | {iter - assign:F3} |"));
+        $"| {shape.B} | {shape.N:N0} | {shape.K} | {shape.D} | {shape.P}{(session.UsesWgmma ? " (wgmma)" : "")} | {(shape.Det ? "fixed-point" : "fp64 atomics")} | {iter:F3} | {assign:F3} | {tflops:F0} | {update:F3} | {iter - assign - update:F3} |"));
 }
 
-static (double Iter, double Assign) Single(CudaSession s, int n, int k, int d, bool deterministic, int iterations)
+static (double Iter, double Assign, double Update) Single(CudaSession s, int n, int k, int d, bool deterministic, int iterations)
 {
     using var rows = new DeviceBuffer<float>(s.Context, (long)n * d);
     s.FillNormal(rows.Pointer, (long)n * d, 42);
@@ -69,10 +72,11 @@ static (double Iter, double Assign) Single(CudaSession s, int n, int k, int d, b
         steps.Add(clock.Elapsed.TotalMilliseconds);
     }
     double assign = TimeEvents(s, iterations, binding.EnqueueAssign);
-    return (Median(steps), assign);
+    double update = TimeEvents(s, iterations, binding.EnqueueUpdate);
+    return (Median(steps), assign, update);
 }
 
-static (double Iter, double Assign) Batched(CudaSession s, int b, int n, int k, int d, int iterations)
+static (double Iter, double Assign, double Update) Batched(CudaSession s, int b, int n, int k, int d, int iterations)
 {
     // The engine's Lloyd loop fits one problem; B independent problems use the kernels' batch
     // dimension directly with the same launch sequence as CudaDataBinding.Step.
@@ -105,9 +109,10 @@ static (double Iter, double Assign) Batched(CudaSession s, int b, int n, int k, 
     s.PackRows(centroids.Pointer, clusters, d, d, packed.Pointer, ld, cNorms.Pointer);
     previous.Fill32(uint.MaxValue, s.Stream);
     void Assign() => s.Assign(x.Pointer, xNorms.Pointer, n, d, ld, packed.Pointer, cNorms.Pointer, k, ld, labels.Pointer, distances.Pointer, false, b);
-    unsafe void Step()
+    unsafe void Enqueue(bool withAssign)
     {
-        Assign();
+        if (withAssign)
+            Assign();
         scalars.Clear(s.Stream);
         s.CountLabelChanges(labels.Pointer, previous.Pointer, scalars.At(b), rows);
         var partial = new KernelArgs().Add(distances.Pointer).Add(0UL).Add(partials.Pointer).Add((long)n);
@@ -123,6 +128,12 @@ static (double Iter, double Assign) Batched(CudaSession s, int b, int n, int k, 
         s.FinalizeCentroids(sums.Pointer, counts.Pointer, 0, centroids.Pointer, shift.Pointer, weightOut.Pointer, clusters, d, null, 1.0, false);
         s.PackRows(centroids.Pointer, clusters, d, d, packed.Pointer, ld, cNorms.Pointer);
         CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(hostWeights.Pointer, weightOut.Pointer, (nuint)(clusters * sizeof(double)), s.Stream.Handle));
+    }
+    // As CudaDataBinding.Step: the step is captured once into a graph and replayed.
+    using var graph = CudaGraph.Capture(s.Stream, () => Enqueue(true));
+    void Step()
+    {
+        graph.Launch(s.Stream);
         s.Stream.Synchronize();
     }
     for (int i = 0; i < 3; i++)
@@ -134,7 +145,7 @@ static (double Iter, double Assign) Batched(CudaSession s, int b, int n, int k, 
         Step();
         steps.Add(clock.Elapsed.TotalMilliseconds);
     }
-    return (Median(steps), TimeEvents(s, iterations, Assign));
+    return (Median(steps), TimeEvents(s, iterations, Assign), TimeEvents(s, iterations, () => Enqueue(false)));
 }
 
 static double TimeEvents(CudaSession s, int iterations, Action enqueue)

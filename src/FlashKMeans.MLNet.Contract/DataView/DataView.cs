@@ -188,6 +188,17 @@ namespace Microsoft.ML
                     _items.Add((name, type, getter, annotations));
                 }
 
+                public void Add(string name, DataViewType type, Delegate getter, Annotations annotations = null)
+                {
+                    if (string.IsNullOrEmpty(name)) throw new ArgumentNullException(nameof(name));
+                    if (type == null) throw new ArgumentNullException(nameof(type));
+                    if (getter == null) throw new ArgumentNullException(nameof(getter));
+                    var expected = typeof(ValueGetter<>).MakeGenericType(type.RawType);
+                    if (!expected.IsInstanceOfType(getter))
+                        throw new ArgumentException($"getter must be of type '{expected.FullName}'", nameof(getter));
+                    _items.Add((name, type, getter, annotations));
+                }
+
                 public void AddPrimitiveValue<TValue>(string name, PrimitiveDataViewType type, TValue value, Annotations annotations = null)
                     => Add(name, type, (ref TValue dst) => dst = value, annotations);
 

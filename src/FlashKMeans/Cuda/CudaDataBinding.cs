@@ -50,6 +50,9 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
     private float _weightScale = 1f;
     private DeviceBuffer<float>? _seedDistances;
     private readonly List<float> _seedsSinceReset = [];
+    private CudaGraph? _stepGraph;
+    private bool _stepGraphNormalizes;
+    private bool _graphsFailed;
 
     public CudaDataBinding(CudaSession session, IBatchSource source, DataSummary summary, int k, bool deterministic, CancellationToken cancellationToken)
         : this(session, summary.RowCount, source.Dimension, k, source.HasWeights, deterministic)
@@ -233,14 +236,47 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
 
     public void GetClusterWeights(Span<double> destination) => _hostClusterWeights.Span.CopyTo(destination);
 
-    public unsafe LloydStepResult Step(bool normalizeCentroids, CancellationToken cancellationToken)
+    public LloydStepResult Step(bool normalizeCentroids, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         _context.MakeCurrent();
+        // The whole step is one captured graph, replayed each iteration: its launches keep the same
+        // buffers, so only the launch overhead goes (which dominates small problems).
+        if (!_graphsFailed && (_stepGraph is null || _stepGraphNormalizes != normalizeCentroids))
+        {
+            _stepGraph?.Dispose();
+            _stepGraph = null;
+            try
+            {
+                _stepGraph = CudaGraph.Capture(_s.Stream, () => EnqueueStep(normalizeCentroids));
+                _stepGraphNormalizes = normalizeCentroids;
+            }
+            catch (CudaException)
+            {
+                _graphsFailed = true;  // fall back to plain launches
+            }
+        }
+        if (_stepGraph is not null)
+            _stepGraph.Launch(_s.Stream);
+        else
+            EnqueueStep(normalizeCentroids);
+        _s.Stream.Synchronize();
+        double inertia = BitConverter.Int64BitsToDouble(_hostScalars.Span[0]);
+        long changed = _hostScalars.Span[1];
+        int empty = 0;
+        foreach (double w in _hostClusterWeights.Span)
+            empty += w > 0 ? 0 : 1;
+        return new LloydStepResult(inertia, changed, empty);
+    }
+
+    /// <summary>Enqueues one Lloyd step, ending with the copies of the scalars and cluster weights to pinned memory.</summary>
+    private unsafe void EnqueueStep(bool normalizeCentroids, bool includeAssign = true)
+    {
         var s = _s;
         long n = _n;
-        s.Assign(_x.Pointer, _xNorms.Pointer, n, _d, _ld, _packedCentroids.Pointer, _centroidNorms.Pointer, _k, _ld,
-            _labels.Pointer, _distances.Pointer, updateMin: false);
+        if (includeAssign)
+            s.Assign(_x.Pointer, _xNorms.Pointer, n, _d, _ld, _packedCentroids.Pointer, _centroidNorms.Pointer, _k, _ld,
+                _labels.Pointer, _distances.Pointer, updateMin: false);
         _scalars.Clear(s.Stream);
         s.CountLabelChanges(_labels.Pointer, _previousLabels.Pointer, _scalars.At(1), n);
         s.WeightedSum(_distances.Pointer, WeightsPointer, n, _scalars.At(0));
@@ -261,19 +297,15 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         s.PackRows(_centroids.Pointer, _k, _d, _d, _packedCentroids.Pointer, _ld, _centroidNorms.Pointer);
         CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostClusterWeights.Pointer, _weightOut.Pointer, (nuint)(_k * sizeof(double)), s.Stream.Handle));
         CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostScalars.Pointer, _scalars.Pointer, 2 * sizeof(long), s.Stream.Handle));
-        s.Stream.Synchronize();
-        double inertia = BitConverter.Int64BitsToDouble(_hostScalars.Span[0]);
-        long changed = _hostScalars.Span[1];
-        int empty = 0;
-        foreach (double w in _hostClusterWeights.Span)
-            empty += w > 0 ? 0 : 1;
-        return new LloydStepResult(inertia, changed, empty);
     }
 
     /// <summary>Enqueues the assignment of <see cref="Step"/> alone, for the benchmark's assign-only timing.</summary>
     internal void EnqueueAssign() =>
         _s.Assign(_x.Pointer, _xNorms.Pointer, _n, _d, _ld, _packedCentroids.Pointer, _centroidNorms.Pointer, _k, _ld,
             _labels.Pointer, _distances.Pointer, updateMin: false);
+
+    /// <summary>Enqueues everything of <see cref="Step"/> but the assignment, for the benchmark's breakdown.</summary>
+    internal void EnqueueUpdate() => EnqueueStep(false, includeAssign: false);
 
     public IReadOnlyList<FarRow> FindFarthestRows(int count, CancellationToken cancellationToken)
     {
@@ -510,6 +542,15 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
     public void Dispose()
     {
         List<Exception>? errors = null;
+        try
+        {
+            _stepGraph?.Dispose();
+        }
+        catch (CudaException e)
+        {
+            (errors ??= []).Add(e);
+        }
+        _stepGraph = null;
         for (int i = _owned.Count - 1; i >= 0; i--)
         {
             try

@@ -13,7 +13,7 @@ internal sealed class CudaSession : IDisposable
     internal const int SumChunks = 64;             // partial sums per reduction; fixed so results are reproducible
 
     private readonly bool _ownsContext;
-    private DeviceBuffer<double>? _partials;
+    private readonly DeviceBuffer<double> _partials = null!;
 
     /// <param name="context">The device.</param>
     /// <param name="precision">Storage and arithmetic of the distance products.</param>
@@ -42,6 +42,8 @@ internal sealed class CudaSession : IDisposable
             Kernels.Get("label_sort", "label_histogram").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
             Kernels.Get("label_sort", "scatter_indices").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
             Stream = new CudaStream(context);
+            // Allocated up front: allocation is not allowed while a step is being captured into a graph.
+            _partials = new DeviceBuffer<double>(context, SumChunks);
         }
         catch
         {
@@ -113,7 +115,6 @@ internal sealed class CudaSession : IDisposable
     /// <summary>Enqueues Σ w·v (fp64, fixed reduction tree) into <paramref name="output"/> (one double).</summary>
     public void WeightedSum(ulong values, ulong weights, long n, ulong output)
     {
-        _partials ??= new DeviceBuffer<double>(Context, SumChunks * 64L);
         var partial = new KernelArgs().Add(values).Add(weights).Add(_partials.Pointer).Add(n);
         Kernels.Get("segmented_sum", "segmented_sum_partial").Launch(Stream, (SumChunks, 1, 1), 256, 0, partial);
         var final = new KernelArgs().Add(_partials.Pointer).Add(output).Add(SumChunks);
@@ -179,10 +180,8 @@ internal sealed class CudaSession : IDisposable
     /// <summary>Per-cluster sums of (weighted) rows through the sorted index list; fp64 or exact fixed point.</summary>
     public void SegmentSums(ulong x, ulong weights, ulong labels, ulong sorted, long n, int k, int d, int ldx, ulong sums, float? fixedScale, int batches = 1)
     {
-        int width = Math.Min(256, (d + 31) / 32 * 32);
-        int lanes = 256 / width;
-        int run = SegmentRun(n, width, Context.MultiprocessorCount);
-        long grid = (n + (long)run * lanes - 1) / ((long)run * lanes);
+        int run = SegmentRun(n, Context.MultiprocessorCount);
+        long grid = (n + run * 8L - 1) / (run * 8L);  // 8 warps per block, one run each
         var args = new KernelArgs().Add(x).Add(weights).Add(labels).Add(sorted).Add(n).Add(RowsPerBatch(n, batches)).Add(k).Add(d).Add(ldx).Add(run).Add(sums);
         if (fixedScale is float scale)
             Kernels.Get("centroid_update", "segment_sum_fixed_" + Precision.Suffix).Launch(Stream, (grid, 1, 1), 256, 0, args.Add(scale));
@@ -191,14 +190,14 @@ internal sealed class CudaSession : IDisposable
     }
 
     /// <summary>
-    /// Sorted rows per lane group of the segment sums: about one wave of lane groups (2048 threads per
-    /// SM) covers all rows, so that few atomics are issued, within [32, 4096] and a multiple of 32.
+    /// Sorted rows per warp of the segment sums: about one wave of resident warps (two blocks of 8
+    /// warps per SM at the kernel's register use) covers all rows, so that few atomics are issued;
+    /// within [16, 4096].
     /// </summary>
-    internal static int SegmentRun(long n, int width, int multiprocessors)
+    internal static int SegmentRun(long n, int multiprocessors)
     {
-        long groups = Math.Max(1L, (long)multiprocessors * (2048 / width));
-        long run = (n + groups - 1) / groups;
-        return (int)Math.Clamp((run + 31) / 32 * 32, 32, 4096);
+        long warps = Math.Max(1L, multiprocessors * 16L);
+        return (int)Math.Clamp((n + warps - 1) / warps, 16, 4096);
     }
 
     public void ClusterWeights(ulong weights, ulong labels, ulong output, long n, int k, float? fixedScale, int batches = 1)
@@ -255,7 +254,7 @@ internal sealed class CudaSession : IDisposable
     public void Dispose()
     {
         Context.MakeCurrent();
-        _partials?.Dispose();
+        _partials.Dispose();
         Stream.Dispose();
         Kernels.Dispose();
         if (_ownsContext)

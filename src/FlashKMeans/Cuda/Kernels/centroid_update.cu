@@ -1,14 +1,12 @@
 // The second half of the sort-inverse centroid update: sum the rows of every cluster through the
 // sorted index list, then divide by the counts.
 //
-// The sorted positions are cut into runs of `run` rows (chosen by the host so that about one wave
-// of lane groups covers all rows). A lane group of the block (L threads, L = d rounded up to a
-// warp, at most 256) walks one run, each thread owning dimensions j, j+L, ...; whenever the
-// cluster changes inside the run the partial sum is flushed with a single atomic. So a block
-// issues one atomic per (cluster segment, dimension), however skewed the cluster sizes are, and
-// every block does the same amount of work. Long runs keep the atomics few and spread: adjacent
-// runs of one large cluster would otherwise all hit the same addresses at once.
-//
+// The sorted positions are cut into runs of `run` rows, one run per warp (the host picks the
+// length so that about one wave of warps covers all rows). A warp reads its rows as 16-byte vectors
+// and keeps per-lane partial sums, flushing them with one atomic per element whenever the cluster
+// changes, so the atomics number about (runs + clusters) x d however skewed the cluster sizes are,
+// and every warp does the same amount of work. Long runs keep the atomics few: adjacent runs of
+// one large cluster would otherwise hit the same addresses at the same time.
 // Rows may carry weights: each value is multiplied by its row's weight before it is summed.
 //
 // Two accumulation modes:
@@ -22,84 +20,130 @@
 
 namespace centroid_update {
 
-constexpr int CHUNK = 32;   // sorted positions staged in shared memory at a time, per lane group
 constexpr int THREADS = 256;
-constexpr int MAX_LANES = THREADS / 32;
+constexpr int UNROLL = 8;   // sorted positions each lane has in flight
 
+// The 16 bytes at p as floats.
+template <typename T> struct Vec;
+template <> struct Vec<float> {
+    static constexpr int N = 4;
+    __device__ __forceinline__ static void load(const void* p, float (&v)[4])
+    {
+        const float4 q = __ldg(reinterpret_cast<const float4*>(p));
+        v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
+    }
+};
+template <> struct Vec<__half> {
+    static constexpr int N = 8;
+    __device__ __forceinline__ static void load(const void* p, float (&v)[8])
+    {
+        const uint4 q = __ldg(reinterpret_cast<const uint4*>(p));
+        const __half2* h = reinterpret_cast<const __half2*>(&q);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) { const float2 f = __half22float2(h[i]); v[2 * i] = f.x; v[2 * i + 1] = f.y; }
+    }
+};
+template <> struct Vec<__nv_bfloat16> {
+    static constexpr int N = 8;
+    __device__ __forceinline__ static void load(const void* p, float (&v)[8])
+    {
+        // bf16 is the upper half of an fp32: widen by shifting (the intrinsics need sm_80).
+        const uint4 q = __ldg(reinterpret_cast<const uint4*>(p));
+        const uint32_t w[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+        for (int i = 0; i < 4; ++i) { v[2 * i] = __uint_as_float(w[i] << 16); v[2 * i + 1] = __uint_as_float(w[i] & 0xFFFF0000u); }
+    }
+};
+
+// One warp per run of sorted positions. A row is read as 16-byte vectors (ldx * sizeof(T) is a
+// multiple of 16, padding zero); when a row has fewer than 32 vectors, the warp reads several rows
+// per step, lane slot s taking positions s, s + slots, ... of the run. Each lane keeps the partial
+// sums of its vector and flushes them with one atomic per element when its cluster changes.
 template <typename T, bool kFixed>
 __device__ __forceinline__ void segment_reduce(
     const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ labels,
     const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx, int run,
     double* __restrict__ fsums, unsigned long long* __restrict__ isums, float scale)
 {
-    __shared__ int idx_s[MAX_LANES * CHUNK];
-    __shared__ int cl_s[MAX_LANES * CHUNK];
-    __shared__ float w_s[MAX_LANES * CHUNK];
-    const int width = min(THREADS, ((d + 31) / 32) * 32);
-    const int lanes = THREADS / width;
-    const int tid = threadIdx.x;
-    const int group = tid / width;
-    const int j0 = tid - group * width;
-    const bool active = group < lanes;
-    const long long run_first = ((long long)blockIdx.x * lanes + group) * run;
-    // Dimensions owned by this thread: j0, j0 + width, ... (at most 4 passes for d <= 1024 per
-    // pass; larger d loops the run again per extra pass below).
-    for (int jbase = 0; jbase < d; jbase += width) {
-        const int j = jbase + j0;
+    constexpr int EPV = Vec<T>::N;
+    const int lane = threadIdx.x & 31;
+    const long long warp = ((long long)blockIdx.x * THREADS + threadIdx.x) >> 5;
+    const long long first = warp * run;
+    if (first >= total) return;
+    const long long last = min(total, first + run);
+    const int vecs = ldx / EPV;
+    const int slots = vecs >= 32 ? 1 : 32 / vecs;
+    const char* xb = reinterpret_cast<const char*>(x);
+
+    for (int vbase = 0; vbase < vecs; vbase += 32) {
+        const int v = vecs >= 32 ? vbase + lane : lane % vecs;
+        const int slot = vecs >= 32 ? 0 : lane / vecs;
+        const bool valid = vecs >= 32 ? v < vecs : slot < slots;
+        if (!valid) continue;
+        const int e0 = v * EPV;
+        float acc[EPV];
+        long long iacc[EPV];
+#pragma unroll
+        for (int i = 0; i < EPV; ++i) { acc[i] = 0.f; iacc[i] = 0; }
         int cur = -1;
-        float facc = 0.f;
-        long long iacc = 0;
-        for (int q0 = 0; q0 < run; q0 += CHUNK) {
-            __syncthreads();
-            if (active && j0 < CHUNK) {
-                const long long p = run_first + q0 + j0;
-                int idx = -1, cl = -1;
-                float w = 0.f;
-                if (q0 + j0 < run && p < total) {
-                    idx = sorted[p];
-                    cl = (idx / n) * k + labels[idx];
-                    w = weights != nullptr ? weights[idx] : 1.f;
+        auto flush = [&]() {
+#pragma unroll
+            for (int i = 0; i < EPV; ++i) {
+                if (e0 + i < d) {
+                    if (kFixed) atomicAdd(isums + (size_t)cur * d + e0 + i, (unsigned long long)iacc[i]);
+                    else atomicAdd(fsums + (size_t)cur * d + e0 + i, (double)acc[i]);
                 }
-                idx_s[group * CHUNK + j0] = idx;
-                cl_s[group * CHUNK + j0] = cl;
-                w_s[group * CHUNK + j0] = w;
+                acc[i] = 0.f;
+                iacc[i] = 0;
             }
-            __syncthreads();
-            if (!active || j >= d) continue;
-            const int* gi = idx_s + group * CHUNK;
-            const int* gc = cl_s + group * CHUNK;
-            const float* gw = w_s + group * CHUNK;
+        };
+        // Software-pipelined: the sorted indices of the next batch load while this batch's rows do.
+        const long long step = (long long)slots * UNROLL;
+        int next[UNROLL];
 #pragma unroll
-            for (int u0 = 0; u0 < CHUNK; u0 += 8) {
-                // Eight independent gathers in flight before any is folded in.
-                float v[8];
+        for (int u = 0; u < UNROLL; ++u) {
+            const long long p = first + slot + (long long)u * slots;
+            next[u] = p < last ? __ldg(sorted + p) : -1;
+        }
+        for (long long p0 = first + slot; p0 < last; p0 += step) {
+            int idx[UNROLL];
 #pragma unroll
-                for (int u = 0; u < 8; ++u) {
-                    const int idx = gi[u0 + u];
-                    v[u] = idx >= 0 ? to_f32(x[(size_t)idx * ldx + j]) * gw[u0 + u] : 0.f;
+            for (int u = 0; u < UNROLL; ++u) {
+                idx[u] = next[u];
+                const long long p = p0 + step + (long long)u * slots;
+                next[u] = p < last ? __ldg(sorted + p) : -1;
+            }
+            int cl[UNROLL];
+            float w[UNROLL];
+            float val[UNROLL][EPV];
+#pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                cl[u] = -1;
+                w[u] = 0.f;
+                if (idx[u] >= 0) {
+                    cl[u] = (idx[u] / n) * k + __ldg(labels + idx[u]);
+                    w[u] = weights != nullptr ? __ldg(weights + idx[u]) : 1.f;
+                    Vec<T>::load(xb + ((size_t)idx[u] * ldx + e0) * sizeof(T), val[u]);
+                } else {
+#pragma unroll
+                    for (int i = 0; i < EPV; ++i) val[u][i] = 0.f;
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                if (cl[u] < 0) continue;
+                if (cl[u] != cur) {
+                    if (cur >= 0) flush();
+                    cur = cl[u];
                 }
 #pragma unroll
-                for (int u = 0; u < 8; ++u) {
-                    const int cl = gc[u0 + u];
-                    if (cl < 0) continue;
-                    if (cl != cur) {
-                        if (cur >= 0) {
-                            if (kFixed) atomicAdd(isums + (size_t)cur * d + j, (unsigned long long)iacc);
-                            else atomicAdd(fsums + (size_t)cur * d + j, (double)facc);
-                        }
-                        facc = 0.f;
-                        iacc = 0;
-                        cur = cl;
-                    }
-                    if (kFixed) iacc += __float2ll_rn(v[u] * scale);
-                    else facc += v[u];
+                for (int i = 0; i < EPV; ++i) {
+                    if (kFixed) iacc[i] += __float2ll_rn(val[u][i] * w[u] * scale);
+                    else acc[i] = fmaf(val[u][i], w[u], acc[i]);
                 }
             }
         }
-        if (active && j < d && cur >= 0) {
-            if (kFixed) atomicAdd(isums + (size_t)cur * d + j, (unsigned long long)iacc);
-            else atomicAdd(fsums + (size_t)cur * d + j, (double)facc);
-        }
+        if (cur >= 0) flush();
     }
 }
 
@@ -112,11 +156,12 @@ __device__ __forceinline__ void segment_reduce(
 //   sorted  int32  (B*n)       row indices grouped by cluster (scatter_indices)
 //   sums    fp64 (B*k, d) for segment_sum_*, int64 fixed point (B*k, d) for segment_sum_fixed_*;
 //           in/out, zero it first
-//   run     int                sorted positions per lane group
+//   ldx     int                row pitch in elements; ldx * sizeof(T) a multiple of 16, padding zero
+//   run     int                sorted positions per warp
 //   scale   fp32               fixed-point scale (power of two), fixed variants only
-// Launch: grid ceil(total / (run * lanes)) with lanes = 256 / min(256, roundup(d, 32)), block 256.
+// Launch: grid ceil(total / (run * 8)), block 256.
 #define SEGMENT_ENTRIES(SUFFIX, T)                                                                          \
-    extern "C" __global__ void __launch_bounds__(centroid_update::THREADS) segment_sum_##SUFFIX(          \
+    extern "C" __global__ void __launch_bounds__(centroid_update::THREADS, 2) segment_sum_##SUFFIX(          \
         const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ labels,         \
         const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx, int run,            \
         double* __restrict__ sums)                                                                          \
@@ -124,7 +169,7 @@ __device__ __forceinline__ void segment_reduce(
         centroid_update::segment_reduce<T, false>(x, weights, labels, sorted, total, n, k, d, ldx, run,    \
                                                    sums, nullptr, 0.f);                                     \
     }                                                                                                       \
-    extern "C" __global__ void __launch_bounds__(centroid_update::THREADS) segment_sum_fixed_##SUFFIX(    \
+    extern "C" __global__ void __launch_bounds__(centroid_update::THREADS, 2) segment_sum_fixed_##SUFFIX(    \
         const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ labels,         \
         const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx, int run,            \
         unsigned long long* __restrict__ sums, float scale)                                                 \

@@ -169,6 +169,7 @@ __device__ __forceinline__ void run(
         if (kc == kchunks - 1) {
             const int col0 = tile * BN + 2 * (lane & 3);
             const bool full = tile * BN + BN <= k;
+            // Scores in place of the products: acc[4j + 2h + e] is row half h, column col0 + 8j + e.
 #pragma unroll
             for (int j = 0; j < 16; ++j) {
                 const int col = col0 + 8 * j;
@@ -179,15 +180,41 @@ __device__ __forceinline__ void run(
                     cn.x = col < k ? __ldg(cnorm + col) : FKM_INF;
                     cn.y = col + 1 < k ? __ldg(cnorm + col + 1) : FKM_INF;
                 }
-                const float s00 = fmaf(-2.f, acc[4 * j + 0], cn.x);
-                const float s01 = fmaf(-2.f, acc[4 * j + 1], cn.y);
-                const float s10 = fmaf(-2.f, acc[4 * j + 2], cn.x);
-                const float s11 = fmaf(-2.f, acc[4 * j + 3], cn.y);
-                if (s00 < best[0]) { best[0] = s00; best_idx[0] = col; }
-                if (s01 < best[0]) { best[0] = s01; best_idx[0] = col + 1; }
-                if (s10 < best[1]) { best[1] = s10; best_idx[1] = col; }
-                if (s11 < best[1]) { best[1] = s11; best_idx[1] = col + 1; }
+                acc[4 * j + 0] = fmaf(-2.f, acc[4 * j + 0], cn.x);
+                acc[4 * j + 1] = fmaf(-2.f, acc[4 * j + 1], cn.y);
+                acc[4 * j + 2] = fmaf(-2.f, acc[4 * j + 2], cn.x);
+                acc[4 * j + 3] = fmaf(-2.f, acc[4 * j + 3], cn.y);
             }
+#ifdef FKM_EPILOGUE_V1
+#pragma unroll
+            for (int j = 0; j < 16; ++j)
+#pragma unroll
+                for (int q = 0; q < 4; ++q)
+                    if (acc[4 * j + q] < best[q >> 1]) { best[q >> 1] = acc[4 * j + q]; best_idx[q >> 1] = col0 + 8 * j + (q & 1); }
+#elif defined(FKM_NO_EPILOGUE)
+            // Measurement only: the cost of everything but the argmin.
+            best[0] += acc[0];
+            best[1] += acc[2];
+#else
+            // A min per row half first (one instruction per score); only when the tile beats the
+            // running best (rarely, after the first tiles) is the column searched, lowest first.
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                float m = acc[2 * h];
+#pragma unroll
+                for (int j = 0; j < 16; ++j) m = fminf(m, fminf(acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1]));
+                if (m < best[h]) {
+                    int at = 0x7fffffff;
+#pragma unroll
+                    for (int j = 15; j >= 0; --j) {
+                        if (acc[4 * j + 2 * h + 1] == m) at = col0 + 8 * j + 1;
+                        if (acc[4 * j + 2 * h] == m) at = col0 + 8 * j;
+                    }
+                    best[h] = m;
+                    best_idx[h] = at;
+                }
+            }
+#endif
         }
     }
     cp_async_wait<0>();

@@ -54,6 +54,13 @@ internal static unsafe partial class CudaApi
     [LibraryImport(LibraryName, EntryPoint = "cuStreamDestroy_v2")] internal static partial CuResult cuStreamDestroy(nint stream);
     [LibraryImport(LibraryName)] internal static partial CuResult cuStreamSynchronize(nint stream);
 
+    [LibraryImport(LibraryName, EntryPoint = "cuStreamBeginCapture_v2")] internal static partial CuResult cuStreamBeginCapture(nint stream, CuStreamCaptureMode mode);
+    [LibraryImport(LibraryName)] internal static partial CuResult cuStreamEndCapture(nint stream, out nint graph);
+    [LibraryImport(LibraryName)] internal static partial CuResult cuGraphInstantiateWithFlags(out nint graphExec, nint graph, ulong flags);
+    [LibraryImport(LibraryName)] internal static partial CuResult cuGraphLaunch(nint graphExec, nint stream);
+    [LibraryImport(LibraryName)] internal static partial CuResult cuGraphExecDestroy(nint graphExec);
+    [LibraryImport(LibraryName)] internal static partial CuResult cuGraphDestroy(nint graph);
+
     [LibraryImport(LibraryName)] internal static partial CuResult cuEventCreate(out nint evt, uint flags);
     [LibraryImport(LibraryName, EntryPoint = "cuEventDestroy_v2")] internal static partial CuResult cuEventDestroy(nint evt);
     [LibraryImport(LibraryName)] internal static partial CuResult cuEventRecord(nint evt, nint stream);
@@ -89,6 +96,14 @@ internal enum CuDeviceAttribute
     ComputeCapabilityMajor = 75,
     ComputeCapabilityMinor = 76,
     MaxSharedMemoryPerBlockOptin = 97,
+}
+
+/// <summary>CUstreamCaptureMode.</summary>
+internal enum CuStreamCaptureMode
+{
+    Global = 0,
+    ThreadLocal = 1,
+    Relaxed = 2,
 }
 
 /// <summary>CUfunction_attribute values used here.</summary>

@@ -1,0 +1,181 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace FlashKMeans.Data;
+
+/// <summary>Element type of rows on their way to the GPU: what the pinned ring holds and the link carries.</summary>
+internal enum TransferElement
+{
+    /// <summary>float32 rows, pitch d; the GPU packs them into the compute type.</summary>
+    Float32,
+    /// <summary>IEEE binary16 rows already in the GPU's stored layout (pitch ld, zero padded).</summary>
+    Float16,
+    /// <summary>bfloat16 rows already in the GPU's stored layout (pitch ld, zero padded).</summary>
+    BFloat16,
+}
+
+/// <summary>
+/// Host-side conversion of row blocks into the transfer type, on several threads. Converting float32 to
+/// 16 bits on the host halves the bytes on the PCIe link, which bounds out-of-core k-means. Rounding is to
+/// nearest, ties to even, exactly as the GPU's own packing (<c>__float2half_rn</c>, <c>__float2bfloat16</c>)
+/// does, so streamed rows are bit-identical to rows packed on the device.
+/// </summary>
+internal static unsafe class HalfPrecisionConversion
+{
+    /// <summary>Rows per work item: enough to amortise scheduling, small enough to spread over threads.</summary>
+    private const int MinimumRowsPerTask = 512;
+
+    /// <summary>float32 → binary16, round to nearest even (as <c>(Half)x</c>).</summary>
+    public static void ToHalf(ReadOnlySpan<float> source, Span<Half> destination) =>
+        TensorPrimitives.ConvertToHalf(source, destination);
+
+    /// <summary>float32 → bfloat16 bits, round to nearest even; NaN becomes the canonical 0x7FFF as on the GPU.</summary>
+    public static void ToBFloat16(ReadOnlySpan<float> source, Span<ushort> destination)
+    {
+        if (destination.Length < source.Length)
+            throw new ArgumentException("Destination too short.", nameof(destination));
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && source.Length >= 2 * Vector<uint>.Count)
+        {
+            var bits = System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(source);
+            var bias = new Vector<uint>(0x7FFFu);
+            var one = new Vector<uint>(1u);
+            var absMask = new Vector<uint>(0x7FFFFFFFu);
+            var infinity = new Vector<uint>(0x7F800000u);
+            var canonicalNaN = new Vector<uint>(0x7FFFu);
+            for (; i + 2 * Vector<uint>.Count <= source.Length; i += 2 * Vector<uint>.Count)
+            {
+                var a = Round(new Vector<uint>(bits.Slice(i)));
+                var b = Round(new Vector<uint>(bits.Slice(i + Vector<uint>.Count)));
+                Vector.Narrow(a, b).CopyTo(destination.Slice(i));
+            }
+
+            Vector<uint> Round(Vector<uint> x)
+            {
+                var rounded = (x + bias + ((x >> 16) & one)) >> 16;
+                var isNaN = Vector.GreaterThan(x & absMask, infinity);
+                return Vector.ConditionalSelect(isNaN, canonicalNaN, rounded);
+            }
+        }
+        for (; i < source.Length; i++)
+            destination[i] = ToBFloat16(source[i]);
+    }
+
+    /// <summary>One float32 → bfloat16 bits, round to nearest even.</summary>
+    public static ushort ToBFloat16(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if ((bits & 0x7FFFFFFFu) > 0x7F800000u)
+            return 0x7FFF;
+        return (ushort)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+    }
+
+    /// <summary>Bytes of one element of <paramref name="type"/>.</summary>
+    public static int ElementBytes(TransferElement type) => type == TransferElement.Float32 ? 4 : 2;
+
+    /// <summary>Bytes of one element of <paramref name="type"/>.</summary>
+    public static int ElementBytes(RowElementType type) => type == RowElementType.Float32 ? 4 : 2;
+
+    /// <summary>
+    /// Converts <paramref name="rows"/> rows of <paramref name="dimension"/> values stored as
+    /// <paramref name="sourceType"/> into <paramref name="destination"/> as <paramref name="destinationType"/> with
+    /// a row pitch of <paramref name="destinationPitch"/> elements (padding zeroed), on up to
+    /// <paramref name="threads"/> threads.
+    /// </summary>
+    public static void ConvertRows(ReadOnlySpan<byte> source, RowElementType sourceType, int rows, int dimension,
+        Span<byte> destination, TransferElement destinationType, int destinationPitch, int threads)
+    {
+        if (destinationPitch < dimension)
+            throw new ArgumentOutOfRangeException(nameof(destinationPitch), destinationPitch, "The pitch must be at least the dimension.");
+        if (source.Length < (long)rows * dimension * ElementBytes(sourceType))
+            throw new ArgumentException("Source too short.", nameof(source));
+        if (destination.Length < (long)rows * destinationPitch * ElementBytes(destinationType))
+            throw new ArgumentException("Destination too short.", nameof(destination));
+        if (rows == 0)
+            return;
+        fixed (byte* s = source)
+        fixed (byte* d = destination)
+        {
+            nint src = (nint)s, dst = (nint)d;
+            int tasks = (int)Math.Clamp((rows + MinimumRowsPerTask - 1) / MinimumRowsPerTask, 1, Math.Max(1, threads) * 4L);
+            if (tasks == 1 || threads <= 1)
+            {
+                ConvertRange(src, sourceType, 0, rows, dimension, dst, destinationType, destinationPitch);
+                return;
+            }
+            long per = (rows + tasks - 1) / tasks;
+            Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+            {
+                int first = (int)Math.Min(rows, t * per);
+                int count = (int)Math.Min(rows - first, per);
+                if (count > 0)
+                    ConvertRange(src, sourceType, first, count, dimension, dst, destinationType, destinationPitch);
+            });
+        }
+    }
+
+    private static void ConvertRange(nint source, RowElementType sourceType, int first, int count, int d,
+        nint destination, TransferElement destinationType, int pitch)
+    {
+        int sb = ElementBytes(sourceType), db = ElementBytes(destinationType);
+        byte* s = (byte*)source + (long)first * d * sb;
+        byte* o = (byte*)destination + (long)first * pitch * db;
+        bool contiguous = pitch == d;
+        bool sameType = (sourceType, destinationType) is (RowElementType.Float32, TransferElement.Float32) or (RowElementType.Float16, TransferElement.Float16);
+        if (contiguous && sameType)
+        {
+            long bytes = (long)count * d * sb;
+            Buffer.MemoryCopy(s, o, bytes, bytes);
+            return;
+        }
+        if (contiguous && sourceType == RowElementType.Float32 && destinationType == TransferElement.Float16)
+        {
+            // One long call: the vectorised loop then runs over whole rows without per-row tails.
+            ConvertLong((float*)s, (Half*)o, (long)count * d);
+            return;
+        }
+        float[]? widened = sourceType == RowElementType.Float16 && destinationType != TransferElement.Float16 ? new float[d] : null;
+        for (int r = 0; r < count; r++)
+        {
+            byte* sr = s + (long)r * d * sb;
+            byte* or = o + (long)r * pitch * db;
+            ReadOnlySpan<float> values = default;
+            if (widened is not null)
+            {
+                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(sr, d), widened);
+                values = widened;
+            }
+            else if (sourceType == RowElementType.Float32)
+            {
+                values = new ReadOnlySpan<float>(sr, d);
+            }
+            switch (destinationType)
+            {
+                case TransferElement.Float32:
+                    values.CopyTo(new Span<float>(or, d));
+                    break;
+                case TransferElement.Float16:
+                    if (sourceType == RowElementType.Float16)
+                        new ReadOnlySpan<Half>(sr, d).CopyTo(new Span<Half>(or, d));
+                    else
+                        ToHalf(values, new Span<Half>(or, d));
+                    break;
+                default:
+                    ToBFloat16(values, new Span<ushort>(or, d));
+                    break;
+            }
+            if (pitch > d)
+                new Span<byte>(or + (long)d * db, (pitch - d) * db).Clear();
+        }
+    }
+
+    private static void ConvertLong(float* source, Half* destination, long count)
+    {
+        const int Piece = 1 << 20;
+        for (long i = 0; i < count; i += Piece)
+        {
+            int n = (int)Math.Min(Piece, count - i);
+            ToHalf(new ReadOnlySpan<float>(source + i, n), new Span<Half>(destination + i, n));
+        }
+    }
+}
