@@ -68,6 +68,12 @@ public interface IKMeansDataBinding : IDisposable
     /// </summary>
     double UpdateSeedDistances(ReadOnlySpan<float> newSeeds, bool reset, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// For each seed added since the last reset (in the order added), the total weight of the rows whose
+    /// nearest seed it is (the first seed wins ties). k-means|| weights its candidates with this.
+    /// </summary>
+    void GetSeedWeights(Span<double> weights);
+
     /// <summary>For each candidate c, the potential Σ w·min(D(x), ‖x − c‖²) were it added. D is unchanged.</summary>
     void EvaluateSeedCandidates(ReadOnlySpan<float> candidates, Span<double> potentials, CancellationToken cancellationToken);
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using FlashKMeans.Backends;
 using FlashKMeans.Data;
@@ -19,10 +20,14 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     private readonly int[] _labels;
     private readonly float[] _distances;
     private float[]? _seedDistances;
+    private int[]? _seedOwners;
+    private int _seedCount;
+    private CandidateDistances? _candidates;
     private readonly float[] _centroids;
     private readonly PackedCentroids _packed;
     private readonly double[] _sums;
     private readonly double[] _clusterWeights;
+    private readonly YinyangPruning? _pruning;
 
     public CpuDataBinding(IBatchSource source, DataSummary summary, int k, int threads, bool usePruning)
     {
@@ -48,7 +53,8 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
             while (reader.TryRead(out var batch))
                 batch.Weights.Span.CopyTo(_weights.AsSpan((int)batch.FirstRow));
         }
-        _ = usePruning; // exact triangle-inequality pruning: not yet implemented
+        if (usePruning && YinyangPruning.Applies(k, _packed.Width))
+            _pruning = new YinyangPruning(n, _d, k, _packed.Width);
     }
 
     public long RowCount { get; }
@@ -59,10 +65,29 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
 
     private float Weight(long row) => _weights is null ? 1f : _weights[row];
 
+    /// <summary>The last step's labels (tests).</summary>
+    internal ReadOnlySpan<int> LabelsForTesting => _labels;
+
+    /// <summary>The last step's squared distances (tests).</summary>
+    internal ReadOnlySpan<float> DistancesForTesting => _distances;
+
+    /// <summary>Yinyang pruning state, when it is on (diagnostics and tests).</summary>
+    internal YinyangPruning? Pruning => _pruning;
+
     public void SetCentroids(ReadOnlySpan<float> centroids)
     {
+        if (_pruning is not null && ChangedCentroids(centroids) * 4 > NumberOfClusters)
+            _pruning.Reset(); // a new start: regroup rather than age bounds across a jump
         centroids.CopyTo(_centroids);
         _packed.Fill(_centroids);
+    }
+
+    private int ChangedCentroids(ReadOnlySpan<float> centroids)
+    {
+        int changed = 0;
+        for (int c = 0; c < NumberOfClusters; c++)
+            changed += centroids.Slice(c * _d, _d).SequenceEqual(_centroids.AsSpan(c * _d, _d)) ? 0 : 1;
+        return changed;
     }
 
     public void GetCentroids(Span<float> destination) => _centroids.CopyTo(destination);
@@ -75,37 +100,48 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         long changed = 0;
         Array.Clear(_sums);
         Array.Clear(_clusterWeights);
+        _pruning?.BeginStep(_centroids, _packed);
+        int superRows = SuperChunkRows(d);
         using (var reader = _source.OpenReader())
         {
             while (reader.TryRead(out var batch))
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                long first = batch.FirstRow;
-                var rows = batch.Rows;
-                _parallel.For(batch.RowCount, (chunk, start, count) =>
+                // Assign a few MB of rows, then add them to the sums while they are still in cache.
+                for (int offset = 0; offset < batch.RowCount; offset += superRows)
                 {
-                    int global = (int)(first + start);
-                    var chunkRows = rows.Span.Slice((int)start * d, count * d);
-                    int[] fresh = ArrayPool<int>.Shared.Rent(count);
-                    try
+                    cancellationToken.ThrowIfCancellationRequested();
+                    int rowCount = Math.Min(superRows, batch.RowCount - offset);
+                    long first = batch.FirstRow + offset;
+                    var rows = batch.Rows.Slice(offset * d, rowCount * d);
+                    _parallel.For(rowCount, (chunk, start, count) =>
                     {
-                        var freshLabels = fresh.AsSpan(0, count);
-                        FusedAssignKernel.Assign(chunkRows, _packed, freshLabels, _distances.AsSpan(global, count));
-                        var old = _labels.AsSpan(global, count);
-                        int moved = 0;
-                        for (int i = 0; i < count; i++)
-                            moved += old[i] != freshLabels[i] ? 1 : 0;
-                        freshLabels.CopyTo(old);
-                        Interlocked.Add(ref changed, moved);
-                    }
-                    finally
-                    {
-                        ArrayPool<int>.Shared.Return(fresh);
-                    }
-                }, cancellationToken);
-                Accumulate(batch, cancellationToken);
+                        int global = (int)(first + start);
+                        var chunkRows = rows.Span.Slice((int)start * d, count * d);
+                        int[] fresh = ArrayPool<int>.Shared.Rent(count);
+                        try
+                        {
+                            var freshLabels = fresh.AsSpan(0, count);
+                            var old = _labels.AsSpan(global, count);
+                            if (_pruning is null)
+                                FusedAssignKernel.Assign(chunkRows, _packed, freshLabels, _distances.AsSpan(global, count));
+                            else
+                                _pruning.AssignChunk(chunkRows, global, old, freshLabels, _distances.AsSpan(global, count), _packed);
+                            int moved = 0;
+                            for (int i = 0; i < count; i++)
+                                moved += old[i] != freshLabels[i] ? 1 : 0;
+                            freshLabels.CopyTo(old);
+                            Interlocked.Add(ref changed, moved);
+                        }
+                        finally
+                        {
+                            ArrayPool<int>.Shared.Return(fresh);
+                        }
+                    }, cancellationToken);
+                    Accumulate(first, rows, rowCount, cancellationToken);
+                }
             }
         }
+        _pruning?.EndStep();
 
         double inertia = WeightedSum(_distances, cancellationToken);
         int empty = 0;
@@ -145,12 +181,11 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     /// Adds the batch's rows to their clusters' float64 sums. Each thread owns a range of clusters and
     /// walks the rows in order, so every cluster's sum is taken in row order whatever the thread count.
     /// </summary>
-    private void Accumulate(DataBatch batch, CancellationToken cancellationToken)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Accumulate(long firstRow, ReadOnlyMemory<float> rows, int count, CancellationToken cancellationToken)
     {
         int d = _d;
-        int first = (int)batch.FirstRow;
-        int count = batch.RowCount;
-        var rows = batch.Rows;
+        int first = (int)firstRow;
         _parallel.ForRanges(NumberOfClusters, _parallel.Threads, (lo, hi) =>
         {
             var values = rows.Span;
@@ -164,13 +199,17 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
                 if (w == 0)
                     continue;
                 _clusterWeights[label] += w;
-                var sum = _sums.AsSpan(label * d, d);
-                var x = values.Slice(r * d, d);
-                for (int f = 0; f < d; f++)
-                    sum[f] += w * x[f];
+                VectorMath.AddScaled(_sums.AsSpan(label * d, d), values.Slice(r * d, d), w);
             }
         }, cancellationToken);
     }
+
+    /// <summary>
+    /// Rows assigned before their sums are taken: about 8 MB of them, a whole number of chunks, so that the
+    /// second read of each row hits the cache. Depends only on d, never on the thread count.
+    /// </summary>
+    private static int SuperChunkRows(int d) =>
+        Math.Max(1, (8 << 20) / (d * sizeof(float) * ChunkedParallel.ChunkRows)) * ChunkedParallel.ChunkRows;
 
     /// <summary>Σ w·v over all rows, in chunk order.</summary>
     private double WeightedSum(float[] values, CancellationToken cancellationToken) =>
@@ -225,12 +264,16 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         int n = (int)RowCount;
         var labels = clusterWeights.IsEmpty ? null : new int[n];
         var distances = new float[n];
+        bool pruned = _pruning?.TryBeginEvaluation(centroids) == true;
         ForEachChunk((rows, global, count) =>
         {
             int[] scratch = ArrayPool<int>.Shared.Rent(count);
             try
             {
-                FusedAssignKernel.Assign(rows, packed, scratch.AsSpan(0, count), distances.AsSpan(global, count));
+                if (pruned)
+                    _pruning!.EvaluateChunk(rows, global, _labels.AsSpan(global, count), scratch.AsSpan(0, count), distances.AsSpan(global, count), packed);
+                else
+                    FusedAssignKernel.Assign(rows, packed, scratch.AsSpan(0, count), distances.AsSpan(global, count));
                 if (labels is not null)
                     scratch.AsSpan(0, count).CopyTo(labels.AsSpan(global, count));
             }
@@ -301,8 +344,35 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     public double UpdateSeedDistances(ReadOnlySpan<float> newSeeds, bool reset, CancellationToken cancellationToken)
     {
         var seedDistances = _seedDistances ??= new float[RowCount];
+        var owners = _seedOwners ??= new int[RowCount];
         if (reset)
+        {
             Array.Fill(seedDistances, float.PositiveInfinity);
+            Array.Fill(owners, -1);
+            _seedCount = 0;
+        }
+        int firstSeed = _seedCount;
+        int added = newSeeds.Length / _d;
+        _seedCount += added;
+        if (added == 1 && _candidates is { } cached && cached.Matches(newSeeds, _d, out int candidate))
+        {
+            // Greedy k-means++ commits one of the candidates it has just evaluated: reuse those distances.
+            _parallel.For(RowCount, (chunk, first, count) =>
+            {
+                for (int i = (int)first, end = (int)first + count; i < end; i++)
+                {
+                    float distance = cached.Distances[(long)i * cached.Count + candidate];
+                    if (distance < seedDistances[i])
+                    {
+                        seedDistances[i] = distance;
+                        owners[i] = firstSeed;
+                    }
+                }
+            }, cancellationToken);
+            _candidates = null;
+            return WeightedSum(seedDistances, cancellationToken);
+        }
+        _candidates = null;
         var packed = PackedCentroids.Pack(newSeeds, _d);
         ForEachChunk((rows, global, count) =>
         {
@@ -312,8 +382,15 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
             {
                 FusedAssignKernel.Assign(rows, packed, labels.AsSpan(0, count), nearest.AsSpan(0, count));
                 var current = seedDistances.AsSpan(global, count);
+                var owner = owners.AsSpan(global, count);
                 for (int i = 0; i < count; i++)
-                    current[i] = Math.Min(current[i], nearest[i]);
+                {
+                    if (nearest[i] < current[i])
+                    {
+                        current[i] = nearest[i];
+                        owner[i] = firstSeed + labels[i];
+                    }
+                }
             }
             finally
             {
@@ -324,33 +401,41 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         return WeightedSum(seedDistances, cancellationToken);
     }
 
+    public void GetSeedWeights(Span<double> weights)
+    {
+        var owners = _seedOwners ?? throw new InvalidOperationException("Seed distances are not initialised.");
+        if (weights.Length != _seedCount)
+            throw new ArgumentException($"{_seedCount} seeds have been added, not {weights.Length}.", nameof(weights));
+        weights.Clear();
+        for (int row = 0; row < owners.Length; row++)
+        {
+            if (owners[row] >= 0)
+                weights[owners[row]] += Weight(row);
+        }
+    }
+
     public void EvaluateSeedCandidates(ReadOnlySpan<float> candidates, Span<double> potentials, CancellationToken cancellationToken)
     {
         var seedDistances = _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
         int m = candidates.Length / _d;
         var packed = PackedCentroids.Pack(candidates, _d);
+        // Keep every row's distance to every candidate (N × m, m is small) so that committing the winner needs no pass.
+        var cache = _candidates = new CandidateDistances(candidates.ToArray(), m, RowCount);
         var gate = new object();
         // Per-chunk partial sums keyed by the chunk's first row, added in row order afterwards.
         var byFirstRow = new SortedDictionary<int, double[]>();
         ForEachChunk((rows, global, count) =>
         {
-            float[] all = ArrayPool<float>.Shared.Rent(count * m);
+            var all = cache.Distances.AsSpan((int)((long)global * m), count * m);
             var local = new double[m];
-            try
+            FusedAssignKernel.AllDistances(rows, packed, all);
+            for (int i = 0; i < count; i++)
             {
-                FusedAssignKernel.AllDistances(rows, packed, all.AsSpan(0, count * m));
-                for (int i = 0; i < count; i++)
-                {
-                    float current = seedDistances[global + i];
-                    double w = Weight(global + i);
-                    var row = all.AsSpan(i * m, m);
-                    for (int j = 0; j < m; j++)
-                        local[j] += w * Math.Min(current, row[j]);
-                }
-            }
-            finally
-            {
-                ArrayPool<float>.Shared.Return(all);
+                float current = seedDistances[global + i];
+                double w = Weight(global + i);
+                var row = all.Slice(i * m, m);
+                for (int j = 0; j < m; j++)
+                    local[j] += w * Math.Min(current, row[j]);
             }
             lock (gate)
                 byFirstRow[global] = local;
@@ -359,6 +444,24 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         foreach (var local in byFirstRow.Values)
             for (int j = 0; j < m; j++)
                 potentials[j] += local[j];
+    }
+
+    /// <summary>The last evaluated seed candidates and every row's distance to each.</summary>
+    private sealed class CandidateDistances(float[] vectors, int count, long rows)
+    {
+        public int Count { get; } = count;
+
+        public float[] Distances { get; } = new float[rows * count];
+
+        public bool Matches(ReadOnlySpan<float> seed, int d, out int index)
+        {
+            for (index = 0; index < Count; index++)
+            {
+                if (vectors.AsSpan(index * d, d).SequenceEqual(seed))
+                    return true;
+            }
+            return false;
+        }
     }
 
     public void FindRowsAtCumulativePotential(ReadOnlySpan<double> sortedTargets, Span<long> rows, CancellationToken cancellationToken)
@@ -395,5 +498,5 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         return chosen;
     }
 
-    public void Dispose() { }
+    public void Dispose() => _pruning?.Dispose();
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace FlashKMeans.Cpu;
@@ -16,6 +17,9 @@ internal static class FusedAssignKernel
 
     /// <summary>Rows whose running minima stay in L1 while every centroid panel streams past.</summary>
     public const int TileRows = 64;
+
+    /// <summary>Rows that <see cref="PanelMinimum"/> carries through one pass over a panel.</summary>
+    public const int JobRows = 8;
 
     /// <summary>Nearest centroid and its squared distance (clamped at 0) for each row.</summary>
     /// <param name="rows">n × d row-major.</param>
@@ -43,6 +47,81 @@ internal static class FusedAssignKernel
         }
     }
 
+    /// <summary>
+    /// For rows that all need the same panel: each row's smallest ‖c‖² − 2·x·c over the panel and the
+    /// lowest centroid index that reaches it. Every lane is computed with exactly the arithmetic of
+    /// <see cref="Assign"/> (one fused multiply-add per feature, in feature order, then one more with −2),
+    /// so a caller may combine panels and get the label <see cref="Assign"/> would give.
+    /// Keys must not be NaN (finite row and centroid norms guarantee it).
+    /// </summary>
+    /// <param name="rows">Row-major rows, d floats each.</param>
+    /// <param name="centroids">The packing whose panel is read.</param>
+    /// <param name="panel">Panel index.</param>
+    /// <param name="rowIndices">Rows of <paramref name="rows"/> to evaluate.</param>
+    /// <param name="minima">Per listed row, the smallest key.</param>
+    /// <param name="argmins">Per listed row, the centroid index reaching it, as a float.</param>
+    public static void PanelMinimum(ReadOnlySpan<float> rows, PackedCentroids centroids, int panel,
+        ReadOnlySpan<int> rowIndices, Span<float> minima, Span<float> argmins)
+    {
+        switch (centroids.Width)
+        {
+            case 16: PanelMinimum<Vector512Ops, Vector512<float>>(rows, centroids, panel, rowIndices, minima, argmins); break;
+            case 8: PanelMinimum<Vector256Ops, Vector256<float>>(rows, centroids, panel, rowIndices, minima, argmins); break;
+            default: PanelMinimum<Vector128Ops, Vector128<float>>(rows, centroids, panel, rowIndices, minima, argmins); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PanelMinimum<TOps, TVec>(ReadOnlySpan<float> rows, PackedCentroids c, int panel,
+        ReadOnlySpan<int> rowIndices, Span<float> minima, Span<float> argmins)
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : struct
+    {
+        int d = c.Dimension, w = TOps.Count, count = rowIndices.Length;
+        ref float xs = ref MemoryMarshal.GetReference(rows);
+        ref float p = ref c.Data[(long)panel * d * w];
+        TVec norms = TOps.Load(ref c.Norms[panel * w]);
+        TVec indices = TOps.Load(ref c.Indices[panel * w]);
+        TVec minusTwo = TOps.Broadcast(-2f);
+        TVec infinity = TOps.Broadcast(float.PositiveInfinity);
+        // Eight independent accumulation chains hide the FMA latency; a short last group repeats its
+        // last row and drops the copies.
+        for (int i = 0; i < count; i += JobRows)
+        {
+            int last = count - 1;
+            ref float x0 = ref Unsafe.Add(ref xs, (nint)rowIndices[i] * d);
+            ref float x1 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 1, last)] * d);
+            ref float x2 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 2, last)] * d);
+            ref float x3 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 3, last)] * d);
+            ref float x4 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 4, last)] * d);
+            ref float x5 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 5, last)] * d);
+            ref float x6 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 6, last)] * d);
+            ref float x7 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 7, last)] * d);
+            TVec a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+            for (int f = 0; f < d; f++)
+            {
+                TVec cf = TOps.Load(ref Unsafe.Add(ref p, f * w));
+                a0 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x0, f)), cf, a0);
+                a1 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x1, f)), cf, a1);
+                a2 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x2, f)), cf, a2);
+                a3 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x3, f)), cf, a3);
+                a4 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x4, f)), cf, a4);
+                a5 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x5, f)), cf, a5);
+                a6 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x6, f)), cf, a6);
+                a7 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x7, f)), cf, a7);
+            }
+            int live = Math.Min(JobRows, count - i);
+            Span<TVec> sums = [a0, a1, a2, a3, a4, a5, a6, a7];
+            for (int r = 0; r < live; r++)
+            {
+                TVec key = TOps.MultiplyAdd(sums[r], minusTwo, norms);
+                float minimum = TOps.MinAcross(key);
+                minima[i + r] = minimum;
+                argmins[i + r] = TOps.MinAcross(TOps.Select(TOps.Equal(key, TOps.Broadcast(minimum)), indices, infinity));
+            }
+        }
+    }
+
     private interface IEpilogue
     {
         static abstract bool KeepsMinimum { get; }
@@ -58,7 +137,9 @@ internal static class FusedAssignKernel
         public static bool KeepsMinimum => false;
     }
 
+    // Fully optimised from the first call: the loops are hot at once, and tier-0 code would slow the first Lloyd step.
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Run<TOps, TVec, TEpilogue>(ReadOnlySpan<float> rows, PackedCentroids c, Span<int> labels, Span<float> output)
         where TOps : struct, IVectorOps<TVec>
         where TVec : struct
@@ -209,26 +290,40 @@ internal static class FusedAssignKernel
         }
         else
         {
-            Span<TVec> sums = [a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51, a60, a61, a70, a71];
             int k = c.Count;
-            for (int r = 0; r < liveRows; r++)
-            {
-                TVec xNorm = TOps.Broadcast(rowNorms[r]);
-                for (int half = 0; half < 2; half++)
-                {
-                    int first = half == 0 ? base0 : base1;
-                    if (first >= k)
-                        break;
-                    TVec distance = TOps.MultiplyAdd(sums[2 * r + half], TOps.Broadcast(-2f), half == 0 ? n0 : n1);
-                    TOps.Store(distance, ref lanes[0]);
-                    int live = Math.Min(w, k - first);
-                    var destination = output.Slice((firstRow + r) * k + first, live);
-                    for (int j = 0; j < live; j++)
-                        destination[j] = Math.Max(0f, rowNorms[r] + lanes[j]);
-                }
-                _ = xNorm;
-            }
+            if (liveRows > 0) { WriteDistances<TOps, TVec>(a00, n0, base0, k, rowNorms[0], output, firstRow, lanes); WriteDistances<TOps, TVec>(a01, n1, base1, k, rowNorms[0], output, firstRow, lanes); }
+            if (liveRows > 1) { WriteDistances<TOps, TVec>(a10, n0, base0, k, rowNorms[1], output, firstRow + 1, lanes); WriteDistances<TOps, TVec>(a11, n1, base1, k, rowNorms[1], output, firstRow + 1, lanes); }
+            if (liveRows > 2) { WriteDistances<TOps, TVec>(a20, n0, base0, k, rowNorms[2], output, firstRow + 2, lanes); WriteDistances<TOps, TVec>(a21, n1, base1, k, rowNorms[2], output, firstRow + 2, lanes); }
+            if (liveRows > 3) { WriteDistances<TOps, TVec>(a30, n0, base0, k, rowNorms[3], output, firstRow + 3, lanes); WriteDistances<TOps, TVec>(a31, n1, base1, k, rowNorms[3], output, firstRow + 3, lanes); }
+            if (liveRows > 4) { WriteDistances<TOps, TVec>(a40, n0, base0, k, rowNorms[4], output, firstRow + 4, lanes); WriteDistances<TOps, TVec>(a41, n1, base1, k, rowNorms[4], output, firstRow + 4, lanes); }
+            if (liveRows > 5) { WriteDistances<TOps, TVec>(a50, n0, base0, k, rowNorms[5], output, firstRow + 5, lanes); WriteDistances<TOps, TVec>(a51, n1, base1, k, rowNorms[5], output, firstRow + 5, lanes); }
+            if (liveRows > 6) { WriteDistances<TOps, TVec>(a60, n0, base0, k, rowNorms[6], output, firstRow + 6, lanes); WriteDistances<TOps, TVec>(a61, n1, base1, k, rowNorms[6], output, firstRow + 6, lanes); }
+            if (liveRows > 7) { WriteDistances<TOps, TVec>(a70, n0, base0, k, rowNorms[7], output, firstRow + 7, lanes); WriteDistances<TOps, TVec>(a71, n1, base1, k, rowNorms[7], output, firstRow + 7, lanes); }
         }
+    }
+
+    /// <summary>Writes one row's distances to the live centroids of one panel: ‖x‖² + ‖c‖² − 2x·c, clamped at 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WriteDistances<TOps, TVec>(TVec dot, TVec norms, int first, int k, float rowNorm, Span<float> output, int row, Span<float> lanes)
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : struct
+    {
+        if (first >= k)
+            return;
+        TVec distance = TOps.MultiplyAdd(dot, TOps.Broadcast(-2f), norms);
+        int w = TOps.Count;
+        int live = Math.Min(w, k - first);
+        var destination = output.Slice(row * k + first, live);
+        if (live == w)
+        {
+            TOps.Store(distance, ref destination[0]);
+            for (int j = 0; j < w; j++)
+                destination[j] = Math.Max(0f, rowNorm + destination[j]);
+            return;
+        }
+        TOps.Store(distance, ref lanes[0]);
+        for (int j = 0; j < live; j++)
+            destination[j] = Math.Max(0f, rowNorm + lanes[j]);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

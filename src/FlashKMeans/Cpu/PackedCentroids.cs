@@ -9,8 +9,11 @@ namespace FlashKMeans.Cpu;
 /// </summary>
 internal sealed class PackedCentroids
 {
-    private PackedCentroids(int count, int dimension, int width)
+    private readonly int[]? _order;
+
+    private PackedCentroids(int count, int dimension, int width, int[]? order = null)
     {
+        _order = order;
         Count = count;
         Dimension = dimension;
         Width = width;
@@ -58,6 +61,22 @@ internal sealed class PackedCentroids
         return packed;
     }
 
+    /// <summary>
+    /// Packs K × d row-major centroids in a chosen order: slot s (panel s / W, lane s % W) holds centroid
+    /// <paramref name="order"/>[s], or padding where that is −1. <see cref="Indices"/> keeps the original indices.
+    /// </summary>
+    public static PackedCentroids PackPermuted(ReadOnlySpan<float> centroids, int dimension, int width, int[] order)
+    {
+        int k = centroids.Length / dimension;
+        if (k > 1 << 24)
+            throw new ArgumentOutOfRangeException(nameof(centroids), k, "At most 2^24 centroids are supported.");
+        var packed = new PackedCentroids(k, dimension, width, order);
+        if (order.Length > packed.PanelCount * width)
+            throw new ArgumentException("More slots than panels.", nameof(order));
+        packed.Fill(centroids);
+        return packed;
+    }
+
     /// <summary>Re-packs new centroids of the same shape without allocating.</summary>
     public void Fill(ReadOnlySpan<float> centroids)
     {
@@ -65,20 +84,23 @@ internal sealed class PackedCentroids
         if (centroids.Length != Count * d)
             throw new ArgumentException($"Expected {Count} × {d} centroid values, got {centroids.Length}.", nameof(centroids));
         Array.Clear(Data);
-        for (int c = 0; c < PanelCount * w; c++)
+        for (int slot = 0; slot < PanelCount * w; slot++)
         {
-            Indices[c] = c;
-            if (c >= Count)
+            int c = _order is null ? slot : slot < _order.Length ? _order[slot] : -1;
+            if (c < 0 || c >= Count)
             {
-                Norms[c] = float.PositiveInfinity;
+                // Padding never wins; its index sorts after every real centroid's.
+                Indices[slot] = _order is null ? slot : Count;
+                Norms[slot] = float.PositiveInfinity;
                 continue;
             }
-            int panel = c / w, lane = c % w;
+            Indices[slot] = c;
+            int panel = slot / w, lane = slot % w;
             var row = centroids.Slice(c * d, d);
             long baseIndex = (long)panel * d * w + lane;
             for (int f = 0; f < d; f++)
                 Data[baseIndex + (long)f * w] = row[f];
-            Norms[c] = VectorMath.SquaredNorm(row);
+            Norms[slot] = VectorMath.SquaredNorm(row);
         }
     }
 }

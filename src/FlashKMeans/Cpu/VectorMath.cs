@@ -1,4 +1,7 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace FlashKMeans.Cpu;
 
@@ -12,6 +15,42 @@ internal static class VectorMath
         for (int i = 0; i < a.Length; i++)
             sum += (double)a[i] * b[i];
         return sum;
+    }
+
+    /// <summary>
+    /// sum[f] += w·x[f] in float64, element by element. The product is rounded before the add, never
+    /// fused, so every SIMD width gives the scalar loop's bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddScaled(Span<double> sum, ReadOnlySpan<float> x, double w)
+    {
+        int n = x.Length, f = 0;
+        ref double s = ref MemoryMarshal.GetReference(sum);
+        ref float v = ref MemoryMarshal.GetReference(x);
+        if (sum.Length < n)
+            throw new ArgumentException("The sum is shorter than the row.", nameof(sum));
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var scale = Vector512.Create(w);
+            for (; f + Vector512<float>.Count <= n; f += Vector512<float>.Count)
+            {
+                var (low, high) = Vector512.Widen(Vector512.LoadUnsafe(ref v, (nuint)f));
+                (Vector512.LoadUnsafe(ref s, (nuint)f) + low * scale).StoreUnsafe(ref s, (nuint)f);
+                (Vector512.LoadUnsafe(ref s, (nuint)f + 8) + high * scale).StoreUnsafe(ref s, (nuint)f + 8);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var scale = Vector256.Create(w);
+            for (; f + Vector256<float>.Count <= n; f += Vector256<float>.Count)
+            {
+                var (low, high) = Vector256.Widen(Vector256.LoadUnsafe(ref v, (nuint)f));
+                (Vector256.LoadUnsafe(ref s, (nuint)f) + low * scale).StoreUnsafe(ref s, (nuint)f);
+                (Vector256.LoadUnsafe(ref s, (nuint)f + 4) + high * scale).StoreUnsafe(ref s, (nuint)f + 4);
+            }
+        }
+        for (; f < n; f++)
+            Unsafe.Add(ref s, f) += w * Unsafe.Add(ref v, f);
     }
 
     /// <summary>Squared Euclidean length in float32, as the kernels use it.</summary>

@@ -19,6 +19,11 @@ internal interface IVectorOps<TVector> where TVector : struct
     static abstract TVector MultiplyAdd(TVector a, TVector b, TVector c);
     static abstract TVector LessThan(TVector left, TVector right);
     static abstract TVector Select(TVector mask, TVector whenTrue, TVector whenFalse);
+    static abstract TVector Equal(TVector left, TVector right);
+    static abstract TVector Or(TVector left, TVector right);
+    static abstract TVector And(TVector left, TVector right);
+    /// <summary>The smallest lane. Only used where no lane is NaN.</summary>
+    static abstract float MinAcross(TVector value);
 }
 
 internal struct Vector512Ops : IVectorOps<Vector512<float>>
@@ -37,6 +42,15 @@ internal struct Vector512Ops : IVectorOps<Vector512<float>>
     public static Vector512<float> LessThan(Vector512<float> left, Vector512<float> right) => Vector512.LessThan(left, right);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Select(Vector512<float> mask, Vector512<float> whenTrue, Vector512<float> whenFalse) => Vector512.ConditionalSelect(mask, whenTrue, whenFalse);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Equal(Vector512<float> left, Vector512<float> right) => Vector512.Equals(left, right);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Or(Vector512<float> left, Vector512<float> right) => left | right;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> And(Vector512<float> left, Vector512<float> right) => left & right;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MinAcross(Vector512<float> value) => Vector256Ops.MinAcross(Vector256.Min(value.GetLower(), value.GetUpper()));
 }
 
 internal struct Vector256Ops : IVectorOps<Vector256<float>>
@@ -56,6 +70,15 @@ internal struct Vector256Ops : IVectorOps<Vector256<float>>
     public static Vector256<float> LessThan(Vector256<float> left, Vector256<float> right) => Vector256.LessThan(left, right);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Select(Vector256<float> mask, Vector256<float> whenTrue, Vector256<float> whenFalse) => Vector256.ConditionalSelect(mask, whenTrue, whenFalse);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Equal(Vector256<float> left, Vector256<float> right) => Vector256.Equals(left, right);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Or(Vector256<float> left, Vector256<float> right) => left | right;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> And(Vector256<float> left, Vector256<float> right) => left & right;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MinAcross(Vector256<float> value) => Vector128Ops.MinAcross(Vector128.Min(value.GetLower(), value.GetUpper()));
 }
 
 internal struct Vector128Ops : IVectorOps<Vector128<float>>
@@ -77,4 +100,18 @@ internal struct Vector128Ops : IVectorOps<Vector128<float>>
     public static Vector128<float> LessThan(Vector128<float> left, Vector128<float> right) => Vector128.LessThan(left, right);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Select(Vector128<float> mask, Vector128<float> whenTrue, Vector128<float> whenFalse) => Vector128.ConditionalSelect(mask, whenTrue, whenFalse);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Equal(Vector128<float> left, Vector128<float> right) => Vector128.Equals(left, right);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Or(Vector128<float> left, Vector128<float> right) => left | right;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> And(Vector128<float> left, Vector128<float> right) => left & right;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MinAcross(Vector128<float> value)
+    {
+        value = Vector128.Min(value, Vector128.Shuffle(value, Vector128.Create(2, 3, 0, 1)));
+        value = Vector128.Min(value, Vector128.Shuffle(value, Vector128.Create(1, 0, 3, 2)));
+        return value.ToScalar();
+    }
 }

@@ -49,6 +49,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
     private float _scale = 1f;
     private float _weightScale = 1f;
     private DeviceBuffer<float>? _seedDistances;
+    private readonly List<float> _seedsSinceReset = [];
     private CudaGraph? _stepGraph;
     private bool _stepGraphNormalizes;
     private bool _graphsFailed;
@@ -410,7 +411,11 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         _context.MakeCurrent();
         _seedDistances ??= Own(new DeviceBuffer<float>(_context, _n));
         if (reset)
+        {
             _seedDistances.Fill32(0x7f800000u, _s.Stream);  // +∞
+            _seedsSinceReset.Clear();
+        }
+        _seedsSinceReset.AddRange(newSeeds);
         int m = newSeeds.Length / _d;
         if (m > 0)
         {
@@ -426,6 +431,14 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         Span<double> potential = stackalloc double[1];
         result.CopyTo(potential, 0, _s.Stream);
         return potential[0];
+    }
+
+    public void GetSeedWeights(Span<double> weights)
+    {
+        // One assignment against every seed so far: its argmin (lowest index on ties) is the first seed to reach each row.
+        if (weights.Length * _d != _seedsSinceReset.Count)
+            throw new ArgumentException($"{_seedsSinceReset.Count / _d} seeds have been added, not {weights.Length}.", nameof(weights));
+        Evaluate(_seedsSinceReset.ToArray(), weights, CancellationToken.None);
     }
 
     public void EvaluateSeedCandidates(ReadOnlySpan<float> candidates, Span<double> potentials, CancellationToken cancellationToken)

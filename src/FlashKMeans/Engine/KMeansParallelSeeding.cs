@@ -34,25 +34,23 @@ internal static class KMeansParallelSeeding
         }
 
         int count = candidates.Count / d;
+        var weights = new double[count];
+        binding.GetSeedWeights(weights);
         if (count < k)
         {
-            // Too few distinct candidates (tiny or degenerate data): top up with uniformly drawn rows.
+            // Too few candidates (tiny or degenerate data): top up with uniformly drawn rows of no weight.
             var extra = RandomRowSeeding.SampleDistinctRows(binding.RowCount, k - count, CounterRandom.Derive(seed, 0xFFFF));
             var vectors = new float[extra.Length * d];
             binding.GatherRows(extra, vectors, default, cancellationToken);
             candidates.AddRange(vectors);
+            Array.Resize(ref weights, k);
             count = k;
         }
         var pool = candidates.ToArray();
-        var weights = new double[count];
-        binding.Evaluate(pool, weights, cancellationToken);
         var candidateWeights = new float[count];
-        for (int i = 0; i < count; i++)
-            candidateWeights[i] = (float)weights[i];
         // Candidates that attract nothing still get a tiny weight so K of them can always be chosen.
         for (int i = 0; i < count; i++)
-            if (!(candidateWeights[i] > 0))
-                candidateWeights[i] = 1e-6f;
+            candidateWeights[i] = weights[i] > 0 ? (float)weights[i] : 1e-6f;
 
         var source = new InMemoryBatchSource(pool, d, candidateWeights);
         var summary = DataValidator.Scan(source, cancellationToken);

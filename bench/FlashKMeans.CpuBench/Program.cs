@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using FlashKMeans;
+
+// The engine's side of bench/cpu_vs_sklearn.sh: fits raw float32 files with explicit initial centroids and
+// prints one "RESULT key=value ..." line, so the script can put it beside scikit-learn's numbers.
+//   flashkmeans-cpubench fit --data X.f32 --init C.f32 --dimension 128 --iterations 10 [--pruning] [--threads T]
+//   flashkmeans-cpubench peak [--threads T]      measured float32 FMA peak of this machine
+var arguments = args.ToList();
+string Value(string name, string? fallback = null)
+{
+    int i = arguments.IndexOf(name);
+    return i >= 0 && i + 1 < arguments.Count ? arguments[i + 1] : fallback ?? throw new ArgumentException($"{name} is required.");
+}
+bool Flag(string name) => arguments.Contains(name);
+int threads = int.Parse(Value("--threads", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+
+if (args.Length > 0 && args[0] == "peak")
+{
+    Console.WriteLine(FormattableString.Invariant($"RESULT method=fma-peak threads={threads} gflops={FmaPeak.Measure(threads):F1}"));
+    return 0;
+}
+
+int d = int.Parse(Value("--dimension"), CultureInfo.InvariantCulture);
+int iterations = int.Parse(Value("--iterations", "10"), CultureInfo.InvariantCulture);
+bool pruning = Flag("--pruning");
+var data = ReadFloats(Value("--data"));
+var initial = ReadFloats(Value("--init"));
+int n = data.Length / d, k = initial.Length / d;
+
+KMeansModel Fit(ReadOnlyMemory<float> rows, int maximumIterations) =>
+    new KMeans(new KMeansOptions
+    {
+        NumberOfClusters = k,
+        Initialization = KMeansInitialization.Explicit,
+        InitialCentroids = initial,
+        MaximumNumberOfIterations = maximumIterations,
+        OptimizationTolerance = 0,
+        NumberOfThreads = threads,
+        Device = ComputeDevice.Cpu,
+        UsePruning = pruning,
+    }).Fit(rows, d);
+
+// Warm-up on a slice, so that the timed fit runs optimised code. --no-warmup leaves it out, for a
+// peak-memory figure of the fit alone.
+if (!Flag("--no-warmup"))
+{
+    Fit(data.AsMemory(0, Math.Min(n, 20 * k) * d), 3);
+    GC.Collect();
+}
+
+var clock = Stopwatch.StartNew();
+var model = Fit(data, iterations);
+clock.Stop();
+double perIteration = clock.Elapsed.TotalMilliseconds / model.Iterations;
+double stepOnly = model.Statistics.Average(s => s.StepTime.TotalMilliseconds);
+double gflops = 2.0 * n * k * d / (stepOnly * 1e6);
+Console.WriteLine(FormattableString.Invariant(
+    $"RESULT method=flashkmeans-{(pruning ? "pruned" : "lloyd")} threads={threads} iterations={model.Iterations} ms_per_iter={perIteration:F1} step_ms={stepOnly:F1} first_step_ms={model.Statistics[0].StepTime.TotalMilliseconds:F1} inertia={model.Inertia:R} equivalent_gflops={gflops:F1}"));
+var gcInfo = GC.GetGCMemoryInfo();
+Console.WriteLine(FormattableString.Invariant(
+    $"memory peak_working_set_mb={Process.GetCurrentProcess().PeakWorkingSet64 / 1e6:F1} data_mb={data.Length * 4L / 1e6:F1} gc_heap_mb={gcInfo.HeapSizeBytes / 1e6:F1} gc_committed_mb={gcInfo.TotalCommittedBytes / 1e6:F1} gc_fragmented_mb={gcInfo.FragmentedBytes / 1e6:F1} allocated_mb={GC.GetTotalAllocatedBytes(true) / 1e6:F1}"));
+Console.WriteLine("steps_ms=" + string.Join(",", model.Statistics.Select(s => s.StepTime.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture))));
+return 0;
+
+static float[] ReadFloats(string path)
+{
+    // Straight into the final array: no second copy of the data counts against peak memory.
+    using var stream = File.OpenRead(path);
+    var values = new float[stream.Length / sizeof(float)];
+    stream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
+    return values;
+}
+
+/// <summary>Float32 FMA throughput with enough independent chains to cover latency on every port.</summary>
+internal static class FmaPeak
+{
+    public static double Measure(int threads)
+    {
+        const long Rounds = 20_000_000;
+        Run(Rounds / 100);
+        var clock = Stopwatch.StartNew();
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, _ => Run(Rounds));
+        clock.Stop();
+        long flops = threads * Rounds * 12L * Vector512<float>.Count * 2;
+        return flops / clock.Elapsed.TotalSeconds / 1e9;
+    }
+
+    private static float Run(long rounds)
+    {
+        if (!Avx512F.IsSupported)
+            throw new PlatformNotSupportedException("The peak probe is written for AVX-512.");
+        var m = Vector512.Create(0.999f);
+        var b = Vector512.Create(1e-7f);
+        Vector512<float> a0 = Vector512.Create(1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+        Vector512<float> a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        for (long i = 0; i < rounds; i++)
+        {
+            a0 = Avx512F.FusedMultiplyAdd(a0, m, b); a1 = Avx512F.FusedMultiplyAdd(a1, m, b);
+            a2 = Avx512F.FusedMultiplyAdd(a2, m, b); a3 = Avx512F.FusedMultiplyAdd(a3, m, b);
+            a4 = Avx512F.FusedMultiplyAdd(a4, m, b); a5 = Avx512F.FusedMultiplyAdd(a5, m, b);
+            a6 = Avx512F.FusedMultiplyAdd(a6, m, b); a7 = Avx512F.FusedMultiplyAdd(a7, m, b);
+            a8 = Avx512F.FusedMultiplyAdd(a8, m, b); a9 = Avx512F.FusedMultiplyAdd(a9, m, b);
+            a10 = Avx512F.FusedMultiplyAdd(a10, m, b); a11 = Avx512F.FusedMultiplyAdd(a11, m, b);
+        }
+        return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
+    }
+}

@@ -1,0 +1,139 @@
+using FlashKMeans.Backends;
+using FlashKMeans.Data;
+
+namespace FlashKMeans.MLNet;
+
+/// <summary>
+/// Turns a block of feature rows into the two output columns: K squared distances per row (one call to the
+/// engine's all-distances kernel) and the 1-based index of the smallest of them. Rows with a missing (NaN or
+/// infinite) feature get NaN distances and key 0, ML.NET's missing key.
+/// </summary>
+/// <remarks>
+/// Squared-Euclidean models score through a scorer of the backend that <see cref="ComputeDevice"/> selects
+/// (a CUDA GPU under <see cref="ComputeDevice.Auto"/> when one is usable, else the SIMD CPU), created on first
+/// use and released by <see cref="Dispose"/>. Block scoring and single-row scoring share it, so both give the
+/// same values. Cosine models score through <see cref="KMeansModel.Transform(ReadOnlySpan{float}, Span{float})"/>,
+/// which normalises the rows first.
+/// </remarks>
+internal sealed class BatchScorer : IDisposable
+{
+    private readonly KMeansModel _model;
+    private readonly ScoringDevice _device;
+    private readonly object _gate = new();
+    private IKMeansBackend? _backend;
+    private IKMeansScorer? _scorer;
+    private bool _disposed;
+
+    public BatchScorer(KMeansModel model, ScoringDevice device)
+    {
+        _model = model;
+        _device = device;
+        Dimension = model.Dimension;
+        NumberOfClusters = model.NumberOfClusters;
+    }
+
+    /// <summary>The backend scoring runs on, once it has run ("not started" before).</summary>
+    public string Backend => _backend?.Name ?? (_model.Distance == KMeansDistance.Cosine ? "cpu (KMeansModel.Transform)" : "not started");
+
+    public int Dimension { get; }
+
+    public int NumberOfClusters { get; }
+
+    /// <summary>Rows per scoring block such that the distance block stays near 16 M floats.</summary>
+    public int RowsPerBlock(int requested) => (int)Math.Clamp(Math.Min(requested, (16L << 20) / NumberOfClusters), 1, requested);
+
+    /// <summary>Scores <paramref name="count"/> rows of <paramref name="rows"/> in place of their outputs.</summary>
+    /// <param name="rows">count × d features; missing rows are overwritten with zeros so the engine never sees NaN.</param>
+    /// <param name="count">Rows to score.</param>
+    /// <param name="scores">count × K distances (output).</param>
+    /// <param name="labels">count keys (output).</param>
+    public void Score(Span<float> rows, int count, Span<float> scores, Span<uint> labels)
+    {
+        int d = Dimension, k = NumberOfClusters;
+        Span<bool> missing = count <= 1024 ? stackalloc bool[count] : new bool[count];
+        bool anyMissing = false;
+        for (int i = 0; i < count; i++)
+        {
+            var row = rows.Slice(i * d, d);
+            if (!DataValidator.AllFinite(row))
+            {
+                missing[i] = true;
+                anyMissing = true;
+                row.Clear();
+            }
+        }
+        var distances = scores[..(count * k)];
+        if (_model.Distance == KMeansDistance.Cosine)
+            _model.Transform(rows[..(count * d)], distances);
+        else
+            Scorer().AllDistances(rows[..(count * d)], distances);
+        for (int i = 0; i < count; i++)
+        {
+            var row = distances.Slice(i * k, k);
+            if (anyMissing && missing[i])
+            {
+                row.Fill(float.NaN);
+                labels[i] = 0;
+                continue;
+            }
+            labels[i] = (uint)ArgMin(row) + 1;
+        }
+    }
+
+    private IKMeansScorer Scorer()
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_scorer is not null)
+                return _scorer;
+            var options = new KMeansOptions { Device = _device.Device, Precision = _device.Precision, NumberOfThreads = _device.NumberOfThreads };
+            _backend = BackendSelector.Create(options);
+            try
+            {
+                _scorer = _backend.CreateScorer(_model.Centroids, Dimension);
+            }
+            catch
+            {
+                _backend.Dispose();
+                _backend = null;
+                throw;
+            }
+            return _scorer;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _disposed = true;
+            _scorer?.Dispose();
+            _backend?.Dispose();
+            _scorer = null;
+            _backend = null;
+        }
+    }
+
+    /// <summary>First index of the smallest value, as ML.NET's clustering scorer picks.</summary>
+    private static int ArgMin(ReadOnlySpan<float> values)
+    {
+        int best = 0;
+        float min = values[0];
+        for (int i = 1; i < values.Length; i++)
+        {
+            if (values[i] < min)
+            {
+                min = values[i];
+                best = i;
+            }
+        }
+        return best;
+    }
+}
+
+/// <summary>Where and how a transformer scores.</summary>
+/// <param name="Device">The device; <see cref="ComputeDevice.Auto"/> prefers a usable CUDA GPU.</param>
+/// <param name="Precision">GPU arithmetic of the distance products.</param>
+/// <param name="NumberOfThreads">CPU threads; <c>null</c> uses every logical processor.</param>
+internal readonly record struct ScoringDevice(ComputeDevice Device, ComputePrecision Precision, int? NumberOfThreads);

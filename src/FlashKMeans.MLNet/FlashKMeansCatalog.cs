@@ -1,0 +1,45 @@
+using FlashKMeans.MLNet;
+
+// In ML.NET's namespace, as ML.NET's own trainer packages do, so that switching from KMeans(...) to
+// FlashKMeans(...) needs no new using directive.
+namespace Microsoft.ML;
+
+/// <summary>
+/// <c>mlContext.Clustering.Trainers.FlashKMeans(...)</c>: the FlashKMeans trainer in ML.NET's clustering catalog.
+/// </summary>
+public static class FlashKMeansClusteringExtensions
+{
+    /// <summary>
+    /// Exact Lloyd k-means on a CUDA GPU when one is usable, otherwise on the SIMD CPU backend. Takes the same
+    /// arguments as <c>KMeans(...)</c> and produces the same columns (<c>Score</c>, <c>PredictedLabel</c>).
+    /// </summary>
+    /// <param name="catalog">The clustering catalog's trainers.</param>
+    /// <param name="featureColumnName">The feature column: a known-size vector of Single.</param>
+    /// <param name="exampleWeightColumnName">An optional Single column of non-negative row weights.</param>
+    /// <param name="numberOfClusters">K.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is out of range; the message names it.</exception>
+    public static GpuKMeansTrainer FlashKMeans(this ClusteringCatalog.ClusteringTrainers catalog,
+        string featureColumnName = GpuKMeansTrainer.Defaults.FeatureColumnName,
+        string? exampleWeightColumnName = null,
+        int numberOfClusters = GpuKMeansTrainer.Defaults.NumberOfClusters)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        var options = new GpuKMeansTrainer.Options
+        {
+            FeatureColumnName = featureColumnName,
+            ExampleWeightColumnName = exampleWeightColumnName,
+            NumberOfClusters = numberOfClusters,
+        };
+        return new GpuKMeansTrainer(options, MLNetInternals.EnvironmentOf(catalog));
+    }
+
+    /// <summary>FlashKMeans with every setting, including device, precision, batch size and seed.</summary>
+    /// <param name="catalog">The clustering catalog's trainers.</param>
+    /// <param name="options">The settings; they are copied.</param>
+    public static GpuKMeansTrainer FlashKMeans(this ClusteringCatalog.ClusteringTrainers catalog, GpuKMeansTrainer.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(options);
+        return new GpuKMeansTrainer(options, MLNetInternals.EnvironmentOf(catalog));
+    }
+}

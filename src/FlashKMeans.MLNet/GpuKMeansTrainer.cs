@@ -1,0 +1,295 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+
+namespace FlashKMeans.MLNet;
+
+/// <summary>
+/// Exact Lloyd k-means for ML.NET, on a CUDA GPU when one is usable and on the SIMD CPU backend otherwise.
+/// A drop-in replacement for ML.NET's <c>KMeansTrainer</c>: same option names, same output columns.
+/// Create it with <c>mlContext.Clustering.Trainers.FlashKMeans(...)</c>.
+/// </summary>
+/// <remarks>
+/// <para>Training reads the input through cursors on the feature (and weight) column, a block of
+/// <see cref="Options.BatchSize"/> rows at a time into pinned buffers, the next block filled while the engine
+/// works on the current one. The data is never copied whole into managed arrays. When the usable rows fit
+/// <see cref="Options.DeviceMemoryBudgetMb"/> (2048 MB by default), the first pass also keeps them in native
+/// memory and the engine's later passes read that instead of the cursor; otherwise every pass is a cursor pass.
+/// The CUDA backend uploads the rows once and keeps them on the GPU.</para>
+/// <para>Rows with a NaN or infinite feature, or a negative or non-finite weight, are skipped and counted, as
+/// ML.NET's KMeans does; set <see cref="Options.TreatMissingFeaturesAsError"/> to reject them instead.</para>
+/// <para>Log lines (backend, per-iteration inertia, skipped rows) go to <c>MLContext.Log</c>.</para>
+/// </remarks>
+public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
+{
+    private readonly Options _options;
+    private readonly IHostEnvironment? _env;
+
+    /// <summary>Default values of <see cref="Options"/>.</summary>
+    public static class Defaults
+    {
+        /// <summary>Default <see cref="Options.NumberOfClusters"/>, as ML.NET's KMeans.</summary>
+        public const int NumberOfClusters = 5;
+        /// <summary>Default <see cref="Options.MaximumNumberOfIterations"/>, as ML.NET's KMeans.</summary>
+        public const int MaximumNumberOfIterations = 1000;
+        /// <summary>Default <see cref="Options.OptimizationTolerance"/>, as ML.NET's KMeans.</summary>
+        public const float OptimizationTolerance = 1e-7f;
+        /// <summary>Default <see cref="Options.BatchSize"/>: rows copied from the cursor per engine batch.</summary>
+        public const int BatchSize = 16384;
+        /// <summary>Default <see cref="Options.DeviceMemoryBudgetMb"/>.</summary>
+        public const int DeviceMemoryBudgetMb = 2048;
+        /// <summary>Default feature column name.</summary>
+        public const string FeatureColumnName = "Features";
+    }
+
+    /// <summary>Settings of <see cref="GpuKMeansTrainer"/>. Names match ML.NET's <c>KMeansTrainer.Options</c> where the meaning is the same.</summary>
+    public sealed class Options
+    {
+        /// <summary>The feature column: a known-size vector of Single.</summary>
+        public string FeatureColumnName = Defaults.FeatureColumnName;
+
+        /// <summary>An optional scalar Single column of non-negative row weights.</summary>
+        public string? ExampleWeightColumnName;
+
+        /// <summary>K, the number of clusters.</summary>
+        public int NumberOfClusters = Defaults.NumberOfClusters;
+
+        /// <summary>The most Lloyd iterations per initialisation.</summary>
+        public int MaximumNumberOfIterations = Defaults.MaximumNumberOfIterations;
+
+        /// <summary>
+        /// Training stops when the relative change of inertia between two iterations is at most this value
+        /// (ML.NET's KMeans uses the same quantity); 0 runs exactly <see cref="MaximumNumberOfIterations"/>.
+        /// </summary>
+        public float OptimizationTolerance = Defaults.OptimizationTolerance;
+
+        /// <summary>
+        /// How the first centroids are chosen. The default, k-means‖, is what ML.NET's default
+        /// (its enum value <c>KMeansYinyang</c>) actually runs; ML.NET's <c>KMeansPlusPlus</c> maps to
+        /// <see cref="KMeansInitialization.KMeansPlusPlus"/> and its <c>Random</c> to <see cref="KMeansInitialization.RandomRows"/>.
+        /// </summary>
+        public KMeansInitialization InitializationAlgorithm = KMeansInitialization.KMeansParallel;
+
+        /// <summary>K × d row-major starting centroids, with <see cref="KMeansInitialization.Explicit"/>.</summary>
+        public float[]? InitialCentroids;
+
+        /// <summary>CPU worker threads; <c>null</c> uses every logical processor.</summary>
+        public int? NumberOfThreads;
+
+        /// <summary>Where training and scoring run. <see cref="ComputeDevice.Auto"/> uses a CUDA GPU when one is usable, else the CPU.</summary>
+        public ComputeDevice Device = ComputeDevice.Auto;
+
+        /// <summary>Arithmetic of the GPU distance products; the CPU always computes in float32.</summary>
+        public ComputePrecision Precision = ComputePrecision.Float32;
+
+        /// <summary>Rows copied from the ML.NET cursor into one pinned engine batch (and scored per block by Transform).</summary>
+        public int BatchSize = Defaults.BatchSize;
+
+        /// <summary>
+        /// Memory, in megabytes, that may hold a copy of the training rows next to the compute. The first cursor pass
+        /// also copies the usable rows into native (unmanaged) memory; if they fit, every later pass reads that copy
+        /// instead of the cursor (the CPU backend reads it in place, the CUDA backend uploads from it without staging),
+        /// so upstream transforms and file parsing run once. If they do not fit, the copy is dropped as soon as it
+        /// would exceed the budget and every pass streams through the cursor in pinned batches of
+        /// <see cref="BatchSize"/> rows (shrunk to fit the budget). <c>null</c> always streams. Default 2048, in the
+        /// spirit of ML.NET KMeans' 4096 MB acceleration budget.
+        /// </summary>
+        public int? DeviceMemoryBudgetMb = Defaults.DeviceMemoryBudgetMb;
+
+        /// <summary>Seed of every random choice; the same seed gives the same model on the CPU.</summary>
+        public int Seed;
+
+        /// <summary>Independent initialisations; the fit with the lowest inertia is kept.</summary>
+        public int NumberOfInitializations = 1;
+
+        /// <summary>The dissimilarity minimised. Models trained with <see cref="KMeansDistance.Cosine"/> cannot be saved as ML.NET models.</summary>
+        public KMeansDistance Distance = KMeansDistance.SquaredEuclidean;
+
+        /// <summary>Reject rows with NaN or infinite features (or bad weights) with an error naming the row, instead of skipping them.</summary>
+        public bool TreatMissingFeaturesAsError;
+
+        /// <summary>Receives a report after every iteration, in addition to the log lines.</summary>
+        public IProgress<KMeansProgress>? Progress;
+
+        internal Options Clone() => (Options)MemberwiseClone();
+    }
+
+    /// <summary>Creates the trainer; prefer <c>mlContext.Clustering.Trainers.FlashKMeans(...)</c>.</summary>
+    /// <param name="options">The settings; they are copied.</param>
+    /// <param name="environment">Where log lines go (an <see cref="MLContext"/>); <c>null</c> logs nothing.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range; the message names it.</exception>
+    public GpuKMeansTrainer(Options options, IHostEnvironment? environment = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Validate(options);
+        _options = options.Clone();
+        _env = environment;
+    }
+
+    private static void Validate(Options o)
+    {
+        if (string.IsNullOrEmpty(o.FeatureColumnName))
+            throw new ArgumentOutOfRangeException(nameof(Options.FeatureColumnName), "The feature column name must not be empty.");
+        if (o.ExampleWeightColumnName is "")
+            throw new ArgumentOutOfRangeException(nameof(Options.ExampleWeightColumnName), "Use null, not an empty name, for no weights.");
+        if (o.NumberOfClusters < 1)
+            throw new ArgumentOutOfRangeException(nameof(Options.NumberOfClusters), o.NumberOfClusters, "Must be at least 1.");
+        if (o.MaximumNumberOfIterations < 1)
+            throw new ArgumentOutOfRangeException(nameof(Options.MaximumNumberOfIterations), o.MaximumNumberOfIterations, "Must be at least 1.");
+        if (!(o.OptimizationTolerance >= 0))
+            throw new ArgumentOutOfRangeException(nameof(Options.OptimizationTolerance), o.OptimizationTolerance, "Must be zero or positive.");
+        if (o.NumberOfThreads is < 1)
+            throw new ArgumentOutOfRangeException(nameof(Options.NumberOfThreads), o.NumberOfThreads, "Must be null or at least 1.");
+        if (o.BatchSize < 1)
+            throw new ArgumentOutOfRangeException(nameof(Options.BatchSize), o.BatchSize, "Must be at least 1.");
+        if (o.DeviceMemoryBudgetMb is < 1)
+            throw new ArgumentOutOfRangeException(nameof(Options.DeviceMemoryBudgetMb), o.DeviceMemoryBudgetMb, "Must be null or at least 1.");
+        if (o.NumberOfInitializations < 1)
+            throw new ArgumentOutOfRangeException(nameof(Options.NumberOfInitializations), o.NumberOfInitializations, "Must be at least 1.");
+        if ((o.InitializationAlgorithm == KMeansInitialization.Explicit) != (o.InitialCentroids is { Length: > 0 }))
+            throw new ArgumentException(o.InitialCentroids is { Length: > 0 }
+                ? $"{nameof(Options.InitialCentroids)} is set but {nameof(Options.InitializationAlgorithm)} is {o.InitializationAlgorithm}; use {nameof(KMeansInitialization.Explicit)}."
+                : $"{nameof(Options.InitializationAlgorithm)} is {nameof(KMeansInitialization.Explicit)} but {nameof(Options.InitialCentroids)} is empty.",
+                nameof(Options.InitialCentroids));
+    }
+
+    /// <summary>The settings in use (a copy).</summary>
+    public Options GetOptions() => _options.Clone();
+
+    /// <summary>Checks the feature (and weight) column and promises Score and PredictedLabel.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type; the message names it and its type.</exception>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        ClusteringColumns.CheckShape(inputSchema, _options.FeatureColumnName, _options.ExampleWeightColumnName, nameof(inputSchema));
+        return ClusteringColumns.AppendTo(inputSchema);
+    }
+
+    /// <summary>Trains on <paramref name="input"/>: one cursor pass, or one per engine pass when the rows exceed the memory budget.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type, or K exceeds the usable rows.</exception>
+    /// <exception cref="InvalidOperationException">The input failed while being read (the message says where), or a
+    /// missing row was found with <see cref="Options.TreatMissingFeaturesAsError"/>.</exception>
+    public GpuKMeansTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var o = _options;
+        var features = ClusteringColumns.FindFeatures(input.Schema, o.FeatureColumnName, null, nameof(input));
+        var weights = o.ExampleWeightColumnName is null ? (DataViewSchema.Column?)null
+            : ClusteringColumns.FindWeights(input.Schema, o.ExampleWeightColumnName, nameof(input));
+        int d = ((VectorDataViewType)features.Type).Size;
+        if (o.InitialCentroids is { Length: > 0 } initial && initial.Length != (long)o.NumberOfClusters * d)
+            throw new ArgumentException(
+                $"{nameof(Options.InitialCentroids)} holds {initial.Length} values; K × d = {o.NumberOfClusters} × {d} = {(long)o.NumberOfClusters * d} " +
+                $"for the feature column '{o.FeatureColumnName}'.", nameof(input));
+        int batchRows = o.BatchSize;
+        if (o.DeviceMemoryBudgetMb is int budget)
+            batchRows = (int)Math.Clamp(((long)budget << 20) / (4L * (d + 1)), 1, batchRows);
+
+        using var channel = _env?.Start("FlashKMeans");
+        using var source = new CursorBatchSource(input, features, weights, batchRows, o.TreatMissingFeaturesAsError,
+            cacheBudgetBytes: o.DeviceMemoryBudgetMb is int mb ? (long)mb << 20 : 0);
+        var engineOptions = new KMeansOptions
+        {
+            NumberOfClusters = o.NumberOfClusters,
+            MaximumNumberOfIterations = o.MaximumNumberOfIterations,
+            OptimizationTolerance = o.OptimizationTolerance,
+            Initialization = o.InitializationAlgorithm,
+            InitialCentroids = o.InitialCentroids,
+            NumberOfInitializations = o.NumberOfInitializations,
+            Seed = o.Seed,
+            Distance = o.Distance,
+            NumberOfThreads = o.NumberOfThreads,
+            Device = o.Device,
+            Precision = o.Precision,
+            Logger = channel is null ? null : new ChannelLogger(channel),
+        };
+        channel?.Info(MessageSensitivity.None,
+            $"FlashKMeans: K={o.NumberOfClusters}, d={d}, feature column '{o.FeatureColumnName}'" +
+            (weights is null ? "" : $", weight column '{o.ExampleWeightColumnName}'") + $", device {o.Device}, batches of {batchRows} rows.");
+
+        var clock = Stopwatch.StartNew();
+        KMeansModel model;
+        try
+        {
+            model = new KMeans(engineOptions).Fit(source, new IterationReporter(channel, o.Progress));
+        }
+        catch (ArgumentException) when (source.RowCount == 0 && source.SkippedRows > 0)
+        {
+            // The engine only saw an empty source; say why it was empty.
+            throw new InvalidOperationException(
+                $"All {source.SkippedRows} rows of the input were skipped: their feature column '{o.FeatureColumnName}' holds NaN or infinite values" +
+                (weights is null ? "" : $" or their weight column '{o.ExampleWeightColumnName}' a negative or non-finite weight") + ".");
+        }
+        clock.Stop();
+
+        long skipped = source.SkippedRows ?? 0;
+        long used = source.RowCount ?? 0;
+        if (skipped > 0)
+            channel?.Warning(MessageSensitivity.None,
+                $"FlashKMeans: {skipped} of {used + skipped} rows had NaN or infinite features (or a bad weight) and were skipped.");
+        var summary = new GpuKMeansTrainingSummary(used, skipped, model.Inertia, model.Iterations, model.Converged,
+            model.TrainedOn, source.Passes, clock.Elapsed);
+        if (source.Cached)
+            channel?.Info(MessageSensitivity.None, "FlashKMeans: the rows fit DeviceMemoryBudgetMb; only the first pass read the cursor.");
+        channel?.Info(MessageSensitivity.None,
+            $"FlashKMeans: trained on {used} rows in {clock.Elapsed.TotalSeconds:F2} s with {summary.Backend}: " +
+            $"{summary.Iterations} iterations, inertia {summary.Inertia:G9}, {summary.CursorPasses} cursor pass{(summary.CursorPasses == 1 ? "" : "es")}.");
+        return new GpuKMeansTransformer(model, o.FeatureColumnName, features.Type, batchRows,
+            new ScoringDevice(o.Device, o.Precision, o.NumberOfThreads), summary);
+    }
+
+    /// <summary>Sends each iteration's inertia to the ML.NET channel and to the user's progress, synchronously.</summary>
+    private sealed class IterationReporter(IChannel? channel, IProgress<KMeansProgress>? user) : IProgress<KMeansProgress>
+    {
+        public void Report(KMeansProgress value)
+        {
+            channel?.Info(MessageSensitivity.None,
+                $"FlashKMeans: initialisation {value.Initialization}, iteration {value.Iteration}: inertia {value.Inertia:G9}, relative change {value.RelativeChange:G3}.");
+            user?.Report(value);
+        }
+    }
+
+    /// <summary>Carries the engine's log lines (backend choice, diagnostics) into ML.NET's channel.</summary>
+    private sealed class ChannelLogger(IChannel channel) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            string message = formatter(state, exception);
+            if (string.IsNullOrEmpty(message))
+                return;
+            switch (logLevel)
+            {
+                case LogLevel.Trace or LogLevel.Debug:
+                    channel.Trace(MessageSensitivity.None, message);
+                    break;
+                case LogLevel.Information:
+                    channel.Info(MessageSensitivity.None, message);
+                    break;
+                case LogLevel.Warning:
+                    channel.Warning(MessageSensitivity.None, message);
+                    break;
+                default:
+                    channel.Error(MessageSensitivity.None, message);
+                    break;
+            }
+        }
+    }
+}
+
+/// <summary>What a <see cref="GpuKMeansTrainer"/> fit saw and did.</summary>
+/// <param name="RowsUsed">Rows the model was trained on.</param>
+/// <param name="RowsSkipped">Rows skipped for NaN or infinite features or a bad weight.</param>
+/// <param name="Inertia">Weighted sum of squared distances of the rows to their centroids.</param>
+/// <param name="Iterations">Lloyd iterations of the kept initialisation.</param>
+/// <param name="Converged">Whether the tolerance was met before the iteration limit.</param>
+/// <param name="Backend">The engine backend that ran (CPU or a named GPU).</param>
+/// <param name="CursorPasses">Cursor passes made over the input.</param>
+/// <param name="Elapsed">Wall time of the fit.</param>
+public sealed record GpuKMeansTrainingSummary(long RowsUsed, long RowsSkipped, double Inertia, int Iterations, bool Converged,
+    string Backend, int CursorPasses, TimeSpan Elapsed);

@@ -1,0 +1,168 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
+
+namespace FlashKMeans.MLNet.Tests;
+
+/// <summary>
+/// Behaviour only the real Microsoft.ML 5.0.0 can show: model zips written and read by ML.NET, ML.NET's
+/// scorer, evaluator, PredictionEngine, normalisers and caching. Offline (MLNetSource=Contract) each reports
+/// Inconclusive with the reason.
+/// </summary>
+[TestClass]
+[TestCategory(RealMLNet.Category)]
+public sealed class RealMLNetTests
+{
+    private const int D = 10;
+
+    public sealed class Row
+    {
+        [VectorType(D)]
+        public float[] Features { get; set; } = [];
+
+        // Clustering.Evaluate accepts a Single or key label.
+        public float Truth { get; set; }
+    }
+
+    public sealed class Prediction
+    {
+        public uint PredictedLabel { get; set; }
+
+        public float[] Score { get; set; } = [];
+    }
+
+    private static (MLContext Ml, IDataView Data, Row[] Rows) Data(int n = 2000, int k = 6)
+    {
+        var (rows, truth) = Blobs.Make(n, D, k, 6, seed: 99);
+        var list = Enumerable.Range(0, n).Select(i => new Row { Features = rows.AsSpan(i * D, D).ToArray(), Truth = truth[i] }).ToArray();
+        var ml = new MLContext(seed: 1);
+        return (ml, ml.Data.LoadFromEnumerable(list), list);
+    }
+
+    private static void AssertSameScoring(IDataView expected, IDataView actual)
+    {
+        var keysA = Read.Keys(expected);
+        var keysB = Read.Keys(actual);
+        var scoresA = Read.Scores(expected);
+        var scoresB = Read.Scores(actual);
+        Assert.HasCount(keysA.Length, keysB);
+        for (int i = 0; i < keysA.Length; i++)
+        {
+            // ML.NET computes |x|² + |c|² − 2x·c; the engine may sum in another order: equal up to float rounding.
+            for (int c = 0; c < scoresA[i].Length; c++)
+                Assert.AreEqual(scoresA[i][c], scoresB[i][c], 1e-4f * Math.Max(1f, scoresA[i][c]), $"row {i}, cluster {c}");
+            if (keysA[i] != keysB[i])
+            {
+                // Only a tie within rounding may pick a different centroid.
+                Assert.AreEqual(scoresA[i][keysA[i] - 1], scoresA[i][keysB[i] - 1], 1e-4f * Math.Max(1f, scoresA[i][keysA[i] - 1]), $"row {i}");
+            }
+        }
+    }
+
+    [TestMethod]
+    public void ZipLoadsAsMLNetsOwnKMeansAndScoresTheSame()
+    {
+        RealMLNet.Require();
+        var (ml, data, _) = Data();
+        var model = ml.Clustering.Trainers.FlashKMeans(numberOfClusters: 6).Fit(data);
+        var path = Path.Combine(Path.GetTempPath(), $"flashkmeans-{Guid.NewGuid():N}.zip");
+        try
+        {
+            ml.Model.Save(model, data.Schema, path);
+            // A fresh context, as in an application that never saw FlashKMeans's types.
+            var other = new MLContext();
+            var loadedModel = other.Model.Load(path, out var schema);
+            // A single saved transformer may come back bare or as a one-element chain.
+            var loaded = loadedModel is IEnumerable<ITransformer> chain ? chain.Single() : loadedModel;
+            Assert.IsNotInstanceOfType<GpuKMeansTransformer>(loaded);
+            Assert.IsInstanceOfType<ISingleFeaturePredictionTransformer<object>>(loaded);
+            Assert.IsInstanceOfType<KMeansModelParameters>(((ISingleFeaturePredictionTransformer<object>)loaded).Model);
+            Assert.AreEqual(data.Schema["Features"].Type, schema["Features"].Type);
+            AssertSameScoring(model.Transform(data), loaded.Transform(data));
+
+            // And back to FlashKMeans scoring.
+            var again = loaded.ToFlashKMeans();
+            CollectionAssert.AreEqual(model.EngineModel.Centroids.ToArray(), again.EngineModel.Centroids.ToArray());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [TestMethod]
+    public void PipelineZipWithNormaliserAndCacheRoundTrips()
+    {
+        RealMLNet.Require();
+        var (ml, data, _) = Data();
+        var pipeline = ml.Transforms.NormalizeMinMax("Features")
+            .AppendCacheCheckpoint(ml)
+            .Append(ml.Clustering.Trainers.FlashKMeans(numberOfClusters: 6));
+        var model = pipeline.Fit(data);
+        using var stream = new MemoryStream();
+        ml.Model.Save(model, data.Schema, stream);
+        stream.Position = 0;
+        var loaded = ml.Model.Load(stream, out _);
+        AssertSameScoring(model.Transform(data), loaded.Transform(data));
+        var fast = loaded.WithFlashKMeansScoring();
+        AssertSameScoring(loaded.Transform(data), fast.Transform(data));
+    }
+
+    [TestMethod]
+    public void EvaluateWorksOnOurOutputAndOnTheLoadedModel()
+    {
+        RealMLNet.Require();
+        var (ml, data, _) = Data();
+        var model = ml.Clustering.Trainers.FlashKMeans(numberOfClusters: 6).Fit(data);
+        var ours = ml.Clustering.Evaluate(model.Transform(data), labelColumnName: "Truth", featureColumnName: "Features");
+        var theirs = ml.Clustering.Evaluate(model.ToMLNetTransformer().Transform(data), labelColumnName: "Truth", featureColumnName: "Features");
+        Assert.AreEqual(theirs.AverageDistance, ours.AverageDistance, 1e-4 * theirs.AverageDistance);
+        Assert.AreEqual(theirs.NormalizedMutualInformation, ours.NormalizedMutualInformation, 1e-6);
+        Assert.IsGreaterThan(0.95, ours.NormalizedMutualInformation, "well-separated blobs are recovered");
+    }
+
+    [TestMethod]
+    public void CrossValidationTrainsAndEvaluatesEveryFold()
+    {
+        RealMLNet.Require();
+        var (ml, data, _) = Data();
+        IEstimator<ITransformer> estimator = ml.Clustering.Trainers.FlashKMeans(numberOfClusters: 6);
+        var folds = ml.Clustering.CrossValidate(data, estimator, numberOfFolds: 3, labelColumnName: "Truth");
+        Assert.HasCount(3, folds);
+        foreach (var fold in folds)
+        {
+            Assert.IsNotNull(fold.Model);
+            Assert.IsGreaterThan(0.9, fold.Metrics.NormalizedMutualInformation);
+        }
+    }
+
+    [TestMethod]
+    public void PredictionEngineScoresSingleRowsLikeTransform()
+    {
+        RealMLNet.Require();
+        var (ml, data, rows) = Data(n: 500);
+        var model = ml.Clustering.Trainers.FlashKMeans(numberOfClusters: 6).Fit(data);
+        var engine = ml.Model.CreatePredictionEngine<Row, Prediction>(model);
+        var keys = Read.Keys(model.Transform(data));
+        var scores = Read.Scores(model.Transform(data));
+        for (int i = 0; i < rows.Length; i += 37)
+        {
+            var p = engine.Predict(rows[i]);
+            Assert.AreEqual(keys[i], p.PredictedLabel, $"row {i}");
+            CollectionAssert.AreEqual(scores[i], p.Score, $"row {i}");
+        }
+    }
+
+    [TestMethod]
+    public void MatchesMLNetKMeansQualityFromTheSameCatalogCall()
+    {
+        RealMLNet.Require();
+        var (ml, data, _) = Data();
+        var theirs = ml.Clustering.Trainers.KMeans(numberOfClusters: 6).Fit(data);
+        var ours = ml.Clustering.Trainers.FlashKMeans(numberOfClusters: 6).Fit(data);
+        var a = ml.Clustering.Evaluate(theirs.Transform(data), labelColumnName: "Truth");
+        var b = ml.Clustering.Evaluate(ours.Transform(data), labelColumnName: "Truth");
+        // Both should find the blobs; ours must be no worse than ML.NET's (small slack for local optima).
+        Assert.IsLessThanOrEqualTo(a.AverageDistance * 1.02, b.AverageDistance);
+    }
+}
