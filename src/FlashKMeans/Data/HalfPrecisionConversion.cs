@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace FlashKMeans.Data;
 
@@ -26,8 +27,127 @@ internal static unsafe class HalfPrecisionConversion
     private const int MinimumRowsPerTask = 512;
 
     /// <summary>float32 → binary16, round to nearest even (as <c>(Half)x</c>).</summary>
-    public static void ToHalf(ReadOnlySpan<float> source, Span<Half> destination) =>
-        TensorPrimitives.ConvertToHalf(source, destination);
+    public static void ToHalf(ReadOnlySpan<float> source, Span<Half> destination)
+    {
+        if (destination.Length < source.Length)
+            throw new ArgumentException("Destination too short.", nameof(destination));
+        fixed (float* s = source)
+        fixed (Half* d = destination)
+            ToHalf(s, (ushort*)d, source.Length);
+    }
+
+    /// <summary>
+    /// float32 → binary16 bits, round to nearest even, eight lanes at a time with the bit-exact
+    /// construction of F. Giesen's <c>float_to_half_fast3_rtne</c>: normal results round through an
+    /// integer bias, subnormal ones through one float addition of a magic constant (whose
+    /// round-to-nearest-even does the rounding), overflow gives ∞, NaN the quiet NaN. Stores are
+    /// non-temporal: the output goes to a pinned buffer that the DMA engine, not this core, reads next,
+    /// and skipping the read-for-ownership saves a third of the memory traffic of the conversion.
+    /// </summary>
+    internal static void ToHalf(float* source, ushort* destination, long count)
+    {
+        long i = 0;
+        bool streamed = false;
+        if (Vector512.IsHardwareAccelerated && count >= 128)
+        {
+            // Scalar until the destination is 64-byte aligned, as the non-temporal store requires.
+            for (; i < count && ((nint)(destination + i) & 63) != 0; i++)
+                destination[i] = BitConverter.HalfToUInt16Bits((Half)source[i]);
+            for (; i + 32 <= count; i += 32)
+            {
+                var lo = Half16(Vector512.Load(source + i));
+                var hi = Half16(Vector512.Load(source + i + 16));
+                Vector512.StoreAlignedNonTemporal(Vector512.Narrow(lo, hi), destination + i);
+            }
+            streamed = true;
+        }
+        else if (Vector256.IsHardwareAccelerated && count >= 64)
+        {
+            // Scalar until the destination is 32-byte aligned, as the non-temporal store requires.
+            for (; i < count && ((nint)(destination + i) & 31) != 0; i++)
+                destination[i] = BitConverter.HalfToUInt16Bits((Half)source[i]);
+            for (; i + 16 <= count; i += 16)
+            {
+                var lo = Half8(Vector256.Load(source + i));
+                var hi = Half8(Vector256.Load(source + i + 8));
+                Vector256.StoreAlignedNonTemporal(Vector256.Narrow(lo, hi), destination + i);
+            }
+            streamed = true;
+        }
+        for (; i < count; i++)
+            destination[i] = BitConverter.HalfToUInt16Bits((Half)source[i]);
+        if (streamed && System.Runtime.Intrinsics.X86.Sse.IsSupported)
+            System.Runtime.Intrinsics.X86.Sse.StoreFence();  // order the non-temporal stores before the copy is enqueued
+    }
+
+    private static Vector256<uint> Half8(Vector256<float> value)
+    {
+        var f = value.AsUInt32();
+        var sign = f & Vector256.Create(0x80000000u);
+        f ^= sign;
+        // ≥ 65520 (rounds to ∞ in binary16), ∞ or NaN.
+        var special = Vector256.GreaterThanOrEqual(f, Vector256.Create(0x47800000u));
+        var specialValue = Vector256.ConditionalSelect(Vector256.GreaterThan(f, Vector256.Create(0x7F800000u)),
+            Vector256.Create(0x7E00u), Vector256.Create(0x7C00u));
+        // Below 2^-14: subnormal or zero; adding 0.5 aligns the 10 mantissa bits at the bottom and rounds.
+        var subnormal = Vector256.LessThan(f, Vector256.Create(0x38800000u));
+        var magic = Vector256.Create(0x3F000000u);
+        var subnormalValue = (f.AsSingle() + magic.AsSingle()).AsUInt32() - magic;
+        // Normal: rebias the exponent, add 0xFFF plus the lowest kept bit (ties to even), shift.
+        var odd = Vector256.ShiftRightLogical(f, 13) & Vector256.Create(1u);
+        var normalValue = Vector256.ShiftRightLogical(f + Vector256.Create(0xC8000FFFu) + odd, 13);
+        var result = Vector256.ConditionalSelect(subnormal, subnormalValue, normalValue);
+        result = Vector256.ConditionalSelect(special, specialValue, result);
+        return result | Vector256.ShiftRightLogical(sign, 16);
+    }
+
+    // The same construction as Half8 on sixteen lanes (one width-generic helper would need generic math
+    // over vector types, which .NET 8 lacks).
+    private static Vector512<uint> Half16(Vector512<float> value)
+    {
+        var f = value.AsUInt32();
+        var sign = f & Vector512.Create(0x80000000u);
+        f ^= sign;
+        var special = Vector512.GreaterThanOrEqual(f, Vector512.Create(0x47800000u));
+        var specialValue = Vector512.ConditionalSelect(Vector512.GreaterThan(f, Vector512.Create(0x7F800000u)),
+            Vector512.Create(0x7E00u), Vector512.Create(0x7C00u));
+        var subnormal = Vector512.LessThan(f, Vector512.Create(0x38800000u));
+        var magic = Vector512.Create(0x3F000000u);
+        var subnormalValue = (f.AsSingle() + magic.AsSingle()).AsUInt32() - magic;
+        var odd = Vector512.ShiftRightLogical(f, 13) & Vector512.Create(1u);
+        var normalValue = Vector512.ShiftRightLogical(f + Vector512.Create(0xC8000FFFu) + odd, 13);
+        var result = Vector512.ConditionalSelect(subnormal, subnormalValue, normalValue);
+        result = Vector512.ConditionalSelect(special, specialValue, result);
+        return result | Vector512.ShiftRightLogical(sign, 16);
+    }
+
+    /// <summary>A copy with non-temporal stores where the destination allows (see <see cref="ToHalf(float*, ushort*, long)"/>).</summary>
+    internal static void CopyStreaming(byte* source, byte* destination, long bytes)
+    {
+        long i = 0;
+        bool streamed = false;
+        if (Vector256.IsHardwareAccelerated && bytes >= 256)
+        {
+            for (; i < bytes && ((nint)(destination + i) & 31) != 0; i++)
+                destination[i] = source[i];
+            for (; i + 128 <= bytes; i += 128)
+            {
+                var a = Vector256.Load(source + i);
+                var b = Vector256.Load(source + i + 32);
+                var c = Vector256.Load(source + i + 64);
+                var d = Vector256.Load(source + i + 96);
+                Vector256.StoreAlignedNonTemporal(a, destination + i);
+                Vector256.StoreAlignedNonTemporal(b, destination + i + 32);
+                Vector256.StoreAlignedNonTemporal(c, destination + i + 64);
+                Vector256.StoreAlignedNonTemporal(d, destination + i + 96);
+            }
+            streamed = true;
+        }
+        if (i < bytes)
+            Buffer.MemoryCopy(source + i, destination + i, bytes - i, bytes - i);
+        if (streamed && System.Runtime.Intrinsics.X86.Sse.IsSupported)
+            System.Runtime.Intrinsics.X86.Sse.StoreFence();
+    }
 
     /// <summary>float32 → bfloat16 bits, round to nearest even; NaN becomes the canonical 0x7FFF as on the GPU.</summary>
     public static void ToBFloat16(ReadOnlySpan<float> source, Span<ushort> destination)
@@ -124,8 +244,7 @@ internal static unsafe class HalfPrecisionConversion
         bool sameType = (sourceType, destinationType) is (RowElementType.Float32, TransferElement.Float32) or (RowElementType.Float16, TransferElement.Float16);
         if (contiguous && sameType)
         {
-            long bytes = (long)count * d * sb;
-            Buffer.MemoryCopy(s, o, bytes, bytes);
+            CopyStreaming(s, o, (long)count * d * sb);
             return;
         }
         if (contiguous && sourceType == RowElementType.Float32 && destinationType == TransferElement.Float16)
@@ -169,13 +288,5 @@ internal static unsafe class HalfPrecisionConversion
         }
     }
 
-    private static void ConvertLong(float* source, Half* destination, long count)
-    {
-        const int Piece = 1 << 20;
-        for (long i = 0; i < count; i += Piece)
-        {
-            int n = (int)Math.Min(Piece, count - i);
-            ToHalf(new ReadOnlySpan<float>(source + i, n), new Span<Half>(destination + i, n));
-        }
-    }
+    private static void ConvertLong(float* source, Half* destination, long count) => ToHalf(source, (ushort*)destination, count);
 }

@@ -42,6 +42,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     private readonly int _batchRows;
     private readonly long _batchCount;
     private readonly long _cachedBatches;
+    private readonly int _mergeRows;        // most rows of adjacent cached batches handled as one span
     private readonly TransferElement _transfer;
     private readonly int _transferPitch;
     private readonly bool _packOnDevice;    // tf32: the GPU rounds; the link carries fp32 rows
@@ -149,7 +150,11 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             _labels = Own(new DeviceBuffer<int>(_context, _n));
             _previousLabels = Own(new DeviceBuffer<int>(_context, _n));
             _distances = Own(new DeviceBuffer<float>(_context, _n));
-            _batchSorted = Own(new DeviceBuffer<int>(_context, _batchRows));
+            // Adjacent cached batches are contiguous in the cache, so later passes run them as one span
+            // (fewer, larger launches and one flush of the cluster sums per span, not per batch).
+            long cachedRows = Math.Min(_cachedBatches * _batchRows, _n);
+            _mergeRows = (int)Math.Max(_batchRows, Math.Min(cachedRows, MaximumMergedRows));
+            _batchSorted = Own(new DeviceBuffer<int>(_context, _mergeRows));
             _batchCounts = Own(new DeviceBuffer<int>(_context, k));
             _batchOffsets = Own(new DeviceBuffer<int>(_context, k + 1L));
             _batchCursor = Own(new DeviceBuffer<int>(_context, k));
@@ -178,6 +183,9 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             throw;
         }
     }
+
+    /// <summary>Cap on the rows of one merged span of cached batches (its sort indices take 4 bytes a row).</summary>
+    private const int MaximumMergedRows = 1 << 25;
 
     /// <summary>Batches kept on the GPU after the first pass.</summary>
     internal long CachedBatches => _cachedBatches;
@@ -231,7 +239,12 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     /// Returns with the work enqueued; the caller synchronises. On any error both streams are drained
     /// before the exception leaves, so that no copy still reads or writes memory about to be freed.
     /// </summary>
-    private void RunPass(bool firstPass, Func<long, bool>? wanted, BatchWork? work, CancellationToken cancellationToken)
+    /// <param name="firstPass">The pass at bind: fills the cache, computes norms and max |x|.</param>
+    /// <param name="wanted">Batches to visit (by index), or null for all.</param>
+    /// <param name="work">What to enqueue per batch (or per merged span).</param>
+    /// <param name="mergeCached">Whether adjacent cached batches may reach <paramref name="work"/> as one span.</param>
+    /// <param name="cancellationToken">Checked between batches.</param>
+    private void RunPass(bool firstPass, Func<long, bool>? wanted, BatchWork? work, CancellationToken cancellationToken, bool mergeCached = false)
     {
         _context.MakeCurrent();
         _feeder.Restart();
@@ -239,8 +252,10 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         long sequence = 0;
         try
         {
-            for (long b = 0; b < _batchCount; b++)
+            var order = PassOrder(firstPass).ToList();
+            for (int at = 0; at < order.Count; at++)
             {
+                long b = order[at];
                 cancellationToken.ThrowIfCancellationRequested();
                 if (wanted is not null && !wanted(b))
                     continue;
@@ -250,6 +265,13 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
                 ulong stored = cached ? _cache!.At(first * storedRowBytes) : 0;
                 if (cached && !firstPass)
                 {
+                    while (mergeCached && at + 1 < order.Count && order[at + 1] == order[at] + 1 && order[at + 1] < _cachedBatches &&
+                           count + Math.Min(_batchRows, _n - order[at + 1] * _batchRows) <= _mergeRows &&
+                           (wanted is null || wanted(order[at + 1])))
+                    {
+                        at++;
+                        count += (int)Math.Min(_batchRows, _n - order[at] * _batchRows);
+                    }
                     work?.Invoke(first, count, stored, _xNorms.At(first));
                     continue;
                 }
@@ -296,6 +318,33 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         {
             Drain();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The order batches are visited in. The first pass goes in row order. Later passes interleave the
+    /// streamed batches (in row order, as forward-only sources need) with the cached ones in proportion,
+    /// so that while a streamed batch crosses the link the GPU computes on cached batches, and the link
+    /// stays busy for the whole pass instead of only its streamed part. Results do not depend on the
+    /// order: labels land at their rows, the fixed-point sums are exact, and the reductions over rows run
+    /// after the pass.
+    /// </summary>
+    private IEnumerable<long> PassOrder(bool firstPass)
+    {
+        long streamed = _batchCount - _cachedBatches;
+        if (firstPass || streamed == 0 || _cachedBatches == 0)
+        {
+            for (long b = 0; b < _batchCount; b++)
+                yield return b;
+            yield break;
+        }
+        long nextCached = 0;
+        for (long i = 0; i < streamed; i++)
+        {
+            yield return _cachedBatches + i;
+            long until = (i + 1) * _cachedBatches / streamed;
+            for (; nextCached < until; nextCached++)
+                yield return nextCached;
         }
     }
 
@@ -397,7 +446,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             s.SegmentSums(rows, WeightsAt(first), labels, _batchSorted.Pointer, count, _k, _d, _ld, _sums.Pointer, scale);
             if (_weightSums is not null)
                 s.ClusterWeights(WeightsAt(first), labels, _weightSums.Pointer, count, _k, weightScale);
-        }, cancellationToken);
+        }, cancellationToken, mergeCached: true);
         try
         {
             // Reductions over all rows run once on the full arrays, in the in-memory binding's order.
@@ -443,7 +492,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         using var result = new DeviceBuffer<double>(_context, 1);
         RunPass(false, null, (first, count, rows, xNorms) =>
             _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, _labels.At(first), _distances.At(first), updateMin: false),
-            cancellationToken);
+            cancellationToken, mergeCached: true);
         _s.WeightedSum(_distances.Pointer, WeightsPointer, _n, result.Pointer);
         _labels.CopyTo(labels[..(int)_n], 0, _s.Stream);
         Span<double> inertia = stackalloc double[1];
@@ -500,7 +549,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         using var result = new DeviceBuffer<double>(_context, 1);
         RunPass(false, null, (first, count, rows, xNorms) =>
             _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, labels.At(first), distances.At(first), updateMin: false),
-            cancellationToken);
+            cancellationToken, mergeCached: true);
         _s.WeightedSum(distances.Pointer, WeightsPointer, _n, result.Pointer);
         if (!clusterWeights.IsEmpty)
         {
@@ -595,7 +644,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             var seed = _seedDistances;
             RunPass(false, null, (first, count, rows, xNorms) =>
                 _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, 0, seed.At(first), updateMin: true),
-                cancellationToken);
+                cancellationToken, mergeCached: true);
             _s.Stream.Synchronize();
         }
         using var result = new DeviceBuffer<double>(_context, 1);
@@ -632,7 +681,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             using var output = new DeviceBuffer<double>(_context, count);
             RunPass(false, null, (row, rowsInBatch, rows, xNorms) =>
                 _s.AllDistances(rows, rowsInBatch, _d, _ld, packed.Pointer, count, _ld, distances.At(row * count)),
-                cancellationToken);
+                cancellationToken, mergeCached: true);
             _s.CandidatePotentials(distances.Pointer, seed.Pointer, WeightsPointer, _n, count, output.Pointer);
             output.CopyTo(potentials.Slice(first, count), 0, _s.Stream);
         }
