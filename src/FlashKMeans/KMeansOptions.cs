@@ -93,10 +93,12 @@ public sealed class KMeansOptions
     public ComputePrecision Precision { get; set; } = ComputePrecision.Float32;
 
     /// <summary>
-    /// Skip distance computations that triangle-inequality bounds prove useless (CPU backend, Yinyang
-    /// bounds over groups of 16 centroids with AVX-512). Labels, centroids and inertia are bit-identical
-    /// with and without it; it pays when clusters are well separated and K is large. It keeps about
-    /// K/16 + 8 bytes per row (K/8 + 8 without AVX-512).
+    /// Skip distance computations that triangle-inequality bounds prove useless (CPU backend: Yinyang
+    /// bounds over groups of 16 centroids with AVX-512, 8 without). Labels, centroids and inertia are
+    /// bit-identical with and without it. It pays when clusters are well separated and K is large; where
+    /// it cannot skip most of the work it falls back to the unpruned kernel for a while. Extra memory:
+    /// a K × K/16 float table (up to K = 8192) and, only while it is at most 1/16 of a row's bytes, one
+    /// byte per row and group.
     /// </summary>
     public bool UsePruning { get; set; }
 

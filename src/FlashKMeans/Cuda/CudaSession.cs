@@ -13,6 +13,7 @@ internal sealed class CudaSession : IDisposable
     internal const int SumChunks = 64;             // partial sums per reduction; fixed so results are reproducible
 
     private readonly bool _ownsContext;
+    private readonly HashSet<string> _sharedRaised = [];
     private readonly DeviceBuffer<double> _partials = null!;
 
     /// <param name="context">The device.</param>
@@ -91,7 +92,22 @@ internal sealed class CudaSession : IDisposable
         {
             var args = new KernelArgs().Add(x).Add(centroids).Add(centroidNorms).Add(xNorms).Add(labels).Add(distances)
                 .Add((int)n).Add(k).Add(d).Add(ldx).Add(ldc).Add(updateMin ? 1 : 0);
-            if (UsesWgmma)
+            int rowBytes = ldx * p.ElementBytes;
+            if (UsesWgmma && rowBytes <= 256)
+            {
+                // Rows short enough for the register-A kernels: X stays in registers, only centroids stream.
+                int chunks = rowBytes <= 128 ? 1 : 2;
+                string name = WgmmaKernel.Replace("flash_assign_wgmma_", $"flash_assign_wgmma_rs{chunks}_", StringComparison.Ordinal);
+                int shared = (chunks + 3) * 16384 + 1024;  // flash_assign_wgmma.cu: run_rs
+                var function = Kernels.Get("flash_assign_wgmma", name);
+                if (!_sharedRaised.Contains(name))
+                {
+                    function.SetMaxDynamicSharedMemory(shared);
+                    _sharedRaised.Add(name);
+                }
+                function.Launch(Stream, ((n + 127) / 128, batches, 1), 256, shared, args);
+            }
+            else if (UsesWgmma)
                 Kernels.Get("flash_assign_wgmma", WgmmaKernel).Launch(Stream, ((n + 127) / 128, batches, 1), 256, WgmmaSharedBytes, args);
             else
                 Kernels.Get("flash_assign_mma", p.TensorCoreKernel!).Launch(Stream, ((n + 127) / 128, batches, 1), 256, AssignSharedBytes, args);
