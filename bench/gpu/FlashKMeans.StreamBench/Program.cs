@@ -163,6 +163,7 @@ unsafe
         rows.Dispose();
         binding.SetCentroids(initial);
         var (first, median) = Iterate(binding);
+        Console.WriteLine(Inv($"# resident: assign alone {TimeEvents(binding.EnqueueAssign):F2} ms, update and the rest alone {TimeEvents(binding.EnqueueUpdate):F2} ms (events)"));
         results.Add(Inv($"| in-memory (resident) binding | — | first {first:F1} ms | {median:F2} ms/iter | |"));
         Console.WriteLine(results[^1]);
     }
@@ -212,6 +213,8 @@ void Run(string name, IBatchSource source, GpuDataMode mode, long? budget, doubl
     double bindMs = bind.Elapsed.TotalMilliseconds;
     binding.SetCentroids(initial);
     var (first, median) = Iterate(binding);
+    if (mode == GpuDataMode.Cached && plan.CachedBatches == plan.BatchCount)
+        Console.WriteLine(Inv($"# {name}: assign alone over the cache {TimeEvents(binding.EnqueueCachedAssign):F2} ms (events)"));
     double streamedGb = gb * (plan.BatchCount - plan.CachedBatches) / plan.BatchCount;
     double gbs = streamedGb / (median * 1e-3);
     string share = double.IsNaN(measuredBandwidth) || streamedGb == 0 ? "" : Inv($"{100 * gbs / measuredBandwidth:F1}%");
@@ -233,6 +236,24 @@ void Run(string name, IBatchSource source, GpuDataMode mode, long? budget, doubl
         times.Add(sw.Elapsed.TotalMilliseconds);
     }
     return (first, Median(times));
+}
+
+double TimeEvents(Action enqueue)
+{
+    using var start = new CudaEvent(context);
+    using var end = new CudaEvent(context);
+    enqueue();
+    session.Stream.Synchronize();
+    var times = new List<double>();
+    for (int i = 0; i < 5; i++)
+    {
+        start.Record(session.Stream);
+        enqueue();
+        end.Record(session.Stream);
+        end.Synchronize();
+        times.Add(end.ElapsedSince(start));
+    }
+    return Median(times);
 }
 
 static double Median(List<double> values)

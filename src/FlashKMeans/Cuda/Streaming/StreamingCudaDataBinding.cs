@@ -582,6 +582,15 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         return new LloydStepResult(inertia, changed, empty);
     }
 
+    /// <summary>Enqueues the assignment of a step over the cached rows alone, for the benchmark's breakdown.</summary>
+    internal void EnqueueCachedAssign()
+    {
+        long rows = Math.Min(_cachedBatches * _batchRows, _n);
+        if (rows > 0)
+            _s.Assign(_cache!.Pointer, _xNorms.Pointer, rows, _d, _ld, _packedCentroids.Pointer, _centroidNorms.Pointer, _k, _ld,
+                _labels.Pointer, _distances.Pointer, updateMin: false);
+    }
+
     /// <summary>
     /// Labels of every row under <paramref name="centroids"/> (K × d), streamed the same way as a Lloyd
     /// step: the assign-only pass of prediction for data larger than GPU memory. Returns the inertia.
