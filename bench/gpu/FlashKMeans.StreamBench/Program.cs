@@ -17,6 +17,7 @@ using FlashKMeans.Data;
 //   f16ring   fp16 host data in pageable memory, cache disabled: host copy into pinned memory, both in
 //             small cached chunks per thread [chunked] and into the 64 MiB ring buffers [ring]
 //   f32conv   fp32 host data (pageable), fp16 compute: host threads convert, [chunked] and [ring]
+//   f32pinned fp32 host data, page-locked, fp16 compute: host/GPU conversion split at several shares
 //   cached    fp16 host data, cache enabled (everything fits): first iteration streams, later ones read the cache
 //   resident  the in-memory binding on the same rows, for comparison
 //   large     --large-n rows of fp16 (pageable) with --budget-gib of cache: the largest problem
@@ -28,7 +29,7 @@ int d = 128, k = 4096, iterations = 5, threads = Environment.ProcessorCount;
 int? batchRows = null;
 long largeN = 268_435_456;
 double budgetGib = 40;
-var cases = new HashSet<string>(["bw", "f16direct", "f16ring", "f32conv", "cached", "resident"]);
+var cases = new HashSet<string>(["bw", "f16direct", "f16ring", "f32conv", "f32pinned", "cached", "resident"]);
 for (int i = 0; i < args.Length; i++)
 {
     string Next() => args[++i];
@@ -62,7 +63,7 @@ unsafe
     var clock = Stopwatch.StartNew();
     float* f32 = null;
     Half* f16 = null;
-    bool needF32 = cases.Contains("f32conv") || cases.Contains("resident");
+    bool needF32 = cases.Contains("f32conv") || cases.Contains("resident") || cases.Contains("f32pinned");
     bool needF16 = cases.Overlaps(["bw", "f16direct", "f16ring", "cached"]);
     if (needF32 || needF16)
     {
@@ -144,6 +145,15 @@ unsafe
         Run("fp32 host → fp16 on host, cache off", new UnmanagedRowsBatchSource((nint)f32, n, d, RowElementType.Float32), GpuDataMode.Streaming, null, f16Gb, chunked: true);
         Run("fp32 host → fp16 on host, cache off", new UnmanagedRowsBatchSource((nint)f32, n, d, RowElementType.Float32), GpuDataMode.Streaming, null, f16Gb, chunked: false);
     }
+    if (cases.Contains("f32pinned"))
+    {
+        // fp32 rows in page-locked memory (the reference protocol's setting), fp16 compute: the share of
+        // rows converted on the host against the share sent as fp32 and packed on the GPU.
+        using var registration = new HostRegistration(context, (nint)f32, values * 4);
+        var source = new UnmanagedRowsBatchSource((nint)f32, n, d, RowElementType.Float32) { IsPageLocked = true };
+        foreach (double share in new[] { 0.0, 0.5, 0.6, 0.7, 1.0 })
+            Run("fp32 host (pinned), fp16 compute, cache off", source, GpuDataMode.Streaming, null, f16Gb, share: share);
+    }
     if (cases.Contains("cached"))
     {
         using var registration = new HostRegistration(context, (nint)f16, values * 2);
@@ -203,13 +213,13 @@ Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
 foreach (var r in results)
     Console.WriteLine(r);
 
-void Run(string name, IBatchSource source, GpuDataMode mode, long? budget, double gb, long? rowsOverride = null, bool? chunked = null)
+void Run(string name, IBatchSource source, GpuDataMode mode, long? budget, double gb, long? rowsOverride = null, bool? chunked = null, double? share = null)
 {
     long rows = rowsOverride ?? n;
     var plan = StreamingPlanner.Plan(rows, d * 2, d * 2, context.MemoryInfo().Free, mode, batchRows, 3, budget);
     Console.WriteLine($"# {name}: {plan.Reason}");
     var bind = Stopwatch.StartNew();
-    using var binding = new StreamingCudaDataBinding(session, source, rows, k, deterministic: false, plan, threads, null, default, chunked);
+    using var binding = new StreamingCudaDataBinding(session, source, rows, k, deterministic: false, plan, threads, null, default, chunked, share);
     double bindMs = bind.Elapsed.TotalMilliseconds;
     binding.SetCentroids(initial);
     var (first, median) = Iterate(binding);
@@ -217,8 +227,8 @@ void Run(string name, IBatchSource source, GpuDataMode mode, long? budget, doubl
         Console.WriteLine(Inv($"# {name}: assign alone over the cache {TimeEvents(binding.EnqueueCachedAssign):F2} ms (events)"));
     double streamedGb = gb * (plan.BatchCount - plan.CachedBatches) / plan.BatchCount;
     double gbs = streamedGb / (median * 1e-3);
-    string share = double.IsNaN(measuredBandwidth) || streamedGb == 0 ? "" : Inv($"{100 * gbs / measuredBandwidth:F1}%");
-    results.Add(Inv($"| {name}{(binding.CopiesFromSource ? " [direct]" : binding.ChunkedHostCopies ? " [chunked]" : " [ring]")} | {gb:F2} GB | {bindMs:F0} ms | {median:F2} (first {first:F1}) | {(streamedGb == 0 ? "cache" : gbs.ToString("F1", CultureInfo.InvariantCulture))} | {share} |"));
+    string ofLink = double.IsNaN(measuredBandwidth) || streamedGb == 0 ? "" : Inv($"{100 * gbs / measuredBandwidth:F1}%");
+    results.Add(Inv($"| {name}{(binding.CopiesFromSource ? " [direct]" : binding.ChunkedHostCopies ? " [chunked]" : binding.SplitsConversion ? Inv($" [split, {share:P0} on host]") : " [ring]")} | {gb:F2} GB | {bindMs:F0} ms | {median:F2} (first {first:F1}) | {(streamedGb == 0 ? "cache" : gbs.ToString("F1", CultureInfo.InvariantCulture))} | {ofLink} |"));
     Console.WriteLine(results[^1]);
 }
 

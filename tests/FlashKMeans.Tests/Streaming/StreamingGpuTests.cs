@@ -226,4 +226,44 @@ public sealed class StreamingGpuTests
         StringAssert.Contains(error.Message, "mapped file vanished at row 33333");
         Assert.AreEqual(objects, CudaResource.LiveCount);
     }
+
+    [TestMethod]
+    [DataRow(ComputePrecision.Float16)]
+    [DataRow(ComputePrecision.BFloat16)]
+    public unsafe void Page_locked_fp32_rows_split_between_host_and_gpu_conversion_give_the_resident_steps(ComputePrecision precision)
+    {
+        Gpu.Require();
+        int n = 20000, d = 40, k = 30;
+        var data = TestData.Blobs(n, d, centers: 30, spread: 3, seed: 21);
+        var initial = TestData.PickRows(data, d, k, seed: 6);
+        using var backend = CudaBackend.Create(new KMeansOptions { Device = ComputeDevice.Cuda, Precision = precision, DeterministicUpdate = true });
+        var session = backend.Session;
+        var p = new CudaPrecision(precision);
+        var plan = StreamingPlanner.Plan(n, p.Pitch(d) * p.ElementBytes, p.Pitch(d) * p.ElementBytes, 1L << 34, GpuDataMode.Cached, 3001, 3, p.Pitch(d) * p.ElementBytes * 3001L * 2);
+        float[] Run(IKMeansDataBindingFactory make)
+        {
+            using var binding = make();
+            binding.SetCentroids(initial);
+            for (int i = 0; i < 4; i++)
+                binding.Step(false, default);
+            var c = new float[k * d];
+            binding.GetCentroids(c);
+            return c;
+        }
+        var resident = Run(() => new CudaDataBinding(session, new InMemoryBatchSource(data, d), new DataSummary(n, n), k, true, default));
+        fixed (float* rows = data)
+        {
+            using var registration = new HostRegistration(session.Context, (nint)rows, (long)n * d * 4);
+            var source = new UnmanagedRowsBatchSource((nint)rows, n, d, RowElementType.Float32) { IsPageLocked = true };
+            foreach (double share in new[] { 0.0, 0.37, 1.0 })
+            {
+                CollectionAssert.AreEqual(resident, Run(() =>
+                {
+                    var b = new StreamingCudaDataBinding(session, source, n, k, true, plan, 3, null, default, hostConversionShare: share);
+                    Assert.AreEqual(share < 1, b.SplitsConversion);
+                    return b;
+                }), $"host share {share}");
+            }
+        }
+    }
 }
