@@ -266,4 +266,30 @@ public sealed class StreamingGpuTests
             }
         }
     }
+
+    /// <summary>Keeps every formatted message.</summary>
+    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public List<string> Messages { get; } = [];
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter) => Messages.Add(formatter(state, exception));
+    }
+
+    [TestMethod]
+    public void The_placement_is_chosen_from_sizes_and_logged()
+    {
+        Gpu.Require();
+        int n = 2000, d = 16, k = 4;
+        var data = TestData.Gaussian(n, d, seed: 3);
+        var logger = new ListLogger();
+        new KMeans(new KMeansOptions { NumberOfClusters = k, Device = ComputeDevice.Cuda, MaximumNumberOfIterations = 2, Logger = logger }).Fit(data, d);
+        Assert.IsTrue(logger.Messages.Any(m => m.Contains("in-memory: the data fits in GPU memory", StringComparison.Ordinal)), string.Join("\n", logger.Messages));
+        logger.Messages.Clear();
+        new KMeans(new KMeansOptions { NumberOfClusters = k, Device = ComputeDevice.Cuda, MaximumNumberOfIterations = 2, Logger = logger,
+            DataMode = GpuDataMode.Cached, StreamingBatchRows = 300, DeviceMemoryBudget = 300L * 16 * 4 * 2 }).Fit(data, d);
+        Assert.IsTrue(logger.Messages.Any(m => m.Contains("cached: Cached was asked for", StringComparison.Ordinal) && m.Contains("7 batches of 300 rows, 2 kept on the GPU", StringComparison.Ordinal)),
+            string.Join("\n", logger.Messages));
+    }
 }

@@ -158,6 +158,10 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         _context.MakeCurrent();
         try
         {
+            // The cache first, as the resident binding allocates its rows first (see the notes on the
+            // cached-vs-resident assign time).
+            if (_cachedBatches > 0)
+                _cache = Own(new DeviceBuffer<byte>(_context, Math.Min(_cachedBatches * _batchRows, _n) * storedRowBytes));
             _ring = Own(new PinnedRing(slotAllocator ?? new PinnedSlotAllocator(_context), plan.RingDepth, transferBatchBytes));
             _copy = Own(new CudaStream(_context));
             _copied = new SyncEvent[plan.RingDepth];
@@ -167,8 +171,6 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
                 _copied[i] = Own(new SyncEvent(_context));
                 _consumed[i] = Own(new SyncEvent(_context));
             }
-            if (_cachedBatches > 0)
-                _cache = Own(new DeviceBuffer<byte>(_context, Math.Min(_cachedBatches * _batchRows, _n) * storedRowBytes));
             // Device landing buffers: needed for every batch that is not cached, and for cached ones that the GPU packs.
             bool needTransfer = _cachedBatches < _batchCount || _packOnDevice;
             _transferBuffers = new DeviceBuffer<byte>[needTransfer ? plan.RingDepth : 0];
