@@ -162,7 +162,8 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             // cached-vs-resident assign time).
             if (_cachedBatches > 0)
                 _cache = Own(new DeviceBuffer<byte>(_context, Math.Min(_cachedBatches * _batchRows, _n) * storedRowBytes));
-            _ring = Own(new PinnedRing(slotAllocator ?? new PinnedSlotAllocator(_context), plan.RingDepth, transferBatchBytes));
+            // Copies straight from the source, or chunked per thread, leave the ring unused: keep it token-sized.
+            _ring = Own(new PinnedRing(slotAllocator ?? new PinnedSlotAllocator(_context), plan.RingDepth, _direct || _chunked ? 1 : transferBatchBytes));
             _copy = Own(new CudaStream(_context));
             _copied = new SyncEvent[plan.RingDepth];
             _consumed = new SyncEvent[plan.RingDepth];
