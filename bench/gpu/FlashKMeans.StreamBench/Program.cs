@@ -14,8 +14,9 @@ using FlashKMeans.Data;
 // Cases (--cases, comma separated):
 //   bw        pinned host→device bandwidth: the fp16 data, page-locked, copied in batch-sized pieces (events)
 //   f16direct fp16 host data, page-locked, cache disabled: copies read the data itself (the reference protocol)
-//   f16ring   fp16 host data in pageable memory, cache disabled: through the pinned ring (host copy + DMA)
-//   f32conv   fp32 host data (pageable), fp16 compute: host threads convert into the ring, cache disabled
+//   f16ring   fp16 host data in pageable memory, cache disabled: host copy into pinned memory, both in
+//             small cached chunks per thread [chunked] and into the 64 MiB ring buffers [ring]
+//   f32conv   fp32 host data (pageable), fp16 compute: host threads convert, [chunked] and [ring]
 //   cached    fp16 host data, cache enabled (everything fits): first iteration streams, later ones read the cache
 //   resident  the in-memory binding on the same rows, for comparison
 //   large     --large-n rows of fp16 (pageable) with --budget-gib of cache: the largest problem
@@ -124,7 +125,10 @@ unsafe
         Run("fp16 host (pinned), cache off", source, GpuDataMode.Streaming, null, f16Gb);
     }
     if (cases.Contains("f16ring"))
-        Run("fp16 host (pageable, via ring), cache off", new UnmanagedRowsBatchSource((nint)f16, n, d, RowElementType.Float16), GpuDataMode.Streaming, null, f16Gb);
+    {
+        Run("fp16 host (pageable), cache off", new UnmanagedRowsBatchSource((nint)f16, n, d, RowElementType.Float16), GpuDataMode.Streaming, null, f16Gb, chunked: true);
+        Run("fp16 host (pageable), cache off", new UnmanagedRowsBatchSource((nint)f16, n, d, RowElementType.Float16), GpuDataMode.Streaming, null, f16Gb, chunked: false);
+    }
     if (cases.Contains("f32conv"))
     {
         // Host conversion throughput alone, one ring batch on all threads, for the notes.
@@ -137,7 +141,8 @@ unsafe
             HalfPrecisionConversion.ConvertRows(src, RowElementType.Float32, rowsPer, d, dst, TransferElement.Float16, d, threads);
         double s = sw.Elapsed.TotalSeconds / reps;
         Console.WriteLine(Inv($"# host fp32→fp16 conversion of one {rowsPer}-row batch on {threads} threads: {s * 1e3:F2} ms, {rowsPer * (long)d * 4 / s / 1e9:F1} GB/s read"));
-        Run("fp32 host → fp16 on host, cache off", new UnmanagedRowsBatchSource((nint)f32, n, d, RowElementType.Float32), GpuDataMode.Streaming, null, f16Gb);
+        Run("fp32 host → fp16 on host, cache off", new UnmanagedRowsBatchSource((nint)f32, n, d, RowElementType.Float32), GpuDataMode.Streaming, null, f16Gb, chunked: true);
+        Run("fp32 host → fp16 on host, cache off", new UnmanagedRowsBatchSource((nint)f32, n, d, RowElementType.Float32), GpuDataMode.Streaming, null, f16Gb, chunked: false);
     }
     if (cases.Contains("cached"))
     {
@@ -158,6 +163,7 @@ unsafe
         rows.Dispose();
         binding.SetCentroids(initial);
         var (first, median) = Iterate(binding);
+        Console.WriteLine(Inv($"# resident: assign alone {TimeEvents(binding.EnqueueAssign):F2} ms, update and the rest alone {TimeEvents(binding.EnqueueUpdate):F2} ms (events)"));
         results.Add(Inv($"| in-memory (resident) binding | — | first {first:F1} ms | {median:F2} ms/iter | |"));
         Console.WriteLine(results[^1]);
     }
@@ -197,20 +203,22 @@ Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
 foreach (var r in results)
     Console.WriteLine(r);
 
-void Run(string name, IBatchSource source, GpuDataMode mode, long? budget, double gb, long? rowsOverride = null)
+void Run(string name, IBatchSource source, GpuDataMode mode, long? budget, double gb, long? rowsOverride = null, bool? chunked = null)
 {
     long rows = rowsOverride ?? n;
     var plan = StreamingPlanner.Plan(rows, d * 2, d * 2, context.MemoryInfo().Free, mode, batchRows, 3, budget);
     Console.WriteLine($"# {name}: {plan.Reason}");
     var bind = Stopwatch.StartNew();
-    using var binding = new StreamingCudaDataBinding(session, source, rows, k, deterministic: false, plan, threads, null, default);
+    using var binding = new StreamingCudaDataBinding(session, source, rows, k, deterministic: false, plan, threads, null, default, chunked);
     double bindMs = bind.Elapsed.TotalMilliseconds;
     binding.SetCentroids(initial);
     var (first, median) = Iterate(binding);
+    if (mode == GpuDataMode.Cached && plan.CachedBatches == plan.BatchCount)
+        Console.WriteLine(Inv($"# {name}: assign alone over the cache {TimeEvents(binding.EnqueueCachedAssign):F2} ms (events)"));
     double streamedGb = gb * (plan.BatchCount - plan.CachedBatches) / plan.BatchCount;
     double gbs = streamedGb / (median * 1e-3);
     string share = double.IsNaN(measuredBandwidth) || streamedGb == 0 ? "" : Inv($"{100 * gbs / measuredBandwidth:F1}%");
-    results.Add(Inv($"| {name}{(binding.CopiesFromSource ? " [direct]" : "")} | {gb:F2} GB | {bindMs:F0} ms | {median:F2} (first {first:F1}) | {(streamedGb == 0 ? "cache" : gbs.ToString("F1", CultureInfo.InvariantCulture))} | {share} |"));
+    results.Add(Inv($"| {name}{(binding.CopiesFromSource ? " [direct]" : binding.ChunkedHostCopies ? " [chunked]" : " [ring]")} | {gb:F2} GB | {bindMs:F0} ms | {median:F2} (first {first:F1}) | {(streamedGb == 0 ? "cache" : gbs.ToString("F1", CultureInfo.InvariantCulture))} | {share} |"));
     Console.WriteLine(results[^1]);
 }
 
@@ -228,6 +236,24 @@ void Run(string name, IBatchSource source, GpuDataMode mode, long? budget, doubl
         times.Add(sw.Elapsed.TotalMilliseconds);
     }
     return (first, Median(times));
+}
+
+double TimeEvents(Action enqueue)
+{
+    using var start = new CudaEvent(context);
+    using var end = new CudaEvent(context);
+    enqueue();
+    session.Stream.Synchronize();
+    var times = new List<double>();
+    for (int i = 0; i < 5; i++)
+    {
+        start.Record(session.Stream);
+        enqueue();
+        end.Record(session.Stream);
+        end.Synchronize();
+        times.Add(end.ElapsedSince(start));
+    }
+    return Median(times);
 }
 
 static double Median(List<double> values)

@@ -159,4 +159,71 @@ public sealed class StreamingGpuTests
             NativeMemory.AlignedFree(memory);
         }
     }
+
+    [TestMethod]
+    [DataRow(ComputePrecision.Float16)]
+    [DataRow(ComputePrecision.Float32)]
+    [DataRow(ComputePrecision.BFloat16)]
+    public void Chunked_and_ring_host_copies_give_the_same_steps(ComputePrecision precision)
+    {
+        Gpu.Require();
+        int n = 30000, d = 72, k = 50;
+        var data = TestData.Blobs(n, d, centers: 50, spread: 3, seed: 12);
+        var initial = TestData.PickRows(data, d, k, seed: 3);
+        var source = new InMemoryBatchSource(data, d, batchRows: 4000);
+        using var backend = CudaBackend.Create(new KMeansOptions { Device = ComputeDevice.Cuda, Precision = precision, DeterministicUpdate = true });
+        var session = backend.Session;
+        var p = new CudaPrecision(precision);
+        var plan = StreamingPlanner.Plan(n, p.Pitch(d) * p.ElementBytes, p.Pitch(d) * p.ElementBytes, 1L << 34, GpuDataMode.Streaming, 3333, 3, null);
+        float[] Run(IKMeansDataBindingFactory make)
+        {
+            using var binding = make();
+            binding.SetCentroids(initial);
+            for (int i = 0; i < 4; i++)
+                binding.Step(false, default);
+            var c = new float[k * d];
+            binding.GetCentroids(c);
+            return c;
+        }
+        var resident = Run(() => new CudaDataBinding(session, source, new DataSummary(n, n), k, true, default));
+        CollectionAssert.AreEqual(resident, Run(() => new StreamingCudaDataBinding(session, source, n, k, true, plan, 4, null, default, chunkedHostCopies: true)), "chunked");
+        CollectionAssert.AreEqual(resident, Run(() => new StreamingCudaDataBinding(session, source, n, k, true, plan, 4, null, default, chunkedHostCopies: false)), "ring");
+    }
+
+    private delegate FlashKMeans.Backends.IKMeansDataBinding IKMeansDataBindingFactory();
+
+    /// <summary>Random-access rows that fail the second time a chosen row is read (the first is the bind pass).</summary>
+    private sealed class FailingBlockSource(InMemoryBatchSource inner, long failRow) : IRowBlockSource
+    {
+        private int _reads;
+        public int Dimension => inner.Dimension;
+        public long? RowCount => inner.RowCount;
+        public bool HasWeights => inner.HasWeights;
+        public IBatchReader OpenReader() => inner.OpenReader();
+        public RowElementType ElementType => inner.ElementType;
+        public ReadOnlySpan<float> GetWeights(long firstRow, int rowCount) => inner.GetWeights(firstRow, rowCount);
+
+        public ReadOnlySpan<byte> GetRowBytes(long firstRow, int rowCount)
+        {
+            if (firstRow <= failRow && failRow < firstRow + rowCount && Interlocked.Increment(ref _reads) >= 2)
+                throw new IOException($"mapped file vanished at row {failRow}");
+            return inner.GetRowBytes(firstRow, rowCount);
+        }
+    }
+
+    [TestMethod]
+    public void A_random_access_source_that_throws_in_a_worker_leaks_nothing()
+    {
+        Gpu.Require();
+        int n = 50000, d = 32, k = 8;
+        var data = TestData.Gaussian(n, d, seed: 4);
+        var initial = TestData.PickRows(data, d, k, seed: 2);
+        new KMeans(Options(ComputePrecision.Float16, k, initial, GpuDataMode.Streaming, 10000)).Fit(data, d);
+        long objects = CudaResource.LiveCount;
+        var source = new FailingBlockSource(new InMemoryBatchSource(data, d), failRow: 33333);
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => new KMeans(Options(ComputePrecision.Float16, k, initial, GpuDataMode.Streaming, 10000)).Fit(source));
+        StringAssert.Contains(error.Message, "batch source failed");
+        StringAssert.Contains(error.Message, "mapped file vanished at row 33333");
+        Assert.AreEqual(objects, CudaResource.LiveCount);
+    }
 }

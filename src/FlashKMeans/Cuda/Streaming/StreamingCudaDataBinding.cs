@@ -48,6 +48,11 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     private readonly bool _packOnDevice;    // tf32: the GPU rounds; the link carries fp32 rows
     private readonly bool _direct;          // the source's own page-locked memory feeds the copies
     private readonly UnmanagedRowsBatchSource? _directSource;
+    private readonly IRowBlockSource? _blocks;
+    private readonly bool _chunked;         // random-access sources: converted in small cached chunks by each worker
+    private readonly int _chunkRows;
+    private readonly int _hostThreads;
+    private readonly ChunkWorker[] _workers = [];
     private readonly BatchFeeder _feeder;
     private readonly PinnedRing _ring;
     private readonly CudaStream _copy;
@@ -94,8 +99,17 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     /// <param name="hostThreads">Threads that fill and convert ring buffers.</param>
     /// <param name="slotAllocator">Ring buffers; page-locked unless a test substitutes another.</param>
     /// <param name="cancellationToken">Stops the first pass.</param>
+    /// <param name="chunkedHostCopies">
+    /// For random-access sources that need a host copy or conversion: each host thread converts its share
+    /// of a batch in 1 MiB chunks into its own two small pinned buffers and copies each chunk at once, in
+    /// the hope that the chunks are still in the CPU's cache when the DMA engine reads them; otherwise a
+    /// batch is converted into one large ring buffer (non-temporal stores), then copied. Null: the ring.
+    /// Measured on the H200 machine (bench/results/streaming-notes.md) the chunked copies were slower
+    /// (fp16 128 vs 103 ms, fp32→fp16 213 vs 204 ms per pass), so they are off unless asked for.
+    /// </param>
     public StreamingCudaDataBinding(CudaSession session, IBatchSource source, long rowCount, int k, bool deterministic,
-        StreamingPlan plan, int hostThreads, IHostSlotAllocator? slotAllocator, CancellationToken cancellationToken)
+        StreamingPlan plan, int hostThreads, IHostSlotAllocator? slotAllocator, CancellationToken cancellationToken,
+        bool? chunkedHostCopies = null)
     {
         _s = session;
         _context = session.Context;
@@ -121,6 +135,10 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         _direct = _directSource is { IsPageLocked: true } && _transferPitch == _d &&
                   (_directSource.ElementType, _transfer) is (RowElementType.Float16, TransferElement.Float16) or (RowElementType.Float32, TransferElement.Float32);
         _feeder = Own(new BatchFeeder(source, _n, _transfer, _transferPitch, hostThreads));
+        _blocks = source as IRowBlockSource;
+        _hostThreads = Math.Max(1, hostThreads);
+        _chunked = !_direct && _blocks is not null && (chunkedHostCopies ?? false);
+        _chunkRows = (int)Math.Max(1, ChunkBytes / _feeder.TransferBytes(1));
         long transferBatchBytes = _feeder.TransferBytes(_batchRows);
         long storedRowBytes = (long)_ld * _eb;
         _context.MakeCurrent();
@@ -145,6 +163,20 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             if (_packOnDevice && _cachedBatches < _batchCount)
                 _packed = Own(new DeviceBuffer<byte>(_context, _batchRows * storedRowBytes));
             _maxAbs = Own(new DeviceBuffer<uint>(_context, 1));
+            if (_chunked)
+            {
+                var allocator = slotAllocator ?? new PinnedSlotAllocator(_context);
+                _workers = new ChunkWorker[_hostThreads];
+                for (int w = 0; w < _workers.Length; w++)
+                {
+                    var worker = _workers[w] = new ChunkWorker();
+                    for (int i = 0; i < ChunkWorker.Depth; i++)
+                    {
+                        worker.Slots[i] = Own(allocator.Allocate(_feeder.TransferBytes(_chunkRows)));
+                        worker.Copied[i] = Own(new SyncEvent(_context));
+                    }
+                }
+            }
 
             _xNorms = Own(new DeviceBuffer<float>(_context, _n));
             _labels = Own(new DeviceBuffer<int>(_context, _n));
@@ -183,6 +215,21 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             throw;
         }
     }
+
+    /// <summary>Bytes of one chunk of the chunked host copies: small enough that a worker's chunks stay in cache.</summary>
+    private const long ChunkBytes = 1L << 20;
+
+    /// <summary>One host thread's staging for chunked copies: two small pinned buffers and their copy events.</summary>
+    private sealed class ChunkWorker
+    {
+        public const int Depth = 2;
+        public readonly IHostSlot[] Slots = new IHostSlot[Depth];
+        public readonly SyncEvent[] Copied = new SyncEvent[Depth];
+        public long Next;
+    }
+
+    /// <summary>Whether random-access rows are converted and copied in small cached chunks.</summary>
+    internal bool ChunkedHostCopies => _chunked;
 
     /// <summary>Cap on the rows of one merged span of cached batches (its sort indices take 4 bytes a row).</summary>
     private const int MaximumMergedRows = 1 << 25;
@@ -278,24 +325,40 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
                 int slot = _ring.SlotOf(sequence++);
                 long bytes = _feeder.TransferBytes(count);
                 ulong target = cached && !_packOnDevice ? stored : _transferBuffers[slot].Pointer;
-                void* host;
-                // The ring slot is free once its last copy has completed.
-                _copied[slot].Synchronize();
-                if (_direct)
+                if (_chunked)
                 {
-                    fixed (byte* p = _directSource!.GetRowBytes(first, count))
-                        host = p;  // native memory: the pointer stays valid after the fixed block
+                    if (firstPass && _hostWeights is not null)
+                    {
+                        var w = _blocks!.GetWeights(first, count);
+                        if (w.IsEmpty)
+                            _hostWeights.AsSpan((int)first, count).Fill(1f);
+                        else
+                            w.CopyTo(_hostWeights.AsSpan((int)first, count));
+                    }
+                    // The device landing buffer is free once the compute that read it last has finished.
+                    _consumed[slot].MakeWait(_copy);
+                    CopyChunked(first, count, target);
                 }
                 else
                 {
-                    var hostSlot = _ring[slot];
-                    var weights = firstPass && _hostWeights is not null ? _hostWeights.AsSpan((int)first, count) : default;
-                    _feeder.Fill(first, count, new Span<byte>((void*)hostSlot.Pointer, checked((int)bytes)), weights);
-                    host = (void*)hostSlot.Pointer;
+                    void* host;
+                    // The ring slot is free once its last copy has completed.
+                    _copied[slot].Synchronize();
+                    if (_direct)
+                    {
+                        fixed (byte* p = _directSource!.GetRowBytes(first, count))
+                            host = p;  // native memory: the pointer stays valid after the fixed block
+                    }
+                    else
+                    {
+                        var hostSlot = _ring[slot];
+                        var weights = firstPass && _hostWeights is not null ? _hostWeights.AsSpan((int)first, count) : default;
+                        _feeder.Fill(first, count, new Span<byte>((void*)hostSlot.Pointer, checked((int)bytes)), weights);
+                        host = (void*)hostSlot.Pointer;
+                    }
+                    _consumed[slot].MakeWait(_copy);
+                    CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(target, host, (nuint)bytes, _copy.Handle));
                 }
-                // The device landing buffer is free once the compute that read it last has finished.
-                _consumed[slot].MakeWait(_copy);
-                CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(target, host, (nuint)bytes, _copy.Handle));
                 _copied[slot].Record(_copy);
                 _copied[slot].MakeWait(_s.Stream);
                 ulong rows = target;
@@ -318,6 +381,50 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         {
             Drain();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Converts rows [first, first + count) into <paramref name="target"/> on the device: each worker takes a
+    /// contiguous share, converts it chunk by chunk into its own two pinned buffers with ordinary (cached)
+    /// stores and enqueues each chunk's copy on the copy stream at once. A worker reuses a buffer only after
+    /// its previous copy has completed. Returns when every chunk is enqueued.
+    /// </summary>
+    private void CopyChunked(long first, int count, ulong target)
+    {
+        var blocks = _blocks!;
+        long rowBytes = _feeder.TransferBytes(1);
+        int d = _d;
+        var type = blocks.ElementType;
+        int sourceRowBytes = d * HalfPrecisionConversion.ElementBytes(type);
+        int workers = (int)Math.Min(_workers.Length, (count + _chunkRows - 1) / _chunkRows);
+        long per = ((count + workers - 1) / workers + _chunkRows - 1) / _chunkRows * _chunkRows;
+        try
+        {
+            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+            {
+                _context.MakeCurrent();
+                var me = _workers[w];
+                long lo = w * per, hi = Math.Min(count, lo + per);
+                for (long r = lo; r < hi; r += _chunkRows)
+                {
+                    int m = (int)Math.Min(_chunkRows, hi - r);
+                    int slot = (int)(me.Next++ % ChunkWorker.Depth);
+                    me.Copied[slot].Synchronize();
+                    var chunk = me.Slots[slot];
+                    HalfPrecisionConversion.ConvertRows(blocks.GetRowBytes(first + r, m), type, m, d,
+                        new Span<byte>((void*)chunk.Pointer, checked((int)(m * rowBytes))), _transfer, _transferPitch, threads: 1, nonTemporal: false);
+                    CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(target + (ulong)(r * rowBytes), (void*)chunk.Pointer, (nuint)(m * rowBytes), _copy.Handle));
+                    me.Copied[slot].Record(_copy);
+                }
+            });
+        }
+        catch (AggregateException e)
+        {
+            var inner = e.Flatten().InnerExceptions[0];
+            if (inner is CudaException)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(inner);
+            throw new InvalidOperationException($"The batch source failed while serving rows [{first}, {first + count}) for the GPU: {inner.Message}", inner);
         }
     }
 
@@ -473,6 +580,15 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         foreach (double w in _hostClusterWeights.Span)
             empty += w > 0 ? 0 : 1;
         return new LloydStepResult(inertia, changed, empty);
+    }
+
+    /// <summary>Enqueues the assignment of a step over the cached rows alone, for the benchmark's breakdown.</summary>
+    internal void EnqueueCachedAssign()
+    {
+        long rows = Math.Min(_cachedBatches * _batchRows, _n);
+        if (rows > 0)
+            _s.Assign(_cache!.Pointer, _xNorms.Pointer, rows, _d, _ld, _packedCentroids.Pointer, _centroidNorms.Pointer, _k, _ld,
+                _labels.Pointer, _distances.Pointer, updateMin: false);
     }
 
     /// <summary>
