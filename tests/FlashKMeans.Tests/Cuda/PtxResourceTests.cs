@@ -62,6 +62,18 @@ public sealed class PtxResourceTests
     }
 
     [TestMethod]
+    public void Sm70_ptx_uses_no_sm80_instructions()
+    {
+        // The driver would reject these at JIT time on Volta and Turing, taking the whole backend down.
+        foreach (string name in CudaKernels.AvailableResources().Where(n => n.EndsWith(".sm70.ptx", StringComparison.Ordinal)))
+        {
+            string ptx = Encoding.ASCII.GetString(CudaKernels.ReadResource(name));
+            foreach (string instruction in new[] { "cp.async", "ldmatrix", "mma.sync", "wgmma" })
+                Assert.IsFalse(ptx.Contains(instruction, StringComparison.Ordinal), $"{name} contains {instruction}");
+        }
+    }
+
+    [TestMethod]
     public void Selection_takes_the_highest_architecture_not_above_the_device()
     {
         string[] available = ["FlashKMeans.Cuda.Kernels.k.sm70.ptx", "FlashKMeans.Cuda.Kernels.k.sm80.ptx", "FlashKMeans.Cuda.Kernels.other.sm90.ptx"];
