@@ -10,9 +10,11 @@ internal sealed class CudaSession : IDisposable
 {
     private const int AssignSharedBytes = 98304;   // flash_assign_mma.cu: SMEM_BYTES
     private const int WgmmaSharedBytes = 99328;    // flash_assign_wgmma.cu: SMEM_BYTES
+    private const int SegmentSharedBytes = 65536;  // centroid_update.cu: SMEM_BYTES
     internal const int SumChunks = 64;             // partial sums per reduction; fixed so results are reproducible
 
     private readonly bool _ownsContext;
+    private readonly HashSet<string> _sharedRaised = [];
     private readonly DeviceBuffer<double> _partials = null!;
 
     /// <param name="context">The device.</param>
@@ -41,6 +43,8 @@ internal sealed class CudaSession : IDisposable
             // The sort kernels keep k (histogram) or 2k (scatter) counters in shared memory when they fit.
             Kernels.Get("label_sort", "label_histogram").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
             Kernels.Get("label_sort", "scatter_indices").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
+            foreach (string sum in new[] { "segment_sum_", "segment_sum_fixed_" })
+                Kernels.Get("centroid_update", sum + precision.Suffix).SetMaxDynamicSharedMemory(SegmentSharedBytes);
             Stream = new CudaStream(context);
             // Allocated up front: allocation is not allowed while a step is being captured into a graph.
             _partials = new DeviceBuffer<double>(context, SumChunks);
@@ -91,7 +95,22 @@ internal sealed class CudaSession : IDisposable
         {
             var args = new KernelArgs().Add(x).Add(centroids).Add(centroidNorms).Add(xNorms).Add(labels).Add(distances)
                 .Add((int)n).Add(k).Add(d).Add(ldx).Add(ldc).Add(updateMin ? 1 : 0);
-            if (UsesWgmma)
+            int rowBytes = ldx * p.ElementBytes;
+            if (UsesWgmma && rowBytes <= 256)
+            {
+                // Rows short enough for the register-A kernels: X stays in registers, only centroids stream.
+                int chunks = rowBytes <= 128 ? 1 : 2;
+                string name = WgmmaKernel.Replace("flash_assign_wgmma_", $"flash_assign_wgmma_rs{chunks}_", StringComparison.Ordinal);
+                int shared = (chunks + 3) * 16384 + 1024;  // flash_assign_wgmma.cu: run_rs
+                var function = Kernels.Get("flash_assign_wgmma", name);
+                if (!_sharedRaised.Contains(name))
+                {
+                    function.SetMaxDynamicSharedMemory(shared);
+                    _sharedRaised.Add(name);
+                }
+                function.Launch(Stream, ((n + 127) / 128, batches, 1), 256, shared, args);
+            }
+            else if (UsesWgmma)
                 Kernels.Get("flash_assign_wgmma", WgmmaKernel).Launch(Stream, ((n + 127) / 128, batches, 1), 256, WgmmaSharedBytes, args);
             else
                 Kernels.Get("flash_assign_mma", p.TensorCoreKernel!).Launch(Stream, ((n + 127) / 128, batches, 1), 256, AssignSharedBytes, args);
@@ -184,19 +203,19 @@ internal sealed class CudaSession : IDisposable
         long grid = (n + run * 8L - 1) / (run * 8L);  // 8 warps per block, one run each
         var args = new KernelArgs().Add(x).Add(weights).Add(labels).Add(sorted).Add(n).Add(RowsPerBatch(n, batches)).Add(k).Add(d).Add(ldx).Add(run).Add(sums);
         if (fixedScale is float scale)
-            Kernels.Get("centroid_update", "segment_sum_fixed_" + Precision.Suffix).Launch(Stream, (grid, 1, 1), 256, 0, args.Add(scale));
+            Kernels.Get("centroid_update", "segment_sum_fixed_" + Precision.Suffix).Launch(Stream, (grid, 1, 1), 256, SegmentSharedBytes, args.Add(scale));
         else
-            Kernels.Get("centroid_update", "segment_sum_" + Precision.Suffix).Launch(Stream, (grid, 1, 1), 256, 0, args);
+            Kernels.Get("centroid_update", "segment_sum_" + Precision.Suffix).Launch(Stream, (grid, 1, 1), 256, SegmentSharedBytes, args);
     }
 
     /// <summary>
-    /// Sorted rows per warp of the segment sums: about one wave of resident warps (two blocks of 8
-    /// warps per SM at the kernel's register use) covers all rows, so that few atomics are issued;
-    /// within [16, 4096].
+    /// Sorted rows per warp of the segment sums: about one wave of resident warps (three blocks of 8
+    /// warps per SM, bounded by their 64 KiB of shared memory each) covers all rows, so that few
+    /// atomics are issued; within [16, 4096].
     /// </summary>
     internal static int SegmentRun(long n, int multiprocessors)
     {
-        long warps = Math.Max(1L, multiprocessors * 16L);
+        long warps = Math.Max(1L, multiprocessors * 24L);
         return (int)Math.Clamp((n + warps - 1) / warps, 16, 4096);
     }
 

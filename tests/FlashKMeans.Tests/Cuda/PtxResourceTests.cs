@@ -13,7 +13,9 @@ public sealed class PtxResourceTests
     private static readonly Dictionary<string, string[]> Kernels = new()
     {
         ["flash_assign_mma"] = ["flash_assign_f16", "flash_assign_bf16", "flash_assign_tf32"],
-        ["flash_assign_wgmma"] = ["flash_assign_wgmma_f16", "flash_assign_wgmma_bf16", "flash_assign_wgmma_tf32"],
+        ["flash_assign_wgmma"] = ["flash_assign_wgmma_f16", "flash_assign_wgmma_bf16", "flash_assign_wgmma_tf32",
+            "flash_assign_wgmma_rs1_f16", "flash_assign_wgmma_rs1_bf16", "flash_assign_wgmma_rs1_tf32",
+            "flash_assign_wgmma_rs2_f16", "flash_assign_wgmma_rs2_bf16", "flash_assign_wgmma_rs2_tf32"],
         ["flash_assign_exact"] = ["flash_assign_exact_f32", "flash_assign_exact_f16", "flash_assign_exact_bf16",
             "flash_assign_exact_small_f32", "flash_assign_exact_small_f16", "flash_assign_exact_small_bf16"],
         ["all_distances"] = ["all_distances_f32", "all_distances_f16", "all_distances_bf16"],
@@ -56,6 +58,18 @@ public sealed class PtxResourceTests
             Assert.IsTrue(match.Success, name);
             string ptx = Encoding.ASCII.GetString(CudaKernels.ReadResource(name));
             StringAssert.Contains(ptx, ".target sm_" + match.Groups[1].Value, name);
+        }
+    }
+
+    [TestMethod]
+    public void Sm70_ptx_uses_no_sm80_instructions()
+    {
+        // The driver would reject these at JIT time on Volta and Turing, taking the whole backend down.
+        foreach (string name in CudaKernels.AvailableResources().Where(n => n.EndsWith(".sm70.ptx", StringComparison.Ordinal)))
+        {
+            string ptx = Encoding.ASCII.GetString(CudaKernels.ReadResource(name));
+            foreach (string instruction in new[] { "cp.async", "ldmatrix", "mma.sync", "wgmma" })
+                Assert.IsFalse(ptx.Contains(instruction, StringComparison.Ordinal), $"{name} contains {instruction}");
         }
     }
 

@@ -21,23 +21,22 @@
 namespace centroid_update {
 
 constexpr int THREADS = 256;
-constexpr int UNROLL = 8;   // sorted positions each lane has in flight
 
-// The 16 bytes at p as floats.
+// The 16 bytes at p (shared memory) as floats.
 template <typename T> struct Vec;
 template <> struct Vec<float> {
     static constexpr int N = 4;
-    __device__ __forceinline__ static void load(const void* p, float (&v)[4])
+    __device__ __forceinline__ static void load_shared(const void* p, float (&v)[4])
     {
-        const float4 q = __ldg(reinterpret_cast<const float4*>(p));
+        const float4 q = *reinterpret_cast<const float4*>(p);
         v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
     }
 };
 template <> struct Vec<__half> {
     static constexpr int N = 8;
-    __device__ __forceinline__ static void load(const void* p, float (&v)[8])
+    __device__ __forceinline__ static void load_shared(const void* p, float (&v)[8])
     {
-        const uint4 q = __ldg(reinterpret_cast<const uint4*>(p));
+        const uint4 q = *reinterpret_cast<const uint4*>(p);
         const __half2* h = reinterpret_cast<const __half2*>(&q);
 #pragma unroll
         for (int i = 0; i < 4; ++i) { const float2 f = __half22float2(h[i]); v[2 * i] = f.x; v[2 * i + 1] = f.y; }
@@ -45,10 +44,9 @@ template <> struct Vec<__half> {
 };
 template <> struct Vec<__nv_bfloat16> {
     static constexpr int N = 8;
-    __device__ __forceinline__ static void load(const void* p, float (&v)[8])
+    __device__ __forceinline__ static void load_shared(const void* p, float (&v)[8])
     {
-        // bf16 is the upper half of an fp32: widen by shifting (the intrinsics need sm_80).
-        const uint4 q = __ldg(reinterpret_cast<const uint4*>(p));
+        const uint4 q = *reinterpret_cast<const uint4*>(p);
         const uint32_t w[4] = {q.x, q.y, q.z, q.w};
 #pragma unroll
         for (int i = 0; i < 4; ++i) { v[2 * i] = __uint_as_float(w[i] << 16); v[2 * i + 1] = __uint_as_float(w[i] & 0xFFFF0000u); }
@@ -59,12 +57,48 @@ template <> struct Vec<__nv_bfloat16> {
 // multiple of 16, padding zero); when a row has fewer than 32 vectors, the warp reads several rows
 // per step, lane slot s taking positions s, s + slots, ... of the run. Each lane keeps the partial
 // sums of its vector and flushes them with one atomic per element when its cluster changes.
+//
+// The gathers are cp.async copies into a per-warp shared-memory ring, BATCH rows per lane per
+// stage and two stages: a lane holds no registers for rows in flight, so far more bytes are in the
+// air than register-staged loads allowed (those left this kernel latency-bound). Each lane reads
+// back only the 16-byte slots it copied itself, so no barrier is needed.
+constexpr int BATCH = 8;
+constexpr int RING = 2;
+constexpr int SMEM_PER_WARP = RING * BATCH * 32 * 16;   // 8 KiB
+constexpr int SMEM_BYTES = (THREADS / 32) * SMEM_PER_WARP;  // 64 KiB per block
+static_assert(SMEM_BYTES == 65536, "the host launches with exactly this dynamic shared memory size");
+
+// cp.async needs sm_80; the sm_70 build copies synchronously (correct, without the overlap).
+__device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, bool valid)
+{
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0));
+#else
+    uint4 q = make_uint4(0, 0, 0, 0);
+    if (valid) q = __ldg(reinterpret_cast<const uint4*>(src));
+    asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"r"(dst), "r"(q.x), "r"(q.y), "r"(q.z), "r"(q.w) : "memory");
+#endif
+}
+__device__ __forceinline__ void cp_async_commit()
+{
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+template <int N> __device__ __forceinline__ void cp_async_wait()
+{
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
+
 template <typename T, bool kFixed>
 __device__ __forceinline__ void segment_reduce(
     const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ labels,
     const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx, int run,
     double* __restrict__ fsums, unsigned long long* __restrict__ isums, float scale)
 {
+    extern __shared__ __align__(16) unsigned char ring_smem[];
     constexpr int EPV = Vec<T>::N;
     const int lane = threadIdx.x & 31;
     const long long warp = ((long long)blockIdx.x * THREADS + threadIdx.x) >> 5;
@@ -74,6 +108,8 @@ __device__ __forceinline__ void segment_reduce(
     const int vecs = ldx / EPV;
     const int slots = vecs >= 32 ? 1 : 32 / vecs;
     const char* xb = reinterpret_cast<const char*>(x);
+    const uint32_t ring = (uint32_t)__cvta_generic_to_shared(ring_smem) + (threadIdx.x >> 5) * SMEM_PER_WARP;
+    const long long step = (long long)slots * BATCH;
 
     for (int vbase = 0; vbase < vecs; vbase += 32) {
         const int v = vecs >= 32 ? vbase + lane : lane % vecs;
@@ -97,49 +133,46 @@ __device__ __forceinline__ void segment_reduce(
                 iacc[i] = 0;
             }
         };
-        // Software-pipelined: the sorted indices of the next batch load while this batch's rows do.
-        const long long step = (long long)slots * UNROLL;
-        int next[UNROLL];
+        // Stage b holds batch b of this lane: BATCH rows' 16-byte vectors at ring + ((b % RING) * BATCH + u) * 512 + lane * 16.
+        int cl[RING][BATCH];
+        float w[RING][BATCH];
+        auto issue = [&](long long p0, int buf) {
 #pragma unroll
-        for (int u = 0; u < UNROLL; ++u) {
-            const long long p = first + slot + (long long)u * slots;
-            next[u] = p < last ? __ldg(sorted + p) : -1;
-        }
-        for (long long p0 = first + slot; p0 < last; p0 += step) {
-            int idx[UNROLL];
-#pragma unroll
-            for (int u = 0; u < UNROLL; ++u) {
-                idx[u] = next[u];
-                const long long p = p0 + step + (long long)u * slots;
-                next[u] = p < last ? __ldg(sorted + p) : -1;
+            for (int u = 0; u < BATCH; ++u) {
+                const long long p = p0 + (long long)u * slots;
+                const int idx = p < last ? __ldg(sorted + p) : -1;
+                cl[buf][u] = idx >= 0 ? (idx / n) * k + __ldg(labels + idx) : -1;
+                w[buf][u] = idx >= 0 ? (weights != nullptr ? __ldg(weights + idx) : 1.f) : 0.f;
+                const uint32_t dst = ring + ((buf * BATCH + u) * 32 + lane) * 16;
+                cp_async_16(dst, idx >= 0 ? xb + ((size_t)idx * ldx + e0) * sizeof(T) : xb, idx >= 0);
             }
-            int cl[UNROLL];
-            float w[UNROLL];
-            float val[UNROLL][EPV];
-#pragma unroll
-            for (int u = 0; u < UNROLL; ++u) {
-                cl[u] = -1;
-                w[u] = 0.f;
-                if (idx[u] >= 0) {
-                    cl[u] = (idx[u] / n) * k + __ldg(labels + idx[u]);
-                    w[u] = weights != nullptr ? __ldg(weights + idx[u]) : 1.f;
-                    Vec<T>::load(xb + ((size_t)idx[u] * ldx + e0) * sizeof(T), val[u]);
-                } else {
-#pragma unroll
-                    for (int i = 0; i < EPV; ++i) val[u][i] = 0.f;
-                }
+            cp_async_commit();
+        };
+        long long p0 = first + slot;
+        issue(p0, 0);
+        for (int buf = 0; p0 < last; p0 += step, buf ^= 1) {
+            // Stage the next batch, then wait for this one (one group may stay in flight).
+            if (p0 + step < last) {
+                if (buf == 0) issue(p0 + step, 1); else issue(p0 + step, 0);
+                cp_async_wait<1>();
+            } else {
+                cp_async_wait<0>();
             }
 #pragma unroll
-            for (int u = 0; u < UNROLL; ++u) {
-                if (cl[u] < 0) continue;
-                if (cl[u] != cur) {
+            for (int u = 0; u < BATCH; ++u) {
+                const int c = buf == 0 ? cl[0][u] : cl[1][u];
+                if (c < 0) continue;
+                const float wu = buf == 0 ? w[0][u] : w[1][u];
+                float val[EPV];
+                Vec<T>::load_shared(ring_smem + ((threadIdx.x >> 5) * SMEM_PER_WARP) + ((buf * BATCH + u) * 32 + lane) * 16, val);
+                if (c != cur) {
                     if (cur >= 0) flush();
-                    cur = cl[u];
+                    cur = c;
                 }
 #pragma unroll
                 for (int i = 0; i < EPV; ++i) {
-                    if (kFixed) iacc[i] += __float2ll_rn(val[u][i] * w[u] * scale);
-                    else acc[i] = fmaf(val[u][i], w[u], acc[i]);
+                    if (kFixed) iacc[i] += __float2ll_rn(val[i] * wu * scale);
+                    else acc[i] = fmaf(val[i], wu, acc[i]);
                 }
             }
         }
@@ -159,9 +192,9 @@ __device__ __forceinline__ void segment_reduce(
 //   ldx     int                row pitch in elements; ldx * sizeof(T) a multiple of 16, padding zero
 //   run     int                sorted positions per warp
 //   scale   fp32               fixed-point scale (power of two), fixed variants only
-// Launch: grid ceil(total / (run * 8)), block 256.
+// Launch: grid ceil(total / (run * 8)), block 256, dynamic shared memory 65536 bytes.
 #define SEGMENT_ENTRIES(SUFFIX, T)                                                                          \
-    extern "C" __global__ void __launch_bounds__(centroid_update::THREADS, 2) segment_sum_##SUFFIX(          \
+    extern "C" __global__ void __launch_bounds__(centroid_update::THREADS, 3) segment_sum_##SUFFIX(          \
         const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ labels,         \
         const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx, int run,            \
         double* __restrict__ sums)                                                                          \
@@ -169,7 +202,7 @@ __device__ __forceinline__ void segment_reduce(
         centroid_update::segment_reduce<T, false>(x, weights, labels, sorted, total, n, k, d, ldx, run,    \
                                                    sums, nullptr, 0.f);                                     \
     }                                                                                                       \
-    extern "C" __global__ void __launch_bounds__(centroid_update::THREADS, 2) segment_sum_fixed_##SUFFIX(    \
+    extern "C" __global__ void __launch_bounds__(centroid_update::THREADS, 3) segment_sum_fixed_##SUFFIX(    \
         const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ labels,         \
         const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx, int run,            \
         unsigned long long* __restrict__ sums, float scale)                                                 \

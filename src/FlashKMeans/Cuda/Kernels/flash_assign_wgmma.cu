@@ -247,6 +247,211 @@ __device__ __forceinline__ void run(
     }
 }
 
+namespace rs {
+struct F16 {
+    // One k-step of a 64 x 128 tile with A (16 rows per warp, mma.sync fragment layout) in
+    // registers and B K-major in shared memory: D (+)= A * B^T.
+    __device__ __forceinline__ static void mma(float (&d)[64], const uint32_t (&a)[4], uint64_t desc_b, int accumulate)
+    {
+        asm volatile(
+            "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+            "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, {%64,%65,%66,%67}, %68, p, 1, 1, 0;\n}\n"
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(accumulate));
+    }
+};
+
+struct BF16 {
+    // One k-step of a 64 x 128 tile with A (16 rows per warp, mma.sync fragment layout) in
+    // registers and B K-major in shared memory: D (+)= A * B^T.
+    __device__ __forceinline__ static void mma(float (&d)[64], const uint32_t (&a)[4], uint64_t desc_b, int accumulate)
+    {
+        asm volatile(
+            "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+            "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, {%64,%65,%66,%67}, %68, p, 1, 1, 0;\n}\n"
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(accumulate));
+    }
+};
+
+struct TF32 {
+    // One k-step of a 64 x 128 tile with A (16 rows per warp, mma.sync fragment layout) in
+    // registers and B K-major in shared memory: D (+)= A * B^T.
+    __device__ __forceinline__ static void mma(float (&d)[64], const uint32_t (&a)[4], uint64_t desc_b, int accumulate)
+    {
+        asm volatile(
+            "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+            "wgmma.mma_async.sync.aligned.m64n128k8.f32.tf32.tf32 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, {%64,%65,%66,%67}, %68, p, 1, 1;\n}\n"
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(accumulate));
+    }
+};
+}  // namespace rs
+
+// Register-A variant for rows of at most KCH * 128 bytes (fp16/bf16 d <= 64 KCH, tf32 d <= 32 KCH).
+// The block's X tile is loaded once and each warp keeps its 16 rows as mma fragments in registers
+// for the whole sweep over the centroids; only centroid tiles stream through shared memory. That
+// removes the A-operand reads from shared memory (which, with the B reads and the cp.async
+// writes, exceeded its bandwidth in the version above) and the per-tile re-reads of X from L2.
+constexpr int RS_STAGES = 3;
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+
+template <typename Op, int KCH>
+__device__ __forceinline__ void run_rs(
+    const char* __restrict__ x, const char* __restrict__ c,
+    const float* __restrict__ cnorm, const float* __restrict__ xnorm,
+    int* __restrict__ labels, float* __restrict__ min_dist,
+    int n, int k, int ldx_bytes, int ldc_bytes, int update_min)
+{
+    extern __shared__ unsigned char smem_raw[];
+    const int tid = threadIdx.x;
+    const int lane = tid & 31;
+    const int warp = tid >> 5;
+    const int wg = warp >> 2;
+    const int wq = warp & 3;
+    const int row0 = blockIdx.x * BM;
+    const int b = blockIdx.y;
+
+    x += (size_t)b * n * ldx_bytes;
+    c += (size_t)b * k * ldc_bytes;
+    cnorm += (size_t)b * k;
+
+    const int ntiles = (k + BN - 1) / BN;
+    const int steps = ntiles * KCH;
+    const uint32_t raw_base = (uint32_t)__cvta_generic_to_shared(smem_raw);
+    const uint32_t x_base = (raw_base + 1023u) & ~1023u;           // KCH chunks of BM x 128 bytes
+    const uint32_t b_base = x_base + KCH * TILE_BYTES;               // RS_STAGES centroid chunks
+
+    const int chunk = tid & 7;
+#pragma unroll
+    for (int kc = 0; kc < KCH; ++kc)
+#pragma unroll
+        for (int p = 0; p < 4; ++p) {
+            const int r = (tid >> 3) + 32 * p;
+            const int gr = row0 + r;
+            const int cbyte = kc * ROW_BYTES + chunk * 16;
+            const bool va = gr < n && cbyte < ldx_bytes;
+            cp_async_16(x_base + kc * TILE_BYTES + swizzle(r, chunk), va ? x + (size_t)gr * ldx_bytes + cbyte : x, va);
+        }
+    auto load_stage = [&](int step) {
+        const int tile = step / KCH;
+        const int cbyte = (step - tile * KCH) * ROW_BYTES + chunk * 16;
+        const uint32_t dst = b_base + (step % RS_STAGES) * TILE_BYTES;
+#pragma unroll
+        for (int p = 0; p < 4; ++p) {
+            const int r = (tid >> 3) + 32 * p;
+            const int gc = tile * BN + r;
+            const bool vb = gc < k && cbyte < ldc_bytes;
+            cp_async_16(dst + swizzle(r, chunk), vb ? c + (size_t)gc * ldc_bytes + cbyte : c, vb);
+        }
+    };
+    // The X tile travels in the first group, with the first centroid chunk.
+#pragma unroll
+    for (int s = 0; s < RS_STAGES - 1; ++s) {
+        if (s < steps) load_stage(s);
+        cp_async_commit();
+    }
+    cp_async_wait<RS_STAGES - 2>();
+    __syncthreads();
+    uint32_t afrag[KCH][4][4];
+#pragma unroll
+    for (int kc = 0; kc < KCH; ++kc)
+#pragma unroll
+        for (int ks = 0; ks < 4; ++ks)
+            ldmatrix_x4(afrag[kc][ks], x_base + kc * TILE_BYTES + swizzle(wg * 64 + wq * 16 + (lane & 15), ks * 2 + (lane >> 4)));
+
+    float acc[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) acc[i] = 0.f;
+    float best[2] = {FKM_INF, FKM_INF};
+    int best_idx[2] = {0x7fffffff, 0x7fffffff};
+
+    for (int tile = 0; tile < ntiles; ++tile) {
+#pragma unroll
+        for (int kc = 0; kc < KCH; ++kc) {
+            const int step = tile * KCH + kc;
+            cp_async_wait<RS_STAGES - 2>();
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+            __syncthreads();
+            if (step + RS_STAGES - 1 < steps) load_stage(step + RS_STAGES - 1);
+            cp_async_commit();
+            const uint64_t db = descriptor(b_base + (step % RS_STAGES) * TILE_BYTES);
+            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+            for (int ks = 0; ks < 4; ++ks)
+                Op::mma(acc, afrag[kc][ks], db + 2 * ks, (kc > 0 || ks > 0) ? 1 : 0);
+            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        }
+        const int col0 = tile * BN + 2 * (lane & 3);
+        const bool full = tile * BN + BN <= k;
+#pragma unroll
+        for (int j = 0; j < 16; ++j) {
+            const int col = col0 + 8 * j;
+            float2 cn;
+            if (full) {
+                cn = __ldg(reinterpret_cast<const float2*>(cnorm + col));
+            } else {
+                cn.x = col < k ? __ldg(cnorm + col) : FKM_INF;
+                cn.y = col + 1 < k ? __ldg(cnorm + col + 1) : FKM_INF;
+            }
+            acc[4 * j + 0] = fmaf(-2.f, acc[4 * j + 0], cn.x);
+            acc[4 * j + 1] = fmaf(-2.f, acc[4 * j + 1], cn.y);
+            acc[4 * j + 2] = fmaf(-2.f, acc[4 * j + 2], cn.x);
+            acc[4 * j + 3] = fmaf(-2.f, acc[4 * j + 3], cn.y);
+        }
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            float m = acc[2 * h];
+#pragma unroll
+            for (int j = 0; j < 16; ++j) m = fminf(m, fminf(acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1]));
+            if (m < best[h]) {
+                int at = 0x7fffffff;
+#pragma unroll
+                for (int j = 15; j >= 0; --j) {
+                    if (acc[4 * j + 2 * h + 1] == m) at = col0 + 8 * j + 1;
+                    if (acc[4 * j + 2 * h] == m) at = col0 + 8 * j;
+                }
+                best[h] = m;
+                best_idx[h] = at;
+            }
+        }
+    }
+    cp_async_wait<0>();
+
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        float v = best[h];
+        int i = best_idx[h];
+        argmin_shfl_xor(v, i, 1);
+        argmin_shfl_xor(v, i, 2);
+        const int gr = row0 + wg * 64 + wq * 16 + h * 8 + (lane >> 2);
+        if ((lane & 3) == 0 && gr < n) {
+            if (i >= k) i = 0;
+            const size_t o = (size_t)b * n + gr;
+            if (min_dist != nullptr) {
+                const float dist = fmaxf(xnorm[o] + v, 0.f);
+                if (update_min) {
+                    if (dist < min_dist[o]) {
+                        min_dist[o] = dist;
+                        if (labels != nullptr) labels[o] = i;
+                    }
+                } else {
+                    min_dist[o] = dist;
+                    if (labels != nullptr) labels[o] = i;
+                }
+            } else if (labels != nullptr) {
+                labels[o] = i;
+            }
+        }
+    }
+}
+
 }  // namespace flash_assign_wgmma
 
 // Arguments and requirements exactly as flash_assign_* in flash_assign_mma.cu.
@@ -265,3 +470,27 @@ __device__ __forceinline__ void run(
 FLASH_ASSIGN_WGMMA_ENTRY(flash_assign_wgmma_f16, __half, flash_assign_wgmma::F16)
 FLASH_ASSIGN_WGMMA_ENTRY(flash_assign_wgmma_bf16, __nv_bfloat16, flash_assign_wgmma::BF16)
 FLASH_ASSIGN_WGMMA_ENTRY(flash_assign_wgmma_tf32, float, flash_assign_wgmma::TF32)
+
+// Register-A variants: rows of at most 128 bytes (rs1) or 256 bytes (rs2); otherwise the same
+// arguments and requirements. (A 512-byte version needs 222 registers, fits one block per SM and
+// ran slower than the shared-memory version above: see bench/gpu/NOTES.md.) Launch: grid
+// (ceil(n / 128), B), block 256, dynamic shared memory (KCH + 3) * 16384 + 1024 bytes: 66560
+// (rs1), 82944 (rs2).
+#define FLASH_ASSIGN_WGMMA_RS_ENTRY(NAME, T, OP, KCH)                                                          \
+    extern "C" __global__ void __launch_bounds__(flash_assign_wgmma::THREADS, 2) NAME(                          \
+        const T* __restrict__ x, const T* __restrict__ c, const float* __restrict__ cnorm,                      \
+        const float* __restrict__ xnorm, int* __restrict__ labels, float* __restrict__ min_dist,               \
+        int n, int k, int d, int ldx, int ldc, int update_min)                                                  \
+    {                                                                                                          \
+        (void)d;                                                                                               \
+        flash_assign_wgmma::run_rs<OP, KCH>(reinterpret_cast<const char*>(x), reinterpret_cast<const char*>(c), \
+                                            cnorm, xnorm, labels, min_dist, n, k, ldx * (int)sizeof(T),         \
+                                            ldc * (int)sizeof(T), update_min);                                  \
+    }
+
+FLASH_ASSIGN_WGMMA_RS_ENTRY(flash_assign_wgmma_rs1_f16, __half, flash_assign_wgmma::rs::F16, 1)
+FLASH_ASSIGN_WGMMA_RS_ENTRY(flash_assign_wgmma_rs1_bf16, __nv_bfloat16, flash_assign_wgmma::rs::BF16, 1)
+FLASH_ASSIGN_WGMMA_RS_ENTRY(flash_assign_wgmma_rs1_tf32, float, flash_assign_wgmma::rs::TF32, 1)
+FLASH_ASSIGN_WGMMA_RS_ENTRY(flash_assign_wgmma_rs2_f16, __half, flash_assign_wgmma::rs::F16, 2)
+FLASH_ASSIGN_WGMMA_RS_ENTRY(flash_assign_wgmma_rs2_bf16, __nv_bfloat16, flash_assign_wgmma::rs::BF16, 2)
+FLASH_ASSIGN_WGMMA_RS_ENTRY(flash_assign_wgmma_rs2_tf32, float, flash_assign_wgmma::rs::TF32, 2)

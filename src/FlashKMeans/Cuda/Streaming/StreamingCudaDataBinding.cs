@@ -42,11 +42,17 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     private readonly int _batchRows;
     private readonly long _batchCount;
     private readonly long _cachedBatches;
+    private readonly int _mergeRows;        // most rows of adjacent cached batches handled as one span
     private readonly TransferElement _transfer;
     private readonly int _transferPitch;
     private readonly bool _packOnDevice;    // tf32: the GPU rounds; the link carries fp32 rows
     private readonly bool _direct;          // the source's own page-locked memory feeds the copies
     private readonly UnmanagedRowsBatchSource? _directSource;
+    private readonly IRowBlockSource? _blocks;
+    private readonly bool _chunked;         // random-access sources: converted in small cached chunks by each worker
+    private readonly int _chunkRows;
+    private readonly int _hostThreads;
+    private readonly ChunkWorker[] _workers = [];
     private readonly BatchFeeder _feeder;
     private readonly PinnedRing _ring;
     private readonly CudaStream _copy;
@@ -93,8 +99,17 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     /// <param name="hostThreads">Threads that fill and convert ring buffers.</param>
     /// <param name="slotAllocator">Ring buffers; page-locked unless a test substitutes another.</param>
     /// <param name="cancellationToken">Stops the first pass.</param>
+    /// <param name="chunkedHostCopies">
+    /// For random-access sources that need a host copy or conversion: each host thread converts its share
+    /// of a batch in 1 MiB chunks into its own two small pinned buffers and copies each chunk at once, in
+    /// the hope that the chunks are still in the CPU's cache when the DMA engine reads them; otherwise a
+    /// batch is converted into one large ring buffer (non-temporal stores), then copied. Null: the ring.
+    /// Measured on the H200 machine (bench/results/streaming-notes.md) the chunked copies were slower
+    /// (fp16 128 vs 103 ms, fp32→fp16 213 vs 204 ms per pass), so they are off unless asked for.
+    /// </param>
     public StreamingCudaDataBinding(CudaSession session, IBatchSource source, long rowCount, int k, bool deterministic,
-        StreamingPlan plan, int hostThreads, IHostSlotAllocator? slotAllocator, CancellationToken cancellationToken)
+        StreamingPlan plan, int hostThreads, IHostSlotAllocator? slotAllocator, CancellationToken cancellationToken,
+        bool? chunkedHostCopies = null)
     {
         _s = session;
         _context = session.Context;
@@ -120,6 +135,10 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         _direct = _directSource is { IsPageLocked: true } && _transferPitch == _d &&
                   (_directSource.ElementType, _transfer) is (RowElementType.Float16, TransferElement.Float16) or (RowElementType.Float32, TransferElement.Float32);
         _feeder = Own(new BatchFeeder(source, _n, _transfer, _transferPitch, hostThreads));
+        _blocks = source as IRowBlockSource;
+        _hostThreads = Math.Max(1, hostThreads);
+        _chunked = !_direct && _blocks is not null && (chunkedHostCopies ?? false);
+        _chunkRows = (int)Math.Max(1, ChunkBytes / _feeder.TransferBytes(1));
         long transferBatchBytes = _feeder.TransferBytes(_batchRows);
         long storedRowBytes = (long)_ld * _eb;
         _context.MakeCurrent();
@@ -144,12 +163,30 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             if (_packOnDevice && _cachedBatches < _batchCount)
                 _packed = Own(new DeviceBuffer<byte>(_context, _batchRows * storedRowBytes));
             _maxAbs = Own(new DeviceBuffer<uint>(_context, 1));
+            if (_chunked)
+            {
+                var allocator = slotAllocator ?? new PinnedSlotAllocator(_context);
+                _workers = new ChunkWorker[_hostThreads];
+                for (int w = 0; w < _workers.Length; w++)
+                {
+                    var worker = _workers[w] = new ChunkWorker();
+                    for (int i = 0; i < ChunkWorker.Depth; i++)
+                    {
+                        worker.Slots[i] = Own(allocator.Allocate(_feeder.TransferBytes(_chunkRows)));
+                        worker.Copied[i] = Own(new SyncEvent(_context));
+                    }
+                }
+            }
 
             _xNorms = Own(new DeviceBuffer<float>(_context, _n));
             _labels = Own(new DeviceBuffer<int>(_context, _n));
             _previousLabels = Own(new DeviceBuffer<int>(_context, _n));
             _distances = Own(new DeviceBuffer<float>(_context, _n));
-            _batchSorted = Own(new DeviceBuffer<int>(_context, _batchRows));
+            // Adjacent cached batches are contiguous in the cache, so later passes run them as one span
+            // (fewer, larger launches and one flush of the cluster sums per span, not per batch).
+            long cachedRows = Math.Min(_cachedBatches * _batchRows, _n);
+            _mergeRows = (int)Math.Max(_batchRows, Math.Min(cachedRows, MaximumMergedRows));
+            _batchSorted = Own(new DeviceBuffer<int>(_context, _mergeRows));
             _batchCounts = Own(new DeviceBuffer<int>(_context, k));
             _batchOffsets = Own(new DeviceBuffer<int>(_context, k + 1L));
             _batchCursor = Own(new DeviceBuffer<int>(_context, k));
@@ -178,6 +215,24 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             throw;
         }
     }
+
+    /// <summary>Bytes of one chunk of the chunked host copies: small enough that a worker's chunks stay in cache.</summary>
+    private const long ChunkBytes = 1L << 20;
+
+    /// <summary>One host thread's staging for chunked copies: two small pinned buffers and their copy events.</summary>
+    private sealed class ChunkWorker
+    {
+        public const int Depth = 2;
+        public readonly IHostSlot[] Slots = new IHostSlot[Depth];
+        public readonly SyncEvent[] Copied = new SyncEvent[Depth];
+        public long Next;
+    }
+
+    /// <summary>Whether random-access rows are converted and copied in small cached chunks.</summary>
+    internal bool ChunkedHostCopies => _chunked;
+
+    /// <summary>Cap on the rows of one merged span of cached batches (its sort indices take 4 bytes a row).</summary>
+    private const int MaximumMergedRows = 1 << 25;
 
     /// <summary>Batches kept on the GPU after the first pass.</summary>
     internal long CachedBatches => _cachedBatches;
@@ -231,7 +286,12 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     /// Returns with the work enqueued; the caller synchronises. On any error both streams are drained
     /// before the exception leaves, so that no copy still reads or writes memory about to be freed.
     /// </summary>
-    private void RunPass(bool firstPass, Func<long, bool>? wanted, BatchWork? work, CancellationToken cancellationToken)
+    /// <param name="firstPass">The pass at bind: fills the cache, computes norms and max |x|.</param>
+    /// <param name="wanted">Batches to visit (by index), or null for all.</param>
+    /// <param name="work">What to enqueue per batch (or per merged span).</param>
+    /// <param name="mergeCached">Whether adjacent cached batches may reach <paramref name="work"/> as one span.</param>
+    /// <param name="cancellationToken">Checked between batches.</param>
+    private void RunPass(bool firstPass, Func<long, bool>? wanted, BatchWork? work, CancellationToken cancellationToken, bool mergeCached = false)
     {
         _context.MakeCurrent();
         _feeder.Restart();
@@ -239,8 +299,10 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         long sequence = 0;
         try
         {
-            for (long b = 0; b < _batchCount; b++)
+            var order = PassOrder(firstPass).ToList();
+            for (int at = 0; at < order.Count; at++)
             {
+                long b = order[at];
                 cancellationToken.ThrowIfCancellationRequested();
                 if (wanted is not null && !wanted(b))
                     continue;
@@ -250,30 +312,53 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
                 ulong stored = cached ? _cache!.At(first * storedRowBytes) : 0;
                 if (cached && !firstPass)
                 {
+                    while (mergeCached && at + 1 < order.Count && order[at + 1] == order[at] + 1 && order[at + 1] < _cachedBatches &&
+                           count + Math.Min(_batchRows, _n - order[at + 1] * _batchRows) <= _mergeRows &&
+                           (wanted is null || wanted(order[at + 1])))
+                    {
+                        at++;
+                        count += (int)Math.Min(_batchRows, _n - order[at] * _batchRows);
+                    }
                     work?.Invoke(first, count, stored, _xNorms.At(first));
                     continue;
                 }
                 int slot = _ring.SlotOf(sequence++);
                 long bytes = _feeder.TransferBytes(count);
                 ulong target = cached && !_packOnDevice ? stored : _transferBuffers[slot].Pointer;
-                void* host;
-                // The ring slot is free once its last copy has completed.
-                _copied[slot].Synchronize();
-                if (_direct)
+                if (_chunked)
                 {
-                    fixed (byte* p = _directSource!.GetRowBytes(first, count))
-                        host = p;  // native memory: the pointer stays valid after the fixed block
+                    if (firstPass && _hostWeights is not null)
+                    {
+                        var w = _blocks!.GetWeights(first, count);
+                        if (w.IsEmpty)
+                            _hostWeights.AsSpan((int)first, count).Fill(1f);
+                        else
+                            w.CopyTo(_hostWeights.AsSpan((int)first, count));
+                    }
+                    // The device landing buffer is free once the compute that read it last has finished.
+                    _consumed[slot].MakeWait(_copy);
+                    CopyChunked(first, count, target);
                 }
                 else
                 {
-                    var hostSlot = _ring[slot];
-                    var weights = firstPass && _hostWeights is not null ? _hostWeights.AsSpan((int)first, count) : default;
-                    _feeder.Fill(first, count, new Span<byte>((void*)hostSlot.Pointer, checked((int)bytes)), weights);
-                    host = (void*)hostSlot.Pointer;
+                    void* host;
+                    // The ring slot is free once its last copy has completed.
+                    _copied[slot].Synchronize();
+                    if (_direct)
+                    {
+                        fixed (byte* p = _directSource!.GetRowBytes(first, count))
+                            host = p;  // native memory: the pointer stays valid after the fixed block
+                    }
+                    else
+                    {
+                        var hostSlot = _ring[slot];
+                        var weights = firstPass && _hostWeights is not null ? _hostWeights.AsSpan((int)first, count) : default;
+                        _feeder.Fill(first, count, new Span<byte>((void*)hostSlot.Pointer, checked((int)bytes)), weights);
+                        host = (void*)hostSlot.Pointer;
+                    }
+                    _consumed[slot].MakeWait(_copy);
+                    CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(target, host, (nuint)bytes, _copy.Handle));
                 }
-                // The device landing buffer is free once the compute that read it last has finished.
-                _consumed[slot].MakeWait(_copy);
-                CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(target, host, (nuint)bytes, _copy.Handle));
                 _copied[slot].Record(_copy);
                 _copied[slot].MakeWait(_s.Stream);
                 ulong rows = target;
@@ -296,6 +381,77 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         {
             Drain();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Converts rows [first, first + count) into <paramref name="target"/> on the device: each worker takes a
+    /// contiguous share, converts it chunk by chunk into its own two pinned buffers with ordinary (cached)
+    /// stores and enqueues each chunk's copy on the copy stream at once. A worker reuses a buffer only after
+    /// its previous copy has completed. Returns when every chunk is enqueued.
+    /// </summary>
+    private void CopyChunked(long first, int count, ulong target)
+    {
+        var blocks = _blocks!;
+        long rowBytes = _feeder.TransferBytes(1);
+        int d = _d;
+        var type = blocks.ElementType;
+        int sourceRowBytes = d * HalfPrecisionConversion.ElementBytes(type);
+        int workers = (int)Math.Min(_workers.Length, (count + _chunkRows - 1) / _chunkRows);
+        long per = ((count + workers - 1) / workers + _chunkRows - 1) / _chunkRows * _chunkRows;
+        try
+        {
+            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+            {
+                _context.MakeCurrent();
+                var me = _workers[w];
+                long lo = w * per, hi = Math.Min(count, lo + per);
+                for (long r = lo; r < hi; r += _chunkRows)
+                {
+                    int m = (int)Math.Min(_chunkRows, hi - r);
+                    int slot = (int)(me.Next++ % ChunkWorker.Depth);
+                    me.Copied[slot].Synchronize();
+                    var chunk = me.Slots[slot];
+                    HalfPrecisionConversion.ConvertRows(blocks.GetRowBytes(first + r, m), type, m, d,
+                        new Span<byte>((void*)chunk.Pointer, checked((int)(m * rowBytes))), _transfer, _transferPitch, threads: 1, nonTemporal: false);
+                    CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(target + (ulong)(r * rowBytes), (void*)chunk.Pointer, (nuint)(m * rowBytes), _copy.Handle));
+                    me.Copied[slot].Record(_copy);
+                }
+            });
+        }
+        catch (AggregateException e)
+        {
+            var inner = e.Flatten().InnerExceptions[0];
+            if (inner is CudaException)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(inner);
+            throw new InvalidOperationException($"The batch source failed while serving rows [{first}, {first + count}) for the GPU: {inner.Message}", inner);
+        }
+    }
+
+    /// <summary>
+    /// The order batches are visited in. The first pass goes in row order. Later passes interleave the
+    /// streamed batches (in row order, as forward-only sources need) with the cached ones in proportion,
+    /// so that while a streamed batch crosses the link the GPU computes on cached batches, and the link
+    /// stays busy for the whole pass instead of only its streamed part. Results do not depend on the
+    /// order: labels land at their rows, the fixed-point sums are exact, and the reductions over rows run
+    /// after the pass.
+    /// </summary>
+    private IEnumerable<long> PassOrder(bool firstPass)
+    {
+        long streamed = _batchCount - _cachedBatches;
+        if (firstPass || streamed == 0 || _cachedBatches == 0)
+        {
+            for (long b = 0; b < _batchCount; b++)
+                yield return b;
+            yield break;
+        }
+        long nextCached = 0;
+        for (long i = 0; i < streamed; i++)
+        {
+            yield return _cachedBatches + i;
+            long until = (i + 1) * _cachedBatches / streamed;
+            for (; nextCached < until; nextCached++)
+                yield return nextCached;
         }
     }
 
@@ -397,7 +553,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             s.SegmentSums(rows, WeightsAt(first), labels, _batchSorted.Pointer, count, _k, _d, _ld, _sums.Pointer, scale);
             if (_weightSums is not null)
                 s.ClusterWeights(WeightsAt(first), labels, _weightSums.Pointer, count, _k, weightScale);
-        }, cancellationToken);
+        }, cancellationToken, mergeCached: true);
         try
         {
             // Reductions over all rows run once on the full arrays, in the in-memory binding's order.
@@ -426,6 +582,15 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         return new LloydStepResult(inertia, changed, empty);
     }
 
+    /// <summary>Enqueues the assignment of a step over the cached rows alone, for the benchmark's breakdown.</summary>
+    internal void EnqueueCachedAssign()
+    {
+        long rows = Math.Min(_cachedBatches * _batchRows, _n);
+        if (rows > 0)
+            _s.Assign(_cache!.Pointer, _xNorms.Pointer, rows, _d, _ld, _packedCentroids.Pointer, _centroidNorms.Pointer, _k, _ld,
+                _labels.Pointer, _distances.Pointer, updateMin: false);
+    }
+
     /// <summary>
     /// Labels of every row under <paramref name="centroids"/> (K × d), streamed the same way as a Lloyd
     /// step: the assign-only pass of prediction for data larger than GPU memory. Returns the inertia.
@@ -443,7 +608,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         using var result = new DeviceBuffer<double>(_context, 1);
         RunPass(false, null, (first, count, rows, xNorms) =>
             _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, _labels.At(first), _distances.At(first), updateMin: false),
-            cancellationToken);
+            cancellationToken, mergeCached: true);
         _s.WeightedSum(_distances.Pointer, WeightsPointer, _n, result.Pointer);
         _labels.CopyTo(labels[..(int)_n], 0, _s.Stream);
         Span<double> inertia = stackalloc double[1];
@@ -500,7 +665,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         using var result = new DeviceBuffer<double>(_context, 1);
         RunPass(false, null, (first, count, rows, xNorms) =>
             _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, labels.At(first), distances.At(first), updateMin: false),
-            cancellationToken);
+            cancellationToken, mergeCached: true);
         _s.WeightedSum(distances.Pointer, WeightsPointer, _n, result.Pointer);
         if (!clusterWeights.IsEmpty)
         {
@@ -595,7 +760,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             var seed = _seedDistances;
             RunPass(false, null, (first, count, rows, xNorms) =>
                 _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, 0, seed.At(first), updateMin: true),
-                cancellationToken);
+                cancellationToken, mergeCached: true);
             _s.Stream.Synchronize();
         }
         using var result = new DeviceBuffer<double>(_context, 1);
@@ -632,7 +797,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             using var output = new DeviceBuffer<double>(_context, count);
             RunPass(false, null, (row, rowsInBatch, rows, xNorms) =>
                 _s.AllDistances(rows, rowsInBatch, _d, _ld, packed.Pointer, count, _ld, distances.At(row * count)),
-                cancellationToken);
+                cancellationToken, mergeCached: true);
             _s.CandidatePotentials(distances.Pointer, seed.Pointer, WeightsPointer, _n, count, output.Pointer);
             output.CopyTo(potentials.Slice(first, count), 0, _s.Stream);
         }

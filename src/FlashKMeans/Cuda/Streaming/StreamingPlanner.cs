@@ -24,8 +24,8 @@ internal static class StreamingPlanner
     /// <summary>Per-row device state of a resident fit besides the rows: norms, labels, previous labels, distances, sort indices, seed distances, weights.</summary>
     internal const int ResidentStateBytesPerRow = 28;
 
-    /// <summary>Per-row device state of a streamed fit: norms, labels, previous labels, distances, seed distances, weights, and evaluation's labels and distances.</summary>
-    internal const int StreamedStateBytesPerRow = 32;
+    /// <summary>Per-row device state of a streamed fit: norms, labels, previous labels, distances, seed distances, weights, evaluation's labels and distances, and sort indices of merged cached spans.</summary>
+    internal const int StreamedStateBytesPerRow = 36;
 
     /// <param name="rows">N.</param>
     /// <param name="storedRowBytes">Bytes of one row as the GPU stores it (pitch × element size).</param>
