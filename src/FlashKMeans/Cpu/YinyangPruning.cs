@@ -514,6 +514,15 @@ internal sealed unsafe class YinyangPruning : IDisposable
         long computed = count;
         try
         {
+            // ‖x‖² again, exactly as the kernel takes it (cheaper than keeping 4 bytes per row); reading the
+            // rows in order first also brings them into cache for the jobs, which read them out of order.
+            var rowNorms = jobs.RowNorms;
+            for (int i = 0; i < count; i++)
+            {
+                var x = rows.Slice(i * _d, _d);
+                rowNorms[i] = TensorPrimitives.Dot(x, x);
+            }
+
             // Phase 1: every row's own group; that gives its new distance to its old centroid and a best key.
             for (int i = 0; i < count; i++)
                 jobs.Add(i, _groupOf[previous[i]]);
@@ -522,14 +531,11 @@ internal sealed unsafe class YinyangPruning : IDisposable
             // Phase 2: age every bound by its group's drift and queue the groups it no longer rules out;
             // run them and settle those rows whenever enough are queued, so that memory stays bounded.
             var ends = jobs.Ends;
-            // ‖x‖² again, exactly as the kernel takes it: cheaper than keeping 4 bytes per row.
-            var rowNorms = jobs.RowNorms;
             int settled = 0;
             for (int i = 0; i < count; i++)
             {
                 int row = firstRow + i;
-                var x = rows.Slice(i * _d, _d);
-                float rowNorm = rowNorms[i] = TensorPrimitives.Dot(x, x);
+                float rowNorm = rowNorms[i];
                 double margin = Margin(rowNorm);
                 float best = jobs.Minima[i];
                 float threshold = Threshold(best, rowNorm, margin);
