@@ -528,7 +528,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
                 jobs.Add(i, _groupOf[previous[i]]);
             RunJobs(rows, jobs, 0);
 
-            // Phase 2: age every bound by its group's drift and queue the groups it no longer rules out;
+            // Phase 2: bound every other group (stored bound less travel, or gap less reach) and queue those not ruled out;
             // run them and settle those rows whenever enough are queued, so that memory stays bounded.
             var ends = jobs.Ends;
             int settled = 0;
