@@ -83,6 +83,44 @@ public sealed class PruningTests
     }
 
     [TestMethod]
+    public void Random_fits_are_bit_identical_with_pruning()
+    {
+        // Shapes, weights (zeros included), integer data (exact ties), initialisations, restarts and
+        // thread counts drawn at random: whatever the bounds do, the fit must not change by a bit.
+        for (int seed = 0; seed < 12; seed++)
+        {
+            var random = new Random(1000 + seed);
+            int d = random.Next(1, 40), k = random.Next(17, 200), n = random.Next(k, 2500);
+            bool blobs = random.Next(2) == 0, integers = random.Next(4) == 0;
+            int centres = Math.Max(1, k / random.Next(1, 5));
+            var data = integers
+                ? TestData.Blobs(n, d, centres, spread: blobs ? 6 : 0, seed: seed).Select(v => MathF.Round(3 * v)).ToArray()
+                : blobs ? TestData.Blobs(n, d, centres, spread: 6, seed: seed) : TestData.Gaussian(n, d, seed);
+            var weights = random.Next(3) == 0 ? RandomWeights(n, seed) : null;
+            var initialization = random.Next(2) == 0 ? KMeansInitialization.RandomRows : KMeansInitialization.KMeansPlusPlus;
+            int threads = random.Next(1, 5), restarts = random.Next(1, 3);
+            KMeansModel Fit(bool pruning) => new KMeans(new KMeansOptions
+            {
+                NumberOfClusters = k,
+                Device = ComputeDevice.Cpu,
+                Initialization = initialization,
+                NumberOfInitializations = restarts,
+                MaximumNumberOfIterations = 12,
+                OptimizationTolerance = 0,
+                NumberOfThreads = threads,
+                UsePruning = pruning,
+                Seed = seed,
+            }).Fit((ReadOnlySpan<float>)data, d, weights is null ? default : (ReadOnlySpan<float>)weights);
+            var off = Fit(false);
+            var on = Fit(true);
+            string context = $"seed {seed}: n {n}, d {d}, K {k}, {threads} threads";
+            CollectionAssert.AreEqual(off.Centroids.ToArray(), on.Centroids.ToArray(), context);
+            CollectionAssert.AreEqual(off.InertiaHistory.ToArray(), on.InertiaHistory.ToArray(), context);
+            Assert.AreEqual(off.Inertia, on.Inertia, context);
+        }
+    }
+
+    [TestMethod]
     public void Cosine_fit_is_bit_identical_with_pruning()
     {
         int d = 16, k = 48;

@@ -18,7 +18,7 @@ namespace FlashKMeans.Cpu;
 /// <remarks>
 /// <para>
 /// Labels and distances are bit-identical to <see cref="FusedAssignKernel.Assign"/>. The first step
-/// (and any step after a reset) runs that kernel itself; later steps take every key a row compares,
+/// (and any step after a reset or a fallback) runs that kernel itself; later steps take every key a row compares,
 /// ‖c‖² − 2·x·c, from <see cref="FusedAssignKernel.PanelMinimum"/>, which rounds exactly as the
 /// unpruned kernel does, and ties go to the lowest index. A group is skipped only when its bound proves every member's
 /// computed key is strictly above the best computed key: the bounds are on true distances, and the
@@ -174,6 +174,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     {
         _grouped = false;
         _boundsValid = false;
+        _backoff = _fullStepsLeft = 0;
     }
 
     /// <summary>Call before a step's assignment with the centroids it assigns to.</summary>
@@ -183,7 +184,13 @@ internal sealed unsafe class YinyangPruning : IDisposable
     {
         if (!_grouped)
         {
-            BuildGroups(centroids);
+            CentroidGrouping.Build(centroids, _d, _w, _groupOf, _order);
+            Array.Clear(_liveMask);
+            for (int g = 0; g < _groups; g++)
+            {
+                if (_order[g * _w] >= 0)
+                    _liveMask[g / BoundBlock] |= (ushort)(1 << (g % BoundBlock));
+            }
             _packed = PackedCentroids.PackPermuted(centroids, _d, _w, _order);
             _grouped = true;
             _boundsValid = false;
@@ -331,10 +338,10 @@ internal sealed unsafe class YinyangPruning : IDisposable
     }
 
     /// <summary>
-    /// The first step: the unpruned kernel gives labels and distances; each row's bounds come from the
-    /// triangle inequality through its centroid a, ‖x − c‖ ≥ ‖a − c‖ − ‖x − a‖, using the gaps from a
-    /// to each group measured once in <see cref="BeginStep"/>. That costs a table lookup per group
-    /// instead of every distance.
+    /// A full step (the first, or a fallback): the unpruned kernel gives labels and distances; stored
+    /// bounds are seeded by the triangle inequality through the row's centroid a,
+    /// ‖x − c‖ ≥ ‖a − c‖ − ‖x − a‖, from the gaps measured in <see cref="BeginStep"/>: a table lookup per
+    /// group instead of every distance.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AssignAll(ReadOnlySpan<float> rows, int firstRow, Span<int> labels, Span<float> distances, PackedCentroids plain)
@@ -507,41 +514,45 @@ internal sealed unsafe class YinyangPruning : IDisposable
         long computed = count;
         try
         {
+            // ‖x‖² again, exactly as the kernel takes it (cheaper than keeping 4 bytes per row); reading the
+            // rows in order first also brings them into cache for the jobs, which read them out of order.
+            var rowNorms = jobs.RowNorms;
+            for (int i = 0; i < count; i++)
+            {
+                var x = rows.Slice(i * _d, _d);
+                rowNorms[i] = TensorPrimitives.Dot(x, x);
+            }
+
             // Phase 1: every row's own group; that gives its new distance to its old centroid and a best key.
             for (int i = 0; i < count; i++)
                 jobs.Add(i, _groupOf[previous[i]]);
             RunJobs(rows, jobs, 0);
 
-            // Phase 2: age every bound by its group's drift and queue the groups it no longer rules out;
+            // Phase 2: bound every other group (stored bound less travel, or gap less reach) and queue those not ruled out;
             // run them and settle those rows whenever enough are queued, so that memory stays bounded.
             var ends = jobs.Ends;
-            // ‖x‖² again, exactly as the kernel takes it: cheaper than keeping 4 bytes per row.
-            var rowNorms = jobs.RowNorms;
+            int settled = 0;
+            for (int i = 0; i < count; i++)
             {
-                int settled = 0;
-                for (int i = 0; i < count; i++)
+                int row = firstRow + i;
+                float rowNorm = rowNorms[i];
+                double margin = Margin(rowNorm);
+                float best = jobs.Minima[i];
+                float threshold = Threshold(best, rowNorm, margin);
+                // The own group's best centroid b is near: its gaps bound every other group afresh.
+                int nearest = (int)jobs.Argmins[i];
+                var gapRow = _groupGaps is not null && nearest < _k
+                    ? _groupGaps.AsSpan(nearest * _groups, _groups) : default;
+                float reach = Reach(best, rowNorm, margin);
+                QueueUnprunedGroups(row, i, _groupOf[previous[i]], threshold, gapRow, reach, jobs);
+                ends[i] = jobs.Count;
+                if (jobs.Count - count >= ExtraJobs || i == count - 1)
                 {
-                    int row = firstRow + i;
-                    var x = rows.Slice(i * _d, _d);
-                    float rowNorm = rowNorms[i] = TensorPrimitives.Dot(x, x);
-                    double margin = Margin(rowNorm);
-                    float best = jobs.Minima[i];
-                    float threshold = Threshold(best, rowNorm, margin);
-                    // The own group's best centroid b is near: its gaps bound every other group afresh.
-                    int nearest = (int)jobs.Argmins[i];
-                    var gapRow = _groupGaps is not null && nearest < _k
-                        ? _groupGaps.AsSpan(nearest * _groups, _groups) : default;
-                    float reach = Reach(best, rowNorm, margin);
-                    QueueUnprunedGroups(row, i, _groupOf[previous[i]], threshold, gapRow, reach, jobs);
-                    ends[i] = jobs.Count;
-                    if (jobs.Count - count >= ExtraJobs || i == count - 1)
-                    {
-                        RunJobs(rows, jobs, count);
-                        Settle(rows, firstRow, settled, i + 1, count, ends, rowNorms, jobs, labels, distances, plain, store);
-                        computed += jobs.Count - count;
-                        jobs.Count = count;
-                        settled = i + 1;
-                    }
+                    RunJobs(rows, jobs, count);
+                    Settle(rows, firstRow, settled, i + 1, count, ends, rowNorms, jobs, labels, distances, plain, store);
+                    computed += jobs.Count - count;
+                    jobs.Count = count;
+                    settled = i + 1;
                 }
             }
 
@@ -838,129 +849,6 @@ internal sealed unsafe class YinyangPruning : IDisposable
                 up = MathF.BitIncrement(up);
             ref float drift = ref _drift[_groupOf[c]];
             drift = Math.Max(drift, up);
-        }
-    }
-
-    /// <summary>
-    /// Groups of at most W nearby centroids: a few rounds of k-means over the centroids where each group
-    /// takes its nearest centroids until full. Any grouping is exact; a good one only prunes more.
-    /// Deterministic: it depends on the centroids alone.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void BuildGroups(ReadOnlySpan<float> centroids)
-    {
-        int k = _k, d = _d, groups = _groups, w = _w;
-        int candidates = Math.Min(groups, 8);
-        var centres = new float[groups * d];
-        for (int g = 0; g < groups; g++)
-            centroids.Slice((int)((long)g * k / groups) * d, d).CopyTo(centres.AsSpan(g * d, d));
-        var keys = new float[k * candidates];
-        var pairs = new int[k * candidates];
-        var candidateGroup = new int[k * candidates];
-        var size = new int[groups];
-        var sums = new double[groups * d];
-        const int Rounds = 5;
-        const int Block = 256;
-        var block = new float[Block * groups];
-        for (int round = 0; round < Rounds; round++)
-        {
-            var packedCentres = PackedCentroids.Pack(centres, d, _w);
-            for (int c = 0; c < k; c++)
-            {
-                if (c % Block == 0)
-                {
-                    int rowsHere = Math.Min(Block, k - c);
-                    FusedAssignKernel.AllDistances(centroids.Slice(c * d, rowsHere * d), packedCentres, block.AsSpan(0, rowsHere * groups));
-                }
-                var squares = block.AsSpan(c % Block * groups, groups);
-                // The nearest few groups by insertion into a short sorted list (ties keep the lower group).
-                var nearKeys = keys.AsSpan(c * candidates, candidates);
-                var nearGroups = candidateGroup.AsSpan(c * candidates, candidates);
-                nearKeys.Fill(float.PositiveInfinity);
-                nearGroups.Fill(int.MaxValue);
-                for (int g = 0; g < groups; g++)
-                {
-                    float distance = squares[g];
-                    if (!(distance < nearKeys[candidates - 1]))
-                        continue;
-                    int at = candidates - 1;
-                    while (at > 0 && distance < nearKeys[at - 1])
-                    {
-                        nearKeys[at] = nearKeys[at - 1];
-                        nearGroups[at] = nearGroups[at - 1];
-                        at--;
-                    }
-                    nearKeys[at] = distance;
-                    nearGroups[at] = g;
-                }
-                for (int j = 0; j < candidates; j++)
-                    pairs[c * candidates + j] = c * candidates + j;
-            }
-            Array.Sort(keys.ToArray(), pairs);
-            Array.Fill(_groupOf, -1);
-            Array.Clear(size);
-            foreach (int pair in pairs)
-            {
-                int c = pair / candidates, g = candidateGroup[pair];
-                if (g < groups && _groupOf[c] < 0 && size[g] < w)
-                {
-                    _groupOf[c] = g;
-                    size[g]++;
-                }
-            }
-            for (int c = 0; c < k; c++)
-            {
-                if (_groupOf[c] >= 0)
-                    continue;
-                // Every nearby group is full: take the nearest with room.
-                var x = centroids.Slice(c * d, d);
-                int best = -1;
-                float bestDistance = float.PositiveInfinity;
-                for (int g = 0; g < groups; g++)
-                {
-                    if (size[g] >= w)
-                        continue;
-                    float distance = TensorPrimitives.Distance(x, centres.AsSpan(g * d, d));
-                    if (best < 0 || distance < bestDistance)
-                    {
-                        best = g;
-                        bestDistance = distance;
-                    }
-                }
-                _groupOf[c] = best;
-                size[best]++;
-            }
-            if (round == Rounds - 1)
-                break;
-            Array.Clear(sums);
-            for (int c = 0; c < k; c++)
-            {
-                var x = centroids.Slice(c * d, d);
-                var sum = sums.AsSpan(_groupOf[c] * d, d);
-                for (int f = 0; f < d; f++)
-                    sum[f] += x[f];
-            }
-            for (int g = 0; g < groups; g++)
-            {
-                if (size[g] == 0)
-                    continue;
-                for (int f = 0; f < d; f++)
-                    centres[g * d + f] = (float)(sums[g * d + f] / size[g]);
-            }
-        }
-
-        Array.Fill(_order, -1);
-        Array.Clear(size);
-        for (int c = 0; c < k; c++)
-        {
-            int g = _groupOf[c];
-            _order[g * w + size[g]++] = c;
-        }
-        Array.Clear(_liveMask);
-        for (int g = 0; g < groups; g++)
-        {
-            if (size[g] > 0)
-                _liveMask[g / BoundBlock] |= (ushort)(1 << (g % BoundBlock));
         }
     }
 
