@@ -25,6 +25,10 @@ public sealed class KMeansOptions
         public const int Seed = 0;
         /// <summary>Default <see cref="KMeansParallelRounds"/>, as in Bahmani et al.</summary>
         public const int KMeansParallelRounds = 5;
+        /// <summary>Default <see cref="DataMode"/>.</summary>
+        public const GpuDataMode DataMode = GpuDataMode.Auto;
+        /// <summary>Default <see cref="StreamingRingDepth"/>: one buffer filling, one copying, one spare.</summary>
+        public const int StreamingRingDepth = 3;
     }
 
     /// <summary>K, the number of clusters. At least 1 and at most the number of rows.</summary>
@@ -76,7 +80,10 @@ public sealed class KMeansOptions
     /// </summary>
     public int? MaximumPointsPerCentroid { get; set; }
 
-    /// <summary>Worker threads of the CPU backend; <c>null</c> uses every logical processor.</summary>
+    /// <summary>
+    /// Worker threads of the CPU backend, and of the host-side conversion of streamed batches on the GPU
+    /// backend; <c>null</c> uses every logical processor.
+    /// </summary>
     public int? NumberOfThreads { get; set; }
 
     /// <summary>Where the work runs.</summary>
@@ -86,10 +93,12 @@ public sealed class KMeansOptions
     public ComputePrecision Precision { get; set; } = ComputePrecision.Float32;
 
     /// <summary>
-    /// Skip distance computations that triangle-inequality bounds prove useless (CPU backend, Yinyang
-    /// bounds over groups of 16 centroids with AVX-512). Labels, centroids and inertia are bit-identical
-    /// with and without it; it pays when clusters are well separated and K is large. It keeps about
-    /// K/16 + 8 bytes per row (K/8 + 8 without AVX-512).
+    /// Skip distance computations that triangle-inequality bounds prove useless (CPU backend: Yinyang
+    /// bounds over groups of 16 centroids with AVX-512, 8 without). Labels, centroids and inertia are
+    /// bit-identical with and without it. It pays when clusters are well separated and K is large; where
+    /// it cannot skip most of the work it falls back to the unpruned kernel for a while. Extra memory:
+    /// a K × K/16 float table (up to K = 8192) and, only while it is at most 1/16 of a row's bytes, one
+    /// byte per row and group.
     /// </summary>
     public bool UsePruning { get; set; }
 
@@ -98,6 +107,30 @@ public sealed class KMeansOptions
     /// bit-identical centroids. The CPU backend is always deterministic.
     /// </summary>
     public bool DeterministicUpdate { get; set; }
+
+    /// <summary>
+    /// How the GPU holds the data: all of it in GPU memory, a cache of batches plus streaming of the rest
+    /// from host memory, or streaming only. <see cref="GpuDataMode.Auto"/> decides from sizes.
+    /// </summary>
+    public GpuDataMode DataMode { get; set; } = Defaults.DataMode;
+
+    /// <summary>
+    /// Rows per streamed batch (one pinned ring buffer); <c>null</c> picks about 64 MiB of stored rows per
+    /// batch. Only used when the GPU streams (<see cref="DataMode"/> cached or streaming).
+    /// </summary>
+    public int? StreamingBatchRows { get; set; }
+
+    /// <summary>
+    /// Pinned host buffers in the streaming ring, at least 3, so that filling one from the source, copying
+    /// another to the GPU and computing on a third overlap.
+    /// </summary>
+    public int StreamingRingDepth { get; set; } = Defaults.StreamingRingDepth;
+
+    /// <summary>
+    /// Bytes of GPU memory that may hold cached batches in <see cref="GpuDataMode.Cached"/> mode;
+    /// <c>null</c> uses most of the GPU memory left free once the fit's other buffers are allocated.
+    /// </summary>
+    public long? DeviceMemoryBudget { get; set; }
 
     /// <summary>Receives the backend choice and per-iteration diagnostics; <c>null</c> logs nothing.</summary>
     public ILogger? Logger { get; set; }
@@ -126,6 +159,14 @@ public sealed class KMeansOptions
             throw new ArgumentOutOfRangeException(nameof(MaximumPointsPerCentroid), MaximumPointsPerCentroid, "Must be at least 1.");
         if (NumberOfThreads is < 1)
             throw new ArgumentOutOfRangeException(nameof(NumberOfThreads), NumberOfThreads, "Must be at least 1.");
+        if (!Enum.IsDefined(DataMode))
+            throw new ArgumentOutOfRangeException(nameof(DataMode), DataMode, "Unknown data mode.");
+        if (StreamingBatchRows is < 1)
+            throw new ArgumentOutOfRangeException(nameof(StreamingBatchRows), StreamingBatchRows, "Must be at least 1.");
+        if (StreamingRingDepth < 3)
+            throw new ArgumentOutOfRangeException(nameof(StreamingRingDepth), StreamingRingDepth, "The ring needs at least 3 buffers.");
+        if (DeviceMemoryBudget is < 0)
+            throw new ArgumentOutOfRangeException(nameof(DeviceMemoryBudget), DeviceMemoryBudget, "Must be non-negative.");
         if (!Enum.IsDefined(Initialization))
             throw new ArgumentOutOfRangeException(nameof(Initialization), Initialization, "Unknown initialisation.");
         if (!Enum.IsDefined(Distance))

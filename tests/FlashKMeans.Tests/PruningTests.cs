@@ -28,21 +28,25 @@ public sealed class PruningTests
         var data = centers > 0 ? TestData.Blobs(n, d, centers, spread: 4, seed: n + d) : TestData.Gaussian(n, d, seed: n + d);
         var weights = weighted ? RandomWeights(n, seed: k) : null;
         var initial = TestData.PickRows(data, d, k, seed: k + 1);
-        foreach (int threads in new[] { 1, 2, 4 })
+        foreach (var bounds in new[] { CpuDataBinding.PruningBounds.Stored, CpuDataBinding.PruningBounds.GapsOnly })
         {
-            using var plain = Bind(data, d, weights, k, threads, pruning: false);
-            using var pruned = Bind(data, d, weights, k, threads, pruning: true);
-            Assert.IsNotNull(pruned.Pruning, "pruning should be active for these shapes");
-            plain.SetCentroids(initial);
-            pruned.SetCentroids(initial);
-            for (int step = 0; step < 8; step++)
+            foreach (int threads in new[] { 1, 2, 4 })
             {
-                var a = plain.Step(false, CancellationToken.None);
-                var b = pruned.Step(false, CancellationToken.None);
-                Assert.AreEqual(a, b, $"step {step}, {threads} threads");
-                CollectionAssert.AreEqual(Labels(plain), Labels(pruned), $"labels, step {step}, {threads} threads");
-                CollectionAssert.AreEqual(Distances(plain), Distances(pruned), $"distances, step {step}, {threads} threads");
-                CollectionAssert.AreEqual(Centroids(plain), Centroids(pruned), $"centroids, step {step}, {threads} threads");
+                using var plain = Bind(data, d, weights, k, threads, pruning: false);
+                using var pruned = Bind(data, d, weights, k, threads, pruning: true, bounds);
+                Assert.IsNotNull(pruned.Pruning, "pruning should be active for these shapes");
+                plain.SetCentroids(initial);
+                pruned.SetCentroids(initial);
+                for (int step = 0; step < 8; step++)
+                {
+                    string context = $"{bounds}, step {step}, {threads} threads";
+                    var a = plain.Step(false, CancellationToken.None);
+                    var b = pruned.Step(false, CancellationToken.None);
+                    Assert.AreEqual(a, b, context);
+                    CollectionAssert.AreEqual(Labels(plain), Labels(pruned), $"labels, {context}");
+                    CollectionAssert.AreEqual(Distances(plain), Distances(pruned), $"distances, {context}");
+                    CollectionAssert.AreEqual(Centroids(plain), Centroids(pruned), $"centroids, {context}");
+                }
             }
         }
     }
@@ -100,14 +104,16 @@ public sealed class PruningTests
     }
 
     [TestMethod]
-    public void Evaluate_is_bit_identical_with_pruning_and_leaves_the_steps_unchanged()
+    [DataRow(true), DataRow(false)]
+    public void Evaluate_is_bit_identical_with_pruning_and_leaves_the_steps_unchanged(bool storeBounds)
     {
+        var bounds = Mode(storeBounds);
         int n = 4001, d = 20, k = 64;
         var data = TestData.Blobs(n, d, centers: 16, spread: 4, seed: 12);
         var initial = TestData.PickRows(data, d, k, seed: 13);
         var random = new Random(14);
         using var plain = Bind(data, d, null, k, 2, pruning: false);
-        using var pruned = Bind(data, d, null, k, 2, pruning: true);
+        using var pruned = Bind(data, d, null, k, 2, pruning: true, bounds);
         plain.SetCentroids(initial);
         pruned.SetCentroids(initial);
         for (int step = 0; step < 6; step++)
@@ -128,8 +134,10 @@ public sealed class PruningTests
     }
 
     [TestMethod]
-    public void Exact_ties_go_to_the_lowest_index_as_without_pruning()
+    [DataRow(true), DataRow(false)]
+    public void Exact_ties_go_to_the_lowest_index_as_without_pruning(bool storeBounds)
     {
+        var bounds = Mode(storeBounds);
         // Integer data and centroids repeated at several indices make exactly equal distances common.
         int n = 3000, d = 4, k = 64;
         var random = new Random(3);
@@ -140,7 +148,7 @@ public sealed class PruningTests
         for (int c = 0; c < k; c++)
             data.AsSpan((c % 20) * d, d).CopyTo(initial.AsSpan(c * d, d));
         using var plain = Bind(data, d, null, k, 2, pruning: false);
-        using var pruned = Bind(data, d, null, k, 2, pruning: true);
+        using var pruned = Bind(data, d, null, k, 2, pruning: true, bounds);
         plain.SetCentroids(initial);
         pruned.SetCentroids(initial);
         for (int step = 0; step < 6; step++)
@@ -152,12 +160,14 @@ public sealed class PruningTests
     }
 
     [TestMethod]
-    public void Pruning_skips_most_distance_panels_on_separated_blobs()
+    [DataRow(true), DataRow(false)]
+    public void Pruning_skips_most_distance_panels_on_separated_blobs(bool storeBounds)
     {
+        var bounds = Mode(storeBounds);
         int n = 20000, d = 32, k = 256;
         var data = TestData.Blobs(n, d, centers: 64, spread: 4, seed: 77);
         var initial = TestData.PickRows(data, d, k, seed: 78);
-        using var pruned = Bind(data, d, null, k, 2, pruning: true);
+        using var pruned = Bind(data, d, null, k, 2, pruning: true, bounds);
         pruned.SetCentroids(initial);
         var pruning = pruned.Pruning!;
         long full = (long)n * pruning.GroupCount;
@@ -170,11 +180,33 @@ public sealed class PruningTests
         Assert.IsTrue(pruning.PanelsComputed < full / 4, $"computed {pruning.PanelsComputed} of {full} panels");
     }
 
-    private static CpuDataBinding Bind(float[] data, int d, float[]? weights, int k, int threads, bool pruning)
+    [TestMethod]
+    public void Falls_back_to_the_unpruned_kernel_where_bounds_skip_little()
+    {
+        // Plain Gaussian noise: every group stays close to every row, so a pruned step computes most
+        // panels; the next steps must run the unpruned kernel (every panel, counted once per row).
+        int n = 6000, d = 8, k = 96;
+        var data = TestData.Gaussian(n, d, seed: 41);
+        using var pruned = Bind(data, d, null, k, 2, pruning: true);
+        pruned.SetCentroids(TestData.PickRows(data, d, k, seed: 42));
+        var pruning = pruned.Pruning!;
+        long full = (long)n * pruning.GroupCount;
+        pruned.Step(false, CancellationToken.None);
+        pruned.Step(false, CancellationToken.None);
+        Assert.IsTrue(pruning.PanelsComputed * 2 > full, $"the pruned step computed {pruning.PanelsComputed} of {full}");
+        pruned.Step(false, CancellationToken.None);
+        Assert.AreEqual(full, pruning.PanelsComputed, "the step after a poor pruned step is a full one");
+    }
+
+    private static CpuDataBinding.PruningBounds Mode(bool storeBounds) =>
+        storeBounds ? CpuDataBinding.PruningBounds.Stored : CpuDataBinding.PruningBounds.GapsOnly;
+
+    private static CpuDataBinding Bind(float[] data, int d, float[]? weights, int k, int threads, bool pruning,
+        CpuDataBinding.PruningBounds bounds = CpuDataBinding.PruningBounds.Auto)
     {
         var source = new InMemoryBatchSource(data, d, weights ?? default(ReadOnlyMemory<float>), batchRows: 1777);
         var summary = DataValidator.Scan(source);
-        return new CpuDataBinding(source, summary, k, threads, pruning);
+        return new CpuDataBinding(source, summary, k, threads, pruning, bounds);
     }
 
     private static float[] RandomWeights(int n, int seed)

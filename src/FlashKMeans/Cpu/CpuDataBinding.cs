@@ -13,6 +13,14 @@ namespace FlashKMeans.Cpu;
 /// </summary>
 internal sealed class CpuDataBinding : IKMeansDataBinding
 {
+    /// <summary>Which bounds pruning keeps; Auto decides by memory (tests pin each way).</summary>
+    internal enum PruningBounds
+    {
+        Auto,
+        Stored,
+        GapsOnly,
+    }
+
     private readonly IBatchSource _source;
     private readonly ChunkedParallel _parallel;
     private readonly int _d;
@@ -29,7 +37,8 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     private readonly double[] _clusterWeights;
     private readonly YinyangPruning? _pruning;
 
-    public CpuDataBinding(IBatchSource source, DataSummary summary, int k, int threads, bool usePruning)
+    public CpuDataBinding(IBatchSource source, DataSummary summary, int k, int threads, bool usePruning,
+        PruningBounds bounds = PruningBounds.Auto)
     {
         _source = source;
         _parallel = new ChunkedParallel(threads);
@@ -53,8 +62,15 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
             while (reader.TryRead(out var batch))
                 batch.Weights.Span.CopyTo(_weights.AsSpan((int)batch.FirstRow));
         }
-        if (usePruning && YinyangPruning.Applies(k, _packed.Width))
-            _pruning = new YinyangPruning(n, _d, k, _packed.Width);
+        int width = _packed.Width;
+        bool storeBounds = bounds switch
+        {
+            PruningBounds.Stored => true,
+            PruningBounds.GapsOnly => false,
+            _ => YinyangPruning.StoresBoundsFor(_d, k, width),
+        };
+        if (usePruning && YinyangPruning.Applies(k, width) && (storeBounds || YinyangPruning.KeepsGapsFor(k, width)))
+            _pruning = new YinyangPruning(n, _d, k, width, threads, storeBounds);
     }
 
     public long RowCount { get; }
@@ -264,7 +280,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         int n = (int)RowCount;
         var labels = clusterWeights.IsEmpty ? null : new int[n];
         var distances = new float[n];
-        bool pruned = _pruning?.TryBeginEvaluation(centroids) == true;
+        bool pruned = _pruning?.TryBeginEvaluation(centroids, packed) == true;
         ForEachChunk((rows, global, count) =>
         {
             int[] scratch = ArrayPool<int>.Shared.Rent(count);

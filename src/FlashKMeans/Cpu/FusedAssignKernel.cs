@@ -316,9 +316,8 @@ internal static class FusedAssignKernel
         var destination = output.Slice(row * k + first, live);
         if (live == w)
         {
-            TOps.Store(distance, ref destination[0]);
-            for (int j = 0; j < w; j++)
-                destination[j] = Math.Max(0f, rowNorm + destination[j]);
+            // The scalar tail's arithmetic, lane by lane: one rounded add, then Math.Max's rules.
+            TOps.Store(TOps.Max(TOps.Broadcast(0f), TOps.Add(TOps.Broadcast(rowNorm), distance)), ref destination[0]);
             return;
         }
         TOps.Store(distance, ref lanes[0]);

@@ -20,6 +20,9 @@ internal interface IVectorOps<TVector> where TVector : struct
     static abstract TVector LessThan(TVector left, TVector right);
     static abstract TVector Select(TVector mask, TVector whenTrue, TVector whenFalse);
     static abstract TVector Equal(TVector left, TVector right);
+    static abstract TVector Add(TVector left, TVector right);
+    /// <summary>Lane-wise larger value with Math.Max's rules (NaN wins, +0 above −0).</summary>
+    static abstract TVector Max(TVector left, TVector right);
     static abstract TVector Or(TVector left, TVector right);
     static abstract TVector And(TVector left, TVector right);
     /// <summary>The smallest lane. Only used where no lane is NaN.</summary>
@@ -48,6 +51,10 @@ internal struct Vector512Ops : IVectorOps<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Or(Vector512<float> left, Vector512<float> right) => left | right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Add(Vector512<float> left, Vector512<float> right) => left + right;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Max(Vector512<float> left, Vector512<float> right) => Vector512.Max(left, right);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> And(Vector512<float> left, Vector512<float> right) => left & right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MinAcross(Vector512<float> value) => Vector256Ops.MinAcross(Vector256.Min(value.GetLower(), value.GetUpper()));
@@ -75,6 +82,10 @@ internal struct Vector256Ops : IVectorOps<Vector256<float>>
     public static Vector256<float> Equal(Vector256<float> left, Vector256<float> right) => Vector256.Equals(left, right);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Or(Vector256<float> left, Vector256<float> right) => left | right;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Add(Vector256<float> left, Vector256<float> right) => left + right;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Max(Vector256<float> left, Vector256<float> right) => Vector256.Max(left, right);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> And(Vector256<float> left, Vector256<float> right) => left & right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -105,6 +116,10 @@ internal struct Vector128Ops : IVectorOps<Vector128<float>>
     public static Vector128<float> Equal(Vector128<float> left, Vector128<float> right) => Vector128.Equals(left, right);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Or(Vector128<float> left, Vector128<float> right) => left | right;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Add(Vector128<float> left, Vector128<float> right) => left + right;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Max(Vector128<float> left, Vector128<float> right) => Vector128.Max(left, right);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> And(Vector128<float> left, Vector128<float> right) => left & right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.Collections.Concurrent;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
@@ -9,10 +9,11 @@ namespace FlashKMeans.Cpu;
 
 /// <summary>
 /// Exact Yinyang pruning (Ding et al., ICML 2015) for the CPU assignment. Centroids are grouped once,
-/// W to a group so that a group is one SIMD panel, and each row keeps a lower bound on its distance
-/// to every group other than its own. Each step the bounds drop by the farthest any member of the group
-/// moved; a row then recomputes its own group (which yields its distance) and only the groups whose
-/// bound does not clear its best distance.
+/// W to a group so that a group is one SIMD panel. A row recomputes its own group (which yields its
+/// distance and its nearest centroid b there) and then only the groups that no lower bound rules out.
+/// Two bounds on the distance to a group: b's gap to the group less the row's distance to b (triangle
+/// inequality through b, from a K × G table remeasured every step), and, where memory allows, a stored
+/// per-row bound from the last time the group was computed, aged by the farthest any member moved.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -62,10 +63,20 @@ internal sealed unsafe class YinyangPruning : IDisposable
     private readonly float[] _travelStore;
     private readonly ushort[] _liveMask;
     private PackedCentroids? _packed;
-    private float[]? _groupGaps;
+    private readonly ConcurrentBag<Scratch> _scratch = [];
+    // K × G, remeasured every step: see MeasureGroupGaps. Null where K·G is too large to keep.
+    private readonly float[]? _groupGaps;
+    private readonly int _threads;
+
+    /// <summary>Largest gap table kept (entries): 16 MB, K = 8192 with 16-wide panels.</summary>
+    private const long MaximumGapEntries = 1 << 22;
     private readonly double _errorScale;
     private double _centroidNorm;
-    private bool _grouped, _boundsValid, _plainStep;
+    private readonly bool _storesBounds;
+    private bool _grouped, _boundsValid, _plainStep, _fullStep;
+    // Steps to run unpruned after a step that had to compute most panels anyway (2, 8, 32, 64, ...).
+    private int _fullStepsLeft, _backoff;
+    private long _rowsAssigned;
 
     /// <summary>Groups of the last grouping, for diagnostics.</summary>
     public int GroupCount => _groups;
@@ -75,8 +86,16 @@ internal sealed unsafe class YinyangPruning : IDisposable
 
     private long _panelsComputed;
 
-    public YinyangPruning(int rowCount, int dimension, int k, int width)
+    /// <param name="rowCount">N.</param>
+    /// <param name="dimension">d.</param>
+    /// <param name="k">K.</param>
+    /// <param name="width">Lanes per panel, W.</param>
+    /// <param name="threads">Threads for the per-step gap table.</param>
+    /// <param name="storeBounds">Keep a byte per row and group; otherwise only the gap table bounds.</param>
+    public YinyangPruning(int rowCount, int dimension, int k, int width, int threads, bool storeBounds)
     {
+        _threads = threads;
+        _storesBounds = storeBounds;
         _d = dimension;
         _k = k;
         _w = width;
@@ -84,10 +103,19 @@ internal sealed unsafe class YinyangPruning : IDisposable
         _stride = StrideFor(k, width);
         _groupOf = new int[k];
         _order = new int[_groups * width];
-        _bounds = (byte*)NativeMemory.AllocZeroed((nuint)((long)rowCount * _stride));
-        _exponents = new sbyte[rowCount];
+        if (storeBounds)
+        {
+            _bounds = (byte*)NativeMemory.AllocZeroed((nuint)((long)rowCount * _stride));
+            _exponents = new sbyte[rowCount];
+        }
+        else
+        {
+            _exponents = [];
+        }
         _reference = new float[k * dimension];
         _drift = new float[_stride];
+        long gapEntries = (long)k * ((k + width - 1) / width);
+        _groupGaps = gapEntries <= MaximumGapEntries ? new float[gapEntries] : null;
         _travel = new double[_stride];
         _travelRead = new float[_stride];
         _travelStore = new float[_stride];
@@ -119,8 +147,21 @@ internal sealed unsafe class YinyangPruning : IDisposable
         _bounds = null;
     }
 
+    private Scratch RentScratch() => _scratch.TryTake(out var scratch) ? scratch : new Scratch();
+
     /// <summary>Whether grouping can skip anything: at least two groups.</summary>
     public static bool Applies(int k, int width) => k > width;
+
+    /// <summary>
+    /// Whether to keep per-row bounds: only while they take at most 1/16 of the bytes of a row, so that
+    /// pruning never adds much to the memory the data needs. Without them the gap table alone bounds the
+    /// groups, which on well-separated clusters prunes about as much (the bounds help where clusters overlap).
+    /// </summary>
+    public static bool StoresBoundsFor(int dimension, int k, int width) =>
+        (long)StrideFor(k, width) * 16 <= (long)dimension * sizeof(float);
+
+    /// <summary>Whether gaps are kept at this K (without gaps or bounds nothing could be pruned).</summary>
+    public static bool KeepsGapsFor(int k, int width) => (long)k * ((k + width - 1) / width) <= MaximumGapEntries;
 
     /// <summary>Bytes per row of bounds: one per group, padded to whole blocks.</summary>
     private static int StrideFor(int k, int width) => ((k + width - 1) / width + BoundBlock - 1) / BoundBlock * BoundBlock;
@@ -153,9 +194,10 @@ internal sealed unsafe class YinyangPruning : IDisposable
         }
 
         _plainStep = !MeasureCentroidNorms(centroids);
-        _groupGaps = _boundsValid || _plainStep ? null : MeasureGroupGaps(centroids, plain);
-
-        if (_boundsValid && !_plainStep)
+        _fullStep = _fullStepsLeft > 0;
+        if (_fullStep)
+            _fullStepsLeft--;
+        if (_boundsValid && !_plainStep && !_fullStep)
         {
             MeasureDrift(centroids);
             Travel(commit: true);
@@ -168,7 +210,11 @@ internal sealed unsafe class YinyangPruning : IDisposable
             Array.Clear(_travelStore);
         }
         centroids.CopyTo(_reference);
+        // A full step without stored bounds needs no gaps: nothing is seeded.
+        if (!_plainStep && (_storesBounds || !_fullStep && _boundsValid))
+            MeasureGroupGaps(_reference, plain);
         Interlocked.Exchange(ref _panelsComputed, 0);
+        Interlocked.Exchange(ref _rowsAssigned, 0);
     }
 
     /// <summary>Sets the bound on ‖c‖ that margins use; false where some key could overflow.</summary>
@@ -191,8 +237,22 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// <summary>Call after a step's assignment.</summary>
     public void EndStep()
     {
+        bool pruned = _boundsValid && !_plainStep && !_fullStep;
         _boundsValid = !_plainStep;
-        _groupGaps = null;
+        if (pruned)
+        {
+            // The panel-at-a-time jobs cost more per panel than the unpruned kernel: where most panels
+            // had to be computed anyway, run the next steps unpruned, backing off further each time.
+            if (PanelsComputed * 2 > _rowsAssigned * _groups)
+            {
+                _backoff = Math.Clamp(_backoff * 4, 2, 64);
+                _fullStepsLeft = _backoff;
+            }
+            else
+            {
+                _backoff = 0;
+            }
+        }
     }
 
     /// <summary>
@@ -200,13 +260,16 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// returns whether the bounds can serve it. Evaluation reads the bounds and never writes them, so the
     /// next step continues from the last one as if it had not happened.
     /// </summary>
-    public bool TryBeginEvaluation(ReadOnlySpan<float> centroids)
+    /// <param name="centroids">K × d, row-major.</param>
+    /// <param name="plain">The same centroids packed in index order.</param>
+    public bool TryBeginEvaluation(ReadOnlySpan<float> centroids, PackedCentroids plain)
     {
-        if (!_boundsValid || centroids.Length != _k * _d)
+        if (!_boundsValid || _backoff > 0 || centroids.Length != _k * _d)
             return false;
         _packed!.Fill(centroids);
         if (!MeasureCentroidNorms(centroids))
             return false;
+        MeasureGroupGaps(centroids.ToArray(), plain);
         MeasureDrift(centroids);
         Travel(commit: false);
         return true;
@@ -258,9 +321,10 @@ internal sealed unsafe class YinyangPruning : IDisposable
     public void AssignChunk(ReadOnlySpan<float> rows, int firstRow, ReadOnlySpan<int> previous,
         Span<int> labels, Span<float> distances, PackedCentroids plain)
     {
+        Interlocked.Add(ref _rowsAssigned, labels.Length);
         if (_plainStep)
             FusedAssignKernel.Assign(rows, plain, labels, distances);
-        else if (!_boundsValid)
+        else if (!_boundsValid || _fullStep)
             AssignAll(rows, firstRow, labels, distances, plain);
         else
             AssignPruned(rows, firstRow, previous, labels, distances, plain, store: true);
@@ -276,8 +340,24 @@ internal sealed unsafe class YinyangPruning : IDisposable
     private void AssignAll(ReadOnlySpan<float> rows, int firstRow, Span<int> labels, Span<float> distances, PackedCentroids plain)
     {
         FusedAssignKernel.Assign(rows, plain, labels, distances);
-        var gaps = _groupGaps!;
+        var gaps = _groupGaps;
         int d = _d, count = labels.Length;
+        if (!_storesBounds)
+        {
+            Interlocked.Add(ref _panelsComputed, (long)count * _groups);
+            return;
+        }
+        if (gaps is null)
+        {
+            // No gap table at this K: start from no bounds; the next step measures them.
+            for (int i = 0; i < count; i++)
+            {
+                RowBounds(firstRow + i).Clear();
+                _exponents[firstRow + i] = NoBounds;
+            }
+            Interlocked.Add(ref _panelsComputed, (long)count * _groups);
+            return;
+        }
         Span<float> lower = _stride <= 1024 ? stackalloc float[_stride] : new float[_stride];
         for (int i = 0; i < count; i++)
         {
@@ -355,51 +435,62 @@ internal sealed unsafe class YinyangPruning : IDisposable
 
     /// <summary>
     /// K × G: for each centroid a and group g, a lower bound on the true distance from a to the nearest
-    /// member of g (float32 distances less the margin E, rounded down).
+    /// member of g (float32 distances less the margin E, rounded down). Through the triangle inequality,
+    /// ‖x − c‖ ≥ ‖a − c‖ − ‖x − a‖, it bounds every row near a afresh each step, whatever the centroids did
+    /// before: it seeds the bounds on the first step and covers centroids that jumped (re-seeding).
+    /// Blocks of centroids in parallel; each entry depends only on the centroids.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private float[] MeasureGroupGaps(ReadOnlySpan<float> centroids, PackedCentroids packed)
+    private void MeasureGroupGaps(float[] centroids, PackedCentroids packed)
+    {
+        var gaps = _groupGaps;
+        if (gaps is null)
+            return;
+        const int Block = 64;
+        int blocks = (_k + Block - 1) / Block;
+        var options = new ParallelOptions { MaxDegreeOfParallelism = _threads };
+        Parallel.For(0, blocks, options, block => MeasureGroupGapBlock(centroids, packed, block * Block, Math.Min(Block, _k - block * Block), gaps));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void MeasureGroupGapBlock(float[] centroids, PackedCentroids packed, int first, int count, float[] gaps)
     {
         int k = _k, d = _d;
-        var gaps = new float[(long)k * _groups];
         Span<float> nearest = _groups <= 1024 ? stackalloc float[_groups] : new float[_groups];
-        const int Block = 64;
-        float[] block = ArrayPool<float>.Shared.Rent(Block * k);
+        var scratch = RentScratch();
+        if (scratch.Block.Length < count * k)
+            scratch.Block = new float[count * k];
+        float[] block = scratch.Block;
         try
         {
-            for (int first = 0; first < k; first += Block)
+            FusedAssignKernel.AllDistances(centroids.AsSpan(first * d, count * d), packed, block.AsSpan(0, count * k));
+            for (int i = 0; i < count; i++)
             {
-                int count = Math.Min(Block, k - first);
-                FusedAssignKernel.AllDistances(centroids.Slice(first * d, count * d), packed, block.AsSpan(0, count * k));
-                for (int i = 0; i < count; i++)
+                int a = first + i;
+                double margin = Margin(VectorMath.SquaredNorm(centroids.AsSpan(a * d, d)));
+                var squares = block.AsSpan(i * k, k);
+                var row = gaps.AsSpan(a * _groups, _groups);
+                nearest.Fill(float.PositiveInfinity);
+                for (int c = 0; c < k; c++)
+                    nearest[_groupOf[c]] = Math.Min(nearest[_groupOf[c]], squares[c]);
+                for (int g = 0; g < _groups; g++)
                 {
-                    int a = first + i;
-                    double margin = Margin(VectorMath.SquaredNorm(centroids.Slice(a * d, d)));
-                    var squares = block.AsSpan(i * k, k);
-                    var row = gaps.AsSpan(a * _groups, _groups);
-                    nearest.Fill(float.PositiveInfinity);
-                    for (int c = 0; c < k; c++)
-                        nearest[_groupOf[c]] = Math.Min(nearest[_groupOf[c]], squares[c]);
-                    for (int g = 0; g < _groups; g++)
+                    double square = nearest[g] - margin;
+                    if (!(square > 0) || double.IsInfinity(square))
                     {
-                        double square = nearest[g] - margin;
-                        if (!(square > 0) || double.IsInfinity(square))
-                        {
-                            row[g] = 0;
-                            continue;
-                        }
-                        double root = Math.Sqrt(square);
-                        float value = (float)root;
-                        row[g] = value > root ? MathF.BitDecrement(value) : value;
+                        row[g] = 0;
+                        continue;
                     }
+                    double root = Math.Sqrt(square);
+                    float value = (float)root;
+                    row[g] = value > root ? MathF.BitDecrement(value) : value;
                 }
             }
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(block);
+            _scratch.Add(scratch);
         }
-        return gaps;
     }
 
     /// <summary>
@@ -411,21 +502,21 @@ internal sealed unsafe class YinyangPruning : IDisposable
         Span<int> labels, Span<float> distances, PackedCentroids plain, bool store)
     {
         int count = labels.Length;
-        var jobs = new JobList(count + ExtraJobs + _groups);
+        var jobs = RentScratch();
+        jobs.Prepare(count, count + ExtraJobs + _groups, _groups);
         long computed = count;
         try
         {
             // Phase 1: every row's own group; that gives its new distance to its old centroid and a best key.
             for (int i = 0; i < count; i++)
                 jobs.Add(i, _groupOf[previous[i]]);
-            RunJobs(rows, ref jobs, 0);
+            RunJobs(rows, jobs, 0);
 
             // Phase 2: age every bound by its group's drift and queue the groups it no longer rules out;
             // run them and settle those rows whenever enough are queued, so that memory stays bounded.
-            var ends = ArrayPool<int>.Shared.Rent(count);
+            var ends = jobs.Ends;
             // ‖x‖² again, exactly as the kernel takes it: cheaper than keeping 4 bytes per row.
-            var rowNorms = ArrayPool<float>.Shared.Rent(count);
-            try
+            var rowNorms = jobs.RowNorms;
             {
                 int settled = 0;
                 for (int i = 0; i < count; i++)
@@ -433,29 +524,32 @@ internal sealed unsafe class YinyangPruning : IDisposable
                     int row = firstRow + i;
                     var x = rows.Slice(i * _d, _d);
                     float rowNorm = rowNorms[i] = TensorPrimitives.Dot(x, x);
-                    float threshold = Threshold(jobs.Minima[i], rowNorm, Margin(rowNorm));
-                    QueueUnprunedGroups(row, i, _groupOf[previous[i]], threshold, ref jobs);
+                    double margin = Margin(rowNorm);
+                    float best = jobs.Minima[i];
+                    float threshold = Threshold(best, rowNorm, margin);
+                    // The own group's best centroid b is near: its gaps bound every other group afresh.
+                    int nearest = (int)jobs.Argmins[i];
+                    var gapRow = _groupGaps is not null && nearest < _k
+                        ? _groupGaps.AsSpan(nearest * _groups, _groups) : default;
+                    float reach = Reach(best, rowNorm, margin);
+                    QueueUnprunedGroups(row, i, _groupOf[previous[i]], threshold, gapRow, reach, jobs);
                     ends[i] = jobs.Count;
                     if (jobs.Count - count >= ExtraJobs || i == count - 1)
                     {
-                        RunJobs(rows, ref jobs, count);
-                        Settle(rows, firstRow, settled, i + 1, count, ends, rowNorms, ref jobs, labels, distances, plain, store);
+                        RunJobs(rows, jobs, count);
+                        Settle(rows, firstRow, settled, i + 1, count, ends, rowNorms, jobs, labels, distances, plain, store);
                         computed += jobs.Count - count;
                         jobs.Count = count;
                         settled = i + 1;
                     }
                 }
             }
-            finally
-            {
-                ArrayPool<int>.Shared.Return(ends);
-                ArrayPool<float>.Shared.Return(rowNorms);
-            }
+
             Interlocked.Add(ref _panelsComputed, computed);
         }
         finally
         {
-            jobs.Dispose();
+            _scratch.Add(jobs);
         }
     }
 
@@ -465,7 +559,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// Their extra jobs start at <paramref name="firstExtra"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Settle(ReadOnlySpan<float> rows, int firstRow, int from, int to, int firstExtra, int[] ends, float[] rowNorms, ref JobList jobs,
+    private void Settle(ReadOnlySpan<float> rows, int firstRow, int from, int to, int firstExtra, int[] ends, float[] rowNorms, Scratch jobs,
         Span<int> labels, Span<float> distances, PackedCentroids plain, bool store)
     {
         int next = firstExtra;
@@ -477,7 +571,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
             if (!float.IsFinite(rowNorm))
             {
                 FusedAssignKernel.Assign(rows.Slice(i * _d, _d), plain, labels.Slice(i, 1), distances.Slice(i, 1));
-                if (store)
+                if (store && _storesBounds)
                     RowBounds(row).Clear();
                 next = end;
                 continue;
@@ -489,7 +583,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
             int label = (int)bestIndex;
             labels[i] = label;
             distances[i] = Math.Max(0f, rowNorm + best);
-            if (store)
+            if (store && _storesBounds)
             {
                 int own = _groupOf[label];
                 double margin = Margin(rowNorm);
@@ -519,22 +613,43 @@ internal sealed unsafe class YinyangPruning : IDisposable
     }
 
     /// <summary>
-    /// Reads each of the row's bounds (stored less the travel since) and queues every live group other
-    /// than <paramref name="own"/> whose bound² does not exceed <paramref name="threshold"/>.
+    /// Reads each of the row's bounds (stored less the travel since, or a centroid's gap less the row's
+    /// reach to it, whichever is larger) and queues every live group other than <paramref name="own"/>
+    /// whose bound² does not exceed <paramref name="threshold"/>.
     /// </summary>
+    /// <param name="row">The row, in the pass.</param>
+    /// <param name="localRow">The row in its chunk.</param>
+    /// <param name="own">The row's own group, always computed.</param>
+    /// <param name="threshold">Squared bound above which a group is skipped.</param>
+    /// <param name="gaps">The gaps of a centroid b (empty for none).</param>
+    /// <param name="reach">An upper bound on ‖x − b‖.</param>
+    /// <param name="jobs">Where the groups to compute are queued.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void QueueUnprunedGroups(int row, int localRow, int own, float threshold, ref JobList jobs)
+    private void QueueUnprunedGroups(int row, int localRow, int own, float threshold, ReadOnlySpan<float> gaps, float reach, Scratch jobs)
     {
-        ref byte bounds = ref MemoryMarshal.GetReference(RowBounds(row));
-        var quantum = Vector256.Create(Quantum(_exponents[row]));
+        bool useGaps = !gaps.IsEmpty && float.IsFinite(reach);
+        var reachVector = Vector256.Create(reach);
+        ref float gap = ref MemoryMarshal.GetReference(gaps);
+        ref byte bounds = ref _storesBounds ? ref MemoryMarshal.GetReference(RowBounds(row)) : ref Unsafe.NullRef<byte>();
+        var quantum = Vector256.Create(_storesBounds ? Quantum(_exponents[row]) : 0f);
         var limit = Vector256.Create(threshold);
         for (int block = 0; block < _liveMask.Length; block++)
         {
             int g0 = block * BoundBlock;
-            var raw = Vector128.LoadUnsafe(ref bounds, (nuint)g0);
-            var (q0, q1) = Vector256.Widen(Vector256.Create(Vector128.WidenLower(raw), Vector128.WidenUpper(raw)));
-            var lower0 = Read(q0, quantum, Vector256.LoadUnsafe(ref _travelRead[g0]));
-            var lower1 = Read(q1, quantum, Vector256.LoadUnsafe(ref _travelRead[g0 + 8]));
+            Vector256<float> lower0 = default, lower1 = default;
+            if (_storesBounds)
+            {
+                var raw = Vector128.LoadUnsafe(ref bounds, (nuint)g0);
+                var (q0, q1) = Vector256.Widen(Vector256.Create(Vector128.WidenLower(raw), Vector128.WidenUpper(raw)));
+                lower0 = Read(q0, quantum, Vector256.LoadUnsafe(ref _travelRead[g0]));
+                lower1 = Read(q1, quantum, Vector256.LoadUnsafe(ref _travelRead[g0 + 8]));
+            }
+            if (useGaps)
+            {
+                // The gap table has G columns; the stride's padding past them never opens (not live).
+                lower0 = Vector256.Max(lower0, StepDown(LoadGaps(ref gap, g0, gaps.Length) - reachVector));
+                lower1 = Vector256.Max(lower1, StepDown(LoadGaps(ref gap, g0 + 8, gaps.Length) - reachVector));
+            }
             uint pruned = Vector256.GreaterThan(lower0 * lower0, limit).ExtractMostSignificantBits()
                 | Vector256.GreaterThan(lower1 * lower1, limit).ExtractMostSignificantBits() << 8;
             uint open = ~pruned & _liveMask[block];
@@ -548,13 +663,40 @@ internal sealed unsafe class YinyangPruning : IDisposable
         }
     }
 
-    /// <summary>q·2^e (exact) less the travel, one float low to cover the subtraction's rounding; at least 0.</summary>
+    /// <summary>q·2^e (exact) less the travel, rounded down; at least 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Read(Vector256<uint> quanta, Vector256<float> quantum, Vector256<float> travel)
+    private static Vector256<float> Read(Vector256<uint> quanta, Vector256<float> quantum, Vector256<float> travel) =>
+        StepDown(Vector256.ConvertToSingle(quanta.AsInt32()) * quantum - travel);
+
+    /// <summary>One float below a rounded difference is under the exact one; non-positive or NaN gives 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> StepDown(Vector256<float> difference) =>
+        Vector256.ConditionalSelect(Vector256.GreaterThan(difference, Vector256<float>.Zero),
+            (difference.AsInt32() - Vector256<int>.One).AsSingle(), Vector256<float>.Zero);
+
+    /// <summary>Eight gaps from <paramref name="first"/>, zeros past the end.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> LoadGaps(ref float gaps, int first, int length)
     {
-        var lower = Vector256.ConvertToSingle(quanta.AsInt32()) * quantum - travel;
-        return Vector256.ConditionalSelect(Vector256.GreaterThan(lower, Vector256<float>.Zero),
-            (lower.AsInt32() - Vector256<int>.One).AsSingle(), Vector256<float>.Zero);
+        if (first + 8 <= length)
+            return Vector256.LoadUnsafe(ref gaps, (nuint)first);
+        Span<float> tail = stackalloc float[8];
+        tail.Clear();
+        for (int j = first; j < length; j++)
+            tail[j - first] = Unsafe.Add(ref gaps, j);
+        return Vector256.Create((ReadOnlySpan<float>)tail);
+    }
+
+    /// <summary>√(best + fl(‖x‖²) + E), rounded up: a bound on the distance to the centroid giving best.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Reach(float bestKey, float rowNorm, double margin)
+    {
+        double square = bestKey + (double)rowNorm + margin;
+        if (!double.IsFinite(square))
+            return float.PositiveInfinity;
+        double root = Math.Sqrt(Math.Max(square, 0)) * (1 + 1e-12);
+        float value = (float)root;
+        return value < root ? MathF.BitIncrement(value) : value;
     }
 
     /// <summary>A fresh bound as stored: bound + travel so far, one float low, quantised.</summary>
@@ -564,18 +706,14 @@ internal sealed unsafe class YinyangPruning : IDisposable
 
     /// <summary>Runs the queued jobs from <paramref name="from"/> on, panel by panel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void RunJobs(ReadOnlySpan<float> rows, ref JobList jobs, int from)
+    private void RunJobs(ReadOnlySpan<float> rows, Scratch jobs, int from)
     {
         int total = jobs.Count - from;
         if (total <= 0)
             return;
         var packed = _packed!;
-        int[] starts = ArrayPool<int>.Shared.Rent(_groups + 1);
-        int[] order = ArrayPool<int>.Shared.Rent(total);
-        int[] rowIndices = ArrayPool<int>.Shared.Rent(total);
-        float[] minima = ArrayPool<float>.Shared.Rent(total);
-        float[] argmins = ArrayPool<float>.Shared.Rent(total);
-        try
+        int[] starts = jobs.Starts, order = jobs.Order, rowIndices = jobs.RowIndices;
+        float[] minima = jobs.SortedMinima, argmins = jobs.SortedArgmins;
         {
             // Counting sort by panel, so that each panel streams from cache once for all its rows.
             var start = starts.AsSpan(0, _groups + 1);
@@ -606,14 +744,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
                 jobs.Argmins[order[s]] = argmins[s];
             }
         }
-        finally
-        {
-            ArrayPool<int>.Shared.Return(starts);
-            ArrayPool<int>.Shared.Return(order);
-            ArrayPool<int>.Shared.Return(rowIndices);
-            ArrayPool<float>.Shared.Return(minima);
-            ArrayPool<float>.Shared.Return(argmins);
-        }
+
     }
 
     /// <summary>E: the largest amount by which key + fl(‖x‖²) can differ from ‖x − c‖² for any centroid.</summary>
@@ -833,14 +964,40 @@ internal sealed unsafe class YinyangPruning : IDisposable
         }
     }
 
-    /// <summary>(row, panel) pairs of one chunk and their results, in pooled arrays that grow if needed.</summary>
-    private struct JobList(int capacity) : IDisposable
+    /// <summary>
+    /// One chunk's working arrays: the (row, panel) jobs and their results, the panel sort, per-row
+    /// extras. Kept in a pool no larger than the number of chunks in flight, so that memory does not grow
+    /// with the thread pool (the shared ArrayPool keeps arrays per thread).
+    /// </summary>
+    private sealed class Scratch
     {
-        public int[] Rows = ArrayPool<int>.Shared.Rent(capacity);
-        public int[] Panels = ArrayPool<int>.Shared.Rent(capacity);
-        public float[] Minima = ArrayPool<float>.Shared.Rent(capacity);
-        public float[] Argmins = ArrayPool<float>.Shared.Rent(capacity);
-        public int Count = 0;
+        public int[] Rows = [], Panels = [], Order = [], RowIndices = [], Starts = [], Ends = [];
+        public float[] Minima = [], Argmins = [], SortedMinima = [], SortedArgmins = [], RowNorms = [], Block = [];
+        public int Count;
+
+        /// <summary>Room for <paramref name="rows"/> rows and <paramref name="jobs"/> jobs; no jobs queued.</summary>
+        public void Prepare(int rows, int jobs, int groups)
+        {
+            Count = 0;
+            if (Rows.Length < jobs)
+            {
+                Rows = new int[jobs];
+                Panels = new int[jobs];
+                Minima = new float[jobs];
+                Argmins = new float[jobs];
+                Order = new int[jobs];
+                RowIndices = new int[jobs];
+                SortedMinima = new float[jobs];
+                SortedArgmins = new float[jobs];
+            }
+            if (Ends.Length < rows)
+            {
+                Ends = new int[rows];
+                RowNorms = new float[rows];
+            }
+            if (Starts.Length < groups + 1)
+                Starts = new int[groups + 1];
+        }
 
         public void Add(int row, int panel)
         {
@@ -853,26 +1010,15 @@ internal sealed unsafe class YinyangPruning : IDisposable
 
         private void Grow()
         {
-            Rows = Resize(Rows, Count);
-            Panels = Resize(Panels, Count);
-            Minima = Resize(Minima, Count);
-            Argmins = Resize(Argmins, Count);
-        }
-
-        private static T[] Resize<T>(T[] old, int used)
-        {
-            var bigger = ArrayPool<T>.Shared.Rent(old.Length * 2);
-            old.AsSpan(0, used).CopyTo(bigger);
-            ArrayPool<T>.Shared.Return(old);
-            return bigger;
-        }
-
-        public readonly void Dispose()
-        {
-            ArrayPool<int>.Shared.Return(Rows);
-            ArrayPool<int>.Shared.Return(Panels);
-            ArrayPool<float>.Shared.Return(Minima);
-            ArrayPool<float>.Shared.Return(Argmins);
+            int size = Rows.Length * 2;
+            Array.Resize(ref Rows, size);
+            Array.Resize(ref Panels, size);
+            Array.Resize(ref Minima, size);
+            Array.Resize(ref Argmins, size);
+            Order = new int[size];
+            RowIndices = new int[size];
+            SortedMinima = new float[size];
+            SortedArgmins = new float[size];
         }
     }
 }

@@ -14,11 +14,13 @@ public sealed class CudaBackend : IKMeansBackend
 {
     private readonly CudaSession _session;
     private readonly bool _deterministic;
+    private readonly KMeansOptions _options;
 
-    private CudaBackend(CudaSession session, bool deterministic)
+    private CudaBackend(CudaSession session, KMeansOptions options)
     {
         _session = session;
-        _deterministic = deterministic;
+        _options = options.Clone();
+        _deterministic = options.DeterministicUpdate;
     }
 
     /// <summary>Opens device 0 with the options' precision and update mode.</summary>
@@ -30,7 +32,7 @@ public sealed class CudaBackend : IKMeansBackend
             throw new NotSupportedException($"No CUDA GPU is usable: {reason}");
         var context = CudaContext.Open(0);
         var session = new CudaSession(context, new CudaPrecision(options.Precision), ownsContext: true);
-        return new CudaBackend(session, options.DeterministicUpdate);
+        return new CudaBackend(session, options);
     }
 
     /// <summary>
@@ -69,7 +71,8 @@ public sealed class CudaBackend : IKMeansBackend
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentOutOfRangeException.ThrowIfLessThan(numberOfClusters, 1);
-        return new CudaDataBinding(_session, source, summary, numberOfClusters, _deterministic, cancellationToken);
+        // Resident, cached or streamed, by the options' DataMode and the sizes (Streaming/CudaBindingFactory.cs).
+        return Streaming.CudaBindingFactory.Bind(_session, _options, source, summary, numberOfClusters, cancellationToken);
     }
 
     /// <inheritdoc />

@@ -3,7 +3,7 @@ namespace FlashKMeans.Data;
 /// <summary>
 /// Row-major data already in memory, served in batches of <see cref="BatchRows"/> rows without copying.
 /// </summary>
-public sealed class InMemoryBatchSource : IBatchSource
+public sealed class InMemoryBatchSource : IRowBlockSource
 {
     private readonly ReadOnlyMemory<float> _rows;
     private readonly ReadOnlyMemory<float> _weights;
@@ -45,6 +45,21 @@ public sealed class InMemoryBatchSource : IBatchSource
 
     /// <inheritdoc />
     public IBatchReader OpenReader() => new Reader(this);
+
+    /// <inheritdoc />
+    public RowElementType ElementType => RowElementType.Float32;
+
+    /// <inheritdoc />
+    public ReadOnlySpan<byte> GetRowBytes(long firstRow, int rowCount)
+    {
+        if (firstRow < 0 || rowCount < 0 || firstRow + rowCount > RowCount!.Value)
+            throw new ArgumentOutOfRangeException(nameof(firstRow), $"Rows [{firstRow}, {firstRow + rowCount}) are outside [0, {RowCount}).");
+        return System.Runtime.InteropServices.MemoryMarshal.AsBytes(_rows.Span.Slice(checked((int)(firstRow * Dimension)), rowCount * Dimension));
+    }
+
+    /// <inheritdoc />
+    public ReadOnlySpan<float> GetWeights(long firstRow, int rowCount) =>
+        HasWeights ? _weights.Span.Slice(checked((int)firstRow), rowCount) : default;
 
     private sealed class Reader(InMemoryBatchSource source) : IBatchReader
     {

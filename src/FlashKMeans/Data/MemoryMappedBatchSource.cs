@@ -8,7 +8,7 @@ namespace FlashKMeans.Data;
 /// rows, or a <c>.npy</c> array. float32 batches point straight into the map; float16 batches are widened
 /// into a reusable buffer. Dispose to release the map.
 /// </summary>
-public sealed unsafe class MemoryMappedBatchSource : IBatchSource, IDisposable
+public sealed unsafe class MemoryMappedBatchSource : IRowBlockSource, IDisposable
 {
     /// <summary>Default rows per batch.</summary>
     public const int DefaultBatchRows = 65536;
@@ -99,6 +99,21 @@ public sealed unsafe class MemoryMappedBatchSource : IBatchSource, IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         return new Reader(this);
     }
+
+    /// <inheritdoc />
+    public ReadOnlySpan<byte> GetRowBytes(long firstRow, int rowCount)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (firstRow < 0 || rowCount < 0 || firstRow + rowCount > RowCount!.Value)
+            throw new ArgumentOutOfRangeException(nameof(firstRow), $"Rows [{firstRow}, {firstRow + rowCount}) are outside [0, {RowCount}).");
+        long bytes = (long)rowCount * Dimension * ElementSize(ElementType);
+        if (bytes > int.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(rowCount), rowCount, "Ask for fewer than 2 GiB of rows at once.");
+        return new ReadOnlySpan<byte>(_data + _dataOffset + firstRow * Dimension * ElementSize(ElementType), (int)bytes);
+    }
+
+    /// <inheritdoc />
+    public ReadOnlySpan<float> GetWeights(long firstRow, int rowCount) => default;
 
     /// <summary>Releases the map.</summary>
     public void Dispose()

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Streaming (out-of-core) GPU tests and benchmark on a machine with an NVIDIA GPU but no .NET.
+#
+#   scripts/stream-bench.sh publish [DEST]  (here, with the .NET SDK) publishes the GPU test runner and the
+#                                           streaming benchmark self-contained and trimmed into DEST
+#                                           (default .device/stream), with this script.
+#   DEST/stream-bench.sh test [FILTERS]     (there) runs the streaming GPU tests (FILTERS: more substrings
+#                                           of Class.Method, default StreamingGpuTests).
+#   DEST/stream-bench.sh bench [ARGS]       (there) runs the benchmark; ARGS go to it (--cases, --iters, ...).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+  publish)
+    root="$(cd "$here/.." && pwd)"
+    dest="${1:-$root/.device/stream}"
+    mkdir -p "$dest"
+    export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+    common=(-c Release -r linux-x64 --self-contained -p:PublishTrimmed=true -p:DebugType=none)
+    dotnet publish "$root/tests/FlashKMeans.GpuTestRunner" "${common[@]}" -o "$dest/tests"
+    dotnet publish "$root/bench/gpu/FlashKMeans.StreamBench" "${common[@]}" -o "$dest/bench"
+    cp "$0" "$dest/stream-bench.sh"
+    du -sh "$dest"
+    ;;
+  test)
+    nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
+    if [ "$#" -eq 0 ]; then set -- StreamingGpuTests; fi
+    "$here/tests/FlashKMeans.GpuTestRunner" "$@"
+    ;;
+  bench)
+    nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,pcie.link.gen.current,pcie.link.width.current --format=csv,noheader || true
+    "$here/bench/FlashKMeans.StreamBench" "$@"
+    ;;
+  *)
+    echo "usage: $0 publish [DEST] | test [FILTERS] | bench [ARGS]" >&2
+    exit 2
+    ;;
+esac

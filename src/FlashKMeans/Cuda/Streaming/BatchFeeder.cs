@@ -1,0 +1,136 @@
+using FlashKMeans.Data;
+
+namespace FlashKMeans.Cuda.Streaming;
+
+/// <summary>
+/// The host side of a streamed pass: fills ring buffers with rows [first, first + count) of a source in
+/// the transfer layout, converting on several threads. Random-access sources (<see cref="IRowBlockSource"/>)
+/// are read in place, so rows the GPU already caches cost nothing; other sources are read forward through
+/// one reader per pass. A source that fails or ends early surfaces as an
+/// <see cref="InvalidOperationException"/> naming the row, with the source's exception inside.
+/// </summary>
+internal sealed class BatchFeeder : IDisposable
+{
+    private readonly IBatchSource _source;
+    private readonly IRowBlockSource? _blocks;
+    private readonly long _rows;
+    private readonly int _d;
+    private readonly TransferElement _type;
+    private readonly int _pitch;
+    private readonly int _threads;
+    private IBatchReader? _reader;
+    private DataBatch _current;
+    private int _offset;      // rows of _current already served
+    private long _served;     // rows the reader has moved past in this pass
+
+    public BatchFeeder(IBatchSource source, long rows, TransferElement type, int pitch, int threads)
+    {
+        _source = source;
+        _blocks = source as IRowBlockSource;
+        _rows = rows;
+        _d = source.Dimension;
+        _type = type;
+        _pitch = pitch;
+        _threads = Math.Max(1, threads);
+    }
+
+    /// <summary>Whether rows can be read in any order without a pass.</summary>
+    public bool IsRandomAccess => _blocks is not null;
+
+    /// <summary>Bytes of <paramref name="count"/> rows in the transfer layout.</summary>
+    public long TransferBytes(int count) => (long)count * _pitch * HalfPrecisionConversion.ElementBytes(_type);
+
+    /// <summary>Starts a new pass (closes the reader of the last one).</summary>
+    public void Restart()
+    {
+        _reader?.Dispose();
+        _reader = null;
+        _current = default;
+        _offset = 0;
+        _served = 0;
+    }
+
+    /// <summary>
+    /// Writes rows [<paramref name="first"/>, <paramref name="first"/> + <paramref name="count"/>) into
+    /// <paramref name="destination"/>, and their weights into <paramref name="weights"/> when it is not empty.
+    /// Within a pass, calls must ask for ascending, non-overlapping rows.
+    /// </summary>
+    public void Fill(long first, int count, Span<byte> destination, Span<float> weights)
+    {
+        if (first < 0 || count < 0 || first + count > _rows)
+            throw new ArgumentOutOfRangeException(nameof(first), $"Rows [{first}, {first + count}) are outside [0, {_rows}).");
+        try
+        {
+            if (_blocks is not null)
+            {
+                var bytes = _blocks.GetRowBytes(first, count);
+                HalfPrecisionConversion.ConvertRows(bytes, _blocks.ElementType, count, _d, destination, _type, _pitch, _threads);
+                if (!weights.IsEmpty)
+                {
+                    var w = _blocks.GetWeights(first, count);
+                    if (w.IsEmpty)
+                        weights[..count].Fill(1f);
+                    else
+                        w.CopyTo(weights);
+                }
+                return;
+            }
+            FillForward(first, count, destination, weights);
+        }
+        catch (Exception e) when (e is not InvalidOperationException { Data: { } data } || !data.Contains(typeof(BatchFeeder)))
+        {
+            var wrapped = new InvalidOperationException($"The batch source failed while serving rows [{first}, {first + count}) for the GPU: {e.Message}", e);
+            wrapped.Data[typeof(BatchFeeder)] = true;
+            throw wrapped;
+        }
+    }
+
+    private void FillForward(long first, int count, Span<byte> destination, Span<float> weights)
+    {
+        if (first < _served)
+            throw new InvalidOperationException($"Rows must be read forward within a pass: row {first} asked after row {_served}.");
+        _reader ??= _source.OpenReader();
+        int eb = HalfPrecisionConversion.ElementBytes(_type);
+        int done = 0;
+        while (done < count)
+        {
+            if (_current.Dimension == 0 || _offset >= _current.RowCount)
+            {
+                if (!_reader.TryRead(out _current))
+                    throw new InvalidOperationException($"The source ended after {_served} rows; {_rows} were expected.");
+                if (_current.FirstRow != _served)
+                    throw new InvalidOperationException($"The source skipped from row {_served} to {_current.FirstRow}.");
+                if (_current.Dimension != _d)
+                    throw new InvalidOperationException($"A batch has dimension {_current.Dimension}; the source declares {_d}.");
+                _offset = 0;
+            }
+            int available = _current.RowCount - _offset;
+            long position = _served;
+            if (position < first + done)
+            {
+                // Rows before the request (cached on the GPU, or skipped): move past them.
+                int skip = (int)Math.Min(available, first + done - position);
+                _offset += skip;
+                _served += skip;
+                continue;
+            }
+            int take = Math.Min(available, count - done);
+            var rows = _current.Rows.Span.Slice(_offset * _d, take * _d);
+            HalfPrecisionConversion.ConvertRows(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows), RowElementType.Float32, take, _d,
+                destination.Slice((int)((long)done * _pitch * eb)), _type, _pitch, _threads);
+            if (!weights.IsEmpty)
+            {
+                var w = _current.Weights.Span;
+                if (w.IsEmpty)
+                    weights.Slice(done, take).Fill(1f);
+                else
+                    w.Slice(_offset, take).CopyTo(weights.Slice(done, take));
+            }
+            _offset += take;
+            _served += take;
+            done += take;
+        }
+    }
+
+    public void Dispose() => Restart();
+}

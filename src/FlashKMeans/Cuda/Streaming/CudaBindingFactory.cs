@@ -1,0 +1,34 @@
+using FlashKMeans.Backends;
+using FlashKMeans.Data;
+using Microsoft.Extensions.Logging;
+
+namespace FlashKMeans.Cuda.Streaming;
+
+/// <summary>
+/// Binds a source on the GPU in the placement <see cref="KMeansOptions.DataMode"/> asks for, or, under
+/// <see cref="GpuDataMode.Auto"/>, the one the sizes call for: resident when the data fits, otherwise a
+/// cache of what fits plus streaming of the rest. Logs the choice and the sizes.
+/// </summary>
+internal static class CudaBindingFactory
+{
+    public static IKMeansDataBinding Bind(CudaSession session, KMeansOptions options, IBatchSource source, DataSummary summary,
+        int numberOfClusters, CancellationToken cancellationToken)
+    {
+        var plan = Plan(session, options, source.Dimension, summary.RowCount);
+        options.Logger?.LogInformation("FlashKMeans: GPU data placement {Plan}.", plan.Reason);
+        if (plan.Mode == GpuDataMode.InMemory)
+            return new CudaDataBinding(session, source, summary, numberOfClusters, options.DeterministicUpdate, cancellationToken);
+        return new StreamingCudaDataBinding(session, source, summary.RowCount, numberOfClusters, options.DeterministicUpdate,
+            plan, options.EffectiveThreads, slotAllocator: null, cancellationToken);
+    }
+
+    public static StreamingPlan Plan(CudaSession session, KMeansOptions options, int dimension, long rows)
+    {
+        var p = session.Precision;
+        long stored = (long)p.Pitch(dimension) * p.ElementBytes;
+        long transfer = p.Mode == ComputePrecision.TensorFloat32 ? 4L * dimension : stored;
+        var (free, _) = session.Context.MemoryInfo();
+        return StreamingPlanner.Plan(rows, stored, transfer, free, options.DataMode, options.StreamingBatchRows,
+            options.StreamingRingDepth, options.DeviceMemoryBudget);
+    }
+}

@@ -1,0 +1,902 @@
+using FlashKMeans.Backends;
+using FlashKMeans.Cuda.Native;
+using FlashKMeans.Data;
+using FlashKMeans.Engine;
+
+namespace FlashKMeans.Cuda.Streaming;
+
+/// <summary>
+/// A fit's data kept on the host and moved to the GPU batch by batch: the out-of-core counterpart of
+/// <see cref="CudaDataBinding"/>, driving the same kernels through the same <see cref="CudaSession"/>.
+/// <para>
+/// Every pass walks the batches in row order. A batch the device cache holds is used in place; any
+/// other batch is filled into a ring buffer of pinned host memory by host threads (converted to the
+/// compute type there when that is 16 bits, halving the bytes on the link), copied to the GPU on a copy
+/// stream, and consumed on the session's stream. Two events per ring slot order the three: "copied"
+/// (the compute stream waits for it; the host waits for it before refilling the slot) and "consumed"
+/// (the copy stream waits for it before overwriting the slot's device buffer). So filling batch i + 1,
+/// copying batch i and computing on batch i − 1 overlap.
+/// </para>
+/// <para>
+/// The first pass (at bind) fills the cache, computes every row's squared norm (kept for the whole
+/// fit, 4 bytes a row) and the largest |x| of the deterministic update's fixed-point scale. Labels,
+/// distances and seed distances live on the GPU for all N rows, and every reduction over rows (inertia,
+/// label changes, histogram, potentials) runs once over those full arrays, exactly as in memory. Per
+/// batch, the step sorts the batch's labels and adds the batch's rows into the cluster sums; with the
+/// deterministic update these are exact integer sums, so streamed and in-memory fits give bit-identical
+/// centroids, labels and inertia.
+/// </para>
+/// </summary>
+internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
+{
+    private readonly CudaSession _s;
+    private readonly CudaContext _context;
+    private readonly int _d;
+    private readonly int _k;
+    private readonly int _ld;
+    private readonly long _n;
+    private readonly int _eb;
+    private readonly bool _deterministic;
+    private readonly List<IDisposable> _owned = [];
+
+    private readonly int _batchRows;
+    private readonly long _batchCount;
+    private readonly long _cachedBatches;
+    private readonly int _mergeRows;        // most rows of adjacent cached batches handled as one span
+    private readonly TransferElement _transfer;
+    private readonly int _transferPitch;
+    private readonly bool _packOnDevice;    // tf32: the GPU rounds; the link carries fp32 rows
+    private readonly bool _direct;          // the source's own page-locked memory feeds the copies
+    private readonly UnmanagedRowsBatchSource? _directSource;
+    private readonly IRowBlockSource? _blocks;
+    private readonly bool _chunked;         // random-access sources: converted in small cached chunks by each worker
+    private readonly int _chunkRows;
+    private readonly int _hostThreads;
+    private readonly ChunkWorker[] _workers = [];
+    private readonly BatchFeeder _feeder;
+    private readonly PinnedRing _ring;
+    private readonly CudaStream _copy;
+    private readonly SyncEvent[] _copied;
+    private readonly SyncEvent[] _consumed;
+    private readonly DeviceBuffer<byte>? _cache;
+    private readonly DeviceBuffer<byte>[] _transferBuffers;
+    private readonly DeviceBuffer<byte>? _packed;
+    private readonly DeviceBuffer<uint> _maxAbs;
+
+    private readonly DeviceBuffer<float> _xNorms;
+    private readonly float[]? _hostWeights;
+    private readonly DeviceBuffer<float>? _weights;
+    private readonly DeviceBuffer<int> _labels;
+    private readonly DeviceBuffer<int> _previousLabels;
+    private readonly DeviceBuffer<float> _distances;
+    private readonly DeviceBuffer<int> _batchSorted;
+    private readonly DeviceBuffer<int> _batchCounts;
+    private readonly DeviceBuffer<int> _batchOffsets;
+    private readonly DeviceBuffer<int> _batchCursor;
+    private readonly DeviceBuffer<float> _centroids;
+    private readonly DeviceBuffer<byte> _packedCentroids;
+    private readonly DeviceBuffer<float> _centroidNorms;
+    private readonly DeviceBuffer<int> _counts;
+    private readonly DeviceBuffer<long> _sums;
+    private readonly DeviceBuffer<long>? _weightSums;
+    private readonly DeviceBuffer<float> _shift;
+    private readonly DeviceBuffer<double> _weightOut;
+    private readonly DeviceBuffer<long> _scalars;
+    private readonly PinnedBuffer<double> _hostClusterWeights;
+    private readonly PinnedBuffer<long> _hostScalars;
+    private float _scale = 1f;
+    private float _weightScale = 1f;
+    private DeviceBuffer<float>? _seedDistances;
+    private readonly List<float> _seedsSinceReset = [];
+    private int _disposed;
+
+    /// <param name="session">Device, stream and kernels.</param>
+    /// <param name="source">The rows; read once now and again on every pass for the batches not cached.</param>
+    /// <param name="rowCount">N, from validation.</param>
+    /// <param name="k">K.</param>
+    /// <param name="deterministic">Exact fixed-point update.</param>
+    /// <param name="plan">Batch size, ring depth and cached batches.</param>
+    /// <param name="hostThreads">Threads that fill and convert ring buffers.</param>
+    /// <param name="slotAllocator">Ring buffers; page-locked unless a test substitutes another.</param>
+    /// <param name="cancellationToken">Stops the first pass.</param>
+    /// <param name="chunkedHostCopies">
+    /// For random-access sources that need a host copy or conversion: each host thread converts its share
+    /// of a batch in 1 MiB chunks into its own two small pinned buffers and copies each chunk at once, in
+    /// the hope that the chunks are still in the CPU's cache when the DMA engine reads them; otherwise a
+    /// batch is converted into one large ring buffer (non-temporal stores), then copied. Null: the ring.
+    /// Measured on the H200 machine (bench/results/streaming-notes.md) the chunked copies were slower
+    /// (fp16 128 vs 103 ms, fp32→fp16 213 vs 204 ms per pass), so they are off unless asked for.
+    /// </param>
+    public StreamingCudaDataBinding(CudaSession session, IBatchSource source, long rowCount, int k, bool deterministic,
+        StreamingPlan plan, int hostThreads, IHostSlotAllocator? slotAllocator, CancellationToken cancellationToken,
+        bool? chunkedHostCopies = null)
+    {
+        _s = session;
+        _context = session.Context;
+        _d = source.Dimension;
+        _k = k;
+        _n = rowCount;
+        _deterministic = deterministic;
+        _ld = session.Precision.Pitch(_d);
+        _eb = session.Precision.ElementBytes;
+        _batchRows = plan.BatchRows;
+        _batchCount = (_n + _batchRows - 1) / _batchRows;
+        _cachedBatches = Math.Clamp(plan.CachedBatches, 0, _batchCount);
+        if (_n > int.MaxValue)
+            throw new NotSupportedException($"{_n} rows: labels and distances for every row are indexed with 32-bit integers on the GPU.");
+        (_transfer, _transferPitch, _packOnDevice) = session.Precision.Mode switch
+        {
+            ComputePrecision.Float16 => (TransferElement.Float16, _ld, false),
+            ComputePrecision.BFloat16 => (TransferElement.BFloat16, _ld, false),
+            ComputePrecision.TensorFloat32 => (TransferElement.Float32, _d, true),
+            _ => (TransferElement.Float32, _ld, false),
+        };
+        _directSource = source as UnmanagedRowsBatchSource;
+        _direct = _directSource is { IsPageLocked: true } && _transferPitch == _d &&
+                  (_directSource.ElementType, _transfer) is (RowElementType.Float16, TransferElement.Float16) or (RowElementType.Float32, TransferElement.Float32);
+        _feeder = Own(new BatchFeeder(source, _n, _transfer, _transferPitch, hostThreads));
+        _blocks = source as IRowBlockSource;
+        _hostThreads = Math.Max(1, hostThreads);
+        _chunked = !_direct && _blocks is not null && (chunkedHostCopies ?? false);
+        _chunkRows = (int)Math.Max(1, ChunkBytes / _feeder.TransferBytes(1));
+        long transferBatchBytes = _feeder.TransferBytes(_batchRows);
+        long storedRowBytes = (long)_ld * _eb;
+        _context.MakeCurrent();
+        try
+        {
+            _ring = Own(new PinnedRing(slotAllocator ?? new PinnedSlotAllocator(_context), plan.RingDepth, transferBatchBytes));
+            _copy = Own(new CudaStream(_context));
+            _copied = new SyncEvent[plan.RingDepth];
+            _consumed = new SyncEvent[plan.RingDepth];
+            for (int i = 0; i < plan.RingDepth; i++)
+            {
+                _copied[i] = Own(new SyncEvent(_context));
+                _consumed[i] = Own(new SyncEvent(_context));
+            }
+            if (_cachedBatches > 0)
+                _cache = Own(new DeviceBuffer<byte>(_context, Math.Min(_cachedBatches * _batchRows, _n) * storedRowBytes));
+            // Device landing buffers: needed for every batch that is not cached, and for cached ones that the GPU packs.
+            bool needTransfer = _cachedBatches < _batchCount || _packOnDevice;
+            _transferBuffers = new DeviceBuffer<byte>[needTransfer ? plan.RingDepth : 0];
+            for (int i = 0; i < _transferBuffers.Length; i++)
+                _transferBuffers[i] = Own(new DeviceBuffer<byte>(_context, transferBatchBytes));
+            if (_packOnDevice && _cachedBatches < _batchCount)
+                _packed = Own(new DeviceBuffer<byte>(_context, _batchRows * storedRowBytes));
+            _maxAbs = Own(new DeviceBuffer<uint>(_context, 1));
+            if (_chunked)
+            {
+                var allocator = slotAllocator ?? new PinnedSlotAllocator(_context);
+                _workers = new ChunkWorker[_hostThreads];
+                for (int w = 0; w < _workers.Length; w++)
+                {
+                    var worker = _workers[w] = new ChunkWorker();
+                    for (int i = 0; i < ChunkWorker.Depth; i++)
+                    {
+                        worker.Slots[i] = Own(allocator.Allocate(_feeder.TransferBytes(_chunkRows)));
+                        worker.Copied[i] = Own(new SyncEvent(_context));
+                    }
+                }
+            }
+
+            _xNorms = Own(new DeviceBuffer<float>(_context, _n));
+            _labels = Own(new DeviceBuffer<int>(_context, _n));
+            _previousLabels = Own(new DeviceBuffer<int>(_context, _n));
+            _distances = Own(new DeviceBuffer<float>(_context, _n));
+            // Adjacent cached batches are contiguous in the cache, so later passes run them as one span
+            // (fewer, larger launches and one flush of the cluster sums per span, not per batch).
+            long cachedRows = Math.Min(_cachedBatches * _batchRows, _n);
+            _mergeRows = (int)Math.Max(_batchRows, Math.Min(cachedRows, MaximumMergedRows));
+            _batchSorted = Own(new DeviceBuffer<int>(_context, _mergeRows));
+            _batchCounts = Own(new DeviceBuffer<int>(_context, k));
+            _batchOffsets = Own(new DeviceBuffer<int>(_context, k + 1L));
+            _batchCursor = Own(new DeviceBuffer<int>(_context, k));
+            _centroids = Own(new DeviceBuffer<float>(_context, (long)k * _d));
+            _packedCentroids = Own(new DeviceBuffer<byte>(_context, (long)k * _ld * _eb));
+            _centroidNorms = Own(new DeviceBuffer<float>(_context, k));
+            _counts = Own(new DeviceBuffer<int>(_context, k));
+            _sums = Own(new DeviceBuffer<long>(_context, (long)k * _d));
+            _shift = Own(new DeviceBuffer<float>(_context, k));
+            _weightOut = Own(new DeviceBuffer<double>(_context, k));
+            _scalars = Own(new DeviceBuffer<long>(_context, 2));
+            _hostClusterWeights = Own(new PinnedBuffer<double>(_context, k));
+            _hostScalars = Own(new PinnedBuffer<long>(_context, 2));
+            if (source.HasWeights)
+            {
+                _hostWeights = new float[_n];
+                _weights = Own(new DeviceBuffer<float>(_context, _n));
+                _weightSums = Own(new DeviceBuffer<long>(_context, k));
+            }
+            _previousLabels.Fill32(uint.MaxValue, _s.Stream);  // -1: every label counts as changed on the first step
+            FirstPass(cancellationToken);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Bytes of one chunk of the chunked host copies: small enough that a worker's chunks stay in cache.</summary>
+    private const long ChunkBytes = 1L << 20;
+
+    /// <summary>One host thread's staging for chunked copies: two small pinned buffers and their copy events.</summary>
+    private sealed class ChunkWorker
+    {
+        public const int Depth = 2;
+        public readonly IHostSlot[] Slots = new IHostSlot[Depth];
+        public readonly SyncEvent[] Copied = new SyncEvent[Depth];
+        public long Next;
+    }
+
+    /// <summary>Whether random-access rows are converted and copied in small cached chunks.</summary>
+    internal bool ChunkedHostCopies => _chunked;
+
+    /// <summary>Cap on the rows of one merged span of cached batches (its sort indices take 4 bytes a row).</summary>
+    private const int MaximumMergedRows = 1 << 25;
+
+    /// <summary>Batches kept on the GPU after the first pass.</summary>
+    internal long CachedBatches => _cachedBatches;
+
+    /// <summary>Batches per pass.</summary>
+    internal long BatchCount => _batchCount;
+
+    /// <summary>Whether copies read the source's own page-locked memory rather than the ring.</summary>
+    internal bool CopiesFromSource => _direct;
+
+    private T Own<T>(T resource) where T : IDisposable
+    {
+        _owned.Add(resource);
+        return resource;
+    }
+
+    public long RowCount => _n;
+
+    public int Dimension => _d;
+
+    public int NumberOfClusters => _k;
+
+    private ulong WeightsPointer => _weights?.Pointer ?? 0;
+
+    private ulong WeightsAt(long row) => _weights?.At(row) ?? 0;
+
+    /// <summary>Work on one batch, enqueued on the session's stream: rows in stored form, their norms.</summary>
+    private delegate void BatchWork(long first, int count, ulong rows, ulong norms);
+
+    private void FirstPass(CancellationToken cancellationToken)
+    {
+        _maxAbs.Clear(_s.Stream);
+        RunPass(firstPass: true, wanted: null, work: null, cancellationToken);
+        Span<uint> bits = stackalloc uint[1];
+        _maxAbs.CopyTo(bits, 0, _s.Stream);
+        if (_weights is not null)
+            _weights.CopyFrom(_hostWeights, 0, _s.Stream);
+        if (_deterministic)
+        {
+            // The same scales as the in-memory binding: they depend on max|x| over the stored values, max w and N only.
+            float maxAbs = BitConverter.UInt32BitsToSingle(bits[0]);
+            float maxWeight = _hostWeights is null || _hostWeights.Length == 0 ? 1f : _hostWeights.Max();
+            _scale = CudaDataBinding.FixedPointScale((double)maxAbs * maxWeight, _n);
+            _weightScale = CudaDataBinding.FixedPointScale(maxWeight, _n);
+        }
+        _s.Stream.Synchronize();
+    }
+
+    /// <summary>
+    /// One pass over the batches in row order (those <paramref name="wanted"/> accepts, by batch index).
+    /// Returns with the work enqueued; the caller synchronises. On any error both streams are drained
+    /// before the exception leaves, so that no copy still reads or writes memory about to be freed.
+    /// </summary>
+    /// <param name="firstPass">The pass at bind: fills the cache, computes norms and max |x|.</param>
+    /// <param name="wanted">Batches to visit (by index), or null for all.</param>
+    /// <param name="work">What to enqueue per batch (or per merged span).</param>
+    /// <param name="mergeCached">Whether adjacent cached batches may reach <paramref name="work"/> as one span.</param>
+    /// <param name="cancellationToken">Checked between batches.</param>
+    private void RunPass(bool firstPass, Func<long, bool>? wanted, BatchWork? work, CancellationToken cancellationToken, bool mergeCached = false)
+    {
+        _context.MakeCurrent();
+        _feeder.Restart();
+        long storedRowBytes = (long)_ld * _eb;
+        long sequence = 0;
+        try
+        {
+            var order = PassOrder(firstPass).ToList();
+            for (int at = 0; at < order.Count; at++)
+            {
+                long b = order[at];
+                cancellationToken.ThrowIfCancellationRequested();
+                if (wanted is not null && !wanted(b))
+                    continue;
+                long first = b * _batchRows;
+                int count = (int)Math.Min(_batchRows, _n - first);
+                bool cached = b < _cachedBatches;
+                ulong stored = cached ? _cache!.At(first * storedRowBytes) : 0;
+                if (cached && !firstPass)
+                {
+                    while (mergeCached && at + 1 < order.Count && order[at + 1] == order[at] + 1 && order[at + 1] < _cachedBatches &&
+                           count + Math.Min(_batchRows, _n - order[at + 1] * _batchRows) <= _mergeRows &&
+                           (wanted is null || wanted(order[at + 1])))
+                    {
+                        at++;
+                        count += (int)Math.Min(_batchRows, _n - order[at] * _batchRows);
+                    }
+                    work?.Invoke(first, count, stored, _xNorms.At(first));
+                    continue;
+                }
+                int slot = _ring.SlotOf(sequence++);
+                long bytes = _feeder.TransferBytes(count);
+                ulong target = cached && !_packOnDevice ? stored : _transferBuffers[slot].Pointer;
+                if (_chunked)
+                {
+                    if (firstPass && _hostWeights is not null)
+                    {
+                        var w = _blocks!.GetWeights(first, count);
+                        if (w.IsEmpty)
+                            _hostWeights.AsSpan((int)first, count).Fill(1f);
+                        else
+                            w.CopyTo(_hostWeights.AsSpan((int)first, count));
+                    }
+                    // The device landing buffer is free once the compute that read it last has finished.
+                    _consumed[slot].MakeWait(_copy);
+                    CopyChunked(first, count, target);
+                }
+                else
+                {
+                    void* host;
+                    // The ring slot is free once its last copy has completed.
+                    _copied[slot].Synchronize();
+                    if (_direct)
+                    {
+                        fixed (byte* p = _directSource!.GetRowBytes(first, count))
+                            host = p;  // native memory: the pointer stays valid after the fixed block
+                    }
+                    else
+                    {
+                        var hostSlot = _ring[slot];
+                        var weights = firstPass && _hostWeights is not null ? _hostWeights.AsSpan((int)first, count) : default;
+                        _feeder.Fill(first, count, new Span<byte>((void*)hostSlot.Pointer, checked((int)bytes)), weights);
+                        host = (void*)hostSlot.Pointer;
+                    }
+                    _consumed[slot].MakeWait(_copy);
+                    CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(target, host, (nuint)bytes, _copy.Handle));
+                }
+                _copied[slot].Record(_copy);
+                _copied[slot].MakeWait(_s.Stream);
+                ulong rows = target;
+                if (_packOnDevice)
+                {
+                    rows = cached ? stored : _packed!.Pointer;
+                    _s.PackRows(target, count, _d, _d, rows, _ld, _xNorms.At(first));
+                }
+                else if (firstPass)
+                {
+                    RowNorms(rows, count, _xNorms.At(first));
+                }
+                if (firstPass)
+                    AccumulateMaxAbs(rows, count);
+                work?.Invoke(first, count, rows, _xNorms.At(first));
+                _consumed[slot].Record(_s.Stream);
+            }
+        }
+        catch
+        {
+            Drain();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Converts rows [first, first + count) into <paramref name="target"/> on the device: each worker takes a
+    /// contiguous share, converts it chunk by chunk into its own two pinned buffers with ordinary (cached)
+    /// stores and enqueues each chunk's copy on the copy stream at once. A worker reuses a buffer only after
+    /// its previous copy has completed. Returns when every chunk is enqueued.
+    /// </summary>
+    private void CopyChunked(long first, int count, ulong target)
+    {
+        var blocks = _blocks!;
+        long rowBytes = _feeder.TransferBytes(1);
+        int d = _d;
+        var type = blocks.ElementType;
+        int sourceRowBytes = d * HalfPrecisionConversion.ElementBytes(type);
+        int workers = (int)Math.Min(_workers.Length, (count + _chunkRows - 1) / _chunkRows);
+        long per = ((count + workers - 1) / workers + _chunkRows - 1) / _chunkRows * _chunkRows;
+        try
+        {
+            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+            {
+                _context.MakeCurrent();
+                var me = _workers[w];
+                long lo = w * per, hi = Math.Min(count, lo + per);
+                for (long r = lo; r < hi; r += _chunkRows)
+                {
+                    int m = (int)Math.Min(_chunkRows, hi - r);
+                    int slot = (int)(me.Next++ % ChunkWorker.Depth);
+                    me.Copied[slot].Synchronize();
+                    var chunk = me.Slots[slot];
+                    HalfPrecisionConversion.ConvertRows(blocks.GetRowBytes(first + r, m), type, m, d,
+                        new Span<byte>((void*)chunk.Pointer, checked((int)(m * rowBytes))), _transfer, _transferPitch, threads: 1, nonTemporal: false);
+                    CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(target + (ulong)(r * rowBytes), (void*)chunk.Pointer, (nuint)(m * rowBytes), _copy.Handle));
+                    me.Copied[slot].Record(_copy);
+                }
+            });
+        }
+        catch (AggregateException e)
+        {
+            var inner = e.Flatten().InnerExceptions[0];
+            if (inner is CudaException)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(inner);
+            throw new InvalidOperationException($"The batch source failed while serving rows [{first}, {first + count}) for the GPU: {inner.Message}", inner);
+        }
+    }
+
+    /// <summary>
+    /// The order batches are visited in. The first pass goes in row order. Later passes interleave the
+    /// streamed batches (in row order, as forward-only sources need) with the cached ones in proportion,
+    /// so that while a streamed batch crosses the link the GPU computes on cached batches, and the link
+    /// stays busy for the whole pass instead of only its streamed part. Results do not depend on the
+    /// order: labels land at their rows, the fixed-point sums are exact, and the reductions over rows run
+    /// after the pass.
+    /// </summary>
+    private IEnumerable<long> PassOrder(bool firstPass)
+    {
+        long streamed = _batchCount - _cachedBatches;
+        if (firstPass || streamed == 0 || _cachedBatches == 0)
+        {
+            for (long b = 0; b < _batchCount; b++)
+                yield return b;
+            yield break;
+        }
+        long nextCached = 0;
+        for (long i = 0; i < streamed; i++)
+        {
+            yield return _cachedBatches + i;
+            long until = (i + 1) * _cachedBatches / streamed;
+            for (; nextCached < until; nextCached++)
+                yield return nextCached;
+        }
+    }
+
+    private void Drain()
+    {
+        try
+        {
+            _copy.Synchronize();
+        }
+        catch (CudaException)
+        {
+            // The original error matters more; a sticky context error would repeat here.
+        }
+        try
+        {
+            _s.Stream.Synchronize();
+        }
+        catch (CudaException)
+        {
+        }
+    }
+
+    private long GridStride(long work) => Math.Min((work + 255) / 256, (long)_context.MultiprocessorCount * 16);
+
+    private void RowNorms(ulong rows, int count, ulong norms)
+    {
+        var args = new KernelArgs().Add(rows).Add(norms).Add((long)count).Add(_d).Add(_ld);
+        _s.Kernels.Get("row_pack", "row_norms_" + _s.Precision.Suffix).Launch(_s.Stream, ((count + 7) / 8, 1, 1), 256, 0, args);
+    }
+
+    private void AccumulateMaxAbs(ulong rows, int count)
+    {
+        if (!_deterministic)
+            return;
+        var args = new KernelArgs().Add(rows).Add(_maxAbs.Pointer).Add((long)count).Add(_d).Add(_ld);
+        _s.Kernels.Get("row_pack", "max_abs_" + _s.Precision.Suffix).Launch(_s.Stream, (GridStride((long)count * _d), 1, 1), 256, 0, args);
+    }
+
+    /// <summary>Converts fp32 centroids into the stored form and norms; returns the owning buffers.</summary>
+    private (DeviceBuffer<float> Raw, DeviceBuffer<byte> Packed, DeviceBuffer<float> Norms) UploadCentroids(ReadOnlySpan<float> centroids)
+    {
+        int m = centroids.Length / _d;
+        var raw = new DeviceBuffer<float>(_context, Math.Max(1, centroids.Length));
+        DeviceBuffer<byte>? packed = null;
+        try
+        {
+            packed = new DeviceBuffer<byte>(_context, (long)Math.Max(1, m) * _ld * _eb);
+            var norms = new DeviceBuffer<float>(_context, Math.Max(1, m));
+            raw.CopyFrom(centroids, 0, _s.Stream);
+            _s.PackRows(raw.Pointer, m, _d, _d, packed.Pointer, _ld, norms.Pointer);
+            return (raw, packed, norms);
+        }
+        catch
+        {
+            packed?.Dispose();
+            raw.Dispose();
+            throw;
+        }
+    }
+
+    public void SetCentroids(ReadOnlySpan<float> centroids)
+    {
+        if (centroids.Length != _k * _d)
+            throw new ArgumentException($"Expected {_k} × {_d} centroids.", nameof(centroids));
+        _context.MakeCurrent();
+        _centroids.CopyFrom(centroids, 0, _s.Stream);
+        _s.PackRows(_centroids.Pointer, _k, _d, _d, _packedCentroids.Pointer, _ld, _centroidNorms.Pointer);
+        _s.Stream.Synchronize();
+    }
+
+    public void GetCentroids(Span<float> destination)
+    {
+        _context.MakeCurrent();
+        _centroids.CopyTo(destination[..(_k * _d)], 0, _s.Stream);
+    }
+
+    public void GetClusterWeights(Span<double> destination) => _hostClusterWeights.Span.CopyTo(destination);
+
+    public LloydStepResult Step(bool normalizeCentroids, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        _context.MakeCurrent();
+        var s = _s;
+        float? scale = _deterministic ? _scale : null;
+        float? weightScale = _deterministic ? _weightScale : null;
+        _sums.Clear(s.Stream);
+        _weightSums?.Clear(s.Stream);
+        RunPass(firstPass: false, wanted: null, (first, count, rows, norms) =>
+        {
+            ulong labels = _labels.At(first);
+            s.Assign(rows, norms, count, _d, _ld, _packedCentroids.Pointer, _centroidNorms.Pointer, _k, _ld,
+                labels, _distances.At(first), updateMin: false);
+            // The batch's rows are grouped by cluster and added into the running sums; fixed point
+            // makes that sum exact and independent of how rows are split into batches.
+            _batchCounts.Clear(s.Stream);
+            s.Histogram(labels, _batchCounts.Pointer, count, _k);
+            s.ExclusiveScan(_batchCounts.Pointer, _batchOffsets.Pointer, _batchCursor.Pointer, _k);
+            s.Scatter(labels, _batchCursor.Pointer, _batchSorted.Pointer, count, _k);
+            s.SegmentSums(rows, WeightsAt(first), labels, _batchSorted.Pointer, count, _k, _d, _ld, _sums.Pointer, scale);
+            if (_weightSums is not null)
+                s.ClusterWeights(WeightsAt(first), labels, _weightSums.Pointer, count, _k, weightScale);
+        }, cancellationToken, mergeCached: true);
+        try
+        {
+            // Reductions over all rows run once on the full arrays, in the in-memory binding's order.
+            _scalars.Clear(s.Stream);
+            s.CountLabelChanges(_labels.Pointer, _previousLabels.Pointer, _scalars.At(1), _n);
+            s.WeightedSum(_distances.Pointer, WeightsPointer, _n, _scalars.At(0));
+            _counts.Clear(s.Stream);
+            s.Histogram(_labels.Pointer, _counts.Pointer, _n, _k);
+            s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, _centroids.Pointer, _shift.Pointer,
+                _weightOut.Pointer, _k, _d, _deterministic ? 1.0 / _scale : null, 1.0 / _weightScale, normalizeCentroids);
+            s.PackRows(_centroids.Pointer, _k, _d, _d, _packedCentroids.Pointer, _ld, _centroidNorms.Pointer);
+            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostClusterWeights.Pointer, _weightOut.Pointer, (nuint)(_k * sizeof(double)), s.Stream.Handle));
+            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostScalars.Pointer, _scalars.Pointer, 2 * sizeof(long), s.Stream.Handle));
+            s.Stream.Synchronize();
+        }
+        catch
+        {
+            Drain();
+            throw;
+        }
+        double inertia = BitConverter.Int64BitsToDouble(_hostScalars.Span[0]);
+        long changed = _hostScalars.Span[1];
+        int empty = 0;
+        foreach (double w in _hostClusterWeights.Span)
+            empty += w > 0 ? 0 : 1;
+        return new LloydStepResult(inertia, changed, empty);
+    }
+
+    /// <summary>Enqueues the assignment of a step over the cached rows alone, for the benchmark's breakdown.</summary>
+    internal void EnqueueCachedAssign()
+    {
+        long rows = Math.Min(_cachedBatches * _batchRows, _n);
+        if (rows > 0)
+            _s.Assign(_cache!.Pointer, _xNorms.Pointer, rows, _d, _ld, _packedCentroids.Pointer, _centroidNorms.Pointer, _k, _ld,
+                _labels.Pointer, _distances.Pointer, updateMin: false);
+    }
+
+    /// <summary>
+    /// Labels of every row under <paramref name="centroids"/> (K × d), streamed the same way as a Lloyd
+    /// step: the assign-only pass of prediction for data larger than GPU memory. Returns the inertia.
+    /// </summary>
+    internal double Predict(ReadOnlySpan<float> centroids, Span<int> labels, CancellationToken cancellationToken)
+    {
+        if (labels.Length < _n)
+            throw new ArgumentException($"Room for {_n} labels is needed.", nameof(labels));
+        _context.MakeCurrent();
+        int m = centroids.Length / _d;
+        var (raw, packed, norms) = UploadCentroids(centroids);
+        using var _1 = raw;
+        using var _2 = packed;
+        using var _3 = norms;
+        using var result = new DeviceBuffer<double>(_context, 1);
+        RunPass(false, null, (first, count, rows, xNorms) =>
+            _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, _labels.At(first), _distances.At(first), updateMin: false),
+            cancellationToken, mergeCached: true);
+        _s.WeightedSum(_distances.Pointer, WeightsPointer, _n, result.Pointer);
+        _labels.CopyTo(labels[..(int)_n], 0, _s.Stream);
+        Span<double> inertia = stackalloc double[1];
+        result.CopyTo(inertia, 0, _s.Stream);
+        // The step's labels were overwritten: the next step must count every label as changed.
+        _previousLabels.Fill32(uint.MaxValue, _s.Stream);
+        return inertia[0];
+    }
+
+    public IReadOnlyList<FarRow> FindFarthestRows(int count, CancellationToken cancellationToken)
+    {
+        _context.MakeCurrent();
+        int n = (int)_n;
+        var labels = new int[n];
+        var distances = new float[n];
+        _labels.CopyTo(labels, 0, _s.Stream);
+        _distances.CopyTo(distances, 0, _s.Stream);
+        var heap = new PriorityQueue<FarRow, (float Distance, long NegativeRow)>();
+        for (int row = 0; row < n; row++)
+        {
+            if (labels[row] < 0 || !(Weight(row) > 0))
+                continue;
+            var key = (distances[row], -(long)row);
+            if (heap.Count < count)
+                heap.Enqueue(new FarRow(row, labels[row], distances[row]), key);
+            else if (heap.TryPeek(out _, out var least) && Compare(key, least) > 0)
+                heap.EnqueueDequeue(new FarRow(row, labels[row], distances[row]), key);
+        }
+        var result = new List<FarRow>(heap.Count);
+        while (heap.Count > 0)
+            result.Add(heap.Dequeue());
+        result.Reverse();
+        return result;
+
+        static int Compare((float Distance, long NegativeRow) a, (float Distance, long NegativeRow) b)
+        {
+            int byDistance = a.Distance.CompareTo(b.Distance);
+            return byDistance != 0 ? byDistance : a.NegativeRow.CompareTo(b.NegativeRow);
+        }
+    }
+
+    private float Weight(long row) => _hostWeights is null ? 1f : _hostWeights[row];
+
+    public double Evaluate(ReadOnlySpan<float> centroids, Span<double> clusterWeights, CancellationToken cancellationToken)
+    {
+        _context.MakeCurrent();
+        int m = centroids.Length / _d;
+        var (raw, packed, norms) = UploadCentroids(centroids);
+        using var _1 = raw;
+        using var _2 = packed;
+        using var _3 = norms;
+        using var labels = new DeviceBuffer<int>(_context, _n);
+        using var distances = new DeviceBuffer<float>(_context, _n);
+        using var result = new DeviceBuffer<double>(_context, 1);
+        RunPass(false, null, (first, count, rows, xNorms) =>
+            _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, labels.At(first), distances.At(first), updateMin: false),
+            cancellationToken, mergeCached: true);
+        _s.WeightedSum(distances.Pointer, WeightsPointer, _n, result.Pointer);
+        if (!clusterWeights.IsEmpty)
+        {
+            if (_weights is null)
+            {
+                using var counts = new DeviceBuffer<int>(_context, m);
+                counts.Clear(_s.Stream);
+                _s.Histogram(labels.Pointer, counts.Pointer, _n, m);
+                var host = new int[m];
+                counts.CopyTo(host, 0, _s.Stream);
+                for (int c = 0; c < m; c++)
+                    clusterWeights[c] = host[c];
+            }
+            else
+            {
+                using var sums = new DeviceBuffer<long>(_context, m);
+                sums.Clear(_s.Stream);
+                _s.ClusterWeights(_weights.Pointer, labels.Pointer, sums.Pointer, _n, m, _weightScale);
+                var host = new long[m];
+                sums.CopyTo(host, 0, _s.Stream);
+                for (int c = 0; c < m; c++)
+                    clusterWeights[c] = host[c] / (double)_weightScale;
+            }
+        }
+        Span<double> inertia = stackalloc double[1];
+        result.CopyTo(inertia, 0, _s.Stream);
+        return inertia[0];
+    }
+
+    public void GatherRows(ReadOnlySpan<long> rows, Span<float> vectors, Span<float> weights, CancellationToken cancellationToken)
+    {
+        foreach (long row in rows)
+        {
+            if (row < 0 || row >= _n)
+                throw new ArgumentOutOfRangeException(nameof(rows), row, $"Row index outside [0, {_n}).");
+        }
+        if (rows.IsEmpty)
+            return;
+        _context.MakeCurrent();
+        // Requests are grouped by batch (stable, so order within a batch is kept); one pass visits only
+        // the batches that hold a requested row, and gathers from their stored form, as in memory.
+        int count = rows.Length;
+        var order = Enumerable.Range(0, count).ToArray();
+        var rowArray = rows.ToArray();
+        Array.Sort(order, (a, b) => rowArray[a] != rowArray[b] ? rowArray[a].CompareTo(rowArray[b]) : a.CompareTo(b));
+        var local = new long[count];
+        var starts = new Dictionary<long, (int Start, int Count)>();
+        for (int i = 0; i < count; i++)
+        {
+            long row = rowArray[order[i]];
+            long batch = row / _batchRows;
+            local[i] = row - batch * _batchRows;
+            starts[batch] = starts.TryGetValue(batch, out var range) ? (range.Start, range.Count + 1) : (i, 1);
+        }
+        using var indices = new DeviceBuffer<long>(_context, count);
+        using var output = new DeviceBuffer<float>(_context, (long)count * _d);
+        indices.CopyFrom(local, 0, _s.Stream);
+        RunPass(false, starts.ContainsKey, (first, batchCount, stored, norms) =>
+        {
+            var (start, n) = starts[first / _batchRows];
+            _s.GatherRows(stored, indices.At(start), output.At((long)start * _d), n, _d, _ld);
+        }, cancellationToken);
+        var sorted = new float[(long)count * _d];
+        output.CopyTo(sorted, 0, _s.Stream);
+        for (int i = 0; i < count; i++)
+            sorted.AsSpan(i * _d, _d).CopyTo(vectors.Slice(order[i] * _d, _d));
+        if (!weights.IsEmpty)
+            for (int i = 0; i < count; i++)
+                weights[i] = Weight(rows[i]);
+    }
+
+    private DeviceBuffer<float> SeedDistances =>
+        _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
+
+    public double UpdateSeedDistances(ReadOnlySpan<float> newSeeds, bool reset, CancellationToken cancellationToken)
+    {
+        _context.MakeCurrent();
+        _seedDistances ??= Own(new DeviceBuffer<float>(_context, _n));
+        if (reset)
+        {
+            _seedDistances.Fill32(0x7f800000u, _s.Stream);  // +∞
+            _seedsSinceReset.Clear();
+        }
+        _seedsSinceReset.AddRange(newSeeds);
+        int m = newSeeds.Length / _d;
+        if (m > 0)
+        {
+            var (raw, packed, norms) = UploadCentroids(newSeeds);
+            using var _1 = raw;
+            using var _2 = packed;
+            using var _3 = norms;
+            var seed = _seedDistances;
+            RunPass(false, null, (first, count, rows, xNorms) =>
+                _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, 0, seed.At(first), updateMin: true),
+                cancellationToken, mergeCached: true);
+            _s.Stream.Synchronize();
+        }
+        using var result = new DeviceBuffer<double>(_context, 1);
+        _s.WeightedSum(_seedDistances.Pointer, WeightsPointer, _n, result.Pointer);
+        Span<double> potential = stackalloc double[1];
+        result.CopyTo(potential, 0, _s.Stream);
+        return potential[0];
+    }
+
+    public void GetSeedWeights(Span<double> weights)
+    {
+        if (weights.Length * _d != _seedsSinceReset.Count)
+            throw new ArgumentException($"{_seedsSinceReset.Count / _d} seeds have been added, not {weights.Length}.", nameof(weights));
+        Evaluate(_seedsSinceReset.ToArray(), weights, CancellationToken.None);
+    }
+
+    public void EvaluateSeedCandidates(ReadOnlySpan<float> candidates, Span<double> potentials, CancellationToken cancellationToken)
+    {
+        var seed = SeedDistances;
+        _context.MakeCurrent();
+        int m = candidates.Length / _d;
+        // The same groups as in memory, one pass each: the n × group distance matrix stays within 256 MiB,
+        // and the potentials are reduced over all rows at once, so they equal the in-memory ones.
+        int group = (int)Math.Clamp((256L << 20) / (4 * Math.Max(_n, 1)), 1, 256);
+        for (int first = 0; first < m; first += group)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int count = Math.Min(group, m - first);
+            var (raw, packed, norms) = UploadCentroids(candidates.Slice(first * _d, count * _d));
+            using var _1 = raw;
+            using var _2 = packed;
+            using var _3 = norms;
+            using var distances = new DeviceBuffer<float>(_context, _n * count);
+            using var output = new DeviceBuffer<double>(_context, count);
+            RunPass(false, null, (row, rowsInBatch, rows, xNorms) =>
+                _s.AllDistances(rows, rowsInBatch, _d, _ld, packed.Pointer, count, _ld, distances.At(row * count)),
+                cancellationToken, mergeCached: true);
+            _s.CandidatePotentials(distances.Pointer, seed.Pointer, WeightsPointer, _n, count, output.Pointer);
+            output.CopyTo(potentials.Slice(first, count), 0, _s.Stream);
+        }
+    }
+
+    public void FindRowsAtCumulativePotential(ReadOnlySpan<double> sortedTargets, Span<long> rows, CancellationToken cancellationToken)
+    {
+        // Reads only the seed distances, which are resident: the same walk as the in-memory binding.
+        var seed = SeedDistances;
+        _context.MakeCurrent();
+        const int CumulativeChunks = 1024;
+        int chunks = (int)Math.Min(CumulativeChunks, Math.Max(1, _n));
+        long per = (_n + chunks - 1) / chunks;
+        using var partials = new DeviceBuffer<double>(_context, chunks);
+        _s.ChunkSums(seed.Pointer, WeightsPointer, _n, chunks, partials.Pointer);
+        var totals = new double[chunks];
+        partials.CopyTo(totals, 0, _s.Stream);
+        var values = new float[per];
+        int t = 0;
+        double before = 0;
+        for (int c = 0; c < chunks && t < sortedTargets.Length; c++)
+        {
+            double after = before + totals[c];
+            if (after * (1 + 1e-9) + 1e-300 < sortedTargets[t] && totals[c] >= 0)
+            {
+                before = after;
+                continue;
+            }
+            long lo = c * per;
+            int count = (int)Math.Min(per, _n - lo);
+            if (count <= 0)
+                break;
+            seed.CopyTo(values.AsSpan(0, count), lo, _s.Stream);
+            double running = before;
+            for (int i = 0; i < count && t < sortedTargets.Length; i++)
+            {
+                double mass = (double)Weight(lo + i) * values[i];
+                if (!(mass > 0))
+                    continue;
+                running += mass;
+                while (t < sortedTargets.Length && running > sortedTargets[t])
+                    rows[t++] = lo + i;
+            }
+            before = after;
+        }
+        if (t < sortedTargets.Length)
+        {
+            long last = LastPositiveRow();
+            for (; t < sortedTargets.Length; t++)
+                rows[t] = last;
+        }
+    }
+
+    private long LastPositiveRow()
+    {
+        var values = new float[_n];
+        SeedDistances.CopyTo(values, 0, _s.Stream);
+        for (long row = _n - 1; row >= 0; row--)
+            if ((double)Weight(row) * values[row] > 0)
+                return row;
+        return -1;
+    }
+
+    public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken)
+    {
+        _context.MakeCurrent();
+        var values = new float[_n];
+        SeedDistances.CopyTo(values, 0, _s.Stream);
+        var chosen = new List<long>();
+        for (long row = 0; row < _n; row++)
+        {
+            double p = scale * Weight(row) * values[row];
+            if (p > 0 && CounterRandom.Uniform(seed, (ulong)row) < p)
+                chosen.Add(row);
+        }
+        return chosen;
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        // Copies may still read the ring or write device buffers: let them finish before anything is freed.
+        if (_copy is not null)
+            Drain();
+        List<Exception>? errors = null;
+        for (int i = _owned.Count - 1; i >= 0; i--)
+        {
+            try
+            {
+                _owned[i].Dispose();
+            }
+            catch (Exception e) when (e is CudaException or AggregateException)
+            {
+                (errors ??= []).Add(e);
+            }
+        }
+        _owned.Clear();
+        if (errors is not null)
+            throw new AggregateException("Freeing the streaming binding's memory failed.", errors);
+    }
+}

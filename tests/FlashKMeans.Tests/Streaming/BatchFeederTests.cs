@@ -1,0 +1,135 @@
+using System.Runtime.InteropServices;
+using FlashKMeans.Cuda.Streaming;
+using FlashKMeans.Data;
+
+namespace FlashKMeans.Tests.Streaming;
+
+/// <summary>A forward-only source (no random access) over an array, that can fail at a chosen row.</summary>
+internal sealed class ForwardOnlySource(float[] rows, int dimension, int batchRows, float[]? weights = null, long failAtRow = -1, int failOnPass = 0) : IBatchSource
+{
+    private int _passes;
+    private readonly float[] _rows = rows;
+    private readonly float[]? _weights = weights;
+    private readonly int _batchRows = batchRows;
+    private readonly long _failAtRow = failAtRow;
+    private readonly int _failOnPass = failOnPass;
+
+    public int Dimension => dimension;
+
+    public long? RowCount => _rows.Length / dimension;
+
+    public bool HasWeights => _weights is not null;
+
+    /// <summary>Passes opened so far.</summary>
+    public int Passes => _passes;
+
+    public IBatchReader OpenReader() => new Reader(this, _passes++);
+
+    private sealed class Reader(ForwardOnlySource source, int pass) : IBatchReader
+    {
+        private long _next;
+
+        public bool TryRead(out DataBatch batch)
+        {
+            long total = source.RowCount!.Value;
+            if (_next >= total)
+            {
+                batch = default;
+                return false;
+            }
+            int count = (int)Math.Min(source._batchRows, total - _next);
+            if (pass >= source._failOnPass && source._failAtRow >= 0 && _next <= source._failAtRow && source._failAtRow < _next + count)
+                throw new IOException($"disk error at row {source._failAtRow}");
+            int d = source.Dimension;
+            batch = new DataBatch(_next, source._rows.AsMemory((int)(_next * d), count * d), d,
+                source._weights is null ? default : source._weights.AsMemory((int)_next, count));
+            _next += count;
+            return true;
+        }
+
+        public void Dispose() { }
+    }
+}
+
+[TestClass]
+public sealed class BatchFeederTests
+{
+    [TestMethod]
+    [DataRow(1, 1, 1)]        // one row
+    [DataRow(1000, 64, 7)]    // a ring batch that does not divide N, source batches of another size
+    [DataRow(1000, 5000, 300)] // a ring batch larger than N
+    [DataRow(1000, 128, 1000)]
+    public void Forward_and_random_access_sources_fill_the_same_bytes(int n, int batchRows, int sourceBatchRows)
+    {
+        int d = 5, pitch = 8;
+        var rows = TestData.Gaussian(n, d, seed: n);
+        var weights = Enumerable.Range(0, n).Select(i => 1f + i % 3).ToArray();
+        var forward = new ForwardOnlySource(rows, d, sourceBatchRows, weights);
+        var random = new InMemoryBatchSource(rows, d, weights, sourceBatchRows);
+        using var a = new BatchFeeder(forward, n, TransferElement.Float16, pitch, threads: 2);
+        using var b = new BatchFeeder(random, n, TransferElement.Float16, pitch, threads: 2);
+        Assert.IsFalse(a.IsRandomAccess);
+        Assert.IsTrue(b.IsRandomAccess);
+        for (int pass = 0; pass < 2; pass++)
+        {
+            a.Restart();
+            b.Restart();
+            // The second pass skips every other batch, as cached batches are skipped.
+            for (long first = 0, i = 0; first < n; first += batchRows, i++)
+            {
+                if (pass == 1 && i % 2 == 0)
+                    continue;
+                int count = (int)Math.Min(batchRows, n - first);
+                var bytesA = new byte[a.TransferBytes(count)];
+                var bytesB = new byte[b.TransferBytes(count)];
+                var wA = new float[count];
+                var wB = new float[count];
+                a.Fill(first, count, bytesA, wA);
+                b.Fill(first, count, bytesB, wB);
+                CollectionAssert.AreEqual(bytesB, bytesA);
+                CollectionAssert.AreEqual(weights.AsSpan((int)first, count).ToArray(), wA);
+                CollectionAssert.AreEqual(wA, wB);
+                var halves = MemoryMarshal.Cast<byte, Half>(bytesA);
+                Assert.AreEqual((Half)rows[(first + count - 1) * d + d - 1], halves[(count - 1) * pitch + d - 1]);
+            }
+        }
+    }
+
+    [TestMethod]
+    public void A_source_that_throws_midway_gives_a_clear_error_and_the_ring_frees_everything()
+    {
+        int n = 1000, d = 4;
+        var rows = TestData.Gaussian(n, d, seed: 1);
+        var allocator = new FakeSlotAllocator();
+        var source = new ForwardOnlySource(rows, d, 100, failAtRow: 650);
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() =>
+        {
+            using var ring = new PinnedRing(allocator, 3, 128L * d * 4);
+            using var feeder = new BatchFeeder(source, n, TransferElement.Float32, d, threads: 2);
+            for (long first = 0, i = 0; first < n; first += 128, i++)
+            {
+                var slot = ring[ring.SlotOf(i)];
+                int count = (int)Math.Min(128, n - first);
+                unsafe
+                {
+                    feeder.Fill(first, count, new Span<byte>((void*)slot.Pointer, (int)feeder.TransferBytes(count)), default);
+                }
+            }
+        });
+        StringAssert.Contains(error.Message, "batch source failed");
+        StringAssert.Contains(error.Message, "[512, 640)");  // the ring batch that needed the failing source batch
+        Assert.IsInstanceOfType<IOException>(error.InnerException);
+        Assert.AreEqual(0, allocator.Live);
+    }
+
+    [TestMethod]
+    public void A_source_that_ends_early_or_skips_is_an_error()
+    {
+        int d = 3;
+        var rows = TestData.Gaussian(10, d, seed: 2);
+        using var feeder = new BatchFeeder(new ForwardOnlySource(rows, d, 4), 12, TransferElement.Float32, d, threads: 1);
+        var buffer = new byte[12 * d * 4];
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => feeder.Fill(0, 12, buffer, default));
+        StringAssert.Contains(error.Message, "ended after 10 rows; 12 were expected");
+    }
+}
