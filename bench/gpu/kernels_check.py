@@ -13,7 +13,8 @@ PTX = sys.argv[1]
 ARGS = set(sys.argv[2:])
 SMEM = 98304
 import os
-# ASSIGN=wgmma selects flash_assign_wgmma_* (sm_90a PTX) instead of the mma.sync kernels.
+# ASSIGN=mma: the mma.sync kernels; ASSIGN=wgmma: flash_assign_wgmma_* (sm_90a PTX, shared-memory A);
+# ASSIGN=wgmma_rs: what CudaSession picks on Hopper (register-A for rows up to 256 bytes, else wgmma).
 VARIANT = os.environ.get("ASSIGN", "mma")
 PROFILE = "--profile" in sys.argv
 def seg_run(total):
@@ -33,18 +34,10 @@ def assign_fn(dt, d=None):
             sm = (kch + 3) * 16384 + 1024
             f.max_dynamic_shared_size_bytes = sm
             return f, sm, 128, 256
-        if row_bytes <= 512 and os.environ.get("RS4"):
-            f = fn("flash_assign_wgmma", f"flash_assign_wgmma_rs4_{t}", arch="sm90a")
-            f.max_dynamic_shared_size_bytes = 66560
-            return f, 66560, 64, 128
     if VARIANT in ("wgmma", "wgmma_rs"):
         f = fn("flash_assign_wgmma", f"flash_assign_wgmma_{t}", arch="sm90a")
         f.max_dynamic_shared_size_bytes = WG_SMEM
         return f, WG_SMEM, 128, 256
-    if VARIANT == "wgmma2":
-        f = fn("flash_assign_wgmma", f"flash_assign_wgmma2_{t}", arch="sm90a")
-        f.max_dynamic_shared_size_bytes = 164864
-        return f, 164864, 128, 256
     f = fn("flash_assign_mma", f"flash_assign_{t}")
     f.max_dynamic_shared_size_bytes = SMEM
     return f, SMEM, 128, 256
