@@ -124,6 +124,41 @@ public sealed class KMeansModel
     }
 
     /// <summary>
+    /// Labels every row of a source one batch at a time, so data far larger than memory can be scored:
+    /// only the labels (N ints) are held. <paramref name="device"/> picks the backend as
+    /// <see cref="KMeansOptions.Device"/> does.
+    /// </summary>
+    /// <param name="source">Rows to label; read once.</param>
+    /// <param name="labels">One label per row of the source.</param>
+    /// <param name="device">Where the distance work runs.</param>
+    /// <param name="cancellationToken">Stops between batches.</param>
+    public void Predict(IBatchSource source, Span<int> labels, ComputeDevice device = ComputeDevice.Cpu, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        CheckDimension(source.Dimension);
+        using var backend = BackendSelector.Create(new KMeansOptions { Device = device });
+        using var scorer = backend.CreateScorer(_centroids, Dimension);
+        using var reader = source.OpenReader();
+        long done = 0;
+        while (reader.TryRead(out var batch))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (batch.FirstRow != done)
+                throw new ArgumentException($"A batch starts at row {batch.FirstRow} where row {done} was expected.", nameof(source));
+            if (batch.FirstRow + batch.RowCount > labels.Length)
+                throw new ArgumentException($"The source has more than the {labels.Length} rows there is room for.", nameof(labels));
+            var rows = batch.Rows.Span;
+            if (!DataValidator.AllFinite(rows))
+                throw new ArgumentException($"Rows {batch.FirstRow} to {batch.FirstRow + batch.RowCount - 1} contain NaN or infinite values.", nameof(source));
+            var slice = labels.Slice((int)batch.FirstRow, batch.RowCount);
+            scorer.Assign(Distance == KMeansDistance.Cosine ? UnitRows(rows) : rows, slice, default);
+            done += batch.RowCount;
+        }
+        if (done != labels.Length)
+            throw new ArgumentException($"The source has {done} rows but there is room for {labels.Length} labels.", nameof(labels));
+    }
+
+    /// <summary>
     /// The distance of each row to every centroid, n × K row-major: squared Euclidean distance, or cosine
     /// distance 1 − cos for cosine models.
     /// </summary>

@@ -182,3 +182,22 @@ public sealed class BatchSourceTests
         }
     }
 }
+
+[TestClass]
+public sealed class StreamedPredictTests
+{
+    [TestMethod]
+    [DataRow(KMeansDistance.SquaredEuclidean), DataRow(KMeansDistance.Cosine)]
+    public void Predict_over_a_batch_source_equals_predict_on_the_array(KMeansDistance distance)
+    {
+        int d = 7;
+        var data = TestData.Blobs(5003, d, centers: 6, spread: 4, seed: 12);
+        var model = new KMeans(new KMeansOptions { NumberOfClusters = 6, Distance = distance, Device = ComputeDevice.Cpu, Seed = 1 }).Fit(data, d);
+        var expected = model.Predict(data, d);
+        var streamed = new int[5003];
+        model.Predict(new FlashKMeans.Data.InMemoryBatchSource(data, d, batchRows: 611), streamed);
+        CollectionAssert.AreEqual(expected, streamed);
+        Assert.ThrowsExactly<ArgumentException>(() => model.Predict(new FlashKMeans.Data.InMemoryBatchSource(data, d), new int[5002]));
+        Assert.ThrowsExactly<ArgumentException>(() => model.Predict(new FlashKMeans.Data.InMemoryBatchSource(new float[16], 8), new int[2]));
+    }
+}

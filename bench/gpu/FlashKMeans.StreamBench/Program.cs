@@ -17,18 +17,20 @@ using FlashKMeans.Data;
 //   f16ring   fp16 host data in pageable memory, cache disabled: host copy into pinned memory, both in
 //             small cached chunks per thread [chunked] and into the 64 MiB ring buffers [ring]
 //   f32conv   fp32 host data (pageable), fp16 compute: host threads convert, [chunked] and [ring]
+//   f32pinned fp32 host data, page-locked, fp16 compute: host/GPU conversion split at several shares
 //   cached    fp16 host data, cache enabled (everything fits): first iteration streams, later ones read the cache
 //   resident  the in-memory binding on the same rows, for comparison
 //   large     --large-n rows of fp16 (pageable) with --budget-gib of cache: the largest problem
 //
 // Usage: FlashKMeans.StreamBench [--n N] [--d D] [--k K] [--iters I] [--threads T] [--batch-rows R] [--cases ...]
-//                                [--large-n N] [--budget-gib G]
+//                                [--large-n N] [--budget-gib G] [--shares 0,0.5,1]
 long n = 16_777_216;
 int d = 128, k = 4096, iterations = 5, threads = Environment.ProcessorCount;
 int? batchRows = null;
 long largeN = 268_435_456;
 double budgetGib = 40;
-var cases = new HashSet<string>(["bw", "f16direct", "f16ring", "f32conv", "cached", "resident"]);
+double[] shares = [0.0, 0.5, 0.6, 0.7, 1.0];
+var cases = new HashSet<string>(["bw", "f16direct", "f16ring", "f32conv", "f32pinned", "cached", "resident"]);
 for (int i = 0; i < args.Length; i++)
 {
     string Next() => args[++i];
@@ -43,6 +45,7 @@ for (int i = 0; i < args.Length; i++)
         case "--cases": cases = [.. Next().Split(',')]; break;
         case "--large-n": largeN = long.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--budget-gib": budgetGib = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+        case "--shares": shares = Next().Split(',').Select(x => double.Parse(x, CultureInfo.InvariantCulture)).ToArray(); break;
         default: throw new ArgumentException($"Unknown argument {args[i]}");
     }
 }
@@ -62,8 +65,8 @@ unsafe
     var clock = Stopwatch.StartNew();
     float* f32 = null;
     Half* f16 = null;
-    bool needF32 = cases.Contains("f32conv") || cases.Contains("resident");
-    bool needF16 = cases.Overlaps(["bw", "f16direct", "f16ring", "cached"]);
+    bool needF32 = cases.Contains("f32conv") || cases.Contains("resident") || cases.Contains("f32pinned");
+    bool needF16 = cases.Overlaps(["bw", "f16direct", "f16ring", "cached", "cached2"]);
     if (needF32 || needF16)
     {
         f32 = (float*)NativeMemory.AlignedAlloc((nuint)(values * 4), 4096);
@@ -144,11 +147,14 @@ unsafe
         Run("fp32 host → fp16 on host, cache off", new UnmanagedRowsBatchSource((nint)f32, n, d, RowElementType.Float32), GpuDataMode.Streaming, null, f16Gb, chunked: true);
         Run("fp32 host → fp16 on host, cache off", new UnmanagedRowsBatchSource((nint)f32, n, d, RowElementType.Float32), GpuDataMode.Streaming, null, f16Gb, chunked: false);
     }
-    if (cases.Contains("cached"))
+    if (cases.Contains("f32pinned"))
     {
-        using var registration = new HostRegistration(context, (nint)f16, values * 2);
-        var source = new UnmanagedRowsBatchSource((nint)f16, n, d, RowElementType.Float16) { IsPageLocked = true };
-        Run("fp16 host, cache on (all fits)", source, GpuDataMode.Cached, null, f16Gb);
+        // fp32 rows in page-locked memory (the reference protocol's setting), fp16 compute: the share of
+        // rows converted on the host against the share sent as fp32 and packed on the GPU.
+        using var registration = new HostRegistration(context, (nint)f32, values * 4);
+        var source = new UnmanagedRowsBatchSource((nint)f32, n, d, RowElementType.Float32) { IsPageLocked = true };
+        foreach (double share in shares)
+            Run("fp32 host (pinned), fp16 compute, cache off", source, GpuDataMode.Streaming, null, f16Gb, share: share);
     }
     if (cases.Contains("resident"))
     {
@@ -166,6 +172,18 @@ unsafe
         Console.WriteLine(Inv($"# resident: assign alone {TimeEvents(binding.EnqueueAssign):F2} ms, update and the rest alone {TimeEvents(binding.EnqueueUpdate):F2} ms (events)"));
         results.Add(Inv($"| in-memory (resident) binding | — | first {first:F1} ms | {median:F2} ms/iter | |"));
         Console.WriteLine(results[^1]);
+    }
+    if (cases.Contains("cached"))
+    {
+        using var registration = new HostRegistration(context, (nint)f16, values * 2);
+        var source = new UnmanagedRowsBatchSource((nint)f16, n, d, RowElementType.Float16) { IsPageLocked = true };
+        Run("fp16 host, cache on (all fits)", source, GpuDataMode.Cached, null, f16Gb);
+    }
+    if (cases.Contains("cached2"))
+    {
+        using var registration = new HostRegistration(context, (nint)f16, values * 2);
+        var source = new UnmanagedRowsBatchSource((nint)f16, n, d, RowElementType.Float16) { IsPageLocked = true };
+        Run("fp16 host, cache on (all fits), again", source, GpuDataMode.Cached, null, f16Gb);
     }
     if (f16 != null)
         NativeMemory.AlignedFree(f16);
@@ -203,13 +221,13 @@ Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
 foreach (var r in results)
     Console.WriteLine(r);
 
-void Run(string name, IBatchSource source, GpuDataMode mode, long? budget, double gb, long? rowsOverride = null, bool? chunked = null)
+void Run(string name, IBatchSource source, GpuDataMode mode, long? budget, double gb, long? rowsOverride = null, bool? chunked = null, double? share = null)
 {
     long rows = rowsOverride ?? n;
     var plan = StreamingPlanner.Plan(rows, d * 2, d * 2, context.MemoryInfo().Free, mode, batchRows, 3, budget);
     Console.WriteLine($"# {name}: {plan.Reason}");
     var bind = Stopwatch.StartNew();
-    using var binding = new StreamingCudaDataBinding(session, source, rows, k, deterministic: false, plan, threads, null, default, chunked);
+    using var binding = new StreamingCudaDataBinding(session, source, rows, k, deterministic: false, plan, threads, null, default, chunked, share);
     double bindMs = bind.Elapsed.TotalMilliseconds;
     binding.SetCentroids(initial);
     var (first, median) = Iterate(binding);
@@ -217,8 +235,8 @@ void Run(string name, IBatchSource source, GpuDataMode mode, long? budget, doubl
         Console.WriteLine(Inv($"# {name}: assign alone over the cache {TimeEvents(binding.EnqueueCachedAssign):F2} ms (events)"));
     double streamedGb = gb * (plan.BatchCount - plan.CachedBatches) / plan.BatchCount;
     double gbs = streamedGb / (median * 1e-3);
-    string share = double.IsNaN(measuredBandwidth) || streamedGb == 0 ? "" : Inv($"{100 * gbs / measuredBandwidth:F1}%");
-    results.Add(Inv($"| {name}{(binding.CopiesFromSource ? " [direct]" : binding.ChunkedHostCopies ? " [chunked]" : " [ring]")} | {gb:F2} GB | {bindMs:F0} ms | {median:F2} (first {first:F1}) | {(streamedGb == 0 ? "cache" : gbs.ToString("F1", CultureInfo.InvariantCulture))} | {share} |"));
+    string ofLink = double.IsNaN(measuredBandwidth) || streamedGb == 0 ? "" : Inv($"{100 * gbs / measuredBandwidth:F1}%");
+    results.Add(Inv($"| {name}{(binding.CopiesFromSource ? " [direct]" : binding.ChunkedHostCopies ? " [chunked]" : binding.SplitsConversion ? Inv($" [split, {share:P0} on host]") : " [ring]")} | {gb:F2} GB | {bindMs:F0} ms | {median:F2} (first {first:F1}) | {(streamedGb == 0 ? "cache" : gbs.ToString("F1", CultureInfo.InvariantCulture))} | {ofLink} |"));
     Console.WriteLine(results[^1]);
 }
 

@@ -226,4 +226,70 @@ public sealed class StreamingGpuTests
         StringAssert.Contains(error.Message, "mapped file vanished at row 33333");
         Assert.AreEqual(objects, CudaResource.LiveCount);
     }
+
+    [TestMethod]
+    [DataRow(ComputePrecision.Float16)]
+    [DataRow(ComputePrecision.BFloat16)]
+    public unsafe void Page_locked_fp32_rows_split_between_host_and_gpu_conversion_give_the_resident_steps(ComputePrecision precision)
+    {
+        Gpu.Require();
+        int n = 20000, d = 40, k = 30;
+        var data = TestData.Blobs(n, d, centers: 30, spread: 3, seed: 21);
+        var initial = TestData.PickRows(data, d, k, seed: 6);
+        using var backend = CudaBackend.Create(new KMeansOptions { Device = ComputeDevice.Cuda, Precision = precision, DeterministicUpdate = true });
+        var session = backend.Session;
+        var p = new CudaPrecision(precision);
+        var plan = StreamingPlanner.Plan(n, p.Pitch(d) * p.ElementBytes, p.Pitch(d) * p.ElementBytes, 1L << 34, GpuDataMode.Cached, 3001, 3, p.Pitch(d) * p.ElementBytes * 3001L * 2);
+        float[] Run(IKMeansDataBindingFactory make)
+        {
+            using var binding = make();
+            binding.SetCentroids(initial);
+            for (int i = 0; i < 4; i++)
+                binding.Step(false, default);
+            var c = new float[k * d];
+            binding.GetCentroids(c);
+            return c;
+        }
+        var resident = Run(() => new CudaDataBinding(session, new InMemoryBatchSource(data, d), new DataSummary(n, n), k, true, default));
+        fixed (float* rows = data)
+        {
+            using var registration = new HostRegistration(session.Context, (nint)rows, (long)n * d * 4);
+            var source = new UnmanagedRowsBatchSource((nint)rows, n, d, RowElementType.Float32) { IsPageLocked = true };
+            foreach (double share in new[] { 0.0, 0.37, 1.0 })
+            {
+                CollectionAssert.AreEqual(resident, Run(() =>
+                {
+                    var b = new StreamingCudaDataBinding(session, source, n, k, true, plan, 3, null, default, hostConversionShare: share);
+                    Assert.AreEqual(share < 1, b.SplitsConversion);
+                    return b;
+                }), $"host share {share}");
+            }
+        }
+    }
+
+    /// <summary>Keeps every formatted message.</summary>
+    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public List<string> Messages { get; } = [];
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter) => Messages.Add(formatter(state, exception));
+    }
+
+    [TestMethod]
+    public void The_placement_is_chosen_from_sizes_and_logged()
+    {
+        Gpu.Require();
+        int n = 2000, d = 16, k = 4;
+        var data = TestData.Gaussian(n, d, seed: 3);
+        var logger = new ListLogger();
+        new KMeans(new KMeansOptions { NumberOfClusters = k, Device = ComputeDevice.Cuda, MaximumNumberOfIterations = 2, Logger = logger }).Fit(data, d);
+        Assert.IsTrue(logger.Messages.Any(m => m.Contains("in-memory: the data fits in GPU memory", StringComparison.Ordinal)), string.Join("\n", logger.Messages));
+        logger.Messages.Clear();
+        new KMeans(new KMeansOptions { NumberOfClusters = k, Device = ComputeDevice.Cuda, MaximumNumberOfIterations = 2, Logger = logger,
+            DataMode = GpuDataMode.Cached, StreamingBatchRows = 300, DeviceMemoryBudget = 300L * 16 * 4 * 2 }).Fit(data, d);
+        Assert.IsTrue(logger.Messages.Any(m => m.Contains("cached: Cached was asked for", StringComparison.Ordinal) && m.Contains("7 batches of 300 rows, 2 kept on the GPU", StringComparison.Ordinal)),
+            string.Join("\n", logger.Messages));
+    }
 }

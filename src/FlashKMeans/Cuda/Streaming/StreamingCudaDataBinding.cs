@@ -47,6 +47,9 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     private readonly int _transferPitch;
     private readonly bool _packOnDevice;    // tf32: the GPU rounds; the link carries fp32 rows
     private readonly bool _direct;          // the source's own page-locked memory feeds the copies
+    private readonly bool _split;           // page-locked fp32 rows, 16-bit compute: part converted on the host, part packed on the GPU
+    private readonly double _hostShare;
+    private readonly DeviceBuffer<float>[] _rawBuffers = [];
     private readonly UnmanagedRowsBatchSource? _directSource;
     private readonly IRowBlockSource? _blocks;
     private readonly bool _chunked;         // random-access sources: converted in small cached chunks by each worker
@@ -107,9 +110,17 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     /// Measured on the H200 machine (bench/results/streaming-notes.md) the chunked copies were slower
     /// (fp16 128 vs 103 ms, fp32→fp16 213 vs 204 ms per pass), so they are off unless asked for.
     /// </param>
+    /// <param name="hostConversionShare">
+    /// For page-locked fp32 rows computed in fp16/bf16: the share of each batch's rows converted on the
+    /// host (2 bytes a value on the link, but host memory traffic); the rest is copied as fp32 straight
+    /// from the source and packed on the GPU (4 bytes a value on the link, no host work). Balancing the
+    /// two beats either alone when host memory bandwidth, not the link, limits the conversion. Null: 0.5,
+    /// the best share measured on the H200 machine (127 ms a pass for N = 16.7M, d = 128, against 156 ms
+    /// all fp32 on the link and 199 ms all converted on the host; bench/results/streaming-notes.md).
+    /// </param>
     public StreamingCudaDataBinding(CudaSession session, IBatchSource source, long rowCount, int k, bool deterministic,
         StreamingPlan plan, int hostThreads, IHostSlotAllocator? slotAllocator, CancellationToken cancellationToken,
-        bool? chunkedHostCopies = null)
+        bool? chunkedHostCopies = null, double? hostConversionShare = null)
     {
         _s = session;
         _context = session.Context;
@@ -137,14 +148,22 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         _feeder = Own(new BatchFeeder(source, _n, _transfer, _transferPitch, hostThreads));
         _blocks = source as IRowBlockSource;
         _hostThreads = Math.Max(1, hostThreads);
-        _chunked = !_direct && _blocks is not null && (chunkedHostCopies ?? false);
+        _hostShare = Math.Clamp(hostConversionShare ?? DefaultHostConversionShare, 0, 1);
+        _split = !_direct && _directSource is { IsPageLocked: true, ElementType: RowElementType.Float32 } &&
+                 _transfer is TransferElement.Float16 or TransferElement.BFloat16 && _hostShare < 1;
+        _chunked = !_direct && !_split && _blocks is not null && (chunkedHostCopies ?? false);
         _chunkRows = (int)Math.Max(1, ChunkBytes / _feeder.TransferBytes(1));
         long transferBatchBytes = _feeder.TransferBytes(_batchRows);
         long storedRowBytes = (long)_ld * _eb;
         _context.MakeCurrent();
         try
         {
-            _ring = Own(new PinnedRing(slotAllocator ?? new PinnedSlotAllocator(_context), plan.RingDepth, transferBatchBytes));
+            // The cache first, as the resident binding allocates its rows first (see the notes on the
+            // cached-vs-resident assign time).
+            if (_cachedBatches > 0)
+                _cache = Own(new DeviceBuffer<byte>(_context, Math.Min(_cachedBatches * _batchRows, _n) * storedRowBytes));
+            // Copies straight from the source, or chunked per thread, leave the ring unused: keep it token-sized.
+            _ring = Own(new PinnedRing(slotAllocator ?? new PinnedSlotAllocator(_context), plan.RingDepth, _direct || _chunked ? 1 : transferBatchBytes));
             _copy = Own(new CudaStream(_context));
             _copied = new SyncEvent[plan.RingDepth];
             _consumed = new SyncEvent[plan.RingDepth];
@@ -153,8 +172,6 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
                 _copied[i] = Own(new SyncEvent(_context));
                 _consumed[i] = Own(new SyncEvent(_context));
             }
-            if (_cachedBatches > 0)
-                _cache = Own(new DeviceBuffer<byte>(_context, Math.Min(_cachedBatches * _batchRows, _n) * storedRowBytes));
             // Device landing buffers: needed for every batch that is not cached, and for cached ones that the GPU packs.
             bool needTransfer = _cachedBatches < _batchCount || _packOnDevice;
             _transferBuffers = new DeviceBuffer<byte>[needTransfer ? plan.RingDepth : 0];
@@ -163,6 +180,12 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             if (_packOnDevice && _cachedBatches < _batchCount)
                 _packed = Own(new DeviceBuffer<byte>(_context, _batchRows * storedRowBytes));
             _maxAbs = Own(new DeviceBuffer<uint>(_context, 1));
+            if (_split)
+            {
+                _rawBuffers = new DeviceBuffer<float>[plan.RingDepth];
+                for (int i = 0; i < _rawBuffers.Length; i++)
+                    _rawBuffers[i] = Own(new DeviceBuffer<float>(_context, (long)_batchRows * _d));
+            }
             if (_chunked)
             {
                 var allocator = slotAllocator ?? new PinnedSlotAllocator(_context);
@@ -216,6 +239,9 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         }
     }
 
+    /// <summary>Share of page-locked fp32 rows converted on the host when the rest is packed on the GPU (measured best).</summary>
+    internal const double DefaultHostConversionShare = 0.5;
+
     /// <summary>Bytes of one chunk of the chunked host copies: small enough that a worker's chunks stay in cache.</summary>
     private const long ChunkBytes = 1L << 20;
 
@@ -239,6 +265,9 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
 
     /// <summary>Batches per pass.</summary>
     internal long BatchCount => _batchCount;
+
+    /// <summary>Whether page-locked fp32 rows are split between host conversion and packing on the GPU.</summary>
+    internal bool SplitsConversion => _split;
 
     /// <summary>Whether copies read the source's own page-locked memory rather than the ring.</summary>
     internal bool CopiesFromSource => _direct;
@@ -325,6 +354,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
                 int slot = _ring.SlotOf(sequence++);
                 long bytes = _feeder.TransferBytes(count);
                 ulong target = cached && !_packOnDevice ? stored : _transferBuffers[slot].Pointer;
+                int hostRows = _split ? (int)Math.Round(count * _hostShare) : count;
                 if (_chunked)
                 {
                     if (firstPass && _hostWeights is not null)
@@ -341,7 +371,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
                 }
                 else
                 {
-                    void* host;
+                    void* host = null;
                     // The ring slot is free once its last copy has completed.
                     _copied[slot].Synchronize();
                     if (_direct)
@@ -349,18 +379,33 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
                         fixed (byte* p = _directSource!.GetRowBytes(first, count))
                             host = p;  // native memory: the pointer stays valid after the fixed block
                     }
-                    else
+                    else if (hostRows > 0)
                     {
                         var hostSlot = _ring[slot];
-                        var weights = firstPass && _hostWeights is not null ? _hostWeights.AsSpan((int)first, count) : default;
-                        _feeder.Fill(first, count, new Span<byte>((void*)hostSlot.Pointer, checked((int)bytes)), weights);
+                        var weights = firstPass && _hostWeights is not null ? _hostWeights.AsSpan((int)first, hostRows) : default;
+                        _feeder.Fill(first, hostRows, new Span<byte>((void*)hostSlot.Pointer, checked((int)_feeder.TransferBytes(hostRows))), weights);
                         host = (void*)hostSlot.Pointer;
                     }
                     _consumed[slot].MakeWait(_copy);
-                    CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(target, host, (nuint)bytes, _copy.Handle));
+                    if (hostRows > 0)
+                        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(target, host, (nuint)_feeder.TransferBytes(hostRows), _copy.Handle));
+                    if (hostRows < count)
+                    {
+                        // The split's fp32 part, straight from the page-locked source (native memory: stays valid).
+                        void* raw;
+                        fixed (byte* p = _directSource!.GetRowBytes(first + hostRows, count - hostRows))
+                            raw = p;
+                        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(_rawBuffers[slot].Pointer, raw, (nuint)((long)(count - hostRows) * _d * 4), _copy.Handle));
+                    }
                 }
                 _copied[slot].Record(_copy);
                 _copied[slot].MakeWait(_s.Stream);
+                if (hostRows < count && !_chunked)
+                {
+                    // Same packing kernel as the resident binding: bit-identical to the host's conversion.
+                    long storedAt = (long)hostRows * _ld * _eb;
+                    _s.PackRows(_rawBuffers[slot].Pointer, count - hostRows, _d, _d, target + (ulong)storedAt, _ld, _xNorms.At(first + hostRows));
+                }
                 ulong rows = target;
                 if (_packOnDevice)
                 {
