@@ -13,7 +13,8 @@ PTX = sys.argv[1]
 ARGS = set(sys.argv[2:])
 SMEM = 98304
 import os
-# ASSIGN=wgmma selects flash_assign_wgmma_* (sm_90a PTX) instead of the mma.sync kernels.
+# ASSIGN=mma: the mma.sync kernels; ASSIGN=wgmma: flash_assign_wgmma_* (sm_90a PTX, shared-memory A);
+# ASSIGN=wgmma_rs: what CudaSession picks on Hopper (register-A for rows up to 256 bytes, else wgmma).
 VARIANT = os.environ.get("ASSIGN", "mma")
 PROFILE = "--profile" in sys.argv
 def seg_run(total):
@@ -22,19 +23,24 @@ def seg_run(total):
     return int(min(max((total + warps - 1) // warps, 16), 4096))
 WG_SMEM = 99328
 
-def assign_fn(dt):
+def assign_fn(dt, d=None):
+    """The assignment kernel CudaSession would pick for this variant, and its dynamic shared memory."""
     t = 'tf32' if dt in ('tf32', 'f32') else dt
-    if VARIANT == "wgmma":
+    if VARIANT == "wgmma_rs" and d is not None:
+        row_bytes = -(-d * (4 if t == 'tf32' else 2) // 16) * 16
+        if row_bytes <= 256:
+            kch = 1 if row_bytes <= 128 else 2
+            f = fn("flash_assign_wgmma", f"flash_assign_wgmma_rs{kch}_{t}", arch="sm90a")
+            sm = (kch + 3) * 16384 + 1024
+            f.max_dynamic_shared_size_bytes = sm
+            return f, sm, 128, 256
+    if VARIANT in ("wgmma", "wgmma_rs"):
         f = fn("flash_assign_wgmma", f"flash_assign_wgmma_{t}", arch="sm90a")
         f.max_dynamic_shared_size_bytes = WG_SMEM
-        return f, WG_SMEM
-    if VARIANT == "wgmma2":
-        f = fn("flash_assign_wgmma", f"flash_assign_wgmma2_{t}", arch="sm90a")
-        f.max_dynamic_shared_size_bytes = 164864
-        return f, 164864
+        return f, WG_SMEM, 128, 256
     f = fn("flash_assign_mma", f"flash_assign_{t}")
     f.max_dynamic_shared_size_bytes = SMEM
-    return f, SMEM
+    return f, SMEM, 128, 256
 
 mods = {}
 def fn(file, name, arch="sm80"):
@@ -82,8 +88,8 @@ def assign(xp, cp_, cn, xn, labels, mind, B, n, k, d, ldx, ldc, dt, exact=False,
         f = fn("flash_assign_exact", name)
         f(((n + 63) // 64, B), (256,), (xp, cp_, labels, mind, I32(n), I32(k), I32(d), I32(ldx), I32(ldc), I32(update)))
     else:
-        f, sm = assign_fn(dt)
-        f(((n + 127) // 128, B), (256,), (xp, cp_, cn, xn, labels, mind, I32(n), I32(k), I32(d), I32(ldx), I32(ldc), I32(update)), shared_mem=sm)
+        f, sm, rpb, thr = assign_fn(dt, d)
+        f(((n + rpb - 1) // rpb, B), (thr,), (xp, cp_, cn, xn, labels, mind, I32(n), I32(k), I32(d), I32(ldx), I32(ldc), I32(update)), shared_mem=sm)
 
 def check_assign(B, n, k, d, dt, exact=False):
     x32 = cp.random.standard_normal((B * n, d), dtype=cp.float32)
@@ -268,7 +274,7 @@ def bench_shape(B, n, k, d, dt, fixed=False):
     partials = cp.empty((B, 64), dtype=cp.float64)
     obj = cp.empty(B, dtype=cp.float64)
     suf = SUFFIX[dt]
-    f_assign, ASM = assign_fn(dt)
+    f_assign, ASM, RPB, THR = assign_fn(dt, d)
     f_hist = fn("label_sort", "label_histogram"); f_scan = fn("label_sort", "exclusive_scan"); f_scat = fn("label_sort", "scatter_indices")
     f_seg = fn("centroid_update", f"segment_sum_{suf}"); f_seg.max_dynamic_shared_size_bytes = 65536; f_fin = fn("centroid_update", "finalize_centroids")
     f_pack = fn("row_pack", "pack_rows_tf32" if dt == "tf32" else f"pack_rows_{suf}"); f_sp = fn("segmented_sum", "segmented_sum_partial"); f_sf = fn("segmented_sum", "segmented_sum_final")
@@ -279,7 +285,7 @@ def bench_shape(B, n, k, d, dt, fixed=False):
     RUN = seg_run(total)
     sgrid = (total + RUN * 8 - 1) // (RUN * 8)
     def do_assign():
-        f_assign(((n + 127) // 128, B), (256,), (xp, cq, cn, xn, labels, mind, I32(n), I32(k), I32(d), I32(ld), I32(ld), I32(0)), shared_mem=ASM)
+        f_assign(((n + RPB - 1) // RPB, B), (THR,), (xp, cq, cn, xn, labels, mind, I32(n), I32(k), I32(d), I32(ld), I32(ld), I32(0)), shared_mem=ASM)
     def do_iter():
         do_assign()
         counts.fill(0); sums.fill(0)

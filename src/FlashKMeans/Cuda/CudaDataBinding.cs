@@ -135,14 +135,16 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
     /// <summary>Once the rows are on the device: the fixed-point scales of the deterministic update.</summary>
     private void Prepare()
     {
+        float maxWeight = _hostWeights is null || _hostWeights.Length == 0 ? 1f : _hostWeights.Max();
+        // Total weights are summed in fixed point in every mode (Evaluate, seed weights), so their
+        // scale is always needed; a scale of 1 would round every weight to an integer.
+        _weightScale = FixedPointScale(maxWeight, _n);
         if (_deterministic)
         {
             // Fixed point: |sum| ≤ max|w·x| · n must stay below 2^62, with a power-of-two scale so
             // that scaling itself is exact.
             float maxAbs = _s.MaxAbs(_x.Pointer, _n, _d, _ld);
-            float maxWeight = _hostWeights is null || _hostWeights.Length == 0 ? 1f : _hostWeights.Max();
             _scale = FixedPointScale((double)maxAbs * maxWeight, _n);
-            _weightScale = FixedPointScale(maxWeight, _n);
         }
         _s.Stream.Synchronize();
     }

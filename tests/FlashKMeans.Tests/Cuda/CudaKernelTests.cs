@@ -266,6 +266,28 @@ public sealed class CudaKernelTests
     }
 
     [TestMethod]
+    [DataRow(KMeansInitialization.KMeansPlusPlus, false)]
+    [DataRow(KMeansInitialization.KMeansParallel, false)]
+    [DataRow(KMeansInitialization.KMeansParallel, true)]
+    [DataRow(KMeansInitialization.RandomRows, true)]
+    public void Seeding_on_the_gpu_finds_fits_as_good_as_the_cpu(KMeansInitialization initialization, bool weighted)
+    {
+        // The seeding primitives (seed distances, candidate potentials, cumulative search, sampling,
+        // seed weights) run on the device; the fit they start must match the CPU's in quality.
+        int d = 10, k = 25, n = 12000;
+        var data = TestData.Blobs(n, d, centers: k, spread: 5, seed: 31);
+        var random = new Random(3);
+        float[]? weights = weighted ? Enumerable.Range(0, n).Select(_ => (float)(0.5 + random.NextDouble())).ToArray() : null;
+        KMeansModel Fit(ComputeDevice device) => new KMeans(new KMeansOptions
+        {
+            NumberOfClusters = k, Device = device, Initialization = initialization, Seed = 5, MaximumNumberOfIterations = 20,
+        }).Fit(data, d, weights);
+        var gpu = Fit(ComputeDevice.Cuda);
+        var cpu = Fit(ComputeDevice.Cpu);
+        Assert.IsTrue(gpu.Inertia <= cpu.Inertia * 1.05 + 1e-9, $"GPU inertia {gpu.Inertia} vs CPU {cpu.Inertia}");
+    }
+
+    [TestMethod]
     public void Repeated_fits_leak_no_gpu_objects()
     {
         var data = TestData.Gaussian(3000, 16, seed: 2);

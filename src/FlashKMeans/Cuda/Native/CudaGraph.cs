@@ -21,6 +21,7 @@ internal sealed class CudaGraph : CudaResource
         var context = stream.Context;
         context.MakeCurrent();
         CudaCheck.ThrowIfFailed(CudaApi.cuStreamBeginCapture(stream.Handle, CuStreamCaptureMode.ThreadLocal));
+        CuResult ended;
         nint graph;
         try
         {
@@ -28,13 +29,15 @@ internal sealed class CudaGraph : CudaResource
         }
         finally
         {
-            // Always end the capture, or the stream stays unusable.
-            var ended = CudaApi.cuStreamEndCapture(stream.Handle, out graph);
-            if (ended != CuResult.Success && graph == 0)
-                graph = 0;
+            // Always end the capture, or the stream stays unusable; an exception from enqueue wins.
+            ended = CudaApi.cuStreamEndCapture(stream.Handle, out graph);
         }
-        if (graph == 0)
-            throw new InvalidOperationException("Stream capture produced no graph.");
+        if (ended != CuResult.Success)
+        {
+            if (graph != 0)
+                _ = CudaApi.cuGraphDestroy(graph);
+            throw CudaCheck.Create(ended, "cuStreamEndCapture");
+        }
         try
         {
             CudaCheck.ThrowIfFailed(CudaApi.cuGraphInstantiateWithFlags(out nint exec, graph, 0));
