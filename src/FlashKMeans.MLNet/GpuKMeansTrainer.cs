@@ -107,6 +107,13 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         /// <summary>The dissimilarity minimised. Models trained with <see cref="KMeansDistance.Cosine"/> cannot be saved as ML.NET models.</summary>
         public KMeansDistance Distance = KMeansDistance.SquaredEuclidean;
 
+        /// <summary>
+        /// Skip distance work that triangle-inequality bounds prove useless on the CPU backend (exact: the model is
+        /// bit-identical either way). On by default, as ML.NET's KMeans accelerates with Yinyang bounds by default;
+        /// on data without cluster structure the engine falls back to the plain kernel by itself.
+        /// </summary>
+        public bool UsePruning = true;
+
         /// <summary>Reject rows with NaN or infinite features (or bad weights) with an error naming the row, instead of skipping them.</summary>
         public bool TreatMissingFeaturesAsError;
 
@@ -203,6 +210,7 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             NumberOfThreads = o.NumberOfThreads,
             Device = o.Device,
             Precision = o.Precision,
+            UsePruning = o.UsePruning,
             Logger = channel is null ? null : new ChannelLogger(channel),
         };
         channel?.Info(MessageSensitivity.None,
