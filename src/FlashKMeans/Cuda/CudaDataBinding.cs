@@ -14,7 +14,7 @@ namespace FlashKMeans.Cuda;
 internal sealed class CudaDataBinding : IKMeansDataBinding
 {
     private const int UploadRows = 1 << 16;
-    private const int CumulativeChunks = 1024;
+    internal const int CumulativeChunks = 1024;
 
     private readonly CudaSession _s;
     private readonly CudaContext _context;
@@ -317,28 +317,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         var distances = new float[n];
         _labels.CopyTo(labels, 0, _s.Stream);
         _distances.CopyTo(distances, 0, _s.Stream);
-        var heap = new PriorityQueue<FarRow, (float Distance, long NegativeRow)>();
-        for (int row = 0; row < n; row++)
-        {
-            if (labels[row] < 0 || !(Weight(row) > 0))
-                continue;
-            var key = (distances[row], -(long)row);
-            if (heap.Count < count)
-                heap.Enqueue(new FarRow(row, labels[row], distances[row]), key);
-            else if (heap.TryPeek(out _, out var least) && Compare(key, least) > 0)
-                heap.EnqueueDequeue(new FarRow(row, labels[row], distances[row]), key);
-        }
-        var result = new List<FarRow>(heap.Count);
-        while (heap.Count > 0)
-            result.Add(heap.Dequeue());
-        result.Reverse();
-        return result;
-
-        static int Compare((float Distance, long NegativeRow) a, (float Distance, long NegativeRow) b)
-        {
-            int byDistance = a.Distance.CompareTo(b.Distance);
-            return byDistance != 0 ? byDistance : a.NegativeRow.CompareTo(b.NegativeRow);
-        }
+        return HostRowSelection.FarthestRows(labels, distances, _hostWeights, count);
     }
 
     private float Weight(long row) => _hostWeights is null ? 1f : _hostWeights[row];
@@ -478,67 +457,24 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         _s.ChunkSums(seed.Pointer, WeightsPointer, _n, chunks, partials.Pointer);
         var totals = new double[chunks];
         partials.CopyTo(totals, 0, _s.Stream);
-        var values = new float[per];
-        int t = 0;
-        double before = 0;
-        for (int c = 0; c < chunks && t < sortedTargets.Length; c++)
-        {
-            double after = before + totals[c];
-            // Rounding differs between the tree sum and the row walk; a margin keeps borderline chunks in.
-            if (after * (1 + 1e-9) + 1e-300 < sortedTargets[t] && totals[c] >= 0)
-            {
-                before = after;
-                continue;
-            }
-            long lo = c * per;
-            int count = (int)Math.Min(per, _n - lo);
-            if (count <= 0)
-                break;
-            seed.CopyTo(values.AsSpan(0, count), lo, _s.Stream);
-            double running = before;
-            for (int i = 0; i < count && t < sortedTargets.Length; i++)
-            {
-                double mass = (double)Weight(lo + i) * values[i];
-                if (!(mass > 0))
-                    continue;
-                running += mass;
-                while (t < sortedTargets.Length && running > sortedTargets[t])
-                    rows[t++] = lo + i;
-            }
-            before = after;
-        }
+        int t = HostRowSelection.WalkChunks(totals, per, _n, _hostWeights, sortedTargets, rows,
+            (first, destination) => seed.CopyTo(destination, first, _s.Stream));
         if (t < sortedTargets.Length)
-        {
-            // Rounding can leave the last targets just above the running total: they take the last row with mass.
-            long last = LastPositiveRow();
-            for (; t < sortedTargets.Length; t++)
-                rows[t] = last;
-        }
+            HostRowSelection.FillRemaining(sortedTargets, rows, t, HostRowSelection.LastPositiveRow(SeedDistancesOnHost(), _hostWeights));
     }
 
-    private long LastPositiveRow()
+    /// <summary>Every row's seed distance, copied to the host.</summary>
+    private float[] SeedDistancesOnHost()
     {
         var values = new float[_n];
         SeedDistances.CopyTo(values, 0, _s.Stream);
-        for (long row = _n - 1; row >= 0; row--)
-            if ((double)Weight(row) * values[row] > 0)
-                return row;
-        return -1;
+        return values;
     }
 
     public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken)
     {
         _context.MakeCurrent();
-        var values = new float[_n];
-        SeedDistances.CopyTo(values, 0, _s.Stream);
-        var chosen = new List<long>();
-        for (long row = 0; row < _n; row++)
-        {
-            double p = scale * Weight(row) * values[row];
-            if (p > 0 && CounterRandom.Uniform(seed, (ulong)row) < p)
-                chosen.Add(row);
-        }
-        return chosen;
+        return HostRowSelection.SampleByPotential(SeedDistancesOnHost(), _hostWeights, scale, seed);
     }
 
     public void Dispose()
