@@ -263,12 +263,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         else
             EnqueueStep(normalizeCentroids);
         _s.Stream.Synchronize();
-        double inertia = BitConverter.Int64BitsToDouble(_hostScalars.Span[0]);
-        long changed = _hostScalars.Span[1];
-        int empty = 0;
-        foreach (double w in _hostClusterWeights.Span)
-            empty += w > 0 ? 0 : 1;
-        return new LloydStepResult(inertia, changed, empty);
+        return CudaBindingHost.StepResult(_hostScalars.Span, _hostClusterWeights.Span);
     }
 
     /// <summary>Enqueues one Lloyd step, ending with the copies of the scalars and cluster weights to pinned memory.</summary>
@@ -320,8 +315,6 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         return HostRowSelection.FarthestRows(labels, distances, _hostWeights, count);
     }
 
-    private float Weight(long row) => _hostWeights is null ? 1f : _hostWeights[row];
-
     public double Evaluate(ReadOnlySpan<float> centroids, Span<double> clusterWeights, CancellationToken cancellationToken)
     {
         _context.MakeCurrent();
@@ -366,11 +359,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
 
     public void GatherRows(ReadOnlySpan<long> rows, Span<float> vectors, Span<float> weights, CancellationToken cancellationToken)
     {
-        foreach (long row in rows)
-        {
-            if (row < 0 || row >= _n)
-                throw new ArgumentOutOfRangeException(nameof(rows), row, $"Row index outside [0, {_n}).");
-        }
+        CudaBindingHost.CheckRows(rows, _n);
         if (rows.IsEmpty)
             return;
         _context.MakeCurrent();
@@ -379,9 +368,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         indices.CopyFrom(rows, 0, _s.Stream);
         _s.GatherRows(_x.Pointer, indices.Pointer, output.Pointer, rows.Length, _d, _ld);
         output.CopyTo(vectors[..(rows.Length * _d)], 0, _s.Stream);
-        if (!weights.IsEmpty)
-            for (int i = 0; i < rows.Length; i++)
-                weights[i] = Weight(rows[i]);
+        CudaBindingHost.GatherWeights(rows, weights, _hostWeights);
     }
 
     private DeviceBuffer<float> SeedDistances =>
@@ -417,8 +404,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
     public void GetSeedWeights(Span<double> weights)
     {
         // One assignment against every seed so far: its argmin (lowest index on ties) is the first seed to reach each row.
-        if (weights.Length * _d != _seedsSinceReset.Count)
-            throw new ArgumentException($"{_seedsSinceReset.Count / _d} seeds have been added, not {weights.Length}.", nameof(weights));
+        CudaBindingHost.CheckSeedCount(weights, _seedsSinceReset.Count, _d);
         Evaluate(_seedsSinceReset.ToArray(), weights, CancellationToken.None);
     }
 
@@ -428,7 +414,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         _context.MakeCurrent();
         int m = candidates.Length / _d;
         // Candidates go in groups so that the n × group distance matrix stays within 256 MiB.
-        int group = (int)Math.Clamp((256L << 20) / (4 * Math.Max(_n, 1)), 1, 256);
+        int group = CudaBindingHost.CandidateGroup(_n);
         for (int first = 0; first < m; first += group)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -489,18 +475,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
             (errors ??= []).Add(e);
         }
         _stepGraph = null;
-        for (int i = _owned.Count - 1; i >= 0; i--)
-        {
-            try
-            {
-                _owned[i].Dispose();
-            }
-            catch (CudaException e)
-            {
-                (errors ??= []).Add(e);
-            }
-        }
-        _owned.Clear();
+        CudaBindingHost.DisposeInReverse(_owned, e => e is CudaException, ref errors);
         if (errors is not null)
             throw new AggregateException("Freeing the binding's GPU memory failed.", errors);
     }

@@ -619,12 +619,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             Drain();
             throw;
         }
-        double inertia = BitConverter.Int64BitsToDouble(_hostScalars.Span[0]);
-        long changed = _hostScalars.Span[1];
-        int empty = 0;
-        foreach (double w in _hostClusterWeights.Span)
-            empty += w > 0 ? 0 : 1;
-        return new LloydStepResult(inertia, changed, empty);
+        return CudaBindingHost.StepResult(_hostScalars.Span, _hostClusterWeights.Span);
     }
 
     /// <summary>Enqueues the assignment of a step over the cached rows alone, for the benchmark's breakdown.</summary>
@@ -674,8 +669,6 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         return HostRowSelection.FarthestRows(labels, distances, _hostWeights, count);
     }
 
-    private float Weight(long row) => _hostWeights is null ? 1f : _hostWeights[row];
-
     public double Evaluate(ReadOnlySpan<float> centroids, Span<double> clusterWeights, CancellationToken cancellationToken)
     {
         _context.MakeCurrent();
@@ -721,11 +714,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
 
     public void GatherRows(ReadOnlySpan<long> rows, Span<float> vectors, Span<float> weights, CancellationToken cancellationToken)
     {
-        foreach (long row in rows)
-        {
-            if (row < 0 || row >= _n)
-                throw new ArgumentOutOfRangeException(nameof(rows), row, $"Row index outside [0, {_n}).");
-        }
+        CudaBindingHost.CheckRows(rows, _n);
         if (rows.IsEmpty)
             return;
         _context.MakeCurrent();
@@ -756,9 +745,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         output.CopyTo(sorted, 0, _s.Stream);
         for (int i = 0; i < count; i++)
             sorted.AsSpan(i * _d, _d).CopyTo(vectors.Slice(order[i] * _d, _d));
-        if (!weights.IsEmpty)
-            for (int i = 0; i < count; i++)
-                weights[i] = Weight(rows[i]);
+        CudaBindingHost.GatherWeights(rows, weights, _hostWeights);
     }
 
     private DeviceBuffer<float> SeedDistances =>
@@ -796,8 +783,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
 
     public void GetSeedWeights(Span<double> weights)
     {
-        if (weights.Length * _d != _seedsSinceReset.Count)
-            throw new ArgumentException($"{_seedsSinceReset.Count / _d} seeds have been added, not {weights.Length}.", nameof(weights));
+        CudaBindingHost.CheckSeedCount(weights, _seedsSinceReset.Count, _d);
         Evaluate(_seedsSinceReset.ToArray(), weights, CancellationToken.None);
     }
 
@@ -808,7 +794,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         int m = candidates.Length / _d;
         // The same groups as in memory, one pass each: the n × group distance matrix stays within 256 MiB,
         // and the potentials are reduced over all rows at once, so they equal the in-memory ones.
-        int group = (int)Math.Clamp((256L << 20) / (4 * Math.Max(_n, 1)), 1, 256);
+        int group = CudaBindingHost.CandidateGroup(_n);
         for (int first = 0; first < m; first += group)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -866,18 +852,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         if (_copy is not null)
             Drain();
         List<Exception>? errors = null;
-        for (int i = _owned.Count - 1; i >= 0; i--)
-        {
-            try
-            {
-                _owned[i].Dispose();
-            }
-            catch (Exception e) when (e is CudaException or AggregateException)
-            {
-                (errors ??= []).Add(e);
-            }
-        }
-        _owned.Clear();
+        CudaBindingHost.DisposeInReverse(_owned, e => e is CudaException or AggregateException, ref errors);
         if (errors is not null)
             throw new AggregateException("Freeing the streaming binding's memory failed.", errors);
     }
