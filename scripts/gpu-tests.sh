@@ -18,11 +18,8 @@ case "$cmd" in
   publish)
     root="$(cd "$here/.." && pwd)"
     dest="${1:-$root/.device/gpu}"
-    mkdir -p "$dest"
-    export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-    common=(-c Release -r linux-x64 --self-contained -p:PublishTrimmed=true -p:DebugType=none)
-    dotnet publish "$root/tests/FlashKMeans.GpuTestRunner" "${common[@]}" -o "$dest/tests"
-    dotnet publish "$root/bench/gpu/FlashKMeans.GpuBench" "${common[@]}" -o "$dest/bench"
+    source "$here/gpu-publish.sh"
+    publish_gpu_bundle "$root" "$dest" bench/gpu/FlashKMeans.GpuBench
     mkdir -p "$dest/kernels"
     cp "$root"/src/FlashKMeans/Cuda/Kernels/*.{cu,cuh,ptx} "$dest/kernels/"
     cp "$root/bench/gpu/kernels_check.py" "$dest/"

@@ -15,11 +15,8 @@ case "$cmd" in
   publish)
     root="$(cd "$here/.." && pwd)"
     dest="${1:-$root/.device/stream}"
-    mkdir -p "$dest"
-    export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-    common=(-c Release -r linux-x64 --self-contained -p:PublishTrimmed=true -p:DebugType=none)
-    dotnet publish "$root/tests/FlashKMeans.GpuTestRunner" "${common[@]}" -o "$dest/tests"
-    dotnet publish "$root/bench/gpu/FlashKMeans.StreamBench" "${common[@]}" -o "$dest/bench"
+    source "$here/gpu-publish.sh"
+    publish_gpu_bundle "$root" "$dest" bench/gpu/FlashKMeans.StreamBench
     cp "$0" "$dest/stream-bench.sh"
     du -sh "$dest"
     ;;

@@ -247,32 +247,8 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
             return s;
         }, cancellationToken);
 
-    public IReadOnlyList<FarRow> FindFarthestRows(int count, CancellationToken cancellationToken)
-    {
-        // A min-heap of the best 'count' rows, ordered so that the root is the least far (and, on ties, the higher row).
-        var heap = new PriorityQueue<FarRow, (float Distance, long NegativeRow)>();
-        for (int row = 0; row < _labels.Length; row++)
-        {
-            if (_labels[row] < 0 || !(Weight(row) > 0))
-                continue;
-            var key = (_distances[row], -(long)row);
-            if (heap.Count < count)
-                heap.Enqueue(new FarRow(row, _labels[row], _distances[row]), key);
-            else if (heap.TryPeek(out _, out var least) && Compare(key, least) > 0)
-                heap.EnqueueDequeue(new FarRow(row, _labels[row], _distances[row]), key);
-        }
-        var result = new List<FarRow>(heap.Count);
-        while (heap.Count > 0)
-            result.Add(heap.Dequeue());
-        result.Reverse();
-        return result;
-
-        static int Compare((float Distance, long NegativeRow) a, (float Distance, long NegativeRow) b)
-        {
-            int byDistance = a.Distance.CompareTo(b.Distance);
-            return byDistance != 0 ? byDistance : a.NegativeRow.CompareTo(b.NegativeRow);
-        }
-    }
+    public IReadOnlyList<FarRow> FindFarthestRows(int count, CancellationToken cancellationToken) =>
+        HostRowSelection.FarthestRows(_labels, _distances, _weights, count);
 
     public double Evaluate(ReadOnlySpan<float> centroids, Span<double> clusterWeights, CancellationToken cancellationToken)
     {
@@ -483,35 +459,13 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     public void FindRowsAtCumulativePotential(ReadOnlySpan<double> sortedTargets, Span<long> rows, CancellationToken cancellationToken)
     {
         var seedDistances = _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
-        double running = 0;
-        int t = 0;
-        long lastPositive = -1;
-        for (int row = 0; row < seedDistances.Length && t < sortedTargets.Length; row++)
-        {
-            double mass = (double)Weight(row) * seedDistances[row];
-            if (!(mass > 0))
-                continue;
-            running += mass;
-            lastPositive = row;
-            while (t < sortedTargets.Length && running > sortedTargets[t])
-                rows[t++] = row;
-        }
-        // Rounding can leave the last targets just above the running total: they take the last row with mass.
-        for (; t < sortedTargets.Length; t++)
-            rows[t] = lastPositive;
+        HostRowSelection.RowsAtCumulativePotential(seedDistances, _weights, sortedTargets, rows);
     }
 
     public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken)
     {
         var seedDistances = _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
-        var chosen = new List<long>();
-        for (int row = 0; row < seedDistances.Length; row++)
-        {
-            double p = scale * Weight(row) * seedDistances[row];
-            if (p > 0 && CounterRandom.Uniform(seed, (ulong)row) < p)
-                chosen.Add(row);
-        }
-        return chosen;
+        return HostRowSelection.SampleByPotential(seedDistances, _weights, scale, seed);
     }
 
     public void Dispose() => _pruning?.Dispose();

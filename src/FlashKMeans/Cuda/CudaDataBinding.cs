@@ -14,7 +14,7 @@ namespace FlashKMeans.Cuda;
 internal sealed class CudaDataBinding : IKMeansDataBinding
 {
     private const int UploadRows = 1 << 16;
-    private const int CumulativeChunks = 1024;
+    internal const int CumulativeChunks = 1024;
 
     private readonly CudaSession _s;
     private readonly CudaContext _context;
@@ -263,12 +263,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         else
             EnqueueStep(normalizeCentroids);
         _s.Stream.Synchronize();
-        double inertia = BitConverter.Int64BitsToDouble(_hostScalars.Span[0]);
-        long changed = _hostScalars.Span[1];
-        int empty = 0;
-        foreach (double w in _hostClusterWeights.Span)
-            empty += w > 0 ? 0 : 1;
-        return new LloydStepResult(inertia, changed, empty);
+        return CudaBindingHost.StepResult(_hostScalars.Span, _hostClusterWeights.Span);
     }
 
     /// <summary>Enqueues one Lloyd step, ending with the copies of the scalars and cluster weights to pinned memory.</summary>
@@ -317,31 +312,8 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         var distances = new float[n];
         _labels.CopyTo(labels, 0, _s.Stream);
         _distances.CopyTo(distances, 0, _s.Stream);
-        var heap = new PriorityQueue<FarRow, (float Distance, long NegativeRow)>();
-        for (int row = 0; row < n; row++)
-        {
-            if (labels[row] < 0 || !(Weight(row) > 0))
-                continue;
-            var key = (distances[row], -(long)row);
-            if (heap.Count < count)
-                heap.Enqueue(new FarRow(row, labels[row], distances[row]), key);
-            else if (heap.TryPeek(out _, out var least) && Compare(key, least) > 0)
-                heap.EnqueueDequeue(new FarRow(row, labels[row], distances[row]), key);
-        }
-        var result = new List<FarRow>(heap.Count);
-        while (heap.Count > 0)
-            result.Add(heap.Dequeue());
-        result.Reverse();
-        return result;
-
-        static int Compare((float Distance, long NegativeRow) a, (float Distance, long NegativeRow) b)
-        {
-            int byDistance = a.Distance.CompareTo(b.Distance);
-            return byDistance != 0 ? byDistance : a.NegativeRow.CompareTo(b.NegativeRow);
-        }
+        return HostRowSelection.FarthestRows(labels, distances, _hostWeights, count);
     }
-
-    private float Weight(long row) => _hostWeights is null ? 1f : _hostWeights[row];
 
     public double Evaluate(ReadOnlySpan<float> centroids, Span<double> clusterWeights, CancellationToken cancellationToken)
     {
@@ -387,11 +359,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
 
     public void GatherRows(ReadOnlySpan<long> rows, Span<float> vectors, Span<float> weights, CancellationToken cancellationToken)
     {
-        foreach (long row in rows)
-        {
-            if (row < 0 || row >= _n)
-                throw new ArgumentOutOfRangeException(nameof(rows), row, $"Row index outside [0, {_n}).");
-        }
+        CudaBindingHost.CheckRows(rows, _n);
         if (rows.IsEmpty)
             return;
         _context.MakeCurrent();
@@ -400,9 +368,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         indices.CopyFrom(rows, 0, _s.Stream);
         _s.GatherRows(_x.Pointer, indices.Pointer, output.Pointer, rows.Length, _d, _ld);
         output.CopyTo(vectors[..(rows.Length * _d)], 0, _s.Stream);
-        if (!weights.IsEmpty)
-            for (int i = 0; i < rows.Length; i++)
-                weights[i] = Weight(rows[i]);
+        CudaBindingHost.GatherWeights(rows, weights, _hostWeights);
     }
 
     private DeviceBuffer<float> SeedDistances =>
@@ -438,8 +404,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
     public void GetSeedWeights(Span<double> weights)
     {
         // One assignment against every seed so far: its argmin (lowest index on ties) is the first seed to reach each row.
-        if (weights.Length * _d != _seedsSinceReset.Count)
-            throw new ArgumentException($"{_seedsSinceReset.Count / _d} seeds have been added, not {weights.Length}.", nameof(weights));
+        CudaBindingHost.CheckSeedCount(weights, _seedsSinceReset.Count, _d);
         Evaluate(_seedsSinceReset.ToArray(), weights, CancellationToken.None);
     }
 
@@ -449,7 +414,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         _context.MakeCurrent();
         int m = candidates.Length / _d;
         // Candidates go in groups so that the n × group distance matrix stays within 256 MiB.
-        int group = (int)Math.Clamp((256L << 20) / (4 * Math.Max(_n, 1)), 1, 256);
+        int group = CudaBindingHost.CandidateGroup(_n);
         for (int first = 0; first < m; first += group)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -478,67 +443,24 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         _s.ChunkSums(seed.Pointer, WeightsPointer, _n, chunks, partials.Pointer);
         var totals = new double[chunks];
         partials.CopyTo(totals, 0, _s.Stream);
-        var values = new float[per];
-        int t = 0;
-        double before = 0;
-        for (int c = 0; c < chunks && t < sortedTargets.Length; c++)
-        {
-            double after = before + totals[c];
-            // Rounding differs between the tree sum and the row walk; a margin keeps borderline chunks in.
-            if (after * (1 + 1e-9) + 1e-300 < sortedTargets[t] && totals[c] >= 0)
-            {
-                before = after;
-                continue;
-            }
-            long lo = c * per;
-            int count = (int)Math.Min(per, _n - lo);
-            if (count <= 0)
-                break;
-            seed.CopyTo(values.AsSpan(0, count), lo, _s.Stream);
-            double running = before;
-            for (int i = 0; i < count && t < sortedTargets.Length; i++)
-            {
-                double mass = (double)Weight(lo + i) * values[i];
-                if (!(mass > 0))
-                    continue;
-                running += mass;
-                while (t < sortedTargets.Length && running > sortedTargets[t])
-                    rows[t++] = lo + i;
-            }
-            before = after;
-        }
+        int t = HostRowSelection.WalkChunks(totals, per, _n, _hostWeights, sortedTargets, rows,
+            (first, destination) => seed.CopyTo(destination, first, _s.Stream));
         if (t < sortedTargets.Length)
-        {
-            // Rounding can leave the last targets just above the running total: they take the last row with mass.
-            long last = LastPositiveRow();
-            for (; t < sortedTargets.Length; t++)
-                rows[t] = last;
-        }
+            HostRowSelection.FillRemaining(sortedTargets, rows, t, HostRowSelection.LastPositiveRow(SeedDistancesOnHost(), _hostWeights));
     }
 
-    private long LastPositiveRow()
+    /// <summary>Every row's seed distance, copied to the host.</summary>
+    private float[] SeedDistancesOnHost()
     {
         var values = new float[_n];
         SeedDistances.CopyTo(values, 0, _s.Stream);
-        for (long row = _n - 1; row >= 0; row--)
-            if ((double)Weight(row) * values[row] > 0)
-                return row;
-        return -1;
+        return values;
     }
 
     public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken)
     {
         _context.MakeCurrent();
-        var values = new float[_n];
-        SeedDistances.CopyTo(values, 0, _s.Stream);
-        var chosen = new List<long>();
-        for (long row = 0; row < _n; row++)
-        {
-            double p = scale * Weight(row) * values[row];
-            if (p > 0 && CounterRandom.Uniform(seed, (ulong)row) < p)
-                chosen.Add(row);
-        }
-        return chosen;
+        return HostRowSelection.SampleByPotential(SeedDistancesOnHost(), _hostWeights, scale, seed);
     }
 
     public void Dispose()
@@ -553,18 +475,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
             (errors ??= []).Add(e);
         }
         _stepGraph = null;
-        for (int i = _owned.Count - 1; i >= 0; i--)
-        {
-            try
-            {
-                _owned[i].Dispose();
-            }
-            catch (CudaException e)
-            {
-                (errors ??= []).Add(e);
-            }
-        }
-        _owned.Clear();
+        CudaBindingHost.DisposeInReverse(_owned, e => e is CudaException, ref errors);
         if (errors is not null)
             throw new AggregateException("Freeing the binding's GPU memory failed.", errors);
     }

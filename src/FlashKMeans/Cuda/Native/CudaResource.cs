@@ -58,6 +58,18 @@ internal abstract class CudaResource : IDisposable
         }
     }
 
+    /// <summary>
+    /// For a constructor whose creating driver call failed: un-counts this owner without a finalizer
+    /// (nothing was created, so <see cref="Release"/> finds nothing to free) and returns the exception to
+    /// throw, naming <paramref name="call"/>.
+    /// </summary>
+    protected Exception CreationFailed(CuResult result, string call)
+    {
+        GC.SuppressFinalize(this);
+        Dispose();
+        return CudaCheck.Create(result, call);
+    }
+
     protected void ThrowIfReleased()
     {
         if (IsReleased)

@@ -11,11 +11,7 @@ internal sealed class CudaStream : CudaResource
         context.MakeCurrent();
         var result = CudaApi.cuStreamCreate(out nint handle, NonBlocking);
         if (result != CuResult.Success)
-        {
-            GC.SuppressFinalize(this);
-            Dispose();
-            throw CudaCheck.Create(result, "cuStreamCreate");
-        }
+            throw CreationFailed(result, "cuStreamCreate");
         Handle = handle;
     }
 
@@ -35,35 +31,23 @@ internal sealed class CudaStream : CudaResource
     protected override string Describe() => "stream";
 }
 
-/// <summary>An event for timing work on a stream.</summary>
-internal sealed class CudaEvent : CudaResource
+/// <summary>
+/// Owner of one CUDA event created with the given CU_EVENT flags: the creation and the free shared by the
+/// timing <see cref="CudaEvent"/> and streaming's ordering-only <c>SyncEvent</c>.
+/// </summary>
+internal abstract class CudaEventResource : CudaResource
 {
-    public CudaEvent(CudaContext context)
+    protected CudaEventResource(CudaContext context, uint flags)
         : base(context)
     {
         context.MakeCurrent();
-        var result = CudaApi.cuEventCreate(out nint handle, 0);
+        var result = CudaApi.cuEventCreate(out nint handle, flags);
         if (result != CuResult.Success)
-        {
-            GC.SuppressFinalize(this);
-            Dispose();
-            throw CudaCheck.Create(result, "cuEventCreate");
-        }
+            throw CreationFailed(result, "cuEventCreate");
         Handle = handle;
     }
 
     public nint Handle { get; private set; }
-
-    public void Record(CudaStream stream) => CudaCheck.ThrowIfFailed(CudaApi.cuEventRecord(Handle, stream.Handle));
-
-    public void Synchronize() => CudaCheck.ThrowIfFailed(CudaApi.cuEventSynchronize(Handle));
-
-    /// <summary>Milliseconds from <paramref name="start"/> to this event; both must have completed.</summary>
-    public float ElapsedSince(CudaEvent start)
-    {
-        CudaCheck.ThrowIfFailed(CudaApi.cuEventElapsedTime(out float ms, start.Handle, Handle));
-        return ms;
-    }
 
     protected override CuResult Release()
     {
@@ -75,4 +59,24 @@ internal sealed class CudaEvent : CudaResource
     }
 
     protected override string Describe() => "event";
+}
+
+/// <summary>An event for timing work on a stream.</summary>
+internal sealed class CudaEvent : CudaEventResource
+{
+    public CudaEvent(CudaContext context)
+        : base(context, 0)
+    {
+    }
+
+    public void Record(CudaStream stream) => CudaCheck.ThrowIfFailed(CudaApi.cuEventRecord(Handle, stream.Handle));
+
+    public void Synchronize() => CudaCheck.ThrowIfFailed(CudaApi.cuEventSynchronize(Handle));
+
+    /// <summary>Milliseconds from <paramref name="start"/> to this event; both must have completed.</summary>
+    public float ElapsedSince(CudaEvent start)
+    {
+        CudaCheck.ThrowIfFailed(CudaApi.cuEventElapsedTime(out float ms, start.Handle, Handle));
+        return ms;
+    }
 }

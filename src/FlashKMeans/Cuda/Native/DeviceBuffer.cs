@@ -18,11 +18,7 @@ internal sealed unsafe class DeviceBuffer<T> : CudaResource where T : unmanaged
         nuint bytes = (nuint)(Math.Max(length, 1) * sizeof(T));
         var result = CudaApi.cuMemAlloc(out ulong pointer, bytes);
         if (result != CuResult.Success)
-        {
-            GC.SuppressFinalize(this);
-            Dispose();
-            throw CudaCheck.Create(result, $"cuMemAlloc({bytes} bytes)");
-        }
+            throw CreationFailed(result, $"cuMemAlloc({bytes} bytes)");
         Pointer = pointer;
         Interlocked.Add(ref s_liveBytes, (long)bytes);
     }
@@ -100,11 +96,7 @@ internal sealed unsafe class PinnedBuffer<T> : CudaResource where T : unmanaged
         context.MakeCurrent();
         var result = CudaApi.cuMemHostAlloc(out void* p, (nuint)(Math.Max(length, 1) * sizeof(T)), 0);
         if (result != CuResult.Success)
-        {
-            GC.SuppressFinalize(this);
-            Dispose();
-            throw CudaCheck.Create(result, "cuMemHostAlloc");
-        }
+            throw CreationFailed(result, "cuMemHostAlloc");
         _pointer = (T*)p;
     }
 

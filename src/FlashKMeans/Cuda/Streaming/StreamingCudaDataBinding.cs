@@ -619,12 +619,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             Drain();
             throw;
         }
-        double inertia = BitConverter.Int64BitsToDouble(_hostScalars.Span[0]);
-        long changed = _hostScalars.Span[1];
-        int empty = 0;
-        foreach (double w in _hostClusterWeights.Span)
-            empty += w > 0 ? 0 : 1;
-        return new LloydStepResult(inertia, changed, empty);
+        return CudaBindingHost.StepResult(_hostScalars.Span, _hostClusterWeights.Span);
     }
 
     /// <summary>Enqueues the assignment of a step over the cached rows alone, for the benchmark's breakdown.</summary>
@@ -671,31 +666,8 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         var distances = new float[n];
         _labels.CopyTo(labels, 0, _s.Stream);
         _distances.CopyTo(distances, 0, _s.Stream);
-        var heap = new PriorityQueue<FarRow, (float Distance, long NegativeRow)>();
-        for (int row = 0; row < n; row++)
-        {
-            if (labels[row] < 0 || !(Weight(row) > 0))
-                continue;
-            var key = (distances[row], -(long)row);
-            if (heap.Count < count)
-                heap.Enqueue(new FarRow(row, labels[row], distances[row]), key);
-            else if (heap.TryPeek(out _, out var least) && Compare(key, least) > 0)
-                heap.EnqueueDequeue(new FarRow(row, labels[row], distances[row]), key);
-        }
-        var result = new List<FarRow>(heap.Count);
-        while (heap.Count > 0)
-            result.Add(heap.Dequeue());
-        result.Reverse();
-        return result;
-
-        static int Compare((float Distance, long NegativeRow) a, (float Distance, long NegativeRow) b)
-        {
-            int byDistance = a.Distance.CompareTo(b.Distance);
-            return byDistance != 0 ? byDistance : a.NegativeRow.CompareTo(b.NegativeRow);
-        }
+        return HostRowSelection.FarthestRows(labels, distances, _hostWeights, count);
     }
-
-    private float Weight(long row) => _hostWeights is null ? 1f : _hostWeights[row];
 
     public double Evaluate(ReadOnlySpan<float> centroids, Span<double> clusterWeights, CancellationToken cancellationToken)
     {
@@ -742,11 +714,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
 
     public void GatherRows(ReadOnlySpan<long> rows, Span<float> vectors, Span<float> weights, CancellationToken cancellationToken)
     {
-        foreach (long row in rows)
-        {
-            if (row < 0 || row >= _n)
-                throw new ArgumentOutOfRangeException(nameof(rows), row, $"Row index outside [0, {_n}).");
-        }
+        CudaBindingHost.CheckRows(rows, _n);
         if (rows.IsEmpty)
             return;
         _context.MakeCurrent();
@@ -777,9 +745,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         output.CopyTo(sorted, 0, _s.Stream);
         for (int i = 0; i < count; i++)
             sorted.AsSpan(i * _d, _d).CopyTo(vectors.Slice(order[i] * _d, _d));
-        if (!weights.IsEmpty)
-            for (int i = 0; i < count; i++)
-                weights[i] = Weight(rows[i]);
+        CudaBindingHost.GatherWeights(rows, weights, _hostWeights);
     }
 
     private DeviceBuffer<float> SeedDistances =>
@@ -817,8 +783,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
 
     public void GetSeedWeights(Span<double> weights)
     {
-        if (weights.Length * _d != _seedsSinceReset.Count)
-            throw new ArgumentException($"{_seedsSinceReset.Count / _d} seeds have been added, not {weights.Length}.", nameof(weights));
+        CudaBindingHost.CheckSeedCount(weights, _seedsSinceReset.Count, _d);
         Evaluate(_seedsSinceReset.ToArray(), weights, CancellationToken.None);
     }
 
@@ -829,7 +794,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         int m = candidates.Length / _d;
         // The same groups as in memory, one pass each: the n × group distance matrix stays within 256 MiB,
         // and the potentials are reduced over all rows at once, so they equal the in-memory ones.
-        int group = (int)Math.Clamp((256L << 20) / (4 * Math.Max(_n, 1)), 1, 256);
+        int group = CudaBindingHost.CandidateGroup(_n);
         for (int first = 0; first < m; first += group)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -853,72 +818,30 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         // Reads only the seed distances, which are resident: the same walk as the in-memory binding.
         var seed = SeedDistances;
         _context.MakeCurrent();
-        const int CumulativeChunks = 1024;
-        int chunks = (int)Math.Min(CumulativeChunks, Math.Max(1, _n));
+        int chunks = (int)Math.Min(CudaDataBinding.CumulativeChunks, Math.Max(1, _n));
         long per = (_n + chunks - 1) / chunks;
         using var partials = new DeviceBuffer<double>(_context, chunks);
         _s.ChunkSums(seed.Pointer, WeightsPointer, _n, chunks, partials.Pointer);
         var totals = new double[chunks];
         partials.CopyTo(totals, 0, _s.Stream);
-        var values = new float[per];
-        int t = 0;
-        double before = 0;
-        for (int c = 0; c < chunks && t < sortedTargets.Length; c++)
-        {
-            double after = before + totals[c];
-            if (after * (1 + 1e-9) + 1e-300 < sortedTargets[t] && totals[c] >= 0)
-            {
-                before = after;
-                continue;
-            }
-            long lo = c * per;
-            int count = (int)Math.Min(per, _n - lo);
-            if (count <= 0)
-                break;
-            seed.CopyTo(values.AsSpan(0, count), lo, _s.Stream);
-            double running = before;
-            for (int i = 0; i < count && t < sortedTargets.Length; i++)
-            {
-                double mass = (double)Weight(lo + i) * values[i];
-                if (!(mass > 0))
-                    continue;
-                running += mass;
-                while (t < sortedTargets.Length && running > sortedTargets[t])
-                    rows[t++] = lo + i;
-            }
-            before = after;
-        }
+        int t = HostRowSelection.WalkChunks(totals, per, _n, _hostWeights, sortedTargets, rows,
+            (first, destination) => seed.CopyTo(destination, first, _s.Stream));
         if (t < sortedTargets.Length)
-        {
-            long last = LastPositiveRow();
-            for (; t < sortedTargets.Length; t++)
-                rows[t] = last;
-        }
+            HostRowSelection.FillRemaining(sortedTargets, rows, t, HostRowSelection.LastPositiveRow(SeedDistancesOnHost(), _hostWeights));
     }
 
-    private long LastPositiveRow()
+    /// <summary>Every row's seed distance, copied to the host.</summary>
+    private float[] SeedDistancesOnHost()
     {
         var values = new float[_n];
         SeedDistances.CopyTo(values, 0, _s.Stream);
-        for (long row = _n - 1; row >= 0; row--)
-            if ((double)Weight(row) * values[row] > 0)
-                return row;
-        return -1;
+        return values;
     }
 
     public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken)
     {
         _context.MakeCurrent();
-        var values = new float[_n];
-        SeedDistances.CopyTo(values, 0, _s.Stream);
-        var chosen = new List<long>();
-        for (long row = 0; row < _n; row++)
-        {
-            double p = scale * Weight(row) * values[row];
-            if (p > 0 && CounterRandom.Uniform(seed, (ulong)row) < p)
-                chosen.Add(row);
-        }
-        return chosen;
+        return HostRowSelection.SampleByPotential(SeedDistancesOnHost(), _hostWeights, scale, seed);
     }
 
     public void Dispose()
@@ -929,18 +852,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         if (_copy is not null)
             Drain();
         List<Exception>? errors = null;
-        for (int i = _owned.Count - 1; i >= 0; i--)
-        {
-            try
-            {
-                _owned[i].Dispose();
-            }
-            catch (Exception e) when (e is CudaException or AggregateException)
-            {
-                (errors ??= []).Add(e);
-            }
-        }
-        _owned.Clear();
+        CudaBindingHost.DisposeInReverse(_owned, e => e is CudaException or AggregateException, ref errors);
         if (errors is not null)
             throw new AggregateException("Freeing the streaming binding's memory failed.", errors);
     }

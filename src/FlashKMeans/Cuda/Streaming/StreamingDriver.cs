@@ -15,25 +15,14 @@ internal static unsafe partial class StreamingDriverApi
 }
 
 /// <summary>An event used only to order work between streams and to let the host wait for it (no timing, so it is cheap).</summary>
-internal sealed class SyncEvent : CudaResource
+internal sealed class SyncEvent : CudaEventResource
 {
     private const uint DisableTiming = 2;
 
     public SyncEvent(CudaContext context)
-        : base(context)
+        : base(context, DisableTiming)
     {
-        context.MakeCurrent();
-        var result = CudaApi.cuEventCreate(out nint handle, DisableTiming);
-        if (result != CuResult.Success)
-        {
-            GC.SuppressFinalize(this);
-            Dispose();
-            throw CudaCheck.Create(result, "cuEventCreate");
-        }
-        Handle = handle;
     }
-
-    public nint Handle { get; private set; }
 
     /// <summary>Whether the event was ever recorded; waiting on a never-recorded event is a no-op anyway, this saves the call.</summary>
     public bool Recorded { get; private set; }
@@ -57,17 +46,6 @@ internal sealed class SyncEvent : CudaResource
         if (Recorded)
             CudaCheck.ThrowIfFailed(CudaApi.cuEventSynchronize(Handle));
     }
-
-    protected override CuResult Release()
-    {
-        if (Handle == 0)
-            return CuResult.Success;
-        var result = CudaApi.cuEventDestroy(Handle);
-        Handle = 0;
-        return result;
-    }
-
-    protected override string Describe() => "event";
 }
 
 /// <summary>
@@ -85,11 +63,7 @@ internal sealed unsafe class HostRegistration : CudaResource
         context.MakeCurrent();
         var result = StreamingDriverApi.cuMemHostRegister((void*)pointer, (nuint)bytes, 0);
         if (result != CuResult.Success)
-        {
-            GC.SuppressFinalize(this);
-            Dispose();
-            throw CudaCheck.Create(result, $"cuMemHostRegister({bytes} bytes)");
-        }
+            throw CreationFailed(result, $"cuMemHostRegister({bytes} bytes)");
         _pointer = (void*)pointer;
     }
 
