@@ -61,7 +61,17 @@ root.SetAction(parse =>
     Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
 
     var clock = Stopwatch.StartNew();
-    var model = new KMeans(options).Fit(data, dimension, default, progress, cancel.Token);
+    KMeansModel model;
+    try
+    {
+        model = new KMeans(options).Fit(data, dimension, default, progress, cancel.Token);
+    }
+    catch (Exception error) when (error is ArgumentException or NotSupportedException or InvalidDataException or OperationCanceledException)
+    {
+        // Bad input, an unusable device or Ctrl+C: the message says which; a stack trace would not help.
+        Console.Error.WriteLine($"error: {error.Message}");
+        return 1;
+    }
     clock.Stop();
 
     var labels = model.Predict(data, dimension);
