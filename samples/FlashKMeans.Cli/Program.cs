@@ -10,7 +10,7 @@ var rowsOption = new Option<int>("--rows", "-n") { Description = "Rows of genera
 var clustersOption = new Option<int>("--clusters", "-k") { Description = "K, the number of clusters.", DefaultValueFactory = _ => 8 };
 var iterationsOption = new Option<int>("--iterations") { Description = "Maximum Lloyd iterations.", DefaultValueFactory = _ => KMeansOptions.Defaults.MaximumNumberOfIterations };
 var toleranceOption = new Option<double>("--tolerance") { Description = "Relative inertia change that counts as converged; <= 0 runs every iteration.", DefaultValueFactory = _ => KMeansOptions.Defaults.OptimizationTolerance };
-var initOption = new Option<KMeansInitialization>("--init") { Description = "KMeansPlusPlus, KMeansParallel or RandomRows.", DefaultValueFactory = _ => KMeansInitialization.KMeansPlusPlus };
+var initOption = new Option<KMeansInitialization>("--init") { Description = "KMeansPlusPlus, KMeansParallel or RandomRows.", DefaultValueFactory = _ => KMeansOptions.Defaults.Initialization };
 var deviceOption = new Option<ComputeDevice>("--device") { Description = "Auto (GPU if present, else CPU), Cpu or Cuda.", DefaultValueFactory = _ => ComputeDevice.Auto };
 var threadsOption = new Option<int?>("--threads") { Description = "CPU threads (default: all)." };
 var seedOption = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 0 };

@@ -18,7 +18,7 @@ public sealed class KMeansOptions
         /// <summary>Default <see cref="OptimizationTolerance"/>.</summary>
         public const double OptimizationTolerance = 1e-4;
         /// <summary>Default <see cref="Initialization"/>.</summary>
-        public const KMeansInitialization Initialization = KMeansInitialization.KMeansPlusPlus;
+        public const KMeansInitialization Initialization = KMeansInitialization.KMeansParallel;
         /// <summary>Default <see cref="NumberOfInitializations"/>.</summary>
         public const int NumberOfInitializations = 1;
         /// <summary>Default <see cref="Seed"/>.</summary>
