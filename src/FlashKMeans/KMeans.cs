@@ -79,7 +79,7 @@ public sealed class KMeans
         ArgumentNullException.ThrowIfNull(source);
         var clock = Stopwatch.StartNew();
         var options = _options;
-        var summary = DataValidator.Scan(source, cancellationToken);
+        var summary = DataValidator.Scan(source, options.Distance, cancellationToken);
         int k = options.NumberOfClusters;
         if (k > summary.RowCount)
             throw new ArgumentOutOfRangeException(nameof(source), $"{nameof(KMeansOptions.NumberOfClusters)} is {k} but the data has only {summary.RowCount} rows; K must not exceed the number of rows.");

@@ -30,6 +30,24 @@ public sealed class BadInputTests
     }
 
     [TestMethod]
+    public void Rows_too_long_for_float32_distances_are_rejected_naming_the_row()
+    {
+        // ‖x‖² of 1e20-sized features overflows float32: the fit used to return inertia ∞ and one cluster for all.
+        var data = TestData.Gaussian(50, 2, seed: 1);
+        data[31 * 2] = 1e20f;
+        var error = Assert.ThrowsExactly<ArgumentException>(() => Cpu(2).Fit(data, 2));
+        StringAssert.Contains(error.Message, "Row 31");
+        StringAssert.Contains(error.Message, "overflow");
+        data[31 * 2] = 1e18f; // large but safe: ‖x‖² = 1e36 < float.MaxValue / 4
+        var model = Cpu(2).Fit(data, 2);
+        Assert.IsTrue(double.IsFinite(model.Inertia));
+        // Cosine fits scale rows to unit length first, so long rows are fine there.
+        data[31 * 2] = 1e30f;
+        var cosine = new KMeans(new KMeansOptions { NumberOfClusters = 2, Device = ComputeDevice.Cpu, Distance = KMeansDistance.Cosine }).Fit(data, 2);
+        Assert.IsTrue(double.IsFinite(cosine.Inertia));
+    }
+
+    [TestMethod]
     public void Empty_data_is_rejected()
     {
         Assert.ThrowsExactly<ArgumentException>(() => Cpu().Fit(Array.Empty<float>(), 3));
