@@ -48,6 +48,20 @@ public sealed class BadInputTests
     }
 
     [TestMethod]
+    public void Cosine_accepts_rows_of_subnormal_length()
+    {
+        // 1 / ‖x‖ overflows float below ‖x‖ ≈ 3e-39: the unit row used to come out as (∞, NaN), poisoning a centroid and the inertia.
+        var data = new float[] { 1e-40f, 0, 1, 0.1f, 0, 1, 0.1f, 1 };
+        var model = new KMeans(new KMeansOptions { NumberOfClusters = 2, Device = ComputeDevice.Cpu, Distance = KMeansDistance.Cosine, Seed = 1 }).Fit(data, 2);
+        Assert.IsTrue(DataValidator.AllFinite(model.Centroids.Span), string.Join(", ", model.Centroids.ToArray()));
+        Assert.IsTrue(double.IsFinite(model.Inertia), $"inertia {model.Inertia}");
+        var labels = model.Predict(data, 2);
+        Assert.AreEqual(labels[0], labels[1], "(1e-40, 0) points the same way as (1, 0.1)");
+        Assert.AreNotEqual(labels[0], labels[2]);
+        Assert.AreEqual(0, model.Transform(new float[] { 1e-40f, 0 })[labels[0]], 1e-2);
+    }
+
+    [TestMethod]
     public void Empty_data_is_rejected()
     {
         Assert.ThrowsExactly<ArgumentException>(() => Cpu().Fit(Array.Empty<float>(), 3));
