@@ -5,7 +5,10 @@ namespace FlashKMeans.Engine;
 /// <summary>
 /// Re-seeds empty clusters deterministically: each empty cluster, in index order, takes the row farthest
 /// from its centroid (ties to the lower row), and that row's weight is taken out of the cluster it leaves,
-/// whose centroid is corrected accordingly. A row is only taken from a cluster that keeps some weight.
+/// whose centroid is corrected accordingly. A row is only taken from a cluster that keeps some weight, and
+/// only if it lies at a positive distance from its centroid: a row sitting on its centroid (duplicate rows,
+/// K above the number of distinct rows) would only make a copy of that centroid, leave the cluster empty
+/// again on the next step and keep the fit from ever converging, so such clusters are left empty.
 /// </summary>
 internal static class EmptyClusterPolicy
 {
@@ -46,7 +49,7 @@ internal static class EmptyClusterPolicy
                 int donor = candidate.Label;
                 var x = vectors.AsSpan(next * d, d);
                 next++;
-                if (!(weights[donor] - w > 0))
+                if (!(candidate.Distance > 0) || !(weights[donor] - w > 0))
                     continue;
                 var donorCentroid = centroids.AsSpan(donor * d, d);
                 double remaining = weights[donor] - w;
