@@ -60,6 +60,10 @@ internal sealed class BatchScorer : IDisposable
                 missing[i] = true;
                 anyMissing = true;
                 row.Clear();
+                // Cosine scoring normalises every row and rejects a zero one: give the placeholder a direction.
+                // Its distances are overwritten with NaN below either way.
+                if (_model.Distance == KMeansDistance.Cosine)
+                    row[0] = 1;
             }
         }
         var distances = scores[..(count * k)];

@@ -284,6 +284,28 @@ public sealed class TrainerTests
     }
 
     [TestMethod]
+    public void CosineModelsGiveMissingRowsKeyZeroInTransformAndRowMapper()
+    {
+        // The missing row was zeroed before scoring, and cosine scoring rejects a zero row ("has zero length"),
+        // so one NaN row made the whole cursor (and PredictionEngine) throw.
+        var (rows, _) = Blobs.Make(300, D, 3, 6, seed: 41);
+        var options = new GpuKMeansTrainer.Options { NumberOfClusters = 3, Device = ComputeDevice.Cpu, Distance = KMeansDistance.Cosine, Seed = 1 };
+        var model = new MLContext().Clustering.Trainers.FlashKMeans(options).Fit(new TestDataView(rows, D));
+        var dirty = (float[])rows.Clone();
+        dirty[7 * D + 4] = float.NaN;
+        var scored = model.Transform(new TestDataView(dirty, D));
+        var keys = Read.Keys(scored);
+        var scores = Read.Scores(scored);
+        Assert.AreEqual(0u, keys[7]);
+        Assert.IsTrue(scores[7].All(float.IsNaN));
+        Assert.IsTrue(keys.Where((_, i) => i != 7).All(k => k is >= 1 and <= 3));
+        var (mapperScores, mapperKeys) = Read.ThroughRowMapper(model, new TestDataView(dirty, D));
+        CollectionAssert.AreEqual(keys, mapperKeys);
+        for (int i = 0; i < scores.Length; i++)
+            CollectionAssert.AreEqual(scores[i], mapperScores[i], $"row {i}");
+    }
+
+    [TestMethod]
     public void DataWithNoUsableRowOrTooFewRowsIsRejectedClearly()
     {
         var rows = Enumerable.Repeat(float.NaN, 20 * D).ToArray();
