@@ -40,8 +40,8 @@ public sealed class KMeansOptions
     /// <summary>
     /// Convergence threshold on the <em>relative</em> change of inertia between two consecutive
     /// iterations, |I(t−1) − I(t)| / I(t−1), as cuVS does. The fit stops, converged, when the change is at
-    /// most this value, or when no label changes. A value ≤ 0 runs exactly
-    /// <see cref="MaximumNumberOfIterations"/> iterations (unless labels stop changing).
+    /// most this value, or when no label changes. A value ≤ 0 turns both tests off and runs exactly
+    /// <see cref="MaximumNumberOfIterations"/> iterations.
     /// </summary>
     public double OptimizationTolerance { get; set; } = Defaults.OptimizationTolerance;
 
