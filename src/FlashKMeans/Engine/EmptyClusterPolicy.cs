@@ -29,7 +29,11 @@ internal static class EmptyClusterPolicy
 
         // Ask for spare candidates: some may sit in clusters too light to give a row away.
         int wanted = (int)Math.Min(binding.RowCount, 2L * empty.Count + 16);
-        var far = binding.FindFarthestRows(wanted, cancellationToken);
+        // Farthest first: rows sitting on their centroid come last and are never taken, so drop them before the
+        // gather, which costs a pass over the data when K exceeds the distinct rows and it would find nothing.
+        var far = binding.FindFarthestRows(wanted, cancellationToken).Where(row => row.Distance > 0).ToList();
+        if (far.Count == 0)
+            return 0;
         var rows = new long[far.Count];
         for (int i = 0; i < rows.Length; i++)
             rows[i] = far[i].Row;
@@ -49,7 +53,7 @@ internal static class EmptyClusterPolicy
                 int donor = candidate.Label;
                 var x = vectors.AsSpan(next * d, d);
                 next++;
-                if (!(candidate.Distance > 0) || !(weights[donor] - w > 0))
+                if (!(weights[donor] - w > 0))
                     continue;
                 var donorCentroid = centroids.AsSpan(donor * d, d);
                 double remaining = weights[donor] - w;
