@@ -97,7 +97,12 @@ public sealed class KMeans
         using var backend = BackendSelector.Create(options);
         using var binding = backend.Bind(training, summary, k, cancellationToken);
         LloydRun? best = null;
-        for (int init = 0; init < options.NumberOfInitializations; init++)
+        // Explicit centroids start every initialisation at the same place, so further runs repeat the first.
+        int initializations = options.Initialization == KMeansInitialization.Explicit ? 1 : options.NumberOfInitializations;
+        if (initializations < options.NumberOfInitializations)
+            options.Logger?.LogInformation("FlashKMeans: {Requested} initialisations requested, but explicit initial centroids give the same start every time; running one.",
+                options.NumberOfInitializations);
+        for (int init = 0; init < initializations; init++)
         {
             ulong seed = CounterRandom.Derive((ulong)options.Seed, (ulong)init);
             var initial = CentroidInitializer.Run(binding, options, seed, cancellationToken);

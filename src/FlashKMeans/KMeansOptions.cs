@@ -65,7 +65,10 @@ public sealed class KMeansOptions
     /// <summary>Sampling rounds of k-means||.</summary>
     public int KMeansParallelRounds { get; set; } = Defaults.KMeansParallelRounds;
 
-    /// <summary>Independent initialisations; the fit with the lowest inertia is kept.</summary>
+    /// <summary>
+    /// Independent initialisations; the fit with the lowest inertia is kept. With
+    /// <see cref="KMeansInitialization.Explicit"/> every start is the same, so one is run.
+    /// </summary>
     public int NumberOfInitializations { get; set; } = Defaults.NumberOfInitializations;
 
     /// <summary>Seed of every random choice. The same seed gives bit-identical results on the CPU at any thread count.</summary>
