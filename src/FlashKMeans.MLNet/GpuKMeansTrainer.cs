@@ -84,7 +84,10 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         /// <summary>Arithmetic of the GPU distance products; the CPU always computes in float32.</summary>
         public ComputePrecision Precision = ComputePrecision.Float32;
 
-        /// <summary>Rows copied from the ML.NET cursor into one pinned engine batch (and scored per block by Transform).</summary>
+        /// <summary>
+        /// Rows copied from the ML.NET cursor into one pinned engine batch (and scored per block by Transform); fewer
+        /// for wide features, as a batch holds at most about 16 M values (64 MiB).
+        /// </summary>
         public int BatchSize = Defaults.BatchSize;
 
         /// <summary>
@@ -190,7 +193,8 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             throw new ArgumentException(
                 $"{nameof(Options.InitialCentroids)} holds {initial.Length} values; K × d = {o.NumberOfClusters} × {d} = {(long)o.NumberOfClusters * d} " +
                 $"for the feature column '{o.FeatureColumnName}'.", nameof(input));
-        int batchRows = o.BatchSize;
+        // A batch holds at most about 64 MiB of features, so wide vectors (hashed text) cannot overflow its array.
+        int batchRows = (int)Math.Clamp((16L << 20) / d, 1, o.BatchSize);
         if (o.DeviceMemoryBudgetMb is int budget)
             batchRows = (int)Math.Clamp(((long)budget << 20) / (4L * (d + 1)), 1, batchRows);
 

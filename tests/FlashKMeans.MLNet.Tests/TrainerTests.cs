@@ -306,6 +306,23 @@ public sealed class TrainerTests
     }
 
     [TestMethod]
+    public void WideFeatureVectorsTrainWithoutOverflowingTheBatchBuffer()
+    {
+        // 16384 rows × 140 000 features is more values than an array holds: with no memory budget the
+        // trainer's batch buffer failed with "Arithmetic operation resulted in an overflow".
+        const int wide = 140_000;
+        var rows = new float[3 * wide];
+        rows[0] = 1;
+        rows[wide + 1] = 2;
+        rows[2 * wide + 2] = 3;
+        var options = new GpuKMeansTrainer.Options { NumberOfClusters = 2, Device = ComputeDevice.Cpu, DeviceMemoryBudgetMb = null };
+        var model = new MLContext().Clustering.Trainers.FlashKMeans(options).Fit(new TestDataView(rows, wide));
+        Assert.AreEqual(3L, model.TrainingSummary!.RowsUsed);
+        Assert.AreEqual(wide, model.Dimension);
+        CollectionAssert.AreEquivalent(new uint[] { 1, 2 }, Read.Keys(model.Transform(new TestDataView(rows, wide))).Distinct().ToArray());
+    }
+
+    [TestMethod]
     public void DataWithNoUsableRowOrTooFewRowsIsRejectedClearly()
     {
         var rows = Enumerable.Repeat(float.NaN, 20 * D).ToArray();
