@@ -91,6 +91,8 @@ public sealed class KMeansModel
     /// <summary>The 0-based cluster of one row.</summary>
     public int Predict(ReadOnlySpan<float> row)
     {
+        if (row.Length != Dimension)
+            throw new ArgumentException($"Dimension mismatch: the model has {Dimension} features per row, the row {row.Length}.", nameof(row));
         Span<int> label = stackalloc int[1];
         Predict(row, label);
         return label[0];

@@ -62,6 +62,19 @@ public sealed class BadInputTests
     }
 
     [TestMethod]
+    public void Predicting_one_row_of_the_wrong_length_says_dimension_mismatch()
+    {
+        var model = Cpu(2).Fit(TestData.Gaussian(20, 3, seed: 1), 3);
+        // Six values used to read as "2 rows but room for 1 labels", an empty row as "0 rows".
+        foreach (int length in new[] { 0, 2, 6 })
+        {
+            var error = Assert.ThrowsExactly<ArgumentException>(() => model.Predict(new float[length]));
+            StringAssert.Contains(error.Message, "Dimension mismatch");
+            Assert.AreEqual("row", error.ParamName);
+        }
+    }
+
+    [TestMethod]
     public void Empty_data_is_rejected()
     {
         Assert.ThrowsExactly<ArgumentException>(() => Cpu().Fit(Array.Empty<float>(), 3));
