@@ -75,6 +75,17 @@ public sealed class BadInputTests
     }
 
     [TestMethod]
+    public void Cosine_batch_prediction_names_the_zero_row_by_its_index_in_the_source()
+    {
+        var data = TestData.Gaussian(300, 3, seed: 2);
+        var model = new KMeans(new KMeansOptions { NumberOfClusters = 2, Device = ComputeDevice.Cpu, Distance = KMeansDistance.Cosine }).Fit(data, 3);
+        data.AsSpan(250 * 3, 3).Clear();
+        // The index used to be counted from the start of the batch: "Row 50" in the third batch of 100.
+        var error = Assert.ThrowsExactly<ArgumentException>(() => model.Predict(new InMemoryBatchSource(data, 3, batchRows: 100), new int[300]));
+        StringAssert.Contains(error.Message, "Row 250 ");
+    }
+
+    [TestMethod]
     public void Empty_data_is_rejected()
     {
         Assert.ThrowsExactly<ArgumentException>(() => Cpu().Fit(Array.Empty<float>(), 3));
