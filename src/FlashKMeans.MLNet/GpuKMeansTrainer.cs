@@ -123,7 +123,13 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         /// <summary>Receives a report after every iteration, in addition to the log lines.</summary>
         public IProgress<KMeansProgress>? Progress;
 
-        internal Options Clone() => (Options)MemberwiseClone();
+        internal Options Clone()
+        {
+            var copy = (Options)MemberwiseClone();
+            // The only mutable member: a copy must not share the caller's centroid array.
+            copy.InitialCentroids = (float[]?)InitialCentroids?.Clone();
+            return copy;
+        }
     }
 
     /// <summary>Creates the trainer; prefer <c>mlContext.Clustering.Trainers.FlashKMeans(...)</c>.</summary>

@@ -26,6 +26,8 @@ public sealed class KMeans
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options.Clone();
+        // The caller keeps its array: changing it later must not change what this estimator fits from.
+        _options.InitialCentroids = options.InitialCentroids.ToArray();
     }
 
     /// <summary>A copy of the settings in use.</summary>

@@ -323,6 +323,22 @@ public sealed class TrainerTests
     }
 
     [TestMethod]
+    public void InitialCentroidsAreCopiedWithTheOptions()
+    {
+        var (rows, _) = Blobs.Make(200, D, 3, 6, seed: 51);
+        var initial = Blobs.PickRows(rows, D, 3, seed: 52);
+        var options = Explicit(initial, 3);
+        options.MaximumNumberOfIterations = 1;
+        var reference = new MLContext().Clustering.Trainers.FlashKMeans(options).Fit(new TestDataView(rows, D));
+        var trainer = new MLContext().Clustering.Trainers.FlashKMeans(options);
+        // "The settings; they are copied": neither the caller's array nor GetOptions' copy may reach the trainer.
+        initial[0] = 1e6f;
+        trainer.GetOptions().InitialCentroids![1] = -1e6f;
+        var model = trainer.Fit(new TestDataView(rows, D));
+        CollectionAssert.AreEqual(reference.EngineModel.Centroids.ToArray(), model.EngineModel.Centroids.ToArray());
+    }
+
+    [TestMethod]
     public void DataWithNoUsableRowOrTooFewRowsIsRejectedClearly()
     {
         var rows = Enumerable.Repeat(float.NaN, 20 * D).ToArray();
