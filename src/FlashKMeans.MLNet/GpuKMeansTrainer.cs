@@ -186,7 +186,8 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
     /// <summary>Trains on <paramref name="input"/>: one cursor pass, or one per engine pass when the rows exceed the memory budget.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type, or K exceeds the usable rows.</exception>
     /// <exception cref="InvalidOperationException">The input failed while being read (the message says where), or a
-    /// missing row was found with <see cref="Options.TreatMissingFeaturesAsError"/>.</exception>
+    /// missing row was found with <see cref="Options.TreatMissingFeaturesAsError"/>, or a row is too long for float32 squared
+    /// Euclidean distances (<see cref="FlashKMeans.Data.DataValidator.MaximumSquaredNorm"/>).</exception>
     public GpuKMeansTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -206,7 +207,8 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
 
         using var channel = _env?.Start("FlashKMeans");
         using var source = new CursorBatchSource(input, features, weights, batchRows, o.TreatMissingFeaturesAsError,
-            cacheBudgetBytes: o.DeviceMemoryBudgetMb is int mb ? (long)mb << 20 : 0);
+            cacheBudgetBytes: o.DeviceMemoryBudgetMb is int mb ? (long)mb << 20 : 0,
+            maximumSquaredNorm: o.Distance == KMeansDistance.SquaredEuclidean ? FlashKMeans.Data.DataValidator.MaximumSquaredNorm : float.PositiveInfinity);
         var engineOptions = new KMeansOptions
         {
             NumberOfClusters = o.NumberOfClusters,

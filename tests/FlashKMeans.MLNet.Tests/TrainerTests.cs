@@ -339,6 +339,19 @@ public sealed class TrainerTests
     }
 
     [TestMethod]
+    public void ARowTooLongForFloatDistancesIsNamedByItsRowInTheInput()
+    {
+        var (rows, _) = Blobs.Make(100, D, 3, 6, seed: 61);
+        rows[2 * D] = float.NaN; // skipped, so the engine's own count of rows is one behind the input's from here on
+        rows[5 * D + 3] = 1e20f;
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() =>
+            new MLContext().Clustering.Trainers.FlashKMeans(numberOfClusters: 3).Fit(new TestDataView(rows, D)));
+        StringAssert.Contains(e.Message, "Row 5 ");
+        StringAssert.Contains(e.Message, "'Features'");
+        StringAssert.Contains(e.Message, "overflow");
+    }
+
+    [TestMethod]
     public void DataWithNoUsableRowOrTooFewRowsIsRejectedClearly()
     {
         var rows = Enumerable.Repeat(float.NaN, 20 * D).ToArray();
