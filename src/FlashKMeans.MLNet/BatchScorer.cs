@@ -39,8 +39,12 @@ internal sealed class BatchScorer : IDisposable
 
     public int NumberOfClusters { get; }
 
-    /// <summary>Rows per scoring block such that the distance block stays near 16 M floats.</summary>
-    public int RowsPerBlock(int requested) => (int)Math.Clamp(Math.Min(requested, (16L << 20) / NumberOfClusters), 1, requested);
+    /// <summary>
+    /// Rows per scoring block such that the distance block and the feature block each stay near 16 M floats
+    /// (wide features, such as hashed text, would otherwise overflow the block's array size).
+    /// </summary>
+    public int RowsPerBlock(int requested) =>
+        (int)Math.Clamp(Math.Min(requested, (16L << 20) / Math.Max(NumberOfClusters, Dimension)), 1, requested);
 
     /// <summary>Scores <paramref name="count"/> rows of <paramref name="rows"/> in place of their outputs.</summary>
     /// <param name="rows">count × d features; missing rows are overwritten with zeros so the engine never sees NaN.</param>
@@ -60,6 +64,10 @@ internal sealed class BatchScorer : IDisposable
                 missing[i] = true;
                 anyMissing = true;
                 row.Clear();
+                // Cosine scoring normalises every row and rejects a zero one: give the placeholder a direction.
+                // Its distances are overwritten with NaN below either way.
+                if (_model.Distance == KMeansDistance.Cosine)
+                    row[0] = 1;
             }
         }
         var distances = scores[..(count * k)];

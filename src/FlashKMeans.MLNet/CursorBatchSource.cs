@@ -27,6 +27,7 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
     private Buffer? _spareB;
     private int _passes;
     private NativeRowCache? _cache;
+    private readonly float _maximumSquaredNorm;
 
     /// <param name="data">The training data.</param>
     /// <param name="features">Its feature column (a known-size vector of Single).</param>
@@ -36,9 +37,12 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
     /// <param name="cacheBudgetBytes">When positive, the first complete pass also copies the usable rows into native
     /// memory, up to this many bytes, and later passes read that copy instead of the cursor; an input that does not
     /// fit streams on every pass.</param>
+    /// <param name="maximumSquaredNorm">A usable row longer than this is an error naming its row in the input (the
+    /// engine would name it by its index among the usable rows only); <see cref="float.PositiveInfinity"/> for no limit.</param>
     public CursorBatchSource(IDataView data, DataViewSchema.Column features, DataViewSchema.Column? weights, int batchRows, bool rejectMissing,
-        long cacheBudgetBytes = 0)
+        long cacheBudgetBytes = 0, float maximumSquaredNorm = float.PositiveInfinity)
     {
+        _maximumSquaredNorm = maximumSquaredNorm;
         _data = data;
         _features = features;
         _weights = weights;
@@ -205,6 +209,12 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
                 }
                 else
                 {
+                    if (_source._maximumSquaredNorm < float.PositiveInfinity
+                        && !(System.Numerics.Tensors.TensorPrimitives.Dot(destination, destination) <= _source._maximumSquaredNorm))
+                        throw new InvalidOperationException(
+                            $"Row {_read} of the feature column '{_source._features.Name}' has squared length " +
+                            $"{System.Numerics.Tensors.TensorPrimitives.Dot(destination, destination):G3}, more than {_source._maximumSquaredNorm:G3}: " +
+                            "its squared Euclidean distances would overflow float32. Scale the features down first (for example with a normalizing transform).");
                     if (target.Weights is not null)
                         target.Weights[count] = weight;
                     count++;

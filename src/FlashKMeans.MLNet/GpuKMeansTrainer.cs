@@ -84,7 +84,10 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         /// <summary>Arithmetic of the GPU distance products; the CPU always computes in float32.</summary>
         public ComputePrecision Precision = ComputePrecision.Float32;
 
-        /// <summary>Rows copied from the ML.NET cursor into one pinned engine batch (and scored per block by Transform).</summary>
+        /// <summary>
+        /// Rows copied from the ML.NET cursor into one pinned engine batch (and scored per block by Transform); fewer
+        /// for wide features, as a batch holds at most about 16 M values (64 MiB).
+        /// </summary>
         public int BatchSize = Defaults.BatchSize;
 
         /// <summary>
@@ -120,7 +123,13 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         /// <summary>Receives a report after every iteration, in addition to the log lines.</summary>
         public IProgress<KMeansProgress>? Progress;
 
-        internal Options Clone() => (Options)MemberwiseClone();
+        internal Options Clone()
+        {
+            var copy = (Options)MemberwiseClone();
+            // The only mutable member: a copy must not share the caller's centroid array.
+            copy.InitialCentroids = (float[]?)InitialCentroids?.Clone();
+            return copy;
+        }
     }
 
     /// <summary>Creates the trainer; prefer <c>mlContext.Clustering.Trainers.FlashKMeans(...)</c>.</summary>
@@ -177,7 +186,8 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
     /// <summary>Trains on <paramref name="input"/>: one cursor pass, or one per engine pass when the rows exceed the memory budget.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type, or K exceeds the usable rows.</exception>
     /// <exception cref="InvalidOperationException">The input failed while being read (the message says where), or a
-    /// missing row was found with <see cref="Options.TreatMissingFeaturesAsError"/>.</exception>
+    /// missing row was found with <see cref="Options.TreatMissingFeaturesAsError"/>, or a row is too long for float32 squared
+    /// Euclidean distances (<see cref="FlashKMeans.Data.DataValidator.MaximumSquaredNorm"/>).</exception>
     public GpuKMeansTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -190,13 +200,15 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             throw new ArgumentException(
                 $"{nameof(Options.InitialCentroids)} holds {initial.Length} values; K × d = {o.NumberOfClusters} × {d} = {(long)o.NumberOfClusters * d} " +
                 $"for the feature column '{o.FeatureColumnName}'.", nameof(input));
-        int batchRows = o.BatchSize;
+        // A batch holds at most about 64 MiB of features, so wide vectors (hashed text) cannot overflow its array.
+        int batchRows = (int)Math.Clamp((16L << 20) / d, 1, o.BatchSize);
         if (o.DeviceMemoryBudgetMb is int budget)
             batchRows = (int)Math.Clamp(((long)budget << 20) / (4L * (d + 1)), 1, batchRows);
 
         using var channel = _env?.Start("FlashKMeans");
         using var source = new CursorBatchSource(input, features, weights, batchRows, o.TreatMissingFeaturesAsError,
-            cacheBudgetBytes: o.DeviceMemoryBudgetMb is int mb ? (long)mb << 20 : 0);
+            cacheBudgetBytes: o.DeviceMemoryBudgetMb is int mb ? (long)mb << 20 : 0,
+            maximumSquaredNorm: o.Distance == KMeansDistance.SquaredEuclidean ? FlashKMeans.Data.DataValidator.MaximumSquaredNorm : float.PositiveInfinity);
         var engineOptions = new KMeansOptions
         {
             NumberOfClusters = o.NumberOfClusters,

@@ -26,6 +26,8 @@ public sealed class KMeans
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options.Clone();
+        // The caller keeps its array: changing it later must not change what this estimator fits from.
+        _options.InitialCentroids = options.InitialCentroids.ToArray();
     }
 
     /// <summary>A copy of the settings in use.</summary>
@@ -79,7 +81,7 @@ public sealed class KMeans
         ArgumentNullException.ThrowIfNull(source);
         var clock = Stopwatch.StartNew();
         var options = _options;
-        var summary = DataValidator.Scan(source, cancellationToken);
+        var summary = DataValidator.Scan(source, options.Distance, cancellationToken);
         int k = options.NumberOfClusters;
         if (k > summary.RowCount)
             throw new ArgumentOutOfRangeException(nameof(source), $"{nameof(KMeansOptions.NumberOfClusters)} is {k} but the data has only {summary.RowCount} rows; K must not exceed the number of rows.");
@@ -97,7 +99,12 @@ public sealed class KMeans
         using var backend = BackendSelector.Create(options);
         using var binding = backend.Bind(training, summary, k, cancellationToken);
         LloydRun? best = null;
-        for (int init = 0; init < options.NumberOfInitializations; init++)
+        // Explicit centroids start every initialisation at the same place, so further runs repeat the first.
+        int initializations = options.Initialization == KMeansInitialization.Explicit ? 1 : options.NumberOfInitializations;
+        if (initializations < options.NumberOfInitializations)
+            options.Logger?.LogInformation("FlashKMeans: {Requested} initialisations requested, but explicit initial centroids give the same start every time; running one.",
+                options.NumberOfInitializations);
+        for (int init = 0; init < initializations; init++)
         {
             ulong seed = CounterRandom.Derive((ulong)options.Seed, (ulong)init);
             var initial = CentroidInitializer.Run(binding, options, seed, cancellationToken);

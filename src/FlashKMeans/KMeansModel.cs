@@ -91,6 +91,8 @@ public sealed class KMeansModel
     /// <summary>The 0-based cluster of one row.</summary>
     public int Predict(ReadOnlySpan<float> row)
     {
+        if (row.Length != Dimension)
+            throw new ArgumentException($"Dimension mismatch: the model has {Dimension} features per row, the row {row.Length}.", nameof(row));
         Span<int> label = stackalloc int[1];
         Predict(row, label);
         return label[0];
@@ -151,7 +153,7 @@ public sealed class KMeansModel
             if (!DataValidator.AllFinite(rows))
                 throw new ArgumentException($"Rows {batch.FirstRow} to {batch.FirstRow + batch.RowCount - 1} contain NaN or infinite values.", nameof(source));
             var slice = labels.Slice((int)batch.FirstRow, batch.RowCount);
-            scorer.Assign(Distance == KMeansDistance.Cosine ? UnitRows(rows) : rows, slice, default);
+            scorer.Assign(Distance == KMeansDistance.Cosine ? UnitRows(rows, batch.FirstRow) : rows, slice, default);
             done += batch.RowCount;
         }
         if (done != labels.Length)
@@ -218,11 +220,13 @@ public sealed class KMeansModel
         }
     }
 
-    private float[] UnitRows(ReadOnlySpan<float> rows)
+    /// <param name="rows">Row-major rows.</param>
+    /// <param name="firstRow">The index of the first of them, for the message naming a zero row.</param>
+    private float[] UnitRows(ReadOnlySpan<float> rows, long firstRow = 0)
     {
         var unit = rows.ToArray();
         for (int r = 0; r < unit.Length / Dimension; r++)
-            UnitLengthBatchSource.Normalize(unit.AsSpan(r * Dimension, Dimension), r);
+            UnitLengthBatchSource.Normalize(unit.AsSpan(r * Dimension, Dimension), firstRow + r);
         return unit;
     }
 

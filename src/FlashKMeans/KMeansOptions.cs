@@ -40,8 +40,8 @@ public sealed class KMeansOptions
     /// <summary>
     /// Convergence threshold on the <em>relative</em> change of inertia between two consecutive
     /// iterations, |I(t−1) − I(t)| / I(t−1), as cuVS does. The fit stops, converged, when the change is at
-    /// most this value, or when no label changes. A value ≤ 0 runs exactly
-    /// <see cref="MaximumNumberOfIterations"/> iterations (unless labels stop changing).
+    /// most this value, or when no label changes. A value ≤ 0 turns both tests off and runs exactly
+    /// <see cref="MaximumNumberOfIterations"/> iterations.
     /// </summary>
     public double OptimizationTolerance { get; set; } = Defaults.OptimizationTolerance;
 
@@ -65,7 +65,10 @@ public sealed class KMeansOptions
     /// <summary>Sampling rounds of k-means||.</summary>
     public int KMeansParallelRounds { get; set; } = Defaults.KMeansParallelRounds;
 
-    /// <summary>Independent initialisations; the fit with the lowest inertia is kept.</summary>
+    /// <summary>
+    /// Independent initialisations; the fit with the lowest inertia is kept. With
+    /// <see cref="KMeansInitialization.Explicit"/> every start is the same, so one is run.
+    /// </summary>
     public int NumberOfInitializations { get; set; } = Defaults.NumberOfInitializations;
 
     /// <summary>Seed of every random choice. The same seed gives bit-identical results on the CPU at any thread count.</summary>

@@ -284,6 +284,74 @@ public sealed class TrainerTests
     }
 
     [TestMethod]
+    public void CosineModelsGiveMissingRowsKeyZeroInTransformAndRowMapper()
+    {
+        // The missing row was zeroed before scoring, and cosine scoring rejects a zero row ("has zero length"),
+        // so one NaN row made the whole cursor (and PredictionEngine) throw.
+        var (rows, _) = Blobs.Make(300, D, 3, 6, seed: 41);
+        var options = new GpuKMeansTrainer.Options { NumberOfClusters = 3, Device = ComputeDevice.Cpu, Distance = KMeansDistance.Cosine, Seed = 1 };
+        var model = new MLContext().Clustering.Trainers.FlashKMeans(options).Fit(new TestDataView(rows, D));
+        var dirty = (float[])rows.Clone();
+        dirty[7 * D + 4] = float.NaN;
+        var scored = model.Transform(new TestDataView(dirty, D));
+        var keys = Read.Keys(scored);
+        var scores = Read.Scores(scored);
+        Assert.AreEqual(0u, keys[7]);
+        Assert.IsTrue(scores[7].All(float.IsNaN));
+        Assert.IsTrue(keys.Where((_, i) => i != 7).All(k => k is >= 1 and <= 3));
+        var (mapperScores, mapperKeys) = Read.ThroughRowMapper(model, new TestDataView(dirty, D));
+        CollectionAssert.AreEqual(keys, mapperKeys);
+        for (int i = 0; i < scores.Length; i++)
+            CollectionAssert.AreEqual(scores[i], mapperScores[i], $"row {i}");
+    }
+
+    [TestMethod]
+    public void WideFeatureVectorsTrainWithoutOverflowingTheBatchBuffer()
+    {
+        // 16384 rows × 140 000 features is more values than an array holds: with no memory budget the
+        // trainer's batch buffer failed with "Arithmetic operation resulted in an overflow".
+        const int wide = 140_000;
+        var rows = new float[3 * wide];
+        rows[0] = 1;
+        rows[wide + 1] = 2;
+        rows[2 * wide + 2] = 3;
+        var options = new GpuKMeansTrainer.Options { NumberOfClusters = 2, Device = ComputeDevice.Cpu, DeviceMemoryBudgetMb = null };
+        var model = new MLContext().Clustering.Trainers.FlashKMeans(options).Fit(new TestDataView(rows, wide));
+        Assert.AreEqual(3L, model.TrainingSummary!.RowsUsed);
+        Assert.AreEqual(wide, model.Dimension);
+        CollectionAssert.AreEquivalent(new uint[] { 1, 2 }, Read.Keys(model.Transform(new TestDataView(rows, wide))).Distinct().ToArray());
+    }
+
+    [TestMethod]
+    public void InitialCentroidsAreCopiedWithTheOptions()
+    {
+        var (rows, _) = Blobs.Make(200, D, 3, 6, seed: 51);
+        var initial = Blobs.PickRows(rows, D, 3, seed: 52);
+        var options = Explicit(initial, 3);
+        options.MaximumNumberOfIterations = 1;
+        var reference = new MLContext().Clustering.Trainers.FlashKMeans(options).Fit(new TestDataView(rows, D));
+        var trainer = new MLContext().Clustering.Trainers.FlashKMeans(options);
+        // "The settings; they are copied": neither the caller's array nor GetOptions' copy may reach the trainer.
+        initial[0] = 1e6f;
+        trainer.GetOptions().InitialCentroids![1] = -1e6f;
+        var model = trainer.Fit(new TestDataView(rows, D));
+        CollectionAssert.AreEqual(reference.EngineModel.Centroids.ToArray(), model.EngineModel.Centroids.ToArray());
+    }
+
+    [TestMethod]
+    public void ARowTooLongForFloatDistancesIsNamedByItsRowInTheInput()
+    {
+        var (rows, _) = Blobs.Make(100, D, 3, 6, seed: 61);
+        rows[2 * D] = float.NaN; // skipped, so the engine's own count of rows is one behind the input's from here on
+        rows[5 * D + 3] = 1e20f;
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() =>
+            new MLContext().Clustering.Trainers.FlashKMeans(numberOfClusters: 3).Fit(new TestDataView(rows, D)));
+        StringAssert.Contains(e.Message, "Row 5 ");
+        StringAssert.Contains(e.Message, "'Features'");
+        StringAssert.Contains(e.Message, "overflow");
+    }
+
+    [TestMethod]
     public void DataWithNoUsableRowOrTooFewRowsIsRejectedClearly()
     {
         var rows = Enumerable.Repeat(float.NaN, 20 * D).ToArray();

@@ -17,6 +17,21 @@ public sealed class TransformerTests
     }
 
     [TestMethod]
+    public void ScoringBlocksOfWideFeaturesFitInAnArray()
+    {
+        // Blocks were sized by K alone: 16384 rows of 2^24 features overflowed the feature block's int size
+        // (blocks double from 64 rows, so scoring failed once a few hundred rows had been read).
+        const int wide = 1 << 24;
+        var model = KMeansModel.FromCentroids(new float[2 * wide], wide);
+        using var scorer = new BatchScorer(model, new ScoringDevice(ComputeDevice.Cpu, ComputePrecision.Float32, null));
+        int rows = scorer.RowsPerBlock(GpuKMeansTrainer.Defaults.BatchSize);
+        Assert.IsTrue(rows >= 1);
+        Assert.IsTrue((long)rows * wide <= 16L << 20, $"{rows} rows × {wide} features");
+        Assert.AreEqual(GpuKMeansTrainer.Defaults.BatchSize, new BatchScorer(KMeansModel.FromCentroids(new float[7 * 12], 12),
+            new ScoringDevice(ComputeDevice.Cpu, ComputePrecision.Float32, null)).RowsPerBlock(GpuKMeansTrainer.Defaults.BatchSize));
+    }
+
+    [TestMethod]
     public void OutputColumnsHaveMLNetsTypes()
     {
         var (model, rows) = Train();

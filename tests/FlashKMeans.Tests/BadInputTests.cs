@@ -30,6 +30,62 @@ public sealed class BadInputTests
     }
 
     [TestMethod]
+    public void Rows_too_long_for_float32_distances_are_rejected_naming_the_row()
+    {
+        // ‖x‖² of 1e20-sized features overflows float32: the fit used to return inertia ∞ and one cluster for all.
+        var data = TestData.Gaussian(50, 2, seed: 1);
+        data[31 * 2] = 1e20f;
+        var error = Assert.ThrowsExactly<ArgumentException>(() => Cpu(2).Fit(data, 2));
+        StringAssert.Contains(error.Message, "Row 31");
+        StringAssert.Contains(error.Message, "overflow");
+        data[31 * 2] = 1e18f; // large but safe: ‖x‖² = 1e36 < float.MaxValue / 4
+        var model = Cpu(2).Fit(data, 2);
+        Assert.IsTrue(double.IsFinite(model.Inertia));
+        // Cosine fits scale rows to unit length first, so long rows are fine there.
+        data[31 * 2] = 1e30f;
+        var cosine = new KMeans(new KMeansOptions { NumberOfClusters = 2, Device = ComputeDevice.Cpu, Distance = KMeansDistance.Cosine }).Fit(data, 2);
+        Assert.IsTrue(double.IsFinite(cosine.Inertia));
+    }
+
+    [TestMethod]
+    public void Cosine_accepts_rows_of_subnormal_length()
+    {
+        // 1 / ‖x‖ overflows float below ‖x‖ ≈ 3e-39: the unit row used to come out as (∞, NaN), poisoning a centroid and the inertia.
+        var data = new float[] { 1e-40f, 0, 1, 0.1f, 0, 1, 0.1f, 1 };
+        var model = new KMeans(new KMeansOptions { NumberOfClusters = 2, Device = ComputeDevice.Cpu, Distance = KMeansDistance.Cosine, Seed = 1 }).Fit(data, 2);
+        Assert.IsTrue(DataValidator.AllFinite(model.Centroids.Span), string.Join(", ", model.Centroids.ToArray()));
+        Assert.IsTrue(double.IsFinite(model.Inertia), $"inertia {model.Inertia}");
+        var labels = model.Predict(data, 2);
+        Assert.AreEqual(labels[0], labels[1], "(1e-40, 0) points the same way as (1, 0.1)");
+        Assert.AreNotEqual(labels[0], labels[2]);
+        Assert.AreEqual(0, model.Transform(new float[] { 1e-40f, 0 })[labels[0]], 1e-2);
+    }
+
+    [TestMethod]
+    public void Predicting_one_row_of_the_wrong_length_says_dimension_mismatch()
+    {
+        var model = Cpu(2).Fit(TestData.Gaussian(20, 3, seed: 1), 3);
+        // Six values used to read as "2 rows but room for 1 labels", an empty row as "0 rows".
+        foreach (int length in new[] { 0, 2, 6 })
+        {
+            var error = Assert.ThrowsExactly<ArgumentException>(() => model.Predict(new float[length]));
+            StringAssert.Contains(error.Message, "Dimension mismatch");
+            Assert.AreEqual("row", error.ParamName);
+        }
+    }
+
+    [TestMethod]
+    public void Cosine_batch_prediction_names_the_zero_row_by_its_index_in_the_source()
+    {
+        var data = TestData.Gaussian(300, 3, seed: 2);
+        var model = new KMeans(new KMeansOptions { NumberOfClusters = 2, Device = ComputeDevice.Cpu, Distance = KMeansDistance.Cosine }).Fit(data, 3);
+        data.AsSpan(250 * 3, 3).Clear();
+        // The index used to be counted from the start of the batch: "Row 50" in the third batch of 100.
+        var error = Assert.ThrowsExactly<ArgumentException>(() => model.Predict(new InMemoryBatchSource(data, 3, batchRows: 100), new int[300]));
+        StringAssert.Contains(error.Message, "Row 250 ");
+    }
+
+    [TestMethod]
     public void Empty_data_is_rejected()
     {
         Assert.ThrowsExactly<ArgumentException>(() => Cpu().Fit(Array.Empty<float>(), 3));

@@ -105,6 +105,41 @@ public sealed class BatchSourceTests
     }
 
     [TestMethod]
+    public void An_empty_raw_file_is_reported_as_holding_no_rows()
+    {
+        string empty = Path.Combine(_directory, "empty.f32");
+        File.WriteAllBytes(empty, []);
+        // Before: the memory map's own ArgumentException about "a positive capacity".
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => MemoryMappedBatchSource.OpenRaw(empty, 3)).Message, "no rows");
+    }
+
+    [TestMethod]
+    public void A_npy_shape_too_large_for_the_file_is_rejected_not_wrapped_around()
+    {
+        // 2^62 rows × 4 float32 features is 2^66 bytes: a long wraps that to 0 and the size check passed,
+        // mapping 2^62 rows over a file that holds none (any read then faults).
+        string huge = Path.Combine(_directory, "huge.npy");
+        using (var stream = File.Create(huge))
+            NpyHeader.Write(stream, 1L << 62, 4, RowElementType.Float32);
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => MemoryMappedBatchSource.OpenNpy(huge)).Message, "truncated");
+    }
+
+    [TestMethod]
+    public void A_npy_shape_that_is_not_a_number_is_invalid_data()
+    {
+        // Python 2 wrote longs as "3L"; an unparsable shape used to escape as a FormatException.
+        string legacy = Path.Combine(_directory, "legacy.npy");
+        using (var stream = File.Create(legacy))
+        {
+            NpyHeader.Write(stream, 3, 4, RowElementType.Float32);
+            stream.Write(new byte[3 * 4 * 4]);
+        }
+        var text = System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(legacy)).Replace("(3, 4)", "(3L, 4)");
+        File.WriteAllBytes(legacy, System.Text.Encoding.Latin1.GetBytes(text));
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => MemoryMappedBatchSource.OpenNpy(legacy)).Message, "shape");
+    }
+
+    [TestMethod]
     public void A_source_that_throws_midway_surfaces_the_error()
     {
         var data = TestData.Gaussian(5000, 3, seed: 1);

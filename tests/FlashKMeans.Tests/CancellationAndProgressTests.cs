@@ -59,6 +59,22 @@ public sealed class CancellationAndProgressTests
         Assert.IsFalse(fixedRun.Converged);
     }
 
+    [TestMethod]
+    public void Explicit_centroids_run_one_initialisation_whatever_the_number_asked_for()
+    {
+        // Every initialisation from the same explicit centroids repeats the first: three used to take three times as long.
+        int d = 2;
+        var data = TestData.Blobs(1000, d, centers: 3, spread: 5, seed: 4);
+        var reports = new List<KMeansProgress>();
+        var model = new KMeans(new KMeansOptions
+        {
+            NumberOfClusters = 3, Device = ComputeDevice.Cpu, Initialization = KMeansInitialization.Explicit,
+            InitialCentroids = TestData.PickRows(data, d, 3, seed: 1), NumberOfInitializations = 3,
+        }).Fit(data, d, default, new Inline(reports.Add));
+        Assert.IsTrue(reports.All(r => r.Initialization == 0), string.Join(", ", reports.Select(r => r.Initialization).Distinct()));
+        Assert.AreEqual(model.Iterations, reports.Count);
+    }
+
     private sealed class Inline(Action<KMeansProgress> report) : IProgress<KMeansProgress>
     {
         public void Report(KMeansProgress value) => report(value);

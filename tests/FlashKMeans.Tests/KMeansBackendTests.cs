@@ -179,6 +179,25 @@ public abstract class KMeansBackendTests
     }
 
     [TestMethod]
+    public void More_clusters_than_distinct_rows_converges_instead_of_reseeding_every_iteration()
+    {
+        // Three distinct points, twenty copies each, K = 5: two clusters must stay empty. Re-seeding them with
+        // copies of points already on a centroid used to empty them again on every step, so the fit ran all
+        // its iterations and never reported convergence.
+        int d = 2;
+        var data = new float[60 * d];
+        for (int r = 0; r < 60; r++)
+            data[r * d] = r % 3;
+        var options = Options(5);
+        options.MaximumNumberOfIterations = 100;
+        var model = new KMeans(options).Fit(data, d);
+        Assert.AreEqual(0.0, model.Inertia, 1e-9);
+        Assert.IsTrue(model.Converged, $"ran {model.Iterations} iterations, re-seeded {model.EmptyClustersReseeded} clusters");
+        Assert.IsTrue(model.Iterations < 10, $"ran {model.Iterations} iterations");
+        Assert.AreEqual(3, model.Predict(data, d).Distinct().Count());
+    }
+
+    [TestMethod]
     public void Empty_clusters_are_reseeded_from_farthest_rows()
     {
         int d = 2, k = 4;

@@ -100,4 +100,34 @@ public sealed class ModelPersistenceTests
                 Assert.AreEqual(Reference.Distance(rows.AsSpan(r * d, d), centroids.AsSpan(c * d, d)), all[r * 5 + c], 1e-4);
         Assert.AreEqual(Enumerable.Range(0, 200).Sum(r => all.Skip(r * 5).Take(5).Min()), model.Score(rows), 1e-3);
     }
+
+    [TestMethod]
+    public void A_model_larger_than_one_byte_array_saves_and_loads()
+    {
+        // 2 × 270 M centroid values are 2.16 GB of model: Save used to build the whole file in one byte array and
+        // failed with an OverflowException, although Load accepts K × d up to Array.MaxLength values.
+        const int k = 2, d = 270_000_000;
+        var values = new float[(long)k * d];
+        values[0] = 1.5f;
+        values[d - 1] = -2.25f;
+        values[^1] = 3.125f;
+        var model = KMeansModel.FromCentroids(values, d);
+        values = null;
+        string path = Path.Combine(Path.GetTempPath(), "fkm-large-" + Guid.NewGuid().ToString("N") + ".fkmm");
+        try
+        {
+            model.Save(path);
+            Assert.AreEqual(48 + 4L * k * d + 4, new FileInfo(path).Length);
+            var loaded = KMeansModel.Load(path);
+            Assert.AreEqual(k, loaded.NumberOfClusters);
+            Assert.AreEqual(d, loaded.Dimension);
+            Assert.IsTrue(model.Centroids.Span.SequenceEqual(loaded.Centroids.Span));
+            Assert.AreEqual(-2.25f, loaded.GetCentroid(0)[d - 1]);
+            Assert.AreEqual(3.125f, loaded.GetCentroid(1)[d - 1]);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }

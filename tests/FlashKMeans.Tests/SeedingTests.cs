@@ -14,6 +14,21 @@ public sealed class SeedingTests
         }).Fit(data, d);
 
     [TestMethod]
+    public void Explicit_centroids_are_copied_when_the_estimator_is_made()
+    {
+        var initial = new float[] { -1, 0, 1, 0 };
+        var kmeans = new KMeans(new KMeansOptions
+        {
+            NumberOfClusters = 2, Device = ComputeDevice.Cpu, Initialization = KMeansInitialization.Explicit,
+            InitialCentroids = initial, MaximumNumberOfIterations = 0,
+        });
+        initial[0] = 99; // the options were "copied", yet the fit used to start from the caller's changed array
+        var model = kmeans.Fit(new float[] { -1, 0, 1, 0, 2, 0 }, 2);
+        CollectionAssert.AreEqual(new float[] { -1, 0, 1, 0 }, model.Centroids.ToArray());
+        CollectionAssert.AreEqual(new float[] { -1, 0, 1, 0 }, kmeans.Options.InitialCentroids.ToArray());
+    }
+
+    [TestMethod]
     [DataRow(KMeansInitialization.KMeansPlusPlus)]
     [DataRow(KMeansInitialization.KMeansParallel)]
     [DataRow(KMeansInitialization.RandomRows)]

@@ -64,7 +64,24 @@ internal static class VectorMath
             var row = rows.Slice(r * dimension, dimension);
             double norm = Math.Sqrt(DotDouble(row, row));
             if (norm > 0)
-                TensorPrimitives.Multiply(row, (float)(1.0 / norm), row);
+                ScaleToUnit(row, norm);
         }
+    }
+
+    /// <summary>
+    /// Divides <paramref name="row"/> by its positive Euclidean <paramref name="norm"/>. Multiplies by the float
+    /// reciprocal where that is finite; below a norm of about 3e-39 (subnormal features) the reciprocal overflows
+    /// float, and the row is divided in float64 instead, so it still comes out unit length rather than ∞ or NaN.
+    /// </summary>
+    public static void ScaleToUnit(Span<float> row, double norm)
+    {
+        float reciprocal = (float)(1.0 / norm);
+        if (float.IsFinite(reciprocal))
+        {
+            TensorPrimitives.Multiply(row, reciprocal, row);
+            return;
+        }
+        for (int f = 0; f < row.Length; f++)
+            row[f] = (float)(row[f] / norm);
     }
 }

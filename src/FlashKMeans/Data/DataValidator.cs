@@ -13,9 +13,29 @@ public readonly record struct DataSummary(long RowCount, double TotalWeight);
 /// </summary>
 public static class DataValidator
 {
+    /// <summary>
+    /// The largest squared row length a squared-Euclidean fit accepts. The kernels compute
+    /// ‖x‖² + ‖c‖² − 2·x·c in float32, and a centroid is no longer than the longest row, so every term stays
+    /// below float.MaxValue only while ‖x‖² ≤ float.MaxValue / 4 (‖x‖ up to about 9.2e18). Beyond it the
+    /// distances overflow to ∞ − ∞ = NaN, and labels and inertia become meaningless.
+    /// </summary>
+    public const float MaximumSquaredNorm = float.MaxValue / 4;
+
     /// <summary>Scans every row of <paramref name="source"/>.</summary>
     /// <exception cref="ArgumentException">The data is empty or holds a bad value; the message names the row.</exception>
     public static DataSummary Scan(IBatchSource source, CancellationToken cancellationToken = default)
+        => Scan(source, checkNorms: false, cancellationToken);
+
+    /// <summary>
+    /// Scans every row of <paramref name="source"/> for a fit with <paramref name="distance"/>: as
+    /// <see cref="Scan(IBatchSource, CancellationToken)"/>, and for squared Euclidean distance also rejects a row
+    /// longer than <see cref="MaximumSquaredNorm"/> allows (cosine fits scale rows to unit length first).
+    /// </summary>
+    /// <exception cref="ArgumentException">The data is empty or holds a bad value; the message names the row.</exception>
+    public static DataSummary Scan(IBatchSource source, KMeansDistance distance, CancellationToken cancellationToken = default)
+        => Scan(source, checkNorms: distance == KMeansDistance.SquaredEuclidean, cancellationToken);
+
+    private static DataSummary Scan(IBatchSource source, bool checkNorms, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(source);
         int d = source.Dimension;
@@ -39,6 +59,18 @@ public static class DataValidator
                     throw new ArgumentException(
                         $"Row {rows + at / d} has a non-finite value ({values[at]}) at feature {at % d}; NaN and infinite features are not allowed.",
                         nameof(source));
+                }
+                if (checkNorms)
+                {
+                    for (int r = 0; r < batch.RowCount; r++)
+                    {
+                        float squaredNorm = System.Numerics.Tensors.TensorPrimitives.Dot(values.Slice(r * d, d), values.Slice(r * d, d));
+                        if (!(squaredNorm <= MaximumSquaredNorm))
+                            throw new ArgumentException(
+                                $"Row {rows + r} has squared length {squaredNorm:G3}, more than {MaximumSquaredNorm:G3}: its squared Euclidean " +
+                                "distances would overflow float32. Scale the data down before clustering.",
+                                nameof(source));
+                    }
                 }
                 if (source.HasWeights)
                 {

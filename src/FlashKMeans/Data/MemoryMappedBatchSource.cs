@@ -46,12 +46,14 @@ public sealed unsafe class MemoryMappedBatchSource : IRowBlockSource, IDisposabl
     }
 
     /// <summary>Maps a headerless file of rows with <paramref name="dimension"/> features each.</summary>
-    /// <exception cref="InvalidDataException">The file size is not a whole number of rows.</exception>
+    /// <exception cref="InvalidDataException">The file is empty or its size is not a whole number of rows.</exception>
     public static MemoryMappedBatchSource OpenRaw(string path, int dimension, RowElementType type = RowElementType.Float32, int batchRows = DefaultBatchRows)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
         long length = new FileInfo(path).Length;
         long rowBytes = (long)dimension * ElementSize(type);
+        if (length == 0)
+            throw new InvalidDataException($"{path}: the file is empty; it holds no rows.");
         if (length % rowBytes != 0)
             throw new InvalidDataException($"{path}: {length} bytes is not a whole number of {dimension}-feature {type} rows.");
         return new MemoryMappedBatchSource(path, 0, length / rowBytes, dimension, type, batchRows);
@@ -67,7 +69,11 @@ public sealed unsafe class MemoryMappedBatchSource : IRowBlockSource, IDisposabl
             header = NpyHeader.Read(stream, path);
             length = stream.Length;
         }
-        long needed = header.DataOffset + header.Rows * header.Columns * ElementSize(header.ElementType);
+        long rowBytes = (long)header.Columns * ElementSize(header.ElementType);
+        // A corrupted shape must not wrap the size around and map rows beyond the end of the file.
+        if (header.Rows > (length - header.DataOffset) / rowBytes)
+            throw new InvalidDataException($"{path}: truncated: the header promises {header.Rows} rows of {rowBytes} bytes after offset {header.DataOffset}, the file has {length} bytes.");
+        long needed = header.DataOffset + header.Rows * rowBytes;
         if (length < needed)
             throw new InvalidDataException($"{path}: truncated: the header promises {needed} bytes, the file has {length}.");
         return new MemoryMappedBatchSource(path, header.DataOffset, header.Rows, header.Columns, header.ElementType, batchRows);

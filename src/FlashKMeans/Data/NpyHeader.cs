@@ -60,8 +60,13 @@ public sealed partial record NpyHeader(long Rows, int Columns, RowElementType El
         };
         if (order.Groups[1].Value == "True")
             throw new InvalidDataException($"{name}: Fortran-order arrays are not supported; save with C order.");
-        var dims = shape.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        var parts = shape.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var dims = new long[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!long.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out dims[i]))
+                throw new InvalidDataException($"{name}: unreadable .npy shape ({shape.Groups[1].Value}).");
+        }
         if (dims.Length != 2 || dims[1] < 1 || dims[1] > int.MaxValue || dims[0] < 0)
             throw new InvalidDataException($"{name}: expected a 2-D array (rows, features), found shape ({shape.Groups[1].Value}).");
         return new NpyHeader(dims[0], (int)dims[1], type, prefixLength + headerLength);

@@ -23,7 +23,7 @@ internal sealed class UnitLengthBatchSource(IBatchSource inner) : IBatchSource
         double norm = Math.Sqrt(Cpu.VectorMath.DotDouble(row, row));
         if (!(norm > 0))
             throw new ArgumentException($"Row {rowIndex} has zero length; cosine distance needs rows with a direction.");
-        System.Numerics.Tensors.TensorPrimitives.Multiply(row, (float)(1.0 / norm), row);
+        Cpu.VectorMath.ScaleToUnit(row, norm);
     }
 
     private sealed class Reader(IBatchReader inner, int d) : IBatchReader

@@ -5,7 +5,10 @@ namespace FlashKMeans.Engine;
 /// <summary>
 /// Re-seeds empty clusters deterministically: each empty cluster, in index order, takes the row farthest
 /// from its centroid (ties to the lower row), and that row's weight is taken out of the cluster it leaves,
-/// whose centroid is corrected accordingly. A row is only taken from a cluster that keeps some weight.
+/// whose centroid is corrected accordingly. A row is only taken from a cluster that keeps some weight, and
+/// only if it lies at a positive distance from its centroid: a row sitting on its centroid (duplicate rows,
+/// K above the number of distinct rows) would only make a copy of that centroid, leave the cluster empty
+/// again on the next step and keep the fit from ever converging, so such clusters are left empty.
 /// </summary>
 internal static class EmptyClusterPolicy
 {
@@ -26,7 +29,11 @@ internal static class EmptyClusterPolicy
 
         // Ask for spare candidates: some may sit in clusters too light to give a row away.
         int wanted = (int)Math.Min(binding.RowCount, 2L * empty.Count + 16);
-        var far = binding.FindFarthestRows(wanted, cancellationToken);
+        // Farthest first: rows sitting on their centroid come last and are never taken, so drop them before the
+        // gather, which costs a pass over the data when K exceeds the distinct rows and it would find nothing.
+        var far = binding.FindFarthestRows(wanted, cancellationToken).Where(row => row.Distance > 0).ToList();
+        if (far.Count == 0)
+            return 0;
         var rows = new long[far.Count];
         for (int i = 0; i < rows.Length; i++)
             rows[i] = far[i].Row;

@@ -5,13 +5,22 @@ internal static class Crc32
 {
     private static readonly uint[] Table = BuildTable();
 
-    public static uint Compute(ReadOnlySpan<byte> data)
+    /// <summary>The running state before any byte: pass it to <see cref="Append"/>, and the last state to <see cref="Finish"/>.</summary>
+    public const uint Initial = 0xFFFFFFFFu;
+
+    public static uint Compute(ReadOnlySpan<byte> data) => Finish(Append(Initial, data));
+
+    /// <summary>Adds <paramref name="data"/> to a running state, so that data too large for one buffer can be checked in parts.</summary>
+    public static uint Append(uint state, ReadOnlySpan<byte> data)
     {
-        uint crc = 0xFFFFFFFFu;
+        uint crc = state;
         foreach (byte b in data)
             crc = Table[(crc ^ b) & 0xFF] ^ (crc >> 8);
-        return ~crc;
+        return crc;
     }
+
+    /// <summary>The checksum of everything appended to <paramref name="state"/>.</summary>
+    public static uint Finish(uint state) => ~state;
 
     private static uint[] BuildTable()
     {

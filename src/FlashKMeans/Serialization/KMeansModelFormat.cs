@@ -31,15 +31,17 @@ public static class KMeansModelFormat
     private static ReadOnlySpan<byte> Magic => "FKMM"u8;
     private const int HeaderSize = 48;
 
+    /// <summary>Centroid bytes converted and checksummed per write or read: models larger than one array stream through it.</summary>
+    private const int ChunkBytes = 1 << 20;
+
     /// <summary>Serialises <paramref name="model"/> into <paramref name="stream"/>.</summary>
     public static void Write(KMeansModel model, Stream stream)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(stream);
         var history = model.InertiaHistory;
-        long size = HeaderSize + 8L * history.Count + 4L * model.Centroids.Length + 4;
-        var buffer = new byte[size];
-        var span = buffer.AsSpan();
+        var head = new byte[HeaderSize + 8L * history.Count];
+        var span = head.AsSpan();
         Magic.CopyTo(span);
         BinaryPrimitives.WriteUInt16LittleEndian(span[4..], Version);
         BinaryPrimitives.WriteUInt16LittleEndian(span[6..], 0);
@@ -57,13 +59,24 @@ public static class KMeansModelFormat
             BinaryPrimitives.WriteDoubleLittleEndian(span[offset..], value);
             offset += 8;
         }
-        foreach (float value in model.Centroids.Span)
+        uint crc = Crc32.Append(Crc32.Initial, head);
+        stream.Write(head);
+
+        // The centroids (4·K·d bytes, which may exceed the largest byte array) go out in chunks.
+        var centroids = model.Centroids;
+        var chunk = new byte[(int)Math.Min(ChunkBytes, 4L * centroids.Length)];
+        for (int first = 0; first < centroids.Length; first += chunk.Length / 4)
         {
-            BinaryPrimitives.WriteSingleLittleEndian(span[offset..], value);
-            offset += 4;
+            var values = centroids.Span.Slice(first, Math.Min(chunk.Length / 4, centroids.Length - first));
+            var bytes = chunk.AsSpan(0, values.Length * 4);
+            for (int i = 0; i < values.Length; i++)
+                BinaryPrimitives.WriteSingleLittleEndian(bytes[(4 * i)..], values[i]);
+            crc = Crc32.Append(crc, bytes);
+            stream.Write(bytes);
         }
-        BinaryPrimitives.WriteUInt32LittleEndian(span[offset..], Crc32.Compute(span[..offset]));
-        stream.Write(buffer);
+        Span<byte> checksum = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(checksum, Crc32.Finish(crc));
+        stream.Write(checksum);
     }
 
     /// <summary>Deserialises a model.</summary>
@@ -94,22 +107,30 @@ public static class KMeansModelFormat
         long bodySize = 8L * historyCount + 4L * k * d + 4;
         if (stream.CanSeek && stream.Length - stream.Position < bodySize)
             throw new InvalidDataException($"Truncated FlashKMeans model: {bodySize} more bytes expected, {stream.Length - stream.Position} present.");
-        var all = new byte[HeaderSize + bodySize];
-        header.CopyTo(all);
-        ReadExactly(stream, all.AsSpan(HeaderSize), "body");
-        var span = all.AsSpan();
-        int end = all.Length - 4;
-        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(span[end..]);
-        if (stored != Crc32.Compute(span[..end]))
-            throw new InvalidDataException("Corrupted FlashKMeans model: checksum mismatch.");
-
+        uint crc = Crc32.Append(Crc32.Initial, header);
+        var historyBytes = new byte[8L * historyCount];
+        ReadExactly(stream, historyBytes, "inertia history");
+        crc = Crc32.Append(crc, historyBytes);
         var history = new double[historyCount];
-        int offset = HeaderSize;
-        for (int i = 0; i < historyCount; i++, offset += 8)
-            history[i] = BinaryPrimitives.ReadDoubleLittleEndian(span[offset..]);
+        for (int i = 0; i < historyCount; i++)
+            history[i] = BinaryPrimitives.ReadDoubleLittleEndian(historyBytes.AsSpan(8 * i));
+
+        // The centroids (4·K·d bytes, which may exceed the largest byte array) come in chunks.
         var centroids = new float[k * d];
-        for (int i = 0; i < centroids.Length; i++, offset += 4)
-            centroids[i] = BinaryPrimitives.ReadSingleLittleEndian(span[offset..]);
+        var chunk = new byte[(int)Math.Min(ChunkBytes, 4L * centroids.Length)];
+        for (int first = 0; first < centroids.Length; first += chunk.Length / 4)
+        {
+            int count = Math.Min(chunk.Length / 4, centroids.Length - first);
+            var bytes = chunk.AsSpan(0, count * 4);
+            ReadExactly(stream, bytes, "centroids");
+            crc = Crc32.Append(crc, bytes);
+            for (int i = 0; i < count; i++)
+                centroids[first + i] = BinaryPrimitives.ReadSingleLittleEndian(bytes[(4 * i)..]);
+        }
+        Span<byte> checksum = stackalloc byte[4];
+        ReadExactly(stream, checksum, "checksum");
+        if (BinaryPrimitives.ReadUInt32LittleEndian(checksum) != Crc32.Finish(crc))
+            throw new InvalidDataException("Corrupted FlashKMeans model: checksum mismatch.");
         if (!Data.DataValidator.AllFinite(centroids))
             throw new InvalidDataException("Corrupted FlashKMeans model: the centroids contain non-finite values.");
         return KMeansModel.Restore(centroids, d, (KMeansDistance)distance, inertia, iterations, converged == 1, reseeded, history);
