@@ -88,9 +88,10 @@ public sealed class KMeans
 
         bool cosine = options.Distance == KMeansDistance.Cosine;
         IBatchSource training = cosine ? new UnitLengthBatchSource(source) : source;
-        if (options.MaximumPointsPerCentroid is int perCentroid && summary.RowCount > (long)perCentroid * k)
+        if (options.MaximumPointsPerCentroid is int perCentroid && summary.RowCount > (long)perCentroid * k
+            && SampleRows(source, summary, k, (int)Math.Min((long)perCentroid * k, Array.MaxLength),
+                CounterRandom.Derive((ulong)options.Seed, 0x5A3B1E), cancellationToken) is { } rows)
         {
-            var rows = RandomRowSeeding.SampleDistinctRows(summary.RowCount, perCentroid * k, CounterRandom.Derive((ulong)options.Seed, 0x5A3B1E));
             options.Logger?.LogInformation("FlashKMeans: training on {Sample} of {Rows} rows ({PerCentroid} per centroid).", rows.Length, summary.RowCount, perCentroid);
             training = new SubsampledBatchSource(training, rows);
             summary = DataValidator.Scan(training, cancellationToken);
@@ -116,5 +117,50 @@ public sealed class KMeans
         }
         return new KMeansModel(best!.Centroids, source.Dimension, options.Distance, best.FinalInertia, best.Iterations,
             best.Converged, best.EmptyClustersReseeded, best.InertiaHistory, best.Statistics, backend.Name);
+    }
+
+    /// <summary>
+    /// The ascending rows of the <see cref="KMeansOptions.MaximumPointsPerCentroid"/> sample, or <c>null</c> to train on
+    /// every row. Weighted data is sampled among its rows of positive weight: zero-weight rows add nothing to the
+    /// objective, and a sample of mostly such rows wastes the budget or, made of them only, leaves nothing to fit.
+    /// </summary>
+    private static long[]? SampleRows(IBatchSource source, DataSummary summary, int k, int count, ulong seed, CancellationToken cancellationToken)
+    {
+        if (!source.HasWeights)
+            return RandomRowSeeding.SampleDistinctRows(summary.RowCount, count, seed);
+        long positive = 0;
+        using (var reader = source.OpenReader())
+        {
+            while (reader.TryRead(out var batch))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                foreach (float w in batch.Weights.Span)
+                    positive += w > 0 ? 1 : 0;
+            }
+        }
+        if (positive < k)
+            return null; // fewer weighted rows than clusters: the full data keeps K ≤ rows
+        // Ordinals among the positive rows (all of them when they fit the budget), mapped to rows in one pass.
+        var ordinals = positive <= count ? null : RandomRowSeeding.SampleDistinctRows(positive, count, seed);
+        var rows = new long[ordinals?.Length ?? positive];
+        long ordinal = 0;
+        int next = 0;
+        using (var reader = source.OpenReader())
+        {
+            while (next < rows.Length && reader.TryRead(out var batch))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var weights = batch.Weights.Span;
+                for (int i = 0; i < weights.Length && next < rows.Length; i++)
+                {
+                    if (!(weights[i] > 0))
+                        continue;
+                    if (ordinals is null || ordinals[next] == ordinal)
+                        rows[next++] = batch.FirstRow + i;
+                    ordinal++;
+                }
+            }
+        }
+        return rows;
     }
 }

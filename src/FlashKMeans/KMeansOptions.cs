@@ -79,7 +79,8 @@ public sealed class KMeansOptions
 
     /// <summary>
     /// When set, training uses a deterministic sample of at most this many rows per centroid
-    /// (faiss' <c>max_points_per_centroid</c>). The returned inertia is that of the sample. Off by default.
+    /// (faiss' <c>max_points_per_centroid</c>), drawn among the rows of positive weight for weighted data. The
+    /// returned inertia is that of the sample. Off by default.
     /// </summary>
     public int? MaximumPointsPerCentroid { get; set; }
 

@@ -100,4 +100,37 @@ public sealed class SeedingTests
         double fullCost = full.Score(data), sampledCost = model.Score(data);
         Assert.IsTrue(sampledCost < fullCost * 1.05, $"subsampled centroids cost {sampledCost}, full {fullCost}");
     }
+
+    [TestMethod]
+    public void Subsampling_weighted_data_samples_rows_that_weigh_something()
+    {
+        // 997 zero-weight rows and 3 that count: a sample of 4 rows drawn from all 1000 was almost surely weightless,
+        // and the fit failed with "All row weights are zero" although the data has positive weights.
+        int d = 2, n = 1000;
+        var data = new float[n * d];
+        var weights = new float[n];
+        for (int r = 0; r < n; r++)
+        {
+            data[r * d] = 100 + r;
+            data[r * d + 1] = -50;
+        }
+        (int Row, float X, float Y)[] heavy = [(17, 0, 0), (503, 0, 1), (911, 10, 10)];
+        foreach (var (row, x, y) in heavy)
+        {
+            data[row * d] = x;
+            data[row * d + 1] = y;
+            weights[row] = 1;
+        }
+        var model = new KMeans(new KMeansOptions { NumberOfClusters = 2, MaximumPointsPerCentroid = 2, Device = ComputeDevice.Cpu }).Fit(data, d, weights);
+        Assert.AreEqual(0.5, model.Inertia, 1e-6);
+        var centroids = Enumerable.Range(0, 2).Select(c => (model.GetCentroid(c)[0], model.GetCentroid(c)[1])).OrderBy(c => c.Item1).ToArray();
+        Assert.AreEqual((0f, 0.5f), centroids[0]);
+        Assert.AreEqual((10f, 10f), centroids[1]);
+
+        // More weighted rows than the budget: the sample holds only weighted rows, so every row of it counts.
+        for (int r = 0; r < n; r += 2)
+            weights[r] = 1;
+        var sampled = new KMeans(new KMeansOptions { NumberOfClusters = 2, MaximumPointsPerCentroid = 10, Device = ComputeDevice.Cpu }).Fit(data, d, weights);
+        Assert.IsTrue(double.IsFinite(sampled.Inertia));
+    }
 }

@@ -6,7 +6,7 @@ namespace FlashKMeans.Engine;
 /// Re-seeds empty clusters deterministically: each empty cluster, in index order, takes the row farthest
 /// from its centroid (ties to the lower row), and that row's weight is taken out of the cluster it leaves,
 /// whose centroid is corrected accordingly. A row is only taken from a cluster that keeps some weight, and
-/// only if it lies at a positive distance from its centroid: a row sitting on its centroid (duplicate rows,
+/// only if it differs from its centroid: a row sitting on its centroid (duplicate rows,
 /// K above the number of distinct rows) would only make a copy of that centroid, leave the cluster empty
 /// again on the next step and keep the fit from ever converging, so such clusters are left empty.
 /// </summary>
@@ -53,9 +53,10 @@ internal static class EmptyClusterPolicy
                 int donor = candidate.Label;
                 var x = vectors.AsSpan(next * d, d);
                 next++;
-                if (!(weights[donor] - w > 0))
-                    continue;
                 var donorCentroid = centroids.AsSpan(donor * d, d);
+                // The kernel's rounding can report a small distance for a row that equals its centroid: check exactly.
+                if (!(weights[donor] - w > 0) || !(SquaredDistance(x, donorCentroid) > 0))
+                    continue;
                 double remaining = weights[donor] - w;
                 for (int f = 0; f < d; f++)
                     donorCentroid[f] = (float)((weights[donor] * donorCentroid[f] - (double)w * x[f]) / remaining);
@@ -71,5 +72,16 @@ internal static class EmptyClusterPolicy
         if (reseeded > 0)
             binding.SetCentroids(centroids);
         return reseeded;
+    }
+
+    private static double SquaredDistance(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        double sum = 0;
+        for (int f = 0; f < a.Length; f++)
+        {
+            double diff = (double)a[f] - b[f];
+            sum += diff * diff;
+        }
+        return sum;
     }
 }
