@@ -134,3 +134,28 @@ public sealed class SeedingTests
         Assert.IsTrue(double.IsFinite(sampled.Inertia));
     }
 }
+
+[TestClass]
+public sealed class WeightedSeedingTests
+{
+    [TestMethod]
+    [DataRow(KMeansInitialization.KMeansPlusPlus), DataRow(KMeansInitialization.KMeansParallel)]
+    public void The_first_seed_is_a_row_that_weighs_something(KMeansInitialization initialization)
+    {
+        int d = 3, n = 2000;
+        var data = TestData.Gaussian(n, d, seed: 4);
+        var weights = new float[n];
+        // 0.5% of the rows carry weight: plain uniform draws would almost always pick a weightless row.
+        for (int r = 700; r < 710; r++)
+            weights[r] = 1;
+        var allowed = Enumerable.Range(700, 10).Select(r => string.Join(",", data.AsSpan(r * d, d).ToArray())).ToHashSet();
+        for (int seed = 0; seed < 6; seed++)
+        {
+            var model = new KMeans(new KMeansOptions
+            {
+                NumberOfClusters = 1, Initialization = initialization, MaximumNumberOfIterations = 0, Seed = seed, Device = ComputeDevice.Cpu,
+            }).Fit(data, d, weights);
+            Assert.IsTrue(allowed.Contains(string.Join(",", model.GetCentroid(0).ToArray())), $"seed {seed}: the first seed weighs nothing");
+        }
+    }
+}

@@ -411,14 +411,15 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         var seedDistances = _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
         int m = candidates.Length / _d;
         var packed = PackedCentroids.Pack(candidates, _d);
-        // Keep every row's distance to every candidate (N × m, m is small) so that committing the winner needs no pass.
-        var cache = _candidates = new CandidateDistances(candidates.ToArray(), m, RowCount);
+        // Keep every row's distance to every candidate (N × m, m is small) so that committing the winner needs no
+        // pass; past one array's reach the winner is committed with a pass instead.
+        var cache = _candidates = RowCount * m <= Array.MaxLength ? new CandidateDistances(candidates.ToArray(), m, RowCount) : null;
         var gate = new object();
         // Per-chunk partial sums keyed by the chunk's first row, added in row order afterwards.
         var byFirstRow = new SortedDictionary<int, double[]>();
         ForEachChunk((rows, global, count) =>
         {
-            var all = cache.Distances.AsSpan((int)((long)global * m), count * m);
+            var all = cache is null ? new float[count * m] : cache.Distances.AsSpan((int)((long)global * m), count * m);
             var local = new double[m];
             FusedAssignKernel.AllDistances(rows, packed, all);
             for (int i = 0; i < count; i++)

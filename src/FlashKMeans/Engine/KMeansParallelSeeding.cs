@@ -16,9 +16,9 @@ internal static class KMeansParallelSeeding
         int k = options.NumberOfClusters, d = binding.Dimension;
         double oversampling = options.OversamplingFactor * k;
         var candidates = new List<float>();
-        long first = (long)(CounterRandom.Uniform(seed, 0) * binding.RowCount);
         var firstRow = new float[d];
-        binding.GatherRows([first], firstRow, default, cancellationToken);
+        ulong counter = 0;
+        FirstSeed.Pick(binding, seed, ref counter, firstRow, cancellationToken);
         candidates.AddRange(firstRow);
         double potential = binding.UpdateSeedDistances(firstRow, reset: true, cancellationToken);
 

@@ -16,8 +16,7 @@ internal static class KMeansPlusPlusSeeding
         var centroids = new float[k * d];
         ulong counter = 0;
 
-        long first = (long)(CounterRandom.Uniform(seed, counter++) * binding.RowCount);
-        binding.GatherRows([first], centroids.AsSpan(0, d), default, cancellationToken);
+        FirstSeed.Pick(binding, seed, ref counter, centroids.AsSpan(0, d), cancellationToken);
         double potential = binding.UpdateSeedDistances(centroids.AsSpan(0, d), reset: true, cancellationToken);
 
         var targets = new double[tries];
