@@ -140,6 +140,45 @@ internal sealed class CudaSession : IDisposable
         Kernels.Get("segmented_sum", "segmented_sum_final").Launch(Stream, (1, 1, 1), 256, 0, final);
     }
 
+    /// <summary>
+    /// Reduces a finished assignment of <paramref name="n"/> rows (device labels and distances) to its inertia
+    /// and, when <paramref name="clusterWeights"/> is not empty, the weight of each of its <paramref name="m"/>
+    /// clusters. Weighted sums are exact fixed point (scale <paramref name="weightScale"/>) whatever the update
+    /// mode: evaluation is rare and should reproduce. Both the resident and the streamed binding end their
+    /// evaluations here, so they agree. <paramref name="weights"/> is 0 for unit weights.
+    /// </summary>
+    public double ReduceAssignment(ulong labels, ulong distances, ulong weights, long n, int m, float weightScale, Span<double> clusterWeights)
+    {
+        using var result = new DeviceBuffer<double>(Context, 1);
+        WeightedSum(distances, weights, n, result.Pointer);
+        if (!clusterWeights.IsEmpty)
+        {
+            if (weights == 0)
+            {
+                using var counts = new DeviceBuffer<int>(Context, m);
+                counts.Clear(Stream);
+                Histogram(labels, counts.Pointer, n, m);
+                var host = new int[m];
+                counts.CopyTo(host, 0, Stream);
+                for (int c = 0; c < m; c++)
+                    clusterWeights[c] = host[c];
+            }
+            else
+            {
+                using var sums = new DeviceBuffer<long>(Context, m);
+                sums.Clear(Stream);
+                ClusterWeights(weights, labels, sums.Pointer, n, m, weightScale);
+                var host = new long[m];
+                sums.CopyTo(host, 0, Stream);
+                for (int c = 0; c < m; c++)
+                    clusterWeights[c] = host[c] / (double)weightScale;
+            }
+        }
+        Span<double> inertia = stackalloc double[1];
+        result.CopyTo(inertia, 0, Stream);
+        return inertia[0];
+    }
+
     /// <summary>Partial sums of w·v over <paramref name="chunks"/> equal row ranges (see segmented_sum.cu).</summary>
     public void ChunkSums(ulong values, ulong weights, long n, int chunks, ulong partials)
     {

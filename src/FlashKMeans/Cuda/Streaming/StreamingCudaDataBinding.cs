@@ -679,37 +679,10 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         using var _3 = norms;
         using var labels = new DeviceBuffer<int>(_context, _n);
         using var distances = new DeviceBuffer<float>(_context, _n);
-        using var result = new DeviceBuffer<double>(_context, 1);
         RunPass(false, null, (first, count, rows, xNorms) =>
             _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, labels.At(first), distances.At(first), updateMin: false),
             cancellationToken, mergeCached: true);
-        _s.WeightedSum(distances.Pointer, WeightsPointer, _n, result.Pointer);
-        if (!clusterWeights.IsEmpty)
-        {
-            if (_weights is null)
-            {
-                using var counts = new DeviceBuffer<int>(_context, m);
-                counts.Clear(_s.Stream);
-                _s.Histogram(labels.Pointer, counts.Pointer, _n, m);
-                var host = new int[m];
-                counts.CopyTo(host, 0, _s.Stream);
-                for (int c = 0; c < m; c++)
-                    clusterWeights[c] = host[c];
-            }
-            else
-            {
-                using var sums = new DeviceBuffer<long>(_context, m);
-                sums.Clear(_s.Stream);
-                _s.ClusterWeights(_weights.Pointer, labels.Pointer, sums.Pointer, _n, m, _weightScale);
-                var host = new long[m];
-                sums.CopyTo(host, 0, _s.Stream);
-                for (int c = 0; c < m; c++)
-                    clusterWeights[c] = host[c] / (double)_weightScale;
-            }
-        }
-        Span<double> inertia = stackalloc double[1];
-        result.CopyTo(inertia, 0, _s.Stream);
-        return inertia[0];
+        return _s.ReduceAssignment(labels.Pointer, distances.Pointer, WeightsPointer, _n, m, _weightScale, clusterWeights);
     }
 
     public void GatherRows(ReadOnlySpan<long> rows, Span<float> vectors, Span<float> weights, CancellationToken cancellationToken)
