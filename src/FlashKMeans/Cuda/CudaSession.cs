@@ -149,8 +149,7 @@ internal sealed class CudaSession : IDisposable
     /// </summary>
     public double ReduceAssignment(ulong labels, ulong distances, ulong weights, long n, int m, float weightScale, Span<double> clusterWeights)
     {
-        using var result = new DeviceBuffer<double>(Context, 1);
-        WeightedSum(distances, weights, n, result.Pointer);
+        double inertia = WeightedTotal(distances, weights, n);
         if (!clusterWeights.IsEmpty)
         {
             if (weights == 0)
@@ -174,9 +173,17 @@ internal sealed class CudaSession : IDisposable
                     clusterWeights[c] = host[c] / (double)weightScale;
             }
         }
-        Span<double> inertia = stackalloc double[1];
-        result.CopyTo(inertia, 0, Stream);
-        return inertia[0];
+        return inertia;
+    }
+
+    /// <summary>Σ w·v over <paramref name="n"/> device values, read back (<paramref name="weights"/> 0: unit weights).</summary>
+    public double WeightedTotal(ulong values, ulong weights, long n)
+    {
+        using var result = new DeviceBuffer<double>(Context, 1);
+        WeightedSum(values, weights, n, result.Pointer);
+        Span<double> total = stackalloc double[1];
+        result.CopyTo(total, 0, Stream);
+        return total[0];
     }
 
     /// <summary>Partial sums of w·v over <paramref name="chunks"/> equal row ranges (see segmented_sum.cu).</summary>

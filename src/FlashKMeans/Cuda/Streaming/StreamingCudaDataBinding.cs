@@ -68,6 +68,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
 
     private readonly DeviceBuffer<float> _xNorms;
     private readonly float[]? _hostWeights;
+    private DeviceSeedDistances? _seeds;
     private readonly DeviceBuffer<float>? _weights;
     private readonly DeviceBuffer<int> _labels;
     private readonly DeviceBuffer<int> _previousLabels;
@@ -89,8 +90,6 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     private readonly PinnedBuffer<long> _hostScalars;
     private float _scale = 1f;
     private float _weightScale = 1f;
-    private DeviceBuffer<float>? _seedDistances;
-    private readonly List<float> _seedsSinceReset = [];
     private int _disposed;
 
     /// <param name="session">Device, stream and kernels.</param>
@@ -721,19 +720,13 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         CudaBindingHost.GatherWeights(rows, weights, _hostWeights);
     }
 
-    private DeviceBuffer<float> SeedDistances =>
-        _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
+    /// <summary>The seeding state, made on first use and freed with the binding.</summary>
+    private DeviceSeedDistances Seeds => _seeds ??= Own(new DeviceSeedDistances(_s, _n, _hostWeights, WeightsPointer));
 
     public double UpdateSeedDistances(ReadOnlySpan<float> newSeeds, bool reset, CancellationToken cancellationToken)
     {
         _context.MakeCurrent();
-        _seedDistances ??= Own(new DeviceBuffer<float>(_context, _n));
-        if (reset)
-        {
-            _seedDistances.Fill32(0x7f800000u, _s.Stream);  // +∞
-            _seedsSinceReset.Clear();
-        }
-        _seedsSinceReset.AddRange(newSeeds);
+        var seedDistances = Seeds.Add(newSeeds, reset);
         int m = newSeeds.Length / _d;
         if (m > 0)
         {
@@ -741,28 +734,25 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             using var _1 = raw;
             using var _2 = packed;
             using var _3 = norms;
-            var seed = _seedDistances;
             RunPass(false, null, (first, count, rows, xNorms) =>
-                _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, 0, seed.At(first), updateMin: true),
+                _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, 0, seedDistances.At(first), updateMin: true),
                 cancellationToken, mergeCached: true);
             _s.Stream.Synchronize();
         }
-        using var result = new DeviceBuffer<double>(_context, 1);
-        _s.WeightedSum(_seedDistances.Pointer, WeightsPointer, _n, result.Pointer);
-        Span<double> potential = stackalloc double[1];
-        result.CopyTo(potential, 0, _s.Stream);
-        return potential[0];
+        return Seeds.Potential();
     }
 
     public void GetSeedWeights(Span<double> weights)
     {
-        CudaBindingHost.CheckSeedCount(weights, _seedsSinceReset.Count, _d);
-        Evaluate(_seedsSinceReset.ToArray(), weights, CancellationToken.None);
+        // One assignment against every seed so far: its argmin (lowest index on ties) is the first seed to reach each row.
+        var seeds = Seeds.SeedsSinceReset;
+        CudaBindingHost.CheckSeedCount(weights, seeds.Length, _d);
+        Evaluate(seeds, weights, CancellationToken.None);
     }
 
     public void EvaluateSeedCandidates(ReadOnlySpan<float> candidates, Span<double> potentials, CancellationToken cancellationToken)
     {
-        var seed = SeedDistances;
+        var seed = Seeds.Current;
         _context.MakeCurrent();
         int m = candidates.Length / _d;
         // The same groups as in memory, one pass each: the n × group distance matrix stays within 256 MiB,
@@ -786,36 +776,11 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         }
     }
 
-    public void FindRowsAtCumulativePotential(ReadOnlySpan<double> sortedTargets, Span<long> rows, CancellationToken cancellationToken)
-    {
-        // Reads only the seed distances, which are resident: the same walk as the in-memory binding.
-        var seed = SeedDistances;
-        _context.MakeCurrent();
-        int chunks = (int)Math.Min(CudaDataBinding.CumulativeChunks, Math.Max(1, _n));
-        long per = (_n + chunks - 1) / chunks;
-        using var partials = new DeviceBuffer<double>(_context, chunks);
-        _s.ChunkSums(seed.Pointer, WeightsPointer, _n, chunks, partials.Pointer);
-        var totals = new double[chunks];
-        partials.CopyTo(totals, 0, _s.Stream);
-        int t = HostRowSelection.WalkChunks(totals, per, _n, _hostWeights, sortedTargets, rows,
-            (first, destination) => seed.CopyTo(destination, first, _s.Stream));
-        if (t < sortedTargets.Length)
-            HostRowSelection.FillRemaining(sortedTargets, rows, t, HostRowSelection.LastPositiveRow(SeedDistancesOnHost(), _hostWeights));
-    }
+    public void FindRowsAtCumulativePotential(ReadOnlySpan<double> sortedTargets, Span<long> rows, CancellationToken cancellationToken) =>
+        Seeds.FindRowsAtCumulativePotential(sortedTargets, rows);
 
-    /// <summary>Every row's seed distance, copied to the host.</summary>
-    private float[] SeedDistancesOnHost()
-    {
-        var values = new float[_n];
-        SeedDistances.CopyTo(values, 0, _s.Stream);
-        return values;
-    }
-
-    public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken)
-    {
-        _context.MakeCurrent();
-        return HostRowSelection.SampleByPotential(SeedDistancesOnHost(), _hostWeights, scale, seed);
-    }
+    public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken) =>
+        Seeds.SampleByPotential(scale, seed);
 
     public void Dispose()
     {
