@@ -63,22 +63,19 @@ public sealed class InMemoryBatchSource : IRowBlockSource
 
     private sealed class Reader(InMemoryBatchSource source) : IBatchReader
     {
-        private long _next;
+        private BatchRange _range;
 
         public bool TryRead(out DataBatch batch)
         {
-            long total = source.RowCount!.Value;
-            if (_next >= total)
+            if (!_range.TryNext(source.RowCount!.Value, source.BatchRows, out long first, out int count))
             {
                 batch = default;
                 return false;
             }
-            int count = (int)Math.Min(source.BatchRows, total - _next);
             int d = source.Dimension;
-            var rows = source._rows.Slice(checked((int)(_next * d)), count * d);
-            var weights = source.HasWeights ? source._weights.Slice((int)_next, count) : default;
-            batch = new DataBatch(_next, rows, d, weights);
-            _next += count;
+            var rows = source._rows.Slice(checked((int)(first * d)), count * d);
+            var weights = source.HasWeights ? source._weights.Slice((int)first, count) : default;
+            batch = new DataBatch(first, rows, d, weights);
             return true;
         }
 

@@ -134,23 +134,21 @@ public sealed unsafe class MemoryMappedBatchSource : IRowBlockSource, IDisposabl
 
     private sealed class Reader(MemoryMappedBatchSource owner) : IBatchReader
     {
-        private long _next;
+        private BatchRange _range;
         private float[] _widened = [];
         private UnmanagedMemory<float>? _window;
 
         public bool TryRead(out DataBatch batch)
         {
             ObjectDisposedException.ThrowIf(owner._disposed, owner);
-            long total = owner.RowCount!.Value;
-            if (_next >= total)
+            if (!_range.TryNext(owner.RowCount!.Value, owner.BatchRows, out long first, out int count))
             {
                 batch = default;
                 return false;
             }
             int d = owner.Dimension;
-            int count = (int)Math.Min(owner.BatchRows, total - _next);
             int values = count * d;
-            byte* start = owner._data + owner._dataOffset + _next * d * ElementSize(owner.ElementType);
+            byte* start = owner._data + owner._dataOffset + first * d * ElementSize(owner.ElementType);
             ReadOnlyMemory<float> rows;
             if (owner.ElementType == RowElementType.Float32)
             {
@@ -164,8 +162,7 @@ public sealed unsafe class MemoryMappedBatchSource : IRowBlockSource, IDisposabl
                 TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(start, values), _widened.AsSpan(0, values));
                 rows = _widened.AsMemory(0, values);
             }
-            batch = new DataBatch(_next, rows, d);
-            _next += count;
+            batch = new DataBatch(first, rows, d);
             return true;
         }
 

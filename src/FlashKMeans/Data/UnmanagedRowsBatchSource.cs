@@ -80,21 +80,19 @@ public sealed unsafe class UnmanagedRowsBatchSource : IRowBlockSource
 
     private sealed class Reader(UnmanagedRowsBatchSource owner) : IBatchReader
     {
-        private long _next;
+        private BatchRange _range;
         private float[] _widened = [];
         private UnmanagedMemory<float>? _window;
 
         public bool TryRead(out DataBatch batch)
         {
-            long total = owner.RowCount!.Value;
-            if (_next >= total)
+            if (!_range.TryNext(owner.RowCount!.Value, owner.BatchRows, out long first, out int count))
             {
                 batch = default;
                 return false;
             }
             int d = owner.Dimension;
-            int count = (int)Math.Min(owner.BatchRows, total - _next);
-            var bytes = owner.GetRowBytes(_next, count);
+            var bytes = owner.GetRowBytes(first, count);
             ReadOnlyMemory<float> rows;
             fixed (byte* start = bytes)
             {
@@ -112,8 +110,7 @@ public sealed unsafe class UnmanagedRowsBatchSource : IRowBlockSource
                     rows = _widened.AsMemory(0, count * d);
                 }
             }
-            batch = new DataBatch(_next, rows, d);
-            _next += count;
+            batch = new DataBatch(first, rows, d);
             return true;
         }
 
