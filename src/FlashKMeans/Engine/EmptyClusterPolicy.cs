@@ -12,12 +12,14 @@ namespace FlashKMeans.Engine;
 /// </summary>
 internal static class EmptyClusterPolicy
 {
+    /// <param name="binding">The binding after its step.</param>
+    /// <param name="weights">The step's cluster weights (K); updated in place as rows move.</param>
+    /// <param name="normalize">Whether centroids live on the unit sphere (cosine).</param>
+    /// <param name="cancellationToken">Stops the gather.</param>
     /// <returns>How many clusters were re-seeded.</returns>
-    public static int Reseed(IKMeansDataBinding binding, bool normalize, CancellationToken cancellationToken)
+    public static int Reseed(IKMeansDataBinding binding, Span<double> weights, bool normalize, CancellationToken cancellationToken)
     {
         int k = binding.NumberOfClusters, d = binding.Dimension;
-        var weights = new double[k];
-        binding.GetClusterWeights(weights);
         var empty = new List<int>();
         for (int c = 0; c < k; c++)
         {

@@ -37,13 +37,15 @@ internal static class LloydDriver
             iteration++;
             var started = clock.Elapsed;
             var step = binding.Step(cosine, cancellationToken);
-            int reseeded = step.EmptyClusters > 0 ? EmptyClusterPolicy.Reseed(binding, cosine, cancellationToken) : 0;
+            // Read once: the imbalance of this assignment, then the re-seeding policy (which edits its copy).
+            binding.GetClusterWeights(clusterWeights);
+            double imbalance = Imbalance(clusterWeights);
+            int reseeded = step.EmptyClusters > 0 ? EmptyClusterPolicy.Reseed(binding, clusterWeights, cosine, cancellationToken) : 0;
             reseededTotal += reseeded;
             double inertia = step.Inertia * scale;
-            binding.GetClusterWeights(clusterWeights);
             var now = clock.Elapsed;
             statistics.Add(new KMeansIterationStatistics(
-                iteration, inertia, step.LabelsChanged, reseeded, Imbalance(clusterWeights), now - started, now));
+                iteration, inertia, step.LabelsChanged, reseeded, imbalance, now - started, now));
             history.Add(inertia);
             double change = previous > 0 ? Math.Abs(previous - inertia) / previous : previous == 0 ? 0 : double.NaN;
             progress?.Report(new KMeansProgress(initialization, iteration, inertia, change, now));
