@@ -42,6 +42,41 @@ def assign_fn(dt, d=None):
     f.max_dynamic_shared_size_bytes = SMEM
     return f, SMEM, 128, 256
 
+WS_FILE = os.environ.get("WS_FILE", "flash_assign_ws")  # measurement builds: another PTX file name
+_ws_tiles = {}
+
+def ws_shape(kch):
+    """(consumer warpgroups, stages) of flash_assign_ws{kch}_*; CudaSession.WarpSpecialisedShape."""
+    return (2, 2) if kch == 4 else (3, 4)
+
+def ws_kernel(dt, d):
+    """ASSIGN=ws: the warp-specialised kernel (flash_assign_ws.cu) for rows up to 512 bytes, else None."""
+    t = 'tf32' if dt in ('tf32', 'f32') else dt
+    row_bytes = -(-d * (4 if t == 'tf32' else 2) // 16) * 16
+    if VARIANT != "ws" or row_bytes > 512:
+        return None
+    kch = 1 if row_bytes <= 128 else 2 if row_bytes <= 256 else 4
+    nwg, stages = ws_shape(kch)
+    f = fn(WS_FILE, f"flash_assign_ws{kch}_{t}", arch="sm90a")
+    sm = 1024 + stages * (kch * 16384 + 1024) + 64 * nwg * kch * 128 + 80
+    f.max_dynamic_shared_size_bytes = sm
+    return f, sm, kch
+
+def ws_assign(f, sm, kch, xp, cq, cn, xn, labels, mind, B, n, k, ldx_el, ldc_el, el, update=0, pack=True):
+    """Packs the centroid tiles (when asked) and launches the persistent warp-specialised kernel."""
+    ntiles = -(-k // 128)
+    tb = kch * 16384 + 512
+    key = (B, ntiles, tb)
+    if key not in _ws_tiles:
+        _ws_tiles.clear()
+        _ws_tiles[key] = cp.empty(B * ntiles * tb, dtype=cp.uint8)
+    tiles = _ws_tiles[key]
+    if pack:
+        fn(WS_FILE, "pack_centroid_tiles", arch="sm90a")((264, B), (256,), (cq, cn, tiles, I32(k), I32(ldc_el * el), I32(kch)))
+    nwg = ws_shape(kch)[0]
+    total = B * -(-n // (64 * nwg))
+    f((min(total, 132),), (128 * nwg + 32,), (xp, tiles, xn, labels, mind, I32(n), I32(k), I32(ldx_el), I32(B), I32(update)), shared_mem=sm)
+
 mods = {}
 def fn(file, name, arch="sm80"):
     key = (file, arch)
@@ -87,6 +122,9 @@ def assign(xp, cp_, cn, xn, labels, mind, B, n, k, d, ldx, ldc, dt, exact=False,
         name = f"flash_assign_exact{'_small' if small else ''}_{SUFFIX[dt]}"
         f = fn("flash_assign_exact", name)
         f(((n + 63) // 64, B), (256,), (xp, cp_, labels, mind, I32(n), I32(k), I32(d), I32(ldx), I32(ldc), I32(update)))
+    elif ws_kernel(dt, d) is not None:
+        f, sm, kch = ws_kernel(dt, d)
+        ws_assign(f, sm, kch, xp, cp_, cn, xn, labels, mind, B, n, k, ldx, ldc, 2 if dt in ("f16", "bf16") else 4, update)
     else:
         f, sm, rpb, thr = assign_fn(dt, d)
         f(((n + rpb - 1) // rpb, B), (thr,), (xp, cp_, cn, xn, labels, mind, I32(n), I32(k), I32(d), I32(ldx), I32(ldc), I32(update)), shared_mem=sm)
@@ -284,7 +322,10 @@ def bench_shape(B, n, k, d, dt, fixed=False):
     width = min(256, (d + 31) // 32 * 32); lanes = 256 // width
     RUN = seg_run(total)
     sgrid = (total + RUN * 8 - 1) // (RUN * 8)
+    ws = ws_kernel(dt, d)
     def do_assign():
+        if ws is not None:
+            return ws_assign(ws[0], ws[1], ws[2], xp, cq, cn, xn, labels, mind, B, n, k, ld, ld, 2 if dt in ("f16", "bf16") else 4)
         f_assign(((n + RPB - 1) // RPB, B), (THR,), (xp, cq, cn, xn, labels, mind, I32(n), I32(k), I32(d), I32(ld), I32(ld), I32(0)), shared_mem=ASM)
     def do_iter():
         do_assign()

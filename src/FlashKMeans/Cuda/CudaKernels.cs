@@ -13,7 +13,7 @@ internal sealed class CudaKernels : IDisposable
     /// <summary>The kernel source files, one concept each, as named under Cuda/Kernels.</summary>
     internal static readonly string[] Files =
     [
-        "flash_assign_wgmma", "flash_assign_mma", "flash_assign_exact", "all_distances", "row_pack",
+        "flash_assign_ws", "flash_assign_wgmma", "flash_assign_mma", "flash_assign_exact", "all_distances", "row_pack",
         "label_sort", "centroid_update", "segmented_sum", "label_changes", "random_fill",
     ];
 
@@ -49,6 +49,12 @@ internal sealed class CudaKernels : IDisposable
 
     /// <summary>Whether the Hopper wgmma assignment kernels are loaded (exactly compute capability 9.0).</summary>
     public bool HasWgmma => _modules.ContainsKey("flash_assign_wgmma");
+
+    /// <summary>Whether the warp-specialised Hopper assignment kernels are loaded (exactly compute capability 9.0).</summary>
+    public bool HasWarpSpecialised => _modules.ContainsKey("flash_assign_ws");
+
+    /// <summary>Kernel files that exist only as Hopper-specific (sm90a) PTX.</summary>
+    internal static bool IsHopperOnly(string file) => file is "flash_assign_wgmma" or "flash_assign_ws";
 
     /// <summary>A kernel by file and name; cached.</summary>
     public CudaFunction Get(string file, string kernel)

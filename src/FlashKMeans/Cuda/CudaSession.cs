@@ -15,6 +15,9 @@ internal sealed class CudaSession : IDisposable
 
     private readonly bool _ownsContext;
     private readonly HashSet<string> _sharedRaised = [];
+    private DeviceBuffer<byte>? _centroidTiles;
+    // Outgrown tile buffers stay allocated until the session ends: a captured graph may still point at them.
+    private readonly List<DeviceBuffer<byte>> _retiredTiles = [];
     private readonly DeviceBuffer<double> _partials = null!;
 
     /// <param name="context">The device.</param>
@@ -39,6 +42,8 @@ internal sealed class CudaSession : IDisposable
                 UsesWgmma = allowWgmma && Kernels.HasWgmma && context.MaxSharedMemoryPerBlock >= WgmmaSharedBytes;
                 if (UsesWgmma)
                     Kernels.Get("flash_assign_wgmma", WgmmaKernel).SetMaxDynamicSharedMemory(WgmmaSharedBytes);
+                UsesWarpSpecialised = UsesWgmma && Kernels.HasWarpSpecialised
+                    && context.MaxSharedMemoryPerBlock >= WarpSpecialisedSharedBytes(WarpSpecialisedMaxChunks);
             }
             // The sort kernels keep k (histogram) or 2k (scatter) counters in shared memory when they fit.
             Kernels.Get("label_sort", "label_histogram").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
@@ -69,6 +74,59 @@ internal sealed class CudaSession : IDisposable
     /// <summary>Whether tensor-core assignment runs on the Hopper wgmma kernels rather than mma.sync.</summary>
     public bool UsesWgmma { get; }
 
+    /// <summary>
+    /// Whether rows of up to 512 bytes are assigned by the warp-specialised kernels (flash_assign_ws.cu:
+    /// a producer warp streaming packed centroid tiles, consumer warpgroups holding rows in registers).
+    /// </summary>
+    public bool UsesWarpSpecialised { get; }
+
+    private const int WarpSpecialisedMaxChunks = 4;
+
+    /// <summary>128-byte chunks per row of the warp-specialised kernel for rows of <paramref name="rowBytes"/> bytes (0: none fits).</summary>
+    internal static int WarpSpecialisedChunks(int rowBytes) => rowBytes <= 128 ? 1 : rowBytes <= 256 ? 2 : rowBytes <= 512 ? 4 : 0;
+
+    /// <summary>Consumer warpgroups and ring stages of flash_assign_ws{chunks}_*: the instantiations at the end of flash_assign_ws.cu.</summary>
+    internal static (int Groups, int Stages) WarpSpecialisedShape(int chunks) => chunks == 4 ? (2, 2) : (3, 4);
+
+    /// <summary>Dynamic shared memory of flash_assign_ws{chunks}_*: alignment slack, the stages, the row tile, the mbarriers.</summary>
+    internal static int WarpSpecialisedSharedBytes(int chunks)
+    {
+        var (groups, stages) = WarpSpecialisedShape(chunks);
+        return 1024 + stages * (chunks * 16384 + 1024) + 64 * groups * chunks * 128 + 80;
+    }
+
+    /// <summary>Bytes of one packed centroid tile (128 centroids of <paramref name="chunks"/> 128-byte chunks, then their norms).</summary>
+    internal static long CentroidTileBytes(int chunks) => chunks * 16384L + 512;
+
+    /// <summary>
+    /// Allocates the packed centroid tiles for <paramref name="k"/> centroids × <paramref name="batches"/> now, so
+    /// that <see cref="Assign"/> allocates nothing later: allocation is not allowed while a step is captured.
+    /// </summary>
+    public void ReserveCentroidTiles(int k, int ld, int batches = 1)
+    {
+        int chunks = WarpSpecialisedChunks(ld * Precision.ElementBytes);
+        if (UsesWarpSpecialised && chunks > 0)
+            CentroidTiles(k, chunks, batches);
+    }
+
+    private ulong CentroidTiles(int k, int chunks, int batches)
+    {
+        long bytes = (long)batches * ((k + 127) / 128) * CentroidTileBytes(chunks);
+        if (_centroidTiles is null || _centroidTiles.Length < bytes)
+        {
+            if (_centroidTiles is not null)
+                _retiredTiles.Add(_centroidTiles);
+            _centroidTiles = new DeviceBuffer<byte>(Context, bytes);
+        }
+        return _centroidTiles.Pointer;
+    }
+
+    private void RaiseSharedMemory(CudaFunction function, string name, int bytes)
+    {
+        if (_sharedRaised.Add(name))
+            function.SetMaxDynamicSharedMemory(bytes);
+    }
+
     private string WgmmaKernel => Precision.TensorCoreKernel!.Replace("flash_assign_", "flash_assign_wgmma_", StringComparison.Ordinal);
 
     private long GridStride(long work) => Math.Min((work + 255) / 256, (long)Context.MultiprocessorCount * 16);
@@ -96,18 +154,19 @@ internal sealed class CudaSession : IDisposable
             var args = new KernelArgs().Add(x).Add(centroids).Add(centroidNorms).Add(xNorms).Add(labels).Add(distances)
                 .Add((int)n).Add(k).Add(d).Add(ldx).Add(ldc).Add(updateMin ? 1 : 0);
             int rowBytes = ldx * p.ElementBytes;
-            if (UsesWgmma && rowBytes <= 256)
+            int chunks = WarpSpecialisedChunks(rowBytes);
+            if (UsesWarpSpecialised && chunks > 0 && ldc == ldx)
+            {
+                AssignWarpSpecialised(x, xNorms, (int)n, ldx, centroids, centroidNorms, k, labels, distances, updateMin, batches, chunks);
+            }
+            else if (UsesWgmma && rowBytes <= 256)
             {
                 // Rows short enough for the register-A kernels: X stays in registers, only centroids stream.
-                int chunks = rowBytes <= 128 ? 1 : 2;
-                string name = WgmmaKernel.Replace("flash_assign_wgmma_", $"flash_assign_wgmma_rs{chunks}_", StringComparison.Ordinal);
-                int shared = (chunks + 3) * 16384 + 1024;  // flash_assign_wgmma.cu: run_rs
+                int rs = rowBytes <= 128 ? 1 : 2;
+                string name = WgmmaKernel.Replace("flash_assign_wgmma_", $"flash_assign_wgmma_rs{rs}_", StringComparison.Ordinal);
+                int shared = (rs + 3) * 16384 + 1024;  // flash_assign_wgmma.cu: run_rs
                 var function = Kernels.Get("flash_assign_wgmma", name);
-                if (!_sharedRaised.Contains(name))
-                {
-                    function.SetMaxDynamicSharedMemory(shared);
-                    _sharedRaised.Add(name);
-                }
+                RaiseSharedMemory(function, name, shared);
                 function.Launch(Stream, ((n + 127) / 128, batches, 1), 256, shared, args);
             }
             else if (UsesWgmma)
@@ -122,6 +181,26 @@ internal sealed class CudaSession : IDisposable
                 .Add((int)n).Add(k).Add(d).Add(ldx).Add(ldc).Add(updateMin ? 1 : 0);
             Kernels.Get("flash_assign_exact", name).Launch(Stream, ((n + 63) / 64, batches, 1), 256, 0, args);
         }
+    }
+
+    private void AssignWarpSpecialised(ulong x, ulong xNorms, int n, int ld, ulong centroids, ulong centroidNorms, int k,
+                                       ulong labels, ulong distances, bool updateMin, int batches, int chunks)
+    {
+        ulong tiles = CentroidTiles(k, chunks, batches);
+        long pieces = (long)((k + 127) / 128) * chunks * 1024;  // 16-byte pieces per problem
+        var pack = new KernelArgs().Add(centroids).Add(centroidNorms).Add(tiles).Add(k).Add(ld * Precision.ElementBytes).Add(chunks);
+        Kernels.Get("flash_assign_ws", "pack_centroid_tiles").Launch(Stream, (Math.Min((pieces + 255) / 256, 264), batches, 1), 256, 0, pack);
+
+        var (groups, _) = WarpSpecialisedShape(chunks);
+        string name = $"flash_assign_ws{chunks}_{Precision.TensorCoreKernel!["flash_assign_".Length..]}";
+        int shared = WarpSpecialisedSharedBytes(chunks);
+        var function = Kernels.Get("flash_assign_ws", name);
+        RaiseSharedMemory(function, name, shared);
+        // Persistent blocks, one per SM: each walks row tiles blockIdx.x, + gridDim.x, ...
+        long rowTiles = (long)batches * ((n + 64 * groups - 1) / (64 * groups));
+        var args = new KernelArgs().Add(x).Add(tiles).Add(xNorms).Add(labels).Add(distances)
+            .Add(n).Add(k).Add(ld).Add(batches).Add(updateMin ? 1 : 0);
+        function.Launch(Stream, (Math.Min(rowTiles, Context.MultiprocessorCount), 1, 1), 128 * groups + 32, shared, args);
     }
 
     /// <summary>All n × k squared distances (fp32, difference form) between stored rows and stored centroids.</summary>
@@ -320,6 +399,9 @@ internal sealed class CudaSession : IDisposable
     {
         Context.MakeCurrent();
         _partials.Dispose();
+        _centroidTiles?.Dispose();
+        foreach (var retired in _retiredTiles)
+            retired.Dispose();
         Stream.Dispose();
         Kernels.Dispose();
         if (_ownsContext)

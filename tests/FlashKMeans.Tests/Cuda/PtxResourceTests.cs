@@ -13,6 +13,9 @@ public sealed class PtxResourceTests
     private static readonly Dictionary<string, string[]> Kernels = new()
     {
         ["flash_assign_mma"] = ["flash_assign_f16", "flash_assign_bf16", "flash_assign_tf32"],
+        ["flash_assign_ws"] = ["pack_centroid_tiles", "flash_assign_ws1_f16", "flash_assign_ws1_bf16", "flash_assign_ws1_tf32",
+            "flash_assign_ws2_f16", "flash_assign_ws2_bf16", "flash_assign_ws2_tf32",
+            "flash_assign_ws4_f16", "flash_assign_ws4_bf16", "flash_assign_ws4_tf32"],
         ["flash_assign_wgmma"] = ["flash_assign_wgmma_f16", "flash_assign_wgmma_bf16", "flash_assign_wgmma_tf32",
             "flash_assign_wgmma_rs1_f16", "flash_assign_wgmma_rs1_bf16", "flash_assign_wgmma_rs1_tf32",
             "flash_assign_wgmma_rs2_f16", "flash_assign_wgmma_rs2_bf16", "flash_assign_wgmma_rs2_tf32"],
@@ -37,8 +40,8 @@ public sealed class PtxResourceTests
         CollectionAssert.AreEquivalent(Kernels.Keys.ToArray(), CudaKernels.Files);
         foreach (var (file, entries) in Kernels)
         {
-            // wgmma exists only as Hopper-specific PTX.
-            string arch = file == "flash_assign_wgmma" ? "sm90a" : "sm80";
+            // wgmma, bulk copies and transaction-counted mbarriers exist only as Hopper-specific PTX.
+            string arch = CudaKernels.IsHopperOnly(file) ? "sm90a" : "sm80";
             string name = CudaKernels.ResourcePrefix + file + "." + arch + ".ptx";
             CollectionAssert.Contains(resources.ToArray(), name);
             string ptx = Encoding.ASCII.GetString(CudaKernels.ReadResource(name));
@@ -47,6 +50,27 @@ public sealed class PtxResourceTests
             foreach (string entry in entries)
                 Assert.IsTrue(Regex.IsMatch(ptx, @"\.entry " + entry + @"\("), $"{name} lacks .entry {entry}");
         }
+    }
+
+    [TestMethod]
+    [DataRow(1)]
+    [DataRow(2)]
+    [DataRow(4)]
+    public void Warp_specialised_launch_shape_matches_the_kernels(int chunks)
+    {
+        // The host launches 128 threads per consumer warpgroup plus the producer warp, with shared memory
+        // for its stages and row tile: the kernel's launch bounds must agree, and it must fit one block per SM.
+        string ptx = Encoding.ASCII.GetString(CudaKernels.ReadResource(CudaKernels.ResourcePrefix + "flash_assign_ws.sm90a.ptx"));
+        var (groups, _) = CudaSession.WarpSpecialisedShape(chunks);
+        foreach (string type in new[] { "f16", "bf16", "tf32" })
+        {
+            var match = Regex.Match(ptx, @"\.entry flash_assign_ws" + chunks + "_" + type + @"\([^{]*?\.maxntid (\d+), 1, 1", RegexOptions.Singleline);
+            Assert.IsTrue(match.Success, $"flash_assign_ws{chunks}_{type} has no .maxntid");
+            Assert.AreEqual(128 * groups + 32, int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        }
+        Assert.IsTrue(CudaSession.WarpSpecialisedSharedBytes(chunks) <= 232448, "over Hopper's 227 KiB per block");
+        Assert.AreEqual(chunks, CudaSession.WarpSpecialisedChunks(chunks * 128));
+        Assert.AreEqual(chunks == 4 ? 0 : chunks == 2 ? 4 : 2, CudaSession.WarpSpecialisedChunks(chunks * 128 + 16));
     }
 
     [TestMethod]
@@ -95,7 +119,9 @@ public sealed class PtxResourceTests
         Assert.IsNull(CudaKernels.SelectPtx("flash_assign_mma", 75, resources));
         Assert.IsNull(CudaKernels.SelectPtx("flash_assign_wgmma", 80, resources));
         Assert.IsNotNull(CudaKernels.SelectPtx("flash_assign_wgmma", 90, resources));
-        foreach (string file in CudaKernels.Files.Where(f => !f.StartsWith("flash_assign_mma") && f != "flash_assign_wgmma"))
+        Assert.IsNull(CudaKernels.SelectPtx("flash_assign_ws", 89, resources));
+        Assert.IsNotNull(CudaKernels.SelectPtx("flash_assign_ws", 90, resources));
+        foreach (string file in CudaKernels.Files.Where(f => !f.StartsWith("flash_assign_mma") && !CudaKernels.IsHopperOnly(f)))
             Assert.IsNotNull(CudaKernels.SelectPtx(file, 70, resources), file);
     }
 

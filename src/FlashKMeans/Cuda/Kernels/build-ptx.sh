@@ -11,6 +11,8 @@
 # builds flash_assign_wgmma.cu for compute_90a (wgmma needs PTX ISA 8.0, which nvcc 11.8 lacks).
 # Architecture-specific "a" PTX runs only on exactly that architecture (Hopper, 9.0); the loader
 # prefers it there. FKM_HOSTCC13 names that compiler's host compiler (default: its own default).
+# With the argument --sm90a-only (on the GPU machine, which has nvcc 13 but not 11.8) only those
+# files are built.
 set -euo pipefail
 cd "$(dirname "$0")"
 NVCC=${NVCC:-nvcc}
@@ -28,14 +30,19 @@ build() {  # build <source> <sm> [nvcc] [host compiler]
     echo "built $out"
 }
 
+SM90A=(flash_assign_wgmma.cu flash_assign_ws.cu)  # PTX ISA 8.0 (wgmma, bulk copies, mbarrier tx counts)
+
 for src in *.cu; do
+    [[ "${1:-}" == --sm90a-only ]] && break
     case "$src" in
-        flash_assign_wgmma.cu) ;;  # PTX ISA 8.0: FKM_NVCC13 below
+        flash_assign_wgmma.cu|flash_assign_ws.cu) ;;  # FKM_NVCC13 below
         flash_assign_mma.cu) build "$src" 80 ;;
         *) build "$src" 70; build "$src" 80 ;;
     esac
 done
 
 if [[ -n "${FKM_NVCC13:-}" ]]; then
-    build flash_assign_wgmma.cu 90a "$FKM_NVCC13" "${FKM_HOSTCC13:-}"
+    for src in "${SM90A[@]}"; do
+        build "$src" 90a "$FKM_NVCC13" "${FKM_HOSTCC13:-}"
+    done
 fi

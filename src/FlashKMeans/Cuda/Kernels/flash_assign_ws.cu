@@ -1,0 +1,366 @@
+// FlashAssign, warp-specialised (sm_90a only): one producer warp streams centroid tiles into a ring of
+// shared-memory stages with bulk asynchronous copies paced by mbarriers, and NWG consumer warpgroups,
+// each owning 64 rows held as wgmma A fragments in registers, multiply and run the argmin.
+//
+// Why this shape (bench/gpu/NOTES.md, A6): the register-A kernel of flash_assign_wgmma.cu drained its
+// pipeline at every stage (a block-wide barrier, cp.async issued by every thread, wgmma wait 0), so the
+// tensor cores idled during barriers and the argmin. Here nothing but mbarriers couple the warps:
+// the consumers never wait for each other, so one warpgroup's argmin runs while another multiplies,
+// and the single producer thread issues one copy per stage.
+//
+// Centroids are first re-laid by pack_centroid_tiles into the exact byte image of a stage (the
+// 128-byte-swizzled K-major chunks the wgmma descriptors read, then the tile's 128 centroid norms,
+// +inf past k), so that a stage is one contiguous bulk copy and the argmin needs no bounds checks.
+// Rows are copied as they lie (pitch ldx bytes), also in one bulk copy per row tile. Blocks are
+// persistent: each walks row tiles blockIdx.x, + gridDim.x, ..., so the producer fetches the next
+// row tile while the consumers finish the current one.
+// Built only by nvcc 12+ (PTX ISA 8.0) for compute_90a; see build-ptx.sh.
+#include "common.cuh"
+
+namespace flash_assign_ws {
+
+constexpr int BN = 128;                   // centroids per tile
+constexpr int CHUNK_BYTES = BN * 128;     // one 128-byte k-chunk of a tile
+constexpr int NORM_BYTES = BN * 4;        // the tile's centroid norms
+
+// Bytes of one packed tile in global memory, and its stride in shared memory (the swizzle needs
+// each chunk 1024-byte aligned).
+__host__ __device__ constexpr int tile_bytes(int kch) { return kch * CHUNK_BYTES + NORM_BYTES; }
+__host__ __device__ constexpr int stage_stride(int kch) { return kch * CHUNK_BYTES + 1024; }
+
+__device__ __forceinline__ uint32_t swizzle(int row, int chunk)
+{
+    return (uint32_t)(row * 128 + ((chunk ^ (row & 7)) << 4));
+}
+
+// sm_90 matrix descriptor: 128-byte swizzle, 1024 bytes between 8-row groups (as flash_assign_wgmma.cu).
+__device__ __forceinline__ uint64_t descriptor(uint32_t smem_address)
+{
+    uint64_t desc = (uint64_t)((smem_address & 0x3FFFF) >> 4);
+    desc |= (uint64_t)1 << 16;
+    desc |= (uint64_t)(1024 >> 4) << 32;
+    desc |= (uint64_t)1 << 62;
+    return desc;
+}
+
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count)
+{
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar)
+{
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes)
+{
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity)
+{
+    uint32_t done;
+    do {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done) : "r"(bar), "r"(parity) : "memory");
+    } while (!done);
+}
+__device__ __forceinline__ void bulk_copy(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar)
+{
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
+                 ::"r"(dst), "l"(src), "r"(bytes), "r"(bar) : "memory");
+}
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+
+#define FKM_WS_ACC_OUT                                                                                       \
+    "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]),  \
+    "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),        \
+    "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),       \
+    "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]),       \
+    "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]),       \
+    "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),       \
+    "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]),       \
+    "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+#define FKM_WS_ACC_LIST                                                                                      \
+    "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28," \
+    "%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55," \
+    "%56,%57,%58,%59,%60,%61,%62,%63}"
+
+// One k-step (32 bytes of every row) of a 64 x 128 tile, A (16 rows per warp, mma.sync fragment
+// layout) in registers, B K-major in shared memory: D (+)= A * B^T.
+#define FKM_WS_OP(NAME, SHAPE_TYPES, TAIL)                                                                   \
+    struct NAME {                                                                                            \
+        __device__ __forceinline__ static void mma(float (&d)[64], const uint32_t (&a)[4], uint64_t desc_b,   \
+                                                   int accumulate)                                            \
+        {                                                                                                    \
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\nwgmma.mma_async.sync.aligned." SHAPE_TYPES \
+                         " " FKM_WS_ACC_LIST ", {%64,%65,%66,%67}, %68, p, 1, 1" TAIL ";\n}\n"                   \
+                         : FKM_WS_ACC_OUT                                                                    \
+                         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(accumulate));       \
+        }                                                                                                    \
+    };
+FKM_WS_OP(F16, "m64n128k16.f32.f16.f16", ", 0")
+FKM_WS_OP(BF16, "m64n128k16.f32.bf16.bf16", ", 0")
+FKM_WS_OP(TF32, "m64n128k8.f32.tf32.tf32", "")
+
+template <typename Op, int KCH, int NWG, int STAGES>
+__device__ __forceinline__ void run(
+    const char* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,
+    int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int ldx_bytes, int batches, int update_min)
+{
+    constexpr int BM = NWG * 64;
+    constexpr int X_BYTES = BM * KCH * 128;
+    constexpr int TB = tile_bytes(KCH);
+    constexpr int SS = stage_stride(KCH);
+    extern __shared__ unsigned char smem_raw[];
+    const uint32_t raw = (uint32_t)__cvta_generic_to_shared(smem_raw);
+    const uint32_t stages = (raw + 1023u) & ~1023u;
+    const uint32_t xs = stages + STAGES * SS;
+    const uint32_t bars = xs + X_BYTES;
+    auto full = [&](int s) { return bars + 8u * s; };
+    auto empty = [&](int s) { return bars + 8u * (STAGES + s); };
+    const uint32_t xfull = bars + 16u * STAGES;
+    const uint32_t xempty = xfull + 8u;
+
+    const int tid = threadIdx.x;
+    const int lane = tid & 31;
+    const int warp = tid >> 5;
+    const int ntiles = (k + BN - 1) / BN;
+    const int tpp = (n + BM - 1) / BM;          // row tiles per problem
+    const int total = tpp * batches;
+
+    if (tid == 0) {
+#pragma unroll
+        for (int s = 0; s < STAGES; ++s) {
+            mbar_init(full(s), 1);
+            mbar_init(empty(s), NWG * 4);
+        }
+        mbar_init(xfull, 1);
+        mbar_init(xempty, NWG * 4);
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    // A row's fragments span KCH * 128 bytes, more than its ldx bytes when d is short: the bytes past
+    // it (the next row, or past the last row copied) must be finite, since they meet the centroid
+    // tiles' zero padding. Zero at first, later only ever rows.
+    for (int i = tid; i < X_BYTES / 16; i += blockDim.x)
+        asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" ::"r"(xs + 16u * i), "r"(0) : "memory");
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    __syncthreads();
+
+    if (warp == NWG * 4) {
+        // Producer warp: lane 0 issues every copy. (One copy per row into a bank-skewed layout was
+        // slower: see bench/gpu/NOTES.md, A6.)
+        auto load_x = [&](int g) {
+            const int b = g / tpp;
+            const int row0 = (g - b * tpp) * BM;
+            const int rows = min(BM, n - row0);
+            if (lane == 0) {
+                const uint32_t bytes = (uint32_t)(rows * ldx_bytes);
+                mbar_expect_tx(xfull, bytes);
+                bulk_copy(xs, x + ((size_t)b * n + row0) * ldx_bytes, bytes, xfull);
+            }
+            __syncwarp();
+        };
+        int stage = 0;
+        uint32_t phase = 0, xphase = 0;
+        if (blockIdx.x < total) load_x(blockIdx.x);
+        for (int g = blockIdx.x; g < total; g += gridDim.x) {
+            const int b = g / tpp;
+            const char* src = tiles + (size_t)b * ntiles * TB;
+            const int next_at = min(1, ntiles - 1);
+            for (int t = 0; t < ntiles; ++t) {
+                if (lane == 0) {
+                    mbar_wait(empty(stage), phase ^ 1);
+                    mbar_expect_tx(full(stage), TB);
+                    bulk_copy(stages + stage * SS, src + (size_t)t * TB, TB, full(stage));
+                }
+                if (++stage == STAGES) { stage = 0; phase ^= 1; }
+                if (t == next_at && g + (int)gridDim.x < total) {
+                    // The consumers release the row tile once its rows are in registers.
+                    mbar_wait(xempty, xphase);
+                    xphase ^= 1;
+                    load_x(g + gridDim.x);
+                }
+            }
+        }
+        return;
+    }
+
+    const int wg = warp >> 2;
+    const int wq = warp & 3;
+    float acc[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) acc[i] = 0.f;
+    int stage = 0;
+    uint32_t phase = 0, xphase = 0;
+    for (int g = blockIdx.x; g < total; g += gridDim.x) {
+        const int b = g / tpp;
+        const int row0 = (g - b * tpp) * BM;
+
+        mbar_wait(xfull, xphase);
+        xphase ^= 1;
+        uint32_t afrag[KCH][4][4];
+        {
+            const uint32_t rowaddr = xs + (uint32_t)((wg * 64 + wq * 16 + (lane & 15)) * ldx_bytes) + 16u * (lane >> 4);
+#pragma unroll
+            for (int kc = 0; kc < KCH; ++kc)
+#pragma unroll
+                for (int ks = 0; ks < 4; ++ks)
+                    ldmatrix_x4(afrag[kc][ks], rowaddr + kc * 128 + ks * 32);
+        }
+        // The next row tile is written by the async proxy: order these generic-proxy reads before it.
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        __syncwarp();
+        if (lane == 0) mbar_arrive(xempty);
+
+        float best[2] = {FKM_INF, FKM_INF};
+        int best_idx[2] = {0x7fffffff, 0x7fffffff};
+        for (int t = 0; t < ntiles; ++t) {
+            mbar_wait(full(stage), phase);
+            __syncwarp();
+            const uint32_t sb = stages + stage * SS;
+            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+            for (int kc = 0; kc < KCH; ++kc) {
+                const uint64_t db = descriptor(sb + kc * CHUNK_BYTES);
+#pragma unroll
+                for (int ks = 0; ks < 4; ++ks)
+                    // +32 bytes per k-step: the start-address field counts 16-byte units.
+                    Op::mma(acc, afrag[kc][ks], db + 2 * ks, (kc > 0 || ks > 0) ? 1 : 0);
+            }
+            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+
+            // Scores in place of the products: acc[4j + 2h + e] is row half h, column 8j + 2(lane & 3) + e.
+            const int cl = 2 * (lane & 3);
+            const uint32_t norms = sb + KCH * CHUNK_BYTES + 4u * cl;
+#pragma unroll
+            for (int j = 0; j < 16; ++j) {
+                float2 cn;
+                asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];\n" : "=f"(cn.x), "=f"(cn.y) : "r"(norms + 32u * j));
+                acc[4 * j + 0] = fmaf(-2.f, acc[4 * j + 0], cn.x);
+                acc[4 * j + 1] = fmaf(-2.f, acc[4 * j + 1], cn.y);
+                acc[4 * j + 2] = fmaf(-2.f, acc[4 * j + 2], cn.x);
+                acc[4 * j + 3] = fmaf(-2.f, acc[4 * j + 3], cn.y);
+            }
+            // The norm reads, as above. (Reading the norms from global memory instead, with no fence,
+            // was slower: NOTES.md, A6.)
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+            __syncwarp();
+            if (lane == 0) mbar_arrive(empty(stage));
+            if (++stage == STAGES) { stage = 0; phase ^= 1; }
+
+            // A min per row half first; the column is searched (lowest first) only when the tile
+            // beats the running best, which after the first tiles is rare.
+            const int col0 = t * BN + cl;
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                float m = acc[2 * h];
+#pragma unroll
+                for (int j = 0; j < 16; ++j) m = fminf(m, fminf(acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1]));
+                if (m < best[h]) {
+                    int at = 0x7fffffff;
+#pragma unroll
+                    for (int j = 15; j >= 0; --j) {
+                        if (acc[4 * j + 2 * h + 1] == m) at = col0 + 8 * j + 1;
+                        if (acc[4 * j + 2 * h] == m) at = col0 + 8 * j;
+                    }
+                    best[h] = m;
+                    best_idx[h] = at;
+                }
+            }
+        }
+
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            float v = best[h];
+            int i = best_idx[h];
+            argmin_shfl_xor(v, i, 1);
+            argmin_shfl_xor(v, i, 2);
+            const int gr = row0 + wg * 64 + wq * 16 + h * 8 + (lane >> 2);
+            if ((lane & 3) == 0 && gr < n) {
+                if (i >= k) i = 0;  // only when every score was NaN; the engine rejects such input
+                const size_t o = (size_t)b * n + gr;
+                if (min_dist != nullptr) {
+                    const float dist = fmaxf(xnorm[o] + v, 0.f);
+                    if (update_min) {
+                        if (dist < min_dist[o]) {
+                            min_dist[o] = dist;
+                            if (labels != nullptr) labels[o] = i;
+                        }
+                    } else {
+                        min_dist[o] = dist;
+                        if (labels != nullptr) labels[o] = i;
+                    }
+                } else if (labels != nullptr) {
+                    labels[o] = i;
+                }
+            }
+        }
+    }
+}
+
+}  // namespace flash_assign_ws
+
+// Re-lays stored centroids (B problems of k rows at pitch ldc bytes, ldc <= kch * 128) and their norms
+// into the packed tiles the kernels below stream: per problem ceil(k / 128) tiles of
+// tile_bytes(kch) = kch * 16384 + 512 bytes each. Launch: grid (any, B), block 256.
+extern "C" __global__ void pack_centroid_tiles(
+    const char* __restrict__ c, const float* __restrict__ cnorm, char* __restrict__ tiles, int k, int ldc_bytes, int kch)
+{
+    using namespace flash_assign_ws;
+    const int ntiles = (k + BN - 1) / BN;
+    const int tb = tile_bytes(kch);
+    const int b = blockIdx.y;
+    c += (size_t)b * k * ldc_bytes;
+    cnorm += (size_t)b * k;
+    tiles += (size_t)b * ntiles * tb;
+    const long pieces = (long)ntiles * kch * BN * 8;  // 16-byte pieces
+    const long stride = (long)gridDim.x * blockDim.x;
+    for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < pieces; i += stride) {
+        const int tile = (int)(i / (kch * BN * 8));
+        int rem = (int)(i - (long)tile * kch * BN * 8);
+        const int kc = rem / (BN * 8);
+        rem -= kc * BN * 8;
+        const int r = rem >> 3, chunk = rem & 7;
+        const int gc = tile * BN + r;
+        const int cbyte = kc * 128 + chunk * 16;
+        uint4 v = make_uint4(0, 0, 0, 0);
+        if (gc < k && cbyte < ldc_bytes) v = *reinterpret_cast<const uint4*>(c + (size_t)gc * ldc_bytes + cbyte);
+        *reinterpret_cast<uint4*>(tiles + (size_t)tile * tb + kc * CHUNK_BYTES + swizzle(r, chunk)) = v;
+    }
+    for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (long)ntiles * BN; i += stride) {
+        const int tile = (int)(i / BN), r = (int)(i - (long)tile * BN);
+        const int gc = tile * BN + r;
+        *reinterpret_cast<float*>(tiles + (size_t)tile * tb + kch * CHUNK_BYTES + 4 * r) = gc < k ? cnorm[gc] : FKM_INF;
+    }
+}
+
+// Nearest centroid for rows of at most KCH * 128 bytes, as flash_assign_* in flash_assign_mma.cu, with
+// the centroids given as packed tiles (pack_centroid_tiles) and B problems in one launch.
+// Rows of up to 256 bytes take three consumer warpgroups and four stages; rows of up to 512 bytes
+// (tf32 d = 128) hold twice the fragments, so two warpgroups (registers) and two stages (shared memory).
+// Launch: grid (min(B * ceil(n / (64 NWG)), one block per SM)), block 128 NWG + 32, dynamic shared
+// memory 1024 + STAGES * (KCH * 16384 + 1024) + 64 NWG * KCH * 128 + 80 bytes.
+#define FLASH_ASSIGN_WS_ENTRY(NAME, T, OP, KCH, NWG, STAGES)                                                   \
+    extern "C" __global__ void __launch_bounds__((NWG) * 128 + 32, 1) NAME(                                    \
+        const T* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,              \
+        int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int ldx, int batches,            \
+        int update_min)                                                                                        \
+    {                                                                                                          \
+        flash_assign_ws::run<OP, KCH, NWG, STAGES>(reinterpret_cast<const char*>(x), tiles, xnorm, labels,     \
+                                                   min_dist, n, k, ldx * (int)sizeof(T), batches, update_min); \
+    }
+
+FLASH_ASSIGN_WS_ENTRY(flash_assign_ws1_f16, __half, flash_assign_ws::F16, 1, 3, 4)
+FLASH_ASSIGN_WS_ENTRY(flash_assign_ws1_bf16, __nv_bfloat16, flash_assign_ws::BF16, 1, 3, 4)
+FLASH_ASSIGN_WS_ENTRY(flash_assign_ws1_tf32, float, flash_assign_ws::TF32, 1, 3, 4)
+FLASH_ASSIGN_WS_ENTRY(flash_assign_ws2_f16, __half, flash_assign_ws::F16, 2, 3, 4)
+FLASH_ASSIGN_WS_ENTRY(flash_assign_ws2_bf16, __nv_bfloat16, flash_assign_ws::BF16, 2, 3, 4)
+FLASH_ASSIGN_WS_ENTRY(flash_assign_ws2_tf32, float, flash_assign_ws::TF32, 2, 3, 4)
+FLASH_ASSIGN_WS_ENTRY(flash_assign_ws4_f16, __half, flash_assign_ws::F16, 4, 2, 2)
+FLASH_ASSIGN_WS_ENTRY(flash_assign_ws4_bf16, __nv_bfloat16, flash_assign_ws::BF16, 4, 2, 2)
+FLASH_ASSIGN_WS_ENTRY(flash_assign_ws4_tf32, float, flash_assign_ws::TF32, 4, 2, 2)
