@@ -80,6 +80,95 @@ public sealed class KMeans
     {
         ArgumentNullException.ThrowIfNull(source);
         var clock = Stopwatch.StartNew();
+        var problem = Prepare(source, _options.Seed, cancellationToken);
+        return FitProblems([problem], clock, progress, cancellationToken)[0];
+    }
+
+    /// <summary>
+    /// Fits <paramref name="batchCount"/> independent k-means problems of the same shape in one go, as flash-kmeans
+    /// does for attention routing: the data is laid out (B, N, d), row-major, problem after problem, and every
+    /// problem has N = <c>data.Length</c> / (B·d) rows. All problems use these options and K; problem b draws its
+    /// random choices from <see cref="ProblemSeed"/>(<see cref="KMeansOptions.Seed"/>, b), so its model is exactly
+    /// what <see cref="Fit(ReadOnlyMemory{float}, int, ReadOnlyMemory{float}, IProgress{KMeansProgress}?, CancellationToken)"/>
+    /// gives for its rows with that seed (bit for bit on the CPU, and on the GPU with
+    /// <see cref="KMeansOptions.DeterministicUpdate"/>; see the remarks). A batch of one is <c>Fit</c>.
+    /// </summary>
+    /// <remarks>
+    /// The problems run Lloyd's algorithm in lockstep: each iteration steps all problems still running at once
+    /// (on the GPU, one launch sequence for the whole batch), then repairs empty clusters, records statistics and
+    /// tests convergence problem by problem. A problem that converges keeps its centroids from that iteration
+    /// while the others go on. With <see cref="KMeansOptions.DeterministicUpdate"/> on the GPU the batch sums
+    /// centroids in one fixed-point scale, the finest that suits every problem; a problem's centroids differ from
+    /// its own fit's only where a feature value (times its weight) is not a multiple of its own fit's fixed-point
+    /// step, which for float32 data needs values below about 2^-16 (a fixed-point step is typically 2^-40 or finer).
+    /// Nothing is copied: the problems are read in place.
+    /// </remarks>
+    /// <param name="data">B × N × d values, problem after problem, each problem row-major.</param>
+    /// <param name="batchCount">B, the number of problems; at least 1.</param>
+    /// <param name="dimension">d.</param>
+    /// <param name="weights">B × N non-negative row weights in the same order, or empty for unit weights.</param>
+    /// <param name="progress">Receives a report per problem after every iteration it runs (see <see cref="KMeansProgress.Problem"/>).</param>
+    /// <param name="cancellationToken">Stops the fit between chunks of work.</param>
+    /// <returns>One model per problem, in batch order.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchCount"/> or <paramref name="dimension"/> is below 1,
+    /// or K exceeds the rows of a problem.</exception>
+    /// <exception cref="ArgumentException">The data is empty or not B whole problems of d-value rows, the weights do not
+    /// match the rows, or a problem holds a bad value (the message names the problem and its row).</exception>
+    public KMeansModel[] FitBatched(ReadOnlyMemory<float> data, int batchCount, int dimension, ReadOnlyMemory<float> weights = default,
+        IProgress<KMeansProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchCount, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        if (data.IsEmpty)
+            throw new ArgumentException("The data is empty: it has no rows.", nameof(data));
+        long perRow = (long)batchCount * dimension;
+        if (data.Length % perRow != 0)
+            throw new ArgumentException(
+                $"The data holds {data.Length} values, which is not {batchCount} problems of rows of {dimension} values: its length must be a multiple of B × d = {perRow}.",
+                nameof(data));
+        int n = (int)(data.Length / perRow);
+        if (!weights.IsEmpty && weights.Length != (long)batchCount * n)
+            throw new ArgumentException($"There are {batchCount} problems of {n} rows but {weights.Length} weights; give one per row ({(long)batchCount * n}) or none.",
+                nameof(weights));
+        int k = _options.NumberOfClusters;
+        if (k > n)
+            throw new ArgumentOutOfRangeException(nameof(data), $"{nameof(KMeansOptions.NumberOfClusters)} is {k} but each problem has only {n} rows; K must not exceed the number of rows.");
+
+        var clock = Stopwatch.StartNew();
+        var problems = new Problem[batchCount];
+        int values = n * dimension;
+        for (int b = 0; b < batchCount; b++)
+        {
+            var source = new InMemoryBatchSource(data.Slice(b * values, values), dimension, weights.IsEmpty ? default : weights.Slice(b * n, n));
+            try
+            {
+                problems[b] = Prepare(source, ProblemSeed(_options.Seed, b), cancellationToken);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"Problem {b} of the batch (rows {(long)b * n} to {(long)(b + 1) * n - 1} of the data): {Reason(e)}", nameof(data), e);
+            }
+        }
+        return FitProblems(problems, clock, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// The seed of problem <paramref name="problem"/> of a <see cref="FitBatched"/> run with <paramref name="seed"/>:
+    /// <paramref name="seed"/> itself for problem 0 (so that a batch of one is a plain fit), and for the others a
+    /// value derived from both by counter-based hashing. Fitting a problem's rows alone with this seed gives its
+    /// model from the batch.
+    /// </summary>
+    public static int ProblemSeed(int seed, int problem)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(problem);
+        return problem == 0 ? seed : unchecked((int)CounterRandom.Derive((ulong)seed, 0xBA7C4000UL + (ulong)problem));
+    }
+
+    /// <summary>One problem ready to bind: validated, on the unit sphere for cosine, sub-sampled if asked.</summary>
+    private sealed record Problem(IBatchSource Source, IBatchSource Training, DataSummary Summary, int Seed);
+
+    private Problem Prepare(IBatchSource source, int problemSeed, CancellationToken cancellationToken)
+    {
         var options = _options;
         var summary = DataValidator.Scan(source, options.Distance, cancellationToken);
         int k = options.NumberOfClusters;
@@ -90,16 +179,27 @@ public sealed class KMeans
         IBatchSource training = cosine ? new UnitLengthBatchSource(source) : source;
         if (options.MaximumPointsPerCentroid is int perCentroid && summary.RowCount > (long)perCentroid * k
             && SampleRows(source, summary, k, (int)Math.Min((long)perCentroid * k, Array.MaxLength),
-                CounterRandom.Derive((ulong)options.Seed, 0x5A3B1E), cancellationToken) is { } rows)
+                CounterRandom.Derive((ulong)problemSeed, 0x5A3B1E), cancellationToken) is { } rows)
         {
             options.Logger?.LogInformation("FlashKMeans: training on {Sample} of {Rows} rows ({PerCentroid} per centroid).", rows.Length, summary.RowCount, perCentroid);
             training = new SubsampledBatchSource(training, rows);
             summary = DataValidator.Scan(training, cancellationToken);
         }
+        return new Problem(source, training, summary, problemSeed);
+    }
 
+    /// <summary>
+    /// The fit itself, for one problem or a batch: one backend, the problems bound together, then each
+    /// initialisation seeds every problem and runs them through the one Lloyd loop; each problem keeps its
+    /// lowest-inertia run.
+    /// </summary>
+    private KMeansModel[] FitProblems(Problem[] problems, Stopwatch clock, IProgress<KMeansProgress>? progress, CancellationToken cancellationToken)
+    {
+        var options = _options;
+        int k = options.NumberOfClusters;
         using var backend = BackendSelector.Create(options);
-        using var binding = backend.Bind(training, summary, k, cancellationToken);
-        LloydRun? best = null;
+        using var batch = Bind(backend, problems, k, cancellationToken);
+        var best = new LloydRun?[problems.Length];
         // Explicit centroids start every initialisation at the same place, so further runs repeat the first.
         int initializations = options.Initialization == KMeansInitialization.Explicit ? 1 : options.NumberOfInitializations;
         if (initializations < options.NumberOfInitializations)
@@ -107,16 +207,66 @@ public sealed class KMeans
                 options.NumberOfInitializations);
         for (int init = 0; init < initializations; init++)
         {
-            ulong seed = CounterRandom.Derive((ulong)options.Seed, (ulong)init);
-            var initial = CentroidInitializer.Run(binding, options, seed, cancellationToken);
-            var run = LloydDriver.Run(binding, initial, options, init, clock, progress, cancellationToken);
-            options.Logger?.LogInformation("FlashKMeans: initialisation {Init}: inertia {Inertia:G9} after {Iterations} iterations ({State}).",
-                init, run.FinalInertia, run.Iterations, run.Converged ? "converged" : "iteration limit");
-            if (best is null || run.FinalInertia < best.FinalInertia)
-                best = run;
+            var initial = new float[problems.Length][];
+            for (int p = 0; p < problems.Length; p++)
+            {
+                ulong seed = CounterRandom.Derive((ulong)problems[p].Seed, (ulong)init);
+                initial[p] = CentroidInitializer.Run(batch.Problems[p], options, seed, cancellationToken);
+            }
+            var runs = LloydDriver.Run(batch, initial, options, init, clock, progress, cancellationToken);
+            for (int p = 0; p < problems.Length; p++)
+            {
+                var run = runs[p];
+                if (problems.Length == 1)
+                    options.Logger?.LogInformation("FlashKMeans: initialisation {Init}: inertia {Inertia:G9} after {Iterations} iterations ({State}).",
+                        init, run.FinalInertia, run.Iterations, run.Converged ? "converged" : "iteration limit");
+                else
+                    options.Logger?.LogInformation("FlashKMeans: problem {Problem} initialisation {Init}: inertia {Inertia:G9} after {Iterations} iterations ({State}).",
+                        p, init, run.FinalInertia, run.Iterations, run.Converged ? "converged" : "iteration limit");
+                if (best[p] is null || run.FinalInertia < best[p]!.FinalInertia)
+                    best[p] = run;
+            }
         }
-        return new KMeansModel(best!.Centroids, source.Dimension, options.Distance, best.FinalInertia, best.Iterations,
-            best.Converged, best.EmptyClustersReseeded, best.InertiaHistory, best.Statistics, backend.Name);
+        var models = new KMeansModel[problems.Length];
+        for (int p = 0; p < problems.Length; p++)
+        {
+            var run = best[p]!;
+            models[p] = new KMeansModel(run.Centroids, problems[p].Source.Dimension, options.Distance, run.FinalInertia, run.Iterations,
+                run.Converged, run.EmptyClustersReseeded, run.InertiaHistory, run.Statistics, backend.Name);
+        }
+        return models;
+    }
+
+    /// <summary>
+    /// Binds the problems: as one batch where the backend steps a batch at once (and can hold this one),
+    /// otherwise each on its own, stepped one after another.
+    /// </summary>
+    private static IKMeansBatchStepper Bind(IKMeansBackend backend, Problem[] problems, int k, CancellationToken cancellationToken)
+    {
+        if (problems.Length > 1 && backend is IKMeansBatchBackend batched
+            && batched.TryBindBatch(problems.Select(p => p.Training).ToArray(), problems.Select(p => p.Summary).ToArray(), k, cancellationToken) is { } together)
+            return together;
+        var bindings = new List<IKMeansDataBinding>(problems.Length);
+        try
+        {
+            foreach (var problem in problems)
+                bindings.Add(backend.Bind(problem.Training, problem.Summary, k, cancellationToken));
+            return new SequentialBatchStepper(bindings);
+        }
+        catch
+        {
+            for (int i = bindings.Count - 1; i >= 0; i--)
+                bindings[i].Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>An argument exception's message without the " (Parameter '…')" the runtime appends.</summary>
+    private static string Reason(ArgumentException e)
+    {
+        string message = e.Message;
+        string suffix = $" (Parameter '{e.ParamName}')";
+        return e.ParamName is not null && message.EndsWith(suffix, StringComparison.Ordinal) ? message[..^suffix.Length] : message;
     }
 
     /// <summary>

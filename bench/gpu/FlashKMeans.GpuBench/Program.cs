@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using FlashKMeans;
+using FlashKMeans.Backends;
 using FlashKMeans.Cuda;
 using FlashKMeans.Cuda.Native;
 
@@ -78,74 +79,30 @@ static (double Iter, double Assign, double Update) Single(CudaSession s, int n, 
 
 static (double Iter, double Assign, double Update) Batched(CudaSession s, int b, int n, int k, int d, int iterations)
 {
-    // The engine's Lloyd loop fits one problem; B independent problems use the kernels' batch
-    // dimension directly with the same launch sequence as CudaDataBinding.Step.
-    var ctx = s.Context;
-    int ld = s.Precision.Pitch(d);
+    // The batch that KMeans.FitBatched steps (CudaBatchBinding): B problems in one launch sequence, captured
+    // into a graph. Rows and centroids are generated on the device, so only the step is timed.
+    using var batch = new CudaBatch(s, b, n, d, k, hasWeights: false, deterministic: false);
+    int ld = batch.Pitch;
     long rows = (long)b * n;
-    int clusters = b * k;
-    using var raw = new DeviceBuffer<float>(ctx, rows * d);
-    using var x = new DeviceBuffer<byte>(ctx, rows * ld * s.Precision.ElementBytes);
-    using var xNorms = new DeviceBuffer<float>(ctx, rows);
-    using var labels = new DeviceBuffer<int>(ctx, rows);
-    using var previous = new DeviceBuffer<int>(ctx, rows);
-    using var distances = new DeviceBuffer<float>(ctx, rows);
-    using var centroids = new DeviceBuffer<float>(ctx, (long)clusters * d);
-    using var packed = new DeviceBuffer<byte>(ctx, (long)clusters * ld * s.Precision.ElementBytes);
-    using var cNorms = new DeviceBuffer<float>(ctx, clusters);
-    using var counts = new DeviceBuffer<int>(ctx, clusters);
-    using var offsets = new DeviceBuffer<int>(ctx, clusters + 1L);
-    using var cursor = new DeviceBuffer<int>(ctx, clusters);
-    using var sorted = new DeviceBuffer<int>(ctx, rows);
-    using var sums = new DeviceBuffer<long>(ctx, (long)clusters * d);
-    using var shift = new DeviceBuffer<float>(ctx, clusters);
-    using var weightOut = new DeviceBuffer<double>(ctx, clusters);
-    using var partials = new DeviceBuffer<double>(ctx, 64L * b);
-    using var scalars = new DeviceBuffer<long>(ctx, b + 1L);
-    using var hostWeights = new PinnedBuffer<double>(ctx, clusters);
-    s.FillNormal(raw.Pointer, rows * d, 42);
-    s.PackRows(raw.Pointer, rows, d, d, x.Pointer, ld, xNorms.Pointer);
-    s.FillNormal(centroids.Pointer, (long)clusters * d, 7);
-    s.PackRows(centroids.Pointer, clusters, d, d, packed.Pointer, ld, cNorms.Pointer);
-    previous.Fill32(uint.MaxValue, s.Stream);
-    void Assign() => s.Assign(x.Pointer, xNorms.Pointer, n, d, ld, packed.Pointer, cNorms.Pointer, k, ld, labels.Pointer, distances.Pointer, false, b);
-    unsafe void Enqueue(bool withAssign)
+    using (var raw = new DeviceBuffer<float>(s.Context, rows * d))
     {
-        if (withAssign)
-            Assign();
-        scalars.Clear(s.Stream);
-        s.CountLabelChanges(labels.Pointer, previous.Pointer, scalars.At(b), rows);
-        var partial = new KernelArgs().Add(distances.Pointer).Add(0UL).Add(partials.Pointer).Add((long)n);
-        s.Kernels.Get("segmented_sum", "segmented_sum_partial").Launch(s.Stream, (64, b, 1), 256, 0, partial);
-        var final = new KernelArgs().Add(partials.Pointer).Add(scalars.Pointer).Add(64);
-        s.Kernels.Get("segmented_sum", "segmented_sum_final").Launch(s.Stream, (b, 1, 1), 256, 0, final);
-        counts.Clear(s.Stream);
-        s.Histogram(labels.Pointer, counts.Pointer, rows, k, b);
-        s.ExclusiveScan(counts.Pointer, offsets.Pointer, cursor.Pointer, clusters);
-        s.Scatter(labels.Pointer, cursor.Pointer, sorted.Pointer, rows, k, b);
-        sums.Clear(s.Stream);
-        s.SegmentSums(x.Pointer, 0, labels.Pointer, sorted.Pointer, rows, k, d, ld, sums.Pointer, null, b);
-        s.FinalizeCentroids(sums.Pointer, counts.Pointer, 0, centroids.Pointer, shift.Pointer, weightOut.Pointer, clusters, d, null, 1.0, false);
-        s.PackRows(centroids.Pointer, clusters, d, d, packed.Pointer, ld, cNorms.Pointer);
-        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(hostWeights.Pointer, weightOut.Pointer, (nuint)(clusters * sizeof(double)), s.Stream.Handle));
-    }
-    // As CudaDataBinding.Step: the step is captured once into a graph and replayed.
-    using var graph = CudaGraph.Capture(s.Stream, () => Enqueue(true));
-    void Step()
-    {
-        graph.Launch(s.Stream);
+        s.FillNormal(raw.Pointer, rows * d, 42);
+        s.PackRows(raw.Pointer, rows, d, d, batch.X.Pointer, ld, batch.XNorms.Pointer);
+        s.FillNormal(batch.Centroids.Pointer, (long)b * k * d, 7);
+        s.PackRows(batch.Centroids.Pointer, (long)b * k, d, d, batch.PackedCentroids.Pointer, ld, batch.CentroidNorms.Pointer);
         s.Stream.Synchronize();
     }
+    var results = new LloydStepResult[b];
     for (int i = 0; i < 3; i++)
-        Step();
+        batch.Step(false, results, default);
     var steps = new List<double>();
     for (int i = 0; i < iterations; i++)
     {
         var clock = Stopwatch.StartNew();
-        Step();
+        batch.Step(false, results, default);  // returns after the stream has drained
         steps.Add(clock.Elapsed.TotalMilliseconds);
     }
-    return (Median(steps), TimeEvents(s, iterations, Assign), TimeEvents(s, iterations, () => Enqueue(false)));
+    return (Median(steps), TimeEvents(s, iterations, batch.EnqueueAssign), TimeEvents(s, iterations, batch.EnqueueUpdate));
 }
 
 static double TimeEvents(CudaSession s, int iterations, Action enqueue)

@@ -10,7 +10,7 @@ namespace FlashKMeans.Cuda;
 /// all per-row state on one GPU, driven by the engine's Lloyd loop. Reaches the driver through
 /// <c>libcuda.so.1</c> alone; the kernels ship as PTX inside this assembly.
 /// </summary>
-public sealed class CudaBackend : IKMeansBackend
+public sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend
 {
     private readonly CudaSession _session;
     private readonly bool _deterministic;
@@ -73,6 +73,39 @@ public sealed class CudaBackend : IKMeansBackend
         ArgumentOutOfRangeException.ThrowIfLessThan(numberOfClusters, 1);
         // Resident, cached or streamed, by the options' DataMode and the sizes (Streaming/CudaBindingFactory.cs).
         return Streaming.CudaBindingFactory.Bind(_session, _options, source, summary, numberOfClusters, cancellationToken);
+    }
+
+    /// <summary>
+    /// Binds equally sized problems that fit the device together as one <see cref="CudaBatch"/>, stepped by one
+    /// launch sequence; <c>null</c> (each problem bound on its own) where they differ in size or must stream.
+    /// </summary>
+    IKMeansBatchStepper? IKMeansBatchBackend.TryBindBatch(IReadOnlyList<IBatchSource> sources, IReadOnlyList<DataSummary> summaries,
+        int numberOfClusters, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        ArgumentNullException.ThrowIfNull(summaries);
+        ArgumentOutOfRangeException.ThrowIfLessThan(numberOfClusters, 1);
+        var logger = _options.Logger;
+        int b = sources.Count;
+        long n = summaries[0].RowCount;
+        int d = sources[0].Dimension;
+        bool weighted = sources[0].HasWeights;
+        string? why = null;
+        if (summaries.Any(s => s.RowCount != n) || sources.Any(s => s.Dimension != d || s.HasWeights != weighted))
+            why = "the problems differ in size";
+        else if (b > 65535)
+            why = $"{b} problems exceed one launch's grid";
+        else if ((long)b * n > int.MaxValue)
+            why = $"{(long)b * n} rows in all exceed 32-bit row indices";
+        else if (Streaming.CudaBindingFactory.Plan(_session, _options, d, b * n) is { Mode: not GpuDataMode.InMemory } plan)
+            why = $"the batch does not stay resident ({plan.Reason})";
+        if (why is not null)
+        {
+            logger?.LogInformation("FlashKMeans: {Problems} problems bound one by one and stepped in turn: {Reason}.", b, why);
+            return null;
+        }
+        logger?.LogInformation("FlashKMeans: {Problems} problems of {Rows} rows resident on the GPU as one batch, stepped together.", b, n);
+        return new CudaBatchBinding(_session, sources, n, numberOfClusters, _deterministic, cancellationToken);
     }
 
     /// <inheritdoc />

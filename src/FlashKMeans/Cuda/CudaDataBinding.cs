@@ -10,6 +10,9 @@ namespace FlashKMeans.Cuda;
 /// squared norms, plus labels and distances. A Lloyd step is enqueued whole (assign, label-change
 /// count, sort-inverse update, inertia) and the host waits once, reading back only the inertia, the
 /// changed-label count and the K cluster weights the engine asks for.
+/// The device state lives in a <see cref="CudaBatch"/>: a binding of its own holds a batch of one and steps it;
+/// the problems of a batched fit (<see cref="CudaBatchBinding"/>) are bindings on slices of one shared batch,
+/// which seed, re-seed and evaluate here while the batch steps them all at once.
 /// </summary>
 internal sealed class CudaDataBinding : IKMeansDataBinding
 {
@@ -17,6 +20,9 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
 
     private readonly CudaSession _s;
     private readonly CudaContext _context;
+    private readonly CudaBatch _batch;
+    private readonly bool _ownsBatch;
+    private readonly int _problem;
     private readonly int _d;
     private readonly int _k;
     private readonly int _ld;
@@ -26,31 +32,17 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
     private DeviceSeedDistances? _seeds;
     private readonly List<IDisposable> _owned = [];
 
+    // This problem's slices of the batch's buffers.
     private readonly DeviceBuffer<byte> _x;
     private readonly DeviceBuffer<float> _xNorms;
     private readonly DeviceBuffer<float>? _weights;
     private readonly DeviceBuffer<int> _labels;
-    private readonly DeviceBuffer<int> _previousLabels;
     private readonly DeviceBuffer<float> _distances;
     private readonly DeviceBuffer<float> _centroids;
     private readonly DeviceBuffer<byte> _packedCentroids;
     private readonly DeviceBuffer<float> _centroidNorms;
-    private readonly DeviceBuffer<int> _counts;
-    private readonly DeviceBuffer<int> _offsets;
-    private readonly DeviceBuffer<int> _cursor;
-    private readonly DeviceBuffer<int> _sorted;
-    private readonly DeviceBuffer<long> _sums;          // fp64 bits or int64 fixed point, K × d
-    private readonly DeviceBuffer<long>? _weightSums;   // likewise, K
-    private readonly DeviceBuffer<float> _shift;
-    private readonly DeviceBuffer<double> _weightOut;
-    private readonly DeviceBuffer<long> _scalars;       // [0] inertia (fp64 bits), [1] changed labels
-    private readonly PinnedBuffer<double> _hostClusterWeights;
-    private readonly PinnedBuffer<long> _hostScalars;
     private float _scale = 1f;
     private float _weightScale = 1f;
-    private CudaGraph? _stepGraph;
-    private bool _stepGraphNormalizes;
-    private bool _graphsFailed;
 
     public CudaDataBinding(CudaSession session, IBatchSource source, DataSummary summary, int k, bool deterministic, CancellationToken cancellationToken)
         : this(session, summary.RowCount, source.Dimension, k, source.HasWeights, deterministic)
@@ -59,6 +51,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         {
             Upload(source, cancellationToken);
             Prepare();
+            ShareScales();
         }
         catch
         {
@@ -75,6 +68,28 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         {
             _s.PackRows(rows.Pointer, n, d, d, _x.Pointer, _ld, _xNorms.Pointer);
             Prepare();
+            ShareScales();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Problem <paramref name="problem"/> of <paramref name="batch"/>: uploads <paramref name="source"/> into its
+    /// slices. The batch stays its creator's, and steps all its problems at once; <see cref="Step"/> here is an error.
+    /// </summary>
+    internal CudaDataBinding(CudaSession session, CudaBatch batch, int problem, IBatchSource source, bool deterministic, CancellationToken cancellationToken)
+        : this(session, batch, ownsBatch: false, problem, source.HasWeights, deterministic)
+    {
+        try
+        {
+            if (source.Dimension != batch.Dimension)
+                throw new ArgumentException($"The source has dimension {source.Dimension}; the batch holds rows of {batch.Dimension}.", nameof(source));
+            Upload(source, cancellationToken);
+            Prepare();
         }
         catch
         {
@@ -84,44 +99,50 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
     }
 
     private CudaDataBinding(CudaSession session, long n, int d, int k, bool hasWeights, bool deterministic)
+        : this(session, NewBatch(session, n, d, k, hasWeights, deterministic), ownsBatch: true, problem: 0, hasWeights, deterministic)
+    {
+    }
+
+    private static CudaBatch NewBatch(CudaSession session, long n, int d, int k, bool hasWeights, bool deterministic)
+    {
+        if (n > int.MaxValue)
+            throw new NotSupportedException($"The CUDA backend indexes rows with 32-bit integers; {n} rows is too many (use a streaming source).");
+        return new CudaBatch(session, batches: 1, n, d, k, hasWeights, deterministic);
+    }
+
+    private CudaDataBinding(CudaSession session, CudaBatch batch, bool ownsBatch, int problem, bool hasWeights, bool deterministic)
     {
         _s = session;
         _context = session.Context;
-        _d = d;
-        _k = k;
-        _n = n;
+        _batch = batch;
+        _ownsBatch = ownsBatch;
+        _problem = problem;
+        _d = batch.Dimension;
+        _k = batch.Clusters;
+        _n = batch.Rows;
+        _ld = batch.Pitch;
         _deterministic = deterministic;
-        _ld = session.Precision.Pitch(_d);
-        if (_n > int.MaxValue)
-            throw new NotSupportedException($"The CUDA backend indexes rows with 32-bit integers; {_n} rows is too many (use a streaming source).");
+        if (ownsBatch)
+            _owned.Add(batch);  // freed last
         _context.MakeCurrent();
         try
         {
-            _x = Own(new DeviceBuffer<byte>(_context, _n * _ld * session.Precision.ElementBytes));
-            _xNorms = Own(new DeviceBuffer<float>(_context, _n));
-            _labels = Own(new DeviceBuffer<int>(_context, _n));
-            _previousLabels = Own(new DeviceBuffer<int>(_context, _n));
-            _distances = Own(new DeviceBuffer<float>(_context, _n));
-            _centroids = Own(new DeviceBuffer<float>(_context, (long)k * _d));
-            _packedCentroids = Own(new DeviceBuffer<byte>(_context, (long)k * _ld * session.Precision.ElementBytes));
-            _centroidNorms = Own(new DeviceBuffer<float>(_context, k));
-            _counts = Own(new DeviceBuffer<int>(_context, k));
-            _offsets = Own(new DeviceBuffer<int>(_context, k + 1L));
-            _cursor = Own(new DeviceBuffer<int>(_context, k));
-            _sorted = Own(new DeviceBuffer<int>(_context, _n));
-            _sums = Own(new DeviceBuffer<long>(_context, (long)k * _d));
-            _shift = Own(new DeviceBuffer<float>(_context, k));
-            _weightOut = Own(new DeviceBuffer<double>(_context, k));
-            _scalars = Own(new DeviceBuffer<long>(_context, 2));
-            _hostClusterWeights = Own(new PinnedBuffer<double>(_context, k));
-            _hostScalars = Own(new PinnedBuffer<long>(_context, 2));
-            if (hasWeights)
+            if (hasWeights != (batch.Weights is not null))
+                throw new ArgumentException("A problem's weights must match its batch's: all weighted or none.", nameof(hasWeights));
+            long rows = problem * _n, clusters = (long)problem * _k;
+            long rowBytes = (long)_ld * session.Precision.ElementBytes;
+            _x = Own(batch.X.Slice(rows * rowBytes, _n * rowBytes));
+            _xNorms = Own(batch.XNorms.Slice(rows, _n));
+            _labels = Own(batch.Labels.Slice(rows, _n));
+            _distances = Own(batch.Distances.Slice(rows, _n));
+            _centroids = Own(batch.Centroids.Slice(clusters * _d, (long)_k * _d));
+            _packedCentroids = Own(batch.PackedCentroids.Slice(clusters * rowBytes, _k * rowBytes));
+            _centroidNorms = Own(batch.CentroidNorms.Slice(clusters, _k));
+            if (batch.Weights is not null)
             {
                 _hostWeights = new float[_n];
-                _weights = Own(new DeviceBuffer<float>(_context, _n));
-                _weightSums = Own(new DeviceBuffer<long>(_context, k));
+                _weights = Own(batch.Weights.Slice(rows, _n));
             }
-            _previousLabels.Fill32(uint.MaxValue, _s.Stream);  // -1: every label counts as changed on the first step
         }
         catch
         {
@@ -129,6 +150,19 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
             throw;
         }
     }
+
+    /// <summary>A binding of its own steps its batch of one with this problem's fixed-point scales.</summary>
+    private void ShareScales()
+    {
+        _batch.Scale = _scale;
+        _batch.WeightScale = _weightScale;
+    }
+
+    /// <summary>The scale of the deterministic update's row sums that this problem alone calls for.</summary>
+    internal float Scale => _scale;
+
+    /// <summary>The scale of its weight sums, likewise.</summary>
+    internal float WeightScale => _weightScale;
 
     /// <summary>Once the rows are on the device: the fixed-point scales of the deterministic update.</summary>
     private void Prepare()
@@ -234,73 +268,22 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         _centroids.CopyTo(destination[..(_k * _d)], 0, _s.Stream);
     }
 
-    public void GetClusterWeights(Span<double> destination) => _hostClusterWeights.Span.CopyTo(destination);
+    public void GetClusterWeights(Span<double> destination) => _batch.HostClusterWeights(_problem).CopyTo(destination);
 
     public LloydStepResult Step(bool normalizeCentroids, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        _context.MakeCurrent();
-        // The whole step is one captured graph, replayed each iteration: its launches keep the same
-        // buffers, so only the launch overhead goes (which dominates small problems).
-        if (!_graphsFailed && (_stepGraph is null || _stepGraphNormalizes != normalizeCentroids))
-        {
-            _stepGraph?.Dispose();
-            _stepGraph = null;
-            try
-            {
-                _stepGraph = CudaGraph.Capture(_s.Stream, () => EnqueueStep(normalizeCentroids));
-                _stepGraphNormalizes = normalizeCentroids;
-            }
-            catch (CudaException)
-            {
-                _graphsFailed = true;  // fall back to plain launches
-            }
-        }
-        if (_stepGraph is not null)
-            _stepGraph.Launch(_s.Stream);
-        else
-            EnqueueStep(normalizeCentroids);
-        _s.Stream.Synchronize();
-        return CudaBindingHost.StepResult(_hostScalars.Span, _hostClusterWeights.Span);
-    }
-
-    /// <summary>Enqueues one Lloyd step, ending with the copies of the scalars and cluster weights to pinned memory.</summary>
-    private unsafe void EnqueueStep(bool normalizeCentroids, bool includeAssign = true)
-    {
-        var s = _s;
-        long n = _n;
-        if (includeAssign)
-            s.Assign(_x.Pointer, _xNorms.Pointer, n, _d, _ld, _packedCentroids.Pointer, _centroidNorms.Pointer, _k, _ld,
-                _labels.Pointer, _distances.Pointer, updateMin: false);
-        _scalars.Clear(s.Stream);
-        s.CountLabelChanges(_labels.Pointer, _previousLabels.Pointer, _scalars.At(1), n);
-        s.WeightedSum(_distances.Pointer, WeightsPointer, n, _scalars.At(0));
-        _counts.Clear(s.Stream);
-        s.Histogram(_labels.Pointer, _counts.Pointer, n, _k);
-        s.ExclusiveScan(_counts.Pointer, _offsets.Pointer, _cursor.Pointer, _k);
-        s.Scatter(_labels.Pointer, _cursor.Pointer, _sorted.Pointer, n, _k);
-        _sums.Clear(s.Stream);
-        float? scale = _deterministic ? _scale : null;
-        s.SegmentSums(_x.Pointer, WeightsPointer, _labels.Pointer, _sorted.Pointer, n, _k, _d, _ld, _sums.Pointer, scale);
-        if (_weightSums is not null)
-        {
-            _weightSums.Clear(s.Stream);
-            s.ClusterWeights(WeightsPointer, _labels.Pointer, _weightSums.Pointer, n, _k, _deterministic ? _weightScale : null);
-        }
-        s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, _centroids.Pointer, _shift.Pointer,
-            _weightOut.Pointer, _k, _d, _deterministic ? 1.0 / _scale : null, 1.0 / _weightScale, normalizeCentroids);
-        s.PackRows(_centroids.Pointer, _k, _d, _d, _packedCentroids.Pointer, _ld, _centroidNorms.Pointer);
-        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostClusterWeights.Pointer, _weightOut.Pointer, (nuint)(_k * sizeof(double)), s.Stream.Handle));
-        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostScalars.Pointer, _scalars.Pointer, 2 * sizeof(long), s.Stream.Handle));
+        if (!_ownsBatch)
+            throw new InvalidOperationException("This problem is part of a batch, which steps all its problems at once.");
+        Span<LloydStepResult> result = stackalloc LloydStepResult[1];
+        _batch.Step(normalizeCentroids, result, cancellationToken);
+        return result[0];
     }
 
     /// <summary>Enqueues the assignment of <see cref="Step"/> alone, for the benchmark's assign-only timing.</summary>
-    internal void EnqueueAssign() =>
-        _s.Assign(_x.Pointer, _xNorms.Pointer, _n, _d, _ld, _packedCentroids.Pointer, _centroidNorms.Pointer, _k, _ld,
-            _labels.Pointer, _distances.Pointer, updateMin: false);
+    internal void EnqueueAssign() => _batch.EnqueueAssign();
 
     /// <summary>Enqueues everything of <see cref="Step"/> but the assignment, for the benchmark's breakdown.</summary>
-    internal void EnqueueUpdate() => EnqueueStep(false, includeAssign: false);
+    internal void EnqueueUpdate() => _batch.EnqueueUpdate();
 
     public IReadOnlyList<FarRow> FindFarthestRows(int count, CancellationToken cancellationToken)
     {
@@ -401,16 +384,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
     public void Dispose()
     {
         List<Exception>? errors = null;
-        try
-        {
-            _stepGraph?.Dispose();
-        }
-        catch (CudaException e)
-        {
-            (errors ??= []).Add(e);
-        }
-        _stepGraph = null;
-        CudaBindingHost.DisposeInReverse(_owned, e => e is CudaException, ref errors);
+        CudaBindingHost.DisposeInReverse(_owned, e => e is CudaException or AggregateException, ref errors);
         if (errors is not null)
             throw new AggregateException("Freeing the binding's GPU memory failed.", errors);
     }

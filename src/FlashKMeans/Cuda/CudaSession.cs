@@ -211,12 +211,21 @@ internal sealed class CudaSession : IDisposable
     }
 
     /// <summary>Enqueues Σ w·v (fp64, fixed reduction tree) into <paramref name="output"/> (one double).</summary>
-    public void WeightedSum(ulong values, ulong weights, long n, ulong output)
+    public void WeightedSum(ulong values, ulong weights, long n, ulong output) =>
+        WeightedSums(values, weights, n, 1, _partials.Pointer, output);
+
+    /// <summary>
+    /// Enqueues Σ w·v of each of <paramref name="batches"/> problems of <paramref name="n"/> values laid out one after
+    /// another (weights likewise, or 0 for unit weights) into <paramref name="output"/> (one double per problem), through
+    /// <paramref name="partials"/> (<see cref="SumChunks"/> doubles per problem). Each problem's sum is the one
+    /// <see cref="WeightedSum"/> gives for it alone.
+    /// </summary>
+    public void WeightedSums(ulong values, ulong weights, long n, int batches, ulong partials, ulong output)
     {
-        var partial = new KernelArgs().Add(values).Add(weights).Add(_partials.Pointer).Add(n);
-        Kernels.Get("segmented_sum", "segmented_sum_partial").Launch(Stream, (SumChunks, 1, 1), 256, 0, partial);
-        var final = new KernelArgs().Add(_partials.Pointer).Add(output).Add(SumChunks);
-        Kernels.Get("segmented_sum", "segmented_sum_final").Launch(Stream, (1, 1, 1), 256, 0, final);
+        var partial = new KernelArgs().Add(values).Add(weights).Add(partials).Add(n);
+        Kernels.Get("segmented_sum", "segmented_sum_partial").Launch(Stream, (SumChunks, batches, 1), 256, 0, partial);
+        var final = new KernelArgs().Add(partials).Add(output).Add(SumChunks);
+        Kernels.Get("segmented_sum", "segmented_sum_final").Launch(Stream, (batches, 1, 1), 256, 0, final);
     }
 
     /// <summary>
@@ -364,10 +373,14 @@ internal sealed class CudaSession : IDisposable
             Kernels.Get("centroid_update", "finalize_centroids").Launch(Stream, ((k + 7) / 8, 1, 1), 256, 0, args.Add(normalize ? 1 : 0));
     }
 
-    public void CountLabelChanges(ulong labels, ulong previous, ulong changed, long n)
+    /// <summary>
+    /// Adds the labels of each of <paramref name="batches"/> problems of <paramref name="n"/> rows that differ from
+    /// <paramref name="previous"/> to its counter (<paramref name="changed"/>, one uint64 per problem), and copies the labels there.
+    /// </summary>
+    public void CountLabelChanges(ulong labels, ulong previous, ulong changed, long n, int batches = 1)
     {
         var args = new KernelArgs().Add(labels).Add(previous).Add(changed).Add(n);
-        Kernels.Get("label_changes", "count_label_changes").Launch(Stream, (GridStride(n), 1, 1), 256, 0, args);
+        Kernels.Get("label_changes", "count_label_changes").Launch(Stream, (GridStride(n), batches, 1), 256, 0, args);
     }
 
     public void GatherRows(ulong x, ulong indices, ulong output, int count, int d, int ld)

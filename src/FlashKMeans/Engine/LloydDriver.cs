@@ -11,59 +11,106 @@ internal sealed record LloydRun(
 
 /// <summary>
 /// The one Lloyd loop: step (assign + update) on the backend, repair empty clusters, record statistics,
-/// test convergence. Backends never run their own loop.
+/// test convergence. Backends never run their own loop. It runs B independent problems in lockstep (B = 1
+/// for a plain fit): each iteration is one batched step of every problem still running, then, problem by
+/// problem, its cluster weights, empty-cluster repair, statistics and convergence test. A problem that
+/// converges is frozen there (its centroids are kept as they were) while the others go on.
 /// </summary>
 internal static class LloydDriver
 {
-    public static LloydRun Run(
-        IKMeansDataBinding binding, ReadOnlySpan<float> initialCentroids, KMeansOptions options, int initialization,
+    /// <summary>Runs every problem of <paramref name="batch"/> from its initial centroids.</summary>
+    /// <param name="batch">The problems and their batched step.</param>
+    /// <param name="initialCentroids">K × d initial centroids per problem.</param>
+    /// <param name="options">Iteration cap, tolerance, distance, logger.</param>
+    /// <param name="initialization">Index of this initialisation, for progress and logs.</param>
+    /// <param name="clock">Started with the fit; timestamps the statistics.</param>
+    /// <param name="progress">Receives one report per problem after every iteration it runs.</param>
+    /// <param name="cancellationToken">Checked between iterations and inside passes.</param>
+    /// <returns>One run per problem, in batch order.</returns>
+    public static LloydRun[] Run(
+        IKMeansBatchStepper batch, IReadOnlyList<float[]> initialCentroids, KMeansOptions options, int initialization,
         Stopwatch clock, IProgress<KMeansProgress>? progress, CancellationToken cancellationToken)
     {
+        var problems = batch.Problems;
+        int count = problems.Count;
+        if (initialCentroids.Count != count)
+            throw new ArgumentException($"{initialCentroids.Count} sets of initial centroids for {count} problems.", nameof(initialCentroids));
         bool cosine = options.Distance == KMeansDistance.Cosine;
         // On unit vectors ‖x − c‖² = 2(1 − cos): halve to report cosine distance.
         double scale = cosine ? 0.5 : 1.0;
-        int k = binding.NumberOfClusters;
-        binding.SetCentroids(initialCentroids);
-        var history = new List<double>();
-        var statistics = new List<KMeansIterationStatistics>();
-        var clusterWeights = new double[k];
-        double previous = double.NaN;
-        bool converged = false;
-        long reseededTotal = 0;
+        var states = new ProblemState[count];
+        var active = new bool[count];
+        for (int p = 0; p < count; p++)
+        {
+            problems[p].SetCentroids(initialCentroids[p]);
+            states[p] = new ProblemState(problems[p].NumberOfClusters);
+            active[p] = true;
+        }
+        var steps = new LloydStepResult[count];
+        int running = count;
         int iteration = 0;
-        while (iteration < options.MaximumNumberOfIterations)
+        while (running > 0 && iteration < options.MaximumNumberOfIterations)
         {
             cancellationToken.ThrowIfCancellationRequested();
             iteration++;
             var started = clock.Elapsed;
-            var step = binding.Step(cosine, cancellationToken);
-            // Read once: the imbalance of this assignment, then the re-seeding policy (which edits its copy).
-            binding.GetClusterWeights(clusterWeights);
-            double imbalance = Imbalance(clusterWeights);
-            int reseeded = step.EmptyClusters > 0 ? EmptyClusterPolicy.Reseed(binding, clusterWeights, cosine, cancellationToken) : 0;
-            reseededTotal += reseeded;
-            double inertia = step.Inertia * scale;
-            var now = clock.Elapsed;
-            statistics.Add(new KMeansIterationStatistics(
-                iteration, inertia, step.LabelsChanged, reseeded, imbalance, now - started, now));
-            history.Add(inertia);
-            double change = previous > 0 ? Math.Abs(previous - inertia) / previous : previous == 0 ? 0 : double.NaN;
-            progress?.Report(new KMeansProgress(initialization, iteration, inertia, change, now));
-            options.Logger?.LogDebug("FlashKMeans: init {Init} iteration {Iteration}: inertia {Inertia:G9}, change {Change:G3}, moved {Moved}, re-seeded {Reseeded}.",
-                initialization, iteration, inertia, change, step.LabelsChanged, reseeded);
-            previous = inertia;
-            if (options.OptimizationTolerance > 0 && reseeded == 0 && iteration > 1
-                && (step.LabelsChanged == 0 || change <= options.OptimizationTolerance))
+            batch.Step(cosine, active, steps, cancellationToken);
+            for (int p = 0; p < count; p++)
             {
-                converged = true;
-                break;
+                if (!active[p])
+                    continue;
+                var binding = problems[p];
+                var state = states[p];
+                var step = steps[p];
+                state.Iterations = iteration;
+                // Read once: the imbalance of this assignment, then the re-seeding policy (which edits its copy).
+                binding.GetClusterWeights(state.ClusterWeights);
+                double imbalance = Imbalance(state.ClusterWeights);
+                int reseeded = step.EmptyClusters > 0 ? EmptyClusterPolicy.Reseed(binding, state.ClusterWeights, cosine, cancellationToken) : 0;
+                state.Reseeded += reseeded;
+                double inertia = step.Inertia * scale;
+                var now = clock.Elapsed;
+                state.Statistics.Add(new KMeansIterationStatistics(
+                    iteration, inertia, step.LabelsChanged, reseeded, imbalance, now - started, now));
+                state.History.Add(inertia);
+                double previous = state.Previous;
+                double change = previous > 0 ? Math.Abs(previous - inertia) / previous : previous == 0 ? 0 : double.NaN;
+                progress?.Report(new KMeansProgress(initialization, iteration, inertia, change, now) { Problem = p });
+                if (count == 1)
+                    options.Logger?.LogDebug("FlashKMeans: init {Init} iteration {Iteration}: inertia {Inertia:G9}, change {Change:G3}, moved {Moved}, re-seeded {Reseeded}.",
+                        initialization, iteration, inertia, change, step.LabelsChanged, reseeded);
+                else
+                    options.Logger?.LogDebug("FlashKMeans: problem {Problem} init {Init} iteration {Iteration}: inertia {Inertia:G9}, change {Change:G3}, moved {Moved}, re-seeded {Reseeded}.",
+                        p, initialization, iteration, inertia, change, step.LabelsChanged, reseeded);
+                state.Previous = inertia;
+                if (options.OptimizationTolerance > 0 && reseeded == 0 && iteration > 1
+                    && (step.LabelsChanged == 0 || change <= options.OptimizationTolerance))
+                {
+                    // Frozen here: the batch may keep stepping this problem, so keep its centroids now.
+                    state.Converged = true;
+                    state.Centroids = new float[problems[p].NumberOfClusters * binding.Dimension];
+                    binding.GetCentroids(state.Centroids);
+                    active[p] = false;
+                    running--;
+                }
             }
         }
 
-        var centroids = new float[k * binding.Dimension];
-        binding.GetCentroids(centroids);
-        double final = binding.Evaluate(centroids, default, cancellationToken) * scale;
-        return new LloydRun(centroids, final, iteration, converged, reseededTotal, history, statistics);
+        var runs = new LloydRun[count];
+        for (int p = 0; p < count; p++)
+        {
+            var binding = problems[p];
+            var state = states[p];
+            var centroids = state.Centroids;
+            if (centroids is null)
+            {
+                centroids = new float[binding.NumberOfClusters * binding.Dimension];
+                binding.GetCentroids(centroids);
+            }
+            double final = binding.Evaluate(centroids, default, cancellationToken) * scale;
+            runs[p] = new LloydRun(centroids, final, state.Iterations, state.Converged, state.Reseeded, state.History, state.Statistics);
+        }
+        return runs;
     }
 
     private static double Imbalance(ReadOnlySpan<double> weights)
@@ -75,5 +122,20 @@ internal static class LloydDriver
             squares += w * w;
         }
         return sum > 0 ? weights.Length * squares / (sum * sum) : double.NaN;
+    }
+
+    /// <summary>One problem's progress through the loop.</summary>
+    private sealed class ProblemState(int k)
+    {
+        public readonly double[] ClusterWeights = new double[k];
+        public readonly List<double> History = [];
+        public readonly List<KMeansIterationStatistics> Statistics = [];
+        public double Previous = double.NaN;
+        public int Iterations;
+        public bool Converged;
+        public long Reseeded;
+
+        /// <summary>The centroids at convergence; <c>null</c> while the problem runs.</summary>
+        public float[]? Centroids;
     }
 }

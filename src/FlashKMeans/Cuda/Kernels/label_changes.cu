@@ -2,14 +2,18 @@
 // gathering rows back to fp32.
 #include "common.cuh"
 
-// Arguments:
-//   labels   int32 (len)  current labels
-//   previous int32 (len)  in: labels of the previous step (-1 before the first); out: a copy of labels
-//   changed  uint64 (1)   in/out: incremented by the number of differing entries (zero it first)
-// Launch: grid-stride, any grid, block a multiple of 32.
+// Arguments, for B problems of len rows each (B = gridDim.y; 1 for a single problem):
+//   labels   int32 (B, len)  current labels
+//   previous int32 (B, len)  in: labels of the previous step (-1 before the first); out: a copy of labels
+//   changed  uint64 (B)      in/out: changed[b] incremented by the differing entries of problem b (zero it first)
+// Launch: grid (any, B), grid-stride over a problem's rows, block a multiple of 32.
 extern "C" __global__ void count_label_changes(const int* __restrict__ labels, int* __restrict__ previous,
                                                unsigned long long* __restrict__ changed, long long len)
 {
+    const size_t b = blockIdx.y;
+    labels += b * len;
+    previous += b * len;
+    changed += b;
     unsigned int local = 0;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < len; i += (long long)gridDim.x * blockDim.x) {
         const int l = labels[i];

@@ -2,11 +2,13 @@ namespace FlashKMeans.Cuda.Native;
 
 /// <summary>
 /// Device memory holding <see cref="Length"/> elements of <typeparamref name="T"/> (bytes are counted for
-/// the element type the kernels see; 16-bit GPU types are allocated as <see cref="ushort"/>).
+/// the element type the kernels see; 16-bit GPU types are allocated as <see cref="ushort"/>). Either an
+/// allocation it owns, or a <see cref="Slice"/> of another buffer, which borrows that memory and frees nothing.
 /// </summary>
 internal sealed unsafe class DeviceBuffer<T> : CudaResource where T : unmanaged
 {
     private static long s_liveBytes;
+    private readonly bool _owns = true;
 
     public DeviceBuffer(CudaContext context, long length)
         : base(context)
@@ -21,6 +23,26 @@ internal sealed unsafe class DeviceBuffer<T> : CudaResource where T : unmanaged
             throw CreationFailed(result, $"cuMemAlloc({bytes} bytes)");
         Pointer = pointer;
         Interlocked.Add(ref s_liveBytes, (long)bytes);
+    }
+
+    private DeviceBuffer(CudaContext context, ulong pointer, long length)
+        : base(context)
+    {
+        Length = length;
+        Pointer = pointer;
+        _owns = false;
+    }
+
+    /// <summary>
+    /// A view of elements [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>): the
+    /// same memory under its own pointer and length, valid while this buffer lives; disposing it frees nothing.
+    /// </summary>
+    public DeviceBuffer<T> Slice(long offset, long length)
+    {
+        ThrowIfReleased();
+        if (offset < 0 || length < 0 || offset + length > Length)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"[{offset}, {offset + length}) is not inside a buffer of {Length} elements.");
+        return new DeviceBuffer<T>(Context, At(offset), length);
     }
 
     /// <summary>Device bytes currently allocated by buffers of this element type.</summary>
@@ -74,13 +96,18 @@ internal sealed unsafe class DeviceBuffer<T> : CudaResource where T : unmanaged
     {
         if (Pointer == 0)
             return CuResult.Success;
+        if (!_owns)
+        {
+            Pointer = 0;
+            return CuResult.Success;
+        }
         var result = CudaApi.cuMemFree(Pointer);
         Interlocked.Add(ref s_liveBytes, -Math.Max(Length, 1) * sizeof(T));
         Pointer = 0;
         return result;
     }
 
-    protected override string Describe() => $"device buffer of {Length} × {typeof(T).Name}";
+    protected override string Describe() => $"device buffer{(_owns ? "" : " slice")} of {Length} × {typeof(T).Name}";
 }
 
 /// <summary>Page-locked host memory, so that copies run asynchronously at full link speed.</summary>

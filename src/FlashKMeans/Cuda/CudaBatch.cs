@@ -1,0 +1,248 @@
+using FlashKMeans.Backends;
+using FlashKMeans.Cuda.Native;
+
+namespace FlashKMeans.Cuda;
+
+/// <summary>
+/// The device state of B independent k-means problems of N rows and K clusters each, laid out one after another
+/// ((B, N, ld) rows, (B, K, d) centroids, ...), and their Lloyd step: one launch sequence for all problems,
+/// captured once into a CUDA graph and replayed, after which the host reads back B inertias, B changed-label
+/// counts and the B × K cluster weights. A single resident fit is the batch of one. Everything per problem
+/// (upload, seeding, re-seeding, evaluation) is done by a <see cref="CudaDataBinding"/> working on the problem's
+/// slices of these buffers.
+/// </summary>
+internal sealed class CudaBatch : IDisposable
+{
+    private readonly CudaSession _s;
+    private readonly CudaContext _context;
+    private readonly List<IDisposable> _owned = [];
+    private readonly bool _deterministic;
+
+    private readonly DeviceBuffer<int> _previousLabels;
+    private readonly DeviceBuffer<int> _counts;
+    private readonly DeviceBuffer<int> _offsets;
+    private readonly DeviceBuffer<int> _cursor;
+    private readonly DeviceBuffer<int> _sorted;
+    private readonly DeviceBuffer<long> _sums;          // fp64 bits or int64 fixed point, B·K × d
+    private readonly DeviceBuffer<long>? _weightSums;   // likewise, B·K
+    private readonly DeviceBuffer<float> _shift;
+    private readonly DeviceBuffer<double> _weightOut;
+    private readonly DeviceBuffer<double> _partials;    // SumChunks per problem, for the inertias
+    private readonly DeviceBuffer<long> _scalars;       // [0, B) inertias (fp64 bits), [B, 2B) changed labels
+    private readonly PinnedBuffer<double> _hostClusterWeights;
+    private readonly PinnedBuffer<long> _hostScalars;
+    private CudaGraph? _stepGraph;
+    private bool _stepGraphNormalizes;
+    private bool _graphsFailed;
+
+    /// <param name="session">The device.</param>
+    /// <param name="batches">B.</param>
+    /// <param name="rows">N, rows per problem.</param>
+    /// <param name="dimension">d.</param>
+    /// <param name="clusters">K.</param>
+    /// <param name="hasWeights">Whether rows carry weights (then all problems do).</param>
+    /// <param name="deterministic">Fixed-point centroid update.</param>
+    public CudaBatch(CudaSession session, int batches, long rows, int dimension, int clusters, bool hasWeights, bool deterministic)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
+        _s = session;
+        _context = session.Context;
+        Batches = batches;
+        Rows = rows;
+        Dimension = dimension;
+        Clusters = clusters;
+        _deterministic = deterministic;
+        Pitch = session.Precision.Pitch(dimension);
+        long total = batches * rows;
+        // The sort kernels number rows b·N + i in 32 bits.
+        if (total > int.MaxValue)
+            throw new NotSupportedException($"The CUDA backend indexes rows with 32-bit integers; {total} rows is too many (use a streaming source).");
+        long clusterRows = (long)batches * clusters;
+        _context.MakeCurrent();
+        try
+        {
+            X = Own(new DeviceBuffer<byte>(_context, total * Pitch * session.Precision.ElementBytes));
+            XNorms = Own(new DeviceBuffer<float>(_context, total));
+            Weights = hasWeights ? Own(new DeviceBuffer<float>(_context, total)) : null;
+            Labels = Own(new DeviceBuffer<int>(_context, total));
+            _previousLabels = Own(new DeviceBuffer<int>(_context, total));
+            Distances = Own(new DeviceBuffer<float>(_context, total));
+            Centroids = Own(new DeviceBuffer<float>(_context, clusterRows * dimension));
+            PackedCentroids = Own(new DeviceBuffer<byte>(_context, clusterRows * Pitch * session.Precision.ElementBytes));
+            CentroidNorms = Own(new DeviceBuffer<float>(_context, clusterRows));
+            _counts = Own(new DeviceBuffer<int>(_context, clusterRows));
+            _offsets = Own(new DeviceBuffer<int>(_context, clusterRows + 1));
+            _cursor = Own(new DeviceBuffer<int>(_context, clusterRows));
+            _sorted = Own(new DeviceBuffer<int>(_context, total));
+            _sums = Own(new DeviceBuffer<long>(_context, clusterRows * dimension));
+            _shift = Own(new DeviceBuffer<float>(_context, clusterRows));
+            _weightOut = Own(new DeviceBuffer<double>(_context, clusterRows));
+            _partials = Own(new DeviceBuffer<double>(_context, (long)CudaSession.SumChunks * batches));
+            _scalars = Own(new DeviceBuffer<long>(_context, 2L * batches));
+            _hostClusterWeights = Own(new PinnedBuffer<double>(_context, checked((int)clusterRows)));
+            _hostScalars = Own(new PinnedBuffer<long>(_context, 2 * batches));
+            if (hasWeights)
+                _weightSums = Own(new DeviceBuffer<long>(_context, clusterRows));
+            _previousLabels.Fill32(uint.MaxValue, _s.Stream);  // -1: every label counts as changed on the first step
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>B.</summary>
+    public int Batches { get; }
+
+    /// <summary>N, rows per problem.</summary>
+    public long Rows { get; }
+
+    /// <summary>d.</summary>
+    public int Dimension { get; }
+
+    /// <summary>K, clusters per problem.</summary>
+    public int Clusters { get; }
+
+    /// <summary>Row pitch of the stored rows and centroids, in elements.</summary>
+    public int Pitch { get; }
+
+    /// <summary>Stored rows, (B, N, <see cref="Pitch"/>) in the session's precision.</summary>
+    public DeviceBuffer<byte> X { get; } = null!;
+
+    /// <summary>Squared row norms, (B, N).</summary>
+    public DeviceBuffer<float> XNorms { get; } = null!;
+
+    /// <summary>Row weights, (B, N), or <c>null</c> for unit weights.</summary>
+    public DeviceBuffer<float>? Weights { get; }
+
+    /// <summary>Labels of the last step, (B, N), each in [0, K).</summary>
+    public DeviceBuffer<int> Labels { get; } = null!;
+
+    /// <summary>Squared distances of the last step's assignment, (B, N).</summary>
+    public DeviceBuffer<float> Distances { get; } = null!;
+
+    /// <summary>fp32 centroids, (B, K, d).</summary>
+    public DeviceBuffer<float> Centroids { get; } = null!;
+
+    /// <summary>Centroids in the stored form, (B, K, <see cref="Pitch"/>).</summary>
+    public DeviceBuffer<byte> PackedCentroids { get; } = null!;
+
+    /// <summary>Squared centroid norms, (B, K).</summary>
+    public DeviceBuffer<float> CentroidNorms { get; } = null!;
+
+    /// <summary>
+    /// The fixed-point scale of the deterministic update's row sums: one for the batch, no finer than any problem
+    /// allows (<see cref="CudaDataBinding.FixedPointScale"/>); set once the rows are on the device.
+    /// </summary>
+    public float Scale { get; set; } = 1f;
+
+    /// <summary>The fixed-point scale of the cluster-weight sums, likewise.</summary>
+    public float WeightScale { get; set; } = 1f;
+
+    /// <summary>Cluster weights of problem <paramref name="problem"/> from the last step (K values, pinned).</summary>
+    public ReadOnlySpan<double> HostClusterWeights(int problem) => _hostClusterWeights.Span.Slice(problem * Clusters, Clusters);
+
+    /// <summary>One Lloyd step of every problem; waits for it and writes each problem's outcome.</summary>
+    public void Step(bool normalizeCentroids, Span<LloydStepResult> results, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        _context.MakeCurrent();
+        // The whole step is one captured graph, replayed each iteration: its launches keep the same
+        // buffers, so only the launch overhead goes (which dominates small problems).
+        if (!_graphsFailed && (_stepGraph is null || _stepGraphNormalizes != normalizeCentroids))
+        {
+            _stepGraph?.Dispose();
+            _stepGraph = null;
+            try
+            {
+                _stepGraph = CudaGraph.Capture(_s.Stream, () => EnqueueStep(normalizeCentroids));
+                _stepGraphNormalizes = normalizeCentroids;
+            }
+            catch (CudaException)
+            {
+                _graphsFailed = true;  // fall back to plain launches
+            }
+        }
+        if (_stepGraph is not null)
+            _stepGraph.Launch(_s.Stream);
+        else
+            EnqueueStep(normalizeCentroids);
+        _s.Stream.Synchronize();
+        var scalars = _hostScalars.Span;
+        var weights = _hostClusterWeights.Span;
+        Span<long> problemScalars = stackalloc long[2];
+        for (int b = 0; b < Batches; b++)
+        {
+            problemScalars[0] = scalars[b];
+            problemScalars[1] = scalars[Batches + b];
+            results[b] = CudaBindingHost.StepResult(problemScalars, weights.Slice(b * Clusters, Clusters));
+        }
+    }
+
+    /// <summary>
+    /// Enqueues one Lloyd step of all problems, ending with the copies of the scalars and cluster weights to
+    /// pinned memory. Each launch covers the whole batch (the kernels' batch dimension).
+    /// </summary>
+    private unsafe void EnqueueStep(bool normalizeCentroids, bool includeAssign = true)
+    {
+        var s = _s;
+        int b = Batches, k = Clusters, d = Dimension, ld = Pitch;
+        long n = Rows, total = b * n;
+        int clusters = b * k;
+        ulong weights = Weights?.Pointer ?? 0;
+        if (includeAssign)
+            EnqueueAssign();
+        _scalars.Clear(s.Stream);
+        s.CountLabelChanges(Labels.Pointer, _previousLabels.Pointer, _scalars.At(b), n, b);
+        s.WeightedSums(Distances.Pointer, weights, n, b, _partials.Pointer, _scalars.At(0));
+        _counts.Clear(s.Stream);
+        s.Histogram(Labels.Pointer, _counts.Pointer, total, k, b);
+        s.ExclusiveScan(_counts.Pointer, _offsets.Pointer, _cursor.Pointer, clusters);
+        s.Scatter(Labels.Pointer, _cursor.Pointer, _sorted.Pointer, total, k, b);
+        _sums.Clear(s.Stream);
+        float? scale = _deterministic ? Scale : null;
+        s.SegmentSums(X.Pointer, weights, Labels.Pointer, _sorted.Pointer, total, k, d, ld, _sums.Pointer, scale, b);
+        if (_weightSums is not null)
+        {
+            _weightSums.Clear(s.Stream);
+            s.ClusterWeights(weights, Labels.Pointer, _weightSums.Pointer, total, k, _deterministic ? WeightScale : null, b);
+        }
+        s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, Centroids.Pointer, _shift.Pointer,
+            _weightOut.Pointer, clusters, d, _deterministic ? 1.0 / Scale : null, 1.0 / WeightScale, normalizeCentroids);
+        s.PackRows(Centroids.Pointer, clusters, d, d, PackedCentroids.Pointer, ld, CentroidNorms.Pointer);
+        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostClusterWeights.Pointer, _weightOut.Pointer, (nuint)(clusters * sizeof(double)), s.Stream.Handle));
+        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostScalars.Pointer, _scalars.Pointer, (nuint)(2 * b * sizeof(long)), s.Stream.Handle));
+    }
+
+    /// <summary>Enqueues the assignment of <see cref="Step"/> alone, for the benchmarks' assign-only timing.</summary>
+    internal void EnqueueAssign() =>
+        _s.Assign(X.Pointer, XNorms.Pointer, Rows, Dimension, Pitch, PackedCentroids.Pointer, CentroidNorms.Pointer, Clusters, Pitch,
+            Labels.Pointer, Distances.Pointer, updateMin: false, Batches);
+
+    /// <summary>Enqueues everything of <see cref="Step"/> but the assignment, for the benchmarks' breakdown.</summary>
+    internal void EnqueueUpdate() => EnqueueStep(false, includeAssign: false);
+
+    private T Own<T>(T resource) where T : IDisposable
+    {
+        _owned.Add(resource);
+        return resource;
+    }
+
+    public void Dispose()
+    {
+        List<Exception>? errors = null;
+        try
+        {
+            _stepGraph?.Dispose();
+        }
+        catch (CudaException e)
+        {
+            (errors ??= []).Add(e);
+        }
+        _stepGraph = null;
+        CudaBindingHost.DisposeInReverse(_owned, e => e is CudaException, ref errors);
+        if (errors is not null)
+            throw new AggregateException("Freeing the batch's GPU memory failed.", errors);
+    }
+}
