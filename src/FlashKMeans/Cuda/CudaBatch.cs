@@ -70,6 +70,7 @@ internal sealed class CudaBatch : IDisposable
             Centroids = Own(new DeviceBuffer<float>(_context, clusterRows * dimension));
             PackedCentroids = Own(new DeviceBuffer<byte>(_context, clusterRows * Pitch * session.Precision.ElementBytes));
             CentroidNorms = Own(new DeviceBuffer<float>(_context, clusterRows));
+            session.ReserveCentroidTiles(clusters, Pitch, batches);  // the captured step must not allocate
             _counts = Own(new DeviceBuffer<int>(_context, clusterRows));
             _offsets = Own(new DeviceBuffer<int>(_context, clusterRows + 1));
             _cursor = Own(new DeviceBuffer<int>(_context, clusterRows));

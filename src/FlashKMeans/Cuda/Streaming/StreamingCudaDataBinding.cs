@@ -214,6 +214,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             _batchCursor = Own(new DeviceBuffer<int>(_context, k));
             _centroids = Own(new DeviceBuffer<float>(_context, (long)k * _d));
             _packedCentroids = Own(new DeviceBuffer<byte>(_context, (long)k * _ld * _eb));
+            session.ReserveCentroidTiles(k, _ld);  // the captured steps must not allocate
             _centroidNorms = Own(new DeviceBuffer<float>(_context, k));
             _counts = Own(new DeviceBuffer<int>(_context, k));
             _sums = Own(new DeviceBuffer<long>(_context, (long)k * _d));
