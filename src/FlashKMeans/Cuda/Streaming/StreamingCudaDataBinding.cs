@@ -789,8 +789,9 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     /// <summary>
     /// The assign-only pass: streams every row once, assigns it to the nearest of <paramref name="centroids"/>
     /// (m × d) and hands each batch's labels (and squared distances in the compute precision, when
-    /// <paramref name="withDistances"/>) to <paramref name="handler"/> on this thread, in row order, while
-    /// later batches are still being copied and assigned. The prediction pass of an assign-only binding
+    /// <paramref name="withDistances"/>) to <paramref name="handler"/> on this thread, in the order the pass
+    /// visits them (row order when nothing is cached, as in an assign-only binding), while later batches are
+    /// still being copied and assigned. The prediction pass of an assign-only binding
     /// (<see cref="ForAssignment"/>); also serves <see cref="Predict"/> and <see cref="Evaluate"/> under host
     /// label placement.
     /// </summary>
