@@ -160,11 +160,22 @@ internal sealed class BatchFeeder : IDisposable
     }
 
     /// <summary>Whether no fp16 value has the all-ones exponent of infinity and NaN.</summary>
-    private static bool AllFiniteHalf(ReadOnlySpan<ushort> bits)
+    internal static bool AllFiniteHalf(ReadOnlySpan<ushort> bits)
     {
-        foreach (ushort b in bits)
+        const ushort exponent = 0x7C00;
+        int i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
         {
-            if ((b & 0x7C00) == 0x7C00)
+            var mask = new System.Numerics.Vector<ushort>(exponent);
+            var bad = System.Numerics.Vector<ushort>.Zero;
+            for (; i <= bits.Length - System.Numerics.Vector<ushort>.Count; i += System.Numerics.Vector<ushort>.Count)
+                bad |= System.Numerics.Vector.Equals(new System.Numerics.Vector<ushort>(bits[i..]) & mask, mask);
+            if (bad != System.Numerics.Vector<ushort>.Zero)
+                return false;
+        }
+        for (; i < bits.Length; i++)
+        {
+            if ((bits[i] & exponent) == exponent)
                 return false;
         }
         return true;
