@@ -7,7 +7,8 @@ namespace FlashKMeans;
 
 /// <summary>
 /// A fitted k-means model: the centroids plus how the fit went. Immutable and safe to share between
-/// threads. Scoring runs on the CPU backend; create a GPU scorer through a backend for bulk work.
+/// threads. Scoring of spans runs on the CPU backend; the batch-source overloads of <c>Predict</c> run on the
+/// device asked for, streaming data of any size through the GPU.
 /// </summary>
 public sealed class KMeansModel
 {
@@ -128,36 +129,154 @@ public sealed class KMeansModel
     /// <summary>
     /// Labels every row of a source one batch at a time, so data far larger than memory can be scored:
     /// only the labels (N ints) are held. <paramref name="device"/> picks the backend as
-    /// <see cref="KMeansOptions.Device"/> does.
+    /// <see cref="KMeansOptions.Device"/> does; on a GPU the rows stream through a ring of pinned buffers
+    /// with copies overlapped with compute, and each batch's labels come straight back into
+    /// <paramref name="labels"/>. For more than 2³¹ − 1 rows use
+    /// <see cref="Predict(IBatchSource, IPredictionSink, bool, ComputeDevice, CancellationToken)"/>.
     /// </summary>
-    /// <param name="source">Rows to label; read once.</param>
+    /// <param name="source">Rows to label; read once (twice on a GPU when it does not know its row count).</param>
     /// <param name="labels">One label per row of the source.</param>
     /// <param name="device">Where the distance work runs.</param>
     /// <param name="cancellationToken">Stops between batches.</param>
-    public void Predict(IBatchSource source, Span<int> labels, ComputeDevice device = ComputeDevice.Cpu, CancellationToken cancellationToken = default)
+    public void Predict(IBatchSource source, Span<int> labels, ComputeDevice device = ComputeDevice.Cpu, CancellationToken cancellationToken = default) =>
+        Predict(source, labels, default, device, cancellationToken);
+
+    /// <summary>
+    /// Labels every row of a source one batch at a time, as <see cref="Predict(IBatchSource, Span{int}, ComputeDevice, CancellationToken)"/>,
+    /// and writes each row's distance to its cluster's centroid (squared Euclidean, or 1 − cos for cosine models).
+    /// </summary>
+    /// <param name="source">Rows to label; read once (twice on a GPU when it does not know its row count).</param>
+    /// <param name="labels">One label per row of the source.</param>
+    /// <param name="distances">One distance per row of the source, or empty for none.</param>
+    /// <param name="device">Where the distance work runs.</param>
+    /// <param name="cancellationToken">Stops between batches.</param>
+    public unsafe void Predict(IBatchSource source, Span<int> labels, Span<float> distances, ComputeDevice device = ComputeDevice.Cpu,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
+        if (!distances.IsEmpty && distances.Length != labels.Length)
+            throw new ArgumentException($"There is room for {labels.Length} labels but {distances.Length} distances.", nameof(distances));
+        fixed (int* l = labels)
+        fixed (float* d = distances)
+        {
+            var sink = new SpanSink(l, d, labels.Length);
+            long rows = PredictBatches(source, sink, !distances.IsEmpty, device, labels.Length, cancellationToken);
+            if (rows != labels.Length)
+                throw new ArgumentException($"The source has {rows} rows but there is room for {labels.Length} labels.", nameof(labels));
+        }
+    }
+
+    /// <summary>
+    /// Labels every row of a source one batch at a time and hands each batch's labels (and distances, when
+    /// <paramref name="includeDistances"/>) to <paramref name="destination"/> in row order, holding nothing
+    /// per row: the number of rows is bounded only by the source, far beyond memory and beyond 2³¹. On a GPU
+    /// the rows stream through a ring of pinned buffers with copies overlapped with compute, and labels come
+    /// back batch by batch while later batches are copied and assigned.
+    /// </summary>
+    /// <param name="source">Rows to label; read once (twice on a GPU when it does not know its row count).</param>
+    /// <param name="destination">Receives the labels batch by batch, on this thread.</param>
+    /// <param name="includeDistances">Also hand over each row's distance to its cluster's centroid.</param>
+    /// <param name="device">Where the distance work runs.</param>
+    /// <param name="cancellationToken">Stops between batches.</param>
+    /// <returns>The number of rows labelled.</returns>
+    public long Predict(IBatchSource source, IPredictionSink destination, bool includeDistances = false, ComputeDevice device = ComputeDevice.Cpu,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(destination);
+        return PredictBatches(source, destination, includeDistances, device, expectedRows: null, cancellationToken);
+    }
+
+    /// <summary>The one batch-wise prediction: on a GPU through the streamed assign-only pass, otherwise through the backend's scorer.</summary>
+    /// <param name="source">Rows to label.</param>
+    /// <param name="sink">Receives each batch in row order.</param>
+    /// <param name="withDistances">Whether distances are handed over too.</param>
+    /// <param name="device">Where the distance work runs.</param>
+    /// <param name="expectedRows">Rows the caller has room for (checked before any work on a GPU), or null.</param>
+    /// <param name="cancellationToken">Stops between batches.</param>
+    /// <returns>Rows labelled.</returns>
+    private long PredictBatches(IBatchSource source, IPredictionSink sink, bool withDistances, ComputeDevice device, long? expectedRows,
+        CancellationToken cancellationToken)
+    {
         CheckDimension(source.Dimension);
+        bool cosine = Distance == KMeansDistance.Cosine;
         using var backend = BackendSelector.Create(new KMeansOptions { Device = device });
+        if (backend is Cuda.CudaBackend cuda)
+        {
+            long rows = source.RowCount ?? CountRows(source, cancellationToken);
+            if (expectedRows is long expected && rows != expected)
+                throw new ArgumentException($"The source has {rows} rows but there is room for {expected} labels.", nameof(source));
+            if (rows == 0)
+                return 0;
+            float[] scaled = [];
+            cuda.PredictStreamed(cosine ? new UnitLengthBatchSource(source) : source, rows, _centroids, withDistances, (first, labels, distances) =>
+            {
+                if (cosine && !distances.IsEmpty)
+                {
+                    // As Score does: half the squared distance of unit vectors is 1 − cos.
+                    if (scaled.Length < distances.Length)
+                        scaled = new float[distances.Length];
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(distances, 0.5f, scaled.AsSpan(0, distances.Length));
+                    distances = scaled.AsSpan(0, distances.Length);
+                }
+                sink.Write(first, labels, distances);
+            }, cancellationToken);
+            return rows;
+        }
         using var scorer = backend.CreateScorer(_centroids, Dimension);
         using var reader = source.OpenReader();
+        int[] labelBuffer = [];
+        float[] distanceBuffer = [];
         long done = 0;
         while (reader.TryRead(out var batch))
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (batch.FirstRow != done)
                 throw new ArgumentException($"A batch starts at row {batch.FirstRow} where row {done} was expected.", nameof(source));
-            if (batch.FirstRow + batch.RowCount > labels.Length)
-                throw new ArgumentException($"The source has more than the {labels.Length} rows there is room for.", nameof(labels));
             var rows = batch.Rows.Span;
             if (!DataValidator.AllFinite(rows))
                 throw new ArgumentException($"Rows {batch.FirstRow} to {batch.FirstRow + batch.RowCount - 1} contain NaN or infinite values.", nameof(source));
-            var slice = labels.Slice((int)batch.FirstRow, batch.RowCount);
-            scorer.Assign(Distance == KMeansDistance.Cosine ? UnitRows(rows, batch.FirstRow) : rows, slice, default);
-            done += batch.RowCount;
+            int n = batch.RowCount;
+            if (labelBuffer.Length < n)
+            {
+                labelBuffer = new int[n];
+                distanceBuffer = withDistances ? new float[n] : [];
+            }
+            var labels = labelBuffer.AsSpan(0, n);
+            var distances = withDistances ? distanceBuffer.AsSpan(0, n) : default;
+            scorer.Assign(cosine ? UnitRows(rows, batch.FirstRow) : rows, labels, distances);
+            if (cosine && withDistances)
+                System.Numerics.Tensors.TensorPrimitives.Multiply(distances, 0.5f, distances);
+            sink.Write(batch.FirstRow, labels, distances);
+            done += n;
         }
-        if (done != labels.Length)
-            throw new ArgumentException($"The source has {done} rows but there is room for {labels.Length} labels.", nameof(labels));
+        return done;
+    }
+
+    /// <summary>Rows of a source that does not declare them: one pass that only counts.</summary>
+    private static long CountRows(IBatchSource source, CancellationToken cancellationToken)
+    {
+        using var reader = source.OpenReader();
+        long rows = 0;
+        while (reader.TryRead(out var batch))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            rows += batch.RowCount;
+        }
+        return rows;
+    }
+
+    /// <summary>Writes batches into caller memory pinned for the length of one Predict call.</summary>
+    private sealed unsafe class SpanSink(int* labels, float* distances, int length) : IPredictionSink
+    {
+        public void Write(long firstRow, ReadOnlySpan<int> batch, ReadOnlySpan<float> batchDistances)
+        {
+            if (firstRow + batch.Length > length)
+                throw new ArgumentException($"The source has more than the {length} rows there is room for.", "labels");
+            batch.CopyTo(new Span<int>(labels + firstRow, batch.Length));
+            if (distances != null)
+                batchDistances.CopyTo(new Span<float>(distances + firstRow, batchDistances.Length));
+        }
     }
 
     /// <summary>

@@ -29,6 +29,8 @@ public sealed class KMeansOptions
         public const GpuDataMode DataMode = GpuDataMode.Auto;
         /// <summary>Default <see cref="StreamingRingDepth"/>: one buffer filling, one copying, one spare.</summary>
         public const int StreamingRingDepth = 3;
+        /// <summary>Default <see cref="LabelPlacement"/>.</summary>
+        public const LabelPlacement LabelPlacement = FlashKMeans.LabelPlacement.Auto;
     }
 
     /// <summary>K, the number of clusters. At least 1 and at most the number of rows.</summary>
@@ -136,6 +138,16 @@ public sealed class KMeansOptions
     /// </summary>
     public long? DeviceMemoryBudget { get; set; }
 
+    /// <summary>
+    /// Where a streamed or cached GPU fit keeps the labels, previous labels and distances of all N rows:
+    /// in GPU memory, or in host memory with each batch's labels copied back as it is assigned.
+    /// <see cref="FlashKMeans.LabelPlacement.Auto"/> keeps them on the device when they fit the memory
+    /// budget and logs the choice. Results do not depend on it. Resident data (<see cref="GpuDataMode.InMemory"/>)
+    /// keeps labels on the device; asking for <see cref="FlashKMeans.LabelPlacement.Host"/> makes
+    /// <see cref="GpuDataMode.Auto"/> choose <see cref="GpuDataMode.Cached"/> instead.
+    /// </summary>
+    public LabelPlacement LabelPlacement { get; set; } = Defaults.LabelPlacement;
+
     /// <summary>Receives the backend choice and per-iteration diagnostics; <c>null</c> logs nothing.</summary>
     public ILogger? Logger { get; set; }
 
@@ -165,6 +177,8 @@ public sealed class KMeansOptions
             throw new ArgumentOutOfRangeException(nameof(NumberOfThreads), NumberOfThreads, "Must be at least 1.");
         if (!Enum.IsDefined(DataMode))
             throw new ArgumentOutOfRangeException(nameof(DataMode), DataMode, "Unknown data mode.");
+        if (!Enum.IsDefined(LabelPlacement))
+            throw new ArgumentOutOfRangeException(nameof(LabelPlacement), LabelPlacement, "Unknown label placement.");
         if (StreamingBatchRows is < 1)
             throw new ArgumentOutOfRangeException(nameof(StreamingBatchRows), StreamingBatchRows, "Must be at least 1.");
         if (StreamingRingDepth < 3)

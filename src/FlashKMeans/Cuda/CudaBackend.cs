@@ -112,6 +112,15 @@ public sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend
     public IKMeansScorer CreateScorer(ReadOnlyMemory<float> centroids, int dimension) =>
         new CudaScorer(_session, centroids.Span, dimension);
 
+    /// <summary>
+    /// Labels <paramref name="rows"/> rows of <paramref name="source"/> under <paramref name="centroids"/> (K × d),
+    /// streamed through pinned buffers batch by batch (see <see cref="Streaming.StreamingPrediction"/>); each
+    /// batch's labels, and distances when asked for, reach <paramref name="handler"/> in row order.
+    /// </summary>
+    internal void PredictStreamed(IBatchSource source, long rows, ReadOnlySpan<float> centroids, bool withDistances,
+        Streaming.LabelBatchHandler handler, CancellationToken cancellationToken) =>
+        Streaming.StreamingPrediction.Run(_session, _options, source, rows, centroids, withDistances, handler, cancellationToken);
+
     /// <summary>The session, for the benchmark and tests in this repository.</summary>
     internal CudaSession Session => _session;
 

@@ -132,4 +132,29 @@ public sealed class BatchFeederTests
         var error = Assert.ThrowsExactly<InvalidOperationException>(() => feeder.Fill(0, 12, buffer, default));
         StringAssert.Contains(error.Message, "ended after 10 rows; 12 were expected");
     }
+
+    [TestMethod]
+    public void Validation_finds_any_non_finite_half_and_fails_unwrapped()
+    {
+        for (int length = 1; length <= 40; length++)
+        {
+            for (int at = 0; at < length; at += 7)
+            {
+                var values = Enumerable.Range(0, length).Select(i => (Half)(i - 3.5f)).ToArray();
+                Assert.IsTrue(BatchFeeder.AllFiniteHalf(System.Runtime.InteropServices.MemoryMarshal.Cast<Half, ushort>(values)));
+                values[at] = at % 2 == 0 ? Half.NaN : Half.NegativeInfinity;
+                Assert.IsFalse(BatchFeeder.AllFiniteHalf(System.Runtime.InteropServices.MemoryMarshal.Cast<Half, ushort>(values)), $"length {length}, at {at}");
+            }
+        }
+        var rows = TestData.Gaussian(100, 3, seed: 1);
+        rows[41 * 3 + 1] = float.NaN;
+        foreach (IBatchSource source in new IBatchSource[] { new InMemoryBatchSource(rows, 3), new ForwardOnlySource(rows, 3, 17) })
+        {
+            using var feeder = new BatchFeeder(source, 100, TransferElement.Float32, 4, 1, validateFinite: true);
+            var buffer = new byte[100 * 16];
+            feeder.Fill(0, 40, buffer, default);
+            var error = Assert.ThrowsExactly<ArgumentException>(() => feeder.Fill(40, 20, buffer, default));
+            StringAssert.Contains(error.Message, "NaN or infinite");
+        }
+    }
 }

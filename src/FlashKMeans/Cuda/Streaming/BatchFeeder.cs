@@ -7,7 +7,9 @@ namespace FlashKMeans.Cuda.Streaming;
 /// the transfer layout, converting on several threads. Random-access sources (<see cref="IRowBlockSource"/>)
 /// are read in place, so rows the GPU already caches cost nothing; other sources are read forward through
 /// one reader per pass. A source that fails or ends early surfaces as an
-/// <see cref="InvalidOperationException"/> naming the row, with the source's exception inside.
+/// <see cref="InvalidOperationException"/> naming the row, with the source's exception inside. Where the
+/// rows were not validated before (the streamed prediction pass reads the source once), the feeder can
+/// check them as it reads: a NaN or infinite value is an <see cref="ArgumentException"/> naming the rows.
 /// </summary>
 internal sealed class BatchFeeder : IDisposable
 {
@@ -18,13 +20,21 @@ internal sealed class BatchFeeder : IDisposable
     private readonly TransferElement _type;
     private readonly int _pitch;
     private readonly int _threads;
+    private readonly bool _validate;
     private IBatchReader? _reader;
     private DataBatch _current;
     private int _offset;      // rows of _current already served
     private long _served;     // rows the reader has moved past in this pass
 
-    public BatchFeeder(IBatchSource source, long rows, TransferElement type, int pitch, int threads)
+    /// <param name="source">The rows.</param>
+    /// <param name="rows">N.</param>
+    /// <param name="type">Element type on the link.</param>
+    /// <param name="pitch">Elements per row on the link.</param>
+    /// <param name="threads">Conversion threads.</param>
+    /// <param name="validateFinite">Check every value served for NaN and infinity.</param>
+    public BatchFeeder(IBatchSource source, long rows, TransferElement type, int pitch, int threads, bool validateFinite = false)
     {
+        _validate = validateFinite;
         _source = source;
         _blocks = source as IRowBlockSource;
         _rows = rows;
@@ -64,6 +74,8 @@ internal sealed class BatchFeeder : IDisposable
             if (_blocks is not null)
             {
                 var bytes = _blocks.GetRowBytes(first, count);
+                if (_validate)
+                    CheckFinite(bytes, _blocks.ElementType, first, count);
                 HalfPrecisionConversion.ConvertRows(bytes, _blocks.ElementType, count, _d, destination, _type, _pitch, _threads);
                 if (!weights.IsEmpty)
                 {
@@ -77,7 +89,7 @@ internal sealed class BatchFeeder : IDisposable
             }
             FillForward(first, count, destination, weights);
         }
-        catch (Exception e) when (e is not InvalidOperationException { Data: { } data } || !data.Contains(typeof(BatchFeeder)))
+        catch (Exception e) when (!e.Data.Contains(typeof(BatchFeeder)))
         {
             var wrapped = new InvalidOperationException($"The batch source failed while serving rows [{first}, {first + count}) for the GPU: {e.Message}", e);
             wrapped.Data[typeof(BatchFeeder)] = true;
@@ -116,6 +128,8 @@ internal sealed class BatchFeeder : IDisposable
             }
             int take = Math.Min(available, count - done);
             var rows = _current.Rows.Span.Slice(_offset * _d, take * _d);
+            if (_validate)
+                CheckFinite(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows), RowElementType.Float32, first + done, take);
             HalfPrecisionConversion.ConvertRows(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows), RowElementType.Float32, take, _d,
                 destination.Slice((int)((long)done * _pitch * eb)), _type, _pitch, _threads);
             if (!weights.IsEmpty)
@@ -130,6 +144,41 @@ internal sealed class BatchFeeder : IDisposable
             _served += take;
             done += take;
         }
+    }
+
+    /// <summary>Throws an <see cref="ArgumentException"/> (not wrapped as a source failure) when a value is NaN or infinite.</summary>
+    private static void CheckFinite(ReadOnlySpan<byte> bytes, RowElementType type, long first, int count)
+    {
+        bool finite = type == RowElementType.Float32
+            ? DataValidator.AllFinite(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes))
+            : AllFiniteHalf(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(bytes));
+        if (finite)
+            return;
+        var error = new ArgumentException($"Rows {first} to {first + count - 1} contain NaN or infinite values.", "source");
+        error.Data[typeof(BatchFeeder)] = true;
+        throw error;
+    }
+
+    /// <summary>Whether no fp16 value has the all-ones exponent of infinity and NaN.</summary>
+    internal static bool AllFiniteHalf(ReadOnlySpan<ushort> bits)
+    {
+        const ushort exponent = 0x7C00;
+        int i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            var mask = new System.Numerics.Vector<ushort>(exponent);
+            var bad = System.Numerics.Vector<ushort>.Zero;
+            for (; i <= bits.Length - System.Numerics.Vector<ushort>.Count; i += System.Numerics.Vector<ushort>.Count)
+                bad |= System.Numerics.Vector.Equals(new System.Numerics.Vector<ushort>(bits[i..]) & mask, mask);
+            if (bad != System.Numerics.Vector<ushort>.Zero)
+                return false;
+        }
+        for (; i < bits.Length; i++)
+        {
+            if ((bits[i] & exponent) == exponent)
+                return false;
+        }
+        return true;
     }
 
     public void Dispose() => Restart();

@@ -7,7 +7,8 @@ namespace FlashKMeans.Cuda.Streaming;
 /// <summary>
 /// Binds a source on the GPU in the placement <see cref="KMeansOptions.DataMode"/> asks for, or, under
 /// <see cref="GpuDataMode.Auto"/>, the one the sizes call for: resident when the data fits, otherwise a
-/// cache of what fits plus streaming of the rest. Logs the choice and the sizes.
+/// cache of what fits plus streaming of the rest; and where a streamed fit keeps its labels
+/// (<see cref="KMeansOptions.LabelPlacement"/>). Logs the choices and the sizes.
 /// </summary>
 internal static class CudaBindingFactory
 {
@@ -29,6 +30,6 @@ internal static class CudaBindingFactory
         long transfer = p.Mode == ComputePrecision.TensorFloat32 ? 4L * dimension : stored;
         var (free, _) = session.Context.MemoryInfo();
         return StreamingPlanner.Plan(rows, stored, transfer, free, options.DataMode, options.StreamingBatchRows,
-            options.StreamingRingDepth, options.DeviceMemoryBudget);
+            options.StreamingRingDepth, options.DeviceMemoryBudget, options.LabelPlacement);
     }
 }

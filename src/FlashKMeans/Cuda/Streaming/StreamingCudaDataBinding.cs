@@ -19,12 +19,25 @@ namespace FlashKMeans.Cuda.Streaming;
 /// </para>
 /// <para>
 /// The first pass (at bind) fills the cache, computes every row's squared norm (kept for the whole
-/// fit, 4 bytes a row) and the largest |x| of the deterministic update's fixed-point scale. Labels,
-/// distances and seed distances live on the GPU for all N rows, and every reduction over rows (inertia,
-/// label changes, histogram, potentials) runs once over those full arrays, exactly as in memory. Per
-/// batch, the step sorts the batch's labels and adds the batch's rows into the cluster sums; with the
-/// deterministic update these are exact integer sums, so streamed and in-memory fits give bit-identical
-/// centroids, labels and inertia.
+/// fit, 4 bytes a row) and the largest |x| of the deterministic update's fixed-point scale. Seed
+/// distances live on the GPU for all N rows. With <see cref="LabelPlacement.Device"/> so do labels,
+/// previous labels and distances, and every reduction over rows (inertia, label changes, histogram,
+/// potentials) runs once over those full arrays, exactly as in memory. Per batch, the step sorts the
+/// batch's labels and adds the batch's rows into the cluster sums; with the deterministic update these
+/// are exact integer sums, so streamed and in-memory fits give bit-identical centroids, labels and inertia.
+/// </para>
+/// <para>
+/// With <see cref="LabelPlacement.Host"/> each batch is assigned into a small device slot whose labels and
+/// distances a <see cref="LabelReadback"/> copies to pinned host memory on its own stream, and a
+/// <see cref="HostLabelStore"/> keeps all N rows. The integer reductions (label changes, cluster counts)
+/// are summed batch by batch, which gives the same integers; the inertia is summed on the host by
+/// <see cref="HostWeightedSum"/> in the GPU's reduction order, which gives the same double. So both
+/// placements give the same fit, bit for bit.
+/// </para>
+/// <para>
+/// <see cref="ForAssignment"/> makes an assign-only binding for prediction: no first pass, no cache and no
+/// per-row state at all (norms are computed per batch, labels go straight back through the read-back), so
+/// N is bounded only by the source.
 /// </para>
 /// </summary>
 internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
@@ -66,13 +79,18 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     private readonly DeviceBuffer<byte>? _packed;
     private readonly DeviceBuffer<uint> _maxAbs;
 
-    private readonly DeviceBuffer<float> _xNorms;
+    private readonly bool _assignOnly;      // prediction: no first pass, no cache, no per-row state
+    private readonly DeviceBuffer<float>? _xNorms;       // every row's norm; null when assign-only
+    private readonly DeviceBuffer<float>? _batchNorms;   // assign-only: the current batch's norms (stream order keeps one enough)
     private readonly float[]? _hostWeights;
     private DeviceSeedDistances? _seeds;
     private readonly DeviceBuffer<float>? _weights;
-    private readonly DeviceBuffer<int> _labels;
-    private readonly DeviceBuffer<int> _previousLabels;
-    private readonly DeviceBuffer<float> _distances;
+    private readonly DeviceBuffer<int>? _labels;          // device placement
+    private readonly DeviceBuffer<int>? _previousLabels;  // device placement
+    private readonly DeviceBuffer<float>? _distances;     // device placement
+    private readonly HostLabelStore? _store;              // host placement
+    private readonly LabelReadback? _readback;            // host placement and assign-only
+    private long _changed;                                // label changes counted by the step's read-back
     private readonly DeviceBuffer<int> _batchSorted;
     private readonly DeviceBuffer<int> _batchCounts;
     private readonly DeviceBuffer<int> _batchOffsets;
@@ -109,6 +127,10 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     /// Measured on the H200 machine (bench/results/streaming-notes.md) the chunked copies were slower
     /// (fp16 128 vs 103 ms, fp32→fp16 213 vs 204 ms per pass), so they are off unless asked for.
     /// </param>
+    /// <param name="assignOnly">
+    /// Prediction only (see <see cref="ForAssignment"/>): the rows go through the ring on every pass and are
+    /// checked for NaN and infinity as they are read; fitting methods are not available.
+    /// </param>
     /// <param name="hostConversionShare">
     /// For page-locked fp32 rows computed in fp16/bf16: the share of each batch's rows converted on the
     /// host (2 bytes a value on the link, but host memory traffic); the rest is copied as fp32 straight
@@ -119,8 +141,9 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     /// </param>
     public StreamingCudaDataBinding(CudaSession session, IBatchSource source, long rowCount, int k, bool deterministic,
         StreamingPlan plan, int hostThreads, IHostSlotAllocator? slotAllocator, CancellationToken cancellationToken,
-        bool? chunkedHostCopies = null, double? hostConversionShare = null)
+        bool? chunkedHostCopies = null, double? hostConversionShare = null, bool assignOnly = false)
     {
+        _assignOnly = assignOnly;
         _s = session;
         _context = session.Context;
         _d = source.Dimension;
@@ -131,9 +154,10 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         _eb = session.Precision.ElementBytes;
         _batchRows = plan.BatchRows;
         _batchCount = (_n + _batchRows - 1) / _batchRows;
-        _cachedBatches = Math.Clamp(plan.CachedBatches, 0, _batchCount);
-        if (_n > int.MaxValue)
-            throw new NotSupportedException($"{_n} rows: labels and distances for every row are indexed with 32-bit integers on the GPU.");
+        _cachedBatches = assignOnly ? 0 : Math.Clamp(plan.CachedBatches, 0, _batchCount);
+        if (_n > int.MaxValue && !assignOnly)
+            throw new NotSupportedException($"{_n} rows: a fit keeps norms, weights and seeding distances for every row on the GPU, indexed with 32-bit integers (prediction streams any number of rows).");
+        bool hostLabels = plan.HostLabels || assignOnly;
         (_transfer, _transferPitch, _packOnDevice) = session.Precision.Mode switch
         {
             ComputePrecision.Float16 => (TransferElement.Float16, _ld, false),
@@ -142,15 +166,16 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             _ => (TransferElement.Float32, _ld, false),
         };
         _directSource = source as UnmanagedRowsBatchSource;
-        _direct = _directSource is { IsPageLocked: true } && _transferPitch == _d &&
+        // Assign-only passes read every row on the host anyway, to check it: the ring serves them all.
+        _direct = !assignOnly && _directSource is { IsPageLocked: true } && _transferPitch == _d &&
                   (_directSource.ElementType, _transfer) is (RowElementType.Float16, TransferElement.Float16) or (RowElementType.Float32, TransferElement.Float32);
-        _feeder = Own(new BatchFeeder(source, _n, _transfer, _transferPitch, hostThreads));
+        _feeder = Own(new BatchFeeder(source, _n, _transfer, _transferPitch, hostThreads, validateFinite: assignOnly));
         _blocks = source as IRowBlockSource;
         _hostThreads = Math.Max(1, hostThreads);
         _hostShare = Math.Clamp(hostConversionShare ?? DefaultHostConversionShare, 0, 1);
-        _split = !_direct && _directSource is { IsPageLocked: true, ElementType: RowElementType.Float32 } &&
+        _split = !_direct && !assignOnly && _directSource is { IsPageLocked: true, ElementType: RowElementType.Float32 } &&
                  _transfer is TransferElement.Float16 or TransferElement.BFloat16 && _hostShare < 1;
-        _chunked = !_direct && !_split && _blocks is not null && (chunkedHostCopies ?? false);
+        _chunked = !_direct && !_split && !assignOnly && _blocks is not null && (chunkedHostCopies ?? false);
         _chunkRows = (int)Math.Max(1, ChunkBytes / _feeder.TransferBytes(1));
         long transferBatchBytes = _feeder.TransferBytes(_batchRows);
         long storedRowBytes = (long)_ld * _eb;
@@ -200,14 +225,27 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
                 }
             }
 
-            _xNorms = Own(new DeviceBuffer<float>(_context, _n));
-            _labels = Own(new DeviceBuffer<int>(_context, _n));
-            _previousLabels = Own(new DeviceBuffer<int>(_context, _n));
-            _distances = Own(new DeviceBuffer<float>(_context, _n));
+            if (assignOnly)
+                _batchNorms = Own(new DeviceBuffer<float>(_context, _batchRows));
+            else
+                _xNorms = Own(new DeviceBuffer<float>(_context, _n));
             // Adjacent cached batches are contiguous in the cache, so later passes run them as one span
-            // (fewer, larger launches and one flush of the cluster sums per span, not per batch).
+            // (fewer, larger launches and one flush of the cluster sums per span, not per batch). Labels
+            // read back per batch keep spans to one batch, so that a read-back slot stays batch-sized.
             long cachedRows = Math.Min(_cachedBatches * _batchRows, _n);
-            _mergeRows = (int)Math.Max(_batchRows, Math.Min(cachedRows, MaximumMergedRows));
+            _mergeRows = hostLabels ? _batchRows : (int)Math.Max(_batchRows, Math.Min(cachedRows, MaximumMergedRows));
+            if (hostLabels)
+            {
+                _readback = Own(new LabelReadback(_context, _s.Stream, plan.RingDepth, _mergeRows, slotAllocator ?? new PinnedSlotAllocator(_context)));
+                if (!assignOnly)
+                    _store = Own(new HostLabelStore(_n));
+            }
+            else
+            {
+                _labels = Own(new DeviceBuffer<int>(_context, _n));
+                _previousLabels = Own(new DeviceBuffer<int>(_context, _n));
+                _distances = Own(new DeviceBuffer<float>(_context, _n));
+            }
             _batchSorted = Own(new DeviceBuffer<int>(_context, _mergeRows));
             _batchCounts = Own(new DeviceBuffer<int>(_context, k));
             _batchOffsets = Own(new DeviceBuffer<int>(_context, k + 1L));
@@ -223,14 +261,15 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             _scalars = Own(new DeviceBuffer<long>(_context, 2));
             _hostClusterWeights = Own(new PinnedBuffer<double>(_context, k));
             _hostScalars = Own(new PinnedBuffer<long>(_context, 2));
-            if (source.HasWeights)
+            if (source.HasWeights && !assignOnly)
             {
                 _hostWeights = new float[_n];
                 _weights = Own(new DeviceBuffer<float>(_context, _n));
                 _weightSums = Own(new DeviceBuffer<long>(_context, k));
             }
-            _previousLabels.Fill32(uint.MaxValue, _s.Stream);  // -1: every label counts as changed on the first step
-            FirstPass(cancellationToken);
+            _previousLabels?.Fill32(uint.MaxValue, _s.Stream);  // -1: every label counts as changed on the first step (the host store starts so)
+            if (!assignOnly)
+                FirstPass(cancellationToken);
         }
         catch
         {
@@ -238,6 +277,26 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             throw;
         }
     }
+
+    /// <summary>
+    /// An assign-only binding for prediction: every pass streams all rows through the ring (checked for
+    /// NaN and infinity on the way), computes their norms per batch and brings labels back per batch, so
+    /// nothing is held per row and N may exceed 2³¹. Only <see cref="AssignBatches"/> may be called on it.
+    /// </summary>
+    /// <param name="session">Device, stream and kernels.</param>
+    /// <param name="source">The rows; read once per <see cref="AssignBatches"/>.</param>
+    /// <param name="rowCount">N.</param>
+    /// <param name="k">Centroids that <see cref="AssignBatches"/> will be given.</param>
+    /// <param name="plan">Batch size and ring depth (its cache is ignored).</param>
+    /// <param name="hostThreads">Threads that fill and convert ring buffers.</param>
+    /// <param name="slotAllocator">Ring and read-back buffers; page-locked unless a test substitutes another.</param>
+    internal static StreamingCudaDataBinding ForAssignment(CudaSession session, IBatchSource source, long rowCount, int k,
+        StreamingPlan plan, int hostThreads, IHostSlotAllocator? slotAllocator = null) =>
+        new(session, source, rowCount, k, deterministic: false, plan with { CachedBatches = 0 }, hostThreads, slotAllocator,
+            CancellationToken.None, assignOnly: true);
+
+    /// <summary>Whether labels, previous labels and distances of all rows live on the host.</summary>
+    internal bool LabelsOnHost => _readback is not null;
 
     /// <summary>Share of page-locked fp32 rows converted on the host when the rest is packed on the GPU (measured best).</summary>
     internal const double DefaultHostConversionShare = 0.5;
@@ -287,6 +346,15 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     private ulong WeightsPointer => _weights?.Pointer ?? 0;
 
     private ulong WeightsAt(long row) => _weights?.At(row) ?? 0;
+
+    /// <summary>Where the norm of <paramref name="row"/> of the batch starting at <paramref name="batchFirst"/> is.</summary>
+    private ulong NormsAt(long row, long batchFirst) => _xNorms?.At(row) ?? _batchNorms!.At(row - batchFirst);
+
+    private void ThrowIfAssignOnly()
+    {
+        if (_assignOnly)
+            throw new InvalidOperationException("This binding only assigns rows (prediction); it cannot fit.");
+    }
 
     /// <summary>Work on one batch, enqueued on the session's stream: rows in stored form, their norms.</summary>
     private delegate void BatchWork(long first, int count, ulong rows, ulong norms);
@@ -348,7 +416,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
                         at++;
                         count += (int)Math.Min(_batchRows, _n - order[at] * _batchRows);
                     }
-                    work?.Invoke(first, count, stored, _xNorms.At(first));
+                    work?.Invoke(first, count, stored, _xNorms!.At(first));
                     continue;
                 }
                 int slot = _ring.SlotOf(sequence++);
@@ -404,21 +472,22 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
                 {
                     // Same packing kernel as the resident binding: bit-identical to the host's conversion.
                     long storedAt = (long)hostRows * _ld * _eb;
-                    _s.PackRows(_rawBuffers[slot].Pointer, count - hostRows, _d, _d, target + (ulong)storedAt, _ld, _xNorms.At(first + hostRows));
+                    _s.PackRows(_rawBuffers[slot].Pointer, count - hostRows, _d, _d, target + (ulong)storedAt, _ld, NormsAt(first + hostRows, first));
                 }
                 ulong rows = target;
                 if (_packOnDevice)
                 {
                     rows = cached ? stored : _packed!.Pointer;
-                    _s.PackRows(target, count, _d, _d, rows, _ld, _xNorms.At(first));
+                    _s.PackRows(target, count, _d, _d, rows, _ld, NormsAt(first, first));
                 }
-                else if (firstPass)
+                else if (firstPass || _assignOnly)
                 {
-                    RowNorms(rows, count, _xNorms.At(first));
+                    // Assign-only passes keep no norms between passes: each batch's are computed again.
+                    RowNorms(rows, count, NormsAt(first, first));
                 }
                 if (firstPass)
                     AccumulateMaxAbs(rows, count);
-                work?.Invoke(first, count, rows, _xNorms.At(first));
+                work?.Invoke(first, count, rows, NormsAt(first, first));
                 _consumed[slot].Record(_s.Stream);
             }
         }
@@ -517,6 +586,8 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         catch (CudaException)
         {
         }
+        // Last: its copies wait for the compute stream's work.
+        _readback?.Abandon();
     }
 
     private long GridStride(long work) => Math.Min((work + 255) / 256, (long)_context.MultiprocessorCount * 16);
@@ -577,6 +648,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
 
     public LloydStepResult Step(bool normalizeCentroids, CancellationToken cancellationToken)
     {
+        ThrowIfAssignOnly();
         cancellationToken.ThrowIfCancellationRequested();
         _context.MakeCurrent();
         var s = _s;
@@ -584,11 +656,19 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         float? weightScale = _deterministic ? _weightScale : null;
         _sums.Clear(s.Stream);
         _weightSums?.Clear(s.Stream);
+        var store = _store;
+        if (store is not null)
+        {
+            // Host labels: cluster counts and label changes are integers summed batch by batch.
+            _counts.Clear(s.Stream);
+            _changed = 0;
+            _readback!.Start((first, labels, distances) => _changed += store.Store(first, labels, distances));
+        }
         RunPass(firstPass: false, wanted: null, (first, count, rows, norms) =>
         {
-            ulong labels = _labels.At(first);
+            var (labels, distances) = store is null ? (_labels!.At(first), _distances!.At(first)) : _readback!.Acquire();
             s.Assign(rows, norms, count, _d, _ld, _packedCentroids.Pointer, _centroidNorms.Pointer, _k, _ld,
-                labels, _distances.At(first), updateMin: false);
+                labels, distances, updateMin: false);
             // The batch's rows are grouped by cluster and added into the running sums; fixed point
             // makes that sum exact and independent of how rows are split into batches.
             _batchCounts.Clear(s.Stream);
@@ -598,20 +678,42 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             s.SegmentSums(rows, WeightsAt(first), labels, _batchSorted.Pointer, count, _k, _d, _ld, _sums.Pointer, scale);
             if (_weightSums is not null)
                 s.ClusterWeights(WeightsAt(first), labels, _weightSums.Pointer, count, _k, weightScale);
+            if (store is not null)
+            {
+                s.Histogram(labels, _counts.Pointer, count, _k);
+                _readback!.Submit(first, count, withDistances: true);
+            }
         }, cancellationToken, mergeCached: true);
         try
         {
-            // Reductions over all rows run once on the full arrays, in the in-memory binding's order.
-            _scalars.Clear(s.Stream);
-            s.CountLabelChanges(_labels.Pointer, _previousLabels.Pointer, _scalars.At(1), _n);
-            s.WeightedSum(_distances.Pointer, WeightsPointer, _n, _scalars.At(0));
-            _counts.Clear(s.Stream);
-            s.Histogram(_labels.Pointer, _counts.Pointer, _n, _k);
+            if (store is null)
+            {
+                // Reductions over all rows run once on the full arrays, in the in-memory binding's order.
+                _scalars.Clear(s.Stream);
+                s.CountLabelChanges(_labels!.Pointer, _previousLabels!.Pointer, _scalars.At(1), _n);
+                s.WeightedSum(_distances!.Pointer, WeightsPointer, _n, _scalars.At(0));
+                _counts.Clear(s.Stream);
+                s.Histogram(_labels.Pointer, _counts.Pointer, _n, _k);
+            }
+            else
+            {
+                _readback!.Finish();
+            }
             s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, _centroids.Pointer, _shift.Pointer,
                 _weightOut.Pointer, _k, _d, _deterministic ? 1.0 / _scale : null, 1.0 / _weightScale, normalizeCentroids);
             s.PackRows(_centroids.Pointer, _k, _d, _d, _packedCentroids.Pointer, _ld, _centroidNorms.Pointer);
             CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostClusterWeights.Pointer, _weightOut.Pointer, (nuint)(_k * sizeof(double)), s.Stream.Handle));
-            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostScalars.Pointer, _scalars.Pointer, 2 * sizeof(long), s.Stream.Handle));
+            if (store is null)
+            {
+                CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostScalars.Pointer, _scalars.Pointer, 2 * sizeof(long), s.Stream.Handle));
+            }
+            else
+            {
+                // The host sums the inertia (in the GPU's order) while the GPU finalises the centroids.
+                var scalars = _hostScalars.Span;
+                scalars[0] = BitConverter.DoubleToInt64Bits(HostInertia(store));
+                scalars[1] = _changed;
+            }
             s.Stream.Synchronize();
         }
         catch
@@ -622,12 +724,21 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         return CudaBindingHost.StepResult(_hostScalars.Span, _hostClusterWeights.Span);
     }
 
+    /// <summary>Σ w·distance over the host store, bit-identical to <see cref="CudaSession.WeightedSum"/> over the same values.</summary>
+    private double HostInertia(HostLabelStore store)
+    {
+        fixed (float* weights = _hostWeights)
+            return HostWeightedSum.Sum(store.Distances, weights, _n, _hostThreads);
+    }
+
     /// <summary>Enqueues the assignment of a step over the cached rows alone, for the benchmark's breakdown.</summary>
     internal void EnqueueCachedAssign()
     {
+        if (_labels is null || _distances is null)
+            throw new InvalidOperationException("The cached-assignment breakdown needs labels on the device.");
         long rows = Math.Min(_cachedBatches * _batchRows, _n);
         if (rows > 0)
-            _s.Assign(_cache!.Pointer, _xNorms.Pointer, rows, _d, _ld, _packedCentroids.Pointer, _centroidNorms.Pointer, _k, _ld,
+            _s.Assign(_cache!.Pointer, _xNorms!.Pointer, rows, _d, _ld, _packedCentroids.Pointer, _centroidNorms.Pointer, _k, _ld,
                 _labels.Pointer, _distances.Pointer, updateMin: false);
     }
 
@@ -637,8 +748,26 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     /// </summary>
     internal double Predict(ReadOnlySpan<float> centroids, Span<int> labels, CancellationToken cancellationToken)
     {
+        ThrowIfAssignOnly();
         if (labels.Length < _n)
             throw new ArgumentException($"Room for {_n} labels is needed.", nameof(labels));
+        if (_store is not null)
+        {
+            // Labels straight into the caller's span, distances into the store for the inertia; as on the
+            // device, the next step then counts every label as changed.
+            fixed (int* output = labels)
+            {
+                nint o = (nint)output;
+                var store = _store;
+                AssignBatches(centroids, withDistances: true, (first, batch, distances) =>
+                {
+                    batch.CopyTo(new Span<int>((int*)o + first, batch.Length));
+                    store.Store(first, batch, distances);
+                }, cancellationToken);
+            }
+            _store.ResetLabels();
+            return HostInertia(_store);
+        }
         _context.MakeCurrent();
         int m = centroids.Length / _d;
         var (raw, packed, norms) = UploadCentroids(centroids);
@@ -647,30 +776,81 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         using var _3 = norms;
         using var result = new DeviceBuffer<double>(_context, 1);
         RunPass(false, null, (first, count, rows, xNorms) =>
-            _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, _labels.At(first), _distances.At(first), updateMin: false),
+            _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, _labels!.At(first), _distances!.At(first), updateMin: false),
             cancellationToken, mergeCached: true);
-        _s.WeightedSum(_distances.Pointer, WeightsPointer, _n, result.Pointer);
-        _labels.CopyTo(labels[..(int)_n], 0, _s.Stream);
+        _s.WeightedSum(_distances!.Pointer, WeightsPointer, _n, result.Pointer);
+        _labels!.CopyTo(labels[..(int)_n], 0, _s.Stream);
         Span<double> inertia = stackalloc double[1];
         result.CopyTo(inertia, 0, _s.Stream);
         // The step's labels were overwritten: the next step must count every label as changed.
-        _previousLabels.Fill32(uint.MaxValue, _s.Stream);
+        _previousLabels!.Fill32(uint.MaxValue, _s.Stream);
         return inertia[0];
+    }
+
+    /// <summary>
+    /// The assign-only pass: streams every row once, assigns it to the nearest of <paramref name="centroids"/>
+    /// (m × d) and hands each batch's labels (and squared distances in the compute precision, when
+    /// <paramref name="withDistances"/>) to <paramref name="handler"/> on this thread, in the order the pass
+    /// visits them (row order when nothing is cached, as in an assign-only binding), while later batches are
+    /// still being copied and assigned. The prediction pass of an assign-only binding
+    /// (<see cref="ForAssignment"/>); also serves <see cref="Predict"/> and <see cref="Evaluate"/> under host
+    /// label placement.
+    /// </summary>
+    /// <param name="centroids">m × d centroids.</param>
+    /// <param name="withDistances">Whether distances come back too.</param>
+    /// <param name="handler">Receives each batch on the host.</param>
+    /// <param name="cancellationToken">Checked between batches.</param>
+    /// <param name="deviceWork">More work per batch on the GPU, enqueued after its assignment (first row, rows, device labels).</param>
+    internal void AssignBatches(ReadOnlySpan<float> centroids, bool withDistances, LabelBatchHandler handler, CancellationToken cancellationToken,
+        Action<long, int, ulong>? deviceWork = null)
+    {
+        var readback = _readback ?? throw new InvalidOperationException("Batches are read back only with labels on the host.");
+        if (centroids.IsEmpty || centroids.Length % _d != 0)
+            throw new ArgumentException($"Expected m × {_d} centroids with m ≥ 1.", nameof(centroids));
+        _context.MakeCurrent();
+        int m = centroids.Length / _d;
+        var (raw, packed, norms) = UploadCentroids(centroids);
+        using var _1 = raw;
+        using var _2 = packed;
+        using var _3 = norms;
+        readback.Start(handler);
+        RunPass(false, null, (first, count, rows, xNorms) =>
+        {
+            var (labels, distances) = readback.Acquire();
+            _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, labels, distances, updateMin: false);
+            deviceWork?.Invoke(first, count, labels);
+            readback.Submit(first, count, withDistances);
+        }, cancellationToken, mergeCached: true);
+        try
+        {
+            readback.Finish();
+        }
+        catch
+        {
+            Drain();
+            throw;
+        }
     }
 
     public IReadOnlyList<FarRow> FindFarthestRows(int count, CancellationToken cancellationToken)
     {
+        ThrowIfAssignOnly();
+        if (_store is not null)
+            return HostRowSelection.FarthestRows(_store.LabelSpan, _store.DistanceSpan, _hostWeights, count);
         _context.MakeCurrent();
         int n = (int)_n;
         var labels = new int[n];
         var distances = new float[n];
-        _labels.CopyTo(labels, 0, _s.Stream);
-        _distances.CopyTo(distances, 0, _s.Stream);
+        _labels!.CopyTo(labels, 0, _s.Stream);
+        _distances!.CopyTo(distances, 0, _s.Stream);
         return HostRowSelection.FarthestRows(labels, distances, _hostWeights, count);
     }
 
     public double Evaluate(ReadOnlySpan<float> centroids, Span<double> clusterWeights, CancellationToken cancellationToken)
     {
+        ThrowIfAssignOnly();
+        if (_store is not null)
+            return EvaluateOnHost(centroids, clusterWeights, cancellationToken);
         _context.MakeCurrent();
         int m = centroids.Length / _d;
         var (raw, packed, norms) = UploadCentroids(centroids);
@@ -683,6 +863,53 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, labels.At(first), distances.At(first), updateMin: false),
             cancellationToken, mergeCached: true);
         return _s.ReduceAssignment(labels.Pointer, distances.Pointer, WeightsPointer, _n, m, _weightScale, clusterWeights);
+    }
+
+    /// <summary>
+    /// <see cref="Evaluate"/> with labels on the host: the cluster weights are summed per batch on the GPU
+    /// (integer counts, or the exact fixed-point weights of <see cref="CudaSession.ReduceAssignment"/>), the
+    /// distances come back to a temporary host array, and the inertia is summed there in the GPU's order.
+    /// The step's labels and distances are left alone.
+    /// </summary>
+    private double EvaluateOnHost(ReadOnlySpan<float> centroids, Span<double> clusterWeights, CancellationToken cancellationToken)
+    {
+        _context.MakeCurrent();
+        int m = centroids.Length / _d;
+        bool wantWeights = !clusterWeights.IsEmpty;
+        using var scratch = new HostLabelStore(_n);
+        using var counts = new DeviceBuffer<int>(_context, wantWeights && _weights is null ? m : 0);
+        using var sums = new DeviceBuffer<long>(_context, wantWeights && _weights is not null ? m : 0);
+        counts.Clear(_s.Stream);
+        sums.Clear(_s.Stream);
+        AssignBatches(centroids, withDistances: true, (first, labels, distances) => scratch.Store(first, labels, distances), cancellationToken,
+            (first, count, labels) =>
+            {
+                if (!wantWeights)
+                    return;
+                if (_weights is null)
+                    _s.Histogram(labels, counts.Pointer, count, m);
+                else
+                    _s.ClusterWeights(WeightsAt(first), labels, sums.Pointer, count, m, _weightScale);
+            });
+        double inertia = HostInertia(scratch);
+        if (wantWeights)
+        {
+            if (_weights is null)
+            {
+                var host = new int[m];
+                counts.CopyTo(host, 0, _s.Stream);
+                for (int c = 0; c < m; c++)
+                    clusterWeights[c] = host[c];
+            }
+            else
+            {
+                var host = new long[m];
+                sums.CopyTo(host, 0, _s.Stream);
+                for (int c = 0; c < m; c++)
+                    clusterWeights[c] = host[c] / (double)_weightScale;
+            }
+        }
+        return inertia;
     }
 
     public void GatherRows(ReadOnlySpan<long> rows, Span<float> vectors, Span<float> weights, CancellationToken cancellationToken)

@@ -7,7 +7,9 @@ namespace FlashKMeans.Cuda.Streaming;
 /// <param name="BatchCount">Batches per pass.</param>
 /// <param name="CachedBatches">Leading batches kept on the GPU after the first pass.</param>
 /// <param name="Reason">Why, with the sizes, for the log.</param>
-internal readonly record struct StreamingPlan(GpuDataMode Mode, int BatchRows, int RingDepth, long BatchCount, long CachedBatches, string Reason);
+/// <param name="HostLabels">Whether labels, previous labels and distances of all rows live on the host (never for InMemory).</param>
+internal readonly record struct StreamingPlan(GpuDataMode Mode, int BatchRows, int RingDepth, long BatchCount, long CachedBatches, string Reason,
+    bool HostLabels = false);
 
 /// <summary>
 /// Chooses between keeping all rows on the GPU, caching what fits and streaming the rest, or streaming
@@ -27,6 +29,15 @@ internal static class StreamingPlanner
     /// <summary>Per-row device state of a streamed fit: norms, labels, previous labels, distances, seed distances, weights, evaluation's labels and distances, and sort indices of merged cached spans.</summary>
     internal const int StreamedStateBytesPerRow = 36;
 
+    /// <summary>
+    /// The part of <see cref="StreamedStateBytesPerRow"/> that host label placement moves off the device:
+    /// labels, previous labels and distances, and the evaluation's labels and distances.
+    /// </summary>
+    internal const int LabelStateBytesPerRow = 20;
+
+    /// <summary>Device bytes per row of one label slot under host placement: a batch's labels and distances before they are copied back.</summary>
+    internal const int LabelSlotBytesPerRow = 8;
+
     /// <param name="rows">N.</param>
     /// <param name="storedRowBytes">Bytes of one row as the GPU stores it (pitch × element size).</param>
     /// <param name="transferRowBytes">Bytes of one row on the link.</param>
@@ -35,8 +46,9 @@ internal static class StreamingPlanner
     /// <param name="batchRows">The option, or null for the default.</param>
     /// <param name="ringDepth">The option.</param>
     /// <param name="budget">The option: bytes of cached batches, or null for what is free.</param>
+    /// <param name="labels">The option: where streamed fits keep the labels of all rows.</param>
     public static StreamingPlan Plan(long rows, long storedRowBytes, long transferRowBytes, long freeDeviceBytes,
-        GpuDataMode requested, int? batchRows, int ringDepth, long? budget)
+        GpuDataMode requested, int? batchRows, int ringDepth, long? budget, LabelPlacement labels = LabelPlacement.Auto)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(storedRowBytes, 1);
@@ -54,7 +66,14 @@ internal static class StreamingPlanner
         string sizes = $"{rows} rows × {storedRowBytes} B stored = {Gib(rows * storedRowBytes)}, {Gib(Math.Max(0, freeDeviceBytes))} free on the GPU";
         var mode = requested;
         string why;
-        if (requested == GpuDataMode.Auto)
+        if (requested == GpuDataMode.Auto && labels == LabelPlacement.Host)
+        {
+            // Resident data keeps its labels on the device; host labels need the streamed binding (which
+            // still caches as much as fits, so small data runs at the resident speed after the first pass).
+            mode = GpuDataMode.Cached;
+            why = "labels on the host were asked for";
+        }
+        else if (requested == GpuDataMode.Auto)
         {
             mode = residentFits ? GpuDataMode.InMemory : GpuDataMode.Cached;
             why = residentFits ? "the data fits in GPU memory" : "the data does not fit in GPU memory";
@@ -64,17 +83,33 @@ internal static class StreamingPlanner
             why = $"{requested} was asked for";
         }
         if (mode == GpuDataMode.InMemory)
-            return new StreamingPlan(mode, batch, ringDepth, batches, batches, $"in-memory: {why} ({sizes})");
+            return new StreamingPlan(mode, batch, ringDepth, batches, batches,
+                $"in-memory: {why} ({sizes}); labels on the GPU{(labels == LabelPlacement.Host ? ", where resident data keeps them whatever the label placement" : "")}");
 
         long batchBytes = batch * storedRowBytes;
         long scratch = ringDepth * batch * Math.Max(storedRowBytes, transferRowBytes) + batch * (storedRowBytes + 4L);
-        long cacheRoom = usable - rows * StreamedStateBytesPerRow - scratch;
+        long deviceLabelBytes = rows * LabelStateBytesPerRow;
+        long hostLabelBytes = (long)ringDepth * batch * LabelSlotBytesPerRow;
+        long otherState = rows * (StreamedStateBytesPerRow - LabelStateBytesPerRow) + scratch;
+        // Auto: on the device when the labels fit next to the other per-row state and the scratch (the
+        // labels then take room from the cache, never the other way round), and rows are 32-bit indexable.
+        bool hostLabels = labels switch
+        {
+            LabelPlacement.Host => true,
+            LabelPlacement.Device => false,
+            _ => rows > int.MaxValue || otherState + deviceLabelBytes > usable,
+        };
+        string labelWhy = labels == LabelPlacement.Auto
+            ? (hostLabels ? $"labels on the host ({Gib(deviceLabelBytes)} would not fit on the GPU)" : $"labels on the GPU ({Gib(deviceLabelBytes)})")
+            : $"labels on the {(hostLabels ? "host" : "GPU")}, as asked";
+        long cacheRoom = usable - otherState - (hostLabels ? hostLabelBytes : deviceLabelBytes);
         if (budget is long b)
             cacheRoom = Math.Min(cacheRoom, b);
         long cached = mode == GpuDataMode.Streaming ? 0 : Math.Clamp(cacheRoom / batchBytes, 0, batches);
         string kind = mode == GpuDataMode.Streaming ? "streaming" : "cached";
         return new StreamingPlan(mode, batch, ringDepth, batches, cached,
-            $"{kind}: {why} ({sizes}); {batches} batches of {batch} rows, {cached} kept on the GPU ({Gib(cached * batchBytes)}), ring of {ringDepth} pinned buffers");
+            $"{kind}: {why} ({sizes}); {batches} batches of {batch} rows, {cached} kept on the GPU ({Gib(cached * batchBytes)}), ring of {ringDepth} pinned buffers; {labelWhy}",
+            hostLabels);
     }
 
     private static string Gib(long bytes) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):F2} GiB");
