@@ -52,13 +52,13 @@ def ws_shape(kch):
 def ws_kernel(dt, d):
     """ASSIGN=ws: the warp-specialised kernel (flash_assign_ws.cu) for rows up to 512 bytes, else None."""
     t = 'tf32' if dt in ('tf32', 'f32') else dt
-    row_bytes = -(-d * (4 if t == 'tf32' else 2) // 16) * 16
+    row_bytes = -(-d * (4 if t == 'tf32' else 2) // 16) * 16  # the data, not the pitch
     if VARIANT != "ws" or row_bytes > 512:
         return None
     kch = 1 if row_bytes <= 128 else 2 if row_bytes <= 256 else 4
     nwg, stages = ws_shape(kch)
     f = fn(WS_FILE, f"flash_assign_ws{kch}_{t}", arch="sm90a")
-    sm = 1024 + stages * (kch * 16384 + 1024) + 64 * nwg * kch * 128 + 80
+    sm = 1024 + stages * (kch * 16384 + 1024) + 64 * nwg * kch * 128 + 128 + 80
     f.max_dynamic_shared_size_bytes = sm
     return f, sm, kch
 

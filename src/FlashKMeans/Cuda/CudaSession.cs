@@ -92,7 +92,7 @@ internal sealed class CudaSession : IDisposable
     internal static int WarpSpecialisedSharedBytes(int chunks)
     {
         var (groups, stages) = WarpSpecialisedShape(chunks);
-        return 1024 + stages * (chunks * 16384 + 1024) + 64 * groups * chunks * 128 + 80;
+        return 1024 + stages * (chunks * 16384 + 1024) + 64 * groups * chunks * 128 + 128 + 80;
     }
 
     /// <summary>Bytes of one packed centroid tile (128 centroids of <paramref name="chunks"/> 128-byte chunks, then their norms).</summary>

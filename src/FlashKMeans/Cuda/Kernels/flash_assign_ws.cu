@@ -11,9 +11,13 @@
 // Centroids are first re-laid by pack_centroid_tiles into the exact byte image of a stage (the
 // 128-byte-swizzled K-major chunks the wgmma descriptors read, then the tile's 128 centroid norms,
 // +inf past k), so that a stage is one contiguous bulk copy and the argmin needs no bounds checks.
-// Rows are copied as they lie (pitch ldx bytes), also in one bulk copy per row tile. Blocks are
-// persistent: each walks row tiles blockIdx.x, + gridDim.x, ..., so the producer fetches the next
-// row tile while the consumers finish the current one.
+// A row tile of BM rows arrives as 8 bulk copies of BM / 8 consecutive rows each, group i placed 16
+// bytes further along the banks than group i - 1, and fragment row F (0..BM-1) holds data row
+// (BM / 8)(F mod 8) + F / 8: the 8 rows of each fragment matrix then come one from each group and hit
+// 8 different bank groups. (Rows at their pitch in memory, a multiple of 128 bytes for d = 64, 128,
+// ..., would all hit one: 8-way conflicts that cost 12% of the assignment; NOTES.md, A6.) Blocks are
+// persistent: each walks row tiles blockIdx.x, + gridDim.x, ..., so the producer fetches the next row
+// tile while the consumers finish the current one.
 // Built only by nvcc 12+ (PTX ISA 8.0) for compute_90a; see build-ptx.sh.
 #include "common.cuh"
 
@@ -112,7 +116,9 @@ __device__ __forceinline__ void run(
     int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int ldx_bytes, int batches, int update_min)
 {
     constexpr int BM = NWG * 64;
-    constexpr int X_BYTES = BM * KCH * 128;
+    constexpr int RG = BM / 8;                       // rows per copy group
+    constexpr int GS = RG * KCH * 128 + 16;          // group stride: the 16-byte skew
+    constexpr int X_BYTES = 8 * GS;
     constexpr int TB = tile_bytes(KCH);
     constexpr int SS = stage_stride(KCH);
     extern __shared__ unsigned char smem_raw[];
@@ -143,46 +149,42 @@ __device__ __forceinline__ void run(
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
     // A row's fragments span KCH * 128 bytes, more than its ldx bytes when d is short: the bytes past
-    // it (the next row, or past the last row copied) must be finite, since they meet the centroid
-    // tiles' zero padding. Zero at first, later only ever rows.
+    // it (the next row, the skew, or past the last row copied) must be finite, since they meet the
+    // centroid tiles' zero padding. Zero at first, later only ever rows.
     for (int i = tid; i < X_BYTES / 16; i += blockDim.x)
         asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" ::"r"(xs + 16u * i), "r"(0) : "memory");
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     __syncthreads();
 
     if (warp == NWG * 4) {
-        // Producer warp: lane 0 issues every copy. (One copy per row into a bank-skewed layout was
-        // slower: see bench/gpu/NOTES.md, A6.)
-        auto load_x = [&](int g) {
-            const int b = g / tpp;
-            const int row0 = (g - b * tpp) * BM;
-            const int rows = min(BM, n - row0);
-            if (lane == 0) {
-                const uint32_t bytes = (uint32_t)(rows * ldx_bytes);
-                mbar_expect_tx(xfull, bytes);
-                bulk_copy(xs, x + ((size_t)b * n + row0) * ldx_bytes, bytes, xfull);
-            }
-            __syncwarp();
-        };
-        int stage = 0;
-        uint32_t phase = 0, xphase = 0;
-        if (blockIdx.x < total) load_x(blockIdx.x);
-        for (int g = blockIdx.x; g < total; g += gridDim.x) {
-            const int b = g / tpp;
-            const char* src = tiles + (size_t)b * ntiles * TB;
-            const int next_at = min(1, ntiles - 1);
-            for (int t = 0; t < ntiles; ++t) {
-                if (lane == 0) {
+        // Producer: one thread issues every copy.
+        if (lane == 0) {
+            auto load_rows = [&](int g) {
+                const int b = g / tpp;
+                const int row0 = (g - b * tpp) * BM;
+                const int rows = min(BM, n - row0);
+                mbar_expect_tx(xfull, (uint32_t)(rows * ldx_bytes));
+                const char* src = x + ((size_t)b * n + row0) * ldx_bytes;
+                for (int i = 0; i * RG < rows; ++i)
+                    bulk_copy(xs + i * GS, src + (size_t)i * RG * ldx_bytes, (uint32_t)(min(RG, rows - i * RG) * ldx_bytes), xfull);
+            };
+            int stage = 0;
+            uint32_t phase = 0, xphase = 0;
+            if (blockIdx.x < total) load_rows(blockIdx.x);
+            for (int g = blockIdx.x; g < total; g += gridDim.x) {
+                const char* src = tiles + (size_t)(g / tpp) * ntiles * TB;
+                const int next_at = min(1, ntiles - 1);
+                for (int t = 0; t < ntiles; ++t) {
                     mbar_wait(empty(stage), phase ^ 1);
                     mbar_expect_tx(full(stage), TB);
                     bulk_copy(stages + stage * SS, src + (size_t)t * TB, TB, full(stage));
-                }
-                if (++stage == STAGES) { stage = 0; phase ^= 1; }
-                if (t == next_at && g + (int)gridDim.x < total) {
-                    // The consumers release the row tile once its rows are in registers.
-                    mbar_wait(xempty, xphase);
-                    xphase ^= 1;
-                    load_x(g + gridDim.x);
+                    if (++stage == STAGES) { stage = 0; phase ^= 1; }
+                    if (t == next_at && g + (int)gridDim.x < total) {
+                        // The consumers release the row tile once its rows are in registers.
+                        mbar_wait(xempty, xphase);
+                        xphase ^= 1;
+                        load_rows(g + gridDim.x);
+                    }
                 }
             }
         }
@@ -204,7 +206,8 @@ __device__ __forceinline__ void run(
         xphase ^= 1;
         uint32_t afrag[KCH][4][4];
         {
-            const uint32_t rowaddr = xs + (uint32_t)((wg * 64 + wq * 16 + (lane & 15)) * ldx_bytes) + 16u * (lane >> 4);
+            const int f = wg * 64 + wq * 16 + (lane & 15);  // fragment row; data row RG (f % 8) + f / 8
+            const uint32_t rowaddr = xs + (uint32_t)((f & 7) * GS + (f >> 3) * ldx_bytes) + 16u * (lane >> 4);
 #pragma unroll
             for (int kc = 0; kc < KCH; ++kc)
 #pragma unroll
@@ -246,8 +249,9 @@ __device__ __forceinline__ void run(
                 acc[4 * j + 2] = fmaf(-2.f, acc[4 * j + 2], cn.x);
                 acc[4 * j + 3] = fmaf(-2.f, acc[4 * j + 3], cn.y);
             }
-            // The norm reads, as above. (Reading the norms from global memory instead, with no fence,
-            // was slower: NOTES.md, A6.)
+            // The next copy into this stage is written by the async proxy: order these generic-proxy
+            // reads of the norms before it. (Reading the norms from global memory instead, with no
+            // fence, was slower: NOTES.md, A6.)
             asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
             __syncwarp();
             if (lane == 0) mbar_arrive(empty(stage));
@@ -280,7 +284,8 @@ __device__ __forceinline__ void run(
             int i = best_idx[h];
             argmin_shfl_xor(v, i, 1);
             argmin_shfl_xor(v, i, 2);
-            const int gr = row0 + wg * 64 + wq * 16 + h * 8 + (lane >> 2);
+            // Fragment row wg·64 + wq·16 + 8h + (lane >> 2) holds data row RG (lane >> 2) + (wg·64 + wq·16 + 8h) / 8.
+            const int gr = row0 + RG * (lane >> 2) + wg * 8 + wq * 2 + h;
             if ((lane & 3) == 0 && gr < n) {
                 if (i >= k) i = 0;  // only when every score was NaN; the engine rejects such input
                 const size_t o = (size_t)b * n + gr;
@@ -344,7 +349,8 @@ extern "C" __global__ void pack_centroid_tiles(
 // Rows of up to 256 bytes take three consumer warpgroups and four stages; rows of up to 512 bytes
 // (tf32 d = 128) hold twice the fragments, so two warpgroups (registers) and two stages (shared memory).
 // Launch: grid (min(B * ceil(n / (64 NWG)), one block per SM)), block 128 NWG + 32, dynamic shared
-// memory 1024 + STAGES * (KCH * 16384 + 1024) + 64 NWG * KCH * 128 + 80 bytes.
+// memory 1024 + STAGES * (KCH * 16384 + 1024) + 64 NWG * KCH * 128 + 128 + 80 bytes. Rows: pitch ldx <=
+// KCH * 128 bytes.
 #define FLASH_ASSIGN_WS_ENTRY(NAME, T, OP, KCH, NWG, STAGES)                                                   \
     extern "C" __global__ void __launch_bounds__((NWG) * 128 + 32, 1) NAME(                                    \
         const T* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,              \
