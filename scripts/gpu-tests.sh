@@ -8,6 +8,9 @@
 #                                         selection and PTX tests, with the real driver; ARGS go to
 #                                         the runner (substrings of Class.Method to select).
 #   DEST/gpu-tests.sh bench [ARGS]        (there) runs the benchmark; ARGS go to it (--iters, --only).
+#                                         Then, in the same call, the same-run baselines of
+#                                         torch_baseline.py (cuBLAS GEMM ceilings, a PyTorch Lloyd step)
+#                                         where python3 has torch.
 #
 # The runner exits non-zero when a test failed; Inconclusive (no device) does not fail it.
 set -euo pipefail
@@ -22,7 +25,7 @@ case "$cmd" in
     publish_gpu_bundle "$root" "$dest" bench/gpu/FlashKMeans.GpuBench
     mkdir -p "$dest/kernels"
     cp "$root"/src/FlashKMeans/Cuda/Kernels/*.{cu,cuh,ptx} "$dest/kernels/"
-    cp "$root/bench/gpu/kernels_check.py" "$dest/"
+    cp "$root/bench/gpu/kernels_check.py" "$root/bench/gpu/torch_baseline.py" "$dest/"
     cp "$0" "$dest/gpu-tests.sh"
     du -sh "$dest"
     ;;
@@ -34,6 +37,9 @@ case "$cmd" in
   bench)
     nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader || true
     "$here/bench/FlashKMeans.GpuBench" "$@"
+    if python3 -c "import torch" 2>/dev/null; then
+      python3 "$here/torch_baseline.py"
+    fi
     ;;
   *)
     echo "usage: $0 publish [DEST] | run [FILTERS] | bench [ARGS]" >&2
