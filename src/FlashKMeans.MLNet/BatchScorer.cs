@@ -5,8 +5,10 @@ namespace FlashKMeans.MLNet;
 
 /// <summary>
 /// Turns a block of feature rows into the two output columns: K squared distances per row (one call to the
-/// engine's all-distances kernel) and the 1-based index of the smallest of them. Rows with a missing (NaN or
-/// infinite) feature get NaN distances and key 0, ML.NET's missing key.
+/// engine's all-distances kernel) and the 1-based index of the smallest of them. Rows that cannot be scored get
+/// NaN distances and key 0, ML.NET's missing key: rows with a missing (NaN or infinite) feature, and, for
+/// squared-Euclidean models, rows longer than <see cref="DataValidator.MaximumSquaredNorm"/> allows, whose float32
+/// distances overflow to ∞ or ∞ − ∞ = NaN and say nothing about the nearest centroid.
 /// </summary>
 /// <remarks>
 /// Squared-Euclidean models score through a scorer of the backend that <see cref="ComputeDevice"/> selects
@@ -47,7 +49,8 @@ internal sealed class BatchScorer : IDisposable
         (int)Math.Clamp(Math.Min(requested, (16L << 20) / Math.Max(NumberOfClusters, Dimension)), 1, requested);
 
     /// <summary>Scores <paramref name="count"/> rows of <paramref name="rows"/> in place of their outputs.</summary>
-    /// <param name="rows">count × d features; missing rows are overwritten with zeros so the engine never sees NaN.</param>
+    /// <param name="rows">count × d features; rows that cannot be scored are overwritten with zeros so the engine never
+    /// sees NaN or an overflowing row.</param>
     /// <param name="count">Rows to score.</param>
     /// <param name="scores">count × K distances (output).</param>
     /// <param name="labels">count keys (output).</param>
@@ -56,10 +59,12 @@ internal sealed class BatchScorer : IDisposable
         int d = Dimension, k = NumberOfClusters;
         Span<bool> missing = count <= 1024 ? stackalloc bool[count] : new bool[count];
         bool anyMissing = false;
+        // Cosine models score unit-length rows, so only squared-Euclidean rows can be too long.
+        bool checkNorms = _model.Distance == KMeansDistance.SquaredEuclidean;
         for (int i = 0; i < count; i++)
         {
             var row = rows.Slice(i * d, d);
-            if (!DataValidator.AllFinite(row))
+            if (!DataValidator.AllFinite(row) || (checkNorms && !FitsFloatDistances(row)))
             {
                 missing[i] = true;
                 anyMissing = true;
@@ -84,9 +89,16 @@ internal sealed class BatchScorer : IDisposable
                 labels[i] = 0;
                 continue;
             }
-            labels[i] = (uint)ArgMin(row) + 1;
+            labels[i] = (uint)(ArgMin(row) + 1);
         }
     }
+
+    /// <summary>
+    /// Whether the row's squared length is within <see cref="DataValidator.MaximumSquaredNorm"/>, computed as the
+    /// validator and the trainer compute it, so a row training would reject is the row scoring reports as missing.
+    /// </summary>
+    private static bool FitsFloatDistances(ReadOnlySpan<float> row)
+        => System.Numerics.Tensors.TensorPrimitives.Dot(row, row) <= DataValidator.MaximumSquaredNorm;
 
     private IKMeansScorer Scorer()
     {
@@ -123,14 +135,19 @@ internal sealed class BatchScorer : IDisposable
         }
     }
 
-    /// <summary>First index of the smallest value, as ML.NET's clustering scorer picks.</summary>
+    /// <summary>
+    /// First index of the smallest value, as ML.NET's clustering scorer picks it: NaN values are passed over, and a
+    /// row of NaN alone gives −1 (so key 0). Rows that reach here have finite distances today; the rule keeps the
+    /// key derived from the Score column the way ML.NET derives it, whatever a backend returns.
+    /// </summary>
     private static int ArgMin(ReadOnlySpan<float> values)
     {
-        int best = 0;
-        float min = values[0];
-        for (int i = 1; i < values.Length; i++)
+        int best = -1;
+        float min = float.PositiveInfinity;
+        for (int i = 0; i < values.Length; i++)
         {
-            if (values[i] < min)
+            // <= on the first candidate only, so an all-∞ row still gets its first index, as ML.NET's does.
+            if (values[i] < min || (best < 0 && values[i] == min))
             {
                 min = values[i];
                 best = i;

@@ -9,7 +9,9 @@ namespace FlashKMeans.MLNet;
 /// A fitted FlashKMeans clustering model as an ML.NET transformer. It appends the columns ML.NET's KMeans
 /// scorer appends: <c>Score</c>, a vector of the K squared Euclidean distances to the centroids, and
 /// <c>PredictedLabel</c>, a key (UInt32, cardinality K) holding the 1-based index of the nearest centroid,
-/// or 0 when the row's features are missing (NaN or infinite).
+/// or 0 when the row cannot be scored: its features are missing (NaN or infinite), or its squared length exceeds
+/// <see cref="FlashKMeans.Data.DataValidator.MaximumSquaredNorm"/> so its float32 distances overflow. Such a row's
+/// <c>Score</c> is all NaN, as ML.NET's scorer gives key 0 where every distance is NaN.
 /// </summary>
 /// <remarks>
 /// <para><see cref="Transform"/> scores blocks of rows with one engine call each, on the device the trainer was

@@ -95,6 +95,63 @@ public sealed class TransformerTests
     }
 
     [TestMethod]
+    public void RowsTooLongForFloatDistancesGetTheMissingKeyInTransformAndRowMapper()
+    {
+        // A row whose squared length overflows float32 has distances of ∞ or ∞ − ∞ = NaN; the argmin of those used
+        // to come out as key 1. Such a row cannot be scored, so it must read as a missing row does: key 0, all NaN.
+        var (model, rows) = Train(n: 600, blockRows: 64);
+        var random = new Random(17);
+        var tooLong = new HashSet<int>();
+        var nearLimit = new HashSet<int>();
+        var data = (float[])rows.Clone();
+        while (tooLong.Count < 12)
+        {
+            int i = random.Next(600);
+            if (!tooLong.Add(i))
+                continue;
+            var row = data.AsSpan(i * D, D);
+            double norm = Math.Sqrt(row.ToArray().Sum(v => (double)v * v));
+            // Half the rows overflow float32 outright, the rest land just past the limit (still finite ‖x‖²).
+            double target = tooLong.Count % 2 == 0 ? 1e21 : Math.Sqrt(FlashKMeans.Data.DataValidator.MaximumSquaredNorm) * 1.01;
+            for (int f = 0; f < D; f++)
+                row[f] = (float)(row[f] * (target / norm));
+        }
+        while (nearLimit.Count < 5)
+        {
+            int i = random.Next(600);
+            if (tooLong.Contains(i) || !nearLimit.Add(i))
+                continue;
+            // Long but within the limit: scored normally, with finite distances.
+            var row = data.AsSpan(i * D, D);
+            double norm = Math.Sqrt(row.ToArray().Sum(v => (double)v * v));
+            for (int f = 0; f < D; f++)
+                row[f] = (float)(row[f] * (Math.Sqrt(FlashKMeans.Data.DataValidator.MaximumSquaredNorm) * 0.9 / norm));
+        }
+
+        var scored = model.Transform(new TestDataView(data, D));
+        var keys = Read.Keys(scored);
+        var scores = Read.Scores(scored);
+        for (int i = 0; i < 600; i++)
+        {
+            if (tooLong.Contains(i))
+            {
+                Assert.AreEqual(0u, keys[i], $"row {i}");
+                Assert.IsTrue(scores[i].All(float.IsNaN), $"row {i}: {string.Join(", ", scores[i])}");
+                continue;
+            }
+            Assert.IsTrue(keys[i] is >= 1 and <= K, $"row {i}: key {keys[i]}");
+            Assert.IsTrue(scores[i].All(float.IsFinite), $"row {i}");
+            var engine = model.EngineModel.Transform(data.AsSpan(i * D, D));
+            CollectionAssert.AreEqual(engine, scores[i], $"row {i}");
+            Assert.AreEqual((uint)Array.IndexOf(engine, engine.Min()) + 1, keys[i], $"row {i}");
+        }
+        var (mapperScores, mapperKeys) = Read.ThroughRowMapper(model, new TestDataView(data, D));
+        CollectionAssert.AreEqual(keys, mapperKeys);
+        for (int i = 0; i < 600; i++)
+            CollectionAssert.AreEqual(scores[i], mapperScores[i], $"row {i}");
+    }
+
+    [TestMethod]
     public void RowMapperDependsOnlyOnTheFeaturesForItsColumns()
     {
         var (model, rows) = Train(n: 100);

@@ -15,25 +15,41 @@ internal sealed class ChunkedParallel(int threads)
     public static int ChunkCount(long rows) => (int)((rows + ChunkRows - 1) / ChunkRows);
 
     /// <summary>Runs <paramref name="body"/>(chunk, firstRow, rowCount) for every chunk of [0, rows).</summary>
-    public void For(long rows, Action<int, long, int> body, CancellationToken cancellationToken)
+    public void For(long rows, Action<int, long, int> body, CancellationToken cancellationToken) =>
+        ForSlice(0, rows, body, cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(chunk, firstRow, rowCount) for the part of each chunk of the whole data,
+    /// [chunk · <see cref="ChunkRows"/>, (chunk + 1) · <see cref="ChunkRows"/>), that lies in
+    /// [<paramref name="firstRow"/>, <paramref name="firstRow"/> + <paramref name="rows"/>). Chunk numbers and
+    /// boundaries are those of the whole data whatever slice a batch holds, so partial results kept per chunk
+    /// come out the same however the data is split into batches; a chunk cut by a batch boundary is visited in
+    /// two parts, in row order.
+    /// </summary>
+    public void ForSlice(long firstRow, long rows, Action<int, long, int> body, CancellationToken cancellationToken)
     {
-        int chunks = ChunkCount(rows);
+        if (rows <= 0)
+            return;
+        long end = firstRow + rows;
+        int firstChunk = (int)(firstRow / ChunkRows);
+        int chunks = (int)((end - 1) / ChunkRows) - firstChunk + 1;
+        void Run(int index)
+        {
+            int chunk = firstChunk + index;
+            long start = Math.Max(firstRow, (long)chunk * ChunkRows);
+            body(chunk, start, (int)(Math.Min(end, (long)(chunk + 1) * ChunkRows) - start));
+        }
         if (Threads == 1 || chunks == 1)
         {
-            for (int chunk = 0; chunk < chunks; chunk++)
+            for (int index = 0; index < chunks; index++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                long first = (long)chunk * ChunkRows;
-                body(chunk, first, (int)Math.Min(ChunkRows, rows - first));
+                Run(index);
             }
             return;
         }
         var options = new ParallelOptions { MaxDegreeOfParallelism = Threads, CancellationToken = cancellationToken };
-        Parallel.For(0, chunks, options, chunk =>
-        {
-            long first = (long)chunk * ChunkRows;
-            body(chunk, first, (int)Math.Min(ChunkRows, rows - first));
-        });
+        Parallel.For(0, chunks, options, Run);
     }
 
     /// <summary>Σ over chunks of <paramref name="chunkSum"/>, added in chunk order.</summary>

@@ -257,7 +257,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         var labels = clusterWeights.IsEmpty ? null : new int[n];
         var distances = new float[n];
         bool pruned = _pruning?.TryBeginEvaluation(centroids, packed) == true;
-        ForEachChunk((rows, global, count) =>
+        ForEachChunk((rows, _, global, count) =>
         {
             int[] scratch = ArrayPool<int>.Shared.Rent(count);
             try
@@ -283,7 +283,12 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         return WeightedSum(distances, cancellationToken);
     }
 
-    /// <summary>One pass: <paramref name="body"/>(rows, globalFirstRow, count) for every chunk of every batch, in parallel.</summary>
+    /// <summary>
+    /// One pass: <paramref name="body"/>(rows, chunk, globalFirstRow, count) for every chunk of the whole data, in
+    /// parallel within each batch. Chunks are fixed row ranges of the data (<see cref="ChunkedParallel.ForSlice"/>),
+    /// not of the batch, so what a body keeps per chunk does not depend on how the source splits its batches; a chunk
+    /// that straddles two batches comes in two calls, in row order, the second after the first has returned.
+    /// </summary>
     private void ForEachChunk(ChunkBody body, CancellationToken cancellationToken)
     {
         int d = _d;
@@ -293,12 +298,12 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
             cancellationToken.ThrowIfCancellationRequested();
             var rows = batch.Rows;
             long first = batch.FirstRow;
-            _parallel.For(batch.RowCount, (chunk, start, count) =>
-                body(rows.Span.Slice((int)start * d, count * d), (int)(first + start), count), cancellationToken);
+            _parallel.ForSlice(first, batch.RowCount, (chunk, start, count) =>
+                body(rows.Span.Slice((int)(start - first) * d, count * d), chunk, (int)start, count), cancellationToken);
         }
     }
 
-    private delegate void ChunkBody(ReadOnlySpan<float> rows, int globalFirstRow, int count);
+    private delegate void ChunkBody(ReadOnlySpan<float> rows, int chunk, int globalFirstRow, int count);
 
     public void GatherRows(ReadOnlySpan<long> rows, Span<float> vectors, Span<float> weights, CancellationToken cancellationToken)
     {
@@ -366,7 +371,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         }
         _candidates = null;
         var packed = PackedCentroids.Pack(newSeeds, _d);
-        ForEachChunk((rows, global, count) =>
+        ForEachChunk((rows, _, global, count) =>
         {
             int[] labels = ArrayPool<int>.Shared.Rent(count);
             float[] nearest = ArrayPool<float>.Shared.Rent(count);
@@ -414,13 +419,14 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         // Keep every row's distance to every candidate (N × m, m is small) so that committing the winner needs no
         // pass; past one array's reach the winner is committed with a pass instead.
         var cache = _candidates = RowCount * m <= Array.MaxLength ? new CandidateDistances(candidates.ToArray(), m, RowCount) : null;
-        var gate = new object();
-        // Per-chunk partial sums keyed by the chunk's first row, added in row order afterwards.
-        var byFirstRow = new SortedDictionary<int, double[]>();
-        ForEachChunk((rows, global, count) =>
+        // Partial sums per chunk of the whole data (not of a batch), each taken in row order and added in chunk
+        // order afterwards: the grouping of the sums, and so the candidate they pick, is the same for any batch
+        // layout and thread count. A chunk split across two batches carries on from where the first part left it.
+        var partials = new double[(long)ChunkedParallel.ChunkCount(RowCount) * m];
+        ForEachChunk((rows, chunk, global, count) =>
         {
             var all = cache is null ? new float[count * m] : cache.Distances.AsSpan((int)((long)global * m), count * m);
-            var local = new double[m];
+            var local = partials.AsSpan(chunk * m, m);
             FusedAssignKernel.AllDistances(rows, packed, all);
             for (int i = 0; i < count; i++)
             {
@@ -430,13 +436,11 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
                 for (int j = 0; j < m; j++)
                     local[j] += w * Math.Min(current, row[j]);
             }
-            lock (gate)
-                byFirstRow[global] = local;
         }, cancellationToken);
         potentials.Clear();
-        foreach (var local in byFirstRow.Values)
+        for (int chunk = 0; chunk < partials.Length / m; chunk++)
             for (int j = 0; j < m; j++)
-                potentials[j] += local[j];
+                potentials[j] += partials[chunk * m + j];
     }
 
     /// <summary>The last evaluated seed candidates and every row's distance to each.</summary>

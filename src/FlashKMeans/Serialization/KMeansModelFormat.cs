@@ -22,6 +22,9 @@ namespace FlashKMeans.Serialization;
 /// ..      4           CRC-32 (IEEE) of every preceding byte
 /// </code>
 /// A reader rejects a wrong magic, an unknown version, impossible sizes, a short stream and a checksum mismatch.
+/// The checksum can only be tested at the end, so until then the header's sizes are claims: a seekable stream
+/// must hold the bytes they claim before anything is allocated, and from a stream that cannot say its length
+/// the arrays grow only as the bytes arrive, so a corrupted header fails as truncated having allocated little.
 /// </summary>
 public static class KMeansModelFormat
 {
@@ -33,6 +36,9 @@ public static class KMeansModelFormat
 
     /// <summary>Centroid bytes converted and checksummed per write or read: models larger than one array stream through it.</summary>
     private const int ChunkBytes = 1 << 20;
+
+    /// <summary>The most inertia history entries a header may claim (one per Lloyd iteration).</summary>
+    private const int MaximumHistory = 100_000_000;
 
     /// <summary>Serialises <paramref name="model"/> into <paramref name="stream"/>.</summary>
     public static void Write(KMeansModel model, Stream stream)
@@ -100,30 +106,40 @@ public static class KMeansModelFormat
         double inertia = BinaryPrimitives.ReadDoubleLittleEndian(header[28..]);
         long reseeded = BinaryPrimitives.ReadInt64LittleEndian(header[36..]);
         int historyCount = BinaryPrimitives.ReadInt32LittleEndian(header[44..]);
-        if (k < 1 || d < 1 || (long)k * d > Array.MaxLength || historyCount < 0 || historyCount > 100_000_000
+        if (k < 1 || d < 1 || (long)k * d > Array.MaxLength || historyCount < 0 || historyCount > MaximumHistory
             || !Enum.IsDefined((KMeansDistance)distance) || converged is not (0 or 1) || iterations < 0)
             throw new InvalidDataException($"Corrupted FlashKMeans model: impossible header (K={k}, d={d}, distance={distance}, history={historyCount}).");
 
         long bodySize = 8L * historyCount + 4L * k * d + 4;
-        if (stream.CanSeek && stream.Length - stream.Position < bodySize)
-            throw new InvalidDataException($"Truncated FlashKMeans model: {bodySize} more bytes expected, {stream.Length - stream.Position} present.");
+        bool lengthChecked = false;
+        if (stream.CanSeek)
+        {
+            if (stream.Length - stream.Position < bodySize)
+                throw new InvalidDataException(
+                    $"Truncated FlashKMeans model: the header (K={k}, d={d}, history={historyCount}) needs {bodySize} more bytes, " +
+                    $"{stream.Length - stream.Position} present.");
+            lengthChecked = true;
+        }
         uint crc = Crc32.Append(Crc32.Initial, header);
-        var historyBytes = new byte[8L * historyCount];
-        ReadExactly(stream, historyBytes, "inertia history");
-        crc = Crc32.Append(crc, historyBytes);
-        var history = new double[historyCount];
-        for (int i = 0; i < historyCount; i++)
-            history[i] = BinaryPrimitives.ReadDoubleLittleEndian(historyBytes.AsSpan(8 * i));
+        var chunk = new byte[(int)Math.Min(ChunkBytes, Math.Max(8L * historyCount, 4L * k * d))];
+        var history = new double[Capacity(historyCount, sizeof(double), lengthChecked)];
+        for (int first = 0; first < historyCount; first += chunk.Length / 8)
+        {
+            int count = Math.Min(chunk.Length / 8, historyCount - first);
+            var bytes = ReadChunk(stream, chunk, count * 8, "inertia history", 8L * first, 8L * historyCount, ref crc);
+            Grow(ref history, first + count, historyCount);
+            for (int i = 0; i < count; i++)
+                history[first + i] = BinaryPrimitives.ReadDoubleLittleEndian(bytes[(8 * i)..]);
+        }
 
         // The centroids (4·K·d bytes, which may exceed the largest byte array) come in chunks.
-        var centroids = new float[k * d];
-        var chunk = new byte[(int)Math.Min(ChunkBytes, 4L * centroids.Length)];
-        for (int first = 0; first < centroids.Length; first += chunk.Length / 4)
+        int length = k * d;
+        var centroids = new float[Capacity(length, sizeof(float), lengthChecked)];
+        for (int first = 0; first < length; first += chunk.Length / 4)
         {
-            int count = Math.Min(chunk.Length / 4, centroids.Length - first);
-            var bytes = chunk.AsSpan(0, count * 4);
-            ReadExactly(stream, bytes, "centroids");
-            crc = Crc32.Append(crc, bytes);
+            int count = Math.Min(chunk.Length / 4, length - first);
+            var bytes = ReadChunk(stream, chunk, count * 4, "centroids", 4L * first, 4L * length, ref crc);
+            Grow(ref centroids, first + count, length);
             for (int i = 0; i < count; i++)
                 centroids[first + i] = BinaryPrimitives.ReadSingleLittleEndian(bytes[(4 * i)..]);
         }
@@ -134,6 +150,49 @@ public static class KMeansModelFormat
         if (!Data.DataValidator.AllFinite(centroids))
             throw new InvalidDataException("Corrupted FlashKMeans model: the centroids contain non-finite values.");
         return KMeansModel.Restore(centroids, d, (KMeansDistance)distance, inertia, iterations, converged == 1, reseeded, history);
+    }
+
+    /// <summary>
+    /// The first capacity of an array the header claims <paramref name="count"/> values for: all of them where the
+    /// stream's length has vouched for the bytes, otherwise at most one chunk's worth, grown by <see cref="Grow{T}"/>
+    /// as the bytes arrive.
+    /// </summary>
+    private static int Capacity(int count, int size, bool lengthChecked) => lengthChecked ? count : Math.Min(count, ChunkBytes / size);
+
+    /// <summary>
+    /// Makes room for <paramref name="needed"/> values, doubling (up to the claimed <paramref name="count"/>) so that
+    /// what is allocated stays within about twice what the stream has actually delivered, and the last array is
+    /// the model's own, with no final copy.
+    /// </summary>
+    private static void Grow<T>(ref T[] values, int needed, int count)
+    {
+        if (needed <= values.Length)
+            return;
+        Array.Resize(ref values, (int)Math.Min(count, Math.Max(needed, 2L * values.Length)));
+    }
+
+    /// <summary>Reads the next bytes of a part into the chunk buffer and checksums them.</summary>
+    /// <param name="stream">The model stream.</param>
+    /// <param name="chunk">The reused buffer, at least <paramref name="length"/> bytes.</param>
+    /// <param name="length">Bytes to read.</param>
+    /// <param name="part">What the bytes are, for the message on a short stream.</param>
+    /// <param name="offset">Bytes of the part read before this chunk, for the same message.</param>
+    /// <param name="total">Bytes the header claims for the part.</param>
+    /// <param name="crc">The running CRC-32 state.</param>
+    private static ReadOnlySpan<byte> ReadChunk(Stream stream, byte[] chunk, int length, string part, long offset, long total, ref uint crc)
+    {
+        var bytes = chunk.AsSpan(0, length);
+        int read = 0;
+        while (read < length)
+        {
+            int n = stream.Read(bytes[read..]);
+            if (n == 0)
+                throw new InvalidDataException(
+                    $"Truncated FlashKMeans model: the {part} end after {offset + read} of the {total} bytes the header claims.");
+            read += n;
+        }
+        crc = Crc32.Append(crc, bytes);
+        return bytes;
     }
 
     private static void ReadExactly(Stream stream, Span<byte> destination, string part)
