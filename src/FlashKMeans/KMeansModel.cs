@@ -234,8 +234,7 @@ public sealed class KMeansModel
             if (batch.FirstRow != done)
                 throw new ArgumentException($"A batch starts at row {batch.FirstRow} where row {done} was expected.", nameof(source));
             var rows = batch.Rows.Span;
-            if (!DataValidator.AllFinite(rows))
-                throw new ArgumentException($"Rows {batch.FirstRow} to {batch.FirstRow + batch.RowCount - 1} contain NaN or infinite values.", nameof(source));
+            DataValidator.ThrowIfBadRows(rows, Dimension, batch.FirstRow, Distance == KMeansDistance.SquaredEuclidean, nameof(source));
             int n = batch.RowCount;
             if (labelBuffer.Length < n)
             {
@@ -353,8 +352,7 @@ public sealed class KMeansModel
     {
         if (rows.Length % Dimension != 0)
             throw new ArgumentException($"Dimension mismatch: the model has {Dimension} features per row but {rows.Length} values is not a whole number of rows.", name);
-        if (!DataValidator.AllFinite(rows))
-            throw new ArgumentException("The rows contain NaN or infinite values.", name);
+        DataValidator.ThrowIfBadRows(rows, Dimension, 0, Distance == KMeansDistance.SquaredEuclidean, name);
         return rows.Length / Dimension;
     }
 

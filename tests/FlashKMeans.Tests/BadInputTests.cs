@@ -129,6 +129,39 @@ public sealed class BadInputTests
     }
 
     [TestMethod]
+    [DataRow(1e6)]   // squared length overflows float32
+    [DataRow(2.0)]   // still finite, but past DataValidator.MaximumSquaredNorm
+    public void Scoring_rejects_the_rows_a_fit_rejects_and_names_them(double overLimit)
+    {
+        const int d = 6;
+        var model = Cpu().Fit(TestData.Gaussian(400, d, seed: 11), d);
+        int bad = new Random(12).Next(1, 300);
+        var rows = TestData.Gaussian(300, d, seed: 13);
+        void ScaleRowTo(double squaredLength)
+        {
+            var row = rows.AsSpan(bad * d, d);
+            double factor = Math.Sqrt(squaredLength / System.Numerics.Tensors.TensorPrimitives.Dot<float>(row, row));
+            for (int j = 0; j < d; j++)
+                row[j] = (float)(row[j] * factor);
+        }
+        ScaleRowTo(overLimit * DataValidator.MaximumSquaredNorm);
+
+        // A fit refuses that row; every way of scoring it refuses it too, naming the same row.
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => Cpu().Fit(rows, d)).Message, $"Row {bad} ");
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => model.Predict(rows, d)).Message, $"Row {bad} ");
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => model.Transform(rows)).Message, $"Row {bad} ");
+        var source = new InMemoryBatchSource(rows, d, batchRows: 97);
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => model.Predict(source, new int[300])).Message, $"Row {bad} ");
+
+        // Half the limit is accepted, by the fit and by scoring. (Which centroid such a row gets is not
+        // asserted: at that length float32 distances to different centroids round to the same value.)
+        ScaleRowTo(0.5 * DataValidator.MaximumSquaredNorm);
+        _ = Cpu().Fit(rows, d);  // throws if the limit were applied below MaximumSquaredNorm
+        var labels = model.Predict(rows, d);
+        Assert.IsTrue(labels.All(l => l >= 0 && l < model.NumberOfClusters));
+    }
+
+    [TestMethod]
     public void Bad_options_name_the_setting()
     {
         void Check(Action<KMeansOptions> change, string name)

@@ -35,6 +35,36 @@ public static class DataValidator
     public static DataSummary Scan(IBatchSource source, KMeansDistance distance, CancellationToken cancellationToken = default)
         => Scan(source, checkNorms: distance == KMeansDistance.SquaredEuclidean, cancellationToken);
 
+    /// <summary>
+    /// Throws, naming the first offending row (numbered from <paramref name="firstRow"/>), when
+    /// <paramref name="values"/> (rows of <paramref name="dimension"/> features) hold a NaN or infinite
+    /// feature or, with <paramref name="checkNorms"/>, a row longer than <see cref="MaximumSquaredNorm"/>
+    /// allows. Fitting and scoring check rows the same way, so a row a fit would reject is never scored.
+    /// </summary>
+    /// <exception cref="ArgumentException">A row is bad; the exception's parameter is <paramref name="parameterName"/>.</exception>
+    public static void ThrowIfBadRows(ReadOnlySpan<float> values, int dimension, long firstRow, bool checkNorms, string parameterName)
+    {
+        if (!AllFinite(values))
+        {
+            int at = FirstNonFinite(values);
+            throw new ArgumentException(
+                $"Row {firstRow + at / dimension} has a non-finite value ({values[at]}) at feature {at % dimension}; NaN and infinite features are not allowed.",
+                parameterName);
+        }
+        if (!checkNorms)
+            return;
+        for (int r = 0; r < values.Length / dimension; r++)
+        {
+            var row = values.Slice(r * dimension, dimension);
+            float squaredNorm = System.Numerics.Tensors.TensorPrimitives.Dot(row, row);
+            if (!(squaredNorm <= MaximumSquaredNorm))
+                throw new ArgumentException(
+                    $"Row {firstRow + r} has squared length {squaredNorm:G3}, more than {MaximumSquaredNorm:G3}: its squared Euclidean " +
+                    "distances would overflow float32. Scale the data down before clustering.",
+                    parameterName);
+        }
+    }
+
     private static DataSummary Scan(IBatchSource source, bool checkNorms, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -52,26 +82,7 @@ public static class DataValidator
                     throw new ArgumentException($"A batch has dimension {batch.Dimension} but the source declares {d}.", nameof(source));
                 if (batch.FirstRow != rows)
                     throw new ArgumentException($"A batch starts at row {batch.FirstRow} where row {rows} was expected.", nameof(source));
-                var values = batch.Rows.Span;
-                if (!AllFinite(values))
-                {
-                    int at = FirstNonFinite(values);
-                    throw new ArgumentException(
-                        $"Row {rows + at / d} has a non-finite value ({values[at]}) at feature {at % d}; NaN and infinite features are not allowed.",
-                        nameof(source));
-                }
-                if (checkNorms)
-                {
-                    for (int r = 0; r < batch.RowCount; r++)
-                    {
-                        float squaredNorm = System.Numerics.Tensors.TensorPrimitives.Dot(values.Slice(r * d, d), values.Slice(r * d, d));
-                        if (!(squaredNorm <= MaximumSquaredNorm))
-                            throw new ArgumentException(
-                                $"Row {rows + r} has squared length {squaredNorm:G3}, more than {MaximumSquaredNorm:G3}: its squared Euclidean " +
-                                "distances would overflow float32. Scale the data down before clustering.",
-                                nameof(source));
-                    }
-                }
+                ThrowIfBadRows(batch.Rows.Span, d, rows, checkNorms, nameof(source));
                 if (source.HasWeights)
                 {
                     if (batch.Weights.Length != batch.RowCount)
