@@ -240,18 +240,6 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
 
     private ulong WeightsPointer => _weights?.Pointer ?? 0;
 
-    /// <summary>Converts fp32 centroids into the stored form and norms; returns the owning buffers.</summary>
-    private (DeviceBuffer<float> Raw, DeviceBuffer<byte> Packed, DeviceBuffer<float> Norms) UploadCentroids(ReadOnlySpan<float> centroids)
-    {
-        int m = centroids.Length / _d;
-        var raw = new DeviceBuffer<float>(_context, Math.Max(1, centroids.Length));
-        var packed = new DeviceBuffer<byte>(_context, (long)Math.Max(1, m) * _ld * _s.Precision.ElementBytes);
-        var norms = new DeviceBuffer<float>(_context, Math.Max(1, m));
-        raw.CopyFrom(centroids, 0, _s.Stream);
-        _s.PackRows(raw.Pointer, m, _d, _d, packed.Pointer, _ld, norms.Pointer);
-        return (raw, packed, norms);
-    }
-
     public void SetCentroids(ReadOnlySpan<float> centroids)
     {
         if (centroids.Length != _k * _d)
@@ -300,13 +288,10 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
     {
         _context.MakeCurrent();
         int m = centroids.Length / _d;
-        var (raw, packed, norms) = UploadCentroids(centroids);
-        using var _1 = raw;
-        using var _2 = packed;
-        using var _3 = norms;
+        using var uploaded = UploadedCentroids.Upload(_s, centroids, _d);
         using var labels = new DeviceBuffer<int>(_context, _n);
         using var distances = new DeviceBuffer<float>(_context, _n);
-        _s.Assign(_x.Pointer, _xNorms.Pointer, _n, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, labels.Pointer, distances.Pointer, updateMin: false);
+        _s.Assign(_x.Pointer, _xNorms.Pointer, _n, _d, _ld, uploaded.Packed, uploaded.Norms, m, _ld, labels.Pointer, distances.Pointer, updateMin: false);
         return _s.ReduceAssignment(labels.Pointer, distances.Pointer, WeightsPointer, _n, m, _weightScale, clusterWeights);
     }
 
@@ -334,11 +319,8 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         int m = newSeeds.Length / _d;
         if (m > 0)
         {
-            var (raw, packed, norms) = UploadCentroids(newSeeds);
-            using var _1 = raw;
-            using var _2 = packed;
-            using var _3 = norms;
-            _s.Assign(_x.Pointer, _xNorms.Pointer, _n, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, 0, seedDistances.Pointer, updateMin: true);
+            using var uploaded = UploadedCentroids.Upload(_s, newSeeds, _d);
+            _s.Assign(_x.Pointer, _xNorms.Pointer, _n, _d, _ld, uploaded.Packed, uploaded.Norms, m, _ld, 0, seedDistances.Pointer, updateMin: true);
             _s.Stream.Synchronize();
         }
         return Seeds.Potential();
@@ -363,13 +345,10 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         {
             cancellationToken.ThrowIfCancellationRequested();
             int count = Math.Min(group, m - first);
-            var (raw, packed, norms) = UploadCentroids(candidates.Slice(first * _d, count * _d));
-            using var _1 = raw;
-            using var _2 = packed;
-            using var _3 = norms;
+            using var uploaded = UploadedCentroids.Upload(_s, candidates.Slice(first * _d, count * _d), _d);
             using var distances = new DeviceBuffer<float>(_context, _n * count);
             using var output = new DeviceBuffer<double>(_context, count);
-            _s.AllDistances(_x.Pointer, _n, _d, _ld, packed.Pointer, count, _ld, distances.Pointer);
+            _s.AllDistances(_x.Pointer, _n, _d, _ld, uploaded.Packed, count, _ld, distances.Pointer);
             _s.CandidatePotentials(distances.Pointer, seed.Pointer, WeightsPointer, _n, count, output.Pointer);
             output.CopyTo(potentials.Slice(first, count), 0, _s.Stream);
         }

@@ -192,13 +192,4 @@ public sealed class CudaBatchedFitTests
         Assert.AreEqual(bytes, DeviceBuffer<byte>.LiveBytes + DeviceBuffer<float>.LiveBytes + DeviceBuffer<int>.LiveBytes, "device bytes");
     }
 
-    /// <summary>Keeps every formatted message.</summary>
-    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
-    {
-        public List<string> Messages { get; } = [];
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
-        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
-            Exception? exception, Func<TState, Exception?, string> formatter) => Messages.Add(formatter(state, exception));
-    }
 }

@@ -138,16 +138,6 @@ public sealed class LabelPlacementGpuTests
         Assert.AreEqual(device.Inertia, host.Inertia);
     }
 
-    /// <summary>Keeps every formatted message.</summary>
-    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
-    {
-        public List<string> Messages { get; } = [];
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
-        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
-            Exception? exception, Func<TState, Exception?, string> formatter) => Messages.Add(formatter(state, exception));
-    }
-
     [TestMethod]
     public void The_label_placement_is_logged_with_the_data_placement()
     {

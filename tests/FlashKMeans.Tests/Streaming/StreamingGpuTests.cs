@@ -267,16 +267,6 @@ public sealed class StreamingGpuTests
         }
     }
 
-    /// <summary>Keeps every formatted message.</summary>
-    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
-    {
-        public List<string> Messages { get; } = [];
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
-        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
-            Exception? exception, Func<TState, Exception?, string> formatter) => Messages.Add(formatter(state, exception));
-    }
-
     [TestMethod]
     public void The_placement_is_chosen_from_sizes_and_logged()
     {

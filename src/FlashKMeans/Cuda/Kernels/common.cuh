@@ -30,6 +30,44 @@ __device__ __forceinline__ void argmin_shfl_xor(float& v, int& i, int lane_mask)
     if (argmin_better(ov, oi, v, i)) { v = ov; i = oi; }
 }
 
+// Running argmin over one 64 x 128 wgmma accumulator tile of scores, per thread: acc[4j + 2h + e] is
+// row half h, column col0 + 8j + e. A min per row half first (one instruction per score); only when
+// the tile beats the running best (rarely, after the first tiles) is the column searched, lowest first.
+__device__ __forceinline__ void tile_argmin(const float (&acc)[64], int col0, float (&best)[2], int (&best_idx)[2])
+{
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        float m = acc[2 * h];
+#pragma unroll
+        for (int j = 0; j < 16; ++j) m = fminf(m, fminf(acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1]));
+        if (m < best[h]) {
+            int at = 0x7fffffff;
+#pragma unroll
+            for (int j = 15; j >= 0; --j) {
+                if (acc[4 * j + 2 * h + 1] == m) at = col0 + 8 * j + 1;
+                if (acc[4 * j + 2 * h] == m) at = col0 + 8 * j;
+            }
+            best[h] = m;
+            best_idx[h] = at;
+        }
+    }
+}
+
+// The end of every tensor-core assignment: row o's best score v = ||c||^2 - 2 x.c at centroid i
+// becomes the distance ||x||^2 + v (clamped at 0) and the label; with update_min only where that
+// improves on min_dist (seeding keeps the distance to the nearest seed so far).
+__device__ __forceinline__ void store_nearest(size_t o, float v, int i, int k, const float* __restrict__ xnorm,
+                                              int* __restrict__ labels, float* __restrict__ min_dist, int update_min)
+{
+    if (i >= k) i = 0;  // only when every score was NaN; the engine rejects such input
+    if (min_dist != nullptr) {
+        const float dist = fmaxf(xnorm[o] + v, 0.f);
+        if (update_min && !(dist < min_dist[o])) return;
+        min_dist[o] = dist;
+    }
+    if (labels != nullptr) labels[o] = i;
+}
+
 __device__ __forceinline__ float warp_sum(float v)
 {
 #pragma unroll

@@ -242,22 +242,7 @@ __device__ __forceinline__ void run(
                 const int oi = red_i[w * BM + tid];
                 if (argmin_better(ov, oi, v, i)) { v = ov; i = oi; }
             }
-            if (i >= k) i = 0;  // only when every score was NaN; the engine rejects such input
-            const size_t o = (size_t)b * n + gr;
-            if (min_dist != nullptr) {
-                const float dist = fmaxf(xnorm[o] + v, 0.f);
-                if (update_min) {
-                    if (dist < min_dist[o]) {
-                        min_dist[o] = dist;
-                        if (labels != nullptr) labels[o] = i;
-                    }
-                } else {
-                    min_dist[o] = dist;
-                    if (labels != nullptr) labels[o] = i;
-                }
-            } else if (labels != nullptr) {
-                labels[o] = i;
-            }
+            store_nearest((size_t)b * n + gr, v, i, k, xnorm, labels, min_dist, update_min);
         }
     }
 }

@@ -196,24 +196,7 @@ __device__ __forceinline__ void run(
             best[0] += acc[0];
             best[1] += acc[2];
 #else
-            // A min per row half first (one instruction per score); only when the tile beats the
-            // running best (rarely, after the first tiles) is the column searched, lowest first.
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                float m = acc[2 * h];
-#pragma unroll
-                for (int j = 0; j < 16; ++j) m = fminf(m, fminf(acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1]));
-                if (m < best[h]) {
-                    int at = 0x7fffffff;
-#pragma unroll
-                    for (int j = 15; j >= 0; --j) {
-                        if (acc[4 * j + 2 * h + 1] == m) at = col0 + 8 * j + 1;
-                        if (acc[4 * j + 2 * h] == m) at = col0 + 8 * j;
-                    }
-                    best[h] = m;
-                    best_idx[h] = at;
-                }
-            }
+            tile_argmin(acc, col0, best, best_idx);
 #endif
         }
     }
@@ -227,22 +210,7 @@ __device__ __forceinline__ void run(
         argmin_shfl_xor(v, i, 2);
         const int gr = row0 + wg * 64 + wq * 16 + h * 8 + (lane >> 2);
         if ((lane & 3) == 0 && gr < n) {
-            if (i >= k) i = 0;  // only when every score was NaN; the engine rejects such input
-            const size_t o = (size_t)b * n + gr;
-            if (min_dist != nullptr) {
-                const float dist = fmaxf(xnorm[o] + v, 0.f);
-                if (update_min) {
-                    if (dist < min_dist[o]) {
-                        min_dist[o] = dist;
-                        if (labels != nullptr) labels[o] = i;
-                    }
-                } else {
-                    min_dist[o] = dist;
-                    if (labels != nullptr) labels[o] = i;
-                }
-            } else if (labels != nullptr) {
-                labels[o] = i;
-            }
+            store_nearest((size_t)b * n + gr, v, i, k, xnorm, labels, min_dist, update_min);
         }
     }
 }
@@ -405,22 +373,7 @@ __device__ __forceinline__ void run_rs(
             acc[4 * j + 2] = fmaf(-2.f, acc[4 * j + 2], cn.x);
             acc[4 * j + 3] = fmaf(-2.f, acc[4 * j + 3], cn.y);
         }
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            float m = acc[2 * h];
-#pragma unroll
-            for (int j = 0; j < 16; ++j) m = fminf(m, fminf(acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1]));
-            if (m < best[h]) {
-                int at = 0x7fffffff;
-#pragma unroll
-                for (int j = 15; j >= 0; --j) {
-                    if (acc[4 * j + 2 * h + 1] == m) at = col0 + 8 * j + 1;
-                    if (acc[4 * j + 2 * h] == m) at = col0 + 8 * j;
-                }
-                best[h] = m;
-                best_idx[h] = at;
-            }
-        }
+        tile_argmin(acc, col0, best, best_idx);
     }
     cp_async_wait<0>();
 
@@ -432,22 +385,7 @@ __device__ __forceinline__ void run_rs(
         argmin_shfl_xor(v, i, 2);
         const int gr = row0 + wg * 64 + wq * 16 + h * 8 + (lane >> 2);
         if ((lane & 3) == 0 && gr < n) {
-            if (i >= k) i = 0;
-            const size_t o = (size_t)b * n + gr;
-            if (min_dist != nullptr) {
-                const float dist = fmaxf(xnorm[o] + v, 0.f);
-                if (update_min) {
-                    if (dist < min_dist[o]) {
-                        min_dist[o] = dist;
-                        if (labels != nullptr) labels[o] = i;
-                    }
-                } else {
-                    min_dist[o] = dist;
-                    if (labels != nullptr) labels[o] = i;
-                }
-            } else if (labels != nullptr) {
-                labels[o] = i;
-            }
+            store_nearest((size_t)b * n + gr, v, i, k, xnorm, labels, min_dist, update_min);
         }
     }
 }

@@ -257,25 +257,7 @@ __device__ __forceinline__ void run(
             if (lane == 0) mbar_arrive(empty(stage));
             if (++stage == STAGES) { stage = 0; phase ^= 1; }
 
-            // A min per row half first; the column is searched (lowest first) only when the tile
-            // beats the running best, which after the first tiles is rare.
-            const int col0 = t * BN + cl;
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                float m = acc[2 * h];
-#pragma unroll
-                for (int j = 0; j < 16; ++j) m = fminf(m, fminf(acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1]));
-                if (m < best[h]) {
-                    int at = 0x7fffffff;
-#pragma unroll
-                    for (int j = 15; j >= 0; --j) {
-                        if (acc[4 * j + 2 * h + 1] == m) at = col0 + 8 * j + 1;
-                        if (acc[4 * j + 2 * h] == m) at = col0 + 8 * j;
-                    }
-                    best[h] = m;
-                    best_idx[h] = at;
-                }
-            }
+            tile_argmin(acc, t * BN + cl, best, best_idx);
         }
 
 #pragma unroll
@@ -287,22 +269,7 @@ __device__ __forceinline__ void run(
             // Fragment row wg·64 + wq·16 + 8h + (lane >> 2) holds data row RG (lane >> 2) + (wg·64 + wq·16 + 8h) / 8.
             const int gr = row0 + RG * (lane >> 2) + wg * 8 + wq * 2 + h;
             if ((lane & 3) == 0 && gr < n) {
-                if (i >= k) i = 0;  // only when every score was NaN; the engine rejects such input
-                const size_t o = (size_t)b * n + gr;
-                if (min_dist != nullptr) {
-                    const float dist = fmaxf(xnorm[o] + v, 0.f);
-                    if (update_min) {
-                        if (dist < min_dist[o]) {
-                            min_dist[o] = dist;
-                            if (labels != nullptr) labels[o] = i;
-                        }
-                    } else {
-                        min_dist[o] = dist;
-                        if (labels != nullptr) labels[o] = i;
-                    }
-                } else if (labels != nullptr) {
-                    labels[o] = i;
-                }
+                store_nearest((size_t)b * n + gr, v, i, k, xnorm, labels, min_dist, update_min);
             }
         }
     }

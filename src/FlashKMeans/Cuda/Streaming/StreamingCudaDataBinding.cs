@@ -606,28 +606,6 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         _s.Kernels.Get("row_pack", "max_abs_" + _s.Precision.Suffix).Launch(_s.Stream, (GridStride((long)count * _d), 1, 1), 256, 0, args);
     }
 
-    /// <summary>Converts fp32 centroids into the stored form and norms; returns the owning buffers.</summary>
-    private (DeviceBuffer<float> Raw, DeviceBuffer<byte> Packed, DeviceBuffer<float> Norms) UploadCentroids(ReadOnlySpan<float> centroids)
-    {
-        int m = centroids.Length / _d;
-        var raw = new DeviceBuffer<float>(_context, Math.Max(1, centroids.Length));
-        DeviceBuffer<byte>? packed = null;
-        try
-        {
-            packed = new DeviceBuffer<byte>(_context, (long)Math.Max(1, m) * _ld * _eb);
-            var norms = new DeviceBuffer<float>(_context, Math.Max(1, m));
-            raw.CopyFrom(centroids, 0, _s.Stream);
-            _s.PackRows(raw.Pointer, m, _d, _d, packed.Pointer, _ld, norms.Pointer);
-            return (raw, packed, norms);
-        }
-        catch
-        {
-            packed?.Dispose();
-            raw.Dispose();
-            throw;
-        }
-    }
-
     public void SetCentroids(ReadOnlySpan<float> centroids)
     {
         if (centroids.Length != _k * _d)
@@ -770,13 +748,10 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         }
         _context.MakeCurrent();
         int m = centroids.Length / _d;
-        var (raw, packed, norms) = UploadCentroids(centroids);
-        using var _1 = raw;
-        using var _2 = packed;
-        using var _3 = norms;
+        using var uploaded = UploadedCentroids.Upload(_s, centroids, _d);
         using var result = new DeviceBuffer<double>(_context, 1);
         RunPass(false, null, (first, count, rows, xNorms) =>
-            _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, _labels!.At(first), _distances!.At(first), updateMin: false),
+            _s.Assign(rows, xNorms, count, _d, _ld, uploaded.Packed, uploaded.Norms, m, _ld, _labels!.At(first), _distances!.At(first), updateMin: false),
             cancellationToken, mergeCached: true);
         _s.WeightedSum(_distances!.Pointer, WeightsPointer, _n, result.Pointer);
         _labels!.CopyTo(labels[..(int)_n], 0, _s.Stream);
@@ -809,15 +784,12 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             throw new ArgumentException($"Expected m × {_d} centroids with m ≥ 1.", nameof(centroids));
         _context.MakeCurrent();
         int m = centroids.Length / _d;
-        var (raw, packed, norms) = UploadCentroids(centroids);
-        using var _1 = raw;
-        using var _2 = packed;
-        using var _3 = norms;
+        using var uploaded = UploadedCentroids.Upload(_s, centroids, _d);
         readback.Start(handler);
         RunPass(false, null, (first, count, rows, xNorms) =>
         {
             var (labels, distances) = readback.Acquire();
-            _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, labels, distances, updateMin: false);
+            _s.Assign(rows, xNorms, count, _d, _ld, uploaded.Packed, uploaded.Norms, m, _ld, labels, distances, updateMin: false);
             deviceWork?.Invoke(first, count, labels);
             readback.Submit(first, count, withDistances);
         }, cancellationToken, mergeCached: true);
@@ -853,14 +825,11 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             return EvaluateOnHost(centroids, clusterWeights, cancellationToken);
         _context.MakeCurrent();
         int m = centroids.Length / _d;
-        var (raw, packed, norms) = UploadCentroids(centroids);
-        using var _1 = raw;
-        using var _2 = packed;
-        using var _3 = norms;
+        using var uploaded = UploadedCentroids.Upload(_s, centroids, _d);
         using var labels = new DeviceBuffer<int>(_context, _n);
         using var distances = new DeviceBuffer<float>(_context, _n);
         RunPass(false, null, (first, count, rows, xNorms) =>
-            _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, labels.At(first), distances.At(first), updateMin: false),
+            _s.Assign(rows, xNorms, count, _d, _ld, uploaded.Packed, uploaded.Norms, m, _ld, labels.At(first), distances.At(first), updateMin: false),
             cancellationToken, mergeCached: true);
         return _s.ReduceAssignment(labels.Pointer, distances.Pointer, WeightsPointer, _n, m, _weightScale, clusterWeights);
     }
@@ -958,12 +927,9 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         int m = newSeeds.Length / _d;
         if (m > 0)
         {
-            var (raw, packed, norms) = UploadCentroids(newSeeds);
-            using var _1 = raw;
-            using var _2 = packed;
-            using var _3 = norms;
+            using var uploaded = UploadedCentroids.Upload(_s, newSeeds, _d);
             RunPass(false, null, (first, count, rows, xNorms) =>
-                _s.Assign(rows, xNorms, count, _d, _ld, packed.Pointer, norms.Pointer, m, _ld, 0, seedDistances.At(first), updateMin: true),
+                _s.Assign(rows, xNorms, count, _d, _ld, uploaded.Packed, uploaded.Norms, m, _ld, 0, seedDistances.At(first), updateMin: true),
                 cancellationToken, mergeCached: true);
             _s.Stream.Synchronize();
         }
@@ -990,14 +956,11 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         {
             cancellationToken.ThrowIfCancellationRequested();
             int count = Math.Min(group, m - first);
-            var (raw, packed, norms) = UploadCentroids(candidates.Slice(first * _d, count * _d));
-            using var _1 = raw;
-            using var _2 = packed;
-            using var _3 = norms;
+            using var uploaded = UploadedCentroids.Upload(_s, candidates.Slice(first * _d, count * _d), _d);
             using var distances = new DeviceBuffer<float>(_context, _n * count);
             using var output = new DeviceBuffer<double>(_context, count);
             RunPass(false, null, (row, rowsInBatch, rows, xNorms) =>
-                _s.AllDistances(rows, rowsInBatch, _d, _ld, packed.Pointer, count, _ld, distances.At(row * count)),
+                _s.AllDistances(rows, rowsInBatch, _d, _ld, uploaded.Packed, count, _ld, distances.At(row * count)),
                 cancellationToken, mergeCached: true);
             _s.CandidatePotentials(distances.Pointer, seed.Pointer, WeightsPointer, _n, count, output.Pointer);
             output.CopyTo(potentials.Slice(first, count), 0, _s.Stream);
