@@ -122,27 +122,11 @@ public static class KMeansModelFormat
         }
         uint crc = Crc32.Append(Crc32.Initial, header);
         var chunk = new byte[(int)Math.Min(ChunkBytes, Math.Max(8L * historyCount, 4L * k * d))];
-        var history = new double[Capacity(historyCount, sizeof(double), lengthChecked)];
-        for (int first = 0; first < historyCount; first += chunk.Length / 8)
-        {
-            int count = Math.Min(chunk.Length / 8, historyCount - first);
-            var bytes = ReadChunk(stream, chunk, count * 8, "inertia history", 8L * first, 8L * historyCount, ref crc);
-            Grow(ref history, first + count, historyCount);
-            for (int i = 0; i < count; i++)
-                history[first + i] = BinaryPrimitives.ReadDoubleLittleEndian(bytes[(8 * i)..]);
-        }
-
+        var history = ReadValues(stream, chunk, historyCount, sizeof(double), "inertia history", lengthChecked, ref crc,
+            static bytes => BinaryPrimitives.ReadDoubleLittleEndian(bytes));
         // The centroids (4·K·d bytes, which may exceed the largest byte array) come in chunks.
-        int length = k * d;
-        var centroids = new float[Capacity(length, sizeof(float), lengthChecked)];
-        for (int first = 0; first < length; first += chunk.Length / 4)
-        {
-            int count = Math.Min(chunk.Length / 4, length - first);
-            var bytes = ReadChunk(stream, chunk, count * 4, "centroids", 4L * first, 4L * length, ref crc);
-            Grow(ref centroids, first + count, length);
-            for (int i = 0; i < count; i++)
-                centroids[first + i] = BinaryPrimitives.ReadSingleLittleEndian(bytes[(4 * i)..]);
-        }
+        var centroids = ReadValues(stream, chunk, k * d, sizeof(float), "centroids", lengthChecked, ref crc,
+            static bytes => BinaryPrimitives.ReadSingleLittleEndian(bytes));
         Span<byte> checksum = stackalloc byte[4];
         ReadExactly(stream, checksum, "checksum");
         if (BinaryPrimitives.ReadUInt32LittleEndian(checksum) != Crc32.Finish(crc))
@@ -150,6 +134,28 @@ public static class KMeansModelFormat
         if (!Data.DataValidator.AllFinite(centroids))
             throw new InvalidDataException("Corrupted FlashKMeans model: the centroids contain non-finite values.");
         return KMeansModel.Restore(centroids, d, (KMeansDistance)distance, inertia, iterations, converged == 1, reseeded, history);
+    }
+
+    private delegate T Decoder<T>(ReadOnlySpan<byte> bytes);
+
+    /// <summary>
+    /// Reads <paramref name="count"/> little-endian values of <paramref name="size"/> bytes through
+    /// <paramref name="chunk"/>, adding them to the checksum. The array grows only as bytes arrive, so a
+    /// header that claims more than a non-seekable stream holds fails before the claim is allocated.
+    /// </summary>
+    private static T[] ReadValues<T>(Stream stream, byte[] chunk, int count, int size, string part, bool lengthChecked, ref uint crc, Decoder<T> decode)
+    {
+        var values = new T[Capacity(count, size, lengthChecked)];
+        int perChunk = chunk.Length / size;
+        for (int first = 0; first < count; first += perChunk)
+        {
+            int n = Math.Min(perChunk, count - first);
+            var bytes = ReadChunk(stream, chunk, n * size, part, (long)size * first, (long)size * count, ref crc);
+            Grow(ref values, first + n, count);
+            for (int i = 0; i < n; i++)
+                values[first + i] = decode(bytes[(size * i)..]);
+        }
+        return values;
     }
 
     /// <summary>

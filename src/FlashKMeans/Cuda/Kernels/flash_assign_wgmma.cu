@@ -9,6 +9,7 @@
 // of the tile, so the argmin needs only a reduction across the four lanes of a quad.
 // Built only by nvcc 12+ (PTX ISA 8.0) for compute_90a; see build-ptx.sh.
 #include "common.cuh"
+#include "sm90_layout.cuh"
 
 namespace flash_assign_wgmma {
 
@@ -22,11 +23,6 @@ constexpr int STAGE_BYTES = 2 * TILE_BYTES;
 constexpr int SMEM_BYTES = STAGES * STAGE_BYTES + 1024;  // + room to align the tiles to 1024 bytes
 static_assert(SMEM_BYTES == 99328, "the host launches with exactly this dynamic shared memory size");
 
-__device__ __forceinline__ uint32_t swizzle(int row, int chunk)
-{
-    return (uint32_t)(row * ROW_BYTES + ((chunk ^ (row & 7)) << 4));
-}
-
 __device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, bool valid)
 {
     int src_size = valid ? 16 : 0;
@@ -34,17 +30,6 @@ __device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, bool 
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-
-// sm_90 matrix descriptor: start address, leading offset (unused for swizzled K-major), stride
-// offset 1024 bytes between 8-row groups, 128-byte swizzle.
-__device__ __forceinline__ uint64_t descriptor(uint32_t smem_address)
-{
-    uint64_t desc = (uint64_t)((smem_address & 0x3FFFF) >> 4);
-    desc |= (uint64_t)1 << 16;
-    desc |= (uint64_t)(1024 >> 4) << 32;
-    desc |= (uint64_t)1 << 62;
-    return desc;
-}
 
 struct F16 {
     // One k-step (32 bytes of every row) of a 64 x 128 tile: D (+)= A * B^T, both operands K-major
@@ -262,12 +247,6 @@ struct TF32 {
 // removes the A-operand reads from shared memory (which, with the B reads and the cp.async
 // writes, exceeded its bandwidth in the version above) and the per-tile re-reads of X from L2.
 constexpr int RS_STAGES = 3;
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr)
-{
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
-}
 
 template <typename Op, int KCH>
 __device__ __forceinline__ void run_rs(

@@ -20,6 +20,7 @@
 // tile while the consumers finish the current one.
 // Built only by nvcc 12+ (PTX ISA 8.0) for compute_90a; see build-ptx.sh.
 #include "common.cuh"
+#include "sm90_layout.cuh"
 
 namespace flash_assign_ws {
 
@@ -31,21 +32,6 @@ constexpr int NORM_BYTES = BN * 4;        // the tile's centroid norms
 // each chunk 1024-byte aligned).
 __host__ __device__ constexpr int tile_bytes(int kch) { return kch * CHUNK_BYTES + NORM_BYTES; }
 __host__ __device__ constexpr int stage_stride(int kch) { return kch * CHUNK_BYTES + 1024; }
-
-__device__ __forceinline__ uint32_t swizzle(int row, int chunk)
-{
-    return (uint32_t)(row * 128 + ((chunk ^ (row & 7)) << 4));
-}
-
-// sm_90 matrix descriptor: 128-byte swizzle, 1024 bytes between 8-row groups (as flash_assign_wgmma.cu).
-__device__ __forceinline__ uint64_t descriptor(uint32_t smem_address)
-{
-    uint64_t desc = (uint64_t)((smem_address & 0x3FFFF) >> 4);
-    desc |= (uint64_t)1 << 16;
-    desc |= (uint64_t)(1024 >> 4) << 32;
-    desc |= (uint64_t)1 << 62;
-    return desc;
-}
 
 __device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count)
 {
@@ -71,12 +57,6 @@ __device__ __forceinline__ void bulk_copy(uint32_t dst, const void* src, uint32_
 {
     asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
                  ::"r"(dst), "l"(src), "r"(bytes), "r"(bar) : "memory");
-}
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr)
-{
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
 }
 
 #define FKM_WS_ACC_OUT                                                                                       \
