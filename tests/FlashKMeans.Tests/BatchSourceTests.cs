@@ -19,13 +19,6 @@ public sealed class BatchSourceTests
         InitialCentroids = initial, MaximumNumberOfIterations = 12, OptimizationTolerance = 0,
     };
 
-    private static void AssertSameFit(KMeansModel expected, KMeansModel actual)
-    {
-        CollectionAssert.AreEqual(expected.Centroids.ToArray(), actual.Centroids.ToArray());
-        CollectionAssert.AreEqual(expected.InertiaHistory.ToArray(), actual.InertiaHistory.ToArray());
-        Assert.AreEqual(expected.Inertia, actual.Inertia);
-    }
-
     [TestMethod]
     [DataRow(1), DataRow(999), DataRow(4096), DataRow(100_000)]
     public void Raw_float32_file_streams_to_the_same_fit_as_the_array(int batchRows)
@@ -38,7 +31,7 @@ public sealed class BatchSourceTests
         var inMemory = new KMeans(Explicit(initial, k)).Fit(data, d);
         using var source = MemoryMappedBatchSource.OpenRaw(path, d, batchRows: batchRows);
         Assert.AreEqual((long)n, source.RowCount);
-        AssertSameFit(inMemory, new KMeans(Explicit(initial, k)).Fit(source));
+        FitAssert.Identical(inMemory, new KMeans(Explicit(initial, k)).Fit(source));
     }
 
     [TestMethod]
@@ -57,7 +50,7 @@ public sealed class BatchSourceTests
         using (var source = MemoryMappedBatchSource.OpenNpy(f32, batchRows: 300))
         {
             Assert.AreEqual(d, source.Dimension);
-            AssertSameFit(new KMeans(Explicit(initial, k)).Fit(data, d), new KMeans(Explicit(initial, k)).Fit(source));
+            FitAssert.Identical(new KMeans(Explicit(initial, k)).Fit(data, d), new KMeans(Explicit(initial, k)).Fit(source));
         }
 
         // float16 rows widen exactly to the float32 values of the rounded halves.
@@ -71,7 +64,7 @@ public sealed class BatchSourceTests
         }
         var initialHalf = TestData.PickRows(widened, d, k, seed: 2);
         using (var source = MemoryMappedBatchSource.OpenNpy(f16, batchRows: 77))
-            AssertSameFit(new KMeans(Explicit(initialHalf, k)).Fit(widened, d), new KMeans(Explicit(initialHalf, k)).Fit(source));
+            FitAssert.Identical(new KMeans(Explicit(initialHalf, k)).Fit(widened, d), new KMeans(Explicit(initialHalf, k)).Fit(source));
     }
 
     [TestMethod]

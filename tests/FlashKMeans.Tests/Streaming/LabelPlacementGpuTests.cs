@@ -24,16 +24,6 @@ public sealed class LabelPlacementGpuTests
         DataMode = mode, LabelPlacement = labels, StreamingBatchRows = batchRows, DeviceMemoryBudget = budget,
     };
 
-    private static void AssertSameFit(KMeansModel expected, KMeansModel actual, string what)
-    {
-        CollectionAssert.AreEqual(expected.Centroids.ToArray(), actual.Centroids.ToArray(), $"{what}: centroids");
-        CollectionAssert.AreEqual(expected.InertiaHistory.ToArray(), actual.InertiaHistory.ToArray(), $"{what}: inertia history");
-        Assert.AreEqual(expected.Inertia, actual.Inertia, $"{what}: inertia");
-        Assert.AreEqual(expected.Iterations, actual.Iterations, $"{what}: iterations");
-        Assert.AreEqual(expected.EmptyClustersReseeded, actual.EmptyClustersReseeded, $"{what}: re-seeded clusters");
-        CollectionAssert.AreEqual(expected.Statistics.Select(s => s.LabelsChanged).ToArray(), actual.Statistics.Select(s => s.LabelsChanged).ToArray(), $"{what}: labels changed");
-    }
-
     [TestMethod]
     [DataRow(ComputePrecision.Float16, 1000, 37, 13, 77)]      // batch not dividing N, d not a multiple of 8
     [DataRow(ComputePrecision.Float16, 1, 16, 1, 5)]           // one row, batch larger than N
@@ -52,8 +42,8 @@ public sealed class LabelPlacementGpuTests
         {
             var device = new KMeans(Options(precision, k, initial, mode, LabelPlacement.Device, batchRows, budget)).Fit(data, d);
             var host = new KMeans(Options(precision, k, initial, mode, LabelPlacement.Host, batchRows, budget)).Fit(data, d);
-            AssertSameFit(device, host, $"{mode}, budget {budget}: host against device labels");
-            AssertSameFit(resident, host, $"{mode}, budget {budget}: host labels against resident");
+            FitAssert.Identical(device, host, $"{mode}, budget {budget}: host against device labels");
+            FitAssert.Identical(resident, host, $"{mode}, budget {budget}: host labels against resident");
         }
     }
 
@@ -68,7 +58,7 @@ public sealed class LabelPlacementGpuTests
         var data = TestData.Blobs(n, d, centers: 12, spread: 2, seed: 7);
         var device = new KMeans(Options(ComputePrecision.Float16, k, null, GpuDataMode.Cached, LabelPlacement.Device, 512, 512L * 48 * 2, initialization)).Fit(data, d);
         var host = new KMeans(Options(ComputePrecision.Float16, k, null, GpuDataMode.Cached, LabelPlacement.Host, 512, 512L * 48 * 2, initialization)).Fit(data, d);
-        AssertSameFit(device, host, initialization.ToString());
+        FitAssert.Identical(device, host, initialization.ToString());
     }
 
     [TestMethod]
@@ -87,7 +77,7 @@ public sealed class LabelPlacementGpuTests
         var device = new KMeans(Options(ComputePrecision.Float32, k, initial, GpuDataMode.Streaming, LabelPlacement.Device, 333)).Fit(data, d);
         var host = new KMeans(Options(ComputePrecision.Float32, k, initial, GpuDataMode.Streaming, LabelPlacement.Host, 333)).Fit(data, d);
         Assert.IsTrue(device.EmptyClustersReseeded >= 2, $"{device.EmptyClustersReseeded} re-seeded");
-        AssertSameFit(device, host, "re-seeding");
+        FitAssert.Identical(device, host, "re-seeding");
     }
 
     [TestMethod]
@@ -102,11 +92,11 @@ public sealed class LabelPlacementGpuTests
         foreach (var (mode, budget) in new[] { (GpuDataMode.Streaming, (long?)null), (GpuDataMode.Cached, 1000L * 40 * 2 * 3) })
         {
             var fit = new KMeans(Options(ComputePrecision.Float16, k, initial, mode, LabelPlacement.Host, 1000, budget)).Fit(new ForwardOnlySource(data, d, 333, weights));
-            AssertSameFit(resident, fit, $"{mode}, budget {budget}");
+            FitAssert.Identical(resident, fit, $"{mode}, budget {budget}");
         }
         var parallel = new KMeans(Options(ComputePrecision.Float16, k, null, GpuDataMode.Cached, LabelPlacement.Device, 1000, 1000L * 40 * 2 * 2)).Fit(new ForwardOnlySource(data, d, 333, weights));
         var parallelHost = new KMeans(Options(ComputePrecision.Float16, k, null, GpuDataMode.Cached, LabelPlacement.Host, 1000, 1000L * 40 * 2 * 2)).Fit(new ForwardOnlySource(data, d, 333, weights));
-        AssertSameFit(parallel, parallelHost, "k-means‖ on weighted rows");
+        FitAssert.Identical(parallel, parallelHost, "k-means‖ on weighted rows");
     }
 
     [TestMethod]

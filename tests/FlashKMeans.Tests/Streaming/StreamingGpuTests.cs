@@ -23,14 +23,6 @@ public sealed class StreamingGpuTests
         DataMode = mode, StreamingBatchRows = batchRows, DeviceMemoryBudget = budget,
     };
 
-    private static void AssertSameFit(KMeansModel expected, KMeansModel actual, string what)
-    {
-        CollectionAssert.AreEqual(expected.Centroids.ToArray(), actual.Centroids.ToArray(), $"{what}: centroids");
-        CollectionAssert.AreEqual(expected.InertiaHistory.ToArray(), actual.InertiaHistory.ToArray(), $"{what}: inertia history");
-        Assert.AreEqual(expected.Inertia, actual.Inertia, $"{what}: inertia");
-        Assert.AreEqual(expected.Iterations, actual.Iterations, $"{what}: iterations");
-    }
-
     [TestMethod]
     [DataRow(ComputePrecision.Float16, 1000, 37, 13, 77)]      // batch not dividing N, d not a multiple of 8
     [DataRow(ComputePrecision.Float16, 1, 16, 1, 5)]           // one row, batch larger than N
@@ -46,12 +38,12 @@ public sealed class StreamingGpuTests
         var initial = TestData.PickRows(data, d, k, seed: 4);
         var resident = new KMeans(Options(precision, k, initial, GpuDataMode.InMemory)).Fit(data, d);
         var streamed = new KMeans(Options(precision, k, initial, GpuDataMode.Streaming, batchRows)).Fit(data, d);
-        AssertSameFit(resident, streamed, "streaming");
+        FitAssert.Identical(resident, streamed, "streaming");
         var cached = new KMeans(Options(precision, k, initial, GpuDataMode.Cached, batchRows)).Fit(data, d);
-        AssertSameFit(resident, cached, "all cached");
+        FitAssert.Identical(resident, cached, "all cached");
         long storedRow = new CudaPrecision(precision).Pitch(d) * new CudaPrecision(precision).ElementBytes;
         var partial = new KMeans(Options(precision, k, initial, GpuDataMode.Cached, batchRows, budget: storedRow * batchRows * 2)).Fit(data, d);
-        AssertSameFit(resident, partial, "two batches cached");
+        FitAssert.Identical(resident, partial, "two batches cached");
     }
 
     [TestMethod]
@@ -70,8 +62,8 @@ public sealed class StreamingGpuTests
             DataMode = mode, StreamingBatchRows = 512, DeviceMemoryBudget = 512L * 48 * 2 * 2,
         };
         var resident = new KMeans(With(GpuDataMode.InMemory)).Fit(data, d);
-        AssertSameFit(resident, new KMeans(With(GpuDataMode.Streaming)).Fit(data, d), "streaming");
-        AssertSameFit(resident, new KMeans(With(GpuDataMode.Cached)).Fit(data, d), "partly cached");
+        FitAssert.Identical(resident, new KMeans(With(GpuDataMode.Streaming)).Fit(data, d), "streaming");
+        FitAssert.Identical(resident, new KMeans(With(GpuDataMode.Cached)).Fit(data, d), "partly cached");
     }
 
     [TestMethod]
@@ -87,7 +79,7 @@ public sealed class StreamingGpuTests
         {
             var source = new ForwardOnlySource(data, d, 333, weights);
             var fit = new KMeans(Options(ComputePrecision.Float16, k, initial, mode, 1000, budget)).Fit(source);
-            AssertSameFit(resident, fit, $"{mode}, budget {budget}");
+            FitAssert.Identical(resident, fit, $"{mode}, budget {budget}");
         }
     }
 
@@ -137,7 +129,7 @@ public sealed class StreamingGpuTests
             using (new HostRegistration(context, (nint)memory, bytes))
             {
                 var source = new UnmanagedRowsBatchSource((nint)memory, n, d, RowElementType.Float16, 1234) { IsPageLocked = true };
-                AssertSameFit(resident, new KMeans(Options(ComputePrecision.Float16, k, initial, GpuDataMode.Streaming, 999)).Fit(source), "direct");
+                FitAssert.Identical(resident, new KMeans(Options(ComputePrecision.Float16, k, initial, GpuDataMode.Streaming, 999)).Fit(source), "direct");
                 using var session = new CudaSession(context, new CudaPrecision(ComputePrecision.Float16), ownsContext: false);
                 var plan = StreamingPlanner.Plan(n, d * 2, d * 2, 1L << 34, GpuDataMode.Streaming, 999, 3, null);
                 using var binding = new StreamingCudaDataBinding(session, source, n, k, true, plan, 2, null, default);
@@ -152,7 +144,7 @@ public sealed class StreamingGpuTests
             }
             // Without the flag the same memory goes through the ring.
             var plain = new UnmanagedRowsBatchSource((nint)memory, n, d, RowElementType.Float16, 1234);
-            AssertSameFit(resident, new KMeans(Options(ComputePrecision.Float16, k, initial, GpuDataMode.Cached, 999, budget: 999L * 128 * 4)).Fit(plain), "ring");
+            FitAssert.Identical(resident, new KMeans(Options(ComputePrecision.Float16, k, initial, GpuDataMode.Cached, 999, budget: 999L * 128 * 4)).Fit(plain), "ring");
         }
         finally
         {
