@@ -52,7 +52,7 @@ foreach (var shape in shapes)
     var (iter, assign, update) = shape.B == 1 ? Single(session, shape.N, shape.K, shape.D, shape.Det, iterations) : Batched(session, shape.B, shape.N, shape.K, shape.D, iterations);
     double tflops = 2.0 * shape.B * shape.N * shape.K * shape.D / (assign * 1e-3) / 1e12;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {shape.B} | {shape.N:N0} | {shape.K} | {shape.D} | {shape.P}{(session.UsesWgmma ? " (wgmma)" : "")} | {(shape.Det ? "fixed-point" : "fp64 atomics")} | {iter:F3} | {assign:F3} | {tflops:F0} | {update:F3} | {iter - assign - update:F3} |"));
+        $"| {shape.B} | {shape.N:N0} | {shape.K} | {shape.D} | {shape.P} ({session.AssignKernelName(shape.D, session.Precision.Pitch(shape.D), session.Precision.Pitch(shape.D))}) | {(shape.Det ? "fixed-point" : "fp64 atomics")} | {iter:F3} | {assign:F3} | {tflops:F0} | {update:F3} | {iter - assign - update:F3} |"));
 }
 
 static (double Iter, double Assign, double Update) Single(CudaSession s, int n, int k, int d, bool deterministic, int iterations)

@@ -64,7 +64,7 @@ public sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend
 
     /// <inheritdoc />
     public string Name =>
-        $"cuda ({_session.Context.Name}, sm_{_session.Context.ComputeCapability}, {_session.Precision.Mode}{(_session.UsesWgmma ? " on wgmma" : "")}{(_deterministic ? ", deterministic" : "")})";
+        $"cuda ({_session.Context.Name}, sm_{_session.Context.ComputeCapability}, {_session.Precision.Mode}{(_session.UsesWarpSpecialised ? " on warp-specialised wgmma" : _session.UsesWgmma ? " on wgmma" : "")}{(_deterministic ? ", deterministic" : "")})";
 
     /// <inheritdoc />
     public IKMeansDataBinding Bind(IBatchSource source, DataSummary summary, int numberOfClusters, CancellationToken cancellationToken)

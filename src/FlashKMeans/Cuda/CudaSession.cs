@@ -24,7 +24,9 @@ internal sealed class CudaSession : IDisposable
     /// <param name="precision">Storage and arithmetic of the distance products.</param>
     /// <param name="ownsContext">Whether disposing the session releases <paramref name="context"/>.</param>
     /// <param name="allowWgmma">Use the Hopper wgmma kernels where they load (false: always mma.sync, for comparison).</param>
-    public CudaSession(CudaContext context, CudaPrecision precision, bool ownsContext, bool allowWgmma = true)
+    /// <param name="allowWarpSpecialised">Among those, use the warp-specialised ones (false: the register-A and
+    /// shared-memory wgmma kernels, the fallback where their shared memory is not available; for tests).</param>
+    public CudaSession(CudaContext context, CudaPrecision precision, bool ownsContext, bool allowWgmma = true, bool allowWarpSpecialised = true)
     {
         Context = context;
         Precision = precision;
@@ -42,7 +44,7 @@ internal sealed class CudaSession : IDisposable
                 UsesWgmma = allowWgmma && Kernels.HasWgmma && context.MaxSharedMemoryPerBlock >= WgmmaSharedBytes;
                 if (UsesWgmma)
                     Kernels.Get("flash_assign_wgmma", WgmmaKernel).SetMaxDynamicSharedMemory(WgmmaSharedBytes);
-                UsesWarpSpecialised = UsesWgmma && Kernels.HasWarpSpecialised
+                UsesWarpSpecialised = UsesWgmma && allowWarpSpecialised && Kernels.HasWarpSpecialised
                     && context.MaxSharedMemoryPerBlock >= WarpSpecialisedSharedBytes(WarpSpecialisedMaxChunks);
             }
             // The sort kernels keep k (histogram) or 2k (scatter) counters in shared memory when they fit.
@@ -138,6 +140,50 @@ internal sealed class CudaSession : IDisposable
         Kernels.Get("row_pack", Precision.PackKernel).Launch(Stream, ((rows + 7) / 8, 1, 1), 256, 0, args);
     }
 
+    /// <summary>The assignment kernels, fastest first; <see cref="ChooseAssign"/> takes the first that applies.</summary>
+    private enum AssignPath
+    {
+        /// <summary>flash_assign_ws.cu, Hopper, rows of up to 512 bytes.</summary>
+        WarpSpecialised,
+        /// <summary>flash_assign_wgmma.cu run_rs, Hopper, rows of up to 256 bytes (with the warp-specialised kernels unavailable).</summary>
+        RegisterA,
+        /// <summary>flash_assign_wgmma.cu run, Hopper, any row length.</summary>
+        Wgmma,
+        /// <summary>flash_assign_mma.cu, sm_80 and later.</summary>
+        MmaSync,
+        /// <summary>flash_assign_exact.cu: fp32 arithmetic, and d below 16.</summary>
+        Exact,
+    }
+
+    private AssignPath ChooseAssign(int d, int ldx, int ldc)
+    {
+        if (!Precision.UsesTensorCores(d))
+            return AssignPath.Exact;
+        int rowBytes = ldx * Precision.ElementBytes;
+        if (UsesWarpSpecialised && WarpSpecialisedChunks(rowBytes) > 0 && ldc == ldx)
+            return AssignPath.WarpSpecialised;
+        if (UsesWgmma)
+            return rowBytes <= 256 ? AssignPath.RegisterA : AssignPath.Wgmma;
+        return AssignPath.MmaSync;
+    }
+
+    /// <summary>The kernel <see cref="Assign"/> launches for rows of <paramref name="d"/> values at pitch <paramref name="ldx"/> (for logs and benchmarks).</summary>
+    public string AssignKernelName(int d, int ldx, int ldc)
+    {
+        int rowBytes = ldx * Precision.ElementBytes;
+        return ChooseAssign(d, ldx, ldc) switch
+        {
+            AssignPath.WarpSpecialised => $"flash_assign_ws{WarpSpecialisedChunks(rowBytes)}_{Precision.TensorCoreKernel!["flash_assign_".Length..]}",
+            AssignPath.RegisterA => RegisterAKernel(rowBytes),
+            AssignPath.Wgmma => WgmmaKernel,
+            AssignPath.MmaSync => Precision.TensorCoreKernel!,
+            _ => (d <= 8 ? "flash_assign_exact_small_" : "flash_assign_exact_") + Precision.Suffix,
+        };
+    }
+
+    private string RegisterAKernel(int rowBytes) =>
+        WgmmaKernel.Replace("flash_assign_wgmma_", $"flash_assign_wgmma_rs{(rowBytes <= 128 ? 1 : 2)}_", StringComparison.Ordinal);
+
     /// <summary>
     /// Nearest of <paramref name="k"/> stored centroids for each of <paramref name="n"/> stored rows, for
     /// <paramref name="batches"/> independent problems laid out one after another (B, n, ·) and (B, k, ·).
@@ -148,43 +194,46 @@ internal sealed class CudaSession : IDisposable
     {
         if (n > int.MaxValue)
             throw new NotSupportedException($"{n} rows exceed one assignment launch; bind fewer rows.");
-        var p = Precision;
-        if (p.UsesTensorCores(d))
+        var path = ChooseAssign(d, ldx, ldc);
+        string name = AssignKernelName(d, ldx, ldc);
+        if (path == AssignPath.WarpSpecialised)
         {
-            var args = new KernelArgs().Add(x).Add(centroids).Add(centroidNorms).Add(xNorms).Add(labels).Add(distances)
+            AssignWarpSpecialised(x, xNorms, (int)n, ldx, centroids, centroidNorms, k, labels, distances, updateMin, batches,
+                WarpSpecialisedChunks(ldx * Precision.ElementBytes), name);
+            return;
+        }
+        if (path == AssignPath.Exact)
+        {
+            var exact = new KernelArgs().Add(x).Add(centroids).Add(labels).Add(distances)
                 .Add((int)n).Add(k).Add(d).Add(ldx).Add(ldc).Add(updateMin ? 1 : 0);
-            int rowBytes = ldx * p.ElementBytes;
-            int chunks = WarpSpecialisedChunks(rowBytes);
-            if (UsesWarpSpecialised && chunks > 0 && ldc == ldx)
+            Kernels.Get("flash_assign_exact", name).Launch(Stream, ((n + 63) / 64, batches, 1), 256, 0, exact);
+            return;
+        }
+        var args = new KernelArgs().Add(x).Add(centroids).Add(centroidNorms).Add(xNorms).Add(labels).Add(distances)
+            .Add((int)n).Add(k).Add(d).Add(ldx).Add(ldc).Add(updateMin ? 1 : 0);
+        var grid = ((n + 127) / 128, (long)batches, 1L);
+        switch (path)
+        {
+            case AssignPath.RegisterA:
             {
-                AssignWarpSpecialised(x, xNorms, (int)n, ldx, centroids, centroidNorms, k, labels, distances, updateMin, batches, chunks);
-            }
-            else if (UsesWgmma && rowBytes <= 256)
-            {
-                // Rows short enough for the register-A kernels: X stays in registers, only centroids stream.
-                int rs = rowBytes <= 128 ? 1 : 2;
-                string name = WgmmaKernel.Replace("flash_assign_wgmma_", $"flash_assign_wgmma_rs{rs}_", StringComparison.Ordinal);
-                int shared = (rs + 3) * 16384 + 1024;  // flash_assign_wgmma.cu: run_rs
+                // X stays in registers, only centroids stream: flash_assign_wgmma.cu, run_rs.
+                int shared = ((ldx * Precision.ElementBytes <= 128 ? 1 : 2) + 3) * 16384 + 1024;
                 var function = Kernels.Get("flash_assign_wgmma", name);
                 RaiseSharedMemory(function, name, shared);
-                function.Launch(Stream, ((n + 127) / 128, batches, 1), 256, shared, args);
+                function.Launch(Stream, grid, 256, shared, args);
+                break;
             }
-            else if (UsesWgmma)
-                Kernels.Get("flash_assign_wgmma", WgmmaKernel).Launch(Stream, ((n + 127) / 128, batches, 1), 256, WgmmaSharedBytes, args);
-            else
-                Kernels.Get("flash_assign_mma", p.TensorCoreKernel!).Launch(Stream, ((n + 127) / 128, batches, 1), 256, AssignSharedBytes, args);
-        }
-        else
-        {
-            string name = (d <= 8 ? "flash_assign_exact_small_" : "flash_assign_exact_") + p.Suffix;
-            var args = new KernelArgs().Add(x).Add(centroids).Add(labels).Add(distances)
-                .Add((int)n).Add(k).Add(d).Add(ldx).Add(ldc).Add(updateMin ? 1 : 0);
-            Kernels.Get("flash_assign_exact", name).Launch(Stream, ((n + 63) / 64, batches, 1), 256, 0, args);
+            case AssignPath.Wgmma:
+                Kernels.Get("flash_assign_wgmma", name).Launch(Stream, grid, 256, WgmmaSharedBytes, args);
+                break;
+            default:
+                Kernels.Get("flash_assign_mma", name).Launch(Stream, grid, 256, AssignSharedBytes, args);
+                break;
         }
     }
 
     private void AssignWarpSpecialised(ulong x, ulong xNorms, int n, int ld, ulong centroids, ulong centroidNorms, int k,
-                                       ulong labels, ulong distances, bool updateMin, int batches, int chunks)
+                                       ulong labels, ulong distances, bool updateMin, int batches, int chunks, string name)
     {
         ulong tiles = CentroidTiles(k, chunks, batches);
         long pieces = (long)((k + 127) / 128) * chunks * 1024;  // 16-byte pieces per problem
@@ -192,7 +241,6 @@ internal sealed class CudaSession : IDisposable
         Kernels.Get("flash_assign_ws", "pack_centroid_tiles").Launch(Stream, (Math.Min((pieces + 255) / 256, 264), batches, 1), 256, 0, pack);
 
         var (groups, _) = WarpSpecialisedShape(chunks);
-        string name = $"flash_assign_ws{chunks}_{Precision.TensorCoreKernel!["flash_assign_".Length..]}";
         int shared = WarpSpecialisedSharedBytes(chunks);
         var function = Kernels.Get("flash_assign_ws", name);
         RaiseSharedMemory(function, name, shared);

@@ -21,20 +21,47 @@ public sealed class CudaKernelTests
     [TestInitialize]
     public void RequireGpu() => Gpu.Require();
 
-    private static CudaSession Open(ComputePrecision precision, bool allowWgmma = true) =>
-        new(CudaContext.Open(0), new CudaPrecision(precision), ownsContext: true, allowWgmma);
+    private static CudaSession Open(ComputePrecision precision, bool allowWgmma = true, bool allowWarpSpecialised = true) =>
+        new(CudaContext.Open(0), new CudaPrecision(precision), ownsContext: true, allowWgmma, allowWarpSpecialised);
 
     [TestMethod]
-    [DataRow(ComputePrecision.Float32, true)]
-    [DataRow(ComputePrecision.TensorFloat32, true)]
-    [DataRow(ComputePrecision.Float16, true)]
-    [DataRow(ComputePrecision.BFloat16, true)]
-    [DataRow(ComputePrecision.TensorFloat32, false)]
-    [DataRow(ComputePrecision.Float16, false)]
-    [DataRow(ComputePrecision.BFloat16, false)]
-    public void Labels_match_cpu_backend_except_ties(ComputePrecision precision, bool allowWgmma)
+    public void Each_row_length_takes_the_kernel_documented_for_it()
     {
-        using var session = Open(precision, allowWgmma);
+        using var f16 = Open(ComputePrecision.Float16);
+        using var tf32 = Open(ComputePrecision.TensorFloat32);
+        using var exact = Open(ComputePrecision.Float32);
+        string Kernel(CudaSession s, int d) => s.AssignKernelName(d, s.Precision.Pitch(d), s.Precision.Pitch(d));
+        Assert.AreEqual("flash_assign_exact_small_f32", Kernel(exact, 5));
+        Assert.AreEqual("flash_assign_exact_f32", Kernel(exact, 128));
+        Assert.AreEqual("flash_assign_exact_small_f16", Kernel(f16, 8), "below d = 16 the tensor cores would mostly multiply padding");
+        if (!f16.UsesWgmma)
+        {
+            Assert.AreEqual("flash_assign_f16", Kernel(f16, 128));
+            return;
+        }
+        // Hopper: rows of up to 512 bytes in the warp-specialised kernel, longer ones in the shared-A wgmma kernel.
+        Assert.IsTrue(f16.UsesWarpSpecialised, "the warp-specialised kernels load on every Hopper GPU");
+        Assert.AreEqual("flash_assign_ws1_f16", Kernel(f16, 64));
+        Assert.AreEqual("flash_assign_ws2_f16", Kernel(f16, 128));
+        Assert.AreEqual("flash_assign_ws4_f16", Kernel(f16, 200));
+        Assert.AreEqual("flash_assign_wgmma_f16", Kernel(f16, 512));
+        Assert.AreEqual("flash_assign_ws4_tf32", Kernel(tf32, 128));
+        Assert.AreEqual("flash_assign_wgmma_tf32", Kernel(tf32, 129));
+    }
+
+    [TestMethod]
+    [DataRow(ComputePrecision.Float32, true, true)]
+    [DataRow(ComputePrecision.TensorFloat32, true, true)]
+    [DataRow(ComputePrecision.Float16, true, true)]
+    [DataRow(ComputePrecision.BFloat16, true, true)]
+    [DataRow(ComputePrecision.TensorFloat32, true, false)]  // Hopper without the warp-specialised kernels: register-A and shared-A wgmma
+    [DataRow(ComputePrecision.Float16, true, false)]
+    [DataRow(ComputePrecision.TensorFloat32, false, false)] // mma.sync
+    [DataRow(ComputePrecision.Float16, false, false)]
+    [DataRow(ComputePrecision.BFloat16, false, false)]
+    public void Labels_match_cpu_backend_except_ties(ComputePrecision precision, bool allowWgmma, bool allowWarpSpecialised)
+    {
+        using var session = Open(precision, allowWgmma, allowWarpSpecialised);
         using var cpu = new CpuBackend();
         int seed = 100;
         var failures = new List<string>();
@@ -44,7 +71,8 @@ public sealed class CudaKernelTests
                 {
                     // Enough rows to cover several blocks, few enough that the CPU check stays quick.
                     int n = (int)Math.Clamp(1.5e9 / ((double)b * k * d), 150, 1500);
-                    string shape = $"{precision}{(session.UsesWgmma ? " wgmma" : "")} d={d} K={k} B={b} n={n}";
+                    int pitch = session.Precision.Pitch(d);
+                    string shape = $"{precision} ({session.AssignKernelName(d, pitch, pitch)}) d={d} K={k} B={b} n={n}";
                     var data = Gpu.Round(TestData.Gaussian(b * n, d, seed++), precision);
                     var centroids = Gpu.Round(TestData.Gaussian(b * k, d, seed++).Select(v => 0.9f * v).ToArray(), precision);
                     var (labels, distances) = AssignOnGpu(session, data, centroids, n, k, d, b);
