@@ -150,11 +150,35 @@ public sealed class BatchFeederTests
         rows[41 * 3 + 1] = float.NaN;
         foreach (IBatchSource source in new IBatchSource[] { new InMemoryBatchSource(rows, 3), new ForwardOnlySource(rows, 3, 17) })
         {
-            using var feeder = new BatchFeeder(source, 100, TransferElement.Float32, 4, 1, validateFinite: true);
+            using var feeder = new BatchFeeder(source, 100, TransferElement.Float32, 4, 1, validateRows: true);
             var buffer = new byte[100 * 16];
             feeder.Fill(0, 40, buffer, default);
             var error = Assert.ThrowsExactly<ArgumentException>(() => feeder.Fill(40, 20, buffer, default));
             StringAssert.Contains(error.Message, "NaN or infinite");
+        }
+    }
+
+    [TestMethod]
+    public void Validation_rejects_rows_too_long_for_float_distances_as_scoring_on_the_cpu_does()
+    {
+        // The streamed GPU prediction checks rows in the feeder; it must reject what Predict on the CPU (and a fit)
+        // rejects: a finite row whose squared length overflows the float32 distances.
+        var rows = TestData.Gaussian(100, 3, seed: 2);
+        float huge = MathF.Sqrt(DataValidator.MaximumSquaredNorm) * 2;
+        for (int f = 0; f < 3; f++)
+            rows[57 * 3 + f] = huge * MathF.Sign(rows[57 * 3 + f]);
+        Assert.IsTrue(DataValidator.AllFinite(rows));
+        var model = new KMeans(new KMeansOptions { NumberOfClusters = 3, Device = ComputeDevice.Cpu }).Fit(TestData.Gaussian(50, 3, seed: 3), 3);
+        var cpu = Assert.ThrowsExactly<ArgumentException>(() => model.Predict(new InMemoryBatchSource(rows, 3), new int[100]));
+        StringAssert.Contains(cpu.Message, "Row 57 ");
+        foreach (IBatchSource source in new IBatchSource[] { new InMemoryBatchSource(rows, 3), new ForwardOnlySource(rows, 3, 17) })
+        {
+            using var feeder = new BatchFeeder(source, 100, TransferElement.Float32, 4, 1, validateRows: true);
+            var buffer = new byte[100 * 16];
+            feeder.Fill(0, 50, buffer, default);
+            var error = Assert.ThrowsExactly<ArgumentException>(() => feeder.Fill(50, 20, buffer, default));
+            StringAssert.Contains(error.Message, "Row 57 ");
+            StringAssert.Contains(error.Message, "squared length");
         }
     }
 }

@@ -9,7 +9,8 @@ namespace FlashKMeans.Cuda.Streaming;
 /// one reader per pass. A source that fails or ends early surfaces as an
 /// <see cref="InvalidOperationException"/> naming the row, with the source's exception inside. Where the
 /// rows were not validated before (the streamed prediction pass reads the source once), the feeder can
-/// check them as it reads: a NaN or infinite value is an <see cref="ArgumentException"/> naming the rows.
+/// check them as it reads, as fits and CPU scoring do: a NaN or infinite value, or an fp32 row whose squared
+/// length overflows float32 distances, is an <see cref="ArgumentException"/> naming the rows.
 /// </summary>
 internal sealed class BatchFeeder : IDisposable
 {
@@ -31,10 +32,10 @@ internal sealed class BatchFeeder : IDisposable
     /// <param name="type">Element type on the link.</param>
     /// <param name="pitch">Elements per row on the link.</param>
     /// <param name="threads">Conversion threads.</param>
-    /// <param name="validateFinite">Check every value served for NaN and infinity.</param>
-    public BatchFeeder(IBatchSource source, long rows, TransferElement type, int pitch, int threads, bool validateFinite = false)
+    /// <param name="validateRows">Check every row served as fits and CPU scoring do (<see cref="DataValidator.ThrowIfBadRows"/>).</param>
+    public BatchFeeder(IBatchSource source, long rows, TransferElement type, int pitch, int threads, bool validateRows = false)
     {
-        _validate = validateFinite;
+        _validate = validateRows;
         _source = source;
         _blocks = source as IRowBlockSource;
         _rows = rows;
@@ -75,7 +76,7 @@ internal sealed class BatchFeeder : IDisposable
             {
                 var bytes = _blocks.GetRowBytes(first, count);
                 if (_validate)
-                    CheckFinite(bytes, _blocks.ElementType, first, count);
+                    CheckRows(bytes, _blocks.ElementType, first, count);
                 HalfPrecisionConversion.ConvertRows(bytes, _blocks.ElementType, count, _d, destination, _type, _pitch, _threads);
                 if (!weights.IsEmpty)
                 {
@@ -129,7 +130,7 @@ internal sealed class BatchFeeder : IDisposable
             int take = Math.Min(available, count - done);
             var rows = _current.Rows.Span.Slice(_offset * _d, take * _d);
             if (_validate)
-                CheckFinite(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows), RowElementType.Float32, first + done, take);
+                CheckRows(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows), RowElementType.Float32, first + done, take);
             HalfPrecisionConversion.ConvertRows(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows), RowElementType.Float32, take, _d,
                 destination.Slice((int)((long)done * _pitch * eb)), _type, _pitch, _threads);
             if (!weights.IsEmpty)
@@ -146,17 +147,35 @@ internal sealed class BatchFeeder : IDisposable
         }
     }
 
-    /// <summary>Throws an <see cref="ArgumentException"/> (not wrapped as a source failure) when a value is NaN or infinite.</summary>
-    private static void CheckFinite(ReadOnlySpan<byte> bytes, RowElementType type, long first, int count)
+    /// <summary>
+    /// Throws an <see cref="ArgumentException"/> (not wrapped as a source failure) when a value is NaN or infinite,
+    /// or an fp32 row is longer than <see cref="DataValidator.MaximumSquaredNorm"/> allows: the rows a fit rejects
+    /// and scoring on the CPU rejects, so that the GPU never labels a row from overflowed distances. (An fp16 row
+    /// cannot be that long: its squared length is at most d · 65504².)
+    /// </summary>
+    private void CheckRows(ReadOnlySpan<byte> bytes, RowElementType type, long first, int count)
     {
         bool finite = type == RowElementType.Float32
             ? DataValidator.AllFinite(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes))
             : AllFiniteHalf(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(bytes));
-        if (finite)
+        if (!finite)
+        {
+            var error = new ArgumentException($"Rows {first} to {first + count - 1} contain NaN or infinite values.", "source");
+            error.Data[typeof(BatchFeeder)] = true;
+            throw error;
+        }
+        if (type != RowElementType.Float32)
             return;
-        var error = new ArgumentException($"Rows {first} to {first + count - 1} contain NaN or infinite values.", "source");
-        error.Data[typeof(BatchFeeder)] = true;
-        throw error;
+        try
+        {
+            // Cosine models stream unit-length rows, which always pass, so the length check can stay on.
+            DataValidator.ThrowIfBadRows(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes), _d, first, checkNorms: true, "source");
+        }
+        catch (ArgumentException error)
+        {
+            error.Data[typeof(BatchFeeder)] = true;
+            throw;
+        }
     }
 
     /// <summary>Whether no fp16 value has the all-ones exponent of infinity and NaN.</summary>
