@@ -66,11 +66,19 @@ public sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend
     public string Name =>
         $"cuda ({_session.Context.Name}, sm_{_session.Context.ComputeCapability}, {_session.Precision.Mode}{(_session.UsesWarpSpecialised ? " on warp-specialised wgmma" : _session.UsesWgmma ? " on wgmma" : "")}{(_deterministic ? ", deterministic" : "")})";
 
+    // Cosine fits bind unit-length rows, whatever the data's scale.
+    private void ThrowIfOutOfRange(DataSummary summary)
+    {
+        if (_options.Distance == KMeansDistance.SquaredEuclidean)
+            _session.Precision.ThrowIfOutOfRange(summary.MaximumAbsoluteValue);
+    }
+
     /// <inheritdoc />
     public IKMeansDataBinding Bind(IBatchSource source, DataSummary summary, int numberOfClusters, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentOutOfRangeException.ThrowIfLessThan(numberOfClusters, 1);
+        ThrowIfOutOfRange(summary);
         // Resident, cached or streamed, by the options' DataMode and the sizes (Streaming/CudaBindingFactory.cs).
         return Streaming.CudaBindingFactory.Bind(_session, _options, source, summary, numberOfClusters, cancellationToken);
     }
@@ -85,6 +93,8 @@ public sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend
         ArgumentNullException.ThrowIfNull(sources);
         ArgumentNullException.ThrowIfNull(summaries);
         ArgumentOutOfRangeException.ThrowIfLessThan(numberOfClusters, 1);
+        foreach (var summary in summaries)
+            ThrowIfOutOfRange(summary);
         var logger = _options.Logger;
         int b = sources.Count;
         long n = summaries[0].RowCount;

@@ -26,6 +26,20 @@ internal readonly record struct CudaPrecision(ComputePrecision Mode)
         _ => null,
     };
 
+    /// <summary>
+    /// Throws where features as large as <paramref name="maximumAbsoluteValue"/> cannot be stored: float16's
+    /// largest finite value is 65504, and a larger feature would become infinite on the GPU and every distance
+    /// of its row NaN. (bfloat16 and the fp32 types have float32's range.) NaN (not measured) passes.
+    /// </summary>
+    /// <exception cref="ArgumentException">The data is out of float16's range.</exception>
+    public void ThrowIfOutOfRange(float maximumAbsoluteValue)
+    {
+        if (Mode == ComputePrecision.Float16 && maximumAbsoluteValue > (float)Half.MaxValue)
+            throw new ArgumentException(
+                $"A feature value reaches {maximumAbsoluteValue:G4}, beyond float16's largest finite value {(float)Half.MaxValue}: " +
+                "it would become infinite on the GPU. Use Precision = BFloat16 or Float32, or scale the data down.");
+    }
+
     /// <summary>Row pitch in elements: rows start 16-byte aligned, as the tensor-core loads need.</summary>
     public int Pitch(int dimension)
     {

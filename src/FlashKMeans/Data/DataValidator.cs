@@ -5,7 +5,9 @@ namespace FlashKMeans.Data;
 /// <summary>What one validating pass learned about a source.</summary>
 /// <param name="RowCount">Rows in a pass.</param>
 /// <param name="TotalWeight">Sum of the row weights (the row count without weights).</param>
-public readonly record struct DataSummary(long RowCount, double TotalWeight);
+/// <param name="MaximumAbsoluteValue">The largest |feature| (NaN where not measured): whether the data fits a
+/// half-precision type on the GPU.</param>
+public readonly record struct DataSummary(long RowCount, double TotalWeight, float MaximumAbsoluteValue = float.NaN);
 
 /// <summary>
 /// Reads a source once before any work starts and rejects what would poison a fit: non-finite features,
@@ -73,6 +75,7 @@ public static class DataValidator
             throw new ArgumentException($"The source reports dimension {d}; it must be at least 1.", nameof(source));
         long rows = 0;
         double totalWeight = 0;
+        float maxAbs = 0;
         using (var reader = source.OpenReader())
         {
             while (reader.TryRead(out var batch))
@@ -83,6 +86,8 @@ public static class DataValidator
                 if (batch.FirstRow != rows)
                     throw new ArgumentException($"A batch starts at row {batch.FirstRow} where row {rows} was expected.", nameof(source));
                 ThrowIfBadRows(batch.Rows.Span, d, rows, checkNorms, nameof(source));
+                if (!batch.Rows.IsEmpty)
+                    maxAbs = MathF.Max(maxAbs, MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(batch.Rows.Span)));
                 if (source.HasWeights)
                 {
                     if (batch.Weights.Length != batch.RowCount)
@@ -109,7 +114,7 @@ public static class DataValidator
             throw new ArgumentException($"The source declares {declared} rows but a pass read {rows}.", nameof(source));
         if (!(totalWeight > 0))
             throw new ArgumentException("All row weights are zero; at least one row must have a positive weight.", nameof(source));
-        return new DataSummary(rows, totalWeight);
+        return new DataSummary(rows, totalWeight, maxAbs);
     }
 
     /// <summary>True when no value is NaN or infinite (x − x is 0 exactly for finite x only).</summary>
