@@ -10,8 +10,9 @@ namespace FlashKMeans;
 public enum LabelPlacement
 {
     /// <summary>
-    /// The device when the labels fit the GPU memory budget next to the fit's other per-row state, otherwise
-    /// the host. The choice is logged with the data placement.
+    /// The device when the labels fit in free GPU memory next to the fit's other per-row state and scratch
+    /// (they then take room from the cache, never the other way round; <see cref="KMeansOptions.DeviceMemoryBudget"/>
+    /// caps the cache alone) and N is below 2³¹; otherwise the host. The choice is logged with the data placement.
     /// </summary>
     Auto,
 
