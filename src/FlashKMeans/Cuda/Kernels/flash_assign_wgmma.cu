@@ -10,6 +10,7 @@
 // Built only by nvcc 12+ (PTX ISA 8.0) for compute_90a; see build-ptx.sh.
 #include "common.cuh"
 #include "sm90_layout.cuh"
+#include "sm90_register_a.cuh"
 
 namespace flash_assign_wgmma {
 
@@ -200,46 +201,6 @@ __device__ __forceinline__ void run(
     }
 }
 
-namespace rs {
-struct F16 {
-    // One k-step of a 64 x 128 tile with A (16 rows per warp, mma.sync fragment layout) in
-    // registers and B K-major in shared memory: D (+)= A * B^T.
-    __device__ __forceinline__ static void mma(float (&d)[64], const uint32_t (&a)[4], uint64_t desc_b, int accumulate)
-    {
-        asm volatile(
-            "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
-            "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, {%64,%65,%66,%67}, %68, p, 1, 1, 0;\n}\n"
-            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(accumulate));
-    }
-};
-
-struct BF16 {
-    // One k-step of a 64 x 128 tile with A (16 rows per warp, mma.sync fragment layout) in
-    // registers and B K-major in shared memory: D (+)= A * B^T.
-    __device__ __forceinline__ static void mma(float (&d)[64], const uint32_t (&a)[4], uint64_t desc_b, int accumulate)
-    {
-        asm volatile(
-            "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
-            "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, {%64,%65,%66,%67}, %68, p, 1, 1, 0;\n}\n"
-            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(accumulate));
-    }
-};
-
-struct TF32 {
-    // One k-step of a 64 x 128 tile with A (16 rows per warp, mma.sync fragment layout) in
-    // registers and B K-major in shared memory: D (+)= A * B^T.
-    __device__ __forceinline__ static void mma(float (&d)[64], const uint32_t (&a)[4], uint64_t desc_b, int accumulate)
-    {
-        asm volatile(
-            "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
-            "wgmma.mma_async.sync.aligned.m64n128k8.f32.tf32.tf32 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, {%64,%65,%66,%67}, %68, p, 1, 1;\n}\n"
-            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(accumulate));
-    }
-};
-}  // namespace rs
 
 // Register-A variant for rows of at most KCH * 128 bytes (fp16/bf16 d <= 64 KCH, tf32 d <= 32 KCH).
 // The block's X tile is loaded once and each warp keeps its 16 rows as mma fragments in registers
@@ -405,9 +366,9 @@ FLASH_ASSIGN_WGMMA_ENTRY(flash_assign_wgmma_tf32, float, flash_assign_wgmma::TF3
                                             ldc * (int)sizeof(T), update_min);                                  \
     }
 
-FLASH_ASSIGN_WGMMA_RS_ENTRY(flash_assign_wgmma_rs1_f16, __half, flash_assign_wgmma::rs::F16, 1)
-FLASH_ASSIGN_WGMMA_RS_ENTRY(flash_assign_wgmma_rs1_bf16, __nv_bfloat16, flash_assign_wgmma::rs::BF16, 1)
-FLASH_ASSIGN_WGMMA_RS_ENTRY(flash_assign_wgmma_rs1_tf32, float, flash_assign_wgmma::rs::TF32, 1)
-FLASH_ASSIGN_WGMMA_RS_ENTRY(flash_assign_wgmma_rs2_f16, __half, flash_assign_wgmma::rs::F16, 2)
-FLASH_ASSIGN_WGMMA_RS_ENTRY(flash_assign_wgmma_rs2_bf16, __nv_bfloat16, flash_assign_wgmma::rs::BF16, 2)
-FLASH_ASSIGN_WGMMA_RS_ENTRY(flash_assign_wgmma_rs2_tf32, float, flash_assign_wgmma::rs::TF32, 2)
+FLASH_ASSIGN_WGMMA_RS_ENTRY(flash_assign_wgmma_rs1_f16, __half, register_a::F16, 1)
+FLASH_ASSIGN_WGMMA_RS_ENTRY(flash_assign_wgmma_rs1_bf16, __nv_bfloat16, register_a::BF16, 1)
+FLASH_ASSIGN_WGMMA_RS_ENTRY(flash_assign_wgmma_rs1_tf32, float, register_a::TF32, 1)
+FLASH_ASSIGN_WGMMA_RS_ENTRY(flash_assign_wgmma_rs2_f16, __half, register_a::F16, 2)
+FLASH_ASSIGN_WGMMA_RS_ENTRY(flash_assign_wgmma_rs2_bf16, __nv_bfloat16, register_a::BF16, 2)
+FLASH_ASSIGN_WGMMA_RS_ENTRY(flash_assign_wgmma_rs2_tf32, float, register_a::TF32, 2)

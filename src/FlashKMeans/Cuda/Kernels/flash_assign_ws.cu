@@ -21,6 +21,7 @@
 // Built only by nvcc 12+ (PTX ISA 8.0) for compute_90a; see build-ptx.sh.
 #include "common.cuh"
 #include "sm90_layout.cuh"
+#include "sm90_register_a.cuh"
 
 namespace flash_assign_ws {
 
@@ -59,37 +60,7 @@ __device__ __forceinline__ void bulk_copy(uint32_t dst, const void* src, uint32_
                  ::"r"(dst), "l"(src), "r"(bytes), "r"(bar) : "memory");
 }
 
-#define FKM_WS_ACC_OUT                                                                                       \
-    "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]),  \
-    "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),        \
-    "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),       \
-    "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]),       \
-    "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]),       \
-    "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),       \
-    "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]),       \
-    "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-#define FKM_WS_ACC_LIST                                                                                      \
-    "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28," \
-    "%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55," \
-    "%56,%57,%58,%59,%60,%61,%62,%63}"
-
-// One k-step (32 bytes of every row) of a 64 x 128 tile, A (16 rows per warp, mma.sync fragment
-// layout) in registers, B K-major in shared memory: D (+)= A * B^T.
-#define FKM_WS_OP(NAME, SHAPE_TYPES, TAIL)                                                                   \
-    struct NAME {                                                                                            \
-        __device__ __forceinline__ static void mma(float (&d)[64], const uint32_t (&a)[4], uint64_t desc_b,   \
-                                                   int accumulate)                                            \
-        {                                                                                                    \
-            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\nwgmma.mma_async.sync.aligned." SHAPE_TYPES \
-                         " " FKM_WS_ACC_LIST ", {%64,%65,%66,%67}, %68, p, 1, 1" TAIL ";\n}\n"                   \
-                         : FKM_WS_ACC_OUT                                                                    \
-                         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(accumulate));       \
-        }                                                                                                    \
-    };
-FKM_WS_OP(F16, "m64n128k16.f32.f16.f16", ", 0")
-FKM_WS_OP(BF16, "m64n128k16.f32.bf16.bf16", ", 0")
-FKM_WS_OP(TF32, "m64n128k8.f32.tf32.tf32", "")
-
+// Op: one of register_a's wgmma k-steps (sm90_register_a.cuh), by element type.
 template <typename Op, int KCH, int NWG, int STAGES>
 __device__ __forceinline__ void run(
     const char* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,
@@ -308,12 +279,12 @@ extern "C" __global__ void pack_centroid_tiles(
                                                    min_dist, n, k, ldx * (int)sizeof(T), batches, update_min); \
     }
 
-FLASH_ASSIGN_WS_ENTRY(flash_assign_ws1_f16, __half, flash_assign_ws::F16, 1, 3, 4)
-FLASH_ASSIGN_WS_ENTRY(flash_assign_ws1_bf16, __nv_bfloat16, flash_assign_ws::BF16, 1, 3, 4)
-FLASH_ASSIGN_WS_ENTRY(flash_assign_ws1_tf32, float, flash_assign_ws::TF32, 1, 3, 4)
-FLASH_ASSIGN_WS_ENTRY(flash_assign_ws2_f16, __half, flash_assign_ws::F16, 2, 3, 4)
-FLASH_ASSIGN_WS_ENTRY(flash_assign_ws2_bf16, __nv_bfloat16, flash_assign_ws::BF16, 2, 3, 4)
-FLASH_ASSIGN_WS_ENTRY(flash_assign_ws2_tf32, float, flash_assign_ws::TF32, 2, 3, 4)
-FLASH_ASSIGN_WS_ENTRY(flash_assign_ws4_f16, __half, flash_assign_ws::F16, 4, 2, 2)
-FLASH_ASSIGN_WS_ENTRY(flash_assign_ws4_bf16, __nv_bfloat16, flash_assign_ws::BF16, 4, 2, 2)
-FLASH_ASSIGN_WS_ENTRY(flash_assign_ws4_tf32, float, flash_assign_ws::TF32, 4, 2, 2)
+FLASH_ASSIGN_WS_ENTRY(flash_assign_ws1_f16, __half, register_a::F16, 1, 3, 4)
+FLASH_ASSIGN_WS_ENTRY(flash_assign_ws1_bf16, __nv_bfloat16, register_a::BF16, 1, 3, 4)
+FLASH_ASSIGN_WS_ENTRY(flash_assign_ws1_tf32, float, register_a::TF32, 1, 3, 4)
+FLASH_ASSIGN_WS_ENTRY(flash_assign_ws2_f16, __half, register_a::F16, 2, 3, 4)
+FLASH_ASSIGN_WS_ENTRY(flash_assign_ws2_bf16, __nv_bfloat16, register_a::BF16, 2, 3, 4)
+FLASH_ASSIGN_WS_ENTRY(flash_assign_ws2_tf32, float, register_a::TF32, 2, 3, 4)
+FLASH_ASSIGN_WS_ENTRY(flash_assign_ws4_f16, __half, register_a::F16, 4, 2, 2)
+FLASH_ASSIGN_WS_ENTRY(flash_assign_ws4_bf16, __nv_bfloat16, register_a::BF16, 4, 2, 2)
+FLASH_ASSIGN_WS_ENTRY(flash_assign_ws4_tf32, float, register_a::TF32, 4, 2, 2)
