@@ -80,7 +80,8 @@ internal sealed class CudaBatch : IDisposable
             _weightOut = Own(new DeviceBuffer<double>(_context, clusterRows));
             _partials = Own(new DeviceBuffer<double>(_context, (long)CudaSession.SumChunks * batches));
             _scalars = Own(new DeviceBuffer<long>(_context, 2L * batches));
-            _hostClusterWeights = Own(new PinnedBuffer<double>(_context, checked((int)clusterRows)));
+            // B·K ≤ B·N, which the check above keeps within 32 bits.
+            _hostClusterWeights = Own(new PinnedBuffer<double>(_context, (int)clusterRows));
             _hostScalars = Own(new PinnedBuffer<long>(_context, 2 * batches));
             if (hasWeights)
                 _weightSums = Own(new DeviceBuffer<long>(_context, clusterRows));
@@ -212,8 +213,8 @@ internal sealed class CudaBatch : IDisposable
         s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, Centroids.Pointer, _shift.Pointer,
             _weightOut.Pointer, clusters, d, _deterministic ? 1.0 / Scale : null, 1.0 / WeightScale, normalizeCentroids);
         s.PackRows(Centroids.Pointer, clusters, d, d, PackedCentroids.Pointer, ld, CentroidNorms.Pointer);
-        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostClusterWeights.Pointer, _weightOut.Pointer, (nuint)(clusters * sizeof(double)), s.Stream.Handle));
-        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostScalars.Pointer, _scalars.Pointer, (nuint)(2 * b * sizeof(long)), s.Stream.Handle));
+        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostClusterWeights.Pointer, _weightOut.Pointer, (nuint)((long)clusters * sizeof(double)), s.Stream.Handle));
+        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostScalars.Pointer, _scalars.Pointer, (nuint)(2L * b * sizeof(long)), s.Stream.Handle));
     }
 
     /// <summary>Enqueues the assignment of <see cref="Step"/> alone, for the benchmarks' assign-only timing.</summary>
