@@ -34,7 +34,7 @@ public static class BackendSelector
     {
         if (options.Precision != ComputePrecision.Float32)
             logger?.LogInformation("FlashKMeans: precision {Precision} applies to the GPU only; the CPU computes in float32.", options.Precision);
-        var backend = new CpuBackend(options.NumberOfThreads, options.UsePruning);
+        var backend = new CpuBackend(options.NumberOfThreads, options.UsePruning) { SeedPruning = options.SeedPruning };
         logger?.LogInformation("FlashKMeans: using {Backend} because {Reason}.", backend.Name, why);
         return backend;
     }

@@ -24,6 +24,9 @@ public sealed class CpuBackend : IKMeansBackend
     /// <summary>Whether pruning is on.</summary>
     public bool UsePruning { get; }
 
+    /// <summary>Whether seeding prunes its distance updates (bit-identical either way; tests turn it off).</summary>
+    internal bool SeedPruning { get; init; } = true;
+
     /// <summary>The widest SIMD the kernels use here.</summary>
     public static string InstructionSet =>
         PackedCentroids.PreferredWidth switch { 16 => "AVX-512", 8 => "AVX2/256-bit", _ => Vector128.IsHardwareAccelerated ? "128-bit SIMD" : "scalar" };
@@ -33,7 +36,7 @@ public sealed class CpuBackend : IKMeansBackend
 
     /// <inheritdoc />
     public IKMeansDataBinding Bind(IBatchSource source, DataSummary summary, int numberOfClusters, CancellationToken cancellationToken)
-        => new CpuDataBinding(source, summary, numberOfClusters, Threads, UsePruning);
+        => new CpuDataBinding(source, summary, numberOfClusters, Threads, UsePruning, seedPruning: SeedPruning);
 
     /// <inheritdoc />
     public IKMeansScorer CreateScorer(ReadOnlyMemory<float> centroids, int dimension)

@@ -31,6 +31,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     private int[]? _seedOwners;
     private int _seedCount;
     private CandidateDistances? _candidates;
+    private readonly SeedDistancePruning? _seedPruning;
     private readonly float[] _centroids;
     private readonly PackedCentroids _packed;
     private readonly double[] _sums;
@@ -38,7 +39,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     private readonly YinyangPruning? _pruning;
 
     public CpuDataBinding(IBatchSource source, DataSummary summary, int k, int threads, bool usePruning,
-        PruningBounds bounds = PruningBounds.Auto)
+        PruningBounds bounds = PruningBounds.Auto, bool seedPruning = true)
     {
         _source = source;
         _parallel = new ChunkedParallel(threads);
@@ -69,6 +70,8 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
             PruningBounds.GapsOnly => false,
             _ => YinyangPruning.StoresBoundsFor(_d, k, width),
         };
+        if (seedPruning)
+            _seedPruning = new SeedDistancePruning(_d, threads);
         if (usePruning && YinyangPruning.Applies(k, width) && (storeBounds || YinyangPruning.KeepsGapsFor(k, width)))
             _pruning = new YinyangPruning(n, _d, k, width, threads, storeBounds);
     }
@@ -89,6 +92,15 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
 
     /// <summary>Yinyang pruning state, when it is on (diagnostics and tests).</summary>
     internal YinyangPruning? Pruning => _pruning;
+
+    /// <summary>Seeding's pruning state, when it is on (diagnostics and tests).</summary>
+    internal SeedDistancePruning? SeedPruning => _seedPruning;
+
+    /// <summary>The seeding distances and nearest seeds (tests).</summary>
+    internal ReadOnlySpan<float> SeedDistancesForTesting => _seedDistances;
+
+    /// <summary>Each row's nearest seed so far (tests).</summary>
+    internal ReadOnlySpan<int> SeedOwnersForTesting => _seedOwners;
 
     public void SetCentroids(ReadOnlySpan<float> centroids)
     {
@@ -347,10 +359,12 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
             Array.Fill(seedDistances, float.PositiveInfinity);
             Array.Fill(owners, -1);
             _seedCount = 0;
+            _seedPruning?.Reset();
         }
         int firstSeed = _seedCount;
         int added = newSeeds.Length / _d;
         _seedCount += added;
+        _seedPruning?.Add(newSeeds);
         if (added == 1 && _candidates is { } cached && cached.Matches(newSeeds, _d, out int candidate))
         {
             // Greedy k-means++ commits one of the candidates it has just evaluated: reuse those distances.
@@ -371,6 +385,14 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         }
         _candidates = null;
         var packed = PackedCentroids.Pack(newSeeds, _d);
+        if (_seedPruning?.BeginRound(packed) == true)
+        {
+            // Bit-identical to the pass below, skipping what the seeds' triangle inequality rules out.
+            ForEachChunk((rows, _, global, count) =>
+                _seedPruning.UpdateChunk(rows, seedDistances.AsSpan(global, count), owners.AsSpan(global, count), firstSeed),
+                cancellationToken);
+            return WeightedSum(seedDistances, cancellationToken);
+        }
         ForEachChunk((rows, _, global, count) =>
         {
             int[] labels = ArrayPool<int>.Shared.Rent(count);

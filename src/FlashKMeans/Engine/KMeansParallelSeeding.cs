@@ -54,7 +54,8 @@ internal static class KMeansParallelSeeding
 
         var source = new InMemoryBatchSource(pool, d, candidateWeights);
         var summary = DataValidator.Scan(source, cancellationToken);
-        using var reduction = new CpuDataBinding(source, summary, k, options.EffectiveThreads, usePruning: false);
+        using var reduction = new CpuDataBinding(source, summary, k, options.EffectiveThreads, usePruning: false,
+            seedPruning: options.SeedPruning);
         return KMeansPlusPlusSeeding.Run(reduction, k, options.KMeansPlusPlusTrials, CounterRandom.Derive(seed, 0xC0FFEE), cancellationToken);
     }
 }

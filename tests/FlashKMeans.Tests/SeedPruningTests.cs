@@ -1,0 +1,181 @@
+using FlashKMeans.Cpu;
+using FlashKMeans.Data;
+using FlashKMeans.Engine;
+
+namespace FlashKMeans.Tests;
+
+/// <summary>
+/// Seeding's pruned distance update (<see cref="SeedDistancePruning"/>) must never change a bit: every round's
+/// potential, every row's seeding distance and nearest seed, the seeds k-means‖ picks and the fitted model are
+/// the same as the unpruned update's, at any thread count and batch layout.
+/// </summary>
+[TestClass]
+public sealed class SeedPruningTests
+{
+    private const int Rounds = 5;
+
+    public static IEnumerable<object[]> Shapes()
+    {
+        int seed = 0;
+        foreach (int d in new[] { 1, 3, 17, 64, 128 })
+            foreach (int k in new[] { 2, 10, 100, 1000 })
+                foreach (bool blobs in new[] { true, false })
+                {
+                    seed++;
+                    // Odd row counts, so that chunk and batch edges fall mid-way; weights on every other shape.
+                    yield return [d, k, blobs, seed % 2 == 0, seed];
+                }
+    }
+
+    public static string ShapeName(System.Reflection.MethodInfo _, object?[]? row) =>
+        row is null ? "" : $"d={row[0]}, K={row[1]}, {((bool)row[2]! ? "blobs" : "gaussian")}, {((bool)row[3]! ? "weighted" : "unweighted")}";
+
+    [TestMethod]
+    [DynamicData(nameof(Shapes), DynamicDataDisplayName = nameof(ShapeName))]
+    public void Every_round_is_bit_identical_with_seed_pruning_on_and_off(int d, int k, bool blobs, bool weighted, int seed)
+    {
+        int n = Math.Max(3 * k, 2500) + 2 * seed + 1;
+        var data = blobs ? TestData.Blobs(n, d, centers: Math.Max(2, k / 2), spread: 6, seed: 1000 + seed) : TestData.Gaussian(n, d, seed: 1000 + seed);
+        var weights = weighted ? RandomWeights(n, seed) : null;
+        var reference = Rounds_(data, d, weights, k, threads: 1, batchRows: null, pruning: false, seed);
+        foreach (int threads in new[] { 1, 2, 4 })
+        {
+            foreach (int? batchRows in new int?[] { null, 1777 })
+            {
+                var pruned = Rounds_(data, d, weights, k, threads, batchRows, pruning: true, seed);
+                string context = $"{threads} threads, {(batchRows is null ? "one batch" : $"batches of {batchRows}")}";
+                Assert.AreEqual(reference.Count, pruned.Count, context);
+                for (int r = 0; r < reference.Count; r++)
+                {
+                    Assert.AreEqual(reference[r].Potential, pruned[r].Potential, $"potential, update {r}, {context}");
+                    CollectionAssert.AreEqual(reference[r].Distances, pruned[r].Distances, $"distances, update {r}, {context}");
+                    CollectionAssert.AreEqual(reference[r].Owners, pruned[r].Owners, $"owners, update {r}, {context}");
+                }
+            }
+        }
+    }
+
+    [TestMethod]
+    [DataRow(128, 1000, true, false)]
+    [DataRow(17, 100, true, true)]
+    [DataRow(3, 10, false, true)]
+    [DataRow(1, 2, false, false)]
+    [DataRow(64, 100, false, true)]
+    public void Fits_seeded_by_k_means_parallel_are_bit_identical_with_seed_pruning(int d, int k, bool blobs, bool weighted)
+    {
+        int n = Math.Max(4 * k, 3000) + 7;
+        for (int seed = 0; seed < 3; seed++)
+        {
+            var data = blobs ? TestData.Blobs(n, d, centers: k, spread: 5, seed: seed + d) : TestData.Gaussian(n, d, seed: seed + d);
+            var weights = weighted ? RandomWeights(n, seed + k) : null;
+            var reference = Fit(new InMemoryBatchSource(data, d, weights ?? default(ReadOnlyMemory<float>)), k, threads: 1, pruning: false, seed);
+            foreach (int threads in new[] { 1, 2, 4 })
+            {
+                foreach (int? batchRows in new int?[] { null, 999 })
+                {
+                    var source = new InMemoryBatchSource(data, d, weights ?? default(ReadOnlyMemory<float>), batchRows);
+                    FitAssert.Identical(reference, Fit(source, k, threads, pruning: true, seed),
+                        $"seed {seed}, {threads} threads, {(batchRows is null ? "one batch" : $"batches of {batchRows}")}");
+                }
+            }
+        }
+    }
+
+    [TestMethod]
+    public void Awkward_data_is_bit_identical_with_seed_pruning()
+    {
+        int d = 9, k = 40;
+        var blobs = TestData.Blobs(3000, d, centers: 20, spread: 3, seed: 4);
+        // Tight clusters far from the origin (the rounding margin dominates), duplicated rows (distances of 0),
+        // and rows of very different scales side by side.
+        var far = blobs.Select(v => 1e4f + v * 1e-3f).ToArray();
+        var duplicated = blobs.Take(1500 * d).Concat(blobs.Take(1500 * d)).ToArray();
+        var scales = blobs.Select((v, i) => v * MathF.Pow(10, (i / d) % 7 - 3)).ToArray();
+        var big = blobs.Select(v => v * 1e16f).ToArray();
+        foreach (var (name, data) in new[] { ("far", far), ("duplicated", duplicated), ("scales", scales), ("big", big) })
+        {
+            var reference = Fit(new InMemoryBatchSource(data, d), k, threads: 1, pruning: false, seed: 1);
+            foreach (int threads in new[] { 1, 2 })
+                FitAssert.Identical(reference, Fit(new InMemoryBatchSource(data, d, batchRows: 1234), k, threads, pruning: true, seed: 1), $"{name}, {threads} threads");
+            var plusPlus = Fit(new InMemoryBatchSource(data, d), k, threads: 1, pruning: false, seed: 1, KMeansInitialization.KMeansPlusPlus);
+            FitAssert.Identical(plusPlus, Fit(new InMemoryBatchSource(data, d), k, threads: 2, pruning: true, seed: 1, KMeansInitialization.KMeansPlusPlus), $"{name}, k-means++");
+        }
+    }
+
+    [TestMethod]
+    public void Seeding_skips_most_of_the_work_on_clustered_data()
+    {
+        int d = 16, k = 64, n = 20_001;
+        var data = TestData.Blobs(n, d, centers: k, spread: 10, seed: 8);
+        var source = new InMemoryBatchSource(data, d);
+        using var binding = new CpuDataBinding(source, DataValidator.Scan(source), k, threads: 2, usePruning: false);
+        var pruning = binding.SeedPruning;
+        Assert.IsNotNull(pruning, "seed pruning is on by default");
+        var options = new KMeansOptions { NumberOfClusters = k, NumberOfThreads = 2 };
+        KMeansParallelSeeding.Run(binding, options, seed: 5, CancellationToken.None);
+        long computed = pruning.PanelsComputed, skipped = pruning.PanelsSkipped;
+        Assert.IsTrue(computed > 0, "pruned rounds ran");
+        // The first round has one earlier seed and prunes little; the later ones skip most of the panels.
+        Assert.IsTrue(skipped > computed, $"skipped {skipped} (row, panel) distances, computed {computed}");
+    }
+
+    private sealed record Update(double Potential, float[] Distances, int[] Owners);
+
+    /// <summary>
+    /// k-means‖'s rounds by hand (first seed, then rows sampled by potential), then a few single-row updates,
+    /// recording the potential, distances and owners after each.
+    /// </summary>
+    private static List<Update> Rounds_(float[] data, int d, float[]? weights, int k, int threads, int? batchRows, bool pruning, int seed)
+    {
+        var source = new InMemoryBatchSource(data, d, weights ?? default(ReadOnlyMemory<float>), batchRows);
+        using var binding = new CpuDataBinding(source, DataValidator.Scan(source), k, threads, usePruning: false, seedPruning: pruning);
+        var updates = new List<Update>();
+        void Record(double potential) =>
+            updates.Add(new Update(potential, binding.SeedDistancesForTesting.ToArray(), binding.SeedOwnersForTesting.ToArray()));
+        var first = new float[d];
+        binding.GatherRows([seed % binding.RowCount], first, default, CancellationToken.None);
+        double potential = binding.UpdateSeedDistances(first, reset: true, CancellationToken.None);
+        Record(potential);
+        for (int round = 0; round < Rounds && potential > 0; round++)
+        {
+            var rows = binding.SampleRowsByPotential(2.0 * k / potential, (ulong)(seed * 31 + round), CancellationToken.None);
+            if (rows.Count == 0)
+                continue;
+            var vectors = new float[rows.Count * d];
+            binding.GatherRows(rows.ToArray(), vectors, default, CancellationToken.None);
+            potential = binding.UpdateSeedDistances(vectors, reset: false, CancellationToken.None);
+            Record(potential);
+        }
+        var random = new Random(seed);
+        for (int single = 0; single < 3; single++)
+        {
+            var vector = new float[d];
+            binding.GatherRows([random.NextInt64(binding.RowCount)], vector, default, CancellationToken.None);
+            Record(binding.UpdateSeedDistances(vector, reset: false, CancellationToken.None));
+        }
+        return updates;
+    }
+
+    private static KMeansModel Fit(IBatchSource source, int k, int threads, bool pruning, int seed,
+        KMeansInitialization initialization = KMeansInitialization.KMeansParallel) =>
+        new KMeans(new KMeansOptions
+        {
+            NumberOfClusters = k,
+            Device = ComputeDevice.Cpu,
+            Initialization = initialization,
+            MaximumNumberOfIterations = 3,
+            OptimizationTolerance = 0,
+            NumberOfThreads = threads,
+            Seed = seed,
+            SeedPruning = pruning,
+        }).Fit(source);
+
+    private static float[] RandomWeights(int n, int seed)
+    {
+        var random = new Random(seed);
+        var weights = new float[n];
+        for (int i = 0; i < n; i++)
+            weights[i] = random.Next(5) == 0 ? 0f : (float)(random.NextDouble() * 3);
+        return weights;
+    }
+}
