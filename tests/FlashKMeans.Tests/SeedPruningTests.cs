@@ -5,9 +5,9 @@ using FlashKMeans.Engine;
 namespace FlashKMeans.Tests;
 
 /// <summary>
-/// Seeding's pruned distance update (<see cref="SeedDistancePruning"/>) must never change a bit: every round's
-/// potential, every row's seeding distance and nearest seed, the seeds k-means‖ picks and the fitted model are
-/// the same as the unpruned update's, at any thread count and batch layout.
+/// Seeding's pruning (<see cref="SeedDistancePruning"/>) must never change a bit: every round's potential, every
+/// greedy k-means++ candidate's potential, every row's seeding distance and nearest seed, the seeds k-means‖ and
+/// k-means++ pick and the fitted model are the same as the unpruned path's, at any thread count and batch layout.
 /// </summary>
 [TestClass]
 public sealed class SeedPruningTests
@@ -50,6 +50,79 @@ public sealed class SeedPruningTests
                     Assert.AreEqual(reference[r].Potential, pruned[r].Potential, $"potential, update {r}, {context}");
                     CollectionAssert.AreEqual(reference[r].Distances, pruned[r].Distances, $"distances, update {r}, {context}");
                     CollectionAssert.AreEqual(reference[r].Owners, pruned[r].Owners, $"owners, update {r}, {context}");
+                }
+            }
+        }
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(Shapes), DynamicDataDisplayName = nameof(ShapeName))]
+    public void Every_greedy_k_means_plus_plus_step_is_bit_identical_with_seed_pruning_on_and_off(int d, int k, bool blobs, bool weighted, int seed)
+    {
+        int n = Math.Max(3 * k, 2500) + 2 * seed + 1;
+        var data = blobs ? TestData.Blobs(n, d, centers: Math.Max(2, k / 2), spread: 6, seed: 2000 + seed) : TestData.Gaussian(n, d, seed: 2000 + seed);
+        var weights = weighted ? RandomWeights(n, seed) : null;
+        int steps = Math.Min(k, 60), trials = 2 + (int)Math.Log(k);
+        var reference = GreedySteps(data, d, weights, k, steps, trials, threads: 1, batchRows: null, pruning: false, seed);
+        foreach (int threads in new[] { 1, 2, 4 })
+        {
+            foreach (int? batchRows in new int?[] { null, 1777 })
+            {
+                var pruned = GreedySteps(data, d, weights, k, steps, trials, threads, batchRows, pruning: true, seed);
+                AssertSameSteps(reference, pruned, $"{threads} threads, {(batchRows is null ? "one batch" : $"batches of {batchRows}")}");
+            }
+        }
+    }
+
+    [TestMethod]
+    [DataRow(1)]
+    [DataRow(3)]
+    [DataRow(4)]
+    [DataRow(5)]
+    [DataRow(9)]
+    [DataRow(16)]
+    [DataRow(17)]
+    public void Greedy_steps_with_any_number_of_trials_are_bit_identical_with_seed_pruning(int trials)
+    {
+        // Candidate counts around the packings' widths (4, 8, 16 lanes) and the register-held sums (8).
+        foreach (var (d, weighted) in new[] { (7, false), (64, true) })
+        {
+            int k = 40, n = 3001;
+            var data = TestData.Blobs(n, d, centers: k, spread: 8, seed: trials * 10 + d);
+            var weights = weighted ? RandomWeights(n, trials) : null;
+            var reference = GreedySteps(data, d, weights, k, k, trials, threads: 1, batchRows: null, pruning: false, seed: trials);
+            foreach (int threads in new[] { 1, 2 })
+            {
+                var pruned = GreedySteps(data, d, weights, k, k, trials, threads, batchRows: 1000, pruning: true, seed: trials);
+                AssertSameSteps(reference, pruned, $"d {d}, {trials} trials, {threads} threads");
+            }
+        }
+    }
+
+    [TestMethod]
+    [DataRow(128, 300, true, false)]
+    [DataRow(128, 100, false, true)]
+    [DataRow(17, 100, true, true)]
+    [DataRow(64, 1000, true, true)]
+    [DataRow(3, 10, false, true)]
+    [DataRow(1, 2, false, false)]
+    [DataRow(64, 100, false, true)]
+    public void Fits_seeded_by_k_means_plus_plus_are_bit_identical_with_seed_pruning(int d, int k, bool blobs, bool weighted)
+    {
+        int n = Math.Max(3 * k, 3000) + 5;
+        for (int seed = 0; seed < 2; seed++)
+        {
+            var data = blobs ? TestData.Blobs(n, d, centers: k, spread: 5, seed: seed + 3 * d) : TestData.Gaussian(n, d, seed: seed + 3 * d);
+            var weights = weighted ? RandomWeights(n, seed + 2 * k) : null;
+            var reference = Fit(new InMemoryBatchSource(data, d, weights ?? default(ReadOnlyMemory<float>)), k, threads: 1, pruning: false, seed,
+                KMeansInitialization.KMeansPlusPlus);
+            foreach (int threads in new[] { 1, 2, 4 })
+            {
+                foreach (int? batchRows in new int?[] { null, 999 })
+                {
+                    var source = new InMemoryBatchSource(data, d, weights ?? default(ReadOnlyMemory<float>), batchRows);
+                    FitAssert.Identical(reference, Fit(source, k, threads, pruning: true, seed, KMeansInitialization.KMeansPlusPlus),
+                        $"seed {seed}, {threads} threads, {(batchRows is null ? "one batch" : $"batches of {batchRows}")}");
                 }
             }
         }
@@ -117,6 +190,71 @@ public sealed class SeedPruningTests
         Assert.IsTrue(computed > 0, "pruned rounds ran");
         // The first round has one earlier seed and prunes little; the later ones skip most of the panels.
         Assert.IsTrue(skipped > computed, $"skipped {skipped} (row, panel) distances, computed {computed}");
+    }
+
+    [TestMethod]
+    public void Candidate_evaluation_skips_most_rows_on_clustered_data()
+    {
+        int d = 16, k = 64, n = 20_001;
+        var data = TestData.Blobs(n, d, centers: k / 2, spread: 10, seed: 9);
+        var source = new InMemoryBatchSource(data, d);
+        using var binding = new CpuDataBinding(source, DataValidator.Scan(source), k, threads: 2, usePruning: false);
+        var pruning = binding.SeedPruning!;
+        KMeansPlusPlusSeeding.Run(binding, k, trials: null, seed: 3, CancellationToken.None);
+        long computed = pruning.CandidateRowsComputed, skipped = pruning.CandidateRowsSkipped;
+        Assert.AreEqual((long)n * (k - 1), computed + skipped, "every step evaluates every row, pruned or not");
+        // A row in a blob with no seed yet must be computed (a candidate may well be nearer), so the first K/2 steps
+        // skip about half the rows; once every blob holds a seed, only the candidates' own blobs are computed.
+        Assert.IsTrue(skipped > 1.5 * computed, $"skipped {skipped} rows, computed {computed}");
+    }
+
+    private sealed record Step(double[] Candidates, double Potential, float[] Distances, int[] Owners);
+
+    /// <summary>
+    /// Greedy k-means++ by hand (as <see cref="KMeansPlusPlusSeeding"/> runs it), recording every step's candidate
+    /// potentials and, after the winner is committed, the potential, distances and owners.
+    /// </summary>
+    private static List<Step> GreedySteps(float[] data, int d, float[]? weights, int k, int steps, int trials, int threads, int? batchRows,
+        bool pruning, int seed)
+    {
+        var source = new InMemoryBatchSource(data, d, weights ?? default(ReadOnlyMemory<float>), batchRows);
+        using var binding = new CpuDataBinding(source, DataValidator.Scan(source), k, threads, usePruning: false, seedPruning: pruning);
+        var result = new List<Step>();
+        var first = new float[d];
+        binding.GatherRows([seed % binding.RowCount], first, default, CancellationToken.None);
+        double potential = binding.UpdateSeedDistances(first, reset: true, CancellationToken.None);
+        var targets = new double[trials];
+        var rows = new long[trials];
+        var candidates = new float[trials * d];
+        var random = new Random(seed);
+        for (int step = 1; step < steps && potential > 0; step++)
+        {
+            for (int t = 0; t < trials; t++)
+                targets[t] = random.NextDouble() * potential;
+            Array.Sort(targets);
+            binding.FindRowsAtCumulativePotential(targets, rows, CancellationToken.None);
+            binding.GatherRows(rows, candidates, default, CancellationToken.None);
+            var potentials = new double[trials];
+            binding.EvaluateSeedCandidates(candidates, potentials, CancellationToken.None);
+            int best = 0;
+            for (int t = 1; t < trials; t++)
+                best = potentials[t] < potentials[best] ? t : best;
+            potential = binding.UpdateSeedDistances(candidates.AsSpan(best * d, d), reset: false, CancellationToken.None);
+            result.Add(new Step(potentials, potential, binding.SeedDistancesForTesting.ToArray(), binding.SeedOwnersForTesting.ToArray()));
+        }
+        return result;
+    }
+
+    private static void AssertSameSteps(List<Step> reference, List<Step> pruned, string context)
+    {
+        Assert.AreEqual(reference.Count, pruned.Count, context);
+        for (int s = 0; s < reference.Count; s++)
+        {
+            CollectionAssert.AreEqual(reference[s].Candidates, pruned[s].Candidates, $"candidate potentials, step {s}, {context}");
+            Assert.AreEqual(reference[s].Potential, pruned[s].Potential, $"potential, step {s}, {context}");
+            CollectionAssert.AreEqual(reference[s].Distances, pruned[s].Distances, $"distances, step {s}, {context}");
+            CollectionAssert.AreEqual(reference[s].Owners, pruned[s].Owners, $"owners, step {s}, {context}");
+        }
     }
 
     private sealed record Update(double Potential, float[] Distances, int[] Owners);

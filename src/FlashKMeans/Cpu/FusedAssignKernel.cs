@@ -3,6 +3,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace FlashKMeans.Cpu;
 
@@ -118,6 +119,87 @@ internal static class FusedAssignKernel
                 float minimum = TOps.MinAcross(key);
                 minima[i + r] = minimum;
                 argmins[i + r] = TOps.MinAcross(TOps.Select(TOps.Equal(key, TOps.Broadcast(minimum)), indices, infinity));
+            }
+        }
+    }
+
+    /// <summary>
+    /// For rows that all need the same panel: each row's squared distances (clamped at 0) to the panel's centroids,
+    /// written where <see cref="AllDistances"/> writes them. Every lane is computed with exactly the arithmetic of
+    /// <see cref="AllDistances"/> (one fused multiply-add per feature, in feature order, one more with −2, then
+    /// ‖x‖² added and the clamp), which depends on neither the lane width nor the row's neighbours, so a caller may
+    /// compute only the rows it needs, with a narrower packing than <see cref="PackedCentroids.PreferredWidth"/> where
+    /// every width fuses its multiply-adds.
+    /// </summary>
+    /// <param name="rows">Row-major rows, d floats each.</param>
+    /// <param name="centroids">The packing whose panel is read.</param>
+    /// <param name="panel">Panel index.</param>
+    /// <param name="rowIndices">Rows of <paramref name="rows"/> to evaluate.</param>
+    /// <param name="distances">Per listed row, K distances (row-major, K = <paramref name="centroids"/>.Count); this panel's are written.</param>
+    public static void PanelDistances(ReadOnlySpan<float> rows, PackedCentroids centroids, int panel,
+        ReadOnlySpan<int> rowIndices, Span<float> distances)
+    {
+        switch (centroids.Width)
+        {
+            case 16: PanelDistances<Vector512Ops, Vector512<float>>(rows, centroids, panel, rowIndices, distances); break;
+            case 8: PanelDistances<Vector256Ops, Vector256<float>>(rows, centroids, panel, rowIndices, distances); break;
+            default: PanelDistances<Vector128Ops, Vector128<float>>(rows, centroids, panel, rowIndices, distances); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void PanelDistances<TOps, TVec>(ReadOnlySpan<float> rows, PackedCentroids c, int panel,
+        ReadOnlySpan<int> rowIndices, Span<float> distances)
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : struct
+    {
+        int d = c.Dimension, w = TOps.Count, count = rowIndices.Length, k = c.Count;
+        ref float xs = ref MemoryMarshal.GetReference(rows);
+        ref float p = ref c.Data[(long)panel * d * w];
+        TVec norms = TOps.Load(ref c.Norms[panel * w]);
+        Span<float> lanes = stackalloc float[w];
+        // As in PanelMinimum: eight independent chains; a short last group repeats its last row and drops the copies.
+        for (int i = 0; i < count; i += JobRows)
+        {
+            int last = count - 1;
+            ref float x0 = ref Unsafe.Add(ref xs, (nint)rowIndices[i] * d);
+            ref float x1 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 1, last)] * d);
+            ref float x2 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 2, last)] * d);
+            ref float x3 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 3, last)] * d);
+            ref float x4 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 4, last)] * d);
+            ref float x5 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 5, last)] * d);
+            ref float x6 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 6, last)] * d);
+            ref float x7 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 7, last)] * d);
+            if (Sse.IsSupported)
+            {
+                // Listed rows are scattered: ask for the next group's while this one computes (only a hint: a stale
+                // address, should the collector move the array meanwhile, costs nothing).
+                for (int r = i + JobRows, end = Math.Min(i + 2 * JobRows, count); r < end; r++)
+                {
+                    ref byte start = ref Unsafe.As<float, byte>(ref Unsafe.Add(ref xs, (nint)rowIndices[r] * d));
+                    for (int offset = 0; offset < d * sizeof(float); offset += 64)
+                        Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref start, offset)));
+                }
+            }
+            TVec a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+            for (int f = 0; f < d; f++)
+            {
+                TVec cf = TOps.Load(ref Unsafe.Add(ref p, f * w));
+                a0 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x0, f)), cf, a0);
+                a1 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x1, f)), cf, a1);
+                a2 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x2, f)), cf, a2);
+                a3 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x3, f)), cf, a3);
+                a4 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x4, f)), cf, a4);
+                a5 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x5, f)), cf, a5);
+                a6 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x6, f)), cf, a6);
+                a7 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x7, f)), cf, a7);
+            }
+            int live = Math.Min(JobRows, count - i);
+            Span<TVec> sums = [a0, a1, a2, a3, a4, a5, a6, a7];
+            for (int r = 0; r < live; r++)
+            {
+                var x = rows.Slice(rowIndices[i + r] * d, d);
+                WriteDistances<TOps, TVec>(sums[r], norms, panel * w, k, TensorPrimitives.Dot(x, x), distances, i + r, lanes);
             }
         }
     }

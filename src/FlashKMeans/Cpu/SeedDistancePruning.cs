@@ -14,7 +14,8 @@ namespace FlashKMeans.Cpu;
 /// member c could come nearer, and ‖x − c‖ ≥ ‖c − s‖ − ‖x − s‖ rules a panel out when its nearest member is at
 /// least 2·D (plus rounding) from s. Per round, a table holds for every earlier seed s and every panel p of the
 /// new seeds a lower bound on min over c in p of ‖c − s‖ (cost: seeds × new seeds × d, small next to the
-/// rows × new seeds × d of the update itself).
+/// rows × new seeds × d of the update itself). The same seeds and bound prune greedy k-means++'s candidate
+/// evaluation (SeedDistancePruning.Candidates.cs).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -45,7 +46,7 @@ namespace FlashKMeans.Cpu;
 /// register-blocked kernel. Which path a row takes never changes its result.
 /// </para>
 /// </remarks>
-internal sealed class SeedDistancePruning
+internal sealed partial class SeedDistancePruning
 {
     private const double Unit = 1.0 / (1 << 24);
 
