@@ -256,14 +256,14 @@ internal sealed partial class SeedDistancePruning
                 scratch.Ends[i] = scratch.Count;
                 if (scratch.Count >= JobBatch)
                 {
-                    RunJobs(rows, scratch, packed);
+                    scratch.Run(rows, packed, _panels);
                     Settle(scratch, settled, i + 1, current, owners, firstSeed);
                     settled = i + 1;
                 }
             }
             if (heavy > 0)
                 AssignHeavy(scratch, heavy, current, owners, firstSeed);
-            RunJobs(rows, scratch, packed);
+            scratch.Run(rows, packed, _panels);
             Settle(scratch, settled, count, current, owners, firstSeed);
         }
         finally
@@ -338,40 +338,6 @@ internal sealed partial class SeedDistancePruning
         }
     }
 
-    /// <summary>Runs the queued jobs panel by panel (each panel streams from cache once for all its rows).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void RunJobs(ReadOnlySpan<float> rows, Scratch jobs, PackedCentroids packed)
-    {
-        int total = jobs.Count;
-        if (total == 0)
-            return;
-        var start = jobs.Starts.AsSpan(0, _panels + 1);
-        start.Clear();
-        for (int j = 0; j < total; j++)
-            start[jobs.Panels[j] + 1]++;
-        for (int p = 0; p < _panels; p++)
-            start[p + 1] += start[p];
-        for (int j = 0; j < total; j++)
-            jobs.Order[start[jobs.Panels[j]]++] = j;
-        for (int p = _panels; p > 0; p--)
-            start[p] = start[p - 1];
-        start[0] = 0;
-        for (int s = 0; s < total; s++)
-            jobs.RowIndices[s] = jobs.Rows[jobs.Order[s]];
-        for (int p = 0; p < _panels; p++)
-        {
-            int lo = start[p], hi = start[p + 1];
-            if (hi > lo)
-                FusedAssignKernel.PanelMinimum(rows, packed, p, jobs.RowIndices.AsSpan(lo, hi - lo),
-                    jobs.SortedMinima.AsSpan(lo, hi - lo), jobs.SortedArgmins.AsSpan(lo, hi - lo));
-        }
-        for (int s = 0; s < total; s++)
-        {
-            jobs.Minima[jobs.Order[s]] = jobs.SortedMinima[s];
-            jobs.Argmins[jobs.Order[s]] = jobs.SortedArgmins[s];
-        }
-    }
-
     /// <summary>
     /// Rows [<paramref name="from"/>, <paramref name="to"/>) with queued jobs: the lowest (key, index) over them,
     /// ‖x‖² + key clamped at 0 as the kernel writes it, and the strict update. Clears the queue.
@@ -408,33 +374,14 @@ internal sealed partial class SeedDistancePruning
     }
 
     /// <summary>One chunk's working arrays, pooled (no more of them than chunks in flight).</summary>
-    private sealed class Scratch
+    private sealed class Scratch : PanelJobQueue
     {
-        public int[] Rows = [], Panels = [], Order = [], RowIndices = [], Starts = [], Ends = [], Heavy = [], HeavyLabels = [];
-        public float[] Minima = [], Argmins = [], SortedMinima = [], SortedArgmins = [], RowNorms = [], HeavyRows = [], HeavyDistances = [];
-        public int Count;
+        public int[] Heavy = [], HeavyLabels = [];
+        public float[] HeavyRows = [], HeavyDistances = [];
 
         public void Prepare(int rows, int jobs, int panels, int heavyValues)
         {
-            Count = 0;
-            if (Rows.Length < jobs)
-            {
-                Rows = new int[jobs];
-                Panels = new int[jobs];
-                Order = new int[jobs];
-                RowIndices = new int[jobs];
-                Minima = new float[jobs];
-                Argmins = new float[jobs];
-                SortedMinima = new float[jobs];
-                SortedArgmins = new float[jobs];
-            }
-            if (Ends.Length < rows)
-            {
-                Ends = new int[rows];
-                RowNorms = new float[rows];
-            }
-            if (Starts.Length < panels + 1)
-                Starts = new int[panels + 1];
+            Prepare(rows, jobs, panels);
             if (HeavyRows.Length < heavyValues)
             {
                 HeavyRows = new float[heavyValues];
@@ -442,13 +389,6 @@ internal sealed partial class SeedDistancePruning
                 HeavyLabels = new int[HeavyBatch];
                 HeavyDistances = new float[HeavyBatch];
             }
-        }
-
-        public void Add(int row, int panel)
-        {
-            Rows[Count] = row;
-            Panels[Count] = panel;
-            Count++;
         }
     }
 }

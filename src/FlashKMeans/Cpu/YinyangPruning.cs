@@ -526,7 +526,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
             // Phase 1: every row's own group; that gives its new distance to its old centroid and a best key.
             for (int i = 0; i < count; i++)
                 jobs.Add(i, _groupOf[previous[i]]);
-            RunJobs(rows, jobs, 0);
+            jobs.Run(rows, _packed!, _groups, 0);
 
             // Phase 2: bound every other group (stored bound less travel, or gap less reach) and queue those not ruled out;
             // run them and settle those rows whenever enough are queued, so that memory stays bounded.
@@ -548,7 +548,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
                 ends[i] = jobs.Count;
                 if (jobs.Count - count >= ExtraJobs || i == count - 1)
                 {
-                    RunJobs(rows, jobs, count);
+                    jobs.Run(rows, _packed!, _groups, count);
                     Settle(rows, firstRow, settled, i + 1, count, ends, rowNorms, jobs, labels, distances, plain, store);
                     computed += jobs.Count - count;
                     jobs.Count = count;
@@ -715,49 +715,6 @@ internal sealed unsafe class YinyangPruning : IDisposable
     private static byte Encode(float bound, float travel, float inverseQuantum) =>
         bound > 0 ? Quantize(MathF.BitDecrement(bound + travel), inverseQuantum) : (byte)0;
 
-    /// <summary>Runs the queued jobs from <paramref name="from"/> on, panel by panel.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void RunJobs(ReadOnlySpan<float> rows, Scratch jobs, int from)
-    {
-        int total = jobs.Count - from;
-        if (total <= 0)
-            return;
-        var packed = _packed!;
-        int[] starts = jobs.Starts, order = jobs.Order, rowIndices = jobs.RowIndices;
-        float[] minima = jobs.SortedMinima, argmins = jobs.SortedArgmins;
-        {
-            // Counting sort by panel, so that each panel streams from cache once for all its rows.
-            var start = starts.AsSpan(0, _groups + 1);
-            start.Clear();
-            for (int j = from; j < jobs.Count; j++)
-                start[jobs.Panels[j] + 1]++;
-            for (int g = 0; g < _groups; g++)
-                start[g + 1] += start[g];
-            for (int j = from; j < jobs.Count; j++)
-                order[start[jobs.Panels[j]]++] = j;
-            for (int g = _groups; g > 0; g--)
-                start[g] = start[g - 1];
-            start[0] = 0;
-            for (int s = 0; s < total; s++)
-                rowIndices[s] = jobs.Rows[order[s]];
-            for (int g = 0; g < _groups; g++)
-            {
-                int lo = start[g], hi = start[g + 1];
-                if (hi > lo)
-                {
-                    FusedAssignKernel.PanelMinimum(rows, packed, g, rowIndices.AsSpan(lo, hi - lo),
-                        minima.AsSpan(lo, hi - lo), argmins.AsSpan(lo, hi - lo));
-                }
-            }
-            for (int s = 0; s < total; s++)
-            {
-                jobs.Minima[order[s]] = minima[s];
-                jobs.Argmins[order[s]] = argmins[s];
-            }
-        }
-
-    }
-
     /// <summary>E: the largest amount by which key + fl(‖x‖²) can differ from ‖x − c‖² for any centroid.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private double Margin(float rowNorm)
@@ -857,56 +814,8 @@ internal sealed unsafe class YinyangPruning : IDisposable
     /// extras. Kept in a pool no larger than the number of chunks in flight, so that memory does not grow
     /// with the thread pool (the shared ArrayPool keeps arrays per thread).
     /// </summary>
-    private sealed class Scratch
+    private sealed class Scratch : PanelJobQueue
     {
-        public int[] Rows = [], Panels = [], Order = [], RowIndices = [], Starts = [], Ends = [];
-        public float[] Minima = [], Argmins = [], SortedMinima = [], SortedArgmins = [], RowNorms = [], Block = [];
-        public int Count;
-
-        /// <summary>Room for <paramref name="rows"/> rows and <paramref name="jobs"/> jobs; no jobs queued.</summary>
-        public void Prepare(int rows, int jobs, int groups)
-        {
-            Count = 0;
-            if (Rows.Length < jobs)
-            {
-                Rows = new int[jobs];
-                Panels = new int[jobs];
-                Minima = new float[jobs];
-                Argmins = new float[jobs];
-                Order = new int[jobs];
-                RowIndices = new int[jobs];
-                SortedMinima = new float[jobs];
-                SortedArgmins = new float[jobs];
-            }
-            if (Ends.Length < rows)
-            {
-                Ends = new int[rows];
-                RowNorms = new float[rows];
-            }
-            if (Starts.Length < groups + 1)
-                Starts = new int[groups + 1];
-        }
-
-        public void Add(int row, int panel)
-        {
-            if (Count == Rows.Length)
-                Grow();
-            Rows[Count] = row;
-            Panels[Count] = panel;
-            Count++;
-        }
-
-        private void Grow()
-        {
-            int size = Rows.Length * 2;
-            Array.Resize(ref Rows, size);
-            Array.Resize(ref Panels, size);
-            Array.Resize(ref Minima, size);
-            Array.Resize(ref Argmins, size);
-            Order = new int[size];
-            RowIndices = new int[size];
-            SortedMinima = new float[size];
-            SortedArgmins = new float[size];
-        }
+        public float[] Block = [];
     }
 }
