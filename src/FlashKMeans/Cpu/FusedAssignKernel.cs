@@ -85,34 +85,13 @@ internal static class FusedAssignKernel
         TVec indices = TOps.Load(ref c.Indices[panel * w]);
         TVec minusTwo = TOps.Broadcast(-2f);
         TVec infinity = TOps.Broadcast(float.PositiveInfinity);
+        Span<TVec> sums = [default, default, default, default, default, default, default, default];
         // Eight independent accumulation chains hide the FMA latency; a short last group repeats its
         // last row and drops the copies.
         for (int i = 0; i < count; i += JobRows)
         {
-            int last = count - 1;
-            ref float x0 = ref Unsafe.Add(ref xs, (nint)rowIndices[i] * d);
-            ref float x1 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 1, last)] * d);
-            ref float x2 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 2, last)] * d);
-            ref float x3 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 3, last)] * d);
-            ref float x4 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 4, last)] * d);
-            ref float x5 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 5, last)] * d);
-            ref float x6 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 6, last)] * d);
-            ref float x7 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 7, last)] * d);
-            TVec a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-            for (int f = 0; f < d; f++)
-            {
-                TVec cf = TOps.Load(ref Unsafe.Add(ref p, f * w));
-                a0 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x0, f)), cf, a0);
-                a1 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x1, f)), cf, a1);
-                a2 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x2, f)), cf, a2);
-                a3 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x3, f)), cf, a3);
-                a4 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x4, f)), cf, a4);
-                a5 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x5, f)), cf, a5);
-                a6 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x6, f)), cf, a6);
-                a7 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x7, f)), cf, a7);
-            }
             int live = Math.Min(JobRows, count - i);
-            Span<TVec> sums = [a0, a1, a2, a3, a4, a5, a6, a7];
+            GroupProducts<TOps, TVec>(ref xs, rowIndices, i, d, ref p, sums);
             for (int r = 0; r < live; r++)
             {
                 TVec key = TOps.MultiplyAdd(sums[r], minusTwo, norms);
@@ -158,18 +137,10 @@ internal static class FusedAssignKernel
         ref float p = ref c.Data[(long)panel * d * w];
         TVec norms = TOps.Load(ref c.Norms[panel * w]);
         Span<float> lanes = stackalloc float[w];
+        Span<TVec> sums = [default, default, default, default, default, default, default, default];
         // As in PanelMinimum: eight independent chains; a short last group repeats its last row and drops the copies.
         for (int i = 0; i < count; i += JobRows)
         {
-            int last = count - 1;
-            ref float x0 = ref Unsafe.Add(ref xs, (nint)rowIndices[i] * d);
-            ref float x1 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 1, last)] * d);
-            ref float x2 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 2, last)] * d);
-            ref float x3 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 3, last)] * d);
-            ref float x4 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 4, last)] * d);
-            ref float x5 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 5, last)] * d);
-            ref float x6 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 6, last)] * d);
-            ref float x7 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 7, last)] * d);
             if (Sse.IsSupported)
             {
                 // Listed rows are scattered: ask for the next group's while this one computes (only a hint: a stale
@@ -181,27 +152,50 @@ internal static class FusedAssignKernel
                         Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref start, offset)));
                 }
             }
-            TVec a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-            for (int f = 0; f < d; f++)
-            {
-                TVec cf = TOps.Load(ref Unsafe.Add(ref p, f * w));
-                a0 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x0, f)), cf, a0);
-                a1 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x1, f)), cf, a1);
-                a2 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x2, f)), cf, a2);
-                a3 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x3, f)), cf, a3);
-                a4 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x4, f)), cf, a4);
-                a5 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x5, f)), cf, a5);
-                a6 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x6, f)), cf, a6);
-                a7 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x7, f)), cf, a7);
-            }
             int live = Math.Min(JobRows, count - i);
-            Span<TVec> sums = [a0, a1, a2, a3, a4, a5, a6, a7];
+            GroupProducts<TOps, TVec>(ref xs, rowIndices, i, d, ref p, sums);
             for (int r = 0; r < live; r++)
             {
                 var x = rows.Slice(rowIndices[i + r] * d, d);
                 WriteDistances<TOps, TVec>(sums[r], norms, panel * w, k, TensorPrimitives.Dot(x, x), distances, i + r, lanes);
             }
         }
+    }
+
+    /// <summary>
+    /// x·c over one panel (its w lanes) for the <see cref="JobRows"/> listed rows from <paramref name="i"/>: eight
+    /// independent FMA chains, one per row, in feature order, which hide the FMA latency. A short last group
+    /// repeats its last row (the caller drops the copies).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void GroupProducts<TOps, TVec>(ref float xs, ReadOnlySpan<int> rowIndices, int i, int d, ref float p, Span<TVec> sums)
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : struct
+    {
+        int w = TOps.Count, last = rowIndices.Length - 1;
+        ref float x0 = ref Unsafe.Add(ref xs, (nint)rowIndices[i] * d);
+        ref float x1 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 1, last)] * d);
+        ref float x2 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 2, last)] * d);
+        ref float x3 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 3, last)] * d);
+        ref float x4 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 4, last)] * d);
+        ref float x5 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 5, last)] * d);
+        ref float x6 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 6, last)] * d);
+        ref float x7 = ref Unsafe.Add(ref xs, (nint)rowIndices[Math.Min(i + 7, last)] * d);
+        TVec a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        for (int f = 0; f < d; f++)
+        {
+            TVec cf = TOps.Load(ref Unsafe.Add(ref p, f * w));
+            a0 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x0, f)), cf, a0);
+            a1 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x1, f)), cf, a1);
+            a2 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x2, f)), cf, a2);
+            a3 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x3, f)), cf, a3);
+            a4 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x4, f)), cf, a4);
+            a5 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x5, f)), cf, a5);
+            a6 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x6, f)), cf, a6);
+            a7 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref x7, f)), cf, a7);
+        }
+        sums[0] = a0; sums[1] = a1; sums[2] = a2; sums[3] = a3;
+        sums[4] = a4; sums[5] = a5; sums[6] = a6; sums[7] = a7;
     }
 
     private interface IEpilogue
