@@ -21,7 +21,7 @@
 // Built only by nvcc 12+ (PTX ISA 8.0) for compute_90a; see build-ptx.sh.
 #include "common.cuh"
 #include "sm90_layout.cuh"
-#include "sm90_register_a.cuh"
+#include "sm90_wgmma_ops.cuh"
 
 namespace flash_assign_ws {
 
@@ -60,7 +60,7 @@ __device__ __forceinline__ void bulk_copy(uint32_t dst, const void* src, uint32_
                  ::"r"(dst), "l"(src), "r"(bytes), "r"(bar) : "memory");
 }
 
-// Op: one of register_a's wgmma k-steps (sm90_register_a.cuh), by element type.
+// Op: one of register_a's wgmma k-steps (sm90_wgmma_ops.cuh), by element type.
 template <typename Op, int KCH, int NWG, int STAGES>
 __device__ __forceinline__ void run(
     const char* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,
