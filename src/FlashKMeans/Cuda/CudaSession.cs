@@ -15,6 +15,7 @@ internal sealed class CudaSession : IDisposable
 
     private readonly bool _ownsContext;
     private readonly HashSet<string> _sharedRaised = [];
+    private readonly Dictionary<(int D, int Ldx, int Ldc), string> _assignNames = [];
     private DeviceBuffer<byte>? _centroidTiles;
     // Outgrown tile buffers stay allocated until the session ends: a captured graph may still point at them.
     private readonly List<DeviceBuffer<byte>> _retiredTiles = [];
@@ -169,6 +170,14 @@ internal sealed class CudaSession : IDisposable
 
     /// <summary>The kernel <see cref="Assign"/> launches for rows of <paramref name="d"/> values at pitch <paramref name="ldx"/> (for logs and benchmarks).</summary>
     public string AssignKernelName(int d, int ldx, int ldc)
+    {
+        // Assign asks on every launch (per streamed batch, per seeding pass): build each name once.
+        if (!_assignNames.TryGetValue((d, ldx, ldc), out string? name))
+            _assignNames[(d, ldx, ldc)] = name = BuildAssignKernelName(d, ldx, ldc);
+        return name;
+    }
+
+    private string BuildAssignKernelName(int d, int ldx, int ldc)
     {
         int rowBytes = ldx * Precision.ElementBytes;
         return ChooseAssign(d, ldx, ldc) switch
