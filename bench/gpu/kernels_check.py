@@ -19,7 +19,7 @@ VARIANT = os.environ.get("ASSIGN", "mma")
 PROFILE = "--profile" in sys.argv
 def seg_run(total):
     # CudaSession.SegmentRun
-    warps = 132 * 24
+    warps = 132 * 16
     return int(min(max((total + warps - 1) // warps, 16), 4096))
 WG_SMEM = 99328
 
@@ -180,13 +180,13 @@ def update(xp, labels, B, n, k, d, ld, dt, fixed, centroids, scale=None):
     NULL = np.uint64(0)
     if fixed:
         sums = cp.zeros((B * k, d), dtype=cp.int64)
-        fseg = fn("centroid_update", f"segment_sum_fixed_{suf}"); fseg.max_dynamic_shared_size_bytes = 65536
-        fseg((sgrid,), (256,), (xp, NULL, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), I32(RUN), sums, F32(scale)), shared_mem=65536)
+        fseg = fn("centroid_update", f"segment_sum_fixed_{suf}"); fseg.max_dynamic_shared_size_bytes = 98304
+        fseg((sgrid,), (256,), (xp, NULL, offsets, sorted_, I64(total), I32(B * k), I32(d), I32(ld), I32(RUN), sums, F32(scale)), shared_mem=98304)
         fn("centroid_update", "finalize_centroids_fixed")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, centroids, shift, wout, I32(B * k), I32(d), np.float64(1.0 / scale), np.float64(1.0), I32(0)))
     else:
         sums = cp.zeros((B * k, d), dtype=cp.float64)
-        fseg = fn("centroid_update", f"segment_sum_{suf}"); fseg.max_dynamic_shared_size_bytes = 65536
-        fseg((sgrid,), (256,), (xp, NULL, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), I32(RUN), sums), shared_mem=65536)
+        fseg = fn("centroid_update", f"segment_sum_{suf}"); fseg.max_dynamic_shared_size_bytes = 98304
+        fseg((sgrid,), (256,), (xp, NULL, offsets, sorted_, I64(total), I32(B * k), I32(d), I32(ld), I32(RUN), sums), shared_mem=98304)
         fn("centroid_update", "finalize_centroids")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, centroids, shift, wout, I32(B * k), I32(d), I32(0)))
     return counts, shift, sorted_
 
@@ -314,7 +314,7 @@ def bench_shape(B, n, k, d, dt, fixed=False):
     suf = SUFFIX[dt]
     f_assign, ASM, RPB, THR = assign_fn(dt, d)
     f_hist = fn("label_sort", "label_histogram"); f_scan = fn("label_sort", "exclusive_scan"); f_scat = fn("label_sort", "scatter_indices")
-    f_seg = fn("centroid_update", f"segment_sum_{suf}"); f_seg.max_dynamic_shared_size_bytes = 65536; f_fin = fn("centroid_update", "finalize_centroids")
+    f_seg = fn("centroid_update", f"segment_sum_{suf}"); f_seg.max_dynamic_shared_size_bytes = 98304; f_fin = fn("centroid_update", "finalize_centroids")
     f_pack = fn("row_pack", "pack_rows_tf32" if dt == "tf32" else f"pack_rows_{suf}"); f_sp = fn("segmented_sum", "segmented_sum_partial"); f_sf = fn("segmented_sum", "segmented_sum_final")
     chunks = max(1, 4 * 132 // B)
     f_hist.max_dynamic_shared_size_bytes = 227 * 1024
@@ -333,7 +333,7 @@ def bench_shape(B, n, k, d, dt, fixed=False):
         f_hist((chunks, B), (256,), (labels, counts, I32(n), I32(k)), shared_mem=4 * k)
         f_scan((1,), (1024,), (counts, offsets, cursor, I32(B * k)))
         f_scat((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=8 * k)
-        f_seg((sgrid,), (256,), (xp, NULL, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), I32(RUN), sums), shared_mem=65536)
+        f_seg((sgrid,), (256,), (xp, NULL, offsets, sorted_, I64(total), I32(B * k), I32(d), I32(ld), I32(RUN), sums), shared_mem=98304)
         f_fin(((B * k + 7) // 8,), (256,), (sums, counts, NULL, cen, shift, wout, I32(B * k), I32(d), I32(0)))
         f_pack(((B * k + 7) // 8,), (256,), (cen, cq, cn, I64(B * k), I32(d), I32(d), I32(ld)))
         f_sp((64, B), (256,), (mind, NULL, partials, I64(n)))
@@ -343,10 +343,11 @@ def bench_shape(B, n, k, d, dt, fixed=False):
         parts = {
             "assign": do_assign,
             "memset": lambda: (counts.fill(0), sums.fill(0)),
-            "histogram": lambda: f_hist((chunks, B), (256,), (labels, counts, I32(n), I32(k)), shared_mem=4 * k),
+            # counts zeroed each time: the scan and scatter below need the counts of one histogram
+            "histogram": lambda: (counts.fill(0), f_hist((chunks, B), (256,), (labels, counts, I32(n), I32(k)), shared_mem=4 * k)),
             "scan": lambda: f_scan((1,), (1024,), (counts, offsets, cursor, I32(B * k))),
             "scatter": lambda: (cursor.__setitem__(slice(None), offsets[:-1]), f_scat((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=8 * k)),
-            "segment_sum": lambda: f_seg((sgrid,), (256,), (xp, NULL, labels, sorted_, I64(total), I32(n), I32(k), I32(d), I32(ld), I32(RUN), sums), shared_mem=65536),
+            "segment_sum": lambda: f_seg((sgrid,), (256,), (xp, NULL, offsets, sorted_, I64(total), I32(B * k), I32(d), I32(ld), I32(RUN), sums), shared_mem=98304),
             "finalize": lambda: f_fin(((B * k + 7) // 8,), (256,), (sums, counts, NULL, cen, shift, wout, I32(B * k), I32(d), I32(0))),
             "pack": lambda: f_pack(((B * k + 7) // 8,), (256,), (cen, cq, cn, I64(B * k), I32(d), I32(d), I32(ld))),
             "inertia": lambda: (f_sp((64, B), (256,), (mind, NULL, partials, I64(n))), f_sf((B,), (256,), (partials, obj, I32(64)))),
@@ -383,7 +384,8 @@ if __name__ == "__main__":
         out["checks"] = res; out["fails"] = fails
     if "--bench" in ARGS:
         rows = []
-        for a in ANCHORS:
+        only = os.environ.get("SHAPES")  # e.g. "0,1,4": indices into ANCHORS
+        for a in ([ANCHORS[int(i)] for i in only.split(",")] if only else ANCHORS):
             r = bench_shape(*a); rows.append(r); print(json.dumps(r), flush=True)
         out["bench"] = rows
         print("| B | N | K | d | dtype | ms/iter | ms/iter (graph) | assign ms | TFLOP/s |")

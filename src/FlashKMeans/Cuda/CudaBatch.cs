@@ -204,7 +204,7 @@ internal sealed class CudaBatch : IDisposable
         s.Scatter(Labels.Pointer, _cursor.Pointer, _sorted.Pointer, total, k, b);
         _sums.Clear(s.Stream);
         float? scale = _deterministic ? Scale : null;
-        s.SegmentSums(X.Pointer, weights, Labels.Pointer, _sorted.Pointer, total, k, d, ld, _sums.Pointer, scale, b);
+        s.SegmentSums(X.Pointer, weights, _offsets.Pointer, _sorted.Pointer, total, k, d, ld, _sums.Pointer, scale, b);
         if (_weightSums is not null)
         {
             _weightSums.Clear(s.Stream);

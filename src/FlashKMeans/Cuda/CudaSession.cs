@@ -10,8 +10,9 @@ internal sealed class CudaSession : IDisposable
 {
     private const int AssignSharedBytes = 98304;   // flash_assign_mma.cu: SMEM_BYTES
     private const int WgmmaSharedBytes = 99328;    // flash_assign_wgmma.cu: SMEM_BYTES
-    private const int SegmentSharedBytes = 65536;  // centroid_update.cu: SMEM_BYTES
-    internal const int SumChunks = 64;             // partial sums per reduction; fixed so results are reproducible
+    // Partial sums per reduction: fixed (not per device) so that results reproduce across GPUs, and enough
+    // blocks to fill one (64 left an 8M-row inertia latency-bound on half the SMs).
+    internal const int SumChunks = 512;
 
     private readonly bool _ownsContext;
     private readonly HashSet<string> _sharedRaised = [];
@@ -51,6 +52,7 @@ internal sealed class CudaSession : IDisposable
             // The sort kernels keep k (histogram) or 2k (scatter) counters in shared memory when they fit.
             Kernels.Get("label_sort", "label_histogram").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
             Kernels.Get("label_sort", "scatter_indices").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
+            SegmentSharedBytes = SegmentSumSharedBytes(context.ComputeCapability);
             foreach (string sum in new[] { "segment_sum_", "segment_sum_fixed_" })
                 Kernels.Get("centroid_update", sum + precision.Suffix).SetMaxDynamicSharedMemory(SegmentSharedBytes);
             Stream = new CudaStream(context);
@@ -67,6 +69,11 @@ internal sealed class CudaSession : IDisposable
     }
 
     public CudaContext Context { get; }
+
+    /// <summary>Dynamic shared memory of segment_sum_*: centroid_update.cu's SMEM_BYTES, three ring stages from sm_80 on, two before.</summary>
+    internal static int SegmentSumSharedBytes(int computeCapability) => computeCapability >= 80 ? 98304 : 65536;
+
+    private int SegmentSharedBytes { get; }
 
     public CudaPrecision Precision { get; }
 
@@ -387,12 +394,16 @@ internal sealed class CudaSession : IDisposable
         Kernels.Get("label_sort", "scatter_indices").Launch(Stream, (SortChunks(batches), batches, 1), 256, SortSharedBytes(k, 2), args);
     }
 
-    /// <summary>Per-cluster sums of (weighted) rows through the sorted index list; fp64 or exact fixed point.</summary>
-    public void SegmentSums(ulong x, ulong weights, ulong labels, ulong sorted, long n, int k, int d, int ldx, ulong sums, float? fixedScale, int batches = 1)
+    /// <summary>
+    /// Per-cluster sums of (weighted) rows through the sorted index list, fp64 or exact fixed point. The cluster of
+    /// each sorted position comes from the segment <paramref name="offsets"/> (the scan of the counts, global
+    /// cluster order b·k + label, <paramref name="batches"/>·<paramref name="k"/> + 1 entries), not from the labels.
+    /// </summary>
+    public void SegmentSums(ulong x, ulong weights, ulong offsets, ulong sorted, long n, int k, int d, int ldx, ulong sums, float? fixedScale, int batches = 1)
     {
         int run = SegmentRun(n, Context.MultiprocessorCount);
         long grid = (n + run * 8L - 1) / (run * 8L);  // 8 warps per block, one run each
-        var args = new KernelArgs().Add(x).Add(weights).Add(labels).Add(sorted).Add(n).Add(RowsPerBatch(n, batches)).Add(k).Add(d).Add(ldx).Add(run).Add(sums);
+        var args = new KernelArgs().Add(x).Add(weights).Add(offsets).Add(sorted).Add(n).Add(batches * k).Add(d).Add(ldx).Add(run).Add(sums);
         if (fixedScale is float scale)
             Kernels.Get("centroid_update", "segment_sum_fixed_" + Precision.Suffix).Launch(Stream, (grid, 1, 1), 256, SegmentSharedBytes, args.Add(scale));
         else
@@ -400,13 +411,13 @@ internal sealed class CudaSession : IDisposable
     }
 
     /// <summary>
-    /// Sorted rows per warp of the segment sums: about one wave of resident warps (three blocks of 8
-    /// warps per SM, bounded by their 64 KiB of shared memory each) covers all rows, so that few
+    /// Sorted rows per warp of the segment sums: about one wave of resident warps (two blocks of 8
+    /// warps per SM, bounded by their 96 KiB of shared memory each) covers all rows, so that few
     /// atomics are issued; within [16, 4096].
     /// </summary>
     internal static int SegmentRun(long n, int multiprocessors)
     {
-        long warps = Math.Max(1L, multiprocessors * 24L);
+        long warps = Math.Max(1L, multiprocessors * 16L);
         return (int)Math.Clamp((n + warps - 1) / warps, 16, 4096);
     }
 

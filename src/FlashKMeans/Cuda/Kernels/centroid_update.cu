@@ -58,24 +58,30 @@ template <> struct Vec<__nv_bfloat16> {
 // per step, lane slot s taking positions s, s + slots, ... of the run. Each lane keeps the partial
 // sums of its vector and flushes them with one atomic per element when its cluster changes.
 //
-// The gathers are cp.async copies into a per-warp shared-memory ring, BATCH rows per lane per
-// stage and two stages: a lane holds no registers for rows in flight, so far more bytes are in the
-// air than register-staged loads allowed (those left this kernel latency-bound). Each lane reads
-// back only the 16-byte slots it copied itself, so no barrier is needed.
+// The gathers are cp.async copies into a per-warp shared-memory ring of RING stages of BATCH rows
+// per lane: a lane holds no registers for rows in flight, so far more bytes are in the air than
+// register-staged loads allowed (those left this kernel latency-bound). The sorted indices of a
+// stage are loaded one stage before its copies are issued, so no copy waits on an index load, and
+// the stages are unrolled so that every per-stage array stays in registers. Each lane reads back
+// only the 16-byte slots it copied itself, so no barrier is needed. (NOTES.md, U7: three stages of
+// eight with the prefetch moved 1M x 128 fp16 rows at 3.2 TB/s, against 2.4 for U6's two stages.)
 constexpr int BATCH = 8;
-constexpr int RING = 2;
-constexpr int SMEM_PER_WARP = RING * BATCH * 32 * 16;   // 8 KiB
-constexpr int SMEM_BYTES = (THREADS / 32) * SMEM_PER_WARP;  // 64 KiB per block
-static_assert(SMEM_BYTES == 65536, "the host launches with exactly this dynamic shared memory size");
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+constexpr int RING = 2;  // 64 KiB: sm_75 allows no more per block, and the copies are synchronous here
+#else
+constexpr int RING = 3;
+#endif
+constexpr int SMEM_PER_WARP = RING * BATCH * 32 * 16;       // 12 KiB (8 KiB for sm_70)
+constexpr int SMEM_BYTES = (THREADS / 32) * SMEM_PER_WARP;  // 96 KiB per block, two blocks per SM
+static_assert(SMEM_BYTES == (RING == 3 ? 98304 : 65536), "the host launches with exactly this dynamic shared memory size");
 
 // cp.async needs sm_80; the sm_70 build copies synchronously (correct, without the overlap).
-__device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, bool valid)
+__device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src)
 {
 #if __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src));
 #else
-    uint4 q = make_uint4(0, 0, 0, 0);
-    if (valid) q = __ldg(reinterpret_cast<const uint4*>(src));
+    const uint4 q = __ldg(reinterpret_cast<const uint4*>(src));
     asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"r"(dst), "r"(q.x), "r"(q.y), "r"(q.z), "r"(q.w) : "memory");
 #endif
 }
@@ -92,10 +98,24 @@ template <int N> __device__ __forceinline__ void cp_async_wait()
 #endif
 }
 
+// The cluster of a sorted position is the segment holding it (offsets[c] <= p < offsets[c + 1]), so
+// labels are never looked up: a lane's positions only increase, so it walks the offsets forward, and
+// only a segment's end costs a load. (Looking each row's label up, with a division for its problem
+// in batched runs, left the gather at 2.4 TB/s; NOTES.md, U7.)
+__device__ __forceinline__ int segment_of(const int* __restrict__ offsets, int clusters, long long p)
+{
+    int lo = 0, hi = clusters - 1;  // the last c with offsets[c] <= p
+    while (lo < hi) {
+        const int mid = (lo + hi + 1) >> 1;
+        if (__ldg(offsets + mid) <= p) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+}
+
 template <typename T, bool kFixed>
 __device__ __forceinline__ void segment_reduce(
-    const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ labels,
-    const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx, int run,
+    const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ offsets,
+    const int* __restrict__ sorted, long long total, int clusters, int d, int ldx, int run,
     double* __restrict__ fsums, unsigned long long* __restrict__ isums, float scale)
 {
     extern __shared__ __align__(16) unsigned char ring_smem[];
@@ -108,7 +128,8 @@ __device__ __forceinline__ void segment_reduce(
     const int vecs = ldx / EPV;
     const int slots = vecs >= 32 ? 1 : 32 / vecs;
     const char* xb = reinterpret_cast<const char*>(x);
-    const uint32_t ring = (uint32_t)__cvta_generic_to_shared(ring_smem) + (threadIdx.x >> 5) * SMEM_PER_WARP;
+    const unsigned char* mine = ring_smem + (threadIdx.x >> 5) * SMEM_PER_WARP;
+    const uint32_t ring = (uint32_t)__cvta_generic_to_shared(mine);
     const long long step = (long long)slots * BATCH;
 
     for (int vbase = 0; vbase < vecs; vbase += 32) {
@@ -133,50 +154,73 @@ __device__ __forceinline__ void segment_reduce(
                 iacc[i] = 0;
             }
         };
-        // Stage b holds batch b of this lane: BATCH rows' 16-byte vectors at ring + ((b % RING) * BATCH + u) * 512 + lane * 16.
+        // Stage s holds BATCH rows of this lane: its 16-byte vectors at ring + ((s * BATCH + u) * 32 + lane) * 16.
         int cl[RING][BATCH];
         float w[RING][BATCH];
-        auto issue = [&](long long p0, int buf) {
+        int next[BATCH];  // sorted indices of the stage to issue next
+        auto load_indices = [&](long long p0, int (&out)[BATCH]) {
 #pragma unroll
             for (int u = 0; u < BATCH; ++u) {
                 const long long p = p0 + (long long)u * slots;
-                const int idx = p < last ? __ldg(sorted + p) : -1;
-                cl[buf][u] = idx >= 0 ? (idx / n) * k + __ldg(labels + idx) : -1;
-                w[buf][u] = idx >= 0 ? (weights != nullptr ? __ldg(weights + idx) : 1.f) : 0.f;
-                const uint32_t dst = ring + ((buf * BATCH + u) * 32 + lane) * 16;
-                cp_async_16(dst, idx >= 0 ? xb + ((size_t)idx * ldx + e0) * sizeof(T) : xb, idx >= 0);
+                out[u] = p < last ? __ldg(sorted + p) : -1;
+            }
+        };
+        long long p = first + slot;
+        int seg = segment_of(offsets, clusters, p);
+        long long seg_end = __ldg(offsets + seg + 1);
+        // Stage s's rows start at position p0; issued in increasing p0, so seg only moves forward.
+        auto issue = [&](long long p0, const int (&idx)[BATCH], int (&c)[BATCH], float (&wt)[BATCH], int s) {
+#pragma unroll
+            for (int u = 0; u < BATCH; ++u) {
+                const int i = idx[u];
+                const long long pu = p0 + (long long)u * slots;
+                if (i >= 0)
+                    while (pu >= seg_end) seg_end = __ldg(offsets + ++seg + 1);
+                c[u] = i >= 0 ? seg : -1;
+                wt[u] = i >= 0 && weights != nullptr ? __ldg(weights + i) : 1.f;
+                if (i >= 0) cp_async_16(ring + ((s * BATCH + u) * 32 + lane) * 16, xb + ((size_t)i * ldx + e0) * sizeof(T));
             }
             cp_async_commit();
         };
-        long long p0 = first + slot;
-        issue(p0, 0);
-        for (int buf = 0; p0 < last; p0 += step, buf ^= 1) {
-            // Stage the next batch, then wait for this one (one group may stay in flight).
-            if (p0 + step < last) {
-                if (buf == 0) issue(p0 + step, 1); else issue(p0 + step, 0);
-                cp_async_wait<1>();
-            } else {
-                cp_async_wait<0>();
-            }
 #pragma unroll
-            for (int u = 0; u < BATCH; ++u) {
-                const int c = buf == 0 ? cl[0][u] : cl[1][u];
-                if (c < 0) continue;
-                const float wu = buf == 0 ? w[0][u] : w[1][u];
-                float val[EPV];
-                Vec<T>::load_shared(ring_smem + ((threadIdx.x >> 5) * SMEM_PER_WARP) + ((buf * BATCH + u) * 32 + lane) * 16, val);
-                if (c != cur) {
-                    if (cur >= 0) flush();
-                    cur = c;
-                }
+        for (int s = 0; s < RING - 1; ++s) {
+            int idx[BATCH];
+            load_indices(p + s * step, idx);
+            issue(p + s * step, idx, cl[s], w[s], s);
+        }
+        load_indices(p + (RING - 1) * step, next);
+        for (; p < last; p += RING * step) {
 #pragma unroll
-                for (int i = 0; i < EPV; ++i) {
-                    if (kFixed) iacc[i] += __float2ll_rn(val[i] * wu * scale);
-                    else acc[i] = fmaf(val[i], wu, acc[i]);
+            for (int s = 0; s < RING; ++s) {
+                const long long pc = p + s * step;
+                if (pc >= last) break;
+                // Issue the stage RING - 1 ahead into the slot consumed last, then wait for this one.
+                constexpr int kAhead = RING - 1;
+                const int ns = (s + kAhead) % RING;
+                issue(pc + kAhead * step, next, cl[ns], w[ns], ns);
+                load_indices(pc + RING * step, next);
+                cp_async_wait<kAhead>();
+#pragma unroll
+                for (int u = 0; u < BATCH; ++u) {
+                    const int c = cl[s][u];
+                    if (c < 0) continue;
+                    float val[EPV];
+                    Vec<T>::load_shared(mine + ((s * BATCH + u) * 32 + lane) * 16, val);
+                    if (c != cur) {
+                        if (cur >= 0) flush();
+                        cur = c;
+                    }
+                    const float wu = w[s][u];
+#pragma unroll
+                    for (int i = 0; i < EPV; ++i) {
+                        if (kFixed) iacc[i] += __float2ll_rn(val[i] * wu * scale);
+                        else acc[i] = fmaf(val[i], wu, acc[i]);
+                    }
                 }
             }
         }
         if (cur >= 0) flush();
+        cp_async_wait<0>();  // the ring is reused by the next vector slice
     }
 }
 
@@ -185,29 +229,31 @@ __device__ __forceinline__ void segment_reduce(
 // Arguments (T per the name):
 //   x       T      (B*n, ldx)  points
 //   weights fp32   (B*n)       row weights, or null for unit weights
-//   labels  int32  (B*n)       labels in [0, k)
+//   offsets int32  (clusters+1) segment starts in sorted, by global cluster b*k + label (exclusive_scan)
 //   sorted  int32  (B*n)       row indices grouped by cluster (scatter_indices)
+//   total   int64              B*n, the sorted positions
+//   clusters int               B*k
 //   sums    fp64 (B*k, d) for segment_sum_*, int64 fixed point (B*k, d) for segment_sum_fixed_*;
 //           in/out, zero it first
 //   ldx     int                row pitch in elements; ldx * sizeof(T) a multiple of 16, padding zero
 //   run     int                sorted positions per warp
 //   scale   fp32               fixed-point scale (power of two), fixed variants only
-// Launch: grid ceil(total / (run * 8)), block 256, dynamic shared memory 65536 bytes.
+// Launch: grid ceil(total / (run * 8)), block 256, dynamic shared memory 98304 bytes (65536 for the sm_70 build).
 #define SEGMENT_ENTRIES(SUFFIX, T)                                                                          \
-    extern "C" __global__ void __launch_bounds__(centroid_update::THREADS, 3) segment_sum_##SUFFIX(          \
-        const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ labels,         \
-        const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx, int run,            \
+    extern "C" __global__ void __launch_bounds__(centroid_update::THREADS, 2) segment_sum_##SUFFIX(          \
+        const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ offsets,        \
+        const int* __restrict__ sorted, long long total, int clusters, int d, int ldx, int run,            \
         double* __restrict__ sums)                                                                          \
     {                                                                                                       \
-        centroid_update::segment_reduce<T, false>(x, weights, labels, sorted, total, n, k, d, ldx, run,    \
+        centroid_update::segment_reduce<T, false>(x, weights, offsets, sorted, total, clusters, d, ldx, run, \
                                                    sums, nullptr, 0.f);                                     \
     }                                                                                                       \
-    extern "C" __global__ void __launch_bounds__(centroid_update::THREADS, 3) segment_sum_fixed_##SUFFIX(    \
-        const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ labels,         \
-        const int* __restrict__ sorted, long long total, int n, int k, int d, int ldx, int run,            \
+    extern "C" __global__ void __launch_bounds__(centroid_update::THREADS, 2) segment_sum_fixed_##SUFFIX(    \
+        const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ offsets,        \
+        const int* __restrict__ sorted, long long total, int clusters, int d, int ldx, int run,            \
         unsigned long long* __restrict__ sums, float scale)                                                 \
     {                                                                                                       \
-        centroid_update::segment_reduce<T, true>(x, weights, labels, sorted, total, n, k, d, ldx, run,     \
+        centroid_update::segment_reduce<T, true>(x, weights, offsets, sorted, total, clusters, d, ldx, run,  \
                                                   nullptr, sums, scale);                                    \
     }
 

@@ -48,7 +48,7 @@ internal static unsafe class HostWeightedSum
         Span<double> final = stackalloc double[Threads];
         final.Clear();
         for (int t = 0; t < chunks; t++)
-            final[t] += partials[t];
+            final[t % Threads] += partials[t];  // thread t mod 256 of the final block, in chunk order
         return BlockSum(final);
     }
 

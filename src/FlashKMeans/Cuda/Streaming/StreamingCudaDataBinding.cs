@@ -653,7 +653,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             s.Histogram(labels, _batchCounts.Pointer, count, _k);
             s.ExclusiveScan(_batchCounts.Pointer, _batchOffsets.Pointer, _batchCursor.Pointer, _k);
             s.Scatter(labels, _batchCursor.Pointer, _batchSorted.Pointer, count, _k);
-            s.SegmentSums(rows, WeightsAt(first), labels, _batchSorted.Pointer, count, _k, _d, _ld, _sums.Pointer, scale);
+            s.SegmentSums(rows, WeightsAt(first), _batchOffsets.Pointer, _batchSorted.Pointer, count, _k, _d, _ld, _sums.Pointer, scale);
             if (_weightSums is not null)
                 s.ClusterWeights(WeightsAt(first), labels, _weightSums.Pointer, count, _k, weightScale);
             if (store is not null)
