@@ -382,6 +382,11 @@ def ab_probe(specs):
 if __name__ == "__main__":
     print(cp.cuda.runtime.getDeviceProperties(0)["name"].decode(), flush=True)
     out = {}
+    if "--scatter-once" in sys.argv:  # one histogram, scan and scatter at N = 8M, K = 1024, for ncu
+        n, k = 1 << 23, 1024
+        scatter_order(cp.random.randint(0, k, n, dtype=cp.int32), n, k)
+        cp.cuda.runtime.deviceSynchronize()
+        sys.exit(0)
     if "--ab" in sys.argv:
         out["ab"] = ab_probe(sys.argv[sys.argv.index("--ab") + 1:])
         sys.exit(0)

@@ -239,7 +239,7 @@ public sealed class CudaKernelTests
         s.Histogram(l.Pointer, counts.Pointer, rows, k, b);
         s.ExclusiveScan(counts.Pointer, offsets.Pointer, cursor.Pointer, clusters);
         s.Scatter(l.Pointer, cursor.Pointer, sorted.Pointer, rows, k, b);
-        s.SegmentSums(x.Pointer, w?.Pointer ?? 0, l.Pointer, sorted.Pointer, rows, k, d, ld, sums.Pointer, deterministic ? scale : null, b);
+        s.SegmentSums(x.Pointer, w?.Pointer ?? 0, offsets.Pointer, sorted.Pointer, rows, k, d, ld, sums.Pointer, deterministic ? scale : null, b);
         if (w is not null)
             s.ClusterWeights(w.Pointer, l.Pointer, wsums.Pointer, rows, k, deterministic ? wscale : null, b);
         s.FinalizeCentroids(sums.Pointer, counts.Pointer, w is null ? 0 : wsums.Pointer, centroids.Pointer, shift.Pointer, weightOut.Pointer,

@@ -13,6 +13,26 @@ __device__ __forceinline__ unsigned dynamic_smem_bytes()
     return v;
 }
 
+// Calls f(label) for the labels of rows [lo, hi) that this thread owns (lo + threadIdx.x, + blockDim.x, ...),
+// loading ROWS_IN_FLIGHT of them before using any: one label load at a time per thread left the sort
+// kernels latency-bound (NOTES.md, U7), since each iteration's shared atomic waited on its own load.
+constexpr int ROWS_IN_FLIGHT = 8;
+template <typename F>
+__device__ __forceinline__ void for_each_label(const int* __restrict__ labels, int lo, int hi, F&& f)
+{
+    for (int base = lo + threadIdx.x; base < hi; base += blockDim.x * ROWS_IN_FLIGHT) {
+        int l[ROWS_IN_FLIGHT];
+#pragma unroll
+        for (int u = 0; u < ROWS_IN_FLIGHT; ++u) {
+            const int i = base + u * blockDim.x;
+            l[u] = i < hi ? __ldg(labels + i) : -1;
+        }
+#pragma unroll
+        for (int u = 0; u < ROWS_IN_FLIGHT; ++u)
+            if (l[u] >= 0) f(base + u * blockDim.x, l[u]);
+    }
+}
+
 // Block (c, b) owns rows [c*per, (c+1)*per) of batch b, per = ceil(n / gridDim.x), so a block only
 // ever touches its own batch's k clusters. With dynamic shared memory for k counters it counts in
 // shared memory and adds each non-zero counter to global memory once; with none (k too large for
@@ -36,7 +56,7 @@ extern "C" __global__ void label_histogram(const int* __restrict__ labels, int* 
     if (shared) {
         for (int j = threadIdx.x; j < k; j += blockDim.x) s_count[j] = 0;
         __syncthreads();
-        for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) atomicAdd(s_count + labels[i], 1);
+        for_each_label(labels, lo, hi, [&](int, int l) { atomicAdd(s_count + l, 1); });
         __syncthreads();
         for (int j = threadIdx.x; j < k; j += blockDim.x)
             if (s_count[j] != 0) atomicAdd(counts + j, s_count[j]);
@@ -128,7 +148,7 @@ extern "C" __global__ void scatter_indices(const int* __restrict__ labels, int* 
         int* s_base = s_mem + k;
         for (int j = threadIdx.x; j < k; j += blockDim.x) s_count[j] = 0;
         __syncthreads();
-        for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) atomicAdd(s_count + lab[i], 1);
+        for_each_label(lab, lo, hi, [&](int, int l) { atomicAdd(s_count + l, 1); });
         __syncthreads();
         for (int j = threadIdx.x; j < k; j += blockDim.x) {
             const int cnt = s_count[j];
@@ -136,10 +156,7 @@ extern "C" __global__ void scatter_indices(const int* __restrict__ labels, int* 
             s_count[j] = 0;
         }
         __syncthreads();
-        for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) {
-            const int l = lab[i];
-            sorted[s_base[l] + atomicAdd(s_count + l, 1)] = row_base + i;
-        }
+        for_each_label(lab, lo, hi, [&](int i, int l) { sorted[s_base[l] + atomicAdd(s_count + l, 1)] = row_base + i; });
     } else {
         const int lane = threadIdx.x & 31;
         for (int base = lo + threadIdx.x - lane; base < hi; base += blockDim.x) {
