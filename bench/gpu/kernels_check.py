@@ -7,6 +7,12 @@ Usage: python3 kernels_check.py <ptx-folder> [--check] [--bench] [--quick]
 import sys, time, math, json
 import numpy as np
 import cupy as cp
+
+
+def scatter_smem(k):
+    """CudaSession.ScatterSharedBytes for 227 KiB of shared memory per block."""
+    b = 4 * (4 * k + 2 * 8192)
+    return b if b <= 227 * 1024 else (8 * k if 8 * k <= 227 * 1024 else 0)
 import cupyx
 
 PTX = sys.argv[1]
@@ -169,7 +175,7 @@ def update(xp, labels, B, n, k, d, ld, dt, fixed, centroids, scale=None):
     fs = fn("label_sort", "scatter_indices"); fs.max_dynamic_shared_size_bytes = 227 * 1024
     fh((chunks, B), (256,), (labels, counts, I32(n), I32(k)), shared_mem=4 * k)
     fn("label_sort", "exclusive_scan")((1,), (1024,), (counts, offsets, cursor, I32(B * k)))
-    fs((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=8 * k)
+    fs((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=scatter_smem(k))
     width = min(256, (d + 31) // 32 * 32)
     lanes = 256 // width
     RUN = seg_run(total)
@@ -332,7 +338,7 @@ def bench_shape(B, n, k, d, dt, fixed=False):
         counts.fill(0); sums.fill(0)
         f_hist((chunks, B), (256,), (labels, counts, I32(n), I32(k)), shared_mem=4 * k)
         f_scan((1,), (1024,), (counts, offsets, cursor, I32(B * k)))
-        f_scat((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=8 * k)
+        f_scat((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=scatter_smem(k))
         f_seg((sgrid,), (256,), (xp, NULL, offsets, sorted_, I64(total), I32(B * k), I32(d), I32(ld), I32(RUN), sums), shared_mem=98304)
         f_fin(((B * k + 7) // 8,), (256,), (sums, counts, NULL, cen, shift, wout, I32(B * k), I32(d), I32(0)))
         f_pack(((B * k + 7) // 8,), (256,), (cen, cq, cn, I64(B * k), I32(d), I32(d), I32(ld)))
@@ -346,7 +352,7 @@ def bench_shape(B, n, k, d, dt, fixed=False):
             # counts zeroed each time: the scan and scatter below need the counts of one histogram
             "histogram": lambda: (counts.fill(0), f_hist((chunks, B), (256,), (labels, counts, I32(n), I32(k)), shared_mem=4 * k)),
             "scan": lambda: f_scan((1,), (1024,), (counts, offsets, cursor, I32(B * k))),
-            "scatter": lambda: (cursor.__setitem__(slice(None), offsets[:-1]), f_scat((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=8 * k)),
+            "scatter": lambda: (cursor.__setitem__(slice(None), offsets[:-1]), f_scat((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=scatter_smem(k))),
             "segment_sum": lambda: f_seg((sgrid,), (256,), (xp, NULL, offsets, sorted_, I64(total), I32(B * k), I32(d), I32(ld), I32(RUN), sums), shared_mem=98304),
             "finalize": lambda: f_fin(((B * k + 7) // 8,), (256,), (sums, counts, NULL, cen, shift, wout, I32(B * k), I32(d), I32(0))),
             "pack": lambda: f_pack(((B * k + 7) // 8,), (256,), (cen, cq, cn, I64(B * k), I32(d), I32(d), I32(ld))),

@@ -14,6 +14,12 @@ import sys, json, os
 import numpy as np
 import cupy as cp
 
+
+def scatter_smem(k):
+    """CudaSession.ScatterSharedBytes for 227 KiB of shared memory per block."""
+    b = 4 * (4 * k + 2 * 8192)
+    return b if b <= 227 * 1024 else (8 * k if 8 * k <= 227 * 1024 else 0)
+
 PTX = sys.argv[1]
 I32, I64 = np.int32, np.int64
 NULL = np.uint64(0)
@@ -52,7 +58,7 @@ def scatter_order(labels, n, k):
     fs = fn("label_sort", "scatter_indices"); fs.max_dynamic_shared_size_bytes = 227 * 1024
     fh((528,), (256,), (labels, counts, I32(n), I32(k)), shared_mem=4 * k)
     fn("label_sort", "exclusive_scan")((1,), (1024,), (counts, offsets, cursor, I32(k)))
-    fs((528,), (256,), (labels, cursor, out, I32(n), I32(k)), shared_mem=8 * k)
+    fs((528,), (256,), (labels, cursor, out, I32(n), I32(k)), shared_mem=scatter_smem(k))
     return out, offsets
 
 
@@ -333,7 +339,7 @@ def sort_chunks_probe(n, k):
         fn("label_sort", "exclusive_scan")((1,), (1024,), (counts, offsets, cursor, I32(k)))
         def sc():
             cursor[...] = offsets[:-1]
-            fs((chunks,), (256,), (labels, cursor, out, I32(n), I32(k)), shared_mem=8 * k)
+            fs((chunks,), (256,), (labels, cursor, out, I32(n), I32(k)), shared_mem=scatter_smem(k))
         tcopy = timeit(lambda: cursor.__setitem__(Ellipsis, offsets[:-1]))
         ts = timeit(sc) - tcopy
         res[chunks] = (round(th * 1e3, 1), round(ts * 1e3, 1))

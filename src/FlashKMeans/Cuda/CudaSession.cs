@@ -388,10 +388,26 @@ internal sealed class CudaSession : IDisposable
         Kernels.Get("label_sort", "exclusive_scan").Launch(Stream, (1, 1, 1), 1024, 0, args);
     }
 
+    /// <summary>Rows scatter_indices sorts in shared memory at a time (label_sort.cu: SCATTER_SUB).</summary>
+    private const int ScatterPieceRows = 8192;
+
+    /// <summary>
+    /// Dynamic shared memory of scatter_indices: 4k counters and a sorted piece of rows when they fit (the
+    /// kernel then writes each cluster's indices in order), else 2k counters, else 0 (global atomics).
+    /// </summary>
+    internal static int ScatterSharedBytes(int k, int maxSharedPerBlock)
+    {
+        long sorting = 4L * (4L * k + 2 * ScatterPieceRows);
+        if (sorting <= maxSharedPerBlock)
+            return (int)sorting;
+        return 8L * k <= maxSharedPerBlock ? 8 * k : 0;
+    }
+
     public void Scatter(ulong labels, ulong cursor, ulong sorted, long n, int k, int batches = 1)
     {
         var args = new KernelArgs().Add(labels).Add(cursor).Add(sorted).Add(RowsPerBatch(n, batches)).Add(k);
-        Kernels.Get("label_sort", "scatter_indices").Launch(Stream, (SortChunks(batches), batches, 1), 256, SortSharedBytes(k, 2), args);
+        Kernels.Get("label_sort", "scatter_indices").Launch(Stream, (SortChunks(batches), batches, 1), 256,
+            ScatterSharedBytes(k, Context.MaxSharedMemoryPerBlock), args);
     }
 
     /// <summary>

@@ -74,6 +74,27 @@ public sealed class PtxResourceTests
     }
 
     [TestMethod]
+    public void Update_launch_shapes_match_the_kernels()
+    {
+        // segment_sum_*: 256 threads, two blocks per SM from sm_80 on (three 12 KiB stages per warp), which
+        // the host's shared memory size must allow on Hopper's 227 KiB.
+        string ptx = Encoding.ASCII.GetString(CudaKernels.ReadResource(CudaKernels.ResourcePrefix + "centroid_update.sm80.ptx"));
+        var match = Regex.Match(ptx, @"\.entry segment_sum_f16\([^{]*?\.maxntid (\d+), 1, 1\s*\.minnctapersm (\d+)", RegexOptions.Singleline);
+        Assert.IsTrue(match.Success, "segment_sum_f16 has no launch bounds");
+        Assert.AreEqual("256", match.Groups[1].Value);
+        int blocks = int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.IsTrue(blocks * (CudaSession.SegmentSumSharedBytes(80) + 1024) <= 233472, "the promised blocks per SM do not fit");
+        Assert.AreEqual(65536, CudaSession.SegmentSumSharedBytes(70));
+
+        // scatter_indices: the sorting path (4k counters and two 8192-row arrays) where it fits, else 2k counters, else none.
+        Assert.AreEqual(4 * (4 * 1024 + 2 * 8192), CudaSession.ScatterSharedBytes(1024, 232448));
+        Assert.AreEqual(4 * (4 * 8192 + 2 * 8192), CudaSession.ScatterSharedBytes(8192, 232448));
+        Assert.AreEqual(8 * 20000, CudaSession.ScatterSharedBytes(20000, 232448));
+        Assert.AreEqual(0, CudaSession.ScatterSharedBytes(40000, 232448));
+        Assert.AreEqual(8 * 1024, CudaSession.ScatterSharedBytes(1024, 49152));
+    }
+
+    [TestMethod]
     public void Each_ptx_targets_the_architecture_in_its_name()
     {
         foreach (string name in CudaKernels.AvailableResources())
