@@ -17,7 +17,7 @@ import cupy as cp
 
 def scatter_smem(k):
     """CudaSession.ScatterSharedBytes for 227 KiB of shared memory per block."""
-    b = 4 * (4 * k + 2 * 8192)
+    b = 4 * (4 * k + 2 * 8192 + 8)
     return b if b <= 227 * 1024 else (8 * k if 8 * k <= 227 * 1024 else 0)
 
 PTX = sys.argv[1]

@@ -392,12 +392,12 @@ internal sealed class CudaSession : IDisposable
     private const int ScatterPieceRows = 8192;
 
     /// <summary>
-    /// Dynamic shared memory of scatter_indices: 4k counters and a sorted piece of rows when they fit (the
+    /// Dynamic shared memory of scatter_indices: 4k counters, a sorted piece of rows and a scan's scratch when they fit (the
     /// kernel then writes each cluster's indices in order), else 2k counters, else 0 (global atomics).
     /// </summary>
     internal static int ScatterSharedBytes(int k, int maxSharedPerBlock)
     {
-        long sorting = 4L * (4L * k + 2 * ScatterPieceRows);
+        long sorting = 4L * (4L * k + 2 * ScatterPieceRows + 8);
         if (sorting <= maxSharedPerBlock)
             return (int)sorting;
         return 8L * k <= maxSharedPerBlock ? 8 * k : 0;

@@ -86,9 +86,9 @@ public sealed class PtxResourceTests
         Assert.IsTrue(blocks * (CudaSession.SegmentSumSharedBytes(80) + 1024) <= 233472, "the promised blocks per SM do not fit");
         Assert.AreEqual(65536, CudaSession.SegmentSumSharedBytes(70));
 
-        // scatter_indices: the sorting path (4k counters and two 8192-row arrays) where it fits, else 2k counters, else none.
-        Assert.AreEqual(4 * (4 * 1024 + 2 * 8192), CudaSession.ScatterSharedBytes(1024, 232448));
-        Assert.AreEqual(4 * (4 * 8192 + 2 * 8192), CudaSession.ScatterSharedBytes(8192, 232448));
+        // scatter_indices: the sorting path (4k counters, two 8192-row arrays, 8 ints of scratch) where it fits, else 2k counters, else none.
+        Assert.AreEqual(4 * (4 * 1024 + 2 * 8192 + 8), CudaSession.ScatterSharedBytes(1024, 232448));
+        Assert.AreEqual(4 * (4 * 8192 + 2 * 8192 + 8), CudaSession.ScatterSharedBytes(8192, 232448));
         Assert.AreEqual(8 * 20000, CudaSession.ScatterSharedBytes(20000, 232448));
         Assert.AreEqual(0, CudaSession.ScatterSharedBytes(40000, 232448));
         Assert.AreEqual(8 * 1024, CudaSession.ScatterSharedBytes(1024, 49152));

@@ -129,7 +129,7 @@ extern "C" __global__ void __launch_bounds__(1024) exclusive_scan(const int* __r
 //                       (fixed point) or are documented as order-dependent (fp64 atomics).
 //   n, k   int
 // Launch: grid (chunks, B) as label_histogram, block 256, dynamic shared memory
-// scatter_shared_bytes(k) = (4k + 2 SCATTER_SUB) * 4 bytes, else 2*k*4 bytes, else 0.
+// (4k + 2 SCATTER_SUB + 8) * 4 bytes, else 2*k*4 bytes, else 0 (CudaSession.ScatterSharedBytes).
 // With the most shared memory a block sorts SCATTER_SUB rows at a time in shared memory (count,
 // scan, reserve one global range per cluster, place) and then writes each cluster's rows to its
 // range in order, so that neighbouring threads write neighbouring indices: the direct scatter wrote
@@ -138,11 +138,12 @@ extern "C" __global__ void __launch_bounds__(1024) exclusive_scan(const int* __r
 // uses warp-aggregated global atomics.
 constexpr int SCATTER_SUB = 8192;  // rows sorted in shared memory at a time
 
-// Exclusive scan of v[0..len) into out[0..len) by one block of 256 threads; returns the total.
-// Thread t scans a contiguous range of ceil(len / 256) values, then the ranges' totals are scanned.
-__device__ __forceinline__ int block_exclusive_scan(const int* v, int* out, int len)
+// Exclusive scan of v[0..len) into out[0..len) by one block of 256 threads, with 8 ints of shared
+// scratch (dynamic: a static array would leave less than the device's maximum for the dynamic part,
+// which the host asks for); returns the total. Thread t scans a contiguous range of ceil(len / 256)
+// values, then the ranges' totals are scanned.
+__device__ __forceinline__ int block_exclusive_scan(const int* v, int* out, int len, int* warp_totals)
 {
-    __shared__ int warp_totals[8];
     const int per = (len + 255) / 256;
     const int lo = min(len, (int)threadIdx.x * per), hi = min(len, lo + per);
     int sum = 0;
@@ -177,7 +178,7 @@ extern "C" __global__ void scatter_indices(const int* __restrict__ labels, int* 
     const int lo = blockIdx.x * per;
     const int hi = min(n, lo + per);
     const bool shared = dynamic_smem_bytes() >= (unsigned)k * 8u;
-    const bool sorts = dynamic_smem_bytes() >= (unsigned)(4 * k + 2 * SCATTER_SUB) * 4u;
+    const bool sorts = dynamic_smem_bytes() >= (unsigned)(4 * k + 2 * SCATTER_SUB + 8) * 4u;
     const int* lab = labels + (size_t)b * n;
     int* cur = cursor + (size_t)b * k;
     const int row_base = b * n;
@@ -188,13 +189,14 @@ extern "C" __global__ void scatter_indices(const int* __restrict__ labels, int* 
         int* s_fill = s_base + k;      // k: next free slot of each cluster in the piece
         int* s_row = s_fill + k;       // SCATTER_SUB: the piece's row indices, sorted by cluster
         int* s_label = s_row + SCATTER_SUB;
+        int* s_scratch = s_label + SCATTER_SUB;  // 8: the scan's warp totals
         for (int p0 = lo; p0 < hi; p0 += SCATTER_SUB) {
             const int p1 = min(hi, p0 + SCATTER_SUB);
             for (int j = threadIdx.x; j < k; j += blockDim.x) s_count[j] = 0;
             __syncthreads();
             for_each_label(lab, p0, p1, [&](int, int l) { atomicAdd(s_count + l, 1); });
             __syncthreads();
-            block_exclusive_scan(s_count, s_start, k);
+            block_exclusive_scan(s_count, s_start, k, s_scratch);
             for (int j = threadIdx.x; j < k; j += blockDim.x) {
                 const int cnt = s_count[j];
                 s_base[j] = cnt != 0 ? atomicAdd(cur + j, cnt) : 0;
