@@ -10,9 +10,12 @@ internal sealed class CudaSession : IDisposable
 {
     private const int AssignSharedBytes = 98304;   // flash_assign_mma.cu: SMEM_BYTES
     private const int WgmmaSharedBytes = 99328;    // flash_assign_wgmma.cu: SMEM_BYTES
-    // Partial sums per reduction: fixed (not per device) so that results reproduce across GPUs, and enough
-    // blocks to fill one (64 left an 8M-row inertia latency-bound on half the SMs).
+    // Most partial sums per reduction: enough blocks to fill a GPU (64 left an 8M-row inertia latency-bound on
+    // half the SMs). The count depends on n alone (SumChunksFor), not on the device, so results reproduce.
     internal const int SumChunks = 512;
+
+    /// <summary>Partial sums (blocks) of a reduction over <paramref name="n"/> values: one per 4096, within [1, <see cref="SumChunks"/>].</summary>
+    internal static int SumChunksFor(long n) => (int)Math.Clamp((n + 4095) / 4096, 1, SumChunks);
 
     private readonly bool _ownsContext;
     private readonly HashSet<string> _sharedRaised = [];
@@ -281,14 +284,15 @@ internal sealed class CudaSession : IDisposable
     /// <summary>
     /// Enqueues Σ w·v of each of <paramref name="batches"/> problems of <paramref name="n"/> values laid out one after
     /// another (weights likewise, or 0 for unit weights) into <paramref name="output"/> (one double per problem), through
-    /// <paramref name="partials"/> (<see cref="SumChunks"/> doubles per problem). Each problem's sum is the one
+    /// <paramref name="partials"/> (<see cref="SumChunksFor"/>(n) doubles per problem, at most <see cref="SumChunks"/>). Each problem's sum is the one
     /// <see cref="WeightedSum"/> gives for it alone.
     /// </summary>
     public void WeightedSums(ulong values, ulong weights, long n, int batches, ulong partials, ulong output)
     {
         var partial = new KernelArgs().Add(values).Add(weights).Add(partials).Add(n);
-        Kernels.Get("segmented_sum", "segmented_sum_partial").Launch(Stream, (SumChunks, batches, 1), 256, 0, partial);
-        var final = new KernelArgs().Add(partials).Add(output).Add(SumChunks);
+        int chunks = SumChunksFor(n);
+        Kernels.Get("segmented_sum", "segmented_sum_partial").Launch(Stream, (chunks, batches, 1), 256, 0, partial);
+        var final = new KernelArgs().Add(partials).Add(output).Add(chunks);
         Kernels.Get("segmented_sum", "segmented_sum_final").Launch(Stream, (batches, 1, 1), 256, 0, final);
     }
 
@@ -352,8 +356,9 @@ internal sealed class CudaSession : IDisposable
         try
         {
             var args = new KernelArgs().Add(distances).Add(seed).Add(weights).Add(partials.Pointer).Add(n).Add(m);
-            Kernels.Get("segmented_sum", "candidate_potential_partial").Launch(Stream, (SumChunks, m, 1), 256, 0, args);
-            var final = new KernelArgs().Add(partials.Pointer).Add(output).Add(SumChunks);
+            int chunks = SumChunksFor(n);
+            Kernels.Get("segmented_sum", "candidate_potential_partial").Launch(Stream, (chunks, m, 1), 256, 0, args);
+            var final = new KernelArgs().Add(partials.Pointer).Add(output).Add(chunks);
             Kernels.Get("segmented_sum", "segmented_sum_final").Launch(Stream, (m, 1, 1), 256, 0, final);
             Stream.Synchronize();
         }

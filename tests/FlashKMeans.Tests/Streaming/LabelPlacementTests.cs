@@ -134,8 +134,9 @@ public sealed class LabelPlacementTests
     /// <summary>segmented_sum_partial and segmented_sum_final written as the CUDA code reads: 256 threads per block, a shuffle butterfly per warp.</summary>
     private static double KernelOrderSum(float[] v, float[]? w)
     {
-        const int chunks = CudaSession.SumChunks, threads = 256;
+        const int threads = 256;
         long len = v.Length;
+        int chunks = CudaSession.SumChunksFor(len);
         long per = (len + chunks - 1) / chunks;
         var partials = new double[chunks];
         for (int block = 0; block < chunks; block++)
@@ -172,9 +173,10 @@ public sealed class LabelPlacementTests
 
     [TestMethod]
     [DataRow(1)]
-    [DataRow(63)]        // fewer rows than chunks
+    [DataRow(63)]        // one chunk
     [DataRow(64 * 256)]
     [DataRow(100_003)]   // chunks of ragged length
+    [DataRow(1_300_001)] // more chunks than the final block's 256 threads
     public unsafe void The_host_inertia_adds_in_the_gpu_order(int n)
     {
         var random = new Random(n);

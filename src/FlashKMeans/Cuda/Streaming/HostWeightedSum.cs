@@ -6,7 +6,7 @@ namespace FlashKMeans.Cuda.Streaming;
 /// so that a fit whose distances live on the host (<see cref="LabelPlacement.Host"/>) reports the inertia a
 /// device-side reduction reports, bit for bit.
 /// <para>
-/// The kernels: chunk c of <see cref="CudaSession.SumChunks"/> covers [c·per, (c+1)·per) with
+/// The kernels: chunk c of <see cref="CudaSession.SumChunksFor"/>(n) covers [c·per, (c+1)·per) with
 /// per = ⌈n / chunks⌉; in it, thread t of 256 adds rows t, t + 256, … in row order into an fp64 starting at
 /// 0; the block then sums its 256 values with <c>block_sum</c> (a butterfly over each warp's 32 lanes, then
 /// lane 0 of every warp added in warp order to 0). The final pass feeds the chunk totals to one block the
@@ -26,7 +26,7 @@ internal static unsafe class HostWeightedSum
     /// <param name="threads">Host threads (the result does not depend on them).</param>
     public static double Sum(float* values, float* weights, long n, int threads)
     {
-        const int chunks = CudaSession.SumChunks;
+        int chunks = CudaSession.SumChunksFor(n);
         long per = (n + chunks - 1) / chunks;
         var partials = new double[chunks];
         nint v = (nint)values, w = (nint)weights;
