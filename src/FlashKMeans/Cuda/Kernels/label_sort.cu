@@ -71,6 +71,18 @@ extern "C" __global__ void label_histogram(const int* __restrict__ labels, int* 
     }
 }
 
+// Inclusive prefix sum of v over the lanes of a warp.
+__device__ __forceinline__ int warp_inclusive_scan(int v)
+{
+    const int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+        const int t = __shfl_up_sync(0xffffffffu, v, o);
+        if (lane >= o) v += t;
+    }
+    return v;
+}
+
 // Exclusive scan of counts into offsets, in one block (the length is B*k, not B*n).
 //   counts  int32 (len)
 //   offsets int32 (len + 1)  out: offsets[j] = sum of counts[0..j), offsets[len] = total
@@ -90,23 +102,10 @@ extern "C" __global__ void __launch_bounds__(1024) exclusive_scan(const int* __r
     for (int base = 0; base < len; base += 1024) {
         const int j = base + tid;
         const int v = j < len ? counts[j] : 0;
-        int incl = v;
-#pragma unroll
-        for (int o = 1; o < 32; o <<= 1) {
-            const int t = __shfl_up_sync(0xffffffffu, incl, o);
-            if (lane >= o) incl += t;
-        }
+        const int incl = warp_inclusive_scan(v);
         if (lane == 31) warp_totals[warp] = incl;
         __syncthreads();
-        if (warp == 0) {
-            int w = warp_totals[lane];
-#pragma unroll
-            for (int o = 1; o < 32; o <<= 1) {
-                const int t = __shfl_up_sync(0xffffffffu, w, o);
-                if (lane >= o) w += t;
-            }
-            warp_totals[lane] = w;  // inclusive over warps
-        }
+        if (warp == 0) warp_totals[lane] = warp_inclusive_scan(warp_totals[lane]);  // inclusive over warps
         __syncthreads();
         const int carry = carry_s;
         const int excl = carry + (warp > 0 ? warp_totals[warp - 1] : 0) + incl - v;
@@ -149,12 +148,7 @@ __device__ __forceinline__ int block_exclusive_scan(const int* v, int* out, int 
     int sum = 0;
     for (int j = lo; j < hi; ++j) sum += v[j];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    int incl = sum;
-#pragma unroll
-    for (int o = 1; o < 32; o <<= 1) {
-        const int t = __shfl_up_sync(0xffffffffu, incl, o);
-        if (lane >= o) incl += t;
-    }
+    const int incl = warp_inclusive_scan(sum);
     if (lane == 31) warp_totals[warp] = incl;
     __syncthreads();
     int before = 0, total = 0;
