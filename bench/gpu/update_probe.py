@@ -152,7 +152,7 @@ def red_probe(n, d):
     cases = {
         "K1024": cp.random.randint(0, 1024, n, dtype=cp.int32),
         "K16": cp.random.randint(0, 16, n, dtype=cp.int32),
-        "runs_K1024": (cp.arange(n, dtype=cp.int32) * 1024 // n).astype(cp.int32),
+        "runs_K1024": (cp.arange(n, dtype=cp.int64) * 1024 // n).astype(cp.int32),  # int64: n * 1024 overflows int32 at 8M
         "one_cluster_90pct": cp.where(cp.random.random(n) < 0.9, 0, cp.random.randint(0, 1024, n)).astype(cp.int32),
     }
     grid = 132 * 8
