@@ -32,6 +32,8 @@ public sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend
             throw new NotSupportedException($"No CUDA GPU is usable: {reason}");
         var context = CudaContext.Open(0);
         var session = new CudaSession(context, new CudaPrecision(options.Precision), ownsContext: true);
+        foreach (string skipped in session.Kernels.Skipped)
+            options.Logger?.LogWarning("FlashKMeans: {Skipped}", skipped);
         return new CudaBackend(session, options);
     }
 

@@ -21,6 +21,7 @@ internal sealed class CudaKernels : IDisposable
 
     private readonly Dictionary<string, CudaModule> _modules = new();
     private readonly Dictionary<string, CudaFunction> _functions = new();
+    private readonly List<string> _skipped = [];
     private readonly CudaContext _context;
 
     public CudaKernels(CudaContext context)
@@ -34,7 +35,11 @@ internal sealed class CudaKernels : IDisposable
                 string? resource = SelectPtx(file, context.ComputeCapability, names);
                 if (resource is null)
                     continue;
-                _modules[file] = CudaModule.Load(context, ReadResource(resource), resource);
+                var module = LoadOptional(file, resource, r => CudaModule.Load(context, ReadResource(r), r), out string? reason);
+                if (module is not null)
+                    _modules[file] = module;
+                else
+                    _skipped.Add(reason!);
             }
         }
         catch
@@ -55,6 +60,32 @@ internal sealed class CudaKernels : IDisposable
 
     /// <summary>Kernel files that exist only as Hopper-specific (sm90a) PTX.</summary>
     internal static bool IsHopperOnly(string file) => file is "flash_assign_wgmma" or "flash_assign_ws";
+
+    /// <summary>
+    /// Why optional modules were left out: the Hopper-only files are built by nvcc 13 (PTX ISA 9.0), which a
+    /// driver older than CUDA 13 cannot JIT-compile. The session then assigns with the mma.sync kernels.
+    /// </summary>
+    public IReadOnlyList<string> Skipped => _skipped;
+
+    /// <summary>
+    /// Loads <paramref name="resource"/> for <paramref name="file"/>. A Hopper-only file whose PTX the driver
+    /// rejects as too new or invalid for it is optional: null, with the reason. Any other failure, and any
+    /// failure of a required file, is thrown.
+    /// </summary>
+    internal static T? LoadOptional<T>(string file, string resource, Func<string, T> load, out string? reason) where T : class
+    {
+        reason = null;
+        try
+        {
+            return load(resource);
+        }
+        catch (CudaException e) when (IsHopperOnly(file)
+            && e.ErrorCode is (int)CuResult.UnsupportedPtxVersion or (int)CuResult.InvalidPtx)
+        {
+            reason = $"{resource} not loaded ({e.ErrorName}; it needs a CUDA 13 driver): assigning without its kernels";
+            return null;
+        }
+    }
 
     /// <summary>A kernel by file and name; cached.</summary>
     public CudaFunction Get(string file, string kernel)

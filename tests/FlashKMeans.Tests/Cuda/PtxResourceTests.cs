@@ -74,6 +74,28 @@ public sealed class PtxResourceTests
     }
 
     [TestMethod]
+    public void Hopper_modules_a_driver_cannot_compile_are_left_out_and_required_ones_fail()
+    {
+        // nvcc 13 emits PTX ISA 9.0 for the sm90a files; a CUDA 12 driver answers UNSUPPORTED_PTX_VERSION. Those
+        // files are optional (the session falls back to mma.sync); every other failure must still surface.
+        static object Reject(int code, string name) => throw new CudaException(code, name, name);
+        var loaded = new object();
+        Assert.AreSame(loaded, CudaKernels.LoadOptional<object>("flash_assign_ws", "r", _ => loaded, out string? none));
+        Assert.IsNull(none);
+        foreach (var (code, name) in new[] { ((int)CuResult.UnsupportedPtxVersion, "CUDA_ERROR_UNSUPPORTED_PTX_VERSION"), ((int)CuResult.InvalidPtx, "CUDA_ERROR_INVALID_PTX") })
+        {
+            foreach (string file in new[] { "flash_assign_ws", "flash_assign_wgmma" })
+            {
+                Assert.IsNull(CudaKernels.LoadOptional<object>(file, file + ".sm90a.ptx", _ => Reject(code, name), out string? reason));
+                StringAssert.Contains(reason, file + ".sm90a.ptx");
+                StringAssert.Contains(reason, name);
+            }
+            Assert.ThrowsExactly<CudaException>(() => CudaKernels.LoadOptional<object>("label_sort", "r", _ => Reject(code, name), out _));
+        }
+        Assert.ThrowsExactly<CudaException>(() => CudaKernels.LoadOptional<object>("flash_assign_ws", "r", _ => Reject(2, "CUDA_ERROR_OUT_OF_MEMORY"), out _));
+    }
+
+    [TestMethod]
     public void Update_launch_shapes_match_the_kernels()
     {
         // segment_sum_*: 256 threads, two blocks per SM from sm_80 on (three 12 KiB stages per warp), which
