@@ -21,6 +21,7 @@ SMEM = 98304
 import os
 # ASSIGN=mma: the mma.sync kernels; ASSIGN=wgmma: flash_assign_wgmma_* (sm_90a PTX, shared-memory A);
 # ASSIGN=wgmma_rs: what CudaSession picks on Hopper (register-A for rows up to 256 bytes, else wgmma).
+NULL = np.uint64(0)  # a null pointer argument
 VARIANT = os.environ.get("ASSIGN", "mma")
 PROFILE = "--profile" in sys.argv
 def seg_run(total):
@@ -173,7 +174,7 @@ def update(xp, labels, B, n, k, d, ld, dt, fixed, centroids, scale=None):
     chunks = max(1, 4 * 132 // B)
     fh = fn("label_sort", "label_histogram"); fh.max_dynamic_shared_size_bytes = 227 * 1024
     fs = fn("label_sort", "scatter_indices"); fs.max_dynamic_shared_size_bytes = 227 * 1024
-    fh((chunks, B), (256,), (labels, counts, I32(n), I32(k)), shared_mem=4 * k)
+    fh((chunks, B), (256,), (labels, counts, I32(n), I32(k), NULL, NULL), shared_mem=4 * k)
     fn("label_sort", "exclusive_scan")((1,), (1024,), (counts, offsets, cursor, I32(B * k)))
     fs((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=scatter_smem(k))
     width = min(256, (d + 31) // 32 * 32)
@@ -188,12 +189,12 @@ def update(xp, labels, B, n, k, d, ld, dt, fixed, centroids, scale=None):
         sums = cp.zeros((B * k, d), dtype=cp.int64)
         fseg = fn("centroid_update", f"segment_sum_fixed_{suf}"); fseg.max_dynamic_shared_size_bytes = 98304
         fseg((sgrid,), (256,), (xp, NULL, offsets, sorted_, I64(total), I32(B * k), I32(d), I32(ld), I32(RUN), sums, F32(scale)), shared_mem=98304)
-        fn("centroid_update", "finalize_centroids_fixed")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, centroids, shift, wout, I32(B * k), I32(d), np.float64(1.0 / scale), np.float64(1.0), I32(0)))
+        fn("centroid_update", "finalize_centroids_fixed")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, centroids, shift, wout, I32(B * k), I32(d), np.float64(1.0 / scale), np.float64(1.0), I32(0), NULL, NULL, I32(0), I32(0)))
     else:
         sums = cp.zeros((B * k, d), dtype=cp.float64)
         fseg = fn("centroid_update", f"segment_sum_{suf}"); fseg.max_dynamic_shared_size_bytes = 98304
         fseg((sgrid,), (256,), (xp, NULL, offsets, sorted_, I64(total), I32(B * k), I32(d), I32(ld), I32(RUN), sums), shared_mem=98304)
-        fn("centroid_update", "finalize_centroids")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, centroids, shift, wout, I32(B * k), I32(d), I32(0)))
+        fn("centroid_update", "finalize_centroids")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, centroids, shift, wout, I32(B * k), I32(d), I32(0), NULL, NULL, I32(0), I32(0)))
     return counts, shift, sorted_
 
 def fixed_scale(maxabs, n):
@@ -336,11 +337,11 @@ def bench_shape(B, n, k, d, dt, fixed=False):
     def do_iter():
         do_assign()
         counts.fill(0); sums.fill(0)
-        f_hist((chunks, B), (256,), (labels, counts, I32(n), I32(k)), shared_mem=4 * k)
+        f_hist((chunks, B), (256,), (labels, counts, I32(n), I32(k), NULL, NULL), shared_mem=4 * k)
         f_scan((1,), (1024,), (counts, offsets, cursor, I32(B * k)))
         f_scat((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=scatter_smem(k))
         f_seg((sgrid,), (256,), (xp, NULL, offsets, sorted_, I64(total), I32(B * k), I32(d), I32(ld), I32(RUN), sums), shared_mem=98304)
-        f_fin(((B * k + 7) // 8,), (256,), (sums, counts, NULL, cen, shift, wout, I32(B * k), I32(d), I32(0)))
+        f_fin(((B * k + 7) // 8,), (256,), (sums, counts, NULL, cen, shift, wout, I32(B * k), I32(d), I32(0), NULL, NULL, I32(0), I32(0)))
         f_pack(((B * k + 7) // 8,), (256,), (cen, cq, cn, I64(B * k), I32(d), I32(d), I32(ld)))
         f_sp((64, B), (256,), (mind, NULL, partials, I64(n)))
         f_sf((B,), (256,), (partials, obj, I32(64)))
@@ -350,11 +351,11 @@ def bench_shape(B, n, k, d, dt, fixed=False):
             "assign": do_assign,
             "memset": lambda: (counts.fill(0), sums.fill(0)),
             # counts zeroed each time: the scan and scatter below need the counts of one histogram
-            "histogram": lambda: (counts.fill(0), f_hist((chunks, B), (256,), (labels, counts, I32(n), I32(k)), shared_mem=4 * k)),
+            "histogram": lambda: (counts.fill(0), f_hist((chunks, B), (256,), (labels, counts, I32(n), I32(k), NULL, NULL), shared_mem=4 * k)),
             "scan": lambda: f_scan((1,), (1024,), (counts, offsets, cursor, I32(B * k))),
             "scatter": lambda: (cursor.__setitem__(slice(None), offsets[:-1]), f_scat((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=scatter_smem(k))),
             "segment_sum": lambda: f_seg((sgrid,), (256,), (xp, NULL, offsets, sorted_, I64(total), I32(B * k), I32(d), I32(ld), I32(RUN), sums), shared_mem=98304),
-            "finalize": lambda: f_fin(((B * k + 7) // 8,), (256,), (sums, counts, NULL, cen, shift, wout, I32(B * k), I32(d), I32(0))),
+            "finalize": lambda: f_fin(((B * k + 7) // 8,), (256,), (sums, counts, NULL, cen, shift, wout, I32(B * k), I32(d), I32(0), NULL, NULL, I32(0), I32(0))),
             "pack": lambda: f_pack(((B * k + 7) // 8,), (256,), (cen, cq, cn, I64(B * k), I32(d), I32(d), I32(ld))),
             "inertia": lambda: (f_sp((64, B), (256,), (mind, NULL, partials, I64(n))), f_sf((B,), (256,), (partials, obj, I32(64)))),
         }

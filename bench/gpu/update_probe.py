@@ -56,7 +56,7 @@ def scatter_order(labels, n, k):
     out = cp.empty(n, dtype=cp.int32)
     fh = fn("label_sort", "label_histogram"); fh.max_dynamic_shared_size_bytes = 227 * 1024
     fs = fn("label_sort", "scatter_indices"); fs.max_dynamic_shared_size_bytes = 227 * 1024
-    fh((528,), (256,), (labels, counts, I32(n), I32(k)), shared_mem=4 * k)
+    fh((528,), (256,), (labels, counts, I32(n), I32(k), NULL, NULL), shared_mem=4 * k)
     fn("label_sort", "exclusive_scan")((1,), (1024,), (counts, offsets, cursor, I32(k)))
     fs((528,), (256,), (labels, cursor, out, I32(n), I32(k)), shared_mem=scatter_smem(k))
     return out, offsets
@@ -313,7 +313,7 @@ def sort_chunks_probe(n, k):
     out = cp.empty(n, dtype=cp.int32)
     res = {}
     for chunks in (66, 132, 264, 528, 1056):
-        th = timeit(lambda: fh((chunks,), (256,), (labels, counts, I32(n), I32(k)), shared_mem=4 * k))
+        th = timeit(lambda: fh((chunks,), (256,), (labels, counts, I32(n), I32(k), NULL, NULL), shared_mem=4 * k))
         fn("label_sort", "exclusive_scan")((1,), (1024,), (counts, offsets, cursor, I32(k)))
         def sc():
             cursor[...] = offsets[:-1]

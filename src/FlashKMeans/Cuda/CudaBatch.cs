@@ -196,10 +196,9 @@ internal sealed class CudaBatch : IDisposable
         if (includeAssign)
             EnqueueAssign();
         _scalars.Clear(s.Stream);
-        s.CountLabelChanges(Labels.Pointer, _previousLabels.Pointer, _scalars.At(b), n, b);
         s.WeightedSums(Distances.Pointer, weights, n, b, _partials.Pointer, _scalars.At(0));
         _counts.Clear(s.Stream);
-        s.Histogram(Labels.Pointer, _counts.Pointer, total, k, b);
+        s.Histogram(Labels.Pointer, _counts.Pointer, total, k, b, _previousLabels.Pointer, _scalars.At(b));
         s.ExclusiveScan(_counts.Pointer, _offsets.Pointer, _cursor.Pointer, clusters);
         s.Scatter(Labels.Pointer, _cursor.Pointer, _sorted.Pointer, total, k, b);
         _sums.Clear(s.Stream);
@@ -211,8 +210,8 @@ internal sealed class CudaBatch : IDisposable
             s.ClusterWeights(weights, Labels.Pointer, _weightSums.Pointer, total, k, _deterministic ? WeightScale : null, b);
         }
         s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, Centroids.Pointer, _shift.Pointer,
-            _weightOut.Pointer, clusters, d, _deterministic ? 1.0 / Scale : null, 1.0 / WeightScale, normalizeCentroids);
-        s.PackRows(Centroids.Pointer, clusters, d, d, PackedCentroids.Pointer, ld, CentroidNorms.Pointer);
+            _weightOut.Pointer, clusters, d, _deterministic ? 1.0 / Scale : null, 1.0 / WeightScale, normalizeCentroids,
+            PackedCentroids.Pointer, CentroidNorms.Pointer, ld);
         CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostClusterWeights.Pointer, _weightOut.Pointer, (nuint)((long)clusters * sizeof(double)), s.Stream.Handle));
         CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostScalars.Pointer, _scalars.Pointer, (nuint)(2L * b * sizeof(long)), s.Stream.Handle));
     }

@@ -14,6 +14,15 @@ internal readonly record struct CudaPrecision(ComputePrecision Mode)
         _ => "f32",
     };
 
+    /// <summary>The stored form's code for kernels that pack in passing (centroid_update.cu, finalize_centroids: 1 fp32, 2 tf32, 3 fp16, 4 bf16).</summary>
+    public int PackCode => Mode switch
+    {
+        ComputePrecision.TensorFloat32 => 2,
+        ComputePrecision.Float16 => 3,
+        ComputePrecision.BFloat16 => 4,
+        _ => 1,
+    };
+
     /// <summary>The kernel that converts fp32 rows into the stored form (tf32 rounds at this point).</summary>
     public string PackKernel => Mode == ComputePrecision.TensorFloat32 ? "pack_rows_tf32" : "pack_rows_" + Suffix;
 

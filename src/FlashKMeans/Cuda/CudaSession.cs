@@ -381,9 +381,14 @@ internal sealed class CudaSession : IDisposable
         return bytes <= Context.MaxSharedMemoryPerBlock ? (int)bytes : 0;  // 0: the kernel uses global atomics
     }
 
-    public void Histogram(ulong labels, ulong counts, long n, int k, int batches = 1)
+    /// <summary>
+    /// Adds each cluster's row count to <paramref name="counts"/>. With <paramref name="previous"/> (the last step's
+    /// labels, -1 before the first) it also adds each problem's moved labels to <paramref name="changed"/> (one uint64
+    /// per problem) and copies the labels there, in the same pass over them.
+    /// </summary>
+    public void Histogram(ulong labels, ulong counts, long n, int k, int batches = 1, ulong previous = 0, ulong changed = 0)
     {
-        var args = new KernelArgs().Add(labels).Add(counts).Add(RowsPerBatch(n, batches)).Add(k);
+        var args = new KernelArgs().Add(labels).Add(counts).Add(RowsPerBatch(n, batches)).Add(k).Add(previous).Add(changed);
         Kernels.Get("label_sort", "label_histogram").Launch(Stream, (SortChunks(batches), batches, 1), 256, SortSharedBytes(k, 1), args);
     }
 
@@ -451,25 +456,21 @@ internal sealed class CudaSession : IDisposable
             Kernels.Get("centroid_update", "cluster_weights").Launch(Stream, (GridStride(n), 1, 1), 256, 0, args);
     }
 
+    /// <summary>
+    /// New centroids from the sums and weights, their shifts and weights; when <paramref name="packed"/> is not 0, also
+    /// the centroids in the session's stored form at pitch <paramref name="packedPitch"/> with their norms, exactly as
+    /// <see cref="PackRows"/> would write them (clusters of zero weight keep theirs).
+    /// </summary>
     public void FinalizeCentroids(ulong sums, ulong counts, ulong weightSums, ulong centroids, ulong shift, ulong weightOut,
-                                  int k, int d, double? inverseScale, double inverseWeightScale, bool normalize)
+                                  int k, int d, double? inverseScale, double inverseWeightScale, bool normalize,
+                                  ulong packed = 0, ulong norms = 0, int packedPitch = 0)
     {
         var args = new KernelArgs().Add(sums).Add(counts).Add(weightSums).Add(centroids).Add(shift).Add(weightOut).Add(k).Add(d);
         if (inverseScale is double inv)
-            Kernels.Get("centroid_update", "finalize_centroids_fixed").Launch(Stream, ((k + 7) / 8, 1, 1), 256, 0,
-                args.Add(inv).Add(inverseWeightScale).Add(normalize ? 1 : 0));
-        else
-            Kernels.Get("centroid_update", "finalize_centroids").Launch(Stream, ((k + 7) / 8, 1, 1), 256, 0, args.Add(normalize ? 1 : 0));
-    }
-
-    /// <summary>
-    /// Adds the labels of each of <paramref name="batches"/> problems of <paramref name="n"/> rows that differ from
-    /// <paramref name="previous"/> to its counter (<paramref name="changed"/>, one uint64 per problem), and copies the labels there.
-    /// </summary>
-    public void CountLabelChanges(ulong labels, ulong previous, ulong changed, long n, int batches = 1)
-    {
-        var args = new KernelArgs().Add(labels).Add(previous).Add(changed).Add(n);
-        Kernels.Get("label_changes", "count_label_changes").Launch(Stream, (GridStride(n), batches, 1), 256, 0, args);
+            args.Add(inv).Add(inverseWeightScale);
+        args.Add(normalize ? 1 : 0).Add(packed).Add(norms).Add(packedPitch).Add(Precision.PackCode);
+        string name = inverseScale is null ? "finalize_centroids" : "finalize_centroids_fixed";
+        Kernels.Get("centroid_update", name).Launch(Stream, ((k + 7) / 8, 1, 1), 256, 0, args);
     }
 
     public void GatherRows(ulong x, ulong indices, ulong output, int count, int d, int ld)

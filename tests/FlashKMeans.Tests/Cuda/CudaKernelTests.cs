@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using FlashKMeans.Cpu;
 using FlashKMeans.Cuda;
 using FlashKMeans.Cuda.Native;
@@ -242,12 +243,43 @@ public sealed class CudaKernelTests
         s.SegmentSums(x.Pointer, w?.Pointer ?? 0, offsets.Pointer, sorted.Pointer, rows, k, d, ld, sums.Pointer, deterministic ? scale : null, b);
         if (w is not null)
             s.ClusterWeights(w.Pointer, l.Pointer, wsums.Pointer, rows, k, deterministic ? wscale : null, b);
+        // The finalize packs the new centroids in passing: poisoned first, then compared with PackRows of its result.
+        long packedBytes = (long)clusters * ld * s.Precision.ElementBytes;
+        using var packed = new DeviceBuffer<byte>(ctx, packedBytes);
+        using var norms = new DeviceBuffer<float>(ctx, clusters);
+        using var repacked = new DeviceBuffer<byte>(ctx, packedBytes);
+        using var renorms = new DeviceBuffer<float>(ctx, clusters);
+        packed.Fill32(0x7fc00000u, s.Stream);
+        norms.Fill32(0x7fc00000u, s.Stream);
         s.FinalizeCentroids(sums.Pointer, counts.Pointer, w is null ? 0 : wsums.Pointer, centroids.Pointer, shift.Pointer, weightOut.Pointer,
-            clusters, d, deterministic ? 1.0 / scale : null, 1.0 / wscale, normalize: false);
+            clusters, d, deterministic ? 1.0 / scale : null, 1.0 / wscale, normalize: false, packed.Pointer, norms.Pointer, ld);
+        s.PackRows(centroids.Pointer, clusters, d, d, repacked.Pointer, ld, renorms.Pointer);
         var result = new float[old.Length];
         centroids.CopyTo(result, 0, s.Stream);
         clusterWeights = new double[clusters];
         weightOut.CopyTo(clusterWeights, 0, s.Stream);
+        var packedHost = new byte[packedBytes];
+        var repackedHost = new byte[packedBytes];
+        var normsHost = new float[clusters];
+        var renormsHost = new float[clusters];
+        packed.CopyTo(packedHost, 0, s.Stream);
+        repacked.CopyTo(repackedHost, 0, s.Stream);
+        norms.CopyTo(normsHost, 0, s.Stream);
+        renorms.CopyTo(renormsHost, 0, s.Stream);
+        int rowBytes = ld * s.Precision.ElementBytes;
+        for (int c = 0; c < clusters; c++)
+        {
+            var row = packedHost.AsSpan(c * rowBytes, rowBytes);
+            if (clusterWeights[c] > 0)
+            {
+                Assert.IsTrue(row.SequenceEqual(repackedHost.AsSpan(c * rowBytes, rowBytes)), $"packed row of cluster {c} differs from PackRows");
+                Assert.AreEqual(BitConverter.SingleToInt32Bits(renormsHost[c]), BitConverter.SingleToInt32Bits(normsHost[c]), $"norm of cluster {c}");
+            }
+            else
+            {
+                Assert.IsTrue(MemoryMarshal.Cast<byte, uint>(row).ToArray().All(v => v == 0x7fc00000u), $"empty cluster {c}'s packed row was written");
+            }
+        }
         return result;
     }
 

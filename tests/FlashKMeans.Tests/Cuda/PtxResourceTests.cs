@@ -29,7 +29,7 @@ public sealed class PtxResourceTests
             "segment_sum_fixed_f16", "segment_sum_fixed_bf16", "cluster_weights", "cluster_weights_fixed",
             "finalize_centroids", "finalize_centroids_fixed"],
         ["segmented_sum"] = ["segmented_sum_partial", "segmented_sum_final", "candidate_potential_partial"],
-        ["label_changes"] = ["count_label_changes", "gather_rows_f32", "gather_rows_f16", "gather_rows_bf16"],
+        ["label_changes"] = ["gather_rows_f32", "gather_rows_f16", "gather_rows_bf16"],
         ["random_fill"] = ["fill_normal_f32"],
     };
 

@@ -293,11 +293,33 @@ extern "C" __global__ void cluster_weights_fixed(const float* __restrict__ weigh
 //   centroids fp32 (clusters, d)  in: previous; out: new
 //   shift     fp32 (clusters)     out: |new - previous|^2
 //   weight_out fp64 (clusters)    out: total weight of each cluster (as the host reads it back)
+//   packed    (clusters, ldp)     out: the new centroids as the assignment reads them, as pack_rows_* writes
+//             them (pack: 0 none, 1 fp32, 2 tf32, 3 fp16, 4 bf16; padding to ldp zero), or null
+//   norms     fp32 (clusters)     out: squared norms of the packed values, summed in pack_rows_*'s order
+// A cluster of zero weight keeps its centroid, its packed row and its norm. Packing here saves the
+// step a launch and a pass over the centroids (pack_rows_* after this kernel did the same).
 // Launch: one warp per cluster, e.g. grid ceil(clusters / 8), block 256.
+// Stores v into element e of packed rows of the given kind (as finalize_run documents); returns the value stored.
+__device__ __forceinline__ float store_packed(void* packed, int kind, size_t e, float v)
+{
+    switch (kind) {
+    case 1: reinterpret_cast<float*>(packed)[e] = v; return v;
+    case 2: {
+        uint32_t r;
+        asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(v));
+        reinterpret_cast<float*>(packed)[e] = __uint_as_float(r);
+        return __uint_as_float(r);
+    }
+    case 3: { const __half h = from_f32<__half>(v); reinterpret_cast<__half*>(packed)[e] = h; return to_f32(h); }
+    default: { const __nv_bfloat16 h = from_f32<__nv_bfloat16>(v); reinterpret_cast<__nv_bfloat16*>(packed)[e] = h; return to_f32(h); }
+    }
+}
+
 template <bool kFixed>
 __device__ __forceinline__ void finalize_run(const void* sums_, const int* counts, const void* wsums_,
                                              float* centroids, float* shift, double* weight_out,
-                                             int clusters, int d, double inv_scale, double inv_wscale, int normalize)
+                                             int clusters, int d, double inv_scale, double inv_wscale, int normalize,
+                                             void* packed, float* norms, int ldp, int pack)
 {
     const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
     const int lane = threadIdx.x & 31;
@@ -320,11 +342,21 @@ __device__ __forceinline__ void finalize_run(const void* sums_, const int* count
             if (sq > 0.0) factor = 1.0 / sqrt(sq);
         }
         float* row = centroids + (size_t)cl * d;
+        float sq = 0.f;
         for (int j = lane; j < d; j += 32) {
             const float nv = (float)(sum_at((size_t)cl * d + j) * factor);
             const float diff = nv - row[j];
             s = fmaf(diff, diff, s);
             row[j] = nv;
+            if (packed != nullptr) {
+                const float f = store_packed(packed, pack, (size_t)cl * ldp + j, nv);
+                sq = fmaf(f, f, sq);
+            }
+        }
+        if (packed != nullptr) {
+            for (int j = d + lane; j < ldp; j += 32) store_packed(packed, pack, (size_t)cl * ldp + j, 0.f);
+            sq = warp_sum(sq);
+            if (lane == 0 && norms != nullptr) norms[cl] = sq;
         }
     }
     s = warp_sum(s);
@@ -337,16 +369,20 @@ __device__ __forceinline__ void finalize_run(const void* sums_, const int* count
 extern "C" __global__ void finalize_centroids(const double* __restrict__ sums, const int* __restrict__ counts,
                                               const double* __restrict__ wsums, float* __restrict__ centroids,
                                               float* __restrict__ shift, double* __restrict__ weight_out,
-                                              int clusters, int d, int normalize)
+                                              int clusters, int d, int normalize,
+                                              void* __restrict__ packed, float* __restrict__ norms, int ldp, int pack)
 {
-    finalize_run<false>(sums, counts, wsums, centroids, shift, weight_out, clusters, d, 1.0, 1.0, normalize);
+    finalize_run<false>(sums, counts, wsums, centroids, shift, weight_out, clusters, d, 1.0, 1.0, normalize,
+                        packed, norms, ldp, pack);
 }
 
 extern "C" __global__ void finalize_centroids_fixed(const long long* __restrict__ sums, const int* __restrict__ counts,
                                                     const long long* __restrict__ wsums, float* __restrict__ centroids,
                                                     float* __restrict__ shift, double* __restrict__ weight_out,
                                                     int clusters, int d, double inv_scale, double inv_wscale,
-                                                    int normalize)
+                                                    int normalize,
+                                                    void* __restrict__ packed, float* __restrict__ norms, int ldp, int pack)
 {
-    finalize_run<true>(sums, counts, wsums, centroids, shift, weight_out, clusters, d, inv_scale, inv_wscale, normalize);
+    finalize_run<true>(sums, counts, wsums, centroids, shift, weight_out, clusters, d, inv_scale, inv_wscale, normalize,
+                       packed, norms, ldp, pack);
 }

@@ -1,28 +1,6 @@
-// Counting labels that moved since the previous assignment (the engine's LabelsChanged), and
-// gathering rows back to fp32.
+// Gathering rows back to fp32. (The labels that moved since the previous step, the engine's
+// LabelsChanged, are counted by label_histogram in label_sort.cu, in its pass over the labels.)
 #include "common.cuh"
-
-// Arguments, for B problems of len rows each (B = gridDim.y; 1 for a single problem):
-//   labels   int32 (B, len)  current labels
-//   previous int32 (B, len)  in: labels of the previous step (-1 before the first); out: a copy of labels
-//   changed  uint64 (B)      in/out: changed[b] incremented by the differing entries of problem b (zero it first)
-// Launch: grid (any, B), grid-stride over a problem's rows, block a multiple of 32.
-extern "C" __global__ void count_label_changes(const int* __restrict__ labels, int* __restrict__ previous,
-                                               unsigned long long* __restrict__ changed, long long len)
-{
-    const size_t b = blockIdx.y;
-    labels += b * len;
-    previous += b * len;
-    changed += b;
-    unsigned int local = 0;
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < len; i += (long long)gridDim.x * blockDim.x) {
-        const int l = labels[i];
-        local += previous[i] != l;
-        previous[i] = l;
-    }
-    for (int o = 16; o > 0; o >>= 1) local += __shfl_xor_sync(0xffffffffu, local, o);
-    if ((threadIdx.x & 31) == 0 && local != 0) atomicAdd(changed, (unsigned long long)local);
-}
 
 // Arguments (T per the name):
 //   x    T     (rows, ld)  rows on the device

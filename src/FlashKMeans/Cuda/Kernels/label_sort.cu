@@ -13,23 +13,26 @@ __device__ __forceinline__ unsigned dynamic_smem_bytes()
     return v;
 }
 
-// Calls f(label) for the labels of rows [lo, hi) that this thread owns (lo + threadIdx.x, + blockDim.x, ...),
-// loading ROWS_IN_FLIGHT of them before using any: one label load at a time per thread left the sort
-// kernels latency-bound (NOTES.md, U7), since each iteration's shared atomic waited on its own load.
+// Calls f(i, label, other) for the rows i of [lo, hi) that this thread owns (lo + threadIdx.x, + blockDim.x,
+// ...), loading ROWS_IN_FLIGHT labels (and other[i], where other is not null; else 0) before using any: one
+// load at a time per thread left the sort kernels latency-bound (NOTES.md, U8), since each iteration's
+// shared atomic waited on its own load.
 constexpr int ROWS_IN_FLIGHT = 8;
 template <typename F>
-__device__ __forceinline__ void for_each_label(const int* __restrict__ labels, int lo, int hi, F&& f)
+__device__ __forceinline__ void for_each_label(const int* __restrict__ labels, int lo, int hi, F&& f,
+                                               const int* __restrict__ other = nullptr)
 {
     for (int base = lo + threadIdx.x; base < hi; base += blockDim.x * ROWS_IN_FLIGHT) {
-        int l[ROWS_IN_FLIGHT];
+        int l[ROWS_IN_FLIGHT], o[ROWS_IN_FLIGHT];
 #pragma unroll
         for (int u = 0; u < ROWS_IN_FLIGHT; ++u) {
             const int i = base + u * blockDim.x;
             l[u] = i < hi ? __ldg(labels + i) : -1;
+            o[u] = i < hi && other != nullptr ? other[i] : 0;
         }
 #pragma unroll
         for (int u = 0; u < ROWS_IN_FLIGHT; ++u)
-            if (l[u] >= 0) f(base + u * blockDim.x, l[u]);
+            if (l[u] >= 0) f(base + u * blockDim.x, l[u], o[u]);
     }
 }
 
@@ -39,11 +42,15 @@ __device__ __forceinline__ void for_each_label(const int* __restrict__ labels, i
 // shared memory) it falls back to warp-aggregated global atomics.
 
 // Arguments:
-//   labels int32 (B*n)   cluster label of every point, in [0, k)
-//   counts int32 (B*k)   in/out: incremented by the number of points per cluster (zero it first)
-//   n, k   int           points and clusters per batch
+//   labels   int32 (B*n)   cluster label of every point, in [0, k)
+//   counts   int32 (B*k)   in/out: incremented by the number of points per cluster (zero it first)
+//   n, k     int           points and clusters per batch
+//   previous int32 (B*n)   in: labels of the previous step (-1 before the first); out: a copy of labels. May be
+//                          null; with it, the step's changed labels are counted in the same pass over the labels
+//   changed  uint64 (B)    in/out: changed[b] incremented by the labels of problem b that moved (zero it first)
 // Launch: grid (chunks, B), block 256, dynamic shared memory k*4 bytes or 0.
-extern "C" __global__ void label_histogram(const int* __restrict__ labels, int* __restrict__ counts, int n, int k)
+extern "C" __global__ void label_histogram(const int* __restrict__ labels, int* __restrict__ counts, int n, int k,
+                                           int* __restrict__ previous, unsigned long long* __restrict__ changed)
 {
     extern __shared__ int s_count[];
     const int b = blockIdx.y;
@@ -53,10 +60,21 @@ extern "C" __global__ void label_histogram(const int* __restrict__ labels, int* 
     const bool shared = dynamic_smem_bytes() >= (unsigned)k * 4u;
     labels += (size_t)b * n;
     counts += (size_t)b * k;
+    if (previous != nullptr) previous += (size_t)b * n;
+    unsigned moved = 0;
+    auto note_change = [&](int i, int l, int before) {
+        if (previous != nullptr) {
+            moved += before != l;
+            previous[i] = l;
+        }
+    };
     if (shared) {
         for (int j = threadIdx.x; j < k; j += blockDim.x) s_count[j] = 0;
         __syncthreads();
-        for_each_label(labels, lo, hi, [&](int, int l) { atomicAdd(s_count + l, 1); });
+        for_each_label(labels, lo, hi, [&](int i, int l, int before) {
+            atomicAdd(s_count + l, 1);
+            note_change(i, l, before);
+        }, previous);
         __syncthreads();
         for (int j = threadIdx.x; j < k; j += blockDim.x)
             if (s_count[j] != 0) atomicAdd(counts + j, s_count[j]);
@@ -67,7 +85,12 @@ extern "C" __global__ void label_histogram(const int* __restrict__ labels, int* 
             const int cl = i < hi ? labels[i] : -1 - lane;
             const unsigned peers = __match_any_sync(0xffffffffu, cl);
             if (cl >= 0 && lane == __ffs(peers) - 1) atomicAdd(counts + cl, __popc(peers));
+            if (cl >= 0 && previous != nullptr) note_change(i, cl, previous[i]);
         }
+    }
+    if (previous != nullptr) {
+        for (int o = 16; o > 0; o >>= 1) moved += __shfl_xor_sync(0xffffffffu, moved, o);
+        if ((threadIdx.x & 31) == 0 && moved != 0) atomicAdd(changed + b, (unsigned long long)moved);
     }
 }
 
@@ -188,7 +211,7 @@ extern "C" __global__ void scatter_indices(const int* __restrict__ labels, int* 
             const int p1 = min(hi, p0 + SCATTER_SUB);
             for (int j = threadIdx.x; j < k; j += blockDim.x) s_count[j] = 0;
             __syncthreads();
-            for_each_label(lab, p0, p1, [&](int, int l) { atomicAdd(s_count + l, 1); });
+            for_each_label(lab, p0, p1, [&](int, int l, int) { atomicAdd(s_count + l, 1); });
             __syncthreads();
             block_exclusive_scan(s_count, s_start, k, s_scratch);
             for (int j = threadIdx.x; j < k; j += blockDim.x) {
@@ -197,7 +220,7 @@ extern "C" __global__ void scatter_indices(const int* __restrict__ labels, int* 
                 s_fill[j] = s_start[j];
             }
             __syncthreads();
-            for_each_label(lab, p0, p1, [&](int i, int l) {
+            for_each_label(lab, p0, p1, [&](int i, int l, int) {
                 const int q = atomicAdd(s_fill + l, 1);
                 s_row[q] = row_base + i;
                 s_label[q] = l;
@@ -214,7 +237,7 @@ extern "C" __global__ void scatter_indices(const int* __restrict__ labels, int* 
         int* s_base = s_mem + k;
         for (int j = threadIdx.x; j < k; j += blockDim.x) s_count[j] = 0;
         __syncthreads();
-        for_each_label(lab, lo, hi, [&](int, int l) { atomicAdd(s_count + l, 1); });
+        for_each_label(lab, lo, hi, [&](int, int l, int) { atomicAdd(s_count + l, 1); });
         __syncthreads();
         for (int j = threadIdx.x; j < k; j += blockDim.x) {
             const int cnt = s_count[j];
@@ -222,7 +245,7 @@ extern "C" __global__ void scatter_indices(const int* __restrict__ labels, int* 
             s_count[j] = 0;
         }
         __syncthreads();
-        for_each_label(lab, lo, hi, [&](int i, int l) { sorted[s_base[l] + atomicAdd(s_count + l, 1)] = row_base + i; });
+        for_each_label(lab, lo, hi, [&](int i, int l, int) { sorted[s_base[l] + atomicAdd(s_count + l, 1)] = row_base + i; });
     } else {
         const int lane = threadIdx.x & 31;
         for (int base = lo + threadIdx.x - lane; base < hi; base += blockDim.x) {

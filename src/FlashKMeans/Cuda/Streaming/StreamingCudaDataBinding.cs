@@ -668,18 +668,17 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
             {
                 // Reductions over all rows run once on the full arrays, in the in-memory binding's order.
                 _scalars.Clear(s.Stream);
-                s.CountLabelChanges(_labels!.Pointer, _previousLabels!.Pointer, _scalars.At(1), _n);
                 s.WeightedSum(_distances!.Pointer, WeightsPointer, _n, _scalars.At(0));
                 _counts.Clear(s.Stream);
-                s.Histogram(_labels.Pointer, _counts.Pointer, _n, _k);
+                s.Histogram(_labels!.Pointer, _counts.Pointer, _n, _k, previous: _previousLabels!.Pointer, changed: _scalars.At(1));
             }
             else
             {
                 _readback!.Finish();
             }
             s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, _centroids.Pointer, _shift.Pointer,
-                _weightOut.Pointer, _k, _d, _deterministic ? 1.0 / _scale : null, 1.0 / _weightScale, normalizeCentroids);
-            s.PackRows(_centroids.Pointer, _k, _d, _d, _packedCentroids.Pointer, _ld, _centroidNorms.Pointer);
+                _weightOut.Pointer, _k, _d, _deterministic ? 1.0 / _scale : null, 1.0 / _weightScale, normalizeCentroids,
+                _packedCentroids.Pointer, _centroidNorms.Pointer, _ld);
             CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostClusterWeights.Pointer, _weightOut.Pointer, (nuint)(_k * sizeof(double)), s.Stream.Handle));
             if (store is null)
             {
