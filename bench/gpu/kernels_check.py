@@ -184,7 +184,6 @@ def update(xp, labels, B, n, k, d, ld, dt, fixed, centroids, scale=None):
     shift = cp.empty(B * k, dtype=cp.float32)
     suf = SUFFIX[dt]
     wout = cp.empty(B * k, dtype=cp.float64)
-    NULL = np.uint64(0)
     if fixed:
         sums = cp.zeros((B * k, d), dtype=cp.int64)
         fseg = fn("centroid_update", f"segment_sum_fixed_{suf}"); fseg.max_dynamic_shared_size_bytes = 98304
@@ -315,7 +314,6 @@ def bench_shape(B, n, k, d, dt, fixed=False):
     sums = cp.zeros((B * k, d), dtype=cp.float64)
     shift = cp.empty(B * k, dtype=cp.float32)
     wout = cp.empty(B * k, dtype=cp.float64)
-    NULL = np.uint64(0)
     partials = cp.empty((B, 64), dtype=cp.float64)
     obj = cp.empty(B, dtype=cp.float64)
     suf = SUFFIX[dt]

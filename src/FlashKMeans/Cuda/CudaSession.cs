@@ -466,9 +466,10 @@ internal sealed class CudaSession : IDisposable
                                   ulong packed = 0, ulong norms = 0, int packedPitch = 0)
     {
         var args = new KernelArgs().Add(sums).Add(counts).Add(weightSums).Add(centroids).Add(shift).Add(weightOut).Add(k).Add(d);
+        // KernelArgs is a struct: each Add returns the grown copy, so the chain is assigned back.
         if (inverseScale is double inv)
-            args.Add(inv).Add(inverseWeightScale);
-        args.Add(normalize ? 1 : 0).Add(packed).Add(norms).Add(packedPitch).Add(Precision.PackCode);
+            args = args.Add(inv).Add(inverseWeightScale);
+        args = args.Add(normalize ? 1 : 0).Add(packed).Add(norms).Add(packedPitch).Add(Precision.PackCode);
         string name = inverseScale is null ? "finalize_centroids" : "finalize_centroids_fixed";
         Kernels.Get("centroid_update", name).Launch(Stream, ((k + 7) / 8, 1, 1), 256, 0, args);
     }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using FlashKMeans.Cpu;
 using FlashKMeans.Cuda;
 using FlashKMeans.Cuda.Native;
@@ -244,10 +243,12 @@ public sealed class CudaKernelTests
         if (w is not null)
             s.ClusterWeights(w.Pointer, l.Pointer, wsums.Pointer, rows, k, deterministic ? wscale : null, b);
         // The finalize packs the new centroids in passing: poisoned first, then compared with PackRows of its result.
-        long packedBytes = (long)clusters * ld * s.Precision.ElementBytes;
-        using var packed = new DeviceBuffer<byte>(ctx, packedBytes);
+        // Packed rows are a whole number of 32-bit words (the pitch is a multiple of 8 elements), so they are
+        // held as uints: Fill32 needs 4-byte elements.
+        long packedWords = (long)clusters * ld * s.Precision.ElementBytes / 4;
+        using var packed = new DeviceBuffer<uint>(ctx, packedWords);
         using var norms = new DeviceBuffer<float>(ctx, clusters);
-        using var repacked = new DeviceBuffer<byte>(ctx, packedBytes);
+        using var repacked = new DeviceBuffer<uint>(ctx, packedWords);
         using var renorms = new DeviceBuffer<float>(ctx, clusters);
         packed.Fill32(0x7fc00000u, s.Stream);
         norms.Fill32(0x7fc00000u, s.Stream);
@@ -258,26 +259,26 @@ public sealed class CudaKernelTests
         centroids.CopyTo(result, 0, s.Stream);
         clusterWeights = new double[clusters];
         weightOut.CopyTo(clusterWeights, 0, s.Stream);
-        var packedHost = new byte[packedBytes];
-        var repackedHost = new byte[packedBytes];
+        var packedHost = new uint[packedWords];
+        var repackedHost = new uint[packedWords];
         var normsHost = new float[clusters];
         var renormsHost = new float[clusters];
         packed.CopyTo(packedHost, 0, s.Stream);
         repacked.CopyTo(repackedHost, 0, s.Stream);
         norms.CopyTo(normsHost, 0, s.Stream);
         renorms.CopyTo(renormsHost, 0, s.Stream);
-        int rowBytes = ld * s.Precision.ElementBytes;
+        int rowWords = ld * s.Precision.ElementBytes / 4;
         for (int c = 0; c < clusters; c++)
         {
-            var row = packedHost.AsSpan(c * rowBytes, rowBytes);
+            var row = packedHost.AsSpan(c * rowWords, rowWords);
             if (clusterWeights[c] > 0)
             {
-                Assert.IsTrue(row.SequenceEqual(repackedHost.AsSpan(c * rowBytes, rowBytes)), $"packed row of cluster {c} differs from PackRows");
+                Assert.IsTrue(row.SequenceEqual(repackedHost.AsSpan(c * rowWords, rowWords)), $"packed row of cluster {c} differs from PackRows");
                 Assert.AreEqual(BitConverter.SingleToInt32Bits(renormsHost[c]), BitConverter.SingleToInt32Bits(normsHost[c]), $"norm of cluster {c}");
             }
             else
             {
-                Assert.IsTrue(MemoryMarshal.Cast<byte, uint>(row).ToArray().All(v => v == 0x7fc00000u), $"empty cluster {c}'s packed row was written");
+                Assert.IsTrue(row.ToArray().All(v => v == 0x7fc00000u), $"empty cluster {c}'s packed row was written");
             }
         }
         return result;
