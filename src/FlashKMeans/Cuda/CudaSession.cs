@@ -466,7 +466,6 @@ internal sealed class CudaSession : IDisposable
                                   ulong packed = 0, ulong norms = 0, int packedPitch = 0)
     {
         var args = new KernelArgs().Add(sums).Add(counts).Add(weightSums).Add(centroids).Add(shift).Add(weightOut).Add(k).Add(d);
-        // KernelArgs is a struct: each Add returns the grown copy, so the chain is assigned back.
         if (inverseScale is double inv)
             args = args.Add(inv).Add(inverseWeightScale);
         args = args.Add(normalize ? 1 : 0).Add(packed).Add(norms).Add(packedPitch).Add(Precision.PackCode);

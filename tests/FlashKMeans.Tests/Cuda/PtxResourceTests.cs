@@ -218,6 +218,21 @@ public sealed class PtxResourceTests
     }
 
     [TestMethod]
+    public unsafe void Adding_an_argument_returns_a_longer_list_and_leaves_the_original_alone()
+    {
+        // Shared prefixes (one list, two different tails) are how the launches branch on a mode.
+        var prefix = new KernelArgs().Add(1).Add(2);
+        var fixedPoint = prefix.Add(3.0).Add(4.0).Add(5);
+        var plain = prefix.Add(6);
+        Assert.AreEqual(2, prefix.Count);
+        Assert.AreEqual(5, fixedPoint.Count);
+        Assert.AreEqual(3, plain.Count);
+        Assert.AreEqual(5UL, fixedPoint.Slots[4]);
+        Assert.AreEqual(6UL, plain.Slots[2]);
+        Assert.AreEqual(2UL, plain.Slots[1]);
+    }
+
+    [TestMethod]
     public void Too_many_kernel_arguments_are_rejected()
     {
         var args = new KernelArgs();

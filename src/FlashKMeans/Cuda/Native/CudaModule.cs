@@ -1,3 +1,4 @@
+using System.Diagnostics.Contracts;
 using System.Text;
 
 namespace FlashKMeans.Cuda.Native;
@@ -114,6 +115,12 @@ internal sealed unsafe class CudaFunction
 /// Kernel arguments, each in its own 8-byte slot (the driver reads as many bytes as the parameter's
 /// size from the start of the slot, which on little-endian hardware is the value).
 /// </summary>
+/// <remarks>
+/// A value: <see cref="Add"/> leaves this instance alone and returns a copy with one argument more, so a
+/// chain is only as good as the value it ends in. Calling it as a statement (<c>args.Add(x);</c>) would drop
+/// the argument; <see cref="PureAttribute"/> makes that a build error (CA1806, raised in .editorconfig). A
+/// mutating Add that also returned a copy silently dropped every argument after the first of such a chain.
+/// </remarks>
 internal unsafe struct KernelArgs
 {
     public const int Capacity = 16;
@@ -121,20 +128,23 @@ internal unsafe struct KernelArgs
 
     public int Count { get; private set; }
 
-    public KernelArgs Add<T>(T value) where T : unmanaged
+    /// <summary>These arguments followed by <paramref name="value"/>.</summary>
+    [Pure]
+    public readonly KernelArgs Add<T>(T value) where T : unmanaged
     {
         if (sizeof(T) > 8)
             throw new ArgumentException("Kernel arguments wider than 8 bytes are not supported.");
         if (Count == Capacity)
             throw new InvalidOperationException("Too many kernel arguments.");
-        fixed (ulong* p = Slots)
-        {
-            p[Count] = 0;
-            *(T*)(p + Count) = value;
-        }
-        Count++;
-        return this;
+        KernelArgs next = this;
+        ulong* p = next.Slots;  // next is a local: its slots do not move
+        p[next.Count] = 0;
+        *(T*)(p + next.Count) = value;
+        next.Count++;
+        return next;
     }
 
-    public KernelArgs Ptr<T>(DeviceBuffer<T>? buffer) where T : unmanaged => Add(buffer?.Pointer ?? 0UL);
+    /// <summary>These arguments followed by the device address of <paramref name="buffer"/> (0 for none).</summary>
+    [Pure]
+    public readonly KernelArgs Ptr<T>(DeviceBuffer<T>? buffer) where T : unmanaged => Add(buffer?.Pointer ?? 0UL);
 }
