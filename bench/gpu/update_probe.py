@@ -14,39 +14,16 @@ import sys, json, os
 import numpy as np
 import cupy as cp
 
-
-def scatter_smem(k):
-    """CudaSession.ScatterSharedBytes for 227 KiB of shared memory per block."""
-    b = 4 * (4 * k + 2 * 8192 + 8)
-    return b if b <= 227 * 1024 else (8 * k if 8 * k <= 227 * 1024 else 0)
+# The PTX loader, the launch-shape helpers and the event timer are kernels_check.py's (same folder, same
+# <ptx-folder> argument), so that both harnesses launch the kernels as CudaSession does.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kernels_check import fn, seg_run, scatter_smem, timeit as _timeit, I32, I64, NULL  # noqa: E402
 
 PTX = sys.argv[1]
-I32, I64 = np.int32, np.int64
-NULL = np.uint64(0)
 
 
 def timeit(f, reps=10, warm=2):
-    for _ in range(warm):
-        f()
-    cp.cuda.runtime.deviceSynchronize()
-    ts = []
-    for _ in range(reps):
-        a, b = cp.cuda.Event(), cp.cuda.Event()
-        a.record(); f(); b.record(); b.synchronize()
-        ts.append(cp.cuda.get_elapsed_time(a, b))
-    return float(np.median(ts))
-
-
-mods = {}
-def fn(file, name):
-    if file not in mods:
-        mods[file] = cp.RawModule(path=f"{PTX}/{file}.sm80.ptx")
-    return mods[file].get_function(name)
-
-
-def seg_run(total):
-    warps = 132 * 16
-    return int(min(max((total + warps - 1) // warps, 16), 4096))
+    return _timeit(f, reps=reps, warm=warm)
 
 
 def scatter_order(labels, n, k):

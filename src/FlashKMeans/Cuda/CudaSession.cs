@@ -52,7 +52,7 @@ internal sealed class CudaSession : IDisposable
                 UsesWarpSpecialised = UsesWgmma && allowWarpSpecialised && Kernels.HasWarpSpecialised
                     && context.MaxSharedMemoryPerBlock >= WarpSpecialisedSharedBytes(WarpSpecialisedMaxChunks);
             }
-            // The sort kernels keep k (histogram) or 2k (scatter) counters in shared memory when they fit.
+            // The sort kernels keep their counters (and the scatter a sorted piece of rows) in shared memory when they fit.
             Kernels.Get("label_sort", "label_histogram").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
             Kernels.Get("label_sort", "scatter_indices").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
             SegmentSharedBytes = SegmentSumSharedBytes(context.ComputeCapability);
@@ -375,11 +375,8 @@ internal sealed class CudaSession : IDisposable
     /// <summary>Blocks per batch for the sort kernels: about four per SM in all, each on one batch only.</summary>
     private long SortChunks(int batches) => Math.Max(1, 4L * Context.MultiprocessorCount / batches);
 
-    private int SortSharedBytes(int k, int countersPerCluster)
-    {
-        long bytes = 4L * countersPerCluster * k;
-        return bytes <= Context.MaxSharedMemoryPerBlock ? (int)bytes : 0;  // 0: the kernel uses global atomics
-    }
+    /// <summary>Bytes of <paramref name="ints"/> int32s of dynamic shared memory, or 0 when they do not fit (the sort kernels then use global atomics).</summary>
+    private static int SharedIntsBytes(long ints, int maxSharedPerBlock) => 4 * ints <= maxSharedPerBlock ? (int)(4 * ints) : 0;
 
     /// <summary>
     /// Adds each cluster's row count to <paramref name="counts"/>. With <paramref name="previous"/> (the last step's
@@ -389,7 +386,7 @@ internal sealed class CudaSession : IDisposable
     public void Histogram(ulong labels, ulong counts, long n, int k, int batches = 1, ulong previous = 0, ulong changed = 0)
     {
         var args = new KernelArgs().Add(labels).Add(counts).Add(RowsPerBatch(n, batches)).Add(k).Add(previous).Add(changed);
-        Kernels.Get("label_sort", "label_histogram").Launch(Stream, (SortChunks(batches), batches, 1), 256, SortSharedBytes(k, 1), args);
+        Kernels.Get("label_sort", "label_histogram").Launch(Stream, (SortChunks(batches), batches, 1), 256, SharedIntsBytes(k, Context.MaxSharedMemoryPerBlock), args);
     }
 
     public void ExclusiveScan(ulong counts, ulong offsets, ulong cursor, int length)
@@ -407,10 +404,8 @@ internal sealed class CudaSession : IDisposable
     /// </summary>
     internal static int ScatterSharedBytes(int k, int maxSharedPerBlock)
     {
-        long sorting = 4L * (4L * k + 2 * ScatterPieceRows + 8);
-        if (sorting <= maxSharedPerBlock)
-            return (int)sorting;
-        return 8L * k <= maxSharedPerBlock ? 8 * k : 0;
+        int sorting = SharedIntsBytes(4L * k + 2 * ScatterPieceRows + 8, maxSharedPerBlock);
+        return sorting > 0 ? sorting : SharedIntsBytes(2L * k, maxSharedPerBlock);
     }
 
     public void Scatter(ulong labels, ulong cursor, ulong sorted, long n, int k, int batches = 1)
