@@ -2,13 +2,14 @@
 per cluster, and by which route?
 
 1. The sort-inverse gather (the committed segment_sum kernel) over different orders of the same rows:
-   the scatter's order, rows ascending within each cluster, region-major (clusters sorted within 8 MiB
-   row regions), and the identity (a pure stream with contiguous "clusters").
+   the scatter's order, rows ascending within each cluster, and the identity (a pure stream with
+   contiguous "clusters"), against a plain copy of the rows.
 2. Rows streamed in their own order, each value added to its cluster's sums with a global reduction
    (red), as an assignment epilogue would issue them: fp32 pairs, fp32 quads, fp64 singles; for random
    labels at K = 1024 and K = 16 and for runs of equal labels (the worst contention).
 
-Usage (GPU machine): python3 update_probe.py <ptx-folder>
+Usage (GPU machine): python3 update_probe.py <ptx-folder> [--variants | --ab NAME=PTX:seg|g:SMEM:WARPS ... |
+--scatter-once]; NOTES.md, "Reproduce", says what each mode times.
 """
 import sys, json, os
 import numpy as np
