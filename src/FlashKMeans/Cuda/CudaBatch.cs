@@ -28,12 +28,15 @@ internal sealed class CudaBatch : IDisposable
     private readonly DeviceBuffer<float> _shift;
     private readonly DeviceBuffer<double> _weightOut;
     private readonly DeviceBuffer<double> _partials;    // SumChunks per problem, for the inertias
-    private readonly DeviceBuffer<long> _scalars;       // [0, B) inertias (fp64 bits), [B, 2B) changed labels
+    private readonly DeviceBuffer<long> _scalars;       // [0, B) inertias (fp64 bits), [B, 2B) changed labels, [2B] largest count
+    private readonly DeviceBuffer<float>? _slabs;       // the fused update's fp32 sums, when it can run (FusedUpdatePolicy)
+    private readonly FusedSums _fusedSums;
     private readonly PinnedBuffer<double> _hostClusterWeights;
     private readonly PinnedBuffer<long> _hostScalars;
-    private CudaGraph? _stepGraph;
-    private bool _stepGraphNormalizes;
+    // One captured step per variant (normalised centroids, fused update), replayed each iteration.
+    private readonly Dictionary<(bool Normalize, bool Fused), CudaGraph> _stepGraphs = [];
     private bool _graphsFailed;
+    private long? _largestCluster;                      // of the last step, for FusedUpdatePolicy
 
     /// <param name="session">The device.</param>
     /// <param name="batches">B.</param>
@@ -79,10 +82,17 @@ internal sealed class CudaBatch : IDisposable
             _shift = Own(new DeviceBuffer<float>(_context, clusterRows));
             _weightOut = Own(new DeviceBuffer<double>(_context, clusterRows));
             _partials = Own(new DeviceBuffer<double>(_context, (long)CudaSession.SumChunks * batches));
-            _scalars = Own(new DeviceBuffer<long>(_context, 2L * batches));
+            _scalars = Own(new DeviceBuffer<long>(_context, 2L * batches + 1));
             // B·K ≤ B·N, which the check above keeps within 32 bits.
             _hostClusterWeights = Own(new PinnedBuffer<double>(_context, (int)clusterRows));
-            _hostScalars = Own(new PinnedBuffer<long>(_context, 2 * batches));
+            _hostScalars = Own(new PinnedBuffer<long>(_context, 2 * batches + 1));
+            if (!deterministic && FusedUpdatePolicy.Suits(clusters, Pitch * session.Precision.ElementBytes) && session.CanFuseUpdate(dimension, Pitch))
+            {
+                int slabs = FusedUpdatePolicy.SlabCount(clusterRows, Pitch);
+                _slabs = Own(new DeviceBuffer<float>(_context, slabs * clusterRows * Pitch));
+                _slabs.Clear(_s.Stream);  // the finalize zeroes them after each fused step
+                _fusedSums = new FusedSums(_slabs.Pointer, slabs, clusterRows * Pitch);
+            }
             if (hasWeights)
                 _weightSums = Own(new DeviceBuffer<long>(_context, clusterRows));
             _previousLabels.Fill32(uint.MaxValue, _s.Stream);  // -1: every label counts as changed on the first step
@@ -145,33 +155,42 @@ internal sealed class CudaBatch : IDisposable
     /// <summary>Cluster weights of problem <paramref name="problem"/> from the last step (K values, pinned).</summary>
     public ReadOnlySpan<double> HostClusterWeights(int problem) => _hostClusterWeights.Span.Slice(problem * Clusters, Clusters);
 
+    /// <summary>Whether the next <see cref="Step"/> adds the rows up inside the assignment (<see cref="FusedUpdatePolicy"/>).</summary>
+    public bool NextStepFusesUpdate => _slabs is not null && FusedUpdatePolicy.Allows(_largestCluster, _fusedSums.Count);
+
+    /// <summary>
+    /// Forgets the last step's cluster sizes, so that the next step sorts: for callers that change the centroids between
+    /// steps (re-seeding), after which the last step says nothing about the next one's clusters.
+    /// </summary>
+    public void ForgetClusterSizes() => _largestCluster = null;
+
     /// <summary>One Lloyd step of every problem; waits for it and writes each problem's outcome.</summary>
     public void Step(bool normalizeCentroids, Span<LloydStepResult> results, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         _context.MakeCurrent();
+        bool fused = NextStepFusesUpdate;
         // The whole step is one captured graph, replayed each iteration: its launches keep the same
         // buffers, so only the launch overhead goes (which dominates small problems).
-        if (!_graphsFailed && (_stepGraph is null || _stepGraphNormalizes != normalizeCentroids))
+        var key = (normalizeCentroids, fused);
+        if (!_graphsFailed && !_stepGraphs.ContainsKey(key))
         {
-            _stepGraph?.Dispose();
-            _stepGraph = null;
             try
             {
-                _stepGraph = CudaGraph.Capture(_s.Stream, () => EnqueueStep(normalizeCentroids));
-                _stepGraphNormalizes = normalizeCentroids;
+                _stepGraphs[key] = CudaGraph.Capture(_s.Stream, () => EnqueueStep(normalizeCentroids, fused));
             }
             catch (CudaException)
             {
                 _graphsFailed = true;  // fall back to plain launches
             }
         }
-        if (_stepGraph is not null)
-            _stepGraph.Launch(_s.Stream);
+        if (_stepGraphs.TryGetValue(key, out var graph))
+            graph.Launch(_s.Stream);
         else
-            EnqueueStep(normalizeCentroids);
+            EnqueueStep(normalizeCentroids, fused);
         _s.Stream.Synchronize();
         var scalars = _hostScalars.Span;
+        _largestCluster = scalars[2 * Batches];
         var weights = _hostClusterWeights.Span;
         Span<long> problemScalars = stackalloc long[2];
         for (int b = 0; b < Batches; b++)
@@ -186,13 +205,28 @@ internal sealed class CudaBatch : IDisposable
     /// Enqueues one Lloyd step of all problems, ending with the copies of the scalars and cluster weights to
     /// pinned memory. Each launch covers the whole batch (the kernels' batch dimension).
     /// </summary>
-    private unsafe void EnqueueStep(bool normalizeCentroids, bool includeAssign = true)
+    private unsafe void EnqueueStep(bool normalizeCentroids, bool fused, bool includeAssign = true)
     {
         var s = _s;
         int b = Batches, k = Clusters, d = Dimension, ld = Pitch;
         long n = Rows, total = b * n;
         int clusters = b * k;
         ulong weights = Weights?.Pointer ?? 0;
+        if (fused)
+        {
+            // The assignment adds every row to its cluster's slab sums and counts it, and flags the moved labels.
+            _scalars.Clear(s.Stream);
+            _counts.Clear(s.Stream);
+            if (includeAssign)
+                s.AssignWithUpdate(X.Pointer, XNorms.Pointer, Rows, d, ld, PackedCentroids.Pointer, CentroidNorms.Pointer, k,
+                    Labels.Pointer, Distances.Pointer, b, weights, _previousLabels.Pointer, _counts.Pointer, _scalars.At(b), _fusedSums);
+            s.WeightedSums(Distances.Pointer, weights, n, b, _partials.Pointer, _scalars.At(0));
+            EnqueueClusterWeights(weights, total, k, b);
+            s.FinalizeCentroidsFromSlabs(_fusedSums, ld, _counts.Pointer, _weightSums?.Pointer ?? 0, Centroids.Pointer, _shift.Pointer,
+                _weightOut.Pointer, clusters, d, normalizeCentroids, PackedCentroids.Pointer, CentroidNorms.Pointer, _scalars.At(2 * b));
+            EnqueueReadBack(clusters, b);
+            return;
+        }
         if (includeAssign)
             EnqueueAssign();
         _scalars.Clear(s.Stream);
@@ -204,16 +238,26 @@ internal sealed class CudaBatch : IDisposable
         _sums.Clear(s.Stream);
         float? scale = _deterministic ? Scale : null;
         s.SegmentSums(X.Pointer, weights, _offsets.Pointer, _sorted.Pointer, total, k, d, ld, _sums.Pointer, scale, b);
-        if (_weightSums is not null)
-        {
-            _weightSums.Clear(s.Stream);
-            s.ClusterWeights(weights, Labels.Pointer, _weightSums.Pointer, total, k, _deterministic ? WeightScale : null, b);
-        }
+        EnqueueClusterWeights(weights, total, k, b);
         s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, Centroids.Pointer, _shift.Pointer,
             _weightOut.Pointer, clusters, d, _deterministic ? 1.0 / Scale : null, 1.0 / WeightScale, normalizeCentroids,
-            PackedCentroids.Pointer, CentroidNorms.Pointer, ld);
-        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostClusterWeights.Pointer, _weightOut.Pointer, (nuint)((long)clusters * sizeof(double)), s.Stream.Handle));
-        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostScalars.Pointer, _scalars.Pointer, (nuint)(2L * b * sizeof(long)), s.Stream.Handle));
+            PackedCentroids.Pointer, CentroidNorms.Pointer, ld, _scalars.At(2 * b));
+        EnqueueReadBack(clusters, b);
+    }
+
+    private void EnqueueClusterWeights(ulong weights, long total, int k, int b)
+    {
+        if (_weightSums is null)
+            return;
+        _weightSums.Clear(_s.Stream);
+        _s.ClusterWeights(weights, Labels.Pointer, _weightSums.Pointer, total, k, _deterministic ? WeightScale : null, b);
+    }
+
+    private unsafe void EnqueueReadBack(int clusters, int b)
+    {
+        var stream = _s.Stream.Handle;
+        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostClusterWeights.Pointer, _weightOut.Pointer, (nuint)((long)clusters * sizeof(double)), stream));
+        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostScalars.Pointer, _scalars.Pointer, (nuint)((2L * b + 1) * sizeof(long)), stream));
     }
 
     /// <summary>Enqueues the assignment of <see cref="Step"/> alone, for the benchmarks' assign-only timing.</summary>
@@ -221,8 +265,11 @@ internal sealed class CudaBatch : IDisposable
         _s.Assign(X.Pointer, XNorms.Pointer, Rows, Dimension, Pitch, PackedCentroids.Pointer, CentroidNorms.Pointer, Clusters, Pitch,
             Labels.Pointer, Distances.Pointer, updateMin: false, Batches);
 
-    /// <summary>Enqueues everything of <see cref="Step"/> but the assignment, for the benchmarks' breakdown.</summary>
-    internal void EnqueueUpdate() => EnqueueStep(false, includeAssign: false);
+    /// <summary>
+    /// Enqueues everything of the next <see cref="Step"/> but the assignment, for the benchmarks' breakdown (with the fused
+    /// update, what remains after the assignment that also adds the rows up).
+    /// </summary>
+    internal void EnqueueUpdate() => EnqueueStep(false, NextStepFusesUpdate, includeAssign: false);
 
     private T Own<T>(T resource) where T : IDisposable
     {
@@ -233,15 +280,18 @@ internal sealed class CudaBatch : IDisposable
     public void Dispose()
     {
         List<Exception>? errors = null;
-        try
+        foreach (var graph in _stepGraphs.Values)
         {
-            _stepGraph?.Dispose();
+            try
+            {
+                graph.Dispose();
+            }
+            catch (CudaException e)
+            {
+                (errors ??= []).Add(e);
+            }
         }
-        catch (CudaException e)
-        {
-            (errors ??= []).Add(e);
-        }
-        _stepGraph = null;
+        _stepGraphs.Clear();
         CudaBindingHost.DisposeInReverse(_owned, e => e is CudaException, ref errors);
         if (errors is not null)
             throw new AggregateException("Freeing the batch's GPU memory failed.", errors);

@@ -251,8 +251,32 @@ internal sealed class CudaSession : IDisposable
         }
     }
 
+    /// <summary>
+    /// Whether the assignment of rows of dimension <paramref name="d"/> stored at pitch <paramref name="ld"/> can carry the
+    /// centroid update's sums (<see cref="AssignWithUpdate"/>): the warp-specialised kernel's _update entries.
+    /// </summary>
+    public bool CanFuseUpdate(int d, int ld) => ChooseAssign(d, ld, ld) == AssignPath.WarpSpecialised;
+
+    /// <summary>
+    /// The assignment of <see cref="Assign"/> (labels and distances stored, B problems) that also adds each row, times its
+    /// weight, to its cluster's fp32 sums in <paramref name="sums"/>, counts it in <paramref name="counts"/>, copies its
+    /// label into <paramref name="previous"/> and counts the moved ones per problem in <paramref name="changed"/>
+    /// (flash_assign_ws.cu, update_epilogue). Only where <see cref="CanFuseUpdate"/>; counts and changed zeroed first.
+    /// </summary>
+    public void AssignWithUpdate(ulong x, ulong xNorms, long n, int d, int ld, ulong centroids, ulong centroidNorms, int k,
+                                 ulong labels, ulong distances, int batches, ulong weights, ulong previous, ulong counts, ulong changed,
+                                 FusedSums sums)
+    {
+        if (!CanFuseUpdate(d, ld))
+            throw new InvalidOperationException($"Rows of {d} values at pitch {ld} do not take the warp-specialised assignment, so they cannot carry the update.");
+        var update = new KernelArgs().Add(weights).Add(previous).Add(counts).Add(changed).Add(sums.Pointer).Add(sums.Count).Add(sums.Stride);
+        AssignWarpSpecialised(x, xNorms, (int)n, ld, centroids, centroidNorms, k, labels, distances, false, batches,
+            WarpSpecialisedChunks(ld * Precision.ElementBytes), AssignKernelName(d, ld, ld), update);
+    }
+
     private void AssignWarpSpecialised(ulong x, ulong xNorms, int n, int ld, ulong centroids, ulong centroidNorms, int k,
-                                       ulong labels, ulong distances, bool updateMin, int batches, int chunks, string name)
+                                       ulong labels, ulong distances, bool updateMin, int batches, int chunks, string name,
+                                       KernelArgs? update = null)
     {
         ulong tiles = CentroidTiles(k, chunks, batches);
         long pieces = (long)((k + 127) / 128) * chunks * 1024;  // 16-byte pieces per problem
@@ -261,12 +285,15 @@ internal sealed class CudaSession : IDisposable
 
         var (groups, _) = WarpSpecialisedShape(chunks);
         int shared = WarpSpecialisedSharedBytes(chunks);
+        if (update is not null)
+            name += "_update";
         var function = Kernels.Get("flash_assign_ws", name);
         RaiseSharedMemory(function, name, shared);
         // Persistent blocks, one per SM: each walks row tiles blockIdx.x, + gridDim.x, ...
         long rowTiles = (long)batches * ((n + 64 * groups - 1) / (64 * groups));
         var args = new KernelArgs().Add(x).Add(tiles).Add(xNorms).Add(labels).Add(distances)
-            .Add(n).Add(k).Add(ld).Add(batches).Add(updateMin ? 1 : 0);
+            .Add(n).Add(k).Add(ld).Add(batches);
+        args = update is KernelArgs tail ? args.Concat(tail) : args.Add(updateMin ? 1 : 0);
         function.Launch(Stream, (Math.Min(rowTiles, Context.MultiprocessorCount), 1, 1), 128 * groups + 32, shared, args);
     }
 
@@ -454,17 +481,36 @@ internal sealed class CudaSession : IDisposable
     /// <summary>
     /// New centroids from the sums and weights, their shifts and weights; when <paramref name="packed"/> is not 0, also
     /// the centroids in the session's stored form at pitch <paramref name="packedPitch"/> with their norms, exactly as
-    /// <see cref="PackRows"/> would write them (clusters of zero weight keep theirs).
+    /// <see cref="PackRows"/> would write them (clusters of zero weight keep theirs). When <paramref name="maxCount"/> is not
+    /// 0, the uint64 there is raised to the largest count.
     /// </summary>
     public void FinalizeCentroids(ulong sums, ulong counts, ulong weightSums, ulong centroids, ulong shift, ulong weightOut,
                                   int k, int d, double? inverseScale, double inverseWeightScale, bool normalize,
-                                  ulong packed = 0, ulong norms = 0, int packedPitch = 0)
+                                  ulong packed = 0, ulong norms = 0, int packedPitch = 0, ulong maxCount = 0)
     {
-        var args = new KernelArgs().Add(sums).Add(counts).Add(weightSums).Add(centroids).Add(shift).Add(weightOut).Add(k).Add(d);
+        var args = new KernelArgs().Add(sums).Add(counts).Add(weightSums);
         if (inverseScale is double inv)
             args = args.Add(inv).Add(inverseWeightScale);
-        args = args.Add(normalize ? 1 : 0).Add(packed).Add(norms).Add(packedPitch).Add(Precision.PackCode);
         string name = inverseScale is null ? "finalize_centroids" : "finalize_centroids_fixed";
+        LaunchFinalize(name, args, centroids, shift, weightOut, k, d, normalize, packed, norms, packedPitch, maxCount);
+    }
+
+    /// <summary>
+    /// The finalize of <see cref="FinalizeCentroids"/> from the fp32 sums of <see cref="AssignWithUpdate"/> (summed over the slabs in
+    /// float64, then zeroed for the next step); <paramref name="weightSums"/> fp64, or 0 for the counts.
+    /// </summary>
+    public void FinalizeCentroidsFromSlabs(FusedSums sums, int pitch, ulong counts, ulong weightSums, ulong centroids, ulong shift, ulong weightOut,
+                                  int k, int d, bool normalize, ulong packed, ulong norms, ulong maxCount)
+    {
+        var args = new KernelArgs().Add(sums.Pointer).Add(sums.Count).Add(sums.Stride).Add(pitch).Add(counts).Add(weightSums);
+        LaunchFinalize("finalize_centroids_slabs", args, centroids, shift, weightOut, k, d, normalize, packed, norms, pitch, maxCount);
+    }
+
+    private void LaunchFinalize(string name, KernelArgs head, ulong centroids, ulong shift, ulong weightOut, int k, int d, bool normalize,
+                                ulong packed, ulong norms, int packedPitch, ulong maxCount)
+    {
+        var args = head.Add(centroids).Add(shift).Add(weightOut).Add(k).Add(d).Add(normalize ? 1 : 0)
+            .Add(packed).Add(norms).Add(packedPitch).Add(Precision.PackCode).Add(maxCount);
         Kernels.Get("centroid_update", name).Launch(Stream, ((k + 7) / 8, 1, 1), 256, 0, args);
     }
 

@@ -15,7 +15,10 @@ public sealed class PtxResourceTests
         ["flash_assign_mma"] = ["flash_assign_f16", "flash_assign_bf16", "flash_assign_tf32"],
         ["flash_assign_ws"] = ["pack_centroid_tiles", "flash_assign_ws1_f16", "flash_assign_ws1_bf16", "flash_assign_ws1_tf32",
             "flash_assign_ws2_f16", "flash_assign_ws2_bf16", "flash_assign_ws2_tf32",
-            "flash_assign_ws4_f16", "flash_assign_ws4_bf16", "flash_assign_ws4_tf32"],
+            "flash_assign_ws4_f16", "flash_assign_ws4_bf16", "flash_assign_ws4_tf32",
+            "flash_assign_ws1_f16_update", "flash_assign_ws1_bf16_update", "flash_assign_ws1_tf32_update",
+            "flash_assign_ws2_f16_update", "flash_assign_ws2_bf16_update", "flash_assign_ws2_tf32_update",
+            "flash_assign_ws4_f16_update", "flash_assign_ws4_bf16_update", "flash_assign_ws4_tf32_update"],
         ["flash_assign_wgmma"] = ["flash_assign_wgmma_f16", "flash_assign_wgmma_bf16", "flash_assign_wgmma_tf32",
             "flash_assign_wgmma_rs1_f16", "flash_assign_wgmma_rs1_bf16", "flash_assign_wgmma_rs1_tf32",
             "flash_assign_wgmma_rs2_f16", "flash_assign_wgmma_rs2_bf16", "flash_assign_wgmma_rs2_tf32"],
@@ -27,7 +30,7 @@ public sealed class PtxResourceTests
         ["label_sort"] = ["label_histogram", "exclusive_scan", "scatter_indices"],
         ["centroid_update"] = ["segment_sum_f32", "segment_sum_f16", "segment_sum_bf16", "segment_sum_fixed_f32",
             "segment_sum_fixed_f16", "segment_sum_fixed_bf16", "cluster_weights", "cluster_weights_fixed",
-            "finalize_centroids", "finalize_centroids_fixed"],
+            "finalize_centroids", "finalize_centroids_fixed", "finalize_centroids_slabs"],
         ["segmented_sum"] = ["segmented_sum_partial", "segmented_sum_final", "candidate_potential_partial"],
         ["label_changes"] = ["gather_rows_f32", "gather_rows_f16", "gather_rows_bf16"],
         ["random_fill"] = ["fill_normal_f32"],
@@ -233,12 +236,48 @@ public sealed class PtxResourceTests
     }
 
     [TestMethod]
+    public unsafe void Concatenated_arguments_keep_both_lists_in_order()
+    {
+        var head = new KernelArgs().Add(1).Add(2.5);
+        var tail = new KernelArgs().Add(7L).Add(-1);
+        var both = head.Concat(tail);
+        Assert.AreEqual(4, both.Count);
+        Assert.AreEqual(2, head.Count, "the receiver is left alone");
+        Assert.AreEqual(1UL, both.Slots[0]);
+        Assert.AreEqual(2.5, BitConverter.UInt64BitsToDouble(both.Slots[1]));
+        Assert.AreEqual(7UL, both.Slots[2]);
+        Assert.AreEqual(uint.MaxValue, (uint)both.Slots[3]);
+    }
+
+    [TestMethod]
     public void Too_many_kernel_arguments_are_rejected()
     {
         var args = new KernelArgs();
         for (int i = 0; i < KernelArgs.Capacity; i++)
             args = args.Add(i);
         Assert.ThrowsExactly<InvalidOperationException>(() => args.Add(1));
+        Assert.ThrowsExactly<InvalidOperationException>(() => new KernelArgs().Add(1).Concat(args));
+    }
+
+    [TestMethod]
+    [DataRow(8192, 128, 8)]     // 4 MiB per slab: eight fit the budget
+    [DataRow(32768, 128, 2)]    // 16 MiB per slab
+    [DataRow(200000, 256, 1)]   // more than the budget: one all the same
+    public void Fused_update_slabs_fill_their_budget(long clusterRows, int pitch, int expected) =>
+        Assert.AreEqual(expected, FusedUpdatePolicy.SlabCount(clusterRows, pitch));
+
+    [TestMethod]
+    public void Fused_update_needs_many_clusters_long_rows_and_a_previous_step_with_small_clusters()
+    {
+        int k = FusedUpdatePolicy.MinClusters, bytes = FusedUpdatePolicy.MinRowBytes;
+        Assert.IsTrue(FusedUpdatePolicy.Suits(k, bytes));
+        Assert.IsFalse(FusedUpdatePolicy.Suits(k - 1, 256), "too few clusters to hide the reductions");
+        Assert.IsFalse(FusedUpdatePolicy.Suits(8192, 128), "rows too short");
+        long limit = FusedUpdatePolicy.MaxRowsPerSlab * 8;
+        Assert.IsFalse(FusedUpdatePolicy.Allows(null, 8), "the first step sorts");
+        Assert.IsTrue(FusedUpdatePolicy.Allows(limit, 8));
+        Assert.IsFalse(FusedUpdatePolicy.Allows(limit + 1, 8), "a cluster too large for fp32 slab sums");
+        Assert.IsFalse(FusedUpdatePolicy.Allows(limit + 1 - FusedUpdatePolicy.MaxRowsPerSlab, 7), "fewer slabs, smaller clusters");
     }
 
     [TestMethod]

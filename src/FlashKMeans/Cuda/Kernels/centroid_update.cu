@@ -287,7 +287,7 @@ extern "C" __global__ void cluster_weights_fixed(const float* __restrict__ weigh
 // New centroids = sums / total weight, or sums / |sums| when normalize is set (spherical k-means);
 // clusters of zero weight keep their previous centroid (the engine applies its empty-cluster
 // policy afterwards). Also the squared shift of each centroid.
-//   sums      fp64 (clusters, d), or int64 fixed point with 1/scale = inv_scale
+//   sums      fp64 (clusters, d), int64 fixed point with 1/scale = inv_scale, or fp32 slabs (_slabs below)
 //   counts    int32 (clusters)            point counts, used when wsums is null
 //   wsums     fp64 or int64 (clusters)    total weights (fixed point: 1/scale = inv_wscale), or null
 //   centroids fp32 (clusters, d)  in: previous; out: new
@@ -296,6 +296,7 @@ extern "C" __global__ void cluster_weights_fixed(const float* __restrict__ weigh
 //   packed    (clusters, ldp)     out: the new centroids as the assignment reads them, as pack_rows_* writes
 //             them (pack: 0 none, 1 fp32, 2 tf32, 3 fp16, 4 bf16; padding to ldp zero), or null
 //   norms     fp32 (clusters)     out: squared norms of the packed values, summed in pack_rows_*'s order
+//   max_count uint64 (1)          in/out: raised to the largest count, or null
 // A cluster of zero weight keeps its centroid, its packed row and its norm. Packing here saves the
 // step a launch and a pass over the centroids (pack_rows_* after this kernel did the same).
 // Launch: one warp per cluster, e.g. grid ceil(clusters / 8), block 256.
@@ -315,36 +316,58 @@ __device__ __forceinline__ float store_packed(void* packed, int kind, size_t e, 
     }
 }
 
-template <bool kFixed>
-__device__ __forceinline__ void finalize_run(const void* sums_, const int* counts, const void* wsums_,
+// Where finalize_run reads the row sums from: fp64, int64 fixed point, or fp32 slabs (summed in fp64 in slab
+// order, then zeroed for the next step: the fused update of flash_assign_ws.cu adds into them).
+struct Fp64Sums {
+    const double* sums;
+    __device__ double at(int cl, int d, int j) const { return sums[(size_t)cl * d + j]; }
+    __device__ void clear(int, int, int) const {}
+};
+struct FixedSums {
+    const long long* sums;
+    double inv_scale;
+    __device__ double at(int cl, int d, int j) const { return (double)sums[(size_t)cl * d + j] * inv_scale; }
+    __device__ void clear(int, int, int) const {}
+};
+struct SlabSums {
+    float* slabs;
+    int count;
+    long long stride;
+    int ld;
+    __device__ double at(int cl, int, int j) const
+    {
+        double s = 0.0;
+        for (int p = 0; p < count; ++p) s += (double)slabs[p * stride + (size_t)cl * ld + j];
+        return s;
+    }
+    __device__ void clear(int cl, int, int j) const
+    {
+        for (int p = 0; p < count; ++p) slabs[p * stride + (size_t)cl * ld + j] = 0.f;
+    }
+};
+
+template <typename Sums>
+__device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts, double weight,
                                              float* centroids, float* shift, double* weight_out,
-                                             int clusters, int d, double inv_scale, double inv_wscale, int normalize,
-                                             void* packed, float* norms, int ldp, int pack)
+                                             int clusters, int d, int normalize,
+                                             void* packed, float* norms, int ldp, int pack,
+                                             unsigned long long* max_count)
 {
     const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
     const int lane = threadIdx.x & 31;
-    if (cl >= clusters) return;
-    auto sum_at = [&](size_t e) -> double {
-        return kFixed ? (double)reinterpret_cast<const long long*>(sums_)[e] * inv_scale
-                      : reinterpret_cast<const double*>(sums_)[e];
-    };
-    double weight;
-    if (wsums_ == nullptr) weight = (double)counts[cl];
-    else weight = kFixed ? (double)reinterpret_cast<const long long*>(wsums_)[cl] * inv_wscale
-                         : reinterpret_cast<const double*>(wsums_)[cl];
     float s = 0.f;
     if (weight > 0.0) {
         double factor = 1.0 / weight;
         if (normalize) {
             double sq = 0.0;
-            for (int j = lane; j < d; j += 32) { const double v = sum_at((size_t)cl * d + j); sq += v * v; }
+            for (int j = lane; j < d; j += 32) { const double v = sums.at(cl, d, j); sq += v * v; }
             for (int o = 16; o > 0; o >>= 1) sq += __shfl_xor_sync(0xffffffffu, sq, o);
             if (sq > 0.0) factor = 1.0 / sqrt(sq);
         }
         float* row = centroids + (size_t)cl * d;
         float sq = 0.f;
         for (int j = lane; j < d; j += 32) {
-            const float nv = (float)(sum_at((size_t)cl * d + j) * factor);
+            const float nv = (float)(sums.at(cl, d, j) * factor);
             const float diff = nv - row[j];
             s = fmaf(diff, diff, s);
             row[j] = nv;
@@ -359,30 +382,50 @@ __device__ __forceinline__ void finalize_run(const void* sums_, const int* count
             if (lane == 0 && norms != nullptr) norms[cl] = sq;
         }
     }
+    for (int j = lane; j < d; j += 32) sums.clear(cl, d, j);
     s = warp_sum(s);
     if (lane == 0) {
         shift[cl] = s;
         weight_out[cl] = weight;
+        if (max_count != nullptr) atomicMax(max_count, (unsigned long long)counts[cl]);
     }
 }
 
+// The common tail of the entries below: max_count (uint64, or null) receives the largest count, which the
+// host uses to choose the next step's update (CudaBatch: the fused update only while clusters stay small).
+#define FINALIZE_TAIL                                                                                        \
+    float* __restrict__ centroids, float* __restrict__ shift, double* __restrict__ weight_out, int clusters, \
+        int d, int normalize, void* __restrict__ packed, float* __restrict__ norms, int ldp, int pack,       \
+        unsigned long long* __restrict__ max_count
+#define FINALIZE_TAIL_ARGS centroids, shift, weight_out, clusters, d, normalize, packed, norms, ldp, pack, max_count
+
 extern "C" __global__ void finalize_centroids(const double* __restrict__ sums, const int* __restrict__ counts,
-                                              const double* __restrict__ wsums, float* __restrict__ centroids,
-                                              float* __restrict__ shift, double* __restrict__ weight_out,
-                                              int clusters, int d, int normalize,
-                                              void* __restrict__ packed, float* __restrict__ norms, int ldp, int pack)
+                                              const double* __restrict__ wsums, FINALIZE_TAIL)
 {
-    finalize_run<false>(sums, counts, wsums, centroids, shift, weight_out, clusters, d, 1.0, 1.0, normalize,
-                        packed, norms, ldp, pack);
+    const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
+    if (cl >= clusters) return;
+    const double weight = wsums == nullptr ? (double)counts[cl] : wsums[cl];
+    finalize_run(Fp64Sums{sums}, counts, weight, FINALIZE_TAIL_ARGS);
 }
 
 extern "C" __global__ void finalize_centroids_fixed(const long long* __restrict__ sums, const int* __restrict__ counts,
-                                                    const long long* __restrict__ wsums, float* __restrict__ centroids,
-                                                    float* __restrict__ shift, double* __restrict__ weight_out,
-                                                    int clusters, int d, double inv_scale, double inv_wscale,
-                                                    int normalize,
-                                                    void* __restrict__ packed, float* __restrict__ norms, int ldp, int pack)
+                                                    const long long* __restrict__ wsums, double inv_scale,
+                                                    double inv_wscale, FINALIZE_TAIL)
 {
-    finalize_run<true>(sums, counts, wsums, centroids, shift, weight_out, clusters, d, inv_scale, inv_wscale, normalize,
-                       packed, norms, ldp, pack);
+    const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
+    if (cl >= clusters) return;
+    const double weight = wsums == nullptr ? (double)counts[cl] : (double)wsums[cl] * inv_wscale;
+    finalize_run(FixedSums{sums, inv_scale}, counts, weight, FINALIZE_TAIL_ARGS);
+}
+
+// slabs: slab_count fp32 copies of the (clusters, lds) sums, slab_stride floats apart (flash_assign_ws.cu's
+// _update entries); zeroed here once read.
+extern "C" __global__ void finalize_centroids_slabs(float* __restrict__ slabs, int slab_count, long long slab_stride,
+                                                    int lds, const int* __restrict__ counts,
+                                                    const double* __restrict__ wsums, FINALIZE_TAIL)
+{
+    const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
+    if (cl >= clusters) return;
+    const double weight = wsums == nullptr ? (double)counts[cl] : wsums[cl];
+    finalize_run(SlabSums{slabs, slab_count, slab_stride, lds}, counts, weight, FINALIZE_TAIL_ARGS);
 }

@@ -60,11 +60,119 @@ __device__ __forceinline__ void bulk_copy(uint32_t dst, const void* src, uint32_
                  ::"r"(dst), "l"(src), "r"(bytes), "r"(bar) : "memory");
 }
 
-// Op: one of register_a's wgmma k-steps (sm90_wgmma_ops.cuh), by element type.
-template <typename Op, int KCH, int NWG, int STAGES>
+// The centroid update fused into the assignment (the _update entries): what the epilogue adds to.
+//   weights  fp32 (B*n) row weights, or null
+//   previous int32 (B*n) last step's labels; the new ones are copied in, moved ones counted
+//   counts   int32 (B*k) rows per cluster, zeroed by the host
+//   changed  uint64 (B)  moved labels per problem, zeroed by the host
+//   slabs    fp32 slab_count x (B*k, ldx) row sums, at slab_stride floats apart; zero before the step
+//            (finalize_centroids_slabs reads and re-zeroes them)
+struct FusedUpdate {
+    const float* weights;
+    int* previous;
+    int* counts;
+    unsigned long long* changed;
+    float* slabs;
+    int slab_count;
+    long long slab_stride;
+};
+
+// 8 bytes of row data (two 32-bit fragment words) as floats: four fp16/bf16 values or two tf32 ones.
+template <typename T> struct FragmentWords;
+template <> struct FragmentWords<__half> {
+    static constexpr int N = 4;
+    __device__ __forceinline__ static void get(uint32_t a, uint32_t b, float (&v)[4])
+    {
+        const float2 p = __half22float2(*reinterpret_cast<const __half2*>(&a));
+        const float2 q = __half22float2(*reinterpret_cast<const __half2*>(&b));
+        v[0] = p.x; v[1] = p.y; v[2] = q.x; v[3] = q.y;
+    }
+};
+template <> struct FragmentWords<__nv_bfloat16> {
+    static constexpr int N = 4;
+    __device__ __forceinline__ static void get(uint32_t a, uint32_t b, float (&v)[4])
+    {
+        v[0] = __uint_as_float(a << 16); v[1] = __uint_as_float(a & 0xFFFF0000u);
+        v[2] = __uint_as_float(b << 16); v[3] = __uint_as_float(b & 0xFFFF0000u);
+    }
+};
+template <> struct FragmentWords<float> {
+    static constexpr int N = 2;
+    __device__ __forceinline__ static void get(uint32_t a, uint32_t b, float (&v)[4])
+    {
+        v[0] = __uint_as_float(a); v[1] = __uint_as_float(b); v[2] = 0.f; v[3] = 0.f;
+    }
+};
+
+// One vector reduction of N floats into global memory (sm_90: float2/float4 atomics compile to red.v2/.v4).
+template <int N> __device__ __forceinline__ void add_floats(float* dst, const float (&v)[4])
+{
+    if constexpr (N == 4) atomicAdd(reinterpret_cast<float4*>(dst), make_float4(v[0], v[1], v[2], v[3]));
+    else atomicAdd(reinterpret_cast<float2*>(dst), make_float2(v[0], v[1]));
+}
+
+// The fused update's end of a row tile, per warp: its 16 rows are still in registers as wgmma A fragments,
+// so each is added to its cluster's sums here with global reductions, instead of being gathered again by a
+// sort-inverse pass. Those reductions go through L2's atomic units, about twice the cost of the gather per
+// row (NOTES.md, U12): they hide behind the products only when the assignment is long (large K), and
+// the host uses this entry only then.
+// Lane q of a quad holds bytes 4q..4q+3 and 16+4q.. of each 32-byte k-step of its rows. Pairs of lanes swap
+// one word so that each holds 8 contiguous bytes, the even lane bytes 4q..4q+7 and the odd one
+// 4q+12..4q+19: then a quad covers the 32 bytes with vector reductions (4 floats, or 2 for tf32).
+template <typename T, int KCH>
+__device__ __forceinline__ void update_epilogue(
+    const uint32_t (&afrag)[KCH][4][4], const float (&best)[2], const int (&best_idx)[2], int b, int gr0, int n, int k,
+    int ldx_bytes, const float* __restrict__ xnorm, int* __restrict__ labels, float* __restrict__ min_dist,
+    const FusedUpdate& up)
+{
+    using W = FragmentWords<T>;
+    const int lane = threadIdx.x & 31;
+    const int odd = lane & 1;
+    const int ld = ldx_bytes / (int)sizeof(T);
+    float* slab = up.slabs + (size_t)(blockIdx.x % up.slab_count) * up.slab_stride + (size_t)b * k * ld;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        float v = best[h];
+        int i = best_idx[h];
+        argmin_shfl_xor(v, i, 1);
+        argmin_shfl_xor(v, i, 2);
+        if (i >= k) i = 0;  // only when every score was NaN, as store_nearest
+        const size_t o = (size_t)b * n + gr0 + h;
+        const bool valid = gr0 + h < n;
+        bool moved = false;
+        if (valid && (lane & 3) == 0) {
+            min_dist[o] = fmaxf(xnorm[o] + v, 0.f);
+            labels[o] = i;
+            moved = up.previous[o] != i;
+            if (moved) up.previous[o] = i;
+            atomicAdd(up.counts + (size_t)b * k + i, 1);
+        }
+        const unsigned movers = __ballot_sync(0xffffffffu, moved);
+        if (lane == 0 && movers != 0) atomicAdd(up.changed + b, (unsigned long long)__popc(movers));
+        const float w = !valid ? 0.f : up.weights != nullptr ? __ldg(up.weights + o) : 1.f;
+        float* dst = slab + (size_t)i * ld;
+#pragma unroll
+        for (int kc = 0; kc < KCH; ++kc)
+#pragma unroll
+            for (int ks = 0; ks < 4; ++ks) {
+                const uint32_t lo = afrag[kc][ks][h], hi = afrag[kc][ks][2 + h];
+                const uint32_t got = __shfl_xor_sync(0xffffffffu, odd ? lo : hi, 1);
+                float f[4];
+                W::get(odd ? got : lo, odd ? hi : got, f);
+#pragma unroll
+                for (int e = 0; e < W::N; ++e) f[e] *= w;
+                const int ob = kc * 128 + ks * 32 + 4 * (lane & 3) + 12 * odd;
+                if (valid && ob < ldx_bytes) add_floats<W::N>(dst + ob / (int)sizeof(T), f);
+            }
+    }
+}
+
+// Op: one of register_a's wgmma k-steps (sm90_wgmma_ops.cuh), by element type T.
+template <typename T, typename Op, int KCH, int NWG, int STAGES, bool kUpdate>
 __device__ __forceinline__ void run(
     const char* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,
-    int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int ldx_bytes, int batches, int update_min)
+    int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int ldx_bytes, int batches, int update_min,
+    FusedUpdate up = {})
 {
     constexpr int BM = NWG * 64;
     constexpr int RG = BM / 8;                       // rows per copy group
@@ -153,6 +261,9 @@ __device__ __forceinline__ void run(
         const int b = g / tpp;
         const int row0 = (g - b * tpp) * BM;
 
+        // Fragment row wg·64 + wq·16 + 8h + (lane >> 2) holds data row RG (lane >> 2) + (wg·64 + wq·16 + 8h) / 8.
+        const int gr0 = row0 + RG * (lane >> 2) + wg * 8 + wq * 2;  // this lane's rows: gr0 + h
+
         mbar_wait(xfull, xphase);
         xphase ^= 1;
         uint32_t afrag[KCH][4][4];
@@ -211,17 +322,17 @@ __device__ __forceinline__ void run(
             tile_argmin(acc, t * BN + cl, best, best_idx);
         }
 
+        if constexpr (!kUpdate) {
 #pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            float v = best[h];
-            int i = best_idx[h];
-            argmin_shfl_xor(v, i, 1);
-            argmin_shfl_xor(v, i, 2);
-            // Fragment row wg·64 + wq·16 + 8h + (lane >> 2) holds data row RG (lane >> 2) + (wg·64 + wq·16 + 8h) / 8.
-            const int gr = row0 + RG * (lane >> 2) + wg * 8 + wq * 2 + h;
-            if ((lane & 3) == 0 && gr < n) {
-                store_nearest((size_t)b * n + gr, v, i, k, xnorm, labels, min_dist, update_min);
+            for (int h = 0; h < 2; ++h) {
+                float v = best[h];
+                int i = best_idx[h];
+                argmin_shfl_xor(v, i, 1);
+                argmin_shfl_xor(v, i, 2);
+                if ((lane & 3) == 0 && gr0 + h < n) store_nearest((size_t)b * n + gr0 + h, v, i, k, xnorm, labels, min_dist, update_min);
             }
+        } else {
+            update_epilogue<T, KCH>(afrag, best, best_idx, b, gr0, n, k, ldx_bytes, xnorm, labels, min_dist, up);
         }
     }
 }
@@ -269,14 +380,29 @@ extern "C" __global__ void pack_centroid_tiles(
 // Launch: grid (min(B * ceil(n / (64 NWG)), one block per SM)), block 128 NWG + 32, dynamic shared
 // memory 1024 + STAGES * (KCH * 16384 + 1024) + 64 NWG * KCH * 128 + 128 + 80 bytes. Rows: pitch ldx <=
 // KCH * 128 bytes.
+// The _update entries also do the centroid update's sums (FusedUpdate above: weights, previous, counts,
+// changed, slabs, slab_count, slab_stride follow batches); min_dist must not be null there, and the labels
+// and distances are always stored (no update_min).
 #define FLASH_ASSIGN_WS_ENTRY(NAME, T, OP, KCH, NWG, STAGES)                                                   \
     extern "C" __global__ void __launch_bounds__((NWG) * 128 + 32, 1) NAME(                                    \
         const T* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,              \
         int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int ldx, int batches,            \
         int update_min)                                                                                        \
     {                                                                                                          \
-        flash_assign_ws::run<OP, KCH, NWG, STAGES>(reinterpret_cast<const char*>(x), tiles, xnorm, labels,     \
-                                                   min_dist, n, k, ldx * (int)sizeof(T), batches, update_min); \
+        flash_assign_ws::run<T, OP, KCH, NWG, STAGES, false>(reinterpret_cast<const char*>(x), tiles, xnorm,   \
+                                                             labels, min_dist, n, k, ldx * (int)sizeof(T),     \
+                                                             batches, update_min);                             \
+    }                                                                                                          \
+    extern "C" __global__ void __launch_bounds__((NWG) * 128 + 32, 1) NAME##_update(                           \
+        const T* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,              \
+        int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int ldx, int batches,            \
+        const float* __restrict__ weights, int* __restrict__ previous, int* __restrict__ counts,               \
+        unsigned long long* __restrict__ changed, float* __restrict__ slabs, int slab_count,                   \
+        long long slab_stride)                                                                                 \
+    {                                                                                                          \
+        flash_assign_ws::run<T, OP, KCH, NWG, STAGES, true>(                                                   \
+            reinterpret_cast<const char*>(x), tiles, xnorm, labels, min_dist, n, k, ldx * (int)sizeof(T),      \
+            batches, 0, {weights, previous, counts, changed, slabs, slab_count, slab_stride});                 \
     }
 
 FLASH_ASSIGN_WS_ENTRY(flash_assign_ws1_f16, __half, register_a::F16, 1, 3, 4)

@@ -144,6 +144,19 @@ internal unsafe struct KernelArgs
         return next;
     }
 
+    /// <summary>These arguments followed by those of <paramref name="tail"/>.</summary>
+    [Pure]
+    public readonly KernelArgs Concat(KernelArgs tail)
+    {
+        if (Count + tail.Count > Capacity)
+            throw new InvalidOperationException("Too many kernel arguments.");
+        KernelArgs next = this;
+        for (int i = 0; i < tail.Count; i++)
+            next.Slots[next.Count + i] = tail.Slots[i];
+        next.Count += tail.Count;
+        return next;
+    }
+
     /// <summary>These arguments followed by the device address of <paramref name="buffer"/> (0 for none).</summary>
     [Pure]
     public readonly KernelArgs Ptr<T>(DeviceBuffer<T>? buffer) where T : unmanaged => Add(buffer?.Pointer ?? 0UL);

@@ -1,0 +1,93 @@
+using FlashKMeans.Cuda;
+using FlashKMeans.Backends;
+using FlashKMeans.Cuda.Native;
+
+namespace FlashKMeans.Tests.Cuda;
+
+/// <summary>
+/// The resident step whose assignment also adds the rows up (<see cref="CudaSession.AssignWithUpdate"/>, chosen by
+/// <see cref="FusedUpdatePolicy"/>) against the sort-inverse step on the same batch state: the same labels, distances,
+/// inertia, moved-label count and cluster weights, and centroids within fp32 summation error.
+/// </summary>
+[TestClass]
+[TestCategory("Gpu")]
+[DoNotParallelize]
+public sealed class CudaFusedUpdateTests
+{
+    [TestInitialize]
+    public void RequireGpu() => Gpu.Require();
+
+    [TestMethod]
+    [DataRow(ComputePrecision.Float16, 64, 1, false)]
+    [DataRow(ComputePrecision.Float16, 128, 3, true)]
+    [DataRow(ComputePrecision.BFloat16, 72, 1, true)]
+    [DataRow(ComputePrecision.TensorFloat32, 96, 2, false)]
+    public void Fused_step_matches_the_sort_inverse_step(ComputePrecision precision, int d, int b, bool weighted)
+    {
+        using var s = new CudaSession(CudaContext.Open(0), new CudaPrecision(precision), ownsContext: true);
+        int k = FusedUpdatePolicy.MinClusters, n = 30011;
+        if (!s.CanFuseUpdate(d, s.Precision.Pitch(d)) || !FusedUpdatePolicy.Suits(k, s.Precision.Pitch(d) * s.Precision.ElementBytes))
+            Assert.Inconclusive($"{s.Context.Name} has no warp-specialised assignment for {precision} d={d}");
+        var random = new Random(d * 31 + b);
+        var rows = TestData.Gaussian(b * n, d, seed: d + b);
+        // Centroids among the rows, so that clusters are of the sizes real fits meet (none empty at the start).
+        var centroids = Enumerable.Range(0, b * k).SelectMany(c => rows.AsSpan((c / k * n + random.Next(n)) * d, d).ToArray()).ToArray();
+        var weights = weighted ? Enumerable.Range(0, b * n).Select(_ => (float)(0.25 + random.NextDouble())).ToArray() : null;
+
+        var fused = Run(s, rows, centroids, weights, b, n, d, k, forgetBeforeSecondStep: false);
+        var sorted = Run(s, rows, centroids, weights, b, n, d, k, forgetBeforeSecondStep: true);
+        Assert.IsTrue(fused.SecondStepFused, "the second step of the first batch fused its update");
+        Assert.IsFalse(sorted.SecondStepFused, "the second step of the second batch sorted");
+
+        CollectionAssert.AreEqual(sorted.Labels, fused.Labels, "labels");
+        CollectionAssert.AreEqual(sorted.Distances, fused.Distances, "distances");
+        for (int p = 0; p < b; p++)
+        {
+            Assert.AreEqual(sorted.Results[p].LabelsChanged, fused.Results[p].LabelsChanged, $"problem {p}: moved labels");
+            Assert.AreEqual(sorted.Results[p].Inertia, fused.Results[p].Inertia, 1e-12 * sorted.Results[p].Inertia, $"problem {p}: inertia");
+        }
+        for (int c = 0; c < b * k; c++)
+            Assert.AreEqual(sorted.ClusterWeights[c], fused.ClusterWeights[c], 1e-9 * Math.Max(1, sorted.ClusterWeights[c]), $"cluster {c}: weight");
+        double worst = 0;
+        for (int i = 0; i < centroids.Length; i++)
+            worst = Math.Max(worst, Math.Abs(sorted.Centroids[i] - fused.Centroids[i]) / Math.Max(1, Math.Abs(sorted.Centroids[i])));
+        Assert.IsTrue(worst < 1e-5, $"centroids differ by {worst} (relative)");
+    }
+
+    private sealed record Outcome(bool SecondStepFused, int[] Labels, float[] Distances, float[] Centroids, LloydStepResult[] Results, double[] ClusterWeights);
+
+    /// <summary>Two steps of a fresh batch from <paramref name="centroids"/>; the outcome of the second.</summary>
+    private static Outcome Run(CudaSession s, float[] rows, float[] centroids, float[]? weights, int b, int n, int d, int k, bool forgetBeforeSecondStep)
+    {
+        using var batch = new CudaBatch(s, b, n, d, k, hasWeights: weights is not null, deterministic: false);
+        int ld = batch.Pitch;
+        long total = (long)b * n;
+        using (var raw = new DeviceBuffer<float>(s.Context, total * d))
+        {
+            raw.CopyFrom(rows, 0, s.Stream);
+            s.PackRows(raw.Pointer, total, d, d, batch.X.Pointer, ld, batch.XNorms.Pointer);
+        }
+        batch.Centroids.CopyFrom(centroids, 0, s.Stream);
+        s.PackRows(batch.Centroids.Pointer, (long)b * k, d, d, batch.PackedCentroids.Pointer, ld, batch.CentroidNorms.Pointer);
+        batch.Weights?.CopyFrom(weights, 0, s.Stream);
+        s.Stream.Synchronize();
+        var results = new LloydStepResult[b];
+        Assert.IsFalse(batch.NextStepFusesUpdate, "the first step sorts: no cluster sizes yet");
+        batch.Step(false, results, default);
+        if (forgetBeforeSecondStep)
+            batch.ForgetClusterSizes();
+        bool fused = batch.NextStepFusesUpdate;
+        // Poisoned, so that every output of the second step must be written.
+        batch.Labels.Fill32(0xFFFFFFFFu, s.Stream);
+        batch.Distances.Fill32(0x7fc00000u, s.Stream);
+        batch.Step(false, results, default);
+        var labels = new int[total];
+        var distances = new float[total];
+        var newCentroids = new float[centroids.Length];
+        batch.Labels.CopyTo(labels, 0, s.Stream);
+        batch.Distances.CopyTo(distances, 0, s.Stream);
+        batch.Centroids.CopyTo(newCentroids, 0, s.Stream);
+        var clusterWeights = Enumerable.Range(0, b).SelectMany(p => batch.HostClusterWeights(p).ToArray()).ToArray();
+        return new Outcome(fused, labels, distances, newCentroids, results, clusterWeights);
+    }
+}
