@@ -123,7 +123,7 @@ internal sealed unsafe class CudaFunction
 /// </remarks>
 internal unsafe struct KernelArgs
 {
-    public const int Capacity = 16;
+    public const int Capacity = 24;
     internal fixed ulong Slots[Capacity];
 
     public int Count { get; private set; }
