@@ -30,6 +30,16 @@ __device__ __forceinline__ void argmin_shfl_xor(float& v, int& i, int lane_mask)
     if (argmin_better(ov, oi, v, i)) { v = ov; i = oi; }
 }
 
+// The best (distance, index) of a row across the four lanes of the quad that holds its columns, in all four:
+// the end of every tensor-core argmin, whose lanes each searched a quarter of the columns.
+__device__ __forceinline__ void quad_argmin(float best, int best_idx, float& v, int& i)
+{
+    v = best;
+    i = best_idx;
+    argmin_shfl_xor(v, i, 1);
+    argmin_shfl_xor(v, i, 2);
+}
+
 // Running argmin over one 64 x 128 wgmma accumulator tile of scores, per thread: acc[4j + 2h + e] is
 // row half h, column col0 + 8j + e. A min per row half first (one instruction per score); only when
 // the tile beats the running best (rarely, after the first tiles) is the column searched, lowest first.

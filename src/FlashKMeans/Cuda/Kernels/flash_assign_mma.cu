@@ -219,10 +219,9 @@ __device__ __forceinline__ void run(
     for (int mi = 0; mi < 4; ++mi)
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
-            float v = best[mi][h];
-            int i = best_idx[mi][h];
-            argmin_shfl_xor(v, i, 1);
-            argmin_shfl_xor(v, i, 2);
+            float v;
+            int i;
+            quad_argmin(best[mi][h], best_idx[mi][h], v, i);
             if ((lane & 3) == 0) {
                 const int r = warp_m * 64 + mi * 16 + h * 8 + (lane >> 2);
                 red_v[warp_n * BM + r] = v;

@@ -151,10 +151,9 @@ __device__ __forceinline__ void run(
 
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-        float v = best[h];
-        int i = best_idx[h];
-        argmin_shfl_xor(v, i, 1);
-        argmin_shfl_xor(v, i, 2);
+        float v;
+        int i;
+        quad_argmin(best[h], best_idx[h], v, i);
         const int gr = row0 + wg * 64 + wq * 16 + h * 8 + (lane >> 2);
         if ((lane & 3) == 0 && gr < n) {
             store_nearest((size_t)b * n + gr, v, i, k, xnorm, labels, min_dist, update_min);
@@ -280,10 +279,9 @@ __device__ __forceinline__ void run_rs(
 
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-        float v = best[h];
-        int i = best_idx[h];
-        argmin_shfl_xor(v, i, 1);
-        argmin_shfl_xor(v, i, 2);
+        float v;
+        int i;
+        quad_argmin(best[h], best_idx[h], v, i);
         const int gr = row0 + wg * 64 + wq * 16 + h * 8 + (lane >> 2);
         if ((lane & 3) == 0 && gr < n) {
             store_nearest((size_t)b * n + gr, v, i, k, xnorm, labels, min_dist, update_min);

@@ -132,10 +132,9 @@ __device__ __forceinline__ void update_epilogue(
     float* slab = up.slabs + (size_t)(blockIdx.x % up.slab_count) * up.slab_stride + (size_t)b * k * ld;
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-        float v = best[h];
-        int i = best_idx[h];
-        argmin_shfl_xor(v, i, 1);
-        argmin_shfl_xor(v, i, 2);
+        float v;
+        int i;
+        quad_argmin(best[h], best_idx[h], v, i);
         if (i >= k) i = 0;  // only when every score was NaN, as store_nearest
         const size_t o = (size_t)b * n + gr0 + h;
         const bool valid = gr0 + h < n;
@@ -325,10 +324,9 @@ __device__ __forceinline__ void run(
         if constexpr (!kUpdate) {
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
-                float v = best[h];
-                int i = best_idx[h];
-                argmin_shfl_xor(v, i, 1);
-                argmin_shfl_xor(v, i, 2);
+                float v;
+                int i;
+                quad_argmin(best[h], best_idx[h], v, i);
                 if ((lane & 3) == 0 && gr0 + h < n) store_nearest((size_t)b * n + gr0 + h, v, i, k, xnorm, labels, min_dist, update_min);
             }
         } else {
