@@ -280,17 +280,8 @@ internal sealed class CudaBatch : IDisposable
     public void Dispose()
     {
         List<Exception>? errors = null;
-        foreach (var graph in _stepGraphs.Values)
-        {
-            try
-            {
-                graph.Dispose();
-            }
-            catch (CudaException e)
-            {
-                (errors ??= []).Add(e);
-            }
-        }
+        // The graphs first: they point at the buffers.
+        CudaBindingHost.DisposeInReverse([.. _stepGraphs.Values], e => e is CudaException, ref errors);
         _stepGraphs.Clear();
         CudaBindingHost.DisposeInReverse(_owned, e => e is CudaException, ref errors);
         if (errors is not null)
