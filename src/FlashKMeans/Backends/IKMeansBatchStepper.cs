@@ -52,17 +52,7 @@ internal sealed class SequentialBatchStepper : IKMeansBatchStepper
     public void Dispose()
     {
         List<Exception>? errors = null;
-        for (int p = _problems.Length - 1; p >= 0; p--)
-        {
-            try
-            {
-                _problems[p].Dispose();
-            }
-            catch (Exception e)
-            {
-                (errors ??= []).Add(e);
-            }
-        }
+        Disposal.DisposeInReverse(_problems, _ => true, ref errors);
         if (errors is { Count: 1 })
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(errors[0]);
         if (errors is not null)

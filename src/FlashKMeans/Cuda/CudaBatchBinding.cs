@@ -51,17 +51,7 @@ internal sealed class CudaBatchBinding : IKMeansBatchStepper
     public void Dispose()
     {
         List<Exception>? errors = null;
-        for (int p = _problems.Count - 1; p >= 0; p--)
-        {
-            try
-            {
-                _problems[p].Dispose();
-            }
-            catch (AggregateException e)
-            {
-                (errors ??= []).Add(e);
-            }
-        }
+        Disposal.DisposeInReverse(_problems, e => e is AggregateException, ref errors);
         _problems.Clear();
         try
         {

@@ -52,24 +52,4 @@ internal static class CudaBindingHost
 
     /// <summary>Candidates evaluated together, so that the N × group distance matrix stays within 256 MiB.</summary>
     public static int CandidateGroup(long rowCount) => (int)Math.Clamp((256L << 20) / (4 * Math.Max(rowCount, 1)), 1, 256);
-
-    /// <summary>
-    /// Disposes <paramref name="owned"/> last first and empties it; a failure that <paramref name="collect"/>
-    /// accepts is added to <paramref name="errors"/> and the rest are still freed, any other propagates.
-    /// </summary>
-    public static void DisposeInReverse(List<IDisposable> owned, Func<Exception, bool> collect, ref List<Exception>? errors)
-    {
-        for (int i = owned.Count - 1; i >= 0; i--)
-        {
-            try
-            {
-                owned[i].Dispose();
-            }
-            catch (Exception e) when (collect(e))
-            {
-                (errors ??= []).Add(e);
-            }
-        }
-        owned.Clear();
-    }
 }

@@ -364,7 +364,8 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
     public void Dispose()
     {
         List<Exception>? errors = null;
-        CudaBindingHost.DisposeInReverse(_owned, e => e is CudaException or AggregateException, ref errors);
+        Disposal.DisposeInReverse(_owned, e => e is CudaException or AggregateException, ref errors);
+        _owned.Clear();
         if (errors is not null)
             throw new AggregateException("Freeing the binding's GPU memory failed.", errors);
     }

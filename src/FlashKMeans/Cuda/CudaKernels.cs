@@ -1,4 +1,5 @@
 using System.Reflection;
+using FlashKMeans.Backends;
 using FlashKMeans.Cuda.Native;
 
 namespace FlashKMeans.Cuda;
@@ -149,17 +150,7 @@ internal sealed class CudaKernels : IDisposable
     public void Dispose()
     {
         List<Exception>? errors = null;
-        foreach (var module in _modules.Values)
-        {
-            try
-            {
-                module.Dispose();
-            }
-            catch (CudaException e)
-            {
-                (errors ??= []).Add(e);
-            }
-        }
+        Disposal.DisposeInReverse([.. _modules.Values], e => e is CudaException, ref errors);
         _modules.Clear();
         _functions.Clear();
         if (errors is not null)

@@ -1,3 +1,4 @@
+using FlashKMeans.Backends;
 using FlashKMeans.Cuda.Native;
 
 namespace FlashKMeans.Cuda.Streaming;
@@ -171,7 +172,8 @@ internal sealed unsafe class LabelReadback : IDisposable
         if (_owned.Count > 0)
             Abandon();
         List<Exception>? errors = null;
-        CudaBindingHost.DisposeInReverse(_owned, e => e is CudaException or AggregateException, ref errors);
+        Disposal.DisposeInReverse(_owned, e => e is CudaException or AggregateException, ref errors);
+        _owned.Clear();
         if (errors is not null)
             throw new AggregateException("Freeing the label read-back failed.", errors);
     }

@@ -980,7 +980,8 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         if (_copy is not null)
             Drain();
         List<Exception>? errors = null;
-        CudaBindingHost.DisposeInReverse(_owned, e => e is CudaException or AggregateException, ref errors);
+        Disposal.DisposeInReverse(_owned, e => e is CudaException or AggregateException, ref errors);
+        _owned.Clear();
         if (errors is not null)
             throw new AggregateException("Freeing the streaming binding's memory failed.", errors);
     }
