@@ -91,7 +91,7 @@ internal sealed class CudaBatch : IDisposable
                 int slabs = FusedUpdatePolicy.SlabCount(clusterRows, Pitch);
                 _slabs = Own(new DeviceBuffer<float>(_context, slabs * clusterRows * Pitch));
                 _slabs.Clear(_s.Stream);  // the finalize zeroes them after each fused step
-                _fusedSums = new FusedSums(_slabs.Pointer, slabs, clusterRows * Pitch);
+                _fusedSums = new FusedSums(_slabs.Pointer, slabs, clusterRows * Pitch, Pitch);
             }
             if (hasWeights)
                 _weightSums = Own(new DeviceBuffer<long>(_context, clusterRows));
@@ -222,8 +222,8 @@ internal sealed class CudaBatch : IDisposable
                     Labels.Pointer, Distances.Pointer, b, weights, _previousLabels.Pointer, _counts.Pointer, _scalars.At(b), _fusedSums);
             s.WeightedSums(Distances.Pointer, weights, n, b, _partials.Pointer, _scalars.At(0));
             EnqueueClusterWeights(weights, total, k, b);
-            s.FinalizeCentroidsFromSlabs(_fusedSums, ld, _counts.Pointer, _weightSums?.Pointer ?? 0, Centroids.Pointer, _shift.Pointer,
-                _weightOut.Pointer, clusters, d, normalizeCentroids, PackedCentroids.Pointer, CentroidNorms.Pointer, _scalars.At(2 * b));
+            s.FinalizeCentroidsFromSlabs(_fusedSums, _counts.Pointer, _weightSums?.Pointer ?? 0, Centroids.Pointer, _shift.Pointer,
+                _weightOut.Pointer, clusters, d, normalizeCentroids, PackedCentroids.Pointer, CentroidNorms.Pointer, LargestClusterSlot);
             EnqueueReadBack(clusters, b);
             return;
         }
@@ -241,9 +241,12 @@ internal sealed class CudaBatch : IDisposable
         EnqueueClusterWeights(weights, total, k, b);
         s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, Centroids.Pointer, _shift.Pointer,
             _weightOut.Pointer, clusters, d, _deterministic ? 1.0 / Scale : null, 1.0 / WeightScale, normalizeCentroids,
-            PackedCentroids.Pointer, CentroidNorms.Pointer, ld, _scalars.At(2 * b));
+            PackedCentroids.Pointer, CentroidNorms.Pointer, ld, LargestClusterSlot);
         EnqueueReadBack(clusters, b);
     }
+
+    // Only batches that may fuse need the largest cluster; elsewhere the finalize skips its reduction to one address.
+    private ulong LargestClusterSlot => _slabs is null ? 0 : _scalars.At(2 * Batches);
 
     private void EnqueueClusterWeights(ulong weights, long total, int k, int b)
     {
@@ -281,9 +284,10 @@ internal sealed class CudaBatch : IDisposable
     {
         List<Exception>? errors = null;
         // The graphs first: they point at the buffers.
-        CudaBindingHost.DisposeInReverse([.. _stepGraphs.Values], e => e is CudaException, ref errors);
+        Disposal.DisposeInReverse([.. _stepGraphs.Values], e => e is CudaException, ref errors);
         _stepGraphs.Clear();
-        CudaBindingHost.DisposeInReverse(_owned, e => e is CudaException, ref errors);
+        Disposal.DisposeInReverse(_owned, e => e is CudaException, ref errors);
+        _owned.Clear();
         if (errors is not null)
             throw new AggregateException("Freeing the batch's GPU memory failed.", errors);
     }

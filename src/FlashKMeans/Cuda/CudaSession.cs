@@ -499,11 +499,11 @@ internal sealed class CudaSession : IDisposable
     /// The finalize of <see cref="FinalizeCentroids"/> from the fp32 sums of <see cref="AssignWithUpdate"/> (summed over the slabs in
     /// float64, then zeroed for the next step); <paramref name="weightSums"/> fp64, or 0 for the counts.
     /// </summary>
-    public void FinalizeCentroidsFromSlabs(FusedSums sums, int pitch, ulong counts, ulong weightSums, ulong centroids, ulong shift, ulong weightOut,
-                                  int k, int d, bool normalize, ulong packed, ulong norms, ulong maxCount)
+    public void FinalizeCentroidsFromSlabs(FusedSums sums, ulong counts, ulong weightSums, ulong centroids, ulong shift, ulong weightOut,
+                                           int k, int d, bool normalize, ulong packed, ulong norms, ulong maxCount)
     {
-        var args = new KernelArgs().Add(sums.Pointer).Add(sums.Count).Add(sums.Stride).Add(pitch).Add(counts).Add(weightSums);
-        LaunchFinalize("finalize_centroids_slabs", args, centroids, shift, weightOut, k, d, normalize, packed, norms, pitch, maxCount);
+        var args = new KernelArgs().Add(sums.Pointer).Add(sums.Count).Add(sums.Stride).Add(sums.Pitch).Add(counts).Add(weightSums);
+        LaunchFinalize("finalize_centroids_slabs", args, centroids, shift, weightOut, k, d, normalize, packed, norms, sums.Pitch, maxCount);
     }
 
     private void LaunchFinalize(string name, KernelArgs head, ulong centroids, ulong shift, ulong weightOut, int k, int d, bool normalize,

@@ -9,4 +9,5 @@ namespace FlashKMeans.Cuda;
 /// <param name="Pointer">Device address of the first slab.</param>
 /// <param name="Count">Number of slabs.</param>
 /// <param name="Stride">Floats from one slab to the next.</param>
-internal readonly record struct FusedSums(ulong Pointer, int Count, long Stride);
+/// <param name="Pitch">Floats per cluster row: the rows' stored pitch, which is also the packed centroids'.</param>
+internal readonly record struct FusedSums(ulong Pointer, int Count, long Stride, int Pitch);

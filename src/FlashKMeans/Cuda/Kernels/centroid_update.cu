@@ -387,7 +387,9 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
     if (lane == 0) {
         shift[cl] = s;
         weight_out[cl] = weight;
-        if (max_count != nullptr) atomicMax(max_count, (unsigned long long)counts[cl]);
+        // One address for every cluster: read first, so that only counts above the maximum seen so far contend.
+        const unsigned long long c = (unsigned long long)counts[cl];
+        if (max_count != nullptr && c > *reinterpret_cast<volatile unsigned long long*>(max_count)) atomicMax(max_count, c);
     }
 }
 
