@@ -65,9 +65,13 @@ def ws_kernel(dt, d):
     kch = 1 if row_bytes <= 128 else 2 if row_bytes <= 256 else 4
     nwg, stages = ws_shape(kch)
     f = fn(WS_FILE, f"flash_assign_ws{kch}_{t}", arch="sm90a")
-    sm = 1024 + stages * (kch * 16384 + 1024) + 64 * nwg * kch * 128 + 128 + 80
-    f.max_dynamic_shared_size_bytes = sm
+    sm = 1024 + stages * (kch * 16384 + 1024) + 64 * nwg * kch * 128 + 128 + 80  # the _update entries'
+    f.max_dynamic_shared_size_bytes = sm + ws_slot_bytes(nwg)
     return f, sm, kch
+
+def ws_slot_bytes(nwg):
+    """Shared bytes the plain entries take beyond the _update ones: the storer slots and their mbarriers."""
+    return 32 + 2 * 64 * nwg * 8
 
 def ws_assign(f, sm, kch, xp, cq, cn, xn, labels, mind, B, n, k, ldx_el, ldc_el, el, update=0, pack=True, fused=None):
     """Packs the centroid tiles (when asked) and launches the persistent warp-specialised kernel; with
@@ -88,7 +92,9 @@ def ws_assign(f, sm, kch, xp, cq, cn, xn, labels, mind, B, n, k, ldx_el, ldc_el,
         fu((min(total, 132),), (128 * nwg + 32,), (xp, tiles, xn, labels, mind, I32(n), I32(k), I32(ldx_el), I32(B),
            w, prev, counts, changed, slabs, I32(P), I64(slabs.size // P)), shared_mem=sm)
         return
-    f((min(total, 132),), (128 * nwg + 32,), (xp, tiles, xn, labels, mind, I32(n), I32(k), I32(ldx_el), I32(B), I32(update)), shared_mem=sm)
+    # plain entries: a storer warp per consumer warpgroup, and their slots (CudaSession.WarpSpecialisedThreads)
+    f((min(total, 132),), (160 * nwg + 32,), (xp, tiles, xn, labels, mind, I32(n), I32(k), I32(ldx_el), I32(B), I32(update)),
+      shared_mem=sm + ws_slot_bytes(nwg))
 
 def ws_update_fn(dt, d):
     """The fused assign + update entry (flash_assign_ws{kch}_{t}_update) for ASSIGN=ws, else None."""
@@ -263,7 +269,7 @@ def update(xp, labels, B, n, k, d, ld, dt, fixed, centroids, scale=None):
         sums = cp.zeros((B * k, d), dtype=cp.int64)
         fseg = fn("centroid_update", f"segment_sum_fixed_{suf}"); fseg.max_dynamic_shared_size_bytes = 98304
         fseg((sgrid,), (256,), (xp, NULL, offsets, sorted_, I64(total), I32(B * k), I32(d), I32(ld), I32(RUN), sums, F32(scale)), shared_mem=98304)
-        fn("centroid_update", "finalize_centroids_fixed")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, centroids, shift, wout, I32(B * k), I32(d), np.float64(1.0 / scale), np.float64(1.0), I32(0), NULL, NULL, I32(0), I32(0), NULL))
+        fn("centroid_update", "finalize_centroids_fixed")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, np.float64(1.0 / scale), np.float64(1.0), centroids, shift, wout, I32(B * k), I32(d), I32(0), NULL, NULL, I32(0), I32(0), NULL))
     else:
         sums = cp.zeros((B * k, d), dtype=cp.float64)
         fseg = fn("centroid_update", f"segment_sum_{suf}"); fseg.max_dynamic_shared_size_bytes = 98304
@@ -504,12 +510,16 @@ def bench_fused(B, n, k, d, dt, hot=0.0, P=8):
         f_scat((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=scatter_smem(k))
         f_seg((sgrid,), (256,), (xp, NULL, offsets, sorted_, I64(total), I32(B * k), I32(d), I32(ld), I32(RUN), sums), shared_mem=98304)
         fn("centroid_update", "finalize_centroids")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, cen, shift, wout, I32(B * k), I32(d), I32(0), NULL, NULL, I32(0), I32(0), maxc))
+    kernel_only = lambda: ws_assign(ws[0], ws[1], ws[2], xp, cq, cn, xn, labels, mind, B, n, k, ld, ld, el,
+                                    fused=(ws_update_fn(dt, d), NULL, prev, counts, changed, slabs, P))
     t_plain = timeit(plain)
+    t_kernel = timeit(kernel_only)
+    slabs.fill(0)
     t_fused = timeit(fused)
     t_sort = timeit(sort_update)
     t_plain2 = timeit(plain)
     return dict(B=B, N=n, K=k, d=d, dtype=dt, hot=hot, slabs=P, assign_ms=round(min(t_plain, t_plain2), 4),
-                fused_ms=round(t_fused, 4), extra_fused_ms=round(t_fused - min(t_plain, t_plain2), 4), sort_update_ms=round(t_sort, 4),
+                fused_ms=round(t_fused, 4), fused_kernel_ms=round(t_kernel, 4), extra_fused_ms=round(t_fused - min(t_plain, t_plain2), 4), sort_update_ms=round(t_sort, 4),
                 max_count=int(cp.bincount(labels).max()))
 
 ANCHORS = [(1, 1 << 20, 1024, 128, "f16"), (1, 1 << 23, 1024, 128, "f16"), (1, 1 << 20, 8192, 128, "f16"),
@@ -539,8 +549,9 @@ if __name__ == "__main__":
                  (1, 1 << 20, 1024, 128, "f16", 0.02), (1, 1 << 20, 1024, 128, "f16", 0.1), (1, 1 << 20, 1024, 128, "f16", 0.5),
                  (1, 1 << 20, 8192, 128, "f16", 0.1), (1, 1 << 20, 8192, 128, "f16", 0.5), (1, 1 << 20, 4096, 128, "f16", 0.0),
                  (1, 1 << 20, 8192, 128, "tf32", 0.0), (1, 1 << 20, 8192, 64, "bf16", 0.0)]
-        for c in cases:
-            r = bench_fused(*c); rows.append(r); print("fused", json.dumps(r), flush=True)
+        only = os.environ.get("FUSED_CASES")  # e.g. "0,2": indices into the cases above
+        for c in ([cases[int(i)] for i in only.split(",")] if only else cases):
+            r = bench_fused(*c, P=int(os.environ.get("FUSED_SLABS", "8"))); rows.append(r); print("fused", json.dumps(r), flush=True)
         out["fused"] = rows
     import os
     if os.environ.get("OUT"):

@@ -101,11 +101,26 @@ internal sealed class CudaSession : IDisposable
     /// <summary>Consumer warpgroups and ring stages of flash_assign_ws{chunks}_*: the instantiations at the end of flash_assign_ws.cu.</summary>
     internal static (int Groups, int Stages) WarpSpecialisedShape(int chunks) => chunks == 4 ? (2, 2) : (3, 4);
 
-    /// <summary>Dynamic shared memory of flash_assign_ws{chunks}_*: alignment slack, the stages, the row tile, the mbarriers.</summary>
-    internal static int WarpSpecialisedSharedBytes(int chunks)
+    /// <summary>
+    /// Dynamic shared memory of flash_assign_ws{chunks}_*: alignment slack, the stages, the row tile, the mbarriers, and
+    /// for the plain entries the slots that hand labels to the storer warps, with their mbarriers; with
+    /// <paramref name="fused"/> of the _update entries, which have no slots.
+    /// </summary>
+    internal static int WarpSpecialisedSharedBytes(int chunks, bool fused = false)
     {
         var (groups, stages) = WarpSpecialisedShape(chunks);
-        return 1024 + stages * (chunks * 16384 + 1024) + 64 * groups * chunks * 128 + 128 + 80;
+        int common = 1024 + stages * (chunks * 16384 + 1024) + 64 * groups * chunks * 128 + 128 + 80;
+        return fused ? common : common + 32 + 2 * 64 * groups * 8;
+    }
+
+    /// <summary>
+    /// Threads per block of flash_assign_ws{chunks}_*: the consumer warpgroups, the producer warp and, in the plain
+    /// entries, one storer warp per consumer warpgroup; with <paramref name="fused"/> of the _update entries.
+    /// </summary>
+    internal static int WarpSpecialisedThreads(int chunks, bool fused = false)
+    {
+        int groups = WarpSpecialisedShape(chunks).Groups;
+        return 128 * groups + 32 + (fused ? 0 : 32 * groups);
     }
 
     /// <summary>Bytes of one packed centroid tile (128 centroids of <paramref name="chunks"/> 128-byte chunks, then their norms).</summary>
@@ -284,8 +299,9 @@ internal sealed class CudaSession : IDisposable
         Kernels.Get("flash_assign_ws", "pack_centroid_tiles").Launch(Stream, (Math.Min((pieces + 255) / 256, 264), batches, 1), 256, 0, pack);
 
         var (groups, _) = WarpSpecialisedShape(chunks);
-        int shared = WarpSpecialisedSharedBytes(chunks);
-        if (update is not null)
+        bool fused = update is not null;
+        int shared = WarpSpecialisedSharedBytes(chunks, fused);
+        if (fused)
             name += "_update";
         var function = Kernels.Get("flash_assign_ws", name);
         RaiseSharedMemory(function, name, shared);
@@ -294,7 +310,7 @@ internal sealed class CudaSession : IDisposable
         var args = new KernelArgs().Add(x).Add(tiles).Add(xNorms).Add(labels).Add(distances)
             .Add(n).Add(k).Add(ld).Add(batches);
         args = update is KernelArgs tail ? args.Concat(tail) : args.Add(updateMin ? 1 : 0);
-        function.Launch(Stream, (Math.Min(rowTiles, Context.MultiprocessorCount), 1, 1), 128 * groups + 32, shared, args);
+        function.Launch(Stream, (Math.Min(rowTiles, Context.MultiprocessorCount), 1, 1), WarpSpecialisedThreads(chunks, fused), shared, args);
     }
 
     /// <summary>All n × k squared distances (fp32, difference form) between stored rows and stored centroids.</summary>

@@ -61,17 +61,24 @@ public sealed class PtxResourceTests
     [DataRow(4)]
     public void Warp_specialised_launch_shape_matches_the_kernels(int chunks)
     {
-        // The host launches 128 threads per consumer warpgroup plus the producer warp, with shared memory
-        // for its stages and row tile: the kernel's launch bounds must agree, and it must fit one block per SM.
+        // The host launches 128 threads per consumer warpgroup plus the producer warp, and a storer warp per warpgroup
+        // for the plain entries, with shared memory for the stages, the row tile and the plain entries' slots: the
+        // kernels' launch bounds must agree, and each must fit one block per SM.
         string ptx = Encoding.ASCII.GetString(CudaKernels.ReadResource(CudaKernels.ResourcePrefix + "flash_assign_ws.sm90a.ptx"));
-        var (groups, _) = CudaSession.WarpSpecialisedShape(chunks);
-        foreach (string type in new[] { "f16", "bf16", "tf32" })
+        int groups = CudaSession.WarpSpecialisedShape(chunks).Groups;
+        foreach (bool fused in new[] { false, true })
         {
-            var match = Regex.Match(ptx, @"\.entry flash_assign_ws" + chunks + "_" + type + @"\([^{]*?\.maxntid (\d+), 1, 1", RegexOptions.Singleline);
-            Assert.IsTrue(match.Success, $"flash_assign_ws{chunks}_{type} has no .maxntid");
-            Assert.AreEqual(128 * groups + 32, int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+            foreach (string type in new[] { "f16", "bf16", "tf32" })
+            {
+                string entry = "flash_assign_ws" + chunks + "_" + type + (fused ? "_update" : "");
+                var match = Regex.Match(ptx, @"\.entry " + entry + @"\([^{]*?\.maxntid (\d+), 1, 1", RegexOptions.Singleline);
+                Assert.IsTrue(match.Success, $"{entry} has no .maxntid");
+                Assert.AreEqual(CudaSession.WarpSpecialisedThreads(chunks, fused), int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), entry);
+            }
+            Assert.IsTrue(CudaSession.WarpSpecialisedSharedBytes(chunks, fused) <= 232448, "over Hopper's 227 KiB per block");
         }
-        Assert.IsTrue(CudaSession.WarpSpecialisedSharedBytes(chunks) <= 232448, "over Hopper's 227 KiB per block");
+        Assert.AreEqual(128 * groups + 32, CudaSession.WarpSpecialisedThreads(chunks, fused: true));
+        Assert.AreEqual(160 * groups + 32, CudaSession.WarpSpecialisedThreads(chunks));
         Assert.AreEqual(chunks, CudaSession.WarpSpecialisedChunks(chunks * 128));
         Assert.AreEqual(chunks == 4 ? 0 : chunks == 2 ? 4 : 2, CudaSession.WarpSpecialisedChunks(chunks * 128 + 16));
     }

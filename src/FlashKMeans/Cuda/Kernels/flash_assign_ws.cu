@@ -1,6 +1,7 @@
 // FlashAssign, warp-specialised (sm_90a only): one producer warp streams centroid tiles into a ring of
-// shared-memory stages with bulk asynchronous copies paced by mbarriers, and NWG consumer warpgroups,
-// each owning 64 rows held as wgmma A fragments in registers, multiply and run the argmin.
+// shared-memory stages with bulk asynchronous copies paced by mbarriers, NWG consumer warpgroups, each
+// owning 64 rows held as wgmma A fragments in registers, multiply and run the argmin, and NWG storer
+// warps store the labels and distances the consumers leave in shared memory.
 //
 // Why this shape (bench/gpu/NOTES.md, A6): the register-A kernel of flash_assign_wgmma.cu drained its
 // pipeline at every stage (a block-wide barrier, cp.async issued by every thread, wgmma wait 0), so the
@@ -166,6 +167,41 @@ __device__ __forceinline__ void update_epilogue(
     }
 }
 
+// The plain entries' row-tile slots: per row its label and its best score, which the consumers leave for the
+// storer warps. Two slots, so that the consumers fill one while the storers read the other.
+constexpr int SLOT_BARRIER_BYTES = 32;  // slot full x 2, slot empty x 2, after the kernel's own mbarriers
+
+// The storer warps of the plain entries, NWG of them, warp sw owning rows 64 sw .. 64 sw + 63 of each row tile:
+// once the consumers have left a tile's labels and scores in a slot, a lane per row stores them (store_nearest).
+// The consumers then go straight on to the next tile's products instead of waiting on the row norms' loads and
+// on the stores: 7% of the assignment at 1M x 1024 (NOTES.md, A8).
+template <int BM>
+__device__ __forceinline__ void store_row_tiles(
+    const float* __restrict__ xnorm, int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int tpp,
+    int total, int update_min, uint32_t slots, uint32_t slot_full, uint32_t slot_empty, int sw)
+{
+    const int lane = threadIdx.x & 31;
+    int it = 0;
+    for (int g = blockIdx.x; g < total; g += gridDim.x, ++it) {
+        const int b = g / tpp;
+        const int row0 = (g - b * tpp) * BM + 64 * sw;
+        const int buf = it & 1;
+        mbar_wait(slot_full + 8u * buf, (it >> 1) & 1);
+        int lab[2];
+        float val[2];
+#pragma unroll
+        for (int q = 0; q < 2; ++q)
+            asm volatile("ld.shared.v2.b32 {%0, %1}, [%2];\n"
+                         : "=r"(lab[q]), "=f"(val[q]) : "r"(slots + 8u * (buf * BM + 64 * sw + 32 * q + lane)) : "memory");
+        __syncwarp();
+        if (lane == 0) mbar_arrive(slot_empty + 8u * buf);
+#pragma unroll
+        for (int q = 0; q < 2; ++q)
+            if (row0 + 32 * q + lane < n)
+                store_nearest((size_t)b * n + row0 + 32 * q + lane, val[q], lab[q], k, xnorm, labels, min_dist, update_min);
+    }
+}
+
 // Op: one of register_a's wgmma k-steps (sm90_wgmma_ops.cuh), by element type T.
 template <typename T, typename Op, int KCH, int NWG, int STAGES, bool kUpdate>
 __device__ __forceinline__ void run(
@@ -188,6 +224,11 @@ __device__ __forceinline__ void run(
     auto empty = [&](int s) { return bars + 8u * (STAGES + s); };
     const uint32_t xfull = bars + 16u * STAGES;
     const uint32_t xempty = xfull + 8u;
+    // Plain entries only: the slots' mbarriers at a fixed offset past those (the host reserves 80 bytes for them),
+    // then the two slots of BM (label, score) pairs.
+    const uint32_t slot_full = bars + 80u;
+    const uint32_t slot_empty = slot_full + 16u;
+    const uint32_t slots = slot_full + SLOT_BARRIER_BYTES;
 
     const int tid = threadIdx.x;
     const int lane = tid & 31;
@@ -204,6 +245,12 @@ __device__ __forceinline__ void run(
         }
         mbar_init(xfull, 1);
         mbar_init(xempty, NWG * 4);
+        if constexpr (!kUpdate) {
+            for (int i = 0; i < 2; ++i) {
+                mbar_init(slot_full + 8u * i, NWG * 4);
+                mbar_init(slot_empty + 8u * i, NWG);
+            }
+        }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
     // A row's fragments span KCH * 128 bytes, more than its ldx bytes when d is short: the bytes past
@@ -248,6 +295,13 @@ __device__ __forceinline__ void run(
         }
         return;
     }
+    if constexpr (!kUpdate) {
+        if (warp > NWG * 4) {
+            store_row_tiles<BM>(xnorm, labels, min_dist, n, k, tpp, total, update_min, slots, slot_full, slot_empty,
+                                warp - NWG * 4 - 1);
+            return;
+        }
+    }
 
     const int wg = warp >> 2;
     const int wq = warp & 3;
@@ -256,7 +310,8 @@ __device__ __forceinline__ void run(
     for (int i = 0; i < 64; ++i) acc[i] = 0.f;
     int stage = 0;
     uint32_t phase = 0, xphase = 0;
-    for (int g = blockIdx.x; g < total; g += gridDim.x) {
+    int it = 0;
+    for (int g = blockIdx.x; g < total; g += gridDim.x, ++it) {
         const int b = g / tpp;
         const int row0 = (g - b * tpp) * BM;
 
@@ -322,13 +377,19 @@ __device__ __forceinline__ void run(
         }
 
         if constexpr (!kUpdate) {
+            // Hand the rows' labels and scores to the storer warps.
+            const int buf = it & 1;
+            mbar_wait(slot_empty + 8u * buf, ((it >> 1) & 1) ^ 1);
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
                 float v;
                 int i;
                 quad_argmin(best[h], best_idx[h], v, i);
-                if ((lane & 3) == 0 && gr0 + h < n) store_nearest((size_t)b * n + gr0 + h, v, i, k, xnorm, labels, min_dist, update_min);
+                if ((lane & 3) == 0)
+                    asm volatile("st.shared.v2.b32 [%0], {%1, %2};\n" ::"r"(slots + 8u * (buf * BM + gr0 + h - row0)), "r"(i), "f"(v) : "memory");
             }
+            __syncwarp();
+            if (lane == 0) mbar_arrive(slot_full + 8u * buf);
         } else {
             update_epilogue<T, KCH>(afrag, best, best_idx, b, gr0, n, k, ldx_bytes, xnorm, labels, min_dist, up);
         }
@@ -375,14 +436,15 @@ extern "C" __global__ void pack_centroid_tiles(
 // the centroids given as packed tiles (pack_centroid_tiles) and B problems in one launch.
 // Rows of up to 256 bytes take three consumer warpgroups and four stages; rows of up to 512 bytes
 // (tf32 d = 128) hold twice the fragments, so two warpgroups (registers) and two stages (shared memory).
-// Launch: grid (min(B * ceil(n / (64 NWG)), one block per SM)), block 128 NWG + 32, dynamic shared
-// memory 1024 + STAGES * (KCH * 16384 + 1024) + 64 NWG * KCH * 128 + 128 + 80 bytes. Rows: pitch ldx <=
-// KCH * 128 bytes.
+// Launch: grid (min(B * ceil(n / (64 NWG)), one block per SM)), block 160 NWG + 32 (the storer warps), dynamic
+// shared memory 1024 + STAGES * (KCH * 16384 + 1024) + 64 NWG * KCH * 128 + 128 + 80 + 32 + 16 * 64 NWG bytes (the
+// last two: the slots' mbarriers and the slots). Rows: pitch ldx <= KCH * 128 bytes.
 // The _update entries also do the centroid update's sums (FusedUpdate above: weights, previous, counts,
 // changed, slabs, slab_count, slab_stride follow batches); min_dist must not be null there, and the labels
-// and distances are always stored (no update_min).
+// and distances are always stored (no update_min). They store from the consumers' epilogue, with no storer
+// warps and no slots: block 128 NWG + 32, shared memory up to the 80 bytes of mbarriers.
 #define FLASH_ASSIGN_WS_ENTRY(NAME, T, OP, KCH, NWG, STAGES)                                                   \
-    extern "C" __global__ void __launch_bounds__((NWG) * 128 + 32, 1) NAME(                                    \
+    extern "C" __global__ void __launch_bounds__((NWG) * 160 + 32, 1) NAME(                                    \
         const T* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,              \
         int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int ldx, int batches,            \
         int update_min)                                                                                        \
