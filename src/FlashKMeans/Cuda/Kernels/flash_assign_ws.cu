@@ -174,7 +174,7 @@ constexpr int SLOT_BARRIER_BYTES = 32;  // slot full x 2, slot empty x 2, after 
 // The storer warps of the plain entries, NWG of them, warp sw owning rows 64 sw .. 64 sw + 63 of each row tile:
 // once the consumers have left a tile's labels and scores in a slot, a lane per row stores them (store_nearest).
 // The consumers then go straight on to the next tile's products instead of waiting on the row norms' loads and
-// on the stores: 7% of the assignment at 1M x 1024 (NOTES.md, A8).
+// on the stores: 8% of the assignment at 1M x 1024 (NOTES.md, A8).
 template <int BM>
 __device__ __forceinline__ void store_row_tiles(
     const float* __restrict__ xnorm, int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int tpp,
