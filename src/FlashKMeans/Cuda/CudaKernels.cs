@@ -29,6 +29,7 @@ internal sealed class CudaKernels : IDisposable
     {
         _context = context;
         var names = AvailableResources();
+        string? overrideDirectory = Environment.GetEnvironmentVariable(PtxOverrideVariable);
         try
         {
             foreach (string file in Files)
@@ -36,7 +37,7 @@ internal sealed class CudaKernels : IDisposable
                 string? resource = SelectPtx(file, context.ComputeCapability, names);
                 if (resource is null)
                     continue;
-                var module = LoadOptional(file, resource, r => CudaModule.Load(context, ReadResource(r), r), out string? reason);
+                var module = LoadOptional(file, resource, r => CudaModule.Load(context, ReadPtx(r, overrideDirectory), r), out string? reason);
                 if (module is not null)
                     _modules[file] = module;
                 else
@@ -136,6 +137,25 @@ internal sealed class CudaKernels : IDisposable
             bestArch = sm;
         }
         return best;
+    }
+
+    /// <summary>
+    /// Environment variable naming a folder whose PTX files (the resource names without the prefix, as
+    /// build-ptx.sh writes them) replace the embedded ones: for trying kernels on a GPU machine without
+    /// publishing again. Unset in normal use.
+    /// </summary>
+    internal const string PtxOverrideVariable = "FLASHKMEANS_PTX_DIR";
+
+    /// <summary>The PTX of <paramref name="resource"/>: from <paramref name="overrideDirectory"/> where it holds that file, else embedded.</summary>
+    internal static byte[] ReadPtx(string resource, string? overrideDirectory)
+    {
+        if (!string.IsNullOrEmpty(overrideDirectory))
+        {
+            string path = Path.Combine(overrideDirectory, resource[ResourcePrefix.Length..]);
+            if (File.Exists(path))
+                return File.ReadAllBytes(path);
+        }
+        return ReadResource(resource);
     }
 
     internal static byte[] ReadResource(string name)

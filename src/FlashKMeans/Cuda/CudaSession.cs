@@ -88,18 +88,36 @@ internal sealed class CudaSession : IDisposable
     public bool UsesWgmma { get; }
 
     /// <summary>
-    /// Whether rows of up to 512 bytes are assigned by the warp-specialised kernels (flash_assign_ws.cu:
-    /// a producer warp streaming packed centroid tiles, consumer warpgroups holding rows in registers).
+    /// Whether rows of up to 1024 bytes are assigned by the warp-specialised kernels (flash_assign_ws.cu:
+    /// a producer warp streaming packed centroid tiles, consumer warpgroups holding rows in registers, or the longest in shared memory).
     /// </summary>
     public bool UsesWarpSpecialised { get; }
 
-    private const int WarpSpecialisedMaxChunks = 4;
+    /// <summary>
+    /// Chunks of the rows that stay in shared memory (flash_assign_ws.cu, run_shared_rows: rows of 513 to 1024 bytes,
+    /// read through a tensor map); shorter rows are held in registers.
+    /// </summary>
+    internal const int SharedRowChunks = 8;
+
+    private const int WarpSpecialisedMaxChunks = SharedRowChunks;
 
     /// <summary>128-byte chunks per row of the warp-specialised kernel for rows of <paramref name="rowBytes"/> bytes (0: none fits).</summary>
-    internal static int WarpSpecialisedChunks(int rowBytes) => rowBytes <= 128 ? 1 : rowBytes <= 256 ? 2 : rowBytes <= 512 ? 4 : 0;
+    internal static int WarpSpecialisedChunks(int rowBytes) =>
+        rowBytes <= 128 ? 1 : rowBytes <= 256 ? 2 : rowBytes <= 512 ? 4 : rowBytes <= 1024 ? SharedRowChunks : 0;
 
-    /// <summary>Consumer warpgroups and ring stages of flash_assign_ws{chunks}_*: the instantiations at the end of flash_assign_ws.cu.</summary>
-    internal static (int Groups, int Stages) WarpSpecialisedShape(int chunks) => chunks == 4 ? (2, 2) : (3, 4);
+    /// <summary>
+    /// Consumer warpgroups and ring stages of flash_assign_ws{chunks}_*: the instantiations at the end of flash_assign_ws.cu.
+    /// A stage holds a whole centroid tile, except for the shared rows, where it holds one chunk of one.
+    /// </summary>
+    internal static (int Groups, int Stages) WarpSpecialisedShape(int chunks) => chunks switch
+    {
+        SharedRowChunks => (2, 5),
+        4 => (2, 2),
+        _ => (3, 4),
+    };
+
+    /// <summary>Whether flash_assign_ws{chunks}_* has an _update entry (not for the shared rows).</summary>
+    internal static bool HasFusedUpdate(int chunks) => chunks is > 0 and < SharedRowChunks;
 
     /// <summary>
     /// Dynamic shared memory of flash_assign_ws{chunks}_*: alignment slack, the stages, the row tile, the mbarriers, and
@@ -109,6 +127,8 @@ internal sealed class CudaSession : IDisposable
     internal static int WarpSpecialisedSharedBytes(int chunks, bool fused = false)
     {
         var (groups, stages) = WarpSpecialisedShape(chunks);
+        if (chunks == SharedRowChunks)  // stages of one chunk, the row tile, mbarriers per stage and per row chunk, slots
+            return 1024 + stages * (16384 + 1024) + 64 * groups * chunks * 128 + 16 * (stages + chunks) + 32 + 2 * 64 * groups * 8;
         int common = 1024 + stages * (chunks * 16384 + 1024) + 64 * groups * chunks * 128 + 128 + 80;
         return fused ? common : common + 32 + 2 * 64 * groups * 8;
     }
@@ -120,6 +140,8 @@ internal sealed class CudaSession : IDisposable
     internal static int WarpSpecialisedThreads(int chunks, bool fused = false)
     {
         int groups = WarpSpecialisedShape(chunks).Groups;
+        if (chunks == SharedRowChunks)  // a second producer warp, for the rows
+            return 128 * groups + 64 + 32 * groups;
         return 128 * groups + 32 + (fused ? 0 : 32 * groups);
     }
 
@@ -169,7 +191,7 @@ internal sealed class CudaSession : IDisposable
     /// <summary>The assignment kernels, fastest first; <see cref="ChooseAssign"/> takes the first that applies.</summary>
     private enum AssignPath
     {
-        /// <summary>flash_assign_ws.cu, Hopper, rows of up to 512 bytes.</summary>
+        /// <summary>flash_assign_ws.cu, Hopper, rows of up to 1024 bytes.</summary>
         WarpSpecialised,
         /// <summary>flash_assign_wgmma.cu run_rs, Hopper, rows of up to 256 bytes (with the warp-specialised kernels unavailable).</summary>
         RegisterA,
@@ -270,7 +292,8 @@ internal sealed class CudaSession : IDisposable
     /// Whether the assignment of rows of dimension <paramref name="d"/> stored at pitch <paramref name="ld"/> can carry the
     /// centroid update's sums (<see cref="AssignWithUpdate"/>): the warp-specialised kernel's _update entries.
     /// </summary>
-    public bool CanFuseUpdate(int d, int ld) => ChooseAssign(d, ld, ld) == AssignPath.WarpSpecialised;
+    public bool CanFuseUpdate(int d, int ld) =>
+        ChooseAssign(d, ld, ld) == AssignPath.WarpSpecialised && HasFusedUpdate(WarpSpecialisedChunks(ld * Precision.ElementBytes));
 
     /// <summary>
     /// The assignment of <see cref="Assign"/> (labels and distances stored, B problems) that also adds each row, times its
@@ -307,8 +330,11 @@ internal sealed class CudaSession : IDisposable
         RaiseSharedMemory(function, name, shared);
         // Persistent blocks, one per SM: each walks row tiles blockIdx.x, + gridDim.x, ...
         long rowTiles = (long)batches * ((n + 64 * groups - 1) / (64 * groups));
-        var args = new KernelArgs().Add(x).Add(tiles).Add(xNorms).Add(labels).Add(distances)
-            .Add(n).Add(k).Add(ld).Add(batches);
+        int rowBytes = ld * Precision.ElementBytes;
+        var args = chunks == SharedRowChunks
+            ? new KernelArgs().AddTensorMap(CuTensorMap.SwizzledRows(x, (long)batches * n, rowBytes, rowBytes, 64 * groups))
+                .Add(tiles).Add(xNorms).Add(labels).Add(distances).Add(n).Add(k).Add(batches)
+            : new KernelArgs().Add(x).Add(tiles).Add(xNorms).Add(labels).Add(distances).Add(n).Add(k).Add(ld).Add(batches);
         args = update is KernelArgs tail ? args.Concat(tail) : args.Add(updateMin ? 1 : 0);
         function.Launch(Stream, (Math.Min(rowTiles, Context.MultiprocessorCount), 1, 1), WarpSpecialisedThreads(chunks, fused), shared, args);
     }

@@ -18,7 +18,8 @@ public sealed class PtxResourceTests
             "flash_assign_ws4_f16", "flash_assign_ws4_bf16", "flash_assign_ws4_tf32",
             "flash_assign_ws1_f16_update", "flash_assign_ws1_bf16_update", "flash_assign_ws1_tf32_update",
             "flash_assign_ws2_f16_update", "flash_assign_ws2_bf16_update", "flash_assign_ws2_tf32_update",
-            "flash_assign_ws4_f16_update", "flash_assign_ws4_bf16_update", "flash_assign_ws4_tf32_update"],
+            "flash_assign_ws4_f16_update", "flash_assign_ws4_bf16_update", "flash_assign_ws4_tf32_update",
+            "flash_assign_ws8_f16", "flash_assign_ws8_bf16", "flash_assign_ws8_tf32"],
         ["flash_assign_wgmma"] = ["flash_assign_wgmma_f16", "flash_assign_wgmma_bf16", "flash_assign_wgmma_tf32",
             "flash_assign_wgmma_rs1_f16", "flash_assign_wgmma_rs1_bf16", "flash_assign_wgmma_rs1_tf32",
             "flash_assign_wgmma_rs2_f16", "flash_assign_wgmma_rs2_bf16", "flash_assign_wgmma_rs2_tf32"],
@@ -80,7 +81,82 @@ public sealed class PtxResourceTests
         Assert.AreEqual(128 * groups + 32, CudaSession.WarpSpecialisedThreads(chunks, fused: true));
         Assert.AreEqual(160 * groups + 32, CudaSession.WarpSpecialisedThreads(chunks));
         Assert.AreEqual(chunks, CudaSession.WarpSpecialisedChunks(chunks * 128));
-        Assert.AreEqual(chunks == 4 ? 0 : chunks == 2 ? 4 : 2, CudaSession.WarpSpecialisedChunks(chunks * 128 + 16));
+        Assert.AreEqual(chunks == 4 ? CudaSession.SharedRowChunks : chunks == 2 ? 4 : 2, CudaSession.WarpSpecialisedChunks(chunks * 128 + 16));
+    }
+
+    [TestMethod]
+    public void Shared_row_launch_shape_matches_the_kernels()
+    {
+        // Rows of 513-1024 bytes stay in shared memory: two consumer warpgroups, a centroid and a row producer warp, a
+        // storer warp per warpgroup, and no _update entries, so the update is never fused there.
+        const int chunks = CudaSession.SharedRowChunks;
+        string ptx = Encoding.ASCII.GetString(CudaKernels.ReadResource(CudaKernels.ResourcePrefix + "flash_assign_ws.sm90a.ptx"));
+        foreach (string type in new[] { "f16", "bf16", "tf32" })
+        {
+            string entry = "flash_assign_ws" + chunks + "_" + type;
+            var match = Regex.Match(ptx, @"\.entry " + entry + @"\(\s*\.param \.align 64 \.b8 \w+\[128\][^{]*?\.maxntid (\d+), 1, 1", RegexOptions.Singleline);
+            Assert.IsTrue(match.Success, $"{entry} takes no 128-byte tensor map first, or has no .maxntid");
+            Assert.AreEqual(CudaSession.WarpSpecialisedThreads(chunks), int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), entry);
+            StringAssert.DoesNotMatch(ptx, new Regex(@"\.entry " + entry + @"_update\("));
+        }
+        Assert.AreEqual(384, CudaSession.WarpSpecialisedThreads(chunks));
+        Assert.IsTrue(CudaSession.WarpSpecialisedSharedBytes(chunks) <= 232448, "over Hopper's 227 KiB per block");
+        Assert.IsFalse(CudaSession.HasFusedUpdate(chunks));
+        Assert.AreEqual(chunks, CudaSession.WarpSpecialisedChunks(513));
+        Assert.AreEqual(chunks, CudaSession.WarpSpecialisedChunks(1024));
+        Assert.AreEqual(0, CudaSession.WarpSpecialisedChunks(1040));
+    }
+
+    [TestMethod]
+    public void Kernel_arguments_place_a_tensor_map_at_64_bytes_and_keep_the_others_in_order()
+    {
+        var map = default(CuTensorMap);
+        unsafe
+        {
+            byte* bytes = (byte*)&map;
+            for (int i = 0; i < CuTensorMap.Bytes; i++)
+                bytes[i] = (byte)(i + 1);
+        }
+        var args = new KernelArgs().Add(7).AddTensorMap(map).Add(9UL).Concat(new KernelArgs().Add(11).Add(12L));
+        Assert.AreEqual(5, args.Count);
+        unsafe
+        {
+            Assert.AreEqual(0, args.Starts[0]);
+            Assert.AreEqual(8, args.Starts[1], "the map starts at the next 64-byte boundary");
+            Assert.AreEqual(24, args.Starts[2]);
+            Assert.AreEqual(27, args.SlotCount);
+            Assert.AreEqual(7UL, args.Slots[0]);
+            byte* slots = (byte*)args.Slots;
+            for (int i = 0; i < CuTensorMap.Bytes; i++)
+                Assert.AreEqual((byte)(i + 1), slots[64 + i]);
+            Assert.AreEqual(9UL, args.Slots[24]);
+            Assert.AreEqual(11UL, args.Slots[25]);
+            Assert.AreEqual(12UL, args.Slots[args.Starts[4]]);
+        }
+        var withMap = new KernelArgs().AddTensorMap(map);
+        Assert.ThrowsExactly<ArgumentException>(() => new KernelArgs().Concat(withMap));
+        Assert.ThrowsExactly<ArgumentException>(() => CuTensorMap.SwizzledRows(0x1008, 10, 1000, 1000, 128), "an unaligned address is refused before the driver");
+        Assert.ThrowsExactly<ArgumentException>(() => CuTensorMap.SwizzledRows(0x1000, 10, 1000, 1000, 128), "a pitch that is not a multiple of 16 bytes");
+    }
+
+    [TestMethod]
+    public void A_ptx_folder_named_by_the_environment_replaces_the_embedded_file_it_holds()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "fkm-ptx-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        try
+        {
+            string replaced = CudaKernels.ResourcePrefix + "row_pack.sm80.ptx";
+            string kept = CudaKernels.ResourcePrefix + "label_sort.sm80.ptx";
+            File.WriteAllText(Path.Combine(directory, "row_pack.sm80.ptx"), "// replaced");
+            Assert.AreEqual("// replaced", Encoding.ASCII.GetString(CudaKernels.ReadPtx(replaced, directory)));
+            CollectionAssert.AreEqual(CudaKernels.ReadResource(kept), CudaKernels.ReadPtx(kept, directory));
+            CollectionAssert.AreEqual(CudaKernels.ReadResource(replaced), CudaKernels.ReadPtx(replaced, null));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     [TestMethod]

@@ -40,6 +40,11 @@ internal static unsafe partial class CudaApi
         nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
         uint sharedBytes, nint stream, void** parameters, void** extra);
 
+    [LibraryImport(LibraryName)]
+    internal static partial CuResult cuTensorMapEncodeTiled(
+        CuTensorMap* tensorMap, int dataType, uint rank, ulong globalAddress, ulong* globalDim, ulong* globalStrides,
+        uint* boxDim, uint* elementStrides, int interleave, int swizzle, int l2Promotion, int oobFill);
+
     [LibraryImport(LibraryName, EntryPoint = "cuMemAlloc_v2")] internal static partial CuResult cuMemAlloc(out ulong pointer, nuint bytes);
     [LibraryImport(LibraryName, EntryPoint = "cuMemFree_v2")] internal static partial CuResult cuMemFree(ulong pointer);
     [LibraryImport(LibraryName)] internal static partial CuResult cuMemHostAlloc(out void* pointer, nuint bytes, uint flags);

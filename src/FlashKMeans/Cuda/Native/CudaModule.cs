@@ -98,11 +98,15 @@ internal sealed unsafe class CudaFunction
         if (grid.X > int.MaxValue || grid.Y > 65535 || grid.Z > 65535)
             throw new ArgumentOutOfRangeException(nameof(grid), grid, $"Grid too large for {Name}.");
         {
-            // args is a by-value copy on this frame, so its slots stay put during the call.
-            ulong* values = args.Slots;
+            // The slots are copied to a 64-byte-aligned buffer on this frame, so that they stay put during the call
+            // and a tensor map lands at the alignment its parameter declares.
+            byte* buffer = stackalloc byte[KernelArgs.SlotCapacity * 8 + 64];
+            ulong* values = (ulong*)(((nuint)buffer + 63) & ~(nuint)63);
+            for (int i = 0; i < args.SlotCount; i++)
+                values[i] = args.Slots[i];
             void** pointers = stackalloc void*[KernelArgs.Capacity];
             for (int i = 0; i < args.Count; i++)
-                pointers[i] = values + i;
+                pointers[i] = values + args.Starts[i];
             var result = CudaApi.cuLaunchKernel(Handle, (uint)grid.X, (uint)grid.Y, (uint)grid.Z, (uint)block, 1, 1,
                 (uint)sharedBytes, stream.Handle, pointers, null);
             if (result != CuResult.Success)
@@ -113,7 +117,8 @@ internal sealed unsafe class CudaFunction
 
 /// <summary>
 /// Kernel arguments, each in its own 8-byte slot (the driver reads as many bytes as the parameter's
-/// size from the start of the slot, which on little-endian hardware is the value).
+/// size from the start of the slot, which on little-endian hardware is the value), or, for a tensor map,
+/// in 16 slots starting at a multiple of 64 bytes.
 /// </summary>
 /// <remarks>
 /// A value: <see cref="Add"/> leaves this instance alone and returns a copy with one argument more, so a
@@ -124,9 +129,15 @@ internal sealed unsafe class CudaFunction
 internal unsafe struct KernelArgs
 {
     public const int Capacity = 24;
-    internal fixed ulong Slots[Capacity];
+    public const int SlotCapacity = 48;
+    internal fixed ulong Slots[SlotCapacity];
+    internal fixed byte Starts[Capacity];
 
+    /// <summary>Arguments so far.</summary>
     public int Count { get; private set; }
+
+    /// <summary>Slots they take.</summary>
+    public int SlotCount { get; private set; }
 
     /// <summary>These arguments followed by <paramref name="value"/>.</summary>
     [Pure]
@@ -134,30 +145,50 @@ internal unsafe struct KernelArgs
     {
         if (sizeof(T) > 8)
             throw new ArgumentException("Kernel arguments wider than 8 bytes are not supported.");
-        if (Count == Capacity)
-            throw new InvalidOperationException("Too many kernel arguments.");
-        KernelArgs next = this;
+        KernelArgs next = Reserve(SlotCount, 1);
         ulong* p = next.Slots;  // next is a local: its slots do not move
-        p[next.Count] = 0;
-        *(T*)(p + next.Count) = value;
-        next.Count++;
+        p[next.SlotCount - 1] = 0;
+        *(T*)(p + next.SlotCount - 1) = value;
         return next;
     }
 
-    /// <summary>These arguments followed by those of <paramref name="tail"/>.</summary>
+    /// <summary>These arguments followed by the tensor map <paramref name="map"/>, passed by value (a <c>__grid_constant__</c> parameter).</summary>
+    [Pure]
+    public readonly KernelArgs AddTensorMap(in CuTensorMap map)
+    {
+        KernelArgs next = Reserve((SlotCount + 7) / 8 * 8, CuTensorMap.Bytes / 8);
+        fixed (CuTensorMap* source = &map)
+            Buffer.MemoryCopy(source, next.Slots + next.SlotCount - CuTensorMap.Bytes / 8, CuTensorMap.Bytes, CuTensorMap.Bytes);
+        return next;
+    }
+
+    /// <summary>These arguments followed by those of <paramref name="tail"/>, which holds no tensor map.</summary>
     [Pure]
     public readonly KernelArgs Concat(KernelArgs tail)
     {
-        if (Count + tail.Count > Capacity)
-            throw new InvalidOperationException("Too many kernel arguments.");
+        if (tail.SlotCount != tail.Count)
+            throw new ArgumentException("A tail of kernel arguments with a tensor map is not supported.", nameof(tail));
         KernelArgs next = this;
         for (int i = 0; i < tail.Count; i++)
-            next.Slots[next.Count + i] = tail.Slots[i];
-        next.Count += tail.Count;
+        {
+            next = next.Reserve(next.SlotCount, 1);
+            next.Slots[next.SlotCount - 1] = tail.Slots[i];
+        }
         return next;
     }
 
     /// <summary>These arguments followed by the device address of <paramref name="buffer"/> (0 for none).</summary>
     [Pure]
     public readonly KernelArgs Ptr<T>(DeviceBuffer<T>? buffer) where T : unmanaged => Add(buffer?.Pointer ?? 0UL);
+
+    // A copy with one argument more, taking slots start .. start + slots - 1.
+    private readonly KernelArgs Reserve(int start, int slots)
+    {
+        if (Count == Capacity || start + slots > SlotCapacity)
+            throw new InvalidOperationException("Too many kernel arguments.");
+        KernelArgs next = this;
+        next.Starts[next.Count++] = (byte)start;
+        next.SlotCount = start + slots;
+        return next;
+    }
 }
