@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Reflection;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 
-// Runs [TestMethod]s of the compiled-in test classes. Arguments: substrings of "Class.Method" to
+// Runs [TestMethod]s of the compiled-in test classes. Arguments: substrings of "Class.Method(data row)" to
 // select (all when none); "--category Gpu" keeps only tests of that category (on class or method).
 // Exit code: 0 when nothing failed. Inconclusive tests are reported and do not fail the run.
 var filters = new List<string>();
@@ -34,14 +34,14 @@ foreach (var type in types)
         var categories = classCategories.Concat(method.GetCustomAttributes<TestCategoryAttribute>().SelectMany(a => a.TestCategories));
         if (category is not null && !categories.Contains(category, StringComparer.OrdinalIgnoreCase))
             continue;
-        if (filters.Count > 0 && !filters.Any(f => name.Contains(f, StringComparison.Ordinal)))
-            continue;
         var rows = method.GetCustomAttributes<DataRowAttribute>().Select(r => r.Data).ToList();
         if (rows.Count == 0)
             rows.Add([]);
         foreach (var row in rows)
         {
             string label = row.Length == 0 ? name : $"{name}({string.Join(", ", row)})";
+            if (filters.Count > 0 && !filters.Any(f => label.Contains(f, StringComparison.Ordinal)))
+                continue;  // a filter may name one data row: "Method(Float16, True"
             var clock = Stopwatch.StartNew();
             string outcome;
             try
