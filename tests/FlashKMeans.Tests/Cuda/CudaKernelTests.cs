@@ -39,14 +39,17 @@ public sealed class CudaKernelTests
             Assert.AreEqual("flash_assign_f16", Kernel(f16, 128));
             return;
         }
-        // Hopper: rows of up to 512 bytes in the warp-specialised kernel, longer ones in the shared-A wgmma kernel.
+        // Hopper: rows of up to 512 bytes in the warp-specialised kernel with rows in registers, up to 1024 bytes with rows
+        // in shared memory, longer ones in the shared-A wgmma kernel.
         Assert.IsTrue(f16.UsesWarpSpecialised, "the warp-specialised kernels load on every Hopper GPU");
         Assert.AreEqual("flash_assign_ws1_f16", Kernel(f16, 64));
         Assert.AreEqual("flash_assign_ws2_f16", Kernel(f16, 128));
         Assert.AreEqual("flash_assign_ws4_f16", Kernel(f16, 200));
-        Assert.AreEqual("flash_assign_wgmma_f16", Kernel(f16, 512));
+        Assert.AreEqual("flash_assign_ws8_f16", Kernel(f16, 512));
+        Assert.AreEqual("flash_assign_wgmma_f16", Kernel(f16, 520));
         Assert.AreEqual("flash_assign_ws4_tf32", Kernel(tf32, 128));
-        Assert.AreEqual("flash_assign_wgmma_tf32", Kernel(tf32, 129));
+        Assert.AreEqual("flash_assign_ws8_tf32", Kernel(tf32, 129));
+        Assert.AreEqual("flash_assign_wgmma_tf32", Kernel(tf32, 260));
     }
 
     [TestMethod]
@@ -75,39 +78,80 @@ public sealed class CudaKernelTests
                     string shape = $"{precision} ({session.AssignKernelName(d, pitch, pitch)}) d={d} K={k} B={b} n={n}";
                     var data = Gpu.Round(TestData.Gaussian(b * n, d, seed++), precision);
                     var centroids = Gpu.Round(TestData.Gaussian(b * k, d, seed++).Select(v => 0.9f * v).ToArray(), precision);
-                    var (labels, distances) = AssignOnGpu(session, data, centroids, n, k, d, b);
-                    for (int batch = 0; batch < b; batch++)
-                    {
-                        var rows = data.AsSpan(batch * n * d, n * d);
-                        var cs = centroids.AsMemory(batch * k * d, k * d);
-                        using var scorer = cpu.CreateScorer(cs, d);
-                        var expected = new int[n];
-                        scorer.Assign(rows, expected, default);
-                        for (int r = 0; r < n; r++)
-                        {
-                            int got = labels[batch * n + r];
-                            float dist = distances[batch * n + r];
-                            if (got < 0 || got >= k || float.IsNaN(dist))
-                            {
-                                failures.Add($"{shape}: row {r} of batch {batch} not written (label {got}, distance {dist})");
-                                break;
-                            }
-                            var x = rows.Slice(r * d, d);
-                            double exact = Reference.Distance(x, cs.Span.Slice(got * d, d));
-                            double scale = Reference.Distance(x, new float[d]) + Reference.Distance(cs.Span.Slice(got * d, d), new float[d]) + 1;
-                            if (Math.Abs(dist - exact) > 2e-5 * scale)
-                                failures.Add($"{shape}: row {r} distance {dist} vs float64 {exact}");
-                            if (got != expected[r])
-                            {
-                                double other = Reference.Distance(x, cs.Span.Slice(expected[r] * d, d));
-                                if (exact - other > 2e-5 * scale)
-                                    failures.Add($"{shape}: row {r} label {got} ({exact:G9}) but CPU chose {expected[r]} ({other:G9})");
-                            }
-                        }
-                    }
+                    CheckAgainstCpu(session, cpu, data, centroids, n, k, d, b, shape, failures);
                     if (failures.Count > 20)
                         break;
                 }
+        Assert.AreEqual(0, failures.Count, string.Join("\n", failures.Take(20)));
+    }
+
+    /// <summary>
+    /// Assigns on the GPU and checks every row against the CPU backend: written, its distance that of its label in
+    /// float64, and its label the CPU's or one no farther within the precision's tolerance.
+    /// </summary>
+    private static void CheckAgainstCpu(CudaSession session, CpuBackend cpu, float[] data, float[] centroids, int n, int k, int d, int b,
+                                        string shape, List<string> failures)
+    {
+        var (labels, distances) = AssignOnGpu(session, data, centroids, n, k, d, b);
+        for (int batch = 0; batch < b; batch++)
+        {
+            var rows = data.AsSpan(batch * n * d, n * d);
+            var cs = centroids.AsMemory(batch * k * d, k * d);
+            using var scorer = cpu.CreateScorer(cs, d);
+            var expected = new int[n];
+            scorer.Assign(rows, expected, default);
+            for (int r = 0; r < n; r++)
+            {
+                int got = labels[batch * n + r];
+                float dist = distances[batch * n + r];
+                if (got < 0 || got >= k || float.IsNaN(dist))
+                {
+                    failures.Add($"{shape}: row {r} of batch {batch} not written (label {got}, distance {dist})");
+                    break;
+                }
+                var x = rows.Slice(r * d, d);
+                double exact = Reference.Distance(x, cs.Span.Slice(got * d, d));
+                double scale = Reference.Distance(x, new float[d]) + Reference.Distance(cs.Span.Slice(got * d, d), new float[d]) + 1;
+                if (Math.Abs(dist - exact) > 2e-5 * scale)
+                    failures.Add($"{shape}: row {r} distance {dist} vs float64 {exact}");
+                if (got != expected[r])
+                {
+                    double other = Reference.Distance(x, cs.Span.Slice(expected[r] * d, d));
+                    if (exact - other > 2e-5 * scale)
+                        failures.Add($"{shape}: row {r} label {got} ({exact:G9}) but CPU chose {expected[r]} ({other:G9})");
+                }
+            }
+        }
+    }
+
+    [TestMethod]
+    [DataRow(ComputePrecision.Float16, 128)]
+    [DataRow(ComputePrecision.Float16, 200)]
+    [DataRow(ComputePrecision.Float16, 512)]
+    [DataRow(ComputePrecision.BFloat16, 500)]
+    [DataRow(ComputePrecision.TensorFloat32, 256)]
+    public void Persistent_blocks_label_every_row_of_many_row_tiles(ComputePrecision precision, int d)
+    {
+        // The warp-specialised kernels run one block per SM, each walking row tiles blockIdx.x, + gridDim.x, ... and
+        // refilling its row buffers while it computes: only with several tiles per block (and problems that end inside
+        // a tile) are those refills exercised. The shapes above stay within one tile per block.
+        using var session = Open(precision);
+        if (!session.UsesWarpSpecialised)
+            Assert.Inconclusive("the warp-specialised kernels run on Hopper only");
+        using var cpu = new CpuBackend();
+        int pitch = session.Precision.Pitch(d);
+        int rowsPerTile = 64 * CudaSession.WarpSpecialisedShape(CudaSession.WarpSpecialisedChunks(pitch * session.Precision.ElementBytes)).Groups;
+        var failures = new List<string>();
+        int seed = 900 + d;
+        foreach (int b in new[] { 1, 3 })
+        {
+            const int k = 300;  // three centroid tiles, the last one partial
+            int n = (int)(3.3 * session.Context.MultiprocessorCount * rowsPerTile / b) + 37;
+            string shape = $"{precision} ({session.AssignKernelName(d, pitch, pitch)}) d={d} K={k} B={b} n={n}";
+            var data = Gpu.Round(TestData.Gaussian(b * n, d, seed++), precision);
+            var centroids = Gpu.Round(TestData.Gaussian(b * k, d, seed++).Select(v => 0.9f * v).ToArray(), precision);
+            CheckAgainstCpu(session, cpu, data, centroids, n, k, d, b, shape, failures);
+        }
         Assert.AreEqual(0, failures.Count, string.Join("\n", failures.Take(20)));
     }
 
