@@ -1,7 +1,8 @@
 // FlashAssign, warp-specialised (sm_90a only): one producer warp streams centroid tiles into a ring of
 // shared-memory stages with bulk asynchronous copies paced by mbarriers, NWG consumer warpgroups, each
 // owning 64 rows held as wgmma A fragments in registers, multiply and run the argmin, and NWG storer
-// warps store the labels and distances the consumers leave in shared memory.
+// warps store the labels and distances the consumers leave in shared memory. Rows of 513-1024 bytes keep
+// the row tile in shared memory instead (run_shared_rows, below run).
 //
 // Why this shape (bench/gpu/NOTES.md, A6): the register-A kernel of flash_assign_wgmma.cu drained its
 // pipeline at every stage (a block-wide barrier, cp.async issued by every thread, wgmma wait 0), so the
