@@ -14,13 +14,16 @@ using FlashKMeans.Cuda.Native;
 // of ms/iter (graph launch, synchronisation, reading the results). Medians are reported. TFLOP/s
 // counts 2·N·K·d per assignment.
 //
-// Usage: FlashKMeans.GpuBench [--iters N] [--only SUBSTRING]
+// Usage: FlashKMeans.GpuBench [--iters N] [--only SUBSTRING] [--full-update]
+// --full-update: every step sums all rows again, instead of the incremental update (IncrementalUpdate), for comparison.
 int iterations = 20;
 string? only = null;
+bool fullUpdate = false;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--iters") iterations = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--only") only = args[++i];
+    else if (args[i] == "--full-update") fullUpdate = true;
 }
 
 var shapes = new (int B, int N, int K, int D, ComputePrecision P, bool Det)[]
@@ -49,39 +52,43 @@ foreach (var shape in shapes)
     if (only is not null && !name.Contains(only, StringComparison.Ordinal))
         continue;
     using var session = new CudaSession(context, new CudaPrecision(shape.P), ownsContext: false);
-    var (iter, assign, update) = shape.B == 1 ? Single(session, shape.N, shape.K, shape.D, shape.Det, iterations) : Batched(session, shape.B, shape.N, shape.K, shape.D, iterations);
+    var (iter, assign, update) = shape.B == 1 ? Single(session, shape.N, shape.K, shape.D, shape.Det, iterations, fullUpdate) : Batched(session, shape.B, shape.N, shape.K, shape.D, iterations, fullUpdate);
     double tflops = 2.0 * shape.B * shape.N * shape.K * shape.D / (assign * 1e-3) / 1e12;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"| {shape.B} | {shape.N:N0} | {shape.K} | {shape.D} | {shape.P} ({session.AssignKernelName(shape.D, session.Precision.Pitch(shape.D), session.Precision.Pitch(shape.D))}) | {(shape.Det ? "fixed-point" : "fp64 atomics")} | {iter:F3} | {assign:F3} | {tflops:F0} | {update:F3} | {iter - assign - update:F3} |"));
 }
 
-static (double Iter, double Assign, double Update) Single(CudaSession s, int n, int k, int d, bool deterministic, int iterations)
+static (double Iter, double Assign, double Update) Single(CudaSession s, int n, int k, int d, bool deterministic, int iterations, bool fullUpdate)
 {
     using var rows = new DeviceBuffer<float>(s.Context, (long)n * d);
     s.FillNormal(rows.Pointer, (long)n * d, 42);
     using var binding = new CudaDataBinding(s, rows, n, d, k, deterministic);
+    binding.Batch.AllowIncremental = !fullUpdate;
     var initial = new float[k * d];
     binding.GatherRows(Enumerable.Range(0, k).Select(i => (long)i * (n / k)).ToArray(), initial, default, default);
     binding.SetCentroids(initial);
     for (int i = 0; i < 3; i++)
         binding.Step(false, default);
     var steps = new List<double>();
+    var moved = new List<double>();
     for (int i = 0; i < iterations; i++)
     {
         var clock = Stopwatch.StartNew();
-        binding.Step(false, default);  // returns after the stream has drained
+        var step = binding.Step(false, default);  // returns after the stream has drained
         steps.Add(clock.Elapsed.TotalMilliseconds);
+        moved.Add(100.0 * step.LabelsChanged / n);
     }
+    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# N={n} K={k} d={d}: labels moved per timed step, median {Median(moved):F2}%"));
     double assign = TimeEvents(s, iterations, binding.EnqueueAssign);
     double update = TimeEvents(s, iterations, binding.EnqueueUpdate);
     return (Median(steps), assign, update);
 }
 
-static (double Iter, double Assign, double Update) Batched(CudaSession s, int b, int n, int k, int d, int iterations)
+static (double Iter, double Assign, double Update) Batched(CudaSession s, int b, int n, int k, int d, int iterations, bool fullUpdate)
 {
     // The batch that KMeans.FitBatched steps (CudaBatchBinding): B problems in one launch sequence, captured
     // into a graph. Rows and centroids are generated on the device, so only the step is timed.
-    using var batch = new CudaBatch(s, b, n, d, k, hasWeights: false, deterministic: false);
+    using var batch = new CudaBatch(s, b, n, d, k, hasWeights: false, deterministic: false) { AllowIncremental = !fullUpdate };
     int ld = batch.Pitch;
     long rows = (long)b * n;
     using (var raw = new DeviceBuffer<float>(s.Context, rows * d))

@@ -16,7 +16,8 @@ internal sealed class CudaBatch : IDisposable
     private readonly CudaSession _s;
     private readonly CudaContext _context;
     private readonly List<IDisposable> _owned = [];
-    private readonly bool _deterministic;
+    // Sums in exact fixed point, and so the incremental update: every batch that never fuses (see IncrementalUpdate).
+    private readonly bool _fixedPoint;
 
     private readonly DeviceBuffer<int> _previousLabels;
     private readonly DeviceBuffer<int> _counts;
@@ -31,12 +32,28 @@ internal sealed class CudaBatch : IDisposable
     private readonly DeviceBuffer<long> _scalars;       // [0, B) inertias (fp64 bits), [B, 2B) changed labels, [2B] largest count
     private readonly DeviceBuffer<float>? _slabs;       // the fused update's fp32 sums, when it can run (FusedUpdatePolicy)
     private readonly FusedSums _fusedSums;
+    private readonly IncrementalUpdate? _incremental;
     private readonly PinnedBuffer<double> _hostClusterWeights;
     private readonly PinnedBuffer<long> _hostScalars;
-    // One captured step per variant (normalised centroids, fused update), replayed each iteration.
-    private readonly Dictionary<(bool Normalize, bool Fused), CudaGraph> _stepGraphs = [];
+    // One captured step per variant (normalised centroids, kind of update), replayed each iteration.
+    private readonly Dictionary<(bool Normalize, UpdateKind Update), CudaGraph> _stepGraphs = [];
+
+    /// <summary>How a step updates the centroids.</summary>
+    internal enum UpdateKind
+    {
+        /// <summary>Sort the labels and sum every row (in fixed point where <see cref="_fixedPoint"/>).</summary>
+        Sort,
+        /// <summary>The assignment adds the rows up (<see cref="FusedUpdatePolicy"/>).</summary>
+        Fused,
+        /// <summary>Only the moved rows, out of their old clusters' fixed-point sums and into their new ones (<see cref="IncrementalUpdate"/>).</summary>
+        Incremental,
+    }
+
+    private UpdateKind NextUpdate => NextStepFusesUpdate ? UpdateKind.Fused : NextStepIsIncremental ? UpdateKind.Incremental : UpdateKind.Sort;
     private bool _graphsFailed;
     private long? _largestCluster;                      // of the last step, for FusedUpdatePolicy
+    private bool _sumsHold;                             // _sums and _counts are those of _previousLabels
+    private long _lastChanged = long.MaxValue;          // moved labels of the last step, all problems
 
     /// <param name="session">The device.</param>
     /// <param name="batches">B.</param>
@@ -54,7 +71,6 @@ internal sealed class CudaBatch : IDisposable
         Rows = rows;
         Dimension = dimension;
         Clusters = clusters;
-        _deterministic = deterministic;
         Pitch = session.Precision.Pitch(dimension);
         long total = batches * rows;
         // The sort kernels number rows b·N + i in 32 bits.
@@ -95,6 +111,9 @@ internal sealed class CudaBatch : IDisposable
             }
             if (hasWeights)
                 _weightSums = Own(new DeviceBuffer<long>(_context, clusterRows));
+            if (_slabs is null)
+                _incremental = Own(new IncrementalUpdate(_context, total, clusterRows));
+            _fixedPoint = deterministic || _incremental is not null;
             _previousLabels.Fill32(uint.MaxValue, _s.Stream);  // -1: every label counts as changed on the first step
         }
         catch
@@ -144,8 +163,8 @@ internal sealed class CudaBatch : IDisposable
     public DeviceBuffer<float> CentroidNorms { get; } = null!;
 
     /// <summary>
-    /// The fixed-point scale of the deterministic update's row sums: one for the batch, no finer than any problem
-    /// allows (<see cref="CudaDataBinding.FixedPointScale"/>); set once the rows are on the device.
+    /// The fixed-point scale of the row sums (the deterministic and the incremental update): one for the batch, no finer
+    /// than any problem allows (<see cref="CudaDataBinding.FixedPointScale"/>); set once the rows are on the device.
     /// </summary>
     public float Scale { get; set; } = 1f;
 
@@ -159,25 +178,40 @@ internal sealed class CudaBatch : IDisposable
     public bool NextStepFusesUpdate => _slabs is not null && FusedUpdatePolicy.Allows(_largestCluster, _fusedSums.Count);
 
     /// <summary>
-    /// Forgets the last step's cluster sizes, so that the next step sorts: for callers that change the centroids between
-    /// steps (re-seeding), after which the last step says nothing about the next one's clusters.
+    /// Forgets the last step's cluster sizes and moved labels, so that the next step sorts: for callers that change the
+    /// centroids between steps (re-seeding), after which the last step says nothing about the next one's clusters or how
+    /// many labels will move. (The sums still hold for the last labels, so later steps may be incremental again.)
     /// </summary>
-    public void ForgetClusterSizes() => _largestCluster = null;
+    public void ForgetClusterSizes()
+    {
+        _largestCluster = null;
+        _lastChanged = long.MaxValue;
+    }
+
+    /// <summary>
+    /// Whether the next <see cref="Step"/> updates the sums by the moved rows alone: they hold for the last labels, and the
+    /// last step moved few enough rows (<see cref="IncrementalUpdate.Suits"/>).
+    /// </summary>
+    public bool NextStepIsIncremental =>
+        AllowIncremental && _incremental is not null && _sumsHold && IncrementalUpdate.Suits(_lastChanged, (long)Batches * Rows);
+
+    /// <summary>False to sum every row in every step (for tests and benchmarks that compare the two updates).</summary>
+    internal bool AllowIncremental { get; set; } = true;
 
     /// <summary>One Lloyd step of every problem; waits for it and writes each problem's outcome.</summary>
     public void Step(bool normalizeCentroids, Span<LloydStepResult> results, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         _context.MakeCurrent();
-        bool fused = NextStepFusesUpdate;
+        var update = NextUpdate;
         // The whole step is one captured graph, replayed each iteration: its launches keep the same
         // buffers, so only the launch overhead goes (which dominates small problems).
-        var key = (normalizeCentroids, fused);
+        var key = (normalizeCentroids, update);
         if (!_graphsFailed && !_stepGraphs.ContainsKey(key))
         {
             try
             {
-                _stepGraphs[key] = CudaGraph.Capture(_s.Stream, () => EnqueueStep(normalizeCentroids, fused));
+                _stepGraphs[key] = CudaGraph.Capture(_s.Stream, () => EnqueueStep(normalizeCentroids, update));
             }
             catch (CudaException)
             {
@@ -187,10 +221,14 @@ internal sealed class CudaBatch : IDisposable
         if (_stepGraphs.TryGetValue(key, out var graph))
             graph.Launch(_s.Stream);
         else
-            EnqueueStep(normalizeCentroids, fused);
+            EnqueueStep(normalizeCentroids, update);
         _s.Stream.Synchronize();
         var scalars = _hostScalars.Span;
         _largestCluster = scalars[2 * Batches];
+        _sumsHold = update != UpdateKind.Fused;
+        _lastChanged = 0;
+        for (int b = 0; b < Batches; b++)
+            _lastChanged += scalars[Batches + b];
         var weights = _hostClusterWeights.Span;
         Span<long> problemScalars = stackalloc long[2];
         for (int b = 0; b < Batches; b++)
@@ -205,14 +243,14 @@ internal sealed class CudaBatch : IDisposable
     /// Enqueues one Lloyd step of all problems, ending with the copies of the scalars and cluster weights to
     /// pinned memory. Each launch covers the whole batch (the kernels' batch dimension).
     /// </summary>
-    private unsafe void EnqueueStep(bool normalizeCentroids, bool fused, bool includeAssign = true)
+    private unsafe void EnqueueStep(bool normalizeCentroids, UpdateKind update, bool includeAssign = true)
     {
         var s = _s;
         int b = Batches, k = Clusters, d = Dimension, ld = Pitch;
         long n = Rows, total = b * n;
         int clusters = b * k;
         ulong weights = Weights?.Pointer ?? 0;
-        if (fused)
+        if (update == UpdateKind.Fused)
         {
             // The assignment adds every row to its cluster's slab sums and counts it, and flags the moved labels.
             _scalars.Clear(s.Stream);
@@ -231,16 +269,25 @@ internal sealed class CudaBatch : IDisposable
             EnqueueAssign();
         _scalars.Clear(s.Stream);
         s.WeightedSums(Distances.Pointer, weights, n, b, _partials.Pointer, _scalars.At(0));
-        _counts.Clear(s.Stream);
-        s.Histogram(Labels.Pointer, _counts.Pointer, total, k, b, _previousLabels.Pointer, _scalars.At(b));
-        s.ExclusiveScan(_counts.Pointer, _offsets.Pointer, _cursor.Pointer, clusters);
-        s.Scatter(Labels.Pointer, _cursor.Pointer, _sorted.Pointer, total, k, b);
-        _sums.Clear(s.Stream);
-        float? scale = _deterministic ? Scale : null;
-        s.SegmentSums(X.Pointer, weights, _offsets.Pointer, _sorted.Pointer, total, k, d, ld, _sums.Pointer, scale, b);
+        if (update == UpdateKind.Incremental)
+        {
+            // The sums and counts hold for the previous labels: move the rows whose label changed.
+            _incremental!.Enqueue(s, X.Pointer, weights, Labels.Pointer, _previousLabels.Pointer, _counts.Pointer, _scalars.At(b),
+                _sums.Pointer, Scale, total, k, d, ld, b);
+        }
+        else
+        {
+            _counts.Clear(s.Stream);
+            s.Histogram(Labels.Pointer, _counts.Pointer, total, k, b, _previousLabels.Pointer, _scalars.At(b));
+            s.ExclusiveScan(_counts.Pointer, _offsets.Pointer, _cursor.Pointer, clusters);
+            s.Scatter(Labels.Pointer, _cursor.Pointer, _sorted.Pointer, total, k, b);
+            _sums.Clear(s.Stream);
+            float? scale = _fixedPoint ? Scale : null;
+            s.SegmentSums(X.Pointer, weights, _offsets.Pointer, _sorted.Pointer, total, k, d, ld, _sums.Pointer, scale, b);
+        }
         EnqueueClusterWeights(weights, total, k, b);
         s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, Centroids.Pointer, _shift.Pointer,
-            _weightOut.Pointer, clusters, d, _deterministic ? 1.0 / Scale : null, 1.0 / WeightScale, normalizeCentroids,
+            _weightOut.Pointer, clusters, d, _fixedPoint ? 1.0 / Scale : null, 1.0 / WeightScale, normalizeCentroids,
             PackedCentroids.Pointer, CentroidNorms.Pointer, ld, LargestClusterSlot);
         EnqueueReadBack(clusters, b);
     }
@@ -253,7 +300,7 @@ internal sealed class CudaBatch : IDisposable
         if (_weightSums is null)
             return;
         _weightSums.Clear(_s.Stream);
-        _s.ClusterWeights(weights, Labels.Pointer, _weightSums.Pointer, total, k, _deterministic ? WeightScale : null, b);
+        _s.ClusterWeights(weights, Labels.Pointer, _weightSums.Pointer, total, k, _fixedPoint ? WeightScale : null, b);
     }
 
     private unsafe void EnqueueReadBack(int clusters, int b)
@@ -270,9 +317,13 @@ internal sealed class CudaBatch : IDisposable
 
     /// <summary>
     /// Enqueues everything of the next <see cref="Step"/> but the assignment, for the benchmarks' breakdown (with the fused
-    /// update, what remains after the assignment that also adds the rows up).
+    /// update, what remains after the assignment that also adds the rows up). An incremental step is timed as a sorting
+    /// one: repeated on the same labels, it would find no row moved.
     /// </summary>
-    internal void EnqueueUpdate() => EnqueueStep(false, NextStepFusesUpdate, includeAssign: false);
+    internal void EnqueueUpdate() => EnqueueStep(false, NextStepFusesUpdate ? UpdateKind.Fused : UpdateKind.Sort, includeAssign: false);
+
+    /// <summary>Moved labels of the last <see cref="Step"/>, all problems together (for the benchmarks).</summary>
+    internal long LastChanged => _lastChanged;
 
     private T Own<T>(T resource) where T : IDisposable
     {

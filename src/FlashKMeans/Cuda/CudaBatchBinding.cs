@@ -27,7 +27,7 @@ internal sealed class CudaBatchBinding : IKMeansBatchStepper
         try
         {
             for (int p = 0; p < sources.Count; p++)
-                _problems.Add(new CudaDataBinding(session, _batch, p, sources[p], deterministic, cancellationToken));
+                _problems.Add(new CudaDataBinding(session, _batch, p, sources[p], cancellationToken));
             // One scale per sum for the whole batch: the finest that no problem's sums can overflow, which is the
             // smallest of the problems' own (each is a power of two that falls as the magnitudes grow).
             _batch.Scale = _problems.Min(p => p.Scale);

@@ -27,7 +27,6 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
     private readonly int _k;
     private readonly int _ld;
     private readonly long _n;
-    private readonly bool _deterministic;
     private readonly float[]? _hostWeights;
     private DeviceSeedDistances? _seeds;
     private readonly List<IDisposable> _owned = [];
@@ -81,8 +80,8 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
     /// Problem <paramref name="problem"/> of <paramref name="batch"/>: uploads <paramref name="source"/> into its
     /// slices. The batch stays its creator's, and steps all its problems at once; <see cref="Step"/> here is an error.
     /// </summary>
-    internal CudaDataBinding(CudaSession session, CudaBatch batch, int problem, IBatchSource source, bool deterministic, CancellationToken cancellationToken)
-        : this(session, batch, ownsBatch: false, problem, source.HasWeights, deterministic)
+    internal CudaDataBinding(CudaSession session, CudaBatch batch, int problem, IBatchSource source, CancellationToken cancellationToken)
+        : this(session, batch, ownsBatch: false, problem, source.HasWeights)
     {
         try
         {
@@ -99,7 +98,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
     }
 
     private CudaDataBinding(CudaSession session, long n, int d, int k, bool hasWeights, bool deterministic)
-        : this(session, NewBatch(session, n, d, k, hasWeights, deterministic), ownsBatch: true, problem: 0, hasWeights, deterministic)
+        : this(session, NewBatch(session, n, d, k, hasWeights, deterministic), ownsBatch: true, problem: 0, hasWeights)
     {
     }
 
@@ -110,7 +109,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         return new CudaBatch(session, batches: 1, n, d, k, hasWeights, deterministic);
     }
 
-    private CudaDataBinding(CudaSession session, CudaBatch batch, bool ownsBatch, int problem, bool hasWeights, bool deterministic)
+    private CudaDataBinding(CudaSession session, CudaBatch batch, bool ownsBatch, int problem, bool hasWeights)
     {
         _s = session;
         _context = session.Context;
@@ -121,7 +120,6 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         _k = batch.Clusters;
         _n = batch.Rows;
         _ld = batch.Pitch;
-        _deterministic = deterministic;
         if (ownsBatch)
             _owned.Add(batch);  // freed last
         _context.MakeCurrent();
@@ -158,26 +156,27 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         _batch.WeightScale = _weightScale;
     }
 
-    /// <summary>The scale of the deterministic update's row sums that this problem alone calls for.</summary>
+    /// <summary>The scale of the fixed-point row sums (deterministic and incremental update) that this problem alone calls for.</summary>
     internal float Scale => _scale;
+
+    /// <summary>The batch this problem belongs to (for tests and benchmarks).</summary>
+    internal CudaBatch Batch => _batch;
 
     /// <summary>The scale of its weight sums, likewise.</summary>
     internal float WeightScale => _weightScale;
 
-    /// <summary>Once the rows are on the device: the fixed-point scales of the deterministic update.</summary>
+    /// <summary>Once the rows are on the device: the fixed-point scales of the row and weight sums.</summary>
     private void Prepare()
     {
         float maxWeight = _hostWeights is null || _hostWeights.Length == 0 ? 1f : _hostWeights.Max();
         // Total weights are summed in fixed point in every mode (Evaluate, seed weights), so their
         // scale is always needed; a scale of 1 would round every weight to an integer.
         _weightScale = FixedPointScale(maxWeight, _n);
-        if (_deterministic)
-        {
-            // Fixed point: |sum| ≤ max|w·x| · n must stay below 2^62, with a power-of-two scale so
-            // that scaling itself is exact.
-            float maxAbs = _s.MaxAbs(_x.Pointer, _n, _d, _ld);
-            _scale = FixedPointScale((double)maxAbs * maxWeight, _n);
-        }
+        // Row sums are in fixed point for the deterministic update and for the incremental one, which every batch that
+        // does not fuse its update uses: |sum| ≤ max|w·x| · n must stay below 2^62, with a power-of-two scale so that
+        // scaling itself is exact.
+        float maxAbs = _s.MaxAbs(_x.Pointer, _n, _d, _ld);
+        _scale = FixedPointScale((double)maxAbs * maxWeight, _n);
         _s.Stream.Synchronize();
     }
 

@@ -56,7 +56,7 @@ internal sealed class CudaSession : IDisposable
             Kernels.Get("label_sort", "label_histogram").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
             Kernels.Get("label_sort", "scatter_indices").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
             SegmentSharedBytes = SegmentSumSharedBytes(context.ComputeCapability);
-            foreach (string sum in new[] { "segment_sum_", "segment_sum_fixed_" })
+            foreach (string sum in new[] { "segment_sum_", "segment_sum_fixed_", "segment_sum_moved_" })
                 Kernels.Get("centroid_update", sum + precision.Suffix).SetMaxDynamicSharedMemory(SegmentSharedBytes);
             Stream = new CudaStream(context);
             // Allocated up front: allocation is not allowed while a step is being captured into a graph.
@@ -498,6 +498,47 @@ internal sealed class CudaSession : IDisposable
             Kernels.Get("centroid_update", "segment_sum_fixed_" + Precision.Suffix).Launch(Stream, (grid, 1, 1), 256, SegmentSharedBytes, args.Add(scale));
         else
             Kernels.Get("centroid_update", "segment_sum_" + Precision.Suffix).Launch(Stream, (grid, 1, 1), 256, SegmentSharedBytes, args);
+    }
+
+    /// <summary>
+    /// The incremental update's first pass (moved_rows.cu, mark_moved_rows): each row of the <paramref name="n"/> whose label
+    /// differs from <paramref name="previous"/> (the labels the fixed-point sums hold) moves its count from the old
+    /// cluster to the new, is counted in <paramref name="changed"/> (one uint64 per problem), takes its new label in
+    /// <paramref name="previous"/>, and is listed in <paramref name="moved"/> with its old label in
+    /// <paramref name="movedFrom"/> (<paramref name="movedCount"/> of them) and counted in its two signed clusters
+    /// (<paramref name="signedCounts"/>: joined b·k + new, then left B·k + b·k + old). Zero changed, movedCount and
+    /// signedCounts first.
+    /// </summary>
+    public void MarkMovedRows(ulong labels, ulong previous, ulong counts, ulong changed, ulong moved, ulong movedFrom, ulong movedCount,
+                              ulong signedCounts, long n, int k, int batches)
+    {
+        var args = new KernelArgs().Add(labels).Add(previous).Add(counts).Add(changed).Add(moved).Add(movedFrom).Add(movedCount)
+            .Add(signedCounts).Add(RowsPerBatch(n, batches)).Add(k);
+        Kernels.Get("moved_rows", "mark_moved_rows").Launch(Stream, (SortChunks(batches), batches, 1), 256, 0, args);
+    }
+
+    /// <summary>
+    /// Sorts the moved rows of <see cref="MarkMovedRows"/> into their signed clusters' segments: <paramref name="cursor"/>
+    /// is the exclusive scan of the signed counts (consumed), <paramref name="sorted"/> receives two entries per moved row.
+    /// </summary>
+    public void ScatterMovedRows(ulong labels, ulong moved, ulong movedFrom, ulong movedCount, ulong cursor, ulong sorted, long n, int k, int batches)
+    {
+        var args = new KernelArgs().Add(labels).Add(moved).Add(movedFrom).Add(movedCount).Add(cursor).Add(sorted)
+            .Add(RowsPerBatch(n, batches)).Add(k).Add(batches * k);
+        Kernels.Get("moved_rows", "scatter_moved_rows").Launch(Stream, (GridStride(n), 1, 1), 256, 0, args);
+    }
+
+    /// <summary>
+    /// Adds the rows of the "joined" segments to, and subtracts those of the "left" segments from, the fixed-point sums of
+    /// <paramref name="clusters"/> clusters (centroid_update.cu, segment_sum_moved_*): <paramref name="offsets"/> has
+    /// 2·clusters + 1 entries, the last the number of sorted positions, which only the device knows.
+    /// </summary>
+    public void MovedRowSums(ulong x, ulong weights, ulong offsets, ulong sorted, int clusters, int d, int ldx, ulong sums, float scale)
+    {
+        var args = new KernelArgs().Add(x).Add(weights).Add(offsets).Add(sorted).Add(clusters).Add(d).Add(ldx).Add(sums).Add(scale);
+        // About one wave: two blocks of 8 warps per SM, each warp sizing its run from the device-side total.
+        Kernels.Get("centroid_update", "segment_sum_moved_" + Precision.Suffix)
+            .Launch(Stream, (2L * Context.MultiprocessorCount, 1, 1), 256, SegmentSharedBytes, args);
     }
 
     /// <summary>

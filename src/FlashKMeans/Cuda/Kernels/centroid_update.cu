@@ -112,11 +112,13 @@ __device__ __forceinline__ int segment_of(const int* __restrict__ offsets, int c
     return lo;
 }
 
+// negate_from: segments from there on are subtracted from cluster (segment - negate_from), fixed point only
+// (the incremental update's "left" segments, moved_rows.cu); clusters for none.
 template <typename T, bool kFixed>
 __device__ __forceinline__ void segment_reduce(
     const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ offsets,
     const int* __restrict__ sorted, long long total, int clusters, int d, int ldx, int run,
-    double* __restrict__ fsums, unsigned long long* __restrict__ isums, float scale)
+    double* __restrict__ fsums, unsigned long long* __restrict__ isums, float scale, int negate_from)
 {
     extern __shared__ __align__(16) unsigned char ring_smem[];
     constexpr int EPV = Vec<T>::N;
@@ -144,10 +146,12 @@ __device__ __forceinline__ void segment_reduce(
         for (int i = 0; i < EPV; ++i) { acc[i] = 0.f; iacc[i] = 0; }
         int cur = -1;
         auto flush = [&]() {
+            const bool negate = cur >= negate_from;
+            const int target = negate ? cur - negate_from : cur;
 #pragma unroll
             for (int i = 0; i < EPV; ++i) {
                 if (e0 + i < d) {
-                    if (kFixed) atomicAdd(isums + (size_t)cur * d + e0 + i, (unsigned long long)iacc[i]);
+                    if (kFixed) atomicAdd(isums + (size_t)target * d + e0 + i, (unsigned long long)(negate ? -iacc[i] : iacc[i]));
                     else atomicAdd(fsums + (size_t)cur * d + e0 + i, (double)acc[i]);
                 }
                 acc[i] = 0.f;
@@ -239,6 +243,9 @@ __device__ __forceinline__ void segment_reduce(
 //   run     int                sorted positions per warp
 //   scale   fp32               fixed-point scale (power of two), fixed variants only
 // Launch: grid ceil(total / (run * 8)), block 256, dynamic shared memory 98304 bytes (65536 for the sm_70 build).
+// segment_sum_moved_*: the incremental update's sums (moved_rows.cu). offsets has 2 * clusters + 1 entries (the
+// "joined" segments, then the "left" ones, which are subtracted), its last the number of sorted positions; the
+// run is chosen here for the grid the host launches (any; about one wave).
 #define SEGMENT_ENTRIES(SUFFIX, T)                                                                          \
     extern "C" __global__ void __launch_bounds__(centroid_update::THREADS, 2) segment_sum_##SUFFIX(          \
         const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ offsets,        \
@@ -246,7 +253,7 @@ __device__ __forceinline__ void segment_reduce(
         double* __restrict__ sums)                                                                          \
     {                                                                                                       \
         centroid_update::segment_reduce<T, false>(x, weights, offsets, sorted, total, clusters, d, ldx, run, \
-                                                   sums, nullptr, 0.f);                                     \
+                                                   sums, nullptr, 0.f, clusters);                           \
     }                                                                                                       \
     extern "C" __global__ void __launch_bounds__(centroid_update::THREADS, 2) segment_sum_fixed_##SUFFIX(    \
         const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ offsets,        \
@@ -254,7 +261,18 @@ __device__ __forceinline__ void segment_reduce(
         unsigned long long* __restrict__ sums, float scale)                                                 \
     {                                                                                                       \
         centroid_update::segment_reduce<T, true>(x, weights, offsets, sorted, total, clusters, d, ldx, run,  \
-                                                  nullptr, sums, scale);                                    \
+                                                  nullptr, sums, scale, clusters);                          \
+    }                                                                                                       \
+    extern "C" __global__ void __launch_bounds__(centroid_update::THREADS, 2) segment_sum_moved_##SUFFIX(    \
+        const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ offsets,        \
+        const int* __restrict__ sorted, int clusters, int d, int ldx, unsigned long long* __restrict__ sums, \
+        float scale)                                                                                        \
+    {                                                                                                       \
+        const long long total = offsets[2 * clusters];                                                      \
+        const long long warps = (long long)gridDim.x * (centroid_update::THREADS / 32);                     \
+        const int run = (int)max(16LL, (total + warps - 1) / warps);                                        \
+        centroid_update::segment_reduce<T, true>(x, weights, offsets, sorted, total, 2 * clusters, d, ldx,   \
+                                                  run, nullptr, sums, scale, clusters);                     \
     }
 
 SEGMENT_ENTRIES(f32, float)

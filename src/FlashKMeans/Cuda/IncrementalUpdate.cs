@@ -1,0 +1,95 @@
+using FlashKMeans.Backends;
+using FlashKMeans.Cuda.Native;
+
+namespace FlashKMeans.Cuda;
+
+/// <summary>
+/// The incremental centroid update of a resident batch (moved_rows.cu). Each cluster's row sums are kept across steps
+/// in exact 64-bit fixed point. A step takes each moved row out of its old cluster's sums and adds it to its new
+/// cluster's, so it reads only the moved rows, not all of them. Integer sums do not depend on order, so the
+/// centroids are bit-identical to those of summing every row again (the deterministic update). Owns its scratch
+/// buffers.
+/// </summary>
+/// <remarks>
+/// The moved rows are counting-sorted into signed segments (joined, then left) and reduced like the sort-inverse
+/// update, one atomic per segment and element. On standard normal data about 54% of the labels move in the second
+/// step, 12% in the fourth and under 2% from the twentieth (measured in float64 with 1000 rows per cluster), so
+/// after the first few steps this update reads a few percent of the rows the full one does.
+/// </remarks>
+internal sealed class IncrementalUpdate : IDisposable
+{
+    /// <summary>
+    /// Largest fraction of moved rows in the last step for which the next one is incremental. Each moved row is read
+    /// twice (out and in) and sorted with atomics, so beyond about half the rows the full update is cheaper.
+    /// </summary>
+    public const double MaxMovedFraction = 0.3;
+
+    private readonly DeviceBuffer<int> _moved;
+    private readonly DeviceBuffer<int> _movedFrom;
+    private readonly DeviceBuffer<int> _movedCount;
+    private readonly DeviceBuffer<int> _signedCounts;
+    private readonly DeviceBuffer<int> _signedOffsets;
+    private readonly DeviceBuffer<int> _signedCursor;
+    private readonly DeviceBuffer<int> _sorted;
+    private readonly List<IDisposable> _owned = [];
+
+    /// <param name="context">The device.</param>
+    /// <param name="rows">B·N, all rows of the batch.</param>
+    /// <param name="clusters">B·K, all clusters of the batch.</param>
+    public IncrementalUpdate(CudaContext context, long rows, long clusters)
+    {
+        try
+        {
+            _moved = Own(new DeviceBuffer<int>(context, rows));
+            _movedFrom = Own(new DeviceBuffer<int>(context, rows));
+            _movedCount = Own(new DeviceBuffer<int>(context, 1));
+            _signedCounts = Own(new DeviceBuffer<int>(context, 2 * clusters));
+            _signedOffsets = Own(new DeviceBuffer<int>(context, 2 * clusters + 1));
+            _signedCursor = Own(new DeviceBuffer<int>(context, 2 * clusters));
+            _sorted = Own(new DeviceBuffer<int>(context, 2 * rows));
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Whether a step after one that moved <paramref name="lastChanged"/> of <paramref name="rows"/> labels should be incremental.</summary>
+    public static bool Suits(long lastChanged, long rows) => lastChanged <= MaxMovedFraction * rows;
+
+    /// <summary>
+    /// Enqueues the update of <paramref name="sums"/> (int64 fixed point at <paramref name="scale"/>, B·K × d) and
+    /// <paramref name="counts"/> from the labels in <paramref name="previous"/>, which they hold, to those in
+    /// <paramref name="labels"/>. <paramref name="previous"/> then holds <paramref name="labels"/>, and the moved rows of
+    /// each problem are added to <paramref name="changed"/> (one uint64 per problem, zeroed by the caller).
+    /// </summary>
+    public void Enqueue(CudaSession s, ulong x, ulong weights, ulong labels, ulong previous, ulong counts, ulong changed, ulong sums,
+                        float scale, long total, int k, int d, int ld, int batches)
+    {
+        int clusters = batches * k;
+        _movedCount.Clear(s.Stream);
+        _signedCounts.Clear(s.Stream);
+        s.MarkMovedRows(labels, previous, counts, changed, _moved.Pointer, _movedFrom.Pointer, _movedCount.Pointer, _signedCounts.Pointer,
+            total, k, batches);
+        s.ExclusiveScan(_signedCounts.Pointer, _signedOffsets.Pointer, _signedCursor.Pointer, 2 * clusters);
+        s.ScatterMovedRows(labels, _moved.Pointer, _movedFrom.Pointer, _movedCount.Pointer, _signedCursor.Pointer, _sorted.Pointer,
+            total, k, batches);
+        s.MovedRowSums(x, weights, _signedOffsets.Pointer, _sorted.Pointer, clusters, d, ld, sums, scale);
+    }
+
+    private T Own<T>(T resource) where T : IDisposable
+    {
+        _owned.Add(resource);
+        return resource;
+    }
+
+    public void Dispose()
+    {
+        List<Exception>? errors = null;
+        Disposal.DisposeInReverse(_owned, e => e is CudaException, ref errors);
+        _owned.Clear();
+        if (errors is not null)
+            throw new AggregateException("Freeing the incremental update's GPU memory failed.", errors);
+    }
+}

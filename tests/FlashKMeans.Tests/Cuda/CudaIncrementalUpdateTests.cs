@@ -1,0 +1,156 @@
+using FlashKMeans.Backends;
+using FlashKMeans.Cuda;
+using FlashKMeans.Cuda.Native;
+
+namespace FlashKMeans.Tests.Cuda;
+
+/// <summary>
+/// The incremental update (<see cref="IncrementalUpdate"/>: only the moved rows leave and join the fixed-point sums)
+/// against the full one on the same batch: bit-identical centroids, labels, moved counts and cluster weights after every
+/// step, and centroids equal to the float64 means of the rows under the final labels.
+/// </summary>
+[TestClass]
+[TestCategory("Gpu")]
+[DoNotParallelize]
+public sealed class CudaIncrementalUpdateTests
+{
+    [TestInitialize]
+    public void RequireGpu() => Gpu.Require();
+
+    [TestMethod]
+    [DataRow(ComputePrecision.Float16, 128, 300, 1, false)]
+    [DataRow(ComputePrecision.BFloat16, 72, 100, 3, true)]
+    [DataRow(ComputePrecision.TensorFloat32, 96, 64, 2, false)]
+    [DataRow(ComputePrecision.Float16, 512, 200, 1, true)]
+    [DataRow(ComputePrecision.Float32, 20, 7, 2, false)]
+    public void Incremental_steps_give_the_centroids_of_summing_every_row(ComputePrecision precision, int d, int k, int b, bool weighted)
+    {
+        using var s = new CudaSession(CudaContext.Open(0), new CudaPrecision(precision), ownsContext: true);
+        const int n = 20011, steps = 8;
+        var random = new Random(d * 7 + k);
+        var rows = TestData.Gaussian(b * n, d, seed: d + k + b);
+        var centroids = Enumerable.Range(0, b * k).SelectMany(c => rows.AsSpan((c / k * n + random.Next(n)) * d, d).ToArray()).ToArray();
+        var weights = weighted ? Enumerable.Range(0, b * n).Select(_ => (float)(0.25 + random.NextDouble())).ToArray() : null;
+
+        using var incremental = Open(s, rows, centroids, weights, b, n, d, k);
+        using var full = Open(s, rows, centroids, weights, b, n, d, k);
+        full.AllowIncremental = false;
+        var a = new LloydStepResult[b];
+        var f = new LloydStepResult[b];
+        int incrementalSteps = 0;
+        for (int step = 0; step < steps; step++)
+        {
+            if (incremental.NextStepIsIncremental)
+                incrementalSteps++;
+            Assert.IsFalse(full.NextStepIsIncremental);
+            incremental.Step(false, a, default);
+            full.Step(false, f, default);
+            CollectionAssert.AreEqual(Read(full.Centroids, s), Read(incremental.Centroids, s), $"step {step}: centroids");
+            CollectionAssert.AreEqual(ReadInts(full.Labels, s), ReadInts(incremental.Labels, s), $"step {step}: labels");
+            for (int p = 0; p < b; p++)
+            {
+                Assert.AreEqual(f[p].LabelsChanged, a[p].LabelsChanged, $"step {step}, problem {p}: moved labels");
+                Assert.AreEqual(f[p].Inertia, a[p].Inertia, $"step {step}, problem {p}: inertia");
+                CollectionAssert.AreEqual(full.HostClusterWeights(p).ToArray(), incremental.HostClusterWeights(p).ToArray(), $"step {step}: weights");
+            }
+        }
+        Assert.IsTrue(incrementalSteps >= steps - 3, $"only {incrementalSteps} of {steps} steps were incremental");
+
+        // The sums are right, not merely equal: each centroid is the weighted mean of the stored rows under the labels of
+        // the last step (the steps' labels were those of the centroids before it, which the last step replaced).
+        var labels = ReadInts(incremental.Labels, s);
+        var stored = StoredRows(s, incremental, b * n, d);
+        var got = Read(incremental.Centroids, s);
+        var sums = new double[b * k * d];
+        var mass = new double[b * k];
+        for (int r = 0; r < b * n; r++)
+        {
+            int c = r / n * k + labels[r];
+            double w = weights?[r] ?? 1.0;
+            mass[c] += w;
+            for (int j = 0; j < d; j++)
+                sums[c * d + j] += w * stored[r * d + j];
+        }
+        for (int c = 0; c < b * k; c++)
+        {
+            if (mass[c] == 0)
+                continue;
+            for (int j = 0; j < d; j++)
+            {
+                double expected = sums[c * d + j] / mass[c];
+                Assert.AreEqual(expected, got[c * d + j], 2e-6 * Math.Max(1, Math.Abs(expected)), $"cluster {c}, element {j}");
+            }
+        }
+    }
+
+    [TestMethod]
+    public void Only_a_step_after_one_that_moved_few_rows_is_incremental()
+    {
+        Assert.IsTrue(IncrementalUpdate.Suits(0, 1000));
+        Assert.IsTrue(IncrementalUpdate.Suits(300, 1000));
+        Assert.IsFalse(IncrementalUpdate.Suits(301, 1000));
+        Assert.IsFalse(IncrementalUpdate.Suits(long.MaxValue, 1000), "before any step");
+    }
+
+    private static CudaBatch Open(CudaSession s, float[] rows, float[] centroids, float[]? weights, int b, int n, int d, int k)
+    {
+        var batch = new CudaBatch(s, b, n, d, k, hasWeights: weights is not null, deterministic: false);
+        try
+        {
+            int ld = batch.Pitch;
+            long total = (long)b * n;
+            using (var raw = new DeviceBuffer<float>(s.Context, total * d))
+            {
+                raw.CopyFrom(rows, 0, s.Stream);
+                s.PackRows(raw.Pointer, total, d, d, batch.X.Pointer, ld, batch.XNorms.Pointer);
+            }
+            batch.Centroids.CopyFrom(centroids, 0, s.Stream);
+            s.PackRows(batch.Centroids.Pointer, (long)b * k, d, d, batch.PackedCentroids.Pointer, ld, batch.CentroidNorms.Pointer);
+            batch.Weights?.CopyFrom(weights, 0, s.Stream);
+            float maxAbs = s.MaxAbs(batch.X.Pointer, total, d, ld);
+            batch.Scale = CudaDataBinding.FixedPointScale((double)maxAbs * (weights?.Max() ?? 1f), n);
+            batch.WeightScale = CudaDataBinding.FixedPointScale(weights?.Max() ?? 1f, n);
+            s.Stream.Synchronize();
+            return batch;
+        }
+        catch
+        {
+            batch.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The rows as the device stores them (rounded to the session's precision), as float64-exact floats.</summary>
+    private static float[] StoredRows(CudaSession s, CudaBatch batch, long rows, int d)
+    {
+        var packed = new byte[rows * batch.Pitch * s.Precision.ElementBytes];
+        batch.X.CopyTo(packed, 0, s.Stream);
+        var result = new float[rows * d];
+        for (long r = 0; r < rows; r++)
+            for (int j = 0; j < d; j++)
+            {
+                long at = (r * batch.Pitch + j) * s.Precision.ElementBytes;
+                result[r * d + j] = s.Precision.ElementBytes switch
+                {
+                    4 => BitConverter.ToSingle(packed, (int)at),
+                    _ when s.Precision.Mode == ComputePrecision.BFloat16 => BitConverter.Int32BitsToSingle(BitConverter.ToUInt16(packed, (int)at) << 16),
+                    _ => (float)BitConverter.ToHalf(packed, (int)at),
+                };
+            }
+        return result;
+    }
+
+    private static float[] Read(DeviceBuffer<float> buffer, CudaSession s)
+    {
+        var values = new float[buffer.Length];
+        buffer.CopyTo(values, 0, s.Stream);
+        return values;
+    }
+
+    private static int[] ReadInts(DeviceBuffer<int> buffer, CudaSession s)
+    {
+        var values = new int[buffer.Length];
+        buffer.CopyTo(values, 0, s.Stream);
+        return values;
+    }
+}
