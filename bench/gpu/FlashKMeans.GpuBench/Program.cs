@@ -9,10 +9,11 @@ using FlashKMeans.Cuda.Native;
 // already on the GPU, fixed iterations after warm-up, the device synchronised at both ends of each
 // timed iteration. "ms/iter" is one full Lloyd step as the engine drives it (assign, label changes,
 // sort-inverse update, inertia, read-back of the K cluster weights); "assign" is the fused kernel
-// alone and "update" everything else of the step (sort-inverse update, label changes, inertia,
-// centroid packing, copies to pinned memory), both timed with CUDA events; "host" is what remains
-// of ms/iter (graph launch, synchronisation, reading the results). Medians are reported. TFLOP/s
-// counts 2·N·K·d per assignment.
+// alone and "update" everything else of a step that sums every row (sort-inverse update, label changes,
+// inertia, centroid packing, copies to pinned memory), both timed with CUDA events; "host" is what remains
+// of ms/iter (graph launch, synchronisation, reading the results; negative once the steps are incremental,
+// which the event-timed update, repeated on the same labels, cannot be). Medians are reported. TFLOP/s
+// counts 2·N·K·d per assignment. The share of labels moved per timed step goes to standard error.
 //
 // Usage: FlashKMeans.GpuBench [--iters N] [--only SUBSTRING] [--full-update]
 // --full-update: every step sums all rows again, instead of the incremental update (IncrementalUpdate), for comparison.
@@ -55,7 +56,7 @@ foreach (var shape in shapes)
     var (iter, assign, update) = shape.B == 1 ? Single(session, shape.N, shape.K, shape.D, shape.Det, iterations, fullUpdate) : Batched(session, shape.B, shape.N, shape.K, shape.D, iterations, fullUpdate);
     double tflops = 2.0 * shape.B * shape.N * shape.K * shape.D / (assign * 1e-3) / 1e12;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {shape.B} | {shape.N:N0} | {shape.K} | {shape.D} | {shape.P} ({session.AssignKernelName(shape.D, session.Precision.Pitch(shape.D), session.Precision.Pitch(shape.D))}) | {(shape.Det ? "fixed-point" : "fp64 atomics")} | {iter:F3} | {assign:F3} | {tflops:F0} | {update:F3} | {iter - assign - update:F3} |"));
+        $"| {shape.B} | {shape.N:N0} | {shape.K} | {shape.D} | {shape.P} ({session.AssignKernelName(shape.D, session.Precision.Pitch(shape.D), session.Precision.Pitch(shape.D))}) | {(shape.Det ? "deterministic" : "default")}{(fullUpdate ? ", every row" : "")} | {iter:F3} | {assign:F3} | {tflops:F0} | {update:F3} | {iter - assign - update:F3} |"));
 }
 
 static (double Iter, double Assign, double Update) Single(CudaSession s, int n, int k, int d, bool deterministic, int iterations, bool fullUpdate)

@@ -502,28 +502,29 @@ internal sealed class CudaSession : IDisposable
 
     /// <summary>
     /// The incremental update's first pass (moved_rows.cu, mark_moved_rows): each row of the <paramref name="n"/> whose label
-    /// differs from <paramref name="previous"/> (the labels the fixed-point sums hold) moves its count from the old
-    /// cluster to the new, is counted in <paramref name="changed"/> (one uint64 per problem), takes its new label in
-    /// <paramref name="previous"/>, and is listed in <paramref name="moved"/> with its old label in
-    /// <paramref name="movedFrom"/> (<paramref name="movedCount"/> of them) and counted in its two signed clusters
-    /// (<paramref name="signedCounts"/>: joined b·k + new, then left B·k + b·k + old). Zero changed, movedCount and
-    /// signedCounts first.
+    /// differs from <paramref name="previous"/> (the labels the fixed-point sums hold) is counted in
+    /// <paramref name="changed"/> (one uint64 per problem), takes its new label in <paramref name="previous"/>, and is
+    /// listed in <paramref name="moved"/> with its old label in <paramref name="movedFrom"/> (<paramref name="movedCount"/>
+    /// of them) and counted in its two signed clusters (<paramref name="signedCounts"/>: joined b·k + new, then left
+    /// B·k + b·k + old). Zero changed, movedCount and signedCounts first.
     /// </summary>
-    public void MarkMovedRows(ulong labels, ulong previous, ulong counts, ulong changed, ulong moved, ulong movedFrom, ulong movedCount,
+    public void MarkMovedRows(ulong labels, ulong previous, ulong changed, ulong moved, ulong movedFrom, ulong movedCount,
                               ulong signedCounts, long n, int k, int batches)
     {
-        var args = new KernelArgs().Add(labels).Add(previous).Add(counts).Add(changed).Add(moved).Add(movedFrom).Add(movedCount)
+        var args = new KernelArgs().Add(labels).Add(previous).Add(changed).Add(moved).Add(movedFrom).Add(movedCount)
             .Add(signedCounts).Add(RowsPerBatch(n, batches)).Add(k);
         Kernels.Get("moved_rows", "mark_moved_rows").Launch(Stream, (SortChunks(batches), batches, 1), 256, 0, args);
     }
 
     /// <summary>
     /// Sorts the moved rows of <see cref="MarkMovedRows"/> into their signed clusters' segments: <paramref name="cursor"/>
-    /// is the exclusive scan of the signed counts (consumed), <paramref name="sorted"/> receives two entries per moved row.
+    /// is the exclusive scan of <paramref name="signedCounts"/> (consumed), <paramref name="sorted"/> receives two entries
+    /// per moved row. Also moves each cluster's count in <paramref name="counts"/> by its joined minus its left rows.
     /// </summary>
-    public void ScatterMovedRows(ulong labels, ulong moved, ulong movedFrom, ulong movedCount, ulong cursor, ulong sorted, long n, int k, int batches)
+    public void ScatterMovedRows(ulong labels, ulong moved, ulong movedFrom, ulong movedCount, ulong signedCounts, ulong counts, ulong cursor,
+                                 ulong sorted, long n, int k, int batches)
     {
-        var args = new KernelArgs().Add(labels).Add(moved).Add(movedFrom).Add(movedCount).Add(cursor).Add(sorted)
+        var args = new KernelArgs().Add(labels).Add(moved).Add(movedFrom).Add(movedCount).Add(signedCounts).Add(counts).Add(cursor).Add(sorted)
             .Add(RowsPerBatch(n, batches)).Add(k).Add(batches * k);
         Kernels.Get("moved_rows", "scatter_moved_rows").Launch(Stream, (GridStride(n), 1, 1), 256, 0, args);
     }

@@ -70,11 +70,11 @@ internal sealed class IncrementalUpdate : IDisposable
         int clusters = batches * k;
         _movedCount.Clear(s.Stream);
         _signedCounts.Clear(s.Stream);
-        s.MarkMovedRows(labels, previous, counts, changed, _moved.Pointer, _movedFrom.Pointer, _movedCount.Pointer, _signedCounts.Pointer,
+        s.MarkMovedRows(labels, previous, changed, _moved.Pointer, _movedFrom.Pointer, _movedCount.Pointer, _signedCounts.Pointer,
             total, k, batches);
         s.ExclusiveScan(_signedCounts.Pointer, _signedOffsets.Pointer, _signedCursor.Pointer, 2 * clusters);
-        s.ScatterMovedRows(labels, _moved.Pointer, _movedFrom.Pointer, _movedCount.Pointer, _signedCursor.Pointer, _sorted.Pointer,
-            total, k, batches);
+        s.ScatterMovedRows(labels, _moved.Pointer, _movedFrom.Pointer, _movedCount.Pointer, _signedCounts.Pointer, counts,
+            _signedCursor.Pointer, _sorted.Pointer, total, k, batches);
         s.MovedRowSums(x, weights, _signedOffsets.Pointer, _sorted.Pointer, clusters, d, ld, sums, scale);
     }
 

@@ -94,18 +94,6 @@ extern "C" __global__ void label_histogram(const int* __restrict__ labels, int* 
     }
 }
 
-// Inclusive prefix sum of v over the lanes of a warp.
-__device__ __forceinline__ int warp_inclusive_scan(int v)
-{
-    const int lane = threadIdx.x & 31;
-#pragma unroll
-    for (int o = 1; o < 32; o <<= 1) {
-        const int t = __shfl_up_sync(0xffffffffu, v, o);
-        if (lane >= o) v += t;
-    }
-    return v;
-}
-
 // Exclusive scan of counts into offsets, in one block (the length is B*k, not B*n).
 //   counts  int32 (len)
 //   offsets int32 (len + 1)  out: offsets[j] = sum of counts[0..j), offsets[len] = total
