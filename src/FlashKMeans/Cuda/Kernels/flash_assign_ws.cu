@@ -168,6 +168,23 @@ __device__ __forceinline__ void update_epilogue(
     }
 }
 
+// Scores in place of the products: acc[4j + 2h + e] (row half h, column 8j + 2(lane & 3) + e) becomes
+// ||c||^2 - 2 x.c, with the tile's norms read from shared memory at norms (this lane's first column). The caller
+// then fences the generic-proxy reads before the stage's next (async-proxy) copy. (Reading the norms from global
+// memory instead, with no fence, was slower: NOTES.md, A6.)
+__device__ __forceinline__ void products_to_scores(float (&acc)[64], uint32_t norms)
+{
+#pragma unroll
+    for (int j = 0; j < 16; ++j) {
+        float2 cn;
+        asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];\n" : "=f"(cn.x), "=f"(cn.y) : "r"(norms + 32u * j));
+        acc[4 * j + 0] = fmaf(-2.f, acc[4 * j + 0], cn.x);
+        acc[4 * j + 1] = fmaf(-2.f, acc[4 * j + 1], cn.y);
+        acc[4 * j + 2] = fmaf(-2.f, acc[4 * j + 2], cn.x);
+        acc[4 * j + 3] = fmaf(-2.f, acc[4 * j + 3], cn.y);
+    }
+}
+
 // The plain entries' row-tile slots: per row its label and its best score, which the consumers leave for the
 // storer warps. Two slots, so that the consumers fill one while the storers read the other.
 constexpr int SLOT_BARRIER_BYTES = 32;  // slot full x 2, slot empty x 2, after the kernel's own mbarriers
@@ -201,6 +218,27 @@ __device__ __forceinline__ void store_row_tiles(
             if (row0 + 32 * q + lane < n)
                 store_nearest((size_t)b * n + row0 + 32 * q + lane, val[q], lab[q], k, xnorm, labels, min_dist, update_min);
     }
+}
+
+// The consumers' end of a row tile in the plain entries: each of this lane's two rows (tile rows r0 and r0 + step)
+// leaves its label and best score in slot it & 1 for the storer warps (store_row_tiles).
+template <int BM>
+__device__ __forceinline__ void hand_over_rows(const float (&best)[2], const int (&best_idx)[2], int it, int r0, int step,
+                                               uint32_t slots, uint32_t slot_full, uint32_t slot_empty)
+{
+    const int lane = threadIdx.x & 31;
+    const int buf = it & 1;
+    mbar_wait(slot_empty + 8u * buf, ((it >> 1) & 1) ^ 1);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        float v;
+        int i;
+        quad_argmin(best[h], best_idx[h], v, i);
+        if ((lane & 3) == 0)
+            asm volatile("st.shared.v2.b32 [%0], {%1, %2};\n" ::"r"(slots + 8u * (buf * BM + r0 + step * h)), "r"(i), "f"(v) : "memory");
+    }
+    __syncwarp();
+    if (lane == 0) mbar_arrive(slot_full + 8u * buf);
 }
 
 // Op: one of register_a's wgmma k-steps (sm90_wgmma_ops.cuh), by element type T.
@@ -354,21 +392,8 @@ __device__ __forceinline__ void run(
             asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
             asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
 
-            // Scores in place of the products: acc[4j + 2h + e] is row half h, column 8j + 2(lane & 3) + e.
             const int cl = 2 * (lane & 3);
-            const uint32_t norms = sb + KCH * CHUNK_BYTES + 4u * cl;
-#pragma unroll
-            for (int j = 0; j < 16; ++j) {
-                float2 cn;
-                asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];\n" : "=f"(cn.x), "=f"(cn.y) : "r"(norms + 32u * j));
-                acc[4 * j + 0] = fmaf(-2.f, acc[4 * j + 0], cn.x);
-                acc[4 * j + 1] = fmaf(-2.f, acc[4 * j + 1], cn.y);
-                acc[4 * j + 2] = fmaf(-2.f, acc[4 * j + 2], cn.x);
-                acc[4 * j + 3] = fmaf(-2.f, acc[4 * j + 3], cn.y);
-            }
-            // The next copy into this stage is written by the async proxy: order these generic-proxy
-            // reads of the norms before it. (Reading the norms from global memory instead, with no
-            // fence, was slower: NOTES.md, A6.)
+            products_to_scores(acc, sb + KCH * CHUNK_BYTES + 4u * cl);
             asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
             __syncwarp();
             if (lane == 0) mbar_arrive(empty(stage));
@@ -378,19 +403,7 @@ __device__ __forceinline__ void run(
         }
 
         if constexpr (!kUpdate) {
-            // Hand the rows' labels and scores to the storer warps.
-            const int buf = it & 1;
-            mbar_wait(slot_empty + 8u * buf, ((it >> 1) & 1) ^ 1);
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                float v;
-                int i;
-                quad_argmin(best[h], best_idx[h], v, i);
-                if ((lane & 3) == 0)
-                    asm volatile("st.shared.v2.b32 [%0], {%1, %2};\n" ::"r"(slots + 8u * (buf * BM + gr0 + h - row0)), "r"(i), "f"(v) : "memory");
-            }
-            __syncwarp();
-            if (lane == 0) mbar_arrive(slot_full + 8u * buf);
+            hand_over_rows<BM>(best, best_idx, it, gr0 - row0, 1, slots, slot_full, slot_empty);
         } else {
             update_epilogue<T, KCH>(afrag, best, best_idx, b, gr0, n, k, ldx_bytes, xnorm, labels, min_dist, up);
         }
@@ -551,17 +564,7 @@ __device__ __forceinline__ void run_shared_rows(
             asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
 
             const int cl = 2 * (lane & 3);
-            const uint32_t norms = stages + previous * SS + CHUNK_BYTES + 4u * cl;
-#pragma unroll
-            for (int j = 0; j < 16; ++j) {
-                float2 cn;
-                asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];\n" : "=f"(cn.x), "=f"(cn.y) : "r"(norms + 32u * j));
-                acc[4 * j + 0] = fmaf(-2.f, acc[4 * j + 0], cn.x);
-                acc[4 * j + 1] = fmaf(-2.f, acc[4 * j + 1], cn.y);
-                acc[4 * j + 2] = fmaf(-2.f, acc[4 * j + 2], cn.x);
-                acc[4 * j + 3] = fmaf(-2.f, acc[4 * j + 3], cn.y);
-            }
-            // The norms were read by the generic proxy; the stage's next copy is an async-proxy write.
+            products_to_scores(acc, stages + previous * SS + CHUNK_BYTES + 4u * cl);
             asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
             __syncwarp();
             if (lane == 0) {
@@ -571,18 +574,7 @@ __device__ __forceinline__ void run_shared_rows(
             tile_argmin(acc, t * BN + cl, best, best_idx);
         }
 
-        const int buf = it & 1;
-        mbar_wait(slot_empty + 8u * buf, ((it >> 1) & 1) ^ 1);
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            float v;
-            int i;
-            quad_argmin(best[h], best_idx[h], v, i);
-            if ((lane & 3) == 0)
-                asm volatile("st.shared.v2.b32 [%0], {%1, %2};\n" ::"r"(slots + 8u * (buf * BM + srow + 8 * h)), "r"(i), "f"(v) : "memory");
-        }
-        __syncwarp();
-        if (lane == 0) mbar_arrive(slot_full + 8u * buf);
+        hand_over_rows<BM>(best, best_idx, it, srow, 8, slots, slot_full, slot_empty);
     }
 }
 
