@@ -23,8 +23,11 @@ internal static class StreamingPlanner
     /// <summary>Memory left alone for the driver, the kernels' scratch and seeding temporaries.</summary>
     internal const long ReserveBytes = 1L << 30;
 
-    /// <summary>Per-row device state of a resident fit besides the rows: norms, labels, previous labels, distances, sort indices, seed distances, weights.</summary>
-    internal const int ResidentStateBytesPerRow = 28;
+    /// <summary>
+    /// Per-row device state of a resident fit besides the rows: norms, labels, previous labels, distances, sort indices, seed
+    /// distances, weights, and the incremental update's list of moved rows, their old labels and their two sorted entries.
+    /// </summary>
+    internal const int ResidentStateBytesPerRow = 28 + 16;
 
     /// <summary>Per-row device state of a streamed fit: norms, labels, previous labels, distances, seed distances, weights, evaluation's labels and distances, and sort indices of merged cached spans.</summary>
     internal const int StreamedStateBytesPerRow = 36;
