@@ -18,6 +18,7 @@ using FlashKMeans.Cuda.Native;
 // Usage: FlashKMeans.GpuBench [--iters N] [--only SUBSTRING] [--full-update]
 // --full-update: every step sums all rows again, instead of the incremental update (IncrementalUpdate), for comparison.
 int iterations = 20;
+const int FitSteps = 20;  // steps of the whole fit timed after the per-step numbers (the last column)
 string? only = null;
 bool fullUpdate = false;
 for (int i = 0; i < args.Length; i++)
@@ -45,21 +46,21 @@ var shapes = new (int B, int N, int K, int D, ComputePrecision P, bool Det)[]
 
 using var context = CudaContext.Open(0);
 Console.WriteLine($"# device: {context.Name}, sm_{context.ComputeCapability}, {context.MultiprocessorCount} SMs; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; iterations {iterations}");
-Console.WriteLine("| B | N | K | d | precision | update | ms/iter | assign ms | assign TFLOP/s | update ms | host ms |");
-Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+Console.WriteLine($"| B | N | K | d | precision | update | ms/iter | assign ms | assign TFLOP/s | update ms | host ms | fit of {FitSteps}, ms/iter |");
+Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 foreach (var shape in shapes)
 {
     string name = $"B={shape.B} N={shape.N} K={shape.K} d={shape.D} {shape.P}{(shape.Det ? " det" : "")}";
     if (only is not null && !name.Contains(only, StringComparison.Ordinal))
         continue;
     using var session = new CudaSession(context, new CudaPrecision(shape.P), ownsContext: false);
-    var (iter, assign, update) = shape.B == 1 ? Single(session, shape.N, shape.K, shape.D, shape.Det, iterations, fullUpdate) : Batched(session, shape.B, shape.N, shape.K, shape.D, iterations, fullUpdate);
+    var (iter, assign, update, fit) = shape.B == 1 ? Single(session, shape.N, shape.K, shape.D, shape.Det, iterations, fullUpdate) : Batched(session, shape.B, shape.N, shape.K, shape.D, iterations, fullUpdate);
     double tflops = 2.0 * shape.B * shape.N * shape.K * shape.D / (assign * 1e-3) / 1e12;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {shape.B} | {shape.N:N0} | {shape.K} | {shape.D} | {shape.P} ({session.AssignKernelName(shape.D, session.Precision.Pitch(shape.D), session.Precision.Pitch(shape.D))}) | {(shape.Det ? "deterministic" : "default")}{(fullUpdate ? ", every row" : "")} | {iter:F3} | {assign:F3} | {tflops:F0} | {update:F3} | {iter - assign - update:F3} |"));
+        $"| {shape.B} | {shape.N:N0} | {shape.K} | {shape.D} | {shape.P} ({session.AssignKernelName(shape.D, session.Precision.Pitch(shape.D), session.Precision.Pitch(shape.D))}) | {(shape.Det ? "deterministic" : "default")}{(fullUpdate ? ", every row" : "")} | {iter:F3} | {assign:F3} | {tflops:F0} | {update:F3} | {iter - assign - update:F3} | {fit:F3} |"));
 }
 
-static (double Iter, double Assign, double Update) Single(CudaSession s, int n, int k, int d, bool deterministic, int iterations, bool fullUpdate)
+static (double Iter, double Assign, double Update, double Fit) Single(CudaSession s, int n, int k, int d, bool deterministic, int iterations, bool fullUpdate)
 {
     using var rows = new DeviceBuffer<float>(s.Context, (long)n * d);
     s.FillNormal(rows.Pointer, (long)n * d, 42);
@@ -82,10 +83,15 @@ static (double Iter, double Assign, double Update) Single(CudaSession s, int n, 
     Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# N={n} K={k} d={d}: labels moved per timed step, median {Median(moved):F2}%"));
     double assign = TimeEvents(s, iterations, binding.EnqueueAssign);
     double update = TimeEvents(s, iterations, binding.EnqueueUpdate);
-    return (Median(steps), assign, update);
+    // A whole fit from the same start, as ANCHORS.md times flash-kmeans: its first steps move most labels and sum every row.
+    binding.SetCentroids(initial);
+    var fit = Stopwatch.StartNew();
+    for (int i = 0; i < FitSteps; i++)
+        binding.Step(false, default);
+    return (Median(steps), assign, update, fit.Elapsed.TotalMilliseconds / FitSteps);
 }
 
-static (double Iter, double Assign, double Update) Batched(CudaSession s, int b, int n, int k, int d, int iterations, bool fullUpdate)
+static (double Iter, double Assign, double Update, double Fit) Batched(CudaSession s, int b, int n, int k, int d, int iterations, bool fullUpdate)
 {
     // The batch that KMeans.FitBatched steps (CudaBatchBinding): B problems in one launch sequence, captured
     // into a graph. Rows and centroids are generated on the device, so only the step is timed.
@@ -96,10 +102,16 @@ static (double Iter, double Assign, double Update) Batched(CudaSession s, int b,
     {
         s.FillNormal(raw.Pointer, rows * d, 42);
         s.PackRows(raw.Pointer, rows, d, d, batch.X.Pointer, ld, batch.XNorms.Pointer);
+        batch.Scale = CudaDataBinding.FixedPointScale(s.MaxAbs(batch.X.Pointer, rows, d, ld), n);
+    }
+    void Start()
+    {
         s.FillNormal(batch.Centroids.Pointer, (long)b * k * d, 7);
         s.PackRows(batch.Centroids.Pointer, (long)b * k, d, d, batch.PackedCentroids.Pointer, ld, batch.CentroidNorms.Pointer);
         s.Stream.Synchronize();
+        batch.ForgetClusterSizes();
     }
+    Start();
     var results = new LloydStepResult[b];
     for (int i = 0; i < 3; i++)
         batch.Step(false, results, default);
@@ -110,7 +122,12 @@ static (double Iter, double Assign, double Update) Batched(CudaSession s, int b,
         batch.Step(false, results, default);  // returns after the stream has drained
         steps.Add(clock.Elapsed.TotalMilliseconds);
     }
-    return (Median(steps), TimeEvents(s, iterations, batch.EnqueueAssign), TimeEvents(s, iterations, batch.EnqueueUpdate));
+    double assign = TimeEvents(s, iterations, batch.EnqueueAssign), update = TimeEvents(s, iterations, batch.EnqueueUpdate);
+    Start();
+    var fit = Stopwatch.StartNew();
+    for (int i = 0; i < FitSteps; i++)
+        batch.Step(false, results, default);
+    return (Median(steps), assign, update, fit.Elapsed.TotalMilliseconds / FitSteps);
 }
 
 static double TimeEvents(CudaSession s, int iterations, Action enqueue)

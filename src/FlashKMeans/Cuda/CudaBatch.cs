@@ -164,9 +164,10 @@ internal sealed class CudaBatch : IDisposable
 
     /// <summary>
     /// The fixed-point scale of the row sums (the deterministic and the incremental update): one for the batch, no finer
-    /// than any problem allows (<see cref="CudaDataBinding.FixedPointScale"/>); set once the rows are on the device.
+    /// than any problem allows (<see cref="CudaDataBinding.FixedPointScale"/>); set once the rows are on the device. Zero until
+    /// then: a step that sums in fixed point refuses to run without it (a scale of 1 would round every value to an integer).
     /// </summary>
-    public float Scale { get; set; } = 1f;
+    public float Scale { get; set; }
 
     /// <summary>The fixed-point scale of the cluster-weight sums, likewise.</summary>
     public float WeightScale { get; set; } = 1f;
@@ -202,6 +203,8 @@ internal sealed class CudaBatch : IDisposable
     public void Step(bool normalizeCentroids, Span<LloydStepResult> results, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        if (_fixedPoint && !(Scale > 0))
+            throw new InvalidOperationException("The batch sums rows in fixed point, and its scale has not been set (CudaBatch.Scale).");
         _context.MakeCurrent();
         var update = NextUpdate;
         // The whole step is one captured graph, replayed each iteration: its launches keep the same
