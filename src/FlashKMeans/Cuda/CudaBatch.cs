@@ -169,6 +169,9 @@ internal sealed class CudaBatch : IDisposable
     /// </summary>
     public float Scale { get; set; }
 
+    /// <summary>Whether the steps sum rows in fixed point (at <see cref="Scale"/>): deterministic, or never fused.</summary>
+    public bool SumsInFixedPoint => _fixedPoint;
+
     /// <summary>The fixed-point scale of the cluster-weight sums, likewise.</summary>
     public float WeightScale { get; set; } = 1f;
 
@@ -324,9 +327,6 @@ internal sealed class CudaBatch : IDisposable
     /// one: repeated on the same labels, it would find no row moved.
     /// </summary>
     internal void EnqueueUpdate() => EnqueueStep(false, NextStepFusesUpdate ? UpdateKind.Fused : UpdateKind.Sort, includeAssign: false);
-
-    /// <summary>Moved labels of the last <see cref="Step"/>, all problems together (for the benchmarks).</summary>
-    internal long LastChanged => _lastChanged;
 
     private T Own<T>(T resource) where T : IDisposable
     {

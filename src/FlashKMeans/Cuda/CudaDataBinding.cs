@@ -174,9 +174,12 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         _weightScale = FixedPointScale(maxWeight, _n);
         // Row sums are in fixed point for the deterministic update and for the incremental one, which every batch that
         // does not fuse its update uses: |sum| ≤ max|w·x| · n must stay below 2^62, with a power-of-two scale so that
-        // scaling itself is exact.
-        float maxAbs = _s.MaxAbs(_x.Pointer, _n, _d, _ld);
-        _scale = FixedPointScale((double)maxAbs * maxWeight, _n);
+        // scaling itself is exact. (A batch that fuses sums in fp32 and fp64 and needs no pass over the rows for it.)
+        if (_batch.SumsInFixedPoint)
+        {
+            float maxAbs = _s.MaxAbs(_x.Pointer, _n, _d, _ld);
+            _scale = FixedPointScale((double)maxAbs * maxWeight, _n);
+        }
         _s.Stream.Synchronize();
     }
 

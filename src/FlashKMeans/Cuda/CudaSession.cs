@@ -20,6 +20,7 @@ internal sealed class CudaSession : IDisposable
     private readonly bool _ownsContext;
     private readonly HashSet<string> _sharedRaised = [];
     private readonly Dictionary<(int D, int Ldx, int Ldc), string> _assignNames = [];
+    private readonly Dictionary<(ulong X, long Rows, int RowBytes, int BoxRows), CuTensorMap> _rowMaps = [];
     private DeviceBuffer<byte>? _centroidTiles;
     // Outgrown tile buffers stay allocated until the session ends: a captured graph may still point at them.
     private readonly List<DeviceBuffer<byte>> _retiredTiles = [];
@@ -332,11 +333,27 @@ internal sealed class CudaSession : IDisposable
         long rowTiles = (long)batches * ((n + 64 * groups - 1) / (64 * groups));
         int rowBytes = ld * Precision.ElementBytes;
         var args = chunks == SharedRowChunks
-            ? new KernelArgs().AddTensorMap(CuTensorMap.SwizzledRows(x, (long)batches * n, rowBytes, rowBytes, 64 * groups))
+            ? new KernelArgs().AddTensorMap(RowTensorMap(x, (long)batches * n, rowBytes, 64 * groups))
                 .Add(tiles).Add(xNorms).Add(labels).Add(distances).Add(n).Add(k).Add(batches)
             : new KernelArgs().Add(x).Add(tiles).Add(xNorms).Add(labels).Add(distances).Add(n).Add(k).Add(ld).Add(batches);
         args = update is KernelArgs tail ? args.Concat(tail) : args.Add(updateMin ? 1 : 0);
         function.Launch(Stream, (Math.Min(rowTiles, Context.MultiprocessorCount), 1, 1), WarpSpecialisedThreads(chunks, fused), shared, args);
+    }
+
+    /// <summary>
+    /// The tensor map of <paramref name="rows"/> rows at <paramref name="x"/> for the shared-row kernels, encoded once per
+    /// buffer: streamed batches and seeding passes launch on the same few buffers again and again.
+    /// </summary>
+    private CuTensorMap RowTensorMap(ulong x, long rows, int rowBytes, int boxRows)
+    {
+        var key = (x, rows, rowBytes, boxRows);
+        if (!_rowMaps.TryGetValue(key, out var map))
+        {
+            if (_rowMaps.Count >= 64)
+                _rowMaps.Clear();  // buffers come and go; a map holds only address and sizes, so a reused address maps alike
+            _rowMaps[key] = map = CuTensorMap.SwizzledRows(x, rows, rowBytes, rowBytes, boxRows);
+        }
+        return map;
     }
 
     /// <summary>All n × k squared distances (fp32, difference form) between stored rows and stored centroids.</summary>

@@ -64,26 +64,13 @@ public sealed class CudaFusedUpdateTests
     private static Outcome Run(CudaSession s, float[] rows, float[] centroids, float[] second, float[]? weights, int b, int n, int d, int k,
                                bool forgetBeforeSecondStep)
     {
-        using var batch = new CudaBatch(s, b, n, d, k, hasWeights: weights is not null, deterministic: false);
-        int ld = batch.Pitch;
+        using var batch = Gpu.UploadBatch(s, rows, weights, b, n, d, k);
         long total = (long)b * n;
-        using (var raw = new DeviceBuffer<float>(s.Context, total * d))
-        {
-            raw.CopyFrom(rows, 0, s.Stream);
-            s.PackRows(raw.Pointer, total, d, d, batch.X.Pointer, ld, batch.XNorms.Pointer);
-        }
-        void Load(float[] values)
-        {
-            batch.Centroids.CopyFrom(values, 0, s.Stream);
-            s.PackRows(batch.Centroids.Pointer, (long)b * k, d, d, batch.PackedCentroids.Pointer, ld, batch.CentroidNorms.Pointer);
-        }
-        Load(centroids);
-        batch.Weights?.CopyFrom(weights, 0, s.Stream);
-        s.Stream.Synchronize();
+        Gpu.LoadCentroids(s, batch, centroids);
         var results = new LloydStepResult[b];
         Assert.IsFalse(batch.NextStepFusesUpdate, "the first step sorts: no cluster sizes yet");
         batch.Step(false, results, default);
-        Load(second);
+        Gpu.LoadCentroids(s, batch, second);
         if (forgetBeforeSecondStep)
             batch.ForgetClusterSizes();
         bool fused = batch.NextStepFusesUpdate;

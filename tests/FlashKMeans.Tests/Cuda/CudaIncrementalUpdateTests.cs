@@ -32,8 +32,10 @@ public sealed class CudaIncrementalUpdateTests
         var centroids = Enumerable.Range(0, b * k).SelectMany(c => rows.AsSpan((c / k * n + random.Next(n)) * d, d).ToArray()).ToArray();
         var weights = weighted ? Enumerable.Range(0, b * n).Select(_ => (float)(0.25 + random.NextDouble())).ToArray() : null;
 
-        using var incremental = Open(s, rows, centroids, weights, b, n, d, k);
-        using var full = Open(s, rows, centroids, weights, b, n, d, k);
+        using var incremental = Gpu.UploadBatch(s, rows, weights, b, n, d, k);
+        using var full = Gpu.UploadBatch(s, rows, weights, b, n, d, k);
+        Gpu.LoadCentroids(s, incremental, centroids);
+        Gpu.LoadCentroids(s, full, centroids);
         full.AllowIncremental = false;
         var a = new LloydStepResult[b];
         var f = new LloydStepResult[b];
@@ -46,7 +48,7 @@ public sealed class CudaIncrementalUpdateTests
             incremental.Step(false, a, default);
             full.Step(false, f, default);
             CollectionAssert.AreEqual(Read(full.Centroids, s), Read(incremental.Centroids, s), $"step {step}: centroids");
-            CollectionAssert.AreEqual(ReadInts(full.Labels, s), ReadInts(incremental.Labels, s), $"step {step}: labels");
+            CollectionAssert.AreEqual(Read(full.Labels, s), Read(incremental.Labels, s), $"step {step}: labels");
             for (int p = 0; p < b; p++)
             {
                 Assert.AreEqual(f[p].LabelsChanged, a[p].LabelsChanged, $"step {step}, problem {p}: moved labels");
@@ -58,7 +60,7 @@ public sealed class CudaIncrementalUpdateTests
 
         // The sums are right, not merely equal: each centroid is the weighted mean of the stored rows under the labels of
         // the last step (the steps' labels were those of the centroids before it, which the last step replaced).
-        var labels = ReadInts(incremental.Labels, s);
+        var labels = Read(incremental.Labels, s);
         var stored = StoredRows(s, incremental, b * n, d);
         var got = Read(incremental.Centroids, s);
         var sums = new double[b * k * d];
@@ -83,43 +85,6 @@ public sealed class CudaIncrementalUpdateTests
         }
     }
 
-    [TestMethod]
-    public void Only_a_step_after_one_that_moved_few_rows_is_incremental()
-    {
-        Assert.IsTrue(IncrementalUpdate.Suits(0, 1000));
-        Assert.IsTrue(IncrementalUpdate.Suits(300, 1000));
-        Assert.IsFalse(IncrementalUpdate.Suits(301, 1000));
-        Assert.IsFalse(IncrementalUpdate.Suits(long.MaxValue, 1000), "before any step");
-    }
-
-    private static CudaBatch Open(CudaSession s, float[] rows, float[] centroids, float[]? weights, int b, int n, int d, int k)
-    {
-        var batch = new CudaBatch(s, b, n, d, k, hasWeights: weights is not null, deterministic: false);
-        try
-        {
-            int ld = batch.Pitch;
-            long total = (long)b * n;
-            using (var raw = new DeviceBuffer<float>(s.Context, total * d))
-            {
-                raw.CopyFrom(rows, 0, s.Stream);
-                s.PackRows(raw.Pointer, total, d, d, batch.X.Pointer, ld, batch.XNorms.Pointer);
-            }
-            batch.Centroids.CopyFrom(centroids, 0, s.Stream);
-            s.PackRows(batch.Centroids.Pointer, (long)b * k, d, d, batch.PackedCentroids.Pointer, ld, batch.CentroidNorms.Pointer);
-            batch.Weights?.CopyFrom(weights, 0, s.Stream);
-            float maxAbs = s.MaxAbs(batch.X.Pointer, total, d, ld);
-            batch.Scale = CudaDataBinding.FixedPointScale((double)maxAbs * (weights?.Max() ?? 1f), n);
-            batch.WeightScale = CudaDataBinding.FixedPointScale(weights?.Max() ?? 1f, n);
-            s.Stream.Synchronize();
-            return batch;
-        }
-        catch
-        {
-            batch.Dispose();
-            throw;
-        }
-    }
-
     /// <summary>The rows as the device stores them (rounded to the session's precision), as float64-exact floats.</summary>
     private static float[] StoredRows(CudaSession s, CudaBatch batch, long rows, int d)
     {
@@ -140,16 +105,9 @@ public sealed class CudaIncrementalUpdateTests
         return result;
     }
 
-    private static float[] Read(DeviceBuffer<float> buffer, CudaSession s)
+    private static T[] Read<T>(DeviceBuffer<T> buffer, CudaSession s) where T : unmanaged
     {
-        var values = new float[buffer.Length];
-        buffer.CopyTo(values, 0, s.Stream);
-        return values;
-    }
-
-    private static int[] ReadInts(DeviceBuffer<int> buffer, CudaSession s)
-    {
-        var values = new int[buffer.Length];
+        var values = new T[buffer.Length];
         buffer.CopyTo(values, 0, s.Stream);
         return values;
     }

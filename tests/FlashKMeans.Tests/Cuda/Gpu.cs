@@ -1,4 +1,5 @@
 using FlashKMeans.Cuda;
+using FlashKMeans.Cuda.Native;
 
 namespace FlashKMeans.Tests.Cuda;
 
@@ -44,4 +45,42 @@ internal static class Gpu
 
     public static float[] Round(float[] values, ComputePrecision precision) =>
         values.Select(v => Round(v, precision)).ToArray();
+
+    /// <summary>
+    /// A batch of <paramref name="b"/> problems of <paramref name="n"/> rows holding <paramref name="rows"/> (and
+    /// <paramref name="weights"/>) as the device stores them, with the fixed-point scales a binding would give it.
+    /// </summary>
+    public static CudaBatch UploadBatch(CudaSession s, float[] rows, float[]? weights, int b, int n, int d, int k)
+    {
+        var batch = new CudaBatch(s, b, n, d, k, hasWeights: weights is not null, deterministic: false);
+        try
+        {
+            long total = (long)b * n;
+            using (var raw = new DeviceBuffer<float>(s.Context, total * d))
+            {
+                raw.CopyFrom(rows, 0, s.Stream);
+                s.PackRows(raw.Pointer, total, d, d, batch.X.Pointer, batch.Pitch, batch.XNorms.Pointer);
+            }
+            batch.Weights?.CopyFrom(weights, 0, s.Stream);
+            float maxWeight = weights?.Max() ?? 1f;
+            batch.Scale = CudaDataBinding.FixedPointScale((double)s.MaxAbs(batch.X.Pointer, total, d, batch.Pitch) * maxWeight, n);
+            batch.WeightScale = CudaDataBinding.FixedPointScale(maxWeight, n);
+            s.Stream.Synchronize();
+            return batch;
+        }
+        catch
+        {
+            batch.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Sets the centroids of every problem of <paramref name="batch"/>: fp32 and the stored form with norms.</summary>
+    public static void LoadCentroids(CudaSession s, CudaBatch batch, float[] centroids)
+    {
+        batch.Centroids.CopyFrom(centroids, 0, s.Stream);
+        s.PackRows(batch.Centroids.Pointer, (long)batch.Batches * batch.Clusters, batch.Dimension, batch.Dimension,
+            batch.PackedCentroids.Pointer, batch.Pitch, batch.CentroidNorms.Pointer);
+        s.Stream.Synchronize();
+    }
 }

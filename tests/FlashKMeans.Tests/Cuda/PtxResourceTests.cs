@@ -366,6 +366,15 @@ public sealed class PtxResourceTests
     }
 
     [TestMethod]
+    public void Only_a_step_after_one_that_moved_few_rows_is_incremental()
+    {
+        Assert.IsTrue(IncrementalUpdate.Suits(0, 1000));
+        Assert.IsTrue(IncrementalUpdate.Suits(300, 1000));
+        Assert.IsFalse(IncrementalUpdate.Suits(301, 1000), "past 30% of the rows the full update is cheaper");
+        Assert.IsFalse(IncrementalUpdate.Suits(long.MaxValue, 1000), "before any step");
+    }
+
+    [TestMethod]
     public void Error_names_come_from_the_driver_or_fall_back_to_the_number()
     {
         // The driver library may be installed without a GPU (then it names errors) or be absent (CI).
