@@ -17,15 +17,20 @@ using FlashKMeans.Cuda.Native;
 //
 // Usage: FlashKMeans.GpuBench [--iters N] [--only SUBSTRING] [--full-update]
 // --full-update: every step sums all rows again, instead of the incremental update (IncrementalUpdate), for comparison.
+// --fit-detail T1,T2,...: instead of the table, each step of a 20-step fit of the single-problem shapes (wall ms, kind of
+// update, labels moved), once per threshold of moved labels for the incremental update (CudaBatch.IncrementalThreshold;
+// a negative one sums every row in every step). Each fit runs twice from the same start; the second is printed.
 int iterations = 20;
 const int FitSteps = 20;  // steps of the whole fit timed after the per-step numbers (the last column)
 string? only = null;
 bool fullUpdate = false;
+double[]? fitThresholds = null;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--iters") iterations = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--only") only = args[++i];
     else if (args[i] == "--full-update") fullUpdate = true;
+    else if (args[i] == "--fit-detail") fitThresholds = args[++i].Split(',').Select(t => double.Parse(t, CultureInfo.InvariantCulture)).ToArray();
 }
 
 var shapes = new (int B, int N, int K, int D, ComputePrecision P, bool Det)[]
@@ -46,6 +51,18 @@ var shapes = new (int B, int N, int K, int D, ComputePrecision P, bool Det)[]
 
 using var context = CudaContext.Open(0);
 Console.WriteLine($"# device: {context.Name}, sm_{context.ComputeCapability}, {context.MultiprocessorCount} SMs; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; iterations {iterations}");
+if (fitThresholds is not null)
+{
+    foreach (var shape in shapes)
+    {
+        string name = $"B={shape.B} N={shape.N} K={shape.K} d={shape.D} {shape.P}{(shape.Det ? " det" : "")}";
+        if (shape.B != 1 || (only is not null && !name.Contains(only, StringComparison.Ordinal)))
+            continue;
+        using var session = new CudaSession(context, new CudaPrecision(shape.P), ownsContext: false);
+        FitDetail(session, name, shape.N, shape.K, shape.D, shape.Det, iterations, fitThresholds);
+    }
+    return;
+}
 Console.WriteLine($"| B | N | K | d | precision | update | ms/iter | assign ms | assign TFLOP/s | update ms | host ms | fit of {FitSteps}, ms/iter |");
 Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 foreach (var shape in shapes)
@@ -89,6 +106,46 @@ static (double Iter, double Assign, double Update, double Fit) Single(CudaSessio
     for (int i = 0; i < FitSteps; i++)
         binding.Step(false, default);
     return (Median(steps), assign, update, fit.Elapsed.TotalMilliseconds / FitSteps);
+}
+
+static void FitDetail(CudaSession s, string name, int n, int k, int d, bool deterministic, int iterations, double[] thresholds)
+{
+    using var rows = new DeviceBuffer<float>(s.Context, (long)n * d);
+    s.FillNormal(rows.Pointer, (long)n * d, 42);
+    using var binding = new CudaDataBinding(s, rows, n, d, k, deterministic);
+    var initial = new float[k * d];
+    binding.GatherRows(Enumerable.Range(0, k).Select(i => (long)i * (n / k)).ToArray(), initial, default, default);
+    binding.SetCentroids(initial);
+    for (int i = 0; i < 3; i++)
+        binding.Step(false, default);
+    double assign = TimeEvents(s, iterations, binding.EnqueueAssign);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"## {name}: assign {assign:F3} ms (events, median of {iterations})"));
+    Console.WriteLine("| threshold | step | ms | update | moved % |");
+    Console.WriteLine("| --- | --- | --- | --- | --- |");
+    foreach (double threshold in thresholds)
+    {
+        binding.Batch.AllowIncremental = threshold >= 0;
+        binding.Batch.IncrementalThreshold = threshold;
+        var times = new double[FitSteps];
+        var kinds = new CudaBatch.UpdateKind[FitSteps];
+        var moved = new double[FitSteps];
+        for (int pass = 0; pass < 2; pass++)
+        {
+            binding.SetCentroids(initial);
+            for (int i = 0; i < FitSteps; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                var step = binding.Step(false, default);
+                times[i] = clock.Elapsed.TotalMilliseconds;
+                kinds[i] = binding.Batch.LastUpdate;
+                moved[i] = 100.0 * step.LabelsChanged / n;
+            }
+        }
+        for (int i = 0; i < FitSteps; i++)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {threshold} | {i + 1} | {times[i]:F3} | {kinds[i]} | {moved[i]:F2} |"));
+        double mean = times.Average();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {threshold} | mean | {mean:F3} | {100 * (mean / assign - 1):F1}% over assign | |"));
+    }
 }
 
 static (double Iter, double Assign, double Update, double Fit) Batched(CudaSession s, int b, int n, int k, int d, int iterations, bool fullUpdate)

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using FlashKMeans.Backends;
 using FlashKMeans.Cuda.Native;
 
@@ -27,14 +28,14 @@ internal sealed class CudaBatch : IDisposable
     private readonly DeviceBuffer<long> _sums;          // fp64 bits or int64 fixed point, B·K × d
     private readonly DeviceBuffer<long>? _weightSums;   // likewise, B·K
     private readonly DeviceBuffer<float> _shift;
-    private readonly DeviceBuffer<double> _weightOut;
     private readonly DeviceBuffer<double> _partials;    // SumChunks per problem, for the inertias
-    private readonly DeviceBuffer<long> _scalars;       // [0, B) inertias (fp64 bits), [B, 2B) changed labels, [2B] largest count
+    // What the host reads back after each step, in one copy: [0, B·K) the cluster weights (fp64 bits), then the scalars.
+    private readonly DeviceBuffer<long> _readBack;
+    private readonly DeviceBuffer<long> _scalars;       // view of _readBack: [0, B) inertias (fp64 bits), [B, 2B) changed labels, [2B] largest count
     private readonly DeviceBuffer<float>? _slabs;       // the fused update's fp32 sums, when it can run (FusedUpdatePolicy)
     private readonly FusedSums _fusedSums;
     private readonly IncrementalUpdate? _incremental;
-    private readonly PinnedBuffer<double> _hostClusterWeights;
-    private readonly PinnedBuffer<long> _hostScalars;
+    private readonly PinnedBuffer<long> _hostReadBack;
     // One captured step per variant (normalised centroids, kind of update), replayed each iteration.
     private readonly Dictionary<(bool Normalize, UpdateKind Update), CudaGraph> _stepGraphs = [];
 
@@ -96,12 +97,11 @@ internal sealed class CudaBatch : IDisposable
             _sorted = Own(new DeviceBuffer<int>(_context, total));
             _sums = Own(new DeviceBuffer<long>(_context, clusterRows * dimension));
             _shift = Own(new DeviceBuffer<float>(_context, clusterRows));
-            _weightOut = Own(new DeviceBuffer<double>(_context, clusterRows));
             _partials = Own(new DeviceBuffer<double>(_context, (long)CudaSession.SumChunks * batches));
-            _scalars = Own(new DeviceBuffer<long>(_context, 2L * batches + 1));
+            _readBack = Own(new DeviceBuffer<long>(_context, clusterRows + 2L * batches + 1));
+            _scalars = Own(_readBack.Slice(clusterRows, 2L * batches + 1));  // a view: its disposal frees nothing
             // B·K ≤ B·N, which the check above keeps within 32 bits.
-            _hostClusterWeights = Own(new PinnedBuffer<double>(_context, (int)clusterRows));
-            _hostScalars = Own(new PinnedBuffer<long>(_context, 2 * batches + 1));
+            _hostReadBack = Own(new PinnedBuffer<long>(_context, (int)clusterRows + 2 * batches + 1));
             if (!deterministic && FusedUpdatePolicy.Suits(clusters, Pitch * session.Precision.ElementBytes) && session.CanFuseUpdate(dimension, Pitch))
             {
                 int slabs = FusedUpdatePolicy.SlabCount(clusterRows, Pitch);
@@ -112,7 +112,7 @@ internal sealed class CudaBatch : IDisposable
             if (hasWeights)
                 _weightSums = Own(new DeviceBuffer<long>(_context, clusterRows));
             if (_slabs is null)
-                _incremental = Own(new IncrementalUpdate(_context, total, clusterRows));
+                _incremental = Own(new IncrementalUpdate(session, total, clusterRows));
             _fixedPoint = deterministic || _incremental is not null;
             _previousLabels.Fill32(uint.MaxValue, _s.Stream);  // -1: every label counts as changed on the first step
         }
@@ -176,7 +176,12 @@ internal sealed class CudaBatch : IDisposable
     public float WeightScale { get; set; } = 1f;
 
     /// <summary>Cluster weights of problem <paramref name="problem"/> from the last step (K values, pinned).</summary>
-    public ReadOnlySpan<double> HostClusterWeights(int problem) => _hostClusterWeights.Span.Slice(problem * Clusters, Clusters);
+    public ReadOnlySpan<double> HostClusterWeights(int problem) => HostWeights.Slice(problem * Clusters, Clusters);
+
+    private Span<double> HostWeights => MemoryMarshal.Cast<long, double>(_hostReadBack.Span[..(Batches * Clusters)]);
+
+    // Where the finalize writes the cluster weights (fp64), which the host reads back.
+    private ulong WeightOut => _readBack.Pointer;
 
     /// <summary>Whether the next <see cref="Step"/> adds the rows up inside the assignment (<see cref="FusedUpdatePolicy"/>).</summary>
     public bool NextStepFusesUpdate => _slabs is not null && FusedUpdatePolicy.Allows(_largestCluster, _fusedSums.Count);
@@ -197,10 +202,16 @@ internal sealed class CudaBatch : IDisposable
     /// last step moved few enough rows (<see cref="IncrementalUpdate.Suits"/>).
     /// </summary>
     public bool NextStepIsIncremental =>
-        AllowIncremental && _incremental is not null && _sumsHold && IncrementalUpdate.Suits(_lastChanged, (long)Batches * Rows);
+        AllowIncremental && _incremental is not null && _sumsHold && IncrementalUpdate.Suits(_lastChanged, (long)Batches * Rows, IncrementalThreshold);
 
     /// <summary>False to sum every row in every step (for tests and benchmarks that compare the two updates).</summary>
     internal bool AllowIncremental { get; set; } = true;
+
+    /// <summary>The largest share of moved labels after which a step is incremental (<see cref="IncrementalUpdate.MaxMovedFraction"/>; benchmarks vary it).</summary>
+    internal double IncrementalThreshold { get; set; } = IncrementalUpdate.MaxMovedFraction;
+
+    /// <summary>How the last <see cref="Step"/> updated the centroids (for the benchmark's per-step breakdown).</summary>
+    internal UpdateKind LastUpdate { get; private set; }
 
     /// <summary>One Lloyd step of every problem; waits for it and writes each problem's outcome.</summary>
     public void Step(bool normalizeCentroids, Span<LloydStepResult> results, CancellationToken cancellationToken)
@@ -229,13 +240,14 @@ internal sealed class CudaBatch : IDisposable
         else
             EnqueueStep(normalizeCentroids, update);
         _s.Stream.Synchronize();
-        var scalars = _hostScalars.Span;
+        var scalars = _hostReadBack.Span[(Batches * Clusters)..];
         _largestCluster = scalars[2 * Batches];
         _sumsHold = update != UpdateKind.Fused;
+        LastUpdate = update;
         _lastChanged = 0;
         for (int b = 0; b < Batches; b++)
             _lastChanged += scalars[Batches + b];
-        var weights = _hostClusterWeights.Span;
+        var weights = HostWeights;
         Span<long> problemScalars = stackalloc long[2];
         for (int b = 0; b < Batches; b++)
         {
@@ -256,6 +268,7 @@ internal sealed class CudaBatch : IDisposable
         long n = Rows, total = b * n;
         int clusters = b * k;
         ulong weights = Weights?.Pointer ?? 0;
+        var inertia = new StepInertia(Distances.Pointer, _partials.Pointer, _scalars.At(0), n, b);
         if (update == UpdateKind.Fused)
         {
             // The assignment adds every row to its cluster's slab sums and counts it, and flags the moved labels.
@@ -264,25 +277,32 @@ internal sealed class CudaBatch : IDisposable
             if (includeAssign)
                 s.AssignWithUpdate(X.Pointer, XNorms.Pointer, Rows, d, ld, PackedCentroids.Pointer, CentroidNorms.Pointer, k,
                     Labels.Pointer, Distances.Pointer, b, weights, _previousLabels.Pointer, _counts.Pointer, _scalars.At(b), _fusedSums);
-            s.WeightedSums(Distances.Pointer, weights, n, b, _partials.Pointer, _scalars.At(0));
+            s.WeightedSumPartials(inertia, weights);
             EnqueueClusterWeights(weights, total, k, b);
             s.FinalizeCentroidsFromSlabs(_fusedSums, _counts.Pointer, _weightSums?.Pointer ?? 0, Centroids.Pointer, _shift.Pointer,
-                _weightOut.Pointer, clusters, d, normalizeCentroids, PackedCentroids.Pointer, CentroidNorms.Pointer, LargestClusterSlot);
-            EnqueueReadBack(clusters, b);
+                WeightOut, clusters, d, normalizeCentroids, PackedCentroids.Pointer, CentroidNorms.Pointer, LargestClusterSlot, inertia);
+            EnqueueReadBack();
             return;
         }
-        if (includeAssign)
-            EnqueueAssign();
         _scalars.Clear(s.Stream);
-        s.WeightedSums(Distances.Pointer, weights, n, b, _partials.Pointer, _scalars.At(0));
         if (update == UpdateKind.Incremental)
         {
-            // The sums and counts hold for the previous labels: move the rows whose label changed.
+            // The sums and counts hold for the previous labels: move the rows whose label changed. The warp-specialised
+            // assignment counts them as it stores the labels, which saves the update a pass over them.
+            bool counted = includeAssign && s.CanCountMovedRows(d, ld);
+            if (counted)
+                s.AssignCountingMovedRows(X.Pointer, XNorms.Pointer, Rows, d, ld, PackedCentroids.Pointer, CentroidNorms.Pointer, k,
+                    Labels.Pointer, Distances.Pointer, b, _previousLabels.Pointer, _incremental!.SignedCounts, _scalars.At(b));
+            else if (includeAssign)
+                EnqueueAssign();
             _incremental!.Enqueue(s, X.Pointer, weights, Labels.Pointer, _previousLabels.Pointer, _counts.Pointer, _scalars.At(b),
-                _sums.Pointer, Scale, total, k, d, ld, b);
+                _sums.Pointer, Scale, total, k, d, ld, b, countMoved: !counted, inertia);
         }
         else
         {
+            if (includeAssign)
+                EnqueueAssign();
+            s.WeightedSumPartials(inertia, weights);
             _counts.Clear(s.Stream);
             s.Histogram(Labels.Pointer, _counts.Pointer, total, k, b, _previousLabels.Pointer, _scalars.At(b));
             s.ExclusiveScan(_counts.Pointer, _offsets.Pointer, _cursor.Pointer, clusters);
@@ -293,9 +313,9 @@ internal sealed class CudaBatch : IDisposable
         }
         EnqueueClusterWeights(weights, total, k, b);
         s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, Centroids.Pointer, _shift.Pointer,
-            _weightOut.Pointer, clusters, d, _fixedPoint ? 1.0 / Scale : null, 1.0 / WeightScale, normalizeCentroids,
-            PackedCentroids.Pointer, CentroidNorms.Pointer, ld, LargestClusterSlot);
-        EnqueueReadBack(clusters, b);
+            WeightOut, clusters, d, _fixedPoint ? 1.0 / Scale : null, 1.0 / WeightScale, normalizeCentroids,
+            PackedCentroids.Pointer, CentroidNorms.Pointer, ld, LargestClusterSlot, inertia);
+        EnqueueReadBack();
     }
 
     // Only batches that may fuse need the largest cluster; elsewhere the finalize skips its reduction to one address.
@@ -309,12 +329,9 @@ internal sealed class CudaBatch : IDisposable
         _s.ClusterWeights(weights, Labels.Pointer, _weightSums.Pointer, total, k, _fixedPoint ? WeightScale : null, b);
     }
 
-    private unsafe void EnqueueReadBack(int clusters, int b)
-    {
-        var stream = _s.Stream.Handle;
-        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostClusterWeights.Pointer, _weightOut.Pointer, (nuint)((long)clusters * sizeof(double)), stream));
-        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostScalars.Pointer, _scalars.Pointer, (nuint)((2L * b + 1) * sizeof(long)), stream));
-    }
+    // One copy, not one per array: each node of the captured step costs about a microsecond.
+    private unsafe void EnqueueReadBack() =>
+        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostReadBack.Pointer, _readBack.Pointer, (nuint)_readBack.Bytes, _s.Stream.Handle));
 
     /// <summary>Enqueues the assignment of <see cref="Step"/> alone, for the benchmarks' assign-only timing.</summary>
     internal void EnqueueAssign() =>

@@ -56,6 +56,8 @@ internal sealed class CudaSession : IDisposable
             // The sort kernels keep their counters (and the scatter a sorted piece of rows) in shared memory when they fit.
             Kernels.Get("label_sort", "label_histogram").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
             Kernels.Get("label_sort", "scatter_indices").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
+            Kernels.Get("moved_rows", "count_moved_rows").SetMaxDynamicSharedMemory(context.MaxSharedMemoryPerBlock);
+            Kernels.Get("moved_rows", "scatter_moved_rows").SetMaxDynamicSharedMemory(MovedScatterMaxShared);
             SegmentSharedBytes = SegmentSumSharedBytes(context.ComputeCapability);
             foreach (string sum in new[] { "segment_sum_", "segment_sum_fixed_", "segment_sum_moved_" })
                 Kernels.Get("centroid_update", sum + precision.Suffix).SetMaxDynamicSharedMemory(SegmentSharedBytes);
@@ -247,7 +249,31 @@ internal sealed class CudaSession : IDisposable
     /// <paramref name="labels"/> and <paramref name="distances"/> may be 0 (not written).
     /// </summary>
     public void Assign(ulong x, ulong xNorms, long n, int d, int ldx, ulong centroids, ulong centroidNorms, int k, int ldc,
-                       ulong labels, ulong distances, bool updateMin, int batches = 1)
+                       ulong labels, ulong distances, bool updateMin, int batches = 1) =>
+        AssignRows(x, xNorms, n, d, ldx, centroids, centroidNorms, k, ldc, labels, distances, updateMin, batches, default);
+
+    /// <summary>
+    /// Whether the assignment of rows of dimension <paramref name="d"/> stored at pitch <paramref name="ld"/> can count the
+    /// incremental update's moved rows (<see cref="AssignCountingMovedRows"/>): the warp-specialised kernel's storer warps.
+    /// </summary>
+    public bool CanCountMovedRows(int d, int ld) => ChooseAssign(d, ld, ld) == AssignPath.WarpSpecialised;
+
+    /// <summary>
+    /// The assignment of <see cref="Assign"/> (labels and distances stored, B problems) that also does
+    /// <see cref="CountMovedRows"/>' count against <paramref name="previous"/>, in the storer warps
+    /// (flash_assign_ws.cu, MovedCount). Only where <see cref="CanCountMovedRows"/>; changed and signedCounts zeroed first.
+    /// </summary>
+    public void AssignCountingMovedRows(ulong x, ulong xNorms, long n, int d, int ld, ulong centroids, ulong centroidNorms, int k,
+                                        ulong labels, ulong distances, int batches, ulong previous, ulong signedCounts, ulong changed)
+    {
+        if (!CanCountMovedRows(d, ld))
+            throw new InvalidOperationException($"Rows of {d} values at pitch {ld} do not take the warp-specialised assignment, so it cannot count the moved rows.");
+        AssignRows(x, xNorms, n, d, ld, centroids, centroidNorms, k, ld, labels, distances, false, batches, (previous, signedCounts, changed));
+    }
+
+    // moved: the count of moved rows (AssignCountingMovedRows), or zeros; only the warp-specialised kernel takes it.
+    private void AssignRows(ulong x, ulong xNorms, long n, int d, int ldx, ulong centroids, ulong centroidNorms, int k, int ldc,
+                            ulong labels, ulong distances, bool updateMin, int batches, (ulong Previous, ulong SignedCounts, ulong Changed) moved)
     {
         if (n > int.MaxValue)
             throw new NotSupportedException($"{n} rows exceed one assignment launch; bind fewer rows.");
@@ -255,8 +281,9 @@ internal sealed class CudaSession : IDisposable
         string name = AssignKernelName(d, ldx, ldc);
         if (path == AssignPath.WarpSpecialised)
         {
-            AssignWarpSpecialised(x, xNorms, (int)n, ldx, centroids, centroidNorms, k, labels, distances, updateMin, batches,
-                WarpSpecialisedChunks(ldx * Precision.ElementBytes), name);
+            var tail = new KernelArgs().Add(updateMin ? 1 : 0).Add(moved.Previous).Add(moved.SignedCounts).Add(moved.Changed);
+            AssignWarpSpecialised(x, xNorms, (int)n, ldx, centroids, centroidNorms, k, labels, distances, batches,
+                WarpSpecialisedChunks(ldx * Precision.ElementBytes), name, tail, fused: false);
             return;
         }
         if (path == AssignPath.Exact)
@@ -309,13 +336,13 @@ internal sealed class CudaSession : IDisposable
         if (!CanFuseUpdate(d, ld))
             throw new InvalidOperationException($"Rows of {d} values at pitch {ld} do not take the warp-specialised assignment, so they cannot carry the update.");
         var update = new KernelArgs().Add(weights).Add(previous).Add(counts).Add(changed).Add(sums.Pointer).Add(sums.Count).Add(sums.Stride);
-        AssignWarpSpecialised(x, xNorms, (int)n, ld, centroids, centroidNorms, k, labels, distances, false, batches,
-            WarpSpecialisedChunks(ld * Precision.ElementBytes), AssignKernelName(d, ld, ld), update);
+        AssignWarpSpecialised(x, xNorms, (int)n, ld, centroids, centroidNorms, k, labels, distances, batches,
+            WarpSpecialisedChunks(ld * Precision.ElementBytes), AssignKernelName(d, ld, ld), update, fused: true);
     }
 
+    // tail: the entry's arguments after batches (the plain entries' update_min and MovedCount, or the _update entries' FusedUpdate).
     private void AssignWarpSpecialised(ulong x, ulong xNorms, int n, int ld, ulong centroids, ulong centroidNorms, int k,
-                                       ulong labels, ulong distances, bool updateMin, int batches, int chunks, string name,
-                                       KernelArgs? update = null)
+                                       ulong labels, ulong distances, int batches, int chunks, string name, KernelArgs tail, bool fused)
     {
         ulong tiles = CentroidTiles(k, chunks, batches);
         long pieces = (long)((k + 127) / 128) * chunks * 1024;  // 16-byte pieces per problem
@@ -323,7 +350,6 @@ internal sealed class CudaSession : IDisposable
         Kernels.Get("flash_assign_ws", "pack_centroid_tiles").Launch(Stream, (Math.Min((pieces + 255) / 256, 264), batches, 1), 256, 0, pack);
 
         var (groups, _) = WarpSpecialisedShape(chunks);
-        bool fused = update is not null;
         int shared = WarpSpecialisedSharedBytes(chunks, fused);
         if (fused)
             name += "_update";
@@ -336,7 +362,7 @@ internal sealed class CudaSession : IDisposable
             ? new KernelArgs().AddTensorMap(RowTensorMap(x, (long)batches * n, rowBytes, 64 * groups))
                 .Add(tiles).Add(xNorms).Add(labels).Add(distances).Add(n).Add(k).Add(batches)
             : new KernelArgs().Add(x).Add(tiles).Add(xNorms).Add(labels).Add(distances).Add(n).Add(k).Add(ld).Add(batches);
-        args = update is KernelArgs tail ? args.Concat(tail) : args.Add(updateMin ? 1 : 0);
+        args = args.Concat(tail);
         function.Launch(Stream, (Math.Min(rowTiles, Context.MultiprocessorCount), 1, 1), WarpSpecialisedThreads(chunks, fused), shared, args);
     }
 
@@ -375,11 +401,17 @@ internal sealed class CudaSession : IDisposable
     /// </summary>
     public void WeightedSums(ulong values, ulong weights, long n, int batches, ulong partials, ulong output)
     {
-        var partial = new KernelArgs().Add(values).Add(weights).Add(partials).Add(n);
-        int chunks = SumChunksFor(n);
-        Kernels.Get("segmented_sum", "segmented_sum_partial").Launch(Stream, (chunks, batches, 1), 256, 0, partial);
-        var final = new KernelArgs().Add(partials).Add(output).Add(chunks);
+        var inertia = new StepInertia(values, partials, output, n, batches);
+        WeightedSumPartials(inertia, weights);
+        var final = new KernelArgs().Add(partials).Add(output).Add(inertia.Chunks);
         Kernels.Get("segmented_sum", "segmented_sum_final").Launch(Stream, (batches, 1, 1), 256, 0, final);
+    }
+
+    /// <summary>The first pass of <see cref="WeightedSums"/> over a step's distances; the step's finalize does the second.</summary>
+    public void WeightedSumPartials(StepInertia inertia, ulong weights)
+    {
+        var partial = new KernelArgs().Add(inertia.Distances).Add(weights).Add(inertia.Partials).Add(inertia.Rows);
+        Kernels.Get("segmented_sum", "segmented_sum_partial").Launch(Stream, (inertia.Chunks, inertia.Problems, 1), 256, 0, partial);
     }
 
     /// <summary>
@@ -518,33 +550,39 @@ internal sealed class CudaSession : IDisposable
     }
 
     /// <summary>
-    /// The incremental update's first pass (moved_rows.cu, mark_moved_rows): each row of the <paramref name="n"/> whose label
-    /// differs from <paramref name="previous"/> (the labels the fixed-point sums hold) is counted in
-    /// <paramref name="changed"/> (one uint64 per problem), takes its new label in <paramref name="previous"/>, and is
-    /// listed in <paramref name="moved"/> with its old label in <paramref name="movedFrom"/> (<paramref name="movedCount"/>
-    /// of them) and counted in its two signed clusters (<paramref name="signedCounts"/>: joined b·k + new, then left
-    /// B·k + b·k + old). Zero changed, movedCount and signedCounts first.
+    /// The incremental update's first pass (moved_rows.cu, count_moved_rows): each row of the <paramref name="n"/> whose label
+    /// differs from <paramref name="previous"/> (the labels the fixed-point sums hold) is counted in <paramref name="changed"/>
+    /// (one uint64 per problem) and in its two signed clusters (<paramref name="signedCounts"/>: joined b·k + new, then left
+    /// B·k + b·k + old). Zero changed first; signedCounts must be zero, as <see cref="ScatterMovedRows"/> leaves it.
     /// </summary>
-    public void MarkMovedRows(ulong labels, ulong previous, ulong changed, ulong moved, ulong movedFrom, ulong movedCount,
-                              ulong signedCounts, long n, int k, int batches)
+    public void CountMovedRows(ulong labels, ulong previous, ulong changed, ulong signedCounts, long n, int k, int batches)
     {
-        var args = new KernelArgs().Add(labels).Add(previous).Add(changed).Add(moved).Add(movedFrom).Add(movedCount)
-            .Add(signedCounts).Add(RowsPerBatch(n, batches)).Add(k);
-        Kernels.Get("moved_rows", "mark_moved_rows").Launch(Stream, (SortChunks(batches), batches, 1), 256, 0, args);
+        var args = new KernelArgs().Add(labels).Add(previous).Add(changed).Add(signedCounts).Add(RowsPerBatch(n, batches)).Add(k);
+        Kernels.Get("moved_rows", "count_moved_rows").Launch(Stream, (SortChunks(batches), batches, 1), 256,
+            SharedIntsBytes(2L * k, Context.MaxSharedMemoryPerBlock), args);
     }
 
     /// <summary>
-    /// Sorts the moved rows of <see cref="MarkMovedRows"/> into their signed clusters' segments: <paramref name="cursor"/>
+    /// Sorts the moved rows of <see cref="CountMovedRows"/> into their signed clusters' segments: <paramref name="cursor"/>
     /// is the exclusive scan of <paramref name="signedCounts"/> (consumed), <paramref name="sorted"/> receives two entries
-    /// per moved row. Also moves each cluster's count in <paramref name="counts"/> by its joined minus its left rows.
+    /// per moved row, and <paramref name="previous"/> the new labels. Also moves each cluster's count in
+    /// <paramref name="counts"/> by its joined minus its left rows, and zeroes <paramref name="signedCounts"/> for the next step.
     /// </summary>
-    public void ScatterMovedRows(ulong labels, ulong moved, ulong movedFrom, ulong movedCount, ulong signedCounts, ulong counts, ulong cursor,
-                                 ulong sorted, long n, int k, int batches)
+    /// <remarks>
+    /// Its grid is that of <see cref="WeightedSumPartials"/>, whose partial sums it also writes, chunk for chunk
+    /// (<paramref name="weights"/>: 0 for unit weights); the step's finalize completes the inertias.
+    /// </remarks>
+    public void ScatterMovedRows(ulong labels, ulong previous, ulong signedCounts, ulong counts, ulong cursor, ulong sorted, int k,
+                                 StepInertia inertia, ulong weights)
     {
-        var args = new KernelArgs().Add(labels).Add(moved).Add(movedFrom).Add(movedCount).Add(signedCounts).Add(counts).Add(cursor).Add(sorted)
-            .Add(RowsPerBatch(n, batches)).Add(k).Add(batches * k);
-        Kernels.Get("moved_rows", "scatter_moved_rows").Launch(Stream, (GridStride(n), 1, 1), 256, 0, args);
+        var args = new KernelArgs().Add(labels).Add(previous).Add(signedCounts).Add(counts).Add(cursor).Add(sorted)
+            .Add((int)inertia.Rows).Add(k).Add(inertia.Distances).Add(weights).Add(inertia.Partials);
+        Kernels.Get("moved_rows", "scatter_moved_rows").Launch(Stream, (inertia.Chunks, inertia.Problems, 1), 256,
+            SharedIntsBytes(4L * k, MovedScatterMaxShared), args);
     }
+
+    // scatter_moved_rows has 64 bytes of static shared memory (block_sum's), which the dynamic part must leave room for.
+    private int MovedScatterMaxShared => Context.MaxSharedMemoryPerBlock - 64;
 
     /// <summary>
     /// Adds the rows of the "joined" segments to, and subtracts those of the "left" segments from, the fixed-point sums of
@@ -587,13 +625,13 @@ internal sealed class CudaSession : IDisposable
     /// </summary>
     public void FinalizeCentroids(ulong sums, ulong counts, ulong weightSums, ulong centroids, ulong shift, ulong weightOut,
                                   int k, int d, double? inverseScale, double inverseWeightScale, bool normalize,
-                                  ulong packed = 0, ulong norms = 0, int packedPitch = 0, ulong maxCount = 0)
+                                  ulong packed = 0, ulong norms = 0, int packedPitch = 0, ulong maxCount = 0, StepInertia? inertia = null)
     {
         var args = new KernelArgs().Add(sums).Add(counts).Add(weightSums);
         if (inverseScale is double inv)
             args = args.Add(inv).Add(inverseWeightScale);
         string name = inverseScale is null ? "finalize_centroids" : "finalize_centroids_fixed";
-        LaunchFinalize(name, args, centroids, shift, weightOut, k, d, normalize, packed, norms, packedPitch, maxCount);
+        LaunchFinalize(name, args, centroids, shift, weightOut, k, d, normalize, packed, norms, packedPitch, maxCount, inertia);
     }
 
     /// <summary>
@@ -601,18 +639,29 @@ internal sealed class CudaSession : IDisposable
     /// float64, then zeroed for the next step); <paramref name="weightSums"/> fp64, or 0 for the counts.
     /// </summary>
     public void FinalizeCentroidsFromSlabs(FusedSums sums, ulong counts, ulong weightSums, ulong centroids, ulong shift, ulong weightOut,
-                                           int k, int d, bool normalize, ulong packed, ulong norms, ulong maxCount)
+                                           int k, int d, bool normalize, ulong packed, ulong norms, ulong maxCount, StepInertia? inertia = null)
     {
         var args = new KernelArgs().Add(sums.Pointer).Add(sums.Count).Add(sums.Stride).Add(sums.Pitch).Add(counts).Add(weightSums);
-        LaunchFinalize("finalize_centroids_slabs", args, centroids, shift, weightOut, k, d, normalize, packed, norms, sums.Pitch, maxCount);
+        LaunchFinalize("finalize_centroids_slabs", args, centroids, shift, weightOut, k, d, normalize, packed, norms, sums.Pitch, maxCount, inertia);
     }
 
+    // inertia: the step's inertia partials, whose totals the finalize writes (one block per problem), or null.
     private void LaunchFinalize(string name, KernelArgs head, ulong centroids, ulong shift, ulong weightOut, int k, int d, bool normalize,
-                                ulong packed, ulong norms, int packedPitch, ulong maxCount)
+                                ulong packed, ulong norms, int packedPitch, ulong maxCount, StepInertia? inertia)
     {
         var args = head.Add(centroids).Add(shift).Add(weightOut).Add(k).Add(d).Add(normalize ? 1 : 0)
             .Add(packed).Add(norms).Add(packedPitch).Add(Precision.PackCode).Add(maxCount);
-        Kernels.Get("centroid_update", name).Launch(Stream, ((k + 7) / 8, 1, 1), 256, 0, args);
+        long blocks = (k + 7) / 8;
+        if (inertia is StepInertia sums)
+        {
+            args = args.Add(sums.Partials).Add(sums.Output).Add(sums.Chunks).Add(sums.Problems);
+            blocks = Math.Max(blocks, sums.Problems);
+        }
+        else
+        {
+            args = args.Add(0UL).Add(0UL).Add(0).Add(0);
+        }
+        Kernels.Get("centroid_update", name).Launch(Stream, (blocks, 1, 1), 256, 0, args);
     }
 
     public void GatherRows(ulong x, ulong indices, ulong output, int count, int d, int ld)

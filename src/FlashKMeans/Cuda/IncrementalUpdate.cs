@@ -20,33 +20,31 @@ internal sealed class IncrementalUpdate : IDisposable
 {
     /// <summary>
     /// Largest fraction of moved rows in the last step for which the next one is incremental. Each moved row is read
-    /// twice (out and in) and sorted with atomics, so beyond about half the rows the full update is cheaper.
+    /// twice (out and in), so near 60% the two updates cost the same (at 1M × 1024 fp16 on an H200, a step after one
+    /// that moved 55% took 0.58 ms incremental against 0.64 sorting, and one after 79% 0.66 against 0.65; NOTES.md, U15);
+    /// the next step usually moves fewer rows than the last.
     /// </summary>
-    public const double MaxMovedFraction = 0.3;
+    public const double MaxMovedFraction = 0.6;
 
-    private readonly DeviceBuffer<int> _moved;
-    private readonly DeviceBuffer<int> _movedFrom;
-    private readonly DeviceBuffer<int> _movedCount;
     private readonly DeviceBuffer<int> _signedCounts;
     private readonly DeviceBuffer<int> _signedOffsets;
     private readonly DeviceBuffer<int> _signedCursor;
     private readonly DeviceBuffer<int> _sorted;
     private readonly List<IDisposable> _owned = [];
 
-    /// <param name="context">The device.</param>
+    /// <param name="session">The device and its stream.</param>
     /// <param name="rows">B·N, all rows of the batch.</param>
     /// <param name="clusters">B·K, all clusters of the batch.</param>
-    public IncrementalUpdate(CudaContext context, long rows, long clusters)
+    public IncrementalUpdate(CudaSession session, long rows, long clusters)
     {
+        var context = session.Context;
         try
         {
-            _moved = Own(new DeviceBuffer<int>(context, rows));
-            _movedFrom = Own(new DeviceBuffer<int>(context, rows));
-            _movedCount = Own(new DeviceBuffer<int>(context, 1));
             _signedCounts = Own(new DeviceBuffer<int>(context, 2 * clusters));
             _signedOffsets = Own(new DeviceBuffer<int>(context, 2 * clusters + 1));
             _signedCursor = Own(new DeviceBuffer<int>(context, 2 * clusters));
             _sorted = Own(new DeviceBuffer<int>(context, 2 * rows));
+            _signedCounts.Clear(session.Stream);  // zero at each step's count: the scatter re-zeroes them
         }
         catch
         {
@@ -55,26 +53,35 @@ internal sealed class IncrementalUpdate : IDisposable
         }
     }
 
-    /// <summary>Whether a step after one that moved <paramref name="lastChanged"/> of <paramref name="rows"/> labels should be incremental.</summary>
-    public static bool Suits(long lastChanged, long rows) => lastChanged <= MaxMovedFraction * rows;
+    /// <summary>
+    /// Whether a step after one that moved <paramref name="lastChanged"/> of <paramref name="rows"/> labels should be
+    /// incremental: at most <paramref name="maxFraction"/> of them (<see cref="MaxMovedFraction"/> unless a benchmark varies it).
+    /// </summary>
+    public static bool Suits(long lastChanged, long rows, double maxFraction = MaxMovedFraction) => lastChanged <= maxFraction * rows;
+
+    /// <summary>
+    /// Rows per signed cluster (joined b·k + new, then left B·k + b·k + old), which the moved rows' count adds to: zero
+    /// before each step, as each step's scatter leaves them.
+    /// </summary>
+    public ulong SignedCounts => _signedCounts.Pointer;
 
     /// <summary>
     /// Enqueues the update of <paramref name="sums"/> (int64 fixed point at <paramref name="scale"/>, B·K × d) and
     /// <paramref name="counts"/> from the labels in <paramref name="previous"/>, which they hold, to those in
     /// <paramref name="labels"/>. <paramref name="previous"/> then holds <paramref name="labels"/>, and the moved rows of
-    /// each problem are added to <paramref name="changed"/> (one uint64 per problem, zeroed by the caller).
+    /// each problem are added to <paramref name="changed"/> (one uint64 per problem, zeroed by the caller). With
+    /// <paramref name="countMoved"/> false the assignment has counted them already (<see cref="CudaSession.AssignCountingMovedRows"/>).
+    /// The partial sums of the step's <paramref name="inertia"/> come along: the scatter, which
+    /// reads each row's label anyway, sums the distances too.
     /// </summary>
     public void Enqueue(CudaSession s, ulong x, ulong weights, ulong labels, ulong previous, ulong counts, ulong changed, ulong sums,
-                        float scale, long total, int k, int d, int ld, int batches)
+                        float scale, long total, int k, int d, int ld, int batches, bool countMoved, StepInertia inertia)
     {
         int clusters = batches * k;
-        _movedCount.Clear(s.Stream);
-        _signedCounts.Clear(s.Stream);
-        s.MarkMovedRows(labels, previous, changed, _moved.Pointer, _movedFrom.Pointer, _movedCount.Pointer, _signedCounts.Pointer,
-            total, k, batches);
+        if (countMoved)
+            s.CountMovedRows(labels, previous, changed, _signedCounts.Pointer, total, k, batches);
         s.ExclusiveScan(_signedCounts.Pointer, _signedOffsets.Pointer, _signedCursor.Pointer, 2 * clusters);
-        s.ScatterMovedRows(labels, _moved.Pointer, _movedFrom.Pointer, _movedCount.Pointer, _signedCounts.Pointer, counts,
-            _signedCursor.Pointer, _sorted.Pointer, total, k, batches);
+        s.ScatterMovedRows(labels, previous, _signedCounts.Pointer, counts, _signedCursor.Pointer, _sorted.Pointer, k, inertia, weights);
         s.MovedRowSums(x, weights, _signedOffsets.Pointer, _sorted.Pointer, clusters, d, ld, sums, scale);
     }
 

@@ -29,7 +29,7 @@ public sealed class PtxResourceTests
         ["row_pack"] = ["pack_rows_f32", "pack_rows_f16", "pack_rows_bf16", "pack_rows_tf32", "row_norms_f32",
             "max_abs_f32", "max_abs_f16", "max_abs_bf16"],
         ["label_sort"] = ["label_histogram", "exclusive_scan", "scatter_indices"],
-        ["moved_rows"] = ["mark_moved_rows", "scatter_moved_rows"],
+        ["moved_rows"] = ["count_moved_rows", "scatter_moved_rows"],
         ["centroid_update"] = ["segment_sum_f32", "segment_sum_f16", "segment_sum_bf16", "segment_sum_fixed_f32",
             "segment_sum_fixed_f16", "segment_sum_fixed_bf16", "segment_sum_moved_f32", "segment_sum_moved_f16",
             "segment_sum_moved_bf16", "cluster_weights", "cluster_weights_fixed",
@@ -369,8 +369,8 @@ public sealed class PtxResourceTests
     public void Only_a_step_after_one_that_moved_few_rows_is_incremental()
     {
         Assert.IsTrue(IncrementalUpdate.Suits(0, 1000));
-        Assert.IsTrue(IncrementalUpdate.Suits(300, 1000));
-        Assert.IsFalse(IncrementalUpdate.Suits(301, 1000), "past 30% of the rows the full update is cheaper");
+        Assert.IsTrue(IncrementalUpdate.Suits(600, 1000));
+        Assert.IsFalse(IncrementalUpdate.Suits(601, 1000), "past 60% of the rows the full update is cheaper");
         Assert.IsFalse(IncrementalUpdate.Suits(long.MaxValue, 1000), "before any step");
     }
 

@@ -317,7 +317,7 @@ extern "C" __global__ void cluster_weights_fixed(const float* __restrict__ weigh
 //   max_count uint64 (1)          in/out: raised to the largest count, or null
 // A cluster of zero weight keeps its centroid, its packed row and its norm. Packing here saves the
 // step a launch and a pass over the centroids (pack_rows_* after this kernel did the same).
-// Launch: one warp per cluster, e.g. grid ceil(clusters / 8), block 256.
+// Launch: one warp per cluster, e.g. grid max(ceil(clusters / 8), problems), block 256 (SUM_THREADS).
 // Stores v into element e of packed rows of the given kind (as finalize_run documents); returns the value stored.
 __device__ __forceinline__ float store_packed(void* packed, int kind, size_t e, float v)
 {
@@ -413,15 +413,22 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
 
 // The common tail of the entries below: max_count (uint64, or null) receives the largest count, which the
 // host uses to choose the next step's update (CudaBatch: the fused update only while clusters stay small).
+// partials fp64 (problems, chunks), or null: the step's inertia partials (segmented_sum_partial), of which blocks
+// 0 .. problems - 1 write the totals into inertia (fp64 (problems)) as segmented_sum_final does; the grid then has at
+// least that many blocks.
 #define FINALIZE_TAIL                                                                                        \
     float* __restrict__ centroids, float* __restrict__ shift, double* __restrict__ weight_out, int clusters, \
         int d, int normalize, void* __restrict__ packed, float* __restrict__ norms, int ldp, int pack,       \
-        unsigned long long* __restrict__ max_count
+        unsigned long long* __restrict__ max_count, const double* __restrict__ partials,                     \
+        double* __restrict__ inertia, int chunks, int problems
 #define FINALIZE_TAIL_ARGS centroids, shift, weight_out, clusters, d, normalize, packed, norms, ldp, pack, max_count
+#define FINISH_INERTIA \
+    if (partials != nullptr && (int)blockIdx.x < problems) finish_partials(partials, inertia, chunks, blockIdx.x)
 
 extern "C" __global__ void finalize_centroids(const double* __restrict__ sums, const int* __restrict__ counts,
                                               const double* __restrict__ wsums, FINALIZE_TAIL)
 {
+    FINISH_INERTIA;
     const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
     if (cl >= clusters) return;
     const double weight = wsums == nullptr ? (double)counts[cl] : wsums[cl];
@@ -432,6 +439,7 @@ extern "C" __global__ void finalize_centroids_fixed(const long long* __restrict_
                                                     const long long* __restrict__ wsums, double inv_scale,
                                                     double inv_wscale, FINALIZE_TAIL)
 {
+    FINISH_INERTIA;
     const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
     if (cl >= clusters) return;
     const double weight = wsums == nullptr ? (double)counts[cl] : (double)wsums[cl] * inv_wscale;
@@ -444,6 +452,7 @@ extern "C" __global__ void finalize_centroids_slabs(float* __restrict__ slabs, i
                                                     int lds, const int* __restrict__ counts,
                                                     const double* __restrict__ wsums, FINALIZE_TAIL)
 {
+    FINISH_INERTIA;
     const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
     if (cl >= clusters) return;
     const double weight = wsums == nullptr ? (double)counts[cl] : wsums[cl];

@@ -96,3 +96,84 @@ __device__ __forceinline__ int warp_inclusive_scan(int v)
     }
     return v;
 }
+
+// The label-sort helpers of label_sort.cu and moved_rows.cu.
+
+// The rows [lo, hi) of its problem that block (c, b) of a (chunks, B) grid owns: chunk c of ceil(n / chunks) rows, so
+// that a block only ever touches its own problem's k clusters.
+struct RowRange { int lo, hi; };
+__device__ __forceinline__ RowRange block_rows(int n)
+{
+    const int per = (n + gridDim.x - 1) / gridDim.x;
+    const int lo = min(n, (int)blockIdx.x * per);
+    return {lo, min(n, lo + per)};
+}
+
+__device__ __forceinline__ unsigned dynamic_smem_bytes()
+{
+    unsigned v;
+    asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(v));
+    return v;
+}
+
+// Calls f(i, label, other) for the rows i of [lo, hi) that this thread owns (lo + threadIdx.x, + blockDim.x,
+// ...), loading ROWS_IN_FLIGHT labels (and other[i], where other is not null; else 0) before using any: one
+// load at a time per thread left the sort kernels latency-bound (NOTES.md, U8), since each iteration's
+// shared atomic waited on its own load. f may write other[i] (the sort kernels move labels into "previous"):
+// each element is read before, and by the thread that, writes it.
+constexpr int ROWS_IN_FLIGHT = 8;
+template <typename F>
+__device__ __forceinline__ void for_each_label(const int* __restrict__ labels, int lo, int hi, F&& f,
+                                               const int* other = nullptr)
+{
+    for (int base = lo + threadIdx.x; base < hi; base += blockDim.x * ROWS_IN_FLIGHT) {
+        int l[ROWS_IN_FLIGHT], o[ROWS_IN_FLIGHT];
+#pragma unroll
+        for (int u = 0; u < ROWS_IN_FLIGHT; ++u) {
+            const int i = base + u * blockDim.x;
+            l[u] = i < hi ? __ldg(labels + i) : -1;
+            o[u] = i < hi && other != nullptr ? other[i] : 0;
+        }
+#pragma unroll
+        for (int u = 0; u < ROWS_IN_FLIGHT; ++u)
+            if (l[u] >= 0) f(base + u * blockDim.x, l[u], o[u]);
+    }
+}
+
+// The deterministic sums of segmented_sum.cu: blocks of SUM_THREADS threads, a fixed reduction tree, so that a sum does
+// not depend on scheduling. scatter_moved_rows (moved_rows.cu) computes the inertia's partials the same way, chunk for
+// chunk, so that the incremental step's inertia is bit-identical to the sorting step's.
+constexpr int SUM_THREADS = 256;
+
+// This thread's share of sum_i w[i] * v[i] over [lo, hi) (w null: unit weights): i = lo + threadIdx.x, + SUM_THREADS, ...
+__device__ __forceinline__ double chunk_sum(const float* __restrict__ v, const float* __restrict__ w, long long lo, long long hi)
+{
+    double acc = 0.0;
+    for (long long i = lo + threadIdx.x; i < hi; i += SUM_THREADS)
+        acc += w != nullptr ? (double)w[i] * (double)v[i] : (double)v[i];
+    return acc;
+}
+
+// The block's total of v, in thread 0.
+__device__ __forceinline__ double block_sum(double v)
+{
+    __shared__ double warp_part[SUM_THREADS / 32];
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if ((threadIdx.x & 31) == 0) warp_part[threadIdx.x >> 5] = v;
+    __syncthreads();
+    double t = 0.0;
+    if (threadIdx.x == 0)
+        for (int w = 0; w < SUM_THREADS / 32; ++w) t += warp_part[w];
+    return t;
+}
+
+// The second pass: problem b's total of its chunks partial sums (partials fp64 (B, chunks)) into out[b], by one block of
+// SUM_THREADS threads, all of which must call it. finalize_centroids* (centroid_update.cu) finishes the step's inertias
+// so, in the same order as segmented_sum_final, which saves the step that launch.
+__device__ __forceinline__ void finish_partials(const double* __restrict__ partials, double* __restrict__ out, int chunks, int b)
+{
+    double acc = 0.0;
+    for (int i = threadIdx.x; i < chunks; i += SUM_THREADS) acc += partials[(size_t)b * chunks + i];
+    const double t = block_sum(acc);
+    if (threadIdx.x == 0) out[b] = t;
+}

@@ -79,6 +79,18 @@ struct FusedUpdate {
     long long slab_stride;
 };
 
+// The plain entries' count of moved labels for the incremental update (moved_rows.cu, count_moved_rows, which it
+// replaces): the storer warps compare each stored label with the labels the fixed-point sums hold and count the moved
+// rows in their two signed clusters and per problem. Null previous: no count.
+//   previous      int32 (B*n)     the labels of the sums (read only; scatter_moved_rows moves them)
+//   signed_counts int32 (2*B*k)   in/out: joined b*k + new, then left B*k + b*k + old (zero, as scatter_moved_rows leaves it)
+//   changed       uint64 (B)      in/out: moved rows per problem (zero it first)
+struct MovedCount {
+    const int* previous;
+    int* signed_counts;
+    unsigned long long* changed;
+};
+
 // 8 bytes of row data (two 32-bit fragment words) as floats: four fp16/bf16 values or two tf32 ones.
 template <typename T> struct FragmentWords;
 template <> struct FragmentWords<__half> {
@@ -193,13 +205,18 @@ constexpr int SLOT_BARRIER_BYTES = 32;  // slot full x 2, slot empty x 2, after 
 // once the consumers have left a tile's labels and scores in a slot, a lane per row stores them (store_nearest).
 // The consumers then go straight on to the next tile's products instead of waiting on the row norms' loads and
 // on the stores: 8% of the assignment at 1M x 1024 (NOTES.md, A8).
+// With mc.previous they also count the moved rows (MovedCount): a load and, for a moved row, two atomics that nothing
+// waits on, where a separate pass over the labels cost 7.6 us a step at 1M rows (NOTES.md, U15).
 template <int BM>
 __device__ __forceinline__ void store_row_tiles(
     const float* __restrict__ xnorm, int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int tpp,
-    int total, int update_min, uint32_t slots, uint32_t slot_full, uint32_t slot_empty, int sw)
+    int total, int update_min, uint32_t slots, uint32_t slot_full, uint32_t slot_empty, int sw, int batches,
+    const MovedCount& mc)
 {
     const int lane = threadIdx.x & 31;
     int it = 0;
+    unsigned moved = 0;  // lane 0's count of this warp's moved rows of problem moved_b, not yet added to changed
+    int moved_b = 0;
     for (int g = blockIdx.x; g < total; g += gridDim.x, ++it) {
         const int b = g / tpp;
         const int row0 = (g - b * tpp) * BM + 64 * sw;
@@ -217,7 +234,26 @@ __device__ __forceinline__ void store_row_tiles(
         for (int q = 0; q < 2; ++q)
             if (row0 + 32 * q + lane < n)
                 store_nearest((size_t)b * n + row0 + 32 * q + lane, val[q], lab[q], k, xnorm, labels, min_dist, update_min);
+        if (mc.previous != nullptr) {
+            if (b != moved_b) {
+                if (lane == 0 && moved != 0) atomicAdd(mc.changed + moved_b, (unsigned long long)moved);
+                moved = 0;
+                moved_b = b;
+            }
+#pragma unroll
+            for (int q = 0; q < 2; ++q) {
+                const bool valid = row0 + 32 * q + lane < n;
+                const int label = lab[q] < k ? lab[q] : 0;  // as store_nearest stored it
+                const int old = valid ? mc.previous[(size_t)b * n + row0 + 32 * q + lane] : label;
+                if (old != label) {
+                    atomicAdd(mc.signed_counts + b * k + label, 1);
+                    atomicAdd(mc.signed_counts + (batches + b) * k + old, 1);
+                }
+                moved += __popc(__ballot_sync(0xffffffffu, old != label));
+            }
+        }
     }
+    if (mc.previous != nullptr && lane == 0 && moved != 0) atomicAdd(mc.changed + moved_b, (unsigned long long)moved);
 }
 
 // The consumers' end of a row tile in the plain entries: each of this lane's two rows (tile rows r0 and r0 + step)
@@ -246,7 +282,7 @@ template <typename T, typename Op, int KCH, int NWG, int STAGES, bool kUpdate>
 __device__ __forceinline__ void run(
     const char* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,
     int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int ldx_bytes, int batches, int update_min,
-    FusedUpdate up = {})
+    FusedUpdate up = {}, MovedCount mc = {})
 {
     constexpr int BM = NWG * 64;
     constexpr int RG = BM / 8;                       // rows per copy group
@@ -337,7 +373,7 @@ __device__ __forceinline__ void run(
     if constexpr (!kUpdate) {
         if (warp > NWG * 4) {
             store_row_tiles<BM>(xnorm, labels, min_dist, n, k, tpp, total, update_min, slots, slot_full, slot_empty,
-                                warp - NWG * 4 - 1);
+                                warp - NWG * 4 - 1, batches, mc);
             return;
         }
     }
@@ -437,7 +473,7 @@ constexpr int SHARED_ROWS_CHUNKS = 8;  // 128-byte k-chunks of a row tile
 template <typename Op, int NWG, int STAGES>
 __device__ __forceinline__ void run_shared_rows(
     const TensorMap* xmap, const char* __restrict__ tiles, const float* __restrict__ xnorm, int* __restrict__ labels,
-    float* __restrict__ min_dist, int n, int k, int batches, int update_min)
+    float* __restrict__ min_dist, int n, int k, int batches, int update_min, const MovedCount& mc)
 {
     constexpr int KCH = SHARED_ROWS_CHUNKS;
     constexpr int BM = NWG * 64;
@@ -518,7 +554,7 @@ __device__ __forceinline__ void run_shared_rows(
     }
     if (warp > NWG * 4 + 1) {
         store_row_tiles<BM>(xnorm, labels, min_dist, n, k, tpp, total, update_min, slots, slot_full, slot_empty,
-                            warp - NWG * 4 - 2);
+                            warp - NWG * 4 - 2, batches, mc);
         return;
     }
 
@@ -620,7 +656,8 @@ extern "C" __global__ void pack_centroid_tiles(
 // (tf32 d = 128) hold twice the fragments, so two warpgroups (registers) and two stages (shared memory).
 // Launch: grid (min(B * ceil(n / (64 NWG)), one block per SM)), block 160 NWG + 32 (the storer warps), dynamic
 // shared memory 1024 + STAGES * (KCH * 16384 + 1024) + 64 NWG * KCH * 128 + 128 + 80 + 32 + 16 * 64 NWG bytes (the
-// last two: the slots' mbarriers and the slots). Rows: pitch ldx <= KCH * 128 bytes.
+// last two: the slots' mbarriers and the slots). Rows: pitch ldx <= KCH * 128 bytes. previous, signed_counts,
+// changed: the incremental update's count of moved rows (MovedCount), or null previous for none.
 // The _update entries also do the centroid update's sums (FusedUpdate above: weights, previous, counts,
 // changed, slabs, slab_count, slab_stride follow batches); min_dist must not be null there, and the labels
 // and distances are always stored (no update_min). They store from the consumers' epilogue, with no storer
@@ -629,11 +666,12 @@ extern "C" __global__ void pack_centroid_tiles(
     extern "C" __global__ void __launch_bounds__((NWG) * 160 + 32, 1) NAME(                                    \
         const T* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,              \
         int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int ldx, int batches,            \
-        int update_min)                                                                                        \
+        int update_min, const int* previous, int* signed_counts, unsigned long long* changed)                  \
     {                                                                                                          \
         flash_assign_ws::run<T, OP, KCH, NWG, STAGES, false>(reinterpret_cast<const char*>(x), tiles, xnorm,   \
                                                              labels, min_dist, n, k, ldx * (int)sizeof(T),     \
-                                                             batches, update_min);                             \
+                                                             batches, update_min, {},                          \
+                                                             {previous, signed_counts, changed});              \
     }                                                                                                          \
     extern "C" __global__ void __launch_bounds__((NWG) * 128 + 32, 1) NAME##_update(                           \
         const T* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,              \
@@ -660,15 +698,15 @@ FLASH_ASSIGN_WS_ENTRY(flash_assign_ws4_tf32, float, register_a::TF32, 4, 2, 2)
 // Nearest centroid for rows of 513-1024 bytes (run_shared_rows): the rows through the tensor map xmap (see there),
 // the centroids as packed tiles of 8 chunks. Launch: grid (min(B * ceil(n / 128), one block per SM)), block 384
 // (2 consumer warpgroups, the centroid and the row producer warps, 2 storer warps), dynamic shared memory
-// 1024 + 5 * 17408 + 8 * 16384 + 16 * (5 + 8) + 32 + 2048 bytes.
+// 1024 + 5 * 17408 + 8 * 16384 + 16 * (5 + 8) + 32 + 2048 bytes. previous, signed_counts, changed as the entries above.
 #define FLASH_ASSIGN_WS_SHARED_ROWS_ENTRY(NAME, OP)                                                            \
     extern "C" __global__ void __launch_bounds__(384, 1) NAME(                                                 \
         const __grid_constant__ flash_assign_ws::TensorMap xmap, const char* __restrict__ tiles,              \
         const float* __restrict__ xnorm, int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, \
-        int batches, int update_min)                                                                           \
+        int batches, int update_min, const int* previous, int* signed_counts, unsigned long long* changed)     \
     {                                                                                                          \
         flash_assign_ws::run_shared_rows<OP, 2, 5>(&xmap, tiles, xnorm, labels, min_dist, n, k, batches,       \
-                                                   update_min);                                                \
+                                                   update_min, {previous, signed_counts, changed});            \
     }
 
 FLASH_ASSIGN_WS_SHARED_ROWS_ENTRY(flash_assign_ws8_f16, shared_a::F16)

@@ -6,36 +6,6 @@
 // so B independent problems sort as one.
 #include "common.cuh"
 
-__device__ __forceinline__ unsigned dynamic_smem_bytes()
-{
-    unsigned v;
-    asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(v));
-    return v;
-}
-
-// Calls f(i, label, other) for the rows i of [lo, hi) that this thread owns (lo + threadIdx.x, + blockDim.x,
-// ...), loading ROWS_IN_FLIGHT labels (and other[i], where other is not null; else 0) before using any: one
-// load at a time per thread left the sort kernels latency-bound (NOTES.md, U8), since each iteration's
-// shared atomic waited on its own load.
-constexpr int ROWS_IN_FLIGHT = 8;
-template <typename F>
-__device__ __forceinline__ void for_each_label(const int* __restrict__ labels, int lo, int hi, F&& f,
-                                               const int* __restrict__ other = nullptr)
-{
-    for (int base = lo + threadIdx.x; base < hi; base += blockDim.x * ROWS_IN_FLIGHT) {
-        int l[ROWS_IN_FLIGHT], o[ROWS_IN_FLIGHT];
-#pragma unroll
-        for (int u = 0; u < ROWS_IN_FLIGHT; ++u) {
-            const int i = base + u * blockDim.x;
-            l[u] = i < hi ? __ldg(labels + i) : -1;
-            o[u] = i < hi && other != nullptr ? other[i] : 0;
-        }
-#pragma unroll
-        for (int u = 0; u < ROWS_IN_FLIGHT; ++u)
-            if (l[u] >= 0) f(base + u * blockDim.x, l[u], o[u]);
-    }
-}
-
 // Block (c, b) owns rows [c*per, (c+1)*per) of batch b, per = ceil(n / gridDim.x), so a block only
 // ever touches its own batch's k clusters. With dynamic shared memory for k counters it counts in
 // shared memory and adds each non-zero counter to global memory once; with none (k too large for
@@ -54,9 +24,8 @@ extern "C" __global__ void label_histogram(const int* __restrict__ labels, int* 
 {
     extern __shared__ int s_count[];
     const int b = blockIdx.y;
-    const int per = (n + gridDim.x - 1) / gridDim.x;
-    const int lo = blockIdx.x * per;
-    const int hi = min(n, lo + per);
+    const RowRange rows = block_rows(n);
+    const int lo = rows.lo, hi = rows.hi;
     const bool shared = dynamic_smem_bytes() >= (unsigned)k * 4u;
     labels += (size_t)b * n;
     counts += (size_t)b * k;
@@ -179,9 +148,8 @@ extern "C" __global__ void scatter_indices(const int* __restrict__ labels, int* 
 {
     extern __shared__ int s_mem[];
     const int b = blockIdx.y;
-    const int per = (n + gridDim.x - 1) / gridDim.x;
-    const int lo = blockIdx.x * per;
-    const int hi = min(n, lo + per);
+    const RowRange rows = block_rows(n);
+    const int lo = rows.lo, hi = rows.hi;
     const bool shared = dynamic_smem_bytes() >= (unsigned)k * 8u;
     const bool sorts = dynamic_smem_bytes() >= (unsigned)(4 * k + 2 * SCATTER_SUB + 8) * 4u;
     const int* lab = labels + (size_t)b * n;

@@ -11,95 +11,121 @@
 // Batches as in label_sort.cu: problem b's rows are b·n .. b·n + n - 1, its clusters b·k .. b·k + k - 1.
 #include "common.cuh"
 
-// Finds the rows whose label differs from previous (the labels the sums were built from) and does their
-// bookkeeping: previous takes the new label, each problem's changed count grows, and each moved row is listed
-// with its old label and counted in its two signed clusters (from which scatter_moved_rows moves the counts).
+// Both kernels run on a (chunks, B) grid, block (c, b) on the rows of problem b that block_rows gives it, and count
+// in shared memory where a problem's signed clusters fit there (2k ints per block), so that a cluster's global
+// counter or cursor takes one atomic per block, not one per moved row. (Session 6's kernels listed the moved rows
+// first and then used one global atomic per moved row and signed cluster: 72 + 109 us at 1M rows when 55% of the
+// labels moved, against 12 + 18 for sorting every row; NOTES.md, U15.) The list of moved rows is gone with it:
+// the scatter reads labels and previous again, which at 1M rows sit in L2.
+
+// Counts the rows whose label differs from previous (the labels the sums hold) in their two signed clusters and in
+// their problem's changed count.
 //   labels   int32  (B*n)     this step's labels
-//   previous int32  (B*n)     in: the labels of the sums (never -1 here); out: labels
+//   previous int32  (B*n)     the labels of the sums (never -1 here); unchanged (scatter_moved_rows moves them)
 //   changed  uint64 (B)       in/out: moved rows per problem (zero it first)
-//   moved    int32  (B*n)     out: the moved rows, moved_count of them, in no particular order
-//   moved_from int32 (B*n)    out: their old labels
-//   moved_count int32 (1)     in/out: zero it first
-//   signed_counts int32 (2*B*k) in/out: rows per signed cluster (zero it first)
-// A block takes MARK_ROWS rows at a time and reserves their list slots with one atomic: per warp, that one
-// address serialised the pass (54 us over 1M rows with 11% moved; NOTES.md, U14). Atomics on one address are
-// the cost here, so the counts are not moved row by row but once per cluster, in scatter_moved_rows.
-// Launch: grid (any, B), block MARK_THREADS.
-constexpr int MARK_THREADS = 256;
-constexpr int MARK_PER_THREAD = 8;
-constexpr int MARK_ROWS = MARK_THREADS * MARK_PER_THREAD;
-extern "C" __global__ void __launch_bounds__(MARK_THREADS) mark_moved_rows(
-    const int* __restrict__ labels, int* __restrict__ previous, unsigned long long* __restrict__ changed, int* __restrict__ moved, int* __restrict__ moved_from,
-    int* __restrict__ moved_count, int* __restrict__ signed_counts, int n, int k)
+//   signed_counts int32 (2*B*k) in/out: rows per signed cluster (zero at first; scatter_moved_rows re-zeroes it)
+// Launch: grid (chunks, B), block 256, dynamic shared memory 2k ints, or 0 (global atomics).
+extern "C" __global__ void count_moved_rows(const int* __restrict__ labels, const int* __restrict__ previous,
+                                            unsigned long long* __restrict__ changed, int* __restrict__ signed_counts,
+                                            int n, int k)
 {
-    __shared__ int warp_totals[MARK_THREADS / 32];
-    __shared__ int block_base;
+    extern __shared__ int s_count[];  // joined [0, k), left [k, 2k)
     const int b = blockIdx.y;
     const int clusters = gridDim.y * k;
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const long long first = (long long)b * n;
-    unsigned long long block_moved = 0;  // thread 0's
-    for (int base = blockIdx.x * MARK_ROWS; base < n; base += gridDim.x * MARK_ROWS) {
-        int label[MARK_PER_THREAD], old[MARK_PER_THREAD];
-        int mine = 0;
-#pragma unroll
-        for (int u = 0; u < MARK_PER_THREAD; ++u) {
-            const int i = base + u * MARK_THREADS + threadIdx.x;
-            label[u] = i < n ? __ldg(labels + first + i) : 0;
-            old[u] = i < n ? previous[first + i] : 0;
-            mine += label[u] != old[u];
-        }
-        // This thread's first slot: the moved rows of the threads before it, after the block's reserved range.
-        const int incl = warp_inclusive_scan(mine);
-        if (lane == 31) warp_totals[warp] = incl;
+    const RowRange rows = block_rows(n);
+    const bool shared = dynamic_smem_bytes() >= 8u * (unsigned)k;
+    labels += (size_t)b * n;
+    previous += (size_t)b * n;
+    int* joined = shared ? s_count : signed_counts + b * k;
+    int* left = shared ? s_count + k : signed_counts + clusters + b * k;
+    if (shared) {
+        for (int j = threadIdx.x; j < 2 * k; j += blockDim.x) s_count[j] = 0;
         __syncthreads();
-        int before = 0, total = 0;
-#pragma unroll
-        for (int w = 0; w < MARK_THREADS / 32; ++w) {
-            before += w < warp ? warp_totals[w] : 0;
-            total += warp_totals[w];
-        }
-        if (threadIdx.x == 0) {
-            block_base = total > 0 ? atomicAdd(moved_count, total) : 0;
-            block_moved += total;
-        }
-        __syncthreads();  // block_base written; warp_totals read by all
-        int slot = block_base + before + incl - mine;
-#pragma unroll
-        for (int u = 0; u < MARK_PER_THREAD; ++u) {
-            if (label[u] == old[u]) continue;
-            const long long row = first + base + u * MARK_THREADS + threadIdx.x;
-            moved[slot] = (int)row;
-            moved_from[slot] = old[u];
-            ++slot;
-            previous[row] = label[u];
-            atomicAdd(signed_counts + b * k + label[u], 1);
-            atomicAdd(signed_counts + clusters + b * k + old[u], 1);
-        }
-        __syncthreads();  // before warp_totals and block_base are reused
     }
-    if (threadIdx.x == 0 && block_moved != 0) atomicAdd(changed + b, block_moved);
+    unsigned moved = 0;
+    for_each_label(labels, rows.lo, rows.hi, [&](int, int l, int o) {
+        if (l == o) return;
+        ++moved;
+        atomicAdd(joined + l, 1);
+        atomicAdd(left + o, 1);
+    }, previous);
+    if (shared) {
+        __syncthreads();
+        for (int j = threadIdx.x; j < 2 * k; j += blockDim.x) {
+            const int c = s_count[j];
+            if (c != 0) atomicAdd(signed_counts + (j < k ? b * k + j : clusters + b * k + j - k), c);
+        }
+    }
+    for (int o = 16; o > 0; o >>= 1) moved += __shfl_xor_sync(0xffffffffu, moved, o);
+    if ((threadIdx.x & 31) == 0 && moved != 0) atomicAdd(changed + b, (unsigned long long)moved);
 }
 
 // Places each moved row in its two signed clusters' segments (cursor: the exclusive scan of signed_counts,
-// consumed here), in no particular order within a segment, and moves the cluster counts by the joined minus the
-// left rows.
-//   counts int32 (B*k)             in/out: rows per cluster
-//   sorted int32 (2 * moved_count) out
-// Launch: grid-stride, any grid, any block.
-extern "C" __global__ void scatter_moved_rows(const int* __restrict__ labels, const int* __restrict__ moved,
-                                              const int* __restrict__ moved_from, const int* __restrict__ moved_count,
-                                              const int* __restrict__ signed_counts, int* __restrict__ counts,
-                                              int* __restrict__ cursor, int* __restrict__ sorted, int n, int k,
-                                              int clusters)
+// consumed here), in no particular order within a segment; moves each cluster's count by its joined minus its left
+// rows; gives previous the new labels; and zeroes signed_counts, which no kernel reads after the scan, for the next
+// step's count (a memset node fewer in the captured step). Also, where partials is not null, the partial sums of the step's inertia:
+// block (c, b)'s rows are chunk c of segmented_sum_partial over the distances with the same grid, and it sums them
+// in the same order (chunk_sum), which saves the step that launch.
+//   counts    int32 (B*k)             in/out: rows per cluster
+//   sorted    int32 (2 * moved rows)  out: global row indices b*n + i
+//   distances fp32 (B*n), weights fp32 (B*n) or null, partials fp64 (B, chunks) out: as segmented_sum_partial
+// Launch: grid (chunks, B), block SUM_THREADS (256), dynamic shared memory 4k ints, or 0 (global atomics).
+extern "C" __global__ void __launch_bounds__(SUM_THREADS) scatter_moved_rows(
+    const int* __restrict__ labels, int* previous, int* __restrict__ signed_counts, int* __restrict__ counts,
+    int* __restrict__ cursor, int* __restrict__ sorted, int n, int k, const float* __restrict__ distances,
+    const float* __restrict__ weights, double* __restrict__ partials)
 {
-    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < clusters; c += gridDim.x * blockDim.x)
+    extern __shared__ int s_mem[];
+    const int b = blockIdx.y;
+    const int clusters = gridDim.y * k;
+    const int threads = gridDim.x * gridDim.y * blockDim.x;
+    for (int c = (blockIdx.y * gridDim.x + blockIdx.x) * blockDim.x + threadIdx.x; c < clusters; c += threads) {
         counts[c] += signed_counts[c] - signed_counts[clusters + c];
-    const int count = *moved_count;
-    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < count; j += gridDim.x * blockDim.x) {
-        const int row = moved[j];
-        const int b = row / n;
-        sorted[atomicAdd(cursor + b * k + __ldg(labels + row), 1)] = row;
-        sorted[atomicAdd(cursor + clusters + b * k + moved_from[j], 1)] = row;
+        signed_counts[c] = 0;  // for the next step's count
+        signed_counts[clusters + c] = 0;
     }
+    const RowRange rows = block_rows(n);
+    if (partials != nullptr) {
+        const size_t first = (size_t)b * n;
+        const double t = block_sum(chunk_sum(distances + first, weights != nullptr ? weights + first : nullptr, rows.lo, rows.hi));
+        if (threadIdx.x == 0) partials[(size_t)b * gridDim.x + blockIdx.x] = t;
+    }
+    const bool shared = dynamic_smem_bytes() >= 16u * (unsigned)k;
+    labels += (size_t)b * n;
+    previous += (size_t)b * n;
+    const int row_base = b * n;
+    int* joined = cursor + b * k;
+    int* left = cursor + clusters + b * k;
+    if (!shared) {
+        for_each_label(labels, rows.lo, rows.hi, [&](int i, int l, int o) {
+            if (l == o) return;
+            sorted[atomicAdd(joined + l, 1)] = row_base + i;
+            sorted[atomicAdd(left + o, 1)] = row_base + i;
+            previous[i] = l;
+        }, previous);
+        return;
+    }
+    // Count this block's rows per signed cluster, reserve one range of each cluster's segment, then fill it.
+    int* s_count = s_mem;       // 2k: this block's rows per signed cluster, then the next free slot in its range
+    int* s_base = s_mem + 2 * k; // 2k: where this block's range of each signed cluster starts in sorted
+    for (int j = threadIdx.x; j < 2 * k; j += blockDim.x) s_count[j] = 0;
+    __syncthreads();
+    for_each_label(labels, rows.lo, rows.hi, [&](int, int l, int o) {
+        if (l == o) return;
+        atomicAdd(s_count + l, 1);
+        atomicAdd(s_count + k + o, 1);
+    }, previous);
+    __syncthreads();
+    for (int j = threadIdx.x; j < 2 * k; j += blockDim.x) {
+        const int c = s_count[j];
+        s_base[j] = c != 0 ? atomicAdd(j < k ? joined + j : left + j - k, c) : 0;
+        s_count[j] = 0;
+    }
+    __syncthreads();
+    for_each_label(labels, rows.lo, rows.hi, [&](int i, int l, int o) {
+        if (l == o) return;
+        sorted[s_base[l] + atomicAdd(s_count + l, 1)] = row_base + i;
+        sorted[s_base[k + o] + atomicAdd(s_count + k + o, 1)] = row_base + i;
+        previous[i] = l;
+    }, previous);
 }

@@ -3,20 +3,6 @@
 // Two passes with a fixed reduction tree, so the result does not depend on scheduling.
 #include "common.cuh"
 
-constexpr int SUM_THREADS = 256;
-
-__device__ __forceinline__ double block_sum(double v)
-{
-    __shared__ double warp_part[SUM_THREADS / 32];
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    if ((threadIdx.x & 31) == 0) warp_part[threadIdx.x >> 5] = v;
-    __syncthreads();
-    double t = 0.0;
-    if (threadIdx.x == 0)
-        for (int w = 0; w < SUM_THREADS / 32; ++w) t += warp_part[w];
-    return t;
-}
-
 // Pass 1. Chunk c of segment b covers elements [c * per, (c + 1) * per) with
 // per = ceil(len / chunks); the host relies on this split for cumulative searches.
 //   v        fp32 (B, len)
@@ -33,10 +19,7 @@ extern "C" __global__ void __launch_bounds__(SUM_THREADS) segmented_sum_partial(
     const long long hi = min(len, lo + per);
     const float* s = v + (size_t)b * len;
     const float* ws = w != nullptr ? w + (size_t)b * len : nullptr;
-    double acc = 0.0;
-    for (long long i = lo + threadIdx.x; i < hi; i += SUM_THREADS)
-        acc += ws != nullptr ? (double)ws[i] * (double)s[i] : (double)s[i];
-    const double t = block_sum(acc);
+    const double t = block_sum(chunk_sum(s, ws, lo, hi));
     if (threadIdx.x == 0) partials[(size_t)b * chunks + blockIdx.x] = t;
 }
 
@@ -47,11 +30,7 @@ extern "C" __global__ void __launch_bounds__(SUM_THREADS) segmented_sum_partial(
 extern "C" __global__ void __launch_bounds__(SUM_THREADS) segmented_sum_final(
     const double* __restrict__ partials, double* __restrict__ out, int chunks)
 {
-    const int b = blockIdx.x;
-    double acc = 0.0;
-    for (int i = threadIdx.x; i < chunks; i += SUM_THREADS) acc += partials[(size_t)b * chunks + i];
-    const double t = block_sum(acc);
-    if (threadIdx.x == 0) out[b] = t;
+    finish_partials(partials, out, chunks, blockIdx.x);
 }
 
 // Per candidate j, the seeding potential sum_i w_i * min(D_i, dist[i, j]), pass 1 (pass 2 is

@@ -25,9 +25,9 @@ internal static class StreamingPlanner
 
     /// <summary>
     /// Per-row device state of a resident fit besides the rows: norms, labels, previous labels, distances, sort indices, seed
-    /// distances, weights, and the incremental update's list of moved rows, their old labels and their two sorted entries.
+    /// distances, weights, and the incremental update's two sorted entries per moved row.
     /// </summary>
-    internal const int ResidentStateBytesPerRow = 28 + 16;
+    internal const int ResidentStateBytesPerRow = 28 + 8;
 
     /// <summary>Per-row device state of a streamed fit: norms, labels, previous labels, distances, seed distances, weights, evaluation's labels and distances, and sort indices of merged cached spans.</summary>
     internal const int StreamedStateBytesPerRow = 36;
