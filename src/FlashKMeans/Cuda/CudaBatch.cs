@@ -287,24 +287,17 @@ internal sealed class CudaBatch : IDisposable
         _scalars.Clear(s.Stream);
         if (update == UpdateKind.Incremental)
         {
-            // The sums and counts hold for the previous labels: move the rows whose label changed. The warp-specialised
-            // assignment counts them as it stores the labels, which saves the update a pass over them.
-            bool counted = includeAssign && s.CanCountMovedRows(d, ld);
-            if (counted)
-                s.AssignCountingMovedRows(X.Pointer, XNorms.Pointer, Rows, d, ld, PackedCentroids.Pointer, CentroidNorms.Pointer, k,
-                    Labels.Pointer, Distances.Pointer, b, _previousLabels.Pointer, _incremental!.SignedCounts, _scalars.At(b));
-            else if (includeAssign)
-                EnqueueAssign();
+            // The sums and counts hold for the previous labels: move the rows whose label changed.
+            bool counted = EnqueueAssign(includeAssign, LabelCount.Incremental(_previousLabels.Pointer, _incremental!.SignedCounts, _scalars.At(b)));
             _incremental!.Enqueue(s, X.Pointer, weights, Labels.Pointer, _previousLabels.Pointer, _counts.Pointer, _scalars.At(b),
                 _sums.Pointer, Scale, total, k, d, ld, b, countMoved: !counted, inertia);
         }
         else
         {
-            if (includeAssign)
-                EnqueueAssign();
-            s.WeightedSumPartials(inertia, weights);
             _counts.Clear(s.Stream);
-            s.Histogram(Labels.Pointer, _counts.Pointer, total, k, b, _previousLabels.Pointer, _scalars.At(b));
+            if (!EnqueueAssign(includeAssign, LabelCount.Sorting(_previousLabels.Pointer, _scalars.At(b), _counts.Pointer)))
+                s.Histogram(Labels.Pointer, _counts.Pointer, total, k, b, _previousLabels.Pointer, _scalars.At(b));
+            s.WeightedSumPartials(inertia, weights);
             s.ExclusiveScan(_counts.Pointer, _offsets.Pointer, _cursor.Pointer, clusters);
             s.Scatter(Labels.Pointer, _cursor.Pointer, _sorted.Pointer, total, k, b);
             _sums.Clear(s.Stream);
@@ -332,6 +325,22 @@ internal sealed class CudaBatch : IDisposable
     // One copy, not one per array: each node of the captured step costs about a microsecond.
     private unsafe void EnqueueReadBack() =>
         CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostReadBack.Pointer, _readBack.Pointer, (nuint)_readBack.Bytes, _s.Stream.Handle));
+
+    // The step's assignment (none when !include): where the warp-specialised kernel runs, its storer warps also do the
+    // update's first pass over the labels (count), which saves the step that pass. Returns whether they did.
+    private bool EnqueueAssign(bool include, LabelCount count)
+    {
+        if (!include)
+            return false;
+        if (!_s.CanCountLabels(Dimension, Pitch))
+        {
+            EnqueueAssign();
+            return false;
+        }
+        _s.AssignCountingLabels(X.Pointer, XNorms.Pointer, Rows, Dimension, Pitch, PackedCentroids.Pointer, CentroidNorms.Pointer, Clusters,
+            Labels.Pointer, Distances.Pointer, Batches, count);
+        return true;
+    }
 
     /// <summary>Enqueues the assignment of <see cref="Step"/> alone, for the benchmarks' assign-only timing.</summary>
     internal void EnqueueAssign() =>

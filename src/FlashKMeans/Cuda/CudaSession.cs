@@ -254,26 +254,26 @@ internal sealed class CudaSession : IDisposable
 
     /// <summary>
     /// Whether the assignment of rows of dimension <paramref name="d"/> stored at pitch <paramref name="ld"/> can count the
-    /// incremental update's moved rows (<see cref="AssignCountingMovedRows"/>): the warp-specialised kernel's storer warps.
+    /// labels for the centroid update (<see cref="AssignCountingLabels"/>): the warp-specialised kernel's storer warps.
     /// </summary>
-    public bool CanCountMovedRows(int d, int ld) => ChooseAssign(d, ld, ld) == AssignPath.WarpSpecialised;
+    public bool CanCountLabels(int d, int ld) => ChooseAssign(d, ld, ld) == AssignPath.WarpSpecialised;
 
     /// <summary>
-    /// The assignment of <see cref="Assign"/> (labels and distances stored, B problems) that also does
-    /// <see cref="CountMovedRows"/>' count against <paramref name="previous"/>, in the storer warps
-    /// (flash_assign_ws.cu, MovedCount). Only where <see cref="CanCountMovedRows"/>; changed and signedCounts zeroed first.
+    /// The assignment of <see cref="Assign"/> (labels and distances stored, B problems) that also does the centroid update's
+    /// first pass over the labels, in the storer warps (flash_assign_ws.cu, MovedCount): <see cref="CountMovedRows"/>' or
+    /// <see cref="Histogram"/>'s, as <paramref name="count"/> says. Only where <see cref="CanCountLabels"/>.
     /// </summary>
-    public void AssignCountingMovedRows(ulong x, ulong xNorms, long n, int d, int ld, ulong centroids, ulong centroidNorms, int k,
-                                        ulong labels, ulong distances, int batches, ulong previous, ulong signedCounts, ulong changed)
+    public void AssignCountingLabels(ulong x, ulong xNorms, long n, int d, int ld, ulong centroids, ulong centroidNorms, int k,
+                                     ulong labels, ulong distances, int batches, LabelCount count)
     {
-        if (!CanCountMovedRows(d, ld))
-            throw new InvalidOperationException($"Rows of {d} values at pitch {ld} do not take the warp-specialised assignment, so it cannot count the moved rows.");
-        AssignRows(x, xNorms, n, d, ld, centroids, centroidNorms, k, ld, labels, distances, false, batches, (previous, signedCounts, changed));
+        if (!CanCountLabels(d, ld))
+            throw new InvalidOperationException($"Rows of {d} values at pitch {ld} do not take the warp-specialised assignment, so it cannot count the labels.");
+        AssignRows(x, xNorms, n, d, ld, centroids, centroidNorms, k, ld, labels, distances, false, batches, count);
     }
 
-    // moved: the count of moved rows (AssignCountingMovedRows), or zeros; only the warp-specialised kernel takes it.
+    // count: the storer warps' count of labels (AssignCountingLabels), or none; only the warp-specialised kernel takes it.
     private void AssignRows(ulong x, ulong xNorms, long n, int d, int ldx, ulong centroids, ulong centroidNorms, int k, int ldc,
-                            ulong labels, ulong distances, bool updateMin, int batches, (ulong Previous, ulong SignedCounts, ulong Changed) moved)
+                            ulong labels, ulong distances, bool updateMin, int batches, LabelCount count)
     {
         if (n > int.MaxValue)
             throw new NotSupportedException($"{n} rows exceed one assignment launch; bind fewer rows.");
@@ -281,7 +281,7 @@ internal sealed class CudaSession : IDisposable
         string name = AssignKernelName(d, ldx, ldc);
         if (path == AssignPath.WarpSpecialised)
         {
-            var tail = new KernelArgs().Add(updateMin ? 1 : 0).Add(moved.Previous).Add(moved.SignedCounts).Add(moved.Changed);
+            var tail = new KernelArgs().Add(updateMin ? 1 : 0).Add(count.Previous).Add(count.SignedCounts).Add(count.Changed).Add(count.Counts);
             AssignWarpSpecialised(x, xNorms, (int)n, ldx, centroids, centroidNorms, k, labels, distances, batches,
                 WarpSpecialisedChunks(ldx * Precision.ElementBytes), name, tail, fused: false);
             return;
@@ -553,7 +553,8 @@ internal sealed class CudaSession : IDisposable
     /// The incremental update's first pass (moved_rows.cu, count_moved_rows): each row of the <paramref name="n"/> whose label
     /// differs from <paramref name="previous"/> (the labels the fixed-point sums hold) is counted in <paramref name="changed"/>
     /// (one uint64 per problem) and in its two signed clusters (<paramref name="signedCounts"/>: joined b·k + new, then left
-    /// B·k + b·k + old). Zero changed first; signedCounts must be zero, as <see cref="ScatterMovedRows"/> leaves it.
+    /// B·k + b·k + old). Zero changed first; signedCounts must be zero, as <see cref="ScatterMovedRows"/> leaves it. (The
+    /// warp-specialised assignment does this count itself: <see cref="AssignCountingLabels"/>.)
     /// </summary>
     public void CountMovedRows(ulong labels, ulong previous, ulong changed, ulong signedCounts, long n, int k, int batches)
     {

@@ -70,7 +70,7 @@ internal sealed class IncrementalUpdate : IDisposable
     /// <paramref name="counts"/> from the labels in <paramref name="previous"/>, which they hold, to those in
     /// <paramref name="labels"/>. <paramref name="previous"/> then holds <paramref name="labels"/>, and the moved rows of
     /// each problem are added to <paramref name="changed"/> (one uint64 per problem, zeroed by the caller). With
-    /// <paramref name="countMoved"/> false the assignment has counted them already (<see cref="CudaSession.AssignCountingMovedRows"/>).
+    /// <paramref name="countMoved"/> false the assignment has counted them already (<see cref="CudaSession.AssignCountingLabels"/>).
     /// The partial sums of the step's <paramref name="inertia"/> come along: the scatter, which
     /// reads each row's label anyway, sums the distances too.
     /// </summary>

@@ -384,14 +384,29 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
         }
         float* row = centroids + (size_t)cl * d;
         float sq = 0.f;
-        for (int j = lane; j < d; j += 32) {
-            const float nv = (float)(sums.at(cl, d, j) * factor);
-            const float diff = nv - row[j];
-            s = fmaf(diff, diff, s);
-            row[j] = nv;
-            if (packed != nullptr) {
-                const float f = store_packed(packed, pack, (size_t)cl * ldp + j, nv);
-                sq = fmaf(f, f, sq);
+        // Four elements per lane at a time, loaded before any is stored: the stores might alias the sums for all the
+        // compiler knows, so one element at a time left every load waiting on the last store.
+        for (int j0 = 0; j0 < d; j0 += 128) {
+            double v[4];
+            float old[4];
+#pragma unroll
+            for (int u = 0; u < 4; ++u) {
+                const int j = j0 + 32 * u + lane;
+                v[u] = j < d ? sums.at(cl, d, j) : 0.0;
+                old[u] = j < d ? row[j] : 0.f;
+            }
+#pragma unroll
+            for (int u = 0; u < 4; ++u) {
+                const int j = j0 + 32 * u + lane;
+                if (j >= d) continue;
+                const float nv = (float)(v[u] * factor);
+                const float diff = nv - old[u];
+                s = fmaf(diff, diff, s);
+                row[j] = nv;
+                if (packed != nullptr) {
+                    const float f = store_packed(packed, pack, (size_t)cl * ldp + j, nv);
+                    sq = fmaf(f, f, sq);
+                }
             }
         }
         if (packed != nullptr) {

@@ -79,16 +79,21 @@ struct FusedUpdate {
     long long slab_stride;
 };
 
-// The plain entries' count of moved labels for the incremental update (moved_rows.cu, count_moved_rows, which it
-// replaces): the storer warps compare each stored label with the labels the fixed-point sums hold and count the moved
-// rows in their two signed clusters and per problem. Null previous: no count.
-//   previous      int32 (B*n)     the labels of the sums (read only; scatter_moved_rows moves them)
+// The plain entries' count of labels for the centroid update, done by the storer warps as they store the labels, which
+// saves the update a pass over them. Null previous: none. Two kinds:
+//  - incremental (counts null; moved_rows.cu's count_moved_rows): each row whose label differs from previous (the labels
+//    the fixed-point sums hold) is counted in its two signed clusters and in changed;
+//  - sorting (counts not null; label_sort.cu's label_histogram): every row is counted in counts, a row whose label
+//    differs from previous (-1 before the first step) in changed, and previous takes the new labels.
+//   previous      int32 (B*n)     the last labels (read only when incremental: scatter_moved_rows moves them)
 //   signed_counts int32 (2*B*k)   in/out: joined b*k + new, then left B*k + b*k + old (zero, as scatter_moved_rows leaves it)
 //   changed       uint64 (B)      in/out: moved rows per problem (zero it first)
+//   counts        int32 (B*k)     in/out: rows per cluster (zero it first), or null
 struct MovedCount {
-    const int* previous;
+    int* previous;
     int* signed_counts;
     unsigned long long* changed;
+    int* counts;
 };
 
 // 8 bytes of row data (two 32-bit fragment words) as floats: four fp16/bf16 values or two tf32 ones.
@@ -205,8 +210,8 @@ constexpr int SLOT_BARRIER_BYTES = 32;  // slot full x 2, slot empty x 2, after 
 // once the consumers have left a tile's labels and scores in a slot, a lane per row stores them (store_nearest).
 // The consumers then go straight on to the next tile's products instead of waiting on the row norms' loads and
 // on the stores: 8% of the assignment at 1M x 1024 (NOTES.md, A8).
-// With mc.previous they also count the moved rows (MovedCount): a load and, for a moved row, two atomics that nothing
-// waits on, where a separate pass over the labels cost 7.6 us a step at 1M rows (NOTES.md, U15).
+// With mc.previous they also count the labels (MovedCount): a load and atomics that nothing waits on, where a separate
+// pass over the labels cost 7.6 us (incremental) or 12 us (sorting) a step at 1M rows (NOTES.md, U15).
 template <int BM>
 __device__ __forceinline__ void store_row_tiles(
     const float* __restrict__ xnorm, int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int tpp,
@@ -243,9 +248,13 @@ __device__ __forceinline__ void store_row_tiles(
 #pragma unroll
             for (int q = 0; q < 2; ++q) {
                 const bool valid = row0 + 32 * q + lane < n;
+                const size_t o = (size_t)b * n + row0 + 32 * q + lane;
                 const int label = lab[q] < k ? lab[q] : 0;  // as store_nearest stored it
-                const int old = valid ? mc.previous[(size_t)b * n + row0 + 32 * q + lane] : label;
-                if (old != label) {
+                const int old = valid ? mc.previous[o] : label;
+                if (mc.counts != nullptr) {
+                    if (valid) atomicAdd(mc.counts + b * k + label, 1);
+                    if (old != label) mc.previous[o] = label;
+                } else if (old != label) {
                     atomicAdd(mc.signed_counts + b * k + label, 1);
                     atomicAdd(mc.signed_counts + (batches + b) * k + old, 1);
                 }
@@ -657,7 +666,7 @@ extern "C" __global__ void pack_centroid_tiles(
 // Launch: grid (min(B * ceil(n / (64 NWG)), one block per SM)), block 160 NWG + 32 (the storer warps), dynamic
 // shared memory 1024 + STAGES * (KCH * 16384 + 1024) + 64 NWG * KCH * 128 + 128 + 80 + 32 + 16 * 64 NWG bytes (the
 // last two: the slots' mbarriers and the slots). Rows: pitch ldx <= KCH * 128 bytes. previous, signed_counts,
-// changed: the incremental update's count of moved rows (MovedCount), or null previous for none.
+// changed, counts: the centroid update's count of labels (MovedCount), or null previous for none.
 // The _update entries also do the centroid update's sums (FusedUpdate above: weights, previous, counts,
 // changed, slabs, slab_count, slab_stride follow batches); min_dist must not be null there, and the labels
 // and distances are always stored (no update_min). They store from the consumers' epilogue, with no storer
@@ -666,12 +675,12 @@ extern "C" __global__ void pack_centroid_tiles(
     extern "C" __global__ void __launch_bounds__((NWG) * 160 + 32, 1) NAME(                                    \
         const T* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,              \
         int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int ldx, int batches,            \
-        int update_min, const int* previous, int* signed_counts, unsigned long long* changed)                  \
+        int update_min, int* previous, int* signed_counts, unsigned long long* changed, int* counts)           \
     {                                                                                                          \
         flash_assign_ws::run<T, OP, KCH, NWG, STAGES, false>(reinterpret_cast<const char*>(x), tiles, xnorm,   \
                                                              labels, min_dist, n, k, ldx * (int)sizeof(T),     \
                                                              batches, update_min, {},                          \
-                                                             {previous, signed_counts, changed});              \
+                                                             {previous, signed_counts, changed, counts});      \
     }                                                                                                          \
     extern "C" __global__ void __launch_bounds__((NWG) * 128 + 32, 1) NAME##_update(                           \
         const T* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,              \
@@ -698,15 +707,16 @@ FLASH_ASSIGN_WS_ENTRY(flash_assign_ws4_tf32, float, register_a::TF32, 4, 2, 2)
 // Nearest centroid for rows of 513-1024 bytes (run_shared_rows): the rows through the tensor map xmap (see there),
 // the centroids as packed tiles of 8 chunks. Launch: grid (min(B * ceil(n / 128), one block per SM)), block 384
 // (2 consumer warpgroups, the centroid and the row producer warps, 2 storer warps), dynamic shared memory
-// 1024 + 5 * 17408 + 8 * 16384 + 16 * (5 + 8) + 32 + 2048 bytes. previous, signed_counts, changed as the entries above.
+// 1024 + 5 * 17408 + 8 * 16384 + 16 * (5 + 8) + 32 + 2048 bytes. previous, signed_counts, changed, counts as above.
 #define FLASH_ASSIGN_WS_SHARED_ROWS_ENTRY(NAME, OP)                                                            \
     extern "C" __global__ void __launch_bounds__(384, 1) NAME(                                                 \
         const __grid_constant__ flash_assign_ws::TensorMap xmap, const char* __restrict__ tiles,              \
         const float* __restrict__ xnorm, int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, \
-        int batches, int update_min, const int* previous, int* signed_counts, unsigned long long* changed)     \
+        int batches, int update_min, int* previous, int* signed_counts, unsigned long long* changed,          \
+        int* counts)                                                                                           \
     {                                                                                                          \
         flash_assign_ws::run_shared_rows<OP, 2, 5>(&xmap, tiles, xnorm, labels, min_dist, n, k, batches,       \
-                                                   update_min, {previous, signed_counts, changed});            \
+                                                   update_min, {previous, signed_counts, changed, counts});    \
     }
 
 FLASH_ASSIGN_WS_SHARED_ROWS_ENTRY(flash_assign_ws8_f16, shared_a::F16)

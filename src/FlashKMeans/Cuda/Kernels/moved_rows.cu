@@ -64,8 +64,8 @@ extern "C" __global__ void count_moved_rows(const int* __restrict__ labels, cons
 // consumed here), in no particular order within a segment; moves each cluster's count by its joined minus its left
 // rows; gives previous the new labels; and zeroes signed_counts, which no kernel reads after the scan, for the next
 // step's count (a memset node fewer in the captured step). Also, where partials is not null, the partial sums of the step's inertia:
-// block (c, b)'s rows are chunk c of segmented_sum_partial over the distances with the same grid, and it sums them
-// in the same order (chunk_sum), which saves the step that launch.
+// block (c, b)'s rows are chunk c of segmented_sum_partial over the distances with the same grid, and each thread sums
+// its rows in chunk_sum's order, which saves the step that launch.
 //   counts    int32 (B*k)             in/out: rows per cluster
 //   sorted    int32 (2 * moved rows)  out: global row indices b*n + i
 //   distances fp32 (B*n), weights fp32 (B*n) or null, partials fp64 (B, chunks) out: as segmented_sum_partial
@@ -85,11 +85,19 @@ extern "C" __global__ void __launch_bounds__(SUM_THREADS) scatter_moved_rows(
         signed_counts[clusters + c] = 0;
     }
     const RowRange rows = block_rows(n);
-    if (partials != nullptr) {
-        const size_t first = (size_t)b * n;
-        const double t = block_sum(chunk_sum(distances + first, weights != nullptr ? weights + first : nullptr, rows.lo, rows.hi));
+    // The inertia's partial sum: each thread adds its rows' distances as it meets them in the first pass over the labels,
+    // which visits them in chunk_sum's order.
+    const float* dist = partials != nullptr ? distances + (size_t)b * n : nullptr;
+    const float* wts = partials != nullptr && weights != nullptr ? weights + (size_t)b * n : nullptr;
+    double acc = 0.0;
+    auto add_distance = [&](int i) {
+        if (dist != nullptr) acc += wts != nullptr ? (double)wts[i] * (double)dist[i] : (double)dist[i];
+    };
+    auto write_partial = [&]() {  // by every thread of the block
+        if (partials == nullptr) return;
+        const double t = block_sum(acc);
         if (threadIdx.x == 0) partials[(size_t)b * gridDim.x + blockIdx.x] = t;
-    }
+    };
     const bool shared = dynamic_smem_bytes() >= 16u * (unsigned)k;
     labels += (size_t)b * n;
     previous += (size_t)b * n;
@@ -98,11 +106,13 @@ extern "C" __global__ void __launch_bounds__(SUM_THREADS) scatter_moved_rows(
     int* left = cursor + clusters + b * k;
     if (!shared) {
         for_each_label(labels, rows.lo, rows.hi, [&](int i, int l, int o) {
+            add_distance(i);
             if (l == o) return;
             sorted[atomicAdd(joined + l, 1)] = row_base + i;
             sorted[atomicAdd(left + o, 1)] = row_base + i;
             previous[i] = l;
         }, previous);
+        write_partial();
         return;
     }
     // Count this block's rows per signed cluster, reserve one range of each cluster's segment, then fill it.
@@ -110,12 +120,14 @@ extern "C" __global__ void __launch_bounds__(SUM_THREADS) scatter_moved_rows(
     int* s_base = s_mem + 2 * k; // 2k: where this block's range of each signed cluster starts in sorted
     for (int j = threadIdx.x; j < 2 * k; j += blockDim.x) s_count[j] = 0;
     __syncthreads();
-    for_each_label(labels, rows.lo, rows.hi, [&](int, int l, int o) {
+    for_each_label(labels, rows.lo, rows.hi, [&](int i, int l, int o) {
+        add_distance(i);
         if (l == o) return;
         atomicAdd(s_count + l, 1);
         atomicAdd(s_count + k + o, 1);
     }, previous);
     __syncthreads();
+    write_partial();
     for (int j = threadIdx.x; j < 2 * k; j += blockDim.x) {
         const int c = s_count[j];
         s_base[j] = c != 0 ? atomicAdd(j < k ? joined + j : left + j - k, c) : 0;
