@@ -622,7 +622,8 @@ internal sealed class CudaSession : IDisposable
     /// New centroids from the sums and weights, their shifts and weights; when <paramref name="packed"/> is not 0, also
     /// the centroids in the session's stored form at pitch <paramref name="packedPitch"/> with their norms, exactly as
     /// <see cref="PackRows"/> would write them (clusters of zero weight keep theirs). When <paramref name="maxCount"/> is not
-    /// 0, the uint64 there is raised to the largest count.
+    /// 0, the uint64 there is raised to the largest count. With <paramref name="inertia"/>, whose partial sums a kernel
+    /// before wrote, it also writes their totals (<see cref="StepInertia"/>), which saves the step a launch.
     /// </summary>
     public void FinalizeCentroids(ulong sums, ulong counts, ulong weightSums, ulong centroids, ulong shift, ulong weightOut,
                                   int k, int d, double? inverseScale, double inverseWeightScale, bool normalize,
