@@ -140,18 +140,16 @@ __device__ __forceinline__ void for_each_label(const int* __restrict__ labels, i
     }
 }
 
-// The deterministic sums of segmented_sum.cu: blocks of SUM_THREADS threads, a fixed reduction tree, so that a sum does
-// not depend on scheduling. scatter_moved_rows (moved_rows.cu) computes the inertia's partials the same way, chunk for
-// chunk, so that the incremental step's inertia is bit-identical to the sorting step's.
+// The deterministic sums of segmented_sum.cu: blocks of SUM_THREADS threads, thread t adding the terms
+// lo + t, lo + t + SUM_THREADS, ... in that order, then a fixed reduction tree, so that a sum does not depend on
+// scheduling. scatter_moved_rows (moved_rows.cu) computes the inertia's partials the same way, chunk for chunk, so that
+// the incremental step's inertia is bit-identical to the sorting step's.
 constexpr int SUM_THREADS = 256;
 
-// This thread's share of sum_i w[i] * v[i] over [lo, hi) (w null: unit weights): i = lo + threadIdx.x, + SUM_THREADS, ...
-__device__ __forceinline__ double chunk_sum(const float* __restrict__ v, const float* __restrict__ w, long long lo, long long hi)
+// Term i of sum_i w[i] * v[i] (w null: unit weights), in fp64: one expression for every such sum that must agree.
+__device__ __forceinline__ double weighted_term(const float* __restrict__ v, const float* __restrict__ w, long long i)
 {
-    double acc = 0.0;
-    for (long long i = lo + threadIdx.x; i < hi; i += SUM_THREADS)
-        acc += w != nullptr ? (double)w[i] * (double)v[i] : (double)v[i];
-    return acc;
+    return w != nullptr ? (double)w[i] * (double)v[i] : (double)v[i];
 }
 
 // The block's total of v, in thread 0.

@@ -66,7 +66,7 @@ extern "C" __global__ void count_moved_rows(const int* __restrict__ labels, cons
 // rows; gives previous the new labels; and zeroes signed_counts, which no kernel reads after the scan, for the next
 // step's count (a memset node fewer in the captured step). Also, where partials is not null, the partial sums of the step's inertia:
 // block (c, b)'s rows are chunk c of segmented_sum_partial over the distances with the same grid, and each thread sums
-// its rows in chunk_sum's order, which saves the step that launch.
+// its rows in segmented_sum_partial's order, which saves the step that launch.
 //   counts    int32 (B*k)             in/out: rows per cluster
 //   sorted    int32 (2 * moved rows)  out: global row indices b*n + i
 //   distances fp32 (B*n), weights fp32 (B*n) or null, partials fp64 (B, chunks) out: as segmented_sum_partial
@@ -87,12 +87,12 @@ extern "C" __global__ void __launch_bounds__(SUM_THREADS) scatter_moved_rows(
     }
     const RowRange rows = block_rows(n);
     // The inertia's partial sum: each thread adds its rows' distances as it meets them in the first pass over the labels,
-    // which visits them in chunk_sum's order.
+    // which visits them in segmented_sum_partial's order (each thread's rows in increasing order).
     const float* dist = partials != nullptr ? distances + (size_t)b * n : nullptr;
     const float* wts = partials != nullptr && weights != nullptr ? weights + (size_t)b * n : nullptr;
     double acc = 0.0;
     auto add_distance = [&](int i) {
-        if (dist != nullptr) acc += wts != nullptr ? (double)wts[i] * (double)dist[i] : (double)dist[i];
+        if (dist != nullptr) acc += weighted_term(dist, wts, i);
     };
     auto write_partial = [&]() {  // by every thread of the block
         if (partials == nullptr) return;

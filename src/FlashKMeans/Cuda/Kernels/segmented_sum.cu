@@ -19,7 +19,9 @@ extern "C" __global__ void __launch_bounds__(SUM_THREADS) segmented_sum_partial(
     const long long hi = min(len, lo + per);
     const float* s = v + (size_t)b * len;
     const float* ws = w != nullptr ? w + (size_t)b * len : nullptr;
-    const double t = block_sum(chunk_sum(s, ws, lo, hi));
+    double acc = 0.0;
+    for (long long i = lo + threadIdx.x; i < hi; i += SUM_THREADS) acc += weighted_term(s, ws, i);
+    const double t = block_sum(acc);
     if (threadIdx.x == 0) partials[(size_t)b * chunks + blockIdx.x] = t;
 }
 
