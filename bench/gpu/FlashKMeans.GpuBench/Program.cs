@@ -83,11 +83,7 @@ static (double Iter, double Assign, double Update, double Fit) Single(CudaSessio
     s.FillNormal(rows.Pointer, (long)n * d, 42);
     using var binding = new CudaDataBinding(s, rows, n, d, k, deterministic);
     binding.Batch.AllowIncremental = !fullUpdate;
-    var initial = new float[k * d];
-    binding.GatherRows(Enumerable.Range(0, k).Select(i => (long)i * (n / k)).ToArray(), initial, default, default);
-    binding.SetCentroids(initial);
-    for (int i = 0; i < 3; i++)
-        binding.Step(false, default);
+    var initial = StartFromDataRows(binding, n, k, d);
     var steps = new List<double>();
     var moved = new List<double>();
     for (int i = 0; i < iterations; i++)
@@ -108,16 +104,24 @@ static (double Iter, double Assign, double Update, double Fit) Single(CudaSessio
     return (Median(steps), assign, update, fit.Elapsed.TotalMilliseconds / FitSteps);
 }
 
-static void FitDetail(CudaSession s, string name, int n, int k, int d, bool deterministic, int iterations, double[] thresholds)
+// Starts a fit from centroids at rows i·N/K of the data and runs the 3 warm-up steps; returns those centroids, from which
+// the whole fits start again.
+static float[] StartFromDataRows(CudaDataBinding binding, int n, int k, int d)
 {
-    using var rows = new DeviceBuffer<float>(s.Context, (long)n * d);
-    s.FillNormal(rows.Pointer, (long)n * d, 42);
-    using var binding = new CudaDataBinding(s, rows, n, d, k, deterministic);
     var initial = new float[k * d];
     binding.GatherRows(Enumerable.Range(0, k).Select(i => (long)i * (n / k)).ToArray(), initial, default, default);
     binding.SetCentroids(initial);
     for (int i = 0; i < 3; i++)
         binding.Step(false, default);
+    return initial;
+}
+
+static void FitDetail(CudaSession s, string name, int n, int k, int d, bool deterministic, int iterations, double[] thresholds)
+{
+    using var rows = new DeviceBuffer<float>(s.Context, (long)n * d);
+    s.FillNormal(rows.Pointer, (long)n * d, 42);
+    using var binding = new CudaDataBinding(s, rows, n, d, k, deterministic);
+    var initial = StartFromDataRows(binding, n, k, d);
     double assign = TimeEvents(s, iterations, binding.EnqueueAssign);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"## {name}: assign {assign:F3} ms (events, median of {iterations})"));
     Console.WriteLine("| threshold | step | ms | update | moved % |");
