@@ -207,6 +207,12 @@ internal sealed class CudaBatch : IDisposable
     /// <summary>False to sum every row in every step (for tests and benchmarks that compare the two updates).</summary>
     internal bool AllowIncremental { get; set; } = true;
 
+    /// <summary>
+    /// False to count the labels with the separate kernels even where the assignment could (<see cref="CudaSession.CanCountLabels"/>),
+    /// for tests that compare the two. Set it before the first step, which captures the launches.
+    /// </summary>
+    internal bool AllowAssignCounting { get; set; } = true;
+
     /// <summary>The largest share of moved labels after which a step is incremental (<see cref="IncrementalUpdate.MaxMovedFraction"/>; benchmarks vary it).</summary>
     internal double IncrementalThreshold { get; set; } = IncrementalUpdate.MaxMovedFraction;
 
@@ -332,7 +338,7 @@ internal sealed class CudaBatch : IDisposable
     {
         if (!include)
             return false;
-        if (!_s.CanCountLabels(Dimension, Pitch))
+        if (!AllowAssignCounting || !_s.CanCountLabels(Dimension, Pitch))
         {
             EnqueueAssign();
             return false;

@@ -553,34 +553,57 @@ internal sealed class CudaSession : IDisposable
     /// The incremental update's first pass (moved_rows.cu, count_moved_rows): each row of the <paramref name="n"/> whose label
     /// differs from <paramref name="previous"/> (the labels the fixed-point sums hold) is counted in <paramref name="changed"/>
     /// (one uint64 per problem) and in its two signed clusters (<paramref name="signedCounts"/>: joined b·k + new, then left
-    /// B·k + b·k + old). Zero changed first; signedCounts must be zero, as <see cref="ScatterMovedRows"/> leaves it. (The
+    /// B·k + b·k + old). Zero changed first; signedCounts must be zero, as <see cref="MovedRowSums"/> leaves it. (The
     /// warp-specialised assignment does this count itself: <see cref="AssignCountingLabels"/>.)
     /// </summary>
     public void CountMovedRows(ulong labels, ulong previous, ulong changed, ulong signedCounts, long n, int k, int batches)
     {
         var args = new KernelArgs().Add(labels).Add(previous).Add(changed).Add(signedCounts).Add(RowsPerBatch(n, batches)).Add(k);
         Kernels.Get("moved_rows", "count_moved_rows").Launch(Stream, (SortChunks(batches), batches, 1), 256,
-            SharedIntsBytes(2L * k, Context.MaxSharedMemoryPerBlock), args);
+            MovedRowsInSharedMemory ? SharedIntsBytes(2L * k, Context.MaxSharedMemoryPerBlock) : 0, args);
     }
 
     /// <summary>
-    /// Sorts the moved rows of <see cref="CountMovedRows"/> into their signed clusters' segments: <paramref name="cursor"/>
-    /// is the exclusive scan of <paramref name="signedCounts"/> (consumed), <paramref name="sorted"/> receives two entries
-    /// per moved row, and <paramref name="previous"/> the new labels. Also moves each cluster's count in
-    /// <paramref name="counts"/> by its joined minus its left rows, and zeroes <paramref name="signedCounts"/> for the next step.
+    /// Sorts the moved rows of <see cref="CountMovedRows"/> into their signed clusters' segments; <paramref name="sorted"/>
+    /// receives two entries per moved row, and <paramref name="previous"/> the new labels. Also moves each cluster's count
+    /// in <paramref name="counts"/> by its joined minus its left rows. Where <paramref name="offsets"/> is not 0, the kernel
+    /// scans <paramref name="signedCounts"/> itself (<see cref="ScatterScansMovedRows"/> must hold) and writes the segment
+    /// offsets there, and <paramref name="cursor"/> must be zero; where it is 0, <paramref name="cursor"/> is
+    /// <see cref="ExclusiveScan"/>'s and is consumed.
     /// </summary>
     /// <remarks>
     /// Its grid is that of <see cref="WeightedSumPartials"/>, whose partial sums it also writes, chunk for chunk
     /// (<paramref name="weights"/>: 0 for unit weights); the step's finalize completes the inertias.
     /// </remarks>
-    public void ScatterMovedRows(ulong labels, ulong previous, ulong signedCounts, ulong counts, ulong cursor, ulong sorted, int k,
-                                 StepInertia inertia, ulong weights)
+    public void ScatterMovedRows(ulong labels, ulong previous, ulong signedCounts, ulong counts, ulong cursor, ulong sorted,
+                                 ulong offsets, int k, StepInertia inertia, ulong weights)
     {
-        var args = new KernelArgs().Add(labels).Add(previous).Add(signedCounts).Add(counts).Add(cursor).Add(sorted)
+        var args = new KernelArgs().Add(labels).Add(previous).Add(signedCounts).Add(counts).Add(cursor).Add(sorted).Add(offsets)
             .Add((int)inertia.Rows).Add(k).Add(inertia.Distances).Add(weights).Add(inertia.Partials);
-        Kernels.Get("moved_rows", "scatter_moved_rows").Launch(Stream, (inertia.Chunks, inertia.Problems, 1), 256,
-            SharedIntsBytes(4L * k, MovedScatterMaxShared), args);
+        int shared = offsets != 0 ? MovedScanSharedBytes(k, inertia.Problems)
+            : MovedRowsInSharedMemory ? SharedIntsBytes(4L * k, MovedScatterMaxShared) : 0;
+        Kernels.Get("moved_rows", "scatter_moved_rows").Launch(Stream, (inertia.Chunks, inertia.Problems, 1), 256, shared, args);
     }
+
+    /// <summary>
+    /// Largest number of signed clusters (2·B·K) that <see cref="ScatterMovedRows"/> scans in each block: the scan reads them
+    /// all from every block, which costs less than a launch while they are few.
+    /// </summary>
+    internal const int MaxScannedSignedClusters = 8192;
+
+    /// <summary>Whether <see cref="ScatterMovedRows"/> can scan the signed counts of <paramref name="batches"/> problems of <paramref name="k"/> clusters itself.</summary>
+    public bool ScatterScansMovedRows(int k, int batches) =>
+        MovedRowsInSharedMemory && 2L * k * batches <= MaxScannedSignedClusters && MovedScanSharedBytes(k, batches) > 0;
+
+    /// <summary>
+    /// False to make the moved rows' count and scatter use global atomics, as they do where a problem's clusters do not fit
+    /// in shared memory (about 14,500 of them), and the scan a kernel of its own: for tests of those paths. Set it before
+    /// the first step, which captures the launches.
+    /// </summary>
+    internal bool MovedRowsInSharedMemory { get; set; } = true;
+
+    // scatter_moved_rows' shared memory when it scans: 4k counters and bases, the scan and its 8 ints of scratch.
+    private int MovedScanSharedBytes(int k, int batches) => SharedIntsBytes(4L * k + 2L * k * batches + 8, MovedScatterMaxShared);
 
     // scatter_moved_rows has 64 bytes of static shared memory (block_sum's), which the dynamic part must leave room for.
     private int MovedScatterMaxShared => Context.MaxSharedMemoryPerBlock - 64;
@@ -588,11 +611,14 @@ internal sealed class CudaSession : IDisposable
     /// <summary>
     /// Adds the rows of the "joined" segments to, and subtracts those of the "left" segments from, the fixed-point sums of
     /// <paramref name="clusters"/> clusters (centroid_update.cu, segment_sum_moved_*): <paramref name="offsets"/> has
-    /// 2·clusters + 1 entries, the last the number of sorted positions, which only the device knows.
+    /// 2·clusters + 1 entries, the last the number of sorted positions, which only the device knows. Also zeroes the
+    /// <paramref name="clearInts"/> int32s at <paramref name="clear"/> (the moved rows' counts and cursors, for the next step).
     /// </summary>
-    public void MovedRowSums(ulong x, ulong weights, ulong offsets, ulong sorted, int clusters, int d, int ldx, ulong sums, float scale)
+    public void MovedRowSums(ulong x, ulong weights, ulong offsets, ulong sorted, int clusters, int d, int ldx, ulong sums, float scale,
+                             ulong clear, long clearInts)
     {
-        var args = new KernelArgs().Add(x).Add(weights).Add(offsets).Add(sorted).Add(clusters).Add(d).Add(ldx).Add(sums).Add(scale);
+        var args = new KernelArgs().Add(x).Add(weights).Add(offsets).Add(sorted).Add(clusters).Add(d).Add(ldx).Add(sums).Add(scale)
+            .Add(clear).Add(checked((int)clearInts));
         // About one wave: two blocks of 8 warps per SM, each warp sizing its run from the device-side total.
         Kernels.Get("centroid_update", "segment_sum_moved_" + Precision.Suffix)
             .Launch(Stream, (2L * Context.MultiprocessorCount, 1, 1), 256, SegmentSharedBytes, args);

@@ -26,10 +26,12 @@ internal sealed class IncrementalUpdate : IDisposable
     /// </summary>
     public const double MaxMovedFraction = 0.6;
 
-    private readonly DeviceBuffer<int> _signedCounts;
+    // The signed clusters' row counts, then their cursors (2·B·K each): one buffer, so that the moved sums re-zero both
+    // for the next step in one range.
+    private readonly DeviceBuffer<int> _countsAndCursors;
     private readonly DeviceBuffer<int> _signedOffsets;
-    private readonly DeviceBuffer<int> _signedCursor;
     private readonly DeviceBuffer<int> _sorted;
+    private readonly long _signedClusters;
     private readonly List<IDisposable> _owned = [];
 
     /// <param name="session">The device and its stream.</param>
@@ -38,13 +40,13 @@ internal sealed class IncrementalUpdate : IDisposable
     public IncrementalUpdate(CudaSession session, long rows, long clusters)
     {
         var context = session.Context;
+        _signedClusters = 2 * clusters;
         try
         {
-            _signedCounts = Own(new DeviceBuffer<int>(context, 2 * clusters));
-            _signedOffsets = Own(new DeviceBuffer<int>(context, 2 * clusters + 1));
-            _signedCursor = Own(new DeviceBuffer<int>(context, 2 * clusters));
+            _countsAndCursors = Own(new DeviceBuffer<int>(context, 2 * _signedClusters));
+            _signedOffsets = Own(new DeviceBuffer<int>(context, _signedClusters + 1));
             _sorted = Own(new DeviceBuffer<int>(context, 2 * rows));
-            _signedCounts.Clear(session.Stream);  // zero at each step's count: the scatter re-zeroes them
+            _countsAndCursors.Clear(session.Stream);  // zero at each step's count: the moved sums re-zero them
         }
         catch
         {
@@ -61,9 +63,9 @@ internal sealed class IncrementalUpdate : IDisposable
 
     /// <summary>
     /// Rows per signed cluster (joined b·k + new, then left B·k + b·k + old), which the moved rows' count adds to: zero
-    /// before each step, as each step's scatter leaves them.
+    /// before each step, as each step's moved sums leave them.
     /// </summary>
-    public ulong SignedCounts => _signedCounts.Pointer;
+    public ulong SignedCounts => _countsAndCursors.Pointer;
 
     /// <summary>
     /// Enqueues the update of <paramref name="sums"/> (int64 fixed point at <paramref name="scale"/>, B·K × d) and
@@ -78,11 +80,15 @@ internal sealed class IncrementalUpdate : IDisposable
                         float scale, long total, int k, int d, int ld, int batches, bool countMoved, StepInertia inertia)
     {
         int clusters = batches * k;
+        ulong signedCounts = SignedCounts, cursor = SignedCounts + (ulong)(4 * _signedClusters);
         if (countMoved)
-            s.CountMovedRows(labels, previous, changed, _signedCounts.Pointer, total, k, batches);
-        s.ExclusiveScan(_signedCounts.Pointer, _signedOffsets.Pointer, _signedCursor.Pointer, 2 * clusters);
-        s.ScatterMovedRows(labels, previous, _signedCounts.Pointer, counts, _signedCursor.Pointer, _sorted.Pointer, k, inertia, weights);
-        s.MovedRowSums(x, weights, _signedOffsets.Pointer, _sorted.Pointer, clusters, d, ld, sums, scale);
+            s.CountMovedRows(labels, previous, changed, signedCounts, total, k, batches);
+        // Few signed clusters: the scatter scans them itself, from a zero cursor. Else the scan kernel sets the cursor.
+        bool scans = s.ScatterScansMovedRows(k, batches);
+        if (!scans)
+            s.ExclusiveScan(signedCounts, _signedOffsets.Pointer, cursor, 2 * clusters);
+        s.ScatterMovedRows(labels, previous, signedCounts, counts, cursor, _sorted.Pointer, scans ? _signedOffsets.Pointer : 0, k, inertia, weights);
+        s.MovedRowSums(x, weights, _signedOffsets.Pointer, _sorted.Pointer, clusters, d, ld, sums, scale, signedCounts, 2 * _signedClusters);
     }
 
     private T Own<T>(T resource) where T : IDisposable

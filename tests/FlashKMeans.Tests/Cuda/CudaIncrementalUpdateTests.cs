@@ -7,7 +7,9 @@ namespace FlashKMeans.Tests.Cuda;
 /// <summary>
 /// The incremental update (<see cref="IncrementalUpdate"/>: only the moved rows leave and join the fixed-point sums)
 /// against the full one on the same batch: bit-identical centroids, labels, moved counts and cluster weights after every
-/// step, and centroids equal to the float64 means of the rows under the final labels.
+/// step, and centroids equal to the float64 means of the rows under the final labels. Each kernel path of the update
+/// runs against the full update's default path: global atomics against shared-memory counters, the separate count
+/// kernels against the assignment's storer warps.
 /// </summary>
 [TestClass]
 [TestCategory("Gpu")]
@@ -17,13 +19,29 @@ public sealed class CudaIncrementalUpdateTests
     [TestInitialize]
     public void RequireGpu() => Gpu.Require();
 
+    /// <summary>Which of the incremental update's kernel paths the incremental batch takes.</summary>
+    public enum Path
+    {
+        /// <summary>What the batch picks: shared-memory counters, the scan in the scatter where the clusters are few.</summary>
+        Default,
+        /// <summary>Global atomics in the moved rows' count and scatter, and the scan a kernel of its own.</summary>
+        GlobalAtomics,
+        /// <summary>The separate count and histogram kernels where the assignment's storer warps could count.</summary>
+        SeparateCounts,
+    }
+
     [TestMethod]
-    [DataRow(ComputePrecision.Float16, 128, 300, 1, false)]
-    [DataRow(ComputePrecision.BFloat16, 72, 100, 3, true)]
-    [DataRow(ComputePrecision.TensorFloat32, 96, 64, 2, false)]
-    [DataRow(ComputePrecision.Float16, 512, 200, 1, true)]
-    [DataRow(ComputePrecision.Float32, 20, 7, 2, false)]
-    public void Incremental_steps_give_the_centroids_of_summing_every_row(ComputePrecision precision, int d, int k, int b, bool weighted)
+    [DataRow(ComputePrecision.Float16, 128, 300, 1, false, Path.Default)]
+    [DataRow(ComputePrecision.BFloat16, 72, 100, 3, true, Path.Default)]
+    [DataRow(ComputePrecision.TensorFloat32, 96, 64, 2, false, Path.Default)]
+    [DataRow(ComputePrecision.Float16, 512, 200, 1, true, Path.Default)]
+    [DataRow(ComputePrecision.Float32, 20, 7, 2, false, Path.Default)]
+    [DataRow(ComputePrecision.Float16, 64, 1500, 3, false, Path.Default)]  // 9000 signed clusters: the scan kernel
+    [DataRow(ComputePrecision.Float16, 40, 37, 1, false, Path.Default)]     // 5 vectors a row: 6 slots per warp
+    [DataRow(ComputePrecision.Float16, 128, 300, 2, true, Path.GlobalAtomics)]
+    [DataRow(ComputePrecision.TensorFloat32, 96, 64, 2, false, Path.SeparateCounts)]
+    [DataRow(ComputePrecision.BFloat16, 200, 150, 3, true, Path.SeparateCounts)]
+    public void Incremental_steps_give_the_centroids_of_summing_every_row(ComputePrecision precision, int d, int k, int b, bool weighted, Path path)
     {
         using var s = new CudaSession(CudaContext.Open(0), new CudaPrecision(precision), ownsContext: true);
         const int n = 20011, steps = 8;
@@ -37,6 +55,14 @@ public sealed class CudaIncrementalUpdateTests
         Gpu.LoadCentroids(s, incremental, centroids);
         Gpu.LoadCentroids(s, full, centroids);
         full.AllowIncremental = false;
+        if (path == Path.GlobalAtomics)
+            s.MovedRowsInSharedMemory = false;
+        if (path == Path.SeparateCounts)
+        {
+            if (!s.CanCountLabels(d, incremental.Pitch))
+                Assert.Inconclusive("The assignment does not count labels on this GPU: every batch uses the separate kernels.");
+            incremental.AllowAssignCounting = false;
+        }
         var a = new LloydStepResult[b];
         var f = new LloydStepResult[b];
         int incrementalSteps = 0;

@@ -56,7 +56,7 @@ template <> struct Vec<__nv_bfloat16> {
 // One warp per run of sorted positions. A row is read as 16-byte vectors (ldx * sizeof(T) is a
 // multiple of 16, padding zero); when a row has fewer than 32 vectors, the warp reads several rows
 // per step, lane slot s taking positions s, s + slots, ... of the run. Each lane keeps the partial
-// sums of its vector and flushes them with one atomic per element when its cluster changes.
+// sums of its vector; a warp flushes them with one atomic per element and cluster (segment_reduce).
 //
 // The gathers are cp.async copies into a per-warp shared-memory ring of RING stages of BATCH rows
 // per lane: a lane holds no registers for rows in flight, so far more bytes are in the air than
@@ -114,6 +114,13 @@ __device__ __forceinline__ int segment_of(const int* __restrict__ offsets, int c
 
 // negate_from: segments from there on are subtracted from cluster (segment - negate_from), fixed point only
 // (the incremental update's "left" segments, moved_rows.cu); clusters for none.
+//
+// Where a warp reads several rows per step (slots > 1), the slots' partial sums of one cluster are added across
+// the warp before they are flushed, so that each cluster a warp meets costs one atomic per element, not one per slot
+// and element. A warp regroups when any slot meets a new cluster: slot 0 holds the lowest position, so no later row
+// falls in a cluster below its new one; every cluster below is complete and flushed once, by its first slot, and the
+// partials of its own cluster move to slot 0. (At 2% of 1M x 128 fp16 rows moved, with segments about as long as a
+// warp's run, the two slots' separate flushes issued twice the atomics; NOTES.md, U16.)
 template <typename T, bool kFixed>
 __device__ __forceinline__ void segment_reduce(
     const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ offsets,
@@ -122,29 +129,31 @@ __device__ __forceinline__ void segment_reduce(
 {
     extern __shared__ __align__(16) unsigned char ring_smem[];
     constexpr int EPV = Vec<T>::N;
+    constexpr unsigned FULL = 0xffffffffu;
     const int lane = threadIdx.x & 31;
     const long long warp = ((long long)blockIdx.x * THREADS + threadIdx.x) >> 5;
     const long long first = warp * run;
-    if (first >= total) return;
+    if (first >= total) return;  // the whole warp
     const long long last = min(total, first + run);
     const int vecs = ldx / EPV;
-    const int slots = vecs >= 32 ? 1 : 32 / vecs;
+    const int stride = vecs >= 32 ? 32 : vecs;  // lanes per slot
+    const int slots = 32 / stride;
+    const int slot = lane / stride;
     const char* xb = reinterpret_cast<const char*>(x);
     const unsigned char* mine = ring_smem + (threadIdx.x >> 5) * SMEM_PER_WARP;
     const uint32_t ring = (uint32_t)__cvta_generic_to_shared(mine);
     const long long step = (long long)slots * BATCH;
 
     for (int vbase = 0; vbase < vecs; vbase += 32) {
-        const int v = vecs >= 32 ? vbase + lane : lane % vecs;
-        const int slot = vecs >= 32 ? 0 : lane / vecs;
-        const bool valid = vecs >= 32 ? v < vecs : slot < slots;
-        if (!valid) continue;
+        const int v = vbase + lane % stride;
+        // Lanes past the last slot or vector stay in the loop without rows: the regrouping is warp-wide.
+        const bool valid = v < vecs && slot < slots;
         const int e0 = v * EPV;
         float acc[EPV];
         long long iacc[EPV];
 #pragma unroll
         for (int i = 0; i < EPV; ++i) { acc[i] = 0.f; iacc[i] = 0; }
-        int cur = -1;
+        int cur = -1;  // the cluster this lane's partials belong to; the same in all lanes of a slot
         auto flush = [&]() {
             const bool negate = cur >= negate_from;
             const int target = negate ? cur - negate_from : cur;
@@ -154,9 +163,39 @@ __device__ __forceinline__ void segment_reduce(
                     if (kFixed) atomicAdd(isums + (size_t)target * d + e0 + i, (unsigned long long)(negate ? -iacc[i] : iacc[i]));
                     else atomicAdd(fsums + (size_t)cur * d + e0 + i, (double)acc[i]);
                 }
-                acc[i] = 0.f;
-                iacc[i] = 0;
             }
+        };
+        // Called by all lanes when some slot's next row (next: its cluster, -1 for none) leaves its cluster, or at the
+        // end with next -1. Slots hold nondecreasing clusters, so those of one cluster are neighbours: a segmented
+        // suffix sum over slots gives each cluster's first slot the total.
+        auto regroup = [&](int next) {
+            for (int delta = 1; delta < slots; delta <<= 1) {
+                const int other = __shfl_down_sync(FULL, cur, delta * stride);
+                const bool take = cur >= 0 && slot + delta < slots && other == cur;
+#pragma unroll
+                for (int i = 0; i < EPV; ++i) {
+                    const long long io = __shfl_down_sync(FULL, iacc[i], delta * stride);
+                    const float fo = __shfl_down_sync(FULL, acc[i], delta * stride);
+                    if (take) { iacc[i] += io; acc[i] += fo; }
+                }
+            }
+            const int before = __shfl_up_sync(FULL, cur, stride);
+            const bool head = cur >= 0 && (slot == 0 || before != cur);
+            const int kept = __shfl_sync(FULL, next, lane % stride);  // slot 0's next cluster
+            const bool keep = head && cur == kept;
+            if (head && !keep) flush();
+            // The cluster that goes on is slot 0's next one; its total moves to slot 0, every other lane starts empty.
+            const unsigned keepers = slots > 1 ? __ballot_sync(FULL, keep) : 0u;
+            const int from = keepers != 0 ? (__ffs(keepers) - 1) / stride * stride + lane % stride : lane;
+#pragma unroll
+            for (int i = 0; i < EPV; ++i) {
+                const long long io = slots > 1 ? __shfl_sync(FULL, iacc[i], from) : iacc[i];
+                const float fo = slots > 1 ? __shfl_sync(FULL, acc[i], from) : acc[i];
+                const bool mine = slots > 1 ? slot == 0 && keepers != 0 : keep;
+                iacc[i] = mine ? io : 0;
+                acc[i] = mine ? fo : 0.f;
+            }
+            cur = next;
         };
         // Stage s holds BATCH rows of this lane: its 16-byte vectors at ring + ((s * BATCH + u) * 32 + lane) * 16.
         int cl[RING][BATCH];
@@ -166,11 +205,11 @@ __device__ __forceinline__ void segment_reduce(
 #pragma unroll
             for (int u = 0; u < BATCH; ++u) {
                 const long long p = p0 + (long long)u * slots;
-                out[u] = p < last ? __ldg(sorted + p) : -1;
+                out[u] = valid && p < last ? __ldg(sorted + p) : -1;
             }
         };
-        long long p = first + slot;
-        int seg = segment_of(offsets, clusters, p);
+        const long long p = first + slot;  // this lane's first position
+        int seg = segment_of(offsets, clusters, min(p, total - 1));
         long long seg_end = __ldg(offsets + seg + 1);
         // Stage s's rows start at position p0; issued in increasing p0, so seg only moves forward.
         auto issue = [&](long long p0, const int (&idx)[BATCH], int (&c)[BATCH], float (&wt)[BATCH], int s) {
@@ -193,11 +232,13 @@ __device__ __forceinline__ void segment_reduce(
             issue(p + s * step, idx, cl[s], w[s], s);
         }
         load_indices(p + (RING - 1) * step, next);
-        for (; p < last; p += RING * step) {
+        // q: slot 0's position, the same in every lane, so that the warp leaves the loop together.
+        for (long long q = first; q < last; q += RING * step) {
 #pragma unroll
             for (int s = 0; s < RING; ++s) {
-                const long long pc = p + s * step;
-                if (pc >= last) break;
+                const long long qc = q + s * step;
+                if (qc >= last) break;
+                const long long pc = qc + slot;
                 // Issue the stage RING - 1 ahead into the slot consumed last, then wait for this one.
                 constexpr int kAhead = RING - 1;
                 const int ns = (s + kAhead) % RING;
@@ -207,13 +248,10 @@ __device__ __forceinline__ void segment_reduce(
 #pragma unroll
                 for (int u = 0; u < BATCH; ++u) {
                     const int c = cl[s][u];
+                    if (__any_sync(FULL, c >= 0 && c != cur)) regroup(c);
                     if (c < 0) continue;
                     float val[EPV];
                     Vec<T>::load_shared(mine + ((s * BATCH + u) * 32 + lane) * 16, val);
-                    if (c != cur) {
-                        if (cur >= 0) flush();
-                        cur = c;
-                    }
                     const float wu = w[s][u];
 #pragma unroll
                     for (int i = 0; i < EPV; ++i) {
@@ -223,7 +261,7 @@ __device__ __forceinline__ void segment_reduce(
                 }
             }
         }
-        if (cur >= 0) flush();
+        regroup(-1);
         cp_async_wait<0>();  // the ring is reused by the next vector slice
     }
 }
@@ -245,7 +283,8 @@ __device__ __forceinline__ void segment_reduce(
 // Launch: grid ceil(total / (run * 8)), block 256, dynamic shared memory 98304 bytes (65536 for the sm_70 build).
 // segment_sum_moved_*: the incremental update's sums (moved_rows.cu). offsets has 2 * clusters + 1 entries (the
 // "joined" segments, then the "left" ones, which are subtracted), its last the number of sorted positions; the
-// run is chosen here for the grid the host launches (any; about one wave).
+// run is chosen here for the grid the host launches (any; about one wave). It also zeroes clear[0..clear_len), the
+// moved rows' counts and cursors, which no kernel reads after the scatter, for the next step (a memset node fewer).
 #define SEGMENT_ENTRIES(SUFFIX, T)                                                                          \
     extern "C" __global__ void __launch_bounds__(centroid_update::THREADS, 2) segment_sum_##SUFFIX(          \
         const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ offsets,        \
@@ -266,8 +305,10 @@ __device__ __forceinline__ void segment_reduce(
     extern "C" __global__ void __launch_bounds__(centroid_update::THREADS, 2) segment_sum_moved_##SUFFIX(    \
         const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ offsets,        \
         const int* __restrict__ sorted, int clusters, int d, int ldx, unsigned long long* __restrict__ sums, \
-        float scale)                                                                                        \
+        float scale, int* __restrict__ clear, int clear_len)                                                \
     {                                                                                                       \
+        for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < clear_len; j += gridDim.x * blockDim.x)     \
+            clear[j] = 0;                                                                                   \
         const long long total = offsets[2 * clusters];                                                      \
         const long long warps = (long long)gridDim.x * (centroid_update::THREADS / 32);                     \
         const int run = (int)max(16LL, (total + warps - 1) / warps);                                        \

@@ -63,13 +63,18 @@ __device__ __forceinline__ void tile_argmin(const float (&acc)[64], int col0, fl
     }
 }
 
+// The label stored for an argmin index i: i, or 0 where it is k or more, which happens only when every score was NaN
+// (the engine rejects such input). Every kernel that stores or counts a label goes through here, so they agree.
+__device__ __forceinline__ int stored_label(int i, int k) { return i < k ? i : 0; }
+
 // The end of every tensor-core assignment: row o's best score v = ||c||^2 - 2 x.c at centroid i
 // becomes the distance ||x||^2 + v (clamped at 0) and the label; with update_min only where that
 // improves on min_dist (seeding keeps the distance to the nearest seed so far).
+
 __device__ __forceinline__ void store_nearest(size_t o, float v, int i, int k, const float* __restrict__ xnorm,
                                               int* __restrict__ labels, float* __restrict__ min_dist, int update_min)
 {
-    if (i >= k) i = 0;  // only when every score was NaN; the engine rejects such input
+    i = stored_label(i, k);
     if (min_dist != nullptr) {
         const float dist = fmaxf(xnorm[o] + v, 0.f);
         if (update_min && !(dist < min_dist[o])) return;
@@ -98,6 +103,33 @@ __device__ __forceinline__ int warp_inclusive_scan(int v)
 }
 
 // The label-sort helpers of label_sort.cu and moved_rows.cu.
+
+// Exclusive scan of v[0..len) into out[0..len) by one block of 256 threads, with 8 ints of shared
+// scratch (dynamic: a static array would leave less than the device's maximum for the dynamic part,
+// which the host asks for); returns the total. Thread t scans a contiguous range of ceil(len / 256)
+// values, then the ranges' totals are scanned.
+__device__ __forceinline__ int block_exclusive_scan(const int* v, int* out, int len, int* warp_totals)
+{
+    const int per = (len + 255) / 256;
+    const int lo = min(len, (int)threadIdx.x * per), hi = min(len, lo + per);
+    int sum = 0;
+    for (int j = lo; j < hi; ++j) sum += v[j];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int incl = warp_inclusive_scan(sum);
+    if (lane == 31) warp_totals[warp] = incl;
+    __syncthreads();
+    int before = 0, total = 0;
+#pragma unroll
+    for (int w = 0; w < 8; ++w) {
+        if (w < warp) before += warp_totals[w];
+        total += warp_totals[w];
+    }
+    int run = before + incl - sum;
+    for (int j = lo; j < hi; ++j) { out[j] = run; run += v[j]; }
+    __syncthreads();  // warp_totals is reused by the next call
+    return total;
+}
+
 
 // The rows [lo, hi) of its problem that block (c, b) of a (chunks, B) grid owns: chunk c of ceil(n / chunks) rows, so
 // that a block only ever touches its own problem's k clusters.

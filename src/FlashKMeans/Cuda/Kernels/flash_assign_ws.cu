@@ -154,7 +154,7 @@ __device__ __forceinline__ void update_epilogue(
         float v;
         int i;
         quad_argmin(best[h], best_idx[h], v, i);
-        if (i >= k) i = 0;  // only when every score was NaN, as store_nearest
+        i = stored_label(i, k);
         const size_t o = (size_t)b * n + gr0 + h;
         const bool valid = gr0 + h < n;
         bool moved = false;
@@ -220,7 +220,7 @@ __device__ __forceinline__ void store_row_tiles(
 {
     const int lane = threadIdx.x & 31;
     int it = 0;
-    unsigned moved = 0;  // lane 0's count of this warp's moved rows of problem moved_b, not yet added to changed
+    unsigned moved = 0;  // this warp's moved rows of problem moved_b not yet added to changed: every lane holds it, lane 0 adds it
     int moved_b = 0;
     for (int g = blockIdx.x; g < total; g += gridDim.x, ++it) {
         const int b = g / tpp;
@@ -249,7 +249,7 @@ __device__ __forceinline__ void store_row_tiles(
             for (int q = 0; q < 2; ++q) {
                 const bool valid = row0 + 32 * q + lane < n;
                 const size_t o = (size_t)b * n + row0 + 32 * q + lane;
-                const int label = lab[q] < k ? lab[q] : 0;  // as store_nearest stored it
+                const int label = stored_label(lab[q], k);
                 const int old = valid ? mc.previous[o] : label;
                 if (mc.counts != nullptr) {
                     if (valid) atomicAdd(mc.counts + b * k + label, 1);

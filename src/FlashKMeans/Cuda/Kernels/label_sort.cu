@@ -117,32 +117,6 @@ extern "C" __global__ void __launch_bounds__(1024) exclusive_scan(const int* __r
 // uses warp-aggregated global atomics.
 constexpr int SCATTER_SUB = 8192;  // rows sorted in shared memory at a time
 
-// Exclusive scan of v[0..len) into out[0..len) by one block of 256 threads, with 8 ints of shared
-// scratch (dynamic: a static array would leave less than the device's maximum for the dynamic part,
-// which the host asks for); returns the total. Thread t scans a contiguous range of ceil(len / 256)
-// values, then the ranges' totals are scanned.
-__device__ __forceinline__ int block_exclusive_scan(const int* v, int* out, int len, int* warp_totals)
-{
-    const int per = (len + 255) / 256;
-    const int lo = min(len, (int)threadIdx.x * per), hi = min(len, lo + per);
-    int sum = 0;
-    for (int j = lo; j < hi; ++j) sum += v[j];
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int incl = warp_inclusive_scan(sum);
-    if (lane == 31) warp_totals[warp] = incl;
-    __syncthreads();
-    int before = 0, total = 0;
-#pragma unroll
-    for (int w = 0; w < 8; ++w) {
-        if (w < warp) before += warp_totals[w];
-        total += warp_totals[w];
-    }
-    int run = before + incl - sum;
-    for (int j = lo; j < hi; ++j) { out[j] = run; run += v[j]; }
-    __syncthreads();  // warp_totals is reused by the next call
-    return total;
-}
-
 extern "C" __global__ void scatter_indices(const int* __restrict__ labels, int* __restrict__ cursor,
                                            int* __restrict__ sorted, int n, int k)
 {

@@ -24,7 +24,7 @@
 //   labels   int32  (B*n)     this step's labels
 //   previous int32  (B*n)     the labels of the sums (never -1 here); unchanged (scatter_moved_rows moves them)
 //   changed  uint64 (B)       in/out: moved rows per problem (zero it first)
-//   signed_counts int32 (2*B*k) in/out: rows per signed cluster (zero at first; scatter_moved_rows re-zeroes it)
+//   signed_counts int32 (2*B*k) in/out: rows per signed cluster (zero at first; segment_sum_moved_* re-zeroes it)
 // Launch: grid (chunks, B), block 256, dynamic shared memory 2k ints, or 0 (global atomics).
 extern "C" __global__ void count_moved_rows(const int* __restrict__ labels, const int* __restrict__ previous,
                                             unsigned long long* __restrict__ changed, int* __restrict__ signed_counts,
@@ -61,30 +61,34 @@ extern "C" __global__ void count_moved_rows(const int* __restrict__ labels, cons
     if ((threadIdx.x & 31) == 0 && moved != 0) atomicAdd(changed + b, (unsigned long long)moved);
 }
 
-// Places each moved row in its two signed clusters' segments (cursor: the exclusive scan of signed_counts,
-// consumed here), in no particular order within a segment; moves each cluster's count by its joined minus its left
-// rows; gives previous the new labels; and zeroes signed_counts, which no kernel reads after the scan, for the next
-// step's count (a memset node fewer in the captured step). Also, where partials is not null, the partial sums of the step's inertia:
-// block (c, b)'s rows are chunk c of segmented_sum_partial over the distances with the same grid, and each thread sums
-// its rows in segmented_sum_partial's order, which saves the step that launch.
+// Places each moved row in its two signed clusters' segments, in no particular order within a segment; moves each
+// cluster's count by its joined minus its left rows; and gives previous the new labels. Also, where partials is not
+// null, the partial sums of the step's inertia: block (c, b)'s rows are chunk c of segmented_sum_partial over the
+// distances with the same grid, and each thread sums its rows in segmented_sum_partial's order, which saves the step
+// that launch.
+//
+// Where offsets is not null the kernel also does the scan of signed_counts, which it writes there: every block scans
+// them in shared memory (2·B·k ints, which the host keeps small) and block (0, 0) writes them out, so the step has no
+// scan node (one block's 3.7 us and a graph gap at 1M x 1024; NOTES.md, U16). cursor then holds each signed cluster's
+// rows placed so far (zero at first) rather than where its next row goes (the exclusive_scan kernel's cursor).
 //   counts    int32 (B*k)             in/out: rows per cluster
+//   cursor    int32 (2*B*k)           in/out, as above; segment_sum_moved_* zeroes it with signed_counts for the next step
 //   sorted    int32 (2 * moved rows)  out: global row indices b*n + i
+//   offsets   int32 (2*B*k + 1)       out: the exclusive scan of signed_counts and the total, or null
 //   distances fp32 (B*n), weights fp32 (B*n) or null, partials fp64 (B, chunks) out: as segmented_sum_partial
-// Launch: grid (chunks, B), block SUM_THREADS (256), dynamic shared memory 4k ints, or 0 (global atomics).
+// Launch: grid (chunks, B), block SUM_THREADS (256), dynamic shared memory 4k ints (and 2·B·k + 8 more where offsets
+// is not null), or 0 (global atomics; offsets must be null).
 extern "C" __global__ void __launch_bounds__(SUM_THREADS) scatter_moved_rows(
-    const int* __restrict__ labels, int* previous, int* __restrict__ signed_counts, int* __restrict__ counts,
-    int* __restrict__ cursor, int* __restrict__ sorted, int n, int k, const float* __restrict__ distances,
-    const float* __restrict__ weights, double* __restrict__ partials)
+    const int* __restrict__ labels, int* previous, const int* __restrict__ signed_counts, int* __restrict__ counts,
+    int* __restrict__ cursor, int* __restrict__ sorted, int* __restrict__ offsets, int n, int k,
+    const float* __restrict__ distances, const float* __restrict__ weights, double* __restrict__ partials)
 {
     extern __shared__ int s_mem[];
     const int b = blockIdx.y;
     const int clusters = gridDim.y * k;
     const int threads = gridDim.x * gridDim.y * blockDim.x;
-    for (int c = (blockIdx.y * gridDim.x + blockIdx.x) * blockDim.x + threadIdx.x; c < clusters; c += threads) {
+    for (int c = (blockIdx.y * gridDim.x + blockIdx.x) * blockDim.x + threadIdx.x; c < clusters; c += threads)
         counts[c] += signed_counts[c] - signed_counts[clusters + c];
-        signed_counts[c] = 0;  // for the next step's count
-        signed_counts[clusters + c] = 0;
-    }
     const RowRange rows = block_rows(n);
     // The inertia's partial sum: each thread adds its rows' distances as it meets them in the first pass over the labels,
     // which visits them in segmented_sum_partial's order (each thread's rows in increasing order).
@@ -117,8 +121,9 @@ extern "C" __global__ void __launch_bounds__(SUM_THREADS) scatter_moved_rows(
         return;
     }
     // Count this block's rows per signed cluster, reserve one range of each cluster's segment, then fill it.
-    int* s_count = s_mem;       // 2k: this block's rows per signed cluster, then the next free slot in its range
+    int* s_count = s_mem;        // 2k: this block's rows per signed cluster, then the next free slot in its range
     int* s_base = s_mem + 2 * k; // 2k: where this block's range of each signed cluster starts in sorted
+    int* s_scan = s_mem + 4 * k; // 2·B·k + 8, where offsets is not null: the scan of signed_counts, and its scratch
     for (int j = threadIdx.x; j < 2 * k; j += blockDim.x) s_count[j] = 0;
     __syncthreads();
     for_each_label(labels, rows.lo, rows.hi, [&](int i, int l, int o) {
@@ -128,10 +133,19 @@ extern "C" __global__ void __launch_bounds__(SUM_THREADS) scatter_moved_rows(
         atomicAdd(s_count + k + o, 1);
     }, previous);
     __syncthreads();
+    if (offsets != nullptr) {
+        const int moved = block_exclusive_scan(signed_counts, s_scan, 2 * clusters, s_scan + 2 * clusters);
+        if (blockIdx.x == 0 && blockIdx.y == 0) {
+            for (int j = threadIdx.x; j < 2 * clusters; j += blockDim.x) offsets[j] = s_scan[j];
+            if (threadIdx.x == 0) offsets[2 * clusters] = moved;
+        }
+    }
     write_partial();
     for (int j = threadIdx.x; j < 2 * k; j += blockDim.x) {
         const int c = s_count[j];
-        s_base[j] = c != 0 ? atomicAdd(j < k ? joined + j : left + j - k, c) : 0;
+        const int signed_cluster = j < k ? b * k + j : clusters + b * k + j - k;
+        const int start = offsets != nullptr ? s_scan[signed_cluster] : 0;
+        s_base[j] = c != 0 ? start + atomicAdd(cursor + signed_cluster, c) : 0;
         s_count[j] = 0;
     }
     __syncthreads();
