@@ -34,17 +34,17 @@ internal static class Reference
 
     /// <summary>
     /// Asserts that <paramref name="label"/> is the float64 nearest centroid or ties with it within the
-    /// rounding a float32 ‖x‖² + ‖c‖² − 2x·c evaluation can incur.
+    /// rounding a float32 ‖x‖² + ‖c‖² − 2x·c evaluation can incur (<paramref name="tolerance"/> of ‖x‖² + ‖c‖² + 1).
     /// </summary>
-    public static void AssertNearest(ReadOnlySpan<float> x, ReadOnlySpan<float> centroids, int d, int label, string context)
+    public static void AssertNearest(ReadOnlySpan<float> x, ReadOnlySpan<float> centroids, int d, int label, string context, double tolerance = 1e-5)
     {
         var (best, bestDistance, all) = Nearest(x, centroids, d);
         if (label == best)
             return;
         double scale = Reference.Distance(x, new float[d]) + Reference.Distance(centroids.Slice(label * d, d), new float[d]) + 1;
         double gap = all[label] - bestDistance;
-        if (gap > 1e-5 * scale)
-            throw new AssertFailedException($"{context}: label {label} (distance {all[label]:G9}) but {best} is nearer ({bestDistance:G9}); gap {gap:G3} exceeds rounding tolerance {1e-5 * scale:G3}.");
+        if (gap > tolerance * scale)
+            throw new AssertFailedException($"{context}: label {label} (distance {all[label]:G9}) but {best} is nearer ({bestDistance:G9}); gap {gap:G3} exceeds rounding tolerance {tolerance * scale:G3}.");
     }
 
     /// <summary>Plain Lloyd in float64 from the given centroids; empty clusters keep their centroid.</summary>

@@ -170,6 +170,7 @@ static (double Iter, double Assign, double Update, double Fit) Batched(CudaSessi
         s.FillNormal(batch.Centroids.Pointer, (long)b * k * d, 7);
         s.PackRows(batch.Centroids.Pointer, (long)b * k, d, d, batch.PackedCentroids.Pointer, ld, batch.CentroidNorms.Pointer);
         s.Stream.Synchronize();
+        batch.CentroidsWritten();
         batch.ForgetClusterSizes();
     }
     Start();

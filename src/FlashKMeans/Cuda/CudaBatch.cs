@@ -55,6 +55,10 @@ internal sealed class CudaBatch : IDisposable
     private long? _largestCluster;                      // of the last step, for FusedUpdatePolicy
     private bool _sumsHold;                             // _sums and _counts are those of _previousLabels
     private long _lastChanged = long.MaxValue;          // moved labels of the last step, all problems
+    // The centroids as the warp-specialised assignment reads them, or null where it does not run; laid out whole
+    // before a step where _tilesStale, and kept current by each step's finalize.
+    private readonly CentroidTiles? _tiles;
+    private bool _tilesStale = true;
 
     /// <param name="session">The device.</param>
     /// <param name="batches">B.</param>
@@ -91,6 +95,12 @@ internal sealed class CudaBatch : IDisposable
             PackedCentroids = Own(new DeviceBuffer<byte>(_context, clusterRows * Pitch * session.Precision.ElementBytes));
             CentroidNorms = Own(new DeviceBuffer<float>(_context, clusterRows));
             session.ReserveCentroidTiles(clusters, Pitch, batches);  // the captured step must not allocate
+            int tileChunks = session.CentroidTileChunks(dimension, Pitch);
+            if (tileChunks > 0)
+            {
+                TileBuffer = Own(new DeviceBuffer<byte>(_context, batches * ((clusters + 127L) / 128) * CudaSession.CentroidTileBytes(tileChunks)));
+                _tiles = new CentroidTiles(TileBuffer.Pointer, clusters, tileChunks);
+            }
             _counts = Own(new DeviceBuffer<int>(_context, clusterRows));
             _offsets = Own(new DeviceBuffer<int>(_context, clusterRows + 1));
             _cursor = Own(new DeviceBuffer<int>(_context, clusterRows));
@@ -198,6 +208,19 @@ internal sealed class CudaBatch : IDisposable
     }
 
     /// <summary>
+    /// Says that <see cref="Centroids"/>, <see cref="PackedCentroids"/> and <see cref="CentroidNorms"/> were written outside a
+    /// step (loaded or re-seeded), so that the next step lays them out for the assignment again: every caller that writes
+    /// them must call it. Steps keep that layout current themselves.
+    /// </summary>
+    public void CentroidsWritten() => _tilesStale = true;
+
+    /// <summary>The centroids laid out for the warp-specialised assignment (for tests), or null where it does not run.</summary>
+    internal CentroidTiles? Tiles => _tiles;
+
+    /// <summary>The memory of <see cref="Tiles"/>, or null.</summary>
+    internal DeviceBuffer<byte>? TileBuffer { get; }
+
+    /// <summary>
     /// Whether the next <see cref="Step"/> updates the sums by the moved rows alone: they hold for the last labels, and the
     /// last step moved few enough rows (<see cref="IncrementalUpdate.Suits"/>).
     /// </summary>
@@ -241,6 +264,12 @@ internal sealed class CudaBatch : IDisposable
                 _graphsFailed = true;  // fall back to plain launches
             }
         }
+        if (_tiles is CentroidTiles tiles && _tilesStale)
+        {
+            // Outside the graph: each step's finalize keeps the tiles current from then on.
+            _s.PackCentroidTiles(PackedCentroids.Pointer, CentroidNorms.Pointer, Clusters, Pitch, Batches, tiles);
+            _tilesStale = false;
+        }
         if (_stepGraphs.TryGetValue(key, out var graph))
             graph.Launch(_s.Stream);
         else
@@ -282,11 +311,11 @@ internal sealed class CudaBatch : IDisposable
             _counts.Clear(s.Stream);
             if (includeAssign)
                 s.AssignWithUpdate(X.Pointer, XNorms.Pointer, Rows, d, ld, PackedCentroids.Pointer, CentroidNorms.Pointer, k,
-                    Labels.Pointer, Distances.Pointer, b, weights, _previousLabels.Pointer, _counts.Pointer, _scalars.At(b), _fusedSums);
+                    Labels.Pointer, Distances.Pointer, b, weights, _previousLabels.Pointer, _counts.Pointer, _scalars.At(b), _fusedSums, _tiles);
             s.WeightedSumPartials(inertia, weights);
             EnqueueClusterWeights(weights, total, k, b);
             s.FinalizeCentroidsFromSlabs(_fusedSums, _counts.Pointer, _weightSums?.Pointer ?? 0, Centroids.Pointer, _shift.Pointer,
-                WeightOut, clusters, d, normalizeCentroids, PackedCentroids.Pointer, CentroidNorms.Pointer, LargestClusterSlot, inertia);
+                WeightOut, clusters, d, normalizeCentroids, PackedCentroids.Pointer, CentroidNorms.Pointer, LargestClusterSlot, inertia, _tiles);
             EnqueueReadBack();
             return;
         }
@@ -313,7 +342,7 @@ internal sealed class CudaBatch : IDisposable
         EnqueueClusterWeights(weights, total, k, b);
         s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, Centroids.Pointer, _shift.Pointer,
             WeightOut, clusters, d, _fixedPoint ? 1.0 / Scale : null, 1.0 / WeightScale, normalizeCentroids,
-            PackedCentroids.Pointer, CentroidNorms.Pointer, ld, LargestClusterSlot, inertia);
+            PackedCentroids.Pointer, CentroidNorms.Pointer, ld, LargestClusterSlot, inertia, _tiles);
         EnqueueReadBack();
     }
 
@@ -344,7 +373,7 @@ internal sealed class CudaBatch : IDisposable
             return false;
         }
         _s.AssignCountingLabels(X.Pointer, XNorms.Pointer, Rows, Dimension, Pitch, PackedCentroids.Pointer, CentroidNorms.Pointer, Clusters,
-            Labels.Pointer, Distances.Pointer, Batches, count);
+            Labels.Pointer, Distances.Pointer, Batches, count, _tiles);
         return true;
     }
 

@@ -250,6 +250,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         _centroids.CopyFrom(centroids, 0, _s.Stream);
         _s.PackRows(_centroids.Pointer, _k, _d, _d, _packedCentroids.Pointer, _ld, _centroidNorms.Pointer);
         _s.Stream.Synchronize();
+        _batch.CentroidsWritten();
         _batch.ForgetClusterSizes();  // new centroids: the last step's cluster sizes say nothing of the next
     }
 

@@ -174,6 +174,23 @@ internal sealed class CudaSession : IDisposable
         return _centroidTiles.Pointer;
     }
 
+    /// <summary>
+    /// 128-byte chunks per row of the packed centroid tiles that rows of dimension <paramref name="d"/> at pitch
+    /// <paramref name="ld"/> are assigned against, or 0 where their assignment reads no tiles (<see cref="CanCountLabels"/>).
+    /// </summary>
+    public int CentroidTileChunks(int d, int ld) => CanCountLabels(d, ld) ? WarpSpecialisedChunks(ld * Precision.ElementBytes) : 0;
+
+    /// <summary>
+    /// Lays the stored centroids (B problems of <paramref name="k"/> rows at pitch <paramref name="ld"/>) and their norms out as
+    /// <paramref name="tiles"/>, padding included (flash_assign_ws.cu, pack_centroid_tiles).
+    /// </summary>
+    public void PackCentroidTiles(ulong centroids, ulong centroidNorms, int k, int ld, int batches, CentroidTiles tiles)
+    {
+        long pieces = (long)((k + 127) / 128) * tiles.Chunks * 1024;  // 16-byte pieces per problem
+        var pack = new KernelArgs().Add(centroids).Add(centroidNorms).Add(tiles.Pointer).Add(k).Add(ld * Precision.ElementBytes).Add(tiles.Chunks);
+        Kernels.Get("flash_assign_ws", "pack_centroid_tiles").Launch(Stream, (Math.Min((pieces + 255) / 256, 264), batches, 1), 256, 0, pack);
+    }
+
     private void RaiseSharedMemory(CudaFunction function, string name, int bytes)
     {
         if (_sharedRaised.Add(name))
@@ -263,17 +280,19 @@ internal sealed class CudaSession : IDisposable
     /// first pass over the labels, in the storer warps (flash_assign_ws.cu, MovedCount): <see cref="CountMovedRows"/>' or
     /// <see cref="Histogram"/>'s, as <paramref name="count"/> says. Only where <see cref="CanCountLabels"/>.
     /// </summary>
+    /// <remarks>With <paramref name="tiles"/> the centroids are read from those, which must hold them (a batch's own tiles:
+    /// <see cref="PackCentroidTiles"/>, then the finalize); else they are packed into the session's tiles first.</remarks>
     public void AssignCountingLabels(ulong x, ulong xNorms, long n, int d, int ld, ulong centroids, ulong centroidNorms, int k,
-                                     ulong labels, ulong distances, int batches, LabelCount count)
+                                     ulong labels, ulong distances, int batches, LabelCount count, CentroidTiles? tiles = null)
     {
         if (!CanCountLabels(d, ld))
             throw new InvalidOperationException($"Rows of {d} values at pitch {ld} do not take the warp-specialised assignment, so it cannot count the labels.");
-        AssignRows(x, xNorms, n, d, ld, centroids, centroidNorms, k, ld, labels, distances, false, batches, count);
+        AssignRows(x, xNorms, n, d, ld, centroids, centroidNorms, k, ld, labels, distances, false, batches, count, tiles);
     }
 
     // count: the storer warps' count of labels (AssignCountingLabels), or none; only the warp-specialised kernel takes it.
     private void AssignRows(ulong x, ulong xNorms, long n, int d, int ldx, ulong centroids, ulong centroidNorms, int k, int ldc,
-                            ulong labels, ulong distances, bool updateMin, int batches, LabelCount count)
+                            ulong labels, ulong distances, bool updateMin, int batches, LabelCount count, CentroidTiles? tiles = null)
     {
         if (n > int.MaxValue)
             throw new NotSupportedException($"{n} rows exceed one assignment launch; bind fewer rows.");
@@ -283,7 +302,7 @@ internal sealed class CudaSession : IDisposable
         {
             var tail = new KernelArgs().Add(updateMin ? 1 : 0).Add(count.Previous).Add(count.SignedCounts).Add(count.Changed).Add(count.Counts);
             AssignWarpSpecialised(x, xNorms, (int)n, ldx, centroids, centroidNorms, k, labels, distances, batches,
-                WarpSpecialisedChunks(ldx * Precision.ElementBytes), name, tail, fused: false);
+                WarpSpecialisedChunks(ldx * Precision.ElementBytes), name, tail, fused: false, tiles);
             return;
         }
         if (path == AssignPath.Exact)
@@ -331,23 +350,33 @@ internal sealed class CudaSession : IDisposable
     /// </summary>
     public void AssignWithUpdate(ulong x, ulong xNorms, long n, int d, int ld, ulong centroids, ulong centroidNorms, int k,
                                  ulong labels, ulong distances, int batches, ulong weights, ulong previous, ulong counts, ulong changed,
-                                 FusedSums sums)
+                                 FusedSums sums, CentroidTiles? tiles = null)
     {
         if (!CanFuseUpdate(d, ld))
             throw new InvalidOperationException($"Rows of {d} values at pitch {ld} do not take the warp-specialised assignment, so they cannot carry the update.");
         var update = new KernelArgs().Add(weights).Add(previous).Add(counts).Add(changed).Add(sums.Pointer).Add(sums.Count).Add(sums.Stride);
         AssignWarpSpecialised(x, xNorms, (int)n, ld, centroids, centroidNorms, k, labels, distances, batches,
-            WarpSpecialisedChunks(ld * Precision.ElementBytes), AssignKernelName(d, ld, ld), update, fused: true);
+            WarpSpecialisedChunks(ld * Precision.ElementBytes), AssignKernelName(d, ld, ld), update, fused: true, tiles);
     }
 
     // tail: the entry's arguments after batches (the plain entries' update_min and MovedCount, or the _update entries' FusedUpdate).
+    // own: tiles that hold the centroids already, or null to pack them into the session's.
     private void AssignWarpSpecialised(ulong x, ulong xNorms, int n, int ld, ulong centroids, ulong centroidNorms, int k,
-                                       ulong labels, ulong distances, int batches, int chunks, string name, KernelArgs tail, bool fused)
+                                       ulong labels, ulong distances, int batches, int chunks, string name, KernelArgs tail, bool fused,
+                                       CentroidTiles? own)
     {
-        ulong tiles = CentroidTiles(k, chunks, batches);
-        long pieces = (long)((k + 127) / 128) * chunks * 1024;  // 16-byte pieces per problem
-        var pack = new KernelArgs().Add(centroids).Add(centroidNorms).Add(tiles).Add(k).Add(ld * Precision.ElementBytes).Add(chunks);
-        Kernels.Get("flash_assign_ws", "pack_centroid_tiles").Launch(Stream, (Math.Min((pieces + 255) / 256, 264), batches, 1), 256, 0, pack);
+        ulong tiles;
+        if (own is CentroidTiles given)
+        {
+            if (given.K != k || given.Chunks != chunks)
+                throw new ArgumentException($"The tiles hold {given.K} centroids of {given.Chunks} chunks, not {k} of {chunks}.", nameof(own));
+            tiles = given.Pointer;
+        }
+        else
+        {
+            tiles = CentroidTiles(k, chunks, batches);
+            PackCentroidTiles(centroids, centroidNorms, k, ld, batches, new CentroidTiles(tiles, k, chunks));
+        }
 
         var (groups, _) = WarpSpecialisedShape(chunks);
         int shared = WarpSpecialisedSharedBytes(chunks, fused);
@@ -653,13 +682,14 @@ internal sealed class CudaSession : IDisposable
     /// </summary>
     public void FinalizeCentroids(ulong sums, ulong counts, ulong weightSums, ulong centroids, ulong shift, ulong weightOut,
                                   int k, int d, double? inverseScale, double inverseWeightScale, bool normalize,
-                                  ulong packed = 0, ulong norms = 0, int packedPitch = 0, ulong maxCount = 0, StepInertia? inertia = null)
+                                  ulong packed = 0, ulong norms = 0, int packedPitch = 0, ulong maxCount = 0, StepInertia? inertia = null,
+                                  CentroidTiles? tiles = null)
     {
         var args = new KernelArgs().Add(sums).Add(counts).Add(weightSums);
         if (inverseScale is double inv)
             args = args.Add(inv).Add(inverseWeightScale);
         string name = inverseScale is null ? "finalize_centroids" : "finalize_centroids_fixed";
-        LaunchFinalize(name, args, centroids, shift, weightOut, k, d, normalize, packed, norms, packedPitch, maxCount, inertia);
+        LaunchFinalize(name, args, centroids, shift, weightOut, k, d, normalize, packed, norms, packedPitch, maxCount, inertia, tiles);
     }
 
     /// <summary>
@@ -667,16 +697,20 @@ internal sealed class CudaSession : IDisposable
     /// float64, then zeroed for the next step); <paramref name="weightSums"/> fp64, or 0 for the counts.
     /// </summary>
     public void FinalizeCentroidsFromSlabs(FusedSums sums, ulong counts, ulong weightSums, ulong centroids, ulong shift, ulong weightOut,
-                                           int k, int d, bool normalize, ulong packed, ulong norms, ulong maxCount, StepInertia? inertia = null)
+                                           int k, int d, bool normalize, ulong packed, ulong norms, ulong maxCount, StepInertia? inertia = null,
+                                           CentroidTiles? tiles = null)
     {
         var args = new KernelArgs().Add(sums.Pointer).Add(sums.Count).Add(sums.Stride).Add(sums.Pitch).Add(counts).Add(weightSums);
-        LaunchFinalize("finalize_centroids_slabs", args, centroids, shift, weightOut, k, d, normalize, packed, norms, sums.Pitch, maxCount, inertia);
+        LaunchFinalize("finalize_centroids_slabs", args, centroids, shift, weightOut, k, d, normalize, packed, norms, sums.Pitch, maxCount, inertia, tiles);
     }
 
     // inertia: the step's inertia partials, whose totals the finalize writes (one block per problem), or null.
+    // tiles: a batch's tiles, which the finalize keeps current with the packed rows (which it then needs), or null.
     private void LaunchFinalize(string name, KernelArgs head, ulong centroids, ulong shift, ulong weightOut, int k, int d, bool normalize,
-                                ulong packed, ulong norms, int packedPitch, ulong maxCount, StepInertia? inertia)
+                                ulong packed, ulong norms, int packedPitch, ulong maxCount, StepInertia? inertia, CentroidTiles? tiles)
     {
+        if (tiles is not null && packed == 0)
+            throw new ArgumentException("The finalize writes tiles only along with the packed rows.", nameof(tiles));
         var args = head.Add(centroids).Add(shift).Add(weightOut).Add(k).Add(d).Add(normalize ? 1 : 0)
             .Add(packed).Add(norms).Add(packedPitch).Add(Precision.PackCode).Add(maxCount);
         long blocks = (k + 7) / 8;
@@ -689,6 +723,7 @@ internal sealed class CudaSession : IDisposable
         {
             args = args.Add(0UL).Add(0UL).Add(0).Add(0);
         }
+        args = tiles is CentroidTiles t ? args.Add(t.Pointer).Add(t.K).Add(t.Chunks) : args.Add(0UL).Add(0).Add(0);
         Kernels.Get("centroid_update", name).Launch(Stream, (blocks, 1, 1), 256, 0, args);
     }
 

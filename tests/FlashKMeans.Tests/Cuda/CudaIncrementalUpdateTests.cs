@@ -87,7 +87,7 @@ public sealed class CudaIncrementalUpdateTests
         // The sums are right, not merely equal: each centroid is the weighted mean of the stored rows under the labels of
         // the last step (the steps' labels were those of the centroids before it, which the last step replaced).
         var labels = Read(incremental.Labels, s);
-        var stored = StoredRows(s, incremental, b * n, d);
+        var stored = Gpu.Stored(s, incremental.X, b * n, incremental.Pitch, d);
         var got = Read(incremental.Centroids, s);
         var sums = new double[b * k * d];
         var mass = new double[b * k];
@@ -109,26 +109,6 @@ public sealed class CudaIncrementalUpdateTests
                 Assert.AreEqual(expected, got[c * d + j], 2e-6 * Math.Max(1, Math.Abs(expected)), $"cluster {c}, element {j}");
             }
         }
-    }
-
-    /// <summary>The rows as the device stores them (rounded to the session's precision), as float64-exact floats.</summary>
-    private static float[] StoredRows(CudaSession s, CudaBatch batch, long rows, int d)
-    {
-        var packed = new byte[rows * batch.Pitch * s.Precision.ElementBytes];
-        batch.X.CopyTo(packed, 0, s.Stream);
-        var result = new float[rows * d];
-        for (long r = 0; r < rows; r++)
-            for (int j = 0; j < d; j++)
-            {
-                long at = (r * batch.Pitch + j) * s.Precision.ElementBytes;
-                result[r * d + j] = s.Precision.ElementBytes switch
-                {
-                    4 => BitConverter.ToSingle(packed, (int)at),
-                    _ when s.Precision.Mode == ComputePrecision.BFloat16 => BitConverter.Int32BitsToSingle(BitConverter.ToUInt16(packed, (int)at) << 16),
-                    _ => (float)BitConverter.ToHalf(packed, (int)at),
-                };
-            }
-        return result;
     }
 
     private static T[] Read<T>(DeviceBuffer<T> buffer, CudaSession s) where T : unmanaged

@@ -22,6 +22,31 @@ internal static class Gpu
             Assert.Inconclusive($"no CUDA device: {Reason}");
     }
 
+    /// <summary>
+    /// The <paramref name="rows"/> rows of <paramref name="d"/> values at pitch <paramref name="pitch"/> that
+    /// <paramref name="buffer"/> stores in the session's precision (data rows, or packed centroids), as floats, which hold
+    /// them exactly.
+    /// </summary>
+    public static float[] Stored(CudaSession s, DeviceBuffer<byte> buffer, long rows, int pitch, int d)
+    {
+        int bytes = s.Precision.ElementBytes;
+        var packed = new byte[rows * pitch * bytes];
+        buffer.CopyTo(packed, 0, s.Stream);
+        var result = new float[rows * d];
+        for (long r = 0; r < rows; r++)
+            for (int j = 0; j < d; j++)
+            {
+                int at = (int)((r * pitch + j) * bytes);
+                result[r * d + j] = bytes switch
+                {
+                    4 => BitConverter.ToSingle(packed, at),
+                    _ when s.Precision.Mode == ComputePrecision.BFloat16 => BitConverter.Int32BitsToSingle(BitConverter.ToUInt16(packed, at) << 16),
+                    _ => (float)BitConverter.ToHalf(packed, at),
+                };
+            }
+        return result;
+    }
+
     /// <summary>The value the device stores for <paramref name="v"/> in <paramref name="precision"/>.</summary>
     public static float Round(float v, ComputePrecision precision)
     {
@@ -82,5 +107,6 @@ internal static class Gpu
         s.PackRows(batch.Centroids.Pointer, (long)batch.Batches * batch.Clusters, batch.Dimension, batch.Dimension,
             batch.PackedCentroids.Pointer, batch.Pitch, batch.CentroidNorms.Pointer);
         s.Stream.Synchronize();
+        batch.CentroidsWritten();
     }
 }

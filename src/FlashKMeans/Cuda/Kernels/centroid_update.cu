@@ -17,6 +17,7 @@
 //           computed from it, are bit-identical whatever the order: no float atomics anywhere.
 //           The host picks scale = 2^e with max|x| * (points per batch) * scale < 2^62.
 #include "common.cuh"
+#include "centroid_tiles.cuh"
 
 namespace centroid_update {
 
@@ -56,7 +57,7 @@ template <> struct Vec<__nv_bfloat16> {
 // One warp per run of sorted positions. A row is read as 16-byte vectors (ldx * sizeof(T) is a
 // multiple of 16, padding zero); when a row has fewer than 32 vectors, the warp reads several rows
 // per step, lane slot s taking positions s, s + slots, ... of the run. Each lane keeps the partial
-// sums of its vector; a warp flushes them with one atomic per element and cluster (segment_reduce).
+// sums of its vector and flushes them with one atomic per element when its cluster changes.
 //
 // The gathers are cp.async copies into a per-warp shared-memory ring of RING stages of BATCH rows
 // per lane: a lane holds no registers for rows in flight, so far more bytes are in the air than
@@ -114,13 +115,6 @@ __device__ __forceinline__ int segment_of(const int* __restrict__ offsets, int c
 
 // negate_from: segments from there on are subtracted from cluster (segment - negate_from), fixed point only
 // (the incremental update's "left" segments, moved_rows.cu); clusters for none.
-//
-// Where a warp reads several rows per step (slots > 1), the slots' partial sums of one cluster are added across
-// the warp before they are flushed, so that each cluster a warp meets costs one atomic per element, not one per slot
-// and element. A warp regroups when any slot meets a new cluster: slot 0 holds the lowest position, so no later row
-// falls in a cluster below its new one; every cluster below is complete and flushed once, by its first slot, and the
-// partials of its own cluster move to slot 0. (At 2% of 1M x 128 fp16 rows moved, with segments about as long as a
-// warp's run, the two slots' separate flushes issued twice the atomics; NOTES.md, U16.)
 template <typename T, bool kFixed>
 __device__ __forceinline__ void segment_reduce(
     const T* __restrict__ x, const float* __restrict__ weights, const int* __restrict__ offsets,
@@ -129,31 +123,29 @@ __device__ __forceinline__ void segment_reduce(
 {
     extern __shared__ __align__(16) unsigned char ring_smem[];
     constexpr int EPV = Vec<T>::N;
-    constexpr unsigned FULL = 0xffffffffu;
     const int lane = threadIdx.x & 31;
     const long long warp = ((long long)blockIdx.x * THREADS + threadIdx.x) >> 5;
     const long long first = warp * run;
-    if (first >= total) return;  // the whole warp
+    if (first >= total) return;
     const long long last = min(total, first + run);
     const int vecs = ldx / EPV;
-    const int stride = vecs >= 32 ? 32 : vecs;  // lanes per slot
-    const int slots = 32 / stride;
-    const int slot = lane / stride;
+    const int slots = vecs >= 32 ? 1 : 32 / vecs;
     const char* xb = reinterpret_cast<const char*>(x);
     const unsigned char* mine = ring_smem + (threadIdx.x >> 5) * SMEM_PER_WARP;
     const uint32_t ring = (uint32_t)__cvta_generic_to_shared(mine);
     const long long step = (long long)slots * BATCH;
 
     for (int vbase = 0; vbase < vecs; vbase += 32) {
-        const int v = vbase + lane % stride;
-        // Lanes past the last slot or vector stay in the loop without rows: the regrouping is warp-wide.
-        const bool valid = v < vecs && slot < slots;
+        const int v = vecs >= 32 ? vbase + lane : lane % vecs;
+        const int slot = vecs >= 32 ? 0 : lane / vecs;
+        const bool valid = vecs >= 32 ? v < vecs : slot < slots;
+        if (!valid) continue;
         const int e0 = v * EPV;
         float acc[EPV];
         long long iacc[EPV];
 #pragma unroll
         for (int i = 0; i < EPV; ++i) { acc[i] = 0.f; iacc[i] = 0; }
-        int cur = -1;  // the cluster this lane's partials belong to; the same in all lanes of a slot
+        int cur = -1;
         auto flush = [&]() {
             const bool negate = cur >= negate_from;
             const int target = negate ? cur - negate_from : cur;
@@ -163,39 +155,9 @@ __device__ __forceinline__ void segment_reduce(
                     if (kFixed) atomicAdd(isums + (size_t)target * d + e0 + i, (unsigned long long)(negate ? -iacc[i] : iacc[i]));
                     else atomicAdd(fsums + (size_t)cur * d + e0 + i, (double)acc[i]);
                 }
+                acc[i] = 0.f;
+                iacc[i] = 0;
             }
-        };
-        // Called by all lanes when some slot's next row (next: its cluster, -1 for none) leaves its cluster, or at the
-        // end with next -1. Slots hold nondecreasing clusters, so those of one cluster are neighbours: a segmented
-        // suffix sum over slots gives each cluster's first slot the total.
-        auto regroup = [&](int next) {
-            for (int delta = 1; delta < slots; delta <<= 1) {
-                const int other = __shfl_down_sync(FULL, cur, delta * stride);
-                const bool take = cur >= 0 && slot + delta < slots && other == cur;
-#pragma unroll
-                for (int i = 0; i < EPV; ++i) {
-                    const long long io = __shfl_down_sync(FULL, iacc[i], delta * stride);
-                    const float fo = __shfl_down_sync(FULL, acc[i], delta * stride);
-                    if (take) { iacc[i] += io; acc[i] += fo; }
-                }
-            }
-            const int before = __shfl_up_sync(FULL, cur, stride);
-            const bool head = cur >= 0 && (slot == 0 || before != cur);
-            const int kept = __shfl_sync(FULL, next, lane % stride);  // slot 0's next cluster
-            const bool keep = head && cur == kept;
-            if (head && !keep) flush();
-            // The cluster that goes on is slot 0's next one; its total moves to slot 0, every other lane starts empty.
-            const unsigned keepers = slots > 1 ? __ballot_sync(FULL, keep) : 0u;
-            const int from = keepers != 0 ? (__ffs(keepers) - 1) / stride * stride + lane % stride : lane;
-#pragma unroll
-            for (int i = 0; i < EPV; ++i) {
-                const long long io = slots > 1 ? __shfl_sync(FULL, iacc[i], from) : iacc[i];
-                const float fo = slots > 1 ? __shfl_sync(FULL, acc[i], from) : acc[i];
-                const bool mine = slots > 1 ? slot == 0 && keepers != 0 : keep;
-                iacc[i] = mine ? io : 0;
-                acc[i] = mine ? fo : 0.f;
-            }
-            cur = next;
         };
         // Stage s holds BATCH rows of this lane: its 16-byte vectors at ring + ((s * BATCH + u) * 32 + lane) * 16.
         int cl[RING][BATCH];
@@ -205,11 +167,11 @@ __device__ __forceinline__ void segment_reduce(
 #pragma unroll
             for (int u = 0; u < BATCH; ++u) {
                 const long long p = p0 + (long long)u * slots;
-                out[u] = valid && p < last ? __ldg(sorted + p) : -1;
+                out[u] = p < last ? __ldg(sorted + p) : -1;
             }
         };
-        const long long p = first + slot;  // this lane's first position
-        int seg = segment_of(offsets, clusters, min(p, total - 1));
+        long long p = first + slot;
+        int seg = segment_of(offsets, clusters, p);
         long long seg_end = __ldg(offsets + seg + 1);
         // Stage s's rows start at position p0; issued in increasing p0, so seg only moves forward.
         auto issue = [&](long long p0, const int (&idx)[BATCH], int (&c)[BATCH], float (&wt)[BATCH], int s) {
@@ -232,13 +194,11 @@ __device__ __forceinline__ void segment_reduce(
             issue(p + s * step, idx, cl[s], w[s], s);
         }
         load_indices(p + (RING - 1) * step, next);
-        // q: slot 0's position, the same in every lane, so that the warp leaves the loop together.
-        for (long long q = first; q < last; q += RING * step) {
+        for (; p < last; p += RING * step) {
 #pragma unroll
             for (int s = 0; s < RING; ++s) {
-                const long long qc = q + s * step;
-                if (qc >= last) break;
-                const long long pc = qc + slot;
+                const long long pc = p + s * step;
+                if (pc >= last) break;
                 // Issue the stage RING - 1 ahead into the slot consumed last, then wait for this one.
                 constexpr int kAhead = RING - 1;
                 const int ns = (s + kAhead) % RING;
@@ -248,10 +208,13 @@ __device__ __forceinline__ void segment_reduce(
 #pragma unroll
                 for (int u = 0; u < BATCH; ++u) {
                     const int c = cl[s][u];
-                    if (__any_sync(FULL, c >= 0 && c != cur)) regroup(c);
                     if (c < 0) continue;
                     float val[EPV];
                     Vec<T>::load_shared(mine + ((s * BATCH + u) * 32 + lane) * 16, val);
+                    if (c != cur) {
+                        if (cur >= 0) flush();
+                        cur = c;
+                    }
                     const float wu = w[s][u];
 #pragma unroll
                     for (int i = 0; i < EPV; ++i) {
@@ -261,7 +224,7 @@ __device__ __forceinline__ void segment_reduce(
                 }
             }
         }
-        regroup(-1);
+        if (cur >= 0) flush();
         cp_async_wait<0>();  // the ring is reused by the next vector slice
     }
 }
@@ -356,9 +319,21 @@ extern "C" __global__ void cluster_weights_fixed(const float* __restrict__ weigh
 //             them (pack: 0 none, 1 fp32, 2 tf32, 3 fp16, 4 bf16; padding to ldp zero), or null
 //   norms     fp32 (clusters)     out: squared norms of the packed values, summed in pack_rows_*'s order
 //   max_count uint64 (1)          in/out: raised to the largest count, or null
-// A cluster of zero weight keeps its centroid, its packed row and its norm. Packing here saves the
-// step a launch and a pass over the centroids (pack_rows_* after this kernel did the same).
+//   tiles     (centroid_tiles.cuh) out: the packed values and norms also in the warp-specialised assignment's tiles
+//             (tile_k centroids per problem, tile_chunks 128-byte chunks per row), or null. Their padding is
+//             pack_centroid_tiles', which must have written them whole once.
+// A cluster of zero weight keeps its centroid, its packed row, its tile row and its norms. Packing here saves the
+// step a launch and a pass over the centroids (pack_rows_* after this kernel did the same; writing the tiles
+// too saves pack_centroid_tiles' launch, 3.5 us and a graph node at 1M x 1024: NOTES.md, U16).
 // Launch: one warp per cluster, e.g. grid max(ceil(clusters / 8), problems), block 256 (SUM_THREADS).
+// Stores the packed value f (store_packed's result, so exact in the kind) at p.
+__device__ __forceinline__ void store_tile_value(char* p, int kind, float f)
+{
+    if (kind == 3) *reinterpret_cast<__half*>(p) = from_f32<__half>(f);
+    else if (kind == 4) *reinterpret_cast<__nv_bfloat16*>(p) = from_f32<__nv_bfloat16>(f);
+    else *reinterpret_cast<float*>(p) = f;
+}
+
 // Stores v into element e of packed rows of the given kind (as finalize_run documents); returns the value stored.
 __device__ __forceinline__ float store_packed(void* packed, int kind, size_t e, float v)
 {
@@ -410,8 +385,9 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
                                              float* centroids, float* shift, double* weight_out,
                                              int clusters, int d, int normalize,
                                              void* packed, float* norms, int ldp, int pack,
-                                             unsigned long long* max_count)
+                                             unsigned long long* max_count, centroid_tiles::Target tiles)
 {
+    const int element_bytes = pack == 3 || pack == 4 ? 2 : 4;
     const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
     const int lane = threadIdx.x & 31;
     float s = 0.f;
@@ -447,6 +423,7 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
                 if (packed != nullptr) {
                     const float f = store_packed(packed, pack, (size_t)cl * ldp + j, nv);
                     sq = fmaf(f, f, sq);
+                    if (tiles.tiles != nullptr) store_tile_value(tiles.byte_of(cl, j * element_bytes), pack, f);
                 }
             }
         }
@@ -454,6 +431,7 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
             for (int j = d + lane; j < ldp; j += 32) store_packed(packed, pack, (size_t)cl * ldp + j, 0.f);
             sq = warp_sum(sq);
             if (lane == 0 && norms != nullptr) norms[cl] = sq;
+            if (lane == 0 && tiles.tiles != nullptr) *tiles.norm_of(cl) = sq;
         }
     }
     for (int j = lane; j < d; j += 32) sums.clear(cl, d, j);
@@ -476,8 +454,10 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
     float* __restrict__ centroids, float* __restrict__ shift, double* __restrict__ weight_out, int clusters, \
         int d, int normalize, void* __restrict__ packed, float* __restrict__ norms, int ldp, int pack,       \
         unsigned long long* __restrict__ max_count, const double* __restrict__ partials,                     \
-        double* __restrict__ inertia, int chunks, int problems
-#define FINALIZE_TAIL_ARGS centroids, shift, weight_out, clusters, d, normalize, packed, norms, ldp, pack, max_count
+        double* __restrict__ inertia, int chunks, int problems, char* __restrict__ tiles, int tile_k,        \
+        int tile_chunks
+#define FINALIZE_TAIL_ARGS centroids, shift, weight_out, clusters, d, normalize, packed, norms, ldp, pack, max_count, \
+        centroid_tiles::Target{tiles, tile_k, tile_chunks}
 #define FINISH_INERTIA \
     if (partials != nullptr && (int)blockIdx.x < problems) finish_partials(partials, inertia, chunks, blockIdx.x)
 

@@ -27,13 +27,12 @@
 
 namespace flash_assign_ws {
 
-constexpr int BN = 128;                   // centroids per tile
-constexpr int CHUNK_BYTES = BN * 128;     // one 128-byte k-chunk of a tile
-constexpr int NORM_BYTES = BN * 4;        // the tile's centroid norms
+using centroid_tiles::BN;           // centroids per tile
+using centroid_tiles::CHUNK_BYTES;  // one 128-byte k-chunk of a tile
+using centroid_tiles::NORM_BYTES;   // the tile's centroid norms
+using centroid_tiles::tile_bytes;   // bytes of one packed tile in global memory
 
-// Bytes of one packed tile in global memory, and its stride in shared memory (the swizzle needs
-// each chunk 1024-byte aligned).
-__host__ __device__ constexpr int tile_bytes(int kch) { return kch * CHUNK_BYTES + NORM_BYTES; }
+// A tile's stride in shared memory (the swizzle needs each chunk 1024-byte aligned).
 __host__ __device__ constexpr int stage_stride(int kch) { return kch * CHUNK_BYTES + 1024; }
 
 __device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count)
@@ -626,8 +625,8 @@ __device__ __forceinline__ void run_shared_rows(
 }  // namespace flash_assign_ws
 
 // Re-lays stored centroids (B problems of k rows at pitch ldc bytes, ldc <= kch * 128) and their norms
-// into the packed tiles the kernels below stream: per problem ceil(k / 128) tiles of
-// tile_bytes(kch) = kch * 16384 + 512 bytes each. Launch: grid (any, B), block 256.
+// into the packed tiles the kernels below stream (centroid_tiles.cuh): per problem ceil(k / 128) tiles of
+// tile_bytes(kch) = kch * 16384 + 512 bytes each, padding included. Launch: grid (any, B), block 256.
 extern "C" __global__ void pack_centroid_tiles(
     const char* __restrict__ c, const float* __restrict__ cnorm, char* __restrict__ tiles, int k, int ldc_bytes, int kch)
 {
@@ -650,12 +649,12 @@ extern "C" __global__ void pack_centroid_tiles(
         const int cbyte = kc * 128 + chunk * 16;
         uint4 v = make_uint4(0, 0, 0, 0);
         if (gc < k && cbyte < ldc_bytes) v = *reinterpret_cast<const uint4*>(c + (size_t)gc * ldc_bytes + cbyte);
-        *reinterpret_cast<uint4*>(tiles + (size_t)tile * tb + kc * CHUNK_BYTES + swizzle(r, chunk)) = v;
+        *reinterpret_cast<uint4*>(tiles + (size_t)tile * tb + centroid_tiles::row_byte(r, cbyte)) = v;
     }
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (long)ntiles * BN; i += stride) {
         const int tile = (int)(i / BN), r = (int)(i - (long)tile * BN);
         const int gc = tile * BN + r;
-        *reinterpret_cast<float*>(tiles + (size_t)tile * tb + kch * CHUNK_BYTES + 4 * r) = gc < k ? cnorm[gc] : FKM_INF;
+        *reinterpret_cast<float*>(tiles + (size_t)tile * tb + centroid_tiles::norm_at(r, kch)) = gc < k ? cnorm[gc] : FKM_INF;
     }
 }
 

@@ -3,11 +3,7 @@
 // row r at c ^ (r & 7)), the wgmma matrix descriptor that reads them, and the fragment load.
 #pragma once
 #include <stdint.h>
-
-__device__ __forceinline__ uint32_t swizzle(int row, int chunk)
-{
-    return (uint32_t)(row * 128 + ((chunk ^ (row & 7)) << 4));
-}
+#include "centroid_tiles.cuh"  // swizzle
 
 // sm_90 matrix descriptor: start address, leading offset (unused for swizzled K-major), stride
 // offset 1024 bytes between 8-row groups, 128-byte swizzle.
