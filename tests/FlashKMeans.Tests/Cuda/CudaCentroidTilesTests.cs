@@ -61,15 +61,15 @@ public sealed class CudaCentroidTilesTests
     {
         var tiles = batch.Tiles!.Value;
         long bytes = batch.TileBuffer!.Length;
-        using var fresh = new DeviceBuffer<byte>(s.Context, bytes);
+        using var fresh = new DeviceBuffer<uint>(s.Context, bytes / 4);  // a tile is a whole number of words
         fresh.Fill32(0xDEADBEEFu, s.Stream);  // poisoned: the pack must write every byte, padding included
         s.PackCentroidTiles(batch.PackedCentroids.Pointer, batch.CentroidNorms.Pointer, batch.Clusters, batch.Pitch, batch.Batches,
             tiles with { Pointer = fresh.Pointer });
-        var expected = new byte[bytes];
+        var expected = new uint[bytes / 4];
         var got = new byte[bytes];
         fresh.CopyTo(expected, 0, s.Stream);
         batch.TileBuffer.CopyTo(got, 0, s.Stream);
-        int mismatch = expected.AsSpan().CommonPrefixLength(got);
+        int mismatch = System.Runtime.InteropServices.MemoryMarshal.AsBytes(expected.AsSpan()).CommonPrefixLength(got);
         Assert.AreEqual(bytes, (long)mismatch, $"{context}: the tiles differ from a fresh pack from byte {mismatch} on");
     }
 }
