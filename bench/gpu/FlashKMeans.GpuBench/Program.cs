@@ -15,13 +15,13 @@ using FlashKMeans.Cuda.Native;
 // which the event-timed update, repeated on the same labels, cannot be). Medians are reported. TFLOP/s
 // counts 2·N·K·d per assignment. The share of labels moved per timed step goes to standard error.
 //
-// Usage: FlashKMeans.GpuBench [--iters N] [--only SUBSTRING] [--full-update]
+// Usage: FlashKMeans.GpuBench [--iters N] [--only SUBSTRING] [--full-update] [--fit-steps N] [--fit-detail T1,T2,...]
+// --fit-steps N: steps of the whole fit timed after the per-step numbers (the table's last column; default 20).
 // --full-update: every step sums all rows again, instead of the incremental update (IncrementalUpdate), for comparison.
-// --fit-detail T1,T2,...: instead of the table, each step of a 20-step fit of the single-problem shapes (wall ms, kind of
+// --fit-detail T1,T2,...: instead of the table, each step of a fit (--fit-steps) of the single-problem shapes (wall ms, kind of
 // update, labels moved), once per threshold of moved labels for the incremental update (CudaBatch.IncrementalThreshold;
 // a negative one sums every row in every step). Each fit runs twice from the same start; the second is printed.
 int iterations = 20;
-const int FitSteps = 20;  // steps of the whole fit timed after the per-step numbers (the last column)
 string? only = null;
 bool fullUpdate = false;
 double[]? fitThresholds = null;
@@ -30,6 +30,7 @@ for (int i = 0; i < args.Length; i++)
     if (args[i] == "--iters") iterations = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--only") only = args[++i];
     else if (args[i] == "--full-update") fullUpdate = true;
+    else if (args[i] == "--fit-steps") Fit.Steps = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--fit-detail") fitThresholds = args[++i].Split(',').Select(t => double.Parse(t, CultureInfo.InvariantCulture)).ToArray();
 }
 
@@ -63,7 +64,7 @@ if (fitThresholds is not null)
     }
     return;
 }
-Console.WriteLine($"| B | N | K | d | precision | update | ms/iter | assign ms | assign TFLOP/s | update ms | host ms | fit of {FitSteps}, ms/iter |");
+Console.WriteLine($"| B | N | K | d | precision | update | ms/iter | assign ms | assign TFLOP/s | update ms | host ms | fit of {Fit.Steps}, ms/iter |");
 Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 foreach (var shape in shapes)
 {
@@ -99,9 +100,9 @@ static (double Iter, double Assign, double Update, double Fit) Single(CudaSessio
     // A whole fit from the same start, as ANCHORS.md times flash-kmeans: its first steps move most labels and sum every row.
     binding.SetCentroids(initial);
     var fit = Stopwatch.StartNew();
-    for (int i = 0; i < FitSteps; i++)
+    for (int i = 0; i < Fit.Steps; i++)
         binding.Step(false, default);
-    return (Median(steps), assign, update, fit.Elapsed.TotalMilliseconds / FitSteps);
+    return (Median(steps), assign, update, fit.Elapsed.TotalMilliseconds / Fit.Steps);
 }
 
 // Starts a fit from centroids at rows i·N/K of the data and runs the 3 warm-up steps; returns those centroids, from which
@@ -130,13 +131,13 @@ static void FitDetail(CudaSession s, string name, int n, int k, int d, bool dete
     {
         binding.Batch.AllowIncremental = threshold >= 0;
         binding.Batch.IncrementalThreshold = threshold;
-        var times = new double[FitSteps];
-        var kinds = new CudaBatch.UpdateKind[FitSteps];
-        var moved = new double[FitSteps];
+        var times = new double[Fit.Steps];
+        var kinds = new CudaBatch.UpdateKind[Fit.Steps];
+        var moved = new double[Fit.Steps];
         for (int pass = 0; pass < 2; pass++)
         {
             binding.SetCentroids(initial);
-            for (int i = 0; i < FitSteps; i++)
+            for (int i = 0; i < Fit.Steps; i++)
             {
                 var clock = Stopwatch.StartNew();
                 var step = binding.Step(false, default);
@@ -145,7 +146,7 @@ static void FitDetail(CudaSession s, string name, int n, int k, int d, bool dete
                 moved[i] = 100.0 * step.LabelsChanged / n;
             }
         }
-        for (int i = 0; i < FitSteps; i++)
+        for (int i = 0; i < Fit.Steps; i++)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {threshold} | {i + 1} | {times[i]:F3} | {kinds[i]} | {moved[i]:F2} |"));
         double mean = times.Average();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {threshold} | mean | {mean:F3} | {100 * (mean / assign - 1):F1}% over assign | |"));
@@ -187,9 +188,9 @@ static (double Iter, double Assign, double Update, double Fit) Batched(CudaSessi
     double assign = TimeEvents(s, iterations, batch.EnqueueAssign), update = TimeEvents(s, iterations, batch.EnqueueUpdate);
     Start();
     var fit = Stopwatch.StartNew();
-    for (int i = 0; i < FitSteps; i++)
+    for (int i = 0; i < Fit.Steps; i++)
         batch.Step(false, results, default);
-    return (Median(steps), assign, update, fit.Elapsed.TotalMilliseconds / FitSteps);
+    return (Median(steps), assign, update, fit.Elapsed.TotalMilliseconds / Fit.Steps);
 }
 
 static double TimeEvents(CudaSession s, int iterations, Action enqueue)
@@ -216,4 +217,11 @@ static double Median(List<double> values)
     values.Sort();
     int m = values.Count / 2;
     return values.Count % 2 == 1 ? values[m] : 0.5 * (values[m - 1] + values[m]);
+}
+
+/// <summary>The length of the timed whole fits.</summary>
+internal static class Fit
+{
+    /// <summary>Steps of each whole fit (--fit-steps).</summary>
+    public static int Steps { get; set; } = 20;
 }
