@@ -45,8 +45,9 @@ var shapes = new (int B, int N, int K, int D, ComputePrecision P, bool Det)[]
     (1, 1 << 20, 8192, 128, ComputePrecision.TensorFloat32, false),
     (32, 131072, 1000, 128, ComputePrecision.Float16, false),
     (8, 16384, 100, 128, ComputePrecision.Float16, false),
-    // Beyond the anchors: the deterministic update and exact fp32.
+    // Beyond the anchors: the deterministic update (never fused, so incremental at K = 8192 too) and exact fp32.
     (1, 1 << 20, 1024, 128, ComputePrecision.Float16, true),
+    (1, 1 << 20, 8192, 128, ComputePrecision.Float16, true),
     (1, 1 << 20, 1024, 128, ComputePrecision.Float32, false),
 };
 
