@@ -12,7 +12,8 @@
 //
 // Centroids are first re-laid by pack_centroid_tiles into the exact byte image of a stage (the
 // 128-byte-swizzled K-major chunks the wgmma descriptors read, then the tile's 128 centroid norms,
-// +inf past k), so that a stage is one contiguous bulk copy and the argmin needs no bounds checks.
+// +inf past k; centroid_tiles.cuh), so that a stage is one contiguous bulk copy and the argmin needs no
+// bounds checks. A Lloyd step's finalize writes its new centroids into the tiles directly.
 // A row tile of BM rows arrives as 8 bulk copies of BM / 8 consecutive rows each, group i placed 16
 // bytes further along the banks than group i - 1, and fragment row F (0..BM-1) holds data row
 // (BM / 8)(F mod 8) + F / 8: the 8 rows of each fragment matrix then come one from each group and hit
