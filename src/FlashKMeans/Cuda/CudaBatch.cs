@@ -94,7 +94,9 @@ internal sealed class CudaBatch : IDisposable
             Centroids = Own(new DeviceBuffer<float>(_context, clusterRows * dimension));
             PackedCentroids = Own(new DeviceBuffer<byte>(_context, clusterRows * Pitch * session.Precision.ElementBytes));
             CentroidNorms = Own(new DeviceBuffer<float>(_context, clusterRows));
-            session.ReserveCentroidTiles(clusters, Pitch, batches);  // the captured step must not allocate
+            // The session's tiles serve the assignments that do not read the batch's own (AllowAssignCounting off); a
+            // captured step must not allocate them.
+            session.ReserveCentroidTiles(clusters, Pitch, batches);
             int tileChunks = session.CentroidTileChunks(dimension, Pitch);
             if (tileChunks > 0)
             {

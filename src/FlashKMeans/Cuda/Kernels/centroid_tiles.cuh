@@ -27,22 +27,25 @@ __device__ __forceinline__ uint32_t row_byte(int r, int byte)
 }
 __device__ __forceinline__ uint32_t norm_at(int r, int kch) { return (uint32_t)(kch * CHUNK_BYTES + 4 * r); }
 
-// Where centroid c (global: problem c / k, row c % k) of a batch's tiles starts, and its norm.
+// Row r of one tile: where its bytes and its norm go.
+struct TileRow {
+    char* tile;
+    int r;
+    __device__ __forceinline__ char* byte(int b) const { return tile + row_byte(r, b); }
+    __device__ __forceinline__ float* norm(int kch) const { return reinterpret_cast<float*>(tile + norm_at(r, kch)); }
+};
+
+// A batch's tiles: centroid c (global: problem c / k, row c % k) is row (c % k) % BN of tile (c % k) / BN of its
+// problem's tiles.
 struct Target {
     char* tiles;  // null: none
     int k;        // centroids per problem
     int kch;      // 128-byte chunks per row
 
-    __device__ __forceinline__ char* tile_of(int c) const
+    __device__ __forceinline__ TileRow row_of(int c) const
     {
         const int b = c / k, r = c - b * k;
-        return tiles + ((size_t)b * ((k + BN - 1) / BN) + r / BN) * tile_bytes(kch);
-    }
-    // Byte `byte` (< kch * 128) of centroid c's row.
-    __device__ __forceinline__ char* byte_of(int c, int byte) const { return tile_of(c) + row_byte((c % k) % BN, byte); }
-    __device__ __forceinline__ float* norm_of(int c) const
-    {
-        return reinterpret_cast<float*>(tile_of(c) + norm_at((c % k) % BN, kch));
+        return {tiles + ((size_t)b * ((k + BN - 1) / BN) + r / BN) * tile_bytes(kch), r % BN};
     }
 };
 

@@ -387,9 +387,10 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
                                              void* packed, float* norms, int ldp, int pack,
                                              unsigned long long* max_count, centroid_tiles::Target tiles)
 {
-    const int element_bytes = pack == 3 || pack == 4 ? 2 : 4;
     const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
     const int lane = threadIdx.x & 31;
+    const int element_bytes = pack == 3 || pack == 4 ? 2 : 4;
+    const centroid_tiles::TileRow tile_row = tiles.tiles != nullptr ? tiles.row_of(cl) : centroid_tiles::TileRow{nullptr, 0};
     float s = 0.f;
     if (weight > 0.0) {
         double factor = 1.0 / weight;
@@ -423,7 +424,7 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
                 if (packed != nullptr) {
                     const float f = store_packed(packed, pack, (size_t)cl * ldp + j, nv);
                     sq = fmaf(f, f, sq);
-                    if (tiles.tiles != nullptr) store_tile_value(tiles.byte_of(cl, j * element_bytes), pack, f);
+                    if (tile_row.tile != nullptr) store_tile_value(tile_row.byte(j * element_bytes), pack, f);
                 }
             }
         }
@@ -431,7 +432,7 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
             for (int j = d + lane; j < ldp; j += 32) store_packed(packed, pack, (size_t)cl * ldp + j, 0.f);
             sq = warp_sum(sq);
             if (lane == 0 && norms != nullptr) norms[cl] = sq;
-            if (lane == 0 && tiles.tiles != nullptr) *tiles.norm_of(cl) = sq;
+            if (lane == 0 && tile_row.tile != nullptr) *tile_row.norm(tiles.kch) = sq;
         }
     }
     for (int j = lane; j < d; j += 32) sums.clear(cl, d, j);
