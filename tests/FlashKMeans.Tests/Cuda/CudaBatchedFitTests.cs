@@ -10,11 +10,8 @@ namespace FlashKMeans.Tests.Cuda;
 [TestClass]
 [TestCategory("Gpu")]
 [DoNotParallelize]
-public sealed class CudaBatchedFitTests
+public sealed class CudaBatchedFitTests : GpuTestClass
 {
-    [TestInitialize]
-    public void RequireGpu() => Gpu.Require();
-
     /// <summary>
     /// B problems of n × d blobs (fresh random data), every value a multiple of 2^-12. The batch sums centroids in
     /// one fixed-point scale, the finest that suits every problem, where a fit of one problem uses its own; values on

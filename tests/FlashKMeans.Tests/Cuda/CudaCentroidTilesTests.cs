@@ -12,11 +12,8 @@ namespace FlashKMeans.Tests.Cuda;
 [TestClass]
 [TestCategory("Gpu")]
 [DoNotParallelize]
-public sealed class CudaCentroidTilesTests
+public sealed class CudaCentroidTilesTests : GpuTestClass
 {
-    [TestInitialize]
-    public void RequireGpu() => Gpu.Require();
-
     [TestMethod]
     [DataRow(ComputePrecision.Float16, 128, 300, 2, false)]       // incremental updates
     [DataRow(ComputePrecision.BFloat16, 200, 4500, 1, false)]     // fused updates (K ≥ 4096)

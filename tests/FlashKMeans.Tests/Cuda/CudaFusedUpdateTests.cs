@@ -12,11 +12,8 @@ namespace FlashKMeans.Tests.Cuda;
 [TestClass]
 [TestCategory("Gpu")]
 [DoNotParallelize]
-public sealed class CudaFusedUpdateTests
+public sealed class CudaFusedUpdateTests : GpuTestClass
 {
-    [TestInitialize]
-    public void RequireGpu() => Gpu.Require();
-
     [TestMethod]
     [DataRow(ComputePrecision.Float16, 200, 1, false)]
     [DataRow(ComputePrecision.Float16, 128, 3, true)]

@@ -14,11 +14,8 @@ namespace FlashKMeans.Tests.Cuda;
 [TestClass]
 [TestCategory("Gpu")]
 [DoNotParallelize]
-public sealed class CudaIncrementalUpdateTests
+public sealed class CudaIncrementalUpdateTests : GpuTestClass
 {
-    [TestInitialize]
-    public void RequireGpu() => Gpu.Require();
-
     /// <summary>Which of the incremental update's kernel paths the incremental batch takes.</summary>
     public enum Path
     {

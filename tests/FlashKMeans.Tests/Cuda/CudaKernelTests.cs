@@ -11,15 +11,12 @@ namespace FlashKMeans.Tests.Cuda;
 [TestClass]
 [TestCategory("Gpu")]
 [DoNotParallelize]
-public sealed class CudaKernelTests
+public sealed class CudaKernelTests : GpuTestClass
 {
     private static readonly int[] Dimensions = [1, 3, 64, 96, 128, 200, 512, 1536];
     private static readonly int[] Clusters = [1, 5, 100, 1000, 8192];
     private static readonly int[] Batches = [1, 7];
     private const int PoisonLabel = -7;
-
-    [TestInitialize]
-    public void RequireGpu() => Gpu.Require();
 
     private static CudaSession Open(ComputePrecision precision, bool allowWgmma = true, bool allowWarpSpecialised = true) =>
         new(CudaContext.Open(0), new CudaPrecision(precision), ownsContext: true, allowWgmma, allowWarpSpecialised);
