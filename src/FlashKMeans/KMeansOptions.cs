@@ -208,4 +208,10 @@ public sealed class KMeansOptions
     /// bit-identical either way). Always on; tests turn it off to compare against the unpruned update.
     /// </summary>
     internal bool SeedPruning { get; init; } = true;
+
+    /// <summary>
+    /// Whether the Lloyd loop lets a backend with a device queue enqueue each step before the host has read the last
+    /// (the same results, bit for bit where the sums are exact; CudaBatch). Always on; tests turn it off to compare.
+    /// </summary>
+    internal bool StepAhead { get; init; } = true;
 }

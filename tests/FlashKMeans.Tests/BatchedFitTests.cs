@@ -163,7 +163,7 @@ public sealed class BatchedFitTests
     {
         public IReadOnlyList<IKMeansDataBinding> Problems => problems;
 
-        public void Step(bool normalizeCentroids, ReadOnlySpan<bool> active, Span<LloydStepResult> results, CancellationToken cancellationToken)
+        public void Step(bool normalizeCentroids, ReadOnlySpan<bool> active, Span<LloydStepResult> results, bool stepAhead, CancellationToken cancellationToken)
         {
             for (int p = 0; p < problems.Length; p++)
                 results[p] = problems[p].Step(normalizeCentroids, cancellationToken);

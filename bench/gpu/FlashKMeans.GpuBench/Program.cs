@@ -15,8 +15,10 @@ using FlashKMeans.Cuda.Native;
 // which the event-timed update, repeated on the same labels, cannot be). Medians are reported. TFLOP/s
 // counts 2·N·K·d per assignment. The share of labels moved per timed step goes to standard error.
 //
-// Usage: FlashKMeans.GpuBench [--iters N] [--only SUBSTRING] [--full-update] [--fit-steps N] [--fit-detail T1,T2,...]
+// Usage: FlashKMeans.GpuBench [--iters N] [--only SUBSTRING] [--full-update] [--fit-steps N] [--fit-detail T1,T2,...] [--no-step-ahead]
 // --fit-steps N: steps of the whole fit timed after the per-step numbers (the table's last column; default 20).
+// --no-step-ahead: each step waits for the host to read the last before it is enqueued (CudaBatch: stepping ahead, which the
+// engine's loop asks for on every step but the last, is otherwise on in the timed steps and fits).
 // --full-update: every step sums all rows again, instead of the incremental update (IncrementalUpdate), for comparison.
 // --fit-detail T1,T2,...: instead of the table, each step of a fit (--fit-steps) of the single-problem shapes (wall ms, kind of
 // update, labels moved), once per threshold of moved labels for the incremental update (CudaBatch.IncrementalThreshold;
@@ -31,6 +33,7 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--only") only = args[++i];
     else if (args[i] == "--full-update") fullUpdate = true;
     else if (args[i] == "--fit-steps") Fit.Steps = int.Parse(args[++i], CultureInfo.InvariantCulture);
+    else if (args[i] == "--no-step-ahead") Fit.StepAhead = false;
     else if (args[i] == "--fit-detail") fitThresholds = args[++i].Split(',').Select(t => double.Parse(t, CultureInfo.InvariantCulture)).ToArray();
 }
 
@@ -52,7 +55,7 @@ var shapes = new (int B, int N, int K, int D, ComputePrecision P, bool Det)[]
 };
 
 using var context = CudaContext.Open(0);
-Console.WriteLine($"# device: {context.Name}, sm_{context.ComputeCapability}, {context.MultiprocessorCount} SMs; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; iterations {iterations}");
+Console.WriteLine($"# device: {context.Name}, sm_{context.ComputeCapability}, {context.MultiprocessorCount} SMs; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; iterations {iterations}; step ahead {(Fit.StepAhead ? "on" : "off")}");
 if (fitThresholds is not null)
 {
     foreach (var shape in shapes)
@@ -91,7 +94,7 @@ static (double Iter, double Assign, double Update, double Fit) Single(CudaSessio
     for (int i = 0; i < iterations; i++)
     {
         var clock = Stopwatch.StartNew();
-        var step = binding.Step(false, default);  // returns after the stream has drained
+        var step = binding.Step(false, Fit.StepAhead, default);  // returns once this step is done (the next may be queued)
         steps.Add(clock.Elapsed.TotalMilliseconds);
         moved.Add(100.0 * step.LabelsChanged / n);
     }
@@ -102,7 +105,7 @@ static (double Iter, double Assign, double Update, double Fit) Single(CudaSessio
     binding.SetCentroids(initial);
     var fit = Stopwatch.StartNew();
     for (int i = 0; i < Fit.Steps; i++)
-        binding.Step(false, default);
+        binding.Step(false, Fit.StepAhead && i < Fit.Steps - 1, default);
     return (Median(steps), assign, update, fit.Elapsed.TotalMilliseconds / Fit.Steps);
 }
 
@@ -141,7 +144,7 @@ static void FitDetail(CudaSession s, string name, int n, int k, int d, bool dete
             for (int i = 0; i < Fit.Steps; i++)
             {
                 var clock = Stopwatch.StartNew();
-                var step = binding.Step(false, default);
+                var step = binding.Step(false, Fit.StepAhead && i < Fit.Steps - 1, default);
                 times[i] = clock.Elapsed.TotalMilliseconds;
                 kinds[i] = binding.Batch.LastUpdate;
                 moved[i] = 100.0 * step.LabelsChanged / n;
@@ -169,6 +172,7 @@ static (double Iter, double Assign, double Update, double Fit) Batched(CudaSessi
     }
     void Start()
     {
+        batch.DiscardStepAhead();  // the centroids are written below, behind the batch's back
         s.FillNormal(batch.Centroids.Pointer, (long)b * k * d, 7);
         s.PackRows(batch.Centroids.Pointer, (long)b * k, d, d, batch.PackedCentroids.Pointer, ld, batch.CentroidNorms.Pointer);
         s.Stream.Synchronize();
@@ -183,14 +187,14 @@ static (double Iter, double Assign, double Update, double Fit) Batched(CudaSessi
     for (int i = 0; i < iterations; i++)
     {
         var clock = Stopwatch.StartNew();
-        batch.Step(false, results, default);  // returns after the stream has drained
+        batch.Step(false, results, Fit.StepAhead, default);  // returns once this step is done (the next may be queued)
         steps.Add(clock.Elapsed.TotalMilliseconds);
     }
     double assign = TimeEvents(s, iterations, batch.EnqueueAssign), update = TimeEvents(s, iterations, batch.EnqueueUpdate);
     Start();
     var fit = Stopwatch.StartNew();
     for (int i = 0; i < Fit.Steps; i++)
-        batch.Step(false, results, default);
+        batch.Step(false, results, Fit.StepAhead && i < Fit.Steps - 1, default);
     return (Median(steps), assign, update, fit.Elapsed.TotalMilliseconds / Fit.Steps);
 }
 
@@ -225,4 +229,7 @@ internal static class Fit
 {
     /// <summary>Steps of each whole fit (--fit-steps).</summary>
     public static int Steps { get; set; } = 20;
+
+    /// <summary>Whether the timed steps and fits enqueue each step ahead, as the engine's loop asks (off: --no-step-ahead).</summary>
+    public static bool StepAhead { get; set; } = true;
 }

@@ -19,7 +19,28 @@ internal interface IKMeansBatchStepper : IDisposable
     /// <paramref name="active"/> entry is set, its outcome in <paramref name="results"/> at the same index.
     /// Inactive problems may be stepped as well (their results are then ignored) or left alone.
     /// </summary>
-    void Step(bool normalizeCentroids, ReadOnlySpan<bool> active, Span<LloydStepResult> results, CancellationToken cancellationToken);
+    /// <param name="normalizeCentroids">Spherical k-means: scale the new centroids to unit length.</param>
+    /// <param name="active">Which problems to step.</param>
+    /// <param name="results">Each stepped problem's outcome.</param>
+    /// <param name="stepAhead">
+    /// The caller will likely ask for the next step right after this one (with the same <paramref name="normalizeCentroids"/>):
+    /// a backend with a queue may enqueue it before it waits for this one (<see cref="IStepAheadBinding"/>). Whatever the
+    /// caller does next still sees the state this step left.
+    /// </param>
+    /// <param name="cancellationToken">Checked before the step.</param>
+    void Step(bool normalizeCentroids, ReadOnlySpan<bool> active, Span<LloydStepResult> results, bool stepAhead, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// A binding whose steps run on a device queue (the resident CUDA binding), which can enqueue its next step before the
+/// host has read this one's results, so that the device does not wait for the host between steps. The binding keeps
+/// every other call exact: centroids read are those this step left, and a call that needs its labels or replaces the
+/// centroids first undoes the step enqueued ahead.
+/// </summary>
+internal interface IStepAheadBinding
+{
+    /// <summary><see cref="IKMeansDataBinding.Step"/>, enqueueing the next step ahead when <paramref name="stepAhead"/> is set (and it suits).</summary>
+    LloydStepResult Step(bool normalizeCentroids, bool stepAhead, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -40,12 +61,15 @@ internal sealed class SequentialBatchStepper : IKMeansBatchStepper
 
     public IReadOnlyList<IKMeansDataBinding> Problems => _problems;
 
-    public void Step(bool normalizeCentroids, ReadOnlySpan<bool> active, Span<LloydStepResult> results, CancellationToken cancellationToken)
+    public void Step(bool normalizeCentroids, ReadOnlySpan<bool> active, Span<LloydStepResult> results, bool stepAhead, CancellationToken cancellationToken)
     {
         for (int p = 0; p < _problems.Length; p++)
         {
-            if (active[p])
-                results[p] = _problems[p].Step(normalizeCentroids, cancellationToken);
+            if (!active[p])
+                continue;
+            results[p] = _problems[p] is IStepAheadBinding queued
+                ? queued.Step(normalizeCentroids, stepAhead, cancellationToken)
+                : _problems[p].Step(normalizeCentroids, cancellationToken);
         }
     }
 

@@ -12,6 +12,22 @@ namespace FlashKMeans.Cuda;
 /// (upload, seeding, re-seeding, evaluation) is done by a <see cref="CudaDataBinding"/> working on the problem's
 /// slices of these buffers.
 /// </summary>
+/// <remarks>
+/// <para>
+/// Stepping ahead: asked to (<see cref="Step(bool, Span{LloydStepResult}, bool, CancellationToken)"/>), the batch enqueues the
+/// next step before it waits for this one, so that the device goes from one step to the next without waiting for the
+/// host to read the results, decide and launch (15–20 µs a step at 1M × 1024, NOTES.md U17). Each step's read-back
+/// and the centroids it started from go to buffers of its parity, so the step ahead overwrites nothing the host still
+/// reads: the results, the cluster weights, and the centroids the last step left (<see cref="CopyCentroidsOut"/>).
+/// </para>
+/// <para>
+/// What the step ahead does overwrite (labels, distances, the centroids, the running sums) is the engine's business only
+/// when it re-seeds or loads centroids. Then <see cref="DiscardStepAhead"/> goes back: it assigns the rows again under the
+/// centroids the last step started from (the same kernels on the same values, so the same labels and distances) and
+/// restores the centroids that step left. A discarded step costs one assignment; the engine asks to step ahead only
+/// when another step is likely (<see cref="Engine.LloydDriver"/>).
+/// </para>
+/// </remarks>
 internal sealed class CudaBatch : IDisposable
 {
     private readonly CudaSession _s;
@@ -35,9 +51,19 @@ internal sealed class CudaBatch : IDisposable
     private readonly DeviceBuffer<float>? _slabs;       // the fused update's fp32 sums, when it can run (FusedUpdatePolicy)
     private readonly FusedSums _fusedSums;
     private readonly IncrementalUpdate? _incremental;
-    private readonly PinnedBuffer<long> _hostReadBack;
-    // One captured step per variant (normalised centroids, kind of update), replayed each iteration.
-    private readonly Dictionary<(bool Normalize, UpdateKind Update), CudaGraph> _stepGraphs = [];
+    // Per step parity (stepping ahead): the host's copy of the read-back, the centroids the step started from (B, K, d),
+    // and an event recorded after the step.
+    private readonly PinnedBuffer<long>[] _hostReadBack = new PinnedBuffer<long>[2];
+    private readonly DeviceBuffer<float> _before;
+    private readonly SyncEvent[] _stepDone = new SyncEvent[2];
+    private int _nextParity;
+    private int _readParity;                            // of the step whose results were read last
+    private EnqueuedStep? _ahead;                       // enqueued ahead, its results not read yet
+    // One captured step per variant (normalised centroids, kind of update, parity), replayed each iteration.
+    private readonly Dictionary<(bool Normalize, UpdateKind Update, int Parity), CudaGraph> _stepGraphs = [];
+
+    /// <summary>A step in the queue: how it was enqueued, so that the host can read it and the next can follow it.</summary>
+    private readonly record struct EnqueuedStep(bool Normalize, UpdateKind Update, int Parity);
 
     /// <summary>How a step updates the centroids.</summary>
     internal enum UpdateKind
@@ -112,8 +138,13 @@ internal sealed class CudaBatch : IDisposable
             _partials = Own(new DeviceBuffer<double>(_context, (long)CudaSession.SumChunks * batches));
             _readBack = Own(new DeviceBuffer<long>(_context, clusterRows + 2L * batches + 1));
             _scalars = Own(_readBack.Slice(clusterRows, 2L * batches + 1));  // a view: its disposal frees nothing
-            // B·K ≤ B·N, which the check above keeps within 32 bits.
-            _hostReadBack = Own(new PinnedBuffer<long>(_context, (int)clusterRows + 2 * batches + 1));
+            _before = Own(new DeviceBuffer<float>(_context, 2 * clusterRows * dimension));
+            for (int parity = 0; parity < 2; parity++)
+            {
+                // B·K ≤ B·N, which the check above keeps within 32 bits.
+                _hostReadBack[parity] = Own(new PinnedBuffer<long>(_context, (int)clusterRows + 2 * batches + 1));
+                _stepDone[parity] = Own(new SyncEvent(_context));
+            }
             if (!deterministic && FusedUpdatePolicy.Suits(clusters, Pitch * session.Precision.ElementBytes) && session.CanFuseUpdate(dimension, Pitch))
             {
                 int slabs = FusedUpdatePolicy.SlabCount(clusterRows, Pitch);
@@ -190,12 +221,12 @@ internal sealed class CudaBatch : IDisposable
     /// <summary>Cluster weights of problem <paramref name="problem"/> from the last step (K values, pinned).</summary>
     public ReadOnlySpan<double> HostClusterWeights(int problem) => HostWeights.Slice(problem * Clusters, Clusters);
 
-    private Span<double> HostWeights => MemoryMarshal.Cast<long, double>(_hostReadBack.Span[..(Batches * Clusters)]);
+    private Span<double> HostWeights => MemoryMarshal.Cast<long, double>(_hostReadBack[_readParity].Span[..(Batches * Clusters)]);
 
     // Where the finalize writes the cluster weights (fp64), which the host reads back.
     private ulong WeightOut => _readBack.Pointer;
 
-    /// <summary>Whether the next <see cref="Step"/> adds the rows up inside the assignment (<see cref="FusedUpdatePolicy"/>).</summary>
+    /// <summary>Whether the next <see cref="Step(bool, Span{LloydStepResult}, bool, CancellationToken)"/> adds the rows up inside the assignment (<see cref="FusedUpdatePolicy"/>).</summary>
     public bool NextStepFusesUpdate => _slabs is not null && FusedUpdatePolicy.Allows(_largestCluster, _fusedSums.Count);
 
     /// <summary>
@@ -223,7 +254,7 @@ internal sealed class CudaBatch : IDisposable
     internal DeviceBuffer<byte>? TileBuffer { get; }
 
     /// <summary>
-    /// Whether the next <see cref="Step"/> updates the sums by the moved rows alone: they hold for the last labels, and the
+    /// Whether the next <see cref="Step(bool, Span{LloydStepResult}, bool, CancellationToken)"/> updates the sums by the moved rows alone: they hold for the last labels, and the
     /// last step moved few enough rows (<see cref="IncrementalUpdate.Suits"/>).
     /// </summary>
     public bool NextStepIsIncremental =>
@@ -241,25 +272,107 @@ internal sealed class CudaBatch : IDisposable
     /// <summary>The largest share of moved labels after which a step is incremental (<see cref="IncrementalUpdate.MaxMovedFraction"/>; benchmarks vary it).</summary>
     internal double IncrementalThreshold { get; set; } = IncrementalUpdate.MaxMovedFraction;
 
-    /// <summary>How the last <see cref="Step"/> updated the centroids (for the benchmark's per-step breakdown).</summary>
+    /// <summary>How the last <see cref="Step(bool, Span{LloydStepResult}, bool, CancellationToken)"/> updated the centroids (for the benchmark's per-step breakdown).</summary>
     internal UpdateKind LastUpdate { get; private set; }
 
+    /// <summary>False to never step ahead, whatever the caller asks (tests compare the two).</summary>
+    internal bool AllowStepAhead { get; set; } = true;
+
+    /// <summary>Whether a step enqueued ahead is in the queue, its results not read yet (for tests).</summary>
+    internal bool HasStepAhead => _ahead is not null;
+
     /// <summary>One Lloyd step of every problem; waits for it and writes each problem's outcome.</summary>
-    public void Step(bool normalizeCentroids, Span<LloydStepResult> results, CancellationToken cancellationToken)
+    public void Step(bool normalizeCentroids, Span<LloydStepResult> results, CancellationToken cancellationToken) =>
+        Step(normalizeCentroids, results, stepAhead: false, cancellationToken);
+
+    /// <summary>
+    /// One Lloyd step of every problem; waits for it and writes each problem's outcome. With <paramref name="stepAhead"/>
+    /// the next step (with the same <paramref name="normalizeCentroids"/>) may be enqueued before this one is waited for;
+    /// the next call then only waits for it (see the remarks on the class).
+    /// </summary>
+    public void Step(bool normalizeCentroids, Span<LloydStepResult> results, bool stepAhead, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         if (_fixedPoint && !(Scale > 0))
             throw new InvalidOperationException("The batch sums rows in fixed point, and its scale has not been set (CudaBatch.Scale).");
         _context.MakeCurrent();
+        EnqueuedStep step;
+        if (_ahead is EnqueuedStep ahead && ahead.Normalize == normalizeCentroids)
+        {
+            step = ahead;
+            _ahead = null;
+        }
+        else
+        {
+            DiscardStepAhead();
+            step = Enqueue(normalizeCentroids);
+        }
+        // The step ahead's update is chosen from what the host knew before this step (its moved labels and largest cluster
+        // are not read yet). Where that choice would be a sort only for want of them (the first steps, or after a load),
+        // this step's results would likely choose better, and a sort costs more than the wait saved: no step ahead then.
+        if (stepAhead && AllowStepAhead && NextUpdate != UpdateKind.Sort)
+            _ahead = Enqueue(normalizeCentroids);
+        _stepDone[step.Parity].Synchronize();
+        Read(step, results);
+    }
+
+    /// <summary>
+    /// Goes back to the state that the last step read left, where a step enqueued ahead has run since (see the remarks on the
+    /// class): its labels, distances and centroids, with sums that no longer hold (the next step sorts). Every caller that
+    /// reads or writes that state, other than the centroids (<see cref="CopyCentroidsOut"/>), calls this first.
+    /// </summary>
+    public void DiscardStepAhead()
+    {
+        if (_ahead is not EnqueuedStep ahead)
+            return;
+        _ahead = null;
+        _context.MakeCurrent();
+        long values = (long)Batches * Clusters * Dimension;
+        // The last step's assignment again, under the centroids it started from, which the step ahead kept at the other parity.
+        RestoreCentroids(_before.At((ahead.Parity ^ 1) * values), values);
+        EnqueuePlainAssign();
+        _previousLabels.CopyFromDevice(Labels.Pointer, Labels.Length, _s.Stream);
+        // The centroids the last step left: those the step ahead started from.
+        RestoreCentroids(_before.At(ahead.Parity * values), values);
+        _s.Stream.Synchronize();
+        _sumsHold = false;
+        CentroidsWritten();
+    }
+
+    private void RestoreCentroids(ulong source, long values)
+    {
+        Centroids.CopyFromDevice(source, values, _s.Stream);
+        _s.PackRows(Centroids.Pointer, (long)Batches * Clusters, Dimension, Dimension, PackedCentroids.Pointer, Pitch, CentroidNorms.Pointer);
+    }
+
+    /// <summary>
+    /// Copies out problem <paramref name="problem"/>'s centroids as the last step read left them (K × d): those of
+    /// <see cref="Centroids"/>, or, while a step ahead is in the queue, those it started from (it is waited for).
+    /// </summary>
+    public void CopyCentroidsOut(int problem, Span<float> destination)
+    {
+        _context.MakeCurrent();
+        long values = (long)Clusters * Dimension, offset = problem * values;
+        if (_ahead is EnqueuedStep ahead)
+            _before.CopyTo(destination[..(int)values], ahead.Parity * Batches * values + offset, _s.Stream);
+        else
+            Centroids.CopyTo(destination[..(int)values], offset, _s.Stream);
+    }
+
+    // Enqueues the next step (its update chosen now) and records its parity's event after it.
+    private EnqueuedStep Enqueue(bool normalizeCentroids)
+    {
         var update = NextUpdate;
+        int parity = _nextParity;
+        _nextParity ^= 1;
         // The whole step is one captured graph, replayed each iteration: its launches keep the same
         // buffers, so only the launch overhead goes (which dominates small problems).
-        var key = (normalizeCentroids, update);
+        var key = (normalizeCentroids, update, parity);
         if (!_graphsFailed && !_stepGraphs.ContainsKey(key))
         {
             try
             {
-                _stepGraphs[key] = CudaGraph.Capture(_s.Stream, () => EnqueueStep(normalizeCentroids, update));
+                _stepGraphs[key] = CudaGraph.Capture(_s.Stream, () => EnqueueStep(normalizeCentroids, update, parity));
             }
             catch (CudaException)
             {
@@ -275,12 +388,19 @@ internal sealed class CudaBatch : IDisposable
         if (_stepGraphs.TryGetValue(key, out var graph))
             graph.Launch(_s.Stream);
         else
-            EnqueueStep(normalizeCentroids, update);
-        _s.Stream.Synchronize();
-        var scalars = _hostReadBack.Span[(Batches * Clusters)..];
-        _largestCluster = scalars[2 * Batches];
+            EnqueueStep(normalizeCentroids, update, parity);
+        _stepDone[parity].Record(_s.Stream);
         _sumsHold = update != UpdateKind.Fused;
-        LastUpdate = update;
+        return new EnqueuedStep(normalizeCentroids, update, parity);
+    }
+
+    // Reads a finished step's results: what the next steps' updates are chosen by, and each problem's outcome.
+    private void Read(EnqueuedStep step, Span<LloydStepResult> results)
+    {
+        _readParity = step.Parity;
+        var scalars = _hostReadBack[step.Parity].Span[(Batches * Clusters)..];
+        _largestCluster = scalars[2 * Batches];
+        LastUpdate = step.Update;
         _lastChanged = 0;
         for (int b = 0; b < Batches; b++)
             _lastChanged += scalars[Batches + b];
@@ -298,7 +418,7 @@ internal sealed class CudaBatch : IDisposable
     /// Enqueues one Lloyd step of all problems, ending with the copies of the scalars and cluster weights to
     /// pinned memory. Each launch covers the whole batch (the kernels' batch dimension).
     /// </summary>
-    private unsafe void EnqueueStep(bool normalizeCentroids, UpdateKind update, bool includeAssign = true)
+    private unsafe void EnqueueStep(bool normalizeCentroids, UpdateKind update, int parity, bool includeAssign = true)
     {
         var s = _s;
         int b = Batches, k = Clusters, d = Dimension, ld = Pitch;
@@ -306,6 +426,7 @@ internal sealed class CudaBatch : IDisposable
         int clusters = b * k;
         ulong weights = Weights?.Pointer ?? 0;
         var inertia = new StepInertia(Distances.Pointer, _partials.Pointer, _scalars.At(0), n, b);
+        ulong before = _before.At(parity * clusters * d);
         if (update == UpdateKind.Fused)
         {
             // The assignment adds every row to its cluster's slab sums and counts it, and flags the moved labels.
@@ -317,8 +438,8 @@ internal sealed class CudaBatch : IDisposable
             s.WeightedSumPartials(inertia, weights);
             EnqueueClusterWeights(weights, total, k, b);
             s.FinalizeCentroidsFromSlabs(_fusedSums, _counts.Pointer, _weightSums?.Pointer ?? 0, Centroids.Pointer, _shift.Pointer,
-                WeightOut, clusters, d, normalizeCentroids, PackedCentroids.Pointer, CentroidNorms.Pointer, LargestClusterSlot, inertia, _tiles);
-            EnqueueReadBack();
+                WeightOut, clusters, d, normalizeCentroids, PackedCentroids.Pointer, CentroidNorms.Pointer, LargestClusterSlot, inertia, _tiles, before);
+            EnqueueReadBack(parity);
             return;
         }
         _scalars.Clear(s.Stream);
@@ -344,8 +465,8 @@ internal sealed class CudaBatch : IDisposable
         EnqueueClusterWeights(weights, total, k, b);
         s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, Centroids.Pointer, _shift.Pointer,
             WeightOut, clusters, d, _fixedPoint ? 1.0 / Scale : null, 1.0 / WeightScale, normalizeCentroids,
-            PackedCentroids.Pointer, CentroidNorms.Pointer, ld, LargestClusterSlot, inertia, _tiles);
-        EnqueueReadBack();
+            PackedCentroids.Pointer, CentroidNorms.Pointer, ld, LargestClusterSlot, inertia, _tiles, before);
+        EnqueueReadBack(parity);
     }
 
     // Only batches that may fuse need the largest cluster; elsewhere the finalize skips its reduction to one address.
@@ -360,8 +481,8 @@ internal sealed class CudaBatch : IDisposable
     }
 
     // One copy, not one per array: each node of the captured step costs about a microsecond.
-    private unsafe void EnqueueReadBack() =>
-        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostReadBack.Pointer, _readBack.Pointer, (nuint)_readBack.Bytes, _s.Stream.Handle));
+    private unsafe void EnqueueReadBack(int parity) =>
+        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostReadBack[parity].Pointer, _readBack.Pointer, (nuint)_readBack.Bytes, _s.Stream.Handle));
 
     // The step's assignment (none when !include): where the warp-specialised kernel runs, its storer warps also do the
     // update's first pass over the labels (count), which saves the step that pass. Returns whether they did.
@@ -371,7 +492,7 @@ internal sealed class CudaBatch : IDisposable
             return false;
         if (!AllowAssignCounting || !_s.CanCountLabels(Dimension, Pitch))
         {
-            EnqueueAssign();
+            EnqueuePlainAssign();
             return false;
         }
         _s.AssignCountingLabels(X.Pointer, XNorms.Pointer, Rows, Dimension, Pitch, PackedCentroids.Pointer, CentroidNorms.Pointer, Clusters,
@@ -379,17 +500,28 @@ internal sealed class CudaBatch : IDisposable
         return true;
     }
 
-    /// <summary>Enqueues the assignment of <see cref="Step"/> alone, for the benchmarks' assign-only timing.</summary>
-    internal void EnqueueAssign() =>
+    /// <summary>Enqueues the assignment of <see cref="Step(bool, Span{LloydStepResult}, bool, CancellationToken)"/> alone, for the benchmarks' assign-only timing.</summary>
+    internal void EnqueueAssign()
+    {
+        DiscardStepAhead();
+        EnqueuePlainAssign();
+    }
+
+    // The assignment alone, labels and distances stored: the steps where it cannot count the labels, and going back.
+    private void EnqueuePlainAssign() =>
         _s.Assign(X.Pointer, XNorms.Pointer, Rows, Dimension, Pitch, PackedCentroids.Pointer, CentroidNorms.Pointer, Clusters, Pitch,
             Labels.Pointer, Distances.Pointer, updateMin: false, Batches);
 
     /// <summary>
-    /// Enqueues everything of the next <see cref="Step"/> but the assignment, for the benchmarks' breakdown (with the fused
+    /// Enqueues everything of the next <see cref="Step(bool, Span{LloydStepResult}, bool, CancellationToken)"/> but the assignment, for the benchmarks' breakdown (with the fused
     /// update, what remains after the assignment that also adds the rows up). An incremental step is timed as a sorting
     /// one: repeated on the same labels, it would find no row moved.
     /// </summary>
-    internal void EnqueueUpdate() => EnqueueStep(false, NextStepFusesUpdate ? UpdateKind.Fused : UpdateKind.Sort, includeAssign: false);
+    internal void EnqueueUpdate()
+    {
+        DiscardStepAhead();
+        EnqueueStep(false, NextStepFusesUpdate ? UpdateKind.Fused : UpdateKind.Sort, _nextParity, includeAssign: false);
+    }
 
     private T Own<T>(T resource) where T : IDisposable
     {
@@ -400,6 +532,17 @@ internal sealed class CudaBatch : IDisposable
     public void Dispose()
     {
         List<Exception>? errors = null;
+        try
+        {
+            // A step enqueued ahead may still run on these buffers.
+            if (_ahead is not null)
+                _s.Stream.Synchronize();
+        }
+        catch (CudaException e)
+        {
+            (errors ??= []).Add(e);
+        }
+        _ahead = null;
         // The graphs first: they point at the buffers.
         Disposal.DisposeInReverse([.. _stepGraphs.Values], e => e is CudaException, ref errors);
         _stepGraphs.Clear();

@@ -45,8 +45,8 @@ internal sealed class CudaBatchBinding : IKMeansBatchStepper
     /// <summary>The shared device state, for the benchmark's timings.</summary>
     internal CudaBatch Batch => _batch;
 
-    public void Step(bool normalizeCentroids, ReadOnlySpan<bool> active, Span<LloydStepResult> results, CancellationToken cancellationToken) =>
-        _batch.Step(normalizeCentroids, results, cancellationToken);
+    public void Step(bool normalizeCentroids, ReadOnlySpan<bool> active, Span<LloydStepResult> results, bool stepAhead, CancellationToken cancellationToken) =>
+        _batch.Step(normalizeCentroids, results, stepAhead, cancellationToken);
 
     public void Dispose()
     {

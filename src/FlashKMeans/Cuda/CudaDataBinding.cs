@@ -14,7 +14,7 @@ namespace FlashKMeans.Cuda;
 /// the problems of a batched fit (<see cref="CudaBatchBinding"/>) are bindings on slices of one shared batch,
 /// which seed, re-seed and evaluate here while the batch steps them all at once.
 /// </summary>
-internal sealed class CudaDataBinding : IKMeansDataBinding
+internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding
 {
     private const int UploadRows = 1 << 16;
 
@@ -78,7 +78,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
 
     /// <summary>
     /// Problem <paramref name="problem"/> of <paramref name="batch"/>: uploads <paramref name="source"/> into its
-    /// slices. The batch stays its creator's, and steps all its problems at once; <see cref="Step"/> here is an error.
+    /// slices. The batch stays its creator's, and steps all its problems at once; <see cref="Step(bool, bool, CancellationToken)"/> here is an error.
     /// </summary>
     internal CudaDataBinding(CudaSession session, CudaBatch batch, int problem, IBatchSource source, CancellationToken cancellationToken)
         : this(session, batch, ownsBatch: false, problem, source.HasWeights)
@@ -247,6 +247,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         if (centroids.Length != _k * _d)
             throw new ArgumentException($"Expected {_k} × {_d} centroids.", nameof(centroids));
         _context.MakeCurrent();
+        _batch.DiscardStepAhead();
         _centroids.CopyFrom(centroids, 0, _s.Stream);
         _s.PackRows(_centroids.Pointer, _k, _d, _d, _packedCentroids.Pointer, _ld, _centroidNorms.Pointer);
         _s.Stream.Synchronize();
@@ -254,32 +255,31 @@ internal sealed class CudaDataBinding : IKMeansDataBinding
         _batch.ForgetClusterSizes();  // new centroids: the last step's cluster sizes say nothing of the next
     }
 
-    public void GetCentroids(Span<float> destination)
-    {
-        _context.MakeCurrent();
-        _centroids.CopyTo(destination[..(_k * _d)], 0, _s.Stream);
-    }
+    public void GetCentroids(Span<float> destination) => _batch.CopyCentroidsOut(_problem, destination);
 
     public void GetClusterWeights(Span<double> destination) => _batch.HostClusterWeights(_problem).CopyTo(destination);
 
-    public LloydStepResult Step(bool normalizeCentroids, CancellationToken cancellationToken)
+    public LloydStepResult Step(bool normalizeCentroids, CancellationToken cancellationToken) => Step(normalizeCentroids, stepAhead: false, cancellationToken);
+
+    public LloydStepResult Step(bool normalizeCentroids, bool stepAhead, CancellationToken cancellationToken)
     {
         if (!_ownsBatch)
             throw new InvalidOperationException("This problem is part of a batch, which steps all its problems at once.");
         Span<LloydStepResult> result = stackalloc LloydStepResult[1];
-        _batch.Step(normalizeCentroids, result, cancellationToken);
+        _batch.Step(normalizeCentroids, result, stepAhead, cancellationToken);
         return result[0];
     }
 
-    /// <summary>Enqueues the assignment of <see cref="Step"/> alone, for the benchmark's assign-only timing.</summary>
+    /// <summary>Enqueues the assignment of <see cref="Step(bool, bool, CancellationToken)"/> alone, for the benchmark's assign-only timing.</summary>
     internal void EnqueueAssign() => _batch.EnqueueAssign();
 
-    /// <summary>Enqueues everything of <see cref="Step"/> but the assignment, for the benchmark's breakdown.</summary>
+    /// <summary>Enqueues everything of <see cref="Step(bool, bool, CancellationToken)"/> but the assignment, for the benchmark's breakdown.</summary>
     internal void EnqueueUpdate() => _batch.EnqueueUpdate();
 
     public IReadOnlyList<FarRow> FindFarthestRows(int count, CancellationToken cancellationToken)
     {
         _context.MakeCurrent();
+        _batch.DiscardStepAhead();
         int n = (int)_n;
         var labels = new int[n];
         var distances = new float[n];

@@ -678,18 +678,19 @@ internal sealed class CudaSession : IDisposable
     /// the centroids in the session's stored form at pitch <paramref name="packedPitch"/> with their norms, exactly as
     /// <see cref="PackRows"/> would write them (clusters of zero weight keep theirs). When <paramref name="maxCount"/> is not
     /// 0, the uint64 there is raised to the largest count. With <paramref name="inertia"/>, whose partial sums a kernel
-    /// before wrote, it also writes their totals (<see cref="StepInertia"/>), which saves the step a launch.
+    /// before wrote, it also writes their totals (<see cref="StepInertia"/>), which saves the step a launch. When
+    /// <paramref name="before"/> is not 0, the fp32 centroids as they were go there (all of them, k × d).
     /// </summary>
     public void FinalizeCentroids(ulong sums, ulong counts, ulong weightSums, ulong centroids, ulong shift, ulong weightOut,
                                   int k, int d, double? inverseScale, double inverseWeightScale, bool normalize,
                                   ulong packed = 0, ulong norms = 0, int packedPitch = 0, ulong maxCount = 0, StepInertia? inertia = null,
-                                  CentroidTiles? tiles = null)
+                                  CentroidTiles? tiles = null, ulong before = 0)
     {
         var args = new KernelArgs().Add(sums).Add(counts).Add(weightSums);
         if (inverseScale is double inv)
             args = args.Add(inv).Add(inverseWeightScale);
         string name = inverseScale is null ? "finalize_centroids" : "finalize_centroids_fixed";
-        LaunchFinalize(name, args, centroids, shift, weightOut, k, d, normalize, packed, norms, packedPitch, maxCount, inertia, tiles);
+        LaunchFinalize(name, args, centroids, shift, weightOut, k, d, normalize, packed, norms, packedPitch, maxCount, inertia, tiles, before);
     }
 
     /// <summary>
@@ -698,16 +699,16 @@ internal sealed class CudaSession : IDisposable
     /// </summary>
     public void FinalizeCentroidsFromSlabs(FusedSums sums, ulong counts, ulong weightSums, ulong centroids, ulong shift, ulong weightOut,
                                            int k, int d, bool normalize, ulong packed, ulong norms, ulong maxCount, StepInertia? inertia = null,
-                                           CentroidTiles? tiles = null)
+                                           CentroidTiles? tiles = null, ulong before = 0)
     {
         var args = new KernelArgs().Add(sums.Pointer).Add(sums.Count).Add(sums.Stride).Add(sums.Pitch).Add(counts).Add(weightSums);
-        LaunchFinalize("finalize_centroids_slabs", args, centroids, shift, weightOut, k, d, normalize, packed, norms, sums.Pitch, maxCount, inertia, tiles);
+        LaunchFinalize("finalize_centroids_slabs", args, centroids, shift, weightOut, k, d, normalize, packed, norms, sums.Pitch, maxCount, inertia, tiles, before);
     }
 
     // inertia: the step's inertia partials, whose totals the finalize writes (one block per problem), or null.
     // tiles: a batch's tiles, which the finalize keeps current with the packed rows (which it then needs), or null.
     private void LaunchFinalize(string name, KernelArgs head, ulong centroids, ulong shift, ulong weightOut, int k, int d, bool normalize,
-                                ulong packed, ulong norms, int packedPitch, ulong maxCount, StepInertia? inertia, CentroidTiles? tiles)
+                                ulong packed, ulong norms, int packedPitch, ulong maxCount, StepInertia? inertia, CentroidTiles? tiles, ulong before)
     {
         if (tiles is not null && packed == 0)
             throw new ArgumentException("The finalize writes tiles only along with the packed rows.", nameof(tiles));
@@ -724,6 +725,7 @@ internal sealed class CudaSession : IDisposable
             args = args.Add(0UL).Add(0UL).Add(0).Add(0);
         }
         args = tiles is CentroidTiles t ? args.Add(t.Pointer).Add(t.K).Add(t.Chunks) : args.Add(0UL).Add(0).Add(0);
+        args = args.Add(before);
         Kernels.Get("centroid_update", name).Launch(Stream, (blocks, 1, 1), 256, 0, args);
     }
 

@@ -18,6 +18,12 @@ internal sealed record LloydRun(
 /// </summary>
 internal static class LloydDriver
 {
+    /// <summary>
+    /// A problem whose last relative change of inertia is within this many tolerances is taken to be about to converge:
+    /// the loop then does not ask for the next step to be enqueued ahead, which would likely be wasted (one step's work).
+    /// </summary>
+    internal const double StepAheadMargin = 4;
+
     /// <summary>Runs every problem of <paramref name="batch"/> from its initial centroids.</summary>
     /// <param name="batch">The problems and their batched step.</param>
     /// <param name="initialCentroids">K × d initial centroids per problem.</param>
@@ -54,7 +60,9 @@ internal static class LloydDriver
             cancellationToken.ThrowIfCancellationRequested();
             iteration++;
             var started = clock.Elapsed;
-            batch.Step(cosine, active, steps, cancellationToken);
+            bool stepAhead = options.StepAhead && iteration < options.MaximumNumberOfIterations
+                && !AllLikelyToConverge(states, active, options.OptimizationTolerance);
+            batch.Step(cosine, active, steps, stepAhead, cancellationToken);
             for (int p = 0; p < count; p++)
             {
                 if (!active[p])
@@ -83,6 +91,7 @@ internal static class LloydDriver
                     options.Logger?.LogDebug("FlashKMeans: problem {Problem} init {Init} iteration {Iteration}: inertia {Inertia:G9}, change {Change:G3}, moved {Moved}, re-seeded {Reseeded}.",
                         p, initialization, iteration, inertia, change, step.LabelsChanged, reseeded);
                 state.Previous = inertia;
+                state.Change = change;
                 if (options.OptimizationTolerance > 0 && reseeded == 0 && iteration > 1
                     && (step.LabelsChanged == 0 || change <= options.OptimizationTolerance))
                 {
@@ -113,6 +122,22 @@ internal static class LloydDriver
         return runs;
     }
 
+    /// <summary>
+    /// Whether every running problem's last change of inertia is within <see cref="StepAheadMargin"/> tolerances, so that
+    /// the step about to run may well be the last (no step should be enqueued ahead of it). False before any change is known.
+    /// </summary>
+    internal static bool AllLikelyToConverge(IReadOnlyList<ProblemState> states, ReadOnlySpan<bool> active, double tolerance)
+    {
+        if (!(tolerance > 0))
+            return false;
+        for (int p = 0; p < states.Count; p++)
+        {
+            if (active[p] && !(states[p].Change <= StepAheadMargin * tolerance))
+                return false;
+        }
+        return true;
+    }
+
     private static double Imbalance(ReadOnlySpan<double> weights)
     {
         double sum = 0, squares = 0;
@@ -125,12 +150,15 @@ internal static class LloydDriver
     }
 
     /// <summary>One problem's progress through the loop.</summary>
-    private sealed class ProblemState(int k)
+    internal sealed class ProblemState(int k)
     {
         public readonly double[] ClusterWeights = new double[k];
         public readonly List<double> History = [];
         public readonly List<KMeansIterationStatistics> Statistics = [];
         public double Previous = double.NaN;
+
+        /// <summary>The relative change of inertia of the last step; NaN before the second.</summary>
+        public double Change = double.NaN;
         public int Iterations;
         public bool Converged;
         public long Reseeded;

@@ -103,6 +103,7 @@ internal static class Gpu
     /// <summary>Sets the centroids of every problem of <paramref name="batch"/>: fp32 and the stored form with norms.</summary>
     public static void LoadCentroids(CudaSession s, CudaBatch batch, float[] centroids)
     {
+        batch.DiscardStepAhead();
         batch.Centroids.CopyFrom(centroids, 0, s.Stream);
         s.PackRows(batch.Centroids.Pointer, (long)batch.Batches * batch.Clusters, batch.Dimension, batch.Dimension,
             batch.PackedCentroids.Pointer, batch.Pitch, batch.CentroidNorms.Pointer);

@@ -322,6 +322,9 @@ extern "C" __global__ void cluster_weights_fixed(const float* __restrict__ weigh
 //   tiles     (centroid_tiles.cuh) out: the packed values and norms also in the warp-specialised assignment's tiles
 //             (tile_k centroids per problem, tile_chunks 128-byte chunks per row), or null. Their padding is
 //             pack_centroid_tiles', which must have written them whole once.
+//   before    fp32 (clusters, d)  out: the centroids as they were (every cluster), or null. A step enqueued before
+//             the host has read the last one keeps its input there, so that the host can still read, or go back to,
+//             the centroids the last step left (CudaBatch: stepping ahead).
 // A cluster of zero weight keeps its centroid, its packed row, its tile row and its norms. Packing here saves the
 // step a launch and a pass over the centroids (pack_rows_* after this kernel did the same; writing the tiles
 // too saves pack_centroid_tiles' launch, 3.5 us and a graph node at 1M x 1024: NOTES.md, U16).
@@ -385,7 +388,7 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
                                              float* centroids, float* shift, double* weight_out,
                                              int clusters, int d, int normalize,
                                              void* packed, float* norms, int ldp, int pack,
-                                             unsigned long long* max_count, centroid_tiles::Target tiles)
+                                             unsigned long long* max_count, centroid_tiles::Target tiles, float* before)
 {
     const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
     const int lane = threadIdx.x & 31;
@@ -418,6 +421,7 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
                 const int j = j0 + 32 * u + lane;
                 if (j >= d) continue;
                 const float nv = (float)(v[u] * factor);
+                if (before != nullptr) before[(size_t)cl * d + j] = old[u];
                 const float diff = nv - old[u];
                 s = fmaf(diff, diff, s);
                 row[j] = nv;
@@ -434,6 +438,8 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
             if (lane == 0 && norms != nullptr) norms[cl] = sq;
             if (lane == 0 && tile_row.tile != nullptr) *tile_row.norm(tiles.kch) = sq;
         }
+    } else if (before != nullptr) {
+        for (int j = lane; j < d; j += 32) before[(size_t)cl * d + j] = centroids[(size_t)cl * d + j];
     }
     for (int j = lane; j < d; j += 32) sums.clear(cl, d, j);
     s = warp_sum(s);
@@ -456,9 +462,9 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
         int d, int normalize, void* __restrict__ packed, float* __restrict__ norms, int ldp, int pack,       \
         unsigned long long* __restrict__ max_count, const double* __restrict__ partials,                     \
         double* __restrict__ inertia, int chunks, int problems, char* __restrict__ tiles, int tile_k,        \
-        int tile_chunks
+        int tile_chunks, float* __restrict__ before
 #define FINALIZE_TAIL_ARGS centroids, shift, weight_out, clusters, d, normalize, packed, norms, ldp, pack, max_count, \
-        centroid_tiles::Target{tiles, tile_k, tile_chunks}
+        centroid_tiles::Target{tiles, tile_k, tile_chunks}, before
 #define FINISH_INERTIA \
     if (partials != nullptr && (int)blockIdx.x < problems) finish_partials(partials, inertia, chunks, blockIdx.x)
 

@@ -70,6 +70,7 @@ internal static unsafe partial class CudaApi
     [LibraryImport(LibraryName, EntryPoint = "cuEventDestroy_v2")] internal static partial CuResult cuEventDestroy(nint evt);
     [LibraryImport(LibraryName)] internal static partial CuResult cuEventRecord(nint evt, nint stream);
     [LibraryImport(LibraryName)] internal static partial CuResult cuEventSynchronize(nint evt);
+    [LibraryImport(LibraryName)] internal static partial CuResult cuStreamWaitEvent(nint stream, nint evt, uint flags);
     [LibraryImport(LibraryName)] internal static partial CuResult cuEventElapsedTime(out float milliseconds, nint start, nint end);
 }
 

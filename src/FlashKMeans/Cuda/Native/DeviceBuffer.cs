@@ -69,6 +69,15 @@ internal sealed unsafe class DeviceBuffer<T> : CudaResource where T : unmanaged
             CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(At(offset), p, (nuint)(source.Length * sizeof(T)), stream.Handle));
     }
 
+    /// <summary>Enqueues a copy of <paramref name="count"/> elements at device address <paramref name="source"/> to the start of this buffer.</summary>
+    public void CopyFromDevice(ulong source, long count, CudaStream stream)
+    {
+        ThrowIfReleased();
+        if (count < 0 || count > Length)
+            throw new ArgumentOutOfRangeException(nameof(count));
+        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoDAsync(Pointer, source, (nuint)(count * sizeof(T)), stream.Handle));
+    }
+
     /// <summary>Copies into pageable host memory; synchronises the stream, since the span cannot outlive the call.</summary>
     public void CopyTo(Span<T> destination, long offset, CudaStream stream)
     {
