@@ -75,7 +75,11 @@ public sealed class CudaStepAheadTests : GpuTestClass
             }
         }
         Assert.IsTrue(steppedAhead >= 6, $"most steps enqueue the next ahead ({steppedAhead} of 12)");
+        // The labels buffer itself is the step ahead's until the batch goes back (bindings do that before reading it).
+        Assert.IsTrue(ahead.Batch.HasStepAhead, "the last step has the next one enqueued ahead");
+        ahead.Batch.DiscardStepAhead();
         CollectionAssert.AreEqual(Read(s, plain.Batch.Labels), Read(s, ahead.Batch.Labels), "final labels");
+        CollectionAssert.AreEqual(Read(s, plain.Batch.Distances), Read(s, ahead.Batch.Distances), "final distances");
     }
 
     [TestMethod]

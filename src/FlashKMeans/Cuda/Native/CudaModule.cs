@@ -128,7 +128,7 @@ internal sealed unsafe class CudaFunction
 /// </remarks>
 internal unsafe struct KernelArgs
 {
-    public const int Capacity = 24;
+    public const int Capacity = 32;
     public const int SlotCapacity = 48;
     internal fixed ulong Slots[SlotCapacity];
     internal fixed byte Starts[Capacity];
