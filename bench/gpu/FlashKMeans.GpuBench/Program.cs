@@ -15,11 +15,14 @@ using FlashKMeans.Cuda.Native;
 // which the event-timed update, repeated on the same labels, cannot be). Medians are reported. TFLOP/s
 // counts 2·N·K·d per assignment. The share of labels moved per timed step goes to standard error.
 //
-// Usage: FlashKMeans.GpuBench [--iters N] [--only SUBSTRING] [--full-update] [--fit-steps N] [--fit-detail T1,T2,...] [--no-step-ahead]
+// Usage: FlashKMeans.GpuBench [--iters N] [--only SUBSTRING] [--full-update] [--fused-update] [--fit-steps N] [--fit-detail T1,T2,...]
+//        [--no-step-ahead]
 // --fit-steps N: steps of the whole fit timed after the per-step numbers (the table's last column; default 20).
 // --no-step-ahead: each step waits for the host to read the last before it is enqueued (CudaBatch: stepping ahead, which the
 // engine's loop asks for on every step but the last, is otherwise on in the timed steps and fits).
 // --full-update: every step sums all rows again, instead of the incremental update (IncrementalUpdate), for comparison.
+// --fused-update: the default batches fuse the update into the assignment where FusedUpdatePolicy allows (K ≥ 4096), as they
+// did before session 9, for comparison with the incremental update.
 // --fit-detail T1,T2,...: instead of the table, each step of a fit (--fit-steps) of the single-problem shapes (wall ms, kind of
 // update, labels moved), once per threshold of moved labels for the incremental update (CudaBatch.IncrementalThreshold;
 // a negative one sums every row in every step). Each fit runs twice from the same start; the second is printed.
@@ -34,6 +37,7 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--full-update") fullUpdate = true;
     else if (args[i] == "--fit-steps") Fit.Steps = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--no-step-ahead") Fit.StepAhead = false;
+    else if (args[i] == "--fused-update") Fit.FuseUpdate = true;
     else if (args[i] == "--fit-detail") fitThresholds = args[++i].Split(',').Select(t => double.Parse(t, CultureInfo.InvariantCulture)).ToArray();
 }
 
@@ -55,7 +59,7 @@ var shapes = new (int B, int N, int K, int D, ComputePrecision P, bool Det)[]
 };
 
 using var context = CudaContext.Open(0);
-Console.WriteLine($"# device: {context.Name}, sm_{context.ComputeCapability}, {context.MultiprocessorCount} SMs; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; iterations {iterations}; step ahead {(Fit.StepAhead ? "on" : "off")}");
+Console.WriteLine($"# device: {context.Name}, sm_{context.ComputeCapability}, {context.MultiprocessorCount} SMs; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; iterations {iterations}; step ahead {(Fit.StepAhead ? "on" : "off")}{(Fit.FuseUpdate ? "; fused update where allowed" : "")}");
 if (fitThresholds is not null)
 {
     foreach (var shape in shapes)
@@ -79,14 +83,14 @@ foreach (var shape in shapes)
     var (iter, assign, update, fit) = shape.B == 1 ? Single(session, shape.N, shape.K, shape.D, shape.Det, iterations, fullUpdate) : Batched(session, shape.B, shape.N, shape.K, shape.D, iterations, fullUpdate);
     double tflops = 2.0 * shape.B * shape.N * shape.K * shape.D / (assign * 1e-3) / 1e12;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {shape.B} | {shape.N:N0} | {shape.K} | {shape.D} | {shape.P} ({session.AssignKernelName(shape.D, session.Precision.Pitch(shape.D), session.Precision.Pitch(shape.D))}) | {(shape.Det ? "deterministic" : "default")}{(fullUpdate ? ", every row" : "")} | {iter:F3} | {assign:F3} | {tflops:F0} | {update:F3} | {iter - assign - update:F3} | {fit:F3} |"));
+        $"| {shape.B} | {shape.N:N0} | {shape.K} | {shape.D} | {shape.P} ({session.AssignKernelName(shape.D, session.Precision.Pitch(shape.D), session.Precision.Pitch(shape.D))}) | {(shape.Det ? "deterministic" : "default")}{(fullUpdate ? ", every row" : "")}{(Fit.FuseUpdate && !shape.Det ? ", fused" : "")} | {iter:F3} | {assign:F3} | {tflops:F0} | {update:F3} | {iter - assign - update:F3} | {fit:F3} |"));
 }
 
 static (double Iter, double Assign, double Update, double Fit) Single(CudaSession s, int n, int k, int d, bool deterministic, int iterations, bool fullUpdate)
 {
     using var rows = new DeviceBuffer<float>(s.Context, (long)n * d);
     s.FillNormal(rows.Pointer, (long)n * d, 42);
-    using var binding = new CudaDataBinding(s, rows, n, d, k, deterministic);
+    using var binding = new CudaDataBinding(s, rows, n, d, k, deterministic, Fit.FuseUpdate);
     binding.Batch.AllowIncremental = !fullUpdate;
     var initial = StartFromDataRows(binding, n, k, d);
     var steps = new List<double>();
@@ -161,7 +165,7 @@ static (double Iter, double Assign, double Update, double Fit) Batched(CudaSessi
 {
     // The batch that KMeans.FitBatched steps (CudaBatchBinding): B problems in one launch sequence, captured
     // into a graph. Rows and centroids are generated on the device, so only the step is timed.
-    using var batch = new CudaBatch(s, b, n, d, k, hasWeights: false, deterministic: false) { AllowIncremental = !fullUpdate };
+    using var batch = new CudaBatch(s, b, n, d, k, hasWeights: false, deterministic: false, Fit.FuseUpdate) { AllowIncremental = !fullUpdate };
     int ld = batch.Pitch;
     long rows = (long)b * n;
     using (var raw = new DeviceBuffer<float>(s.Context, rows * d))
@@ -232,4 +236,7 @@ internal static class Fit
 
     /// <summary>Whether the timed steps and fits enqueue each step ahead, as the engine's loop asks (off: --no-step-ahead).</summary>
     public static bool StepAhead { get; set; } = true;
+
+    /// <summary>Whether default batches fuse their update where they can (--fused-update).</summary>
+    public static bool FuseUpdate { get; set; }
 }

@@ -93,7 +93,12 @@ internal sealed class CudaBatch : IDisposable
     /// <param name="clusters">K.</param>
     /// <param name="hasWeights">Whether rows carry weights (then all problems do).</param>
     /// <param name="deterministic">Fixed-point centroid update.</param>
-    public CudaBatch(CudaSession session, int batches, long rows, int dimension, int clusters, bool hasWeights, bool deterministic)
+    /// <param name="fuseUpdate">
+    /// Let the assignment add the rows up where <see cref="FusedUpdatePolicy"/> suits, instead of the incremental update (not
+    /// deterministic; for tests and benchmarks: it is slower on converging fits, NOTES.md U17).
+    /// </param>
+    public CudaBatch(CudaSession session, int batches, long rows, int dimension, int clusters, bool hasWeights, bool deterministic,
+                     bool fuseUpdate = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
         _s = session;
@@ -145,7 +150,8 @@ internal sealed class CudaBatch : IDisposable
                 _hostReadBack[parity] = Own(new PinnedBuffer<long>(_context, (int)clusterRows + 2 * batches + 1));
                 _stepDone[parity] = Own(new SyncEvent(_context));
             }
-            if (!deterministic && FusedUpdatePolicy.Suits(clusters, Pitch * session.Precision.ElementBytes) && session.CanFuseUpdate(dimension, Pitch))
+            if (fuseUpdate && !deterministic && FusedUpdatePolicy.Suits(clusters, Pitch * session.Precision.ElementBytes)
+                && session.CanFuseUpdate(dimension, Pitch))
             {
                 int slabs = FusedUpdatePolicy.SlabCount(clusterRows, Pitch);
                 _slabs = Own(new DeviceBuffer<float>(_context, slabs * clusterRows * Pitch));

@@ -59,9 +59,12 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding
         }
     }
 
-    /// <summary>Binds <paramref name="n"/> fp32 rows that already sit on the device (benchmarks; no weights).</summary>
-    internal CudaDataBinding(CudaSession session, DeviceBuffer<float> rows, long n, int d, int k, bool deterministic)
-        : this(session, n, d, k, hasWeights: false, deterministic)
+    /// <summary>
+    /// Binds <paramref name="n"/> fp32 rows that already sit on the device (benchmarks; no weights); <paramref name="fuseUpdate"/>
+    /// as <see cref="CudaBatch"/>'s constructor takes it.
+    /// </summary>
+    internal CudaDataBinding(CudaSession session, DeviceBuffer<float> rows, long n, int d, int k, bool deterministic, bool fuseUpdate = false)
+        : this(session, n, d, k, hasWeights: false, deterministic, fuseUpdate)
     {
         try
         {
@@ -97,16 +100,16 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding
         }
     }
 
-    private CudaDataBinding(CudaSession session, long n, int d, int k, bool hasWeights, bool deterministic)
-        : this(session, NewBatch(session, n, d, k, hasWeights, deterministic), ownsBatch: true, problem: 0, hasWeights)
+    private CudaDataBinding(CudaSession session, long n, int d, int k, bool hasWeights, bool deterministic, bool fuseUpdate = false)
+        : this(session, NewBatch(session, n, d, k, hasWeights, deterministic, fuseUpdate), ownsBatch: true, problem: 0, hasWeights)
     {
     }
 
-    private static CudaBatch NewBatch(CudaSession session, long n, int d, int k, bool hasWeights, bool deterministic)
+    private static CudaBatch NewBatch(CudaSession session, long n, int d, int k, bool hasWeights, bool deterministic, bool fuseUpdate)
     {
         if (n > int.MaxValue)
             throw new NotSupportedException($"The CUDA backend indexes rows with 32-bit integers; {n} rows is too many (use a streaming source).");
-        return new CudaBatch(session, batches: 1, n, d, k, hasWeights, deterministic);
+        return new CudaBatch(session, batches: 1, n, d, k, hasWeights, deterministic, fuseUpdate);
     }
 
     private CudaDataBinding(CudaSession session, CudaBatch batch, bool ownsBatch, int problem, bool hasWeights)

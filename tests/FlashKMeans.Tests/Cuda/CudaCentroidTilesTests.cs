@@ -16,7 +16,7 @@ public sealed class CudaCentroidTilesTests : GpuTestClass
 {
     [TestMethod]
     [DataRow(ComputePrecision.Float16, 128, 300, 2, false)]       // incremental updates
-    [DataRow(ComputePrecision.BFloat16, 200, 4500, 1, false)]     // fused updates (K ≥ 4096)
+    [DataRow(ComputePrecision.BFloat16, 200, 4500, 1, false)]     // fused updates (asked for at K ≥ 4096)
     [DataRow(ComputePrecision.TensorFloat32, 96, 100, 3, true)]   // spherical: normalised centroids
     public void Steps_keep_the_tiles_of_the_packed_centroids_and_loads_replace_them(ComputePrecision precision, int d, int k, int b, bool normalize)
     {
@@ -26,7 +26,7 @@ public sealed class CudaCentroidTilesTests : GpuTestClass
         var rows = TestData.Gaussian(b * n, d, seed: d * 3 + k);
         float[] Pick() => Enumerable.Range(0, b * k).SelectMany(c => rows.AsSpan((c / k * n + random.Next(n)) * d, d).ToArray()).ToArray();
 
-        using var batch = Gpu.UploadBatch(s, rows, null, b, n, d, k);
+        using var batch = Gpu.UploadBatch(s, rows, null, b, n, d, k, fuseUpdate: k >= FusedUpdatePolicy.MinClusters);
         if (batch.Tiles is null)
             Assert.Inconclusive("The assignment reads no tiles on this GPU (no warp-specialised kernel).");
         var results = new LloydStepResult[b];

@@ -5,8 +5,8 @@ using FlashKMeans.Cuda.Native;
 namespace FlashKMeans.Tests.Cuda;
 
 /// <summary>
-/// The resident step whose assignment also adds the rows up (<see cref="CudaSession.AssignWithUpdate"/>, chosen by
-/// <see cref="FusedUpdatePolicy"/>) against the sort-inverse step on the same batch state: the same labels, distances,
+/// The resident step whose assignment also adds the rows up (<see cref="CudaSession.AssignWithUpdate"/>, on request, where
+/// <see cref="FusedUpdatePolicy"/> allows) against the sort-inverse step on the same batch state: the same labels, distances,
 /// inertia, moved-label count and cluster weights, and centroids within fp32 summation error.
 /// </summary>
 [TestClass]
@@ -61,7 +61,7 @@ public sealed class CudaFusedUpdateTests : GpuTestClass
     private static Outcome Run(CudaSession s, float[] rows, float[] centroids, float[] second, float[]? weights, int b, int n, int d, int k,
                                bool forgetBeforeSecondStep)
     {
-        using var batch = Gpu.UploadBatch(s, rows, weights, b, n, d, k);
+        using var batch = Gpu.UploadBatch(s, rows, weights, b, n, d, k, fuseUpdate: true);
         long total = (long)b * n;
         Gpu.LoadCentroids(s, batch, centroids);
         var results = new LloydStepResult[b];
