@@ -281,9 +281,6 @@ internal sealed class CudaBatch : IDisposable
     /// <summary>How the last <see cref="Step(bool, Span{LloydStepResult}, bool, CancellationToken)"/> updated the centroids (for the benchmark's per-step breakdown).</summary>
     internal UpdateKind LastUpdate { get; private set; }
 
-    /// <summary>False to never step ahead, whatever the caller asks (tests compare the two).</summary>
-    internal bool AllowStepAhead { get; set; } = true;
-
     /// <summary>Whether a step enqueued ahead is in the queue, its results not read yet (for tests).</summary>
     internal bool HasStepAhead => _ahead is not null;
 
@@ -316,7 +313,7 @@ internal sealed class CudaBatch : IDisposable
         // The step ahead's update is chosen from what the host knew before this step (its moved labels and largest cluster
         // are not read yet). Where that choice would be a sort only for want of them (the first steps, or after a load),
         // this step's results would likely choose better, and a sort costs more than the wait saved: no step ahead then.
-        if (stepAhead && AllowStepAhead && NextUpdate != UpdateKind.Sort)
+        if (stepAhead && NextUpdate != UpdateKind.Sort)
             _ahead = Enqueue(normalizeCentroids);
         _stepDone[step.Parity].Synchronize();
         Read(step, results);

@@ -126,11 +126,11 @@ internal static class LloydDriver
     /// Whether every running problem's last change of inertia is within <see cref="StepAheadMargin"/> tolerances, so that
     /// the step about to run may well be the last (no step should be enqueued ahead of it). False before any change is known.
     /// </summary>
-    internal static bool AllLikelyToConverge(IReadOnlyList<ProblemState> states, ReadOnlySpan<bool> active, double tolerance)
+    private static bool AllLikelyToConverge(ProblemState[] states, ReadOnlySpan<bool> active, double tolerance)
     {
         if (!(tolerance > 0))
             return false;
-        for (int p = 0; p < states.Count; p++)
+        for (int p = 0; p < states.Length; p++)
         {
             if (active[p] && !(states[p].Change <= StepAheadMargin * tolerance))
                 return false;
@@ -150,7 +150,7 @@ internal static class LloydDriver
     }
 
     /// <summary>One problem's progress through the loop.</summary>
-    internal sealed class ProblemState(int k)
+    private sealed class ProblemState(int k)
     {
         public readonly double[] ClusterWeights = new double[k];
         public readonly List<double> History = [];
