@@ -111,8 +111,7 @@ public sealed class KMeansOptions
     /// <summary>
     /// Make the GPU centroid update free of floating-point atomics so that the same input gives
     /// bit-identical centroids. The CPU backend is always deterministic. The update of a resident GPU fit sums in exact
-    /// fixed point anyway (kept from step to step), unless it is fused into the assignment (Hopper, K ≥ 4096, rows over
-    /// 128 bytes); so the option matters there and for streamed data.
+    /// fixed point anyway (kept from step to step), so the option matters for streamed data.
     /// </summary>
     public bool DeterministicUpdate { get; set; }
 
