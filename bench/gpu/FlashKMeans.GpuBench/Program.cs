@@ -178,9 +178,8 @@ static (double Iter, double Assign, double Update, double Fit) Batched(CudaSessi
     {
         batch.DiscardStepAhead();  // the centroids are written below, behind the batch's back
         s.FillNormal(batch.Centroids.Pointer, (long)b * k * d, 7);
-        s.PackRows(batch.Centroids.Pointer, (long)b * k, d, d, batch.PackedCentroids.Pointer, ld, batch.CentroidNorms.Pointer);
+        batch.PackCentroids();
         s.Stream.Synchronize();
-        batch.CentroidsWritten();
         batch.ForgetClusterSizes();
     }
     Start();

@@ -253,6 +253,17 @@ internal sealed class CudaBatch : IDisposable
     /// </summary>
     public void CentroidsWritten() => _tilesStale = true;
 
+    /// <summary>
+    /// Packs the fp32 <see cref="Centroids"/> of every problem, which the caller has just written (after
+    /// <see cref="DiscardStepAhead"/>), into <see cref="PackedCentroids"/> and <see cref="CentroidNorms"/>, and says so
+    /// (<see cref="CentroidsWritten"/>). Enqueued on the session's stream.
+    /// </summary>
+    public void PackCentroids()
+    {
+        _s.PackRows(Centroids.Pointer, (long)Batches * Clusters, Dimension, Dimension, PackedCentroids.Pointer, Pitch, CentroidNorms.Pointer);
+        CentroidsWritten();
+    }
+
     /// <summary>The centroids laid out for the warp-specialised assignment (for tests), or null where it does not run.</summary>
     internal CentroidTiles? Tiles => _tiles;
 
@@ -339,13 +350,12 @@ internal sealed class CudaBatch : IDisposable
         RestoreCentroids(_before.At(ahead.Parity * values), values);
         _s.Stream.Synchronize();
         _sumsHold = false;
-        CentroidsWritten();
     }
 
     private void RestoreCentroids(ulong source, long values)
     {
         Centroids.CopyFromDevice(source, values, _s.Stream);
-        _s.PackRows(Centroids.Pointer, (long)Batches * Clusters, Dimension, Dimension, PackedCentroids.Pointer, Pitch, CentroidNorms.Pointer);
+        PackCentroids();
     }
 
     /// <summary>

@@ -106,9 +106,7 @@ internal static class Gpu
     {
         batch.DiscardStepAhead();
         batch.Centroids.CopyFrom(centroids, 0, s.Stream);
-        s.PackRows(batch.Centroids.Pointer, (long)batch.Batches * batch.Clusters, batch.Dimension, batch.Dimension,
-            batch.PackedCentroids.Pointer, batch.Pitch, batch.CentroidNorms.Pointer);
+        batch.PackCentroids();
         s.Stream.Synchronize();
-        batch.CentroidsWritten();
     }
 }
