@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
-# Runs every test project of the solution and ends with one line "N passed, N failed, N skipped".
+# Runs every test project of the solution, then the ML.NET plugin's tests once more against the newest
+# supported Microsoft.ML, and ends with one line "N passed, N failed, N skipped".
 # Needs only the .NET SDK (8.0 or later) and access to NuGet. GPU tests report Inconclusive (counted as
-# skipped) where no CUDA device is present. The ML.NET plugin builds against the real Microsoft.ML 5.0.0 when
-# NuGet serves it and against the offline contract otherwise (first line of output says which); its tests
-# that need the real package report Inconclusive under the contract.
+# skipped) where no CUDA device is present.
+#
+# The plugin compiles against Microsoft.ML's floor (MLNetVersion in Directory.Packages.props); the first
+# run tests it against that release, the second against each release in MLNET_EXTRA_VERSIONS (default
+# 6.0.0), the plugin's build unchanged, as an application that uses a newer ML.NET would load it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 configuration="${CONFIGURATION:-Release}"
+extra_versions="${MLNET_EXTRA_VERSIONS-6.0.0}"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
-source scripts/mlnet-source.sh
-echo "ML.NET source: $MLNET_SOURCE ($MLNET_SOURCE_REASON)"
-
-dotnet test FlashKMeans.MLNet.sln -c "$configuration" --nologo -p:MLNetSource="$MLNET_SOURCE" "$@" 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
+status=0
+echo "== every test project (Microsoft.ML $(sed -n 's:.*<MLNetVersion>\(.*\)</MLNetVersion>.*:\1:p' Directory.Packages.props))"
+dotnet test FlashKMeans.MLNet.sln -c "$configuration" --nologo "$@" 2>&1 | tee "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+for version in $extra_versions; do
+  echo "== the ML.NET plugin's tests against Microsoft.ML $version"
+  dotnet test tests/FlashKMeans.MLNet.Tests/FlashKMeans.MLNet.Tests.csproj -c "$configuration" --nologo \
+    -p:MLNetTestVersion="$version" "$@" 2>&1 | tee -a "$log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+done
 
 # vstest prints one summary per test assembly: "Passed!  - Failed: 0, Passed: 48, Skipped: 0, Total: 48, ..."
 read -r passed failed skipped < <(grep -E '^(Passed|Failed)!  - Failed:' "$log" | sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\2 \1 \3/' |

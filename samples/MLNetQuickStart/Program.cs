@@ -1,7 +1,6 @@
 // ML.NET quick start with FlashKMeans: load data, build a pipeline, fit, evaluate, save, load, predict.
 //
-//   dotnet run --project samples/MLNetQuickStart                       (offline contract: no zip, no evaluator)
-//   dotnet run --project samples/MLNetQuickStart -p:MLNetSource=Package (real Microsoft.ML 5.0.0: every step)
+//   dotnet run --project samples/MLNetQuickStart
 //
 // The only FlashKMeans-specific line is the trainer: ML.NET's
 //     mlContext.Clustering.Trainers.KMeans("Features", numberOfClusters: 3)
@@ -40,24 +39,18 @@ for (int c = 0; c < centroids.Length; c++)
 
 // 4. Evaluate.
 var scored = model.Transform(data);
-RealMLNetOnly("Evaluate", () =>
-{
-    var metrics = mlContext.Clustering.Evaluate(scored, labelColumnName: nameof(Flower.Species), featureColumnName: "Features");
-    Console.WriteLine($"Average distance {metrics.AverageDistance:F3}, NMI {metrics.NormalizedMutualInformation:F3}, " +
-                      $"Davies-Bouldin {metrics.DaviesBouldinIndex:F3}");
-});
+var metrics = mlContext.Clustering.Evaluate(scored, labelColumnName: nameof(Flower.Species), featureColumnName: "Features");
+Console.WriteLine($"Average distance {metrics.AverageDistance:F3}, NMI {metrics.NormalizedMutualInformation:F3}, " +
+                  $"Davies-Bouldin {metrics.DaviesBouldinIndex:F3}");
 
 // 5. Save and load. The zip holds ML.NET's own KMeans model, so an application without FlashKMeans can load it.
 ITransformer servingModel = model;
 var path = Path.Combine(Path.GetTempPath(), "flashkmeans-quickstart.zip");
-RealMLNetOnly("Save and load", () =>
-{
-    mlContext.Model.Save(model, data.Schema, path);
-    var loaded = mlContext.Model.Load(path, out _);
-    Console.WriteLine($"Saved to {path} and loaded back as {loaded.GetType().Name}.");
-    // FlashKMeans scoring for the loaded pipeline (optional: ML.NET's own scorer gives the same columns).
-    servingModel = loaded.WithFlashKMeansScoring();
-});
+mlContext.Model.Save(model, data.Schema, path);
+var loaded = mlContext.Model.Load(path, out _);
+Console.WriteLine($"Saved to {path} and loaded back as {loaded.GetType().Name}.");
+// FlashKMeans scoring for the loaded pipeline (optional: ML.NET's own scorer gives the same columns).
+servingModel = loaded.WithFlashKMeansScoring();
 
 // 6. Predict single rows.
 var engine = mlContext.Model.CreatePredictionEngine<Flower, ClusterPrediction>(servingModel);
@@ -65,19 +58,6 @@ foreach (var flower in flowers.Take(5))
 {
     var p = engine.Predict(flower);
     Console.WriteLine($"  species {flower.Species} -> cluster {p.PredictedLabel}, distances [{string.Join(", ", p.Score.Select(s => s.ToString("F2")))}]");
-}
-
-static void RealMLNetOnly(string step, Action action)
-{
-    try
-    {
-        action();
-    }
-    catch (PlatformNotSupportedException e)
-    {
-        // Only the offline contract throws this; with the real package every step runs.
-        Console.WriteLine($"{step}: skipped ({e.Message})");
-    }
 }
 
 /// <summary>One flower: four measurements and the species it was generated from.</summary>

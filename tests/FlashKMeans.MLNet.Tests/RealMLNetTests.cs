@@ -5,12 +5,10 @@ using Microsoft.ML.Trainers;
 namespace FlashKMeans.MLNet.Tests;
 
 /// <summary>
-/// Behaviour only the real Microsoft.ML 5.0.0 can show: model zips written and read by ML.NET, ML.NET's
-/// scorer, evaluator, PredictionEngine, normalisers and caching. Offline (MLNetSource=Contract) each reports
-/// Inconclusive with the reason.
+/// The plugin inside ML.NET's own machinery: model zips written and read by ML.NET, ML.NET's scorer,
+/// evaluator, PredictionEngine, normalisers and caching.
 /// </summary>
 [TestClass]
-[TestCategory(RealMLNet.Category)]
 public sealed class RealMLNetTests
 {
     private const int D = 10;
@@ -62,7 +60,6 @@ public sealed class RealMLNetTests
     [TestMethod]
     public void ZipLoadsAsMLNetsOwnKMeansAndScoresTheSame()
     {
-        RealMLNet.Require();
         var (ml, data, _) = Data();
         var model = ml.Clustering.Trainers.FlashKMeans(numberOfClusters: 6).Fit(data);
         var path = Path.Combine(Path.GetTempPath(), $"flashkmeans-{Guid.NewGuid():N}.zip");
@@ -93,7 +90,6 @@ public sealed class RealMLNetTests
     [TestMethod]
     public void PipelineZipWithNormaliserAndCacheRoundTrips()
     {
-        RealMLNet.Require();
         var (ml, data, _) = Data();
         var pipeline = ml.Transforms.NormalizeMinMax("Features")
             .AppendCacheCheckpoint(ml)
@@ -111,7 +107,6 @@ public sealed class RealMLNetTests
     [TestMethod]
     public void EvaluateWorksOnOurOutputAndOnTheLoadedModel()
     {
-        RealMLNet.Require();
         var (ml, data, _) = Data();
         var model = ml.Clustering.Trainers.FlashKMeans(numberOfClusters: 6).Fit(data);
         var ours = ml.Clustering.Evaluate(model.Transform(data), labelColumnName: "Truth", featureColumnName: "Features");
@@ -124,7 +119,6 @@ public sealed class RealMLNetTests
     [TestMethod]
     public void CrossValidationTrainsAndEvaluatesEveryFold()
     {
-        RealMLNet.Require();
         var (ml, data, _) = Data();
         IEstimator<ITransformer> estimator = ml.Clustering.Trainers.FlashKMeans(numberOfClusters: 6);
         var folds = ml.Clustering.CrossValidate(data, estimator, numberOfFolds: 3, labelColumnName: "Truth");
@@ -139,7 +133,6 @@ public sealed class RealMLNetTests
     [TestMethod]
     public void PredictionEngineScoresSingleRowsLikeTransform()
     {
-        RealMLNet.Require();
         var (ml, data, rows) = Data(n: 500);
         var model = ml.Clustering.Trainers.FlashKMeans(numberOfClusters: 6).Fit(data);
         var engine = ml.Model.CreatePredictionEngine<Row, Prediction>(model);
@@ -156,7 +149,6 @@ public sealed class RealMLNetTests
     [TestMethod]
     public void MatchesMLNetKMeansQualityFromTheSameCatalogCall()
     {
-        RealMLNet.Require();
         var (ml, data, _) = Data();
         var theirs = ml.Clustering.Trainers.KMeans(numberOfClusters: 6).Fit(data);
         var ours = ml.Clustering.Trainers.FlashKMeans(numberOfClusters: 6).Fit(data);

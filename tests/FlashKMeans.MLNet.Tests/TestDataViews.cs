@@ -239,17 +239,3 @@ internal static class Read
         return (scores.ToArray(), keys.ToArray());
     }
 }
-
-/// <summary>Tests that need the real Microsoft.ML 5.0.0 (zips, ML.NET's loaders, evaluator, transforms).</summary>
-internal static class RealMLNet
-{
-    public const string Category = "RealMLNet";
-
-    /// <summary>Reports the test Inconclusive, with the reason, when built against the offline contract.</summary>
-    public static void Require()
-    {
-#if MLNET_CONTRACT
-        Assert.Inconclusive("Needs the real Microsoft.ML 5.0.0 package; this build uses the offline contract because the package did not restore (MLNetSource=Contract).");
-#endif
-    }
-}
