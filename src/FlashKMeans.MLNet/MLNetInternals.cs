@@ -21,7 +21,7 @@ namespace FlashKMeans.MLNet;
 /// <see cref="ClusteringPredictionTransformer{TModel}"/>, the only route to a model zip that loads without this
 /// package (<c>ModelSaveContext</c> has no public members and <c>LoadableClass</c> is internal).</item>
 /// </list>
-/// <para>Each is looked up by exact signature, as documented in ML.NET's source for 5.0.0.</para>
+/// <para>Each is looked up by exact signature, the same in ML.NET 5.0.1 and 6.0.0 (both tested).</para>
 /// </remarks>
 internal static class MLNetInternals
 {
