@@ -111,7 +111,7 @@ internal sealed class BatchScorer : IDisposable
             _backend = BackendSelector.Create(options);
             try
             {
-                _scorer = _backend.CreateScorer(_model.Centroids, Dimension);
+                _scorer = _model.CreateScorer(_backend.CreateScorer);
             }
             catch
             {

@@ -164,8 +164,11 @@ public sealed class KMeans
         return problem == 0 ? seed : unchecked((int)CounterRandom.Derive((ulong)seed, 0xBA7C4000UL + (ulong)problem));
     }
 
-    /// <summary>One problem ready to bind: validated, on the unit sphere for cosine, sub-sampled if asked.</summary>
-    private sealed record Problem(IBatchSource Source, IBatchSource Training, DataSummary Summary, int Seed);
+    /// <summary>
+    /// One problem ready to bind: validated, on the unit sphere for cosine, centred where it lies far from the
+    /// origin (<see cref="Shift"/>, null where it is not), sub-sampled if asked.
+    /// </summary>
+    private sealed record Problem(IBatchSource Source, IBatchSource Training, DataSummary Summary, int Seed, float[]? Shift);
 
     private Problem Prepare(IBatchSource source, int problemSeed, CancellationToken cancellationToken)
     {
@@ -176,7 +179,16 @@ public sealed class KMeans
             throw new ArgumentOutOfRangeException(nameof(source), $"{nameof(KMeansOptions.NumberOfClusters)} is {k} but the data has only {summary.RowCount} rows; K must not exceed the number of rows.");
 
         bool cosine = options.Distance == KMeansDistance.Cosine;
+        float[]? shift = cosine ? null : CentringShift(summary);
         IBatchSource training = cosine ? new UnitLengthBatchSource(source) : source;
+        if (shift is not null)
+        {
+            training = new ShiftedBatchSource(source, shift);
+            summary = summary with { MaximumAbsoluteValue = summary.ShiftedMaximumAbsoluteValue(shift) };
+            options.Logger?.LogInformation(
+                "FlashKMeans: the data lies {Distance:G3} from the origin with spread {Spread:G3}; fitting it centred on its mean.",
+                Math.Sqrt(shift.Sum(v => (double)v * v)), Math.Sqrt(summary.MeanSquaredDeviation));
+        }
         if (options.MaximumPointsPerCentroid is int perCentroid && summary.RowCount > (long)perCentroid * k
             && SampleRows(source, summary, k, (int)Math.Min((long)perCentroid * k, Array.MaxLength),
                 CounterRandom.Derive((ulong)problemSeed, 0x5A3B1E), cancellationToken) is { } rows)
@@ -185,7 +197,24 @@ public sealed class KMeans
             training = new SubsampledBatchSource(training, rows);
             summary = DataValidator.Scan(training, cancellationToken);
         }
-        return new Problem(source, training, summary, problemSeed);
+        return new Problem(source, training, summary, problemSeed, shift);
+    }
+
+    /// <summary>
+    /// The shift a squared-Euclidean fit subtracts from every row, or null to fit the rows as they are. Every
+    /// backend finds the nearest centroid from ‖x‖² + ‖c‖² − 2x·c in float32 (or coarser), whose rounding
+    /// error grows with ‖x‖² while the gaps between distances scale with the spread of the data: data whose mean
+    /// is farther from the origin than its spread (‖μ‖² &gt; E‖x − μ‖²) loses more than one bit, and at offsets of
+    /// 10⁴ spreads every one. Centring on the weighted mean restores them; data near the origin is read in place.
+    /// </summary>
+    private static float[]? CentringShift(DataSummary summary)
+    {
+        if (summary.Mean is not { } mean || !(summary.MeanSquaredDeviation >= 0))
+            return null;
+        double squaredOffset = mean.Sum(v => v * v);
+        if (!(squaredOffset > summary.MeanSquaredDeviation))
+            return null;
+        return mean.Select(v => (float)v).ToArray();
     }
 
     /// <summary>
@@ -212,6 +241,12 @@ public sealed class KMeans
             {
                 ulong seed = CounterRandom.Derive((ulong)problems[p].Seed, (ulong)init);
                 initial[p] = CentroidInitializer.Run(batch.Problems[p], options, seed, cancellationToken);
+                if (options.Initialization == KMeansInitialization.Explicit && problems[p].Shift is { } shift)
+                {
+                    // Given centroids are in the data's coordinates; the fit runs in the centred ones.
+                    initial[p] = initial[p].ToArray();
+                    ShiftedBatchSource.Subtract(initial[p], shift);
+                }
             }
             var runs = LloydDriver.Run(batch, initial, options, init, clock, progress, cancellationToken);
             for (int p = 0; p < problems.Length; p++)
@@ -231,7 +266,18 @@ public sealed class KMeans
         for (int p = 0; p < problems.Length; p++)
         {
             var run = best[p]!;
-            models[p] = new KMeansModel(run.Centroids, problems[p].Source.Dimension, options.Distance, run.FinalInertia, run.Iterations,
+            var centroids = run.Centroids;
+            if (problems[p].Shift is { } shift)
+            {
+                // Back to the data's coordinates.
+                centroids = centroids.ToArray();
+                for (int c = 0; c < k; c++)
+                {
+                    var centroid = centroids.AsSpan(c * shift.Length, shift.Length);
+                    System.Numerics.Tensors.TensorPrimitives.Add(centroid, shift, centroid);
+                }
+            }
+            models[p] = new KMeansModel(centroids, problems[p].Source.Dimension, options.Distance, run.FinalInertia, run.Iterations,
                 run.Converged, run.EmptyClustersReseeded, run.InertiaHistory, run.Statistics, backend.Name);
         }
         return models;

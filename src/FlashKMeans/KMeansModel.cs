@@ -30,8 +30,15 @@ public sealed class KMeansModel
         InertiaHistory = inertiaHistory;
         Statistics = statistics;
         TrainedOn = trainedOn;
-        _scorer = new Lazy<IKMeansScorer>(() => new CpuScorer(_centroids, Dimension, Environment.ProcessorCount));
+        _scorer = new Lazy<IKMeansScorer>(() => CreateScorer((c, d) => new CpuScorer(c.Span, d, Environment.ProcessorCount)));
     }
+
+    /// <summary>
+    /// The scorer of every scoring path: squared-Euclidean models score centred (<see cref="CentredScorer"/>), so
+    /// that data far from the origin is scored as exactly as data near it; cosine models score unit rows as they are.
+    /// </summary>
+    internal IKMeansScorer CreateScorer(Func<ReadOnlyMemory<float>, int, IKMeansScorer> createScorer) =>
+        Distance == KMeansDistance.Cosine ? createScorer(_centroids, Dimension) : new CentredScorer(_centroids, Dimension, createScorer);
 
     /// <summary>Creates a model from given centroids, for scoring with centroids trained elsewhere.</summary>
     /// <param name="centroids">K × d row-major centroids.</param>
@@ -209,7 +216,21 @@ public sealed class KMeansModel
             if (rows == 0)
                 return 0;
             float[] scaled = [];
-            cuda.PredictStreamed(cosine ? new UnitLengthBatchSource(source) : source, rows, _centroids, withDistances, (first, labels, distances) =>
+            IBatchSource scored = source;
+            float[] centroids = _centroids;
+            if (cosine)
+            {
+                scored = new UnitLengthBatchSource(source);
+            }
+            else
+            {
+                // Centred as every scoring path is (see CreateScorer).
+                var origin = CentredScorer.Origin(_centroids, Dimension);
+                scored = new ShiftedBatchSource(source, origin);
+                centroids = (float[])_centroids.Clone();
+                ShiftedBatchSource.Subtract(centroids, origin);
+            }
+            cuda.PredictStreamed(scored, rows, centroids, withDistances, (first, labels, distances) =>
             {
                 if (cosine && !distances.IsEmpty)
                 {
@@ -223,7 +244,7 @@ public sealed class KMeansModel
             }, cancellationToken);
             return rows;
         }
-        using var scorer = backend.CreateScorer(_centroids, Dimension);
+        using var scorer = CreateScorer(backend.CreateScorer);
         using var reader = source.OpenReader();
         int[] labelBuffer = [];
         float[] distanceBuffer = [];

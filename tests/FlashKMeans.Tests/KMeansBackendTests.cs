@@ -31,6 +31,76 @@ public abstract class KMeansBackendTests
     }
 
     [TestMethod]
+    [DataRow(1e3), DataRow(1e4), DataRow(1e5), DataRow(1e6)]
+    public void Data_far_from_the_origin_gets_exact_labels_distances_and_inertia(double offset)
+    {
+        int n = 4000, d = 4, k = 6;
+        var data = TestData.Offset(TestData.Blobs(n, d, centers: k, spread: 6, seed: 31), offset);
+        var options = Options(k);
+        options.MaximumNumberOfIterations = 100;
+        var model = new KMeans(options).Fit(data, d);
+        AssertExactUnderModel(model, data, d, $"offset {offset:G3}");
+    }
+
+    [TestMethod]
+    public void Coordinates_of_a_few_city_blocks_get_exact_labels_distances_and_inertia()
+    {
+        int d = 2, k = 5;
+        var data = TestData.CityBlocks(3000, places: k, seed: 5);
+        var options = Options(k);
+        options.MaximumNumberOfIterations = 100;
+        var model = new KMeans(options).Fit(data, d);
+        Assert.IsTrue(model.Converged, $"the fit did not converge in {model.Iterations} iterations");
+        AssertExactUnderModel(model, data, d, "city blocks");
+    }
+
+    [TestMethod]
+    public void One_cluster_per_row_far_from_the_origin_has_zero_inertia()
+    {
+        int n = 300, d = 3;
+        var data = TestData.Offset(TestData.Gaussian(n, d, seed: 8), 1e4);
+        var model = new KMeans(Options(n)).Fit(data, d);
+        double spread = 0;
+        var mean = Reference.Mean(data, d);
+        for (int r = 0; r < n; r++)
+            spread += Reference.Distance(data.AsSpan(r * d, d), mean);
+        // Every row is its own centroid: the exact inertia is 0; allow float32 rounding of centred distances.
+        Assert.AreEqual(0, Reference.Inertia(data, d, model.Centroids.Span), 1e-9 * spread, "the fit left a row off its own centroid");
+        Assert.IsTrue(model.Inertia <= 1e-6 * spread, $"inertia {model.Inertia:G3} for K = N (spread {spread:G3})");
+        Assert.AreEqual(0.0, model.Score(data), "a row scores its distance to its own centroid");
+    }
+
+    /// <summary>
+    /// Labels, Transform distances, Score and the reported inertia of <paramref name="model"/> on its training
+    /// data against float64 computed from the model's own centroids.
+    /// </summary>
+    private static void AssertExactUnderModel(KMeansModel model, float[] data, int d, string context)
+    {
+        int n = data.Length / d, k = model.NumberOfClusters;
+        var centroids = model.Centroids.Span;
+        var labels = model.Predict(data, d);
+        var distances = model.Transform(data);
+        var origin = Reference.Mean(centroids, d);
+        double exact = 0;
+        for (int r = 0; r < n; r++)
+        {
+            var row = data.AsSpan(r * d, d);
+            Reference.AssertNearestCentred(row, centroids, d, labels[r], $"{context}, row {r}");
+            var (_, best, all) = Reference.Nearest(row, centroids, d);
+            exact += best;
+            for (int c = 0; c < k; c++)
+            {
+                // The expansion's rounding on centred rows and centroids (far from the origin uncentred, it is ‖x‖²).
+                double scale = Reference.Distance(row, origin) + Reference.Distance(centroids.Slice(c * d, d), origin);
+                Assert.AreEqual(all[c], distances[r * k + c], 1e-5 * scale, $"{context}: Transform of row {r}, centroid {c}");
+            }
+        }
+        Assert.AreEqual(exact, model.Score(data), 1e-5 * exact, $"{context}: Score");
+        // The reported inertia is the last assignment's, under the centroids before their last update.
+        Assert.AreEqual(exact, model.Inertia, 1e-2 * exact, $"{context}: reported inertia");
+    }
+
+    [TestMethod]
     public void Inertia_never_increases_across_iterations()
     {
         int d = 8, k = 20;

@@ -47,6 +47,44 @@ internal static class Reference
             throw new AssertFailedException($"{context}: label {label} (distance {all[label]:G9}) but {best} is nearer ({bestDistance:G9}); gap {gap:G3} exceeds rounding tolerance {tolerance * scale:G3}.");
     }
 
+    /// <summary>
+    /// As <see cref="AssertNearest"/>, for data anywhere: the rounding allowed is <paramref name="tolerance"/> of
+    /// ‖x − o‖² + ‖c − o‖² + spread², o the centroids' mean, which is what a computation centred on the data can
+    /// incur (an uncentred float32 expansion incurs ‖x‖² + ‖c‖² and fails this far from the origin).
+    /// </summary>
+    public static void AssertNearestCentred(ReadOnlySpan<float> x, ReadOnlySpan<float> centroids, int d, int label, string context,
+        double tolerance = 1e-5)
+    {
+        var (best, bestDistance, all) = Nearest(x, centroids, d);
+        if (label == best)
+            return;
+        var origin = Mean(centroids, d);
+        double scale = Distance(x, origin) + Distance(centroids.Slice(label * d, d), origin) + bestDistance;
+        double gap = all[label] - bestDistance;
+        if (gap > tolerance * scale)
+            throw new AssertFailedException($"{context}: label {label} (distance {all[label]:G9}) but {best} is nearer ({bestDistance:G9}); gap {gap:G3} exceeds centred rounding tolerance {tolerance * scale:G3}.");
+    }
+
+    /// <summary>The mean of the rows of <paramref name="rows"/>, in float64, rounded to float32.</summary>
+    public static float[] Mean(ReadOnlySpan<float> rows, int d)
+    {
+        int n = rows.Length / d;
+        var sum = new double[d];
+        for (int r = 0; r < n; r++)
+            for (int f = 0; f < d; f++)
+                sum[f] += rows[r * d + f];
+        return sum.Select(v => (float)(v / n)).ToArray();
+    }
+
+    /// <summary>Σ w·min_c ‖x − c‖² in float64: the exact inertia of <paramref name="data"/> under the centroids.</summary>
+    public static double Inertia(float[] data, int d, ReadOnlySpan<float> centroids)
+    {
+        double total = 0;
+        for (int r = 0; r < data.Length / d; r++)
+            total += Nearest(data.AsSpan(r * d, d), centroids, d).Best;
+        return total;
+    }
+
     /// <summary>Plain Lloyd in float64 from the given centroids; empty clusters keep their centroid.</summary>
     public static (double[] Centroids, int[] Labels, List<double> Inertia) Lloyd(float[] data, int d, float[] initial, int iterations)
     {

@@ -30,6 +30,32 @@ internal static class TestData
         return data;
     }
 
+    /// <summary>The data moved by <paramref name="offset"/> in every coordinate, rounded to float32 as a file of such values would be.</summary>
+    public static float[] Offset(float[] data, double offset) => data.Select(v => (float)(offset + v)).ToArray();
+
+    /// <summary>
+    /// Latitude and longitude in degrees of points around <paramref name="places"/> spots within a few city blocks
+    /// (±0.002°, about 200 m) of one corner of Manhattan: coordinates 40.75 and −73.99, differences 10⁻⁴.
+    /// </summary>
+    public static float[] CityBlocks(int n, int places, int seed)
+    {
+        var random = new Random(seed);
+        var spots = new double[places * 2];
+        for (int p = 0; p < places; p++)
+        {
+            spots[2 * p] = 40.75 + 0.002 * (2 * random.NextDouble() - 1);
+            spots[2 * p + 1] = -73.99 + 0.002 * (2 * random.NextDouble() - 1);
+        }
+        var data = new float[n * 2];
+        for (int r = 0; r < n; r++)
+        {
+            int p = random.Next(places);
+            data[2 * r] = (float)(spots[2 * p] + 0.0001 * Normal(random));
+            data[2 * r + 1] = (float)(spots[2 * p + 1] + 0.0001 * Normal(random));
+        }
+        return data;
+    }
+
     public static double Normal(Random random)
     {
         double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble();

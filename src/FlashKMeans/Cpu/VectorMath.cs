@@ -53,6 +53,37 @@ internal static class VectorMath
             Unsafe.Add(ref s, f) += w * Unsafe.Add(ref v, f);
     }
 
+    /// <summary>
+    /// ‖a − b‖² from the differences: a sum of non-negative terms, exact to float32 rounding wherever a and b
+    /// lie, unlike the expansion ‖a‖² + ‖b‖² − 2a·b that the assignment kernels use to find the nearest centroid.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SquaredDistance(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        int n = a.Length, f = 0;
+        if (b.Length < n)
+            throw new ArgumentException("The second vector is shorter than the first.", nameof(b));
+        ref float x = ref MemoryMarshal.GetReference(a);
+        ref float y = ref MemoryMarshal.GetReference(b);
+        float sum = 0;
+        if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count)
+        {
+            var acc = Vector256<float>.Zero;
+            for (; f + Vector256<float>.Count <= n; f += Vector256<float>.Count)
+            {
+                var delta = Vector256.LoadUnsafe(ref x, (nuint)f) - Vector256.LoadUnsafe(ref y, (nuint)f);
+                acc += delta * delta;
+            }
+            sum = Vector256.Sum(acc);
+        }
+        for (; f < n; f++)
+        {
+            float delta = Unsafe.Add(ref x, f) - Unsafe.Add(ref y, f);
+            sum += delta * delta;
+        }
+        return sum;
+    }
+
     /// <summary>Squared Euclidean length in float32, as the kernels use it.</summary>
     public static float SquaredNorm(ReadOnlySpan<float> x) => TensorPrimitives.Dot(x, x);
 

@@ -7,7 +7,38 @@ namespace FlashKMeans.Data;
 /// <param name="TotalWeight">Sum of the row weights (the row count without weights).</param>
 /// <param name="MaximumAbsoluteValue">The largest |feature| (NaN where not measured): whether the data fits a
 /// half-precision type on the GPU.</param>
-public readonly record struct DataSummary(long RowCount, double TotalWeight, float MaximumAbsoluteValue = float.NaN);
+public readonly record struct DataSummary(long RowCount, double TotalWeight, float MaximumAbsoluteValue = float.NaN)
+{
+    /// <summary>The weighted mean row (null where not measured).</summary>
+    public double[]? Mean { get; init; }
+
+    /// <summary>
+    /// The weighted mean of ‖x − mean‖², the data's spread (NaN where not measured). Against ‖mean‖² it tells how
+    /// many digits the float32 expansion ‖x‖² + ‖c‖² − 2x·c loses away from the origin.
+    /// </summary>
+    public double MeanSquaredDeviation { get; init; } = double.NaN;
+
+    /// <summary>
+    /// The largest |x − shift| per feature bound for a row shifted by <paramref name="shift"/>: what
+    /// <see cref="MaximumAbsoluteValue"/> becomes once the rows are centred (NaN where not measured).
+    /// </summary>
+    internal float ShiftedMaximumAbsoluteValue(ReadOnlySpan<float> shift)
+    {
+        if (FeatureMinimum is null || FeatureMaximum is null)
+            return float.NaN;
+        double max = 0;
+        for (int j = 0; j < shift.Length; j++)
+            max = Math.Max(max, Math.Max(FeatureMaximum[j] - (double)shift[j], shift[j] - (double)FeatureMinimum[j]));
+        // Rounded up, so that a test against a half type's range errs on the safe side.
+        return MathF.BitIncrement((float)max);
+    }
+
+    /// <summary>Each feature's smallest value (null where not measured).</summary>
+    internal float[]? FeatureMinimum { get; init; }
+
+    /// <summary>Each feature's largest value (null where not measured).</summary>
+    internal float[]? FeatureMaximum { get; init; }
+}
 
 /// <summary>
 /// Reads a source once before any work starts and rejects what would poison a fit: non-finite features,
@@ -76,6 +107,7 @@ public static class DataValidator
         long rows = 0;
         double totalWeight = 0;
         float maxAbs = 0;
+        var moments = new WeightedMoments(d);
         using (var reader = source.OpenReader())
         {
             while (reader.TryRead(out var batch))
@@ -105,6 +137,7 @@ public static class DataValidator
                 {
                     totalWeight += batch.RowCount;
                 }
+                moments.Add(batch.Rows.Span, batch.Weights.Span);
                 rows += batch.RowCount;
             }
         }
@@ -114,7 +147,66 @@ public static class DataValidator
             throw new ArgumentException($"The source declares {declared} rows but a pass read {rows}.", nameof(source));
         if (!(totalWeight > 0))
             throw new ArgumentException("All row weights are zero; at least one row must have a positive weight.", nameof(source));
-        return new DataSummary(rows, totalWeight, maxAbs);
+        return moments.Summarize(new DataSummary(rows, totalWeight, maxAbs));
+    }
+
+    /// <summary>
+    /// Weighted mean, spread and per-feature range of the rows, in one pass in row order (so the same rows give
+    /// the same bits however they are batched). Sums are of x − x₀, x₀ the first row, in float64: data far from
+    /// the origin keeps its digits.
+    /// </summary>
+    private sealed class WeightedMoments(int d)
+    {
+        private readonly double[] _sum = new double[d];
+        private readonly double[] _squares = new double[d];
+        private readonly float[] _first = new float[d];
+        private readonly float[] _min = new float[d];
+        private readonly float[] _max = new float[d];
+        private double _weight;
+        private bool _started;
+
+        public void Add(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights)
+        {
+            int n = rows.Length / d;
+            if (n > 0 && !_started)
+            {
+                rows[..d].CopyTo(_first);
+                rows[..d].CopyTo(_min);
+                rows[..d].CopyTo(_max);
+                _started = true;
+            }
+            for (int r = 0; r < n; r++)
+            {
+                var row = rows.Slice(r * d, d);
+                System.Numerics.Tensors.TensorPrimitives.Min(_min, row, _min);
+                System.Numerics.Tensors.TensorPrimitives.Max(_max, row, _max);
+                double w = weights.IsEmpty ? 1.0 : weights[r];
+                if (w == 0)
+                    continue;
+                _weight += w;
+                for (int j = 0; j < d; j++)
+                {
+                    double delta = (double)row[j] - _first[j];
+                    _sum[j] += w * delta;
+                    _squares[j] += w * delta * delta;
+                }
+            }
+        }
+
+        public DataSummary Summarize(DataSummary summary)
+        {
+            if (!(_weight > 0))
+                return summary;
+            var mean = new double[d];
+            double spread = 0;
+            for (int j = 0; j < d; j++)
+            {
+                double offset = _sum[j] / _weight;
+                mean[j] = _first[j] + offset;
+                spread += Math.Max(0, _squares[j] / _weight - offset * offset);
+            }
+            return summary with { Mean = mean, MeanSquaredDeviation = spread, FeatureMinimum = _min, FeatureMaximum = _max };
+        }
     }
 
     /// <summary>True when no value is NaN or infinite (x − x is 0 exactly for finite x only).</summary>

@@ -1,21 +1,8 @@
 namespace FlashKMeans.Data;
 
-/// <summary>
-/// Serves the rows of another source scaled to unit Euclidean length, for cosine (spherical) k-means.
-/// Batches are re-cut to at most <see cref="MaxBatchRows"/> rows so the scratch buffer stays small.
-/// </summary>
-internal sealed class UnitLengthBatchSource(IBatchSource inner) : IBatchSource
+/// <summary>Serves the rows of another source scaled to unit Euclidean length, for cosine (spherical) k-means.</summary>
+internal sealed class UnitLengthBatchSource(IBatchSource inner) : RowMappingBatchSource(inner)
 {
-    public const int MaxBatchRows = 16384;
-
-    public int Dimension => inner.Dimension;
-
-    public long? RowCount => inner.RowCount;
-
-    public bool HasWeights => inner.HasWeights;
-
-    public IBatchReader OpenReader() => new Reader(inner.OpenReader(), inner.Dimension);
-
     /// <summary>Scales <paramref name="row"/> in place to unit length.</summary>
     /// <exception cref="ArgumentException">The row has zero length, so it has no direction.</exception>
     public static void Normalize(Span<float> row, long rowIndex)
@@ -26,39 +13,10 @@ internal sealed class UnitLengthBatchSource(IBatchSource inner) : IBatchSource
         Cpu.VectorMath.ScaleToUnit(row, norm);
     }
 
-    private sealed class Reader(IBatchReader inner, int d) : IBatchReader
+    protected override void Map(Span<float> rows, long firstRow)
     {
-        private DataBatch _current;
-        private int _offset;
-        private bool _hasCurrent;
-        private float[] _buffer = [];
-
-        public bool TryRead(out DataBatch batch)
-        {
-            while (!_hasCurrent || _offset >= _current.RowCount)
-            {
-                if (!inner.TryRead(out _current))
-                {
-                    batch = default;
-                    return false;
-                }
-                _hasCurrent = true;
-                _offset = 0;
-            }
-            int count = Math.Min(MaxBatchRows, _current.RowCount - _offset);
-            if (_buffer.Length < count * d)
-                _buffer = new float[count * d];
-            var output = _buffer.AsMemory(0, count * d);
-            _current.Rows.Span.Slice(_offset * d, count * d).CopyTo(output.Span);
-            long first = _current.FirstRow + _offset;
-            for (int r = 0; r < count; r++)
-                Normalize(output.Span.Slice(r * d, d), first + r);
-            var weights = _current.Weights.IsEmpty ? default : _current.Weights.Slice(_offset, count);
-            batch = new DataBatch(first, output, d, weights);
-            _offset += count;
-            return true;
-        }
-
-        public void Dispose() => inner.Dispose();
+        int d = Dimension;
+        for (int r = 0; r < rows.Length / d; r++)
+            Normalize(rows.Slice(r * d, d), firstRow + r);
     }
 }

@@ -1,0 +1,34 @@
+namespace FlashKMeans.Data;
+
+/// <summary>
+/// Serves the rows of another source minus a fixed shift (the data's mean): x − s. Squared Euclidean
+/// distances are the same, but the float32 expansion ‖x‖² + ‖c‖² − 2x·c that every assignment kernel
+/// computes keeps its digits only near the origin, and half-precision types hold centred data more finely.
+/// </summary>
+internal sealed class ShiftedBatchSource : RowMappingBatchSource
+{
+    private readonly float[] _shift;
+
+    public ShiftedBatchSource(IBatchSource inner, float[] shift) : base(inner)
+    {
+        if (shift.Length != inner.Dimension)
+            throw new ArgumentException($"The shift has {shift.Length} values but rows have {inner.Dimension}.", nameof(shift));
+        _shift = shift;
+    }
+
+    /// <summary>The shift subtracted from every row.</summary>
+    public ReadOnlySpan<float> Shift => _shift;
+
+    protected override void Map(Span<float> rows, long firstRow) => Subtract(rows, _shift);
+
+    /// <summary>Subtracts <paramref name="shift"/> from every row of <paramref name="rows"/> in place.</summary>
+    public static void Subtract(Span<float> rows, ReadOnlySpan<float> shift)
+    {
+        int d = shift.Length;
+        for (int r = 0; r < rows.Length / d; r++)
+        {
+            var row = rows.Slice(r * d, d);
+            System.Numerics.Tensors.TensorPrimitives.Subtract(row, shift, row);
+        }
+    }
+}
