@@ -174,6 +174,8 @@ public sealed class KMeans
     {
         var options = _options;
         var summary = DataValidator.Scan(source, options.Distance, cancellationToken);
+        if (PassCheckedBatchSource.Needed(source))
+            source = new PassCheckedBatchSource(source, summary.RowCount);
         int k = options.NumberOfClusters;
         if (k > summary.RowCount)
             throw new ArgumentOutOfRangeException(nameof(source), $"{nameof(KMeansOptions.NumberOfClusters)} is {k} but the data has only {summary.RowCount} rows; K must not exceed the number of rows.");
@@ -277,6 +279,9 @@ public sealed class KMeans
                     System.Numerics.Tensors.TensorPrimitives.Add(centroid, shift, centroid);
                 }
             }
+            if (!DataValidator.AllFinite(centroids))
+                throw new InvalidDataException(
+                    $"The fit{(problems.Length > 1 ? $" of problem {p}" : "")} ended with non-finite centroids; no model is returned. The data or its weights overflowed float arithmetic.");
             models[p] = new KMeansModel(centroids, problems[p].Source.Dimension, options.Distance, run.FinalInertia, run.Iterations,
                 run.Converged, run.EmptyClustersReseeded, run.InertiaHistory, run.Statistics, backend.Name);
         }

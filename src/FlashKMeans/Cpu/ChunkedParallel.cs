@@ -49,7 +49,7 @@ internal sealed class ChunkedParallel(int threads)
             return;
         }
         var options = new ParallelOptions { MaxDegreeOfParallelism = Threads, CancellationToken = cancellationToken };
-        Parallel.For(0, chunks, options, Run);
+        Threading.ParallelWork.For(0, chunks, options, Run);
     }
 
     /// <summary>Σ over chunks of <paramref name="chunkSum"/>, added in chunk order.</summary>
@@ -73,6 +73,6 @@ internal sealed class ChunkedParallel(int threads)
             return;
         }
         var options = new ParallelOptions { MaxDegreeOfParallelism = Threads, CancellationToken = cancellationToken };
-        Parallel.For(0, parts, options, part => body((int)((long)count * part / parts), (int)((long)count * (part + 1) / parts)));
+        Threading.ParallelWork.For(0, parts, options, part => body((int)((long)count * part / parts), (int)((long)count * (part + 1) / parts)));
     }
 }

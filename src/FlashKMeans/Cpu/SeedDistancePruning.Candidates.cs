@@ -84,7 +84,7 @@ internal sealed partial class SeedDistancePruning
         const int Block = 64;
         int blocks = (seeds + Block - 1) / Block;
         var options = new ParallelOptions { MaxDegreeOfParallelism = _threads };
-        Parallel.For(0, blocks, options, block => MeasureCandidateRoom(block * Block, Math.Min(Block, seeds - block * Block)));
+        Threading.ParallelWork.For(0, blocks, options, block => MeasureCandidateRoom(block * Block, Math.Min(Block, seeds - block * Block)));
         return true;
     }
 

@@ -151,7 +151,7 @@ internal sealed partial class SeedDistancePruning
         const int Block = 64;
         int blocks = (existing + Block - 1) / Block;
         var options = new ParallelOptions { MaxDegreeOfParallelism = _threads };
-        Parallel.For(0, blocks, options, block => MeasureGaps(block * Block, Math.Min(Block, existing - block * Block)));
+        Threading.ParallelWork.For(0, blocks, options, block => MeasureGaps(block * Block, Math.Min(Block, existing - block * Block)));
         return true;
     }
 

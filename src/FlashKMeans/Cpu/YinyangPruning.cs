@@ -456,7 +456,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
         const int Block = 64;
         int blocks = (_k + Block - 1) / Block;
         var options = new ParallelOptions { MaxDegreeOfParallelism = _threads };
-        Parallel.For(0, blocks, options, block => MeasureGroupGapBlock(centroids, packed, block * Block, Math.Min(Block, _k - block * Block), gaps));
+        Threading.ParallelWork.For(0, blocks, options, block => MeasureGroupGapBlock(centroids, packed, block * Block, Math.Min(Block, _k - block * Block), gaps));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -211,7 +211,7 @@ internal static unsafe class HalfPrecisionConversion
                 return;
             }
             long per = (rows + tasks - 1) / tasks;
-            Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+            Threading.ParallelWork.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
             {
                 int first = (int)Math.Min(rows, t * per);
                 int count = (int)Math.Min(rows - first, per);

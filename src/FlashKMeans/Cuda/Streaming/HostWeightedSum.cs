@@ -30,7 +30,7 @@ internal static unsafe class HostWeightedSum
         long per = (n + chunks - 1) / chunks;
         var partials = new double[chunks];
         nint v = (nint)values, w = (nint)weights;
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, c =>
+        Threading.ParallelWork.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, c =>
         {
             Span<double> lanes = stackalloc double[Threads];
             lanes.Clear();

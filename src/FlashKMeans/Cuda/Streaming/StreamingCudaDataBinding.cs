@@ -535,8 +535,8 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
         }
         catch (AggregateException e)
         {
-            var inner = e.Flatten().InnerExceptions[0];
-            if (inner is CudaException)
+            var inner = Threading.ParallelWork.FirstCause(e);
+            if (inner is CudaException or InvalidDataException)
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(inner);
             throw new InvalidOperationException($"The batch source failed while serving rows [{first}, {first + count}) for the GPU: {inner.Message}", inner);
         }
