@@ -56,7 +56,15 @@ root.SetAction(parse =>
         Logger = new ConsoleLogger(),
     };
     var progress = new SynchronousProgress<KMeansProgress>(p =>
-        Console.WriteLine($"  iteration {p.Iteration,4}  inertia {p.Inertia,16:G9}  change {p.RelativeChange,10:G3}  {p.Elapsed.TotalMilliseconds,9:F0} ms"));
+    {
+        if (p.Phase == KMeansPhase.Seeding)
+        {
+            if (p.Fraction == 1 || p.Fraction >= 0.25 * Math.Floor(4 * p.Fraction) && p.Fraction < 0.25 * Math.Floor(4 * p.Fraction) + 0.01)
+                Console.WriteLine($"  seeding {p.Fraction * 100,4:F0}%  {p.Elapsed.TotalMilliseconds,9:F0} ms");
+            return;
+        }
+        Console.WriteLine($"  iteration {p.Iteration,4}  inertia {p.Inertia,16:G9}  change {p.RelativeChange,10:G3}  {p.Elapsed.TotalMilliseconds,9:F0} ms");
+    });
     using var cancel = new CancellationTokenSource();
     Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
 

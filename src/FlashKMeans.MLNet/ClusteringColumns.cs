@@ -19,15 +19,20 @@ internal static class ClusteringColumns
     // so that downstream ML.NET components recognise the columns as a clustering score.
     private const string ScoreColumnKind = "ScoreColumnKind";
     private const string ScoreValueKind = "ScoreValueKind";
+    private const string ScoreColumnSetId = "ScoreColumnSetId";
     private const string ClusteringKind = "Clustering";
+
+    /// <summary>The type of <c>ScoreColumnSetId</c>, as ML.NET's scorers declare it.</summary>
+    private static readonly KeyDataViewType s_setIdType = new(typeof(uint), int.MaxValue);
 
     /// <summary>Appends Score and PredictedLabel to <paramref name="input"/>; like ML.NET, same-named input columns become hidden.</summary>
     public static DataViewSchema AppendTo(DataViewSchema input, int numberOfClusters)
     {
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(input);
-        builder.AddColumn(Score, new VectorDataViewType(NumberDataViewType.Single, numberOfClusters), Annotations(Score));
-        builder.AddColumn(PredictedLabel, new KeyDataViewType(typeof(uint), numberOfClusters), Annotations(PredictedLabel));
+        uint setId = NextScoreColumnSetId(input);
+        builder.AddColumn(Score, new VectorDataViewType(NumberDataViewType.Single, numberOfClusters), Annotations(Score, setId));
+        builder.AddColumn(PredictedLabel, new KeyDataViewType(typeof(uint), numberOfClusters), Annotations(PredictedLabel, setId));
         return builder.ToSchema();
     }
 
@@ -39,6 +44,7 @@ internal static class ClusteringColumns
         {
             MLNetInternals.ShapeColumn(ScoreColumnKind, SchemaShape.Column.VectorKind.Scalar, text, false),
             MLNetInternals.ShapeColumn(ScoreValueKind, SchemaShape.Column.VectorKind.Scalar, text, false),
+            MLNetInternals.ShapeColumn(ScoreColumnSetId, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true),
         });
         var columns = input.Where(c => c.Name != Score && c.Name != PredictedLabel).ToList();
         columns.Add(MLNetInternals.ShapeColumn(Score, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false, annotations));
@@ -46,15 +52,36 @@ internal static class ClusteringColumns
         return new SchemaShape(columns);
     }
 
-    private static DataViewSchema.Annotations Annotations(string valueKind)
+    private static DataViewSchema.Annotations Annotations(string valueKind, uint setId)
     {
         var builder = new DataViewSchema.Annotations.Builder();
         // Typed getters: the builder also has an Add(string, DataViewType, Delegate) overload.
         ValueGetter<ReadOnlyMemory<char>> kind = (ref ReadOnlyMemory<char> v) => v = ClusteringKind.AsMemory();
         ValueGetter<ReadOnlyMemory<char>> value = (ref ReadOnlyMemory<char> v) => v = valueKind.AsMemory();
+        ValueGetter<uint> set = (ref uint v) => v = setId;
         builder.Add(ScoreColumnKind, TextDataViewType.Instance, kind);
+        builder.Add(ScoreColumnSetId, s_setIdType, set);
         builder.Add(ScoreValueKind, TextDataViewType.Instance, value);
         return builder.ToAnnotations();
+    }
+
+    /// <summary>
+    /// One more than the largest <c>ScoreColumnSetId</c> in <paramref name="input"/> (1 where there is none): ML.NET's
+    /// scorers number each set of score columns so that evaluators find the newest set.
+    /// </summary>
+    private static uint NextScoreColumnSetId(DataViewSchema input)
+    {
+        uint largest = 0;
+        foreach (var column in input)
+        {
+            var annotation = column.Annotations.Schema.GetColumnOrNull(ScoreColumnSetId);
+            if (annotation?.Type is not KeyDataViewType { RawType: var raw } || raw != typeof(uint))
+                continue;
+            uint id = 0;
+            column.Annotations.GetValue(ScoreColumnSetId, ref id);
+            largest = Math.Max(largest, id);
+        }
+        return largest + 1;
     }
 
     /// <summary>The feature column: a known-size vector of Single, of <paramref name="expectedDimension"/> when given.</summary>

@@ -242,6 +242,20 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
                 $"All {source.SkippedRows} rows of the input were skipped: their feature column '{o.FeatureColumnName}' holds NaN or infinite values" +
                 (weights is null ? "" : $" or their weight column '{o.ExampleWeightColumnName}' a negative or non-finite weight") + ".");
         }
+        catch (ArgumentException e) when (e.ParamName == "source")
+        {
+            // The engine names its own argument; the user passed an IDataView with these columns.
+            string missing = source.SkippedRows is > 0 and var count
+                ? $" {count} further rows were skipped as missing: their feature column holds NaN or infinite values" +
+                  (weights is null ? "." : " or their weight column a negative or non-finite weight.")
+                : "";
+            string message = $"{Message(e)} (feature column '{o.FeatureColumnName}'" +
+                $"{(weights is null ? "" : $", weight column '{o.ExampleWeightColumnName}'")}).{missing}";
+            // The same type as the engine's, so that callers catching it keep working.
+            if (e is ArgumentOutOfRangeException)
+                throw new ArgumentOutOfRangeException(nameof(input), message);
+            throw new ArgumentException(message, nameof(input), e);
+        }
         clock.Stop();
 
         long skipped = source.SkippedRows ?? 0;
@@ -260,11 +274,25 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             new ScoringDevice(o.Device, o.Precision, o.NumberOfThreads), summary);
     }
 
+    /// <summary>An argument exception's message without the " (Parameter '…')" the runtime appends.</summary>
+    private static string Message(ArgumentException e)
+    {
+        string suffix = $" (Parameter '{e.ParamName}')";
+        string message = e.Message.EndsWith(suffix, StringComparison.Ordinal) ? e.Message[..^suffix.Length] : e.Message;
+        return message.TrimEnd('.');
+    }
+
     /// <summary>Sends each iteration's inertia to the ML.NET channel and to the user's progress, synchronously.</summary>
     private sealed class IterationReporter(IChannel? channel, IProgress<KMeansProgress>? user) : IProgress<KMeansProgress>
     {
         public void Report(KMeansProgress value)
         {
+            if (value.Phase == KMeansPhase.Seeding)
+            {
+                channel?.Info(MessageSensitivity.None, $"FlashKMeans: initialisation {value.Initialization}, seeding {value.Fraction * 100:F0}% done.");
+                user?.Report(value);
+                return;
+            }
             channel?.Info(MessageSensitivity.None,
                 $"FlashKMeans: initialisation {value.Initialization}, iteration {value.Iteration}: inertia {value.Inertia:G9}, relative change {value.RelativeChange:G3}.");
             user?.Report(value);

@@ -33,6 +33,22 @@ public sealed class KMeans
     /// <summary>A copy of the settings in use.</summary>
     public KMeansOptions Options => _options.Clone();
 
+    /// <summary>
+    /// Fits row-major N × d data held in an array; nothing is copied. (An array converts to both a span and a
+    /// memory, so without this overload a call with an array would be ambiguous.)
+    /// </summary>
+    /// <param name="data">N × <paramref name="dimension"/> values.</param>
+    /// <param name="dimension">d.</param>
+    /// <param name="weights">N non-negative weights, or null for unit weights.</param>
+    /// <param name="progress">Receives seeding reports and a report after every iteration.</param>
+    /// <param name="cancellationToken">Stops the fit between chunks of work.</param>
+    public KMeansModel Fit(float[] data, int dimension, float[]? weights = null,
+        IProgress<KMeansProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return Fit(data.AsMemory(), dimension, weights.AsMemory(), progress, cancellationToken);
+    }
+
     /// <summary>Fits row-major N × d data held in a span; nothing is copied.</summary>
     /// <param name="data">N × <paramref name="dimension"/> values.</param>
     /// <param name="dimension">d.</param>
@@ -242,7 +258,8 @@ public sealed class KMeans
             for (int p = 0; p < problems.Length; p++)
             {
                 ulong seed = CounterRandom.Derive((ulong)problems[p].Seed, (ulong)init);
-                initial[p] = CentroidInitializer.Run(batch.Problems[p], options, seed, cancellationToken);
+                initial[p] = CentroidInitializer.Run(batch.Problems[p], options, seed, cancellationToken,
+                    new SeedingProgress(progress, init, p, clock));
                 if (options.Initialization == KMeansInitialization.Explicit && problems[p].Shift is { } shift)
                 {
                     // Given centroids are in the data's coordinates; the fit runs in the centred ones.
@@ -284,6 +301,13 @@ public sealed class KMeans
                     $"The fit{(problems.Length > 1 ? $" of problem {p}" : "")} ended with non-finite centroids; no model is returned. The data or its weights overflowed float arithmetic.");
             models[p] = new KMeansModel(centroids, problems[p].Source.Dimension, options.Distance, run.FinalInertia, run.Iterations,
                 run.Converged, run.EmptyClustersReseeded, run.InertiaHistory, run.Statistics, backend.Name);
+        }
+        for (int p = 0; p < problems.Length; p++)
+        {
+            if (models[p].DistinctCentroids < k)
+                options.Logger?.LogWarning(
+                    "FlashKMeans: {Problem}K is {K} but only {Distinct} centroids are distinct: the data has fewer distinct rows than K, so some clusters coincide.",
+                    problems.Length > 1 ? $"problem {p}: " : "", k, models[p].DistinctCentroids);
         }
         return models;
     }

@@ -14,6 +14,7 @@ public sealed class KMeansModel
 {
     private readonly float[] _centroids;
     private readonly Lazy<IKMeansScorer> _scorer;
+    private readonly Lazy<int> _distinct;
 
     internal KMeansModel(float[] centroids, int dimension, KMeansDistance distance, double inertia, int iterations,
         bool converged, long emptyClustersReseeded, IReadOnlyList<double> inertiaHistory,
@@ -31,6 +32,21 @@ public sealed class KMeansModel
         Statistics = statistics;
         TrainedOn = trainedOn;
         _scorer = new Lazy<IKMeansScorer>(() => CreateScorer((c, d) => new CpuScorer(c.Span, d, Environment.ProcessorCount)));
+        _distinct = new Lazy<int>(() => new HashSet<int>(Enumerable.Range(0, NumberOfClusters), new CentroidComparer(_centroids, Dimension)).Count);
+    }
+
+    /// <summary>Compares centroids by their index: equal when every value is equal.</summary>
+    private sealed class CentroidComparer(float[] centroids, int d) : IEqualityComparer<int>
+    {
+        public bool Equals(int a, int b) => System.Runtime.InteropServices.MemoryMarshal.AsBytes(centroids.AsSpan(a * d, d))
+            .SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(centroids.AsSpan(b * d, d)));
+
+        public int GetHashCode(int c)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(centroids.AsSpan(c * d, d)));
+            return hash.ToHashCode();
+        }
     }
 
     /// <summary>
@@ -40,7 +56,10 @@ public sealed class KMeansModel
     internal IKMeansScorer CreateScorer(Func<ReadOnlyMemory<float>, int, IKMeansScorer> createScorer) =>
         Distance == KMeansDistance.Cosine ? createScorer(_centroids, Dimension) : new CentredScorer(_centroids, Dimension, createScorer);
 
-    /// <summary>Creates a model from given centroids, for scoring with centroids trained elsewhere.</summary>
+    /// <summary>
+    /// Creates a model from given centroids, for scoring with centroids trained elsewhere. Cosine centroids are
+    /// scaled to unit length (a zero centroid, which has no direction, is an error).
+    /// </summary>
     /// <param name="centroids">K × d row-major centroids.</param>
     /// <param name="dimension">d.</param>
     /// <param name="distance">The distance the centroids were trained for.</param>
@@ -52,7 +71,14 @@ public sealed class KMeansModel
             throw new ArgumentException($"Expected K × {dimension} centroid values with K ≥ 1, got {centroids.Length}.", nameof(centroids));
         if (!DataValidator.AllFinite(centroids))
             throw new ArgumentException("The centroids contain NaN or infinite values.", nameof(centroids));
-        return new KMeansModel(centroids.ToArray(), dimension, distance, double.NaN, 0, false, 0, [], [], "given centroids");
+        var copy = centroids.ToArray();
+        if (distance == KMeansDistance.Cosine)
+        {
+            // Cosine models hold unit centroids, as a cosine fit leaves them (and as the model format checks).
+            for (int c = 0; c < copy.Length / dimension; c++)
+                UnitLengthBatchSource.Normalize(copy.AsSpan(c * dimension, dimension), c);
+        }
+        return new KMeansModel(copy, dimension, distance, double.NaN, 0, false, 0, [], [], "given centroids");
     }
 
     /// <summary>d, features per row.</summary>
@@ -74,6 +100,12 @@ public sealed class KMeansModel
             throw new ArgumentOutOfRangeException(nameof(cluster), cluster, $"Clusters are numbered 0 to {NumberOfClusters - 1}.");
         return _centroids.AsSpan(cluster * Dimension, Dimension);
     }
+
+    /// <summary>
+    /// How many of the K centroids differ from each other. Fewer than K when the data has fewer distinct rows than
+    /// K (some centroids then coincide; the fit logs a warning, as scikit-learn warns of it).
+    /// </summary>
+    public int DistinctCentroids => _distinct.Value;
 
     /// <summary>Weighted sum of distances of the training data to their nearest final centroid.</summary>
     public double Inertia { get; }
@@ -336,6 +368,12 @@ public sealed class KMeansModel
         int n = CheckRows(rows, nameof(rows));
         if (!weights.IsEmpty && weights.Length != n)
             throw new ArgumentException($"There are {n} rows but {weights.Length} weights.", nameof(weights));
+        for (int i = 0; i < weights.Length; i++)
+        {
+            // The weights a fit accepts, and no others.
+            if (!(weights[i] >= 0) || float.IsInfinity(weights[i]))
+                throw new ArgumentException($"Row {i} has weight {weights[i]}; weights must be finite and non-negative.", nameof(weights));
+        }
         var labels = new int[n];
         var distances = new float[n];
         Score(rows, labels, distances);
@@ -390,6 +428,9 @@ public sealed class KMeansModel
     public void Save(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (folder is not null && !Directory.Exists(folder))
+            throw new DirectoryNotFoundException($"Cannot save the model to '{path}': the folder '{folder}' does not exist.");
         string temporary = path + ".tmp-" + Guid.NewGuid().ToString("N");
         try
         {

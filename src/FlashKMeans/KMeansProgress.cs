@@ -1,10 +1,23 @@
 namespace FlashKMeans;
 
-/// <summary>Reported after every Lloyd iteration.</summary>
+/// <summary>Which part of a fit a <see cref="KMeansProgress"/> report is about.</summary>
+public enum KMeansPhase
+{
+    /// <summary>A Lloyd iteration has finished.</summary>
+    Lloyd = 0,
+
+    /// <summary>Initial centroids are being chosen (k-means‖, k-means++ or random rows); see <see cref="KMeansProgress.Fraction"/>.</summary>
+    Seeding = 1,
+}
+
+/// <summary>
+/// Reported while seeding (<see cref="Phase"/> = <see cref="KMeansPhase.Seeding"/>, a few times as it advances)
+/// and after every Lloyd iteration.
+/// </summary>
 /// <param name="Initialization">0-based index of the initialisation being run.</param>
-/// <param name="Iteration">1-based iteration within that initialisation.</param>
-/// <param name="Inertia">Weighted sum of distances of the iteration's assignment.</param>
-/// <param name="RelativeChange">|I(t−1) − I(t)| / I(t−1); NaN on the first iteration.</param>
+/// <param name="Iteration">1-based iteration within that initialisation; 0 while seeding.</param>
+/// <param name="Inertia">Weighted sum of distances of the iteration's assignment; NaN while seeding.</param>
+/// <param name="RelativeChange">|I(t−1) − I(t)| / I(t−1); NaN on the first iteration and while seeding.</param>
 /// <param name="Elapsed">Time since the fit started.</param>
 public readonly record struct KMeansProgress(int Initialization, int Iteration, double Inertia, double RelativeChange, TimeSpan Elapsed)
 {
@@ -13,4 +26,10 @@ public readonly record struct KMeansProgress(int Initialization, int Iteration, 
     /// every iteration it runs); 0 for the other fits.
     /// </summary>
     public int Problem { get; init; }
+
+    /// <summary>Seeding or a Lloyd iteration.</summary>
+    public KMeansPhase Phase { get; init; }
+
+    /// <summary>How much of the seeding is done, from 0 to 1, while <see cref="Phase"/> is <see cref="KMeansPhase.Seeding"/>; 1 otherwise.</summary>
+    public double Fraction { get; init; } = 1;
 }

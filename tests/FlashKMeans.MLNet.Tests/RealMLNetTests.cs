@@ -57,6 +57,52 @@ public sealed class RealMLNetTests
         }
     }
 
+    /// <summary>Each annotation of a column as "name: type = value".</summary>
+    private static string[] AnnotationsOf(DataViewSchema.Column column) => column.Annotations.Schema.Select(a =>
+    {
+        string value = a.Type switch
+        {
+            TextDataViewType => Get<ReadOnlyMemory<char>>(column, a.Name).ToString(),
+            KeyDataViewType => Get<uint>(column, a.Name).ToString(),
+            _ => "?",
+        };
+        return $"{a.Name}: {a.Type} = {value}";
+    }).OrderBy(x => x, StringComparer.Ordinal).ToArray();
+
+    private static T Get<T>(DataViewSchema.Column column, string name)
+    {
+        T value = default!;
+        column.Annotations.GetValue(name, ref value);
+        return value;
+    }
+
+    [TestMethod]
+    public void ScoreColumnsCarryTheAnnotationsOfMLNetsOwnScorer()
+    {
+        var (ml, data, _) = Data(600, 4);
+        var ours = ml.Clustering.Trainers.FlashKMeans(numberOfClusters: 4).Fit(data);
+        var theirs = ml.Clustering.Trainers.KMeans(numberOfClusters: 4).Fit(data);
+        foreach (var name in new[] { "Score", "PredictedLabel" })
+        {
+            CollectionAssert.AreEqual(AnnotationsOf(theirs.Transform(data).Schema[name]), AnnotationsOf(ours.Transform(data).Schema[name]), name);
+            CollectionAssert.AreEqual(AnnotationsOf(theirs.GetOutputSchema(data.Schema)[name]), AnnotationsOf(ours.GetOutputSchema(data.Schema)[name]), $"{name}, output schema");
+            // A second scorer over scored data opens set 2, as ML.NET's does.
+            var twiceTheirs = theirs.Transform(theirs.Transform(data)).Schema[name];
+            var twiceOurs = ours.Transform(theirs.Transform(data)).Schema[name];
+            CollectionAssert.AreEqual(AnnotationsOf(twiceTheirs), AnnotationsOf(twiceOurs), $"{name}, scored twice");
+        }
+        // The estimators promise the same annotations.
+        var shape = new SchemaShape(new[] { MLNetInternals.ShapeColumn("Features", SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false) });
+        var promisedTheirs = ml.Clustering.Trainers.KMeans(numberOfClusters: 4).GetOutputSchema(shape);
+        var promisedOurs = ml.Clustering.Trainers.FlashKMeans(numberOfClusters: 4).GetOutputSchema(shape);
+        foreach (var name in new[] { "Score", "PredictedLabel" })
+        {
+            var expected = promisedTheirs.Single(c => c.Name == name).Annotations.Select(a => $"{a.Name}:{a.Kind}:{a.ItemType}:{a.IsKey}").Order().ToArray();
+            var actual = promisedOurs.Single(c => c.Name == name).Annotations.Select(a => $"{a.Name}:{a.Kind}:{a.ItemType}:{a.IsKey}").Order().ToArray();
+            CollectionAssert.AreEqual(expected, actual, $"{name}, promised: {string.Join(", ", actual)}");
+        }
+    }
+
     [TestMethod]
     public void ZipLoadsAsMLNetsOwnKMeansAndScoresTheSame()
     {

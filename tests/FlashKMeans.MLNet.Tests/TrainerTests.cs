@@ -248,6 +248,22 @@ public sealed class TrainerTests
     }
 
     [TestMethod]
+    public void KAboveTheUsableRowsNamesTheInputAndTheRowsSkippedAsMissing()
+    {
+        var (rows, _) = Blobs.Make(10, D, 2, 6, seed: 5);
+        for (int r = 0; r < 4; r++)
+            rows[r * D + 1] = float.NaN;
+        var ml = new MLContext();
+        var trainer = ml.Clustering.Trainers.FlashKMeans(new GpuKMeansTrainer.Options { NumberOfClusters = 8, Device = ComputeDevice.Cpu });
+        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => trainer.Fit(new TestDataView(rows, D)));
+        Assert.AreEqual("input", e.ParamName);
+        StringAssert.Contains(e.Message, "NumberOfClusters is 8 but the data has only 6 rows");
+        StringAssert.Contains(e.Message, "feature column 'Features'");
+        StringAssert.Contains(e.Message, "4 further rows were skipped as missing");
+        Assert.IsFalse(e.Message.Contains("Parameter 'source'"), e.Message);
+    }
+
+    [TestMethod]
     public void RowsWithMissingFeaturesAreSkippedAndCounted()
     {
         var (rows, _) = Blobs.Make(600, D, 3, 6, seed: 31);
@@ -428,6 +444,8 @@ public sealed class TrainerTests
         Assert.AreEqual(model.EngineModel.Inertia, reports[^1].Inertia, 1e-9 * model.EngineModel.Inertia);
         Assert.IsTrue(logs.Any(l => l.Contains("iteration") && l.Contains("inertia")), string.Join("\n", logs));
         Assert.IsTrue(logs.Any(l => l.Contains("trained on 500 rows")), string.Join("\n", logs));
+        Assert.AreEqual(KMeansPhase.Seeding, reports[0].Phase);
+        Assert.IsTrue(logs.Any(l => l.Contains("seeding") && l.Contains("100%")), string.Join("\n", logs));
     }
 
     [TestMethod]

@@ -203,4 +203,67 @@ public sealed class BadInputTests
         var model = new KMeans(new KMeansOptions { NumberOfClusters = 2, Distance = KMeansDistance.Cosine, Device = ComputeDevice.Cpu });
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => model.Fit(data, 3)).Message, "Row 12");
     }
+
+    [TestMethod]
+    [DataRow(float.NaN), DataRow(-1f), DataRow(float.PositiveInfinity)]
+    public void Score_rejects_the_weights_that_Fit_rejects(float bad)
+    {
+        int d = 3;
+        var data = TestData.Gaussian(50, d, seed: 1);
+        var model = Cpu().Fit(data, d);
+        var weights = Enumerable.Repeat(1f, 50).ToArray();
+        weights[17] = bad;
+        var e = Assert.ThrowsExactly<ArgumentException>(() => model.Score(data, weights));
+        StringAssert.Contains(e.Message, "Row 17");
+        Assert.ThrowsExactly<ArgumentException>(() => Cpu().Fit(data, d, weights));
+    }
+
+    [TestMethod]
+    public void K_above_the_distinct_rows_warns_and_the_model_counts_its_distinct_centroids()
+    {
+        int d = 2;
+        // 40 rows, only 3 distinct.
+        var data = Enumerable.Range(0, 40).SelectMany(i => new float[] { i % 3, 10 * (i % 3) }).ToArray();
+        var log = new ListLogger();
+        var model = new KMeans(new KMeansOptions { NumberOfClusters = 5, Device = ComputeDevice.Cpu, Logger = log }).Fit(data, d);
+        Assert.AreEqual(3, model.DistinctCentroids);
+        Assert.IsTrue(log.Messages.Any(m => m.Contains("only 3 centroids are distinct")), string.Join("\n", log.Messages));
+        var separate = new KMeans(new KMeansOptions { NumberOfClusters = 3, Device = ComputeDevice.Cpu, Logger = log }).Fit(data, d);
+        Assert.AreEqual(3, separate.DistinctCentroids);
+    }
+
+    [TestMethod]
+    public void Huge_finite_weights_fit_like_unit_weights()
+    {
+        int d = 3, k = 4;
+        var data = TestData.Blobs(2000, d, centers: k, spread: 8, seed: 6);
+        var heavy = Enumerable.Repeat(3e38f, 2000).ToArray();
+        var options = new KMeansOptions { NumberOfClusters = k, Device = ComputeDevice.Cpu, Initialization = KMeansInitialization.KMeansParallel };
+        var weighted = new KMeans(options).Fit(data, d, heavy);
+        var plain = new KMeans(options).Fit(data, d);
+        Assert.IsTrue(weighted.Centroids.ToArray().All(float.IsFinite));
+        double exactWeighted = Reference.Inertia(data, d, weighted.Centroids.Span), exactPlain = Reference.Inertia(data, d, plain.Centroids.Span);
+        Assert.AreEqual(exactPlain, exactWeighted, 1e-3 * exactPlain);
+    }
+
+    [TestMethod]
+    public void A_memory_mapped_batch_read_after_dispose_throws_instead_of_faulting()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "fkm-mm-" + Guid.NewGuid().ToString("N") + ".f32");
+        File.WriteAllBytes(path, System.Runtime.InteropServices.MemoryMarshal.AsBytes(TestData.Gaussian(100, 4, seed: 2).AsSpan()).ToArray());
+        try
+        {
+            var source = MemoryMappedBatchSource.OpenRaw(path, 4);
+            using var reader = source.OpenReader();
+            Assert.IsTrue(reader.TryRead(out var batch));
+            source.Dispose();
+            Assert.ThrowsExactly<ObjectDisposedException>(() => batch.Rows.Span[0]);
+            Assert.ThrowsExactly<ObjectDisposedException>(() => reader.TryRead(out _));
+            Assert.ThrowsExactly<ObjectDisposedException>(() => source.GetRowBytes(0, 1).Length);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }

@@ -132,6 +132,42 @@ public sealed class BatchSourceTests
         StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => MemoryMappedBatchSource.OpenNpy(legacy)).Message, "shape");
     }
 
+    /// <summary>A .npy file whose header dict is <paramref name="dict"/> (padded as NumPy pads it) over <paramref name="values"/> float32 zeros.</summary>
+    private string NpyWithHeader(string name, string dict, int values)
+    {
+        int total = 10 + dict.Length + 1;
+        string header = dict + new string(' ', (total + 63) / 64 * 64 - total) + "\n";
+        string path = Path.Combine(_directory, name);
+        using var stream = File.Create(path);
+        stream.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0, (byte)(header.Length & 0xFF), (byte)(header.Length >> 8)]);
+        stream.Write(System.Text.Encoding.Latin1.GetBytes(header));
+        stream.Write(new byte[values * 4]);
+        return path;
+    }
+
+    [TestMethod]
+    public void A_npy_header_with_a_key_twice_keeps_the_last_as_Python_does()
+    {
+        // Python's dict literal {'shape': (2, 3), ..., 'shape': (3, 2)} is {'shape': (3, 2)}.
+        string path = NpyWithHeader("twice.npy", "{'descr': '<f4', 'shape': (2, 3), 'fortran_order': False, 'shape': (3, 2), }", 6);
+        using var source = MemoryMappedBatchSource.OpenNpy(path);
+        Assert.AreEqual(3L, source.RowCount);
+        Assert.AreEqual(2, source.Dimension);
+    }
+
+    [TestMethod]
+    public void A_descr_inside_another_keys_string_is_not_the_data_type()
+    {
+        // The real dtype is big-endian float64 ('>f8'); "'descr': '<f4'" is only text inside another value.
+        string path = NpyWithHeader("hidden.npy", "{'note': \"'descr': '<f4'\", 'descr': '>f8', 'fortran_order': False, 'shape': (2, 2), }", 8);
+        var e = Assert.ThrowsExactly<InvalidDataException>(() => MemoryMappedBatchSource.OpenNpy(path));
+        StringAssert.Contains(e.Message, "'>f8'");
+        // And the other way round: the real dtype after a string that mentions another one.
+        string good = NpyWithHeader("good.npy", "{'note': \"'descr': '>f8'\", 'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", 4);
+        using var source = MemoryMappedBatchSource.OpenNpy(good);
+        Assert.AreEqual(RowElementType.Float32, source.ElementType);
+    }
+
     [TestMethod]
     public void A_source_that_throws_midway_surfaces_the_error()
     {

@@ -37,13 +37,34 @@ public sealed class CancellationAndProgressTests
         var data = TestData.Blobs(2000, d, centers: 4, spread: 5, seed: 2);
         var reports = new List<KMeansProgress>();
         var model = new KMeans(new KMeansOptions { NumberOfClusters = 4, MaximumNumberOfIterations = 7, OptimizationTolerance = 0, Device = ComputeDevice.Cpu })
-            .Fit(data, d, default, new Inline(reports.Add));
+            .Fit(data, d, default, new Inline(r => { if (r.Phase == KMeansPhase.Lloyd) reports.Add(r); }));
         Assert.AreEqual(7, reports.Count);
         CollectionAssert.AreEqual(Enumerable.Range(1, 7).ToArray(), reports.Select(r => r.Iteration).ToArray());
         CollectionAssert.AreEqual(model.InertiaHistory.ToArray(), reports.Select(r => r.Inertia).ToArray());
         Assert.IsTrue(reports.Zip(reports.Skip(1)).All(p => p.First.Elapsed <= p.Second.Elapsed));
         Assert.AreEqual(7, model.Statistics.Count);
         Assert.IsTrue(model.Statistics.All(s => s.ImbalanceFactor >= 1 - 1e-12));
+    }
+
+    [TestMethod]
+    [DataRow(KMeansInitialization.KMeansParallel), DataRow(KMeansInitialization.KMeansPlusPlus), DataRow(KMeansInitialization.RandomRows)]
+    public void Seeding_reports_its_phase_and_a_rising_fraction_before_the_first_iteration(KMeansInitialization initialization)
+    {
+        int d = 4;
+        var data = TestData.Blobs(5000, d, centers: 8, spread: 5, seed: 3);
+        var reports = new List<KMeansProgress>();
+        new KMeans(new KMeansOptions { NumberOfClusters = 300, Initialization = initialization, MaximumNumberOfIterations = 3, Device = ComputeDevice.Cpu })
+            .Fit(data, d, default, new Inline(reports.Add));
+        var seeding = reports.TakeWhile(r => r.Phase == KMeansPhase.Seeding).ToList();
+        Assert.IsTrue(seeding.Count >= 2, $"{seeding.Count} seeding reports");
+        Assert.AreEqual(0, seeding[0].Fraction);
+        Assert.AreEqual(1, seeding[^1].Fraction);
+        Assert.IsTrue(seeding.Zip(seeding.Skip(1)).All(p => p.First.Fraction < p.Second.Fraction), "fractions rise");
+        if (initialization != KMeansInitialization.RandomRows)
+            Assert.IsTrue(seeding.Count >= 20, $"K = 300 seeding steps gave only {seeding.Count} reports");
+        Assert.IsTrue(seeding.All(r => r.Iteration == 0 && double.IsNaN(r.Inertia)));
+        Assert.IsTrue(reports.Skip(seeding.Count).All(r => r.Phase == KMeansPhase.Lloyd && r.Fraction == 1), "seeding reports come only before Lloyd's");
+        Assert.AreEqual(3, reports.Count - seeding.Count);
     }
 
     [TestMethod]
@@ -70,7 +91,7 @@ public sealed class CancellationAndProgressTests
         {
             NumberOfClusters = 3, Device = ComputeDevice.Cpu, Initialization = KMeansInitialization.Explicit,
             InitialCentroids = TestData.PickRows(data, d, 3, seed: 1), NumberOfInitializations = 3,
-        }).Fit(data, d, default, new Inline(reports.Add));
+        }).Fit(data, d, default, new Inline(r => { if (r.Phase == KMeansPhase.Lloyd) reports.Add(r); }));
         Assert.IsTrue(reports.All(r => r.Initialization == 0), string.Join(", ", reports.Select(r => r.Initialization).Distinct()));
         Assert.AreEqual(model.Iterations, reports.Count);
     }

@@ -130,6 +130,67 @@ public sealed class ModelPersistenceTests
         public override void Flush() { }
     }
 
+    /// <summary>The model's bytes with <paramref name="edit"/> applied and the checksum made right again, as a forger would.</summary>
+    private static byte[] Forged(KMeansModel model, Action<byte[]> edit)
+    {
+        var bytes = Bytes(model);
+        edit(bytes);
+        uint crc = 0xFFFFFFFF;
+        for (int i = 0; i < bytes.Length - 4; i++)
+        {
+            crc ^= bytes[i];
+            for (int bit = 0; bit < 8; bit++)
+                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320 : crc >> 1;
+        }
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(bytes.Length - 4), ~crc);
+        return bytes;
+    }
+
+    [TestMethod]
+    [DataRow("flags"), DataRow("reseeded"), DataRow("inertia"), DataRow("history"), DataRow("cosine length")]
+    public void A_well_checksummed_model_with_impossible_values_is_rejected(string what)
+    {
+        var model = Train(what == "cosine length" ? KMeansDistance.Cosine : KMeansDistance.SquaredEuclidean);
+        Assert.IsNotNull(KMeansModel.Load(new MemoryStream(Forged(model, _ => { }))), "the forger's checksum is right");
+        var bytes = Forged(model, b =>
+        {
+            var span = b.AsSpan();
+            switch (what)
+            {
+                case "flags": System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(span[6..], 0x0004); break;
+                case "reseeded": System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(span[36..], -3); break;
+                case "inertia": System.Buffers.Binary.BinaryPrimitives.WriteDoubleLittleEndian(span[28..], -1.5); break;
+                case "history": System.Buffers.Binary.BinaryPrimitives.WriteDoubleLittleEndian(span[48..], -2.0); break;
+                default:
+                    // The first centroid value, doubled: that centroid is no longer unit length.
+                    int first = 48 + 8 * model.InertiaHistory.Count;
+                    float v = System.Buffers.Binary.BinaryPrimitives.ReadSingleLittleEndian(span[first..]);
+                    System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(span[first..], v * 2 + 0.5f);
+                    break;
+            }
+        });
+        var e = Assert.ThrowsExactly<InvalidDataException>(() => KMeansModel.Load(new MemoryStream(bytes)));
+        StringAssert.Contains(e.Message, "Corrupted");
+    }
+
+    [TestMethod]
+    public void Saving_into_a_missing_folder_names_the_target()
+    {
+        string target = Path.Combine(Path.GetTempPath(), "fkm-missing-" + Guid.NewGuid().ToString("N"), "model.fkm");
+        var e = Assert.ThrowsExactly<DirectoryNotFoundException>(() => Train().Save(target));
+        StringAssert.Contains(e.Message, target);
+        Assert.IsFalse(e.Message.Contains(".tmp-"), e.Message);
+    }
+
+    [TestMethod]
+    public void Cosine_models_from_given_centroids_hold_unit_centroids_and_round_trip()
+    {
+        var model = KMeansModel.FromCentroids([3, 4, 0, 0, 0, 2], 3, KMeansDistance.Cosine);
+        CollectionAssert.AreEqual(new[] { 0.6f, 0.8f, 0f, 0f, 0f, 1f }, model.Centroids.ToArray());
+        var loaded = KMeansModel.Load(new MemoryStream(Bytes(model)));
+        CollectionAssert.AreEqual(model.Centroids.ToArray(), loaded.Centroids.ToArray());
+    }
+
     [TestMethod]
     public void Not_a_model_and_future_versions_are_named()
     {

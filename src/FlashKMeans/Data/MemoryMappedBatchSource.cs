@@ -152,7 +152,7 @@ public sealed unsafe class MemoryMappedBatchSource : IRowBlockSource, IDisposabl
             ReadOnlyMemory<float> rows;
             if (owner.ElementType == RowElementType.Float32)
             {
-                _window = new UnmanagedMemory<float>((float*)start, values);
+                _window = new UnmanagedMemory<float>((float*)start, values, owner, () => owner._disposed);
                 rows = _window.Memory;
             }
             else

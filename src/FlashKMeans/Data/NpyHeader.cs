@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using System.Text.RegularExpressions;
 
 namespace FlashKMeans.Data;
 
@@ -9,7 +8,7 @@ namespace FlashKMeans.Data;
 /// magic <c>\x93NUMPY</c>, version, header length, then a Python dict literal padded so the data is
 /// 64-byte aligned.
 /// </summary>
-public sealed partial record NpyHeader(long Rows, int Columns, RowElementType ElementType, long DataOffset)
+public sealed record NpyHeader(long Rows, int Columns, RowElementType ElementType, long DataOffset)
 {
     private static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
@@ -47,28 +46,27 @@ public sealed partial record NpyHeader(long Rows, int Columns, RowElementType El
             throw new InvalidDataException($"{name}: truncated .npy header.");
         string header = Encoding.Latin1.GetString(text);
 
-        var descr = DescrPattern().Match(header);
-        var order = FortranPattern().Match(header);
-        var shape = ShapePattern().Match(header);
-        if (!descr.Success || !order.Success || !shape.Success)
-            throw new InvalidDataException($"{name}: unreadable .npy header '{header.Trim()}'.");
-        var type = descr.Groups[1].Value switch
+        var dict = HeaderDictionary.Parse(header, name);
+        if (dict.GetValueOrDefault("descr") is not string descr || dict.GetValueOrDefault("fortran_order") is not bool fortran
+            || dict.GetValueOrDefault("shape") is not string[] parts)
+            throw new InvalidDataException($"{name}: unreadable .npy header '{header.Trim()}': it needs 'descr' (a string), 'fortran_order' (True or False) and 'shape' (a tuple).");
+        var type = descr switch
         {
             "<f4" => RowElementType.Float32,
             "<f2" => RowElementType.Float16,
             var other => throw new InvalidDataException($"{name}: dtype '{other}' is not supported; use little-endian float32 ('<f4') or float16 ('<f2')."),
         };
-        if (order.Groups[1].Value == "True")
+        if (fortran)
             throw new InvalidDataException($"{name}: Fortran-order arrays are not supported; save with C order.");
-        var parts = shape.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        string shapeText = string.Join(", ", parts);
         var dims = new long[parts.Length];
         for (int i = 0; i < parts.Length; i++)
         {
             if (!long.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out dims[i]))
-                throw new InvalidDataException($"{name}: unreadable .npy shape ({shape.Groups[1].Value}).");
+                throw new InvalidDataException($"{name}: unreadable .npy shape ({shapeText}).");
         }
         if (dims.Length != 2 || dims[1] < 1 || dims[1] > int.MaxValue || dims[0] < 0)
-            throw new InvalidDataException($"{name}: expected a 2-D array (rows, features), found shape ({shape.Groups[1].Value}).");
+            throw new InvalidDataException($"{name}: expected a 2-D array (rows, features), found shape ({shapeText}).");
         return new NpyHeader(dims[0], (int)dims[1], type, prefixLength + headerLength);
     }
 
@@ -88,12 +86,116 @@ public sealed partial record NpyHeader(long Rows, int Columns, RowElementType El
         stream.Write(Encoding.Latin1.GetBytes(header));
     }
 
-    [GeneratedRegex(@"'descr'\s*:\s*'([^']*)'")]
-    private static partial Regex DescrPattern();
+    /// <summary>
+    /// The header's Python dict literal, read as Python reads it: keys are string literals, a key given twice keeps
+    /// its last value, and a string value is opaque (a 'descr' inside another key's string is not a key). Values are
+    /// a string, a bool (True, False), a tuple (its elements' text) or another bare token (its text).
+    /// </summary>
+    private ref struct HeaderDictionary(string text, string name)
+    {
+        private int _at;
 
-    [GeneratedRegex(@"'fortran_order'\s*:\s*(True|False)")]
-    private static partial Regex FortranPattern();
+        public static Dictionary<string, object> Parse(string text, string name)
+        {
+            var parser = new HeaderDictionary(text, name);
+            var result = new Dictionary<string, object>(StringComparer.Ordinal);
+            parser.Expect('{');
+            while (true)
+            {
+                parser.SkipSpace();
+                if (parser.TryTake('}'))
+                    break;
+                string key = parser.ReadString();
+                parser.Expect(':');
+                result[key] = parser.ReadValue();
+                parser.SkipSpace();
+                if (parser.TryTake(','))
+                    continue;
+                parser.Expect('}');
+                break;
+            }
+            return result;
+        }
 
-    [GeneratedRegex(@"'shape'\s*:\s*\(([^)]*)\)")]
-    private static partial Regex ShapePattern();
+        private object ReadValue()
+        {
+            SkipSpace();
+            if (_at < text.Length && text[_at] is '\'' or '"')
+                return ReadString();
+            if (TryTake('('))
+            {
+                var items = new List<string>();
+                while (true)
+                {
+                    SkipSpace();
+                    if (TryTake(')'))
+                        return items.ToArray();
+                    items.Add(ReadToken());
+                    SkipSpace();
+                    if (!TryTake(','))
+                    {
+                        Expect(')');
+                        return items.ToArray();
+                    }
+                }
+            }
+            string token = ReadToken();
+            return token switch { "True" => true, "False" => false, _ => token };
+        }
+
+        private string ReadToken()
+        {
+            int start = _at;
+            while (_at < text.Length && (char.IsLetterOrDigit(text[_at]) || text[_at] is '_' or '-' or '+' or '.'))
+                _at++;
+            if (_at == start)
+                throw Unreadable();
+            return text[start.._at];
+        }
+
+        private string ReadString()
+        {
+            SkipSpace();
+            if (_at >= text.Length || text[_at] is not ('\'' or '"'))
+                throw Unreadable();
+            char quote = text[_at++];
+            var value = new StringBuilder();
+            while (_at < text.Length && text[_at] != quote)
+            {
+                if (text[_at] == '\\' && _at + 1 < text.Length)
+                    _at++;
+                value.Append(text[_at++]);
+            }
+            if (_at >= text.Length)
+                throw Unreadable();
+            _at++;
+            return value.ToString();
+        }
+
+        private void SkipSpace()
+        {
+            while (_at < text.Length && char.IsWhiteSpace(text[_at]))
+                _at++;
+        }
+
+        private bool TryTake(char c)
+        {
+            SkipSpace();
+            if (_at < text.Length && text[_at] == c)
+            {
+                _at++;
+                return true;
+            }
+            return false;
+        }
+
+        private void Expect(char c)
+        {
+            if (!TryTake(c))
+                throw Unreadable();
+        }
+
+        private readonly InvalidDataException Unreadable() =>
+            new($"{name}: unreadable .npy header '{text.Trim()}' (at character {_at}).");
+    }
 }

@@ -11,7 +11,8 @@ namespace FlashKMeans.Engine;
 /// </summary>
 internal static class KMeansParallelSeeding
 {
-    public static float[] Run(IKMeansDataBinding binding, KMeansOptions options, ulong seed, CancellationToken cancellationToken)
+    public static float[] Run(IKMeansDataBinding binding, KMeansOptions options, ulong seed, CancellationToken cancellationToken,
+        SeedingProgress? progress = null)
     {
         int k = options.NumberOfClusters, d = binding.Dimension;
         double oversampling = options.OversamplingFactor * k;
@@ -22,8 +23,12 @@ internal static class KMeansParallelSeeding
         candidates.AddRange(firstRow);
         double potential = binding.UpdateSeedDistances(firstRow, reset: true, cancellationToken);
 
-        for (int round = 0; round < options.KMeansParallelRounds && potential > 0; round++)
+        // The rounds pass over the data; the reduction works on the small candidate set (k-means++ of K steps).
+        int rounds = options.KMeansParallelRounds;
+        double roundsShare = 0.8;
+        for (int round = 0; round < rounds && potential > 0; round++)
         {
+            progress?.Report(roundsShare * round / rounds);
             var rows = binding.SampleRowsByPotential(oversampling / potential, CounterRandom.Derive(seed, (ulong)round + 1), cancellationToken);
             if (rows.Count == 0)
                 continue;
@@ -48,14 +53,21 @@ internal static class KMeansParallelSeeding
         }
         var pool = candidates.ToArray();
         var candidateWeights = new float[count];
+        // A candidate's weight sums the weights of the rows it attracts, which overflows float32 where row weights
+        // are large (3e38 each is finite, two of them are not). k-means++ depends only on the ratios, so scale by a
+        // power of two (exact) until the largest fits; ordinary weights are left as they are.
+        double largest = weights.Length == 0 ? 0 : weights.Max();
+        double scale = largest > 1e30 ? Math.ScaleB(1.0, -Math.ILogB(largest)) : 1.0;
         // Candidates that attract nothing still get a tiny weight so K of them can always be chosen.
         for (int i = 0; i < count; i++)
-            candidateWeights[i] = weights[i] > 0 ? (float)weights[i] : 1e-6f;
+            candidateWeights[i] = weights[i] > 0 ? (float)(weights[i] * scale) : 1e-6f;
 
         var source = new InMemoryBatchSource(pool, d, candidateWeights);
         var summary = DataValidator.Scan(source, cancellationToken);
         using var reduction = new CpuDataBinding(source, summary, k, options.EffectiveThreads, usePruning: false,
             seedPruning: options.SeedPruning);
-        return KMeansPlusPlusSeeding.Run(reduction, k, options.KMeansPlusPlusTrials, CounterRandom.Derive(seed, 0xC0FFEE), cancellationToken);
+        progress?.Report(roundsShare);
+        return KMeansPlusPlusSeeding.Run(reduction, k, options.KMeansPlusPlusTrials, CounterRandom.Derive(seed, 0xC0FFEE), cancellationToken,
+            progress?.Part(roundsShare, 1));
     }
 }

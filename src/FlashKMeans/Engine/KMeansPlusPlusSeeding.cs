@@ -9,7 +9,8 @@ namespace FlashKMeans.Engine;
 /// </summary>
 internal static class KMeansPlusPlusSeeding
 {
-    public static float[] Run(IKMeansDataBinding binding, int k, int? trials, ulong seed, CancellationToken cancellationToken)
+    public static float[] Run(IKMeansDataBinding binding, int k, int? trials, ulong seed, CancellationToken cancellationToken,
+        SeedingProgress? progress = null)
     {
         int d = binding.Dimension;
         int tries = trials ?? 2 + (int)Math.Log(k);
@@ -26,6 +27,7 @@ internal static class KMeansPlusPlusSeeding
         for (int c = 1; c < k; c++)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            progress?.Report((double)c / k);
             var centroid = centroids.AsSpan(c * d, d);
             if (!(potential > 0))
             {

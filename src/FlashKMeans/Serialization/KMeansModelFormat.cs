@@ -21,7 +21,9 @@ namespace FlashKMeans.Serialization;
 /// ..      4·K·d       centroids, row-major (float32)
 /// ..      4           CRC-32 (IEEE) of every preceding byte
 /// </code>
-/// A reader rejects a wrong magic, an unknown version, impossible sizes, a short stream and a checksum mismatch.
+/// A reader rejects a wrong magic, an unknown version, reserved flags that are not zero, impossible sizes or
+/// counts, a negative or NaN inertia, a short stream, a checksum mismatch, non-finite centroids and, for cosine
+/// models, centroids that are not unit length.
 /// The checksum can only be tested at the end, so until then the header's sizes are claims: a seekable stream
 /// must hold the bytes they claim before anything is allocated, and from a stream that cannot say its length
 /// the arrays grow only as the bytes arrive, so a corrupted header fails as truncated having allocated little.
@@ -106,6 +108,11 @@ public static class KMeansModelFormat
         double inertia = BinaryPrimitives.ReadDoubleLittleEndian(header[28..]);
         long reseeded = BinaryPrimitives.ReadInt64LittleEndian(header[36..]);
         int historyCount = BinaryPrimitives.ReadInt32LittleEndian(header[44..]);
+        ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(header[6..]);
+        if (flags != 0)
+            throw new InvalidDataException($"Corrupted FlashKMeans model: reserved flags 0x{flags:X4} are not zero.");
+        if (reseeded < 0 || inertia < 0 || double.IsNaN(inertia) && iterations > 0)
+            throw new InvalidDataException($"Corrupted FlashKMeans model: impossible counts (inertia {inertia}, {reseeded} clusters re-seeded).");
         if (k < 1 || d < 1 || (long)k * d > Array.MaxLength || historyCount < 0 || historyCount > MaximumHistory
             || !Enum.IsDefined((KMeansDistance)distance) || converged is not (0 or 1) || iterations < 0)
             throw new InvalidDataException($"Corrupted FlashKMeans model: impossible header (K={k}, d={d}, distance={distance}, history={historyCount}).");
@@ -133,6 +140,18 @@ public static class KMeansModelFormat
             throw new InvalidDataException("Corrupted FlashKMeans model: checksum mismatch.");
         if (!Data.DataValidator.AllFinite(centroids))
             throw new InvalidDataException("Corrupted FlashKMeans model: the centroids contain non-finite values.");
+        if (history.Any(h => !(h >= 0)))
+            throw new InvalidDataException("Corrupted FlashKMeans model: the inertia history holds a negative or NaN value.");
+        if ((KMeansDistance)distance == KMeansDistance.Cosine)
+        {
+            for (int c = 0; c < k; c++)
+            {
+                double norm = Math.Sqrt(Cpu.VectorMath.DotDouble(centroids.AsSpan(c * d, d), centroids.AsSpan(c * d, d)));
+                // Written as float32 from unit vectors: within a few float32 steps of 1.
+                if (!(Math.Abs(norm - 1) <= 1e-5))
+                    throw new InvalidDataException($"Corrupted FlashKMeans model: cosine centroid {c} has length {norm:G9}, not 1.");
+            }
+        }
         return KMeansModel.Restore(centroids, d, (KMeansDistance)distance, inertia, iterations, converged == 1, reseeded, history);
     }
 
