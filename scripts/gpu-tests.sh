@@ -7,6 +7,8 @@
 #   DEST/gpu-tests.sh run [ARGS]          (there) runs every test of category Gpu, plus the
 #                                         selection and PTX tests, with the real driver; ARGS go to
 #                                         the runner (substrings of Class.Method to select).
+#   DEST/gpu-tests.sh mlnet-bench [ARGS]  (there) the ML.NET path against the engine on the GPU
+#                                         (bench/FlashKMeans.MLNet.Bench --device cuda; ARGS go to it).
 #   DEST/gpu-tests.sh bench [ARGS]        (there) runs the benchmark; ARGS go to it (--iters, --only).
 #                                         Then, in the same call, the same-run baselines of
 #                                         torch_baseline.py (cuBLAS GEMM ceilings, a PyTorch Lloyd step)
@@ -23,6 +25,8 @@ case "$cmd" in
     dest="${1:-$root/.device/gpu}"
     source "$here/gpu-publish.sh"
     publish_gpu_bundle "$root" "$dest" bench/gpu/FlashKMeans.GpuBench
+    dotnet publish "$root/bench/FlashKMeans.MLNet.Bench" -c Release -r linux-x64 --self-contained -p:PublishTrimmed=true \
+      -p:DebugType=none -o "$dest/mlnet-bench"
     mkdir -p "$dest/kernels"
     cp "$root"/src/FlashKMeans/Cuda/Kernels/*.{cu,cuh,ptx} "$dest/kernels/"
     cp "$root/bench/gpu/kernels_check.py" "$root/bench/gpu/torch_baseline.py" "$dest/"
@@ -34,6 +38,9 @@ case "$cmd" in
     "$here/tests/FlashKMeans.GpuTestRunner" --category Gpu "$@"
     "$here/tests/FlashKMeans.GpuTestRunner" CudaSelectionTests PtxResourceTests
     ;;
+  mlnet-bench)
+    "$here/mlnet-bench/FlashKMeans.MLNet.Bench" --device cuda "$@"
+    ;;
   bench)
     nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader || true
     "$here/bench/FlashKMeans.GpuBench" "$@"
@@ -42,7 +49,7 @@ case "$cmd" in
     fi
     ;;
   *)
-    echo "usage: $0 publish [DEST] | run [FILTERS] | bench [ARGS]" >&2
+    echo "usage: $0 publish [DEST] | run [FILTERS] | bench [ARGS] | mlnet-bench [ARGS]" >&2
     exit 2
     ;;
 esac

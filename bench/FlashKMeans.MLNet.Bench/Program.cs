@@ -3,6 +3,8 @@
 // iterations from the same 1024 initial centroids drawn from the data.
 //
 //   dotnet run -c Release --project bench/FlashKMeans.MLNet.Bench -- [--rows N] [--dim D] [--k K] [--iterations I] [--repeats R] [--out FILE]
+//   ... -- --device cuda [...]   the GPU comparison of GpuPath.cs instead (the GPU machine runs it from the bundle
+//                                that scripts/gpu-tests.sh publish makes: gpu-tests.sh mlnet-bench)
 //
 // Each repeat runs the engine and the IDataView path back to back, so that the ratios compare runs taken under
 // the same load (the CPU is shared). Reported: fit seconds, scoring seconds, and IDataView/engine ratios.
@@ -14,6 +16,8 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 
 var settings = Settings.Parse(args);
+if (settings.Device == ComputeDevice.Cuda)
+    return GpuPath.Run(settings, args);
 Console.WriteLine($"FlashKMeans.MLNet benchmark: N={settings.Rows}, d={settings.Dim}, K={settings.K}, {settings.Iterations} iterations, {settings.Repeats} repeats");
 var (rows, initial) = Data.Make(settings);
 var view = new ArrayDataView(rows, settings.Dim);
@@ -93,19 +97,19 @@ for (int r = 0; r < settings.Repeats; r++)
         var slice = distances.AsSpan(0, count * settings.K);
         engine.Transform(rows.AsSpan(start * settings.Dim, count * settings.Dim), slice);
         for (int i = 0; i < count; i++)
-            labelSum += ArgMin(slice.Slice(i * settings.K, settings.K)) + 1;
+            labelSum += Passes.ArgMin(slice.Slice(i * settings.K, settings.K)) + 1;
     }
     double engineScore = sw.Elapsed.TotalSeconds;
 
     sw.Restart();
-    long checksum = ReadAll(transformer.Transform(view));
+    long checksum = Passes.ReadAll(transformer.Transform(view));
     double viewScore = sw.Elapsed.TotalSeconds;
     if (checksum != labelSum)
         throw new InvalidOperationException("The two paths scored different labels.");
 
     // The common case of reading only the cluster: no per-row copy of the K distances into the consumer's buffer.
     sw.Restart();
-    long labelsOnly = ReadLabels(transformer.Transform(view));
+    long labelsOnly = Passes.ReadLabels(transformer.Transform(view));
     double viewLabels = sw.Elapsed.TotalSeconds;
     if (labelsOnly != labelSum)
         throw new InvalidOperationException("The label-only read scored different labels.");
@@ -121,7 +125,7 @@ for (int r = 0; r < settings.Repeats; r++)
 var passClock = Stopwatch.StartNew();
 const int passes = 5;
 for (int p = 0; p < passes; p++)
-    CursorPass(view, settings.Dim);
+    Passes.CursorPass(view, settings.Dim);
 double cursorPass = passClock.Elapsed.TotalSeconds / passes;
 Console.WriteLine($"one cursor pass (read + copy + finiteness check): {cursorPass * 1000:F1} ms");
 
@@ -189,70 +193,75 @@ if (settings.Out is not null)
     File.WriteAllText(settings.Out, report.ToString());
     Console.WriteLine($"written to {settings.Out}");
 }
+return 0;
 
-static int ArgMin(ReadOnlySpan<float> values)
+/// <summary>The reads both the CPU and the GPU comparison make through ML.NET cursors.</summary>
+internal static class Passes
 {
-    int best = 0;
-    for (int i = 1; i < values.Length; i++)
-        if (values[i] < values[best])
-            best = i;
-    return best;
-}
-
-static void CursorPass(IDataView data, int d)
-{
-    var features = data.Schema["Features"];
-    var buffer = GC.AllocateUninitializedArray<float>(16384 * d, pinned: true);
-    using var cursor = data.GetRowCursor(new[] { features });
-    var getter = cursor.GetGetter<VBuffer<float>>(features);
-    VBuffer<float> row = default;
-    int at = 0;
-    while (cursor.MoveNext())
+    public static void CursorPass(IDataView data, int d)
     {
-        getter(ref row);
-        var target = buffer.AsSpan(at * d, d);
-        row.CopyTo(target);
-        if (!FlashKMeans.Data.DataValidator.AllFinite(target))
-            throw new InvalidOperationException();
-        at = at + 1 == 16384 ? 0 : at + 1;
+        var features = data.Schema["Features"];
+        var buffer = GC.AllocateUninitializedArray<float>(16384 * d, pinned: true);
+        using var cursor = data.GetRowCursor(new[] { features });
+        var getter = cursor.GetGetter<VBuffer<float>>(features);
+        VBuffer<float> row = default;
+        int at = 0;
+        while (cursor.MoveNext())
+        {
+            getter(ref row);
+            var target = buffer.AsSpan(at * d, d);
+            row.CopyTo(target);
+            if (!FlashKMeans.Data.DataValidator.AllFinite(target))
+                throw new InvalidOperationException();
+            at = at + 1 == 16384 ? 0 : at + 1;
+        }
+    }
+
+    public static long ReadLabels(IDataView scored)
+    {
+        var key = scored.Schema["PredictedLabel"];
+        using var cursor = scored.GetRowCursor(new[] { key });
+        var getKey = cursor.GetGetter<uint>(key);
+        uint k = 0;
+        long sum = 0;
+        while (cursor.MoveNext())
+        {
+            getKey(ref k);
+            sum += k;
+        }
+        return sum;
+    }
+
+    public static long ReadAll(IDataView scored)
+    {
+        var score = scored.Schema["Score"];
+        var key = scored.Schema["PredictedLabel"];
+        using var cursor = scored.GetRowCursor(new[] { score, key });
+        var getScore = cursor.GetGetter<VBuffer<float>>(score);
+        var getKey = cursor.GetGetter<uint>(key);
+        VBuffer<float> s = default;
+        uint k = 0;
+        long sum = 0;
+        while (cursor.MoveNext())
+        {
+            getScore(ref s);
+            getKey(ref k);
+            sum += k;
+        }
+        return sum;
+    }
+
+    public static int ArgMin(ReadOnlySpan<float> values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++)
+            if (values[i] < values[best])
+                best = i;
+        return best;
     }
 }
 
-static long ReadLabels(IDataView scored)
-{
-    var key = scored.Schema["PredictedLabel"];
-    using var cursor = scored.GetRowCursor(new[] { key });
-    var getKey = cursor.GetGetter<uint>(key);
-    uint k = 0;
-    long sum = 0;
-    while (cursor.MoveNext())
-    {
-        getKey(ref k);
-        sum += k;
-    }
-    return sum;
-}
-
-static long ReadAll(IDataView scored)
-{
-    var score = scored.Schema["Score"];
-    var key = scored.Schema["PredictedLabel"];
-    using var cursor = scored.GetRowCursor(new[] { score, key });
-    var getScore = cursor.GetGetter<VBuffer<float>>(score);
-    var getKey = cursor.GetGetter<uint>(key);
-    VBuffer<float> s = default;
-    uint k = 0;
-    long sum = 0;
-    while (cursor.MoveNext())
-    {
-        getScore(ref s);
-        getKey(ref k);
-        sum += k;
-    }
-    return sum;
-}
-
-internal sealed record Settings(int Rows, int Dim, int K, int Iterations, int Repeats, string? Out)
+internal sealed record Settings(int Rows, int Dim, int K, int Iterations, int Repeats, string? Out, ComputeDevice Device = ComputeDevice.Cpu)
 {
     public static Settings Parse(string[] args)
     {
@@ -267,6 +276,7 @@ internal sealed record Settings(int Rows, int Dim, int K, int Iterations, int Re
                 "--iterations" => s with { Iterations = int.Parse(args[i + 1]) },
                 "--repeats" => s with { Repeats = int.Parse(args[i + 1]) },
                 "--out" => s with { Out = args[i + 1] },
+                "--device" => s with { Device = Enum.Parse<ComputeDevice>(args[i + 1], ignoreCase: true) },
                 _ => throw new ArgumentException($"Unknown option {args[i]}"),
             };
         }
