@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace FlashKMeans.Data;
 
@@ -153,15 +155,16 @@ public static class DataValidator
     /// <summary>
     /// Weighted mean, spread and per-feature range of the rows, in one pass in row order (so the same rows give
     /// the same bits however they are batched). Sums are of x − x₀, x₀ the first row, in float64: data far from
-    /// the origin keeps its digits.
+    /// the origin keeps its digits. Per feature it keeps Σw(x − x₀) and the range; per row only ‖x − x₀‖², so the
+    /// spread is E‖x − x₀‖² − ‖μ − x₀‖². Vectorised: it rides along the validation pass at a small fraction of a read.
     /// </summary>
     private sealed class WeightedMoments(int d)
     {
         private readonly double[] _sum = new double[d];
-        private readonly double[] _squares = new double[d];
-        private readonly float[] _first = new float[d];
+        private readonly double[] _first = new double[d];
         private readonly float[] _min = new float[d];
         private readonly float[] _max = new float[d];
+        private double _squares;
         private double _weight;
         private bool _started;
 
@@ -170,7 +173,8 @@ public static class DataValidator
             int n = rows.Length / d;
             if (n > 0 && !_started)
             {
-                rows[..d].CopyTo(_first);
+                for (int j = 0; j < d; j++)
+                    _first[j] = rows[j];
                 rows[..d].CopyTo(_min);
                 rows[..d].CopyTo(_max);
                 _started = true;
@@ -178,19 +182,54 @@ public static class DataValidator
             for (int r = 0; r < n; r++)
             {
                 var row = rows.Slice(r * d, d);
-                System.Numerics.Tensors.TensorPrimitives.Min(_min, row, _min);
-                System.Numerics.Tensors.TensorPrimitives.Max(_max, row, _max);
                 double w = weights.IsEmpty ? 1.0 : weights[r];
-                if (w == 0)
-                    continue;
-                _weight += w;
-                for (int j = 0; j < d; j++)
+                double squares = AddRow(row, w);
+                if (w != 0)
                 {
-                    double delta = (double)row[j] - _first[j];
-                    _sum[j] += w * delta;
-                    _squares[j] += w * delta * delta;
+                    _weight += w;
+                    _squares += w * squares;
                 }
             }
+        }
+
+        /// <summary>Updates the range, adds w·(x − x₀) to the sums, and returns ‖x − x₀‖².</summary>
+        private double AddRow(ReadOnlySpan<float> row, double w)
+        {
+            ref float x = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(row);
+            ref double first = ref System.Runtime.InteropServices.MemoryMarshal.GetReference<double>(_first);
+            ref double sum = ref System.Runtime.InteropServices.MemoryMarshal.GetReference<double>(_sum);
+            ref float min = ref System.Runtime.InteropServices.MemoryMarshal.GetReference<float>(_min);
+            ref float max = ref System.Runtime.InteropServices.MemoryMarshal.GetReference<float>(_max);
+            int j = 0;
+            double squares = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var weight = Vector256.Create(w);
+                var acc = Vector256<double>.Zero;
+                for (; j + Vector256<float>.Count <= d; j += Vector256<float>.Count)
+                {
+                    var v = Vector256.LoadUnsafe(ref x, (nuint)j);
+                    Vector256.Min(Vector256.LoadUnsafe(ref min, (nuint)j), v).StoreUnsafe(ref min, (nuint)j);
+                    Vector256.Max(Vector256.LoadUnsafe(ref max, (nuint)j), v).StoreUnsafe(ref max, (nuint)j);
+                    var (low, high) = Vector256.Widen(v);
+                    var dLow = low - Vector256.LoadUnsafe(ref first, (nuint)j);
+                    var dHigh = high - Vector256.LoadUnsafe(ref first, (nuint)j + 4);
+                    (Vector256.LoadUnsafe(ref sum, (nuint)j) + weight * dLow).StoreUnsafe(ref sum, (nuint)j);
+                    (Vector256.LoadUnsafe(ref sum, (nuint)j + 4) + weight * dHigh).StoreUnsafe(ref sum, (nuint)j + 4);
+                    acc += dLow * dLow + dHigh * dHigh;
+                }
+                squares = Vector256.Sum(acc);
+            }
+            for (; j < d; j++)
+            {
+                float v = Unsafe.Add(ref x, j);
+                Unsafe.Add(ref min, j) = MathF.Min(Unsafe.Add(ref min, j), v);
+                Unsafe.Add(ref max, j) = MathF.Max(Unsafe.Add(ref max, j), v);
+                double delta = v - Unsafe.Add(ref first, j);
+                Unsafe.Add(ref sum, j) += w * delta;
+                squares += delta * delta;
+            }
+            return squares;
         }
 
         public DataSummary Summarize(DataSummary summary)
@@ -198,13 +237,14 @@ public static class DataValidator
             if (!(_weight > 0))
                 return summary;
             var mean = new double[d];
-            double spread = 0;
+            double offset = 0;
             for (int j = 0; j < d; j++)
             {
-                double offset = _sum[j] / _weight;
-                mean[j] = _first[j] + offset;
-                spread += Math.Max(0, _squares[j] / _weight - offset * offset);
+                double shift = _sum[j] / _weight;
+                mean[j] = _first[j] + shift;
+                offset += shift * shift;
             }
+            double spread = Math.Max(0, _squares / _weight - offset);
             return summary with { Mean = mean, MeanSquaredDeviation = spread, FeatureMinimum = _min, FeatureMaximum = _max };
         }
     }
