@@ -201,25 +201,36 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding
         return resource;
     }
 
+    /// <summary>
+    /// Copies the source's rows to the device through two page-locked staging buffers: the host fills one while
+    /// the copy engine drains the other, so host copies and transfers overlap. One device buffer suffices: the
+    /// stream orders each chunk's transfer after the previous chunk's pack.
+    /// </summary>
     private void Upload(IBatchSource source, CancellationToken cancellationToken)
     {
-        using var staging = new PinnedBuffer<float>(_context, UploadRows * _d);
+        using var stagingA = new PinnedBuffer<float>(_context, UploadRows * _d);
+        using var stagingB = new PinnedBuffer<float>(_context, UploadRows * _d);
+        using var drainedA = new SyncEvent(_context);
+        using var drainedB = new SyncEvent(_context);
         using var rowsOnDevice = new DeviceBuffer<float>(_context, (long)UploadRows * _d);
         using var reader = source.OpenReader();
         long expected = 0;
+        int chunk = 0;
         while (reader.TryRead(out var batch))
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (batch.FirstRow != expected)
                 throw new InvalidOperationException($"The source skipped from row {expected} to {batch.FirstRow}.");
             var rows = batch.Rows.Span;
-            for (int start = 0; start < batch.RowCount; start += UploadRows)
+            for (int start = 0; start < batch.RowCount; start += UploadRows, chunk++)
             {
                 int count = Math.Min(UploadRows, batch.RowCount - start);
-                // The staging buffer is reused: wait for the previous chunk's copy before overwriting it.
-                _s.Stream.Synchronize();
+                var (staging, drained) = chunk % 2 == 0 ? (stagingA, drainedA) : (stagingB, drainedB);
+                // This buffer's last transfer (two chunks ago) must be done before it is overwritten.
+                drained.Synchronize();
                 rows.Slice(start * _d, count * _d).CopyTo(staging.Span);
                 rowsOnDevice.CopyFrom(staging.Span[..(count * _d)], 0, _s.Stream);
+                drained.Record(_s.Stream);
                 long first = batch.FirstRow + start;
                 _s.PackRows(rowsOnDevice.Pointer, count, _d, _d, _x.At(first * _ld * _s.Precision.ElementBytes), _ld, _xNorms.At(first));
             }
