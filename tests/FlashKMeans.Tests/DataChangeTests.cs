@@ -116,7 +116,7 @@ public sealed class DataChangeTests
         Assert.ThrowsExactly<OperationCanceledException>(() => new KMeans(options).Fit(data.AsMemory(), d, cancellationToken: cancelled.Token));
         var fault = new InvalidOperationException("from a worker");
         var thrown = Assert.ThrowsExactly<InvalidOperationException>(() =>
-            new Cpu.ChunkedParallel(2).For(40_000, (_, first, _) => { if (first >= 20_000) throw fault; }, CancellationToken.None));
+            new Threading.ChunkedParallel(2).For(40_000, (_, first, _) => { if (first >= 20_000) throw fault; }, CancellationToken.None));
         Assert.AreSame(fault, thrown);
     }
 }

@@ -1,3 +1,4 @@
+using FlashKMeans.Threading;
 using System.Runtime.CompilerServices;
 using System.Buffers;
 using FlashKMeans.Backends;

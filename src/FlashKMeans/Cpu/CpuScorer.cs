@@ -1,3 +1,4 @@
+using FlashKMeans.Threading;
 using FlashKMeans.Backends;
 
 namespace FlashKMeans.Cpu;

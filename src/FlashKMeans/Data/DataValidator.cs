@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using FlashKMeans.Threading;
 
 namespace FlashKMeans.Data;
 
@@ -106,10 +107,11 @@ public static class DataValidator
         int d = source.Dimension;
         if (d < 1)
             throw new ArgumentException($"The source reports dimension {d}; it must be at least 1.", nameof(source));
+        var parallel = new ChunkedParallel(Environment.ProcessorCount);
+        var totals = new ChunkScan(d);
+        var open = new Dictionary<int, ChunkScan>();
+        double[]? origin = null;
         long rows = 0;
-        double totalWeight = 0;
-        float maxAbs = 0;
-        var moments = new WeightedMoments(d);
         using (var reader = source.OpenReader())
         {
             while (reader.TryRead(out var batch))
@@ -119,71 +121,124 @@ public static class DataValidator
                     throw new ArgumentException($"A batch has dimension {batch.Dimension} but the source declares {d}.", nameof(source));
                 if (batch.FirstRow != rows)
                     throw new ArgumentException($"A batch starts at row {batch.FirstRow} where row {rows} was expected.", nameof(source));
-                ThrowIfBadRows(batch.Rows.Span, d, rows, checkNorms, nameof(source));
-                if (!batch.Rows.IsEmpty)
-                    maxAbs = MathF.Max(maxAbs, MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(batch.Rows.Span)));
-                if (source.HasWeights)
+                if (source.HasWeights && batch.Weights.Length != batch.RowCount)
+                    throw new ArgumentException($"The source declares weights but the batch at row {rows} has none.", nameof(source));
+                if (origin is null && batch.RowCount > 0)
                 {
-                    if (batch.Weights.Length != batch.RowCount)
-                        throw new ArgumentException($"The source declares weights but the batch at row {rows} has none.", nameof(source));
-                    var weights = batch.Weights.Span;
-                    for (int i = 0; i < weights.Length; i++)
+                    origin = new double[d];
+                    var firstRow = batch.Rows.Span[..d];
+                    for (int j = 0; j < d; j++)
+                        origin[j] = firstRow[j];
+                }
+                // Slices of whole chunks keep the partials of one slice, not of a whole (possibly huge) batch, alive.
+                for (int offset = 0; offset < batch.RowCount; offset += SliceRows)
+                {
+                    int count = Math.Min(SliceRows, batch.RowCount - offset);
+                    long first = batch.FirstRow + offset;
+                    var sliceRows = batch.Rows.Slice(offset * d, count * d);
+                    var sliceWeights = batch.Weights.IsEmpty ? default : batch.Weights.Slice(offset, count);
+                    int firstChunk = (int)(first / ChunkedParallel.ChunkRows), lastChunk = (int)((first + count - 1) / ChunkedParallel.ChunkRows);
+                    for (int c = firstChunk; c <= lastChunk; c++)
                     {
-                        float w = weights[i];
-                        if (!(w >= 0) || float.IsInfinity(w))
-                            throw new ArgumentException($"Row {rows + i} has weight {w}; weights must be finite and non-negative.", nameof(source));
-                        totalWeight += w;
+                        if (!open.ContainsKey(c))
+                            open[c] = new ChunkScan(d);
+                    }
+                    var start = origin!;
+                    parallel.ForSlice(first, count, (chunk, at, n) =>
+                        open[chunk].Add(sliceRows.Span.Slice((int)(at - first) * d, n * d),
+                            sliceWeights.IsEmpty ? default : sliceWeights.Span.Slice((int)(at - first), n), at, start, checkNorms),
+                        cancellationToken);
+                    // The first bad row of the data is in the lowest chunk that found one.
+                    for (int c = firstChunk; c <= lastChunk; c++)
+                    {
+                        if (open[c].Error is { } error)
+                            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+                    }
+                    // Chunks that end in this slice are complete: fold them in, in chunk order.
+                    for (int c = firstChunk; c <= lastChunk; c++)
+                    {
+                        if ((long)(c + 1) * ChunkedParallel.ChunkRows <= first + count)
+                        {
+                            totals.Merge(open[c]);
+                            open.Remove(c);
+                        }
                     }
                 }
-                else
-                {
-                    totalWeight += batch.RowCount;
-                }
-                moments.Add(batch.Rows.Span, batch.Weights.Span);
                 rows += batch.RowCount;
             }
         }
+        foreach (var chunk in open.OrderBy(pair => pair.Key))
+            totals.Merge(chunk.Value);
         if (rows == 0)
             throw new ArgumentException("The data is empty: it has no rows.", nameof(source));
         if (source.RowCount is long declared && declared != rows)
             throw new ArgumentException($"The source declares {declared} rows but a pass read {rows}.", nameof(source));
-        if (!(totalWeight > 0))
+        if (!(totals.TotalWeight > 0))
             throw new ArgumentException("All row weights are zero; at least one row must have a positive weight.", nameof(source));
-        return moments.Summarize(new DataSummary(rows, totalWeight, maxAbs));
+        return totals.Summarize(new DataSummary(rows, totals.TotalWeight, totals.MaximumAbsoluteValue), origin!);
     }
 
+    /// <summary>Rows validated together, in parallel by chunk: 64 chunks.</summary>
+    private const int SliceRows = 64 * ChunkedParallel.ChunkRows;
+
     /// <summary>
-    /// Weighted mean, spread and per-feature range of the rows, in one pass in row order (so the same rows give
-    /// the same bits however they are batched). Sums are of x − x₀, x₀ the first row, in float64: data far from
-    /// the origin keeps its digits. Per feature it keeps Σw(x − x₀) and the range; per row only ‖x − x₀‖², so the
-    /// spread is E‖x − x₀‖² − ‖μ − x₀‖². Vectorised: it rides along the validation pass at a small fraction of a read.
+    /// What the validation pass learns from one chunk of rows (or, for the totals, from all chunks folded in, in
+    /// chunk order): the first bad value, the weight, and the weighted mean, spread and per-feature range. Chunks
+    /// are fixed row ranges of the whole data and each is read in row order, so the same rows give the same bits
+    /// however they are batched and whatever the thread count. Sums are of x − x₀, x₀ the data's first row, in
+    /// float64: data far from the origin keeps its digits. Per feature it keeps Σw(x − x₀) and the range; per row
+    /// only ‖x − x₀‖², so the spread is E‖x − x₀‖² − ‖μ − x₀‖².
     /// </summary>
-    private sealed class WeightedMoments(int d)
+    private sealed class ChunkScan(int d)
     {
         private readonly double[] _sum = new double[d];
-        private readonly double[] _first = new double[d];
-        private readonly float[] _min = new float[d];
-        private readonly float[] _max = new float[d];
+        private readonly float[] _min = Filled(d, float.PositiveInfinity);
+        private readonly float[] _max = Filled(d, float.NegativeInfinity);
         private double _squares;
         private double _weight;
-        private bool _started;
 
-        public void Add(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights)
+        /// <summary>Σ of every row's weight (zero weights included, as the row count without weights).</summary>
+        public double TotalWeight { get; private set; }
+
+        public float MaximumAbsoluteValue { get; private set; }
+
+        /// <summary>The first bad row's exception, thrown by the validator once the chunks before it are known good.</summary>
+        public Exception? Error { get; private set; }
+
+        private static float[] Filled(int length, float value)
         {
-            int n = rows.Length / d;
-            if (n > 0 && !_started)
+            var values = new float[length];
+            Array.Fill(values, value);
+            return values;
+        }
+
+        public void Add(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights, long firstRow, double[] origin, bool checkNorms)
+        {
+            if (Error is not null)
+                return;
+            try
             {
-                for (int j = 0; j < d; j++)
-                    _first[j] = rows[j];
-                rows[..d].CopyTo(_min);
-                rows[..d].CopyTo(_max);
-                _started = true;
+                ThrowIfBadRows(rows, d, firstRow, checkNorms, "source");
+                for (int i = 0; i < weights.Length; i++)
+                {
+                    float w = weights[i];
+                    if (!(w >= 0) || float.IsInfinity(w))
+                        throw new ArgumentException($"Row {firstRow + i} has weight {w}; weights must be finite and non-negative.", "source");
+                }
             }
+            catch (ArgumentException e)
+            {
+                Error = e;
+                return;
+            }
+            if (!rows.IsEmpty)
+                MaximumAbsoluteValue = MathF.Max(MaximumAbsoluteValue, MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(rows)));
+            int n = rows.Length / d;
             for (int r = 0; r < n; r++)
             {
-                var row = rows.Slice(r * d, d);
                 double w = weights.IsEmpty ? 1.0 : weights[r];
-                double squares = AddRow(row, w);
+                TotalWeight += w;
+                double squares = AddRow(rows.Slice(r * d, d), w, origin);
                 if (w != 0)
                 {
                     _weight += w;
@@ -192,11 +247,26 @@ public static class DataValidator
             }
         }
 
+        /// <summary>Adds a later chunk's partials.</summary>
+        public void Merge(ChunkScan chunk)
+        {
+            for (int j = 0; j < d; j++)
+            {
+                _sum[j] += chunk._sum[j];
+                _min[j] = MathF.Min(_min[j], chunk._min[j]);
+                _max[j] = MathF.Max(_max[j], chunk._max[j]);
+            }
+            _squares += chunk._squares;
+            _weight += chunk._weight;
+            TotalWeight += chunk.TotalWeight;
+            MaximumAbsoluteValue = MathF.Max(MaximumAbsoluteValue, chunk.MaximumAbsoluteValue);
+        }
+
         /// <summary>Updates the range, adds w·(x − x₀) to the sums, and returns ‖x − x₀‖².</summary>
-        private double AddRow(ReadOnlySpan<float> row, double w)
+        private double AddRow(ReadOnlySpan<float> row, double w, double[] origin)
         {
             ref float x = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(row);
-            ref double first = ref System.Runtime.InteropServices.MemoryMarshal.GetReference<double>(_first);
+            ref double first = ref System.Runtime.InteropServices.MemoryMarshal.GetReference<double>(origin);
             ref double sum = ref System.Runtime.InteropServices.MemoryMarshal.GetReference<double>(_sum);
             ref float min = ref System.Runtime.InteropServices.MemoryMarshal.GetReference<float>(_min);
             ref float max = ref System.Runtime.InteropServices.MemoryMarshal.GetReference<float>(_max);
@@ -232,7 +302,7 @@ public static class DataValidator
             return squares;
         }
 
-        public DataSummary Summarize(DataSummary summary)
+        public DataSummary Summarize(DataSummary summary, double[] origin)
         {
             if (!(_weight > 0))
                 return summary;
@@ -241,7 +311,7 @@ public static class DataValidator
             for (int j = 0; j < d; j++)
             {
                 double shift = _sum[j] / _weight;
-                mean[j] = _first[j] + shift;
+                mean[j] = origin[j] + shift;
                 offset += shift * shift;
             }
             double spread = Math.Max(0, _squares / _weight - offset);

@@ -1,4 +1,4 @@
-namespace FlashKMeans.Cpu;
+namespace FlashKMeans.Threading;
 
 /// <summary>
 /// Parallel loops over fixed-size chunks of rows. Chunk boundaries depend only on the row count, never on
@@ -49,7 +49,7 @@ internal sealed class ChunkedParallel(int threads)
             return;
         }
         var options = new ParallelOptions { MaxDegreeOfParallelism = Threads, CancellationToken = cancellationToken };
-        Threading.ParallelWork.For(0, chunks, options, Run);
+        ParallelWork.For(0, chunks, options, Run);
     }
 
     /// <summary>Σ over chunks of <paramref name="chunkSum"/>, added in chunk order.</summary>
@@ -73,6 +73,6 @@ internal sealed class ChunkedParallel(int threads)
             return;
         }
         var options = new ParallelOptions { MaxDegreeOfParallelism = Threads, CancellationToken = cancellationToken };
-        Threading.ParallelWork.For(0, parts, options, part => body((int)((long)count * part / parts), (int)((long)count * (part + 1) / parts)));
+        ParallelWork.For(0, parts, options, part => body((int)((long)count * part / parts), (int)((long)count * (part + 1) / parts)));
     }
 }
