@@ -106,8 +106,8 @@ internal static class GpuPath
         foreach (var line in table)
             report.AppendLine(line);
         report.AppendLine();
-        report.AppendLine($"Features reach the GPU at (median): engine on arrays {Median(rates.Select(x => x.Engine)):F2} GB/s, trainer cached {Median(rates.Select(x => x.Cached)):F2} GB/s, " +
-                          $"trainer streamed {Median(rates.Select(x => x.Streamed)):F2} GB/s.");
+        report.AppendLine($"Features reach the GPU at (median): engine on arrays {Passes.Median(rates.Select(x => x.Engine)):F2} GB/s, trainer cached {Passes.Median(rates.Select(x => x.Cached)):F2} GB/s, " +
+                          $"trainer streamed {Passes.Median(rates.Select(x => x.Streamed)):F2} GB/s.");
         Console.WriteLine();
         Console.WriteLine(report);
         if (settings.Out is not null)
@@ -116,12 +116,6 @@ internal static class GpuPath
             File.WriteAllText(settings.Out, report.ToString());
         }
         return 0;
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     private static string Gpu()

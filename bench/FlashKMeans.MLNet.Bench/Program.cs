@@ -146,12 +146,6 @@ for (int r = 0; r < Math.Max(1, Math.Min(3, settings.Repeats)); r++)
     Console.WriteLine($"default-options fit {r + 1}: {defaultFits[^1]:F2} s (k-means|| seeding, pruning on)");
 }
 
-static double Median(IEnumerable<double> values)
-{
-    var sorted = values.OrderBy(v => v).ToArray();
-    return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-}
-
 var report = new System.Text.StringBuilder();
 report.AppendLine($"# FlashKMeans.MLNet: IDataView path vs engine on raw arrays ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
 report.AppendLine();
@@ -169,22 +163,22 @@ for (int r = 0; r < results.Count; r++)
     var x = results[r];
     report.AppendLine($"| {r + 1} | {(r % 2 == 0 ? "engine" : "IDataView")} | {x.Iterations} | {x.Passes} | {x.EngineFit:F2} | {x.ViewFit:F2} | {x.ViewFit / x.EngineFit:F3} | {x.CachedFit:F2} | {x.CachedFit / x.EngineFit:F3} | {x.EngineScore:F2} | {x.ViewScore:F2} | {x.ViewScore / x.EngineScore:F3} | {x.ViewLabels:F2} | {x.ViewLabels / x.EngineScore:F3} |");
 }
-double fitRatio = Median(results.Select(x => x.ViewFit / x.EngineFit));
-double cachedRatio = Median(results.Select(x => x.CachedFit / x.EngineFit));
-double scoreRatio = Median(results.Select(x => x.ViewScore / x.EngineScore));
-double labelRatio = Median(results.Select(x => x.ViewLabels / x.EngineScore));
+double fitRatio = Passes.Median(results.Select(x => x.ViewFit / x.EngineFit));
+double cachedRatio = Passes.Median(results.Select(x => x.CachedFit / x.EngineFit));
+double scoreRatio = Passes.Median(results.Select(x => x.ViewScore / x.EngineScore));
+double labelRatio = Passes.Median(results.Select(x => x.ViewLabels / x.EngineScore));
 report.AppendLine();
 report.AppendLine($"Median IDataView/engine ratio: fit streamed {fitRatio:F3} ({(fitRatio - 1) * 100:+0.0;-0.0}%), " +
     $"fit cached (default DeviceMemoryBudgetMb = 2048) {cachedRatio:F3} ({(cachedRatio - 1) * 100:+0.0;-0.0}%), score {scoreRatio:F3} ({(scoreRatio - 1) * 100:+0.0;-0.0}%), " +
     $"labels only {labelRatio:F3} ({(labelRatio - 1) * 100:+0.0;-0.0}%). Reading Score copies K = {settings.K} floats per row into the consumer's buffer, which the engine baseline does not do.");
-double fitMs = Median(results.Select(x => x.ViewFit)) / settings.Iterations * 1000;
-report.AppendLine($"IDataView fit: {Median(results.Select(x => x.ViewFit)):F2} s median ({fitMs:F0} ms per iteration including the validation pass), scoring {Median(results.Select(x => x.ViewScore)):F2} s;");
+double fitMs = Passes.Median(results.Select(x => x.ViewFit)) / settings.Iterations * 1000;
+report.AppendLine($"IDataView fit: {Passes.Median(results.Select(x => x.ViewFit)):F2} s median ({fitMs:F0} ms per iteration including the validation pass), scoring {Passes.Median(results.Select(x => x.ViewScore)):F2} s;");
 report.AppendLine($"One cursor pass over the data (read, copy into the pinned batch, finiteness check) took {cursorPass * 1000:F1} ms; " +
-    $"× {results[^1].Passes} passes = {cursorPass * results[^1].Passes:F2} s, {cursorPass * results[^1].Passes / Median(results.Select(x => x.EngineFit)) * 100:F1}% of the median engine fit: the load-independent estimate of the fit overhead.");
+    $"× {results[^1].Passes} passes = {cursorPass * results[^1].Passes:F2} s, {cursorPass * results[^1].Passes / Passes.Median(results.Select(x => x.EngineFit)) * 100:F1}% of the median engine fit: the load-independent estimate of the fit overhead.");
 report.AppendLine("ANCHORS.md (same protocol, ML.NET 5.0 KMeansTrainer): 94 s to fit, 11.3 s to score and evaluate.");
 report.AppendLine($"Trainer with default options (k-means|| seeding instead of the shared initial centroids, pruning on), {settings.Iterations} iterations: " +
                   $"{string.Join(", ", defaultFits.Select(x => x.ToString("F2") + " s"))}; best {defaultFits.Min():F2} s = {94 / defaultFits.Min():F1}x faster than ML.NET's 94 s; " +
-                  $"scoring (Score + PredictedLabel) {Median(results.Select(x => x.ViewScore)):F2} s = {11.3 / Median(results.Select(x => x.ViewScore)):F1}x faster than ML.NET's 11.3 s (which also includes Evaluate).");
+                  $"scoring (Score + PredictedLabel) {Passes.Median(results.Select(x => x.ViewScore)):F2} s = {11.3 / Passes.Median(results.Select(x => x.ViewScore)):F1}x faster than ML.NET's 11.3 s (which also includes Evaluate).");
 Console.WriteLine();
 Console.WriteLine(report);
 if (settings.Out is not null)
@@ -195,7 +189,7 @@ if (settings.Out is not null)
 }
 return 0;
 
-/// <summary>The reads both the CPU and the GPU comparison make through ML.NET cursors.</summary>
+/// <summary>What both the CPU and the GPU comparison use: reads through ML.NET cursors, argmin and the median.</summary>
 internal static class Passes
 {
     public static void CursorPass(IDataView data, int d)
@@ -249,6 +243,12 @@ internal static class Passes
             sum += k;
         }
         return sum;
+    }
+
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     public static int ArgMin(ReadOnlySpan<float> values)
