@@ -97,7 +97,7 @@ internal static class GpuPath
         report.AppendLine();
         report.AppendLine($"- Command: `scripts/gpu-tests.sh publish`, then on the GPU machine `gpu-tests.sh mlnet-bench {string.Join(' ', args)}`");
         report.AppendLine($"- Machine: {Gpu()}; host {Machine.Cpu()}, {Environment.ProcessorCount} logical CPUs, {RuntimeInformation.OSDescription}, .NET {Environment.Version}.");
-        report.AppendLine($"- ML.NET: Microsoft.ML {typeof(MLContext).Assembly.GetName().Version}, an in-memory IDataView of VBuffer rows.");
+        report.AppendLine($"- ML.NET: Microsoft.ML {Machine.MLNetRelease()}, an in-memory IDataView of VBuffer rows.");
         report.AppendLine($"- Data: {n} × {d} float32 Gaussian blobs ({gigabytes:F3} GB), K = {k}, fp32, k-means‖ seeding with one seed for every path, {settings.Iterations} Lloyd iterations (tolerance off). Centroids checked bit-identical across the three fits.");
         report.AppendLine("- \"to GPU\" = from the call to the first seeding report: validation pass, trainer's copies, upload. Cached = default `DeviceMemoryBudgetMb` (first cursor pass fills native memory; the upload reads it); streamed = `DeviceMemoryBudgetMb = null` (every pass a cursor pass).");
         report.AppendLine();

@@ -151,7 +151,7 @@ report.AppendLine($"# FlashKMeans.MLNet: IDataView path vs engine on raw arrays 
 report.AppendLine();
 report.AppendLine($"- Command: `dotnet run -c Release --project bench/FlashKMeans.MLNet.Bench -- {string.Join(' ', args)}`");
 report.AppendLine($"- Machine: {Machine.Cpu()}, {Environment.ProcessorCount} logical CPUs, {RuntimeInformation.OSDescription}, .NET {Environment.Version}; CPU shared with other builds (noisy), so compare ratios within a repeat.");
-report.AppendLine($"- ML.NET: Microsoft.ML {typeof(MLContext).Assembly.GetName().Version}; backend: CPU.");
+report.AppendLine($"- ML.NET: Microsoft.ML {Machine.MLNetRelease()}; backend: CPU.");
 report.AppendLine($"- Data: {settings.Rows} × {settings.Dim} Gaussian blobs (256 centres, spread 4, unit noise), K={settings.K}, at most {settings.Iterations} iterations (the engine also stops when no label changes) from the same {settings.K} initial centroids drawn from the data, tolerance off.");
 report.AppendLine("- Fit = engine `KMeans.Fit(float[])` vs `mlContext.Clustering.Trainers.FlashKMeans(options).Fit(IDataView)`, streamed (`DeviceMemoryBudgetMb = null`: every pass a cursor pass into double-buffered pinned batches) and cached (the default `DeviceMemoryBudgetMb = 2048`: the first cursor pass also fills native memory that later passes read). All include the engine's validation pass. Centroids checked bit-identical across the three.");
 report.AppendLine("- Score = engine `KMeansModel.Transform` + argmin in blocks of 16,384 rows with a reused buffer vs `transformer.Transform(IDataView)` read through a cursor: Score and PredictedLabel of every row, and PredictedLabel alone. Labels checked equal.");
@@ -316,6 +316,11 @@ internal static class Data
 
 internal static class Machine
 {
+    /// <summary>The Microsoft.ML release loaded ("5.0.1"; its assembly version is always 1.0.0.0).</summary>
+    public static string MLNetRelease() =>
+        (typeof(MLContext).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .FirstOrDefault() as System.Reflection.AssemblyInformationalVersionAttribute)?.InformationalVersion.Split('+')[0] ?? "unknown";
+
     public static string Cpu()
     {
         try

@@ -129,8 +129,23 @@ public sealed class BatchFeederTests
         var rows = TestData.Gaussian(10, d, seed: 2);
         using var feeder = new BatchFeeder(new ForwardOnlySource(rows, d, 4), 12, TransferElement.Float32, d, threads: 1);
         var buffer = new byte[12 * d * 4];
-        var error = Assert.ThrowsExactly<InvalidOperationException>(() => feeder.Fill(0, 12, buffer, default));
-        StringAssert.Contains(error.Message, "ended after 10 rows; 12 were expected");
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => feeder.Fill(0, 12, buffer, default));
+        StringAssert.Contains(error.Message, "changed between passes: the source ended after 10 rows; 12 were expected");
+    }
+
+    [TestMethod]
+    public void A_source_with_more_rows_than_validated_is_an_error_at_the_end_of_the_pass()
+    {
+        int d = 3;
+        var rows = TestData.Gaussian(10, d, seed: 2);
+        foreach (int batchRows in new[] { 4, 8 })
+        {
+            // 8 rows were validated; the source now has 10. Batches of 4 end exactly at row 8, batches of 8 do not.
+            using var feeder = new BatchFeeder(new ForwardOnlySource(rows, d, batchRows), 8, TransferElement.Float32, d, threads: 1);
+            var buffer = new byte[8 * d * 4];
+            var error = Assert.ThrowsExactly<InvalidDataException>(() => feeder.Fill(0, 8, buffer, default));
+            StringAssert.Contains(error.Message, "more than the 8 rows");
+        }
     }
 
     [TestMethod]

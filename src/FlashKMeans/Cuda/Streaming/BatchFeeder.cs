@@ -90,8 +90,9 @@ internal sealed class BatchFeeder : IDisposable
             }
             FillForward(first, count, destination, weights);
         }
-        catch (Exception e) when (!e.Data.Contains(typeof(BatchFeeder)))
+        catch (Exception e) when (!e.Data.Contains(typeof(BatchFeeder)) && e is not InvalidDataException)
         {
+            // A source that changed between passes already says so (InvalidDataException); other faults are named here.
             var wrapped = new InvalidOperationException($"The batch source failed while serving rows [{first}, {first + count}) for the GPU: {e.Message}", e);
             wrapped.Data[typeof(BatchFeeder)] = true;
             throw wrapped;
@@ -110,7 +111,7 @@ internal sealed class BatchFeeder : IDisposable
             if (_current.Dimension == 0 || _offset >= _current.RowCount)
             {
                 if (!_reader.TryRead(out _current))
-                    throw new InvalidOperationException($"The source ended after {_served} rows; {_rows} were expected.");
+                    throw new InvalidDataException($"The data changed between passes: the source ended after {_served} rows; {_rows} were expected.");
                 if (_current.FirstRow != _served)
                     throw new InvalidOperationException($"The source skipped from row {_served} to {_current.FirstRow}.");
                 if (_current.Dimension != _d)
@@ -145,6 +146,18 @@ internal sealed class BatchFeeder : IDisposable
             _served += take;
             done += take;
         }
+        if (_served == _rows)
+            ThrowIfMoreRows();
+    }
+
+    /// <summary>
+    /// At the end of a pass, checks that the source has no rows beyond the count the first pass found: a pass that
+    /// simply stopped reading there would fit the first rows of a source that has grown.
+    /// </summary>
+    private void ThrowIfMoreRows()
+    {
+        if ((_current.Dimension != 0 && _offset < _current.RowCount) || _reader!.TryRead(out _))
+            throw new InvalidDataException($"The data changed between passes: the source has more than the {_rows} rows it had when it was validated.");
     }
 
     /// <summary>
