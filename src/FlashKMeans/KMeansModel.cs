@@ -254,10 +254,9 @@ public sealed class KMeansModel
             {
                 scored = new UnitLengthBatchSource(source);
             }
-            else
+            else if (CentredScorer.Origin(_centroids, Dimension) is { } origin)
             {
-                // Centred as every scoring path is (see CreateScorer).
-                var origin = CentredScorer.Origin(_centroids, Dimension);
+                // Centred where every scoring path centres (see CreateScorer); otherwise the rows are read in place.
                 scored = new ShiftedBatchSource(source, origin);
                 centroids = (float[])_centroids.Clone();
                 ShiftedBatchSource.Subtract(centroids, origin);

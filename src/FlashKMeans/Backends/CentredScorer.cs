@@ -7,8 +7,9 @@ namespace FlashKMeans.Backends;
 /// <summary>
 /// Scores rows against centroids moved to the origin: rows and centroids both minus the centroids' mean, so
 /// a backend's float32 expansion ‖x‖² + ‖c‖² − 2x·c keeps its digits for data far from the origin (squared
-/// distances do not change under a common shift). Each row's distance to its nearest centroid is then taken
-/// again from the differences, so it is exact to float32 rounding (a row equal to its centroid scores 0).
+/// distances do not change under a common shift). Centroids whose mean lies within their own spread are scored
+/// as they are, rows read in place (see <see cref="Origin"/>). Each row's distance to its nearest centroid is then
+/// taken again from the differences, so it is exact to float32 rounding (a row equal to its centroid scores 0).
 /// Every scoring path of a model goes through it.
 /// </summary>
 internal sealed class CentredScorer : IKMeansScorer
@@ -17,7 +18,7 @@ internal sealed class CentredScorer : IKMeansScorer
     private const int BlockValues = 4 << 20;
 
     private readonly IKMeansScorer _inner;
-    private readonly float[] _origin;
+    private readonly float[]? _origin;
     private readonly float[] _centred;
     private readonly int _d;
 
@@ -29,33 +30,54 @@ internal sealed class CentredScorer : IKMeansScorer
         _d = dimension;
         _origin = Origin(centroids, dimension);
         _centred = centroids.ToArray();
-        ShiftedBatchSource.Subtract(_centred, _origin);
+        if (_origin is not null)
+            ShiftedBatchSource.Subtract(_centred, _origin);
         _inner = createScorer(_centred, dimension);
     }
 
-    /// <summary>The shift that scoring subtracts: the centroids' mean, rounded to float32.</summary>
+    /// <summary>The shift that scoring subtracts (the centroids' mean, rounded to float32), or empty where none is needed.</summary>
     public ReadOnlySpan<float> Shift => _origin;
 
     /// <summary>The centroids minus <see cref="Shift"/>.</summary>
     public ReadOnlySpan<float> CentredCentroids => _centred;
 
-    /// <summary>The mean of K × d centroids, summed in float64.</summary>
-    public static float[] Origin(ReadOnlySpan<float> centroids, int dimension)
+    /// <summary>
+    /// The shift to score with: the mean m of the K × d centroids (summed in float64, rounded to float32), or null
+    /// where ‖m‖² is within their spread E‖c − m‖², so that the expansion loses under a bit and rows can be read in
+    /// place (on the GPU, straight from page-locked or mapped memory). Centroids spread less than the data they came
+    /// from, so data far from the origin compared with its spread always gets a shift.
+    /// </summary>
+    public static float[]? Origin(ReadOnlySpan<float> centroids, int dimension)
     {
         int k = centroids.Length / dimension;
         var sum = new double[dimension];
         for (int c = 0; c < k; c++)
             VectorMath.AddScaled(sum, centroids.Slice(c * dimension, dimension), 1.0);
-        var origin = new float[dimension];
+        var mean = new double[dimension];
+        double offset = 0;
         for (int j = 0; j < dimension; j++)
-            origin[j] = (float)(sum[j] / k);
-        return origin;
+        {
+            mean[j] = sum[j] / k;
+            offset += mean[j] * mean[j];
+        }
+        double spread = 0;
+        for (int c = 0; c < k; c++)
+        {
+            for (int j = 0; j < dimension; j++)
+            {
+                double delta = centroids[c * dimension + j] - mean[j];
+                spread += delta * delta;
+            }
+        }
+        if (!(offset > spread / k))
+            return null;
+        return mean.Select(v => (float)v).ToArray();
     }
 
     public void Assign(ReadOnlySpan<float> rows, Span<int> labels, Span<float> distances)
     {
         int d = _d, n = rows.Length / d, blockRows = BlockRows(n);
-        float[] buffer = ArrayPool<float>.Shared.Rent(blockRows * d);
+        float[] buffer = _origin is null ? [] : ArrayPool<float>.Shared.Rent(blockRows * d);
         try
         {
             for (int first = 0; first < n; first += blockRows)
@@ -72,14 +94,15 @@ internal sealed class CentredScorer : IKMeansScorer
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(buffer);
+            if (buffer.Length > 0)
+                ArrayPool<float>.Shared.Return(buffer);
         }
     }
 
     public void AllDistances(ReadOnlySpan<float> rows, Span<float> distances)
     {
         int d = _d, n = rows.Length / d, k = _centred.Length / d, blockRows = BlockRows(n);
-        float[] buffer = ArrayPool<float>.Shared.Rent(blockRows * d);
+        float[] buffer = _origin is null ? [] : ArrayPool<float>.Shared.Rent(blockRows * d);
         try
         {
             for (int first = 0; first < n; first += blockRows)
@@ -90,15 +113,18 @@ internal sealed class CentredScorer : IKMeansScorer
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(buffer);
+            if (buffer.Length > 0)
+                ArrayPool<float>.Shared.Return(buffer);
         }
     }
 
-    private int BlockRows(int n) => Math.Max(1, Math.Min(n, BlockValues / _d));
+    private int BlockRows(int n) => _origin is null ? Math.Max(1, n) : Math.Max(1, Math.Min(n, BlockValues / _d));
 
-    /// <summary>Rows [first, first + count) minus the shift, in <paramref name="buffer"/>.</summary>
-    private Span<float> Shifted(ReadOnlySpan<float> rows, int first, int count, float[] buffer)
+    /// <summary>Rows [first, first + count) minus the shift, in <paramref name="buffer"/> (in place where there is no shift).</summary>
+    private ReadOnlySpan<float> Shifted(ReadOnlySpan<float> rows, int first, int count, float[] buffer)
     {
+        if (_origin is null)
+            return rows.Slice(first * _d, count * _d);
         var block = buffer.AsSpan(0, count * _d);
         rows.Slice(first * _d, count * _d).CopyTo(block);
         ShiftedBatchSource.Subtract(block, _origin);
