@@ -55,14 +55,21 @@ root.SetAction(parse =>
         Distance = parse.GetValue(cosineOption) ? KMeansDistance.Cosine : KMeansDistance.SquaredEuclidean,
         Logger = new ConsoleLogger(),
     };
+    int seedingQuarter = -1;
     var progress = new SynchronousProgress<KMeansProgress>(p =>
     {
         if (p.Phase == KMeansPhase.Seeding)
         {
-            if (p.Fraction == 1 || p.Fraction >= 0.25 * Math.Floor(4 * p.Fraction) && p.Fraction < 0.25 * Math.Floor(4 * p.Fraction) + 0.01)
+            // A line per quarter of the seeding, which reports every hundredth.
+            int quarter = (int)Math.Floor(4 * p.Fraction);
+            if (quarter > seedingQuarter)
+            {
+                seedingQuarter = quarter;
                 Console.WriteLine($"  seeding {p.Fraction * 100,4:F0}%  {p.Elapsed.TotalMilliseconds,9:F0} ms");
+            }
             return;
         }
+        seedingQuarter = -1;
         Console.WriteLine($"  iteration {p.Iteration,4}  inertia {p.Inertia,16:G9}  change {p.RelativeChange,10:G3}  {p.Elapsed.TotalMilliseconds,9:F0} ms");
     });
     using var cancel = new CancellationTokenSource();
