@@ -35,12 +35,6 @@ internal sealed class CentredScorer : IKMeansScorer
         _inner = createScorer(_centred, dimension);
     }
 
-    /// <summary>The shift that scoring subtracts (the centroids' mean, rounded to float32), or empty where none is needed.</summary>
-    public ReadOnlySpan<float> Shift => _origin;
-
-    /// <summary>The centroids minus <see cref="Shift"/>.</summary>
-    public ReadOnlySpan<float> CentredCentroids => _centred;
-
     /// <summary>
     /// The shift to score with: the mean m of the K × d centroids (summed in float64, rounded to float32), or null
     /// where ‖m‖² is within their spread E‖c − m‖², so that the expansion loses under a bit and rows can be read in

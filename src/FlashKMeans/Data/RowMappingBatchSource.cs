@@ -9,9 +9,6 @@ internal abstract class RowMappingBatchSource(IBatchSource inner) : IBatchSource
 {
     public const int MaxBatchRows = 16384;
 
-    /// <summary>The source whose rows are mapped.</summary>
-    public IBatchSource Inner => inner;
-
     public int Dimension => inner.Dimension;
 
     public long? RowCount => inner.RowCount;

@@ -16,9 +16,6 @@ internal sealed class ShiftedBatchSource : RowMappingBatchSource
         _shift = shift;
     }
 
-    /// <summary>The shift subtracted from every row.</summary>
-    public ReadOnlySpan<float> Shift => _shift;
-
     protected override void Map(Span<float> rows, long firstRow) => Subtract(rows, _shift);
 
     /// <summary>Subtracts <paramref name="shift"/> from every row of <paramref name="rows"/> in place.</summary>
