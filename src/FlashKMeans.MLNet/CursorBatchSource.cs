@@ -111,6 +111,9 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
         private Buffer? _current;
         private Buffer? _next;
         private Task? _filling;
+        private Task? _caching;
+        private long _cachedRows;
+        private bool _cacheEnded;
         private VBuffer<float> _row;
         private long _served;
         private long _read;
@@ -156,12 +159,26 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
             }
             else
             {
+                EndCacheFill();
                 return false;
             }
             (_current, _next) = (_next, _current);
             var ready = _current;
+            // The buffer about to be refilled may still be being copied into the cache.
+            WaitForCaching();
             if (ready.Count == 0)
+            {
+                EndCacheFill();
                 return false;
+            }
+            if (_fillsCache)
+            {
+                // The copy into the cache runs beside the engine's work on this batch and the cursor's fill of the next.
+                int d = _source.Dimension;
+                _caching = Task.Run(() => _source._cache!.Append(ready.Rows.AsSpan(0, ready.Count * d),
+                    ready.Weights is null ? default : ready.Weights.AsSpan(0, ready.Count)));
+                _cachedRows += ready.Count;
+            }
             batch = new DataBatch(ready.FirstRow, ready.Rows.AsMemory(0, ready.Count * _source.Dimension), _source.Dimension,
                 ready.Weights is null ? default : ready.Weights.AsMemory(0, ready.Count));
             // Fill the other buffer while the engine works on this one.
@@ -222,8 +239,6 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
                 _read++;
             }
             target.Count = count;
-            if (_fillsCache)
-                _source._cache!.Append(target.Rows.AsSpan(0, count * d), target.Weights is null ? default : target.Weights.AsSpan(0, count));
             _served += count;
             if (_exhausted && !_published)
             {
@@ -231,8 +246,6 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
                 _published = true;
                 _source.RowCount = _served;
                 _source.SkippedRows = _skipped;
-                if (_fillsCache)
-                    _source._cache!.EndFill(reachedEnd: true);
             }
         }
 
@@ -253,6 +266,26 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
             return false;
         }
 
+        private void WaitForCaching()
+        {
+            var caching = _caching;
+            _caching = null;
+            caching?.GetAwaiter().GetResult();
+        }
+
+        /// <summary>
+        /// Completes the cache once its copies are done: complete when the pass read to the end and every row served
+        /// was copied, emptied (for a later pass to try again) when the pass stopped early.
+        /// </summary>
+        private void EndCacheFill()
+        {
+            if (!_fillsCache || _cacheEnded)
+                return;
+            WaitForCaching();
+            _cacheEnded = true;
+            _source._cache!.EndFill(reachedEnd: _published && _cachedRows == _served);
+        }
+
         private InvalidOperationException Wrap(Exception e)
             => new($"Reading row {_read} of the training data (column '{_source._features.Name}') failed: {e.Message}", e);
 
@@ -270,8 +303,16 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
                 // The pass is being abandoned; its read error (if any) no longer matters to anyone.
             }
             _filling = null;
-            if (_fillsCache && !_published)
-                _source._cache!.EndFill(reachedEnd: false);
+            try
+            {
+                EndCacheFill();
+            }
+            catch (Exception)
+            {
+                // A failed copy leaves the cache incomplete; later passes read the cursor.
+                if (_fillsCache)
+                    _source._cache!.EndFill(reachedEnd: false);
+            }
             _cursor.Dispose();
             _source._spareA = _current;
             _source._spareB = _next;

@@ -224,6 +224,44 @@ public sealed class TrainerTests
     }
 
     [TestMethod]
+    public void A_pass_that_stops_early_leaves_the_row_cache_empty_and_a_complete_one_fills_it()
+    {
+        var (rows, _) = Blobs.Make(3000, D, 4, 6, seed: 16);
+        var view = new TestDataView(rows, D);
+        using var source = new CursorBatchSource(view, view.Schema["Features"], null, batchRows: 256, rejectMissing: false, cacheBudgetBytes: 1 << 20);
+        using (var reader = source.OpenReader())
+        {
+            // Stop after two batches: the copies made so far must not pass for the whole data.
+            Assert.IsTrue(reader.TryRead(out _));
+            Assert.IsTrue(reader.TryRead(out _));
+        }
+        Assert.IsFalse(source.Cached);
+        long served = 0;
+        var copy = new List<float>();
+        using (var reader = source.OpenReader())
+        {
+            while (reader.TryRead(out var batch))
+            {
+                served += batch.RowCount;
+                copy.AddRange(batch.Rows.ToArray());
+            }
+        }
+        Assert.AreEqual(3000L, served);
+        Assert.IsTrue(source.Cached, "a complete pass fills the cache");
+        Assert.AreEqual(2, view.CursorsOpened);
+        // The cache holds the rows in order: a third pass reads it, not the cursor, and gives the same values.
+        var cached = new List<float>();
+        using (var reader = source.OpenReader())
+        {
+            while (reader.TryRead(out var batch))
+                cached.AddRange(batch.Rows.ToArray());
+        }
+        Assert.AreEqual(2, view.CursorsOpened);
+        CollectionAssert.AreEqual(copy, cached);
+        CollectionAssert.AreEqual(rows, cached);
+    }
+
+    [TestMethod]
     public void WeightsActLikeRepeatedRows()
     {
         var (rows, _) = Blobs.Make(400, D, 3, 6, seed: 21);
