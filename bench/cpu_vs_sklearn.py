@@ -1,4 +1,4 @@
-"""Runs the ANCHORS.md CPU protocol for scikit-learn and FlashKMeans in one go and prints a table.
+"""Runs the CPU benchmark protocol for scikit-learn and FlashKMeans in one go and prints a table.
 
 Called by bench/cpu_vs_sklearn.sh, which builds the engine's bench app first. Every method fits the same
 bytes (X.f32, C.f32) from the same 1024 initial centroids for 10 fixed iterations. Each method runs in

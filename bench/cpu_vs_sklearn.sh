@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ANCHORS.md CPU protocol, ours against Debian's scikit-learn (and faiss when installed), in one run.
+# The CPU benchmark protocol (200,000 x 128 blobs, K = 1024, 10 iterations), ours against Debian's scikit-learn (and faiss when installed), in one run.
 #   bench/cpu_vs_sklearn.sh [WORKDIR]        (REPEATS=3 and THREADS=nproc by default)
 # Needs: /usr/bin/python3 with python3-sklearn and libopenblas0-pthread (apt-get install -y python3-sklearn
 # libopenblas0-pthread; python3-faiss optional), the .NET SDK, and about 250 MB in WORKDIR.

@@ -1,4 +1,4 @@
-"""Writes the ANCHORS.md CPU-protocol data set as raw little-endian float32 files.
+"""Writes the CPU benchmark protocol's data set as raw little-endian float32 files.
 
 X: 200,000 x 128 Gaussian blobs (256 centres drawn from N(0, 16), unit noise).
 C: 1024 initial centroids, distinct rows of X.

@@ -3,7 +3,7 @@ using BenchmarkDotNet.Attributes;
 namespace FlashKMeans.Benchmarks;
 
 /// <summary>
-/// Whole fits on Gaussian blobs (the ANCHORS CPU-protocol shape, scaled down): Lloyd with and without
+/// Whole fits on Gaussian blobs (the CPU protocol's shape, scaled down): Lloyd with and without
 /// pruning from the same initial centroids, on every core.
 /// </summary>
 public class StepBenchmarks

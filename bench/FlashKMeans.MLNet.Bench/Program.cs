@@ -1,4 +1,4 @@
-// Cost of the ML.NET path over the engine on raw arrays, on the ANCHORS.md CPU protocol:
+// Cost of the ML.NET path over the engine on raw arrays, on the CPU protocol of bench/cpu_vs_sklearn.sh:
 // 200,000 × 128 float32 Gaussian blobs (256 centres from N(0, 16), unit noise), K = 1024, 10 fixed
 // iterations from the same 1024 initial centroids drawn from the data.
 //
@@ -129,7 +129,7 @@ for (int p = 0; p < passes; p++)
 double cursorPass = passClock.Elapsed.TotalSeconds / passes;
 Console.WriteLine($"one cursor pass (read + copy + finiteness check): {cursorPass * 1000:F1} ms");
 
-// What a user gets with the trainer's defaults (k-means|| seeding, pruning on), against ANCHORS.md's 94 s for
+// What a user gets with the trainer's defaults (k-means|| seeding, pruning on), against the reference 94 s for
 // ML.NET's own KMeansTrainer at the same size with its default seeding and 10 iterations.
 var defaultFits = new List<double>();
 for (int r = 0; r < Math.Max(1, Math.Min(3, settings.Repeats)); r++)
@@ -175,7 +175,7 @@ double fitMs = Passes.Median(results.Select(x => x.ViewFit)) / settings.Iteratio
 report.AppendLine($"IDataView fit: {Passes.Median(results.Select(x => x.ViewFit)):F2} s median ({fitMs:F0} ms per iteration including the validation pass), scoring {Passes.Median(results.Select(x => x.ViewScore)):F2} s;");
 report.AppendLine($"One cursor pass over the data (read, copy into the pinned batch, finiteness check) took {cursorPass * 1000:F1} ms; " +
     $"× {results[^1].Passes} passes = {cursorPass * results[^1].Passes:F2} s, {cursorPass * results[^1].Passes / Passes.Median(results.Select(x => x.EngineFit)) * 100:F1}% of the median engine fit: the load-independent estimate of the fit overhead.");
-report.AppendLine("ANCHORS.md (same protocol, ML.NET 5.0 KMeansTrainer): 94 s to fit, 11.3 s to score and evaluate.");
+report.AppendLine("Reference (same protocol and machine kind, ML.NET 5.0 KMeansTrainer, not rerun here): 94 s to fit, 11.3 s to score and evaluate.");
 report.AppendLine($"Trainer with default options (k-means|| seeding instead of the shared initial centroids, pruning on), {settings.Iterations} iterations: " +
                   $"{string.Join(", ", defaultFits.Select(x => x.ToString("F2") + " s"))}; best {defaultFits.Min():F2} s = {94 / defaultFits.Min():F1}x faster than ML.NET's 94 s; " +
                   $"scoring (Score + PredictedLabel) {Passes.Median(results.Select(x => x.ViewScore)):F2} s = {11.3 / Passes.Median(results.Select(x => x.ViewScore)):F1}x faster than ML.NET's 11.3 s (which also includes Evaluate).");

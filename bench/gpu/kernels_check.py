@@ -1,7 +1,7 @@
 """Checks and times the committed PTX kernels directly through CuPy, without .NET.
 
 Used for fast kernel iteration on the GPU machine: correctness against a float64 reference on
-fresh random data (outputs poisoned first), then the ANCHORS.md shapes timed with CUDA events.
+fresh random data (outputs poisoned first), then the reference shapes timed with CUDA events.
 Usage: python3 kernels_check.py <ptx-folder> [--check] [--bench] [--quick]
 """
 import sys, time, math, json
@@ -526,7 +526,7 @@ def bench_fused(B, n, k, d, dt, hot=0.0, P=8):
                 fused_ms=round(t_fused, 4), fused_kernel_ms=round(t_kernel, 4), extra_fused_ms=round(t_fused - min(t_plain, t_plain2), 4), sort_update_ms=round(t_sort, 4),
                 max_count=int(cp.bincount(labels).max()))
 
-ANCHORS = [(1, 1 << 20, 1024, 128, "f16"), (1, 1 << 23, 1024, 128, "f16"), (1, 1 << 20, 8192, 128, "f16"),
+REFERENCE_SHAPES = [(1, 1 << 20, 1024, 128, "f16"), (1, 1 << 23, 1024, 128, "f16"), (1, 1 << 20, 8192, 128, "f16"),
            (1, 1 << 20, 256, 128, "f16"), (1, 1 << 20, 1024, 512, "f16"), (1, 1 << 20, 1024, 128, "tf32"),
            (1, 1 << 20, 8192, 128, "tf32"), (32, 131072, 1000, 128, "f16"), (8, 16384, 100, 128, "f16")]
 
@@ -538,8 +538,8 @@ if __name__ == "__main__":
         out["checks"] = res; out["fails"] = fails
     if "--bench" in ARGS:
         rows = []
-        only = os.environ.get("SHAPES")  # e.g. "0,1,4": indices into ANCHORS
-        for a in ([ANCHORS[int(i)] for i in only.split(",")] if only else ANCHORS):
+        only = os.environ.get("SHAPES")  # e.g. "0,1,4": indices into REFERENCE_SHAPES
+        for a in ([REFERENCE_SHAPES[int(i)] for i in only.split(",")] if only else REFERENCE_SHAPES):
             r = bench_shape(*a); rows.append(r); print(json.dumps(r), flush=True)
         out["bench"] = rows
         print("| B | N | K | d | dtype | ms/iter | ms/iter (graph) | assign ms | TFLOP/s |")

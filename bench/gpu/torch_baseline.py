@@ -1,9 +1,9 @@
 """Same-run baselines for the GPU benchmark, on the GPU machine (PyTorch is there, .NET is not).
 
-ANCHORS.md asks for the baseline to run in the same call as our code. flash-kmeans itself is not on
+The benchmark protocol asks for the baseline to run in the same call as our code. flash-kmeans itself is not on
 that machine, so this measures, on the same GPU in the same call:
-  - the ceilings: cuBLAS fp16 and tf32 GEMM at 8192^3 (TFLOP/s), as ANCHORS.md does;
-  - a plain PyTorch Lloyd iteration on the ANCHORS.md shapes: one batched GEMM for the dot products,
+  - the ceilings: cuBLAS fp16 and tf32 GEMM at 8192^3 (TFLOP/s), as the reference numbers do;
+  - a plain PyTorch Lloyd iteration on the reference shapes: one batched GEMM for the dot products,
     norms added, argmin, then the centroid sums with scatter_add (what a user writes without a fused
     kernel). ms/iter is the wall time of one full iteration with the device synchronised at both ends
     (median of 10 after 2 warm-ups), data standard normal and already on the GPU.
@@ -67,7 +67,7 @@ def lloyd_ms(b, n, k, d, kind, reps=10):
 
 
 def main():
-    torch.backends.cuda.matmul.allow_tf32 = True  # "fp32" rows compute the dot products in tf32, as ANCHORS.md
+    torch.backends.cuda.matmul.allow_tf32 = True  # "fp32" rows compute the dot products in tf32, as the reference numbers do
     out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
            "gemm_fp16_tflops": round(gemm_tflops(torch.float16), 1),
            "gemm_tf32_tflops": round(gemm_tflops(torch.float32), 1), "lloyd": []}

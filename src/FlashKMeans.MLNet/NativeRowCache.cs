@@ -63,7 +63,7 @@ internal sealed unsafe class NativeRowCache : IDisposable
 
     /// <summary>
     /// Copies a batch into a fresh block on several threads. The block's pages are touched for the first time here,
-    /// and the page faults cost more than the copy: on the H100 host of bench/results/h100-2026-12-06-mlnet-gpu.md,
+    /// and the page faults cost more than the copy: on the H100 host of bench/results/h100.md,
     /// filling 512 MB of blocks from the cursor's worker thread made the first pass 0.4–0.7 s slower than a pass
     /// without the cache. Several threads fault their pieces in at once.
     /// </summary>

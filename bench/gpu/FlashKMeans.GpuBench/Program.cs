@@ -5,7 +5,7 @@ using FlashKMeans.Backends;
 using FlashKMeans.Cuda;
 using FlashKMeans.Cuda.Native;
 
-// Times the CUDA backend on the shapes of ANCHORS.md, following its protocol: standard normal data
+// Times the CUDA backend on the reference shapes, following the benchmark protocol: standard normal data
 // already on the GPU, fixed iterations after warm-up, the device synchronised at both ends of each
 // timed iteration. "ms/iter" is one full Lloyd step as the engine drives it (assign, label changes,
 // sort-inverse update, inertia, read-back of the K cluster weights); "assign" is the fused kernel
@@ -22,7 +22,7 @@ using FlashKMeans.Cuda.Native;
 // engine's loop asks for on every step but the last, is otherwise on in the timed steps and fits).
 // --full-update: every step sums all rows again, instead of the incremental update (IncrementalUpdate), for comparison.
 // --fused-update: the default batches fuse the update into the assignment where FusedUpdatePolicy allows (K ≥ 4096), as they
-// did before session 9, for comparison with the incremental update.
+// did before steps were enqueued ahead (NOTES.md, U17), for comparison with the incremental update.
 // --fit-detail T1,T2,...: instead of the table, each step of a fit (--fit-steps) of the single-problem shapes (wall ms, kind of
 // update, labels moved), once per threshold of moved labels for the incremental update (CudaBatch.IncrementalThreshold;
 // a negative one sums every row in every step). Each fit runs twice from the same start; the second is printed.
@@ -105,7 +105,7 @@ static (double Iter, double Assign, double Update, double Fit) Single(CudaSessio
     Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# N={n} K={k} d={d}: labels moved per timed step, median {Median(moved):F2}%"));
     double assign = TimeEvents(s, iterations, binding.EnqueueAssign);
     double update = TimeEvents(s, iterations, binding.EnqueueUpdate);
-    // A whole fit from the same start, as ANCHORS.md times flash-kmeans: its first steps move most labels and sum every row.
+    // A whole fit from the same start, as flash-kmeans' reference numbers are timed: its first steps move most labels and sum every row.
     binding.SetCentroids(initial);
     var fit = Stopwatch.StartNew();
     for (int i = 0; i < Fit.Steps; i++)

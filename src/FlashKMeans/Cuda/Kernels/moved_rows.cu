@@ -14,7 +14,7 @@
 // Both kernels run on a (chunks, B) grid, block (c, b) on the rows of problem b that block_rows gives it, and count
 // in shared memory where a problem's signed clusters fit there (2k ints per block, 4k for the scatter's reserved
 // ranges), so that a cluster's global
-// counter or cursor takes one atomic per block, not one per moved row. (Session 6's kernels listed the moved rows
+// counter or cursor takes one atomic per block, not one per moved row. (The first version, U14, listed the moved rows
 // first and then used one global atomic per moved row and signed cluster: 72 + 109 us at 1M rows when 55% of the
 // labels moved, against 12 + 18 for sorting every row; NOTES.md, U15.) The list of moved rows is gone with it:
 // the scatter reads labels and previous again, which at 1M rows sit in L2.

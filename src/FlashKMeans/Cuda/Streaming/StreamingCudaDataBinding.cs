@@ -124,7 +124,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     /// of a batch in 1 MiB chunks into its own two small pinned buffers and copies each chunk at once, in
     /// the hope that the chunks are still in the CPU's cache when the DMA engine reads them; otherwise a
     /// batch is converted into one large ring buffer (non-temporal stores), then copied. Null: the ring.
-    /// Measured on the H200 machine (bench/results/streaming-notes.md) the chunked copies were slower
+    /// Measured on the H200 machine (bench/results/h200.md) the chunked copies were slower
     /// (fp16 128 vs 103 ms, fp32→fp16 213 vs 204 ms per pass), so they are off unless asked for.
     /// </param>
     /// <param name="assignOnly">
@@ -137,7 +137,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
     /// from the source and packed on the GPU (4 bytes a value on the link, no host work). Balancing the
     /// two beats either alone when host memory bandwidth, not the link, limits the conversion. Null: 0.5,
     /// the best share measured on the H200 machine (127 ms a pass for N = 16.7M, d = 128, against 156 ms
-    /// all fp32 on the link and 199 ms all converted on the host; bench/results/streaming-notes.md).
+    /// all fp32 on the link and 199 ms all converted on the host; bench/results/h200.md).
     /// </param>
     public StreamingCudaDataBinding(CudaSession session, IBatchSource source, long rowCount, int k, bool deterministic,
         StreamingPlan plan, int hostThreads, IHostSlotAllocator? slotAllocator, CancellationToken cancellationToken,
