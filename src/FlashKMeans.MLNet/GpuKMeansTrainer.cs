@@ -249,7 +249,7 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
                 ? $" {count} further rows were skipped as missing: their feature column holds NaN or infinite values" +
                   (weights is null ? "." : " or their weight column a negative or non-finite weight.")
                 : "";
-            string message = $"{Message(e)} (feature column '{o.FeatureColumnName}'" +
+            string message = $"{KMeans.Reason(e).TrimEnd('.')} (feature column '{o.FeatureColumnName}'" +
                 $"{(weights is null ? "" : $", weight column '{o.ExampleWeightColumnName}'")}).{missing}";
             // The same type as the engine's, so that callers catching it keep working.
             if (e is ArgumentOutOfRangeException)
@@ -272,14 +272,6 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             $"{summary.Iterations} iterations, inertia {summary.Inertia:G9}, {summary.CursorPasses} cursor pass{(summary.CursorPasses == 1 ? "" : "es")}.");
         return new GpuKMeansTransformer(model, o.FeatureColumnName, features.Type, batchRows,
             new ScoringDevice(o.Device, o.Precision, o.NumberOfThreads), summary);
-    }
-
-    /// <summary>An argument exception's message without the " (Parameter '…')" the runtime appends.</summary>
-    private static string Message(ArgumentException e)
-    {
-        string suffix = $" (Parameter '{e.ParamName}')";
-        string message = e.Message.EndsWith(suffix, StringComparison.Ordinal) ? e.Message[..^suffix.Length] : e.Message;
-        return message.TrimEnd('.');
     }
 
     /// <summary>Sends each iteration's inertia to the ML.NET channel and to the user's progress, synchronously.</summary>

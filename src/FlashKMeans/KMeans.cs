@@ -219,18 +219,15 @@ public sealed class KMeans
     }
 
     /// <summary>
-    /// The shift a squared-Euclidean fit subtracts from every row, or null to fit the rows as they are. Every
-    /// backend finds the nearest centroid from ‖x‖² + ‖c‖² − 2x·c in float32 (or coarser), whose rounding
-    /// error grows with ‖x‖² while the gaps between distances scale with the spread of the data: data whose mean
-    /// is farther from the origin than its spread (‖μ‖² &gt; E‖x − μ‖²) loses more than one bit, and at offsets of
-    /// 10⁴ spreads every one. Centring on the weighted mean restores them; data near the origin is read in place.
+    /// The shift a squared-Euclidean fit subtracts from every row, the weighted mean, or null to fit the rows as they
+    /// are (see <see cref="ShiftedBatchSource.Worthwhile"/>).
     /// </summary>
     private static float[]? CentringShift(DataSummary summary)
     {
         if (summary.Mean is not { } mean || !(summary.MeanSquaredDeviation >= 0))
             return null;
         double squaredOffset = mean.Sum(v => v * v);
-        if (!(squaredOffset > summary.MeanSquaredDeviation))
+        if (!ShiftedBatchSource.Worthwhile(squaredOffset, summary.MeanSquaredDeviation))
             return null;
         return mean.Select(v => (float)v).ToArray();
     }
@@ -336,8 +333,11 @@ public sealed class KMeans
         }
     }
 
-    /// <summary>An argument exception's message without the " (Parameter '…')" the runtime appends.</summary>
-    private static string Reason(ArgumentException e)
+    /// <summary>
+    /// An argument exception's message without the " (Parameter '…')" the runtime appends, for a caller that names
+    /// its own argument instead (a batch's problem, the ML.NET trainer's input).
+    /// </summary>
+    internal static string Reason(ArgumentException e)
     {
         string message = e.Message;
         string suffix = $" (Parameter '{e.ParamName}')";

@@ -367,12 +367,9 @@ public sealed class KMeansModel
         int n = CheckRows(rows, nameof(rows));
         if (!weights.IsEmpty && weights.Length != n)
             throw new ArgumentException($"There are {n} rows but {weights.Length} weights.", nameof(weights));
-        for (int i = 0; i < weights.Length; i++)
-        {
-            // The weights a fit accepts, and no others.
-            if (!(weights[i] >= 0) || float.IsInfinity(weights[i]))
-                throw new ArgumentException($"Row {i} has weight {weights[i]}; weights must be finite and non-negative.", nameof(weights));
-        }
+        // The weights a fit accepts, and no others.
+        if (DataValidator.FirstBadWeight(weights) is var bad and >= 0)
+            throw new ArgumentException($"Row {bad} has weight {weights[bad]}; weights must be finite and non-negative.", nameof(weights));
         var labels = new int[n];
         var distances = new float[n];
         Score(rows, labels, distances);

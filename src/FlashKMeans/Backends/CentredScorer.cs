@@ -63,7 +63,7 @@ internal sealed class CentredScorer : IKMeansScorer
                 spread += delta * delta;
             }
         }
-        if (!(offset > spread / k))
+        if (!ShiftedBatchSource.Worthwhile(offset, spread / k))
             return null;
         return mean.Select(v => (float)v).ToArray();
     }
@@ -80,10 +80,8 @@ internal sealed class CentredScorer : IKMeansScorer
                 var block = Shifted(rows, first, count, buffer);
                 var blockLabels = labels.Slice(first, count);
                 _inner.Assign(block, blockLabels, distances.IsEmpty ? default : distances.Slice(first, count));
-                if (distances.IsEmpty)
-                    continue;
-                for (int i = 0; i < count; i++)
-                    distances[first + i] = VectorMath.SquaredDistance(block.Slice(i * d, d), _centred.AsSpan(blockLabels[i] * d, d));
+                if (!distances.IsEmpty)
+                    VectorMath.SquaredDistancesToLabels(block, blockLabels, _centred, d, distances.Slice(first, count));
             }
         }
         finally

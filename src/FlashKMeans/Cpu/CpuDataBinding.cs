@@ -157,7 +157,8 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
                                 FusedAssignKernel.Assign(chunkRows, _packed, freshLabels, _distances.AsSpan(global, count));
                             else
                                 _pruning.AssignChunk(chunkRows, global, old, freshLabels, _distances.AsSpan(global, count), _packed);
-                            ExactDistances(chunkRows, freshLabels, _centroids, _distances.AsSpan(global, count));
+                            // Inertia and the farthest rows of the empty-cluster policy use distances without cancellation error.
+                            VectorMath.SquaredDistancesToLabels(chunkRows, freshLabels, _centroids, d, _distances.AsSpan(global, count));
                             int moved = 0;
                             for (int i = 0; i < count; i++)
                                 moved += old[i] != freshLabels[i] ? 1 : 0;
@@ -199,18 +200,6 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         }
         _packed.Fill(_centroids);
         return new LloydStepResult(inertia, changed, empty);
-    }
-
-    /// <summary>
-    /// Replaces each row's distance from the kernel's expansion with one taken from the differences to its
-    /// centroid, so inertia and the farthest rows of the empty-cluster policy carry no cancellation error (a row
-    /// on its centroid is 0, not a rounding residue). d operations a row, against the kernel's K·d.
-    /// </summary>
-    private void ExactDistances(ReadOnlySpan<float> rows, ReadOnlySpan<int> labels, ReadOnlySpan<float> centroids, Span<float> distances)
-    {
-        int d = _d;
-        for (int i = 0; i < labels.Length; i++)
-            distances[i] = VectorMath.SquaredDistance(rows.Slice(i * d, d), centroids.Slice(labels[i] * d, d));
     }
 
     private static double DotSelf(ReadOnlySpan<double> v)
@@ -295,7 +284,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
                     _pruning!.EvaluateChunk(rows, global, _labels.AsSpan(global, count), scratch.AsSpan(0, count), distances.AsSpan(global, count), packed);
                 else
                     FusedAssignKernel.Assign(rows, packed, scratch.AsSpan(0, count), distances.AsSpan(global, count));
-                ExactDistances(rows, scratch.AsSpan(0, count), given, distances.AsSpan(global, count));
+                VectorMath.SquaredDistancesToLabels(rows, scratch.AsSpan(0, count), given, _d, distances.AsSpan(global, count));
                 if (labels is not null)
                     scratch.AsSpan(0, count).CopyTo(labels.AsSpan(global, count));
             }

@@ -84,6 +84,17 @@ internal static class VectorMath
         return sum;
     }
 
+    /// <summary>
+    /// Each row's <see cref="SquaredDistance"/> to the centroid its label names: the distance a kernel found from the
+    /// expansion, taken again without cancellation (a row on its centroid gets 0, not a rounding residue).
+    /// </summary>
+    public static void SquaredDistancesToLabels(ReadOnlySpan<float> rows, ReadOnlySpan<int> labels, ReadOnlySpan<float> centroids,
+        int dimension, Span<float> distances)
+    {
+        for (int i = 0; i < labels.Length; i++)
+            distances[i] = SquaredDistance(rows.Slice(i * dimension, dimension), centroids.Slice(labels[i] * dimension, dimension));
+    }
+
     /// <summary>Squared Euclidean length in float32, as the kernels use it.</summary>
     public static float SquaredNorm(ReadOnlySpan<float> x) => TensorPrimitives.Dot(x, x);
 

@@ -219,12 +219,8 @@ public static class DataValidator
             try
             {
                 ThrowIfBadRows(rows, d, firstRow, checkNorms, "source");
-                for (int i = 0; i < weights.Length; i++)
-                {
-                    float w = weights[i];
-                    if (!(w >= 0) || float.IsInfinity(w))
-                        throw new ArgumentException($"Row {firstRow + i} has weight {w}; weights must be finite and non-negative.", "source");
-                }
+                if (FirstBadWeight(weights) is var bad and >= 0)
+                    throw new ArgumentException($"Row {firstRow + bad} has weight {weights[bad]}; weights must be finite and non-negative.", "source");
             }
             catch (ArgumentException e)
             {
@@ -317,6 +313,18 @@ public static class DataValidator
             double spread = Math.Max(0, _squares / _weight - offset);
             return summary with { Mean = mean, MeanSquaredDeviation = spread, FeatureMinimum = _min, FeatureMaximum = _max };
         }
+    }
+
+    /// <summary>The index of the first weight that is negative, NaN or infinite, or −1 when every one is valid.</summary>
+    public static int FirstBadWeight(ReadOnlySpan<float> weights)
+    {
+        for (int i = 0; i < weights.Length; i++)
+        {
+            float w = weights[i];
+            if (!(w >= 0) || float.IsInfinity(w))
+                return i;
+        }
+        return -1;
     }
 
     /// <summary>True when no value is NaN or infinite (x − x is 0 exactly for finite x only).</summary>

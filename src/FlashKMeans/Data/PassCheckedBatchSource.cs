@@ -65,11 +65,8 @@ internal sealed class PassCheckedBatchSource : IBatchSource
                 var weights = batch.Weights.Span;
                 if (weights.Length != batch.RowCount)
                     throw Changed($"on pass {pass} the batch at row {_read} has no weights");
-                for (int i = 0; i < weights.Length; i++)
-                {
-                    if (!(weights[i] >= 0) || float.IsInfinity(weights[i]))
-                        throw Changed($"on pass {pass} row {_read + i} has weight {weights[i]}, which pass 1 found finite and non-negative");
-                }
+                if (DataValidator.FirstBadWeight(weights) is var bad and >= 0)
+                    throw Changed($"on pass {pass} row {_read + bad} has weight {weights[bad]}, which pass 1 found finite and non-negative");
             }
             _read += batch.RowCount;
             return true;

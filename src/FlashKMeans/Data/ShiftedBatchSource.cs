@@ -18,6 +18,14 @@ internal sealed class ShiftedBatchSource : RowMappingBatchSource
 
     protected override void Map(Span<float> rows, long firstRow) => Subtract(rows, _shift);
 
+    /// <summary>
+    /// Whether points whose mean lies <paramref name="squaredOffset"/> (‖m‖²) from the origin, with spread
+    /// <paramref name="spread"/> (E‖x − m‖²), are worth shifting by m. The float32 expansion ‖x‖² + ‖c‖² − 2x·c rounds in
+    /// proportion to ‖x‖² ≈ ‖m‖² + spread, while the gaps it must resolve scale with the spread: beyond ‖m‖² = spread it
+    /// loses more than a bit (at 10⁴ spreads every one). Closer to the origin the rows are read in place.
+    /// </summary>
+    public static bool Worthwhile(double squaredOffset, double spread) => squaredOffset > spread;
+
     /// <summary>Subtracts <paramref name="shift"/> from every row of <paramref name="rows"/> in place.</summary>
     public static void Subtract(Span<float> rows, ReadOnlySpan<float> shift)
     {
