@@ -200,7 +200,20 @@ public static class DataValidator
         /// <summary>Σ of every row's weight (zero weights included, as the row count without weights).</summary>
         public double TotalWeight { get; private set; }
 
-        public float MaximumAbsoluteValue { get; private set; }
+        /// <summary>The largest |value|, from the per-feature range (0 before any row).</summary>
+        public float MaximumAbsoluteValue
+        {
+            get
+            {
+                float max = 0;
+                for (int j = 0; j < d; j++)
+                {
+                    if (_min[j] <= _max[j])
+                        max = MathF.Max(max, MathF.Max(MathF.Abs(_min[j]), MathF.Abs(_max[j])));
+                }
+                return max;
+            }
+        }
 
         /// <summary>The first bad row's exception, thrown by the validator once the chunks before it are known good.</summary>
         public Exception? Error { get; private set; }
@@ -227,8 +240,6 @@ public static class DataValidator
                 Error = e;
                 return;
             }
-            if (!rows.IsEmpty)
-                MaximumAbsoluteValue = MathF.Max(MaximumAbsoluteValue, MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(rows)));
             int n = rows.Length / d;
             for (int r = 0; r < n; r++)
             {
@@ -255,7 +266,6 @@ public static class DataValidator
             _squares += chunk._squares;
             _weight += chunk._weight;
             TotalWeight += chunk.TotalWeight;
-            MaximumAbsoluteValue = MathF.Max(MaximumAbsoluteValue, chunk.MaximumAbsoluteValue);
         }
 
         /// <summary>Updates the range, adds w·(x − x₀) to the sums, and returns ‖x − x₀‖².</summary>
