@@ -30,8 +30,11 @@ public sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend
         ArgumentNullException.ThrowIfNull(options);
         if (!CudaDevice.TryProbe(out string reason))
             throw new NotSupportedException($"No CUDA GPU is usable: {reason}");
-        var context = CudaContext.Open(0);
-        var session = new CudaSession(context, new CudaPrecision(options.Precision), ownsContext: true);
+        var (context, kernels) = CudaSharedDevice.Get(out var openTime);
+        if (openTime > TimeSpan.Zero)
+            options.Logger?.LogDebug("FlashKMeans: {Device} opened and its kernels loaded in {Milliseconds:F0} ms, once for the process.",
+                context.Name, openTime.TotalMilliseconds);
+        var session = new CudaSession(context, kernels, new CudaPrecision(options.Precision), ownsContext: false);
         foreach (string skipped in session.Kernels.Skipped)
             options.Logger?.LogWarning("FlashKMeans: {Skipped}", skipped);
         return new CudaBackend(session, options);

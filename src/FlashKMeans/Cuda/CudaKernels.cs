@@ -7,7 +7,8 @@ namespace FlashKMeans.Cuda;
 /// <summary>
 /// The kernel modules, loaded from the PTX embedded in this assembly. For each kernel file the PTX
 /// built for the highest architecture not above the device's compute capability is JIT-compiled by the
-/// driver; a file with no such PTX is simply absent (the tensor-core file needs sm_80).
+/// driver; a file with no such PTX is simply absent (the tensor-core file needs sm_80). Kernels may be looked up
+/// from several threads.
 /// </summary>
 internal sealed class CudaKernels : IDisposable
 {
@@ -93,13 +94,17 @@ internal sealed class CudaKernels : IDisposable
     public CudaFunction Get(string file, string kernel)
     {
         string key = file + "/" + kernel;
-        if (_functions.TryGetValue(key, out var function))
+        // Sessions on several threads share one set of kernels (CudaSharedDevice).
+        lock (_functions)
+        {
+            if (_functions.TryGetValue(key, out var function))
+                return function;
+            if (!_modules.TryGetValue(file, out var module))
+                throw new NotSupportedException($"No PTX of {file} runs on {_context.Name} (compute capability {_context.ComputeCapability / 10}.{_context.ComputeCapability % 10}).");
+            function = module.GetFunction(kernel);
+            _functions[key] = function;
             return function;
-        if (!_modules.TryGetValue(file, out var module))
-            throw new NotSupportedException($"No PTX of {file} runs on {_context.Name} (compute capability {_context.ComputeCapability / 10}.{_context.ComputeCapability % 10}).");
-        function = module.GetFunction(kernel);
-        _functions[key] = function;
-        return function;
+        }
     }
 
     /// <summary>Names of the embedded PTX resources.</summary>

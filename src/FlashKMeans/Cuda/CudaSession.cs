@@ -18,6 +18,7 @@ internal sealed class CudaSession : IDisposable
     internal static int SumChunksFor(long n) => (int)Math.Clamp((n + 4095) / 4096, 1, SumChunks);
 
     private readonly bool _ownsContext;
+    private readonly bool _ownsKernels;
     private readonly HashSet<string> _sharedRaised = [];
     private readonly Dictionary<(int D, int Ldx, int Ldc), string> _assignNames = [];
     private readonly Dictionary<(ulong X, long Rows, int RowBytes, int BoxRows), CuTensorMap> _rowMaps = [];
@@ -33,13 +34,24 @@ internal sealed class CudaSession : IDisposable
     /// <param name="allowWarpSpecialised">Among those, use the warp-specialised ones (false: the register-A and
     /// shared-memory wgmma kernels, the fallback where their shared memory is not available; for tests).</param>
     public CudaSession(CudaContext context, CudaPrecision precision, bool ownsContext, bool allowWgmma = true, bool allowWarpSpecialised = true)
+        : this(context, null, precision, ownsContext, allowWgmma, allowWarpSpecialised)
+    {
+    }
+
+    /// <summary>
+    /// A session on kernels already loaded into <paramref name="context"/> (<see cref="CudaSharedDevice"/>), which it
+    /// uses but does not unload; with <paramref name="kernels"/> null it loads its own and unloads them on Dispose.
+    /// </summary>
+    internal CudaSession(CudaContext context, CudaKernels? kernels, CudaPrecision precision, bool ownsContext,
+        bool allowWgmma = true, bool allowWarpSpecialised = true)
     {
         Context = context;
         Precision = precision;
         _ownsContext = ownsContext;
+        _ownsKernels = kernels is null;
         try
         {
-            Kernels = new CudaKernels(context);
+            Kernels = kernels ?? new CudaKernels(context);
             if (precision.TensorCoreKernel is not null && !Kernels.HasTensorCores)
                 throw new NotSupportedException($"{precision.Mode} needs tensor cores of compute capability 8.0 or later; {context.Name} has {context.ComputeCapability / 10}.{context.ComputeCapability % 10}.");
             if (precision.TensorCoreKernel is not null)
@@ -67,7 +79,8 @@ internal sealed class CudaSession : IDisposable
         }
         catch
         {
-            Kernels?.Dispose();
+            if (_ownsKernels)
+                Kernels?.Dispose();
             if (ownsContext)
                 context.Dispose();
             throw;
@@ -762,7 +775,8 @@ internal sealed class CudaSession : IDisposable
         foreach (var retired in _retiredTiles)
             retired.Dispose();
         Stream.Dispose();
-        Kernels.Dispose();
+        if (_ownsKernels)
+            Kernels.Dispose();
         if (_ownsContext)
             Context.Dispose();
     }
