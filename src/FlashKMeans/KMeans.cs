@@ -241,6 +241,12 @@ public sealed class KMeans
     {
         var options = _options;
         int k = options.NumberOfClusters;
+        if (options.Algorithm == KMeansAlgorithm.MiniBatch)
+        {
+            if (options.Device == ComputeDevice.Cuda)
+                throw new NotSupportedException("Mini-batch k-means runs on the CPU; use Device = Cpu or Auto, or Algorithm = Lloyd on the GPU.");
+            return problems.Select(p => MiniBatchFit.Run(p.Training, p.Summary, p.Shift, p.Seed, options, clock, progress, cancellationToken)).ToArray();
+        }
         using var backend = BackendSelector.Create(options);
         using var batch = Bind(backend, problems, k, cancellationToken);
         var best = new LloydRun?[problems.Length];
@@ -349,7 +355,7 @@ public sealed class KMeans
     /// every row. Weighted data is sampled among its rows of positive weight: zero-weight rows add nothing to the
     /// objective, and a sample of mostly such rows wastes the budget or, made of them only, leaves nothing to fit.
     /// </summary>
-    private static long[]? SampleRows(IBatchSource source, DataSummary summary, int k, int count, ulong seed, CancellationToken cancellationToken)
+    internal static long[]? SampleRows(IBatchSource source, DataSummary summary, int k, int count, ulong seed, CancellationToken cancellationToken)
     {
         if (!source.HasWeights)
             return RandomRowSeeding.SampleDistinctRows(summary.RowCount, count, seed);

@@ -33,6 +33,15 @@ public sealed class KMeansOptions
         public const LabelPlacement LabelPlacement = FlashKMeans.LabelPlacement.Auto;
     }
 
+    /// <summary>Lloyd's algorithm (the default, exact) or mini-batch k-means (<see cref="MiniBatch"/>).</summary>
+    public KMeansAlgorithm Algorithm { get; set; } = KMeansAlgorithm.Lloyd;
+
+    /// <summary>
+    /// Settings of <see cref="KMeansAlgorithm.MiniBatch"/> fits and of <see cref="MiniBatchKMeans"/>; Lloyd fits ignore them.
+    /// <see cref="MaximumNumberOfIterations"/> and <see cref="OptimizationTolerance"/> are Lloyd's.
+    /// </summary>
+    public MiniBatchOptions MiniBatch { get; set; } = new();
+
     /// <summary>K, the number of clusters. At least 1 and at most the number of rows.</summary>
     public int NumberOfClusters { get; set; } = Defaults.NumberOfClusters;
 
@@ -152,8 +161,13 @@ public sealed class KMeansOptions
     /// <summary>Receives the backend choice and per-iteration diagnostics; <c>null</c> logs nothing.</summary>
     public ILogger? Logger { get; set; }
 
-    /// <summary>A shallow copy, so that callers can vary one setting without touching the original.</summary>
-    public KMeansOptions Clone() => (KMeansOptions)MemberwiseClone();
+    /// <summary>A copy (the logger and initial centroids shared), so that callers can vary one setting without touching the original.</summary>
+    public KMeansOptions Clone()
+    {
+        var copy = (KMeansOptions)MemberwiseClone();
+        copy.MiniBatch = MiniBatch?.Clone()!;
+        return copy;
+    }
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> or <see cref="ArgumentException"/> naming the bad setting.</summary>
     public void Validate()
@@ -192,6 +206,11 @@ public sealed class KMeansOptions
             throw new ArgumentOutOfRangeException(nameof(Distance), Distance, "Unknown distance.");
         if (!Enum.IsDefined(Device))
             throw new ArgumentOutOfRangeException(nameof(Device), Device, "Unknown device.");
+        if (!Enum.IsDefined(Algorithm))
+            throw new ArgumentOutOfRangeException(nameof(Algorithm), Algorithm, "Unknown algorithm.");
+        if (MiniBatch is null)
+            throw new ArgumentNullException(nameof(MiniBatch), $"{nameof(MiniBatch)} must be set (its defaults suit most data).");
+        MiniBatch.Validate();
         if (!Enum.IsDefined(Precision))
             throw new ArgumentOutOfRangeException(nameof(Precision), Precision, "Unknown precision.");
         if (Initialization == KMeansInitialization.Explicit && InitialCentroids.IsEmpty)

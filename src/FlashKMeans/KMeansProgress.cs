@@ -8,6 +8,9 @@ public enum KMeansPhase
 
     /// <summary>Initial centroids are being chosen (k-means‖, k-means++ or random rows); see <see cref="KMeansProgress.Fraction"/>.</summary>
     Seeding = 1,
+
+    /// <summary>A mini-batch step has finished (<see cref="KMeansAlgorithm.MiniBatch"/>, <see cref="MiniBatchKMeans"/>); <see cref="KMeansProgress.Iteration"/> counts steps.</summary>
+    MiniBatch = 2,
 }
 
 /// <summary>

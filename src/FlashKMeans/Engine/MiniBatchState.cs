@@ -1,0 +1,212 @@
+using FlashKMeans.Cpu;
+
+namespace FlashKMeans.Engine;
+
+/// <summary>
+/// What mini-batch k-means knows between steps, and its step: the centroids (in the coordinates the rows are fitted in),
+/// the weight each centroid has seen, and the counters its random choices and reassignment schedule derive from.
+/// <see cref="MiniBatchKMeans"/> steps it on batches as they arrive; <see cref="KMeans"/> steps it over a source, epoch by
+/// epoch. Everything here is deterministic: the same steps give the same bits at any thread count.
+/// </summary>
+internal sealed class MiniBatchState
+{
+    private double[]? _sums;
+    private double[]? _batchWeights;
+
+    public MiniBatchState(float[] centroids, int dimension, KMeansDistance distance, ulong seed)
+    {
+        Centroids = centroids;
+        Dimension = dimension;
+        NumberOfClusters = centroids.Length / dimension;
+        Distance = distance;
+        Seed = seed;
+        WeightSums = new double[NumberOfClusters];
+    }
+
+    public int Dimension { get; }
+
+    public int NumberOfClusters { get; }
+
+    public KMeansDistance Distance { get; }
+
+    /// <summary>K × d centroids, in the fitted coordinates (centred or unit length, as the rows stepped on).</summary>
+    public float[] Centroids { get; private set; }
+
+    /// <summary>The weight each centroid has seen, decayed by the forgetting factor; the update's denominators.</summary>
+    public double[] WeightSums { get; private set; }
+
+    /// <summary>The seed of the reassignment's draws.</summary>
+    public ulong Seed { get; }
+
+    /// <summary>Steps taken; also the counter of each step's random draws.</summary>
+    public long Steps { get; set; }
+
+    /// <summary>Rows stepped on since reassignment was last checked.</summary>
+    public long RowsSinceReassignment { get; set; }
+
+    /// <summary>Centroids moved to rows because they had won too little weight.</summary>
+    public long Reassigned { get; set; }
+
+    /// <summary>Weighted sum of each row's squared distance to the centroid it was assigned to when it was stepped on.</summary>
+    public double OnlineInertia { get; set; }
+
+    /// <summary>Sets the whole state, as a saved one is read back.</summary>
+    public void Restore(float[] centroids, double[] weightSums, long steps, long rowsSinceReassignment, long reassigned, double onlineInertia)
+    {
+        Centroids = centroids;
+        WeightSums = weightSums;
+        Steps = steps;
+        RowsSinceReassignment = rowsSinceReassignment;
+        Reassigned = reassigned;
+        OnlineInertia = onlineInertia;
+    }
+
+    public MiniBatchState Clone()
+    {
+        var copy = new MiniBatchState(Centroids.ToArray(), Dimension, Distance, Seed);
+        copy.Restore(Centroids.ToArray(), WeightSums.ToArray(), Steps, RowsSinceReassignment, Reassigned, OnlineInertia);
+        return copy;
+    }
+
+    /// <summary>
+    /// One step on <paramref name="rows"/> (n × d, in the fitted coordinates): every row goes to its nearest centroid; the
+    /// seen weights decay by the forgetting factor; each centroid that won rows moves to the weighted mean of its old
+    /// position (weighted by what it had seen) and its new rows; then, on schedule, centroids that won too little move to
+    /// rows of this batch.
+    /// </summary>
+    /// <param name="rows">n × d values.</param>
+    /// <param name="weights">n weights, or empty for unit weights.</param>
+    /// <param name="settings">The forgetting factor and reassignment ratio.</param>
+    /// <param name="threads">Threads of the assignment.</param>
+    /// <param name="labels">n slots for the labels (scratch, read back by the caller if it wants them).</param>
+    /// <param name="distances">n slots for the squared distances (scratch).</param>
+    /// <returns>The batch's inertia under the centroids before the step, and the squared distance the centroids moved in all.</returns>
+    public (double Inertia, double Moved) Step(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights, MiniBatchOptions settings, int threads,
+        Span<int> labels, Span<float> distances)
+    {
+        int d = Dimension, k = NumberOfClusters, n = rows.Length / d;
+        using (var scorer = new CpuScorer(Centroids, d, threads))
+            scorer.Assign(rows, labels[..n], distances[..n]);
+
+        // Per-centroid sums in float64, row by row in order: the same bits at any thread count.
+        var sums = _sums ??= new double[k * d];
+        var batchWeights = _batchWeights ??= new double[k];
+        Array.Clear(sums);
+        Array.Clear(batchWeights);
+        double inertia = 0;
+        for (int r = 0; r < n; r++)
+        {
+            double w = weights.IsEmpty ? 1 : weights[r];
+            if (w == 0)
+                continue;
+            int c = labels[r];
+            batchWeights[c] += w;
+            inertia += w * Math.Max(distances[r], 0f);
+            VectorMath.AddScaled(sums.AsSpan(c * d, d), rows.Slice(r * d, d), w);
+        }
+
+        if (settings.ForgettingFactor < 1)
+        {
+            for (int c = 0; c < k; c++)
+                WeightSums[c] *= settings.ForgettingFactor;
+        }
+        double moved = 0;
+        for (int c = 0; c < k; c++)
+        {
+            if (batchWeights[c] == 0)
+                continue;
+            double seen = WeightSums[c], total = seen + batchWeights[c];
+            var centroid = Centroids.AsSpan(c * d, d);
+            var sum = sums.AsSpan(c * d, d);
+            for (int j = 0; j < d; j++)
+            {
+                float updated = (float)((centroid[j] * seen + sum[j]) / total);
+                double change = updated - centroid[j];
+                moved += change * change;
+                centroid[j] = updated;
+            }
+            WeightSums[c] = total;
+            if (Distance == KMeansDistance.Cosine)
+                NormalizeOrKeep(centroid);
+        }
+
+        RowsSinceReassignment += n;
+        if (settings.ReassignmentRatio > 0 && (RowsSinceReassignment >= 10L * k || Array.IndexOf(WeightSums, 0.0) >= 0))
+        {
+            RowsSinceReassignment = 0;
+            moved += Reassign(rows, weights, distances[..n], settings.ReassignmentRatio);
+        }
+        OnlineInertia += inertia;
+        Steps++;
+        return (inertia, moved);
+    }
+
+    /// <summary>
+    /// Moves the centroids whose seen weight is below <paramref name="ratio"/> × the largest (the lightest first, at most
+    /// half the batch) to distinct rows of the batch, and gives each the smallest seen weight among those kept, so that it
+    /// is not moved again at once. Rows are drawn with probability proportional to weight × squared distance to their
+    /// nearest centroid before the step, as k-means++ seeds: scikit-learn draws uniformly, which puts a dead centroid
+    /// where centroids already are, while this puts it among the rows the centroids serve worst, such as a class that
+    /// was absent when the stream was seeded. Returns the squared distance moved.
+    /// </summary>
+    private double Reassign(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights, ReadOnlySpan<float> distances, double ratio)
+    {
+        int d = Dimension, k = NumberOfClusters, n = rows.Length / d;
+        double threshold = ratio * WeightSums.Max();
+        var light = Enumerable.Range(0, k).Where(c => WeightSums[c] < threshold)
+            .OrderBy(c => WeightSums[c]).ThenBy(c => c).ToList();
+        var mass = new double[n];
+        int candidates = 0;
+        double total = 0;
+        for (int r = 0; r < n; r++)
+        {
+            mass[r] = (weights.IsEmpty ? 1.0 : weights[r]) * Math.Max(distances[r], 0f);
+            total += mass[r];
+            candidates += mass[r] > 0 ? 1 : 0;
+        }
+        int count = Math.Min(light.Count, Math.Min(n / 2, candidates));
+        if (count == 0)
+            return 0;
+        var kept = new bool[k];
+        Array.Fill(kept, true);
+        for (int i = 0; i < count; i++)
+            kept[light[i]] = false;
+        double floor = Enumerable.Range(0, k).Where(c => kept[c]).Select(c => WeightSums[c]).DefaultIfEmpty(0).Min();
+        double moved = 0;
+        ulong stepSeed = CounterRandom.Derive(CounterRandom.Derive(Seed, 0x4EA551), (ulong)Steps);
+        for (int i = 0; i < count; i++)
+        {
+            // Without replacement: a drawn row's mass is removed before the next draw.
+            double target = CounterRandom.Uniform(stepSeed, (ulong)i) * total;
+            int pick = -1;
+            double cumulative = 0;
+            for (int r = 0; r < n; r++)
+            {
+                if (mass[r] <= 0)
+                    continue;
+                pick = r;
+                cumulative += mass[r];
+                if (cumulative > target)
+                    break;
+            }
+            total -= mass[pick];
+            mass[pick] = 0;
+            int c = light[i];
+            var row = rows.Slice(pick * d, d);
+            var centroid = Centroids.AsSpan(c * d, d);
+            moved += VectorMath.SquaredDistance(row, centroid);
+            row.CopyTo(centroid);
+            WeightSums[c] = floor;
+        }
+        Reassigned += count;
+        return moved;
+    }
+
+    /// <summary>Scales a cosine centroid back to unit length; a centroid that summed to zero keeps no direction and is left.</summary>
+    private static void NormalizeOrKeep(Span<float> centroid)
+    {
+        double norm = Math.Sqrt(VectorMath.DotDouble(centroid, centroid));
+        if (norm > 0)
+            VectorMath.ScaleToUnit(centroid, norm);
+    }
+}

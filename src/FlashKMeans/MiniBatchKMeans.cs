@@ -1,0 +1,295 @@
+using FlashKMeans.Cpu;
+using FlashKMeans.Data;
+using FlashKMeans.Engine;
+using FlashKMeans.Serialization;
+using Microsoft.Extensions.Logging;
+
+namespace FlashKMeans;
+
+/// <summary>
+/// k-means that learns from batches as they arrive (a stream, a database read page by page, data too large to read
+/// twice) and can hand out a model at any moment: scikit-learn's <c>MiniBatchKMeans.partial_fit</c>, with a forgetting
+/// factor for drifting streams and a state that survives a restart bit for bit.
+/// </summary>
+/// <remarks>
+/// <para>Each <see cref="PartialFit(ReadOnlySpan{float}, ReadOnlySpan{float}, CancellationToken)"/> call is one step: its rows
+/// go to their nearest centroids, and each centroid moves to the running mean of every row it has won, η = batch weight /
+/// seen weight (see <see cref="MiniBatchOptions.ForgettingFactor"/> to let old rows fade). Centroids that win too little
+/// move to new rows (<see cref="MiniBatchOptions.ReassignmentRatio"/>).</para>
+/// <para>The first rows are buffered until <see cref="MiniBatchOptions.InitializationSize"/> have arrived; the seeding
+/// (<see cref="KMeansOptions.Initialization"/>) runs on them, then they are stepped on as they came. Squared-Euclidean data
+/// far from the origin is fitted centred on the buffer's mean, as a Lloyd fit centres on the data's.</para>
+/// <para>Runs on the CPU; the same seed and batches give the same bits at any thread count. Not thread-safe: feed one
+/// batch at a time.</para>
+/// </remarks>
+public sealed class MiniBatchKMeans
+{
+    private readonly KMeansOptions _options;
+    private readonly List<(float[] Rows, float[]? Weights)> _buffer = [];
+    private long _bufferedRows;
+    private MiniBatchState? _state;
+    private float[]? _shift;
+    private int[] _labels = [];
+    private float[] _distances = [];
+
+    /// <summary>A model with no rows seen yet.</summary>
+    /// <param name="options">K, the distance, the seeding and its seed, threads, a logger, and <see cref="KMeansOptions.MiniBatch"/>.</param>
+    /// <param name="dimension">d, features per row.</param>
+    /// <exception cref="NotSupportedException"><see cref="KMeansOptions.Device"/> asks for the GPU.</exception>
+    public MiniBatchKMeans(KMeansOptions options, int dimension)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        options.Validate();
+        if (options.Device == ComputeDevice.Cuda)
+            throw new NotSupportedException("Mini-batch k-means runs on the CPU; use Device = Cpu or Auto.");
+        _options = options.Clone();
+        Dimension = dimension;
+        if (options.Initialization == KMeansInitialization.Explicit)
+        {
+            if (options.InitialCentroids.Length != (long)options.NumberOfClusters * dimension)
+                throw new ArgumentException($"{nameof(KMeansOptions.InitialCentroids)} holds {options.InitialCentroids.Length} values; expected K × d = {options.NumberOfClusters} × {dimension}.",
+                    nameof(options));
+            var centroids = options.InitialCentroids.ToArray();
+            DataValidator.ThrowIfBadRows(centroids, dimension, 0, false, nameof(options));
+            if (options.Distance == KMeansDistance.Cosine)
+                NormalizeRows(centroids, 0);
+            _state = new MiniBatchState(centroids, dimension, options.Distance, StateSeed(options.Seed));
+        }
+    }
+
+    /// <summary>d, features per row.</summary>
+    public int Dimension { get; }
+
+    /// <summary>K.</summary>
+    public int NumberOfClusters => _options.NumberOfClusters;
+
+    /// <summary>The settings (a copy).</summary>
+    public KMeansOptions Options => _options.Clone();
+
+    /// <summary>Rows given so far, the buffered ones included.</summary>
+    public long RowsSeen { get; private set; }
+
+    /// <summary>Whether the centroids exist yet (the seeding buffer has filled, or the centroids were given).</summary>
+    public bool IsSeeded => _state is not null;
+
+    /// <summary>Steps taken (one per call once seeded, plus one per buffered call when the seeding runs).</summary>
+    public long Steps => _state?.Steps ?? 0;
+
+    /// <summary>The weight each centroid has seen (decayed by the forgetting factor); all zero before the seeding.</summary>
+    public IReadOnlyList<double> ClusterWeights => _state?.WeightSums.ToArray() ?? new double[NumberOfClusters];
+
+    /// <summary>
+    /// Learns from one batch: buffers it while the seeding waits for rows, else takes one step on it. A bad batch (the
+    /// wrong width, a non-finite value, a bad weight, a zero row for cosine) throws and leaves the model as it was.
+    /// </summary>
+    /// <param name="rows">n × d row-major values.</param>
+    /// <param name="weights">n non-negative weights, or empty for unit weights.</param>
+    /// <param name="cancellationToken">Stops the seeding, when this call runs it; the model is then as before the call.</param>
+    public void PartialFit(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights = default, CancellationToken cancellationToken = default)
+    {
+        var (copy, weightCopy) = Checked(rows, weights);
+        int n = copy.Length / Dimension;
+        if (n == 0)
+            return;
+        if (_state is null)
+        {
+            _buffer.Add((copy, weightCopy));
+            _bufferedRows += n;
+            RowsSeen += n;
+            if (_bufferedRows >= _options.MiniBatch.EffectiveInitializationSize(NumberOfClusters))
+            {
+                try
+                {
+                    SeedFromBuffer(cancellationToken);
+                }
+                catch
+                {
+                    _buffer.RemoveAt(_buffer.Count - 1);
+                    _bufferedRows -= n;
+                    RowsSeen -= n;
+                    throw;
+                }
+            }
+            return;
+        }
+        Step(copy, weightCopy);
+        RowsSeen += n;
+    }
+
+    /// <summary>
+    /// Learns from one pass over <paramref name="source"/>, a step per <see cref="MiniBatchOptions.BatchSize"/> rows: for data
+    /// read once, such as a database query. Reports progress after every step.
+    /// </summary>
+    public void PartialFit(IBatchSource source, IProgress<KMeansProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (source.Dimension != Dimension)
+            throw new ArgumentException($"The source has {source.Dimension} features per row; this model has {Dimension}.", nameof(source));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        foreach (var (rows, weights) in BatchRechunker.Read(source, _options.MiniBatch.BatchSize, cancellationToken))
+        {
+            PartialFit(rows.Span, weights.Span, cancellationToken);
+            progress?.Report(new KMeansProgress(0, (int)Math.Min(Steps, int.MaxValue), double.NaN, double.NaN, clock.Elapsed) { Phase = KMeansPhase.MiniBatch });
+        }
+    }
+
+    /// <summary>
+    /// The model as it stands: the centroids in the data's coordinates. Before the seeding buffer has filled, the seeding
+    /// runs on a copy of what is buffered (the stream itself still waits for the full buffer). Its
+    /// <see cref="KMeansModel.Inertia"/> is the online inertia: each row's weighted squared distance to the centroid it
+    /// was assigned to when it arrived.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Fewer than K rows have arrived.</exception>
+    public KMeansModel Snapshot()
+    {
+        if (_state is null)
+        {
+            if (_bufferedRows < NumberOfClusters)
+                throw new InvalidOperationException($"Only {_bufferedRows} rows have arrived; K = {NumberOfClusters} centroids need at least {NumberOfClusters}.");
+            var trial = new MiniBatchKMeans(_options, Dimension);
+            trial._buffer.AddRange(_buffer.Select(b => (b.Rows.ToArray(), b.Weights?.ToArray())));  // the seeding shifts them in place
+            trial._bufferedRows = _bufferedRows;
+            trial.RowsSeen = RowsSeen;
+            trial.SeedFromBuffer(CancellationToken.None);
+            return trial.Snapshot();
+        }
+        var centroids = _state.Centroids.ToArray();
+        if (_shift is not null)
+        {
+            for (int c = 0; c < NumberOfClusters; c++)
+                System.Numerics.Tensors.TensorPrimitives.Add(centroids.AsSpan(c * Dimension, Dimension), _shift, centroids.AsSpan(c * Dimension, Dimension));
+        }
+        return new KMeansModel(centroids, Dimension, _options.Distance, _state.OnlineInertia, (int)Math.Min(_state.Steps, int.MaxValue),
+            false, _state.Reassigned, [], [], $"cpu mini-batch ({CpuBackend.InstructionSet})");
+    }
+
+    /// <summary>Writes the whole state (settings, centroids, seen weights, counters, any buffered rows) so that <see cref="Load(Stream, ILogger?)"/> continues exactly where this left off.</summary>
+    public void Save(Stream stream) => MiniBatchStateFormat.Write(this, stream);
+
+    /// <summary>Writes the state to a file (see <see cref="Save(Stream)"/>).</summary>
+    public void Save(string path)
+    {
+        using var stream = File.Create(path);
+        Save(stream);
+    }
+
+    /// <summary>Reads a state written by <see cref="Save(Stream)"/>; training goes on as if it had never stopped.</summary>
+    /// <param name="stream">The saved state.</param>
+    /// <param name="logger">The logger of the loaded model (loggers are not saved).</param>
+    /// <exception cref="InvalidDataException">The stream is not a whole, intact saved state.</exception>
+    public static MiniBatchKMeans Load(Stream stream, ILogger? logger = null) => MiniBatchStateFormat.Read(stream, logger);
+
+    /// <summary>Reads a state from a file (see <see cref="Load(Stream, ILogger?)"/>).</summary>
+    public static MiniBatchKMeans Load(string path, ILogger? logger = null)
+    {
+        using var stream = File.OpenRead(path);
+        return Load(stream, logger);
+    }
+
+    internal MiniBatchState? State => _state;
+
+    internal float[]? Shift => _shift;
+
+    internal IReadOnlyList<(float[] Rows, float[]? Weights)> Buffer => _buffer;
+
+    /// <summary>Sets what a saved state held (<see cref="MiniBatchStateFormat"/>).</summary>
+    internal void Restore(long rowsSeen, MiniBatchState? state, float[]? shift, IEnumerable<(float[] Rows, float[]? Weights)> buffer)
+    {
+        RowsSeen = rowsSeen;
+        _state = state;
+        _shift = shift;
+        _buffer.Clear();
+        _buffer.AddRange(buffer);
+        _bufferedRows = _buffer.Sum(b => (long)b.Rows.Length / Dimension);
+    }
+
+    internal static ulong StateSeed(int seed) => CounterRandom.Derive((ulong)seed, 0x3B47C4);
+
+    /// <summary>A validated copy of the batch, unit length for cosine; throws naming the first problem, touching nothing.</summary>
+    private (float[] Rows, float[]? Weights) Checked(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights)
+    {
+        if (rows.Length % Dimension != 0)
+            throw new ArgumentException($"The batch holds {rows.Length} values, which is not whole rows of {Dimension}.", nameof(rows));
+        int n = rows.Length / Dimension;
+        if (!weights.IsEmpty && weights.Length != n)
+            throw new ArgumentException($"The batch has {n} rows but {weights.Length} weights; give one per row or none.", nameof(weights));
+        DataValidator.ThrowIfBadRows(rows, Dimension, RowsSeen, false, nameof(rows));
+        if (DataValidator.FirstBadWeight(weights) is int bad and >= 0)
+            throw new ArgumentException($"Weight {RowsSeen + bad} is {weights[bad]}; weights must be non-negative and finite.", nameof(weights));
+        var copy = rows.ToArray();
+        if (_options.Distance == KMeansDistance.Cosine)
+            NormalizeRows(copy, RowsSeen);
+        return (copy, weights.IsEmpty ? null : weights.ToArray());
+    }
+
+    private void NormalizeRows(float[] rows, long firstRow)
+    {
+        for (int r = 0; r < rows.Length / Dimension; r++)
+            UnitLengthBatchSource.Normalize(rows.AsSpan(r * Dimension, Dimension), firstRow + r);
+    }
+
+    /// <summary>Seeds on the first <see cref="MiniBatchOptions.InitializationSize"/> buffered rows, then steps on every buffered batch in order.</summary>
+    private void SeedFromBuffer(CancellationToken cancellationToken)
+    {
+        int d = Dimension, k = NumberOfClusters;
+        int size = (int)Math.Min(_bufferedRows, _options.MiniBatch.EffectiveInitializationSize(k));
+        var rows = new float[(long)size * d];
+        var weights = new float[size];
+        bool weighted = _buffer.Any(b => b.Weights is not null);
+        int filled = 0;
+        foreach (var (batchRows, batchWeights) in _buffer)
+        {
+            int take = Math.Min(batchRows.Length / d, size - filled);
+            batchRows.AsSpan(0, take * d).CopyTo(rows.AsSpan(filled * d));
+            if (batchWeights is null)
+                weights.AsSpan(filled, take).Fill(1);
+            else
+                batchWeights.AsSpan(0, take).CopyTo(weights.AsSpan(filled));
+            filled += take;
+            if (filled == size)
+                break;
+        }
+        float[]? shift = null;
+        if (_options.Distance == KMeansDistance.SquaredEuclidean)
+        {
+            var source = new InMemoryBatchSource(rows, d, weights);
+            var summary = DataValidator.Scan(source, cancellationToken);
+            if (summary.Mean is { } mean && ShiftedBatchSource.Worthwhile(mean.Sum(v => v * v), summary.MeanSquaredDeviation))
+            {
+                shift = mean.Select(v => (float)v).ToArray();
+                ShiftedBatchSource.Subtract(rows, shift);
+                _options.Logger?.LogInformation("FlashKMeans: the stream's first rows lie far from the origin; fitting it centred on their mean.");
+            }
+        }
+        float[] centroids;
+        using (var backend = new CpuBackend(_options.NumberOfThreads))
+        {
+            var source = new InMemoryBatchSource(rows, d, weighted ? weights : default);
+            using var binding = backend.Bind(source, DataValidator.Scan(source, cancellationToken), k, cancellationToken);
+            centroids = CentroidInitializer.Run(binding, _options, CounterRandom.Derive((ulong)_options.Seed, 0), cancellationToken);
+        }
+        var state = new MiniBatchState(centroids, d, _options.Distance, StateSeed(_options.Seed));
+        _shift = shift;
+        _state = state;
+        foreach (var (batchRows, batchWeights) in _buffer)
+            Step(batchRows, batchWeights);
+        _buffer.Clear();
+        _bufferedRows = 0;
+        _options.Logger?.LogInformation("FlashKMeans: mini-batch k-means seeded on {Rows} rows.", size);
+    }
+
+    /// <summary>One step on a validated batch in the data's coordinates (shifted here, in place: the copy is ours).</summary>
+    private void Step(float[] rows, float[]? weights)
+    {
+        if (_shift is not null)
+            ShiftedBatchSource.Subtract(rows, _shift);
+        int n = rows.Length / Dimension;
+        if (_labels.Length < n)
+        {
+            _labels = new int[n];
+            _distances = new float[n];
+        }
+        _state!.Step(rows, weights, _options.MiniBatch, _options.EffectiveThreads, _labels, _distances);
+    }
+}
