@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.Trainers;
 
 namespace FlashKMeans.MLNet;
 
@@ -120,6 +121,27 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         /// <summary>Reject rows with NaN or infinite features (or bad weights) with an error naming the row, instead of skipping them.</summary>
         public bool TreatMissingFeaturesAsError;
 
+        /// <summary>
+        /// Lloyd's algorithm (the default: exact, as many passes as iterations) or mini-batch k-means, which learns from the
+        /// cursor as a stream: each <see cref="MiniBatchSize"/> rows are one step, <see cref="MaximumNumberOfEpochs"/> passes
+        /// (one by default, for inputs too large or too slow to read twice), on the CPU. A mini-batch model's
+        /// <see cref="GpuKMeansTrainingSummary.Inertia"/> is the online inertia: each row's distance to the centroid it
+        /// was assigned to when it was read.
+        /// </summary>
+        public KMeansAlgorithm Algorithm = KMeansAlgorithm.Lloyd;
+
+        /// <summary>Rows per mini-batch step (<see cref="KMeansAlgorithm.MiniBatch"/>); not <see cref="BatchSize"/>, which is the cursor's block.</summary>
+        public int MiniBatchSize = MiniBatchOptions.Defaults.BatchSize;
+
+        /// <summary>Passes over the input of a <see cref="KMeansAlgorithm.MiniBatch"/> fit.</summary>
+        public int MaximumNumberOfEpochs = 1;
+
+        /// <summary>See <see cref="MiniBatchOptions.ForgettingFactor"/>: below 1, old rows fade, for drifting data.</summary>
+        public double ForgettingFactor = MiniBatchOptions.Defaults.ForgettingFactor;
+
+        /// <summary>See <see cref="MiniBatchOptions.ReassignmentRatio"/>: light centroids move to rows the others serve badly.</summary>
+        public double ReassignmentRatio = MiniBatchOptions.Defaults.ReassignmentRatio;
+
         /// <summary>Receives a report after every iteration, in addition to the log lines.</summary>
         public IProgress<KMeansProgress>? Progress;
 
@@ -164,12 +186,21 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             throw new ArgumentOutOfRangeException(nameof(Options.DeviceMemoryBudgetMb), o.DeviceMemoryBudgetMb, "Must be null or at least 1.");
         if (o.NumberOfInitializations < 1)
             throw new ArgumentOutOfRangeException(nameof(Options.NumberOfInitializations), o.NumberOfInitializations, "Must be at least 1.");
+        if (!Enum.IsDefined(o.Algorithm))
+            throw new ArgumentOutOfRangeException(nameof(Options.Algorithm), o.Algorithm, "Unknown algorithm.");
+        MiniBatchSettings(o).Validate();
         if ((o.InitializationAlgorithm == KMeansInitialization.Explicit) != (o.InitialCentroids is { Length: > 0 }))
             throw new ArgumentException(o.InitialCentroids is { Length: > 0 }
                 ? $"{nameof(Options.InitialCentroids)} is set but {nameof(Options.InitializationAlgorithm)} is {o.InitializationAlgorithm}; use {nameof(KMeansInitialization.Explicit)}."
                 : $"{nameof(Options.InitializationAlgorithm)} is {nameof(KMeansInitialization.Explicit)} but {nameof(Options.InitialCentroids)} is empty.",
                 nameof(Options.InitialCentroids));
     }
+
+    private static MiniBatchOptions MiniBatchSettings(Options o) => new()
+    {
+        BatchSize = o.MiniBatchSize, MaximumNumberOfEpochs = o.MaximumNumberOfEpochs, ForgettingFactor = o.ForgettingFactor,
+        ReassignmentRatio = o.ReassignmentRatio,
+    };
 
     /// <summary>The settings in use (a copy).</summary>
     public Options GetOptions() => _options.Clone();
@@ -188,18 +219,57 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
     /// <exception cref="InvalidOperationException">The input failed while being read (the message says where), or a
     /// missing row was found with <see cref="Options.TreatMissingFeaturesAsError"/>, or a row is too long for float32 squared
     /// Euclidean distances (<see cref="FlashKMeans.Data.DataValidator.MaximumSquaredNorm"/>).</exception>
-    public GpuKMeansTransformer Fit(IDataView input)
+    public GpuKMeansTransformer Fit(IDataView input) => Fit(input, null, null);
+
+    /// <summary>
+    /// Continues training from <paramref name="previous"/>, ML.NET's convention for trainers that can go on from a model:
+    /// Lloyd starts from its centroids; mini-batch k-means continues the stream it learned, exactly, when it was trained
+    /// with <see cref="KMeansAlgorithm.MiniBatch"/> in this process (<see cref="GpuKMeansTransformer.GetMiniBatchState"/>),
+    /// and otherwise starts from its centroids with no weight seen yet.
+    /// </summary>
+    /// <exception cref="ArgumentException">The model's K or d differs from this trainer's K and the feature column's size.</exception>
+    public GpuKMeansTransformer Fit(IDataView input, GpuKMeansTransformer previous)
+    {
+        ArgumentNullException.ThrowIfNull(previous);
+        return Fit(input, previous.EngineModel.Centroids.ToArray(), previous.GetMiniBatchState());
+    }
+
+    /// <summary>
+    /// Continues training from an ML.NET KMeans model, such as one loaded from a saved zip: the fit starts from its
+    /// centroids (a saved model carries no mini-batch weights, so each centroid's running mean starts afresh).
+    /// </summary>
+    /// <exception cref="ArgumentException">The model's K or d differs from this trainer's K and the feature column's size.</exception>
+    public GpuKMeansTransformer Fit(IDataView input, KMeansModelParameters previous)
+    {
+        ArgumentNullException.ThrowIfNull(previous);
+        VBuffer<float>[] centroids = [];
+        previous.GetClusterCentroids(ref centroids, out int k);
+        int d = centroids.Length > 0 ? centroids[0].Length : 0;
+        var flat = new float[(long)k * d];
+        for (int c = 0; c < k; c++)
+            centroids[c].DenseValues().ToArray().CopyTo(flat, (long)c * d);
+        return Fit(input, flat, null);
+    }
+
+    private GpuKMeansTransformer Fit(IDataView input, float[]? previousCentroids, MiniBatchKMeans? previousState)
     {
         ArgumentNullException.ThrowIfNull(input);
         var o = _options;
+        if (previousCentroids is not null)
+        {
+            o = o.Clone();
+            o.InitializationAlgorithm = KMeansInitialization.Explicit;
+            o.InitialCentroids = previousCentroids;
+        }
         var features = ClusteringColumns.FindFeatures(input.Schema, o.FeatureColumnName, null, nameof(input));
         var weights = o.ExampleWeightColumnName is null ? (DataViewSchema.Column?)null
             : ClusteringColumns.FindWeights(input.Schema, o.ExampleWeightColumnName, nameof(input));
         int d = ((VectorDataViewType)features.Type).Size;
         if (o.InitialCentroids is { Length: > 0 } initial && initial.Length != (long)o.NumberOfClusters * d)
             throw new ArgumentException(
-                $"{nameof(Options.InitialCentroids)} holds {initial.Length} values; K × d = {o.NumberOfClusters} × {d} = {(long)o.NumberOfClusters * d} " +
-                $"for the feature column '{o.FeatureColumnName}'.", nameof(input));
+                $"{(previousCentroids is null ? nameof(Options.InitialCentroids) : "The previous model's centroids")} hold {initial.Length} values; " +
+                $"K × d = {o.NumberOfClusters} × {d} = {(long)o.NumberOfClusters * d} for the feature column '{o.FeatureColumnName}'.", nameof(input));
+        bool miniBatch = o.Algorithm == KMeansAlgorithm.MiniBatch;
         // A batch holds at most about 64 MiB of features, so wide vectors (hashed text) cannot overflow its array.
         int batchRows = (int)Math.Clamp((16L << 20) / d, 1, o.BatchSize);
         if (o.DeviceMemoryBudgetMb is int budget)
@@ -207,7 +277,8 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
 
         using var channel = _env?.Start("FlashKMeans");
         using var source = new CursorBatchSource(input, features, weights, batchRows, o.TreatMissingFeaturesAsError,
-            cacheBudgetBytes: o.DeviceMemoryBudgetMb is int mb ? (long)mb << 20 : 0,
+            // One mini-batch pass reads the cursor once: nothing to cache for.
+            cacheBudgetBytes: o.DeviceMemoryBudgetMb is int mb && !(miniBatch && o.MaximumNumberOfEpochs == 1) ? (long)mb << 20 : 0,
             maximumSquaredNorm: o.Distance == KMeansDistance.SquaredEuclidean ? FlashKMeans.Data.DataValidator.MaximumSquaredNorm : float.PositiveInfinity);
         var engineOptions = new KMeansOptions
         {
@@ -223,6 +294,8 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             Device = o.Device,
             Precision = o.Precision,
             UsePruning = o.UsePruning,
+            Algorithm = o.Algorithm,
+            MiniBatch = MiniBatchSettings(o),
             Logger = channel is null ? null : new ChannelLogger(channel),
         };
         channel?.Info(MessageSensitivity.None,
@@ -231,9 +304,30 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
 
         var clock = Stopwatch.StartNew();
         KMeansModel model;
+        MiniBatchKMeans? stream = null;
         try
         {
-            model = new KMeans(engineOptions).Fit(source, new IterationReporter(channel, o.Progress));
+            if (miniBatch)
+            {
+                stream = previousState is null ? new MiniBatchKMeans(engineOptions, d) : previousState.Clone(engineOptions.Logger);
+                if (stream.NumberOfClusters != o.NumberOfClusters || stream.Dimension != d)
+                    throw new ArgumentException($"The previous model has K = {stream.NumberOfClusters} and d = {stream.Dimension}; this trainer has K = {o.NumberOfClusters} " +
+                        $"and the feature column '{o.FeatureColumnName}' d = {d}.", nameof(input));
+                var reporter = new IterationReporter(channel, o.Progress);
+                for (int epoch = 0; epoch < o.MaximumNumberOfEpochs; epoch++)
+                    stream.PartialFit(source, reporter);
+                model = stream.Snapshot();
+            }
+            else
+            {
+                model = new KMeans(engineOptions).Fit(source, new IterationReporter(channel, o.Progress));
+            }
+        }
+        catch (InvalidOperationException) when (stream is not null && !stream.IsSeeded && source.SkippedRows > 0 && source.RowCount < o.NumberOfClusters)
+        {
+            throw new InvalidOperationException(
+                $"Only {source.RowCount} usable rows for K = {o.NumberOfClusters}: {source.SkippedRows} rows were skipped because their feature column '{o.FeatureColumnName}' holds NaN or infinite values" +
+                (weights is null ? "" : $" or their weight column '{o.ExampleWeightColumnName}' a negative or non-finite weight") + ".");
         }
         catch (ArgumentException) when (source.RowCount == 0 && source.SkippedRows > 0)
         {
@@ -271,7 +365,7 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             $"FlashKMeans: trained on {used} rows in {clock.Elapsed.TotalSeconds:F2} s with {summary.Backend}: " +
             $"{summary.Iterations} iterations, inertia {summary.Inertia:G9}, {summary.CursorPasses} cursor pass{(summary.CursorPasses == 1 ? "" : "es")}.");
         return new GpuKMeansTransformer(model, o.FeatureColumnName, features.Type, batchRows,
-            new ScoringDevice(o.Device, o.Precision, o.NumberOfThreads), summary);
+            new ScoringDevice(o.Device, o.Precision, o.NumberOfThreads), summary, stream);
     }
 
     /// <summary>Sends each iteration's inertia to the ML.NET channel and to the user's progress, synchronously.</summary>
@@ -279,6 +373,14 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
     {
         public void Report(KMeansProgress value)
         {
+            if (value.Phase == KMeansPhase.MiniBatch)
+            {
+                // One line per 100 steps: a stream has many.
+                if (value.Iteration % 100 == 0)
+                    channel?.Info(MessageSensitivity.None, $"FlashKMeans: mini-batch step {value.Iteration}.");
+                user?.Report(value);
+                return;
+            }
             if (value.Phase == KMeansPhase.Seeding)
             {
                 channel?.Info(MessageSensitivity.None, $"FlashKMeans: initialisation {value.Initialization}, seeding {value.Fraction * 100:F0}% done.");

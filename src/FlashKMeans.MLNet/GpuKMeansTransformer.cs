@@ -32,11 +32,13 @@ public sealed class GpuKMeansTransformer : ITransformer, IDisposable
     private readonly int _blockRows;
     private readonly object _mlnetLock = new();
     private ClusteringPredictionTransformer<KMeansModelParameters>? _mlnet;
+    private readonly MiniBatchKMeans? _miniBatchState;
 
     internal GpuKMeansTransformer(KMeansModel model, string featureColumnName, DataViewType? featureColumnType, int blockRows,
-        ScoringDevice device, GpuKMeansTrainingSummary? summary)
+        ScoringDevice device, GpuKMeansTrainingSummary? summary, MiniBatchKMeans? miniBatchState = null)
     {
         _model = model;
+        _miniBatchState = miniBatchState;
         _scorer = new BatchScorer(model, device);
         _blockRows = blockRows;
         FeatureColumnName = featureColumnName;
@@ -63,6 +65,13 @@ public sealed class GpuKMeansTransformer : ITransformer, IDisposable
 
     /// <summary>What training saw (rows used and skipped, inertia, iterations); <c>null</c> for a model converted from ML.NET.</summary>
     public GpuKMeansTrainingSummary? TrainingSummary { get; }
+
+    /// <summary>
+    /// A copy of the mini-batch learner this model is a snapshot of, when it was trained with
+    /// <see cref="KMeansAlgorithm.MiniBatch"/>: save it (<see cref="MiniBatchKMeans.Save(Stream)"/>) to continue the stream exactly
+    /// later, as the ML.NET zip keeps only the centroids. <c>null</c> for Lloyd models.
+    /// </summary>
+    public MiniBatchKMeans? GetMiniBatchState() => _miniBatchState?.Clone();
 
     /// <summary>The centroids, one array of <see cref="Dimension"/> values per cluster; cluster <c>i</c> has key <c>i + 1</c>.</summary>
     public float[][] GetCentroids()

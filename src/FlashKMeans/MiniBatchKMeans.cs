@@ -187,6 +187,15 @@ public sealed class MiniBatchKMeans
         return Load(stream, logger);
     }
 
+    /// <summary>An independent copy that continues exactly as this one would.</summary>
+    public MiniBatchKMeans Clone(ILogger? logger = null)
+    {
+        using var stream = new MemoryStream();
+        Save(stream);
+        stream.Position = 0;
+        return Load(stream, logger ?? _options.Logger);
+    }
+
     internal MiniBatchState? State => _state;
 
     internal float[]? Shift => _shift;

@@ -1,0 +1,123 @@
+using FlashKMeans.Data;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
+
+namespace FlashKMeans.MLNet.Tests;
+
+/// <summary>
+/// The trainer's mini-batch mode: one cursor pass learning as a stream, the same model as the engine's
+/// <see cref="MiniBatchKMeans"/> fed the same rows, continued training from a model, and the plain ML.NET zip.
+/// </summary>
+[TestClass]
+public sealed class MiniBatchTrainerTests
+{
+    private const int D = 6, K = 5;
+
+    private static GpuKMeansTrainer.Options Options(int epochs = 1) => new()
+    {
+        NumberOfClusters = K, Algorithm = KMeansAlgorithm.MiniBatch, MiniBatchSize = 500, MaximumNumberOfEpochs = epochs,
+        Device = ComputeDevice.Cpu, Seed = 4, BatchSize = 700, ForgettingFactor = 0.95,
+    };
+
+    private static MiniBatchKMeans Engine() => new(new KMeansOptions
+    {
+        NumberOfClusters = K, Seed = 4, Device = ComputeDevice.Cpu,
+        MiniBatch = new MiniBatchOptions { BatchSize = 500, ForgettingFactor = 0.95 },
+    }, D);
+
+    [TestMethod]
+    public void One_cursor_pass_trains_the_model_the_engine_learns_from_the_same_rows()
+    {
+        var (rows, _) = Blobs.Make(6000, D, centers: K, spread: 8, seed: 2);
+        var view = new TestDataView(rows, D);
+        int steps = 0;
+        var options = Options();
+        options.Progress = new Counter(() => steps++);
+        var model = new MLContext(seed: 1).Clustering.Trainers.FlashKMeans(options).Fit(view);
+        Assert.AreEqual(1, view.CursorsOpened, "a one-epoch mini-batch fit reads the input once");
+        Assert.AreEqual(12, steps);
+        var engine = Engine();
+        engine.PartialFit(new InMemoryBatchSource(rows, D));
+        CollectionAssert.AreEqual(engine.Snapshot().Centroids.ToArray(), model.EngineModel.Centroids.ToArray());
+        Assert.AreEqual(6000L, model.TrainingSummary!.RowsUsed);
+        Assert.AreEqual(1, model.TrainingSummary.CursorPasses);
+        // Scoring works as for a Lloyd model: every row's label is its nearest centroid.
+        var keys = Read.Keys(model.Transform(view));
+        var labels = model.EngineModel.Predict(rows, D);
+        CollectionAssert.AreEqual(labels.Select(l => (uint)(l + 1)).ToArray(), keys);
+    }
+
+    [TestMethod]
+    public void Training_continues_from_a_transformer_exactly_and_from_a_saved_zip_from_its_centroids()
+    {
+        var (rows, _) = Blobs.Make(8000, D, centers: K, spread: 8, seed: 3);
+        var first = new TestDataView(rows[..(4000 * D)], D);
+        var second = new TestDataView(rows[(4000 * D)..], D);
+        var ml = new MLContext(seed: 1);
+        var trainer = ml.Clustering.Trainers.FlashKMeans(Options());
+        var before = trainer.Fit(first);
+        var after = trainer.Fit(second, before);
+        var engine = Engine();
+        engine.PartialFit(new InMemoryBatchSource(rows, D));
+        CollectionAssert.AreEqual(engine.Snapshot().Centroids.ToArray(), after.EngineModel.Centroids.ToArray(),
+            "continuing from the transformer must equal one stream over both halves");
+        Assert.IsNotNull(before.GetMiniBatchState());
+
+        // A zip keeps the centroids only: continuing from it starts there, in plain ML.NET types.
+        using var zip = new MemoryStream();
+        ml.Model.Save(before, first.Schema, zip);
+        zip.Position = 0;
+        var loaded = new MLContext().Model.Load(zip, out _);
+        var parameters = (KMeansModelParameters)((ISingleFeaturePredictionTransformer<object>)(loaded is IEnumerable<ITransformer> chain ? chain.Single() : loaded)).Model;
+        var fromZip = trainer.Fit(second, parameters);
+        var expected = new MiniBatchKMeans(new KMeansOptions
+        {
+            NumberOfClusters = K, Seed = 4, Device = ComputeDevice.Cpu, Initialization = KMeansInitialization.Explicit,
+            InitialCentroids = before.EngineModel.Centroids.ToArray(), MiniBatch = new MiniBatchOptions { BatchSize = 500, ForgettingFactor = 0.95 },
+        }, D);
+        expected.PartialFit(new InMemoryBatchSource(rows[(4000 * D)..], D));
+        CollectionAssert.AreEqual(expected.Snapshot().Centroids.ToArray(), fromZip.EngineModel.Centroids.ToArray());
+    }
+
+    [TestMethod]
+    public void A_previous_model_of_another_shape_is_refused()
+    {
+        var (rows, _) = Blobs.Make(2000, D, centers: K, spread: 8, seed: 3);
+        var ml = new MLContext(seed: 1);
+        var previous = ml.Clustering.Trainers.FlashKMeans(Options()).Fit(new TestDataView(rows, D));
+        var other = Options();
+        other.NumberOfClusters = K + 1;
+        var e = Assert.ThrowsExactly<ArgumentException>(() => ml.Clustering.Trainers.FlashKMeans(other).Fit(new TestDataView(rows, D), previous));
+        StringAssert.Contains(e.Message, "K × d");
+        var lloyd = Options();
+        lloyd.Algorithm = KMeansAlgorithm.Lloyd;
+        var continued = ml.Clustering.Trainers.FlashKMeans(lloyd).Fit(new TestDataView(rows, D), previous);
+        Assert.IsNull(continued.GetMiniBatchState());
+        Assert.IsTrue(continued.TrainingSummary!.Inertia <= previous.EngineModel.Score(rows) * (1 + 1e-6), "Lloyd from the previous centroids cannot end worse than they start");
+    }
+
+    [TestMethod]
+    public void Several_epochs_read_the_cursor_once_each()
+    {
+        var (rows, _) = Blobs.Make(3000, D, centers: K, spread: 8, seed: 7);
+        var view = new TestDataView(rows, D);
+        var options = Options(epochs: 3);
+        options.DeviceMemoryBudgetMb = null;
+        var model = new MLContext(seed: 1).Clustering.Trainers.FlashKMeans(options).Fit(view);
+        Assert.AreEqual(3, view.CursorsOpened);
+        var engine = Engine();
+        for (int epoch = 0; epoch < 3; epoch++)
+            engine.PartialFit(new InMemoryBatchSource(rows, D));
+        CollectionAssert.AreEqual(engine.Snapshot().Centroids.ToArray(), model.EngineModel.Centroids.ToArray());
+    }
+
+    private sealed class Counter(Action step) : IProgress<KMeansProgress>
+    {
+        public void Report(KMeansProgress value)
+        {
+            if (value.Phase == KMeansPhase.MiniBatch)
+                step();
+        }
+    }
+}
