@@ -9,6 +9,8 @@ using FlashKMeans;
 // prints one "RESULT key=value ..." line, so the script can put it beside scikit-learn's numbers.
 //   flashkmeans-cpubench fit --data X.f32 --init C.f32 --dimension 128 --iterations 10 [--pruning] [--threads T]
 //   flashkmeans-cpubench peak [--threads T]      measured float32 FMA peak of this machine
+//   flashkmeans-cpubench stream --data X.f32 --init C.f32 --dimension 128 --k K --batch B [--threads T]
+//                                                 one mini-batch pass (MiniBatchKMeans.PartialFit per batch)
 var arguments = args.ToList();
 string Value(string name, string? fallback = null)
 {
@@ -24,11 +26,46 @@ if (args.Length > 0 && args[0] == "peak")
     return 0;
 }
 
+if (args.Length > 0 && args[0] == "stream")
+{
+    // Mini-batch learning from the first K rows of --init, one pass over --data in batches of --batch rows, as
+    // bench/sklearn_partial_fit.py does with MiniBatchKMeans.partial_fit (reassignment off in both: their draws differ).
+    int dim = int.Parse(Value("--dimension"), CultureInfo.InvariantCulture);
+    int batch = int.Parse(Value("--batch"), CultureInfo.InvariantCulture);
+    int clusters = int.Parse(Value("--k"), CultureInfo.InvariantCulture);
+    var rows = ReadFloats(Value("--data"));
+    var start = ReadFloats(Value("--init")).AsMemory(0, clusters * dim).ToArray();
+    MiniBatchKMeans Learner() => new(new KMeansOptions
+    {
+        NumberOfClusters = clusters, Initialization = KMeansInitialization.Explicit, InitialCentroids = start, NumberOfThreads = threads,
+        Device = ComputeDevice.Cpu, MiniBatch = new MiniBatchOptions { ReassignmentRatio = 0 },
+    }, dim);
+    void Pass(MiniBatchKMeans learner, ReadOnlySpan<float> all)
+    {
+        for (int at = 0; at + batch * dim <= all.Length; at += batch * dim)
+            learner.PartialFit(all.Slice(at, batch * dim));
+    }
+    var warm = Learner();
+    Pass(warm, rows.AsSpan(0, Math.Min(rows.Length, 8 * batch * dim)));
+    var learner = Learner();
+    var streamClock = Stopwatch.StartNew();
+    Pass(learner, rows);
+    streamClock.Stop();
+    long fed = rows.Length / dim / batch * batch;
+    var snapshot = learner.Snapshot();
+    double inertia = snapshot.Score(rows);
+    Console.WriteLine(FormattableString.Invariant(
+        $"RESULT method=flashkmeans-partial_fit threads={threads} k={clusters} batch={batch} rows={fed} seconds={streamClock.Elapsed.TotalSeconds:F3} rows_per_s={fed / streamClock.Elapsed.TotalSeconds:F0} inertia={inertia:R}"));
+    return 0;
+}
+
 int d = int.Parse(Value("--dimension"), CultureInfo.InvariantCulture);
 int iterations = int.Parse(Value("--iterations", "10"), CultureInfo.InvariantCulture);
 bool pruning = Flag("--pruning");
 var data = ReadFloats(Value("--data"));
 var initial = ReadFloats(Value("--init"));
+if (Value("--k", "0") is var first && int.Parse(first, CultureInfo.InvariantCulture) is > 0 and var kFirst)
+    initial = initial.AsSpan(0, kFirst * d).ToArray();  // the first K rows of --init
 int n = data.Length / d, k = initial.Length / d;
 
 KMeansModel Fit(ReadOnlyMemory<float> rows, int maximumIterations) =>

@@ -3,18 +3,25 @@ using FlashKMeans.Backends;
 
 namespace FlashKMeans.Cpu;
 
-/// <summary>Scores rows against fixed centroids with the fused kernel, chunks in parallel.</summary>
+/// <summary>
+/// Scores rows against fixed centroids with the fused kernel, slices of rows in parallel. Each row's result depends on
+/// that row alone, so the slices can follow the thread count: a batch of a thousand rows (a mini-batch step) still
+/// uses every thread, where the fixed chunks of the training loops would give it one.
+/// </summary>
 internal sealed class CpuScorer : IKMeansScorer
 {
     private readonly PackedCentroids _packed;
-    private readonly ChunkedParallel _parallel;
+    private readonly int _threads;
     private readonly int _d;
+
+    /// <summary>The fewest rows worth a task of their own.</summary>
+    private const int MinimumSliceRows = 64;
 
     public CpuScorer(ReadOnlySpan<float> centroids, int dimension, int threads)
     {
         _d = dimension;
         _packed = PackedCentroids.Pack(centroids, dimension);
-        _parallel = new ChunkedParallel(threads);
+        _threads = threads;
     }
 
     public unsafe void Assign(ReadOnlySpan<float> rows, Span<int> labels, Span<float> distances)
@@ -29,15 +36,15 @@ internal sealed class CpuScorer : IKMeansScorer
             // Spans cannot enter the lambda; the pointers are valid for the whole synchronous call.
             nint rowsAddress = (nint)rowPointer, labelsAddress = (nint)labelPointer, distancesAddress = (nint)distancePointer;
             bool wantDistances = !distances.IsEmpty;
-            _parallel.For(n, (chunk, first, count) =>
+            ForSlices(n, (first, count) =>
             {
-                var chunkRows = new ReadOnlySpan<float>((float*)rowsAddress + first * d, count * d);
+                var chunkRows = new ReadOnlySpan<float>((float*)rowsAddress + (long)first * d, count * d);
                 var chunkLabels = new Span<int>((int*)labelsAddress + first, count);
                 Span<float> chunkDistances = wantDistances
                     ? new Span<float>((float*)distancesAddress + first, count)
                     : new float[count];
                 FusedAssignKernel.Assign(chunkRows, packed, chunkLabels, chunkDistances);
-            }, CancellationToken.None);
+            });
         }
     }
 
@@ -50,12 +57,26 @@ internal sealed class CpuScorer : IKMeansScorer
         fixed (float* distancePointer = distances)
         {
             nint rowsAddress = (nint)rowPointer, distancesAddress = (nint)distancePointer;
-            _parallel.For(n, (chunk, first, count) =>
+            ForSlices(n, (first, count) =>
                 FusedAssignKernel.AllDistances(
-                    new ReadOnlySpan<float>((float*)rowsAddress + first * d, count * d),
+                    new ReadOnlySpan<float>((float*)rowsAddress + (long)first * d, count * d),
                     packed,
-                    new Span<float>((float*)distancesAddress + first * k, count * k)), CancellationToken.None);
+                    new Span<float>((float*)distancesAddress + (long)first * k, count * k)));
         }
+    }
+
+    /// <summary>Runs <paramref name="body"/>(first, count) over [0, <paramref name="rows"/>) in about four slices per thread.</summary>
+    private void ForSlices(int rows, Action<int, int> body)
+    {
+        int slices = (int)Math.Clamp((rows + MinimumSliceRows - 1) / MinimumSliceRows, 1, 4L * _threads);
+        if (slices == 1 || _threads == 1)
+        {
+            body(0, rows);
+            return;
+        }
+        int size = (rows + slices - 1) / slices;
+        ParallelWork.For(0, (rows + size - 1) / size, new ParallelOptions { MaxDegreeOfParallelism = _threads },
+            slice => body(slice * size, Math.Min(size, rows - slice * size)));
     }
 
     public void Dispose() { }
