@@ -28,6 +28,7 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
     private int _passes;
     private NativeRowCache? _cache;
     private readonly float _maximumSquaredNorm;
+    private readonly bool _keepMissing;
 
     /// <param name="data">The training data.</param>
     /// <param name="features">Its feature column (a known-size vector of Single).</param>
@@ -39,9 +40,12 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
     /// fit streams on every pass.</param>
     /// <param name="maximumSquaredNorm">A usable row longer than this is an error naming its row in the input (the
     /// engine would name it by its index among the usable rows only); <see cref="float.PositiveInfinity"/> for no limit.</param>
+    /// <param name="keepMissing">Serve rows whose NaN features are missing values (<see cref="MissingFeatures.Ignore"/>): only
+    /// rows with an infinite value, no feature at all, or a bad weight are skipped (or rejected).</param>
     public CursorBatchSource(IDataView data, DataViewSchema.Column features, DataViewSchema.Column? weights, int batchRows, bool rejectMissing,
-        long cacheBudgetBytes = 0, float maximumSquaredNorm = float.PositiveInfinity)
+        long cacheBudgetBytes = 0, float maximumSquaredNorm = float.PositiveInfinity, bool keepMissing = false)
     {
+        _keepMissing = keepMissing;
         _maximumSquaredNorm = maximumSquaredNorm;
         _data = data;
         _features = features;
@@ -55,6 +59,19 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
 
     /// <inheritdoc />
     public int Dimension { get; }
+
+    /// <summary>Whether every non-finite value is NaN (a missing feature) and at least one feature is present.</summary>
+    private static bool OnlyMissing(ReadOnlySpan<float> row)
+    {
+        int present = 0;
+        foreach (float v in row)
+        {
+            if (float.IsInfinity(v))
+                return false;
+            present += float.IsNaN(v) ? 0 : 1;
+        }
+        return present > 0;
+    }
 
     /// <summary>Rows served per pass: unknown until a pass has counted the missing rows.</summary>
     public long? RowCount { get; private set; }
@@ -213,7 +230,9 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
                     throw new InvalidOperationException(
                         $"Row {_read} of the feature column '{_source._features.Name}' has {_row.Length} values but the column type {_source._features.Type} promises {d}.");
                 _row.CopyTo(destination);
-                bool badFeatures = !DataValidator.AllFinite(destination);
+                bool hasMissing = false;
+                bool badFeatures = !DataValidator.AllFinite(destination)
+                    && (!_source._keepMissing || (hasMissing = true) && !OnlyMissing(destination));
                 bool badWeight = !(weight >= 0) || float.IsInfinity(weight);
                 if (badFeatures || badWeight)
                 {
@@ -226,7 +245,7 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
                 }
                 else
                 {
-                    if (_source._maximumSquaredNorm < float.PositiveInfinity
+                    if (_source._maximumSquaredNorm < float.PositiveInfinity && !hasMissing
                         && !(System.Numerics.Tensors.TensorPrimitives.Dot(destination, destination) <= _source._maximumSquaredNorm))
                         throw new InvalidOperationException(
                             $"Row {_read} of the feature column '{_source._features.Name}' has squared length " +

@@ -130,6 +130,14 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         /// </summary>
         public KMeansAlgorithm Algorithm = KMeansAlgorithm.Lloyd;
 
+        /// <summary>
+        /// What a NaN feature means. <see cref="FlashKMeans.MissingFeatures.Reject"/> (the default): the row is skipped and
+        /// counted, or an error with <see cref="TreatMissingFeaturesAsError"/>. <see cref="FlashKMeans.MissingFeatures.Ignore"/>:
+        /// the feature is missing, left out of the row's distance and of the centroids' update
+        /// (<see cref="KMeansAlgorithm.MiniBatch"/> only); rows with an infinite value or no feature at all are still skipped.
+        /// </summary>
+        public MissingFeatures MissingFeatures = MissingFeatures.Reject;
+
         /// <summary>Rows per mini-batch step (<see cref="KMeansAlgorithm.MiniBatch"/>); not <see cref="BatchSize"/>, which is the cursor's block.</summary>
         public int MiniBatchSize = MiniBatchOptions.Defaults.BatchSize;
 
@@ -186,6 +194,11 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             throw new ArgumentOutOfRangeException(nameof(Options.DeviceMemoryBudgetMb), o.DeviceMemoryBudgetMb, "Must be null or at least 1.");
         if (o.NumberOfInitializations < 1)
             throw new ArgumentOutOfRangeException(nameof(Options.NumberOfInitializations), o.NumberOfInitializations, "Must be at least 1.");
+        if (!Enum.IsDefined(o.MissingFeatures))
+            throw new ArgumentOutOfRangeException(nameof(Options.MissingFeatures), o.MissingFeatures, "Unknown missing-feature policy.");
+        if (o.MissingFeatures == MissingFeatures.Ignore && o.Algorithm != KMeansAlgorithm.MiniBatch)
+            throw new ArgumentException($"{nameof(Options.MissingFeatures)} = {nameof(MissingFeatures.Ignore)} needs {nameof(Options.Algorithm)} = {nameof(KMeansAlgorithm.MiniBatch)}.",
+                nameof(Options.MissingFeatures));
         if (!Enum.IsDefined(o.Algorithm))
             throw new ArgumentOutOfRangeException(nameof(Options.Algorithm), o.Algorithm, "Unknown algorithm.");
         MiniBatchSettings(o).Validate();
@@ -279,7 +292,8 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         using var source = new CursorBatchSource(input, features, weights, batchRows, o.TreatMissingFeaturesAsError,
             // One mini-batch pass reads the cursor once: nothing to cache for.
             cacheBudgetBytes: o.DeviceMemoryBudgetMb is int mb && !(miniBatch && o.MaximumNumberOfEpochs == 1) ? (long)mb << 20 : 0,
-            maximumSquaredNorm: o.Distance == KMeansDistance.SquaredEuclidean ? FlashKMeans.Data.DataValidator.MaximumSquaredNorm : float.PositiveInfinity);
+            maximumSquaredNorm: o.Distance == KMeansDistance.SquaredEuclidean ? FlashKMeans.Data.DataValidator.MaximumSquaredNorm : float.PositiveInfinity,
+            keepMissing: o.MissingFeatures == MissingFeatures.Ignore);
         var engineOptions = new KMeansOptions
         {
             NumberOfClusters = o.NumberOfClusters,
@@ -295,6 +309,7 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             Precision = o.Precision,
             UsePruning = o.UsePruning,
             Algorithm = o.Algorithm,
+            MissingFeatures = o.MissingFeatures,
             MiniBatch = MiniBatchSettings(o),
             Logger = channel is null ? null : new ChannelLogger(channel),
         };

@@ -25,6 +25,8 @@ public sealed class KMeans
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        if (options.MissingFeatures != MissingFeatures.Reject)
+            throw new NotSupportedException($"{nameof(KMeansOptions.MissingFeatures)} = {options.MissingFeatures} is supported by {nameof(MiniBatchKMeans)} (stream learning) only so far.");
         _options = options.Clone();
         // The caller keeps its array: changing it later must not change what this estimator fits from.
         _options.InitialCentroids = options.InitialCentroids.ToArray();

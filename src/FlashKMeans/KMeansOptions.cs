@@ -42,6 +42,13 @@ public sealed class KMeansOptions
     /// </summary>
     public MiniBatchOptions MiniBatch { get; set; } = new();
 
+    /// <summary>
+    /// Whether NaN features are errors (<see cref="FlashKMeans.MissingFeatures.Reject"/>, the default) or missing values
+    /// (<see cref="FlashKMeans.MissingFeatures.Ignore"/>, squared Euclidean <see cref="MiniBatchKMeans"/> only so far; other
+    /// fits refuse it rather than reject every row).
+    /// </summary>
+    public MissingFeatures MissingFeatures { get; set; } = MissingFeatures.Reject;
+
     /// <summary>K, the number of clusters. At least 1 and at most the number of rows.</summary>
     public int NumberOfClusters { get; set; } = Defaults.NumberOfClusters;
 
@@ -206,6 +213,8 @@ public sealed class KMeansOptions
             throw new ArgumentOutOfRangeException(nameof(Distance), Distance, "Unknown distance.");
         if (!Enum.IsDefined(Device))
             throw new ArgumentOutOfRangeException(nameof(Device), Device, "Unknown device.");
+        if (!Enum.IsDefined(MissingFeatures))
+            throw new ArgumentOutOfRangeException(nameof(MissingFeatures), MissingFeatures, "Unknown missing-feature policy.");
         if (!Enum.IsDefined(Algorithm))
             throw new ArgumentOutOfRangeException(nameof(Algorithm), Algorithm, "Unknown algorithm.");
         if (MiniBatch is null)

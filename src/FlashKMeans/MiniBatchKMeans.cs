@@ -43,6 +43,8 @@ public sealed class MiniBatchKMeans
         options.Validate();
         if (options.Device == ComputeDevice.Cuda)
             throw new NotSupportedException("Mini-batch k-means runs on the CPU; use Device = Cpu or Auto.");
+        if (options.MissingFeatures == MissingFeatures.Ignore && options.Distance != KMeansDistance.SquaredEuclidean)
+            throw new NotSupportedException($"{nameof(KMeansOptions.MissingFeatures)} = {nameof(MissingFeatures.Ignore)} needs squared Euclidean distance.");
         _options = options.Clone();
         Dimension = dimension;
         if (options.Initialization == KMeansInitialization.Explicit)
@@ -54,7 +56,7 @@ public sealed class MiniBatchKMeans
             DataValidator.ThrowIfBadRows(centroids, dimension, 0, false, nameof(options));
             if (options.Distance == KMeansDistance.Cosine)
                 NormalizeRows(centroids, 0);
-            _state = new MiniBatchState(centroids, dimension, options.Distance, StateSeed(options.Seed));
+            _state = NewState(centroids);
         }
     }
 
@@ -215,6 +217,9 @@ public sealed class MiniBatchKMeans
 
     internal static ulong StateSeed(int seed) => CounterRandom.Derive((ulong)seed, 0x3B47C4);
 
+    private MiniBatchState NewState(float[] centroids) =>
+        new(centroids, Dimension, _options.Distance, StateSeed(_options.Seed), _options.MissingFeatures == MissingFeatures.Ignore);
+
     /// <summary>A validated copy of the batch, unit length for cosine; throws naming the first problem, touching nothing.</summary>
     private (float[] Rows, float[]? Weights) Checked(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights)
     {
@@ -223,13 +228,35 @@ public sealed class MiniBatchKMeans
         int n = rows.Length / Dimension;
         if (!weights.IsEmpty && weights.Length != n)
             throw new ArgumentException($"The batch has {n} rows but {weights.Length} weights; give one per row or none.", nameof(weights));
-        DataValidator.ThrowIfBadRows(rows, Dimension, RowsSeen, false, nameof(rows));
+        if (_options.MissingFeatures == MissingFeatures.Ignore)
+            ThrowIfBadWithMissing(rows);
+        else
+            DataValidator.ThrowIfBadRows(rows, Dimension, RowsSeen, false, nameof(rows));
         if (DataValidator.FirstBadWeight(weights) is int bad and >= 0)
             throw new ArgumentException($"Weight {RowsSeen + bad} is {weights[bad]}; weights must be non-negative and finite.", nameof(weights));
         var copy = rows.ToArray();
         if (_options.Distance == KMeansDistance.Cosine)
             NormalizeRows(copy, RowsSeen);
         return (copy, weights.IsEmpty ? null : weights.ToArray());
+    }
+
+    /// <summary>With missing features: NaN is allowed, an infinite value or a row with no feature at all is not.</summary>
+    private void ThrowIfBadWithMissing(ReadOnlySpan<float> rows)
+    {
+        int d = Dimension;
+        for (int r = 0; r < rows.Length / d; r++)
+        {
+            int present = 0;
+            for (int j = 0; j < d; j++)
+            {
+                float v = rows[r * d + j];
+                if (float.IsInfinity(v))
+                    throw new ArgumentException($"Row {RowsSeen + r} has an infinite value ({v}) at feature {j}; only NaN means missing.", nameof(rows));
+                present += float.IsNaN(v) ? 0 : 1;
+            }
+            if (present == 0)
+                throw new ArgumentException($"Row {RowsSeen + r} has no feature: every value is missing (NaN).", nameof(rows));
+        }
     }
 
     private void NormalizeRows(float[] rows, long firstRow)
@@ -259,6 +286,8 @@ public sealed class MiniBatchKMeans
             if (filled == size)
                 break;
         }
+        if (_options.MissingFeatures == MissingFeatures.Ignore)
+            ImputeFeatureMeans(rows, weights);
         float[]? shift = null;
         if (_options.Distance == KMeansDistance.SquaredEuclidean)
         {
@@ -278,7 +307,7 @@ public sealed class MiniBatchKMeans
             using var binding = backend.Bind(source, DataValidator.Scan(source, cancellationToken), k, cancellationToken);
             centroids = CentroidInitializer.Run(binding, _options, CounterRandom.Derive((ulong)_options.Seed, 0), cancellationToken);
         }
-        var state = new MiniBatchState(centroids, d, _options.Distance, StateSeed(_options.Seed));
+        var state = NewState(centroids);
         _shift = shift;
         _state = state;
         foreach (var (batchRows, batchWeights) in _buffer)
@@ -286,6 +315,36 @@ public sealed class MiniBatchKMeans
         _buffer.Clear();
         _bufferedRows = 0;
         _options.Logger?.LogInformation("FlashKMeans: mini-batch k-means seeded on {Rows} rows.", size);
+    }
+
+    /// <summary>
+    /// Fills the seeding rows' missing features with each feature's weighted mean over the rows that have it (0 where
+    /// none has it), for the seeding alone: the steps still see the features as missing.
+    /// </summary>
+    private void ImputeFeatureMeans(float[] rows, float[] weights)
+    {
+        int d = Dimension, n = weights.Length;
+        var sum = new double[d];
+        var weight = new double[d];
+        for (int r = 0; r < n; r++)
+        {
+            for (int j = 0; j < d; j++)
+            {
+                float v = rows[r * d + j];
+                if (float.IsNaN(v))
+                    continue;
+                sum[j] += (double)weights[r] * v;
+                weight[j] += weights[r];
+            }
+        }
+        for (int r = 0; r < n; r++)
+        {
+            for (int j = 0; j < d; j++)
+            {
+                if (float.IsNaN(rows[r * d + j]))
+                    rows[r * d + j] = weight[j] > 0 ? (float)(sum[j] / weight[j]) : 0f;
+            }
+        }
     }
 
     /// <summary>One step on a validated batch in the data's coordinates (shifted here, in place: the copy is ours).</summary>

@@ -112,6 +112,44 @@ public sealed class MiniBatchTrainerTests
         CollectionAssert.AreEqual(engine.Snapshot().Centroids.ToArray(), model.EngineModel.Centroids.ToArray());
     }
 
+    [TestMethod]
+    public void NaN_features_are_missing_values_when_asked_and_skipped_rows_otherwise()
+    {
+        var (rows, _) = Blobs.Make(4000, D, centers: K, spread: 8, seed: 5);
+        var random = new Random(1);
+        for (int i = 0; i < rows.Length; i++)
+        {
+            if (random.NextDouble() < 0.1)
+                rows[i] = float.NaN;
+        }
+        // Rows whose every feature is missing cannot be used either way.
+        for (int j = 0; j < D; j++)
+            rows[17 * D + j] = float.NaN;
+        int incomplete = Enumerable.Range(0, 4000).Count(r => Enumerable.Range(0, D).Any(j => float.IsNaN(rows[r * D + j])));
+        var ml = new MLContext(seed: 1);
+        var options = Options();
+        options.MissingFeatures = MissingFeatures.Ignore;
+        var model = ml.Clustering.Trainers.FlashKMeans(options).Fit(new TestDataView(rows, D));
+        Assert.AreEqual(1L, model.TrainingSummary!.RowsSkipped);
+        Assert.AreEqual(3999L, model.TrainingSummary.RowsUsed);
+
+        var engine = new MiniBatchKMeans(new KMeansOptions
+        {
+            NumberOfClusters = K, Seed = 4, Device = ComputeDevice.Cpu, MissingFeatures = MissingFeatures.Ignore,
+            MiniBatch = new MiniBatchOptions { BatchSize = 500, ForgettingFactor = 0.95 },
+        }, D);
+        var usable = Enumerable.Range(0, 4000).Where(r => r != 17).SelectMany(r => rows.Skip(r * D).Take(D)).ToArray();
+        engine.PartialFit(new InMemoryBatchSource(usable, D));
+        CollectionAssert.AreEqual(engine.Snapshot().Centroids.ToArray(), model.EngineModel.Centroids.ToArray());
+
+        var skipping = ml.Clustering.Trainers.FlashKMeans(Options()).Fit(new TestDataView(rows, D));
+        Assert.AreEqual((long)incomplete, skipping.TrainingSummary!.RowsSkipped);
+        var lloyd = Options();
+        lloyd.Algorithm = KMeansAlgorithm.Lloyd;
+        lloyd.MissingFeatures = MissingFeatures.Ignore;
+        Assert.ThrowsExactly<ArgumentException>(() => ml.Clustering.Trainers.FlashKMeans(lloyd));
+    }
+
     private sealed class Counter(Action step) : IProgress<KMeansProgress>
     {
         public void Report(KMeansProgress value)

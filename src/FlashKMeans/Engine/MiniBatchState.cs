@@ -12,8 +12,15 @@ internal sealed class MiniBatchState
 {
     private double[]? _sums;
     private double[]? _batchWeights;
+    private double[]? _coordinateBatch;
 
-    public MiniBatchState(float[] centroids, int dimension, KMeansDistance distance, ulong seed)
+    /// <param name="centroids">K × d starting centroids, in the fitted coordinates.</param>
+    /// <param name="dimension">d.</param>
+    /// <param name="distance">The distance.</param>
+    /// <param name="seed">The seed of the reassignment's draws.</param>
+    /// <param name="missingFeatures">Whether rows may hold NaN for features they lack (<see cref="MissingFeatures.Ignore"/>):
+    /// the seen weight is then also kept per centroid and coordinate.</param>
+    public MiniBatchState(float[] centroids, int dimension, KMeansDistance distance, ulong seed, bool missingFeatures = false)
     {
         Centroids = centroids;
         Dimension = dimension;
@@ -21,7 +28,15 @@ internal sealed class MiniBatchState
         Distance = distance;
         Seed = seed;
         WeightSums = new double[NumberOfClusters];
+        if (missingFeatures)
+            CoordinateWeights = new double[centroids.Length];
     }
+
+    /// <summary>
+    /// With missing features, the weight each centroid has seen per coordinate (K × d, decayed like
+    /// <see cref="WeightSums"/>): a row lacking feature j moves no centroid's coordinate j. Null otherwise.
+    /// </summary>
+    public double[]? CoordinateWeights { get; private set; }
 
     public int Dimension { get; }
 
@@ -51,10 +66,12 @@ internal sealed class MiniBatchState
     public double OnlineInertia { get; set; }
 
     /// <summary>Sets the whole state, as a saved one is read back.</summary>
-    public void Restore(float[] centroids, double[] weightSums, long steps, long rowsSinceReassignment, long reassigned, double onlineInertia)
+    public void Restore(float[] centroids, double[] weightSums, double[]? coordinateWeights, long steps, long rowsSinceReassignment, long reassigned,
+        double onlineInertia)
     {
         Centroids = centroids;
         WeightSums = weightSums;
+        CoordinateWeights = coordinateWeights;
         Steps = steps;
         RowsSinceReassignment = rowsSinceReassignment;
         Reassigned = reassigned;
@@ -64,7 +81,7 @@ internal sealed class MiniBatchState
     public MiniBatchState Clone()
     {
         var copy = new MiniBatchState(Centroids.ToArray(), Dimension, Distance, Seed);
-        copy.Restore(Centroids.ToArray(), WeightSums.ToArray(), Steps, RowsSinceReassignment, Reassigned, OnlineInertia);
+        copy.Restore(Centroids.ToArray(), WeightSums.ToArray(), CoordinateWeights?.ToArray(), Steps, RowsSinceReassignment, Reassigned, OnlineInertia);
         return copy;
     }
 
@@ -85,14 +102,25 @@ internal sealed class MiniBatchState
         Span<int> labels, Span<float> distances)
     {
         int d = Dimension, k = NumberOfClusters, n = rows.Length / d;
-        using (var scorer = new CpuScorer(Centroids, d, threads))
+        var complete = CoordinateWeights is null ? null : CompleteRows(rows);
+        if (complete is null || complete.Count == n)
+        {
+            using var scorer = new CpuScorer(Centroids, d, threads);
             scorer.Assign(rows, labels[..n], distances[..n]);
+        }
+        else
+        {
+            AssignWithMissing(rows, complete, threads, labels[..n], distances[..n]);
+        }
 
         // Per-centroid sums in float64, row by row in order: the same bits at any thread count.
         var sums = _sums ??= new double[k * d];
         var batchWeights = _batchWeights ??= new double[k];
         Array.Clear(sums);
         Array.Clear(batchWeights);
+        double[]? coordinateBatch = null;
+        if (CoordinateWeights is not null)
+            Array.Clear(coordinateBatch = _coordinateBatch ??= new double[k * d]);
         double inertia = 0;
         for (int r = 0; r < n; r++)
         {
@@ -102,13 +130,30 @@ internal sealed class MiniBatchState
             int c = labels[r];
             batchWeights[c] += w;
             inertia += w * Math.Max(distances[r], 0f);
-            VectorMath.AddScaled(sums.AsSpan(c * d, d), rows.Slice(r * d, d), w);
+            var row = rows.Slice(r * d, d);
+            if (coordinateBatch is null)
+            {
+                VectorMath.AddScaled(sums.AsSpan(c * d, d), row, w);
+                continue;
+            }
+            for (int j = 0; j < d; j++)
+            {
+                if (float.IsNaN(row[j]))
+                    continue;  // a missing feature moves nothing
+                sums[c * d + j] += w * row[j];
+                coordinateBatch[c * d + j] += w;
+            }
         }
 
         if (settings.ForgettingFactor < 1)
         {
             for (int c = 0; c < k; c++)
                 WeightSums[c] *= settings.ForgettingFactor;
+            if (CoordinateWeights is { } decaying)
+            {
+                for (int i = 0; i < decaying.Length; i++)
+                    decaying[i] *= settings.ForgettingFactor;
+            }
         }
         double moved = 0;
         for (int c = 0; c < k; c++)
@@ -120,7 +165,18 @@ internal sealed class MiniBatchState
             var sum = sums.AsSpan(c * d, d);
             for (int j = 0; j < d; j++)
             {
-                float updated = (float)((centroid[j] * seen + sum[j]) / total);
+                double seenHere = seen, totalHere = total;
+                if (coordinateBatch is not null)
+                {
+                    // Per coordinate: the weight of the rows that had feature j.
+                    double added = coordinateBatch[c * d + j];
+                    if (added == 0)
+                        continue;
+                    seenHere = CoordinateWeights![c * d + j];
+                    totalHere = seenHere + added;
+                    CoordinateWeights[c * d + j] = totalHere;
+                }
+                float updated = (float)((centroid[j] * seenHere + sum[j]) / totalHere);
                 double change = updated - centroid[j];
                 moved += change * change;
                 centroid[j] = updated;
@@ -139,6 +195,90 @@ internal sealed class MiniBatchState
         OnlineInertia += inertia;
         Steps++;
         return (inertia, moved);
+    }
+
+    /// <summary>The rows without a missing (NaN) feature, in order.</summary>
+    private List<int> CompleteRows(ReadOnlySpan<float> rows)
+    {
+        int d = Dimension, n = rows.Length / d;
+        var complete = new List<int>(n);
+        for (int r = 0; r < n; r++)
+        {
+            if (!HasNaN(rows.Slice(r * d, d)))
+                complete.Add(r);
+        }
+        return complete;
+    }
+
+    private static bool HasNaN(ReadOnlySpan<float> row)
+    {
+        foreach (float v in row)
+        {
+            if (float.IsNaN(v))
+                return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Labels and distances of a batch where some rows lack features: the complete rows through the fused kernel, the
+    /// others by their distance over the features they have, scaled by d / (features present) so that it is comparable
+    /// with a complete row's (<see cref="MissingFeatures.Ignore"/>); ties go to the lower index, as in the kernel.
+    /// </summary>
+    private void AssignWithMissing(ReadOnlySpan<float> rows, List<int> complete, int threads, Span<int> labels, Span<float> distances)
+    {
+        int d = Dimension, k = NumberOfClusters, n = rows.Length / d;
+        if (complete.Count > 0)
+        {
+            var packed = new float[(long)complete.Count * d];
+            for (int i = 0; i < complete.Count; i++)
+                rows.Slice(complete[i] * d, d).CopyTo(packed.AsSpan(i * d, d));
+            var completeLabels = new int[complete.Count];
+            var completeDistances = new float[complete.Count];
+            using (var scorer = new CpuScorer(Centroids, d, threads))
+                scorer.Assign(packed, completeLabels, completeDistances);
+            for (int i = 0; i < complete.Count; i++)
+            {
+                labels[complete[i]] = completeLabels[i];
+                distances[complete[i]] = completeDistances[i];
+            }
+        }
+        var present = new int[d];
+        int next = 0;
+        for (int r = 0; r < n; r++)
+        {
+            if (next < complete.Count && complete[next] == r)
+            {
+                next++;
+                continue;
+            }
+            var row = rows.Slice(r * d, d);
+            int count = 0;
+            for (int j = 0; j < d; j++)
+            {
+                if (!float.IsNaN(row[j]))
+                    present[count++] = j;
+            }
+            double best = double.PositiveInfinity;
+            int label = 0;
+            for (int c = 0; c < k; c++)
+            {
+                var centroid = Centroids.AsSpan(c * d, d);
+                double sum = 0;
+                for (int i = 0; i < count; i++)
+                {
+                    double diff = (double)row[present[i]] - centroid[present[i]];
+                    sum += diff * diff;
+                }
+                if (sum < best)
+                {
+                    best = sum;
+                    label = c;
+                }
+            }
+            labels[r] = label;
+            distances[r] = (float)(best * d / count);
+        }
     }
 
     /// <summary>
@@ -160,7 +300,9 @@ internal sealed class MiniBatchState
         double total = 0;
         for (int r = 0; r < n; r++)
         {
-            mass[r] = (weights.IsEmpty ? 1.0 : weights[r]) * Math.Max(distances[r], 0f);
+            // A row lacking features cannot become a centroid.
+            mass[r] = CoordinateWeights is not null && HasNaN(rows.Slice(r * d, d)) ? 0
+                : (weights.IsEmpty ? 1.0 : weights[r]) * Math.Max(distances[r], 0f);
             total += mass[r];
             candidates += mass[r] > 0 ? 1 : 0;
         }
@@ -197,6 +339,7 @@ internal sealed class MiniBatchState
             moved += VectorMath.SquaredDistance(row, centroid);
             row.CopyTo(centroid);
             WeightSums[c] = floor;
+            CoordinateWeights?.AsSpan(c * d, d).Fill(floor);
         }
         Reassigned += count;
         return moved;

@@ -13,9 +13,10 @@ namespace FlashKMeans.Serialization;
 /// d, K, distance, initialization, seed (int32 each); k-means++ trials (int32, −1 for the default)
 /// oversampling factor (float64), k-means‖ rounds (int32)
 /// batch size, epochs (int32); forgetting factor, reassignment ratio (float64); initialization size, no-improvement (int32, −1 for null); move tolerance (float64)
+/// missing features (int32: 0 reject, 1 ignore)
 /// rows seen (int64); seeded (int32 0/1)
 /// seeded:   steps, rows since reassignment, reassigned (int64); online inertia (float64); shifted (int32 0/1) [d float32]
-///           centroids (K·d float32), seen weights (K float64)
+///           centroids (K·d float32), seen weights (K float64) [with missing features ignored: seen weights per coordinate (K·d float64)]
 /// buffered: batches (int32), then per batch: rows (int32), weighted (int32 0/1), rows·d float32 [rows float32]
 /// CRC-32 (IEEE) of every preceding byte
 /// </code>
@@ -52,6 +53,7 @@ internal static class MiniBatchStateFormat
             w.Write(m.InitializationSize ?? -1);
             w.Write(m.MaximumNoImprovement ?? -1);
             w.Write(m.CentroidMoveTolerance);
+            w.Write((int)o.MissingFeatures);
             w.Write(model.RowsSeen);
             var state = model.State;
             w.Write(state is null ? 0 : 1);
@@ -66,6 +68,8 @@ internal static class MiniBatchStateFormat
                     w.Write(MemoryMarshal.AsBytes(shift.AsSpan()));
                 w.Write(MemoryMarshal.AsBytes(state.Centroids.AsSpan()));
                 w.Write(MemoryMarshal.AsBytes(state.WeightSums.AsSpan()));
+                if (state.CoordinateWeights is { } coordinates)
+                    w.Write(MemoryMarshal.AsBytes(coordinates.AsSpan()));
             }
             else
             {
@@ -130,6 +134,7 @@ internal static class MiniBatchStateFormat
                     CentroidMoveTolerance = r.ReadDouble(),
                 },
             };
+            options.MissingFeatures = (MissingFeatures)r.ReadInt32();
             long rowsSeen = r.ReadInt64();
             bool seeded = r.ReadInt32() != 0;
             MiniBatchState? state = null;
@@ -143,11 +148,15 @@ internal static class MiniBatchStateFormat
                     shift = ReadFloats(r, d);
                 var centroids = ReadFloats(r, checked(k * d));
                 var weights = MemoryMarshal.Cast<byte, double>(ReadBytes(r, checked(k * 8))).ToArray();
+                var coordinates = options.MissingFeatures == MissingFeatures.Ignore
+                    ? MemoryMarshal.Cast<byte, double>(ReadBytes(r, checked(k * d * 8))).ToArray() : null;
+                if (coordinates is not null && coordinates.Any(w => !(w >= 0) || double.IsInfinity(w)))
+                    throw new InvalidDataException("Corrupted FlashKMeans mini-batch state: impossible coordinate weights.");
                 if (steps < 0 || since < 0 || reassigned < 0 || !(inertia >= 0) || weights.Any(w => !(w >= 0) || double.IsInfinity(w))
                     || !Data.DataValidator.AllFinite(centroids) || shift is not null && !Data.DataValidator.AllFinite(shift))
                     throw new InvalidDataException("Corrupted FlashKMeans mini-batch state: impossible counts, weights or centroids.");
-                state = new MiniBatchState(centroids, d, options.Distance, MiniBatchKMeans.StateSeed(options.Seed));
-                state.Restore(centroids, weights, steps, since, reassigned, inertia);
+                state = new MiniBatchState(centroids, d, options.Distance, MiniBatchKMeans.StateSeed(options.Seed), coordinates is not null);
+                state.Restore(centroids, weights, coordinates, steps, since, reassigned, inertia);
                 if (options.Initialization == KMeansInitialization.Explicit)
                     options.InitialCentroids = centroids.ToArray();  // already seeded: the given centroids are spent
             }
