@@ -14,8 +14,8 @@ namespace FlashKMeans.MLNet;
 /// Squared-Euclidean models score through a scorer of the backend that <see cref="ComputeDevice"/> selects
 /// (a CUDA GPU under <see cref="ComputeDevice.Auto"/> when one is usable, else the SIMD CPU), created on first
 /// use and released by <see cref="Dispose"/>. Block scoring and single-row scoring share it, so both give the
-/// same values. Cosine models score through <see cref="KMeansModel.Transform(ReadOnlySpan{float}, Span{float})"/>,
-/// which normalises the rows first.
+/// same values. Cosine and L1 models score through <see cref="KMeansModel.Transform(ReadOnlySpan{float}, Span{float})"/>
+/// on the CPU (cosine normalises the rows first).
 /// </remarks>
 internal sealed class BatchScorer : IDisposable
 {
@@ -35,7 +35,7 @@ internal sealed class BatchScorer : IDisposable
     }
 
     /// <summary>The backend scoring runs on, once it has run ("not started" before).</summary>
-    public string Backend => _backend?.Name ?? (_model.Distance == KMeansDistance.Cosine ? "cpu (KMeansModel.Transform)" : "not started");
+    public string Backend => _backend?.Name ?? (_model.Distance != KMeansDistance.SquaredEuclidean ? "cpu (KMeansModel.Transform)" : "not started");
 
     public int Dimension { get; }
 
@@ -76,7 +76,7 @@ internal sealed class BatchScorer : IDisposable
             }
         }
         var distances = scores[..(count * k)];
-        if (_model.Distance == KMeansDistance.Cosine)
+        if (_model.Distance != KMeansDistance.SquaredEuclidean)
             _model.Transform(rows[..(count * d)], distances);
         else
             Scorer().AllDistances(rows[..(count * d)], distances);

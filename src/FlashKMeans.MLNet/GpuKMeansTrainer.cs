@@ -108,7 +108,7 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         /// <summary>Independent initialisations; the fit with the lowest inertia is kept.</summary>
         public int NumberOfInitializations = 1;
 
-        /// <summary>The dissimilarity minimised. Models trained with <see cref="KMeansDistance.Cosine"/> cannot be saved as ML.NET models.</summary>
+        /// <summary>The dissimilarity minimised. Models trained with <see cref="KMeansDistance.Cosine"/> or <see cref="KMeansDistance.Manhattan"/> (L1, on the CPU) cannot be saved as ML.NET models, whose KMeans scores squared Euclidean distances.</summary>
         public KMeansDistance Distance = KMeansDistance.SquaredEuclidean;
 
         /// <summary>

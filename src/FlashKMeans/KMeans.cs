@@ -199,7 +199,8 @@ public sealed class KMeans
             throw new ArgumentOutOfRangeException(nameof(source), $"{nameof(KMeansOptions.NumberOfClusters)} is {k} but the data has only {summary.RowCount} rows; K must not exceed the number of rows.");
 
         bool cosine = options.Distance == KMeansDistance.Cosine;
-        float[]? shift = cosine ? null : CentringShift(summary);
+        // L1 distances are taken from the differences, exact anywhere: only squared-Euclidean fits need centring.
+        float[]? shift = options.Distance == KMeansDistance.SquaredEuclidean ? CentringShift(summary) : null;
         IBatchSource training = cosine ? new UnitLengthBatchSource(source) : source;
         if (shift is not null)
         {

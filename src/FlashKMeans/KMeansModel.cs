@@ -53,8 +53,13 @@ public sealed class KMeansModel
     /// The scorer of every scoring path: squared-Euclidean models score centred (<see cref="CentredScorer"/>), so
     /// that data far from the origin is scored as exactly as data near it; cosine models score unit rows as they are.
     /// </summary>
-    internal IKMeansScorer CreateScorer(Func<ReadOnlyMemory<float>, int, IKMeansScorer> createScorer) =>
-        Distance == KMeansDistance.Cosine ? createScorer(_centroids, Dimension) : new CentredScorer(_centroids, Dimension, createScorer);
+    internal IKMeansScorer CreateScorer(Func<ReadOnlyMemory<float>, int, IKMeansScorer> createScorer) => Distance switch
+    {
+        KMeansDistance.Cosine => createScorer(_centroids, Dimension),
+        // L1 distances come from the differences, exact anywhere; only the CPU computes them.
+        KMeansDistance.Manhattan => new ManhattanScorer(_centroids, Dimension, Environment.ProcessorCount),
+        _ => new CentredScorer(_centroids, Dimension, createScorer),
+    };
 
     /// <summary>
     /// Creates a model from given centroids, for scoring with centroids trained elsewhere. Cosine centroids are
@@ -239,7 +244,7 @@ public sealed class KMeansModel
     {
         CheckDimension(source.Dimension);
         bool cosine = Distance == KMeansDistance.Cosine;
-        using var backend = BackendSelector.Create(new KMeansOptions { Device = device });
+        using var backend = BackendSelector.Create(new KMeansOptions { Device = device, Distance = Distance });
         if (backend is Cuda.CudaBackend cuda)
         {
             long rows = source.RowCount ?? CountRows(source, cancellationToken);

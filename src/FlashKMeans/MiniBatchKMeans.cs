@@ -162,7 +162,9 @@ public sealed class MiniBatchKMeans
             for (int c = 0; c < NumberOfClusters; c++)
                 System.Numerics.Tensors.TensorPrimitives.Add(centroids.AsSpan(c * Dimension, Dimension), _shift, centroids.AsSpan(c * Dimension, Dimension));
         }
-        return new KMeansModel(centroids, Dimension, _options.Distance, _state.OnlineInertia, (int)Math.Min(_state.Steps, int.MaxValue),
+        // Cosine steps run on unit rows, where ‖x − c‖² = 2(1 − cos): halved, the inertia is in cosine distance.
+        double inertia = _state.OnlineInertia * (_options.Distance == KMeansDistance.Cosine ? 0.5 : 1.0);
+        return new KMeansModel(centroids, Dimension, _options.Distance, inertia, (int)Math.Min(_state.Steps, int.MaxValue),
             false, _state.Reassigned, [], [], $"cpu mini-batch ({CpuBackend.InstructionSet})");
     }
 
@@ -301,7 +303,7 @@ public sealed class MiniBatchKMeans
             }
         }
         float[] centroids;
-        using (var backend = new CpuBackend(_options.NumberOfThreads))
+        using (var backend = new CpuBackend(_options.NumberOfThreads) { Distance = _options.Distance })
         {
             var source = new InMemoryBatchSource(rows, d, weighted ? weights : default);
             using var binding = backend.Bind(source, DataValidator.Scan(source, cancellationToken), k, cancellationToken);

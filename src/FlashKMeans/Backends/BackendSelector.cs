@@ -16,6 +16,8 @@ public static class BackendSelector
         {
             case ComputeDevice.Cpu:
                 return Cpu(options, logger, "the CPU was asked for");
+            case ComputeDevice.Cuda when options.Distance == KMeansDistance.Manhattan:
+                throw new NotSupportedException("L1 (Manhattan) fits and scoring run on the CPU only; use Device = Cpu or Auto.");
             case ComputeDevice.Cuda:
                 if (TryCreateCuda(options, out var gpu, out string reason))
                     return gpu!;
@@ -34,7 +36,7 @@ public static class BackendSelector
     {
         if (options.Precision != ComputePrecision.Float32)
             logger?.LogInformation("FlashKMeans: precision {Precision} applies to the GPU only; the CPU computes in float32.", options.Precision);
-        var backend = new CpuBackend(options.NumberOfThreads, options.UsePruning) { SeedPruning = options.SeedPruning };
+        var backend = new CpuBackend(options.NumberOfThreads, options.UsePruning) { SeedPruning = options.SeedPruning, Distance = options.Distance };
         logger?.LogInformation("FlashKMeans: using {Backend} because {Reason}.", backend.Name, why);
         return backend;
     }
@@ -43,6 +45,13 @@ public static class BackendSelector
     public static bool TryCreateCuda(KMeansOptions options, out IKMeansBackend? backend, out string reason)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.Distance == KMeansDistance.Manhattan)
+        {
+            // No GPU kernel computes L1 distances or medians yet.
+            backend = null;
+            reason = "L1 (Manhattan) fits and scoring run on the CPU";
+            return false;
+        }
         bool ok = FlashKMeans.Cuda.CudaBackend.TryCreate(options, out var cuda, out reason);
         backend = cuda;
         return ok;

@@ -34,13 +34,18 @@ public sealed class CpuBackend : IKMeansBackend
     /// <inheritdoc />
     public string Name => $"cpu ({Threads} thread{(Threads == 1 ? "" : "s")}, {InstructionSet})";
 
+    /// <summary>The distance of the bindings and scorers it creates: squared Euclidean (cosine fits bind unit rows), or L1.</summary>
+    public KMeansDistance Distance { get; init; }
+
     /// <inheritdoc />
     public IKMeansDataBinding Bind(IBatchSource source, DataSummary summary, int numberOfClusters, CancellationToken cancellationToken)
-        => new CpuDataBinding(source, summary, numberOfClusters, Threads, UsePruning, seedPruning: SeedPruning);
+        => Distance == KMeansDistance.Manhattan
+            ? new ManhattanDataBinding(source, summary, numberOfClusters, Threads, cancellationToken)
+            : new CpuDataBinding(source, summary, numberOfClusters, Threads, UsePruning, seedPruning: SeedPruning);
 
     /// <inheritdoc />
     public IKMeansScorer CreateScorer(ReadOnlyMemory<float> centroids, int dimension)
-        => new CpuScorer(centroids.Span, dimension, Threads);
+        => Distance == KMeansDistance.Manhattan ? new ManhattanScorer(centroids.Span, dimension, Threads) : new CpuScorer(centroids.Span, dimension, Threads);
 
     /// <inheritdoc />
     public void Dispose() { }

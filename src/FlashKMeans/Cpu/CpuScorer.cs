@@ -36,7 +36,7 @@ internal sealed class CpuScorer : IKMeansScorer
             // Spans cannot enter the lambda; the pointers are valid for the whole synchronous call.
             nint rowsAddress = (nint)rowPointer, labelsAddress = (nint)labelPointer, distancesAddress = (nint)distancePointer;
             bool wantDistances = !distances.IsEmpty;
-            ForSlices(n, (first, count) =>
+            RowSlices.For(n, _threads, MinimumSliceRows, (first, count) =>
             {
                 var chunkRows = new ReadOnlySpan<float>((float*)rowsAddress + (long)first * d, count * d);
                 var chunkLabels = new Span<int>((int*)labelsAddress + first, count);
@@ -57,26 +57,12 @@ internal sealed class CpuScorer : IKMeansScorer
         fixed (float* distancePointer = distances)
         {
             nint rowsAddress = (nint)rowPointer, distancesAddress = (nint)distancePointer;
-            ForSlices(n, (first, count) =>
+            RowSlices.For(n, _threads, MinimumSliceRows, (first, count) =>
                 FusedAssignKernel.AllDistances(
                     new ReadOnlySpan<float>((float*)rowsAddress + (long)first * d, count * d),
                     packed,
                     new Span<float>((float*)distancesAddress + (long)first * k, count * k)));
         }
-    }
-
-    /// <summary>Runs <paramref name="body"/>(first, count) over [0, <paramref name="rows"/>) in about four slices per thread.</summary>
-    private void ForSlices(int rows, Action<int, int> body)
-    {
-        int slices = (int)Math.Clamp((rows + MinimumSliceRows - 1) / MinimumSliceRows, 1, 4L * _threads);
-        if (slices == 1 || _threads == 1)
-        {
-            body(0, rows);
-            return;
-        }
-        int size = (rows + slices - 1) / slices;
-        ParallelWork.For(0, (rows + size - 1) / size, new ParallelOptions { MaxDegreeOfParallelism = _threads },
-            slice => body(slice * size, Math.Min(size, rows - slice * size)));
     }
 
     public void Dispose() { }

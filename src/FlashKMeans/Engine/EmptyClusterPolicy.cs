@@ -5,7 +5,7 @@ namespace FlashKMeans.Engine;
 /// <summary>
 /// Re-seeds empty clusters deterministically: each empty cluster, in index order, takes the row farthest
 /// from its centroid (ties to the lower row), and that row's weight is taken out of the cluster it leaves,
-/// whose centroid is corrected accordingly. A row is only taken from a cluster that keeps some weight, and
+/// whose centroid, a mean, is corrected accordingly (a median is left). A row is only taken from a cluster that keeps some weight, and
 /// only if it differs from its centroid: a row sitting on its centroid (duplicate rows,
 /// K above the number of distinct rows) would only make a copy of that centroid, leave the cluster empty
 /// again on the next step and keep the fit from ever converging, so such clusters are left empty.
@@ -15,9 +15,11 @@ internal static class EmptyClusterPolicy
     /// <param name="binding">The binding after its step.</param>
     /// <param name="weights">The step's cluster weights (K); updated in place as rows move.</param>
     /// <param name="normalize">Whether centroids live on the unit sphere (cosine).</param>
+    /// <param name="correctDonor">Take the row out of its old cluster's mean; false for medians (L1), which the row
+    /// leaving cannot make costlier for the rows that stay.</param>
     /// <param name="cancellationToken">Stops the gather.</param>
     /// <returns>How many clusters were re-seeded.</returns>
-    public static int Reseed(IKMeansDataBinding binding, Span<double> weights, bool normalize, CancellationToken cancellationToken)
+    public static int Reseed(IKMeansDataBinding binding, Span<double> weights, bool normalize, bool correctDonor, CancellationToken cancellationToken)
     {
         int k = binding.NumberOfClusters, d = binding.Dimension;
         var empty = new List<int>();
@@ -60,8 +62,11 @@ internal static class EmptyClusterPolicy
                 if (!(weights[donor] - w > 0) || !(SquaredDistance(x, donorCentroid) > 0))
                     continue;
                 double remaining = weights[donor] - w;
-                for (int f = 0; f < d; f++)
-                    donorCentroid[f] = (float)((weights[donor] * donorCentroid[f] - (double)w * x[f]) / remaining);
+                if (correctDonor)
+                {
+                    for (int f = 0; f < d; f++)
+                        donorCentroid[f] = (float)((weights[donor] * donorCentroid[f] - (double)w * x[f]) / remaining);
+                }
                 if (normalize)
                     Cpu.VectorMath.NormalizeRows(donorCentroid, d);
                 weights[donor] = remaining;

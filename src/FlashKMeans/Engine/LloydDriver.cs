@@ -74,7 +74,8 @@ internal static class LloydDriver
                 // Read once: the imbalance of this assignment, then the re-seeding policy (which edits its copy).
                 binding.GetClusterWeights(state.ClusterWeights);
                 double imbalance = Imbalance(state.ClusterWeights);
-                int reseeded = step.EmptyClusters > 0 ? EmptyClusterPolicy.Reseed(binding, state.ClusterWeights, cosine, cancellationToken) : 0;
+                int reseeded = step.EmptyClusters > 0
+                    ? EmptyClusterPolicy.Reseed(binding, state.ClusterWeights, cosine, options.Distance != KMeansDistance.Manhattan, cancellationToken) : 0;
                 state.Reseeded += reseeded;
                 double inertia = step.Inertia * scale;
                 var now = clock.Elapsed;

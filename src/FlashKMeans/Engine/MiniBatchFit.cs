@@ -1,3 +1,4 @@
+using FlashKMeans.Backends;
 using System.Diagnostics;
 using FlashKMeans.Cpu;
 using FlashKMeans.Data;
@@ -28,7 +29,7 @@ internal static class MiniBatchFit
         var settings = options.MiniBatch;
         int threads = options.EffectiveThreads;
         float[] centroids;
-        using (var backend = new CpuBackend(options.NumberOfThreads))
+        using (var backend = new CpuBackend(options.NumberOfThreads) { Distance = options.Distance })
         {
             int size = (int)Math.Min(settings.EffectiveInitializationSize(k), summary.RowCount);
             IBatchSource seedingRows = training;
@@ -86,7 +87,9 @@ internal static class MiniBatchFit
             }
             history.Add(smoothed);
         }
-        double finalInertia = Inertia(training, state.Centroids, threads, cancellationToken);
+        // Cosine fits step on unit rows, where ‖x − c‖² = 2(1 − cos): halved, the inertia is in cosine distance as Lloyd's is.
+        double finalInertia = Inertia(training, state.Centroids, options.Distance, threads, cancellationToken)
+            * (options.Distance == KMeansDistance.Cosine ? 0.5 : 1.0);
         options.Logger?.LogInformation("FlashKMeans: mini-batch k-means: {Steps} steps of {Batch} rows over {Epochs} epochs ({State}), inertia {Inertia:G9}.",
             state.Steps, batch, epochs, converged ? "converged" : "epoch limit", finalInertia);
         var result = state.Centroids.ToArray();
@@ -110,11 +113,12 @@ internal static class MiniBatchFit
     }
 
     /// <summary>The weighted sum of exact squared distances of every row to its nearest centroid, in row order.</summary>
-    internal static double Inertia(IBatchSource rows, float[] centroids, int threads, CancellationToken cancellationToken)
+    internal static double Inertia(IBatchSource rows, float[] centroids, KMeansDistance distance, int threads, CancellationToken cancellationToken)
     {
         int d = rows.Dimension;
         double inertia = 0;
-        using var scorer = new CpuScorer(centroids, d, threads);
+        bool manhattan = distance == KMeansDistance.Manhattan;
+        using IKMeansScorer scorer = manhattan ? new ManhattanScorer(centroids, d, threads) : new CpuScorer(centroids, d, threads);
         int[] labels = [];
         float[] distances = [];
         using var reader = rows.OpenReader();
@@ -128,7 +132,8 @@ internal static class MiniBatchFit
                 distances = new float[n];
             }
             scorer.Assign(batch.Rows.Span, labels.AsSpan(0, n), distances.AsSpan(0, n));
-            VectorMath.SquaredDistancesToLabels(batch.Rows.Span, labels.AsSpan(0, n), centroids, d, distances.AsSpan(0, n));
+            if (!manhattan)  // L1 distances are taken from the differences already
+                VectorMath.SquaredDistancesToLabels(batch.Rows.Span, labels.AsSpan(0, n), centroids, d, distances.AsSpan(0, n));
             var weights = batch.Weights.Span;
             for (int i = 0; i < n; i++)
                 inertia += (weights.IsEmpty ? 1 : weights[i]) * distances[i];

@@ -1,3 +1,4 @@
+using FlashKMeans.Backends;
 using FlashKMeans.Cpu;
 
 namespace FlashKMeans.Engine;
@@ -105,7 +106,7 @@ internal sealed class MiniBatchState
         var complete = CoordinateWeights is null ? null : CompleteRows(rows);
         if (complete is null || complete.Count == n)
         {
-            using var scorer = new CpuScorer(Centroids, d, threads);
+            using IKMeansScorer scorer = Distance == KMeansDistance.Manhattan ? new ManhattanScorer(Centroids, d, threads) : new CpuScorer(Centroids, d, threads);
             scorer.Assign(rows, labels[..n], distances[..n]);
         }
         else
@@ -144,6 +145,9 @@ internal sealed class MiniBatchState
                 coordinateBatch[c * d + j] += w;
             }
         }
+
+        if (Distance == KMeansDistance.Manhattan)
+            MedianSums(rows, weights, labels[..n], sums, batchWeights);
 
         if (settings.ForgettingFactor < 1)
         {
@@ -195,6 +199,44 @@ internal sealed class MiniBatchState
         OnlineInertia += inertia;
         Steps++;
         return (inertia, moved);
+    }
+
+    /// <summary>
+    /// The L1 rule: each centroid moves towards the weighted coordinate-wise median m of the rows it won in the batch at
+    /// the running-mean rate, c ← c + η(m − c) with η = batch weight / seen weight, so <paramref name="sums"/> is
+    /// replaced by m × batch weight and the update that follows is the mean's. A median is robust to the outliers an L1
+    /// fit is chosen for; at η = 1 (a centroid's first rows) the centroid is their median.
+    /// </summary>
+    private void MedianSums(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights, ReadOnlySpan<int> labels, double[] sums, double[] batchWeights)
+    {
+        int d = Dimension, k = NumberOfClusters, n = labels.Length;
+        var start = new int[k + 1];
+        foreach (int label in labels)
+            start[label + 1]++;
+        for (int c = 0; c < k; c++)
+            start[c + 1] += start[c];
+        var members = new int[n];
+        var fill = (int[])start.Clone();
+        for (int r = 0; r < n; r++)
+            members[fill[labels[r]]++] = r;
+        var values = new float[n];
+        var valueWeights = new float[n];
+        for (int c = 0; c < k; c++)
+        {
+            if (batchWeights[c] == 0)
+                continue;
+            int count = start[c + 1] - start[c];
+            for (int j = 0; j < d; j++)
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    int r = members[start[c] + i];
+                    values[i] = rows[r * d + j];
+                    valueWeights[i] = weights.IsEmpty ? 1f : weights[r];
+                }
+                sums[c * d + j] = WeightedMedian.Lower(values.AsSpan(0, count), valueWeights.AsSpan(0, count)) * batchWeights[c];
+            }
+        }
     }
 
     /// <summary>The rows without a missing (NaN) feature, in order.</summary>
