@@ -90,13 +90,13 @@ public sealed class MiniBatchKMeans
     /// <param name="cancellationToken">Stops the seeding, when this call runs it; the model is then as before the call.</param>
     public void PartialFit(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights = default, CancellationToken cancellationToken = default)
     {
-        var (copy, weightCopy) = Checked(rows, weights);
-        int n = copy.Length / Dimension;
+        Validate(rows, weights);
+        int n = rows.Length / Dimension;
         if (n == 0)
             return;
         if (_state is null)
         {
-            _buffer.Add((copy, weightCopy));
+            _buffer.Add((Prepared(rows), weights.IsEmpty ? null : weights.ToArray()));
             _bufferedRows += n;
             RowsSeen += n;
             if (_bufferedRows >= _options.MiniBatch.EffectiveInitializationSize(NumberOfClusters))
@@ -115,7 +115,11 @@ public sealed class MiniBatchKMeans
             }
             return;
         }
-        Step(copy, weightCopy);
+        // The caller's rows are read in place unless cosine needs them at unit length.
+        if (_options.Distance == KMeansDistance.Cosine)
+            Step(Prepared(rows), weights);
+        else
+            Step(rows, weights);
         RowsSeen += n;
     }
 
@@ -222,8 +226,8 @@ public sealed class MiniBatchKMeans
     private MiniBatchState NewState(float[] centroids) =>
         new(centroids, Dimension, _options.Distance, StateSeed(_options.Seed), _options.MissingFeatures == MissingFeatures.Ignore);
 
-    /// <summary>A validated copy of the batch, unit length for cosine; throws naming the first problem, touching nothing.</summary>
-    private (float[] Rows, float[]? Weights) Checked(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights)
+    /// <summary>Throws naming the batch's first problem; touches nothing.</summary>
+    private void Validate(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights)
     {
         if (rows.Length % Dimension != 0)
             throw new ArgumentException($"The batch holds {rows.Length} values, which is not whole rows of {Dimension}.", nameof(rows));
@@ -236,10 +240,23 @@ public sealed class MiniBatchKMeans
             DataValidator.ThrowIfBadRows(rows, Dimension, RowsSeen, false, nameof(rows));
         if (DataValidator.FirstBadWeight(weights) is int bad and >= 0)
             throw new ArgumentException($"Weight {RowsSeen + bad} is {weights[bad]}; weights must be non-negative and finite.", nameof(weights));
+        if (_options.Distance == KMeansDistance.Cosine)
+        {
+            for (int r = 0; r < n; r++)
+            {
+                if (!(VectorMath.DotDouble(rows.Slice(r * Dimension, Dimension), rows.Slice(r * Dimension, Dimension)) > 0))
+                    throw new ArgumentException($"Row {RowsSeen + r} has zero length; cosine distance needs rows with a direction.", nameof(rows));
+            }
+        }
+    }
+
+    /// <summary>A copy of validated rows, scaled to unit length for cosine.</summary>
+    private float[] Prepared(ReadOnlySpan<float> rows)
+    {
         var copy = rows.ToArray();
         if (_options.Distance == KMeansDistance.Cosine)
             NormalizeRows(copy, RowsSeen);
-        return (copy, weights.IsEmpty ? null : weights.ToArray());
+        return copy;
     }
 
     /// <summary>With missing features: NaN is allowed, an infinite value or a row with no feature at all is not.</summary>
@@ -349,11 +366,15 @@ public sealed class MiniBatchKMeans
         }
     }
 
-    /// <summary>One step on a validated batch in the data's coordinates (shifted here, in place: the copy is ours).</summary>
-    private void Step(float[] rows, float[]? weights)
+    /// <summary>One step on a validated batch in the data's coordinates (centred on a copy where the stream is).</summary>
+    private void Step(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights)
     {
         if (_shift is not null)
-            ShiftedBatchSource.Subtract(rows, _shift);
+        {
+            var shifted = rows.ToArray();
+            ShiftedBatchSource.Subtract(shifted, _shift);
+            rows = shifted;
+        }
         int n = rows.Length / Dimension;
         if (_labels.Length < n)
         {

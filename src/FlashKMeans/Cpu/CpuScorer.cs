@@ -24,6 +24,9 @@ internal sealed class CpuScorer : IKMeansScorer
         _threads = threads;
     }
 
+    /// <summary>Takes new positions of the same K centroids, re-packed in place.</summary>
+    public void SetCentroids(ReadOnlySpan<float> centroids) => _packed.Fill(centroids);
+
     public unsafe void Assign(ReadOnlySpan<float> rows, Span<int> labels, Span<float> distances)
     {
         int n = rows.Length / _d;

@@ -23,6 +23,9 @@ internal sealed class ManhattanScorer : IKMeansScorer
         _threads = threads;
     }
 
+    /// <summary>Takes new positions of the same K centroids.</summary>
+    public void SetCentroids(ReadOnlySpan<float> centroids) => centroids.CopyTo(_centroids);
+
     /// <summary>Σ|a − b| in float32.</summary>
     public static float Distance(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {

@@ -99,16 +99,14 @@ internal sealed class MiniBatchState
     /// <param name="labels">n slots for the labels (scratch, read back by the caller if it wants them).</param>
     /// <param name="distances">n slots for the squared distances (scratch).</param>
     /// <returns>The batch's inertia under the centroids before the step, and the squared distance the centroids moved in all.</returns>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public (double Inertia, double Moved) Step(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights, MiniBatchOptions settings, int threads,
         Span<int> labels, Span<float> distances)
     {
         int d = Dimension, k = NumberOfClusters, n = rows.Length / d;
         var complete = CoordinateWeights is null ? null : CompleteRows(rows);
         if (complete is null || complete.Count == n)
-        {
-            using IKMeansScorer scorer = Distance == KMeansDistance.Manhattan ? new ManhattanScorer(Centroids, d, threads) : new CpuScorer(Centroids, d, threads);
-            scorer.Assign(rows, labels[..n], distances[..n]);
-        }
+            Scorer(threads).Assign(rows, labels[..n], distances[..n]);
         else
         {
             AssignWithMissing(rows, complete, threads, labels[..n], distances[..n]);
@@ -239,6 +237,28 @@ internal sealed class MiniBatchState
         }
     }
 
+    /// <summary>The scorer of the current centroids: made once (per thread count) and given the new positions each step.</summary>
+    private IKMeansScorer Scorer(int threads)
+    {
+        if (_scorer is null || _scorerThreads != threads)
+        {
+            _scorer = Distance == KMeansDistance.Manhattan ? new ManhattanScorer(Centroids, Dimension, threads) : new CpuScorer(Centroids, Dimension, threads);
+            _scorerThreads = threads;
+        }
+        else if (_scorer is ManhattanScorer manhattan)
+        {
+            manhattan.SetCentroids(Centroids);
+        }
+        else
+        {
+            ((CpuScorer)_scorer).SetCentroids(Centroids);
+        }
+        return _scorer;
+    }
+
+    private IKMeansScorer? _scorer;
+    private int _scorerThreads;
+
     /// <summary>The rows without a missing (NaN) feature, in order.</summary>
     private List<int> CompleteRows(ReadOnlySpan<float> rows)
     {
@@ -277,8 +297,7 @@ internal sealed class MiniBatchState
                 rows.Slice(complete[i] * d, d).CopyTo(packed.AsSpan(i * d, d));
             var completeLabels = new int[complete.Count];
             var completeDistances = new float[complete.Count];
-            using (var scorer = new CpuScorer(Centroids, d, threads))
-                scorer.Assign(packed, completeLabels, completeDistances);
+            Scorer(threads).Assign(packed, completeLabels, completeDistances);
             for (int i = 0; i < complete.Count; i++)
             {
                 labels[complete[i]] = completeLabels[i];
