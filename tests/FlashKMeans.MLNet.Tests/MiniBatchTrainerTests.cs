@@ -150,6 +150,34 @@ public sealed class MiniBatchTrainerTests
         Assert.ThrowsExactly<ArgumentException>(() => ml.Clustering.Trainers.FlashKMeans(lloyd));
     }
 
+    [TestMethod]
+    [DataRow(KMeansAlgorithm.Lloyd), DataRow(KMeansAlgorithm.MiniBatch)]
+    public void L1_models_score_L1_distances_and_refuse_the_ML_NET_zip(KMeansAlgorithm algorithm)
+    {
+        var (rows, _) = Blobs.Make(2000, D, centers: K, spread: 8, seed: 6);
+        var view = new TestDataView(rows, D);
+        var ml = new MLContext(seed: 1);
+        var options = Options();
+        options.Algorithm = algorithm;
+        options.Distance = KMeansDistance.Manhattan;
+        var model = ml.Clustering.Trainers.FlashKMeans(options).Fit(view);
+        var scores = Read.Scores(model.Transform(view));
+        var keys = Read.Keys(model.Transform(view));
+        for (int r = 0; r < 2000; r += 37)
+        {
+            for (int c = 0; c < K; c++)
+            {
+                double l1 = 0;
+                for (int j = 0; j < D; j++)
+                    l1 += Math.Abs((double)rows[r * D + j] - model.EngineModel.GetCentroid(c)[j]);
+                Assert.AreEqual(l1, scores[r][c], 1e-4 * (1 + l1));
+            }
+            Assert.AreEqual((uint)(Array.IndexOf(scores[r], scores[r].Min()) + 1), keys[r]);
+        }
+        using var zip = new MemoryStream();
+        StringAssert.Contains(Assert.ThrowsExactly<NotSupportedException>(() => ml.Model.Save(model, view.Schema, zip)).Message, "Manhattan");
+    }
+
     private sealed class Counter(Action step) : IProgress<KMeansProgress>
     {
         public void Report(KMeansProgress value)
