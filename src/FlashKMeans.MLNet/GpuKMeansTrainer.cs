@@ -138,6 +138,12 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         /// </summary>
         public MissingFeatures MissingFeatures = MissingFeatures.Reject;
 
+        /// <summary>
+        /// Learn a weight per feature for the distance (<see cref="KMeansOptions.AutomaticFeatureWeights"/>); the model
+        /// exposes them as <see cref="KMeansModel.FeatureWeights"/> and cannot be saved as an ML.NET KMeans model.
+        /// </summary>
+        public bool AutomaticFeatureWeights;
+
         /// <summary>Rows per mini-batch step (<see cref="KMeansAlgorithm.MiniBatch"/>); not <see cref="BatchSize"/>, which is the cursor's block.</summary>
         public int MiniBatchSize = MiniBatchOptions.Defaults.BatchSize;
 
@@ -310,6 +316,7 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             UsePruning = o.UsePruning,
             Algorithm = o.Algorithm,
             MissingFeatures = o.MissingFeatures,
+            AutomaticFeatureWeights = o.AutomaticFeatureWeights,
             MiniBatch = MiniBatchSettings(o),
             Logger = channel is null ? null : new ChannelLogger(channel),
         };

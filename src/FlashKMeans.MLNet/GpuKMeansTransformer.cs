@@ -107,6 +107,10 @@ public sealed class GpuKMeansTransformer : ITransformer, IDisposable
                 throw new NotSupportedException(
                     $"This model was trained with {_model.Distance} distance; ML.NET's KMeans model scores squared Euclidean distances, " +
                     "so it cannot be saved as one. Train with KMeansDistance.SquaredEuclidean (on unit-length features for cosine-like clusters).");
+            if (!_model.FeatureWeights.IsEmpty)
+                throw new NotSupportedException(
+                    "This model weighs its features (AutomaticFeatureWeights); ML.NET's KMeans model scores unweighted distances, so saved as one it " +
+                    "would score differently. Save the engine model (EngineModel.Save) instead, or train without feature weights.");
             // Any environment will do: the objects only use it for their host and error reporting.
             IHostEnvironment env = new MLContext();
             var parameters = MLNetInternals.CreateKMeansParameters(env, _model.Centroids.Span, NumberOfClusters, Dimension);

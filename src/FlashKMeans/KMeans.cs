@@ -27,6 +27,8 @@ public sealed class KMeans
         options.Validate();
         if (options.MissingFeatures != MissingFeatures.Reject)
             throw new NotSupportedException($"{nameof(KMeansOptions.MissingFeatures)} = {options.MissingFeatures} is supported by {nameof(MiniBatchKMeans)} (stream learning) only so far.");
+        if (options.AutomaticFeatureWeights && options.Distance != KMeansDistance.SquaredEuclidean)
+            throw new NotSupportedException($"{nameof(KMeansOptions.AutomaticFeatureWeights)} needs squared Euclidean distance.");
         _options = options.Clone();
         // The caller keeps its array: changing it later must not change what this estimator fits from.
         _options.InitialCentroids = options.InitialCentroids.ToArray();
@@ -250,6 +252,8 @@ public sealed class KMeans
                 throw new NotSupportedException("Mini-batch k-means runs on the CPU; use Device = Cpu or Auto, or Algorithm = Lloyd on the GPU.");
             return problems.Select(p => MiniBatchFit.Run(p.Training, p.Summary, p.Shift, p.Seed, options, clock, progress, cancellationToken)).ToArray();
         }
+        if (options.AutomaticFeatureWeights)
+            return problems.Select(p => FitWithFeatureWeights(p, clock, progress, cancellationToken)).ToArray();
         using var backend = BackendSelector.Create(options);
         using var batch = Bind(backend, problems, k, cancellationToken);
         var best = new LloydRun?[problems.Length];
@@ -316,6 +320,35 @@ public sealed class KMeans
                     problems.Length > 1 ? $"problem {p}: " : "", k, models[p].DistinctCentroids);
         }
         return models;
+    }
+
+    /// <summary>
+    /// One problem with learned feature weights (<see cref="FeatureWeightedLloyd"/>): each round is a plain fit of the
+    /// centred rows, scaled by √w, through this same loop on the options' backend.
+    /// </summary>
+    private KMeansModel FitWithFeatureWeights(Problem problem, Stopwatch clock, IProgress<KMeansProgress>? progress, CancellationToken cancellationToken)
+    {
+        var plain = _options.Clone();
+        plain.AutomaticFeatureWeights = false;
+        KMeansModel Round(IBatchSource rows, float[]? start)
+        {
+            var round = plain.Clone();
+            if (start is not null)
+            {
+                round.Initialization = KMeansInitialization.Explicit;
+                round.InitialCentroids = start;
+            }
+            // Scaled rows (factors ≤ 1) stay within the summary's range, an upper bound for the backend's checks.
+            return new KMeans(round).FitProblems([new Problem(rows, rows, problem.Summary, problem.Seed, null)], clock, progress, cancellationToken)[0];
+        }
+        var (centroids, weights, inertia, last) = FeatureWeightedLloyd.Run(problem.Training, Round, _options.EffectiveThreads, _options.Logger, cancellationToken);
+        if (problem.Shift is { } shift)
+        {
+            for (int c = 0; c < _options.NumberOfClusters; c++)
+                System.Numerics.Tensors.TensorPrimitives.Add(centroids.AsSpan(c * shift.Length, shift.Length), shift, centroids.AsSpan(c * shift.Length, shift.Length));
+        }
+        return new KMeansModel(centroids, problem.Source.Dimension, _options.Distance, inertia, last.Iterations, last.Converged, last.EmptyClustersReseeded,
+            last.InertiaHistory, last.Statistics, last.TrainedOn, weights);
     }
 
     /// <summary>

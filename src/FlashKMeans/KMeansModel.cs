@@ -13,14 +13,16 @@ namespace FlashKMeans;
 public sealed class KMeansModel
 {
     private readonly float[] _centroids;
+    private readonly float[]? _featureWeights;
     private readonly Lazy<IKMeansScorer> _scorer;
     private readonly Lazy<int> _distinct;
 
     internal KMeansModel(float[] centroids, int dimension, KMeansDistance distance, double inertia, int iterations,
         bool converged, long emptyClustersReseeded, IReadOnlyList<double> inertiaHistory,
-        IReadOnlyList<KMeansIterationStatistics> statistics, string trainedOn)
+        IReadOnlyList<KMeansIterationStatistics> statistics, string trainedOn, float[]? featureWeights = null)
     {
         _centroids = centroids;
+        _featureWeights = featureWeights;
         Dimension = dimension;
         NumberOfClusters = centroids.Length / dimension;
         Distance = distance;
@@ -53,7 +55,9 @@ public sealed class KMeansModel
     /// The scorer of every scoring path: squared-Euclidean models score centred (<see cref="CentredScorer"/>), so
     /// that data far from the origin is scored as exactly as data near it; cosine models score unit rows as they are.
     /// </summary>
-    internal IKMeansScorer CreateScorer(Func<ReadOnlyMemory<float>, int, IKMeansScorer> createScorer) => Distance switch
+    internal IKMeansScorer CreateScorer(Func<ReadOnlyMemory<float>, int, IKMeansScorer> createScorer) => _featureWeights is { } weights
+        ? new FeatureWeightedScorer(_centroids, Dimension, weights, (c, d) => new CentredScorer(c.ToArray(), d, createScorer))
+        : Distance switch
     {
         KMeansDistance.Cosine => createScorer(_centroids, Dimension),
         // L1 distances come from the differences, exact anywhere; only the CPU computes them.
@@ -88,6 +92,13 @@ public sealed class KMeansModel
 
     /// <summary>d, features per row.</summary>
     public int Dimension { get; }
+
+    /// <summary>
+    /// Per-feature weights wⱼ in [0, 1] in the distance, Σ wⱼ(xⱼ − cⱼ)², learned with
+    /// <see cref="KMeansOptions.AutomaticFeatureWeights"/>: the features' importances, 1 − (within-cluster variance /
+    /// total variance), clipped. Empty when the model weighs every feature alike. Every scoring path uses them.
+    /// </summary>
+    public ReadOnlyMemory<float> FeatureWeights => _featureWeights;
 
     /// <summary>K.</summary>
     public int NumberOfClusters { get; }
@@ -245,7 +256,7 @@ public sealed class KMeansModel
         CheckDimension(source.Dimension);
         bool cosine = Distance == KMeansDistance.Cosine;
         using var backend = BackendSelector.Create(new KMeansOptions { Device = device, Distance = Distance });
-        if (backend is Cuda.CudaBackend cuda)
+        if (backend is Cuda.CudaBackend cuda && _featureWeights is null)
         {
             long rows = source.RowCount ?? CountRows(source, cancellationToken);
             if (expectedRows is long expected && rows != expected)
@@ -458,6 +469,6 @@ public sealed class KMeansModel
     }
 
     internal static KMeansModel Restore(float[] centroids, int dimension, KMeansDistance distance, double inertia, int iterations,
-        bool converged, long reseeded, double[] history)
-        => new(centroids, dimension, distance, inertia, iterations, converged, reseeded, history, [], "loaded model");
+        bool converged, long reseeded, double[] history, float[]? featureWeights)
+        => new(centroids, dimension, distance, inertia, iterations, converged, reseeded, history, [], "loaded model", featureWeights);
 }

@@ -49,6 +49,14 @@ public sealed class KMeansOptions
     /// </summary>
     public MissingFeatures MissingFeatures { get; set; } = MissingFeatures.Reject;
 
+    /// <summary>
+    /// Learn a weight wⱼ in [0, 1] per feature and cluster with Σ wⱼ(xⱼ − cⱼ)²: wⱼ = 1 − (within-cluster variance of
+    /// feature j / its total variance), clipped, so features that separate the clusters count and noise features fade.
+    /// The model exposes them as <see cref="KMeansModel.FeatureWeights"/> (feature importances) and scores with them.
+    /// Squared Euclidean distance only; see <see cref="MiniBatchKMeans"/> and <see cref="KMeans"/> for how each learns them.
+    /// </summary>
+    public bool AutomaticFeatureWeights { get; set; }
+
     /// <summary>K, the number of clusters. At least 1 and at most the number of rows.</summary>
     public int NumberOfClusters { get; set; } = Defaults.NumberOfClusters;
 

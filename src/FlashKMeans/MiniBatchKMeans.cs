@@ -45,6 +45,8 @@ public sealed class MiniBatchKMeans
             throw new NotSupportedException("Mini-batch k-means runs on the CPU; use Device = Cpu or Auto.");
         if (options.MissingFeatures == MissingFeatures.Ignore && options.Distance != KMeansDistance.SquaredEuclidean)
             throw new NotSupportedException($"{nameof(KMeansOptions.MissingFeatures)} = {nameof(MissingFeatures.Ignore)} needs squared Euclidean distance.");
+        if (options.AutomaticFeatureWeights && (options.Distance != KMeansDistance.SquaredEuclidean || options.MissingFeatures != MissingFeatures.Reject))
+            throw new NotSupportedException($"{nameof(KMeansOptions.AutomaticFeatureWeights)} needs squared Euclidean distance and no missing features.");
         _options = options.Clone();
         Dimension = dimension;
         if (options.Initialization == KMeansInitialization.Explicit)
@@ -169,7 +171,7 @@ public sealed class MiniBatchKMeans
         // Cosine steps run on unit rows, where ‖x − c‖² = 2(1 − cos): halved, the inertia is in cosine distance.
         double inertia = _state.OnlineInertia * (_options.Distance == KMeansDistance.Cosine ? 0.5 : 1.0);
         return new KMeansModel(centroids, Dimension, _options.Distance, inertia, (int)Math.Min(_state.Steps, int.MaxValue),
-            false, _state.Reassigned, [], [], $"cpu mini-batch ({CpuBackend.InstructionSet})");
+            false, _state.Reassigned, [], [], $"cpu mini-batch ({CpuBackend.InstructionSet})", _state.Relevance?.Weights.ToArray());
     }
 
     /// <summary>Writes the whole state (settings, centroids, seen weights, counters, any buffered rows) so that <see cref="Load(Stream, ILogger?)"/> continues exactly where this left off.</summary>
@@ -224,7 +226,7 @@ public sealed class MiniBatchKMeans
     internal static ulong StateSeed(int seed) => CounterRandom.Derive((ulong)seed, 0x3B47C4);
 
     private MiniBatchState NewState(float[] centroids) =>
-        new(centroids, Dimension, _options.Distance, StateSeed(_options.Seed), _options.MissingFeatures == MissingFeatures.Ignore);
+        new(centroids, Dimension, _options.Distance, StateSeed(_options.Seed), _options.MissingFeatures == MissingFeatures.Ignore, _options.AutomaticFeatureWeights);
 
     /// <summary>Throws naming the batch's first problem; touches nothing.</summary>
     private void Validate(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights)

@@ -178,6 +178,44 @@ public sealed class MiniBatchTrainerTests
         StringAssert.Contains(Assert.ThrowsExactly<NotSupportedException>(() => ml.Model.Save(model, view.Schema, zip)).Message, "Manhattan");
     }
 
+    [TestMethod]
+    public void Feature_weights_score_through_the_transformer_and_refuse_the_ML_NET_zip()
+    {
+        // Two features carry the clusters; four are noise.
+        var random = new Random(3);
+        const int n = 3000, d = 6;
+        var rows = new float[n * d];
+        for (int r = 0; r < n; r++)
+        {
+            int c = random.Next(4);
+            rows[r * d] = (float)(12 * (c % 2) + Blobs.Normal(random));
+            rows[r * d + 1] = (float)(12 * (c / 2) + Blobs.Normal(random));
+            for (int j = 2; j < d; j++)
+                rows[r * d + j] = (float)(12 * random.NextDouble() - 6);
+        }
+        var view = new TestDataView(rows, d);
+        var ml = new MLContext(seed: 1);
+        var model = ml.Clustering.Trainers.FlashKMeans(new GpuKMeansTrainer.Options
+        {
+            NumberOfClusters = 4, Device = ComputeDevice.Cpu, Seed = 2, AutomaticFeatureWeights = true,
+        }).Fit(view);
+        var w = model.EngineModel.FeatureWeights.ToArray();
+        Assert.IsTrue(w[0] > 0.8 && w[1] > 0.8 && w.Skip(2).All(v => v < 0.1), string.Join(", ", w));
+        var scores = Read.Scores(model.Transform(view));
+        for (int r = 0; r < n; r += 53)
+        {
+            for (int c = 0; c < 4; c++)
+            {
+                double expected = 0;
+                for (int j = 0; j < d; j++)
+                    expected += w[j] * Math.Pow(rows[r * d + j] - (double)model.EngineModel.GetCentroid(c)[j], 2);
+                Assert.AreEqual(expected, scores[r][c], 1e-3 * (1 + expected), $"row {r}, cluster {c}");
+            }
+        }
+        using var zip = new MemoryStream();
+        StringAssert.Contains(Assert.ThrowsExactly<NotSupportedException>(() => ml.Model.Save(model, view.Schema, zip)).Message, "weighs its features");
+    }
+
     private sealed class Counter(Action step) : IProgress<KMeansProgress>
     {
         public void Report(KMeansProgress value)

@@ -95,6 +95,14 @@ internal static class VectorMath
             distances[i] = SquaredDistance(rows.Slice(i * dimension, dimension), centroids.Slice(labels[i] * dimension, dimension));
     }
 
+    /// <summary>Multiplies every row of <paramref name="rows"/> by <paramref name="scale"/>, feature by feature, in place.</summary>
+    public static void ScaleRows(Span<float> rows, ReadOnlySpan<float> scale)
+    {
+        int d = scale.Length;
+        for (int r = 0; r < rows.Length / d; r++)
+            TensorPrimitives.Multiply(rows.Slice(r * d, d), scale, rows.Slice(r * d, d));
+    }
+
     /// <summary>Squared Euclidean length in float32, as the kernels use it.</summary>
     public static float SquaredNorm(ReadOnlySpan<float> x) => TensorPrimitives.Dot(x, x);
 

@@ -45,7 +45,7 @@ internal static class MiniBatchFit
             ShiftedBatchSource.Subtract(centroids, shift);
         }
 
-        var state = new MiniBatchState(centroids, d, options.Distance, MiniBatchKMeans.StateSeed(seed));
+        var state = new MiniBatchState(centroids, d, options.Distance, MiniBatchKMeans.StateSeed(seed), featureWeights: options.AutomaticFeatureWeights);
         int batch = settings.BatchSize;
         var labels = new int[batch];
         var distances = new float[batch];
@@ -88,7 +88,8 @@ internal static class MiniBatchFit
             history.Add(smoothed);
         }
         // Cosine fits step on unit rows, where ‖x − c‖² = 2(1 − cos): halved, the inertia is in cosine distance as Lloyd's is.
-        double finalInertia = Inertia(training, state.Centroids, options.Distance, threads, cancellationToken)
+        var featureWeights = state.Relevance?.Weights.ToArray();
+        double finalInertia = Inertia(training, state.Centroids, options.Distance, featureWeights, threads, cancellationToken)
             * (options.Distance == KMeansDistance.Cosine ? 0.5 : 1.0);
         options.Logger?.LogInformation("FlashKMeans: mini-batch k-means: {Steps} steps of {Batch} rows over {Epochs} epochs ({State}), inertia {Inertia:G9}.",
             state.Steps, batch, epochs, converged ? "converged" : "epoch limit", finalInertia);
@@ -101,7 +102,7 @@ internal static class MiniBatchFit
         if (!DataValidator.AllFinite(result))
             throw new InvalidDataException("The mini-batch fit ended with non-finite centroids; no model is returned. The data or its weights overflowed float arithmetic.");
         return new KMeansModel(result, d, options.Distance, finalInertia, (int)Math.Min(state.Steps, int.MaxValue), converged, state.Reassigned,
-            history, [], $"cpu mini-batch ({CpuBackend.InstructionSet})");
+            history, [], $"cpu mini-batch ({CpuBackend.InstructionSet})", featureWeights);
     }
 
     private static double SumOf(ReadOnlySpan<float> weights)
@@ -113,10 +114,24 @@ internal static class MiniBatchFit
     }
 
     /// <summary>The weighted sum of exact squared distances of every row to its nearest centroid, in row order.</summary>
-    internal static double Inertia(IBatchSource rows, float[] centroids, KMeansDistance distance, int threads, CancellationToken cancellationToken)
+    /// <param name="rows">The rows, in the fitted coordinates.</param>
+    /// <param name="centroids">K × d centroids in the same coordinates.</param>
+    /// <param name="distance">The distance.</param>
+    /// <param name="featureWeights">Per-feature weights in the distance, or null.</param>
+    /// <param name="threads">Threads.</param>
+    /// <param name="cancellationToken">Stops between batches.</param>
+    internal static double Inertia(IBatchSource rows, float[] centroids, KMeansDistance distance, float[]? featureWeights, int threads,
+        CancellationToken cancellationToken)
     {
         int d = rows.Dimension;
         double inertia = 0;
+        float[]? scale = featureWeights?.Select(MathF.Sqrt).ToArray();
+        if (scale is not null)
+        {
+            // Σ wⱼ(xⱼ − cⱼ)² is the squared distance of √w-scaled rows and centroids.
+            centroids = centroids.ToArray();
+            VectorMath.ScaleRows(centroids, scale);
+        }
         bool manhattan = distance == KMeansDistance.Manhattan;
         using IKMeansScorer scorer = manhattan ? new ManhattanScorer(centroids, d, threads) : new CpuScorer(centroids, d, threads);
         int[] labels = [];
@@ -131,9 +146,16 @@ internal static class MiniBatchFit
                 labels = new int[n];
                 distances = new float[n];
             }
-            scorer.Assign(batch.Rows.Span, labels.AsSpan(0, n), distances.AsSpan(0, n));
+            ReadOnlySpan<float> values = batch.Rows.Span;
+            if (scale is not null)
+            {
+                var scaled = values.ToArray();
+                VectorMath.ScaleRows(scaled, scale);
+                values = scaled;
+            }
+            scorer.Assign(values, labels.AsSpan(0, n), distances.AsSpan(0, n));
             if (!manhattan)  // L1 distances are taken from the differences already
-                VectorMath.SquaredDistancesToLabels(batch.Rows.Span, labels.AsSpan(0, n), centroids, d, distances.AsSpan(0, n));
+                VectorMath.SquaredDistancesToLabels(values, labels.AsSpan(0, n), centroids, d, distances.AsSpan(0, n));
             var weights = batch.Weights.Span;
             for (int i = 0; i < n; i++)
                 inertia += (weights.IsEmpty ? 1 : weights[i]) * distances[i];

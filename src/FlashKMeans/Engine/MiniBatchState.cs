@@ -21,8 +21,11 @@ internal sealed class MiniBatchState
     /// <param name="seed">The seed of the reassignment's draws.</param>
     /// <param name="missingFeatures">Whether rows may hold NaN for features they lack (<see cref="MissingFeatures.Ignore"/>):
     /// the seen weight is then also kept per centroid and coordinate.</param>
-    public MiniBatchState(float[] centroids, int dimension, KMeansDistance distance, ulong seed, bool missingFeatures = false)
+    /// <param name="featureWeights">Whether the distance weighs features by their learned relevance.</param>
+    public MiniBatchState(float[] centroids, int dimension, KMeansDistance distance, ulong seed, bool missingFeatures = false, bool featureWeights = false)
     {
+        if (featureWeights)
+            Relevance = new FeatureRelevance(dimension);
         Centroids = centroids;
         Dimension = dimension;
         NumberOfClusters = centroids.Length / dimension;
@@ -38,6 +41,9 @@ internal sealed class MiniBatchState
     /// <see cref="WeightSums"/>): a row lacking feature j moves no centroid's coordinate j. Null otherwise.
     /// </summary>
     public double[]? CoordinateWeights { get; private set; }
+
+    /// <summary>With automatic feature weights, the features' relevance and current weights; null otherwise.</summary>
+    public FeatureRelevance? Relevance { get; private set; }
 
     public int Dimension { get; }
 
@@ -68,8 +74,9 @@ internal sealed class MiniBatchState
 
     /// <summary>Sets the whole state, as a saved one is read back.</summary>
     public void Restore(float[] centroids, double[] weightSums, double[]? coordinateWeights, long steps, long rowsSinceReassignment, long reassigned,
-        double onlineInertia)
+        double onlineInertia, FeatureRelevance? relevance = null)
     {
+        Relevance = relevance ?? Relevance;
         Centroids = centroids;
         WeightSums = weightSums;
         CoordinateWeights = coordinateWeights;
@@ -83,6 +90,7 @@ internal sealed class MiniBatchState
     {
         var copy = new MiniBatchState(Centroids.ToArray(), Dimension, Distance, Seed);
         copy.Restore(Centroids.ToArray(), WeightSums.ToArray(), CoordinateWeights?.ToArray(), Steps, RowsSinceReassignment, Reassigned, OnlineInertia);
+        copy.Relevance = Relevance?.Clone();
         return copy;
     }
 
@@ -105,7 +113,18 @@ internal sealed class MiniBatchState
     {
         int d = Dimension, k = NumberOfClusters, n = rows.Length / d;
         var complete = CoordinateWeights is null ? null : CompleteRows(rows);
-        if (complete is null || complete.Count == n)
+        if (Relevance is { } relevance)
+        {
+            // Σ wⱼ(xⱼ − cⱼ)²: rows and centroids scaled by √w for the assignment; the update reads the rows as they are.
+            var scaled = rows.ToArray();
+            var scaledCentroids = Centroids.ToArray();
+            var scale = relevance.Weights.Select(MathF.Sqrt).ToArray();
+            VectorMath.ScaleRows(scaled, scale);
+            VectorMath.ScaleRows(scaledCentroids, scale);
+            Scorer(threads, scaledCentroids).Assign(scaled, labels[..n], distances[..n]);
+            relevance.Add(rows, weights, labels[..n], Centroids, settings.ForgettingFactor);
+        }
+        else if (complete is null || complete.Count == n)
             Scorer(threads).Assign(rows, labels[..n], distances[..n]);
         else
         {
@@ -238,20 +257,21 @@ internal sealed class MiniBatchState
     }
 
     /// <summary>The scorer of the current centroids: made once (per thread count) and given the new positions each step.</summary>
-    private IKMeansScorer Scorer(int threads)
+    private IKMeansScorer Scorer(int threads, float[]? centroids = null)
     {
+        centroids ??= Centroids;
         if (_scorer is null || _scorerThreads != threads)
         {
-            _scorer = Distance == KMeansDistance.Manhattan ? new ManhattanScorer(Centroids, Dimension, threads) : new CpuScorer(Centroids, Dimension, threads);
+            _scorer = Distance == KMeansDistance.Manhattan ? new ManhattanScorer(centroids, Dimension, threads) : new CpuScorer(centroids, Dimension, threads);
             _scorerThreads = threads;
         }
         else if (_scorer is ManhattanScorer manhattan)
         {
-            manhattan.SetCentroids(Centroids);
+            manhattan.SetCentroids(centroids);
         }
         else
         {
-            ((CpuScorer)_scorer).SetCentroids(Centroids);
+            ((CpuScorer)_scorer).SetCentroids(centroids);
         }
         return _scorer;
     }

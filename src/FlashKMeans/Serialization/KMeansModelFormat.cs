@@ -8,7 +8,7 @@ namespace FlashKMeans.Serialization;
 /// offset  size        field
 /// 0       4           magic "FKMM"
 /// 4       2           format version (1)
-/// 6       2           flags (0)
+/// 6       2           flags (bit 0: feature weights follow the centroids; other bits 0)
 /// 8       4           K (int32, ≥ 1)
 /// 12      4           d (int32, ≥ 1)
 /// 16      4           distance (int32: 0 squared Euclidean, 1 cosine)
@@ -19,6 +19,7 @@ namespace FlashKMeans.Serialization;
 /// 44      4           H, inertia history length (int32)
 /// 48      8·H         inertia history (float64)
 /// ..      4·K·d       centroids, row-major (float32)
+/// ..      4·d         with flag bit 0: feature weights (float32, in [0, 1])
 /// ..      4           CRC-32 (IEEE) of every preceding byte
 /// </code>
 /// A reader rejects a wrong magic, an unknown version, reserved flags that are not zero, impossible sizes or
@@ -36,6 +37,9 @@ public static class KMeansModelFormat
     private static ReadOnlySpan<byte> Magic => "FKMM"u8;
     private const int HeaderSize = 48;
 
+    /// <summary>Flag bit: d feature weights follow the centroids.</summary>
+    private const ushort FeatureWeightsFlag = 1;
+
     /// <summary>Centroid bytes converted and checksummed per write or read: models larger than one array stream through it.</summary>
     private const int ChunkBytes = 1 << 20;
 
@@ -52,7 +56,7 @@ public static class KMeansModelFormat
         var span = head.AsSpan();
         Magic.CopyTo(span);
         BinaryPrimitives.WriteUInt16LittleEndian(span[4..], Version);
-        BinaryPrimitives.WriteUInt16LittleEndian(span[6..], 0);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[6..], (ushort)(model.FeatureWeights.IsEmpty ? 0 : FeatureWeightsFlag));
         BinaryPrimitives.WriteInt32LittleEndian(span[8..], model.NumberOfClusters);
         BinaryPrimitives.WriteInt32LittleEndian(span[12..], model.Dimension);
         BinaryPrimitives.WriteInt32LittleEndian(span[16..], (int)model.Distance);
@@ -79,6 +83,14 @@ public static class KMeansModelFormat
             var bytes = chunk.AsSpan(0, values.Length * 4);
             for (int i = 0; i < values.Length; i++)
                 BinaryPrimitives.WriteSingleLittleEndian(bytes[(4 * i)..], values[i]);
+            crc = Crc32.Append(crc, bytes);
+            stream.Write(bytes);
+        }
+        if (!model.FeatureWeights.IsEmpty)
+        {
+            var bytes = new byte[4 * model.Dimension];
+            for (int j = 0; j < model.Dimension; j++)
+                BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(4 * j), model.FeatureWeights.Span[j]);
             crc = Crc32.Append(crc, bytes);
             stream.Write(bytes);
         }
@@ -109,7 +121,7 @@ public static class KMeansModelFormat
         long reseeded = BinaryPrimitives.ReadInt64LittleEndian(header[36..]);
         int historyCount = BinaryPrimitives.ReadInt32LittleEndian(header[44..]);
         ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(header[6..]);
-        if (flags != 0)
+        if ((flags & ~FeatureWeightsFlag) != 0)
             throw new InvalidDataException($"Corrupted FlashKMeans model: reserved flags 0x{flags:X4} are not zero.");
         if (reseeded < 0 || inertia < 0 || double.IsNaN(inertia) && iterations > 0)
             throw new InvalidDataException($"Corrupted FlashKMeans model: impossible counts (inertia {inertia}, {reseeded} clusters re-seeded).");
@@ -117,7 +129,8 @@ public static class KMeansModelFormat
             || !Enum.IsDefined((KMeansDistance)distance) || converged is not (0 or 1) || iterations < 0)
             throw new InvalidDataException($"Corrupted FlashKMeans model: impossible header (K={k}, d={d}, distance={distance}, history={historyCount}).");
 
-        long bodySize = 8L * historyCount + 4L * k * d + 4;
+        bool weighted = (flags & FeatureWeightsFlag) != 0;
+        long bodySize = 8L * historyCount + 4L * k * d + (weighted ? 4L * d : 0) + 4;
         bool lengthChecked = false;
         if (stream.CanSeek)
         {
@@ -134,12 +147,17 @@ public static class KMeansModelFormat
         // The centroids (4·K·d bytes, which may exceed the largest byte array) come in chunks.
         var centroids = ReadValues(stream, chunk, k * d, sizeof(float), "centroids", lengthChecked, ref crc,
             static bytes => BinaryPrimitives.ReadSingleLittleEndian(bytes));
+        float[]? featureWeights = weighted
+            ? ReadValues(stream, chunk, d, sizeof(float), "feature weights", lengthChecked, ref crc, static bytes => BinaryPrimitives.ReadSingleLittleEndian(bytes))
+            : null;
         Span<byte> checksum = stackalloc byte[4];
         ReadExactly(stream, checksum, "checksum");
         if (BinaryPrimitives.ReadUInt32LittleEndian(checksum) != Crc32.Finish(crc))
             throw new InvalidDataException("Corrupted FlashKMeans model: checksum mismatch.");
         if (!Data.DataValidator.AllFinite(centroids))
             throw new InvalidDataException("Corrupted FlashKMeans model: the centroids contain non-finite values.");
+        if (featureWeights is not null && featureWeights.Any(w => !(w >= 0 && w <= 1)))
+            throw new InvalidDataException("Corrupted FlashKMeans model: a feature weight lies outside [0, 1].");
         if (history.Any(h => !(h >= 0)))
             throw new InvalidDataException("Corrupted FlashKMeans model: the inertia history holds a negative or NaN value.");
         if ((KMeansDistance)distance == KMeansDistance.Cosine)
@@ -152,7 +170,7 @@ public static class KMeansModelFormat
                     throw new InvalidDataException($"Corrupted FlashKMeans model: cosine centroid {c} has length {norm:G9}, not 1.");
             }
         }
-        return KMeansModel.Restore(centroids, d, (KMeansDistance)distance, inertia, iterations, converged == 1, reseeded, history);
+        return KMeansModel.Restore(centroids, d, (KMeansDistance)distance, inertia, iterations, converged == 1, reseeded, history, featureWeights);
     }
 
     private delegate T Decoder<T>(ReadOnlySpan<byte> bytes);

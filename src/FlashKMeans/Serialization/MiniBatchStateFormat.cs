@@ -13,10 +13,11 @@ namespace FlashKMeans.Serialization;
 /// d, K, distance, initialization, seed (int32 each); k-means++ trials (int32, −1 for the default)
 /// oversampling factor (float64), k-means‖ rounds (int32)
 /// batch size, epochs (int32); forgetting factor, reassignment ratio (float64); initialization size, no-improvement (int32, −1 for null); move tolerance (float64)
-/// missing features (int32: 0 reject, 1 ignore)
+/// missing features (int32: 0 reject, 1 ignore); automatic feature weights (int32 0/1)
 /// rows seen (int64); seeded (int32 0/1)
 /// seeded:   steps, rows since reassignment, reassigned (int64); online inertia (float64); shifted (int32 0/1) [d float32]
 ///           centroids (K·d float32), seen weights (K float64) [with missing features ignored: seen weights per coordinate (K·d float64)]
+///           [with feature weights: weight seen (float64), mean, spread, within (d float64 each), weights (d float32)]
 /// buffered: batches (int32), then per batch: rows (int32), weighted (int32 0/1), rows·d float32 [rows float32]
 /// CRC-32 (IEEE) of every preceding byte
 /// </code>
@@ -54,6 +55,7 @@ internal static class MiniBatchStateFormat
             w.Write(m.MaximumNoImprovement ?? -1);
             w.Write(m.CentroidMoveTolerance);
             w.Write((int)o.MissingFeatures);
+            w.Write(o.AutomaticFeatureWeights ? 1 : 0);
             w.Write(model.RowsSeen);
             var state = model.State;
             w.Write(state is null ? 0 : 1);
@@ -70,6 +72,14 @@ internal static class MiniBatchStateFormat
                 w.Write(MemoryMarshal.AsBytes(state.WeightSums.AsSpan()));
                 if (state.CoordinateWeights is { } coordinates)
                     w.Write(MemoryMarshal.AsBytes(coordinates.AsSpan()));
+                if (state.Relevance is { } relevance)
+                {
+                    w.Write(relevance.Seen);
+                    w.Write(MemoryMarshal.AsBytes(relevance.Mean.AsSpan()));
+                    w.Write(MemoryMarshal.AsBytes(relevance.Spread.AsSpan()));
+                    w.Write(MemoryMarshal.AsBytes(relevance.Within.AsSpan()));
+                    w.Write(MemoryMarshal.AsBytes(relevance.Weights.AsSpan()));
+                }
             }
             else
             {
@@ -135,6 +145,7 @@ internal static class MiniBatchStateFormat
                 },
             };
             options.MissingFeatures = (MissingFeatures)r.ReadInt32();
+            options.AutomaticFeatureWeights = r.ReadInt32() != 0;
             long rowsSeen = r.ReadInt64();
             bool seeded = r.ReadInt32() != 0;
             MiniBatchState? state = null;
@@ -150,13 +161,27 @@ internal static class MiniBatchStateFormat
                 var weights = MemoryMarshal.Cast<byte, double>(ReadBytes(r, checked(k * 8))).ToArray();
                 var coordinates = options.MissingFeatures == MissingFeatures.Ignore
                     ? MemoryMarshal.Cast<byte, double>(ReadBytes(r, checked(k * d * 8))).ToArray() : null;
+                FeatureRelevance? relevance = null;
+                if (options.AutomaticFeatureWeights)
+                {
+                    relevance = new FeatureRelevance(d);
+                    double seen = r.ReadDouble();
+                    var mean = ReadDoubles(r, d);
+                    var spread = ReadDoubles(r, d);
+                    var within = ReadDoubles(r, d);
+                    var featureWeights = ReadFloats(r, d);
+                    if (!(seen >= 0) || spread.Any(v => !(v >= 0)) || within.Any(v => !(v >= 0)) || featureWeights.Any(v => !(v >= 0 && v <= 1))
+                        || mean.Any(v => !double.IsFinite(v)))
+                        throw new InvalidDataException("Corrupted FlashKMeans mini-batch state: impossible feature statistics.");
+                    relevance.Restore(seen, mean, spread, within, featureWeights);
+                }
                 if (coordinates is not null && coordinates.Any(w => !(w >= 0) || double.IsInfinity(w)))
                     throw new InvalidDataException("Corrupted FlashKMeans mini-batch state: impossible coordinate weights.");
                 if (steps < 0 || since < 0 || reassigned < 0 || !(inertia >= 0) || weights.Any(w => !(w >= 0) || double.IsInfinity(w))
                     || !Data.DataValidator.AllFinite(centroids) || shift is not null && !Data.DataValidator.AllFinite(shift))
                     throw new InvalidDataException("Corrupted FlashKMeans mini-batch state: impossible counts, weights or centroids.");
                 state = new MiniBatchState(centroids, d, options.Distance, MiniBatchKMeans.StateSeed(options.Seed), coordinates is not null);
-                state.Restore(centroids, weights, coordinates, steps, since, reassigned, inertia);
+                state.Restore(centroids, weights, coordinates, steps, since, reassigned, inertia, relevance);
                 if (options.Initialization == KMeansInitialization.Explicit)
                     options.InitialCentroids = centroids.ToArray();  // already seeded: the given centroids are spent
             }
@@ -200,6 +225,8 @@ internal static class MiniBatchStateFormat
             throw new EndOfStreamException();
         return bytes;
     }
+
+    private static double[] ReadDoubles(BinaryReader r, int count) => MemoryMarshal.Cast<byte, double>(ReadBytes(r, checked(count * 8))).ToArray();
 
     private static float[] ReadFloats(BinaryReader r, int count) => MemoryMarshal.Cast<byte, float>(ReadBytes(r, checked(count * 4))).ToArray();
 }
