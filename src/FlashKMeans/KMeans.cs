@@ -27,6 +27,8 @@ public sealed class KMeans
         options.Validate();
         if (options.MissingFeatures != MissingFeatures.Reject)
             throw new NotSupportedException($"{nameof(KMeansOptions.MissingFeatures)} = {options.MissingFeatures} is supported by {nameof(MiniBatchKMeans)} (stream learning) only so far.");
+        if (options.Distance == KMeansDistance.Manhattan && options.Device == ComputeDevice.Cuda)
+            throw new NotSupportedException("L1 (Manhattan) fits and scoring run on the CPU only; use Device = Cpu or Auto.");
         if (options.AutomaticFeatureWeights && options.Distance != KMeansDistance.SquaredEuclidean)
             throw new NotSupportedException($"{nameof(KMeansOptions.AutomaticFeatureWeights)} needs squared Euclidean distance.");
         _options = options.Clone();
@@ -248,8 +250,6 @@ public sealed class KMeans
         int k = options.NumberOfClusters;
         if (options.Algorithm == KMeansAlgorithm.MiniBatch)
         {
-            if (options.Device == ComputeDevice.Cuda)
-                throw new NotSupportedException("Mini-batch k-means runs on the CPU; use Device = Cpu or Auto, or Algorithm = Lloyd on the GPU.");
             return problems.Select(p => MiniBatchFit.Run(p.Training, p.Summary, p.Shift, p.Seed, options, clock, progress, cancellationToken)).ToArray();
         }
         if (options.AutomaticFeatureWeights)

@@ -19,8 +19,9 @@ namespace FlashKMeans;
 /// <para>The first rows are buffered until <see cref="MiniBatchOptions.InitializationSize"/> have arrived; the seeding
 /// (<see cref="KMeansOptions.Initialization"/>) runs on them, then they are stepped on as they came. Squared-Euclidean data
 /// far from the origin is fitted centred on the buffer's mean, as a Lloyd fit centres on the data's.</para>
-/// <para>Runs on the CPU; the same seed and batches give the same bits at any thread count. Not thread-safe: feed one
-/// batch at a time.</para>
+/// <para>Runs on the CPU; the same seed and batches give the same bits at any thread count. With
+/// <see cref="ComputeDevice.Cuda"/> each step's rows are assigned by the GPU's FlashAssign kernels (in the options'
+/// precision) and the update stays on the CPU. Not thread-safe: feed one batch at a time.</para>
 /// </remarks>
 public sealed class MiniBatchKMeans
 {
@@ -42,7 +43,12 @@ public sealed class MiniBatchKMeans
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
         options.Validate();
         if (options.Device == ComputeDevice.Cuda)
-            throw new NotSupportedException("Mini-batch k-means runs on the CPU; use Device = Cpu or Auto.");
+        {
+            if (options.Distance == KMeansDistance.Manhattan)
+                throw new NotSupportedException("L1 (Manhattan) streams run on the CPU only; use Device = Cpu or Auto.");
+            if (!Cuda.CudaDevice.TryProbe(out string reason))
+                throw new NotSupportedException($"{nameof(ComputeDevice)}.{nameof(ComputeDevice.Cuda)} was asked for but no CUDA GPU is usable: {reason}");
+        }
         if (options.MissingFeatures == MissingFeatures.Ignore && options.Distance != KMeansDistance.SquaredEuclidean)
             throw new NotSupportedException($"{nameof(KMeansOptions.MissingFeatures)} = {nameof(MissingFeatures.Ignore)} needs squared Euclidean distance.");
         if (options.AutomaticFeatureWeights && (options.Distance != KMeansDistance.SquaredEuclidean || options.MissingFeatures != MissingFeatures.Reject))
@@ -118,10 +124,13 @@ public sealed class MiniBatchKMeans
             return;
         }
         // The caller's rows are read in place unless cosine needs them at unit length.
-        if (_options.Distance == KMeansDistance.Cosine)
-            Step(Prepared(rows), weights);
-        else
-            Step(rows, weights);
+        using (LeaseDevice())
+        {
+            if (_options.Distance == KMeansDistance.Cosine)
+                Step(Prepared(rows), weights);
+            else
+                Step(rows, weights);
+        }
         RowsSeen += n;
     }
 
@@ -135,10 +144,41 @@ public sealed class MiniBatchKMeans
         if (source.Dimension != Dimension)
             throw new ArgumentException($"The source has {source.Dimension} features per row; this model has {Dimension}.", nameof(source));
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        foreach (var (rows, weights) in BatchRechunker.Read(source, _options.MiniBatch.BatchSize, cancellationToken))
+        IDisposable? device = null;
+        try
         {
-            PartialFit(rows.Span, weights.Span, cancellationToken);
-            progress?.Report(new KMeansProgress(0, (int)Math.Min(Steps, int.MaxValue), double.NaN, double.NaN, clock.Elapsed) { Phase = KMeansPhase.MiniBatch });
+            foreach (var (rows, weights) in BatchRechunker.Read(source, _options.MiniBatch.BatchSize, cancellationToken))
+            {
+                device ??= LeaseDevice();  // one GPU session for the pass, once there are centroids
+                PartialFit(rows.Span, weights.Span, cancellationToken);
+                progress?.Report(new KMeansProgress(0, (int)Math.Min(Steps, int.MaxValue), double.NaN, double.NaN, clock.Elapsed) { Phase = KMeansPhase.MiniBatch });
+            }
+        }
+        finally
+        {
+            device?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// With <see cref="ComputeDevice.Cuda"/>, a GPU session that assigns the steps' rows until disposed; null on the CPU,
+    /// before the seeding, or while one is already lent.
+    /// </summary>
+    private IDisposable? LeaseDevice()
+    {
+        if (_options.Device != ComputeDevice.Cuda || _state is not { AssignmentBackend: null } state)
+            return null;
+        var backend = Cuda.CudaBackend.Create(_options);
+        state.AssignmentBackend = backend;
+        return new DeviceLease(state, backend);
+    }
+
+    private sealed class DeviceLease(MiniBatchState state, Backends.IKMeansBackend backend) : IDisposable
+    {
+        public void Dispose()
+        {
+            state.AssignmentBackend = null;
+            backend.Dispose();
         }
     }
 
@@ -331,8 +371,11 @@ public sealed class MiniBatchKMeans
         var state = NewState(centroids);
         _shift = shift;
         _state = state;
-        foreach (var (batchRows, batchWeights) in _buffer)
-            Step(batchRows, batchWeights);
+        using (LeaseDevice())
+        {
+            foreach (var (batchRows, batchWeights) in _buffer)
+                Step(batchRows, batchWeights);
+        }
         _buffer.Clear();
         _bufferedRows = 0;
         _options.Logger?.LogInformation("FlashKMeans: mini-batch k-means seeded on {Rows} rows.", size);

@@ -46,6 +46,9 @@ internal static class MiniBatchFit
         }
 
         var state = new MiniBatchState(centroids, d, options.Distance, MiniBatchKMeans.StateSeed(seed), featureWeights: options.AutomaticFeatureWeights);
+        // On the GPU each step's rows are assigned by its FlashAssign kernels; the update stays on the CPU.
+        using var gpu = options.Device == ComputeDevice.Cuda ? Cuda.CudaBackend.Create(options) : null;
+        state.AssignmentBackend = gpu;
         int batch = settings.BatchSize;
         var labels = new int[batch];
         var distances = new float[batch];

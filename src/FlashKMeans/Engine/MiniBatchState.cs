@@ -121,11 +121,11 @@ internal sealed class MiniBatchState
             var scale = relevance.Weights.Select(MathF.Sqrt).ToArray();
             VectorMath.ScaleRows(scaled, scale);
             VectorMath.ScaleRows(scaledCentroids, scale);
-            Scorer(threads, scaledCentroids).Assign(scaled, labels[..n], distances[..n]);
+            Assign(threads, scaledCentroids, scaled, labels[..n], distances[..n]);
             relevance.Add(rows, weights, labels[..n], Centroids, settings.ForgettingFactor);
         }
         else if (complete is null || complete.Count == n)
-            Scorer(threads).Assign(rows, labels[..n], distances[..n]);
+            Assign(threads, Centroids, rows, labels[..n], distances[..n]);
         else
         {
             AssignWithMissing(rows, complete, threads, labels[..n], distances[..n]);
@@ -256,10 +256,28 @@ internal sealed class MiniBatchState
         }
     }
 
-    /// <summary>The scorer of the current centroids: made once (per thread count) and given the new positions each step.</summary>
-    private IKMeansScorer Scorer(int threads, float[]? centroids = null)
+    /// <summary>
+    /// The backend that assigns the rows of each step when set (a GPU's FlashAssign kernels; the caller owns it), in place
+    /// of the CPU scorer. The update stays on the CPU, in row order, so only the labels can differ between devices, and
+    /// only for rows that lie as near two centroids as their arithmetic can tell apart.
+    /// </summary>
+    public IKMeansBackend? AssignmentBackend { get; set; }
+
+    /// <summary>Labels and distances of <paramref name="rows"/> under <paramref name="centroids"/>, on <see cref="AssignmentBackend"/> or the CPU.</summary>
+    private void Assign(int threads, float[] centroids, ReadOnlySpan<float> rows, Span<int> labels, Span<float> distances)
     {
-        centroids ??= Centroids;
+        if (AssignmentBackend is { } backend)
+        {
+            using var scorer = backend.CreateScorer(centroids, Dimension);
+            scorer.Assign(rows, labels, distances);
+            return;
+        }
+        Scorer(threads, centroids).Assign(rows, labels, distances);
+    }
+
+    /// <summary>The CPU scorer of the given centroids: made once (per thread count) and given the new positions each step.</summary>
+    private IKMeansScorer Scorer(int threads, float[] centroids)
+    {
         if (_scorer is null || _scorerThreads != threads)
         {
             _scorer = Distance == KMeansDistance.Manhattan ? new ManhattanScorer(centroids, Dimension, threads) : new CpuScorer(centroids, Dimension, threads);
@@ -317,7 +335,7 @@ internal sealed class MiniBatchState
                 rows.Slice(complete[i] * d, d).CopyTo(packed.AsSpan(i * d, d));
             var completeLabels = new int[complete.Count];
             var completeDistances = new float[complete.Count];
-            Scorer(threads).Assign(packed, completeLabels, completeDistances);
+            Assign(threads, Centroids, packed, completeLabels, completeDistances);
             for (int i = 0; i < complete.Count; i++)
             {
                 labels[complete[i]] = completeLabels[i];
