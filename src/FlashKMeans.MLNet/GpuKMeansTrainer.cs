@@ -133,8 +133,9 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         /// <summary>
         /// What a NaN feature means. <see cref="FlashKMeans.MissingFeatures.Reject"/> (the default): the row is skipped and
         /// counted, or an error with <see cref="TreatMissingFeaturesAsError"/>. <see cref="FlashKMeans.MissingFeatures.Ignore"/>:
-        /// the feature is missing, left out of the row's distance and of the centroids' update
-        /// (<see cref="KMeansAlgorithm.MiniBatch"/> only); rows with an infinite value or no feature at all are still skipped.
+        /// the feature is missing, left out of the row's distance and of the centroids' update (on the CPU; Lloyd holds the
+        /// rows in memory); rows with an infinite value or no feature at all are still skipped. Transform scores complete
+        /// rows and gives the others NaN scores and a missing key.
         /// </summary>
         public MissingFeatures MissingFeatures = MissingFeatures.Reject;
 
@@ -202,9 +203,6 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             throw new ArgumentOutOfRangeException(nameof(Options.NumberOfInitializations), o.NumberOfInitializations, "Must be at least 1.");
         if (!Enum.IsDefined(o.MissingFeatures))
             throw new ArgumentOutOfRangeException(nameof(Options.MissingFeatures), o.MissingFeatures, "Unknown missing-feature policy.");
-        if (o.MissingFeatures == MissingFeatures.Ignore && o.Algorithm != KMeansAlgorithm.MiniBatch)
-            throw new ArgumentException($"{nameof(Options.MissingFeatures)} = {nameof(MissingFeatures.Ignore)} needs {nameof(Options.Algorithm)} = {nameof(KMeansAlgorithm.MiniBatch)}.",
-                nameof(Options.MissingFeatures));
         if (!Enum.IsDefined(o.Algorithm))
             throw new ArgumentOutOfRangeException(nameof(Options.Algorithm), o.Algorithm, "Unknown algorithm.");
         MiniBatchSettings(o).Validate();

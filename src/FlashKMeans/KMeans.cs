@@ -25,8 +25,11 @@ public sealed class KMeans
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        if (options.MissingFeatures != MissingFeatures.Reject)
-            throw new NotSupportedException($"{nameof(KMeansOptions.MissingFeatures)} = {options.MissingFeatures} is supported by {nameof(MiniBatchKMeans)} (stream learning) only so far.");
+        if (options.MissingFeatures == MissingFeatures.Ignore
+            && (options.Algorithm != KMeansAlgorithm.Lloyd || options.Distance != KMeansDistance.SquaredEuclidean || options.AutomaticFeatureWeights
+                || options.Device == ComputeDevice.Cuda || options.MaximumPointsPerCentroid is not null))
+            throw new NotSupportedException($"{nameof(KMeansOptions.MissingFeatures)} = {nameof(MissingFeatures.Ignore)} is supported by squared-Euclidean Lloyd fits " +
+                $"on the CPU and by {nameof(MiniBatchKMeans)} (stream learning) so far.");
         if (options.Distance == KMeansDistance.Manhattan && options.Device == ComputeDevice.Cuda)
             throw new NotSupportedException("L1 (Manhattan) fits and scoring run on the CPU only; use Device = Cpu or Auto.");
         if (options.AutomaticFeatureWeights && options.Distance != KMeansDistance.SquaredEuclidean)
@@ -195,6 +198,15 @@ public sealed class KMeans
     private Problem Prepare(IBatchSource source, int problemSeed, CancellationToken cancellationToken)
     {
         var options = _options;
+        if (options.MissingFeatures == MissingFeatures.Ignore)
+        {
+            // The binding reads the rows into memory in one more pass and never again: nothing can change between later
+            // passes, and the data is fitted where it lies (centring needs a mean over the features present).
+            var withMissing = DataValidator.ScanWithMissing(source, cancellationToken);
+            if (options.NumberOfClusters > withMissing.RowCount)
+                throw new ArgumentOutOfRangeException(nameof(source), $"{nameof(KMeansOptions.NumberOfClusters)} is {options.NumberOfClusters} but the data has only {withMissing.RowCount} rows; K must not exceed the number of rows.");
+            return new Problem(source, source, withMissing, problemSeed, null);
+        }
         var summary = DataValidator.Scan(source, options.Distance, cancellationToken);
         if (PassCheckedBatchSource.Needed(source))
             source = new PassCheckedBatchSource(source, summary.RowCount);

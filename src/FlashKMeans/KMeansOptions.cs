@@ -44,8 +44,8 @@ public sealed class KMeansOptions
 
     /// <summary>
     /// Whether NaN features are errors (<see cref="FlashKMeans.MissingFeatures.Reject"/>, the default) or missing values
-    /// (<see cref="FlashKMeans.MissingFeatures.Ignore"/>, squared Euclidean <see cref="MiniBatchKMeans"/> only so far; other
-    /// fits refuse it rather than reject every row).
+    /// (<see cref="FlashKMeans.MissingFeatures.Ignore"/>: squared-Euclidean Lloyd fits on the CPU and <see cref="MiniBatchKMeans"/>;
+    /// other fits refuse it rather than reject every row).
     /// </summary>
     public MissingFeatures MissingFeatures { get; set; } = MissingFeatures.Reject;
 

@@ -44,8 +44,8 @@ public sealed class MiniBatchKMeans
         options.Validate();
         if (options.Device == ComputeDevice.Cuda)
         {
-            if (options.Distance == KMeansDistance.Manhattan)
-                throw new NotSupportedException("L1 (Manhattan) streams run on the CPU only; use Device = Cpu or Auto.");
+            if (options.Distance == KMeansDistance.Manhattan || options.MissingFeatures == MissingFeatures.Ignore)
+                throw new NotSupportedException("L1 (Manhattan) streams and streams with missing features run on the CPU only; use Device = Cpu or Auto.");
             if (!Cuda.CudaDevice.TryProbe(out string reason))
                 throw new NotSupportedException($"{nameof(ComputeDevice)}.{nameof(ComputeDevice.Cuda)} was asked for but no CUDA GPU is usable: {reason}");
         }
@@ -277,7 +277,7 @@ public sealed class MiniBatchKMeans
         if (!weights.IsEmpty && weights.Length != n)
             throw new ArgumentException($"The batch has {n} rows but {weights.Length} weights; give one per row or none.", nameof(weights));
         if (_options.MissingFeatures == MissingFeatures.Ignore)
-            ThrowIfBadWithMissing(rows);
+            DataValidator.ThrowIfBadRowsWithMissing(rows, Dimension, RowsSeen, nameof(rows));
         else
             DataValidator.ThrowIfBadRows(rows, Dimension, RowsSeen, false, nameof(rows));
         if (DataValidator.FirstBadWeight(weights) is int bad and >= 0)
@@ -299,25 +299,6 @@ public sealed class MiniBatchKMeans
         if (_options.Distance == KMeansDistance.Cosine)
             NormalizeRows(copy, RowsSeen);
         return copy;
-    }
-
-    /// <summary>With missing features: NaN is allowed, an infinite value or a row with no feature at all is not.</summary>
-    private void ThrowIfBadWithMissing(ReadOnlySpan<float> rows)
-    {
-        int d = Dimension;
-        for (int r = 0; r < rows.Length / d; r++)
-        {
-            int present = 0;
-            for (int j = 0; j < d; j++)
-            {
-                float v = rows[r * d + j];
-                if (float.IsInfinity(v))
-                    throw new ArgumentException($"Row {RowsSeen + r} has an infinite value ({v}) at feature {j}; only NaN means missing.", nameof(rows));
-                present += float.IsNaN(v) ? 0 : 1;
-            }
-            if (present == 0)
-                throw new ArgumentException($"Row {RowsSeen + r} has no feature: every value is missing (NaN).", nameof(rows));
-        }
     }
 
     private void NormalizeRows(float[] rows, long firstRow)

@@ -15,6 +15,28 @@ public sealed class MissingFeatureTests
         MiniBatch = new MiniBatchOptions { ReassignmentRatio = start is null ? 0.01 : 0, InitializationSize = 500 },
     };
 
+    /// <summary>Nearest centroid by the float64 distance over the features present, scaled by d / present (ties to the lower index).</summary>
+    internal static int MaskedNearest(ReadOnlySpan<float> row, ReadOnlySpan<float> centroids)
+    {
+        int d = row.Length, present = 0, label = 0;
+        foreach (float v in row)
+            present += float.IsNaN(v) ? 0 : 1;
+        double best = double.PositiveInfinity;
+        for (int c = 0; c < centroids.Length / d; c++)
+        {
+            double sum = 0;
+            for (int j = 0; j < d; j++)
+            {
+                if (!float.IsNaN(row[j]))
+                    sum += Math.Pow(row[j] - (double)centroids[c * d + j], 2);
+            }
+            sum *= (double)d / present;
+            if (sum < best)
+                (best, label) = (sum, c);
+        }
+        return label;
+    }
+
     private static float[] WithHoles(float[] rows, int d, double fraction, int seed)
     {
         var random = new Random(seed);
@@ -48,21 +70,7 @@ public sealed class MissingFeatureTests
             var added = new double[k * d];
             for (int r = 0; r < n; r++)
             {
-                // Nearest by the distance over the present features, scaled by d / present (ties to the lower index).
-                int label = 0, present = Enumerable.Range(0, d).Count(j => !float.IsNaN(rows[r * d + j]));
-                double best = double.PositiveInfinity;
-                for (int c = 0; c < k; c++)
-                {
-                    double sum = 0;
-                    for (int j = 0; j < d; j++)
-                    {
-                        if (!float.IsNaN(rows[r * d + j]))
-                            sum += Math.Pow(rows[r * d + j] - (double)current[c * d + j], 2);
-                    }
-                    sum *= (double)d / present;
-                    if (sum < best)
-                        (best, label) = (sum, c);
-                }
+                int label = MaskedNearest(rows.AsSpan(r * d, d), current);
                 for (int j = 0; j < d; j++)
                 {
                     if (float.IsNaN(rows[r * d + j]))
@@ -151,8 +159,91 @@ public sealed class MissingFeatureTests
     [TestMethod]
     public void Fits_that_cannot_ignore_missing_features_refuse_the_option()
     {
-        Assert.ThrowsExactly<NotSupportedException>(() => new KMeans(new KMeansOptions { MissingFeatures = MissingFeatures.Ignore }));
+        Assert.ThrowsExactly<NotSupportedException>(() => new KMeans(new KMeansOptions { MissingFeatures = MissingFeatures.Ignore, Algorithm = KMeansAlgorithm.MiniBatch }));
         Assert.ThrowsExactly<NotSupportedException>(() => new MiniBatchKMeans(
             new KMeansOptions { MissingFeatures = MissingFeatures.Ignore, Distance = KMeansDistance.Cosine }, 3));
+    }
+}
+
+/// <summary>
+/// <see cref="MissingFeatures.Ignore"/> in Lloyd fits: the distance over the features present, scaled by d / present,
+/// and per-coordinate means over the rows that have each feature, against a float64 reference.
+/// </summary>
+[TestClass]
+public sealed class MissingFeatureLloydTests
+{
+    [TestMethod]
+    public void Each_iteration_matches_a_float64_reference_of_masked_Lloyd()
+    {
+        const int n = 2000, d = 5, k = 4;
+        var random = new Random(3);
+        var rows = TestData.Blobs(n, d, k, 6.0, seed: 9);
+        for (int i = 0; i < rows.Length; i++)
+        {
+            if (random.NextDouble() < 0.2)
+                rows[i] = float.NaN;
+        }
+        for (int r = 0; r < n; r++)
+        {
+            if (Enumerable.Range(0, d).All(j => float.IsNaN(rows[r * d + j])))
+                rows[r * d] = 1;  // every row keeps a feature
+        }
+        var start = TestData.Gaussian(k, d, seed: 4).Select(v => v * 6).ToArray();
+        var centroids = start.Select(v => (double)v).ToArray();
+        for (int iteration = 1; iteration <= 3; iteration++)
+        {
+            var current = centroids.Select(v => (float)v).ToArray();
+            var sums = new double[k * d];
+            var counts = new double[k * d];
+            for (int r = 0; r < n; r++)
+            {
+                int label = MissingFeatureTests.MaskedNearest(rows.AsSpan(r * d, d), current);
+                for (int j = 0; j < d; j++)
+                {
+                    if (float.IsNaN(rows[r * d + j]))
+                        continue;
+                    sums[label * d + j] += rows[r * d + j];
+                    counts[label * d + j]++;
+                }
+            }
+            for (int i = 0; i < k * d; i++)
+            {
+                if (counts[i] > 0)
+                    centroids[i] = sums[i] / counts[i];
+            }
+            var model = new KMeans(new KMeansOptions
+            {
+                NumberOfClusters = k, MissingFeatures = MissingFeatures.Ignore, Initialization = KMeansInitialization.Explicit, InitialCentroids = start,
+                MaximumNumberOfIterations = iteration, OptimizationTolerance = 0, Device = ComputeDevice.Cpu,
+            }).Fit(rows, d);
+            var got = model.Centroids.ToArray();
+            for (int i = 0; i < got.Length; i++)
+                Assert.AreEqual(centroids[i], got[i], 1e-5 * (1 + Math.Abs(centroids[i])), $"iteration {iteration}, value {i}");
+        }
+    }
+
+    [TestMethod]
+    public void Seeding_and_repairs_never_put_a_missing_value_into_a_centroid()
+    {
+        const int n = 3000, d = 6, k = 12;
+        var random = new Random(5);
+        var rows = TestData.Blobs(n, d, 6, 5.0, seed: 2);
+        for (int r = 0; r < n; r++)
+            rows[r * d + random.Next(d)] = float.NaN;  // no row is complete
+        foreach (var seeding in new[] { KMeansInitialization.KMeansParallel, KMeansInitialization.KMeansPlusPlus, KMeansInitialization.RandomRows })
+        {
+            var model = new KMeans(new KMeansOptions
+            {
+                NumberOfClusters = k, MissingFeatures = MissingFeatures.Ignore, Initialization = seeding, Device = ComputeDevice.Cpu, Seed = 1,
+            }).Fit(rows, d);
+            Assert.IsTrue(model.Centroids.ToArray().All(float.IsFinite), $"{seeding}");
+            var history = model.InertiaHistory;
+            for (int i = 1; i < history.Count; i++)
+                Assert.IsTrue(history[i] <= history[i - 1] * (1 + 1e-6), $"{seeding}: the masked objective rose at iteration {i}");
+        }
+        Assert.ThrowsExactly<NotSupportedException>(() => new KMeans(new KMeansOptions { MissingFeatures = MissingFeatures.Ignore, Device = ComputeDevice.Cuda }));
+        var e = Assert.ThrowsExactly<ArgumentException>(() => new KMeans(new KMeansOptions { MissingFeatures = MissingFeatures.Ignore, NumberOfClusters = 2 })
+            .Fit(new float[] { 1, 2, float.PositiveInfinity, 3 }, 2));
+        StringAssert.Contains(e.Message, "infinite");
     }
 }

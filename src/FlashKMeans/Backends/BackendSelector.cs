@@ -16,8 +16,8 @@ public static class BackendSelector
         {
             case ComputeDevice.Cpu:
                 return Cpu(options, logger, "the CPU was asked for");
-            case ComputeDevice.Cuda when options.Distance == KMeansDistance.Manhattan:
-                throw new NotSupportedException("L1 (Manhattan) fits and scoring run on the CPU only; use Device = Cpu or Auto.");
+            case ComputeDevice.Cuda when options.Distance == KMeansDistance.Manhattan || options.MissingFeatures == MissingFeatures.Ignore:
+                throw new NotSupportedException("L1 (Manhattan) fits and fits with missing features run on the CPU only; use Device = Cpu or Auto.");
             case ComputeDevice.Cuda:
                 if (TryCreateCuda(options, out var gpu, out string reason))
                     return gpu!;
@@ -36,7 +36,10 @@ public static class BackendSelector
     {
         if (options.Precision != ComputePrecision.Float32)
             logger?.LogInformation("FlashKMeans: precision {Precision} applies to the GPU only; the CPU computes in float32.", options.Precision);
-        var backend = new CpuBackend(options.NumberOfThreads, options.UsePruning) { SeedPruning = options.SeedPruning, Distance = options.Distance };
+        var backend = new CpuBackend(options.NumberOfThreads, options.UsePruning)
+        {
+            SeedPruning = options.SeedPruning, Distance = options.Distance, MissingFeatures = options.MissingFeatures,
+        };
         logger?.LogInformation("FlashKMeans: using {Backend} because {Reason}.", backend.Name, why);
         return backend;
     }
@@ -45,11 +48,11 @@ public static class BackendSelector
     public static bool TryCreateCuda(KMeansOptions options, out IKMeansBackend? backend, out string reason)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Distance == KMeansDistance.Manhattan)
+        if (options.Distance == KMeansDistance.Manhattan || options.MissingFeatures == MissingFeatures.Ignore)
         {
-            // No GPU kernel computes L1 distances or medians yet.
+            // No GPU kernel computes L1 distances, medians or distances over the features present yet.
             backend = null;
-            reason = "L1 (Manhattan) fits and scoring run on the CPU";
+            reason = "L1 (Manhattan) fits and fits with missing features run on the CPU";
             return false;
         }
         bool ok = FlashKMeans.Cuda.CudaBackend.TryCreate(options, out var cuda, out reason);

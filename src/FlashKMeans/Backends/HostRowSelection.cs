@@ -19,6 +19,24 @@ internal static class HostRowSelection
     internal delegate void RowReader(long firstRow, Span<float> destination);
 
     /// <summary>
+    /// For each of <paramref name="seedCount"/> seeds, the total weight of the rows whose nearest seed it is
+    /// (<paramref name="owners"/>: each row's seed, −1 for none), summed in row order.
+    /// </summary>
+    public static void SeedWeights(int[]? owners, float[]? weights, int seedCount, Span<double> destination)
+    {
+        if (owners is null)
+            throw new InvalidOperationException("Seed distances are not initialised.");
+        if (destination.Length != seedCount)
+            throw new ArgumentException($"{seedCount} seeds have been added, not {destination.Length}.", nameof(destination));
+        destination.Clear();
+        for (long row = 0; row < owners.Length; row++)
+        {
+            if (owners[row] >= 0)
+                destination[owners[row]] += weights is null ? 1.0 : weights[row];
+        }
+    }
+
+    /// <summary>
     /// The <paramref name="count"/> assigned rows (label ≥ 0) of positive weight farthest from their
     /// centroids, farthest first; on equal distances the lower row comes first.
     /// </summary>

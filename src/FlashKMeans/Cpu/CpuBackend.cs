@@ -37,15 +37,20 @@ public sealed class CpuBackend : IKMeansBackend
     /// <summary>The distance of the bindings and scorers it creates: squared Euclidean (cosine fits bind unit rows), or L1.</summary>
     public KMeansDistance Distance { get; init; }
 
+    /// <summary>Whether NaN features are missing values in the rows it binds and scores.</summary>
+    public MissingFeatures MissingFeatures { get; init; }
+
     /// <inheritdoc />
     public IKMeansDataBinding Bind(IBatchSource source, DataSummary summary, int numberOfClusters, CancellationToken cancellationToken)
-        => Distance == KMeansDistance.Manhattan
-            ? new ManhattanDataBinding(source, summary, numberOfClusters, Threads, cancellationToken)
+        => Distance == KMeansDistance.Manhattan ? new ManhattanDataBinding(source, summary, numberOfClusters, Threads, cancellationToken)
+            : MissingFeatures == MissingFeatures.Ignore ? new MissingFeatureDataBinding(source, summary, numberOfClusters, Threads, cancellationToken)
             : new CpuDataBinding(source, summary, numberOfClusters, Threads, UsePruning, seedPruning: SeedPruning);
 
     /// <inheritdoc />
     public IKMeansScorer CreateScorer(ReadOnlyMemory<float> centroids, int dimension)
-        => Distance == KMeansDistance.Manhattan ? new ManhattanScorer(centroids.Span, dimension, Threads) : new CpuScorer(centroids.Span, dimension, Threads);
+        => Distance == KMeansDistance.Manhattan ? new ManhattanScorer(centroids.Span, dimension, Threads)
+            : MissingFeatures == MissingFeatures.Ignore ? new MissingFeatureScorer(centroids.Span, dimension, Threads)
+            : new CpuScorer(centroids.Span, dimension, Threads);
 
     /// <inheritdoc />
     public void Dispose() { }

@@ -430,18 +430,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         return WeightedSum(seedDistances, cancellationToken);
     }
 
-    public void GetSeedWeights(Span<double> weights)
-    {
-        var owners = _seedOwners ?? throw new InvalidOperationException("Seed distances are not initialised.");
-        if (weights.Length != _seedCount)
-            throw new ArgumentException($"{_seedCount} seeds have been added, not {weights.Length}.", nameof(weights));
-        weights.Clear();
-        for (int row = 0; row < owners.Length; row++)
-        {
-            if (owners[row] >= 0)
-                weights[owners[row]] += Weight(row);
-        }
-    }
+    public void GetSeedWeights(Span<double> weights) => HostRowSelection.SeedWeights(_seedOwners, _weights, _seedCount, weights);
 
     public void EvaluateSeedCandidates(ReadOnlySpan<float> candidates, Span<double> potentials, CancellationToken cancellationToken)
     {

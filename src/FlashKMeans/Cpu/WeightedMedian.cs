@@ -25,4 +25,24 @@ internal static class WeightedMedian
         }
         return values[^1];
     }
+
+    /// <summary>
+    /// Each feature's lower weighted median over the rows <paramref name="members"/> of <paramref name="rows"/> (row-major,
+    /// <paramref name="result"/>.Length features), weighted by <paramref name="weights"/> (empty: unit weights).
+    /// </summary>
+    public static void OfRows(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights, ReadOnlySpan<int> members, Span<float> result)
+    {
+        int d = result.Length;
+        var values = new float[members.Length];
+        var valueWeights = new float[members.Length];
+        for (int j = 0; j < d; j++)
+        {
+            for (int i = 0; i < members.Length; i++)
+            {
+                values[i] = rows[members[i] * d + j];
+                valueWeights[i] = weights.IsEmpty ? 1f : weights[members[i]];
+            }
+            result[j] = Lower(values, valueWeights);
+        }
+    }
 }

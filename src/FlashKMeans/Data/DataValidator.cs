@@ -325,6 +325,72 @@ public static class DataValidator
         }
     }
 
+    /// <summary>
+    /// As <see cref="ThrowIfBadRows"/> where NaN means a missing feature (<see cref="MissingFeatures.Ignore"/>): an infinite
+    /// value, or a row with no feature at all, is still an error naming its row.
+    /// </summary>
+    internal static void ThrowIfBadRowsWithMissing(ReadOnlySpan<float> values, int dimension, long firstRow, string parameterName)
+    {
+        for (int r = 0; r < values.Length / dimension; r++)
+        {
+            int present = 0;
+            for (int j = 0; j < dimension; j++)
+            {
+                float v = values[r * dimension + j];
+                if (float.IsInfinity(v))
+                    throw new ArgumentException($"Row {firstRow + r} has an infinite value ({v}) at feature {j}; only NaN means missing.", parameterName);
+                present += float.IsNaN(v) ? 0 : 1;
+            }
+            if (present == 0)
+                throw new ArgumentException($"Row {firstRow + r} has no feature: every value is missing (NaN).", parameterName);
+        }
+    }
+
+    /// <summary>
+    /// The validating pass of data whose NaN features are missing values: rows as <see cref="ThrowIfBadRowsWithMissing"/>
+    /// checks them, weights as every fit checks them; the largest |value| over the features present. It measures no mean,
+    /// so such data is fitted where it lies.
+    /// </summary>
+    internal static DataSummary ScanWithMissing(IBatchSource source, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        int d = source.Dimension;
+        long rows = 0;
+        double totalWeight = 0;
+        float largest = 0;
+        using (var reader = source.OpenReader())
+        {
+            while (reader.TryRead(out var batch))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (batch.Dimension != d)
+                    throw new ArgumentException($"A batch has dimension {batch.Dimension} but the source declares {d}.", nameof(source));
+                if (source.HasWeights && batch.Weights.Length != batch.RowCount)
+                    throw new ArgumentException($"The source declares weights but the batch at row {rows} has none.", nameof(source));
+                var values = batch.Rows.Span;
+                ThrowIfBadRowsWithMissing(values, d, rows, nameof(source));
+                var weights = batch.Weights.Span;
+                if (FirstBadWeight(weights) is var bad and >= 0)
+                    throw new ArgumentException($"Row {rows + bad} has weight {weights[bad]}; weights must be finite and non-negative.", nameof(source));
+                foreach (float v in values)
+                {
+                    if (!float.IsNaN(v))
+                        largest = Math.Max(largest, Math.Abs(v));
+                }
+                foreach (float w in weights)
+                    totalWeight += w;
+                if (weights.IsEmpty)
+                    totalWeight += batch.RowCount;
+                rows += batch.RowCount;
+            }
+        }
+        if (rows == 0)
+            throw new ArgumentException("The data is empty: it has no rows.", nameof(source));
+        if (!(totalWeight > 0))
+            throw new ArgumentException("Every row has weight 0; at least one must be positive.", nameof(source));
+        return new DataSummary(rows, totalWeight, largest);
+    }
+
     /// <summary>The index of the first weight that is negative, NaN or infinite, or −1 when every one is valid.</summary>
     public static int FirstBadWeight(ReadOnlySpan<float> weights)
     {

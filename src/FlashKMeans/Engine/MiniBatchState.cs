@@ -112,7 +112,6 @@ internal sealed class MiniBatchState
         Span<int> labels, Span<float> distances)
     {
         int d = Dimension, k = NumberOfClusters, n = rows.Length / d;
-        var complete = CoordinateWeights is null ? null : CompleteRows(rows);
         if (Relevance is { } relevance)
         {
             // Σ wⱼ(xⱼ − cⱼ)²: rows and centroids scaled by √w for the assignment; the update reads the rows as they are.
@@ -124,11 +123,9 @@ internal sealed class MiniBatchState
             Assign(threads, scaledCentroids, scaled, labels[..n], distances[..n]);
             relevance.Add(rows, weights, labels[..n], Centroids, settings.ForgettingFactor);
         }
-        else if (complete is null || complete.Count == n)
-            Assign(threads, Centroids, rows, labels[..n], distances[..n]);
         else
         {
-            AssignWithMissing(rows, complete, threads, labels[..n], distances[..n]);
+            Assign(threads, Centroids, rows, labels[..n], distances[..n]);
         }
 
         // Per-centroid sums in float64, row by row in order: the same bits at any thread count.
@@ -226,33 +223,16 @@ internal sealed class MiniBatchState
     /// </summary>
     private void MedianSums(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights, ReadOnlySpan<int> labels, double[] sums, double[] batchWeights)
     {
-        int d = Dimension, k = NumberOfClusters, n = labels.Length;
-        var start = new int[k + 1];
-        foreach (int label in labels)
-            start[label + 1]++;
-        for (int c = 0; c < k; c++)
-            start[c + 1] += start[c];
-        var members = new int[n];
-        var fill = (int[])start.Clone();
-        for (int r = 0; r < n; r++)
-            members[fill[labels[r]]++] = r;
-        var values = new float[n];
-        var valueWeights = new float[n];
+        int d = Dimension, k = NumberOfClusters;
+        var (start, members) = LabelGroups.ByLabel(labels, k);
+        var median = new float[d];
         for (int c = 0; c < k; c++)
         {
             if (batchWeights[c] == 0)
                 continue;
-            int count = start[c + 1] - start[c];
+            WeightedMedian.OfRows(rows, weights, members.AsSpan(start[c], start[c + 1] - start[c]), median);
             for (int j = 0; j < d; j++)
-            {
-                for (int i = 0; i < count; i++)
-                {
-                    int r = members[start[c] + i];
-                    values[i] = rows[r * d + j];
-                    valueWeights[i] = weights.IsEmpty ? 1f : weights[r];
-                }
-                sums[c * d + j] = WeightedMedian.Lower(values.AsSpan(0, count), valueWeights.AsSpan(0, count)) * batchWeights[c];
-            }
+                sums[c * d + j] = median[j] * batchWeights[c];
         }
     }
 
@@ -280,105 +260,25 @@ internal sealed class MiniBatchState
     {
         if (_scorer is null || _scorerThreads != threads)
         {
-            _scorer = Distance == KMeansDistance.Manhattan ? new ManhattanScorer(centroids, Dimension, threads) : new CpuScorer(centroids, Dimension, threads);
+            _scorer = Distance == KMeansDistance.Manhattan ? new ManhattanScorer(centroids, Dimension, threads)
+                : CoordinateWeights is not null ? new MissingFeatureScorer(centroids, Dimension, threads)
+                : new CpuScorer(centroids, Dimension, threads);
             _scorerThreads = threads;
-        }
-        else if (_scorer is ManhattanScorer manhattan)
-        {
-            manhattan.SetCentroids(centroids);
         }
         else
         {
-            ((CpuScorer)_scorer).SetCentroids(centroids);
+            switch (_scorer)
+            {
+                case ManhattanScorer manhattan: manhattan.SetCentroids(centroids); break;
+                case MissingFeatureScorer missing: missing.SetCentroids(centroids); break;
+                default: ((CpuScorer)_scorer).SetCentroids(centroids); break;
+            }
         }
         return _scorer;
     }
 
     private IKMeansScorer? _scorer;
     private int _scorerThreads;
-
-    /// <summary>The rows without a missing (NaN) feature, in order.</summary>
-    private List<int> CompleteRows(ReadOnlySpan<float> rows)
-    {
-        int d = Dimension, n = rows.Length / d;
-        var complete = new List<int>(n);
-        for (int r = 0; r < n; r++)
-        {
-            if (!HasNaN(rows.Slice(r * d, d)))
-                complete.Add(r);
-        }
-        return complete;
-    }
-
-    private static bool HasNaN(ReadOnlySpan<float> row)
-    {
-        foreach (float v in row)
-        {
-            if (float.IsNaN(v))
-                return true;
-        }
-        return false;
-    }
-
-    /// <summary>
-    /// Labels and distances of a batch where some rows lack features: the complete rows through the fused kernel, the
-    /// others by their distance over the features they have, scaled by d / (features present) so that it is comparable
-    /// with a complete row's (<see cref="MissingFeatures.Ignore"/>); ties go to the lower index, as in the kernel.
-    /// </summary>
-    private void AssignWithMissing(ReadOnlySpan<float> rows, List<int> complete, int threads, Span<int> labels, Span<float> distances)
-    {
-        int d = Dimension, k = NumberOfClusters, n = rows.Length / d;
-        if (complete.Count > 0)
-        {
-            var packed = new float[(long)complete.Count * d];
-            for (int i = 0; i < complete.Count; i++)
-                rows.Slice(complete[i] * d, d).CopyTo(packed.AsSpan(i * d, d));
-            var completeLabels = new int[complete.Count];
-            var completeDistances = new float[complete.Count];
-            Assign(threads, Centroids, packed, completeLabels, completeDistances);
-            for (int i = 0; i < complete.Count; i++)
-            {
-                labels[complete[i]] = completeLabels[i];
-                distances[complete[i]] = completeDistances[i];
-            }
-        }
-        var present = new int[d];
-        int next = 0;
-        for (int r = 0; r < n; r++)
-        {
-            if (next < complete.Count && complete[next] == r)
-            {
-                next++;
-                continue;
-            }
-            var row = rows.Slice(r * d, d);
-            int count = 0;
-            for (int j = 0; j < d; j++)
-            {
-                if (!float.IsNaN(row[j]))
-                    present[count++] = j;
-            }
-            double best = double.PositiveInfinity;
-            int label = 0;
-            for (int c = 0; c < k; c++)
-            {
-                var centroid = Centroids.AsSpan(c * d, d);
-                double sum = 0;
-                for (int i = 0; i < count; i++)
-                {
-                    double diff = (double)row[present[i]] - centroid[present[i]];
-                    sum += diff * diff;
-                }
-                if (sum < best)
-                {
-                    best = sum;
-                    label = c;
-                }
-            }
-            labels[r] = label;
-            distances[r] = (float)(best * d / count);
-        }
-    }
 
     /// <summary>
     /// Moves the centroids whose seen weight is below <paramref name="ratio"/> × the largest (the lightest first, at most
@@ -400,7 +300,7 @@ internal sealed class MiniBatchState
         for (int r = 0; r < n; r++)
         {
             // A row lacking features cannot become a centroid.
-            mass[r] = CoordinateWeights is not null && HasNaN(rows.Slice(r * d, d)) ? 0
+            mass[r] = CoordinateWeights is not null && MissingFeatureScorer.HasMissing(rows.Slice(r * d, d)) ? 0
                 : (weights.IsEmpty ? 1.0 : weights[r]) * Math.Max(distances[r], 0f);
             total += mass[r];
             candidates += mass[r] > 0 ? 1 : 0;
