@@ -102,6 +102,26 @@ public sealed class MiniBatchTests
     }
 
     [TestMethod]
+    public void A_centroid_move_tolerance_stops_the_fit_once_a_step_moves_the_centroids_less()
+    {
+        const int n = 40_000, d = 8, k = 6;
+        var data = TestData.Blobs(n, d, k, 8.0, seed: 5);
+        KMeansModel Fit(double tolerance)
+        {
+            var options = Options(k, m => { m.MaximumNumberOfEpochs = 20; m.BatchSize = 512; m.MaximumNoImprovement = null; m.CentroidMoveTolerance = tolerance; });
+            options.Algorithm = KMeansAlgorithm.MiniBatch;
+            return new KMeans(options).Fit(data, d);
+        }
+        var untilTheEnd = Fit(0);
+        Assert.IsFalse(untilTheEnd.Converged, "without either test the fit runs every epoch");
+        Assert.AreEqual(20 * (int)Math.Ceiling(n / 512.0), untilTheEnd.Iterations);
+        var stopped = Fit(1e-3);
+        Assert.IsTrue(stopped.Converged);
+        Assert.IsTrue(stopped.Iterations < untilTheEnd.Iterations / 4, $"{stopped.Iterations} steps");
+        Assert.IsTrue(stopped.Inertia <= untilTheEnd.Inertia * 1.01, "stopping early must not cost more than 1 %");
+    }
+
+    [TestMethod]
     public void A_forgetting_factor_follows_a_drifting_stream_that_the_running_mean_cannot()
     {
         const int d = 3, batch = 200, steps = 150;
