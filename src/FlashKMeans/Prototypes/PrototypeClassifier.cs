@@ -1,0 +1,145 @@
+using FlashKMeans.Cpu;
+using FlashKMeans.Data;
+
+namespace FlashKMeans.Prototypes;
+
+/// <summary>
+/// A classifier that condenses each class into a few prototypes (k-means on the class's rows) and predicts from the
+/// nearest prototypes, blended by <see cref="PrototypeClassifierOptions.Routing"/>: the FastKMeans Suite's classifier, on
+/// this engine. Every class with rows gets prototypes; a class without rows gets none and scores 0.
+/// </summary>
+public sealed class PrototypeClassifier
+{
+    private readonly PrototypeClassifierOptions _options;
+
+    /// <param name="options">The settings; copied.</param>
+    public PrototypeClassifier(PrototypeClassifierOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options.Clone();
+    }
+
+    /// <summary>Builds the prototype grid from labelled rows.</summary>
+    /// <param name="rows">n × d row-major features.</param>
+    /// <param name="dimension">d.</param>
+    /// <param name="labels">n class indices in [0, <paramref name="classCount"/>).</param>
+    /// <param name="classCount">C, the number of classes.</param>
+    /// <param name="weights">n non-negative row weights, or empty.</param>
+    /// <param name="cancellationToken">Stops between classes.</param>
+    /// <exception cref="ArgumentException">A label out of range, a bad value or weight, or mismatched lengths; the message names the row.</exception>
+    public PrototypeClassifierModel Fit(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<int> labels, int classCount,
+        ReadOnlySpan<float> weights = default, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(classCount, 1);
+        if (rows.IsEmpty || rows.Length % dimension != 0)
+            throw new ArgumentException($"Expected n × {dimension} values with n ≥ 1, got {rows.Length}.", nameof(rows));
+        int n = rows.Length / dimension, d = dimension;
+        if (labels.Length != n)
+            throw new ArgumentException($"There are {n} rows but {labels.Length} labels.", nameof(labels));
+        if (!weights.IsEmpty && weights.Length != n)
+            throw new ArgumentException($"There are {n} rows but {weights.Length} weights.", nameof(weights));
+        for (int r = 0; r < n; r++)
+        {
+            if ((uint)labels[r] >= (uint)classCount)
+                throw new ArgumentException($"Row {r} has label {labels[r]}; labels must lie in [0, {classCount}).", nameof(labels));
+        }
+        DataValidator.ThrowIfBadRows(rows, d, 0, _options.Distance == KMeansDistance.SquaredEuclidean, nameof(rows));
+        if (DataValidator.FirstBadWeight(weights) is var bad and >= 0)
+            throw new ArgumentException($"Row {bad} has weight {weights[bad]}; weights must be finite and non-negative.", nameof(weights));
+
+        var (start, members) = LabelGroups.ByLabel(labels, classCount);
+        float[]? weightArray = weights.IsEmpty ? null : weights.ToArray();
+        var globalMean = WeightedMean(rows, weights, Enumerable.Range(0, n).ToArray(), d);
+        var prototypes = new List<float>();
+        var classes = new List<int>();
+        for (int c = 0; c < classCount; c++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var own = members.AsSpan(start[c], start[c + 1] - start[c]).ToArray();
+            if (weightArray is null ? own.Length == 0 : own.All(r => weightArray[r] == 0))
+                continue;  // no rows (or no weight): no prototypes
+            var classRows = new float[own.Length * d];
+            for (int i = 0; i < own.Length; i++)
+                rows.Slice(own[i] * d, d).CopyTo(classRows.AsSpan(i * d, d));
+            float[]? classWeights = weightArray is null ? null : own.Select(r => weightArray[r]).ToArray();
+            int k = Math.Min(own.Length, _options.PrototypesPerClass ?? AutomaticCount(classRows, classWeights, globalMean, d));
+            var model = new KMeans(new KMeansOptions
+            {
+                NumberOfClusters = k, Distance = _options.Distance, Seed = KMeans.ProblemSeed(_options.Seed, c), Device = ComputeDevice.Cpu,
+                MaximumNumberOfIterations = _options.MaximumNumberOfIterations, NumberOfThreads = _options.NumberOfThreads,
+            }).Fit(classRows, d, classWeights);
+            prototypes.AddRange(model.Centroids.ToArray());
+            classes.AddRange(Enumerable.Repeat(c, k));
+        }
+        var grid = prototypes.ToArray();
+        if (_options.RepulsionFactor > 0)
+            Repel(grid, classes, rows, labels, d);
+        return new PrototypeClassifierModel(grid, classes.ToArray(), d, classCount, _options);
+    }
+
+    /// <summary>
+    /// k = ⌈3·√n·(1 − s̄)⌉ in [1, n], s̄ the mean cosine similarity of the class's rows to the class mean, about the mean of
+    /// all rows (see <see cref="PrototypeClassifierOptions.PrototypesPerClass"/>).
+    /// </summary>
+    internal static int AutomaticCount(float[] classRows, float[]? classWeights, double[] globalMean, int d)
+    {
+        int n = classRows.Length / d;
+        var mean = WeightedMean(classRows, classWeights, Enumerable.Range(0, n).ToArray(), d);
+        var direction = mean.Select((v, j) => v - globalMean[j]).ToArray();
+        double directionNorm = Math.Sqrt(direction.Sum(v => v * v));
+        double similarity = 0, total = 0;
+        for (int r = 0; r < n; r++)
+        {
+            double w = classWeights?[r] ?? 1.0, dot = 0, norm = 0;
+            for (int j = 0; j < d; j++)
+            {
+                double x = classRows[r * d + j] - globalMean[j];
+                dot += x * direction[j];
+                norm += x * x;
+            }
+            similarity += w * (norm > 0 && directionNorm > 0 ? dot / (Math.Sqrt(norm) * directionNorm) : 0);
+            total += w;
+        }
+        double spread = 1 - (total > 0 ? similarity / total : 0);
+        return (int)Math.Clamp(Math.Ceiling(3 * Math.Sqrt(n) * spread), 1, n);
+    }
+
+    private static double[] WeightedMean(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights, int[] members, int d)
+    {
+        var sum = new double[d];
+        double total = 0;
+        foreach (int r in members)
+        {
+            double w = weights.IsEmpty ? 1 : weights[r];
+            VectorMath.AddScaled(sum, rows.Slice(r * d, d), w);
+            total += w;
+        }
+        for (int j = 0; j < d; j++)
+            sum[j] = total > 0 ? sum[j] / total : 0;
+        return sum;
+    }
+
+    /// <summary>
+    /// One LVQ1 pass: each row, in order, whose nearest prototype (under the grid as built) belongs to another class pushes
+    /// that prototype away, p ← p − α(x − p). Cosine prototypes return to unit length.
+    /// </summary>
+    private void Repel(float[] grid, List<int> classes, ReadOnlySpan<float> rows, ReadOnlySpan<int> labels, int d)
+    {
+        var nearest = KMeansModel.FromCentroids(grid, d, _options.Distance).Predict(rows, d);
+        double alpha = _options.RepulsionFactor;
+        for (int r = 0; r < nearest.Length; r++)
+        {
+            int p = nearest[r];
+            if (classes[p] == labels[r])
+                continue;
+            var prototype = grid.AsSpan(p * d, d);
+            var x = rows.Slice(r * d, d);
+            for (int j = 0; j < d; j++)
+                prototype[j] = (float)(prototype[j] - alpha * (x[j] - prototype[j]));
+        }
+        if (_options.Distance == KMeansDistance.Cosine)
+            VectorMath.NormalizeRows(grid, d);
+    }
+}

@@ -1,0 +1,64 @@
+namespace FlashKMeans.Prototypes;
+
+/// <summary>Settings of <see cref="PrototypeClassifier"/>: the suite's classifier parameters, named as this engine names things.</summary>
+public sealed class PrototypeClassifierOptions
+{
+    /// <summary>
+    /// Prototypes per class; <c>null</c> (the suite's <c>k_init = 'auto'</c>) picks them from each class's dispersion:
+    /// k = ⌈3·√n·(1 − s̄)⌉, clipped to [1, n], where n is the class's row count and s̄ the mean cosine similarity of its
+    /// rows to its mean, both taken about the mean of all rows: a tight class gets 1, a spread or many-modal one up to
+    /// about 3·√n.
+    /// </summary>
+    public int? PrototypesPerClass { get; set; }
+
+    /// <summary>Nearest prototypes a prediction blends; −1 for all.</summary>
+    public int TopK { get; set; } = 5;
+
+    /// <summary>How the top k are blended.</summary>
+    public PrototypeRouting Routing { get; set; } = PrototypeRouting.Softmax;
+
+    /// <summary>Temperature of <see cref="PrototypeRouting.Softmax"/>.</summary>
+    public double Temperature { get; set; } = 0.1;
+
+    /// <summary>
+    /// LVQ1 repulsion after the grid is built: for each row, in order, whose nearest prototype belongs to another class,
+    /// that prototype moves away from it, p ← p − α(x − p), α this factor. 0 (the default) turns it off.
+    /// </summary>
+    public double RepulsionFactor { get; set; }
+
+    /// <summary>The distance between rows and prototypes (squared Euclidean, cosine or L1).</summary>
+    public KMeansDistance Distance { get; set; } = KMeansDistance.SquaredEuclidean;
+
+    /// <summary>Lloyd iterations of each class's k-means.</summary>
+    public int MaximumNumberOfIterations { get; set; } = 100;
+
+    /// <summary>Seed of every random choice.</summary>
+    public int Seed { get; set; }
+
+    /// <summary>CPU threads; <c>null</c> uses every logical processor.</summary>
+    public int? NumberOfThreads { get; set; }
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the bad setting.</summary>
+    public void Validate()
+    {
+        if (PrototypesPerClass is < 1)
+            throw new ArgumentOutOfRangeException(nameof(PrototypesPerClass), PrototypesPerClass, "Must be null (auto) or at least 1.");
+        if (TopK is 0 or < -1)
+            throw new ArgumentOutOfRangeException(nameof(TopK), TopK, "Must be at least 1, or −1 for all prototypes.");
+        if (!Enum.IsDefined(Routing))
+            throw new ArgumentOutOfRangeException(nameof(Routing), Routing, "Unknown routing.");
+        if (!(Temperature > 0) || double.IsInfinity(Temperature))
+            throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "Must be positive and finite.");
+        if (!(RepulsionFactor >= 0 && RepulsionFactor < 1))
+            throw new ArgumentOutOfRangeException(nameof(RepulsionFactor), RepulsionFactor, "Must be in [0, 1).");
+        if (!Enum.IsDefined(Distance))
+            throw new ArgumentOutOfRangeException(nameof(Distance), Distance, "Unknown distance.");
+        if (MaximumNumberOfIterations < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaximumNumberOfIterations), MaximumNumberOfIterations, "Must be at least 1.");
+        if (NumberOfThreads is < 1)
+            throw new ArgumentOutOfRangeException(nameof(NumberOfThreads), NumberOfThreads, "Must be at least 1.");
+    }
+
+    /// <summary>A copy.</summary>
+    public PrototypeClassifierOptions Clone() => (PrototypeClassifierOptions)MemberwiseClone();
+}

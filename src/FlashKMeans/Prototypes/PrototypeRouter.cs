@@ -1,0 +1,61 @@
+namespace FlashKMeans.Prototypes;
+
+/// <summary>The top-k nearest prototypes of one row and their blend weights (see <see cref="PrototypeRouting"/>).</summary>
+internal static class PrototypeRouter
+{
+    /// <summary>
+    /// Fills <paramref name="nearest"/> with the indices of the k = <paramref name="nearest"/>.Length smallest distances,
+    /// nearest first (ties to the lower index), and <paramref name="weights"/> with their routing weights, which sum to 1.
+    /// Similarity is s = 1 / (1 + distance).
+    /// </summary>
+    public static void Route(ReadOnlySpan<float> distances, PrototypeRouting routing, double temperature, Span<int> nearest, Span<double> weights)
+    {
+        int k = nearest.Length;
+        // Selection of the k smallest by (distance, index): k is small next to the prototypes.
+        int found = 0;
+        for (int p = 0; p < distances.Length; p++)
+        {
+            if (found == k && !(distances[p] < distances[nearest[k - 1]]))
+                continue;
+            int at = Math.Min(found, k - 1);
+            while (at > 0 && distances[p] < distances[nearest[at - 1]])
+            {
+                if (at < k)
+                    nearest[at] = nearest[at - 1];
+                at--;
+            }
+            nearest[at] = p;
+            if (found < k)
+                found++;
+        }
+        switch (routing)
+        {
+            case PrototypeRouting.Hard:
+                weights.Clear();
+                weights[0] = 1;
+                return;
+            case PrototypeRouting.Mean:
+                weights.Fill(1.0 / k);
+                return;
+            case PrototypeRouting.Scaled:
+            {
+                double sum = 0;
+                for (int i = 0; i < k; i++)
+                    sum += weights[i] = 1 / (1 + (double)distances[nearest[i]]);
+                for (int i = 0; i < k; i++)
+                    weights[i] /= sum;
+                return;
+            }
+            default:
+            {
+                // softmax(s / T), taken from the largest s for stability.
+                double top = 1 / (1 + (double)distances[nearest[0]]), sum = 0;
+                for (int i = 0; i < k; i++)
+                    sum += weights[i] = Math.Exp((1 / (1 + (double)distances[nearest[i]]) - top) / temperature);
+                for (int i = 0; i < k; i++)
+                    weights[i] /= sum;
+                return;
+            }
+        }
+    }
+}
