@@ -1,3 +1,4 @@
+using Microsoft.ML;
 using FlashKMeans.Backends;
 using FlashKMeans.Data;
 
@@ -17,7 +18,7 @@ namespace FlashKMeans.MLNet;
 /// same values. Cosine and L1 models score through <see cref="KMeansModel.Transform(ReadOnlySpan{float}, Span{float})"/>
 /// on the CPU (cosine normalises the rows first).
 /// </remarks>
-internal sealed class BatchScorer : IDisposable
+internal sealed class BatchScorer : IBlockScorer, IDisposable
 {
     private readonly KMeansModel _model;
     private readonly ScoringDevice _device;
@@ -40,6 +41,10 @@ internal sealed class BatchScorer : IDisposable
     public int Dimension { get; }
 
     public int NumberOfClusters { get; }
+
+    public int NumberOfScores => NumberOfClusters;
+
+    public DataViewSchema AppendColumns(DataViewSchema input) => ClusteringColumns.AppendTo(input, NumberOfClusters);
 
     /// <summary>
     /// Rows per scoring block such that the distance block and the feature block each stay near 16 M floats

@@ -52,11 +52,17 @@ internal static class ClusteringColumns
         return new SchemaShape(columns);
     }
 
-    private static DataViewSchema.Annotations Annotations(string valueKind, uint setId)
+    private static DataViewSchema.Annotations Annotations(string valueKind, uint setId) =>
+        Annotations(ClusteringKind, valueKind, setId, new DataViewSchema.Annotations.Builder());
+
+    /// <summary>
+    /// Adds the annotations ML.NET's scorers put on their columns (the task kind, the column's role, the set id) to
+    /// <paramref name="builder"/>, which may already hold others (slot names, key values).
+    /// </summary>
+    internal static DataViewSchema.Annotations Annotations(string columnKind, string valueKind, uint setId, DataViewSchema.Annotations.Builder builder)
     {
-        var builder = new DataViewSchema.Annotations.Builder();
         // Typed getters: the builder also has an Add(string, DataViewType, Delegate) overload.
-        ValueGetter<ReadOnlyMemory<char>> kind = (ref ReadOnlyMemory<char> v) => v = ClusteringKind.AsMemory();
+        ValueGetter<ReadOnlyMemory<char>> kind = (ref ReadOnlyMemory<char> v) => v = columnKind.AsMemory();
         ValueGetter<ReadOnlyMemory<char>> value = (ref ReadOnlyMemory<char> v) => v = valueKind.AsMemory();
         ValueGetter<uint> set = (ref uint v) => v = setId;
         builder.Add(ScoreColumnKind, TextDataViewType.Instance, kind);
@@ -69,7 +75,7 @@ internal static class ClusteringColumns
     /// One more than the largest <c>ScoreColumnSetId</c> in <paramref name="input"/> (1 where there is none): ML.NET's
     /// scorers number each set of score columns so that evaluators find the newest set.
     /// </summary>
-    private static uint NextScoreColumnSetId(DataViewSchema input)
+    internal static uint NextScoreColumnSetId(DataViewSchema input)
     {
         uint largest = 0;
         foreach (var column in input)

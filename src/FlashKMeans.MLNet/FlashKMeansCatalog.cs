@@ -43,3 +43,23 @@ public static class FlashKMeansClusteringExtensions
         return new GpuKMeansTrainer(options, MLNetInternals.EnvironmentOf(catalog));
     }
 }
+
+/// <summary>
+/// <c>mlContext.MulticlassClassification.Trainers.FlashKMeans(...)</c>: the prototype classifier in ML.NET's multiclass catalog.
+/// </summary>
+public static class FlashKMeansMulticlassExtensions
+{
+    /// <summary>
+    /// A classifier that condenses each class into a few k-means prototypes and predicts from the nearest ones
+    /// (see <see cref="FlashKMeans.Prototypes.PrototypeClassifier"/>).
+    /// </summary>
+    /// <param name="catalog">The multiclass catalog's trainers.</param>
+    /// <param name="options">The settings; they are copied.</param>
+    public static PrototypeClassifierTrainer FlashKMeans(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        PrototypeClassifierTrainer.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(options);
+        return new PrototypeClassifierTrainer(options, MLNetInternals.EnvironmentOf(catalog));
+    }
+}

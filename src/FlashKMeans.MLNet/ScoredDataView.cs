@@ -17,17 +17,17 @@ namespace FlashKMeans.MLNet;
 internal sealed class ScoredDataView : IDataView
 {
     private readonly IDataView _input;
-    private readonly BatchScorer _scorer;
+    private readonly IBlockScorer _scorer;
     private readonly DataViewSchema.Column _features;
     private readonly int _blockRows;
 
-    public ScoredDataView(IDataView input, DataViewSchema.Column features, BatchScorer scorer, int blockRows)
+    public ScoredDataView(IDataView input, DataViewSchema.Column features, IBlockScorer scorer, int blockRows)
     {
         _input = input;
         _features = features;
         _scorer = scorer;
         _blockRows = scorer.RowsPerBlock(blockRows);
-        Schema = ClusteringColumns.AppendTo(input.Schema, scorer.NumberOfClusters);
+        Schema = scorer.AppendColumns(input.Schema);
     }
 
     public bool CanShuffle => false;
@@ -94,7 +94,7 @@ internal sealed class ScoredDataView : IDataView
             _lookAhead = lookAhead;
             _active = active;
             _inputCount = view._input.Schema.Count;
-            _k = view._scorer.NumberOfClusters;
+            _k = view._scorer.NumberOfScores;
             _d = view._scorer.Dimension;
             _nextBlockRows = Math.Min(64, view._blockRows);
         }

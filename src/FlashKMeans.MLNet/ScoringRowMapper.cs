@@ -10,15 +10,15 @@ namespace FlashKMeans.MLNet;
 /// </summary>
 internal sealed class ScoringRowMapper : IRowToRowMapper
 {
-    private readonly BatchScorer _scorer;
+    private readonly IBlockScorer _scorer;
     private readonly DataViewSchema.Column _features;
 
-    public ScoringRowMapper(DataViewSchema inputSchema, DataViewSchema.Column features, BatchScorer scorer)
+    public ScoringRowMapper(DataViewSchema inputSchema, DataViewSchema.Column features, IBlockScorer scorer)
     {
         InputSchema = inputSchema;
         _features = features;
         _scorer = scorer;
-        OutputSchema = ClusteringColumns.AppendTo(inputSchema, scorer.NumberOfClusters);
+        OutputSchema = scorer.AppendColumns(inputSchema);
     }
 
     public DataViewSchema InputSchema { get; }
@@ -66,7 +66,7 @@ internal sealed class ScoringRowMapper : IRowToRowMapper
             _active = active;
             _features = new float[mapper._scorer.Dimension];
             _cachedFeatures = new float[mapper._scorer.Dimension];
-            _scores = new float[mapper._scorer.NumberOfClusters];
+            _scores = new float[mapper._scorer.NumberOfScores];
         }
 
         public override long Position => _input.Position;
