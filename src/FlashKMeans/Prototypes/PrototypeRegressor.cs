@@ -1,0 +1,105 @@
+using FlashKMeans.Cpu;
+using FlashKMeans.Data;
+
+namespace FlashKMeans.Prototypes;
+
+/// <summary>
+/// A regressor over prototypes, in two stages as the FastKMeans Suite builds it: k-means clusters the targets into
+/// strata, then k-means places prototypes in each stratum's features; each prototype carries the weighted mean target of
+/// the rows it holds. A prediction blends the targets of the top-k nearest prototypes (an RBF / Nadaraya–Watson
+/// estimator over the prototypes). Targets may be vectors.
+/// </summary>
+public sealed class PrototypeRegressor
+{
+    private readonly PrototypeRegressorOptions _options;
+
+    /// <param name="options">The settings; copied.</param>
+    public PrototypeRegressor(PrototypeRegressorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options.Clone();
+    }
+
+    /// <summary>Builds the prototypes and their targets.</summary>
+    /// <param name="rows">n × d row-major features.</param>
+    /// <param name="dimension">d.</param>
+    /// <param name="targets">n × t row-major targets.</param>
+    /// <param name="targetDimension">t, values per target (1 for scalar regression).</param>
+    /// <param name="weights">n non-negative row weights, or empty.</param>
+    /// <exception cref="ArgumentException">Mismatched lengths, or a NaN or infinite feature or target (the message names the row).</exception>
+    public PrototypeRegressorModel Fit(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<float> targets, int targetDimension = 1,
+        ReadOnlySpan<float> weights = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(targetDimension, 1);
+        if (rows.IsEmpty || rows.Length % dimension != 0)
+            throw new ArgumentException($"Expected n × {dimension} values with n ≥ 1, got {rows.Length}.", nameof(rows));
+        int n = rows.Length / dimension, d = dimension, t = targetDimension;
+        if (targets.Length != (long)n * t)
+            throw new ArgumentException($"There are {n} rows but {targets.Length} target values; give {t} per row.", nameof(targets));
+        if (!weights.IsEmpty && weights.Length != n)
+            throw new ArgumentException($"There are {n} rows but {weights.Length} weights.", nameof(weights));
+        DataValidator.ThrowIfBadRows(rows, d, 0, _options.Distance == KMeansDistance.SquaredEuclidean, nameof(rows));
+        DataValidator.ThrowIfBadRows(targets, t, 0, true, nameof(targets));
+        if (DataValidator.FirstBadWeight(weights) is var bad and >= 0)
+            throw new ArgumentException($"Row {bad} has weight {weights[bad]}; weights must be finite and non-negative.", nameof(weights));
+
+        // Stage 1: strata of the targets.
+        int strata = Math.Min(_options.TargetStrata, n);
+        var byTarget = Fit(targets, t, strata, KMeansDistance.SquaredEuclidean, weights, seed: _options.Seed);
+        var stratumOf = byTarget.Predict(targets, t);
+        var (start, members) = LabelGroups.ByLabel(stratumOf, strata);
+        var prototypes = new List<float>();
+        var prototypeTargets = new List<float>();
+        float[]? weightArray = weights.IsEmpty ? null : weights.ToArray();
+        for (int s = 0; s < strata; s++)
+        {
+            var own = members.AsSpan(start[s], start[s + 1] - start[s]).ToArray();
+            if (own.Length == 0)
+                continue;
+            var stratumRows = Gather(rows, own, d);
+            var stratumTargets = Gather(targets, own, t);
+            float[]? stratumWeights = weightArray is null ? null : own.Select(r => weightArray[r]).ToArray();
+            if (stratumWeights is not null && stratumWeights.All(w => w == 0))
+                continue;
+            // Stage 2: prototypes in the stratum's features, each carrying the mean target of its rows.
+            int k = Math.Min(_options.PrototypesPerStratum, own.Length);
+            var model = Fit(stratumRows, d, k, _options.Distance, stratumWeights, KMeans.ProblemSeed(_options.Seed, s + 1));
+            var labels = model.Predict(stratumRows, d);
+            var sums = new double[k * t];
+            var totals = new double[k];
+            for (int i = 0; i < own.Length; i++)
+            {
+                double w = stratumWeights?[i] ?? 1.0;
+                totals[labels[i]] += w;
+                VectorMath.AddScaled(sums.AsSpan(labels[i] * t, t), stratumTargets.AsSpan(i * t, t), w);
+            }
+            var centroids = model.Centroids.Span;
+            for (int p = 0; p < k; p++)
+            {
+                if (!(totals[p] > 0))
+                    continue;  // a prototype that holds no weight predicts nothing
+                prototypes.AddRange(centroids.Slice(p * d, d).ToArray());
+                for (int j = 0; j < t; j++)
+                    prototypeTargets.Add((float)(sums[p * t + j] / totals[p]));
+            }
+        }
+        return new PrototypeRegressorModel(prototypes.ToArray(), prototypeTargets.ToArray(), d, t, _options);
+    }
+
+    private KMeansModel Fit(ReadOnlySpan<float> rows, int d, int k, KMeansDistance distance, ReadOnlySpan<float> weights, int seed) =>
+        new KMeans(new KMeansOptions
+        {
+            NumberOfClusters = k, Distance = distance, Seed = seed, Device = ComputeDevice.Cpu,
+            MaximumNumberOfIterations = _options.MaximumNumberOfIterations, NumberOfThreads = _options.NumberOfThreads,
+        }).Fit(rows, d, weights);
+
+    private static float[] Gather(ReadOnlySpan<float> values, int[] rows, int width)
+    {
+        var gathered = new float[rows.Length * width];
+        for (int i = 0; i < rows.Length; i++)
+            values.Slice(rows[i] * width, width).CopyTo(gathered.AsSpan(i * width, width));
+        return gathered;
+    }
+}
