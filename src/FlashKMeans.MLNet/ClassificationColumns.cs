@@ -11,6 +11,17 @@ namespace FlashKMeans.MLNet;
 internal static class ClassificationColumns
 {
     private const string MulticlassKind = "MulticlassClassification";
+    private const string RegressionKind = "Regression";
+
+    /// <summary>A regression scorer's one column: a scalar Single <c>Score</c>, annotated as ML.NET's regression trainers do.</summary>
+    public static DataViewSchema AppendRegression(DataViewSchema input)
+    {
+        var builder = new DataViewSchema.Builder();
+        builder.AddColumns(input);
+        builder.AddColumn(ClusteringColumns.Score, NumberDataViewType.Single,
+            ClusteringColumns.Annotations(RegressionKind, "Score", ClusteringColumns.NextScoreColumnSetId(input), new DataViewSchema.Annotations.Builder()));
+        return builder.ToSchema();
+    }
 
     public static DataViewSchema AppendTo(DataViewSchema input, KeyDataViewType labelType, DataViewSchema.Annotations labelAnnotations)
     {

@@ -63,3 +63,21 @@ public static class FlashKMeansMulticlassExtensions
         return new PrototypeClassifierTrainer(options, MLNetInternals.EnvironmentOf(catalog));
     }
 }
+
+/// <summary><c>mlContext.Regression.Trainers.FlashKMeans(...)</c>: the prototype regressor in ML.NET's regression catalog.</summary>
+public static class FlashKMeansRegressionExtensions
+{
+    /// <summary>
+    /// A regressor over k-means prototypes that carry targets, predicting from the nearest ones
+    /// (see <see cref="FlashKMeans.Prototypes.PrototypeRegressor"/>).
+    /// </summary>
+    /// <param name="catalog">The regression catalog's trainers.</param>
+    /// <param name="options">The settings; they are copied.</param>
+    public static PrototypeRegressionTrainer FlashKMeans(this RegressionCatalog.RegressionTrainers catalog, PrototypeRegressionTrainer.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(options);
+        return new PrototypeRegressionTrainer(options, MLNetInternals.EnvironmentOf(catalog));
+    }
+}
+

@@ -16,17 +16,8 @@ public sealed class PrototypeClassifierTrainer : IEstimator<PrototypeClassifierT
     private readonly IHostEnvironment? _env;
 
     /// <summary>Settings: the columns, plus every setting of <see cref="PrototypeClassifierOptions"/>.</summary>
-    public sealed class Options
+    public sealed class Options : SupervisedTrainerOptions
     {
-        /// <summary>The feature column: a known-size vector of Single.</summary>
-        public string FeatureColumnName = "Features";
-
-        /// <summary>The label column: a key type.</summary>
-        public string LabelColumnName = "Label";
-
-        /// <summary>An optional scalar Single column of non-negative row weights.</summary>
-        public string? ExampleWeightColumnName;
-
         /// <summary>The classifier's settings.</summary>
         public PrototypeClassifierOptions Classifier = new();
 
@@ -72,53 +63,17 @@ public sealed class PrototypeClassifierTrainer : IEstimator<PrototypeClassifierT
     {
         ArgumentNullException.ThrowIfNull(input);
         var o = _options;
-        var features = ClusteringColumns.FindFeatures(input.Schema, o.FeatureColumnName, null, nameof(input));
-        var label = input.Schema.GetColumnOrNull(o.LabelColumnName)
-            ?? throw new ArgumentOutOfRangeException(nameof(input), $"The label column '{o.LabelColumnName}' was not found in the input.");
+        var (features, label, weightColumn) = LabelledRows.Columns(input.Schema, o, nameof(input));
         if (label.Type is not KeyDataViewType { Count: > 0 and <= int.MaxValue } keyType)
             throw new ArgumentOutOfRangeException(nameof(input),
                 $"The label column '{o.LabelColumnName}' has type {label.Type}; it must be a key type of known cardinality (use MapValueToKey).");
-        var weightColumn = o.ExampleWeightColumnName is null ? (DataViewSchema.Column?)null : ClusteringColumns.FindWeights(input.Schema, o.ExampleWeightColumnName, nameof(input));
         int d = ((VectorDataViewType)features.Type).Size;
-        var rows = new List<float>();
-        var labels = new List<int>();
-        var weights = weightColumn is null ? null : new List<float>();
-        long skipped = 0;
-        var needed = new List<DataViewSchema.Column> { features, label };
-        if (weightColumn is { } wc)
-            needed.Add(wc);
-        using (var cursor = input.GetRowCursor(needed))
-        {
-            var getFeatures = cursor.GetGetter<VBuffer<float>>(features);
-            var getLabel = cursor.GetGetter<uint>(label);
-            var getWeight = weightColumn is { } w ? cursor.GetGetter<float>(w) : null;
-            VBuffer<float> buffer = default;
-            var dense = new float[d];
-            while (cursor.MoveNext())
-            {
-                getFeatures(ref buffer);
-                uint key = 0;
-                getLabel(ref key);
-                float weight = 1;
-                getWeight?.Invoke(ref weight);
-                buffer.CopyTo(dense);
-                if (key == 0 || !FlashKMeans.Data.DataValidator.AllFinite(dense) || !(weight >= 0) || float.IsInfinity(weight))
-                {
-                    skipped++;
-                    continue;
-                }
-                rows.AddRange(dense);
-                labels.Add((int)key - 1);
-                weights?.Add(weight);
-            }
-        }
-        if (labels.Count == 0)
-            throw new InvalidOperationException($"No usable rows: all {skipped} rows had a missing label or feature (or a bad weight).");
+        var (rows, keys, weights, skipped) = LabelledRows.Read<uint>(input, features, label, weightColumn, key => key != 0);
         using var channel = _env?.Start("FlashKMeans");
         if (skipped > 0)
             channel?.Warning(MessageSensitivity.None, $"FlashKMeans: {skipped} rows with a missing label or feature (or a bad weight) were skipped.");
-        var model = new PrototypeClassifier(o.Classifier).Fit(rows.ToArray(), d, labels.ToArray(), (int)keyType.Count, weights?.ToArray() ?? default);
-        channel?.Info(MessageSensitivity.None, $"FlashKMeans: {model.PrototypeClasses.Count} prototypes for {model.ClassCount} classes from {labels.Count} rows.");
+        var model = new PrototypeClassifier(o.Classifier).Fit(rows, d, keys.Select(k => (int)k - 1).ToArray(), (int)keyType.Count, weights);
+        channel?.Info(MessageSensitivity.None, $"FlashKMeans: {model.PrototypeClasses.Count} prototypes for {model.ClassCount} classes from {keys.Length} rows.");
         return new PrototypeClassifierTransformer(model, o.FeatureColumnName, keyType, label.Annotations, GpuKMeansTrainer.Defaults.BatchSize);
     }
 }

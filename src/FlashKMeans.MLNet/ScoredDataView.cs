@@ -137,6 +137,16 @@ internal sealed class ScoredDataView : IDataView
                 };
                 return (ValueGetter<TValue>)(Delegate)score;
             }
+            if (column.Name == ClusteringColumns.Score && typeof(TValue) == typeof(float))
+            {
+                // A scalar score (regression): the scorer's single value per row.
+                ValueGetter<float> scalar = (ref float value) =>
+                {
+                    int at = Locate(); // fills the block (and _scores) before it is read
+                    value = _scores![at * _k];
+                };
+                return (ValueGetter<TValue>)(Delegate)scalar;
+            }
             if (column.Name == ClusteringColumns.PredictedLabel && typeof(TValue) == typeof(uint))
             {
                 ValueGetter<uint> label = (ref uint value) =>

@@ -97,6 +97,16 @@ internal sealed class ScoringRowMapper : IRowToRowMapper
                 };
                 return (ValueGetter<TValue>)(Delegate)score;
             }
+            if (column.Name == ClusteringColumns.Score && typeof(TValue) == typeof(float))
+            {
+                // A scalar score (regression): the scorer's single value.
+                ValueGetter<float> scalar = (ref float value) =>
+                {
+                    Compute();
+                    value = _scores[0];
+                };
+                return (ValueGetter<TValue>)(Delegate)scalar;
+            }
             if (column.Name == ClusteringColumns.PredictedLabel && typeof(TValue) == typeof(uint))
             {
                 ValueGetter<uint> label = (ref uint value) =>

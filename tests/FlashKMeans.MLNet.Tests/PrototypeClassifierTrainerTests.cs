@@ -77,6 +77,46 @@ public sealed class PrototypeClassifierTrainerTests
         }
     }
 
+    public sealed class Sample
+    {
+        public float Label { get; set; }
+
+        [VectorType(3)]
+        public float[] Features { get; set; } = [];
+    }
+
+    public sealed class Estimate
+    {
+        public float Score { get; set; }
+    }
+
+    [TestMethod]
+    public void The_regressor_evaluates_and_predicts_as_the_engine_does()
+    {
+        var random = new Random(7);
+        var samples = Enumerable.Range(0, 3000).Select(_ =>
+        {
+            var x = Enumerable.Range(0, 3).Select(_ => (float)(4 * random.NextDouble() - 2)).ToArray();
+            return new Sample { Features = x, Label = (float)(Math.Sin(2 * x[0]) + x[1] * x[1] - 0.5 * x[2]) };
+        }).ToList();
+        samples[5].Label = float.NaN;  // skipped, not trained on
+        var ml = new MLContext(seed: 1);
+        var model = ml.Regression.Trainers.FlashKMeans(new PrototypeRegressionTrainer.Options
+        {
+            Regressor = new PrototypeRegressorOptions { TargetStrata = 10, PrototypesPerStratum = 20 },
+        }).Fit(ml.Data.LoadFromEnumerable(samples.Take(2500)));
+        var test = samples.Skip(2500).ToList();
+        var metrics = ml.Regression.Evaluate(model.Transform(ml.Data.LoadFromEnumerable(test)));
+        var predicted = model.Model.Predict(test.SelectMany(s => s.Features).ToArray());
+        double mean = test.Average(s => (double)s.Label);
+        double r2 = 1 - test.Select((s, i) => Math.Pow(s.Label - predicted[i], 2)).Sum() / test.Sum(s => Math.Pow(s.Label - mean, 2));
+        Assert.AreEqual(r2, metrics.RSquared, 1e-6);
+        Assert.IsTrue(metrics.RSquared > 0.8, $"R² {metrics.RSquared}");
+        var engine = ml.Model.CreatePredictionEngine<Sample, Estimate>(model);
+        for (int i = 0; i < 10; i++)
+            Assert.AreEqual(predicted[i], engine.Predict(test[i]).Score, 1e-6f);
+    }
+
     [TestMethod]
     public void A_label_that_is_not_a_key_is_refused_by_name()
     {

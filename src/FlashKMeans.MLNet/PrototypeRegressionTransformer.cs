@@ -1,0 +1,19 @@
+using FlashKMeans.Prototypes;
+
+namespace FlashKMeans.MLNet;
+
+/// <summary>
+/// A fitted <see cref="PrototypeRegressionTrainer"/>: appends a scalar <c>Score</c>, as ML.NET's regression trainers do, so
+/// that <c>Regression.Evaluate</c> and <c>PredictionEngine</c> work. Not yet savable as an ML.NET zip.
+/// </summary>
+public sealed class PrototypeRegressionTransformer : BlockScoringTransformer
+{
+    internal PrototypeRegressionTransformer(PrototypeRegressorModel model, string featureColumnName, int blockRows)
+        : base(new PrototypeRegressionScorer(model), featureColumnName, blockRows)
+    {
+        Model = model;
+    }
+
+    /// <summary>The engine's model: prototypes, their targets, and prediction on raw arrays.</summary>
+    public PrototypeRegressorModel Model { get; }
+}
