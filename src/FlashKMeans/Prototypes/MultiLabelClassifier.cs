@@ -1,0 +1,79 @@
+namespace FlashKMeans.Prototypes;
+
+/// <summary>
+/// A multi-label (tagging) classifier over prototypes, as the FastKMeans Suite's: each tag gets k-means prototypes from
+/// the rows that carry it; a row's score for a tag is its largest similarity s = 1 / (1 + distance) to that tag's
+/// prototypes, and <see cref="MultiLabelOptions.Threshold"/> turns scores into tags.
+/// </summary>
+public sealed class MultiLabelClassifier
+{
+    private readonly MultiLabelOptions _options;
+
+    /// <param name="options">The settings; copied.</param>
+    public MultiLabelClassifier(MultiLabelOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options.Clone();
+    }
+
+    /// <summary>Builds each tag's prototypes.</summary>
+    /// <param name="rows">n × d row-major features.</param>
+    /// <param name="dimension">d.</param>
+    /// <param name="tags">n × T row-major: whether row i carries tag j.</param>
+    /// <param name="tagCount">T.</param>
+    /// <param name="weights">n non-negative row weights, or empty.</param>
+    /// <exception cref="ArgumentException">Mismatched lengths, a bad value or weight (the message names the row).</exception>
+    public MultiLabelModel Fit(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<bool> tags, int tagCount, ReadOnlySpan<float> weights = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(tagCount, 1);
+        if (rows.IsEmpty || rows.Length % dimension != 0)
+            throw new ArgumentException($"Expected n × {dimension} values with n ≥ 1, got {rows.Length}.", nameof(rows));
+        int n = rows.Length / dimension, d = dimension;
+        if (tags.Length != (long)n * tagCount)
+            throw new ArgumentException($"There are {n} rows but {tags.Length} tag flags; give {tagCount} per row.", nameof(tags));
+        if (!weights.IsEmpty && weights.Length != n)
+            throw new ArgumentException($"There are {n} rows but {weights.Length} weights.", nameof(weights));
+        Data.DataValidator.ThrowIfBadRows(rows, d, 0, _options.Distance == KMeansDistance.SquaredEuclidean, nameof(rows));
+        if (Data.DataValidator.FirstBadWeight(weights) is var bad and >= 0)
+            throw new ArgumentException($"Row {bad} has weight {weights[bad]}; weights must be finite and non-negative.", nameof(weights));
+        var everyRow = Enumerable.Range(0, n).ToArray();
+        float[]? weightArray = weights.IsEmpty ? null : weights.ToArray();
+        var allRows = rows.ToArray();
+        var globalMean = new double[d];
+        {
+            double total = 0;
+            for (int r = 0; r < n; r++)
+            {
+                double w = weightArray?[r] ?? 1;
+                Cpu.VectorMath.AddScaled(globalMean, allRows.AsSpan(r * d, d), w);
+                total += w;
+            }
+            for (int j = 0; j < d; j++)
+                globalMean[j] /= total;
+        }
+        var prototypes = new List<float>();
+        var owners = new List<int>();
+        var tagArray = tags.ToArray();
+        for (int t = 0; t < tagCount; t++)
+        {
+            var own = everyRow.Where(r => tagArray[r * tagCount + t] && (weightArray is null || weightArray[r] > 0)).ToArray();
+            if (own.Length == 0)
+                continue;  // a tag no row carries gets no prototypes and scores 0
+            var tagRows = new float[own.Length * d];
+            for (int i = 0; i < own.Length; i++)
+                allRows.AsSpan(own[i] * d, d).CopyTo(tagRows.AsSpan(i * d, d));
+            float[]? tagWeights = weightArray is null ? null : own.Select(r => weightArray[r]).ToArray();
+            int k = Math.Min(own.Length, _options.PrototypesPerTag ?? PrototypeClassifier.AutomaticCount(tagRows, tagWeights, globalMean, d));
+            var model = new KMeans(new KMeansOptions
+            {
+                NumberOfClusters = k, Distance = _options.Distance, Seed = KMeans.ProblemSeed(_options.Seed, t), Device = ComputeDevice.Cpu,
+                MaximumNumberOfIterations = _options.MaximumNumberOfIterations, NumberOfThreads = _options.NumberOfThreads,
+            }).Fit(tagRows, d, tagWeights);
+            prototypes.AddRange(model.Centroids.ToArray());
+            owners.AddRange(Enumerable.Repeat(t, k));
+        }
+        return new MultiLabelModel(prototypes.ToArray(), owners.ToArray(), d, tagCount, _options);
+    }
+}

@@ -1,0 +1,60 @@
+namespace FlashKMeans.Prototypes;
+
+/// <summary>How <see cref="MultiLabelModel"/> turns tag scores into tags.</summary>
+public enum TagThreshold
+{
+    /// <summary>Every tag whose score reaches <see cref="MultiLabelOptions.FixedThreshold"/>.</summary>
+    Fixed = 0,
+
+    /// <summary>
+    /// The suite's <c>gap</c>: sort the scores and cut at the largest drop, keeping at least one tag. The drop is measured
+    /// as a ratio, not a difference (the suite's form), which on similarities 1 / (1 + d²) often cut between a row's
+    /// own tags.
+    /// </summary>
+    Gap = 1,
+}
+
+/// <summary>Settings of <see cref="MultiLabelClassifier"/>.</summary>
+public sealed class MultiLabelOptions
+{
+    /// <summary>Prototypes per tag; <c>null</c> picks them from the tag's rows as <see cref="PrototypeClassifierOptions.PrototypesPerClass"/> does for a class.</summary>
+    public int? PrototypesPerTag { get; set; }
+
+    /// <summary>How scores become tags.</summary>
+    public TagThreshold Threshold { get; set; } = TagThreshold.Gap;
+
+    /// <summary>The score a tag needs under <see cref="TagThreshold.Fixed"/>.</summary>
+    public double FixedThreshold { get; set; } = 0.5;
+
+    /// <summary>The distance between rows and prototypes.</summary>
+    public KMeansDistance Distance { get; set; } = KMeansDistance.SquaredEuclidean;
+
+    /// <summary>Lloyd iterations of each tag's k-means.</summary>
+    public int MaximumNumberOfIterations { get; set; } = 100;
+
+    /// <summary>Seed of every random choice.</summary>
+    public int Seed { get; set; }
+
+    /// <summary>CPU threads; <c>null</c> uses every logical processor.</summary>
+    public int? NumberOfThreads { get; set; }
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the bad setting.</summary>
+    public void Validate()
+    {
+        if (PrototypesPerTag is < 1)
+            throw new ArgumentOutOfRangeException(nameof(PrototypesPerTag), PrototypesPerTag, "Must be null (auto) or at least 1.");
+        if (!Enum.IsDefined(Threshold))
+            throw new ArgumentOutOfRangeException(nameof(Threshold), Threshold, "Unknown threshold.");
+        if (!(FixedThreshold >= 0 && FixedThreshold <= 1))
+            throw new ArgumentOutOfRangeException(nameof(FixedThreshold), FixedThreshold, "Must be in [0, 1].");
+        if (!Enum.IsDefined(Distance))
+            throw new ArgumentOutOfRangeException(nameof(Distance), Distance, "Unknown distance.");
+        if (MaximumNumberOfIterations < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaximumNumberOfIterations), MaximumNumberOfIterations, "Must be at least 1.");
+        if (NumberOfThreads is < 1)
+            throw new ArgumentOutOfRangeException(nameof(NumberOfThreads), NumberOfThreads, "Must be at least 1.");
+    }
+
+    /// <summary>A copy.</summary>
+    public MultiLabelOptions Clone() => (MultiLabelOptions)MemberwiseClone();
+}
