@@ -9,6 +9,7 @@ using FlashKMeans;
 // prints one "RESULT key=value ..." line, so the script can put it beside scikit-learn's numbers.
 //   flashkmeans-cpubench fit --data X.f32 --init C.f32 --dimension 128 --iterations 10 [--pruning] [--threads T]
 //   flashkmeans-cpubench peak [--threads T]      measured float32 FMA peak of this machine
+//   flashkmeans-cpubench prototypes --data DIR [--threads T]   the prototype models on bench/prototypes_vs_sklearn.py's splits
 //   flashkmeans-cpubench stream --data X.f32 --init C.f32 --dimension 128 --k K --batch B [--threads T]
 //                                                 one mini-batch pass (MiniBatchKMeans.PartialFit per batch)
 var arguments = args.ToList();
@@ -23,6 +24,60 @@ int threads = int.Parse(Value("--threads", Environment.ProcessorCount.ToString(C
 if (args.Length > 0 && args[0] == "peak")
 {
     Console.WriteLine(FormattableString.Invariant($"RESULT method=fma-peak threads={threads} gflops={FmaPeak.Measure(threads):F1}"));
+    return 0;
+}
+
+if (args.Length > 0 && args[0] == "prototypes")
+{
+    // The prototype models on the data bench/prototypes_vs_sklearn.py wrote, with at most 5 % of the training rows as
+    // prototypes: accuracy or R² on the test split and the prediction time (mean of 20).
+    string dir = Value("--data");
+    foreach (var (name, dim, classes) in new[] { ("digits", 64, 10), ("wine", 13, 3), ("breast_cancer", 30, 2), ("diabetes", 10, 0) })
+    {
+        var trainRows = ReadFloats($"{dir}/{name}.train.f32");
+        var testRows = ReadFloats($"{dir}/{name}.test.f32");
+        int trainCount = trainRows.Length / dim, m = testRows.Length / dim, budget = Math.Max(1, trainCount / 20);
+        var timer = new Stopwatch();
+        if (classes > 0)
+        {
+            var trainLabels = MemoryMarshal.Cast<byte, int>(File.ReadAllBytes($"{dir}/{name}.train.labels")).ToArray();
+            var testLabels = MemoryMarshal.Cast<byte, int>(File.ReadAllBytes($"{dir}/{name}.test.labels")).ToArray();
+            foreach (var routing in Enum.GetValues<FlashKMeans.Prototypes.PrototypeRouting>())
+            {
+                var classifier = new FlashKMeans.Prototypes.PrototypeClassifier(new FlashKMeans.Prototypes.PrototypeClassifierOptions
+                {
+                    PrototypesPerClass = Math.Max(1, budget / classes), Routing = routing, Seed = 1, NumberOfThreads = threads,
+                }).Fit(trainRows, dim, trainLabels, classes);
+                classifier.Predict(testRows);
+                timer.Restart();
+                int[] predicted = [];
+                for (int i = 0; i < 20; i++)
+                    predicted = classifier.Predict(testRows);
+                double accuracy = predicted.Zip(testLabels).Count(p => p.First == p.Second) / (double)m;
+                Console.WriteLine(FormattableString.Invariant(
+                    $"RESULT data={name} method=flashkmeans-prototypes-{routing.ToString().ToLowerInvariant()} prototypes={classifier.PrototypeClasses.Count} accuracy={accuracy:F4} predict_ms={timer.Elapsed.TotalMilliseconds / 20:F3}"));
+            }
+        }
+        else
+        {
+            var trainTargets = ReadFloats($"{dir}/{name}.train.labels");
+            var testTargets = ReadFloats($"{dir}/{name}.test.labels");
+            int side = Math.Max(1, (int)Math.Sqrt(budget));
+            var regressor = new FlashKMeans.Prototypes.PrototypeRegressor(new FlashKMeans.Prototypes.PrototypeRegressorOptions
+            {
+                TargetStrata = side, PrototypesPerStratum = Math.Max(1, budget / side), Seed = 1, NumberOfThreads = threads,
+            }).Fit(trainRows, dim, trainTargets);
+            regressor.Predict(testRows);
+            timer.Restart();
+            float[] predicted = [];
+            for (int i = 0; i < 20; i++)
+                predicted = regressor.Predict(testRows);
+            double mean = testTargets.Average(v => (double)v);
+            double r2 = 1 - predicted.Zip(testTargets).Sum(p => Math.Pow(p.First - p.Second, 2)) / testTargets.Sum(v => Math.Pow(v - mean, 2));
+            Console.WriteLine(FormattableString.Invariant(
+                $"RESULT data={name} method=flashkmeans-prototypes prototypes={regressor.PrototypeTargets.Length} r2={r2:F4} predict_ms={timer.Elapsed.TotalMilliseconds / 20:F3}"));
+        }
+    }
     return 0;
 }
 

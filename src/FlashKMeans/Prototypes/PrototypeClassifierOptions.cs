@@ -15,7 +15,7 @@ public sealed class PrototypeClassifierOptions
     public int TopK { get; set; } = 5;
 
     /// <summary>How the top k are blended.</summary>
-    public PrototypeRouting Routing { get; set; } = PrototypeRouting.Softmax;
+    public PrototypeRouting Routing { get; set; } = PrototypeRouting.Scaled;
 
     /// <summary>Temperature of <see cref="PrototypeRouting.Softmax"/>.</summary>
     public double Temperature { get; set; } = 0.1;
