@@ -22,4 +22,7 @@ internal interface IBlockScorer
 
     /// <summary>The input schema with Score and PredictedLabel appended.</summary>
     DataViewSchema AppendColumns(DataViewSchema input);
+
+    /// <summary>The predicted tags of one row's scores, for scorers whose PredictedLabel is a vector of Boolean (multi-label).</summary>
+    void Tags(ReadOnlySpan<float> scores, Span<bool> tags) => throw new NotSupportedException("This model predicts a key, not tags.");
 }

@@ -1,4 +1,3 @@
-using FlashKMeans.Data;
 using FlashKMeans.Prototypes;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -18,16 +17,7 @@ internal sealed class PrototypeBlockScorer(PrototypeClassifierModel model, KeyDa
     public void Score(Span<float> rows, int count, Span<float> scores, Span<uint> labels)
     {
         int d = Dimension, c = NumberOfScores;
-        var missing = new bool[count];
-        for (int i = 0; i < count; i++)
-        {
-            var row = rows.Slice(i * d, d);
-            if (!DataValidator.AllFinite(row))
-            {
-                missing[i] = true;
-                row.Clear();  // scored as a placeholder, then reported as missing
-            }
-        }
+        var missing = MissingRows.Clear(rows, count, d);  // scored as placeholders, then reported as missing
         var block = scores[..(count * c)];
         model.PredictScores(rows[..(count * d)], block);
         for (int i = 0; i < count; i++)

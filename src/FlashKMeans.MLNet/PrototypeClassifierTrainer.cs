@@ -10,10 +10,8 @@ namespace FlashKMeans.MLNet;
 /// <c>mlContext.MulticlassClassification.Trainers.FlashKMeans(...)</c>. The label is a key column (map text or numbers with
 /// <c>MapValueToKey</c> first); rows with a missing label or a NaN or infinite feature are skipped and counted.
 /// </summary>
-public sealed class PrototypeClassifierTrainer : IEstimator<PrototypeClassifierTransformer>
+public sealed class PrototypeClassifierTrainer : SupervisedTrainer<PrototypeClassifierTrainer.Options, PrototypeClassifierTransformer>
 {
-    private readonly Options _options;
-    private readonly IHostEnvironment? _env;
 
     /// <summary>Settings: the columns, plus every setting of <see cref="PrototypeClassifierOptions"/>.</summary>
     public sealed class Options : SupervisedTrainerOptions
@@ -21,7 +19,9 @@ public sealed class PrototypeClassifierTrainer : IEstimator<PrototypeClassifierT
         /// <summary>The classifier's settings.</summary>
         public PrototypeClassifierOptions Classifier = new();
 
-        internal Options Clone()
+        internal override void Validate() => Classifier.Validate();
+
+        internal override SupervisedTrainerOptions Copy()
         {
             var copy = (Options)MemberwiseClone();
             copy.Classifier = Classifier.Clone();
@@ -31,21 +31,18 @@ public sealed class PrototypeClassifierTrainer : IEstimator<PrototypeClassifierT
 
     /// <summary>Creates the trainer; prefer the catalog extension.</summary>
     public PrototypeClassifierTrainer(Options options, IHostEnvironment? environment = null)
+        : base(options, environment)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Classifier.Validate();
-        _options = options.Clone();
-        _env = environment;
     }
 
     /// <inheritdoc />
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        ClusteringColumns.CheckShape(inputSchema, _options.FeatureColumnName, _options.ExampleWeightColumnName, nameof(inputSchema));
-        var label = inputSchema.FirstOrDefault(c => c.Name == _options.LabelColumnName);
+        ClusteringColumns.CheckShape(inputSchema, Settings.FeatureColumnName, Settings.ExampleWeightColumnName, nameof(inputSchema));
+        var label = inputSchema.FirstOrDefault(c => c.Name == Settings.LabelColumnName);
         if (label.Name is null || !label.IsKey)
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"The label column '{_options.LabelColumnName}' must exist and be a key type (use MapValueToKey).");
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"The label column '{Settings.LabelColumnName}' must exist and be a key type (use MapValueToKey).");
         var columns = inputSchema.Where(c => c.Name is not (ClusteringColumns.Score or ClusteringColumns.PredictedLabel)).ToList();
         // The predicted key carries the label's values, as ML.NET's multiclass trainers promise (MapKeyToValue needs them).
         var keyValues = label.Annotations.Where(a => a.Name == "KeyValues").ToList();
@@ -59,17 +56,17 @@ public sealed class PrototypeClassifierTrainer : IEstimator<PrototypeClassifierT
 
     /// <summary>Reads the input once into memory, grouped by class, and builds the prototype grid.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type; the message names it.</exception>
-    public PrototypeClassifierTransformer Fit(IDataView input)
+    public override PrototypeClassifierTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var o = _options;
+        var o = Settings;
         var (features, label, weightColumn) = LabelledRows.Columns(input.Schema, o, nameof(input));
         if (label.Type is not KeyDataViewType { Count: > 0 and <= int.MaxValue } keyType)
             throw new ArgumentOutOfRangeException(nameof(input),
                 $"The label column '{o.LabelColumnName}' has type {label.Type}; it must be a key type of known cardinality (use MapValueToKey).");
         int d = ((VectorDataViewType)features.Type).Size;
         var (rows, keys, weights, skipped) = LabelledRows.Read<uint>(input, features, label, weightColumn, key => key != 0);
-        using var channel = _env?.Start("FlashKMeans");
+        using var channel = Environment?.Start("FlashKMeans");
         if (skipped > 0)
             channel?.Warning(MessageSensitivity.None, $"FlashKMeans: {skipped} rows with a missing label or feature (or a bad weight) were skipped.");
         var model = new PrototypeClassifier(o.Classifier).Fit(rows, d, keys.Select(k => (int)k - 1).ToArray(), (int)keyType.Count, weights);

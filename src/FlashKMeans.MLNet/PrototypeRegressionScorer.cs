@@ -1,4 +1,3 @@
-using FlashKMeans.Data;
 using FlashKMeans.Prototypes;
 using Microsoft.ML;
 
@@ -17,16 +16,7 @@ internal sealed class PrototypeRegressionScorer(PrototypeRegressorModel model) :
     public void Score(Span<float> rows, int count, Span<float> scores, Span<uint> labels)
     {
         int d = Dimension;
-        var missing = new bool[count];
-        for (int i = 0; i < count; i++)
-        {
-            var row = rows.Slice(i * d, d);
-            if (!DataValidator.AllFinite(row))
-            {
-                missing[i] = true;
-                row.Clear();
-            }
-        }
+        var missing = MissingRows.Clear(rows, count, d);  // scored as placeholders, then reported as missing
         var predictions = model.Predict(rows[..(count * d)]);
         for (int i = 0; i < count; i++)
         {

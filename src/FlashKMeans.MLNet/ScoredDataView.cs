@@ -147,6 +147,18 @@ internal sealed class ScoredDataView : IDataView
                 };
                 return (ValueGetter<TValue>)(Delegate)scalar;
             }
+            if (column.Name == ClusteringColumns.PredictedLabel && typeof(TValue) == typeof(VBuffer<bool>))
+            {
+                // Tags (multi-label): from the row's scores by the model's threshold rule.
+                ValueGetter<VBuffer<bool>> tags = (ref VBuffer<bool> value) =>
+                {
+                    int at = Locate();
+                    var editor = VBufferEditor.Create(ref value, _k);
+                    _view._scorer.Tags(_scores.AsSpan(at * _k, _k), editor.Values);
+                    value = editor.Commit();
+                };
+                return (ValueGetter<TValue>)(Delegate)tags;
+            }
             if (column.Name == ClusteringColumns.PredictedLabel && typeof(TValue) == typeof(uint))
             {
                 ValueGetter<uint> label = (ref uint value) =>

@@ -107,6 +107,17 @@ internal sealed class ScoringRowMapper : IRowToRowMapper
                 };
                 return (ValueGetter<TValue>)(Delegate)scalar;
             }
+            if (column.Name == ClusteringColumns.PredictedLabel && typeof(TValue) == typeof(VBuffer<bool>))
+            {
+                ValueGetter<VBuffer<bool>> tags = (ref VBuffer<bool> value) =>
+                {
+                    Compute();
+                    var editor = VBufferEditor.Create(ref value, _scores.Length);
+                    _mapper._scorer.Tags(_scores, editor.Values);
+                    value = editor.Commit();
+                };
+                return (ValueGetter<TValue>)(Delegate)tags;
+            }
             if (column.Name == ClusteringColumns.PredictedLabel && typeof(TValue) == typeof(uint))
             {
                 ValueGetter<uint> label = (ref uint value) =>

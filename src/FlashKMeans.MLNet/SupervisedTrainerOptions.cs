@@ -11,4 +11,10 @@ public abstract class SupervisedTrainerOptions
 
     /// <summary>An optional scalar Single column of non-negative row weights.</summary>
     public string? ExampleWeightColumnName;
+
+    /// <summary>Throws, naming the bad setting of the model's options.</summary>
+    internal abstract void Validate();
+
+    /// <summary>A copy that shares nothing mutable with this one.</summary>
+    internal abstract SupervisedTrainerOptions Copy();
 }

@@ -61,6 +61,9 @@ public sealed class MultiLabelModel
         return tags;
     }
 
+    /// <summary>The tags one row's scores give under this model's threshold rule.</summary>
+    internal void ChooseTags(ReadOnlySpan<float> scores, Span<bool> tags) => Choose(scores, tags, _options.Threshold, _options.FixedThreshold);
+
     /// <summary>The tags one row's scores give (see <see cref="TagThreshold"/>); ties in score keep the lower tag first.</summary>
     internal static void Choose(ReadOnlySpan<float> scores, Span<bool> tags, TagThreshold threshold, double fixedThreshold)
     {

@@ -1,0 +1,19 @@
+using FlashKMeans.Prototypes;
+
+namespace FlashKMeans.MLNet;
+
+/// <summary>
+/// A fitted <see cref="MultiLabelTrainer"/>: appends <c>Score</c> (one score per tag) and <c>PredictedLabel</c> (a vector of
+/// Boolean, one per tag). Not yet savable as an ML.NET zip.
+/// </summary>
+public sealed class MultiLabelTransformer : BlockScoringTransformer
+{
+    internal MultiLabelTransformer(MultiLabelModel model, string featureColumnName, int blockRows)
+        : base(new MultiLabelScorer(model), featureColumnName, blockRows)
+    {
+        Model = model;
+    }
+
+    /// <summary>The engine's model: each tag's prototypes, and scoring on raw arrays.</summary>
+    public MultiLabelModel Model { get; }
+}
