@@ -13,12 +13,15 @@ internal static class ClassificationColumns
     private const string MulticlassKind = "MulticlassClassification";
     private const string RegressionKind = "Regression";
 
-    /// <summary>A regression scorer's one column: a scalar Single <c>Score</c>, annotated as ML.NET's regression trainers do.</summary>
-    public static DataViewSchema AppendRegression(DataViewSchema input)
+    /// <summary>
+    /// A regression scorer's one column: <c>Score</c>, a scalar Single annotated as ML.NET's regression trainers do, or a
+    /// vector of <paramref name="targets"/> Single values for vector targets.
+    /// </summary>
+    public static DataViewSchema AppendRegression(DataViewSchema input, int targets)
     {
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(input);
-        builder.AddColumn(ClusteringColumns.Score, NumberDataViewType.Single,
+        builder.AddColumn(ClusteringColumns.Score, targets == 1 ? NumberDataViewType.Single : new VectorDataViewType(NumberDataViewType.Single, targets),
             ClusteringColumns.Annotations(RegressionKind, "Score", ClusteringColumns.NextScoreColumnSetId(input), new DataViewSchema.Annotations.Builder()));
         return builder.ToSchema();
     }

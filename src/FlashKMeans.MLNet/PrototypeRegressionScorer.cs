@@ -3,12 +3,12 @@ using Microsoft.ML;
 
 namespace FlashKMeans.MLNet;
 
-/// <summary>The scalar prediction of blocks of rows, from a <see cref="PrototypeRegressorModel"/> of one target value.</summary>
+/// <summary>The predictions of blocks of rows (a scalar, or a vector for vector targets), from a <see cref="PrototypeRegressorModel"/>.</summary>
 internal sealed class PrototypeRegressionScorer(PrototypeRegressorModel model) : IBlockScorer
 {
     public int Dimension => model.Dimension;
 
-    public int NumberOfScores => 1;
+    public int NumberOfScores => model.TargetDimension;
 
     public int RowsPerBlock(int requested) =>
         (int)Math.Clamp(Math.Min(requested, (16L << 20) / Math.Max(model.PrototypeTargets.Length, Dimension)), 1, requested);
@@ -17,13 +17,15 @@ internal sealed class PrototypeRegressionScorer(PrototypeRegressorModel model) :
     {
         int d = Dimension;
         var missing = MissingRows.Clear(rows, count, d);  // scored as placeholders, then reported as missing
+        int t = NumberOfScores;
         var predictions = model.Predict(rows[..(count * d)]);
         for (int i = 0; i < count; i++)
         {
-            scores[i] = missing[i] ? float.NaN : predictions[i];
+            for (int j = 0; j < t; j++)
+                scores[i * t + j] = missing[i] ? float.NaN : predictions[i * t + j];
             labels[i] = 0;
         }
     }
 
-    public DataViewSchema AppendColumns(DataViewSchema input) => ClassificationColumns.AppendRegression(input);
+    public DataViewSchema AppendColumns(DataViewSchema input) => ClassificationColumns.AppendRegression(input, NumberOfScores);
 }

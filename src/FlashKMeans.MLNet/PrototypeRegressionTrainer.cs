@@ -41,10 +41,10 @@ public sealed class PrototypeRegressionTrainer : SupervisedTrainer<PrototypeRegr
         ArgumentNullException.ThrowIfNull(inputSchema);
         ClusteringColumns.CheckShape(inputSchema, Settings.FeatureColumnName, Settings.ExampleWeightColumnName, nameof(inputSchema));
         var label = inputSchema.FirstOrDefault(c => c.Name == Settings.LabelColumnName);
-        if (label.Name is null || label.IsKey || label.Kind != SchemaShape.Column.VectorKind.Scalar || label.ItemType != NumberDataViewType.Single)
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"The label column '{Settings.LabelColumnName}' must exist and be a scalar Single.");
+        if (label.Name is null || label.IsKey || label.Kind == SchemaShape.Column.VectorKind.VariableVector || label.ItemType != NumberDataViewType.Single)
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"The label column '{Settings.LabelColumnName}' must exist and be a Single or a known-size vector of Single.");
         var columns = inputSchema.Where(c => c.Name != ClusteringColumns.Score).ToList();
-        columns.Add(MLNetInternals.ShapeColumn(ClusteringColumns.Score, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, false));
+        columns.Add(MLNetInternals.ShapeColumn(ClusteringColumns.Score, label.Kind, NumberDataViewType.Single, false));
         return new SchemaShape(columns);
     }
 
@@ -55,14 +55,32 @@ public sealed class PrototypeRegressionTrainer : SupervisedTrainer<PrototypeRegr
         ArgumentNullException.ThrowIfNull(input);
         var o = Settings;
         var (features, label, weightColumn) = LabelledRows.Columns(input.Schema, o, nameof(input));
-        if (label.Type != NumberDataViewType.Single)
-            throw new ArgumentOutOfRangeException(nameof(input), $"The label column '{o.LabelColumnName}' has type {label.Type}; it must be a scalar Single.");
-        int d = ((VectorDataViewType)features.Type).Size;
-        var (rows, targets, weights, skipped) = LabelledRows.Read<float>(input, features, label, weightColumn, float.IsFinite);
+        int d = ((VectorDataViewType)features.Type).Size, t;
+        float[] rows, targets;
+        float[]? weights;
+        long skipped;
+        if (label.Type == NumberDataViewType.Single)
+        {
+            t = 1;
+            (rows, targets, weights, skipped) = LabelledRows.Read<float>(input, features, label, weightColumn, float.IsFinite);
+        }
+        else if (label.Type is VectorDataViewType { IsKnownSize: true, ItemType: var item } vector && item == NumberDataViewType.Single)
+        {
+            // Vector targets: every value of a row's target must be finite.
+            t = vector.Size;
+            var read = LabelledRows.Read<VBuffer<float>>(input, features, label, weightColumn, v => v.DenseValues().All(float.IsFinite));
+            (rows, weights, skipped) = (read.Rows, read.Weights, read.Skipped);
+            targets = read.Labels.SelectMany(v => v.DenseValues()).ToArray();
+        }
+        else
+        {
+            throw new ArgumentOutOfRangeException(nameof(input),
+                $"The label column '{o.LabelColumnName}' has type {label.Type}; it must be a Single or a known-size vector of Single.");
+        }
         using var channel = Environment?.Start("FlashKMeans");
         if (skipped > 0)
             channel?.Warning(MessageSensitivity.None, $"FlashKMeans: {skipped} rows with a missing label or feature (or a bad weight) were skipped.");
-        var model = new PrototypeRegressor(o.Regressor).Fit(rows, d, targets, 1, weights);
+        var model = new PrototypeRegressor(o.Regressor).Fit(rows, d, targets, t, weights);
         return new PrototypeRegressionTransformer(model, o.FeatureColumnName, GpuKMeansTrainer.Defaults.BatchSize);
     }
 }

@@ -117,6 +117,47 @@ public sealed class PrototypeClassifierTrainerTests
             Assert.AreEqual(predicted[i], engine.Predict(test[i]).Score, 1e-6f);
     }
 
+    public sealed class VectorSample
+    {
+        [VectorType(2)]
+        public float[] Label { get; set; } = [];
+
+        [VectorType(3)]
+        public float[] Features { get; set; } = [];
+    }
+
+    public sealed class VectorEstimate
+    {
+        [VectorType(2)]
+        public float[] Score { get; set; } = [];
+    }
+
+    [TestMethod]
+    public void Vector_targets_give_a_vector_score_equal_to_the_engines()
+    {
+        var random = new Random(9);
+        var samples = Enumerable.Range(0, 1200).Select(_ =>
+        {
+            var x = Enumerable.Range(0, 3).Select(_ => (float)(4 * random.NextDouble() - 2)).ToArray();
+            float y = (float)(Math.Sin(2 * x[0]) + x[1]);
+            return new VectorSample { Features = x, Label = [y, 3 - 2 * y] };
+        }).ToList();
+        var ml = new MLContext(seed: 1);
+        var model = ml.Regression.Trainers.FlashKMeans(new PrototypeRegressionTrainer.Options
+        {
+            Regressor = new PrototypeRegressorOptions { TargetStrata = 6, PrototypesPerStratum = 10 },
+        }).Fit(ml.Data.LoadFromEnumerable(samples.Take(1000)));
+        Assert.AreEqual(2, model.Model.TargetDimension);
+        var test = samples.Skip(1000).ToList();
+        var scores = ml.Data.CreateEnumerable<VectorEstimate>(model.Transform(ml.Data.LoadFromEnumerable(test)), reuseRowObject: false).ToList();
+        var expected = model.Model.Predict(test.SelectMany(s => s.Features).ToArray());
+        for (int r = 0; r < test.Count; r++)
+        {
+            CollectionAssert.AreEqual(expected.AsSpan(2 * r, 2).ToArray(), scores[r].Score, $"row {r}");
+            Assert.AreEqual(3 - 2 * scores[r].Score[0], scores[r].Score[1], 1e-4);
+        }
+    }
+
     [TestMethod]
     public void A_label_that_is_not_a_key_is_refused_by_name()
     {
