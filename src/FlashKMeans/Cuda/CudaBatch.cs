@@ -16,7 +16,7 @@ namespace FlashKMeans.Cuda;
 /// <para>
 /// Stepping ahead: asked to (<see cref="Step(bool, Span{LloydStepResult}, bool, CancellationToken)"/>), the batch enqueues the
 /// next step before it waits for this one, so that the device goes from one step to the next without waiting for the
-/// host to read the results, decide and launch (15–20 µs a step at 1M × 1024, NOTES.md U17). Each step's read-back
+/// host to read the results, decide and launch (15–20 µs a step at 1M × 1024 on the H200). Each step's read-back
 /// and the centroids it started from go to buffers of its parity, so the step ahead overwrites nothing the host still
 /// reads: the results, the cluster weights, and the centroids the last step left (<see cref="CopyCentroidsOut"/>).
 /// </para>
@@ -95,7 +95,7 @@ internal sealed class CudaBatch : IDisposable
     /// <param name="deterministic">Fixed-point centroid update.</param>
     /// <param name="fuseUpdate">
     /// Let the assignment add the rows up where <see cref="FusedUpdatePolicy"/> suits, instead of the incremental update (not
-    /// deterministic; for tests and benchmarks: it is slower on converging fits, NOTES.md U17).
+    /// deterministic; for tests and benchmarks: measured on the H200 it is slower on converging fits, whose clusters grow).
     /// </param>
     public CudaBatch(CudaSession session, int batches, long rows, int dimension, int clusters, bool hasWeights, bool deterministic,
                      bool fuseUpdate = false)

@@ -6,7 +6,7 @@ namespace FlashKMeans.Cuda;
 /// </summary>
 /// <remarks>
 /// The fused sums are global reductions, one per row and 8 bytes of it, and through L2's atomic units they cost about
-/// twice the sort-inverse pass's gather per row (bench/gpu/NOTES.md, U12). They hide behind the assignment's products
+/// twice the sort-inverse pass's gather per row (measured on the H200 with bench/gpu/FlashKMeans.GpuBench). They hide behind the assignment's products
 /// only when it is long, which takes many clusters. Each slab sums a cluster's rows in fp32, one term per row, so
 /// clusters must also stay small: for the sums' precision, and because rows of one cluster reduce into one address.
 /// The previous step's largest cluster decides, so the first step always sorts.
@@ -14,7 +14,7 @@ namespace FlashKMeans.Cuda;
 /// Only batches that ask for it fuse (<see cref="CudaBatch"/>'s <c>fuseUpdate</c>: tests and benchmarks). Since the
 /// incremental update, a fit that converges moves a few percent of its rows per step, and updating by those alone beats
 /// adding every row up again: at 1M × 8192 fp16 the fused steps cost 0.1–0.15 ms over the assignment, the incremental
-/// ones about nothing (NOTES.md, U17).
+/// ones about nothing (on the H200, with bench/gpu/FlashKMeans.GpuBench).
 /// </para>
 /// </remarks>
 internal static class FusedUpdatePolicy

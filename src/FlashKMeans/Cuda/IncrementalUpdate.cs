@@ -21,7 +21,7 @@ internal sealed class IncrementalUpdate : IDisposable
     /// <summary>
     /// Largest fraction of moved rows in the last step for which the next one is incremental. Each moved row is read
     /// twice (out and in), so near 60% the two updates cost the same (at 1M × 1024 fp16 on an H200, a step after one
-    /// that moved 55% took 0.58 ms incremental against 0.64 sorting, and one after 79% 0.66 against 0.65; NOTES.md, U15);
+    /// that moved 55% took 0.58 ms incremental against 0.64 sorting, and one after 79% 0.66 against 0.65);
     /// the next step usually moves fewer rows than the last.
     /// </summary>
     public const double MaxMovedFraction = 0.6;
