@@ -477,7 +477,7 @@ def bench_shape(B, n, k, d, dt, fixed=False):
 
 def bench_fused(B, n, k, d, dt, hot=0.0, P=8):
     """Times the plain ws assignment, the fused assign + sums + finalize_centroids_slabs, and the sort-inverse
-    update's launches (histogram to finalize) on the same labels, for the 15% rule (NOTES.md, U12)."""
+    update's launches (histogram to finalize) on the same labels, for the 15% rule."""
     ld = ld_for(d, dt)
     total = B * n
     x32 = cp.random.standard_normal((total, d), dtype=cp.float32)

@@ -1,4 +1,4 @@
-"""Measurements behind the centroid-update design (bench/gpu/NOTES.md, U7): how fast can rows be summed
+"""Measurements behind the centroid-update design: how fast can rows be summed
 per cluster, and by which route?
 
 1. The sort-inverse gather (the committed segment_sum kernel) over different orders of the same rows:

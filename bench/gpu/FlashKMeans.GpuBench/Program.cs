@@ -22,7 +22,7 @@ using FlashKMeans.Cuda.Native;
 // engine's loop asks for on every step but the last, is otherwise on in the timed steps and fits).
 // --full-update: every step sums all rows again, instead of the incremental update (IncrementalUpdate), for comparison.
 // --fused-update: the default batches fuse the update into the assignment where FusedUpdatePolicy allows (K ≥ 4096), as they
-// did before steps were enqueued ahead (NOTES.md, U17), for comparison with the incremental update.
+// did before steps were enqueued ahead (the fused update), for comparison with the incremental update.
 // --fit-detail T1,T2,...: instead of the table, each step of a fit (--fit-steps) of the single-problem shapes (wall ms, kind of
 // update, labels moved), once per threshold of moved labels for the incremental update (CudaBatch.IncrementalThreshold;
 // a negative one sums every row in every step). Each fit runs twice from the same start; the second is printed.

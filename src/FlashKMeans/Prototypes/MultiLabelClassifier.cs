@@ -66,11 +66,7 @@ public sealed class MultiLabelClassifier
                 allRows.AsSpan(own[i] * d, d).CopyTo(tagRows.AsSpan(i * d, d));
             float[]? tagWeights = weightArray is null ? null : own.Select(r => weightArray[r]).ToArray();
             int k = Math.Min(own.Length, _options.PrototypesPerTag ?? PrototypeClassifier.AutomaticCount(tagRows, tagWeights, globalMean, d));
-            var model = new KMeans(new KMeansOptions
-            {
-                NumberOfClusters = k, Distance = _options.Distance, Seed = KMeans.ProblemSeed(_options.Seed, t), Device = ComputeDevice.Cpu,
-                MaximumNumberOfIterations = _options.MaximumNumberOfIterations, NumberOfThreads = _options.NumberOfThreads,
-            }).Fit(tagRows, d, tagWeights);
+            var model = _options.FitGrid(tagRows, d, k, tagWeights, problem: t);
             prototypes.AddRange(model.Centroids.ToArray());
             owners.AddRange(Enumerable.Repeat(t, k));
         }

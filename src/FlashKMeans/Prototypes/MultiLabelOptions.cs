@@ -15,7 +15,7 @@ public enum TagThreshold
 }
 
 /// <summary>Settings of <see cref="MultiLabelClassifier"/>.</summary>
-public sealed class MultiLabelOptions
+public sealed class MultiLabelOptions : PrototypeGridOptions
 {
     /// <summary>Prototypes per tag; <c>null</c> picks them from the tag's rows as <see cref="PrototypeClassifierOptions.PrototypesPerClass"/> does for a class.</summary>
     public int? PrototypesPerTag { get; set; }
@@ -26,18 +26,6 @@ public sealed class MultiLabelOptions
     /// <summary>The score a tag needs under <see cref="TagThreshold.Fixed"/>.</summary>
     public double FixedThreshold { get; set; } = 0.5;
 
-    /// <summary>The distance between rows and prototypes.</summary>
-    public KMeansDistance Distance { get; set; } = KMeansDistance.SquaredEuclidean;
-
-    /// <summary>Lloyd iterations of each tag's k-means.</summary>
-    public int MaximumNumberOfIterations { get; set; } = 100;
-
-    /// <summary>Seed of every random choice.</summary>
-    public int Seed { get; set; }
-
-    /// <summary>CPU threads; <c>null</c> uses every logical processor.</summary>
-    public int? NumberOfThreads { get; set; }
-
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the bad setting.</summary>
     public void Validate()
     {
@@ -47,12 +35,7 @@ public sealed class MultiLabelOptions
             throw new ArgumentOutOfRangeException(nameof(Threshold), Threshold, "Unknown threshold.");
         if (!(FixedThreshold >= 0 && FixedThreshold <= 1))
             throw new ArgumentOutOfRangeException(nameof(FixedThreshold), FixedThreshold, "Must be in [0, 1].");
-        if (!Enum.IsDefined(Distance))
-            throw new ArgumentOutOfRangeException(nameof(Distance), Distance, "Unknown distance.");
-        if (MaximumNumberOfIterations < 1)
-            throw new ArgumentOutOfRangeException(nameof(MaximumNumberOfIterations), MaximumNumberOfIterations, "Must be at least 1.");
-        if (NumberOfThreads is < 1)
-            throw new ArgumentOutOfRangeException(nameof(NumberOfThreads), NumberOfThreads, "Must be at least 1.");
+        ValidateGrid();
     }
 
     /// <summary>A copy.</summary>

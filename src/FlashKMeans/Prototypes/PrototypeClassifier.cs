@@ -65,11 +65,7 @@ public sealed class PrototypeClassifier
                 rows.Slice(own[i] * d, d).CopyTo(classRows.AsSpan(i * d, d));
             float[]? classWeights = weightArray is null ? null : own.Select(r => weightArray[r]).ToArray();
             int k = Math.Min(own.Length, _options.PrototypesPerClass ?? AutomaticCount(classRows, classWeights, globalMean, d));
-            var model = new KMeans(new KMeansOptions
-            {
-                NumberOfClusters = k, Distance = _options.Distance, Seed = KMeans.ProblemSeed(_options.Seed, c), Device = ComputeDevice.Cpu,
-                MaximumNumberOfIterations = _options.MaximumNumberOfIterations, NumberOfThreads = _options.NumberOfThreads,
-            }).Fit(classRows, d, classWeights);
+            var model = _options.FitGrid(classRows, d, k, classWeights, problem: c);
             prototypes.AddRange(model.Centroids.ToArray());
             classes.AddRange(Enumerable.Repeat(c, k));
         }

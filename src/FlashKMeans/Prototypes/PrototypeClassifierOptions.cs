@@ -1,7 +1,7 @@
 namespace FlashKMeans.Prototypes;
 
 /// <summary>Settings of <see cref="PrototypeClassifier"/>: the suite's classifier parameters, named as this engine names things.</summary>
-public sealed class PrototypeClassifierOptions
+public sealed class PrototypeClassifierOptions : PrototypeGridOptions
 {
     /// <summary>
     /// Prototypes per class; <c>null</c> (the suite's <c>k_init = 'auto'</c>) picks them from each class's dispersion:
@@ -26,37 +26,15 @@ public sealed class PrototypeClassifierOptions
     /// </summary>
     public double RepulsionFactor { get; set; }
 
-    /// <summary>The distance between rows and prototypes (squared Euclidean, cosine or L1).</summary>
-    public KMeansDistance Distance { get; set; } = KMeansDistance.SquaredEuclidean;
-
-    /// <summary>Lloyd iterations of each class's k-means.</summary>
-    public int MaximumNumberOfIterations { get; set; } = 100;
-
-    /// <summary>Seed of every random choice.</summary>
-    public int Seed { get; set; }
-
-    /// <summary>CPU threads; <c>null</c> uses every logical processor.</summary>
-    public int? NumberOfThreads { get; set; }
-
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the bad setting.</summary>
     public void Validate()
     {
         if (PrototypesPerClass is < 1)
             throw new ArgumentOutOfRangeException(nameof(PrototypesPerClass), PrototypesPerClass, "Must be null (auto) or at least 1.");
-        if (TopK is 0 or < -1)
-            throw new ArgumentOutOfRangeException(nameof(TopK), TopK, "Must be at least 1, or −1 for all prototypes.");
-        if (!Enum.IsDefined(Routing))
-            throw new ArgumentOutOfRangeException(nameof(Routing), Routing, "Unknown routing.");
-        if (!(Temperature > 0) || double.IsInfinity(Temperature))
-            throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "Must be positive and finite.");
+        ValidateRouting(TopK, Routing, Temperature);
         if (!(RepulsionFactor >= 0 && RepulsionFactor < 1))
             throw new ArgumentOutOfRangeException(nameof(RepulsionFactor), RepulsionFactor, "Must be in [0, 1).");
-        if (!Enum.IsDefined(Distance))
-            throw new ArgumentOutOfRangeException(nameof(Distance), Distance, "Unknown distance.");
-        if (MaximumNumberOfIterations < 1)
-            throw new ArgumentOutOfRangeException(nameof(MaximumNumberOfIterations), MaximumNumberOfIterations, "Must be at least 1.");
-        if (NumberOfThreads is < 1)
-            throw new ArgumentOutOfRangeException(nameof(NumberOfThreads), NumberOfThreads, "Must be at least 1.");
+        ValidateGrid();
     }
 
     /// <summary>A copy.</summary>

@@ -47,7 +47,7 @@ public sealed class PrototypeRegressor
 
         // Stage 1: strata of the targets.
         int strata = Math.Min(_options.TargetStrata, n);
-        var byTarget = Fit(targets, t, strata, KMeansDistance.SquaredEuclidean, weights, seed: _options.Seed);
+        var byTarget = _options.FitGrid(targets, t, strata, weights, problem: 0, KMeansDistance.SquaredEuclidean);
         var stratumOf = byTarget.Predict(targets, t);
         var (start, members) = LabelGroups.ByLabel(stratumOf, strata);
         var prototypes = new List<float>();
@@ -65,7 +65,7 @@ public sealed class PrototypeRegressor
                 continue;
             // Stage 2: prototypes in the stratum's features, each carrying the mean target of its rows.
             int k = Math.Min(_options.PrototypesPerStratum, own.Length);
-            var model = Fit(stratumRows, d, k, _options.Distance, stratumWeights, KMeans.ProblemSeed(_options.Seed, s + 1));
+            var model = _options.FitGrid(stratumRows, d, k, stratumWeights, problem: s + 1);
             var labels = model.Predict(stratumRows, d);
             var sums = new double[k * t];
             var totals = new double[k];
@@ -87,13 +87,6 @@ public sealed class PrototypeRegressor
         }
         return new PrototypeRegressorModel(prototypes.ToArray(), prototypeTargets.ToArray(), d, t, _options);
     }
-
-    private KMeansModel Fit(ReadOnlySpan<float> rows, int d, int k, KMeansDistance distance, ReadOnlySpan<float> weights, int seed) =>
-        new KMeans(new KMeansOptions
-        {
-            NumberOfClusters = k, Distance = distance, Seed = seed, Device = ComputeDevice.Cpu,
-            MaximumNumberOfIterations = _options.MaximumNumberOfIterations, NumberOfThreads = _options.NumberOfThreads,
-        }).Fit(rows, d, weights);
 
     private static float[] Gather(ReadOnlySpan<float> values, int[] rows, int width)
     {

@@ -64,8 +64,8 @@ template <> struct Vec<__nv_bfloat16> {
 // register-staged loads allowed (those left this kernel latency-bound). The sorted indices of a
 // stage are loaded one stage before its copies are issued, so no copy waits on an index load, and
 // the stages are unrolled so that every per-stage array stays in registers. Each lane reads back
-// only the 16-byte slots it copied itself, so no barrier is needed. (NOTES.md, U7: three stages of
-// eight with the prefetch moved 1M x 128 fp16 rows at 3.2 TB/s, against 2.4 for U6's two stages.)
+// only the 16-byte slots it copied itself, so no barrier is needed. (measured on the H200: three stages of
+// eight with the prefetch moved 1M x 128 fp16 rows at 3.2 TB/s, against 2.4 for two stages.)
 constexpr int BATCH = 8;
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
 constexpr int RING = 2;  // 64 KiB: sm_75 allows no more per block, and the copies are synchronous here
@@ -102,7 +102,7 @@ template <int N> __device__ __forceinline__ void cp_async_wait()
 // The cluster of a sorted position is the segment holding it (offsets[c] <= p < offsets[c + 1]), so
 // labels are never looked up: a lane's positions only increase, so it walks the offsets forward, and
 // only a segment's end costs a load. (Looking each row's label up, with a division for its problem
-// in batched runs, left the gather at 2.4 TB/s; NOTES.md, U7.)
+// in batched runs, left the gather at 2.4 TB/s on the H200.)
 __device__ __forceinline__ int segment_of(const int* __restrict__ offsets, int clusters, long long p)
 {
     int lo = 0, hi = clusters - 1;  // the last c with offsets[c] <= p
@@ -327,7 +327,7 @@ extern "C" __global__ void cluster_weights_fixed(const float* __restrict__ weigh
 //             the centroids the last step left (CudaBatch: stepping ahead).
 // A cluster of zero weight keeps its centroid, its packed row, its tile row and its norms. Packing here saves the
 // step a launch and a pass over the centroids (pack_rows_* after this kernel did the same; writing the tiles
-// too saves pack_centroid_tiles' launch, 3.5 us and a graph node at 1M x 1024: NOTES.md, U16).
+// too saves pack_centroid_tiles' launch, 3.5 us and a graph node at 1M x 1024 on the H200).
 // Launch: one warp per cluster, e.g. grid max(ceil(clusters / 8), problems), block 256 (SUM_THREADS).
 // Stores the packed value f (store_packed's result, so exact in the kind) at p.
 __device__ __forceinline__ void store_tile_value(char* p, int kind, float f)

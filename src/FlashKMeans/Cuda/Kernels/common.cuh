@@ -150,7 +150,7 @@ __device__ __forceinline__ unsigned dynamic_smem_bytes()
 
 // Calls f(i, label, other) for the rows i of [lo, hi) that this thread owns (lo + threadIdx.x, + blockDim.x,
 // ...), loading ROWS_IN_FLIGHT labels (and other[i], where other is not null; else 0) before using any: one
-// load at a time per thread left the sort kernels latency-bound (NOTES.md, U8), since each iteration's
+// load at a time per thread left the sort kernels latency-bound (measured on the H200), since each iteration's
 // shared atomic waited on its own load. f may write other[i] (the sort kernels move labels into "previous"):
 // each element is read before, and by the thread that, writes it.
 constexpr int ROWS_IN_FLIGHT = 8;

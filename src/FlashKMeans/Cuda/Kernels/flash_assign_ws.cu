@@ -4,7 +4,7 @@
 // warps store the labels and distances the consumers leave in shared memory. Rows of 513-1024 bytes keep
 // the row tile in shared memory instead (run_shared_rows, below run).
 //
-// Why this shape (bench/gpu/NOTES.md, A6): the register-A kernel of flash_assign_wgmma.cu drained its
+// Why this shape (measured on the H200): the register-A kernel of flash_assign_wgmma.cu drained its
 // pipeline at every stage (a block-wide barrier, cp.async issued by every thread, wgmma wait 0), so the
 // tensor cores idled during barriers and the argmin. Here nothing but mbarriers couple the warps:
 // the consumers never wait for each other, so one warpgroup's argmin runs while another multiplies,
@@ -18,7 +18,7 @@
 // bytes further along the banks than group i - 1, and fragment row F (0..BM-1) holds data row
 // (BM / 8)(F mod 8) + F / 8: the 8 rows of each fragment matrix then come one from each group and hit
 // 8 different bank groups. (Rows at their pitch in memory, a multiple of 128 bytes for d = 64, 128,
-// ..., would all hit one: 8-way conflicts that cost 12% of the assignment; NOTES.md, A6.) Blocks are
+// ..., would all hit one: 8-way conflicts that cost 12% of the assignment on the H200.) Blocks are
 // persistent: each walks row tiles blockIdx.x, + gridDim.x, ..., so the producer fetches the next row
 // tile while the consumers finish the current one.
 // Built only by nvcc 12+ (PTX ISA 8.0) for compute_90a; see build-ptx.sh.
@@ -133,7 +133,7 @@ template <int N> __device__ __forceinline__ void add_floats(float* dst, const fl
 // The fused update's end of a row tile, per warp: its 16 rows are still in registers as wgmma A fragments,
 // so each is added to its cluster's sums here with global reductions, instead of being gathered again by a
 // sort-inverse pass. Those reductions go through L2's atomic units, about twice the cost of the gather per
-// row (NOTES.md, U12): they hide behind the products only when the assignment is long (large K), and
+// row (measured on the H200): they hide behind the products only when the assignment is long (large K), and
 // the host uses this entry only then.
 // Lane q of a quad holds bytes 4q..4q+3 and 16+4q.. of each 32-byte k-step of its rows. Pairs of lanes swap
 // one word so that each holds 8 contiguous bytes, the even lane bytes 4q..4q+7 and the odd one
@@ -188,7 +188,7 @@ __device__ __forceinline__ void update_epilogue(
 // Scores in place of the products: acc[4j + 2h + e] (row half h, column 8j + 2(lane & 3) + e) becomes
 // ||c||^2 - 2 x.c, with the tile's norms read from shared memory at norms (this lane's first column). The caller
 // then fences the generic-proxy reads before the stage's next (async-proxy) copy. (Reading the norms from global
-// memory instead, with no fence, was slower: NOTES.md, A6.)
+// memory instead, with no fence, was slower on the H200.)
 __device__ __forceinline__ void products_to_scores(float (&acc)[64], uint32_t norms)
 {
 #pragma unroll
@@ -209,9 +209,9 @@ constexpr int SLOT_BARRIER_BYTES = 32;  // slot full x 2, slot empty x 2, after 
 // The storer warps of the plain entries, NWG of them, warp sw owning rows 64 sw .. 64 sw + 63 of each row tile:
 // once the consumers have left a tile's labels and scores in a slot, a lane per row stores them (store_nearest).
 // The consumers then go straight on to the next tile's products instead of waiting on the row norms' loads and
-// on the stores: 8% of the assignment at 1M x 1024 (NOTES.md, A8).
+// on the stores: 8% of the assignment at 1M x 1024 on the H200.
 // With mc.previous they also count the labels (MovedCount): a load and atomics that nothing waits on, where a separate
-// pass over the labels cost 7.6 us (incremental) or 12 us (sorting) a step at 1M rows (NOTES.md, U15).
+// pass over the labels cost 7.6 us (incremental) or 12 us (sorting) a step at 1M rows on the H200.
 template <int BM>
 __device__ __forceinline__ void store_row_tiles(
     const float* __restrict__ xnorm, int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int tpp,
@@ -458,7 +458,7 @@ __device__ __forceinline__ void run(
 
 // Rows of 513-1024 bytes (fp16/bf16 d = 257..512, tf32 d = 129..256). Their wgmma A fragments would take 128
 // registers per thread, which leaves too few for the accumulators under the cap of a block of 3 warpgroups
-// (NOTES.md, A7), so here A stays in shared memory: the row tile, BM rows of 8 k-chunks, sits there in the
+// (measured on the H200), so here A stays in shared memory: the row tile, BM rows of 8 k-chunks, sits there in the
 // 128-byte swizzle the descriptors read, for the whole sweep over the centroid tiles. A tensor map (TMA) lays
 // each k-chunk of it out in one copy, which a 1-D bulk copy of whole rows cannot do. Centroid tiles stream one
 // k-chunk per stage (the last chunk's stage also carries the tile's norms), so that a deep ring fits beside the

@@ -14,9 +14,9 @@
 // Both kernels run on a (chunks, B) grid, block (c, b) on the rows of problem b that block_rows gives it, and count
 // in shared memory where a problem's signed clusters fit there (2k ints per block, 4k for the scatter's reserved
 // ranges), so that a cluster's global
-// counter or cursor takes one atomic per block, not one per moved row. (The first version, U14, listed the moved rows
+// counter or cursor takes one atomic per block, not one per moved row. (The first version listed the moved rows
 // first and then used one global atomic per moved row and signed cluster: 72 + 109 us at 1M rows when 55% of the
-// labels moved, against 12 + 18 for sorting every row; NOTES.md, U15.) The list of moved rows is gone with it:
+// labels moved, against 12 + 18 for sorting every row on the H200.) The list of moved rows is gone with it:
 // the scatter reads labels and previous again, which at 1M rows sit in L2.
 
 // Counts the rows whose label differs from previous (the labels the sums hold) in their two signed clusters and in
@@ -69,7 +69,7 @@ extern "C" __global__ void count_moved_rows(const int* __restrict__ labels, cons
 //
 // Where offsets is not null the kernel also does the scan of signed_counts, which it writes there: every block scans
 // them in shared memory (2·B·k ints, which the host keeps small) and block (0, 0) writes them out, so the step has no
-// scan node (one block's 3.7 us and a graph gap at 1M x 1024; NOTES.md, U16). cursor then holds each signed cluster's
+// scan node (one block's 3.7 us and a graph gap at 1M x 1024 on the H200). cursor then holds each signed cluster's
 // rows placed so far (zero at first) rather than where its next row goes (the exclusive_scan kernel's cursor).
 //   counts    int32 (B*k)             in/out: rows per cluster
 //   cursor    int32 (2*B*k)           in/out, as above; segment_sum_moved_* zeroes it with signed_counts for the next step
