@@ -90,6 +90,14 @@ public sealed class KMeansModel
         return new KMeansModel(copy, dimension, distance, double.NaN, 0, false, 0, [], [], "given centroids");
     }
 
+    /// <summary>
+    /// <see cref="FromCentroids(ReadOnlySpan{float}, int, KMeansDistance)"/> with learned feature weights in the distance (squared Euclidean), or without them
+    /// when <paramref name="featureWeights"/> is null: the prototype models' grids.
+    /// </summary>
+    internal static KMeansModel FromPrototypes(float[] centroids, int dimension, KMeansDistance distance, float[]? featureWeights) =>
+        featureWeights is null ? FromCentroids(centroids, dimension, distance)
+            : new KMeansModel(centroids.ToArray(), dimension, distance, double.NaN, 0, false, 0, [], [], "given centroids", featureWeights.ToArray());
+
     /// <summary>d, features per row.</summary>
     public int Dimension { get; }
 

@@ -23,8 +23,10 @@ public sealed class MultiLabelClassifier
     /// <param name="tags">n × T row-major: whether row i carries tag j.</param>
     /// <param name="tagCount">T.</param>
     /// <param name="weights">n non-negative row weights, or empty.</param>
+    /// <param name="cancellationToken">Stops phase 2 between steps.</param>
     /// <exception cref="ArgumentException">Mismatched lengths, a bad value or weight (the message names the row).</exception>
-    public MultiLabelModel Fit(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<bool> tags, int tagCount, ReadOnlySpan<float> weights = default)
+    public MultiLabelModel Fit(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<bool> tags, int tagCount, ReadOnlySpan<float> weights = default,
+        CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(tagCount, 1);
@@ -70,6 +72,12 @@ public sealed class MultiLabelClassifier
             prototypes.AddRange(model.Centroids.ToArray());
             owners.AddRange(Enumerable.Repeat(t, k));
         }
-        return new MultiLabelModel(prototypes.ToArray(), owners.ToArray(), d, tagCount, _options);
+        if (_options.FineTuning.Epochs == 0 || prototypes.Count == 0)
+            return new MultiLabelModel(prototypes.ToArray(), owners.ToArray(), d, tagCount, _options);
+        var space = Training.TrainingSpace.Of(rows, d, weights, _options.Distance);
+        var objective = new Training.MultiLabelObjective(space.ToTraining(rows), d, tagArray, tagCount, weightArray, owners.ToArray(),
+            _options.AsymmetricGammaPositive, _options.AsymmetricGammaNegative, _options.AsymmetricClip, _options.Distance, space.DistanceScale);
+        var (tuned, featureWeights, result) = _options.FineTune(space, objective, prototypes.ToArray(), [], d, cancellationToken);
+        return new MultiLabelModel(tuned, owners.ToArray(), d, tagCount, _options, featureWeights, result);
     }
 }

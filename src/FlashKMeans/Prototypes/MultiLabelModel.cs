@@ -7,16 +7,29 @@ public sealed class MultiLabelModel
     private readonly int[] _tags;
     private readonly MultiLabelOptions _options;
     private readonly KMeansModel _grid;
+    private readonly float[]? _featureWeights;
 
-    internal MultiLabelModel(float[] prototypes, int[] tags, int dimension, int tagCount, MultiLabelOptions options)
+    internal MultiLabelModel(float[] prototypes, int[] tags, int dimension, int tagCount, MultiLabelOptions options,
+        float[]? featureWeights = null, FineTuningResult? fineTuning = null)
     {
         _prototypes = prototypes;
         _tags = tags;
         Dimension = dimension;
         TagCount = tagCount;
         _options = options.Clone();
-        _grid = KMeansModel.FromCentroids(prototypes, dimension, options.Distance);
+        _featureWeights = featureWeights;
+        FineTuning = fineTuning;
+        _grid = KMeansModel.FromPrototypes(prototypes, dimension, options.Distance, featureWeights);
     }
+
+    /// <summary>
+    /// The feature weights λ of the distance Σ λⱼ(xⱼ − pⱼ)², learned in phase 2 with
+    /// <see cref="FineTuningOptions.LearnFeatureWeights"/> (mean 1: the features' relevances); empty otherwise.
+    /// </summary>
+    public ReadOnlyMemory<float> FeatureWeights => _featureWeights;
+
+    /// <summary>How phase 2 went; null when it did not run.</summary>
+    public FineTuningResult? FineTuning { get; }
 
     /// <summary>d.</summary>
     public int Dimension { get; }

@@ -1,5 +1,6 @@
 using FlashKMeans.Cpu;
 using FlashKMeans.Data;
+using FlashKMeans.Prototypes.Training;
 
 namespace FlashKMeans.Prototypes;
 
@@ -72,7 +73,14 @@ public sealed class PrototypeClassifier
         var grid = prototypes.ToArray();
         if (_options.RepulsionFactor > 0)
             Repel(grid, classes, rows, labels, d);
-        return new PrototypeClassifierModel(grid, classes.ToArray(), d, classCount, _options);
+        if (_options.FineTuning.Epochs == 0 || grid.Length == 0)
+            return new PrototypeClassifierModel(grid, classes.ToArray(), d, classCount, _options);
+        var space = TrainingSpace.Of(rows, d, weights, _options.Distance);
+        var objective = new ClassifierObjective(space.ToTraining(rows), d, labels.ToArray(), weightArray, classes.ToArray(), classCount, _options.Loss,
+            _options.SampledNegativeClasses, _options.Distance);
+        var (tuned, featureWeights, result) = _options.FineTune(space, objective, grid, [], d, cancellationToken,
+            learnTemperature: _options.Loss == PrototypeLoss.CrossEntropy);
+        return new PrototypeClassifierModel(tuned, classes.ToArray(), d, classCount, _options, featureWeights, result);
     }
 
     /// <summary>

@@ -7,8 +7,10 @@ public sealed class PrototypeClassifierModel
     private readonly int[] _classes;
     private readonly PrototypeClassifierOptions _options;
     private readonly KMeansModel _grid;
+    private readonly float[]? _featureWeights;
 
-    internal PrototypeClassifierModel(float[] prototypes, int[] classes, int dimension, int classCount, PrototypeClassifierOptions options)
+    internal PrototypeClassifierModel(float[] prototypes, int[] classes, int dimension, int classCount, PrototypeClassifierOptions options,
+        float[]? featureWeights = null, FineTuningResult? fineTuning = null)
     {
         _prototypes = prototypes;
         _classes = classes;
@@ -16,8 +18,19 @@ public sealed class PrototypeClassifierModel
         ClassCount = classCount;
         _options = options.Clone();
         // Scoring rows against the prototypes is scoring against centroids: every path and device of the engine serves it.
-        _grid = KMeansModel.FromCentroids(prototypes, dimension, options.Distance);
+        _featureWeights = featureWeights;
+        FineTuning = fineTuning;
+        _grid = KMeansModel.FromPrototypes(prototypes, dimension, options.Distance, featureWeights);
     }
+
+    /// <summary>
+    /// The feature weights λ of the distance Σ λⱼ(xⱼ − pⱼ)², learned in phase 2 with
+    /// <see cref="FineTuningOptions.LearnFeatureWeights"/> (mean 1: the features' relevances); empty otherwise.
+    /// </summary>
+    public ReadOnlyMemory<float> FeatureWeights => _featureWeights;
+
+    /// <summary>How phase 2 went; null when it did not run.</summary>
+    public FineTuningResult? FineTuning { get; }
 
     /// <summary>d.</summary>
     public int Dimension { get; }

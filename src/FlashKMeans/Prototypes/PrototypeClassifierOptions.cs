@@ -26,17 +26,30 @@ public sealed class PrototypeClassifierOptions : PrototypeGridOptions
     /// </summary>
     public double RepulsionFactor { get; set; }
 
+    /// <summary>The loss phase 2 fine-tunes on (when <see cref="PrototypeGridOptions.FineTuning"/> has epochs).</summary>
+    public PrototypeLoss Loss { get; set; } = PrototypeLoss.CrossEntropy;
+
+    /// <summary>
+    /// For many classes: the other classes each row's loss reads, drawn uniformly per row and step (a sampled softmax, the
+    /// drawn classes' logits raised by log(others / m) to stay unbiased); <c>null</c> reads every class.
+    /// </summary>
+    public int? SampledNegativeClasses { get; set; }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the bad setting.</summary>
     public void Validate()
     {
         if (PrototypesPerClass is < 1)
             throw new ArgumentOutOfRangeException(nameof(PrototypesPerClass), PrototypesPerClass, "Must be null (auto) or at least 1.");
         ValidateRouting(TopK, Routing, Temperature);
+        if (!Enum.IsDefined(Loss))
+            throw new ArgumentOutOfRangeException(nameof(Loss), Loss, "Unknown loss.");
+        if (SampledNegativeClasses is < 1)
+            throw new ArgumentOutOfRangeException(nameof(SampledNegativeClasses), SampledNegativeClasses, "Must be null (every class) or at least 1.");
         if (!(RepulsionFactor >= 0 && RepulsionFactor < 1))
             throw new ArgumentOutOfRangeException(nameof(RepulsionFactor), RepulsionFactor, "Must be in [0, 1).");
         ValidateGrid();
     }
 
     /// <summary>A copy.</summary>
-    public PrototypeClassifierOptions Clone() => (PrototypeClassifierOptions)MemberwiseClone();
+    public PrototypeClassifierOptions Clone() => Copy<PrototypeClassifierOptions>();
 }

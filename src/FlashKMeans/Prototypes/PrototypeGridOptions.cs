@@ -18,6 +18,9 @@ public abstract class PrototypeGridOptions
     /// <summary>CPU threads; <c>null</c> uses every logical processor.</summary>
     public int? NumberOfThreads { get; set; }
 
+    /// <summary>Phase 2: gradient fine-tuning of the prototypes after k-means has placed them; off by default.</summary>
+    public FineTuningOptions FineTuning { get; set; } = new();
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the bad shared setting.</summary>
     private protected void ValidateGrid()
     {
@@ -27,6 +30,18 @@ public abstract class PrototypeGridOptions
             throw new ArgumentOutOfRangeException(nameof(MaximumNumberOfIterations), MaximumNumberOfIterations, "Must be at least 1.");
         if (NumberOfThreads is < 1)
             throw new ArgumentOutOfRangeException(nameof(NumberOfThreads), NumberOfThreads, "Must be at least 1.");
+        if (FineTuning is null)
+            throw new ArgumentNullException(nameof(FineTuning));
+        FineTuning.Validate(Distance);
+    }
+
+    /// <summary>A copy of these options that shares nothing mutable with them.</summary>
+    private protected T Copy<T>()
+        where T : PrototypeGridOptions
+    {
+        var copy = (T)MemberwiseClone();
+        copy.FineTuning = FineTuning.Clone();
+        return copy;
     }
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming a bad routing setting.</summary>
@@ -38,6 +53,28 @@ public abstract class PrototypeGridOptions
             throw new ArgumentOutOfRangeException("Routing", routing, "Unknown routing.");
         if (!(temperature > 0) || double.IsInfinity(temperature))
             throw new ArgumentOutOfRangeException("Temperature", temperature, "Must be positive and finite.");
+    }
+
+    /// <summary>
+    /// Runs phase 2 on <paramref name="prototypes"/> (P × d, data coordinates) and <paramref name="targets"/> (the
+    /// regressor's, in training units, updated in place) under <paramref name="objective"/>, which reads rows in
+    /// <paramref name="space"/>; with <paramref name="learnTemperature"/>, a temperature learned with them starts from τ,
+    /// the mean distance from a row to its nearest prototype after phase 1. Returns the prototypes in data coordinates
+    /// and the learned feature weights, if any.
+    /// </summary>
+    internal (float[] Prototypes, float[]? FeatureWeights, FineTuningResult Result) FineTune(Training.TrainingSpace space,
+        Training.IPrototypeObjective objective, float[] prototypes, double[] targets, int dimension, CancellationToken cancellationToken,
+        bool learnTemperature = false)
+    {
+        var parameters = new Training.PrototypeParameters(space.ToTraining(prototypes), targets, FineTuning.LearnFeatureWeights ? new double[dimension] : []);
+        double tau = objective.NearestDistance(parameters);
+        tau = tau > 0 && double.IsFinite(tau) ? tau : 1;
+        if (learnTemperature)
+            parameters = new Training.PrototypeParameters(parameters.Prototypes, parameters.Targets, parameters.FeatureLogits, [Math.Log(tau)]);
+        var tuner = new Training.PrototypeFineTuner(objective, FineTuning, Distance, dimension, Seed, NumberOfThreads ?? Environment.ProcessorCount, tau);
+        var result = tuner.Run(parameters, cancellationToken);
+        var weights = parameters.FeatureWeights();
+        return (space.ToData(parameters.Prototypes), weights.Length == 0 ? null : weights.Select(w => (float)w).ToArray(), result);
     }
 
     /// <summary>k-means with <paramref name="k"/> clusters of <paramref name="rows"/> (n × d) for problem <paramref name="problem"/> of the model.</summary>

@@ -1,5 +1,6 @@
 using FlashKMeans.Cpu;
 using FlashKMeans.Data;
+using FlashKMeans.Prototypes.Training;
 
 namespace FlashKMeans.Prototypes;
 
@@ -27,9 +28,10 @@ public sealed class PrototypeRegressor
     /// <param name="targets">n × t row-major targets.</param>
     /// <param name="targetDimension">t, values per target (1 for scalar regression).</param>
     /// <param name="weights">n non-negative row weights, or empty.</param>
+    /// <param name="cancellationToken">Stops phase 2 between steps.</param>
     /// <exception cref="ArgumentException">Mismatched lengths, or a NaN or infinite feature or target (the message names the row).</exception>
     public PrototypeRegressorModel Fit(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<float> targets, int targetDimension = 1,
-        ReadOnlySpan<float> weights = default)
+        ReadOnlySpan<float> weights = default, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(targetDimension, 1);
@@ -85,7 +87,24 @@ public sealed class PrototypeRegressor
                     prototypeTargets.Add((float)(sums[p * t + j] / totals[p]));
             }
         }
-        return new PrototypeRegressorModel(prototypes.ToArray(), prototypeTargets.ToArray(), d, t, _options);
+        if (_options.FineTuning.Epochs == 0 || prototypes.Count == 0)
+            return new PrototypeRegressorModel(prototypes.ToArray(), prototypeTargets.ToArray(), d, t, _options);
+        // Targets train in units of their spread about their mean, as the features do.
+        var (targetMean, targetScale) = TrainingSpace.Spread(targets, t, weights);
+        double[] Standard(ReadOnlySpan<float> values)
+        {
+            var result = new double[values.Length];
+            for (int i = 0; i < values.Length; i++)
+                result[i] = (values[i] - targetMean[i % t]) / targetScale;
+            return result;
+        }
+        var space = TrainingSpace.Of(rows, d, weights, _options.Distance);
+        var tunedTargets = Standard(prototypeTargets.ToArray());
+        var objective = new RegressorObjective(space.ToTraining(rows), d, Standard(targets), t, weightArray, prototypes.Count / d, _options.TopK,
+            _options.Routing, _options.Temperature, _options.Distance, space.DistanceScale);
+        var (tuned, featureWeights, result) = _options.FineTune(space, objective, prototypes.ToArray(), tunedTargets, d, cancellationToken);
+        var dataTargets = tunedTargets.Select((v, i) => (float)(v * targetScale + targetMean[i % t])).ToArray();
+        return new PrototypeRegressorModel(tuned, dataTargets, d, t, _options, featureWeights, result);
     }
 
     private static float[] Gather(ReadOnlySpan<float> values, int[] rows, int width)

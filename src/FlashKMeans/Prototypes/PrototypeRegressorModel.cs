@@ -7,16 +7,29 @@ public sealed class PrototypeRegressorModel
     private readonly float[] _targets;
     private readonly PrototypeRegressorOptions _options;
     private readonly KMeansModel _grid;
+    private readonly float[]? _featureWeights;
 
-    internal PrototypeRegressorModel(float[] prototypes, float[] targets, int dimension, int targetDimension, PrototypeRegressorOptions options)
+    internal PrototypeRegressorModel(float[] prototypes, float[] targets, int dimension, int targetDimension, PrototypeRegressorOptions options,
+        float[]? featureWeights = null, FineTuningResult? fineTuning = null)
     {
         _prototypes = prototypes;
         _targets = targets;
         Dimension = dimension;
         TargetDimension = targetDimension;
         _options = options.Clone();
-        _grid = KMeansModel.FromCentroids(prototypes, dimension, options.Distance);
+        _featureWeights = featureWeights;
+        FineTuning = fineTuning;
+        _grid = KMeansModel.FromPrototypes(prototypes, dimension, options.Distance, featureWeights);
     }
+
+    /// <summary>
+    /// The feature weights λ of the distance Σ λⱼ(xⱼ − pⱼ)², learned in phase 2 with
+    /// <see cref="FineTuningOptions.LearnFeatureWeights"/> (mean 1: the features' relevances); empty otherwise.
+    /// </summary>
+    public ReadOnlyMemory<float> FeatureWeights => _featureWeights;
+
+    /// <summary>How phase 2 went; null when it did not run.</summary>
+    public FineTuningResult? FineTuning { get; }
 
     /// <summary>d.</summary>
     public int Dimension { get; }

@@ -30,5 +30,5 @@ public sealed class PrototypeRegressorOptions : PrototypeGridOptions
     }
 
     /// <summary>A copy.</summary>
-    public PrototypeRegressorOptions Clone() => (PrototypeRegressorOptions)MemberwiseClone();
+    public PrototypeRegressorOptions Clone() => Copy<PrototypeRegressorOptions>();
 }

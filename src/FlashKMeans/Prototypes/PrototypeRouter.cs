@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace FlashKMeans.Prototypes;
 
 /// <summary>The top-k nearest prototypes of one row and their blend weights (see <see cref="PrototypeRouting"/>).</summary>
@@ -8,7 +10,8 @@ internal static class PrototypeRouter
     /// nearest first (ties to the lower index), and <paramref name="weights"/> with their routing weights, which sum to 1.
     /// Similarity is s = 1 / (1 + distance).
     /// </summary>
-    public static void Route(ReadOnlySpan<float> distances, PrototypeRouting routing, double temperature, Span<int> nearest, Span<double> weights)
+    public static void Route<T>(ReadOnlySpan<T> distances, PrototypeRouting routing, double temperature, Span<int> nearest, Span<double> weights)
+        where T : IFloatingPointIeee754<T>
     {
         int k = nearest.Length;
         // Selection of the k smallest by (distance, index): k is small next to the prototypes.
@@ -41,7 +44,7 @@ internal static class PrototypeRouter
             {
                 double sum = 0;
                 for (int i = 0; i < k; i++)
-                    sum += weights[i] = 1 / (1 + (double)distances[nearest[i]]);
+                    sum += weights[i] = 1 / (1 + double.CreateTruncating(distances[nearest[i]]));
                 for (int i = 0; i < k; i++)
                     weights[i] /= sum;
                 return;
@@ -49,13 +52,44 @@ internal static class PrototypeRouter
             default:
             {
                 // softmax(s / T), taken from the largest s for stability.
-                double top = 1 / (1 + (double)distances[nearest[0]]), sum = 0;
+                double top = 1 / (1 + double.CreateTruncating(distances[nearest[0]])), sum = 0;
                 for (int i = 0; i < k; i++)
-                    sum += weights[i] = Math.Exp((1 / (1 + (double)distances[nearest[i]]) - top) / temperature);
+                    sum += weights[i] = Math.Exp((1 / (1 + double.CreateTruncating(distances[nearest[i]])) - top) / temperature);
                 for (int i = 0; i < k; i++)
                     weights[i] /= sum;
                 return;
             }
+        }
+    }
+
+    /// <summary>
+    /// The routing's backward pass: from ∂L/∂wᵢ (<paramref name="weightGradient"/>) of the weights <see cref="Route"/> gave
+    /// for the distances <paramref name="nearestDistances"/>, writes ∂L/∂dᵢ into <paramref name="distanceGradient"/>. The
+    /// choice of the top k is constant where it is differentiable; hard and mean weights do not depend on the distances.
+    /// With sᵢ = 1 / (1 + dᵢ), ∂sᵢ/∂dᵢ = −sᵢ²; scaled: ∂L/∂sⱼ = (gⱼ − Σᵢ gᵢwᵢ) / Σ s; softmax: ∂L/∂sⱼ = wⱼ(gⱼ − Σᵢ gᵢwᵢ) / T.
+    /// </summary>
+    public static void Backward(ReadOnlySpan<double> nearestDistances, ReadOnlySpan<double> weights, ReadOnlySpan<double> weightGradient,
+        PrototypeRouting routing, double temperature, Span<double> distanceGradient)
+    {
+        int k = weights.Length;
+        if (routing is PrototypeRouting.Hard or PrototypeRouting.Mean)
+        {
+            distanceGradient[..k].Clear();
+            return;
+        }
+        double mean = 0, similaritySum = 0;
+        for (int i = 0; i < k; i++)
+        {
+            mean += weightGradient[i] * weights[i];
+            similaritySum += 1 / (1 + nearestDistances[i]);
+        }
+        for (int j = 0; j < k; j++)
+        {
+            double s = 1 / (1 + nearestDistances[j]);
+            double bySimilarity = routing == PrototypeRouting.Scaled
+                ? (weightGradient[j] - mean) / similaritySum
+                : weights[j] * (weightGradient[j] - mean) / temperature;
+            distanceGradient[j] = -s * s * bySimilarity;
         }
     }
 }

@@ -1,0 +1,75 @@
+namespace FlashKMeans.Prototypes.Training;
+
+/// <summary>
+/// The distance between a row and a prototype in training coordinates, and its gradient: squared Euclidean
+/// Σ λⱼ(xⱼ − pⱼ)² (λ ≡ 1 unless feature weights are learned), L1 Σ |xⱼ − pⱼ|, and cosine 1 − Σ xⱼpⱼ for unit rows and
+/// prototypes kept at unit length by the optimiser.
+/// </summary>
+internal static class PrototypeDistance
+{
+    public static double Of(KMeansDistance distance, ReadOnlySpan<double> x, ReadOnlySpan<double> p, ReadOnlySpan<double> lambda)
+    {
+        double sum = 0;
+        switch (distance)
+        {
+            case KMeansDistance.SquaredEuclidean:
+                if (lambda.IsEmpty)
+                {
+                    for (int j = 0; j < x.Length; j++)
+                    {
+                        double v = x[j] - p[j];
+                        sum += v * v;
+                    }
+                }
+                else
+                {
+                    for (int j = 0; j < x.Length; j++)
+                    {
+                        double v = x[j] - p[j];
+                        sum += lambda[j] * v * v;
+                    }
+                }
+                return sum;
+            case KMeansDistance.Manhattan:
+                for (int j = 0; j < x.Length; j++)
+                    sum += Math.Abs(x[j] - p[j]);
+                return sum;
+            default:
+                for (int j = 0; j < x.Length; j++)
+                    sum += x[j] * p[j];
+                return 1 - sum;
+        }
+    }
+
+    /// <summary>
+    /// Adds <paramref name="coefficient"/> × ∂distance/∂p to <paramref name="prototypeGradient"/>, and × ∂distance/∂λ to
+    /// <paramref name="lambdaGradient"/> when feature weights are learned.
+    /// </summary>
+    public static void Backward(KMeansDistance distance, ReadOnlySpan<double> x, ReadOnlySpan<double> p, ReadOnlySpan<double> lambda,
+        double coefficient, Span<double> prototypeGradient, Span<double> lambdaGradient)
+    {
+        if (coefficient == 0)
+            return;
+        switch (distance)
+        {
+            case KMeansDistance.SquaredEuclidean:
+                for (int j = 0; j < x.Length; j++)
+                {
+                    double v = x[j] - p[j];
+                    double l = lambda.IsEmpty ? 1 : lambda[j];
+                    prototypeGradient[j] -= coefficient * 2 * l * v;
+                    if (!lambdaGradient.IsEmpty)
+                        lambdaGradient[j] += coefficient * v * v;
+                }
+                return;
+            case KMeansDistance.Manhattan:
+                for (int j = 0; j < x.Length; j++)
+                    prototypeGradient[j] -= coefficient * Math.Sign(x[j] - p[j]);
+                return;
+            default:
+                for (int j = 0; j < x.Length; j++)
+                    prototypeGradient[j] -= coefficient * x[j];
+                return;
+        }
+    }
+}

@@ -1,0 +1,100 @@
+namespace FlashKMeans.Prototypes.Training;
+
+/// <summary>
+/// The coordinates phase 2 trains in: x' = (x − μ) / σ, μ the rows' weighted mean and σ their root mean squared deviation
+/// per feature, so that step sizes and penalties do not depend on where the data lies or on its units, and distances
+/// far from the origin keep their digits. Cosine rows are unit vectors and stay as they are (a shift would change their
+/// angles). Distances scale back by <see cref="DistanceScale"/>: σ² for squared Euclidean, σ for L1.
+/// </summary>
+internal sealed class TrainingSpace
+{
+    private TrainingSpace(double[] shift, double scale, KMeansDistance distance)
+    {
+        Shift = shift;
+        Scale = scale;
+        Distance = distance;
+    }
+
+    public double[] Shift { get; }
+
+    public double Scale { get; }
+
+    public KMeansDistance Distance { get; }
+
+    /// <summary>Data distance = this × training distance.</summary>
+    public double DistanceScale => Distance switch
+    {
+        KMeansDistance.SquaredEuclidean => Scale * Scale,
+        KMeansDistance.Manhattan => Scale,
+        _ => 1,
+    };
+
+    /// <summary>The space of <paramref name="rows"/> (n × d, weighted by <paramref name="weights"/> or alike).</summary>
+    public static TrainingSpace Of(ReadOnlySpan<float> rows, int d, ReadOnlySpan<float> weights, KMeansDistance distance)
+    {
+        var shift = new double[d];
+        if (distance == KMeansDistance.Cosine)
+            return new TrainingSpace(shift, 1, distance);
+        var (mean, scale) = Spread(rows, d, weights);
+        return new TrainingSpace(mean, scale, distance);
+    }
+
+    /// <summary>The weighted mean of n × d values, and their root mean squared deviation per coordinate (1 where they do not vary).</summary>
+    public static (double[] Mean, double Scale) Spread(ReadOnlySpan<float> values, int d, ReadOnlySpan<float> weights)
+    {
+        int n = values.Length / d;
+        var mean = new double[d];
+        double total = 0;
+        for (int r = 0; r < n; r++)
+        {
+            double w = weights.IsEmpty ? 1 : weights[r];
+            total += w;
+            for (int j = 0; j < d; j++)
+                mean[j] += w * values[r * d + j];
+        }
+        for (int j = 0; j < d; j++)
+            mean[j] = total > 0 ? mean[j] / total : 0;
+        double squares = 0;
+        for (int r = 0; r < n; r++)
+        {
+            double w = weights.IsEmpty ? 1 : weights[r];
+            for (int j = 0; j < d; j++)
+            {
+                double v = values[r * d + j] - mean[j];
+                squares += w * v * v;
+            }
+        }
+        double scale = total > 0 ? Math.Sqrt(squares / (total * d)) : 0;
+        return (mean, scale > 0 && double.IsFinite(scale) ? scale : 1);
+    }
+
+    /// <summary>n × d values in training coordinates (cosine: scaled to unit length, as the distance reads them).</summary>
+    public double[] ToTraining(ReadOnlySpan<float> values)
+    {
+        int d = Shift.Length;
+        var result = new double[values.Length];
+        for (int i = 0; i < values.Length; i++)
+            result[i] = (values[i] - Shift[i % d]) / Scale;
+        if (Distance == KMeansDistance.Cosine)
+        {
+            for (int at = 0; at < result.Length; at += d)
+            {
+                var row = result.AsSpan(at, d);
+                double norm = Math.Sqrt(System.Numerics.Tensors.TensorPrimitives.Dot<double>(row, row));
+                if (norm > 0)
+                    System.Numerics.Tensors.TensorPrimitives.Divide(row, norm, row);
+            }
+        }
+        return result;
+    }
+
+    /// <summary>n × d training values back in the data's coordinates.</summary>
+    public float[] ToData(ReadOnlySpan<double> values)
+    {
+        int d = Shift.Length;
+        var result = new float[values.Length];
+        for (int i = 0; i < values.Length; i++)
+            result[i] = (float)(values[i] * Scale + Shift[i % d]);
+        return result;
+    }
+}
