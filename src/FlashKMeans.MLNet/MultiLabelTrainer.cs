@@ -55,7 +55,21 @@ public sealed class MultiLabelTrainer : SupervisedTrainer<MultiLabelTrainer.Opti
 
     /// <summary>Reads the input once into memory and builds each tag's prototypes.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type; the message names it.</exception>
-    public override MultiLabelTransformer Fit(IDataView input)
+    public override MultiLabelTransformer Fit(IDataView input) => Train(input, null);
+
+    /// <summary>
+    /// Continues training from <paramref name="previous"/>: phase 2 (fine-tuning) resumes from its prototypes on
+    /// <paramref name="input"/>, ML.NET's convention for trainers that can continue. The options'
+    /// <c>FineTuning.Epochs</c> must be above 0; the previous model's classes (tags, target size) and feature size are kept.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type, or the options cannot continue the model.</exception>
+    public MultiLabelTransformer Fit(IDataView input, MultiLabelTransformer previous)
+    {
+        ArgumentNullException.ThrowIfNull(previous);
+        return Train(input, previous.Model);
+    }
+
+    private MultiLabelTransformer Train(IDataView input, MultiLabelModel? previous)
     {
         ArgumentNullException.ThrowIfNull(input);
         var o = Settings;
@@ -84,7 +98,8 @@ public sealed class MultiLabelTrainer : SupervisedTrainer<MultiLabelTrainer.Opti
         using var channel = Environment?.Start("FlashKMeans");
         if (skipped > 0)
             channel?.Warning(MessageSensitivity.None, $"FlashKMeans: {skipped} rows with a missing label or feature (or a bad weight) were skipped.");
-        var model = new MultiLabelClassifier(o.Classifier).Fit(rows, d, tags, t, weights);
+        var classifier = new MultiLabelClassifier(o.Classifier);
+        var model = previous is null ? classifier.Fit(rows, d, tags, t, weights) : classifier.FineTune(previous, rows, tags, weights);
         return new MultiLabelTransformer(model, o.FeatureColumnName, GpuKMeansTrainer.Defaults.BatchSize);
     }
 }

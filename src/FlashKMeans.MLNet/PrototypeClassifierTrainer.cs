@@ -56,7 +56,21 @@ public sealed class PrototypeClassifierTrainer : SupervisedTrainer<PrototypeClas
 
     /// <summary>Reads the input once into memory, grouped by class, and builds the prototype grid.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type; the message names it.</exception>
-    public override PrototypeClassifierTransformer Fit(IDataView input)
+    public override PrototypeClassifierTransformer Fit(IDataView input) => Train(input, null);
+
+    /// <summary>
+    /// Continues training from <paramref name="previous"/>: phase 2 (fine-tuning) resumes from its prototypes on
+    /// <paramref name="input"/>, ML.NET's convention for trainers that can continue. The options'
+    /// <c>FineTuning.Epochs</c> must be above 0; the previous model's classes (tags, target size) and feature size are kept.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type, or the options cannot continue the model.</exception>
+    public PrototypeClassifierTransformer Fit(IDataView input, PrototypeClassifierTransformer previous)
+    {
+        ArgumentNullException.ThrowIfNull(previous);
+        return Train(input, previous.Model);
+    }
+
+    private PrototypeClassifierTransformer Train(IDataView input, PrototypeClassifierModel? previous)
     {
         ArgumentNullException.ThrowIfNull(input);
         var o = Settings;
@@ -69,7 +83,9 @@ public sealed class PrototypeClassifierTrainer : SupervisedTrainer<PrototypeClas
         using var channel = Environment?.Start("FlashKMeans");
         if (skipped > 0)
             channel?.Warning(MessageSensitivity.None, $"FlashKMeans: {skipped} rows with a missing label or feature (or a bad weight) were skipped.");
-        var model = new PrototypeClassifier(o.Classifier).Fit(rows, d, keys.Select(k => (int)k - 1).ToArray(), (int)keyType.Count, weights);
+        var labels = keys.Select(k => (int)k - 1).ToArray();
+        var classifier = new PrototypeClassifier(o.Classifier);
+        var model = previous is null ? classifier.Fit(rows, d, labels, (int)keyType.Count, weights) : classifier.FineTune(previous, rows, labels, weights);
         channel?.Info(MessageSensitivity.None, $"FlashKMeans: {model.PrototypeClasses.Count} prototypes for {model.ClassCount} classes from {keys.Length} rows.");
         return new PrototypeClassifierTransformer(model, o.FeatureColumnName, keyType, label.Annotations, GpuKMeansTrainer.Defaults.BatchSize);
     }

@@ -50,7 +50,21 @@ public sealed class PrototypeRegressionTrainer : SupervisedTrainer<PrototypeRegr
 
     /// <summary>Reads the input once into memory and builds the prototypes.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type; the message names it.</exception>
-    public override PrototypeRegressionTransformer Fit(IDataView input)
+    public override PrototypeRegressionTransformer Fit(IDataView input) => Train(input, null);
+
+    /// <summary>
+    /// Continues training from <paramref name="previous"/>: phase 2 (fine-tuning) resumes from its prototypes on
+    /// <paramref name="input"/>, ML.NET's convention for trainers that can continue. The options'
+    /// <c>FineTuning.Epochs</c> must be above 0; the previous model's classes (tags, target size) and feature size are kept.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type, or the options cannot continue the model.</exception>
+    public PrototypeRegressionTransformer Fit(IDataView input, PrototypeRegressionTransformer previous)
+    {
+        ArgumentNullException.ThrowIfNull(previous);
+        return Train(input, previous.Model);
+    }
+
+    private PrototypeRegressionTransformer Train(IDataView input, PrototypeRegressorModel? previous)
     {
         ArgumentNullException.ThrowIfNull(input);
         var o = Settings;
@@ -80,7 +94,8 @@ public sealed class PrototypeRegressionTrainer : SupervisedTrainer<PrototypeRegr
         using var channel = Environment?.Start("FlashKMeans");
         if (skipped > 0)
             channel?.Warning(MessageSensitivity.None, $"FlashKMeans: {skipped} rows with a missing label or feature (or a bad weight) were skipped.");
-        var model = new PrototypeRegressor(o.Regressor).Fit(rows, d, targets, t, weights);
+        var regressor = new PrototypeRegressor(o.Regressor);
+        var model = previous is null ? regressor.Fit(rows, d, targets, t, weights) : regressor.FineTune(previous, rows, targets, weights);
         return new PrototypeRegressionTransformer(model, o.FeatureColumnName, GpuKMeansTrainer.Defaults.BatchSize);
     }
 }

@@ -42,6 +42,33 @@ public sealed class PrototypeClassifierTrainerTests
     }
 
     [TestMethod]
+    public void Fit_with_a_previous_model_continues_its_fine_tuning()
+    {
+        var ml = new MLContext(seed: 1);
+        var all = Make(3000, seed: 5);
+        var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(all)).Transform(ml.Data.LoadFromEnumerable(all));
+        var options = new PrototypeClassifierTrainer.Options
+        {
+            Classifier = new PrototypeClassifierOptions { PrototypesPerClass = 2, Seed = 3, FineTuning = { Epochs = 2, LearningRate = 0.05 } },
+        };
+        var first = ml.MulticlassClassification.Trainers.FlashKMeans(options).Fit(data);
+        var grid = ml.MulticlassClassification.Trainers.FlashKMeans(new PrototypeClassifierTrainer.Options
+        {
+            Classifier = new PrototypeClassifierOptions { PrototypesPerClass = 2, Seed = 3 },
+        }).Fit(data);
+        // Continued with a vanishing step, the prototypes stay where the first model left them, not where k-means put them.
+        options.Classifier.FineTuning.LearningRate = 1e-9;
+        var continued = ml.MulticlassClassification.Trainers.FlashKMeans(options).Fit(data, first);
+        Assert.IsNotNull(continued.Model.FineTuning);
+        var (a, b, g) = (first.Model.Prototypes.ToArray(), continued.Model.Prototypes.ToArray(), grid.Model.Prototypes.ToArray());
+        double fromFirst = a.Zip(b).Max(p => Math.Abs(p.First - p.Second)), fromGrid = g.Zip(b).Max(p => Math.Abs(p.First - p.Second));
+        Assert.IsTrue(fromFirst < 1e-4 && fromGrid > 100 * fromFirst, $"moved {fromFirst:G3} from the first model, {fromGrid:G3} from the grid");
+        CollectionAssert.AreEqual(first.Model.PrototypeClasses.ToArray(), continued.Model.PrototypeClasses.ToArray());
+        var metrics = ml.MulticlassClassification.Evaluate(continued.Transform(data));
+        Assert.IsTrue(metrics.MicroAccuracy > 0.9, $"accuracy {metrics.MicroAccuracy}");
+    }
+
+    [TestMethod]
     public void Evaluate_and_PredictionEngine_work_and_agree_with_the_engine()
     {
         var ml = new MLContext(seed: 1);

@@ -28,18 +28,8 @@ public sealed class MultiLabelClassifier
     public MultiLabelModel Fit(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<bool> tags, int tagCount, ReadOnlySpan<float> weights = default,
         CancellationToken cancellationToken = default)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(tagCount, 1);
-        if (rows.IsEmpty || rows.Length % dimension != 0)
-            throw new ArgumentException($"Expected n × {dimension} values with n ≥ 1, got {rows.Length}.", nameof(rows));
+        Validate(rows, dimension, tags, tagCount, weights);
         int n = rows.Length / dimension, d = dimension;
-        if (tags.Length != (long)n * tagCount)
-            throw new ArgumentException($"There are {n} rows but {tags.Length} tag flags; give {tagCount} per row.", nameof(tags));
-        if (!weights.IsEmpty && weights.Length != n)
-            throw new ArgumentException($"There are {n} rows but {weights.Length} weights.", nameof(weights));
-        Data.DataValidator.ThrowIfBadRows(rows, d, 0, _options.Distance == KMeansDistance.SquaredEuclidean, nameof(rows));
-        if (Data.DataValidator.FirstBadWeight(weights) is var bad and >= 0)
-            throw new ArgumentException($"Row {bad} has weight {weights[bad]}; weights must be finite and non-negative.", nameof(weights));
         var everyRow = Enumerable.Range(0, n).ToArray();
         float[]? weightArray = weights.IsEmpty ? null : weights.ToArray();
         var allRows = rows.ToArray();
@@ -74,10 +64,52 @@ public sealed class MultiLabelClassifier
         }
         if (_options.FineTuning.Epochs == 0 || prototypes.Count == 0)
             return new MultiLabelModel(prototypes.ToArray(), owners.ToArray(), d, tagCount, _options);
+        return Tune(prototypes.ToArray(), owners.ToArray(), null, rows, d, tagArray, tagCount, weights, cancellationToken);
+    }
+
+    /// <summary>
+    /// Continues phase 2 from <paramref name="model"/>'s prototypes (and learned feature weights) on <paramref name="rows"/>
+    /// and <paramref name="tags"/>, which may be new. This classifier's options (<see cref="PrototypeGridOptions.FineTuning"/>
+    /// with epochs above 0) drive the training and the new model's prediction.
+    /// </summary>
+    /// <exception cref="ArgumentException">The rows or tags do not match the model's dimensions, or a bad value.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">No epochs to run, or the model's feature weights and
+    /// <see cref="FineTuningOptions.LearnFeatureWeights"/> disagree.</exception>
+    public MultiLabelModel FineTune(MultiLabelModel model, ReadOnlySpan<float> rows, ReadOnlySpan<bool> tags, ReadOnlySpan<float> weights = default,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        _options.ThrowIfCannotContinue(model.Distance, model.FeatureWeights.Length > 0);
+        Validate(rows, model.Dimension, tags, model.TagCount, weights);
+        return Tune(model.Prototypes.ToArray(), model.PrototypeTags.ToArray(), model.FeatureWeights.IsEmpty ? null : model.FeatureWeights.ToArray(),
+            rows, model.Dimension, tags.ToArray(), model.TagCount, weights, cancellationToken);
+    }
+
+    /// <summary>Phase 2 from <paramref name="prototypes"/> of the tags <paramref name="owners"/>.</summary>
+    private MultiLabelModel Tune(float[] prototypes, int[] owners, float[]? featureWeights, ReadOnlySpan<float> rows, int d, bool[] tags, int tagCount,
+        ReadOnlySpan<float> weights, CancellationToken cancellationToken)
+    {
         var space = Training.TrainingSpace.Of(rows, d, weights, _options.Distance);
-        var objective = new Training.MultiLabelObjective(space.ToTraining(rows), d, tagArray, tagCount, weightArray, owners.ToArray(),
+        var objective = new Training.MultiLabelObjective(space.ToTraining(rows), d, tags, tagCount, weights.IsEmpty ? null : weights.ToArray(), owners,
             _options.AsymmetricGammaPositive, _options.AsymmetricGammaNegative, _options.AsymmetricClip, _options.Distance, space.DistanceScale);
-        var (tuned, featureWeights, result) = _options.FineTune(space, objective, prototypes.ToArray(), [], d, cancellationToken);
-        return new MultiLabelModel(tuned, owners.ToArray(), d, tagCount, _options, featureWeights, result);
+        var (tuned, learned, result) = _options.FineTune(space, objective, prototypes, [], d, cancellationToken, startingFeatureWeights: featureWeights);
+        return new MultiLabelModel(tuned, owners, d, tagCount, _options, learned, result);
+    }
+
+    /// <summary>Throws naming the first problem of the rows, tags or weights.</summary>
+    private void Validate(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<bool> tags, int tagCount, ReadOnlySpan<float> weights)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(tagCount, 1);
+        if (rows.IsEmpty || rows.Length % dimension != 0)
+            throw new ArgumentException($"Expected n × {dimension} values with n ≥ 1, got {rows.Length}.", nameof(rows));
+        int n = rows.Length / dimension, d = dimension;
+        if (tags.Length != (long)n * tagCount)
+            throw new ArgumentException($"There are {n} rows but {tags.Length} tag flags; give {tagCount} per row.", nameof(tags));
+        if (!weights.IsEmpty && weights.Length != n)
+            throw new ArgumentException($"There are {n} rows but {weights.Length} weights.", nameof(weights));
+        Data.DataValidator.ThrowIfBadRows(rows, d, 0, _options.Distance == KMeansDistance.SquaredEuclidean, nameof(rows));
+        if (Data.DataValidator.FirstBadWeight(weights) is var bad and >= 0)
+            throw new ArgumentException($"Row {bad} has weight {weights[bad]}; weights must be finite and non-negative.", nameof(weights));
     }
 }

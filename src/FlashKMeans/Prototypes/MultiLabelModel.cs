@@ -31,6 +31,9 @@ public sealed class MultiLabelModel
     /// <summary>How phase 2 went; null when it did not run.</summary>
     public FineTuningResult? FineTuning { get; }
 
+    /// <summary>The distance between rows and prototypes.</summary>
+    public KMeansDistance Distance => _grid.Distance;
+
     /// <summary>d.</summary>
     public int Dimension { get; }
 

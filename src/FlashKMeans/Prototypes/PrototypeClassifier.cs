@@ -32,23 +32,8 @@ public sealed class PrototypeClassifier
     public PrototypeClassifierModel Fit(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<int> labels, int classCount,
         ReadOnlySpan<float> weights = default, CancellationToken cancellationToken = default)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(classCount, 1);
-        if (rows.IsEmpty || rows.Length % dimension != 0)
-            throw new ArgumentException($"Expected n × {dimension} values with n ≥ 1, got {rows.Length}.", nameof(rows));
+        Validate(rows, dimension, labels, classCount, weights);
         int n = rows.Length / dimension, d = dimension;
-        if (labels.Length != n)
-            throw new ArgumentException($"There are {n} rows but {labels.Length} labels.", nameof(labels));
-        if (!weights.IsEmpty && weights.Length != n)
-            throw new ArgumentException($"There are {n} rows but {weights.Length} weights.", nameof(weights));
-        for (int r = 0; r < n; r++)
-        {
-            if ((uint)labels[r] >= (uint)classCount)
-                throw new ArgumentException($"Row {r} has label {labels[r]}; labels must lie in [0, {classCount}).", nameof(labels));
-        }
-        DataValidator.ThrowIfBadRows(rows, d, 0, _options.Distance == KMeansDistance.SquaredEuclidean, nameof(rows));
-        if (DataValidator.FirstBadWeight(weights) is var bad and >= 0)
-            throw new ArgumentException($"Row {bad} has weight {weights[bad]}; weights must be finite and non-negative.", nameof(weights));
 
         var (start, members) = LabelGroups.ByLabel(labels, classCount);
         float[]? weightArray = weights.IsEmpty ? null : weights.ToArray();
@@ -75,12 +60,60 @@ public sealed class PrototypeClassifier
             Repel(grid, classes, rows, labels, d);
         if (_options.FineTuning.Epochs == 0 || grid.Length == 0)
             return new PrototypeClassifierModel(grid, classes.ToArray(), d, classCount, _options);
+        return Tune(grid, classes.ToArray(), null, rows, d, labels, classCount, weights, cancellationToken);
+    }
+
+    /// <summary>
+    /// Continues phase 2 from <paramref name="model"/>'s prototypes (and learned feature weights) on
+    /// <paramref name="rows"/>, which may be new: training resumes instead of starting from a new grid. The model's classes
+    /// and prototypes are kept; this classifier's options (<see cref="PrototypeGridOptions.FineTuning"/> with epochs above
+    /// 0) drive the training and the new model's prediction.
+    /// </summary>
+    /// <exception cref="ArgumentException">The rows do not match the model's dimension or classes, or a bad value.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">No epochs to run, or the model's feature weights and
+    /// <see cref="FineTuningOptions.LearnFeatureWeights"/> disagree.</exception>
+    public PrototypeClassifierModel FineTune(PrototypeClassifierModel model, ReadOnlySpan<float> rows, ReadOnlySpan<int> labels,
+        ReadOnlySpan<float> weights = default, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        _options.ThrowIfCannotContinue(model.Distance, model.FeatureWeights.Length > 0);
+        Validate(rows, model.Dimension, labels, model.ClassCount, weights);
+        return Tune(model.Prototypes.ToArray(), model.PrototypeClasses.ToArray(), model.FeatureWeights.IsEmpty ? null : model.FeatureWeights.ToArray(),
+            rows, model.Dimension, labels, model.ClassCount, weights, cancellationToken);
+    }
+
+    /// <summary>Phase 2 from <paramref name="grid"/> (and feature weights, when continuing).</summary>
+    private PrototypeClassifierModel Tune(float[] grid, int[] classes, float[]? featureWeights, ReadOnlySpan<float> rows, int d,
+        ReadOnlySpan<int> labels, int classCount, ReadOnlySpan<float> weights, CancellationToken cancellationToken)
+    {
         var space = TrainingSpace.Of(rows, d, weights, _options.Distance);
-        var objective = new ClassifierObjective(space.ToTraining(rows), d, labels.ToArray(), weightArray, classes.ToArray(), classCount, _options.Loss,
-            _options.SampledNegativeClasses, _options.Distance);
-        var (tuned, featureWeights, result) = _options.FineTune(space, objective, grid, [], d, cancellationToken,
-            learnTemperature: _options.Loss == PrototypeLoss.CrossEntropy);
-        return new PrototypeClassifierModel(tuned, classes.ToArray(), d, classCount, _options, featureWeights, result);
+        var objective = new ClassifierObjective(space.ToTraining(rows), d, labels.ToArray(), weights.IsEmpty ? null : weights.ToArray(), classes,
+            classCount, _options.Loss, _options.SampledNegativeClasses, _options.Distance);
+        var (tuned, learned, result) = _options.FineTune(space, objective, grid, [], d, cancellationToken,
+            learnTemperature: _options.Loss == PrototypeLoss.CrossEntropy, featureWeights);
+        return new PrototypeClassifierModel(tuned, classes, d, classCount, _options, learned, result);
+    }
+
+    /// <summary>Throws naming the first problem of the rows, labels or weights.</summary>
+    private void Validate(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<int> labels, int classCount, ReadOnlySpan<float> weights)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(classCount, 1);
+        if (rows.IsEmpty || rows.Length % dimension != 0)
+            throw new ArgumentException($"Expected n × {dimension} values with n ≥ 1, got {rows.Length}.", nameof(rows));
+        int n = rows.Length / dimension, d = dimension;
+        if (labels.Length != n)
+            throw new ArgumentException($"There are {n} rows but {labels.Length} labels.", nameof(labels));
+        if (!weights.IsEmpty && weights.Length != n)
+            throw new ArgumentException($"There are {n} rows but {weights.Length} weights.", nameof(weights));
+        for (int r = 0; r < n; r++)
+        {
+            if ((uint)labels[r] >= (uint)classCount)
+                throw new ArgumentException($"Row {r} has label {labels[r]}; labels must lie in [0, {classCount}).", nameof(labels));
+        }
+        DataValidator.ThrowIfBadRows(rows, d, 0, _options.Distance == KMeansDistance.SquaredEuclidean, nameof(rows));
+        if (DataValidator.FirstBadWeight(weights) is var bad and >= 0)
+            throw new ArgumentException($"Row {bad} has weight {weights[bad]}; weights must be finite and non-negative.", nameof(weights));
     }
 
     /// <summary>

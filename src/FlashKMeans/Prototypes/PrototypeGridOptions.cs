@@ -56,17 +56,37 @@ public abstract class PrototypeGridOptions
     }
 
     /// <summary>
+    /// Throws unless a model with <paramref name="distance"/> (and learned feature weights, when
+    /// <paramref name="hasFeatureWeights"/>) can continue phase 2 under these options.
+    /// </summary>
+    internal void ThrowIfCannotContinue(KMeansDistance distance, bool hasFeatureWeights)
+    {
+        if (FineTuning.Epochs == 0)
+            throw new ArgumentOutOfRangeException(nameof(FineTuning), "FineTuning.Epochs is 0: there is no training to continue.");
+        if (distance != Distance)
+            throw new ArgumentOutOfRangeException(nameof(Distance), Distance, $"The model was trained with {distance} distance, these options have {Distance}.");
+        if (hasFeatureWeights != FineTuning.LearnFeatureWeights)
+            throw new ArgumentOutOfRangeException(nameof(FineTuning), hasFeatureWeights
+                ? "The model learned feature weights: continue it with FineTuning.LearnFeatureWeights on."
+                : "The model has no learned feature weights: continue it with FineTuning.LearnFeatureWeights off.");
+    }
+
+    /// <summary>
     /// Runs phase 2 on <paramref name="prototypes"/> (P × d, data coordinates) and <paramref name="targets"/> (the
     /// regressor's, in training units, updated in place) under <paramref name="objective"/>, which reads rows in
     /// <paramref name="space"/>; with <paramref name="learnTemperature"/>, a temperature learned with them starts from τ,
-    /// the mean distance from a row to its nearest prototype after phase 1. Returns the prototypes in data coordinates
-    /// and the learned feature weights, if any.
+    /// the mean distance from a row to its nearest prototype after phase 1; <paramref name="startingFeatureWeights"/>
+    /// continue a model's learned weights. Returns the prototypes in data coordinates and the learned feature weights, if any.
     /// </summary>
     internal (float[] Prototypes, float[]? FeatureWeights, FineTuningResult Result) FineTune(Training.TrainingSpace space,
         Training.IPrototypeObjective objective, float[] prototypes, double[] targets, int dimension, CancellationToken cancellationToken,
-        bool learnTemperature = false)
+        bool learnTemperature = false, float[]? startingFeatureWeights = null)
     {
-        var parameters = new Training.PrototypeParameters(space.ToTraining(prototypes), targets, FineTuning.LearnFeatureWeights ? new double[dimension] : []);
+        // λ = d·softmax(θ): θ = log λ gives back weights of mean 1 (zero weights start from a very small one).
+        double[] logits = !FineTuning.LearnFeatureWeights ? []
+            : startingFeatureWeights is null ? new double[dimension]
+            : startingFeatureWeights.Select(w => Math.Log(Math.Max(w, 1e-12))).ToArray();
+        var parameters = new Training.PrototypeParameters(space.ToTraining(prototypes), targets, logits);
         double tau = objective.NearestDistance(parameters);
         tau = tau > 0 && double.IsFinite(tau) ? tau : 1;
         if (learnTemperature)

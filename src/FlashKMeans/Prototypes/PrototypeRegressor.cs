@@ -33,19 +33,8 @@ public sealed class PrototypeRegressor
     public PrototypeRegressorModel Fit(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<float> targets, int targetDimension = 1,
         ReadOnlySpan<float> weights = default, CancellationToken cancellationToken = default)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(targetDimension, 1);
-        if (rows.IsEmpty || rows.Length % dimension != 0)
-            throw new ArgumentException($"Expected n × {dimension} values with n ≥ 1, got {rows.Length}.", nameof(rows));
+        Validate(rows, dimension, targets, targetDimension, weights);
         int n = rows.Length / dimension, d = dimension, t = targetDimension;
-        if (targets.Length != (long)n * t)
-            throw new ArgumentException($"There are {n} rows but {targets.Length} target values; give {t} per row.", nameof(targets));
-        if (!weights.IsEmpty && weights.Length != n)
-            throw new ArgumentException($"There are {n} rows but {weights.Length} weights.", nameof(weights));
-        DataValidator.ThrowIfBadRows(rows, d, 0, _options.Distance == KMeansDistance.SquaredEuclidean, nameof(rows));
-        DataValidator.ThrowIfBadRows(targets, t, 0, true, nameof(targets));
-        if (DataValidator.FirstBadWeight(weights) is var bad and >= 0)
-            throw new ArgumentException($"Row {bad} has weight {weights[bad]}; weights must be finite and non-negative.", nameof(weights));
 
         // Stage 1: strata of the targets.
         int strata = Math.Min(_options.TargetStrata, n);
@@ -89,6 +78,31 @@ public sealed class PrototypeRegressor
         }
         if (_options.FineTuning.Epochs == 0 || prototypes.Count == 0)
             return new PrototypeRegressorModel(prototypes.ToArray(), prototypeTargets.ToArray(), d, t, _options);
+        return Tune(prototypes.ToArray(), prototypeTargets.ToArray(), null, rows, d, targets, t, weights, cancellationToken);
+    }
+
+    /// <summary>
+    /// Continues phase 2 from <paramref name="model"/>'s prototypes, targets (and learned feature weights) on
+    /// <paramref name="rows"/> and <paramref name="targets"/>, which may be new. This regressor's options
+    /// (<see cref="PrototypeGridOptions.FineTuning"/> with epochs above 0) drive the training and the new model's prediction.
+    /// </summary>
+    /// <exception cref="ArgumentException">The rows or targets do not match the model's dimensions, or a bad value.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">No epochs to run, or the model's feature weights and
+    /// <see cref="FineTuningOptions.LearnFeatureWeights"/> disagree.</exception>
+    public PrototypeRegressorModel FineTune(PrototypeRegressorModel model, ReadOnlySpan<float> rows, ReadOnlySpan<float> targets,
+        ReadOnlySpan<float> weights = default, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        _options.ThrowIfCannotContinue(model.Distance, model.FeatureWeights.Length > 0);
+        Validate(rows, model.Dimension, targets, model.TargetDimension, weights);
+        return Tune(model.Prototypes.ToArray(), model.PrototypeTargets.ToArray(), model.FeatureWeights.IsEmpty ? null : model.FeatureWeights.ToArray(),
+            rows, model.Dimension, targets, model.TargetDimension, weights, cancellationToken);
+    }
+
+    /// <summary>Phase 2 from <paramref name="prototypes"/> and their <paramref name="prototypeTargets"/>.</summary>
+    private PrototypeRegressorModel Tune(float[] prototypes, float[] prototypeTargets, float[]? featureWeights, ReadOnlySpan<float> rows, int d,
+        ReadOnlySpan<float> targets, int t, ReadOnlySpan<float> weights, CancellationToken cancellationToken)
+    {
         // Targets train in units of their spread about their mean, as the features do.
         var (targetMean, targetScale) = TrainingSpace.Spread(targets, t, weights);
         double[] Standard(ReadOnlySpan<float> values)
@@ -99,12 +113,31 @@ public sealed class PrototypeRegressor
             return result;
         }
         var space = TrainingSpace.Of(rows, d, weights, _options.Distance);
-        var tunedTargets = Standard(prototypeTargets.ToArray());
-        var objective = new RegressorObjective(space.ToTraining(rows), d, Standard(targets), t, weightArray, prototypes.Count / d, _options.TopK,
+        var tunedTargets = Standard(prototypeTargets);
+        var objective = new RegressorObjective(space.ToTraining(rows), d, Standard(targets), t, weights.IsEmpty ? null : weights.ToArray(), prototypes.Length / d, _options.TopK,
             _options.Routing, _options.Temperature, _options.Distance, space.DistanceScale);
-        var (tuned, featureWeights, result) = _options.FineTune(space, objective, prototypes.ToArray(), tunedTargets, d, cancellationToken);
+        var (tuned, learned, result) = _options.FineTune(space, objective, prototypes, tunedTargets, d, cancellationToken,
+            startingFeatureWeights: featureWeights);
         var dataTargets = tunedTargets.Select((v, i) => (float)(v * targetScale + targetMean[i % t])).ToArray();
-        return new PrototypeRegressorModel(tuned, dataTargets, d, t, _options, featureWeights, result);
+        return new PrototypeRegressorModel(tuned, dataTargets, d, t, _options, learned, result);
+    }
+
+    /// <summary>Throws naming the first problem of the rows, targets or weights.</summary>
+    private void Validate(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<float> targets, int targetDimension, ReadOnlySpan<float> weights)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(targetDimension, 1);
+        if (rows.IsEmpty || rows.Length % dimension != 0)
+            throw new ArgumentException($"Expected n × {dimension} values with n ≥ 1, got {rows.Length}.", nameof(rows));
+        int n = rows.Length / dimension, d = dimension, t = targetDimension;
+        if (targets.Length != (long)n * t)
+            throw new ArgumentException($"There are {n} rows but {targets.Length} target values; give {t} per row.", nameof(targets));
+        if (!weights.IsEmpty && weights.Length != n)
+            throw new ArgumentException($"There are {n} rows but {weights.Length} weights.", nameof(weights));
+        DataValidator.ThrowIfBadRows(rows, d, 0, _options.Distance == KMeansDistance.SquaredEuclidean, nameof(rows));
+        DataValidator.ThrowIfBadRows(targets, t, 0, true, nameof(targets));
+        if (DataValidator.FirstBadWeight(weights) is var bad and >= 0)
+            throw new ArgumentException($"Row {bad} has weight {weights[bad]}; weights must be finite and non-negative.", nameof(weights));
     }
 
     private static float[] Gather(ReadOnlySpan<float> values, int[] rows, int width)

@@ -218,6 +218,49 @@ public sealed class FineTuningTests
     }
 
     [TestMethod]
+    public void Fine_tuning_continues_from_a_model_onto_drifted_data()
+    {
+        // The informative features drift by 1.5: the old model misplaces the new boundary; continuing on new rows moves it.
+        static float[] Drift(float[] rows) => rows.Select((v, i) => i % D < 2 ? v + 1.5f : v).ToArray();
+        var (train, labels) = Overlapping(3000, 4, seed: 14);
+        var (newTrain, newLabels) = Overlapping(3000, 4, seed: 15);
+        var (newTest, newTestLabels) = Overlapping(2000, 4, seed: 16);
+        newTrain = Drift(newTrain);
+        newTest = Drift(newTest);
+        var classifier = new PrototypeClassifier(Options(PrototypeLoss.CrossEntropy, 20));
+        var old = classifier.Fit(train, D, labels, 4);
+        var continued = classifier.FineTune(old, newTrain, newLabels);
+        CollectionAssert.AreEqual(old.PrototypeClasses.ToArray(), continued.PrototypeClasses.ToArray());
+        double before = Accuracy(old.Predict(newTest), newTestLabels), after = Accuracy(continued.Predict(newTest), newTestLabels);
+        Assert.IsTrue(after >= before + 0.05, $"old model {before:F3}, continued {after:F3}");
+
+        // The regressor and the multi-label classifier continue the same way; targets and tags keep their shapes.
+        var targets = labels.Select(c => (float)c).ToArray();
+        var regressor = new PrototypeRegressor(new PrototypeRegressorOptions { TargetStrata = 4, PrototypesPerStratum = 2, FineTuning = { Epochs = 3 } });
+        var regression = regressor.Fit(train, D, targets);
+        var regressionContinued = regressor.FineTune(regression, newTrain, newLabels.Select(c => (float)c).ToArray());
+        Assert.AreEqual(regression.PrototypeTargets.Length, regressionContinued.PrototypeTargets.Length);
+        var flags = labels.SelectMany(c => Enumerable.Range(0, 4).Select(t => t == c)).ToArray();
+        var tagger = new MultiLabelClassifier(new MultiLabelOptions { PrototypesPerTag = 2, FineTuning = { Epochs = 3 } });
+        var tagged = tagger.Fit(train, D, flags, 4);
+        Assert.AreEqual(tagged.PrototypeTags.Count, tagger.FineTune(tagged, newTrain, newLabels.SelectMany(c => Enumerable.Range(0, 4).Select(t => t == c)).ToArray()).PrototypeTags.Count);
+    }
+
+    [TestMethod]
+    public void Continuing_needs_epochs_matching_settings_and_matching_rows()
+    {
+        var (train, labels) = Overlapping(600, 4, seed: 17);
+        var model = new PrototypeClassifier(Options(PrototypeLoss.CrossEntropy, 2, featureWeights: true)).Fit(train, D, labels, 4);
+        var noEpochs = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new PrototypeClassifier(Options(PrototypeLoss.CrossEntropy, 0)).FineTune(model, train, labels));
+        StringAssert.Contains(noEpochs.Message, "Epochs");
+        var noWeights = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new PrototypeClassifier(Options(PrototypeLoss.CrossEntropy, 2)).FineTune(model, train, labels));
+        StringAssert.Contains(noWeights.Message, "LearnFeatureWeights");
+        var tuner = new PrototypeClassifier(Options(PrototypeLoss.CrossEntropy, 2, featureWeights: true));
+        Assert.ThrowsExactly<ArgumentException>(() => tuner.FineTune(model, train.AsSpan(0, 599 * D).ToArray().Concat(new float[D - 1]).ToArray(), labels));
+        Assert.ThrowsExactly<ArgumentException>(() => tuner.FineTune(model, train, labels.Select(c => c == 3 ? 4 : c).ToArray()));
+    }
+
+    [TestMethod]
     public void Cancellation_stops_fine_tuning()
     {
         var (train, labels) = Overlapping(1500, 4, seed: 13);
