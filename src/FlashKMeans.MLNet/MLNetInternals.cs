@@ -19,7 +19,10 @@ namespace FlashKMeans.MLNet;
 /// <item>the catalogs' <c>IHostEnvironment</c>, which carries log lines to <c>MLContext.Log</c>;</item>
 /// <item>the constructors of <see cref="KMeansModelParameters"/> and
 /// <see cref="ClusteringPredictionTransformer{TModel}"/>, the only route to a model zip that loads without this
-/// package (<c>ModelSaveContext</c> has no public members and <c>LoadableClass</c> is internal).</item>
+/// package (<c>ModelSaveContext</c> has no public members and <c>LoadableClass</c> is internal);</item>
+/// <item>the constructors of the linear models and their regression and multiclass prediction transformers, which turn
+/// a portable prototype model's one-value and per-class score vectors into the scalar <c>Score</c> and the key-typed
+/// <c>PredictedLabel</c> that ML.NET's evaluators read (ONNX scoring in ML.NET returns vectors only).</item>
 /// </list>
 /// <para>Each is looked up by exact signature, the same in ML.NET 5.0.1 and 6.0.0 (both tested).</para>
 /// </remarks>
@@ -39,6 +42,47 @@ internal static class MLNetInternals
         typeof(ClusteringPredictionTransformer<KMeansModelParameters>),
         [typeof(IHostEnvironment), typeof(KMeansModelParameters), typeof(DataViewSchema), typeof(string), typeof(float), typeof(string)],
         "ClusteringPredictionTransformer<KMeansModelParameters>(IHostEnvironment, KMeansModelParameters, DataViewSchema, string, float, string)"));
+
+    private static readonly Lazy<ConstructorInfo> s_linearRegression = new(() => Find(typeof(LinearRegressionModelParameters),
+        [typeof(IHostEnvironment), typeof(VBuffer<float>).MakeByRefType(), typeof(float)],
+        "LinearRegressionModelParameters(IHostEnvironment, in VBuffer<float>, float)"));
+
+    private static readonly Lazy<ConstructorInfo> s_linearMulticlass = new(() => Find(typeof(LinearMulticlassModelParameters),
+        [typeof(IHostEnvironment), typeof(VBuffer<float>[]), typeof(float[]), typeof(int), typeof(int), typeof(string[]), typeof(ModelStatisticsBase)],
+        "LinearMulticlassModelParameters(IHostEnvironment, VBuffer<float>[], float[], int, int, string[], ModelStatisticsBase)"));
+
+    private static readonly Lazy<ConstructorInfo> s_regressionTransformer = new(() => Find(
+        typeof(RegressionPredictionTransformer<LinearRegressionModelParameters>),
+        [typeof(IHostEnvironment), typeof(LinearRegressionModelParameters), typeof(DataViewSchema), typeof(string)],
+        "RegressionPredictionTransformer<LinearRegressionModelParameters>(IHostEnvironment, LinearRegressionModelParameters, DataViewSchema, string)"));
+
+    private static readonly Lazy<ConstructorInfo> s_multiclassTransformer = new(() => Find(
+        typeof(MulticlassPredictionTransformer<LinearMulticlassModelParameters>),
+        [typeof(IHostEnvironment), typeof(LinearMulticlassModelParameters), typeof(DataViewSchema), typeof(string), typeof(string), typeof(string), typeof(string)],
+        "MulticlassPredictionTransformer<LinearMulticlassModelParameters>(IHostEnvironment, LinearMulticlassModelParameters, DataViewSchema, string, string, string, string)"));
+
+    /// <summary>
+    /// ML.NET's regression transformer whose <c>Score</c> is the single value of <paramref name="featureColumnName"/>, a
+    /// vector of one Single: a linear model of weight 1 and bias 0, which returns the value exactly.
+    /// </summary>
+    public static ITransformer CreatePassThroughRegression(IHostEnvironment env, DataViewSchema inputSchema, string featureColumnName)
+    {
+        var weights = new VBuffer<float>(1, [1f]);
+        var model = (LinearRegressionModelParameters)Invoke(s_linearRegression.Value, env, weights, 0f);
+        return (ITransformer)Invoke(s_regressionTransformer.Value, env, model, inputSchema, featureColumnName);
+    }
+
+    /// <summary>
+    /// ML.NET's multiclass transformer whose <c>Score</c> is <paramref name="featureColumnName"/> (C Singles) as it is (an
+    /// identity linear model, exact) and whose <c>PredictedLabel</c> is the key of the largest score, of the type and
+    /// values of <paramref name="labelColumnName"/> in <paramref name="inputSchema"/>.
+    /// </summary>
+    public static ITransformer CreatePassThroughMulticlass(IHostEnvironment env, DataViewSchema inputSchema, string featureColumnName, string labelColumnName, int classes)
+    {
+        var weights = Enumerable.Range(0, classes).Select(c => new VBuffer<float>(classes, 1, [1f], [c])).ToArray();
+        var model = (LinearMulticlassModelParameters)Invoke(s_linearMulticlass.Value, env, weights, new float[classes], classes, classes, null!, null!);
+        return (ITransformer)Invoke(s_multiclassTransformer.Value, env, model, inputSchema, featureColumnName, labelColumnName, "Score", "PredictedLabel");
+    }
 
     /// <summary>A schema-shape column, as ML.NET's own estimators describe their outputs.</summary>
     public static SchemaShape.Column ShapeColumn(string name, SchemaShape.Column.VectorKind kind, DataViewType itemType, bool isKey,

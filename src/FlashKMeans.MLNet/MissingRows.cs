@@ -2,10 +2,13 @@ using FlashKMeans.Data;
 
 namespace FlashKMeans.MLNet;
 
-/// <summary>Rows a prototype model cannot score (a NaN or infinite feature): found, and zeroed as placeholders so the engine never sees them.</summary>
+/// <summary>
+/// Rows a prototype model cannot score (a NaN or infinite feature): found, and replaced by a placeholder (the first unit
+/// vector, which every distance can score, cosine included) so the engine never sees them.
+/// </summary>
 internal static class MissingRows
 {
-    /// <summary>Which of the first <paramref name="count"/> rows of <paramref name="rows"/> hold a non-finite feature; those rows are cleared.</summary>
+    /// <summary>Which of the first <paramref name="count"/> rows of <paramref name="rows"/> hold a non-finite feature; those rows are replaced.</summary>
     public static bool[] Clear(Span<float> rows, int count, int dimension)
     {
         var missing = new bool[count];
@@ -16,6 +19,7 @@ internal static class MissingRows
             {
                 missing[i] = true;
                 row.Clear();
+                row[0] = 1;
             }
         }
         return missing;

@@ -16,7 +16,15 @@ public sealed class PrototypeClassifierTransformer : BlockScoringTransformer
         : base(new PrototypeBlockScorer(model, labelType, labelAnnotations), featureColumnName, blockRows)
     {
         Model = model;
+        LabelType = labelType;
+        LabelAnnotations = labelAnnotations;
     }
+
+    /// <summary>The label's key type, which <c>PredictedLabel</c> has.</summary>
+    internal KeyDataViewType LabelType { get; }
+
+    /// <summary>The label's annotations (its key values), which <c>PredictedLabel</c> carries.</summary>
+    internal DataViewSchema.Annotations LabelAnnotations { get; }
 
     /// <summary>The engine's model: prototypes, their classes, and scoring on raw arrays.</summary>
     public PrototypeClassifierModel Model { get; }

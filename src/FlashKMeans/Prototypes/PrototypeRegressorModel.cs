@@ -31,6 +31,9 @@ public sealed class PrototypeRegressorModel
     /// <summary>How phase 2 went; null when it did not run.</summary>
     public FineTuningResult? FineTuning { get; }
 
+    /// <summary>The settings the model predicts with (a private copy): for exporters that rebuild its prediction.</summary>
+    internal PrototypeRegressorOptions Settings => _options;
+
     /// <summary>The distance between rows and prototypes.</summary>
     public KMeansDistance Distance => _grid.Distance;
 
