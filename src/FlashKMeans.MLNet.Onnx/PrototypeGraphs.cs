@@ -27,6 +27,7 @@ internal static class PrototypeGraphs
         var scores = g.Node("MatMul", [weights, perClass]);
         g.NodeInto(scoreName, "Where", [Missing(g, featureName), g.Constant("nan", [float.NaN], 1), scores]);
         g.Output(scoreName, ElementType.Float, c);
+        g.Metadata(ModelDescription.MetadataKey, ModelDescription.Of(model, featureName).ToJson());
         return g.ToBytes("FlashKMeans prototype classifier");
     }
 
@@ -43,6 +44,7 @@ internal static class PrototypeGraphs
         var prediction = g.Node("MatMul", [weights, targets]);
         g.NodeInto(scoreName, "Where", [Missing(g, featureName), g.Constant("nan", [float.NaN], 1), prediction]);
         g.Output(scoreName, ElementType.Float, t);
+        g.Metadata(ModelDescription.MetadataKey, ModelDescription.Of(model, featureName).ToJson());
         return g.ToBytes("FlashKMeans prototype regressor");
     }
 
@@ -92,6 +94,7 @@ internal static class PrototypeGraphs
         }
         g.NodeInto(tagsName, "And", [g.Node("Not", [missing]), chosen]);
         g.Output(tagsName, ElementType.Bool, t);
+        g.Metadata(ModelDescription.MetadataKey, ModelDescription.Of(model, featureName).ToJson());
         return g.ToBytes("FlashKMeans multi-label classifier");
     }
 

@@ -49,7 +49,11 @@ public abstract class BlockScoringTransformer : ITransformer
         return new ScoringRowMapper(inputSchema, features, _scorer);
     }
 
-    /// <summary>Not supported yet: ML.NET's public API cannot save a new transformer type (a route through ONNX is planned).</summary>
+    /// <summary>
+    /// Not supported: ML.NET's public API cannot save a new transformer type. <c>ToPortableModel(mlContext)</c>
+    /// (FlashKMeans.MLNet.Onnx) makes a model of ML.NET's own transformers that saves and loads without FlashKMeans.
+    /// </summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) =>
-        throw new NotSupportedException($"{GetType().Name} cannot be saved as an ML.NET zip yet; keep the fitted transformer in memory.");
+        throw new NotSupportedException($"{GetType().Name} cannot be saved as an ML.NET zip itself: save transformer.ToPortableModel(mlContext) " +
+            "(package FlashKMeans.MLNet.Onnx), which plain ML.NET loads, and turn it back with ToFlashKMeans(mlContext).");
 }

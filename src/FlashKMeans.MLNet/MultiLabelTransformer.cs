@@ -4,7 +4,8 @@ namespace FlashKMeans.MLNet;
 
 /// <summary>
 /// A fitted <see cref="MultiLabelTrainer"/>: appends <c>Score</c> (one score per tag) and <c>PredictedLabel</c> (a vector of
-/// Boolean, one per tag). Not yet savable as an ML.NET zip.
+/// Boolean, one per tag). To save it as an ML.NET zip, convert it with
+/// <c>ToPortableModel(mlContext)</c> (FlashKMeans.MLNet.Onnx) and save that.
 /// </summary>
 public sealed class MultiLabelTransformer : BlockScoringTransformer
 {

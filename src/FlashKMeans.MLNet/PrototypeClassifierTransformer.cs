@@ -7,7 +7,8 @@ namespace FlashKMeans.MLNet;
 /// <summary>
 /// A fitted <see cref="PrototypeClassifierTrainer"/>: appends <c>Score</c> (one value per class, summing to 1) and
 /// <c>PredictedLabel</c> (the label's key type), as ML.NET's multiclass trainers do, so that
-/// <c>MulticlassClassification.Evaluate</c> and <c>PredictionEngine</c> work. Not yet savable as an ML.NET zip.
+/// <c>MulticlassClassification.Evaluate</c> and <c>PredictionEngine</c> work. To save it as an ML.NET zip, convert it with
+/// <c>ToPortableModel(mlContext)</c> (FlashKMeans.MLNet.Onnx) and save that.
 /// </summary>
 public sealed class PrototypeClassifierTransformer : BlockScoringTransformer
 {

@@ -4,7 +4,8 @@ namespace FlashKMeans.MLNet;
 
 /// <summary>
 /// A fitted <see cref="PrototypeRegressionTrainer"/>: appends a scalar <c>Score</c>, as ML.NET's regression trainers do, so
-/// that <c>Regression.Evaluate</c> and <c>PredictionEngine</c> work. Not yet savable as an ML.NET zip.
+/// that <c>Regression.Evaluate</c> and <c>PredictionEngine</c> work. To save it as an ML.NET zip, convert it with
+/// <c>ToPortableModel(mlContext)</c> (FlashKMeans.MLNet.Onnx) and save that.
 /// </summary>
 public sealed class PrototypeRegressionTransformer : BlockScoringTransformer
 {

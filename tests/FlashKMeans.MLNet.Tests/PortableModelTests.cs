@@ -177,4 +177,154 @@ public sealed class PortableModelTests
             + ", tags " + string.Join("", want[differing.FirstOrDefault()].Select(b => b ? 1 : 0)) + " / " + string.Join("", got[differing.FirstOrDefault()].Select(b => b ? 1 : 0)));
         Assert.IsTrue(got.Count(t => t.Any(x => x)) > 400, $"{got.Count(t => t.Any(x => x))} rows get tags, {want.Count(t => t.Any(x => x))} in memory");
     }
+
+    [TestMethod]
+    public void A_loaded_portable_model_turns_back_into_the_fitted_model()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(Make(1200, seed: 13));
+        var test = ml.Data.LoadFromEnumerable(Make(300, seed: 14));
+        var keys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data);
+        var classifier = ml.MulticlassClassification.Trainers.FlashKMeans(new PrototypeClassifierTrainer.Options
+        {
+            Classifier = new PrototypeClassifierOptions { PrototypesPerClass = 3, Routing = PrototypeRouting.Softmax, Temperature = 0.2, Seed = 4 },
+        }).Fit(keys.Transform(data));
+        var back = (PrototypeClassifierTransformer)RoundTrip(ml, classifier.ToPortableModel(ml), keys.Transform(test).Schema).ToFlashKMeans(ml);
+        CollectionAssert.AreEqual(classifier.Model.Prototypes.ToArray(), back.Model.Prototypes.ToArray());
+        CollectionAssert.AreEqual(classifier.Model.PrototypeClasses.ToArray(), back.Model.PrototypeClasses.ToArray());
+        // Bit for bit the same predictions, key values included.
+        var (want, got) = (classifier.Transform(keys.Transform(test)), back.Transform(keys.Transform(test)));
+        CollectionAssert.AreEqual(want.GetColumn<uint>("PredictedLabel").ToArray(), got.GetColumn<uint>("PredictedLabel").ToArray());
+        CollectionAssert.AreEqual(Vectors(want, "Score").SelectMany(v => v).ToArray(), Vectors(got, "Score").SelectMany(v => v).ToArray());
+        VBuffer<ReadOnlyMemory<char>> a = default, b = default;
+        want.Schema["PredictedLabel"].GetKeyValues(ref a);
+        got.Schema["PredictedLabel"].GetKeyValues(ref b);
+        CollectionAssert.AreEqual(a.DenseValues().Select(v => v.ToString()).ToArray(), b.DenseValues().Select(v => v.ToString()).ToArray());
+
+        var regressor = ml.Regression.Trainers.FlashKMeans(new PrototypeRegressionTrainer.Options
+        {
+            LabelColumnName = "Targets",
+            Regressor = new PrototypeRegressorOptions { TargetStrata = 3, PrototypesPerStratum = 2, Seed = 2 },
+        }).Fit(data);
+        var regressorBack = (PrototypeRegressionTransformer)RoundTrip(ml, regressor.ToPortableModel(ml), test.Schema).ToFlashKMeans(ml);
+        CollectionAssert.AreEqual(Vectors(regressor.Transform(test), "Score").SelectMany(v => v).ToArray(),
+            Vectors(regressorBack.Transform(test), "Score").SelectMany(v => v).ToArray());
+
+        var tagger = new MultiLabelTrainer(new MultiLabelTrainer.Options
+        {
+            LabelColumnName = "Tags", Classifier = new MultiLabelOptions { PrototypesPerTag = 2, Seed = 3 },
+        }).Fit(data);
+        var taggerBack = (MultiLabelTransformer)RoundTrip(ml, tagger.ToPortableModel(ml), test.Schema).ToFlashKMeans(ml);
+        CollectionAssert.AreEqual(
+            tagger.Transform(test).GetColumn<VBuffer<bool>>("PredictedLabel").SelectMany(v => v.DenseValues()).ToArray(),
+            taggerBack.Transform(test).GetColumn<VBuffer<bool>>("PredictedLabel").SelectMany(v => v.DenseValues()).ToArray());
+
+        // Any other model is refused with a reason.
+        var plain = ml.Transforms.NormalizeMinMax("Features").Fit(data);
+        Assert.ThrowsExactly<ArgumentException>(() => plain.ToFlashKMeans(ml));
+    }
+
+    /// <summary>
+    /// The check application next to this test assembly's build: tests/FlashKMeans.PortableModelCheck, built with the
+    /// same configuration and Microsoft.ML.
+    /// </summary>
+    private static string CheckApplication()
+    {
+        var here = new DirectoryInfo(AppContext.BaseDirectory);  // tests/FlashKMeans.MLNet.Tests/bin/<configuration>/<framework>/
+        string framework = here.Name, configuration = here.Parent!.Name;
+        var testsFolder = here.Parent!.Parent!.Parent!.Parent!.FullName;
+        var path = Path.Combine(testsFolder, "FlashKMeans.PortableModelCheck", "bin", configuration, framework, "FlashKMeans.PortableModelCheck.dll");
+        Assert.IsTrue(File.Exists(path), $"{path} is missing: build the solution.");
+        return path;
+    }
+
+    /// <summary>Runs the check application on <paramref name="zip"/> and the rows; returns its lines (scores | label).</summary>
+    private static string[] RunCheck(string zip, float[][] rows, string featureColumn)
+    {
+        string features = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(features, System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows.SelectMany(r => r).ToArray().AsSpan()).ToArray());
+            var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            foreach (var argument in new[] { CheckApplication(), zip, features, rows[0].Length.ToString(System.Globalization.CultureInfo.InvariantCulture), featureColumn })
+                start.ArgumentList.Add(argument);
+            using var process = System.Diagnostics.Process.Start(start)!;
+            var output = process.StandardOutput.ReadToEndAsync();
+            var errors = process.StandardError.ReadToEndAsync();
+            Assert.IsTrue(process.WaitForExit(120_000), "the check application did not finish in 2 minutes");
+            Assert.AreEqual(0, process.ExitCode, errors.Result);
+            return output.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        }
+        finally
+        {
+            File.Delete(features);
+        }
+    }
+
+    [TestMethod]
+    public void An_application_without_FlashKMeans_loads_and_scores_the_saved_models()
+    {
+        var deps = File.ReadAllText(Path.ChangeExtension(CheckApplication(), ".deps.json"));
+        Assert.IsFalse(deps.Contains("\"FlashKMeans/", StringComparison.Ordinal) || deps.Contains("FlashKMeans.MLNet", StringComparison.Ordinal),
+            "the check application must not reference FlashKMeans");
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(Make(1500, seed: 11));
+        var testRows = Make(300, seed: 12);
+        var test = ml.Data.LoadFromEnumerable(testRows);
+        var features = testRows.Select(e => e.Features).ToArray();
+        var keys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data);
+        var classifier = ml.MulticlassClassification.Trainers.FlashKMeans(new PrototypeClassifierTrainer.Options
+        {
+            Classifier = new PrototypeClassifierOptions { PrototypesPerClass = 3, Seed = 4 },
+        }).Fit(keys.Transform(data));
+        var regressor = ml.Regression.Trainers.FlashKMeans(new PrototypeRegressionTrainer.Options
+        {
+            LabelColumnName = "Target",
+            Regressor = new PrototypeRegressorOptions { TargetStrata = 4, PrototypesPerStratum = 3, Seed = 2 },
+        }).Fit(data);
+        var tagger = new MultiLabelTrainer(new MultiLabelTrainer.Options
+        {
+            LabelColumnName = "Tags",
+            Classifier = new MultiLabelOptions { PrototypesPerTag = 3, Threshold = TagThreshold.Fixed, FixedThreshold = 0.2, Seed = 3 },
+        }).Fit(data);
+        var cases = new (string Name, ITransformer Fitted, ITransformer Portable, IDataView Input)[]
+        {
+            ("classifier", classifier, classifier.ToPortableModel(ml), keys.Transform(test)),
+            ("regressor", regressor, regressor.ToPortableModel(ml), test),
+            ("multi-label", tagger, tagger.ToPortableModel(ml), test),
+        };
+        foreach (var (name, fitted, portable, input) in cases)
+        {
+            string zip = Path.GetTempFileName();
+            try
+            {
+                ml.Model.Save(portable, input.Schema, zip);
+                var lines = RunCheck(zip, features, "Features");
+                Assert.AreEqual(features.Length, lines.Length, name);
+                var expected = fitted.Transform(input);
+                var scores = expected.Schema["Score"].Type is VectorDataViewType
+                    ? Vectors(expected, "Score")
+                    : expected.GetColumn<float>("Score").Select(v => new[] { v }).ToArray();
+                var loadedScores = lines.Select(l => l.Split('|')[0].Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(v => float.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray()).ToArray();
+                AssertClose(scores, loadedScores, 1e-4, name);
+                string[] labels = name switch
+                {
+                    "classifier" => expected.GetColumn<uint>("PredictedLabel").Select(k => k.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray(),
+                    "multi-label" => expected.GetColumn<VBuffer<bool>>("PredictedLabel").Select(v => string.Join(" ", v.DenseValues().Select(b => b ? "1" : "0"))).ToArray(),
+                    _ => lines.Select(_ => "").ToArray(),
+                };
+                int differ = labels.Zip(lines).Count(p => p.First != p.Second.Split('|')[1].Trim());
+                Assert.IsTrue(differ <= 2, $"{name}: {differ} predicted labels differ");
+            }
+            finally
+            {
+                File.Delete(zip);
+            }
+        }
+    }
 }
