@@ -99,17 +99,9 @@ public sealed class MultiLabelClassifier
     /// <summary>Throws naming the first problem of the rows, tags or weights.</summary>
     private void Validate(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<bool> tags, int tagCount, ReadOnlySpan<float> weights)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(tagCount, 1);
-        if (rows.IsEmpty || rows.Length % dimension != 0)
-            throw new ArgumentException($"Expected n × {dimension} values with n ≥ 1, got {rows.Length}.", nameof(rows));
-        int n = rows.Length / dimension, d = dimension;
+        int n = _options.ValidateRows(rows, dimension, weights);
         if (tags.Length != (long)n * tagCount)
             throw new ArgumentException($"There are {n} rows but {tags.Length} tag flags; give {tagCount} per row.", nameof(tags));
-        if (!weights.IsEmpty && weights.Length != n)
-            throw new ArgumentException($"There are {n} rows but {weights.Length} weights.", nameof(weights));
-        Data.DataValidator.ThrowIfBadRows(rows, d, 0, _options.Distance == KMeansDistance.SquaredEuclidean, nameof(rows));
-        if (Data.DataValidator.FirstBadWeight(weights) is var bad and >= 0)
-            throw new ArgumentException($"Row {bad} has weight {weights[bad]}; weights must be finite and non-negative.", nameof(weights));
     }
 }

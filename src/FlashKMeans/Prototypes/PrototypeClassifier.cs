@@ -97,23 +97,15 @@ public sealed class PrototypeClassifier
     /// <summary>Throws naming the first problem of the rows, labels or weights.</summary>
     private void Validate(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<int> labels, int classCount, ReadOnlySpan<float> weights)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(classCount, 1);
-        if (rows.IsEmpty || rows.Length % dimension != 0)
-            throw new ArgumentException($"Expected n × {dimension} values with n ≥ 1, got {rows.Length}.", nameof(rows));
-        int n = rows.Length / dimension, d = dimension;
+        int n = _options.ValidateRows(rows, dimension, weights);
         if (labels.Length != n)
             throw new ArgumentException($"There are {n} rows but {labels.Length} labels.", nameof(labels));
-        if (!weights.IsEmpty && weights.Length != n)
-            throw new ArgumentException($"There are {n} rows but {weights.Length} weights.", nameof(weights));
         for (int r = 0; r < n; r++)
         {
             if ((uint)labels[r] >= (uint)classCount)
                 throw new ArgumentException($"Row {r} has label {labels[r]}; labels must lie in [0, {classCount}).", nameof(labels));
         }
-        DataValidator.ThrowIfBadRows(rows, d, 0, _options.Distance == KMeansDistance.SquaredEuclidean, nameof(rows));
-        if (DataValidator.FirstBadWeight(weights) is var bad and >= 0)
-            throw new ArgumentException($"Row {bad} has weight {weights[bad]}; weights must be finite and non-negative.", nameof(weights));
     }
 
     /// <summary>

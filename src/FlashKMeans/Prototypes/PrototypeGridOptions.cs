@@ -56,6 +56,24 @@ public abstract class PrototypeGridOptions
     }
 
     /// <summary>
+    /// Throws naming the first problem of <paramref name="rows"/> (n × <paramref name="dimension"/>, finite) or
+    /// <paramref name="weights"/> (n, finite and non-negative, or none); returns n.
+    /// </summary>
+    internal int ValidateRows(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<float> weights)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        if (rows.IsEmpty || rows.Length % dimension != 0)
+            throw new ArgumentException($"Expected n × {dimension} values with n ≥ 1, got {rows.Length}.", nameof(rows));
+        int n = rows.Length / dimension;
+        if (!weights.IsEmpty && weights.Length != n)
+            throw new ArgumentException($"There are {n} rows but {weights.Length} weights.", nameof(weights));
+        Data.DataValidator.ThrowIfBadRows(rows, dimension, 0, Distance == KMeansDistance.SquaredEuclidean, nameof(rows));
+        if (Data.DataValidator.FirstBadWeight(weights) is var bad and >= 0)
+            throw new ArgumentException($"Row {bad} has weight {weights[bad]}; weights must be finite and non-negative.", nameof(weights));
+        return n;
+    }
+
+    /// <summary>
     /// Throws unless a model with <paramref name="distance"/> (and learned feature weights, when
     /// <paramref name="hasFeatureWeights"/>) can continue phase 2 under these options.
     /// </summary>

@@ -125,19 +125,11 @@ public sealed class PrototypeRegressor
     /// <summary>Throws naming the first problem of the rows, targets or weights.</summary>
     private void Validate(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<float> targets, int targetDimension, ReadOnlySpan<float> weights)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(targetDimension, 1);
-        if (rows.IsEmpty || rows.Length % dimension != 0)
-            throw new ArgumentException($"Expected n × {dimension} values with n ≥ 1, got {rows.Length}.", nameof(rows));
-        int n = rows.Length / dimension, d = dimension, t = targetDimension;
-        if (targets.Length != (long)n * t)
-            throw new ArgumentException($"There are {n} rows but {targets.Length} target values; give {t} per row.", nameof(targets));
-        if (!weights.IsEmpty && weights.Length != n)
-            throw new ArgumentException($"There are {n} rows but {weights.Length} weights.", nameof(weights));
-        DataValidator.ThrowIfBadRows(rows, d, 0, _options.Distance == KMeansDistance.SquaredEuclidean, nameof(rows));
-        DataValidator.ThrowIfBadRows(targets, t, 0, true, nameof(targets));
-        if (DataValidator.FirstBadWeight(weights) is var bad and >= 0)
-            throw new ArgumentException($"Row {bad} has weight {weights[bad]}; weights must be finite and non-negative.", nameof(weights));
+        int n = _options.ValidateRows(rows, dimension, weights);
+        if (targets.Length != (long)n * targetDimension)
+            throw new ArgumentException($"There are {n} rows but {targets.Length} target values; give {targetDimension} per row.", nameof(targets));
+        DataValidator.ThrowIfBadRows(targets, targetDimension, 0, true, nameof(targets));
     }
 
     private static float[] Gather(ReadOnlySpan<float> values, int[] rows, int width)

@@ -41,18 +41,7 @@ internal sealed class MultiLabelObjective : IPrototypeObjective
 
     public IReadOnlyList<int> Groups => _owners;
 
-    public double NearestDistance(PrototypeParameters parameters)
-    {
-        double sum = 0;
-        for (int r = 0; r < RowCount; r++)
-        {
-            double best = double.PositiveInfinity;
-            for (int p = 0; p < _owners.Length; p++)
-                best = Math.Min(best, Distance(parameters, [], r, p));
-            sum += best;
-        }
-        return RowCount > 0 ? sum / RowCount : 0;
-    }
+    public double NearestDistance(PrototypeParameters parameters) => PrototypeDistance.MeanNearest(_distance, _rows, parameters.Prototypes, _d);
 
     public (double Loss, double Weight) Accumulate(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows,
         PrototypeParameters? gradient, ulong draws)

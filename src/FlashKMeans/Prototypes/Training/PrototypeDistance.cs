@@ -72,4 +72,19 @@ internal static class PrototypeDistance
                 return;
         }
     }
+
+    /// <summary>The mean over <paramref name="rows"/> (n × d) of the distance to the nearest of <paramref name="prototypes"/> (P × d), unweighted.</summary>
+    public static double MeanNearest(KMeansDistance distance, double[] rows, double[] prototypes, int d)
+    {
+        int n = rows.Length / d, p = prototypes.Length / d;
+        double sum = 0;
+        for (int r = 0; r < n; r++)
+        {
+            double best = double.PositiveInfinity;
+            for (int q = 0; q < p; q++)
+                best = Math.Min(best, Of(distance, rows.AsSpan(r * d, d), prototypes.AsSpan(q * d, d), []));
+            sum += best;
+        }
+        return n > 0 ? sum / n : 0;
+    }
 }

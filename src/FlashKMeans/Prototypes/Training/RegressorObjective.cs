@@ -45,18 +45,7 @@ internal sealed class RegressorObjective : IPrototypeObjective
 
     public IReadOnlyList<int> Groups { get; }
 
-    public double NearestDistance(PrototypeParameters parameters)
-    {
-        double sum = 0;
-        for (int r = 0; r < RowCount; r++)
-        {
-            double best = double.PositiveInfinity;
-            for (int p = 0; p < _prototypeCount; p++)
-                best = Math.Min(best, PrototypeDistance.Of(_distance, Row(r), parameters.Prototypes.AsSpan(p * _d, _d), []));
-            sum += best;
-        }
-        return RowCount > 0 ? sum / RowCount : 0;
-    }
+    public double NearestDistance(PrototypeParameters parameters) => PrototypeDistance.MeanNearest(_distance, _rows, parameters.Prototypes, _d);
 
     public (double Loss, double Weight) Accumulate(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows,
         PrototypeParameters? gradient, ulong draws)
