@@ -57,6 +57,26 @@ public sealed class PrototypeClassifierTests
     }
 
     [TestMethod]
+    public void A_mini_batch_grid_classifies_as_well_as_a_Lloyd_grid()
+    {
+        const int d = 8;
+        var (train, trainLabels) = ManyModal(6000, seed: 11);
+        var (test, testLabels) = ManyModal(2000, seed: 12);
+        double Accuracy(KMeansAlgorithm algorithm)
+        {
+            var model = new PrototypeClassifier(new PrototypeClassifierOptions
+            {
+                PrototypesPerClass = 8, Seed = 3, GridAlgorithm = algorithm, MiniBatch = new MiniBatchOptions { BatchSize = 256 },
+            }).Fit(train, d, trainLabels, 6);
+            Assert.AreEqual(48, model.PrototypeClasses.Count);
+            CollectionAssert.AreEquivalent(Enumerable.Range(0, 6).ToArray(), model.PrototypeClasses.Distinct().ToArray());
+            return model.Predict(test).Zip(testLabels).Count(p => p.First == p.Second) / 2000.0;
+        }
+        double lloyd = Accuracy(KMeansAlgorithm.Lloyd), miniBatch = Accuracy(KMeansAlgorithm.MiniBatch);
+        Assert.IsTrue(miniBatch >= lloyd - 0.02, $"mini-batch grid {miniBatch:F3}, Lloyd grid {lloyd:F3}");
+    }
+
+    [TestMethod]
     public void Accuracy_comes_within_two_points_of_brute_force_k_NN_with_four_percent_of_the_rows()
     {
         const int d = 8;

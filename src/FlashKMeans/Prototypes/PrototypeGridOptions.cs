@@ -9,6 +9,16 @@ public abstract class PrototypeGridOptions
     /// <summary>The distance between rows and prototypes (squared Euclidean, cosine or L1).</summary>
     public KMeansDistance Distance { get; set; } = KMeansDistance.SquaredEuclidean;
 
+    /// <summary>
+    /// How each class's (tag's, stratum's) grid is found: Lloyd's algorithm (the default, exact), or mini-batch k-means
+    /// (<see cref="MiniBatch"/>), the suite's <c>fit_batch</c> without a gradient step: running means over batches,
+    /// for classes too large to iterate over.
+    /// </summary>
+    public KMeansAlgorithm GridAlgorithm { get; set; } = KMeansAlgorithm.Lloyd;
+
+    /// <summary>Settings of the mini-batch grids (<see cref="GridAlgorithm"/>).</summary>
+    public MiniBatchOptions MiniBatch { get; set; } = new();
+
     /// <summary>Lloyd iterations of each k-means.</summary>
     public int MaximumNumberOfIterations { get; set; } = 100;
 
@@ -30,6 +40,11 @@ public abstract class PrototypeGridOptions
             throw new ArgumentOutOfRangeException(nameof(MaximumNumberOfIterations), MaximumNumberOfIterations, "Must be at least 1.");
         if (NumberOfThreads is < 1)
             throw new ArgumentOutOfRangeException(nameof(NumberOfThreads), NumberOfThreads, "Must be at least 1.");
+        if (!Enum.IsDefined(GridAlgorithm))
+            throw new ArgumentOutOfRangeException(nameof(GridAlgorithm), GridAlgorithm, "Unknown algorithm.");
+        if (MiniBatch is null)
+            throw new ArgumentNullException(nameof(MiniBatch));
+        MiniBatch.Validate();
         if (FineTuning is null)
             throw new ArgumentNullException(nameof(FineTuning));
         FineTuning.Validate(Distance);
@@ -41,6 +56,7 @@ public abstract class PrototypeGridOptions
     {
         var copy = (T)MemberwiseClone();
         copy.FineTuning = FineTuning.Clone();
+        copy.MiniBatch = MiniBatch.Clone();
         return copy;
     }
 
@@ -121,5 +137,6 @@ public abstract class PrototypeGridOptions
         {
             NumberOfClusters = k, Distance = distance ?? Distance, Seed = KMeans.ProblemSeed(Seed, problem), Device = ComputeDevice.Cpu,
             MaximumNumberOfIterations = MaximumNumberOfIterations, NumberOfThreads = NumberOfThreads,
+            Algorithm = GridAlgorithm, MiniBatch = MiniBatch.Clone(),
         }).Fit(rows, d, weights);
 }
