@@ -44,6 +44,8 @@ internal sealed class ModelDescription
 
     public double FixedThreshold { get; set; }
 
+    public MissingFeatures MissingFeatures { get; set; }
+
     public string ToJson() => JsonSerializer.Serialize(this);
 
     public static ModelDescription FromJson(string json) =>
@@ -51,7 +53,7 @@ internal sealed class ModelDescription
 
     public static ModelDescription Of(PrototypeClassifierModel model, string featureColumn) => new()
     {
-        Kind = "classifier", FeatureColumn = featureColumn, Dimension = model.Dimension, Distance = model.Distance,
+        Kind = "classifier", MissingFeatures = model.Settings.MissingFeatures, FeatureColumn = featureColumn, Dimension = model.Dimension, Distance = model.Distance,
         Prototypes = model.Prototypes.ToArray(), Owners = model.PrototypeClasses.ToArray(), Groups = model.ClassCount,
         FeatureWeights = Weights(model.FeatureWeights), TopK = model.Settings.TopK, Routing = model.Settings.Routing,
         Temperature = model.Settings.Temperature,
@@ -59,7 +61,7 @@ internal sealed class ModelDescription
 
     public static ModelDescription Of(PrototypeRegressorModel model, string featureColumn) => new()
     {
-        Kind = "regressor", FeatureColumn = featureColumn, Dimension = model.Dimension, Distance = model.Distance,
+        Kind = "regressor", MissingFeatures = model.Settings.MissingFeatures, FeatureColumn = featureColumn, Dimension = model.Dimension, Distance = model.Distance,
         Prototypes = model.Prototypes.ToArray(), Targets = model.PrototypeTargets.ToArray(), TargetDimension = model.TargetDimension,
         FeatureWeights = Weights(model.FeatureWeights), TopK = model.Settings.TopK, Routing = model.Settings.Routing,
         Temperature = model.Settings.Temperature,
@@ -67,24 +69,24 @@ internal sealed class ModelDescription
 
     public static ModelDescription Of(MultiLabelModel model, string featureColumn) => new()
     {
-        Kind = "multi-label", FeatureColumn = featureColumn, Dimension = model.Dimension, Distance = model.Distance,
+        Kind = "multi-label", MissingFeatures = model.Settings.MissingFeatures, FeatureColumn = featureColumn, Dimension = model.Dimension, Distance = model.Distance,
         Prototypes = model.Prototypes.ToArray(), Owners = model.PrototypeTags.ToArray(), Groups = model.TagCount,
         FeatureWeights = Weights(model.FeatureWeights), Threshold = model.Settings.Threshold, FixedThreshold = model.Settings.FixedThreshold,
     };
 
     public PrototypeClassifierModel ToClassifier() => new(Prototypes, Owners, Dimension, Groups, new PrototypeClassifierOptions
     {
-        Distance = Distance, TopK = TopK, Routing = Routing, Temperature = Temperature,
+        Distance = Distance, TopK = TopK, Routing = Routing, Temperature = Temperature, MissingFeatures = MissingFeatures,
     }, FeatureWeights);
 
     public PrototypeRegressorModel ToRegressor() => new(Prototypes, Targets, Dimension, TargetDimension, new PrototypeRegressorOptions
     {
-        Distance = Distance, TopK = TopK, Routing = Routing, Temperature = Temperature,
+        Distance = Distance, TopK = TopK, Routing = Routing, Temperature = Temperature, MissingFeatures = MissingFeatures,
     }, FeatureWeights);
 
     public MultiLabelModel ToMultiLabel() => new(Prototypes, Owners, Dimension, Groups, new MultiLabelOptions
     {
-        Distance = Distance, Threshold = Threshold, FixedThreshold = FixedThreshold,
+        Distance = Distance, Threshold = Threshold, FixedThreshold = FixedThreshold, MissingFeatures = MissingFeatures,
     }, FeatureWeights);
 
     private static float[]? Weights(ReadOnlyMemory<float> weights) => weights.IsEmpty ? null : weights.ToArray();

@@ -18,14 +18,14 @@ internal static class PrototypeGraphs
         var g = new OnnxGraph();
         g.Input(featureName, ElementType.Float, model.Dimension);
         int p = model.PrototypeClasses.Count, c = model.ClassCount;
-        var distances = Distances(g, featureName, model.Prototypes.ToArray(), model.Dimension, model.Distance, model.FeatureWeights.ToArray());
+        var distances = Distances(g, featureName, model.Prototypes.ToArray(), model.Dimension, model.Distance, model.FeatureWeights.ToArray(), Ignores(model.Settings));
         var (weights, nearest) = Route(g, distances, o.TopK == -1 ? p : Math.Min(o.TopK, p), o.Routing, o.Temperature);
         var oneHot = new float[p * c];
         for (int i = 0; i < p; i++)
             oneHot[i * c + model.PrototypeClasses[i]] = 1;
         var perClass = g.Node("Gather", [g.Constant("classes", oneHot, p, c), nearest], a => a.Int("axis", 0));
         var scores = g.Node("MatMul", [weights, perClass]);
-        g.NodeInto(scoreName, "Where", [Missing(g, featureName), g.Constant("nan", [float.NaN], 1), scores]);
+        g.NodeInto(scoreName, "Where", [Missing(g, featureName, Ignores(model.Settings)), g.Constant("nan", [float.NaN], 1), scores]);
         g.Output(scoreName, ElementType.Float, c);
         g.Metadata(ModelDescription.MetadataKey, ModelDescription.Of(model, featureName).ToJson());
         return g.ToBytes("FlashKMeans prototype classifier");
@@ -38,11 +38,11 @@ internal static class PrototypeGraphs
         var g = new OnnxGraph();
         g.Input(featureName, ElementType.Float, model.Dimension);
         int t = model.TargetDimension, p = model.PrototypeTargets.Length / t;
-        var distances = Distances(g, featureName, model.Prototypes.ToArray(), model.Dimension, model.Distance, model.FeatureWeights.ToArray());
+        var distances = Distances(g, featureName, model.Prototypes.ToArray(), model.Dimension, model.Distance, model.FeatureWeights.ToArray(), Ignores(model.Settings));
         var (weights, nearest) = Route(g, distances, o.TopK == -1 ? p : Math.Min(o.TopK, p), o.Routing, o.Temperature);
         var targets = g.Node("Gather", [g.Constant("targets", model.PrototypeTargets.Span, p, t), nearest], a => a.Int("axis", 0));
         var prediction = g.Node("MatMul", [weights, targets]);
-        g.NodeInto(scoreName, "Where", [Missing(g, featureName), g.Constant("nan", [float.NaN], 1), prediction]);
+        g.NodeInto(scoreName, "Where", [Missing(g, featureName, Ignores(model.Settings)), g.Constant("nan", [float.NaN], 1), prediction]);
         g.Output(scoreName, ElementType.Float, t);
         g.Metadata(ModelDescription.MetadataKey, ModelDescription.Of(model, featureName).ToJson());
         return g.ToBytes("FlashKMeans prototype regressor");
@@ -58,7 +58,7 @@ internal static class PrototypeGraphs
         var g = new OnnxGraph();
         g.Input(featureName, ElementType.Float, model.Dimension);
         int p = model.PrototypeTags.Count, t = model.TagCount;
-        var distances = Distances(g, featureName, model.Prototypes.ToArray(), model.Dimension, model.Distance, model.FeatureWeights.ToArray());
+        var distances = Distances(g, featureName, model.Prototypes.ToArray(), model.Dimension, model.Distance, model.FeatureWeights.ToArray(), Ignores(model.Settings));
         var similarity = g.Node("Reciprocal", [g.Node("Add", [distances, g.Constant("one", [1f])])]);
         var oneHot = new float[p * t];
         for (int i = 0; i < p; i++)
@@ -67,7 +67,7 @@ internal static class PrototypeGraphs
         // for a tag without any, as the engine scores it.
         var spread = g.Node("Mul", [g.Node("Unsqueeze", [similarity, g.Constant("axis1", [1L], 1)]), g.Constant("tags", oneHot, p, t)]);
         var scores = g.Node("ReduceMax", [spread], a => a.Ints("axes", 0).Int("keepdims", 0));
-        var missing = Missing(g, featureName);
+        var missing = Missing(g, featureName, Ignores(model.Settings));
         g.NodeInto(scoreName, "Where", [missing, g.Constant("nan", [float.NaN], 1), scores]);
         g.Output(scoreName, ElementType.Float, t);
         string chosen;
@@ -103,7 +103,7 @@ internal static class PrototypeGraphs
     /// the engine's centred scoring), weighted by learned feature weights when the model has them; 1 − cos for cosine;
     /// the sum of absolute differences for L1.
     /// </summary>
-    private static string Distances(OnnxGraph g, string x, float[] prototypes, int d, KMeansDistance distance, float[] featureWeights)
+    private static string Distances(OnnxGraph g, string x, float[] prototypes, int d, KMeansDistance distance, float[] featureWeights, bool ignoreMissing)
     {
         int p = prototypes.Length / d;
         var grid = g.Constant("prototypes", prototypes, p, d);
@@ -120,6 +120,18 @@ internal static class PrototypeGraphs
                 return g.Node("ReduceSum", [g.Node("Abs", [g.Node("Sub", [x, grid])]), axis1], a => a.Int("keepdims", 0));
             default:
             {
+                if (ignoreMissing)
+                {
+                    // Over the features present, scaled by d / (features present), as the engine measures such rows.
+                    var missing = g.Node("IsNaN", [x]);
+                    var zero = g.Constant("zero", [0f]);
+                    var present = g.Node("Where", [missing, zero, x]);
+                    var gaps = g.Node("Sub", [present, grid]);
+                    var sum = g.Node("ReduceSum", [g.Node("Where", [missing, zero, g.Node("Mul", [gaps, gaps])]), axis1], a => a.Int("keepdims", 0));
+                    var count = g.Node("Sub", [g.Constant("features", [(float)d]),
+                        g.Node("ReduceSum", [g.Node("Cast", [missing], a => a.Int("to", (int)ElementType.Float)), g.Constant("axis0", [0L], 1)], a => a.Int("keepdims", 0))]);
+                    return g.Node("Mul", [sum, g.Node("Div", [g.Constant("features", [(float)d]), count])]);
+                }
                 var difference = g.Node("Sub", [x, grid]);
                 var squares = g.Node("Mul", [difference, difference]);
                 if (featureWeights.Length > 0)
@@ -145,7 +157,24 @@ internal static class PrototypeGraphs
         return (weights, top[1]);
     }
 
-    /// <summary>Whether the row has a NaN feature (a scalar boolean).</summary>
-    private static string Missing(OnnxGraph g, string x) =>
-        g.Node("IsNaN", [g.Node("ReduceSum", [x, g.Constant("axis0", [0L], 1)], a => a.Int("keepdims", 0))]);
+    /// <summary>
+    /// Whether the model cannot score the row (a scalar boolean): a NaN or infinite feature, or, where NaN means missing,
+    /// an infinite feature or no feature at all.
+    /// </summary>
+    private static string Missing(OnnxGraph g, string x, bool ignoreMissing)
+    {
+        var axis0 = g.Constant("axis0", [0L], 1);
+        if (!ignoreMissing)
+        {
+            var sum = g.Node("ReduceSum", [x, axis0], a => a.Int("keepdims", 0));
+            return g.Node("Or", [g.Node("IsNaN", [sum]), g.Node("IsInf", [sum])]);
+        }
+        var missing = g.Node("IsNaN", [x]);
+        var presentSum = g.Node("ReduceSum", [g.Node("Where", [missing, g.Constant("zero", [0f]), x]), axis0], a => a.Int("keepdims", 0));
+        var count = g.Node("ReduceSum", [g.Node("Cast", [g.Node("Not", [missing])], a => a.Int("to", (int)ElementType.Float)), axis0], a => a.Int("keepdims", 0));
+        var infinite = g.Node("Or", [g.Node("IsNaN", [presentSum]), g.Node("IsInf", [presentSum])]);
+        return g.Node("Or", [infinite, g.Node("Equal", [count, g.Constant("none", [0f])])]);
+    }
+
+    private static bool Ignores(PrototypeGridOptions options) => options.MissingFeatures == MissingFeatures.Ignore;
 }

@@ -5,8 +5,8 @@ namespace FlashKMeans.MLNet;
 
 /// <summary>
 /// One cursor pass reading a supervised trainer's input into memory: the feature vectors, the labels and the weights of
-/// the usable rows. A row with a NaN or infinite feature, a bad weight, or a label the caller refuses is
-/// skipped and counted.
+/// the usable rows. A row the model cannot use (a NaN or infinite feature; with missing features allowed, an infinite
+/// feature or none at all), a bad weight, or a label the caller refuses is skipped and counted.
 /// </summary>
 internal static class LabelledRows
 {
@@ -24,7 +24,7 @@ internal static class LabelledRows
     }
 
     public static (float[] Rows, TLabel[] Labels, float[]? Weights, long Skipped) Read<TLabel>(IDataView input, DataViewSchema.Column features,
-        DataViewSchema.Column label, DataViewSchema.Column? weight, Func<TLabel, bool> usable)
+        DataViewSchema.Column label, DataViewSchema.Column? weight, Func<TLabel, bool> usable, MissingFeatures missing = MissingFeatures.Reject)
     {
         int d = ((VectorDataViewType)features.Type).Size;
         var rows = new List<float>();
@@ -48,7 +48,7 @@ internal static class LabelledRows
             float rowWeight = 1;
             getWeight?.Invoke(ref rowWeight);
             buffer.CopyTo(dense);
-            if (!usable(value) || !FlashKMeans.Data.DataValidator.AllFinite(dense) || !(rowWeight >= 0) || float.IsInfinity(rowWeight))
+            if (!usable(value) || !MissingRows.Scorable(dense, missing) || !(rowWeight >= 0) || float.IsInfinity(rowWeight))
             {
                 skipped++;
                 continue;

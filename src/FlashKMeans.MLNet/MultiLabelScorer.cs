@@ -17,7 +17,7 @@ internal sealed class MultiLabelScorer(MultiLabelModel model) : IBlockScorer
     public void Score(Span<float> rows, int count, Span<float> scores, Span<uint> labels)
     {
         int d = Dimension, t = NumberOfScores;
-        var missing = MissingRows.Clear(rows, count, d);  // scored as placeholders, then reported as missing
+        var missing = MissingRows.Clear(rows, count, d, model.Settings.MissingFeatures);  // scored as placeholders, then reported as missing
         model.PredictScores(rows[..(count * d)], scores[..(count * t)]);
         for (int i = 0; i < count; i++)
         {

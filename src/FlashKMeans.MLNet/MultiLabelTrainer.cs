@@ -85,13 +85,13 @@ public sealed class MultiLabelTrainer : SupervisedTrainer<MultiLabelTrainer.Opti
         long skipped;
         if (labelType.ItemType == BooleanDataViewType.Instance)
         {
-            var read = LabelledRows.Read<VBuffer<bool>>(input, features, label, weightColumn, _ => true);
+            var read = LabelledRows.Read<VBuffer<bool>>(input, features, label, weightColumn, _ => true, o.Classifier.MissingFeatures);
             (rows, weights, skipped) = (read.Rows, read.Weights, read.Skipped);
             tags = read.Labels.SelectMany(v => v.DenseValues()).ToArray();
         }
         else
         {
-            var read = LabelledRows.Read<VBuffer<float>>(input, features, label, weightColumn, v => v.DenseValues().All(float.IsFinite));
+            var read = LabelledRows.Read<VBuffer<float>>(input, features, label, weightColumn, v => v.DenseValues().All(float.IsFinite), o.Classifier.MissingFeatures);
             (rows, weights, skipped) = (read.Rows, read.Weights, read.Skipped);
             tags = read.Labels.SelectMany(v => v.DenseValues().Select(x => x != 0)).ToArray();
         }

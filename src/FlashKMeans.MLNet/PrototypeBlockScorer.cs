@@ -17,7 +17,7 @@ internal sealed class PrototypeBlockScorer(PrototypeClassifierModel model, KeyDa
     public void Score(Span<float> rows, int count, Span<float> scores, Span<uint> labels)
     {
         int d = Dimension, c = NumberOfScores;
-        var missing = MissingRows.Clear(rows, count, d);  // scored as placeholders, then reported as missing
+        var missing = MissingRows.Clear(rows, count, d, model.Settings.MissingFeatures);  // scored as placeholders, then reported as missing
         var block = scores[..(count * c)];
         model.PredictScores(rows[..(count * d)], block);
         for (int i = 0; i < count; i++)

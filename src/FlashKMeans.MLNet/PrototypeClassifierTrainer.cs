@@ -79,7 +79,7 @@ public sealed class PrototypeClassifierTrainer : SupervisedTrainer<PrototypeClas
             throw new ArgumentOutOfRangeException(nameof(input),
                 $"The label column '{o.LabelColumnName}' has type {label.Type}; it must be a key type of known cardinality (use MapValueToKey).");
         int d = ((VectorDataViewType)features.Type).Size;
-        var (rows, keys, weights, skipped) = LabelledRows.Read<uint>(input, features, label, weightColumn, key => key != 0);
+        var (rows, keys, weights, skipped) = LabelledRows.Read<uint>(input, features, label, weightColumn, key => key != 0, o.Classifier.MissingFeatures);
         using var channel = Environment?.Start("FlashKMeans");
         if (skipped > 0)
             channel?.Warning(MessageSensitivity.None, $"FlashKMeans: {skipped} rows with a missing label or feature (or a bad weight) were skipped.");

@@ -16,7 +16,7 @@ internal sealed class PrototypeRegressionScorer(PrototypeRegressorModel model) :
     public void Score(Span<float> rows, int count, Span<float> scores, Span<uint> labels)
     {
         int d = Dimension;
-        var missing = MissingRows.Clear(rows, count, d);  // scored as placeholders, then reported as missing
+        var missing = MissingRows.Clear(rows, count, d, model.Settings.MissingFeatures);  // scored as placeholders, then reported as missing
         int t = NumberOfScores;
         var predictions = model.Predict(rows[..(count * d)]);
         for (int i = 0; i < count; i++)

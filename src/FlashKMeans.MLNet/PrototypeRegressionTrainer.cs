@@ -76,13 +76,13 @@ public sealed class PrototypeRegressionTrainer : SupervisedTrainer<PrototypeRegr
         if (label.Type == NumberDataViewType.Single)
         {
             t = 1;
-            (rows, targets, weights, skipped) = LabelledRows.Read<float>(input, features, label, weightColumn, float.IsFinite);
+            (rows, targets, weights, skipped) = LabelledRows.Read<float>(input, features, label, weightColumn, float.IsFinite, o.Regressor.MissingFeatures);
         }
         else if (label.Type is VectorDataViewType { IsKnownSize: true, ItemType: var item } vector && item == NumberDataViewType.Single)
         {
             // Vector targets: every value of a row's target must be finite.
             t = vector.Size;
-            var read = LabelledRows.Read<VBuffer<float>>(input, features, label, weightColumn, v => v.DenseValues().All(float.IsFinite));
+            var read = LabelledRows.Read<VBuffer<float>>(input, features, label, weightColumn, v => v.DenseValues().All(float.IsFinite), o.Regressor.MissingFeatures);
             (rows, weights, skipped) = (read.Rows, read.Weights, read.Skipped);
             targets = read.Labels.SelectMany(v => v.DenseValues()).ToArray();
         }

@@ -33,18 +33,7 @@ public sealed class MultiLabelClassifier
         var everyRow = Enumerable.Range(0, n).ToArray();
         float[]? weightArray = weights.IsEmpty ? null : weights.ToArray();
         var allRows = rows.ToArray();
-        var globalMean = new double[d];
-        {
-            double total = 0;
-            for (int r = 0; r < n; r++)
-            {
-                double w = weightArray?[r] ?? 1;
-                Cpu.VectorMath.AddScaled(globalMean, allRows.AsSpan(r * d, d), w);
-                total += w;
-            }
-            for (int j = 0; j < d; j++)
-                globalMean[j] /= total;
-        }
+        var globalMean = PrototypeClassifier.WeightedMean(allRows, weights, everyRow, d);
         var prototypes = new List<float>();
         var owners = new List<int>();
         var tagArray = tags.ToArray();

@@ -6,7 +6,7 @@ public sealed class MultiLabelModel
     private readonly float[] _prototypes;
     private readonly int[] _tags;
     private readonly MultiLabelOptions _options;
-    private readonly KMeansModel _grid;
+    private readonly PrototypeGrid _grid;
     private readonly float[]? _featureWeights;
 
     internal MultiLabelModel(float[] prototypes, int[] tags, int dimension, int tagCount, MultiLabelOptions options,
@@ -19,7 +19,7 @@ public sealed class MultiLabelModel
         _options = options.Clone();
         _featureWeights = featureWeights;
         FineTuning = fineTuning;
-        _grid = KMeansModel.FromPrototypes(prototypes, dimension, options.Distance, featureWeights);
+        _grid = new PrototypeGrid(prototypes, dimension, options.Distance, featureWeights, options.MissingFeatures);
     }
 
     /// <summary>
@@ -59,7 +59,7 @@ public sealed class MultiLabelModel
         scores.Clear();
         if (p == 0)
             return;
-        var distances = _grid.Transform(rows);
+        var distances = _grid.Distances(rows);
         for (int r = 0; r < n; r++)
         {
             var row = scores.Slice(r * t, t);

@@ -124,6 +124,8 @@ public sealed class PrototypeClassifier
             double w = classWeights?[r] ?? 1.0, dot = 0, norm = 0;
             for (int j = 0; j < d; j++)
             {
+                if (float.IsNaN(classRows[r * d + j]))
+                    continue;  // a missing feature adds nothing to either
                 double x = classRows[r * d + j] - globalMean[j];
                 dot += x * direction[j];
                 norm += x * x;
@@ -135,18 +137,28 @@ public sealed class PrototypeClassifier
         return (int)Math.Clamp(Math.Ceiling(3 * Math.Sqrt(n) * spread), 1, n);
     }
 
-    private static double[] WeightedMean(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights, int[] members, int d)
+    /// <summary>
+    /// The weighted mean of the given rows, per feature over the rows that have it (NaN is a missing feature; 0 where
+    /// no row has it).
+    /// </summary>
+    internal static double[] WeightedMean(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights, int[] members, int d)
     {
         var sum = new double[d];
-        double total = 0;
+        var total = new double[d];
         foreach (int r in members)
         {
             double w = weights.IsEmpty ? 1 : weights[r];
-            VectorMath.AddScaled(sum, rows.Slice(r * d, d), w);
-            total += w;
+            var row = rows.Slice(r * d, d);
+            for (int j = 0; j < d; j++)
+            {
+                if (float.IsNaN(row[j]))
+                    continue;
+                sum[j] += w * row[j];
+                total[j] += w;
+            }
         }
         for (int j = 0; j < d; j++)
-            sum[j] = total > 0 ? sum[j] / total : 0;
+            sum[j] = total[j] > 0 ? sum[j] / total[j] : 0;
         return sum;
     }
 
@@ -156,7 +168,7 @@ public sealed class PrototypeClassifier
     /// </summary>
     private void Repel(float[] grid, List<int> classes, ReadOnlySpan<float> rows, ReadOnlySpan<int> labels, int d)
     {
-        var nearest = KMeansModel.FromCentroids(grid, d, _options.Distance).Predict(rows, d);
+        var nearest = new PrototypeGrid(grid, d, _options.Distance, null, _options.MissingFeatures).Nearest(rows);
         double alpha = _options.RepulsionFactor;
         for (int r = 0; r < nearest.Length; r++)
         {
@@ -166,7 +178,10 @@ public sealed class PrototypeClassifier
             var prototype = grid.AsSpan(p * d, d);
             var x = rows.Slice(r * d, d);
             for (int j = 0; j < d; j++)
-                prototype[j] = (float)(prototype[j] - alpha * (x[j] - prototype[j]));
+            {
+                if (!float.IsNaN(x[j]))  // a missing feature moves nothing
+                    prototype[j] = (float)(prototype[j] - alpha * (x[j] - prototype[j]));
+            }
         }
         if (_options.Distance == KMeansDistance.Cosine)
             VectorMath.NormalizeRows(grid, d);

@@ -6,7 +6,7 @@ public sealed class PrototypeClassifierModel
     private readonly float[] _prototypes;
     private readonly int[] _classes;
     private readonly PrototypeClassifierOptions _options;
-    private readonly KMeansModel _grid;
+    private readonly PrototypeGrid _grid;
     private readonly float[]? _featureWeights;
 
     internal PrototypeClassifierModel(float[] prototypes, int[] classes, int dimension, int classCount, PrototypeClassifierOptions options,
@@ -20,7 +20,7 @@ public sealed class PrototypeClassifierModel
         // Scoring rows against the prototypes is scoring against centroids: every path and device of the engine serves it.
         _featureWeights = featureWeights;
         FineTuning = fineTuning;
-        _grid = KMeansModel.FromPrototypes(prototypes, dimension, options.Distance, featureWeights);
+        _grid = new PrototypeGrid(prototypes, dimension, options.Distance, featureWeights, options.MissingFeatures);
     }
 
     /// <summary>
@@ -57,7 +57,7 @@ public sealed class PrototypeClassifierModel
     public void PredictScores(ReadOnlySpan<float> rows, Span<float> scores)
     {
         int p = _classes.Length, c = ClassCount;
-        var distances = _grid.Transform(rows);
+        var distances = _grid.Distances(rows);
         int n = distances.Length / p;
         if (scores.Length != (long)n * c)
             throw new ArgumentException($"{n} rows × {c} classes needs {(long)n * c} scores, not {scores.Length}.", nameof(scores));

@@ -19,6 +19,13 @@ public abstract class PrototypeGridOptions
     /// <summary>Settings of the mini-batch grids (<see cref="GridAlgorithm"/>).</summary>
     public MiniBatchOptions MiniBatch { get; set; } = new();
 
+    /// <summary>
+    /// Whether a NaN feature is an error (the default) or missing: with <see cref="MissingFeatures.Ignore"/> a row's
+    /// distance is taken over the features it has, scaled by d / (features present), in the grid's k-means, in phase 2
+    /// and in prediction; a row needs one feature at least. Squared Euclidean Lloyd grids, without learned feature weights.
+    /// </summary>
+    public MissingFeatures MissingFeatures { get; set; } = MissingFeatures.Reject;
+
     /// <summary>Lloyd iterations of each k-means.</summary>
     public int MaximumNumberOfIterations { get; set; } = 100;
 
@@ -48,6 +55,12 @@ public abstract class PrototypeGridOptions
         if (FineTuning is null)
             throw new ArgumentNullException(nameof(FineTuning));
         FineTuning.Validate(Distance);
+        if (!Enum.IsDefined(MissingFeatures))
+            throw new ArgumentOutOfRangeException(nameof(MissingFeatures), MissingFeatures, "Unknown setting.");
+        if (MissingFeatures == MissingFeatures.Ignore && (Distance != KMeansDistance.SquaredEuclidean || GridAlgorithm != KMeansAlgorithm.Lloyd
+            || FineTuning.LearnFeatureWeights))
+            throw new ArgumentOutOfRangeException(nameof(MissingFeatures), MissingFeatures,
+                "Missing features are supported with squared Euclidean distance, Lloyd grids and no learned feature weights.");
     }
 
     /// <summary>A copy of these options that shares nothing mutable with them.</summary>
@@ -83,7 +96,10 @@ public abstract class PrototypeGridOptions
         int n = rows.Length / dimension;
         if (!weights.IsEmpty && weights.Length != n)
             throw new ArgumentException($"There are {n} rows but {weights.Length} weights.", nameof(weights));
-        Data.DataValidator.ThrowIfBadRows(rows, dimension, 0, Distance == KMeansDistance.SquaredEuclidean, nameof(rows));
+        if (MissingFeatures == MissingFeatures.Ignore)
+            Data.DataValidator.ThrowIfBadRowsWithMissing(rows, dimension, 0, nameof(rows));
+        else
+            Data.DataValidator.ThrowIfBadRows(rows, dimension, 0, Distance == KMeansDistance.SquaredEuclidean, nameof(rows));
         if (Data.DataValidator.FirstBadWeight(weights) is var bad and >= 0)
             throw new ArgumentException($"Row {bad} has weight {weights[bad]}; weights must be finite and non-negative.", nameof(weights));
         return n;
@@ -137,6 +153,6 @@ public abstract class PrototypeGridOptions
         {
             NumberOfClusters = k, Distance = distance ?? Distance, Seed = KMeans.ProblemSeed(Seed, problem), Device = ComputeDevice.Cpu,
             MaximumNumberOfIterations = MaximumNumberOfIterations, NumberOfThreads = NumberOfThreads,
-            Algorithm = GridAlgorithm, MiniBatch = MiniBatch.Clone(),
+            Algorithm = GridAlgorithm, MiniBatch = MiniBatch.Clone(), MissingFeatures = MissingFeatures,
         }).Fit(rows, d, weights);
 }

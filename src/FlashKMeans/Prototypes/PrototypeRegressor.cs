@@ -57,7 +57,7 @@ public sealed class PrototypeRegressor
             // Stage 2: prototypes in the stratum's features, each carrying the mean target of its rows.
             int k = Math.Min(_options.PrototypesPerStratum, own.Length);
             var model = _options.FitGrid(stratumRows, d, k, stratumWeights, problem: s + 1);
-            var labels = model.Predict(stratumRows, d);
+            var labels = new PrototypeGrid(model.Centroids.ToArray(), d, _options.Distance, null, _options.MissingFeatures).Nearest(stratumRows);
             var sums = new double[k * t];
             var totals = new double[k];
             for (int i = 0; i < own.Length; i++)

@@ -6,7 +6,7 @@ public sealed class PrototypeRegressorModel
     private readonly float[] _prototypes;
     private readonly float[] _targets;
     private readonly PrototypeRegressorOptions _options;
-    private readonly KMeansModel _grid;
+    private readonly PrototypeGrid _grid;
     private readonly float[]? _featureWeights;
 
     internal PrototypeRegressorModel(float[] prototypes, float[] targets, int dimension, int targetDimension, PrototypeRegressorOptions options,
@@ -19,7 +19,7 @@ public sealed class PrototypeRegressorModel
         _options = options.Clone();
         _featureWeights = featureWeights;
         FineTuning = fineTuning;
-        _grid = KMeansModel.FromPrototypes(prototypes, dimension, options.Distance, featureWeights);
+        _grid = new PrototypeGrid(prototypes, dimension, options.Distance, featureWeights, options.MissingFeatures);
     }
 
     /// <summary>
@@ -53,7 +53,7 @@ public sealed class PrototypeRegressorModel
     public float[] Predict(ReadOnlySpan<float> rows)
     {
         int p = _targets.Length / TargetDimension, t = TargetDimension;
-        var distances = _grid.Transform(rows);
+        var distances = _grid.Distances(rows);
         int n = distances.Length / p;
         int k = _options.TopK == -1 ? p : Math.Min(_options.TopK, p);
         var nearest = new int[k];

@@ -261,6 +261,70 @@ public sealed class FineTuningTests
     }
 
     [TestMethod]
+    public void Missing_features_are_left_out_of_the_grid_the_tuning_and_the_prediction()
+    {
+        // A fifth of the values missing at random.
+        static float[] Holes(float[] rows, int seed)
+        {
+            var random = new Random(seed);
+            var holed = rows.ToArray();
+            for (int r = 0; r < holed.Length / D; r++)
+            {
+                for (int j = 0; j < D; j++)
+                {
+                    if (random.NextDouble() < 0.2)
+                        holed[r * D + j] = float.NaN;
+                }
+                if (Enumerable.Range(0, D).All(j => float.IsNaN(holed[r * D + j])))
+                    holed[r * D] = rows[r * D];  // a row keeps one feature at least
+            }
+            return holed;
+        }
+        var (train, labels) = Overlapping(3000, 4, seed: 18);
+        var (test, testLabels) = Overlapping(1500, 4, seed: 19);
+        var holedTrain = Holes(train, 1);
+        var holedTest = Holes(test, 2);
+        Assert.ThrowsExactly<ArgumentException>(() => new PrototypeClassifier(Options(PrototypeLoss.CrossEntropy, 0)).Fit(holedTrain, D, labels, 4));
+
+        var options = Options(PrototypeLoss.CrossEntropy, 15);
+        options.MissingFeatures = MissingFeatures.Ignore;
+        var model = new PrototypeClassifier(options).Fit(holedTrain, D, labels, 4);
+        // Against the common fix, each missing value filled with its feature's mean, for training and prediction alike.
+        var means = Enumerable.Range(0, D).Select(j => Enumerable.Range(0, labels.Length).Select(r => holedTrain[r * D + j]).Where(v => !float.IsNaN(v)).Average()).ToArray();
+        float[] Filled(float[] rows) => rows.Select((v, i) => float.IsNaN(v) ? means[i % D] : v).ToArray();
+        var imputed = new PrototypeClassifier(Options(PrototypeLoss.CrossEntropy, 15)).Fit(Filled(holedTrain), D, labels, 4);
+        double withHoles = Accuracy(model.Predict(holedTest), testLabels), filled = Accuracy(imputed.Predict(Filled(holedTest)), testLabels);
+        Assert.IsTrue(withHoles >= filled - 0.01 && withHoles > 0.8, $"missing values left out {withHoles:F3}, filled with means {filled:F3}");
+
+        // Each row's nearest prototype under the documented distance: Σ over present features × d / present, in float64.
+        var prototypes = model.Prototypes.ToArray();
+        var predicted = model.Predict(holedTest);
+        int agree = 0;
+        for (int r = 0; r < testLabels.Length; r++)
+        {
+            var present = Enumerable.Range(0, D).Where(j => !float.IsNaN(holedTest[r * D + j])).ToArray();
+            int best = Enumerable.Range(0, model.PrototypeClasses.Count).MinBy(p =>
+                present.Sum(j => Math.Pow((double)holedTest[r * D + j] - prototypes[p * D + j], 2)) * D / present.Length);
+            agree += model.PrototypeClasses[best] == predicted[r] ? 1 : 0;
+        }
+        Assert.IsTrue(agree >= testLabels.Length - 2, $"{agree} of {testLabels.Length} predictions follow the nearest prototype");
+
+        // The regressor and the multi-label classifier take the same setting.
+        var regression = new PrototypeRegressor(new PrototypeRegressorOptions
+        {
+            TargetStrata = 4, PrototypesPerStratum = 2, MissingFeatures = MissingFeatures.Ignore, FineTuning = { Epochs = 3 },
+        }).Fit(holedTrain, D, labels.Select(c => (float)c).ToArray());
+        Assert.IsTrue(regression.Predict(holedTest).All(float.IsFinite));
+        var tags = new MultiLabelClassifier(new MultiLabelOptions { PrototypesPerTag = 2, MissingFeatures = MissingFeatures.Ignore, FineTuning = { Epochs = 3 } })
+            .Fit(holedTrain, D, labels.SelectMany(c => Enumerable.Range(0, 4).Select(t => t == c)).ToArray(), 4);
+        Assert.IsTrue(tags.Predict(holedTest).Any(t => t));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new PrototypeClassifier(new PrototypeClassifierOptions
+        {
+            MissingFeatures = MissingFeatures.Ignore, Distance = KMeansDistance.Cosine,
+        }));
+    }
+
+    [TestMethod]
     public void Cancellation_stops_fine_tuning()
     {
         var (train, labels) = Overlapping(1500, 4, seed: 13);

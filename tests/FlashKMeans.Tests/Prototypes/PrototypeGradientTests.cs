@@ -80,6 +80,7 @@ public sealed class PrototypeGradientTests
     [DataRow(PrototypeLoss.Glvq, KMeansDistance.SquaredEuclidean, true, null)]
     [DataRow(PrototypeLoss.Glvq, KMeansDistance.Cosine, false, null)]
     [DataRow(PrototypeLoss.Glvq, KMeansDistance.Manhattan, false, 2)]
+    [DataRow(PrototypeLoss.CrossEntropy, KMeansDistance.SquaredEuclidean, false, -1)]
     public void Classifier_gradient_matches_finite_differences(PrototypeLoss loss, KMeansDistance distance, bool featureWeights, int? negatives)
     {
         var random = new Random(7 + (int)loss * 10 + (int)distance);
@@ -87,6 +88,13 @@ public sealed class PrototypeGradientTests
         var rows = RandomValues(random, N * D);
         if (distance == KMeansDistance.Cosine)
             UnitRows(rows);
+        if (negatives == -1)
+        {
+            // Missing features: every third row lacks one feature.
+            negatives = null;
+            for (int r = 0; r < N; r += 3)
+                rows[r * D + r % D] = double.NaN;
+        }
         var labels = Enumerable.Range(0, N).Select(_ => random.Next(classes)).ToArray();
         var weights = Enumerable.Range(0, N).Select(_ => (float)(0.5 + random.NextDouble())).ToArray();
         var owners = Enumerable.Range(0, P).Select(p => p % classes).ToArray();

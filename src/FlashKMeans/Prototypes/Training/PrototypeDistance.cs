@@ -3,7 +3,9 @@ namespace FlashKMeans.Prototypes.Training;
 /// <summary>
 /// The distance between a row and a prototype in training coordinates, and its gradient: squared Euclidean
 /// Σ λⱼ(xⱼ − pⱼ)² (λ ≡ 1 unless feature weights are learned), L1 Σ |xⱼ − pⱼ|, and cosine 1 − Σ xⱼpⱼ for unit rows and
-/// prototypes kept at unit length by the optimiser.
+/// prototypes kept at unit length by the optimiser. A NaN in a squared-Euclidean row is a missing feature
+/// (<see cref="MissingFeatures.Ignore"/>): the sum runs over the features present and is scaled by d / (features
+/// present), as the engine's scoring does.
 /// </summary>
 internal static class PrototypeDistance
 {
@@ -13,23 +15,18 @@ internal static class PrototypeDistance
         switch (distance)
         {
             case KMeansDistance.SquaredEuclidean:
-                if (lambda.IsEmpty)
+            {
+                int present = 0;
+                for (int j = 0; j < x.Length; j++)
                 {
-                    for (int j = 0; j < x.Length; j++)
-                    {
-                        double v = x[j] - p[j];
-                        sum += v * v;
-                    }
+                    double v = x[j] - p[j];
+                    if (double.IsNaN(v))
+                        continue;
+                    sum += (lambda.IsEmpty ? 1 : lambda[j]) * v * v;
+                    present++;
                 }
-                else
-                {
-                    for (int j = 0; j < x.Length; j++)
-                    {
-                        double v = x[j] - p[j];
-                        sum += lambda[j] * v * v;
-                    }
-                }
-                return sum;
+                return present == x.Length ? sum : sum * x.Length / present;
+            }
             case KMeansDistance.Manhattan:
                 for (int j = 0; j < x.Length; j++)
                     sum += Math.Abs(x[j] - p[j]);
@@ -53,15 +50,23 @@ internal static class PrototypeDistance
         switch (distance)
         {
             case KMeansDistance.SquaredEuclidean:
+            {
+                int present = 0;
+                foreach (double v in x)
+                    present += double.IsNaN(v) ? 0 : 1;
+                coefficient *= (double)x.Length / present;
                 for (int j = 0; j < x.Length; j++)
                 {
                     double v = x[j] - p[j];
+                    if (double.IsNaN(v))
+                        continue;
                     double l = lambda.IsEmpty ? 1 : lambda[j];
                     prototypeGradient[j] -= coefficient * 2 * l * v;
                     if (!lambdaGradient.IsEmpty)
                         lambdaGradient[j] += coefficient * v * v;
                 }
                 return;
+            }
             case KMeansDistance.Manhattan:
                 for (int j = 0; j < x.Length; j++)
                     prototypeGradient[j] -= coefficient * Math.Sign(x[j] - p[j]);

@@ -39,32 +39,44 @@ internal sealed class TrainingSpace
         return new TrainingSpace(mean, scale, distance);
     }
 
-    /// <summary>The weighted mean of n × d values, and their root mean squared deviation per coordinate (1 where they do not vary).</summary>
+    /// <summary>
+    /// The weighted mean of n × d values per coordinate, and their root mean squared deviation per coordinate (1 where
+    /// they do not vary); NaN values (missing features) are left out of both.
+    /// </summary>
     public static (double[] Mean, double Scale) Spread(ReadOnlySpan<float> values, int d, ReadOnlySpan<float> weights)
     {
         int n = values.Length / d;
         var mean = new double[d];
-        double total = 0;
-        for (int r = 0; r < n; r++)
-        {
-            double w = weights.IsEmpty ? 1 : weights[r];
-            total += w;
-            for (int j = 0; j < d; j++)
-                mean[j] += w * values[r * d + j];
-        }
-        for (int j = 0; j < d; j++)
-            mean[j] = total > 0 ? mean[j] / total : 0;
-        double squares = 0;
+        var total = new double[d];
         for (int r = 0; r < n; r++)
         {
             double w = weights.IsEmpty ? 1 : weights[r];
             for (int j = 0; j < d; j++)
             {
-                double v = values[r * d + j] - mean[j];
-                squares += w * v * v;
+                float v = values[r * d + j];
+                if (float.IsNaN(v))
+                    continue;
+                mean[j] += w * v;
+                total[j] += w;
             }
         }
-        double scale = total > 0 ? Math.Sqrt(squares / (total * d)) : 0;
+        for (int j = 0; j < d; j++)
+            mean[j] = total[j] > 0 ? mean[j] / total[j] : 0;
+        double squares = 0, weight = 0;
+        for (int r = 0; r < n; r++)
+        {
+            double w = weights.IsEmpty ? 1 : weights[r];
+            for (int j = 0; j < d; j++)
+            {
+                float v = values[r * d + j];
+                if (float.IsNaN(v))
+                    continue;
+                double deviation = v - mean[j];
+                squares += w * deviation * deviation;
+                weight += w;
+            }
+        }
+        double scale = weight > 0 ? Math.Sqrt(squares / weight) : 0;
         return (mean, scale > 0 && double.IsFinite(scale) ? scale : 1);
     }
 
