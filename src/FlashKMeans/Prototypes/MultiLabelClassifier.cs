@@ -51,9 +51,10 @@ public sealed class MultiLabelClassifier
             prototypes.AddRange(model.Centroids.ToArray());
             owners.AddRange(Enumerable.Repeat(t, k));
         }
+        var relevance = _options.Relevance(rows, d, weights, prototypes.ToArray());
         if (_options.FineTuning.Epochs == 0 || prototypes.Count == 0)
-            return new MultiLabelModel(prototypes.ToArray(), owners.ToArray(), d, tagCount, _options);
-        return Tune(prototypes.ToArray(), owners.ToArray(), null, rows, d, tagArray, tagCount, weights, cancellationToken);
+            return new MultiLabelModel(prototypes.ToArray(), owners.ToArray(), d, tagCount, _options, relevance);
+        return Tune(prototypes.ToArray(), owners.ToArray(), relevance, rows, d, tagArray, tagCount, weights, cancellationToken);
     }
 
     /// <summary>
@@ -81,7 +82,7 @@ public sealed class MultiLabelClassifier
         var space = Training.TrainingSpace.Of(rows, d, weights, _options.Distance);
         var objective = new Training.MultiLabelObjective(space.ToTraining(rows), d, tags, tagCount, weights.IsEmpty ? null : weights.ToArray(), owners,
             _options.AsymmetricGammaPositive, _options.AsymmetricGammaNegative, _options.AsymmetricClip, _options.Distance, space.DistanceScale);
-        var (tuned, learned, result) = _options.FineTune(space, objective, prototypes, [], d, cancellationToken, startingFeatureWeights: featureWeights);
+        var (tuned, learned, result) = _options.FineTune(space, objective, prototypes, [], d, cancellationToken, featureWeights: featureWeights);
         return new MultiLabelModel(tuned, owners, d, tagCount, _options, learned, result);
     }
 

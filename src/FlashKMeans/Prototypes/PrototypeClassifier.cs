@@ -58,9 +58,10 @@ public sealed class PrototypeClassifier
         var grid = prototypes.ToArray();
         if (_options.RepulsionFactor > 0)
             Repel(grid, classes, rows, labels, d);
+        var relevance = _options.Relevance(rows, d, weights, grid);
         if (_options.FineTuning.Epochs == 0 || grid.Length == 0)
-            return new PrototypeClassifierModel(grid, classes.ToArray(), d, classCount, _options);
-        return Tune(grid, classes.ToArray(), null, rows, d, labels, classCount, weights, cancellationToken);
+            return new PrototypeClassifierModel(grid, classes.ToArray(), d, classCount, _options, relevance);
+        return Tune(grid, classes.ToArray(), relevance, rows, d, labels, classCount, weights, cancellationToken);
     }
 
     /// <summary>
@@ -90,7 +91,7 @@ public sealed class PrototypeClassifier
         var objective = new ClassifierObjective(space.ToTraining(rows), d, labels.ToArray(), weights.IsEmpty ? null : weights.ToArray(), classes,
             classCount, _options.Loss, _options.SampledNegativeClasses, _options.Distance);
         var (tuned, learned, result) = _options.FineTune(space, objective, grid, [], d, cancellationToken,
-            learnTemperature: _options.Loss == PrototypeLoss.CrossEntropy, featureWeights);
+            learnTemperature: _options.Loss == PrototypeLoss.CrossEntropy, featureWeights: featureWeights);
         return new PrototypeClassifierModel(tuned, classes, d, classCount, _options, learned, result);
     }
 

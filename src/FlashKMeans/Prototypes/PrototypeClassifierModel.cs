@@ -24,8 +24,9 @@ public sealed class PrototypeClassifierModel
     }
 
     /// <summary>
-    /// The feature weights λ of the distance Σ λⱼ(xⱼ − pⱼ)², learned in phase 2 with
-    /// <see cref="FineTuningOptions.LearnFeatureWeights"/> (mean 1: the features' relevances); empty otherwise.
+    /// The feature weights λ of the distance Σ λⱼ(xⱼ − pⱼ)², the features' relevances: automatic
+    /// (<see cref="PrototypeGridOptions.AutomaticFeatureWeights"/>, in [0, 1]) or learned in phase 2
+    /// (<see cref="FineTuningOptions.LearnFeatureWeights"/>, mean 1); empty when every feature weighs alike.
     /// </summary>
     public ReadOnlyMemory<float> FeatureWeights => _featureWeights;
 

@@ -26,6 +26,15 @@ public abstract class PrototypeGridOptions
     /// </summary>
     public MissingFeatures MissingFeatures { get; set; } = MissingFeatures.Reject;
 
+    /// <summary>
+    /// Weigh features by their relevance in the distance, Σ wⱼ(xⱼ − pⱼ)², with wⱼ = 1 − (within-cluster variance of
+    /// feature j / its total variance), clipped to [0, 1], the clusters being each row's nearest prototype after the grid
+    /// is built (the suite's <c>auto_feature_weights</c>). Phase 2 keeps them fixed, or learns from them with
+    /// <see cref="FineTuningOptions.LearnFeatureWeights"/>. The model exposes them as its <c>FeatureWeights</c>. Squared
+    /// Euclidean distance, all features present.
+    /// </summary>
+    public bool AutomaticFeatureWeights { get; set; }
+
     /// <summary>Lloyd iterations of each k-means.</summary>
     public int MaximumNumberOfIterations { get; set; } = 100;
 
@@ -57,10 +66,13 @@ public abstract class PrototypeGridOptions
         FineTuning.Validate(Distance);
         if (!Enum.IsDefined(MissingFeatures))
             throw new ArgumentOutOfRangeException(nameof(MissingFeatures), MissingFeatures, "Unknown setting.");
+        if (AutomaticFeatureWeights && Distance != KMeansDistance.SquaredEuclidean)
+            throw new ArgumentOutOfRangeException(nameof(AutomaticFeatureWeights), AutomaticFeatureWeights,
+                $"Feature weights need squared Euclidean distance, not {Distance}.");
         if (MissingFeatures == MissingFeatures.Ignore && (Distance != KMeansDistance.SquaredEuclidean || GridAlgorithm != KMeansAlgorithm.Lloyd
-            || FineTuning.LearnFeatureWeights))
+            || FineTuning.LearnFeatureWeights || AutomaticFeatureWeights))
             throw new ArgumentOutOfRangeException(nameof(MissingFeatures), MissingFeatures,
-                "Missing features are supported with squared Euclidean distance, Lloyd grids and no learned feature weights.");
+                "Missing features are supported with squared Euclidean distance, Lloyd grids and no feature weights.");
     }
 
     /// <summary>A copy of these options that shares nothing mutable with them.</summary>
@@ -115,36 +127,52 @@ public abstract class PrototypeGridOptions
             throw new ArgumentOutOfRangeException(nameof(FineTuning), "FineTuning.Epochs is 0: there is no training to continue.");
         if (distance != Distance)
             throw new ArgumentOutOfRangeException(nameof(Distance), Distance, $"The model was trained with {distance} distance, these options have {Distance}.");
-        if (hasFeatureWeights != FineTuning.LearnFeatureWeights)
+        if (hasFeatureWeights != (FineTuning.LearnFeatureWeights || AutomaticFeatureWeights))
             throw new ArgumentOutOfRangeException(nameof(FineTuning), hasFeatureWeights
-                ? "The model learned feature weights: continue it with FineTuning.LearnFeatureWeights on."
-                : "The model has no learned feature weights: continue it with FineTuning.LearnFeatureWeights off.");
+                ? "The model weighs its features: continue it with FineTuning.LearnFeatureWeights or AutomaticFeatureWeights on."
+                : "The model has no feature weights: continue it with FineTuning.LearnFeatureWeights and AutomaticFeatureWeights off.");
     }
 
     /// <summary>
     /// Runs phase 2 on <paramref name="prototypes"/> (P × d, data coordinates) and <paramref name="targets"/> (the
     /// regressor's, in training units, updated in place) under <paramref name="objective"/>, which reads rows in
     /// <paramref name="space"/>; with <paramref name="learnTemperature"/>, a temperature learned with them starts from τ,
-    /// the mean distance from a row to its nearest prototype after phase 1; <paramref name="startingFeatureWeights"/>
-    /// continue a model's learned weights. Returns the prototypes in data coordinates and the learned feature weights, if any.
+    /// the mean distance from a row to its nearest prototype after phase 1; <paramref name="featureWeights"/> are the
+    /// model's weights so far (automatic, or a continued model's): learned from, or kept fixed. Returns the prototypes in
+    /// data coordinates and the feature weights, if any.
     /// </summary>
     internal (float[] Prototypes, float[]? FeatureWeights, FineTuningResult Result) FineTune(Training.TrainingSpace space,
         Training.IPrototypeObjective objective, float[] prototypes, double[] targets, int dimension, CancellationToken cancellationToken,
-        bool learnTemperature = false, float[]? startingFeatureWeights = null)
+        bool learnTemperature = false, float[]? featureWeights = null)
     {
-        // λ = d·softmax(θ): θ = log λ gives back weights of mean 1 (zero weights start from a very small one).
+        // λ = d·softmax(θ): θ = log λ gives back the weights scaled to mean 1 (a zero weight starts from a very small one).
         double[] logits = !FineTuning.LearnFeatureWeights ? []
-            : startingFeatureWeights is null ? new double[dimension]
-            : startingFeatureWeights.Select(w => Math.Log(Math.Max(w, 1e-12))).ToArray();
-        var parameters = new Training.PrototypeParameters(space.ToTraining(prototypes), targets, logits);
+            : featureWeights is null ? new double[dimension]
+            : featureWeights.Select(w => Math.Log(Math.Max(w, 1e-12))).ToArray();
+        double[]? fixedWeights = !FineTuning.LearnFeatureWeights ? featureWeights?.Select(w => (double)w).ToArray() : null;
+        var parameters = new Training.PrototypeParameters(space.ToTraining(prototypes), targets, logits, null, fixedWeights);
         double tau = objective.NearestDistance(parameters);
         tau = tau > 0 && double.IsFinite(tau) ? tau : 1;
         if (learnTemperature)
-            parameters = new Training.PrototypeParameters(parameters.Prototypes, parameters.Targets, parameters.FeatureLogits, [Math.Log(tau)]);
+            parameters = new Training.PrototypeParameters(parameters.Prototypes, parameters.Targets, parameters.FeatureLogits, [Math.Log(tau)], fixedWeights);
         var tuner = new Training.PrototypeFineTuner(objective, FineTuning, Distance, dimension, Seed, NumberOfThreads ?? Environment.ProcessorCount, tau);
         var result = tuner.Run(parameters, cancellationToken);
         var weights = parameters.FeatureWeights();
         return (space.ToData(parameters.Prototypes), weights.Length == 0 ? null : weights.Select(w => (float)w).ToArray(), result);
+    }
+
+    /// <summary>
+    /// With <see cref="AutomaticFeatureWeights"/>, each feature's relevance under <paramref name="prototypes"/> (P × d):
+    /// 1 − within / total variance, the clusters being each row's nearest prototype; null otherwise.
+    /// </summary>
+    internal float[]? Relevance(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<float> weights, float[] prototypes)
+    {
+        if (!AutomaticFeatureWeights || prototypes.Length == 0)
+            return null;
+        var nearest = new PrototypeGrid(prototypes, dimension, Distance, null, MissingFeatures).Nearest(rows);
+        var relevance = new Engine.FeatureRelevance(dimension);
+        relevance.Add(rows, weights, nearest, prototypes, 1.0);
+        return relevance.Weights.ToArray();
     }
 
     /// <summary>k-means with <paramref name="k"/> clusters of <paramref name="rows"/> (n × d) for problem <paramref name="problem"/> of the model.</summary>

@@ -76,9 +76,10 @@ public sealed class PrototypeRegressor
                     prototypeTargets.Add((float)(sums[p * t + j] / totals[p]));
             }
         }
+        var relevance = _options.Relevance(rows, d, weights, prototypes.ToArray());
         if (_options.FineTuning.Epochs == 0 || prototypes.Count == 0)
-            return new PrototypeRegressorModel(prototypes.ToArray(), prototypeTargets.ToArray(), d, t, _options);
-        return Tune(prototypes.ToArray(), prototypeTargets.ToArray(), null, rows, d, targets, t, weights, cancellationToken);
+            return new PrototypeRegressorModel(prototypes.ToArray(), prototypeTargets.ToArray(), d, t, _options, relevance);
+        return Tune(prototypes.ToArray(), prototypeTargets.ToArray(), relevance, rows, d, targets, t, weights, cancellationToken);
     }
 
     /// <summary>
@@ -117,7 +118,7 @@ public sealed class PrototypeRegressor
         var objective = new RegressorObjective(space.ToTraining(rows), d, Standard(targets), t, weights.IsEmpty ? null : weights.ToArray(), prototypes.Length / d, _options.TopK,
             _options.Routing, _options.Temperature, _options.Distance, space.DistanceScale);
         var (tuned, learned, result) = _options.FineTune(space, objective, prototypes, tunedTargets, d, cancellationToken,
-            startingFeatureWeights: featureWeights);
+            featureWeights: featureWeights);
         var dataTargets = tunedTargets.Select((v, i) => (float)(v * targetScale + targetMean[i % t])).ToArray();
         return new PrototypeRegressorModel(tuned, dataTargets, d, t, _options, learned, result);
     }

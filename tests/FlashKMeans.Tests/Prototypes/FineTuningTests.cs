@@ -84,6 +84,44 @@ public sealed class FineTuningTests
     }
 
     [TestMethod]
+    public void Automatic_feature_weights_find_the_informative_features_and_phase_2_keeps_or_learns_from_them()
+    {
+        var (train, labels) = Overlapping(3000, 4, seed: 20);
+        var (test, testLabels) = Overlapping(2000, 4, seed: 21);
+        var plainOptions = Options(PrototypeLoss.CrossEntropy, 0);
+        var autoOptions = Options(PrototypeLoss.CrossEntropy, 0);
+        autoOptions.AutomaticFeatureWeights = true;
+        var plain = new PrototypeClassifier(plainOptions).Fit(train, D, labels, 4);
+        var weighted = new PrototypeClassifier(autoOptions).Fit(train, D, labels, 4);
+        var w = weighted.FeatureWeights.ToArray();
+        Assert.AreEqual(D, w.Length);
+        Assert.IsTrue(w.All(v => v is >= 0 and <= 1));
+        Assert.IsTrue(Math.Min(w[0], w[1]) > 2 * w.Skip(2).Max(), $"weights {string.Join(", ", w.Select(v => v.ToString("F3")))}");
+        // Against the documented definition: 1 − within / total variance per feature, clusters by nearest prototype, in float64.
+        var prototypes = weighted.Prototypes.ToArray();
+        var nearest = Enumerable.Range(0, labels.Length).Select(r => Enumerable.Range(0, prototypes.Length / D)
+            .MinBy(p => Enumerable.Range(0, D).Sum(j => Math.Pow((double)train[r * D + j] - prototypes[p * D + j], 2)))).ToArray();
+        for (int j = 0; j < D; j++)
+        {
+            double mean = Enumerable.Range(0, labels.Length).Average(r => (double)train[r * D + j]);
+            double total = Enumerable.Range(0, labels.Length).Sum(r => Math.Pow(train[r * D + j] - mean, 2));
+            double within = Enumerable.Range(0, labels.Length).Sum(r => Math.Pow(train[r * D + j] - prototypes[nearest[r] * D + j], 2));
+            Assert.AreEqual(Math.Clamp(1 - within / total, 0, 1), w[j], 1e-3, $"feature {j}");
+        }
+        double a0 = Accuracy(plain.Predict(test), testLabels), a1 = Accuracy(weighted.Predict(test), testLabels);
+        Assert.IsTrue(a1 >= a0 + 0.03, $"unweighted {a0:F3}, automatic weights {a1:F3}");
+
+        // Phase 2 keeps them, unless it learns them; then it starts from them.
+        autoOptions.FineTuning.Epochs = 5;
+        var kept = new PrototypeClassifier(autoOptions).Fit(train, D, labels, 4);
+        CollectionAssert.AreEqual(w, kept.FeatureWeights.ToArray());
+        autoOptions.FineTuning.LearnFeatureWeights = true;
+        var learned = new PrototypeClassifier(autoOptions).Fit(train, D, labels, 4).FeatureWeights.ToArray();
+        Assert.AreEqual(D, learned.Sum(), 1e-3, "learned weights average 1");
+        Assert.IsTrue(Math.Min(learned[0], learned[1]) > 3 * learned.Skip(2).Max());
+    }
+
+    [TestMethod]
     public void Same_seed_gives_the_same_bits_at_any_thread_count()
     {
         var (train, labels) = Overlapping(1500, 4, seed: 4);

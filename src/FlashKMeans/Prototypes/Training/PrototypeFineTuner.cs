@@ -106,7 +106,7 @@ internal sealed class PrototypeFineTuner
         var lambda = parameters.FeatureWeights();
         double loss = Accumulate(parameters, lambda, batch, gradient, draws);
         Regularize(parameters, anchor, gradient, lambda);
-        if (lambda.Length > 0)
+        if (parameters.FeatureLogits.Length > 0)
             gradient.ToLogitGradient(lambda);
         adam.Step(parameters, gradient, rate);
         if (_distance == KMeansDistance.Cosine)

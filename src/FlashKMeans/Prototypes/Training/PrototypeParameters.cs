@@ -3,18 +3,25 @@ namespace FlashKMeans.Prototypes.Training;
 /// <summary>
 /// What phase 2 learns, in training coordinates: P × d prototypes, P × t prototype targets (the regressor's; empty
 /// otherwise), d feature logits θ (empty unless feature weights are learned), with weights λⱼ = d·softmax(θ)ⱼ, so
-/// λ ≥ 0 with mean 1, and log τ, the logarithm of the cross-entropy's temperature (empty for the other losses). A gradient has the same shape, with ∂/∂λ in <see cref="FeatureLogits"/> until
+/// λ ≥ 0 with mean 1, and log τ, the logarithm of the cross-entropy's temperature (empty for the other losses). Feature
+/// weights that are used but not learned (<see cref="PrototypeGridOptions.AutomaticFeatureWeights"/> without
+/// <see cref="FineTuningOptions.LearnFeatureWeights"/>) sit in <see cref="FixedFeatureWeights"/>, outside the optimiser's reach. A gradient has the same shape, with ∂/∂λ in <see cref="FeatureLogits"/> until
 /// <see cref="ToLogitGradient"/> turns it into ∂/∂θ.
 /// </summary>
 internal sealed class PrototypeParameters
 {
-    public PrototypeParameters(double[] prototypes, double[] targets, double[] featureLogits, double[]? logTemperature = null)
+    public PrototypeParameters(double[] prototypes, double[] targets, double[] featureLogits, double[]? logTemperature = null,
+        double[]? fixedFeatureWeights = null)
     {
         Prototypes = prototypes;
         Targets = targets;
         FeatureLogits = featureLogits;
         LogTemperature = logTemperature ?? [];
+        FixedFeatureWeights = fixedFeatureWeights ?? [];
     }
+
+    /// <summary>Feature weights the distance uses without learning them; empty when there are none or they are learned.</summary>
+    public double[] FixedFeatureWeights { get; }
 
     public double[] Prototypes { get; }
 
@@ -28,7 +35,7 @@ internal sealed class PrototypeParameters
     /// <summary>A zero-filled gradient of this shape.</summary>
     public PrototypeParameters ZeroLike() => new(new double[Prototypes.Length], new double[Targets.Length], new double[FeatureLogits.Length], new double[LogTemperature.Length]);
 
-    public PrototypeParameters Clone() => new(Prototypes.ToArray(), Targets.ToArray(), FeatureLogits.ToArray(), LogTemperature.ToArray());
+    public PrototypeParameters Clone() => new(Prototypes.ToArray(), Targets.ToArray(), FeatureLogits.ToArray(), LogTemperature.ToArray(), FixedFeatureWeights);
 
     /// <summary>Every value, in one order (prototypes, targets, feature logits, log τ): for the optimiser.</summary>
     public IEnumerable<double[]> Blocks() => [Prototypes, Targets, FeatureLogits, LogTemperature];
@@ -68,12 +75,12 @@ internal sealed class PrototypeParameters
         }
     }
 
-    /// <summary>λ = d·softmax(θ); empty when feature weights are not learned.</summary>
+    /// <summary>λ = d·softmax(θ) when learned; else the fixed weights, or empty for none.</summary>
     public double[] FeatureWeights()
     {
         int d = FeatureLogits.Length;
         if (d == 0)
-            return [];
+            return FixedFeatureWeights;
         double top = FeatureLogits.Max(), sum = 0;
         var weights = new double[d];
         for (int j = 0; j < d; j++)
