@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace FlashKMeans.Backends;
 
 /// <summary>Turns <see cref="KMeansOptions.Device"/> into a backend, and says why.</summary>
-public static class BackendSelector
+internal static class BackendSelector
 {
     /// <summary>Creates the backend the options ask for.</summary>
     /// <exception cref="NotSupportedException"><see cref="ComputeDevice.Cuda"/> was asked for and no GPU is usable; the message says why.</exception>

@@ -7,7 +7,7 @@ namespace FlashKMeans.Backends;
 /// are written once against this interface; a backend supplies assignment, the centroid update and data
 /// movement (CPU SIMD, CUDA, streaming).
 /// </summary>
-public interface IKMeansBackend : IDisposable
+internal interface IKMeansBackend : IDisposable
 {
     /// <summary>A short name for logs, such as "cpu (2 threads, AVX-512)".</summary>
     string Name { get; }

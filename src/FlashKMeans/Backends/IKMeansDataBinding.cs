@@ -4,13 +4,13 @@ namespace FlashKMeans.Backends;
 /// <param name="Inertia">Σ w·‖x − c‖² of the assignment, measured against the centroids before the update.</param>
 /// <param name="LabelsChanged">Rows whose label differs from the previous step (all rows on the first step).</param>
 /// <param name="EmptyClusters">Clusters that received no weight; their centroids were left unchanged.</param>
-public readonly record struct LloydStepResult(double Inertia, long LabelsChanged, int EmptyClusters);
+internal readonly record struct LloydStepResult(double Inertia, long LabelsChanged, int EmptyClusters);
 
 /// <summary>A row far from its centroid, a candidate to re-seed an empty cluster.</summary>
 /// <param name="Row">Row index in the pass.</param>
 /// <param name="Label">The cluster it is assigned to.</param>
 /// <param name="Distance">Its squared distance to that cluster's centroid.</param>
-public readonly record struct FarRow(long Row, int Label, float Distance);
+internal readonly record struct FarRow(long Row, int Label, float Distance);
 
 /// <summary>
 /// A backend's hold on one data set for a fit: the state that lives between passes (labels, bounds,
@@ -18,7 +18,7 @@ public readonly record struct FarRow(long Row, int Label, float Distance);
 /// Every method that reads all rows is one pass; all sums are taken in an order that does not depend
 /// on threading, so a deterministic backend gives bit-identical results.
 /// </summary>
-public interface IKMeansDataBinding : IDisposable
+internal interface IKMeansDataBinding : IDisposable
 {
     /// <summary>Rows.</summary>
     long RowCount { get; }

@@ -1,7 +1,7 @@
 namespace FlashKMeans.Backends;
 
 /// <summary>Assignment and distances of rows under fixed centroids.</summary>
-public interface IKMeansScorer : IDisposable
+internal interface IKMeansScorer : IDisposable
 {
     /// <summary>Nearest centroid (0-based) of each row and, optionally, its squared distance.</summary>
     /// <param name="rows">n × d row-major.</param>

@@ -5,7 +5,7 @@ using FlashKMeans.Data;
 namespace FlashKMeans.Cpu;
 
 /// <summary>The multi-threaded SIMD CPU backend. Deterministic for any thread count.</summary>
-public sealed class CpuBackend : IKMeansBackend
+internal sealed class CpuBackend : IKMeansBackend
 {
     /// <summary>Creates a CPU backend.</summary>
     /// <param name="threads">Worker threads; <c>null</c> for every logical processor.</param>

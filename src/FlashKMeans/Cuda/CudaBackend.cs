@@ -10,7 +10,7 @@ namespace FlashKMeans.Cuda;
 /// all per-row state on one GPU, driven by the engine's Lloyd loop. Reaches the driver through
 /// <c>libcuda.so.1</c> alone; the kernels ship as PTX inside this assembly.
 /// </summary>
-public sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend
+internal sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend
 {
     private readonly CudaSession _session;
     private readonly bool _deterministic;

@@ -10,7 +10,7 @@ namespace FlashKMeans.Data;
 /// <param name="TotalWeight">Sum of the row weights (the row count without weights).</param>
 /// <param name="MaximumAbsoluteValue">The largest |feature| (NaN where not measured): whether the data fits a
 /// half-precision type on the GPU.</param>
-public readonly record struct DataSummary(long RowCount, double TotalWeight, float MaximumAbsoluteValue = float.NaN)
+internal readonly record struct DataSummary(long RowCount, double TotalWeight, float MaximumAbsoluteValue = float.NaN)
 {
     /// <summary>The weighted mean row (null where not measured).</summary>
     public double[]? Mean { get; init; }
@@ -47,7 +47,7 @@ public readonly record struct DataSummary(long RowCount, double TotalWeight, flo
 /// Reads a source once before any work starts and rejects what would poison a fit: non-finite features,
 /// negative, non-finite or all-zero weights, inconsistent batches, and empty data.
 /// </summary>
-public static class DataValidator
+internal static class DataValidator
 {
     /// <summary>
     /// The largest squared row length a squared-Euclidean fit accepts. The kernels compute

@@ -8,7 +8,7 @@ namespace FlashKMeans.Data;
 /// magic <c>\x93NUMPY</c>, version, header length, then a Python dict literal padded so the data is
 /// 64-byte aligned.
 /// </summary>
-public sealed record NpyHeader(long Rows, int Columns, RowElementType ElementType, long DataOffset)
+internal sealed record NpyHeader(long Rows, int Columns, RowElementType ElementType, long DataOffset)
 {
     private static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 

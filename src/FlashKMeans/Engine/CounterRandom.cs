@@ -4,7 +4,7 @@ namespace FlashKMeans.Engine;
 /// Counter-based randomness: the value for (seed, counter) is a pure function of both, so draws made
 /// in parallel, in any order, on any backend, are identical. SplitMix64's finaliser mixes the bits.
 /// </summary>
-public static class CounterRandom
+internal static class CounterRandom
 {
     /// <summary>64 well-mixed bits for (seed, counter).</summary>
     public static ulong Next(ulong seed, ulong counter)

@@ -29,7 +29,7 @@ namespace FlashKMeans.Serialization;
 /// must hold the bytes they claim before anything is allocated, and from a stream that cannot say its length
 /// the arrays grow only as the bytes arrive, so a corrupted header fails as truncated having allocated little.
 /// </summary>
-public static class KMeansModelFormat
+internal static class KMeansModelFormat
 {
     /// <summary>The version this code writes.</summary>
     public const ushort Version = 1;
