@@ -33,7 +33,7 @@ public sealed class MultiLabelClassifier
         var everyRow = Enumerable.Range(0, n).ToArray();
         float[]? weightArray = weights.IsEmpty ? null : weights.ToArray();
         var allRows = rows.ToArray();
-        var globalMean = PrototypeClassifier.WeightedMean(allRows, weights, everyRow, d);
+        var globalMean = Training.TrainingSpace.Mean(allRows, weights, everyRow, d);
         var prototypes = new List<float>();
         var owners = new List<int>();
         var tagArray = tags.ToArray();

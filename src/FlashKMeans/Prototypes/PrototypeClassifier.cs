@@ -37,7 +37,7 @@ public sealed class PrototypeClassifier
 
         var (start, members) = LabelGroups.ByLabel(labels, classCount);
         float[]? weightArray = weights.IsEmpty ? null : weights.ToArray();
-        var globalMean = WeightedMean(rows, weights, Enumerable.Range(0, n).ToArray(), d);
+        var globalMean = TrainingSpace.Mean(rows, weights, Enumerable.Range(0, n).ToArray(), d);
         var prototypes = new List<float>();
         var classes = new List<int>();
         for (int c = 0; c < classCount; c++)
@@ -116,7 +116,7 @@ public sealed class PrototypeClassifier
     internal static int AutomaticCount(float[] classRows, float[]? classWeights, double[] globalMean, int d)
     {
         int n = classRows.Length / d;
-        var mean = WeightedMean(classRows, classWeights, Enumerable.Range(0, n).ToArray(), d);
+        var mean = TrainingSpace.Mean(classRows, classWeights, Enumerable.Range(0, n).ToArray(), d);
         var direction = mean.Select((v, j) => v - globalMean[j]).ToArray();
         double directionNorm = Math.Sqrt(direction.Sum(v => v * v));
         double similarity = 0, total = 0;
@@ -136,31 +136,6 @@ public sealed class PrototypeClassifier
         }
         double spread = 1 - (total > 0 ? similarity / total : 0);
         return (int)Math.Clamp(Math.Ceiling(3 * Math.Sqrt(n) * spread), 1, n);
-    }
-
-    /// <summary>
-    /// The weighted mean of the given rows, per feature over the rows that have it (NaN is a missing feature; 0 where
-    /// no row has it).
-    /// </summary>
-    internal static double[] WeightedMean(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights, int[] members, int d)
-    {
-        var sum = new double[d];
-        var total = new double[d];
-        foreach (int r in members)
-        {
-            double w = weights.IsEmpty ? 1 : weights[r];
-            var row = rows.Slice(r * d, d);
-            for (int j = 0; j < d; j++)
-            {
-                if (float.IsNaN(row[j]))
-                    continue;
-                sum[j] += w * row[j];
-                total[j] += w;
-            }
-        }
-        for (int j = 0; j < d; j++)
-            sum[j] = total[j] > 0 ? sum[j] / total[j] : 0;
-        return sum;
     }
 
     /// <summary>

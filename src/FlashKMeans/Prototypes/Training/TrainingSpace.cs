@@ -40,28 +40,38 @@ internal sealed class TrainingSpace
     }
 
     /// <summary>
-    /// The weighted mean of n × d values per coordinate, and their root mean squared deviation per coordinate (1 where
-    /// they do not vary); NaN values (missing features) are left out of both.
+    /// The weighted mean of the given rows, per feature over the rows that have it (NaN is a missing feature; 0 where
+    /// no row has it).
     /// </summary>
-    public static (double[] Mean, double Scale) Spread(ReadOnlySpan<float> values, int d, ReadOnlySpan<float> weights)
+    public static double[] Mean(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights, int[] members, int d)
     {
-        int n = values.Length / d;
-        var mean = new double[d];
+        var sum = new double[d];
         var total = new double[d];
-        for (int r = 0; r < n; r++)
+        foreach (int r in members)
         {
             double w = weights.IsEmpty ? 1 : weights[r];
+            var row = rows.Slice(r * d, d);
             for (int j = 0; j < d; j++)
             {
-                float v = values[r * d + j];
-                if (float.IsNaN(v))
+                if (float.IsNaN(row[j]))
                     continue;
-                mean[j] += w * v;
+                sum[j] += w * row[j];
                 total[j] += w;
             }
         }
         for (int j = 0; j < d; j++)
-            mean[j] = total[j] > 0 ? mean[j] / total[j] : 0;
+            sum[j] = total[j] > 0 ? sum[j] / total[j] : 0;
+        return sum;
+    }
+
+    /// <summary>
+    /// The weighted mean of n × d values per coordinate (<see cref="Mean"/>), and their root mean squared deviation per
+    /// coordinate (1 where they do not vary); NaN values (missing features) are left out of both.
+    /// </summary>
+    public static (double[] Mean, double Scale) Spread(ReadOnlySpan<float> values, int d, ReadOnlySpan<float> weights)
+    {
+        int n = values.Length / d;
+        var mean = Mean(values, weights, Enumerable.Range(0, n).ToArray(), d);
         double squares = 0, weight = 0;
         for (int r = 0; r < n; r++)
         {
