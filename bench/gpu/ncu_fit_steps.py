@@ -7,7 +7,7 @@ Run the benchmark's fit detail under ncu on the GPU machine, e.g.
 then, anywhere: bench/gpu/ncu_fit_steps.py fit.csv [more.csv ...]
 
 A step is the run of kernels from one pack_centroid_tiles or warp-specialised assignment to the next (a batch's steps
-have no pack since U16 in NOTES.md); steps that sum rows (segment sums) are the fit's. The last 20 of them are printed:
+have no pack: the finalize writes the packed tiles, docs/gpu-kernels.md); steps that sum rows (segment sums) are the fit's. The last 20 of them are printed:
 the assignment, then every other kernel ("other").
 """
 import csv

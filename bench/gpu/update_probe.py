@@ -9,7 +9,7 @@ per cluster, and by which route?
    labels at K = 1024 and K = 16 and for runs of equal labels (the worst contention).
 
 Usage (GPU machine): python3 update_probe.py <ptx-folder> [--variants | --ab NAME=PTX:seg|g:SMEM:WARPS ... |
---scatter-once]; NOTES.md, "Reproduce", says what each mode times.
+--scatter-once]; docs/gpu-kernels.md, "Reproduce", says what each mode is for.
 """
 import sys, json, os
 import numpy as np
