@@ -26,6 +26,13 @@ using FlashKMeans.Cuda.Native;
 // --fit-detail T1,T2,...: instead of the table, each step of a fit (--fit-steps) of the single-problem shapes (wall ms, kind of
 // update, labels moved), once per threshold of moved labels for the incremental update (CudaBatch.IncrementalThreshold;
 // a negative one sums every row in every step). Each fit runs twice from the same start; the second is printed.
+// --stream: instead, stream learning (MiniBatchKMeans.PartialFit) from host batches of 65,536 rows at d = 128, K = 1024,
+// assigned on the GPU (fp16, fp32) and, as the same run's baseline, on every CPU core: rows per second over 2M rows.
+if (args.Contains("--stream"))
+{
+    StreamLearning();
+    return;
+}
 int iterations = 20;
 string? only = null;
 bool fullUpdate = false;
@@ -39,6 +46,33 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--no-step-ahead") Fit.StepAhead = false;
     else if (args[i] == "--fused-update") Fit.FuseUpdate = true;
     else if (args[i] == "--fit-detail") fitThresholds = args[++i].Split(',').Select(t => double.Parse(t, CultureInfo.InvariantCulture)).ToArray();
+}
+
+
+static void StreamLearning()
+{
+    const int d = 128, k = 1024, batch = 65536, batches = 32;
+    var random = new Random(1);
+    var rows = new float[(long)batch * batches * d];
+    for (long i = 0; i < rows.Length; i++)
+        rows[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
+    foreach (var (device, precision) in new[] { (ComputeDevice.Cuda, ComputePrecision.Float16), (ComputeDevice.Cuda, ComputePrecision.Float32), (ComputeDevice.Cpu, ComputePrecision.Float32) })
+    {
+        var learner = new MiniBatchKMeans(new KMeansOptions
+        {
+            NumberOfClusters = k, Device = device, Precision = precision, Seed = 1,
+            MiniBatch = new MiniBatchOptions { BatchSize = batch, ReassignmentRatio = 0 },
+        }, d);
+        // The first batches seed and warm up; the rest are timed.
+        for (int b = 0; b < 4; b++)
+            learner.PartialFit(rows.AsSpan(b * batch * d, batch * d));
+        var clock = Stopwatch.StartNew();
+        for (int b = 4; b < batches; b++)
+            learner.PartialFit(rows.AsSpan(b * batch * d, batch * d));
+        double seconds = clock.Elapsed.TotalSeconds;
+        Console.WriteLine(FormattableString.Invariant(
+            $"RESULT stream device={device} precision={precision} batch={batch} d={d} k={k} rows={(batches - 4) * batch} seconds={seconds:F3} rows_per_s={(batches - 4) * batch / seconds:F0}"));
+    }
 }
 
 var shapes = new (int B, int N, int K, int D, ComputePrecision P, bool Det)[]
