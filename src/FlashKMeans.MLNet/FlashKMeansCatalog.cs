@@ -42,6 +42,44 @@ public static class FlashKMeansClusteringExtensions
         ArgumentNullException.ThrowIfNull(options);
         return new GpuKMeansTrainer(options, MLNetInternals.EnvironmentOf(catalog));
     }
+
+    /// <summary>
+    /// Helps choose the number of clusters: fits FlashKMeans for every K from <paramref name="minimum"/> to
+    /// <paramref name="maximum"/> on the feature column (read once into memory), scores each fit by inertia,
+    /// Davies–Bouldin, Calinski–Harabasz and a sampled silhouette, and proposes a K by each and by their majority
+    /// (<see cref="global::FlashKMeans.Selection.ClusterCountSweep"/>).
+    /// </summary>
+    /// <param name="catalog">The clustering catalog.</param>
+    /// <param name="data">The data.</param>
+    /// <param name="minimum">The smallest K, at least 2.</param>
+    /// <param name="maximum">The largest K.</param>
+    /// <param name="featureColumnName">The feature column: a known-size vector of Single.</param>
+    /// <param name="seed">Seed of every fit and of the silhouette's sample.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A missing or mistyped column, or a bad range; the message names it.</exception>
+    /// <exception cref="ArgumentException">A NaN or infinite feature, named by row.</exception>
+    public static global::FlashKMeans.Selection.ClusterCountReport ChooseNumberOfClusters(this ClusteringCatalog catalog, IDataView data,
+        int minimum, int maximum, string featureColumnName = GpuKMeansTrainer.Defaults.FeatureColumnName, int seed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(data);
+        var column = ClusteringColumns.FindFeatures(data.Schema, featureColumnName, null, nameof(data));
+        int d = ((Data.VectorDataViewType)column.Type).Size;
+        var rows = new List<float>();
+        using (var cursor = data.GetRowCursor([column]))
+        {
+            var getter = cursor.GetGetter<Data.VBuffer<float>>(column);
+            Data.VBuffer<float> buffer = default;
+            var dense = new float[d];
+            while (cursor.MoveNext())
+            {
+                getter(ref buffer);
+                buffer.CopyTo(dense);
+                rows.AddRange(dense);
+            }
+        }
+        return global::FlashKMeans.Selection.ClusterCountSweep.Run(rows.ToArray(), d, minimum, maximum,
+            new global::FlashKMeans.KMeansOptions { Seed = seed });
+    }
 }
 
 /// <summary>

@@ -1,0 +1,219 @@
+using FlashKMeans.Data;
+using FlashKMeans.Engine;
+
+namespace FlashKMeans.Selection;
+
+/// <summary>
+/// Helps choose K: fits every K of a range with the same options and seed (on the device the options choose), scores
+/// each fit by inertia, Davies–Bouldin, Calinski–Harabasz and a sampled silhouette (unweighted, in float64 from the
+/// differences), and proposes a K by each criterion and by their majority.
+/// </summary>
+public static class ClusterCountSweep
+{
+    /// <summary>Rows a silhouette is taken over by default: its cost grows with the square of the sample.</summary>
+    public const int DefaultSilhouetteSample = 2000;
+
+    /// <summary>Fits K = <paramref name="minimum"/> … <paramref name="maximum"/> on rows in memory and scores each.</summary>
+    /// <param name="rows">n × d row-major values.</param>
+    /// <param name="dimension">d.</param>
+    /// <param name="minimum">The smallest K, at least 2 (the indices compare clusters).</param>
+    /// <param name="maximum">The largest K, at most n − 1.</param>
+    /// <param name="options">The fits' settings (K is set per fit; the distance must be squared Euclidean); defaults if null.</param>
+    /// <param name="silhouetteSample">Rows the silhouette is taken over (all when n is smaller).</param>
+    /// <param name="progress">Told after each K: the scores so far.</param>
+    /// <param name="cancellationToken">Stops between and inside fits.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A bad range or sample size, or a distance other than squared Euclidean.</exception>
+    /// <exception cref="ArgumentException">Bad rows (NaN, infinite, ragged), named as a fit names them.</exception>
+    public static ClusterCountReport Run(ReadOnlyMemory<float> rows, int dimension, int minimum, int maximum, KMeansOptions? options = null,
+        int silhouetteSample = DefaultSilhouetteSample, IProgress<ClusterCountScore>? progress = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new KMeansOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        if (rows.IsEmpty || rows.Length % dimension != 0)
+            throw new ArgumentException($"Expected n × {dimension} values with n ≥ 1, got {rows.Length}.", nameof(rows));
+        int n = rows.Length / dimension;
+        if (minimum < 2)
+            throw new ArgumentOutOfRangeException(nameof(minimum), minimum, "Must be at least 2: the indices compare clusters.");
+        if (maximum < minimum || maximum > n - 1)
+            throw new ArgumentOutOfRangeException(nameof(maximum), maximum, $"Must lie in [{minimum}, {n - 1}] (n − 1 for {n} rows).");
+        ArgumentOutOfRangeException.ThrowIfLessThan(silhouetteSample, 2);
+        if (options.Distance != KMeansDistance.SquaredEuclidean)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Distance, "The indices are defined for squared Euclidean k-means.");
+        DataValidator.ThrowIfBadRows(rows.Span, dimension, 0, true, nameof(rows));
+
+        var sample = Sample(n, Math.Min(silhouetteSample, n), CounterRandom.Derive((ulong)options.Seed, 0x5117));
+        var scores = new List<ClusterCountScore>();
+        for (int k = minimum; k <= maximum; k++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var fitOptions = options.Clone();
+            fitOptions.NumberOfClusters = k;
+            var model = new KMeans(fitOptions).Fit(rows, dimension, cancellationToken: cancellationToken);
+            var score = Score(rows.Span, dimension, model, sample);
+            scores.Add(score);
+            progress?.Report(score);
+        }
+        return Report(scores);
+    }
+
+    /// <summary>The indices of one fit, in float64 from the differences (exact for data far from the origin).</summary>
+    internal static ClusterCountScore Score(ReadOnlySpan<float> rows, int d, KMeansModel model, int[] sample)
+    {
+        int n = rows.Length / d, k = model.NumberOfClusters;
+        var labels = model.Predict(rows, d);
+        var centroids = model.Centroids.Span;
+        var counts = new long[k];
+        var spread = new double[k];
+        var mean = new double[d];
+        double inertia = 0;
+        for (int r = 0; r < n; r++)
+        {
+            var row = rows.Slice(r * d, d);
+            int c = labels[r];
+            double squared = SquaredDistance(row, centroids.Slice(c * d, d));
+            inertia += squared;
+            spread[c] += Math.Sqrt(squared);
+            counts[c]++;
+            for (int j = 0; j < d; j++)
+                mean[j] += row[j];
+        }
+        for (int j = 0; j < d; j++)
+            mean[j] /= n;
+
+        // Calinski–Harabasz: between-cluster dispersion against within, each per its degrees of freedom.
+        double between = 0;
+        for (int c = 0; c < k; c++)
+        {
+            double s = 0;
+            for (int j = 0; j < d; j++)
+            {
+                double v = centroids[c * d + j] - mean[j];
+                s += v * v;
+            }
+            between += counts[c] * s;
+        }
+        double calinski = inertia > 0 ? between / (k - 1) / (inertia / (n - k)) : double.PositiveInfinity;
+
+        // Davies–Bouldin over the clusters that hold rows.
+        var live = Enumerable.Range(0, k).Where(c => counts[c] > 0).ToArray();
+        double davies = 0;
+        foreach (int a in live)
+        {
+            double worst = 0;
+            foreach (int b in live)
+            {
+                if (a == b)
+                    continue;
+                double separation = Math.Sqrt(SquaredDistance(centroids.Slice(a * d, d), centroids.Slice(b * d, d)));
+                double ratio = separation > 0 ? (spread[a] / counts[a] + spread[b] / counts[b]) / separation : double.PositiveInfinity;
+                worst = Math.Max(worst, ratio);
+            }
+            davies += worst;
+        }
+        davies = live.Length > 1 ? davies / live.Length : double.NaN;
+
+        return new ClusterCountScore(k, inertia, davies, calinski, Silhouette(rows, d, labels, k, sample));
+    }
+
+    /// <summary>The mean silhouette over <paramref name="sample"/>, distances (not squared) within the sample.</summary>
+    private static double Silhouette(ReadOnlySpan<float> rows, int d, int[] labels, int k, int[] sample)
+    {
+        int m = sample.Length;
+        var sums = new double[k];
+        var sizes = new int[k];
+        foreach (int r in sample)
+            sizes[labels[r]]++;
+        double total = 0;
+        foreach (int i in sample)
+        {
+            Array.Clear(sums);
+            var row = rows.Slice(i * d, d);
+            foreach (int j in sample)
+            {
+                if (j != i)
+                    sums[labels[j]] += Math.Sqrt(SquaredDistance(row, rows.Slice(j * d, d)));
+            }
+            int own = labels[i];
+            if (sizes[own] <= 1)
+                continue;  // a row alone in its cluster scores 0, as scikit-learn scores it
+            double a = sums[own] / (sizes[own] - 1), b = double.PositiveInfinity;
+            for (int c = 0; c < k; c++)
+            {
+                if (c != own && sizes[c] > 0)
+                    b = Math.Min(b, sums[c] / sizes[c]);
+            }
+            if (double.IsFinite(b) && Math.Max(a, b) > 0)
+                total += (b - a) / Math.Max(a, b);
+        }
+        return total / m;
+    }
+
+    /// <summary>The K each criterion proposes, and their majority (ties to the silhouette's).</summary>
+    internal static ClusterCountReport Report(List<ClusterCountScore> scores)
+    {
+        int knee = Knee(scores.Select(s => (double)s.NumberOfClusters).ToArray(), scores.Select(s => s.Inertia).ToArray());
+        int davies = scores.Where(s => !double.IsNaN(s.DaviesBouldin)).MinBy(s => s.DaviesBouldin)?.NumberOfClusters ?? scores[0].NumberOfClusters;
+        int calinski = scores.MaxBy(s => s.CalinskiHarabasz)!.NumberOfClusters;
+        int silhouette = scores.MaxBy(s => s.Silhouette)!.NumberOfClusters;
+        var votes = new[] { knee, davies, calinski, silhouette }.GroupBy(v => v).Select(g => (K: g.Key, Votes: g.Count())).ToList();
+        int most = votes.Max(v => v.Votes);
+        var leaders = votes.Where(v => v.Votes == most).Select(v => v.K).ToList();
+        int proposed = leaders.Count == 1 ? leaders[0] : leaders.Contains(silhouette) ? silhouette : leaders.Min();
+        return new ClusterCountReport(scores, knee, davies, calinski, silhouette, proposed);
+    }
+
+    /// <summary>
+    /// Kneedle on a falling curve: the x farthest below the chord from the first point to the last, both axes scaled to
+    /// [0, 1], the curve taken on a log scale when it is positive. Inertia falls by orders of magnitude until K reaches
+    /// the data's clusters and slowly after; on a linear scale the first big drop would dwarf the knee.
+    /// </summary>
+    internal static int Knee(double[] x, double[] y)
+    {
+        int count = x.Length;
+        if (y.All(v => v > 0))
+            y = y.Select(v => Math.Log(v)).ToArray();
+        if (count < 3)
+            return (int)x[0];
+        double x0 = x[0], x1 = x[^1], yMax = y.Max(), yMin = y.Min();
+        if (!(yMax > yMin))
+            return (int)x[0];
+        int best = 0;
+        double farthest = double.NegativeInfinity;
+        for (int i = 0; i < count; i++)
+        {
+            double xs = (x[i] - x0) / (x1 - x0), ys = (y[i] - yMin) / (yMax - yMin);
+            // The chord runs from (0, 1) to (1, 0): a falling convex curve lies below it by 1 − xs − ys.
+            double below = 1 - xs - ys;
+            if (below > farthest)
+                (farthest, best) = (below, i);
+        }
+        return (int)x[best];
+    }
+
+    /// <summary>A seeded sample of <paramref name="size"/> distinct row indices, in increasing order.</summary>
+    private static int[] Sample(int n, int size, ulong seed)
+    {
+        if (size >= n)
+            return Enumerable.Range(0, n).ToArray();
+        var order = Enumerable.Range(0, n).ToArray();
+        for (int i = 0; i < size; i++)
+        {
+            int j = i + (int)(CounterRandom.Uniform(seed, (ulong)i) * (n - i));
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        var chosen = order.AsSpan(0, size).ToArray();
+        Array.Sort(chosen);
+        return chosen;
+    }
+
+    private static double SquaredDistance(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        double sum = 0;
+        for (int j = 0; j < a.Length; j++)
+        {
+            double v = (double)a[j] - b[j];
+            sum += v * v;
+        }
+        return sum;
+    }
+}
