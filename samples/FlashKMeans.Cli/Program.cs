@@ -17,37 +17,61 @@ var seedOption = new Option<int>("--seed") { Description = "Random seed.", Defau
 var pruningOption = new Option<bool>("--pruning") { Description = "Skip provably useless distance work (CPU)." };
 var cosineOption = new Option<bool>("--cosine") { Description = "Cluster by cosine distance (spherical k-means)." };
 var saveOption = new Option<FileInfo?>("--save") { Description = "Write the model to this file." };
+var centroidsOption = new Option<FileInfo?>("--centroids") { Description = "Start from these K centroids (a file in any input format); implies --init Explicit." };
+var chooseKOption = new Option<string?>("--choose-k") { Description = "MIN:MAX: instead of one fit, fit every K of the range and propose one (knee, Davies-Bouldin, Calinski-Harabasz, silhouette)." };
 
 var root = new RootCommand("FlashKMeans: exact Lloyd k-means on the CPU or an NVIDIA GPU.")
 {
     input, dimensionOption, rowsOption, clustersOption, iterationsOption, toleranceOption, initOption,
-    deviceOption, threadsOption, seedOption, pruningOption, cosineOption, saveOption,
+    deviceOption, threadsOption, seedOption, pruningOption, cosineOption, saveOption, centroidsOption, chooseKOption,
 };
 
 root.SetAction(parse =>
 {
     float[] data;
     int dimension;
+    float[]? centroids = null;
     var file = parse.GetValue(input);
-    if (file is not null)
+    try
     {
-        (data, dimension) = DataFiles.Read(file.FullName, parse.GetValue(dimensionOption));
-        Console.WriteLine($"Read {data.Length / dimension:N0} rows × {dimension} from {file.Name}.");
+        if (file is not null)
+        {
+            (data, dimension) = DataFiles.Read(file.FullName, parse.GetValue(dimensionOption));
+            Console.WriteLine($"Read {data.Length / dimension:N0} rows × {dimension} from {file.Name}.");
+        }
+        else
+        {
+            dimension = parse.GetValue(dimensionOption) ?? 16;
+            int rows = parse.GetValue(rowsOption);
+            data = GeneratedBlobs(rows, dimension, centers: Math.Max(2, parse.GetValue(clustersOption)), seed: parse.GetValue(seedOption));
+            Console.WriteLine($"Generated {rows:N0} rows × {dimension} of Gaussian blobs.");
+        }
+        if (parse.GetValue(centroidsOption) is { } centroidFile)
+        {
+            int centroidDimension;
+            (centroids, centroidDimension) = DataFiles.Read(centroidFile.FullName, dimension);
+            if (centroidDimension != dimension)
+                throw new InvalidDataException($"{centroidFile.Name}: centroids have {centroidDimension} features, the data {dimension}.");
+        }
+        else if (parse.GetValue(initOption) == KMeansInitialization.Explicit)
+        {
+            throw new ArgumentException("--init Explicit needs the centroids: give them with --centroids FILE.");
+        }
     }
-    else
+    catch (Exception error) when (error is ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException or FormatException)
     {
-        dimension = parse.GetValue(dimensionOption) ?? 16;
-        int rows = parse.GetValue(rowsOption);
-        data = GeneratedBlobs(rows, dimension, centers: Math.Max(2, parse.GetValue(clustersOption)), seed: parse.GetValue(seedOption));
-        Console.WriteLine($"Generated {rows:N0} rows × {dimension} of Gaussian blobs.");
+        // A bad argument or file: one line that names it, exit code 2.
+        Console.Error.WriteLine($"error: {error.Message}");
+        return 2;
     }
 
     var options = new KMeansOptions
     {
-        NumberOfClusters = parse.GetValue(clustersOption),
+        NumberOfClusters = centroids is null ? parse.GetValue(clustersOption) : centroids.Length / dimension,
         MaximumNumberOfIterations = parse.GetValue(iterationsOption),
         OptimizationTolerance = parse.GetValue(toleranceOption),
-        Initialization = parse.GetValue(initOption),
+        Initialization = centroids is null ? parse.GetValue(initOption) : KMeansInitialization.Explicit,
+        InitialCentroids = centroids,
         Device = parse.GetValue(deviceOption),
         NumberOfThreads = parse.GetValue(threadsOption),
         Seed = parse.GetValue(seedOption),
@@ -70,10 +94,15 @@ root.SetAction(parse =>
             return;
         }
         seedingQuarter = -1;
-        Console.WriteLine($"  iteration {p.Iteration,4}  inertia {p.Inertia,16:G9}  change {p.RelativeChange,10:G3}  {p.Elapsed.TotalMilliseconds,9:F0} ms");
+        // The inertia of the assignment this iteration made (before its update); the first has no change to report.
+        string change = double.IsNaN(p.RelativeChange) ? "—" : p.RelativeChange.ToString("G3", System.Globalization.CultureInfo.InvariantCulture);
+        Console.WriteLine($"  iteration {p.Iteration,4}  inertia {p.Inertia,16:G9}  change {change,10}  elapsed {p.Elapsed.TotalMilliseconds,9:F0} ms");
     });
     using var cancel = new CancellationTokenSource();
     Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+
+    if (parse.GetValue(chooseKOption) is { } range)
+        return ChooseK(data, dimension, range, options, cancel.Token);
 
     var clock = Stopwatch.StartNew();
     KMeansModel model;
@@ -85,7 +114,7 @@ root.SetAction(parse =>
     {
         // Bad input, an unusable device or Ctrl+C: the message says which; a stack trace would not help.
         Console.Error.WriteLine($"error: {error.Message}");
-        return 1;
+        return 2;
     }
     clock.Stop();
 
@@ -98,7 +127,7 @@ root.SetAction(parse =>
     Console.WriteLine($"Backend        {model.TrainedOn}");
     Console.WriteLine($"Clusters       {model.NumberOfClusters} (sizes {sizes.Min():N0} to {sizes.Max():N0})");
     Console.WriteLine($"Iterations     {model.Iterations} ({(model.Converged ? "converged" : "iteration limit")}), {stepMs:F1} ms per iteration");
-    Console.WriteLine($"Inertia        {model.Inertia:G9}");
+    Console.WriteLine($"Inertia        {model.Inertia:G9} (under the final centroids, after the last update)");
     Console.WriteLine($"Re-seeded      {model.EmptyClustersReseeded} empty cluster(s)");
     Console.WriteLine($"Total time     {clock.Elapsed.TotalSeconds:F2} s");
     if (parse.GetValue(saveOption) is { } save)
@@ -110,6 +139,33 @@ root.SetAction(parse =>
 });
 
 return root.Parse(args).Invoke();
+
+static int ChooseK(float[] data, int dimension, string range, KMeansOptions options, CancellationToken cancellationToken)
+{
+    var bounds = range.Split(':');
+    if (bounds.Length != 2 || !int.TryParse(bounds[0], out int minimum) || !int.TryParse(bounds[1], out int maximum))
+    {
+        Console.Error.WriteLine($"error: --choose-k takes MIN:MAX, such as 2:20, not '{range}'.");
+        return 2;
+    }
+    options.Logger = null;
+    FlashKMeans.Selection.ClusterCountReport report;
+    try
+    {
+        var progress = new SynchronousProgress<FlashKMeans.Selection.ClusterCountScore>(s => Console.WriteLine(
+            $"  K {s.NumberOfClusters,4}  inertia {s.Inertia,14:G6}  Davies-Bouldin {s.DaviesBouldin,7:F3}  Calinski-Harabasz {s.CalinskiHarabasz,12:G6}  silhouette {s.Silhouette,6:F3}"));
+        report = FlashKMeans.Selection.ClusterCountSweep.Run(data, dimension, minimum, maximum, options, progress: progress, cancellationToken: cancellationToken);
+    }
+    catch (Exception error) when (error is ArgumentException or NotSupportedException or OperationCanceledException)
+    {
+        Console.Error.WriteLine($"error: {error.Message}");
+        return 2;
+    }
+    Console.WriteLine();
+    Console.WriteLine($"Proposed K     {report.Proposed}");
+    Console.WriteLine($"  knee of the inertia {report.Knee}, best Davies-Bouldin {report.BestDaviesBouldin}, best Calinski-Harabasz {report.BestCalinskiHarabasz}, best silhouette {report.BestSilhouette}");
+    return 0;
+}
 
 static float[] GeneratedBlobs(int rows, int dimension, int centers, int seed)
 {
