@@ -18,12 +18,13 @@ var pruningOption = new Option<bool>("--pruning") { Description = "Skip provably
 var cosineOption = new Option<bool>("--cosine") { Description = "Cluster by cosine distance (spherical k-means)." };
 var saveOption = new Option<FileInfo?>("--save") { Description = "Write the model to this file." };
 var centroidsOption = new Option<FileInfo?>("--centroids") { Description = "Start from these K centroids (a file in any input format); implies --init Explicit." };
+var plotOption = new Option<DirectoryInfo?>("--plot") { Description = "Write pictures (PNG) to this folder: the data on two principal components, inertia per iteration, cluster sizes; the elbow with --choose-k." };
 var chooseKOption = new Option<string?>("--choose-k") { Description = "MIN:MAX: instead of one fit, fit every K of the range and propose one (knee, Davies-Bouldin, Calinski-Harabasz, silhouette)." };
 
 var root = new RootCommand("FlashKMeans: exact Lloyd k-means on the CPU or an NVIDIA GPU.")
 {
     input, dimensionOption, rowsOption, clustersOption, iterationsOption, toleranceOption, initOption,
-    deviceOption, threadsOption, seedOption, pruningOption, cosineOption, saveOption, centroidsOption, chooseKOption,
+    deviceOption, threadsOption, seedOption, pruningOption, cosineOption, saveOption, centroidsOption, chooseKOption, plotOption,
 };
 
 root.SetAction(parse =>
@@ -61,7 +62,7 @@ root.SetAction(parse =>
     catch (Exception error) when (error is ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException or FormatException)
     {
         // A bad argument or file: one line that names it, exit code 2.
-        Console.Error.WriteLine($"error: {error.Message}");
+        Console.Error.WriteLine($"error: {OneLine(error)}");
         return 2;
     }
 
@@ -102,7 +103,7 @@ root.SetAction(parse =>
     Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
 
     if (parse.GetValue(chooseKOption) is { } range)
-        return ChooseK(data, dimension, range, options, cancel.Token);
+        return ChooseK(data, dimension, range, options, parse.GetValue(plotOption)?.FullName, cancel.Token);
 
     var clock = Stopwatch.StartNew();
     KMeansModel model;
@@ -113,7 +114,7 @@ root.SetAction(parse =>
     catch (Exception error) when (error is ArgumentException or NotSupportedException or InvalidDataException or OperationCanceledException)
     {
         // Bad input, an unusable device or Ctrl+C: the message says which; a stack trace would not help.
-        Console.Error.WriteLine($"error: {error.Message}");
+        Console.Error.WriteLine($"error: {OneLine(error)}");
         return 2;
     }
     clock.Stop();
@@ -130,6 +131,11 @@ root.SetAction(parse =>
     Console.WriteLine($"Inertia        {model.Inertia:G9} (under the final centroids, after the last update)");
     Console.WriteLine($"Re-seeded      {model.EmptyClustersReseeded} empty cluster(s)");
     Console.WriteLine($"Total time     {clock.Elapsed.TotalSeconds:F2} s");
+    if (parse.GetValue(plotOption) is { } plotFolder)
+    {
+        foreach (string picture in FlashKMeans.Cli.Plots.Fit(plotFolder.FullName, data, dimension, model, labels))
+            Console.WriteLine($"Picture        {picture}");
+    }
     if (parse.GetValue(saveOption) is { } save)
     {
         model.Save(save.FullName);
@@ -140,7 +146,10 @@ root.SetAction(parse =>
 
 return root.Parse(args).Invoke();
 
-static int ChooseK(float[] data, int dimension, string range, KMeansOptions options, CancellationToken cancellationToken)
+// An exception's message on one line (ArgumentOutOfRangeException appends the actual value on a second).
+static string OneLine(Exception error) => string.Join(" ", error.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+static int ChooseK(float[] data, int dimension, string range, KMeansOptions options, string? plotFolder, CancellationToken cancellationToken)
 {
     var bounds = range.Split(':');
     if (bounds.Length != 2 || !int.TryParse(bounds[0], out int minimum) || !int.TryParse(bounds[1], out int maximum))
@@ -158,12 +167,14 @@ static int ChooseK(float[] data, int dimension, string range, KMeansOptions opti
     }
     catch (Exception error) when (error is ArgumentException or NotSupportedException or OperationCanceledException)
     {
-        Console.Error.WriteLine($"error: {error.Message}");
+        Console.Error.WriteLine($"error: {OneLine(error)}");
         return 2;
     }
     Console.WriteLine();
     Console.WriteLine($"Proposed K     {report.Proposed}");
     Console.WriteLine($"  knee of the inertia {report.Knee}, best Davies-Bouldin {report.BestDaviesBouldin}, best Calinski-Harabasz {report.BestCalinskiHarabasz}, best silhouette {report.BestSilhouette}");
+    if (plotFolder is not null)
+        Console.WriteLine($"Picture        {FlashKMeans.Cli.Plots.Elbow(plotFolder, report)}");
     return 0;
 }
 

@@ -1,0 +1,96 @@
+using System.Diagnostics;
+
+namespace FlashKMeans.MLNet.Tests;
+
+/// <summary>
+/// The command-line sample run as a user runs it: a fit that writes its pictures (PNG files of the stated size that are
+/// not blank), a K sweep that proposes the number of generated blobs, and bad arguments answered by one line and exit
+/// code 2, never a stack trace.
+/// </summary>
+[TestClass]
+public sealed class CliTests
+{
+    private static (int Code, string Output, string Errors) Run(params string[] arguments)
+    {
+        var here = new DirectoryInfo(AppContext.BaseDirectory);  // tests/FlashKMeans.MLNet.Tests/bin/<configuration>/<framework>/
+        var root = here.Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
+        string cli = Path.Combine(root, "samples", "FlashKMeans.Cli", "bin", here.Parent!.Name, here.Name, "flashkmeans-cli.dll");
+        Assert.IsTrue(File.Exists(cli), $"{cli} is missing: build the solution.");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(cli);
+        foreach (var argument in arguments)
+            start.ArgumentList.Add(argument);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        Assert.IsTrue(process.WaitForExit(120_000), "the CLI did not finish in 2 minutes");
+        return (process.ExitCode, output.Result, errors.Result);
+    }
+
+    /// <summary>Width and height from a PNG's header chunk.</summary>
+    private static (int Width, int Height) PngSize(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        Assert.IsTrue(bytes.AsSpan(0, 8).SequenceEqual(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }), $"{path} is not a PNG");
+        int Big(int at) => (bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3];
+        return (Big(16), Big(20));
+    }
+
+    [TestMethod]
+    public void A_fit_writes_pictures_and_a_sweep_proposes_the_blobs()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "flashkmeans-cli-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (code, output, errors) = Run("--rows", "20000", "--dimension", "6", "--clusters", "5", "--device", "Cpu", "--seed", "2", "--plot", folder);
+            Assert.AreEqual(0, code, errors);
+            foreach (var name in new[] { "projection.png", "inertia.png", "sizes.png" })
+            {
+                string path = Path.Combine(folder, name);
+                Assert.IsTrue(output.Contains(path, StringComparison.Ordinal), $"{name} is announced");
+                Assert.AreEqual((900, 600), PngSize(path), name);
+                // A blank 900 × 600 picture compresses to a few kilobytes; points, bars and text do not.
+                Assert.IsTrue(new FileInfo(path).Length > 10_000, $"{name} looks blank ({new FileInfo(path).Length} bytes)");
+            }
+
+            (code, output, errors) = Run("--rows", "20000", "--dimension", "6", "--clusters", "5", "--device", "Cpu", "--seed", "2", "--choose-k", "2:8", "--plot", folder);
+            Assert.AreEqual(0, code, errors);
+            StringAssert.Contains(output, "Proposed K     5");
+            Assert.AreEqual((900, 600), PngSize(Path.Combine(folder, "elbow.png")));
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+                Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Bad_arguments_get_one_line_and_exit_code_2()
+    {
+        string raw = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(raw, new byte[64]);
+            foreach (var (arguments, expected) in new (string[], string)[]
+            {
+                (["--input", raw], "need --dimension"),
+                (["--input", raw + ".missing.csv"], "Could not find file"),
+                (["--init", "Explicit", "--rows", "100"], "--centroids"),
+                (["--rows", "100", "--choose-k", "five"], "MIN:MAX"),
+                (["--rows", "100", "--choose-k", "1:4"], "at least 2"),
+            })
+            {
+                var (code, _, errors) = Run(arguments);
+                Assert.AreEqual(2, code, string.Join(" ", arguments) + ": " + errors);
+                StringAssert.Contains(errors, expected, string.Join(" ", arguments));
+                Assert.IsFalse(errors.Contains("   at ", StringComparison.Ordinal), $"a stack trace for {string.Join(" ", arguments)}:\n{errors}");
+                Assert.AreEqual(1, errors.Trim().Split('\n').Length, $"one line for {string.Join(" ", arguments)}:\n{errors}");
+            }
+        }
+        finally
+        {
+            File.Delete(raw);
+        }
+    }
+}
