@@ -53,6 +53,18 @@ internal static class VectorMath
             Unsafe.Add(ref s, f) += w * Unsafe.Add(ref v, f);
     }
 
+    /// <summary>Σ (aⱼ − bⱼ)² in float64 from the differences: exact to double rounding wherever the values lie.</summary>
+    public static double SquaredDistanceDouble(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        double sum = 0;
+        for (int j = 0; j < a.Length; j++)
+        {
+            double difference = (double)a[j] - b[j];
+            sum += difference * difference;
+        }
+        return sum;
+    }
+
     /// <summary>
     /// ‖a − b‖² from the differences: a sum of non-negative terms, exact to float32 rounding wherever a and b
     /// lie, unlike the expansion ‖a‖² + ‖b‖² − 2a·b that the assignment kernels use to find the nearest centroid.

@@ -59,7 +59,7 @@ internal static class EmptyClusterPolicy
                 next++;
                 var donorCentroid = centroids.AsSpan(donor * d, d);
                 // The kernel's rounding can report a small distance for a row that equals its centroid: check exactly.
-                if (!(weights[donor] - w > 0) || !(SquaredDistance(x, donorCentroid) > 0))
+                if (!(weights[donor] - w > 0) || !(Cpu.VectorMath.SquaredDistanceDouble(x, donorCentroid) > 0))
                     continue;
                 double remaining = weights[donor] - w;
                 if (correctDonor)
@@ -79,16 +79,5 @@ internal static class EmptyClusterPolicy
         if (reseeded > 0)
             binding.SetCentroids(centroids);
         return reseeded;
-    }
-
-    private static double SquaredDistance(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        double sum = 0;
-        for (int f = 0; f < a.Length; f++)
-        {
-            double diff = (double)a[f] - b[f];
-            sum += diff * diff;
-        }
-        return sum;
     }
 }

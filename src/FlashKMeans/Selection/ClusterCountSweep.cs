@@ -70,7 +70,7 @@ public static class ClusterCountSweep
         {
             var row = rows.Slice(r * d, d);
             int c = labels[r];
-            double squared = SquaredDistance(row, centroids.Slice(c * d, d));
+            double squared = Cpu.VectorMath.SquaredDistanceDouble(row, centroids.Slice(c * d, d));
             inertia += squared;
             spread[c] += Math.Sqrt(squared);
             counts[c]++;
@@ -104,7 +104,7 @@ public static class ClusterCountSweep
             {
                 if (a == b)
                     continue;
-                double separation = Math.Sqrt(SquaredDistance(centroids.Slice(a * d, d), centroids.Slice(b * d, d)));
+                double separation = Math.Sqrt(Cpu.VectorMath.SquaredDistanceDouble(centroids.Slice(a * d, d), centroids.Slice(b * d, d)));
                 double ratio = separation > 0 ? (spread[a] / counts[a] + spread[b] / counts[b]) / separation : double.PositiveInfinity;
                 worst = Math.Max(worst, ratio);
             }
@@ -131,7 +131,7 @@ public static class ClusterCountSweep
             foreach (int j in sample)
             {
                 if (j != i)
-                    sums[labels[j]] += Math.Sqrt(SquaredDistance(row, rows.Slice(j * d, d)));
+                    sums[labels[j]] += Math.Sqrt(Cpu.VectorMath.SquaredDistanceDouble(row, rows.Slice(j * d, d)));
             }
             int own = labels[i];
             if (sizes[own] <= 1)
@@ -204,16 +204,5 @@ public static class ClusterCountSweep
         var chosen = order.AsSpan(0, size).ToArray();
         Array.Sort(chosen);
         return chosen;
-    }
-
-    private static double SquaredDistance(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        double sum = 0;
-        for (int j = 0; j < a.Length; j++)
-        {
-            double v = (double)a[j] - b[j];
-            sum += v * v;
-        }
-        return sum;
     }
 }
