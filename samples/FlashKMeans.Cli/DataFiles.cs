@@ -45,19 +45,33 @@ internal static class DataFiles
 
     private static (float[], int) ReadRaw(string path, int dimension)
     {
-        var bytes = File.ReadAllBytes(path);
-        if (bytes.Length % (4 * dimension) != 0)
-            throw new InvalidDataException($"{path}: {bytes.Length} bytes is not a whole number of {dimension}-float rows.");
-        var data = new float[bytes.Length / 4];
-        Buffer.BlockCopy(bytes, 0, data, 0, bytes.Length);
+        using var stream = File.OpenRead(path);
+        if (stream.Length % (4L * dimension) != 0)
+            throw new InvalidDataException($"{path}: {stream.Length} bytes is not a whole number of {dimension}-float rows.");
+        var data = new float[stream.Length / 4];
+        ReadInto(stream, data, path);
         return (data, dimension);
+    }
+
+    /// <summary>Fills <paramref name="data"/> from the stream's bytes directly: the file is never held twice.</summary>
+    private static void ReadInto(Stream stream, float[] data, string path)
+    {
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan());
+        while (!bytes.IsEmpty)
+        {
+            int read = stream.Read(bytes);
+            if (read == 0)
+                throw new InvalidDataException($"{path}: truncated data.");
+            bytes = bytes[read..];
+        }
     }
 
     private static (float[], int) ReadNpy(string path)
     {
         using var stream = File.OpenRead(path);
         using var reader = new BinaryReader(stream);
-        if (!reader.ReadBytes(6).AsSpan().SequenceEqual("\x93NUMPY"u8))
+        // The magic string is the byte 0x93 then "NUMPY" (a "\x93" escape in a UTF-8 literal would be two bytes).
+        if (!reader.ReadBytes(6).AsSpan().SequenceEqual(new byte[] { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y' }))
             throw new InvalidDataException($"{path}: not a .npy file.");
         byte major = reader.ReadByte();
         reader.ReadByte();
@@ -71,10 +85,7 @@ internal static class DataFiles
         if (dims.Length != 2)
             throw new InvalidDataException($"{path}: expected a 2-D array, found shape ({string.Join(", ", dims)}).");
         var data = new float[dims[0] * dims[1]];
-        var bytes = reader.ReadBytes(data.Length * 4);
-        if (bytes.Length != data.Length * 4)
-            throw new InvalidDataException($"{path}: truncated data.");
-        Buffer.BlockCopy(bytes, 0, data, 0, bytes.Length);
+        ReadInto(stream, data, path);
         return (data, (int)dims[1]);
     }
 }

@@ -4,8 +4,8 @@ namespace FlashKMeans.MLNet.Tests;
 
 /// <summary>
 /// The command-line sample run as a user runs it: a fit that writes its pictures (PNG files of the stated size that are
-/// not blank), a K sweep that proposes the number of generated blobs, and bad arguments answered by one line and exit
-/// code 2, never a stack trace.
+/// not blank), a K sweep that proposes the number of generated blobs, raw and .npy files read whole, and bad arguments
+/// answered by one line and exit code 2, never a stack trace.
 /// </summary>
 [TestClass]
 public sealed class CliTests
@@ -62,6 +62,40 @@ public sealed class CliTests
         {
             if (Directory.Exists(folder))
                 Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Raw_and_npy_files_are_read_whole()
+    {
+        const int n = 3000, d = 5;
+        var (rows, _) = Blobs.Make(n, d, centers: 3, spread: 10, seed: 1);
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows.AsSpan()).ToArray();
+        string raw = Path.GetTempFileName(), npy = Path.ChangeExtension(Path.GetTempFileName(), ".npy");
+        try
+        {
+            File.WriteAllBytes(raw, bytes);
+            // NumPy's format 1.0: magic, version, header length, a dict padded with spaces to a multiple of 64 bytes.
+            string header = $"{{'descr': '<f4', 'fortran_order': False, 'shape': ({n}, {d}), }}";
+            header = header.PadRight(64 * ((10 + header.Length + 1 + 63) / 64) - 10 - 1) + "\n";
+            using (var file = File.Create(npy))
+            {
+                file.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
+                file.Write(BitConverter.GetBytes((ushort)header.Length));
+                file.Write(System.Text.Encoding.Latin1.GetBytes(header));
+                file.Write(bytes);
+            }
+            foreach (var arguments in new[] { new[] { "--input", raw, "--dimension", $"{d}" }, new[] { "--input", npy } })
+            {
+                var (code, output, errors) = Run([.. arguments, "--clusters", "3", "--device", "Cpu"]);
+                Assert.AreEqual(0, code, errors);
+                StringAssert.Contains(output, $"Read {n:N0} rows × {d}", string.Join(" ", arguments));
+            }
+        }
+        finally
+        {
+            File.Delete(raw);
+            File.Delete(npy);
         }
     }
 
