@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using FlashKMeans;
 using FlashKMeans.Cli;
+using Spectre.Console;
 
 // flashkmeans: cluster a file (CSV, .npy, raw float32) or generated Gaussian blobs, print progress and a summary.
 var input = new Option<FileInfo?>("--input", "-i") { Description = "CSV, .npy (float32) or raw float32 file; omit to generate Gaussian blobs." };
@@ -105,13 +106,23 @@ root.SetAction(parse =>
     if (parse.GetValue(chooseKOption) is { } range)
         return ChooseK(data, dimension, range, options, parse.GetValue(plotOption)?.FullName, cancel.Token);
 
+    // In a terminal, a live display (a bar per phase, then a table); otherwise, as when the output is piped or
+    // redirected, plain lines.
+    bool live = !Console.IsOutputRedirected && Spectre.Console.AnsiConsole.Profile.Capabilities.Interactive;
     var clock = Stopwatch.StartNew();
-    KMeansModel model;
+    KMeansModel model = null!;
     try
     {
-        model = new KMeans(options).Fit(data, dimension, default, progress, cancel.Token);
-    }
-    catch (Exception error) when (error is ArgumentException or NotSupportedException or InvalidDataException or OperationCanceledException)
+        if (live)
+        {
+            options.Logger = null;  // log lines would tear the live display; the table names the backend
+            model = LiveFit(options, data, dimension, cancel.Token);
+        }
+        else
+        {
+            model = new KMeans(options).Fit(data, dimension, default, progress, cancel.Token);
+        }
+    }    catch (Exception error) when (error is ArgumentException or NotSupportedException or InvalidDataException or OperationCanceledException)
     {
         // Bad input, an unusable device or Ctrl+C: the message says which; a stack trace would not help.
         Console.Error.WriteLine($"error: {OneLine(error)}");
@@ -124,13 +135,29 @@ root.SetAction(parse =>
     foreach (int label in labels)
         sizes[label]++;
     double stepMs = model.Statistics.Count > 0 ? model.Statistics.Average(s => s.StepTime.TotalMilliseconds) : double.NaN;
-    Console.WriteLine();
-    Console.WriteLine($"Backend        {model.TrainedOn}");
-    Console.WriteLine($"Clusters       {model.NumberOfClusters} (sizes {sizes.Min():N0} to {sizes.Max():N0})");
-    Console.WriteLine($"Iterations     {model.Iterations} ({(model.Converged ? "converged" : "iteration limit")}), {stepMs:F1} ms per iteration");
-    Console.WriteLine($"Inertia        {model.Inertia:G9} (under the final centroids, after the last update)");
-    Console.WriteLine($"Re-seeded      {model.EmptyClustersReseeded} empty cluster(s)");
-    Console.WriteLine($"Total time     {clock.Elapsed.TotalSeconds:F2} s");
+    var summary = new (string Name, string Value)[]
+    {
+        ("Backend", model.TrainedOn),
+        ("Clusters", $"{model.NumberOfClusters} (sizes {sizes.Min():N0} to {sizes.Max():N0})"),
+        ("Iterations", $"{model.Iterations} ({(model.Converged ? "converged" : "iteration limit")}), {stepMs:F1} ms per iteration"),
+        ("Inertia", $"{model.Inertia:G9} (under the final centroids, after the last update)"),
+        ("Re-seeded", $"{model.EmptyClustersReseeded} empty cluster(s)"),
+        ("Total time", $"{clock.Elapsed.TotalSeconds:F2} s"),
+    };
+    if (live)
+    {
+        var table = new Spectre.Console.Table().AddColumn("").AddColumn("");
+        table.HideHeaders();
+        foreach (var (name, value) in summary)
+            table.AddRow(Spectre.Console.Markup.Escape(name), Spectre.Console.Markup.Escape(value));
+        Spectre.Console.AnsiConsole.Write(table);
+    }
+    else
+    {
+        Console.WriteLine();
+        foreach (var (name, value) in summary)
+            Console.WriteLine($"{name,-14} {value}");
+    }
     if (parse.GetValue(plotOption) is { } plotFolder)
     {
         foreach (string picture in FlashKMeans.Cli.Plots.Fit(plotFolder.FullName, data, dimension, model, labels))
@@ -145,6 +172,37 @@ root.SetAction(parse =>
 });
 
 return root.Parse(args).Invoke();
+
+// The fit under a live display: a bar for the seeding, then one for the iterations with the inertia and its change.
+static KMeansModel LiveFit(KMeansOptions options, float[] data, int dimension, CancellationToken cancellationToken)
+{
+    KMeansModel model = null!;
+    Spectre.Console.AnsiConsole.Progress()
+        .Columns(new Spectre.Console.TaskDescriptionColumn(), new Spectre.Console.ProgressBarColumn(), new Spectre.Console.PercentageColumn(),
+            new Spectre.Console.ElapsedTimeColumn())
+        .Start(context =>
+        {
+            var seeding = context.AddTask("Seeding", maxValue: 1);
+            var iterations = context.AddTask("Iterations", autoStart: false, maxValue: options.MaximumNumberOfIterations);
+            var progress = new SynchronousProgress<KMeansProgress>(p =>
+            {
+                if (p.Phase == KMeansPhase.Seeding)
+                {
+                    seeding.Value = p.Fraction;
+                    return;
+                }
+                seeding.Value = 1;
+                iterations.StartTask();
+                iterations.Value = p.Iteration;
+                string change = double.IsNaN(p.RelativeChange) ? "" : $", change {p.RelativeChange:G3}";
+                iterations.Description = $"Iterations (inertia {p.Inertia:G6}{change})";
+            });
+            model = new KMeans(options).Fit(data, dimension, default, progress, cancellationToken);
+            seeding.Value = 1;
+            iterations.Value = iterations.MaxValue;
+        });
+    return model;
+}
 
 // An exception's message on one line (ArgumentOutOfRangeException appends the actual value on a second).
 static string OneLine(Exception error) => string.Join(" ", error.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));

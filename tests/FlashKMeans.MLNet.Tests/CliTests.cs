@@ -4,8 +4,8 @@ namespace FlashKMeans.MLNet.Tests;
 
 /// <summary>
 /// The command-line sample run as a user runs it: a fit that writes its pictures (PNG files of the stated size that are
-/// not blank), a K sweep that proposes the number of generated blobs, raw and .npy files read whole, and bad arguments
-/// answered by one line and exit code 2, never a stack trace.
+/// not blank), a K sweep that proposes the number of generated blobs, raw and .npy files read whole, bad arguments
+/// answered by one line and exit code 2, never a stack trace, and in a real terminal (tmux) live bars and a summary table.
 /// </summary>
 [TestClass]
 public sealed class CliTests
@@ -62,6 +62,52 @@ public sealed class CliTests
         {
             if (Directory.Exists(folder))
                 Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void In_a_terminal_a_fit_shows_live_bars_and_ends_with_a_table()
+    {
+        if (!File.Exists("/usr/bin/tmux"))
+            Assert.Inconclusive("tmux is not installed: .ci/run installs it where it can.");
+        var here = new DirectoryInfo(AppContext.BaseDirectory);
+        var root = here.Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
+        string cli = Path.Combine(root, "samples", "FlashKMeans.Cli", "bin", here.Parent!.Name, here.Name, "flashkmeans-cli.dll");
+        string session = "flashkmeans-" + Guid.NewGuid().ToString("N")[..8];
+        string Tmux(params string[] arguments)
+        {
+            var start = new ProcessStartInfo("tmux") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var argument in arguments)
+                start.ArgumentList.Add(argument);
+            using var process = Process.Start(start)!;
+            string output = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            return output;
+        }
+        try
+        {
+            // A fit long enough to be watched: 1M × 32, K = 256, 25 iterations (several seconds on two cores).
+            Tmux("new-session", "-d", "-s", session, "-x", "130", "-y", "40",
+                $"dotnet {cli} --rows 1000000 --dimension 32 --clusters 256 --iterations 25 --tolerance 0 --device Cpu; sleep 60");
+            bool sawBarsMidway = false;
+            string screen = "";
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(120))
+            {
+                Thread.Sleep(250);
+                screen = Tmux("capture-pane", "-p", "-t", session);
+                // A bar during the iterations: the inertia in its description, and less than 100 % done.
+                sawBarsMidway |= System.Text.RegularExpressions.Regex.IsMatch(screen, @"Iterations \(inertia [^)]*\).*━.*\b([0-9]|[1-9][0-9])%");
+                if (screen.Contains("Total time", StringComparison.Ordinal))
+                    break;
+            }
+            Assert.IsTrue(sawBarsMidway, "no iteration bar was seen while the fit ran; last screen:\n" + screen);
+            StringAssert.Contains(screen, "│ Backend", "the summary is a table");
+            StringAssert.Contains(screen, "│ Inertia");
+        }
+        finally
+        {
+            Tmux("kill-session", "-t", session);
         }
     }
 
