@@ -6,41 +6,75 @@ namespace FlashKMeans.Cli;
 /// <summary>Reads the sample's input formats: CSV, raw float32 rows, and NumPy .npy (float32, C order).</summary>
 internal static class DataFiles
 {
-    public static (float[] Data, int Dimension) Read(string path, int? dimension)
+    /// <param name="path">The file.</param>
+    /// <param name="dimension">Features per row of a raw file.</param>
+    /// <param name="columns">For CSV: the columns to read, by header name or 1-based number; null reads them all.</param>
+    public static (float[] Data, int Dimension) Read(string path, int? dimension, IReadOnlyList<string>? columns = null)
     {
         string extension = Path.GetExtension(path).ToLowerInvariant();
+        if (columns is not null && extension is not (".csv" or ".txt"))
+            throw new ArgumentException($"{path}: --columns applies to CSV files.");
         return extension switch
         {
-            ".csv" or ".txt" => ReadCsv(path),
+            ".csv" or ".txt" => ReadCsv(path, columns),
             ".npy" => ReadNpy(path),
             _ => ReadRaw(path, dimension ?? throw new ArgumentException($"{path}: raw float32 files need --dimension."))
         };
     }
 
-    private static (float[], int) ReadCsv(string path)
+    private static (float[], int) ReadCsv(string path, IReadOnlyList<string>? columns)
     {
         var values = new List<float>();
-        int dimension = -1, line = 0;
+        int fieldCount = -1, line = 0;
+        int[]? selected = null;
         foreach (string text in File.ReadLines(path))
         {
             line++;
             if (string.IsNullOrWhiteSpace(text))
                 continue;
             var fields = text.Split(',');
-            if (!float.TryParse(fields[0], NumberStyles.Float, CultureInfo.InvariantCulture, out _) && values.Count == 0 && dimension < 0)
-                continue; // a header line
-            if (dimension < 0)
-                dimension = fields.Length;
-            if (fields.Length != dimension)
-                throw new InvalidDataException($"{path}:{line}: {fields.Length} fields where earlier lines have {dimension}.");
-            foreach (string field in fields)
+            if (fieldCount < 0 && !float.TryParse(fields[0], NumberStyles.Float, CultureInfo.InvariantCulture, out _))
             {
-                if (!float.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out float value))
-                    throw new InvalidDataException($"{path}:{line}: '{field}' is not a number.");
+                // A header line: it names the columns --columns may select by name.
+                fieldCount = fields.Length;
+                selected = Select(path, columns, fields.Select(f => f.Trim()).ToArray());
+                continue;
+            }
+            if (fieldCount < 0)
+            {
+                fieldCount = fields.Length;
+                selected = Select(path, columns, null);
+            }
+            if (fields.Length != fieldCount)
+                throw new InvalidDataException($"{path}:{line}: {fields.Length} fields where earlier lines have {fieldCount}.");
+            foreach (int column in selected ?? Enumerable.Range(0, fieldCount))
+            {
+                if (column >= fields.Length)
+                    throw new InvalidDataException($"{path}:{line}: no column {column + 1}.");
+                if (!float.TryParse(fields[column], NumberStyles.Float, CultureInfo.InvariantCulture, out float value))
+                    throw new InvalidDataException($"{path}:{line}: '{fields[column]}' is not a number.");
                 values.Add(value);
             }
         }
-        return (values.ToArray(), Math.Max(dimension, 1));
+        int dimension = selected?.Length ?? Math.Max(fieldCount, 1);
+        return (values.ToArray(), dimension);
+    }
+
+    /// <summary>The 0-based columns <paramref name="columns"/> names (header names, or 1-based numbers); null for all.</summary>
+    private static int[]? Select(string path, IReadOnlyList<string>? columns, string[]? header)
+    {
+        if (columns is null)
+            return null;
+        return columns.Select(column =>
+        {
+            if (header is not null && Array.IndexOf(header, column) is int named and >= 0)
+                return named;
+            if (int.TryParse(column, NumberStyles.Integer, CultureInfo.InvariantCulture, out int number) && number >= 1)
+                return number - 1;
+            throw new ArgumentException(header is null
+                ? $"{path}: column '{column}' is not a number from 1, and the file has no header to name it."
+                : $"{path}: no column '{column}'; the header has {string.Join(", ", header)}.");
+        }).ToArray();
     }
 
     private static (float[], int) ReadRaw(string path, int dimension)

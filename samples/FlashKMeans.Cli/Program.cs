@@ -19,13 +19,14 @@ var pruningOption = new Option<bool>("--pruning") { Description = "Skip provably
 var cosineOption = new Option<bool>("--cosine") { Description = "Cluster by cosine distance (spherical k-means)." };
 var saveOption = new Option<FileInfo?>("--save") { Description = "Write the model to this file." };
 var centroidsOption = new Option<FileInfo?>("--centroids") { Description = "Start from these K centroids (a file in any input format); implies --init Explicit." };
+var columnsOption = new Option<string?>("--columns") { Description = "CSV only: the columns to cluster on, comma-separated header names or 1-based numbers (default: every column)." };
 var plotOption = new Option<DirectoryInfo?>("--plot") { Description = "Write pictures (PNG) to this folder: the data on two principal components, inertia per iteration, cluster sizes; the elbow with --choose-k." };
 var chooseKOption = new Option<string?>("--choose-k") { Description = "MIN:MAX: instead of one fit, fit every K of the range and propose one (knee, Davies-Bouldin, Calinski-Harabasz, silhouette)." };
 
 var root = new RootCommand("FlashKMeans: exact Lloyd k-means on the CPU or an NVIDIA GPU.")
 {
     input, dimensionOption, rowsOption, clustersOption, iterationsOption, toleranceOption, initOption,
-    deviceOption, threadsOption, seedOption, pruningOption, cosineOption, saveOption, centroidsOption, chooseKOption, plotOption,
+    deviceOption, threadsOption, seedOption, pruningOption, cosineOption, saveOption, centroidsOption, chooseKOption, plotOption, columnsOption,
 };
 
 root.SetAction(parse =>
@@ -38,7 +39,8 @@ root.SetAction(parse =>
     {
         if (file is not null)
         {
-            (data, dimension) = DataFiles.Read(file.FullName, parse.GetValue(dimensionOption));
+            var columns = parse.GetValue(columnsOption)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            (data, dimension) = DataFiles.Read(file.FullName, parse.GetValue(dimensionOption), columns);
             Console.WriteLine($"Read {data.Length / dimension:N0} rows × {dimension} from {file.Name}.");
         }
         else

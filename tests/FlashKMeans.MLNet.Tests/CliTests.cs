@@ -146,6 +146,34 @@ public sealed class CliTests
     }
 
     [TestMethod]
+    public void Csv_columns_are_chosen_by_header_name_or_number()
+    {
+        string csv = Path.ChangeExtension(Path.GetTempFileName(), ".csv");
+        try
+        {
+            var random = new Random(5);
+            var lines = new List<string> { "id,height,weight,name" };
+            for (int r = 0; r < 200; r++)
+                lines.Add($"{r},{(r % 2 == 0 ? 1.6 : 1.9) + 0.01 * random.NextDouble():F3},{(r % 2 == 0 ? 60 : 90) + random.NextDouble():F2},n{r}");
+            File.WriteAllLines(csv, lines);
+            foreach (var columns in new[] { "height,weight", "2,3" })
+            {
+                var (code, output, errors) = Run("--input", csv, "--columns", columns, "--clusters", "2", "--device", "Cpu");
+                Assert.AreEqual(0, code, errors);
+                StringAssert.Contains(output, "Read 200 rows × 2");
+                StringAssert.Contains(output, "Clusters       2 (sizes 100 to 100)", "the two groups of rows are found");
+            }
+            var (badCode, _, badErrors) = Run("--input", csv, "--columns", "age", "--clusters", "2");
+            Assert.AreEqual(2, badCode);
+            StringAssert.Contains(badErrors, "no column 'age'; the header has id, height, weight, name");
+        }
+        finally
+        {
+            File.Delete(csv);
+        }
+    }
+
+    [TestMethod]
     public void Bad_arguments_get_one_line_and_exit_code_2()
     {
         string raw = Path.GetTempFileName();
