@@ -1,51 +1,25 @@
 namespace FlashKMeans.Prototypes;
 
 /// <summary>A fitted <see cref="MultiLabelClassifier"/>: each tag's prototypes, and how scores become tags.</summary>
-public sealed class MultiLabelModel
+public sealed class MultiLabelModel : PrototypeModel
 {
-    private readonly float[] _prototypes;
     private readonly int[] _tags;
     private readonly MultiLabelOptions _options;
-    private readonly PrototypeGrid _grid;
-    private readonly float[]? _featureWeights;
 
     internal MultiLabelModel(float[] prototypes, int[] tags, int dimension, int tagCount, MultiLabelOptions options,
         float[]? featureWeights = null, FineTuningResult? fineTuning = null)
+        : base(prototypes, dimension, options, featureWeights, fineTuning)
     {
-        _prototypes = prototypes;
         _tags = tags;
-        Dimension = dimension;
         TagCount = tagCount;
         _options = options.Clone();
-        _featureWeights = featureWeights;
-        FineTuning = fineTuning;
-        _grid = new PrototypeGrid(prototypes, dimension, options.Distance, featureWeights, options.MissingFeatures);
     }
-
-    /// <summary>
-    /// The feature weights λ of the distance Σ λⱼ(xⱼ − pⱼ)², the features' relevances: automatic
-    /// (<see cref="PrototypeGridOptions.AutomaticFeatureWeights"/>, in [0, 1]) or learned in phase 2
-    /// (<see cref="FineTuningOptions.LearnFeatureWeights"/>, mean 1); empty when every feature weighs alike.
-    /// </summary>
-    public ReadOnlyMemory<float> FeatureWeights => _featureWeights;
-
-    /// <summary>How phase 2 went; null when it did not run.</summary>
-    public FineTuningResult? FineTuning { get; }
 
     /// <summary>The settings the model predicts with (a private copy): for exporters that rebuild its prediction.</summary>
     internal MultiLabelOptions Settings => _options;
 
-    /// <summary>The distance between rows and prototypes.</summary>
-    public KMeansDistance Distance => _grid.Distance;
-
-    /// <summary>d.</summary>
-    public int Dimension { get; }
-
     /// <summary>T, the number of tags.</summary>
     public int TagCount { get; }
-
-    /// <summary>P × d prototypes, row-major.</summary>
-    public ReadOnlyMemory<float> Prototypes => _prototypes;
 
     /// <summary>Each prototype's tag.</summary>
     public IReadOnlyList<int> PrototypeTags => _tags;
@@ -60,7 +34,7 @@ public sealed class MultiLabelModel
         scores.Clear();
         if (p == 0)
             return;
-        var distances = _grid.Distances(rows);
+        var distances = Grid.Distances(rows);
         for (int r = 0; r < n; r++)
         {
             var row = scores.Slice(r * t, t);
