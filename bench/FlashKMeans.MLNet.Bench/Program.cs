@@ -205,21 +205,10 @@ internal static class Passes
             getter(ref row);
             var target = buffer.AsSpan(at * d, d);
             row.CopyTo(target);
-            if (!AllFinite(target))
+            if (!FlashKMeans.Data.DataValidator.AllFinite(target))  // the check the ML.NET path makes on every row
                 throw new InvalidOperationException();
             at = at + 1 == 16384 ? 0 : at + 1;
         }
-    }
-
-    // The finiteness check the ML.NET path makes on every row read, as the engine's validator does it.
-    private static bool AllFinite(ReadOnlySpan<float> values)
-        {
-        foreach (float v in values)
-        {
-            if (!float.IsFinite(v))
-                return false;
-        }
-        return true;
     }
 
     public static long ReadLabels(IDataView scored)

@@ -98,12 +98,45 @@ public sealed class PrototypeGradientTests
         var labels = Enumerable.Range(0, N).Select(_ => random.Next(classes)).ToArray();
         var weights = Enumerable.Range(0, N).Select(_ => (float)(0.5 + random.NextDouble())).ToArray();
         var owners = Enumerable.Range(0, P).Select(p => p % classes).ToArray();
-        var objective = new ClassifierObjective(rows, D, labels, weights, owners, classes, loss, negatives, distance) { Temperature = 0.8 };
+        var objective = new ClassifierObjective(rows, D, labels, weights, owners, classes, loss, negatives, distance);
         var prototypes = RandomValues(random, P * D);
         // Cross-entropy learns its temperature with the prototypes.
         var parameters = new PrototypeParameters(distance == KMeansDistance.Cosine ? UnitRows(prototypes) : prototypes, [],
             featureWeights ? RandomValues(random, D, 0.3) : [], loss == PrototypeLoss.CrossEntropy ? [Math.Log(0.8)] : []);
         CheckGradient(objective, parameters, distance, $"{loss} {distance}");
+    }
+
+    [TestMethod]
+    public void Sampled_classes_are_the_rows_own_then_distinct_others_drawn_uniformly()
+    {
+        const int classes = 50, m = 7, rows = 4000;
+        var labels = Enumerable.Range(0, rows).Select(r => r % classes).ToArray();
+        // Class 13 has no prototypes, so it is never drawn.
+        var owners = Enumerable.Range(0, 2 * classes).Select(p => p % classes).Where(c => c != 13).ToArray();
+        var objective = new ClassifierObjective(new double[rows * D], D, labels, null, owners, classes, PrototypeLoss.CrossEntropy, m,
+            KMeansDistance.SquaredEuclidean);
+        var drawn = new int[classes];
+        for (int r = 0; r < rows; r++)
+        {
+            if (labels[r] == 13)
+                continue;
+            var candidates = objective.Candidates(r, labels[r], draws: 99);
+            Assert.AreEqual(m + 1, candidates.Length);
+            Assert.AreEqual(labels[r], candidates[0]);
+            var others = candidates.Skip(1).ToArray();
+            Assert.AreEqual(m, others.Distinct().Count(), $"row {r}: distinct");
+            Assert.IsFalse(others.Contains(labels[r]) || others.Contains(13), $"row {r}: {string.Join(",", others)}");
+            foreach (int c in others)
+                drawn[c]++;
+        }
+        Assert.AreEqual(0, drawn[13]);
+        // Each of the 48 others of a row is drawn with probability 7/48; summed over ~3,920 rows that is ~560 per class
+        // (less the rows of its own class): every class well inside [400, 720].
+        for (int c = 0; c < classes; c++)
+        {
+            if (c != 13)
+                Assert.IsTrue(drawn[c] is > 400 and < 720, $"class {c} drawn {drawn[c]} times");
+        }
     }
 
     [TestMethod]

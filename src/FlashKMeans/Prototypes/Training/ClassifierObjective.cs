@@ -15,6 +15,7 @@ internal sealed class ClassifierObjective : IPrototypeObjective
     private readonly int[] _classes;
     private readonly int[][] _byClass;
     private readonly int[] _present;
+    private readonly int[] _presentIndex;
     private readonly PrototypeLoss _loss;
     private readonly int? _negatives;
     private readonly KMeansDistance _distance;
@@ -38,6 +39,9 @@ internal sealed class ClassifierObjective : IPrototypeObjective
         _classes = classes;
         _byClass = Enumerable.Range(0, classCount).Select(c => Enumerable.Range(0, classes.Length).Where(p => classes[p] == c).ToArray()).ToArray();
         _present = Enumerable.Range(0, classCount).Where(c => _byClass[c].Length > 0).ToArray();
+        _presentIndex = new int[classCount];
+        for (int i = 0; i < _present.Length; i++)
+            _presentIndex[_present[i]] = i;
         _loss = loss;
         _negatives = negatives;
         _distance = distance;
@@ -46,12 +50,6 @@ internal sealed class ClassifierObjective : IPrototypeObjective
     public int RowCount => _labels.Length;
 
     public IReadOnlyList<int> Groups => _classes;
-
-    /// <summary>
-    /// τ of the cross-entropy's logits −d / τ where the parameters do not learn it (their log τ is empty); they start
-    /// from the mean distance from a row to its nearest prototype of its class after phase 1.
-    /// </summary>
-    public double Temperature { get; set; } = 1;
 
     public double NearestDistance(PrototypeParameters parameters)
     {
@@ -95,21 +93,28 @@ internal sealed class ClassifierObjective : IPrototypeObjective
     }
 
     /// <summary>The classes a row's loss reads: every class with prototypes, or its own first and m sampled others.</summary>
-    private int[] Candidates(int r, int y, ulong draws)
+    internal int[] Candidates(int r, int y, ulong draws)
     {
         int others = _present.Length - 1;
         if (_negatives is not { } m || m >= others)
             return _present;
-        // m distinct other classes, uniformly: a partial Fisher–Yates shuffle over the other present classes.
-        var pool = _present.Where(c => c != y).ToArray();
+        // m distinct other classes, uniformly, in O(m) whatever the number of classes (Floyd's sampling): draws are
+        // positions among the present classes with the row's own left out.
+        int own = _presentIndex[y];
         ulong rowSeed = CounterRandom.Derive(draws, (ulong)r);
+        var taken = new HashSet<int>(m);
         var chosen = new int[m + 1];
         chosen[0] = y;
-        for (int i = 0; i < m; i++)
+        int count = 1;
+        for (int top = others - m; top < others; top++)
         {
-            int j = i + (int)(CounterRandom.Uniform(rowSeed, (ulong)i) * (pool.Length - i));
-            (pool[i], pool[j]) = (pool[j], pool[i]);
-            chosen[i + 1] = pool[i];
+            int pick = (int)(CounterRandom.Uniform(rowSeed, (ulong)top) * (top + 1));
+            if (!taken.Add(pick))
+            {
+                pick = top;
+                taken.Add(pick);
+            }
+            chosen[count++] = _present[pick < own ? pick : pick + 1];
         }
         return chosen;
     }
@@ -121,8 +126,9 @@ internal sealed class ClassifierObjective : IPrototypeObjective
     private double CrossEntropy(PrototypeParameters parameters, double[] lambda, int r, int y, int[] candidates, double[] distances, double w,
         PrototypeParameters? gradient)
     {
+        // τ is learned with the prototypes (phase 2 always gives cross-entropy its log τ); without one it is 1.
         bool learned = parameters.LogTemperature.Length == 1;
-        double tau = learned ? Math.Exp(parameters.LogTemperature[0]) : Temperature;
+        double tau = learned ? Math.Exp(parameters.LogTemperature[0]) : 1;
         int others = _present.Length - 1;
         double correction = candidates.Length - 1 < others ? Math.Log((double)others / (candidates.Length - 1)) : 0;
         var logits = new double[candidates.Length];

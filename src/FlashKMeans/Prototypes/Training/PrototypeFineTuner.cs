@@ -110,7 +110,7 @@ internal sealed class PrototypeFineTuner
             gradient.ToLogitGradient(lambda);
         adam.Step(parameters, gradient, rate);
         if (_distance == KMeansDistance.Cosine)
-            ToUnitLength(parameters.Prototypes, _dimension);
+            TrainingSpace.ToUnitLength(parameters.Prototypes, _dimension);  // cosine prototypes stay unit vectors
         return loss;
     }
 
@@ -242,18 +242,6 @@ internal sealed class PrototypeFineTuner
             return Fallback;
         int lowest = losses.IndexOf(losses.Min());
         return lowest == 0 ? Fallback : Math.Exp(logRates[lowest]) / 10;
-    }
-
-    /// <summary>Cosine prototypes back to unit length after a step; one that reached zero keeps no direction and stays.</summary>
-    private static void ToUnitLength(double[] prototypes, int d)
-    {
-        for (int at = 0; at < prototypes.Length; at += d)
-        {
-            var p = prototypes.AsSpan(at, d);
-            double norm = Math.Sqrt(System.Numerics.Tensors.TensorPrimitives.Dot<double>(p, p));
-            if (norm > 0)
-                System.Numerics.Tensors.TensorPrimitives.Divide(p, norm, p);
-        }
     }
 
     private static int[] Permutation(int n, ulong seed) => Shuffled(Enumerable.Range(0, n).ToArray(), seed);

@@ -98,16 +98,20 @@ internal sealed class TrainingSpace
         for (int i = 0; i < values.Length; i++)
             result[i] = (values[i] - Shift[i % d]) / Scale;
         if (Distance == KMeansDistance.Cosine)
-        {
-            for (int at = 0; at < result.Length; at += d)
-            {
-                var row = result.AsSpan(at, d);
-                double norm = Math.Sqrt(System.Numerics.Tensors.TensorPrimitives.Dot<double>(row, row));
-                if (norm > 0)
-                    System.Numerics.Tensors.TensorPrimitives.Divide(row, norm, row);
-            }
-        }
+            ToUnitLength(result, d);
         return result;
+    }
+
+    /// <summary>Scales each row of d values to unit length; a zero row keeps no direction and stays.</summary>
+    public static void ToUnitLength(double[] rows, int d)
+    {
+        for (int at = 0; at < rows.Length; at += d)
+        {
+            var row = rows.AsSpan(at, d);
+            double norm = Math.Sqrt(System.Numerics.Tensors.TensorPrimitives.Dot<double>(row, row));
+            if (norm > 0)
+                System.Numerics.Tensors.TensorPrimitives.Divide(row, norm, row);
+        }
     }
 
     /// <summary>n × d training values back in the data's coordinates.</summary>
