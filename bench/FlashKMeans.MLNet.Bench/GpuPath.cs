@@ -40,6 +40,9 @@ internal static class GpuPath
             DeviceMemoryBudgetMb = budgetMb, Progress = p,
         };
 
+        var split = UploadSplit.Run(rows, n, d, k);
+        foreach (var (piece, seconds) in split)
+            Console.WriteLine($"split: {piece}: {seconds:F3} s");
         var table = new List<string>();
         var rates = new List<(double Engine, double Cached, double Streamed)>();
         // The first fit loads the driver, JIT-compiles the PTX and warms the allocators: not timed.
@@ -114,6 +117,13 @@ internal static class GpuPath
         report.AppendLine();
         report.AppendLine($"Features reach the GPU at (median): engine on arrays {Passes.Median(rates.Select(x => x.Engine)):F2} GB/s, trainer cached {Passes.Median(rates.Select(x => x.Cached)):F2} GB/s, " +
                           $"trainer streamed {Passes.Median(rates.Select(x => x.Streamed)):F2} GB/s.");
+        report.AppendLine();
+        report.AppendLine("Upload from host arrays, piece by piece (each timed alone, after a warm-up of the whole):");
+        report.AppendLine();
+        report.AppendLine("| piece | s | GB/s |");
+        report.AppendLine("| --- | --- | --- |");
+        foreach (var (piece, seconds) in split)
+            report.AppendLine($"| {piece} | {seconds:F3} | {gigabytes / seconds:F1} |");
         Console.WriteLine();
         Console.WriteLine(report);
         if (settings.Out is not null)

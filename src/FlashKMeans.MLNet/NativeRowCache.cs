@@ -53,40 +53,15 @@ internal sealed unsafe class NativeRowCache : IDisposable
             return;
         }
         var block = new Block(rows.Length, _weighted ? count : 0);
-        CopyInParallel(rows, block.RowSpan);
+        // The block's pages are touched for the first time here, and the page faults cost more than the copy: on the
+        // H100 host of bench/results/h100.md, filling 512 MB of blocks from the cursor's worker thread made the first
+        // pass 0.4–0.7 s slower than a pass without the cache. Every core faults its piece in at once.
+        FlashKMeans.Threading.HostCopy.InParallel(rows, block.RowSpan);
         if (_weighted)
             weights.CopyTo(block.WeightSpan);
         _blocks.Add(block);
         _bytes += bytes;
         _rows += count;
-    }
-
-    /// <summary>
-    /// Copies a batch into a fresh block on several threads. The block's pages are touched for the first time here,
-    /// and the page faults cost more than the copy: on the H100 host of bench/results/h100.md,
-    /// filling 512 MB of blocks from the cursor's worker thread made the first pass 0.4–0.7 s slower than a pass
-    /// without the cache. Several threads fault their pieces in at once.
-    /// </summary>
-    private static void CopyInParallel(ReadOnlySpan<float> source, Span<float> destination)
-    {
-        const int PieceValues = 1 << 18; // 1 MiB
-        int pieces = (source.Length + PieceValues - 1) / PieceValues;
-        if (pieces <= 1)
-        {
-            source.CopyTo(destination);
-            return;
-        }
-        fixed (float* from = source)
-        fixed (float* to = destination)
-        {
-            nint s = (nint)from, d = (nint)to;
-            int length = source.Length;
-            FlashKMeans.Threading.ParallelWork.For(0, pieces, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, piece =>
-            {
-                int start = piece * PieceValues, n = Math.Min(PieceValues, length - start);
-                new ReadOnlySpan<float>((float*)s + start, n).CopyTo(new Span<float>((float*)d + start, n));
-            });
-        }
     }
 
     /// <summary>Ends the filling pass: complete when it read to the end, emptied (for a later retry) when it stopped early.</summary>

@@ -202,8 +202,9 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding
     }
 
     /// <summary>
-    /// Copies the source's rows to the device through two page-locked staging buffers: the host fills one while
-    /// the copy engine drains the other, so host copies and transfers overlap. One device buffer suffices: the
+    /// Copies the source's rows to the device through two page-locked staging buffers: the host fills one (on every
+    /// core, since one thread's copy is slower than the link) while the copy engine drains the other, so host copies
+    /// and transfers overlap. One device buffer suffices: the
     /// stream orders each chunk's transfer after the previous chunk's pack.
     /// </summary>
     private void Upload(IBatchSource source, CancellationToken cancellationToken)
@@ -228,7 +229,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding
                 var (staging, drained) = chunk % 2 == 0 ? (stagingA, drainedA) : (stagingB, drainedB);
                 // This buffer's last transfer (two chunks ago) must be done before it is overwritten.
                 drained.Synchronize();
-                rows.Slice(start * _d, count * _d).CopyTo(staging.Span);
+                Threading.HostCopy.InParallel(rows.Slice(start * _d, count * _d), staging.Span);
                 rowsOnDevice.CopyFrom(staging.Span[..(count * _d)], 0, _s.Stream);
                 drained.Record(_s.Stream);
                 long first = batch.FirstRow + start;

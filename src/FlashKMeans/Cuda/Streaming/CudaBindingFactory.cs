@@ -18,7 +18,14 @@ internal static class CudaBindingFactory
         var plan = Plan(session, options, source.Dimension, summary.RowCount);
         options.Logger?.LogInformation("FlashKMeans: GPU data placement {Plan}.", plan.Reason);
         if (plan.Mode == GpuDataMode.InMemory)
-            return new CudaDataBinding(session, source, summary, numberOfClusters, options.DeterministicUpdate, cancellationToken);
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var binding = new CudaDataBinding(session, source, summary, numberOfClusters, options.DeterministicUpdate, cancellationToken);
+            double seconds = clock.Elapsed.TotalSeconds;
+            options.Logger?.LogDebug("FlashKMeans: {Rows} rows uploaded and packed in {Milliseconds:F0} ms ({Rate:F1} GB/s of features).",
+                summary.RowCount, seconds * 1e3, summary.RowCount * (double)source.Dimension * sizeof(float) / 1e9 / Math.Max(seconds, 1e-9));
+            return binding;
+        }
         return new StreamingCudaDataBinding(session, source, summary.RowCount, numberOfClusters, options.DeterministicUpdate,
             plan, options.EffectiveThreads, slotAllocator: null, cancellationToken);
     }
