@@ -26,8 +26,23 @@ using FlashKMeans.Cuda.Native;
 // --fit-detail T1,T2,...: instead of the table, each step of a fit (--fit-steps) of the single-problem shapes (wall ms, kind of
 // update, labels moved), once per threshold of moved labels for the incremental update (CudaBatch.IncrementalThreshold;
 // a negative one sums every row in every step). Each fit runs twice from the same start; the second is printed.
+// --whole-fit anchors|large [--fit-steps N] [--kmeans-parallel-up-to K]: instead, whole fits from rows on the device to centroids
+// on the host (WholeFit.cs), from random rows, and from k-means‖ where K is at most the given bound.
 // --stream: instead, stream learning (MiniBatchKMeans.PartialFit) from host batches of 65,536 rows at d = 128, K = 1024,
 // assigned on the GPU (fp16, fp32) and, as the same run's baseline, on every CPU core: rows per second over 2M rows.
+if (Array.IndexOf(args, "--whole-fit") is var wf and >= 0)
+{
+    // --whole-fit anchors|large [--fit-steps N] [--kmeans-parallel-up-to K]
+    int limitAt = Array.IndexOf(args, "--kmeans-parallel-up-to");
+    int stepsAt = Array.IndexOf(args, "--fit-steps");
+    var set = args[wf + 1] == "large"
+        ? new[] { (65536 * 100, 65536, 128, ComputePrecision.Float16), (131072 * 100, 131072, 128, ComputePrecision.Float16), (262144 * 100, 262144, 128, ComputePrecision.Float16) }
+        : new[] { (1 << 20, 1024, 128, ComputePrecision.Float16), (1 << 23, 1024, 128, ComputePrecision.Float16), (1 << 20, 8192, 128, ComputePrecision.Float16),
+                  (1 << 20, 256, 128, ComputePrecision.Float16), (1 << 20, 1024, 512, ComputePrecision.Float16), (1 << 20, 1024, 128, ComputePrecision.TensorFloat32) };
+    WholeFit.Run(set, stepsAt >= 0 ? int.Parse(args[stepsAt + 1], CultureInfo.InvariantCulture) : 10, limitAt >= 0,
+        limitAt >= 0 ? int.Parse(args[limitAt + 1], CultureInfo.InvariantCulture) : 0);
+    return;
+}
 if (args.Contains("--stream"))
 {
     StreamLearning();

@@ -310,6 +310,16 @@ internal static class FusedAssignKernel
         where TEpilogue : struct, IEpilogue
     {
         int w = TOps.Count;
+        if (w < 16)
+        {
+            // AVX2 and SSE have 16 vector registers: 8 rows × 2 panels of accumulators plus the two panel vectors and a
+            // broadcast spill to the stack on every feature (1.5× slower at K ≥ 64 on a 2-core AMD EPYC). Two passes of 4
+            // rows fit; each lane's chain of multiply-adds is the same, so labels and distances are too.
+            Micro4<TOps, TVec, TEpilogue>(ref x, d, ref panel0, ref panel1, c, panelIndex, liveRows, ref best, ref bestIndex, rowNorms, output, firstRow, lanes);
+            Micro4<TOps, TVec, TEpilogue>(ref Unsafe.Add(ref x, 4 * d), d, ref panel0, ref panel1, c, panelIndex, liveRows - 4,
+                ref Unsafe.Add(ref best, 4 * w), ref Unsafe.Add(ref bestIndex, 4 * w), rowNorms.Slice(4), output, firstRow + 4, lanes);
+            return;
+        }
         TVec a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
         TVec a40 = default, a41 = default, a50 = default, a51 = default, a60 = default, a61 = default, a70 = default, a71 = default;
         ref float x1 = ref Unsafe.Add(ref x, d);
@@ -375,6 +385,58 @@ internal static class FusedAssignKernel
             if (liveRows > 5) { WriteDistances<TOps, TVec>(a50, n0, base0, k, rowNorms[5], output, firstRow + 5, lanes); WriteDistances<TOps, TVec>(a51, n1, base1, k, rowNorms[5], output, firstRow + 5, lanes); }
             if (liveRows > 6) { WriteDistances<TOps, TVec>(a60, n0, base0, k, rowNorms[6], output, firstRow + 6, lanes); WriteDistances<TOps, TVec>(a61, n1, base1, k, rowNorms[6], output, firstRow + 6, lanes); }
             if (liveRows > 7) { WriteDistances<TOps, TVec>(a70, n0, base0, k, rowNorms[7], output, firstRow + 7, lanes); WriteDistances<TOps, TVec>(a71, n1, base1, k, rowNorms[7], output, firstRow + 7, lanes); }
+        }
+    }
+
+    /// <summary><see cref="Micro{TOps, TVec, TEpilogue}"/> for 4 rows, whose accumulators fit 16 vector registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Micro4<TOps, TVec, TEpilogue>(ref float x, int d, ref float panel0, ref float panel1,
+        PackedCentroids c, int panelIndex, int liveRows, ref float best, ref float bestIndex,
+        ReadOnlySpan<float> rowNorms, Span<float> output, int firstRow, Span<float> lanes)
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : struct
+        where TEpilogue : struct, IEpilogue
+    {
+        int w = TOps.Count;
+        TVec a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
+        ref float x1 = ref Unsafe.Add(ref x, d);
+        ref float x2 = ref Unsafe.Add(ref x, 2 * d);
+        ref float x3 = ref Unsafe.Add(ref x, 3 * d);
+        for (int f = 0; f < d; f++)
+        {
+            TVec c0 = TOps.Load(ref Unsafe.Add(ref panel0, f * w));
+            TVec c1 = TOps.Load(ref Unsafe.Add(ref panel1, f * w));
+            TVec b = TOps.Broadcast(Unsafe.Add(ref x, f));
+            a00 = TOps.MultiplyAdd(b, c0, a00); a01 = TOps.MultiplyAdd(b, c1, a01);
+            b = TOps.Broadcast(Unsafe.Add(ref x1, f));
+            a10 = TOps.MultiplyAdd(b, c0, a10); a11 = TOps.MultiplyAdd(b, c1, a11);
+            b = TOps.Broadcast(Unsafe.Add(ref x2, f));
+            a20 = TOps.MultiplyAdd(b, c0, a20); a21 = TOps.MultiplyAdd(b, c1, a21);
+            b = TOps.Broadcast(Unsafe.Add(ref x3, f));
+            a30 = TOps.MultiplyAdd(b, c0, a30); a31 = TOps.MultiplyAdd(b, c1, a31);
+        }
+
+        int base0 = panelIndex * w, base1 = base0 + w;
+        TVec n0 = TOps.Load(ref c.Norms[base0]), n1 = TOps.Load(ref c.Norms[base1]);
+        if (TEpilogue.KeepsMinimum)
+        {
+            TVec i0 = TOps.Load(ref c.Indices[base0]), i1 = TOps.Load(ref c.Indices[base1]);
+            KeepMinimum<TOps, TVec>(a00, n0, i0, ref best, ref bestIndex, 0);
+            KeepMinimum<TOps, TVec>(a01, n1, i1, ref best, ref bestIndex, 0);
+            KeepMinimum<TOps, TVec>(a10, n0, i0, ref best, ref bestIndex, w);
+            KeepMinimum<TOps, TVec>(a11, n1, i1, ref best, ref bestIndex, w);
+            KeepMinimum<TOps, TVec>(a20, n0, i0, ref best, ref bestIndex, 2 * w);
+            KeepMinimum<TOps, TVec>(a21, n1, i1, ref best, ref bestIndex, 2 * w);
+            KeepMinimum<TOps, TVec>(a30, n0, i0, ref best, ref bestIndex, 3 * w);
+            KeepMinimum<TOps, TVec>(a31, n1, i1, ref best, ref bestIndex, 3 * w);
+        }
+        else
+        {
+            int k = c.Count;
+            if (liveRows > 0) { WriteDistances<TOps, TVec>(a00, n0, base0, k, rowNorms[0], output, firstRow, lanes); WriteDistances<TOps, TVec>(a01, n1, base1, k, rowNorms[0], output, firstRow, lanes); }
+            if (liveRows > 1) { WriteDistances<TOps, TVec>(a10, n0, base0, k, rowNorms[1], output, firstRow + 1, lanes); WriteDistances<TOps, TVec>(a11, n1, base1, k, rowNorms[1], output, firstRow + 1, lanes); }
+            if (liveRows > 2) { WriteDistances<TOps, TVec>(a20, n0, base0, k, rowNorms[2], output, firstRow + 2, lanes); WriteDistances<TOps, TVec>(a21, n1, base1, k, rowNorms[2], output, firstRow + 2, lanes); }
+            if (liveRows > 3) { WriteDistances<TOps, TVec>(a30, n0, base0, k, rowNorms[3], output, firstRow + 3, lanes); WriteDistances<TOps, TVec>(a31, n1, base1, k, rowNorms[3], output, firstRow + 3, lanes); }
         }
     }
 
