@@ -14,8 +14,14 @@ namespace FlashKMeans.Cuda;
 /// the problems of a batched fit (<see cref="CudaBatchBinding"/>) are bindings on slices of one shared batch,
 /// which seed, re-seed and evaluate here while the batch steps them all at once.
 /// </summary>
-internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding
+internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, ISeedReductionHost
 {
+    /// <summary>
+    /// k-means‖'s reduction runs on the GPU from this many candidate × K × d products on (about 1.3·10⁹ at K = 1024 and
+    /// d = 128 stays on the host, where it takes a fraction of a second; K = 2048 moves).
+    /// </summary>
+    internal static long DeviceReductionThreshold { get; set; } = 1L << 32;
+
     private const int UploadRows = 1 << 16;
 
     private readonly CudaSession _s;
@@ -378,6 +384,21 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding
 
     public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken) =>
         Seeds.SampleByPotential(scale, seed);
+
+    public IKMeansDataBinding? TryBindCandidates(IBatchSource candidates, DataSummary summary, int numberOfClusters, CancellationToken cancellationToken) =>
+        BindCandidates(_s, candidates, summary, numberOfClusters, cancellationToken);
+
+    /// <summary>
+    /// k-means‖'s candidates bound resident on <paramref name="session"/>'s GPU when the reduction reaches
+    /// <see cref="DeviceReductionThreshold"/>, for either GPU binding; <c>null</c> below it.
+    /// </summary>
+    internal static IKMeansDataBinding? BindCandidates(CudaSession session, IBatchSource candidates, DataSummary summary, int numberOfClusters,
+        CancellationToken cancellationToken)
+    {
+        if (summary.RowCount * numberOfClusters * (double)candidates.Dimension < DeviceReductionThreshold)
+            return null;
+        return new CudaDataBinding(session, candidates, summary, numberOfClusters, deterministic: false, cancellationToken);
+    }
 
     public void Dispose()
     {

@@ -64,8 +64,9 @@ internal static class KMeansParallelSeeding
 
         var source = new InMemoryBatchSource(pool, d, candidateWeights);
         var summary = DataValidator.Scan(source, cancellationToken);
-        using var reduction = new CpuDataBinding(source, summary, k, options.EffectiveThreads, usePruning: false,
-            seedPruning: options.SeedPruning);
+        // The reduction is k-means++ over the candidates; at large K it costs more than the rounds, and runs where the fit does.
+        using var reduction = (binding as ISeedReductionHost)?.TryBindCandidates(source, summary, k, cancellationToken)
+            ?? new CpuDataBinding(source, summary, k, options.EffectiveThreads, usePruning: false, seedPruning: options.SeedPruning);
         progress?.Report(roundsShare);
         return KMeansPlusPlusSeeding.Run(reduction, k, options.KMeansPlusPlusTrials, CounterRandom.Derive(seed, 0xC0FFEE), cancellationToken,
             progress?.Part(roundsShare, 1));

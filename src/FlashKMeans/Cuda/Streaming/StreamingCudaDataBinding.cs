@@ -40,7 +40,7 @@ namespace FlashKMeans.Cuda.Streaming;
 /// N is bounded only by the source.
 /// </para>
 /// </summary>
-internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
+internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding, ISeedReductionHost
 {
     private readonly CudaSession _s;
     private readonly CudaContext _context;
@@ -971,6 +971,10 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding
 
     public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken) =>
         Seeds.SampleByPotential(scale, seed);
+
+    /// <summary>The candidates are few beside the data: they are bound resident, as <see cref="CudaDataBinding"/> binds them.</summary>
+    public IKMeansDataBinding? TryBindCandidates(IBatchSource candidates, DataSummary summary, int numberOfClusters, CancellationToken cancellationToken) =>
+        CudaDataBinding.BindCandidates(_s, candidates, summary, numberOfClusters, cancellationToken);
 
     public void Dispose()
     {
