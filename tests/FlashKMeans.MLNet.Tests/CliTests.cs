@@ -3,19 +3,26 @@ using System.Diagnostics;
 namespace FlashKMeans.MLNet.Tests;
 
 /// <summary>
-/// The command-line sample run as a user runs it: a fit that writes its pictures (PNG files of the stated size that are
+/// The flashkmeans tool run as a user runs it: a fit that writes its pictures (PNG files of the stated size that are
 /// not blank), a K sweep that proposes the number of generated blobs, raw and .npy files read whole, bad arguments
 /// answered by one line and exit code 2, never a stack trace, and in a real terminal (tmux) live bars and a summary table.
 /// </summary>
 [TestClass]
 public sealed class CliTests
 {
-    private static (int Code, string Output, string Errors) Run(params string[] arguments)
+    /// <summary>The tool as this build made it (the test project builds it first).</summary>
+    private static string Tool()
     {
         var here = new DirectoryInfo(AppContext.BaseDirectory);  // tests/FlashKMeans.MLNet.Tests/bin/<configuration>/<framework>/
         var root = here.Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
-        string cli = Path.Combine(root, "samples", "FlashKMeans.Cli", "bin", here.Parent!.Name, here.Name, "flashkmeans-cli.dll");
+        string cli = Path.Combine(root, "src", "FlashKMeans.Tool", "bin", here.Parent!.Name, here.Name, "FlashKMeans.Tool.dll");
         Assert.IsTrue(File.Exists(cli), $"{cli} is missing: build the solution.");
+        return cli;
+    }
+
+    private static (int Code, string Output, string Errors) Run(params string[] arguments)
+    {
+        string cli = Tool();
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(cli);
         foreach (var argument in arguments)
@@ -42,7 +49,7 @@ public sealed class CliTests
         string folder = Path.Combine(Path.GetTempPath(), "flashkmeans-cli-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var (code, output, errors) = Run("--rows", "20000", "--dimension", "6", "--clusters", "5", "--device", "Cpu", "--seed", "2", "--plot", folder);
+            var (code, output, errors) = Run("fit", "--rows", "20000", "--dimension", "6", "--clusters", "5", "--device", "Cpu", "--seed", "2", "--plot", folder);
             Assert.AreEqual(0, code, errors);
             foreach (var name in new[] { "projection.png", "inertia.png", "sizes.png" })
             {
@@ -53,7 +60,7 @@ public sealed class CliTests
                 Assert.IsTrue(new FileInfo(path).Length > 10_000, $"{name} looks blank ({new FileInfo(path).Length} bytes)");
             }
 
-            (code, output, errors) = Run("--rows", "20000", "--dimension", "6", "--clusters", "5", "--device", "Cpu", "--seed", "2", "--choose-k", "2:8", "--plot", folder);
+            (code, output, errors) = Run("choose-k", "--rows", "20000", "--dimension", "6", "--blobs", "5", "--device", "Cpu", "--seed", "2", "--range", "2:8", "--plot", folder);
             Assert.AreEqual(0, code, errors);
             StringAssert.Contains(output, "Proposed K     5");
             Assert.AreEqual((900, 600), PngSize(Path.Combine(folder, "elbow.png")));
@@ -70,9 +77,7 @@ public sealed class CliTests
     {
         if (!File.Exists("/usr/bin/tmux"))
             Assert.Inconclusive("tmux is not installed: .ci/run installs it where it can.");
-        var here = new DirectoryInfo(AppContext.BaseDirectory);
-        var root = here.Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
-        string cli = Path.Combine(root, "samples", "FlashKMeans.Cli", "bin", here.Parent!.Name, here.Name, "flashkmeans-cli.dll");
+        string cli = Tool();
         string session = "flashkmeans-" + Guid.NewGuid().ToString("N")[..8];
         string Tmux(params string[] arguments)
         {
@@ -88,7 +93,7 @@ public sealed class CliTests
         {
             // A fit long enough to be watched: 1M × 32, K = 256, 25 iterations (several seconds on two cores).
             Tmux("new-session", "-d", "-s", session, "-x", "130", "-y", "40",
-                $"dotnet {cli} --rows 1000000 --dimension 32 --clusters 256 --iterations 25 --tolerance 0 --device Cpu; sleep 60");
+                $"dotnet {cli} fit --rows 1000000 --dimension 32 --clusters 256 --iterations 25 --tolerance 0 --device Cpu; sleep 60");
             bool sawBarsMidway = false;
             string screen = "";
             var clock = Stopwatch.StartNew();
@@ -133,7 +138,7 @@ public sealed class CliTests
             }
             foreach (var arguments in new[] { new[] { "--input", raw, "--dimension", $"{d}" }, new[] { "--input", npy } })
             {
-                var (code, output, errors) = Run([.. arguments, "--clusters", "3", "--device", "Cpu"]);
+                var (code, output, errors) = Run(["fit", .. arguments, "--clusters", "3", "--device", "Cpu"]);
                 Assert.AreEqual(0, code, errors);
                 StringAssert.Contains(output, $"Read {n:N0} rows × {d}", string.Join(" ", arguments));
             }
@@ -158,12 +163,12 @@ public sealed class CliTests
             File.WriteAllLines(csv, lines);
             foreach (var columns in new[] { "height,weight", "2,3" })
             {
-                var (code, output, errors) = Run("--input", csv, "--columns", columns, "--clusters", "2", "--device", "Cpu");
+                var (code, output, errors) = Run("fit", "--input", csv, "--columns", columns, "--clusters", "2", "--device", "Cpu");
                 Assert.AreEqual(0, code, errors);
                 StringAssert.Contains(output, "Read 200 rows × 2");
                 StringAssert.Contains(output, "Clusters       2 (sizes 100 to 100)", "the two groups of rows are found");
             }
-            var (badCode, _, badErrors) = Run("--input", csv, "--columns", "age", "--clusters", "2");
+            var (badCode, _, badErrors) = Run("fit", "--input", csv, "--columns", "age", "--clusters", "2");
             Assert.AreEqual(2, badCode);
             StringAssert.Contains(badErrors, "no column 'age'; the header has id, height, weight, name");
         }
@@ -182,11 +187,12 @@ public sealed class CliTests
             File.WriteAllBytes(raw, new byte[64]);
             foreach (var (arguments, expected) in new (string[], string)[]
             {
-                (["--input", raw], "need --dimension"),
-                (["--input", raw + ".missing.csv"], "Could not find file"),
-                (["--init", "Explicit", "--rows", "100"], "--centroids"),
-                (["--rows", "100", "--choose-k", "five"], "MIN:MAX"),
-                (["--rows", "100", "--choose-k", "1:4"], "at least 2"),
+                (["fit", "--input", raw], "need --dimension"),
+                (["fit", "--input", raw + ".missing.csv"], "Could not find file"),
+                (["fit", "--init", "Explicit", "--rows", "100"], "--centroids"),
+                (["choose-k", "--rows", "100", "--range", "five"], "MIN:MAX"),
+                (["choose-k", "--rows", "100", "--range", "1:4"], "at least 2"),
+                (["predict", "--model", raw + ".missing.fkm", "--input", raw], "Could not find file"),
             })
             {
                 var (code, _, errors) = Run(arguments);
@@ -200,5 +206,70 @@ public sealed class CliTests
         {
             File.Delete(raw);
         }
+    }
+
+    [TestMethod]
+    public void Fit_writes_model_labels_and_summary_and_predict_gives_the_same_labels()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "flashkmeans-tool-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            const int n = 4000, d = 4;
+            var (rows, _) = Blobs.Make(n, d, centers: 4, spread: 12, seed: 9);
+            string data = Path.Combine(folder, "rows.f32"), model = Path.Combine(folder, "model.fkm");
+            string labels = Path.Combine(folder, "labels.csv"), summary = Path.Combine(folder, "summary.json"), predicted = Path.Combine(folder, "predicted.csv");
+            File.WriteAllBytes(data, System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows.AsSpan()).ToArray());
+            var (code, _, errors) = Run("fit", "--input", data, "--dimension", $"{d}", "--clusters", "4", "--device", "Cpu",
+                "--save", model, "--labels", labels, "--summary", summary);
+            Assert.AreEqual(0, code, errors);
+
+            // The summary is JSON whose numbers agree with the model file and the labels.
+            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(summary));
+            var root = json.RootElement;
+            var saved = KMeansModel.Load(model);
+            Assert.AreEqual(n, root.GetProperty("rows").GetInt64());
+            Assert.AreEqual(saved.Inertia, root.GetProperty("inertia").GetDouble());
+            Assert.AreEqual(saved.Iterations, root.GetProperty("iterations").GetInt32());
+            var fitLabels = File.ReadAllLines(labels).Skip(1).Select(l => int.Parse(l.Split(',')[0])).ToArray();
+            var sizes = root.GetProperty("clusterSizes").EnumerateArray().Select(e => e.GetInt64()).ToArray();
+            for (int c = 0; c < 4; c++)
+                Assert.AreEqual(fitLabels.Count(l => l == c), sizes[c], $"cluster {c}'s size");
+
+            // Each label is the nearest centroid of the saved model (a brute force here), and predict agrees.
+            var centroids = saved.Centroids.ToArray();
+            for (int r = 0; r < n; r++)
+            {
+                int best = 0;
+                double bestDistance = double.MaxValue;
+                for (int c = 0; c < 4; c++)
+                {
+                    double s = 0;
+                    for (int f = 0; f < d; f++)
+                        s += Math.Pow(rows[r * d + f] - centroids[c * d + f], 2);
+                    if (s < bestDistance)
+                        (best, bestDistance) = (c, s);
+                }
+                Assert.AreEqual(best, fitLabels[r], $"row {r}");
+            }
+            (code, _, errors) = Run("predict", "--model", model, "--input", data, "--dimension", $"{d}", "--device", "Cpu", "--output", predicted);
+            Assert.AreEqual(0, code, errors);
+            CollectionAssert.AreEqual(File.ReadAllLines(labels), File.ReadAllLines(predicted));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Info_names_the_backend_a_fit_would_use_and_why()
+    {
+        var (code, output, errors) = Run("info");
+        Assert.AreEqual(0, code, errors);
+        StringAssert.Contains(output, "flashkmeans ");
+        // On a machine without a GPU the engine says the CPU is used and why; with one, that the CUDA device is.
+        Assert.IsTrue(output.Contains("Device (Auto)  using cpu", StringComparison.Ordinal) && output.Contains("because", StringComparison.Ordinal)
+                      || output.Contains("Device (Auto)  using cuda", StringComparison.Ordinal), output);
     }
 }

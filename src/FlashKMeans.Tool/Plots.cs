@@ -1,6 +1,6 @@
 using FlashKMeans.Selection;
 
-namespace FlashKMeans.Cli;
+namespace FlashKMeans.Tool;
 
 /// <summary>
 /// The pictures of <c>--plot DIR</c> (PNG, ScottPlot): the data projected to its first two principal components (a sample

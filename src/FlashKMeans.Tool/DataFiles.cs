@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace FlashKMeans.Cli;
+namespace FlashKMeans.Tool;
 
 /// <summary>Reads the sample's input formats: CSV, raw float32 rows, and NumPy .npy (float32, C order).</summary>
 internal static class DataFiles

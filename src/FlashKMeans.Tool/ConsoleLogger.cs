@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace FlashKMeans.Cli;
+namespace FlashKMeans.Tool;
 
 /// <summary>Prints information-level log lines (backend choice, initialisations) to standard error.</summary>
 internal sealed class ConsoleLogger : ILogger
