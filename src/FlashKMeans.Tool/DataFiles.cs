@@ -3,21 +3,22 @@ using System.Text;
 
 namespace FlashKMeans.Tool;
 
-/// <summary>Reads the sample's input formats: CSV, raw float32 rows, and NumPy .npy (float32, C order).</summary>
+/// <summary>Reads the tool's input formats: CSV, Parquet, raw float32 rows, and NumPy .npy (float32, C order).</summary>
 internal static class DataFiles
 {
     /// <param name="path">The file.</param>
     /// <param name="dimension">Features per row of a raw file.</param>
-    /// <param name="columns">For CSV: the columns to read, by header name or 1-based number; null reads them all.</param>
+    /// <param name="columns">For CSV and Parquet: the columns to read, by name or 1-based number; null reads them all (Parquet: every numeric column).</param>
     public static (float[] Data, int Dimension) Read(string path, int? dimension, IReadOnlyList<string>? columns = null)
     {
         string extension = Path.GetExtension(path).ToLowerInvariant();
-        if (columns is not null && extension is not (".csv" or ".txt"))
-            throw new ArgumentException($"{path}: --columns applies to CSV files.");
+        if (columns is not null && extension is not (".csv" or ".txt" or ".parquet"))
+            throw new ArgumentException($"{path}: --columns applies to CSV and Parquet files.");
         return extension switch
         {
             ".csv" or ".txt" => ReadCsv(path, columns),
             ".npy" => ReadNpy(path),
+            ".parquet" => ParquetFiles.Read(path, columns, Select),
             _ => ReadRaw(path, dimension ?? throw new ArgumentException($"{path}: raw float32 files need --dimension."))
         };
     }
@@ -61,7 +62,7 @@ internal static class DataFiles
     }
 
     /// <summary>The 0-based columns <paramref name="columns"/> names (header names, or 1-based numbers); null for all.</summary>
-    private static int[]? Select(string path, IReadOnlyList<string>? columns, string[]? header)
+    internal static int[]? Select(string path, IReadOnlyList<string>? columns, string[]? header)
     {
         if (columns is null)
             return null;

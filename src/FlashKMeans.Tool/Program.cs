@@ -6,11 +6,11 @@ using FlashKMeans.Tool;
 using Spectre.Console;
 
 // flashkmeans: fit, predict, choose K and report the devices, from CSV, .npy or raw float32 files (or generated blobs).
-var input = new Option<FileInfo?>("--input", "-i") { Description = "CSV, .npy (float32) or raw float32 file; omit to generate Gaussian blobs." };
+var input = new Option<FileInfo?>("--input", "-i") { Description = "CSV, Parquet, .npy (float32) or raw float32 file; omit to generate Gaussian blobs." };
 var dimensionOption = new Option<int?>("--dimension", "-d") { Description = "Features per row (raw files; generated data, default 16)." };
 var rowsOption = new Option<int>("--rows", "-n") { Description = "Rows of generated data.", DefaultValueFactory = _ => 100_000 };
 var blobsOption = new Option<int?>("--blobs") { Description = "Centres of the generated Gaussian blobs (default: fit's K, else 8)." };
-var columnsOption = new Option<string?>("--columns") { Description = "CSV only: the columns to use, comma-separated header names or 1-based numbers (default: every column)." };
+var columnsOption = new Option<string?>("--columns") { Description = "CSV and Parquet: the columns to use, comma-separated header names or 1-based numbers (default: every column)." };
 var clustersOption = new Option<int>("--clusters", "-k") { Description = "K, the number of clusters.", DefaultValueFactory = _ => 8 };
 var iterationsOption = new Option<int>("--iterations") { Description = "Maximum Lloyd iterations.", DefaultValueFactory = _ => KMeansOptions.Defaults.MaximumNumberOfIterations };
 var toleranceOption = new Option<double>("--tolerance") { Description = "Relative inertia change that counts as converged; <= 0 runs every iteration.", DefaultValueFactory = _ => KMeansOptions.Defaults.OptimizationTolerance };

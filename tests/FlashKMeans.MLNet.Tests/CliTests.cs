@@ -272,4 +272,50 @@ public sealed class CliTests
         Assert.IsTrue(output.Contains("Device (Auto)  using cpu", StringComparison.Ordinal) && output.Contains("because", StringComparison.Ordinal)
                       || output.Contains("Device (Auto)  using cuda", StringComparison.Ordinal), output);
     }
+
+    [TestMethod]
+    public void Parquet_files_are_read_by_column_name_or_every_numeric_column()
+    {
+        string file = Path.ChangeExtension(Path.GetTempFileName(), ".parquet");
+        try
+        {
+            // Two row groups of 100 rows: an int id, two measurements in two groups (double and float), a name.
+            var id = new Parquet.Schema.DataField<int>("id");
+            var height = new Parquet.Schema.DataField<double>("height");
+            var weight = new Parquet.Schema.DataField<float>("weight");
+            var name = new Parquet.Schema.DataField<string>("name");
+            var random = new Random(3);
+            using (var stream = File.Create(file))
+            {
+                var writer = Parquet.ParquetWriter.CreateAsync(new Parquet.Schema.ParquetSchema(id, height, weight, name), stream).GetAwaiter().GetResult();
+                for (int g = 0; g < 2; g++)
+                {
+                    using var group = writer.CreateRowGroup();
+                    var rows = Enumerable.Range(g * 100, 100).ToArray();
+                    group.WriteAsync<int>(id, rows.AsMemory()).GetAwaiter().GetResult();
+                    group.WriteAsync<double>(height, rows.Select(r => (r % 2 == 0 ? 1.6 : 1.9) + 0.01 * random.NextDouble()).ToArray().AsMemory()).GetAwaiter().GetResult();
+                    group.WriteAsync<float>(weight, rows.Select(r => (float)((r % 2 == 0 ? 60 : 90) + random.NextDouble())).ToArray().AsMemory()).GetAwaiter().GetResult();
+                    group.WriteAsync(name, rows.Select(r => $"n{r}").ToArray()).GetAwaiter().GetResult();
+                }
+                writer.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+            foreach (var columns in new[] { "height,weight", "2,3" })
+            {
+                var (code, output, errors) = Run("fit", "--input", file, "--columns", columns, "--clusters", "2", "--device", "Cpu");
+                Assert.AreEqual(0, code, errors);
+                StringAssert.Contains(output, "Read 200 rows × 2");
+                StringAssert.Contains(output, "Clusters       2 (sizes 100 to 100)", "the two groups of rows are found");
+            }
+            var (allCode, allOutput, allErrors) = Run("fit", "--input", file, "--clusters", "2", "--device", "Cpu");
+            Assert.AreEqual(0, allCode, allErrors);
+            StringAssert.Contains(allOutput, "Read 200 rows × 3", "every numeric column: id, height, weight");
+            var (badCode, _, badErrors) = Run("fit", "--input", file, "--columns", "age", "--clusters", "2");
+            Assert.AreEqual(2, badCode);
+            StringAssert.Contains(badErrors, "no column 'age'; the header has id, height, weight");
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }
