@@ -34,6 +34,10 @@ public sealed class KMeans
             throw new NotSupportedException("L1 (Manhattan) fits and scoring run on the CPU only; use Device = Cpu or Auto.");
         if (options.AutomaticFeatureWeights && options.Distance != KMeansDistance.SquaredEuclidean)
             throw new NotSupportedException($"{nameof(KMeansOptions.AutomaticFeatureWeights)} needs squared Euclidean distance.");
+        if (options.Hierarchical is not null && (options.Algorithm != KMeansAlgorithm.Lloyd || options.Distance != KMeansDistance.SquaredEuclidean
+            || options.AutomaticFeatureWeights || options.MissingFeatures == MissingFeatures.Ignore || options.Initialization == KMeansInitialization.Explicit))
+            throw new NotSupportedException($"{nameof(KMeansOptions.Hierarchical)} fits are squared-Euclidean Lloyd fits that seed themselves: " +
+                $"without {nameof(KMeansOptions.AutomaticFeatureWeights)}, missing features or explicit initial centroids.");
         _options = options.Clone();
         // The caller keeps its array: changing it later must not change what this estimator fits from.
         _options.InitialCentroids = options.InitialCentroids.ToArray();
@@ -266,6 +270,8 @@ public sealed class KMeans
         }
         if (options.AutomaticFeatureWeights)
             return problems.Select(p => FitWithFeatureWeights(p, clock, progress, cancellationToken)).ToArray();
+        if (options.Hierarchical is not null)
+            return problems.Select(p => FitHierarchical(p, clock, progress, cancellationToken)).ToArray();
         using var backend = BackendSelector.Create(options);
         using var batch = Bind(backend, problems, k, cancellationToken);
         var best = new LloydRun?[problems.Length];
@@ -332,6 +338,24 @@ public sealed class KMeans
                     problems.Length > 1 ? $"problem {p}: " : "", k, models[p].DistinctCentroids);
         }
         return models;
+    }
+
+    /// <summary>
+    /// One problem by balanced hierarchical k-means (<see cref="HierarchicalFit"/>): every level is a plain fit through
+    /// this same loop on the options' backend, in the fit's (centred) coordinates.
+    /// </summary>
+    private KMeansModel FitHierarchical(Problem problem, Stopwatch clock, IProgress<KMeansProgress>? progress, CancellationToken cancellationToken)
+    {
+        KMeansModel Plain(IBatchSource rows, DataSummary summary, KMeansOptions options) =>
+            new KMeans(options).FitProblems([new Problem(rows, rows, summary, options.Seed, null)], clock, progress, cancellationToken)[0];
+        var model = HierarchicalFit.Run(problem.Training, problem.Summary, _options, problem.Seed, Plain, cancellationToken);
+        if (problem.Shift is not { } shift)
+            return model;
+        var centroids = model.Centroids.ToArray();
+        for (int c = 0; c < model.NumberOfClusters; c++)
+            System.Numerics.Tensors.TensorPrimitives.Add(centroids.AsSpan(c * shift.Length, shift.Length), shift, centroids.AsSpan(c * shift.Length, shift.Length));
+        return new KMeansModel(centroids, model.Dimension, model.Distance, model.Inertia, model.Iterations, model.Converged, model.EmptyClustersReseeded,
+            model.InertiaHistory, model.Statistics, model.TrainedOn) { Balance = model.Balance };
     }
 
     /// <summary>

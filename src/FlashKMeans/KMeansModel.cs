@@ -149,6 +149,12 @@ public sealed class KMeansModel
     /// <summary>Per-iteration statistics of the kept initialisation (not saved by <see cref="Save(Stream)"/>).</summary>
     public IReadOnlyList<KMeansIterationStatistics> Statistics { get; }
 
+    /// <summary>
+    /// How balanced the clusters of a hierarchical fit (<see cref="KMeansOptions.Hierarchical"/>) came out; <c>null</c>
+    /// for other fits and for loaded models (a report on the training, like <see cref="Statistics"/>, it is not saved).
+    /// </summary>
+    public ClusterBalance? Balance { get; init; }
+
     /// <summary>The backend that trained the model, for logs.</summary>
     public string TrainedOn { get; }
 

@@ -57,6 +57,13 @@ public sealed class KMeansOptions
     /// </summary>
     public bool AutomaticFeatureWeights { get; set; }
 
+    /// <summary>
+    /// Balanced hierarchical k-means instead of plain Lloyd from <see cref="Initialization"/> (<c>null</c>, the default:
+    /// off). For very large K; see <see cref="HierarchicalOptions"/>. The model reports its balance
+    /// (<see cref="KMeansModel.Balance"/>). Squared Euclidean Lloyd fits only.
+    /// </summary>
+    public HierarchicalOptions? Hierarchical { get; set; }
+
     /// <summary>K, the number of clusters. At least 1 and at most the number of rows.</summary>
     public int NumberOfClusters { get; set; } = Defaults.NumberOfClusters;
 
@@ -181,6 +188,7 @@ public sealed class KMeansOptions
     {
         var copy = (KMeansOptions)MemberwiseClone();
         copy.MiniBatch = MiniBatch?.Clone()!;
+        copy.Hierarchical = Hierarchical?.Clone();
         return copy;
     }
 
@@ -228,6 +236,7 @@ public sealed class KMeansOptions
         if (MiniBatch is null)
             throw new ArgumentNullException(nameof(MiniBatch), $"{nameof(MiniBatch)} must be set (its defaults suit most data).");
         MiniBatch.Validate();
+        Hierarchical?.Validate();
         if (!Enum.IsDefined(Precision))
             throw new ArgumentOutOfRangeException(nameof(Precision), Precision, "Unknown precision.");
         if (Initialization == KMeansInitialization.Explicit && InitialCentroids.IsEmpty)

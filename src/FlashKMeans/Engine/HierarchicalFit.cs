@@ -1,0 +1,289 @@
+using FlashKMeans.Data;
+using Microsoft.Extensions.Logging;
+
+namespace FlashKMeans.Engine;
+
+/// <summary>
+/// Balanced hierarchical k-means (<see cref="HierarchicalOptions"/>), built from plain fits on the options' backend:
+/// <list type="number">
+/// <item>about √K mesoclusters of all rows;</item>
+/// <item>each mesocluster's share of the K fine clusters, in proportion to its weight (largest remainders; at least one
+/// for a mesocluster that weighs anything, at most its rows of positive weight);</item>
+/// <item>the fine clusters of each mesocluster, fitted on its own rows (k-means++ there, cheap at a share's size);</item>
+/// <item>Lloyd over all K from the fine centroids;</item>
+/// <item>balancing rounds: while the heaviest cluster weighs more than the tolerance times the mean, the centroids of the
+/// lightest clusters (below the mean over the tolerance, or the lightest overall) move to the farthest rows of the
+/// heaviest ones, splitting them, and two Lloyd iterations over all K follow.</item>
+/// </list>
+/// No step of it seeds all K at once, so its cost stays near that of the Lloyd iterations where k-means‖'s grows as K².
+/// </summary>
+internal static class HierarchicalFit
+{
+    /// <summary>Lloyd iterations after each balancing move.</summary>
+    private const int IterationsAfterMove = 2;
+
+    /// <param name="training">The rows as the fit sees them (centred where the fit centres).</param>
+    /// <param name="summary">Their validation summary.</param>
+    /// <param name="options">The fit's options, <see cref="KMeansOptions.Hierarchical"/> set.</param>
+    /// <param name="seed">The problem's seed.</param>
+    /// <param name="fit">A plain fit of a source (its summary given) on the options' backend, in the source's coordinates.</param>
+    /// <param name="cancellationToken">Checked between the fits.</param>
+    /// <returns>The model in the training coordinates, with <see cref="KMeansModel.Balance"/>.</returns>
+    public static KMeansModel Run(IBatchSource training, DataSummary summary, KMeansOptions options, int seed,
+        Func<IBatchSource, DataSummary, KMeansOptions, KMeansModel> fit, CancellationToken cancellationToken)
+    {
+        var settings = options.Hierarchical!;
+        int k = options.NumberOfClusters, d = training.Dimension;
+        int n = checked((int)summary.RowCount);
+        var plain = options.Clone();
+        plain.Hierarchical = null;
+        plain.MaximumNumberOfIterations = settings.Iterations;
+        plain.NumberOfInitializations = 1;
+        var quiet = plain.Clone();
+        quiet.Logger = null;
+
+        // 1. Mesoclusters.
+        int mesoCount = Math.Clamp((int)Math.Round(Math.Sqrt(k)), 1, k);
+        var mesoOptions = quiet.Clone();
+        mesoOptions.NumberOfClusters = mesoCount;
+        mesoOptions.Seed = seed;
+        var meso = fit(training, summary, mesoOptions);
+        var labels = new int[n];
+        var distances = new float[n];
+        meso.Predict(training, labels, distances, options.Device, cancellationToken);
+
+        // 2. Each mesocluster's rows and share of K.
+        var (rows, weights) = Split(training, labels, mesoCount, cancellationToken);
+        var mesoWeights = new double[mesoCount];
+        var usable = new int[mesoCount];
+        for (int m = 0; m < mesoCount; m++)
+        {
+            int count = rows[m].Length / d;
+            mesoWeights[m] = weights[m] is { } w ? w.Sum(v => (double)v) : count;
+            usable[m] = weights[m] is { } ww ? ww.Count(v => v > 0) : count;
+        }
+        var shares = Shares(mesoWeights, usable, k);
+
+        // 3. Fine clusters per mesocluster.
+        var centroids = new float[(long)k * d];
+        int next = 0;
+        for (int m = 0; m < mesoCount; m++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (shares[m] == 0)
+                continue;
+            var source = new InMemoryBatchSource(rows[m], d, weights[m] is { } w ? w : ReadOnlyMemory<float>.Empty);
+            var fine = quiet.Clone();
+            fine.NumberOfClusters = shares[m];
+            fine.Initialization = KMeansInitialization.KMeansPlusPlus;
+            fine.Seed = (int)(CounterRandom.Derive((ulong)seed, (ulong)m + 1) & int.MaxValue);
+            var model = fit(source, DataValidator.Scan(source, cancellationToken), fine);
+            model.Centroids.Span.CopyTo(centroids.AsSpan(next * d));
+            next += shares[m];
+        }
+        rows = null!;
+        weights = null!;
+
+        // 4. Lloyd over all K.
+        var all = plain.Clone();
+        all.Initialization = KMeansInitialization.Explicit;
+        all.InitialCentroids = centroids;
+        var current = fit(training, summary, all);
+        int iterations = current.Iterations;
+        var clusterWeights = new double[k];
+        double before = Imbalance(current, training, labels, distances, clusterWeights, options.Device, cancellationToken);
+
+        // 5. Balancing.
+        double after = before;
+        int rounds = 0, moved = 0;
+        var balancing = quiet.Clone();
+        balancing.Initialization = KMeansInitialization.Explicit;
+        balancing.MaximumNumberOfIterations = IterationsAfterMove;
+        for (; rounds < settings.BalancingRounds && after > settings.BalanceTolerance; rounds++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var moving = current.Centroids.ToArray();
+            int moves = MoveLightIntoHeavy(moving, d, training, labels, distances, clusterWeights, settings.BalanceTolerance, cancellationToken);
+            if (moves == 0)
+                break;
+            moved += moves;
+            balancing.InitialCentroids = moving;
+            var candidate = fit(training, summary, balancing);
+            var candidateWeights = new double[k];
+            double imbalance = Imbalance(candidate, training, labels, distances, candidateWeights, options.Device, cancellationToken);
+            iterations += candidate.Iterations;
+            current = candidate;
+            after = imbalance;
+            candidateWeights.CopyTo(clusterWeights, 0);
+        }
+        options.Logger?.LogInformation(
+            "FlashKMeans: hierarchical fit: {Meso} mesoclusters, imbalance (largest / mean) {Before:F2} before balancing, {After:F2} after {Rounds} rounds ({Moved} centroids moved).",
+            mesoCount, before, after, rounds, moved);
+        return new KMeansModel(current.Centroids.ToArray(), d, options.Distance, current.Inertia, iterations, current.Converged,
+            current.EmptyClustersReseeded, current.InertiaHistory, current.Statistics, current.TrainedOn)
+        {
+            Balance = new ClusterBalance(mesoCount, before, after, rounds, moved),
+        };
+    }
+
+    /// <summary>Every row's label and distance under <paramref name="model"/>, the clusters' weights, and the largest over the mean.</summary>
+    private static double Imbalance(KMeansModel model, IBatchSource source, int[] labels, float[] distances, double[] clusterWeights,
+        ComputeDevice device, CancellationToken cancellationToken)
+    {
+        model.Predict(source, labels, distances, device, cancellationToken);
+        Array.Clear(clusterWeights);
+        ForEachWeight(source, labels, (row, weight) => clusterWeights[labels[row]] += weight, cancellationToken);
+        double total = clusterWeights.Sum();
+        return total > 0 ? clusterWeights.Max() / (total / clusterWeights.Length) : 1;
+    }
+
+    /// <summary>
+    /// Moves the centroids of light clusters to the farthest rows of heavy ones: the heaviest clusters above the tolerance
+    /// times the mean, each paired with one of the lightest clusters (those below the mean over the tolerance first).
+    /// A heavy cluster may take several centroids, at its farthest distinct rows. Returns the centroids moved.
+    /// </summary>
+    private static int MoveLightIntoHeavy(float[] centroids, int d, IBatchSource source, int[] labels, float[] distances, double[] weights,
+        double tolerance, CancellationToken cancellationToken)
+    {
+        int k = weights.Length;
+        double mean = weights.Sum() / k;
+        var heavy = Enumerable.Range(0, k).Where(c => weights[c] > tolerance * mean).OrderByDescending(c => weights[c]).ThenBy(c => c).ToList();
+        if (heavy.Count == 0)
+            return 0;
+        // As many light clusters as the heavy ones need to come within the tolerance, lightest first.
+        int wanted = heavy.Sum(c => (int)Math.Ceiling(weights[c] / (tolerance * mean)) - 1);
+        var light = Enumerable.Range(0, k).Where(c => weights[c] < mean).OrderBy(c => weights[c]).ThenBy(c => c).Take(Math.Max(1, wanted)).ToList();
+        light.RemoveAll(heavy.Contains);
+        if (light.Count == 0)
+            return 0;
+        // Each heavy cluster gives rows in proportion to its excess; the farthest rows first.
+        var quota = heavy.ToDictionary(c => c, c => Math.Max(1, (int)Math.Ceiling(weights[c] / (tolerance * mean)) - 1));
+        var farthest = heavy.ToDictionary(c => c, _ => new List<int>());
+        var byDistance = Enumerable.Range(0, labels.Length).Where(r => quota.ContainsKey(labels[r])).OrderByDescending(r => distances[r]).ThenBy(r => r);
+        int needed = quota.Values.Sum();
+        foreach (int r in byDistance)
+        {
+            var list = farthest[labels[r]];
+            if (list.Count < quota[labels[r]])
+            {
+                list.Add(r);
+                if (--needed == 0)
+                    break;
+            }
+        }
+        var targets = new List<int>();
+        for (int round = 0; targets.Count < light.Count; round++)
+        {
+            bool any = false;
+            foreach (int c in heavy)
+            {
+                if (round < farthest[c].Count && targets.Count < light.Count)
+                {
+                    targets.Add(farthest[c][round]);
+                    any = true;
+                }
+            }
+            if (!any)
+                break;
+        }
+        var gathered = Gather(source, targets, d, cancellationToken);
+        for (int i = 0; i < targets.Count; i++)
+            gathered.AsSpan(i * d, d).CopyTo(centroids.AsSpan(light[i] * d, d));
+        return targets.Count;
+    }
+
+    /// <summary>The listed rows' values, in the listed order, from one pass.</summary>
+    private static float[] Gather(IBatchSource source, List<int> rows, int d, CancellationToken cancellationToken)
+    {
+        var result = new float[rows.Count * d];
+        var wanted = rows.Select((row, i) => (row, i)).OrderBy(p => p.row).ToArray();
+        int next = 0;
+        using var reader = source.OpenReader();
+        while (next < wanted.Length && reader.TryRead(out var batch))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            while (next < wanted.Length && wanted[next].row < batch.FirstRow + batch.RowCount)
+            {
+                batch.Rows.Span.Slice((int)(wanted[next].row - batch.FirstRow) * d, d).CopyTo(result.AsSpan(wanted[next].i * d, d));
+                next++;
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Calls <paramref name="action"/> with each row's index and weight, in row order.</summary>
+    private static void ForEachWeight(IBatchSource source, int[] labels, Action<int, double> action, CancellationToken cancellationToken)
+    {
+        using var reader = source.OpenReader();
+        while (reader.TryRead(out var batch))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var w = batch.Weights.Span;
+            for (int i = 0; i < batch.RowCount; i++)
+                action((int)batch.FirstRow + i, w.IsEmpty ? 1.0 : w[i]);
+        }
+    }
+
+    /// <summary>Each mesocluster's rows (and weights, where the source has them), gathered in row order from one pass.</summary>
+    private static (float[][] Rows, float[]?[] Weights) Split(IBatchSource source, int[] labels, int count, CancellationToken cancellationToken)
+    {
+        int d = source.Dimension;
+        var sizes = new int[count];
+        foreach (int label in labels)
+            sizes[label]++;
+        var rows = sizes.Select(s => new float[(long)s * d]).ToArray();
+        var weights = sizes.Select(s => source.HasWeights ? new float[s] : null).ToArray();
+        var filled = new int[count];
+        using var reader = source.OpenReader();
+        while (reader.TryRead(out var batch))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var values = batch.Rows.Span;
+            var w = batch.Weights.Span;
+            for (int i = 0; i < batch.RowCount; i++)
+            {
+                int m = labels[batch.FirstRow + i], at = filled[m]++;
+                values.Slice(i * d, d).CopyTo(rows[m].AsSpan(at * d, d));
+                if (weights[m] is { } mw)
+                    mw[at] = w.IsEmpty ? 1f : w[i];
+            }
+        }
+        return (rows, weights);
+    }
+
+    /// <summary>
+    /// K split over the mesoclusters in proportion to their weights by largest remainders, each share between 1 (for a
+    /// mesocluster of positive weight) and its usable rows; the shares sum to K.
+    /// </summary>
+    internal static int[] Shares(double[] weights, int[] usable, int k)
+    {
+        int m = weights.Length;
+        double total = weights.Sum();
+        var shares = new int[m];
+        var remainders = new double[m];
+        for (int i = 0; i < m; i++)
+        {
+            double exact = total > 0 ? k * weights[i] / total : 0;
+            shares[i] = Math.Min(usable[i], Math.Max(weights[i] > 0 && usable[i] > 0 ? 1 : 0, (int)Math.Floor(exact)));
+            remainders[i] = exact - shares[i];
+        }
+        int assigned = shares.Sum();
+        // Too many (the minimum of 1 pushed it over): take back from the largest shares above their exact value.
+        while (assigned > k)
+        {
+            int i = Enumerable.Range(0, m).Where(j => shares[j] > 1).OrderBy(j => remainders[j]).First();
+            shares[i]--;
+            remainders[i]++;
+            assigned--;
+        }
+        // Too few: give to the largest remainders that have rows to spare.
+        while (assigned < k)
+        {
+            int i = Enumerable.Range(0, m).Where(j => shares[j] < usable[j]).OrderByDescending(j => remainders[j]).ThenBy(j => j).First();
+            shares[i]++;
+            remainders[i]--;
+            assigned++;
+        }
+        return shares;
+    }
+}
