@@ -43,6 +43,12 @@ if (Array.IndexOf(args, "--whole-fit") is var wf and >= 0)
         limitAt >= 0 ? int.Parse(args[limitAt + 1], CultureInfo.InvariantCulture) : 0);
     return;
 }
+if (Array.IndexOf(args, "--hierarchical") is var hi and >= 0)
+{
+    // --hierarchical N K: balanced hierarchical k-means against plain Lloyd (HierarchicalBench.cs), d = 128.
+    HierarchicalBench.Run(int.Parse(args[hi + 1], CultureInfo.InvariantCulture), int.Parse(args[hi + 2], CultureInfo.InvariantCulture), 128, centers: 4096);
+    return;
+}
 if (args.Contains("--stream"))
 {
     StreamLearning();

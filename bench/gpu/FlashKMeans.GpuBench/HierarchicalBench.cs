@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using System.Globalization;
+using FlashKMeans;
+using FlashKMeans.Data;
+
+/// <summary>
+/// Balanced hierarchical k-means against plain Lloyd (20 iterations from k-means‖, tolerance off) on the GPU in fp16, on
+/// blobs of Zipf-distributed sizes (index-training data is lopsided): whole-fit time from host rows, the inertia of
+/// each model (its labels' distances from one streamed prediction) and the imbalance (largest cluster / mean).
+/// </summary>
+internal static class HierarchicalBench
+{
+    public static void Run(int n, int k, int d, int centers)
+    {
+        var data = Blobs(n, d, centers, seed: 11);
+        Console.WriteLine($"# hierarchical vs plain Lloyd: N={n:N0} K={k:N0} d={d}, {centers} Zipf-sized blobs, fp16 on the GPU; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        Console.WriteLine("| fit | seconds | inertia | imbalance (largest / mean) | note |");
+        Console.WriteLine("| --- | --- | --- | --- | --- |");
+        foreach (var hierarchical in new[] { true, false })
+        {
+            var options = new KMeansOptions
+            {
+                NumberOfClusters = k, Device = ComputeDevice.Cuda, Precision = ComputePrecision.Float16, Seed = 1,
+                MaximumNumberOfIterations = 20, OptimizationTolerance = 0,
+                Hierarchical = hierarchical ? new HierarchicalOptions() : null,
+            };
+            var clock = Stopwatch.StartNew();
+            var model = new KMeans(options).Fit(data, d);
+            double seconds = clock.Elapsed.TotalSeconds;
+            var labels = new int[n];
+            var distances = new float[n];
+            model.Predict(new InMemoryBatchSource(data, d), labels, distances, ComputeDevice.Cuda);
+            var sizes = new long[k];
+            foreach (int label in labels)
+                sizes[label]++;
+            double inertia = distances.Sum(v => (double)v);
+            string note = model.Balance is { } b ? $"{b.MesoClusters} mesoclusters; imbalance {b.ImbalanceBeforeBalancing:F2} before {b.BalancingRounds} balancing rounds, {b.CentroidsMoved} centroids moved" : "k-means‖ seeding";
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {(hierarchical ? "hierarchical" : "plain Lloyd, 20 iterations")} | {seconds:F1} | {inertia:G6} | {sizes.Max() / ((double)n / k):F2} | {note} |"));
+        }
+    }
+
+    private static float[] Blobs(int n, int d, int centers, int seed)
+    {
+        // Blob i has weight ∝ 1 / (i + 1): a few large, many small.
+        var random = new Random(seed);
+        var means = new float[centers * d];
+        for (int i = 0; i < means.Length; i++)
+            means[i] = (float)(3 * Normal(random));
+        var cumulative = new double[centers];
+        double total = 0;
+        for (int i = 0; i < centers; i++)
+            cumulative[i] = total += 1.0 / (i + 1);
+        var data = new float[(long)n * d];
+        Parallel.For(0, (n + 65535) / 65536, chunk =>
+        {
+            var r = new Random(seed * 1000 + chunk);
+            for (int row = chunk * 65536, end = Math.Min(n, row + 65536); row < end; row++)
+            {
+                int c = Array.BinarySearch(cumulative, r.NextDouble() * total);
+                c = c < 0 ? Math.Min(~c, centers - 1) : c;
+                for (int f = 0; f < d; f++)
+                    data[(long)row * d + f] = means[c * d + f] + (float)Normal(r);
+            }
+        });
+        return data;
+    }
+
+    private static double Normal(Random random) =>
+        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+}
