@@ -145,6 +145,13 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         /// </summary>
         public bool AutomaticFeatureWeights;
 
+        /// <summary>
+        /// Balanced hierarchical k-means (<see cref="KMeansOptions.Hierarchical"/>) instead of plain Lloyd; <c>null</c>, the
+        /// default, is off. For very large K (index training); the engine model reports its balance
+        /// (<see cref="KMeansModel.Balance"/>), and the zip is an ordinary KMeans model.
+        /// </summary>
+        public HierarchicalOptions? Hierarchical;
+
         /// <summary>Rows per mini-batch step (<see cref="KMeansAlgorithm.MiniBatch"/>); not <see cref="BatchSize"/>, which is the cursor's block.</summary>
         public int MiniBatchSize = MiniBatchOptions.Defaults.BatchSize;
 
@@ -163,8 +170,9 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         internal Options Clone()
         {
             var copy = (Options)MemberwiseClone();
-            // The only mutable member: a copy must not share the caller's centroid array.
+            // The mutable members: a copy must not share the caller's centroid array or hierarchical settings.
             copy.InitialCentroids = (float[]?)InitialCentroids?.Clone();
+            copy.Hierarchical = Hierarchical?.Clone();
             return copy;
         }
     }
@@ -315,6 +323,7 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             Algorithm = o.Algorithm,
             MissingFeatures = o.MissingFeatures,
             AutomaticFeatureWeights = o.AutomaticFeatureWeights,
+            Hierarchical = o.Hierarchical?.Clone(),
             MiniBatch = MiniBatchSettings(o),
             Logger = channel is null ? null : new ChannelLogger(channel),
         };

@@ -20,6 +20,8 @@ var threadsOption = new Option<int?>("--threads") { Description = "CPU threads (
 var seedOption = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 0 };
 var pruningOption = new Option<bool>("--pruning") { Description = "Skip provably useless distance work (CPU)." };
 var cosineOption = new Option<bool>("--cosine") { Description = "Cluster by cosine distance (spherical k-means)." };
+var hierarchicalOption = new Option<bool>("--hierarchical") { Description = "Balanced hierarchical k-means (for very large K): √K mesoclusters, then balancing rounds." };
+var balanceOption = new Option<double>("--balance") { Description = "With --hierarchical: the largest cluster's weight allowed, relative to the mean.", DefaultValueFactory = _ => HierarchicalOptions.Defaults.BalanceTolerance };
 var saveOption = new Option<FileInfo?>("--save") { Description = "Write the model to this file." };
 var centroidsOption = new Option<FileInfo?>("--centroids") { Description = "Start from these K centroids (a file in any input format); implies --init Explicit." };
 var plotOption = new Option<DirectoryInfo?>("--plot") { Description = "Write pictures (PNG) to this folder: the data on two principal components, inertia per iteration, cluster sizes; for choose-k, the elbow." };
@@ -33,7 +35,7 @@ Option[] dataOptions = [input, dimensionOption, rowsOption, blobsOption, columns
 Option[] fitOptions = [clustersOption, iterationsOption, toleranceOption, initOption, deviceOption, threadsOption, seedOption, pruningOption, cosineOption];
 
 var fit = new Command("fit", "Fit K clusters; print progress and a summary; optionally save the model, the labels, a JSON summary and pictures.");
-foreach (var option in dataOptions.Concat(fitOptions).Concat([centroidsOption, saveOption, labelsOption, summaryOption, plotOption]))
+foreach (var option in dataOptions.Concat(fitOptions).Concat([hierarchicalOption, balanceOption, centroidsOption, saveOption, labelsOption, summaryOption, plotOption]))
     fit.Options.Add(option);
 fit.SetAction(parse => Fit(parse));
 
@@ -62,6 +64,8 @@ int Fit(ParseResult parse)
         options.Initialization = KMeansInitialization.Explicit;
         options.InitialCentroids = centroids;
     }
+    if (parse.GetValue(hierarchicalOption))
+        options.Hierarchical = new HierarchicalOptions { BalanceTolerance = parse.GetValue(balanceOption) };
     using var cancel = CancelOnCtrlC();
     // In a terminal, a live display (a bar per phase, then a table); otherwise, as when the output is piped or
     // redirected, plain lines.
@@ -101,6 +105,9 @@ int Fit(ParseResult parse)
         ("Iterations", $"{model.Iterations} ({(model.Converged ? "converged" : "iteration limit")}), {stepMs:F1} ms per iteration"),
         ("Inertia", $"{model.Inertia:G9} (under the final centroids, after the last update)"),
         ("Re-seeded", $"{model.EmptyClustersReseeded} empty cluster(s)"),
+        ("Balance", model.Balance is { } b
+            ? $"largest / mean {b.ImbalanceAfterBalancing:F2} ({b.ImbalanceBeforeBalancing:F2} before {b.BalancingRounds} balancing rounds; {b.MesoClusters} mesoclusters)"
+            : $"largest / mean {sizes.Max() / ((double)labels.Length / model.NumberOfClusters):F2}"),
         ("Total time", $"{clock.Elapsed.TotalSeconds:F2} s"),
     };
     PrintSummary(summary, live);
@@ -128,7 +135,8 @@ int Fit(ParseResult parse)
                 Input: parse.GetValue(input)?.FullName, Rows: labels.Length, Dimension: dimension, Backend: model.TrainedOn,
                 NumberOfClusters: model.NumberOfClusters, ClusterSizes: sizes, Iterations: model.Iterations, Converged: model.Converged,
                 Inertia: model.Inertia, EmptyClustersReseeded: model.EmptyClustersReseeded, Seconds: clock.Elapsed.TotalSeconds,
-                InertiaHistory: model.InertiaHistory.ToArray(), Model: parse.GetValue(saveOption)?.FullName);
+                InertiaHistory: model.InertiaHistory.ToArray(), Model: parse.GetValue(saveOption)?.FullName,
+                Imbalance: sizes.Max() / ((double)labels.Length / model.NumberOfClusters));
             File.WriteAllText(summaryFile.FullName, JsonSerializer.Serialize(json, SummaryJson.Default.FitSummary));
             Console.WriteLine($"Summary        {summaryFile.FullName}");
         }

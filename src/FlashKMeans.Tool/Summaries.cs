@@ -5,7 +5,7 @@ namespace FlashKMeans.Tool;
 /// <summary>What <c>fit --summary</c> writes: the input, the backend, the result and its timing.</summary>
 internal sealed record FitSummary(
     string? Input, long Rows, int Dimension, string Backend, int NumberOfClusters, long[] ClusterSizes, int Iterations, bool Converged,
-    double Inertia, long EmptyClustersReseeded, double Seconds, double[] InertiaHistory, string? Model);
+    double Inertia, long EmptyClustersReseeded, double Seconds, double[] InertiaHistory, string? Model, double Imbalance);
 
 /// <summary>One K of a <c>choose-k</c> sweep.</summary>
 internal sealed record ChooseKScore(int NumberOfClusters, double Inertia, double DaviesBouldin, double CalinskiHarabasz, double Silhouette);

@@ -318,4 +318,15 @@ public sealed class CliTests
             File.Delete(file);
         }
     }
+
+    [TestMethod]
+    public void Hierarchical_fits_report_their_balance()
+    {
+        var (code, output, errors) = Run("fit", "--rows", "20000", "--dimension", "4", "--clusters", "16", "--blobs", "5", "--device", "Cpu", "--hierarchical", "--balance", "1.4");
+        Assert.AreEqual(0, code, errors);
+        var line = output.Split('\n').Single(l => l.StartsWith("Balance", StringComparison.Ordinal));
+        StringAssert.Contains(line, "4 mesoclusters");
+        double after = double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[4], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.IsTrue(after <= 1.4, line);
+    }
 }

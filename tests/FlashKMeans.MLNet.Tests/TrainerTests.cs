@@ -40,6 +40,28 @@ public sealed class TrainerTests
     }
 
     [TestMethod]
+    public void HierarchicalOptionBalancesTheClustersAndTransformAgreesWithTheEngine()
+    {
+        // 40 blobs, one of them holding half the rows: plain Lloyd gives it few clusters for its weight.
+        var (small, _) = Blobs.Make(4000, D, centers: 40, spread: 30, seed: 3);
+        var (dense, _) = Blobs.Make(4000, D, centers: 1, spread: 0, seed: 4);
+        var rows = small.Concat(dense.Select(v => v * 0.5f)).ToArray();
+        var ml = new MLContext(seed: 1);
+        var options = new GpuKMeansTrainer.Options
+        {
+            NumberOfClusters = 48, Device = ComputeDevice.Cpu, Seed = 2, Hierarchical = new HierarchicalOptions { BalanceTolerance = 1.5 },
+        };
+        var model = ml.Clustering.Trainers.FlashKMeans(options).Fit(new TestDataView(rows, D));
+        var balance = model.EngineModel.Balance!;
+        Assert.IsTrue(balance.ImbalanceAfterBalancing <= 1.5, $"imbalance {balance.ImbalanceAfterBalancing:F2}");
+        var keys = Read.Keys(model.Transform(new TestDataView(rows, D)));
+        var engine = model.EngineModel.Predict(rows, D);
+        CollectionAssert.AreEqual(engine.Select(l => (uint)(l + 1)).ToArray(), keys.ToArray(), "PredictedLabel is the engine's label + 1");
+        var sizes = engine.GroupBy(l => l).Select(g => g.Count()).ToArray();
+        Assert.AreEqual(sizes.Max() / (rows.Length / D / 48.0), balance.ImbalanceAfterBalancing, 1e-9);
+    }
+
+    [TestMethod]
     public void OptionsOverloadPassesSettingsThrough()
     {
         var ml = new MLContext();
