@@ -351,41 +351,10 @@ internal static class FusedAssignKernel
             a70 = TOps.MultiplyAdd(b, c0, a70); a71 = TOps.MultiplyAdd(b, c1, a71);
         }
 
-        int base0 = panelIndex * w, base1 = base0 + w;
-        TVec n0 = TOps.Load(ref c.Norms[base0]), n1 = TOps.Load(ref c.Norms[base1]);
-        if (TEpilogue.KeepsMinimum)
-        {
-            TVec i0 = TOps.Load(ref c.Indices[base0]), i1 = TOps.Load(ref c.Indices[base1]);
-            // Panel 0 before panel 1 and strict '<': among equal distances the lower index survives.
-            KeepMinimum<TOps, TVec>(a00, n0, i0, ref best, ref bestIndex, 0);
-            KeepMinimum<TOps, TVec>(a01, n1, i1, ref best, ref bestIndex, 0);
-            KeepMinimum<TOps, TVec>(a10, n0, i0, ref best, ref bestIndex, w);
-            KeepMinimum<TOps, TVec>(a11, n1, i1, ref best, ref bestIndex, w);
-            KeepMinimum<TOps, TVec>(a20, n0, i0, ref best, ref bestIndex, 2 * w);
-            KeepMinimum<TOps, TVec>(a21, n1, i1, ref best, ref bestIndex, 2 * w);
-            KeepMinimum<TOps, TVec>(a30, n0, i0, ref best, ref bestIndex, 3 * w);
-            KeepMinimum<TOps, TVec>(a31, n1, i1, ref best, ref bestIndex, 3 * w);
-            KeepMinimum<TOps, TVec>(a40, n0, i0, ref best, ref bestIndex, 4 * w);
-            KeepMinimum<TOps, TVec>(a41, n1, i1, ref best, ref bestIndex, 4 * w);
-            KeepMinimum<TOps, TVec>(a50, n0, i0, ref best, ref bestIndex, 5 * w);
-            KeepMinimum<TOps, TVec>(a51, n1, i1, ref best, ref bestIndex, 5 * w);
-            KeepMinimum<TOps, TVec>(a60, n0, i0, ref best, ref bestIndex, 6 * w);
-            KeepMinimum<TOps, TVec>(a61, n1, i1, ref best, ref bestIndex, 6 * w);
-            KeepMinimum<TOps, TVec>(a70, n0, i0, ref best, ref bestIndex, 7 * w);
-            KeepMinimum<TOps, TVec>(a71, n1, i1, ref best, ref bestIndex, 7 * w);
-        }
-        else
-        {
-            int k = c.Count;
-            if (liveRows > 0) { WriteDistances<TOps, TVec>(a00, n0, base0, k, rowNorms[0], output, firstRow, lanes); WriteDistances<TOps, TVec>(a01, n1, base1, k, rowNorms[0], output, firstRow, lanes); }
-            if (liveRows > 1) { WriteDistances<TOps, TVec>(a10, n0, base0, k, rowNorms[1], output, firstRow + 1, lanes); WriteDistances<TOps, TVec>(a11, n1, base1, k, rowNorms[1], output, firstRow + 1, lanes); }
-            if (liveRows > 2) { WriteDistances<TOps, TVec>(a20, n0, base0, k, rowNorms[2], output, firstRow + 2, lanes); WriteDistances<TOps, TVec>(a21, n1, base1, k, rowNorms[2], output, firstRow + 2, lanes); }
-            if (liveRows > 3) { WriteDistances<TOps, TVec>(a30, n0, base0, k, rowNorms[3], output, firstRow + 3, lanes); WriteDistances<TOps, TVec>(a31, n1, base1, k, rowNorms[3], output, firstRow + 3, lanes); }
-            if (liveRows > 4) { WriteDistances<TOps, TVec>(a40, n0, base0, k, rowNorms[4], output, firstRow + 4, lanes); WriteDistances<TOps, TVec>(a41, n1, base1, k, rowNorms[4], output, firstRow + 4, lanes); }
-            if (liveRows > 5) { WriteDistances<TOps, TVec>(a50, n0, base0, k, rowNorms[5], output, firstRow + 5, lanes); WriteDistances<TOps, TVec>(a51, n1, base1, k, rowNorms[5], output, firstRow + 5, lanes); }
-            if (liveRows > 6) { WriteDistances<TOps, TVec>(a60, n0, base0, k, rowNorms[6], output, firstRow + 6, lanes); WriteDistances<TOps, TVec>(a61, n1, base1, k, rowNorms[6], output, firstRow + 6, lanes); }
-            if (liveRows > 7) { WriteDistances<TOps, TVec>(a70, n0, base0, k, rowNorms[7], output, firstRow + 7, lanes); WriteDistances<TOps, TVec>(a71, n1, base1, k, rowNorms[7], output, firstRow + 7, lanes); }
-        }
+        // Rows 0–3, then 4–7: each row's panel 0 before its panel 1, so among equal distances the lower index survives.
+        Epilogue4<TOps, TVec, TEpilogue>(a00, a01, a10, a11, a20, a21, a30, a31, c, panelIndex, liveRows, ref best, ref bestIndex, rowNorms, output, firstRow, lanes);
+        Epilogue4<TOps, TVec, TEpilogue>(a40, a41, a50, a51, a60, a61, a70, a71, c, panelIndex, liveRows - 4,
+            ref Unsafe.Add(ref best, 4 * w), ref Unsafe.Add(ref bestIndex, 4 * w), rowNorms.Slice(4), output, firstRow + 4, lanes);
     }
 
     /// <summary><see cref="Micro{TOps, TVec, TEpilogue}"/> for 4 rows, whose accumulators fit 16 vector registers.</summary>
@@ -416,6 +385,22 @@ internal static class FusedAssignKernel
             a30 = TOps.MultiplyAdd(b, c0, a30); a31 = TOps.MultiplyAdd(b, c1, a31);
         }
 
+        Epilogue4<TOps, TVec, TEpilogue>(a00, a01, a10, a11, a20, a21, a30, a31, c, panelIndex, liveRows, ref best, ref bestIndex, rowNorms, output, firstRow, lanes);
+    }
+
+    /// <summary>
+    /// Four rows' products with two panels (row r's in a_r0 and a_r1) into the running minima (assignment) or the
+    /// distance rows (all distances).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Epilogue4<TOps, TVec, TEpilogue>(TVec a00, TVec a01, TVec a10, TVec a11, TVec a20, TVec a21, TVec a30, TVec a31,
+        PackedCentroids c, int panelIndex, int liveRows, ref float best, ref float bestIndex, ReadOnlySpan<float> rowNorms, Span<float> output,
+        int firstRow, Span<float> lanes)
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : struct
+        where TEpilogue : struct, IEpilogue
+    {
+        int w = TOps.Count;
         int base0 = panelIndex * w, base1 = base0 + w;
         TVec n0 = TOps.Load(ref c.Norms[base0]), n1 = TOps.Load(ref c.Norms[base1]);
         if (TEpilogue.KeepsMinimum)
