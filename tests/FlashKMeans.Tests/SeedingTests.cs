@@ -158,4 +158,30 @@ public sealed class WeightedSeedingTests
             Assert.IsTrue(allowed.Contains(string.Join(",", model.GetCentroid(0).ToArray())), $"seed {seed}: the first seed weighs nothing");
         }
     }
+
+    [TestMethod]
+    [DoNotParallelize]
+    public void A_long_host_reduction_is_announced_and_a_short_one_is_not()
+    {
+        var data = TestData.Blobs(4000, 8, centers: 20, spread: 10, seed: 2);
+        List<string> Warnings()
+        {
+            var log = new ListLogger();
+            new KMeans(new KMeansOptions { NumberOfClusters = 20, Device = ComputeDevice.Cpu, MaximumNumberOfIterations = 1, Logger = log }).Fit(data, 8);
+            return log.Messages.Where(m => m.Contains("k-means++ on the host", StringComparison.Ordinal)).ToList();
+        }
+        Assert.AreEqual(0, Warnings().Count, "a reduction of a few hundred candidates is quick");
+        double saved = FlashKMeans.Engine.KMeansParallelSeeding.HostReductionWarningFlops;
+        FlashKMeans.Engine.KMeansParallelSeeding.HostReductionWarningFlops = 1;
+        try
+        {
+            var warning = Warnings().Single();
+            StringAssert.Contains(warning, "K = 20");
+            StringAssert.Contains(warning, "Hierarchical");
+        }
+        finally
+        {
+            FlashKMeans.Engine.KMeansParallelSeeding.HostReductionWarningFlops = saved;
+        }
+    }
 }

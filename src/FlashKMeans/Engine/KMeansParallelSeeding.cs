@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using FlashKMeans.Backends;
 using FlashKMeans.Cpu;
 using FlashKMeans.Data;
@@ -66,9 +67,27 @@ internal static class KMeansParallelSeeding
         var summary = DataValidator.Scan(source, cancellationToken);
         // The reduction is k-means++ over the candidates; at large K it costs more than the rounds, and runs where the fit does.
         using var reduction = (binding as ISeedReductionHost)?.TryBindCandidates(source, summary, k, cancellationToken)
-            ?? new CpuDataBinding(source, summary, k, options.EffectiveThreads, usePruning: false, seedPruning: options.SeedPruning);
+            ?? HostReduction(source, summary, k, options);
         progress?.Report(roundsShare);
         return KMeansPlusPlusSeeding.Run(reduction, k, options.KMeansPlusPlusTrials, CounterRandom.Derive(seed, 0xC0FFEE), cancellationToken,
             progress?.Part(roundsShare, 1));
+    }
+
+    /// <summary>Host reductions above this many flops (about minutes on a few cores) are announced with a warning.</summary>
+    internal static double HostReductionWarningFlops { get; set; } = 1e13;
+
+    /// <summary>
+    /// The reduction on the host, with a warning where it will take long: about 2·candidates·K·d·trials flops, which at
+    /// K = 65,536 (650,000 candidates) is hours on a few cores.
+    /// </summary>
+    private static CpuDataBinding HostReduction(InMemoryBatchSource source, DataSummary summary, int k, KMeansOptions options)
+    {
+        double flops = 2.0 * summary.RowCount * k * source.Dimension * (options.KMeansPlusPlusTrials ?? KMeansPlusPlusSeeding.DefaultTrials(k));
+        if (flops > HostReductionWarningFlops)
+            options.Logger?.LogWarning(
+                "FlashKMeans: k-means‖ reduces {Candidates} candidates to K = {K} by k-means++ on the host, about {Flops:G2} flops " +
+                "(minutes to hours). Hierarchical (KMeansOptions.Hierarchical) or RandomRows seeding avoid it at this K.",
+                summary.RowCount, k, flops);
+        return new CpuDataBinding(source, summary, k, options.EffectiveThreads, usePruning: false, seedPruning: options.SeedPruning);
     }
 }

@@ -9,11 +9,14 @@ namespace FlashKMeans.Engine;
 /// </summary>
 internal static class KMeansPlusPlusSeeding
 {
+    /// <summary>Candidates drawn per step when none are set: 2 + ln K, as scikit-learn's greedy k-means++.</summary>
+    public static int DefaultTrials(int k) => 2 + (int)Math.Log(k);
+
     public static float[] Run(IKMeansDataBinding binding, int k, int? trials, ulong seed, CancellationToken cancellationToken,
         SeedingProgress? progress = null)
     {
         int d = binding.Dimension;
-        int tries = trials ?? 2 + (int)Math.Log(k);
+        int tries = trials ?? DefaultTrials(k);
         var centroids = new float[k * d];
         ulong counter = 0;
 
