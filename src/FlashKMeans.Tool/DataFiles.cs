@@ -3,24 +3,37 @@ using System.Text;
 
 namespace FlashKMeans.Tool;
 
-/// <summary>Reads the tool's input formats: CSV, Parquet, raw float32 rows, and NumPy .npy (float32, C order).</summary>
+/// <summary>Opens the tool's input formats: CSV, Parquet, raw float32 rows and NumPy .npy (float32 or float16, C order).</summary>
 internal static class DataFiles
 {
     /// <param name="path">The file.</param>
     /// <param name="dimension">Features per row of a raw file.</param>
     /// <param name="columns">For CSV and Parquet: the columns to read, by name or 1-based number; null reads them all (Parquet: every numeric column).</param>
-    public static (float[] Data, int Dimension) Read(string path, int? dimension, IReadOnlyList<string>? columns = null)
+    public static ToolInput Open(string path, int? dimension, IReadOnlyList<string>? columns = null)
     {
         string extension = Path.GetExtension(path).ToLowerInvariant();
         if (columns is not null && extension is not (".csv" or ".txt" or ".parquet"))
             throw new ArgumentException($"{path}: --columns applies to CSV and Parquet files.");
-        return extension switch
+        switch (extension)
         {
-            ".csv" or ".txt" => ReadCsv(path, columns),
-            ".npy" => ReadNpy(path),
-            ".parquet" => ParquetFiles.Read(path, columns, Select),
-            _ => ReadRaw(path, dimension ?? throw new ArgumentException($"{path}: raw float32 files need --dimension."))
-        };
+            case ".csv" or ".txt":
+            {
+                var (data, d) = ReadCsv(path, columns);
+                return ToolInput.InMemory(data, d);
+            }
+            case ".parquet":
+            {
+                var (data, d) = ParquetFiles.Read(path, columns, Select);
+                return ToolInput.InMemory(data, d);
+            }
+            case ".npy":
+                return ToolInput.Mapped(FlashKMeans.Data.MemoryMappedBatchSource.OpenNpy(path));
+            default:
+                if (!File.Exists(path))
+                    throw new FileNotFoundException($"Could not find file '{path}'.", path);
+                return ToolInput.Mapped(FlashKMeans.Data.MemoryMappedBatchSource.OpenRaw(path,
+                    dimension ?? throw new ArgumentException($"{path}: raw float32 files need --dimension.")));
+        }
     }
 
     private static (float[], int) ReadCsv(string path, IReadOnlyList<string>? columns)
@@ -76,51 +89,5 @@ internal static class DataFiles
                 ? $"{path}: column '{column}' is not a number from 1, and the file has no header to name it."
                 : $"{path}: no column '{column}'; the header has {string.Join(", ", header)}.");
         }).ToArray();
-    }
-
-    private static (float[], int) ReadRaw(string path, int dimension)
-    {
-        using var stream = File.OpenRead(path);
-        if (stream.Length % (4L * dimension) != 0)
-            throw new InvalidDataException($"{path}: {stream.Length} bytes is not a whole number of {dimension}-float rows.");
-        var data = new float[stream.Length / 4];
-        ReadInto(stream, data, path);
-        return (data, dimension);
-    }
-
-    /// <summary>Fills <paramref name="data"/> from the stream's bytes directly: the file is never held twice.</summary>
-    private static void ReadInto(Stream stream, float[] data, string path)
-    {
-        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan());
-        while (!bytes.IsEmpty)
-        {
-            int read = stream.Read(bytes);
-            if (read == 0)
-                throw new InvalidDataException($"{path}: truncated data.");
-            bytes = bytes[read..];
-        }
-    }
-
-    private static (float[], int) ReadNpy(string path)
-    {
-        using var stream = File.OpenRead(path);
-        using var reader = new BinaryReader(stream);
-        // The magic string is the byte 0x93 then "NUMPY" (a "\x93" escape in a UTF-8 literal would be two bytes).
-        if (!reader.ReadBytes(6).AsSpan().SequenceEqual(new byte[] { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y' }))
-            throw new InvalidDataException($"{path}: not a .npy file.");
-        byte major = reader.ReadByte();
-        reader.ReadByte();
-        int headerLength = major == 1 ? reader.ReadUInt16() : (int)reader.ReadUInt32();
-        string header = Encoding.Latin1.GetString(reader.ReadBytes(headerLength));
-        if (!header.Contains("'<f4'") || header.Contains("'fortran_order': True"))
-            throw new InvalidDataException($"{path}: only little-endian float32 arrays in C order are supported ({header.Trim()}).");
-        int open = header.IndexOf('(', header.IndexOf("'shape'", StringComparison.Ordinal));
-        var dims = header[(open + 1)..header.IndexOf(')', open)]
-            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(long.Parse).ToArray();
-        if (dims.Length != 2)
-            throw new InvalidDataException($"{path}: expected a 2-D array, found shape ({string.Join(", ", dims)}).");
-        var data = new float[dims[0] * dims[1]];
-        ReadInto(stream, data, path);
-        return (data, (int)dims[1]);
     }
 }

@@ -9,25 +9,33 @@ namespace FlashKMeans.Tool;
 /// </summary>
 internal static class Plots
 {
-    private const int Width = 900, Height = 600, SampleRows = 5000;
+    private const int Width = 900, Height = 600;
+
+    /// <summary>Rows drawn for the projection (and its principal axes).</summary>
+    public const int SampleRows = 5000;
 
     /// <summary>Writes projection.png, inertia.png and sizes.png; returns their paths.</summary>
-    public static string[] Fit(string folder, float[] data, int dimension, KMeansModel model, int[] labels)
+    /// <param name="folder">Where the pictures go.</param>
+    /// <param name="sample">A seeded sample of the rows (<see cref="SampleRows"/> at most), row-major.</param>
+    /// <param name="sampleLabels">Their clusters.</param>
+    /// <param name="rows">Rows in all.</param>
+    /// <param name="dimension">d.</param>
+    /// <param name="model">The model.</param>
+    /// <param name="clusterSizes">Rows per cluster, over all rows.</param>
+    public static string[] Fit(string folder, float[] sample, int[] sampleLabels, long rows, int dimension, KMeansModel model, long[] clusterSizes)
     {
         Directory.CreateDirectory(folder);
-        int n = data.Length / dimension, k = model.NumberOfClusters;
+        int k = model.NumberOfClusters;
         var paths = new List<string>();
 
-        // Projection: a seeded sample of rows onto the top two principal components of the whole data.
-        var (mean, axes) = PrincipalAxes(data, dimension, 2);
-        var random = new Random(0);
-        var sample = n <= SampleRows ? Enumerable.Range(0, n).ToArray() : Enumerable.Range(0, SampleRows).Select(_ => random.Next(n)).ToArray();
+        // Projection: the sample onto the top two principal components of the sample.
+        var (mean, axes) = PrincipalAxes(sample, dimension, 2);
         var plot = new ScottPlot.Plot();
         var palette = new ScottPlot.Palettes.Category20();
-        foreach (var group in sample.GroupBy(r => labels[r]))
+        foreach (var group in Enumerable.Range(0, sampleLabels.Length).GroupBy(r => sampleLabels[r]))
         {
-            var xs = group.Select(r => Project(data.AsSpan(r * dimension, dimension), mean, axes[0])).ToArray();
-            var ys = group.Select(r => Project(data.AsSpan(r * dimension, dimension), mean, axes[1])).ToArray();
+            var xs = group.Select(r => Project(sample.AsSpan(r * dimension, dimension), mean, axes[0])).ToArray();
+            var ys = group.Select(r => Project(sample.AsSpan(r * dimension, dimension), mean, axes[1])).ToArray();
             var points = plot.Add.ScatterPoints(xs, ys, palette.GetColor(group.Key));
             points.MarkerSize = 3;
         }
@@ -37,7 +45,7 @@ internal static class Plots
         var marks = plot.Add.ScatterPoints(cx, cy, ScottPlot.Colors.Black);
         marks.MarkerShape = ScottPlot.MarkerShape.Cross;
         marks.MarkerSize = 12;
-        plot.Title($"{n:N0} rows × {dimension} on their first two principal components ({Math.Min(n, SampleRows):N0} shown), K = {k}");
+        plot.Title($"{rows:N0} rows × {dimension} on their first two principal components ({sampleLabels.Length:N0} shown), K = {k}");
         plot.XLabel("component 1");
         plot.YLabel("component 2");
         paths.Add(Save(plot, folder, "projection.png"));
@@ -51,10 +59,7 @@ internal static class Plots
         paths.Add(Save(inertia, folder, "inertia.png"));
 
         var sizes = new ScottPlot.Plot();
-        var counts = new double[k];
-        foreach (int label in labels)
-            counts[label]++;
-        sizes.Add.Bars(counts);
+        sizes.Add.Bars(clusterSizes.Select(c => (double)c).ToArray());
         sizes.Title("Rows per cluster");
         sizes.XLabel("cluster");
         sizes.YLabel("rows");

@@ -56,8 +56,13 @@ var root = new RootCommand("flashkmeans: exact k-means on the CPU or an NVIDIA G
 
 int Fit(ParseResult parse)
 {
-    if (!TryReadData(parse, out var data, out int dimension) || !TryReadCentroids(parse, dimension, out var centroids))
+    if (!TryOpenData(parse, out var rowsIn) || !TryReadCentroids(parse, rowsIn.Dimension, out var centroids))
+    {
+        rowsIn?.Dispose();
         return 2;
+    }
+    using var data = rowsIn;
+    int dimension = data.Dimension;
     var options = FitOptions(parse, centroids is null ? parse.GetValue(clustersOption) : centroids.Length / dimension);
     if (centroids is not null)
     {
@@ -77,11 +82,11 @@ int Fit(ParseResult parse)
         if (live)
         {
             options.Logger = null;  // log lines would tear the live display; the table names the backend
-            model = LiveFit(options, data, dimension, cancel.Token);
+            model = LiveFit(options, data.Source, cancel.Token);
         }
         else
         {
-            model = new KMeans(options).Fit(data, dimension, default, PlainProgress(), cancel.Token);
+            model = new KMeans(options).Fit(data.Source, PlainProgress(), cancel.Token);
         }
     }
     catch (Exception error) when (error is ArgumentException or NotSupportedException or InvalidDataException or OperationCanceledException)
@@ -91,9 +96,9 @@ int Fit(ParseResult parse)
     }
     clock.Stop();
 
-    var labels = new int[data.Length / dimension];
+    var labels = new int[checked((int)data.Rows)];
     var distances = new float[labels.Length];
-    model.Predict(new FlashKMeans.Data.InMemoryBatchSource(data, dimension), labels, distances);
+    model.Predict(data.Source, labels, distances, options.Device, cancel.Token);
     var sizes = new long[model.NumberOfClusters];
     foreach (int label in labels)
         sizes[label]++;
@@ -115,7 +120,8 @@ int Fit(ParseResult parse)
     {
         if (parse.GetValue(plotOption) is { } plotFolder)
         {
-            foreach (string picture in Plots.Fit(plotFolder.FullName, data, dimension, model, labels))
+            var (rows, sample) = data.Sample(Plots.SampleRows, seed: 0);
+            foreach (string picture in Plots.Fit(plotFolder.FullName, sample, rows.Select(r => labels[r]).ToArray(), data.Rows, dimension, model, sizes))
                 Console.WriteLine($"Picture        {picture}");
         }
         if (parse.GetValue(saveOption) is { } save)
@@ -164,19 +170,21 @@ int Predict(ParseResult parse)
         Console.Error.WriteLine("error: predict needs the rows to label: give them with --input FILE.");
         return 2;
     }
-    if (!TryReadData(parse, out var data, out int dimension, quiet: parse.GetValue(outputOption) is null))
+    if (!TryOpenData(parse, out var rowsIn, quiet: parse.GetValue(outputOption) is null))
         return 2;
+    using var data = rowsIn;
+    int dimension = data.Dimension;
     if (dimension != model.Dimension)
     {
         Console.Error.WriteLine($"error: the model has {model.Dimension} features; the input has {dimension}.");
         return 2;
     }
-    var labels = new int[data.Length / dimension];
+    var labels = new int[checked((int)data.Rows)];
     var distances = new float[labels.Length];
     try
     {
         using var cancel = CancelOnCtrlC();
-        model.Predict(new FlashKMeans.Data.InMemoryBatchSource(data, dimension), labels, distances, parse.GetValue(deviceOption), cancel.Token);
+        model.Predict(data.Source, labels, distances, parse.GetValue(deviceOption), cancel.Token);
         if (parse.GetValue(outputOption) is { } output)
         {
             using (var writer = new StreamWriter(output.FullName))
@@ -204,8 +212,12 @@ int ChooseK(ParseResult parse)
         Console.Error.WriteLine($"error: --range takes MIN:MAX, such as 2:20, not '{range}'.");
         return 2;
     }
-    if (!TryReadData(parse, out var data, out int dimension))
+    if (!TryOpenData(parse, out var opened))
         return 2;
+    // The sweep scores every K on the rows in memory (its silhouette samples them): a mapped file is read in once.
+    using var _ = opened;
+    var data = opened.ToArray();
+    int dimension = opened.Dimension;
     var options = FitOptions(parse, minimum);
     options.Logger = null;
     FlashKMeans.Selection.ClusterCountReport report;
@@ -269,23 +281,23 @@ static KMeansOptions FitOptions(ParseResult parse, int clusters) => new()
     Logger = new ConsoleLogger(),
 };
 
-bool TryReadData(ParseResult parse, out float[] data, out int dimension, bool quiet = false)
+bool TryOpenData(ParseResult parse, out ToolInput data, bool quiet = false)
 {
     try
     {
         if (parse.GetValue(input) is { } file)
         {
             var columns = parse.GetValue(columnsOption)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-            (data, dimension) = DataFiles.Read(file.FullName, parse.GetValue(dimensionOption), columns);
+            data = DataFiles.Open(file.FullName, parse.GetValue(dimensionOption), columns);
             if (!quiet)
-                Console.WriteLine($"Read {data.Length / dimension:N0} rows × {dimension} from {file.Name}.");
+                Console.WriteLine($"Read {data.Rows:N0} rows × {data.Dimension} from {file.Name}.");
         }
         else
         {
-            dimension = parse.GetValue(dimensionOption) ?? 16;
+            int dimension = parse.GetValue(dimensionOption) ?? 16;
             int rows = parse.GetValue(rowsOption);
             int centers = parse.GetValue(blobsOption) ?? (parse.CommandResult.Command.Options.Contains(clustersOption) ? Math.Max(2, parse.GetValue(clustersOption)) : 8);
-            data = GeneratedBlobs(rows, dimension, centers, seed: parse.GetValue(seedOption));
+            data = ToolInput.InMemory(GeneratedBlobs(rows, dimension, centers, seed: parse.GetValue(seedOption)), dimension);
             if (!quiet)
                 Console.WriteLine($"Generated {rows:N0} rows × {dimension} of Gaussian blobs.");
         }
@@ -295,8 +307,7 @@ bool TryReadData(ParseResult parse, out float[] data, out int dimension, bool qu
     {
         // A bad argument or file: one line that names it, exit code 2.
         Fail(error);
-        data = [];
-        dimension = 0;
+        data = null!;
         return false;
     }
 }
@@ -308,10 +319,10 @@ bool TryReadCentroids(ParseResult parse, int dimension, out float[]? centroids)
     {
         if (parse.GetValue(centroidsOption) is { } centroidFile)
         {
-            int centroidDimension;
-            (centroids, centroidDimension) = DataFiles.Read(centroidFile.FullName, dimension);
-            if (centroidDimension != dimension)
-                throw new InvalidDataException($"{centroidFile.Name}: centroids have {centroidDimension} features, the data {dimension}.");
+            using var file = DataFiles.Open(centroidFile.FullName, dimension);
+            if (file.Dimension != dimension)
+                throw new InvalidDataException($"{centroidFile.Name}: centroids have {file.Dimension} features, the data {dimension}.");
+            centroids = file.ToArray();
         }
         else if (parse.GetValue(initOption) == KMeansInitialization.Explicit)
         {
@@ -329,7 +340,7 @@ bool TryReadCentroids(ParseResult parse, int dimension, out float[]? centroids)
 return root.Parse(args).Invoke();
 
 // The fit under a live display: a bar for the seeding, then one for the iterations with the inertia and its change.
-static KMeansModel LiveFit(KMeansOptions options, float[] data, int dimension, CancellationToken cancellationToken)
+static KMeansModel LiveFit(KMeansOptions options, FlashKMeans.Data.IBatchSource data, CancellationToken cancellationToken)
 {
     KMeansModel model = null!;
     Spectre.Console.AnsiConsole.Progress()
@@ -352,7 +363,7 @@ static KMeansModel LiveFit(KMeansOptions options, float[] data, int dimension, C
                 string change = double.IsNaN(p.RelativeChange) ? "" : $", change {p.RelativeChange:G3}";
                 iterations.Description = $"Iterations (inertia {p.Inertia:G6}{change})";
             });
-            model = new KMeans(options).Fit(data, dimension, default, progress, cancellationToken);
+            model = new KMeans(options).Fit(data, progress, cancellationToken);
             seeding.Value = 1;
             iterations.Value = iterations.MaxValue;
         });
