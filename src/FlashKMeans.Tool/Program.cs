@@ -22,6 +22,8 @@ var pruningOption = new Option<bool>("--pruning") { Description = "Skip provably
 var cosineOption = new Option<bool>("--cosine") { Description = "Cluster by cosine distance (spherical k-means)." };
 var hierarchicalOption = new Option<bool>("--hierarchical") { Description = "Balanced hierarchical k-means (for very large K): √K mesoclusters, then balancing rounds." };
 var balanceOption = new Option<double>("--balance") { Description = "With --hierarchical: the largest cluster's weight allowed, relative to the mean.", DefaultValueFactory = _ => HierarchicalOptions.Defaults.BalanceTolerance };
+var minSizeOption = new Option<int?>("--min-size") { Description = "Every cluster holds at least this many rows, exactly met (size-constrained k-means; rows in memory)." };
+var maxSizeOption = new Option<int?>("--max-size") { Description = "Every cluster holds at most this many rows, exactly met (size-constrained k-means; rows in memory)." };
 var saveOption = new Option<FileInfo?>("--save") { Description = "Write the model to this file." };
 var centroidsOption = new Option<FileInfo?>("--centroids") { Description = "Start from these K centroids (a file in any input format); implies --init Explicit." };
 var plotOption = new Option<DirectoryInfo?>("--plot") { Description = "Write pictures (PNG) to this folder: the data on two principal components, inertia per iteration, cluster sizes; for choose-k, the elbow." };
@@ -35,7 +37,7 @@ Option[] dataOptions = [input, dimensionOption, rowsOption, blobsOption, columns
 Option[] fitOptions = [clustersOption, iterationsOption, toleranceOption, initOption, deviceOption, threadsOption, seedOption, pruningOption, cosineOption];
 
 var fit = new Command("fit", "Fit K clusters; print progress and a summary; optionally save the model, the labels, a JSON summary and pictures.");
-foreach (var option in dataOptions.Concat(fitOptions).Concat([hierarchicalOption, balanceOption, centroidsOption, saveOption, labelsOption, summaryOption, plotOption]))
+foreach (var option in dataOptions.Concat(fitOptions).Concat([hierarchicalOption, balanceOption, minSizeOption, maxSizeOption, centroidsOption, saveOption, labelsOption, summaryOption, plotOption]))
     fit.Options.Add(option);
 fit.SetAction(parse => Fit(parse));
 
@@ -77,9 +79,18 @@ int Fit(ParseResult parse)
     bool live = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
     var clock = Stopwatch.StartNew();
     KMeansModel model;
+    int[]? constrainedLabels = null;
     try
     {
-        if (live)
+        if (parse.GetValue(minSizeOption) is not null || parse.GetValue(maxSizeOption) is not null)
+        {
+            // Size limits: the labels of the fit meet them, so they are the ones reported and written.
+            var limits = new FlashKMeans.Constrained.ClusterSizeLimits(parse.GetValue(minSizeOption) ?? 0, parse.GetValue(maxSizeOption) ?? int.MaxValue);
+            var result = FlashKMeans.Constrained.SizeConstrainedKMeans.Fit(data.ToArray(), dimension, limits, options, default, cancel.Token);
+            model = result.Model;
+            constrainedLabels = result.Labels;
+        }
+        else if (live)
         {
             options.Logger = null;  // log lines would tear the live display; the table names the backend
             model = LiveFit(options, data.Source, cancel.Token);
@@ -99,6 +110,17 @@ int Fit(ParseResult parse)
     var labels = new int[checked((int)data.Rows)];
     var distances = new float[labels.Length];
     model.Predict(data.Source, labels, distances, options.Device, cancel.Token);
+    if (constrainedLabels is not null)
+    {
+        // Each row's cluster under the limits, and its squared distance to that cluster's centroid.
+        var centroidValues = model.Centroids.ToArray();
+        var values = data.ToArray();
+        for (int r = 0; r < labels.Length; r++)
+        {
+            labels[r] = constrainedLabels[r];
+            distances[r] = (float)Enumerable.Range(0, dimension).Sum(f => Math.Pow((double)values[r * dimension + f] - centroidValues[labels[r] * dimension + f], 2));
+        }
+    }
     var sizes = new long[model.NumberOfClusters];
     foreach (int label in labels)
         sizes[label]++;
@@ -107,7 +129,7 @@ int Fit(ParseResult parse)
     {
         ("Backend", model.TrainedOn),
         ("Clusters", $"{model.NumberOfClusters} (sizes {sizes.Min():N0} to {sizes.Max():N0})"),
-        ("Iterations", $"{model.Iterations} ({(model.Converged ? "converged" : "iteration limit")}), {stepMs:F1} ms per iteration"),
+        ("Iterations", $"{model.Iterations} ({(model.Converged ? "converged" : "iteration limit")})" + (double.IsNaN(stepMs) ? "" : $", {stepMs:F1} ms per iteration")),
         ("Inertia", $"{model.Inertia:G9} (under the final centroids, after the last update)"),
         ("Re-seeded", $"{model.EmptyClustersReseeded} empty cluster(s)"),
         ("Balance", model.Balance is { } b

@@ -329,4 +329,26 @@ public sealed class CliTests
         double after = double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[4], System.Globalization.CultureInfo.InvariantCulture);
         Assert.IsTrue(after <= 1.4, line);
     }
+
+    [TestMethod]
+    public void Size_limits_are_met_by_the_written_labels()
+    {
+        string labels = Path.GetTempFileName();
+        try
+        {
+            var (code, output, errors) = Run("fit", "--rows", "3000", "--dimension", "3", "--clusters", "6", "--blobs", "2", "--device", "Cpu",
+                "--min-size", "450", "--max-size", "550", "--labels", labels);
+            Assert.AreEqual(0, code, errors);
+            var sizes = File.ReadAllLines(labels).Skip(1).GroupBy(l => l.Split(',')[0]).Select(g => g.Count()).ToArray();
+            Assert.AreEqual(6, sizes.Length);
+            Assert.IsTrue(sizes.All(s => s >= 450 && s <= 550), string.Join(",", sizes));
+            (code, _, errors) = Run("fit", "--rows", "3000", "--clusters", "6", "--max-size", "400", "--device", "Cpu");
+            Assert.AreEqual(2, code);
+            StringAssert.Contains(errors, "cannot hold 3000 rows");
+        }
+        finally
+        {
+            File.Delete(labels);
+        }
+    }
 }
