@@ -15,7 +15,7 @@ feed="$work/feed"
 # Packages built from uncommitted changes carry the last commit's version: drop ours from the global package cache,
 # before and after, so that nothing restores a stale copy.
 cache="$(dotnet nuget locals global-packages --list | sed 's/^global-packages: *//')"
-forget() { rm -rf "$cache"/flashkmeans "$cache"/flashkmeans.mlnet "$cache"/flashkmeans.mlnet.onnx "$cache"/flashkmeans.tool; }
+forget() { rm -rf "$cache"/flashkmeans "$cache"/flashkmeans.ilgpu "$cache"/flashkmeans.mlnet "$cache"/flashkmeans.mlnet.onnx "$cache"/flashkmeans.tool; }
 forget
 trap 'rm -rf "$work"; forget' EXIT
 passed=0 failed=0
@@ -23,7 +23,7 @@ report() {  # report <status> <what>
   if [ "$1" -eq 0 ]; then passed=$((passed + 1)); echo "package check: passed $2"; else failed=$((failed + 1)); echo "package check: FAILED $2"; fi
 }
 
-for project in src/FlashKMeans src/FlashKMeans.MLNet src/FlashKMeans.MLNet.Onnx src/FlashKMeans.Tool; do
+for project in src/FlashKMeans src/FlashKMeans.ILGPU src/FlashKMeans.MLNet src/FlashKMeans.MLNet.Onnx src/FlashKMeans.Tool; do
   dotnet pack "$project" -c Release -o "$feed" --nologo -v quiet || { report 1 "dotnet pack $project"; echo "$passed passed, $failed failed"; exit 1; }
 done
 version="$(ls "$feed"/FlashKMeans.*.nupkg | sed -nE "s:.*/FlashKMeans\.([0-9][^/]*)\.nupkg:\1:p")"
@@ -31,7 +31,7 @@ echo "packed version $version"
 
 # 1. Metadata.
 ok=0
-for id in FlashKMeans FlashKMeans.MLNet FlashKMeans.MLNet.Onnx FlashKMeans.Tool; do
+for id in FlashKMeans FlashKMeans.ILGPU FlashKMeans.MLNet FlashKMeans.MLNet.Onnx FlashKMeans.Tool; do
   package="$feed/$id.$version.nupkg"
   [ -f "$package" ] && [ -f "$feed/$id.$version.snupkg" ] || { echo "  $id: package or symbols missing"; ok=1; continue; }
   files="$(unzip -Z1 "$package")"

@@ -22,11 +22,26 @@ internal static class BackendSelector
                 if (TryCreateCuda(options, out var gpu, out string reason))
                     return gpu!;
                 throw new NotSupportedException($"{nameof(ComputeDevice)}.{nameof(ComputeDevice.Cuda)} was asked for but no CUDA GPU is usable: {reason}");
+            case ComputeDevice.Ilgpu when options.Distance == KMeansDistance.Manhattan || options.MissingFeatures == MissingFeatures.Ignore:
+                throw new NotSupportedException("L1 (Manhattan) fits and fits with missing features run on the CPU only; use Device = Cpu or Auto.");
+            case ComputeDevice.Ilgpu:
+                if (ExternalBackends.TryCreateIlgpu(options, gpuOnly: false, out var ilgpu, out string ilgpuReason))
+                {
+                    logger?.LogInformation("FlashKMeans: using {Backend} (ILGPU was asked for).", ilgpu!.Name);
+                    return ilgpu!;
+                }
+                throw new NotSupportedException($"{nameof(ComputeDevice)}.{nameof(ComputeDevice.Ilgpu)} was asked for but no ILGPU accelerator is usable: {ilgpuReason}");
             default:
                 if (TryCreateCuda(options, out var auto, out string why))
                 {
                     logger?.LogInformation("FlashKMeans: using {Backend} (a CUDA device is present).", auto!.Name);
                     return auto!;
+                }
+                if (options.Distance == KMeansDistance.SquaredEuclidean && options.MissingFeatures != MissingFeatures.Ignore
+                    && ExternalBackends.TryCreateIlgpu(options, gpuOnly: true, out var portable, out string portableWhy))
+                {
+                    logger?.LogInformation("FlashKMeans: using {Backend} (no CUDA GPU: {Why}; an ILGPU GPU accelerator is present).", portable!.Name, why);
+                    return portable!;
                 }
                 return Cpu(options, logger, $"no CUDA GPU: {why}");
         }

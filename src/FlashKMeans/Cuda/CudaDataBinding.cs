@@ -193,13 +193,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
     }
 
     /// <summary>The power of two 2^e with <paramref name="maxMagnitude"/> · n · 2^e &lt; 2^62, kept inside fp32's range.</summary>
-    internal static float FixedPointScale(double maxMagnitude, long n)
-    {
-        if (!(maxMagnitude > 0))
-            return 1f;
-        int e = (int)Math.Floor(62 - Math.Log2(maxMagnitude * Math.Max(n, 1))) - 1;
-        return MathF.Pow(2, Math.Clamp(e, -126, 126));
-    }
+    internal static float FixedPointScale(double maxMagnitude, long n) => FixedPointSums.Scale(maxMagnitude, n);
 
     private T Own<T>(T resource) where T : IDisposable
     {

@@ -1,0 +1,111 @@
+using FlashKMeans.Backends;
+using FlashKMeans.Cpu;
+using FlashKMeans.Data;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+
+namespace FlashKMeans.ILGPU;
+
+/// <summary>
+/// The engine on an ILGPU accelerator: its kernels (<see cref="IlgpuKernels"/>) compiled by ILGPU for an OpenCL or
+/// CUDA GPU, or run by ILGPU's CPU accelerator (how CI tests them). The Lloyd loop, seeding, convergence and the
+/// empty-cluster policy are the engine's; this backend supplies assignment, update and data movement. Scoring of new
+/// rows uses the CPU backend's scorer.
+/// </summary>
+internal sealed class IlgpuBackend : IKMeansBackend
+{
+    private readonly Context _context;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, ArrayView<int>, ArrayView<float>> _assign;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, float, float, ArrayView<long>, ArrayView<long>> _accumulate;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<int>> _lower;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>> _candidates;
+
+    private IlgpuBackend(Context context, Accelerator accelerator)
+    {
+        _context = context;
+        Accelerator = accelerator;
+        _assign = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, ArrayView<int>, ArrayView<float>>(IlgpuKernels.Assign);
+        _accumulate = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, float, float, ArrayView<long>, ArrayView<long>>(IlgpuKernels.Accumulate);
+        _lower = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<int>>(IlgpuKernels.LowerSeedDistances);
+        _candidates = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>>(IlgpuKernels.CandidateDistances);
+    }
+
+    /// <summary>The accelerator the kernels run on.</summary>
+    public Accelerator Accelerator { get; }
+
+    /// <summary>
+    /// The first GPU accelerator ILGPU finds (CUDA, then OpenCL), else, unless <paramref name="gpuOnly"/>, its CPU
+    /// accelerator; <c>null</c> and the reason where none suits.
+    /// </summary>
+    public static (IKMeansBackend? Backend, string Reason) Create(KMeansOptions options, bool gpuOnly)
+    {
+        var context = Context.Create(builder => builder.Default().EnableAlgorithms());
+        try
+        {
+            var device = context.Devices.FirstOrDefault(d => d.AcceleratorType == AcceleratorType.Cuda)
+                ?? context.Devices.FirstOrDefault(d => d.AcceleratorType == AcceleratorType.OpenCL)
+                ?? (gpuOnly ? null : context.Devices.FirstOrDefault(d => d.AcceleratorType == AcceleratorType.CPU));
+            if (device is null)
+            {
+                context.Dispose();
+                return (null, "ILGPU found no GPU accelerator");
+            }
+            return (new IlgpuBackend(context, device.CreateAccelerator(context)), "");
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public string Name => $"ilgpu ({Accelerator.AcceleratorType}: {Accelerator.Name})";
+
+    /// <inheritdoc />
+    public IKMeansDataBinding Bind(IBatchSource source, DataSummary summary, int numberOfClusters, CancellationToken cancellationToken)
+    {
+        if (summary.RowCount > int.MaxValue)
+            throw new NotSupportedException($"The ILGPU backend holds at most {int.MaxValue} rows; this source has {summary.RowCount}.");
+        return new IlgpuDataBinding(this, source, summary, numberOfClusters, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public IKMeansScorer CreateScorer(ReadOnlyMemory<float> centroids, int dimension) =>
+        new CpuScorer(centroids.Span, dimension, Environment.ProcessorCount);
+
+    internal void Assign(int n, ArrayView<float> rows, ArrayView<float> centroids, int d, int k, ArrayView<int> labels, ArrayView<float> distances)
+    {
+        if (n > 0)
+            _assign(n, rows, centroids, d, k, labels, distances);
+    }
+
+    internal void Accumulate(int n, ArrayView<float> rows, ArrayView<float> weights, ArrayView<int> labels, int d, float scale, float weightScale,
+        ArrayView<long> sums, ArrayView<long> weightSums)
+    {
+        if (n > 0)
+            _accumulate(n, rows, weights, labels, d, scale, weightScale, sums, weightSums);
+    }
+
+    internal void LowerSeedDistances(int n, ArrayView<float> rows, ArrayView<float> seeds, int d, int count, int firstSeed,
+        ArrayView<float> seedDistances, ArrayView<int> owners)
+    {
+        if (n > 0)
+            _lower(n, rows, seeds, d, count, firstSeed, seedDistances, owners);
+    }
+
+    internal void CandidateDistances(int n, ArrayView<float> rows, ArrayView<float> candidates, int d, int count, ArrayView<float> seedDistances,
+        ArrayView<float> output)
+    {
+        if (n > 0)
+            _candidates(n, rows, candidates, d, count, seedDistances, output);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Accelerator.Dispose();
+        _context.Dispose();
+    }
+}

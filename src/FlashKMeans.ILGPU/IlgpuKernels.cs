@@ -1,0 +1,97 @@
+using ILGPU;
+using ILGPU.Algorithms;
+
+namespace FlashKMeans.ILGPU;
+
+/// <summary>
+/// The ILGPU backend's kernels, written in C# and compiled by ILGPU for whichever accelerator runs them. Distances are
+/// sums of squared differences (exact to float32 wherever the data lies, no cancellation), one thread per row; sums are
+/// 64-bit fixed point (<see cref="Backends.FixedPointSums"/>), so atomics in any order give the same bits. Float32
+/// arithmetic only: some OpenCL devices have no float64.
+/// </summary>
+internal static class IlgpuKernels
+{
+    /// <summary>Each row's nearest centroid (the lower index on ties) and its squared distance.</summary>
+    public static void Assign(Index1D row, ArrayView<float> rows, ArrayView<float> centroids, int d, int k,
+        ArrayView<int> labels, ArrayView<float> distances)
+    {
+        long x = (long)row.X * d;
+        int best = 0;
+        float bestDistance = float.PositiveInfinity;
+        for (int c = 0; c < k; c++)
+        {
+            long at = (long)c * d;
+            float sum = 0;
+            for (int f = 0; f < d; f++)
+            {
+                float diff = rows[x + f] - centroids[at + f];
+                sum += diff * diff;
+            }
+            if (sum < bestDistance)
+            {
+                bestDistance = sum;
+                best = c;
+            }
+        }
+        labels[row] = best;
+        distances[row] = bestDistance;
+    }
+
+    /// <summary>Adds each row's scaled weighted features, and its scaled weight, to its cluster's fixed-point sums.</summary>
+    public static void Accumulate(Index1D row, ArrayView<float> rows, ArrayView<float> weights, ArrayView<int> labels, int d,
+        float scale, float weightScale, ArrayView<long> sums, ArrayView<long> weightSums)
+    {
+        float w = weights[row];
+        if (w == 0)
+            return;
+        int c = labels[row];
+        long x = (long)row.X * d, at = (long)c * d;
+        for (int f = 0; f < d; f++)
+            Atomic.Add(ref sums[at + f], (long)XMath.Round(rows[x + f] * w * scale));
+        Atomic.Add(ref weightSums[c], (long)XMath.Round(w * weightScale));
+    }
+
+    /// <summary>Lowers each row's distance to its nearest seed with <paramref name="count"/> new seeds (numbered from <paramref name="firstSeed"/>).</summary>
+    public static void LowerSeedDistances(Index1D row, ArrayView<float> rows, ArrayView<float> seeds, int d, int count, int firstSeed,
+        ArrayView<float> seedDistances, ArrayView<int> owners)
+    {
+        long x = (long)row.X * d;
+        float current = seedDistances[row];
+        int owner = owners[row];
+        for (int s = 0; s < count; s++)
+        {
+            long at = (long)s * d;
+            float sum = 0;
+            for (int f = 0; f < d; f++)
+            {
+                float diff = rows[x + f] - seeds[at + f];
+                sum += diff * diff;
+            }
+            if (sum < current)
+            {
+                current = sum;
+                owner = firstSeed + s;
+            }
+        }
+        seedDistances[row] = current;
+        owners[row] = owner;
+    }
+
+    /// <summary>For each row and candidate: min(D(x), ‖x − c‖²), row-major (N × count).</summary>
+    public static void CandidateDistances(Index1D row, ArrayView<float> rows, ArrayView<float> candidates, int d, int count,
+        ArrayView<float> seedDistances, ArrayView<float> output)
+    {
+        long x = (long)row.X * d;
+        for (int s = 0; s < count; s++)
+        {
+            long at = (long)s * d;
+            float sum = 0;
+            for (int f = 0; f < d; f++)
+            {
+                float diff = rows[x + f] - candidates[at + f];
+                sum += diff * diff;
+            }
+            output[(long)row.X * count + s] = XMath.Min(sum, seedDistances[row]);
+        }
+    }
+}
