@@ -40,7 +40,7 @@ internal sealed class IlgpuBackend : IKMeansBackend
     /// </summary>
     public static (IKMeansBackend? Backend, string Reason) Create(KMeansOptions options, bool gpuOnly)
     {
-        var context = Context.Create(builder => builder.Default().EnableAlgorithms());
+        var context = Context.Create(builder => builder.Default());
         try
         {
             var device = context.Devices.FirstOrDefault(d => d.AcceleratorType == AcceleratorType.Cuda)

@@ -1,5 +1,4 @@
 using ILGPU;
-using ILGPU.Algorithms;
 
 namespace FlashKMeans.ILGPU;
 
@@ -47,8 +46,8 @@ internal static class IlgpuKernels
         int c = labels[row];
         long x = (long)row.X * d, at = (long)c * d;
         for (int f = 0; f < d; f++)
-            Atomic.Add(ref sums[at + f], (long)XMath.Round(rows[x + f] * w * scale));
-        Atomic.Add(ref weightSums[c], (long)XMath.Round(w * weightScale));
+            Atomic.Add(ref sums[at + f], Round(rows[x + f] * w * scale));
+        Atomic.Add(ref weightSums[c], Round(w * weightScale));
     }
 
     /// <summary>Lowers each row's distance to its nearest seed with <paramref name="count"/> new seeds (numbered from <paramref name="firstSeed"/>).</summary>
@@ -91,7 +90,10 @@ internal static class IlgpuKernels
                 float diff = rows[x + f] - candidates[at + f];
                 sum += diff * diff;
             }
-            output[(long)row.X * count + s] = XMath.Min(sum, seedDistances[row]);
+            output[(long)row.X * count + s] = sum < seedDistances[row] ? sum : seedDistances[row];
         }
     }
+
+    /// <summary>To the nearest integer, halves away from zero: plain arithmetic, the same on every accelerator.</summary>
+    private static long Round(float value) => (long)(value + (value >= 0 ? 0.5f : -0.5f));
 }
