@@ -19,13 +19,7 @@ internal static class IlgpuKernels
         float bestDistance = float.PositiveInfinity;
         for (int c = 0; c < k; c++)
         {
-            long at = (long)c * d;
-            float sum = 0;
-            for (int f = 0; f < d; f++)
-            {
-                float diff = rows[x + f] - centroids[at + f];
-                sum += diff * diff;
-            }
+            float sum = SquaredDistance(rows, x, centroids, (long)c * d, d);
             if (sum < bestDistance)
             {
                 bestDistance = sum;
@@ -59,13 +53,7 @@ internal static class IlgpuKernels
         int owner = owners[row];
         for (int s = 0; s < count; s++)
         {
-            long at = (long)s * d;
-            float sum = 0;
-            for (int f = 0; f < d; f++)
-            {
-                float diff = rows[x + f] - seeds[at + f];
-                sum += diff * diff;
-            }
+            float sum = SquaredDistance(rows, x, seeds, (long)s * d, d);
             if (sum < current)
             {
                 current = sum;
@@ -83,15 +71,21 @@ internal static class IlgpuKernels
         long x = (long)row.X * d;
         for (int s = 0; s < count; s++)
         {
-            long at = (long)s * d;
-            float sum = 0;
-            for (int f = 0; f < d; f++)
-            {
-                float diff = rows[x + f] - candidates[at + f];
-                sum += diff * diff;
-            }
+            float sum = SquaredDistance(rows, x, candidates, (long)s * d, d);
             output[(long)row.X * count + s] = sum < seedDistances[row] ? sum : seedDistances[row];
         }
+    }
+
+    /// <summary>‖row − other‖² over d features, from the differences, in feature order.</summary>
+    private static float SquaredDistance(ArrayView<float> rows, long x, ArrayView<float> others, long at, int d)
+    {
+        float sum = 0;
+        for (int f = 0; f < d; f++)
+        {
+            float diff = rows[x + f] - others[at + f];
+            sum += diff * diff;
+        }
+        return sum;
     }
 
     /// <summary>To the nearest integer, halves away from zero: plain arithmetic, the same on every accelerator.</summary>
