@@ -270,7 +270,7 @@ public sealed class KMeansModel
         CheckDimension(source.Dimension);
         bool cosine = Distance == KMeansDistance.Cosine;
         using var backend = BackendSelector.Create(new KMeansOptions { Device = device, Distance = Distance });
-        if (backend is Cuda.CudaBackend cuda && _featureWeights is null)
+        if (backend is IStreamedPrediction streamed && _featureWeights is null)
         {
             long rows = source.RowCount ?? CountRows(source, cancellationToken);
             if (expectedRows is long expected && rows != expected)
@@ -291,7 +291,7 @@ public sealed class KMeansModel
                 centroids = (float[])_centroids.Clone();
                 ShiftedBatchSource.Subtract(centroids, origin);
             }
-            cuda.PredictStreamed(scored, rows, centroids, withDistances, (first, labels, distances) =>
+            streamed.PredictStreamed(scored, rows, centroids, withDistances, (first, labels, distances) =>
             {
                 if (cosine && !distances.IsEmpty)
                 {

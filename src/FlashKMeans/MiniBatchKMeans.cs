@@ -46,7 +46,7 @@ public sealed class MiniBatchKMeans
         {
             if (options.Distance == KMeansDistance.Manhattan || options.MissingFeatures == MissingFeatures.Ignore)
                 throw new NotSupportedException("L1 (Manhattan) streams and streams with missing features run on the CPU only; use Device = Cpu or Auto.");
-            if (!Cuda.CudaDevice.TryProbe(out string reason))
+            if (!Backends.BackendSelector.CudaPresent(out string reason))
                 throw new NotSupportedException($"{nameof(ComputeDevice)}.{nameof(ComputeDevice.Cuda)} was asked for but no CUDA GPU is usable: {reason}");
         }
         if (options.MissingFeatures == MissingFeatures.Ignore && options.Distance != KMeansDistance.SquaredEuclidean)
@@ -168,7 +168,7 @@ public sealed class MiniBatchKMeans
     {
         if (_options.Device != ComputeDevice.Cuda || _state is not { AssignmentBackend: null } state)
             return null;
-        var backend = Cuda.CudaBackend.Create(_options);
+        var backend = Backends.BackendSelector.Create(_options);  // Device = Cuda: the CUDA backend, or an error saying why not
         state.AssignmentBackend = backend;
         return new DeviceLease(state, backend);
     }

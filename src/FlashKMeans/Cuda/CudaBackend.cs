@@ -10,7 +10,7 @@ namespace FlashKMeans.Cuda;
 /// all per-row state on one GPU, driven by the engine's Lloyd loop. Reaches the driver through
 /// <c>libcuda.so.1</c> alone; the kernels ship as PTX inside this assembly.
 /// </summary>
-internal sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend
+internal sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend, IStreamedPrediction
 {
     private readonly CudaSession _session;
     private readonly bool _deterministic;
@@ -127,13 +127,10 @@ internal sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend
     public IKMeansScorer CreateScorer(ReadOnlyMemory<float> centroids, int dimension) =>
         new CudaScorer(_session, centroids.Span, dimension);
 
-    /// <summary>
-    /// Labels <paramref name="rows"/> rows of <paramref name="source"/> under <paramref name="centroids"/> (K × d),
-    /// streamed through pinned buffers batch by batch (see <see cref="Streaming.StreamingPrediction"/>); each
-    /// batch's labels, and distances when asked for, reach <paramref name="handler"/> in row order.
-    /// </summary>
-    internal void PredictStreamed(IBatchSource source, long rows, ReadOnlySpan<float> centroids, bool withDistances,
-        Streaming.LabelBatchHandler handler, CancellationToken cancellationToken) =>
+    /// <inheritdoc />
+    /// <remarks>Streamed through pinned buffers batch by batch (see <see cref="Streaming.StreamingPrediction"/>).</remarks>
+    public void PredictStreamed(IBatchSource source, long rows, ReadOnlySpan<float> centroids, bool withDistances,
+        LabelBatchHandler handler, CancellationToken cancellationToken) =>
         Streaming.StreamingPrediction.Run(_session, _options, source, rows, centroids, withDistances, handler, cancellationToken);
 
     /// <summary>The session, for the benchmark and tests in this repository.</summary>

@@ -3,11 +3,6 @@ using FlashKMeans.Cuda.Native;
 
 namespace FlashKMeans.Cuda.Streaming;
 
-/// <summary>Receives one batch's labels, and its distances when they were asked for (otherwise empty), on the host.</summary>
-/// <param name="firstRow">Row of the first label.</param>
-/// <param name="labels">The batch's labels; valid only during the call.</param>
-/// <param name="distances">The batch's distances, or empty; valid only during the call.</param>
-internal delegate void LabelBatchHandler(long firstRow, ReadOnlySpan<int> labels, ReadOnlySpan<float> distances);
 
 /// <summary>
 /// Brings each batch's labels (and distances) back to the host as soon as the batch is assigned, so that

@@ -1,3 +1,4 @@
+using FlashKMeans.Backends;
 using FlashKMeans.Data;
 using Microsoft.Extensions.Logging;
 
