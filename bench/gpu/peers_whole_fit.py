@@ -2,14 +2,15 @@
 
 Each fit runs from fp16 standard-normal rows already on the device to final centroids on the host: the peer's own
 norms, random-row initialisation and a fixed number of Lloyd steps (tolerance below zero, so none stops early), as
-its own API runs them. One untimed short fit per shape compiles the Triton kernels first.
+its own API runs them. One untimed 2-step fit of the same shape compiles the Triton kernels and warms them first (a
+warm-up on other shapes leaves flash-kmeans recompiling inside the timed fit).
 
   flash-kmeans: batch_kmeans_Euclid(x[None], K, max_iters=steps, tol=-1) (its Triton path).
   fastkmeans:   its double-chunked loop with the Triton kernel, max_points_per_centroid=None (no subsampling), fp16,
                 with the data already on the device.
 
 The peers' sources are not part of this repository: put them on PYTHONPATH (flash_kmeans and fastkmeans packages).
-Usage: python3 peers_whole_fit.py anchors|large [--steps N] [--peers flash,fast]
+Usage: python3 peers_whole_fit.py anchors|large [--steps N] [--peers flash,fast] [--max-k K]
 """
 import argparse
 import sys
@@ -61,12 +62,15 @@ def main():
     ap.add_argument("set", choices=["anchors", "large"])
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--peers", default="flash,fast")
+    ap.add_argument("--max-k", type=int, default=1 << 30, help="skip shapes with a larger K")
     a = ap.parse_args()
     peers = {"flash": ("flash-kmeans (Triton)", flash), "fast": ("fastkmeans (Triton)", fast)}
     print(f"# peers' whole fits on {torch.cuda.get_device_name()}, torch {torch.__version__}; {a.steps} Lloyd steps from random rows")
     print("| N | K | d | peer | whole fit ms | ms/step |")
     print("| --- | --- | --- | --- | --- | --- |")
     for n, k, d in (ANCHORS if a.set == "anchors" else LARGE):
+        if k > a.max_k:
+            continue
         g = torch.Generator(device="cuda").manual_seed(42)
         x = torch.randn(n, d, device="cuda", dtype=torch.float16, generator=g)
         for key in a.peers.split(","):

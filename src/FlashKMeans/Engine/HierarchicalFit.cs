@@ -12,8 +12,8 @@ namespace FlashKMeans.Engine;
 /// <item>the fine clusters of each mesocluster, fitted on its own rows (k-means++ there, cheap at a share's size);</item>
 /// <item>Lloyd over all K from the fine centroids;</item>
 /// <item>balancing rounds: while the heaviest cluster weighs more than the tolerance times the mean, the centroids of the
-/// lightest clusters (below the mean over the tolerance, or the lightest overall) move to the farthest rows of the
-/// heaviest ones, splitting them, and two Lloyd iterations over all K follow.</item>
+/// lightest clusters move onto rows drawn from the heaviest ones, splitting them, and two Lloyd iterations over all K
+/// follow; a round that does not lower the imbalance is undone, and the next starts again from the best with other rows.</item>
 /// </list>
 /// No step of it seeds all K at once, so its cost stays near that of the Lloyd iterations where k-means‖'s grows as K².
 /// </summary>
@@ -93,28 +93,36 @@ internal static class HierarchicalFit
         var clusterWeights = new double[k];
         double before = Imbalance(current, training, labels, distances, clusterWeights, options.Device, cancellationToken);
 
-        // 5. Balancing.
+        // 5. Balancing: a round that does not improve the balance is undone; the next draws other rows.
         double after = before;
         int rounds = 0, moved = 0;
         var balancing = quiet.Clone();
         balancing.Initialization = KMeansInitialization.Explicit;
         balancing.MaximumNumberOfIterations = IterationsAfterMove;
-        for (; rounds < settings.BalancingRounds && after > settings.BalanceTolerance; rounds++)
+        var candidateWeights = new double[k];
+        var candidateLabels = new int[n];
+        var candidateDistances = new float[n];
+        for (int round = 0; round < settings.BalancingRounds && after > settings.BalanceTolerance; round++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var moving = current.Centroids.ToArray();
-            int moves = MoveLightIntoHeavy(moving, d, training, labels, distances, clusterWeights, settings.BalanceTolerance, cancellationToken);
+            int moves = MoveLightIntoHeavy(moving, d, training, labels, clusterWeights, settings.BalanceTolerance,
+                CounterRandom.Derive((ulong)seed, 0xBA1A + (ulong)round), cancellationToken);
             if (moves == 0)
                 break;
-            moved += moves;
             balancing.InitialCentroids = moving;
             var candidate = fit(training, summary, balancing);
-            var candidateWeights = new double[k];
-            double imbalance = Imbalance(candidate, training, labels, distances, candidateWeights, options.Device, cancellationToken);
+            double imbalance = Imbalance(candidate, training, candidateLabels, candidateDistances, candidateWeights, options.Device, cancellationToken);
+            rounds++;
+            if (!(imbalance < after))
+                continue;  // undone: the next round starts again from the best so far, with other rows
+            moved += moves;
             iterations += candidate.Iterations;
             current = candidate;
             after = imbalance;
-            candidateWeights.CopyTo(clusterWeights, 0);
+            (labels, candidateLabels) = (candidateLabels, labels);
+            (distances, candidateDistances) = (candidateDistances, distances);
+            (clusterWeights, candidateWeights) = (candidateWeights, clusterWeights);
         }
         options.Logger?.LogInformation(
             "FlashKMeans: hierarchical fit: {Meso} mesoclusters, imbalance (largest / mean) {Before:F2} before balancing, {After:F2} after {Rounds} rounds ({Moved} centroids moved).",
@@ -138,48 +146,40 @@ internal static class HierarchicalFit
     }
 
     /// <summary>
-    /// Moves the centroids of light clusters to the farthest rows of heavy ones: the heaviest clusters above the tolerance
-    /// times the mean, each paired with one of the lightest clusters (those below the mean over the tolerance first).
-    /// A heavy cluster may take several centroids, at its farthest distinct rows. Returns the centroids moved.
+    /// Moves the centroids of light clusters onto rows of heavy ones, splitting them: the heaviest clusters above the
+    /// tolerance times the mean, each taking as many centroids as it needs to come within it, from the lightest clusters
+    /// (those below the mean). The rows are drawn uniformly from each heavy cluster by counter-based randomness (the
+    /// farthest rows would be outliers, which win a few rows and split nothing). Returns the centroids moved.
     /// </summary>
-    private static int MoveLightIntoHeavy(float[] centroids, int d, IBatchSource source, int[] labels, float[] distances, double[] weights,
-        double tolerance, CancellationToken cancellationToken)
+    private static int MoveLightIntoHeavy(float[] centroids, int d, IBatchSource source, int[] labels, double[] weights,
+        double tolerance, ulong seed, CancellationToken cancellationToken)
     {
         int k = weights.Length;
         double mean = weights.Sum() / k;
         var heavy = Enumerable.Range(0, k).Where(c => weights[c] > tolerance * mean).OrderByDescending(c => weights[c]).ThenBy(c => c).ToList();
         if (heavy.Count == 0)
             return 0;
-        // As many light clusters as the heavy ones need to come within the tolerance, lightest first.
-        int wanted = heavy.Sum(c => (int)Math.Ceiling(weights[c] / (tolerance * mean)) - 1);
-        var light = Enumerable.Range(0, k).Where(c => weights[c] < mean).OrderBy(c => weights[c]).ThenBy(c => c).Take(Math.Max(1, wanted)).ToList();
-        light.RemoveAll(heavy.Contains);
+        var quota = heavy.ToDictionary(c => c, c => Math.Max(1, (int)Math.Ceiling(weights[c] / (tolerance * mean)) - 1));
+        var light = Enumerable.Range(0, k).Where(c => weights[c] < mean && !quota.ContainsKey(c)).OrderBy(c => weights[c]).ThenBy(c => c)
+            .Take(quota.Values.Sum()).ToList();
         if (light.Count == 0)
             return 0;
-        // Each heavy cluster gives rows in proportion to its excess; the farthest rows first.
-        var quota = heavy.ToDictionary(c => c, c => Math.Max(1, (int)Math.Ceiling(weights[c] / (tolerance * mean)) - 1));
-        var farthest = heavy.ToDictionary(c => c, _ => new List<int>());
-        var byDistance = Enumerable.Range(0, labels.Length).Where(r => quota.ContainsKey(labels[r])).OrderByDescending(r => distances[r]).ThenBy(r => r);
-        int needed = quota.Values.Sum();
-        foreach (int r in byDistance)
-        {
-            var list = farthest[labels[r]];
-            if (list.Count < quota[labels[r]])
-            {
+        var members = heavy.ToDictionary(c => c, _ => new List<int>());
+        for (int r = 0; r < labels.Length; r++)
+            if (members.TryGetValue(labels[r], out var list))
                 list.Add(r);
-                if (--needed == 0)
-                    break;
-            }
-        }
+        // Round-robin over the heavy clusters, heaviest first, each up to its quota.
         var targets = new List<int>();
-        for (int round = 0; targets.Count < light.Count; round++)
+        ulong counter = 0;
+        for (int turn = 0; targets.Count < light.Count; turn++)
         {
             bool any = false;
             foreach (int c in heavy)
             {
-                if (round < farthest[c].Count && targets.Count < light.Count)
+                if (turn < quota[c] && targets.Count < light.Count)
                 {
-                    targets.Add(farthest[c][round]);
+                    var rows = members[c];
+                    targets.Add(rows[(int)(CounterRandom.Uniform(seed, counter++) * rows.Count)]);
                     any = true;
                 }
             }
