@@ -12,8 +12,9 @@ namespace FlashKMeans.Engine;
 /// <item>the fine clusters of each mesocluster, fitted on its own rows (k-means++ there, cheap at a share's size);</item>
 /// <item>Lloyd over all K from the fine centroids;</item>
 /// <item>balancing rounds: while the heaviest cluster weighs more than the tolerance times the mean, the centroids of the
-/// lightest clusters move onto rows drawn from the heaviest ones, splitting them, and two Lloyd iterations over all K
-/// follow; a round that does not lower the imbalance is undone, and the next starts again from the best with other rows.</item>
+/// lightest clusters move onto rows of the heaviest ones, splitting them, and two Lloyd iterations over all K follow;
+/// each round tries the heavy clusters' farthest rows, then rows drawn at random, and keeps each only where it lowers
+/// the imbalance.</item>
 /// </list>
 /// No step of it seeds all K at once, so its cost stays near that of the Lloyd iterations where k-means‖'s grows as K².
 /// </summary>
@@ -93,7 +94,7 @@ internal static class HierarchicalFit
         var clusterWeights = new double[k];
         double before = Imbalance(current, training, labels, distances, clusterWeights, options.Device, cancellationToken);
 
-        // 5. Balancing: a round that does not improve the balance is undone; the next draws other rows.
+        // 5. Balancing: each round keeps what lowers the imbalance and undoes the rest.
         double after = before;
         int rounds = 0, moved = 0;
         var balancing = quiet.Clone();
@@ -105,24 +106,30 @@ internal static class HierarchicalFit
         for (int round = 0; round < settings.BalancingRounds && after > settings.BalanceTolerance; round++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var moving = current.Centroids.ToArray();
-            int moves = MoveLightIntoHeavy(moving, d, training, labels, clusterWeights, settings.BalanceTolerance,
-                CounterRandom.Derive((ulong)seed, 0xBA1A + (ulong)round), cancellationToken);
-            if (moves == 0)
-                break;
-            balancing.InitialCentroids = moving;
-            var candidate = fit(training, summary, balancing);
-            double imbalance = Imbalance(candidate, training, candidateLabels, candidateDistances, candidateWeights, options.Device, cancellationToken);
             rounds++;
-            if (!(imbalance < after))
-                continue;  // undone: the next round starts again from the best so far, with other rows
-            moved += moves;
-            iterations += candidate.Iterations;
-            current = candidate;
-            after = imbalance;
-            (labels, candidateLabels) = (candidateLabels, labels);
-            (distances, candidateDistances) = (candidateDistances, distances);
-            (clusterWeights, candidateWeights) = (candidateWeights, clusterWeights);
+            // Two ways to split a heavy cluster, one after the other, each kept only where it lowers the imbalance: a
+            // centroid on its farthest rows (which splits a cluster stretched over a neighbouring group), then on rows
+            // drawn at random (which splits a dense cluster, whose farthest rows are outliers).
+            foreach (bool farthest in new[] { true, false })
+            {
+                var moving = current.Centroids.ToArray();
+                int moves = MoveLightIntoHeavy(moving, d, training, labels, distances, clusterWeights, settings.BalanceTolerance,
+                    farthest, CounterRandom.Derive((ulong)seed, 0xBA1A + (ulong)round), cancellationToken);
+                if (moves == 0)
+                    continue;
+                balancing.InitialCentroids = moving;
+                var candidate = fit(training, summary, balancing);
+                double imbalance = Imbalance(candidate, training, candidateLabels, candidateDistances, candidateWeights, options.Device, cancellationToken);
+                iterations += candidate.Iterations;
+                if (!(imbalance < after))
+                    continue;
+                moved += moves;
+                current = candidate;
+                after = imbalance;
+                (labels, candidateLabels) = (candidateLabels, labels);
+                (distances, candidateDistances) = (candidateDistances, distances);
+                (clusterWeights, candidateWeights) = (candidateWeights, clusterWeights);
+            }
         }
         options.Logger?.LogInformation(
             "FlashKMeans: hierarchical fit: {Meso} mesoclusters, imbalance (largest / mean) {Before:F2} before balancing, {After:F2} after {Rounds} rounds ({Moved} centroids moved).",
@@ -148,11 +155,11 @@ internal static class HierarchicalFit
     /// <summary>
     /// Moves the centroids of light clusters onto rows of heavy ones, splitting them: the heaviest clusters above the
     /// tolerance times the mean, each taking as many centroids as it needs to come within it, from the lightest clusters
-    /// (those below the mean). The rows are drawn uniformly from each heavy cluster by counter-based randomness (the
-    /// farthest rows would be outliers, which win a few rows and split nothing). Returns the centroids moved.
+    /// (those below the mean). The rows are each heavy cluster's farthest, or drawn uniformly from it by counter-based
+    /// randomness. Returns the centroids moved.
     /// </summary>
-    private static int MoveLightIntoHeavy(float[] centroids, int d, IBatchSource source, int[] labels, double[] weights,
-        double tolerance, ulong seed, CancellationToken cancellationToken)
+    private static int MoveLightIntoHeavy(float[] centroids, int d, IBatchSource source, int[] labels, float[] distances, double[] weights,
+        double tolerance, bool farthest, ulong seed, CancellationToken cancellationToken)
     {
         int k = weights.Length;
         double mean = weights.Sum() / k;
@@ -168,6 +175,12 @@ internal static class HierarchicalFit
         for (int r = 0; r < labels.Length; r++)
             if (members.TryGetValue(labels[r], out var list))
                 list.Add(r);
+        if (farthest)
+        {
+            // Farthest first (ties to the lower row); the draws below then take them in order.
+            foreach (var list in members.Values)
+                list.Sort((a, b) => distances[b] != distances[a] ? distances[b].CompareTo(distances[a]) : a.CompareTo(b));
+        }
         // Round-robin over the heavy clusters, heaviest first, each up to its quota.
         var targets = new List<int>();
         ulong counter = 0;
@@ -179,7 +192,7 @@ internal static class HierarchicalFit
                 if (turn < quota[c] && targets.Count < light.Count)
                 {
                     var rows = members[c];
-                    targets.Add(rows[(int)(CounterRandom.Uniform(seed, counter++) * rows.Count)]);
+                    targets.Add(farthest ? rows[Math.Min(turn, rows.Count - 1)] : rows[(int)(CounterRandom.Uniform(seed, counter++) * rows.Count)]);
                     any = true;
                 }
             }
