@@ -286,6 +286,17 @@ int Info()
     new KMeans(new KMeansOptions { NumberOfClusters = 2, MaximumNumberOfIterations = 1, Logger = lines }).Fit(new float[] { 0, 0, 1, 1, 5, 5, 6, 6 }, 2);
     string choice = lines.Lines.FirstOrDefault(l => l.StartsWith("FlashKMeans: using", StringComparison.Ordinal)) ?? "FlashKMeans: no backend reported";
     Console.WriteLine($"Device (Auto)  {choice["FlashKMeans: ".Length..]}");
+    // The ILGPU backend (--device Ilgpu): the accelerator it would take, or why none.
+    try
+    {
+        var model = new KMeans(new KMeansOptions { NumberOfClusters = 2, MaximumNumberOfIterations = 1, Device = ComputeDevice.Ilgpu })
+            .Fit(new float[] { 0, 0, 1, 1, 5, 5, 6, 6 }, 2);
+        Console.WriteLine($"ILGPU          {model.TrainedOn}");
+    }
+    catch (NotSupportedException error)
+    {
+        Console.WriteLine($"ILGPU          unavailable: {OneLine(error)}");
+    }
     return 0;
 }
 

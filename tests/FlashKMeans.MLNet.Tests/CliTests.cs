@@ -277,6 +277,8 @@ public sealed class CliTests
         var (code, output, errors) = Run("info");
         Assert.AreEqual(0, code, errors);
         StringAssert.Contains(output, "flashkmeans ");
+        // The tool carries the ILGPU backend: its CPU accelerator at least is always there.
+        StringAssert.Contains(output, "ILGPU          ilgpu (");
         // On a machine without a GPU the engine says the CPU is used and why; with one, that the CUDA device is.
         Assert.IsTrue(output.Contains("Device (Auto)  using cpu", StringComparison.Ordinal) && output.Contains("because", StringComparison.Ordinal)
                       || output.Contains("Device (Auto)  using cuda", StringComparison.Ordinal), output);
