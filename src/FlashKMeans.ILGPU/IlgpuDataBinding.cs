@@ -157,7 +157,7 @@ internal sealed class IlgpuDataBinding : IKMeansDataBinding
     public double Evaluate(ReadOnlySpan<float> centroids, Span<double> clusterWeights, CancellationToken cancellationToken)
     {
         int k = centroids.Length / _d;
-        using var given = _accelerator.Allocate1D(centroids.ToArray().Length == 0 ? new float[1] : centroids.ToArray());
+        using var given = _accelerator.Allocate1D(centroids.IsEmpty ? new float[1] : centroids.ToArray());
         using var labels = _accelerator.Allocate1D<int>(Math.Max(1, _n));
         using var distances = _accelerator.Allocate1D<float>(Math.Max(1, _n));
         _backend.Assign(_n, _rows.View, given.View, _d, k, labels.View, distances.View);

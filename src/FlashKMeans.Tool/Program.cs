@@ -107,19 +107,29 @@ int Fit(ParseResult parse)
     }
     clock.Stop();
 
-    var labels = new int[checked((int)data.Rows)];
-    var distances = new float[labels.Length];
-    model.Predict(data.Source, labels, distances, options.Device, cancel.Token);
+    int[] labels;
+    var distances = new float[checked((int)data.Rows)];
     if (constrainedLabels is not null)
     {
-        // Each row's cluster under the limits, and its squared distance to that cluster's centroid.
-        var centroidValues = model.Centroids.ToArray();
+        // Each row's cluster under the limits (not its nearest centroid), and its squared distance to that centroid.
+        labels = constrainedLabels;
+        var centroidValues = model.Centroids.Span;
         var values = data.ToArray();
         for (int r = 0; r < labels.Length; r++)
         {
-            labels[r] = constrainedLabels[r];
-            distances[r] = (float)Enumerable.Range(0, dimension).Sum(f => Math.Pow((double)values[r * dimension + f] - centroidValues[labels[r] * dimension + f], 2));
+            double sum = 0;
+            for (int f = 0; f < dimension; f++)
+            {
+                double diff = (double)values[r * dimension + f] - centroidValues[labels[r] * dimension + f];
+                sum += diff * diff;
+            }
+            distances[r] = (float)sum;
         }
+    }
+    else
+    {
+        labels = new int[distances.Length];
+        model.Predict(data.Source, labels, distances, options.Device, cancel.Token);
     }
     var sizes = new long[model.NumberOfClusters];
     foreach (int label in labels)
