@@ -43,6 +43,9 @@ internal static class GpuPath
         var split = UploadSplit.Run(rows, n, d, k);
         foreach (var (piece, seconds) in split)
             Console.WriteLine($"split: {piece}: {seconds:F3} s");
+        var trainerSplit = TrainerSplit.Run(view, d, k);
+        foreach (var (piece, seconds) in trainerSplit)
+            Console.WriteLine($"trainer split: {piece}: {seconds:F3} s");
         var table = new List<string>();
         var rates = new List<(double Engine, double Cached, double Streamed)>();
         // The first fit loads the driver, JIT-compiles the PTX and warms the allocators: not timed.
@@ -123,6 +126,13 @@ internal static class GpuPath
         report.AppendLine("| piece | s | GB/s |");
         report.AppendLine("| --- | --- | --- |");
         foreach (var (piece, seconds) in split)
+            report.AppendLine($"| {piece} | {seconds:F3} | {gigabytes / seconds:F1} |");
+        report.AppendLine();
+        report.AppendLine("The trainer's way to the GPU, piece by piece (fresh sources, best of three after a warm-up):");
+        report.AppendLine();
+        report.AppendLine("| piece | s | GB/s |");
+        report.AppendLine("| --- | --- | --- |");
+        foreach (var (piece, seconds) in trainerSplit)
             report.AppendLine($"| {piece} | {seconds:F3} | {gigabytes / seconds:F1} |");
         Console.WriteLine();
         Console.WriteLine(report);

@@ -110,8 +110,16 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
     /// <summary>One pinned batch: row-major features and, with a weight column, weights.</summary>
     private sealed class Buffer(int rows, int dimension, bool weights)
     {
-        public readonly float[] Rows = GC.AllocateUninitializedArray<float>(checked(rows * dimension), pinned: true);
+        public readonly float[] Rows = Faulted(GC.AllocateUninitializedArray<float>(checked(rows * dimension), pinned: true));
         public readonly float[]? Weights = weights ? GC.AllocateUninitializedArray<float>(rows, pinned: true) : null;
+
+        // The cursor fills a batch from one thread, which would otherwise also take every page fault of the fresh
+        // buffer: a third of the first pass's time for 16 MiB batches.
+        private static float[] Faulted(float[] values)
+        {
+            FlashKMeans.Threading.HostCopy.ClearInParallel(values);
+            return values;
+        }
         public int Count;
         public long FirstRow;
     }

@@ -24,12 +24,14 @@ public sealed class MiniBatchTests
     }
 
     [TestMethod]
-    public void Each_step_moves_centroids_to_the_running_mean_of_the_rows_they_won()
+    [DataRow(300, 1)]
+    [DataRow(40_000, 2)] // large enough that two threads sum the rows, centroid by centroid
+    public void Each_step_moves_centroids_to_the_running_mean_of_the_rows_they_won(int n, int threads)
     {
-        const int d = 7, k = 5, n = 300;
+        const int d = 7, k = 5;
         var random = new Random(11);
         var start = TestData.Gaussian(k, d, seed: 12).Select(v => v * 3).ToArray();
-        var options = Options(k, m => m.ReassignmentRatio = 0);
+        var options = Options(k, m => m.ReassignmentRatio = 0, threads: threads);
         options.Initialization = KMeansInitialization.Explicit;
         options.InitialCentroids = start;
         var model = new MiniBatchKMeans(options, d);
@@ -291,8 +293,9 @@ public sealed class MiniBatchTests
         foreach (int threads in new[] { 1, 2, 5 })
         {
             var model = new MiniBatchKMeans(Options(k, threads: threads), d);
-            for (int at = 0; at < 30_000; at += 3000)
-                model.PartialFit(data.AsSpan(at * d, 3000 * d));
+            // Small batches sum on one thread; the last, of 24,000 rows, on every thread.
+            foreach (var (at, rows) in new[] { (0, 3000), (3000, 3000), (6000, 24_000) })
+                model.PartialFit(data.AsSpan(at * d, rows * d));
             streamed ??= Saved(model);
             CollectionAssert.AreEqual(streamed, Saved(model), $"{threads} threads, streamed");
 

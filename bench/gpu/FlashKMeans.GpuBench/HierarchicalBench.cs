@@ -23,6 +23,7 @@ internal static class HierarchicalBench
                 NumberOfClusters = k, Device = ComputeDevice.Cuda, Precision = ComputePrecision.Float16, Seed = 1,
                 MaximumNumberOfIterations = 20, OptimizationTolerance = 0,
                 Hierarchical = hierarchical ? new HierarchicalOptions() : null,
+                Logger = new ConsoleLines(),
             };
             var clock = Stopwatch.StartNew();
             var model = new KMeans(options).Fit(data, d);
@@ -64,6 +65,19 @@ internal static class HierarchicalBench
             }
         });
         return data;
+    }
+
+    /// <summary>The engine's log lines on the console, each with its time: where a fit's seconds go.</summary>
+    private sealed class ConsoleLines : Microsoft.Extensions.Logging.ILogger
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter) => Console.WriteLine($"[{_clock.Elapsed.TotalSeconds,7:F2} s] {formatter(state, exception)}");
     }
 
     private static double Normal(Random random) =>

@@ -43,6 +43,15 @@ internal static class HierarchicalFit
         var quiet = plain.Clone();
         quiet.Logger = null;
 
+        // Each phase's seconds go to the log, for whoever tunes the options (or the method).
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var phases = new double[4];
+        void EndPhase(int phase)
+        {
+            phases[phase] = clock.Elapsed.TotalSeconds;
+            clock.Restart();
+        }
+
         // 1. Mesoclusters.
         int mesoCount = Math.Clamp((int)Math.Round(Math.Sqrt(k)), 1, k);
         var mesoOptions = quiet.Clone();
@@ -64,6 +73,7 @@ internal static class HierarchicalFit
             usable[m] = weights[m] is { } ww ? ww.Count(v => v > 0) : count;
         }
         var shares = Shares(mesoWeights, usable, k);
+        EndPhase(0);
 
         // 3. Fine clusters per mesocluster.
         var centroids = new float[(long)k * d];
@@ -84,6 +94,7 @@ internal static class HierarchicalFit
         }
         rows = null!;
         weights = null!;
+        EndPhase(1);
 
         // 4. Lloyd over all K.
         var all = plain.Clone();
@@ -93,6 +104,7 @@ internal static class HierarchicalFit
         int iterations = current.Iterations;
         var clusterWeights = new double[k];
         double before = Imbalance(current, training, labels, distances, clusterWeights, options.Device, cancellationToken);
+        EndPhase(2);
 
         // 5. Balancing: each round keeps what lowers the imbalance and undoes the rest.
         double after = before;
@@ -131,9 +143,11 @@ internal static class HierarchicalFit
                 (clusterWeights, candidateWeights) = (candidateWeights, clusterWeights);
             }
         }
+        EndPhase(3);
         options.Logger?.LogInformation(
-            "FlashKMeans: hierarchical fit: {Meso} mesoclusters, imbalance (largest / mean) {Before:F2} before balancing, {After:F2} after {Rounds} rounds ({Moved} centroids moved).",
-            mesoCount, before, after, rounds, moved);
+            "FlashKMeans: hierarchical fit: {Meso} mesoclusters, imbalance (largest / mean) {Before:F2} before balancing, {After:F2} after {Rounds} rounds ({Moved} centroids moved); " +
+            "seconds: mesoclusters and split {MesoSeconds:F2}, fine clusters {Fine:F2}, Lloyd over all K {Lloyd:F2}, balancing {Balancing:F2}.",
+            mesoCount, before, after, rounds, moved, phases[0], phases[1], phases[2], phases[3]);
         return new KMeansModel(current.Centroids.ToArray(), d, options.Distance, current.Inertia, iterations, current.Converged,
             current.EmptyClustersReseeded, current.InertiaHistory, current.Statistics, current.TrainedOn)
         {
