@@ -25,11 +25,15 @@ public sealed class HierarchicalOptions
 
     /// <summary>
     /// The balance to reach: a cluster heavier than this many times the mean weight is split by a centroid moved into it
-    /// from a cluster lighter than the mean divided by it. Greater than 1.
+    /// from a cluster lighter than the mean, and gives its boundary rows to neighbours that are not that heavy. Greater
+    /// than 1.
     /// </summary>
     public double BalanceTolerance { get; set; } = Defaults.BalanceTolerance;
 
-    /// <summary>The most balancing rounds (each moves centroids, then runs two Lloyd iterations over all K); 0 turns balancing off.</summary>
+    /// <summary>
+    /// The most balancing rounds (each splits heavy clusters and runs two Lloyd iterations over all K, then shifts their
+    /// borders; each move is kept only where it lowers the imbalance); 0 turns balancing off.
+    /// </summary>
     public int BalancingRounds { get; set; } = Defaults.BalancingRounds;
 
     /// <summary>A copy.</summary>
@@ -52,5 +56,6 @@ public sealed class HierarchicalOptions
 /// <param name="ImbalanceBeforeBalancing">Largest / mean after the Lloyd pass over all K, before the balancing rounds.</param>
 /// <param name="ImbalanceAfterBalancing">Largest / mean of the model's clusters.</param>
 /// <param name="BalancingRounds">The balancing rounds run.</param>
-/// <param name="CentroidsMoved">Centroids moved from small clusters into large ones, over all rounds.</param>
+/// <param name="CentroidsMoved">Centroids moved by the balancing rounds, over all rounds: from small clusters into large
+/// ones, and with the rows they gave or took at a shifted border.</param>
 public sealed record ClusterBalance(int MesoClusters, double ImbalanceBeforeBalancing, double ImbalanceAfterBalancing, int BalancingRounds, int CentroidsMoved);

@@ -126,8 +126,10 @@ public sealed class HierarchicalFitTests
         {
             NumberOfClusters = k, Device = ComputeDevice.Cpu, Seed = 3, Hierarchical = new HierarchicalOptions(),
         }).Fit(near, d).Centroids.Span);
-        // Moved to 1e5 the values round to float32's step there (1/128), so the fits differ; uncentred, one would be noise.
-        Assert.IsTrue(exact <= 1.1 * nearInertia, $"at 1e5: {exact:G6}; near the origin: {nearInertia:G6}");
+        // Moved to 1e5 the values round to float32's step there (1/128), so the fits differ, and the balancing rounds (which
+        // trade inertia for balance on this lopsided data) may take other moves; uncentred, the distances would be float32
+        // noise of order 1e10 · 6e-8, hundreds of times the spread, and the inertia a multiple of this.
+        Assert.IsTrue(exact <= 1.25 * nearInertia, $"at 1e5: {exact:G6}; near the origin: {nearInertia:G6}");
     }
 
     [TestMethod]

@@ -11,10 +11,10 @@ namespace FlashKMeans.Engine;
 /// for a mesocluster that weighs anything, at most its rows of positive weight);</item>
 /// <item>the fine clusters of each mesocluster, fitted on its own rows (k-means++ there, cheap at a share's size);</item>
 /// <item>Lloyd over all K from the fine centroids;</item>
-/// <item>balancing rounds: while the heaviest cluster weighs more than the tolerance times the mean, the centroids of the
+/// <item>balancing rounds, while the heaviest cluster weighs more than the tolerance times the mean: the centroids of the
 /// lightest clusters move onto rows of the heaviest ones, splitting them, and two Lloyd iterations over all K follow;
-/// each round tries the heavy clusters' farthest rows, then rows drawn at random, and keeps each only where it lowers
-/// the imbalance.</item>
+/// then the heavy clusters' boundary rows go to their nearest cluster that is not heavy, and the centroids follow their
+/// rows. Each move is kept only where it lowers the imbalance.</item>
 /// </list>
 /// No step of it seeds all K at once, so its cost stays near that of the Lloyd iterations where k-means‖'s grows as K².
 /// </summary>
@@ -100,13 +100,19 @@ internal static class HierarchicalFit
         var all = plain.Clone();
         all.Initialization = KMeansInitialization.Explicit;
         all.InitialCentroids = centroids;
-        var current = fit(training, summary, all);
-        int iterations = current.Iterations;
+        var lastFit = fit(training, summary, all);
+        var current = lastFit.Centroids.ToArray();
+        bool shiftedSinceFit = false;
+        int iterations = lastFit.Iterations;
         var clusterWeights = new double[k];
-        double before = Imbalance(current, training, labels, distances, clusterWeights, options.Device, cancellationToken);
+        double before = Imbalance(lastFit, training, labels, distances, clusterWeights, options.Device, out double inertia, cancellationToken);
         EndPhase(2);
 
-        // 5. Balancing: each round keeps what lowers the imbalance and undoes the rest.
+        // 5. Balancing: each round tries two moves, each kept only where it lowers the imbalance: a light cluster's
+        // centroid onto rows of a heavy one drawn at random, then two Lloyd iterations (which splits a heavy cluster,
+        // most often a dense region that drew too few centroids), then the boundary rows of the heavy clusters handed to
+        // their nearest cluster that is not heavy, every centroid moving to its new rows' mean (which shifts the borders
+        // of clusters that are only somewhat too large).
         double after = before;
         int rounds = 0, moved = 0;
         var balancing = quiet.Clone();
@@ -119,25 +125,37 @@ internal static class HierarchicalFit
         {
             cancellationToken.ThrowIfCancellationRequested();
             rounds++;
-            // Two ways to split a heavy cluster, one after the other, each kept only where it lowers the imbalance: a
-            // centroid on its farthest rows (which splits a cluster stretched over a neighbouring group), then on rows
-            // drawn at random (which splits a dense cluster, whose farthest rows are outliers).
-            foreach (bool farthest in new[] { true, false })
+            foreach (bool split in new[] { true, false })
             {
-                var moving = current.Centroids.ToArray();
-                int moves = MoveLightIntoHeavy(moving, d, training, labels, distances, clusterWeights, settings.BalanceTolerance,
-                    farthest, CounterRandom.Derive((ulong)seed, 0xBA1A + (ulong)round), cancellationToken);
+                var moving = current.ToArray();
+                int moves = split
+                    ? MoveLightIntoHeavy(moving, d, training, labels, clusterWeights, settings.BalanceTolerance,
+                        CounterRandom.Derive((ulong)seed, 0xBA1A + (ulong)round), cancellationToken)
+                    : ShiftBoundaries(moving, d, training, labels, distances, clusterWeights, settings.BalanceTolerance, options, cancellationToken);
                 if (moves == 0)
                     continue;
-                balancing.InitialCentroids = moving;
-                var candidate = fit(training, summary, balancing);
-                double imbalance = Imbalance(candidate, training, candidateLabels, candidateDistances, candidateWeights, options.Device, cancellationToken);
-                iterations += candidate.Iterations;
+                KMeansModel candidate;
+                if (split)
+                {
+                    balancing.InitialCentroids = moving;
+                    candidate = fit(training, summary, balancing);
+                    iterations += candidate.Iterations;
+                }
+                else
+                {
+                    candidate = new KMeansModel(moving, d, options.Distance, 0, 0, false, 0, [], [], lastFit.TrainedOn);
+                }
+                double imbalance = Imbalance(candidate, training, candidateLabels, candidateDistances, candidateWeights, options.Device,
+                    out double candidateInertia, cancellationToken);
                 if (!(imbalance < after))
                     continue;
                 moved += moves;
-                current = candidate;
+                current = candidate.Centroids.ToArray();
+                if (split)
+                    lastFit = candidate;
+                shiftedSinceFit = !split;
                 after = imbalance;
+                inertia = candidateInertia;
                 (labels, candidateLabels) = (candidateLabels, labels);
                 (distances, candidateDistances) = (candidateDistances, distances);
                 (clusterWeights, candidateWeights) = (candidateWeights, clusterWeights);
@@ -148,32 +166,130 @@ internal static class HierarchicalFit
             "FlashKMeans: hierarchical fit: {Meso} mesoclusters, imbalance (largest / mean) {Before:F2} before balancing, {After:F2} after {Rounds} rounds ({Moved} centroids moved); " +
             "seconds: mesoclusters and split {MesoSeconds:F2}, fine clusters {Fine:F2}, Lloyd over all K {Lloyd:F2}, balancing {Balancing:F2}.",
             mesoCount, before, after, rounds, moved, phases[0], phases[1], phases[2], phases[3]);
-        return new KMeansModel(current.Centroids.ToArray(), d, options.Distance, current.Inertia, iterations, current.Converged,
-            current.EmptyClustersReseeded, current.InertiaHistory, current.Statistics, current.TrainedOn)
+        // The inertia is that of the nearest-centroid assignment the model predicts with; after a boundary shift the
+        // centroids are no longer a Lloyd fixed point, so the fit is not reported converged.
+        return new KMeansModel(current, d, options.Distance, inertia, iterations, lastFit.Converged && !shiftedSinceFit,
+            lastFit.EmptyClustersReseeded, lastFit.InertiaHistory, lastFit.Statistics, lastFit.TrainedOn)
         {
             Balance = new ClusterBalance(mesoCount, before, after, rounds, moved),
         };
     }
 
-    /// <summary>Every row's label and distance under <paramref name="model"/>, the clusters' weights, and the largest over the mean.</summary>
+    /// <summary>
+    /// Every row's label and distance under <paramref name="model"/>, the clusters' weights, the weighted inertia of that
+    /// assignment, and the largest cluster weight over the mean.
+    /// </summary>
     private static double Imbalance(KMeansModel model, IBatchSource source, int[] labels, float[] distances, double[] clusterWeights,
-        ComputeDevice device, CancellationToken cancellationToken)
+        ComputeDevice device, out double inertia, CancellationToken cancellationToken)
     {
         model.Predict(source, labels, distances, device, cancellationToken);
         Array.Clear(clusterWeights);
-        ForEachWeight(source, labels, (row, weight) => clusterWeights[labels[row]] += weight, cancellationToken);
+        double sum = 0;
+        ForEachWeight(source, labels, (row, weight) =>
+        {
+            clusterWeights[labels[row]] += weight;
+            sum += weight * distances[row];
+        }, cancellationToken);
+        inertia = sum;
         double total = clusterWeights.Sum();
         return total > 0 ? clusterWeights.Max() / (total / clusterWeights.Length) : 1;
     }
 
     /// <summary>
+    /// Moves the boundary rows of heavy clusters to their nearest cluster that is not heavy, those that lose least first,
+    /// until each heavy cluster is down to the target; then every centroid that lost or won rows moves to its new mean
+    /// (taking the old centroid as the mean of its old rows). Returns the centroids that moved.
+    /// </summary>
+    private static int ShiftBoundaries(float[] centroids, int d, IBatchSource source, int[] labels, float[] distances, double[] weights,
+        double tolerance, KMeansOptions options, CancellationToken cancellationToken)
+    {
+        int k = weights.Length;
+        double mean = weights.Sum() / k, cap = tolerance * mean, target = (1 + tolerance) / 2 * mean;
+        var heavy = new bool[k];
+        int heavyCount = 0;
+        for (int c = 0; c < k; c++)
+        {
+            heavy[c] = weights[c] > cap;
+            heavyCount += heavy[c] ? 1 : 0;
+        }
+        if (heavyCount == 0 || heavyCount == k)
+            return 0;
+        var rows = new List<int>();
+        for (int r = 0; r < labels.Length; r++)
+            if (heavy[labels[r]])
+                rows.Add(r);
+        var (vectors, rowWeights) = Gather(source, rows, d, cancellationToken);
+        // The nearest centroid that is not heavy, by a model of those centroids alone.
+        var others = Enumerable.Range(0, k).Where(c => !heavy[c]).ToArray();
+        var otherCentroids = new float[others.Length * d];
+        for (int i = 0; i < others.Length; i++)
+            centroids.AsSpan(others[i] * d, d).CopyTo(otherCentroids.AsSpan(i * d, d));
+        var light = new KMeansModel(otherCentroids, d, options.Distance, 0, 0, false, 0, [], [], "");
+        var alternative = new int[rows.Count];
+        var alternativeDistance = new float[rows.Count];
+        light.Predict(new InMemoryBatchSource(vectors, d), alternative, alternativeDistance, options.Device, cancellationToken);
+        var order = Enumerable.Range(0, rows.Count)
+            .OrderBy(i => (double)alternativeDistance[i] - distances[rows[i]]).ThenBy(i => rows[i]).ToArray();
+        var now = weights.ToArray();
+        var shifts = new double[(long)k * d];
+        foreach (int i in order)
+        {
+            int from = labels[rows[i]], to = others[alternative[i]];
+            double w = rowWeights[i];
+            if (!(now[from] - w >= target) || now[to] + w > target)
+                continue;
+            now[from] -= w;
+            now[to] += w;
+            var x = vectors.AsSpan(i * d, d);
+            for (int j = 0; j < d; j++)
+            {
+                shifts[(long)from * d + j] -= w * x[j];
+                shifts[(long)to * d + j] += w * x[j];
+            }
+        }
+        int moved = 0;
+        for (int c = 0; c < k; c++)
+        {
+            if (now[c] == weights[c] || !(now[c] > 0))
+                continue;
+            moved++;
+            for (int j = 0; j < d; j++)
+                centroids[(long)c * d + j] = (float)((centroids[(long)c * d + j] * weights[c] + shifts[(long)c * d + j]) / now[c]);
+        }
+        return moved;
+    }
+
+    /// <summary>The listed rows' values and weights (1 without weights), in the listed order, from one pass.</summary>
+    private static (float[] Rows, float[] Weights) Gather(IBatchSource source, List<int> rows, int d, CancellationToken cancellationToken)
+    {
+        var values = new float[(long)rows.Count * d];
+        var weights = new float[rows.Count];
+        var wanted = rows.Select((row, i) => (row, i)).OrderBy(p => p.row).ToArray();
+        int next = 0;
+        using var reader = source.OpenReader();
+        while (next < wanted.Length && reader.TryRead(out var batch))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var w = batch.Weights.Span;
+            while (next < wanted.Length && wanted[next].row < batch.FirstRow + batch.RowCount)
+            {
+                int at = (int)(wanted[next].row - batch.FirstRow), to = wanted[next].i;
+                batch.Rows.Span.Slice(at * d, d).CopyTo(values.AsSpan(to * d, d));
+                weights[to] = w.IsEmpty ? 1 : w[at];
+                next++;
+            }
+        }
+        return (values, weights);
+    }
+
+    /// <summary>
     /// Moves the centroids of light clusters onto rows of heavy ones, splitting them: the heaviest clusters above the
     /// tolerance times the mean, each taking as many centroids as it needs to come within it, from the lightest clusters
-    /// (those below the mean). The rows are each heavy cluster's farthest, or drawn uniformly from it by counter-based
-    /// randomness. Returns the centroids moved.
+    /// (those below the mean). The rows are drawn uniformly from each heavy cluster by counter-based randomness. Returns
+    /// the centroids moved.
     /// </summary>
-    private static int MoveLightIntoHeavy(float[] centroids, int d, IBatchSource source, int[] labels, float[] distances, double[] weights,
-        double tolerance, bool farthest, ulong seed, CancellationToken cancellationToken)
+    private static int MoveLightIntoHeavy(float[] centroids, int d, IBatchSource source, int[] labels, double[] weights,
+        double tolerance, ulong seed, CancellationToken cancellationToken)
     {
         int k = weights.Length;
         double mean = weights.Sum() / k;
@@ -189,12 +305,6 @@ internal static class HierarchicalFit
         for (int r = 0; r < labels.Length; r++)
             if (members.TryGetValue(labels[r], out var list))
                 list.Add(r);
-        if (farthest)
-        {
-            // Farthest first (ties to the lower row); the draws below then take them in order.
-            foreach (var list in members.Values)
-                list.Sort((a, b) => distances[b] != distances[a] ? distances[b].CompareTo(distances[a]) : a.CompareTo(b));
-        }
         // Round-robin over the heavy clusters, heaviest first, each up to its quota.
         var targets = new List<int>();
         ulong counter = 0;
@@ -206,36 +316,17 @@ internal static class HierarchicalFit
                 if (turn < quota[c] && targets.Count < light.Count)
                 {
                     var rows = members[c];
-                    targets.Add(farthest ? rows[Math.Min(turn, rows.Count - 1)] : rows[(int)(CounterRandom.Uniform(seed, counter++) * rows.Count)]);
+                    targets.Add(rows[(int)(CounterRandom.Uniform(seed, counter++) * rows.Count)]);
                     any = true;
                 }
             }
             if (!any)
                 break;
         }
-        var gathered = Gather(source, targets, d, cancellationToken);
+        var (gathered, _) = Gather(source, targets, d, cancellationToken);
         for (int i = 0; i < targets.Count; i++)
             gathered.AsSpan(i * d, d).CopyTo(centroids.AsSpan(light[i] * d, d));
         return targets.Count;
-    }
-
-    /// <summary>The listed rows' values, in the listed order, from one pass.</summary>
-    private static float[] Gather(IBatchSource source, List<int> rows, int d, CancellationToken cancellationToken)
-    {
-        var result = new float[rows.Count * d];
-        var wanted = rows.Select((row, i) => (row, i)).OrderBy(p => p.row).ToArray();
-        int next = 0;
-        using var reader = source.OpenReader();
-        while (next < wanted.Length && reader.TryRead(out var batch))
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            while (next < wanted.Length && wanted[next].row < batch.FirstRow + batch.RowCount)
-            {
-                batch.Rows.Span.Slice((int)(wanted[next].row - batch.FirstRow) * d, d).CopyTo(result.AsSpan(wanted[next].i * d, d));
-                next++;
-            }
-        }
-        return result;
     }
 
     /// <summary>Calls <paramref name="action"/> with each row's index and weight, in row order.</summary>
