@@ -17,7 +17,7 @@ namespace FlashKMeans.MLNet;
 /// as ML.NET's KMeans calls them: they are skipped and counted, or rejected with an error naming the row when
 /// <see cref="RejectMissing"/> is set. Skipping is the same on every pass, so passes stay identical.</para>
 /// </remarks>
-internal sealed class CursorBatchSource : IBatchSource, IDisposable
+internal sealed class CursorBatchSource : IRepeatingBatchSource, IDisposable
 {
     private readonly IDataView _data;
     private readonly DataViewSchema.Column _features;
@@ -90,6 +90,9 @@ internal sealed class CursorBatchSource : IBatchSource, IDisposable
 
     /// <summary>Whether later passes read the native cache rather than the cursor.</summary>
     public bool Cached => _cache is { IsComplete: true };
+
+    /// <summary>Once the cache is complete every pass reads it: rows this source validated and nobody else writes.</summary>
+    public bool PassesRepeat => Cached;
 
     /// <inheritdoc />
     public IBatchReader OpenReader()

@@ -182,6 +182,36 @@ public sealed class KMeans
     }
 
     /// <summary>
+    /// One fit of <paramref name="source"/> for each K of <paramref name="clusterCounts"/>, each exactly what a fit with
+    /// these options and that K gives, but validated (and centred) once and on one backend: the choice of K's sweep.
+    /// </summary>
+    internal KMeansModel[] FitEach(IBatchSource source, IReadOnlyList<int> clusterCounts, Action<KMeansModel>? fitted, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var largest = _options.Clone();
+        largest.NumberOfClusters = clusterCounts.Max();
+        // Sub-sampling depends on K, and the other modes run fits of their own: those validate per K.
+        bool shareable = _options.MaximumPointsPerCentroid is null && _options.Algorithm == KMeansAlgorithm.Lloyd
+            && !_options.AutomaticFeatureWeights && _options.Hierarchical is null && _options.MissingFeatures != MissingFeatures.Ignore;
+        var clock = Stopwatch.StartNew();
+        var problem = shareable ? new KMeans(largest).Prepare(source, _options.Seed, cancellationToken) : null;
+        using var backend = shareable ? BackendSelector.Create(largest) : null;
+        var models = new KMeansModel[clusterCounts.Count];
+        for (int i = 0; i < models.Length; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var options = _options.Clone();
+            options.NumberOfClusters = clusterCounts[i];
+            var fit = new KMeans(options);
+            models[i] = problem is null
+                ? fit.Fit(source, null, cancellationToken)
+                : fit.FitProblems([problem], clock, null, cancellationToken, backend)[0];
+            fitted?.Invoke(models[i]);
+        }
+        return models;
+    }
+
+    /// <summary>
     /// The seed of problem <paramref name="problem"/> of a <see cref="FitBatched"/> run with <paramref name="seed"/>:
     /// <paramref name="seed"/> itself for problem 0 (so that a batch of one is a plain fit), and for the others a
     /// value derived from both by counter-based hashing. Fitting a problem's rows alone with this seed gives its
@@ -260,7 +290,14 @@ public sealed class KMeans
     /// initialisation seeds every problem and runs them through the one Lloyd loop; each problem keeps its
     /// lowest-inertia run.
     /// </summary>
-    private KMeansModel[] FitProblems(Problem[] problems, Stopwatch clock, IProgress<KMeansProgress>? progress, CancellationToken cancellationToken)
+    /// <param name="problems">The prepared problems, all with these options' K.</param>
+    /// <param name="clock">Started when the fit was called: the progress reports' elapsed time.</param>
+    /// <param name="progress">Receives the seeding and iteration reports.</param>
+    /// <param name="cancellationToken">Stops the fit between chunks of work.</param>
+    /// <param name="shared">A backend made for these options (K aside) that several fits share, kept open; null to make and
+    /// dispose one for this fit.</param>
+    private KMeansModel[] FitProblems(Problem[] problems, Stopwatch clock, IProgress<KMeansProgress>? progress, CancellationToken cancellationToken,
+        IKMeansBackend? shared = null)
     {
         var options = _options;
         int k = options.NumberOfClusters;
@@ -272,7 +309,8 @@ public sealed class KMeans
             return problems.Select(p => FitWithFeatureWeights(p, clock, progress, cancellationToken)).ToArray();
         if (options.Hierarchical is not null)
             return problems.Select(p => FitHierarchical(p, clock, progress, cancellationToken)).ToArray();
-        using var backend = BackendSelector.Create(options);
+        using var owned = shared is null ? BackendSelector.Create(options) : null;
+        var backend = shared ?? owned!;
         using var batch = Bind(backend, problems, k, cancellationToken);
         var best = new LloydRun?[problems.Length];
         // Explicit centroids start every initialisation at the same place, so further runs repeat the first.
@@ -340,22 +378,48 @@ public sealed class KMeans
         return models;
     }
 
+    /// <summary>Fine fits a hierarchical fit runs at once on a GPU.</summary>
+    private const int ConcurrentGpuFits = 4;
+
     /// <summary>
     /// One problem by balanced hierarchical k-means (<see cref="HierarchicalFit"/>): every level is a plain fit through
     /// this same loop on the options' backend, in the fit's (centred) coordinates.
     /// </summary>
     private KMeansModel FitHierarchical(Problem problem, Stopwatch clock, IProgress<KMeansProgress>? progress, CancellationToken cancellationToken)
     {
-        KMeansModel Plain(IBatchSource rows, DataSummary summary, KMeansOptions options) =>
-            new KMeans(options).FitProblems([new Problem(rows, rows, summary, options.Seed, null)], clock, progress, cancellationToken)[0];
-        var model = HierarchicalFit.Run(problem.Training, problem.Summary, _options, problem.Seed, Plain, cancellationToken);
-        if (problem.Shift is not { } shift)
-            return model;
-        var centroids = model.Centroids.ToArray();
-        for (int c = 0; c < model.NumberOfClusters; c++)
-            System.Numerics.Tensors.TensorPrimitives.Add(centroids.AsSpan(c * shift.Length, shift.Length), shift, centroids.AsSpan(c * shift.Length, shift.Length));
-        return new KMeansModel(centroids, model.Dimension, model.Distance, model.Inertia, model.Iterations, model.Converged, model.EmptyClustersReseeded,
-            model.InertiaHistory, model.Statistics, model.TrainedOn) { Balance = model.Balance };
+        // The fits of each worker share one backend (on the GPU: one session, its streams and scratch). The small fine
+        // fits run several at a time: on the CPU one thread each (a fit's bits do not depend on its thread count), on a GPU
+        // a few sessions at once, which keeps the device busy between one small fit's synchronisations.
+        var backends = new IKMeansBackend?[1];
+        try
+        {
+            backends[0] = BackendSelector.Create(_options);
+            bool cpu = backends[0] is Cpu.CpuBackend;
+            int workers = cpu ? _options.NumberOfThreads ?? Environment.ProcessorCount : ConcurrentGpuFits;
+            // Slot 0 runs the levels over all rows; slots 1 … workers the fine fits.
+            Array.Resize(ref backends, 1 + Math.Max(1, workers));
+            KMeansModel Plain(int worker, IBatchSource rows, DataSummary summary, KMeansOptions options)
+            {
+                if (worker > 0 && cpu)
+                    options.NumberOfThreads = 1;
+                var backend = backends[worker] ??= BackendSelector.Create(options);
+                return new KMeans(options).FitProblems([new Problem(rows, rows, summary, options.Seed, null)], clock, worker == 0 ? progress : null,
+                    cancellationToken, backend)[0];
+            }
+            var model = HierarchicalFit.Run(problem.Training, problem.Summary, _options, problem.Seed, Plain, backends.Length - 1, cancellationToken);
+            if (problem.Shift is not { } shift)
+                return model;
+            var centroids = model.Centroids.ToArray();
+            for (int c = 0; c < model.NumberOfClusters; c++)
+                System.Numerics.Tensors.TensorPrimitives.Add(centroids.AsSpan(c * shift.Length, shift.Length), shift, centroids.AsSpan(c * shift.Length, shift.Length));
+            return new KMeansModel(centroids, model.Dimension, model.Distance, model.Inertia, model.Iterations, model.Converged, model.EmptyClustersReseeded,
+                model.InertiaHistory, model.Statistics, model.TrainedOn) { Balance = model.Balance };
+        }
+        finally
+        {
+            foreach (var backend in backends)
+                backend?.Dispose();
+        }
     }
 
     /// <summary>

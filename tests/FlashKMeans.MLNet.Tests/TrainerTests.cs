@@ -258,6 +258,7 @@ public sealed class TrainerTests
             Assert.IsTrue(reader.TryRead(out _));
         }
         Assert.IsFalse(source.Cached);
+        Assert.IsFalse(source.PassesRepeat, "the cursor may serve other rows next time: the engine must check later passes");
         long served = 0;
         var copy = new List<float>();
         using (var reader = source.OpenReader())
@@ -270,6 +271,8 @@ public sealed class TrainerTests
         }
         Assert.AreEqual(3000L, served);
         Assert.IsTrue(source.Cached, "a complete pass fills the cache");
+        Assert.IsTrue(source.PassesRepeat, "later passes read the cache, so they repeat the pass read");
+        Assert.IsFalse(FlashKMeans.Data.PassCheckedBatchSource.Needed(source));
         Assert.AreEqual(2, view.CursorsOpened);
         // The cache holds the rows in order: a third pass reads it, not the cursor, and gives the same values.
         var cached = new List<float>();
@@ -281,6 +284,13 @@ public sealed class TrainerTests
         Assert.AreEqual(2, view.CursorsOpened);
         CollectionAssert.AreEqual(copy, cached);
         CollectionAssert.AreEqual(rows, cached);
+
+        using var uncached = new CursorBatchSource(view, view.Schema["Features"], null, batchRows: 256, rejectMissing: false);
+        using (var reader = uncached.OpenReader())
+        {
+            while (reader.TryRead(out _)) { }
+        }
+        Assert.IsTrue(FlashKMeans.Data.PassCheckedBatchSource.Needed(uncached), "without a cache every pass is a new cursor");
     }
 
     [TestMethod]

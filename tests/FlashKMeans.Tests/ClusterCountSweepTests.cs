@@ -27,6 +27,33 @@ public sealed class ClusterCountSweepTests
             Assert.IsTrue(report.Scores[i].Inertia <= report.Scores[i - 1].Inertia * 1.001, "inertia falls as K grows");
     }
 
+    [TestMethod]
+    [DataRow(0.0), DataRow(1e5)]
+    public void Each_K_of_the_sweep_is_the_fit_it_would_be_alone(double offset)
+    {
+        const int d = 5;
+        var rows = TestData.Offset(TestData.Blobs(2000, d, 4, spread: 6, seed: 21), offset);
+        var options = new KMeansOptions { Seed = 7, Device = ComputeDevice.Cpu, NumberOfThreads = 2 };
+        var counts = new[] { 2, 3, 5, 8 };
+        var swept = new KMeans(options).FitEach(new Data.InMemoryBatchSource(rows, d), counts, null, CancellationToken.None);
+        for (int i = 0; i < counts.Length; i++)
+        {
+            var alone = options.Clone();
+            alone.NumberOfClusters = counts[i];
+            var model = new KMeans(alone).Fit(rows, d);
+            CollectionAssert.AreEqual(model.Centroids.ToArray(), swept[i].Centroids.ToArray(), $"K = {counts[i]}");
+            Assert.AreEqual(model.Inertia, swept[i].Inertia, $"K = {counts[i]}");
+        }
+        var report = ClusterCountSweep.Run(rows, d, 2, 8, options);
+        for (int i = 0; i < counts.Length; i++)
+        {
+            var alone = options.Clone();
+            alone.NumberOfClusters = counts[i];
+            var expected = ClusterCountSweep.Score(rows, d, new KMeans(alone).Fit(rows, d), Enumerable.Range(0, 1).ToArray());
+            Assert.AreEqual(expected.Inertia, report.Scores.Single(s => s.NumberOfClusters == counts[i]).Inertia, 1e-9 * expected.Inertia);
+        }
+    }
+
     private static string Describe(ClusterCountReport report) => string.Join("; ", report.Scores.Select(s =>
         $"K={s.NumberOfClusters} inertia={s.Inertia:G4} DB={s.DaviesBouldin:F3} CH={s.CalinskiHarabasz:G4} silhouette={s.Silhouette:F3}"));
 

@@ -26,8 +26,9 @@ using FlashKMeans.Cuda.Native;
 // --fit-detail T1,T2,...: instead of the table, each step of a fit (--fit-steps) of the single-problem shapes (wall ms, kind of
 // update, labels moved), once per threshold of moved labels for the incremental update (CudaBatch.IncrementalThreshold;
 // a negative one sums every row in every step). Each fit runs twice from the same start; the second is printed.
-// --whole-fit anchors|large [--fit-steps N] [--kmeans-parallel-up-to K]: instead, whole fits from rows on the device to centroids
-// on the host (WholeFit.cs), from random rows, and from k-means‖ where K is at most the given bound.
+// --whole-fit anchors|large [--fit-steps N] [--kmeans-parallel-up-to K] [--max-k K]: instead, whole fits from rows on the device to
+// centroids on the host (WholeFit.cs), from random rows, and from k-means‖ where K is at most the given bound; shapes with a K
+// above --max-k are left out.
 // --stream: instead, stream learning (MiniBatchKMeans.PartialFit) from host batches of 65,536 rows at d = 128, K = 1024,
 // assigned on the GPU (fp16, fp32) and, as the same run's baseline, on every CPU core: rows per second over 2M rows.
 if (Array.IndexOf(args, "--whole-fit") is var wf and >= 0)
@@ -39,6 +40,9 @@ if (Array.IndexOf(args, "--whole-fit") is var wf and >= 0)
         ? new[] { (65536 * 100, 65536, 128, ComputePrecision.Float16), (131072 * 100, 131072, 128, ComputePrecision.Float16), (262144 * 100, 262144, 128, ComputePrecision.Float16) }
         : new[] { (1 << 20, 1024, 128, ComputePrecision.Float16), (1 << 23, 1024, 128, ComputePrecision.Float16), (1 << 20, 8192, 128, ComputePrecision.Float16),
                   (1 << 20, 256, 128, ComputePrecision.Float16), (1 << 20, 1024, 512, ComputePrecision.Float16), (1 << 20, 1024, 128, ComputePrecision.TensorFloat32) };
+    int maxKAt = Array.IndexOf(args, "--max-k");
+    if (maxKAt >= 0)
+        set = set.Where(shape => shape.Item2 <= int.Parse(args[maxKAt + 1], CultureInfo.InvariantCulture)).ToArray();
     WholeFit.Run(set, stepsAt >= 0 ? int.Parse(args[stepsAt + 1], CultureInfo.InvariantCulture) : 10, limitAt >= 0,
         limitAt >= 0 ? int.Parse(args[limitAt + 1], CultureInfo.InvariantCulture) : 0);
     return;
@@ -93,6 +97,13 @@ static void StreamLearning()
         double seconds = clock.Elapsed.TotalSeconds;
         Console.WriteLine(FormattableString.Invariant(
             $"RESULT stream device={device} precision={precision} batch={batch} d={d} k={k} rows={(batches - 4) * batch} seconds={seconds:F3} rows_per_s={(batches - 4) * batch / seconds:F0}"));
+        // The same batches as one pass over a source: one GPU session (and one scorer) for every step of the pass.
+        var source = new FlashKMeans.Data.InMemoryBatchSource(rows.AsMemory(4 * batch * d, (batches - 4) * batch * d), d);
+        clock.Restart();
+        learner.PartialFit(source);
+        seconds = clock.Elapsed.TotalSeconds;
+        Console.WriteLine(FormattableString.Invariant(
+            $"RESULT stream-pass device={device} precision={precision} batch={batch} d={d} k={k} rows={(batches - 4) * batch} seconds={seconds:F3} rows_per_s={(batches - 4) * batch / seconds:F0}"));
     }
 }
 

@@ -209,11 +209,13 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
     /// </summary>
     private void Upload(IBatchSource source, CancellationToken cancellationToken)
     {
-        using var stagingA = new PinnedBuffer<float>(_context, UploadRows * _d);
-        using var stagingB = new PinnedBuffer<float>(_context, UploadRows * _d);
+        // Page-locked memory costs about 0.35 ms per MiB to allocate: no more than the rows need.
+        int chunkRows = (int)Math.Min(UploadRows, _n);
+        using var stagingA = new PinnedBuffer<float>(_context, chunkRows * _d);
+        using var stagingB = new PinnedBuffer<float>(_context, chunkRows * _d);
         using var drainedA = new SyncEvent(_context);
         using var drainedB = new SyncEvent(_context);
-        using var rowsOnDevice = new DeviceBuffer<float>(_context, (long)UploadRows * _d);
+        using var rowsOnDevice = new DeviceBuffer<float>(_context, (long)chunkRows * _d);
         using var reader = source.OpenReader();
         long expected = 0;
         int chunk = 0;
@@ -223,9 +225,9 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
             if (batch.FirstRow != expected)
                 throw new InvalidOperationException($"The source skipped from row {expected} to {batch.FirstRow}.");
             var rows = batch.Rows.Span;
-            for (int start = 0; start < batch.RowCount; start += UploadRows, chunk++)
+            for (int start = 0; start < batch.RowCount; start += chunkRows, chunk++)
             {
-                int count = Math.Min(UploadRows, batch.RowCount - start);
+                int count = Math.Min(chunkRows, batch.RowCount - start);
                 var (staging, drained) = chunk % 2 == 0 ? (stagingA, drainedA) : (stagingB, drainedB);
                 // This buffer's last transfer (two chunks ago) must be done before it is overwritten.
                 drained.Synchronize();

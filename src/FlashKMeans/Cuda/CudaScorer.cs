@@ -4,10 +4,12 @@ using FlashKMeans.Cuda.Native;
 namespace FlashKMeans.Cuda;
 
 /// <summary>
-/// Assignment and distances of new rows on the GPU under fixed centroids (the model's Transform). Rows
-/// go up in chunks, are packed into the compute precision, and labels or distances come back.
+/// Assignment and distances of new rows on the GPU under fixed centroids (the model's Transform), or under centroids
+/// replaced between calls (a stream's steps). Rows go up in chunks, are packed into the compute precision, and labels or
+/// distances come back. The assignment's device buffers are kept from one call to the next; from the second call on,
+/// rows also go through page-locked staging filled on every core, since such a scorer is evidently being reused.
 /// </summary>
-internal sealed class CudaScorer : IKMeansScorer
+internal sealed class CudaScorer : IReusableScorer
 {
     private const long ChunkBytes = 256L << 20;
 
@@ -19,6 +21,14 @@ internal sealed class CudaScorer : IKMeansScorer
     private readonly DeviceBuffer<byte> _packed;
     private readonly DeviceBuffer<float> _norms;
     private readonly object _gate = new();
+    private DeviceBuffer<float>? _raw;
+    private DeviceBuffer<byte>? _rowsPacked;
+    private DeviceBuffer<float>? _rowNorms;
+    private DeviceBuffer<int>? _labelsOut;
+    private DeviceBuffer<float>? _distancesOut;
+    private PinnedBuffer<float>? _staging;
+    private int _capacity;
+    private int _calls;
 
     public CudaScorer(CudaSession session, ReadOnlySpan<float> centroids, int dimension)
     {
@@ -52,23 +62,74 @@ internal sealed class CudaScorer : IKMeansScorer
             var context = _s.Context;
             context.MakeCurrent();
             int capacity = Math.Min(chunk, n);
-            using var raw = new DeviceBuffer<float>(context, (long)capacity * _d);
-            using var packed = new DeviceBuffer<byte>(context, (long)capacity * _ld * _s.Precision.ElementBytes);
-            using var norms = new DeviceBuffer<float>(context, capacity);
-            using var labelsOut = new DeviceBuffer<int>(context, capacity);
-            using var distancesOut = new DeviceBuffer<float>(context, capacity);
+            EnsureCapacity(capacity);
+            bool staged = ++_calls > 1;
+            if (staged && (_staging is null || _staging.Length < (long)capacity * _d))
+            {
+                _staging?.Dispose();
+                _staging = new PinnedBuffer<float>(context, capacity * _d);
+            }
             for (int first = 0; first < n; first += chunk)
             {
                 int count = Math.Min(chunk, n - first);
-                raw.CopyFrom(rows.Slice(first * _d, count * _d), 0, _s.Stream);
-                _s.PackRows(raw.Pointer, count, _d, _d, packed.Pointer, _ld, norms.Pointer);
-                _s.Assign(packed.Pointer, norms.Pointer, count, _d, _ld, _packed.Pointer, _norms.Pointer, _k, _ld,
-                    labelsOut.Pointer, distancesOut.Pointer, updateMin: false);
-                labelsOut.CopyTo(labels.Slice(first, count), 0, _s.Stream);
+                var chunkRows = rows.Slice(first * _d, count * _d);
+                if (staged)
+                {
+                    // The staging's previous transfer was waited for by the last chunk's label copy.
+                    Threading.HostCopy.InParallel(chunkRows, _staging!.Span);
+                    _raw!.CopyFrom(_staging.Span[..chunkRows.Length], 0, _s.Stream);
+                }
+                else
+                {
+                    _raw!.CopyFrom(chunkRows, 0, _s.Stream);
+                }
+                _s.PackRows(_raw.Pointer, count, _d, _d, _rowsPacked!.Pointer, _ld, _rowNorms!.Pointer);
+                _s.Assign(_rowsPacked.Pointer, _rowNorms.Pointer, count, _d, _ld, _packed.Pointer, _norms.Pointer, _k, _ld,
+                    _labelsOut!.Pointer, _distancesOut!.Pointer, updateMin: false);
+                _labelsOut.CopyTo(labels.Slice(first, count), 0, _s.Stream);
                 if (!distances.IsEmpty)
-                    distancesOut.CopyTo(distances.Slice(first, count), 0, _s.Stream);
+                    _distancesOut.CopyTo(distances.Slice(first, count), 0, _s.Stream);
             }
         }
+    }
+
+    /// <inheritdoc />
+    public void SetCentroids(ReadOnlySpan<float> centroids)
+    {
+        if (centroids.Length != (long)_k * _d)
+            throw new ArgumentException($"Expected K × d = {_k} × {_d} centroid values, got {centroids.Length}.", nameof(centroids));
+        lock (_gate)
+        {
+            _s.Context.MakeCurrent();
+            _centroids.CopyFrom(centroids, 0, _s.Stream);
+            _s.PackRows(_centroids.Pointer, _k, _d, _d, _packed.Pointer, _ld, _norms.Pointer);
+            _s.Stream.Synchronize();
+        }
+    }
+
+    /// <summary>Device buffers for chunks of at least <paramref name="rows"/> rows, kept for later calls.</summary>
+    private void EnsureCapacity(int rows)
+    {
+        if (rows <= _capacity)
+            return;
+        FreeWork();
+        var context = _s.Context;
+        _raw = new DeviceBuffer<float>(context, (long)rows * _d);
+        _rowsPacked = new DeviceBuffer<byte>(context, (long)rows * _ld * _s.Precision.ElementBytes);
+        _rowNorms = new DeviceBuffer<float>(context, rows);
+        _labelsOut = new DeviceBuffer<int>(context, rows);
+        _distancesOut = new DeviceBuffer<float>(context, rows);
+        _capacity = rows;
+    }
+
+    private void FreeWork()
+    {
+        _distancesOut?.Dispose();
+        _labelsOut?.Dispose();
+        _rowNorms?.Dispose();
+        _rowsPacked?.Dispose();
+        _raw?.Dispose();
+        (_raw, _rowsPacked, _rowNorms, _labelsOut, _distancesOut, _capacity) = (null, null, null, null, null, 0);
     }
 
     public void AllDistances(ReadOnlySpan<float> rows, Span<float> distances)
@@ -106,6 +167,9 @@ internal sealed class CudaScorer : IKMeansScorer
     public void Dispose()
     {
         _s.Context.MakeCurrent();
+        FreeWork();
+        _staging?.Dispose();
+        _staging = null;
         _norms.Dispose();
         _packed.Dispose();
         _centroids.Dispose();

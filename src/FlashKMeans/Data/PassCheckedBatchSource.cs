@@ -30,8 +30,11 @@ internal sealed class PassCheckedBatchSource : IBatchSource
 
     public IBatchReader OpenReader() => new Reader(this, _inner.OpenReader(), Interlocked.Increment(ref _passes));
 
-    /// <summary>Whether to check <paramref name="source"/>'s later passes: rows held in memory or a mapped file cannot come back different in number.</summary>
-    public static bool Needed(IBatchSource source) => source is not IRowBlockSource;
+    /// <summary>
+    /// Whether to check <paramref name="source"/>'s later passes: rows held in memory or a mapped file cannot come back
+    /// different in number, and a source that keeps its own copy of the pass read knows its passes repeat.
+    /// </summary>
+    public static bool Needed(IBatchSource source) => source is not IRowBlockSource and not IRepeatingBatchSource { PassesRepeat: true };
 
     private sealed class Reader(PassCheckedBatchSource owner, IBatchReader inner, int pass) : IBatchReader
     {

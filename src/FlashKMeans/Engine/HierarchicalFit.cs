@@ -27,11 +27,13 @@ internal static class HierarchicalFit
     /// <param name="summary">Their validation summary.</param>
     /// <param name="options">The fit's options, <see cref="KMeansOptions.Hierarchical"/> set.</param>
     /// <param name="seed">The problem's seed.</param>
-    /// <param name="fit">A plain fit of a source (its summary given) on the options' backend, in the source's coordinates.</param>
+    /// <param name="fit">A plain fit of a source (its summary given) on the options' backend, in the source's coordinates, by a
+    /// worker: 0 for the fits over all rows, 1 … <paramref name="workers"/> for the fine fits, which run at once, one per worker.</param>
+    /// <param name="workers">Fine fits run at once.</param>
     /// <param name="cancellationToken">Checked between the fits.</param>
     /// <returns>The model in the training coordinates, with <see cref="KMeansModel.Balance"/>.</returns>
     public static KMeansModel Run(IBatchSource training, DataSummary summary, KMeansOptions options, int seed,
-        Func<IBatchSource, DataSummary, KMeansOptions, KMeansModel> fit, CancellationToken cancellationToken)
+        Func<int, IBatchSource, DataSummary, KMeansOptions, KMeansModel> fit, int workers, CancellationToken cancellationToken)
     {
         var settings = options.Hierarchical!;
         int k = options.NumberOfClusters, d = training.Dimension;
@@ -57,7 +59,7 @@ internal static class HierarchicalFit
         var mesoOptions = quiet.Clone();
         mesoOptions.NumberOfClusters = mesoCount;
         mesoOptions.Seed = seed;
-        var meso = fit(training, summary, mesoOptions);
+        var meso = fit(0, training, summary, mesoOptions);
         var labels = new int[n];
         var distances = new float[n];
         meso.Predict(training, labels, distances, options.Device, cancellationToken);
@@ -75,23 +77,30 @@ internal static class HierarchicalFit
         var shares = Shares(mesoWeights, usable, k);
         EndPhase(0);
 
-        // 3. Fine clusters per mesocluster.
+        // 3. Fine clusters per mesocluster, several at once; each is its own seeded fit, so the order does not matter.
         var centroids = new float[(long)k * d];
-        int next = 0;
-        for (int m = 0; m < mesoCount; m++)
+        var offsets = new int[mesoCount];
+        for (int m = 1; m < mesoCount; m++)
+            offsets[m] = offsets[m - 1] + shares[m - 1];
+        int nextMeso = -1;
+        var splitRows = rows;
+        var splitWeights = weights;
+        Threading.ParallelWork.For(1, workers + 1, new ParallelOptions { MaxDegreeOfParallelism = workers }, worker =>
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (shares[m] == 0)
-                continue;
-            var source = new InMemoryBatchSource(rows[m], d, weights[m] is { } w ? w : ReadOnlyMemory<float>.Empty);
-            var fine = quiet.Clone();
-            fine.NumberOfClusters = shares[m];
-            fine.Initialization = KMeansInitialization.KMeansPlusPlus;
-            fine.Seed = (int)(CounterRandom.Derive((ulong)seed, (ulong)m + 1) & int.MaxValue);
-            var model = fit(source, DataValidator.Scan(source, cancellationToken), fine);
-            model.Centroids.Span.CopyTo(centroids.AsSpan(next * d));
-            next += shares[m];
-        }
+            for (int m = Interlocked.Increment(ref nextMeso); m < mesoCount; m = Interlocked.Increment(ref nextMeso))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (shares[m] == 0)
+                    continue;
+                var source = new InMemoryBatchSource(splitRows[m], d, splitWeights[m] is { } w ? w : ReadOnlyMemory<float>.Empty);
+                var fine = quiet.Clone();
+                fine.NumberOfClusters = shares[m];
+                fine.Initialization = KMeansInitialization.KMeansPlusPlus;
+                fine.Seed = (int)(CounterRandom.Derive((ulong)seed, (ulong)m + 1) & int.MaxValue);
+                var model = fit(worker, source, DataValidator.Scan(source, cancellationToken), fine);
+                model.Centroids.Span.CopyTo(centroids.AsSpan(offsets[m] * d));
+            }
+        });
         rows = null!;
         weights = null!;
         EndPhase(1);
@@ -100,7 +109,7 @@ internal static class HierarchicalFit
         var all = plain.Clone();
         all.Initialization = KMeansInitialization.Explicit;
         all.InitialCentroids = centroids;
-        var lastFit = fit(training, summary, all);
+        var lastFit = fit(0, training, summary, all);
         var current = lastFit.Centroids.ToArray();
         bool shiftedSinceFit = false;
         int iterations = lastFit.Iterations;
@@ -127,6 +136,7 @@ internal static class HierarchicalFit
             rounds++;
             foreach (bool split in new[] { true, false })
             {
+                var step = System.Diagnostics.Stopwatch.StartNew();
                 var moving = current.ToArray();
                 int moves = split
                     ? MoveLightIntoHeavy(moving, d, training, labels, clusterWeights, settings.BalanceTolerance,
@@ -134,19 +144,25 @@ internal static class HierarchicalFit
                     : ShiftBoundaries(moving, d, training, labels, distances, clusterWeights, settings.BalanceTolerance, options, cancellationToken);
                 if (moves == 0)
                     continue;
+                double chosen = step.Elapsed.TotalSeconds;
                 KMeansModel candidate;
                 if (split)
                 {
                     balancing.InitialCentroids = moving;
-                    candidate = fit(training, summary, balancing);
+                    candidate = fit(0, training, summary, balancing);
                     iterations += candidate.Iterations;
                 }
                 else
                 {
                     candidate = new KMeansModel(moving, d, options.Distance, 0, 0, false, 0, [], [], lastFit.TrainedOn);
                 }
+                double refitted = step.Elapsed.TotalSeconds;
                 double imbalance = Imbalance(candidate, training, candidateLabels, candidateDistances, candidateWeights, options.Device,
                     out double candidateInertia, cancellationToken);
+                options.Logger?.LogDebug(
+                    "FlashKMeans: balancing round {Round}, {Move}: {Moves} centroids in {Chosen:F3} s, refit {Refit:F3} s, imbalance {Imbalance:F2} measured in {Measured:F3} s ({Outcome}).",
+                    round, split ? "split" : "shift", moves, chosen, refitted - chosen, imbalance, step.Elapsed.TotalSeconds - refitted,
+                    imbalance < after ? "kept" : "undone");
                 if (!(imbalance < after))
                     continue;
                 moved += moves;
@@ -228,10 +244,13 @@ internal static class HierarchicalFit
         var alternative = new int[rows.Count];
         var alternativeDistance = new float[rows.Count];
         light.Predict(new InMemoryBatchSource(vectors, d), alternative, alternativeDistance, options.Device, cancellationToken);
-        var order = Enumerable.Range(0, rows.Count)
-            .OrderBy(i => (double)alternativeDistance[i] - distances[rows[i]]).ThenBy(i => rows[i]).ToArray();
+        // Least loss first, ties to the lower row (rows are in increasing order).
+        var order = Enumerable.Range(0, rows.Count).ToArray();
+        var loss = order.Select(i => (double)alternativeDistance[i] - distances[rows[i]]).ToArray();
+        Array.Sort(order, (a, b) => loss[a] != loss[b] ? loss[a].CompareTo(loss[b]) : a.CompareTo(b));
         var now = weights.ToArray();
-        var shifts = new double[(long)k * d];
+        // Only the centroids that give or take rows change: their sums of moved rows, by centroid.
+        var shifts = new Dictionary<int, double[]>();
         foreach (int i in order)
         {
             int from = labels[rows[i]], to = others[alternative[i]];
@@ -241,20 +260,28 @@ internal static class HierarchicalFit
             now[from] -= w;
             now[to] += w;
             var x = vectors.AsSpan(i * d, d);
+            var given = Sums(from);
+            var taken = Sums(to);
             for (int j = 0; j < d; j++)
             {
-                shifts[(long)from * d + j] -= w * x[j];
-                shifts[(long)to * d + j] += w * x[j];
+                given[j] -= w * x[j];
+                taken[j] += w * x[j];
             }
         }
+        double[] Sums(int c)
+        {
+            if (!shifts.TryGetValue(c, out var sum))
+                shifts[c] = sum = new double[d];
+            return sum;
+        }
         int moved = 0;
-        for (int c = 0; c < k; c++)
+        foreach (var (c, sum) in shifts.OrderBy(p => p.Key))
         {
             if (now[c] == weights[c] || !(now[c] > 0))
                 continue;
             moved++;
             for (int j = 0; j < d; j++)
-                centroids[(long)c * d + j] = (float)((centroids[(long)c * d + j] * weights[c] + shifts[(long)c * d + j]) / now[c]);
+                centroids[(long)c * d + j] = (float)((centroids[(long)c * d + j] * weights[c] + sum[j]) / now[c]);
         }
         return moved;
     }

@@ -49,6 +49,21 @@ internal static class MiniBatchFit
         // On the GPU each step's rows are assigned by its FlashAssign kernels; the update stays on the CPU.
         using var gpu = options.Device == ComputeDevice.Cuda ? Cuda.CudaBackend.Create(options) : null;
         state.AssignmentBackend = gpu;
+        try
+        {
+            return Steps(state, training, summary, shift, options, settings, threads, clock, progress, cancellationToken);
+        }
+        finally
+        {
+            state.AssignmentBackend = null; // frees the steps' scorer before the backend goes
+        }
+    }
+
+    /// <summary>The steps, epoch after epoch, from the seeded <paramref name="state"/>, and the model they end with.</summary>
+    private static KMeansModel Steps(MiniBatchState state, IBatchSource training, DataSummary summary, float[]? shift, KMeansOptions options,
+        MiniBatchOptions settings, int threads, Stopwatch clock, IProgress<KMeansProgress>? progress, CancellationToken cancellationToken)
+    {
+        int k = options.NumberOfClusters, d = training.Dimension;
         int batch = settings.BatchSize;
         var labels = new int[batch];
         var distances = new float[batch];

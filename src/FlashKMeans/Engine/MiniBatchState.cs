@@ -296,16 +296,46 @@ internal sealed class MiniBatchState
     /// The backend that assigns the rows of each step when set (a GPU's FlashAssign kernels; the caller owns it), in place
     /// of the CPU scorer. The update stays on the CPU, in row order, so only the labels can differ between devices, and
     /// only for rows that lie as near two centroids as their arithmetic can tell apart.
+    /// Setting it (null included) frees the scorer made on the backend before, so set it to null before disposing the backend.
     /// </summary>
-    public IKMeansBackend? AssignmentBackend { get; set; }
+    public IKMeansBackend? AssignmentBackend
+    {
+        get => _assignmentBackend;
+        set
+        {
+            if (ReferenceEquals(value, _assignmentBackend))
+                return;
+            _assignmentScorer?.Dispose();
+            _assignmentScorer = null;
+            _assignmentBackend = value;
+        }
+    }
+
+    private IKMeansBackend? _assignmentBackend;
+
+    /// <summary>The scorer of the steps on <see cref="AssignmentBackend"/>, kept between steps where it can take new centroids.</summary>
+    private IKMeansScorer? _assignmentScorer;
 
     /// <summary>Labels and distances of <paramref name="rows"/> under <paramref name="centroids"/>, on <see cref="AssignmentBackend"/> or the CPU.</summary>
     private void Assign(int threads, float[] centroids, ReadOnlySpan<float> rows, Span<int> labels, Span<float> distances)
     {
         if (AssignmentBackend is { } backend)
         {
-            using var scorer = backend.CreateScorer(centroids, Dimension);
-            scorer.Assign(rows, labels, distances);
+            if (_assignmentScorer is IReusableScorer reusable)
+            {
+                reusable.SetCentroids(centroids);
+            }
+            else
+            {
+                _assignmentScorer?.Dispose();
+                _assignmentScorer = backend.CreateScorer(centroids, Dimension);
+            }
+            _assignmentScorer.Assign(rows, labels, distances);
+            if (_assignmentScorer is not IReusableScorer)
+            {
+                _assignmentScorer.Dispose();
+                _assignmentScorer = null;
+            }
             return;
         }
         Scorer(threads, centroids).Assign(rows, labels, distances);

@@ -43,24 +43,28 @@ public static class ClusterCountSweep
 
         var sample = Sample(n, Math.Min(silhouetteSample, n), CounterRandom.Derive((ulong)options.Seed, 0x5117));
         var scores = new List<ClusterCountScore>();
-        for (int k = minimum; k <= maximum; k++)
+        var source = new InMemoryBatchSource(rows, dimension);
+        var labels = new int[n];
+        // The rows are validated (and centred) once and every K runs on one backend; each K's fit is still exactly the
+        // fit it would be alone. Its labels come from the same device.
+        new KMeans(options).FitEach(source, Enumerable.Range(minimum, maximum - minimum + 1).ToArray(), model =>
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var fitOptions = options.Clone();
-            fitOptions.NumberOfClusters = k;
-            var model = new KMeans(fitOptions).Fit(rows, dimension, cancellationToken: cancellationToken);
-            var score = Score(rows.Span, dimension, model, sample);
+            model.Predict(source, labels, options.Device, cancellationToken);
+            var score = Score(rows.Span, dimension, model, labels, sample);
             scores.Add(score);
             progress?.Report(score);
-        }
+        }, cancellationToken);
         return Report(scores);
     }
 
     /// <summary>The indices of one fit, in float64 from the differences (exact for data far from the origin).</summary>
-    internal static ClusterCountScore Score(ReadOnlySpan<float> rows, int d, KMeansModel model, int[] sample)
+    internal static ClusterCountScore Score(ReadOnlySpan<float> rows, int d, KMeansModel model, int[] sample) =>
+        Score(rows, d, model, model.Predict(rows, d), sample);
+
+    /// <summary>The indices of one fit whose rows' <paramref name="labels"/> are known.</summary>
+    private static ClusterCountScore Score(ReadOnlySpan<float> rows, int d, KMeansModel model, int[] labels, int[] sample)
     {
         int n = rows.Length / d, k = model.NumberOfClusters;
-        var labels = model.Predict(rows, d);
         var centroids = model.Centroids.Span;
         var counts = new long[k];
         var spread = new double[k];
