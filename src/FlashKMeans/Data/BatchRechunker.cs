@@ -4,8 +4,10 @@ namespace FlashKMeans.Data;
 internal static class BatchRechunker
 {
     /// <summary>
-    /// Copies of <paramref name="rows"/>-row batches (the last may be shorter) with their weights (empty when the source
-    /// has none), in order. Each yielded batch is a fresh array, the caller's to keep.
+    /// <paramref name="rows"/>-row batches (the last may be shorter) with their weights (empty when the source has none), in
+    /// order. A yielded batch is valid only until the next is asked for: it is the source's own memory where a whole batch
+    /// lies in one of the source's batches, and otherwise one buffer, refilled each time (a step of 65,536 × 128 rows
+    /// spent more time faulting in a fresh 32 MiB array than the GPU spent assigning it).
     /// </summary>
     public static IEnumerable<(ReadOnlyMemory<float> Rows, ReadOnlyMemory<float> Weights)> Read(IBatchSource source, int rows,
         CancellationToken cancellationToken)
@@ -22,6 +24,12 @@ internal static class BatchRechunker
             int count = batch.RowCount, at = 0;
             while (at < count)
             {
+                if (filled == 0 && count - at >= rows)
+                {
+                    yield return (batch.Rows.Slice(at * d, rows * d), weighted ? batch.Weights.Slice(at, rows) : default);
+                    at += rows;
+                    continue;
+                }
                 int take = Math.Min(rows - filled, count - at);
                 batch.Rows.Span.Slice(at * d, take * d).CopyTo(pending.AsSpan(filled * d));
                 if (weighted)
@@ -31,8 +39,6 @@ internal static class BatchRechunker
                 if (filled == rows)
                 {
                     yield return (pending, pendingWeights);
-                    pending = new float[(long)rows * d];
-                    pendingWeights = weighted ? new float[rows] : [];
                     filled = 0;
                 }
             }

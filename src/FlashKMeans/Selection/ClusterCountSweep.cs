@@ -45,12 +45,13 @@ public static class ClusterCountSweep
         var scores = new List<ClusterCountScore>();
         var source = new InMemoryBatchSource(rows, dimension);
         var labels = new int[n];
+        var sampleDistances = SampleDistances(rows, dimension, sample);
         // The rows are validated (and centred) once and every K runs on one backend; each K's fit is still exactly the
         // fit it would be alone. Its labels come from the same device.
         new KMeans(options).FitEach(source, Enumerable.Range(minimum, maximum - minimum + 1).ToArray(), model =>
         {
             model.Predict(source, labels, options.Device, cancellationToken);
-            var score = Score(rows.Span, dimension, model, labels, sample);
+            var score = Score(rows.Span, dimension, model, labels, sample, sampleDistances);
             scores.Add(score);
             progress?.Report(score);
         }, cancellationToken);
@@ -58,11 +59,11 @@ public static class ClusterCountSweep
     }
 
     /// <summary>The indices of one fit, in float64 from the differences (exact for data far from the origin).</summary>
-    internal static ClusterCountScore Score(ReadOnlySpan<float> rows, int d, KMeansModel model, int[] sample) =>
-        Score(rows, d, model, model.Predict(rows, d), sample);
+    internal static ClusterCountScore Score(ReadOnlyMemory<float> rows, int d, KMeansModel model, int[] sample) =>
+        Score(rows.Span, d, model, model.Predict(rows.Span, d), sample, SampleDistances(rows, d, sample));
 
-    /// <summary>The indices of one fit whose rows' <paramref name="labels"/> are known.</summary>
-    private static ClusterCountScore Score(ReadOnlySpan<float> rows, int d, KMeansModel model, int[] labels, int[] sample)
+    /// <summary>The indices of one fit whose rows' <paramref name="labels"/> and sample's pairwise distances are known.</summary>
+    private static ClusterCountScore Score(ReadOnlySpan<float> rows, int d, KMeansModel model, int[] labels, int[] sample, double[] sampleDistances)
     {
         int n = rows.Length / d, k = model.NumberOfClusters;
         var centroids = model.Centroids.Span;
@@ -116,35 +117,58 @@ public static class ClusterCountSweep
         }
         davies = live.Length > 1 ? davies / live.Length : double.NaN;
 
-        return new ClusterCountScore(k, inertia, davies, calinski, Silhouette(rows, d, labels, k, sample));
+        return new ClusterCountScore(k, inertia, davies, calinski, Silhouette(labels, k, sample, sampleDistances));
     }
 
-    /// <summary>The mean silhouette over <paramref name="sample"/>, distances (not squared) within the sample.</summary>
-    private static double Silhouette(ReadOnlySpan<float> rows, int d, int[] labels, int k, int[] sample)
+    /// <summary>
+    /// The distances (not squared, float64 from the differences) between every two rows of a sample, the lower triangle
+    /// row by row: the same for every K, so a sweep computes them once.
+    /// </summary>
+    internal static double[] SampleDistances(ReadOnlyMemory<float> rows, int d, int[] sample)
     {
         int m = sample.Length;
-        var sums = new double[k];
+        var distances = new double[(long)m * (m - 1) / 2];
+        Threading.ParallelWork.For(1, m, new ParallelOptions(), i =>
+        {
+            var all = rows.Span;
+            var row = all.Slice(sample[i] * d, d);
+            long at = (long)i * (i - 1) / 2;
+            for (int j = 0; j < i; j++)
+                distances[at + j] = Math.Sqrt(Cpu.VectorMath.SquaredDistanceDouble(row, all.Slice(sample[j] * d, d)));
+        });
+        return distances;
+    }
+
+    /// <summary>The mean silhouette over the sample whose pairwise <paramref name="distances"/> are given (<see cref="SampleDistances"/>).</summary>
+    private static double Silhouette(int[] labels, int k, int[] sample, double[] distances)
+    {
+        int m = sample.Length;
+        var sums = new double[(long)m * k];
         var sizes = new int[k];
         foreach (int r in sample)
             sizes[labels[r]]++;
-        double total = 0;
-        foreach (int i in sample)
+        for (int i = 1; i < m; i++)
         {
-            Array.Clear(sums);
-            var row = rows.Slice(i * d, d);
-            foreach (int j in sample)
+            long at = (long)i * (i - 1) / 2;
+            int li = labels[sample[i]];
+            for (int j = 0; j < i; j++)
             {
-                if (j != i)
-                    sums[labels[j]] += Math.Sqrt(Cpu.VectorMath.SquaredDistanceDouble(row, rows.Slice(j * d, d)));
+                double v = distances[at + j];
+                sums[(long)i * k + labels[sample[j]]] += v;
+                sums[(long)j * k + li] += v;
             }
-            int own = labels[i];
+        }
+        double total = 0;
+        for (int i = 0; i < m; i++)
+        {
+            int own = labels[sample[i]];
             if (sizes[own] <= 1)
                 continue;  // a row alone in its cluster scores 0, as scikit-learn scores it
-            double a = sums[own] / (sizes[own] - 1), b = double.PositiveInfinity;
+            double a = sums[(long)i * k + own] / (sizes[own] - 1), b = double.PositiveInfinity;
             for (int c = 0; c < k; c++)
             {
                 if (c != own && sizes[c] > 0)
-                    b = Math.Min(b, sums[c] / sizes[c]);
+                    b = Math.Min(b, sums[(long)i * k + c] / sizes[c]);
             }
             if (double.IsFinite(b) && Math.Max(a, b) > 0)
                 total += (b - a) / Math.Max(a, b);
