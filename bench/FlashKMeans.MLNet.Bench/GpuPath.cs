@@ -120,20 +120,18 @@ internal static class GpuPath
         report.AppendLine();
         report.AppendLine($"Features reach the GPU at (median): engine on arrays {Passes.Median(rates.Select(x => x.Engine)):F2} GB/s, trainer cached {Passes.Median(rates.Select(x => x.Cached)):F2} GB/s, " +
                           $"trainer streamed {Passes.Median(rates.Select(x => x.Streamed)):F2} GB/s.");
-        report.AppendLine();
-        report.AppendLine("Upload from host arrays, piece by piece (each timed alone, after a warm-up of the whole):");
-        report.AppendLine();
-        report.AppendLine("| piece | s | GB/s |");
-        report.AppendLine("| --- | --- | --- |");
-        foreach (var (piece, seconds) in split)
-            report.AppendLine($"| {piece} | {seconds:F3} | {gigabytes / seconds:F1} |");
-        report.AppendLine();
-        report.AppendLine("The trainer's way to the GPU, piece by piece (fresh sources, best of three after a warm-up):");
-        report.AppendLine();
-        report.AppendLine("| piece | s | GB/s |");
-        report.AppendLine("| --- | --- | --- |");
-        foreach (var (piece, seconds) in trainerSplit)
-            report.AppendLine($"| {piece} | {seconds:F3} | {gigabytes / seconds:F1} |");
+        void Pieces(string title, IReadOnlyList<(string Piece, double Seconds)> pieces)
+        {
+            report.AppendLine();
+            report.AppendLine(title);
+            report.AppendLine();
+            report.AppendLine("| piece | s | GB/s |");
+            report.AppendLine("| --- | --- | --- |");
+            foreach (var (piece, seconds) in pieces)
+                report.AppendLine($"| {piece} | {seconds:F3} | {gigabytes / seconds:F1} |");
+        }
+        Pieces("Upload from host arrays, piece by piece (each timed alone, after a warm-up of the whole):", split);
+        Pieces("The trainer's way to the GPU, piece by piece (fresh sources, best of three after a warm-up):", trainerSplit);
         Console.WriteLine();
         Console.WriteLine(report);
         if (settings.Out is not null)

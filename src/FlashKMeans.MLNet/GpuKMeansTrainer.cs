@@ -410,6 +410,12 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
                 user?.Report(value);
                 return;
             }
+            if (value.Phase == KMeansPhase.Validation)
+            {
+                channel?.Info(MessageSensitivity.None, $"FlashKMeans: validation pass, {value.RowsRead} rows read.");
+                user?.Report(value);
+                return;
+            }
             if (value.Phase == KMeansPhase.Seeding)
             {
                 channel?.Info(MessageSensitivity.None, $"FlashKMeans: initialisation {value.Initialization}, seeding {value.Fraction * 100:F0}% done.");

@@ -382,46 +382,81 @@ bool TryReadCentroids(ParseResult parse, int dimension, out float[]? centroids)
 
 return root.Parse(args).Invoke();
 
-// The fit under a live display: a bar for the seeding, then one for the iterations with the inertia and its change.
+// The fit under a live display: a bar for the validation pass (rows read and GB/s), one for the seeding, then one for
+// the iterations with the inertia, its change and the features' rate through each pass, each with its time left.
 static KMeansModel LiveFit(KMeansOptions options, FlashKMeans.Data.IBatchSource data, CancellationToken cancellationToken)
 {
     KMeansModel model = null!;
+    double bytesPerRow = 4.0 * data.Dimension;
     Spectre.Console.AnsiConsole.Progress()
-        .Columns(new Spectre.Console.TaskDescriptionColumn(), new Spectre.Console.ProgressBarColumn(), new Spectre.Console.PercentageColumn(),
-            new Spectre.Console.ElapsedTimeColumn())
+        .Columns(new Spectre.Console.TaskDescriptionColumn(), new Spectre.Console.ProgressBarColumn { Width = 30 }, new Spectre.Console.PercentageColumn(),
+            new Spectre.Console.ElapsedTimeColumn(), new Spectre.Console.RemainingTimeColumn())
         .Start(context =>
         {
-            var seeding = context.AddTask("Seeding", maxValue: 1);
+            var validation = context.AddTask("Validation pass", maxValue: 1);
+            var seeding = context.AddTask("Seeding", autoStart: false, maxValue: 1);
             var iterations = context.AddTask("Iterations", autoStart: false, maxValue: options.MaximumNumberOfIterations);
+            TimeSpan lastIteration = TimeSpan.Zero;
             var progress = new SynchronousProgress<KMeansProgress>(p =>
             {
+                if (p.Phase == KMeansPhase.Validation)
+                {
+                    validation.IsIndeterminate = double.IsNaN(p.Fraction);
+                    if (!double.IsNaN(p.Fraction))
+                        validation.Value = p.Fraction;
+                    validation.Description = $"Validation pass ({p.RowsRead:N0} rows, {Rate(p.RowsRead * bytesPerRow, p.Elapsed)})";
+                    return;
+                }
+                validation.IsIndeterminate = false;
+                validation.Value = 1;
                 if (p.Phase == KMeansPhase.Seeding)
                 {
+                    seeding.StartTask();
                     seeding.Value = p.Fraction;
+                    lastIteration = p.Elapsed;
                     return;
                 }
                 seeding.Value = 1;
                 iterations.StartTask();
                 iterations.Value = p.Iteration;
                 string change = double.IsNaN(p.RelativeChange) ? "" : $", change {p.RelativeChange:G3}";
-                iterations.Description = $"Iterations (inertia {p.Inertia:G6}{change})";
+                // Each iteration is one pass over the rows: their bytes over its time.
+                string rate = data.RowCount is long rows ? $", {Rate(rows * bytesPerRow, p.Elapsed - lastIteration)} a pass" : "";
+                lastIteration = p.Elapsed;
+                iterations.Description = $"Iterations (inertia {p.Inertia:G6}{change}{rate})";
             });
             model = new KMeans(options).Fit(data, progress, cancellationToken);
+            validation.Value = 1;
             seeding.Value = 1;
             iterations.Value = iterations.MaxValue;
         });
     return model;
 }
 
+// Bytes over a time, as GB/s.
+static string Rate(double bytes, TimeSpan time) => time > TimeSpan.Zero ? $"{bytes / 1e9 / time.TotalSeconds:F2} GB/s" : "— GB/s";
+
 // An exception's message on one line (ArgumentOutOfRangeException appends the actual value on a second).
 static string OneLine(Exception error) => string.Join(" ", error.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
-// Plain progress lines: one per quarter of the seeding (which reports every hundredth), one per iteration.
+// Plain progress lines: one per quarter of the validation pass and of the seeding (which reports every hundredth), one per
+// iteration.
 static IProgress<KMeansProgress> PlainProgress()
 {
-    int seedingQuarter = -1;
+    int seedingQuarter = -1, validationQuarter = -1;
     return new SynchronousProgress<KMeansProgress>(p =>
     {
+        if (p.Phase == KMeansPhase.Validation)
+        {
+            // One line per quarter of the pass, or only the last where the row count is unknown.
+            int quarter = double.IsNaN(p.Fraction) ? -1 : (int)Math.Floor(4 * p.Fraction);
+            if (quarter > validationQuarter)
+            {
+                validationQuarter = quarter;
+                Console.WriteLine($"  validation {p.RowsRead,12:N0} rows  {p.Elapsed.TotalMilliseconds,9:F0} ms");
+            }
+            return;
+        }
         if (p.Phase == KMeansPhase.Seeding)
         {
             int quarter = (int)Math.Floor(4 * p.Fraction);

@@ -109,7 +109,7 @@ public sealed class KMeans
     {
         ArgumentNullException.ThrowIfNull(source);
         var clock = Stopwatch.StartNew();
-        var problem = Prepare(source, _options.Seed, cancellationToken);
+        var problem = Prepare(source, _options.Seed, cancellationToken, progress, clock);
         return FitProblems([problem], clock, progress, cancellationToken)[0];
     }
 
@@ -229,7 +229,8 @@ public sealed class KMeans
     /// </summary>
     private sealed record Problem(IBatchSource Source, IBatchSource Training, DataSummary Summary, int Seed, float[]? Shift);
 
-    private Problem Prepare(IBatchSource source, int problemSeed, CancellationToken cancellationToken)
+    private Problem Prepare(IBatchSource source, int problemSeed, CancellationToken cancellationToken, IProgress<KMeansProgress>? progress = null,
+        Stopwatch? clock = null)
     {
         var options = _options;
         if (options.MissingFeatures == MissingFeatures.Ignore)
@@ -241,7 +242,9 @@ public sealed class KMeans
                 throw new ArgumentOutOfRangeException(nameof(source), $"{nameof(KMeansOptions.NumberOfClusters)} is {options.NumberOfClusters} but the data has only {withMissing.RowCount} rows; K must not exceed the number of rows.");
             return new Problem(source, source, withMissing, problemSeed, null);
         }
-        var summary = DataValidator.Scan(source, options.Distance, cancellationToken);
+        var summary = progress is null
+            ? DataValidator.Scan(source, options.Distance, cancellationToken)
+            : DataValidator.Scan(source, options.Distance, progress, clock ?? Stopwatch.StartNew(), cancellationToken);
         if (PassCheckedBatchSource.Needed(source))
             source = new PassCheckedBatchSource(source, summary.RowCount);
         int k = options.NumberOfClusters;

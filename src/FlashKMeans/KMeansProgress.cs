@@ -11,6 +11,12 @@ public enum KMeansPhase
 
     /// <summary>A mini-batch step has finished (<see cref="KMeansAlgorithm.MiniBatch"/>, <see cref="MiniBatchKMeans"/>); <see cref="KMeansProgress.Iteration"/> counts steps.</summary>
     MiniBatch = 2,
+
+    /// <summary>
+    /// The validation pass, which reads every row before any other work, is under way: <see cref="KMeansProgress.RowsRead"/>
+    /// rows so far, and <see cref="KMeansProgress.Fraction"/> of them when the source knows its row count (NaN otherwise).
+    /// </summary>
+    Validation = 3,
 }
 
 /// <summary>
@@ -33,6 +39,12 @@ public readonly record struct KMeansProgress(int Initialization, int Iteration, 
     /// <summary>Seeding or a Lloyd iteration.</summary>
     public KMeansPhase Phase { get; init; }
 
-    /// <summary>How much of the seeding is done, from 0 to 1, while <see cref="Phase"/> is <see cref="KMeansPhase.Seeding"/>; 1 otherwise.</summary>
+    /// <summary>
+    /// How much of the seeding (or of the validation pass) is done, from 0 to 1, while <see cref="Phase"/> is
+    /// <see cref="KMeansPhase.Seeding"/> (or <see cref="KMeansPhase.Validation"/>, NaN where the row count is unknown); 1 otherwise.
+    /// </summary>
     public double Fraction { get; init; } = 1;
+
+    /// <summary>Rows the validation pass has read so far, while <see cref="Phase"/> is <see cref="KMeansPhase.Validation"/>; 0 otherwise.</summary>
+    public long RowsRead { get; init; }
 }

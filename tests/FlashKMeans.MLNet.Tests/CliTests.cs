@@ -51,6 +51,8 @@ public sealed class CliTests
         {
             var (code, output, errors) = Run("fit", "--rows", "20000", "--dimension", "6", "--clusters", "5", "--device", "Cpu", "--seed", "2", "--plot", folder);
             Assert.AreEqual(0, code, errors);
+            // Not a terminal: plain lines, the validation pass's last one with every row read.
+            Assert.IsTrue(System.Text.RegularExpressions.Regex.IsMatch(output, @"validation\s+20,000 rows"), output);
             foreach (var name in new[] { "projection.png", "inertia.png", "sizes.png" })
             {
                 string path = Path.Combine(folder, name);
@@ -107,6 +109,10 @@ public sealed class CliTests
                     break;
             }
             Assert.IsTrue(sawBarsMidway, "no iteration bar was seen while the fit ran; last screen:\n" + screen);
+            // The validation pass has its bar too, which ends with every row read and the rate it read them at.
+            Assert.IsTrue(System.Text.RegularExpressions.Regex.IsMatch(screen, @"Validation pass \(1,000,000 rows, [0-9.]+ GB/s\).*100%"),
+                "no finished validation bar; last screen:\n" + screen);
+            Assert.IsTrue(System.Text.RegularExpressions.Regex.IsMatch(screen, @"Iterations \(inertia [^)]*GB/s a pass\)"), screen);
             StringAssert.Contains(screen, "│ Backend", "the summary is a table");
             StringAssert.Contains(screen, "│ Inertia");
         }

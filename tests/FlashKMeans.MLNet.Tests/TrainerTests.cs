@@ -514,7 +514,11 @@ public sealed class TrainerTests
         Assert.AreEqual(model.EngineModel.Inertia, reports[^1].Inertia, 1e-9 * model.EngineModel.Inertia);
         Assert.IsTrue(logs.Any(l => l.Contains("iteration") && l.Contains("inertia")), string.Join("\n", logs));
         Assert.IsTrue(logs.Any(l => l.Contains("trained on 500 rows")), string.Join("\n", logs));
-        Assert.AreEqual(KMeansPhase.Seeding, reports[0].Phase);
+        Assert.AreEqual(KMeansPhase.Validation, reports[0].Phase);
+        Assert.AreEqual(500L, reports.Last(r => r.Phase == KMeansPhase.Validation).RowsRead);
+        Assert.AreEqual(KMeansPhase.Seeding, reports.First(r => r.Phase != KMeansPhase.Validation).Phase);
+        Assert.IsTrue(logs.Any(l => l.Contains("validation pass") && l.Contains("500 rows")), string.Join("
+", logs));
         Assert.IsTrue(logs.Any(l => l.Contains("seeding") && l.Contains("100%")), string.Join("\n", logs));
     }
 

@@ -47,6 +47,42 @@ public sealed class CancellationAndProgressTests
     }
 
     [TestMethod]
+    public void The_validation_pass_reports_the_rows_it_has_read_before_any_other_work()
+    {
+        const int d = 3, n = 400_000; // several slices of the validation pass
+        var data = TestData.Blobs(n, d, centers: 4, spread: 5, seed: 8);
+        var reports = new List<KMeansProgress>();
+        new KMeans(new KMeansOptions { NumberOfClusters = 4, MaximumNumberOfIterations = 2, Device = ComputeDevice.Cpu })
+            .Fit(data, d, default, new Inline(reports.Add));
+        var validation = reports.TakeWhile(r => r.Phase == KMeansPhase.Validation).ToList();
+        Assert.IsGreaterThan(1, validation.Count, "a pass of several slices reports more than once");
+        Assert.IsTrue(validation.Zip(validation.Skip(1)).All(p => p.First.RowsRead < p.Second.RowsRead && p.First.Fraction < p.Second.Fraction),
+            "rows read and the fraction rise");
+        Assert.AreEqual((long)n, validation[^1].RowsRead);
+        Assert.AreEqual(1.0, validation[^1].Fraction);
+        Assert.IsTrue(reports.Skip(validation.Count).All(r => r.Phase != KMeansPhase.Validation && r.RowsRead == 0), "validation comes first, once");
+
+        // A source that does not know its row count still reports rows, with no fraction.
+        var unknown = new List<KMeansProgress>();
+        new KMeans(new KMeansOptions { NumberOfClusters = 4, MaximumNumberOfIterations = 1, Device = ComputeDevice.Cpu })
+            .Fit(new UncountedSource(new Data.InMemoryBatchSource(data, d)), new Inline(unknown.Add));
+        var rows = unknown.Where(r => r.Phase == KMeansPhase.Validation).ToList();
+        Assert.AreEqual((long)n, rows[^1].RowsRead);
+        Assert.IsTrue(rows.All(r => double.IsNaN(r.Fraction)));
+    }
+
+    private sealed class UncountedSource(Data.IBatchSource inner) : Data.IBatchSource
+    {
+        public int Dimension => inner.Dimension;
+
+        public long? RowCount => null;
+
+        public bool HasWeights => inner.HasWeights;
+
+        public Data.IBatchReader OpenReader() => inner.OpenReader();
+    }
+
+    [TestMethod]
     [DataRow(KMeansInitialization.KMeansParallel), DataRow(KMeansInitialization.KMeansPlusPlus), DataRow(KMeansInitialization.RandomRows)]
     public void Seeding_reports_its_phase_and_a_rising_fraction_before_the_first_iteration(KMeansInitialization initialization)
     {
@@ -55,6 +91,9 @@ public sealed class CancellationAndProgressTests
         var reports = new List<KMeansProgress>();
         new KMeans(new KMeansOptions { NumberOfClusters = 300, Initialization = initialization, MaximumNumberOfIterations = 3, Device = ComputeDevice.Cpu })
             .Fit(data, d, default, new Inline(reports.Add));
+        // The validation pass reports first (its own test is below).
+        var validation = reports.TakeWhile(r => r.Phase == KMeansPhase.Validation).Count();
+        reports.RemoveRange(0, validation);
         var seeding = reports.TakeWhile(r => r.Phase == KMeansPhase.Seeding).ToList();
         Assert.IsTrue(seeding.Count >= 2, $"{seeding.Count} seeding reports");
         Assert.AreEqual(0, seeding[0].Fraction);

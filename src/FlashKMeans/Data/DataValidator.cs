@@ -72,6 +72,20 @@ internal static class DataValidator
         => Scan(source, checkNorms: distance == KMeansDistance.SquaredEuclidean, cancellationToken);
 
     /// <summary>
+    /// As <see cref="Scan(IBatchSource, KMeansDistance, CancellationToken)"/>, reporting the rows read to
+    /// <paramref name="progress"/> (<see cref="KMeansPhase.Validation"/>) after each slice, with the time on <paramref name="clock"/>.
+    /// </summary>
+    public static DataSummary Scan(IBatchSource source, KMeansDistance distance, IProgress<KMeansProgress>? progress,
+        System.Diagnostics.Stopwatch clock, CancellationToken cancellationToken = default)
+        => Scan(source, checkNorms: distance == KMeansDistance.SquaredEuclidean, cancellationToken, progress is null ? null : rows =>
+            progress.Report(new KMeansProgress(0, 0, double.NaN, double.NaN, clock.Elapsed)
+            {
+                Phase = KMeansPhase.Validation,
+                RowsRead = rows,
+                Fraction = source.RowCount is long total && total > 0 ? Math.Min(1, (double)rows / total) : double.NaN,
+            }));
+
+    /// <summary>
     /// Throws, naming the first offending row (numbered from <paramref name="firstRow"/>), when
     /// <paramref name="values"/> (rows of <paramref name="dimension"/> features) hold a NaN or infinite
     /// feature or, with <paramref name="checkNorms"/>, a row longer than <see cref="MaximumSquaredNorm"/>
@@ -101,7 +115,7 @@ internal static class DataValidator
         }
     }
 
-    private static DataSummary Scan(IBatchSource source, bool checkNorms, CancellationToken cancellationToken)
+    private static DataSummary Scan(IBatchSource source, bool checkNorms, CancellationToken cancellationToken, Action<long>? rowsRead = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         int d = source.Dimension;
@@ -163,6 +177,7 @@ internal static class DataValidator
                             open.Remove(c);
                         }
                     }
+                    rowsRead?.Invoke(first + count);
                 }
                 rows += batch.RowCount;
             }
