@@ -517,8 +517,7 @@ public sealed class TrainerTests
         Assert.AreEqual(KMeansPhase.Validation, reports[0].Phase);
         Assert.AreEqual(500L, reports.Last(r => r.Phase == KMeansPhase.Validation).RowsRead);
         Assert.AreEqual(KMeansPhase.Seeding, reports.First(r => r.Phase != KMeansPhase.Validation).Phase);
-        Assert.IsTrue(logs.Any(l => l.Contains("validation pass") && l.Contains("500 rows")), string.Join("
-", logs));
+        Assert.IsTrue(logs.Any(l => l.Contains("validation pass") && l.Contains("500 rows")), string.Join("\n", logs));
         Assert.IsTrue(logs.Any(l => l.Contains("seeding") && l.Contains("100%")), string.Join("\n", logs));
     }
 
