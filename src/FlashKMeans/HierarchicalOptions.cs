@@ -32,7 +32,8 @@ public sealed class HierarchicalOptions
 
     /// <summary>
     /// The most balancing rounds (each splits heavy clusters and runs two Lloyd iterations over all K, then shifts their
-    /// borders; each move is kept only where it lowers the imbalance); 0 turns balancing off.
+    /// borders; each move is kept only where it lowers the imbalance); 0 turns balancing off. The rounds end early once
+    /// the tolerance is met or two rounds in a row keep nothing.
     /// </summary>
     public int BalancingRounds { get; set; } = Defaults.BalancingRounds;
 

@@ -130,12 +130,20 @@ internal static class HierarchicalFit
         var candidateWeights = new double[k];
         var candidateLabels = new int[n];
         var candidateDistances = new float[n];
-        for (int round = 0; round < settings.BalancingRounds && after > settings.BalanceTolerance; round++)
+        // The border shift depends only on the current centroids: once undone, it is not tried again until a split has
+        // changed them. Two rounds in a row with nothing kept end the balancing (the splits' random draws rarely find
+        // what two rounds of them did not, and each try costs a pass over the data).
+        bool shiftUndone = false;
+        int idleRounds = 0;
+        for (int round = 0; round < settings.BalancingRounds && after > settings.BalanceTolerance && idleRounds < 2; round++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             rounds++;
+            idleRounds++;
             foreach (bool split in new[] { true, false })
             {
+                if (!split && shiftUndone)
+                    continue;
                 var step = System.Diagnostics.Stopwatch.StartNew();
                 var moving = current.ToArray();
                 int moves = split
@@ -143,7 +151,10 @@ internal static class HierarchicalFit
                         CounterRandom.Derive((ulong)seed, 0xBA1A + (ulong)round), cancellationToken)
                     : ShiftBoundaries(moving, d, training, labels, distances, clusterWeights, settings.BalanceTolerance, options, cancellationToken);
                 if (moves == 0)
+                {
+                    shiftUndone |= !split;
                     continue;
+                }
                 double chosen = step.Elapsed.TotalSeconds;
                 KMeansModel candidate;
                 if (split)
@@ -164,7 +175,12 @@ internal static class HierarchicalFit
                     round, split ? "split" : "shift", moves, chosen, refitted - chosen, imbalance, step.Elapsed.TotalSeconds - refitted,
                     imbalance < after ? "kept" : "undone");
                 if (!(imbalance < after))
+                {
+                    shiftUndone |= !split;
                     continue;
+                }
+                idleRounds = 0;
+                shiftUndone = false;
                 moved += moves;
                 current = candidate.Centroids.ToArray();
                 if (split)
