@@ -33,7 +33,8 @@ public sealed class HierarchicalOptions
     /// <summary>
     /// The most balancing rounds (each splits heavy clusters and runs two Lloyd iterations over all K, then shifts their
     /// borders; each move is kept only where it lowers the imbalance); 0 turns balancing off. The rounds end early once
-    /// the tolerance is met or two rounds in a row keep nothing.
+    /// the tolerance is met, or when two rounds in a row keep nothing although the split had come down to one centroid
+    /// (an undone split is retried with half as many).
     /// </summary>
     public int BalancingRounds { get; set; } = Defaults.BalancingRounds;
 

@@ -131,15 +131,17 @@ internal static class HierarchicalFit
         var candidateLabels = new int[n];
         var candidateDistances = new float[n];
         // The border shift depends only on the current centroids: once undone, it is not tried again until a split has
-        // changed them. Two rounds in a row with nothing kept end the balancing (the splits' random draws rarely find
-        // what two rounds of them did not, and each try costs a pass over the data).
+        // changed them. An undone split is tried next round with half as many centroids (many moves at once often make a
+        // new heaviest cluster where a few would not). Two rounds in a row that keep nothing with a single centroid's
+        // split end the balancing: each try costs a pass over the data.
         bool shiftUndone = false;
-        int idleRounds = 0;
+        int idleRounds = 0, splitLimit = int.MaxValue;
         for (int round = 0; round < settings.BalancingRounds && after > settings.BalanceTolerance && idleRounds < 2; round++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             rounds++;
-            idleRounds++;
+            bool kept = false;
+            int limitThisRound = splitLimit;
             foreach (bool split in new[] { true, false })
             {
                 if (!split && shiftUndone)
@@ -147,7 +149,7 @@ internal static class HierarchicalFit
                 var step = System.Diagnostics.Stopwatch.StartNew();
                 var moving = current.ToArray();
                 int moves = split
-                    ? MoveLightIntoHeavy(moving, d, training, labels, clusterWeights, settings.BalanceTolerance,
+                    ? MoveLightIntoHeavy(moving, d, training, labels, clusterWeights, settings.BalanceTolerance, splitLimit,
                         CounterRandom.Derive((ulong)seed, 0xBA1A + (ulong)round), cancellationToken)
                     : ShiftBoundaries(moving, d, training, labels, distances, clusterWeights, settings.BalanceTolerance, options, cancellationToken);
                 if (moves == 0)
@@ -177,9 +179,11 @@ internal static class HierarchicalFit
                 if (!(imbalance < after))
                 {
                     shiftUndone |= !split;
+                    if (split)
+                        splitLimit = Math.Max(1, moves / 2);
                     continue;
                 }
-                idleRounds = 0;
+                kept = true;
                 shiftUndone = false;
                 moved += moves;
                 current = candidate.Centroids.ToArray();
@@ -192,6 +196,7 @@ internal static class HierarchicalFit
                 (distances, candidateDistances) = (candidateDistances, distances);
                 (clusterWeights, candidateWeights) = (candidateWeights, clusterWeights);
             }
+            idleRounds = kept ? 0 : limitThisRound <= 1 ? idleRounds + 1 : idleRounds;
         }
         EndPhase(3);
         options.Logger?.LogInformation(
@@ -328,11 +333,11 @@ internal static class HierarchicalFit
     /// <summary>
     /// Moves the centroids of light clusters onto rows of heavy ones, splitting them: the heaviest clusters above the
     /// tolerance times the mean, each taking as many centroids as it needs to come within it, from the lightest clusters
-    /// (those below the mean). The rows are drawn uniformly from each heavy cluster by counter-based randomness. Returns
-    /// the centroids moved.
+    /// (those below the mean), at most <paramref name="limit"/> of them, the heaviest clusters served first. The rows are
+    /// drawn uniformly from each heavy cluster by counter-based randomness. Returns the centroids moved.
     /// </summary>
     private static int MoveLightIntoHeavy(float[] centroids, int d, IBatchSource source, int[] labels, double[] weights,
-        double tolerance, ulong seed, CancellationToken cancellationToken)
+        double tolerance, int limit, ulong seed, CancellationToken cancellationToken)
     {
         int k = weights.Length;
         double mean = weights.Sum() / k;
@@ -341,7 +346,7 @@ internal static class HierarchicalFit
             return 0;
         var quota = heavy.ToDictionary(c => c, c => Math.Max(1, (int)Math.Ceiling(weights[c] / (tolerance * mean)) - 1));
         var light = Enumerable.Range(0, k).Where(c => weights[c] < mean && !quota.ContainsKey(c)).OrderBy(c => weights[c]).ThenBy(c => c)
-            .Take(quota.Values.Sum()).ToList();
+            .Take(Math.Min(limit, quota.Values.Sum())).ToList();
         if (light.Count == 0)
             return 0;
         var members = heavy.ToDictionary(c => c, _ => new List<int>());
