@@ -103,7 +103,7 @@ internal sealed class BatchScorer : IBlockScorer, IDisposable
     /// validator and the trainer compute it, so a row training would reject is the row scoring reports as missing.
     /// </summary>
     private static bool FitsFloatDistances(ReadOnlySpan<float> row)
-        => System.Numerics.Tensors.TensorPrimitives.Dot(row, row) <= DataValidator.MaximumSquaredNorm;
+        => FlashKMeans.Cpu.VectorMath.SquaredNorm(row) <= DataValidator.MaximumSquaredNorm;
 
     private IKMeansScorer Scorer()
     {

@@ -157,7 +157,7 @@ internal static class FusedAssignKernel
             for (int r = 0; r < live; r++)
             {
                 var x = rows.Slice(rowIndices[i + r] * d, d);
-                WriteDistances<TOps, TVec>(sums[r], norms, panel * w, k, TensorPrimitives.Dot(x, x), distances, i + r, lanes);
+                WriteDistances<TOps, TVec>(sums[r], norms, panel * w, k, VectorMath.SquaredNorm(x), distances, i + r, lanes);
             }
         }
     }
@@ -249,7 +249,7 @@ internal static class FusedAssignKernel
                     Array.Clear(tail, source.Length, MicroRows * d - source.Length);
                 }
                 for (int r = 0; r < tileRows; r++)
-                    rowNorms[r] = TensorPrimitives.Dot(rows.Slice((tileStart + r) * d, d), rows.Slice((tileStart + r) * d, d));
+                    rowNorms[r] = VectorMath.SquaredNorm(rows.Slice((tileStart + r) * d, d));
                 if (TEpilogue.KeepsMinimum)
                 {
                     best.Slice(0, tileRows * w).Fill(float.PositiveInfinity);

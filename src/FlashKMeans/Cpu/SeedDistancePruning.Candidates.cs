@@ -164,7 +164,7 @@ internal sealed partial class SeedDistancePruning
                 if (float.IsNaN(norm))
                 {
                     var x = rows.Slice(i * d, d);
-                    rowNorms[i] = norm = NormBound(TensorPrimitives.Dot(x, x));
+                    rowNorms[i] = norm = NormBound(VectorMath.SquaredNorm(x));
                 }
                 // D² + E(x), rounded up (a few float64 roundings of non-negative terms, far inside the 10⁻¹² added);
                 // ∞ or NaN where D² or ‖x‖ is not finite, and never compared where (‖x‖ + R)² could overflow a key.

@@ -232,7 +232,7 @@ internal sealed partial class SeedDistancePruning
                     continue;
                 }
                 var x = rows.Slice(i * d, d);
-                float rowNorm = TensorPrimitives.Dot(x, x);
+                float rowNorm = VectorMath.SquaredNorm(x);
                 rowNorms[i] = rowNorm;
                 float threshold = owner >= 0 && owner < _existing ? Threshold(distance, rowNorm) : float.PositiveInfinity;
                 int open = float.IsFinite(threshold) ? CountOpen(owner, threshold) : panels;

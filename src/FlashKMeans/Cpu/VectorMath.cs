@@ -115,8 +115,35 @@ internal static class VectorMath
             TensorPrimitives.Multiply(rows.Slice(r * d, d), scale, rows.Slice(r * d, d));
     }
 
-    /// <summary>Squared Euclidean length in float32, as the kernels use it.</summary>
-    public static float SquaredNorm(ReadOnlySpan<float> x) => TensorPrimitives.Dot(x, x);
+    /// <summary>
+    /// Squared Euclidean length in float32, as the kernels use it: eight lanes, then a pairwise sum of them. Written here
+    /// rather than taken from <c>TensorPrimitives.Dot</c> and compiled fully optimised at once, because the assignment
+    /// calls it once a row: <c>TensorPrimitives</c>' generic instantiation starts in the JIT's unoptimised first tier, which
+    /// made the first iterations of a small fit (50k × 16, K = 16) four times slower than the later ones.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float SquaredNorm(ReadOnlySpan<float> x)
+    {
+        ref float start = ref MemoryMarshal.GetReference(x);
+        int n = x.Length, i = 0;
+        float sum = 0;
+        if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count)
+        {
+            var acc = Vector256<float>.Zero;
+            for (; i + Vector256<float>.Count <= n; i += Vector256<float>.Count)
+            {
+                var v = Vector256.LoadUnsafe(ref start, (nuint)i);
+                acc += v * v;
+            }
+            sum = Vector256.Sum(acc);
+        }
+        for (; i < n; i++)
+        {
+            float v = Unsafe.Add(ref start, i);
+            sum += v * v;
+        }
+        return sum;
+    }
 
     /// <summary>Scales each row of a row-major block to unit length; zero rows are left as they are.</summary>
     public static void NormalizeRows(Span<float> rows, int dimension)

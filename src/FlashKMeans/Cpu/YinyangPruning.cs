@@ -370,7 +370,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
         {
             int row = firstRow + i, label = labels[i];
             var x = rows.Slice(i * d, d);
-            float rowNorm = TensorPrimitives.Dot(x, x);
+            float rowNorm = VectorMath.SquaredNorm(x);
             // ‖x − a‖² ≤ distance + E: the distance is the clamped computed key plus the row norm.
             double reach = Math.Sqrt(distances[i] + Margin(rowNorm)) * (1 + 1e-12);
             float upper = (float)reach;
@@ -520,7 +520,7 @@ internal sealed unsafe class YinyangPruning : IDisposable
             for (int i = 0; i < count; i++)
             {
                 var x = rows.Slice(i * _d, _d);
-                rowNorms[i] = TensorPrimitives.Dot(x, x);
+                rowNorms[i] = VectorMath.SquaredNorm(x);
             }
 
             // Phase 1: every row's own group; that gives its new distance to its old centroid and a best key.

@@ -106,7 +106,7 @@ internal static class DataValidator
         for (int r = 0; r < values.Length / dimension; r++)
         {
             var row = values.Slice(r * dimension, dimension);
-            float squaredNorm = System.Numerics.Tensors.TensorPrimitives.Dot(row, row);
+            float squaredNorm = Cpu.VectorMath.SquaredNorm(row);
             if (!(squaredNorm <= MaximumSquaredNorm))
                 throw new ArgumentException(
                     $"Row {firstRow + r} has squared length {squaredNorm:G3}, more than {MaximumSquaredNorm:G3}: its squared Euclidean " +
