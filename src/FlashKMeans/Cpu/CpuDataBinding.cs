@@ -211,30 +211,15 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     }
 
     /// <summary>
-    /// Adds the batch's rows to their clusters' float64 sums. Each thread owns a range of clusters and
-    /// walks the rows in order, so every cluster's sum is taken in row order whatever the thread count.
+    /// Adds the batch's rows to their clusters' float64 sums and weights (<see cref="ClusterSums"/>: every cluster's sum is
+    /// taken in row order whatever the thread count).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Accumulate(long firstRow, ReadOnlyMemory<float> rows, int count, CancellationToken cancellationToken)
     {
-        int d = _d;
+        cancellationToken.ThrowIfCancellationRequested();
         int first = (int)firstRow;
-        _parallel.ForRanges(NumberOfClusters, _parallel.Threads, (lo, hi) =>
-        {
-            var values = rows.Span;
-            var labels = _labels.AsSpan(first, count);
-            for (int r = 0; r < count; r++)
-            {
-                int label = labels[r];
-                if (label < lo || label >= hi)
-                    continue;
-                double w = Weight(first + r);
-                if (w == 0)
-                    continue;
-                _clusterWeights[label] += w;
-                VectorMath.AddScaled(_sums.AsSpan(label * d, d), values.Slice(r * d, d), w);
-            }
-        }, cancellationToken);
+        ClusterSums.Add(rows.Span[..(count * _d)], _d, _weights is null ? default : _weights.AsSpan(first, count), _labels.AsSpan(first, count),
+            _sums, _clusterWeights, _parallel.Threads);
     }
 
     /// <summary>

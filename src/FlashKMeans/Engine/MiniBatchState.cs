@@ -137,8 +137,6 @@ internal sealed class MiniBatchState
         if (CoordinateWeights is not null)
             Array.Clear(coordinateBatch = _coordinateBatch ??= new double[k * d]);
         double inertia = 0;
-        // Large batches without masks sum on every thread, centroid by centroid (below).
-        bool sumByCentroid = coordinateBatch is null && threads > 1 && (long)n * d >= ParallelSumValues;
         for (int r = 0; r < n; r++)
         {
             double w = weights.IsEmpty ? 1 : weights[r];
@@ -147,14 +145,9 @@ internal sealed class MiniBatchState
             int c = labels[r];
             batchWeights[c] += w;
             inertia += w * Math.Max(distances[r], 0f);
-            if (sumByCentroid)
-                continue;
-            var row = rows.Slice(r * d, d);
             if (coordinateBatch is null)
-            {
-                VectorMath.AddScaled(sums.AsSpan(c * d, d), row, w);
-                continue;
-            }
+                continue;  // summed below, on every thread
+            var row = rows.Slice(r * d, d);
             for (int j = 0; j < d; j++)
             {
                 if (float.IsNaN(row[j]))
@@ -164,8 +157,9 @@ internal sealed class MiniBatchState
             }
         }
 
-        if (sumByCentroid)
-            SumByCentroid(rows, weights, labels[..n], sums, threads);
+        // Without masks: cluster by cluster on every thread, each cluster's rows in row order (the same bits).
+        if (coordinateBatch is null)
+            ClusterSums.Add(rows, d, weights, labels[..n], sums, null, threads);
 
         if (Distance == KMeansDistance.Manhattan)
             MedianSums(rows, weights, labels[..n], sums, batchWeights);
@@ -220,55 +214,6 @@ internal sealed class MiniBatchState
         OnlineInertia += inertia;
         Steps++;
         return (inertia, moved);
-    }
-
-    /// <summary>Row values (n × d) from which a step's sums are worth spreading over threads.</summary>
-    private const long ParallelSumValues = 1 << 18;
-
-    /// <summary>
-    /// Each centroid's Σ w·x over the rows it won, on every thread: each centroid's rows are added in row order, as the
-    /// serial loop adds them, so the sums have the same bits at any thread count. (A GPU assignment returns labels at
-    /// hundreds of millions of rows a second; one host thread adding the rows up was what held a step back.)
-    /// </summary>
-    private void SumByCentroid(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights, ReadOnlySpan<int> labels, double[] sums, int threads)
-    {
-        int d = Dimension, k = NumberOfClusters;
-        var (start, members) = LabelGroups.ByLabel(labels, k);
-        unsafe
-        {
-            fixed (float* rowPointer = rows)
-            fixed (float* weightPointer = weights)
-            {
-                nint rowAddress = (nint)rowPointer, weightAddress = (nint)weightPointer;
-                int rowValues = rows.Length, weightCount = weights.Length;
-                // Pieces of about equal row counts, cut at centroid boundaries.
-                int pieces = Math.Min(k, threads * 4);
-                var cuts = new int[pieces + 1];
-                for (int p = 1, c = 0; p <= pieces; p++)
-                {
-                    long target = (long)labels.Length * p / pieces;
-                    while (c < k && start[c] < target)
-                        c++;
-                    cuts[p] = p == pieces ? k : c;
-                }
-                Threading.ParallelWork.For(0, pieces, new ParallelOptions { MaxDegreeOfParallelism = threads }, piece =>
-                {
-                    var allRows = new ReadOnlySpan<float>((float*)rowAddress, rowValues);
-                    var allWeights = new ReadOnlySpan<float>((float*)weightAddress, weightCount);
-                    for (int c = cuts[piece]; c < cuts[piece + 1]; c++)
-                    {
-                        var sum = sums.AsSpan(c * d, d);
-                        for (int i = start[c]; i < start[c + 1]; i++)
-                        {
-                            int r = members[i];
-                            double w = allWeights.IsEmpty ? 1 : allWeights[r];
-                            if (w != 0)
-                                VectorMath.AddScaled(sum, allRows.Slice(r * d, d), w);
-                        }
-                    }
-                });
-            }
-        }
     }
 
     /// <summary>

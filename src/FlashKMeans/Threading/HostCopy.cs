@@ -17,21 +17,10 @@ internal static unsafe class HostCopy
     /// </summary>
     public static void ClearInParallel(Span<float> destination)
     {
-        int pieces = (destination.Length + PieceValues - 1) / PieceValues;
-        if (pieces <= 1)
-        {
-            destination.Clear();
-            return;
-        }
         fixed (float* to = destination)
         {
             nint d = (nint)to;
-            int length = destination.Length;
-            ParallelWork.For(0, pieces, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, piece =>
-            {
-                int start = piece * PieceValues;
-                new Span<float>((float*)d + start, Math.Min(PieceValues, length - start)).Clear();
-            });
+            ForPieces(destination.Length, (start, n) => new Span<float>((float*)d + start, n).Clear());
         }
     }
 
@@ -41,22 +30,27 @@ internal static unsafe class HostCopy
     {
         if (destination.Length < source.Length)
             throw new ArgumentException($"The destination holds {destination.Length} values; the copy needs {source.Length}.", nameof(destination));
-        int pieces = (source.Length + PieceValues - 1) / PieceValues;
-        if (pieces <= 1)
-        {
-            source.CopyTo(destination);
-            return;
-        }
         fixed (float* from = source)
         fixed (float* to = destination)
         {
             nint s = (nint)from, d = (nint)to;
-            int length = source.Length;
-            ParallelWork.For(0, pieces, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, piece =>
-            {
-                int start = piece * PieceValues, n = Math.Min(PieceValues, length - start);
-                new ReadOnlySpan<float>((float*)s + start, n).CopyTo(new Span<float>((float*)d + start, n));
-            });
+            ForPieces(source.Length, (start, n) => new ReadOnlySpan<float>((float*)s + start, n).CopyTo(new Span<float>((float*)d + start, n)));
         }
+    }
+
+    /// <summary>Runs <paramref name="piece"/>(start, count) over [0, <paramref name="length"/>) in 1 MiB pieces, on the calling thread when there is one.</summary>
+    private static void ForPieces(int length, Action<int, int> piece)
+    {
+        int pieces = (length + PieceValues - 1) / PieceValues;
+        if (pieces <= 1)
+        {
+            piece(0, length);
+            return;
+        }
+        ParallelWork.For(0, pieces, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, p =>
+        {
+            int start = p * PieceValues;
+            piece(start, Math.Min(PieceValues, length - start));
+        });
     }
 }
