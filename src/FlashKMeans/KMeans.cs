@@ -381,9 +381,6 @@ public sealed class KMeans
         return models;
     }
 
-    /// <summary>Fine fits a hierarchical fit runs at once on a GPU (see <see cref="FitHierarchical"/>).</summary>
-    private const int ConcurrentGpuFits = 1;
-
     /// <summary>
     /// One problem by balanced hierarchical k-means (<see cref="HierarchicalFit"/>): every level is a plain fit through
     /// this same loop on the options' backend, in the fit's (centred) coordinates.
@@ -391,26 +388,29 @@ public sealed class KMeans
     private KMeansModel FitHierarchical(Problem problem, Stopwatch clock, IProgress<KMeansProgress>? progress, CancellationToken cancellationToken)
     {
         // The fits of each worker share one backend (on the GPU: one session, its streams and scratch). On the CPU the
-        // small fine fits run several at a time, one thread each (a fit's bits do not depend on its thread count). On a GPU
-        // they run one after another: four sessions at once made them slower on an H100 (12.2 s against 9.9 s for 128 fine
-        // fits), since device allocations and frees synchronise the whole device.
+        // small fine fits run several at a time, one thread each (a fit's bits do not depend on its thread count), each
+        // worker on a backend of its own. Elsewhere they run one after another on the one backend: four GPU sessions at once
+        // made them slower on an H100 (12.2 s against 9.9 s for 128 fine fits), since device allocations and frees
+        // synchronise the whole device.
         var backends = new IKMeansBackend?[1];
         try
         {
             backends[0] = BackendSelector.Create(_options);
             bool cpu = backends[0] is Cpu.CpuBackend;
-            int workers = cpu ? _options.NumberOfThreads ?? Environment.ProcessorCount : ConcurrentGpuFits;
-            // Slot 0 runs the levels over all rows; slots 1 … workers the fine fits.
-            Array.Resize(ref backends, 1 + Math.Max(1, workers));
+            int workers = cpu ? _options.NumberOfThreads ?? Environment.ProcessorCount : 1;
+            // On the CPU slot 0 runs the levels over all rows and slots 1 … workers the fine fits.
+            if (cpu)
+                Array.Resize(ref backends, 1 + Math.Max(1, workers));
             KMeansModel Plain(int worker, IBatchSource rows, DataSummary summary, KMeansOptions options)
             {
-                if (worker > 0 && cpu)
+                int slot = cpu ? worker : 0;
+                if (slot > 0)
                     options.NumberOfThreads = 1;
-                var backend = backends[worker] ??= BackendSelector.Create(options);
+                var backend = backends[slot] ??= BackendSelector.Create(options);
                 return new KMeans(options).FitProblems([new Problem(rows, rows, summary, options.Seed, null)], clock, worker == 0 ? progress : null,
                     cancellationToken, backend)[0];
             }
-            var model = HierarchicalFit.Run(problem.Training, problem.Summary, _options, problem.Seed, Plain, backends.Length - 1, cancellationToken);
+            var model = HierarchicalFit.Run(problem.Training, problem.Summary, _options, problem.Seed, Plain, Math.Max(1, workers), cancellationToken);
             if (problem.Shift is not { } shift)
                 return model;
             var centroids = model.Centroids.ToArray();
