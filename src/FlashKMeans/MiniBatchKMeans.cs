@@ -136,8 +136,16 @@ public sealed class MiniBatchKMeans
 
     /// <summary>
     /// Learns from one pass over <paramref name="source"/>, a step per <see cref="MiniBatchOptions.BatchSize"/> rows: for data
-    /// read once, such as a database query. Reports progress after every step.
+    /// read once, such as a database query. Reports progress after every step. A bad batch throws and leaves the model as
+    /// the batches before it left it.
     /// </summary>
+    /// <remarks>
+    /// On the GPU, once the model is seeded, the steps of squared-Euclidean data near the origin from a random-access source
+    /// (<see cref="IRowBlockSource"/>: arrays, memory-mapped files, native rows) run whole on the device, with the next
+    /// batches crossing the link while the GPU steps on this one; a page-locked <see cref="UnmanagedRowsBatchSource"/> stored
+    /// as the GPU computes (fp16 rows for <see cref="ComputePrecision.Float16"/>) is copied without any host work. Its rows
+    /// are then checked on the GPU.
+    /// </remarks>
     public void PartialFit(IBatchSource source, IProgress<KMeansProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -147,11 +155,22 @@ public sealed class MiniBatchKMeans
         IDisposable? device = null;
         try
         {
-            foreach (var (rows, weights) in BatchRechunker.Read(source, _options.MiniBatch.BatchSize, cancellationToken))
+            long done = 0;
+            using var batches = BatchRechunker.Read(source, _options.MiniBatch.BatchSize, cancellationToken).GetEnumerator();
+            while (true)
             {
                 device ??= LeaseDevice();  // one GPU session for the pass, once there are centroids
+                if (StagedSource(source) is { } blocks)
+                {
+                    StagedPass(blocks, done, progress, clock, cancellationToken);
+                    break;
+                }
+                if (!batches.MoveNext())
+                    break;
+                var (rows, weights) = batches.Current;
                 PartialFit(rows.Span, weights.Span, cancellationToken);
-                progress?.Report(new KMeansProgress(0, (int)Math.Min(Steps, int.MaxValue), double.NaN, double.NaN, clock.Elapsed) { Phase = KMeansPhase.MiniBatch });
+                done += rows.Length / Dimension;
+                Report(progress, clock);
             }
         }
         finally
@@ -160,27 +179,79 @@ public sealed class MiniBatchKMeans
         }
     }
 
-    /// <summary>
-    /// With <see cref="ComputeDevice.Cuda"/>, a GPU session that assigns the steps' rows until disposed; null on the CPU,
-    /// before the seeding, or while one is already lent.
-    /// </summary>
-    private IDisposable? LeaseDevice()
-    {
-        if (_options.Device != ComputeDevice.Cuda || _state is not { AssignmentBackend: null } state)
-            return null;
-        var backend = Backends.BackendSelector.Create(_options);  // Device = Cuda: the CUDA backend, or an error saying why not
-        state.AssignmentBackend = backend;
-        return new DeviceLease(state, backend);
-    }
+    private void Report(IProgress<KMeansProgress>? progress, System.Diagnostics.Stopwatch clock) =>
+        progress?.Report(new KMeansProgress(0, (int)Math.Min(Steps, int.MaxValue), double.NaN, double.NaN, clock.Elapsed) { Phase = KMeansPhase.MiniBatch });
 
-    private sealed class DeviceLease(MiniBatchState state, Backends.IKMeansBackend backend) : IDisposable
+    /// <summary>
+    /// The source as random-access rows when the rest of a pass can be staged on the device straight from it: the state
+    /// lives on a device that steps whole, and the rows need no host preparation (no centring, no unit length).
+    /// </summary>
+    private IRowBlockSource? StagedSource(IBatchSource source) =>
+        _state?.DeviceSteps is not null && _shift is null && _options.Distance == KMeansDistance.SquaredEuclidean &&
+        source is IRowBlockSource { RowCount: not null } blocks ? blocks : null;
+
+    /// <summary>
+    /// The rest of a pass from row <paramref name="first"/>, batch after batch as <see cref="BatchRechunker"/> cuts them,
+    /// each staged on the device up to its staging depth ahead of its step. Weights are checked as batches are staged; a bad
+    /// one stops the staging and throws when its batch's turn comes, so the batches before it are learned from.
+    /// </summary>
+    private void StagedPass(IRowBlockSource source, long first, IProgress<KMeansProgress>? progress, System.Diagnostics.Stopwatch clock,
+        CancellationToken cancellationToken)
     {
-        public void Dispose()
+        var state = _state!;
+        var device = state.DeviceSteps!;
+        long total = source.RowCount!.Value;
+        int size = _options.MiniBatch.BatchSize;
+        var pending = new Queue<(long First, int Count, Exception? Error)>();
+        long next = first;
+        try
         {
-            state.AssignmentBackend = null;
-            backend.Dispose();
+            while (pending.Count > 0 || next < total)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                while (next < total && device.StagedBatches < device.StagingDepth && (pending.Count == 0 || pending.Peek().Error is null))
+                {
+                    int count = (int)Math.Min(size, total - next);
+                    var weights = source.HasWeights ? source.GetWeights(next, count) : default;
+                    if (DataValidator.FirstBadWeight(weights) is int bad and >= 0)
+                    {
+                        pending.Enqueue((next, count, new ArgumentException(
+                            $"Weight {RowsSeen + (next - first) + bad} is {weights[bad]}; weights must be non-negative and finite.", nameof(source))));
+                        next = total;  // nothing after a bad batch is staged
+                        break;
+                    }
+                    device.Stage(source, next, count);
+                    pending.Enqueue((next, count, null));
+                    next += count;
+                }
+                var (at, rows, error) = pending.Dequeue();
+                if (error is not null)
+                    throw error;
+                state.StepStaged(rows, _options.MiniBatch, RowsSeen, () => HostBatch(source, at, rows));
+                RowsSeen += rows;
+                Report(progress, clock);
+            }
+        }
+        finally
+        {
+            device.DiscardStaged();
         }
     }
+
+    /// <summary>A staged batch's rows and weights on the host (fp32), for the reassignment.</summary>
+    private (float[] Rows, float[] Weights) HostBatch(IRowBlockSource source, long first, int count)
+    {
+        var rows = new float[(long)count * Dimension];
+        HalfPrecisionConversion.ConvertRows(source.GetRowBytes(first, count), source.ElementType, count, Dimension,
+            System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows.AsSpan()), TransferElement.Float32, Dimension, _options.EffectiveThreads);
+        return (rows, source.HasWeights ? source.GetWeights(first, count).ToArray() : []);
+    }
+
+    /// <summary>
+    /// With <see cref="ComputeDevice.Cuda"/>, the GPU for the steps until disposed (see <see cref="MiniBatchDevice"/>); null on
+    /// the CPU, before the seeding, or while one is already lent.
+    /// </summary>
+    private IDisposable? LeaseDevice() => _state is { } state ? MiniBatchDevice.Lease(state, _options) : null;
 
     /// <summary>
     /// The model as it stands: the centroids in the data's coordinates. Before the seeding buffer has filled, the seeding
@@ -407,6 +478,6 @@ public sealed class MiniBatchKMeans
             _labels = new int[n];
             _distances = new float[n];
         }
-        _state!.Step(rows, weights, _options.MiniBatch, _options.EffectiveThreads, _labels, _distances);
+        _state!.Step(rows, weights, _options.MiniBatch, _options.EffectiveThreads, _labels, _distances, RowsSeen);
     }
 }

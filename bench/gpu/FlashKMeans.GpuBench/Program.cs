@@ -29,8 +29,9 @@ using FlashKMeans.Cuda.Native;
 // --whole-fit anchors|large [--fit-steps N] [--kmeans-parallel-up-to K] [--max-k K]: instead, whole fits from rows on the device to
 // centroids on the host (WholeFit.cs), from random rows, and from k-means‖ where K is at most the given bound; shapes with a K
 // above --max-k are left out.
-// --stream: instead, stream learning (MiniBatchKMeans.PartialFit) from host batches of 65,536 rows at d = 128, K = 1024,
-// assigned on the GPU (fp16, fp32) and, as the same run's baseline, on every CPU core: rows per second over 2M rows.
+// --stream: instead, stream learning (MiniBatchKMeans.PartialFit) from host batches of 65,536 rows at d = 128, K = 1024: one
+// pass from page-locked fp16 and fp32 rows, from a managed fp32 array, and per-call spans, stepped whole on the GPU; the host
+// update (DeterministicUpdate) and every CPU core as the same run's baselines.
 if (Array.IndexOf(args, "--whole-fit") is var wf and >= 0)
 {
     // --whole-fit anchors|large [--fit-steps N] [--kmeans-parallel-up-to K]
@@ -74,37 +75,86 @@ for (int i = 0; i < args.Length; i++)
 }
 
 
-static void StreamLearning()
+static unsafe void StreamLearning()
 {
-    const int d = 128, k = 1024, batch = 65536, batches = 32;
-    var random = new Random(1);
-    var rows = new float[(long)batch * batches * d];
-    for (long i = 0; i < rows.Length; i++)
-        rows[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
-    foreach (var (device, precision) in new[] { (ComputeDevice.Cuda, ComputePrecision.Float16), (ComputeDevice.Cuda, ComputePrecision.Float32), (ComputeDevice.Cpu, ComputePrecision.Float32) })
+    // 128 batches of 65,536 × 128 (8.4M rows); the first 4 seed the model (3 batches of seeding rows) and warm up.
+    const int d = 128, k = 1024, batch = 65536, batches = 128, warm = 4;
+    long n = (long)batch * batches;
+    var rows = new float[n * d];
+    System.Threading.Tasks.Parallel.For(0, batches, b =>
+    {
+        var random = new Random(1 + b);
+        for (long i = b * (long)batch * d; i < (b + 1) * (long)batch * d; i++)
+            rows[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
+    });
+    long timedRows = (long)(batches - warm) * batch;
+    // The same rows page-locked, as fp32 and as fp16 (the "pinned host batches" of the protocol).
+    var pinned32 = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(n * d * 4), 4096);
+    var pinned16 = (Half*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(n * d * 2), 4096);
+    rows.AsSpan().CopyTo(new Span<float>(pinned32, checked((int)(n * d))));
+    FlashKMeans.Data.HalfPrecisionConversion.ToHalf(rows, new Span<Half>(pinned16, checked((int)(n * d))));
+    using var context = CudaContext.Open(0);
+    using var registered32 = new FlashKMeans.Cuda.Streaming.HostRegistration(context, (nint)pinned32, n * d * 4);
+    using var registered16 = new FlashKMeans.Cuda.Streaming.HostRegistration(context, (nint)pinned16, n * d * 2);
+    Console.WriteLine($"# stream learning: {context.Name}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; batches of {batch} × {d}, K = {k}, {batches - warm} timed batches per pass, median of 3 passes");
+
+    MiniBatchKMeans Seeded(ComputeDevice device, ComputePrecision precision)
     {
         var learner = new MiniBatchKMeans(new KMeansOptions
         {
-            NumberOfClusters = k, Device = device, Precision = precision, Seed = 1,
-            MiniBatch = new MiniBatchOptions { BatchSize = batch, ReassignmentRatio = 0 },
+            NumberOfClusters = k, Device = device, Precision = precision, Seed = 1, Initialization = KMeansInitialization.RandomRows,
+            MiniBatch = new MiniBatchOptions { BatchSize = batch, ReassignmentRatio = 0.01 },
         }, d);
-        // The first batches seed and warm up; the rest are timed.
-        for (int b = 0; b < 4; b++)
+        for (int b = 0; b < warm; b++)
             learner.PartialFit(rows.AsSpan(b * batch * d, batch * d));
-        var clock = Stopwatch.StartNew();
-        for (int b = 4; b < batches; b++)
-            learner.PartialFit(rows.AsSpan(b * batch * d, batch * d));
-        double seconds = clock.Elapsed.TotalSeconds;
-        Console.WriteLine(FormattableString.Invariant(
-            $"RESULT stream device={device} precision={precision} batch={batch} d={d} k={k} rows={(batches - 4) * batch} seconds={seconds:F3} rows_per_s={(batches - 4) * batch / seconds:F0}"));
-        // The same batches as one pass over a source: one GPU session (and one scorer) for every step of the pass.
-        var source = new FlashKMeans.Data.InMemoryBatchSource(rows.AsMemory(4 * batch * d, (batches - 4) * batch * d), d);
-        clock.Restart();
-        learner.PartialFit(source);
-        seconds = clock.Elapsed.TotalSeconds;
-        Console.WriteLine(FormattableString.Invariant(
-            $"RESULT stream-pass device={device} precision={precision} batch={batch} d={d} k={k} rows={(batches - 4) * batch} seconds={seconds:F3} rows_per_s={(batches - 4) * batch / seconds:F0}"));
+        return learner;
     }
+
+    void Report(string what, ComputeDevice device, ComputePrecision precision, Func<MiniBatchKMeans, int, double> pass, int repeats = 3)
+    {
+        var learner = Seeded(device, precision);
+        var seconds = Enumerable.Range(0, repeats).Select(r => pass(learner, r)).OrderBy(t => t).ToArray();
+        double median = seconds[seconds.Length / 2];
+        Console.WriteLine(FormattableString.Invariant(
+            $"RESULT stream what={what} device={device} precision={precision} batch={batch} d={d} k={k} rows={timedRows} seconds={median:F4} rows_per_s={timedRows / median:F0} runs={string.Join('/', seconds.Select(t => (timedRows / t / 1e6).ToString("F1", CultureInfo.InvariantCulture)))}M inertia={learner.Snapshot().Inertia:G6}"));
+    }
+
+    double Time(Action action)
+    {
+        var clock = Stopwatch.StartNew();
+        action();
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    var fp16Source = new FlashKMeans.Data.UnmanagedRowsBatchSource((nint)(pinned16 + (long)warm * batch * d), timedRows, d, FlashKMeans.Data.RowElementType.Float16, batch) { IsPageLocked = true };
+    var fp32Source = new FlashKMeans.Data.UnmanagedRowsBatchSource((nint)(pinned32 + (long)warm * batch * d), timedRows, d, FlashKMeans.Data.RowElementType.Float32, batch) { IsPageLocked = true };
+    var arraySource = new FlashKMeans.Data.InMemoryBatchSource(rows.AsMemory(warm * batch * d), d);
+    Report("pass-pinned-fp16", ComputeDevice.Cuda, ComputePrecision.Float16, (m, _) => Time(() => m.PartialFit(fp16Source)));
+    Report("pass-pinned-fp32", ComputeDevice.Cuda, ComputePrecision.Float32, (m, _) => Time(() => m.PartialFit(fp32Source)));
+    Report("pass-pinned-fp32", ComputeDevice.Cuda, ComputePrecision.Float16, (m, _) => Time(() => m.PartialFit(fp32Source)));
+    Report("pass-array-fp32", ComputeDevice.Cuda, ComputePrecision.Float16, (m, _) => Time(() => m.PartialFit(arraySource)));
+    Report("pass-array-fp32", ComputeDevice.Cuda, ComputePrecision.Float32, (m, _) => Time(() => m.PartialFit(arraySource)));
+    Report("per-call-span", ComputeDevice.Cuda, ComputePrecision.Float16, (m, _) => Time(() =>
+    {
+        for (int b = warm; b < batches; b++)
+            m.PartialFit(rows.AsSpan(b * batch * d, batch * d));
+    }), repeats: 1);
+    // Where the per-call time goes: the deterministic update (GPU assigns, host sums) as before whole steps.
+    var hostUpdate = new MiniBatchKMeans(new KMeansOptions
+    {
+        NumberOfClusters = k, Device = ComputeDevice.Cuda, Precision = ComputePrecision.Float16, Seed = 1, Initialization = KMeansInitialization.RandomRows,
+        DeterministicUpdate = true, MiniBatch = new MiniBatchOptions { BatchSize = batch },
+    }, d);
+    for (int b = 0; b < warm; b++)
+        hostUpdate.PartialFit(rows.AsSpan(b * batch * d, batch * d));
+    double hostSeconds = Time(() => hostUpdate.PartialFit(arraySource));
+    Console.WriteLine(FormattableString.Invariant($"RESULT stream what=pass-array-fp32-host-update device=Cuda precision=Float16 rows={timedRows} seconds={hostSeconds:F4} rows_per_s={timedRows / hostSeconds:F0}"));
+    // The host's own baseline in the same run: every core, one pass over the array (a quarter of it: it is slow).
+    var cpu = Seeded(ComputeDevice.Cpu, ComputePrecision.Float32);
+    var quarter = new FlashKMeans.Data.InMemoryBatchSource(rows.AsMemory(warm * batch * d, (batches - warm) / 4 * batch * d), d);
+    double cpuSeconds = Time(() => cpu.PartialFit(quarter));
+    long cpuRows = (batches - warm) / 4 * (long)batch;
+    Console.WriteLine(FormattableString.Invariant($"RESULT stream what=pass-array-fp32 device=Cpu threads={Environment.ProcessorCount} rows={cpuRows} seconds={cpuSeconds:F4} rows_per_s={cpuRows / cpuSeconds:F0}"));
 }
 
 var shapes = new (int B, int N, int K, int D, ComputePrecision P, bool Det)[]

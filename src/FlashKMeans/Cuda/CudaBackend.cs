@@ -10,7 +10,7 @@ namespace FlashKMeans.Cuda;
 /// all per-row state on one GPU, driven by the engine's Lloyd loop. Reaches the driver through
 /// <c>libcuda.so.1</c> alone; the kernels ship as PTX inside this assembly.
 /// </summary>
-internal sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend, IStreamedPrediction
+internal sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend, IStreamedPrediction, IMiniBatchBackend
 {
     private readonly CudaSession _session;
     private readonly bool _deterministic;
@@ -132,6 +132,10 @@ internal sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend, IStream
     public void PredictStreamed(IBatchSource source, long rows, ReadOnlySpan<float> centroids, bool withDistances,
         LabelBatchHandler handler, CancellationToken cancellationToken) =>
         Streaming.StreamingPrediction.Run(_session, _options, source, rows, centroids, withDistances, handler, cancellationToken);
+
+    /// <inheritdoc />
+    public IMiniBatchStepper CreateMiniBatchStepper(int numberOfClusters, int dimension, int batchRows, bool normalizeCentroids) =>
+        new CudaMiniBatchStepper(_session, numberOfClusters, dimension, batchRows, normalizeCentroids, _options.EffectiveThreads);
 
     /// <summary>The session, for the benchmark and tests in this repository.</summary>
     internal CudaSession Session => _session;

@@ -221,6 +221,23 @@ internal sealed class CudaSession : IDisposable
         Kernels.Get("row_pack", Precision.PackKernel).Launch(Stream, ((rows + 7) / 8, 1, 1), 256, 0, args);
     }
 
+    /// <summary>Squared norms of <paramref name="rows"/> stored rows (pitch <paramref name="ld"/>) into <paramref name="norms"/>.</summary>
+    public void RowNorms(ulong x, long rows, int d, int ld, ulong norms)
+    {
+        var args = new KernelArgs().Add(x).Add(norms).Add(rows).Add(d).Add(ld);
+        Kernels.Get("row_pack", "row_norms_" + Precision.Suffix).Launch(Stream, ((rows + 7) / 8, 1, 1), 256, 0, args);
+    }
+
+    /// <summary>
+    /// Lowers the int32 at <paramref name="output"/> (set it to <see cref="int.MaxValue"/> first) to the index of the first of
+    /// <paramref name="rows"/> norms that is not finite: a row with a NaN or infinite value, or one too long for float32.
+    /// </summary>
+    public void FirstNonFiniteRow(ulong norms, long rows, ulong output)
+    {
+        var args = new KernelArgs().Add(norms).Add(rows).Add(output);
+        Kernels.Get("row_pack", "first_nonfinite_row").Launch(Stream, (GridStride(rows), 1, 1), 256, 0, args);
+    }
+
     /// <summary>The assignment kernels, fastest first; <see cref="ChooseAssign"/> takes the first that applies.</summary>
     private enum AssignPath
     {
@@ -704,6 +721,21 @@ internal sealed class CudaSession : IDisposable
             args = args.Add(inv).Add(inverseWeightScale);
         string name = inverseScale is null ? "finalize_centroids" : "finalize_centroids_fixed";
         LaunchFinalize(name, args, centroids, shift, weightOut, k, d, normalize, packed, norms, packedPitch, maxCount, inertia, tiles, before);
+    }
+
+    /// <summary>
+    /// Stream learning's update (centroid_update.cu, finalize_running_mean): every centroid moves to the mean of its old
+    /// position, weighted by the weight it had seen (decayed by <paramref name="decay"/>), and its rows of the batch
+    /// (fp64 <paramref name="sums"/>; <paramref name="weightSums"/> fp64, or 0 for the counts); <paramref name="seen"/> (fp64)
+    /// becomes the new seen weights. Packs the moved centroids as <see cref="FinalizeCentroids"/> does. Nothing but
+    /// <paramref name="shift"/> is written when the int32 at <paramref name="badRow"/> (0: unchecked) is not
+    /// <see cref="int.MaxValue"/>.
+    /// </summary>
+    public void FinalizeRunningMean(ulong sums, ulong counts, ulong weightSums, ulong seen, double decay, ulong badRow, ulong centroids,
+                                    ulong shift, int k, int d, bool normalize, ulong packed, ulong norms, int packedPitch)
+    {
+        var args = new KernelArgs().Add(sums).Add(counts).Add(weightSums).Add(seen).Add(decay).Add(badRow);
+        LaunchFinalize("finalize_running_mean", args, centroids, shift, seen, k, d, normalize, packed, norms, packedPitch, 0, null, null, 0);
     }
 
     /// <summary>

@@ -46,17 +46,9 @@ internal static class MiniBatchFit
         }
 
         var state = new MiniBatchState(centroids, d, options.Distance, MiniBatchKMeans.StateSeed(seed), featureWeights: options.AutomaticFeatureWeights);
-        // On the GPU each step's rows are assigned by its FlashAssign kernels; the update stays on the CPU.
-        using var gpu = options.Device == ComputeDevice.Cuda ? Cuda.CudaBackend.Create(options) : null;
-        state.AssignmentBackend = gpu;
-        try
-        {
+        // On the GPU the steps run there (MiniBatchDevice), whole or as assignments with the update on the host.
+        using (MiniBatchDevice.Lease(state, options))
             return Steps(state, training, summary, shift, options, settings, threads, clock, progress, cancellationToken);
-        }
-        finally
-        {
-            state.AssignmentBackend = null; // frees the steps' scorer before the backend goes
-        }
     }
 
     /// <summary>The steps, epoch after epoch, from the seeded <paramref name="state"/>, and the model they end with.</summary>
@@ -105,6 +97,7 @@ internal static class MiniBatchFit
             }
             history.Add(smoothed);
         }
+        state.ReadBack();
         // Cosine fits step on unit rows, where ‖x − c‖² = 2(1 − cos): halved, the inertia is in cosine distance as Lloyd's is.
         var featureWeights = state.Relevance?.Weights.ToArray();
         double finalInertia = Inertia(training, state.Centroids, options.Distance, featureWeights, threads, cancellationToken)

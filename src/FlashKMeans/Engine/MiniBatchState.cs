@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using FlashKMeans.Backends;
 using FlashKMeans.Cpu;
 
@@ -107,11 +108,19 @@ internal sealed class MiniBatchState
     /// <param name="labels">n slots for the labels (scratch, read back by the caller if it wants them).</param>
     /// <param name="distances">n slots for the squared distances (scratch).</param>
     /// <returns>The batch's inertia under the centroids before the step, and the squared distance the centroids moved in all.</returns>
+    /// <param name="firstRow">The number of the batch's first row, for the message of a bad row the device finds.</param>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public (double Inertia, double Moved) Step(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights, MiniBatchOptions settings, int threads,
-        Span<int> labels, Span<float> distances)
+        Span<int> labels, Span<float> distances, long firstRow = 0)
     {
         int d = Dimension, k = NumberOfClusters, n = rows.Length / d;
+        if (_device is { } device)
+        {
+            device.Stage(rows, weights);
+            var step = Checked(device.StepStaged(settings.ForgettingFactor), firstRow);
+            double reassigned = DeviceReassignmentWanted(device, n, settings) ? ReassignOnDevice(device, rows, weights, settings.ReassignmentRatio) : 0;
+            return Record(step, reassigned);
+        }
         if (Relevance is { } relevance)
         {
             // Σ wⱼ(xⱼ − cⱼ)²: rows and centroids scaled by √w for the assignment; the update reads the rows as they are.
@@ -206,7 +215,7 @@ internal sealed class MiniBatchState
         }
 
         RowsSinceReassignment += n;
-        if (settings.ReassignmentRatio > 0 && (RowsSinceReassignment >= 10L * k || Array.IndexOf(WeightSums, 0.0) >= 0))
+        if (ReassignmentDue(WeightSums, settings))
         {
             RowsSinceReassignment = 0;
             moved += Reassign(rows, weights, distances[..n], settings.ReassignmentRatio);
@@ -214,6 +223,93 @@ internal sealed class MiniBatchState
         OnlineInertia += inertia;
         Steps++;
         return (inertia, moved);
+    }
+
+    /// <summary>Whether the reassignment's schedule has come round: every 10·K rows, or at once while a centroid has seen nothing.</summary>
+    private bool ReassignmentDue(ReadOnlySpan<double> weightSums, MiniBatchOptions settings) =>
+        settings.ReassignmentRatio > 0 && (RowsSinceReassignment >= 10L * NumberOfClusters || weightSums.IndexOf(0.0) >= 0);
+
+    /// <summary>
+    /// The stepper whose device holds and moves the centroids and seen weights (a GPU's; the caller owns it), or null for
+    /// the host. Setting it loads the state onto it; clearing it reads the state back, so the host's arrays are current
+    /// whenever none is set (and after <see cref="ReadBack"/>). Steps then run whole on the device, but for the
+    /// reassignment, which stays on the host and visits the device only when a centroid has won too little.
+    /// </summary>
+    public IMiniBatchStepper? DeviceSteps
+    {
+        get => _device;
+        set
+        {
+            if (ReferenceEquals(value, _device))
+                return;
+            var previous = _device;
+            _device = null;  // cleared first: a device that fails to read back is not used again
+            previous?.Read(Centroids, WeightSums);
+            value?.Load(Centroids, WeightSums);
+            _device = value;
+        }
+    }
+
+    private IMiniBatchStepper? _device;
+
+    /// <summary>Brings the device's centroids and seen weights into the host's arrays, where a stepper holds them.</summary>
+    public void ReadBack() => _device?.Read(Centroids, WeightSums);
+
+    /// <summary>
+    /// The step on the batch staged longest on <see cref="DeviceSteps"/> (<paramref name="rowCount"/> rows), for passes that
+    /// stage batches ahead; <paramref name="batch"/> gives its rows and weights on the host should the reassignment need them.
+    /// </summary>
+    public (double Inertia, double Moved) StepStaged(int rowCount, MiniBatchOptions settings, long firstRow, Func<(float[] Rows, float[] Weights)> batch)
+    {
+        var device = _device ?? throw new InvalidOperationException("No device steps the state.");
+        var step = Checked(device.StepStaged(settings.ForgettingFactor), firstRow);
+        double reassigned = 0;
+        if (DeviceReassignmentWanted(device, rowCount, settings))
+        {
+            var (rows, weights) = batch();
+            reassigned = ReassignOnDevice(device, rows, weights, settings.ReassignmentRatio);
+        }
+        return Record(step, reassigned);
+    }
+
+    /// <summary>Throws for a batch in which the device found a row that is not finite (it then changed nothing).</summary>
+    private static MiniBatchStepResult Checked(MiniBatchStepResult step, long firstRow) => step.BadRow < 0 ? step
+        : throw new ArgumentException($"Row {firstRow + step.BadRow} holds a NaN or infinite value, or one beyond the range of the GPU's precision " +
+                                      "(or its squared length overflows float32); the batch was not learned from.", "rows");
+
+    /// <summary>Counts a device step's rows towards the reassignment; true when it is due and some centroid has won too little.</summary>
+    private bool DeviceReassignmentWanted(IMiniBatchStepper device, int rowCount, MiniBatchOptions settings)
+    {
+        RowsSinceReassignment += rowCount;
+        var seen = device.WeightSums;
+        if (!ReassignmentDue(seen, settings))
+            return false;
+        RowsSinceReassignment = 0;
+        double threshold = settings.ReassignmentRatio * TensorPrimitives.Max(seen);
+        foreach (double w in seen)
+        {
+            if (w < threshold)
+                return true;
+        }
+        return false;
+    }
+
+    /// <summary>The host's reassignment between device steps: the state comes back, moves, and goes up again.</summary>
+    private double ReassignOnDevice(IMiniBatchStepper device, ReadOnlySpan<float> rows, ReadOnlySpan<float> weights, double ratio)
+    {
+        device.Read(Centroids, WeightSums);
+        var distances = new float[rows.Length / Dimension];
+        device.ReadDistances(distances);
+        double moved = Reassign(rows, weights, distances, ratio);
+        device.Load(Centroids, WeightSums);
+        return moved;
+    }
+
+    private (double Inertia, double Moved) Record(MiniBatchStepResult step, double reassigned)
+    {
+        OnlineInertia += step.Inertia;
+        Steps++;
+        return (step.Inertia, step.Moved + reassigned);
     }
 
     /// <summary>

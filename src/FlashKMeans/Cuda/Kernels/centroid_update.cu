@@ -489,6 +489,54 @@ extern "C" __global__ void finalize_centroids_fixed(const long long* __restrict_
     finalize_run(FixedSums{sums, inv_scale}, counts, weight, FINALIZE_TAIL_ARGS);
 }
 
+// Stream learning's running mean (mini-batch k-means): each centroid's old position weighted by the weight it had seen
+// (decayed by the forgetting factor) plus its rows of the batch, c <- (c * kept + sum) / (kept + batch weight), with
+// kept = seen * decay. finalize_run reads every element of a row before it writes that element, so the old position
+// can be read from the centroids it overwrites.
+struct RunningMeanSums {
+    const double* sums;
+    const float* centroids;
+    double kept;
+    __device__ double at(int cl, int d, int j) const
+    {
+        return (double)centroids[(size_t)cl * d + j] * kept + sums[(size_t)cl * d + j];
+    }
+    __device__ void clear(int, int, int) const {}
+};
+
+// One mini-batch step's update, after the batch's fp64 sums (segment_sum_*) and counts or weights:
+//   sums, counts, wsums  as finalize_centroids (the batch's)
+//   seen      fp64 (clusters)  in: the weight each centroid had seen; out: kept + the batch's weight (also into weight_out,
+//                              which may be seen itself: lane 0 writes it after the warp has read it)
+//   decay     the forgetting factor, applied to every cluster's seen weight
+//   bad_row   int32 (1), or null: the batch's first row with a non-finite norm (INT_MAX when none; first_nonfinite_row).
+//             When a row is bad nothing is written but shift (zero), so the state stays as it was.
+// A cluster that won no weight keeps its centroid; its seen weight still decays.
+extern "C" __global__ void finalize_running_mean(const double* __restrict__ sums, const int* __restrict__ counts,
+                                                 const double* __restrict__ wsums, const double* seen, double decay,
+                                                 const int* __restrict__ bad_row, FINALIZE_TAIL)
+{
+    FINISH_INERTIA;
+    const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
+    if (cl >= clusters) return;
+    const int lane = threadIdx.x & 31;
+    const double batch = wsums == nullptr ? (double)counts[cl] : wsums[cl];
+    const double kept = seen[cl] * decay;
+    if (bad_row != nullptr && *bad_row != 0x7fffffff) {
+        if (lane == 0) shift[cl] = 0.f;
+        return;
+    }
+    if (batch > 0.0) {
+        finalize_run(RunningMeanSums{sums, centroids, kept}, counts, kept + batch, FINALIZE_TAIL_ARGS);
+        return;
+    }
+    __syncwarp();
+    if (lane == 0) {
+        shift[cl] = 0.f;
+        weight_out[cl] = kept;
+    }
+}
+
 // slabs: slab_count fp32 copies of the (clusters, lds) sums, slab_stride floats apart (flash_assign_ws.cu's
 // _update entries); zeroed here once read.
 extern "C" __global__ void finalize_centroids_slabs(float* __restrict__ slabs, int slab_count, long long slab_stride,

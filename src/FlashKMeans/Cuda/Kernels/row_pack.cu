@@ -105,3 +105,15 @@ NORMS_ENTRY(row_norms_bf16, __nv_bfloat16)
 MAXABS_ENTRY(max_abs_f32, float)
 MAXABS_ENTRY(max_abs_f16, __half)
 MAXABS_ENTRY(max_abs_bf16, __nv_bfloat16)
+
+// The first row whose squared norm is not finite: a NaN or infinite value, or (fp32) a row too long for float32
+// distances. Stream learning checks its batches on the GPU with it before they move any centroid.
+//   norms fp32 (rows)
+//   out   int32 (1)  in/out: min with the previous value (set it to INT_MAX first)
+// Launch: grid-stride, any grid, any block.
+extern "C" __global__ void first_nonfinite_row(const float* __restrict__ norms, long long rows, int* __restrict__ out)
+{
+    for (long long row = (long long)blockIdx.x * blockDim.x + threadIdx.x; row < rows;
+         row += (long long)gridDim.x * blockDim.x)
+        if (!isfinite(norms[row])) atomicMin(out, (int)row);
+}

@@ -592,11 +592,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding, ISee
 
     private long GridStride(long work) => Math.Min((work + 255) / 256, (long)_context.MultiprocessorCount * 16);
 
-    private void RowNorms(ulong rows, int count, ulong norms)
-    {
-        var args = new KernelArgs().Add(rows).Add(norms).Add((long)count).Add(_d).Add(_ld);
-        _s.Kernels.Get("row_pack", "row_norms_" + _s.Precision.Suffix).Launch(_s.Stream, ((count + 7) / 8, 1, 1), 256, 0, args);
-    }
+    private void RowNorms(ulong rows, int count, ulong norms) => _s.RowNorms(rows, count, _d, _ld, norms);
 
     private void AccumulateMaxAbs(ulong rows, int count)
     {

@@ -1,0 +1,400 @@
+using FlashKMeans.Backends;
+using FlashKMeans.Cuda.Native;
+using FlashKMeans.Data;
+
+namespace FlashKMeans.Cuda;
+
+/// <summary>
+/// Stream learning's steps on the GPU, whole: a batch's rows are assigned by the FlashAssign kernels, sorted by cluster and
+/// summed (the Lloyd step's segment sums, in fp64), and the centroids move to their running means on the device, where they
+/// stay from step to step with the weights they have seen.
+/// <para>
+/// Batches are staged on a copy stream into one of <see cref="Depth"/> device slots, and stepped on in order on the
+/// session's stream. Two events per slot order the two streams: "copied" (the step waits for it; the host waits for it
+/// before it refills the slot's page-locked staging) and "consumed" (the next copy into the slot waits for it). So while the
+/// GPU steps on one batch, the next ones cross the link. Rows of a page-locked source that are stored as the GPU computes
+/// (fp16 for fp16, fp32 for fp32 and tf32) are copied straight from the source; other sources are converted into page-locked
+/// staging by host threads. Rows given as a span cross as fp32 and are packed on the GPU. Each step reads back the
+/// centroids' shifts, the seen weights (for the engine's reassignment schedule), the batch's inertia and the first
+/// non-finite row, if any, in which case the update writes nothing.
+/// </para>
+/// </summary>
+internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
+{
+    /// <summary>Device slots: one stepped on, one copied, one waiting.</summary>
+    private const int Depth = 3;
+
+    private readonly CudaSession _s;
+    private readonly CudaContext _context;
+    private readonly int _k;
+    private readonly int _d;
+    private readonly int _ld;
+    private readonly int _eb;
+    private readonly bool _normalize;
+    private readonly int _hostThreads;
+    private readonly TransferElement _transfer;   // how a source's rows cross the link: stored as computed, or fp32 packed on the GPU
+    private readonly int _transferPitch;
+    private readonly List<IDisposable> _owned = [];
+    private readonly CudaStream _copy;
+    private readonly SyncEvent[] _copied = new SyncEvent[Depth];
+    private readonly SyncEvent[] _consumed = new SyncEvent[Depth];
+    private readonly Queue<Staged> _staged = new();
+    private long _sequence;
+
+    private readonly DeviceBuffer<float> _centroids;
+    private readonly DeviceBuffer<byte> _packedCentroids;
+    private readonly DeviceBuffer<float> _centroidNorms;
+    private readonly DeviceBuffer<double> _seen;
+    private readonly DeviceBuffer<double> _sums;
+    private readonly DeviceBuffer<int> _counts;
+    private readonly DeviceBuffer<int> _offsets;
+    private readonly DeviceBuffer<int> _cursor;
+    private readonly DeviceBuffer<double> _clusterWeights;
+    private readonly DeviceBuffer<float> _shift;
+    private readonly DeviceBuffer<double> _inertia;
+    private readonly DeviceBuffer<int> _badRow;
+    private readonly PinnedBuffer<float> _hostShift;
+    private readonly PinnedBuffer<double> _hostSeen;
+    private readonly PinnedBuffer<double> _hostInertia;
+    private readonly PinnedBuffer<int> _hostBadRow;
+
+    // Sized for the largest batch so far (BatchBuffers).
+    private int _capacity;
+    private int _lastRows;
+    private readonly List<IDisposable> _batchBuffers = [];
+    private readonly DeviceBuffer<byte>[] _landing = new DeviceBuffer<byte>[Depth];
+    private readonly DeviceBuffer<float>[] _weights = new DeviceBuffer<float>[Depth];
+    private readonly PinnedBuffer<byte>?[] _hostRows = new PinnedBuffer<byte>?[Depth];
+    private DeviceBuffer<byte> _packed = null!;
+    private DeviceBuffer<float> _norms = null!;
+    private DeviceBuffer<int> _labels = null!;
+    private DeviceBuffer<int> _sorted = null!;
+    private DeviceBuffer<float> _distances = null!;
+    private int _disposed;
+
+    /// <summary>A staged batch: its slot, rows, whether it has weights, and whether its slot holds fp32 rows the GPU packs.</summary>
+    private readonly record struct Staged(int Slot, int Rows, bool Weighted, bool Packs);
+
+    /// <param name="session">Device, stream and kernels.</param>
+    /// <param name="k">K.</param>
+    /// <param name="d">d.</param>
+    /// <param name="batchRows">Rows of the batches expected (the buffers grow for larger ones).</param>
+    /// <param name="normalize">Whether moved centroids are scaled back to unit length (cosine).</param>
+    /// <param name="hostThreads">Threads that convert a source's rows into staging.</param>
+    public CudaMiniBatchStepper(CudaSession session, int k, int d, int batchRows, bool normalize, int hostThreads)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(d, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchRows, 1);
+        _s = session;
+        _context = session.Context;
+        _k = k;
+        _d = d;
+        _ld = session.Precision.Pitch(d);
+        _eb = session.Precision.ElementBytes;
+        _normalize = normalize;
+        _hostThreads = Math.Max(1, hostThreads);
+        (_transfer, _transferPitch) = session.Precision.Mode switch
+        {
+            ComputePrecision.Float16 => (TransferElement.Float16, _ld),
+            ComputePrecision.BFloat16 => (TransferElement.BFloat16, _ld),
+            _ => (TransferElement.Float32, d),
+        };
+        _context.MakeCurrent();
+        try
+        {
+            _copy = Own(new CudaStream(_context));
+            for (int i = 0; i < Depth; i++)
+            {
+                _copied[i] = Own(new SyncEvent(_context));
+                _consumed[i] = Own(new SyncEvent(_context));
+            }
+            _centroids = Own(new DeviceBuffer<float>(_context, (long)k * d));
+            _packedCentroids = Own(new DeviceBuffer<byte>(_context, (long)k * _ld * _eb));
+            _centroidNorms = Own(new DeviceBuffer<float>(_context, k));
+            _seen = Own(new DeviceBuffer<double>(_context, k));
+            _sums = Own(new DeviceBuffer<double>(_context, (long)k * d));
+            _counts = Own(new DeviceBuffer<int>(_context, k));
+            _offsets = Own(new DeviceBuffer<int>(_context, k + 1L));
+            _cursor = Own(new DeviceBuffer<int>(_context, k));
+            _clusterWeights = Own(new DeviceBuffer<double>(_context, k));
+            _shift = Own(new DeviceBuffer<float>(_context, k));
+            _inertia = Own(new DeviceBuffer<double>(_context, 1));
+            _badRow = Own(new DeviceBuffer<int>(_context, 1));
+            _hostShift = Own(new PinnedBuffer<float>(_context, k));
+            _hostSeen = Own(new PinnedBuffer<double>(_context, k));
+            _hostInertia = Own(new PinnedBuffer<double>(_context, 1));
+            _hostBadRow = Own(new PinnedBuffer<int>(_context, 1));
+            session.ReserveCentroidTiles(k, _ld);
+            EnsureCapacity(batchRows);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public int StagingDepth => Depth;
+
+    public int StagedBatches => _staged.Count;
+
+    public ReadOnlySpan<double> WeightSums => _hostSeen.Span;
+
+    private T Own<T>(T resource) where T : IDisposable
+    {
+        _owned.Add(resource);
+        return resource;
+    }
+
+    public void Load(ReadOnlySpan<float> centroids, ReadOnlySpan<double> weightSums)
+    {
+        if (centroids.Length != (long)_k * _d || weightSums.Length != _k)
+            throw new ArgumentException($"Expected {_k} × {_d} centroids and {_k} seen weights.");
+        _context.MakeCurrent();
+        _centroids.CopyFrom(centroids, 0, _s.Stream);
+        _s.PackRows(_centroids.Pointer, _k, _d, _d, _packedCentroids.Pointer, _ld, _centroidNorms.Pointer);
+        _seen.CopyFrom(weightSums, 0, _s.Stream);
+        _s.Stream.Synchronize();
+        weightSums.CopyTo(_hostSeen.Span);
+    }
+
+    public void Read(Span<float> centroids, Span<double> weightSums)
+    {
+        _context.MakeCurrent();
+        _centroids.CopyTo(centroids[..(_k * _d)], 0, _s.Stream);
+        _seen.CopyTo(weightSums[.._k], 0, _s.Stream);
+    }
+
+    public void Stage(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights)
+    {
+        int n = CheckRows(rows.Length % _d == 0 ? rows.Length / _d : -1);
+        if (!weights.IsEmpty && weights.Length != n)
+            throw new ArgumentException($"Expected {n} weights or none.", nameof(weights));
+        int slot = NextSlot(n);
+        // From pageable memory the driver stages the rows before the call returns, so the span may be reused at once.
+        _consumed[slot].MakeWait(_copy);
+        fixed (float* p = rows)
+            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(_landing[slot].Pointer, p, (nuint)((long)n * _d * sizeof(float)), _copy.Handle));
+        CopyWeights(slot, weights);
+        _copied[slot].Record(_copy);
+        _staged.Enqueue(new Staged(slot, n, !weights.IsEmpty, Packs: true));
+    }
+
+    public void Stage(IRowBlockSource source, long first, int count)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        int n = CheckRows(count);
+        int slot = NextSlot(n);
+        var bytes = source.GetRowBytes(first, n);
+        bool direct = source is UnmanagedRowsBatchSource { IsPageLocked: true } &&
+                      (source.ElementType, _transfer) is (RowElementType.Float16, TransferElement.Float16) or (RowElementType.Float32, TransferElement.Float32) &&
+                      _transferPitch == _d;
+        long transferBytes = (long)n * _transferPitch * HalfPrecisionConversion.ElementBytes(_transfer);
+        void* host;
+        if (direct)
+        {
+            fixed (byte* p = bytes)
+                host = p;  // the source's own native memory: the pointer stays valid after the fixed block
+        }
+        else
+        {
+            // The staging is free once its last copy has completed.
+            _copied[slot].Synchronize();
+            var staging = _hostRows[slot] ??= NewStaging();
+            HalfPrecisionConversion.ConvertRows(bytes, source.ElementType, n, _d, new Span<byte>(staging.Pointer, checked((int)transferBytes)),
+                _transfer, _transferPitch, _hostThreads);
+            host = staging.Pointer;
+        }
+        _consumed[slot].MakeWait(_copy);
+        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(_landing[slot].Pointer, host, (nuint)transferBytes, _copy.Handle));
+        var weights = source.HasWeights ? source.GetWeights(first, n) : default;
+        CopyWeights(slot, weights);
+        _copied[slot].Record(_copy);
+        _staged.Enqueue(new Staged(slot, n, !weights.IsEmpty, Packs: _transfer == TransferElement.Float32));
+    }
+
+    private PinnedBuffer<byte> NewStaging()
+    {
+        var buffer = new PinnedBuffer<byte>(_context, checked((int)((long)_capacity * _transferPitch * HalfPrecisionConversion.ElementBytes(_transfer))));
+        _batchBuffers.Add(buffer);
+        return buffer;
+    }
+
+    private void CopyWeights(int slot, ReadOnlySpan<float> weights)
+    {
+        if (weights.IsEmpty)
+            return;
+        fixed (float* p = weights)
+            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(_weights[slot].Pointer, p, (nuint)(weights.Length * sizeof(float)), _copy.Handle));
+    }
+
+    private int CheckRows(int n)
+    {
+        if (n < 1)
+            throw new ArgumentException($"A batch needs at least one whole row of {_d} values.");
+        return n;
+    }
+
+    /// <summary>The slot of the next staged batch, the buffers grown first where the batch is larger than any before.</summary>
+    private int NextSlot(int rows)
+    {
+        if (_staged.Count >= Depth)
+            throw new InvalidOperationException($"At most {Depth} batches may be staged ahead of their steps.");
+        if (rows > _capacity)
+        {
+            if (_staged.Count > 0)
+                throw new InvalidOperationException($"A batch of {rows} rows cannot be staged behind smaller ones; step on those first.");
+            EnsureCapacity(rows);
+        }
+        _context.MakeCurrent();
+        return (int)(_sequence++ % Depth);
+    }
+
+    /// <summary>(Re)allocates the per-batch buffers for batches of up to <paramref name="rows"/> rows; nothing may be staged.</summary>
+    private void EnsureCapacity(int rows)
+    {
+        if (rows <= _capacity)
+            return;
+        _context.MakeCurrent();
+        _copy.Synchronize();
+        _s.Stream.Synchronize();
+        FreeBatchBuffers();
+        long landingBytes = Math.Max((long)rows * _d * sizeof(float), (long)rows * _transferPitch * HalfPrecisionConversion.ElementBytes(_transfer));
+        for (int i = 0; i < Depth; i++)
+        {
+            _landing[i] = Batch(new DeviceBuffer<byte>(_context, landingBytes));
+            _weights[i] = Batch(new DeviceBuffer<float>(_context, rows));
+        }
+        _packed = Batch(new DeviceBuffer<byte>(_context, (long)rows * _ld * _eb));
+        _norms = Batch(new DeviceBuffer<float>(_context, rows));
+        _labels = Batch(new DeviceBuffer<int>(_context, rows));
+        _sorted = Batch(new DeviceBuffer<int>(_context, rows));
+        _distances = Batch(new DeviceBuffer<float>(_context, rows));
+        _capacity = rows;
+    }
+
+    private T Batch<T>(T resource) where T : IDisposable
+    {
+        _batchBuffers.Add(resource);
+        return resource;
+    }
+
+    private void FreeBatchBuffers()
+    {
+        List<Exception>? errors = null;
+        Disposal.DisposeInReverse(_batchBuffers, e => e is CudaException, ref errors);
+        _batchBuffers.Clear();
+        Array.Clear(_hostRows);
+        _capacity = 0;
+        if (errors is not null)
+            throw new AggregateException("Freeing the mini-batch buffers failed.", errors);
+    }
+
+    public MiniBatchStepResult StepStaged(double forgettingFactor)
+    {
+        if (!_staged.TryDequeue(out var batch))
+            throw new InvalidOperationException("No batch is staged.");
+        _context.MakeCurrent();
+        var s = _s;
+        int n = batch.Rows, slot = batch.Slot;
+        try
+        {
+            _copied[slot].MakeWait(s.Stream);
+            ulong rows = _landing[slot].Pointer;
+            if (batch.Packs)
+            {
+                s.PackRows(rows, n, _d, _d, _packed.Pointer, _ld, _norms.Pointer);
+                rows = _packed.Pointer;
+            }
+            else
+            {
+                s.RowNorms(rows, n, _d, _ld, _norms.Pointer);
+            }
+            ulong weights = batch.Weighted ? _weights[slot].Pointer : 0;
+            _badRow.Fill32(int.MaxValue, s.Stream);
+            s.FirstNonFiniteRow(_norms.Pointer, n, _badRow.Pointer);
+            s.Assign(rows, _norms.Pointer, n, _d, _ld, _packedCentroids.Pointer, _centroidNorms.Pointer, _k, _ld,
+                _labels.Pointer, _distances.Pointer, updateMin: false);
+            // The batch's rows grouped by cluster and summed in fp64, as a Lloyd step sums them.
+            _counts.Clear(s.Stream);
+            _sums.Clear(s.Stream);
+            s.Histogram(_labels.Pointer, _counts.Pointer, n, _k);
+            s.ExclusiveScan(_counts.Pointer, _offsets.Pointer, _cursor.Pointer, _k);
+            s.Scatter(_labels.Pointer, _cursor.Pointer, _sorted.Pointer, n, _k);
+            s.SegmentSums(rows, weights, _offsets.Pointer, _sorted.Pointer, n, _k, _d, _ld, _sums.Pointer, fixedScale: null);
+            if (batch.Weighted)
+            {
+                _clusterWeights.Clear(s.Stream);
+                s.ClusterWeights(weights, _labels.Pointer, _clusterWeights.Pointer, n, _k, fixedScale: null);
+            }
+            s.WeightedSum(_distances.Pointer, weights, n, _inertia.Pointer);
+            _consumed[slot].Record(s.Stream);
+            s.FinalizeRunningMean(_sums.Pointer, _counts.Pointer, batch.Weighted ? _clusterWeights.Pointer : 0, _seen.Pointer, forgettingFactor,
+                _badRow.Pointer, _centroids.Pointer, _shift.Pointer, _k, _d, _normalize, _packedCentroids.Pointer, _centroidNorms.Pointer, _ld);
+            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostShift.Pointer, _shift.Pointer, (nuint)(_k * sizeof(float)), s.Stream.Handle));
+            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostSeen.Pointer, _seen.Pointer, (nuint)(_k * sizeof(double)), s.Stream.Handle));
+            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostInertia.Pointer, _inertia.Pointer, sizeof(double), s.Stream.Handle));
+            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostBadRow.Pointer, _badRow.Pointer, sizeof(int), s.Stream.Handle));
+            s.Stream.Synchronize();
+        }
+        catch
+        {
+            DiscardStaged();
+            Drain();
+            throw;
+        }
+        _lastRows = n;
+        int bad = _hostBadRow.Span[0];
+        if (bad != int.MaxValue)
+            return new MiniBatchStepResult(double.NaN, 0, bad);
+        double moved = 0;
+        foreach (float shift in _hostShift.Span)
+            moved += shift;
+        return new MiniBatchStepResult(_hostInertia.Span[0], moved, -1);
+    }
+
+    public void ReadDistances(Span<float> destination)
+    {
+        _context.MakeCurrent();
+        _distances.CopyTo(destination[.._lastRows], 0, _s.Stream);
+    }
+
+    public void DiscardStaged() => _staged.Clear();
+
+    private void Drain()
+    {
+        try
+        {
+            _copy?.Synchronize();
+        }
+        catch (CudaException)
+        {
+            // The original error matters more; a sticky context error would repeat here.
+        }
+        try
+        {
+            _s.Stream.Synchronize();
+        }
+        catch (CudaException)
+        {
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        _context.MakeCurrent();
+        // Copies may still read staging or write device slots: let them finish before anything is freed.
+        Drain();
+        _staged.Clear();
+        List<Exception>? errors = null;
+        Disposal.DisposeInReverse(_batchBuffers, e => e is CudaException, ref errors);
+        _batchBuffers.Clear();
+        Disposal.DisposeInReverse(_owned, e => e is CudaException, ref errors);
+        _owned.Clear();
+        if (errors is not null)
+            throw new AggregateException("Freeing the mini-batch stepper's memory failed.", errors);
+    }
+}
