@@ -346,6 +346,7 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
                 for (int epoch = 0; epoch < o.MaximumNumberOfEpochs; epoch++)
                     stream.PartialFit(source, reporter);
                 model = stream.Snapshot();
+                stream.Dispose();  // frees the GPU it held between passes; the transformer keeps the state to continue from
             }
             else
             {

@@ -23,7 +23,7 @@ namespace FlashKMeans;
 /// <see cref="ComputeDevice.Cuda"/> each step's rows are assigned by the GPU's FlashAssign kernels (in the options'
 /// precision) and the update stays on the CPU. Not thread-safe: feed one batch at a time.</para>
 /// </remarks>
-public sealed class MiniBatchKMeans
+public sealed class MiniBatchKMeans : IDisposable
 {
     private readonly KMeansOptions _options;
     private readonly List<(float[] Rows, float[]? Weights)> _buffer = [];
@@ -87,7 +87,7 @@ public sealed class MiniBatchKMeans
     public long Steps => _state?.Steps ?? 0;
 
     /// <summary>The weight each centroid has seen (decayed by the forgetting factor); all zero before the seeding.</summary>
-    public IReadOnlyList<double> ClusterWeights => _state?.WeightSums.ToArray() ?? new double[NumberOfClusters];
+    public IReadOnlyList<double> ClusterWeights => State?.WeightSums.ToArray() ?? new double[NumberOfClusters];
 
     /// <summary>
     /// Learns from one batch: buffers it while the seeding waits for rows, else takes one step on it. A bad batch (the
@@ -124,13 +124,11 @@ public sealed class MiniBatchKMeans
             return;
         }
         // The caller's rows are read in place unless cosine needs them at unit length.
-        using (LeaseDevice())
-        {
-            if (_options.Distance == KMeansDistance.Cosine)
-                Step(Prepared(rows), weights);
-            else
-                Step(rows, weights);
-        }
+        OpenDevice();
+        if (_options.Distance == KMeansDistance.Cosine)
+            Step(Prepared(rows), weights);
+        else
+            Step(rows, weights);
         RowsSeen += n;
     }
 
@@ -152,30 +150,22 @@ public sealed class MiniBatchKMeans
         if (source.Dimension != Dimension)
             throw new ArgumentException($"The source has {source.Dimension} features per row; this model has {Dimension}.", nameof(source));
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        IDisposable? device = null;
-        try
+        long done = 0;
+        using var batches = BatchRechunker.Read(source, _options.MiniBatch.BatchSize, cancellationToken).GetEnumerator();
+        while (true)
         {
-            long done = 0;
-            using var batches = BatchRechunker.Read(source, _options.MiniBatch.BatchSize, cancellationToken).GetEnumerator();
-            while (true)
+            OpenDevice();  // once there are centroids
+            if (StagedSource(source) is { } blocks)
             {
-                device ??= LeaseDevice();  // one GPU session for the pass, once there are centroids
-                if (StagedSource(source) is { } blocks)
-                {
-                    StagedPass(blocks, done, progress, clock, cancellationToken);
-                    break;
-                }
-                if (!batches.MoveNext())
-                    break;
-                var (rows, weights) = batches.Current;
-                PartialFit(rows.Span, weights.Span, cancellationToken);
-                done += rows.Length / Dimension;
-                Report(progress, clock);
+                StagedPass(blocks, done, progress, clock, cancellationToken);
+                break;
             }
-        }
-        finally
-        {
-            device?.Dispose();
+            if (!batches.MoveNext())
+                break;
+            var (rows, weights) = batches.Current;
+            PartialFit(rows.Span, weights.Span, cancellationToken);
+            done += rows.Length / Dimension;
+            Report(progress, clock);
         }
     }
 
@@ -248,10 +238,29 @@ public sealed class MiniBatchKMeans
     }
 
     /// <summary>
-    /// With <see cref="ComputeDevice.Cuda"/>, the GPU for the steps until disposed (see <see cref="MiniBatchDevice"/>); null on
-    /// the CPU, before the seeding, or while one is already lent.
+    /// With <see cref="ComputeDevice.Cuda"/> and centroids, takes the GPU for the steps (see <see cref="MiniBatchDevice"/>)
+    /// unless it is held already; it is held until <see cref="Dispose"/>, so that calls do not each open it.
     /// </summary>
-    private IDisposable? LeaseDevice() => _state is { } state ? MiniBatchDevice.Lease(state, _options) : null;
+    private void OpenDevice()
+    {
+        if (_device is null && _state is { } state)
+            _device = MiniBatchDevice.Lease(state, _options);
+    }
+
+    private IDisposable? _device;
+
+    /// <summary>
+    /// Frees the GPU that <see cref="ComputeDevice.Cuda"/> steps hold between calls (its session, the centroids kept there,
+    /// page-locked staging), bringing the state back to the host. The model stays usable: a later
+    /// <see cref="PartialFit(ReadOnlySpan{float}, ReadOnlySpan{float}, CancellationToken)"/> takes the GPU again. On the CPU
+    /// there is nothing to free.
+    /// </summary>
+    public void Dispose()
+    {
+        var device = _device;
+        _device = null;
+        device?.Dispose();
+    }
 
     /// <summary>
     /// The model as it stands: the centroids in the data's coordinates. Before the seeding buffer has filled, the seeding
@@ -266,23 +275,24 @@ public sealed class MiniBatchKMeans
         {
             if (_bufferedRows < NumberOfClusters)
                 throw new InvalidOperationException($"Only {_bufferedRows} rows have arrived; K = {NumberOfClusters} centroids need at least {NumberOfClusters}.");
-            var trial = new MiniBatchKMeans(_options, Dimension);
+            using var trial = new MiniBatchKMeans(_options, Dimension);
             trial._buffer.AddRange(_buffer.Select(b => (b.Rows.ToArray(), b.Weights?.ToArray())));  // the seeding shifts them in place
             trial._bufferedRows = _bufferedRows;
             trial.RowsSeen = RowsSeen;
             trial.SeedFromBuffer(CancellationToken.None);
             return trial.Snapshot();
         }
-        var centroids = _state.Centroids.ToArray();
+        var state = State!;
+        var centroids = state.Centroids.ToArray();
         if (_shift is not null)
         {
             for (int c = 0; c < NumberOfClusters; c++)
                 System.Numerics.Tensors.TensorPrimitives.Add(centroids.AsSpan(c * Dimension, Dimension), _shift, centroids.AsSpan(c * Dimension, Dimension));
         }
         // Cosine steps run on unit rows, where ‖x − c‖² = 2(1 − cos): halved, the inertia is in cosine distance.
-        double inertia = _state.OnlineInertia * (_options.Distance == KMeansDistance.Cosine ? 0.5 : 1.0);
-        return new KMeansModel(centroids, Dimension, _options.Distance, inertia, (int)Math.Min(_state.Steps, int.MaxValue),
-            false, _state.Reassigned, [], [], $"cpu mini-batch ({CpuBackend.InstructionSet})", _state.Relevance?.Weights.ToArray());
+        double inertia = state.OnlineInertia * (_options.Distance == KMeansDistance.Cosine ? 0.5 : 1.0);
+        return new KMeansModel(centroids, Dimension, _options.Distance, inertia, (int)Math.Min(state.Steps, int.MaxValue),
+            false, state.Reassigned, [], [], $"cpu mini-batch ({CpuBackend.InstructionSet})", state.Relevance?.Weights.ToArray());
     }
 
     /// <summary>Writes the whole state (settings, centroids, seen weights, counters, any buffered rows) so that <see cref="Load(Stream, ILogger?)"/> continues exactly where this left off.</summary>
@@ -317,7 +327,15 @@ public sealed class MiniBatchKMeans
         return Load(stream, logger ?? _options.Logger);
     }
 
-    internal MiniBatchState? State => _state;
+    /// <summary>The state, brought back from the GPU first where it lives there.</summary>
+    internal MiniBatchState? State
+    {
+        get
+        {
+            _state?.ReadBack();
+            return _state;
+        }
+    }
 
     internal float[]? Shift => _shift;
 
@@ -423,11 +441,9 @@ public sealed class MiniBatchKMeans
         var state = NewState(centroids);
         _shift = shift;
         _state = state;
-        using (LeaseDevice())
-        {
-            foreach (var (batchRows, batchWeights) in _buffer)
-                Step(batchRows, batchWeights);
-        }
+        OpenDevice();
+        foreach (var (batchRows, batchWeights) in _buffer)
+            Step(batchRows, batchWeights);
         _buffer.Clear();
         _bufferedRows = 0;
         _options.Logger?.LogInformation("FlashKMeans: mini-batch k-means seeded on {Rows} rows.", size);

@@ -40,7 +40,7 @@ public sealed class MiniBatchGpuTests : GpuTestClass
     {
         var rows = TestData.Blobs(30_000, D, K, 12.0, seed: 11);
         var cpu = Stream(ComputeDevice.Cpu, ComputePrecision.Float32);
-        var gpu = Stream(ComputeDevice.Cuda, ComputePrecision.Float32, deterministic: true);
+        using var gpu = Stream(ComputeDevice.Cuda, ComputePrecision.Float32, deterministic: true);
         for (int at = 0; at < 30_000; at += 1500)
         {
             cpu.PartialFit(rows.AsSpan(at * D, 1500 * D));
@@ -69,13 +69,16 @@ public sealed class MiniBatchGpuTests : GpuTestClass
             MiniBatch = new MiniBatchOptions { InitializationSize = 4096, ForgettingFactor = 0.9, BatchSize = 1000, ReassignmentRatio = reassignment },
         }, D);
         var cpu = Make(ComputeDevice.Cpu, ComputePrecision.Float32);
-        var gpu = Make(ComputeDevice.Cuda, precision);
+        using var gpu = Make(ComputeDevice.Cuda, precision);
         cpu.PartialFit(source);
         gpu.PartialFit(source);
         if (reassignment > 0)
             Assert.IsTrue(cpu.Snapshot().EmptyClustersReseeded > 0, "the late class must have won reassigned centroids");
         Assert.AreEqual(cpu.Snapshot().EmptyClustersReseeded, gpu.Snapshot().EmptyClustersReseeded);
-        AssertClose(cpu, gpu);
+        // A reassigned centroid starts at a row drawn by squared distance, and the GPU's distances (‖x‖² − 2x·c + ‖c‖²) round
+        // differently from the CPU's, so it may start at another row of the same class: it then stays within a fraction of
+        // the class's unit spread of the CPU's.
+        AssertClose(cpu, gpu, reassignment > 0 ? 1e-2 : 1e-4);
         var expectedWeights = cpu.ClusterWeights.ToArray();
         var gotWeights = gpu.ClusterWeights.ToArray();
         for (int c = 0; c < K; c++)
@@ -98,7 +101,7 @@ public sealed class MiniBatchGpuTests : GpuTestClass
             using var context = CudaContext.Open(0);
             using (new HostRegistration(context, (nint)memory, bytes))
             {
-                var gpu = Stream(ComputeDevice.Cuda, ComputePrecision.Float16, batch: 4096, d: d);
+                using var gpu = Stream(ComputeDevice.Cuda, ComputePrecision.Float16, batch: 4096, d: d);
                 gpu.PartialFit(new UnmanagedRowsBatchSource((nint)memory, n, d, RowElementType.Float16, 1000) { IsPageLocked = true });
                 AssertClose(cpu, gpu);
                 CollectionAssert.AreEqual(cpu.ClusterWeights.ToArray(), gpu.ClusterWeights.ToArray(), "every row must have gone to the same cluster");
@@ -116,11 +119,11 @@ public sealed class MiniBatchGpuTests : GpuTestClass
         int n = 20_000;
         var rows = TestData.Blobs(n, D, K, 12.0, seed: 15);
         rows[(12_345 * D) + 3] = float.NaN;  // in the fourth batch of 4000
-        var gpu = Stream(ComputeDevice.Cuda, ComputePrecision.Float16, batch: 4000);
+        using var gpu = Stream(ComputeDevice.Cuda, ComputePrecision.Float16, batch: 4000);
         var error = Assert.ThrowsExactly<ArgumentException>(() => gpu.PartialFit(new InMemoryBatchSource(rows, D)));
         StringAssert.Contains(error.Message, "Row 12345");
         // The model is the one the first three batches made, exactly as a stream given only those is.
-        var before = Stream(ComputeDevice.Cuda, ComputePrecision.Float16, batch: 4000);
+        using var before = Stream(ComputeDevice.Cuda, ComputePrecision.Float16, batch: 4000);
         before.PartialFit(new InMemoryBatchSource(rows.AsMemory(0, 12_000 * D), D));
         AssertClose(before, gpu, 1e-5);
         CollectionAssert.AreEqual(before.ClusterWeights.ToArray(), gpu.ClusterWeights.ToArray());
@@ -131,7 +134,7 @@ public sealed class MiniBatchGpuTests : GpuTestClass
     {
         var rows = TestData.Blobs(20_000, D, K, 12.0, seed: 16);
         var cpu = Stream(ComputeDevice.Cpu, ComputePrecision.Float32, distance: KMeansDistance.Cosine);
-        var gpu = Stream(ComputeDevice.Cuda, ComputePrecision.Float32, distance: KMeansDistance.Cosine);
+        using var gpu = Stream(ComputeDevice.Cuda, ComputePrecision.Float32, distance: KMeansDistance.Cosine);
         for (int at = 0; at < 20_000; at += 2500)
         {
             cpu.PartialFit(rows.AsSpan(at * D, 2500 * D));
@@ -147,7 +150,7 @@ public sealed class MiniBatchGpuTests : GpuTestClass
     {
         var rows = TestData.Blobs(40_000, D, K, 12.0, seed: 7);
         var cpu = Stream(ComputeDevice.Cpu, ComputePrecision.Float32);
-        var gpu = Stream(ComputeDevice.Cuda, precision);
+        using var gpu = Stream(ComputeDevice.Cuda, precision);
         for (int at = 0; at < 40_000; at += 2000)
         {
             cpu.PartialFit(rows.AsSpan(at * D, 2000 * D));
