@@ -59,4 +59,32 @@ public sealed class GpuTests
             Assert.AreEqual(keys[i], singleKeys[i]);
         }
     }
+
+    [TestMethod]
+    public void Trains_a_stream_on_the_GPU_like_the_CPU_and_continues_from_it()
+    {
+        RequireGpu();
+        var (rows, _) = Blobs.Make(30_000, D, K, 8, seed: 79);
+        var ml = new MLContext();
+        GpuKMeansTrainer.Options Options(ComputeDevice device) => new()
+        {
+            NumberOfClusters = K, Device = device, Algorithm = KMeansAlgorithm.MiniBatch, MiniBatchSize = 2048,
+            MaximumNumberOfEpochs = 2, InitializationAlgorithm = KMeansInitialization.RandomRows, Seed = 3,
+        };
+        var view = new TestDataView(rows, D);
+        using var gpu = ml.Clustering.Trainers.FlashKMeans(Options(ComputeDevice.Cuda)).Fit(view);
+        using var cpu = ml.Clustering.Trainers.FlashKMeans(Options(ComputeDevice.Cpu)).Fit(view);
+        var a = gpu.EngineModel.Centroids.Span;
+        var b = cpu.EngineModel.Centroids.Span;
+        for (int i = 0; i < a.Length; i++)
+            Assert.AreEqual(b[i], a[i], 1e-3 * (1 + Math.Abs(b[i])), $"centroid value {i}");
+        // Continued training from the GPU model (its stream was freed from the GPU after the fit) equals the CPU's continuation.
+        var trainer = ml.Clustering.Trainers.FlashKMeans(Options(ComputeDevice.Cuda));
+        using var more = trainer.Fit(view, gpu);
+        using var moreCpu = ml.Clustering.Trainers.FlashKMeans(Options(ComputeDevice.Cpu)).Fit(view, cpu);
+        a = more.EngineModel.Centroids.Span;
+        b = moreCpu.EngineModel.Centroids.Span;
+        for (int i = 0; i < a.Length; i++)
+            Assert.AreEqual(b[i], a[i], 1e-3 * (1 + Math.Abs(b[i])), $"continued centroid value {i}");
+    }
 }
