@@ -357,6 +357,13 @@ public sealed class MiniBatchKMeans : IDisposable
     private MiniBatchState NewState(float[] centroids) =>
         new(centroids, Dimension, _options.Distance, StateSeed(_options.Seed), _options.MissingFeatures == MissingFeatures.Ignore, _options.AutomaticFeatureWeights);
 
+    /// <summary>
+    /// Whether the steps run whole on a GPU that checks each batch's rows itself as it steps (NaN, infinity, overflow of the
+    /// compute precision), changing nothing when one is bad: the host's scan of every value is then left out. Cosine rows are
+    /// still checked on the host, which scales them to unit length first.
+    /// </summary>
+    private bool RowsCheckedOnDevice => _state?.DeviceSteps is not null && _options.Distance == KMeansDistance.SquaredEuclidean;
+
     /// <summary>Throws naming the batch's first problem; touches nothing.</summary>
     private void Validate(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights)
     {
@@ -367,7 +374,7 @@ public sealed class MiniBatchKMeans : IDisposable
             throw new ArgumentException($"The batch has {n} rows but {weights.Length} weights; give one per row or none.", nameof(weights));
         if (_options.MissingFeatures == MissingFeatures.Ignore)
             DataValidator.ThrowIfBadRowsWithMissing(rows, Dimension, RowsSeen, nameof(rows));
-        else
+        else if (!RowsCheckedOnDevice)
             DataValidator.ThrowIfBadRows(rows, Dimension, RowsSeen, false, nameof(rows));
         if (DataValidator.FirstBadWeight(weights) is int bad and >= 0)
             throw new ArgumentException($"Weight {RowsSeen + bad} is {weights[bad]}; weights must be non-negative and finite.", nameof(weights));

@@ -22,7 +22,10 @@ internal interface IMiniBatchStepper : IDisposable
     /// <summary>Reads the state back from the device.</summary>
     void Read(Span<float> centroids, Span<double> weightSums);
 
-    /// <summary>Stages validated rows (n × d, in the fitted coordinates) and their weights (n, or empty for unit weights).</summary>
+    /// <summary>
+    /// Stages rows (n × d, in the fitted coordinates; checked on the device like a source's) and their checked weights (n, or
+    /// empty for unit weights). The rows may be reused when this returns.
+    /// </summary>
     void Stage(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights);
 
     /// <summary>

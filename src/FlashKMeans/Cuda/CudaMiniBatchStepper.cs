@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using FlashKMeans.Backends;
 using FlashKMeans.Cuda.Native;
 using FlashKMeans.Data;
@@ -14,7 +15,7 @@ namespace FlashKMeans.Cuda;
 /// before it refills the slot's page-locked staging) and "consumed" (the next copy into the slot waits for it). So while the
 /// GPU steps on one batch, the next ones cross the link. Rows of a page-locked source that are stored as the GPU computes
 /// (fp16 for fp16, fp32 for fp32 and tf32) are copied straight from the source; other sources are converted into page-locked
-/// staging by host threads. Rows given as a span cross as fp32 and are packed on the GPU. Each step reads back the
+/// staging by host threads, as are rows given as a span. Each step reads back the
 /// centroids' shifts, the seen weights (for the engine's reassignment schedule), the batch's inertia and the first
 /// non-finite row, if any, in which case the update writes nothing.
 /// </para>
@@ -171,44 +172,45 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
         int n = CheckRows(rows.Length % _d == 0 ? rows.Length / _d : -1);
         if (!weights.IsEmpty && weights.Length != n)
             throw new ArgumentException($"Expected {n} weights or none.", nameof(weights));
-        int slot = NextSlot(n);
-        // From pageable memory the driver stages the rows before the call returns, so the span may be reused at once.
-        _consumed[slot].MakeWait(_copy);
-        fixed (float* p = rows)
-            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(_landing[slot].Pointer, p, (nuint)((long)n * _d * sizeof(float)), _copy.Handle));
-        CopyWeights(slot, weights);
-        _copied[slot].Record(_copy);
-        _staged.Enqueue(new Staged(slot, n, !weights.IsEmpty, Packs: true));
+        StageRows(MemoryMarshal.AsBytes(rows), RowElementType.Float32, n, direct: false, weights);
     }
 
     public void Stage(IRowBlockSource source, long first, int count)
     {
         ArgumentNullException.ThrowIfNull(source);
         int n = CheckRows(count);
-        int slot = NextSlot(n);
-        var bytes = source.GetRowBytes(first, n);
         bool direct = source is UnmanagedRowsBatchSource { IsPageLocked: true } &&
                       (source.ElementType, _transfer) is (RowElementType.Float16, TransferElement.Float16) or (RowElementType.Float32, TransferElement.Float32) &&
                       _transferPitch == _d;
+        StageRows(source.GetRowBytes(first, n), source.ElementType, n, direct, source.HasWeights ? source.GetWeights(first, n) : default);
+    }
+
+    /// <summary>
+    /// Enqueues the copy of <paramref name="n"/> rows into the next slot: straight from <paramref name="bytes"/> where they are
+    /// page-locked in the transfer layout (<paramref name="direct"/>), else converted into the slot's page-locked staging by
+    /// the host threads first.
+    /// </summary>
+    private void StageRows(ReadOnlySpan<byte> bytes, RowElementType type, int n, bool direct, ReadOnlySpan<float> weights)
+    {
+        int slot = NextSlot(n);
         long transferBytes = (long)n * _transferPitch * HalfPrecisionConversion.ElementBytes(_transfer);
         void* host;
         if (direct)
         {
             fixed (byte* p = bytes)
-                host = p;  // the source's own native memory: the pointer stays valid after the fixed block
+                host = p;  // the source's own page-locked memory: the pointer stays valid after the fixed block
         }
         else
         {
             // The staging is free once its last copy has completed.
             _copied[slot].Synchronize();
             var staging = _hostRows[slot] ??= NewStaging();
-            HalfPrecisionConversion.ConvertRows(bytes, source.ElementType, n, _d, new Span<byte>(staging.Pointer, checked((int)transferBytes)),
+            HalfPrecisionConversion.ConvertRows(bytes, type, n, _d, new Span<byte>(staging.Pointer, checked((int)transferBytes)),
                 _transfer, _transferPitch, _hostThreads);
             host = staging.Pointer;
         }
         _consumed[slot].MakeWait(_copy);
         CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(_landing[slot].Pointer, host, (nuint)transferBytes, _copy.Handle));
-        var weights = source.HasWeights ? source.GetWeights(first, n) : default;
         CopyWeights(slot, weights);
         _copied[slot].Record(_copy);
         _staged.Enqueue(new Staged(slot, n, !weights.IsEmpty, Packs: _transfer == TransferElement.Float32));
