@@ -182,44 +182,52 @@ public sealed class MiniBatchKMeans : IDisposable
 
     /// <summary>
     /// The rest of a pass from row <paramref name="first"/>, batch after batch as <see cref="BatchRechunker"/> cuts them,
-    /// each staged on the device up to its staging depth ahead of its step. Weights are checked as batches are staged; a bad
-    /// one stops the staging and throws when its batch's turn comes, so the batches before it are learned from.
+    /// each staged on the device up to its staging depth ahead of its step. Half the staged batches at most are stepped in
+    /// one launch sequence (fewer where the reassignment falls due), so that the others cross the link meanwhile. Weights
+    /// are checked as batches are staged; a bad one stops the staging and throws when its batch's turn comes, so the
+    /// batches before it are learned from.
     /// </summary>
     private void StagedPass(IRowBlockSource source, long first, IProgress<KMeansProgress>? progress, System.Diagnostics.Stopwatch clock,
         CancellationToken cancellationToken)
     {
         var state = _state!;
         var device = state.DeviceSteps!;
+        var settings = _options.MiniBatch;
         long total = source.RowCount!.Value;
-        int size = _options.MiniBatch.BatchSize;
-        var pending = new Queue<(long First, int Count, Exception? Error)>();
+        var pending = new List<(long First, int Count, Exception? Error)>();
         long next = first;
         try
         {
             while (pending.Count > 0 || next < total)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                while (next < total && device.StagedBatches < device.StagingDepth && (pending.Count == 0 || pending.Peek().Error is null))
+                while (next < total && device.StagedBatches < device.StagingDepth && (pending.Count == 0 || pending[^1].Error is null))
                 {
-                    int count = (int)Math.Min(size, total - next);
+                    int count = (int)Math.Min(settings.BatchSize, total - next);
                     var weights = source.HasWeights ? source.GetWeights(next, count) : default;
                     if (DataValidator.FirstBadWeight(weights) is int bad and >= 0)
                     {
-                        pending.Enqueue((next, count, new ArgumentException(
+                        pending.Add((next, count, new ArgumentException(
                             $"Weight {RowsSeen + (next - first) + bad} is {weights[bad]}; weights must be non-negative and finite.", nameof(source))));
                         next = total;  // nothing after a bad batch is staged
                         break;
                     }
                     device.Stage(source, next, count);
-                    pending.Enqueue((next, count, null));
+                    pending.Add((next, count, null));
                     next += count;
                 }
-                var (at, rows, error) = pending.Dequeue();
-                if (error is not null)
+                if (pending[0].Error is { } error)
                     throw error;
-                state.StepStaged(rows, _options.MiniBatch, RowsSeen, () => HostBatch(source, at, rows));
-                RowsSeen += rows;
-                Report(progress, clock);
+                int staged = pending.TakeWhile(p => p.Error is null).Count();
+                var counts = pending.Take(Math.Max(1, staged / 2)).Select(p => p.Count).ToArray();
+                int steps = state.StepsInOneSequence(counts, settings);
+                var group = pending.GetRange(0, steps);
+                state.StepStaged(counts.AsSpan(0, steps), settings, RowsSeen, i => HostBatch(source, group[i].First, group[i].Count), i =>
+                {
+                    RowsSeen += group[i].Count;
+                    Report(progress, clock);
+                });
+                pending.RemoveRange(0, steps);
             }
         }
         finally

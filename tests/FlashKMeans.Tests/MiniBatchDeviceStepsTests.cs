@@ -80,6 +80,64 @@ public sealed class MiniBatchDeviceStepsTests
         Assert.AreEqual(inertia, state.OnlineInertia);
     }
 
+    [TestMethod]
+    public void Steps_in_launch_sequences_equal_steps_one_by_one_and_stop_at_a_bad_batch()
+    {
+        // Sequences end where the reassignment falls due (every 10·K = 80 rows here, so batches of 30 go three or fewer at
+        // a time; none while a centroid has seen nothing): the state must be the one-by-one stream's, and a bad batch inside
+        // a sequence must leave the steps before it recorded and none after it.
+        int n = 6000, batch = 30;
+        var rows = TestData.Blobs(n, D, K, 10.0, seed: 25);
+        TestData.Blobs(n / 2, D, 1, 30.0, seed: 26).CopyTo(rows.AsSpan(n / 2 * D));
+        int badRow = 4000 + 7;
+        rows[(badRow * D) + 2] = float.NaN;
+        var settings = Settings(forgetting: 0.9);
+        var grouped = NewState(rows);
+        using var second = new Float64Stepper(K, D);
+        grouped.DeviceSteps = second;
+        long next = 0, done = 0;
+        int sequences = 0, longest = 0;
+        var error = Assert.ThrowsExactly<ArgumentException>(() =>
+        {
+            while (true)
+            {
+                var counts = new List<int>();
+                for (; counts.Count < 8 && next < n; next += batch)
+                {
+                    second.Stage(rows.AsSpan((int)next * D, batch * D), default);
+                    counts.Add(batch);
+                }
+                int steps = grouped.StepsInOneSequence(counts.ToArray(), settings);
+                longest = Math.Max(longest, steps);
+                sequences++;
+                long start = done;
+                grouped.StepStaged(counts.Take(steps).ToArray(), settings, done,
+                    i => (rows.AsSpan((int)(start + i * batch) * D, batch * D).ToArray(), []), _ => done += batch);
+                // Put back what this sequence left staged: restage from the first row not stepped.
+                second.DiscardStaged();
+                next = done;
+            }
+        });
+        StringAssert.Contains(error.Message, $"Row {badRow}");
+        Assert.IsTrue(longest > 1 && sequences < 4000 / batch, $"{sequences} sequences, the longest {longest} steps");
+        Assert.AreEqual(3990, done, "the steps before the bad batch were recorded, the bad one and those after it not");
+        grouped.ReadBack();
+        var expected = NewState(rows);
+        using var third = new Float64Stepper(K, D);
+        expected.DeviceSteps = third;
+        var labels = new int[batch];
+        var distances = new float[batch];
+        for (int at = 0; at < 3990; at += batch)
+            expected.Step(rows.AsSpan(at * D, batch * D), default, settings, 1, labels, distances, firstRow: at);
+        expected.ReadBack();
+        Assert.IsTrue(expected.Reassigned > 0, "the reassignment must have run");
+        Assert.AreEqual(expected.Reassigned, grouped.Reassigned);
+        Assert.AreEqual(expected.Steps, grouped.Steps);
+        CollectionAssert.AreEqual(expected.Centroids, grouped.Centroids);
+        CollectionAssert.AreEqual(expected.WeightSums, grouped.WeightSums);
+        Assert.AreEqual(expected.OnlineInertia, grouped.OnlineInertia);
+    }
+
     /// <summary>A device stand-in: each staged batch stepped on the host, its running mean in float64.</summary>
     private sealed class Float64Stepper(int k, int d) : IMiniBatchStepper
     {
@@ -110,9 +168,19 @@ public sealed class MiniBatchDeviceStepsTests
 
         public void Stage(IRowBlockSource source, long first, int count) => throw new NotSupportedException();
 
-        public MiniBatchStepResult StepStaged(double forgettingFactor)
+        public void StepStaged(double forgettingFactor, Span<MiniBatchStepResult> results)
         {
-            var (rows, weights) = _staged.Dequeue();
+            bool skipped = false;
+            for (int i = 0; i < results.Length; i++)
+            {
+                var (rows, weights) = _staged.Dequeue();
+                results[i] = skipped ? new MiniBatchStepResult(double.NaN, 0, MiniBatchStepResult.NotStepped) : Step(rows, weights, forgettingFactor);
+                skipped |= results[i].BadRow != -1;
+            }
+        }
+
+        private MiniBatchStepResult Step(float[] rows, float[] weights, double forgettingFactor)
+        {
             int n = rows.Length / d;
             for (int r = 0; r < n; r++)
             {

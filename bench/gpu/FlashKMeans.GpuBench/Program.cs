@@ -98,25 +98,25 @@ static unsafe void StreamLearning()
     using var registered16 = new FlashKMeans.Cuda.Streaming.HostRegistration(context, (nint)pinned16, n * d * 2);
     Console.WriteLine($"# stream learning: {context.Name}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; batches of {batch} × {d}, K = {k}, {batches - warm} timed batches per pass, median of 3 passes");
 
-    MiniBatchKMeans Seeded(ComputeDevice device, ComputePrecision precision)
+    MiniBatchKMeans Seeded(ComputeDevice device, ComputePrecision precision, int stepRows = batch)
     {
         var learner = new MiniBatchKMeans(new KMeansOptions
         {
             NumberOfClusters = k, Device = device, Precision = precision, Seed = 1, Initialization = KMeansInitialization.RandomRows,
-            MiniBatch = new MiniBatchOptions { BatchSize = batch, ReassignmentRatio = 0.01 },
+            MiniBatch = new MiniBatchOptions { BatchSize = stepRows, ReassignmentRatio = 0.01, InitializationSize = 3 * batch },
         }, d);
         for (int b = 0; b < warm; b++)
             learner.PartialFit(rows.AsSpan(b * batch * d, batch * d));
         return learner;
     }
 
-    void Report(string what, ComputeDevice device, ComputePrecision precision, Func<MiniBatchKMeans, int, double> pass, int repeats = 3)
+    void Report(string what, ComputeDevice device, ComputePrecision precision, Func<MiniBatchKMeans, int, double> pass, int repeats = 3, int stepRows = batch)
     {
-        var learner = Seeded(device, precision);
+        using var learner = Seeded(device, precision, stepRows);
         var seconds = Enumerable.Range(0, repeats).Select(r => pass(learner, r)).OrderBy(t => t).ToArray();
         double median = seconds[seconds.Length / 2];
         Console.WriteLine(FormattableString.Invariant(
-            $"RESULT stream what={what} device={device} precision={precision} batch={batch} d={d} k={k} rows={timedRows} seconds={median:F4} rows_per_s={timedRows / median:F0} runs={string.Join('/', seconds.Select(t => (timedRows / t / 1e6).ToString("F1", CultureInfo.InvariantCulture)))}M inertia={learner.Snapshot().Inertia:G6}"));
+            $"RESULT stream what={what} device={device} precision={precision} batch={stepRows} d={d} k={k} rows={timedRows} seconds={median:F4} rows_per_s={timedRows / median:F0} runs={string.Join('/', seconds.Select(t => (timedRows / t / 1e6).ToString("F1", CultureInfo.InvariantCulture)))}M inertia={learner.Snapshot().Inertia:G6}"));
     }
 
     double Time(Action action)
@@ -130,6 +130,9 @@ static unsafe void StreamLearning()
     var fp32Source = new FlashKMeans.Data.UnmanagedRowsBatchSource((nint)(pinned32 + (long)warm * batch * d), timedRows, d, FlashKMeans.Data.RowElementType.Float32, batch) { IsPageLocked = true };
     var arraySource = new FlashKMeans.Data.InMemoryBatchSource(rows.AsMemory(warm * batch * d), d);
     Report("pass-pinned-fp16", ComputeDevice.Cuda, ComputePrecision.Float16, (m, _) => Time(() => m.PartialFit(fp16Source)));
+    // Small steps: several go in one launch sequence between the host's waits (up to the reassignment's schedule).
+    Report("pass-pinned-fp16", ComputeDevice.Cuda, ComputePrecision.Float16, (m, _) => Time(() => m.PartialFit(fp16Source)), stepRows: 4096);
+    Report("pass-pinned-fp16", ComputeDevice.Cuda, ComputePrecision.Float16, (m, _) => Time(() => m.PartialFit(fp16Source)), stepRows: 1024);
     Report("pass-pinned-fp32", ComputeDevice.Cuda, ComputePrecision.Float32, (m, _) => Time(() => m.PartialFit(fp32Source)));
     Report("pass-pinned-fp32", ComputeDevice.Cuda, ComputePrecision.Float16, (m, _) => Time(() => m.PartialFit(fp32Source)));
     Report("pass-array-fp32", ComputeDevice.Cuda, ComputePrecision.Float16, (m, _) => Time(() => m.PartialFit(arraySource)));
@@ -140,7 +143,7 @@ static unsafe void StreamLearning()
             m.PartialFit(rows.AsSpan(b * batch * d, batch * d));
     }), repeats: 1);
     // Where the per-call time goes: the deterministic update (GPU assigns, host sums) as before whole steps.
-    var hostUpdate = new MiniBatchKMeans(new KMeansOptions
+    using var hostUpdate = new MiniBatchKMeans(new KMeansOptions
     {
         NumberOfClusters = k, Device = ComputeDevice.Cuda, Precision = ComputePrecision.Float16, Seed = 1, Initialization = KMeansInitialization.RandomRows,
         DeterministicUpdate = true, MiniBatch = new MiniBatchOptions { BatchSize = batch },
@@ -150,7 +153,7 @@ static unsafe void StreamLearning()
     double hostSeconds = Time(() => hostUpdate.PartialFit(arraySource));
     Console.WriteLine(FormattableString.Invariant($"RESULT stream what=pass-array-fp32-host-update device=Cuda precision=Float16 rows={timedRows} seconds={hostSeconds:F4} rows_per_s={timedRows / hostSeconds:F0}"));
     // The host's own baseline in the same run: every core, one pass over the array (a quarter of it: it is slow).
-    var cpu = Seeded(ComputeDevice.Cpu, ComputePrecision.Float32);
+    using var cpu = Seeded(ComputeDevice.Cpu, ComputePrecision.Float32);
     var quarter = new FlashKMeans.Data.InMemoryBatchSource(rows.AsMemory(warm * batch * d, (batches - warm) / 4 * batch * d), d);
     double cpuSeconds = Time(() => cpu.PartialFit(quarter));
     long cpuRows = (batches - warm) / 4 * (long)batch;

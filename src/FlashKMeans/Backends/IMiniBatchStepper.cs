@@ -37,13 +37,15 @@ internal interface IMiniBatchStepper : IDisposable
     void Stage(IRowBlockSource source, long first, int count);
 
     /// <summary>
-    /// Steps on the oldest staged batch and waits for it. When one of its rows is not finite (or too long for float32
-    /// distances) nothing moves, and the result names the row.
+    /// Steps on the <paramref name="results"/>.Length oldest staged batches, in order, in one launch sequence, and waits for
+    /// them. When a row of one of them is not finite (or too long for float32 distances) nothing moves from that batch on:
+    /// its result names the row, and the results after it are <see cref="MiniBatchStepResult.NotStepped"/>.
     /// </summary>
-    /// <param name="forgettingFactor">The factor every seen weight decays by before the batch is added.</param>
-    MiniBatchStepResult StepStaged(double forgettingFactor);
+    /// <param name="forgettingFactor">The factor every seen weight decays by before each batch is added.</param>
+    /// <param name="results">Receives one result per step.</param>
+    void StepStaged(double forgettingFactor, Span<MiniBatchStepResult> results);
 
-    /// <summary>The seen weights after the last step (a host copy, valid until the next step).</summary>
+    /// <summary>The seen weights after the last step (a host copy, valid until the next steps).</summary>
     ReadOnlySpan<double> WeightSums { get; }
 
     /// <summary>The last step's squared distances of its rows to their nearest centroids (before the step), in row order.</summary>
@@ -57,4 +59,8 @@ internal interface IMiniBatchStepper : IDisposable
 /// <param name="Inertia">The batch's weighted squared distances to the centroids before the step.</param>
 /// <param name="Moved">The squared distance the centroids moved in all.</param>
 /// <param name="BadRow">The batch's first row that is not finite, or -1; when set, the step changed nothing.</param>
-internal readonly record struct MiniBatchStepResult(double Inertia, double Moved, int BadRow);
+internal readonly record struct MiniBatchStepResult(double Inertia, double Moved, int BadRow)
+{
+    /// <summary>The <see cref="BadRow"/> of a batch left alone because one before it in its launch sequence was bad.</summary>
+    public const int NotStepped = int.MinValue;
+}

@@ -10,20 +10,24 @@ namespace FlashKMeans.Cuda;
 /// summed (the Lloyd step's segment sums, in fp64), and the centroids move to their running means on the device, where they
 /// stay from step to step with the weights they have seen.
 /// <para>
-/// Batches are staged on a copy stream into one of <see cref="Depth"/> device slots, and stepped on in order on the
+/// Batches are staged on a copy stream into one of <see cref="StagingDepth"/> device slots, and stepped on in order on the
 /// session's stream. Two events per slot order the two streams: "copied" (the step waits for it; the host waits for it
 /// before it refills the slot's page-locked staging) and "consumed" (the next copy into the slot waits for it). So while the
 /// GPU steps on one batch, the next ones cross the link. Rows of a page-locked source that are stored as the GPU computes
 /// (fp16 for fp16, fp32 for fp32 and tf32) are copied straight from the source; other sources are converted into page-locked
 /// staging by host threads, as are rows given as a span. Each step reads back the
 /// centroids' shifts, the seen weights (for the engine's reassignment schedule), the batch's inertia and the first
-/// non-finite row, if any, in which case the update writes nothing.
+/// non-finite row, if any, in which case the update writes nothing. Several staged steps may go in one launch sequence,
+/// with one wait for all of them: the engine asks for that while its reassignment cannot fall due in between.
 /// </para>
 /// </summary>
 internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
 {
-    /// <summary>Device slots: one stepped on, one copied, one waiting.</summary>
-    private const int Depth = 3;
+    /// <summary>
+    /// Device slots: at least one stepped on, one copied, one waiting; small batches get more (up to 16), so that several
+    /// steps go in one launch sequence between the host's waits.
+    /// </summary>
+    private readonly int _depth;
 
     private readonly CudaSession _s;
     private readonly CudaContext _context;
@@ -37,8 +41,8 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
     private readonly int _transferPitch;
     private readonly List<IDisposable> _owned = [];
     private readonly CudaStream _copy;
-    private readonly SyncEvent[] _copied = new SyncEvent[Depth];
-    private readonly SyncEvent[] _consumed = new SyncEvent[Depth];
+    private readonly SyncEvent[] _copied;
+    private readonly SyncEvent[] _consumed;
     private readonly Queue<Staged> _staged = new();
     private long _sequence;
 
@@ -52,20 +56,20 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
     private readonly DeviceBuffer<int> _cursor;
     private readonly DeviceBuffer<double> _clusterWeights;
     private readonly DeviceBuffer<float> _shift;
-    private readonly DeviceBuffer<double> _inertia;
-    private readonly DeviceBuffer<int> _badRow;
+    private readonly DeviceBuffer<double> _inertia;      // one per step of a launch sequence
+    private readonly DeviceBuffer<int> _badRows;         // one per step of a launch sequence
     private readonly PinnedBuffer<float> _hostShift;
     private readonly PinnedBuffer<double> _hostSeen;
     private readonly PinnedBuffer<double> _hostInertia;
-    private readonly PinnedBuffer<int> _hostBadRow;
+    private readonly PinnedBuffer<int> _hostBadRows;
 
     // Sized for the largest batch so far (BatchBuffers).
     private int _capacity;
     private int _lastRows;
     private readonly List<IDisposable> _batchBuffers = [];
-    private readonly DeviceBuffer<byte>[] _landing = new DeviceBuffer<byte>[Depth];
-    private readonly DeviceBuffer<float>[] _weights = new DeviceBuffer<float>[Depth];
-    private readonly PinnedBuffer<byte>?[] _hostRows = new PinnedBuffer<byte>?[Depth];
+    private readonly DeviceBuffer<byte>[] _landing;
+    private readonly DeviceBuffer<float>[] _weights;
+    private readonly PinnedBuffer<byte>?[] _hostRows;
     private DeviceBuffer<byte> _packed = null!;
     private DeviceBuffer<float> _norms = null!;
     private DeviceBuffer<int> _labels = null!;
@@ -95,6 +99,12 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
         _eb = session.Precision.ElementBytes;
         _normalize = normalize;
         _hostThreads = Math.Max(1, hostThreads);
+        _depth = Math.Clamp((1 << 18) / batchRows, 3, MaximumDepth);
+        _copied = new SyncEvent[_depth];
+        _consumed = new SyncEvent[_depth];
+        _landing = new DeviceBuffer<byte>[_depth];
+        _weights = new DeviceBuffer<float>[_depth];
+        _hostRows = new PinnedBuffer<byte>?[_depth];
         (_transfer, _transferPitch) = session.Precision.Mode switch
         {
             ComputePrecision.Float16 => (TransferElement.Float16, _ld),
@@ -105,7 +115,7 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
         try
         {
             _copy = Own(new CudaStream(_context));
-            for (int i = 0; i < Depth; i++)
+            for (int i = 0; i < _depth; i++)
             {
                 _copied[i] = Own(new SyncEvent(_context));
                 _consumed[i] = Own(new SyncEvent(_context));
@@ -119,13 +129,13 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
             _offsets = Own(new DeviceBuffer<int>(_context, k + 1L));
             _cursor = Own(new DeviceBuffer<int>(_context, k));
             _clusterWeights = Own(new DeviceBuffer<double>(_context, k));
-            _shift = Own(new DeviceBuffer<float>(_context, k));
-            _inertia = Own(new DeviceBuffer<double>(_context, 1));
-            _badRow = Own(new DeviceBuffer<int>(_context, 1));
-            _hostShift = Own(new PinnedBuffer<float>(_context, k));
+            _shift = Own(new DeviceBuffer<float>(_context, (long)_depth * k));
+            _inertia = Own(new DeviceBuffer<double>(_context, _depth));
+            _badRows = Own(new DeviceBuffer<int>(_context, _depth));
+            _hostShift = Own(new PinnedBuffer<float>(_context, _depth * k));
             _hostSeen = Own(new PinnedBuffer<double>(_context, k));
-            _hostInertia = Own(new PinnedBuffer<double>(_context, 1));
-            _hostBadRow = Own(new PinnedBuffer<int>(_context, 1));
+            _hostInertia = Own(new PinnedBuffer<double>(_context, _depth));
+            _hostBadRows = Own(new PinnedBuffer<int>(_context, _depth));
             session.ReserveCentroidTiles(k, _ld);
             EnsureCapacity(batchRows);
         }
@@ -136,7 +146,10 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
         }
     }
 
-    public int StagingDepth => Depth;
+    /// <summary>The most slots, for batches of up to 16,384 rows.</summary>
+    private const int MaximumDepth = 16;
+
+    public int StagingDepth => _depth;
 
     public int StagedBatches => _staged.Count;
 
@@ -241,8 +254,8 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
     /// <summary>The slot of the next staged batch, the buffers grown first where the batch is larger than any before.</summary>
     private int NextSlot(int rows)
     {
-        if (_staged.Count >= Depth)
-            throw new InvalidOperationException($"At most {Depth} batches may be staged ahead of their steps.");
+        if (_staged.Count >= _depth)
+            throw new InvalidOperationException($"At most {_depth} batches may be staged ahead of their steps.");
         if (rows > _capacity)
         {
             if (_staged.Count > 0)
@@ -250,7 +263,7 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
             EnsureCapacity(rows);
         }
         _context.MakeCurrent();
-        return (int)(_sequence++ % Depth);
+        return (int)(_sequence++ % _depth);
     }
 
     /// <summary>(Re)allocates the per-batch buffers for batches of up to <paramref name="rows"/> rows; nothing may be staged.</summary>
@@ -263,7 +276,7 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
         _s.Stream.Synchronize();
         FreeBatchBuffers();
         long landingBytes = Math.Max((long)rows * _d * sizeof(float), (long)rows * _transferPitch * HalfPrecisionConversion.ElementBytes(_transfer));
-        for (int i = 0; i < Depth; i++)
+        for (int i = 0; i < _depth; i++)
         {
             _landing[i] = Batch(new DeviceBuffer<byte>(_context, landingBytes));
             _weights[i] = Batch(new DeviceBuffer<float>(_context, rows));
@@ -293,51 +306,22 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
             throw new AggregateException("Freeing the mini-batch buffers failed.", errors);
     }
 
-    public MiniBatchStepResult StepStaged(double forgettingFactor)
+    public void StepStaged(double forgettingFactor, Span<MiniBatchStepResult> results)
     {
-        if (!_staged.TryDequeue(out var batch))
-            throw new InvalidOperationException("No batch is staged.");
+        int steps = results.Length;
+        if (steps < 1 || steps > _staged.Count)
+            throw new ArgumentOutOfRangeException(nameof(results), $"{steps} steps asked for; {_staged.Count} batches are staged.");
         _context.MakeCurrent();
         var s = _s;
-        int n = batch.Rows, slot = batch.Slot;
         try
         {
-            _copied[slot].MakeWait(s.Stream);
-            ulong rows = _landing[slot].Pointer;
-            if (batch.Packs)
-            {
-                s.PackRows(rows, n, _d, _d, _packed.Pointer, _ld, _norms.Pointer);
-                rows = _packed.Pointer;
-            }
-            else
-            {
-                s.RowNorms(rows, n, _d, _ld, _norms.Pointer);
-            }
-            ulong weights = batch.Weighted ? _weights[slot].Pointer : 0;
-            _badRow.Fill32(int.MaxValue, s.Stream);
-            s.FirstNonFiniteRow(_norms.Pointer, n, _badRow.Pointer);
-            s.Assign(rows, _norms.Pointer, n, _d, _ld, _packedCentroids.Pointer, _centroidNorms.Pointer, _k, _ld,
-                _labels.Pointer, _distances.Pointer, updateMin: false);
-            // The batch's rows grouped by cluster and summed in fp64, as a Lloyd step sums them.
-            _counts.Clear(s.Stream);
-            _sums.Clear(s.Stream);
-            s.Histogram(_labels.Pointer, _counts.Pointer, n, _k);
-            s.ExclusiveScan(_counts.Pointer, _offsets.Pointer, _cursor.Pointer, _k);
-            s.Scatter(_labels.Pointer, _cursor.Pointer, _sorted.Pointer, n, _k);
-            s.SegmentSums(rows, weights, _offsets.Pointer, _sorted.Pointer, n, _k, _d, _ld, _sums.Pointer, fixedScale: null);
-            if (batch.Weighted)
-            {
-                _clusterWeights.Clear(s.Stream);
-                s.ClusterWeights(weights, _labels.Pointer, _clusterWeights.Pointer, n, _k, fixedScale: null);
-            }
-            s.WeightedSum(_distances.Pointer, weights, n, _inertia.Pointer);
-            _consumed[slot].Record(s.Stream);
-            s.FinalizeRunningMean(_sums.Pointer, _counts.Pointer, batch.Weighted ? _clusterWeights.Pointer : 0, _seen.Pointer, forgettingFactor,
-                _badRow.Pointer, _centroids.Pointer, _shift.Pointer, _k, _d, _normalize, _packedCentroids.Pointer, _centroidNorms.Pointer, _ld);
-            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostShift.Pointer, _shift.Pointer, (nuint)(_k * sizeof(float)), s.Stream.Handle));
+            _badRows.Fill32(int.MaxValue, s.Stream);
+            for (int step = 0; step < steps; step++)
+                Enqueue(_staged.Dequeue(), step, forgettingFactor);
+            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostShift.Pointer, _shift.Pointer, (nuint)((long)steps * _k * sizeof(float)), s.Stream.Handle));
             CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostSeen.Pointer, _seen.Pointer, (nuint)(_k * sizeof(double)), s.Stream.Handle));
-            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostInertia.Pointer, _inertia.Pointer, sizeof(double), s.Stream.Handle));
-            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostBadRow.Pointer, _badRow.Pointer, sizeof(int), s.Stream.Handle));
+            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostInertia.Pointer, _inertia.Pointer, (nuint)(steps * sizeof(double)), s.Stream.Handle));
+            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostBadRows.Pointer, _badRows.Pointer, (nuint)(steps * sizeof(int)), s.Stream.Handle));
             s.Stream.Synchronize();
         }
         catch
@@ -346,14 +330,65 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
             Drain();
             throw;
         }
+        bool skipped = false;
+        for (int step = 0; step < steps; step++)
+        {
+            int bad = _hostBadRows.Span[step];
+            if (skipped || bad != int.MaxValue)
+            {
+                // This batch, or one before it in the sequence, was bad: the update wrote nothing from here on.
+                results[step] = new MiniBatchStepResult(double.NaN, 0, skipped ? MiniBatchStepResult.NotStepped : bad);
+                skipped = true;
+                continue;
+            }
+            double moved = 0;
+            foreach (float shift in _hostShift.Span.Slice(step * _k, _k))
+                moved += shift;
+            results[step] = new MiniBatchStepResult(_hostInertia.Span[step], moved, -1);
+        }
+    }
+
+    /// <summary>
+    /// Enqueues one step on a staged batch as step <paramref name="step"/> of a launch sequence: its inertia, first bad row
+    /// and centroid shifts go to that step's slots, and its update is skipped when any batch of the sequence so far was bad.
+    /// </summary>
+    private void Enqueue(Staged batch, int step, double forgettingFactor)
+    {
+        var s = _s;
+        int n = batch.Rows, slot = batch.Slot;
+        _copied[slot].MakeWait(s.Stream);
+        ulong rows = _landing[slot].Pointer;
+        if (batch.Packs)
+        {
+            s.PackRows(rows, n, _d, _d, _packed.Pointer, _ld, _norms.Pointer);
+            rows = _packed.Pointer;
+        }
+        else
+        {
+            s.RowNorms(rows, n, _d, _ld, _norms.Pointer);
+        }
+        ulong weights = batch.Weighted ? _weights[slot].Pointer : 0;
+        s.FirstNonFiniteRow(_norms.Pointer, n, _badRows.At(step));
+        s.Assign(rows, _norms.Pointer, n, _d, _ld, _packedCentroids.Pointer, _centroidNorms.Pointer, _k, _ld,
+            _labels.Pointer, _distances.Pointer, updateMin: false);
+        // The batch's rows grouped by cluster and summed in fp64, as a Lloyd step sums them.
+        _counts.Clear(s.Stream);
+        _sums.Clear(s.Stream);
+        s.Histogram(_labels.Pointer, _counts.Pointer, n, _k);
+        s.ExclusiveScan(_counts.Pointer, _offsets.Pointer, _cursor.Pointer, _k);
+        s.Scatter(_labels.Pointer, _cursor.Pointer, _sorted.Pointer, n, _k);
+        s.SegmentSums(rows, weights, _offsets.Pointer, _sorted.Pointer, n, _k, _d, _ld, _sums.Pointer, fixedScale: null);
+        if (batch.Weighted)
+        {
+            _clusterWeights.Clear(s.Stream);
+            s.ClusterWeights(weights, _labels.Pointer, _clusterWeights.Pointer, n, _k, fixedScale: null);
+        }
+        s.WeightedSum(_distances.Pointer, weights, n, _inertia.At(step));
+        _consumed[slot].Record(s.Stream);
+        s.FinalizeRunningMean(_sums.Pointer, _counts.Pointer, batch.Weighted ? _clusterWeights.Pointer : 0, _seen.Pointer, forgettingFactor,
+            _badRows.Pointer, step + 1, _centroids.Pointer, _shift.At((long)step * _k), _k, _d, _normalize, _packedCentroids.Pointer,
+            _centroidNorms.Pointer, _ld);
         _lastRows = n;
-        int bad = _hostBadRow.Span[0];
-        if (bad != int.MaxValue)
-            return new MiniBatchStepResult(double.NaN, 0, bad);
-        double moved = 0;
-        foreach (float shift in _hostShift.Span)
-            moved += shift;
-        return new MiniBatchStepResult(_hostInertia.Span[0], moved, -1);
     }
 
     public void ReadDistances(Span<float> destination)

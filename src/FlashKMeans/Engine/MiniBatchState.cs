@@ -117,7 +117,9 @@ internal sealed class MiniBatchState
         if (_device is { } device)
         {
             device.Stage(rows, weights);
-            var step = Checked(device.StepStaged(settings.ForgettingFactor), firstRow);
+            Span<MiniBatchStepResult> result = stackalloc MiniBatchStepResult[1];
+            device.StepStaged(settings.ForgettingFactor, result);
+            var step = Checked(result[0], firstRow);
             double reassigned = DeviceReassignmentWanted(device, n, settings) ? ReassignOnDevice(device, rows, weights, settings.ReassignmentRatio) : 0;
             return Record(step, reassigned);
         }
@@ -256,20 +258,62 @@ internal sealed class MiniBatchState
     public void ReadBack() => _device?.Read(Centroids, WeightSums);
 
     /// <summary>
-    /// The step on the batch staged longest on <see cref="DeviceSteps"/> (<paramref name="rowCount"/> rows), for passes that
-    /// stage batches ahead; <paramref name="batch"/> gives its rows and weights on the host should the reassignment need them.
+    /// How many of the batches staged on <see cref="DeviceSteps"/> (their row counts, in order) may be stepped in one launch
+    /// sequence, without the host between them: up to the one after which the reassignment falls due by the rows seen (all,
+    /// without reassignment), and one while a centroid has seen nothing (the reassignment is then due after every step).
     /// </summary>
-    public (double Inertia, double Moved) StepStaged(int rowCount, MiniBatchOptions settings, long firstRow, Func<(float[] Rows, float[] Weights)> batch)
+    public int StepsInOneSequence(ReadOnlySpan<int> rowCounts, MiniBatchOptions settings)
     {
         var device = _device ?? throw new InvalidOperationException("No device steps the state.");
-        var step = Checked(device.StepStaged(settings.ForgettingFactor), firstRow);
-        double reassigned = 0;
-        if (DeviceReassignmentWanted(device, rowCount, settings))
+        if (settings.ReassignmentRatio <= 0)
+            return rowCounts.Length;
+        if (device.WeightSums.IndexOf(0.0) >= 0)
+            return Math.Min(1, rowCounts.Length);
+        long rows = RowsSinceReassignment;
+        int steps = 0;
+        foreach (int count in rowCounts)
         {
-            var (rows, weights) = batch();
-            reassigned = ReassignOnDevice(device, rows, weights, settings.ReassignmentRatio);
+            steps++;
+            rows += count;
+            if (rows >= 10L * NumberOfClusters)
+                break;
         }
-        return Record(step, reassigned);
+        return steps;
+    }
+
+    /// <summary>
+    /// The steps on the batches staged longest on <see cref="DeviceSteps"/> (<paramref name="rowCounts"/>: as many as
+    /// <see cref="StepsInOneSequence"/> allows), in one launch sequence; the reassignment, due after the last at most, is
+    /// the host's. A bad batch throws once the steps before it are recorded; those after it were not taken.
+    /// </summary>
+    /// <param name="rowCounts">The batches' row counts, in order.</param>
+    /// <param name="settings">The forgetting factor and reassignment ratio.</param>
+    /// <param name="firstRow">The number of the first batch's first row, for the message of a bad row.</param>
+    /// <param name="batch">Batch i's rows and weights on the host, should the reassignment need them.</param>
+    /// <param name="stepped">Called with i after batch i's step is recorded.</param>
+    public void StepStaged(ReadOnlySpan<int> rowCounts, MiniBatchOptions settings, long firstRow, Func<int, (float[] Rows, float[] Weights)> batch,
+        Action<int> stepped)
+    {
+        var device = _device ?? throw new InvalidOperationException("No device steps the state.");
+        var results = new MiniBatchStepResult[rowCounts.Length];
+        device.StepStaged(settings.ForgettingFactor, results);
+        for (int i = 0; i < results.Length; i++)
+        {
+            var step = Checked(results[i], firstRow);
+            double reassigned = 0;
+            if (DeviceReassignmentWanted(device, rowCounts[i], settings))
+            {
+                // StepsInOneSequence ends a sequence where the reassignment falls due: only its last step gets here, and
+                // the device's weights and distances are that step's.
+                if (i != results.Length - 1)
+                    throw new InvalidOperationException("The reassignment fell due inside a launch sequence.");
+                var (rows, weights) = batch(i);
+                reassigned = ReassignOnDevice(device, rows, weights, settings.ReassignmentRatio);
+            }
+            Record(step, reassigned);
+            firstRow += rowCounts[i];
+            stepped(i);
+        }
     }
 
     /// <summary>Throws for a batch in which the device found a row that is not finite (it then changed nothing).</summary>

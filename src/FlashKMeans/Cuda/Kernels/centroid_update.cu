@@ -509,12 +509,13 @@ struct RunningMeanSums {
 //   seen      fp64 (clusters)  in: the weight each centroid had seen; out: kept + the batch's weight (also into weight_out,
 //                              which may be seen itself: lane 0 writes it after the warp has read it)
 //   decay     the forgetting factor, applied to every cluster's seen weight
-//   bad_row   int32 (1), or null: the batch's first row with a non-finite norm (INT_MAX when none; first_nonfinite_row).
-//             When a row is bad nothing is written but shift (zero), so the state stays as it was.
+//   bad_rows  int32 (bad_count), or null: the first row with a non-finite norm of this batch and of the batches stepped
+//             before it in the same launch sequence (INT_MAX where none; first_nonfinite_row). When any is bad nothing is
+//             written but shift (zero), so the state stays as the last good batch left it.
 // A cluster that won no weight keeps its centroid; its seen weight still decays.
 extern "C" __global__ void finalize_running_mean(const double* __restrict__ sums, const int* __restrict__ counts,
                                                  const double* __restrict__ wsums, const double* seen, double decay,
-                                                 const int* __restrict__ bad_row, FINALIZE_TAIL)
+                                                 const int* __restrict__ bad_rows, int bad_count, FINALIZE_TAIL)
 {
     FINISH_INERTIA;
     const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
@@ -522,9 +523,11 @@ extern "C" __global__ void finalize_running_mean(const double* __restrict__ sums
     const int lane = threadIdx.x & 31;
     const double batch = wsums == nullptr ? (double)counts[cl] : wsums[cl];
     const double kept = seen[cl] * decay;
-    if (bad_row != nullptr && *bad_row != 0x7fffffff) {
-        if (lane == 0) shift[cl] = 0.f;
-        return;
+    for (int b = 0; bad_rows != nullptr && b < bad_count; ++b) {
+        if (bad_rows[b] != 0x7fffffff) {
+            if (lane == 0) shift[cl] = 0.f;
+            return;
+        }
     }
     if (batch > 0.0) {
         finalize_run(RunningMeanSums{sums, centroids, kept}, counts, kept + batch, FINALIZE_TAIL_ARGS);
