@@ -39,7 +39,7 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
     private readonly int _hostThreads;
     private readonly TransferElement _transfer;   // how a source's rows cross the link: stored as computed, or fp32 packed on the GPU
     private readonly int _transferPitch;
-    private readonly List<IDisposable> _owned = [];
+    private readonly GpuResources _owned = new();
     private readonly CudaStream _copy;
     private readonly SyncEvent[] _copied;
     private readonly SyncEvent[] _consumed;
@@ -66,7 +66,7 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
     // Sized for the largest batch so far (BatchBuffers).
     private int _capacity;
     private int _lastRows;
-    private readonly List<IDisposable> _batchBuffers = [];
+    private readonly GpuResources _batchBuffers = new();   // the per-batch buffers, freed to grow
     private readonly DeviceBuffer<byte>[] _landing;
     private readonly DeviceBuffer<float>[] _weights;
     private readonly PinnedBuffer<byte>?[] _hostRows;
@@ -155,11 +155,7 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
 
     public ReadOnlySpan<double> WeightSums => _hostSeen.Span;
 
-    private T Own<T>(T resource) where T : IDisposable
-    {
-        _owned.Add(resource);
-        return resource;
-    }
+    private T Own<T>(T resource) where T : IDisposable => _owned.Own(resource);
 
     public void Load(ReadOnlySpan<float> centroids, ReadOnlySpan<double> weightSums)
     {
@@ -231,9 +227,7 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
 
     private PinnedBuffer<byte> NewStaging()
     {
-        var buffer = new PinnedBuffer<byte>(_context, checked((int)((long)_capacity * _transferPitch * HalfPrecisionConversion.ElementBytes(_transfer))));
-        _batchBuffers.Add(buffer);
-        return buffer;
+        return _batchBuffers.Own(new PinnedBuffer<byte>(_context, checked((int)((long)_capacity * _transferPitch * HalfPrecisionConversion.ElementBytes(_transfer)))));
     }
 
     private void CopyWeights(int slot, ReadOnlySpan<float> weights)
@@ -289,21 +283,13 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
         _capacity = rows;
     }
 
-    private T Batch<T>(T resource) where T : IDisposable
-    {
-        _batchBuffers.Add(resource);
-        return resource;
-    }
+    private T Batch<T>(T resource) where T : IDisposable => _batchBuffers.Own(resource);
 
     private void FreeBatchBuffers()
     {
-        List<Exception>? errors = null;
-        Disposal.DisposeInReverse(_batchBuffers, e => e is CudaException, ref errors);
-        _batchBuffers.Clear();
         Array.Clear(_hostRows);
         _capacity = 0;
-        if (errors is not null)
-            throw new AggregateException("Freeing the mini-batch buffers failed.", errors);
+        _batchBuffers.Free("the mini-batch buffers");
     }
 
     public void StepStaged(double forgettingFactor, Span<MiniBatchStepResult> results)
@@ -427,10 +413,8 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
         Drain();
         _staged.Clear();
         List<Exception>? errors = null;
-        Disposal.DisposeInReverse(_batchBuffers, e => e is CudaException, ref errors);
-        _batchBuffers.Clear();
-        Disposal.DisposeInReverse(_owned, e => e is CudaException, ref errors);
-        _owned.Clear();
+        _batchBuffers.Free(ref errors);
+        _owned.Free(ref errors);
         if (errors is not null)
             throw new AggregateException("Freeing the mini-batch stepper's memory failed.", errors);
     }

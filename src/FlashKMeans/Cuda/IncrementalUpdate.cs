@@ -32,7 +32,7 @@ internal sealed class IncrementalUpdate : IDisposable
     private readonly DeviceBuffer<int> _signedOffsets;
     private readonly DeviceBuffer<int> _sorted;
     private readonly long _signedClusters;
-    private readonly List<IDisposable> _owned = [];
+    private readonly GpuResources _owned = new();
 
     /// <param name="session">The device and its stream.</param>
     /// <param name="rows">B·N, all rows of the batch.</param>
@@ -91,18 +91,10 @@ internal sealed class IncrementalUpdate : IDisposable
         s.MovedRowSums(x, weights, _signedOffsets.Pointer, _sorted.Pointer, clusters, d, ld, sums, scale, signedCounts, 2 * _signedClusters);
     }
 
-    private T Own<T>(T resource) where T : IDisposable
-    {
-        _owned.Add(resource);
-        return resource;
-    }
+    private T Own<T>(T resource) where T : IDisposable => _owned.Own(resource);
 
     public void Dispose()
     {
-        List<Exception>? errors = null;
-        Disposal.DisposeInReverse(_owned, e => e is CudaException, ref errors);
-        _owned.Clear();
-        if (errors is not null)
-            throw new AggregateException("Freeing the incremental update's GPU memory failed.", errors);
+        _owned.Free("the incremental update's GPU memory");
     }
 }

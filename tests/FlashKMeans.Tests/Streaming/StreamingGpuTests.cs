@@ -111,7 +111,7 @@ public sealed class StreamingGpuTests
     }
 
     [TestMethod]
-    public unsafe void Page_locked_half_rows_are_copied_straight_from_the_source()
+    public void Page_locked_half_rows_are_copied_straight_from_the_source()
     {
         Gpu.Require();
         int n = 10000, d = 64, k = 20;
@@ -120,36 +120,25 @@ public sealed class StreamingGpuTests
         var widened = halves.Select(h => (float)h).ToArray();
         var initial = TestData.PickRows(widened, d, k, seed: 1);
         var resident = new KMeans(Options(ComputePrecision.Float16, k, initial, GpuDataMode.InMemory)).Fit(widened, d);
-        long bytes = (long)n * d * 2;
-        var memory = (Half*)NativeMemory.AlignedAlloc((nuint)bytes, 4096);
-        try
+        using var pinned = new PageLockedHalfRows(halves);
+        var source = pinned.Source(d, 1234);
+        FitAssert.Identical(resident, new KMeans(Options(ComputePrecision.Float16, k, initial, GpuDataMode.Streaming, 999)).Fit(source), "direct");
+        using var session = new CudaSession(pinned.Context, new CudaPrecision(ComputePrecision.Float16), ownsContext: false);
+        var plan = StreamingPlanner.Plan(n, d * 2, d * 2, 1L << 34, GpuDataMode.Streaming, 999, 3, null);
+        using (var binding = new StreamingCudaDataBinding(session, source, n, k, true, plan, 2, null, default))
         {
-            halves.CopyTo(new Span<Half>(memory, n * d));
-            using var context = CudaContext.Open(0);
-            using (new HostRegistration(context, (nint)memory, bytes))
-            {
-                var source = new UnmanagedRowsBatchSource((nint)memory, n, d, RowElementType.Float16, 1234) { IsPageLocked = true };
-                FitAssert.Identical(resident, new KMeans(Options(ComputePrecision.Float16, k, initial, GpuDataMode.Streaming, 999)).Fit(source), "direct");
-                using var session = new CudaSession(context, new CudaPrecision(ComputePrecision.Float16), ownsContext: false);
-                var plan = StreamingPlanner.Plan(n, d * 2, d * 2, 1L << 34, GpuDataMode.Streaming, 999, 3, null);
-                using var binding = new StreamingCudaDataBinding(session, source, n, k, true, plan, 2, null, default);
-                Assert.IsTrue(binding.CopiesFromSource);
-                // Assign-only pass (prediction) streamed the same way, against the resident scorer's labels.
-                var labels = new int[n];
-                binding.Predict(resident.Centroids.Span, labels, default);
-                using var scorer = new CudaScorer(session, resident.Centroids.Span, d);
-                var expected = new int[n];
-                scorer.Assign(widened, expected, new float[n]);
-                CollectionAssert.AreEqual(expected, labels);
-            }
-            // Without the flag the same memory goes through the ring.
-            var plain = new UnmanagedRowsBatchSource((nint)memory, n, d, RowElementType.Float16, 1234);
-            FitAssert.Identical(resident, new KMeans(Options(ComputePrecision.Float16, k, initial, GpuDataMode.Cached, 999, budget: 999L * 128 * 4)).Fit(plain), "ring");
+            Assert.IsTrue(binding.CopiesFromSource);
+            // Assign-only pass (prediction) streamed the same way, against the resident scorer's labels.
+            var labels = new int[n];
+            binding.Predict(resident.Centroids.Span, labels, default);
+            using var scorer = new CudaScorer(session, resident.Centroids.Span, d);
+            var expected = new int[n];
+            scorer.Assign(widened, expected, new float[n]);
+            CollectionAssert.AreEqual(expected, labels);
         }
-        finally
-        {
-            NativeMemory.AlignedFree(memory);
-        }
+        // Without the flag the same memory goes through the ring.
+        FitAssert.Identical(resident, new KMeans(Options(ComputePrecision.Float16, k, initial, GpuDataMode.Cached, 999, budget: 999L * 128 * 4))
+            .Fit(pinned.Source(d, 1234, pageLocked: false)), "ring");
     }
 
     [TestMethod]
