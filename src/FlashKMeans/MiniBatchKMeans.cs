@@ -363,7 +363,8 @@ public sealed class MiniBatchKMeans : IDisposable
     internal static ulong StateSeed(int seed) => CounterRandom.Derive((ulong)seed, 0x3B47C4);
 
     private MiniBatchState NewState(float[] centroids) =>
-        new(centroids, Dimension, _options.Distance, StateSeed(_options.Seed), _options.MissingFeatures == MissingFeatures.Ignore, _options.AutomaticFeatureWeights);
+        new(centroids, Dimension, _options.Distance, StateSeed(_options.Seed), _options.MissingFeatures == MissingFeatures.Ignore, _options.AutomaticFeatureWeights,
+            _options.MiniBatch.CentroidPrecision);
 
     /// <summary>
     /// Whether the steps run whole on a GPU that checks each batch's rows itself as it steps (NaN, infinity, overflow of the

@@ -63,6 +63,17 @@ public sealed class MiniBatchOptions
     /// </summary>
     public double CentroidMoveTolerance { get; set; }
 
+    /// <summary>
+    /// The precision the running centroids are kept in: <see cref="ComputePrecision.Float32"/> (the default),
+    /// <see cref="ComputePrecision.Float16"/> or <see cref="ComputePrecision.BFloat16"/>, as the FastKMeans Suite's
+    /// <c>dtype</c> keeps them. Every centroid is rounded to it (to nearest, ties to even) when it is seeded, moved or
+    /// reassigned, on the CPU and the GPU alike, and saved so; the update itself is computed in float64 from the rounded
+    /// values. At 16 bits a centroid moves only when its step is at least about half a unit in its last place, so a long
+    /// stream's centroids freeze earlier; use it to match a 16-bit model, not for accuracy. The values are still held in
+    /// float32 arrays.
+    /// </summary>
+    public ComputePrecision CentroidPrecision { get; set; } = ComputePrecision.Float32;
+
     /// <summary>A copy.</summary>
     public MiniBatchOptions Clone() => (MiniBatchOptions)MemberwiseClone();
 
@@ -86,6 +97,8 @@ public sealed class MiniBatchOptions
             throw new ArgumentOutOfRangeException(nameof(InitializationSize), InitializationSize, "Must be at least 1.");
         if (MaximumNoImprovement is < 1)
             throw new ArgumentOutOfRangeException(nameof(MaximumNoImprovement), MaximumNoImprovement, "Must be at least 1.");
+        if (CentroidPrecision is not (ComputePrecision.Float32 or ComputePrecision.Float16 or ComputePrecision.BFloat16))
+            throw new ArgumentOutOfRangeException(nameof(CentroidPrecision), CentroidPrecision, "Centroids are kept in Float32, Float16 or BFloat16.");
         if (!(CentroidMoveTolerance >= 0) || double.IsInfinity(CentroidMoveTolerance))
             throw new ArgumentOutOfRangeException(nameof(CentroidMoveTolerance), CentroidMoveTolerance, "Must be non-negative and finite.");
     }

@@ -241,14 +241,15 @@ public sealed class MiniBatchTests
     }
 
     [TestMethod]
-    [DataRow(KMeansDistance.SquaredEuclidean, 0.9), DataRow(KMeansDistance.Cosine, 1.0)]
-    public void A_saved_state_continues_bit_for_bit(KMeansDistance distance, double forgetting)
+    [DataRow(KMeansDistance.SquaredEuclidean, 0.9, ComputePrecision.Float32), DataRow(KMeansDistance.Cosine, 1.0, ComputePrecision.Float32)]
+    [DataRow(KMeansDistance.SquaredEuclidean, 0.9, ComputePrecision.Float16), DataRow(KMeansDistance.Cosine, 1.0, ComputePrecision.BFloat16)]
+    public void A_saved_state_continues_bit_for_bit(KMeansDistance distance, double forgetting, ComputePrecision centroidPrecision)
     {
         const int d = 9, k = 10, batch = 400;
         var rows = TestData.Offset(TestData.Blobs(20 * batch, d, k, 4.0, seed: 6), 1000);
         KMeansOptions O()
         {
-            var o = Options(k, m => { m.ForgettingFactor = forgetting; m.InitializationSize = 1000; });
+            var o = Options(k, m => { m.ForgettingFactor = forgetting; m.InitializationSize = 1000; m.CentroidPrecision = centroidPrecision; });
             o.Distance = distance;
             return o;
         }
@@ -266,6 +267,34 @@ public sealed class MiniBatchTests
         CollectionAssert.AreEqual(straight.ClusterWeights.ToArray(), interrupted.ClusterWeights.ToArray());
         CollectionAssert.AreEqual(Saved(straight), Saved(interrupted));
         Assert.AreEqual(straight.RowsSeen, interrupted.RowsSeen);
+    }
+
+    [TestMethod]
+    [DataRow(ComputePrecision.Float16, 0.01), DataRow(ComputePrecision.BFloat16, 0.05)]
+    public void Centroids_kept_in_16_bits_are_16_bit_values_and_cluster_nearly_as_well(ComputePrecision precision, double inertiaTolerance)
+    {
+        const int d = 16, k = 12, batch = 500;
+        var rows = TestData.Blobs(40 * batch, d, k, 6.0, seed: 31);
+        MiniBatchKMeans Learn(ComputePrecision p)
+        {
+            var model = new MiniBatchKMeans(Options(k, m => { m.CentroidPrecision = p; m.InitializationSize = 2000; }), d);
+            for (int at = 0; at < 40 * batch; at += batch)
+                model.PartialFit(rows.AsSpan(at * d, batch * d));
+            return model;
+        }
+        var wide = Learn(ComputePrecision.Float32).Snapshot();
+        var narrow = Learn(precision).Snapshot();
+        foreach (float v in narrow.Centroids.Span)
+        {
+            // Exactly a value of the precision: no bits below its mantissa.
+            float back = precision == ComputePrecision.Float16 ? (float)(Half)v : BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(v) & 0xFFFF0000u);
+            Assert.AreEqual(back, v, $"{v} is not a {precision} value");
+        }
+        Assert.IsTrue(wide.Centroids.ToArray().Any(v => v != (float)(Half)v), "the float32 stream keeps bits that 16 bits cannot");
+        double expected = Reference.Inertia(rows, d, wide.Centroids.Span);
+        Assert.AreEqual(expected, Reference.Inertia(rows, d, narrow.Centroids.Span), inertiaTolerance * expected);
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() =>
+            new MiniBatchKMeans(Options(k, m => m.CentroidPrecision = ComputePrecision.TensorFloat32), d));
     }
 
     [TestMethod]

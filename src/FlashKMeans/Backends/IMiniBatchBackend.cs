@@ -12,5 +12,6 @@ internal interface IMiniBatchBackend
     /// <param name="dimension">d.</param>
     /// <param name="batchRows">The most rows of a batch staged ahead of its step; larger batches are taken one at a time.</param>
     /// <param name="normalizeCentroids">Whether each moved centroid is scaled back to unit length (cosine).</param>
-    IMiniBatchStepper CreateMiniBatchStepper(int numberOfClusters, int dimension, int batchRows, bool normalizeCentroids);
+    /// <param name="centroidPrecision">The precision centroids are kept in (<see cref="MiniBatchOptions.CentroidPrecision"/>).</param>
+    IMiniBatchStepper CreateMiniBatchStepper(int numberOfClusters, int dimension, int batchRows, bool normalizeCentroids, ComputePrecision centroidPrecision);
 }

@@ -134,8 +134,9 @@ internal sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend, IStream
         Streaming.StreamingPrediction.Run(_session, _options, source, rows, centroids, withDistances, handler, cancellationToken);
 
     /// <inheritdoc />
-    public IMiniBatchStepper CreateMiniBatchStepper(int numberOfClusters, int dimension, int batchRows, bool normalizeCentroids) =>
-        new CudaMiniBatchStepper(_session, numberOfClusters, dimension, batchRows, normalizeCentroids, _options.EffectiveThreads);
+    public IMiniBatchStepper CreateMiniBatchStepper(int numberOfClusters, int dimension, int batchRows, bool normalizeCentroids,
+        ComputePrecision centroidPrecision) =>
+        new CudaMiniBatchStepper(_session, numberOfClusters, dimension, batchRows, normalizeCentroids, centroidPrecision, _options.EffectiveThreads);
 
     /// <summary>The session, for the benchmark and tests in this repository.</summary>
     internal CudaSession Session => _session;

@@ -36,6 +36,7 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
     private readonly int _ld;
     private readonly int _eb;
     private readonly bool _normalize;
+    private readonly ComputePrecision _centroidPrecision;
     private readonly int _hostThreads;
     private readonly TransferElement _transfer;   // how a source's rows cross the link: stored as computed, or fp32 packed on the GPU
     private readonly int _transferPitch;
@@ -85,9 +86,11 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
     /// <param name="d">d.</param>
     /// <param name="batchRows">Rows of the batches expected (the buffers grow for larger ones).</param>
     /// <param name="normalize">Whether moved centroids are scaled back to unit length (cosine).</param>
+    /// <param name="centroidPrecision">The precision the centroids are kept in: each moved value is rounded to it.</param>
     /// <param name="hostThreads">Threads that convert a source's rows into staging.</param>
-    public CudaMiniBatchStepper(CudaSession session, int k, int d, int batchRows, bool normalize, int hostThreads)
+    public CudaMiniBatchStepper(CudaSession session, int k, int d, int batchRows, bool normalize, ComputePrecision centroidPrecision, int hostThreads)
     {
+        _centroidPrecision = centroidPrecision;
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(d, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchRows, 1);
@@ -372,7 +375,7 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
         s.WeightedSum(_distances.Pointer, weights, n, _inertia.At(step));
         _consumed[slot].Record(s.Stream);
         s.FinalizeRunningMean(_sums.Pointer, _counts.Pointer, batch.Weighted ? _clusterWeights.Pointer : 0, _seen.Pointer, forgettingFactor,
-            _badRows.Pointer, step + 1, _centroids.Pointer, _shift.At((long)step * _k), _k, _d, _normalize, _packedCentroids.Pointer,
+            _centroidPrecision, _badRows.Pointer, step + 1, _centroids.Pointer, _shift.At((long)step * _k), _k, _d, _normalize, _packedCentroids.Pointer,
             _centroidNorms.Pointer, _ld);
         _lastRows = n;
     }

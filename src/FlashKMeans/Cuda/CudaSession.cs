@@ -727,15 +727,18 @@ internal sealed class CudaSession : IDisposable
     /// Stream learning's update (centroid_update.cu, finalize_running_mean): every centroid moves to the mean of its old
     /// position, weighted by the weight it had seen (decayed by <paramref name="decay"/>), and its rows of the batch
     /// (fp64 <paramref name="sums"/>; <paramref name="weightSums"/> fp64, or 0 for the counts); <paramref name="seen"/> (fp64)
-    /// becomes the new seen weights. Packs the moved centroids as <see cref="FinalizeCentroids"/> does. Nothing but
+    /// becomes the new seen weights; each moved value is rounded to <paramref name="centroidPrecision"/> (float32, float16 or
+    /// bfloat16). Packs the moved centroids as <see cref="FinalizeCentroids"/> does. Nothing but
     /// <paramref name="shift"/> is written when any of the <paramref name="badCount"/> int32s at <paramref name="badRows"/>
     /// (0: unchecked) is not <see cref="int.MaxValue"/>: this batch's first bad row and those of the batches stepped before it
     /// in the same launch sequence.
     /// </summary>
-    public void FinalizeRunningMean(ulong sums, ulong counts, ulong weightSums, ulong seen, double decay, ulong badRows, int badCount,
-                                    ulong centroids, ulong shift, int k, int d, bool normalize, ulong packed, ulong norms, int packedPitch)
+    public void FinalizeRunningMean(ulong sums, ulong counts, ulong weightSums, ulong seen, double decay, ComputePrecision centroidPrecision,
+                                    ulong badRows, int badCount, ulong centroids, ulong shift, int k, int d, bool normalize, ulong packed,
+                                    ulong norms, int packedPitch)
     {
-        var args = new KernelArgs().Add(sums).Add(counts).Add(weightSums).Add(seen).Add(decay).Add(badRows).Add(badCount);
+        int roundKind = centroidPrecision switch { ComputePrecision.Float16 => 3, ComputePrecision.BFloat16 => 4, _ => 0 };
+        var args = new KernelArgs().Add(sums).Add(counts).Add(weightSums).Add(seen).Add(decay).Add(roundKind).Add(badRows).Add(badCount);
         LaunchFinalize("finalize_running_mean", args, centroids, shift, seen, k, d, normalize, packed, norms, packedPitch, 0, null, null, 0);
     }
 

@@ -173,6 +173,27 @@ internal static unsafe class HalfPrecisionConversion
         return (ushort)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
     }
 
+    /// <summary>
+    /// Rounds <paramref name="values"/> in place to the nearest value of <paramref name="precision"/> (ties to even):
+    /// float16 or bfloat16; float32 leaves them.
+    /// </summary>
+    public static void RoundTo(Span<float> values, ComputePrecision precision)
+    {
+        if (precision is ComputePrecision.Float16 or ComputePrecision.BFloat16)
+        {
+            for (int i = 0; i < values.Length; i++)
+                values[i] = RoundTo(values[i], precision);
+        }
+    }
+
+    /// <summary>One value rounded as <see cref="RoundTo(Span{float}, ComputePrecision)"/> rounds.</summary>
+    public static float RoundTo(float value, ComputePrecision precision) => precision switch
+    {
+        ComputePrecision.Float16 => (float)(Half)value,
+        ComputePrecision.BFloat16 => BitConverter.UInt32BitsToSingle((uint)ToBFloat16(value) << 16),
+        _ => value,
+    };
+
     /// <summary>Bytes of one element of <paramref name="type"/>.</summary>
     public static int ElementBytes(TransferElement type) => type == TransferElement.Float32 ? 4 : 2;
 

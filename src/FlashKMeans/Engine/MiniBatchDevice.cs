@@ -25,7 +25,7 @@ internal static class MiniBatchDevice
             if (WholeStepsOnDevice(state, options) && backend is IMiniBatchBackend steps)
             {
                 var stepper = steps.CreateMiniBatchStepper(state.NumberOfClusters, state.Dimension, options.MiniBatch.BatchSize,
-                    normalizeCentroids: options.Distance == KMeansDistance.Cosine);
+                    normalizeCentroids: options.Distance == KMeansDistance.Cosine, state.CentroidPrecision);
                 try
                 {
                     state.DeviceSteps = stepper;

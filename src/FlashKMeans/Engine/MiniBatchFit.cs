@@ -45,7 +45,8 @@ internal static class MiniBatchFit
             ShiftedBatchSource.Subtract(centroids, shift);
         }
 
-        var state = new MiniBatchState(centroids, d, options.Distance, MiniBatchKMeans.StateSeed(seed), featureWeights: options.AutomaticFeatureWeights);
+        var state = new MiniBatchState(centroids, d, options.Distance, MiniBatchKMeans.StateSeed(seed), featureWeights: options.AutomaticFeatureWeights,
+            centroidPrecision: options.MiniBatch.CentroidPrecision);
         // On the GPU the steps run there (MiniBatchDevice), whole or as assignments with the update on the host.
         using (MiniBatchDevice.Lease(state, options))
             return Steps(state, training, summary, shift, options, settings, threads, clock, progress, cancellationToken);

@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using FlashKMeans.Backends;
 using FlashKMeans.Cpu;
+using FlashKMeans.Data;
 
 namespace FlashKMeans.Engine;
 
@@ -23,8 +24,13 @@ internal sealed class MiniBatchState
     /// <param name="missingFeatures">Whether rows may hold NaN for features they lack (<see cref="MissingFeatures.Ignore"/>):
     /// the seen weight is then also kept per centroid and coordinate.</param>
     /// <param name="featureWeights">Whether the distance weighs features by their learned relevance.</param>
-    public MiniBatchState(float[] centroids, int dimension, KMeansDistance distance, ulong seed, bool missingFeatures = false, bool featureWeights = false)
+    /// <param name="centroidPrecision">The precision the centroids are kept in (<see cref="MiniBatchOptions.CentroidPrecision"/>);
+    /// <paramref name="centroids"/> are rounded to it.</param>
+    public MiniBatchState(float[] centroids, int dimension, KMeansDistance distance, ulong seed, bool missingFeatures = false, bool featureWeights = false,
+        ComputePrecision centroidPrecision = ComputePrecision.Float32)
     {
+        CentroidPrecision = centroidPrecision;
+        HalfPrecisionConversion.RoundTo(centroids, centroidPrecision);
         if (featureWeights)
             Relevance = new FeatureRelevance(dimension);
         Centroids = centroids;
@@ -51,6 +57,9 @@ internal sealed class MiniBatchState
     public int NumberOfClusters { get; }
 
     public KMeansDistance Distance { get; }
+
+    /// <summary>The precision the centroids are kept in: each is rounded to it whenever it moves.</summary>
+    public ComputePrecision CentroidPrecision { get; }
 
     /// <summary>K × d centroids, in the fitted coordinates (centred or unit length, as the rows stepped on).</summary>
     public float[] Centroids { get; private set; }
@@ -89,7 +98,7 @@ internal sealed class MiniBatchState
 
     public MiniBatchState Clone()
     {
-        var copy = new MiniBatchState(Centroids.ToArray(), Dimension, Distance, Seed);
+        var copy = new MiniBatchState(Centroids.ToArray(), Dimension, Distance, Seed, centroidPrecision: CentroidPrecision);
         copy.Restore(Centroids.ToArray(), WeightSums.ToArray(), CoordinateWeights?.ToArray(), Steps, RowsSinceReassignment, Reassigned, OnlineInertia);
         copy.Relevance = Relevance?.Clone();
         return copy;
@@ -206,14 +215,17 @@ internal sealed class MiniBatchState
                     totalHere = seenHere + added;
                     CoordinateWeights[c * d + j] = totalHere;
                 }
-                float updated = (float)((centroid[j] * seenHere + sum[j]) / totalHere);
+                float updated = HalfPrecisionConversion.RoundTo((float)((centroid[j] * seenHere + sum[j]) / totalHere), CentroidPrecision);
                 double change = updated - centroid[j];
                 moved += change * change;
                 centroid[j] = updated;
             }
             WeightSums[c] = total;
             if (Distance == KMeansDistance.Cosine)
+            {
                 NormalizeOrKeep(centroid);
+                HalfPrecisionConversion.RoundTo(centroid, CentroidPrecision);
+            }
         }
 
         RowsSinceReassignment += n;
@@ -508,6 +520,7 @@ internal sealed class MiniBatchState
             var centroid = Centroids.AsSpan(c * d, d);
             moved += VectorMath.SquaredDistance(row, centroid);
             row.CopyTo(centroid);
+            HalfPrecisionConversion.RoundTo(centroid, CentroidPrecision);
             WeightSums[c] = floor;
             CoordinateWeights?.AsSpan(c * d, d).Fill(floor);
         }

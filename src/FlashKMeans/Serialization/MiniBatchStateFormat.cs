@@ -25,7 +25,7 @@ namespace FlashKMeans.Serialization;
 /// </summary>
 internal static class MiniBatchStateFormat
 {
-    private const ushort Version = 1;
+    private const ushort Version = 2;  // 2 added MiniBatchOptions.CentroidPrecision; 1 is still read (float32 centroids)
     private static ReadOnlySpan<byte> Magic => "FKMB"u8;
 
     public static void Write(MiniBatchKMeans model, Stream stream)
@@ -54,6 +54,7 @@ internal static class MiniBatchStateFormat
             w.Write(m.InitializationSize ?? -1);
             w.Write(m.MaximumNoImprovement ?? -1);
             w.Write(m.CentroidMoveTolerance);
+            w.Write((int)m.CentroidPrecision);
             w.Write((int)o.MissingFeatures);
             w.Write(o.AutomaticFeatureWeights ? 1 : 0);
             w.Write(model.RowsSeen);
@@ -118,8 +119,8 @@ internal static class MiniBatchStateFormat
         try
         {
             ushort version = r.ReadUInt16();
-            if (version != Version || r.ReadUInt16() != 0)
-                throw new InvalidDataException($"FlashKMeans mini-batch state of version {version}; this build reads version {Version}.");
+            if (version is < 1 or > Version || r.ReadUInt16() != 0)
+                throw new InvalidDataException($"FlashKMeans mini-batch state of version {version}; this build reads versions 1 to {Version}.");
             int d = r.ReadInt32(), k = r.ReadInt32();
             if (d < 1 || k < 1)
                 throw new InvalidDataException($"Corrupted FlashKMeans mini-batch state: d = {d}, K = {k}.");
@@ -144,6 +145,8 @@ internal static class MiniBatchStateFormat
                     CentroidMoveTolerance = r.ReadDouble(),
                 },
             };
+            if (version >= 2)
+                options.MiniBatch.CentroidPrecision = (ComputePrecision)r.ReadInt32();
             options.MissingFeatures = (MissingFeatures)r.ReadInt32();
             options.AutomaticFeatureWeights = r.ReadInt32() != 0;
             long rowsSeen = r.ReadInt64();
@@ -180,7 +183,8 @@ internal static class MiniBatchStateFormat
                 if (steps < 0 || since < 0 || reassigned < 0 || !(inertia >= 0) || weights.Any(w => !(w >= 0) || double.IsInfinity(w))
                     || !Data.DataValidator.AllFinite(centroids) || shift is not null && !Data.DataValidator.AllFinite(shift))
                     throw new InvalidDataException("Corrupted FlashKMeans mini-batch state: impossible counts, weights or centroids.");
-                state = new MiniBatchState(centroids, d, options.Distance, MiniBatchKMeans.StateSeed(options.Seed), coordinates is not null);
+                state = new MiniBatchState(centroids, d, options.Distance, MiniBatchKMeans.StateSeed(options.Seed), coordinates is not null,
+                    centroidPrecision: options.MiniBatch.CentroidPrecision);
                 state.Restore(centroids, weights, coordinates, steps, since, reassigned, inertia, relevance);
                 if (options.Initialization == KMeansInitialization.Explicit)
                     options.InitialCentroids = centroids.ToArray();  // already seeded: the given centroids are spent

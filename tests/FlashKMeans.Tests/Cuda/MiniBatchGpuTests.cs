@@ -145,6 +145,29 @@ public sealed class MiniBatchGpuTests : GpuTestClass
     }
 
     [TestMethod]
+    [DataRow(ComputePrecision.Float16), DataRow(ComputePrecision.BFloat16)]
+    public void Centroids_kept_in_16_bits_on_the_GPU_match_the_CPUs(ComputePrecision centroidPrecision)
+    {
+        var rows = TestData.Blobs(20_000, D, K, 12.0, seed: 18);
+        MiniBatchKMeans Make(ComputeDevice device) => new(new KMeansOptions
+        {
+            NumberOfClusters = K, Seed = 4, Device = device, Precision = ComputePrecision.Float32,
+            MiniBatch = new MiniBatchOptions { InitializationSize = 4096, BatchSize = 2000, CentroidPrecision = centroidPrecision },
+        }, D);
+        using var cpu = Make(ComputeDevice.Cpu);
+        using var gpu = Make(ComputeDevice.Cuda);
+        cpu.PartialFit(new InMemoryBatchSource(rows, D));
+        gpu.PartialFit(new InMemoryBatchSource(rows, D));
+        // Both round every moved value to the precision; a float32 sum that differs in its last bit may round to the
+        // neighbouring 16-bit value, one unit in the last place apart.
+        double ulp = centroidPrecision == ComputePrecision.Float16 ? 1.0 / 1024 : 1.0 / 128;
+        AssertClose(cpu, gpu, ulp);
+        foreach (float v in gpu.Snapshot().Centroids.Span)
+            Assert.AreEqual(Data.HalfPrecisionConversion.RoundTo(v, centroidPrecision), v, $"{v} is not a {centroidPrecision} value");
+        CollectionAssert.AreEqual(cpu.ClusterWeights.ToArray(), gpu.ClusterWeights.ToArray());
+    }
+
+    [TestMethod]
     public void A_cosine_stream_on_the_GPU_matches_the_CPU()
     {
         var rows = TestData.Blobs(20_000, D, K, 12.0, seed: 16);

@@ -359,12 +359,14 @@ struct Fp64Sums {
     const double* sums;
     __device__ double at(int cl, int d, int j) const { return sums[(size_t)cl * d + j]; }
     __device__ void clear(int, int, int) const {}
+    __device__ float finish(float v) const { return v; }
 };
 struct FixedSums {
     const long long* sums;
     double inv_scale;
     __device__ double at(int cl, int d, int j) const { return (double)sums[(size_t)cl * d + j] * inv_scale; }
     __device__ void clear(int, int, int) const {}
+    __device__ float finish(float v) const { return v; }
 };
 struct SlabSums {
     float* slabs;
@@ -381,6 +383,7 @@ struct SlabSums {
     {
         for (int p = 0; p < count; ++p) slabs[p * stride + (size_t)cl * ld + j] = 0.f;
     }
+    __device__ float finish(float v) const { return v; }
 };
 
 template <typename Sums>
@@ -420,7 +423,7 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
             for (int u = 0; u < 4; ++u) {
                 const int j = j0 + 32 * u + lane;
                 if (j >= d) continue;
-                const float nv = (float)(v[u] * factor);
+                const float nv = sums.finish((float)(v[u] * factor));
                 if (before != nullptr) before[(size_t)cl * d + j] = old[u];
                 const float diff = nv - old[u];
                 s = fmaf(diff, diff, s);
@@ -497,11 +500,18 @@ struct RunningMeanSums {
     const double* sums;
     const float* centroids;
     double kept;
+    int round_kind;  // the precision centroids are kept in: 0 fp32, 3 fp16, 4 bf16 (round to nearest even)
     __device__ double at(int cl, int d, int j) const
     {
         return (double)centroids[(size_t)cl * d + j] * kept + sums[(size_t)cl * d + j];
     }
     __device__ void clear(int, int, int) const {}
+    __device__ float finish(float v) const
+    {
+        if (round_kind == 3) return to_f32(from_f32<__half>(v));
+        if (round_kind == 4) return to_f32(from_f32<__nv_bfloat16>(v));
+        return v;
+    }
 };
 
 // One mini-batch step's update, after the batch's fp64 sums (segment_sum_*) and counts or weights:
@@ -509,12 +519,13 @@ struct RunningMeanSums {
 //   seen      fp64 (clusters)  in: the weight each centroid had seen; out: kept + the batch's weight (also into weight_out,
 //                              which may be seen itself: lane 0 writes it after the warp has read it)
 //   decay     the forgetting factor, applied to every cluster's seen weight
+//   round_kind the precision the centroids are kept in (0 fp32, 3 fp16, 4 bf16): each moved value is rounded to it
 //   bad_rows  int32 (bad_count), or null: the first row with a non-finite norm of this batch and of the batches stepped
 //             before it in the same launch sequence (INT_MAX where none; first_nonfinite_row). When any is bad nothing is
 //             written but shift (zero), so the state stays as the last good batch left it.
 // A cluster that won no weight keeps its centroid; its seen weight still decays.
 extern "C" __global__ void finalize_running_mean(const double* __restrict__ sums, const int* __restrict__ counts,
-                                                 const double* __restrict__ wsums, const double* seen, double decay,
+                                                 const double* __restrict__ wsums, const double* seen, double decay, int round_kind,
                                                  const int* __restrict__ bad_rows, int bad_count, FINALIZE_TAIL)
 {
     FINISH_INERTIA;
@@ -530,7 +541,7 @@ extern "C" __global__ void finalize_running_mean(const double* __restrict__ sums
         }
     }
     if (batch > 0.0) {
-        finalize_run(RunningMeanSums{sums, centroids, kept}, counts, kept + batch, FINALIZE_TAIL_ARGS);
+        finalize_run(RunningMeanSums{sums, centroids, kept, round_kind}, counts, kept + batch, FINALIZE_TAIL_ARGS);
         return;
     }
     __syncwarp();
