@@ -32,7 +32,7 @@ internal sealed class CudaBatch : IDisposable
 {
     private readonly CudaSession _s;
     private readonly CudaContext _context;
-    private readonly List<IDisposable> _owned = [];
+    private readonly GpuResources _owned = new();
     // Sums in exact fixed point, and so the incremental update: every batch that never fuses (see IncrementalUpdate).
     private readonly bool _fixedPoint;
 
@@ -538,8 +538,7 @@ internal sealed class CudaBatch : IDisposable
 
     private T Own<T>(T resource) where T : IDisposable
     {
-        _owned.Add(resource);
-        return resource;
+        return _owned.Own(resource);
     }
 
     public void Dispose()
@@ -559,8 +558,7 @@ internal sealed class CudaBatch : IDisposable
         // The graphs first: they point at the buffers.
         Disposal.DisposeInReverse([.. _stepGraphs.Values], e => e is CudaException, ref errors);
         _stepGraphs.Clear();
-        Disposal.DisposeInReverse(_owned, e => e is CudaException, ref errors);
-        _owned.Clear();
+        _owned.Free(ref errors);
         if (errors is not null)
             throw new AggregateException("Freeing the batch's GPU memory failed.", errors);
     }

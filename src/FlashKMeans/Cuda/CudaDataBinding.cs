@@ -35,7 +35,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
     private readonly long _n;
     private readonly float[]? _hostWeights;
     private DeviceSeedDistances? _seeds;
-    private readonly List<IDisposable> _owned = [];
+    private readonly GpuResources _owned = new();
 
     // This problem's slices of the batch's buffers.
     private readonly DeviceBuffer<byte> _x;
@@ -130,7 +130,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
         _n = batch.Rows;
         _ld = batch.Pitch;
         if (ownsBatch)
-            _owned.Add(batch);  // freed last
+            _owned.Own(batch);  // freed last
         _context.MakeCurrent();
         try
         {
@@ -197,8 +197,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
 
     private T Own<T>(T resource) where T : IDisposable
     {
-        _owned.Add(resource);
-        return resource;
+        return _owned.Own(resource);
     }
 
     /// <summary>
@@ -399,8 +398,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
     public void Dispose()
     {
         List<Exception>? errors = null;
-        Disposal.DisposeInReverse(_owned, e => e is CudaException or AggregateException, ref errors);
-        _owned.Clear();
+        _owned.Free(ref errors);
         if (errors is not null)
             throw new AggregateException("Freeing the binding's GPU memory failed.", errors);
     }

@@ -10,6 +10,9 @@ internal sealed class GpuResources
 {
     private readonly List<IDisposable> _owned = [];
 
+    /// <summary>Resources held.</summary>
+    public int Count => _owned.Count;
+
     /// <summary>Takes <paramref name="resource"/> into the set and returns it.</summary>
     public T Own<T>(T resource) where T : IDisposable
     {

@@ -19,7 +19,7 @@ namespace FlashKMeans.Cuda.Streaming;
 internal sealed unsafe class LabelReadback : IDisposable
 {
     private readonly CudaStream _compute;
-    private readonly List<IDisposable> _owned = [];
+    private readonly GpuResources _owned = new();
     private readonly CudaStream _stream;
     private readonly DeviceBuffer<int>[] _labels;
     private readonly DeviceBuffer<float>[] _distances;
@@ -74,8 +74,7 @@ internal sealed unsafe class LabelReadback : IDisposable
 
     private T Own<T>(T resource) where T : IDisposable
     {
-        _owned.Add(resource);
-        return resource;
+        return _owned.Own(resource);
     }
 
     /// <summary>Starts a pass whose batches go to <paramref name="handler"/>; anything left of an abandoned pass is dropped.</summary>
@@ -167,8 +166,7 @@ internal sealed unsafe class LabelReadback : IDisposable
         if (_owned.Count > 0)
             Abandon();
         List<Exception>? errors = null;
-        Disposal.DisposeInReverse(_owned, e => e is CudaException or AggregateException, ref errors);
-        _owned.Clear();
+        _owned.Free(ref errors);
         if (errors is not null)
             throw new AggregateException("Freeing the label read-back failed.", errors);
     }

@@ -50,7 +50,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding, ISee
     private readonly long _n;
     private readonly int _eb;
     private readonly bool _deterministic;
-    private readonly List<IDisposable> _owned = [];
+    private readonly GpuResources _owned = new();
 
     private readonly int _batchRows;
     private readonly long _batchCount;
@@ -333,8 +333,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding, ISee
 
     private T Own<T>(T resource) where T : IDisposable
     {
-        _owned.Add(resource);
-        return resource;
+        return _owned.Own(resource);
     }
 
     public long RowCount => _n;
@@ -980,8 +979,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding, ISee
         if (_copy is not null)
             Drain();
         List<Exception>? errors = null;
-        Disposal.DisposeInReverse(_owned, e => e is CudaException or AggregateException, ref errors);
-        _owned.Clear();
+        _owned.Free(ref errors);
         if (errors is not null)
             throw new AggregateException("Freeing the streaming binding's memory failed.", errors);
     }
