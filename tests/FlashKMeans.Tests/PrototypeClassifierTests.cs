@@ -77,6 +77,35 @@ public sealed class PrototypeClassifierTests
     }
 
     [TestMethod]
+    [DataRow(ComputePrecision.Float16), DataRow(ComputePrecision.BFloat16)]
+    public void Prototypes_kept_in_16_bits_are_16_bit_values_and_classify_nearly_as_well(ComputePrecision precision)
+    {
+        const int d = 8;
+        var (train, trainLabels) = ManyModal(6000, seed: 13);
+        var (test, testLabels) = ManyModal(2000, seed: 14);
+        PrototypeClassifierModel Fit(ComputePrecision p, int epochs) => new PrototypeClassifier(new PrototypeClassifierOptions
+        {
+            PrototypesPerClass = 8, Seed = 3, PrototypePrecision = p, FineTuning = new FineTuningOptions { Epochs = epochs },
+        }).Fit(train, d, trainLabels, 6);
+        double Accuracy(PrototypeClassifierModel model) => model.Predict(test).Zip(testLabels).Count(x => x.First == x.Second) / 2000.0;
+        foreach (int epochs in new[] { 0, 2 })
+        {
+            var wide = Fit(ComputePrecision.Float32, epochs);
+            var narrow = Fit(precision, epochs);
+            Assert.IsTrue(wide.Prototypes.ToArray().Any(v => v != Data.HalfPrecisionConversion.RoundTo(v, precision)), "float32 keeps more bits");
+            foreach (float v in narrow.Prototypes.Span)
+            {
+                float back = precision == ComputePrecision.Float16 ? (float)(Half)v
+                    : BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(v) & 0xFFFF0000u);
+                Assert.AreEqual(back, v, $"{v} is not a {precision} value ({epochs} epochs)");
+            }
+            Assert.IsTrue(Accuracy(narrow) >= Accuracy(wide) - 0.01, $"{precision} {Accuracy(narrow):F3}, float32 {Accuracy(wide):F3} ({epochs} epochs)");
+        }
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() =>
+            new PrototypeClassifier(new PrototypeClassifierOptions { PrototypePrecision = ComputePrecision.TensorFloat32 }).Fit(train, d, trainLabels, 6));
+    }
+
+    [TestMethod]
     public void Accuracy_comes_within_two_points_of_brute_force_k_NN_with_four_percent_of_the_rows()
     {
         const int d = 8;

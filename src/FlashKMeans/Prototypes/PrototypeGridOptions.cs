@@ -35,6 +35,17 @@ public abstract class PrototypeGridOptions
     /// </summary>
     public bool AutomaticFeatureWeights { get; set; }
 
+    /// <summary>
+    /// The precision the model keeps its prototypes in: <see cref="ComputePrecision.Float32"/> (the default),
+    /// <see cref="ComputePrecision.Float16"/> or <see cref="ComputePrecision.BFloat16"/>, as the FastKMeans Suite's
+    /// <c>dtype</c> keeps them. Training runs in float32 and float64 throughout (a 16-bit gradient step would mostly be
+    /// lost to rounding); the finished prototypes are rounded to this precision (to nearest, ties to even), and the model
+    /// predicts, saves and exports those values. Cosine prototypes are rounded after they are scaled to unit length, so
+    /// their length is 1 within the precision. The regressor's prototype targets stay in float64. Mini-batch grids can
+    /// also keep their running centroids at 16 bits while they train (<see cref="MiniBatchOptions.CentroidPrecision"/>).
+    /// </summary>
+    public ComputePrecision PrototypePrecision { get; set; } = ComputePrecision.Float32;
+
     /// <summary>Lloyd iterations of each k-means.</summary>
     public int MaximumNumberOfIterations { get; set; } = 100;
 
@@ -64,6 +75,8 @@ public abstract class PrototypeGridOptions
         if (FineTuning is null)
             throw new ArgumentNullException(nameof(FineTuning));
         FineTuning.Validate(Distance);
+        if (PrototypePrecision is not (ComputePrecision.Float32 or ComputePrecision.Float16 or ComputePrecision.BFloat16))
+            throw new ArgumentOutOfRangeException(nameof(PrototypePrecision), PrototypePrecision, "Prototypes are kept in Float32, Float16 or BFloat16.");
         if (!Enum.IsDefined(MissingFeatures))
             throw new ArgumentOutOfRangeException(nameof(MissingFeatures), MissingFeatures, "Unknown setting.");
         if (AutomaticFeatureWeights && Distance != KMeansDistance.SquaredEuclidean)

@@ -12,6 +12,7 @@ public abstract class PrototypeModel
 
     private protected PrototypeModel(float[] prototypes, int dimension, PrototypeGridOptions options, float[]? featureWeights, FineTuningResult? fineTuning)
     {
+        Data.HalfPrecisionConversion.RoundTo(prototypes, options.PrototypePrecision);  // the precision the model keeps them in
         _prototypes = prototypes;
         _featureWeights = featureWeights;
         Dimension = dimension;
