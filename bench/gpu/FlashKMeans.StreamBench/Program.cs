@@ -14,9 +14,9 @@ using FlashKMeans.Data;
 // Cases (--cases, comma separated):
 //   bw        pinned host→device bandwidth: the fp16 data, page-locked, copied in batch-sized pieces (events)
 //   f16direct fp16 host data, page-locked, cache disabled: copies read the data itself (the reference protocol)
-//   f16ring   fp16 host data in pageable memory, cache disabled: host copy into pinned memory, both in
-//             small cached chunks per thread [chunked] and into the 64 MiB ring buffers [ring]
-//   f32conv   fp32 host data (pageable), fp16 compute: host threads convert, [chunked] and [ring]
+//   f16ring   fp16 host data in pageable memory, cache disabled: host copy into the 64 MiB pinned ring
+//             buffers [ring]
+//   f32conv   fp32 host data (pageable), fp16 compute: host threads convert into the ring [ring]
 //   f32pinned fp32 host data, page-locked, fp16 compute: host/GPU conversion split at several shares
 //   cached    fp16 host data, cache enabled (everything fits): first iteration streams, later ones read the cache
 //   resident  the in-memory binding on the same rows, for comparison
@@ -129,8 +129,7 @@ unsafe
     }
     if (cases.Contains("f16ring"))
     {
-        Run("fp16 host (pageable), cache off", new UnmanagedRowsBatchSource((nint)f16, n, d, RowElementType.Float16), GpuDataMode.Streaming, null, f16Gb, chunked: true);
-        Run("fp16 host (pageable), cache off", new UnmanagedRowsBatchSource((nint)f16, n, d, RowElementType.Float16), GpuDataMode.Streaming, null, f16Gb, chunked: false);
+        Run("fp16 host (pageable), cache off", new UnmanagedRowsBatchSource((nint)f16, n, d, RowElementType.Float16), GpuDataMode.Streaming, null, f16Gb);
     }
     if (cases.Contains("f32conv"))
     {
@@ -144,8 +143,7 @@ unsafe
             HalfPrecisionConversion.ConvertRows(src, RowElementType.Float32, rowsPer, d, dst, TransferElement.Float16, d, threads);
         double s = sw.Elapsed.TotalSeconds / reps;
         Console.WriteLine(Inv($"# host fp32→fp16 conversion of one {rowsPer}-row batch on {threads} threads: {s * 1e3:F2} ms, {rowsPer * (long)d * 4 / s / 1e9:F1} GB/s read"));
-        Run("fp32 host → fp16 on host, cache off", new UnmanagedRowsBatchSource((nint)f32, n, d, RowElementType.Float32), GpuDataMode.Streaming, null, f16Gb, chunked: true);
-        Run("fp32 host → fp16 on host, cache off", new UnmanagedRowsBatchSource((nint)f32, n, d, RowElementType.Float32), GpuDataMode.Streaming, null, f16Gb, chunked: false);
+        Run("fp32 host → fp16 on host, cache off", new UnmanagedRowsBatchSource((nint)f32, n, d, RowElementType.Float32), GpuDataMode.Streaming, null, f16Gb);
     }
     if (cases.Contains("f32pinned"))
     {
@@ -221,13 +219,13 @@ Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
 foreach (var r in results)
     Console.WriteLine(r);
 
-void Run(string name, IBatchSource source, GpuDataMode mode, long? budget, double gb, long? rowsOverride = null, bool? chunked = null, double? share = null)
+void Run(string name, IBatchSource source, GpuDataMode mode, long? budget, double gb, long? rowsOverride = null, double? share = null)
 {
     long rows = rowsOverride ?? n;
     var plan = StreamingPlanner.Plan(rows, d * 2, d * 2, context.MemoryInfo().Free, mode, batchRows, 3, budget);
     Console.WriteLine($"# {name}: {plan.Reason}");
     var bind = Stopwatch.StartNew();
-    using var binding = new StreamingCudaDataBinding(session, source, rows, k, deterministic: false, plan, threads, null, default, chunked, share);
+    using var binding = new StreamingCudaDataBinding(session, source, rows, k, deterministic: false, plan, threads, null, default, share);
     double bindMs = bind.Elapsed.TotalMilliseconds;
     binding.SetCentroids(initial);
     var (first, median) = Iterate(binding);
@@ -236,7 +234,7 @@ void Run(string name, IBatchSource source, GpuDataMode mode, long? budget, doubl
     double streamedGb = gb * (plan.BatchCount - plan.CachedBatches) / plan.BatchCount;
     double gbs = streamedGb / (median * 1e-3);
     string ofLink = double.IsNaN(measuredBandwidth) || streamedGb == 0 ? "" : Inv($"{100 * gbs / measuredBandwidth:F1}%");
-    results.Add(Inv($"| {name}{(binding.CopiesFromSource ? " [direct]" : binding.ChunkedHostCopies ? " [chunked]" : binding.SplitsConversion ? Inv($" [split, {share:P0} on host]") : " [ring]")} | {gb:F2} GB | {bindMs:F0} ms | {median:F2} (first {first:F1}) | {(streamedGb == 0 ? "cache" : gbs.ToString("F1", CultureInfo.InvariantCulture))} | {ofLink} |"));
+    results.Add(Inv($"| {name}{(binding.CopiesFromSource ? " [direct]" : binding.SplitsConversion ? Inv($" [split, {share:P0} on host]") : " [ring]")} | {gb:F2} GB | {bindMs:F0} ms | {median:F2} (first {first:F1}) | {(streamedGb == 0 ? "cache" : gbs.ToString("F1", CultureInfo.InvariantCulture))} | {ofLink} |"));
     Console.WriteLine(results[^1]);
 }
 

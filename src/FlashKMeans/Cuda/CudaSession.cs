@@ -784,13 +784,6 @@ internal sealed class CudaSession : IDisposable
         Kernels.Get("label_changes", "gather_rows_" + Precision.Suffix).Launch(Stream, ((count + 7) / 8, 1, 1), 256, 0, args);
     }
 
-    /// <summary>Fills <paramref name="count"/> floats with N(0, 1) values determined by <paramref name="seed"/>.</summary>
-    public void FillNormal(ulong output, long count, ulong seed)
-    {
-        var args = new KernelArgs().Add(output).Add(count).Add(seed);
-        Kernels.Get("random_fill", "fill_normal_f32").Launch(Stream, (GridStride(count), 1, 1), 256, 0, args);
-    }
-
     /// <summary>Largest |x| over stored rows (synchronises).</summary>
     public float MaxAbs(ulong x, long rows, int d, int ld)
     {

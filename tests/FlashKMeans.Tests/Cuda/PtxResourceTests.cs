@@ -27,16 +27,15 @@ public sealed class PtxResourceTests
             "flash_assign_exact_small_f32", "flash_assign_exact_small_f16", "flash_assign_exact_small_bf16"],
         ["all_distances"] = ["all_distances_f32", "all_distances_f16", "all_distances_bf16"],
         ["row_pack"] = ["pack_rows_f32", "pack_rows_f16", "pack_rows_bf16", "pack_rows_tf32", "row_norms_f32",
-            "max_abs_f32", "max_abs_f16", "max_abs_bf16"],
+            "row_norms_f16", "row_norms_bf16", "max_abs_f32", "max_abs_f16", "max_abs_bf16", "first_nonfinite_row"],
         ["label_sort"] = ["label_histogram", "exclusive_scan", "scatter_indices"],
         ["moved_rows"] = ["count_moved_rows", "scatter_moved_rows"],
         ["centroid_update"] = ["segment_sum_f32", "segment_sum_f16", "segment_sum_bf16", "segment_sum_fixed_f32",
             "segment_sum_fixed_f16", "segment_sum_fixed_bf16", "segment_sum_moved_f32", "segment_sum_moved_f16",
             "segment_sum_moved_bf16", "cluster_weights", "cluster_weights_fixed",
-            "finalize_centroids", "finalize_centroids_fixed", "finalize_centroids_slabs"],
+            "finalize_centroids", "finalize_centroids_fixed", "finalize_centroids_slabs", "finalize_running_mean"],
         ["segmented_sum"] = ["segmented_sum_partial", "segmented_sum_final", "candidate_potential_partial"],
         ["label_changes"] = ["gather_rows_f32", "gather_rows_f16", "gather_rows_bf16"],
-        ["random_fill"] = ["fill_normal_f32"],
     };
 
     [TestMethod]

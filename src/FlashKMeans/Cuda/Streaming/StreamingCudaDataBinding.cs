@@ -64,11 +64,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding, ISee
     private readonly double _hostShare;
     private readonly DeviceBuffer<float>[] _rawBuffers = [];
     private readonly UnmanagedRowsBatchSource? _directSource;
-    private readonly IRowBlockSource? _blocks;
-    private readonly bool _chunked;         // random-access sources: converted in small cached chunks by each worker
-    private readonly int _chunkRows;
     private readonly int _hostThreads;
-    private readonly ChunkWorker[] _workers = [];
     private readonly BatchFeeder _feeder;
     private readonly PinnedRing _ring;
     private readonly CudaStream _copy;
@@ -119,14 +115,6 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding, ISee
     /// <param name="hostThreads">Threads that fill and convert ring buffers.</param>
     /// <param name="slotAllocator">Ring buffers; page-locked unless a test substitutes another.</param>
     /// <param name="cancellationToken">Stops the first pass.</param>
-    /// <param name="chunkedHostCopies">
-    /// For random-access sources that need a host copy or conversion: each host thread converts its share
-    /// of a batch in 1 MiB chunks into its own two small pinned buffers and copies each chunk at once, in
-    /// the hope that the chunks are still in the CPU's cache when the DMA engine reads them; otherwise a
-    /// batch is converted into one large ring buffer (non-temporal stores), then copied. Null: the ring.
-    /// Measured on the H200 machine (bench/results/h200.md) the chunked copies were slower
-    /// (fp16 128 vs 103 ms, fp32→fp16 213 vs 204 ms per pass), so they are off unless asked for.
-    /// </param>
     /// <param name="assignOnly">
     /// Prediction only (see <see cref="ForAssignment"/>): the rows go through the ring on every pass and are
     /// checked for NaN and infinity as they are read; fitting methods are not available.
@@ -141,7 +129,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding, ISee
     /// </param>
     public StreamingCudaDataBinding(CudaSession session, IBatchSource source, long rowCount, int k, bool deterministic,
         StreamingPlan plan, int hostThreads, IHostSlotAllocator? slotAllocator, CancellationToken cancellationToken,
-        bool? chunkedHostCopies = null, double? hostConversionShare = null, bool assignOnly = false)
+        double? hostConversionShare = null, bool assignOnly = false)
     {
         _assignOnly = assignOnly;
         _s = session;
@@ -170,13 +158,10 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding, ISee
         _direct = !assignOnly && _directSource is { IsPageLocked: true } && _transferPitch == _d &&
                   (_directSource.ElementType, _transfer) is (RowElementType.Float16, TransferElement.Float16) or (RowElementType.Float32, TransferElement.Float32);
         _feeder = Own(new BatchFeeder(source, _n, _transfer, _transferPitch, hostThreads, validateRows: assignOnly));
-        _blocks = source as IRowBlockSource;
         _hostThreads = Math.Max(1, hostThreads);
         _hostShare = Math.Clamp(hostConversionShare ?? DefaultHostConversionShare, 0, 1);
         _split = !_direct && !assignOnly && _directSource is { IsPageLocked: true, ElementType: RowElementType.Float32 } &&
                  _transfer is TransferElement.Float16 or TransferElement.BFloat16 && _hostShare < 1;
-        _chunked = !_direct && !_split && !assignOnly && _blocks is not null && (chunkedHostCopies ?? false);
-        _chunkRows = (int)Math.Max(1, ChunkBytes / _feeder.TransferBytes(1));
         long transferBatchBytes = _feeder.TransferBytes(_batchRows);
         long storedRowBytes = (long)_ld * _eb;
         _context.MakeCurrent();
@@ -186,8 +171,8 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding, ISee
             // cached-vs-resident assign time).
             if (_cachedBatches > 0)
                 _cache = Own(new DeviceBuffer<byte>(_context, Math.Min(_cachedBatches * _batchRows, _n) * storedRowBytes));
-            // Copies straight from the source, or chunked per thread, leave the ring unused: keep it token-sized.
-            _ring = Own(new PinnedRing(slotAllocator ?? new PinnedSlotAllocator(_context), plan.RingDepth, _direct || _chunked ? 1 : transferBatchBytes));
+            // Copies straight from the source leave the ring unused: keep it token-sized.
+            _ring = Own(new PinnedRing(slotAllocator ?? new PinnedSlotAllocator(_context), plan.RingDepth, _direct ? 1 : transferBatchBytes));
             _copy = Own(new CudaStream(_context));
             _copied = new SyncEvent[plan.RingDepth];
             _consumed = new SyncEvent[plan.RingDepth];
@@ -209,20 +194,6 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding, ISee
                 _rawBuffers = new DeviceBuffer<float>[plan.RingDepth];
                 for (int i = 0; i < _rawBuffers.Length; i++)
                     _rawBuffers[i] = Own(new DeviceBuffer<float>(_context, (long)_batchRows * _d));
-            }
-            if (_chunked)
-            {
-                var allocator = slotAllocator ?? new PinnedSlotAllocator(_context);
-                _workers = new ChunkWorker[_hostThreads];
-                for (int w = 0; w < _workers.Length; w++)
-                {
-                    var worker = _workers[w] = new ChunkWorker();
-                    for (int i = 0; i < ChunkWorker.Depth; i++)
-                    {
-                        worker.Slots[i] = Own(allocator.Allocate(_feeder.TransferBytes(_chunkRows)));
-                        worker.Copied[i] = Own(new SyncEvent(_context));
-                    }
-                }
             }
 
             if (assignOnly)
@@ -300,21 +271,6 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding, ISee
 
     /// <summary>Share of page-locked fp32 rows converted on the host when the rest is packed on the GPU (measured best).</summary>
     internal const double DefaultHostConversionShare = 0.5;
-
-    /// <summary>Bytes of one chunk of the chunked host copies: small enough that a worker's chunks stay in cache.</summary>
-    private const long ChunkBytes = 1L << 20;
-
-    /// <summary>One host thread's staging for chunked copies: two small pinned buffers and their copy events.</summary>
-    private sealed class ChunkWorker
-    {
-        public const int Depth = 2;
-        public readonly IHostSlot[] Slots = new IHostSlot[Depth];
-        public readonly SyncEvent[] Copied = new SyncEvent[Depth];
-        public long Next;
-    }
-
-    /// <summary>Whether random-access rows are converted and copied in small cached chunks.</summary>
-    internal bool ChunkedHostCopies => _chunked;
 
     /// <summary>Cap on the rows of one merged span of cached batches (its sort indices take 4 bytes a row).</summary>
     private const int MaximumMergedRows = 1 << 25;
@@ -422,52 +378,35 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding, ISee
                 long bytes = _feeder.TransferBytes(count);
                 ulong target = cached && !_packOnDevice ? stored : _transferBuffers[slot].Pointer;
                 int hostRows = _split ? (int)Math.Round(count * _hostShare) : count;
-                if (_chunked)
+                void* host = null;
+                // The ring slot is free once its last copy has completed.
+                _copied[slot].Synchronize();
+                if (_direct)
                 {
-                    if (firstPass && _hostWeights is not null)
-                    {
-                        var w = _blocks!.GetWeights(first, count);
-                        if (w.IsEmpty)
-                            _hostWeights.AsSpan((int)first, count).Fill(1f);
-                        else
-                            w.CopyTo(_hostWeights.AsSpan((int)first, count));
-                    }
-                    // The device landing buffer is free once the compute that read it last has finished.
-                    _consumed[slot].MakeWait(_copy);
-                    CopyChunked(first, count, target);
+                    fixed (byte* p = _directSource!.GetRowBytes(first, count))
+                        host = p;  // native memory: the pointer stays valid after the fixed block
                 }
-                else
+                else if (hostRows > 0)
                 {
-                    void* host = null;
-                    // The ring slot is free once its last copy has completed.
-                    _copied[slot].Synchronize();
-                    if (_direct)
-                    {
-                        fixed (byte* p = _directSource!.GetRowBytes(first, count))
-                            host = p;  // native memory: the pointer stays valid after the fixed block
-                    }
-                    else if (hostRows > 0)
-                    {
-                        var hostSlot = _ring[slot];
-                        var weights = firstPass && _hostWeights is not null ? _hostWeights.AsSpan((int)first, hostRows) : default;
-                        _feeder.Fill(first, hostRows, new Span<byte>((void*)hostSlot.Pointer, checked((int)_feeder.TransferBytes(hostRows))), weights);
-                        host = (void*)hostSlot.Pointer;
-                    }
-                    _consumed[slot].MakeWait(_copy);
-                    if (hostRows > 0)
-                        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(target, host, (nuint)_feeder.TransferBytes(hostRows), _copy.Handle));
-                    if (hostRows < count)
-                    {
-                        // The split's fp32 part, straight from the page-locked source (native memory: stays valid).
-                        void* raw;
-                        fixed (byte* p = _directSource!.GetRowBytes(first + hostRows, count - hostRows))
-                            raw = p;
-                        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(_rawBuffers[slot].Pointer, raw, (nuint)((long)(count - hostRows) * _d * 4), _copy.Handle));
-                    }
+                    var hostSlot = _ring[slot];
+                    var weights = firstPass && _hostWeights is not null ? _hostWeights.AsSpan((int)first, hostRows) : default;
+                    _feeder.Fill(first, hostRows, new Span<byte>((void*)hostSlot.Pointer, checked((int)_feeder.TransferBytes(hostRows))), weights);
+                    host = (void*)hostSlot.Pointer;
+                }
+                _consumed[slot].MakeWait(_copy);
+                if (hostRows > 0)
+                    CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(target, host, (nuint)_feeder.TransferBytes(hostRows), _copy.Handle));
+                if (hostRows < count)
+                {
+                    // The split's fp32 part, straight from the page-locked source (native memory: stays valid).
+                    void* raw;
+                    fixed (byte* p = _directSource!.GetRowBytes(first + hostRows, count - hostRows))
+                        raw = p;
+                    CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(_rawBuffers[slot].Pointer, raw, (nuint)((long)(count - hostRows) * _d * 4), _copy.Handle));
                 }
                 _copied[slot].Record(_copy);
                 _copied[slot].MakeWait(_s.Stream);
-                if (hostRows < count && !_chunked)
+                if (hostRows < count)
                 {
                     // Same packing kernel as the resident binding: bit-identical to the host's conversion.
                     long storedAt = (long)hostRows * _ld * _eb;
@@ -494,50 +433,6 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding, ISee
         {
             Drain();
             throw;
-        }
-    }
-
-    /// <summary>
-    /// Converts rows [first, first + count) into <paramref name="target"/> on the device: each worker takes a
-    /// contiguous share, converts it chunk by chunk into its own two pinned buffers with ordinary (cached)
-    /// stores and enqueues each chunk's copy on the copy stream at once. A worker reuses a buffer only after
-    /// its previous copy has completed. Returns when every chunk is enqueued.
-    /// </summary>
-    private void CopyChunked(long first, int count, ulong target)
-    {
-        var blocks = _blocks!;
-        long rowBytes = _feeder.TransferBytes(1);
-        int d = _d;
-        var type = blocks.ElementType;
-        int sourceRowBytes = d * HalfPrecisionConversion.ElementBytes(type);
-        int workers = (int)Math.Min(_workers.Length, (count + _chunkRows - 1) / _chunkRows);
-        long per = ((count + workers - 1) / workers + _chunkRows - 1) / _chunkRows * _chunkRows;
-        try
-        {
-            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
-            {
-                _context.MakeCurrent();
-                var me = _workers[w];
-                long lo = w * per, hi = Math.Min(count, lo + per);
-                for (long r = lo; r < hi; r += _chunkRows)
-                {
-                    int m = (int)Math.Min(_chunkRows, hi - r);
-                    int slot = (int)(me.Next++ % ChunkWorker.Depth);
-                    me.Copied[slot].Synchronize();
-                    var chunk = me.Slots[slot];
-                    HalfPrecisionConversion.ConvertRows(blocks.GetRowBytes(first + r, m), type, m, d,
-                        new Span<byte>((void*)chunk.Pointer, checked((int)(m * rowBytes))), _transfer, _transferPitch, threads: 1, nonTemporal: false);
-                    CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(target + (ulong)(r * rowBytes), (void*)chunk.Pointer, (nuint)(m * rowBytes), _copy.Handle));
-                    me.Copied[slot].Record(_copy);
-                }
-            });
-        }
-        catch (AggregateException e)
-        {
-            var inner = Threading.ParallelWork.FirstCause(e);
-            if (inner is CudaException or InvalidDataException)
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(inner);
-            throw new InvalidOperationException($"The batch source failed while serving rows [{first}, {first + count}) for the GPU: {inner.Message}", inner);
         }
     }
 

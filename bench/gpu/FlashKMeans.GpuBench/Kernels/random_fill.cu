@@ -1,7 +1,7 @@
-// Standard normal values generated on the device, for benchmarks and GPU tests that need gigabytes
-// of input without a host round trip. Counter-based (SplitMix64 finaliser + Box-Muller), so a given
-// (seed, index) always gives the same value, whatever the launch shape.
-#include "common.cuh"
+// Standard normal values generated on the device, for the benchmark's gigabytes of input without a host round
+// trip. Counter-based (SplitMix64 finaliser + Box-Muller), so a given (seed, index) always gives the same value,
+// whatever the launch shape. Not part of the product: the benchmark loads it itself (DeviceRandom.cs).
+// Rebuild the committed PTX with: nvcc -ccbin clang-14 -std=c++17 -O3 -ptx -arch=compute_70 -o random_fill.sm70.ptx random_fill.cu
 
 __device__ __forceinline__ unsigned long long mix64(unsigned long long z)
 {
