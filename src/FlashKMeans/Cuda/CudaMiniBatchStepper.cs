@@ -292,7 +292,11 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
     {
         Array.Clear(_hostRows);
         _capacity = 0;
-        _batchBuffers.Free("the mini-batch buffers");
+        List<Exception>? errors = null;
+        FreeGraphs(ref errors);
+        _batchBuffers.Free(ref errors);
+        if (errors is not null)
+            throw new AggregateException("Freeing the mini-batch buffers failed.", errors);
     }
 
     public void StepStaged(double forgettingFactor, Span<MiniBatchStepResult> results)
@@ -340,12 +344,41 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
     /// <summary>
     /// Enqueues one step on a staged batch as step <paramref name="step"/> of a launch sequence: its inertia, first bad row
     /// and centroid shifts go to that step's slots, and its update is skipped when any batch of the sequence so far was bad.
+    /// The step's launches are captured once per (slot, step, rows, kind of batch, forgetting factor) as a CUDA graph and
+    /// replayed, since small batches are launch-bound; where capture fails they are launched one by one.
     /// </summary>
     private void Enqueue(Staged batch, int step, double forgettingFactor)
     {
         var s = _s;
+        _copied[batch.Slot].MakeWait(s.Stream);
+        var key = (batch.Slot, step, batch.Rows, batch.Weighted, batch.Packs, forgettingFactor);
+        if (!_graphsFailed && !_graphs.ContainsKey(key))
+        {
+            try
+            {
+                _graphs[key] = CudaGraph.Capture(s.Stream, () => EnqueueStep(batch, step, forgettingFactor));
+            }
+            catch (CudaException)
+            {
+                _graphsFailed = true;  // plain launches from here on
+            }
+        }
+        if (_graphs.TryGetValue(key, out var graph))
+            graph.Launch(s.Stream);
+        else
+            EnqueueStep(batch, step, forgettingFactor);
+        _consumed[batch.Slot].Record(s.Stream);
+        _lastRows = batch.Rows;
+    }
+
+    private readonly Dictionary<(int Slot, int Step, int Rows, bool Weighted, bool Packs, double Decay), CudaGraph> _graphs = [];
+    private bool _graphsFailed;
+
+    /// <summary>The launches of one step (see <see cref="Enqueue"/>); the slot's copy has been waited for.</summary>
+    private void EnqueueStep(Staged batch, int step, double forgettingFactor)
+    {
+        var s = _s;
         int n = batch.Rows, slot = batch.Slot;
-        _copied[slot].MakeWait(s.Stream);
         ulong rows = _landing[slot].Pointer;
         if (batch.Packs)
         {
@@ -373,11 +406,16 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
             s.ClusterWeights(weights, _labels.Pointer, _clusterWeights.Pointer, n, _k, fixedScale: null);
         }
         s.WeightedSum(_distances.Pointer, weights, n, _inertia.At(step));
-        _consumed[slot].Record(s.Stream);
         s.FinalizeRunningMean(_sums.Pointer, _counts.Pointer, batch.Weighted ? _clusterWeights.Pointer : 0, _seen.Pointer, forgettingFactor,
-            _centroidPrecision, _badRows.Pointer, step + 1, _centroids.Pointer, _shift.At((long)step * _k), _k, _d, _normalize, _packedCentroids.Pointer,
-            _centroidNorms.Pointer, _ld);
-        _lastRows = n;
+            _centroidPrecision, _badRows.Pointer, step + 1, _centroids.Pointer, _shift.At((long)step * _k), _k, _d, _normalize,
+            _packedCentroids.Pointer, _centroidNorms.Pointer, _ld);
+    }
+
+    /// <summary>Frees the captured steps: they hold the pointers of buffers about to be freed.</summary>
+    private void FreeGraphs(ref List<Exception>? errors)
+    {
+        Disposal.DisposeInReverse([.. _graphs.Values], e => e is CudaException, ref errors);
+        _graphs.Clear();
     }
 
     public void ReadDistances(Span<float> destination)
@@ -416,6 +454,7 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
         Drain();
         _staged.Clear();
         List<Exception>? errors = null;
+        FreeGraphs(ref errors);
         _batchBuffers.Free(ref errors);
         _owned.Free(ref errors);
         if (errors is not null)
