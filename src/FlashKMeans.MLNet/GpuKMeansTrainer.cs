@@ -164,6 +164,12 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
         /// <summary>See <see cref="MiniBatchOptions.ReassignmentRatio"/>: light centroids move to rows the others serve badly.</summary>
         public double ReassignmentRatio = MiniBatchOptions.Defaults.ReassignmentRatio;
 
+        /// <summary>
+        /// See <see cref="MiniBatchOptions.CentroidPrecision"/>: the precision the mini-batch centroids are kept in (Float32,
+        /// Float16 or BFloat16), as a 16-bit model keeps them.
+        /// </summary>
+        public ComputePrecision MiniBatchCentroidPrecision = ComputePrecision.Float32;
+
         /// <summary>Receives a report after every iteration, in addition to the log lines.</summary>
         public IProgress<KMeansProgress>? Progress;
 
@@ -224,7 +230,7 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
     private static MiniBatchOptions MiniBatchSettings(Options o) => new()
     {
         BatchSize = o.MiniBatchSize, MaximumNumberOfEpochs = o.MaximumNumberOfEpochs, ForgettingFactor = o.ForgettingFactor,
-        ReassignmentRatio = o.ReassignmentRatio,
+        ReassignmentRatio = o.ReassignmentRatio, CentroidPrecision = o.MiniBatchCentroidPrecision,
     };
 
     /// <summary>The settings in use (a copy).</summary>

@@ -49,6 +49,26 @@ public sealed class MiniBatchTrainerTests
     }
 
     [TestMethod]
+    public void The_centroid_precision_reaches_the_engine_and_the_model_keeps_half_precision_centroids()
+    {
+        var (rows, _) = Blobs.Make(6000, D, centers: K, spread: 8, seed: 5);
+        var options = Options();
+        options.MiniBatchCentroidPrecision = ComputePrecision.Float16;
+        var model = new MLContext(seed: 1).Clustering.Trainers.FlashKMeans(options).Fit(new TestDataView(rows, D));
+        var engine = new MiniBatchKMeans(new KMeansOptions
+        {
+            NumberOfClusters = K, Seed = 4, Device = ComputeDevice.Cpu,
+            MiniBatch = new MiniBatchOptions { BatchSize = 500, ForgettingFactor = 0.95, CentroidPrecision = ComputePrecision.Float16 },
+        }, D);
+        engine.PartialFit(new InMemoryBatchSource(rows, D));
+        CollectionAssert.AreEqual(engine.Snapshot().Centroids.ToArray(), model.EngineModel.Centroids.ToArray());
+        foreach (float v in model.EngineModel.Centroids.Span)
+            Assert.AreEqual((float)(Half)v, v, $"{v} is not a float16 value");
+        options.MiniBatchCentroidPrecision = ComputePrecision.TensorFloat32;
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new MLContext().Clustering.Trainers.FlashKMeans(options));
+    }
+
+    [TestMethod]
     public void Training_continues_from_a_transformer_exactly_and_from_a_saved_zip_from_its_centroids()
     {
         var (rows, _) = Blobs.Make(8000, D, centers: K, spread: 8, seed: 3);
