@@ -352,7 +352,6 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
                 for (int epoch = 0; epoch < o.MaximumNumberOfEpochs; epoch++)
                     stream.PartialFit(source, reporter);
                 model = stream.Snapshot();
-                stream.Dispose();  // frees the GPU it held between passes; the transformer keeps the state to continue from
             }
             else
             {
@@ -385,6 +384,12 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             if (e is ArgumentOutOfRangeException)
                 throw new ArgumentOutOfRangeException(nameof(input), message);
             throw new ArgumentException(message, nameof(input), e);
+        }
+        finally
+        {
+            // Frees the GPU the stream held between passes, whatever happened; the transformer keeps the state (on the
+            // host) to continue from.
+            stream?.Dispose();
         }
         clock.Stop();
 
