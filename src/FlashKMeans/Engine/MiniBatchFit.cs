@@ -70,10 +70,12 @@ internal static class MiniBatchFit
         for (int epoch = 0; epoch < settings.MaximumNumberOfEpochs && !converged; epoch++)
         {
             epochs++;
+            long firstRow = 0;  // of the batch within the pass, for the message of a row the GPU finds bad
             foreach (var (rows, weights) in BatchRechunker.Read(training, batch, cancellationToken))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var (inertia, moved) = state.Step(rows.Span, weights.Span, settings, threads, labels, distances);
+                var (inertia, moved) = state.Step(rows.Span, weights.Span, settings, threads, labels, distances, firstRow);
+                firstRow += rows.Length / d;
                 double batchWeight = weights.IsEmpty ? rows.Length / d : SumOf(weights.Span);
                 double perRow = batchWeight > 0 ? inertia / batchWeight : 0;
                 smoothed = state.Steps == 1 ? perRow : smoothed * (1 - alpha) + perRow * alpha;
