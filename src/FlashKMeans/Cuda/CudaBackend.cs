@@ -83,10 +83,6 @@ internal sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend, IStream
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentOutOfRangeException.ThrowIfLessThan(numberOfClusters, 1);
-        // L1: k-medians, the rows held on the host for the medians, the distances on the GPU.
-        if (_options.Distance == KMeansDistance.Manhattan)
-            return new Cpu.ManhattanDataBinding(source, summary, numberOfClusters, _options.EffectiveThreads, cancellationToken,
-                (centroids, d) => new CudaManhattanScorer(_session, centroids, d));
         ThrowIfOutOfRange(summary);
         // Resident, cached or streamed, by the options' DataMode and the sizes (Streaming/CudaBindingFactory.cs).
         return Streaming.CudaBindingFactory.Bind(_session, _options, source, summary, numberOfClusters, cancellationToken);
@@ -128,9 +124,8 @@ internal sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend, IStream
     }
 
     /// <inheritdoc />
-    public IKMeansScorer CreateScorer(ReadOnlyMemory<float> centroids, int dimension) => _options.Distance == KMeansDistance.Manhattan
-        ? new CudaManhattanScorer(_session, centroids.Span, dimension)
-        : new CudaScorer(_session, centroids.Span, dimension);
+    public IKMeansScorer CreateScorer(ReadOnlyMemory<float> centroids, int dimension) =>
+        new CudaScorer(_session, centroids.Span, dimension);
 
     /// <inheritdoc />
     /// <remarks>Streamed through pinned buffers batch by batch (see <see cref="Streaming.StreamingPrediction"/>).</remarks>

@@ -16,7 +16,7 @@ internal sealed class CudaKernels : IDisposable
     internal static readonly string[] Files =
     [
         "flash_assign_ws", "flash_assign_wgmma", "flash_assign_mma", "flash_assign_exact", "all_distances", "row_pack",
-        "label_sort", "moved_rows", "centroid_update", "segmented_sum", "label_changes", "assign_l1",
+        "label_sort", "moved_rows", "centroid_update", "segmented_sum", "label_changes",
     ];
 
     internal const string ResourcePrefix = "FlashKMeans.Cuda.Kernels.";

@@ -238,23 +238,6 @@ internal sealed class CudaSession : IDisposable
         Kernels.Get("row_pack", "first_nonfinite_row").Launch(Stream, (GridStride(rows), 1, 1), 256, 0, args);
     }
 
-    /// <summary>
-    /// Each of <paramref name="n"/> fp32 rows' nearest of <paramref name="k"/> fp32 centroids (both at pitch <paramref name="d"/>)
-    /// under L1, the lower index on ties, and its L1 distance (assign_l1.cu: SIMT, since tensor cores cannot sum |x − c|).
-    /// </summary>
-    public void AssignL1(ulong x, ulong centroids, int n, int k, int d, ulong labels, ulong distances)
-    {
-        var args = new KernelArgs().Add(x).Add(centroids).Add(n).Add(k).Add(d).Add(labels).Add(distances);
-        Kernels.Get("assign_l1", "assign_l1_f32").Launch(Stream, ((n + 127) / 128, 1, 1), 128, 0, args);
-    }
-
-    /// <summary>Every row's L1 distance to every centroid (n × k, row-major), as <see cref="AssignL1"/> sums them.</summary>
-    public void DistancesL1(ulong x, ulong centroids, int n, int k, int d, ulong output)
-    {
-        var args = new KernelArgs().Add(x).Add(centroids).Add(n).Add(k).Add(d).Add(output);
-        Kernels.Get("assign_l1", "distances_l1_f32").Launch(Stream, ((n + 127) / 128, 1, 1), 128, 0, args);
-    }
-
     /// <summary>The assignment kernels, fastest first; <see cref="ChooseAssign"/> takes the first that applies.</summary>
     private enum AssignPath
     {

@@ -36,7 +36,6 @@ public sealed class PtxResourceTests
             "finalize_centroids", "finalize_centroids_fixed", "finalize_centroids_slabs", "finalize_running_mean"],
         ["segmented_sum"] = ["segmented_sum_partial", "segmented_sum_final", "candidate_potential_partial"],
         ["label_changes"] = ["gather_rows_f32", "gather_rows_f16", "gather_rows_bf16"],
-        ["assign_l1"] = ["assign_l1_f32", "distances_l1_f32"],
     };
 
     [TestMethod]
