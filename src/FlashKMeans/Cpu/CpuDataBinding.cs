@@ -144,7 +144,8 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
                     int rowCount = Math.Min(superRows, batch.RowCount - offset);
                     long first = batch.FirstRow + offset;
                     var rows = batch.Rows.Slice(offset * d, rowCount * d);
-                    _parallel.For(rowCount, (chunk, start, count) =>
+                    // Fully optimised from the first call: a short fit's steps would otherwise run this loop unoptimised.
+                    _parallel.For(rowCount, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (chunk, start, count) =>
                     {
                         int global = (int)(first + start);
                         var chunkRows = rows.Span.Slice((int)start * d, count * d);
@@ -231,7 +232,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
 
     /// <summary>Σ w·v over all rows, in chunk order.</summary>
     private double WeightedSum(float[] values, CancellationToken cancellationToken) =>
-        _parallel.Sum(RowCount, (first, count) =>
+        _parallel.Sum(RowCount, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, count) =>
         {
             double s = 0;
             var v = values.AsSpan((int)first, count);

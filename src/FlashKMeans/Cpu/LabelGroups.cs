@@ -6,6 +6,7 @@ internal static class LabelGroups
     /// <summary>
     /// <c>Members[Start[c] .. Start[c + 1]]</c> are the rows labelled c, ascending; <paramref name="labels"/> are in [0, K).
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static (int[] Start, int[] Members) ByLabel(ReadOnlySpan<int> labels, int numberOfClusters)
     {
         var start = new int[numberOfClusters + 1];

@@ -100,6 +100,7 @@ internal static class VectorMath
     /// Each row's <see cref="SquaredDistance"/> to the centroid its label names: the distance a kernel found from the
     /// expansion, taken again without cancellation (a row on its centroid gets 0, not a rounding residue).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SquaredDistancesToLabels(ReadOnlySpan<float> rows, ReadOnlySpan<int> labels, ReadOnlySpan<float> centroids,
         int dimension, Span<float> distances)
     {

@@ -92,6 +92,7 @@ internal static class DataValidator
     /// allows. Fitting and scoring check rows the same way, so a row a fit would reject is never scored.
     /// </summary>
     /// <exception cref="ArgumentException">A row is bad; the exception's parameter is <paramref name="parameterName"/>.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // every fit's first pass: no unoptimised first tier
     public static void ThrowIfBadRows(ReadOnlySpan<float> values, int dimension, long firstRow, bool checkNorms, string parameterName)
     {
         if (!AllFinite(values))
@@ -240,6 +241,7 @@ internal static class DataValidator
             return values;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // every fit's first pass: no unoptimised first tier
         public void Add(ReadOnlySpan<float> rows, ReadOnlySpan<float> weights, long firstRow, double[] origin, bool checkNorms)
         {
             if (Error is not null)
@@ -284,6 +286,7 @@ internal static class DataValidator
         }
 
         /// <summary>Updates the range, adds w·(x − x₀) to the sums, and returns ‖x − x₀‖².</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private double AddRow(ReadOnlySpan<float> row, double w, double[] origin)
         {
             ref float x = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(row);
@@ -419,6 +422,7 @@ internal static class DataValidator
     }
 
     /// <summary>True when no value is NaN or infinite (x − x is 0 exactly for finite x only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // every fit's first pass: no unoptimised first tier
     public static bool AllFinite(ReadOnlySpan<float> values)
     {
         int i = 0;
