@@ -41,6 +41,7 @@ internal sealed class CentredScorer : IKMeansScorer
     /// place (on the GPU, straight from page-locked or mapped memory). Centroids spread less than the data they came
     /// from, so data far from the origin compared with its spread always gets a shift.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static float[]? Origin(ReadOnlySpan<float> centroids, int dimension)
     {
         int k = centroids.Length / dimension;

@@ -78,6 +78,7 @@ internal sealed class PackedCentroids
     }
 
     /// <summary>Re-packs new centroids of the same shape without allocating.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]  // every step repacks
     public void Fill(ReadOnlySpan<float> centroids)
     {
         int w = Width, d = Dimension;
