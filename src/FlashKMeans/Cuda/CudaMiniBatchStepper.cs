@@ -191,10 +191,8 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
     {
         ArgumentNullException.ThrowIfNull(source);
         int n = CheckRows(count);
-        bool direct = source is UnmanagedRowsBatchSource { IsPageLocked: true } &&
-                      (source.ElementType, _transfer) is (RowElementType.Float16, TransferElement.Float16) or (RowElementType.Float32, TransferElement.Float32) &&
-                      _transferPitch == _d;
-        StageRows(source.GetRowBytes(first, n), source.ElementType, n, direct, source.HasWeights ? source.GetWeights(first, n) : default);
+        StageRows(source.GetRowBytes(first, n), source.ElementType, n, HalfPrecisionConversion.CopiesStraightFrom(source, _transfer, _transferPitch),
+            source.HasWeights ? source.GetWeights(first, n) : default);
     }
 
     /// <summary>

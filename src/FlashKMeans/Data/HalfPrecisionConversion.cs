@@ -194,6 +194,20 @@ internal static unsafe class HalfPrecisionConversion
         _ => value,
     };
 
+    /// <summary>
+    /// Whether rows stored as <paramref name="stored"/> with <paramref name="dimension"/> values already have the transfer
+    /// layout (<paramref name="transfer"/> at <paramref name="pitch"/>), so that a plain copy moves them.
+    /// </summary>
+    public static bool IsTransferLayout(RowElementType stored, int dimension, TransferElement transfer, int pitch) =>
+        pitch == dimension && (stored, transfer) is (RowElementType.Float32, TransferElement.Float32) or (RowElementType.Float16, TransferElement.Float16);
+
+    /// <summary>
+    /// Whether the GPU can copy <paramref name="source"/>'s rows straight from its own memory: page-locked native rows
+    /// already in the transfer layout.
+    /// </summary>
+    public static bool CopiesStraightFrom(IBatchSource source, TransferElement transfer, int pitch) =>
+        source is UnmanagedRowsBatchSource { IsPageLocked: true } rows && IsTransferLayout(rows.ElementType, rows.Dimension, transfer, pitch);
+
     /// <summary>Bytes of one element of <paramref name="type"/>.</summary>
     public static int ElementBytes(TransferElement type) => type == TransferElement.Float32 ? 4 : 2;
 
@@ -249,8 +263,7 @@ internal static unsafe class HalfPrecisionConversion
         byte* s = (byte*)source + (long)first * d * sb;
         byte* o = (byte*)destination + (long)first * pitch * db;
         bool contiguous = pitch == d;
-        bool sameType = (sourceType, destinationType) is (RowElementType.Float32, TransferElement.Float32) or (RowElementType.Float16, TransferElement.Float16);
-        if (contiguous && sameType)
+        if (IsTransferLayout(sourceType, d, destinationType, pitch))
         {
             // A plain copy: measured on the H200 machine, non-temporal stores made the fp16 ring path slower
             // (100–103 against 94 ms a pass), unlike the conversion, where they help.

@@ -155,8 +155,7 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding, ISee
         };
         _directSource = source as UnmanagedRowsBatchSource;
         // Assign-only passes read every row on the host anyway, to check it: the ring serves them all.
-        _direct = !assignOnly && _directSource is { IsPageLocked: true } && _transferPitch == _d &&
-                  (_directSource.ElementType, _transfer) is (RowElementType.Float16, TransferElement.Float16) or (RowElementType.Float32, TransferElement.Float32);
+        _direct = !assignOnly && HalfPrecisionConversion.CopiesStraightFrom(source, _transfer, _transferPitch);
         _feeder = Own(new BatchFeeder(source, _n, _transfer, _transferPitch, hostThreads, validateRows: assignOnly));
         _hostThreads = Math.Max(1, hostThreads);
         _hostShare = Math.Clamp(hostConversionShare ?? DefaultHostConversionShare, 0, 1);
