@@ -84,7 +84,7 @@ internal sealed class PackedCentroids
         int w = Width, d = Dimension;
         if (centroids.Length != Count * d)
             throw new ArgumentException($"Expected {Count} × {d} centroid values, got {centroids.Length}.", nameof(centroids));
-        Array.Clear(Data);
+        // No clearing: every real slot's lane is written in full below, and padding lanes stay as allocated (zero).
         for (int slot = 0; slot < PanelCount * w; slot++)
         {
             int c = _order is null ? slot : slot < _order.Length ? _order[slot] : -1;

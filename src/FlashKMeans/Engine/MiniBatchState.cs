@@ -149,10 +149,16 @@ internal sealed class MiniBatchState
         }
 
         // Per-centroid sums in float64, row by row in order: the same bits at any thread count.
+        // The sums are clear between steps: each step clears the rows of the clusters it summed into (below), which
+        // costs a small batch far less than clearing all K × d; a step that threw part-way leaves them to clear in full.
         var sums = _sums ??= new double[k * d];
         var batchWeights = _batchWeights ??= new double[k];
-        Array.Clear(sums);
-        Array.Clear(batchWeights);
+        if (_sumsDirty)
+        {
+            Array.Clear(sums);
+            Array.Clear(batchWeights);
+        }
+        _sumsDirty = true;
         double[]? coordinateBatch = null;
         if (CoordinateWeights is not null)
             Array.Clear(coordinateBatch = _coordinateBatch ??= new double[k * d]);
@@ -227,6 +233,7 @@ internal sealed class MiniBatchState
                 HalfPrecisionConversion.RoundTo(centroid, CentroidPrecision);
             }
         }
+        ClearTouchedSums(sums, batchWeights, d);
 
         RowsSinceReassignment += n;
         if (ReassignmentDue(WeightSums, settings))
@@ -326,6 +333,25 @@ internal sealed class MiniBatchState
             firstRow += rowCounts[i];
             stepped(i);
         }
+    }
+
+    /// <summary>Whether <see cref="_sums"/> may hold values of a step that did not finish.</summary>
+    private bool _sumsDirty = true;
+
+    /// <summary>
+    /// Clears the sums of the clusters that won rows (the only ones a step writes: each sum row is written for a cluster
+    /// of the batch's labels, with weight, or by the medians of its rows), so the next step starts from zeros.
+    /// </summary>
+    private void ClearTouchedSums(double[] sums, double[] batchWeights, int d)
+    {
+        for (int c = 0; c < batchWeights.Length; c++)
+        {
+            if (batchWeights[c] == 0)
+                continue;
+            Array.Clear(sums, c * d, d);
+            batchWeights[c] = 0;
+        }
+        _sumsDirty = false;
     }
 
     /// <summary>Throws for a batch in which the device found a row that is not finite (it then changed nothing).</summary>
