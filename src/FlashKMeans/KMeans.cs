@@ -30,8 +30,6 @@ public sealed class KMeans
                 || options.Device == ComputeDevice.Cuda || options.MaximumPointsPerCentroid is not null))
             throw new NotSupportedException($"{nameof(KMeansOptions.MissingFeatures)} = {nameof(MissingFeatures.Ignore)} is supported by squared-Euclidean Lloyd fits " +
                 $"on the CPU and by {nameof(MiniBatchKMeans)} (stream learning) so far.");
-        if (options.Distance == KMeansDistance.Manhattan && options.Device == ComputeDevice.Cuda)
-            throw new NotSupportedException("L1 (Manhattan) fits and scoring run on the CPU only; use Device = Cpu or Auto.");
         if (options.AutomaticFeatureWeights && options.Distance != KMeansDistance.SquaredEuclidean)
             throw new NotSupportedException($"{nameof(KMeansOptions.AutomaticFeatureWeights)} needs squared Euclidean distance.");
         if (options.Hierarchical is not null && (options.Algorithm != KMeansAlgorithm.Lloyd || options.Distance != KMeansDistance.SquaredEuclidean

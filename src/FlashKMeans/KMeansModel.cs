@@ -270,7 +270,7 @@ public sealed class KMeansModel
         CheckDimension(source.Dimension);
         bool cosine = Distance == KMeansDistance.Cosine;
         using var backend = BackendSelector.Create(new KMeansOptions { Device = device, Distance = Distance });
-        if (backend is IStreamedPrediction streamed && _featureWeights is null)
+        if (backend is IStreamedPrediction streamed && _featureWeights is null && Distance != KMeansDistance.Manhattan)
         {
             long rows = source.RowCount ?? CountRows(source, cancellationToken);
             if (expectedRows is long expected && rows != expected)
@@ -378,6 +378,62 @@ public sealed class KMeansModel
         else
         {
             _scorer.Value.AllDistances(rows, distances);
+        }
+    }
+
+    /// <summary>
+    /// Each row's <paramref name="count"/> nearest centroids, nearest first with ties to the lower index, and their
+    /// distances as <see cref="Transform(ReadOnlySpan{float}, Span{float})"/> measures them: the prototype models'
+    /// prediction. On a GPU (<paramref name="device"/>) they are found by the fused top-k kernel in
+    /// <paramref name="precision"/> and measured again in float32 (<see cref="CentredScorer"/>); where it does not
+    /// apply (exact precision, fewer than 16 features, more than its 32 per row, L1) every distance is taken and the
+    /// nearest selected.
+    /// </summary>
+    internal void Nearest(ReadOnlySpan<float> rows, int count, Span<int> indices, Span<float> distances, ComputeDevice device = ComputeDevice.Cpu,
+        ComputePrecision precision = ComputePrecision.TensorFloat32)
+    {
+        int n = CheckRows(rows, nameof(rows));
+        if (count < 1 || count > NumberOfClusters)
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"Between 1 and K = {NumberOfClusters} nearest centroids per row.");
+        if (indices.Length != (long)n * count || distances.Length != (long)n * count)
+            throw new ArgumentException($"{n} rows × {count} nearest need {(long)n * count} indices and distances.");
+        var input = Distance == KMeansDistance.Cosine ? UnitRows(rows) : rows;
+        if (device == ComputeDevice.Cpu || Distance == KMeansDistance.Manhattan)
+        {
+            SelectNearest(_scorer.Value, input, count, indices, distances);
+        }
+        else
+        {
+            using var backend = BackendSelector.Create(new KMeansOptions { Device = device, Distance = Distance, Precision = precision });
+            using var scorer = CreateScorer(backend.CreateScorer);
+            if (scorer is ITopKScorer top && top.FindsNearest(count))
+                top.Nearest(input, count, indices, distances);
+            else
+                SelectNearest(scorer, input, count, indices, distances);
+        }
+        if (Distance == KMeansDistance.Cosine)
+            System.Numerics.Tensors.TensorPrimitives.Multiply(distances, 0.5f, distances);
+    }
+
+    /// <summary>The nearest of every distance, a block of rows at a time (about 16 MB of distances).</summary>
+    private void SelectNearest(IKMeansScorer scorer, ReadOnlySpan<float> rows, int count, Span<int> indices, Span<float> distances)
+    {
+        int d = Dimension, k = NumberOfClusters, n = rows.Length / d;
+        int block = Math.Max(1, Math.Min(n, (4 << 20) / k));
+        var all = new float[(long)block * k];
+        for (int first = 0; first < n; first += block)
+        {
+            int rowsHere = Math.Min(block, n - first);
+            var blockDistances = all.AsSpan(0, rowsHere * k);
+            scorer.AllDistances(rows.Slice(first * d, rowsHere * d), blockDistances);
+            for (int r = 0; r < rowsHere; r++)
+            {
+                var row = blockDistances.Slice(r * k, k);
+                var nearest = indices.Slice((first + r) * count, count);
+                TopKSelection.Smallest<float>(row, nearest);
+                for (int i = 0; i < count; i++)
+                    distances[(first + r) * count + i] = row[nearest[i]];
+            }
         }
     }
 

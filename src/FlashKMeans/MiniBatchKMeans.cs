@@ -44,8 +44,8 @@ public sealed class MiniBatchKMeans : IDisposable
         options.Validate();
         if (options.Device == ComputeDevice.Cuda)
         {
-            if (options.Distance == KMeansDistance.Manhattan || options.MissingFeatures == MissingFeatures.Ignore)
-                throw new NotSupportedException("L1 (Manhattan) streams and streams with missing features run on the CPU only; use Device = Cpu or Auto.");
+            if (options.MissingFeatures == MissingFeatures.Ignore)
+                throw new NotSupportedException("Streams with missing features run on the CPU only; use Device = Cpu or Auto.");
             if (!Backends.BackendSelector.CudaPresent(out string reason))
                 throw new NotSupportedException($"{nameof(ComputeDevice)}.{nameof(ComputeDevice.Cuda)} was asked for but no CUDA GPU is usable: {reason}");
         }

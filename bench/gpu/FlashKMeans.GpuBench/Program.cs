@@ -29,6 +29,8 @@ using FlashKMeans.Cuda.Native;
 // --whole-fit anchors|large [--fit-steps N] [--kmeans-parallel-up-to K] [--max-k K]: instead, whole fits from rows on the device to
 // centroids on the host (WholeFit.cs), from random rows, and from k-means‖ where K is at most the given bound; shapes with a K
 // above --max-k are left out.
+// --topk: instead, the fused top-k kernel against FlashAssign at the same shapes (TopKBench.cs).
+// --stream-small ROWS BATCHES: instead, where the time of small stream-learning steps goes (SmallStepsBench.cs).
 // --stream: instead, stream learning (MiniBatchKMeans.PartialFit) from host batches of 65,536 rows at d = 128, K = 1024: one
 // pass from page-locked fp16 and fp32 rows, from a managed fp32 array, and per-call spans, stepped whole on the GPU; the host
 // update (DeterministicUpdate) and every CPU core as the same run's baselines.
@@ -52,6 +54,17 @@ if (Array.IndexOf(args, "--hierarchical") is var hi and >= 0)
 {
     // --hierarchical N K: balanced hierarchical k-means against plain Lloyd (HierarchicalBench.cs), d = 128.
     HierarchicalBench.Run(int.Parse(args[hi + 1], CultureInfo.InvariantCulture), int.Parse(args[hi + 2], CultureInfo.InvariantCulture), 128, centers: 4096);
+    return;
+}
+if (args.Contains("--topk"))
+{
+    TopKBench.Run();
+    return;
+}
+if (Array.IndexOf(args, "--stream-small") is var small and >= 0)
+{
+    // --stream-small ROWS BATCHES: where small steps' time goes (SmallStepsBench.cs).
+    SmallStepsBench.Run(int.Parse(args[small + 1], CultureInfo.InvariantCulture), int.Parse(args[small + 2], CultureInfo.InvariantCulture));
     return;
 }
 if (args.Contains("--stream"))

@@ -16,8 +16,8 @@ internal static class BackendSelector
         {
             case ComputeDevice.Cpu:
                 return Cpu(options, logger, "the CPU was asked for");
-            case ComputeDevice.Cuda when options.Distance == KMeansDistance.Manhattan || options.MissingFeatures == MissingFeatures.Ignore:
-                throw new NotSupportedException("L1 (Manhattan) fits and fits with missing features run on the CPU only; use Device = Cpu or Auto.");
+            case ComputeDevice.Cuda when options.MissingFeatures == MissingFeatures.Ignore:
+                throw new NotSupportedException("Fits with missing features run on the CPU only; use Device = Cpu or Auto.");
             case ComputeDevice.Cuda:
                 if (TryCreateCuda(options, out var gpu, out string reason))
                     return gpu!;

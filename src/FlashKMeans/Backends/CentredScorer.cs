@@ -12,7 +12,7 @@ namespace FlashKMeans.Backends;
 /// taken again from the differences, so it is exact to float32 rounding (a row equal to its centroid scores 0).
 /// Every scoring path of a model goes through it.
 /// </summary>
-internal sealed class CentredScorer : IKMeansScorer
+internal sealed class CentredScorer : IKMeansScorer, ITopKScorer
 {
     /// <summary>About 16 MB of shifted rows at a time.</summary>
     private const int BlockValues = 4 << 20;
@@ -102,6 +102,44 @@ internal sealed class CentredScorer : IKMeansScorer
             {
                 int count = Math.Min(blockRows, n - first);
                 _inner.AllDistances(Shifted(rows, first, count, buffer), distances.Slice(first * k, count * k));
+            }
+        }
+        finally
+        {
+            if (buffer.Length > 0)
+                ArrayPool<float>.Shared.Return(buffer);
+        }
+    }
+
+    /// <inheritdoc />
+    public bool FindsNearest(int count) => _inner is ITopKScorer top && top.FindsNearest(count);
+
+    /// <inheritdoc />
+    /// <remarks>The inner scorer finds the nearest; their distances are then taken again from the differences and the
+    /// count sorted by them, as <see cref="Assign"/> does for the nearest one.</remarks>
+    public void Nearest(ReadOnlySpan<float> rows, int count, Span<int> indices, Span<float> distances)
+    {
+        var inner = _inner as ITopKScorer ?? throw new InvalidOperationException("The inner scorer finds no nearest centroids.");
+        int d = _d, n = rows.Length / d, blockRows = BlockRows(n);
+        float[] buffer = _origin is null ? [] : ArrayPool<float>.Shared.Rent(blockRows * d);
+        try
+        {
+            for (int first = 0; first < n; first += blockRows)
+            {
+                int rowsHere = Math.Min(blockRows, n - first);
+                var block = Shifted(rows, first, rowsHere, buffer);
+                var blockIndices = indices.Slice(first * count, rowsHere * count);
+                var blockDistances = distances.Slice(first * count, rowsHere * count);
+                inner.Nearest(block, count, blockIndices, blockDistances);
+                for (int r = 0; r < rowsHere; r++)
+                {
+                    var row = block.Slice(r * d, d);
+                    var rowIndices = blockIndices.Slice(r * count, count);
+                    var rowDistances = blockDistances.Slice(r * count, count);
+                    for (int i = 0; i < count; i++)
+                        rowDistances[i] = VectorMath.SquaredDistance(row, _centred.AsSpan(rowIndices[i] * d, d));
+                    TopKSelection.Sort(rowIndices, rowDistances);
+                }
             }
         }
         finally

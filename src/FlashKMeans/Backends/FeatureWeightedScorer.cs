@@ -4,7 +4,7 @@ namespace FlashKMeans.Backends;
 /// Scores with per-feature weights w in the distance, Σ wⱼ(xⱼ − cⱼ)²: rows and centroids are scaled by √w and scored by
 /// a plain squared-Euclidean scorer, so every backend's kernels serve weighted models unchanged.
 /// </summary>
-internal sealed class FeatureWeightedScorer : IKMeansScorer
+internal sealed class FeatureWeightedScorer : IKMeansScorer, ITopKScorer
 {
     private readonly IKMeansScorer _inner;
     private readonly float[] _scale;
@@ -41,6 +41,18 @@ internal sealed class FeatureWeightedScorer : IKMeansScorer
         var scaled = rows.ToArray();
         Scale(scaled);
         _inner.AllDistances(scaled, distances);
+    }
+
+    /// <inheritdoc />
+    public bool FindsNearest(int count) => _inner is ITopKScorer top && top.FindsNearest(count);
+
+    /// <inheritdoc />
+    public void Nearest(ReadOnlySpan<float> rows, int count, Span<int> indices, Span<float> distances)
+    {
+        var scaled = rows.ToArray();
+        Scale(scaled);
+        (_inner as ITopKScorer ?? throw new InvalidOperationException("The inner scorer finds no nearest centroids."))
+            .Nearest(scaled, count, indices, distances);
     }
 
     public void Dispose() => _inner.Dispose();

@@ -83,6 +83,10 @@ internal sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend, IStream
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentOutOfRangeException.ThrowIfLessThan(numberOfClusters, 1);
+        // L1: k-medians, the rows held on the host for the medians, the distances on the GPU.
+        if (_options.Distance == KMeansDistance.Manhattan)
+            return new Cpu.ManhattanDataBinding(source, summary, numberOfClusters, _options.EffectiveThreads, cancellationToken,
+                (centroids, d) => new CudaManhattanScorer(_session, centroids, d));
         ThrowIfOutOfRange(summary);
         // Resident, cached or streamed, by the options' DataMode and the sizes (Streaming/CudaBindingFactory.cs).
         return Streaming.CudaBindingFactory.Bind(_session, _options, source, summary, numberOfClusters, cancellationToken);
@@ -108,6 +112,8 @@ internal sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend, IStream
         string? why = null;
         if (summaries.Any(s => s.RowCount != n) || sources.Any(s => s.Dimension != d || s.HasWeights != weighted))
             why = "the problems differ in size";
+        else if (_options.Distance == KMeansDistance.Manhattan)
+            why = "L1 fits take their medians on the host, one problem at a time";
         else if (b > 65535)
             why = $"{b} problems exceed one launch's grid";
         else if ((long)b * n > int.MaxValue)
@@ -124,14 +130,20 @@ internal sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend, IStream
     }
 
     /// <inheritdoc />
-    public IKMeansScorer CreateScorer(ReadOnlyMemory<float> centroids, int dimension) =>
-        new CudaScorer(_session, centroids.Span, dimension);
+    public IKMeansScorer CreateScorer(ReadOnlyMemory<float> centroids, int dimension) => _options.Distance == KMeansDistance.Manhattan
+        ? new CudaManhattanScorer(_session, centroids.Span, dimension)
+        : new CudaScorer(_session, centroids.Span, dimension);
 
     /// <inheritdoc />
     /// <remarks>Streamed through pinned buffers batch by batch (see <see cref="Streaming.StreamingPrediction"/>).</remarks>
     public void PredictStreamed(IBatchSource source, long rows, ReadOnlySpan<float> centroids, bool withDistances,
-        LabelBatchHandler handler, CancellationToken cancellationToken) =>
+        LabelBatchHandler handler, CancellationToken cancellationToken)
+    {
+        // The streamed pass runs the squared-Euclidean FlashAssign kernels; L1 labels come from CreateScorer.
+        if (_options.Distance == KMeansDistance.Manhattan)
+            throw new NotSupportedException("The streamed GPU prediction computes squared Euclidean distances; L1 models score through CreateScorer.");
         Streaming.StreamingPrediction.Run(_session, _options, source, rows, centroids, withDistances, handler, cancellationToken);
+    }
 
     /// <inheritdoc />
     public IMiniBatchStepper CreateMiniBatchStepper(int numberOfClusters, int dimension, int batchRows, bool normalizeCentroids,

@@ -16,7 +16,7 @@ internal sealed class CudaKernels : IDisposable
     internal static readonly string[] Files =
     [
         "flash_assign_ws", "flash_assign_wgmma", "flash_assign_mma", "flash_assign_exact", "all_distances", "row_pack",
-        "label_sort", "moved_rows", "centroid_update", "segmented_sum", "label_changes",
+        "label_sort", "moved_rows", "centroid_update", "segmented_sum", "label_changes", "assign_l1", "flash_topk",
     ];
 
     internal const string ResourcePrefix = "FlashKMeans.Cuda.Kernels.";
@@ -63,6 +63,12 @@ internal sealed class CudaKernels : IDisposable
 
     /// <summary>Kernel files that exist only as Hopper-specific (sm90a) PTX.</summary>
     internal static bool IsHopperOnly(string file) => file is "flash_assign_wgmma" or "flash_assign_ws";
+
+    /// <summary>Whether the file runs on tensor cores through mma.sync, so that it has PTX for sm_80 and later only.</summary>
+    internal static bool IsTensorCoreOnly(string file) => file is "flash_assign_mma" or "flash_topk";
+
+    /// <summary>Whether <paramref name="file"/>'s module is loaded.</summary>
+    public bool Has(string file) => _modules.ContainsKey(file);
 
     /// <summary>
     /// Why optional modules were left out: the Hopper-only files are built by nvcc 13 (PTX ISA 9.0), which a

@@ -9,7 +9,7 @@ namespace FlashKMeans.Cuda;
 /// distances come back. The assignment's device buffers are kept from one call to the next; from the second call on,
 /// rows also go through page-locked staging filled on every core, since such a scorer is evidently being reused.
 /// </summary>
-internal sealed class CudaScorer : IReusableScorer
+internal sealed class CudaScorer : IReusableScorer, ITopKScorer
 {
     private const long ChunkBytes = 256L << 20;
 
@@ -89,6 +89,40 @@ internal sealed class CudaScorer : IReusableScorer
                 _labelsOut.CopyTo(labels.Slice(first, count), 0, _s.Stream);
                 if (!distances.IsEmpty)
                     _distancesOut.CopyTo(distances.Slice(first, count), 0, _s.Stream);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public bool FindsNearest(int count) => count >= 1 && count <= Math.Min(_k, CudaSession.MaximumTopK) && _s.CanTopK(_d);
+
+    /// <inheritdoc />
+    /// <remarks>On tensor cores in the session's precision (flash_topk.cu); the distances are the kernel's.</remarks>
+    public void Nearest(ReadOnlySpan<float> rows, int count, Span<int> indices, Span<float> distances)
+    {
+        int n = CheckRows(rows);
+        if (!FindsNearest(count))
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"The GPU finds 1 to min(K = {_k}, {CudaSession.MaximumTopK}) nearest centroids of rows of {_d} values in its tensor-core precisions.");
+        if (indices.Length != (long)n * count || distances.Length != (long)n * count)
+            throw new ArgumentException($"Expected {n} × {count} indices and distances.");
+        int chunk = (int)Math.Clamp(ChunkBytes / (4L * Math.Max(_d, 2 * count)), 1, 1 << 20);
+        lock (_gate)
+        {
+            var context = _s.Context;
+            context.MakeCurrent();
+            int capacity = Math.Min(chunk, n);
+            EnsureCapacity(capacity);
+            using var found = new DeviceBuffer<int>(context, (long)capacity * count);
+            using var foundDistances = new DeviceBuffer<float>(context, (long)capacity * count);
+            for (int first = 0; first < n; first += chunk)
+            {
+                int rowsHere = Math.Min(chunk, n - first);
+                _raw!.CopyFrom(rows.Slice(first * _d, rowsHere * _d), 0, _s.Stream);
+                _s.PackRows(_raw.Pointer, rowsHere, _d, _d, _rowsPacked!.Pointer, _ld, _rowNorms!.Pointer);
+                _s.TopK(_rowsPacked.Pointer, _rowNorms.Pointer, rowsHere, _d, _ld, _packed.Pointer, _norms.Pointer, _k, count,
+                    found.Pointer, foundDistances.Pointer);
+                found.CopyTo(indices.Slice(first * count, rowsHere * count), 0, _s.Stream);
+                foundDistances.CopyTo(distances.Slice(first * count, rowsHere * count), 0, _s.Stream);
             }
         }
     }

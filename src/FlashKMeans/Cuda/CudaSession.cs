@@ -10,6 +10,7 @@ internal sealed class CudaSession : IDisposable
 {
     private const int AssignSharedBytes = 98304;   // flash_assign_mma.cu: SMEM_BYTES
     private const int WgmmaSharedBytes = 99328;    // flash_assign_wgmma.cu: SMEM_BYTES
+    private const int TopKSharedBytes = 164864;    // flash_topk.cu: SMEM_TOTAL
     // Most partial sums per reduction: enough blocks to fill a GPU (64 left an 8M-row inertia latency-bound on
     // half the SMs). The count depends on n alone (SumChunksFor), not on the device, so results reproduce.
     internal const int SumChunks = 512;
@@ -238,6 +239,23 @@ internal sealed class CudaSession : IDisposable
         Kernels.Get("row_pack", "first_nonfinite_row").Launch(Stream, (GridStride(rows), 1, 1), 256, 0, args);
     }
 
+    /// <summary>
+    /// Each of <paramref name="n"/> fp32 rows' nearest of <paramref name="k"/> fp32 centroids (both at pitch <paramref name="d"/>)
+    /// under L1, the lower index on ties, and its L1 distance (assign_l1.cu: SIMT, since tensor cores cannot sum |x − c|).
+    /// </summary>
+    public void AssignL1(ulong x, ulong centroids, int n, int k, int d, ulong labels, ulong distances)
+    {
+        var args = new KernelArgs().Add(x).Add(centroids).Add(n).Add(k).Add(d).Add(labels).Add(distances);
+        Kernels.Get("assign_l1", "assign_l1_f32").Launch(Stream, ((n + 127) / 128, 1, 1), 128, 0, args);
+    }
+
+    /// <summary>Every row's L1 distance to every centroid (n × k, row-major), as <see cref="AssignL1"/> sums them.</summary>
+    public void DistancesL1(ulong x, ulong centroids, int n, int k, int d, ulong output)
+    {
+        var args = new KernelArgs().Add(x).Add(centroids).Add(n).Add(k).Add(d).Add(output);
+        Kernels.Get("assign_l1", "distances_l1_f32").Launch(Stream, ((n + 127) / 128, 1, 1), 128, 0, args);
+    }
+
     /// <summary>The assignment kernels, fastest first; <see cref="ChooseAssign"/> takes the first that applies.</summary>
     private enum AssignPath
     {
@@ -446,6 +464,39 @@ internal sealed class CudaSession : IDisposable
     {
         var args = new KernelArgs().Add(x).Add(centroids).Add(output).Add((int)n).Add(k).Add(d).Add(ldx).Add(ldc);
         Kernels.Get("all_distances", "all_distances_" + Precision.Suffix).Launch(Stream, ((n + 63) / 64, (k + 63) / 64, 1), 256, 0, args);
+    }
+
+    /// <summary>The per-half list lengths flash_topk.cu is built for; a launch takes the shortest that holds its k.</summary>
+    private static readonly int[] TopKLists = [4, 8, 16, 32];
+
+    /// <summary>The most nearest centroids per row <see cref="TopK"/> finds.</summary>
+    public const int MaximumTopK = 32;
+
+    /// <summary>
+    /// Whether <see cref="TopK"/> runs for rows of <paramref name="d"/> values: the tensor-core precisions (d ≥ 16), its
+    /// kernels loaded (sm_80 and later) and room for its 161 KiB of shared memory per block.
+    /// </summary>
+    public bool CanTopK(int d) => Precision.UsesTensorCores(d) && Kernels.Has("flash_topk") && Context.MaxSharedMemoryPerBlock >= TopKSharedBytes;
+
+    /// <summary>
+    /// Each of <paramref name="n"/> stored rows' <paramref name="top"/> nearest of <paramref name="k"/> stored centroids,
+    /// nearest first with ties to the lower index (flash_topk.cu: FlashAssign's tensor-core sweep with a top-k epilogue):
+    /// n × top indices and squared distances (from the row norms, clamped at 0). Only where <see cref="CanTopK"/>.
+    /// </summary>
+    public void TopK(ulong x, ulong xNorms, int n, int d, int ld, ulong centroids, ulong centroidNorms, int k, int top, ulong indices, ulong distances)
+    {
+        if (!CanTopK(d))
+            throw new InvalidOperationException($"The top-k kernel does not run for {Precision.Mode} rows of {d} values on {Context.Name}.");
+        if (top < 1 || top > Math.Min(k, MaximumTopK))
+            throw new ArgumentOutOfRangeException(nameof(top), top, $"Between 1 and min(K = {k}, {MaximumTopK}) nearest centroids per row.");
+        int list = TopKLists.First(length => length >= top);
+        string type = Precision.Mode == ComputePrecision.TensorFloat32 ? "tf32" : Precision.Suffix;
+        string name = $"flash_topk{list}_{type}";
+        var function = Kernels.Get("flash_topk", name);
+        RaiseSharedMemory(function, name, TopKSharedBytes);
+        var args = new KernelArgs().Add(x).Add(centroids).Add(centroidNorms).Add(xNorms).Add(indices).Add(distances)
+            .Add(n).Add(k).Add(d).Add(ld).Add(ld).Add(top);
+        function.Launch(Stream, ((n + 127) / 128, 1, 1), 256, TopKSharedBytes, args);
     }
 
     /// <summary>Enqueues Σ w·v (fp64, fixed reduction tree) into <paramref name="output"/> (one double).</summary>

@@ -31,20 +31,19 @@ public sealed class PrototypeClassifierModel : PrototypeModel
     public void PredictScores(ReadOnlySpan<float> rows, Span<float> scores)
     {
         int p = _classes.Length, c = ClassCount;
-        var distances = Grid.Distances(rows);
-        int n = distances.Length / p;
+        int k = _options.TopK == -1 ? p : Math.Min(_options.TopK, p);
+        var (nearest, distances) = Grid.Nearest(rows, k);
+        int n = nearest.Length / k;
         if (scores.Length != (long)n * c)
             throw new ArgumentException($"{n} rows × {c} classes needs {(long)n * c} scores, not {scores.Length}.", nameof(scores));
-        int k = _options.TopK == -1 ? p : Math.Min(_options.TopK, p);
         var weights = new double[k];
-        var nearest = new int[k];
         for (int r = 0; r < n; r++)
         {
-            PrototypeRouter.Route(distances.AsSpan(r * p, p), _options.Routing, _options.Temperature, nearest, weights);
+            PrototypeRouter.Weights<float>(distances.AsSpan(r * k, k), _options.Routing, _options.Temperature, weights);
             var row = scores.Slice(r * c, c);
             row.Clear();
             for (int i = 0; i < k; i++)
-                row[_classes[nearest[i]]] += (float)weights[i];
+                row[_classes[nearest[r * k + i]]] += (float)weights[i];
         }
     }
 

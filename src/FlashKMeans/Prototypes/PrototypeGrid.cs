@@ -14,9 +14,21 @@ internal sealed class PrototypeGrid
     private readonly bool _missing;
     private readonly float[] _shift;
     private readonly Lazy<MissingFeatureScorer> _incomplete;
+    private readonly ComputeDevice _device;
+    private readonly ComputePrecision _gpuPrecision;
 
-    public PrototypeGrid(float[] prototypes, int dimension, KMeansDistance distance, float[]? featureWeights, MissingFeatures missing)
+    /// <param name="prototypes">P × d prototypes.</param>
+    /// <param name="dimension">d.</param>
+    /// <param name="distance">The distance between rows and prototypes.</param>
+    /// <param name="featureWeights">d feature weights in the distance, or null.</param>
+    /// <param name="missing">Whether NaN features are missing.</param>
+    /// <param name="device">Where <see cref="Nearest(ReadOnlySpan{float}, int)"/> runs.</param>
+    /// <param name="gpuPrecision">The tensor-core precision of the top-k on a GPU.</param>
+    public PrototypeGrid(float[] prototypes, int dimension, KMeansDistance distance, float[]? featureWeights, MissingFeatures missing,
+        ComputeDevice device = ComputeDevice.Cpu, ComputePrecision gpuPrecision = ComputePrecision.TensorFloat32)
     {
+        _device = device;
+        _gpuPrecision = gpuPrecision;
         _model = KMeansModel.FromPrototypes(prototypes, dimension, distance, featureWeights);
         _missing = missing == MissingFeatures.Ignore;
         int p = prototypes.Length / dimension;
@@ -57,6 +69,32 @@ internal sealed class PrototypeGrid
         for (int r = 0; r < nearest.Length; r++)
             nearest[r] = System.Numerics.Tensors.TensorPrimitives.IndexOfMin(distances.AsSpan(r * Count, Count));
         return nearest;
+    }
+
+    /// <summary>
+    /// Each row's <paramref name="count"/> nearest prototypes, nearest first (ties to the lower index), and their
+    /// distances: n × count each. On the grid's device (a GPU's fused top-k), except for rows that lack features.
+    /// </summary>
+    public (int[] Indices, float[] Distances) Nearest(ReadOnlySpan<float> rows, int count)
+    {
+        int n = rows.Length / Dimension;
+        var indices = new int[(long)n * count];
+        var found = new float[(long)n * count];
+        if (!_missing || !MissingFeatureScorer.HasMissing(rows))
+        {
+            _model.Nearest(rows, count, indices, found, _device, _gpuPrecision);
+            return (indices, found);
+        }
+        var distances = Distances(rows);
+        for (int r = 0; r < n; r++)
+        {
+            var row = distances.AsSpan(r * Count, Count);
+            var nearest = indices.AsSpan(r * count, count);
+            TopKSelection.Smallest<float>(row, nearest);
+            for (int i = 0; i < count; i++)
+                found[r * count + i] = row[nearest[i]];
+        }
+        return (indices, found);
     }
 
     /// <summary>Values less the prototypes' mean, per feature (NaN stays NaN).</summary>

@@ -46,6 +46,23 @@ public abstract class PrototypeGridOptions
     /// </summary>
     public ComputePrecision PrototypePrecision { get; set; } = ComputePrecision.Float32;
 
+    /// <summary>
+    /// Where the grids' k-means and the predictions run: <see cref="ComputeDevice.Cpu"/> (the default),
+    /// <see cref="ComputeDevice.Cuda"/>, or <see cref="ComputeDevice.Auto"/> (a GPU where one is usable). On a GPU the
+    /// classifier and the regressor find each row's top-k nearest prototypes with FlashAssign's tensor-core sweep and a
+    /// top-k epilogue, in the precision <see cref="GpuPrecision"/> names, and measure those k again in float32 from the
+    /// differences; every distance is taken instead where that kernel does not apply (fewer than 16 features, a top-k above
+    /// 32 or all prototypes, L1). The multi-label model's tag scores, phase 2 and grids with missing features run on the CPU.
+    /// </summary>
+    public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
+
+    /// <summary>
+    /// The tensor-core precision of GPU predictions: the prototypes' own 16-bit format where they are kept in one
+    /// (<see cref="PrototypePrecision"/>), TensorFloat32 for float32 prototypes.
+    /// </summary>
+    internal ComputePrecision GpuPrecision => PrototypePrecision is ComputePrecision.Float16 or ComputePrecision.BFloat16
+        ? PrototypePrecision : ComputePrecision.TensorFloat32;
+
     /// <summary>Lloyd iterations of each k-means.</summary>
     public int MaximumNumberOfIterations { get; set; } = 100;
 
@@ -192,7 +209,8 @@ public abstract class PrototypeGridOptions
     internal KMeansModel FitGrid(ReadOnlySpan<float> rows, int d, int k, ReadOnlySpan<float> weights, int problem, KMeansDistance? distance = null) =>
         new KMeans(new KMeansOptions
         {
-            NumberOfClusters = k, Distance = distance ?? Distance, Seed = KMeans.ProblemSeed(Seed, problem), Device = ComputeDevice.Cpu,
+            NumberOfClusters = k, Distance = distance ?? Distance, Seed = KMeans.ProblemSeed(Seed, problem),
+            Device = MissingFeatures == MissingFeatures.Ignore ? ComputeDevice.Cpu : Device,
             MaximumNumberOfIterations = MaximumNumberOfIterations, NumberOfThreads = NumberOfThreads,
             Algorithm = GridAlgorithm, MiniBatch = MiniBatch.Clone(), MissingFeatures = MissingFeatures,
         }).Fit(rows, d, weights);

@@ -18,7 +18,7 @@ public abstract class PrototypeModel
         Dimension = dimension;
         FineTuning = fineTuning;
         // Scoring rows against the prototypes is scoring against centroids: every scoring path of the engine serves it.
-        Grid = new PrototypeGrid(prototypes, dimension, options.Distance, featureWeights, options.MissingFeatures);
+        Grid = new PrototypeGrid(prototypes, dimension, options.Distance, featureWeights, options.MissingFeatures, options.Device, options.GpuPrecision);
     }
 
     /// <summary>d.</summary>

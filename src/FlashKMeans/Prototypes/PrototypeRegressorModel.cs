@@ -28,20 +28,19 @@ public sealed class PrototypeRegressorModel : PrototypeModel
     public float[] Predict(ReadOnlySpan<float> rows)
     {
         int p = _targets.Length / TargetDimension, t = TargetDimension;
-        var distances = Grid.Distances(rows);
-        int n = distances.Length / p;
         int k = _options.TopK == -1 ? p : Math.Min(_options.TopK, p);
-        var nearest = new int[k];
+        var (nearest, distances) = Grid.Nearest(rows, k);
+        int n = nearest.Length / k;
         var weights = new double[k];
         var predictions = new float[n * t];
         var sum = new double[t];
         for (int r = 0; r < n; r++)
         {
-            PrototypeRouter.Route(distances.AsSpan(r * p, p), _options.Routing, _options.Temperature, nearest, weights);
+            PrototypeRouter.Weights<float>(distances.AsSpan(r * k, k), _options.Routing, _options.Temperature, weights);
             Array.Clear(sum);
             for (int i = 0; i < k; i++)
                 for (int j = 0; j < t; j++)
-                    sum[j] += weights[i] * _targets[nearest[i] * t + j];
+                    sum[j] += weights[i] * _targets[nearest[r * k + i] * t + j];
             for (int j = 0; j < t; j++)
                 predictions[r * t + j] = (float)sum[j];
         }

@@ -11,26 +11,24 @@ internal static class PrototypeRouter
     /// Similarity is s = 1 / (1 + distance).
     /// </summary>
     public static void Route<T>(ReadOnlySpan<T> distances, PrototypeRouting routing, double temperature, Span<int> nearest, Span<double> weights)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Cpu.TopKSelection.Smallest(distances, nearest);
+        int k = nearest.Length;
+        Span<T> chosen = k <= 64 ? stackalloc T[k] : new T[k];
+        for (int i = 0; i < k; i++)
+            chosen[i] = distances[nearest[i]];
+        Weights<T>(chosen, routing, temperature, weights);
+    }
+
+    /// <summary>
+    /// The routing weights of a row's k nearest prototypes from their distances (<paramref name="nearest"/>, nearest
+    /// first), which sum to 1: what <see cref="Route"/> gives once the nearest are found, on whatever device found them.
+    /// </summary>
+    public static void Weights<T>(ReadOnlySpan<T> nearest, PrototypeRouting routing, double temperature, Span<double> weights)
         where T : IFloatingPointIeee754<T>
     {
         int k = nearest.Length;
-        // Selection of the k smallest by (distance, index): k is small next to the prototypes.
-        int found = 0;
-        for (int p = 0; p < distances.Length; p++)
-        {
-            if (found == k && !(distances[p] < distances[nearest[k - 1]]))
-                continue;
-            int at = Math.Min(found, k - 1);
-            while (at > 0 && distances[p] < distances[nearest[at - 1]])
-            {
-                if (at < k)
-                    nearest[at] = nearest[at - 1];
-                at--;
-            }
-            nearest[at] = p;
-            if (found < k)
-                found++;
-        }
         switch (routing)
         {
             case PrototypeRouting.Hard:
@@ -44,7 +42,7 @@ internal static class PrototypeRouter
             {
                 double sum = 0;
                 for (int i = 0; i < k; i++)
-                    sum += weights[i] = 1 / (1 + double.CreateTruncating(distances[nearest[i]]));
+                    sum += weights[i] = 1 / (1 + double.CreateTruncating(nearest[i]));
                 for (int i = 0; i < k; i++)
                     weights[i] /= sum;
                 return;
@@ -52,9 +50,9 @@ internal static class PrototypeRouter
             default:
             {
                 // softmax(s / T), taken from the largest s for stability.
-                double top = 1 / (1 + double.CreateTruncating(distances[nearest[0]])), sum = 0;
+                double top = 1 / (1 + double.CreateTruncating(nearest[0])), sum = 0;
                 for (int i = 0; i < k; i++)
-                    sum += weights[i] = Math.Exp((1 / (1 + double.CreateTruncating(distances[nearest[i]])) - top) / temperature);
+                    sum += weights[i] = Math.Exp((1 / (1 + double.CreateTruncating(nearest[i])) - top) / temperature);
                 for (int i = 0; i < k; i++)
                     weights[i] /= sum;
                 return;

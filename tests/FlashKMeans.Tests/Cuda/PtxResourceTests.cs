@@ -36,6 +36,8 @@ public sealed class PtxResourceTests
             "finalize_centroids", "finalize_centroids_fixed", "finalize_centroids_slabs", "finalize_running_mean"],
         ["segmented_sum"] = ["segmented_sum_partial", "segmented_sum_final", "candidate_potential_partial"],
         ["label_changes"] = ["gather_rows_f32", "gather_rows_f16", "gather_rows_bf16"],
+        ["assign_l1"] = ["assign_l1_f32", "distances_l1_f32"],
+        ["flash_topk"] = [.. new[] { 4, 8, 16, 32 }.SelectMany(list => new[] { "f16", "bf16", "tf32" }.Select(type => $"flash_topk{list}_{type}"))],
     };
 
     [TestMethod]
@@ -247,11 +249,12 @@ public sealed class PtxResourceTests
     {
         var resources = CudaKernels.AvailableResources();
         Assert.IsNull(CudaKernels.SelectPtx("flash_assign_mma", 75, resources));
+        Assert.IsNull(CudaKernels.SelectPtx("flash_topk", 75, resources));
         Assert.IsNull(CudaKernels.SelectPtx("flash_assign_wgmma", 80, resources));
         Assert.IsNotNull(CudaKernels.SelectPtx("flash_assign_wgmma", 90, resources));
         Assert.IsNull(CudaKernels.SelectPtx("flash_assign_ws", 89, resources));
         Assert.IsNotNull(CudaKernels.SelectPtx("flash_assign_ws", 90, resources));
-        foreach (string file in CudaKernels.Files.Where(f => !f.StartsWith("flash_assign_mma") && !CudaKernels.IsHopperOnly(f)))
+        foreach (string file in CudaKernels.Files.Where(f => !CudaKernels.IsTensorCoreOnly(f) && !CudaKernels.IsHopperOnly(f)))
             Assert.IsNotNull(CudaKernels.SelectPtx(file, 70, resources), file);
     }
 

@@ -36,7 +36,7 @@ for src in *.cu; do
     [[ "${1:-}" == --sm90a-only ]] && break
     case "$src" in
         flash_assign_wgmma.cu|flash_assign_ws.cu) ;;  # FKM_NVCC13 below
-        flash_assign_mma.cu) build "$src" 80 ;;
+        flash_assign_mma.cu|flash_topk.cu) build "$src" 80 ;;
         *) build "$src" 70; build "$src" 80 ;;
     esac
 done

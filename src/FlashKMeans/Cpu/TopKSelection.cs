@@ -1,0 +1,55 @@
+using System.Numerics;
+
+namespace FlashKMeans.Cpu;
+
+/// <summary>The k smallest of a row of distances, by (distance, index): a prediction's nearest prototypes or centroids.</summary>
+internal static class TopKSelection
+{
+    /// <summary>
+    /// Fills <paramref name="nearest"/> with the indices of the k = <paramref name="nearest"/>.Length smallest
+    /// <paramref name="distances"/>, nearest first, ties to the lower index (k at most the number of distances).
+    /// </summary>
+    public static void Smallest<T>(ReadOnlySpan<T> distances, Span<int> nearest) where T : IFloatingPointIeee754<T>
+    {
+        int k = nearest.Length;
+        // Insertion into a sorted list of k: k is small next to the distances.
+        int found = 0;
+        for (int p = 0; p < distances.Length; p++)
+        {
+            if (found == k && !(distances[p] < distances[nearest[k - 1]]))
+                continue;
+            int at = Math.Min(found, k - 1);
+            while (at > 0 && distances[p] < distances[nearest[at - 1]])
+            {
+                if (at < k)
+                    nearest[at] = nearest[at - 1];
+                at--;
+            }
+            nearest[at] = p;
+            if (found < k)
+                found++;
+        }
+    }
+
+    /// <summary>
+    /// Sorts one row's k candidates (<paramref name="indices"/> with <paramref name="distances"/>) by (distance, index),
+    /// in place: after their distances were measured again more exactly than the device that found them measured them.
+    /// </summary>
+    public static void Sort(Span<int> indices, Span<float> distances)
+    {
+        for (int i = 1; i < indices.Length; i++)
+        {
+            int index = indices[i];
+            float distance = distances[i];
+            int at = i;
+            while (at > 0 && (distance < distances[at - 1] || (distance == distances[at - 1] && index < indices[at - 1])))
+            {
+                indices[at] = indices[at - 1];
+                distances[at] = distances[at - 1];
+                at--;
+            }
+            indices[at] = index;
+            distances[at] = distance;
+        }
+    }
+}
