@@ -32,6 +32,9 @@ internal static class BackendSelector
                 }
                 throw new NotSupportedException($"{nameof(ComputeDevice)}.{nameof(ComputeDevice.Ilgpu)} was asked for but no ILGPU accelerator is usable: {ilgpuReason}");
             default:
+                // Missing features are measured by the CPU's masked kernels only; the GPU's would read NaN as a value.
+                if (options.MissingFeatures == MissingFeatures.Ignore)
+                    return Cpu(options, logger, "missing features are measured on the CPU");
                 if (TryCreateCuda(options, out var auto, out string why))
                 {
                     logger?.LogInformation("FlashKMeans: using {Backend} (a CUDA device is present).", auto!.Name);

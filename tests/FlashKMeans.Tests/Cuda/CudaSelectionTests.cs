@@ -27,6 +27,14 @@ public sealed class CudaSelectionTests
     }
 
     [TestMethod]
+    public void Auto_measures_missing_features_on_the_cpu_even_with_a_gpu()
+    {
+        // The GPU's kernels would read a NaN feature as a value: only the CPU's masked kernels skip it.
+        using var backend = BackendSelector.Create(new KMeansOptions { Device = ComputeDevice.Auto, MissingFeatures = MissingFeatures.Ignore });
+        Assert.IsInstanceOfType<CpuBackend>(backend);
+    }
+
+    [TestMethod]
     public void Asking_for_cuda_without_a_gpu_is_a_clear_error()
     {
         if (Gpu.Present)
