@@ -1,7 +1,7 @@
 """Ours against scikit-learn's Lloyd over a grid of K and d, in one run: the CPU bar of ≥ 2× scikit-learn at every K
 from 16 to 4096 and d from 16 to 512.
 
-Usage: /usr/bin/python3 bench/cpu_grid_vs_sklearn.py WORKDIR ENGINE [ROWS] [ITERATIONS] [REPEATS]
+Usage: [KS=16,256] /usr/bin/python3 bench/cpu_grid_vs_sklearn.py WORKDIR ENGINE [ROWS] [ITERATIONS] [REPEATS]
 For each (K, d): ROWS x d float32 Gaussian blobs (K/4 + 1 centres from N(0, 16), unit noise) and K initial centroids
 drawn from the rows, written once; then scikit-learn (lloyd), our fused kernel and our pruned Lloyd from those
 centroids for ITERATIONS fixed iterations, rounds interleaved, each in its own process. Prints a Markdown table of
@@ -42,7 +42,7 @@ def ms_per_iter(command, env=None):
 os.makedirs(work, exist_ok=True)
 print("| K | d | scikit-learn lloyd (ms/iter) | ours, fused (ms/iter) | ours, pruned (ms/iter) | lloyd / fused | lloyd / pruned |")
 print("| --- | --- | --- | --- | --- | --- | --- |")
-for k in (16, 256, 4096):
+for k in tuple(int(v) for v in os.environ.get("KS", "16,256,4096").split(",")):  # KS=16,256 runs a subset
     for d in (16, 128, 512):
         x_path, c_path = data(k, d)
         sides = {
