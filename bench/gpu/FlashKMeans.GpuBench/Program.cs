@@ -235,8 +235,8 @@ static (double Iter, double Assign, double Update, double Fit) Single(CudaSessio
         moved.Add(100.0 * step.LabelsChanged / n);
     }
     Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# N={n} K={k} d={d}: labels moved per timed step, median {Median(moved):F2}%"));
-    double assign = TimeEvents(s, iterations, binding.EnqueueAssign);
-    double update = TimeEvents(s, iterations, binding.EnqueueUpdate);
+    double assign = EventTimer.Median(s, iterations, binding.EnqueueAssign);
+    double update = EventTimer.Median(s, iterations, binding.EnqueueUpdate);
     // A whole fit from the same start, as flash-kmeans' reference numbers are timed: its first steps move most labels and sum every row.
     binding.SetCentroids(initial);
     var fit = Stopwatch.StartNew();
@@ -263,7 +263,7 @@ static void FitDetail(CudaSession s, string name, int n, int k, int d, bool dete
     s.FillNormal(rows.Pointer, (long)n * d, 42);
     using var binding = new CudaDataBinding(s, rows, n, d, k, deterministic);
     var initial = StartFromDataRows(binding, n, k, d);
-    double assign = TimeEvents(s, iterations, binding.EnqueueAssign);
+    double assign = EventTimer.Median(s, iterations, binding.EnqueueAssign);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"## {name}: assign {assign:F3} ms (events, median of {iterations})"));
     Console.WriteLine("| threshold | step | ms | update | moved % |");
     Console.WriteLine("| --- | --- | --- | --- | --- |");
@@ -325,31 +325,12 @@ static (double Iter, double Assign, double Update, double Fit) Batched(CudaSessi
         batch.Step(false, results, Fit.StepAhead, default);  // returns once this step is done (the next may be queued)
         steps.Add(clock.Elapsed.TotalMilliseconds);
     }
-    double assign = TimeEvents(s, iterations, batch.EnqueueAssign), update = TimeEvents(s, iterations, batch.EnqueueUpdate);
+    double assign = EventTimer.Median(s, iterations, batch.EnqueueAssign), update = EventTimer.Median(s, iterations, batch.EnqueueUpdate);
     Start();
     var fit = Stopwatch.StartNew();
     for (int i = 0; i < Fit.Steps; i++)
         batch.Step(false, results, Fit.StepAhead && i < Fit.Steps - 1, default);
     return (Median(steps), assign, update, fit.Elapsed.TotalMilliseconds / Fit.Steps);
-}
-
-static double TimeEvents(CudaSession s, int iterations, Action enqueue)
-{
-    using var start = new CudaEvent(s.Context);
-    using var end = new CudaEvent(s.Context);
-    for (int i = 0; i < 3; i++)
-        enqueue();
-    s.Stream.Synchronize();
-    var times = new List<double>();
-    for (int i = 0; i < iterations; i++)
-    {
-        start.Record(s.Stream);
-        enqueue();
-        end.Record(s.Stream);
-        end.Synchronize();
-        times.Add(end.ElapsedSince(start));
-    }
-    return Median(times);
 }
 
 static double Median(List<double> values)

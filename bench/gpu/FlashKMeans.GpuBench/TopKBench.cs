@@ -40,39 +40,19 @@ internal static class TopKBench
             session.FillNormal(raw.Pointer, (long)k * d, 2);
             session.PackRows(raw.Pointer, k, d, d, c.Pointer, ld, cNorms.Pointer);
             session.Stream.Synchronize();
-            double assign = TimeEvents(session, () => session.Assign(x.Pointer, xNorms.Pointer, n, d, ld, c.Pointer, cNorms.Pointer, k, ld,
+            double assign = EventTimer.Median(session, 20, () => session.Assign(x.Pointer, xNorms.Pointer, n, d, ld, c.Pointer, cNorms.Pointer, k, ld,
                 labels.Pointer, distances.Pointer, updateMin: false));
             string assignKernel = session.AssignKernelName(d, ld, ld);
             using var mmaSession = new CudaSession(context, new CudaPrecision(precision), ownsContext: false, allowWgmma: false);
-            double mma = TimeEvents(mmaSession, () => mmaSession.Assign(x.Pointer, xNorms.Pointer, n, d, ld, c.Pointer, cNorms.Pointer, k, ld,
+            double mma = EventTimer.Median(mmaSession, 20, () => mmaSession.Assign(x.Pointer, xNorms.Pointer, n, d, ld, c.Pointer, cNorms.Pointer, k, ld,
                 labels.Pointer, distances.Pointer, updateMin: false));
             foreach (int top in new[] { 1, 5, 10, 32 })
             {
-                double ms = TimeEvents(session, () => session.TopK(x.Pointer, xNorms.Pointer, n, d, ld, c.Pointer, cNorms.Pointer, k, top,
+                double ms = EventTimer.Median(session, 20, () => session.TopK(x.Pointer, xNorms.Pointer, n, d, ld, c.Pointer, cNorms.Pointer, k, top,
                     topIndices.Pointer, topDistances.Pointer));
                 Console.WriteLine(FormattableString.Invariant(
                     $"RESULT topk n={n} d={d} k={k} precision={precision} top={top} ms={ms:F3} rows_per_s={n / ms * 1e3:F0} assign_ms={assign:F3} assign_kernel={assignKernel} mma_ms={mma:F3} ratio_vs_assign={assign / ms:F2} ratio_vs_mma={mma / ms:F2}"));
             }
         }
-    }
-
-    private static double TimeEvents(CudaSession s, Action enqueue)
-    {
-        using var start = new CudaEvent(s.Context);
-        using var end = new CudaEvent(s.Context);
-        for (int i = 0; i < 3; i++)
-            enqueue();
-        s.Stream.Synchronize();
-        var times = new List<double>();
-        for (int i = 0; i < 20; i++)
-        {
-            start.Record(s.Stream);
-            enqueue();
-            end.Record(s.Stream);
-            end.Synchronize();
-            times.Add(end.ElapsedSince(start));
-        }
-        times.Sort();
-        return times[times.Count / 2];
     }
 }

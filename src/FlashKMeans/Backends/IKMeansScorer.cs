@@ -11,4 +11,8 @@ internal interface IKMeansScorer : IDisposable
 
     /// <summary>Squared distance of each row to every centroid, n × K row-major.</summary>
     void AllDistances(ReadOnlySpan<float> rows, Span<float> distances);
+
+    /// <summary>The number of rows of <paramref name="d"/> values in <paramref name="rows"/>; throws where they are not whole rows.</summary>
+    static int RowCount(ReadOnlySpan<float> rows, int d) => rows.Length % d == 0 ? rows.Length / d
+        : throw new ArgumentException($"The rows hold {rows.Length} values, not a multiple of the dimension {d}.", nameof(rows));
 }

@@ -34,7 +34,7 @@ internal sealed class CudaManhattanScorer : IKMeansScorer
 
     public void Assign(ReadOnlySpan<float> rows, Span<int> labels, Span<float> distances)
     {
-        int n = Rows(rows);
+        int n = IKMeansScorer.RowCount(rows, _d);
         if (labels.Length != n || (!distances.IsEmpty && distances.Length != n))
             throw new ArgumentException($"Expected {n} labels, and {n} distances or none.");
         int chunk = ChunkRows(_d, n);
@@ -56,7 +56,7 @@ internal sealed class CudaManhattanScorer : IKMeansScorer
 
     public void AllDistances(ReadOnlySpan<float> rows, Span<float> distances)
     {
-        int n = Rows(rows);
+        int n = IKMeansScorer.RowCount(rows, _d);
         if (distances.Length != (long)n * _k)
             throw new ArgumentException($"Expected {n} × {_k} distances.", nameof(distances));
         int chunk = ChunkRows(Math.Max(_d, _k), n);
@@ -75,13 +75,6 @@ internal sealed class CudaManhattanScorer : IKMeansScorer
 
     /// <summary>Rows a chunk holds: at most 256 MiB of <paramref name="width"/> floats a row, at least one, at most n.</summary>
     private static int ChunkRows(int width, int n) => (int)Math.Clamp(Math.Min(ChunkBytes / (4L * width), n), 1, 1 << 20);
-
-    private int Rows(ReadOnlySpan<float> rows)
-    {
-        if (rows.Length % _d != 0)
-            throw new ArgumentException($"The rows hold {rows.Length} values, not a multiple of the dimension {_d}.", nameof(rows));
-        return rows.Length / _d;
-    }
 
     public void Dispose()
     {

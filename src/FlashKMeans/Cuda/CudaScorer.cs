@@ -51,7 +51,7 @@ internal sealed class CudaScorer : IReusableScorer, ITopKScorer
 
     public void Assign(ReadOnlySpan<float> rows, Span<int> labels, Span<float> distances)
     {
-        int n = CheckRows(rows);
+        int n = IKMeansScorer.RowCount(rows, _d);
         if (labels.Length != n)
             throw new ArgumentException($"Expected {n} labels.", nameof(labels));
         if (!distances.IsEmpty && distances.Length != n)
@@ -100,7 +100,7 @@ internal sealed class CudaScorer : IReusableScorer, ITopKScorer
     /// <remarks>On tensor cores in the session's precision (flash_topk.cu); the distances are the kernel's.</remarks>
     public void Nearest(ReadOnlySpan<float> rows, int count, Span<int> indices, Span<float> distances)
     {
-        int n = CheckRows(rows);
+        int n = IKMeansScorer.RowCount(rows, _d);
         if (!FindsNearest(count))
             throw new ArgumentOutOfRangeException(nameof(count), count, $"The GPU finds 1 to min(K = {_k}, {CudaSession.MaximumTopK}) nearest centroids of rows of {_d} values in its tensor-core precisions.");
         if (indices.Length != (long)n * count || distances.Length != (long)n * count)
@@ -168,7 +168,7 @@ internal sealed class CudaScorer : IReusableScorer, ITopKScorer
 
     public void AllDistances(ReadOnlySpan<float> rows, Span<float> distances)
     {
-        int n = CheckRows(rows);
+        int n = IKMeansScorer.RowCount(rows, _d);
         if (distances.Length != (long)n * _k)
             throw new ArgumentException($"Expected {n} × {_k} distances.", nameof(distances));
         int chunk = (int)Math.Clamp(ChunkBytes / (4L * Math.Max(_d, _k)), 1, 1 << 20);
@@ -189,13 +189,6 @@ internal sealed class CudaScorer : IReusableScorer, ITopKScorer
                 output.CopyTo(distances.Slice(first * _k, count * _k), 0, _s.Stream);
             }
         }
-    }
-
-    private int CheckRows(ReadOnlySpan<float> rows)
-    {
-        if (rows.Length % _d != 0)
-            throw new ArgumentException($"The rows hold {rows.Length} values, not a multiple of the dimension {_d}.", nameof(rows));
-        return rows.Length / _d;
     }
 
     public void Dispose()
