@@ -253,7 +253,7 @@ internal static class FusedAssignKernel
                 if (TEpilogue.KeepsMinimum)
                 {
                     best.Slice(0, tileRows * w).Fill(float.PositiveInfinity);
-                    bestIndex.Slice(0, tileRows * w).Clear();
+                    bestIndex.Slice(0, tileRows * w).Fill(0f);
                 }
 
                 for (int p = 0; p < c.PanelCount; p += 2)
