@@ -198,11 +198,12 @@ KMeansModel Fit(ReadOnlyMemory<float> rows, int maximumIterations) =>
         UsePruning = pruning,
     }).Fit(rows, d);
 
-// Warm-up on a slice, so that the timed fit runs optimised code. --no-warmup leaves it out, for a
+// Warm-up on a slice, so that the timed fit runs optimised code: at least four chunks of rows, so that the parallel
+// paths the timed fit takes are compiled too (a slice of one chunk runs them inline). --no-warmup leaves it out, for a
 // peak-memory figure of the fit alone.
 if (!Flag("--no-warmup"))
 {
-    Fit(data.AsMemory(0, Math.Min(n, 20 * k) * d), 3);
+    Fit(data.AsMemory(0, Math.Min(n, Math.Max(20 * k, 4 * FlashKMeans.Threading.ChunkedParallel.ChunkRows)) * d), 3);
     GC.Collect();
 }
 
