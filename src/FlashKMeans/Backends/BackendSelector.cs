@@ -32,9 +32,6 @@ internal static class BackendSelector
                 }
                 throw new NotSupportedException($"{nameof(ComputeDevice)}.{nameof(ComputeDevice.Ilgpu)} was asked for but no ILGPU accelerator is usable: {ilgpuReason}");
             default:
-                // Missing features are measured by the CPU's masked kernels only; the GPU's would read NaN as a value.
-                if (options.MissingFeatures == MissingFeatures.Ignore)
-                    return Cpu(options, logger, "missing features are measured on the CPU");
                 if (TryCreateCuda(options, out var auto, out string why))
                 {
                     logger?.LogInformation("FlashKMeans: using {Backend} (a CUDA device is present).", auto!.Name);
@@ -69,11 +66,11 @@ internal static class BackendSelector
     public static bool TryCreateCuda(KMeansOptions options, out IKMeansBackend? backend, out string reason)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Distance == KMeansDistance.Manhattan || options.MissingFeatures == MissingFeatures.Ignore)
+        if (options.MissingFeatures == MissingFeatures.Ignore)
         {
-            // No GPU kernel computes L1 distances, medians or distances over the features present yet.
+            // No GPU kernel computes distances over the features present: only the CPU's masked kernels skip a NaN.
             backend = null;
-            reason = "L1 (Manhattan) fits and fits with missing features run on the CPU";
+            reason = "fits with missing features run on the CPU";
             return false;
         }
         bool ok = FlashKMeans.Cuda.CudaBackend.TryCreate(options, out var cuda, out reason);
