@@ -9,6 +9,7 @@ using FlashKMeans.Cuda.Native;
 internal static class DeviceRandom
 {
     private static readonly ConditionalWeakTable<CudaContext, CudaFunction> Kernels = new();
+    private static readonly List<CudaModule> Modules = [];
 
     /// <summary>Enqueues <paramref name="count"/> N(0, 1) floats at <paramref name="output"/>, determined by <paramref name="seed"/>.</summary>
     public static void FillNormal(this CudaSession session, ulong output, long count, ulong seed)
@@ -20,8 +21,12 @@ internal static class DeviceRandom
                 ?? throw new InvalidOperationException("The benchmark's random_fill PTX is not embedded.");
             var ptx = new byte[stream.Length];
             stream.ReadExactly(ptx);
-            // The module lives as long as the process: the benchmark fills data until it exits.
-            return CudaModule.Load(c, ptx, "random_fill").GetFunction("fill_normal_f32");
+            // The module lives as long as the process (the benchmark fills data until it exits): it is kept referenced,
+            // since a collected module would be unloaded under the function.
+            var module = CudaModule.Load(c, ptx, "random_fill");
+            lock (Modules)
+                Modules.Add(module);
+            return module.GetFunction("fill_normal_f32");
         });
         long grid = Math.Min((count + 255) / 256, (long)context.MultiprocessorCount * 16);
         kernel.Launch(session.Stream, (grid, 1, 1), 256, 0, new KernelArgs().Add(output).Add(count).Add(seed));
