@@ -416,6 +416,7 @@ public sealed class KMeansModel
     }
 
     /// <summary>The nearest of every distance, a block of rows at a time (about 16 MB of distances).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]  // prediction calls it at once, per row
     private void SelectNearest(IKMeansScorer scorer, ReadOnlySpan<float> rows, int count, Span<int> indices, Span<float> distances)
     {
         int d = Dimension, k = NumberOfClusters, n = rows.Length / d;

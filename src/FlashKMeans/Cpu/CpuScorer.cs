@@ -14,8 +14,12 @@ internal sealed class CpuScorer : IKMeansScorer
     private readonly int _threads;
     private readonly int _d;
 
-    /// <summary>The fewest rows worth a task of their own.</summary>
-    private const int MinimumSliceRows = 64;
+    /// <summary>
+    /// The fewest rows worth a task of their own: 64, and enough that a slice holds about 2^18 multiply-adds, so that a
+    /// small scoring call (a prototype model's few rows against its few prototypes) runs inline rather than paying the
+    /// thread pool's wake-up, which costs more than its arithmetic.
+    /// </summary>
+    private int MinimumSliceRows => (int)Math.Clamp((1L << 18) / ((long)_packed.Count * _d), 64, 1 << 20);
 
     public CpuScorer(ReadOnlySpan<float> centroids, int dimension, int threads)
     {

@@ -9,6 +9,7 @@ internal static class TopKSelection
     /// Fills <paramref name="nearest"/> with the indices of the k = <paramref name="nearest"/>.Length smallest
     /// <paramref name="distances"/>, nearest first, ties to the lower index (k at most the number of distances).
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]  // prediction calls it at once, per row
     public static void Smallest<T>(ReadOnlySpan<T> distances, Span<int> nearest) where T : IFloatingPointIeee754<T>
     {
         int k = nearest.Length;
@@ -35,6 +36,7 @@ internal static class TopKSelection
     /// Sorts one row's k candidates (<paramref name="indices"/> with <paramref name="distances"/>) by (distance, index),
     /// in place: after their distances were measured again more exactly than the device that found them measured them.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]  // prediction calls it at once, per row
     public static void Sort(Span<int> indices, Span<float> distances)
     {
         for (int i = 1; i < indices.Length; i++)

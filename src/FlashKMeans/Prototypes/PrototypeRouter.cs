@@ -25,6 +25,7 @@ internal static class PrototypeRouter
     /// The routing weights of a row's k nearest prototypes from their distances (<paramref name="nearest"/>, nearest
     /// first), which sum to 1: what <see cref="Route"/> gives once the nearest are found, on whatever device found them.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]  // prediction calls it at once, per row
     public static void Weights<T>(ReadOnlySpan<T> nearest, PrototypeRouting routing, double temperature, Span<double> weights)
         where T : IFloatingPointIeee754<T>
     {
