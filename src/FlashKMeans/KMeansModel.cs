@@ -416,7 +416,6 @@ public sealed class KMeansModel
     }
 
     /// <summary>The nearest of every distance, a block of rows at a time (about 16 MB of distances).</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]  // prediction calls it at once, per row
     private void SelectNearest(IKMeansScorer scorer, ReadOnlySpan<float> rows, int count, Span<int> indices, Span<float> distances)
     {
         int d = Dimension, k = NumberOfClusters, n = rows.Length / d;
@@ -427,14 +426,8 @@ public sealed class KMeansModel
             int rowsHere = Math.Min(block, n - first);
             var blockDistances = all.AsSpan(0, rowsHere * k);
             scorer.AllDistances(rows.Slice(first * d, rowsHere * d), blockDistances);
-            for (int r = 0; r < rowsHere; r++)
-            {
-                var row = blockDistances.Slice(r * k, k);
-                var nearest = indices.Slice((first + r) * count, count);
-                TopKSelection.Smallest<float>(row, nearest);
-                for (int i = 0; i < count; i++)
-                    distances[(first + r) * count + i] = row[nearest[i]];
-            }
+            TopKSelection.NearestOfRows(blockDistances, k, indices.Slice(first * count, rowsHere * count),
+                distances.Slice(first * count, rowsHere * count));
         }
     }
 

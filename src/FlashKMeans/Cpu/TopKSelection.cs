@@ -33,6 +33,24 @@ internal static class TopKSelection
     }
 
     /// <summary>
+    /// For each row of <paramref name="distances"/> (n × K), its count = <paramref name="indices"/>.Length / n nearest
+    /// (<see cref="Smallest{T}"/>) into <paramref name="indices"/> and their distances into <paramref name="found"/>.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]  // prediction calls it at once, per row
+    public static void NearestOfRows(ReadOnlySpan<float> distances, int k, Span<int> indices, Span<float> found)
+    {
+        int n = distances.Length / k, count = n == 0 ? 0 : indices.Length / n;
+        for (int r = 0; r < n; r++)
+        {
+            var row = distances.Slice(r * k, k);
+            var nearest = indices.Slice(r * count, count);
+            Smallest(row, nearest);
+            for (int i = 0; i < count; i++)
+                found[r * count + i] = row[nearest[i]];
+        }
+    }
+
+    /// <summary>
     /// Sorts one row's k candidates (<paramref name="indices"/> with <paramref name="distances"/>) by (distance, index),
     /// in place: after their distances were measured again more exactly than the device that found them measured them.
     /// </summary>

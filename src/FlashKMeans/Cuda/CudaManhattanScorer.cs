@@ -20,12 +20,9 @@ internal sealed class CudaManhattanScorer : IKMeansScorer
 
     public CudaManhattanScorer(CudaSession session, ReadOnlySpan<float> centroids, int dimension)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
-        if (centroids.Length == 0 || centroids.Length % dimension != 0)
-            throw new ArgumentException($"Centroids must be a non-empty multiple of the dimension {dimension} long.", nameof(centroids));
+        _k = IKMeansScorer.CentroidCount(centroids, dimension);
         _s = session;
         _d = dimension;
-        _k = centroids.Length / dimension;
         session.Context.MakeCurrent();
         _centroids = _owned.Own(new DeviceBuffer<float>(session.Context, centroids.Length));
         _centroids.CopyFrom(centroids, 0, session.Stream);

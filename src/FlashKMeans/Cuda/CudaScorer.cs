@@ -32,12 +32,9 @@ internal sealed class CudaScorer : IReusableScorer, ITopKScorer
 
     public CudaScorer(CudaSession session, ReadOnlySpan<float> centroids, int dimension)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
-        if (centroids.Length == 0 || centroids.Length % dimension != 0)
-            throw new ArgumentException($"Centroids must be a non-empty multiple of the dimension {dimension} long.", nameof(centroids));
+        _k = IKMeansScorer.CentroidCount(centroids, dimension);
         _s = session;
         _d = dimension;
-        _k = centroids.Length / dimension;
         _ld = session.Precision.Pitch(dimension);
         var context = session.Context;
         context.MakeCurrent();

@@ -85,15 +85,7 @@ internal sealed class PrototypeGrid
             _model.Nearest(rows, count, indices, found, _device, _gpuPrecision);
             return (indices, found);
         }
-        var distances = Distances(rows);
-        for (int r = 0; r < n; r++)
-        {
-            var row = distances.AsSpan(r * Count, Count);
-            var nearest = indices.AsSpan(r * count, count);
-            TopKSelection.Smallest<float>(row, nearest);
-            for (int i = 0; i < count; i++)
-                found[r * count + i] = row[nearest[i]];
-        }
+        TopKSelection.NearestOfRows(Distances(rows), Count, indices, found);
         return (indices, found);
     }
 
