@@ -9,7 +9,8 @@ using FlashKMeans;
 // prints one "RESULT key=value ..." line, so the script can put it beside scikit-learn's numbers.
 //   flashkmeans-cpubench fit --data X.f32 --init C.f32 --dimension 128 --iterations 10 [--pruning] [--threads T]
 //   flashkmeans-cpubench peak [--threads T]      measured float32 FMA peak of this machine
-//   flashkmeans-cpubench prototypes --data DIR [--threads T]   the prototype models on bench/prototypes_vs_sklearn.py's splits
+//   flashkmeans-cpubench prototypes --data DIR [--threads T] [--sets A,B] [--budgets A=N,B=M] [--fine-tune-epochs E]
+//                                                 the prototype models on bench/prototypes_vs_sklearn.py's splits (PrototypeBench.cs)
 //   flashkmeans-cpubench stream --data X.f32 --init C.f32 --dimension 128 --k K --batch B [--threads T]
 //                                                 one mini-batch pass (MiniBatchKMeans.PartialFit per batch)
 //   flashkmeans-cpubench sweep [--rows N] [--dimension D] [--max-k K] [--threads T]
@@ -78,70 +79,8 @@ static double Gaussian(Random random) => Math.Sqrt(-2 * Math.Log(1 - random.Next
 
 if (args.Length > 0 && args[0] == "prototypes")
 {
-    // The prototype models on the data bench/prototypes_vs_sklearn.py wrote, with at most 5 % of the training rows as
-    // prototypes: accuracy or R² on the test split and the prediction time (mean of 20).
-    string dir = Value("--data");
-    int fineTuneEpochs = int.Parse(Value("--fine-tune-epochs", "50"), CultureInfo.InvariantCulture);
-    foreach (var (name, dim, classes) in new[] { ("digits", 64, 10), ("wine", 13, 3), ("breast_cancer", 30, 2), ("diabetes", 10, 0) })
-    {
-        var trainRows = ReadFloats($"{dir}/{name}.train.f32");
-        var testRows = ReadFloats($"{dir}/{name}.test.f32");
-        int trainCount = trainRows.Length / dim, m = testRows.Length / dim, budget = Math.Max(1, trainCount / 20);
-        var timer = new Stopwatch();
-        if (classes > 0)
-        {
-            var trainLabels = MemoryMarshal.Cast<byte, int>(File.ReadAllBytes($"{dir}/{name}.train.labels")).ToArray();
-            var testLabels = MemoryMarshal.Cast<byte, int>(File.ReadAllBytes($"{dir}/{name}.test.labels")).ToArray();
-            // Phase 1 alone under each routing, then phase 2 (fine-tuning) with each loss, predicting by the nearest prototype and by the default routing.
-            var variants = Enum.GetValues<FlashKMeans.Prototypes.PrototypeRouting>().Select(r => (r, (FlashKMeans.Prototypes.PrototypeLoss?)null))
-                .Concat(new[] { FlashKMeans.Prototypes.PrototypeRouting.Hard, FlashKMeans.Prototypes.PrototypeRouting.Scaled }.SelectMany(r =>
-                    Enum.GetValues<FlashKMeans.Prototypes.PrototypeLoss>().Select(l => (r, (FlashKMeans.Prototypes.PrototypeLoss?)l))));
-            foreach (var (routing, loss) in variants)
-            {
-                var classifier = new FlashKMeans.Prototypes.PrototypeClassifier(new FlashKMeans.Prototypes.PrototypeClassifierOptions
-                {
-                    PrototypesPerClass = Math.Max(1, budget / classes), Routing = routing, Seed = 1, NumberOfThreads = threads,
-                    Loss = loss ?? default, FineTuning = { Epochs = loss is null ? 0 : fineTuneEpochs },
-                }).Fit(trainRows, dim, trainLabels, classes);
-                classifier.Predict(testRows);
-                GC.Collect();  // the fit's garbage is not the prediction's cost
-                timer.Restart();
-                int[] predicted = [];
-                for (int i = 0; i < 20; i++)
-                    predicted = classifier.Predict(testRows);
-                double accuracy = predicted.Zip(testLabels).Count(p => p.First == p.Second) / (double)m;
-                string method = $"flashkmeans-prototypes-{routing.ToString().ToLowerInvariant()}" + (loss is null ? "" : $"-tuned-{loss.ToString()!.ToLowerInvariant()}");
-                string tuned = classifier.FineTuning is { } f ? FormattableString.Invariant($" rate={f.LearningRate:G3} best_epoch={f.BestEpoch}") : "";
-                Console.WriteLine(FormattableString.Invariant(
-                    $"RESULT data={name} method={method} prototypes={classifier.PrototypeClasses.Count} accuracy={accuracy:F4} predict_ms={timer.Elapsed.TotalMilliseconds / 20:F3}{tuned}"));
-            }
-        }
-        else
-        {
-            var trainTargets = ReadFloats($"{dir}/{name}.train.labels");
-            var testTargets = ReadFloats($"{dir}/{name}.test.labels");
-            int side = Math.Max(1, (int)Math.Sqrt(budget));
-            foreach (int epochs in new[] { 0, fineTuneEpochs })
-            {
-                var regressor = new FlashKMeans.Prototypes.PrototypeRegressor(new FlashKMeans.Prototypes.PrototypeRegressorOptions
-                {
-                    TargetStrata = side, PrototypesPerStratum = Math.Max(1, budget / side), Seed = 1, NumberOfThreads = threads,
-                    FineTuning = { Epochs = epochs },
-                }).Fit(trainRows, dim, trainTargets);
-                regressor.Predict(testRows);
-                GC.Collect();  // the fit's garbage is not the prediction's cost
-                timer.Restart();
-                float[] predicted = [];
-                for (int i = 0; i < 20; i++)
-                    predicted = regressor.Predict(testRows);
-                double mean = testTargets.Average(v => (double)v);
-                double r2 = 1 - predicted.Zip(testTargets).Sum(p => Math.Pow(p.First - p.Second, 2)) / testTargets.Sum(v => Math.Pow(v - mean, 2));
-                string tuned = regressor.FineTuning is { } f ? FormattableString.Invariant($" rate={f.LearningRate:G3} best_epoch={f.BestEpoch}") : "";
-                Console.WriteLine(FormattableString.Invariant(
-                    $"RESULT data={name} method=flashkmeans-prototypes{(epochs > 0 ? "-tuned-mse" : "")} prototypes={regressor.PrototypeTargets.Length} r2={r2:F4} predict_ms={timer.Elapsed.TotalMilliseconds / 20:F3}{tuned}"));
-            }
-        }
-    }
+    PrototypeBench.Run(Value("--data"), ComputeDevice.Cpu, threads, int.Parse(Value("--fine-tune-epochs", "50"), CultureInfo.InvariantCulture),
+        PrototypeBench.ParseBudgets(Value("--budgets", "")), Value("--sets", "").Split(',', StringSplitOptions.RemoveEmptyEntries));
     return 0;
 }
 

@@ -10,7 +10,7 @@ internal sealed class CudaSession : IDisposable
 {
     private const int AssignSharedBytes = 98304;   // flash_assign_mma.cu: SMEM_BYTES
     private const int WgmmaSharedBytes = 99328;    // flash_assign_wgmma.cu: SMEM_BYTES
-    private const int TopKSharedBytes = 164864;    // flash_topk.cu: SMEM_TOTAL
+    private const int TopKSharedBytes = 166912;    // flash_topk.cu: SMEM_TOTAL
     // Most partial sums per reduction: enough blocks to fill a GPU (64 left an 8M-row inertia latency-bound on
     // half the SMs). The count depends on n alone (SumChunksFor), not on the device, so results reproduce.
     internal const int SumChunks = 512;

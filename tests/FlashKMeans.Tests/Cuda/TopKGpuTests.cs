@@ -52,6 +52,34 @@ public sealed class TopKGpuTests : GpuTestClass
     }
 
     [TestMethod]
+    [DataRow(ComputePrecision.Float16)]
+    [DataRow(ComputePrecision.TensorFloat32)]
+    public void Centroids_nearer_tile_after_tile_and_repeated_ones_give_the_brute_force_order(ComputePrecision precision)
+    {
+        // The first 300 centroids lie on a ray, each nearer the rows than the one before: the second tile brings every
+        // row more candidates than the kernel has slots (its full path), the third fewer (its filtered path). The last
+        // 300 repeat the first: equal scores, which must go to the lower index on both paths.
+        const int n = 333, d = 32, half = 300, top = 8;
+        var rows = TestData.Gaussian(n, d, seed: 77);
+        var centroids = new float[2 * half * d];
+        for (int j = 0; j < half; j++)
+            centroids[j * d] = centroids[(j + half) * d] = 40f - 0.1f * j;  // steps above fp16's and tf32's spacing here
+        using var backend = CudaBackend.Create(new KMeansOptions { Device = ComputeDevice.Cuda, Precision = precision });
+        using var scorer = (CudaScorer)backend.CreateScorer(centroids, d);
+        var indices = Enumerable.Repeat(-7, n * top).ToArray();
+        var distances = Enumerable.Repeat(float.NaN, n * top).ToArray();
+        scorer.Nearest(rows, top, indices, distances);
+        for (int r = 0; r < n; r++)
+        {
+            // Nearest first by (distance, index) in float64: neighbours on the ray differ by far more than rounding.
+            var expected = Enumerable.Range(0, 2 * half)
+                .Select(c => (Distance: Enumerable.Range(0, d).Sum(j => Math.Pow((double)rows[r * d + j] - centroids[c * d + j], 2)), Index: c))
+                .OrderBy(p => p.Distance).ThenBy(p => p.Index).Take(top).Select(p => p.Index).ToArray();
+            CollectionAssert.AreEqual(expected, indices.AsSpan(r * top, top).ToArray(), $"row {r}");
+        }
+    }
+
+    [TestMethod]
     public void A_model_finds_on_the_GPU_the_nearest_the_CPU_finds_far_from_the_origin()
     {
         const int n = 4000, d = 24, k = 60, top = 6;

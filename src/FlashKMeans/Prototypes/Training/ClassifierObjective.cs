@@ -146,7 +146,11 @@ internal sealed class ClassifierObjective : IPrototypeObjective
         {
             double dz = Math.Exp(logits[i] - logSum) - (i == own ? 1 : 0);
             var members = _byClass[candidates[i]];
-            double classTop = members.Max(p => -distances[p] / tau), classSum = members.Sum(p => Math.Exp(-distances[p] / tau - classTop));
+            double classTop = double.NegativeInfinity, classSum = 0;
+            foreach (int p in members)
+                classTop = Math.Max(classTop, -distances[p] / tau);
+            foreach (int p in members)
+                classSum += Math.Exp(-distances[p] / tau - classTop);
             foreach (int p in members)
             {
                 double q = Math.Exp(-distances[p] / tau - classTop) / classSum;
@@ -161,7 +165,9 @@ internal sealed class ClassifierObjective : IPrototypeObjective
 
     private static double SoftMinimum(int[] members, double[] distances, double tau)
     {
-        double top = members.Max(p => -distances[p] / tau), sum = 0;
+        double top = double.NegativeInfinity, sum = 0;
+        foreach (int p in members)
+            top = Math.Max(top, -distances[p] / tau);
         foreach (int p in members)
             sum += Math.Exp(-distances[p] / tau - top);
         return top + Math.Log(sum);
