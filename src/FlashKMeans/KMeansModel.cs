@@ -383,11 +383,11 @@ public sealed class KMeansModel
 
     /// <summary>
     /// Each row's <paramref name="count"/> nearest centroids, nearest first with ties to the lower index, and their
-    /// distances as <see cref="Transform(ReadOnlySpan{float}, Span{float})"/> measures them: the prototype models'
-    /// prediction. On a GPU (<paramref name="device"/>) they are found by the fused top-k kernel in
-    /// <paramref name="precision"/> and measured again in float32 (<see cref="CentredScorer"/>); where it does not
-    /// apply (exact precision, fewer than 16 features, more than its 32 per row, L1) every distance is taken and the
-    /// nearest selected.
+    /// squared distances measured in float32 from the differences (<see cref="CentredScorer"/>): the prototype models'
+    /// prediction. On the CPU the fused kernel takes a few rows' distances at a time and selects from them while they are
+    /// in cache; on a GPU (<paramref name="device"/>) the fused top-k kernel finds them in <paramref name="precision"/>.
+    /// Where neither applies (L1; on a GPU: exact precision, fewer than 16 features, more than its 32 per row) every
+    /// distance is taken and the nearest selected.
     /// </summary>
     internal void Nearest(ReadOnlySpan<float> rows, int count, Span<int> indices, Span<float> distances, ComputeDevice device = ComputeDevice.Cpu,
         ComputePrecision precision = ComputePrecision.TensorFloat32)
@@ -400,24 +400,29 @@ public sealed class KMeansModel
         var input = Distance == KMeansDistance.Cosine ? UnitRows(rows) : rows;
         if (device == ComputeDevice.Cpu || Distance == KMeansDistance.Manhattan)
         {
-            SelectNearest(_scorer.Value, input, count, indices, distances);
+            Nearest(_scorer.Value, input, count, indices, distances);
         }
         else
         {
             using var backend = BackendSelector.Create(new KMeansOptions { Device = device, Distance = Distance, Precision = precision });
             using var scorer = CreateScorer(backend.CreateScorer);
-            if (scorer is ITopKScorer top && top.FindsNearest(count))
-                top.Nearest(input, count, indices, distances);
-            else
-                SelectNearest(scorer, input, count, indices, distances);
+            Nearest(scorer, input, count, indices, distances);
         }
         if (Distance == KMeansDistance.Cosine)
             System.Numerics.Tensors.TensorPrimitives.Multiply(distances, 0.5f, distances);
     }
 
-    /// <summary>The nearest of every distance, a block of rows at a time (about 16 MB of distances).</summary>
-    private void SelectNearest(IKMeansScorer scorer, ReadOnlySpan<float> rows, int count, Span<int> indices, Span<float> distances)
+    /// <summary>
+    /// By the scorer's own search where it has one (<see cref="ITopKScorer"/>), else selected from every distance, a
+    /// block of rows at a time (about 16 MB of distances).
+    /// </summary>
+    private void Nearest(IKMeansScorer scorer, ReadOnlySpan<float> rows, int count, Span<int> indices, Span<float> distances)
     {
+        if (scorer is ITopKScorer top && top.FindsNearest(count))
+        {
+            top.Nearest(rows, count, indices, distances);
+            return;
+        }
         int d = Dimension, k = NumberOfClusters, n = rows.Length / d;
         int block = Math.Max(1, Math.Min(n, (4 << 20) / k));
         var all = new float[(long)block * k];

@@ -117,6 +117,7 @@ internal sealed class CentredScorer : IKMeansScorer, ITopKScorer
     /// <inheritdoc />
     /// <remarks>The inner scorer finds the nearest; their distances are then taken again from the differences and the
     /// count sorted by them, as <see cref="Assign"/> does for the nearest one.</remarks>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]  // a prototype model's prediction calls it at once
     public void Nearest(ReadOnlySpan<float> rows, int count, Span<int> indices, Span<float> distances)
     {
         var inner = _inner as ITopKScorer ?? throw new InvalidOperationException("The inner scorer finds no nearest centroids.");

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
 using FlashKMeans.Threading;
 using FlashKMeans.Backends;
 
@@ -8,8 +10,11 @@ namespace FlashKMeans.Cpu;
 /// that row alone, so the slices can follow the thread count: a batch of a thousand rows (a mini-batch step) still
 /// uses every thread, where the fixed chunks of the training loops would give it one.
 /// </summary>
-internal sealed class CpuScorer : IKMeansScorer
+internal sealed class CpuScorer : IKMeansScorer, ITopKScorer
 {
+    /// <summary>About 64 KB of a block's distances: they are selected from while still in cache.</summary>
+    private const int NearestBlockValues = 16 << 10;
+
     private readonly PackedCentroids _packed;
     private readonly int _threads;
     private readonly int _d;
@@ -69,6 +74,48 @@ internal sealed class CpuScorer : IKMeansScorer
                     new ReadOnlySpan<float>((float*)rowsAddress + (long)first * d, count * d),
                     packed,
                     new Span<float>((float*)distancesAddress + (long)first * k, count * k)));
+        }
+    }
+
+    /// <inheritdoc />
+    public bool FindsNearest(int count) => true;
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Slices of rows in parallel; each takes the distances of a few rows at a time (<see cref="AllDistances"/>'s
+    /// arithmetic, so the same values) into a buffer that stays in cache and selects from it: no n × K matrix is written.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // a prototype model's prediction calls it at once
+    public unsafe void Nearest(ReadOnlySpan<float> rows, int count, Span<int> indices, Span<float> distances)
+    {
+        int n = rows.Length / _d;
+        int d = _d, k = _packed.Count;
+        var packed = _packed;
+        int blockRows = Math.Max(1, NearestBlockValues / k);
+        fixed (float* rowPointer = rows)
+        fixed (int* indexPointer = indices)
+        fixed (float* distancePointer = distances)
+        {
+            nint rowsAddress = (nint)rowPointer, indicesAddress = (nint)indexPointer, distancesAddress = (nint)distancePointer;
+            RowSlices.For(n, _threads, MinimumSliceRows, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, sliceRows) =>
+            {
+                var buffer = ArrayPool<float>.Shared.Rent(Math.Min(blockRows, sliceRows) * k);
+                try
+                {
+                    for (int at = first; at < first + sliceRows; at += blockRows)
+                    {
+                        int here = Math.Min(blockRows, first + sliceRows - at);
+                        var block = buffer.AsSpan(0, here * k);
+                        FusedAssignKernel.AllDistances(new ReadOnlySpan<float>((float*)rowsAddress + (long)at * d, here * d), packed, block);
+                        TopKSelection.NearestOfRows(block, k, new Span<int>((int*)indicesAddress + (long)at * count, here * count),
+                            new Span<float>((float*)distancesAddress + (long)at * count, here * count));
+                    }
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(buffer);
+                }
+            });
         }
     }
 

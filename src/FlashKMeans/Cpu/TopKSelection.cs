@@ -33,8 +33,44 @@ internal static class TopKSelection
     }
 
     /// <summary>
+    /// <see cref="Smallest{T}"/> for float32, the same selection: once k are held, a vector of distances none of which is
+    /// below the k-th is passed over whole, as most are after the first few.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]  // prediction calls it at once, per row
+    public static void Smallest(ReadOnlySpan<float> distances, Span<int> nearest)
+    {
+        int k = nearest.Length, w = Vector<float>.Count, found = 0, p = 0;
+        float limit = float.PositiveInfinity;  // the k-th held distance, once k are held
+        for (; p < distances.Length; p++)
+        {
+            if (found == k)
+            {
+                if (p + w <= distances.Length && !Vector.LessThanAny(new Vector<float>(distances.Slice(p, w)), new Vector<float>(limit)))
+                {
+                    p += w - 1;  // none of these enters
+                    continue;
+                }
+                if (!(distances[p] < limit))
+                    continue;
+            }
+            int at = Math.Min(found, k - 1);
+            while (at > 0 && distances[p] < distances[nearest[at - 1]])
+            {
+                if (at < k)
+                    nearest[at] = nearest[at - 1];
+                at--;
+            }
+            nearest[at] = p;
+            if (found < k)
+                found++;
+            if (found == k)
+                limit = distances[nearest[k - 1]];
+        }
+    }
+
+    /// <summary>
     /// For each row of <paramref name="distances"/> (n × K), its count = <paramref name="indices"/>.Length / n nearest
-    /// (<see cref="Smallest{T}"/>) into <paramref name="indices"/> and their distances into <paramref name="found"/>.
+    /// (<see cref="Smallest(ReadOnlySpan{float}, Span{int})"/>) into <paramref name="indices"/> and their distances into <paramref name="found"/>.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]  // prediction calls it at once, per row
     public static void NearestOfRows(ReadOnlySpan<float> distances, int k, Span<int> indices, Span<float> found)

@@ -23,6 +23,12 @@ public sealed class FineTuningOptions
     /// </summary>
     public double? LearningRate { get; set; }
 
+    /// <summary>
+    /// Anneals the step size along half a cosine, from <see cref="LearningRate"/> in the first epoch towards 0 after the
+    /// last of <see cref="Epochs"/> (as PyTorch's <c>CosineAnnealingLR</c>); on by default. Off keeps it constant.
+    /// </summary>
+    public bool AnnealLearningRate { get; set; } = true;
+
     /// <summary>Rows per Adam step.</summary>
     public int BatchSize { get; set; } = 256;
 

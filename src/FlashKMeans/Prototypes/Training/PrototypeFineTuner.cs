@@ -67,6 +67,9 @@ internal sealed class PrototypeFineTuner
         for (int epoch = 1; epoch <= _options.Epochs; epoch++)
         {
             var shuffled = Shuffled(training, CounterRandom.Derive(_seed, 2 + (ulong)epoch));
+            // Cosine annealing: the step size falls along half a cosine from the rate at the first epoch towards 0 after
+            // the last, so late epochs refine instead of jittering (and the held-out loss settles for early stopping).
+            double epochRate = _options.AnnealLearningRate ? rate * 0.5 * (1 + Math.Cos(Math.PI * (epoch - 1) / _options.Epochs)) : rate;
             double sum = 0;
             int steps = 0;
             for (int at = 0; at < shuffled.Length; at += _options.BatchSize)
@@ -74,7 +77,7 @@ internal sealed class PrototypeFineTuner
                 cancellationToken.ThrowIfCancellationRequested();
                 var batch = shuffled.AsSpan(at, Math.Min(_options.BatchSize, shuffled.Length - at));
                 // Weighted by the batch's rows: a short last batch counts for what it holds.
-                sum += batch.Length * Step(parameters, adam, batch, anchor, gradient, rate, CounterRandom.Derive(_seed, ((ulong)epoch << 32) + (ulong)steps));
+                sum += batch.Length * Step(parameters, adam, batch, anchor, gradient, epochRate, CounterRandom.Derive(_seed, ((ulong)epoch << 32) + (ulong)steps));
                 steps++;
             }
             trainingLoss.Add(sum / Math.Max(shuffled.Length, 1));
