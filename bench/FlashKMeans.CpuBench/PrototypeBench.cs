@@ -12,11 +12,17 @@ using FlashKMeans.Prototypes;
 /// </summary>
 internal static class PrototypeBench
 {
+    private static IReadOnlyCollection<string> s_methods = [];
+
+    private static bool Wanted(string method) => s_methods.Count == 0 || s_methods.Contains(method);
+
     /// <param name="budgets">Prototypes per set by name, in place of 5 % of its training rows.</param>
     /// <param name="only">Set names to run; empty for all.</param>
+    /// <param name="methods">Method names to run (as printed, e.g. flashkmeans-prototypes-hard-tuned-crossentropy); empty for all.</param>
     public static void Run(string dir, ComputeDevice device, int? threads, int fineTuneEpochs, IReadOnlyDictionary<string, int> budgets,
-        IReadOnlyCollection<string> only)
+        IReadOnlyCollection<string> only, IReadOnlyCollection<string>? methods = null)
     {
+        s_methods = methods ?? [];
         var sets = File.ReadAllLines(Path.Combine(dir, "sets.tsv")).Select(line => line.Split('\t'))
             .Select(f => (Name: f[0], Dim: int.Parse(f[2], CultureInfo.InvariantCulture), Classes: f[1] == "class" ? int.Parse(f[3], CultureInfo.InvariantCulture) : 0))
             .Where(s => only.Count == 0 || only.Contains(s.Name));
@@ -46,6 +52,9 @@ internal static class PrototypeBench
                 Enum.GetValues<PrototypeLoss>().Select(l => (r, (PrototypeLoss?)l))));
         foreach (var (routing, loss) in variants)
         {
+            string method = $"flashkmeans-prototypes-{routing.ToString().ToLowerInvariant()}" + (loss is null ? "" : $"-tuned-{loss.ToString()!.ToLowerInvariant()}");
+            if (!Wanted(method))
+                continue;
             var clock = Stopwatch.StartNew();
             var classifier = new PrototypeClassifier(new PrototypeClassifierOptions
             {
@@ -56,7 +65,6 @@ internal static class PrototypeBench
             int[] predicted = [];
             double ms = TimePredictions(() => predicted = classifier.Predict(testRows));
             double accuracy = predicted.Zip(testLabels).Count(p => p.First == p.Second) / (double)testLabels.Length;
-            string method = $"flashkmeans-prototypes-{routing.ToString().ToLowerInvariant()}" + (loss is null ? "" : $"-tuned-{loss.ToString()!.ToLowerInvariant()}");
             string tuned = classifier.FineTuning is { } f ? FormattableString.Invariant($" rate={f.LearningRate:G3} best_epoch={f.BestEpoch}") : "";
             Console.WriteLine(FormattableString.Invariant(
                 $"RESULT {tag} method={method} prototypes={classifier.PrototypeClasses.Count} accuracy={accuracy:F4} fit_s={fitSeconds:F2} predict_ms={ms:F3}{tuned}"));
@@ -71,6 +79,8 @@ internal static class PrototypeBench
         int side = Math.Max(1, (int)Math.Sqrt(budget));
         foreach (int epochs in new[] { 0, fineTuneEpochs })
         {
+            if (!Wanted($"flashkmeans-prototypes{(epochs > 0 ? "-tuned-mse" : "")}"))
+                continue;
             var clock = Stopwatch.StartNew();
             var regressor = new PrototypeRegressor(new PrototypeRegressorOptions
             {

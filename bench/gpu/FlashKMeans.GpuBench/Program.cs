@@ -29,7 +29,7 @@ using FlashKMeans.Cuda.Native;
 // --whole-fit anchors|large [--fit-steps N] [--kmeans-parallel-up-to K] [--max-k K]: instead, whole fits from rows on the device to
 // centroids on the host (WholeFit.cs), from random rows, and from k-means‖ where K is at most the given bound; shapes with a K
 // above --max-k are left out.
-// --prototypes DIR [--sets A,B] [--budgets A=N,B=M]: instead, the prototype models on the GPU (PrototypeBench.cs) on the splits
+// --prototypes DIR [--sets A,B] [--budgets A=N,B=M] [--methods M1,M2]: instead, the prototype models on the GPU (PrototypeBench.cs) on the splits
 // bench/prototypes_vs_sklearn.py wrote to DIR.
 // --topk: instead, the fused top-k kernel against FlashAssign at the same shapes (TopKBench.cs).
 // --stream-small ROWS BATCHES: instead, where the time of small stream-learning steps goes (SmallStepsBench.cs).
@@ -62,7 +62,7 @@ if (Array.IndexOf(args, "--prototypes") is var pr and >= 0)
 {
     string Option(string name) => Array.IndexOf(args, name) is var at and >= 0 ? args[at + 1] : "";
     PrototypeBench.Run(args[pr + 1], ComputeDevice.Cuda, null, 50, PrototypeBench.ParseBudgets(Option("--budgets")),
-        Option("--sets").Split(',', StringSplitOptions.RemoveEmptyEntries));
+        Option("--sets").Split(',', StringSplitOptions.RemoveEmptyEntries), Option("--methods").Split(',', StringSplitOptions.RemoveEmptyEntries));
     return;
 }
 

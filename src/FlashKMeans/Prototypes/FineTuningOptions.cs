@@ -47,13 +47,14 @@ public sealed class FineTuningOptions
     public double DiversityRegularization { get; set; }
 
     /// <summary>
-    /// Fraction of the rows held out of phase 2 to measure the loss after each epoch; training keeps the prototypes of the
-    /// best held-out loss (phase 1's included), and stops after <see cref="EarlyStoppingRounds"/> epochs without a better
-    /// one. 0 trains on every row for every epoch and keeps the last.
+    /// Fraction of the rows held out of phase 2 to measure the model after each epoch; training keeps the prototypes of
+    /// the best held-out result (phase 1's included), and stops after <see cref="EarlyStoppingRounds"/> epochs without a
+    /// better one. A classifier's result is its held-out error, the loss breaking ties (as the suite's held-out
+    /// accuracy); the other models' is the loss. 0 trains on every row for every epoch and keeps the last.
     /// </summary>
     public double ValidationFraction { get; set; } = 0.1;
 
-    /// <summary>Epochs without a better held-out loss before training stops.</summary>
+    /// <summary>Epochs without a better held-out result before training stops.</summary>
     public int EarlyStoppingRounds { get; set; } = 5;
 
     /// <summary>

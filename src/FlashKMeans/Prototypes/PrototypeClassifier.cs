@@ -89,7 +89,7 @@ public sealed class PrototypeClassifier
     {
         var space = TrainingSpace.Of(rows, d, weights, _options.Distance);
         var objective = new ClassifierObjective(space.ToTraining(rows), d, labels.ToArray(), weights.IsEmpty ? null : weights.ToArray(), classes,
-            classCount, _options.Loss, _options.SampledNegativeClasses, _options.Distance);
+            classCount, _options.Loss, _options.SampledNegativeClasses, _options.Distance, _options.Routing);
         var (tuned, learned, result) = _options.FineTune(space, objective, grid, [], d, cancellationToken,
             learnTemperature: _options.Loss == PrototypeLoss.CrossEntropy, featureWeights: featureWeights);
         return new PrototypeClassifierModel(tuned, classes, d, classCount, _options, learned, result);

@@ -196,7 +196,7 @@ public sealed class FineTuningTests
         options.SampledNegativeClasses = 4;
         var sampled = new PrototypeClassifier(options).Fit(train, D, labels, classes);
         double a0 = Accuracy(before.Predict(test), testLabels), a1 = Accuracy(sampled.Predict(test), testLabels);
-        Assert.IsTrue(a1 >= a0 + 0.02, $"phase 1 {a0:F3}, sampled softmax {a1:F3}");
+        Assert.IsTrue(a1 >= a0 + 0.02, $"phase 1 {a0:F3}, sampled softmax {a1:F3} best {sampled.FineTuning!.BestEpoch} rate {sampled.FineTuning.LearningRate} losses {string.Join(",", sampled.FineTuning.ValidationLoss.Select(v => v.ToString("F3")))}");
     }
 
     [TestMethod]

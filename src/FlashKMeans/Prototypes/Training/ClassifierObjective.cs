@@ -19,6 +19,7 @@ internal sealed class ClassifierObjective : IPrototypeObjective
     private readonly PrototypeLoss _loss;
     private readonly int? _negatives;
     private readonly KMeansDistance _distance;
+    private readonly bool _nearestDecides;
 
     /// <param name="rows">n × d rows in training coordinates.</param>
     /// <param name="d">d.</param>
@@ -29,9 +30,11 @@ internal sealed class ClassifierObjective : IPrototypeObjective
     /// <param name="loss">The loss.</param>
     /// <param name="negatives">Sampled other classes per row, or null for all.</param>
     /// <param name="distance">The distance.</param>
+    /// <param name="routing">How the model predicts, for <see cref="Error"/>.</param>
     public ClassifierObjective(double[] rows, int d, int[] labels, float[]? weights, int[] classes, int classCount, PrototypeLoss loss,
-        int? negatives, KMeansDistance distance)
+        int? negatives, KMeansDistance distance, PrototypeRouting routing = PrototypeRouting.Scaled)
     {
+        _nearestDecides = routing == PrototypeRouting.Hard || loss == PrototypeLoss.Glvq;
         _rows = rows;
         _d = d;
         _labels = labels;
@@ -90,6 +93,47 @@ internal sealed class ClassifierObjective : IPrototypeObjective
             weight += w;
         }
         return (loss, weight);
+    }
+
+    /// <summary>
+    /// The class a row gets is that of its nearest prototype where the model predicts so (hard routing) or trains so
+    /// (GLVQ), else the one with the largest logit (the soft minimum over its prototypes), over every class with
+    /// prototypes; the lower class wins a tie.
+    /// </summary>
+    public double Error(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows)
+    {
+        var lambdaArray = lambda.ToArray();
+        var distances = new double[_classes.Length];
+        bool learned = parameters.LogTemperature.Length == 1;
+        double tau = learned ? Math.Exp(parameters.LogTemperature[0]) : 1;
+        double wrong = 0, weight = 0;
+        foreach (int r in rows)
+        {
+            double w = _weights?[r] ?? 1;
+            if (w == 0)
+                continue;
+            for (int p = 0; p < distances.Length; p++)
+                distances[p] = Distance(parameters, lambdaArray, r, p);
+            int chosen = -1;
+            double best = double.NegativeInfinity;
+            foreach (int c in _present)
+            {
+                double score = _nearestDecides ? -Nearest(_byClass[c], distances) : SoftMinimum(_byClass[c], distances, tau);
+                if (score > best)
+                    (best, chosen) = (score, c);
+            }
+            wrong += chosen == _labels[r] ? 0 : w;
+            weight += w;
+        }
+        return weight > 0 ? wrong / weight : 0;
+    }
+
+    private static double Nearest(int[] members, double[] distances)
+    {
+        double nearest = double.PositiveInfinity;
+        foreach (int p in members)
+            nearest = Math.Min(nearest, distances[p]);
+        return nearest;
     }
 
     /// <summary>The classes a row's loss reads: every class with prototypes, or its own first and m sampled others.</summary>

@@ -18,6 +18,12 @@ internal interface IPrototypeObjective
     (double Loss, double Weight) Accumulate(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows,
         PrototypeParameters? gradient, ulong draws);
 
+    /// <summary>
+    /// The weighted share of <paramref name="rows"/> the parameters get wrong, for objectives whose task has right and
+    /// wrong answers (a classifier's class); NaN where it has none, and early stopping reads the loss alone.
+    /// </summary>
+    double Error(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows) => double.NaN;
+
     /// <summary>τ, the mean distance from a row to its nearest prototype (of its own class where rows have one) under <paramref name="parameters"/>.</summary>
     double NearestDistance(PrototypeParameters parameters);
 }

@@ -60,9 +60,13 @@ internal sealed class PrototypeFineTuner
         var validationLoss = new List<double>();
         var best = parameters.Clone();
         int bestEpoch = 0, stale = 0;
-        double bestLoss = double.PositiveInfinity;
+        double bestLoss = double.PositiveInfinity, bestError = double.NaN, lowestLoss = double.PositiveInfinity;
         if (validation.Length > 0)
+        {
             validationLoss.Add(bestLoss = Loss(parameters, validation));
+            lowestLoss = bestLoss;
+            bestError = _objective.Error(parameters, parameters.FeatureWeights(), validation);
+        }
         var gradient = parameters.ZeroLike();
         for (int epoch = 1; epoch <= _options.Epochs; epoch++)
         {
@@ -85,10 +89,20 @@ internal sealed class PrototypeFineTuner
                 continue;
             double loss = Loss(parameters, validation);
             validationLoss.Add(loss);
-            if (loss < bestLoss)
+            // A classifier keeps the parameters of its best held-out error (a loss that rises with over-confidence while
+            // fewer rows go wrong is no reason to go back), the loss breaking ties; other models those of the best loss.
+            // Training goes on while either still improves.
+            double error = _objective.Error(parameters, parameters.FeatureWeights(), validation);
+            bool lower = loss < lowestLoss;
+            lowestLoss = Math.Min(lowestLoss, loss);
+            if (double.IsNaN(error) ? loss < bestLoss : error < bestError || (error == bestError && loss < bestLoss))
             {
-                (bestLoss, bestEpoch, stale) = (loss, epoch, 0);
+                (bestLoss, bestError, bestEpoch, stale) = (loss, error, epoch, 0);
                 best.CopyFrom(parameters);
+            }
+            else if (lower)
+            {
+                stale = 0;
             }
             else if (++stale >= _options.EarlyStoppingRounds)
             {
