@@ -41,8 +41,9 @@ for line in open(f"{work}/sets.tsv"):
     if wanted and name not in wanted:
         continue
     d = int(d)
-    x_train = torch.from_numpy(np.fromfile(f"{work}/{name}.train.f32", dtype=np.float32).reshape(-1, d))
-    x_test = torch.from_numpy(np.fromfile(f"{work}/{name}.test.f32", dtype=np.float32).reshape(-1, d))
+    # On the device the model lives on: the suite's fit indexes its targets with a permutation made there.
+    x_train = torch.from_numpy(np.fromfile(f"{work}/{name}.train.f32", dtype=np.float32).reshape(-1, d)).to(device)
+    x_test = torch.from_numpy(np.fromfile(f"{work}/{name}.test.f32", dtype=np.float32).reshape(-1, d)).to(device)
     label_type = np.int32 if task == "class" else np.float32
     y_train = np.fromfile(f"{work}/{name}.train.labels", dtype=label_type)
     y_test = np.fromfile(f"{work}/{name}.test.labels", dtype=label_type)
@@ -52,7 +53,7 @@ for line in open(f"{work}/sets.tsv"):
     if task == "class":
         model = FastKMeansClassifier(k_init="auto", distance="cosine", auto_feature_weights=True, diversity_reg=0.01,
                                      repulsion_factor=0.01, device=device)
-        y = torch.from_numpy(y_train.astype(np.float32))
+        y = torch.from_numpy(y_train.astype(np.float32)).to(device)
         model.fit(x_train, y, max_iters=20, verbose=False)
         model.finetune(x_train, y, epochs=30, eval_fraction=0.2, lr=0.1, verbose=False)
     else:
@@ -60,7 +61,7 @@ for line in open(f"{work}/sets.tsv"):
         model = FastKMeansRegressor(k_targets=20, k_features=20, distance="euclidean", target_distance="euclidean",
                                     target_assignment="softmax_scaled", soft_type="softmax_scaled", top_k=5, batch_size=1024,
                                     diversity_reg=0.01, device=device)
-        y = torch.from_numpy(((y_train - mean) / std).astype(np.float32)).reshape(-1, 1)
+        y = torch.from_numpy(((y_train - mean) / std).astype(np.float32)).reshape(-1, 1).to(device)
         model.fit(x_train, y, max_iters=300, verbose=False)
         model.finetune(x_train, y, epochs=100, eval_fraction=0.2, lr=0.1, verbose=False)
     synchronize()

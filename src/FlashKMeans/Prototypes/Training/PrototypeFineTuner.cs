@@ -226,6 +226,7 @@ internal sealed class PrototypeFineTuner
     {
         const int Sweep = 100;
         const double Low = 1e-7, High = 10, Fallback = 1e-3;
+        const int Settle = 10;  // steps before the smoothed loss is read: rates below 6e-7
         var saved = parameters.Clone();
         var savedAdam = adam.Save();
         var gradient = parameters.ZeroLike();
@@ -247,7 +248,8 @@ internal sealed class PrototypeFineTuner
                 break;
             smoothed = 0.98 * smoothed + 0.02 * loss;
             double debiased = smoothed / (1 - Math.Pow(0.98, i + 1));
-            if (debiased > 4 * best)
+            // The first steps' average is still a few batches': one easy batch must not end the sweep.
+            if (i >= Settle && debiased > 4 * best)
                 break;
             best = Math.Min(best, debiased);
             logRates.Add(logRate);
@@ -258,7 +260,8 @@ internal sealed class PrototypeFineTuner
         if (losses.Count < 2)
             return Fallback;
         int lowest = losses.IndexOf(losses.Min());
-        return lowest == 0 ? Fallback : Math.Exp(logRates[lowest]) / 10;
+        // A minimum among the first, tiny steps is noise between batches (such steps barely move the model), not a rate.
+        return lowest < Settle ? Fallback : Math.Exp(logRates[lowest]) / 10;
     }
 
     private static int[] Permutation(int n, ulong seed) => Shuffled(Enumerable.Range(0, n).ToArray(), seed);
