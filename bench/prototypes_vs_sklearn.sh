@@ -4,7 +4,7 @@
 # the same standardised rows for both sides. Our models keep at most 5 % of the training rows as prototypes; on the two
 # suite-like sets (cover_like, housing_like) they run again with the FastKMeans Suite's own prototype counts (485, 372).
 # With SUITE=<folder holding the suite's fast_kmeans package> and Debian's python3-torch, the suite's own models run on
-# those two sets as well (bench/suite_prototypes.py), on the CPU.
+# those two sets as well (bench/gpu/suite_prototypes.py), on the CPU.
 #   [SUITE=DIR] bench/prototypes_vs_sklearn.sh [WORKDIR]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -19,5 +19,5 @@ bench="$here/FlashKMeans.CpuBench/bin/Release/net8.0/flashkmeans-cpubench"
 "$bench" prototypes --data "$work"
 "$bench" prototypes --data "$work" --sets cover_like,housing_like --budgets cover_like=485,housing_like=372
 if [ -n "${SUITE:-}" ]; then
-  PYTHONPATH="$SUITE" /usr/bin/python3 -W ignore "$here/suite_prototypes.py" "$work" cover_like housing_like
+  PYTHONPATH="$SUITE" /usr/bin/python3 -W ignore "$here/gpu/suite_prototypes.py" "$work" cover_like housing_like
 fi

@@ -5,20 +5,11 @@ sixteenth of that in small calls), median of 3 passes.
 
 Usage: PYTHONPATH=<folder holding the suite's fast_kmeans package> python3 suite_fit_batch.py
 """
-import sys
 import time
-import types
 
 import torch
 
-try:
-    import tqdm.auto  # noqa: F401  (the suite imports it; only its progress bars use it)
-except ImportError:
-    stub = types.ModuleType("tqdm")
-    stub.auto = types.ModuleType("tqdm.auto")
-    stub.auto.tqdm = lambda iterable=None, **_: iterable
-    sys.modules["tqdm"], sys.modules["tqdm.auto"] = stub, stub.auto
-
+from suite_import import fast_kmeans  # noqa: F401  (the suite, with tqdm stood in for where missing)
 from fast_kmeans import FastKMeansClusterer
 
 D, K, BATCH, BATCHES, WARM = 128, 1024, 65536, 128, 4

@@ -19,17 +19,25 @@ internal static class TopKSelection
         {
             if (found == k && !(distances[p] < distances[nearest[k - 1]]))
                 continue;
-            int at = Math.Min(found, k - 1);
-            while (at > 0 && distances[p] < distances[nearest[at - 1]])
-            {
-                if (at < k)
-                    nearest[at] = nearest[at - 1];
-                at--;
-            }
-            nearest[at] = p;
-            if (found < k)
-                found++;
+            Insert(distances, nearest, ref found, p);
         }
+    }
+
+    /// <summary>Puts <paramref name="p"/> in its place among the <paramref name="found"/> held, dropping the k-th once k are held.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void Insert<T>(ReadOnlySpan<T> distances, Span<int> nearest, ref int found, int p) where T : IFloatingPointIeee754<T>
+    {
+        int k = nearest.Length;
+        int at = Math.Min(found, k - 1);
+        while (at > 0 && distances[p] < distances[nearest[at - 1]])
+        {
+            if (at < k)
+                nearest[at] = nearest[at - 1];
+            at--;
+        }
+        nearest[at] = p;
+        if (found < k)
+            found++;
     }
 
     /// <summary>
@@ -53,16 +61,7 @@ internal static class TopKSelection
                 if (!(distances[p] < limit))
                     continue;
             }
-            int at = Math.Min(found, k - 1);
-            while (at > 0 && distances[p] < distances[nearest[at - 1]])
-            {
-                if (at < k)
-                    nearest[at] = nearest[at - 1];
-                at--;
-            }
-            nearest[at] = p;
-            if (found < k)
-                found++;
+            Insert(distances, nearest, ref found, p);
             if (found == k)
                 limit = distances[nearest[k - 1]];
         }
