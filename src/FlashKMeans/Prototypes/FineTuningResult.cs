@@ -5,4 +5,9 @@ namespace FlashKMeans.Prototypes;
 /// <param name="TrainingLoss">Mean task loss of each epoch's rows, each taken before the step that read it.</param>
 /// <param name="ValidationLoss">Held-out task loss before training and after each epoch; empty without held-out rows.</param>
 /// <param name="BestEpoch">The epoch whose parameters the model kept (0: phase 1's).</param>
-public sealed record FineTuningResult(double LearningRate, IReadOnlyList<double> TrainingLoss, IReadOnlyList<double> ValidationLoss, int BestEpoch);
+/// <param name="ValidationError">
+/// A classifier's held-out error (the weighted share of held-out rows it gets wrong) before training and after each
+/// epoch, which early stopping reads first; empty for the other models and without held-out rows.
+/// </param>
+public sealed record FineTuningResult(double LearningRate, IReadOnlyList<double> TrainingLoss, IReadOnlyList<double> ValidationLoss, int BestEpoch,
+    IReadOnlyList<double> ValidationError);

@@ -153,19 +153,85 @@ public sealed class FineTuningTests
         Assert.AreEqual(accuracyNear, accuracyFar, 0.01);
     }
 
-    [TestMethod]
-    public void Early_stopping_keeps_the_best_held_out_loss_and_stops_after_the_patience()
+    /// <summary>Held-out results read from a script, one (loss, error) per measurement; training steps see no loss.</summary>
+    private sealed class ScriptedObjective((double Loss, double Error)[] script) : IPrototypeObjective
     {
-        var (train, labels) = Overlapping(1200, 4, seed: 8);
-        var options = Options(PrototypeLoss.CrossEntropy, 200);
-        options.FineTuning.EarlyStoppingRounds = 3;
-        options.FineTuning.LearningRate = 0.3;  // large enough that the held-out loss turns up
-        var result = new PrototypeClassifier(options).Fit(train, D, labels, 4).FineTuning!;
+        private int _measured = -1;
+
+        public int RowCount => 100;
+
+        public IReadOnlyList<int> Groups => [0, 0];
+
+        public (double Loss, double Weight) Accumulate(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows,
+            PrototypeParameters? gradient, ulong draws)
+        {
+            if (gradient is not null)
+                return (0, rows.Length);
+            // The tuner measures the held-out loss, then its error: each loss opens the next entry.
+            _measured++;
+            return (script[Math.Min(_measured, script.Length - 1)].Loss * rows.Length, rows.Length);
+        }
+
+        public double Error(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows) =>
+            script[Math.Min(Math.Max(_measured, 0), script.Length - 1)].Error;
+
+        public double NearestDistance(PrototypeParameters parameters) => 1;
+    }
+
+    [TestMethod]
+    public void A_classifier_keeps_its_best_held_out_error_and_trains_on_while_error_or_loss_improves()
+    {
+        // Phase 1, then epochs 1–9. Error is least at epoch 2; the loss is least at 4 and last falls there; nothing
+        // improves after. Patience 3: the tuner stops after epoch 7 and keeps epoch 2.
+        (double, double)[] script =
+        [
+            (1.00, 0.50), (0.90, 0.40), (0.80, 0.30), (0.85, 0.35), (0.70, 0.36),
+            (0.75, 0.37), (0.76, 0.38), (0.77, 0.39), (0.60, 0.10), (0.50, 0.05),
+        ];
+        var tuner = new PrototypeFineTuner(new ScriptedObjective(script),
+            new FineTuningOptions { Epochs = 9, LearningRate = 0.01, EarlyStoppingRounds = 3 }, KMeansDistance.SquaredEuclidean, D,
+            seed: 1, threads: 2, tau: 1);
+        var result = tuner.Run(new PrototypeParameters(new double[2 * D], [], []), CancellationToken.None);
+        Assert.AreEqual(2, result.BestEpoch, "the least held-out error, not the least loss (epoch 4)");
+        CollectionAssert.AreEqual(new[] { 1.00, 0.90, 0.80, 0.85, 0.70, 0.75, 0.76, 0.77 }, result.ValidationLoss.ToArray(),
+            "stopped three epochs after the loss last fell (epoch 4), not after the error did (epoch 2)");
+        CollectionAssert.AreEqual(new[] { 0.50, 0.40, 0.30, 0.35, 0.36, 0.37, 0.38, 0.39 }, result.ValidationError.ToArray());
+    }
+
+    [TestMethod]
+    public void A_regressor_keeps_its_best_held_out_loss_and_stops_after_the_patience()
+    {
+        var random = new Random(12);
+        const int n = 1500;
+        var rows = Enumerable.Range(0, n * D).Select(_ => (float)random.NextDouble()).ToArray();
+        var targets = Enumerable.Range(0, n).Select(r => (float)(Math.Sin(6 * rows[r * D]) + 0.3 * random.NextDouble())).ToArray();
+        var result = new PrototypeRegressor(new PrototypeRegressorOptions
+        {
+            TargetStrata = 4, PrototypesPerStratum = 3, Seed = 3,
+            FineTuning = { Epochs = 200, EarlyStoppingRounds = 3, LearningRate = 0.3 },
+        }).Fit(rows, D, targets).FineTuning!;
         var losses = result.ValidationLoss;
+        Assert.AreEqual(0, result.ValidationError.Count, "a regressor has no error measure");
         Assert.AreEqual(losses.Min(), losses[result.BestEpoch]);
-        Assert.IsTrue(losses.Count - 1 <= result.BestEpoch + 3, $"ran {losses.Count - 1} epochs, best {result.BestEpoch}");
         Assert.IsTrue(losses.Count - 1 < 200, "stopped early");
-        Assert.AreEqual(losses.Count - 1, result.TrainingLoss.Count);
+        Assert.AreEqual(result.BestEpoch + 3, losses.Count - 1, $"ran {losses.Count - 1} epochs, best {result.BestEpoch}");
+    }
+
+    [TestMethod]
+    public void Annealing_changes_nothing_over_one_epoch_and_the_path_over_several()
+    {
+        var (train, labels) = Overlapping(800, 3, seed: 21);
+        float[] Tuned(int epochs, bool anneal)
+        {
+            var options = Options(PrototypeLoss.CrossEntropy, epochs);
+            options.FineTuning.LearningRate = 0.05;
+            options.FineTuning.ValidationFraction = 0;  // keep the last epoch's parameters
+            options.FineTuning.AnnealLearningRate = anneal;
+            return new PrototypeClassifier(options).Fit(train, D, labels, 3).Prototypes.ToArray();
+        }
+        // The first epoch runs at the full rate either way; later ones at rate · (1 + cos(π (e − 1) / E)) / 2.
+        CollectionAssert.AreEqual(Tuned(1, false), Tuned(1, true));
+        CollectionAssert.AreNotEqual(Tuned(4, false), Tuned(4, true));
     }
 
     [TestMethod]

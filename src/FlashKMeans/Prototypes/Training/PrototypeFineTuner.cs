@@ -58,6 +58,7 @@ internal sealed class PrototypeFineTuner
 
         var trainingLoss = new List<double>();
         var validationLoss = new List<double>();
+        var validationError = new List<double>();
         var best = parameters.Clone();
         int bestEpoch = 0, stale = 0;
         double bestLoss = double.PositiveInfinity, bestError = double.NaN, lowestLoss = double.PositiveInfinity;
@@ -66,6 +67,8 @@ internal sealed class PrototypeFineTuner
             validationLoss.Add(bestLoss = Loss(parameters, validation));
             lowestLoss = bestLoss;
             bestError = _objective.Error(parameters, parameters.FeatureWeights(), validation);
+            if (!double.IsNaN(bestError))
+                validationError.Add(bestError);
         }
         var gradient = parameters.ZeroLike();
         for (int epoch = 1; epoch <= _options.Epochs; epoch++)
@@ -93,6 +96,8 @@ internal sealed class PrototypeFineTuner
             // fewer rows go wrong is no reason to go back), the loss breaking ties; other models those of the best loss.
             // Training goes on while either still improves.
             double error = _objective.Error(parameters, parameters.FeatureWeights(), validation);
+            if (!double.IsNaN(error))
+                validationError.Add(error);
             bool lower = loss < lowestLoss;
             lowestLoss = Math.Min(lowestLoss, loss);
             if (double.IsNaN(error) ? loss < bestLoss : error < bestError || (error == bestError && loss < bestLoss))
@@ -113,7 +118,7 @@ internal sealed class PrototypeFineTuner
             parameters.CopyFrom(best);
         else
             bestEpoch = trainingLoss.Count;
-        return new FineTuningResult(rate, trainingLoss, validationLoss, bestEpoch);
+        return new FineTuningResult(rate, trainingLoss, validationLoss, bestEpoch, validationError);
     }
 
     /// <summary>One Adam step on <paramref name="batch"/>; returns the batch's mean task loss before it.</summary>
