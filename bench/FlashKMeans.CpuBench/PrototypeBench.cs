@@ -12,9 +12,6 @@ using FlashKMeans.Prototypes;
 /// </summary>
 internal static class PrototypeBench
 {
-    private static IReadOnlyCollection<string> s_methods = [];
-
-    private static bool Wanted(string method) => s_methods.Count == 0 || s_methods.Contains(method);
 
     /// <param name="budgets">Prototypes per set by name, in place of 5 % of its training rows.</param>
     /// <param name="only">Set names to run; empty for all.</param>
@@ -22,7 +19,8 @@ internal static class PrototypeBench
     public static void Run(string dir, ComputeDevice device, int? threads, int fineTuneEpochs, IReadOnlyDictionary<string, int> budgets,
         IReadOnlyCollection<string> only, IReadOnlyCollection<string>? methods = null)
     {
-        s_methods = methods ?? [];
+        methods ??= [];
+        bool Wanted(string method) => methods.Count == 0 || methods.Contains(method);
         var sets = File.ReadAllLines(Path.Combine(dir, "sets.tsv")).Select(line => line.Split('\t'))
             .Select(f => (Name: f[0], Dim: int.Parse(f[2], CultureInfo.InvariantCulture), Classes: f[1] == "class" ? int.Parse(f[3], CultureInfo.InvariantCulture) : 0))
             .Where(s => only.Count == 0 || only.Contains(s.Name));
@@ -34,14 +32,14 @@ internal static class PrototypeBench
             int budget = budgets.TryGetValue(name, out int given) ? given : Math.Max(1, trainCount / 20);
             string tag = FormattableString.Invariant($"data={name} device={device.ToString().ToLowerInvariant()}");
             if (classes > 0)
-                Classify(name, tag, dim, classes, budget, trainRows, testRows, device, threads, fineTuneEpochs, dir);
+                Classify(name, tag, dim, classes, budget, trainRows, testRows, device, threads, fineTuneEpochs, dir, Wanted);
             else
-                Regress(name, tag, dim, budget, trainRows, testRows, device, threads, fineTuneEpochs, dir);
+                Regress(name, tag, dim, budget, trainRows, testRows, device, threads, fineTuneEpochs, dir, Wanted);
         }
     }
 
     private static void Classify(string name, string tag, int dim, int classes, int budget, float[] trainRows, float[] testRows,
-        ComputeDevice device, int? threads, int fineTuneEpochs, string dir)
+        ComputeDevice device, int? threads, int fineTuneEpochs, string dir, Func<string, bool> wanted)
     {
         var trainLabels = ReadInts(Path.Combine(dir, $"{name}.train.labels"));
         var testLabels = ReadInts(Path.Combine(dir, $"{name}.test.labels"));
@@ -53,7 +51,7 @@ internal static class PrototypeBench
         foreach (var (routing, loss) in variants)
         {
             string method = $"flashkmeans-prototypes-{routing.ToString().ToLowerInvariant()}" + (loss is null ? "" : $"-tuned-{loss.ToString()!.ToLowerInvariant()}");
-            if (!Wanted(method))
+            if (!wanted(method))
                 continue;
             var clock = Stopwatch.StartNew();
             var classifier = new PrototypeClassifier(new PrototypeClassifierOptions
@@ -72,14 +70,14 @@ internal static class PrototypeBench
     }
 
     private static void Regress(string name, string tag, int dim, int budget, float[] trainRows, float[] testRows,
-        ComputeDevice device, int? threads, int fineTuneEpochs, string dir)
+        ComputeDevice device, int? threads, int fineTuneEpochs, string dir, Func<string, bool> wanted)
     {
         var trainTargets = ReadFloats(Path.Combine(dir, $"{name}.train.labels"));
         var testTargets = ReadFloats(Path.Combine(dir, $"{name}.test.labels"));
         int side = Math.Max(1, (int)Math.Sqrt(budget));
         foreach (int epochs in new[] { 0, fineTuneEpochs })
         {
-            if (!Wanted($"flashkmeans-prototypes{(epochs > 0 ? "-tuned-mse" : "")}"))
+            if (!wanted($"flashkmeans-prototypes{(epochs > 0 ? "-tuned-mse" : "")}"))
                 continue;
             var clock = Stopwatch.StartNew();
             var regressor = new PrototypeRegressor(new PrototypeRegressorOptions

@@ -162,18 +162,15 @@ public sealed class FineTuningTests
 
         public IReadOnlyList<int> Groups => [0, 0];
 
-        public (double Loss, double Weight) Accumulate(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows,
-            PrototypeParameters? gradient, ulong draws)
+        public (double Loss, double Weight, double Wrong) Accumulate(PrototypeParameters parameters, ReadOnlySpan<double> lambda,
+            ReadOnlySpan<int> rows, PrototypeParameters? gradient, ulong draws)
         {
             if (gradient is not null)
-                return (0, rows.Length);
-            // The tuner measures the held-out loss, then its error: each loss opens the next entry.
-            _measured++;
-            return (script[Math.Min(_measured, script.Length - 1)].Loss * rows.Length, rows.Length);
+                return (0, rows.Length, double.NaN);
+            // The 10 held-out rows are measured in one block: each measurement takes the next entry.
+            var (loss, error) = script[Math.Min(++_measured, script.Length - 1)];
+            return (loss * rows.Length, rows.Length, error * rows.Length);
         }
-
-        public double Error(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows) =>
-            script[Math.Min(Math.Max(_measured, 0), script.Length - 1)].Error;
 
         public double NearestDistance(PrototypeParameters parameters) => 1;
     }

@@ -30,7 +30,7 @@ internal sealed class ClassifierObjective : IPrototypeObjective
     /// <param name="loss">The loss.</param>
     /// <param name="negatives">Sampled other classes per row, or null for all.</param>
     /// <param name="distance">The distance.</param>
-    /// <param name="routing">How the model predicts, for <see cref="Error"/>.</param>
+    /// <param name="routing">How the model predicts, for the held-out error (<see cref="Predicted"/>).</param>
     public ClassifierObjective(double[] rows, int d, int[] labels, float[]? weights, int[] classes, int classCount, PrototypeLoss loss,
         int? negatives, KMeansDistance distance, PrototypeRouting routing = PrototypeRouting.Scaled)
     {
@@ -69,10 +69,10 @@ internal sealed class ClassifierObjective : IPrototypeObjective
         return counted > 0 ? sum / counted : 0;
     }
 
-    public (double Loss, double Weight) Accumulate(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows,
+    public (double Loss, double Weight, double Wrong) Accumulate(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows,
         PrototypeParameters? gradient, ulong draws)
     {
-        double loss = 0, weight = 0;
+        double loss = 0, weight = 0, wrong = 0;
         var lambdaArray = lambda.ToArray();
         var distances = new double[_classes.Length];
         foreach (int r in rows)
@@ -91,41 +91,37 @@ internal sealed class ClassifierObjective : IPrototypeObjective
                 ? Glvq(parameters, lambdaArray, r, y, candidates, distances, w, gradient)
                 : CrossEntropy(parameters, lambdaArray, r, y, candidates, distances, w, gradient));
             weight += w;
+            if (gradient is null)
+            {
+                // The class judged needs every class's distances; a sampled loss read only some.
+                if (candidates.Length < _present.Length)
+                {
+                    for (int p = 0; p < distances.Length; p++)
+                        distances[p] = Distance(parameters, lambdaArray, r, p);
+                }
+                wrong += Predicted(parameters, distances) == y ? 0 : w;
+            }
         }
-        return (loss, weight);
+        return (loss, weight, gradient is null ? wrong : double.NaN);
     }
 
     /// <summary>
-    /// The class a row gets is that of its nearest prototype where the model predicts so (hard routing) or trains so
-    /// (GLVQ), else the one with the largest logit (the soft minimum over its prototypes), over every class with
-    /// prototypes; the lower class wins a tie.
+    /// The class a row gets from <paramref name="distances"/> to every prototype: that of its nearest prototype where the
+    /// model predicts so (hard routing) or trains so (GLVQ), else the one with the largest logit (the soft minimum over
+    /// its prototypes), over every class with prototypes; the lower class wins a tie.
     /// </summary>
-    public double Error(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows)
+    private int Predicted(PrototypeParameters parameters, double[] distances)
     {
-        var lambdaArray = lambda.ToArray();
-        var distances = new double[_classes.Length];
-        bool learned = parameters.LogTemperature.Length == 1;
-        double tau = learned ? Math.Exp(parameters.LogTemperature[0]) : 1;
-        double wrong = 0, weight = 0;
-        foreach (int r in rows)
+        double tau = parameters.LogTemperature.Length == 1 ? Math.Exp(parameters.LogTemperature[0]) : 1;
+        int chosen = -1;
+        double best = double.NegativeInfinity;
+        foreach (int c in _present)
         {
-            double w = _weights?[r] ?? 1;
-            if (w == 0)
-                continue;
-            for (int p = 0; p < distances.Length; p++)
-                distances[p] = Distance(parameters, lambdaArray, r, p);
-            int chosen = -1;
-            double best = double.NegativeInfinity;
-            foreach (int c in _present)
-            {
-                double score = _nearestDecides ? -Nearest(_byClass[c], distances) : SoftMinimum(_byClass[c], distances, tau);
-                if (score > best)
-                    (best, chosen) = (score, c);
-            }
-            wrong += chosen == _labels[r] ? 0 : w;
-            weight += w;
+            double score = _nearestDecides ? -Nearest(_byClass[c], distances) : SoftMinimum(_byClass[c], distances, tau);
+            if (score > best)
+                (best, chosen) = (score, c);
         }
-        return weight > 0 ? wrong / weight : 0;
+        return chosen;
     }
 
     private static double Nearest(int[] members, double[] distances)

@@ -14,15 +14,12 @@ internal interface IPrototypeObjective
     /// <paramref name="lambda"/>, empty for none), and when <paramref name="gradient"/> is given adds the weighted loss's
     /// gradient to it (∂/∂λ in its feature logits). Thread-safe. <paramref name="draws"/> seeds the step's random draws.
     /// </summary>
-    /// <returns>Σ w·loss and Σ w over the rows.</returns>
-    (double Loss, double Weight) Accumulate(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows,
+    /// <returns>
+    /// Σ w·loss and Σ w over the rows; and, where no gradient is asked for (a held-out measurement) and the task has
+    /// right and wrong answers (a classifier's class), Σ w over the rows the parameters get wrong, else NaN.
+    /// </returns>
+    (double Loss, double Weight, double Wrong) Accumulate(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows,
         PrototypeParameters? gradient, ulong draws);
-
-    /// <summary>
-    /// The weighted share of <paramref name="rows"/> the parameters get wrong, for objectives whose task has right and
-    /// wrong answers (a classifier's class); NaN where it has none, and early stopping reads the loss alone.
-    /// </summary>
-    double Error(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows) => double.NaN;
 
     /// <summary>τ, the mean distance from a row to its nearest prototype (of its own class where rows have one) under <paramref name="parameters"/>.</summary>
     double NearestDistance(PrototypeParameters parameters);

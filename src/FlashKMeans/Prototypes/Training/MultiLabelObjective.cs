@@ -43,7 +43,7 @@ internal sealed class MultiLabelObjective : IPrototypeObjective
 
     public double NearestDistance(PrototypeParameters parameters) => PrototypeDistance.MeanNearest(_distance, _rows, parameters.Prototypes, _d);
 
-    public (double Loss, double Weight) Accumulate(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows,
+    public (double Loss, double Weight, double Wrong) Accumulate(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows,
         PrototypeParameters? gradient, ulong draws)
     {
         double loss = 0, weight = 0;
@@ -77,7 +77,7 @@ internal sealed class MultiLabelObjective : IPrototypeObjective
                 }
             }
         }
-        return (loss, weight);
+        return (loss, weight, double.NaN);
     }
 
     /// <summary>−(1 − p)^γ log p and its derivative in p.</summary>

@@ -64,9 +64,9 @@ internal sealed class PrototypeFineTuner
         double bestLoss = double.PositiveInfinity, bestError = double.NaN, lowestLoss = double.PositiveInfinity;
         if (validation.Length > 0)
         {
-            validationLoss.Add(bestLoss = Loss(parameters, validation));
+            (bestLoss, bestError) = Measure(parameters, validation);
+            validationLoss.Add(bestLoss);
             lowestLoss = bestLoss;
-            bestError = _objective.Error(parameters, parameters.FeatureWeights(), validation);
             if (!double.IsNaN(bestError))
                 validationError.Add(bestError);
         }
@@ -90,12 +90,11 @@ internal sealed class PrototypeFineTuner
             trainingLoss.Add(sum / Math.Max(shuffled.Length, 1));
             if (validation.Length == 0)
                 continue;
-            double loss = Loss(parameters, validation);
+            var (loss, error) = Measure(parameters, validation);
             validationLoss.Add(loss);
             // A classifier keeps the parameters of its best held-out error (a loss that rises with over-confidence while
             // fewer rows go wrong is no reason to go back), the loss breaking ties; other models those of the best loss.
             // Training goes on while either still improves.
-            double error = _objective.Error(parameters, parameters.FeatureWeights(), validation);
             if (!double.IsNaN(error))
                 validationError.Add(error);
             bool lower = loss < lowestLoss;
@@ -136,41 +135,59 @@ internal sealed class PrototypeFineTuner
         return loss;
     }
 
-    /// <summary>The mean task loss of <paramref name="rows"/>.</summary>
-    internal double Loss(PrototypeParameters parameters, ReadOnlySpan<int> rows) =>
-        Accumulate(parameters, parameters.FeatureWeights(), rows, null, CounterRandom.Derive(_seed, 0));
+    /// <summary>
+    /// The mean task loss of held-out <paramref name="rows"/>, and the weighted share of them the parameters get wrong
+    /// (NaN for objectives without right and wrong answers), from one pass.
+    /// </summary>
+    internal (double Loss, double Error) Measure(PrototypeParameters parameters, ReadOnlySpan<int> rows)
+    {
+        var (loss, weight, wrong) = Sum(parameters, parameters.FeatureWeights(), rows, null, CounterRandom.Derive(_seed, 0));
+        return weight > 0 ? (loss / weight, wrong / weight) : (0, double.IsNaN(wrong) ? double.NaN : 0);
+    }
 
     /// <summary>
     /// The mean task loss of <paramref name="rows"/> and, into <paramref name="gradient"/> when given, its gradient (∂/∂λ in
-    /// the logits' place): blocks of <see cref="BlockRows"/> rows in parallel, added up in block order.
+    /// the logits' place).
     /// </summary>
     internal double Accumulate(PrototypeParameters parameters, double[] lambda, ReadOnlySpan<int> rows, PrototypeParameters? gradient, ulong draws)
+    {
+        var (loss, weight, _) = Sum(parameters, lambda, rows, gradient, draws);
+        if (!(weight > 0))
+            return 0;
+        gradient?.Scale(1 / weight);
+        return loss / weight;
+    }
+
+    /// <summary>
+    /// The objective's sums over <paramref name="rows"/> (and its gradient's, into <paramref name="gradient"/>): blocks of
+    /// <see cref="BlockRows"/> rows in parallel, added up in block order.
+    /// </summary>
+    private (double Loss, double Weight, double Wrong) Sum(PrototypeParameters parameters, double[] lambda, ReadOnlySpan<int> rows,
+        PrototypeParameters? gradient, ulong draws)
     {
         int blocks = (rows.Length + BlockRows - 1) / BlockRows;
         if (gradient is not null && _blocks.Length < blocks)
             _blocks = [.. _blocks, .. Enumerable.Range(0, blocks - _blocks.Length).Select(_ => gradient.ZeroLike())];
-        var losses = new (double Loss, double Weight)[blocks];
+        var sums = new (double Loss, double Weight, double Wrong)[blocks];
         var rowArray = rows.ToArray();
         Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = _threads }, b =>
         {
             var part = gradient is null ? null : _blocks[b];
             part?.Clear();
             int start = b * BlockRows;
-            losses[b] = _objective.Accumulate(parameters, lambda, rowArray.AsSpan(start, Math.Min(BlockRows, rowArray.Length - start)), part, draws);
+            sums[b] = _objective.Accumulate(parameters, lambda, rowArray.AsSpan(start, Math.Min(BlockRows, rowArray.Length - start)), part, draws);
         });
-        double loss = 0, weight = 0;
+        double loss = 0, weight = 0, wrong = blocks == 0 ? double.NaN : 0;
         gradient?.Clear();
         for (int b = 0; b < blocks; b++)
         {
-            loss += losses[b].Loss;
-            weight += losses[b].Weight;
+            loss += sums[b].Loss;
+            weight += sums[b].Weight;
+            wrong += sums[b].Wrong;  // NaN from an objective without an error stays NaN
             if (gradient is not null)
                 gradient.Add(_blocks[b]);
         }
-        if (!(weight > 0))
-            return 0;
-        gradient?.Scale(1 / weight);
-        return loss / weight;
+        return (loss, weight, wrong);
     }
 
     /// <summary>

@@ -47,7 +47,7 @@ internal sealed class RegressorObjective : IPrototypeObjective
 
     public double NearestDistance(PrototypeParameters parameters) => PrototypeDistance.MeanNearest(_distance, _rows, parameters.Prototypes, _d);
 
-    public (double Loss, double Weight) Accumulate(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows,
+    public (double Loss, double Weight, double Wrong) Accumulate(PrototypeParameters parameters, ReadOnlySpan<double> lambda, ReadOnlySpan<int> rows,
         PrototypeParameters? gradient, ulong draws)
     {
         int k = _topK, t = _t;
@@ -99,7 +99,7 @@ internal sealed class RegressorObjective : IPrototypeObjective
                     gradient.Prototypes.AsSpan(p * _d, _d), gradient.FeatureLogits);
             }
         }
-        return (loss, weight);
+        return (loss, weight, double.NaN);
     }
 
     private ReadOnlySpan<double> Row(int r) => _rows.AsSpan(r * _d, _d);
