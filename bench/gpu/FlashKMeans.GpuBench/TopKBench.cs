@@ -4,10 +4,10 @@ using FlashKMeans.Cuda;
 using FlashKMeans.Cuda.Native;
 
 /// <summary>
-/// The fused top-k kernel (flash_topk.cu) against FlashAssign at the same shapes (--topk): standard normal rows and
+/// The fused top-k kernels (flash_topk_ws.cu on Hopper, flash_topk.cu) against FlashAssign at the same shapes (--topk): standard normal rows and
 /// centroids packed on the device, each kernel timed alone with CUDA events (median of 20), rows per second and the
 /// ratio top-k / FlashAssign. FlashAssign is the kernel the engine's Assign picks on this GPU (on Hopper the
-/// warp-specialised wgmma kernel), and the mma.sync kernel the top-k shares its main loop with is timed beside it.
+/// warp-specialised wgmma kernel); the mma.sync argmin and top-k (the kernels off Hopper) are timed beside them.
 /// </summary>
 internal static class TopKBench
 {
@@ -46,12 +46,15 @@ internal static class TopKBench
             using var mmaSession = new CudaSession(context, new CudaPrecision(precision), ownsContext: false, allowWgmma: false);
             double mma = EventTimer.Median(mmaSession, 20, () => mmaSession.Assign(x.Pointer, xNorms.Pointer, n, d, ld, c.Pointer, cNorms.Pointer, k, ld,
                 labels.Pointer, distances.Pointer, updateMin: false));
-            foreach (int top in new[] { 1, 5, 10, 32 })
+            foreach (int top in new[] { 1, 3, 5, 8, 10, 16, 32 })
             {
                 double ms = EventTimer.Median(session, 20, () => session.TopK(x.Pointer, xNorms.Pointer, n, d, ld, c.Pointer, cNorms.Pointer, k, top,
                     topIndices.Pointer, topDistances.Pointer));
+                // The mma.sync top-k (the kernel off Hopper), for the same top.
+                double mmaTop = EventTimer.Median(mmaSession, 20, () => mmaSession.TopK(x.Pointer, xNorms.Pointer, n, d, ld, c.Pointer, cNorms.Pointer, k, top,
+                    topIndices.Pointer, topDistances.Pointer));
                 Console.WriteLine(FormattableString.Invariant(
-                    $"RESULT topk n={n} d={d} k={k} precision={precision} top={top} ms={ms:F3} rows_per_s={n / ms * 1e3:F0} assign_ms={assign:F3} assign_kernel={assignKernel} mma_ms={mma:F3} ratio_vs_assign={assign / ms:F2} ratio_vs_mma={mma / ms:F2}"));
+                    $"RESULT topk n={n} d={d} k={k} precision={precision} top={top} kernel={session.TopKKernelName(d, ld, k, top)} ms={ms:F3} rows_per_s={n / ms * 1e3:F0} assign_ms={assign:F3} assign_kernel={assignKernel} mma_ms={mma:F3} mma_topk_ms={mmaTop:F3} ratio_vs_assign={assign / ms:F2} ratio_vs_mma={mma / ms:F2}"));
             }
         }
     }

@@ -16,7 +16,7 @@ internal sealed class CudaKernels : IDisposable
     internal static readonly string[] Files =
     [
         "flash_assign_ws", "flash_assign_wgmma", "flash_assign_mma", "flash_assign_exact", "all_distances", "row_pack",
-        "label_sort", "moved_rows", "centroid_update", "segmented_sum", "label_changes", "assign_l1", "flash_topk",
+        "label_sort", "moved_rows", "centroid_update", "segmented_sum", "label_changes", "assign_l1", "flash_topk", "flash_topk_ws",
     ];
 
     internal const string ResourcePrefix = "FlashKMeans.Cuda.Kernels.";
@@ -25,12 +25,20 @@ internal sealed class CudaKernels : IDisposable
     private readonly Dictionary<string, CudaFunction> _functions = new();
     private readonly List<string> _skipped = [];
     private readonly CudaContext _context;
+    private readonly string? _overrideDirectory;
+
+    // Files loaded on first use, with their selected resource: the top-k kernels, which only prototype predictions
+    // launch, are megabytes of PTX that the driver would otherwise compile for every session.
+    private readonly Dictionary<string, string> _deferred = new();
+
+    /// <summary>Files loaded on first use (<see cref="Has"/> or <see cref="Get"/>) rather than with the others.</summary>
+    internal static bool IsLoadedOnUse(string file) => file is "flash_topk" or "flash_topk_ws";
 
     public CudaKernels(CudaContext context)
     {
         _context = context;
         var names = AvailableResources();
-        string? overrideDirectory = Environment.GetEnvironmentVariable(PtxOverrideVariable);
+        _overrideDirectory = Environment.GetEnvironmentVariable(PtxOverrideVariable);
         try
         {
             foreach (string file in Files)
@@ -38,17 +46,39 @@ internal sealed class CudaKernels : IDisposable
                 string? resource = SelectPtx(file, context.ComputeCapability, names);
                 if (resource is null)
                     continue;
-                var module = LoadOptional(file, resource, r => CudaModule.Load(context, ReadPtx(r, overrideDirectory), r), out string? reason);
-                if (module is not null)
-                    _modules[file] = module;
+                if (IsLoadedOnUse(file))
+                    _deferred[file] = resource;
                 else
-                    _skipped.Add(reason!);
+                    Load(file, resource);
             }
         }
         catch
         {
             Dispose();
             throw;
+        }
+    }
+
+    private void Load(string file, string resource)
+    {
+        var module = LoadOptional(file, resource, r => CudaModule.Load(_context, ReadPtx(r, _overrideDirectory), r), out string? reason);
+        if (module is not null)
+            _modules[file] = module;
+        else
+            _skipped.Add(reason!);
+    }
+
+    // The module of file, loading a deferred one now; null where it has no PTX for this device or the driver refused it.
+    private CudaModule? Module(string file)
+    {
+        lock (_functions)
+        {
+            if (_deferred.Remove(file, out string? resource))
+            {
+                _context.MakeCurrent();
+                Load(file, resource);
+            }
+            return _modules.GetValueOrDefault(file);
         }
     }
 
@@ -62,13 +92,13 @@ internal sealed class CudaKernels : IDisposable
     public bool HasWarpSpecialised => _modules.ContainsKey("flash_assign_ws");
 
     /// <summary>Kernel files that exist only as Hopper-specific (sm90a) PTX.</summary>
-    internal static bool IsHopperOnly(string file) => file is "flash_assign_wgmma" or "flash_assign_ws";
+    internal static bool IsHopperOnly(string file) => file is "flash_assign_wgmma" or "flash_assign_ws" or "flash_topk_ws";
 
     /// <summary>Whether the file runs on tensor cores through mma.sync, so that it has PTX for sm_80 and later only.</summary>
     internal static bool IsTensorCoreOnly(string file) => file is "flash_assign_mma" or "flash_topk";
 
-    /// <summary>Whether <paramref name="file"/>'s module is loaded.</summary>
-    public bool Has(string file) => _modules.ContainsKey(file);
+    /// <summary>Whether <paramref name="file"/>'s module is loaded (a file loaded on use is loaded now).</summary>
+    public bool Has(string file) => Module(file) is not null;
 
     /// <summary>
     /// Why optional modules were left out: the Hopper-only files are built by nvcc 13 (PTX ISA 9.0), which a
@@ -105,7 +135,7 @@ internal sealed class CudaKernels : IDisposable
         {
             if (_functions.TryGetValue(key, out var function))
                 return function;
-            if (!_modules.TryGetValue(file, out var module))
+            if (Module(file) is not { } module)
                 throw new NotSupportedException($"No PTX of {file} runs on {_context.Name} (compute capability {_context.ComputeCapability / 10}.{_context.ComputeCapability % 10}).");
             function = module.GetFunction(kernel);
             _functions[key] = function;

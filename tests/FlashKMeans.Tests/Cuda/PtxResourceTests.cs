@@ -38,7 +38,14 @@ public sealed class PtxResourceTests
         ["label_changes"] = ["gather_rows_f32", "gather_rows_f16", "gather_rows_bf16"],
         ["assign_l1"] = ["assign_l1_f32", "distances_l1_f32"],
         ["flash_topk"] = [.. new[] { 4, 8, 16, 32 }.SelectMany(list => new[] { "f16", "bf16", "tf32" }.Select(type => $"flash_topk{list}_{type}"))],
+        ["flash_topk_ws"] = [.. TopKWarpSpecialisedEntries().Select(e => e.Name)],
     };
+
+    private static IEnumerable<(string Name, int Chunks, int List)> TopKWarpSpecialisedEntries() =>
+        from chunks in new[] { 1, 2, 4 }
+        from list in CudaSession.TopKWarpSpecialisedLists(chunks)
+        from type in new[] { "f16", "bf16", "tf32" }
+        select ($"flash_topk_ws{chunks}_{list}_{type}", chunks, list);
 
     [TestMethod]
     public void Every_kernel_file_has_sm80_ptx_embedded_with_every_entry()
@@ -85,6 +92,22 @@ public sealed class PtxResourceTests
         Assert.AreEqual(160 * groups + 32, CudaSession.WarpSpecialisedThreads(chunks));
         Assert.AreEqual(chunks, CudaSession.WarpSpecialisedChunks(chunks * 128));
         Assert.AreEqual(chunks == 4 ? CudaSession.SharedRowChunks : chunks == 2 ? 4 : 2, CudaSession.WarpSpecialisedChunks(chunks * 128 + 16));
+    }
+
+    [TestMethod]
+    public void Top_k_warp_specialised_launch_shape_matches_the_kernels()
+    {
+        // The host launches 128 threads per consumer warpgroup plus the producer warp (no storer warps: the consumers
+        // store the lists), with the stages and the row tile in shared memory: the kernels' launch bounds must agree,
+        // and each must fit one block per SM.
+        string ptx = Encoding.ASCII.GetString(CudaKernels.ReadResource(CudaKernels.ResourcePrefix + "flash_topk_ws.sm90a.ptx"));
+        foreach (var (name, chunks, list) in TopKWarpSpecialisedEntries())
+        {
+            var match = Regex.Match(ptx, @"\.entry " + name + @"\([^{]*?\.maxntid (\d+), 1, 1", RegexOptions.Singleline);
+            Assert.IsTrue(match.Success, $"{name} has no .maxntid");
+            Assert.AreEqual(CudaSession.TopKWarpSpecialisedThreads(chunks, list), int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), name);
+            Assert.IsTrue(CudaSession.TopKWarpSpecialisedSharedBytes(chunks, list) <= 232448, $"{name}: over Hopper's 227 KiB per block");
+        }
     }
 
     [TestMethod]

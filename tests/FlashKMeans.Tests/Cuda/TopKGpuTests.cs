@@ -1,10 +1,11 @@
 using FlashKMeans.Cuda;
+using FlashKMeans.Cuda.Native;
 using FlashKMeans.Prototypes;
 
 namespace FlashKMeans.Tests.Cuda;
 
 /// <summary>
-/// The fused top-k kernel (flash_topk.cu) against a float64 brute force on fresh random data, outputs poisoned first;
+/// The fused top-k kernels (flash_topk.cu, and flash_topk_ws.cu on Hopper) against a float64 brute force on fresh random data, outputs poisoned first;
 /// the model path that measures the k found again in float32; and the prototype models predicting on the GPU as on the CPU.
 /// </summary>
 [TestClass]
@@ -49,6 +50,103 @@ public sealed class TopKGpuTests : GpuTestClass
                     Assert.IsTrue(distances[r * top + i] >= distances[r * top + i - 1], $"row {r}: nearest first");
             }
         }
+    }
+
+    [TestMethod]
+    [DataRow(ComputePrecision.Float16)]
+    [DataRow(ComputePrecision.BFloat16)]
+    [DataRow(ComputePrecision.TensorFloat32)]
+    public void Every_top_k_kernel_of_this_GPU_finds_what_a_float64_brute_force_finds(ComputePrecision precision)
+    {
+        // Each list length and row width a session can launch (on Hopper the warp-specialised kernels for lists of up to
+        // 16 and rows of up to 256 bytes, or 8 and 512 bytes, and the mma.sync kernel with wgmma turned off), outputs
+        // poisoned, on shapes whose rows and centroids end inside a tile.
+        int[] widths = precision == ComputePrecision.TensorFloat32 ? [20, 60, 100] : [24, 100, 250];
+        var references = new Dictionary<int, (double[][] Exact, double[][] Sorted, double[] Tolerances)>();
+        foreach (bool wgmma in new[] { true, false })
+        {
+            using var s = new CudaSession(CudaContext.Open(0), new CudaPrecision(precision), ownsContext: true, allowWgmma: wgmma);
+            foreach (int d in widths)
+            {
+                const int n = 457, k = 4200;  // past 1024 and 4096, where Hopper takes its top-k kernels, ending inside a tile
+                var rows = TestData.Gaussian(n, d, seed: d);
+                var centroids = TestData.Gaussian(k, d, seed: d + 1);
+                int ld = s.Precision.Pitch(d);
+                using var raw = new DeviceBuffer<float>(s.Context, (long)Math.Max(n, k) * d);
+                using var x = new DeviceBuffer<byte>(s.Context, (long)n * ld * s.Precision.ElementBytes);
+                using var xNorms = new DeviceBuffer<float>(s.Context, n);
+                using var c = new DeviceBuffer<byte>(s.Context, (long)k * ld * s.Precision.ElementBytes);
+                using var cNorms = new DeviceBuffer<float>(s.Context, k);
+                using var found = new DeviceBuffer<int>(s.Context, (long)n * 16);
+                using var foundDistances = new DeviceBuffer<float>(s.Context, (long)n * 16);
+                raw.CopyFrom(rows, 0, s.Stream);
+                s.PackRows(raw.Pointer, n, d, d, x.Pointer, ld, xNorms.Pointer);
+                s.Stream.Synchronize();
+                raw.CopyFrom(centroids, 0, s.Stream);
+                s.PackRows(raw.Pointer, k, d, d, c.Pointer, ld, cNorms.Pointer);
+                // The values the kernels multiply: the rows and centroids rounded to the precision.
+                var storedRows = Gpu.Stored(s, x, n, ld, d);
+                var storedCentroids = Gpu.Stored(s, c, k, ld, d);
+                if (!references.TryGetValue(d, out var reference))
+                    references[d] = reference = BruteForce(storedRows, storedCentroids, n, k, d);
+                var (exact, sorted, tolerances) = reference;
+                foreach (int top in new[] { 1, 2, 4, 5, 8, 9, 16 })
+                {
+                    string kernel = s.TopKKernelName(d, ld, k, top);
+                    var indices = Enumerable.Repeat(-7, n * top).ToArray();
+                    var distances = Enumerable.Repeat(float.NaN, n * top).ToArray();
+                    found.CopyFrom(indices, 0, s.Stream);
+                    foundDistances.CopyFrom(distances, 0, s.Stream);
+                    s.TopK(x.Pointer, xNorms.Pointer, n, d, ld, c.Pointer, cNorms.Pointer, k, top, found.Pointer, foundDistances.Pointer);
+                    found.CopyTo(indices, 0, s.Stream);
+                    foundDistances.CopyTo(distances, 0, s.Stream);
+                    s.Stream.Synchronize();
+                    for (int r = 0; r < n; r++)
+                    {
+                        double tolerance = tolerances[r];
+                        string at = $"{kernel}, d = {d}, top {top}, row {r}";
+                        Assert.AreEqual(top, indices.AsSpan(r * top, top).ToArray().Distinct().Count(), $"{at}: distinct");
+                        for (int i = 0; i < top; i++)
+                        {
+                            int index = indices[r * top + i];
+                            Assert.IsTrue(index >= 0 && index < k, $"{at}: index {index}");
+                            Assert.IsTrue(exact[r][index] <= sorted[r][i] + tolerance, $"{at}, rank {i}: {exact[r][index]} against {sorted[r][i]}");
+                            Assert.AreEqual(exact[r][index], distances[r * top + i], tolerance, $"{at}, rank {i}: distance");
+                            if (i > 0)
+                                Assert.IsTrue(distances[r * top + i] >= distances[r * top + i - 1], $"{at}: nearest first");
+                        }
+                    }
+                    int rowBytes = ld * s.Precision.ElementBytes;
+                    if (s.UsesWarpSpecialised && top > 1 && top <= (rowBytes <= 256 ? 16 : rowBytes <= 512 ? 8 : 0))
+                        StringAssert.StartsWith(kernel, "flash_topk_ws", "Hopper takes the warp-specialised top-k");
+                }
+            }
+        }
+    }
+
+    // Squared distances in float64 between the stored (rounded) rows and centroids, each row's sorted, and its tolerance.
+    private static (double[][] Exact, double[][] Sorted, double[] Tolerances) BruteForce(float[] rows, float[] centroids, int n, int k, int d)
+    {
+        var exact = new double[n][];
+        var sorted = new double[n][];
+        var tolerances = new double[n];
+        Parallel.For(0, n, r =>
+        {
+            exact[r] = new double[k];
+            double rowNorm = 0;
+            for (int j = 0; j < d; j++)
+                rowNorm += (double)rows[r * d + j] * rows[r * d + j];
+            for (int c = 0; c < k; c++)
+                for (int j = 0; j < d; j++)
+                {
+                    double diff = (double)rows[r * d + j] - centroids[c * d + j];
+                    exact[r][c] += diff * diff;
+                }
+            sorted[r] = exact[r].OrderBy(v => v).ToArray();
+            // fp32 products of exactly rounded values: the error is the accumulation's, relative to the terms.
+            tolerances[r] = 1e-5 * (rowNorm + 2.0 * d) * Math.Sqrt(d) + 1e-4;
+        });
+        return (exact, sorted, tolerances);
     }
 
     [TestMethod]

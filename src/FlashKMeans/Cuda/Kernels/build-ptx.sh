@@ -30,12 +30,12 @@ build() {  # build <source> <sm> [nvcc] [host compiler]
     echo "built $out"
 }
 
-SM90A=(flash_assign_wgmma.cu flash_assign_ws.cu)  # PTX ISA 8.0 (wgmma, bulk copies, mbarrier tx counts)
+SM90A=(flash_assign_wgmma.cu flash_assign_ws.cu flash_topk_ws.cu)  # PTX ISA 8.0 (wgmma, bulk copies, mbarrier tx counts)
 
 for src in *.cu; do
     [[ "${1:-}" == --sm90a-only ]] && break
     case "$src" in
-        flash_assign_wgmma.cu|flash_assign_ws.cu) ;;  # FKM_NVCC13 below
+        flash_assign_wgmma.cu|flash_assign_ws.cu|flash_topk_ws.cu) ;;  # FKM_NVCC13 below
         flash_assign_mma.cu|flash_topk.cu) build "$src" 80 ;;
         *) build "$src" 70; build "$src" 80 ;;
     esac

@@ -1,0 +1,798 @@
+// FlashAssign, warp-specialised (sm_90a only): one producer warp streams centroid tiles into a ring of
+// shared-memory stages with bulk asynchronous copies paced by mbarriers, NWG consumer warpgroups, each
+// owning 64 rows held as wgmma A fragments in registers, multiply and run the argmin, and NWG storer
+// warps store the labels and distances the consumers leave in shared memory. Rows of 513-1024 bytes keep
+// the row tile in shared memory instead (run_shared_rows, below run).
+//
+// Why this shape (measured on the H200): the register-A kernel of flash_assign_wgmma.cu drained its
+// pipeline at every stage (a block-wide barrier, cp.async issued by every thread, wgmma wait 0), so the
+// tensor cores idled during barriers and the argmin. Here nothing but mbarriers couple the warps:
+// the consumers never wait for each other, so one warpgroup's argmin runs while another multiplies,
+// and the single producer thread issues one copy per stage.
+//
+// Centroids are first re-laid by pack_centroid_tiles into the exact byte image of a stage (the
+// 128-byte-swizzled K-major chunks the wgmma descriptors read, then the tile's 128 centroid norms,
+// +inf past k; centroid_tiles.cuh), so that a stage is one contiguous bulk copy and the argmin needs no
+// bounds checks. A Lloyd step's finalize writes its new centroids into the tiles directly.
+// A row tile of BM rows arrives as 8 bulk copies of BM / 8 consecutive rows each, group i placed 16
+// bytes further along the banks than group i - 1, and fragment row F (0..BM-1) holds data row
+// (BM / 8)(F mod 8) + F / 8: the 8 rows of each fragment matrix then come one from each group and hit
+// 8 different bank groups. (Rows at their pitch in memory, a multiple of 128 bytes for d = 64, 128,
+// ..., would all hit one: 8-way conflicts that cost 12% of the assignment on the H200.) Blocks are
+// persistent: each walks row tiles blockIdx.x, + gridDim.x, ..., so the producer fetches the next row
+// tile while the consumers finish the current one.
+// Built only by nvcc 12+ (PTX ISA 8.0) for compute_90a; see build-ptx.sh.
+#pragma once
+#include "common.cuh"
+#include "sm90_layout.cuh"
+#include "sm90_wgmma_ops.cuh"
+
+namespace flash_assign_ws {
+
+using centroid_tiles::BN;           // centroids per tile
+using centroid_tiles::CHUNK_BYTES;  // one 128-byte k-chunk of a tile
+using centroid_tiles::NORM_BYTES;   // the tile's centroid norms
+using centroid_tiles::tile_bytes;   // bytes of one packed tile in global memory
+
+// A tile's stride in shared memory (the swizzle needs each chunk 1024-byte aligned).
+__host__ __device__ constexpr int stage_stride(int kch) { return kch * CHUNK_BYTES + 1024; }
+
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count)
+{
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar)
+{
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes)
+{
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity)
+{
+    uint32_t done;
+    do {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done) : "r"(bar), "r"(parity) : "memory");
+    } while (!done);
+}
+__device__ __forceinline__ void bulk_copy(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar)
+{
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
+                 ::"r"(dst), "l"(src), "r"(bytes), "r"(bar) : "memory");
+}
+
+// The centroid update fused into the assignment (the _update entries): what the epilogue adds to.
+//   weights  fp32 (B*n) row weights, or null
+//   previous int32 (B*n) last step's labels; the new ones are copied in, moved ones counted
+//   counts   int32 (B*k) rows per cluster, zeroed by the host
+//   changed  uint64 (B)  moved labels per problem, zeroed by the host
+//   slabs    fp32 slab_count x (B*k, ldx) row sums, at slab_stride floats apart; zero before the step
+//            (finalize_centroids_slabs reads and re-zeroes them)
+struct FusedUpdate {
+    const float* weights;
+    int* previous;
+    int* counts;
+    unsigned long long* changed;
+    float* slabs;
+    int slab_count;
+    long long slab_stride;
+};
+
+// The plain entries' count of labels for the centroid update, done by the storer warps as they store the labels, which
+// saves the update a pass over them. Null previous: none. Two kinds:
+//  - incremental (counts null; moved_rows.cu's count_moved_rows): each row whose label differs from previous (the labels
+//    the fixed-point sums hold) is counted in its two signed clusters and in changed;
+//  - sorting (counts not null; label_sort.cu's label_histogram): every row is counted in counts, a row whose label
+//    differs from previous (-1 before the first step) in changed, and previous takes the new labels.
+//   previous      int32 (B*n)     the last labels (read only when incremental: scatter_moved_rows moves them)
+//   signed_counts int32 (2*B*k)   in/out: joined b*k + new, then left B*k + b*k + old (zero, as scatter_moved_rows leaves it)
+//   changed       uint64 (B)      in/out: moved rows per problem (zero it first)
+//   counts        int32 (B*k)     in/out: rows per cluster (zero it first), or null
+struct MovedCount {
+    int* previous;
+    int* signed_counts;
+    unsigned long long* changed;
+    int* counts;
+};
+
+// 8 bytes of row data (two 32-bit fragment words) as floats: four fp16/bf16 values or two tf32 ones.
+template <typename T> struct FragmentWords;
+template <> struct FragmentWords<__half> {
+    static constexpr int N = 4;
+    __device__ __forceinline__ static void get(uint32_t a, uint32_t b, float (&v)[4])
+    {
+        const float2 p = __half22float2(*reinterpret_cast<const __half2*>(&a));
+        const float2 q = __half22float2(*reinterpret_cast<const __half2*>(&b));
+        v[0] = p.x; v[1] = p.y; v[2] = q.x; v[3] = q.y;
+    }
+};
+template <> struct FragmentWords<__nv_bfloat16> {
+    static constexpr int N = 4;
+    __device__ __forceinline__ static void get(uint32_t a, uint32_t b, float (&v)[4])
+    {
+        v[0] = __uint_as_float(a << 16); v[1] = __uint_as_float(a & 0xFFFF0000u);
+        v[2] = __uint_as_float(b << 16); v[3] = __uint_as_float(b & 0xFFFF0000u);
+    }
+};
+template <> struct FragmentWords<float> {
+    static constexpr int N = 2;
+    __device__ __forceinline__ static void get(uint32_t a, uint32_t b, float (&v)[4])
+    {
+        v[0] = __uint_as_float(a); v[1] = __uint_as_float(b); v[2] = 0.f; v[3] = 0.f;
+    }
+};
+
+// One vector reduction of N floats into global memory (sm_90: float2/float4 atomics compile to red.v2/.v4).
+template <int N> __device__ __forceinline__ void add_floats(float* dst, const float (&v)[4])
+{
+    if constexpr (N == 4) atomicAdd(reinterpret_cast<float4*>(dst), make_float4(v[0], v[1], v[2], v[3]));
+    else atomicAdd(reinterpret_cast<float2*>(dst), make_float2(v[0], v[1]));
+}
+
+// The fused update's end of a row tile, per warp: its 16 rows are still in registers as wgmma A fragments,
+// so each is added to its cluster's sums here with global reductions, instead of being gathered again by a
+// sort-inverse pass. Those reductions go through L2's atomic units, about twice the cost of the gather per
+// row (measured on the H200): they hide behind the products only when the assignment is long (large K), and
+// the host uses this entry only then.
+// Lane q of a quad holds bytes 4q..4q+3 and 16+4q.. of each 32-byte k-step of its rows. Pairs of lanes swap
+// one word so that each holds 8 contiguous bytes, the even lane bytes 4q..4q+7 and the odd one
+// 4q+12..4q+19: then a quad covers the 32 bytes with vector reductions (4 floats, or 2 for tf32).
+template <typename T, int KCH>
+__device__ __forceinline__ void update_epilogue(
+    const uint32_t (&afrag)[KCH][4][4], const float (&best)[2], const int (&best_idx)[2], int b, int gr0, int n, int k,
+    int ldx_bytes, const float* __restrict__ xnorm, int* __restrict__ labels, float* __restrict__ min_dist,
+    const FusedUpdate& up)
+{
+    using W = FragmentWords<T>;
+    const int lane = threadIdx.x & 31;
+    const int odd = lane & 1;
+    const int ld = ldx_bytes / (int)sizeof(T);
+    float* slab = up.slabs + (size_t)(blockIdx.x % up.slab_count) * up.slab_stride + (size_t)b * k * ld;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        float v;
+        int i;
+        quad_argmin(best[h], best_idx[h], v, i);
+        i = stored_label(i, k);
+        const size_t o = (size_t)b * n + gr0 + h;
+        const bool valid = gr0 + h < n;
+        bool moved = false;
+        if (valid && (lane & 3) == 0) {
+            min_dist[o] = fmaxf(xnorm[o] + v, 0.f);
+            labels[o] = i;
+            moved = up.previous[o] != i;
+            if (moved) up.previous[o] = i;
+            atomicAdd(up.counts + (size_t)b * k + i, 1);
+        }
+        const unsigned movers = __ballot_sync(0xffffffffu, moved);
+        if (lane == 0 && movers != 0) atomicAdd(up.changed + b, (unsigned long long)__popc(movers));
+        const float w = !valid ? 0.f : up.weights != nullptr ? __ldg(up.weights + o) : 1.f;
+        float* dst = slab + (size_t)i * ld;
+#pragma unroll
+        for (int kc = 0; kc < KCH; ++kc)
+#pragma unroll
+            for (int ks = 0; ks < 4; ++ks) {
+                const uint32_t lo = afrag[kc][ks][h], hi = afrag[kc][ks][2 + h];
+                const uint32_t got = __shfl_xor_sync(0xffffffffu, odd ? lo : hi, 1);
+                float f[4];
+                W::get(odd ? got : lo, odd ? hi : got, f);
+#pragma unroll
+                for (int e = 0; e < W::N; ++e) f[e] *= w;
+                const int ob = kc * 128 + ks * 32 + 4 * (lane & 3) + 12 * odd;
+                if (valid && ob < ldx_bytes) add_floats<W::N>(dst + ob / (int)sizeof(T), f);
+            }
+    }
+}
+
+// Scores in place of the products: acc[4j + 2h + e] (row half h, column 8j + 2(lane & 3) + e) becomes
+// ||c||^2 - 2 x.c, with the tile's norms read from shared memory at norms (this lane's first column). The caller
+// then fences the generic-proxy reads before the stage's next (async-proxy) copy. (Reading the norms from global
+// memory instead, with no fence, was slower on the H200.)
+__device__ __forceinline__ void products_to_scores(float (&acc)[64], uint32_t norms)
+{
+#pragma unroll
+    for (int j = 0; j < 16; ++j) {
+        float2 cn;
+        asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];\n" : "=f"(cn.x), "=f"(cn.y) : "r"(norms + 32u * j));
+        acc[4 * j + 0] = fmaf(-2.f, acc[4 * j + 0], cn.x);
+        acc[4 * j + 1] = fmaf(-2.f, acc[4 * j + 1], cn.y);
+        acc[4 * j + 2] = fmaf(-2.f, acc[4 * j + 2], cn.x);
+        acc[4 * j + 3] = fmaf(-2.f, acc[4 * j + 3], cn.y);
+    }
+}
+
+// The plain entries' row-tile slots: per row its label and its best score, which the consumers leave for the
+// storer warps. Two slots, so that the consumers fill one while the storers read the other.
+constexpr int SLOT_BARRIER_BYTES = 32;  // slot full x 2, slot empty x 2, after the kernel's own mbarriers
+
+// The storer warps of the plain entries, NWG of them, warp sw owning rows 64 sw .. 64 sw + 63 of each row tile:
+// once the consumers have left a tile's labels and scores in a slot, a lane per row stores them (store_nearest).
+// The consumers then go straight on to the next tile's products instead of waiting on the row norms' loads and
+// on the stores: 8% of the assignment at 1M x 1024 on the H200.
+// With mc.previous they also count the labels (MovedCount): a load and atomics that nothing waits on, where a separate
+// pass over the labels cost 7.6 us (incremental) or 12 us (sorting) a step at 1M rows on the H200.
+template <int BM>
+__device__ __forceinline__ void store_row_tiles(
+    const float* __restrict__ xnorm, int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int tpp,
+    int total, int update_min, uint32_t slots, uint32_t slot_full, uint32_t slot_empty, int sw, int batches,
+    const MovedCount& mc)
+{
+    const int lane = threadIdx.x & 31;
+    int it = 0;
+    unsigned moved = 0;  // this warp's moved rows of problem moved_b not yet added to changed: every lane holds it, lane 0 adds it
+    int moved_b = 0;
+    for (int g = blockIdx.x; g < total; g += gridDim.x, ++it) {
+        const int b = g / tpp;
+        const int row0 = (g - b * tpp) * BM + 64 * sw;
+        const int buf = it & 1;
+        mbar_wait(slot_full + 8u * buf, (it >> 1) & 1);
+        int lab[2];
+        float val[2];
+#pragma unroll
+        for (int q = 0; q < 2; ++q)
+            asm volatile("ld.shared.v2.b32 {%0, %1}, [%2];\n"
+                         : "=r"(lab[q]), "=f"(val[q]) : "r"(slots + 8u * (buf * BM + 64 * sw + 32 * q + lane)) : "memory");
+        __syncwarp();
+        if (lane == 0) mbar_arrive(slot_empty + 8u * buf);
+#pragma unroll
+        for (int q = 0; q < 2; ++q)
+            if (row0 + 32 * q + lane < n)
+                store_nearest((size_t)b * n + row0 + 32 * q + lane, val[q], lab[q], k, xnorm, labels, min_dist, update_min);
+        if (mc.previous != nullptr) {
+            if (b != moved_b) {
+                if (lane == 0 && moved != 0) atomicAdd(mc.changed + moved_b, (unsigned long long)moved);
+                moved = 0;
+                moved_b = b;
+            }
+#pragma unroll
+            for (int q = 0; q < 2; ++q) {
+                const bool valid = row0 + 32 * q + lane < n;
+                const size_t o = (size_t)b * n + row0 + 32 * q + lane;
+                const int label = stored_label(lab[q], k);
+                const int old = valid ? mc.previous[o] : label;
+                if (mc.counts != nullptr) {
+                    if (valid) atomicAdd(mc.counts + b * k + label, 1);
+                    if (old != label) mc.previous[o] = label;
+                } else if (old != label) {
+                    atomicAdd(mc.signed_counts + b * k + label, 1);
+                    atomicAdd(mc.signed_counts + (batches + b) * k + old, 1);
+                }
+                moved += __popc(__ballot_sync(0xffffffffu, old != label));
+            }
+        }
+    }
+    if (mc.previous != nullptr && lane == 0 && moved != 0) atomicAdd(mc.changed + moved_b, (unsigned long long)moved);
+}
+
+// The consumers' end of a row tile in the plain entries: each of this lane's two rows (tile rows r0 and r0 + step)
+// leaves its label and best score in slot it & 1 for the storer warps (store_row_tiles).
+template <int BM>
+__device__ __forceinline__ void hand_over_rows(const float (&best)[2], const int (&best_idx)[2], int it, int r0, int step,
+                                               uint32_t slots, uint32_t slot_full, uint32_t slot_empty)
+{
+    const int lane = threadIdx.x & 31;
+    const int buf = it & 1;
+    mbar_wait(slot_empty + 8u * buf, ((it >> 1) & 1) ^ 1);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        float v;
+        int i;
+        quad_argmin(best[h], best_idx[h], v, i);
+        if ((lane & 3) == 0)
+            asm volatile("st.shared.v2.b32 [%0], {%1, %2};\n" ::"r"(slots + 8u * (buf * BM + r0 + step * h)), "r"(i), "f"(v) : "memory");
+    }
+    __syncwarp();
+    if (lane == 0) mbar_arrive(slot_full + 8u * buf);
+}
+
+// The top-k entries' epilogue: each thread keeps, for each of its two rows, the TOP best (score, column) pairs among the
+// columns it holds (a quarter of every tile), sorted by score and then column. A row's TOP nearest are among its four
+// lanes' lists: any pair a lane drops has TOP better ones in that lane's list.
+//
+// The work is in keeping the inserts few, the warp's lanes inserting together, and the dependency chains short (two
+// consumer warpgroups leave each scheduler two warps to hide latency with):
+//  - Each tile's scores are filtered against the row's bound, a score that TOP distinct columns of the row are known to
+//    beat or tie: the least of its quad's last entries, or the largest of its quad's (TOP / 4)-th entries (four lanes
+//    with TOP / 4 each). On a row tile's first tile, with no lists yet, the bound is the largest of the four lanes'
+//    (TOP / 4)-th smallest scores of the tile itself.
+//  - The survivors go to the thread's TOPK_QUEUE slots per row in shared memory, and the lanes then insert them one
+//    per step together, instead of the warp stepping through all 32 positions of a tile whenever any lane has one
+//    candidate. A lane with more survivors than slots inserts from the scores directly.
+//  - An insert compares the new pair with every entry at once and shifts in one step (the list is sorted, so the
+//    compares are monotone), and the two rows' filters, inserts and bounds run side by side.
+// At the end the four lists of a row are merged through shuffles, best first.
+constexpr int TOPK_QUEUE = 6;  // candidate slots per consumer thread and row: 8-byte (score, column) pairs
+
+template <int TOP>
+struct RowLists {
+    static_assert(TOP % 4 == 0, "four lanes share a row's list length");
+    static constexpr int R = TOP / 4;
+    float v[2][TOP];
+    int ix[2][TOP];
+    float bound[2];
+
+    __device__ __forceinline__ RowLists()
+    {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            bound[h] = FKM_INF;
+#pragma unroll
+            for (int j = 0; j < TOP; ++j) { v[h][j] = FKM_INF; ix[h][j] = 0x7fffffff; }
+        }
+    }
+
+    // Inserts (s, i) into row h's list where take. Columns reach a thread in increasing order, so a new pair goes after
+    // any equal score: p[j] = s < v[j] is false up to the insertion point and true from there on.
+    __device__ __forceinline__ void insert(int h, bool take, float s, int i)
+    {
+        bool p[TOP];
+#pragma unroll
+        for (int j = 0; j < TOP; ++j) p[j] = take && s < v[h][j];
+#pragma unroll
+        for (int j = TOP - 1; j > 0; --j) {
+            v[h][j] = p[j - 1] ? v[h][j - 1] : p[j] ? s : v[h][j];
+            ix[h][j] = p[j - 1] ? ix[h][j - 1] : p[j] ? i : ix[h][j];
+        }
+        v[h][0] = p[0] ? s : v[h][0];
+        ix[h][0] = p[0] ? i : ix[h][0];
+    }
+
+    // acc[4j + 2h + e]: the score of row half h at column col0 + 8j + e (past k: +inf, from the tiles' norms).
+    // queue: this thread's 2 x TOPK_QUEUE slots (shared memory). first: the row tile's first centroid tile.
+    __device__ __forceinline__ void tile(const float (&acc)[64], int col0, float2* queue, bool first)
+    {
+        float limit[2] = {bound[0], bound[1]};
+        if (first) {
+            float least[2][R];
+#pragma unroll
+            for (int h = 0; h < 2; ++h)
+#pragma unroll
+                for (int r = 0; r < R; ++r) least[h][r] = FKM_INF;
+#pragma unroll
+            for (int j = 0; j < 32; ++j)
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    float x = acc[4 * (j >> 1) + 2 * h + (j & 1)];
+#pragma unroll
+                    for (int r = 0; r < R; ++r) {
+                        const float lo = fminf(least[h][r], x);
+                        x = fmaxf(least[h][r], x);
+                        least[h][r] = lo;
+                    }
+                }
+#pragma unroll
+            for (int h = 0; h < 2; ++h) limit[h] = fmaxf(least[h][R - 1], __shfl_xor_sync(0xffffffffu, least[h][R - 1], 1));
+#pragma unroll
+            for (int h = 0; h < 2; ++h) limit[h] = fmaxf(limit[h], __shfl_xor_sync(0xffffffffu, limit[h], 2));
+        }
+        int q[2] = {0, 0};
+#pragma unroll
+        for (int j = 0; j < 16; ++j)
+#pragma unroll
+            for (int e = 0; e < 2; ++e)
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    const float sc = acc[4 * j + 2 * h + e];
+                    const bool p = sc <= limit[h];
+                    if (p && q[h] < TOPK_QUEUE) queue[h * TOPK_QUEUE + q[h]] = make_float2(sc, __int_as_float(col0 + 8 * j + e));
+                    q[h] += p ? 1 : 0;
+                }
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            if (q[h] > TOPK_QUEUE) {
+#pragma unroll
+                for (int j = 0; j < 16; ++j)
+#pragma unroll
+                    for (int e = 0; e < 2; ++e) {
+                        const float sc = acc[4 * j + 2 * h + e];
+                        insert(h, sc <= limit[h], sc, col0 + 8 * j + e);
+                    }
+                q[h] = 0;
+            }
+        }
+        const int steps = max(q[0], q[1]);
+        for (int c = 0; c < steps; ++c) {
+            const float2 a = queue[c];
+            const float2 b = queue[TOPK_QUEUE + c];
+            insert(0, c < q[0], a.x, __float_as_int(a.y));
+            insert(1, c < q[1], b.x, __float_as_int(b.y));
+        }
+        float last[2], part[2];
+#pragma unroll
+        for (int h = 0; h < 2; ++h) { last[h] = v[h][TOP - 1]; part[h] = v[h][R - 1]; }
+#pragma unroll
+        for (int m = 1; m <= 2; m *= 2)
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                last[h] = fminf(last[h], __shfl_xor_sync(0xffffffffu, last[h], m));
+                part[h] = fmaxf(part[h], __shfl_xor_sync(0xffffffffu, part[h], m));
+            }
+#pragma unroll
+        for (int h = 0; h < 2; ++h) bound[h] = fminf(last[h], part[h]);
+    }
+
+    // Rows gr0 and gr0 + 1 of problem b: their top nearest (top <= TOP), nearest first, ties to the lower column, as
+    // indices (-1 past k) and squared distances ||x||^2 + score clamped at 0 (+inf past k), n x top each.
+    __device__ __forceinline__ void store(int b, int gr0, int n, int k, int top, const float* __restrict__ xnorm,
+                                          int* __restrict__ indices, float* __restrict__ distances)
+    {
+        const int lane = threadIdx.x & 31;
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const bool valid = gr0 + h < n;
+            const size_t o = (size_t)b * n + gr0 + h;
+            const float xn = valid ? __ldg(xnorm + o) : 0.f;
+            for (int j = 0; j < top; ++j) {
+                float bv;
+                int bi;
+                quad_argmin(v[h][0], ix[h][0], bv, bi);
+                if (ix[h][0] == bi) {  // this lane's head won (columns are distinct across a quad): pop it
+#pragma unroll
+                    for (int q = 0; q + 1 < TOP; ++q) { v[h][q] = v[h][q + 1]; ix[h][q] = ix[h][q + 1]; }
+                    v[h][TOP - 1] = FKM_INF;
+                    ix[h][TOP - 1] = 0x7fffffff;
+                }
+                if (valid && (lane & 3) == (j & 3)) {
+                    indices[o * top + j] = bi < k ? bi : -1;
+                    distances[o * top + j] = bi < k ? fmaxf(xn + bv, 0.f) : FKM_INF;
+                }
+            }
+        }
+    }
+};
+
+template <>
+struct RowLists<0> {  // the argmin entries: no lists
+    __device__ __forceinline__ void tile(const float (&)[64], int, float2*, bool) {}
+};
+
+// Op: one of register_a's wgmma k-steps (sm90_wgmma_ops.cuh), by element type T.
+// kUpdate: the _update entries (FusedUpdate). TOP > 0: the top-k entries (RowLists<TOP>), which store each row's top
+// nearest centroids into labels (indices) and min_dist (distances), n x top each. Both store from the consumers and
+// have no storer warps.
+template <typename T, typename Op, int KCH, int NWG, int STAGES, bool kUpdate, int TOP = 0>
+__device__ __forceinline__ void run(
+    const char* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,
+    int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int ldx_bytes, int batches, int update_min,
+    FusedUpdate up = {}, MovedCount mc = {}, int top = 0)
+{
+    constexpr bool kStorers = !kUpdate && TOP == 0;
+    constexpr int BM = NWG * 64;
+    constexpr int RG = BM / 8;                       // rows per copy group
+    constexpr int GS = RG * KCH * 128 + 16;          // group stride: the 16-byte skew
+    constexpr int X_BYTES = 8 * GS;
+    constexpr int TB = tile_bytes(KCH);
+    constexpr int SS = stage_stride(KCH);
+    extern __shared__ unsigned char smem_raw[];
+    const uint32_t raw = (uint32_t)__cvta_generic_to_shared(smem_raw);
+    const uint32_t stages = (raw + 1023u) & ~1023u;
+    const uint32_t xs = stages + STAGES * SS;
+    const uint32_t bars = xs + X_BYTES;
+    auto full = [&](int s) { return bars + 8u * s; };
+    auto empty = [&](int s) { return bars + 8u * (STAGES + s); };
+    const uint32_t xfull = bars + 16u * STAGES;
+    const uint32_t xempty = xfull + 8u;
+    // Plain entries only: the slots' mbarriers at a fixed offset past those (the host reserves 80 bytes for them),
+    // then the two slots of BM (label, score) pairs.
+    const uint32_t slot_full = bars + 80u;
+    const uint32_t slot_empty = slot_full + 16u;
+    const uint32_t slots = slot_full + SLOT_BARRIER_BYTES;
+    // Top-k entries only: each consumer thread's candidate slots, past the mbarriers (the host reserves them).
+    float2* queue = reinterpret_cast<float2*>(smem_raw + (bars - raw) + 80u) + 2 * TOPK_QUEUE * threadIdx.x;
+
+    const int tid = threadIdx.x;
+    const int lane = tid & 31;
+    const int warp = tid >> 5;
+    const int ntiles = (k + BN - 1) / BN;
+    const int tpp = (n + BM - 1) / BM;          // row tiles per problem
+    const int total = tpp * batches;
+
+    if (tid == 0) {
+#pragma unroll
+        for (int s = 0; s < STAGES; ++s) {
+            mbar_init(full(s), 1);
+            mbar_init(empty(s), NWG * 4);
+        }
+        mbar_init(xfull, 1);
+        mbar_init(xempty, NWG * 4);
+        if constexpr (kStorers) {
+            for (int i = 0; i < 2; ++i) {
+                mbar_init(slot_full + 8u * i, NWG * 4);
+                mbar_init(slot_empty + 8u * i, NWG);
+            }
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    // A row's fragments span KCH * 128 bytes, more than its ldx bytes when d is short: the bytes past
+    // it (the next row, the skew, or past the last row copied) must be finite, since they meet the
+    // centroid tiles' zero padding. Zero at first, later only ever rows.
+    for (int i = tid; i < X_BYTES / 16; i += blockDim.x)
+        asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" ::"r"(xs + 16u * i), "r"(0) : "memory");
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    __syncthreads();
+
+    if (warp == NWG * 4) {
+        // Producer: one thread issues every copy.
+        if (lane == 0) {
+            auto load_rows = [&](int g) {
+                const int b = g / tpp;
+                const int row0 = (g - b * tpp) * BM;
+                const int rows = min(BM, n - row0);
+                mbar_expect_tx(xfull, (uint32_t)(rows * ldx_bytes));
+                const char* src = x + ((size_t)b * n + row0) * ldx_bytes;
+                for (int i = 0; i * RG < rows; ++i)
+                    bulk_copy(xs + i * GS, src + (size_t)i * RG * ldx_bytes, (uint32_t)(min(RG, rows - i * RG) * ldx_bytes), xfull);
+            };
+            int stage = 0;
+            uint32_t phase = 0, xphase = 0;
+            if (blockIdx.x < total) load_rows(blockIdx.x);
+            for (int g = blockIdx.x; g < total; g += gridDim.x) {
+                const char* src = tiles + (size_t)(g / tpp) * ntiles * TB;
+                const int next_at = min(1, ntiles - 1);
+                for (int t = 0; t < ntiles; ++t) {
+                    mbar_wait(empty(stage), phase ^ 1);
+                    mbar_expect_tx(full(stage), TB);
+                    bulk_copy(stages + stage * SS, src + (size_t)t * TB, TB, full(stage));
+                    if (++stage == STAGES) { stage = 0; phase ^= 1; }
+                    if (t == next_at && g + (int)gridDim.x < total) {
+                        // The consumers release the row tile once its rows are in registers.
+                        mbar_wait(xempty, xphase);
+                        xphase ^= 1;
+                        load_rows(g + gridDim.x);
+                    }
+                }
+            }
+        }
+        return;
+    }
+    if constexpr (kStorers) {
+        if (warp > NWG * 4) {
+            store_row_tiles<BM>(xnorm, labels, min_dist, n, k, tpp, total, update_min, slots, slot_full, slot_empty,
+                                warp - NWG * 4 - 1, batches, mc);
+            return;
+        }
+    }
+
+    const int wg = warp >> 2;
+    const int wq = warp & 3;
+    float acc[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) acc[i] = 0.f;
+    int stage = 0;
+    uint32_t phase = 0, xphase = 0;
+    int it = 0;
+    for (int g = blockIdx.x; g < total; g += gridDim.x, ++it) {
+        const int b = g / tpp;
+        const int row0 = (g - b * tpp) * BM;
+
+        // Fragment row wg·64 + wq·16 + 8h + (lane >> 2) holds data row RG (lane >> 2) + (wg·64 + wq·16 + 8h) / 8.
+        const int gr0 = row0 + RG * (lane >> 2) + wg * 8 + wq * 2;  // this lane's rows: gr0 + h
+
+        mbar_wait(xfull, xphase);
+        xphase ^= 1;
+        uint32_t afrag[KCH][4][4];
+        {
+            const int f = wg * 64 + wq * 16 + (lane & 15);  // fragment row; data row RG (f % 8) + f / 8
+            const uint32_t rowaddr = xs + (uint32_t)((f & 7) * GS + (f >> 3) * ldx_bytes) + 16u * (lane >> 4);
+#pragma unroll
+            for (int kc = 0; kc < KCH; ++kc)
+#pragma unroll
+                for (int ks = 0; ks < 4; ++ks)
+                    ldmatrix_x4(afrag[kc][ks], rowaddr + kc * 128 + ks * 32);
+        }
+        // The next row tile is written by the async proxy: order these generic-proxy reads before it.
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        __syncwarp();
+        if (lane == 0) mbar_arrive(xempty);
+
+        float best[2] = {FKM_INF, FKM_INF};
+        int best_idx[2] = {0x7fffffff, 0x7fffffff};
+        RowLists<TOP> lists;
+        for (int t = 0; t < ntiles; ++t) {
+            mbar_wait(full(stage), phase);
+            __syncwarp();
+            const uint32_t sb = stages + stage * SS;
+            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+            for (int kc = 0; kc < KCH; ++kc) {
+                const uint64_t db = descriptor(sb + kc * CHUNK_BYTES);
+#pragma unroll
+                for (int ks = 0; ks < 4; ++ks)
+                    // +32 bytes per k-step: the start-address field counts 16-byte units.
+                    Op::mma(acc, afrag[kc][ks], db + 2 * ks, (kc > 0 || ks > 0) ? 1 : 0);
+            }
+            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+
+            const int cl = 2 * (lane & 3);
+            products_to_scores(acc, sb + KCH * CHUNK_BYTES + 4u * cl);
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+            __syncwarp();
+            if (lane == 0) mbar_arrive(empty(stage));
+            if (++stage == STAGES) { stage = 0; phase ^= 1; }
+
+            if constexpr (TOP > 0) lists.tile(acc, t * BN + cl, queue, t == 0);
+            else tile_argmin(acc, t * BN + cl, best, best_idx);
+        }
+
+        if constexpr (TOP > 0) {
+            lists.store(b, gr0, n, k, top, xnorm, labels, min_dist);
+        } else if constexpr (!kUpdate) {
+            hand_over_rows<BM>(best, best_idx, it, gr0 - row0, 1, slots, slot_full, slot_empty);
+        } else {
+            update_epilogue<T, KCH>(afrag, best, best_idx, b, gr0, n, k, ldx_bytes, xnorm, labels, min_dist, up);
+        }
+    }
+}
+
+
+// Rows of 513-1024 bytes (fp16/bf16 d = 257..512, tf32 d = 129..256). Their wgmma A fragments would take 128
+// registers per thread, which leaves too few for the accumulators under the cap of a block of 3 warpgroups
+// (measured on the H200), so here A stays in shared memory: the row tile, BM rows of 8 k-chunks, sits there in the
+// 128-byte swizzle the descriptors read, for the whole sweep over the centroid tiles. A tensor map (TMA) lays
+// each k-chunk of it out in one copy, which a 1-D bulk copy of whole rows cannot do. Centroid tiles stream one
+// k-chunk per stage (the last chunk's stage also carries the tile's norms), so that a deep ring fits beside the
+// 128 KiB row tile. The row tile is refilled chunk by chunk: the consumers release chunk c once the last
+// centroid tile's products over it are done, and a second producer warp loads the next row tile's chunk c, which
+// is needed only KCH stages later. Labels leave through the storer warps' slots, as in run.
+struct TensorMap {
+    alignas(64) unsigned long long words[16];  // CUtensorMap, encoded by the host (cuTensorMapEncodeTiled)
+};
+
+__device__ __forceinline__ void tensor_copy_2d(uint32_t dst, const TensorMap* map, int x, int y, uint32_t bar)
+{
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n"
+                 ::"r"(dst), "l"(map), "r"(x), "r"(y), "r"(bar) : "memory");
+}
+
+constexpr int SHARED_ROWS_CHUNKS = 8;  // 128-byte k-chunks of a row tile
+
+// xmap: the rows as a 2-D byte tensor (row bytes, B * n rows) at their pitch, box 128 bytes x BM rows,
+// 128-byte swizzle, zero fill past the pitch and the last row.
+template <typename Op, int NWG, int STAGES>
+__device__ __forceinline__ void run_shared_rows(
+    const TensorMap* xmap, const char* __restrict__ tiles, const float* __restrict__ xnorm, int* __restrict__ labels,
+    float* __restrict__ min_dist, int n, int k, int batches, int update_min, const MovedCount& mc)
+{
+    constexpr int KCH = SHARED_ROWS_CHUNKS;
+    constexpr int BM = NWG * 64;
+    constexpr int ROW_CHUNK = BM * 128;  // one k-chunk of the row tile
+    constexpr int TB = tile_bytes(KCH);
+    constexpr int SS = stage_stride(1);  // one k-chunk of a centroid tile, and room for its norms
+    extern __shared__ unsigned char smem_raw[];
+    const uint32_t raw = (uint32_t)__cvta_generic_to_shared(smem_raw);
+    const uint32_t stages = (raw + 1023u) & ~1023u;
+    const uint32_t xs = stages + STAGES * SS;
+    const uint32_t bars = xs + KCH * ROW_CHUNK;
+    auto full = [&](int s) { return bars + 8u * s; };
+    auto empty = [&](int s) { return bars + 8u * (STAGES + s); };
+    auto xfull = [&](int c) { return bars + 16u * STAGES + 8u * c; };
+    auto xempty = [&](int c) { return bars + 16u * STAGES + 8u * (KCH + c); };
+    const uint32_t slot_full = bars + 16u * (STAGES + KCH);
+    const uint32_t slot_empty = slot_full + 16u;
+    const uint32_t slots = slot_full + SLOT_BARRIER_BYTES;
+
+    const int tid = threadIdx.x;
+    const int lane = tid & 31;
+    const int warp = tid >> 5;
+    const int ntiles = (k + BN - 1) / BN;
+    const int tpp = (n + BM - 1) / BM;
+    const int total = tpp * batches;
+
+    if (tid == 0) {
+        for (int s = 0; s < STAGES; ++s) {
+            mbar_init(full(s), 1);
+            mbar_init(empty(s), NWG * 4);
+        }
+        for (int c = 0; c < KCH; ++c) {
+            mbar_init(xfull(c), 1);
+            mbar_init(xempty(c), NWG * 4);
+        }
+        for (int i = 0; i < 2; ++i) {
+            mbar_init(slot_full + 8u * i, NWG * 4);
+            mbar_init(slot_empty + 8u * i, NWG);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();
+
+    if (warp == NWG * 4) {
+        // Centroid producer: one k-chunk of a tile per stage.
+        if (lane == 0) {
+            int stage = 0;
+            uint32_t phase = 0;
+            for (int g = blockIdx.x; g < total; g += gridDim.x) {
+                const char* src = tiles + (size_t)(g / tpp) * ntiles * TB;
+                for (int t = 0; t < ntiles; ++t)
+                    for (int c = 0; c < KCH; ++c) {
+                        const uint32_t bytes = CHUNK_BYTES + (c == KCH - 1 ? NORM_BYTES : 0);
+                        mbar_wait(empty(stage), phase ^ 1);
+                        mbar_expect_tx(full(stage), bytes);
+                        bulk_copy(stages + stage * SS, src + (size_t)t * TB + c * CHUNK_BYTES, bytes, full(stage));
+                        if (++stage == STAGES) { stage = 0; phase ^= 1; }
+                    }
+            }
+        }
+        return;
+    }
+    if (warp == NWG * 4 + 1) {
+        // Row producer: chunk c of the next row tile as soon as the consumers are done with chunk c of this one.
+        if (lane == 0) {
+            int it = 0;
+            for (int g = blockIdx.x; g < total; g += gridDim.x, ++it) {
+                const int b = g / tpp;
+                const int row = b * n + (g - b * tpp) * BM;
+                for (int c = 0; c < KCH; ++c) {
+                    if (it > 0) mbar_wait(xempty(c), (it - 1) & 1);
+                    mbar_expect_tx(xfull(c), ROW_CHUNK);
+                    tensor_copy_2d(xs + c * ROW_CHUNK, xmap, c * 128, row, xfull(c));
+                }
+            }
+        }
+        return;
+    }
+    if (warp > NWG * 4 + 1) {
+        store_row_tiles<BM>(xnorm, labels, min_dist, n, k, tpp, total, update_min, slots, slot_full, slot_empty,
+                            warp - NWG * 4 - 2, batches, mc);
+        return;
+    }
+
+    const int wg = warp >> 2;
+    const int wq = warp & 3;
+    const int srow = wg * 64 + wq * 16 + (lane >> 2);  // this lane's rows in the tile: srow, srow + 8
+    float acc[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) acc[i] = 0.f;
+    int stage = 0;
+    uint32_t phase = 0;
+    int it = 0;
+    for (int g = blockIdx.x; g < total; g += gridDim.x, ++it) {
+        const uint32_t xphase = it & 1;
+        float best[2] = {FKM_INF, FKM_INF};
+        int best_idx[2] = {0x7fffffff, 0x7fffffff};
+        for (int t = 0; t < ntiles; ++t) {
+            const bool last = t == ntiles - 1;
+            int previous = 0;
+#pragma unroll
+            for (int c = 0; c < KCH; ++c) {
+                if (t == 0) mbar_wait(xfull(c), xphase);
+                mbar_wait(full(stage), phase);
+                asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+                const uint64_t da = descriptor(xs + c * ROW_CHUNK + wg * 64 * 128);
+                const uint64_t db = descriptor(stages + stage * SS);
+#pragma unroll
+                for (int ks = 0; ks < 4; ++ks)
+                    Op::mma(acc, da + 2 * ks, db + 2 * ks, (c > 0 || ks > 0) ? 1 : 0);
+                asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+                if (c > 0) {
+                    // The previous chunk's products are done: its stage, and on the last tile its row chunk, are free.
+                    asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+                    __syncwarp();
+                    if (lane == 0) {
+                        mbar_arrive(empty(previous));
+                        if (last) mbar_arrive(xempty(c - 1));
+                    }
+                }
+                previous = stage;
+                if (++stage == STAGES) { stage = 0; phase ^= 1; }
+            }
+            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+
+            const int cl = 2 * (lane & 3);
+            products_to_scores(acc, stages + previous * SS + CHUNK_BYTES + 4u * cl);
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+            __syncwarp();
+            if (lane == 0) {
+                mbar_arrive(empty(previous));
+                if (last) mbar_arrive(xempty(KCH - 1));
+            }
+            tile_argmin(acc, t * BN + cl, best, best_idx);
+        }
+
+        hand_over_rows<BM>(best, best_idx, it, srow, 8, slots, slot_full, slot_empty);
+    }
+}
+
+}  // namespace flash_assign_ws
