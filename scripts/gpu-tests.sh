@@ -28,7 +28,7 @@ case "$cmd" in
     dotnet publish "$root/bench/FlashKMeans.MLNet.Bench" -c Release -r linux-x64 --self-contained -p:PublishTrimmed=true \
       -p:DebugType=none -o "$dest/mlnet-bench"
     mkdir -p "$dest/kernels"
-    cp "$root"/src/FlashKMeans/Cuda/Kernels/*.{cu,cuh,ptx} "$dest/kernels/"
+    cp "$root"/src/FlashKMeans/Cuda/Kernels/*.{cu,cuh} "$root"/src/FlashKMeans/Cuda/Kernels/generated/*.ptx "$dest/kernels/"
     cp "$root/bench/gpu/kernels_check.py" "$root/bench/gpu/torch_baseline.py" "$root/bench/gpu/peers_whole_fit.py" "$dest/"
     cp "$0" "$dest/gpu-tests.sh"
     du -sh "$dest"

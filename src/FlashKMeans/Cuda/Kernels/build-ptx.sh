@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates the committed PTX beside each kernel source. Run from anywhere; needs nvcc 11.8
+# Regenerates the committed PTX of each kernel source into generated/. Run from anywhere; needs nvcc 11.8
 # (Debian non-free: nvidia-cuda-toolkit) and clang-14 as host compiler.
 #
-# Output: <kernel>.sm<NN>.ptx for each target NN. At run time the backend loads, per kernel file,
+# Output: generated/<kernel>.sm<NN>.ptx for each target NN. At run time the backend loads, per kernel file,
 # the PTX with the highest NN not above the device's compute capability; the driver JIT-compiles
 # it for the actual chip. sm80 is the floor for the tensor-core file (mma.sync bf16/tf32,
 # cp.async); everything else also has an sm70 build for Volta/Turing (exact path only).
@@ -15,13 +15,14 @@
 # files are built.
 set -euo pipefail
 cd "$(dirname "$0")"
+mkdir -p generated
 NVCC=${NVCC:-nvcc}
 HOSTCC=${HOSTCC:-clang-14}
 FLAGS=(-std=c++17 -O3 -ptx)  # no fast math: the distances and norms must round as written
 
 build() {  # build <source> <sm> [nvcc] [host compiler]
     local src=$1 sm=$2 cc=${3:-$NVCC} host=${4-$HOSTCC}
-    local out="${src%.cu}.sm${sm}.ptx"
+    local out="generated/${src%.cu}.sm${sm}.ptx"
     "$cc" ${host:+-ccbin "$host"} "${FLAGS[@]}" -arch=compute_${sm} -o "$out.tmp" "$src"
     # Strip the compiler's build-path comments so that regenerating on another machine gives
     # the same bytes.
