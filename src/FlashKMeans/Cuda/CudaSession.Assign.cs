@@ -292,27 +292,30 @@ internal sealed partial class CudaSession
         var (groups, _) = WarpSpecialisedShape(chunks);
         if (fused)
             name += "_update";
-        LaunchWarpSpecialised("flash_assign_ws", name, x, xNorms, n, ld, tiles, labels, distances, k, batches, chunks, groups,
-            WarpSpecialisedThreads(chunks, fused), WarpSpecialisedSharedBytes(chunks, fused), tail);
+        var entry = new WarpSpecialisedEntry("flash_assign_ws", name, chunks, groups, WarpSpecialisedThreads(chunks, fused),
+            WarpSpecialisedSharedBytes(chunks, fused));
+        LaunchWarpSpecialised(entry, x, xNorms, n, ld, tiles, labels, distances, k, batches, tail);
     }
+
+    /// <summary>A warp-specialised entry and its launch shape: row chunks, consumer warpgroups, threads and shared memory.</summary>
+    private readonly record struct WarpSpecialisedEntry(string File, string Name, int Chunks, int Groups, int Threads, int SharedBytes);
 
     // One launch of a warp-specialised entry (flash_assign_ws.cuh's run): persistent blocks, one per SM, each walking row
     // tiles blockIdx.x, + gridDim.x, ...; the rows by pointer, or through a tensor map for the shared-row entries.
-    // outputs: the entry's two output pointers (labels and distances, or top-k indices and distances).
-    private void LaunchWarpSpecialised(string file, string name, ulong x, ulong xNorms, int n, int ld, ulong tiles,
-                                       ulong indices, ulong distances, int k, int batches, int chunks, int groups, int threads,
-                                       int shared, KernelArgs tail)
+    // indices, distances: the entry's two outputs (labels and distances, or top-k indices and distances).
+    private void LaunchWarpSpecialised(WarpSpecialisedEntry entry, ulong x, ulong xNorms, int n, int ld, ulong tiles,
+                                       ulong indices, ulong distances, int k, int batches, KernelArgs tail)
     {
-        var function = Kernels.Get(file, name);
-        RaiseSharedMemory(function, name, shared);
-        long rowTiles = (long)batches * ((n + 64 * groups - 1) / (64 * groups));
+        var function = Kernels.Get(entry.File, entry.Name);
+        RaiseSharedMemory(function, entry.Name, entry.SharedBytes);
+        long rowTiles = (long)batches * ((n + 64 * entry.Groups - 1) / (64 * entry.Groups));
         int rowBytes = ld * Precision.ElementBytes;
-        var args = chunks == SharedRowChunks
-            ? new KernelArgs().AddTensorMap(RowTensorMap(x, (long)batches * n, rowBytes, 64 * groups))
+        var args = entry.Chunks == SharedRowChunks
+            ? new KernelArgs().AddTensorMap(RowTensorMap(x, (long)batches * n, rowBytes, 64 * entry.Groups))
                 .Add(tiles).Add(xNorms).Add(indices).Add(distances).Add(n).Add(k).Add(batches)
             : new KernelArgs().Add(x).Add(tiles).Add(xNorms).Add(indices).Add(distances).Add(n).Add(k).Add(ld).Add(batches);
         args = args.Concat(tail);
-        function.Launch(Stream, (Math.Min(rowTiles, Context.MultiprocessorCount), 1, 1), threads, shared, args);
+        function.Launch(Stream, (Math.Min(rowTiles, Context.MultiprocessorCount), 1, 1), entry.Threads, entry.SharedBytes, args);
     }
 
     /// <summary>

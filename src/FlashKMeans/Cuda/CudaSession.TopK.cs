@@ -68,9 +68,10 @@ internal sealed partial class CudaSession
             {
                 ulong tiles = CentroidTiles(k, kernel.Chunks, 1);
                 PackCentroidTiles(centroids, centroidNorms, k, ld, 1, new CentroidTiles(tiles, k, kernel.Chunks));
-                LaunchWarpSpecialised(kernel.File, kernel.Name, x, xNorms, n, ld, tiles, indices, distances, k, 1, kernel.Chunks,
+                var entry = new WarpSpecialisedEntry(kernel.File, kernel.Name, kernel.Chunks,
                     TopKWarpSpecialisedShape(kernel.Chunks, kernel.List).Groups, TopKWarpSpecialisedThreads(kernel.Chunks, kernel.List),
-                    TopKWarpSpecialisedSharedBytes(kernel.Chunks, kernel.List), new KernelArgs().Add(top));
+                    TopKWarpSpecialisedSharedBytes(kernel.Chunks, kernel.List));
+                LaunchWarpSpecialised(entry, x, xNorms, n, ld, tiles, indices, distances, k, 1, new KernelArgs().Add(top));
                 break;
             }
             default:
