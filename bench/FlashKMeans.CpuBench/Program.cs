@@ -10,6 +10,7 @@ using FlashKMeans;
 //   flashkmeans-cpubench fit --data X.f32 --init C.f32 --dimension 128 --iterations 10 [--pruning] [--threads T]
 //   flashkmeans-cpubench peak [--threads T]      measured float32 FMA peak of this machine
 //   flashkmeans-cpubench prototypes --data DIR [--threads T] [--sets A,B] [--budgets A=N,B=M] [--fine-tune-epochs E]
+//                                   [--methods M1,M2] (as printed, e.g. flashkmeans-prototypes-hard-tuned-crossentropy)
 //                                                 the prototype models on bench/prototypes_vs_sklearn.py's splits (PrototypeBench.cs)
 //   flashkmeans-cpubench stream --data X.f32 --init C.f32 --dimension 128 --k K --batch B [--threads T]
 //                                                 one mini-batch pass (MiniBatchKMeans.PartialFit per batch)
@@ -80,7 +81,8 @@ static double Gaussian(Random random) => Math.Sqrt(-2 * Math.Log(1 - random.Next
 if (args.Length > 0 && args[0] == "prototypes")
 {
     PrototypeBench.Run(Value("--data"), ComputeDevice.Cpu, threads, int.Parse(Value("--fine-tune-epochs", "50"), CultureInfo.InvariantCulture),
-        PrototypeBench.ParseBudgets(Value("--budgets", "")), Value("--sets", "").Split(',', StringSplitOptions.RemoveEmptyEntries));
+        PrototypeBench.ParseBudgets(Value("--budgets", "")), Value("--sets", "").Split(',', StringSplitOptions.RemoveEmptyEntries),
+        Value("--methods", "").Split(',', StringSplitOptions.RemoveEmptyEntries));
     return 0;
 }
 

@@ -1,4 +1,6 @@
+using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 
 namespace FlashKMeans.Prototypes.Training;
 
@@ -7,8 +9,9 @@ namespace FlashKMeans.Prototypes.Training;
 /// Σ λⱼ(xⱼ − pⱼ)² (λ ≡ 1 unless feature weights are learned), L1 Σ |xⱼ − pⱼ|, and cosine 1 − Σ xⱼpⱼ for unit rows and
 /// prototypes kept at unit length by the optimiser. A NaN in a squared-Euclidean row is a missing feature
 /// (<see cref="MissingFeatures.Ignore"/>): the sum runs over the features present and is scaled by d / (features
-/// present), as the engine's scoring does. Complete rows take vectorised paths (<see cref="TensorPrimitives"/>); a row
-/// with a missing feature shows as a NaN difference and takes the feature-by-feature one.
+/// present), as the engine's scoring does. Complete rows take vectorised paths (one pass of <see cref="Vector{T}"/> for
+/// the squared distance and its prototype gradient, <see cref="TensorPrimitives"/> for the rest); a row with a missing
+/// feature shows as a NaN and takes the feature-by-feature one.
 /// </summary>
 internal static class PrototypeDistance
 {
@@ -31,8 +34,7 @@ internal static class PrototypeDistance
         {
             case KMeansDistance.SquaredEuclidean:
             {
-                var v = Difference(x, p);
-                double squared = lambda.IsEmpty ? TensorPrimitives.SumOfSquares<double>(v) : WeightedSquares(v, lambda);
+                double squared = SquaredDifferences(x, p, lambda);
                 return double.IsNaN(squared) ? SquaredWithMissing(x, p, lambda) : squared;
             }
             case KMeansDistance.Manhattan:
@@ -42,10 +44,66 @@ internal static class PrototypeDistance
         }
     }
 
-    private static double WeightedSquares(Span<double> v, ReadOnlySpan<double> lambda)
+    // Σ λⱼ(xⱼ − pⱼ)² (λ ≡ 1 when empty) in one pass; NaN where a feature is missing. One loop of vectors rather than
+    // TensorPrimitives' subtract-then-sum: a training step takes this for every row and prototype, at d of a few dozen,
+    // where two library calls per pair cost more than the arithmetic.
+    private static double SquaredDifferences(ReadOnlySpan<double> x, ReadOnlySpan<double> p, ReadOnlySpan<double> lambda)
     {
-        TensorPrimitives.Multiply<double>(v, v, v);
-        return TensorPrimitives.Dot<double>(v, lambda);
+        int i = 0;
+        double sum = 0;
+        if (Vector.IsHardwareAccelerated && x.Length >= Vector<double>.Count)
+        {
+            var xs = MemoryMarshal.Cast<double, Vector<double>>(x);
+            var ps = MemoryMarshal.Cast<double, Vector<double>>(p);
+            var total = Vector<double>.Zero;
+            if (lambda.IsEmpty)
+            {
+                for (int k = 0; k < xs.Length; k++)
+                {
+                    var v = xs[k] - ps[k];
+                    total += v * v;
+                }
+            }
+            else
+            {
+                var ls = MemoryMarshal.Cast<double, Vector<double>>(lambda);
+                for (int k = 0; k < xs.Length; k++)
+                {
+                    var v = xs[k] - ps[k];
+                    total += ls[k] * v * v;
+                }
+            }
+            sum = Vector.Sum(total);
+            i = xs.Length * Vector<double>.Count;
+        }
+        for (; i < x.Length; i++)
+        {
+            double v = x[i] - p[i];
+            sum += (lambda.IsEmpty ? 1 : lambda[i]) * v * v;
+        }
+        return sum;
+    }
+
+    // Whether any value is NaN (a missing feature).
+    private static bool HasNaN(ReadOnlySpan<double> x)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && x.Length >= Vector<double>.Count)
+        {
+            var xs = MemoryMarshal.Cast<double, Vector<double>>(x);
+            for (int k = 0; k < xs.Length; k++)
+            {
+                if (!Vector.EqualsAll(xs[k], xs[k]))
+                    return true;
+            }
+            i = xs.Length * Vector<double>.Count;
+        }
+        for (; i < x.Length; i++)
+        {
+            if (double.IsNaN(x[i]))
+                return true;
+        }
+        return false;
     }
 
     private static double SquaredWithMissing(ReadOnlySpan<double> x, ReadOnlySpan<double> p, ReadOnlySpan<double> lambda)
@@ -76,13 +134,18 @@ internal static class PrototypeDistance
         {
             case KMeansDistance.SquaredEuclidean:
             {
-                var v = Difference(x, p);
-                if (double.IsNaN(TensorPrimitives.Sum<double>(v)))
+                if (HasNaN(x) || HasNaN(p))
                 {
                     BackwardWithMissing(x, p, lambda, coefficient, prototypeGradient, lambdaGradient);
                     return;
                 }
                 // ∂/∂p = −2λ(x − p); ∂/∂λ = (x − p)².
+                if (lambda.IsEmpty && lambdaGradient.IsEmpty)
+                {
+                    AddScaledDifference(x, p, -2 * coefficient, prototypeGradient);
+                    return;
+                }
+                var v = Difference(x, p);
                 if (!lambdaGradient.IsEmpty)
                 {
                     for (int j = 0; j < v.Length; j++)
@@ -101,6 +164,23 @@ internal static class PrototypeDistance
                 TensorPrimitives.MultiplyAdd<double>(x, -coefficient, prototypeGradient, prototypeGradient);
                 return;
         }
+    }
+
+    // gradient += scale · (x − p), in one pass (see SquaredDifferences).
+    private static void AddScaledDifference(ReadOnlySpan<double> x, ReadOnlySpan<double> p, double scale, Span<double> gradient)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && x.Length >= Vector<double>.Count)
+        {
+            var xs = MemoryMarshal.Cast<double, Vector<double>>(x);
+            var ps = MemoryMarshal.Cast<double, Vector<double>>(p);
+            var gs = MemoryMarshal.Cast<double, Vector<double>>(gradient);
+            for (int k = 0; k < xs.Length; k++)
+                gs[k] += scale * (xs[k] - ps[k]);
+            i = xs.Length * Vector<double>.Count;
+        }
+        for (; i < x.Length; i++)
+            gradient[i] += scale * (x[i] - p[i]);
     }
 
     private static void BackwardWithMissing(ReadOnlySpan<double> x, ReadOnlySpan<double> p, ReadOnlySpan<double> lambda, double coefficient,
