@@ -61,7 +61,9 @@ public sealed class PrototypeDistanceTests
                     if (weighted)
                         expectedLambda[j] += scale * v * v;
                 }
-                PrototypeDistance.Backward(KMeansDistance.SquaredEuclidean, x, p, lambda, coefficient, gradient, lambdaGradient);
+                bool complete = PrototypeDistance.CompleteRows(x, d)[0];
+                Assert.AreEqual(!missing, complete, at);
+                PrototypeDistance.Backward(KMeansDistance.SquaredEuclidean, x, p, lambda, coefficient, gradient, lambdaGradient, complete);
                 for (int j = 0; j < d; j++)
                 {
                     Assert.AreEqual(expectedGradient[j], gradient[j], 1e-12, $"{at}: ∂/∂p[{j}]");

@@ -9,6 +9,7 @@ namespace FlashKMeans.Prototypes.Training;
 internal sealed class ClassifierObjective : IPrototypeObjective
 {
     private readonly double[] _rows;
+    private readonly bool[] _complete;  // per row: every feature present (PrototypeDistance.Backward's fast path)
     private readonly int _d;
     private readonly int[] _labels;
     private readonly float[]? _weights;
@@ -36,6 +37,7 @@ internal sealed class ClassifierObjective : IPrototypeObjective
     {
         _nearestDecides = routing == PrototypeRouting.Hard || loss == PrototypeLoss.Glvq;
         _rows = rows;
+        _complete = PrototypeDistance.CompleteRows(rows, d);
         _d = d;
         _labels = labels;
         _weights = weights;
@@ -249,5 +251,5 @@ internal sealed class ClassifierObjective : IPrototypeObjective
 
     private void Backward(PrototypeParameters parameters, double[] lambda, int r, int p, double coefficient, PrototypeParameters gradient) =>
         PrototypeDistance.Backward(_distance, _rows.AsSpan(r * _d, _d), parameters.Prototypes.AsSpan(p * _d, _d), lambda, coefficient,
-            gradient.Prototypes.AsSpan(p * _d, _d), gradient.FeatureLogits);
+            gradient.Prototypes.AsSpan(p * _d, _d), gradient.FeatureLogits, _complete[r]);
 }

@@ -10,6 +10,7 @@ internal sealed class MultiLabelObjective : IPrototypeObjective
 {
     private const double Epsilon = 1e-8;
     private readonly double[] _rows;
+    private readonly bool[] _complete;  // per row: every feature present (PrototypeDistance.Backward's fast path)
     private readonly int _d;
     private readonly bool[] _tags;
     private readonly int _tagCount;
@@ -24,6 +25,7 @@ internal sealed class MultiLabelObjective : IPrototypeObjective
         double gammaNegative, double clip, KMeansDistance distance, double distanceScale)
     {
         _rows = rows;
+        _complete = PrototypeDistance.CompleteRows(rows, d);
         _d = d;
         _tags = tags;
         _tagCount = tagCount;
@@ -73,7 +75,8 @@ internal sealed class MultiLabelObjective : IPrototypeObjective
                 {
                     // ∂p/∂d = −p² × the data distance's scale.
                     PrototypeDistance.Backward(_distance, Row(r), parameters.Prototypes.AsSpan(best * _d, _d), lambda,
-                        w * slope * -score * score * _distanceScale, gradient.Prototypes.AsSpan(best * _d, _d), gradient.FeatureLogits);
+                        w * slope * -score * score * _distanceScale, gradient.Prototypes.AsSpan(best * _d, _d), gradient.FeatureLogits,
+                        _complete[r]);
                 }
             }
         }

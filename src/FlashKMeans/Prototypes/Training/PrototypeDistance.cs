@@ -121,12 +121,23 @@ internal static class PrototypeDistance
         return present == x.Length ? sum : sum * x.Length / present;
     }
 
+    /// <summary>Per row of <paramref name="rows"/> (n × <paramref name="d"/>), whether it has every feature (no NaN).</summary>
+    public static bool[] CompleteRows(double[] rows, int d)
+    {
+        var complete = new bool[rows.Length / d];
+        for (int r = 0; r < complete.Length; r++)
+            complete[r] = !HasNaN(rows.AsSpan(r * d, d));
+        return complete;
+    }
+
     /// <summary>
     /// Adds <paramref name="coefficient"/> × ∂distance/∂p to <paramref name="prototypeGradient"/>, and × ∂distance/∂λ to
-    /// <paramref name="lambdaGradient"/> when feature weights are learned.
+    /// <paramref name="lambdaGradient"/> when feature weights are learned. <paramref name="complete"/>: whether the row
+    /// <paramref name="x"/> has every feature (<see cref="CompleteRows"/>; prototypes always do), known to the caller
+    /// once per row rather than checked again for every prototype.
     /// </summary>
     public static void Backward(KMeansDistance distance, ReadOnlySpan<double> x, ReadOnlySpan<double> p, ReadOnlySpan<double> lambda,
-        double coefficient, Span<double> prototypeGradient, Span<double> lambdaGradient)
+        double coefficient, Span<double> prototypeGradient, Span<double> lambdaGradient, bool complete)
     {
         if (coefficient == 0)
             return;
@@ -134,7 +145,7 @@ internal static class PrototypeDistance
         {
             case KMeansDistance.SquaredEuclidean:
             {
-                if (HasNaN(x) || HasNaN(p))
+                if (!complete)
                 {
                     BackwardWithMissing(x, p, lambda, coefficient, prototypeGradient, lambdaGradient);
                     return;

@@ -216,8 +216,8 @@ internal sealed class PrototypeFineTuner
                     var pa = p.AsSpan(members[a] * d, d);
                     var pb = p.AsSpan(members[b] * d, d);
                     double coefficient = factor * Math.Exp(-PrototypeDistance.Of(_distance, pa, pb, []) / _tau) * (-1 / _tau);
-                    PrototypeDistance.Backward(_distance, pa, pb, [], coefficient, gradient.Prototypes.AsSpan(members[b] * d, d), []);
-                    PrototypeDistance.Backward(_distance, pb, pa, [], coefficient, gradient.Prototypes.AsSpan(members[a] * d, d), []);
+                    PrototypeDistance.Backward(_distance, pa, pb, [], coefficient, gradient.Prototypes.AsSpan(members[b] * d, d), [], complete: true);
+                    PrototypeDistance.Backward(_distance, pb, pa, [], coefficient, gradient.Prototypes.AsSpan(members[a] * d, d), [], complete: true);
                 }
             }
         }

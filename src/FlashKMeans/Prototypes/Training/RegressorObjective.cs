@@ -8,6 +8,7 @@ namespace FlashKMeans.Prototypes.Training;
 internal sealed class RegressorObjective : IPrototypeObjective
 {
     private readonly double[] _rows;
+    private readonly bool[] _complete;  // per row: every feature present (PrototypeDistance.Backward's fast path)
     private readonly int _d;
     private readonly double[] _targets;
     private readonly int _t;
@@ -28,6 +29,7 @@ internal sealed class RegressorObjective : IPrototypeObjective
         PrototypeRouting routing, double temperature, KMeansDistance distance, double distanceScale)
     {
         _rows = rows;
+        _complete = PrototypeDistance.CompleteRows(rows, d);
         _d = d;
         _targets = targets;
         _t = t;
@@ -96,7 +98,7 @@ internal sealed class RegressorObjective : IPrototypeObjective
             {
                 int p = nearest[i];
                 PrototypeDistance.Backward(_distance, Row(r), parameters.Prototypes.AsSpan(p * _d, _d), lambda, _distanceScale * distanceGradient[i],
-                    gradient.Prototypes.AsSpan(p * _d, _d), gradient.FeatureLogits);
+                    gradient.Prototypes.AsSpan(p * _d, _d), gradient.FeatureLogits, _complete[r]);
             }
         }
         return (loss, weight, double.NaN);
