@@ -77,6 +77,7 @@ internal sealed class ClassifierObjective : IPrototypeObjective
         double loss = 0, weight = 0, wrong = 0;
         var lambdaArray = lambda.ToArray();
         var distances = new double[_classes.Length];
+        var shares = new double[_classes.Length];
         foreach (int r in rows)
         {
             double w = _weights?[r] ?? 1;
@@ -91,7 +92,7 @@ internal sealed class ClassifierObjective : IPrototypeObjective
             }
             loss += w * (_loss == PrototypeLoss.Glvq
                 ? Glvq(parameters, lambdaArray, r, y, candidates, distances, w, gradient)
-                : CrossEntropy(parameters, lambdaArray, r, y, candidates, distances, w, gradient));
+                : CrossEntropy(parameters, lambdaArray, r, y, candidates, distances, shares, w, gradient));
             weight += w;
             if (gradient is null)
             {
@@ -101,7 +102,7 @@ internal sealed class ClassifierObjective : IPrototypeObjective
                     for (int p = 0; p < distances.Length; p++)
                         distances[p] = Distance(parameters, lambdaArray, r, p);
                 }
-                wrong += Predicted(parameters, distances) == y ? 0 : w;
+                wrong += Predicted(parameters, distances, shares) == y ? 0 : w;
             }
         }
         return (loss, weight, gradient is null ? wrong : double.NaN);
@@ -112,14 +113,14 @@ internal sealed class ClassifierObjective : IPrototypeObjective
     /// model predicts so (hard routing) or trains so (GLVQ), else the one with the largest logit (the soft minimum over
     /// its prototypes), over every class with prototypes; the lower class wins a tie.
     /// </summary>
-    private int Predicted(PrototypeParameters parameters, double[] distances)
+    private int Predicted(PrototypeParameters parameters, double[] distances, double[] shares)
     {
         double tau = parameters.LogTemperature.Length == 1 ? Math.Exp(parameters.LogTemperature[0]) : 1;
         int chosen = -1;
         double best = double.NegativeInfinity;
         foreach (int c in _present)
         {
-            double score = _nearestDecides ? -Nearest(_byClass[c], distances) : SoftMinimum(_byClass[c], distances, tau);
+            double score = _nearestDecides ? -Nearest(_byClass[c], distances) : SoftMinimum(_byClass[c], distances, tau, shares, out _);
             if (score > best)
                 (best, chosen) = (score, c);
         }
@@ -165,8 +166,9 @@ internal sealed class ClassifierObjective : IPrototypeObjective
     /// −z_y + log Σ exp z_c with z_c = log Σ_{p∈c} exp(−d_p / τ); sampled others' logits get log(others / m), the sampled
     /// softmax's correction for drawing m of them uniformly. ∂L/∂d_p = (softmax(z)_c − [c = y]) · q(p | c) · (−1/τ).
     /// </summary>
-    private double CrossEntropy(PrototypeParameters parameters, double[] lambda, int r, int y, int[] candidates, double[] distances, double w,
-        PrototypeParameters? gradient)
+    // shares: scratch of one value per prototype (SoftMinimum's exponentials).
+    private double CrossEntropy(PrototypeParameters parameters, double[] lambda, int r, int y, int[] candidates, double[] distances, double[] shares,
+        double w, PrototypeParameters? gradient)
     {
         // τ is learned with the prototypes (phase 2 always gives cross-entropy its log τ); without one it is 1.
         bool learned = parameters.LogTemperature.Length == 1;
@@ -174,8 +176,9 @@ internal sealed class ClassifierObjective : IPrototypeObjective
         int others = _present.Length - 1;
         double correction = candidates.Length - 1 < others ? Math.Log((double)others / (candidates.Length - 1)) : 0;
         var logits = new double[candidates.Length];
+        var classSums = new double[candidates.Length];
         for (int i = 0; i < candidates.Length; i++)
-            logits[i] = SoftMinimum(_byClass[candidates[i]], distances, tau) + (candidates[i] == y ? 0 : correction);
+            logits[i] = SoftMinimum(_byClass[candidates[i]], distances, tau, shares, out classSums[i]) + (candidates[i] == y ? 0 : correction);
         double top = logits.Max(), sum = 0;
         for (int i = 0; i < logits.Length; i++)
             sum += Math.Exp(logits[i] - top);
@@ -187,15 +190,9 @@ internal sealed class ClassifierObjective : IPrototypeObjective
         for (int i = 0; i < candidates.Length; i++)
         {
             double dz = Math.Exp(logits[i] - logSum) - (i == own ? 1 : 0);
-            var members = _byClass[candidates[i]];
-            double classTop = double.NegativeInfinity, classSum = 0;
-            foreach (int p in members)
-                classTop = Math.Max(classTop, -distances[p] / tau);
-            foreach (int p in members)
-                classSum += Math.Exp(-distances[p] / tau - classTop);
-            foreach (int p in members)
+            foreach (int p in _byClass[candidates[i]])
             {
-                double q = Math.Exp(-distances[p] / tau - classTop) / classSum;
+                double q = shares[p] / classSums[i];
                 Backward(parameters, lambda, r, p, w * dz * q * (-1 / tau), gradient);
                 // ∂(−d/τ)/∂log τ = d/τ.
                 if (learned)
@@ -205,13 +202,19 @@ internal sealed class ClassifierObjective : IPrototypeObjective
         return loss;
     }
 
-    private static double SoftMinimum(int[] members, double[] distances, double tau)
+    // The soft minimum log Σ exp(−d/τ) over members (by its largest term), leaving each member's exp(−d/τ − top) in shares
+    // and their sum in sum: the gradient's routing weights are shares / sum, so each exponential is taken once.
+    private static double SoftMinimum(int[] members, double[] distances, double tau, double[] shares, out double sum)
     {
-        double top = double.NegativeInfinity, sum = 0;
+        double top = double.NegativeInfinity;
+        sum = 0;
         foreach (int p in members)
             top = Math.Max(top, -distances[p] / tau);
         foreach (int p in members)
-            sum += Math.Exp(-distances[p] / tau - top);
+        {
+            shares[p] = Math.Exp(-distances[p] / tau - top);
+            sum += shares[p];
+        }
         return top + Math.Log(sum);
     }
 
