@@ -450,8 +450,8 @@ internal sealed class CudaBatch : IDisposable
                     Labels.Pointer, Distances.Pointer, b, weights, _previousLabels.Pointer, _counts.Pointer, _scalars.At(b), _fusedSums, _tiles);
             s.WeightedSumPartials(inertia, weights);
             EnqueueClusterWeights(weights, total, k, b);
-            s.FinalizeCentroidsFromSlabs(_fusedSums, _counts.Pointer, _weightSums?.Pointer ?? 0, Centroids.Pointer, _shift.Pointer,
-                WeightOut, clusters, d, normalizeCentroids, PackedCentroids.Pointer, CentroidNorms.Pointer, LargestClusterSlot, inertia, _tiles, before);
+            s.FinalizeCentroidsFromSlabs(_fusedSums, _counts.Pointer, _weightSums?.Pointer ?? 0, clusters, d,
+                StepTargets(normalizeCentroids, inertia, before));
             EnqueueReadBack(parity);
             return;
         }
@@ -459,9 +459,10 @@ internal sealed class CudaBatch : IDisposable
         if (update == UpdateKind.Incremental)
         {
             // The sums and counts hold for the previous labels: move the rows whose label changed.
-            bool counted = EnqueueAssign(includeAssign, LabelCount.Incremental(_previousLabels.Pointer, _incremental!.SignedCounts, _scalars.At(b)));
-            _incremental!.Enqueue(s, X.Pointer, weights, Labels.Pointer, _previousLabels.Pointer, _counts.Pointer, _scalars.At(b),
-                _sums.Pointer, Scale, total, k, d, ld, b, countMoved: !counted, inertia);
+            var moved = LabelCount.Incremental(_previousLabels.Pointer, _incremental!.SignedCounts, _scalars.At(b));
+            bool counted = EnqueueAssign(includeAssign, moved);
+            _incremental.Enqueue(s, new DeviceRows(X.Pointer, weights, total, d, ld), Labels.Pointer, moved, _counts.Pointer, _sums.Pointer,
+                Scale, k, b, countMoved: !counted, inertia);
         }
         else
         {
@@ -476,11 +477,23 @@ internal sealed class CudaBatch : IDisposable
             s.SegmentSums(X.Pointer, weights, _offsets.Pointer, _sorted.Pointer, total, k, d, ld, _sums.Pointer, scale, b);
         }
         EnqueueClusterWeights(weights, total, k, b);
-        s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, Centroids.Pointer, _shift.Pointer,
-            WeightOut, clusters, d, _fixedPoint ? 1.0 / Scale : null, 1.0 / WeightScale, normalizeCentroids,
-            PackedCentroids.Pointer, CentroidNorms.Pointer, ld, LargestClusterSlot, inertia, _tiles, before);
+        s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, clusters, d, _fixedPoint ? 1.0 / Scale : null,
+            1.0 / WeightScale, StepTargets(normalizeCentroids, inertia, before) with { PackedPitch = ld });
         EnqueueReadBack(parity);
     }
+
+    // What a step's finalize writes: the centroids, shifts and weights, the packed centroids and tiles the next
+    // assignment reads, the largest cluster, the inertia totals and, where asked, the centroids as they were.
+    private FinalizeTargets StepTargets(bool normalizeCentroids, StepInertia inertia, ulong before) =>
+        new(Centroids.Pointer, _shift.Pointer, WeightOut, normalizeCentroids)
+        {
+            Packed = PackedCentroids.Pointer,
+            Norms = CentroidNorms.Pointer,
+            MaxCount = LargestClusterSlot,
+            Inertia = inertia,
+            Tiles = _tiles,
+            Before = before,
+        };
 
     // Only batches that may fuse need the largest cluster; elsewhere the finalize skips its reduction to one address.
     private ulong LargestClusterSlot => _slabs is null ? 0 : _scalars.At(2 * Batches);

@@ -405,8 +405,13 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
         }
         s.WeightedSum(_distances.Pointer, weights, n, _inertia.At(step));
         s.FinalizeRunningMean(_sums.Pointer, _counts.Pointer, batch.Weighted ? _clusterWeights.Pointer : 0, _seen.Pointer, forgettingFactor,
-            _centroidPrecision, _badRows.Pointer, step + 1, _centroids.Pointer, _shift.At((long)step * _k), _k, _d, _normalize,
-            _packedCentroids.Pointer, _centroidNorms.Pointer, _ld);
+            _centroidPrecision, _badRows.Pointer, step + 1, _k, _d,
+            new FinalizeTargets(_centroids.Pointer, _shift.At((long)step * _k), WeightOut: 0, _normalize)
+            {
+                Packed = _packedCentroids.Pointer,
+                Norms = _centroidNorms.Pointer,
+                PackedPitch = _ld,
+            });
     }
 
     /// <summary>Frees the captured steps: they hold the pointers of buffers about to be freed.</summary>

@@ -164,23 +164,17 @@ internal sealed partial class CudaSession
     }
 
     /// <summary>
-    /// New centroids from the sums and weights, their shifts and weights; when <paramref name="packed"/> is not 0, also
-    /// the centroids in the session's stored form at pitch <paramref name="packedPitch"/> with their norms, exactly as
-    /// <see cref="PackRows"/> would write them (clusters of zero weight keep theirs). When <paramref name="maxCount"/> is not
-    /// 0, the uint64 there is raised to the largest count. With <paramref name="inertia"/>, whose partial sums a kernel
-    /// before wrote, it also writes their totals (<see cref="StepInertia"/>), which saves the step a launch. When
-    /// <paramref name="before"/> is not 0, the fp32 centroids as they were go there (all of them, k × d).
+    /// New centroids from the sums and weights (<paramref name="weightSums"/> fp64, or 0 for the counts), into
+    /// <paramref name="targets"/>. <paramref name="inverseScale"/>: the fixed-point sums' inverse scale, or null for fp64
+    /// sums.
     /// </summary>
-    public void FinalizeCentroids(ulong sums, ulong counts, ulong weightSums, ulong centroids, ulong shift, ulong weightOut,
-                                  int k, int d, double? inverseScale, double inverseWeightScale, bool normalize,
-                                  ulong packed = 0, ulong norms = 0, int packedPitch = 0, ulong maxCount = 0, StepInertia? inertia = null,
-                                  CentroidTiles? tiles = null, ulong before = 0)
+    public void FinalizeCentroids(ulong sums, ulong counts, ulong weightSums, int k, int d, double? inverseScale,
+                                  double inverseWeightScale, in FinalizeTargets targets)
     {
         var args = new KernelArgs().Add(sums).Add(counts).Add(weightSums);
         if (inverseScale is double inv)
             args = args.Add(inv).Add(inverseWeightScale);
-        string name = inverseScale is null ? "finalize_centroids" : "finalize_centroids_fixed";
-        LaunchFinalize(name, args, centroids, shift, weightOut, k, d, normalize, packed, norms, packedPitch, maxCount, inertia, tiles, before);
+        LaunchFinalize(inverseScale is null ? "finalize_centroids" : "finalize_centroids_fixed", args, k, d, targets);
     }
 
     /// <summary>
@@ -188,43 +182,39 @@ internal sealed partial class CudaSession
     /// position, weighted by the weight it had seen (decayed by <paramref name="decay"/>), and its rows of the batch
     /// (fp64 <paramref name="sums"/>; <paramref name="weightSums"/> fp64, or 0 for the counts); <paramref name="seen"/> (fp64)
     /// becomes the new seen weights; each moved value is rounded to <paramref name="centroidPrecision"/> (float32, float16 or
-    /// bfloat16). Packs the moved centroids as <see cref="FinalizeCentroids"/> does. Nothing but
-    /// <paramref name="shift"/> is written when any of the <paramref name="badCount"/> int32s at <paramref name="badRows"/>
+    /// bfloat16). Writes the centroids, shifts and packed rows of <paramref name="targets"/> (its weights are the seen ones).
+    /// Nothing but the shifts is written when any of the <paramref name="badCount"/> int32s at <paramref name="badRows"/>
     /// (0: unchecked) is not <see cref="int.MaxValue"/>: this batch's first bad row and those of the batches stepped before it
     /// in the same launch sequence.
     /// </summary>
     public void FinalizeRunningMean(ulong sums, ulong counts, ulong weightSums, ulong seen, double decay, ComputePrecision centroidPrecision,
-                                    ulong badRows, int badCount, ulong centroids, ulong shift, int k, int d, bool normalize, ulong packed,
-                                    ulong norms, int packedPitch)
+                                    ulong badRows, int badCount, int k, int d, in FinalizeTargets targets)
     {
         int roundKind = centroidPrecision switch { ComputePrecision.Float16 => 3, ComputePrecision.BFloat16 => 4, _ => 0 };
         var args = new KernelArgs().Add(sums).Add(counts).Add(weightSums).Add(seen).Add(decay).Add(roundKind).Add(badRows).Add(badCount);
-        LaunchFinalize("finalize_running_mean", args, centroids, shift, seen, k, d, normalize, packed, norms, packedPitch, 0, null, null, 0);
+        LaunchFinalize("finalize_running_mean", args, k, d,
+            targets with { WeightOut = seen, MaxCount = 0, Inertia = null, Tiles = null, Before = 0 });
     }
 
     /// <summary>
     /// The finalize of <see cref="FinalizeCentroids"/> from the fp32 sums of <see cref="AssignWithUpdate"/> (summed over the slabs in
-    /// float64, then zeroed for the next step); <paramref name="weightSums"/> fp64, or 0 for the counts.
+    /// float64, then zeroed for the next step); <paramref name="weightSums"/> fp64, or 0 for the counts. The packed rows take
+    /// the slabs' pitch.
     /// </summary>
-    public void FinalizeCentroidsFromSlabs(FusedSums sums, ulong counts, ulong weightSums, ulong centroids, ulong shift, ulong weightOut,
-                                           int k, int d, bool normalize, ulong packed, ulong norms, ulong maxCount, StepInertia? inertia = null,
-                                           CentroidTiles? tiles = null, ulong before = 0)
+    public void FinalizeCentroidsFromSlabs(FusedSums sums, ulong counts, ulong weightSums, int k, int d, in FinalizeTargets targets)
     {
         var args = new KernelArgs().Add(sums.Pointer).Add(sums.Count).Add(sums.Stride).Add(sums.Pitch).Add(counts).Add(weightSums);
-        LaunchFinalize("finalize_centroids_slabs", args, centroids, shift, weightOut, k, d, normalize, packed, norms, sums.Pitch, maxCount, inertia, tiles, before);
+        LaunchFinalize("finalize_centroids_slabs", args, k, d, targets with { PackedPitch = sums.Pitch });
     }
 
-    // inertia: the step's inertia partials, whose totals the finalize writes (one block per problem), or null.
-    // tiles: a batch's tiles, which the finalize keeps current with the packed rows (which it then needs), or null.
-    private void LaunchFinalize(string name, KernelArgs head, ulong centroids, ulong shift, ulong weightOut, int k, int d, bool normalize,
-                                ulong packed, ulong norms, int packedPitch, ulong maxCount, StepInertia? inertia, CentroidTiles? tiles, ulong before)
+    private void LaunchFinalize(string name, KernelArgs head, int k, int d, in FinalizeTargets t)
     {
-        if (tiles is not null && packed == 0)
-            throw new ArgumentException("The finalize writes tiles only along with the packed rows.", nameof(tiles));
-        var args = head.Add(centroids).Add(shift).Add(weightOut).Add(k).Add(d).Add(normalize ? 1 : 0)
-            .Add(packed).Add(norms).Add(packedPitch).Add(Precision.PackCode).Add(maxCount);
+        if (t.Tiles is not null && t.Packed == 0)
+            throw new ArgumentException("The finalize writes tiles only along with the packed rows.", nameof(t));
+        var args = head.Add(t.Centroids).Add(t.Shift).Add(t.WeightOut).Add(k).Add(d).Add(t.Normalize ? 1 : 0)
+            .Add(t.Packed).Add(t.Norms).Add(t.PackedPitch).Add(Precision.PackCode).Add(t.MaxCount);
         long blocks = (k + 7) / 8;
-        if (inertia is StepInertia sums)
+        if (t.Inertia is StepInertia sums)
         {
             args = args.Add(sums.Partials).Add(sums.Output).Add(sums.Chunks).Add(sums.Problems);
             blocks = Math.Max(blocks, sums.Problems);
@@ -233,8 +223,8 @@ internal sealed partial class CudaSession
         {
             args = args.Add(0UL).Add(0UL).Add(0).Add(0);
         }
-        args = tiles is CentroidTiles t ? args.Add(t.Pointer).Add(t.K).Add(t.Chunks) : args.Add(0UL).Add(0).Add(0);
-        args = args.Add(before);
+        args = t.Tiles is CentroidTiles tiles ? args.Add(tiles.Pointer).Add(tiles.K).Add(tiles.Chunks) : args.Add(0UL).Add(0).Add(0);
+        args = args.Add(t.Before);
         Kernels.Get("centroid_update", name).Launch(Stream, (blocks, 1, 1), 256, 0, args);
     }
 }

@@ -69,26 +69,28 @@ internal sealed class IncrementalUpdate : IDisposable
 
     /// <summary>
     /// Enqueues the update of <paramref name="sums"/> (int64 fixed point at <paramref name="scale"/>, B·K × d) and
-    /// <paramref name="counts"/> from the labels in <paramref name="previous"/>, which they hold, to those in
-    /// <paramref name="labels"/>. <paramref name="previous"/> then holds <paramref name="labels"/>, and the moved rows of
-    /// each problem are added to <paramref name="changed"/> (one uint64 per problem, zeroed by the caller). With
-    /// <paramref name="countMoved"/> false the assignment has counted them already (<see cref="CudaSession.AssignCountingLabels"/>).
-    /// The partial sums of the step's <paramref name="inertia"/> come along: the scatter, which
+    /// <paramref name="counts"/> from the labels in <paramref name="moved"/>'s previous ones, which they hold, to
+    /// <paramref name="labels"/>. The previous labels then hold the new ones, and the moved rows of each problem are added to
+    /// <paramref name="moved"/>'s changed counts (one uint64 per problem, zeroed by the caller). With
+    /// <paramref name="countMoved"/> false the assignment has counted them already (<see cref="CudaSession.AssignCountingLabels"/>
+    /// with <paramref name="moved"/>). The partial sums of the step's <paramref name="inertia"/> come along: the scatter, which
     /// reads each row's label anyway, sums the distances too.
     /// </summary>
-    public void Enqueue(CudaSession s, ulong x, ulong weights, ulong labels, ulong previous, ulong counts, ulong changed, ulong sums,
-                        float scale, long total, int k, int d, int ld, int batches, bool countMoved, StepInertia inertia)
+    public void Enqueue(CudaSession s, in DeviceRows rows, ulong labels, LabelCount moved, ulong counts, ulong sums, float scale,
+                        int k, int batches, bool countMoved, StepInertia inertia)
     {
         int clusters = batches * k;
         ulong signedCounts = SignedCounts, cursor = SignedCounts + (ulong)(4 * _signedClusters);
         if (countMoved)
-            s.CountMovedRows(labels, previous, changed, signedCounts, total, k, batches);
+            s.CountMovedRows(labels, moved.Previous, moved.Changed, signedCounts, rows.Total, k, batches);
         // Few signed clusters: the scatter scans them itself, from a zero cursor. Else the scan kernel sets the cursor.
         bool scans = s.ScatterScansMovedRows(k, batches);
         if (!scans)
             s.ExclusiveScan(signedCounts, _signedOffsets.Pointer, cursor, 2 * clusters);
-        s.ScatterMovedRows(labels, previous, signedCounts, counts, cursor, _sorted.Pointer, scans ? _signedOffsets.Pointer : 0, k, inertia, weights);
-        s.MovedRowSums(x, weights, _signedOffsets.Pointer, _sorted.Pointer, clusters, d, ld, sums, scale, signedCounts, 2 * _signedClusters);
+        s.ScatterMovedRows(labels, moved.Previous, signedCounts, counts, cursor, _sorted.Pointer, scans ? _signedOffsets.Pointer : 0, k,
+            inertia, rows.Weights);
+        s.MovedRowSums(rows.X, rows.Weights, _signedOffsets.Pointer, _sorted.Pointer, clusters, rows.D, rows.Ld, sums, scale, signedCounts,
+            2 * _signedClusters);
     }
 
     private T Own<T>(T resource) where T : IDisposable => _owned.Own(resource);

@@ -293,8 +293,13 @@ public sealed class CudaKernelTests : GpuTestClass
         using var renorms = new DeviceBuffer<float>(ctx, clusters);
         packed.Fill32(0x7fc00000u, s.Stream);
         norms.Fill32(0x7fc00000u, s.Stream);
-        s.FinalizeCentroids(sums.Pointer, counts.Pointer, w is null ? 0 : wsums.Pointer, centroids.Pointer, shift.Pointer, weightOut.Pointer,
-            clusters, d, deterministic ? 1.0 / scale : null, 1.0 / wscale, normalize: false, packed.Pointer, norms.Pointer, ld);
+        s.FinalizeCentroids(sums.Pointer, counts.Pointer, w is null ? 0 : wsums.Pointer, clusters, d, deterministic ? 1.0 / scale : null,
+            1.0 / wscale, new FinalizeTargets(centroids.Pointer, shift.Pointer, weightOut.Pointer, Normalize: false)
+            {
+                Packed = packed.Pointer,
+                Norms = norms.Pointer,
+                PackedPitch = ld,
+            });
         s.PackRows(centroids.Pointer, clusters, d, d, repacked.Pointer, ld, renorms.Pointer);
         var result = new float[old.Length];
         centroids.CopyTo(result, 0, s.Stream);

@@ -565,9 +565,13 @@ internal sealed unsafe class StreamingCudaDataBinding : IKMeansDataBinding, ISee
             {
                 _readback!.Finish();
             }
-            s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, _centroids.Pointer, _shift.Pointer,
-                _weightOut.Pointer, _k, _d, _deterministic ? 1.0 / _scale : null, 1.0 / _weightScale, normalizeCentroids,
-                _packedCentroids.Pointer, _centroidNorms.Pointer, _ld);
+            s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, _k, _d, _deterministic ? 1.0 / _scale : null,
+                1.0 / _weightScale, new FinalizeTargets(_centroids.Pointer, _shift.Pointer, _weightOut.Pointer, normalizeCentroids)
+                {
+                    Packed = _packedCentroids.Pointer,
+                    Norms = _centroidNorms.Pointer,
+                    PackedPitch = _ld,
+                });
             CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostClusterWeights.Pointer, _weightOut.Pointer, (nuint)(_k * sizeof(double)), s.Stream.Handle));
             if (store is null)
             {
