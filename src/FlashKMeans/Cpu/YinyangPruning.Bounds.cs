@@ -1,8 +1,4 @@
-using System.Collections.Concurrent;
-using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace FlashKMeans.Cpu;

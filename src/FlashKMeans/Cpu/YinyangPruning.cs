@@ -1,9 +1,6 @@
 using System.Collections.Concurrent;
-using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace FlashKMeans.Cpu;
 
