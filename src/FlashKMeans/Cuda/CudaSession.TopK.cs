@@ -18,21 +18,31 @@ internal sealed partial class CudaSession
 
     /// <summary>
     /// Consumer warpgroups and ring stages of flash_topk_ws{chunks}_{list}_*: the instantiations at the end of
-    /// flash_topk_ws.cu. Two warpgroups, since three leave 128 registers a thread, too few beside the lists.
+    /// flash_topk_ws.cu. Two warpgroups, since three leave 128 registers a thread, too few beside the lists; rows of 129–256
+    /// bytes give up a stage to the consumers' scratch.
     /// </summary>
-    internal static (int Groups, int Stages) TopKWarpSpecialisedShape(int chunks, int list) => chunks == 4 ? (2, 2) : (2, 4);
+    internal static (int Groups, int Stages) TopKWarpSpecialisedShape(int chunks, int list) => chunks switch
+    {
+        4 => (2, 2),
+        2 => (2, 3),
+        _ => (2, 4),
+    };
 
-    /// <summary>Candidate slots per consumer thread and row of flash_topk_ws.cu (8-byte score and column pairs; flash_assign_ws.cuh, TOPK_QUEUE).</summary>
-    private const int TopKQueueSlots = 6;
+    /// <summary>
+    /// Shared scratch per consumer thread of flash_topk_ws{chunks}_*, where its list epilogue reads survivors back from
+    /// shared memory (flash_assign_ws.cuh, TOPK_SCRATCH_BYTES); rows of 257–512 bytes leave no room for it and pick
+    /// survivors from the registers instead.
+    /// </summary>
+    private static int TopKScratchBytes(int chunks) => chunks == 4 ? 0 : 256;
 
     /// <summary>Threads per block of flash_topk_ws{chunks}_{list}_*: the consumer warpgroups and the producer warp.</summary>
     internal static int TopKWarpSpecialisedThreads(int chunks, int list) => 128 * TopKWarpSpecialisedShape(chunks, list).Groups + 32;
 
-    /// <summary>Dynamic shared memory of flash_topk_ws{chunks}_{list}_*: as the _update entries of that shape, then the consumers' candidate slots.</summary>
+    /// <summary>Dynamic shared memory of flash_topk_ws{chunks}_{list}_*: as the _update entries of that shape, then the consumers' scratch.</summary>
     internal static int TopKWarpSpecialisedSharedBytes(int chunks, int list)
     {
         var (groups, stages) = TopKWarpSpecialisedShape(chunks, list);
-        return RegisterRowsSharedBytes(chunks, groups, stages) + 128 * groups * 2 * TopKQueueSlots * 8;
+        return RegisterRowsSharedBytes(chunks, groups, stages) + 128 * groups * TopKScratchBytes(chunks);
     }
 
     /// <summary>The most nearest centroids per row <see cref="TopK"/> finds.</summary>

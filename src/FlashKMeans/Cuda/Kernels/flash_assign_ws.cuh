@@ -291,21 +291,25 @@ __device__ __forceinline__ void hand_over_rows(const float (&best)[2], const int
 // columns it holds (a quarter of every tile), sorted by score and then column. A row's TOP nearest are among its four
 // lanes' lists: any pair a lane drops has TOP better ones in that lane's list.
 //
-// The work is in keeping the inserts few, the warp's lanes inserting together, and the dependency chains short (two
-// consumer warpgroups leave each scheduler two warps to hide latency with):
-//  - Each tile's scores are filtered against the row's bound, a score that TOP distinct columns of the row are known to
-//    beat or tie: the least of its quad's last entries, or the largest of its quad's (TOP / 4)-th entries (four lanes
-//    with TOP / 4 each). On a row tile's first tile, with no lists yet, the bound is the largest of the four lanes'
-//    (TOP / 4)-th smallest scores of the tile itself.
-//  - The survivors go to the thread's TOPK_QUEUE slots per row in shared memory, and the lanes then insert them one
-//    per step together, instead of the warp stepping through all 32 positions of a tile whenever any lane has one
-//    candidate. A lane with more survivors than slots inserts from the scores directly.
+// The argmin costs one instruction per score (a running minimum). The lists come close by doing per score only a
+// compare against the row's bound, folded into one 32-bit mask per row and tile, and by inserting only the few
+// survivors, all lanes together:
+//  - The bound is a score that TOP distinct columns of the row are known to beat or tie: the least of its quad's last
+//    entries, or the largest of its quad's (TOP / 4)-th entries (four lanes with TOP / 4 each). On a row tile's first
+//    tile, with no lists yet, it is the largest of the four lanes' (TOP / 4)-th smallest scores of the tile itself.
+//  - Survivors are taken from the mask lowest bit first, so columns arrive in increasing order. A survivor's score is
+//    read back either from the thread's scratch in shared memory (SCRATCH: the 64 scores stored once, as 16 float4,
+//    when the thread has any survivor) or, where shared memory has no room for it, picked from the registers by a
+//    select tree on its bit (31 selects).
 //  - An insert compares the new pair with every entry at once and shifts in one step (the list is sorted, so the
-//    compares are monotone), and the two rows' filters, inserts and bounds run side by side.
+//    compares are monotone), and the two rows' inserts run side by side.
 // At the end the four lists of a row are merged through shuffles, best first.
-constexpr int TOPK_QUEUE = 6;  // candidate slots per consumer thread and row: 8-byte (score, column) pairs
+//
+// Measured on the H200 against the queue this replaced (survivors appended to shared memory one predicated store per
+// score): see docs/gpu-kernels.md.
+constexpr int TOPK_SCRATCH_BYTES = 256;  // per consumer thread, with SCRATCH: its 64 scores
 
-template <int TOP>
+template <int TOP, bool SCRATCH = true>
 struct RowLists {
     static_assert(TOP % 4 == 0, "four lanes share a row's list length");
     static constexpr int R = TOP / 4;
@@ -339,9 +343,26 @@ struct RowLists {
         ix[h][0] = p[0] ? i : ix[h][0];
     }
 
+    // The score at bit p of row h's mask, from the registers.
+    __device__ __forceinline__ static float pick(const float (&acc)[64], int h, int p)
+    {
+        float l[16];
+#pragma unroll
+        for (int i = 0; i < 16; ++i) l[i] = (p & 1) ? acc[4 * i + 2 * h + 1] : acc[4 * i + 2 * h];
+#pragma unroll
+        for (int i = 0; i < 8; ++i) l[i] = (p & 2) ? l[2 * i + 1] : l[2 * i];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) l[i] = (p & 4) ? l[2 * i + 1] : l[2 * i];
+#pragma unroll
+        for (int i = 0; i < 2; ++i) l[i] = (p & 8) ? l[2 * i + 1] : l[2 * i];
+        return (p & 16) ? l[1] : l[0];
+    }
+
     // acc[4j + 2h + e]: the score of row half h at column col0 + 8j + e (past k: +inf, from the tiles' norms).
-    // queue: this thread's 2 x TOPK_QUEUE slots (shared memory). first: the row tile's first centroid tile.
-    __device__ __forceinline__ void tile(const float (&acc)[64], int col0, float2* queue, bool first)
+    // first: the row tile's first centroid tile. scratch (SCRATCH): the consumers' scratch in shared memory, float4 q of
+    // thread t at 16 (q threads + t).
+    template <int THREADS>
+    __device__ __forceinline__ void tile(const float (&acc)[64], int col0, bool first, uint32_t scratch)
     {
         float limit[2] = {bound[0], bound[1]};
         if (first) {
@@ -367,37 +388,40 @@ struct RowLists {
 #pragma unroll
             for (int h = 0; h < 2; ++h) limit[h] = fmaxf(limit[h], __shfl_xor_sync(0xffffffffu, limit[h], 2));
         }
-        int q[2] = {0, 0};
+        unsigned mask[2] = {0u, 0u};
 #pragma unroll
         for (int j = 0; j < 16; ++j)
 #pragma unroll
             for (int e = 0; e < 2; ++e)
 #pragma unroll
-                for (int h = 0; h < 2; ++h) {
-                    const float sc = acc[4 * j + 2 * h + e];
-                    const bool p = sc <= limit[h];
-                    if (p && q[h] < TOPK_QUEUE) queue[h * TOPK_QUEUE + q[h]] = make_float2(sc, __int_as_float(col0 + 8 * j + e));
-                    q[h] += p ? 1 : 0;
-                }
+                for (int h = 0; h < 2; ++h) mask[h] |= (acc[4 * j + 2 * h + e] <= limit[h] ? 1u : 0u) << (2 * j + e);
+        const uint32_t mine = scratch + 16u * threadIdx.x;
+        if constexpr (SCRATCH) {
+            if ((mask[0] | mask[1]) != 0u) {
 #pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            if (q[h] > TOPK_QUEUE) {
-#pragma unroll
-                for (int j = 0; j < 16; ++j)
-#pragma unroll
-                    for (int e = 0; e < 2; ++e) {
-                        const float sc = acc[4 * j + 2 * h + e];
-                        insert(h, sc <= limit[h], sc, col0 + 8 * j + e);
-                    }
-                q[h] = 0;
+                for (int q = 0; q < 16; ++q)
+                    asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(mine + 16u * THREADS * q), "f"(acc[4 * q]),
+                                 "f"(acc[4 * q + 1]), "f"(acc[4 * q + 2]), "f"(acc[4 * q + 3]) : "memory");
             }
         }
-        const int steps = max(q[0], q[1]);
+        const int steps = max(__popc(mask[0]), __popc(mask[1]));
         for (int c = 0; c < steps; ++c) {
-            const float2 a = queue[c];
-            const float2 b = queue[TOPK_QUEUE + c];
-            insert(0, c < q[0], a.x, __float_as_int(a.y));
-            insert(1, c < q[1], b.x, __float_as_int(b.y));
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                const bool take = mask[h] != 0u;
+                const int p = take ? __ffs(mask[h]) - 1 : 0;
+                mask[h] &= mask[h] - 1u;
+                float s;
+                if constexpr (SCRATCH) {
+                    s = FKM_INF;
+                    if (take)
+                        asm volatile("ld.shared.f32 %0, [%1];\n"
+                                     : "=f"(s) : "r"(mine + 16u * THREADS * (p >> 1) + 4u * (2 * h + (p & 1))) : "memory");
+                } else {
+                    s = pick(acc, h, p);
+                }
+                insert(h, take, s, col0 + 8 * (p >> 1) + (p & 1));
+            }
         }
         float last[2], part[2];
 #pragma unroll
@@ -445,14 +469,15 @@ struct RowLists {
 
 template <>
 struct RowLists<0> {  // the argmin entries: no lists
-    __device__ __forceinline__ void tile(const float (&)[64], int, float2*, bool) {}
+    template <int THREADS>
+    __device__ __forceinline__ void tile(const float (&)[64], int, bool, uint32_t) {}
 };
 
 // Op: one of register_a's wgmma k-steps (sm90_wgmma_ops.cuh), by element type T.
-// kUpdate: the _update entries (FusedUpdate). TOP > 0: the top-k entries (RowLists<TOP>), which store each row's top
-// nearest centroids into labels (indices) and min_dist (distances), n x top each. Both store from the consumers and
+// kUpdate: the _update entries (FusedUpdate). TOP > 0: the top-k entries (RowLists<TOP, SCRATCH>), which store each row's
+// top nearest centroids into labels (indices) and min_dist (distances), n x top each. Both store from the consumers and
 // have no storer warps.
-template <typename T, typename Op, int KCH, int NWG, int STAGES, bool kUpdate, int TOP = 0>
+template <typename T, typename Op, int KCH, int NWG, int STAGES, bool kUpdate, int TOP = 0, bool SCRATCH = true>
 __device__ __forceinline__ void run(
     const char* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,
     int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int ldx_bytes, int batches, int update_min,
@@ -479,8 +504,8 @@ __device__ __forceinline__ void run(
     const uint32_t slot_full = bars + 80u;
     const uint32_t slot_empty = slot_full + 16u;
     const uint32_t slots = slot_full + SLOT_BARRIER_BYTES;
-    // Top-k entries only: each consumer thread's candidate slots, past the mbarriers (the host reserves them).
-    float2* queue = reinterpret_cast<float2*>(smem_raw + (bars - raw) + 80u) + 2 * TOPK_QUEUE * threadIdx.x;
+    // Top-k entries with SCRATCH only: the consumers' scratch, past the mbarriers (the host reserves it).
+    const uint32_t scratch = bars + 80u;
 
     const int tid = threadIdx.x;
     const int lane = tid & 31;
@@ -589,7 +614,7 @@ __device__ __forceinline__ void run(
 
         float best[2] = {FKM_INF, FKM_INF};
         int best_idx[2] = {0x7fffffff, 0x7fffffff};
-        RowLists<TOP> lists;
+        RowLists<TOP, SCRATCH> lists;
         for (int t = 0; t < ntiles; ++t) {
             mbar_wait(full(stage), phase);
             __syncwarp();
@@ -613,7 +638,7 @@ __device__ __forceinline__ void run(
             if (lane == 0) mbar_arrive(empty(stage));
             if (++stage == STAGES) { stage = 0; phase ^= 1; }
 
-            if constexpr (TOP > 0) lists.tile(acc, t * BN + cl, queue, t == 0);
+            if constexpr (TOP > 0) lists.template tile<NWG * 128>(acc, t * BN + cl, t == 0, scratch);
             else tile_argmin(acc, t * BN + cl, best, best_idx);
         }
 
