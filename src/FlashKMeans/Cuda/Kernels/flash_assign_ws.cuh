@@ -305,7 +305,7 @@ __device__ __forceinline__ void hand_over_rows(const float (&best)[2], const int
 //    compares are monotone), and the two rows' inserts run side by side.
 // At the end the four lists of a row are merged through shuffles, best first.
 //
-// Measured on the H200 against the queue this replaced (survivors appended to shared memory one predicated store per
+// Measured on the H100 against the queue this replaced (survivors appended to shared memory, one predicated store per
 // score): see docs/gpu-kernels.md.
 constexpr int TOPK_SCRATCH_BYTES = 256;  // per consumer thread, with SCRATCH: its 64 scores
 
