@@ -18,13 +18,15 @@ internal sealed partial class CudaSession
 
     /// <summary>
     /// Consumer warpgroups and ring stages of flash_topk_ws{chunks}_{list}_*: the instantiations at the end of
-    /// flash_topk_ws.cu. Two warpgroups, since three leave 128 registers a thread, too few beside the lists; rows of 129–256
-    /// bytes give up a stage to the consumers' scratch.
+    /// flash_topk_ws.cu. Lists of 4 run three warpgroups, whose 128 registers a thread hold them; longer lists two. Rows of
+    /// 129–256 bytes give up stages to the consumers' scratch.
     /// </summary>
-    internal static (int Groups, int Stages) TopKWarpSpecialisedShape(int chunks, int list) => chunks switch
+    internal static (int Groups, int Stages) TopKWarpSpecialisedShape(int chunks, int list) => (chunks, list) switch
     {
-        4 => (2, 2),
-        2 => (2, 3),
+        (4, _) => (2, 2),
+        (2, 4) => (3, 2),
+        (2, _) => (2, 3),
+        (_, 4) => (3, 4),
         _ => (2, 4),
     };
 
@@ -58,8 +60,8 @@ internal sealed partial class CudaSession
     /// Each of <paramref name="n"/> stored rows' <paramref name="top"/> nearest of <paramref name="k"/> stored centroids,
     /// nearest first with ties to the lower index: n × top indices and squared distances (from the row norms, clamped at
     /// 0). Only where <see cref="CanTopK"/>. The kernel is FlashAssign's with a top-k epilogue: for one nearest the
-    /// assignment itself; on Hopper the warp-specialised sweep (flash_topk_ws.cu) for up to 8 nearest from K = 1024 and
-    /// up to 16 from K = 4096, for rows of up to 512 bytes (256 for 16); else the mma.sync sweep (flash_topk.cu).
+    /// assignment itself; on Hopper the warp-specialised sweep (flash_topk_ws.cu) for up to 16 nearest from K = 512, for
+    /// rows of up to 512 bytes (256 for 16); else the mma.sync sweep (flash_topk.cu).
     /// </summary>
     public void TopK(ulong x, ulong xNorms, int n, int d, int ld, ulong centroids, ulong centroidNorms, int k, int top, ulong indices, ulong distances)
     {
@@ -113,10 +115,9 @@ internal sealed partial class CudaSession
         string type = Precision.Mode == ComputePrecision.TensorFloat32 ? "tf32" : Precision.Suffix;
         int chunks = WarpSpecialisedChunks(ld * Precision.ElementBytes);
         int length = TopKWarpSpecialisedLists(chunks).FirstOrDefault(l => l >= top);
-        // Measured on the H100 (bench/results/h100.md): the warp-specialised lists pay for themselves from K = 1024
-        // (lists of up to 8) and K = 4096 (lists of 16); fewer centroids keep the mma.sync kernel.
+        // Measured on the H100 (bench/results/h100.md): the warp-specialised lists pay for themselves from K = 512.
         if (ChooseAssign(d, ld, ld) == AssignPath.WarpSpecialised && chunks < SharedRowChunks && length > 0
-            && k >= (length <= 8 ? 1024 : 4096) && Kernels.Has("flash_topk_ws"))
+            && k >= 512 && Kernels.Has("flash_topk_ws"))
         {
             return ("flash_topk_ws", $"flash_topk_ws{chunks}_{length}_{type}", chunks, length);
         }

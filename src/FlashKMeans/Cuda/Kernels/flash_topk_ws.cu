@@ -6,8 +6,8 @@
 // block per SM, a shared-memory score tile). Here each consumer lane filters its own quarter of a tile's columns against
 // its row's bound in registers, so the epilogue costs little more than the argmin's, and the producer warp keeps the
 // tensor cores fed meanwhile. The lists take 4 TOP registers per thread beside the 64 accumulators and the row
-// fragments, so the kernels run two consumer warpgroups instead of FlashAssign's three (three leave 128 registers a
-// thread), and rows of 257-512 bytes take lists of up to 8.
+// fragments: lists of 4 on rows of up to 256 bytes fit three consumer warpgroups, as FlashAssign runs (128 registers a
+// thread); the rest run two, and rows of 257-512 bytes take lists of up to 8.
 // Built only by nvcc 12+ (PTX ISA 8.0) for compute_90a; see build-ptx.sh.
 #include "flash_assign_ws.cuh"
 
@@ -37,10 +37,10 @@
     FLASH_TOPK_WS_ENTRY(flash_topk_ws##KCH##_##LIST##_bf16, __nv_bfloat16, register_a::BF16, KCH, NWG, STAGES, LIST, SCRATCH) \
     FLASH_TOPK_WS_ENTRY(flash_topk_ws##KCH##_##LIST##_tf32, float, register_a::TF32, KCH, NWG, STAGES, LIST, SCRATCH)
 
-FLASH_TOPK_WS_TYPES(1, 2, 4, 4, true)
+FLASH_TOPK_WS_TYPES(1, 3, 4, 4, true)
 FLASH_TOPK_WS_TYPES(1, 2, 4, 8, true)
 FLASH_TOPK_WS_TYPES(1, 2, 4, 16, true)
-FLASH_TOPK_WS_TYPES(2, 2, 3, 4, true)
+FLASH_TOPK_WS_TYPES(2, 3, 2, 4, true)
 FLASH_TOPK_WS_TYPES(2, 2, 3, 8, true)
 FLASH_TOPK_WS_TYPES(2, 2, 3, 16, true)
 FLASH_TOPK_WS_TYPES(4, 2, 2, 4, false)
