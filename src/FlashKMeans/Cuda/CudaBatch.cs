@@ -447,7 +447,8 @@ internal sealed class CudaBatch : IDisposable
             _counts.Clear(s.Stream);
             if (includeAssign)
                 s.AssignWithUpdate(X.Pointer, XNorms.Pointer, Rows, d, ld, PackedCentroids.Pointer, CentroidNorms.Pointer, k,
-                    Labels.Pointer, Distances.Pointer, b, weights, _previousLabels.Pointer, _counts.Pointer, _scalars.At(b), _fusedSums, _tiles);
+                    Labels.Pointer, Distances.Pointer, b, weights, LabelCount.Sorting(_previousLabels.Pointer, _scalars.At(b), _counts.Pointer),
+                    _fusedSums, _tiles);
             s.WeightedSumPartials(inertia, weights);
             EnqueueClusterWeights(weights, total, k, b);
             s.FinalizeCentroidsFromSlabs(_fusedSums, _counts.Pointer, _weightSums?.Pointer ?? 0, clusters, d,

@@ -255,17 +255,20 @@ internal sealed partial class CudaSession
 
     /// <summary>
     /// The assignment of <see cref="Assign"/> (labels and distances stored, B problems) that also adds each row, times its
-    /// weight, to its cluster's fp32 sums in <paramref name="sums"/>, counts it in <paramref name="counts"/>, copies its
-    /// label into <paramref name="previous"/> and counts the moved ones per problem in <paramref name="changed"/>
-    /// (flash_assign_ws.cu, update_epilogue). Only where <see cref="CanFuseUpdate"/>; counts and changed zeroed first.
+    /// weight, to its cluster's fp32 sums in <paramref name="sums"/> and counts its label as the sorting update does
+    /// (<paramref name="count"/>, a <see cref="LabelCount.Sorting"/>: counted per cluster, copied into the previous labels,
+    /// the moved ones counted per problem; flash_assign_ws.cu, update_epilogue). Only where <see cref="CanFuseUpdate"/>;
+    /// the counts zeroed first.
     /// </summary>
     public void AssignWithUpdate(ulong x, ulong xNorms, long n, int d, int ld, ulong centroids, ulong centroidNorms, int k,
-                                 ulong labels, ulong distances, int batches, ulong weights, ulong previous, ulong counts, ulong changed,
-                                 FusedSums sums, CentroidTiles? tiles = null)
+                                 ulong labels, ulong distances, int batches, ulong weights, LabelCount count, FusedSums sums,
+                                 CentroidTiles? tiles = null)
     {
         if (!CanFuseUpdate(d, ld))
             throw new InvalidOperationException($"Rows of {d} values at pitch {ld} do not take the warp-specialised assignment, so they cannot carry the update.");
-        var update = new KernelArgs().Add(weights).Add(previous).Add(counts).Add(changed).Add(sums.Pointer).Add(sums.Count).Add(sums.Stride);
+        if (count.Counts == 0 || count.SignedCounts != 0)
+            throw new ArgumentException("The fused update counts labels as the sorting update does.", nameof(count));
+        var update = new KernelArgs().Add(weights).Add(count.Previous).Add(count.Counts).Add(count.Changed).Add(sums.Pointer).Add(sums.Count).Add(sums.Stride);
         AssignWarpSpecialised(x, xNorms, (int)n, ld, centroids, centroidNorms, k, labels, distances, batches,
             WarpSpecialisedChunks(ld * Precision.ElementBytes), AssignKernelName(d, ld, ld), update, fused: true, tiles);
     }
