@@ -32,7 +32,7 @@ internal sealed partial class CudaSession
 
     /// <summary>
     /// Shared scratch per consumer thread of flash_topk_ws{chunks}_*, where its list epilogue reads survivors back from
-    /// shared memory (flash_assign_ws.cuh, TOPK_SCRATCH_BYTES); rows of 257–512 bytes leave no room for it and pick
+    /// shared memory (topk_lists.cuh, TOPK_SCRATCH_BYTES); rows of 257–512 bytes leave no room for it and pick
     /// survivors from the registers instead.
     /// </summary>
     private static int TopKScratchBytes(int chunks) => chunks == 4 ? 0 : 256;

@@ -1,6 +1,6 @@
 // FlashAssign, warp-specialised (sm_90a only): the entries over the sweep of flash_assign_ws.cuh, and the packing of
 // centroids into the tiles it streams. Built only by nvcc 12+ (PTX ISA 8.0) for compute_90a; see build-ptx.sh.
-#include "flash_assign_ws.cuh"
+#include "flash_assign_ws_shared_rows.cuh"
 
 // Re-lays stored centroids (B problems of k rows at pitch ldc bytes, ldc <= kch * 128) and their norms
 // into the packed tiles the kernels below stream (centroid_tiles.cuh): per problem ceil(k / 128) tiles of

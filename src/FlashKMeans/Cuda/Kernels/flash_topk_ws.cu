@@ -20,7 +20,7 @@
 //   top       int                in [1, LIST]
 // Launch: grid (min(B * ceil(n / (64 NWG)), one block per SM)), block 128 NWG + 32, dynamic shared memory
 // 1024 + STAGES * (KCH * 16384 + 1024) + 64 NWG * KCH * 128 + 128 + 80 bytes (as the _update entries), then with
-// SCRATCH the consumers' scratch: 128 NWG * 256 bytes (TOPK_SCRATCH_BYTES in flash_assign_ws.cuh).
+// SCRATCH the consumers' scratch: 128 NWG * 256 bytes (TOPK_SCRATCH_BYTES in topk_lists.cuh).
 #define FLASH_TOPK_WS_ENTRY(NAME, T, OP, KCH, NWG, STAGES, LIST, SCRATCH)                                      \
     extern "C" __global__ void __launch_bounds__((NWG) * 128 + 32, 1) NAME(                                    \
         const T* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,              \
