@@ -19,9 +19,10 @@ public sealed class CudaSelectionTests
     [TestMethod]
     public void Auto_falls_back_to_the_cpu_without_a_gpu_and_uses_the_gpu_with_one()
     {
+        // The expectation comes from the machine (driver library and device node), not from the probe the selector uses.
         using var backend = BackendSelector.Create(new KMeansOptions { Device = ComputeDevice.Auto });
-        if (Gpu.Present)
-            Assert.IsInstanceOfType<CudaBackend>(backend);
+        if (Gpu.MachineHasNvidiaGpu)
+            Assert.IsInstanceOfType<CudaBackend>(backend, "the machine has an NVIDIA GPU: " + Gpu.Reason);
         else
             Assert.IsInstanceOfType<CpuBackend>(backend);
     }
@@ -37,7 +38,7 @@ public sealed class CudaSelectionTests
     [TestMethod]
     public void Asking_for_cuda_without_a_gpu_is_a_clear_error()
     {
-        if (Gpu.Present)
+        if (Gpu.MachineHasNvidiaGpu)
             Assert.Inconclusive("a CUDA device is present here");
         var e = Assert.ThrowsExactly<NotSupportedException>(() => BackendSelector.Create(new KMeansOptions { Device = ComputeDevice.Cuda }));
         StringAssert.Contains(e.Message, "Cuda");
@@ -50,7 +51,7 @@ public sealed class CudaSelectionTests
         bool ok = CudaBackend.TryCreate(new KMeansOptions(), out var backend, out string reason);
         using (backend)
         {
-            Assert.AreEqual(Gpu.Present, ok, reason);
+            Assert.AreEqual(Gpu.MachineHasNvidiaGpu, ok, reason);
             Assert.IsFalse(string.IsNullOrWhiteSpace(reason));
         }
     }

@@ -16,6 +16,23 @@ internal static class Gpu
 
     public static string Reason => s_probe.Value.Reason;
 
+    /// <summary>
+    /// Whether the machine itself says it has an NVIDIA GPU, from facts the engine's probe does not use: the driver library
+    /// loads through the runtime's own loader and the kernel driver exposes a device node. The selection tests take their
+    /// expectation from here, not from the probe under test.
+    /// </summary>
+    public static bool MachineHasNvidiaGpu
+    {
+        get
+        {
+            if (!OperatingSystem.IsLinux() || !System.Runtime.InteropServices.NativeLibrary.TryLoad("libcuda.so.1", out var handle))
+                return false;
+            System.Runtime.InteropServices.NativeLibrary.Free(handle);
+            return Directory.Exists("/dev") && Directory.EnumerateFiles("/dev", "nvidia*")
+                .Any(path => Path.GetFileName(path) is var name && name.Length > 6 && name[6..].All(char.IsAsciiDigit));
+        }
+    }
+
     public static void Require()
     {
         if (!Present)
