@@ -392,6 +392,11 @@ internal static class FusedAssignKernel
     /// Four rows' products with two panels (row r's in a_r0 and a_r1) into the running minima (assignment) or the
     /// distance rows (all distances).
     /// </summary>
+    /// <remarks>
+    /// Seventeen parameters on purpose: with the all-distances outputs bundled into one ref struct, the assignment, which
+    /// does not use them, ran 1.3–1.5× slower (bench/FlashKMeans.Benchmarks KernelBenchmarks, before and after
+    /// interleaved on one machine).
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Epilogue4<TOps, TVec, TEpilogue>(TVec a00, TVec a01, TVec a10, TVec a11, TVec a20, TVec a21, TVec a30, TVec a31,
         PackedCentroids c, int panelIndex, int liveRows, ref float best, ref float bestIndex, ReadOnlySpan<float> rowNorms, Span<float> output,
