@@ -332,19 +332,11 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
     /// <summary>The seeding state, made on first use and freed with the binding.</summary>
     private DeviceSeedDistances Seeds => _seeds ??= Own(new DeviceSeedDistances(_s, _n, _hostWeights, WeightsPointer));
 
-    public double UpdateSeedDistances(ReadOnlySpan<float> newSeeds, bool reset, CancellationToken cancellationToken)
-    {
-        _context.MakeCurrent();
-        var seedDistances = Seeds.Add(newSeeds, reset);
-        int m = newSeeds.Length / _d;
-        if (m > 0)
-        {
-            using var uploaded = UploadedCentroids.Upload(_s, newSeeds, _d);
-            _s.Assign(_x.Pointer, _xNorms.Pointer, _n, _d, _ld, uploaded.Packed, uploaded.Norms, m, _ld, 0, seedDistances.Pointer, updateMin: true);
-            _s.Stream.Synchronize();
-        }
-        return Seeds.Potential();
-    }
+    public double UpdateSeedDistances(ReadOnlySpan<float> newSeeds, bool reset, CancellationToken cancellationToken) =>
+        DeviceSeeding.UpdateSeedDistances(_s, Seeds, newSeeds, reset, _d, _ld, AllRows, cancellationToken);
+
+    /// <summary>The rows as one span, for the seeding primitives.</summary>
+    private void AllRows(DeviceSeeding.SpanWork work, CancellationToken cancellationToken) => work(0, _n, _x.Pointer, _xNorms.Pointer);
 
     public void GetSeedWeights(Span<double> weights)
     {
@@ -354,25 +346,8 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
         Evaluate(seeds, weights, CancellationToken.None);
     }
 
-    public void EvaluateSeedCandidates(ReadOnlySpan<float> candidates, Span<double> potentials, CancellationToken cancellationToken)
-    {
-        var seed = Seeds.Current;
-        _context.MakeCurrent();
-        int m = candidates.Length / _d;
-        // Candidates go in groups so that the n × group distance matrix stays within 256 MiB.
-        int group = CudaBindingHost.CandidateGroup(_n);
-        for (int first = 0; first < m; first += group)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            int count = Math.Min(group, m - first);
-            using var uploaded = UploadedCentroids.Upload(_s, candidates.Slice(first * _d, count * _d), _d);
-            using var distances = new DeviceBuffer<float>(_context, _n * count);
-            using var output = new DeviceBuffer<double>(_context, count);
-            _s.AllDistances(_x.Pointer, _n, _d, _ld, uploaded.Packed, count, _ld, distances.Pointer);
-            _s.CandidatePotentials(distances.Pointer, seed.Pointer, WeightsPointer, _n, count, output.Pointer);
-            output.CopyTo(potentials.Slice(first, count), 0, _s.Stream);
-        }
-    }
+    public void EvaluateSeedCandidates(ReadOnlySpan<float> candidates, Span<double> potentials, CancellationToken cancellationToken) =>
+        DeviceSeeding.EvaluateSeedCandidates(_s, Seeds, candidates, potentials, _n, _d, _ld, WeightsPointer, AllRows, cancellationToken);
 
     public void FindRowsAtCumulativePotential(ReadOnlySpan<double> sortedTargets, Span<long> rows, CancellationToken cancellationToken) =>
         Seeds.FindRowsAtCumulativePotential(sortedTargets, rows);
