@@ -117,8 +117,8 @@ static unsafe void StreamLearning()
     rows.AsSpan().CopyTo(new Span<float>(pinned32, checked((int)(n * d))));
     FlashKMeans.Data.HalfPrecisionConversion.ToHalf(rows, new Span<Half>(pinned16, checked((int)(n * d))));
     using var context = CudaContext.Open(0);
-    using var registered32 = new FlashKMeans.Cuda.Streaming.HostRegistration(context, (nint)pinned32, n * d * 4);
-    using var registered16 = new FlashKMeans.Cuda.Streaming.HostRegistration(context, (nint)pinned16, n * d * 2);
+    using var registered32 = new FlashKMeans.Cuda.Native.HostRegistration(context, (nint)pinned32, n * d * 4);
+    using var registered16 = new FlashKMeans.Cuda.Native.HostRegistration(context, (nint)pinned16, n * d * 2);
     Console.WriteLine($"# stream learning: {context.Name}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; batches of {batch} × {d}, K = {k}, {batches - warm} timed batches per pass, median of 3 passes");
 
     MiniBatchKMeans Seeded(ComputeDevice device, ComputePrecision precision, int stepRows = batch)

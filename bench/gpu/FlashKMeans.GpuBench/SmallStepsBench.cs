@@ -22,7 +22,7 @@ internal static unsafe class SmallStepsBench
         for (long i = 0; i < n * d; i++)
             pinned[i] = (Half)(float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
         using var context = CudaContext.Open(0);
-        using var registered = new FlashKMeans.Cuda.Streaming.HostRegistration(context, (nint)pinned, n * d * 2);
+        using var registered = new FlashKMeans.Cuda.Native.HostRegistration(context, (nint)pinned, n * d * 2);
         var source = new UnmanagedRowsBatchSource((nint)pinned, n, d, RowElementType.Float16, stepRows) { IsPageLocked = true };
         Console.WriteLine($"# small steps: {context.Name}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {batches} batches of {stepRows} x {d}, K = {k}");
 

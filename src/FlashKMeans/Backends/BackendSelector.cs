@@ -60,7 +60,7 @@ internal static class BackendSelector
     }
 
     /// <summary>Whether a CUDA driver and device are present (a probe that opens nothing), and why not.</summary>
-    public static bool CudaPresent(out string reason) => FlashKMeans.Cuda.CudaDevice.TryProbe(out reason);
+    public static bool CudaPresent(out string reason) => FlashKMeans.Cuda.Native.CudaDevice.TryProbe(out reason);
 
     /// <summary>Whether a CUDA backend can be created, and why not.</summary>
     public static bool TryCreateCuda(KMeansOptions options, out IKMeansBackend? backend, out string reason)

@@ -509,7 +509,7 @@ internal sealed class CudaBatch : IDisposable
 
     // One copy, not one per array: each node of the captured step costs about a microsecond.
     private unsafe void EnqueueReadBack(int parity) =>
-        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostReadBack[parity].Pointer, _readBack.Pointer, (nuint)_readBack.Bytes, _s.Stream.Handle));
+        _s.Stream.CopyToHost(_hostReadBack[parity].Pointer, _readBack.Pointer, _readBack.Bytes);
 
     // The step's assignment (none when !include): where the warp-specialised kernel runs, its storer warps also do the
     // update's first pass over the labels (count), which saves the step that pass. Returns whether they did.

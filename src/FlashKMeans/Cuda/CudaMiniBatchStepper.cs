@@ -220,7 +220,7 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
             host = staging.Pointer;
         }
         _consumed[slot].MakeWait(_copy);
-        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(_landing[slot].Pointer, host, (nuint)transferBytes, _copy.Handle));
+        _copy.CopyToDevice(_landing[slot].Pointer, host, transferBytes);
         CopyWeights(slot, weights);
         _copied[slot].Record(_copy);
         _staged.Enqueue(new Staged(slot, n, !weights.IsEmpty, Packs: _transfer == TransferElement.Float32));
@@ -236,7 +236,7 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
         if (weights.IsEmpty)
             return;
         fixed (float* p = weights)
-            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(_weights[slot].Pointer, p, (nuint)(weights.Length * sizeof(float)), _copy.Handle));
+            _copy.CopyToDevice(_weights[slot].Pointer, p, weights.Length * sizeof(float));
     }
 
     private int CheckRows(int n)
@@ -309,10 +309,10 @@ internal sealed unsafe class CudaMiniBatchStepper : IMiniBatchStepper
             _badRows.Fill32(int.MaxValue, s.Stream);
             for (int step = 0; step < steps; step++)
                 Enqueue(_staged.Dequeue(), step, forgettingFactor);
-            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostShift.Pointer, _shift.Pointer, (nuint)((long)steps * _k * sizeof(float)), s.Stream.Handle));
-            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostSeen.Pointer, _seen.Pointer, (nuint)(_k * sizeof(double)), s.Stream.Handle));
-            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostInertia.Pointer, _inertia.Pointer, (nuint)(steps * sizeof(double)), s.Stream.Handle));
-            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostBadRows.Pointer, _badRows.Pointer, (nuint)(steps * sizeof(int)), s.Stream.Handle));
+            s.Stream.CopyToHost(_hostShift.Pointer, _shift.Pointer, (long)steps * _k * sizeof(float));
+            s.Stream.CopyToHost(_hostSeen.Pointer, _seen.Pointer, _k * sizeof(double));
+            s.Stream.CopyToHost(_hostInertia.Pointer, _inertia.Pointer, steps * sizeof(double));
+            s.Stream.CopyToHost(_hostBadRows.Pointer, _badRows.Pointer, steps * sizeof(int));
             s.Stream.Synchronize();
         }
         catch

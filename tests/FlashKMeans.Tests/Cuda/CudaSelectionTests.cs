@@ -1,6 +1,7 @@
 using FlashKMeans.Backends;
 using FlashKMeans.Cpu;
 using FlashKMeans.Cuda;
+using FlashKMeans.Cuda.Native;
 
 namespace FlashKMeans.Tests.Cuda;
 

@@ -49,6 +49,8 @@ internal static unsafe partial class CudaApi
     [LibraryImport(LibraryName, EntryPoint = "cuMemFree_v2")] internal static partial CuResult cuMemFree(ulong pointer);
     [LibraryImport(LibraryName)] internal static partial CuResult cuMemHostAlloc(out void* pointer, nuint bytes, uint flags);
     [LibraryImport(LibraryName)] internal static partial CuResult cuMemFreeHost(void* pointer);
+    [LibraryImport(LibraryName, EntryPoint = "cuMemHostRegister_v2")] internal static partial CuResult cuMemHostRegister(void* pointer, nuint bytes, uint flags);
+    [LibraryImport(LibraryName)] internal static partial CuResult cuMemHostUnregister(void* pointer);
     [LibraryImport(LibraryName, EntryPoint = "cuMemcpyHtoDAsync_v2")] internal static partial CuResult cuMemcpyHtoDAsync(ulong destination, void* source, nuint bytes, nint stream);
     [LibraryImport(LibraryName, EntryPoint = "cuMemcpyDtoHAsync_v2")] internal static partial CuResult cuMemcpyDtoHAsync(void* destination, ulong source, nuint bytes, nint stream);
     [LibraryImport(LibraryName, EntryPoint = "cuMemcpyDtoDAsync_v2")] internal static partial CuResult cuMemcpyDtoDAsync(ulong destination, ulong source, nuint bytes, nint stream);

@@ -19,6 +19,14 @@ internal sealed class CudaStream : CudaResource
 
     public void Synchronize() => CudaCheck.ThrowIfFailed(CudaApi.cuStreamSynchronize(Handle));
 
+    /// <summary>Enqueues a copy of <paramref name="bytes"/> from device memory into host memory (page-locked, for it to be asynchronous).</summary>
+    public unsafe void CopyToHost(void* destination, ulong source, long bytes) =>
+        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(destination, source, (nuint)bytes, Handle));
+
+    /// <summary>Enqueues a copy of <paramref name="bytes"/> from host memory (page-locked, for it to be asynchronous) into device memory.</summary>
+    public unsafe void CopyToDevice(ulong destination, void* source, long bytes) =>
+        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(destination, source, (nuint)bytes, Handle));
+
     protected override CuResult Release()
     {
         if (Handle == 0)

@@ -115,9 +115,9 @@ internal sealed unsafe class LabelReadback : IDisposable
         _assigned[slot].Record(_compute);
         _assigned[slot].MakeWait(_stream);
         var host = (byte*)_host[slot].Pointer;
-        CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(host, _labels[slot].Pointer, (nuint)((long)count * sizeof(int)), _stream.Handle));
+        _stream.CopyToHost(host, _labels[slot].Pointer, (long)count * sizeof(int));
         if (withDistances)
-            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(host + (long)Capacity * sizeof(int), _distances[slot].Pointer, (nuint)((long)count * sizeof(float)), _stream.Handle));
+            _stream.CopyToHost(host + (long)Capacity * sizeof(int), _distances[slot].Pointer, (long)count * sizeof(float));
         _copied[slot].Record(_stream);
         _pending[slot] = (first, count, withDistances);
         _isPending[slot] = true;

@@ -89,14 +89,14 @@ internal sealed unsafe partial class StreamingCudaDataBinding
                 }
                 _consumed[slot].MakeWait(_copy);
                 if (hostRows > 0)
-                    CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(target, host, (nuint)_feeder.TransferBytes(hostRows), _copy.Handle));
+                    _copy.CopyToDevice(target, host, _feeder.TransferBytes(hostRows));
                 if (hostRows < count)
                 {
                     // The split's fp32 part, straight from the page-locked source (native memory: stays valid).
                     void* raw;
                     fixed (byte* p = _directSource!.GetRowBytes(first + hostRows, count - hostRows))
                         raw = p;
-                    CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoDAsync(_rawBuffers[slot].Pointer, raw, (nuint)((long)(count - hostRows) * _d * 4), _copy.Handle));
+                    _copy.CopyToDevice(_rawBuffers[slot].Pointer, raw, (long)(count - hostRows) * _d * 4);
                 }
                 _copied[slot].Record(_copy);
                 _copied[slot].MakeWait(_s.Stream);

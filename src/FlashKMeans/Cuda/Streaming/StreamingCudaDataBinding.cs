@@ -386,10 +386,10 @@ internal sealed unsafe partial class StreamingCudaDataBinding : IKMeansDataBindi
                     Norms = _centroidNorms.Pointer,
                     PackedPitch = _ld,
                 });
-            CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostClusterWeights.Pointer, _weightOut.Pointer, (nuint)(_k * sizeof(double)), s.Stream.Handle));
+            s.Stream.CopyToHost(_hostClusterWeights.Pointer, _weightOut.Pointer, _k * sizeof(double));
             if (store is null)
             {
-                CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyDtoHAsync(_hostScalars.Pointer, _scalars.Pointer, 2 * sizeof(long), s.Stream.Handle));
+                s.Stream.CopyToHost(_hostScalars.Pointer, _scalars.Pointer, 2 * sizeof(long));
             }
             else
             {

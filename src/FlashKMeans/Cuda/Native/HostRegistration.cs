@@ -1,17 +1,4 @@
-using System.Runtime.InteropServices;
-using FlashKMeans.Cuda.Native;
-
-namespace FlashKMeans.Cuda.Streaming;
-
-/// <summary>
-/// The driver entry points that only streaming needs: registration of memory the caller owns. Kept apart from
-/// <see cref="CudaApi"/> so that the two files can change independently.
-/// </summary>
-internal static unsafe partial class StreamingDriverApi
-{
-    [LibraryImport(CudaApi.LibraryName, EntryPoint = "cuMemHostRegister_v2")] internal static partial CuResult cuMemHostRegister(void* pointer, nuint bytes, uint flags);
-    [LibraryImport(CudaApi.LibraryName)] internal static partial CuResult cuMemHostUnregister(void* pointer);
-}
+namespace FlashKMeans.Cuda.Native;
 
 /// <summary>
 /// Page-locks memory the caller owns (cuMemHostRegister) for as long as this object lives, so that the
@@ -26,7 +13,7 @@ internal sealed unsafe class HostRegistration : CudaResource
         : base(context)
     {
         context.MakeCurrent();
-        var result = StreamingDriverApi.cuMemHostRegister((void*)pointer, (nuint)bytes, 0);
+        var result = CudaApi.cuMemHostRegister((void*)pointer, (nuint)bytes, 0);
         if (result != CuResult.Success)
             throw CreationFailed(result, $"cuMemHostRegister({bytes} bytes)");
         _pointer = (void*)pointer;
@@ -36,7 +23,7 @@ internal sealed unsafe class HostRegistration : CudaResource
     {
         if (_pointer == null)
             return CuResult.Success;
-        var result = StreamingDriverApi.cuMemHostUnregister(_pointer);
+        var result = CudaApi.cuMemHostUnregister(_pointer);
         _pointer = null;
         return result;
     }

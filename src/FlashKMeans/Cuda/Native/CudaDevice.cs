@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
-using FlashKMeans.Cuda.Native;
 
-namespace FlashKMeans.Cuda;
+namespace FlashKMeans.Cuda.Native;
 
 /// <summary>Finds out whether a CUDA GPU is usable here, and why not.</summary>
 internal static class CudaDevice
