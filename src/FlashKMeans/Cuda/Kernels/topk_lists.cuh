@@ -9,9 +9,9 @@ namespace flash_assign_ws {
 // columns it holds (a quarter of every tile), sorted by score and then column. A row's TOP nearest are among its four
 // lanes' lists: any pair a lane drops has TOP better ones in that lane's list.
 //
-// The argmin costs one instruction per score (a running minimum). The lists come close by doing per score only a
-// compare against the row's bound, folded into one 32-bit mask per row and tile, and by inserting only the few
-// survivors, all lanes together:
+// The argmin costs one instruction per score (a running minimum). The lists cost about two: a compare against the row's
+// bound, folded into one 32-bit mask per row and tile; only the few survivors are inserted, all lanes together (the
+// warp steps through the inserts of its busiest lane, which is what keeps them below the argmin's rate):
 //  - The bound is a score that TOP distinct columns of the row are known to beat or tie: the least of its quad's last
 //    entries, or the largest of its quad's (TOP / 4)-th entries (four lanes with TOP / 4 each). On a row tile's first
 //    tile, with no lists yet, it is the largest of the four lanes' (TOP / 4)-th smallest scores of the tile itself.
