@@ -220,12 +220,21 @@ public sealed class PtxResourceTests
         Assert.IsTrue(blocks * (CudaSession.SegmentSumSharedBytes(80) + 1024) <= 233472, "the promised blocks per SM do not fit");
         Assert.AreEqual(65536, CudaSession.SegmentSumSharedBytes(70));
 
-        // scatter_indices: the sorting path (4k counters, two 8192-row arrays, 8 ints of scratch) where it fits, else 2k counters, else none.
-        Assert.AreEqual(4 * (4 * 1024 + 2 * 8192 + 8), CudaSession.ScatterSharedBytes(1024, 232448));
-        Assert.AreEqual(4 * (4 * 8192 + 2 * 8192 + 8), CudaSession.ScatterSharedBytes(8192, 232448));
-        Assert.AreEqual(8 * 20000, CudaSession.ScatterSharedBytes(20000, 232448));
-        Assert.AreEqual(0, CudaSession.ScatterSharedBytes(40000, 232448));
-        Assert.AreEqual(8 * 1024, CudaSession.ScatterSharedBytes(1024, 49152));
+        // scatter_indices takes shared memory only as a whole layout that fits the device: never more than a block may
+        // have, at least its 2k counters (the smallest layout it runs with) whenever those fit, none (the global-memory
+        // path) when they do not, and never less on a larger device.
+        foreach (int device in new[] { 49152, 101376, 232448 })
+            foreach (int k in new[] { 1, 100, 1024, 4096, 8192, 20000, 29056, 40000, 100000 })
+            {
+                int bytes = CudaSession.ScatterSharedBytes(k, device);
+                Assert.IsTrue(bytes <= device, $"K = {k}: {bytes} bytes on a device of {device}");
+                Assert.AreEqual(0, bytes % 4, $"K = {k}: not whole ints");
+                if (8L * k <= device)
+                    Assert.IsTrue(bytes >= 8L * k, $"K = {k}: {bytes} bytes, less than its counters, though they fit in {device}");
+                else
+                    Assert.AreEqual(0, bytes, $"K = {k}: its counters do not fit in {device}");
+                Assert.IsTrue(CudaSession.ScatterSharedBytes(k, 232448) >= bytes, $"K = {k}: a larger device gives less");
+            }
     }
 
     [TestMethod]
