@@ -233,7 +233,8 @@ public sealed class PtxResourceTests
                     Assert.IsTrue(bytes >= 8L * k, $"K = {k}: {bytes} bytes, less than its counters, though they fit in {device}");
                 else
                     Assert.AreEqual(0, bytes, $"K = {k}: its counters do not fit in {device}");
-                Assert.IsTrue(CudaSession.ScatterSharedBytes(k, 232448) >= bytes, $"K = {k}: a larger device gives less");
+                if (device < 232448)
+                    Assert.IsTrue(CudaSession.ScatterSharedBytes(k, 232448) >= bytes, $"K = {k}: a larger device gives less");
             }
     }
 
