@@ -4,9 +4,11 @@
 #   scripts/gpu-tests.sh publish [DEST]   (here, with the .NET SDK) publishes the test runner and the
 #                                         benchmark self-contained and trimmed into DEST (default
 #                                         .device/gpu), with the PTX check script and this script.
-#   DEST/gpu-tests.sh run [ARGS]          (there) runs every test of category Gpu, plus the
-#                                         selection and PTX tests, with the real driver; ARGS go to
-#                                         the runner (substrings of Class.Method to select).
+#   DEST/gpu-tests.sh run [NAMES] [OPTS]  (there) runs, through MSTest's runner, every test of category
+#                                         Gpu plus the selection and PTX tests, with the real driver;
+#                                         NAMES (Class or Class.Method, matched as substrings of the full
+#                                         name) select tests instead; OPTS (--timeout 200s, ...) go to
+#                                         the runner as they are.
 #   DEST/gpu-tests.sh mlnet-bench [ARGS]  (there) the ML.NET path against the engine on the GPU
 #                                         (bench/FlashKMeans.MLNet.Bench --device cuda; ARGS go to it).
 #   DEST/gpu-tests.sh bench [ARGS]        (there) runs the benchmark; ARGS go to it (--iters, --only).
@@ -14,7 +16,7 @@
 #                                         torch_baseline.py (cuBLAS GEMM ceilings, a PyTorch Lloyd step)
 #                                         where python3 has torch.
 #
-# The runner exits non-zero when a test failed; Inconclusive (no device) does not fail it.
+# The runner exits non-zero when a test failed; Inconclusive (no device) counts as skipped.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cmd="${1:-}"
@@ -35,8 +37,13 @@ case "$cmd" in
     ;;
   run)
     nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
-    "$here/tests/FlashKMeans.GpuTestRunner" --category Gpu "$@"
-    "$here/tests/FlashKMeans.GpuTestRunner" CudaSelectionTests PtxResourceTests
+    filter="" options=()
+    for arg in "$@"; do
+      if [[ "$arg" == --* || ${#options[@]} -gt 0 ]]; then options+=("$arg"); else filter+="${filter:+|}FullyQualifiedName~$arg"; fi
+    done
+    : "${filter:=TestCategory=Gpu|FullyQualifiedName~CudaSelectionTests|FullyQualifiedName~PtxResourceTests}"
+    "$here/tests/FlashKMeans.GpuTestRunner" --filter "$filter" --no-ansi --progress off --output Detailed \
+      --show-stdout Failed --show-stderr Failed "${options[@]}"
     ;;
   mlnet-bench)
     "$here/mlnet-bench/FlashKMeans.MLNet.Bench" --device cuda "$@"
@@ -49,7 +56,7 @@ case "$cmd" in
     fi
     ;;
   *)
-    echo "usage: $0 publish [DEST] | run [FILTERS] | bench [ARGS] | mlnet-bench [ARGS]" >&2
+    echo "usage: $0 publish [DEST] | run [NAMES] [OPTS] | bench [ARGS] | mlnet-bench [ARGS]" >&2
     exit 2
     ;;
 esac
