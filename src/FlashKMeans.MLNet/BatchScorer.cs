@@ -1,6 +1,8 @@
-using Microsoft.ML;
 using FlashKMeans.Backends;
 using FlashKMeans.Data;
+using FlashKMeans.Engine;
+using FlashKMeans.Primitives;
+using Microsoft.ML;
 
 namespace FlashKMeans.MLNet;
 
@@ -103,7 +105,7 @@ internal sealed class BatchScorer : IBlockScorer, IDisposable
     /// validator and the trainer compute it, so a row training would reject is the row scoring reports as missing.
     /// </summary>
     private static bool FitsFloatDistances(ReadOnlySpan<float> row)
-        => FlashKMeans.Cpu.VectorMath.SquaredNorm(row) <= DataValidator.MaximumSquaredNorm;
+        => FlashKMeans.Primitives.VectorMath.SquaredNorm(row) <= DataValidator.MaximumSquaredNorm;
 
     private IKMeansScorer Scorer()
     {

@@ -1,4 +1,5 @@
 using FlashKMeans.Data;
+using FlashKMeans.Primitives;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -257,10 +258,10 @@ internal sealed class CursorBatchSource : IRepeatingBatchSource, IDisposable
                 else
                 {
                     if (_source._maximumSquaredNorm < float.PositiveInfinity && !hasMissing
-                        && !(FlashKMeans.Cpu.VectorMath.SquaredNorm(destination) <= _source._maximumSquaredNorm))
+                        && !(FlashKMeans.Primitives.VectorMath.SquaredNorm(destination) <= _source._maximumSquaredNorm))
                         throw new InvalidOperationException(
                             $"Row {_read} of the feature column '{_source._features.Name}' has squared length " +
-                            $"{FlashKMeans.Cpu.VectorMath.SquaredNorm(destination):G3}, more than {_source._maximumSquaredNorm:G3}: " +
+                            $"{FlashKMeans.Primitives.VectorMath.SquaredNorm(destination):G3}, more than {_source._maximumSquaredNorm:G3}: " +
                             "its squared Euclidean distances would overflow float32. Scale the features down first (for example with a normalizing transform).");
                     if (target.Weights is not null)
                         target.Weights[count] = weight;

@@ -1,6 +1,8 @@
 using FlashKMeans.Backends;
 using FlashKMeans.Cpu;
 using FlashKMeans.Data;
+using FlashKMeans.Engine;
+using FlashKMeans.Primitives;
 using FlashKMeans.Serialization;
 
 namespace FlashKMeans;

@@ -1,6 +1,7 @@
 using FlashKMeans.Cpu;
 using FlashKMeans.Data;
 using FlashKMeans.Engine;
+using FlashKMeans.Primitives;
 using FlashKMeans.Serialization;
 using Microsoft.Extensions.Logging;
 
@@ -46,7 +47,7 @@ public sealed class MiniBatchKMeans : IDisposable
         {
             if (options.MissingFeatures == MissingFeatures.Ignore)
                 throw new NotSupportedException("Streams with missing features run on the CPU only; use Device = Cpu or Auto.");
-            if (!Backends.BackendSelector.CudaPresent(out string reason))
+            if (!Engine.BackendSelector.CudaPresent(out string reason))
                 throw new NotSupportedException($"{nameof(ComputeDevice)}.{nameof(ComputeDevice.Cuda)} was asked for but no CUDA GPU is usable: {reason}");
         }
         if (options.MissingFeatures == MissingFeatures.Ignore && options.Distance != KMeansDistance.SquaredEuclidean)

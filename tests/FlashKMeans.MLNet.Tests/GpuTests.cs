@@ -13,7 +13,7 @@ public sealed class GpuTests
 
     private static void RequireGpu()
     {
-        if (!FlashKMeans.Backends.BackendSelector.TryCreateCuda(new KMeansOptions(), out var gpu, out string reason))
+        if (!FlashKMeans.Engine.BackendSelector.TryCreateCuda(new KMeansOptions(), out var gpu, out string reason))
             Assert.Inconclusive($"No CUDA GPU is usable here: {reason}");
         gpu!.Dispose();
     }

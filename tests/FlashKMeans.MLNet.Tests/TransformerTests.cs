@@ -204,7 +204,7 @@ public sealed class TransformerTests
     [TestMethod]
     public void WithoutAGpuAutoScoresOnTheCpuAndCudaSaysWhy()
     {
-        if (FlashKMeans.Backends.BackendSelector.TryCreateCuda(new KMeansOptions(), out var gpu, out _))
+        if (FlashKMeans.Engine.BackendSelector.TryCreateCuda(new KMeansOptions(), out var gpu, out _))
         {
             gpu!.Dispose();
             Assert.Inconclusive("A CUDA GPU is usable here; this test covers machines without one.");

@@ -1,4 +1,5 @@
 using FlashKMeans.Data;
+using FlashKMeans.Engine;
 
 namespace FlashKMeans.Tests;
 
@@ -185,7 +186,7 @@ public sealed class BadInputTests
     [TestMethod]
     public void Cuda_without_a_gpu_is_a_clear_error()
     {
-        if (Backends.BackendSelector.TryCreateCuda(new KMeansOptions(), out var gpu, out _))
+        if (Engine.BackendSelector.TryCreateCuda(new KMeansOptions(), out var gpu, out _))
         {
             gpu!.Dispose();
             Assert.Inconclusive("A CUDA device is present; this test covers machines without one.");

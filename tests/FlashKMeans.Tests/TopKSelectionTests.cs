@@ -1,4 +1,5 @@
 using FlashKMeans.Cpu;
+using FlashKMeans.Primitives;
 
 namespace FlashKMeans.Tests;
 

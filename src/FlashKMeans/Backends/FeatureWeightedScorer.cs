@@ -1,3 +1,5 @@
+using FlashKMeans.Primitives;
+
 namespace FlashKMeans.Backends;
 
 /// <summary>
@@ -27,7 +29,7 @@ internal sealed class FeatureWeightedScorer : IKMeansScorer, ITopKScorer
     }
 
     /// <summary>Multiplies each row's features by √w, in place.</summary>
-    public void Scale(Span<float> rows) => Cpu.VectorMath.ScaleRows(rows, _scale);
+    public void Scale(Span<float> rows) => VectorMath.ScaleRows(rows, _scale);
 
     public void Assign(ReadOnlySpan<float> rows, Span<int> labels, Span<float> distances)
     {

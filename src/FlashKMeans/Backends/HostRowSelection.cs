@@ -1,4 +1,5 @@
 using FlashKMeans.Engine;
+using FlashKMeans.Primitives;
 
 namespace FlashKMeans.Backends;
 

@@ -1,4 +1,5 @@
 using FlashKMeans.Data;
+using FlashKMeans.Primitives;
 
 namespace FlashKMeans.Backends;
 

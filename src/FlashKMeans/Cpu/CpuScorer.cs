@@ -1,7 +1,8 @@
+using FlashKMeans.Backends;
+using FlashKMeans.Primitives;
+using FlashKMeans.Threading;
 using System.Buffers;
 using System.Runtime.CompilerServices;
-using FlashKMeans.Threading;
-using FlashKMeans.Backends;
 
 namespace FlashKMeans.Cpu;
 

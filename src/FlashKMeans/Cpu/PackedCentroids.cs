@@ -1,3 +1,4 @@
+using FlashKMeans.Primitives;
 using System.Runtime.Intrinsics;
 
 namespace FlashKMeans.Cpu;

@@ -1,3 +1,4 @@
+using FlashKMeans.Primitives;
 using System.Collections.Concurrent;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;

@@ -1,3 +1,4 @@
+using FlashKMeans.Primitives;
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Numerics;

@@ -1,3 +1,4 @@
+using FlashKMeans.Primitives;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 

@@ -1,5 +1,6 @@
 using FlashKMeans.Backends;
 using FlashKMeans.Data;
+using FlashKMeans.Primitives;
 
 namespace FlashKMeans.Cuda;
 

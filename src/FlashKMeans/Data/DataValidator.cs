@@ -1,7 +1,8 @@
+using FlashKMeans.Primitives;
+using FlashKMeans.Threading;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using FlashKMeans.Threading;
 
 namespace FlashKMeans.Data;
 
@@ -107,7 +108,7 @@ internal static class DataValidator
         for (int r = 0; r < values.Length / dimension; r++)
         {
             var row = values.Slice(r * dimension, dimension);
-            float squaredNorm = Cpu.VectorMath.SquaredNorm(row);
+            float squaredNorm = VectorMath.SquaredNorm(row);
             if (!(squaredNorm <= MaximumSquaredNorm))
                 throw new ArgumentException(
                     $"Row {firstRow + r} has squared length {squaredNorm:G3}, more than {MaximumSquaredNorm:G3}: its squared Euclidean " +

@@ -1,3 +1,5 @@
+using FlashKMeans.Primitives;
+
 namespace FlashKMeans.Data;
 
 /// <summary>Serves the rows of another source multiplied feature by feature by fixed factors (√w for feature weights w).</summary>
@@ -12,5 +14,5 @@ internal sealed class FeatureScaledBatchSource : RowMappingBatchSource
         _scale = scale;
     }
 
-    protected override void Map(Span<float> rows, long firstRow) => Cpu.VectorMath.ScaleRows(rows, _scale);
+    protected override void Map(Span<float> rows, long firstRow) => VectorMath.ScaleRows(rows, _scale);
 }

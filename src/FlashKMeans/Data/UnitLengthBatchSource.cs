@@ -1,3 +1,5 @@
+using FlashKMeans.Primitives;
+
 namespace FlashKMeans.Data;
 
 /// <summary>Serves the rows of another source scaled to unit Euclidean length, for cosine (spherical) k-means.</summary>
@@ -7,10 +9,10 @@ internal sealed class UnitLengthBatchSource(IBatchSource inner) : RowMappingBatc
     /// <exception cref="ArgumentException">The row has zero length, so it has no direction.</exception>
     public static void Normalize(Span<float> row, long rowIndex)
     {
-        double norm = Math.Sqrt(Cpu.VectorMath.DotDouble(row, row));
+        double norm = Math.Sqrt(VectorMath.DotDouble(row, row));
         if (!(norm > 0))
             throw new ArgumentException($"Row {rowIndex} has zero length; cosine distance needs rows with a direction.");
-        Cpu.VectorMath.ScaleToUnit(row, norm);
+        VectorMath.ScaleToUnit(row, norm);
     }
 
     protected override void Map(Span<float> rows, long firstRow)

@@ -1,5 +1,6 @@
 using FlashKMeans.Backends;
 using FlashKMeans.Data;
+using FlashKMeans.Primitives;
 
 namespace FlashKMeans.Engine;
 
@@ -21,7 +22,7 @@ internal static class CentroidInitializer
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Initialization, "Unknown initialisation."),
         };
         if (options.Distance == KMeansDistance.Cosine)
-            Cpu.VectorMath.NormalizeRows(centroids, d);
+            VectorMath.NormalizeRows(centroids, d);
         progress.Report(1);
         return centroids;
     }

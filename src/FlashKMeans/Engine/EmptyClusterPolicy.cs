@@ -1,4 +1,5 @@
 using FlashKMeans.Backends;
+using FlashKMeans.Primitives;
 
 namespace FlashKMeans.Engine;
 
@@ -59,7 +60,7 @@ internal static class EmptyClusterPolicy
                 next++;
                 var donorCentroid = centroids.AsSpan(donor * d, d);
                 // The kernel's rounding can report a small distance for a row that equals its centroid: check exactly.
-                if (!(weights[donor] - w > 0) || !(Cpu.VectorMath.SquaredDistanceDouble(x, donorCentroid) > 0))
+                if (!(weights[donor] - w > 0) || !(VectorMath.SquaredDistanceDouble(x, donorCentroid) > 0))
                     continue;
                 double remaining = weights[donor] - w;
                 if (correctDonor)
@@ -68,7 +69,7 @@ internal static class EmptyClusterPolicy
                         donorCentroid[f] = (float)((weights[donor] * donorCentroid[f] - (double)w * x[f]) / remaining);
                 }
                 if (normalize)
-                    Cpu.VectorMath.NormalizeRows(donorCentroid, d);
+                    VectorMath.NormalizeRows(donorCentroid, d);
                 weights[donor] = remaining;
                 x.CopyTo(centroids.AsSpan(target * d, d));
                 weights[target] = w;

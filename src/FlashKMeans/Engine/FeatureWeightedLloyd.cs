@@ -1,6 +1,7 @@
 using FlashKMeans.Backends;
 using FlashKMeans.Cpu;
 using FlashKMeans.Data;
+using FlashKMeans.Primitives;
 using Microsoft.Extensions.Logging;
 
 namespace FlashKMeans.Engine;

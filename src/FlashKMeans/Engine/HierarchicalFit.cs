@@ -1,4 +1,5 @@
 using FlashKMeans.Data;
+using FlashKMeans.Primitives;
 using Microsoft.Extensions.Logging;
 
 namespace FlashKMeans.Engine;

@@ -1,7 +1,8 @@
-using Microsoft.Extensions.Logging;
 using FlashKMeans.Backends;
 using FlashKMeans.Cpu;
 using FlashKMeans.Data;
+using FlashKMeans.Primitives;
+using Microsoft.Extensions.Logging;
 
 namespace FlashKMeans.Engine;
 

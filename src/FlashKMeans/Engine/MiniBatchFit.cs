@@ -1,8 +1,9 @@
 using FlashKMeans.Backends;
-using System.Diagnostics;
 using FlashKMeans.Cpu;
 using FlashKMeans.Data;
+using FlashKMeans.Primitives;
 using Microsoft.Extensions.Logging;
+using System.Diagnostics;
 
 namespace FlashKMeans.Engine;
 

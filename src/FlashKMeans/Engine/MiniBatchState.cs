@@ -1,7 +1,8 @@
-using System.Numerics.Tensors;
 using FlashKMeans.Backends;
 using FlashKMeans.Cpu;
 using FlashKMeans.Data;
+using FlashKMeans.Primitives;
+using System.Numerics.Tensors;
 
 namespace FlashKMeans.Engine;
 

@@ -1,4 +1,5 @@
 using FlashKMeans.Backends;
+using FlashKMeans.Primitives;
 
 namespace FlashKMeans.Engine;
 

@@ -1,3 +1,4 @@
+using FlashKMeans.Primitives;
 using System.Numerics;
 
 namespace FlashKMeans.Prototypes;
@@ -13,7 +14,7 @@ internal static class PrototypeRouter
     public static void Route<T>(ReadOnlySpan<T> distances, PrototypeRouting routing, double temperature, Span<int> nearest, Span<double> weights)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Cpu.TopKSelection.Smallest(distances, nearest);
+        TopKSelection.Smallest(distances, nearest);
         int k = nearest.Length;
         Span<T> chosen = k <= 64 ? stackalloc T[k] : new T[k];
         for (int i = 0; i < k; i++)

@@ -1,5 +1,6 @@
 using FlashKMeans.Data;
 using FlashKMeans.Engine;
+using FlashKMeans.Primitives;
 
 namespace FlashKMeans.Selection;
 
@@ -75,7 +76,7 @@ public static class ClusterCountSweep
         {
             var row = rows.Slice(r * d, d);
             int c = labels[r];
-            double squared = Cpu.VectorMath.SquaredDistanceDouble(row, centroids.Slice(c * d, d));
+            double squared = VectorMath.SquaredDistanceDouble(row, centroids.Slice(c * d, d));
             inertia += squared;
             spread[c] += Math.Sqrt(squared);
             counts[c]++;
@@ -109,7 +110,7 @@ public static class ClusterCountSweep
             {
                 if (a == b)
                     continue;
-                double separation = Math.Sqrt(Cpu.VectorMath.SquaredDistanceDouble(centroids.Slice(a * d, d), centroids.Slice(b * d, d)));
+                double separation = Math.Sqrt(VectorMath.SquaredDistanceDouble(centroids.Slice(a * d, d), centroids.Slice(b * d, d)));
                 double ratio = separation > 0 ? (spread[a] / counts[a] + spread[b] / counts[b]) / separation : double.PositiveInfinity;
                 worst = Math.Max(worst, ratio);
             }
@@ -134,7 +135,7 @@ public static class ClusterCountSweep
             var row = all.Slice(sample[i] * d, d);
             long at = (long)i * (i - 1) / 2;
             for (int j = 0; j < i; j++)
-                distances[at + j] = Math.Sqrt(Cpu.VectorMath.SquaredDistanceDouble(row, all.Slice(sample[j] * d, d)));
+                distances[at + j] = Math.Sqrt(VectorMath.SquaredDistanceDouble(row, all.Slice(sample[j] * d, d)));
         });
         return distances;
     }

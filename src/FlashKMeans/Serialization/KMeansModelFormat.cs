@@ -1,3 +1,4 @@
+using FlashKMeans.Primitives;
 using System.Buffers.Binary;
 
 namespace FlashKMeans.Serialization;
@@ -164,7 +165,7 @@ internal static class KMeansModelFormat
         {
             for (int c = 0; c < k; c++)
             {
-                double norm = Math.Sqrt(Cpu.VectorMath.DotDouble(centroids.AsSpan(c * d, d), centroids.AsSpan(c * d, d)));
+                double norm = Math.Sqrt(VectorMath.DotDouble(centroids.AsSpan(c * d, d), centroids.AsSpan(c * d, d)));
                 // Written as float32 from unit vectors: within a few float32 steps of 1.
                 if (!(Math.Abs(norm - 1) <= 1e-5))
                     throw new InvalidDataException($"Corrupted FlashKMeans model: cosine centroid {c} has length {norm:G9}, not 1.");

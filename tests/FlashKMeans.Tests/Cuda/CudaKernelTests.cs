@@ -1,5 +1,6 @@
 using FlashKMeans.Cpu;
 using FlashKMeans.Cuda;
+using FlashKMeans.Cuda.Backend;
 using FlashKMeans.Cuda.Native;
 
 namespace FlashKMeans.Tests.Cuda;

@@ -1,7 +1,9 @@
 using FlashKMeans.Backends;
 using FlashKMeans.Cpu;
 using FlashKMeans.Cuda;
+using FlashKMeans.Cuda.Backend;
 using FlashKMeans.Cuda.Native;
+using FlashKMeans.Engine;
 
 namespace FlashKMeans.Tests.Cuda;
 

@@ -1,5 +1,6 @@
-using FlashKMeans.Data;
 using FlashKMeans.Cuda;
+using FlashKMeans.Cuda.Backend;
+using FlashKMeans.Data;
 
 namespace FlashKMeans.Tests.Cuda;
 

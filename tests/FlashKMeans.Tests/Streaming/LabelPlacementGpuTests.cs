@@ -1,4 +1,5 @@
 using FlashKMeans.Cuda;
+using FlashKMeans.Cuda.Backend;
 using FlashKMeans.Cuda.Native;
 using FlashKMeans.Cuda.Streaming;
 using FlashKMeans.Data;

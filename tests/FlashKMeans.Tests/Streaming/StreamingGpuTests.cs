@@ -1,9 +1,10 @@
-using System.Runtime.InteropServices;
 using FlashKMeans.Cuda;
+using FlashKMeans.Cuda.Backend;
 using FlashKMeans.Cuda.Native;
 using FlashKMeans.Cuda.Streaming;
 using FlashKMeans.Data;
 using FlashKMeans.Tests.Cuda;
+using System.Runtime.InteropServices;
 
 namespace FlashKMeans.Tests.Streaming;
 

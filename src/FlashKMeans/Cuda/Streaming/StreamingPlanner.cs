@@ -41,6 +41,18 @@ internal static class StreamingPlanner
     /// <summary>Device bytes per row of one label slot under host placement: a batch's labels and distances before they are copied back.</summary>
     internal const int LabelSlotBytesPerRow = 8;
 
+    /// <summary>The plan for <paramref name="rows"/> rows of <paramref name="dimension"/> features on this session's device,
+    /// as <paramref name="options"/> ask, from the device memory free now.</summary>
+    public static StreamingPlan Plan(CudaSession session, KMeansOptions options, int dimension, long rows)
+    {
+        var p = session.Precision;
+        long stored = (long)p.Pitch(dimension) * p.ElementBytes;
+        long transfer = p.Mode == ComputePrecision.TensorFloat32 ? 4L * dimension : stored;
+        var (free, _) = session.Context.MemoryInfo();
+        return StreamingPlanner.Plan(rows, stored, transfer, free, options.DataMode, options.StreamingBatchRows,
+            options.StreamingRingDepth, options.DeviceMemoryBudget, options.LabelPlacement);
+    }
+
     /// <param name="rows">N.</param>
     /// <param name="storedRowBytes">Bytes of one row as the GPU stores it (pitch × element size).</param>
     /// <param name="transferRowBytes">Bytes of one row on the link.</param>

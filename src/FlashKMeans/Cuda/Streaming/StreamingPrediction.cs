@@ -1,4 +1,5 @@
 using FlashKMeans.Backends;
+using FlashKMeans.Cuda.Backend;
 using FlashKMeans.Data;
 using Microsoft.Extensions.Logging;
 
@@ -27,7 +28,7 @@ internal static class StreamingPrediction
         var streaming = options.Clone();
         streaming.DataMode = GpuDataMode.Streaming;
         streaming.LabelPlacement = LabelPlacement.Host;
-        var plan = CudaBindingFactory.Plan(session, streaming, d, rows);
+        var plan = StreamingPlanner.Plan(session, streaming, d, rows);
         options.Logger?.LogInformation("FlashKMeans: GPU prediction, {Plan}.", plan.Reason);
         using var binding = StreamingCudaDataBinding.ForAssignment(session, source, rows, centroids.Length / d, plan, options.EffectiveThreads);
         binding.AssignBatches(centroids, withDistances, handler, cancellationToken);

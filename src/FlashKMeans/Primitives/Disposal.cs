@@ -1,4 +1,4 @@
-namespace FlashKMeans.Backends;
+namespace FlashKMeans.Primitives;
 
 /// <summary>Freeing everything an object owns, even when freeing some of it fails.</summary>
 internal static class Disposal

@@ -1,9 +1,10 @@
 using FlashKMeans.Backends;
 using FlashKMeans.Cuda.Native;
+using FlashKMeans.Cuda.Streaming;
 using FlashKMeans.Data;
 using Microsoft.Extensions.Logging;
 
-namespace FlashKMeans.Cuda;
+namespace FlashKMeans.Cuda.Backend;
 
 /// <summary>
 /// The CUDA backend: FlashAssign on tensor cores (or exact fp32), the sort-inverse centroid update and
@@ -88,8 +89,8 @@ internal sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend, IStream
             return new Cpu.ManhattanDataBinding(source, summary, numberOfClusters, _options.EffectiveThreads, cancellationToken,
                 (centroids, d) => new CudaManhattanScorer(_session, centroids, d));
         ThrowIfOutOfRange(summary);
-        // Resident, cached or streamed, by the options' DataMode and the sizes (Streaming/CudaBindingFactory.cs).
-        return Streaming.CudaBindingFactory.Bind(_session, _options, source, summary, numberOfClusters, cancellationToken);
+        // Resident, cached or streamed, by the options' DataMode and the sizes (CudaBindingFactory.cs).
+        return CudaBindingFactory.Bind(_session, _options, source, summary, numberOfClusters, cancellationToken);
     }
 
     /// <summary>
@@ -118,7 +119,7 @@ internal sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend, IStream
             why = $"{b} problems exceed one launch's grid";
         else if ((long)b * n > int.MaxValue)
             why = $"{(long)b * n} rows in all exceed 32-bit row indices";
-        else if (Streaming.CudaBindingFactory.Plan(_session, _options, d, b * n) is { Mode: not GpuDataMode.InMemory } plan)
+        else if (StreamingPlanner.Plan(_session, _options, d, b * n) is { Mode: not GpuDataMode.InMemory } plan)
             why = $"the batch does not stay resident ({plan.Reason})";
         if (why is not null)
         {
@@ -135,14 +136,14 @@ internal sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend, IStream
         : new CudaScorer(_session, centroids.Span, dimension);
 
     /// <inheritdoc />
-    /// <remarks>Streamed through pinned buffers batch by batch (see <see cref="Streaming.StreamingPrediction"/>).</remarks>
+    /// <remarks>Streamed through pinned buffers batch by batch (see <see cref="StreamingPrediction"/>).</remarks>
     public void PredictStreamed(IBatchSource source, long rows, ReadOnlySpan<float> centroids, bool withDistances,
         LabelBatchHandler handler, CancellationToken cancellationToken)
     {
         // The streamed pass runs the squared-Euclidean FlashAssign kernels; L1 labels come from CreateScorer.
         if (_options.Distance == KMeansDistance.Manhattan)
             throw new NotSupportedException("The streamed GPU prediction computes squared Euclidean distances; L1 models score through CreateScorer.");
-        Streaming.StreamingPrediction.Run(_session, _options, source, rows, centroids, withDistances, handler, cancellationToken);
+        StreamingPrediction.Run(_session, _options, source, rows, centroids, withDistances, handler, cancellationToken);
     }
 
     /// <inheritdoc />

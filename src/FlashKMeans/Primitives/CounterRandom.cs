@@ -1,4 +1,4 @@
-namespace FlashKMeans.Engine;
+namespace FlashKMeans.Primitives;
 
 /// <summary>
 /// Counter-based randomness: the value for (seed, counter) is a pure function of both, so draws made

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
-namespace FlashKMeans.Cpu;
+namespace FlashKMeans.Primitives;
 
 /// <summary>Small vector helpers shared by the engine and the CPU backend.</summary>
 internal static class VectorMath

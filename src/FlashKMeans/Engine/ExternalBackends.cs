@@ -1,6 +1,7 @@
+using FlashKMeans.Backends;
 using System.Reflection;
 
-namespace FlashKMeans.Backends;
+namespace FlashKMeans.Engine;
 
 /// <summary>
 /// Backends that live in their own packages, so that the engine needs none of their dependencies. A package registers

@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace FlashKMeans.Cpu;
+namespace FlashKMeans.Primitives;
 
 /// <summary>The k smallest of a row of distances, by (distance, index): a prediction's nearest prototypes or centroids.</summary>
 internal static class TopKSelection

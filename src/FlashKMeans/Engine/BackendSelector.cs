@@ -1,7 +1,9 @@
+using FlashKMeans.Backends;
 using FlashKMeans.Cpu;
+using FlashKMeans.Cuda.Backend;
 using Microsoft.Extensions.Logging;
 
-namespace FlashKMeans.Backends;
+namespace FlashKMeans.Engine;
 
 /// <summary>Turns <see cref="KMeansOptions.Device"/> into a backend, and says why.</summary>
 internal static class BackendSelector
@@ -73,7 +75,7 @@ internal static class BackendSelector
             reason = "fits with missing features run on the CPU";
             return false;
         }
-        bool ok = FlashKMeans.Cuda.CudaBackend.TryCreate(options, out var cuda, out reason);
+        bool ok = FlashKMeans.Cuda.Backend.CudaBackend.TryCreate(options, out var cuda, out reason);
         backend = cuda;
         return ok;
     }

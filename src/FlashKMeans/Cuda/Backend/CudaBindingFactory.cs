@@ -1,8 +1,9 @@
 using FlashKMeans.Backends;
+using FlashKMeans.Cuda.Streaming;
 using FlashKMeans.Data;
 using Microsoft.Extensions.Logging;
 
-namespace FlashKMeans.Cuda.Streaming;
+namespace FlashKMeans.Cuda.Backend;
 
 /// <summary>
 /// Binds a source on the GPU in the placement <see cref="KMeansOptions.DataMode"/> asks for, or, under
@@ -15,7 +16,7 @@ internal static class CudaBindingFactory
     public static IKMeansDataBinding Bind(CudaSession session, KMeansOptions options, IBatchSource source, DataSummary summary,
         int numberOfClusters, CancellationToken cancellationToken)
     {
-        var plan = Plan(session, options, source.Dimension, summary.RowCount);
+        var plan = StreamingPlanner.Plan(session, options, source.Dimension, summary.RowCount);
         options.Logger?.LogInformation("FlashKMeans: GPU data placement {Plan}.", plan.Reason);
         if (plan.Mode == GpuDataMode.InMemory)
         {
@@ -28,15 +29,5 @@ internal static class CudaBindingFactory
         }
         return new StreamingCudaDataBinding(session, source, summary.RowCount, numberOfClusters, options.DeterministicUpdate,
             plan, options.EffectiveThreads, slotAllocator: null, cancellationToken);
-    }
-
-    public static StreamingPlan Plan(CudaSession session, KMeansOptions options, int dimension, long rows)
-    {
-        var p = session.Precision;
-        long stored = (long)p.Pitch(dimension) * p.ElementBytes;
-        long transfer = p.Mode == ComputePrecision.TensorFloat32 ? 4L * dimension : stored;
-        var (free, _) = session.Context.MemoryInfo();
-        return StreamingPlanner.Plan(rows, stored, transfer, free, options.DataMode, options.StreamingBatchRows,
-            options.StreamingRingDepth, options.DeviceMemoryBudget, options.LabelPlacement);
     }
 }
