@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using FlashKMeans.Clustering;
 
 namespace FlashKMeans.Benchmarks;
 

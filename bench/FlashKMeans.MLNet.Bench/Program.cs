@@ -1,3 +1,11 @@
+using FlashKMeans;
+using FlashKMeans.Clustering;
+using FlashKMeans.MLNet;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
 // Cost of the ML.NET path over the engine on raw arrays, on the CPU protocol of bench/cpu_vs_sklearn.sh:
 // 200,000 × 128 float32 Gaussian blobs (256 centres from N(0, 16), unit noise), K = 1024, 10 fixed
 // iterations from the same 1024 initial centroids drawn from the data.
@@ -8,12 +16,6 @@
 //
 // Each repeat runs the engine and the IDataView path back to back, so that the ratios compare runs taken under
 // the same load (the CPU is shared). Reported: fit seconds, scoring seconds, and IDataView/engine ratios.
-using System.Diagnostics;
-using System.Runtime.InteropServices;
-using FlashKMeans;
-using FlashKMeans.MLNet;
-using Microsoft.ML;
-using Microsoft.ML.Data;
 
 var settings = Settings.Parse(args);
 if (settings.Device == ComputeDevice.Cuda)

@@ -1,4 +1,5 @@
 using FlashKMeans.Backends;
+using FlashKMeans.Clustering;
 using FlashKMeans.Data;
 using FlashKMeans.Engine;
 using FlashKMeans.Primitives;

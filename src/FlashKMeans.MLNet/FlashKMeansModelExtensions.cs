@@ -1,3 +1,4 @@
+using FlashKMeans.Clustering;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;

@@ -1,3 +1,5 @@
+using FlashKMeans.Clustering;
+
 namespace FlashKMeans;
 
 /// <summary>The dissimilarity that k-means minimises.</summary>

@@ -1,3 +1,4 @@
+using FlashKMeans.Clustering;
 using Microsoft.Extensions.Logging;
 
 namespace FlashKMeans;

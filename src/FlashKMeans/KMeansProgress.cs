@@ -1,3 +1,5 @@
+using FlashKMeans.Clustering;
+
 namespace FlashKMeans;
 
 /// <summary>Which part of a fit a <see cref="KMeansProgress"/> report is about.</summary>

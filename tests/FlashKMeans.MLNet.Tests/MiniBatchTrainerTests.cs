@@ -1,3 +1,4 @@
+using FlashKMeans.Clustering;
 using FlashKMeans.Data;
 using Microsoft.ML;
 using Microsoft.ML.Data;

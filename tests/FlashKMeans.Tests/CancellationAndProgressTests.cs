@@ -1,3 +1,4 @@
+using FlashKMeans.Clustering;
 using System.Diagnostics;
 
 namespace FlashKMeans.Tests;

@@ -1,4 +1,5 @@
 using FlashKMeans.Backends;
+using FlashKMeans.Clustering;
 
 namespace FlashKMeans.Tests;
 

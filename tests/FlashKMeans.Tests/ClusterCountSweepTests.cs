@@ -1,3 +1,4 @@
+using FlashKMeans.Clustering;
 using FlashKMeans.Selection;
 
 namespace FlashKMeans.Tests;

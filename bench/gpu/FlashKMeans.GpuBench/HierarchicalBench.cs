@@ -1,7 +1,8 @@
+using FlashKMeans;
+using FlashKMeans.Clustering;
+using FlashKMeans.Data;
 using System.Diagnostics;
 using System.Globalization;
-using FlashKMeans;
-using FlashKMeans.Data;
 
 /// <summary>
 /// Balanced hierarchical k-means against plain Lloyd (20 iterations from k-means‖, tolerance off) on the GPU in fp16, on

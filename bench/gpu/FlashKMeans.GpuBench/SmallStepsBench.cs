@@ -1,5 +1,6 @@
 using FlashKMeans;
 using FlashKMeans.Backends;
+using FlashKMeans.Clustering;
 using FlashKMeans.Cuda;
 using FlashKMeans.Cuda.Backend;
 using FlashKMeans.Cuda.Native;

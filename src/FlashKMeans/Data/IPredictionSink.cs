@@ -1,3 +1,5 @@
+using FlashKMeans.Clustering;
+
 namespace FlashKMeans.Data;
 
 /// <summary>

@@ -33,7 +33,7 @@ public sealed class MultiLabelClassifier
         var everyRow = Enumerable.Range(0, n).ToArray();
         float[]? weightArray = weights.IsEmpty ? null : weights.ToArray();
         var allRows = rows.ToArray();
-        var globalMean = Training.TrainingSpace.Mean(allRows, weights, everyRow, d);
+        var globalMean = TrainingSpace.Mean(allRows, weights, everyRow, d);
         var prototypes = new List<float>();
         var owners = new List<int>();
         var tagArray = tags.ToArray();
@@ -79,8 +79,8 @@ public sealed class MultiLabelClassifier
     private MultiLabelModel Tune(float[] prototypes, int[] owners, float[]? featureWeights, ReadOnlySpan<float> rows, int d, bool[] tags, int tagCount,
         ReadOnlySpan<float> weights, CancellationToken cancellationToken)
     {
-        var space = Training.TrainingSpace.Of(rows, d, weights, _options.Distance);
-        var objective = new Training.MultiLabelObjective(space.ToTraining(rows), d, tags, tagCount, weights.IsEmpty ? null : weights.ToArray(), owners,
+        var space = TrainingSpace.Of(rows, d, weights, _options.Distance);
+        var objective = new MultiLabelObjective(space.ToTraining(rows), d, tags, tagCount, weights.IsEmpty ? null : weights.ToArray(), owners,
             _options.AsymmetricGammaPositive, _options.AsymmetricGammaNegative, _options.AsymmetricClip, _options.Distance, space.DistanceScale);
         var (tuned, learned, result) = _options.FineTune(space, objective, prototypes, [], d, cancellationToken, featureWeights: featureWeights);
         return new MultiLabelModel(tuned, owners, d, tagCount, _options, learned, result);

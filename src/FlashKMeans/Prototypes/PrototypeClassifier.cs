@@ -1,7 +1,6 @@
 using FlashKMeans.Cpu;
 using FlashKMeans.Data;
 using FlashKMeans.Primitives;
-using FlashKMeans.Prototypes.Training;
 
 namespace FlashKMeans.Prototypes;
 

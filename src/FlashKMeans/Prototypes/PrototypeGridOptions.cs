@@ -1,3 +1,5 @@
+using FlashKMeans.Clustering;
+
 namespace FlashKMeans.Prototypes;
 
 /// <summary>
@@ -171,8 +173,8 @@ public abstract class PrototypeGridOptions
     /// model's weights so far (automatic, or a continued model's): learned from, or kept fixed. Returns the prototypes in
     /// data coordinates and the feature weights, if any.
     /// </summary>
-    internal (float[] Prototypes, float[]? FeatureWeights, FineTuningResult Result) FineTune(Training.TrainingSpace space,
-        Training.IPrototypeObjective objective, float[] prototypes, double[] targets, int dimension, CancellationToken cancellationToken,
+    internal (float[] Prototypes, float[]? FeatureWeights, FineTuningResult Result) FineTune(TrainingSpace space,
+        IPrototypeObjective objective, float[] prototypes, double[] targets, int dimension, CancellationToken cancellationToken,
         bool learnTemperature = false, float[]? featureWeights = null)
     {
         // λ = d·softmax(θ): θ = log λ gives back the weights scaled to mean 1 (a zero weight starts from a very small one).
@@ -180,12 +182,12 @@ public abstract class PrototypeGridOptions
             : featureWeights is null ? new double[dimension]
             : featureWeights.Select(w => Math.Log(Math.Max(w, 1e-12))).ToArray();
         double[]? fixedWeights = !FineTuning.LearnFeatureWeights ? featureWeights?.Select(w => (double)w).ToArray() : null;
-        var parameters = new Training.PrototypeParameters(space.ToTraining(prototypes), targets, logits, null, fixedWeights);
+        var parameters = new PrototypeParameters(space.ToTraining(prototypes), targets, logits, null, fixedWeights);
         double tau = objective.NearestDistance(parameters);
         tau = tau > 0 && double.IsFinite(tau) ? tau : 1;
         if (learnTemperature)
-            parameters = new Training.PrototypeParameters(parameters.Prototypes, parameters.Targets, parameters.FeatureLogits, [Math.Log(tau)], fixedWeights);
-        var tuner = new Training.PrototypeFineTuner(objective, FineTuning, Distance, dimension, Seed, NumberOfThreads ?? Environment.ProcessorCount, tau);
+            parameters = new PrototypeParameters(parameters.Prototypes, parameters.Targets, parameters.FeatureLogits, [Math.Log(tau)], fixedWeights);
+        var tuner = new PrototypeFineTuner(objective, FineTuning, Distance, dimension, Seed, NumberOfThreads ?? Environment.ProcessorCount, tau);
         var result = tuner.Run(parameters, cancellationToken);
         var weights = parameters.FeatureWeights();
         return (space.ToData(parameters.Prototypes), weights.Length == 0 ? null : weights.Select(w => (float)w).ToArray(), result);

@@ -1,3 +1,4 @@
+using FlashKMeans.Clustering;
 using FlashKMeans.Data;
 using FlashKMeans.Engine;
 using FlashKMeans.Primitives;

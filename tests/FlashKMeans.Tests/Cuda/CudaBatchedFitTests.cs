@@ -1,3 +1,4 @@
+using FlashKMeans.Clustering;
 using FlashKMeans.Cuda.Native;
 
 namespace FlashKMeans.Tests.Cuda;

@@ -1,3 +1,4 @@
+using FlashKMeans.Clustering;
 using FlashKMeans.Cpu;
 using FlashKMeans.Cuda;
 using FlashKMeans.Cuda.Backend;

@@ -1,4 +1,5 @@
 using FlashKMeans.Backends;
+using FlashKMeans.Clustering;
 using FlashKMeans.Cuda;
 using FlashKMeans.Data;
 

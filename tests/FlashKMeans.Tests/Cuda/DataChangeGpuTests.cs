@@ -1,3 +1,5 @@
+using FlashKMeans.Clustering;
+
 namespace FlashKMeans.Tests.Cuda;
 
 /// <summary>A source that changes between passes fails a GPU fit as it fails a CPU fit, resident or streamed.</summary>

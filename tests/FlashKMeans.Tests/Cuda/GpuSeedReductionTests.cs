@@ -1,3 +1,4 @@
+using FlashKMeans.Clustering;
 using FlashKMeans.Cuda;
 
 namespace FlashKMeans.Tests.Cuda;

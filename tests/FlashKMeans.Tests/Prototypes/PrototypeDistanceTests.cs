@@ -1,4 +1,4 @@
-using FlashKMeans.Prototypes.Training;
+using FlashKMeans.Prototypes;
 
 namespace FlashKMeans.Tests.Prototypes;
 

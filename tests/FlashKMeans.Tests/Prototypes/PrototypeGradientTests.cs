@@ -1,5 +1,4 @@
 using FlashKMeans.Prototypes;
-using FlashKMeans.Prototypes.Training;
 
 namespace FlashKMeans.Tests.Prototypes;
 

@@ -1,3 +1,4 @@
+using FlashKMeans.Clustering;
 using FlashKMeans.Data;
 
 namespace FlashKMeans.Tests.Streaming;

@@ -1,4 +1,4 @@
-namespace FlashKMeans.Prototypes.Training;
+namespace FlashKMeans.Prototypes;
 
 /// <summary>
 /// The multi-label loss: the asymmetric loss of Ridnik et al. (2021) on each tag's score p, the largest similarity

@@ -5,7 +5,7 @@ using FlashKMeans.Primitives;
 using Microsoft.Extensions.Logging;
 using System.Diagnostics;
 
-namespace FlashKMeans;
+namespace FlashKMeans.Clustering;
 
 /// <summary>
 /// Exact Lloyd k-means. Configure with <see cref="KMeansOptions"/>, call a <c>Fit</c> overload, get a

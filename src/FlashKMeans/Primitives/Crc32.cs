@@ -1,4 +1,4 @@
-namespace FlashKMeans.Serialization;
+namespace FlashKMeans.Primitives;
 
 /// <summary>CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), table-driven.</summary>
 internal static class Crc32

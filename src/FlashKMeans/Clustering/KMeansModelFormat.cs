@@ -1,7 +1,7 @@
 using FlashKMeans.Primitives;
 using System.Buffers.Binary;
 
-namespace FlashKMeans.Serialization;
+namespace FlashKMeans.Clustering;
 
 /// <summary>
 /// The binary model format. All numbers little-endian.

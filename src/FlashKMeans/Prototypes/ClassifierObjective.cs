@@ -1,7 +1,7 @@
 using FlashKMeans.Engine;
 using FlashKMeans.Primitives;
 
-namespace FlashKMeans.Prototypes.Training;
+namespace FlashKMeans.Prototypes;
 
 /// <summary>
 /// The classifier's loss (<see cref="PrototypeLoss"/>): cross-entropy over soft-minimum class logits, optionally as a

@@ -1,9 +1,10 @@
+using FlashKMeans.Engine;
+using FlashKMeans.Primitives;
+using Microsoft.Extensions.Logging;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using FlashKMeans.Engine;
-using Microsoft.Extensions.Logging;
 
-namespace FlashKMeans.Serialization;
+namespace FlashKMeans.Clustering;
 
 /// <summary>
 /// The saved state of a <see cref="MiniBatchKMeans"/>: everything its next step depends on, so that a loaded state

@@ -1,4 +1,4 @@
-namespace FlashKMeans.Prototypes.Training;
+namespace FlashKMeans.Prototypes;
 
 /// <summary>A prototype model's task loss over training rows, and its gradient (see <see cref="PrototypeFineTuner"/>).</summary>
 internal interface IPrototypeObjective

@@ -2,7 +2,7 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 
-namespace FlashKMeans.Prototypes.Training;
+namespace FlashKMeans.Prototypes;
 
 /// <summary>
 /// The distance between a row and a prototype in training coordinates, and its gradient: squared Euclidean

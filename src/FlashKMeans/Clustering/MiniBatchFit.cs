@@ -1,11 +1,12 @@
 using FlashKMeans.Backends;
 using FlashKMeans.Cpu;
 using FlashKMeans.Data;
+using FlashKMeans.Engine;
 using FlashKMeans.Primitives;
 using Microsoft.Extensions.Logging;
 using System.Diagnostics;
 
-namespace FlashKMeans.Engine;
+namespace FlashKMeans.Clustering;
 
 /// <summary>
 /// A <see cref="KMeansAlgorithm.MiniBatch"/> fit of one prepared problem: seeding on a random sample of

@@ -1,7 +1,7 @@
 using FlashKMeans.Engine;
 using FlashKMeans.Primitives;
 
-namespace FlashKMeans.Prototypes.Training;
+namespace FlashKMeans.Prototypes;
 
 /// <summary>
 /// Phase 2 (<see cref="FineTuningOptions"/>): Adam on a model's task loss, in mini-batches of shuffled training rows, with

@@ -1,10 +1,11 @@
 using FlashKMeans.Backends;
 using FlashKMeans.Cpu;
 using FlashKMeans.Data;
+using FlashKMeans.Engine;
 using FlashKMeans.Primitives;
 using Microsoft.Extensions.Logging;
 
-namespace FlashKMeans.Engine;
+namespace FlashKMeans.Clustering;
 
 /// <summary>
 /// Lloyd's algorithm with learned feature weights (<see cref="KMeansOptions.AutomaticFeatureWeights"/>), in the manner of

@@ -1,4 +1,4 @@
-namespace FlashKMeans.Prototypes.Training;
+namespace FlashKMeans.Prototypes;
 
 /// <summary>
 /// What phase 2 learns, in training coordinates: P × d prototypes, P × t prototype targets (the regressor's; empty

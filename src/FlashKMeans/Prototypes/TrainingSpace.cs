@@ -1,4 +1,4 @@
-namespace FlashKMeans.Prototypes.Training;
+namespace FlashKMeans.Prototypes;
 
 /// <summary>
 /// The coordinates phase 2 trains in: x' = (x − μ) / σ, μ the rows' weighted mean and σ their root mean squared deviation

@@ -1,4 +1,4 @@
-namespace FlashKMeans.Prototypes.Training;
+namespace FlashKMeans.Prototypes;
 
 /// <summary>
 /// The regressor's loss: ½‖ŷ − y‖² (targets in training units), ŷ = Σᵢ wᵢ tᵢ over the top-k nearest prototypes with the

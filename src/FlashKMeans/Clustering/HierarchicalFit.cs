@@ -2,7 +2,7 @@ using FlashKMeans.Data;
 using FlashKMeans.Primitives;
 using Microsoft.Extensions.Logging;
 
-namespace FlashKMeans.Engine;
+namespace FlashKMeans.Clustering;
 
 /// <summary>
 /// Balanced hierarchical k-means (<see cref="HierarchicalOptions"/>), built from plain fits on the options' backend:

@@ -1,4 +1,4 @@
-namespace FlashKMeans.Prototypes.Training;
+namespace FlashKMeans.Prototypes;
 
 /// <summary>Adam (Kingma and Ba, 2015) with β₁ = 0.9, β₂ = 0.999, ε = 1e-8 and bias correction, over every block of the parameters.</summary>
 internal sealed class AdamOptimizer

@@ -3,9 +3,8 @@ using FlashKMeans.Cpu;
 using FlashKMeans.Data;
 using FlashKMeans.Engine;
 using FlashKMeans.Primitives;
-using FlashKMeans.Serialization;
 
-namespace FlashKMeans;
+namespace FlashKMeans.Clustering;
 
 /// <summary>
 /// A fitted k-means model: the centroids plus how the fit went. Immutable and safe to share between

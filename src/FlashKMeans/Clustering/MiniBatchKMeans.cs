@@ -2,10 +2,9 @@ using FlashKMeans.Cpu;
 using FlashKMeans.Data;
 using FlashKMeans.Engine;
 using FlashKMeans.Primitives;
-using FlashKMeans.Serialization;
 using Microsoft.Extensions.Logging;
 
-namespace FlashKMeans;
+namespace FlashKMeans.Clustering;
 
 /// <summary>
 /// k-means that learns from batches as they arrive (a stream, a database read page by page, data too large to read
