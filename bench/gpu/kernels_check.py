@@ -113,7 +113,7 @@ def fused_step(B, n, k, d, ld, dt, xp, xn, cq, cn, cen, labels, mind, w, prev, c
     ws_assign(ws[0], ws[1], ws[2], xp, cq, cn, xn, labels, mind, B, n, k, ld, ld, 2 if dt in ("f16", "bf16") else 4,
               fused=(ws_update_fn(dt, d), w, prev, counts, changed, slabs, P))
     fn("centroid_update", "finalize_centroids_slabs")(((B * k + 7) // 8,), (256,), (slabs, I32(P), I64(slabs.size // P), I32(ld), counts, NULL,
-        cen, shift, wout, I32(B * k), I32(d), I32(0), NULL, NULL, I32(0), I32(0), maxc, NULL, NULL, I32(0), I32(0)) + FINALIZE_NO_TILES)
+        finalize_target(cen, shift, wout, B * k, d, maxc)))
 
 def check_fused(B, n, k, d, dt, hot=0.0, weighted=False, P=3):
     """The fused kernel against the plain one (labels, distances bit for bit) and a float64 reference of the
@@ -156,7 +156,7 @@ def check_fused(B, n, k, d, dt, hot=0.0, weighted=False, P=3):
     if w is not None:
         wsum = cp.zeros(B * k, dtype=cp.float64); cupyx.scatter_add(wsum, cl, w.astype(cp.float64))
     fn("centroid_update", "finalize_centroids_slabs")(((B * k + 7) // 8,), (256,), (slabs, I32(P), I64(slabs.size // P), I32(ld), counts,
-        wsum if wsum is not None else NULL, cen, shift, wout, I32(B * k), I32(d), I32(0), NULL, NULL, I32(0), I32(0), maxc, NULL, NULL, I32(0), I32(0)) + FINALIZE_NO_TILES)
+        wsum if wsum is not None else NULL, finalize_target(cen, shift, wout, B * k, d, maxc)))
     denom = wsum if wsum is not None else ref_cnt.astype(cp.float64)
     ref = cp.where(denom[:, None] > 0, ref_sum / cp.maximum(denom, 1e-30)[:, None], c32.astype(cp.float64))
     cerr = float(cp.abs(cen - ref).max())
@@ -175,9 +175,23 @@ def fn(file, name, arch="sm80"):
     return f
 
 I32, I64, F32 = np.int32, np.int64, np.float32
-# The finalize kernels' last arguments (centroid_update.cu, FINALIZE_TAIL): no centroid tiles (tiles, tile_k, tile_chunks)
-# and no copy of the centroids as they were (before).
-FINALIZE_NO_TILES = (NULL, I32(0), I32(0), NULL)
+# centroid_update.cu's FinalizeTarget, the finalize kernels' last argument, passed by value as a NumPy structured scalar
+# (CuPy lays it out as the CUDA compiler does with align=True): the fields in the struct's order.
+FINALIZE_TARGET = np.dtype([(f, np.uint64) for f in ("centroids", "shift", "weight_out", "packed", "norms", "max_count",
+                                                      "partials", "inertia", "tiles", "before")]
+                           + [(f, np.int32) for f in ("clusters", "d", "normalize", "ldp", "pack", "chunks", "problems",
+                                                      "tile_k", "tile_chunks")], align=True)
+assert FINALIZE_TARGET.itemsize == 120
+
+def finalize_target(centroids, shift, weight_out, clusters, d, max_count=None):
+    """The FinalizeTarget of a plain update: new centroids, shifts, weights and optionally the largest count; no packed
+    rows, inertia, tiles or copy of the centroids as they were."""
+    t = np.zeros((), dtype=FINALIZE_TARGET)
+    t["centroids"], t["shift"], t["weight_out"] = centroids.data.ptr, shift.data.ptr, weight_out.data.ptr
+    t["clusters"], t["d"] = clusters, d
+    if max_count is not None and not isinstance(max_count, np.uint64):
+        t["max_count"] = max_count.data.ptr
+    return t[()]
 SUFFIX = {"f16": "f16", "bf16": "bf16", "tf32": "f32", "f32": "f32"}
 
 def to_dtype(a32, dt):
@@ -273,12 +287,12 @@ def update(xp, labels, B, n, k, d, ld, dt, fixed, centroids, scale=None):
         sums = cp.zeros((B * k, d), dtype=cp.int64)
         fseg = fn("centroid_update", f"segment_sum_fixed_{suf}"); fseg.max_dynamic_shared_size_bytes = 98304
         fseg((sgrid,), (256,), (xp, NULL, offsets, sorted_, I64(total), I32(B * k), I32(d), I32(ld), I32(RUN), sums, F32(scale)), shared_mem=98304)
-        fn("centroid_update", "finalize_centroids_fixed")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, np.float64(1.0 / scale), np.float64(1.0), centroids, shift, wout, I32(B * k), I32(d), I32(0), NULL, NULL, I32(0), I32(0), NULL, NULL, NULL, I32(0), I32(0)) + FINALIZE_NO_TILES)
+        fn("centroid_update", "finalize_centroids_fixed")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, np.float64(1.0 / scale), np.float64(1.0), finalize_target(centroids, shift, wout, B * k, d)))
     else:
         sums = cp.zeros((B * k, d), dtype=cp.float64)
         fseg = fn("centroid_update", f"segment_sum_{suf}"); fseg.max_dynamic_shared_size_bytes = 98304
         fseg((sgrid,), (256,), (xp, NULL, offsets, sorted_, I64(total), I32(B * k), I32(d), I32(ld), I32(RUN), sums), shared_mem=98304)
-        fn("centroid_update", "finalize_centroids")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, centroids, shift, wout, I32(B * k), I32(d), I32(0), NULL, NULL, I32(0), I32(0), NULL, NULL, NULL, I32(0), I32(0)) + FINALIZE_NO_TILES)
+        fn("centroid_update", "finalize_centroids")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, finalize_target(centroids, shift, wout, B * k, d)))
     return counts, shift, sorted_
 
 def fixed_scale(maxabs, n):
@@ -437,7 +451,7 @@ def bench_shape(B, n, k, d, dt, fixed=False):
         f_scan((1,), (1024,), (counts, offsets, cursor, I32(B * k)))
         f_scat((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=scatter_smem(k))
         f_seg((sgrid,), (256,), (xp, NULL, offsets, sorted_, I64(total), I32(B * k), I32(d), I32(ld), I32(RUN), sums), shared_mem=98304)
-        f_fin(((B * k + 7) // 8,), (256,), (sums, counts, NULL, cen, shift, wout, I32(B * k), I32(d), I32(0), NULL, NULL, I32(0), I32(0), NULL, NULL, NULL, I32(0), I32(0)) + FINALIZE_NO_TILES)
+        f_fin(((B * k + 7) // 8,), (256,), (sums, counts, NULL, finalize_target(cen, shift, wout, B * k, d)))
         f_pack(((B * k + 7) // 8,), (256,), (cen, cq, cn, I64(B * k), I32(d), I32(d), I32(ld)))
         f_sp((64, B), (256,), (mind, NULL, partials, I64(n)))
         f_sf((B,), (256,), (partials, obj, I32(64)))
@@ -451,7 +465,7 @@ def bench_shape(B, n, k, d, dt, fixed=False):
             "scan": lambda: f_scan((1,), (1024,), (counts, offsets, cursor, I32(B * k))),
             "scatter": lambda: (cursor.__setitem__(slice(None), offsets[:-1]), f_scat((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=scatter_smem(k))),
             "segment_sum": lambda: f_seg((sgrid,), (256,), (xp, NULL, offsets, sorted_, I64(total), I32(B * k), I32(d), I32(ld), I32(RUN), sums), shared_mem=98304),
-            "finalize": lambda: f_fin(((B * k + 7) // 8,), (256,), (sums, counts, NULL, cen, shift, wout, I32(B * k), I32(d), I32(0), NULL, NULL, I32(0), I32(0), NULL, NULL, NULL, I32(0), I32(0)) + FINALIZE_NO_TILES),
+            "finalize": lambda: f_fin(((B * k + 7) // 8,), (256,), (sums, counts, NULL, finalize_target(cen, shift, wout, B * k, d))),
             "pack": lambda: f_pack(((B * k + 7) // 8,), (256,), (cen, cq, cn, I64(B * k), I32(d), I32(d), I32(ld))),
             "inertia": lambda: (f_sp((64, B), (256,), (mind, NULL, partials, I64(n))), f_sf((B,), (256,), (partials, obj, I32(64)))),
         }
@@ -513,7 +527,7 @@ def bench_fused(B, n, k, d, dt, hot=0.0, P=8):
         fn("label_sort", "exclusive_scan")((1,), (1024,), (counts, offsets, cursor, I32(B * k)))
         f_scat((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=scatter_smem(k))
         f_seg((sgrid,), (256,), (xp, NULL, offsets, sorted_, I64(total), I32(B * k), I32(d), I32(ld), I32(RUN), sums), shared_mem=98304)
-        fn("centroid_update", "finalize_centroids")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, cen, shift, wout, I32(B * k), I32(d), I32(0), NULL, NULL, I32(0), I32(0), maxc, NULL, NULL, I32(0), I32(0)) + FINALIZE_NO_TILES)
+        fn("centroid_update", "finalize_centroids")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, finalize_target(cen, shift, wout, B * k, d, maxc)))
     kernel_only = lambda: ws_assign(ws[0], ws[1], ws[2], xp, cq, cn, xn, labels, mind, B, n, k, ld, ld, el,
                                     fused=(ws_update_fn(dt, d), NULL, prev, counts, changed, slabs, P))
     t_plain = timeit(plain)

@@ -209,22 +209,9 @@ internal sealed partial class CudaSession
 
     private void LaunchFinalize(string name, KernelArgs head, int k, int d, in FinalizeTargets t)
     {
-        if (t.Tiles is not null && t.Packed == 0)
-            throw new ArgumentException("The finalize writes tiles only along with the packed rows.", nameof(t));
-        var args = head.Add(t.Centroids).Add(t.Shift).Add(t.WeightOut).Add(k).Add(d).Add(t.Normalize ? 1 : 0)
-            .Add(t.Packed).Add(t.Norms).Add(t.PackedPitch).Add(Precision.PackCode).Add(t.MaxCount);
-        long blocks = (k + 7) / 8;
-        if (t.Inertia is StepInertia sums)
-        {
-            args = args.Add(sums.Partials).Add(sums.Output).Add(sums.Chunks).Add(sums.Problems);
-            blocks = Math.Max(blocks, sums.Problems);
-        }
-        else
-        {
-            args = args.Add(0UL).Add(0UL).Add(0).Add(0);
-        }
-        args = t.Tiles is CentroidTiles tiles ? args.Add(tiles.Pointer).Add(tiles.K).Add(tiles.Chunks) : args.Add(0UL).Add(0).Add(0);
-        args = args.Add(t.Before);
-        Kernels.Get("centroid_update", name).Launch(Stream, (blocks, 1, 1), 256, 0, args);
+        var target = t.ToArgs(k, d, Precision.PackCode);
+        // One warp per cluster; blocks 0 .. problems - 1 also finish the step's inertia, so there are at least that many.
+        long blocks = Math.Max((k + 7) / 8, target.Problems);
+        Kernels.Get("centroid_update", name).Launch(Stream, (blocks, 1, 1), 256, 0, head.AddStruct(target));
     }
 }

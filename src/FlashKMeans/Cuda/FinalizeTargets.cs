@@ -22,4 +22,35 @@ internal readonly record struct FinalizeTargets(ulong Centroids, ulong Shift, ul
     public StepInertia? Inertia { get; init; }
     public CentroidTiles? Tiles { get; init; }
     public ulong Before { get; init; }
+
+    /// <summary>
+    /// The kernels' argument for <paramref name="clusters"/> centroids of <paramref name="dimension"/> features, packed as
+    /// <paramref name="packCode"/> says (<see cref="CudaPrecision.PackCode"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">Tiles without packed rows: the finalize writes tiles only along with them.</exception>
+    public FinalizeTargetArgs ToArgs(int clusters, int dimension, int packCode)
+    {
+        if (Tiles is not null && Packed == 0)
+            throw new ArgumentException("The finalize writes tiles only along with the packed rows.");
+        var args = new FinalizeTargetArgs
+        {
+            Centroids = new(Centroids), Shift = new(Shift), WeightOut = new(WeightOut), Packed = new(Packed), Norms = new(Norms),
+            MaxCount = new(MaxCount), Before = new(Before),
+            Clusters = clusters, D = dimension, Normalize = Normalize ? 1 : 0, PackedPitch = PackedPitch, Pack = packCode,
+        };
+        if (Inertia is StepInertia inertia)
+        {
+            args.Partials = new(inertia.Partials);
+            args.Inertia = new(inertia.Output);
+            args.Chunks = inertia.Chunks;
+            args.Problems = inertia.Problems;
+        }
+        if (Tiles is CentroidTiles tiles)
+        {
+            args.Tiles = new(tiles.Pointer);
+            args.TileK = tiles.K;
+            args.TileChunks = tiles.Chunks;
+        }
+        return args;
+    }
 }

@@ -329,6 +329,39 @@ extern "C" __global__ void cluster_weights_fixed(const float* __restrict__ weigh
 // step a launch and a pass over the centroids (pack_rows_* after this kernel did the same; writing the tiles
 // too saves pack_centroid_tiles' launch, 3.5 us and a graph node at 1M x 1024 on the H200).
 // Launch: one warp per cluster, e.g. grid max(ceil(clusters / 8), problems), block 256 (SUM_THREADS).
+// Where a finalize writes: the last argument of every finalize_* entry, passed by value. Its fields are the outputs
+// described above, plus:
+//   clusters, d, normalize  the centroids' count and length; whether they are scaled to unit length (cosine)
+//   ldp, pack               the packed rows' pitch and kind (pack: 0 none, 1 fp32, 2 tf32, 3 fp16, 4 bf16)
+//   partials, inertia, chunks, problems
+//                           fp64 (problems, chunks) inertia partials (segmented_sum_partial), or null; blocks
+//                           0 .. problems - 1 write the totals into inertia (fp64 (problems)) as segmented_sum_final does,
+//                           so the grid then has at least that many blocks
+//   tiles, tile_k, tile_chunks  the centroid tiles (centroid_tiles::Target), or null
+// FinalizeTargetArgs (FinalizeTargetArgs.cs) mirrors it field for field; a test checks its offsets and size against
+// the ones this PTX reads.
+struct FinalizeTarget {
+    float* centroids;
+    float* shift;
+    double* weight_out;
+    void* packed;
+    float* norms;
+    unsigned long long* max_count;
+    const double* partials;
+    double* inertia;
+    char* tiles;
+    float* before;
+    int clusters;
+    int d;
+    int normalize;
+    int ldp;
+    int pack;
+    int chunks;
+    int problems;
+    int tile_k;
+    int tile_chunks;
+};
+
 // Stores the packed value f (store_packed's result, so exact in the kind) at p.
 __device__ __forceinline__ void store_tile_value(char* p, int kind, float f)
 {
@@ -387,12 +420,13 @@ struct SlabSums {
 };
 
 template <typename Sums>
-__device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts, double weight,
-                                             float* centroids, float* shift, double* weight_out,
-                                             int clusters, int d, int normalize,
-                                             void* packed, float* norms, int ldp, int pack,
-                                             unsigned long long* max_count, centroid_tiles::Target tiles, float* before)
+__device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts, double weight, const FinalizeTarget& t)
 {
+    float* const centroids = t.centroids;
+    float* const before = t.before;
+    void* const packed = t.packed;
+    const int d = t.d, ldp = t.ldp, pack = t.pack;
+    const centroid_tiles::Target tiles{t.tiles, t.tile_k, t.tile_chunks};
     const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
     const int lane = threadIdx.x & 31;
     const int element_bytes = pack == 3 || pack == 4 ? 2 : 4;
@@ -400,7 +434,7 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
     float s = 0.f;
     if (weight > 0.0) {
         double factor = 1.0 / weight;
-        if (normalize) {
+        if (t.normalize) {
             double sq = 0.0;
             for (int j = lane; j < d; j += 32) { const double v = sums.at(cl, d, j); sq += v * v; }
             for (int o = 16; o > 0; o >>= 1) sq += __shfl_xor_sync(0xffffffffu, sq, o);
@@ -438,7 +472,7 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
         if (packed != nullptr) {
             for (int j = d + lane; j < ldp; j += 32) store_packed(packed, pack, (size_t)cl * ldp + j, 0.f);
             sq = warp_sum(sq);
-            if (lane == 0 && norms != nullptr) norms[cl] = sq;
+            if (lane == 0 && t.norms != nullptr) t.norms[cl] = sq;
             if (lane == 0 && tile_row.tile != nullptr) *tile_row.norm(tiles.kch) = sq;
         }
     } else if (before != nullptr) {
@@ -447,49 +481,41 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
     for (int j = lane; j < d; j += 32) sums.clear(cl, d, j);
     s = warp_sum(s);
     if (lane == 0) {
-        shift[cl] = s;
-        weight_out[cl] = weight;
+        t.shift[cl] = s;
+        t.weight_out[cl] = weight;
         // One address for every cluster: read first, so that only counts above the maximum seen so far contend.
         const unsigned long long c = (unsigned long long)counts[cl];
-        if (max_count != nullptr && c > *reinterpret_cast<volatile unsigned long long*>(max_count)) atomicMax(max_count, c);
+        if (t.max_count != nullptr && c > *reinterpret_cast<volatile unsigned long long*>(t.max_count)) atomicMax(t.max_count, c);
     }
 }
 
-// The common tail of the entries below: max_count (uint64, or null) receives the largest count, which the
-// host uses to choose the next step's update (CudaBatch: the fused update only while clusters stay small).
-// partials fp64 (problems, chunks), or null: the step's inertia partials (segmented_sum_partial), of which blocks
-// 0 .. problems - 1 write the totals into inertia (fp64 (problems)) as segmented_sum_final does; the grid then has at
-// least that many blocks.
-#define FINALIZE_TAIL                                                                                        \
-    float* __restrict__ centroids, float* __restrict__ shift, double* __restrict__ weight_out, int clusters, \
-        int d, int normalize, void* __restrict__ packed, float* __restrict__ norms, int ldp, int pack,       \
-        unsigned long long* __restrict__ max_count, const double* __restrict__ partials,                     \
-        double* __restrict__ inertia, int chunks, int problems, char* __restrict__ tiles, int tile_k,        \
-        int tile_chunks, float* __restrict__ before
-#define FINALIZE_TAIL_ARGS centroids, shift, weight_out, clusters, d, normalize, packed, norms, ldp, pack, max_count, \
-        centroid_tiles::Target{tiles, tile_k, tile_chunks}, before
-#define FINISH_INERTIA \
-    if (partials != nullptr && (int)blockIdx.x < problems) finish_partials(partials, inertia, chunks, blockIdx.x)
+// The entries' common start: max_count (uint64, or null) receives the largest count, which the host uses to choose the
+// next step's update (CudaBatch: the fused update only while clusters stay small); blocks 0 .. problems - 1 finish the
+// step's inertia where there are partials. Returns the warp's cluster, or -1 past the last.
+__device__ __forceinline__ int finalize_start(const FinalizeTarget& t)
+{
+    if (t.partials != nullptr && (int)blockIdx.x < t.problems) finish_partials(t.partials, t.inertia, t.chunks, blockIdx.x);
+    const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
+    return cl < t.clusters ? cl : -1;
+}
 
 extern "C" __global__ void finalize_centroids(const double* __restrict__ sums, const int* __restrict__ counts,
-                                              const double* __restrict__ wsums, FINALIZE_TAIL)
+                                              const double* __restrict__ wsums, const FinalizeTarget t)
 {
-    FINISH_INERTIA;
-    const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
-    if (cl >= clusters) return;
+    const int cl = finalize_start(t);
+    if (cl < 0) return;
     const double weight = wsums == nullptr ? (double)counts[cl] : wsums[cl];
-    finalize_run(Fp64Sums{sums}, counts, weight, FINALIZE_TAIL_ARGS);
+    finalize_run(Fp64Sums{sums}, counts, weight, t);
 }
 
 extern "C" __global__ void finalize_centroids_fixed(const long long* __restrict__ sums, const int* __restrict__ counts,
                                                     const long long* __restrict__ wsums, double inv_scale,
-                                                    double inv_wscale, FINALIZE_TAIL)
+                                                    double inv_wscale, const FinalizeTarget t)
 {
-    FINISH_INERTIA;
-    const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
-    if (cl >= clusters) return;
+    const int cl = finalize_start(t);
+    if (cl < 0) return;
     const double weight = wsums == nullptr ? (double)counts[cl] : (double)wsums[cl] * inv_wscale;
-    finalize_run(FixedSums{sums, inv_scale}, counts, weight, FINALIZE_TAIL_ARGS);
+    finalize_run(FixedSums{sums, inv_scale}, counts, weight, t);
 }
 
 // Stream learning's running mean (mini-batch k-means): each centroid's old position weighted by the weight it had seen
@@ -526,28 +552,27 @@ struct RunningMeanSums {
 // A cluster that won no weight keeps its centroid; its seen weight still decays.
 extern "C" __global__ void finalize_running_mean(const double* __restrict__ sums, const int* __restrict__ counts,
                                                  const double* __restrict__ wsums, const double* seen, double decay, int round_kind,
-                                                 const int* __restrict__ bad_rows, int bad_count, FINALIZE_TAIL)
+                                                 const int* __restrict__ bad_rows, int bad_count, const FinalizeTarget t)
 {
-    FINISH_INERTIA;
-    const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
-    if (cl >= clusters) return;
+    const int cl = finalize_start(t);
+    if (cl < 0) return;
     const int lane = threadIdx.x & 31;
     const double batch = wsums == nullptr ? (double)counts[cl] : wsums[cl];
     const double kept = seen[cl] * decay;
     for (int b = 0; bad_rows != nullptr && b < bad_count; ++b) {
         if (bad_rows[b] != 0x7fffffff) {
-            if (lane == 0) shift[cl] = 0.f;
+            if (lane == 0) t.shift[cl] = 0.f;
             return;
         }
     }
     if (batch > 0.0) {
-        finalize_run(RunningMeanSums{sums, centroids, kept, round_kind}, counts, kept + batch, FINALIZE_TAIL_ARGS);
+        finalize_run(RunningMeanSums{sums, t.centroids, kept, round_kind}, counts, kept + batch, t);
         return;
     }
     __syncwarp();
     if (lane == 0) {
-        shift[cl] = 0.f;
-        weight_out[cl] = kept;
+        t.shift[cl] = 0.f;
+        t.weight_out[cl] = kept;
     }
 }
 
@@ -555,11 +580,10 @@ extern "C" __global__ void finalize_running_mean(const double* __restrict__ sums
 // _update entries); zeroed here once read.
 extern "C" __global__ void finalize_centroids_slabs(float* __restrict__ slabs, int slab_count, long long slab_stride,
                                                     int lds, const int* __restrict__ counts,
-                                                    const double* __restrict__ wsums, FINALIZE_TAIL)
+                                                    const double* __restrict__ wsums, const FinalizeTarget t)
 {
-    FINISH_INERTIA;
-    const int cl = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
-    if (cl >= clusters) return;
+    const int cl = finalize_start(t);
+    if (cl < 0) return;
     const double weight = wsums == nullptr ? (double)counts[cl] : wsums[cl];
-    finalize_run(SlabSums{slabs, slab_count, slab_stride, lds}, counts, weight, FINALIZE_TAIL_ARGS);
+    finalize_run(SlabSums{slabs, slab_count, slab_stride, lds}, counts, weight, t);
 }

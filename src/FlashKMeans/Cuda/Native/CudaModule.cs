@@ -162,6 +162,22 @@ internal unsafe struct KernelArgs
         return next;
     }
 
+    /// <summary>
+    /// These arguments followed by <paramref name="value"/>, a struct the kernel takes by value (a multiple of 8 bytes,
+    /// aligned to at most 8, laid out as the CUDA compiler lays out its counterpart).
+    /// </summary>
+    [Pure]
+    public readonly KernelArgs AddStruct<T>(in T value) where T : unmanaged
+    {
+        if (sizeof(T) % 8 != 0)
+            throw new ArgumentException($"{typeof(T).Name} is {sizeof(T)} bytes; a struct argument must fill whole 8-byte slots.");
+        int slots = sizeof(T) / 8;
+        KernelArgs next = Reserve(SlotCount, slots);
+        fixed (T* source = &value)
+            Buffer.MemoryCopy(source, next.Slots + next.SlotCount - slots, sizeof(T), sizeof(T));
+        return next;
+    }
+
     /// <summary>These arguments followed by those of <paramref name="tail"/>, which holds no tensor map.</summary>
     [Pure]
     public readonly KernelArgs Concat(KernelArgs tail)
