@@ -39,7 +39,7 @@ internal static class TrainerSplit
         results.Add(("validation pass over the finished cache", Best(() => DataValidator.Scan(cached, KMeansDistance.SquaredEuclidean))));
         using var backend = CudaBackend.Create(new KMeansOptions { NumberOfClusters = k, Device = ComputeDevice.Cuda });
         results.Add(("resident binding from the cache: allocate, upload, pack, scales",
-            Best(() => new CudaDataBinding(backend.Session, cached, summary, k, deterministic: false, CancellationToken.None).Dispose())));
+            Best(() => new CudaDataBinding(backend.Session, cached, summary, k, CancellationToken.None).Dispose())));
         return results;
     }
 

@@ -22,14 +22,14 @@ internal static class UploadSplit
         var session = backend.Session;
         var context = session.Context;
         var source = new InMemoryBatchSource(rows, d);
-        using (var warm = new CudaDataBinding(session, source, DataValidator.Scan(source), k, deterministic: false, CancellationToken.None)) { }
+        using (var warm = new CudaDataBinding(session, source, DataValidator.Scan(source), k, CancellationToken.None)) { }
 
         var clock = Stopwatch.StartNew();
         var summary = DataValidator.Scan(source, KMeansDistance.SquaredEuclidean);
         results.Add(("validation pass (every core)", clock.Elapsed.TotalSeconds));
 
         clock.Restart();
-        using (new CudaBatch(session, 1, n, d, k, hasWeights: false, deterministic: false)) { }
+        using (new CudaBatch(session, 1, n, d, k, hasWeights: false)) { }
         results.Add(("device buffers of a resident fit, allocated and freed", clock.Elapsed.TotalSeconds));
 
         const int chunkRows = 1 << 16;
@@ -70,7 +70,7 @@ internal static class UploadSplit
         results.Add(("transfer straight from pageable memory (one call)", clock.Elapsed.TotalSeconds));
 
         clock.Restart();
-        using var binding = new CudaDataBinding(session, source, summary, k, deterministic: false, CancellationToken.None);
+        using var binding = new CudaDataBinding(session, source, summary, k, CancellationToken.None);
         results.Add(("resident binding: allocate, upload, pack, scales", clock.Elapsed.TotalSeconds));
 
         clock.Restart();

@@ -65,17 +65,16 @@ def ws_kernel(dt, d):
     kch = 1 if row_bytes <= 128 else 2 if row_bytes <= 256 else 4
     nwg, stages = ws_shape(kch)
     f = fn(WS_FILE, f"flash_assign_ws{kch}_{t}", arch="sm90a")
-    sm = 1024 + stages * (kch * 16384 + 1024) + 64 * nwg * kch * 128 + 128 + 80  # the _update entries'
+    sm = 1024 + stages * (kch * 16384 + 1024) + 64 * nwg * kch * 128 + 128 + 80  # without the storer slots
     f.max_dynamic_shared_size_bytes = sm + ws_slot_bytes(nwg)
     return f, sm, kch
 
 def ws_slot_bytes(nwg):
-    """Shared bytes the plain entries take beyond the _update ones: the storer slots and their mbarriers."""
+    """Shared bytes of the storer slots and their mbarriers (CudaSession.WarpSpecialisedSharedBytes)."""
     return 32 + 2 * 64 * nwg * 8
 
-def ws_assign(f, sm, kch, xp, cq, cn, xn, labels, mind, B, n, k, ldx_el, ldc_el, el, update=0, pack=True, fused=None):
-    """Packs the centroid tiles (when asked) and launches the persistent warp-specialised kernel; with
-    fused = (kernel, weights, previous, counts, changed, slabs, slab_count) its _update entry instead."""
+def ws_assign(f, sm, kch, xp, cq, cn, xn, labels, mind, B, n, k, ldx_el, ldc_el, el, update=0, pack=True):
+    """Packs the centroid tiles (when asked) and launches the persistent warp-specialised kernel."""
     ntiles = -(-k // 128)
     tb = kch * 16384 + 512
     key = (B, ntiles, tb)
@@ -87,86 +86,11 @@ def ws_assign(f, sm, kch, xp, cq, cn, xn, labels, mind, B, n, k, ldx_el, ldc_el,
         fn(WS_FILE, "pack_centroid_tiles", arch="sm90a")((264, B), (256,), (cq, cn, tiles, I32(k), I32(ldc_el * el), I32(kch)))
     nwg = ws_shape(kch)[0]
     total = B * -(-n // (64 * nwg))
-    if fused is not None:
-        fu, w, prev, counts, changed, slabs, P = fused
-        fu((min(total, 132),), (128 * nwg + 32,), (xp, tiles, xn, labels, mind, I32(n), I32(k), I32(ldx_el), I32(B),
-           w, prev, counts, changed, slabs, I32(P), I64(slabs.size // P)), shared_mem=sm)
-        return
     # plain entries: a storer warp per consumer warpgroup, and their slots (CudaSession.WarpSpecialisedThreads)
     f((min(total, 132),), (160 * nwg + 32,), (xp, tiles, xn, labels, mind, I32(n), I32(k), I32(ldx_el), I32(B), I32(update),
        NULL, NULL, NULL, NULL),  # no count of labels (MovedCount)
       shared_mem=sm + ws_slot_bytes(nwg))
 
-def ws_update_fn(dt, d):
-    """The fused assign + update entry (flash_assign_ws{kch}_{t}_update) for ASSIGN=ws, else None."""
-    ws = ws_kernel(dt, d)
-    if ws is None: return None
-    t = 'tf32' if dt in ('tf32', 'f32') else dt
-    f = fn(WS_FILE, f"flash_assign_ws{ws[2]}_{t}_update", arch="sm90a")
-    f.max_dynamic_shared_size_bytes = ws[1]
-    return f
-
-def fused_step(B, n, k, d, ld, dt, xp, xn, cq, cn, cen, labels, mind, w, prev, counts, changed, slabs, P, shift, wout, maxc):
-    """Fused assign + sums, then finalize_centroids_slabs (which re-zeroes the slabs); counts and changed zeroed first."""
-    ws = ws_kernel(dt, d)
-    counts.fill(0); changed.fill(0)
-    ws_assign(ws[0], ws[1], ws[2], xp, cq, cn, xn, labels, mind, B, n, k, ld, ld, 2 if dt in ("f16", "bf16") else 4,
-              fused=(ws_update_fn(dt, d), w, prev, counts, changed, slabs, P))
-    fn("centroid_update", "finalize_centroids_slabs")(((B * k + 7) // 8,), (256,), (slabs, I32(P), I64(slabs.size // P), I32(ld), counts, NULL,
-        finalize_target(cen, shift, wout, B * k, d, maxc)))
-
-def check_fused(B, n, k, d, dt, hot=0.0, weighted=False, P=3):
-    """The fused kernel against the plain one (labels, distances bit for bit) and a float64 reference of the
-    sums, counts, moved labels and new centroids; every output poisoned first."""
-    ld = ld_for(d, dt)
-    x32 = cp.random.standard_normal((B * n, d), dtype=cp.float32)
-    c32 = cp.random.standard_normal((B * k, d), dtype=cp.float32)
-    if hot > 0:  # a share of rows next to centroid 0 of their problem
-        m = cp.random.random(B * n) < hot
-        base = c32[(cp.arange(B * n) // n) * k]
-        x32 = cp.where(m[:, None], base + 0.01 * x32, x32)
-    xp, xn = pack(x32, dt, ld)
-    cq, cn = pack(c32, dt, ld)
-    L0 = cp.full(B * n, -7, dtype=cp.int32); M0 = cp.full(B * n, cp.nan, dtype=cp.float32)
-    ws = ws_kernel(dt, d)
-    ws_assign(ws[0], ws[1], ws[2], xp, cq, cn, xn, L0, M0, B, n, k, ld, ld, 2 if dt in ("f16", "bf16") else 4)
-    labels = cp.full(B * n, -7, dtype=cp.int32); mind = cp.full(B * n, cp.nan, dtype=cp.float32)
-    prev = cp.random.randint(0, k, B * n).astype(cp.int32)
-    prev0 = prev.copy()
-    w = (cp.random.random(B * n).astype(cp.float32) + 0.5) if weighted else None
-    counts = cp.zeros(B * k, dtype=cp.int32); changed = cp.zeros(B, dtype=cp.uint64)  # zeroed by contract
-    slabs = cp.zeros(P * B * k * ld, dtype=cp.float32)
-    cen = c32.copy(); shift = cp.full(B * k, cp.nan, dtype=cp.float32); wout = cp.full(B * k, cp.nan, dtype=cp.float64)
-    maxc = cp.zeros(1, dtype=cp.uint64)
-    ws_assign(ws[0], ws[1], ws[2], xp, cq, cn, xn, labels, mind, B, n, k, ld, ld, 2 if dt in ("f16", "bf16") else 4,
-              fused=(ws_update_fn(dt, d), w if w is not None else NULL, prev, counts, changed, slabs, P))
-    slab_sum = slabs.reshape(P, B * k, ld).astype(cp.float64).sum(0)[:, :d]
-    same = bool((labels == L0).all()) and bool((mind.view(cp.uint32) == M0.view(cp.uint32)).all())
-    X = to_f64(xp, dt)[:, :d]
-    cl = (cp.arange(B * n) // n) * k + labels
-    ref_sum = cp.zeros((B * k, d), dtype=cp.float64)
-    cupyx.scatter_add(ref_sum, cl, X * (w.astype(cp.float64)[:, None] if w is not None else 1.0))
-    ref_cnt = cp.bincount(cl, minlength=B * k)
-    scale = float(cp.abs(ref_sum).max()) + 1e-30
-    serr = float(cp.abs(slab_sum - ref_sum).max()) / scale
-    cnt_ok = bool((counts == ref_cnt).all())
-    moved = (prev0 != labels).reshape(B, n).sum(1)
-    moved_ok = bool((changed.astype(cp.int64) == moved).all()) and bool((prev == labels).all())
-    wsum = None
-    if w is not None:
-        wsum = cp.zeros(B * k, dtype=cp.float64); cupyx.scatter_add(wsum, cl, w.astype(cp.float64))
-    fn("centroid_update", "finalize_centroids_slabs")(((B * k + 7) // 8,), (256,), (slabs, I32(P), I64(slabs.size // P), I32(ld), counts,
-        wsum if wsum is not None else NULL, finalize_target(cen, shift, wout, B * k, d, maxc)))
-    denom = wsum if wsum is not None else ref_cnt.astype(cp.float64)
-    ref = cp.where(denom[:, None] > 0, ref_sum / cp.maximum(denom, 1e-30)[:, None], c32.astype(cp.float64))
-    cerr = float(cp.abs(cen - ref).max())
-    zeroed = bool((slabs == 0).all())
-    max_ok = int(maxc[0]) == int(ref_cnt.max())
-    ok = same and serr < 2e-6 and cnt_ok and moved_ok and zeroed and max_ok and cerr < 1e-4
-    return ok, dict(B=B, n=n, k=k, d=d, dt=dt, fused=True, hot=hot, weighted=weighted, same=same, serr=serr, counts=cnt_ok,
-                    moved=moved_ok, zeroed=zeroed, max_count=max_ok, cerr=cerr)
-
-mods = {}
 def fn(file, name, arch="sm80"):
     key = (file, arch)
     if key not in mods:
@@ -177,20 +101,18 @@ def fn(file, name, arch="sm80"):
 I32, I64, F32 = np.int32, np.int64, np.float32
 # centroid_update.cu's FinalizeTarget, the finalize kernels' last argument, passed by value as a NumPy structured scalar
 # (CuPy lays it out as the CUDA compiler does with align=True): the fields in the struct's order.
-FINALIZE_TARGET = np.dtype([(f, np.uint64) for f in ("centroids", "shift", "weight_out", "packed", "norms", "max_count",
-                                                      "partials", "inertia", "tiles", "before")]
+FINALIZE_TARGET = np.dtype([(f, np.uint64) for f in ("centroids", "shift", "weight_out", "packed", "norms", "partials",
+                                                      "inertia", "tiles", "before")]
                            + [(f, np.int32) for f in ("clusters", "d", "normalize", "ldp", "pack", "chunks", "problems",
                                                       "tile_k", "tile_chunks")], align=True)
-assert FINALIZE_TARGET.itemsize == 120
+assert FINALIZE_TARGET.itemsize == 112
 
-def finalize_target(centroids, shift, weight_out, clusters, d, max_count=None):
-    """The FinalizeTarget of a plain update: new centroids, shifts, weights and optionally the largest count; no packed
-    rows, inertia, tiles or copy of the centroids as they were."""
+def finalize_target(centroids, shift, weight_out, clusters, d):
+    """The FinalizeTarget of a plain update: new centroids, shifts and weights; no packed rows, inertia, tiles or copy of
+    the centroids as they were."""
     t = np.zeros((), dtype=FINALIZE_TARGET)
     t["centroids"], t["shift"], t["weight_out"] = centroids.data.ptr, shift.data.ptr, weight_out.data.ptr
     t["clusters"], t["d"] = clusters, d
-    if max_count is not None and not isinstance(max_count, np.uint64):
-        t["max_count"] = max_count.data.ptr
     return t[()]
 SUFFIX = {"f16": "f16", "bf16": "bf16", "tf32": "f32", "f32": "f32"}
 
@@ -346,8 +268,7 @@ def run_checks(quick):
     ds = [1, 3, 17, 64, 96, 128, 200, 512, 1536]
     ks = [1, 5, 100, 1000, 8192]
     fails = 0
-    only_fused = "--fused-checks" in ARGS  # the fused update's checks alone
-    for dt in ([] if only_fused else ["f16", "bf16", "tf32"]):
+    for dt in ["f16", "bf16", "tf32"]:
         for d in ds:
             for k in ks:
                 for B in [1, 7]:
@@ -358,19 +279,7 @@ def run_checks(quick):
                     fails += not ok
                     if not ok: print("FAIL", r, flush=True)
                     results.append(r)
-    if ws_kernel("f16", 128) is not None:
-        for dt in ["f16", "bf16", "tf32"]:
-            for d in [1, 3, 64, 96, 128, 200]:
-                for k in [1, 5, 100, 1000]:
-                    for B in [1, 7]:
-                        if ws_kernel(dt, d) is None: continue
-                        for hot, weighted in [(0.0, False), (0.5, True)]:
-                            ok, r = check_fused(B, 3001 if B == 1 else 600, k, d, dt, hot, weighted)
-                            fails += not ok
-                            if not ok: print("FAIL", r, flush=True)
-                            results.append(r)
-        print(f"fused checks done: {fails} failed so far", flush=True)
-    if "--assign-only" in ARGS or only_fused:
+    if "--assign-only" in ARGS:
         print(f"checks: {len(results)} run, {fails} failed", flush=True)
         return results, fails
     for dt in ["f32", "f16", "bf16"]:
@@ -489,57 +398,6 @@ def bench_shape(B, n, k, d, dt, fixed=False):
     tflops = 2.0 * total * k * d / (t_assign * 1e-3) / 1e12
     return dict(B=B, N=n, K=k, d=d, dtype=dt, assign_ms=round(t_assign, 4), iter_ms=round(t_iter, 4), iter_graph_ms=round(t_graph, 4), assign_tflops=round(tflops, 1))
 
-def bench_fused(B, n, k, d, dt, hot=0.0, P=8):
-    """Times the plain ws assignment, the fused assign + sums + finalize_centroids_slabs, and the sort-inverse
-    update's launches (histogram to finalize) on the same labels, for the 15% rule."""
-    ld = ld_for(d, dt)
-    total = B * n
-    x32 = cp.random.standard_normal((total, d), dtype=cp.float32)
-    c32 = cp.random.standard_normal((B * k, d), dtype=cp.float32)
-    if hot > 0:
-        m = cp.random.random(total) < hot
-        x32 = cp.where(m[:, None], c32[(cp.arange(total) // n) * k] + 0.01 * x32, x32)
-    xp, xn = pack(x32, dt, ld)
-    del x32
-    cq, cn = pack(c32, dt, ld)
-    cen = c32.copy()
-    labels = cp.zeros(total, dtype=cp.int32); mind = cp.empty(total, dtype=cp.float32)
-    prev = cp.zeros(total, dtype=cp.int32)
-    counts = cp.zeros(B * k, dtype=cp.int32); changed = cp.zeros(B, dtype=cp.uint64)
-    P = max(1, min(P, (32 << 20) // (B * k * ld * 4)))
-    slabs = cp.zeros(P * B * k * ld, dtype=cp.float32)
-    shift = cp.empty(B * k, dtype=cp.float32); wout = cp.empty(B * k, dtype=cp.float64); maxc = cp.zeros(1, dtype=cp.uint64)
-    ws = ws_kernel(dt, d)
-    el = 2 if dt in ("f16", "bf16") else 4
-    plain = lambda: ws_assign(ws[0], ws[1], ws[2], xp, cq, cn, xn, labels, mind, B, n, k, ld, ld, el)
-    fused = lambda: fused_step(B, n, k, d, ld, dt, xp, xn, cq, cn, cen, labels, mind, NULL, prev, counts, changed, slabs, P, shift, wout, maxc)
-    # sort-inverse update on the same labels (what the fused path replaces)
-    offsets = cp.empty(B * k + 1, dtype=cp.int32); cursor = cp.empty(B * k, dtype=cp.int32); sorted_ = cp.empty(total, dtype=cp.int32)
-    sums = cp.zeros((B * k, d), dtype=cp.float64)
-    chunks = max(1, 4 * 132 // B)
-    f_hist = fn("label_sort", "label_histogram"); f_hist.max_dynamic_shared_size_bytes = 227 * 1024
-    f_scat = fn("label_sort", "scatter_indices"); f_scat.max_dynamic_shared_size_bytes = 227 * 1024
-    f_seg = fn("centroid_update", f"segment_sum_{SUFFIX[dt]}"); f_seg.max_dynamic_shared_size_bytes = 98304
-    RUN = seg_run(total); sgrid = (total + RUN * 8 - 1) // (RUN * 8)
-    def sort_update():
-        counts.fill(0); sums.fill(0)
-        f_hist((chunks, B), (256,), (labels, counts, I32(n), I32(k), prev, changed), shared_mem=4 * k)
-        fn("label_sort", "exclusive_scan")((1,), (1024,), (counts, offsets, cursor, I32(B * k)))
-        f_scat((chunks, B), (256,), (labels, cursor, sorted_, I32(n), I32(k)), shared_mem=scatter_smem(k))
-        f_seg((sgrid,), (256,), (xp, NULL, offsets, sorted_, I64(total), I32(B * k), I32(d), I32(ld), I32(RUN), sums), shared_mem=98304)
-        fn("centroid_update", "finalize_centroids")(((B * k + 7) // 8,), (256,), (sums, counts, NULL, finalize_target(cen, shift, wout, B * k, d, maxc)))
-    kernel_only = lambda: ws_assign(ws[0], ws[1], ws[2], xp, cq, cn, xn, labels, mind, B, n, k, ld, ld, el,
-                                    fused=(ws_update_fn(dt, d), NULL, prev, counts, changed, slabs, P))
-    t_plain = timeit(plain)
-    t_kernel = timeit(kernel_only)
-    slabs.fill(0)
-    t_fused = timeit(fused)
-    t_sort = timeit(sort_update)
-    t_plain2 = timeit(plain)
-    return dict(B=B, N=n, K=k, d=d, dtype=dt, hot=hot, slabs=P, assign_ms=round(min(t_plain, t_plain2), 4),
-                fused_ms=round(t_fused, 4), fused_kernel_ms=round(t_kernel, 4), extra_fused_ms=round(t_fused - min(t_plain, t_plain2), 4), sort_update_ms=round(t_sort, 4),
-                max_count=int(cp.bincount(labels).max()))
-
 REFERENCE_SHAPES = [(1, 1 << 20, 1024, 128, "f16"), (1, 1 << 23, 1024, 128, "f16"), (1, 1 << 20, 8192, 128, "f16"),
            (1, 1 << 20, 256, 128, "f16"), (1, 1 << 20, 1024, 512, "f16"), (1, 1 << 20, 1024, 128, "tf32"),
            (1, 1 << 20, 8192, 128, "tf32"), (32, 131072, 1000, 128, "f16"), (8, 16384, 100, 128, "f16")]
@@ -547,7 +405,7 @@ REFERENCE_SHAPES = [(1, 1 << 20, 1024, 128, "f16"), (1, 1 << 23, 1024, 128, "f16
 if __name__ == "__main__":
     print(cp.cuda.runtime.getDeviceProperties(0)["name"].decode(), flush=True)
     out = {}
-    if "--check" in ARGS or "--fused-checks" in ARGS:
+    if "--check" in ARGS:
         res, fails = run_checks("--quick" in ARGS)
         out["checks"] = res; out["fails"] = fails
     if "--bench" in ARGS:
@@ -559,18 +417,6 @@ if __name__ == "__main__":
         print("| B | N | K | d | dtype | ms/iter | ms/iter (graph) | assign ms | TFLOP/s |")
         for r in rows:
             print(f"| {r['B']} | {r['N']} | {r['K']} | {r['d']} | {r['dtype']} | {r['iter_ms']} | {r['iter_graph_ms']} | {r['assign_ms']} | {r['assign_tflops']} |")
-    if "--fused" in ARGS:
-        rows = []
-        cases = [(1, 1 << 20, 1024, 128, "f16", 0.0), (1, 1 << 23, 1024, 128, "f16", 0.0), (1, 1 << 20, 8192, 128, "f16", 0.0),
-                 (1, 1 << 20, 1024, 128, "tf32", 0.0), (32, 131072, 1000, 128, "f16", 0.0), (8, 16384, 100, 128, "f16", 0.0),
-                 (1, 1 << 20, 1024, 64, "bf16", 0.0), (1, 1 << 20, 16, 128, "f16", 0.0), (1, 1 << 20, 256, 128, "f16", 0.0),
-                 (1, 1 << 20, 1024, 128, "f16", 0.02), (1, 1 << 20, 1024, 128, "f16", 0.1), (1, 1 << 20, 1024, 128, "f16", 0.5),
-                 (1, 1 << 20, 8192, 128, "f16", 0.1), (1, 1 << 20, 8192, 128, "f16", 0.5), (1, 1 << 20, 4096, 128, "f16", 0.0),
-                 (1, 1 << 20, 8192, 128, "tf32", 0.0), (1, 1 << 20, 8192, 64, "bf16", 0.0)]
-        only = os.environ.get("FUSED_CASES")  # e.g. "0,2": indices into the cases above
-        for c in ([cases[int(i)] for i in only.split(",")] if only else cases):
-            r = bench_fused(*c, P=int(os.environ.get("FUSED_SLABS", "8"))); rows.append(r); print("fused", json.dumps(r), flush=True)
-        out["fused"] = rows
     import os
     if os.environ.get("OUT"):
         json.dump(out, open(os.environ["OUT"] + "/kernels_check.json", "w"), indent=1)

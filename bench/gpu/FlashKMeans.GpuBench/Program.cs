@@ -16,14 +16,12 @@ using System.Globalization;
 // which the event-timed update, repeated on the same labels, cannot be). Medians are reported. TFLOP/s
 // counts 2·N·K·d per assignment. The share of labels moved per timed step goes to standard error.
 //
-// Usage: FlashKMeans.GpuBench [--iters N] [--only SUBSTRING] [--full-update] [--fused-update] [--fit-steps N] [--fit-detail T1,T2,...]
+// Usage: FlashKMeans.GpuBench [--iters N] [--only SUBSTRING] [--full-update] [--fit-steps N] [--fit-detail T1,T2,...]
 //        [--no-step-ahead]
 // --fit-steps N: steps of the whole fit timed after the per-step numbers (the table's last column; default 20).
 // --no-step-ahead: each step waits for the host to read the last before it is enqueued (CudaBatch: stepping ahead, which the
 // engine's loop asks for on every step but the last, is otherwise on in the timed steps and fits).
 // --full-update: every step sums all rows again, instead of the incremental update (IncrementalUpdate), for comparison.
-// --fused-update: the default batches fuse the update into the assignment where FusedUpdatePolicy allows (K ≥ 4096), as they
-// did before steps were enqueued ahead (the fused update), for comparison with the incremental update.
 // --fit-detail T1,T2,...: instead of the table, each step of a fit (--fit-steps) of the single-problem shapes (wall ms, kind of
 // update, labels moved), once per threshold of moved labels for the incremental update (CudaBatch.IncrementalThreshold;
 // a negative one sums every row in every step). Each fit runs twice from the same start; the second is printed.
@@ -94,7 +92,6 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--full-update") fullUpdate = true;
     else if (args[i] == "--fit-steps") Fit.Steps = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--no-step-ahead") Fit.StepAhead = false;
-    else if (args[i] == "--fused-update") Fit.FuseUpdate = true;
     else if (args[i] == "--fit-detail") fitThresholds = args[++i].Split(',').Select(t => double.Parse(t, CultureInfo.InvariantCulture)).ToArray();
 }
 
@@ -184,34 +181,33 @@ static unsafe void StreamLearning()
     Console.WriteLine(FormattableString.Invariant($"RESULT stream what=pass-array-fp32 device=Cpu threads={Environment.ProcessorCount} rows={cpuRows} seconds={cpuSeconds:F4} rows_per_s={cpuRows / cpuSeconds:F0}"));
 }
 
-var shapes = new (int B, int N, int K, int D, ComputePrecision P, bool Det)[]
+var shapes = new (int B, int N, int K, int D, ComputePrecision P)[]
 {
-    (1, 1 << 20, 1024, 128, ComputePrecision.Float16, false),
-    (1, 1 << 23, 1024, 128, ComputePrecision.Float16, false),
-    (1, 1 << 20, 8192, 128, ComputePrecision.Float16, false),
-    (1, 1 << 20, 256, 128, ComputePrecision.Float16, false),
-    (1, 1 << 20, 1024, 512, ComputePrecision.Float16, false),
-    (1, 1 << 20, 1024, 128, ComputePrecision.TensorFloat32, false),
-    (1, 1 << 20, 8192, 128, ComputePrecision.TensorFloat32, false),
-    (32, 131072, 1000, 128, ComputePrecision.Float16, false),
-    (8, 16384, 100, 128, ComputePrecision.Float16, false),
-    // Beyond the anchors: the deterministic update (never fused, so incremental at K = 8192 too) and exact fp32.
-    (1, 1 << 20, 1024, 128, ComputePrecision.Float16, true),
-    (1, 1 << 20, 8192, 128, ComputePrecision.Float16, true),
-    (1, 1 << 20, 1024, 128, ComputePrecision.Float32, false),
+    (1, 1 << 20, 1024, 128, ComputePrecision.Float16),
+    (1, 1 << 23, 1024, 128, ComputePrecision.Float16),
+    (1, 1 << 20, 8192, 128, ComputePrecision.Float16),
+    (1, 1 << 20, 256, 128, ComputePrecision.Float16),
+    (1, 1 << 20, 1024, 512, ComputePrecision.Float16),
+    (1, 1 << 20, 1024, 128, ComputePrecision.TensorFloat32),
+    (1, 1 << 20, 8192, 128, ComputePrecision.TensorFloat32),
+    (32, 131072, 1000, 128, ComputePrecision.Float16),
+    (8, 16384, 100, 128, ComputePrecision.Float16),
+    // Beyond the anchors: exact fp32. (Every resident step sums in fixed point, so the deterministic option no longer
+    // changes a resident step and has no rows of its own.)
+    (1, 1 << 20, 1024, 128, ComputePrecision.Float32),
 };
 
 using var context = CudaContext.Open(0);
-Console.WriteLine($"# device: {context.Name}, sm_{context.ComputeCapability}, {context.MultiprocessorCount} SMs; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; iterations {iterations}; step ahead {(Fit.StepAhead ? "on" : "off")}{(Fit.FuseUpdate ? "; fused update where allowed" : "")}");
+Console.WriteLine($"# device: {context.Name}, sm_{context.ComputeCapability}, {context.MultiprocessorCount} SMs; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; iterations {iterations}; step ahead {(Fit.StepAhead ? "on" : "off")}");
 if (fitThresholds is not null)
 {
     foreach (var shape in shapes)
     {
-        string name = $"B={shape.B} N={shape.N} K={shape.K} d={shape.D} {shape.P}{(shape.Det ? " det" : "")}";
+        string name = $"B={shape.B} N={shape.N} K={shape.K} d={shape.D} {shape.P}";
         if (shape.B != 1 || (only is not null && !name.Contains(only, StringComparison.Ordinal)))
             continue;
         using var session = new CudaSession(context, new CudaPrecision(shape.P), ownsContext: false);
-        FitDetail(session, name, shape.N, shape.K, shape.D, shape.Det, iterations, fitThresholds);
+        FitDetail(session, name, shape.N, shape.K, shape.D, iterations, fitThresholds);
     }
     return;
 }
@@ -219,21 +215,21 @@ Console.WriteLine($"| B | N | K | d | precision | update | ms/iter | assign ms |
 Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 foreach (var shape in shapes)
 {
-    string name = $"B={shape.B} N={shape.N} K={shape.K} d={shape.D} {shape.P}{(shape.Det ? " det" : "")}";
+    string name = $"B={shape.B} N={shape.N} K={shape.K} d={shape.D} {shape.P}";
     if (only is not null && !name.Contains(only, StringComparison.Ordinal))
         continue;
     using var session = new CudaSession(context, new CudaPrecision(shape.P), ownsContext: false);
-    var (iter, assign, update, fit) = shape.B == 1 ? Single(session, shape.N, shape.K, shape.D, shape.Det, iterations, fullUpdate) : Batched(session, shape.B, shape.N, shape.K, shape.D, iterations, fullUpdate);
+    var (iter, assign, update, fit) = shape.B == 1 ? Single(session, shape.N, shape.K, shape.D, iterations, fullUpdate) : Batched(session, shape.B, shape.N, shape.K, shape.D, iterations, fullUpdate);
     double tflops = 2.0 * shape.B * shape.N * shape.K * shape.D / (assign * 1e-3) / 1e12;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {shape.B} | {shape.N:N0} | {shape.K} | {shape.D} | {shape.P} ({session.AssignKernelName(shape.D, session.Precision.Pitch(shape.D), session.Precision.Pitch(shape.D))}) | {(shape.Det ? "deterministic" : "default")}{(fullUpdate ? ", every row" : "")}{(Fit.FuseUpdate && !shape.Det ? ", fused" : "")} | {iter:F3} | {assign:F3} | {tflops:F0} | {update:F3} | {iter - assign - update:F3} | {fit:F3} |"));
+        $"| {shape.B} | {shape.N:N0} | {shape.K} | {shape.D} | {shape.P} ({session.AssignKernelName(shape.D, session.Precision.Pitch(shape.D), session.Precision.Pitch(shape.D))}) | {(fullUpdate ? "every row" : "default")} | {iter:F3} | {assign:F3} | {tflops:F0} | {update:F3} | {iter - assign - update:F3} | {fit:F3} |"));
 }
 
-static (double Iter, double Assign, double Update, double Fit) Single(CudaSession s, int n, int k, int d, bool deterministic, int iterations, bool fullUpdate)
+static (double Iter, double Assign, double Update, double Fit) Single(CudaSession s, int n, int k, int d, int iterations, bool fullUpdate)
 {
     using var rows = new DeviceBuffer<float>(s.Context, (long)n * d);
     s.FillNormal(rows.Pointer, (long)n * d, 42);
-    using var binding = new CudaDataBinding(s, rows, n, d, k, deterministic, Fit.FuseUpdate);
+    using var binding = new CudaDataBinding(s, rows, n, d, k);
     binding.Batch.AllowIncremental = !fullUpdate;
     var initial = StartFromDataRows(binding, n, k, d);
     var steps = new List<double>();
@@ -268,11 +264,11 @@ static float[] StartFromDataRows(CudaDataBinding binding, int n, int k, int d)
     return initial;
 }
 
-static void FitDetail(CudaSession s, string name, int n, int k, int d, bool deterministic, int iterations, double[] thresholds)
+static void FitDetail(CudaSession s, string name, int n, int k, int d, int iterations, double[] thresholds)
 {
     using var rows = new DeviceBuffer<float>(s.Context, (long)n * d);
     s.FillNormal(rows.Pointer, (long)n * d, 42);
-    using var binding = new CudaDataBinding(s, rows, n, d, k, deterministic);
+    using var binding = new CudaDataBinding(s, rows, n, d, k);
     var initial = StartFromDataRows(binding, n, k, d);
     double assign = EventTimer.Median(s, iterations, binding.EnqueueAssign);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"## {name}: assign {assign:F3} ms (events, median of {iterations})"));
@@ -308,7 +304,7 @@ static (double Iter, double Assign, double Update, double Fit) Batched(CudaSessi
 {
     // The batch that KMeans.FitBatched steps (CudaBatchBinding): B problems in one launch sequence, captured
     // into a graph. Rows and centroids are generated on the device, so only the step is timed.
-    using var batch = new CudaBatch(s, b, n, d, k, hasWeights: false, deterministic: false, Fit.FuseUpdate) { AllowIncremental = !fullUpdate };
+    using var batch = new CudaBatch(s, b, n, d, k, hasWeights: false) { AllowIncremental = !fullUpdate };
     int ld = batch.Pitch;
     long rows = (long)b * n;
     using (var raw = new DeviceBuffer<float>(s.Context, rows * d))
@@ -359,7 +355,4 @@ internal static class Fit
 
     /// <summary>Whether the timed steps and fits enqueue each step ahead, as the engine's loop asks (off: --no-step-ahead).</summary>
     public static bool StepAhead { get; set; } = true;
-
-    /// <summary>Whether default batches fuse their update where they can (--fused-update).</summary>
-    public static bool FuseUpdate { get; set; }
 }

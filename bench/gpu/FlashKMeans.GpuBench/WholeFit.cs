@@ -48,7 +48,7 @@ internal static class WholeFit
             NumberOfClusters = k, MaximumNumberOfIterations = steps, OptimizationTolerance = 0, Initialization = init, Seed = 3,
         };
         var clock = Stopwatch.StartNew();
-        var binding = new CudaDataBinding(session, rows, n, d, k, deterministic: false);
+        var binding = new CudaDataBinding(session, rows, n, d, k);
         using var stepper = new SequentialBatchStepper([binding]);
         double bind = clock.Elapsed.TotalMilliseconds;
         clock.Restart();

@@ -163,7 +163,7 @@ unsafe
             int m = (int)Math.Min(1L << 30, values - off);
             rows.CopyFrom(new ReadOnlySpan<float>(f32 + off, m), off, session.Stream);
         }
-        using var binding = new CudaDataBinding(session, rows, n, d, k, deterministic: false);
+        using var binding = new CudaDataBinding(session, rows, n, d, k);
         rows.Dispose();
         binding.SetCentroids(initial);
         var (first, median) = Iterate(binding);

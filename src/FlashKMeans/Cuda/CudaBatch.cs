@@ -34,8 +34,6 @@ internal sealed class CudaBatch : IDisposable
     private readonly CudaSession _s;
     private readonly CudaContext _context;
     private readonly GpuResources _owned = new();
-    // Sums in exact fixed point, and so the incremental update: every batch that never fuses (see IncrementalUpdate).
-    private readonly bool _fixedPoint;
 
     private readonly DeviceBuffer<int> _previousLabels;
     private readonly DeviceBuffer<int> _counts;
@@ -48,10 +46,8 @@ internal sealed class CudaBatch : IDisposable
     private readonly DeviceBuffer<double> _partials;    // SumChunks per problem, for the inertias
     // What the host reads back after each step, in one copy: [0, B·K) the cluster weights (fp64 bits), then the scalars.
     private readonly DeviceBuffer<long> _readBack;
-    private readonly DeviceBuffer<long> _scalars;       // view of _readBack: [0, B) inertias (fp64 bits), [B, 2B) changed labels, [2B] largest count
-    private readonly DeviceBuffer<float>? _slabs;       // the fused update's fp32 sums, when it can run (FusedUpdatePolicy)
-    private readonly FusedSums _fusedSums;
-    private readonly IncrementalUpdate? _incremental;
+    private readonly DeviceBuffer<long> _scalars;       // view of _readBack: [0, B) inertias (fp64 bits), [B, 2B) changed labels
+    private readonly IncrementalUpdate _incremental = null!;
     // Per step parity (stepping ahead): the host's copy of the read-back, the centroids the step started from (B, K, d),
     // and an event recorded after the step.
     private readonly PinnedBuffer<long>[] _hostReadBack = new PinnedBuffer<long>[2];
@@ -69,17 +65,14 @@ internal sealed class CudaBatch : IDisposable
     /// <summary>How a step updates the centroids.</summary>
     internal enum UpdateKind
     {
-        /// <summary>Sort the labels and sum every row (in fixed point where <see cref="_fixedPoint"/>).</summary>
+        /// <summary>Sort the labels and sum every row, in fixed point.</summary>
         Sort,
-        /// <summary>The assignment adds the rows up (<see cref="FusedUpdatePolicy"/>).</summary>
-        Fused,
         /// <summary>Only the moved rows, out of their old clusters' fixed-point sums and into their new ones (<see cref="IncrementalUpdate"/>).</summary>
         Incremental,
     }
 
-    private UpdateKind NextUpdate => NextStepFusesUpdate ? UpdateKind.Fused : NextStepIsIncremental ? UpdateKind.Incremental : UpdateKind.Sort;
+    private UpdateKind NextUpdate => NextStepIsIncremental ? UpdateKind.Incremental : UpdateKind.Sort;
     private bool _graphsFailed;
-    private long? _largestCluster;                      // of the last step, for FusedUpdatePolicy
     private bool _sumsHold;                             // _sums and _counts are those of _previousLabels
     private long _lastChanged = long.MaxValue;          // moved labels of the last step, all problems
     // The centroids as the warp-specialised assignment reads them, or null where it does not run; laid out whole
@@ -93,13 +86,7 @@ internal sealed class CudaBatch : IDisposable
     /// <param name="dimension">d.</param>
     /// <param name="clusters">K.</param>
     /// <param name="hasWeights">Whether rows carry weights (then all problems do).</param>
-    /// <param name="deterministic">Fixed-point centroid update.</param>
-    /// <param name="fuseUpdate">
-    /// Let the assignment add the rows up where <see cref="FusedUpdatePolicy"/> suits, instead of the incremental update (not
-    /// deterministic; for tests and benchmarks: measured on the H200 it is slower on converging fits, whose clusters grow).
-    /// </param>
-    public CudaBatch(CudaSession session, int batches, long rows, int dimension, int clusters, bool hasWeights, bool deterministic,
-                     bool fuseUpdate = false)
+    public CudaBatch(CudaSession session, int batches, long rows, int dimension, int clusters, bool hasWeights)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
         _s = session;
@@ -142,28 +129,18 @@ internal sealed class CudaBatch : IDisposable
             _sums = Own(new DeviceBuffer<long>(_context, clusterRows * dimension));
             _shift = Own(new DeviceBuffer<float>(_context, clusterRows));
             _partials = Own(new DeviceBuffer<double>(_context, (long)CudaSession.SumChunks * batches));
-            _readBack = Own(new DeviceBuffer<long>(_context, clusterRows + 2L * batches + 1));
-            _scalars = Own(_readBack.Slice(clusterRows, 2L * batches + 1));  // a view: its disposal frees nothing
+            _readBack = Own(new DeviceBuffer<long>(_context, clusterRows + 2L * batches));
+            _scalars = Own(_readBack.Slice(clusterRows, 2L * batches));  // a view: its disposal frees nothing
             _before = Own(new DeviceBuffer<float>(_context, 2 * clusterRows * dimension));
             for (int parity = 0; parity < 2; parity++)
             {
                 // B·K ≤ B·N, which the check above keeps within 32 bits.
-                _hostReadBack[parity] = Own(new PinnedBuffer<long>(_context, (int)clusterRows + 2 * batches + 1));
+                _hostReadBack[parity] = Own(new PinnedBuffer<long>(_context, (int)clusterRows + 2 * batches));
                 _stepDone[parity] = Own(new SyncEvent(_context));
-            }
-            if (fuseUpdate && !deterministic && FusedUpdatePolicy.Suits(clusters, Pitch * session.Precision.ElementBytes)
-                && session.CanFuseUpdate(dimension, Pitch))
-            {
-                int slabs = FusedUpdatePolicy.SlabCount(clusterRows, Pitch);
-                _slabs = Own(new DeviceBuffer<float>(_context, slabs * clusterRows * Pitch));
-                _slabs.Clear(_s.Stream);  // the finalize zeroes them after each fused step
-                _fusedSums = new FusedSums(_slabs.Pointer, slabs, clusterRows * Pitch, Pitch);
             }
             if (hasWeights)
                 _weightSums = Own(new DeviceBuffer<long>(_context, clusterRows));
-            if (_slabs is null)
-                _incremental = Own(new IncrementalUpdate(session, total, clusterRows));
-            _fixedPoint = deterministic || _incremental is not null;
+            _incremental = Own(new IncrementalUpdate(session, total, clusterRows));
             _previousLabels.Fill32(uint.MaxValue, _s.Stream);  // -1: every label counts as changed on the first step
         }
         catch
@@ -213,14 +190,12 @@ internal sealed class CudaBatch : IDisposable
     public DeviceBuffer<float> CentroidNorms { get; } = null!;
 
     /// <summary>
-    /// The fixed-point scale of the row sums (the deterministic and the incremental update): one for the batch, no finer
+    /// The fixed-point scale of the row sums (every update sums in fixed point, so steps are deterministic and the
+    /// incremental update can take rows out of the sums exactly): one for the batch, no finer
     /// than any problem allows (<see cref="CudaDataBinding.FixedPointScale"/>); set once the rows are on the device. Zero until
-    /// then: a step that sums in fixed point refuses to run without it (a scale of 1 would round every value to an integer).
+    /// then: a step refuses to run without it (a scale of 1 would round every value to an integer).
     /// </summary>
     public float Scale { get; set; }
-
-    /// <summary>Whether the steps sum rows in fixed point (at <see cref="Scale"/>): deterministic, or never fused.</summary>
-    public bool SumsInFixedPoint => _fixedPoint;
 
     /// <summary>The fixed-point scale of the cluster-weight sums, likewise.</summary>
     public float WeightScale { get; set; } = 1f;
@@ -233,9 +208,6 @@ internal sealed class CudaBatch : IDisposable
     // Where the finalize writes the cluster weights (fp64), which the host reads back.
     private ulong WeightOut => _readBack.Pointer;
 
-    /// <summary>Whether the next <see cref="Step(bool, Span{LloydStepResult}, bool, CancellationToken)"/> adds the rows up inside the assignment (<see cref="FusedUpdatePolicy"/>).</summary>
-    public bool NextStepFusesUpdate => _slabs is not null && FusedUpdatePolicy.Allows(_largestCluster, _fusedSums.Count);
-
     /// <summary>
     /// Forgets the last step's cluster sizes and moved labels, so that the next step sorts: for callers that change the
     /// centroids between steps (re-seeding), after which the last step says nothing about the next one's clusters or how
@@ -243,7 +215,6 @@ internal sealed class CudaBatch : IDisposable
     /// </summary>
     public void ForgetClusterSizes()
     {
-        _largestCluster = null;
         _lastChanged = long.MaxValue;
     }
 
@@ -276,7 +247,7 @@ internal sealed class CudaBatch : IDisposable
     /// last step moved few enough rows (<see cref="IncrementalUpdate.Suits"/>).
     /// </summary>
     public bool NextStepIsIncremental =>
-        AllowIncremental && _incremental is not null && _sumsHold && IncrementalUpdate.Suits(_lastChanged, (long)Batches * Rows, IncrementalThreshold);
+        AllowIncremental && _sumsHold && IncrementalUpdate.Suits(_lastChanged, (long)Batches * Rows, IncrementalThreshold);
 
     /// <summary>False to sum every row in every step (for tests and benchmarks that compare the two updates).</summary>
     internal bool AllowIncremental { get; set; } = true;
@@ -308,7 +279,7 @@ internal sealed class CudaBatch : IDisposable
     public void Step(bool normalizeCentroids, Span<LloydStepResult> results, bool stepAhead, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (_fixedPoint && !(Scale > 0))
+        if (!(Scale > 0))
             throw new InvalidOperationException("The batch sums rows in fixed point, and its scale has not been set (CudaBatch.Scale).");
         _context.MakeCurrent();
         EnqueuedStep step;
@@ -404,7 +375,7 @@ internal sealed class CudaBatch : IDisposable
         else
             EnqueueStep(normalizeCentroids, update, parity);
         _stepDone[parity].Record(_s.Stream);
-        _sumsHold = update != UpdateKind.Fused;
+        _sumsHold = true;
         return new EnqueuedStep(normalizeCentroids, update, parity);
     }
 
@@ -413,7 +384,6 @@ internal sealed class CudaBatch : IDisposable
     {
         _readParity = step.Parity;
         var scalars = _hostReadBack[step.Parity].Span[(Batches * Clusters)..];
-        _largestCluster = scalars[2 * Batches];
         LastUpdate = step.Update;
         _lastChanged = 0;
         for (int b = 0; b < Batches; b++)
@@ -441,27 +411,11 @@ internal sealed class CudaBatch : IDisposable
         ulong weights = Weights?.Pointer ?? 0;
         var inertia = new StepInertia(Distances.Pointer, _partials.Pointer, _scalars.At(0), n, b);
         ulong before = _before.At(parity * clusters * d);
-        if (update == UpdateKind.Fused)
-        {
-            // The assignment adds every row to its cluster's slab sums and counts it, and flags the moved labels.
-            _scalars.Clear(s.Stream);
-            _counts.Clear(s.Stream);
-            if (includeAssign)
-                s.AssignWithUpdate(X.Pointer, XNorms.Pointer, Rows, d, ld, PackedCentroids.Pointer, CentroidNorms.Pointer, k,
-                    Labels.Pointer, Distances.Pointer, b, weights, LabelCount.Sorting(_previousLabels.Pointer, _scalars.At(b), _counts.Pointer),
-                    _fusedSums, _tiles);
-            s.WeightedSumPartials(inertia, weights);
-            EnqueueClusterWeights(weights, total, k, b);
-            s.FinalizeCentroidsFromSlabs(_fusedSums, _counts.Pointer, _weightSums?.Pointer ?? 0, clusters, d,
-                StepTargets(normalizeCentroids, inertia, before));
-            EnqueueReadBack(parity);
-            return;
-        }
         _scalars.Clear(s.Stream);
         if (update == UpdateKind.Incremental)
         {
             // The sums and counts hold for the previous labels: move the rows whose label changed.
-            var moved = LabelCount.Incremental(_previousLabels.Pointer, _incremental!.SignedCounts, _scalars.At(b));
+            var moved = LabelCount.Incremental(_previousLabels.Pointer, _incremental.SignedCounts, _scalars.At(b));
             bool counted = EnqueueAssign(includeAssign, moved);
             _incremental.Enqueue(s, new DeviceRows(X.Pointer, weights, total, d, ld), Labels.Pointer, moved, _counts.Pointer, _sums.Pointer,
                 Scale, k, b, countMoved: !counted, inertia);
@@ -475,37 +429,32 @@ internal sealed class CudaBatch : IDisposable
             s.ExclusiveScan(_counts.Pointer, _offsets.Pointer, _cursor.Pointer, clusters);
             s.Scatter(Labels.Pointer, _cursor.Pointer, _sorted.Pointer, total, k, b);
             _sums.Clear(s.Stream);
-            float? scale = _fixedPoint ? Scale : null;
-            s.SegmentSums(X.Pointer, weights, _offsets.Pointer, _sorted.Pointer, total, k, d, ld, _sums.Pointer, scale, b);
+            s.SegmentSums(X.Pointer, weights, _offsets.Pointer, _sorted.Pointer, total, k, d, ld, _sums.Pointer, Scale, b);
         }
         EnqueueClusterWeights(weights, total, k, b);
-        s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, clusters, d, _fixedPoint ? 1.0 / Scale : null,
+        s.FinalizeCentroids(_sums.Pointer, _counts.Pointer, _weightSums?.Pointer ?? 0, clusters, d, 1.0 / Scale,
             1.0 / WeightScale, StepTargets(normalizeCentroids, inertia, before) with { PackedPitch = ld });
         EnqueueReadBack(parity);
     }
 
     // What a step's finalize writes: the centroids, shifts and weights, the packed centroids and tiles the next
-    // assignment reads, the largest cluster, the inertia totals and, where asked, the centroids as they were.
+    // assignment reads, the inertia totals and, where asked, the centroids as they were.
     private FinalizeTargets StepTargets(bool normalizeCentroids, StepInertia inertia, ulong before) =>
         new(Centroids.Pointer, _shift.Pointer, WeightOut, normalizeCentroids)
         {
             Packed = PackedCentroids.Pointer,
             Norms = CentroidNorms.Pointer,
-            MaxCount = LargestClusterSlot,
             Inertia = inertia,
             Tiles = _tiles,
             Before = before,
         };
-
-    // Only batches that may fuse need the largest cluster; elsewhere the finalize skips its reduction to one address.
-    private ulong LargestClusterSlot => _slabs is null ? 0 : _scalars.At(2 * Batches);
 
     private void EnqueueClusterWeights(ulong weights, long total, int k, int b)
     {
         if (_weightSums is null)
             return;
         _weightSums.Clear(_s.Stream);
-        _s.ClusterWeights(weights, Labels.Pointer, _weightSums.Pointer, total, k, _fixedPoint ? WeightScale : null, b);
+        _s.ClusterWeights(weights, Labels.Pointer, _weightSums.Pointer, total, k, WeightScale, b);
     }
 
     // One copy, not one per array: each node of the captured step costs about a microsecond.
@@ -541,14 +490,14 @@ internal sealed class CudaBatch : IDisposable
             Labels.Pointer, Distances.Pointer, updateMin: false, Batches);
 
     /// <summary>
-    /// Enqueues everything of the next <see cref="Step(bool, Span{LloydStepResult}, bool, CancellationToken)"/> but the assignment, for the benchmarks' breakdown (with the fused
-    /// update, what remains after the assignment that also adds the rows up). An incremental step is timed as a sorting
-    /// one: repeated on the same labels, it would find no row moved.
+    /// Enqueues everything of the next <see cref="Step(bool, Span{LloydStepResult}, bool, CancellationToken)"/> but the
+    /// assignment, for the benchmarks' breakdown. An incremental step is timed as a sorting one: repeated on the same labels,
+    /// it would find no row moved.
     /// </summary>
     internal void EnqueueUpdate()
     {
         DiscardStepAhead();
-        EnqueueStep(false, NextStepFusesUpdate ? UpdateKind.Fused : UpdateKind.Sort, _nextParity, includeAssign: false);
+        EnqueueStep(false, UpdateKind.Sort, _nextParity, includeAssign: false);
     }
 
     private T Own<T>(T resource) where T : IDisposable

@@ -19,12 +19,11 @@ internal sealed class CudaBatchBinding : IKMeansBatchStepper
     /// <param name="sources">The problems' validated rows, all N × d, all weighted or none.</param>
     /// <param name="rows">N.</param>
     /// <param name="k">K.</param>
-    /// <param name="deterministic">Fixed-point centroid update.</param>
     /// <param name="cancellationToken">Stops the upload.</param>
-    public CudaBatchBinding(CudaSession session, IReadOnlyList<IBatchSource> sources, long rows, int k, bool deterministic, CancellationToken cancellationToken)
+    public CudaBatchBinding(CudaSession session, IReadOnlyList<IBatchSource> sources, long rows, int k, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfZero(sources.Count);
-        _batch = new CudaBatch(session, sources.Count, rows, sources[0].Dimension, k, sources[0].HasWeights, deterministic);
+        _batch = new CudaBatch(session, sources.Count, rows, sources[0].Dimension, k, sources[0].HasWeights);
         try
         {
             for (int p = 0; p < sources.Count; p++)

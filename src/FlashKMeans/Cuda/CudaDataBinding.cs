@@ -49,8 +49,8 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
     private float _scale = 1f;
     private float _weightScale = 1f;
 
-    public CudaDataBinding(CudaSession session, IBatchSource source, DataSummary summary, int k, bool deterministic, CancellationToken cancellationToken)
-        : this(session, summary.RowCount, source.Dimension, k, source.HasWeights, deterministic)
+    public CudaDataBinding(CudaSession session, IBatchSource source, DataSummary summary, int k, CancellationToken cancellationToken)
+        : this(session, summary.RowCount, source.Dimension, k, source.HasWeights)
     {
         try
         {
@@ -66,11 +66,10 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
     }
 
     /// <summary>
-    /// Binds <paramref name="n"/> fp32 rows that already sit on the device (benchmarks; no weights); <paramref name="fuseUpdate"/>
-    /// as <see cref="CudaBatch"/>'s constructor takes it.
+    /// Binds <paramref name="n"/> fp32 rows that already sit on the device (benchmarks; no weights).
     /// </summary>
-    internal CudaDataBinding(CudaSession session, DeviceBuffer<float> rows, long n, int d, int k, bool deterministic, bool fuseUpdate = false)
-        : this(session, n, d, k, hasWeights: false, deterministic, fuseUpdate)
+    internal CudaDataBinding(CudaSession session, DeviceBuffer<float> rows, long n, int d, int k)
+        : this(session, n, d, k, hasWeights: false)
     {
         try
         {
@@ -106,16 +105,16 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
         }
     }
 
-    private CudaDataBinding(CudaSession session, long n, int d, int k, bool hasWeights, bool deterministic, bool fuseUpdate = false)
-        : this(session, NewBatch(session, n, d, k, hasWeights, deterministic, fuseUpdate), ownsBatch: true, problem: 0, hasWeights)
+    private CudaDataBinding(CudaSession session, long n, int d, int k, bool hasWeights)
+        : this(session, NewBatch(session, n, d, k, hasWeights), ownsBatch: true, problem: 0, hasWeights)
     {
     }
 
-    private static CudaBatch NewBatch(CudaSession session, long n, int d, int k, bool hasWeights, bool deterministic, bool fuseUpdate)
+    private static CudaBatch NewBatch(CudaSession session, long n, int d, int k, bool hasWeights)
     {
         if (n > int.MaxValue)
             throw new NotSupportedException($"The CUDA backend indexes rows with 32-bit integers; {n} rows is too many (use a streaming source).");
-        return new CudaBatch(session, batches: 1, n, d, k, hasWeights, deterministic, fuseUpdate);
+        return new CudaBatch(session, batches: 1, n, d, k, hasWeights);
     }
 
     private CudaDataBinding(CudaSession session, CudaBatch batch, bool ownsBatch, int problem, bool hasWeights)
@@ -165,7 +164,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
         _batch.WeightScale = _weightScale;
     }
 
-    /// <summary>The scale of the fixed-point row sums (deterministic and incremental update) that this problem alone calls for.</summary>
+    /// <summary>The scale of the fixed-point row sums that this problem alone calls for.</summary>
     internal float Scale => _scale;
 
     /// <summary>The batch this problem belongs to (for tests and benchmarks).</summary>
@@ -181,14 +180,10 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
         // Total weights are summed in fixed point in every mode (Evaluate, seed weights), so their
         // scale is always needed; a scale of 1 would round every weight to an integer.
         _weightScale = FixedPointScale(maxWeight, _n);
-        // Row sums are in fixed point for the deterministic update and for the incremental one, which every batch that
-        // does not fuse its update uses: |sum| ≤ max|w·x| · n must stay below 2^62, with a power-of-two scale so that
-        // scaling itself is exact. (A batch that fuses sums in fp32 and fp64 and needs no pass over the rows for it.)
-        if (_batch.SumsInFixedPoint)
-        {
-            float maxAbs = _s.MaxAbs(_x.Pointer, _n, _d, _ld);
-            _scale = FixedPointScale((double)maxAbs * maxWeight, _n);
-        }
+        // Row sums are in fixed point (CudaBatch.Scale): |sum| ≤ max|w·x| · n must stay below 2^62, with a power-of-two
+        // scale so that scaling itself is exact.
+        float maxAbs = _s.MaxAbs(_x.Pointer, _n, _d, _ld);
+        _scale = FixedPointScale((double)maxAbs * maxWeight, _n);
         _s.Stream.Synchronize();
     }
 
@@ -367,7 +362,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
     {
         if (summary.RowCount * numberOfClusters * (double)candidates.Dimension < DeviceReductionThreshold)
             return null;
-        return new CudaDataBinding(session, candidates, summary, numberOfClusters, deterministic: false, cancellationToken);
+        return new CudaDataBinding(session, candidates, summary, numberOfClusters, cancellationToken);
     }
 
     public void Dispose()

@@ -40,38 +40,33 @@ internal sealed partial class CudaSession
         _ => (3, 4),
     };
 
-    /// <summary>Whether flash_assign_ws{chunks}_* has an _update entry (not for the shared rows).</summary>
-    internal static bool HasFusedUpdate(int chunks) => chunks is > 0 and < SharedRowChunks;
-
     /// <summary>
     /// Dynamic shared memory of flash_assign_ws{chunks}_*: alignment slack, the stages, the row tile, the mbarriers, and
-    /// for the plain entries the slots that hand labels to the storer warps, with their mbarriers; with
-    /// <paramref name="fused"/> of the _update entries, which have no slots.
+    /// the slots that hand labels to the storer warps, with their mbarriers.
     /// </summary>
-    internal static int WarpSpecialisedSharedBytes(int chunks, bool fused = false)
+    internal static int WarpSpecialisedSharedBytes(int chunks)
     {
         var (groups, stages) = WarpSpecialisedShape(chunks);
         if (chunks == SharedRowChunks)  // stages of one chunk, the row tile, mbarriers per stage and per row chunk, slots
             return 1024 + stages * (16384 + 1024) + 64 * groups * chunks * 128 + 16 * (stages + chunks) + 32 + 2 * 64 * groups * 8;
-        int common = RegisterRowsSharedBytes(chunks, groups, stages);
-        return fused ? common : common + 32 + 2 * 64 * groups * 8;
+        return RegisterRowsSharedBytes(chunks, groups, stages) + 32 + 2 * 64 * groups * 8;
     }
 
-    // Register-row entries with no storer slots (the _update and top-k entries): alignment slack, the stages, the row
+    // Register-row entries without the storer slots (the top-k entries have none): alignment slack, the stages, the row
     // tile with its 16-byte skews, the mbarriers.
     private static int RegisterRowsSharedBytes(int chunks, int groups, int stages) =>
         1024 + stages * (chunks * 16384 + 1024) + 64 * groups * chunks * 128 + 128 + 80;
 
     /// <summary>
-    /// Threads per block of flash_assign_ws{chunks}_*: the consumer warpgroups, the producer warp and, in the plain
-    /// entries, one storer warp per consumer warpgroup; with <paramref name="fused"/> of the _update entries.
+    /// Threads per block of flash_assign_ws{chunks}_*: the consumer warpgroups, the producer warp and one storer warp per
+    /// consumer warpgroup.
     /// </summary>
-    internal static int WarpSpecialisedThreads(int chunks, bool fused = false)
+    internal static int WarpSpecialisedThreads(int chunks)
     {
         int groups = WarpSpecialisedShape(chunks).Groups;
         if (chunks == SharedRowChunks)  // a second producer warp, for the rows
             return 128 * groups + 64 + 32 * groups;
-        return 128 * groups + 32 + (fused ? 0 : 32 * groups);
+        return 128 * groups + 32 + 32 * groups;
     }
 
     /// <summary>Bytes of one packed centroid tile (128 centroids of <paramref name="chunks"/> 128-byte chunks, then their norms).</summary>
@@ -213,7 +208,7 @@ internal sealed partial class CudaSession
         {
             var tail = new KernelArgs().Add(updateMin ? 1 : 0).Add(count.Previous).Add(count.SignedCounts).Add(count.Changed).Add(count.Counts);
             AssignWarpSpecialised(x, xNorms, (int)n, ldx, centroids, centroidNorms, k, labels, distances, batches,
-                WarpSpecialisedChunks(ldx * Precision.ElementBytes), name, tail, fused: false, tiles);
+                WarpSpecialisedChunks(ldx * Precision.ElementBytes), name, tail, tiles);
             return;
         }
         if (path == AssignPath.Exact)
@@ -246,37 +241,10 @@ internal sealed partial class CudaSession
         }
     }
 
-    /// <summary>
-    /// Whether the assignment of rows of dimension <paramref name="d"/> stored at pitch <paramref name="ld"/> can carry the
-    /// centroid update's sums (<see cref="AssignWithUpdate"/>): the warp-specialised kernel's _update entries.
-    /// </summary>
-    public bool CanFuseUpdate(int d, int ld) =>
-        ChooseAssign(d, ld, ld) == AssignPath.WarpSpecialised && HasFusedUpdate(WarpSpecialisedChunks(ld * Precision.ElementBytes));
-
-    /// <summary>
-    /// The assignment of <see cref="Assign"/> (labels and distances stored, B problems) that also adds each row, times its
-    /// weight, to its cluster's fp32 sums in <paramref name="sums"/> and counts its label as the sorting update does
-    /// (<paramref name="count"/>, a <see cref="LabelCount.Sorting"/>: counted per cluster, copied into the previous labels,
-    /// the moved ones counted per problem; flash_assign_ws.cu, update_epilogue). Only where <see cref="CanFuseUpdate"/>;
-    /// the counts zeroed first.
-    /// </summary>
-    public void AssignWithUpdate(ulong x, ulong xNorms, long n, int d, int ld, ulong centroids, ulong centroidNorms, int k,
-                                 ulong labels, ulong distances, int batches, ulong weights, LabelCount count, FusedSums sums,
-                                 CentroidTiles? tiles = null)
-    {
-        if (!CanFuseUpdate(d, ld))
-            throw new InvalidOperationException($"Rows of {d} values at pitch {ld} do not take the warp-specialised assignment, so they cannot carry the update.");
-        if (count.Counts == 0 || count.SignedCounts != 0)
-            throw new ArgumentException("The fused update counts labels as the sorting update does.", nameof(count));
-        var update = new KernelArgs().Add(weights).Add(count.Previous).Add(count.Counts).Add(count.Changed).Add(sums.Pointer).Add(sums.Count).Add(sums.Stride);
-        AssignWarpSpecialised(x, xNorms, (int)n, ld, centroids, centroidNorms, k, labels, distances, batches,
-            WarpSpecialisedChunks(ld * Precision.ElementBytes), AssignKernelName(d, ld, ld), update, fused: true, tiles);
-    }
-
-    // tail: the entry's arguments after batches (the plain entries' update_min and MovedCount, or the _update entries' FusedUpdate).
+    // tail: the entry's arguments after batches (update_min and MovedCount).
     // own: tiles that hold the centroids already, or null to pack them into the session's.
     private void AssignWarpSpecialised(ulong x, ulong xNorms, int n, int ld, ulong centroids, ulong centroidNorms, int k,
-                                       ulong labels, ulong distances, int batches, int chunks, string name, KernelArgs tail, bool fused,
+                                       ulong labels, ulong distances, int batches, int chunks, string name, KernelArgs tail,
                                        CentroidTiles? own)
     {
         ulong tiles;
@@ -293,10 +261,8 @@ internal sealed partial class CudaSession
         }
 
         var (groups, _) = WarpSpecialisedShape(chunks);
-        if (fused)
-            name += "_update";
-        var entry = new WarpSpecialisedEntry("flash_assign_ws", name, chunks, groups, WarpSpecialisedThreads(chunks, fused),
-            WarpSpecialisedSharedBytes(chunks, fused));
+        var entry = new WarpSpecialisedEntry("flash_assign_ws", name, chunks, groups, WarpSpecialisedThreads(chunks),
+            WarpSpecialisedSharedBytes(chunks));
         LaunchWarpSpecialised(entry, x, xNorms, n, ld, tiles, labels, distances, k, batches, tail);
     }
 

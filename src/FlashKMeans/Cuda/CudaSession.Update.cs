@@ -193,18 +193,7 @@ internal sealed partial class CudaSession
         int roundKind = centroidPrecision switch { ComputePrecision.Float16 => 3, ComputePrecision.BFloat16 => 4, _ => 0 };
         var args = new KernelArgs().Add(sums).Add(counts).Add(weightSums).Add(seen).Add(decay).Add(roundKind).Add(badRows).Add(badCount);
         LaunchFinalize("finalize_running_mean", args, k, d,
-            targets with { WeightOut = seen, MaxCount = 0, Inertia = null, Tiles = null, Before = 0 });
-    }
-
-    /// <summary>
-    /// The finalize of <see cref="FinalizeCentroids"/> from the fp32 sums of <see cref="AssignWithUpdate"/> (summed over the slabs in
-    /// float64, then zeroed for the next step); <paramref name="weightSums"/> fp64, or 0 for the counts. The packed rows take
-    /// the slabs' pitch.
-    /// </summary>
-    public void FinalizeCentroidsFromSlabs(FusedSums sums, ulong counts, ulong weightSums, int k, int d, in FinalizeTargets targets)
-    {
-        var args = new KernelArgs().Add(sums.Pointer).Add(sums.Count).Add(sums.Stride).Add(sums.Pitch).Add(counts).Add(weightSums);
-        LaunchFinalize("finalize_centroids_slabs", args, k, d, targets with { PackedPitch = sums.Pitch });
+            targets with { WeightOut = seen, Inertia = null, Tiles = null, Before = 0 });
     }
 
     private void LaunchFinalize(string name, KernelArgs head, int k, int d, in FinalizeTargets t)

@@ -8,7 +8,7 @@ namespace FlashKMeans.Cuda;
 /// value (<see cref="KernelArgs.AddStruct{T}"/>). <see cref="FinalizeTargets.ToArgs"/> fills it. The offsets are the CUDA
 /// compiler's for that struct; a test reads them, and its size, from the PTX the kernels ship in.
 /// </summary>
-[StructLayout(LayoutKind.Explicit, Size = 120)]
+[StructLayout(LayoutKind.Explicit, Size = 112)]
 internal struct FinalizeTargetArgs
 {
     [FieldOffset(0)] public DevicePtr<float> Centroids;
@@ -16,18 +16,17 @@ internal struct FinalizeTargetArgs
     [FieldOffset(16)] public DevicePtr<double> WeightOut;
     [FieldOffset(24)] public DevicePtr<byte> Packed;
     [FieldOffset(32)] public DevicePtr<float> Norms;
-    [FieldOffset(40)] public DevicePtr<ulong> MaxCount;
-    [FieldOffset(48)] public DevicePtr<double> Partials;
-    [FieldOffset(56)] public DevicePtr<double> Inertia;
-    [FieldOffset(64)] public DevicePtr<byte> Tiles;
-    [FieldOffset(72)] public DevicePtr<float> Before;
-    [FieldOffset(80)] public int Clusters;
-    [FieldOffset(84)] public int D;
-    [FieldOffset(88)] public int Normalize;
-    [FieldOffset(92)] public int PackedPitch;
-    [FieldOffset(96)] public int Pack;
-    [FieldOffset(100)] public int Chunks;
-    [FieldOffset(104)] public int Problems;
-    [FieldOffset(108)] public int TileK;
-    [FieldOffset(112)] public int TileChunks;
+    [FieldOffset(40)] public DevicePtr<double> Partials;
+    [FieldOffset(48)] public DevicePtr<double> Inertia;
+    [FieldOffset(56)] public DevicePtr<byte> Tiles;
+    [FieldOffset(64)] public DevicePtr<float> Before;
+    [FieldOffset(72)] public int Clusters;
+    [FieldOffset(76)] public int D;
+    [FieldOffset(80)] public int Normalize;
+    [FieldOffset(84)] public int PackedPitch;
+    [FieldOffset(88)] public int Pack;
+    [FieldOffset(92)] public int Chunks;
+    [FieldOffset(96)] public int Problems;
+    [FieldOffset(100)] public int TileK;
+    [FieldOffset(104)] public int TileChunks;
 }

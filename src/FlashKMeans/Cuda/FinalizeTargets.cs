@@ -4,7 +4,7 @@ namespace FlashKMeans.Cuda;
 /// What a finalize (centroid_update.cu's finalize_* kernels) writes from a step's sums: the fp32 centroids, each one's
 /// shift and weight, and optionally the centroids in the session's stored form at <see cref="PackedPitch"/> with their
 /// norms (<see cref="Packed"/>, <see cref="Norms"/>; exactly as <see cref="CudaSession.PackRows"/> would write them), the
-/// largest count (<see cref="MaxCount"/>: the uint64 there is raised to it), the step's inertia totals from the partial sums
+/// step's inertia totals from the partial sums
 /// a kernel before wrote (<see cref="Inertia"/>), a batch's centroid tiles kept current with the packed rows
 /// (<see cref="Tiles"/>), and the fp32 centroids as they were (<see cref="Before"/>, all k × d). A pointer of 0 is not
 /// written.
@@ -18,7 +18,6 @@ internal readonly record struct FinalizeTargets(ulong Centroids, ulong Shift, ul
     public ulong Packed { get; init; }
     public ulong Norms { get; init; }
     public int PackedPitch { get; init; }
-    public ulong MaxCount { get; init; }
     public StepInertia? Inertia { get; init; }
     public CentroidTiles? Tiles { get; init; }
     public ulong Before { get; init; }
@@ -35,7 +34,7 @@ internal readonly record struct FinalizeTargets(ulong Centroids, ulong Shift, ul
         var args = new FinalizeTargetArgs
         {
             Centroids = new(Centroids), Shift = new(Shift), WeightOut = new(WeightOut), Packed = new(Packed), Norms = new(Norms),
-            MaxCount = new(MaxCount), Before = new(Before),
+            Before = new(Before),
             Clusters = clusters, D = dimension, Normalize = Normalize ? 1 : 0, PackedPitch = PackedPitch, Pack = packCode,
         };
         if (Inertia is StepInertia inertia)

@@ -29,8 +29,8 @@ public sealed class CudaStepAheadTests : GpuTestClass
         const int n = 7001;
         var rows = TestData.Blobs(b * n, d, centers: k + 7, spread: 2.5, seed: 40 + d + k + b);
         var sources = Enumerable.Range(0, b).Select(p => (IBatchSource)new InMemoryBatchSource(rows.AsMemory(p * n * d, n * d), d)).ToArray();
-        using var ahead = new CudaBatchBinding(s, sources, n, k, deterministic: true, default);
-        using var plain = new CudaBatchBinding(s, sources, n, k, deterministic: true, default);
+        using var ahead = new CudaBatchBinding(s, sources, n, k, default);
+        using var plain = new CudaBatchBinding(s, sources, n, k, default);
         var random = new Random(k + d);
         for (int p = 0; p < b; p++)
         {

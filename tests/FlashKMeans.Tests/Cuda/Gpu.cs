@@ -90,12 +90,11 @@ internal static class Gpu
 
     /// <summary>
     /// A batch of <paramref name="b"/> problems of <paramref name="n"/> rows holding <paramref name="rows"/> (and
-    /// <paramref name="weights"/>) as the device stores them, with the fixed-point scales a binding would give it; with
-    /// <paramref name="fuseUpdate"/>, steps fuse the update where they can (<see cref="CudaBatch"/>'s constructor).
+    /// <paramref name="weights"/>) as the device stores them, with the fixed-point scales a binding would give it.
     /// </summary>
-    public static CudaBatch UploadBatch(CudaSession s, float[] rows, float[]? weights, int b, int n, int d, int k, bool fuseUpdate = false)
+    public static CudaBatch UploadBatch(CudaSession s, float[] rows, float[]? weights, int b, int n, int d, int k)
     {
-        var batch = new CudaBatch(s, b, n, d, k, hasWeights: weights is not null, deterministic: false, fuseUpdate);
+        var batch = new CudaBatch(s, b, n, d, k, hasWeights: weights is not null);
         try
         {
             long total = (long)b * n;

@@ -20,7 +20,6 @@ public sealed partial class KernelArgumentLayoutTests
     [DataRow("finalize_centroids", 3)]
     [DataRow("finalize_centroids_fixed", 5)]
     [DataRow("finalize_running_mean", 8)]
-    [DataRow("finalize_centroids_slabs", 6)]
     public void The_finalize_target_matches_the_compilers_layout(string kernel, int parameter)
     {
         AssertMirrors<FinalizeTargetArgs>("centroid_update", kernel, parameter);

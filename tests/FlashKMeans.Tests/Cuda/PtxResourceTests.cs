@@ -16,9 +16,6 @@ public sealed class PtxResourceTests
         ["flash_assign_ws"] = ["pack_centroid_tiles", "flash_assign_ws1_f16", "flash_assign_ws1_bf16", "flash_assign_ws1_tf32",
             "flash_assign_ws2_f16", "flash_assign_ws2_bf16", "flash_assign_ws2_tf32",
             "flash_assign_ws4_f16", "flash_assign_ws4_bf16", "flash_assign_ws4_tf32",
-            "flash_assign_ws1_f16_update", "flash_assign_ws1_bf16_update", "flash_assign_ws1_tf32_update",
-            "flash_assign_ws2_f16_update", "flash_assign_ws2_bf16_update", "flash_assign_ws2_tf32_update",
-            "flash_assign_ws4_f16_update", "flash_assign_ws4_bf16_update", "flash_assign_ws4_tf32_update",
             "flash_assign_ws8_f16", "flash_assign_ws8_bf16", "flash_assign_ws8_tf32"],
         ["flash_assign_wgmma"] = ["flash_assign_wgmma_f16", "flash_assign_wgmma_bf16", "flash_assign_wgmma_tf32",
             "flash_assign_wgmma_rs1_f16", "flash_assign_wgmma_rs1_bf16", "flash_assign_wgmma_rs1_tf32",
@@ -33,7 +30,7 @@ public sealed class PtxResourceTests
         ["centroid_update"] = ["segment_sum_f32", "segment_sum_f16", "segment_sum_bf16", "segment_sum_fixed_f32",
             "segment_sum_fixed_f16", "segment_sum_fixed_bf16", "segment_sum_moved_f32", "segment_sum_moved_f16",
             "segment_sum_moved_bf16", "cluster_weights", "cluster_weights_fixed",
-            "finalize_centroids", "finalize_centroids_fixed", "finalize_centroids_slabs", "finalize_running_mean"],
+            "finalize_centroids", "finalize_centroids_fixed", "finalize_running_mean"],
         ["segmented_sum"] = ["segmented_sum_partial", "segmented_sum_final", "candidate_potential_partial"],
         ["label_changes"] = ["gather_rows_f32", "gather_rows_f16", "gather_rows_bf16"],
         ["assign_l1"] = ["assign_l1_f32", "distances_l1_f32"],
@@ -77,18 +74,14 @@ public sealed class PtxResourceTests
         // kernels' launch bounds must agree, and each must fit one block per SM.
         string ptx = Encoding.ASCII.GetString(CudaKernels.ReadResource(CudaKernels.ResourcePrefix + "flash_assign_ws.sm90a.ptx"));
         int groups = CudaSession.WarpSpecialisedShape(chunks).Groups;
-        foreach (bool fused in new[] { false, true })
+        foreach (string type in new[] { "f16", "bf16", "tf32" })
         {
-            foreach (string type in new[] { "f16", "bf16", "tf32" })
-            {
-                string entry = "flash_assign_ws" + chunks + "_" + type + (fused ? "_update" : "");
-                var match = Regex.Match(ptx, @"\.entry " + entry + @"\([^{]*?\.maxntid (\d+), 1, 1", RegexOptions.Singleline);
-                Assert.IsTrue(match.Success, $"{entry} has no .maxntid");
-                Assert.AreEqual(CudaSession.WarpSpecialisedThreads(chunks, fused), int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), entry);
-            }
-            Assert.IsTrue(CudaSession.WarpSpecialisedSharedBytes(chunks, fused) <= 232448, "over Hopper's 227 KiB per block");
+            string entry = "flash_assign_ws" + chunks + "_" + type;
+            var match = Regex.Match(ptx, @"\.entry " + entry + @"\([^{]*?\.maxntid (\d+), 1, 1", RegexOptions.Singleline);
+            Assert.IsTrue(match.Success, $"{entry} has no .maxntid");
+            Assert.AreEqual(CudaSession.WarpSpecialisedThreads(chunks), int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), entry);
         }
-        Assert.AreEqual(128 * groups + 32, CudaSession.WarpSpecialisedThreads(chunks, fused: true));
+        Assert.IsTrue(CudaSession.WarpSpecialisedSharedBytes(chunks) <= 232448, "over Hopper's 227 KiB per block");
         Assert.AreEqual(160 * groups + 32, CudaSession.WarpSpecialisedThreads(chunks));
         Assert.AreEqual(chunks, CudaSession.WarpSpecialisedChunks(chunks * 128));
         Assert.AreEqual(chunks == 4 ? CudaSession.SharedRowChunks : chunks == 2 ? 4 : 2, CudaSession.WarpSpecialisedChunks(chunks * 128 + 16));
@@ -127,7 +120,6 @@ public sealed class PtxResourceTests
         }
         Assert.AreEqual(384, CudaSession.WarpSpecialisedThreads(chunks));
         Assert.IsTrue(CudaSession.WarpSpecialisedSharedBytes(chunks) <= 232448, "over Hopper's 227 KiB per block");
-        Assert.IsFalse(CudaSession.HasFusedUpdate(chunks));
         Assert.AreEqual(chunks, CudaSession.WarpSpecialisedChunks(513));
         Assert.AreEqual(chunks, CudaSession.WarpSpecialisedChunks(1024));
         Assert.AreEqual(0, CudaSession.WarpSpecialisedChunks(1040));
@@ -377,27 +369,6 @@ public sealed class PtxResourceTests
             args = args.Add(i);
         Assert.ThrowsExactly<InvalidOperationException>(() => args.Add(1));
         Assert.ThrowsExactly<InvalidOperationException>(() => new KernelArgs().Add(1).Concat(args));
-    }
-
-    [TestMethod]
-    [DataRow(8192, 128, 8)]     // 4 MiB per slab: eight fit the budget
-    [DataRow(32768, 128, 2)]    // 16 MiB per slab
-    [DataRow(200000, 256, 1)]   // more than the budget: one all the same
-    public void Fused_update_slabs_fill_their_budget(long clusterRows, int pitch, int expected) =>
-        Assert.AreEqual(expected, FusedUpdatePolicy.SlabCount(clusterRows, pitch));
-
-    [TestMethod]
-    public void Fused_update_needs_many_clusters_long_rows_and_a_previous_step_with_small_clusters()
-    {
-        int k = FusedUpdatePolicy.MinClusters, bytes = FusedUpdatePolicy.MinRowBytes;
-        Assert.IsTrue(FusedUpdatePolicy.Suits(k, bytes));
-        Assert.IsFalse(FusedUpdatePolicy.Suits(k - 1, 256), "too few clusters to hide the reductions");
-        Assert.IsFalse(FusedUpdatePolicy.Suits(8192, 128), "rows too short");
-        long limit = FusedUpdatePolicy.MaxRowsPerSlab * 8;
-        Assert.IsFalse(FusedUpdatePolicy.Allows(null, 8), "the first step sorts");
-        Assert.IsTrue(FusedUpdatePolicy.Allows(limit, 8));
-        Assert.IsFalse(FusedUpdatePolicy.Allows(limit + 1, 8), "a cluster too large for fp32 slab sums");
-        Assert.IsFalse(FusedUpdatePolicy.Allows(limit + 1 - FusedUpdatePolicy.MaxRowsPerSlab, 7), "fewer slabs, smaller clusters");
     }
 
     [TestMethod]

@@ -168,7 +168,7 @@ public sealed class StreamingGpuTests
             binding.GetCentroids(c);
             return c;
         }
-        var resident = Run(() => new CudaDataBinding(session, source, new DataSummary(n, n), k, true, default));
+        var resident = Run(() => new CudaDataBinding(session, source, new DataSummary(n, n), k, default));
         CollectionAssert.AreEqual(resident, Run(() => new StreamingCudaDataBinding(session, source, n, k, true, plan, 4, null, default)), "ring");
     }
 
@@ -232,7 +232,7 @@ public sealed class StreamingGpuTests
             binding.GetCentroids(c);
             return c;
         }
-        var resident = Run(() => new CudaDataBinding(session, new InMemoryBatchSource(data, d), new DataSummary(n, n), k, true, default));
+        var resident = Run(() => new CudaDataBinding(session, new InMemoryBatchSource(data, d), new DataSummary(n, n), k, default));
         fixed (float* rows = data)
         {
             using var registration = new HostRegistration(session.Context, (nint)rows, (long)n * d * 4);

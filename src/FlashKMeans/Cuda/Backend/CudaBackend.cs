@@ -127,7 +127,7 @@ internal sealed class CudaBackend : IKMeansBackend, IKMeansBatchBackend, IStream
             return null;
         }
         logger?.LogInformation("FlashKMeans: {Problems} problems of {Rows} rows resident on the GPU as one batch, stepped together.", b, n);
-        return new CudaBatchBinding(_session, sources, n, numberOfClusters, _deterministic, cancellationToken);
+        return new CudaBatchBinding(_session, sources, n, numberOfClusters, cancellationToken);
     }
 
     /// <inheritdoc />

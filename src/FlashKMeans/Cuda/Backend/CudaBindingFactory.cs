@@ -21,7 +21,7 @@ internal static class CudaBindingFactory
         if (plan.Mode == GpuDataMode.InMemory)
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var binding = new CudaDataBinding(session, source, summary, numberOfClusters, options.DeterministicUpdate, cancellationToken);
+            var binding = new CudaDataBinding(session, source, summary, numberOfClusters, cancellationToken);
             double seconds = clock.Elapsed.TotalSeconds;
             options.Logger?.LogDebug("FlashKMeans: {Rows} rows uploaded and packed in {Milliseconds:F0} ms ({Rate:F1} GB/s of features).",
                 summary.RowCount, seconds * 1e3, summary.RowCount * (double)source.Dimension * sizeof(float) / 1e9 / Math.Max(seconds, 1e-9));

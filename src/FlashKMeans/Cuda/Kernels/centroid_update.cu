@@ -309,7 +309,7 @@ extern "C" __global__ void cluster_weights_fixed(const float* __restrict__ weigh
 // New centroids = sums / total weight, or sums / |sums| when normalize is set (spherical k-means);
 // clusters of zero weight keep their previous centroid (the engine applies its empty-cluster
 // policy afterwards). Also the squared shift of each centroid.
-//   sums      fp64 (clusters, d), int64 fixed point with 1/scale = inv_scale, or fp32 slabs (_slabs below)
+//   sums      fp64 (clusters, d), or int64 fixed point with 1/scale = inv_scale
 //   counts    int32 (clusters)            point counts, used when wsums is null
 //   wsums     fp64 or int64 (clusters)    total weights (fixed point: 1/scale = inv_wscale), or null
 //   centroids fp32 (clusters, d)  in: previous; out: new
@@ -318,7 +318,6 @@ extern "C" __global__ void cluster_weights_fixed(const float* __restrict__ weigh
 //   packed    (clusters, ldp)     out: the new centroids as the assignment reads them, as pack_rows_* writes
 //             them (pack: 0 none, 1 fp32, 2 tf32, 3 fp16, 4 bf16; padding to ldp zero), or null
 //   norms     fp32 (clusters)     out: squared norms of the packed values, summed in pack_rows_*'s order
-//   max_count uint64 (1)          in/out: raised to the largest count, or null
 //   tiles     (centroid_tiles.cuh) out: the packed values and norms also in the warp-specialised assignment's tiles
 //             (tile_k centroids per problem, tile_chunks 128-byte chunks per row), or null. Their padding is
 //             pack_centroid_tiles', which must have written them whole once.
@@ -329,6 +328,7 @@ extern "C" __global__ void cluster_weights_fixed(const float* __restrict__ weigh
 // step a launch and a pass over the centroids (pack_rows_* after this kernel did the same; writing the tiles
 // too saves pack_centroid_tiles' launch, 3.5 us and a graph node at 1M x 1024 on the H200).
 // Launch: one warp per cluster, e.g. grid max(ceil(clusters / 8), problems), block 256 (SUM_THREADS).
+
 // Where a finalize writes: the last argument of every finalize_* entry, passed by value. Its fields are the outputs
 // described above, plus:
 //   clusters, d, normalize  the centroids' count and length; whether they are scaled to unit length (cosine)
@@ -346,7 +346,6 @@ struct FinalizeTarget {
     double* weight_out;
     void* packed;
     float* norms;
-    unsigned long long* max_count;
     const double* partials;
     double* inertia;
     char* tiles;
@@ -386,41 +385,21 @@ __device__ __forceinline__ float store_packed(void* packed, int kind, size_t e, 
     }
 }
 
-// Where finalize_run reads the row sums from: fp64, int64 fixed point, or fp32 slabs (summed in fp64 in slab
-// order, then zeroed for the next step: the fused update of flash_assign_ws.cu adds into them).
+// Where finalize_run reads the row sums from: fp64, or int64 fixed point.
 struct Fp64Sums {
     const double* sums;
     __device__ double at(int cl, int d, int j) const { return sums[(size_t)cl * d + j]; }
-    __device__ void clear(int, int, int) const {}
     __device__ float finish(float v) const { return v; }
 };
 struct FixedSums {
     const long long* sums;
     double inv_scale;
     __device__ double at(int cl, int d, int j) const { return (double)sums[(size_t)cl * d + j] * inv_scale; }
-    __device__ void clear(int, int, int) const {}
-    __device__ float finish(float v) const { return v; }
-};
-struct SlabSums {
-    float* slabs;
-    int count;
-    long long stride;
-    int ld;
-    __device__ double at(int cl, int, int j) const
-    {
-        double s = 0.0;
-        for (int p = 0; p < count; ++p) s += (double)slabs[p * stride + (size_t)cl * ld + j];
-        return s;
-    }
-    __device__ void clear(int cl, int, int j) const
-    {
-        for (int p = 0; p < count; ++p) slabs[p * stride + (size_t)cl * ld + j] = 0.f;
-    }
     __device__ float finish(float v) const { return v; }
 };
 
 template <typename Sums>
-__device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts, double weight, const FinalizeTarget& t)
+__device__ __forceinline__ void finalize_run(const Sums& sums, double weight, const FinalizeTarget& t)
 {
     float* const centroids = t.centroids;
     float* const before = t.before;
@@ -478,20 +457,15 @@ __device__ __forceinline__ void finalize_run(const Sums& sums, const int* counts
     } else if (before != nullptr) {
         for (int j = lane; j < d; j += 32) before[(size_t)cl * d + j] = centroids[(size_t)cl * d + j];
     }
-    for (int j = lane; j < d; j += 32) sums.clear(cl, d, j);
     s = warp_sum(s);
     if (lane == 0) {
         t.shift[cl] = s;
         t.weight_out[cl] = weight;
-        // One address for every cluster: read first, so that only counts above the maximum seen so far contend.
-        const unsigned long long c = (unsigned long long)counts[cl];
-        if (t.max_count != nullptr && c > *reinterpret_cast<volatile unsigned long long*>(t.max_count)) atomicMax(t.max_count, c);
     }
 }
 
-// The entries' common start: max_count (uint64, or null) receives the largest count, which the host uses to choose the
-// next step's update (CudaBatch: the fused update only while clusters stay small); blocks 0 .. problems - 1 finish the
-// step's inertia where there are partials. Returns the warp's cluster, or -1 past the last.
+// The entries' common start: blocks 0 .. problems - 1 finish the step's inertia where there are partials. Returns the
+// warp's cluster, or -1 past the last.
 __device__ __forceinline__ int finalize_start(const FinalizeTarget& t)
 {
     if (t.partials != nullptr && (int)blockIdx.x < t.problems) finish_partials(t.partials, t.inertia, t.chunks, blockIdx.x);
@@ -505,7 +479,7 @@ extern "C" __global__ void finalize_centroids(const double* __restrict__ sums, c
     const int cl = finalize_start(t);
     if (cl < 0) return;
     const double weight = wsums == nullptr ? (double)counts[cl] : wsums[cl];
-    finalize_run(Fp64Sums{sums}, counts, weight, t);
+    finalize_run(Fp64Sums{sums}, weight, t);
 }
 
 extern "C" __global__ void finalize_centroids_fixed(const long long* __restrict__ sums, const int* __restrict__ counts,
@@ -515,7 +489,7 @@ extern "C" __global__ void finalize_centroids_fixed(const long long* __restrict_
     const int cl = finalize_start(t);
     if (cl < 0) return;
     const double weight = wsums == nullptr ? (double)counts[cl] : (double)wsums[cl] * inv_wscale;
-    finalize_run(FixedSums{sums, inv_scale}, counts, weight, t);
+    finalize_run(FixedSums{sums, inv_scale}, weight, t);
 }
 
 // Stream learning's running mean (mini-batch k-means): each centroid's old position weighted by the weight it had seen
@@ -531,7 +505,6 @@ struct RunningMeanSums {
     {
         return (double)centroids[(size_t)cl * d + j] * kept + sums[(size_t)cl * d + j];
     }
-    __device__ void clear(int, int, int) const {}
     __device__ float finish(float v) const
     {
         if (round_kind == 3) return to_f32(from_f32<__half>(v));
@@ -566,7 +539,7 @@ extern "C" __global__ void finalize_running_mean(const double* __restrict__ sums
         }
     }
     if (batch > 0.0) {
-        finalize_run(RunningMeanSums{sums, t.centroids, kept, round_kind}, counts, kept + batch, t);
+        finalize_run(RunningMeanSums{sums, t.centroids, kept, round_kind}, kept + batch, t);
         return;
     }
     __syncwarp();
@@ -574,16 +547,4 @@ extern "C" __global__ void finalize_running_mean(const double* __restrict__ sums
         t.shift[cl] = 0.f;
         t.weight_out[cl] = kept;
     }
-}
-
-// slabs: slab_count fp32 copies of the (clusters, lds) sums, slab_stride floats apart (flash_assign_ws.cu's
-// _update entries); zeroed here once read.
-extern "C" __global__ void finalize_centroids_slabs(float* __restrict__ slabs, int slab_count, long long slab_stride,
-                                                    int lds, const int* __restrict__ counts,
-                                                    const double* __restrict__ wsums, const FinalizeTarget t)
-{
-    const int cl = finalize_start(t);
-    if (cl < 0) return;
-    const double weight = wsums == nullptr ? (double)counts[cl] : wsums[cl];
-    finalize_run(SlabSums{slabs, slab_count, slab_stride, lds}, counts, weight, t);
 }
