@@ -315,11 +315,7 @@ static (double Iter, double Assign, double Update, double Fit) Batched(CudaSessi
     }
     void Start()
     {
-        batch.DiscardStepAhead();  // the centroids are written below, behind the batch's back
-        s.FillNormal(batch.Centroids.Pointer, (long)b * k * d, 7);
-        batch.PackCentroids();
-        s.Stream.Synchronize();
-        batch.ForgetClusterSizes();
+        batch.WriteCentroids(centroids => s.FillNormal(centroids.Pointer, (long)b * k * d, 7));
     }
     Start();
     var results = new LloydStepResult[b];

@@ -209,31 +209,55 @@ internal sealed class CudaBatch : IDisposable
     private ulong WeightOut => _readBack.Pointer;
 
     /// <summary>
-    /// Forgets the last step's cluster sizes and moved labels, so that the next step sorts: for callers that change the
-    /// centroids between steps (re-seeding), after which the last step says nothing about the next one's clusters or how
-    /// many labels will move. (The sums still hold for the last labels, so later steps may be incremental again.)
+    /// Replaces the centroids of problems <paramref name="firstProblem"/> onwards with <paramref name="centroids"/>
+    /// (K × d fp32 per problem, whole problems): goes back from a step enqueued ahead (<see cref="DiscardStepAhead"/>),
+    /// writes them with their stored form and norms, and waits for the copy. The one way in for centroids from outside a
+    /// step (loads, re-seeding), so that what a write makes stale is said in one place (<see cref="Invalidate"/>).
     /// </summary>
-    public void ForgetClusterSizes()
+    public void WriteCentroids(int firstProblem, ReadOnlySpan<float> centroids)
     {
-        _lastChanged = long.MaxValue;
+        long perProblem = (long)Clusters * Dimension;
+        if (firstProblem < 0 || centroids.Length % perProblem != 0 || firstProblem + centroids.Length / perProblem > Batches)
+            throw new ArgumentException($"Expected whole problems of {Clusters} × {Dimension} centroids from problem {firstProblem} of {Batches}.", nameof(centroids));
+        _context.MakeCurrent();
+        DiscardStepAhead();
+        Centroids.CopyFrom(centroids, firstProblem * perProblem, _s.Stream);
+        PackCentroids(firstProblem, centroids.Length / perProblem);
+        _s.Stream.Synchronize();
     }
 
     /// <summary>
-    /// Says that <see cref="Centroids"/>, <see cref="PackedCentroids"/> and <see cref="CentroidNorms"/> were written outside a
-    /// step (loaded or re-seeded), so that the next step lays them out for the assignment again: every caller that writes
-    /// them must call it. Steps keep that layout current themselves.
+    /// As <see cref="WriteCentroids(int, ReadOnlySpan{float})"/> for every problem, with centroids that
+    /// <paramref name="write"/> enqueues on the session's stream into the fp32 <see cref="Centroids"/> (benchmarks that
+    /// draw them on the device).
     /// </summary>
-    public void CentroidsWritten() => _tilesStale = true;
+    internal void WriteCentroids(Action<DeviceBuffer<float>> write)
+    {
+        _context.MakeCurrent();
+        DiscardStepAhead();
+        write(Centroids);
+        PackCentroids(0, Batches);
+        _s.Stream.Synchronize();
+    }
+
+    // Packs the fp32 centroids of problems [first, first + count) into the stored form and norms, enqueued, and says so.
+    private void PackCentroids(int first, long count)
+    {
+        long clusters = (long)first * Clusters;
+        _s.PackRows(Centroids.At(clusters * Dimension), count * Clusters, Dimension, Dimension,
+            PackedCentroids.At(clusters * Pitch * _s.Precision.ElementBytes), Pitch, CentroidNorms.At(clusters));
+        Invalidate();
+    }
 
     /// <summary>
-    /// Packs the fp32 <see cref="Centroids"/> of every problem, which the caller has just written (after
-    /// <see cref="DiscardStepAhead"/>), into <see cref="PackedCentroids"/> and <see cref="CentroidNorms"/>, and says so
-    /// (<see cref="CentroidsWritten"/>). Enqueued on the session's stream.
+    /// What centroids written outside a step make stale: the layout the warp-specialised assignment reads (laid out again
+    /// before the next step), and the last step's count of moved labels, which says nothing about the next (so the next
+    /// step sorts; the sums still hold for the last labels, so later steps may be incremental again).
     /// </summary>
-    public void PackCentroids()
+    private void Invalidate()
     {
-        _s.PackRows(Centroids.Pointer, (long)Batches * Clusters, Dimension, Dimension, PackedCentroids.Pointer, Pitch, CentroidNorms.Pointer);
-        CentroidsWritten();
+        _tilesStale = true;
+        _lastChanged = long.MaxValue;
     }
 
     /// <summary>The centroids laid out for the warp-specialised assignment (for tests), or null where it does not run.</summary>
@@ -293,8 +317,8 @@ internal sealed class CudaBatch : IDisposable
             DiscardStepAhead();
             step = Enqueue(normalizeCentroids);
         }
-        // The step ahead's update is chosen from what the host knew before this step (its moved labels and largest cluster
-        // are not read yet). Where that choice would be a sort only for want of them (the first steps, or after a load),
+        // The step ahead's update is chosen from what the host knew before this step (its moved labels are not read
+        // yet). Where that choice would be a sort only for want of them (the first steps, or after a load),
         // this step's results would likely choose better, and a sort costs more than the wait saved: no step ahead then.
         if (stepAhead && NextUpdate != UpdateKind.Sort)
             _ahead = Enqueue(normalizeCentroids);
@@ -327,7 +351,7 @@ internal sealed class CudaBatch : IDisposable
     private void RestoreCentroids(ulong source, long values)
     {
         Centroids.CopyFromDevice(source, values, _s.Stream);
-        PackCentroids();
+        PackCentroids(0, Batches);
     }
 
     /// <summary>

@@ -43,9 +43,6 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
     private readonly DeviceBuffer<float>? _weights;
     private readonly DeviceBuffer<int> _labels;
     private readonly DeviceBuffer<float> _distances;
-    private readonly DeviceBuffer<float> _centroids;
-    private readonly DeviceBuffer<byte> _packedCentroids;
-    private readonly DeviceBuffer<float> _centroidNorms;
     private float _scale = 1f;
     private float _weightScale = 1f;
 
@@ -135,15 +132,12 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
         {
             if (hasWeights != (batch.Weights is not null))
                 throw new ArgumentException("A problem's weights must match its batch's: all weighted or none.", nameof(hasWeights));
-            long rows = problem * _n, clusters = (long)problem * _k;
+            long rows = problem * _n;
             long rowBytes = (long)_ld * session.Precision.ElementBytes;
             _x = Own(batch.X.Slice(rows * rowBytes, _n * rowBytes));
             _xNorms = Own(batch.XNorms.Slice(rows, _n));
             _labels = Own(batch.Labels.Slice(rows, _n));
             _distances = Own(batch.Distances.Slice(rows, _n));
-            _centroids = Own(batch.Centroids.Slice(clusters * _d, (long)_k * _d));
-            _packedCentroids = Own(batch.PackedCentroids.Slice(clusters * rowBytes, _k * rowBytes));
-            _centroidNorms = Own(batch.CentroidNorms.Slice(clusters, _k));
             if (batch.Weights is not null)
             {
                 _hostWeights = new float[_n];
@@ -257,13 +251,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
     {
         if (centroids.Length != _k * _d)
             throw new ArgumentException($"Expected {_k} × {_d} centroids.", nameof(centroids));
-        _context.MakeCurrent();
-        _batch.DiscardStepAhead();
-        _centroids.CopyFrom(centroids, 0, _s.Stream);
-        _s.PackRows(_centroids.Pointer, _k, _d, _d, _packedCentroids.Pointer, _ld, _centroidNorms.Pointer);
-        _s.Stream.Synchronize();
-        _batch.CentroidsWritten();
-        _batch.ForgetClusterSizes();  // new centroids: the last step's cluster sizes say nothing of the next
+        _batch.WriteCentroids(_problem, centroids);
     }
 
     public void GetCentroids(Span<float> destination) => _batch.CopyCentroidsOut(_problem, destination);

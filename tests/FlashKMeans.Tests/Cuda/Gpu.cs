@@ -118,11 +118,5 @@ internal static class Gpu
     }
 
     /// <summary>Sets the centroids of every problem of <paramref name="batch"/>: fp32 and the stored form with norms.</summary>
-    public static void LoadCentroids(CudaSession s, CudaBatch batch, float[] centroids)
-    {
-        batch.DiscardStepAhead();
-        batch.Centroids.CopyFrom(centroids, 0, s.Stream);
-        batch.PackCentroids();
-        s.Stream.Synchronize();
-    }
+    public static void LoadCentroids(CudaSession s, CudaBatch batch, float[] centroids) => batch.WriteCentroids(0, centroids);
 }
