@@ -14,7 +14,7 @@ namespace FlashKMeans.Cuda;
 /// the problems of a batched fit (<see cref="CudaBatchBinding"/>) are bindings on slices of one shared batch,
 /// which seed, re-seed and evaluate here while the batch steps them all at once.
 /// </summary>
-internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, ISeedReductionHost
+internal sealed class CudaDataBinding : DeviceRowsBinding, IKMeansDataBinding, IStepAheadBinding
 {
     /// <summary>
     /// k-means‖'s reduction runs on the GPU from this many candidate × K × d products on (about 1.3·10⁹ at K = 1024 and
@@ -34,7 +34,6 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
     private readonly int _ld;
     private readonly long _n;
     private readonly float[]? _hostWeights;
-    private DeviceSeedDistances? _seeds;
     private readonly GpuResources _owned = new();
 
     // This problem's slices of the batch's buffers.
@@ -184,10 +183,13 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
     /// <summary>The power of two 2^e with <paramref name="maxMagnitude"/> · n · 2^e &lt; 2^62, kept inside fp32's range.</summary>
     internal static float FixedPointScale(double maxMagnitude, long n) => FixedPointSums.Scale(maxMagnitude, n);
 
-    private T Own<T>(T resource) where T : IDisposable
-    {
-        return _owned.Own(resource);
-    }
+    private protected override T Own<T>(T resource) => _owned.Own(resource);
+
+    private protected override CudaSession Session => _s;
+
+    private protected override int Pitch => _ld;
+
+    private protected override float[]? HostWeights => _hostWeights;
 
     /// <summary>
     /// Copies the source's rows to the device through two page-locked staging buffers: the host fills one (on every
@@ -239,13 +241,13 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
         _s.Stream.Synchronize();
     }
 
-    public long RowCount => _n;
+    public override long RowCount => _n;
 
-    public int Dimension => _d;
+    public override int Dimension => _d;
 
     public int NumberOfClusters => _k;
 
-    private ulong WeightsPointer => _weights?.Pointer ?? 0;
+    private protected override ulong WeightsPointer => _weights?.Pointer ?? 0;
 
     public void SetCentroids(ReadOnlySpan<float> centroids)
     {
@@ -287,7 +289,7 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
         return HostRowSelection.FarthestRows(labels, distances, _hostWeights, count);
     }
 
-    public double Evaluate(ReadOnlySpan<float> centroids, Span<double> clusterWeights, CancellationToken cancellationToken)
+    public override double Evaluate(ReadOnlySpan<float> centroids, Span<double> clusterWeights, CancellationToken cancellationToken)
     {
         _context.MakeCurrent();
         int m = centroids.Length / _d;
@@ -312,34 +314,9 @@ internal sealed class CudaDataBinding : IKMeansDataBinding, IStepAheadBinding, I
         CudaBindingHost.GatherWeights(rows, weights, _hostWeights);
     }
 
-    /// <summary>The seeding state, made on first use and freed with the binding.</summary>
-    private DeviceSeedDistances Seeds => _seeds ??= Own(new DeviceSeedDistances(_s, _n, _hostWeights, WeightsPointer));
-
-    public double UpdateSeedDistances(ReadOnlySpan<float> newSeeds, bool reset, CancellationToken cancellationToken) =>
-        DeviceSeeding.UpdateSeedDistances(_s, Seeds, newSeeds, reset, _d, _ld, AllRows, cancellationToken);
-
     /// <summary>The rows as one span, for the seeding primitives.</summary>
-    private void AllRows(DeviceSeeding.SpanWork work, CancellationToken cancellationToken) => work(0, _n, _x.Pointer, _xNorms.Pointer);
-
-    public void GetSeedWeights(Span<double> weights)
-    {
-        // One assignment against every seed so far: its argmin (lowest index on ties) is the first seed to reach each row.
-        var seeds = Seeds.SeedsSinceReset;
-        CudaBindingHost.CheckSeedCount(weights, seeds.Length, _d);
-        Evaluate(seeds, weights, CancellationToken.None);
-    }
-
-    public void EvaluateSeedCandidates(ReadOnlySpan<float> candidates, Span<double> potentials, CancellationToken cancellationToken) =>
-        DeviceSeeding.EvaluateSeedCandidates(_s, Seeds, candidates, potentials, _n, _d, _ld, WeightsPointer, AllRows, cancellationToken);
-
-    public void FindRowsAtCumulativePotential(ReadOnlySpan<double> sortedTargets, Span<long> rows, CancellationToken cancellationToken) =>
-        Seeds.FindRowsAtCumulativePotential(sortedTargets, rows);
-
-    public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken) =>
-        Seeds.SampleByPotential(scale, seed);
-
-    public IKMeansDataBinding? TryBindCandidates(IBatchSource candidates, DataSummary summary, int numberOfClusters, CancellationToken cancellationToken) =>
-        BindCandidates(_s, candidates, summary, numberOfClusters, cancellationToken);
+    private protected override void ForEachSpan(DeviceSeeding.SpanWork work, CancellationToken cancellationToken) =>
+        work(0, _n, _x.Pointer, _xNorms.Pointer);
 
     /// <summary>
     /// k-means‖'s candidates bound resident on <paramref name="session"/>'s GPU when the reduction reaches

@@ -20,7 +20,7 @@ internal sealed unsafe partial class StreamingCudaDataBinding
         return HostRowSelection.FarthestRows(labels, distances, _hostWeights, count);
     }
 
-    public double Evaluate(ReadOnlySpan<float> centroids, Span<double> clusterWeights, CancellationToken cancellationToken)
+    public override double Evaluate(ReadOnlySpan<float> centroids, Span<double> clusterWeights, CancellationToken cancellationToken)
     {
         ThrowIfAssignOnly();
         if (_store is not null)

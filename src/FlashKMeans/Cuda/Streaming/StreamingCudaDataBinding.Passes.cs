@@ -8,6 +8,10 @@ internal sealed unsafe partial class StreamingCudaDataBinding
     /// <summary>Work on one batch, enqueued on the session's stream: rows in stored form, their norms.</summary>
     private delegate void BatchWork(long first, int count, ulong rows, ulong norms);
 
+    /// <summary>The rows as a span per batch of one pass (the cached ones merged), for the seeding primitives (<see cref="DeviceRowsBinding"/>).</summary>
+    private protected override void ForEachSpan(DeviceSeeding.SpanWork work, CancellationToken cancellationToken) =>
+        RunPass(false, null, (first, count, rows, norms) => work(first, count, rows, norms), cancellationToken, mergeCached: true);
+
     private void FirstPass(CancellationToken cancellationToken)
     {
         _maxAbs.Clear(_s.Stream);

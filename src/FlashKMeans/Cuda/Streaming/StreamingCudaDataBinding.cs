@@ -39,7 +39,7 @@ namespace FlashKMeans.Cuda.Streaming;
 /// N is bounded only by the source.
 /// </para>
 /// </summary>
-internal sealed unsafe partial class StreamingCudaDataBinding : IKMeansDataBinding, ISeedReductionHost
+internal sealed unsafe partial class StreamingCudaDataBinding : DeviceRowsBinding, IKMeansDataBinding
 {
     private readonly CudaSession _s;
     private readonly CudaContext _context;
@@ -78,7 +78,6 @@ internal sealed unsafe partial class StreamingCudaDataBinding : IKMeansDataBindi
     private readonly DeviceBuffer<float>? _xNorms;       // every row's norm; null when assign-only
     private readonly DeviceBuffer<float>? _batchNorms;   // assign-only: the current batch's norms (stream order keeps one enough)
     private readonly float[]? _hostWeights;
-    private DeviceSeedDistances? _seeds;
     private readonly DeviceBuffer<float>? _weights;
     private readonly DeviceBuffer<int>? _labels;          // device placement
     private readonly DeviceBuffer<int>? _previousLabels;  // device placement
@@ -285,18 +284,21 @@ internal sealed unsafe partial class StreamingCudaDataBinding : IKMeansDataBindi
     /// <summary>Whether copies read the source's own page-locked memory rather than the ring.</summary>
     internal bool CopiesFromSource => _direct;
 
-    private T Own<T>(T resource) where T : IDisposable
-    {
-        return _owned.Own(resource);
-    }
+    private protected override T Own<T>(T resource) => _owned.Own(resource);
 
-    public long RowCount => _n;
+    private protected override CudaSession Session => _s;
 
-    public int Dimension => _d;
+    private protected override int Pitch => _ld;
+
+    private protected override float[]? HostWeights => _hostWeights;
+
+    public override long RowCount => _n;
+
+    public override int Dimension => _d;
 
     public int NumberOfClusters => _k;
 
-    private ulong WeightsPointer => _weights?.Pointer ?? 0;
+    private protected override ulong WeightsPointer => _weights?.Pointer ?? 0;
 
     private ulong WeightsAt(long row) => _weights?.At(row) ?? 0;
 
