@@ -106,8 +106,8 @@ public sealed class PtxResourceTests
     [TestMethod]
     public void Shared_row_launch_shape_matches_the_kernels()
     {
-        // Rows of 513-1024 bytes stay in shared memory: two consumer warpgroups, a centroid and a row producer warp, a
-        // storer warp per warpgroup, and no _update entries, so the update is never fused there.
+        // Rows of 513-1024 bytes stay in shared memory: two consumer warpgroups, a centroid and a row producer warp, and a
+        // storer warp per warpgroup.
         const int chunks = CudaSession.SharedRowChunks;
         string ptx = Encoding.ASCII.GetString(CudaKernels.ReadResource(CudaKernels.ResourcePrefix + "flash_assign_ws.sm90a.ptx"));
         foreach (string type in new[] { "f16", "bf16", "tf32" })
@@ -116,9 +116,7 @@ public sealed class PtxResourceTests
             var match = Regex.Match(ptx, @"\.entry " + entry + @"\(\s*\.param \.align 64 \.b8 \w+\[128\][^{]*?\.maxntid (\d+), 1, 1", RegexOptions.Singleline);
             Assert.IsTrue(match.Success, $"{entry} takes no 128-byte tensor map first, or has no .maxntid");
             Assert.AreEqual(CudaSession.WarpSpecialisedThreads(chunks), int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), entry);
-            StringAssert.DoesNotMatch(ptx, new Regex(@"\.entry " + entry + @"_update\("));
         }
-        Assert.AreEqual(384, CudaSession.WarpSpecialisedThreads(chunks));
         Assert.IsTrue(CudaSession.WarpSpecialisedSharedBytes(chunks) <= 232448, "over Hopper's 227 KiB per block");
         Assert.AreEqual(chunks, CudaSession.WarpSpecialisedChunks(513));
         Assert.AreEqual(chunks, CudaSession.WarpSpecialisedChunks(1024));
@@ -210,7 +208,10 @@ public sealed class PtxResourceTests
         Assert.AreEqual("256", match.Groups[1].Value);
         int blocks = int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
         Assert.IsTrue(blocks * (CudaSession.SegmentSumSharedBytes(80) + 1024) <= 233472, "the promised blocks per SM do not fit");
-        Assert.AreEqual(65536, CudaSession.SegmentSumSharedBytes(70));
+        // Before sm_80 the same kernels run on Turing too, whose blocks may have 64 KiB; from sm_80 on, on sm_86 and sm_89,
+        // whose blocks may have 99 KiB.
+        Assert.IsTrue(CudaSession.SegmentSumSharedBytes(75) <= 65536, "over Turing's 64 KiB per block");
+        Assert.IsTrue(CudaSession.SegmentSumSharedBytes(86) <= 101376, "over sm_86's 99 KiB per block");
 
         // scatter_indices takes shared memory only as a whole layout that fits the device: never more than a block may
         // have, at least its 2k counters (the smallest layout it runs with) whenever those fit, none (the global-memory
