@@ -228,10 +228,12 @@ internal static class FusedAssignKernel
         if (n == 0)
             return;
         int k = c.Count;
-        Span<float> best = stackalloc float[TileRows * w];
-        Span<float> bestIndex = stackalloc float[TileRows * w];
+        // The epilogues' scratch: the assignment's running minima and their indices ([0, TileRows·w) and the same again
+        // from MinimaIndexOffset), or the all-distances' lanes of a ragged last panel.
+        Span<float> scratch = stackalloc float[MinimaIndexOffset(w) + TileRows * w];
+        Span<float> best = scratch[..(TileRows * w)];
+        Span<float> bestIndex = scratch.Slice(MinimaIndexOffset(w), TileRows * w);
         Span<float> rowNorms = stackalloc float[TileRows];
-        Span<float> lanes = stackalloc float[w];
         float[] tail = ArrayPool<float>.Shared.Rent(MicroRows * d);
         try
         {
@@ -268,9 +270,8 @@ internal static class FusedAssignKernel
                             ? ref tail[0]
                             : ref Unsafe.AsRef(in rows[microStart * d]);
                         int liveRows = Math.Min(MicroRows, n - microStart);
-                        Micro<TOps, TVec, TEpilogue>(ref x, d, ref panel0, ref panel1, c, p, liveRows,
-                            ref best[m * MicroRows * w], ref bestIndex[m * MicroRows * w],
-                            rowNorms.Slice(m * MicroRows), output, microStart, lanes);
+                        Micro<TOps, TVec, TEpilogue>(ref x, d, ref panel0, ref panel1, c, p, liveRows, ref scratch[m * MicroRows * w],
+                            rowNorms.Slice(m * MicroRows), output, microStart);
                     }
                 }
 
@@ -304,8 +305,7 @@ internal static class FusedAssignKernel
 
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Micro<TOps, TVec, TEpilogue>(ref float x, int d, ref float panel0, ref float panel1,
-        PackedCentroids c, int panelIndex, int liveRows, ref float best, ref float bestIndex,
-        ReadOnlySpan<float> rowNorms, Span<float> output, int firstRow, Span<float> lanes)
+        PackedCentroids c, int panelIndex, int liveRows, ref float scratch, ReadOnlySpan<float> rowNorms, Span<float> output, int firstRow)
         where TOps : struct, IVectorOps<TVec>
         where TVec : struct
         where TEpilogue : struct, IEpilogue
@@ -316,9 +316,9 @@ internal static class FusedAssignKernel
             // AVX2 and SSE have 16 vector registers: 8 rows × 2 panels of accumulators plus the two panel vectors and a
             // broadcast spill to the stack on every feature (1.5× slower at K ≥ 64 on a 2-core AMD EPYC). Two passes of 4
             // rows fit; each lane's chain of multiply-adds is the same, so labels and distances are too.
-            Micro4<TOps, TVec, TEpilogue>(ref x, d, ref panel0, ref panel1, c, panelIndex, liveRows, ref best, ref bestIndex, rowNorms, output, firstRow, lanes);
+            Micro4<TOps, TVec, TEpilogue>(ref x, d, ref panel0, ref panel1, c, panelIndex, liveRows, ref scratch, rowNorms, output, firstRow);
             Micro4<TOps, TVec, TEpilogue>(ref Unsafe.Add(ref x, 4 * d), d, ref panel0, ref panel1, c, panelIndex, liveRows - 4,
-                ref Unsafe.Add(ref best, 4 * w), ref Unsafe.Add(ref bestIndex, 4 * w), rowNorms.Slice(4), output, firstRow + 4, lanes);
+                ref Unsafe.Add(ref scratch, 4 * w), rowNorms.Slice(4), output, firstRow + 4);
             return;
         }
         TVec a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
@@ -353,16 +353,15 @@ internal static class FusedAssignKernel
         }
 
         // Rows 0–3, then 4–7: each row's panel 0 before its panel 1, so among equal distances the lower index survives.
-        Epilogue4<TOps, TVec, TEpilogue>(a00, a01, a10, a11, a20, a21, a30, a31, c, panelIndex, liveRows, ref best, ref bestIndex, rowNorms, output, firstRow, lanes);
+        Epilogue4<TOps, TVec, TEpilogue>(a00, a01, a10, a11, a20, a21, a30, a31, c, panelIndex, liveRows, ref scratch, rowNorms, output, firstRow);
         Epilogue4<TOps, TVec, TEpilogue>(a40, a41, a50, a51, a60, a61, a70, a71, c, panelIndex, liveRows - 4,
-            ref Unsafe.Add(ref best, 4 * w), ref Unsafe.Add(ref bestIndex, 4 * w), rowNorms.Slice(4), output, firstRow + 4, lanes);
+            ref Unsafe.Add(ref scratch, 4 * w), rowNorms.Slice(4), output, firstRow + 4);
     }
 
     /// <summary><see cref="Micro{TOps, TVec, TEpilogue}"/> for 4 rows, whose accumulators fit 16 vector registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Micro4<TOps, TVec, TEpilogue>(ref float x, int d, ref float panel0, ref float panel1,
-        PackedCentroids c, int panelIndex, int liveRows, ref float best, ref float bestIndex,
-        ReadOnlySpan<float> rowNorms, Span<float> output, int firstRow, Span<float> lanes)
+        PackedCentroids c, int panelIndex, int liveRows, ref float scratch, ReadOnlySpan<float> rowNorms, Span<float> output, int firstRow)
         where TOps : struct, IVectorOps<TVec>
         where TVec : struct
         where TEpilogue : struct, IEpilogue
@@ -386,7 +385,7 @@ internal static class FusedAssignKernel
             a30 = TOps.MultiplyAdd(b, c0, a30); a31 = TOps.MultiplyAdd(b, c1, a31);
         }
 
-        Epilogue4<TOps, TVec, TEpilogue>(a00, a01, a10, a11, a20, a21, a30, a31, c, panelIndex, liveRows, ref best, ref bestIndex, rowNorms, output, firstRow, lanes);
+        Epilogue4<TOps, TVec, TEpilogue>(a00, a01, a10, a11, a20, a21, a30, a31, c, panelIndex, liveRows, ref scratch, rowNorms, output, firstRow);
     }
 
     /// <summary>
@@ -394,14 +393,15 @@ internal static class FusedAssignKernel
     /// distance rows (all distances).
     /// </summary>
     /// <remarks>
-    /// Seventeen parameters on purpose: with the all-distances outputs bundled into one ref struct, the assignment, which
-    /// does not use them, ran 1.3–1.5× slower (bench/FlashKMeans.Benchmarks KernelBenchmarks, before and after
-    /// interleaved on one machine).
+    /// <paramref name="scratch"/> is the assignment's running minima (their indices <see cref="MinimaIndexOffset"/> further
+    /// on) or the all-distances' lanes: one reference for both, since the two epilogues never run together. Bundling the
+    /// all-distances outputs into one ref struct instead made the assignment, which does not use them, 1.3–1.5× slower,
+    /// and so did two epilogue methods chosen at each call site, 1.16× at 8192 × 100 × 17 (bench/FlashKMeans.Benchmarks
+    /// KernelBenchmarks, before and after interleaved on one machine).
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Epilogue4<TOps, TVec, TEpilogue>(TVec a00, TVec a01, TVec a10, TVec a11, TVec a20, TVec a21, TVec a30, TVec a31,
-        PackedCentroids c, int panelIndex, int liveRows, ref float best, ref float bestIndex, ReadOnlySpan<float> rowNorms, Span<float> output,
-        int firstRow, Span<float> lanes)
+        PackedCentroids c, int panelIndex, int liveRows, ref float scratch, ReadOnlySpan<float> rowNorms, Span<float> output, int firstRow)
         where TOps : struct, IVectorOps<TVec>
         where TVec : struct
         where TEpilogue : struct, IEpilogue
@@ -412,6 +412,8 @@ internal static class FusedAssignKernel
         if (TEpilogue.KeepsMinimum)
         {
             TVec i0 = TOps.Load(ref c.Indices[base0]), i1 = TOps.Load(ref c.Indices[base1]);
+            ref float best = ref scratch;
+            ref float bestIndex = ref Unsafe.Add(ref scratch, MinimaIndexOffset(w));
             KeepMinimum<TOps, TVec>(a00, n0, i0, ref best, ref bestIndex, 0);
             KeepMinimum<TOps, TVec>(a01, n1, i1, ref best, ref bestIndex, 0);
             KeepMinimum<TOps, TVec>(a10, n0, i0, ref best, ref bestIndex, w);
@@ -424,6 +426,7 @@ internal static class FusedAssignKernel
         else
         {
             int k = c.Count;
+            var lanes = MemoryMarshal.CreateSpan(ref scratch, w);
             if (liveRows > 0) { WriteDistances<TOps, TVec>(a00, n0, base0, k, rowNorms[0], output, firstRow, lanes); WriteDistances<TOps, TVec>(a01, n1, base1, k, rowNorms[0], output, firstRow, lanes); }
             if (liveRows > 1) { WriteDistances<TOps, TVec>(a10, n0, base0, k, rowNorms[1], output, firstRow + 1, lanes); WriteDistances<TOps, TVec>(a11, n1, base1, k, rowNorms[1], output, firstRow + 1, lanes); }
             if (liveRows > 2) { WriteDistances<TOps, TVec>(a20, n0, base0, k, rowNorms[2], output, firstRow + 2, lanes); WriteDistances<TOps, TVec>(a21, n1, base1, k, rowNorms[2], output, firstRow + 2, lanes); }
@@ -453,6 +456,13 @@ internal static class FusedAssignKernel
         for (int j = 0; j < live; j++)
             destination[j] = Math.Max(0f, rowNorm + lanes[j]);
     }
+
+    /// <summary>
+    /// Where the running minima's indices start in the assignment's scratch: past its minima and one cache line more, so
+    /// that a minimum and its index are not a multiple of 4 KiB apart (loads and stores at such distances wait on each
+    /// other on x86: 4K aliasing).
+    /// </summary>
+    private static int MinimaIndexOffset(int lanes) => TileRows * lanes + 16;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void KeepMinimum<TOps, TVec>(TVec dot, TVec norms, TVec indices, ref float best, ref float bestIndex, int offset)

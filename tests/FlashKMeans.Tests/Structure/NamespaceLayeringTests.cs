@@ -1,6 +1,6 @@
 using FlashKMeans.Clustering;
 
-namespace FlashKMeans.Tests.Layering;
+namespace FlashKMeans.Tests.Structure;
 
 /// <summary>
 /// The engine's namespaces form layers (docs/architecture.md): each uses only those below it, so no two namespaces
@@ -47,16 +47,16 @@ public sealed class NamespaceLayeringTests
     [TestMethod]
     public void The_walk_finds_uses_through_signatures_generic_arguments_and_method_bodies()
     {
-        var probe = NamespaceGraph.Read(typeof(NamespaceLayeringTests).Assembly.Location, "FlashKMeans.Tests.Layering.Probe");
+        var probe = NamespaceGraph.Read(typeof(NamespaceLayeringTests).Assembly.Location, "FlashKMeans.Tests.Structure.Probe");
         var cycles = probe.Cycles();
         Assert.HasCount(1, cycles);
-        CollectionAssert.AreEqual(new[] { "FlashKMeans.Tests.Layering.Probe.Lower", "FlashKMeans.Tests.Layering.Probe.Upper" }, cycles[0].ToArray());
+        CollectionAssert.AreEqual(new[] { "FlashKMeans.Tests.Structure.Probe.Lower", "FlashKMeans.Tests.Structure.Probe.Upper" }, cycles[0].ToArray());
         var edges = probe.Edges;
         // Upper uses Lower through a generic argument of a field's type; Lower uses Upper only inside a method body.
-        StringAssert.Contains(string.Join(";", edges[("FlashKMeans.Tests.Layering.Probe.Upper", "FlashKMeans.Tests.Layering.Probe.Lower")]), "UpperHolder");
-        StringAssert.Contains(string.Join(";", edges[("FlashKMeans.Tests.Layering.Probe.Lower", "FlashKMeans.Tests.Layering.Probe.Upper")]), "LowerCaller.Call");
+        StringAssert.Contains(string.Join(";", edges[("FlashKMeans.Tests.Structure.Probe.Upper", "FlashKMeans.Tests.Structure.Probe.Lower")]), "UpperHolder");
+        StringAssert.Contains(string.Join(";", edges[("FlashKMeans.Tests.Structure.Probe.Lower", "FlashKMeans.Tests.Structure.Probe.Upper")]), "LowerCaller.Call");
         // The leaf is used through an array in a signature and uses nothing: it is in no cycle.
-        Assert.IsTrue(edges.ContainsKey(("FlashKMeans.Tests.Layering.Probe.Upper", "FlashKMeans.Tests.Layering.Probe.Leaf")));
-        Assert.IsFalse(edges.Keys.Any(e => e.From == "FlashKMeans.Tests.Layering.Probe.Leaf"));
+        Assert.IsTrue(edges.ContainsKey(("FlashKMeans.Tests.Structure.Probe.Upper", "FlashKMeans.Tests.Structure.Probe.Leaf")));
+        Assert.IsFalse(edges.Keys.Any(e => e.From == "FlashKMeans.Tests.Structure.Probe.Leaf"));
     }
 }

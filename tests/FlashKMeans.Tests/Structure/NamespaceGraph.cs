@@ -5,7 +5,7 @@ using System.Reflection.Metadata;
 using System.Reflection.Metadata.Ecma335;
 using System.Reflection.PortableExecutable;
 
-namespace FlashKMeans.Tests.Layering;
+namespace FlashKMeans.Tests.Structure;
 
 /// <summary>
 /// Which namespaces of an assembly use which, read from its compiled metadata: base types, interfaces, the types in

@@ -1,11 +1,11 @@
 // Three tiny namespaces for NamespaceLayeringTests: Upper and Lower use each other (a cycle the walk must find), and
 // both use Leaf, which uses nothing. Each use takes a different path through the metadata.
-namespace FlashKMeans.Tests.Layering.Probe.Leaf
+namespace FlashKMeans.Tests.Structure.Probe.Leaf
 {
     internal sealed class LeafValue;
 }
 
-namespace FlashKMeans.Tests.Layering.Probe.Upper
+namespace FlashKMeans.Tests.Structure.Probe.Upper
 {
     internal sealed class UpperHolder
     {
@@ -17,7 +17,7 @@ namespace FlashKMeans.Tests.Layering.Probe.Upper
     }
 }
 
-namespace FlashKMeans.Tests.Layering.Probe.Lower
+namespace FlashKMeans.Tests.Structure.Probe.Lower
 {
     internal sealed class LowerCaller
     {
