@@ -77,14 +77,20 @@ public sealed class PtxResourceTests
         foreach (string type in new[] { "f16", "bf16", "tf32" })
         {
             string entry = "flash_assign_ws" + chunks + "_" + type;
-            var match = Regex.Match(ptx, @"\.entry " + entry + @"\([^{]*?\.maxntid (\d+), 1, 1", RegexOptions.Singleline);
-            Assert.IsTrue(match.Success, $"{entry} has no .maxntid");
-            Assert.AreEqual(CudaSession.WarpSpecialisedThreads(chunks), int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), entry);
+            Assert.AreEqual(CudaSession.WarpSpecialisedThreads(chunks), MaxThreads(ptx, entry), entry);
         }
         Assert.IsTrue(CudaSession.WarpSpecialisedSharedBytes(chunks) <= 232448, "over Hopper's 227 KiB per block");
-        Assert.AreEqual(160 * groups + 32, CudaSession.WarpSpecialisedThreads(chunks));
+        Assert.IsTrue(CudaSession.WarpSpecialisedThreads(chunks) >= 128 * groups + 32, "fewer threads than the consumers and the producer");
         Assert.AreEqual(chunks, CudaSession.WarpSpecialisedChunks(chunks * 128));
         Assert.AreEqual(chunks == 4 ? CudaSession.SharedRowChunks : chunks == 2 ? 4 : 2, CudaSession.WarpSpecialisedChunks(chunks * 128 + 16));
+    }
+
+    /// <summary>The threads per block <paramref name="entry"/> declares (.maxntid), its parameters starting as <paramref name="parameters"/> says.</summary>
+    private static int MaxThreads(string ptx, string entry, string parameters = "")
+    {
+        var match = Regex.Match(ptx, @"\.entry " + entry + @"\(" + parameters + @"[^{]*?\.maxntid (\d+), 1, 1", RegexOptions.Singleline);
+        Assert.IsTrue(match.Success, $"{entry} has no .maxntid, or its parameters do not start as expected");
+        return int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     [TestMethod]
@@ -96,9 +102,7 @@ public sealed class PtxResourceTests
         string ptx = Encoding.ASCII.GetString(CudaKernels.ReadResource(CudaKernels.ResourcePrefix + "flash_topk_ws.sm90a.ptx"));
         foreach (var (name, chunks, list) in TopKWarpSpecialisedEntries())
         {
-            var match = Regex.Match(ptx, @"\.entry " + name + @"\([^{]*?\.maxntid (\d+), 1, 1", RegexOptions.Singleline);
-            Assert.IsTrue(match.Success, $"{name} has no .maxntid");
-            Assert.AreEqual(CudaSession.TopKWarpSpecialisedThreads(chunks, list), int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), name);
+            Assert.AreEqual(CudaSession.TopKWarpSpecialisedThreads(chunks, list), MaxThreads(ptx, name), name);
             Assert.IsTrue(CudaSession.TopKWarpSpecialisedSharedBytes(chunks, list) <= 232448, $"{name}: over Hopper's 227 KiB per block");
         }
     }
@@ -113,9 +117,8 @@ public sealed class PtxResourceTests
         foreach (string type in new[] { "f16", "bf16", "tf32" })
         {
             string entry = "flash_assign_ws" + chunks + "_" + type;
-            var match = Regex.Match(ptx, @"\.entry " + entry + @"\(\s*\.param \.align 64 \.b8 \w+\[128\][^{]*?\.maxntid (\d+), 1, 1", RegexOptions.Singleline);
-            Assert.IsTrue(match.Success, $"{entry} takes no 128-byte tensor map first, or has no .maxntid");
-            Assert.AreEqual(CudaSession.WarpSpecialisedThreads(chunks), int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), entry);
+            // A 128-byte tensor map first.
+            Assert.AreEqual(CudaSession.WarpSpecialisedThreads(chunks), MaxThreads(ptx, entry, @"\s*\.param \.align 64 \.b8 \w+\[128\]"), entry);
         }
         Assert.IsTrue(CudaSession.WarpSpecialisedSharedBytes(chunks) <= 232448, "over Hopper's 227 KiB per block");
         Assert.AreEqual(chunks, CudaSession.WarpSpecialisedChunks(513));
