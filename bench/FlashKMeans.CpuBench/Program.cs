@@ -1,10 +1,10 @@
-using FlashKMeans;
-using FlashKMeans.Clustering;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using FlashKMeans;
+using FlashKMeans.Clustering;
 
 // The engine's side of bench/cpu_vs_sklearn.sh: fits raw float32 files with explicit initial centroids and
 // prints one "RESULT key=value ..." line, so the script can put it beside scikit-learn's numbers.

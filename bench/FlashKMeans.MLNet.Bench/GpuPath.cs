@@ -1,10 +1,10 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
 using FlashKMeans;
 using FlashKMeans.Clustering;
 using FlashKMeans.Data;
 using FlashKMeans.MLNet;
 using Microsoft.ML;
-using System.Diagnostics;
-using System.Runtime.InteropServices;
 
 /// <summary>
 /// The ML.NET path on the GPU against the engine on raw arrays, in one process on one GPU: default 1M × 128,

@@ -1,10 +1,10 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
 using FlashKMeans;
 using FlashKMeans.Clustering;
 using FlashKMeans.MLNet;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using System.Diagnostics;
-using System.Runtime.InteropServices;
 
 // Cost of the ML.NET path over the engine on raw arrays, on the CPU protocol of bench/cpu_vs_sklearn.sh:
 // 200,000 × 128 float32 Gaussian blobs (256 centres from N(0, 16), unit noise), K = 1024, 10 fixed

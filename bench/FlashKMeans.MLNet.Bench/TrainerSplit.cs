@@ -1,10 +1,10 @@
+using System.Diagnostics;
 using FlashKMeans;
 using FlashKMeans.Cuda;
 using FlashKMeans.Cuda.Backend;
 using FlashKMeans.Data;
 using FlashKMeans.MLNet;
 using Microsoft.ML;
-using System.Diagnostics;
 
 /// <summary>
 /// Where the trainer's time to the GPU goes, piece by piece, for the in-memory view: the bare cursor pass (read and

@@ -1,10 +1,10 @@
+using System.Diagnostics;
 using FlashKMeans;
 using FlashKMeans.Cuda;
 using FlashKMeans.Cuda.Backend;
 using FlashKMeans.Cuda.Native;
 using FlashKMeans.Data;
 using FlashKMeans.Threading;
-using System.Diagnostics;
 
 /// <summary>
 /// Where the time between "the data is validated" and "seeding starts" goes on the GPU, piece by piece, for rows in

@@ -1,6 +1,6 @@
+using System.Runtime.CompilerServices;
 using FlashKMeans.Backends;
 using FlashKMeans.Engine;
-using System.Runtime.CompilerServices;
 
 namespace FlashKMeans.ILGPU;
 

@@ -1,10 +1,10 @@
+using System.Diagnostics;
 using FlashKMeans.Clustering;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Microsoft.ML.Trainers;
-using System.Diagnostics;
 
 namespace FlashKMeans.MLNet;
 

@@ -1,10 +1,10 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
 using FlashKMeans;
 using FlashKMeans.Clustering;
 using FlashKMeans.Tool;
 using Spectre.Console;
-using System.CommandLine;
-using System.Diagnostics;
-using System.Text.Json;
 
 // flashkmeans: fit, predict, choose K and report the devices, from CSV, .npy or raw float32 files (or generated blobs).
 var input = new Option<FileInfo?>("--input", "-i") { Description = "CSV, Parquet, .npy (float32) or raw float32 file; omit to generate Gaussian blobs." };

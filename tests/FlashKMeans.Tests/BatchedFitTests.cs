@@ -1,9 +1,9 @@
+using System.Diagnostics;
 using FlashKMeans.Backends;
 using FlashKMeans.Clustering;
 using FlashKMeans.Cpu;
 using FlashKMeans.Data;
 using FlashKMeans.Engine;
-using System.Diagnostics;
 
 namespace FlashKMeans.Tests;
 

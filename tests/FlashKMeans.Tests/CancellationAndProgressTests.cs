@@ -1,5 +1,5 @@
-using FlashKMeans.Clustering;
 using System.Diagnostics;
+using FlashKMeans.Clustering;
 
 namespace FlashKMeans.Tests;
 

@@ -1,8 +1,8 @@
+using System.Diagnostics;
+using System.Globalization;
 using FlashKMeans;
 using FlashKMeans.Clustering;
 using FlashKMeans.Data;
-using System.Diagnostics;
-using System.Globalization;
 
 /// <summary>
 /// Balanced hierarchical k-means against plain Lloyd (20 iterations from k-means‖, tolerance off) on the GPU in fp16, on

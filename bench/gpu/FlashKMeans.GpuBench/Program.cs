@@ -1,10 +1,10 @@
+using System.Diagnostics;
+using System.Globalization;
 using FlashKMeans;
 using FlashKMeans.Backends;
 using FlashKMeans.Clustering;
 using FlashKMeans.Cuda;
 using FlashKMeans.Cuda.Native;
-using System.Diagnostics;
-using System.Globalization;
 
 // Times the CUDA backend on the reference shapes, following the benchmark protocol: standard normal data
 // already on the GPU, fixed iterations after warm-up, the device synchronised at both ends of each

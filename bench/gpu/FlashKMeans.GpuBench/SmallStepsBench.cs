@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Globalization;
 using FlashKMeans;
 using FlashKMeans.Backends;
 using FlashKMeans.Clustering;
@@ -5,8 +7,6 @@ using FlashKMeans.Cuda;
 using FlashKMeans.Cuda.Backend;
 using FlashKMeans.Cuda.Native;
 using FlashKMeans.Data;
-using System.Diagnostics;
-using System.Globalization;
 
 /// <summary>
 /// Where the time of small stream-learning steps goes (--stream-small): the GPU stepper alone (stage, then one launch

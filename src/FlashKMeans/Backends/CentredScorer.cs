@@ -1,7 +1,7 @@
+using System.Buffers;
 using FlashKMeans.Cpu;
 using FlashKMeans.Data;
 using FlashKMeans.Primitives;
-using System.Buffers;
 
 namespace FlashKMeans.Backends;
 

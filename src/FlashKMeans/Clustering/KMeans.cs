@@ -1,9 +1,9 @@
+using System.Diagnostics;
 using FlashKMeans.Backends;
 using FlashKMeans.Data;
 using FlashKMeans.Engine;
 using FlashKMeans.Primitives;
 using Microsoft.Extensions.Logging;
-using System.Diagnostics;
 
 namespace FlashKMeans.Clustering;
 

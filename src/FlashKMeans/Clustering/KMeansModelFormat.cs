@@ -1,5 +1,5 @@
-using FlashKMeans.Primitives;
 using System.Buffers.Binary;
+using FlashKMeans.Primitives;
 
 namespace FlashKMeans.Clustering;
 

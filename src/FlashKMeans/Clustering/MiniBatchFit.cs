@@ -1,10 +1,10 @@
+using System.Diagnostics;
 using FlashKMeans.Backends;
 using FlashKMeans.Cpu;
 using FlashKMeans.Data;
 using FlashKMeans.Engine;
 using FlashKMeans.Primitives;
 using Microsoft.Extensions.Logging;
-using System.Diagnostics;
 
 namespace FlashKMeans.Clustering;
 

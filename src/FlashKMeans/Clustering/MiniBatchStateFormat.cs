@@ -1,8 +1,8 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using FlashKMeans.Engine;
 using FlashKMeans.Primitives;
 using Microsoft.Extensions.Logging;
-using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 
 namespace FlashKMeans.Clustering;
 

@@ -1,5 +1,5 @@
-using FlashKMeans.Primitives;
 using System.Runtime.CompilerServices;
+using FlashKMeans.Primitives;
 
 namespace FlashKMeans.Cpu;
 

@@ -1,10 +1,10 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
 using FlashKMeans.Backends;
 using FlashKMeans.Data;
 using FlashKMeans.Engine;
 using FlashKMeans.Primitives;
 using FlashKMeans.Threading;
-using System.Buffers;
-using System.Runtime.CompilerServices;
 
 namespace FlashKMeans.Cpu;
 

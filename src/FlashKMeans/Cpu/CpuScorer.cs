@@ -1,8 +1,8 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
 using FlashKMeans.Backends;
 using FlashKMeans.Primitives;
 using FlashKMeans.Threading;
-using System.Buffers;
-using System.Runtime.CompilerServices;
 
 namespace FlashKMeans.Cpu;
 

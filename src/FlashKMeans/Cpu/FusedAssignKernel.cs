@@ -1,10 +1,10 @@
-using FlashKMeans.Primitives;
 using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using FlashKMeans.Primitives;
 
 namespace FlashKMeans.Cpu;
 

@@ -1,5 +1,5 @@
-using FlashKMeans.Primitives;
 using System.Runtime.Intrinsics;
+using FlashKMeans.Primitives;
 
 namespace FlashKMeans.Cpu;
 

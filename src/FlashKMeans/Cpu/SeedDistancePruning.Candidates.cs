@@ -1,9 +1,9 @@
-using FlashKMeans.Primitives;
 using System.Collections.Concurrent;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using FlashKMeans.Primitives;
 
 namespace FlashKMeans.Cpu;
 

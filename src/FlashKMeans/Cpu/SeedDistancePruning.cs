@@ -1,4 +1,3 @@
-using FlashKMeans.Primitives;
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Numerics;
@@ -6,6 +5,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using FlashKMeans.Primitives;
 
 namespace FlashKMeans.Cpu;
 

@@ -1,6 +1,6 @@
-using FlashKMeans.Primitives;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using FlashKMeans.Primitives;
 
 namespace FlashKMeans.Cpu;
 

@@ -1,8 +1,8 @@
-using FlashKMeans.Primitives;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using FlashKMeans.Primitives;
 
 namespace FlashKMeans.Cpu;
 

@@ -1,7 +1,7 @@
-using FlashKMeans.Primitives;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using FlashKMeans.Primitives;
 
 namespace FlashKMeans.Cpu;
 

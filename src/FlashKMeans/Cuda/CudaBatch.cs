@@ -1,7 +1,7 @@
+using System.Runtime.InteropServices;
 using FlashKMeans.Backends;
 using FlashKMeans.Cuda.Native;
 using FlashKMeans.Primitives;
-using System.Runtime.InteropServices;
 
 namespace FlashKMeans.Cuda;
 

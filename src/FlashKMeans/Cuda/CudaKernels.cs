@@ -1,7 +1,7 @@
+using System.Reflection;
 using FlashKMeans.Backends;
 using FlashKMeans.Cuda.Native;
 using FlashKMeans.Primitives;
-using System.Reflection;
 
 namespace FlashKMeans.Cuda;
 

@@ -1,8 +1,8 @@
+using System.Runtime.InteropServices;
 using FlashKMeans.Backends;
 using FlashKMeans.Cuda.Native;
 using FlashKMeans.Data;
 using FlashKMeans.Primitives;
-using System.Runtime.InteropServices;
 
 namespace FlashKMeans.Cuda;
 

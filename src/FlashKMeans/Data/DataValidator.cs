@@ -1,8 +1,8 @@
-using FlashKMeans.Primitives;
-using FlashKMeans.Threading;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using FlashKMeans.Primitives;
+using FlashKMeans.Threading;
 
 namespace FlashKMeans.Data;
 

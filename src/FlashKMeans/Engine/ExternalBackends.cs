@@ -1,5 +1,5 @@
-using FlashKMeans.Backends;
 using System.Reflection;
+using FlashKMeans.Backends;
 
 namespace FlashKMeans.Engine;
 

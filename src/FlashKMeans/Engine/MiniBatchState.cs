@@ -1,9 +1,9 @@
+using System.Numerics.Tensors;
 using FlashKMeans.Backends;
 using FlashKMeans.Clustering;
 using FlashKMeans.Cpu;
 using FlashKMeans.Data;
 using FlashKMeans.Primitives;
-using System.Numerics.Tensors;
 
 namespace FlashKMeans.Engine;
 

@@ -1,5 +1,5 @@
-using FlashKMeans.Primitives;
 using System.Numerics;
+using FlashKMeans.Primitives;
 
 namespace FlashKMeans.Prototypes;
 

@@ -1,9 +1,9 @@
+using System.Runtime.InteropServices;
 using FlashKMeans.Clustering;
 using FlashKMeans.Cuda;
 using FlashKMeans.Cuda.Native;
 using FlashKMeans.Cuda.Streaming;
 using FlashKMeans.Data;
-using System.Runtime.InteropServices;
 
 namespace FlashKMeans.Tests.Cuda;
 

@@ -1,7 +1,7 @@
+using System.Runtime.InteropServices;
 using FlashKMeans.Clustering;
 using FlashKMeans.Cuda.Streaming;
 using FlashKMeans.Data;
-using System.Runtime.InteropServices;
 
 namespace FlashKMeans.Tests.Streaming;
 

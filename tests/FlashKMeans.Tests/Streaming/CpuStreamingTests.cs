@@ -1,6 +1,6 @@
+using System.Runtime.InteropServices;
 using FlashKMeans.Clustering;
 using FlashKMeans.Data;
-using System.Runtime.InteropServices;
 
 namespace FlashKMeans.Tests.Streaming;
 

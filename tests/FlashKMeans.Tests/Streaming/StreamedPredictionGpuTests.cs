@@ -1,10 +1,10 @@
+using System.Runtime.InteropServices;
 using FlashKMeans.Clustering;
 using FlashKMeans.Cuda;
 using FlashKMeans.Cuda.Backend;
 using FlashKMeans.Cuda.Native;
 using FlashKMeans.Data;
 using FlashKMeans.Tests.Cuda;
-using System.Runtime.InteropServices;
 
 namespace FlashKMeans.Tests.Streaming;
 

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using FlashKMeans.Clustering;
 using FlashKMeans.Cuda;
 using FlashKMeans.Cuda.Backend;
@@ -5,7 +6,6 @@ using FlashKMeans.Cuda.Native;
 using FlashKMeans.Cuda.Streaming;
 using FlashKMeans.Data;
 using FlashKMeans.Tests.Cuda;
-using System.Runtime.InteropServices;
 
 namespace FlashKMeans.Tests.Streaming;
 
