@@ -327,11 +327,26 @@ internal sealed class CudaBatch : IDisposable
     }
 
     /// <summary>
-    /// Goes back to the state that the last step read left, where a step enqueued ahead has run since (see the remarks on the
-    /// class): its labels, distances and centroids, with sums that no longer hold (the next step sorts). Every caller that
-    /// reads or writes that state, other than the centroids (<see cref="CopyCentroidsOut"/>), calls this first.
+    /// Problem <paramref name="problem"/>'s labels and squared distances as the last step read left them (going back from
+    /// a step enqueued ahead first, whose assignment overwrites them), N each, into host memory.
     /// </summary>
-    public void DiscardStepAhead()
+    public void CopyAssignmentOut(int problem, Span<int> labels, Span<float> distances)
+    {
+        if ((uint)problem >= (uint)Batches || labels.Length != Rows || distances.Length != Rows)
+            throw new ArgumentException($"Expected problem {problem} of {Batches} and {Rows} labels and distances.");
+        _context.MakeCurrent();
+        DiscardStepAhead();
+        Labels.CopyTo(labels, problem * Rows, _s.Stream);
+        Distances.CopyTo(distances, problem * Rows, _s.Stream);
+    }
+
+    /// <summary>
+    /// Goes back to the state that the last step read left, where a step enqueued ahead has run since (see the remarks on the
+    /// class): its labels, distances and centroids, with sums that no longer hold (the next step sorts). The ways in and
+    /// out of that state (<see cref="WriteCentroids(int, ReadOnlySpan{float})"/>, <see cref="CopyAssignmentOut"/>,
+    /// <see cref="CopyCentroidsOut"/>) call it themselves.
+    /// </summary>
+    private void DiscardStepAhead()
     {
         if (_ahead is not EnqueuedStep ahead)
             return;

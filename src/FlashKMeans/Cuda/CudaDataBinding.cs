@@ -40,8 +40,6 @@ internal sealed class CudaDataBinding : DeviceRowsBinding, IKMeansDataBinding, I
     private readonly DeviceBuffer<byte> _x;
     private readonly DeviceBuffer<float> _xNorms;
     private readonly DeviceBuffer<float>? _weights;
-    private readonly DeviceBuffer<int> _labels;
-    private readonly DeviceBuffer<float> _distances;
     private float _scale = 1f;
     private float _weightScale = 1f;
 
@@ -135,8 +133,6 @@ internal sealed class CudaDataBinding : DeviceRowsBinding, IKMeansDataBinding, I
             long rowBytes = (long)_ld * session.Precision.ElementBytes;
             _x = Own(batch.X.Slice(rows * rowBytes, _n * rowBytes));
             _xNorms = Own(batch.XNorms.Slice(rows, _n));
-            _labels = Own(batch.Labels.Slice(rows, _n));
-            _distances = Own(batch.Distances.Slice(rows, _n));
             if (batch.Weights is not null)
             {
                 _hostWeights = new float[_n];
@@ -279,13 +275,9 @@ internal sealed class CudaDataBinding : DeviceRowsBinding, IKMeansDataBinding, I
 
     public IReadOnlyList<FarRow> FindFarthestRows(int count, CancellationToken cancellationToken)
     {
-        _context.MakeCurrent();
-        _batch.DiscardStepAhead();
-        int n = (int)_n;
-        var labels = new int[n];
-        var distances = new float[n];
-        _labels.CopyTo(labels, 0, _s.Stream);
-        _distances.CopyTo(distances, 0, _s.Stream);
+        var labels = new int[_n];
+        var distances = new float[_n];
+        _batch.CopyAssignmentOut(_problem, labels, distances);
         return HostRowSelection.FarthestRows(labels, distances, _hostWeights, count);
     }
 
