@@ -47,7 +47,7 @@ internal sealed class CudaBatch : IDisposable
     // What the host reads back after each step, in one copy: [0, B·K) the cluster weights (fp64 bits), then the scalars.
     private readonly DeviceBuffer<long> _readBack;
     private readonly DeviceBuffer<long> _scalars;       // view of _readBack: [0, B) inertias (fp64 bits), [B, 2B) changed labels
-    private readonly IncrementalUpdate _incremental = null!;
+    private readonly IncrementalUpdate _incremental;
     // Per step parity (stepping ahead): the host's copy of the read-back, the centroids the step started from (B, K, d),
     // and an event recorded after the step.
     private readonly PinnedBuffer<long>[] _hostReadBack = new PinnedBuffer<long>[2];

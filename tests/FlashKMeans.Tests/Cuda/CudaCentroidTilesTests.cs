@@ -30,7 +30,7 @@ public sealed class CudaCentroidTilesTests : GpuTestClass
         if (batch.Tiles is null)
             Assert.Inconclusive("The assignment reads no tiles on this GPU (no warp-specialised kernel).");
         var results = new LloydStepResult[b];
-        Gpu.LoadCentroids(s, batch, Pick());
+        batch.WriteCentroids(0, Pick());
         for (int step = 0; step < 3; step++)
         {
             batch.Step(normalize, results, default);
@@ -39,7 +39,7 @@ public sealed class CudaCentroidTilesTests : GpuTestClass
 
         // New centroids between steps: the next step must assign against them, not against the tiles the last step left
         // (which are other rows altogether, so a stale tile is far beyond the tolerance of tf32 or fp16 products).
-        Gpu.LoadCentroids(s, batch, Pick());
+        batch.WriteCentroids(0, Pick());
         var loaded = Gpu.Stored(s, batch.PackedCentroids, (long)b * k, batch.Pitch, d);
         batch.Step(normalize, results, default);
         var labels = new int[b * n];

@@ -49,8 +49,8 @@ public sealed class CudaIncrementalUpdateTests : GpuTestClass
 
         using var incremental = Gpu.UploadBatch(s, rows, weights, b, n, d, k);
         using var full = Gpu.UploadBatch(s, rows, weights, b, n, d, k);
-        Gpu.LoadCentroids(s, incremental, centroids);
-        Gpu.LoadCentroids(s, full, centroids);
+        incremental.WriteCentroids(0, centroids);
+        full.WriteCentroids(0, centroids);
         full.AllowIncremental = false;
         if (path == Path.GlobalAtomics)
             s.MovedRowsInSharedMemory = false;

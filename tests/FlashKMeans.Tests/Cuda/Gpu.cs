@@ -116,7 +116,4 @@ internal static class Gpu
             throw;
         }
     }
-
-    /// <summary>Sets the centroids of every problem of <paramref name="batch"/>: fp32 and the stored form with norms.</summary>
-    public static void LoadCentroids(CudaSession s, CudaBatch batch, float[] centroids) => batch.WriteCentroids(0, centroids);
 }

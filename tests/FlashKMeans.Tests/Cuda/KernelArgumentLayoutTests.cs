@@ -79,28 +79,21 @@ public sealed partial class KernelArgumentLayoutTests
             Assert.AreEqual(Unsafe.SizeOf<T>(), int.Parse(declaration.Groups[2].Value), $"{resource}: the size of {name}");
             Assert.IsTrue(int.Parse(declaration.Groups[1].Value) <= 8, $"{resource}: {name} is aligned beyond a slot");
 
-            // ld.param[.v2|.v4].<type><bits> ..., [name(+offset)]: each element of a vector load is one field.
-            var read = new SortedSet<int>();
-            foreach (Match load in ParamLoad().Matches(ptx))
+            // ld.param[.v2|.v4].<type><bits> ..., [name(+offset)]: each element of a vector load is one field, read at its width.
+            var read = new SortedDictionary<int, int>();
+            foreach (Match load in ParamLoad().Matches(ptx).Where(m => m.Groups["name"].Value == name))
             {
-                if (load.Groups["name"].Value != name)
-                    continue;
                 int start = load.Groups["offset"].Success ? int.Parse(load.Groups["offset"].Value) : 0;
                 int lanes = load.Groups["vector"].Success ? int.Parse(load.Groups["vector"].Value) : 1;
                 int bytes = int.Parse(load.Groups["bits"].Value) / 8;
                 for (int lane = 0; lane < lanes; lane++)
-                    read.Add(start + lane * bytes);
+                    read[start + lane * bytes] = bytes;
             }
-            var expected = fields.Select(f => f.Offset).ToArray();
-            CollectionAssert.AreEqual(expected, read.ToArray(),
-                $"{resource}: {kernel} reads {name} at [{string.Join(", ", read)}]; {typeof(T).Name} has fields at " +
+            CollectionAssert.AreEqual(fields.Select(f => f.Offset).ToArray(), read.Keys.ToArray(),
+                $"{resource}: {kernel} reads {name} at [{string.Join(", ", read.Keys)}]; {typeof(T).Name} has fields at " +
                 string.Join(", ", fields.Select(f => $"{f.Name} {f.Offset}")));
-            foreach (Match load in ParamLoad().Matches(ptx).Where(m => m.Groups["name"].Value == name))
-            {
-                int start = load.Groups["offset"].Success ? int.Parse(load.Groups["offset"].Value) : 0;
-                var field = fields.First(f => f.Offset == start);
-                Assert.AreEqual(field.Size, int.Parse(load.Groups["bits"].Value) / 8, $"{resource}: {kernel} reads {field.Name} as another width");
-            }
+            foreach (var field in fields)
+                Assert.AreEqual(field.Size, read[field.Offset], $"{resource}: {kernel} reads {field.Name} as another width");
         }
     }
 

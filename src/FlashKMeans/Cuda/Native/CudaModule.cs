@@ -156,10 +156,7 @@ internal unsafe struct KernelArgs
     [Pure]
     public readonly KernelArgs AddTensorMap(in CuTensorMap map)
     {
-        KernelArgs next = Reserve((SlotCount + 7) / 8 * 8, CuTensorMap.Bytes / 8);
-        fixed (CuTensorMap* source = &map)
-            Buffer.MemoryCopy(source, next.Slots + next.SlotCount - CuTensorMap.Bytes / 8, CuTensorMap.Bytes, CuTensorMap.Bytes);
-        return next;
+        return Place(map, alignSlots: 8);
     }
 
     /// <summary>
@@ -171,8 +168,14 @@ internal unsafe struct KernelArgs
     {
         if (sizeof(T) % 8 != 0)
             throw new ArgumentException($"{typeof(T).Name} is {sizeof(T)} bytes; a struct argument must fill whole 8-byte slots.");
+        return Place(value, alignSlots: 1);
+    }
+
+    // A copy with value's bytes in whole slots, the first at a multiple of alignSlots.
+    private readonly KernelArgs Place<T>(in T value, int alignSlots) where T : unmanaged
+    {
         int slots = sizeof(T) / 8;
-        KernelArgs next = Reserve(SlotCount, slots);
+        KernelArgs next = Reserve((SlotCount + alignSlots - 1) / alignSlots * alignSlots, slots);
         fixed (T* source = &value)
             Buffer.MemoryCopy(source, next.Slots + next.SlotCount - slots, sizeof(T), sizeof(T));
         return next;
