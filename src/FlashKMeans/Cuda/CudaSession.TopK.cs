@@ -40,7 +40,7 @@ internal sealed partial class CudaSession
     /// <summary>Threads per block of flash_topk_ws{chunks}_{list}_*: the consumer warpgroups and the producer warp.</summary>
     internal static int TopKWarpSpecialisedThreads(int chunks, int list) => 128 * TopKWarpSpecialisedShape(chunks, list).Groups + 32;
 
-    /// <summary>Dynamic shared memory of flash_topk_ws{chunks}_{list}_*: as the _update entries of that shape, then the consumers' scratch.</summary>
+    /// <summary>Dynamic shared memory of flash_topk_ws{chunks}_{list}_*: the assignment's of that shape up to its mbarriers (no storer slots), then the consumers' scratch.</summary>
     internal static int TopKWarpSpecialisedSharedBytes(int chunks, int list)
     {
         var (groups, stages) = TopKWarpSpecialisedShape(chunks, list);

@@ -44,31 +44,15 @@ extern "C" __global__ void pack_centroid_tiles(
 // shared memory 1024 + STAGES * (KCH * 16384 + 1024) + 64 NWG * KCH * 128 + 128 + 80 + 32 + 16 * 64 NWG bytes (the
 // last two: the slots' mbarriers and the slots). Rows: pitch ldx <= KCH * 128 bytes. previous, signed_counts,
 // changed, counts: the centroid update's count of labels (MovedCount), or null previous for none.
-// The _update entries also do the centroid update's sums (FusedUpdate above: weights, previous, counts,
-// changed, slabs, slab_count, slab_stride follow batches); min_dist must not be null there, and the labels
-// and distances are always stored (no update_min). They store from the consumers' epilogue, with no storer
-// warps and no slots: block 128 NWG + 32, shared memory up to the 80 bytes of mbarriers.
 #define FLASH_ASSIGN_WS_ENTRY(NAME, T, OP, KCH, NWG, STAGES)                                                   \
     extern "C" __global__ void __launch_bounds__((NWG) * 160 + 32, 1) NAME(                                    \
         const T* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,              \
         int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int ldx, int batches,            \
         int update_min, int* previous, int* signed_counts, unsigned long long* changed, int* counts)           \
     {                                                                                                          \
-        flash_assign_ws::run<T, OP, KCH, NWG, STAGES, false>(reinterpret_cast<const char*>(x), tiles, xnorm,   \
-                                                             labels, min_dist, n, k, ldx * (int)sizeof(T),     \
-                                                             batches, update_min, {},                          \
-                                                             {previous, signed_counts, changed, counts});      \
-    }                                                                                                          \
-    extern "C" __global__ void __launch_bounds__((NWG) * 128 + 32, 1) NAME##_update(                           \
-        const T* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,              \
-        int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int ldx, int batches,            \
-        const float* __restrict__ weights, int* __restrict__ previous, int* __restrict__ counts,               \
-        unsigned long long* __restrict__ changed, float* __restrict__ slabs, int slab_count,                   \
-        long long slab_stride)                                                                                 \
-    {                                                                                                          \
-        flash_assign_ws::run<T, OP, KCH, NWG, STAGES, true>(                                                   \
-            reinterpret_cast<const char*>(x), tiles, xnorm, labels, min_dist, n, k, ldx * (int)sizeof(T),      \
-            batches, 0, {weights, previous, counts, changed, slabs, slab_count, slab_stride});                 \
+        flash_assign_ws::run<T, OP, KCH, NWG, STAGES>(reinterpret_cast<const char*>(x), tiles, xnorm, labels,  \
+                                                      min_dist, n, k, ldx * (int)sizeof(T), batches,           \
+                                                      update_min, {previous, signed_counts, changed, counts}); \
     }
 
 FLASH_ASSIGN_WS_ENTRY(flash_assign_ws1_f16, __half, register_a::F16, 1, 3, 4)

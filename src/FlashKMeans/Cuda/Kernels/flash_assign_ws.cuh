@@ -64,23 +64,6 @@ __device__ __forceinline__ void bulk_copy(uint32_t dst, const void* src, uint32_
                  ::"r"(dst), "l"(src), "r"(bytes), "r"(bar) : "memory");
 }
 
-// The centroid update fused into the assignment (the _update entries): what the epilogue adds to.
-//   weights  fp32 (B*n) row weights, or null
-//   previous int32 (B*n) last step's labels; the new ones are copied in, moved ones counted
-//   counts   int32 (B*k) rows per cluster, zeroed by the host
-//   changed  uint64 (B)  moved labels per problem, zeroed by the host
-//   slabs    fp32 slab_count x (B*k, ldx) row sums, at slab_stride floats apart; zero before the step
-//            (finalize_centroids_slabs reads and re-zeroes them)
-struct FusedUpdate {
-    const float* weights;
-    int* previous;
-    int* counts;
-    unsigned long long* changed;
-    float* slabs;
-    int slab_count;
-    long long slab_stride;
-};
-
 // The plain entries' count of labels for the centroid update, done by the storer warps as they store the labels, which
 // saves the update a pass over them. Null previous: none. Two kinds:
 //  - incremental (counts null; moved_rows.cu's count_moved_rows): each row whose label differs from previous (the labels
@@ -97,95 +80,6 @@ struct MovedCount {
     unsigned long long* changed;
     int* counts;
 };
-
-// 8 bytes of row data (two 32-bit fragment words) as floats: four fp16/bf16 values or two tf32 ones.
-template <typename T> struct FragmentWords;
-template <> struct FragmentWords<__half> {
-    static constexpr int N = 4;
-    __device__ __forceinline__ static void get(uint32_t a, uint32_t b, float (&v)[4])
-    {
-        const float2 p = __half22float2(*reinterpret_cast<const __half2*>(&a));
-        const float2 q = __half22float2(*reinterpret_cast<const __half2*>(&b));
-        v[0] = p.x; v[1] = p.y; v[2] = q.x; v[3] = q.y;
-    }
-};
-template <> struct FragmentWords<__nv_bfloat16> {
-    static constexpr int N = 4;
-    __device__ __forceinline__ static void get(uint32_t a, uint32_t b, float (&v)[4])
-    {
-        v[0] = __uint_as_float(a << 16); v[1] = __uint_as_float(a & 0xFFFF0000u);
-        v[2] = __uint_as_float(b << 16); v[3] = __uint_as_float(b & 0xFFFF0000u);
-    }
-};
-template <> struct FragmentWords<float> {
-    static constexpr int N = 2;
-    __device__ __forceinline__ static void get(uint32_t a, uint32_t b, float (&v)[4])
-    {
-        v[0] = __uint_as_float(a); v[1] = __uint_as_float(b); v[2] = 0.f; v[3] = 0.f;
-    }
-};
-
-// One vector reduction of N floats into global memory (sm_90: float2/float4 atomics compile to red.v2/.v4).
-template <int N> __device__ __forceinline__ void add_floats(float* dst, const float (&v)[4])
-{
-    if constexpr (N == 4) atomicAdd(reinterpret_cast<float4*>(dst), make_float4(v[0], v[1], v[2], v[3]));
-    else atomicAdd(reinterpret_cast<float2*>(dst), make_float2(v[0], v[1]));
-}
-
-// The fused update's end of a row tile, per warp: its 16 rows are still in registers as wgmma A fragments,
-// so each is added to its cluster's sums here with global reductions, instead of being gathered again by a
-// sort-inverse pass. Those reductions go through L2's atomic units, about twice the cost of the gather per
-// row (measured on the H200): they hide behind the products only when the assignment is long (large K), and
-// the host uses this entry only then.
-// Lane q of a quad holds bytes 4q..4q+3 and 16+4q.. of each 32-byte k-step of its rows. Pairs of lanes swap
-// one word so that each holds 8 contiguous bytes, the even lane bytes 4q..4q+7 and the odd one
-// 4q+12..4q+19: then a quad covers the 32 bytes with vector reductions (4 floats, or 2 for tf32).
-template <typename T, int KCH>
-__device__ __forceinline__ void update_epilogue(
-    const uint32_t (&afrag)[KCH][4][4], const float (&best)[2], const int (&best_idx)[2], int b, int gr0, int n, int k,
-    int ldx_bytes, const float* __restrict__ xnorm, int* __restrict__ labels, float* __restrict__ min_dist,
-    const FusedUpdate& up)
-{
-    using W = FragmentWords<T>;
-    const int lane = threadIdx.x & 31;
-    const int odd = lane & 1;
-    const int ld = ldx_bytes / (int)sizeof(T);
-    float* slab = up.slabs + (size_t)(blockIdx.x % up.slab_count) * up.slab_stride + (size_t)b * k * ld;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        float v;
-        int i;
-        quad_argmin(best[h], best_idx[h], v, i);
-        i = stored_label(i, k);
-        const size_t o = (size_t)b * n + gr0 + h;
-        const bool valid = gr0 + h < n;
-        bool moved = false;
-        if (valid && (lane & 3) == 0) {
-            min_dist[o] = fmaxf(xnorm[o] + v, 0.f);
-            labels[o] = i;
-            moved = up.previous[o] != i;
-            if (moved) up.previous[o] = i;
-            atomicAdd(up.counts + (size_t)b * k + i, 1);
-        }
-        const unsigned movers = __ballot_sync(0xffffffffu, moved);
-        if (lane == 0 && movers != 0) atomicAdd(up.changed + b, (unsigned long long)__popc(movers));
-        const float w = !valid ? 0.f : up.weights != nullptr ? __ldg(up.weights + o) : 1.f;
-        float* dst = slab + (size_t)i * ld;
-#pragma unroll
-        for (int kc = 0; kc < KCH; ++kc)
-#pragma unroll
-            for (int ks = 0; ks < 4; ++ks) {
-                const uint32_t lo = afrag[kc][ks][h], hi = afrag[kc][ks][2 + h];
-                const uint32_t got = __shfl_xor_sync(0xffffffffu, odd ? lo : hi, 1);
-                float f[4];
-                W::get(odd ? got : lo, odd ? hi : got, f);
-#pragma unroll
-                for (int e = 0; e < W::N; ++e) f[e] *= w;
-                const int ob = kc * 128 + ks * 32 + 4 * (lane & 3) + 12 * odd;
-                if (valid && ob < ldx_bytes) add_floats<W::N>(dst + ob / (int)sizeof(T), f);
-            }
-    }
-}
 
 // Scores in place of the products: acc[4j + 2h + e] (row half h, column 8j + 2(lane & 3) + e) becomes
 // ||c||^2 - 2 x.c, with the tile's norms read from shared memory at norms (this lane's first column). The caller
@@ -295,16 +189,15 @@ __device__ __forceinline__ void hand_over_rows(const float (&best)[2], const int
 namespace flash_assign_ws {
 
 // Op: one of register_a's wgmma k-steps (sm90_wgmma_ops.cuh), by element type T.
-// kUpdate: the _update entries (FusedUpdate). TOP > 0: the top-k entries (RowLists<TOP, SCRATCH>), which store each row's
-// top nearest centroids into labels (indices) and min_dist (distances), n x top each. Both store from the consumers and
-// have no storer warps.
-template <typename T, typename Op, int KCH, int NWG, int STAGES, bool kUpdate, int TOP = 0, bool SCRATCH = true>
+// TOP > 0: the top-k entries (RowLists<TOP, SCRATCH>), which store each row's top nearest centroids into labels
+// (indices) and min_dist (distances), n x top each, from the consumers: they have no storer warps.
+template <typename T, typename Op, int KCH, int NWG, int STAGES, int TOP = 0, bool SCRATCH = true>
 __device__ __forceinline__ void run(
     const char* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,
     int* __restrict__ labels, float* __restrict__ min_dist, int n, int k, int ldx_bytes, int batches, int update_min,
-    FusedUpdate up = {}, MovedCount mc = {}, int top = 0)
+    MovedCount mc = {}, int top = 0)
 {
-    constexpr bool kStorers = !kUpdate && TOP == 0;
+    constexpr bool kStorers = TOP == 0;
     constexpr int BM = NWG * 64;
     constexpr int RG = BM / 8;                       // rows per copy group
     constexpr int GS = RG * KCH * 128 + 16;          // group stride: the 16-byte skew
@@ -465,10 +358,8 @@ __device__ __forceinline__ void run(
 
         if constexpr (TOP > 0) {
             lists.store(b, gr0, n, k, top, xnorm, labels, min_dist);
-        } else if constexpr (!kUpdate) {
-            hand_over_rows<BM>(best, best_idx, it, gr0 - row0, 1, slots, slot_full, slot_empty);
         } else {
-            update_epilogue<T, KCH>(afrag, best, best_idx, b, gr0, n, k, ldx_bytes, xnorm, labels, min_dist, up);
+            hand_over_rows<BM>(best, best_idx, it, gr0 - row0, 1, slots, slot_full, slot_empty);
         }
     }
 }

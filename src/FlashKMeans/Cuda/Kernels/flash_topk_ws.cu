@@ -19,16 +19,16 @@
 //   distances fp32  (B, n, top)  out: their squared distances, clamped at 0; +inf past k
 //   top       int                in [1, LIST]
 // Launch: grid (min(B * ceil(n / (64 NWG)), one block per SM)), block 128 NWG + 32, dynamic shared memory
-// 1024 + STAGES * (KCH * 16384 + 1024) + 64 NWG * KCH * 128 + 128 + 80 bytes (as the _update entries), then with
+// 1024 + STAGES * (KCH * 16384 + 1024) + 64 NWG * KCH * 128 + 128 + 80 bytes (the mbarriers), then with
 // SCRATCH the consumers' scratch: 128 NWG * 256 bytes (TOPK_SCRATCH_BYTES in topk_lists.cuh).
 #define FLASH_TOPK_WS_ENTRY(NAME, T, OP, KCH, NWG, STAGES, LIST, SCRATCH)                                      \
     extern "C" __global__ void __launch_bounds__((NWG) * 128 + 32, 1) NAME(                                    \
         const T* __restrict__ x, const char* __restrict__ tiles, const float* __restrict__ xnorm,              \
         int* __restrict__ indices, float* __restrict__ distances, int n, int k, int ldx, int batches, int top)  \
     {                                                                                                          \
-        flash_assign_ws::run<T, OP, KCH, NWG, STAGES, false, LIST, SCRATCH>(                                   \
+        flash_assign_ws::run<T, OP, KCH, NWG, STAGES, LIST, SCRATCH>(                                          \
             reinterpret_cast<const char*>(x), tiles, xnorm, indices, distances, n, k, ldx * (int)sizeof(T),    \
-            batches, 0, {}, {}, top);                                                                          \
+            batches, 0, {}, top);                                                                              \
     }
 
 // Shapes (consumer warpgroups, stages, scratch) per row chunks and list length: CudaSession.TopKWarpSpecialisedShape.
