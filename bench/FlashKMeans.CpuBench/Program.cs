@@ -34,50 +34,9 @@ if (args.Length > 0 && args[0] == "peak")
 }
 
 if (args.Length > 0 && args[0] == "sweep")
-    return Sweep(int.Parse(Value("--rows", "1000000"), CultureInfo.InvariantCulture), int.Parse(Value("--dimension", "32"), CultureInfo.InvariantCulture),
-        int.Parse(Value("--max-k", "64"), CultureInfo.InvariantCulture), threads);
+    return SweepBench.Run(int.Parse(Value("--rows", "1000000"), CultureInfo.InvariantCulture), int.Parse(Value("--dimension", "32"), CultureInfo.InvariantCulture),
+        int.Parse(Value("--max-k", "64"), CultureInfo.InvariantCulture), ComputeDevice.Cpu, threads);
 
-static int Sweep(int n, int d, int maxK, int threads)
-{
-    // 16 blobs of unit spread whose centres are drawn from N(0, 5²): a K to find.
-    var random = new Random(2026);
-    var centres = Enumerable.Range(0, 16 * d).Select(_ => (float)(5 * Gaussian(random))).ToArray();
-    var rows = new float[(long)n * d];
-    for (int r = 0; r < n; r++)
-    {
-        int c = random.Next(16);
-        for (int j = 0; j < d; j++)
-            rows[(long)r * d + j] = centres[c * d + j] + (float)Gaussian(random);
-    }
-    var options = new KMeansOptions { Seed = 1, Device = ComputeDevice.Cpu, NumberOfThreads = threads };
-    var sample = Enumerable.Range(0, FlashKMeans.Selection.ClusterCountSweep.DefaultSilhouetteSample).Select(i => (int)((long)i * n / FlashKMeans.Selection.ClusterCountSweep.DefaultSilhouetteSample)).ToArray();
-    for (int round = 0; round < 2; round++)
-    {
-        foreach (bool swept in round == 0 ? new[] { true, false } : new[] { false, true })
-        {
-            var clock = Stopwatch.StartNew();
-            int proposed = 0;
-            if (swept)
-            {
-                proposed = FlashKMeans.Selection.ClusterCountSweep.Run(rows, d, 2, maxK, options).Proposed;
-            }
-            else
-            {
-                for (int k = 2; k <= maxK; k++)
-                {
-                    var one = options.Clone();
-                    one.NumberOfClusters = k;
-                    FlashKMeans.Selection.ClusterCountSweep.Score(rows, d, new KMeans(one).Fit(rows, d), sample);
-                }
-            }
-            Console.WriteLine(FormattableString.Invariant(
-                $"RESULT method={(swept ? "sweep" : "separate-fits")} round={round} n={n} d={d} k=2..{maxK} threads={threads} seconds={clock.Elapsed.TotalSeconds:F2}{(swept ? $" proposed={proposed}" : "")}"));
-        }
-    }
-    return 0;
-}
-
-static double Gaussian(Random random) => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
 
 if (args.Length > 0 && args[0] == "prototypes")
 {

@@ -30,6 +30,7 @@ using FlashKMeans.Cuda.Native;
 // above --max-k are left out.
 // --prototypes DIR [--sets A,B] [--budgets A=N,B=M] [--methods M1,M2]: instead, the prototype models on the GPU (PrototypeBench.cs) on the splits
 // bench/prototypes_vs_sklearn.py wrote to DIR.
+// --sweep N D MAXK: instead, choosing K over K = 2 … MAXK on N × D blobs against a fit and the same indices per K (SweepBench.cs).
 // --topk: instead, the fused top-k kernel against FlashAssign at the same shapes (TopKBench.cs).
 // --stream-small ROWS BATCHES: instead, where the time of small stream-learning steps goes (SmallStepsBench.cs).
 // --stream: instead, stream learning (MiniBatchKMeans.PartialFit) from host batches of 65,536 rows at d = 128, K = 1024: one
@@ -65,6 +66,13 @@ if (Array.IndexOf(args, "--prototypes") is var pr and >= 0)
     return;
 }
 
+if (Array.IndexOf(args, "--sweep") is var sw and >= 0)
+{
+    // --sweep N d maxK: choosing K on the GPU against a fit and the same indices per K (SweepBench.cs).
+    SweepBench.Run(int.Parse(args[sw + 1], CultureInfo.InvariantCulture), int.Parse(args[sw + 2], CultureInfo.InvariantCulture),
+        int.Parse(args[sw + 3], CultureInfo.InvariantCulture), ComputeDevice.Cuda, threads: null);
+    return;
+}
 if (args.Contains("--topk"))
 {
     TopKBench.Run();

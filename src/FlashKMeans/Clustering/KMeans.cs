@@ -183,8 +183,16 @@ public sealed class KMeans
     /// <summary>
     /// One fit of <paramref name="source"/> for each K of <paramref name="clusterCounts"/>, each exactly what a fit with
     /// these options and that K gives, but validated (and centred) once and on one backend: the choice of K's sweep.
+    /// Where the backend's binding lends its rows (<see cref="IReusableRowsBinding"/>: resident on the GPU), they are bound
+    /// once for every K.
     /// </summary>
-    internal KMeansModel[] FitEach(IBatchSource source, IReadOnlyList<int> clusterCounts, Action<KMeansModel>? fitted, CancellationToken cancellationToken)
+    /// <param name="source">The rows.</param>
+    /// <param name="clusterCounts">The K to fit, in the order fitted.</param>
+    /// <param name="fitted">Told of each model as it is fitted.</param>
+    /// <param name="cancellationToken">Stops between and inside fits.</param>
+    /// <param name="labels">Where given (one per row), filled with each model's labels before <paramref name="fitted"/> sees it.</param>
+    internal KMeansModel[] FitEach(IBatchSource source, IReadOnlyList<int> clusterCounts, Action<KMeansModel>? fitted, CancellationToken cancellationToken,
+        int[]? labels = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         var largest = _options.Clone();
@@ -195,19 +203,61 @@ public sealed class KMeans
         var clock = Stopwatch.StartNew();
         var problem = shareable ? new KMeans(largest).Prepare(source, _options.Seed, cancellationToken) : null;
         using var backend = shareable ? BackendSelector.Create(largest) : null;
-        var models = new KMeansModel[clusterCounts.Count];
-        for (int i = 0; i < models.Length; i++)
+        // The first K's binding; where its rows can serve the other K (on the GPU: resident), every fit and labelling reads
+        // them there instead of binding the source again.
+        IKMeansDataBinding? first = problem is null ? null : backend!.Bind(problem.Training, problem.Summary, clusterCounts[0], cancellationToken);
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var options = _options.Clone();
-            options.NumberOfClusters = clusterCounts[i];
-            var fit = new KMeans(options);
-            models[i] = problem is null
-                ? fit.Fit(source, null, cancellationToken)
-                : fit.FitProblems([problem], clock, null, cancellationToken, backend)[0];
-            fitted?.Invoke(models[i]);
+            var rows = first as IReusableRowsBinding;
+            if (rows is not null)
+                _options.Logger?.LogInformation("FlashKMeans: the rows stay bound for all {Count} cluster counts of the sweep.", clusterCounts.Count);
+            var models = new KMeansModel[clusterCounts.Count];
+            for (int i = 0; i < models.Length; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var options = _options.Clone();
+                options.NumberOfClusters = clusterCounts[i];
+                var fit = new KMeans(options);
+                if (problem is null)
+                {
+                    models[i] = fit.Fit(source, null, cancellationToken);
+                }
+                else
+                {
+                    using var again = i > 0 ? rows?.ForClusterCount(clusterCounts[i]) : null;
+                    models[i] = fit.FitProblems([problem], clock, null, cancellationToken, backend, i == 0 ? first : again)[0];
+                    if (i == 0 && rows is null)
+                    {
+                        first!.Dispose();
+                        first = null;
+                    }
+                }
+                if (labels is not null)
+                {
+                    if (rows is not null)
+                        rows.Label(Centred(models[i].Centroids.Span, problem!.Shift), labels, cancellationToken);
+                    else
+                        models[i].Predict(source, labels, _options.Device, cancellationToken);
+                }
+                fitted?.Invoke(models[i]);
+            }
+            return models;
         }
-        return models;
+        finally
+        {
+            first?.Dispose();
+        }
+    }
+
+    /// <summary>Centroids in the data's coordinates moved into a fit's centred ones (a copy; as they are without a shift).</summary>
+    private static ReadOnlySpan<float> Centred(ReadOnlySpan<float> centroids, float[]? shift)
+    {
+        if (shift is null)
+            return centroids;
+        var centred = centroids.ToArray();
+        for (int at = 0; at < centred.Length; at += shift.Length)
+            System.Numerics.Tensors.TensorPrimitives.Subtract(centred.AsSpan(at, shift.Length), shift, centred.AsSpan(at, shift.Length));
+        return centred;
     }
 
     /// <summary>
@@ -298,8 +348,10 @@ public sealed class KMeans
     /// <param name="cancellationToken">Stops the fit between chunks of work.</param>
     /// <param name="shared">A backend made for these options (K aside) that several fits share, kept open; null to make and
     /// dispose one for this fit.</param>
+    /// <param name="bound">The one problem's rows already bound on <paramref name="shared"/> for this K, kept open; null to
+    /// bind them here.</param>
     private KMeansModel[] FitProblems(Problem[] problems, Stopwatch clock, IProgress<KMeansProgress>? progress, CancellationToken cancellationToken,
-        IKMeansBackend? shared = null)
+        IKMeansBackend? shared = null, IKMeansDataBinding? bound = null)
     {
         var options = _options;
         int k = options.NumberOfClusters;
@@ -313,7 +365,8 @@ public sealed class KMeans
             return problems.Select(p => FitHierarchical(p, clock, progress, cancellationToken)).ToArray();
         using var owned = shared is null ? BackendSelector.Create(options) : null;
         var backend = shared ?? owned!;
-        using var batch = Bind(backend, problems, k, cancellationToken);
+        using var ownBatch = bound is null ? Bind(backend, problems, k, cancellationToken) : null;
+        var batch = ownBatch ?? new SequentialBatchStepper([bound!]);  // not disposed: the caller keeps the binding
         var best = new LloydRun?[problems.Length];
         // Explicit centroids start every initialisation at the same place, so further runs repeat the first.
         int initializations = options.Initialization == KMeansInitialization.Explicit ? 1 : options.NumberOfInitializations;

@@ -86,7 +86,9 @@ internal sealed class CudaBatch : IDisposable
     /// <param name="dimension">d.</param>
     /// <param name="clusters">K.</param>
     /// <param name="hasWeights">Whether rows carry weights (then all problems do).</param>
-    public CudaBatch(CudaSession session, int batches, long rows, int dimension, int clusters, bool hasWeights)
+    /// <param name="rowsOf">A batch of the same rows (B, N, d, weights) whose stored rows, norms and weights this one reads
+    /// instead of holding its own (a fit of another K on rows already on the device); it must outlive this one.</param>
+    public CudaBatch(CudaSession session, int batches, long rows, int dimension, int clusters, bool hasWeights, CudaBatch? rowsOf = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
         _s = session;
@@ -101,12 +103,25 @@ internal sealed class CudaBatch : IDisposable
         if (total > int.MaxValue)
             throw new NotSupportedException($"The CUDA backend indexes rows with 32-bit integers; {total} rows is too many (use a streaming source).");
         long clusterRows = (long)batches * clusters;
+        if (rowsOf is not null && (rowsOf._s != session || rowsOf.Batches != batches || rowsOf.Rows != rows || rowsOf.Dimension != dimension
+            || (rowsOf.Weights is not null) != hasWeights))
+            throw new ArgumentException("The batch whose rows are shared must hold the same problems of the same rows on the same session.", nameof(rowsOf));
         _context.MakeCurrent();
         try
         {
-            X = Own(new DeviceBuffer<byte>(_context, total * Pitch * session.Precision.ElementBytes));
-            XNorms = Own(new DeviceBuffer<float>(_context, total));
-            Weights = hasWeights ? Own(new DeviceBuffer<float>(_context, total)) : null;
+            if (rowsOf is null)
+            {
+                X = Own(new DeviceBuffer<byte>(_context, total * Pitch * session.Precision.ElementBytes));
+                XNorms = Own(new DeviceBuffer<float>(_context, total));
+                Weights = hasWeights ? Own(new DeviceBuffer<float>(_context, total)) : null;
+            }
+            else
+            {
+                // Views: their disposal frees nothing.
+                X = Own(rowsOf.X.Slice(0, rowsOf.X.Length));
+                XNorms = Own(rowsOf.XNorms.Slice(0, rowsOf.XNorms.Length));
+                Weights = rowsOf.Weights is { } weights ? Own(weights.Slice(0, weights.Length)) : null;
+            }
             Labels = Own(new DeviceBuffer<int>(_context, total));
             _previousLabels = Own(new DeviceBuffer<int>(_context, total));
             Distances = Own(new DeviceBuffer<float>(_context, total));

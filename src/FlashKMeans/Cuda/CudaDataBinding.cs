@@ -14,7 +14,7 @@ namespace FlashKMeans.Cuda;
 /// the problems of a batched fit (<see cref="CudaBatchBinding"/>) are bindings on slices of one shared batch,
 /// which seed, re-seed and evaluate here while the batch steps them all at once.
 /// </summary>
-internal sealed class CudaDataBinding : DeviceRowsBinding, IKMeansDataBinding, IStepAheadBinding
+internal sealed class CudaDataBinding : DeviceRowsBinding, IKMeansDataBinding, IStepAheadBinding, IReusableRowsBinding
 {
     /// <summary>
     /// k-means‖'s reduction runs on the GPU from this many candidate × K × d products on (about 1.3·10⁹ at K = 1024 and
@@ -97,6 +97,17 @@ internal sealed class CudaDataBinding : DeviceRowsBinding, IKMeansDataBinding, I
             Dispose();
             throw;
         }
+    }
+
+    /// <summary>The rows of <paramref name="rowsOf"/>, a binding of its own batch, for a fit of <paramref name="k"/> clusters: read where they lie.</summary>
+    private CudaDataBinding(CudaDataBinding rowsOf, int k)
+        : this(rowsOf._s, new CudaBatch(rowsOf._s, 1, rowsOf._n, rowsOf._d, k, rowsOf._weights is not null, rowsOf._batch), ownsBatch: true,
+            problem: 0, rowsOf._weights is not null)
+    {
+        rowsOf._hostWeights?.CopyTo(_hostWeights!, 0);
+        _scale = rowsOf._scale;
+        _weightScale = rowsOf._weightScale;
+        ShareScales();
     }
 
     private CudaDataBinding(CudaSession session, long n, int d, int k, bool hasWeights)
@@ -283,13 +294,61 @@ internal sealed class CudaDataBinding : DeviceRowsBinding, IKMeansDataBinding, I
 
     public override double Evaluate(ReadOnlySpan<float> centroids, Span<double> clusterWeights, CancellationToken cancellationToken)
     {
+        using var assigned = AssignAll(centroids);
+        return _s.ReduceAssignment(assigned.Labels.Pointer, assigned.Distances.Pointer, WeightsPointer, _n, assigned.Clusters, _weightScale, clusterWeights);
+    }
+
+    public IKMeansDataBinding ForClusterCount(int numberOfClusters)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(numberOfClusters, 1);
+        if (!_ownsBatch)
+            throw new InvalidOperationException("This problem is part of a batch; only a binding of its own batch lends its rows.");
+        return new CudaDataBinding(this, numberOfClusters);
+    }
+
+    public void Label(ReadOnlySpan<float> centroids, Span<int> labels, CancellationToken cancellationToken)
+    {
+        if (labels.Length != _n)
+            throw new ArgumentException($"Expected {_n} labels, one per bound row; got room for {labels.Length}.", nameof(labels));
+        cancellationToken.ThrowIfCancellationRequested();
+        using var assigned = AssignAll(centroids);
+        assigned.Labels.CopyTo(labels, 0, _s.Stream);
+    }
+
+    /// <summary>Every row's nearest of <paramref name="centroids"/> and its distance, into buffers of their own.</summary>
+    private Assignment AssignAll(ReadOnlySpan<float> centroids)
+    {
         _context.MakeCurrent();
         int m = centroids.Length / _d;
-        using var uploaded = UploadedCentroids.Upload(_s, centroids, _d);
-        using var labels = new DeviceBuffer<int>(_context, _n);
-        using var distances = new DeviceBuffer<float>(_context, _n);
-        _s.Assign(_x.Pointer, _xNorms.Pointer, _n, _d, _ld, uploaded.Packed, uploaded.Norms, m, _ld, labels.Pointer, distances.Pointer, updateMin: false);
-        return _s.ReduceAssignment(labels.Pointer, distances.Pointer, WeightsPointer, _n, m, _weightScale, clusterWeights);
+        if (m < 1 || centroids.Length != m * _d)
+            throw new ArgumentException($"Expected m × {_d} centroids with m ≥ 1; got {centroids.Length} values.", nameof(centroids));
+        var owned = new GpuResources();
+        try
+        {
+            var uploaded = owned.Own(UploadedCentroids.Upload(_s, centroids, _d));
+            var labels = owned.Own(new DeviceBuffer<int>(_context, _n));
+            var distances = owned.Own(new DeviceBuffer<float>(_context, _n));
+            _s.Assign(_x.Pointer, _xNorms.Pointer, _n, _d, _ld, uploaded.Packed, uploaded.Norms, m, _ld, labels.Pointer, distances.Pointer, updateMin: false);
+            return new Assignment(owned, m, labels, distances);
+        }
+        catch
+        {
+            List<Exception>? freeing = null;
+            owned.Free(ref freeing);  // the first failure is the one to report
+            throw;
+        }
+    }
+
+    /// <summary>An assignment of every row, in device buffers freed with it.</summary>
+    private readonly ref struct Assignment(GpuResources owned, int clusters, DeviceBuffer<int> labels, DeviceBuffer<float> distances)
+    {
+        public int Clusters => clusters;
+
+        public DeviceBuffer<int> Labels => labels;
+
+        public DeviceBuffer<float> Distances => distances;
+
+        public void Dispose() => owned.Free("an assignment's GPU memory");
     }
 
     public void GatherRows(ReadOnlySpan<long> rows, Span<float> vectors, Span<float> weights, CancellationToken cancellationToken)

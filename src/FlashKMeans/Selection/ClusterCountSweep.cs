@@ -48,44 +48,34 @@ public static class ClusterCountSweep
         var source = new InMemoryBatchSource(rows, dimension);
         var labels = new int[n];
         var sampleDistances = SampleDistances(rows, dimension, sample);
-        // The rows are validated (and centred) once and every K runs on one backend; each K's fit is still exactly the
-        // fit it would be alone. Its labels come from the same device.
+        // The rows are validated (and centred) once and every K runs on one backend, on the GPU on rows bound once; each K's
+        // fit is still exactly the fit it would be alone. Its labels come from the same device.
         new KMeans(options).FitEach(source, Enumerable.Range(minimum, maximum - minimum + 1).ToArray(), model =>
         {
-            model.Predict(source, labels, options.Device, cancellationToken);
-            var score = Score(rows.Span, dimension, model, labels, sample, sampleDistances);
+            var score = Score(rows, dimension, model, labels, sample, sampleDistances);
             scores.Add(score);
             progress?.Report(score);
-        }, cancellationToken);
+        }, cancellationToken, labels);
         return Report(scores);
     }
 
-    /// <summary>The indices of one fit, in float64 from the differences (exact for data far from the origin).</summary>
-    internal static ClusterCountScore Score(ReadOnlyMemory<float> rows, int d, KMeansModel model, int[] sample) =>
-        Score(rows.Span, d, model, model.Predict(rows.Span, d), sample, SampleDistances(rows, d, sample));
+    /// <summary>
+    /// The indices of one fit, in float64 from the differences (exact for data far from the origin), its rows labelled on
+    /// <paramref name="device"/>.
+    /// </summary>
+    internal static ClusterCountScore Score(ReadOnlyMemory<float> rows, int d, KMeansModel model, int[] sample, ComputeDevice device = ComputeDevice.Cpu)
+    {
+        var labels = new int[rows.Length / d];
+        model.Predict(new InMemoryBatchSource(rows, d), labels, device);
+        return Score(rows, d, model, labels, sample, SampleDistances(rows, d, sample));
+    }
 
     /// <summary>The indices of one fit whose rows' <paramref name="labels"/> and sample's pairwise distances are known.</summary>
-    private static ClusterCountScore Score(ReadOnlySpan<float> rows, int d, KMeansModel model, int[] labels, int[] sample, double[] sampleDistances)
+    private static ClusterCountScore Score(ReadOnlyMemory<float> rows, int d, KMeansModel model, int[] labels, int[] sample, double[] sampleDistances)
     {
         int n = rows.Length / d, k = model.NumberOfClusters;
         var centroids = model.Centroids.Span;
-        var counts = new long[k];
-        var spread = new double[k];
-        var mean = new double[d];
-        double inertia = 0;
-        for (int r = 0; r < n; r++)
-        {
-            var row = rows.Slice(r * d, d);
-            int c = labels[r];
-            double squared = VectorMath.SquaredDistanceDouble(row, centroids.Slice(c * d, d));
-            inertia += squared;
-            spread[c] += Math.Sqrt(squared);
-            counts[c]++;
-            for (int j = 0; j < d; j++)
-                mean[j] += row[j];
-        }
-        for (int j = 0; j < d; j++)
-            mean[j] /= n;
+        var (inertia, spread, counts, mean) = Dispersion(rows, d, model.Centroids, labels);
 
         // Calinski–Harabasz: between-cluster dispersion against within, each per its degrees of freedom.
         double between = 0;
@@ -120,6 +110,61 @@ public static class ClusterCountSweep
         davies = live.Length > 1 ? davies / live.Length : double.NaN;
 
         return new ClusterCountScore(k, inertia, davies, calinski, Silhouette(labels, k, sample, sampleDistances));
+    }
+
+    /// <summary>Rows per chunk of <see cref="Dispersion"/>: each chunk's sums are added in chunk order, at any thread count.</summary>
+    private const int DispersionChunk = 1 << 14;
+
+    /// <summary>
+    /// The inertia, each cluster's sum of distances (not squared) and row count, and the mean row, in float64 from the
+    /// differences: over fixed chunks of rows in parallel, added up in chunk order, so the same bits at any thread count.
+    /// </summary>
+    private static (double Inertia, double[] Spread, long[] Counts, double[] Mean) Dispersion(ReadOnlyMemory<float> rows, int d,
+        ReadOnlyMemory<float> centroids, int[] labels)
+    {
+        int n = rows.Length / d, k = centroids.Length / d;
+        int chunks = (n + DispersionChunk - 1) / DispersionChunk;
+        var parts = new (double Inertia, double[] Spread, long[] Counts, double[] Sum)[chunks];
+        Threading.ParallelWork.For(0, chunks, new ParallelOptions(), chunk =>
+        {
+            var all = rows.Span;
+            var c = centroids.Span;
+            double inertia = 0;
+            var spread = new double[k];
+            var counts = new long[k];
+            var sum = new double[d];
+            int end = Math.Min(n, (chunk + 1) * DispersionChunk);
+            for (int r = chunk * DispersionChunk; r < end; r++)
+            {
+                var row = all.Slice(r * d, d);
+                int label = labels[r];
+                double squared = VectorMath.SquaredDistanceDouble(row, c.Slice(label * d, d));
+                inertia += squared;
+                spread[label] += Math.Sqrt(squared);
+                counts[label]++;
+                for (int j = 0; j < d; j++)
+                    sum[j] += row[j];
+            }
+            parts[chunk] = (inertia, spread, counts, sum);
+        });
+        double total = 0;
+        var spreads = new double[k];
+        var sizes = new long[k];
+        var mean = new double[d];
+        foreach (var part in parts)
+        {
+            total += part.Inertia;
+            for (int c = 0; c < k; c++)
+            {
+                spreads[c] += part.Spread[c];
+                sizes[c] += part.Counts[c];
+            }
+            for (int j = 0; j < d; j++)
+                mean[j] += part.Sum[j];
+        }
+        for (int j = 0; j < d; j++)
+            mean[j] /= n;
+        return (total, spreads, sizes, mean);
     }
 
     /// <summary>
