@@ -10,7 +10,7 @@ namespace FlashKMeans.Tests;
 [TestClass]
 public sealed class FusedAssignKernelTests
 {
-    private static readonly int[] ClusterCounts = [1, 15, 16, 17, 31, 32, 33, 100];
+    private static readonly int[] ClusterCounts = [1, 3, 7, 8, 15, 16, 17, 31, 32, 33, 100];
 
     // 131 rows: two full 64-row tiles and a ragged 3-row micro-tile.
     private const int RowCount = 131;

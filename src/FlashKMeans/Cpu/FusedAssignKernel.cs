@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -30,6 +31,16 @@ internal static class FusedAssignKernel
     /// <param name="distances">n squared distances.</param>
     public static void Assign(ReadOnlySpan<float> rows, PackedCentroids centroids, Span<int> labels, Span<float> distances)
     {
+        if (centroids.InFirstPanel)
+        {
+            switch (centroids.Width)
+            {
+                case 16: AssignOnePanel<Vector512Ops, Vector512<float>>(rows, centroids, labels, distances); break;
+                case 8: AssignOnePanel<Vector256Ops, Vector256<float>>(rows, centroids, labels, distances); break;
+                default: AssignOnePanel<Vector128Ops, Vector128<float>>(rows, centroids, labels, distances); break;
+            }
+            return;
+        }
         switch (centroids.Width)
         {
             case 16: Run<Vector512Ops, Vector512<float>, AssignEpilogue>(rows, centroids, labels, distances); break;
@@ -301,6 +312,77 @@ internal static class FusedAssignKernel
             ArrayPool<float>.Shared.Return(tail);
         }
         _ = k;
+    }
+
+    /// <summary>
+    /// <see cref="Assign"/> where every centroid lies in the first panel (K at most the vector width): eight rows at a time
+    /// against that one panel, each row's nearest lane then found in registers. The general loop would also run the padding
+    /// panel that pairs it and keep every lane's minimum in memory, which at K = 16 cost more than the distances. Each lane's
+    /// chain of multiply-adds is the general loop's, so the labels and distances are the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AssignOnePanel<TOps, TVec>(ReadOnlySpan<float> rows, PackedCentroids c, Span<int> labels, Span<float> distances)
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : struct
+    {
+        int d = c.Dimension, w = TOps.Count, n = rows.Length / d, r = 0;
+        ref float panel = ref c.Data[0];
+        ref float x = ref MemoryMarshal.GetReference(rows);
+        TVec norms = TOps.Load(ref c.Norms[0]);
+        for (; r + 8 <= n; r += 8)
+        {
+            TVec a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+            ref float x0 = ref Unsafe.Add(ref x, r * d);
+            for (int f = 0; f < d; f++)
+            {
+                TVec cv = TOps.Load(ref Unsafe.Add(ref panel, f * w));
+                ref float xf = ref Unsafe.Add(ref x0, f);
+                a0 = TOps.MultiplyAdd(TOps.Broadcast(xf), cv, a0);
+                a1 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref xf, d)), cv, a1);
+                a2 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref xf, 2 * d)), cv, a2);
+                a3 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref xf, 3 * d)), cv, a3);
+                a4 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref xf, 4 * d)), cv, a4);
+                a5 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref xf, 5 * d)), cv, a5);
+                a6 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref xf, 6 * d)), cv, a6);
+                a7 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref xf, 7 * d)), cv, a7);
+            }
+            Nearest<TOps, TVec>(a0, norms, c, rows, r, labels, distances);
+            Nearest<TOps, TVec>(a1, norms, c, rows, r + 1, labels, distances);
+            Nearest<TOps, TVec>(a2, norms, c, rows, r + 2, labels, distances);
+            Nearest<TOps, TVec>(a3, norms, c, rows, r + 3, labels, distances);
+            Nearest<TOps, TVec>(a4, norms, c, rows, r + 4, labels, distances);
+            Nearest<TOps, TVec>(a5, norms, c, rows, r + 5, labels, distances);
+            Nearest<TOps, TVec>(a6, norms, c, rows, r + 6, labels, distances);
+            Nearest<TOps, TVec>(a7, norms, c, rows, r + 7, labels, distances);
+        }
+        for (; r < n; r++)
+        {
+            TVec a = default;
+            ref float xr = ref Unsafe.Add(ref x, r * d);
+            for (int f = 0; f < d; f++)
+                a = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref xr, f)), TOps.Load(ref Unsafe.Add(ref panel, f * w)), a);
+            Nearest<TOps, TVec>(a, norms, c, rows, r, labels, distances);
+        }
+    }
+
+    /// <summary>
+    /// Row <paramref name="row"/>'s label and distance from its products with the one panel: the lowest lane of the least
+    /// ‖c‖² − 2·x·c (lanes are in index order), as the general loop's minima and its pick among them give them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Nearest<TOps, TVec>(TVec dot, TVec norms, PackedCentroids c, ReadOnlySpan<float> rows, int row, Span<int> labels,
+        Span<float> distances)
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : struct
+    {
+        TVec key = TOps.MultiplyAdd(dot, TOps.Broadcast(-2f), norms);
+        float minimum = TOps.MinAcross(key);
+        uint lanes = TOps.LanesEqualTo(key, minimum);
+        if (lanes == 0)
+            minimum = float.PositiveInfinity;  // no key below +inf (never for finite rows): label 0, as the general loop leaves it
+        int d = c.Dimension;
+        labels[row] = lanes == 0 ? 0 : (int)c.Indices[BitOperations.TrailingZeroCount(lanes)];
+        distances[row] = Math.Max(0f, VectorMath.SquaredNorm(rows.Slice(row * d, d)) + minimum);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]

@@ -37,6 +37,9 @@ internal sealed class PackedCentroids
     /// <summary>Panels, always even.</summary>
     public int PanelCount { get; }
 
+    /// <summary>Whether every centroid lies in the first panel, in index order (K at most the width, not permuted).</summary>
+    public bool InFirstPanel => _order is null && Count <= Width;
+
     /// <summary>Panel p, feature k, lane j at ((p·d) + k)·W + j.</summary>
     public float[] Data { get; }
 

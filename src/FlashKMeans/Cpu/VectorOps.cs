@@ -27,6 +27,9 @@ internal interface IVectorOps<TVector> where TVector : struct
     static abstract TVector And(TVector left, TVector right);
     /// <summary>The smallest lane. Only used where no lane is NaN.</summary>
     static abstract float MinAcross(TVector value);
+
+    /// <summary>Bit i set where lane i equals <paramref name="scalar"/>.</summary>
+    static abstract uint LanesEqualTo(TVector value, float scalar);
 }
 
 internal struct Vector512Ops : IVectorOps<Vector512<float>>
@@ -58,6 +61,8 @@ internal struct Vector512Ops : IVectorOps<Vector512<float>>
     public static Vector512<float> And(Vector512<float> left, Vector512<float> right) => left & right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MinAcross(Vector512<float> value) => Vector256Ops.MinAcross(Vector256.Min(value.GetLower(), value.GetUpper()));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint LanesEqualTo(Vector512<float> value, float scalar) => (uint)Vector512.Equals(value, Vector512.Create(scalar)).ExtractMostSignificantBits();
 }
 
 internal struct Vector256Ops : IVectorOps<Vector256<float>>
@@ -90,6 +95,8 @@ internal struct Vector256Ops : IVectorOps<Vector256<float>>
     public static Vector256<float> And(Vector256<float> left, Vector256<float> right) => left & right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MinAcross(Vector256<float> value) => Vector128Ops.MinAcross(Vector128.Min(value.GetLower(), value.GetUpper()));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint LanesEqualTo(Vector256<float> value, float scalar) => Vector256.Equals(value, Vector256.Create(scalar)).ExtractMostSignificantBits();
 }
 
 internal struct Vector128Ops : IVectorOps<Vector128<float>>
@@ -129,4 +136,6 @@ internal struct Vector128Ops : IVectorOps<Vector128<float>>
         value = Vector128.Min(value, Vector128.Shuffle(value, Vector128.Create(1, 0, 3, 2)));
         return value.ToScalar();
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint LanesEqualTo(Vector128<float> value, float scalar) => Vector128.Equals(value, Vector128.Create(scalar)).ExtractMostSignificantBits();
 }
