@@ -329,6 +329,8 @@ internal static class FusedAssignKernel
         ref float panel = ref c.Data[0];
         ref float x = ref MemoryMarshal.GetReference(rows);
         TVec norms = TOps.Load(ref c.Norms[0]);
+        Span<float> minima = stackalloc float[8];
+        Span<uint> lanes = stackalloc uint[8];
         for (; r + 8 <= n; r += 8)
         {
             TVec a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
@@ -346,14 +348,19 @@ internal static class FusedAssignKernel
                 a6 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref xf, 6 * d)), cv, a6);
                 a7 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref xf, 7 * d)), cv, a7);
             }
-            Nearest<TOps, TVec>(a0, norms, c, rows, r, labels, distances);
-            Nearest<TOps, TVec>(a1, norms, c, rows, r + 1, labels, distances);
-            Nearest<TOps, TVec>(a2, norms, c, rows, r + 2, labels, distances);
-            Nearest<TOps, TVec>(a3, norms, c, rows, r + 3, labels, distances);
-            Nearest<TOps, TVec>(a4, norms, c, rows, r + 4, labels, distances);
-            Nearest<TOps, TVec>(a5, norms, c, rows, r + 5, labels, distances);
-            Nearest<TOps, TVec>(a6, norms, c, rows, r + 6, labels, distances);
-            Nearest<TOps, TVec>(a7, norms, c, rows, r + 7, labels, distances);
+            // Each row's least key and its lanes first, then the labels and row norms: no vector may stay live across a call (a
+            // bounds check's throw, SquaredNorm), which made the JIT spill the accumulators on every feature above (2.5×
+            // slower at d = 128).
+            minima[0] = Least<TOps, TVec>(a0, norms, out lanes[0]);
+            minima[1] = Least<TOps, TVec>(a1, norms, out lanes[1]);
+            minima[2] = Least<TOps, TVec>(a2, norms, out lanes[2]);
+            minima[3] = Least<TOps, TVec>(a3, norms, out lanes[3]);
+            minima[4] = Least<TOps, TVec>(a4, norms, out lanes[4]);
+            minima[5] = Least<TOps, TVec>(a5, norms, out lanes[5]);
+            minima[6] = Least<TOps, TVec>(a6, norms, out lanes[6]);
+            minima[7] = Least<TOps, TVec>(a7, norms, out lanes[7]);
+            for (int i = 0; i < 8; i++)
+                Finish(c, rows, r + i, minima[i], lanes[i], labels, distances);
         }
         for (; r < n; r++)
         {
@@ -361,27 +368,44 @@ internal static class FusedAssignKernel
             ref float xr = ref Unsafe.Add(ref x, r * d);
             for (int f = 0; f < d; f++)
                 a = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref xr, f)), TOps.Load(ref Unsafe.Add(ref panel, f * w)), a);
-            Nearest<TOps, TVec>(a, norms, c, rows, r, labels, distances);
+            float minimum = Least<TOps, TVec>(a, norms, out uint least);
+            Finish(c, rows, r, minimum, least, labels, distances);
         }
     }
 
     /// <summary>
-    /// Row <paramref name="row"/>'s label and distance from its products with the one panel: the lowest lane of the least
-    /// ‖c‖² − 2·x·c (lanes are in index order), as the general loop's minima and its pick among them give them.
+    /// A row's least ‖c‖² − 2·x·c over the one panel (its distance less its norm) and the lanes that reach it, from its
+    /// products: registers only.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Nearest<TOps, TVec>(TVec dot, TVec norms, PackedCentroids c, ReadOnlySpan<float> rows, int row, Span<int> labels,
-        Span<float> distances)
+    private static float Least<TOps, TVec>(TVec dot, TVec norms, out uint lanes)
         where TOps : struct, IVectorOps<TVec>
         where TVec : struct
     {
         TVec key = TOps.MultiplyAdd(dot, TOps.Broadcast(-2f), norms);
         float minimum = TOps.MinAcross(key);
-        uint lanes = TOps.LanesEqualTo(key, minimum);
+        lanes = TOps.LanesEqualTo(key, minimum);
+        return minimum;
+    }
+
+    /// <summary>
+    /// Row <paramref name="row"/>'s label, the lowest of the <paramref name="lanes"/> reaching its least key (lanes are in
+    /// index order), and its distance, as the general loop's minima and its pick among them give them.
+    /// </summary>
+    private static void Finish(PackedCentroids c, ReadOnlySpan<float> rows, int row, float minimum, uint lanes, Span<int> labels,
+        Span<float> distances)
+    {
         if (lanes == 0)
-            minimum = float.PositiveInfinity;  // no key below +inf (never for finite rows): label 0, as the general loop leaves it
+        {
+            // No key below +inf (never for finite rows): label 0, as the general loop leaves it.
+            labels[row] = 0;
+            minimum = float.PositiveInfinity;
+        }
+        else
+        {
+            labels[row] = (int)c.Indices[BitOperations.TrailingZeroCount(lanes)];
+        }
         int d = c.Dimension;
-        labels[row] = lanes == 0 ? 0 : (int)c.Indices[BitOperations.TrailingZeroCount(lanes)];
         distances[row] = Math.Max(0f, VectorMath.SquaredNorm(rows.Slice(row * d, d)) + minimum);
     }
 
