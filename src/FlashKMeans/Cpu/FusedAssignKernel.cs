@@ -409,7 +409,9 @@ internal static class FusedAssignKernel
         distances[row] = Math.Max(0f, VectorMath.SquaredNorm(rows.Slice(row * d, d)) + minimum);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    // Not inlined into Run: there the JIT ran out of inlining budget for the second epilogue, called it, and spilled rows
+    // 4–7's accumulators on every feature of the loop (8 stores to 16 multiply-adds).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Micro<TOps, TVec, TEpilogue>(ref float x, int d, ref float panel0, ref float panel1,
         PackedCentroids c, int panelIndex, int liveRows, ref float scratch, ReadOnlySpan<float> rowNorms, Span<float> output, int firstRow)
         where TOps : struct, IVectorOps<TVec>
@@ -427,6 +429,8 @@ internal static class FusedAssignKernel
                 ref Unsafe.Add(ref scratch, 4 * w), rowNorms.Slice(4), output, firstRow + 4);
             return;
         }
+        var laterNorms = rowNorms.Slice(4);
+        ref float laterScratch = ref Unsafe.Add(ref scratch, 4 * w);
         TVec a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
         TVec a40 = default, a41 = default, a50 = default, a51 = default, a60 = default, a61 = default, a70 = default, a71 = default;
         ref float x1 = ref Unsafe.Add(ref x, d);
@@ -461,7 +465,7 @@ internal static class FusedAssignKernel
         // Rows 0–3, then 4–7: each row's panel 0 before its panel 1, so among equal distances the lower index survives.
         Epilogue4<TOps, TVec, TEpilogue>(a00, a01, a10, a11, a20, a21, a30, a31, c, panelIndex, liveRows, ref scratch, rowNorms, output, firstRow);
         Epilogue4<TOps, TVec, TEpilogue>(a40, a41, a50, a51, a60, a61, a70, a71, c, panelIndex, liveRows - 4,
-            ref Unsafe.Add(ref scratch, 4 * w), rowNorms.Slice(4), output, firstRow + 4);
+            ref laterScratch, laterNorms, output, firstRow + 4);
     }
 
     /// <summary><see cref="Micro{TOps, TVec, TEpilogue}"/> for 4 rows, whose accumulators fit 16 vector registers.</summary>
