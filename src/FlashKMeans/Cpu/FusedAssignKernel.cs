@@ -12,6 +12,8 @@ namespace FlashKMeans.Cpu;
 /// <summary>
 /// Distance and argmin fused: ‖x‖² + ‖c‖² − 2·x·c with float32 accumulation, register-blocked over
 /// 8 rows × 2 panels of centroids, so no N × K matrix is ever stored. Ties go to the lower centroid index.
+/// Where every centroid fits one panel (K at most the vector width), 8 rows run against that panel alone.
+/// docs/cpu-kernels.md says how the loops keep their accumulators in registers.
 /// </summary>
 internal static class FusedAssignKernel
 {
