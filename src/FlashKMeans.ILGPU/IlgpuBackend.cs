@@ -16,16 +16,22 @@ namespace FlashKMeans.ILGPU;
 internal sealed class IlgpuBackend : IKMeansBackend
 {
     private readonly Context _context;
-    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, ArrayView<int>, ArrayView<float>> _assign;
+    private readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> _norms;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, ArrayView<int>, ArrayView<float>> _assign;
+    private readonly int _side;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, float, float, ArrayView<long>, ArrayView<long>> _accumulate;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<int>> _lower;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>> _candidates;
 
-    private IlgpuBackend(Context context, Accelerator accelerator)
+    /// <summary>A backend on <paramref name="accelerator"/> of <paramref name="context"/>, which it owns and disposes.</summary>
+    internal IlgpuBackend(Context context, Accelerator accelerator)
     {
         _context = context;
         Accelerator = accelerator;
-        _assign = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, ArrayView<int>, ArrayView<float>>(IlgpuKernels.Assign);
+        _norms = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(TiledAssignKernel.Norms);
+        _assign = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, ArrayView<int>, ArrayView<float>>(
+            TiledAssignKernel.Assign);
+        _side = TiledAssignKernel.Side(accelerator.MaxNumThreadsPerGroup);
         _accumulate = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, float, float, ArrayView<long>, ArrayView<long>>(IlgpuKernels.Accumulate);
         _lower = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<int>>(IlgpuKernels.LowerSeedDistances);
         _candidates = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>>(IlgpuKernels.CandidateDistances);
@@ -33,6 +39,9 @@ internal sealed class IlgpuBackend : IKMeansBackend
 
     /// <summary>The accelerator the kernels run on.</summary>
     public Accelerator Accelerator { get; }
+
+    // The assignment's centroid norms, grown to the largest K seen; one stream orders every launch, so one buffer serves.
+    private MemoryBuffer1D<float, Stride1D.Dense>? _centroidNorms;
 
     /// <summary>
     /// The first GPU accelerator ILGPU finds (CUDA, then OpenCL), else, unless <paramref name="gpuOnly"/>, its CPU
@@ -77,8 +86,17 @@ internal sealed class IlgpuBackend : IKMeansBackend
 
     internal void Assign(int n, ArrayView<float> rows, ArrayView<float> centroids, int d, int k, ArrayView<int> labels, ArrayView<float> distances)
     {
-        if (n > 0)
-            _assign(n, rows, centroids, d, k, labels, distances);
+        if (n == 0)
+            return;
+        if (_centroidNorms is null || _centroidNorms.Length < k)
+        {
+            _centroidNorms?.Dispose();
+            _centroidNorms = Accelerator.Allocate1D<float>(k);
+        }
+        var norms = _centroidNorms.View.SubView(0, k);
+        _norms(k, centroids, d, norms);
+        int tile = 4 * _side;
+        _assign(new KernelConfig((n + tile - 1) / tile, _side * _side), rows, centroids, norms, n, d, k, _side, labels, distances);
     }
 
     internal void Accumulate(int n, ArrayView<float> rows, ArrayView<float> weights, ArrayView<int> labels, int d, float scale, float weightScale,
@@ -105,6 +123,7 @@ internal sealed class IlgpuBackend : IKMeansBackend
     /// <inheritdoc />
     public void Dispose()
     {
+        _centroidNorms?.Dispose();
         Accelerator.Dispose();
         _context.Dispose();
     }

@@ -3,33 +3,14 @@ using ILGPU;
 namespace FlashKMeans.ILGPU;
 
 /// <summary>
-/// The ILGPU backend's kernels, written in C# and compiled by ILGPU for whichever accelerator runs them. Distances are
-/// sums of squared differences (exact to float32 wherever the data lies, no cancellation), one thread per row; sums are
-/// 64-bit fixed point (<see cref="Backends.FixedPointSums"/>), so atomics in any order give the same bits. Float32
-/// arithmetic only: some OpenCL devices have no float64.
+/// The ILGPU backend's kernels besides the assignment (<see cref="TiledAssignKernel"/>), written in C# and compiled by
+/// ILGPU for whichever accelerator runs them. Seeding distances are sums of squared differences (exact to float32
+/// wherever the data lies, no cancellation), one thread per row; sums are 64-bit fixed point
+/// (<see cref="Backends.FixedPointSums"/>), so atomics in any order give the same bits. Float32 arithmetic only: some
+/// OpenCL devices have no float64.
 /// </summary>
 internal static class IlgpuKernels
 {
-    /// <summary>Each row's nearest centroid (the lower index on ties) and its squared distance.</summary>
-    public static void Assign(Index1D row, ArrayView<float> rows, ArrayView<float> centroids, int d, int k,
-        ArrayView<int> labels, ArrayView<float> distances)
-    {
-        long x = (long)row.X * d;
-        int best = 0;
-        float bestDistance = float.PositiveInfinity;
-        for (int c = 0; c < k; c++)
-        {
-            float sum = SquaredDistance(rows, x, centroids, (long)c * d, d);
-            if (sum < bestDistance)
-            {
-                bestDistance = sum;
-                best = c;
-            }
-        }
-        labels[row] = best;
-        distances[row] = bestDistance;
-    }
-
     /// <summary>Adds each row's scaled weighted features, and its scaled weight, to its cluster's fixed-point sums.</summary>
     public static void Accumulate(Index1D row, ArrayView<float> rows, ArrayView<float> weights, ArrayView<int> labels, int d,
         float scale, float weightScale, ArrayView<long> sums, ArrayView<long> weightSums)
