@@ -161,19 +161,29 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
                         {
                             var freshLabels = fresh.AsSpan(0, count);
                             var old = _labels.AsSpan(global, count);
-                            if (_pruning is null)
-                                FusedAssignKernel.Assign(chunkRows, _packed, freshLabels, _distances.AsSpan(global, count));
-                            else
-                                _pruning.AssignChunk(chunkRows, global, old, freshLabels, _distances.AsSpan(global, count), _packed);
-                            // Inertia and the farthest rows of the empty-cluster policy use distances without cancellation error.
-                            VectorMath.SquaredDistancesToLabels(chunkRows, freshLabels, _centroids, d, _distances.AsSpan(global, count));
+                            // The plain assignment runs block by block, each block's rows still in L2 for the distances and
+                            // sums after it (a chunk of long rows is larger than L2); the sums still take the rows in order.
+                            int block = _pruning is null ? CacheBlockRows(d) : count;
+                            for (int at = 0; at < count; at += block)
+                            {
+                                int m = Math.Min(block, count - at);
+                                var part = chunkRows.Slice(at * d, m * d);
+                                var partLabels = freshLabels.Slice(at, m);
+                                var partDistances = _distances.AsSpan(global + at, m);
+                                if (_pruning is null)
+                                    FusedAssignKernel.Assign(part, _packed, partLabels, partDistances);
+                                else
+                                    _pruning.AssignChunk(chunkRows, global, old, freshLabels, partDistances, _packed);
+                                // Inertia and the farthest rows of the empty-cluster policy use distances without cancellation error.
+                                VectorMath.SquaredDistancesToLabels(part, partLabels, _centroids, d, partDistances);
+                                if (sumInChunks)
+                                    AddToChunkSums(_openChunks[chunk], part, global + at, partLabels);
+                            }
                             int moved = 0;
                             for (int i = 0; i < count; i++)
                                 moved += old[i] != freshLabels[i] ? 1 : 0;
                             freshLabels.CopyTo(old);
                             Interlocked.Add(ref changed, moved);
-                            if (sumInChunks)
-                                AddToChunkSums(_openChunks[chunk], chunkRows, global, freshLabels);
                         }
                         finally
                         {
@@ -301,6 +311,9 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     /// Rows assigned before their sums are taken: about 8 MB of them, a whole number of chunks, so that the
     /// second read of each row hits the cache. Depends only on d, never on the thread count.
     /// </summary>
+    /// <summary>Rows of the step's blocks: about 256 KiB of them, in whole 64-row tiles of the assignment.</summary>
+    private static int CacheBlockRows(int d) => Math.Max(64, (256 << 10) / (d * sizeof(float)) / 64 * 64);
+
     private static int SuperChunkRows(int d) =>
         Math.Max(1, (8 << 20) / (d * sizeof(float) * ChunkedParallel.ChunkRows)) * ChunkedParallel.ChunkRows;
 
