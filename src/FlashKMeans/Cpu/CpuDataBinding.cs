@@ -41,6 +41,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     private readonly double[] _sums;
     private readonly double[] _clusterWeights;
     private readonly YinyangPruning? _pruning;
+    private readonly ChunkSums _chunkSums;
 
     public CpuDataBinding(IBatchSource source, DataSummary summary, int k, int threads, bool usePruning,
         PruningBounds bounds = PruningBounds.Auto, bool seedPruning = true)
@@ -78,6 +79,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
             _seedPruning = new SeedDistancePruning(_d, threads);
         if (usePruning && YinyangPruning.Applies(k, width) && (storeBounds || YinyangPruning.KeepsGapsFor(k, width)))
             _pruning = new YinyangPruning(n, _d, k, width, threads, storeBounds);
+        _chunkSums = new ChunkSums(k, _d, RowCount, _weights);
     }
 
     public long RowCount { get; }
@@ -134,10 +136,8 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         Array.Clear(_clusterWeights);
         _pruning?.BeginStep(_centroids, _packed);
         int superRows = SuperChunkRows(d);
-        bool sumInChunks = k <= ChunkSumClusters;
-        foreach (var unfinished in _openChunks.Values)
-            _freeChunkSums.Push(unfinished);  // a step that threw part-way left them
-        _openChunks.Clear();
+        bool sumInChunks = k <= ChunkSums.MaxClusters;
+        _chunkSums.Reset();
         using (var reader = _source.OpenReader())
         {
             while (reader.TryRead(out var batch))
@@ -150,7 +150,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
                     long first = batch.FirstRow + offset;
                     var rows = batch.Rows.Slice(offset * d, rowCount * d);
                     if (sumInChunks)
-                        OpenChunkSums(first, rowCount);
+                        _chunkSums.Open(first, rowCount);
                     // Fully optimised from the first call: a short fit's steps would otherwise run this loop unoptimised.
                     _parallel.ForSlice(first, rowCount, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (chunk, start, count) =>
                     {
@@ -177,7 +177,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
                                 // Inertia and the farthest rows of the empty-cluster policy use distances without cancellation error.
                                 VectorMath.SquaredDistancesToLabels(part, partLabels, _centroids, d, partDistances);
                                 if (sumInChunks)
-                                    AddToChunkSums(_openChunks[chunk], part, global + at, partLabels);
+                                    _chunkSums.Add(chunk, part, global + at, partLabels);
                             }
                             int moved = 0;
                             for (int i = 0; i < count; i++)
@@ -191,7 +191,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
                         }
                     }, cancellationToken);
                     if (sumInChunks)
-                        CloseChunkSums(first + rowCount);
+                        _chunkSums.Close(first + rowCount, _sums, _clusterWeights);
                     else
                         Accumulate(first, rows, rowCount, cancellationToken);
                 }
@@ -237,68 +237,6 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     /// Adds the batch's rows to their clusters' float64 sums and weights (<see cref="ClusterSums"/>: every cluster's sum is
     /// taken in row order whatever the thread count).
     /// </summary>
-    /// <summary>
-    /// Clusters up to which each chunk of rows sums itself into K × d partial sums while its rows are still in cache, the
-    /// partials then added in chunk order: one pass over the rows instead of two, and a partial small beside its chunk.
-    /// Above it the rows are grouped by cluster and added after the assignment (<see cref="Accumulate"/>).
-    /// </summary>
-    private const int ChunkSumClusters = 256;
-
-    /// <summary>The partial sums (K × d, then K weights) of the chunks begun but not yet added, by chunk number.</summary>
-    private readonly Dictionary<int, double[]> _openChunks = [];
-
-    private readonly Stack<double[]> _freeChunkSums = new();
-
-    /// <summary>Zeroed partial sums for every chunk that rows [first, first + count) touch and that has none yet.</summary>
-    private void OpenChunkSums(long first, int count)
-    {
-        int from = (int)(first / ChunkedParallel.ChunkRows), to = (int)((first + count - 1) / ChunkedParallel.ChunkRows);
-        for (int chunk = from; chunk <= to; chunk++)
-        {
-            if (_openChunks.ContainsKey(chunk))
-                continue;  // begun by the previous slice, which a batch boundary cut
-            if (!_freeChunkSums.TryPop(out var sums))
-                sums = new double[NumberOfClusters * (_d + 1)];
-            Array.Clear(sums);
-            _openChunks[chunk] = sums;
-        }
-    }
-
-    /// <summary>Adds one chunk's rows, in row order, into its partial sums (every chunk on its own thread).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void AddToChunkSums(double[] partial, ReadOnlySpan<float> rows, int firstRow, ReadOnlySpan<int> labels)
-    {
-        int d = _d, weightsAt = NumberOfClusters * d;
-        for (int r = 0; r < labels.Length; r++)
-        {
-            double w = _weights is null ? 1 : _weights[firstRow + r];
-            if (w == 0)
-                continue;
-            int c = labels[r];
-            partial[weightsAt + c] += w;
-            VectorMath.AddScaled(partial.AsSpan(c * d, d), rows.Slice(r * d, d), w);
-        }
-    }
-
-    /// <summary>
-    /// Adds the partial sums of every chunk that ends by row <paramref name="end"/> (or ends the data) into the step's
-    /// sums, in chunk order: the same bits at any thread count and however the source cuts its batches.
-    /// </summary>
-    private void CloseChunkSums(long end)
-    {
-        int d = _d, k = NumberOfClusters;
-        foreach (int chunk in _openChunks.Keys.Order().ToArray())
-        {
-            if ((long)(chunk + 1) * ChunkedParallel.ChunkRows > end && end < RowCount)
-                break;
-            var partial = _openChunks[chunk];
-            System.Numerics.Tensors.TensorPrimitives.Add(_sums, partial.AsSpan(0, k * d), _sums);
-            System.Numerics.Tensors.TensorPrimitives.Add(_clusterWeights, partial.AsSpan(k * d, k), _clusterWeights);
-            _openChunks.Remove(chunk);
-            _freeChunkSums.Push(partial);
-        }
-    }
-
     private void Accumulate(long firstRow, ReadOnlyMemory<float> rows, int count, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
