@@ -58,7 +58,7 @@ internal static class IlgpuKernels
     }
 
     /// <summary>‖row − other‖² over d features, from the differences, in feature order.</summary>
-    private static float SquaredDistance(ArrayView<float> rows, long x, ArrayView<float> others, long at, int d)
+    internal static float SquaredDistance(ArrayView<float> rows, long x, ArrayView<float> others, long at, int d)
     {
         float sum = 0;
         for (int f = 0; f < d; f++)

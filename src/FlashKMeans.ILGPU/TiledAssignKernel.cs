@@ -124,15 +124,8 @@ internal static class TiledAssignKernel
             }
             if (label == int.MaxValue)
                 label = 0;  // no key below +inf (never for finite rows)
-            long x = (long)(row0 + r) * d, c = (long)label * d;
-            float sum = 0;
-            for (int f = 0; f < d; f++)
-            {
-                float diff = rows[x + f] - centroids[c + f];
-                sum += diff * diff;
-            }
             labels[row0 + r] = label;
-            distances[row0 + r] = sum;
+            distances[row0 + r] = IlgpuKernels.SquaredDistance(rows, (long)(row0 + r) * d, centroids, (long)label * d, d);
         }
     }
 

@@ -255,8 +255,7 @@ public sealed class KMeans
         if (shift is null)
             return centroids;
         var centred = centroids.ToArray();
-        for (int at = 0; at < centred.Length; at += shift.Length)
-            System.Numerics.Tensors.TensorPrimitives.Subtract(centred.AsSpan(at, shift.Length), shift, centred.AsSpan(at, shift.Length));
+        ShiftedBatchSource.Subtract(centred, shift);
         return centred;
     }
 

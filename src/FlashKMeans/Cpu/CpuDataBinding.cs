@@ -163,6 +163,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
                             var old = _labels.AsSpan(global, count);
                             // The plain assignment runs block by block, each block's rows still in L2 for the distances and
                             // sums after it (a chunk of long rows is larger than L2); the sums still take the rows in order.
+                            // The pruned one keeps its bounds and panel jobs per chunk, so it is one block of the whole chunk.
                             int block = _pruning is null ? CacheBlockRows(d) : count;
                             for (int at = 0; at < count; at += block)
                             {
