@@ -33,22 +33,66 @@ public sealed class FusedAssignKernelTests
             foreach (int k in ClusterCounts)
             {
                 var (rows, centroids) = RandomProblem(d, k, seed: d * 1000 + k);
-                var packed = PackedCentroids.Pack(centroids, d, width);
+                foreach (bool quads in new[] { false, true })
+                {
+                    var packed = PackedCentroids.Pack(centroids, d, width, featureQuads: quads);
+                    var labels = new int[RowCount];
+                    var distances = new float[RowCount];
+                    Array.Fill(labels, -7);
+                    Array.Fill(distances, float.NaN);
+                    FusedAssignKernel.Assign(rows, packed, labels, distances);
+                    for (int r = 0; r < RowCount; r++)
+                    {
+                        var x = rows.AsSpan(r * d, d);
+                        string context = $"width {width}, d {d}, K {k}, feature quads {packed.FeatureQuads is not null}, row {r}";
+                        Assert.IsTrue(labels[r] >= 0 && labels[r] < k, context);
+                        Reference.AssertNearest(x, centroids, d, labels[r], context);
+                        double exact = Reference.Distance(x, centroids.AsSpan(labels[r] * d, d));
+                        Assert.AreEqual(exact, distances[r], Tolerance(x, centroids, d), context);
+                        Assert.IsTrue(distances[r] >= 0, context);
+                    }
+                }
+            }
+        }
+    }
+
+    [TestMethod]
+    public void Feature_quad_kernel_takes_every_small_packing_and_sends_exact_ties_to_the_lower_index()
+    {
+        if (!FeatureQuadKernel.IsSupported)
+            Assert.Inconclusive("This machine has no AVX-512: the feature-quad kernel does not run here.");
+        var random = new Random(5);
+        foreach (int d in new[] { 1, 2, 3, 4, 5, 7, 16, 33, 130 })
+        {
+            foreach (int k in new[] { 1, 2, 5, 15, 16 })
+            {
+                var (rows, centroids) = RandomProblem(d, k, seed: 91 * d + k);
+                var packed = PackedCentroids.Pack(centroids, d, 16, featureQuads: true);
+                Assert.IsNotNull(packed.FeatureQuads, $"d {d}, K {k}: every K up to 16 takes the kernel");
+                // Each row is a copy of a centroid that also appears at a higher index: an exact tie at distance 0 up to
+                // rounding, which the lower index must win.
+                if (k > 1)
+                {
+                    centroids.AsSpan(0, d).CopyTo(centroids.AsSpan((k - 1) * d, d));
+                    packed.Fill(centroids);
+                    for (int r = 0; r < RowCount; r++)
+                        centroids.AsSpan(random.Next(2) == 0 ? 0 : (k - 1) * d, d).CopyTo(rows.AsSpan(r * d, d));
+                }
                 var labels = new int[RowCount];
                 var distances = new float[RowCount];
                 FusedAssignKernel.Assign(rows, packed, labels, distances);
                 for (int r = 0; r < RowCount; r++)
                 {
-                    var x = rows.AsSpan(r * d, d);
-                    string context = $"width {width}, d {d}, K {k}, row {r}";
-                    Assert.IsTrue(labels[r] >= 0 && labels[r] < k, context);
-                    Reference.AssertNearest(x, centroids, d, labels[r], context);
-                    double exact = Reference.Distance(x, centroids.AsSpan(labels[r] * d, d));
-                    Assert.AreEqual(exact, distances[r], Tolerance(x, centroids, d), context);
-                    Assert.IsTrue(distances[r] >= 0, context);
+                    string context = $"d {d}, K {k}, row {r}";
+                    Reference.AssertNearest(rows.AsSpan(r * d, d), centroids, d, labels[r], context);
+                    if (k > 1)
+                        Assert.AreNotEqual(k - 1, labels[r], context + ": the tie went to the higher index");
                 }
             }
         }
+        // A packing that did not ask, or whose K is past one panel, keeps the plain kernel's bits.
+        Assert.IsNull(PackedCentroids.Pack(new float[17 * 4], 4, 16, featureQuads: true).FeatureQuads);
+        Assert.IsNull(PackedCentroids.Pack(new float[16 * 4], 4, 16).FeatureQuads);
     }
 
     [TestMethod]

@@ -58,7 +58,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
         Array.Fill(_labels, -1);
         _distances = new float[n];
         _centroids = new float[k * _d];
-        _packed = PackedCentroids.Pack(_centroids, _d);
+        _packed = PackedCentroids.Pack(_centroids, _d, featureQuads: true);
         _sums = new double[k * _d];
         _clusterWeights = new double[k];
         if (source.HasWeights)
@@ -281,7 +281,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
 
     public double Evaluate(ReadOnlySpan<float> centroids, Span<double> clusterWeights, CancellationToken cancellationToken)
     {
-        var packed = PackedCentroids.Pack(centroids, _d);
+        var packed = PackedCentroids.Pack(centroids, _d, featureQuads: true);
         var given = centroids.ToArray();
         int n = (int)RowCount;
         var labels = clusterWeights.IsEmpty ? null : new int[n];

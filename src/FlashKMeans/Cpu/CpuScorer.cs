@@ -30,7 +30,7 @@ internal sealed class CpuScorer : IKMeansScorer, ITopKScorer
     public CpuScorer(ReadOnlySpan<float> centroids, int dimension, int threads)
     {
         _d = dimension;
-        _packed = PackedCentroids.Pack(centroids, dimension);
+        _packed = PackedCentroids.Pack(centroids, dimension, featureQuads: true);
         _threads = threads;
     }
 

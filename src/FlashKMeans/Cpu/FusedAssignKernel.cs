@@ -33,6 +33,11 @@ internal static class FusedAssignKernel
     /// <param name="distances">n squared distances.</param>
     public static void Assign(ReadOnlySpan<float> rows, PackedCentroids centroids, Span<int> labels, Span<float> distances)
     {
+        if (centroids.FeatureQuads is not null)
+        {
+            FeatureQuadKernel.Assign(rows, centroids, labels, distances);
+            return;
+        }
         if (centroids.InFirstPanel)
         {
             switch (centroids.Width)
@@ -380,7 +385,7 @@ internal static class FusedAssignKernel
     /// products: registers only.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Least<TOps, TVec>(TVec dot, TVec norms, out uint lanes)
+    internal static float Least<TOps, TVec>(TVec dot, TVec norms, out uint lanes)
         where TOps : struct, IVectorOps<TVec>
         where TVec : struct
     {
@@ -394,7 +399,7 @@ internal static class FusedAssignKernel
     /// Row <paramref name="row"/>'s label, the lowest of the <paramref name="lanes"/> reaching its least key (lanes are in
     /// index order), and its distance, as the general loop's minima and its pick among them give them.
     /// </summary>
-    private static void Finish(PackedCentroids c, ReadOnlySpan<float> rows, int row, float minimum, uint lanes, Span<int> labels,
+    internal static void Finish(PackedCentroids c, ReadOnlySpan<float> rows, int row, float minimum, uint lanes, Span<int> labels,
         Span<float> distances)
     {
         if (lanes == 0)

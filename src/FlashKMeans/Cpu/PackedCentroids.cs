@@ -12,7 +12,7 @@ internal sealed class PackedCentroids
 {
     private readonly int[]? _order;
 
-    private PackedCentroids(int count, int dimension, int width, int[]? order = null)
+    private PackedCentroids(int count, int dimension, int width, int[]? order = null, bool featureQuads = false)
     {
         _order = order;
         Count = count;
@@ -23,6 +23,8 @@ internal sealed class PackedCentroids
         Data = new float[(long)PanelCount * dimension * width];
         Norms = new float[PanelCount * width];
         Indices = new float[PanelCount * width];
+        if (featureQuads && order is null && width == 16 && count <= width && FeatureQuadKernel.IsSupported)
+            FeatureQuads = new float[(dimension + 3) / 4 * 64];
     }
 
     /// <summary>Real centroids, K.</summary>
@@ -46,6 +48,13 @@ internal sealed class PackedCentroids
     /// <summary>‖c‖² in float32 per padded centroid; +∞ for padding.</summary>
     public float[] Norms { get; }
 
+    /// <summary>
+    /// For <see cref="FeatureQuadKernel"/>, where the packing asked for it and applies (K ≤ 16, width 16, AVX-512): for each
+    /// group of four features q, four vectors j whose lane 4m + t holds feature 4q + t of centroid 4j + m, zero past K and d.
+    /// Null elsewhere: the plain kernel's bits, which seeding and pruning rely on.
+    /// </summary>
+    public float[]? FeatureQuads { get; }
+
     /// <summary>Each padded centroid's index as a float (exact below 2²⁴).</summary>
     public float[] Indices { get; }
 
@@ -55,12 +64,19 @@ internal sealed class PackedCentroids
         Vector256Ops.IsSupported ? Vector256<float>.Count : Vector128<float>.Count;
 
     /// <summary>Packs K × d row-major centroids.</summary>
-    public static PackedCentroids Pack(ReadOnlySpan<float> centroids, int dimension, int? width = null)
+    /// <param name="centroids">K × d, row-major.</param>
+    /// <param name="dimension">d.</param>
+    /// <param name="width">Lanes per panel; the machine's widest by default.</param>
+    /// <param name="featureQuads">
+    /// Also lay them out for <see cref="FeatureQuadKernel"/> where it applies: faster at K ≤ 16, deterministic, but other
+    /// bits than the plain kernel's. For the fit's own steps and the model's scoring, never for seeding or pruning.
+    /// </param>
+    public static PackedCentroids Pack(ReadOnlySpan<float> centroids, int dimension, int? width = null, bool featureQuads = false)
     {
         int k = centroids.Length / dimension;
         if (k > 1 << 24)
             throw new ArgumentOutOfRangeException(nameof(centroids), k, "At most 2^24 centroids are supported.");
-        var packed = new PackedCentroids(k, dimension, width ?? PreferredWidth);
+        var packed = new PackedCentroids(k, dimension, width ?? PreferredWidth, featureQuads: featureQuads);
         packed.Fill(centroids);
         return packed;
     }
@@ -107,5 +123,7 @@ internal sealed class PackedCentroids
                 Data[baseIndex + (long)f * w] = row[f];
             Norms[slot] = VectorMath.SquaredNorm(row);
         }
+        if (FeatureQuads is not null)
+            FeatureQuadKernel.Fill(centroids, Count, d, FeatureQuads);
     }
 }
