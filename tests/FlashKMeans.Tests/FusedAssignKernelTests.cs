@@ -41,6 +41,10 @@ public sealed class FusedAssignKernelTests
                     Array.Fill(labels, -7);
                     Array.Fill(distances, float.NaN);
                     FusedAssignKernel.Assign(rows, packed, labels, distances);
+                    // Labels alone (no distances asked for) are the same labels.
+                    var alone = Enumerable.Repeat(-7, RowCount).ToArray();
+                    FusedAssignKernel.Assign(rows, packed, alone, default);
+                    CollectionAssert.AreEqual(labels, alone, $"width {width}, d {d}, K {k}: labels without distances");
                     for (int r = 0; r < RowCount; r++)
                     {
                         var x = rows.AsSpan(r * d, d);

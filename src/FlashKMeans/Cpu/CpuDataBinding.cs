@@ -172,7 +172,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
                                 var partLabels = freshLabels.Slice(at, m);
                                 var partDistances = _distances.AsSpan(global + at, m);
                                 if (_pruning is null)
-                                    FusedAssignKernel.Assign(part, _packed, partLabels, partDistances);
+                                    FusedAssignKernel.Assign(part, _packed, partLabels, default);
                                 else
                                     _pruning.AssignChunk(chunkRows, global, old, freshLabels, partDistances, _packed);
                                 // Inertia and the farthest rows of the empty-cluster policy use distances without cancellation error.
@@ -295,7 +295,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
                 if (pruned)
                     _pruning!.EvaluateChunk(rows, global, _labels.AsSpan(global, count), scratch.AsSpan(0, count), distances.AsSpan(global, count), packed);
                 else
-                    FusedAssignKernel.Assign(rows, packed, scratch.AsSpan(0, count), distances.AsSpan(global, count));
+                    FusedAssignKernel.Assign(rows, packed, scratch.AsSpan(0, count), default);
                 VectorMath.SquaredDistancesToLabels(rows, scratch.AsSpan(0, count), given, _d, distances.AsSpan(global, count));
                 if (labels is not null)
                     scratch.AsSpan(0, count).CopyTo(labels.AsSpan(global, count));

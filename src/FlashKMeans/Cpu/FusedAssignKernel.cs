@@ -30,7 +30,7 @@ internal static class FusedAssignKernel
     /// <param name="rows">n × d row-major.</param>
     /// <param name="centroids">Packed centroids of dimension d.</param>
     /// <param name="labels">n labels.</param>
-    /// <param name="distances">n squared distances.</param>
+    /// <param name="distances">n squared distances, or empty for the labels alone (a caller that measures them otherwise).</param>
     public static void Assign(ReadOnlySpan<float> rows, PackedCentroids centroids, Span<int> labels, Span<float> distances)
     {
         if (centroids.FeatureQuads is not null)
@@ -269,8 +269,12 @@ internal static class FusedAssignKernel
                     source.CopyTo(tail);
                     Array.Clear(tail, source.Length, MicroRows * d - source.Length);
                 }
-                for (int r = 0; r < tileRows; r++)
-                    rowNorms[r] = VectorMath.SquaredNorm(rows.Slice((tileStart + r) * d, d));
+                // Only the distances add the row norms: an assignment asked for labels alone skips them.
+                if (!output.IsEmpty)
+                {
+                    for (int r = 0; r < tileRows; r++)
+                        rowNorms[r] = VectorMath.SquaredNorm(rows.Slice((tileStart + r) * d, d));
+                }
                 if (TEpilogue.KeepsMinimum)
                 {
                     best.Slice(0, tileRows * w).Fill(float.PositiveInfinity);
@@ -309,7 +313,8 @@ internal static class FusedAssignKernel
                             }
                         }
                         labels[tileStart + r] = (int)index;
-                        output[tileStart + r] = Math.Max(0f, rowNorms[r] + minimum);
+                        if (!output.IsEmpty)
+                            output[tileStart + r] = Math.Max(0f, rowNorms[r] + minimum);
                     }
                 }
             }
@@ -412,6 +417,8 @@ internal static class FusedAssignKernel
         {
             labels[row] = (int)c.Indices[BitOperations.TrailingZeroCount(lanes)];
         }
+        if (distances.IsEmpty)
+            return;
         int d = c.Dimension;
         distances[row] = Math.Max(0f, VectorMath.SquaredNorm(rows.Slice(row * d, d)) + minimum);
     }
