@@ -10,7 +10,8 @@ warm-up on other shapes leaves flash-kmeans recompiling inside the timed fit).
                 with the data already on the device.
 
 The peers' sources are not part of this repository: put them on PYTHONPATH (flash_kmeans and fastkmeans packages).
-Usage: python3 peers_whole_fit.py anchors|large [--steps N] [--peers flash,fast] [--max-k K]
+Usage: python3 peers_whole_fit.py anchors|large|fp32 [--steps N] [--peers flash,fast] [--max-k K]
+fp32: float32 rows (flash-kmeans' Triton dot then runs in tf32, Triton's default on this GPU).
 """
 import argparse
 import sys
@@ -30,6 +31,7 @@ if "tqdm" not in sys.modules:
 
 ANCHORS = [(1 << 20, 1024, 128), (1 << 23, 1024, 128), (1 << 20, 8192, 128), (1 << 20, 256, 128), (1 << 20, 1024, 512)]
 LARGE = [(65536 * 100, 65536, 128), (131072 * 100, 131072, 128), (262144 * 100, 262144, 128)]
+FLOAT32 = [(1 << 20, 1024, 128)]  # the ILGPU backend's shape (bench/gpu/FlashKMeans.GpuBench --ilgpu), rows in float32
 
 
 def flash(x, k, steps):
@@ -59,7 +61,7 @@ def timed(fn, x, k, steps):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("set", choices=["anchors", "large"])
+    ap.add_argument("set", choices=["anchors", "large", "fp32"])
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--peers", default="flash,fast")
     ap.add_argument("--max-k", type=int, default=1 << 30, help="skip shapes with a larger K")
@@ -68,11 +70,13 @@ def main():
     print(f"# peers' whole fits on {torch.cuda.get_device_name()}, torch {torch.__version__}; {a.steps} Lloyd steps from random rows")
     print("| N | K | d | peer | whole fit ms | ms/step |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for n, k, d in (ANCHORS if a.set == "anchors" else LARGE):
+    shapes = {"anchors": ANCHORS, "large": LARGE, "fp32": FLOAT32}[a.set]
+    dtype = torch.float32 if a.set == "fp32" else torch.float16
+    for n, k, d in shapes:
         if k > a.max_k:
             continue
         g = torch.Generator(device="cuda").manual_seed(42)
-        x = torch.randn(n, d, device="cuda", dtype=torch.float16, generator=g)
+        x = torch.randn(n, d, device="cuda", dtype=dtype, generator=g)
         for key in a.peers.split(","):
             name, fn = peers[key]
             try:

@@ -32,6 +32,7 @@ using FlashKMeans.Cuda.Native;
 // bench/prototypes_vs_sklearn.py wrote to DIR.
 // --sweep N D MAXK: instead, choosing K over K = 2 … MAXK on N × D blobs against a fit and the same indices per K (SweepBench.cs).
 // --topk: instead, the fused top-k kernel against FlashAssign at the same shapes (TopKBench.cs).
+// --ilgpu N K D STEPS: instead, the ILGPU backend through ILGPU's CUDA accelerator against the PTX backend in float32 (IlgpuBench.cs).
 // --stream-small ROWS BATCHES: instead, where the time of small stream-learning steps goes (SmallStepsBench.cs).
 // --stream: instead, stream learning (MiniBatchKMeans.PartialFit) from host batches of 65,536 rows at d = 128, K = 1024: one
 // pass from page-locked fp16 and fp32 rows, from a managed fp32 array, and per-call spans, stepped whole on the GPU; the host
@@ -71,6 +72,13 @@ if (Array.IndexOf(args, "--sweep") is var sw and >= 0)
     // --sweep N d maxK: choosing K on the GPU against a fit and the same indices per K (SweepBench.cs).
     SweepBench.Run(int.Parse(args[sw + 1], CultureInfo.InvariantCulture), int.Parse(args[sw + 2], CultureInfo.InvariantCulture),
         int.Parse(args[sw + 3], CultureInfo.InvariantCulture), ComputeDevice.Cuda, threads: null);
+    return;
+}
+if (Array.IndexOf(args, "--ilgpu") is var il and >= 0)
+{
+    // --ilgpu N K d STEPS: the ILGPU backend through ILGPU's CUDA accelerator against the PTX backend, float32 (IlgpuBench.cs).
+    IlgpuBench.Run(int.Parse(args[il + 1], CultureInfo.InvariantCulture), int.Parse(args[il + 2], CultureInfo.InvariantCulture),
+        int.Parse(args[il + 3], CultureInfo.InvariantCulture), int.Parse(args[il + 4], CultureInfo.InvariantCulture));
     return;
 }
 if (args.Contains("--topk"))
