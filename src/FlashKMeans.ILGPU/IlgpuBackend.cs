@@ -19,7 +19,9 @@ internal sealed class IlgpuBackend : IKMeansBackend
     private readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> _norms;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, ArrayView<int>, ArrayView<float>> _assign;
     private readonly int _side;
-    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, float, float, ArrayView<long>, ArrayView<long>> _accumulate;
+    private readonly Action<Index1D, ArrayView<int>, ArrayView<int>> _countLabels;
+    private readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>> _placeRows;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, int, int, float, float, ArrayView<long>, ArrayView<long>> _sumGrouped;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<int>> _lower;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>> _candidates;
 
@@ -32,7 +34,10 @@ internal sealed class IlgpuBackend : IKMeansBackend
         _assign = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, ArrayView<int>, ArrayView<float>>(
             TiledAssignKernel.Assign);
         _side = TiledAssignKernel.Side(accelerator.MaxNumThreadsPerGroup);
-        _accumulate = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, float, float, ArrayView<long>, ArrayView<long>>(IlgpuKernels.Accumulate);
+        _countLabels = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>>(IlgpuKernels.CountLabels);
+        _placeRows = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>>(IlgpuKernels.PlaceRows);
+        _sumGrouped = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, int, int, float, float,
+            ArrayView<long>, ArrayView<long>>(IlgpuKernels.SumGroupedRows);
         _lower = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<int>>(IlgpuKernels.LowerSeedDistances);
         _candidates = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>>(IlgpuKernels.CandidateDistances);
     }
@@ -99,11 +104,30 @@ internal sealed class IlgpuBackend : IKMeansBackend
         _assign(new KernelConfig((n + tile - 1) / tile, _side * _side), rows, centroids, norms, n, d, k, _side, labels, distances);
     }
 
-    internal void Accumulate(int n, ArrayView<float> rows, ArrayView<float> weights, ArrayView<int> labels, int d, float scale, float weightScale,
-        ArrayView<long> sums, ArrayView<long> weightSums)
+    /// <summary>Rows of the grouped order one item of <see cref="IlgpuKernels.SumGroupedRows"/> reads.</summary>
+    internal const int GroupedSpan = 256;
+
+    /// <summary>
+    /// Adds every row's scaled weighted features and scaled weight to its cluster's fixed-point sums (zeroed first): the
+    /// rows are grouped by label (a count, a scan of the K counts on the host, a placement), then summed run by run
+    /// (<see cref="IlgpuKernels.SumGroupedRows"/>), with one atomic per cluster run and feature rather than per row and
+    /// feature. <paramref name="counts"/> and <paramref name="cursors"/> hold K, <paramref name="order"/> n.
+    /// </summary>
+    internal void Accumulate(int n, ArrayView<float> rows, ArrayView<float> weights, ArrayView<int> labels, int d, int k, float scale, float weightScale,
+        ArrayView<long> sums, ArrayView<long> weightSums, ArrayView<int> counts, ArrayView<int> cursors, ArrayView<int> order, int[] hostCounts)
     {
-        if (n > 0)
-            _accumulate(n, rows, weights, labels, d, scale, weightScale, sums, weightSums);
+        sums.MemSetToZero();
+        weightSums.MemSetToZero();
+        if (n == 0)
+            return;
+        counts.MemSetToZero();
+        _countLabels(n, labels, counts);
+        counts.CopyToCPU(hostCounts);
+        for (int c = 0, offset = 0; c < k; c++)
+            (hostCounts[c], offset) = (offset, offset + hostCounts[c]);
+        cursors.CopyFromCPU(hostCounts);
+        _placeRows(n, labels, cursors, order);
+        _sumGrouped(checked((n + GroupedSpan - 1) / GroupedSpan * d), rows, weights, labels, order, n, d, GroupedSpan, scale, weightScale, sums, weightSums);
     }
 
     internal void LowerSeedDistances(int n, ArrayView<float> rows, ArrayView<float> seeds, int d, int count, int firstSeed,

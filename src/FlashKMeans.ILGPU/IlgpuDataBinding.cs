@@ -25,6 +25,10 @@ internal sealed class IlgpuDataBinding : IKMeansDataBinding
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _distances;
     private readonly MemoryBuffer1D<long, Stride1D.Dense> _sums;
     private readonly MemoryBuffer1D<long, Stride1D.Dense> _weightSums;
+    private readonly MemoryBuffer1D<int, Stride1D.Dense> _counts;
+    private readonly MemoryBuffer1D<int, Stride1D.Dense> _cursors;
+    private readonly MemoryBuffer1D<int, Stride1D.Dense> _order;
+    private readonly int[] _hostCounts;
     private MemoryBuffer1D<float, Stride1D.Dense>? _seedDistances;
     private MemoryBuffer1D<int, Stride1D.Dense>? _seedOwners;
     private readonly float[] _hostCentroids;
@@ -70,6 +74,9 @@ internal sealed class IlgpuDataBinding : IKMeansDataBinding
             _distances = Own(_accelerator.Allocate1D<float>(Math.Max(1, _n)));
             _sums = Own(_accelerator.Allocate1D<long>(Math.Max(1, (long)k * _d)));
             _weightSums = Own(_accelerator.Allocate1D<long>(Math.Max(1, k)));
+            _counts = Own(_accelerator.Allocate1D<int>(Math.Max(1, k)));
+            _cursors = Own(_accelerator.Allocate1D<int>(Math.Max(1, k)));
+            _order = Own(_accelerator.Allocate1D<int>(Math.Max(1, _n)));
         }
         catch
         {
@@ -78,6 +85,7 @@ internal sealed class IlgpuDataBinding : IKMeansDataBinding
             throw;
         }
         _hostCentroids = new float[k * _d];
+        _hostCounts = new int[Math.Max(1, k)];
         _hostLabels = new int[_n];
         _hostDistances = new float[_n];
         _clusterWeights = new double[k];
@@ -109,9 +117,8 @@ internal sealed class IlgpuDataBinding : IKMeansDataBinding
         cancellationToken.ThrowIfCancellationRequested();
         var previous = _hostLabels.ToArray();
         _backend.Assign(_n, _rows.View, _centroids.View, _d, _k, _labels.View, _distances.View);
-        _sums.MemSetToZero();
-        _weightSums.MemSetToZero();
-        _backend.Accumulate(_n, _rows.View, _deviceWeights.View, _labels.View, _d, _scale, _weightScale, _sums.View, _weightSums.View);
+        _backend.Accumulate(_n, _rows.View, _deviceWeights.View, _labels.View, _d, _k, _scale, _weightScale, _sums.View, _weightSums.View,
+            _counts.View, _cursors.View, _order.View, _hostCounts);
         _accelerator.Synchronize();
         Contiguous(_labels).SubView(0, _n).CopyToCPU(_hostLabels);
         Contiguous(_distances).SubView(0, _n).CopyToCPU(_hostDistances);
@@ -260,6 +267,9 @@ internal sealed class IlgpuDataBinding : IKMeansDataBinding
     {
         _seedOwners?.Dispose();
         _seedDistances?.Dispose();
+        _order.Dispose();
+        _cursors.Dispose();
+        _counts.Dispose();
         _weightSums.Dispose();
         _sums.Dispose();
         _distances.Dispose();
