@@ -32,7 +32,8 @@ internal sealed class IlgpuDataBinding : IKMeansDataBinding
     private MemoryBuffer1D<float, Stride1D.Dense>? _seedDistances;
     private MemoryBuffer1D<int, Stride1D.Dense>? _seedOwners;
     private readonly float[] _hostCentroids;
-    private readonly int[] _hostLabels;
+    private int[] _hostLabels;
+    private int[] _previousLabels;  // the step before's labels, swapped with _hostLabels each step
     private readonly float[] _hostDistances;
     private readonly double[] _clusterWeights;
     private float[]? _hostSeedDistances;
@@ -87,6 +88,7 @@ internal sealed class IlgpuDataBinding : IKMeansDataBinding
         _hostCentroids = new float[k * _d];
         _hostCounts = new int[Math.Max(1, k)];
         _hostLabels = new int[_n];
+        _previousLabels = new int[_n];
         _hostDistances = new float[_n];
         _clusterWeights = new double[k];
 
@@ -115,7 +117,8 @@ internal sealed class IlgpuDataBinding : IKMeansDataBinding
     public LloydStepResult Step(bool normalizeCentroids, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var previous = _hostLabels.ToArray();
+        (_previousLabels, _hostLabels) = (_hostLabels, _previousLabels);
+        var previous = _previousLabels;
         _backend.Assign(_n, _rows.View, _centroids.View, _d, _k, _labels.View, _distances.View);
         _backend.Accumulate(_n, _rows.View, _deviceWeights.View, _labels.View, _d, _k, _scale, _weightScale, _sums.View, _weightSums.View,
             _counts.View, _cursors.View, _order.View, _hostCounts);
