@@ -306,24 +306,6 @@ internal static class DataValidator
             ref float max = ref System.Runtime.InteropServices.MemoryMarshal.GetReference<float>(_max);
             int j = 0;
             double squares = 0;
-            if (Vector512.IsHardwareAccelerated && d >= Vector512<float>.Count)
-            {
-                var weight = Vector512.Create(w);
-                var acc = Vector512<double>.Zero;
-                for (; j + Vector512<float>.Count <= d; j += Vector512<float>.Count)
-                {
-                    var v = Vector512.LoadUnsafe(ref x, (nuint)j);
-                    Vector512.Min(Vector512.LoadUnsafe(ref min, (nuint)j), v).StoreUnsafe(ref min, (nuint)j);
-                    Vector512.Max(Vector512.LoadUnsafe(ref max, (nuint)j), v).StoreUnsafe(ref max, (nuint)j);
-                    var (low, high) = Vector512.Widen(v);
-                    var dLow = low - Vector512.LoadUnsafe(ref first, (nuint)j);
-                    var dHigh = high - Vector512.LoadUnsafe(ref first, (nuint)j + 8);
-                    (Vector512.LoadUnsafe(ref sum, (nuint)j) + weight * dLow).StoreUnsafe(ref sum, (nuint)j);
-                    (Vector512.LoadUnsafe(ref sum, (nuint)j + 8) + weight * dHigh).StoreUnsafe(ref sum, (nuint)j + 8);
-                    acc += dLow * dLow + dHigh * dHigh;
-                }
-                squares += Vector512.Sum(acc);
-            }
             if (Vector256.IsHardwareAccelerated)
             {
                 var weight = Vector256.Create(w);
@@ -340,7 +322,7 @@ internal static class DataValidator
                     (Vector256.LoadUnsafe(ref sum, (nuint)j + 4) + weight * dHigh).StoreUnsafe(ref sum, (nuint)j + 4);
                     acc += dLow * dLow + dHigh * dHigh;
                 }
-                squares += Vector256.Sum(acc);
+                squares = Vector256.Sum(acc);
             }
             for (; j < d; j++)
             {
