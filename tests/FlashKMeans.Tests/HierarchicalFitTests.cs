@@ -108,6 +108,48 @@ public sealed class HierarchicalFitTests
         Assert.AreEqual(Reference.Inertia(data, d, balanced.Centroids.Span), balanced.Inertia, 1e-3 * balanced.Inertia, "reported inertia");
     }
 
+    /// <summary>Blobs whose sizes follow 1 / rank (index-training data is lopsided), well apart, of unit spread.</summary>
+    private static float[] ZipfBlobs(int n, int d, int blobs, int seed)
+    {
+        var random = new Random(seed);
+        var means = Enumerable.Range(0, blobs * d).Select(_ => 3 * TestData.Normal(random)).ToArray();
+        var cumulative = new double[blobs];
+        double total = 0;
+        for (int b = 0; b < blobs; b++)
+            cumulative[b] = total += 1.0 / (b + 1);
+        var data = new float[n * d];
+        for (int r = 0; r < n; r++)
+        {
+            int b = Array.BinarySearch(cumulative, random.NextDouble() * total);
+            b = b < 0 ? Math.Min(~b, blobs - 1) : b;
+            for (int f = 0; f < d; f++)
+                data[r * d + f] = (float)(means[b * d + f] + TestData.Normal(random));
+        }
+        return data;
+    }
+
+    [TestMethod]
+    public void Dense_blobs_split_into_even_cells_at_no_more_inertia_than_plain_Lloyd()
+    {
+        // Inside a dense blob Lloyd leaves cells of uneven size (plain Lloyd here: about 2 times the mean at the largest);
+        // the balancing must even them out without giving up the inertia of 20 plain iterations from k-means‖ (2 % allowed).
+        int n = 40000, d = 48, k = 512;
+        var data = ZipfBlobs(n, d, 128, seed: 11);
+        var plain = new KMeans(new KMeansOptions
+        {
+            NumberOfClusters = k, Device = ComputeDevice.Cpu, Seed = 1, MaximumNumberOfIterations = 20, OptimizationTolerance = 0,
+        }).Fit(data, d);
+        var balanced = new KMeans(new KMeansOptions
+        {
+            NumberOfClusters = k, Device = ComputeDevice.Cpu, Seed = 1, Hierarchical = new HierarchicalOptions { BalanceTolerance = 1.5 },
+        }).Fit(data, d);
+        double plainImbalance = Imbalance(plain, data, d), balancedImbalance = Imbalance(balanced, data, d);
+        Assert.IsTrue(plainImbalance > 1.8, $"the data should leave plain Lloyd uneven; it got {plainImbalance:F2}");
+        Assert.IsTrue(balancedImbalance <= 1.5, $"imbalance {balancedImbalance:F2} after {balanced.Balance!.BalancingRounds} rounds (plain Lloyd {plainImbalance:F2})");
+        double plainInertia = Reference.Inertia(data, d, plain.Centroids.Span), balancedInertia = Reference.Inertia(data, d, balanced.Centroids.Span);
+        Assert.IsTrue(balancedInertia <= 1.02 * plainInertia, $"inertia {balancedInertia:G6} against plain Lloyd's {plainInertia:G6}");
+    }
+
     [TestMethod]
     public void Same_seed_same_centroids_at_any_thread_count_and_exact_far_from_the_origin()
     {

@@ -12,10 +12,11 @@ namespace FlashKMeans.Clustering;
 /// for a mesocluster that weighs anything, at most its rows of positive weight);</item>
 /// <item>the fine clusters of each mesocluster, fitted on its own rows (k-means++ there, cheap at a share's size);</item>
 /// <item>Lloyd over all K from the fine centroids;</item>
-/// <item>balancing rounds, while the heaviest cluster weighs more than the tolerance times the mean: the centroids of the
-/// lightest clusters move onto rows of the heaviest ones, splitting them, and two Lloyd iterations over all K follow;
-/// then the heavy clusters' boundary rows go to their nearest cluster that is not heavy, and the centroids follow their
-/// rows. Each move is kept only where it lowers the imbalance.</item>
+/// <item>balancing rounds, while the heaviest cluster weighs more than the tolerance times the mean: each heavy cluster's
+/// neighbourhood (it and its nearest centroids) is fitted afresh on its own rows and the most even of a few seeds kept;
+/// the centroids of the lightest clusters move onto rows of the heaviest ones, splitting them, and two Lloyd iterations
+/// over all K follow; then the heavy clusters' boundary rows go to their nearest cluster that is not heavy, and the
+/// centroids follow their rows. Each move is kept only where it lowers the imbalance.</item>
 /// </list>
 /// No step of it seeds all K at once, so its cost stays near that of the Lloyd iterations where k-means‖'s grows as K².
 /// </summary>
@@ -23,6 +24,12 @@ internal static class HierarchicalFit
 {
     /// <summary>Lloyd iterations after each balancing move.</summary>
     private const int IterationsAfterMove = 2;
+
+    /// <summary>Centroids re-fitted together around a heavy cluster: it and its nearest others.</summary>
+    private const int NeighbourhoodSize = 12;
+
+    /// <summary>Seeds tried for each neighbourhood; the most even partition of its rows is kept.</summary>
+    private const int NeighbourhoodTries = 8;
 
     /// <param name="training">The rows as the fit sees them (centred where the fit centres).</param>
     /// <param name="summary">Their validation summary.</param>
@@ -143,9 +150,39 @@ internal static class HierarchicalFit
             rounds++;
             bool kept = false;
             int limitThisRound = splitLimit;
+            {
+                // Each heavy cluster's neighbourhood fitted afresh on its own rows, keeping the most even of a few seeds.
+                var step = System.Diagnostics.Stopwatch.StartNew();
+                var moving = current.ToArray();
+                int moves = RefitNeighbourhoods(moving, d, training, labels, clusterWeights, settings.BalanceTolerance,
+                    CounterRandom.Derive((ulong)seed, 0xB0A7 + (ulong)round), options.NumberOfThreads ?? Environment.ProcessorCount, cancellationToken);
+                if (moves > 0)
+                {
+                    var candidate = new KMeansModel(moving, d, options.Distance, 0, 0, false, 0, [], [], lastFit.TrainedOn);
+                    double chosen = step.Elapsed.TotalSeconds;
+                    double imbalance = Imbalance(candidate, training, candidateLabels, candidateDistances, candidateWeights, options.Device,
+                        out double candidateInertia, cancellationToken);
+                    options.Logger?.LogDebug(
+                        "FlashKMeans: balancing round {Round}, refit: {Moves} centroids in {Chosen:F3} s, imbalance {Imbalance:F2} measured in {Measured:F3} s ({Outcome}).",
+                        round, moves, chosen, imbalance, step.Elapsed.TotalSeconds - chosen, imbalance < after ? "kept" : "undone");
+                    if (imbalance < after)
+                    {
+                        kept = true;
+                        shiftUndone = false;
+                        moved += moves;
+                        current = candidate.Centroids.ToArray();
+                        shiftedSinceFit = true;
+                        after = imbalance;
+                        inertia = candidateInertia;
+                        (labels, candidateLabels) = (candidateLabels, labels);
+                        (distances, candidateDistances) = (candidateDistances, distances);
+                        (clusterWeights, candidateWeights) = (candidateWeights, clusterWeights);
+                    }
+                }
+            }
             foreach (bool split in new[] { true, false })
             {
-                if (!split && shiftUndone)
+                if (!split && shiftUndone || !(after > settings.BalanceTolerance))
                     continue;
                 var step = System.Diagnostics.Stopwatch.StartNew();
                 var moving = current.ToArray();
@@ -211,6 +248,84 @@ internal static class HierarchicalFit
         {
             Balance = new ClusterBalance(mesoCount, before, after, rounds, moved),
         };
+    }
+
+    /// <summary>
+    /// For each heavy cluster, heaviest first, a neighbourhood of <see cref="NeighbourhoodSize"/> centroids not yet in one: it
+    /// and its nearest others. The neighbourhood's rows are fitted afresh with as many centroids, from
+    /// <see cref="NeighbourhoodTries"/> k-means++ seeds on the CPU (small problems, one thread each, neighbourhoods side by
+    /// side); the fit whose largest cluster is smallest (then the lowest inertia) replaces the neighbourhood's centroids
+    /// where its largest cluster is smaller than the neighbourhood's now. Lloyd inside a dense blob settles into cells of
+    /// uneven size (a centroid near the blob's middle takes more rows); another local optimum of the same rows is often as
+    /// good and more even. Returns the centroids replaced.
+    /// </summary>
+    private static int RefitNeighbourhoods(float[] centroids, int d, IBatchSource source, int[] labels, double[] weights, double tolerance,
+        ulong seed, int threads, CancellationToken cancellationToken)
+    {
+        int k = weights.Length;
+        double mean = weights.Sum() / k;
+        var taken = new bool[k];
+        var groups = new List<int[]>();
+        foreach (int heavy in Enumerable.Range(0, k).Where(c => weights[c] > tolerance * mean).OrderByDescending(c => weights[c]).ThenBy(c => c))
+        {
+            if (taken[heavy])
+                continue;
+            var centre = centroids.AsSpan(heavy * d, d).ToArray();
+            int[] group = [heavy, .. Enumerable.Range(0, k).Where(c => c != heavy && !taken[c])
+                .OrderBy(c => VectorMath.SquaredDistance(centre, centroids.AsSpan(c * d, d))).ThenBy(c => c).Take(NeighbourhoodSize - 1)];
+            foreach (int c in group)
+                taken[c] = true;
+            groups.Add(group);
+        }
+        var groupOf = Enumerable.Repeat(-1, k).ToArray();
+        for (int g = 0; g < groups.Count; g++)
+            foreach (int c in groups[g])
+                groupOf[c] = g;
+        var members = groups.Select(_ => new List<int>()).ToArray();
+        for (int r = 0; r < labels.Length; r++)
+            if (groupOf[labels[r]] >= 0)
+                members[groupOf[labels[r]]].Add(r);
+        var (values, _) = Gather(source, members.SelectMany(m => m).ToList(), d, cancellationToken);
+        var starts = new int[groups.Count + 1];
+        for (int g = 0; g < groups.Count; g++)
+            starts[g + 1] = starts[g] + members[g].Count;
+        int moved = 0;
+        Threading.ParallelWork.For(0, groups.Count, new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = cancellationToken }, g =>
+        {
+            var group = groups[g];
+            int count = group.Length, rows = members[g].Count;
+            if (rows < count)
+                return;
+            var now = new Dictionary<int, int>();
+            foreach (int r in members[g])
+                now[labels[r]] = now.GetValueOrDefault(labels[r]) + 1;
+            int largest = now.Values.Max();
+            var local = values.AsMemory(starts[g] * d, rows * d);
+            float[]? best = null;
+            double bestInertia = double.PositiveInfinity;
+            for (int t = 0; t < NeighbourhoodTries; t++)
+            {
+                var model = new KMeans(new KMeansOptions
+                {
+                    NumberOfClusters = count, Device = ComputeDevice.Cpu, NumberOfThreads = 1, Initialization = KMeansInitialization.KMeansPlusPlus,
+                    Seed = (int)(CounterRandom.Derive(seed, (ulong)(g * NeighbourhoodTries + t)) & int.MaxValue),
+                }).Fit(local, d);
+                var sizes = new int[count];
+                foreach (int label in model.Predict(local.Span, d))
+                    sizes[label]++;
+                int heaviest = sizes.Max();
+                if (heaviest < largest || (heaviest == largest && best is not null && model.Inertia < bestInertia))
+                {
+                    (best, largest, bestInertia) = (model.Centroids.ToArray(), heaviest, model.Inertia);
+                }
+            }
+            if (best is null)
+                return;
+            for (int i = 0; i < count; i++)
+                best.AsSpan(i * d, d).CopyTo(centroids.AsSpan(group[i] * d, d));
+            Interlocked.Add(ref moved, count);
+        });
+        return moved;
     }
 
     /// <summary>
