@@ -15,6 +15,8 @@ using FlashKMeans.Clustering;
 //                                                 the prototype models on bench/prototypes_vs_sklearn.py's splits (PrototypeBench.cs)
 //   flashkmeans-cpubench stream --data X.f32 --init C.f32 --dimension 128 --k K --batch B [--threads T]
 //                                                 one mini-batch pass (MiniBatchKMeans.PartialFit per batch)
+//   flashkmeans-cpubench hierarchical [--rows N] [--k K] [--dimension D] [--centers C] [--threads T]
+//                                                 balanced hierarchical k-means against plain Lloyd on Zipf-sized blobs
 //   flashkmeans-cpubench sweep [--rows N] [--dimension D] [--max-k K] [--threads T]
 //                                                 choosing K: ClusterCountSweep.Run over K = 2 … max against a separate fit
 //                                                 and score per K (the same indices), in the same process, sides alternating
@@ -37,6 +39,14 @@ if (args.Length > 0 && args[0] == "sweep")
     return SweepBench.Run(int.Parse(Value("--rows", "1000000"), CultureInfo.InvariantCulture), int.Parse(Value("--dimension", "32"), CultureInfo.InvariantCulture),
         int.Parse(Value("--max-k", "64"), CultureInfo.InvariantCulture), ComputeDevice.Cpu, threads);
 
+
+if (args.Length > 0 && args[0] == "hierarchical")
+{
+    HierarchicalBench.Run(int.Parse(Value("--rows", "200000"), CultureInfo.InvariantCulture), int.Parse(Value("--k", "2048"), CultureInfo.InvariantCulture),
+        int.Parse(Value("--dimension", "128"), CultureInfo.InvariantCulture), int.Parse(Value("--centers", "512"), CultureInfo.InvariantCulture),
+        ComputeDevice.Cpu, ComputePrecision.Float32, threads);
+    return 0;
+}
 
 if (args.Length > 0 && args[0] == "prototypes")
 {

@@ -56,7 +56,8 @@ if (Array.IndexOf(args, "--whole-fit") is var wf and >= 0)
 if (Array.IndexOf(args, "--hierarchical") is var hi and >= 0)
 {
     // --hierarchical N K: balanced hierarchical k-means against plain Lloyd (HierarchicalBench.cs), d = 128.
-    HierarchicalBench.Run(int.Parse(args[hi + 1], CultureInfo.InvariantCulture), int.Parse(args[hi + 2], CultureInfo.InvariantCulture), 128, centers: 4096);
+    HierarchicalBench.Run(int.Parse(args[hi + 1], CultureInfo.InvariantCulture), int.Parse(args[hi + 2], CultureInfo.InvariantCulture), 128, centers: 4096,
+        ComputeDevice.Cuda, ComputePrecision.Float16, threads: null);
     return;
 }
 if (Array.IndexOf(args, "--prototypes") is var pr and >= 0)

@@ -5,23 +5,24 @@ using FlashKMeans.Clustering;
 using FlashKMeans.Data;
 
 /// <summary>
-/// Balanced hierarchical k-means against plain Lloyd (20 iterations from k-means‖, tolerance off) on the GPU in fp16, on
-/// blobs of Zipf-distributed sizes (index-training data is lopsided): whole-fit time from host rows, the inertia of
-/// each model (its labels' distances from one streamed prediction) and the imbalance (largest cluster / mean).
+/// Balanced hierarchical k-means against plain Lloyd (20 iterations from k-means‖, tolerance off), on blobs of
+/// Zipf-distributed sizes (index-training data is lopsided): whole-fit time from host rows, the inertia of each model
+/// (its labels' distances from one prediction) and the imbalance (largest cluster / mean). Shared by the CPU benchmark
+/// (<c>flashkmeans-cpubench hierarchical</c>) and the GPU one (<c>--hierarchical</c>, fp16).
 /// </summary>
 internal static class HierarchicalBench
 {
-    public static void Run(int n, int k, int d, int centers)
+    public static void Run(int n, int k, int d, int centers, ComputeDevice device, ComputePrecision precision, int? threads)
     {
         var data = Blobs(n, d, centers, seed: 11);
-        Console.WriteLine($"# hierarchical vs plain Lloyd: N={n:N0} K={k:N0} d={d}, {centers} Zipf-sized blobs, fp16 on the GPU; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        Console.WriteLine($"# hierarchical vs plain Lloyd: N={n:N0} K={k:N0} d={d}, {centers} Zipf-sized blobs, {device} ({precision}); {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         Console.WriteLine("| fit | seconds | inertia | imbalance (largest / mean) | note |");
         Console.WriteLine("| --- | --- | --- | --- | --- |");
         foreach (var hierarchical in new[] { true, false })
         {
             var options = new KMeansOptions
             {
-                NumberOfClusters = k, Device = ComputeDevice.Cuda, Precision = ComputePrecision.Float16, Seed = 1,
+                NumberOfClusters = k, Device = device, Precision = precision, Seed = 1, NumberOfThreads = threads,
                 MaximumNumberOfIterations = 20, OptimizationTolerance = 0,
                 Hierarchical = hierarchical ? new HierarchicalOptions() : null,
                 Logger = new ConsoleLines(),
@@ -31,7 +32,7 @@ internal static class HierarchicalBench
             double seconds = clock.Elapsed.TotalSeconds;
             var labels = new int[n];
             var distances = new float[n];
-            model.Predict(new InMemoryBatchSource(data, d), labels, distances, ComputeDevice.Cuda);
+            model.Predict(new InMemoryBatchSource(data, d), labels, distances, device);
             var sizes = new long[k];
             foreach (int label in labels)
                 sizes[label]++;
