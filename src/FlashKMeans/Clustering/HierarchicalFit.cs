@@ -28,6 +28,9 @@ internal static class HierarchicalFit
     /// <summary>Centroids re-fitted together around a heavy cluster: it and its nearest others.</summary>
     private const int NeighbourhoodSize = 12;
 
+    /// <summary>The largest neighbourhood tried.</summary>
+    private const int MaxNeighbourhoodSize = 48;
+
     /// <summary>Seeds tried for each neighbourhood; the most even partition of its rows is kept.</summary>
     private const int NeighbourhoodTries = 8;
 
@@ -131,6 +134,7 @@ internal static class HierarchicalFit
         // their nearest cluster that is not heavy, every centroid moving to its new rows' mean (which shifts the borders
         // of clusters that are only somewhat too large).
         double after = before;
+        double afterExcess = Excess(clusterWeights, settings.BalanceTolerance);
         int rounds = 0, moved = 0;
         var balancing = quiet.Clone();
         balancing.Initialization = KMeansInitialization.Explicit;
@@ -143,7 +147,7 @@ internal static class HierarchicalFit
         // new heaviest cluster where a few would not). Two rounds in a row that keep nothing with a single centroid's
         // split end the balancing: each try costs a pass over the data.
         bool shiftUndone = false;
-        int idleRounds = 0, splitLimit = int.MaxValue;
+        int idleRounds = 0, splitLimit = int.MaxValue, neighbourhood = NeighbourhoodSize;
         for (int round = 0; round < settings.BalancingRounds && after > settings.BalanceTolerance && idleRounds < 2; round++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -154,18 +158,25 @@ internal static class HierarchicalFit
                 // Each heavy cluster's neighbourhood fitted afresh on its own rows, keeping the most even of a few seeds.
                 var step = System.Diagnostics.Stopwatch.StartNew();
                 var moving = current.ToArray();
-                int moves = RefitNeighbourhoods(moving, d, training, labels, clusterWeights, settings.BalanceTolerance,
+                int moves = RefitNeighbourhoods(moving, d, training, labels, clusterWeights, settings.BalanceTolerance, neighbourhood,
                     CounterRandom.Derive((ulong)seed, 0xB0A7 + (ulong)round), options.NumberOfThreads ?? Environment.ProcessorCount, cancellationToken);
+                // Where no neighbourhood found a more even partition, the next round tries neighbourhoods twice as large: a
+                // cluster that stays heavy among its nearest few often has room among more.
+                neighbourhood = moves > 0 ? NeighbourhoodSize : Math.Min(2 * neighbourhood, MaxNeighbourhoodSize);
                 if (moves > 0)
                 {
                     var candidate = new KMeansModel(moving, d, options.Distance, 0, 0, false, 0, [], [], lastFit.TrainedOn);
                     double chosen = step.Elapsed.TotalSeconds;
                     double imbalance = Imbalance(candidate, training, candidateLabels, candidateDistances, candidateWeights, options.Device,
                         out double candidateInertia, cancellationToken);
+                    // Kept where the heaviest cluster is lighter, or as heavy while less weight lies above the tolerance: each
+                    // neighbourhood was replaced only where its own heaviest cluster got lighter, so the rest follow in later rounds.
+                    double excess = Excess(candidateWeights, settings.BalanceTolerance);
+                    bool keep = imbalance < after || (imbalance <= after && excess < afterExcess);
                     options.Logger?.LogDebug(
                         "FlashKMeans: balancing round {Round}, refit: {Moves} centroids in {Chosen:F3} s, imbalance {Imbalance:F2} measured in {Measured:F3} s ({Outcome}).",
-                        round, moves, chosen, imbalance, step.Elapsed.TotalSeconds - chosen, imbalance < after ? "kept" : "undone");
-                    if (imbalance < after)
+                        round, moves, chosen, imbalance, step.Elapsed.TotalSeconds - chosen, keep ? "kept" : "undone");
+                    if (keep)
                     {
                         kept = true;
                         shiftUndone = false;
@@ -173,6 +184,7 @@ internal static class HierarchicalFit
                         current = candidate.Centroids.ToArray();
                         shiftedSinceFit = true;
                         after = imbalance;
+                        afterExcess = excess;
                         inertia = candidateInertia;
                         (labels, candidateLabels) = (candidateLabels, labels);
                         (distances, candidateDistances) = (candidateDistances, distances);
@@ -229,6 +241,7 @@ internal static class HierarchicalFit
                     lastFit = candidate;
                 shiftedSinceFit = !split;
                 after = imbalance;
+                afterExcess = Excess(candidateWeights, settings.BalanceTolerance);
                 inertia = candidateInertia;
                 (labels, candidateLabels) = (candidateLabels, labels);
                 (distances, candidateDistances) = (candidateDistances, distances);
@@ -251,7 +264,7 @@ internal static class HierarchicalFit
     }
 
     /// <summary>
-    /// For each heavy cluster, heaviest first, a neighbourhood of <see cref="NeighbourhoodSize"/> centroids not yet in one: it
+    /// For each heavy cluster, heaviest first, a neighbourhood of <paramref name="size"/> centroids not yet in one: it
     /// and its nearest others. The neighbourhood's rows are fitted afresh with as many centroids, from
     /// <see cref="NeighbourhoodTries"/> k-means++ seeds on the CPU (small problems, one thread each, neighbourhoods side by
     /// side); the fit whose largest cluster is smallest (then the lowest inertia) replaces the neighbourhood's centroids
@@ -260,7 +273,7 @@ internal static class HierarchicalFit
     /// good and more even. Returns the centroids replaced.
     /// </summary>
     private static int RefitNeighbourhoods(float[] centroids, int d, IBatchSource source, int[] labels, double[] weights, double tolerance,
-        ulong seed, int threads, CancellationToken cancellationToken)
+        int size, ulong seed, int threads, CancellationToken cancellationToken)
     {
         int k = weights.Length;
         double mean = weights.Sum() / k;
@@ -272,7 +285,7 @@ internal static class HierarchicalFit
                 continue;
             var centre = centroids.AsSpan(heavy * d, d).ToArray();
             int[] group = [heavy, .. Enumerable.Range(0, k).Where(c => c != heavy && !taken[c])
-                .OrderBy(c => VectorMath.SquaredDistance(centre, centroids.AsSpan(c * d, d))).ThenBy(c => c).Take(NeighbourhoodSize - 1)];
+                .OrderBy(c => VectorMath.SquaredDistance(centre, centroids.AsSpan(c * d, d))).ThenBy(c => c).Take(size - 1)];
             foreach (int c in group)
                 taken[c] = true;
             groups.Add(group);
@@ -326,6 +339,15 @@ internal static class HierarchicalFit
             Interlocked.Add(ref moved, count);
         });
         return moved;
+    }
+
+    /// <summary>The weight above <paramref name="tolerance"/> times the mean, summed over clusters, as a share of all.</summary>
+    private static double Excess(double[] weights, double tolerance)
+    {
+        double total = weights.Sum(), cap = tolerance * total / weights.Length, excess = 0;
+        foreach (double w in weights)
+            excess += Math.Max(0, w - cap);
+        return total > 0 ? excess / total : 0;
     }
 
     /// <summary>
