@@ -16,7 +16,8 @@ namespace FlashKMeans.Clustering;
 /// neighbourhood (it and its nearest centroids) is fitted afresh on its own rows and the most even of a few seeds kept;
 /// the centroids of the lightest clusters move onto rows of the heaviest ones, splitting them, and two Lloyd iterations
 /// over all K follow; then the heavy clusters' boundary rows go to their nearest cluster that is not heavy, and the
-/// centroids follow their rows. Each move is kept only where it lowers the imbalance.</item>
+/// centroids follow their rows. Each move is kept only where it lowers the imbalance (a re-fit also where the imbalance
+/// holds and less weight lies above the tolerance).</item>
 /// </list>
 /// No step of it seeds all K at once, so its cost stays near that of the Lloyd iterations where k-means‖'s grows as K².
 /// </summary>
