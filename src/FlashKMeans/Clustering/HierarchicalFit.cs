@@ -179,17 +179,8 @@ internal static class HierarchicalFit
                         round, moves, chosen, imbalance, step.Elapsed.TotalSeconds - chosen, keep ? "kept" : "undone");
                     if (keep)
                     {
-                        kept = true;
-                        shiftUndone = false;
-                        moved += moves;
-                        current = candidate.Centroids.ToArray();
+                        Accept(candidate, moves, imbalance, excess, candidateInertia);
                         shiftedSinceFit = true;
-                        after = imbalance;
-                        afterExcess = excess;
-                        inertia = candidateInertia;
-                        (labels, candidateLabels) = (candidateLabels, labels);
-                        (distances, candidateDistances) = (candidateDistances, distances);
-                        (clusterWeights, candidateWeights) = (candidateWeights, clusterWeights);
                     }
                 }
             }
@@ -234,21 +225,27 @@ internal static class HierarchicalFit
                         splitLimit = Math.Max(1, moves / 2);
                     continue;
                 }
+                Accept(candidate, moves, imbalance, Excess(candidateWeights, settings.BalanceTolerance), candidateInertia);
+                if (split)
+                    lastFit = candidate;
+                shiftedSinceFit = !split;
+            }
+            idleRounds = kept ? 0 : limitThisRound <= 1 ? idleRounds + 1 : idleRounds;
+
+            // A kept move: its centroids, its measures, and its labels, distances and weights (measured into the candidate buffers).
+            void Accept(KMeansModel candidate, int moves, double imbalance, double excess, double candidateInertia)
+            {
                 kept = true;
                 shiftUndone = false;
                 moved += moves;
                 current = candidate.Centroids.ToArray();
-                if (split)
-                    lastFit = candidate;
-                shiftedSinceFit = !split;
                 after = imbalance;
-                afterExcess = Excess(candidateWeights, settings.BalanceTolerance);
+                afterExcess = excess;
                 inertia = candidateInertia;
                 (labels, candidateLabels) = (candidateLabels, labels);
                 (distances, candidateDistances) = (candidateDistances, distances);
                 (clusterWeights, candidateWeights) = (candidateWeights, clusterWeights);
             }
-            idleRounds = kept ? 0 : limitThisRound <= 1 ? idleRounds + 1 : idleRounds;
         }
         EndPhase(3);
         options.Logger?.LogInformation(

@@ -40,12 +40,14 @@ internal static unsafe class FeatureQuadKernel
         fixed (float* xs = rows)
         fixed (float* packed = c.FeatureQuads)
         {
-            int r = 0;
-            for (; r + 4 <= n; r += 4)
+            for (int r = 0; r < n; r += 4)
             {
+                // A short last block repeats its last row and drops the copies: each row's sums depend on that row alone.
+                int live = Math.Min(4, n - r);
                 Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
                 Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
-                float* x0 = xs + (long)r * d, x1 = x0 + d, x2 = x1 + d, x3 = x2 + d;
+                float* x0 = xs + (long)r * d, x1 = x0 + (long)Math.Min(1, live - 1) * d;
+                float* x2 = x0 + (long)Math.Min(2, live - 1) * d, x3 = x0 + (long)(live - 1) * d;
                 float* cq = packed;
                 for (int q = 0; q < quads; q++, cq += 64)
                 {
@@ -86,26 +88,8 @@ internal static unsafe class FeatureQuadKernel
                 minima[1] = FusedAssignKernel.Least<Vector512Ops, Vector512<float>>(Dots(a10, a11, a12, a13, pairsLow, pairsHigh, halvesLow, halvesHigh), norms, out lanes[1]);
                 minima[2] = FusedAssignKernel.Least<Vector512Ops, Vector512<float>>(Dots(a20, a21, a22, a23, pairsLow, pairsHigh, halvesLow, halvesHigh), norms, out lanes[2]);
                 minima[3] = FusedAssignKernel.Least<Vector512Ops, Vector512<float>>(Dots(a30, a31, a32, a33, pairsLow, pairsHigh, halvesLow, halvesHigh), norms, out lanes[3]);
-                for (int i = 0; i < 4; i++)
+                for (int i = 0; i < live; i++)
                     FusedAssignKernel.Finish(c, rows, r + i, minima[i], lanes[i], labels, distances);
-            }
-            for (; r < n; r++)
-            {
-                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                float* x = xs + (long)r * d;
-                float* cq = packed;
-                for (int q = 0; q <= quads; q++, cq += 64)
-                {
-                    if (q == quads && tail == 0)
-                        break;
-                    var b = q < quads ? Avx512F.BroadcastVector128ToVector512(x + 4 * q) : LastFeatures(x + 4 * q, tail);
-                    a0 = Avx512F.FusedMultiplyAdd(b, Avx512F.LoadVector512(cq), a0);
-                    a1 = Avx512F.FusedMultiplyAdd(b, Avx512F.LoadVector512(cq + 16), a1);
-                    a2 = Avx512F.FusedMultiplyAdd(b, Avx512F.LoadVector512(cq + 32), a2);
-                    a3 = Avx512F.FusedMultiplyAdd(b, Avx512F.LoadVector512(cq + 48), a3);
-                }
-                float minimum = FusedAssignKernel.Least<Vector512Ops, Vector512<float>>(Dots(a0, a1, a2, a3, pairsLow, pairsHigh, halvesLow, halvesHigh), norms, out uint least);
-                FusedAssignKernel.Finish(c, rows, r, minimum, least, labels, distances);
             }
         }
     }
