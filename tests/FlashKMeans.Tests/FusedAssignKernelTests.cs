@@ -66,7 +66,7 @@ public sealed class FusedAssignKernelTests
         if (!FeatureQuadKernel.IsSupported)
             Assert.Inconclusive("This machine has no AVX-512: the feature-quad kernel does not run here.");
         var random = new Random(5);
-        foreach (int d in new[] { 1, 2, 3, 4, 5, 7, 16, 33, 130 })
+        foreach (int d in new[] { 32, 33, 34, 35, 64, 130 })
         {
             foreach (int k in new[] { 1, 2, 5, 15, 16 })
             {
@@ -94,9 +94,10 @@ public sealed class FusedAssignKernelTests
                 }
             }
         }
-        // A packing that did not ask, or whose K is past one panel, keeps the plain kernel's bits.
-        Assert.IsNull(PackedCentroids.Pack(new float[17 * 4], 4, 16, featureQuads: true).FeatureQuads);
-        Assert.IsNull(PackedCentroids.Pack(new float[16 * 4], 4, 16).FeatureQuads);
+        // A K past one panel, rows shorter than the kernel's minimum, and a packing that did not ask keep the chain kernel.
+        Assert.IsNull(PackedCentroids.Pack(new float[17 * 32], 32, 16, featureQuads: true).FeatureQuads);
+        Assert.IsNull(PackedCentroids.Pack(new float[16 * 31], 31, 16, featureQuads: true).FeatureQuads);
+        Assert.IsNull(PackedCentroids.Pack(new float[16 * 32], 32, 16).FeatureQuads);
     }
 
     [TestMethod]

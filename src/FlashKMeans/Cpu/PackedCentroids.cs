@@ -23,7 +23,8 @@ internal sealed class PackedCentroids
         Data = new float[(long)PanelCount * dimension * width];
         Norms = new float[PanelCount * width];
         Indices = new float[PanelCount * width];
-        if (featureQuads && order is null && width == 16 && count <= width && FeatureQuadKernel.IsSupported)
+        if (featureQuads && order is null && width == 16 && count <= width && dimension >= FeatureQuadKernel.MinimumDimension
+            && FeatureQuadKernel.IsSupported)
             FeatureQuads = new float[(dimension + 3) / 4 * 64];
     }
 
@@ -49,7 +50,7 @@ internal sealed class PackedCentroids
     public float[] Norms { get; }
 
     /// <summary>
-    /// For <see cref="FeatureQuadKernel"/>, where the packing asked for it and applies (K ≤ 16, width 16, AVX-512): for each
+    /// For <see cref="FeatureQuadKernel"/>, where the packing asked for it and applies (K ≤ 16, d ≥ 32, width 16, AVX-512): for each
     /// group of four features q, four vectors j whose lane 4m + t holds feature 4q + t of centroid 4j + m, zero past K and d.
     /// Null elsewhere: the plain kernel's bits, which seeding and pruning rely on.
     /// </summary>
