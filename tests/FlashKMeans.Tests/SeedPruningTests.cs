@@ -179,18 +179,49 @@ public sealed class SeedPruningTests
     [TestMethod]
     public void Seeding_skips_most_of_the_work_on_clustered_data()
     {
-        int d = 16, k = 64, n = 20_001;
+        // d = 32: the narrowest rows whose rounds are pruned at all; well-separated blobs keep every later round pruned.
+        int d = SeedDistancePruning.MinimumRoundDimension, k = 64, n = 20_001;
         var data = TestData.Blobs(n, d, centers: k, spread: 10, seed: 8);
+        var pruning = RunRounds(data, d, k, everyRound: false, seed: 5);
+        long computed = pruning.PanelsComputed, skipped = pruning.PanelsSkipped;
+        Assert.IsTrue(computed > 0, "pruned rounds ran");
+        Assert.IsTrue(skipped > computed, $"skipped {skipped} (row, panel) distances, computed {computed}");
+        // The rounds after the first (one earlier seed, not pruned by the rule) stay pruned: they hold most of the pairs a
+        // run that prunes every round counts.
+        var forced = RunRounds(data, d, k, everyRound: true, seed: 5);
+        long all = forced.PanelsComputed + forced.PanelsSkipped;
+        Assert.IsTrue(computed + skipped > all / 2, $"the rule pruned rounds of {computed + skipped} pairs, every round {all}");
+    }
+
+    [TestMethod]
+    public void Rounds_stop_pruning_once_a_round_skips_too_little_and_narrow_rows_never_prune()
+    {
+        int k = 64, n = 20_001;
+        // Unclustered rows: a pruned round rules out little, so the rounds after the first pruned one run unpruned.
+        int d = 48;
+        var gaussian = TestData.Gaussian(n, d, seed: 11);
+        var rule = RunRounds(gaussian, d, k, everyRound: false, seed: 2);
+        var forced = RunRounds(gaussian, d, k, everyRound: true, seed: 2);
+        long ruled = rule.PanelsComputed + rule.PanelsSkipped, all = forced.PanelsComputed + forced.PanelsSkipped;
+        Assert.IsTrue(forced.PanelsSkipped < SeedDistancePruning.MinimumSkippedShare * all, "the data is one where pruning skips little");
+        Assert.IsTrue(ruled > 0 && ruled < all / 2, $"the rule pruned {ruled} (row, panel) pairs' worth of rounds, every round {all}");
+
+        // Narrower rows than the limit never prune a round, however clustered.
+        d = SeedDistancePruning.MinimumRoundDimension - 1;
+        var narrow = RunRounds(TestData.Blobs(n, d, centers: k, spread: 10, seed: 8), d, k, everyRound: false, seed: 5);
+        Assert.AreEqual(0L, narrow.PanelsComputed + narrow.PanelsSkipped);
+    }
+
+    /// <summary>k-means‖ on <paramref name="data"/> with seed pruning by its rule, or on every round it can serve; the pruning's counts.</summary>
+    private static SeedDistancePruning RunRounds(float[] data, int d, int k, bool everyRound, int seed)
+    {
         var source = new InMemoryBatchSource(data, d);
         using var binding = new CpuDataBinding(source, DataValidator.Scan(source), k, threads: 2, usePruning: false);
         var pruning = binding.SeedPruning;
         Assert.IsNotNull(pruning, "seed pruning is on by default");
-        var options = new KMeansOptions { NumberOfClusters = k, NumberOfThreads = 2 };
-        KMeansParallelSeeding.Run(binding, options, seed: 5, CancellationToken.None);
-        long computed = pruning.PanelsComputed, skipped = pruning.PanelsSkipped;
-        Assert.IsTrue(computed > 0, "pruned rounds ran");
-        // The first round has one earlier seed and prunes little; the later ones skip most of the panels.
-        Assert.IsTrue(skipped > computed, $"skipped {skipped} (row, panel) distances, computed {computed}");
+        pruning.PruneEveryRound = everyRound;
+        KMeansParallelSeeding.Run(binding, new KMeansOptions { NumberOfClusters = k, NumberOfThreads = 2 }, (ulong)seed, CancellationToken.None);
+        return pruning;
     }
 
     [TestMethod]
@@ -268,6 +299,8 @@ public sealed class SeedPruningTests
     {
         var source = new InMemoryBatchSource(data, d, weights ?? default(ReadOnlyMemory<float>), batchRows);
         using var binding = new CpuDataBinding(source, DataValidator.Scan(source), k, threads, usePruning: false, seedPruning: pruning);
+        if (binding.SeedPruning is { } seedPruning)
+            seedPruning.PruneEveryRound = true;  // every round through the pruned path, whatever its cost
         var updates = new List<Update>();
         void Record(double potential) =>
             updates.Add(new Update(potential, binding.SeedDistancesForTesting.ToArray(), binding.SeedOwnersForTesting.ToArray()));
