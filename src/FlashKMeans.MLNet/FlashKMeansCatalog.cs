@@ -57,6 +57,8 @@ public static class FlashKMeansClusteringExtensions
     /// <param name="seed">Seed of every fit and of the silhouette's sample.</param>
     /// <exception cref="ArgumentOutOfRangeException">A missing or mistyped column, or a bad range; the message names it.</exception>
     /// <exception cref="ArgumentException">A NaN or infinite feature, named by row.</exception>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("ApiDesign", "RS0027",
+        Justification = "Shipped before the overloads that take the trainer's options; they differ in the fifth parameter's type, so no call is ambiguous.")]
     public static global::FlashKMeans.Selection.ClusterCountReport ChooseNumberOfClusters(this ClusteringCatalog catalog, IDataView data,
         int minimum, int maximum, string featureColumnName = GpuKMeansTrainer.Defaults.FeatureColumnName, int seed = 0)
     {
@@ -64,21 +66,47 @@ public static class FlashKMeansClusteringExtensions
         ArgumentNullException.ThrowIfNull(data);
         var column = ClusteringColumns.FindFeatures(data.Schema, featureColumnName, null, nameof(data));
         int d = ((Data.VectorDataViewType)column.Type).Size;
-        var rows = new List<float>();
-        using (var cursor = data.GetRowCursor([column]))
-        {
-            var getter = cursor.GetGetter<Data.VBuffer<float>>(column);
-            Data.VBuffer<float> buffer = default;
-            var dense = new float[d];
-            while (cursor.MoveNext())
-            {
-                getter(ref buffer);
-                buffer.CopyTo(dense);
-                rows.AddRange(dense);
-            }
-        }
-        return global::FlashKMeans.Selection.ClusterCountSweep.Run(rows.ToArray(), d, minimum, maximum,
+        return global::FlashKMeans.Selection.ClusterCountSweep.Run(FeatureRows.Read(data, column, default), d, minimum, maximum,
             new global::FlashKMeans.KMeansOptions { Seed = seed });
+    }
+
+    /// <summary>
+    /// <see cref="ChooseNumberOfClusters(ClusteringCatalog, IDataView, int, int, string, int)"/> with every setting of the
+    /// trainer (see the overload that also reports progress).
+    /// </summary>
+    /// <param name="catalog">The clustering catalog.</param>
+    /// <param name="data">The data.</param>
+    /// <param name="minimum">The smallest K, at least 2.</param>
+    /// <param name="maximum">The largest K.</param>
+    /// <param name="options">The fits' settings; without a weight column (the indices are unweighted), seeded rather than explicit centroids.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A missing or mistyped column, a weight column, bad options or a bad range; the message names it.</exception>
+    /// <exception cref="ArgumentException">A NaN or infinite feature, named by row.</exception>
+    public static global::FlashKMeans.Selection.ClusterCountReport ChooseNumberOfClusters(this ClusteringCatalog catalog, IDataView data,
+        int minimum, int maximum, GpuKMeansTrainer.Options options) =>
+        ChooseNumberOfClusters(catalog, data, minimum, maximum, options, null, CancellationToken.None);
+
+    /// <summary>
+    /// <see cref="ChooseNumberOfClusters(ClusteringCatalog, IDataView, int, int, string, int)"/> with every setting of the
+    /// trainer (device, precision, initialisation, iterations, seed, feature column; its number of clusters is set per K),
+    /// told of each K's scores as they come, and cancellable between and inside fits.
+    /// </summary>
+    /// <param name="catalog">The clustering catalog.</param>
+    /// <param name="data">The data.</param>
+    /// <param name="minimum">The smallest K, at least 2.</param>
+    /// <param name="maximum">The largest K.</param>
+    /// <param name="options">The fits' settings; without a weight column (the indices are unweighted), seeded rather than explicit centroids.</param>
+    /// <param name="progress">Told after each K: its scores.</param>
+    /// <param name="cancellationToken">Stops the reading and the fits.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A missing or mistyped column, a weight column, bad options or a bad range; the message names it.</exception>
+    /// <exception cref="ArgumentException">A NaN or infinite feature, named by row.</exception>
+    public static global::FlashKMeans.Selection.ClusterCountReport ChooseNumberOfClusters(this ClusteringCatalog catalog, IDataView data,
+        int minimum, int maximum, GpuKMeansTrainer.Options options, IProgress<global::FlashKMeans.Selection.ClusterCountScore>? progress,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(options);
+        return new GpuKMeansTrainer(options, MLNetInternals.EnvironmentOf(catalog)).ChooseNumberOfClusters(data, minimum, maximum, progress, cancellationToken);
     }
 }
 

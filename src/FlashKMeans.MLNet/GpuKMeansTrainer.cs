@@ -228,6 +228,48 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
                 nameof(Options.InitialCentroids));
     }
 
+    /// <summary>
+    /// The choice of K's sweep (<see cref="FlashKMeans.Selection.ClusterCountSweep"/>) with these settings, K set per fit:
+    /// the feature column read once into memory.
+    /// </summary>
+    internal FlashKMeans.Selection.ClusterCountReport ChooseNumberOfClusters(IDataView input, int minimum, int maximum,
+        IProgress<FlashKMeans.Selection.ClusterCountScore>? progress, CancellationToken cancellationToken)
+    {
+        var o = _options;
+        if (o.ExampleWeightColumnName is not null)
+            throw new ArgumentOutOfRangeException(nameof(Options.ExampleWeightColumnName), o.ExampleWeightColumnName,
+                "The indices that choose K are unweighted; leave the weight column out.");
+        var features = ClusteringColumns.FindFeatures(input.Schema, o.FeatureColumnName, null, nameof(input));
+        int d = ((VectorDataViewType)features.Type).Size;
+        var rows = FeatureRows.Read(input, features, cancellationToken);
+        using var channel = _env?.Start("FlashKMeans");
+        return FlashKMeans.Selection.ClusterCountSweep.Run(rows, d, minimum, maximum, EngineOptions(o, channel is null ? null : new ChannelLogger(channel)),
+            progress: progress, cancellationToken: cancellationToken);
+    }
+
+    /// <summary>The engine's settings for a fit with <paramref name="o"/>, logging to <paramref name="logger"/>.</summary>
+    internal static KMeansOptions EngineOptions(Options o, ILogger? logger) => new()
+    {
+        NumberOfClusters = o.NumberOfClusters,
+        MaximumNumberOfIterations = o.MaximumNumberOfIterations,
+        OptimizationTolerance = o.OptimizationTolerance,
+        Initialization = o.InitializationAlgorithm,
+        InitialCentroids = o.InitialCentroids,
+        NumberOfInitializations = o.NumberOfInitializations,
+        Seed = o.Seed,
+        Distance = o.Distance,
+        NumberOfThreads = o.NumberOfThreads,
+        Device = o.Device,
+        Precision = o.Precision,
+        UsePruning = o.UsePruning,
+        Algorithm = o.Algorithm,
+        MissingFeatures = o.MissingFeatures,
+        AutomaticFeatureWeights = o.AutomaticFeatureWeights,
+        Hierarchical = o.Hierarchical?.Clone(),
+        MiniBatch = MiniBatchSettings(o),
+        Logger = logger,
+    };
+
     private static MiniBatchOptions MiniBatchSettings(Options o) => new()
     {
         BatchSize = o.MiniBatchSize, MaximumNumberOfEpochs = o.MaximumNumberOfEpochs, ForgettingFactor = o.ForgettingFactor,
@@ -313,27 +355,7 @@ public sealed class GpuKMeansTrainer : IEstimator<GpuKMeansTransformer>
             cacheBudgetBytes: o.DeviceMemoryBudgetMb is int mb && !(miniBatch && o.MaximumNumberOfEpochs == 1) ? (long)mb << 20 : 0,
             maximumSquaredNorm: o.Distance == KMeansDistance.SquaredEuclidean ? FlashKMeans.Data.DataValidator.MaximumSquaredNorm : float.PositiveInfinity,
             keepMissing: o.MissingFeatures == MissingFeatures.Ignore);
-        var engineOptions = new KMeansOptions
-        {
-            NumberOfClusters = o.NumberOfClusters,
-            MaximumNumberOfIterations = o.MaximumNumberOfIterations,
-            OptimizationTolerance = o.OptimizationTolerance,
-            Initialization = o.InitializationAlgorithm,
-            InitialCentroids = o.InitialCentroids,
-            NumberOfInitializations = o.NumberOfInitializations,
-            Seed = o.Seed,
-            Distance = o.Distance,
-            NumberOfThreads = o.NumberOfThreads,
-            Device = o.Device,
-            Precision = o.Precision,
-            UsePruning = o.UsePruning,
-            Algorithm = o.Algorithm,
-            MissingFeatures = o.MissingFeatures,
-            AutomaticFeatureWeights = o.AutomaticFeatureWeights,
-            Hierarchical = o.Hierarchical?.Clone(),
-            MiniBatch = MiniBatchSettings(o),
-            Logger = channel is null ? null : new ChannelLogger(channel),
-        };
+        var engineOptions = EngineOptions(o, channel is null ? null : new ChannelLogger(channel));
         channel?.Info(MessageSensitivity.None,
             $"FlashKMeans: K={o.NumberOfClusters}, d={d}, feature column '{o.FeatureColumnName}'" +
             (weights is null ? "" : $", weight column '{o.ExampleWeightColumnName}'") + $", device {o.Device}, batches of {batchRows} rows.");

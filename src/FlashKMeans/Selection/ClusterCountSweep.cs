@@ -24,7 +24,7 @@ public static class ClusterCountSweep
     /// <param name="silhouetteSample">Rows the silhouette is taken over (all when n is smaller).</param>
     /// <param name="progress">Told after each K: the scores so far.</param>
     /// <param name="cancellationToken">Stops between and inside fits.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A bad range or sample size, or a distance other than squared Euclidean.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A bad range or sample size, a distance other than squared Euclidean, or explicit initial centroids.</exception>
     /// <exception cref="ArgumentException">Bad rows (NaN, infinite, ragged), named as a fit names them.</exception>
     public static ClusterCountReport Run(ReadOnlyMemory<float> rows, int dimension, int minimum, int maximum, KMeansOptions? options = null,
         int silhouetteSample = DefaultSilhouetteSample, IProgress<ClusterCountScore>? progress = null, CancellationToken cancellationToken = default)
@@ -41,6 +41,9 @@ public static class ClusterCountSweep
         ArgumentOutOfRangeException.ThrowIfLessThan(silhouetteSample, 2);
         if (options.Distance != KMeansDistance.SquaredEuclidean)
             throw new ArgumentOutOfRangeException(nameof(options), options.Distance, "The indices are defined for squared Euclidean k-means.");
+        if (options.Initialization == KMeansInitialization.Explicit)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Initialization,
+                "Explicit initial centroids fix one K; the sweep seeds every K itself (k-means‖, k-means++ or random rows).");
         DataValidator.ThrowIfBadRows(rows.Span, dimension, 0, true, nameof(rows));
 
         var sample = Sample(n, Math.Min(silhouetteSample, n), CounterRandom.Derive((ulong)options.Seed, 0x5117));
