@@ -42,11 +42,14 @@ internal static class HierarchicalFit
     /// <param name="fit">A plain fit of a source (its summary given) on the options' backend, in the source's coordinates, by a
     /// worker: 0 for the fits over all rows, 1 … <paramref name="workers"/> for the fine fits, which run at once, one per worker.</param>
     /// <param name="workers">Fine fits run at once.</param>
+    /// <param name="rows">The training rows as the backend has bound them, where it lends them (<see cref="AssignmentMeasure"/>), or null.</param>
     /// <param name="cancellationToken">Checked between the fits.</param>
     /// <returns>The model in the training coordinates, with <see cref="KMeansModel.Balance"/>.</returns>
     public static KMeansModel Run(IBatchSource training, DataSummary summary, KMeansOptions options, int seed,
-        Func<int, IBatchSource, DataSummary, KMeansOptions, KMeansModel> fit, int workers, CancellationToken cancellationToken)
+        Func<int, IBatchSource, DataSummary, KMeansOptions, KMeansModel> fit, int workers, Backends.IReusableRowsBinding? rows,
+        CancellationToken cancellationToken)
     {
+        var measure = new AssignmentMeasure(training, rows, options);
         var settings = options.Hierarchical!;
         int k = options.NumberOfClusters, d = training.Dimension;
         int n = checked((int)summary.RowCount);
@@ -74,15 +77,15 @@ internal static class HierarchicalFit
         var meso = fit(0, training, summary, mesoOptions);
         var labels = new int[n];
         var distances = new float[n];
-        meso.Predict(training, labels, distances, options.Device, cancellationToken);
+        measure.Assign(meso.Centroids, labels, distances, cancellationToken);
 
         // 2. Each mesocluster's rows and share of K.
-        var (rows, weights) = Split(training, labels, mesoCount, cancellationToken);
+        var (mesoRows, weights) = Split(training, labels, mesoCount, cancellationToken);
         var mesoWeights = new double[mesoCount];
         var usable = new int[mesoCount];
         for (int m = 0; m < mesoCount; m++)
         {
-            int count = rows[m].Length / d;
+            int count = mesoRows[m].Length / d;
             mesoWeights[m] = weights[m] is { } w ? w.Sum(v => (double)v) : count;
             usable[m] = weights[m] is { } ww ? ww.Count(v => v > 0) : count;
         }
@@ -95,7 +98,7 @@ internal static class HierarchicalFit
         for (int m = 1; m < mesoCount; m++)
             offsets[m] = offsets[m - 1] + shares[m - 1];
         int nextMeso = -1;
-        var splitRows = rows;
+        var splitRows = mesoRows;
         var splitWeights = weights;
         Threading.ParallelWork.For(1, workers + 1, new ParallelOptions { MaxDegreeOfParallelism = workers }, worker =>
         {
@@ -113,7 +116,7 @@ internal static class HierarchicalFit
                 model.Centroids.Span.CopyTo(centroids.AsSpan(offsets[m] * d));
             }
         });
-        rows = null!;
+        mesoRows = null!;
         weights = null!;
         EndPhase(1);
 
@@ -126,7 +129,7 @@ internal static class HierarchicalFit
         bool shiftedSinceFit = false;
         int iterations = lastFit.Iterations;
         var clusterWeights = new double[k];
-        double before = Imbalance(lastFit, training, labels, distances, clusterWeights, options.Device, out double inertia, cancellationToken);
+        double before = measure.Imbalance(lastFit.Centroids, labels, distances, clusterWeights, out double inertia, cancellationToken);
         EndPhase(2);
 
         // 5. Balancing: each round tries two moves, each kept only where it lowers the imbalance: a light cluster's
@@ -168,7 +171,7 @@ internal static class HierarchicalFit
                 {
                     var candidate = new KMeansModel(moving, d, options.Distance, 0, 0, false, 0, [], [], lastFit.TrainedOn);
                     double chosen = step.Elapsed.TotalSeconds;
-                    double imbalance = Imbalance(candidate, training, candidateLabels, candidateDistances, candidateWeights, options.Device,
+                    double imbalance = measure.Imbalance(candidate.Centroids, candidateLabels, candidateDistances, candidateWeights,
                         out double candidateInertia, cancellationToken);
                     // Kept where the heaviest cluster is lighter, or as heavy while less weight lies above the tolerance: each
                     // neighbourhood was replaced only where its own heaviest cluster got lighter, so the rest follow in later rounds.
@@ -212,7 +215,7 @@ internal static class HierarchicalFit
                     candidate = new KMeansModel(moving, d, options.Distance, 0, 0, false, 0, [], [], lastFit.TrainedOn);
                 }
                 double refitted = step.Elapsed.TotalSeconds;
-                double imbalance = Imbalance(candidate, training, candidateLabels, candidateDistances, candidateWeights, options.Device,
+                double imbalance = measure.Imbalance(candidate.Centroids, candidateLabels, candidateDistances, candidateWeights,
                     out double candidateInertia, cancellationToken);
                 options.Logger?.LogDebug(
                     "FlashKMeans: balancing round {Round}, {Move}: {Moves} centroids in {Chosen:F3} s, refit {Refit:F3} s, imbalance {Imbalance:F2} measured in {Measured:F3} s ({Outcome}).",
@@ -346,26 +349,6 @@ internal static class HierarchicalFit
         foreach (double w in weights)
             excess += Math.Max(0, w - cap);
         return total > 0 ? excess / total : 0;
-    }
-
-    /// <summary>
-    /// Every row's label and distance under <paramref name="model"/>, the clusters' weights, the weighted inertia of that
-    /// assignment, and the largest cluster weight over the mean.
-    /// </summary>
-    private static double Imbalance(KMeansModel model, IBatchSource source, int[] labels, float[] distances, double[] clusterWeights,
-        ComputeDevice device, out double inertia, CancellationToken cancellationToken)
-    {
-        model.Predict(source, labels, distances, device, cancellationToken);
-        Array.Clear(clusterWeights);
-        double sum = 0;
-        ForEachWeight(source, labels, (row, weight) =>
-        {
-            clusterWeights[labels[row]] += weight;
-            sum += weight * distances[row];
-        }, cancellationToken);
-        inertia = sum;
-        double total = clusterWeights.Sum();
-        return total > 0 ? clusterWeights.Max() / (total / clusterWeights.Length) : 1;
     }
 
     /// <summary>
@@ -511,19 +494,6 @@ internal static class HierarchicalFit
         for (int i = 0; i < targets.Count; i++)
             gathered.AsSpan(i * d, d).CopyTo(centroids.AsSpan(light[i] * d, d));
         return targets.Count;
-    }
-
-    /// <summary>Calls <paramref name="action"/> with each row's index and weight, in row order.</summary>
-    private static void ForEachWeight(IBatchSource source, int[] labels, Action<int, double> action, CancellationToken cancellationToken)
-    {
-        using var reader = source.OpenReader();
-        while (reader.TryRead(out var batch))
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var w = batch.Weights.Span;
-            for (int i = 0; i < batch.RowCount; i++)
-                action((int)batch.FirstRow + i, w.IsEmpty ? 1.0 : w[i]);
-        }
     }
 
     /// <summary>Each mesocluster's rows (and weights, where the source has them), gathered in row order from one pass.</summary>

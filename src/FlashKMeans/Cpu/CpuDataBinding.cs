@@ -13,7 +13,7 @@ namespace FlashKMeans.Cpu;
 /// of the weights, all N long; centroid sums K × d in float64. The data itself is read from the source on
 /// every pass and never copied.
 /// </summary>
-internal sealed class CpuDataBinding : IKMeansDataBinding
+internal sealed class CpuDataBinding : IKMeansDataBinding, IReusableRowsBinding
 {
     /// <summary>Which bounds pruning keeps; Auto decides by memory (tests pin each way).</summary>
     internal enum PruningBounds
@@ -42,10 +42,16 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     private readonly double[] _clusterWeights;
     private readonly YinyangPruning? _pruning;
     private readonly ChunkSums _chunkSums;
+    // How this binding was made, for bindings of the same rows with another K (ForClusterCount).
+    private readonly DataSummary _summary;
+    private readonly int _threads;
+    private readonly bool _usePruning, _seedPruningOn;
+    private readonly PruningBounds _bounds;
 
     public CpuDataBinding(IBatchSource source, DataSummary summary, int k, int threads, bool usePruning,
         PruningBounds bounds = PruningBounds.Auto, bool seedPruning = true)
     {
+        (_summary, _threads, _usePruning, _bounds, _seedPruningOn) = (summary, threads, usePruning, bounds, seedPruning);
         _source = source;
         _parallel = new ChunkedParallel(threads);
         _d = source.Dimension;
@@ -539,6 +545,28 @@ internal sealed class CpuDataBinding : IKMeansDataBinding
     {
         var seedDistances = _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
         return HostRowSelection.SampleByPotential(seedDistances, _weights, scale, seed);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>The rows stay where the source keeps them: the new binding reads the same source, as a fresh bind would.</remarks>
+    public IKMeansDataBinding ForClusterCount(int numberOfClusters)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(numberOfClusters, 1);
+        return new CpuDataBinding(_source, _summary, numberOfClusters, _threads, _usePruning, _bounds, _seedPruningOn);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>The packing and kernel of the final evaluation and of the model's scorer (<see cref="Evaluate"/>).</remarks>
+    public void Label(ReadOnlySpan<float> centroids, Span<int> labels, CancellationToken cancellationToken)
+    {
+        if (labels.Length != RowCount)
+            throw new ArgumentException($"Expected {RowCount} labels, one per bound row; got room for {labels.Length}.", nameof(labels));
+        if (centroids.IsEmpty || centroids.Length % _d != 0)
+            throw new ArgumentException($"Expected m × {_d} centroids with m ≥ 1; got {centroids.Length} values.", nameof(centroids));
+        var packed = PackedCentroids.Pack(centroids, _d, featureQuads: true);
+        var all = new int[RowCount];
+        ForEachChunk((rows, _, global, count) => FusedAssignKernel.Assign(rows, packed, all.AsSpan(global, count), default), cancellationToken);
+        all.CopyTo(labels);
     }
 
     public void Dispose() => _pruning?.Dispose();
