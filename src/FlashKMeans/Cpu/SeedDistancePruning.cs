@@ -65,14 +65,14 @@ internal sealed partial class SeedDistancePruning
 
     /// <summary>
     /// Rows narrower than this update unpruned: a row's bookkeeping and its panel jobs cost more than the register-blocked
-    /// kernel's distances (k-means‖ rounds at d = 16 took 1.1–1.5× as long pruned, even on 64 well-separated blobs, where
-    /// at d = 32 they were 10 % faster).
+    /// kernel's distances (k-means‖ rounds at d = 16 took 1.03–1.6× as long pruned, even on 64 well-separated blobs, where
+    /// at d = 32 they were 10 % faster; bench/results/cpu.md).
     /// </summary>
     internal const int MinimumRoundDimension = 32;
 
     /// <summary>
     /// The share of (row, panel) pairs a pruned round must skip for the next one to be pruned: the pairs it does compute run
-    /// as panel jobs, dearer than the kernel's. On 16 overlapping blobs, where they skip little, pruned rounds ran 1.1–1.8×
+    /// as panel jobs, dearer than the kernel's. On 16 overlapping blobs, where they skip little, pruned rounds ran 1.03–1.17×
     /// as long as unpruned ones at d = 32–128; on 64 well-separated blobs at d = 128 they were 1.5× faster.
     /// </summary>
     internal const double MinimumSkippedShare = 0.5;
