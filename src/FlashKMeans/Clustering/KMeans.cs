@@ -372,12 +372,14 @@ public sealed partial class KMeans
             bool cpu = backends[0] is Cpu.CpuBackend;
             // The training rows bound once where the backend lends them (on the GPU: resident): every fit over all rows
             // and every measurement of the balancing reads them there instead of binding or streaming them again.
-            // Bound for two clusters: its own per-cluster state is never used, only the rows it lends.
-            bound = backends[0]!.Bind(problem.Training, problem.Summary, Math.Min(2, _options.NumberOfClusters), cancellationToken);
+            // Bound for two clusters: its own per-cluster state is never used, only the rows it lends. Only squared Euclidean
+            // bindings of complete rows can lend them (L1 and missing features keep copies of their own).
+            if (_options.Distance == KMeansDistance.SquaredEuclidean && _options.MissingFeatures != MissingFeatures.Ignore)
+                bound = backends[0]!.Bind(problem.Training, problem.Summary, Math.Min(2, _options.NumberOfClusters), cancellationToken);
             var reusable = bound as IReusableRowsBinding;
             if (reusable is null)
             {
-                bound.Dispose();
+                bound?.Dispose();
                 bound = null;
             }
             int workers = cpu ? _options.NumberOfThreads ?? Environment.ProcessorCount : 1;
