@@ -11,9 +11,12 @@ namespace FlashKMeans.Cpu;
 /// <summary>
 /// CPU state for one fit: labels, assignment distances, seeding distances and (for weighted data) a copy
 /// of the weights, all N long; centroid sums K × d in float64. The data itself is read from the source on
-/// every pass and never copied.
+/// every pass and never copied whole: where the source centres, scales or normalises the rows it serves
+/// (<see cref="RowMappingBatchSource"/>), each pass reads the rows under it and maps each slice on the thread that
+/// works on it, while the slice is in cache (the source itself maps every batch on the reading thread: a step took
+/// 3.2× as long at 200k × 128, K = 64, on data far from the origin).
 /// </summary>
-internal sealed class CpuDataBinding : IKMeansDataBinding, IReusableRowsBinding
+internal sealed partial class CpuDataBinding : IKMeansDataBinding, IReusableRowsBinding
 {
     /// <summary>Which bounds pruning keeps; Auto decides by memory (tests pin each way).</summary>
     internal enum PruningBounds
@@ -24,6 +27,10 @@ internal sealed class CpuDataBinding : IKMeansDataBinding, IReusableRowsBinding
     }
 
     private readonly IBatchSource _source;
+    // What the passes read: the source under its row mappings, which each pass applies slice by slice (Served).
+    private readonly IBatchSource _read;
+    private readonly RowMappingBatchSource[] _maps;
+    private float[] _mapped = [];
     private readonly ChunkedParallel _parallel;
     private readonly int _d;
     private readonly float[]? _weights;
@@ -53,6 +60,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding, IReusableRowsBinding
     {
         (_summary, _threads, _usePruning, _bounds, _seedPruningOn) = (summary, threads, usePruning, bounds, seedPruning);
         _source = source;
+        _read = RowMappingBatchSource.Unwrap(source, out _maps);
         _parallel = new ChunkedParallel(threads);
         _d = source.Dimension;
         RowCount = summary.RowCount;
@@ -144,7 +152,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding, IReusableRowsBinding
         int superRows = SuperChunkRows(d);
         bool sumInChunks = k <= ChunkSums.MaxClusters;
         _chunkSums.Reset();
-        using (var reader = _source.OpenReader())
+        using (var reader = _read.OpenReader())
         {
             while (reader.TryRead(out var batch))
             {
@@ -155,6 +163,11 @@ internal sealed class CpuDataBinding : IKMeansDataBinding, IReusableRowsBinding
                     int rowCount = Math.Min(superRows, batch.RowCount - offset);
                     long first = batch.FirstRow + offset;
                     var rows = batch.Rows.Slice(offset * d, rowCount * d);
+                    // The grouped sums read the whole slice after the assignment: map it once, in parallel, for both. The
+                    // chunk sums read each block as it is assigned: each block is mapped there.
+                    bool mapBlocks = _maps.Length > 0 && sumInChunks;
+                    if (_maps.Length > 0 && !sumInChunks)
+                        rows = MappedCopy(rows, first, cancellationToken);
                     if (sumInChunks)
                         _chunkSums.Open(first, rowCount);
                     // Fully optimised from the first call: a short fit's steps would otherwise run this loop unoptimised.
@@ -163,6 +176,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding, IReusableRowsBinding
                         int global = (int)start;
                         var chunkRows = rows.Span.Slice((int)(start - first) * d, count * d);
                         int[] fresh = ArrayPool<int>.Shared.Rent(count);
+                        float[]? scratch = null;
                         try
                         {
                             var freshLabels = fresh.AsSpan(0, count);
@@ -174,13 +188,13 @@ internal sealed class CpuDataBinding : IKMeansDataBinding, IReusableRowsBinding
                             for (int at = 0; at < count; at += block)
                             {
                                 int m = Math.Min(block, count - at);
-                                var part = chunkRows.Slice(at * d, m * d);
+                                var part = mapBlocks ? Served(chunkRows.Slice(at * d, m * d), global + at, ref scratch) : chunkRows.Slice(at * d, m * d);
                                 var partLabels = freshLabels.Slice(at, m);
                                 var partDistances = _distances.AsSpan(global + at, m);
                                 if (_pruning is null)
                                     FusedAssignKernel.Assign(part, _packed, partLabels, default);
                                 else
-                                    _pruning.AssignChunk(chunkRows, global, old, freshLabels, partDistances, _packed);
+                                    _pruning.AssignChunk(part, global, old, freshLabels, partDistances, _packed);  // the whole chunk
                                 // Inertia and the farthest rows of the empty-cluster policy use distances without cancellation error.
                                 VectorMath.SquaredDistancesToLabels(part, partLabels, _centroids, d, partDistances);
                                 if (sumInChunks)
@@ -195,6 +209,8 @@ internal sealed class CpuDataBinding : IKMeansDataBinding, IReusableRowsBinding
                         finally
                         {
                             ArrayPool<int>.Shared.Return(fresh);
+                            if (scratch is not null)
+                                ArrayPool<float>.Shared.Return(scratch);
                         }
                     }, cancellationToken);
                     if (sumInChunks)
@@ -329,15 +345,66 @@ internal sealed class CpuDataBinding : IKMeansDataBinding, IReusableRowsBinding
     private void ForEachChunk(ChunkBody body, CancellationToken cancellationToken)
     {
         int d = _d;
-        using var reader = _source.OpenReader();
+        using var reader = _read.OpenReader();
         while (reader.TryRead(out var batch))
         {
             cancellationToken.ThrowIfCancellationRequested();
             var rows = batch.Rows;
             long first = batch.FirstRow;
             _parallel.ForSlice(first, batch.RowCount, (chunk, start, count) =>
-                body(rows.Span.Slice((int)(start - first) * d, count * d), chunk, (int)start, count), cancellationToken);
+            {
+                float[]? scratch = null;
+                try
+                {
+                    body(Served(rows.Span.Slice((int)(start - first) * d, count * d), start, ref scratch), chunk, (int)start, count);
+                }
+                finally
+                {
+                    if (scratch is not null)
+                        ArrayPool<float>.Shared.Return(scratch);
+                }
+            }, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// <paramref name="rows"/> (read from under the source's mappings, from row <paramref name="firstRow"/> on) mapped into a
+    /// buffer the binding keeps for it, chunk by chunk in parallel.
+    /// </summary>
+    private ReadOnlyMemory<float> MappedCopy(ReadOnlyMemory<float> rows, long firstRow, CancellationToken cancellationToken)
+    {
+        if (_mapped.Length < rows.Length)
+            _mapped = new float[rows.Length];
+        var buffer = _mapped;
+        int d = _d;
+        _parallel.ForSlice(firstRow, rows.Length / d, (_, start, count) =>
+        {
+            var slice = buffer.AsSpan((int)(start - firstRow) * d, count * d);
+            rows.Span.Slice((int)(start - firstRow) * d, count * d).CopyTo(slice);
+            RowMappingBatchSource.Apply(_maps, slice, start);
+        }, cancellationToken);
+        return buffer.AsMemory(0, rows.Length);
+    }
+
+    /// <summary>
+    /// Rows read from under the source's mappings (from row <paramref name="firstRow"/> on) as the source serves them:
+    /// the rows themselves where it maps nothing, otherwise a mapped copy in <paramref name="scratch"/> (rented here from
+    /// the shared pool, returned by the caller).
+    /// </summary>
+    private ReadOnlySpan<float> Served(ReadOnlySpan<float> read, long firstRow, ref float[]? scratch)
+    {
+        if (_maps.Length == 0)
+            return read;
+        if (scratch is null || scratch.Length < read.Length)
+        {
+            if (scratch is not null)
+                ArrayPool<float>.Shared.Return(scratch);
+            scratch = ArrayPool<float>.Shared.Rent(read.Length);
+        }
+        var copy = scratch.AsSpan(0, read.Length);
+        read.CopyTo(copy);
+        RowMappingBatchSource.Apply(_maps, copy, firstRow);
+        return copy;
     }
 
     private delegate void ChunkBody(ReadOnlySpan<float> rows, int chunk, int globalFirstRow, int count);
@@ -355,7 +422,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding, IReusableRowsBinding
         }
         Array.Sort(keys, order);
         int next = 0;
-        using var reader = _source.OpenReader();
+        using var reader = _read.OpenReader();
         while (next < keys.Length && reader.TryRead(out var batch))
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -366,6 +433,7 @@ internal sealed class CpuDataBinding : IKMeansDataBinding, IReusableRowsBinding
                 int local = (int)(keys[next] - batch.FirstRow);
                 int slot = order[next];
                 values.Slice(local * d, d).CopyTo(vectors.Slice(slot * d, d));
+                RowMappingBatchSource.Apply(_maps, vectors.Slice(slot * d, d), keys[next]);
                 if (!weights.IsEmpty)
                     weights[slot] = batch.Weights.IsEmpty ? 1f : batch.Weights.Span[local];
                 next++;
@@ -373,178 +441,6 @@ internal sealed class CpuDataBinding : IKMeansDataBinding, IReusableRowsBinding
         }
         if (next < keys.Length)
             throw new InvalidOperationException($"The source ended before row {keys[next]}.");
-    }
-
-    public double UpdateSeedDistances(ReadOnlySpan<float> newSeeds, bool reset, CancellationToken cancellationToken)
-    {
-        var seedDistances = _seedDistances ??= new float[RowCount];
-        var owners = _seedOwners ??= new int[RowCount];
-        if (reset)
-        {
-            Array.Fill(seedDistances, float.PositiveInfinity);
-            Array.Fill(owners, -1);
-            _seedCount = 0;
-            _seedPruning?.Reset();
-        }
-        int firstSeed = _seedCount;
-        int added = newSeeds.Length / _d;
-        _seedCount += added;
-        _seedPruning?.Add(newSeeds);
-        if (!reset && added == 1 && _candidates is { } cached && cached.Matches(newSeeds, _d, out int candidate))
-        {
-            // Greedy k-means++ commits one of the candidates it has just evaluated: reuse those distances. A row
-            // a pruned evaluation skipped has none, and needs none: the winner is no nearer than its D².
-            var computed = cached.Computed;
-            _parallel.For(RowCount, (chunk, first, count) =>
-            {
-                for (int i = (int)first, end = (int)first + count; i < end; i++)
-                {
-                    float distance = cached.Distances[cached.Index(i, candidate)];
-                    // '&', not '&&': a skipped row's entry is stale but never taken, and no branch follows the pattern.
-                    if ((distance < seedDistances[i]) & (computed is null || computed[i]))
-                    {
-                        seedDistances[i] = distance;
-                        owners[i] = firstSeed;
-                    }
-                }
-            }, cancellationToken);
-            _candidates = null;
-            return WeightedSum(seedDistances, cancellationToken);
-        }
-        _candidates = null;
-        var packed = PackedCentroids.Pack(newSeeds, _d);
-        if (_seedPruning?.BeginRound(packed) == true)
-        {
-            // Bit-identical to the pass below, skipping what the seeds' triangle inequality rules out.
-            ForEachChunk((rows, _, global, count) =>
-                _seedPruning.UpdateChunk(rows, seedDistances.AsSpan(global, count), owners.AsSpan(global, count), firstSeed),
-                cancellationToken);
-            return WeightedSum(seedDistances, cancellationToken);
-        }
-        ForEachChunk((rows, _, global, count) =>
-        {
-            int[] labels = ArrayPool<int>.Shared.Rent(count);
-            float[] nearest = ArrayPool<float>.Shared.Rent(count);
-            try
-            {
-                FusedAssignKernel.Assign(rows, packed, labels.AsSpan(0, count), nearest.AsSpan(0, count));
-                var current = seedDistances.AsSpan(global, count);
-                var owner = owners.AsSpan(global, count);
-                for (int i = 0; i < count; i++)
-                {
-                    if (nearest[i] < current[i])
-                    {
-                        current[i] = nearest[i];
-                        owner[i] = firstSeed + labels[i];
-                    }
-                }
-            }
-            finally
-            {
-                ArrayPool<int>.Shared.Return(labels);
-                ArrayPool<float>.Shared.Return(nearest);
-            }
-        }, cancellationToken);
-        return WeightedSum(seedDistances, cancellationToken);
-    }
-
-    public void GetSeedWeights(Span<double> weights) => HostRowSelection.SeedWeights(_seedOwners, _weights, _seedCount, weights);
-
-    public void EvaluateSeedCandidates(ReadOnlySpan<float> candidates, Span<double> potentials, CancellationToken cancellationToken)
-    {
-        var seedDistances = _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
-        var owners = _seedOwners!;
-        int m = candidates.Length / _d;
-        bool pruned = _seedPruning?.BeginCandidates(candidates, RowCount) == true;
-        // Keep every row's distance to every candidate (N × m, m is small) so that committing the winner needs no
-        // pass; past one array's reach the winner is committed with a pass instead. The arrays serve every step.
-        CandidateDistances? cache = null;
-        if (RowCount * m <= Array.MaxLength)
-        {
-            if (_candidateDistances.Length < RowCount * m)
-                _candidateDistances = new float[RowCount * m];
-            if (pruned && _candidateComputed.Length < RowCount)
-                _candidateComputed = new bool[RowCount];
-            cache = new CandidateDistances(candidates.ToArray(), m, RowCount, _candidateDistances, pruned ? _candidateComputed : null);
-        }
-        _candidates = cache;
-        // Partial sums per chunk of the whole data (not of a batch), each taken in row order and added in chunk
-        // order afterwards: the grouping of the sums, and so the candidate they pick, is the same for any batch
-        // layout and thread count. A chunk split across two batches carries on from where the first part left it.
-        var partials = new double[(long)ChunkedParallel.ChunkCount(RowCount) * m];
-        if (pruned)
-        {
-            // Bit-identical to the pass below: rows no candidate can bring nearer add w·D² without being read.
-            bool[] computed = cache is null ? new bool[RowCount] : cache.Computed!;
-            ForEachChunk((rows, chunk, global, count) =>
-                _seedPruning!.EvaluateChunk(rows, global, seedDistances.AsSpan(global, count), owners.AsSpan(global, count),
-                    _weights is null ? default : _weights.AsSpan(global, count), partials.AsSpan(chunk * m, m),
-                    cache?.Distances, computed.AsSpan(global, count)),
-                cancellationToken);
-        }
-        else
-        {
-            var packed = PackedCentroids.Pack(candidates, _d);
-            ForEachChunk((rows, chunk, global, count) =>
-            {
-                var all = cache is null ? new float[count * m] : cache.Distances.AsSpan((int)((long)global * m), count * m);
-                var local = partials.AsSpan(chunk * m, m);
-                FusedAssignKernel.AllDistances(rows, packed, all);
-                for (int i = 0; i < count; i++)
-                {
-                    float current = seedDistances[global + i];
-                    double w = Weight(global + i);
-                    var row = all.Slice(i * m, m);
-                    for (int j = 0; j < m; j++)
-                        local[j] += w * Math.Min(current, row[j]);
-                }
-            }, cancellationToken);
-        }
-        potentials.Clear();
-        for (int chunk = 0; chunk < partials.Length / m; chunk++)
-            for (int j = 0; j < m; j++)
-                potentials[j] += partials[chunk * m + j];
-    }
-
-    /// <summary>
-    /// The last evaluated seed candidates and every row's distance to each: row-major (N × m) as the unpruned pass
-    /// writes them, or, where the evaluation was pruned, candidate-major (m × N) for the rows marked in
-    /// <see cref="Computed"/> only (a skipped row keeps D² under every candidate, and the commit reads one
-    /// candidate's distances in row order).
-    /// </summary>
-    private sealed class CandidateDistances(float[] vectors, int count, long rows, float[] distances, bool[]? computed)
-    {
-        public int Count { get; } = count;
-
-        public float[] Distances { get; } = distances;
-
-        /// <summary>Per row, whether its distances were computed; null where every row's were (row-major).</summary>
-        public bool[]? Computed { get; } = computed;
-
-        /// <summary>Where row <paramref name="row"/>'s distance to candidate <paramref name="candidate"/> is.</summary>
-        public long Index(long row, int candidate) => Computed is null ? row * Count + candidate : candidate * rows + row;
-
-        public bool Matches(ReadOnlySpan<float> seed, int d, out int index)
-        {
-            for (index = 0; index < Count; index++)
-            {
-                if (vectors.AsSpan(index * d, d).SequenceEqual(seed))
-                    return true;
-            }
-            return false;
-        }
-    }
-
-    public void FindRowsAtCumulativePotential(ReadOnlySpan<double> sortedTargets, Span<long> rows, CancellationToken cancellationToken)
-    {
-        var seedDistances = _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
-        HostRowSelection.RowsAtCumulativePotential(seedDistances, _weights, sortedTargets, rows);
-    }
-
-    public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken)
-    {
-        var seedDistances = _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
-        return HostRowSelection.SampleByPotential(seedDistances, _weights, scale, seed);
     }
 
     /// <inheritdoc />

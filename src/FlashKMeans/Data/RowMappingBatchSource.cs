@@ -9,6 +9,9 @@ internal abstract class RowMappingBatchSource(IBatchSource inner) : IBatchSource
 {
     public const int MaxBatchRows = 16384;
 
+    /// <summary>The source whose rows this one changes.</summary>
+    internal IBatchSource Inner => inner;
+
     public int Dimension => inner.Dimension;
 
     public long? RowCount => inner.RowCount;
@@ -19,6 +22,32 @@ internal abstract class RowMappingBatchSource(IBatchSource inner) : IBatchSource
 
     /// <summary>Changes <paramref name="rows"/> (a copy of the source's rows from <paramref name="firstRow"/> on) in place.</summary>
     protected abstract void Map(Span<float> rows, long firstRow);
+
+    /// <summary>
+    /// The source under every row mapping around <paramref name="source"/>, and those mappings in the order they apply
+    /// (innermost first; none where the source maps nothing). A reader that maps its own slices with
+    /// <see cref="Apply"/> (in parallel, while they are in cache) serves the same rows as <paramref name="source"/>, which
+    /// maps each batch on the reading thread.
+    /// </summary>
+    internal static IBatchSource Unwrap(IBatchSource source, out RowMappingBatchSource[] maps)
+    {
+        var found = new List<RowMappingBatchSource>();
+        while (source is RowMappingBatchSource mapping)
+        {
+            found.Add(mapping);
+            source = mapping.Inner;
+        }
+        found.Reverse();
+        maps = [.. found];
+        return source;
+    }
+
+    /// <summary>Applies <paramref name="maps"/> (innermost first) to rows read from under them, from row <paramref name="firstRow"/> on.</summary>
+    internal static void Apply(RowMappingBatchSource[] maps, Span<float> rows, long firstRow)
+    {
+        foreach (var map in maps)
+            map.Map(rows, firstRow);
+    }
 
     private sealed class Reader(RowMappingBatchSource owner, IBatchReader inner, int d) : IBatchReader
     {
