@@ -40,4 +40,24 @@ public sealed class CentredScorerTests
         }
         Assert.AreEqual(near.Score(data), far.Score(moved), 1e-3 * near.Score(data));
     }
+
+    [TestMethod]
+    public void Many_rows_far_from_the_origin_are_shifted_and_measured_in_slices_as_one_by_one()
+    {
+        // Two blocks of shifted rows (4M values each), each cut into slices on every core.
+        int d = 64, k = 20, n = 70_001;
+        var rows = TestData.Offset(TestData.Blobs(n, d, centers: k, spread: 4, seed: 12), 1e4);
+        var centroids = TestData.Offset(TestData.Blobs(k, d, centers: k, spread: 4, seed: 12), 1e4);
+        var model = KMeansModel.FromCentroids(centroids, d);
+        var labels = Enumerable.Repeat(-1, n).ToArray();
+        var distances = Enumerable.Repeat(float.NaN, n).ToArray();
+        model.Predict(new Data.InMemoryBatchSource(rows, d), labels, distances, ComputeDevice.Cpu);
+        for (int r = 0; r < n; r++)
+        {
+            var row = rows.AsSpan(r * d, d);
+            Reference.AssertNearestCentred(row, centroids, d, labels[r], $"row {r}");
+            double exact = Reference.Distance(row, centroids.AsSpan(labels[r] * d, d));
+            Assert.AreEqual(exact, distances[r], 1e-4 * (1 + exact), $"row {r}'s distance");
+        }
+    }
 }
