@@ -247,12 +247,10 @@ internal sealed class IlgpuDataBinding : IKMeansDataBinding
     }
 
     public void FindRowsAtCumulativePotential(ReadOnlySpan<double> sortedTargets, Span<long> rows, CancellationToken cancellationToken) =>
-        HostRowSelection.RowsAtCumulativePotential(_hostSeedDistances ?? throw new InvalidOperationException("Seed distances are not initialised."),
-            _weights, sortedTargets, rows);
+        HostRowSelection.RowsAtCumulativePotential(HostRowSelection.Initialised(_hostSeedDistances), _weights, sortedTargets, rows);
 
     public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken) =>
-        HostRowSelection.SampleByPotential(_hostSeedDistances ?? throw new InvalidOperationException("Seed distances are not initialised."),
-            _weights, scale, seed);
+        HostRowSelection.SampleByPotential(HostRowSelection.Initialised(_hostSeedDistances), _weights, scale, seed);
 
     /// <summary>A buffer as one contiguous view, for sub-views to copy from and to.</summary>
     private static ArrayView<T> Contiguous<T>(MemoryBuffer1D<T, Stride1D.Dense> buffer) where T : unmanaged => buffer.View;

@@ -19,6 +19,10 @@ internal static class HostRowSelection
     /// <summary>Copies rows [<c>firstRow</c>, <c>firstRow</c> + destination length) of a per-row value into <c>destination</c>.</summary>
     internal delegate void RowReader(long firstRow, Span<float> destination);
 
+    /// <summary>A binding's seeding distances, or the error of asking for them before the first seed was added.</summary>
+    public static float[] Initialised(float[]? seedDistances) =>
+        seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
+
     /// <summary>
     /// For each of <paramref name="seedCount"/> seeds, the total weight of the rows whose nearest seed it is
     /// (<paramref name="owners"/>: each row's seed, −1 for none), summed in row order.

@@ -85,7 +85,7 @@ internal sealed partial class CpuDataBinding
 
     public void EvaluateSeedCandidates(ReadOnlySpan<float> candidates, Span<double> potentials, CancellationToken cancellationToken)
     {
-        var seedDistances = _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
+        var seedDistances = HostRowSelection.Initialised(_seedDistances);
         var owners = _seedOwners!;
         int m = candidates.Length / _d;
         bool pruned = _seedPruning?.BeginCandidates(candidates, RowCount) == true;
@@ -168,15 +168,9 @@ internal sealed partial class CpuDataBinding
         }
     }
 
-    public void FindRowsAtCumulativePotential(ReadOnlySpan<double> sortedTargets, Span<long> rows, CancellationToken cancellationToken)
-    {
-        var seedDistances = _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
-        HostRowSelection.RowsAtCumulativePotential(seedDistances, _weights, sortedTargets, rows);
-    }
+    public void FindRowsAtCumulativePotential(ReadOnlySpan<double> sortedTargets, Span<long> rows, CancellationToken cancellationToken) =>
+        HostRowSelection.RowsAtCumulativePotential(HostRowSelection.Initialised(_seedDistances), _weights, sortedTargets, rows);
 
-    public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken)
-    {
-        var seedDistances = _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
-        return HostRowSelection.SampleByPotential(seedDistances, _weights, scale, seed);
-    }
+    public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken) =>
+        HostRowSelection.SampleByPotential(HostRowSelection.Initialised(_seedDistances), _weights, scale, seed);
 }

@@ -194,7 +194,7 @@ internal abstract class InMemoryBinding : IKMeansDataBinding
 
     public void EvaluateSeedCandidates(ReadOnlySpan<float> candidates, Span<double> potentials, CancellationToken cancellationToken)
     {
-        var seedDistances = _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
+        var seedDistances = HostRowSelection.Initialised(_seedDistances);
         int m = candidates.Length / _d;
         var all = new float[RowCount * m];
         using (var scorer = CreateScorer(candidates, _threads))
@@ -208,17 +208,11 @@ internal abstract class InMemoryBinding : IKMeansDataBinding
         }
     }
 
-    public void FindRowsAtCumulativePotential(ReadOnlySpan<double> sortedTargets, Span<long> rows, CancellationToken cancellationToken)
-    {
-        var seedDistances = _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
-        HostRowSelection.RowsAtCumulativePotential(seedDistances, _weights, sortedTargets, rows);
-    }
+    public void FindRowsAtCumulativePotential(ReadOnlySpan<double> sortedTargets, Span<long> rows, CancellationToken cancellationToken) =>
+        HostRowSelection.RowsAtCumulativePotential(HostRowSelection.Initialised(_seedDistances), _weights, sortedTargets, rows);
 
-    public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken)
-    {
-        var seedDistances = _seedDistances ?? throw new InvalidOperationException("Seed distances are not initialised.");
-        return HostRowSelection.SampleByPotential(seedDistances, _weights, scale, seed);
-    }
+    public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken) =>
+        HostRowSelection.SampleByPotential(HostRowSelection.Initialised(_seedDistances), _weights, scale, seed);
 
     public void Dispose() { }
 }
