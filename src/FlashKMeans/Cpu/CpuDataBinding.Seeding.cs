@@ -10,18 +10,12 @@ internal sealed partial class CpuDataBinding
 {
     public double UpdateSeedDistances(ReadOnlySpan<float> newSeeds, bool reset, CancellationToken cancellationToken)
     {
-        var seedDistances = _seedDistances ??= new float[RowCount];
-        var owners = _seedOwners ??= new int[RowCount];
-        if (reset)
-        {
-            Array.Fill(seedDistances, float.PositiveInfinity);
-            Array.Fill(owners, -1);
-            _seedCount = 0;
-            _seedPruning?.Reset();
-        }
-        int firstSeed = _seedCount;
         int added = newSeeds.Length / _d;
-        _seedCount += added;
+        int firstSeed = _seeds.Add(added, reset);
+        var seedDistances = _seeds.Distances!;
+        var owners = _seeds.Owners!;
+        if (reset)
+            _seedPruning?.Reset();
         _seedPruning?.Add(newSeeds);
         if (!reset && added == 1 && _candidates is { } cached && cached.Matches(newSeeds, _d, out int candidate))
         {
@@ -81,12 +75,12 @@ internal sealed partial class CpuDataBinding
         return WeightedSum(seedDistances, cancellationToken);
     }
 
-    public void GetSeedWeights(Span<double> weights) => HostRowSelection.SeedWeights(_seedOwners, _weights, _seedCount, weights);
+    public void GetSeedWeights(Span<double> weights) => _seeds.Weights(_weights, weights);
 
     public void EvaluateSeedCandidates(ReadOnlySpan<float> candidates, Span<double> potentials, CancellationToken cancellationToken)
     {
-        var seedDistances = HostRowSelection.Initialised(_seedDistances);
-        var owners = _seedOwners!;
+        var seedDistances = HostRowSelection.Initialised(_seeds.Distances);
+        var owners = _seeds.Owners!;
         int m = candidates.Length / _d;
         bool pruned = _seedPruning?.BeginCandidates(candidates, RowCount) == true;
         // Keep every row's distance to every candidate (N × m, m is small) so that committing the winner needs no
@@ -169,8 +163,8 @@ internal sealed partial class CpuDataBinding
     }
 
     public void FindRowsAtCumulativePotential(ReadOnlySpan<double> sortedTargets, Span<long> rows, CancellationToken cancellationToken) =>
-        HostRowSelection.RowsAtCumulativePotential(HostRowSelection.Initialised(_seedDistances), _weights, sortedTargets, rows);
+        _seeds.RowsAtCumulativePotential(_weights, sortedTargets, rows);
 
     public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken) =>
-        HostRowSelection.SampleByPotential(HostRowSelection.Initialised(_seedDistances), _weights, scale, seed);
+        _seeds.SampleByPotential(_weights, scale, seed);
 }

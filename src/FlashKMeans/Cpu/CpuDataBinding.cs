@@ -36,9 +36,7 @@ internal sealed partial class CpuDataBinding : IKMeansDataBinding, IReusableRows
     private readonly float[]? _weights;
     private readonly int[] _labels;
     private readonly float[] _distances;
-    private float[]? _seedDistances;
-    private int[]? _seedOwners;
-    private int _seedCount;
+    private readonly SeedState _seeds;
     private CandidateDistances? _candidates;
     private float[] _candidateDistances = [];
     private bool[] _candidateComputed = [];
@@ -64,6 +62,7 @@ internal sealed partial class CpuDataBinding : IKMeansDataBinding, IReusableRows
         _parallel = new ChunkedParallel(threads);
         _d = source.Dimension;
         RowCount = summary.RowCount;
+        _seeds = new SeedState(RowCount);
         NumberOfClusters = k;
         if (RowCount > Array.MaxLength)
             throw new NotSupportedException($"The CPU backend holds per-row state in arrays; {RowCount} rows is more than it can index.");
@@ -117,10 +116,10 @@ internal sealed partial class CpuDataBinding : IKMeansDataBinding, IReusableRows
     internal SeedDistancePruning? SeedPruning => _seedPruning;
 
     /// <summary>The seeding distances and nearest seeds (tests).</summary>
-    internal ReadOnlySpan<float> SeedDistancesForTesting => _seedDistances;
+    internal ReadOnlySpan<float> SeedDistancesForTesting => _seeds.Distances;
 
     /// <summary>Each row's nearest seed so far (tests).</summary>
-    internal ReadOnlySpan<int> SeedOwnersForTesting => _seedOwners;
+    internal ReadOnlySpan<int> SeedOwnersForTesting => _seeds.Owners;
 
     public void SetCentroids(ReadOnlySpan<float> centroids)
     {

@@ -33,9 +33,7 @@ internal abstract class InMemoryBinding : IKMeansDataBinding
     private readonly double[] _clusterWeights;
     private float[] _centroids;
     private bool _stepped;
-    private float[]? _seedDistances;
-    private int[]? _seedOwners;
-    private int _seedCount;
+    private readonly SeedState _seeds;
 
     protected InMemoryBinding(IBatchSource source, DataSummary summary, int k, int threads, CancellationToken cancellationToken)
     {
@@ -47,6 +45,7 @@ internal abstract class InMemoryBinding : IKMeansDataBinding
             throw new NotSupportedException(
                 $"{Kind} holds its rows in memory, and {summary.RowCount} rows of {_d} features exceed one array; sample the data (MaximumPointsPerCentroid) or use stream learning.");
         RowCount = summary.RowCount;
+        _seeds = new SeedState(RowCount);
         _rows = new float[values];
         _weights = source.HasWeights ? new float[RowCount] : null;
         using (var reader = source.OpenReader())
@@ -157,16 +156,9 @@ internal abstract class InMemoryBinding : IKMeansDataBinding
 
     public double UpdateSeedDistances(ReadOnlySpan<float> newSeeds, bool reset, CancellationToken cancellationToken)
     {
-        var seedDistances = _seedDistances ??= new float[RowCount];
-        var owners = _seedOwners ??= new int[RowCount];
-        if (reset)
-        {
-            Array.Fill(seedDistances, float.PositiveInfinity);
-            Array.Fill(owners, -1);
-            _seedCount = 0;
-        }
-        int firstSeed = _seedCount;
-        _seedCount += newSeeds.Length / _d;
+        int firstSeed = _seeds.Add(newSeeds.Length / _d, reset);
+        var seedDistances = _seeds.Distances!;
+        var owners = _seeds.Owners!;
         var labels = new int[RowCount];
         var nearest = new float[RowCount];
         using (var scorer = CreateScorer(newSeeds, _threads))
@@ -190,11 +182,11 @@ internal abstract class InMemoryBinding : IKMeansDataBinding
         return sum;
     }
 
-    public void GetSeedWeights(Span<double> weights) => HostRowSelection.SeedWeights(_seedOwners, _weights, _seedCount, weights);
+    public void GetSeedWeights(Span<double> weights) => _seeds.Weights(_weights, weights);
 
     public void EvaluateSeedCandidates(ReadOnlySpan<float> candidates, Span<double> potentials, CancellationToken cancellationToken)
     {
-        var seedDistances = HostRowSelection.Initialised(_seedDistances);
+        var seedDistances = HostRowSelection.Initialised(_seeds.Distances);
         int m = candidates.Length / _d;
         var all = new float[RowCount * m];
         using (var scorer = CreateScorer(candidates, _threads))
@@ -209,10 +201,10 @@ internal abstract class InMemoryBinding : IKMeansDataBinding
     }
 
     public void FindRowsAtCumulativePotential(ReadOnlySpan<double> sortedTargets, Span<long> rows, CancellationToken cancellationToken) =>
-        HostRowSelection.RowsAtCumulativePotential(HostRowSelection.Initialised(_seedDistances), _weights, sortedTargets, rows);
+        _seeds.RowsAtCumulativePotential(_weights, sortedTargets, rows);
 
     public IReadOnlyList<long> SampleRowsByPotential(double scale, ulong seed, CancellationToken cancellationToken) =>
-        HostRowSelection.SampleByPotential(HostRowSelection.Initialised(_seedDistances), _weights, scale, seed);
+        _seeds.SampleByPotential(_weights, scale, seed);
 
     public void Dispose() { }
 }
