@@ -21,6 +21,15 @@ namespace FlashKMeans.Clustering;
 internal sealed class AssignmentMeasure(IBatchSource source, IReusableRowsBinding? rows, KMeansOptions options)
 {
     private readonly int _d = source.Dimension;
+    // The rows under the source's mappings (the same weights), and the mappings.
+    private readonly (IBatchSource Rows, RowMappingBatchSource[] Maps) _under = Under(source);
+
+    private IBatchSource Unmapped => _under.Rows;
+
+    private RowMappingBatchSource[] Maps => _under.Maps;
+
+    private static (IBatchSource, RowMappingBatchSource[]) Under(IBatchSource source) =>
+        (RowMappingBatchSource.Unwrap(source, out var maps), maps);
 
     /// <summary>Each row's nearest of <paramref name="centroids"/> (m × d) and its squared distance.</summary>
     public void Assign(ReadOnlyMemory<float> centroids, int[] labels, float[] distances, CancellationToken cancellationToken)
@@ -33,7 +42,8 @@ internal sealed class AssignmentMeasure(IBatchSource source, IReusableRowsBindin
         }
         rows.Label(centroids.Span, labels, cancellationToken);
         int d = _d;
-        using var reader = source.OpenReader();
+        // The rows under the source's centring, mapped slice by slice on the threads that measure them.
+        using var reader = Unmapped.OpenReader();
         while (reader.TryRead(out var batch))
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -42,10 +52,12 @@ internal sealed class AssignmentMeasure(IBatchSource source, IReusableRowsBindin
             const int Slice = 4096;
             Threading.ParallelWork.For(0, (count + Slice - 1) / Slice, new ParallelOptions { MaxDegreeOfParallelism = options.EffectiveThreads }, slice =>
             {
-                var all = batchRows.Span;
+                int start = slice * Slice, end = Math.Min(count, start + Slice);
+                var mapped = batchRows.Span.Slice(start * d, (end - start) * d).ToArray();
+                RowMappingBatchSource.Apply(Maps, mapped, first + start);
                 var c = centroids.Span;
-                for (int i = slice * Slice, end = Math.Min(count, i + Slice); i < end; i++)
-                    distances[first + i] = VectorMath.SquaredDistance(all.Slice(i * d, d), c.Slice(labels[first + i] * d, d));
+                for (int i = start; i < end; i++)
+                    distances[first + i] = VectorMath.SquaredDistance(mapped.AsSpan((i - start) * d, d), c.Slice(labels[first + i] * d, d));
             });
         }
     }
@@ -60,7 +72,7 @@ internal sealed class AssignmentMeasure(IBatchSource source, IReusableRowsBindin
         Assign(centroids, labels, distances, cancellationToken);
         Array.Clear(clusterWeights);
         double sum = 0;
-        using (var reader = source.OpenReader())
+        using (var reader = Unmapped.OpenReader())
         {
             while (reader.TryRead(out var batch))
             {
