@@ -97,6 +97,51 @@ public sealed class BatchFeederTests
     }
 
     [TestMethod]
+    [DataRow(false, false)]
+    [DataRow(true, false)]
+    [DataRow(true, true)]
+    public void A_centring_or_normalising_source_fills_the_bytes_of_its_mapped_rows(bool half, bool unitLength)
+    {
+        var type = half ? TransferElement.Float16 : TransferElement.Float32;
+        // The feeder maps slices itself (on its threads) instead of reading through the mapping: the bytes must be those
+        // of the rows mapped beforehand, over passes that skip batches as cached ones are skipped.
+        int n = 20_011, d = 24, pitch = 24, batchRows = 4096;
+        var rows = TestData.Offset(TestData.Gaussian(n, d, seed: 4), 1e3);
+        var weights = Enumerable.Range(0, n).Select(i => 1f + i % 5).ToArray();
+        var shift = Reference.Mean(rows, d);
+        IBatchSource mapping = new ShiftedBatchSource(new ForwardOnlySource(rows, d, 3001, weights), shift);
+        var mapped = rows.ToArray();
+        ShiftedBatchSource.Subtract(mapped, shift);
+        if (unitLength)
+        {
+            mapping = new UnitLengthBatchSource(mapping);
+            for (int r = 0; r < n; r++)
+                UnitLengthBatchSource.Normalize(mapped.AsSpan(r * d, d), r);
+        }
+        using var a = new BatchFeeder(mapping, n, type, pitch, threads: 2);
+        using var b = new BatchFeeder(new ForwardOnlySource(mapped, d, 1777, weights), n, type, pitch, threads: 2);
+        for (int pass = 0; pass < 2; pass++)
+        {
+            a.Restart();
+            b.Restart();
+            for (long first = 0, i = 0; first < n; first += batchRows, i++)
+            {
+                if (pass == 1 && i % 2 == 1)
+                    continue;
+                int count = (int)Math.Min(batchRows, n - first);
+                var bytesA = new byte[a.TransferBytes(count)];
+                var bytesB = new byte[b.TransferBytes(count)];
+                var wA = new float[count];
+                var wB = new float[count];
+                a.Fill(first, count, bytesA, wA);
+                b.Fill(first, count, bytesB, wB);
+                CollectionAssert.AreEqual(bytesB, bytesA, $"pass {pass}, rows from {first}");
+                CollectionAssert.AreEqual(wB, wA);
+            }
+        }
+    }
+
+    [TestMethod]
     public void A_source_that_throws_midway_gives_a_clear_error_and_the_ring_frees_everything()
     {
         int n = 1000, d = 4;

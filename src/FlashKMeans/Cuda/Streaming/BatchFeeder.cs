@@ -15,6 +15,11 @@ namespace FlashKMeans.Cuda.Streaming;
 internal sealed class BatchFeeder : IDisposable
 {
     private readonly IBatchSource _source;
+    // What a forward pass reads: the source under its row mappings (centring, unit length), which the feeder applies to
+    // each slice on its conversion threads rather than the source's reader mapping every batch on one thread.
+    private readonly IBatchSource _read;
+    private readonly RowMappingBatchSource[] _maps;
+    private float[] _mapped = [];
     private readonly IRowBlockSource? _blocks;
     private readonly long _rows;
     private readonly int _d;
@@ -38,6 +43,8 @@ internal sealed class BatchFeeder : IDisposable
         _validate = validateRows;
         _source = source;
         _blocks = source as IRowBlockSource;
+        _read = _blocks is null ? RowMappingBatchSource.Unwrap(source, out _maps) : source;
+        _maps ??= [];
         _rows = rows;
         _d = source.Dimension;
         _type = type;
@@ -103,7 +110,7 @@ internal sealed class BatchFeeder : IDisposable
     {
         if (first < _served)
             throw new InvalidOperationException($"Rows must be read forward within a pass: row {first} asked after row {_served}.");
-        _reader ??= _source.OpenReader();
+        _reader ??= _read.OpenReader();
         int eb = HalfPrecisionConversion.ElementBytes(_type);
         int done = 0;
         while (done < count)
@@ -129,7 +136,7 @@ internal sealed class BatchFeeder : IDisposable
                 continue;
             }
             int take = Math.Min(available, count - done);
-            var rows = _current.Rows.Span.Slice(_offset * _d, take * _d);
+            var rows = _maps.Length == 0 ? _current.Rows.Span.Slice(_offset * _d, take * _d) : Mapped(_current.Rows, _offset, take, first + done);
             if (_validate)
                 CheckRows(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows), RowElementType.Float32, first + done, take);
             HalfPrecisionConversion.ConvertRows(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows), RowElementType.Float32, take, _d,
@@ -148,6 +155,27 @@ internal sealed class BatchFeeder : IDisposable
         }
         if (_served == _rows)
             ThrowIfMoreRows();
+    }
+
+    /// <summary>
+    /// Rows [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="count"/>) of a batch read from under the
+    /// source's mappings (the first of them row <paramref name="firstRow"/> of the data), mapped as the source serves them,
+    /// in slices on the conversion threads.
+    /// </summary>
+    private ReadOnlySpan<float> Mapped(ReadOnlyMemory<float> batchRows, int offset, int count, long firstRow)
+    {
+        int d = _d;
+        if (_mapped.Length < count * d)
+            _mapped = new float[count * d];
+        var mapped = _mapped;
+        var maps = _maps;
+        Threading.RowSlices.For(count, _threads, Math.Max(64, (64 << 10) / d), (start, rowsHere) =>
+        {
+            var slice = mapped.AsSpan(start * d, rowsHere * d);
+            batchRows.Span.Slice((offset + start) * d, rowsHere * d).CopyTo(slice);
+            RowMappingBatchSource.Apply(maps, slice, firstRow + start);
+        });
+        return mapped.AsSpan(0, count * d);
     }
 
     /// <summary>
