@@ -71,11 +71,24 @@ public sealed class BatchFeederTests
         using var b = new BatchFeeder(random, n, TransferElement.Float16, pitch, threads: 2);
         Assert.IsFalse(a.IsRandomAccess);
         Assert.IsTrue(b.IsRandomAccess);
+        FillBoth(a, b, n, batchRows, (first, count, bytesA, wA) =>
+        {
+            CollectionAssert.AreEqual(weights.AsSpan((int)first, count).ToArray(), wA);
+            var halves = MemoryMarshal.Cast<byte, Half>(bytesA);
+            Assert.AreEqual((Half)rows[(first + count - 1) * d + d - 1], halves[(count - 1) * pitch + d - 1]);
+        });
+    }
+
+    /// <summary>
+    /// Two passes of both feeders over batches of <paramref name="batchRows"/>, the second skipping every other batch as
+    /// cached batches are skipped: each batch's bytes and weights must be equal; <paramref name="check"/> sees the first's.
+    /// </summary>
+    private static void FillBoth(BatchFeeder a, BatchFeeder b, int n, int batchRows, Action<long, int, byte[], float[]>? check = null)
+    {
         for (int pass = 0; pass < 2; pass++)
         {
             a.Restart();
             b.Restart();
-            // The second pass skips every other batch, as cached batches are skipped.
             for (long first = 0, i = 0; first < n; first += batchRows, i++)
             {
                 if (pass == 1 && i % 2 == 0)
@@ -87,11 +100,9 @@ public sealed class BatchFeederTests
                 var wB = new float[count];
                 a.Fill(first, count, bytesA, wA);
                 b.Fill(first, count, bytesB, wB);
-                CollectionAssert.AreEqual(bytesB, bytesA);
-                CollectionAssert.AreEqual(weights.AsSpan((int)first, count).ToArray(), wA);
-                CollectionAssert.AreEqual(wA, wB);
-                var halves = MemoryMarshal.Cast<byte, Half>(bytesA);
-                Assert.AreEqual((Half)rows[(first + count - 1) * d + d - 1], halves[(count - 1) * pitch + d - 1]);
+                CollectionAssert.AreEqual(bytesB, bytesA, $"pass {pass}, rows from {first}");
+                CollectionAssert.AreEqual(wB, wA);
+                check?.Invoke(first, count, bytesA, wA);
             }
         }
     }
@@ -120,25 +131,7 @@ public sealed class BatchFeederTests
         }
         using var a = new BatchFeeder(mapping, n, type, pitch, threads: 2);
         using var b = new BatchFeeder(new ForwardOnlySource(mapped, d, 1777, weights), n, type, pitch, threads: 2);
-        for (int pass = 0; pass < 2; pass++)
-        {
-            a.Restart();
-            b.Restart();
-            for (long first = 0, i = 0; first < n; first += batchRows, i++)
-            {
-                if (pass == 1 && i % 2 == 1)
-                    continue;
-                int count = (int)Math.Min(batchRows, n - first);
-                var bytesA = new byte[a.TransferBytes(count)];
-                var bytesB = new byte[b.TransferBytes(count)];
-                var wA = new float[count];
-                var wB = new float[count];
-                a.Fill(first, count, bytesA, wA);
-                b.Fill(first, count, bytesB, wB);
-                CollectionAssert.AreEqual(bytesB, bytesA, $"pass {pass}, rows from {first}");
-                CollectionAssert.AreEqual(wB, wA);
-            }
-        }
+        FillBoth(a, b, n, batchRows);
     }
 
     [TestMethod]
