@@ -433,7 +433,8 @@ internal static class HierarchicalFit
         var weights = new float[rows.Count];
         var wanted = rows.Select((row, i) => (row, i)).OrderBy(p => p.row).ToArray();
         int next = 0;
-        using var reader = source.OpenReader();
+        // The rows under the fit's centring, each wanted one mapped as it is copied: not every row of the pass.
+        using var reader = RowMappingBatchSource.Unwrap(source, out var maps).OpenReader();
         while (next < wanted.Length && reader.TryRead(out var batch))
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -442,6 +443,7 @@ internal static class HierarchicalFit
             {
                 int at = (int)(wanted[next].row - batch.FirstRow), to = wanted[next].i;
                 batch.Rows.Span.Slice(at * d, d).CopyTo(values.AsSpan(to * d, d));
+                RowMappingBatchSource.Apply(maps, values.AsSpan(to * d, d), wanted[next].row);
                 weights[to] = w.IsEmpty ? 1 : w[at];
                 next++;
             }
@@ -506,7 +508,9 @@ internal static class HierarchicalFit
         var rows = sizes.Select(s => new float[(long)s * d]).ToArray();
         var weights = sizes.Select(s => source.HasWeights ? new float[s] : null).ToArray();
         var filled = new int[count];
-        using var reader = source.OpenReader();
+        // The rows under the fit's centring, each mapped in its mesocluster's array (one copy, where reading through the
+        // centring source copies every batch once more).
+        using var reader = RowMappingBatchSource.Unwrap(source, out var maps).OpenReader();
         while (reader.TryRead(out var batch))
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -516,6 +520,7 @@ internal static class HierarchicalFit
             {
                 int m = labels[batch.FirstRow + i], at = filled[m]++;
                 values.Slice(i * d, d).CopyTo(rows[m].AsSpan(at * d, d));
+                RowMappingBatchSource.Apply(maps, rows[m].AsSpan(at * d, d), batch.FirstRow + i);
                 if (weights[m] is { } mw)
                     mw[at] = w.IsEmpty ? 1f : w[i];
             }
