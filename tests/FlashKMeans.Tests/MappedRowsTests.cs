@@ -76,4 +76,34 @@ public sealed class MappedRowsTests
         ((Backends.IReusableRowsBinding)b).Label(centroidsCopy, labelsCopy, CancellationToken.None);
         CollectionAssert.AreEqual(labelsCopy, labels, "labelling");
     }
+
+    [TestMethod]
+    public void Reading_a_mapping_source_serves_the_mapped_rows_in_order()
+    {
+        // Batches of the mapping source's own size (16,384 rows), each mapped in slices on every core.
+        int n = 40_003, d = 24;
+        var raw = TestData.Offset(TestData.Gaussian(n, d, seed: 6), 1e3);
+        var weights = Enumerable.Range(0, n).Select(i => (float)(i % 9)).ToArray();
+        var shift = Reference.Mean(raw, d);
+        var mapping = new UnitLengthBatchSource(new ShiftedBatchSource(new InMemoryBatchSource(raw, d, weights, batchRows: 30_000), shift));
+        var expected = raw.ToArray();
+        ShiftedBatchSource.Subtract(expected, shift);
+        for (int r = 0; r < n; r++)
+            UnitLengthBatchSource.Normalize(expected.AsSpan(r * d, d), r);
+        var served = new List<float>();
+        var servedWeights = new List<float>();
+        long next = 0;
+        using (var reader = mapping.OpenReader())
+        {
+            while (reader.TryRead(out var batch))
+            {
+                Assert.AreEqual(next, batch.FirstRow);
+                next += batch.RowCount;
+                served.AddRange(batch.Rows.ToArray());
+                servedWeights.AddRange(batch.Weights.ToArray());
+            }
+        }
+        CollectionAssert.AreEqual(expected, served.ToArray());
+        CollectionAssert.AreEqual(weights, servedWeights.ToArray());
+    }
 }

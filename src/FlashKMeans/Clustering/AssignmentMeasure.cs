@@ -53,11 +53,18 @@ internal sealed class AssignmentMeasure(IBatchSource source, IReusableRowsBindin
             Threading.ParallelWork.For(0, (count + Slice - 1) / Slice, new ParallelOptions { MaxDegreeOfParallelism = options.EffectiveThreads }, slice =>
             {
                 int start = slice * Slice, end = Math.Min(count, start + Slice);
-                var mapped = batchRows.Span.Slice(start * d, (end - start) * d).ToArray();
-                RowMappingBatchSource.Apply(Maps, mapped, first + start);
-                var c = centroids.Span;
-                for (int i = start; i < end; i++)
-                    distances[first + i] = VectorMath.SquaredDistance(mapped.AsSpan((i - start) * d, d), c.Slice(labels[first + i] * d, d));
+                var mapped = System.Buffers.ArrayPool<float>.Shared.Rent((end - start) * d);
+                try
+                {
+                    RowMappingBatchSource.CopyMapped(Maps, batchRows.Span.Slice(start * d, (end - start) * d), mapped, first + start);
+                    var c = centroids.Span;
+                    for (int i = start; i < end; i++)
+                        distances[first + i] = VectorMath.SquaredDistance(mapped.AsSpan((i - start) * d, d), c.Slice(labels[first + i] * d, d));
+                }
+                finally
+                {
+                    System.Buffers.ArrayPool<float>.Shared.Return(mapped);
+                }
             });
         }
     }

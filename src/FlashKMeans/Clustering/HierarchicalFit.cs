@@ -442,8 +442,7 @@ internal static class HierarchicalFit
             while (next < wanted.Length && wanted[next].row < batch.FirstRow + batch.RowCount)
             {
                 int at = (int)(wanted[next].row - batch.FirstRow), to = wanted[next].i;
-                batch.Rows.Span.Slice(at * d, d).CopyTo(values.AsSpan(to * d, d));
-                RowMappingBatchSource.Apply(maps, values.AsSpan(to * d, d), wanted[next].row);
+                RowMappingBatchSource.CopyMapped(maps, batch.Rows.Span.Slice(at * d, d), values.AsSpan(to * d, d), wanted[next].row);
                 weights[to] = w.IsEmpty ? 1 : w[at];
                 next++;
             }
@@ -519,8 +518,7 @@ internal static class HierarchicalFit
             for (int i = 0; i < batch.RowCount; i++)
             {
                 int m = labels[batch.FirstRow + i], at = filled[m]++;
-                values.Slice(i * d, d).CopyTo(rows[m].AsSpan(at * d, d));
-                RowMappingBatchSource.Apply(maps, rows[m].AsSpan(at * d, d), batch.FirstRow + i);
+                RowMappingBatchSource.CopyMapped(maps, values.Slice(i * d, d), rows[m].AsSpan(at * d, d), batch.FirstRow + i);
                 if (weights[m] is { } mw)
                     mw[at] = w.IsEmpty ? 1f : w[i];
             }

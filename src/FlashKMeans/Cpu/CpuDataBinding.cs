@@ -372,17 +372,12 @@ internal sealed partial class CpuDataBinding : IKMeansDataBinding, IReusableRows
     /// </summary>
     private ReadOnlyMemory<float> MappedCopy(ReadOnlyMemory<float> rows, long firstRow, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         if (_mapped.Length < rows.Length)
             _mapped = new float[rows.Length];
-        var buffer = _mapped;
-        int d = _d;
-        _parallel.ForSlice(firstRow, rows.Length / d, (_, start, count) =>
-        {
-            var slice = buffer.AsSpan((int)(start - firstRow) * d, count * d);
-            rows.Span.Slice((int)(start - firstRow) * d, count * d).CopyTo(slice);
-            RowMappingBatchSource.Apply(_maps, slice, start);
-        }, cancellationToken);
-        return buffer.AsMemory(0, rows.Length);
+        var mapped = _mapped.AsMemory(0, rows.Length);
+        RowMappingBatchSource.CopyMapped(_maps, rows, mapped, _d, firstRow, _parallel.Threads);
+        return mapped;
     }
 
     /// <summary>
@@ -401,8 +396,7 @@ internal sealed partial class CpuDataBinding : IKMeansDataBinding, IReusableRows
             scratch = ArrayPool<float>.Shared.Rent(read.Length);
         }
         var copy = scratch.AsSpan(0, read.Length);
-        read.CopyTo(copy);
-        RowMappingBatchSource.Apply(_maps, copy, firstRow);
+        RowMappingBatchSource.CopyMapped(_maps, read, copy, firstRow);
         return copy;
     }
 
@@ -431,8 +425,7 @@ internal sealed partial class CpuDataBinding : IKMeansDataBinding, IReusableRows
             {
                 int local = (int)(keys[next] - batch.FirstRow);
                 int slot = order[next];
-                values.Slice(local * d, d).CopyTo(vectors.Slice(slot * d, d));
-                RowMappingBatchSource.Apply(_maps, vectors.Slice(slot * d, d), keys[next]);
+                RowMappingBatchSource.CopyMapped(_maps, values.Slice(local * d, d), vectors.Slice(slot * d, d), keys[next]);
                 if (!weights.IsEmpty)
                     weights[slot] = batch.Weights.IsEmpty ? 1f : batch.Weights.Span[local];
                 next++;

@@ -164,18 +164,10 @@ internal sealed class BatchFeeder : IDisposable
     /// </summary>
     private ReadOnlySpan<float> Mapped(ReadOnlyMemory<float> batchRows, int offset, int count, long firstRow)
     {
-        int d = _d;
-        if (_mapped.Length < count * d)
-            _mapped = new float[count * d];
-        var mapped = _mapped;
-        var maps = _maps;
-        Threading.RowSlices.For(count, _threads, Math.Max(64, (64 << 10) / d), (start, rowsHere) =>
-        {
-            var slice = mapped.AsSpan(start * d, rowsHere * d);
-            batchRows.Span.Slice((offset + start) * d, rowsHere * d).CopyTo(slice);
-            RowMappingBatchSource.Apply(maps, slice, firstRow + start);
-        });
-        return mapped.AsSpan(0, count * d);
+        if (_mapped.Length < count * _d)
+            _mapped = new float[count * _d];
+        RowMappingBatchSource.CopyMapped(_maps, batchRows.Slice(offset * _d, count * _d), _mapped.AsMemory(0, count * _d), _d, firstRow, _threads);
+        return _mapped.AsSpan(0, count * _d);
     }
 
     /// <summary>
