@@ -72,6 +72,14 @@ if (args.Length > 0 && args[0] == "assign")
     return 0;
 }
 
+if (args.Length > 0 && args[0] == "seeding")
+{
+    SeedingBench.Run(int.Parse(Value("--rows", "500000"), CultureInfo.InvariantCulture), int.Parse(Value("--dimension", "32"), CultureInfo.InvariantCulture),
+        int.Parse(Value("--k", "256"), CultureInfo.InvariantCulture), int.Parse(Value("--blobs", "16"), CultureInfo.InvariantCulture),
+        double.Parse(Value("--spread", "5"), CultureInfo.InvariantCulture), threads);
+    return 0;
+}
+
 if (args.Length > 0 && args[0] == "hierarchical")
 {
     HierarchicalBench.Run(int.Parse(Value("--rows", "200000"), CultureInfo.InvariantCulture), int.Parse(Value("--k", "2048"), CultureInfo.InvariantCulture),
